@@ -1,0 +1,445 @@
+"""Configuration: one validated object built from four sources.
+
+Lowest to highest precedence: built-in defaults, the TOML file (``tradeterm.toml`` in the user
+config dir, or ``--config FILE``), environment variables (``TRADETERM_`` prefix, nested with
+``__``: ``TRADETERM_CONNECTION__PORT=4002``), then command-line flags.
+
+Every problem is a :class:`ConfigError` whose message names the key, the bad value, where it came
+from and what is expected; the CLI prints it and exits with status 2. Unknown keys are errors,
+never silently ignored: a typo in a risk limit must not fall back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from tradeterm import paths
+
+ENV_PREFIX = "TRADETERM_"
+ENV_DELIMITER = "__"
+
+Mode = Literal["sim", "shadow", "paper", "live"]
+# Where a mode connects when no port is given. SIM runs the embedded fake gateway (no port).
+DEFAULT_PORTS: dict[str, int] = {"paper": 4002, "live": 4001}
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the user."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ConnectionConfig(_Section):
+    host: str = Field("127.0.0.1", min_length=1, description="IB Gateway / TWS host")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="API port; empty = 4002 paper, 4001 live"
+    )
+    client_id: int = Field(1, ge=0, le=2_147_483_646, description="API client id")
+    auto_client_id: bool = Field(
+        False, description="on error 326 (client id in use) try the next free id"
+    )
+    account: str | None = Field(None, description="IB account; empty = the only managed one")
+    connect_timeout_s: float = Field(10.0, gt=0, le=300)
+    request_timeout_s: float = Field(10.0, gt=0, le=300)
+    reconnect_min_s: float = Field(1.0, gt=0, le=600)
+    reconnect_max_s: float = Field(60.0, gt=0, le=3600)
+
+
+class BracketConfig(_Section):
+    enabled: bool = Field(False, description="send entries as native brackets")
+    stop_ticks: int = Field(8, ge=1, le=10_000)
+    target_ticks: int = Field(16, ge=1, le=10_000)
+
+
+class RiskConfig(_Section):
+    max_position: int = Field(2, ge=1, le=10_000, description="contracts, counting working orders")
+    max_order_qty: int = Field(2, ge=1, le=10_000)
+    daily_loss_limit: Decimal = Field(Decimal("1000"), gt=0, description="money; kills on breach")
+    max_drawdown: Decimal = Field(Decimal("1500"), gt=0, description="from session peak equity")
+    warn_fraction: float = Field(0.8, gt=0, lt=1)
+    fat_finger_ticks: int = Field(20, ge=1, le=100_000)
+    max_orders_per_s: float = Field(10.0, gt=0, le=45, description="stays below IB's ~50 msg/s")
+    no_entry_before_break_min: int = Field(5, ge=0, le=120)
+    rearm_cooldown_s: int = Field(300, ge=0, le=86_400)
+    risk_per_trade_pct: float = Field(1.0, gt=0, le=100)
+    stale_after_s: float = Field(5.0, gt=0, le=600)
+
+
+class MarketConfig(_Section):
+    default_qty: int = Field(1, ge=1, le=10_000)
+    quantities: list[int] = Field(default_factory=lambda: [1, 2, 3, 5, 10], min_length=1)
+    roll_days: int = Field(8, ge=0, le=60, description="days before expiry to roll")
+    contract: str | None = Field(None, description="explicit local symbol, e.g. ESZ6")
+    bracket: BracketConfig = Field(default_factory=BracketConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+
+    @field_validator("quantities")
+    @classmethod
+    def _positive_quantities(cls, value: list[int]) -> list[int]:
+        if any(q < 1 for q in value):
+            raise ValueError("every quantity must be at least 1")
+        return value
+
+
+class UIConfig(_Section):
+    theme: str = Field("dark", min_length=1)
+    paint_hz: float = Field(15.0, ge=1, le=60, description="screen repaints per second")
+    keymap: dict[str, str] = Field(default_factory=dict, description="action = key overrides")
+
+
+class JournalConfig(_Section):
+    dir: Path | None = Field(None, description="empty = <data dir>/journal")
+    batch_size: int = Field(500, ge=1, le=100_000)
+    flush_interval_ms: int = Field(250, ge=10, le=60_000)
+    queue_max: int = Field(50_000, ge=100, le=10_000_000)
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    dir: Path | None = Field(None, description="empty = the user log dir")
+    max_bytes: int = Field(100_000_000, ge=10_000, description="rotate at this size")
+    backup_count: int = Field(10, ge=1, le=1000)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+_toml_data: ContextVar[dict[str, Any] | None] = ContextVar("tradeterm_toml_data", default=None)
+
+
+class _TomlDataSource(PydanticBaseSettingsSource):
+    """The already-parsed TOML file (parsing is done by :func:`load_settings` so that its
+    errors can be worded with the file's name)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the whole mapping
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_toml_data.get() or {})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    mode: Mode = Field("sim", description="sim (embedded fake gateway), shadow, paper or live")
+    symbol: str = Field("ES", description="root symbol of the market this instance trades")
+    connection: ConnectionConfig = Field(default_factory=ConnectionConfig)
+    markets: dict[str, MarketConfig] = Field(
+        default_factory=dict, description="per-market settings keyed by root symbol"
+    )
+    ui: UIConfig = Field(default_factory=UIConfig)
+    journal: JournalConfig = Field(default_factory=JournalConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not value.isalnum() or not 1 <= len(value) <= 10:
+            raise ValueError("a root symbol such as ES, NQ or CL (letters and digits)")
+        return value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _lower_mode(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("markets", mode="before")
+    @classmethod
+    def _upper_market_keys(cls, value: Any) -> Any:
+        # Sources are merged before validation; the environment spells keys in lower case, so
+        # ``markets.es`` (env) and ``markets.ES`` (file) must merge, later source winning.
+        if not isinstance(value, Mapping):
+            return value
+        merged: dict[str, Any] = {}
+        for key, section in value.items():
+            upper = str(key).upper()
+            merged[upper] = _deep_merge(merged.get(upper), section)
+        return merged
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: CLI flags (init kwargs) > environment > TOML file > defaults.
+        return (init_settings, env_settings, _TomlDataSource(settings_cls))
+
+    def market(self, symbol: str | None = None) -> MarketConfig:
+        """Settings of ``symbol`` (default: this instance's market)."""
+        return self.markets.get((symbol or self.symbol).upper(), MarketConfig())
+
+    def port(self) -> int | None:
+        """The port to connect to; None in SIM mode without an explicit port (embedded gateway)."""
+        if self.connection.port is not None:
+            return self.connection.port
+        return DEFAULT_PORTS.get(self.mode)
+
+    def journal_path(self) -> Path:
+        return paths.journal_file(self.symbol, self.journal.dir)
+
+    def log_directory(self) -> Path:
+        return self.logging.dir if self.logging.dir is not None else paths.log_dir()
+
+
+def _deep_merge(base: Any, override: Any) -> Any:
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = _deep_merge(out.get(key), value)
+        return out
+    return override
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, provenance and error wording
+
+
+class LoadedSettings:
+    """The effective settings plus where each value came from."""
+
+    def __init__(
+        self, settings: Settings, config_file: Path, file_found: bool, origins: dict[str, str]
+    ) -> None:
+        self.settings = settings
+        self.config_file = config_file
+        self.file_found = file_found
+        self._origins = origins
+
+    def origin(self, key: str) -> str:
+        """Where the dotted ``key`` came from: a CLI flag, an env var, the file, or default."""
+        return _origin_of(self._origins, key)
+
+    def rows(self) -> Iterator[tuple[str, Any, str]]:
+        """``(dotted key, value, origin)`` for every leaf of the effective settings."""
+        data = self.settings.model_dump(mode="json")
+        symbol = self.settings.symbol
+        if symbol not in data["markets"]:  # show the defaults this market trades with
+            data["markets"][symbol] = self.settings.market().model_dump(mode="json")
+        for key, value in _flatten(data):
+            yield key, value, self.origin(key)
+
+
+def load_settings(
+    config_file: Path | str | None = None, cli: Mapping[str, Any] | None = None
+) -> LoadedSettings:
+    """Build the effective settings from defaults, the TOML file, ``TRADETERM_*`` environment
+    variables and ``cli``: dotted keys set by command-line flags (``{"connection.port": 4002}``).
+
+    Raises :class:`ConfigError` with a user-facing message.
+    """
+    explicit = config_file is not None
+    path = (
+        Path(config_file).expanduser() if config_file is not None else paths.default_config_file()
+    )
+    toml_data, found = _read_toml(path, required=explicit)
+    toml_data = _upper_markets(toml_data)
+    cli_data = _nest(dict(cli or {}))
+    env_data = _env_data(os.environ)
+    _check_unknown_env(os.environ)
+
+    origins: dict[str, str] = {}
+    for key, _ in _flatten(toml_data):
+        origins[key] = f"file {path}"
+    for key, _ in _flatten(env_data):
+        origins[key] = f"env {_env_name(key)}"
+    for key in cli or {}:
+        origins[key] = "command line"
+
+    token = _toml_data.set(toml_data)
+    try:
+        settings = Settings(**cli_data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, origins, (cli_data, env_data, toml_data))) from None
+    finally:
+        _toml_data.reset(token)
+    return LoadedSettings(settings, path, found, origins)
+
+
+def _read_toml(path: Path, *, required: bool) -> tuple[dict[str, Any], bool]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return {}, False
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, expected a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8")), True
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _env_data(env: Mapping[str, str]) -> dict[str, Any]:
+    """The environment as pydantic-settings will read it (nested), for provenance."""
+    out: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_DELIMITER)]
+        if parts and parts[0] == "markets" and len(parts) > 1:
+            parts[1] = parts[1].upper()
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def _upper_markets(data: dict[str, Any]) -> dict[str, Any]:
+    """Market tables are keyed by root symbol, case-insensitively (``[markets.es]`` is ES)."""
+    markets = data.get("markets")
+    if isinstance(markets, Mapping):
+        data = {**data, "markets": {str(k).upper(): v for k, v in markets.items()}}
+    return data
+
+
+def _env_name(key: str) -> str:
+    return ENV_PREFIX + key.replace(".", ENV_DELIMITER).upper()
+
+
+def _check_unknown_env(env: Mapping[str, str]) -> None:
+    """pydantic-settings ignores ``TRADETERM_*`` variables that match no field; we report them."""
+    fields = set(Settings.model_fields)
+    for name in env:
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        top = name[len(ENV_PREFIX) :].split(ENV_DELIMITER)[0].lower()
+        if top not in fields:
+            hint = _did_you_mean(top, fields)
+            raise ConfigError(f"unknown setting in environment: {name}{hint}")
+
+
+def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from _flatten(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def _origin_of(origins: Mapping[str, str], key: str) -> str:
+    # A value set as a whole table (e.g. keymap = {...}) covers its leaves.
+    probe = key
+    while True:
+        if probe in origins:
+            return origins[probe]
+        if "." not in probe:
+            return "default"
+        probe = probe.rsplit(".", 1)[0]
+
+
+def _lookup(data: Mapping[str, Any], loc: tuple[str | int, ...]) -> tuple[bool, Any]:
+    node: Any = data
+    for part in loc:
+        in_map = isinstance(node, Mapping) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_map or in_list:
+            node = node[part]
+        else:
+            return False, None
+    return True, node
+
+
+def _did_you_mean(name: str, candidates: list[str] | set[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _section_fields(loc: tuple[str | int, ...]) -> list[str]:
+    """The field names valid at ``loc`` (``("markets", "ES", "risk")`` -> RiskConfig's)."""
+    model: type[BaseModel] = Settings
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        if model is Settings and part == "markets":
+            if not parts:
+                return []
+            parts.pop(0)  # the symbol
+            model = MarketConfig
+            continue
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _explain(
+    exc: ValidationError, origins: Mapping[str, str], sources: tuple[Mapping[str, Any], ...]
+) -> str:
+    """One line per problem: the key, its bad value, where it came from, what is expected."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        origin = _origin_of(origins, key)
+        if err["type"] == "extra_forbidden":
+            hint = _did_you_mean(str(loc[-1]), _section_fields(loc[:-1]))
+            lines.append(f"unknown key '{key}' ({origin}){hint}")
+            continue
+        shown = "(missing)"
+        for source in sources:
+            found, value = _lookup(source, loc)
+            if found:
+                shown = repr(value)
+                break
+        lines.append(f"{key} = {shown} ({origin}): {_expected(err)}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _expected(err: Any) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "value_error":
+        return "expected " + str((err.get("ctx") or {}).get("error", msg))
+    prefix = "Input should be "
+    return "expected " + msg[len(prefix) :] if msg.startswith(prefix) else msg

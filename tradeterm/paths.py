@@ -1,0 +1,61 @@
+"""Where tradeterm keeps its files.
+
+Everything goes through platformdirs, which honours the XDG variables on Linux
+(``XDG_CONFIG_HOME``, ``XDG_DATA_HOME``, ``XDG_STATE_HOME``), so users and tests can move all of
+it by setting those. Nothing here creates directories as a side effect of asking for a path;
+callers that write call :func:`ensure_dir`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "tradeterm"
+CONFIG_FILE_NAME = "tradeterm.toml"
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def default_config_file() -> Path:
+    return config_dir() / CONFIG_FILE_NAME
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def user_themes_dir() -> Path:
+    """Themes a user copied and edited; they take precedence over the built-in ones."""
+    return config_dir() / "themes"
+
+
+def builtin_themes_dir() -> Path:
+    """The themes shipped with tradeterm (the repository's top-level ``themes/``)."""
+    return Path(__file__).resolve().parent.parent / "themes"
+
+
+def journal_file(symbol: str, directory: Path | None = None) -> Path:
+    """One SQLite journal per market: ``<data dir>/journal/<SYMBOL>.sqlite``."""
+    base = directory if directory is not None else data_dir() / "journal"
+    return base / f"{symbol.upper()}.sqlite"
+
+
+def log_file(name: str, directory: Path | None = None) -> Path:
+    """One JSON-lines log per process kind and market (``tradeterm-ES.jsonl``,
+    ``gateway.jsonl``), so instances for different markets never rotate each other's file."""
+    base = directory if directory is not None else log_dir()
+    return base / f"{name}.jsonl"
+
+
+def ensure_dir(path: Path, mode: int = 0o700) -> Path:
+    """Create ``path`` (and parents) if missing; trading data is private to the user."""
+    path.mkdir(parents=True, exist_ok=True, mode=mode)
+    return path
