@@ -1,0 +1,38 @@
+"""Fixtures for the whole suite.
+
+Every test runs with its own XDG directories and without the developer's ``TRADETERM_*``
+variables, so nothing on the machine (a real tradeterm.toml, a real journal) leaks in or out.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CACHE_HOME", "cache"),
+    ):
+        monkeypatch.setenv(var, str(home / sub))
+    for name in list(os.environ):
+        if name.upper().startswith("TRADETERM_"):
+            monkeypatch.delenv(name)
+    return home
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The recorded CME data beside the repository; tests that need it skip without it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"recorded market data not available at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,132 @@
+"""The tradeterm command: help, version, locate, config show, and its error paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tradeterm import __version__
+from tradeterm.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's --help/--version/usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"tradeterm {__version__}"
+
+
+def test_help_lists_commands_and_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for word in ("locate", "config", "--paper", "--live", "--client-id", "TRADETERM_"):
+        assert word in out
+
+
+def test_locate_prints_real_paths_under_xdg(
+    capsys: pytest.CaptureFixture[str], isolated_user_dirs: Path
+) -> None:
+    home = isolated_user_dirs
+    assert run(capsys, "locate", "config")[1].strip() == str(
+        home / "config" / "tradeterm" / "tradeterm.toml"
+    )
+    assert run(capsys, "locate", "data")[1].strip() == str(home / "data" / "tradeterm")
+    assert run(capsys, "locate", "logs")[1].strip() == str(home / "state" / "tradeterm" / "log")
+    themes = run(capsys, "locate", "themes")[1].split()
+    assert themes[0] == str(home / "config" / "tradeterm" / "themes")
+    assert Path(themes[1]).name == "themes"
+
+
+def test_locate_config_honours_flag_and_logs_honour_config(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cfg = tmp_path / "my.toml"
+    cfg.write_text(f'[logging]\ndir = "{tmp_path / "L"}"\n')
+    assert run(capsys, "locate", "config", "--config", str(cfg))[1].strip() == str(cfg)
+    assert run(capsys, "locate", "logs", "--config", str(cfg))[1].strip() == str(tmp_path / "L")
+
+
+def test_config_show_marks_origin_of_each_value(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('mode = "paper"\n[ui]\ntheme = "light"\n')
+    monkeypatch.setenv("TRADETERM_CONNECTION__CLIENT_ID", "12")
+    code, out, _ = run(capsys, "config", "show", "--config", str(cfg), "--port", "4010")
+    assert code == 0
+    lines = {line.split(" = ")[0]: line for line in out.splitlines() if " = " in line}
+    assert lines["mode"].endswith(f"# file {cfg}") and '"paper"' in lines["mode"]
+    assert lines["connection.client_id"].endswith("# env TRADETERM_CONNECTION__CLIENT_ID")
+    assert (
+        lines["connection.port"].endswith("# command line") and "4010" in lines["connection.port"]
+    )
+    assert lines["connection.host"].endswith("# default")
+
+
+def test_config_show_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "config", "show", "--format", "json", "--live")
+    doc = json.loads(out)
+    assert code == 0
+    assert doc["mode"] == {"value": "live", "origin": "command line"}
+    assert doc["markets.ES.default_qty"]["origin"] == "default"
+
+
+def test_bad_config_value_exits_2_with_one_clear_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text("[markets.ES.risk]\nmax_position = -1\n")
+    code, out, err = run(capsys, "config", "show", "--config", str(cfg))
+    assert code == 2 and out == ""
+    assert "markets.ES.risk.max_position = -1" in err and "greater than or equal to 1" in err
+    assert "Traceback" not in err
+
+
+def test_bad_flag_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--port", "abc")
+    assert code == 2 and "invalid int value: 'abc'" in err
+
+
+def test_conflicting_modes_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--paper", "--live")
+    assert code == 2 and "not allowed with" in err
+
+
+def test_unexpected_error_is_one_line_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tradeterm.cli as cli
+
+    def boom(args: object) -> int:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli, "_cmd_locate", boom)
+    code, _, err = run(capsys, "locate", "data")
+    assert code == 1
+    assert err.strip() == "tradeterm: unexpected error: RuntimeError: disk on fire"
+
+
+def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "d")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tradeterm.cli", "locate", "data"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(tmp_path / "d" / "tradeterm")

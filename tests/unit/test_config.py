@@ -1,0 +1,203 @@
+"""Configuration: precedence of the four sources and every error path."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tradeterm.config import ConfigError, load_settings
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_any_file() -> None:
+    loaded = load_settings()
+    s = loaded.settings
+    assert not loaded.file_found
+    assert s.mode == "sim" and s.symbol == "ES"
+    assert s.port() is None  # SIM with no port: the embedded gateway
+    assert s.market().default_qty == 1
+    assert s.logging.max_bytes == 100_000_000 and s.logging.backup_count == 10
+    assert loaded.origin("connection.port") == "default"
+
+
+def test_default_file_is_found_in_the_xdg_config_dir(isolated_user_dirs: Path) -> None:
+    path = write(isolated_user_dirs / "config" / "tradeterm" / "tradeterm.toml", 'mode = "paper"\n')
+    loaded = load_settings()
+    assert loaded.file_found and loaded.config_file == path
+    assert loaded.settings.mode == "paper"
+    assert loaded.settings.port() == 4002
+    assert loaded.origin("mode") == f"file {path}"
+
+
+def test_precedence_default_file_env_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write(
+        tmp_path / "t.toml",
+        """
+        mode = "paper"
+        [connection]
+        host = "10.9.9.9"
+        port = 7497
+        client_id = 3
+        """,
+    )
+    monkeypatch.setenv("TRADETERM_CONNECTION__PORT", "4002")
+    monkeypatch.setenv("TRADETERM_CONNECTION__CLIENT_ID", "5")
+    loaded = load_settings(cfg, {"connection.client_id": 9})
+    s = loaded.settings
+    assert s.connection.host == "10.9.9.9"  # file beats default
+    assert s.connection.port == 4002  # env beats file
+    assert s.connection.client_id == 9  # command line beats env
+    assert s.connection.connect_timeout_s == 10.0  # default
+    assert loaded.origin("connection.host") == f"file {cfg}"
+    assert loaded.origin("connection.port") == "env TRADETERM_CONNECTION__PORT"
+    assert loaded.origin("connection.client_id") == "command line"
+    assert loaded.origin("connection.connect_timeout_s") == "default"
+
+
+def test_per_market_sections_are_case_insensitive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write(
+        tmp_path / "t.toml",
+        """
+        [markets.es]
+        default_qty = 2
+        [markets.es.bracket]
+        enabled = true
+        stop_ticks = 6
+        [markets.NQ.risk]
+        daily_loss_limit = 2500.50
+        """,
+    )
+    monkeypatch.setenv("TRADETERM_MARKETS__ES__RISK__MAX_POSITION", "4")
+    s = load_settings(cfg).settings
+    es = s.market("es")
+    assert es.default_qty == 2 and es.bracket.enabled and es.bracket.stop_ticks == 6
+    assert es.bracket.target_ticks == 16
+    assert es.risk.max_position == 4
+    assert s.market("NQ").risk.daily_loss_limit == Decimal("2500.50")
+    assert s.market("CL").default_qty == 1  # unconfigured market: defaults
+
+
+def test_mode_ports() -> None:
+    assert load_settings(None, {"mode": "live"}).settings.port() == 4001
+    assert load_settings(None, {"mode": "paper"}).settings.port() == 4002
+    assert load_settings(None, {"mode": "live", "connection.port": 7496}).settings.port() == 7496
+
+
+def error_of(*args: object, **kwargs: object) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(*args, **kwargs)  # type: ignore[arg-type]
+    return str(info.value)
+
+
+def test_bad_type_names_key_value_origin_and_expectation(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "t.toml", '[connection]\nport = "abc"\n')
+    msg = error_of(cfg)
+    assert "connection.port = 'abc'" in msg
+    assert f"file {cfg}" in msg
+    assert "expected a valid integer" in msg
+
+
+def test_out_of_range_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADETERM_UI__PAINT_HZ", "500")
+    msg = error_of()
+    assert "ui.paint_hz = '500'" in msg
+    assert "env TRADETERM_UI__PAINT_HZ" in msg
+    assert "less than or equal to 60" in msg
+
+
+def test_out_of_range_from_cli() -> None:
+    msg = error_of(None, {"connection.port": 70000})
+    assert "connection.port = 70000 (command line): expected less than or equal to 65535" in msg
+
+
+def test_bad_choice_lists_the_choices() -> None:
+    msg = error_of(None, {"mode": "yolo"})
+    assert "mode = 'yolo'" in msg and "'sim', 'shadow', 'paper' or 'live'" in msg
+
+
+def test_bad_symbol() -> None:
+    assert "a root symbol such as ES" in error_of(None, {"symbol": "E S!"})
+
+
+def test_unknown_key_in_file_is_reported_with_a_suggestion(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "t.toml", "[markets.ES.risk]\ndaily_loss_limt = 500\n")
+    msg = error_of(cfg)
+    assert "unknown key 'markets.ES.risk.daily_loss_limt'" in msg
+    assert "did you mean 'daily_loss_limit'" in msg
+
+
+def test_unknown_section_in_file(tmp_path: Path) -> None:
+    msg = error_of(write(tmp_path / "t.toml", "[conection]\nport = 1\n"))
+    assert "unknown key 'conection'" in msg and "did you mean 'connection'" in msg
+
+
+def test_unknown_env_variable_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADETERM_CONECTION__PORT", "4002")
+    msg = error_of()
+    assert "TRADETERM_CONECTION__PORT" in msg and "did you mean 'connection'" in msg
+
+
+def test_unknown_nested_env_variable_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADETERM_CONNECTION__PROT", "4002")
+    assert "unknown key 'connection.prot'" in error_of()
+
+
+def test_several_problems_are_all_listed(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "t.toml", '[connection]\nport = 0\nclient_id = "x"\n')
+    msg = error_of(cfg)
+    assert "connection.port = 0" in msg and "connection.client_id = 'x'" in msg
+
+
+def test_missing_explicit_file(tmp_path: Path) -> None:
+    assert "does not exist" in error_of(tmp_path / "nope.toml")
+
+
+def test_directory_instead_of_file(tmp_path: Path) -> None:
+    assert "is a directory" in error_of(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
+def test_unreadable_file(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "t.toml", "mode = 'sim'\n")
+    cfg.chmod(0)
+    assert "cannot read config file" in error_of(cfg)
+
+
+def test_unreadable_file_as_root_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write(tmp_path / "t.toml", "mode = 'sim'\n")
+
+    def deny(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", deny)
+    msg = error_of(cfg)
+    assert msg == f"cannot read config file {cfg}: Permission denied"
+
+
+def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "t.toml", "[connection]\nport = = 4\n")
+    msg = error_of(cfg)
+    assert str(cfg) in msg and "not valid TOML" in msg and "line 2" in msg
+
+
+def test_non_utf8_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_bytes(b"mode = '\xff'\n")
+    assert "not UTF-8" in error_of(cfg)
+
+
+def test_rows_cover_every_leaf_and_the_current_market() -> None:
+    loaded = load_settings(None, {"symbol": "nq"})
+    keys = {key for key, _, _ in loaded.rows()}
+    assert loaded.settings.symbol == "NQ"
+    assert {"connection.port", "markets.NQ.risk.max_position", "logging.max_bytes"} <= keys

@@ -1,0 +1,62 @@
+"""JSON-lines logging with rotation, and nothing on the terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tradeterm.config import LoggingConfig
+from tradeterm.logs import setup_logging
+
+
+@pytest.fixture
+def restore_root_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+    logging.captureWarnings(False)
+
+
+@pytest.mark.usefixtures("restore_root_logging")
+def test_json_lines_with_extra_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = setup_logging(LoggingConfig(dir=tmp_path), "tradeterm-ES")
+    assert path == tmp_path / "tradeterm-ES.jsonl"
+    logging.getLogger("tradeterm.test").info("order sent %s", 42, extra={"order_id": 7})
+    logging.getLogger("ib_async.client").warning("peer closed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("deprecated thing", DeprecationWarning, stacklevel=1)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert records[0]["msg"] == "order sent 42" and records[0]["order_id"] == 7
+    assert records[0]["level"] == "INFO" and records[0]["logger"] == "tradeterm.test"
+    assert records[0]["ts"].endswith("+00:00")
+    assert records[1]["logger"] == "ib_async.client"
+    assert "deprecated thing" in records[2]["msg"]
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""  # nothing reaches the terminal
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.usefixtures("restore_root_logging")
+def test_rotation_by_size(tmp_path: Path) -> None:
+    path = setup_logging(LoggingConfig(dir=tmp_path, max_bytes=10_000, backup_count=3), "g")
+    log = logging.getLogger("tradeterm.rot")
+    for i in range(2_000):
+        log.info("line %d %s", i, "x" * 50)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["g.jsonl", "g.jsonl.1", "g.jsonl.2", "g.jsonl.3"]
+    assert all((tmp_path / f).stat().st_size <= 10_200 for f in files)
+    assert path.exists()

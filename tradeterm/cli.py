@@ -1,0 +1,192 @@
+"""The ``tradeterm`` command.
+
+``tradeterm [SYMBOL] [options]`` starts an instance for one market; ``tradeterm COMMAND ...``
+runs a tool (``locate``, ``config show`` and the others listed in ``--help``). Every failure a
+user can cause ends in one clear line on stderr and a non-zero exit status, never a traceback:
+2 for bad input (flags, config), 1 for anything else (with the log file named).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tradeterm import __version__, paths
+from tradeterm.config import ConfigError, LoadedSettings, load_settings
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input, worded for the user."""
+
+
+def _settings_options() -> argparse.ArgumentParser:
+    """Flags that feed the configuration (highest precedence), shared by every command."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("configuration (overrides file and environment)")
+    group.add_argument("--config", metavar="FILE", type=Path, help="TOML config file to use")
+    modes = group.add_mutually_exclusive_group()
+    for mode, text in (
+        ("sim", "embedded fake gateway (the default)"),
+        ("shadow", "real market data, simulated fills"),
+        ("paper", "IB paper account (default port 4002)"),
+        ("live", "IB live account (default port 4001; asks for confirmation)"),
+    ):
+        modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode, help=text)
+    group.add_argument("--host", help="IB Gateway / TWS host")
+    group.add_argument("--port", type=int, help="IB Gateway / TWS API port")
+    group.add_argument("--client-id", type=int, dest="client_id", help="API client id")
+    group.add_argument("--theme", help="colour theme name")
+    return parent
+
+
+_CLI_KEYS = {
+    "mode": "mode",
+    "host": "connection.host",
+    "port": "connection.port",
+    "client_id": "connection.client_id",
+    "theme": "ui.theme",
+    "symbol": "symbol",
+}
+
+
+def _load(args: argparse.Namespace) -> LoadedSettings:
+    cli = {
+        key: getattr(args, name)
+        for name, key in _CLI_KEYS.items()
+        if getattr(args, name, None) is not None
+    }
+    return load_settings(getattr(args, "config", None), cli)
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+
+
+def _cmd_locate(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    settings = loaded.settings
+    if args.what == "config":
+        print(loaded.config_file)
+    elif args.what == "data":
+        print(paths.data_dir())
+    elif args.what == "logs":
+        print(settings.log_directory())
+    elif args.what == "themes":
+        print(paths.user_themes_dir())
+        print(paths.builtin_themes_dir())
+    return EXIT_OK
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    rows = list(loaded.rows())
+    if args.format == "json":
+        doc = {key: {"value": value, "origin": origin} for key, value, origin in rows}
+        print(json.dumps(doc, indent=2, default=str))
+        return EXIT_OK
+    status = "" if loaded.file_found else "  (not found; defaults apply)"
+    print(f"# config file: {loaded.config_file}{status}")
+    width = max(len(key) + len(_toml_value(value)) for key, value, _ in rows) + 3
+    for key, value, origin in rows:
+        print(f"{key} = {_toml_value(value)}".ljust(width) + f"# {origin}")
+    return EXIT_OK
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return '""  (unset)'
+    return json.dumps(value, default=str)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    _load(args)  # validate the configuration first: bad input is reported before anything runs
+    raise UsageError(
+        "the trading screen is not part of this build yet; "
+        "available now: " + ", ".join(sorted(COMMANDS))
+    )
+
+
+COMMANDS: dict[str, str] = {
+    "locate": "print where config, data, logs or themes live",
+    "config": "show the effective configuration and where each value came from",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for ``tradeterm [SYMBOL] [options]`` (no command)."""
+    commands = "\n".join(f"  {name:<10}{text}" for name, text in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="tradeterm",
+        parents=[_settings_options()],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Terminal trading for futures on Interactive Brokers: one market per "
+        "instance, keyboard driven, with a built-in fake IB Gateway for demos and tests.",
+        epilog=f"commands (tradeterm COMMAND --help):\n{commands}\n\n"
+        f"config file: {paths.default_config_file()}\n"
+        "environment: TRADETERM_<SECTION>__<KEY>, e.g. TRADETERM_CONNECTION__PORT=4002",
+    )
+    parser.add_argument("--version", action="version", version=f"tradeterm {__version__}")
+    parser.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
+    parser.set_defaults(handler=_cmd_run)
+    return parser
+
+
+def build_command_parser() -> argparse.ArgumentParser:
+    """The parser for ``tradeterm COMMAND ...``."""
+    options = _settings_options()
+    parser = argparse.ArgumentParser(prog="tradeterm")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    locate = sub.add_parser("locate", parents=[options], help=COMMANDS["locate"])
+    locate.add_argument("what", choices=("config", "data", "logs", "themes"))
+    locate.set_defaults(handler=_cmd_locate)
+
+    config = sub.add_parser("config", help=COMMANDS["config"])
+    config_sub = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = config_sub.add_parser("show", parents=[options], help=COMMANDS["config"])
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(handler=_cmd_config_show)
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    if argv and argv[0] in COMMANDS:
+        return build_command_parser().parse_args(argv)
+    return build_parser().parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parse_args(argv)  # argparse prints its own message and exits 2 on bad flags
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except ConfigError as exc:
+        print(f"tradeterm: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"tradeterm: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `tradeterm config show | head`
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: no traceback on the user's screen
+        log.exception("unexpected error")
+        print(f"tradeterm: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
