@@ -1,1 +1,39 @@
-"""domain."""
+"""The domain model: instruments, ticks, orders, fills, positions, bars, market data.
+
+Plain data and pure logic: no I/O, no asyncio, no Textual, no ib_async. Prices are integer
+ticks of their instrument, quantities whole contracts, times UTC nanoseconds, money exact
+``Decimal``.
+"""
+
+from tradeterm.domain.contracts import (
+    CME_ROOTS,
+    ContractMonth,
+    RootSpec,
+    parse_local_symbol,
+)
+from tradeterm.domain.errors import (
+    DomainError,
+    InvalidOrderError,
+    InvalidTransitionError,
+    OffTickError,
+)
+from tradeterm.domain.instrument import Instrument, Rounding
+from tradeterm.domain.money import decimal_from, from_cents, to_cents
+from tradeterm.domain.side import Side
+
+__all__ = [
+    "CME_ROOTS",
+    "ContractMonth",
+    "DomainError",
+    "Instrument",
+    "InvalidOrderError",
+    "InvalidTransitionError",
+    "OffTickError",
+    "RootSpec",
+    "Rounding",
+    "Side",
+    "decimal_from",
+    "from_cents",
+    "parse_local_symbol",
+    "to_cents",
+]
