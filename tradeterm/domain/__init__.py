@@ -5,33 +5,39 @@ ticks of their instrument, quantities whole contracts, times UTC nanoseconds, mo
 ``Decimal``.
 """
 
-from tradeterm.domain.contracts import (
-    CME_ROOTS,
-    ContractMonth,
-    RootSpec,
-    parse_local_symbol,
-)
+from tradeterm.domain.contracts import CME_ROOTS, ContractMonth, RootSpec, parse_local_symbol
 from tradeterm.domain.errors import (
     DomainError,
     InvalidOrderError,
     InvalidTransitionError,
     OffTickError,
 )
+from tradeterm.domain.fills import Fill, FillLedger
 from tradeterm.domain.instrument import Instrument, Rounding
 from tradeterm.domain.money import decimal_from, from_cents, to_cents
+from tradeterm.domain.order_status import OrderStatus, after_report
+from tradeterm.domain.orders import Order, OrderChange, OrderType, TimeInForce
 from tradeterm.domain.side import Side
 
 __all__ = [
     "CME_ROOTS",
     "ContractMonth",
     "DomainError",
+    "Fill",
+    "FillLedger",
     "Instrument",
     "InvalidOrderError",
     "InvalidTransitionError",
     "OffTickError",
+    "Order",
+    "OrderChange",
+    "OrderStatus",
+    "OrderType",
     "RootSpec",
     "Rounding",
     "Side",
+    "TimeInForce",
+    "after_report",
     "decimal_from",
     "from_cents",
     "parse_local_symbol",

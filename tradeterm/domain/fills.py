@@ -1,0 +1,104 @@
+"""Fills (executions) and the ledger that makes applying them idempotent.
+
+The same execution can reach tradeterm more than once: live, again from ``reqExecutions``
+after a reconnect, again from the journal at start-up. ``FillLedger.add`` says whether a fill
+is new; only new fills may be applied to orders and positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradeterm.domain.errors import DomainError
+from tradeterm.domain.instrument import Instrument
+from tradeterm.domain.side import Side
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution. ``order_id`` is our client order id, None for a fill of an order that is
+    not ours (a manual TWS order); ``perm_id`` is IB's permanent order id when known."""
+
+    exec_id: str
+    order_id: str | None
+    instrument: Instrument
+    side: Side
+    quantity: int
+    price: int
+    ts_ns: int
+    perm_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.exec_id:
+            raise DomainError("a fill needs an execution id")
+        if self.quantity <= 0:
+            raise DomainError(f"fill quantity must be positive, got {self.quantity}")
+
+    @property
+    def signed_quantity(self) -> int:
+        """The position change this fill makes: +quantity for a buy, -quantity for a sell."""
+        return self.side.sign * self.quantity
+
+
+class FillLedger:
+    """Every fill seen, keyed by execution id, in arrival order, with commissions.
+
+    IB reports a fill's commission separately (``commissionReport``), after the fill; a
+    commission that arrives first is kept until its fill does.
+    """
+
+    __slots__ = ("_commissions", "_fills")
+
+    def __init__(self) -> None:
+        self._fills: dict[str, Fill] = {}
+        self._commissions: dict[str, Decimal] = {}
+
+    def add(self, fill: Fill) -> bool:
+        """Record ``fill``. True if it is new; False if this execution was already recorded
+        (then it must not be applied again). A different fill under a known execution id is a
+        data error and raises ``DomainError``."""
+        known = self._fills.get(fill.exec_id)
+        if known is None:
+            self._fills[fill.exec_id] = fill
+            return True
+        if known != fill:
+            raise DomainError(f"execution {fill.exec_id} reported twice with different data")
+        return False
+
+    def set_commission(self, exec_id: str, amount: Decimal) -> None:
+        """Record the commission (a positive cost) of an execution."""
+        self._commissions[exec_id] = amount
+
+    def commission(self, exec_id: str) -> Decimal | None:
+        return self._commissions.get(exec_id)
+
+    def total_commission(self, instrument: Instrument | None = None) -> Decimal:
+        """The commissions of the recorded fills (of one instrument if given)."""
+        return sum(
+            (
+                self._commissions[e]
+                for e, f in self._fills.items()
+                if e in self._commissions and (instrument is None or f.instrument == instrument)
+            ),
+            Decimal(0),
+        )
+
+    def for_order(self, order_id: str) -> list[Fill]:
+        """The fills of one client order id, in arrival order."""
+        return [f for f in self._fills.values() if f.order_id == order_id]
+
+    @property
+    def last_ts_ns(self) -> int | None:
+        """The latest execution time recorded: where a ``reqExecutions`` catch-up starts."""
+        return max((f.ts_ns for f in self._fills.values()), default=None)
+
+    def __contains__(self, exec_id: object) -> bool:
+        return exec_id in self._fills
+
+    def __len__(self) -> int:
+        return len(self._fills)
+
+    def __iter__(self) -> Iterator[Fill]:
+        return iter(self._fills.values())
