@@ -17,6 +17,7 @@ from tradeterm.domain.instrument import Instrument, Rounding
 from tradeterm.domain.money import decimal_from, from_cents, to_cents
 from tradeterm.domain.order_status import OrderStatus, after_report
 from tradeterm.domain.orders import Order, OrderChange, OrderType, TimeInForce
+from tradeterm.domain.position import Position
 from tradeterm.domain.side import Side
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "OrderChange",
     "OrderStatus",
     "OrderType",
+    "Position",
     "RootSpec",
     "Rounding",
     "Side",
