@@ -5,6 +5,7 @@ ticks of their instrument, quantities whole contracts, times UTC nanoseconds, mo
 ``Decimal``.
 """
 
+from tradeterm.domain.bracket import Bracket, make_bracket
 from tradeterm.domain.contracts import CME_ROOTS, ContractMonth, RootSpec, parse_local_symbol
 from tradeterm.domain.errors import (
     DomainError,
@@ -13,6 +14,7 @@ from tradeterm.domain.errors import (
     OffTickError,
 )
 from tradeterm.domain.fills import Fill, FillLedger
+from tradeterm.domain.ids import ClientOrderId, ClientOrderIds
 from tradeterm.domain.instrument import Instrument, Rounding
 from tradeterm.domain.money import decimal_from, from_cents, to_cents
 from tradeterm.domain.order_status import OrderStatus, after_report
@@ -22,6 +24,9 @@ from tradeterm.domain.side import Side
 
 __all__ = [
     "CME_ROOTS",
+    "Bracket",
+    "ClientOrderId",
+    "ClientOrderIds",
     "ContractMonth",
     "DomainError",
     "Fill",
@@ -42,6 +47,7 @@ __all__ = [
     "after_report",
     "decimal_from",
     "from_cents",
+    "make_bracket",
     "parse_local_symbol",
     "to_cents",
 ]
