@@ -1,0 +1,178 @@
+"""Replay of recorded market data as a time-ordered stream of
+:data:`~tradeterm.sim.events.MarketEvent` for one instrument.
+
+* :func:`load_replay` opens a file and picks the reader from its extension (or its first bytes):
+  Databento DBN (``.dbn``, ``.dbn.zst``; MBO, MBP-1, TBBO, trades, OHLCV-1m; see
+  :mod:`tradeterm.sim.replay_dbn`) or CSV (``.csv``; tradeterm's own replay format, specified in
+  :mod:`tradeterm.sim.replay_csv`, plus Databento's CSV transcoding and plain 1-minute bar files).
+  The file is opened and its header checked before the function returns, so a wrong symbol, a
+  missing tick size or a missing ``databento-dbn`` package fail at once, not on first iteration.
+* :func:`paced` replays an event stream against a clock: at ``speed`` 1 the gap between two
+  events is the recorded one, at N it is N times shorter, at 0 / ``"max"`` there is no waiting.
+  The schedule is anchored at the first event, so sleeping late never accumulates drift (a slow
+  consumer catches up without waiting). Control goes back to the event loop every ``batch``
+  events even when no waiting is needed. The clock is injectable (:class:`Clock`) for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from tradeterm.sim.events import MarketEvent
+from tradeterm.sim.replay_common import ReplayError, TickConverter, TopOfBook, root_of
+from tradeterm.sim.replay_csv import format_ts, parse_ts, read_csv
+from tradeterm.sim.replay_dbn import read_dbn
+
+__all__ = [
+    "Clock",
+    "LoopClock",
+    "ReplayError",
+    "TickConverter",
+    "TopOfBook",
+    "format_ts",
+    "load_replay",
+    "paced",
+    "parse_speed",
+    "parse_ts",
+    "read_csv",
+    "read_dbn",
+    "root_of",
+]
+
+_DBN_MAGIC = (b"\x28\xb5\x2f\xfd", b"DBN")
+
+E = TypeVar("E", bound=MarketEvent)
+
+
+def load_replay(
+    path: str | Path,
+    symbol: str | None = None,
+    tick_size: float | str | Decimal | None = None,
+) -> Iterator[MarketEvent]:
+    """Events of one instrument from a recorded file, in time order.
+
+    ``symbol`` picks the instrument when the file holds several (``"ESU4"``); ``tick_size``
+    converts prices to ticks (default: the file's instrument definition when available, else
+    the gateway catalog's tick for the symbol's root). Raises :class:`ReplayError`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReplayError(f"no such replay file: {path}")
+    name = path.name.lower()
+    if name.endswith((".dbn", ".dbn.zst", ".zst")):
+        events = read_dbn(path, symbol, tick_size)
+    elif name.endswith((".csv", ".txt")):
+        events = read_csv(path, symbol, tick_size)
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+        if head.startswith(_DBN_MAGIC):
+            events = read_dbn(path, symbol, tick_size)
+        else:
+            raise ReplayError(f"{path.name}: unknown replay format (expected .dbn[.zst] or .csv)")
+    return _primed(events)
+
+
+def _primed(events: Iterator[MarketEvent]) -> Iterator[MarketEvent]:
+    """Run the reader up to its first event now, so that setup errors raise here."""
+    first = next(events, None)
+
+    def rest() -> Iterator[MarketEvent]:
+        if first is not None:
+            yield first
+        yield from events
+
+    return rest()
+
+
+class Clock(Protocol):
+    """Time source for :func:`paced`: ``now()`` in seconds (monotonic), ``sleep`` awaits."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The running event loop's monotonic clock and ``asyncio.sleep``."""
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def parse_speed(speed: float | int | str) -> float:
+    """Replay speed: a number (1 = real time, 10 = ten times faster), ``"10x"``, or
+    0 / ``"max"`` = as fast as possible (returned as 0.0)."""
+    if isinstance(speed, str):
+        text = speed.strip().lower()
+        if text in ("max", "maximum", "fast", "inf"):
+            return 0.0
+        text = text.removesuffix("x")
+        try:
+            value = float(text)
+        except ValueError as exc:
+            raise ValueError(f"invalid replay speed {speed!r}") from exc
+    else:
+        value = float(speed)
+    if value < 0 or value != value:
+        raise ValueError(f"replay speed must be >= 0, got {speed!r}")
+    return 0.0 if value == float("inf") else value
+
+
+async def _aiter(events: Iterable[E] | AsyncIterable[E]) -> AsyncIterator[E]:
+    if isinstance(events, AsyncIterable):
+        async for ev in events:
+            yield ev
+    else:
+        for ev in events:
+            yield ev
+
+
+async def paced(
+    events: Iterable[E] | AsyncIterable[E],
+    speed: float | int | str = 1.0,
+    *,
+    clock: Clock | None = None,
+    max_gap: float | None = None,
+    batch: int = 256,
+) -> AsyncIterator[E]:
+    """Yield ``events`` at their recorded pace divided by ``speed`` (see the module docstring).
+
+    ``max_gap`` (event-time seconds) shortens longer quiet stretches to that length, e.g. the
+    hours between a replay file's snapshot and the session open. Events are never reordered; an
+    event older than the previous one is yielded at once.
+    """
+    rate = parse_speed(speed)
+    if batch < 1:
+        raise ValueError("batch must be >= 1")
+    clk: Clock = clock if clock is not None else LoopClock()
+    gap_cap = None if max_gap is None else int(max_gap * 1e9)
+    anchor_ts: int | None = None
+    anchor_wall = 0.0
+    prev_ts = 0
+    since_yield = 0
+    async for ev in _aiter(events):
+        if rate > 0:
+            ts = ev.ts_ns
+            if anchor_ts is None:
+                anchor_ts, anchor_wall = ts, clk.now()
+            else:
+                if gap_cap is not None and ts - prev_ts > gap_cap:
+                    anchor_ts += ts - prev_ts - gap_cap
+                delay = anchor_wall + (ts - anchor_ts) / 1e9 / rate - clk.now()
+                if delay > 0:
+                    await clk.sleep(delay)
+                    since_yield = 0
+            prev_ts = max(prev_ts, ts)
+        since_yield += 1
+        if since_yield >= batch:
+            since_yield = 0
+            await asyncio.sleep(0)
+        yield ev

@@ -1,0 +1,124 @@
+"""Pieces shared by the replay readers (DBN and CSV): price conversion to ticks, tick-size
+resolution from a symbol, and a top-of-book tracker that turns quote snapshots into
+:class:`~tradeterm.sim.events.BookDelta` events."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from tradeterm.sim.events import BookDelta, Side
+
+#: Databento fixed-point prices: 1 unit = 1e-9.
+FIXED_PRICE_SCALE = 1_000_000_000
+#: Databento's "no price" sentinel (i64 max).
+UNDEF_PRICE = 2**63 - 1
+
+_LOCAL_SYMBOL = re.compile(r"^([A-Z0-9]+?)([FGHJKMNQUVXZ])(\d{1,2})$")
+
+
+class ReplayError(ValueError):
+    """A replay source could not be read (bad file, unknown symbol, wrong tick size...)."""
+
+
+def parse_tick_size(tick_size: float | str | Decimal) -> Decimal:
+    """Tick size as an exact positive Decimal (floats go through ``repr`` to avoid drift)."""
+    try:
+        tick = Decimal(repr(tick_size)) if isinstance(tick_size, float) else Decimal(tick_size)
+    except InvalidOperation as exc:
+        raise ReplayError(f"invalid tick size {tick_size!r}") from exc
+    if not tick.is_finite() or tick <= 0:
+        raise ReplayError(f"tick size must be positive, got {tick_size!r}")
+    return tick
+
+
+def root_of(symbol: str) -> str:
+    """The product root of a futures symbol: ``"ESU4"`` -> ``"ES"``, ``"MNQZ25"`` -> ``"MNQ"``;
+    a bare root is returned unchanged."""
+    sym = symbol.strip().upper()
+    m = _LOCAL_SYMBOL.match(sym)
+    return m.group(1) if m else sym
+
+
+def tick_for_symbol(symbol: str | None) -> Decimal | None:
+    """Tick size of a futures symbol's root from the gateway catalog, or None if unknown."""
+    if not symbol:
+        return None
+    from tradeterm.sim.catalog import spec_for  # local import: catalog is optional here
+
+    spec = spec_for(root_of(symbol))
+    return spec.tick if spec is not None else None
+
+
+class TickConverter:
+    """Exact conversion of prices to integer ticks; off-grid prices raise :class:`ReplayError`
+    (they mean the tick size is wrong), except that fixed-point prices within 1e-9 of a tick
+    are snapped."""
+
+    def __init__(self, tick_size: float | str | Decimal) -> None:
+        self.tick = parse_tick_size(tick_size)
+        fixed = self.tick * FIXED_PRICE_SCALE
+        if fixed != fixed.to_integral_value():
+            raise ReplayError(f"tick size {self.tick} is finer than 1e-9")
+        self._tick_fixed = int(fixed)
+
+    def from_fixed(self, price: int) -> int:
+        """Databento 1e-9 fixed-point price -> ticks."""
+        q, r = divmod(price, self._tick_fixed)
+        if r == 0:
+            return q
+        if r * 2 >= self._tick_fixed:
+            q, r = q + 1, self._tick_fixed - r
+        if r > 1:
+            raise ReplayError(f"price {price / FIXED_PRICE_SCALE} is not on the tick {self.tick}")
+        return q
+
+    def from_decimal_str(self, text: str) -> int:
+        """Decimal price text (``"5528.75"``) -> ticks."""
+        try:
+            price = Decimal(text.strip())
+        except InvalidOperation as exc:
+            raise ReplayError(f"invalid price {text!r}") from exc
+        if not price.is_finite():
+            raise ReplayError(f"invalid price {text!r}")
+        ticks = price / self.tick
+        if ticks != ticks.to_integral_value():
+            raise ReplayError(f"price {text} is not on the tick {self.tick}")
+        return int(ticks)
+
+
+class TopOfBook:
+    """Turns successive top-of-book snapshots into level deltas.
+
+    Each :meth:`update` compares the new best bid/ask (price in ticks and size, or None for an
+    empty side) with the previous one and returns the BookDeltas that take a consumer's book
+    from the old state to the new one. Removals come first, so a consumer applying the deltas
+    one by one never sees a crossed intermediate book unless the final one is crossed.
+    """
+
+    def __init__(self) -> None:
+        self._levels: dict[Side, tuple[int, int] | None] = {Side.BID: None, Side.ASK: None}
+
+    def reset(self) -> None:
+        self._levels = {Side.BID: None, Side.ASK: None}
+
+    def update(
+        self,
+        ts_ns: int,
+        bid: tuple[int, int] | None,
+        ask: tuple[int, int] | None,
+    ) -> list[BookDelta]:
+        removals: list[BookDelta] = []
+        sets: list[BookDelta] = []
+        for side, new in ((Side.BID, bid), (Side.ASK, ask)):
+            if new is not None and new[1] <= 0:
+                new = None
+            old = self._levels[side]
+            if old == new:
+                continue
+            if old is not None and (new is None or new[0] != old[0]):
+                removals.append(BookDelta(ts_ns, side, old[0], 0))
+            if new is not None:
+                sets.append(BookDelta(ts_ns, side, new[0], new[1]))
+            self._levels[side] = new
+        return removals + sets
