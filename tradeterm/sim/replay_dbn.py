@@ -109,7 +109,8 @@ def _instrument_ids(metadata: Any, symbol: str | None, path: Path) -> tuple[set[
             return None, ""
         symbol = names[0]
     if symbol.isdigit():
-        return {int(symbol)}, symbol
+        named = (n for n, ivs in mappings.items() if any(str(iv["symbol"]) == symbol for iv in ivs))
+        return {int(symbol)}, next(named, symbol)
     for name, intervals in mappings.items():
         if name.upper() == symbol.upper():
             ids = {int(iv["symbol"]) for iv in intervals if str(iv["symbol"]).isdigit()}
