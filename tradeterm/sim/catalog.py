@@ -21,8 +21,8 @@ conIds are stable and readable: ``700_000_000 + product_index * 1_000_000 + yyyy
 701_202_612); the underlying's conId is the same without the month. ``marketRuleIds`` and
 other identifiers are illustrative, not IB's real values.
 
-Hours are strings in TWS format, in the product's ``timeZoneId`` (``US/Central``), covering the
-day before ``today`` and the 7 days after. ``tradingHours``: Globex sessions Sunday-Thursday
+Hours are strings in TWS format, in the product's ``timeZoneId`` (``US/Central``), covering
+from the day before ``today`` (trading hours: from the session that ends then) to 7 days after. ``tradingHours``: Globex sessions Sunday-Thursday
 17:00 to 16:00 the next day (the 16:00-17:00 maintenance break falls between sessions),
 Saturday ``CLOSED`` (Friday's trading is the tail of Thursday's session):
 ``"20251102:1700-20251103:1600;20251103:1700-20251104:1600;...;20251108:CLOSED;..."``.
@@ -232,9 +232,10 @@ def listed_months(root: str, today: date, include_expired: bool = False) -> list
 
 
 def trading_hours(today: date, days_after: int = _HOURS_DAYS_AFTER) -> str:
-    """Globex trading hours (all products here share them), TWS format."""
+    """Globex trading hours (all products here share them), TWS format. Starts two days back
+    so that the session that ends yesterday (around yesterday's liquid hours) is listed."""
     parts = []
-    for i in range(-1, days_after + 1):
+    for i in range(-2, days_after + 1):
         d = today + timedelta(days=i)
         wd = d.weekday()
         if wd == 5:
