@@ -1,31 +1,53 @@
-"""The domain model: instruments, ticks, orders, fills, positions, bars, market data.
+"""The domain model: instruments, ticks, contract months, orders, fills, positions, bars and
+market data.
 
-Plain data and pure logic: no I/O, no asyncio, no Textual, no ib_async. Prices are integer
-ticks of their instrument, quantities whole contracts, times UTC nanoseconds, money exact
-``Decimal``.
+Plain data and pure logic: no I/O, no asyncio, and no imports of Textual, ib_async or other
+tradeterm packages. Prices are integer ticks of their instrument, quantities whole contracts,
+times UTC nanoseconds, money exact ``Decimal``.
 """
 
 from tradeterm.domain.bars import Bar, Timeframe
 from tradeterm.domain.bracket import Bracket, make_bracket
-from tradeterm.domain.contracts import CME_ROOTS, ContractMonth, RootSpec, parse_local_symbol
 from tradeterm.domain.errors import (
     DomainError,
     InvalidOrderError,
     InvalidTransitionError,
     OffTickError,
+    UnknownInstrumentError,
 )
 from tradeterm.domain.fills import Fill, FillLedger
 from tradeterm.domain.ids import ClientOrderId, ClientOrderIds
-from tradeterm.domain.instrument import Instrument, Rounding
-from tradeterm.domain.market import BookSide, DepthDelta, DepthReset, MarketData, Quote, Trade
+from tradeterm.domain.instruments import CME_ROOTS, Instrument, InstrumentSpec, spec_for
+from tradeterm.domain.market import (
+    BookSide,
+    DepthDelta,
+    DepthLevel,
+    DepthReset,
+    MarketData,
+    Quote,
+    Trade,
+)
 from tradeterm.domain.money import decimal_from, from_cents, to_cents
+from tradeterm.domain.months import MONTH_CODES, ContractMonth, parse_local_symbol
 from tradeterm.domain.order_status import OrderStatus, after_report
 from tradeterm.domain.orders import Order, OrderChange, OrderType, TimeInForce
 from tradeterm.domain.position import Position
 from tradeterm.domain.side import Side
+from tradeterm.domain.ticks import (
+    Rounding,
+    format_ticks,
+    nearest_tick,
+    price_decimals,
+    price_to_ticks,
+    round_to_tick,
+    ticks_to_float,
+    ticks_to_money,
+    ticks_to_price,
+)
 
 __all__ = [
     "CME_ROOTS",
+    "MONTH_CODES",
     "Bar",
     "BookSide",
     "Bracket",
@@ -33,11 +55,13 @@ __all__ = [
     "ClientOrderIds",
     "ContractMonth",
     "DepthDelta",
+    "DepthLevel",
     "DepthReset",
     "DomainError",
     "Fill",
     "FillLedger",
     "Instrument",
+    "InstrumentSpec",
     "InvalidOrderError",
     "InvalidTransitionError",
     "MarketData",
@@ -48,16 +72,25 @@ __all__ = [
     "OrderType",
     "Position",
     "Quote",
-    "RootSpec",
     "Rounding",
     "Side",
     "TimeInForce",
     "Timeframe",
     "Trade",
+    "UnknownInstrumentError",
     "after_report",
     "decimal_from",
+    "format_ticks",
     "from_cents",
     "make_bracket",
+    "nearest_tick",
     "parse_local_symbol",
+    "price_decimals",
+    "price_to_ticks",
+    "round_to_tick",
+    "spec_for",
+    "ticks_to_float",
+    "ticks_to_money",
+    "ticks_to_price",
     "to_cents",
 ]

@@ -15,9 +15,9 @@ _TIMEFRAME = re.compile(r"^(\d+)\s*([smhd])$")
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One bar. ``ts_ns`` is the bar's start (UTC nanoseconds); prices are ticks."""
+    """One bar. ``start_ns`` is the bar's start (UTC nanoseconds); prices are ticks."""
 
-    ts_ns: int
+    start_ns: int
     open: int
     high: int
     low: int

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tradeterm.domain.errors import InvalidOrderError
 from tradeterm.domain.ids import ClientOrderIds
-from tradeterm.domain.instrument import Instrument
+from tradeterm.domain.instruments import Instrument
 from tradeterm.domain.orders import Order, OrderType, TimeInForce
 from tradeterm.domain.side import Side
 

@@ -21,3 +21,7 @@ class InvalidOrderError(DomainError):
 
 class InvalidTransitionError(DomainError):
     """A command was given to an order in a state that does not allow it."""
+
+
+class UnknownInstrumentError(DomainError):
+    """A futures root that the built-in spec table does not know."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeterm.domain.errors import DomainError
-from tradeterm.domain.instrument import Instrument
+from tradeterm.domain.instruments import Instrument
 from tradeterm.domain.side import Side
 
 

@@ -25,13 +25,17 @@ class BookSide(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """Top of book. A price of None (size 0) means no quote on that side."""
+    """Top of book. A price of None (size 0) means no quote on that side. ``last`` and
+    ``last_size`` are the latest trade known when the quote was taken (a snapshot field: the
+    trade prints themselves are ``Trade`` events)."""
 
     ts_ns: int
     bid: int | None
     bid_size: int
     ask: int | None
     ask_size: int
+    last: int | None = None
+    last_size: int | None = None
 
     @property
     def spread(self) -> int | None:
@@ -63,6 +67,14 @@ class Trade:
     price: int
     size: int
     aggressor: Side | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DepthLevel:
+    """One price level of a book side: ``size`` contracts resting at ``price``."""
+
+    price: int
+    size: int
 
 
 @dataclass(frozen=True, slots=True)

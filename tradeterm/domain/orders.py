@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from tradeterm.domain.errors import DomainError, InvalidOrderError, InvalidTransitionError
 from tradeterm.domain.fills import Fill
-from tradeterm.domain.instrument import Instrument
+from tradeterm.domain.instruments import Instrument
 from tradeterm.domain.order_status import OrderStatus, after_report
 from tradeterm.domain.side import Side
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from tradeterm.domain.errors import DomainError
 from tradeterm.domain.fills import Fill
-from tradeterm.domain.instrument import Instrument
+from tradeterm.domain.instruments import Instrument
 from tradeterm.domain.side import Side
 
 

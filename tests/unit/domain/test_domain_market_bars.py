@@ -10,6 +10,7 @@ from tradeterm.domain import (
     Bar,
     BookSide,
     DepthDelta,
+    DepthLevel,
     DomainError,
     Quote,
     Side,
@@ -27,6 +28,8 @@ def test_quote_spread_and_mid() -> None:
     assert Quote(0, 22115, 1, 22114, 1).is_crossed
     one_sided = Quote(0, None, 0, 22114, 3)
     assert one_sided.spread is None and one_sided.mid_x2 is None and not one_sided.is_crossed
+    assert (q.last, q.last_size) == (None, None)
+    assert Quote(0, 22113, 1, 22114, 1, last=22114, last_size=2).last == 22114
 
 
 def test_hot_path_types_are_slotted_and_frozen() -> None:
@@ -35,13 +38,15 @@ def test_hot_path_types_are_slotted_and_frozen() -> None:
     with pytest.raises(AttributeError):
         t.price = 1  # type: ignore[misc]
     assert Trade(1, 22114, 2).aggressor is None
+    level = DepthLevel(price=22113, size=40)
+    assert (level.price, level.size) == (22113, 40) and not hasattr(level, "__dict__")
     d = DepthDelta(1, BookSide.BID, 22113, 0)
     assert d.side.opposite is BookSide.ASK and BookSide.ASK.opposite is BookSide.BID
 
 
 def test_bar_checks_its_prices() -> None:
     bar = Bar(0, open=10, high=12, low=9, close=11, volume=5)
-    assert bar.range == 3
+    assert bar.range == 3 and bar.start_ns == 0
     for o, h, lo, c in ((10, 9, 8, 9), (10, 12, 11, 11), (13, 12, 9, 11), (10, 12, 9, 8)):
         with pytest.raises(DomainError):
             Bar(0, o, h, lo, c, 1)

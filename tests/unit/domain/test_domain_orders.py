@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradeterm.domain.contracts import ContractMonth
 from tradeterm.domain.errors import DomainError, InvalidOrderError, InvalidTransitionError
 from tradeterm.domain.fills import Fill
-from tradeterm.domain.instrument import Instrument
+from tradeterm.domain.instruments import Instrument
+from tradeterm.domain.months import ContractMonth
 from tradeterm.domain.order_status import OrderStatus, after_report
 from tradeterm.domain.orders import Order, OrderChange, OrderType, TimeInForce
 from tradeterm.domain.side import Side

@@ -72,7 +72,7 @@ def test_databento_ohlcv_bars_are_valid_bars_on_the_tick() -> None:
         bars[row["symbol"]].append(Bar(ts, o, h, lo, c, int(row["volume"])))
     assert [len(b) for b in bars.values()] == [30, 30]
     for series in bars.values():
-        assert all(b.ts_ns - a.ts_ns == minute.ns for a, b in pairwise(series))
+        assert all(b.start_ns - a.start_ns == minute.ns for a, b in pairwise(series))
 
 
 def test_lean_minute_bars_cover_the_day_with_the_documented_volume() -> None:

@@ -1,4 +1,4 @@
-"""Contract months, local symbols and root specs: tradeterm.domain.contracts."""
+"""Contract months and local symbols: tradeterm.domain.months."""
 
 from __future__ import annotations
 
@@ -42,22 +42,6 @@ def test_shifted_crosses_years_both_ways() -> None:
 def test_shifted_is_reversible(year: int, month: int, n: int) -> None:
     m = ContractMonth(year, month)
     assert m.shifted(n).shifted(-n) == m
-
-
-@pytest.mark.parametrize(
-    ("month", "expiry"),
-    [
-        # Published last trading days of ES contracts.
-        (ContractMonth(2024, 9), dt.date(2024, 9, 20)),
-        (ContractMonth(2024, 3), dt.date(2024, 3, 15)),
-        (ContractMonth(2024, 12), dt.date(2024, 12, 20)),
-        (ContractMonth(2020, 3), dt.date(2020, 3, 20)),
-        (ContractMonth(2026, 5), dt.date(2026, 5, 15)),  # month starting on a Friday
-    ],
-)
-def test_third_friday(month: ContractMonth, expiry: dt.date) -> None:
-    assert month.third_friday() == expiry
-    assert expiry.weekday() == 4
 
 
 @pytest.mark.parametrize(
@@ -112,20 +96,3 @@ def test_local_symbols_round_trip(root: str, offset: int) -> None:
 def test_parse_local_symbol_refuses_garbage(symbol: str) -> None:
     with pytest.raises(DomainError):
         parse_local_symbol(symbol, TODAY)
-
-
-def test_cycles() -> None:
-    es = CME_ROOTS["ES"]
-    assert es.is_listed(SEP24) and not es.is_listed(ContractMonth(2024, 8))
-    assert es.cycle_months(ContractMonth(2024, 7), 3) == [
-        SEP24,
-        ContractMonth(2024, 12),
-        ContractMonth(2025, 3),
-    ]
-    assert es.cycle_months(SEP24, 1) == [SEP24]
-    cl = CME_ROOTS["CL"]
-    assert cl.cycle_months(ContractMonth(2024, 11), 3) == [
-        ContractMonth(2024, 11),
-        ContractMonth(2024, 12),
-        ContractMonth(2025, 1),
-    ]
