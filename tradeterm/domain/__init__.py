@@ -15,6 +15,7 @@ from tradeterm.domain.errors import (
     OffTickError,
     UnknownInstrumentError,
 )
+from tradeterm.domain.expiry import expiry_date, front_month, listed_months, third_friday
 from tradeterm.domain.fills import Fill, FillLedger
 from tradeterm.domain.ids import ClientOrderId, ClientOrderIds
 from tradeterm.domain.instruments import CME_ROOTS, Instrument, InstrumentSpec, spec_for
@@ -80,8 +81,11 @@ __all__ = [
     "UnknownInstrumentError",
     "after_report",
     "decimal_from",
+    "expiry_date",
     "format_ticks",
     "from_cents",
+    "front_month",
+    "listed_months",
     "make_bracket",
     "nearest_tick",
     "parse_local_symbol",
@@ -89,6 +93,7 @@ __all__ = [
     "price_to_ticks",
     "round_to_tick",
     "spec_for",
+    "third_friday",
     "ticks_to_float",
     "ticks_to_money",
     "ticks_to_price",
