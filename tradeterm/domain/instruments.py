@@ -18,6 +18,11 @@ from tradeterm.domain.months import MONTH_CODES, ContractMonth
 from tradeterm.domain.ticks import Rounding
 
 
+def _check_multiplier(root: str, multiplier: Decimal) -> None:
+    if not isinstance(multiplier, Decimal) or not multiplier.is_finite() or multiplier <= 0:
+        raise DomainError(f"{root}: multiplier must be a positive Decimal, got {multiplier!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class InstrumentSpec:
     """The contract specification shared by every month of one futures root."""
@@ -34,8 +39,7 @@ class InstrumentSpec:
 
     def __post_init__(self) -> None:
         tk.check_tick(self.tick)
-        if self.multiplier <= 0:
-            raise DomainError(f"{self.root}: multiplier must be positive")
+        _check_multiplier(self.root, self.multiplier)
         if not self.months or any(c not in MONTH_CODES for c in self.months):
             raise DomainError(f"{self.root}: bad month cycle {self.months!r}")
 
@@ -113,8 +117,7 @@ class Instrument:
         if not self.root:
             raise DomainError("instrument root must not be empty")
         tk.check_tick(self.tick)
-        if not isinstance(self.multiplier, Decimal) or not self.multiplier > 0:
-            raise DomainError(f"{self.root}: multiplier must be a positive Decimal")
+        _check_multiplier(self.root, self.multiplier)
         if not self.local_symbol:
             symbol = self.expiry.local_symbol(self.root) if self.expiry else self.root
             object.__setattr__(self, "local_symbol", symbol)

@@ -70,6 +70,11 @@ def test_spec_from_live_values_is_validated() -> None:
         InstrumentSpec("X", "CME", Decimal("0.25"), Decimal(0), "H")
     with pytest.raises(DomainError):
         InstrumentSpec("X", "CME", Decimal("0.25"), Decimal(1), "HA")
+    for multiplier in (Decimal("NaN"), Decimal("Infinity"), 50):
+        with pytest.raises(DomainError):
+            InstrumentSpec("X", "CME", Decimal("0.25"), multiplier, "H")  # type: ignore[arg-type]
+        with pytest.raises(DomainError):
+            Instrument("X", "CME", Decimal("0.25"), multiplier)  # type: ignore[arg-type]
 
 
 def test_cycles() -> None:
