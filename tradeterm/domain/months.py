@@ -11,7 +11,8 @@ from tradeterm.domain.errors import DomainError
 MONTH_CODES = "FGHJKMNQUVXZ"
 """The CME month letters, January (F) to December (Z)."""
 
-_YYYYMM = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")
+_YYYYMM = re.compile(r"^(\d{4})(\d{2})$")
+_YYYYMMDD = re.compile(r"^\d{8}$")
 _CODE_YEAR = re.compile(r"^([FGHJKMNQUVXZ])(\d{1,2})$")
 _LOCAL_SYMBOL = re.compile(r"^([A-Z0-9]+?)([FGHJKMNQUVXZ])(\d{1,2})$")
 
@@ -51,8 +52,10 @@ class ContractMonth:
 
     @classmethod
     def parse(cls, text: str, today: dt.date | None = None) -> ContractMonth:
-        """Read ``"202409"``, ``"20240920"`` (a last trade date), ``"U4"`` or ``"U24"``.
+        """Read ``"202409"``, ``"U4"`` or ``"U24"``.
 
+        A last trade date (``"20240820"``) is refused: it need not fall in the contract month
+        (CLU4 stops trading in August), so take IB's ``ContractDetails.contractMonth`` instead.
         A one- or two-digit year is resolved to the first matching year that is not before
         ``today``'s year minus one (a contract that expired last year can still be named); with
         one digit that is within the decade starting then. ``today`` is required for those forms.
@@ -60,6 +63,8 @@ class ContractMonth:
         text = text.strip().upper()
         if m := _YYYYMM.match(text):
             return cls(int(m.group(1)), int(m.group(2)))
+        if _YYYYMMDD.match(text):
+            raise DomainError(f"{text!r} is a date, not a contract month (use contractMonth)")
         if m := _CODE_YEAR.match(text):
             if today is None:
                 raise DomainError(f"{text!r} needs today's date to resolve its year")

@@ -48,7 +48,6 @@ def test_shifted_is_reversible(year: int, month: int, n: int) -> None:
     ("text", "today", "expected"),
     [
         ("202409", None, SEP24),
-        ("20240920", None, SEP24),
         ("U4", TODAY, SEP24),
         ("u24", TODAY, SEP24),
         ("Z3", TODAY, ContractMonth(2023, 12)),  # last year's contract can be named
@@ -65,6 +64,11 @@ def test_parse_contract_month(text: str, today: dt.date | None, expected: Contra
 def test_parse_refuses_non_months(text: str) -> None:
     with pytest.raises(DomainError):
         ContractMonth.parse(text, TODAY)
+
+
+def test_a_last_trade_date_is_not_a_contract_month() -> None:
+    with pytest.raises(DomainError, match="contractMonth"):
+        ContractMonth.parse("20240820")  # CLU4's last trade date, in August
 
 
 def test_a_short_year_needs_today() -> None:
