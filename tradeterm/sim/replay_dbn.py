@@ -14,7 +14,8 @@ Schemas:
   and/or size; an unknown order is added), ``T`` trade -> :class:`TradePrint` (record side =
   aggressor, ``N`` = unknown), ``F`` fill (no book change: the book change comes with the
   following ``C``/``M``), ``R`` clear -> :class:`BookClear`. The file's snapshot (records
-  flagged ``F_SNAPSHOT``) starts with a BookClear and is published as one event. The CME pre-open
+  flagged ``F_SNAPSHOT``) is published as one event. Every book stream starts with a
+  BookClear, and so does every snapshot. The CME pre-open
   book may be crossed; it is replayed as recorded.
 * **MBP-1** and **TBBO** (top of book + trades): a TradePrint per ``T`` record and BookDeltas
   whenever the best bid/ask after a record differs from the previous one.
@@ -56,7 +57,7 @@ _F_SNAPSHOT = 1 << 5
 def _import_dbn() -> Any:
     try:
         import databento_dbn
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ReplayError(
             "replaying Databento DBN files needs the optional 'databento-dbn' package: "
             "pip install 'tradeterm[dbn]'"
@@ -251,6 +252,7 @@ class _MboBook:
 def _mbo(records: Iterator[Any], conv: TickConverter) -> Iterator[MarketEvent]:
     book = _MboBook()
     in_snapshot = False
+    first = True
     last_ts = 0
     for rec in records:
         ts = rec.ts_recv
@@ -258,9 +260,10 @@ def _mbo(records: Iterator[Any], conv: TickConverter) -> Iterator[MarketEvent]:
         snapshot = bool(flags & _F_SNAPSHOT)
         if in_snapshot and not snapshot:
             yield from book.publish(last_ts)
-        if snapshot and not in_snapshot:
+        if (snapshot and not in_snapshot) or first:
             book.clear()
             yield BookClear(ts)
+        first = False
         in_snapshot = snapshot
         last_ts = ts
         action = str(rec.action)

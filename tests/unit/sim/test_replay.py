@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-from collections.abc import Iterable
+import sys
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -136,7 +137,7 @@ def test_ohlcv_bars_per_symbol(path: Path) -> None:
         1719877200 * NS, ticks("5527.25"), ticks("5527.5"), ticks("5527"), ticks("5527.5"), 180
     )
     assert [b.ts_ns for b in es] == [1719877200 * NS + 60 * NS * i for i in range(30)]
-    assert nq[0].open == ticks("20014.25")
+    assert isinstance(nq[0], BarPrint) and nq[0].open == ticks("20014.25")
     with pytest.raises(ReplayError, match="several instruments"):
         list(load_replay(path))
 
@@ -233,8 +234,17 @@ def test_mbo_actions(tmp_path: Path) -> None:
 def test_mbo_symbol_from_metadata_and_root_tick(tmp_path: Path) -> None:
     f = tmp_path / "one.dbn"
     write_mbo(f, [("T", "A", "5000.25", 2, 1, 5, LAST)])
-    assert list(load_replay(f)) == [TradePrint(5, 20001, 2, Side.ASK)]  # ES tick from catalog
-    assert list(load_replay(f, symbol="42")) == [TradePrint(5, 20001, 2, Side.ASK)]
+    want = [BookClear(5), TradePrint(5, 20001, 2, Side.ASK)]  # ES tick from the catalog
+    assert list(load_replay(f)) == want
+    assert list(load_replay(f, symbol="42")) == want
+
+
+def test_missing_dbn_package_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "one.dbn"
+    write_mbo(f, [("T", "A", "5000.25", 2, 1, 5, LAST)])
+    monkeypatch.setitem(sys.modules, "databento_dbn", None)  # import now fails
+    with pytest.raises(ReplayError, match=r"pip install 'tradeterm\[dbn\]'"):
+        load_replay(f)
 
 
 # --- tradeterm CSV format ------------------------------------------------------------------
@@ -351,9 +361,9 @@ def stream(offsets_s: list[float]) -> list[TradePrint]:
 
 
 async def collect(
-    events: list[TradePrint], speed: float | str, clock: FakeClock, **kw: float
+    events: list[TradePrint], speed: float | str, clock: FakeClock, max_gap: float | None = None
 ) -> list[tuple[float, TradePrint]]:
-    return [(clock.now(), ev) async for ev in paced(events, speed, clock=clock, **kw)]
+    return [(clock.now(), ev) async for ev in paced(events, speed, clock=clock, max_gap=max_gap)]
 
 
 async def test_paced_real_time() -> None:
@@ -404,7 +414,7 @@ async def test_paced_does_not_accumulate_lag() -> None:
 
 
 async def test_paced_accepts_async_sources() -> None:
-    async def source():  # type: ignore[no-untyped-def]
+    async def source() -> AsyncIterator[TradePrint]:
         for ev in stream([0, 1]):
             yield ev
 
