@@ -505,7 +505,7 @@ class MatchingEngine:
             fills.append(SimFill(o.key, p, at_level, ts, REMOVED, o.qty - o.filled))
             out.append(TradePrint(ts, p, at_level, aggressor))
             prints.append(p)
-            if taken:
+            if pub:  # also when unchanged (only our orders traded): resyncs the generator
                 book.set_level(opp, p, pub - taken)
                 out.append(BookDelta(ts, _SIDES[opp], p, pub - taken))
 

@@ -357,7 +357,14 @@ def test_invariants(script) -> None:
             stop = p if "STP" in typ else None
             orders[n] = (side, typ, q)
             limits[n] = limit
-            best = e.best_ask if side is BID else e.best_bid
+            own = [
+                i.price
+                for i in map(e.resting, orders)
+                if i is not None and i.price is not None and i.side is not side
+            ]
+            pub = e.best_ask if side is BID else e.best_bid
+            cands = own + ([pub] if pub is not None else [])
+            best = (min(cands) if side is BID else max(cands)) if cands else None
             try:
                 fills = e.submit(n, side, q, typ, limit, stop, ts)
             except OrderRejected:
