@@ -221,7 +221,7 @@ def _place_order(r: Reader, v: int) -> PlaceOrder:
     lmt_price, aux_price = r.number(), r.number()
     tif, oca_group, account, open_close = r.text(), r.text(), r.text(), r.text()
     origin, order_ref, transmit, parent_id = r.integer(), r.text(), r.flag(), r.integer()
-    block_order, sweep_to_fill, display_size = r.flag(), r.flag(), r.opt_integer()
+    block_order, sweep_to_fill, display_size = r.flag(), r.flag(), r.integer()
     trigger_method, outside_rth, hidden = r.integer(), r.flag(), r.flag()
     if contract.secType == "BAG":
         r.skip(r.integer() * 8)  # comboLegs

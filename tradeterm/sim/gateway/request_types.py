@@ -372,7 +372,7 @@ class PlaceOrder(Request):
     parentId: int = 0
     outsideRth: bool = False
     hidden: bool = False
-    displaySize: int | None = None
+    displaySize: int = 0
     triggerMethod: int = 0
     goodAfterTime: str = ""
     goodTillDate: str = ""
