@@ -49,7 +49,6 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import count
 
 from tradeterm.sim.book import L2Book
 from tradeterm.sim.events import BarPrint, BookClear, BookDelta, MarketEvent, Side, TradePrint
@@ -106,42 +105,19 @@ class OrderInfo:
     ts_ns: int
 
 
+@dataclass(slots=True, eq=False)  # identity equality: list.remove finds this very order
 class _Order:
-    __slots__ = (
-        "filled",
-        "key",
-        "limit",
-        "otype",
-        "price",
-        "qa",
-        "qty",
-        "side",
-        "stop",
-        "triggered",
-        "ts_ns",
-    )
-
-    def __init__(
-        self,
-        key: Hashable,
-        side: int,
-        qty: int,
-        otype: OrderType,
-        limit: int | None,
-        stop: int | None,
-        ts_ns: int,
-    ) -> None:
-        self.key = key
-        self.side = side
-        self.qty = qty
-        self.filled = 0
-        self.otype = otype
-        self.limit = limit
-        self.stop = stop
-        self.triggered = False
-        self.price: int | None = None  # working limit once on the book / aggressive
-        self.qa = 0
-        self.ts_ns = ts_ns
+    key: Hashable
+    side: int  # Side value: 1 buy, 0 sell
+    qty: int  # total quantity
+    otype: OrderType
+    limit: int | None
+    stop: int | None
+    ts_ns: int
+    filled: int = 0
+    triggered: bool = False
+    price: int | None = None  # working limit once on the book / aggressive
+    qa: int = 0  # public contracts ahead of us at our level
 
 
 class MatchingEngine:
@@ -153,7 +129,6 @@ class MatchingEngine:
         "_lv",
         "_orders",
         "_out",
-        "_seq",
         "_stops",
         "book",
         "conservative",
@@ -173,7 +148,6 @@ class MatchingEngine:
         self._stops: list[_Order] = []
         self._credit: tuple[dict[int, int], dict[int, int]] = ({}, {})
         self._out: list[TradePrint | BookDelta] = []
-        self._seq = count()
         self._clock = 0
 
     # ------------------------------------------------------------------ queries
