@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import statistics
 from collections import Counter
 
 import pytest
@@ -49,12 +50,15 @@ def test_microstructure_over_200k_events() -> None:
     by_level = [[0, 0] for _ in range(10)]  # sum, count of sizes per distance from the touch
     trades = 0
     last_ts = 0
+    trade_times: list[int] = []
     for i in range(200_000):
         ev = m.next_event()
         assert ev.ts_ns >= last_ts
         last_ts = ev.ts_ns
         if type(ev) is TradePrint:
             trades += 1
+            if not trade_times or trade_times[-1] != ev.ts_ns:
+                trade_times.append(ev.ts_ns)
             assert type(ev.price) is int and type(ev.size) is int and ev.size > 0
             # the aggressor takes the touch as the book shows it
             if ev.aggressor is BID:
@@ -80,6 +84,9 @@ def test_microstructure_over_200k_events() -> None:
     assert spreads[1] / n > 0.80
     assert regimes["calm"] > 10_000 and regimes["active"] > 10_000
     assert 0.005 < trades / 200_000 < 0.2
+    # clustered arrivals: inter-trade times are over-dispersed (a Poisson stream has CV 1)
+    gaps = [b - a for a, b in itertools.pairwise(trade_times)]
+    assert statistics.pstdev(gaps) / statistics.mean(gaps) > 1.3
     mean = [s / c for s, c in by_level]
     assert 5 < mean[0] < 150 and mean[-1] > 2 * mean[0]  # thicker away from the touch
     assert max(mean) < 1000
