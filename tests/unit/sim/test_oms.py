@@ -271,3 +271,32 @@ def test_day_orders_expire_gtc_orders_stay(oms: Oms) -> None:
 )
 def test_to_ticks(price: float, ticks: int | None) -> None:
     assert to_ticks(price, Decimal("0.25")) == ticks
+
+
+def test_with_the_real_matching_engine_market_walks_the_book() -> None:
+    from tradeterm.sim.events import BookDelta
+    from tradeterm.sim.matching import MatchingEngine
+
+    engine = MatchingEngine()
+    for price, size in ((16_001, 2), (16_002, 3)):
+        engine.on_market(BookDelta(0, Side.ASK, price, size))
+    engine.on_market(BookDelta(0, Side.BID, 16_000, 5))
+    books = Books([ACCOUNT])
+    books.register(ES)
+    oms = Oms(books, {ES.con_id: engine})
+    oms.place(req(1, "BUY", 4), ES, 0)
+    order = oms.orders[(7, 1)]
+    assert order.status == "Filled"
+    assert order.avg_fill_price() == (2 * Decimal("4000.25") + 2 * Decimal("4000.50")) / 4
+    assert books.account(ACCOUNT).position(1).qty == 4
+
+
+def test_market_order_without_any_price_is_rejected_not_crashed() -> None:
+    from tradeterm.sim.matching import MatchingEngine
+
+    books = Books([ACCOUNT])
+    books.register(ES)
+    oms = Oms(books, {ES.con_id: MatchingEngine()})
+    effects = oms.place(req(1), ES, 0)
+    assert errors(effects) == [(1, 201)]
+    assert oms.working() == []

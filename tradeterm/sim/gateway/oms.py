@@ -28,6 +28,7 @@ from typing import Protocol
 
 from tradeterm.sim.events import Side
 from tradeterm.sim.gateway.accounts import Books, Execution, InstrumentTerms
+from tradeterm.sim.matching import OrderRejected
 
 SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT")
 TERMINAL = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
@@ -269,19 +270,25 @@ class Oms:
 
     def _to_venue(self, order: SimOrder, now_ns: int) -> list[Effect]:
         venue = self.venues[order.terms.con_id]
-        order.at_venue = True
         side = Side.BID if order.is_buy else Side.ASK
-        fills = list(
-            venue.submit(
-                order.perm_id,
-                side,
-                order.req.total_qty - order.filled,
-                order.req.order_type,
-                order.lmt_ticks,
-                order.aux_ticks,
-                now_ns,
+        try:
+            fills = list(
+                venue.submit(
+                    order.perm_id,
+                    side,
+                    order.req.total_qty - order.filled,
+                    order.req.order_type,
+                    order.lmt_ticks,
+                    order.aux_ticks,
+                    now_ns,
+                )
             )
-        )
+        except OrderRejected as exc:  # e.g. a market order before any price exists
+            order.status = "Inactive"
+            order.completed_ns = now_ns
+            text = f"Order rejected - reason:{exc}"
+            return [OrderError(order.client_id, order.order_id, 201, text), OrderChanged.of(order)]
+        order.at_venue = True
         effects: list[Effect] = []
         if not fills or sum(f.qty for f in fills) < order.remaining:
             order.status = "Submitted"
