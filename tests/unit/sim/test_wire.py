@@ -199,8 +199,9 @@ def test_supported_versions_include_ib_async_maximum() -> None:
 
 
 def test_refusal_version() -> None:
-    assert refusal_version(Handshake(157, 175)) == 175  # older client: its own layout
-    assert refusal_version(Handshake(179, 200)) == 178  # newer client: ours (it aborts)
+    assert refusal_version(Handshake(157, 175)) == 175  # older client: its own maximum
+    assert refusal_version(Handshake(179, 200)) == 179  # newer client: its own minimum
+    assert refusal_version(Handshake(194, 230)) == 178  # unknown error layout: ours
 
 
 async def test_handshake_reply_is_accepted_by_ib_async() -> None:

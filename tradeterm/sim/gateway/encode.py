@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from tradeterm.sim.gateway.records import BarRecord, ContractDetailsRecord, ContractRecord
-from tradeterm.sim.gateway.wire import MAX_VERSION, MIN_VERSION, encode_fields
+from tradeterm.sim.gateway.wire import ERROR_TIME_VERSION, MAX_VERSION, MIN_VERSION, encode_fields
 
 Fields = list[str]
 
@@ -59,9 +59,6 @@ PNL_SINGLE = 95
 TICK_BY_TICK = 99
 COMPLETED_ORDER = 101
 COMPLETED_ORDERS_END = 102
-
-#: First server version whose error message has the errorTime layout (not encodable).
-_ERROR_TIME_VERSION = 194
 
 
 def require_version(version: int) -> None:
@@ -121,7 +118,7 @@ def error(
     Accepts any version below 194 so a version refusal can be worded in the client's own
     layout. Non-ASCII text is escaped (``\\uXXXX``) like TWS does.
     """
-    if version >= _ERROR_TIME_VERSION:
+    if version >= ERROR_TIME_VERSION:
         raise ValueError(f"error layout of server version {version} is not supported")
     text = message.encode("ascii", "backslashreplace").decode("ascii")
     values: list[object] = [ERR_MSG, 2, req_id, code, text]

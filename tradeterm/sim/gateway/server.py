@@ -231,7 +231,7 @@ class GatewayServer:
         clock: Callable[[], float] = time.time,
         starting_cash: float = 100_000.0,
         handshake_timeout: float = 10.0,
-        refusal_wait: float = 5.0,
+        refusal_wait: float = 1.0,
     ) -> None:
         if not accounts:
             raise ValueError("at least one account is needed (TWS clients require one)")

@@ -21,20 +21,23 @@ Refusing a client with no common version
     would then speak a layout we do not encode. So the simulator refuses like this
     (see :func:`refusal_version` and ``GatewayServer``):
 
-    1. handshake reply carrying :func:`refusal_version` — the client's own maximum when
-       the client is older than us (so it can parse what follows), our maximum when it is
-       newer (a standard client then aborts by itself on seeing a version below its
-       minimum);
+    1. handshake reply carrying :func:`refusal_version`, a version inside the client's own
+       range (its maximum when it is older than us, its minimum when it is newer) so it
+       accepts the reply and can parse what follows;
     2. at once an error message (code :data:`VERSION_REFUSAL_CODE`, reqId -1) whose text
-       names both version ranges — encoded in that version's error layout;
-    3. after the client's ``startApi`` (or a short wait): ``managedAccounts "REFUSED"`` and
-       ``nextValidId`` — the only version-independent messages, and exactly what makes
-       ib_async declare the API ready, so that it notices
-    4. the socket closing right after, and ``IB.connectAsync`` raises ``ConnectionError``
-       immediately instead of timing out. The refusal text is logged by ib_async
-       ("Error 503, reqId -1: ...") and delivered through ``IB.errorEvent``.
+       names both version ranges, in that version's error layout;
+    3. after the client's ``startApi`` (or ``GatewayServer.refusal_wait``, 1 s, for a client
+       that sends none): ``managedAccounts "REFUSED"`` and ``nextValidId``. They are
+       version-independent and exactly what makes ib_async declare the API ready, so it
+       notices
+    4. the socket closing right after: ``IB.connectAsync`` raises ``ConnectionError`` at
+       once instead of waiting out its timeout (or forever with ``timeout=None``), and the
+       refusal text has been logged by ib_async ("Error 503, reqId -1: ...") and delivered
+       through ``IB.errorEvent``.
 
-    No trading message is ever sent on a refused connection.
+    A client whose versions all start at :data:`ERROR_TIME_VERSION` (194, a different error
+    layout; 201+ is protobuf) gets our maximum instead, like a real older TWS would send,
+    and refuses by itself. No trading message is ever sent on a refused connection.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
 #: Error code used to refuse a client whose version range does not overlap ours
 #: (IB: "The TWS is out of date and must be upgraded").
 VERSION_REFUSAL_CODE: Final = 503
+#: First server version whose error message layout this module cannot write (errorTime).
+ERROR_TIME_VERSION: Final = 194
 #: The account list sent on a refused connection (never a real account).
 REFUSED_ACCOUNT: Final = "REFUSED"
 
@@ -237,6 +242,8 @@ def refusal_version(handshake: Handshake, supported: Sequence[int] = SUPPORTED_V
     """Version to announce on a refused connection (see the module docstring)."""
     if handshake.max_version < min(supported):
         return handshake.max_version
+    if handshake.min_version < ERROR_TIME_VERSION:
+        return handshake.min_version
     return max(supported)
 
 
