@@ -1,0 +1,39 @@
+"""Shared fixtures for tests that drive the real ib_async client against the fake gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from ib_async import IB
+
+from tradeterm.sim.gateway.server import GatewayServer
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[GatewayServer]:
+    """A fake IB Gateway listening on a free 127.0.0.1 port, stopped after the test."""
+    server = GatewayServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def connect(gateway: GatewayServer) -> AsyncIterator[Callable[..., Awaitable[IB]]]:
+    """``await connect(client_id=1, **connectAsync_kwargs)`` -> a synced ``IB``;
+    every client is disconnected after the test."""
+    clients: list[IB] = []
+
+    async def _connect(client_id: int = 1, **kwargs: Any) -> IB:
+        ib = IB()
+        clients.append(ib)
+        await ib.connectAsync(gateway.host, gateway.port, clientId=client_id, **kwargs)
+        return ib
+
+    yield _connect
+    for ib in clients:
+        ib.disconnect()
