@@ -9,7 +9,8 @@ Extension points (market data, orders and accounts are added on top of this):
   carrying ``unsupported`` features (placeOrder, reqMktData, reqHistoricalData) is
   answered with 321 naming them and never reaches its handler. Handlers of one connection
   run one at a time in arrival order; long-running work goes to :meth:`ClientSession.spawn`.
-* **Sending.** ``session.send(encode.tick_price(...))`` queues one message (any list of
+* **Sending.** (:class:`~tradeterm.sim.gateway.session.ClientSession`, one per connection)
+  ``session.send(encode.tick_price(...))`` queues one message (any list of
   fields; encoders return ready ones); ``session.send_error(id, code, text)`` sends an
   error in the session's version layout. Both are synchronous and safe to call from any
   task; after the session closed they do nothing.
@@ -19,7 +20,8 @@ Extension points (market data, orders and accounts are added on top of this):
   The startup sync already subscribes "positions", "accountUpdates" and
   "accountUpdatesMulti" (ib_async never cancels those).
 * **Snapshots.** :meth:`GatewayServer.account_values` and the empty position / order /
-  execution answers are where account and order state plug in.
+  execution answers are where account and order state plug in;
+  :meth:`GatewayServer.note_order_id` keeps ``nextValidId``/``reqIds`` above used ids.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -55,14 +56,13 @@ from tradeterm.sim.gateway.request_types import (
     Request,
     StartApi,
 )
+from tradeterm.sim.gateway.session import VALIDATION_ERROR, ClientSession, Subscription
 from tradeterm.sim.gateway.wire import (
     REFUSED_ACCOUNT,
     SUPPORTED_VERSIONS,
     VERSION_REFUSAL_CODE,
     FrameDecoder,
-    Handshake,
     ProtocolError,
-    encode_frame,
     handshake_reply,
     negotiate,
     parse_handshake,
@@ -82,142 +82,6 @@ FARM_MESSAGES = (
     (2158, "Sec-def data farm connection is OK:secdefnj"),
 )
 CLIENT_ID_IN_USE = 326
-VALIDATION_ERROR = 321
-
-
-@dataclass(slots=True)
-class Subscription:
-    """Something a client asked to keep receiving. ``task`` (if any) is cancelled when
-    the subscription ends or the session closes."""
-
-    kind: str
-    key: int | str
-    request: object
-    task: asyncio.Task[Any] | None = None
-
-
-class ClientSession:
-    """One API connection: negotiated version, client id, outbound queue, subscriptions."""
-
-    def __init__(self, server: GatewayServer, writer: asyncio.StreamWriter) -> None:
-        self.server = server
-        self.version = 0
-        self.handshake: Handshake | None = None
-        self.client_id: int | None = None
-        self.started = False
-        self.market_data_type = 1
-        self.auto_open_orders = False
-        self.subscriptions: dict[tuple[str, int | str], Subscription] = {}
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self._writer = writer
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._closing = False
-        self._writer_task = asyncio.create_task(self._write_loop(), name=f"tws-write-{self.peer}")
-
-    def __repr__(self) -> str:
-        return f"<ClientSession {self.peer} clientId={self.client_id} v{self.version}>"
-
-    # -------------------------------------------------------------------- sending
-
-    @property
-    def closed(self) -> bool:
-        return self._closing
-
-    def send(self, fields: Sequence[object]) -> None:
-        """Queue one message (its fields; ints/floats/bools/None are encoded here)."""
-        if not self._closing:
-            self._queue.put_nowait(encode_frame(fields))
-
-    def send_raw(self, data: bytes) -> None:
-        if not self._closing:
-            self._queue.put_nowait(data)
-
-    def send_error(self, error_id: int, code: int, message: str, advanced: str = "") -> None:
-        """Error/warning/info message (4) in this session's version layout."""
-        self.send(encode.error(self.version, error_id, code, message, advanced))
-
-    def send_validation_error(self, request: Request, cause: str) -> None:
-        """Error 321 about ``request``, worded like TWS."""
-        self.send_error(
-            request.error_id,
-            VALIDATION_ERROR,
-            f"Error validating request.-'{request.name}' : cause - {cause}",
-        )
-
-    # -------------------------------------------------------------- subscriptions
-
-    def subscribe(
-        self, kind: str, key: int | str, request: object, task: asyncio.Task[Any] | None = None
-    ) -> Subscription:
-        """Record (or replace) a subscription; a replaced one's task is cancelled."""
-        self.unsubscribe(kind, key)
-        sub = Subscription(kind, key, request, task)
-        self.subscriptions[(kind, key)] = sub
-        return sub
-
-    def unsubscribe(self, kind: str, key: int | str) -> Subscription | None:
-        sub = self.subscriptions.pop((kind, key), None)
-        if sub is not None and sub.task is not None:
-            sub.task.cancel()
-        return sub
-
-    def subscription(self, kind: str, key: int | str) -> Subscription | None:
-        return self.subscriptions.get((kind, key))
-
-    def subscriptions_of(self, kind: str) -> list[Subscription]:
-        return [s for (k, _), s in self.subscriptions.items() if k == kind]
-
-    # ---------------------------------------------------------------- lifecycle
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
-        """Run ``coro`` for this session; it is cancelled when the session closes and its
-        exceptions are logged."""
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%r: task %s failed", self, task.get_name(), exc_info=task.exception())
-
-    def close(self) -> None:
-        """Send what is queued, then close the connection."""
-        if not self._closing:
-            self._closing = True
-            self._queue.put_nowait(None)
-
-    async def _write_loop(self) -> None:
-        writer = self._writer
-        try:
-            while (item := await self._queue.get()) is not None:
-                writer.write(item)
-                while not self._queue.empty() and (item := self._queue.get_nowait()):
-                    writer.write(item)
-                if item is None:
-                    break
-                await writer.drain()
-            await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self._closing = True
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
-
-    async def _shutdown(self) -> None:
-        self.close()
-        for sub in self.subscriptions.values():
-            if sub.task is not None:
-                sub.task.cancel()
-        tasks = [*self._tasks, self._writer_task]
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class GatewayServer:
@@ -351,7 +215,7 @@ class GatewayServer:
             log.warning("%r: no handshake within %ss, closing", session, self.handshake_timeout)
         finally:
             self._sessions.remove(session)
-            await session._shutdown()
+            await session.shutdown()
             self.on_session_closed(session)
             if task is not None:
                 self._connections.discard(task)
