@@ -24,7 +24,7 @@ def test_full_spec_is_parsed_and_sorted_by_time() -> None:
 def test_defaults() -> None:
     assert parse_faults("lost@5:2") == [Fault("lost", 5.0, 2.0, "1102")]
     assert parse_faults("restart@3") == [Fault("restart", 3.0, 2.0)]
-    assert parse_faults("offline-fill") == [Fault("offline-fill", 0.0, 2.0)]
+    assert parse_faults("offline-fill") == [Fault("offline-fill", 0.0)]
     assert parse_faults("") == []
 
 

@@ -15,9 +15,9 @@ the "next order" kinds); durations and times take ``ms``, ``s`` (default) or ``m
 ``reject@T``             the next order after T is rejected (error 201)
 ``delay@T:D[:FOR]``      acknowledgements (order status, cancels) are delayed by D, for FOR
                          seconds (default: for the rest of the run)
-``offline-fill@T[:D]``   at T drop the clients that have working orders, fill those orders while
-                         they are away, and accept them back after D (default 2 s); they must
-                         recover the fills with reqExecutions
+``offline-fill@T``       at T drop the clients that have working orders and fill those orders
+                         before they can reconnect; they must recover the fills with
+                         reqExecutions
 ``restart@T[:D]``        the gateway restarts: every socket closes and it listens again after D
                          (default 2 s) with positions, working orders and executions kept
 ``pacing@T``             the next request after T is answered with error 100 (pacing violation)
@@ -29,8 +29,18 @@ Example: ``--faults "farm@20:5,lost@40:3:1101,reject@60,restart@90:4"``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tradeterm.sim.gateway import encode
+
+if TYPE_CHECKING:
+    from tradeterm.sim.gateway.app import FakeGateway
+
+log = logging.getLogger(__name__)
 
 KINDS: dict[str, tuple[int, int]] = {  # kind -> (min args, max args)
     "drop": (0, 0),
@@ -40,7 +50,7 @@ KINDS: dict[str, tuple[int, int]] = {  # kind -> (min args, max args)
     "stall": (1, 1),
     "reject": (0, 0),
     "delay": (1, 2),
-    "offline-fill": (0, 1),
+    "offline-fill": (0, 0),
     "restart": (0, 1),
     "pacing": (0, 0),
     "malformed": (0, 0),
@@ -100,7 +110,135 @@ def parse_faults(spec: str) -> list[Fault]:
             fault = Fault(kind, at_s, parse_duration(args[0]), span_s=span)
         elif args:
             fault = Fault(kind, at_s, parse_duration(args[0]))
-        elif kind in ("offline-fill", "restart"):
+        elif kind == "restart":
             fault = Fault(kind, at_s, 2.0)
         faults.append(fault)
     return sorted(faults, key=lambda f: f.at_s)
+
+
+# TWS's own wording of the connectivity and farm messages
+TEXTS = {
+    1100: "Connectivity between IB and Trader Workstation has been lost.",
+    1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
+    1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
+    2103: "Market data farm connection is broken:usfarm",
+    2104: "Market data farm connection is OK:usfarm",
+    2105: "HMDS data farm connection is broken:ushmds",
+    2106: "HMDS data farm connection is OK:ushmds",
+}
+
+
+class FaultRunner:
+    """Fires the ``--faults`` plan on schedule; its methods are also the faults' API for tests."""
+
+    def __init__(self, gateway: FakeGateway) -> None:
+        self.gateway = gateway
+        self.plan = parse_faults(gateway.config.faults)
+        self.fired: list[Fault] = []
+
+    async def run(self) -> None:
+        clock = self.gateway.config.clock
+        start = clock()
+        for fault in self.plan:
+            delay = start + fault.at_s - clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            log.warning("fault injected: %s", fault)
+            self.fired.append(fault)
+            task = asyncio.ensure_future(self.fire(fault))
+            task.add_done_callback(_log_failure)
+
+    async def fire(self, fault: Fault) -> None:
+        kind, duration = fault.kind, fault.duration_s or 0.0
+        if kind == "drop":
+            self.drop()
+        elif kind == "lost":
+            await self.connectivity_lost(duration, data_lost=fault.option == "1101")
+        elif kind == "farm":
+            await self.farm_outage(duration)
+        elif kind == "hmds":
+            await self.hmds_outage(duration)
+        elif kind == "stall":
+            self.stall(duration)
+        elif kind == "reject":
+            self.reject_next()
+        elif kind == "delay":
+            await self.delay_acks(duration, fault.span_s)
+        elif kind == "offline-fill":
+            self.fill_while_disconnected()
+        elif kind == "restart":
+            await self.gateway.restart(duration)
+        elif kind == "pacing":
+            self.pacing_violation()
+        elif kind == "malformed":
+            self.malformed_frame()
+
+    # ---- the faults ---------------------------------------------------------------------
+
+    def broadcast(self, code: int) -> None:
+        for session in self.gateway.server.sessions:
+            session.send_error(-1, code, TEXTS[code])
+
+    def drop(self, client_ids: set[int] | None = None) -> int:
+        """Close client sockets (all, or those of ``client_ids``); returns how many."""
+        dropped = 0
+        for session in list(self.gateway.server.sessions):
+            if client_ids is None or session.client_id in client_ids:
+                session.close()
+                dropped += 1
+        return dropped
+
+    async def connectivity_lost(self, down_s: float, *, data_lost: bool = False) -> None:
+        """1100, market data stops, then 1101 (subscriptions dropped) or 1102."""
+        self.broadcast(1100)
+        self.gateway.market.stall(down_s)
+        await asyncio.sleep(down_s)
+        if data_lost:
+            self.gateway.market.drop_all_subscriptions()
+        self.broadcast(1101 if data_lost else 1102)
+
+    async def farm_outage(self, down_s: float) -> None:
+        """2103 and no market data for ``down_s`` (the socket stays up), then 2104."""
+        self.broadcast(2103)
+        self.gateway.market.stall(down_s)
+        await asyncio.sleep(down_s)
+        self.broadcast(2104)
+
+    async def hmds_outage(self, down_s: float) -> None:
+        self.broadcast(2105)
+        await asyncio.sleep(down_s)
+        self.broadcast(2106)
+
+    def stall(self, seconds: float) -> None:
+        """Market data stops for ``seconds`` while the socket stays up, with no message."""
+        self.gateway.market.stall(seconds)
+
+    def reject_next(self, reason: str = "simulated rejection (fault injection)") -> None:
+        self.gateway.oms.reject_next = reason
+
+    async def delay_acks(self, seconds: float, span_s: float | None = None) -> None:
+        self.gateway.desk.ack_delay_s = seconds
+        if span_s is not None:
+            await asyncio.sleep(span_s)
+            self.gateway.desk.ack_delay_s = 0.0
+
+    def fill_while_disconnected(self) -> int:
+        """Drop every client with working orders and fill those orders before they can
+        reconnect; returns how many orders were filled."""
+        owners = {o.client_id for o in self.gateway.oms.working()}
+        self.drop(owners)
+        return self.gateway.desk.force_fill_working(owners)
+
+    def pacing_violation(self, count: int = 1) -> None:
+        self.gateway.server.pacing_violations += count
+
+    def malformed_frame(self) -> None:
+        """A tickPrice with missing fields: ib_async must log it and carry on."""
+        bad = encode.encode_fields([1, 6, "not-a-number"])
+        for session in self.gateway.server.sessions:
+            session.send(bad)
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("fault failed", exc_info=task.exception())

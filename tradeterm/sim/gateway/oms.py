@@ -21,7 +21,7 @@ completely filled, with their full quantity; DAY orders expire at the daily clos
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -35,11 +35,16 @@ TERMINAL = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
 
 
 class VenueFill(Protocol):
-    key: object
-    price: int
-    qty: int
-    ts_ns: int
-    liquidity: int
+    @property
+    def key(self) -> Hashable: ...
+    @property
+    def price(self) -> int: ...
+    @property
+    def qty(self) -> int: ...
+    @property
+    def ts_ns(self) -> int: ...
+    @property
+    def liquidity(self) -> int: ...
 
 
 class Venue(Protocol):
@@ -47,20 +52,25 @@ class Venue(Protocol):
 
     def submit(
         self,
-        key: object,
+        key: Hashable,
         side: Side,
         qty: int,
         order_type: str,
-        limit: int | None,
-        stop: int | None,
-        ts_ns: int,
-    ) -> Iterable[VenueFill]: ...
+        limit: int | None = ...,
+        stop: int | None = ...,
+        ts_ns: int | None = ...,
+    ) -> Sequence[VenueFill]: ...
 
-    def cancel(self, key: object) -> bool: ...
+    def cancel(self, key: Hashable) -> bool: ...
 
     def modify(
-        self, key: object, qty: int | None, limit: int | None, stop: int | None, ts_ns: int
-    ) -> Iterable[VenueFill]: ...
+        self,
+        key: Hashable,
+        qty: int | None = ...,
+        limit: int | None = ...,
+        stop: int | None = ...,
+        ts_ns: int | None = ...,
+    ) -> Sequence[VenueFill]: ...
 
 
 @dataclass(slots=True)
@@ -179,7 +189,7 @@ def to_ticks(price: float, tick: Decimal) -> int | None:
 
 
 class Oms:
-    def __init__(self, books: Books, venues: dict[int, Venue]) -> None:
+    def __init__(self, books: Books, venues: Mapping[int, Venue]) -> None:
         self.books = books
         self.venues = venues  # by conId
         self.orders: dict[tuple[int, int], SimOrder] = {}  # (clientId, orderId)

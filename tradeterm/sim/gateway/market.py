@@ -1,0 +1,370 @@
+"""The fake gateway's market desk: contract details, market-data requests, and the pump that
+drives every instrument's feed from its source.
+
+Sources: the synthetic market (deterministic for ``--seed``, paced at ``--rate`` events per
+second, with synthetic 1-minute history before the start so charts can backfill), or a replay
+of recorded data (``--replay FILE`` at ``--speed``), re-timed onto the wall clock so that live
+ticks, bars and history agree.
+
+Faults the desk implements: a data stall (no market data while the socket stays up) and
+"data lost" on 1101 (every market-data subscription is dropped; clients must subscribe again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tradeterm.sim import catalog
+from tradeterm.sim.bars import NS, parse_bar_size
+from tradeterm.sim.gateway import encode
+from tradeterm.sim.gateway.feed import InstrumentFeed, Watch
+from tradeterm.sim.gateway.records import ContractDetailsRecord, ContractRecord
+from tradeterm.sim.gateway.request_types import (
+    CancelHistoricalData,
+    CancelMktData,
+    CancelMktDepth,
+    CancelRealTimeBars,
+    CancelTickByTickData,
+    ReqContractDetails,
+    ReqHistoricalData,
+    ReqMktData,
+    ReqMktDepth,
+    ReqRealTimeBars,
+    ReqTickByTickData,
+)
+from tradeterm.sim.gateway.server import GatewayServer
+from tradeterm.sim.gateway.session import ClientSession
+from tradeterm.sim.replay import load_replay, paced
+from tradeterm.sim.synthetic import SyntheticMarket
+
+if TYPE_CHECKING:
+    from tradeterm.sim.gateway.app import FakeGateway
+    from tradeterm.sim.matching import SimFill
+
+log = logging.getLogger(__name__)
+
+NO_SECURITY = 200
+SYNTHETIC_LEVELS = 10
+HMDS_ERROR = 162
+TBT_KINDS = {"Last": "tbtLast", "AllLast": "tbtAllLast", "BidAsk": "tbtBidAsk",
+             "MidPoint": "tbtMidPoint"}  # fmt: skip
+
+
+class MarketDesk:
+    def __init__(self, gateway: FakeGateway) -> None:
+        self.gateway = gateway
+        self.feeds: dict[int, InstrumentFeed] = {}
+        self.stalled_until = 0.0  # wall-clock seconds; market data is frozen until then
+        self._replay_tasks: list[asyncio.Task[None]] = []
+
+    # ---- feeds --------------------------------------------------------------------------------
+
+    def feed(self, con_id: int) -> InstrumentFeed:
+        """The feed of a catalog contract, created (with its source) on first use."""
+        feed = self.feeds.get(con_id)
+        if feed is None:
+            entry = self.gateway.contract(con_id)
+            if entry is None:
+                raise KeyError(f"no contract with conId {con_id}")
+            feed = self._create(entry)
+        return feed
+
+    def feed_for_symbol(self, symbol: str) -> InstrumentFeed:
+        """The feed of a root's front month (``ES``) or of a local symbol (``ESZ6``)."""
+        symbol = symbol.upper()
+        entry = catalog.front_month(symbol, self.gateway.today)
+        if entry is None:
+            found = catalog.lookup(localSymbol=symbol, today=self.gateway.today)
+            entry = found[0] if found else None
+        if entry is None:
+            raise KeyError(f"unknown symbol {symbol!r}")
+        return self.feed(entry.conId)
+
+    def _create(self, entry: catalog.ContractEntry) -> InstrumentFeed:
+        from tradeterm.sim.gateway.app import START_PRICES
+
+        cfg = self.gateway.config
+        now_ns = self.gateway.now_ns()
+        replaying = cfg.replay is not None and entry.symbol in cfg.symbols[:1]
+        synthetic = None
+        if not replaying:
+            start = START_PRICES.get(entry.symbol, 100 * entry.tick)
+            minute_ns = 60 * NS
+            synthetic = SyntheticMarket(
+                tick_size=entry.tick,
+                start_price_ticks=int(start / entry.tick),
+                seed=cfg.seed * 1_000_003 + entry.conId % 1_000_000,
+                levels=SYNTHETIC_LEVELS,
+                start_ns=now_ns - now_ns % minute_ns,
+            )
+        feed = InstrumentFeed(
+            entry, on_fills=self._on_fills, synthetic=synthetic, now_ns=self.gateway.now_ns
+        )
+        self.feeds[entry.conId] = feed
+        if synthetic is not None:
+            history = synthetic.history_bars(cfg.history_minutes, end_ns=synthetic.now_ns)
+            feed.history.backfill(history)
+            if history:
+                feed.close = history[-1].close
+            for _ in range(2 * SYNTHETIC_LEVELS):  # the opening snapshot of the book
+                feed.push(synthetic.next_event(now_ns))
+        else:
+            self._replay_tasks.append(asyncio.create_task(self._replay(feed)))
+        return feed
+
+    def _on_fills(self, fills: list[SimFill]) -> None:
+        self.gateway.desk.dispatch(self.gateway.oms.on_fills(fills))
+
+    def after_orders(self, con_id: int) -> None:
+        """Publish what an order action did to the public market (called by the order desk)."""
+        feed = self.feeds.get(con_id)
+        if feed is not None:
+            feed.after_orders()
+
+    # ---- the pump -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Drive the synthetic feeds at the configured rate; tick clocks once a second."""
+        cfg = self.gateway.config
+        interval = 0.01
+        budget = 0.0
+        last_second = 0
+        clock = cfg.clock
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                now = clock()
+                now_ns = int(now * 1e9)
+                if now < self.stalled_until:
+                    continue
+                budget += cfg.rate * interval
+                count = int(budget)
+                budget -= count
+                synthetic = [f for f in self.feeds.values() if f.synthetic is not None]
+                for _ in range(count):
+                    for feed in synthetic:
+                        assert feed.synthetic is not None
+                        feed.push(feed.synthetic.next_event(now_ns))
+                if int(now) != last_second:
+                    last_second = int(now)
+                    for feed in self.feeds.values():
+                        feed.on_time(now_ns)
+        finally:
+            for task in self._replay_tasks:
+                task.cancel()
+            await asyncio.gather(*self._replay_tasks, return_exceptions=True)
+
+    async def _replay(self, feed: InstrumentFeed) -> None:
+        cfg = self.gateway.config
+        assert cfg.replay is not None
+        events = load_replay(cfg.replay, symbol=None, tick_size=feed.tick)
+        offset: int | None = None
+        clock = cfg.clock
+        async for event in paced(events, cfg.speed, max_gap=2.0):
+            while clock() < self.stalled_until:
+                await asyncio.sleep(0.05)
+            if offset is None:
+                offset = self.gateway.now_ns() - event.ts_ns
+            feed.push(dataclasses.replace(event, ts_ns=event.ts_ns + offset))
+        log.info("replay of %s finished after %d events", cfg.replay, feed.events)
+
+    # ---- faults ---------------------------------------------------------------------------------
+
+    def stall(self, seconds: float) -> None:
+        self.stalled_until = self.gateway.config.clock() + seconds
+
+    def drop_all_subscriptions(self) -> None:
+        """1101 "data lost": every market-data stream ends; clients must subscribe again."""
+        for feed in self.feeds.values():
+            for w in feed.watches.values():
+                w.session.unsubscribe(w.kind, w.req_id)
+            feed.watches.clear()
+
+    # ---- handlers -------------------------------------------------------------------------------
+
+    def install(self, server: GatewayServer) -> None:
+        server.register(ReqContractDetails, self.on_contract_details)
+        server.register(ReqMktData, self.on_mkt_data)
+        server.register(CancelMktData, self._canceller("mktData"))
+        server.register(ReqTickByTickData, self.on_tick_by_tick)
+        server.register(CancelTickByTickData, self._cancel_tbt)
+        server.register(ReqMktDepth, self.on_mkt_depth)
+        server.register(CancelMktDepth, self._canceller("depth"))
+        server.register(ReqRealTimeBars, self.on_realtime_bars)
+        server.register(CancelRealTimeBars, self._canceller("rtBars"))
+        server.register(ReqHistoricalData, self.on_historical_data)
+        server.register(CancelHistoricalData, self._cancel_history)
+
+    def resolve(
+        self, session: ClientSession, req_id: int, c: ContractRecord
+    ) -> InstrumentFeed | None:
+        """The feed of the one contract a request names, or error 200 and None."""
+        entries = _lookup(c, self.gateway.today)
+        if len(entries) != 1:
+            what = c.localSymbol or f"{c.symbol} {c.secType} {c.lastTradeDateOrContractMonth}"
+            session.send_error(req_id, NO_SECURITY,
+                               f"No security definition has been found for the request: {what.strip()}")  # fmt: skip
+            return None
+        return self.feed(entries[0].conId)
+
+    def _watch(self, feed: InstrumentFeed, session: ClientSession, req_id: int, kind: str,
+               request: object, **options: Any) -> Watch:  # fmt: skip
+        watch = Watch(session, req_id, kind, **options)
+        feed.watches[(id(session), req_id, kind)] = watch
+        session.subscribe(kind, req_id, request)
+        return watch
+
+    def _forget(self, session: ClientSession, req_id: int, kind: str) -> None:
+        session.unsubscribe(kind, req_id)
+        for feed in self.feeds.values():
+            feed.watches.pop((id(session), req_id, kind), None)
+            if kind == "history":
+                feed.history.unsubscribe((id(session), req_id))
+
+    def _canceller(self, kind: str) -> Any:
+        async def cancel(session: ClientSession, req: Any) -> None:
+            self._forget(session, req.reqId, kind)
+
+        return cancel
+
+    async def _cancel_tbt(self, session: ClientSession, req: CancelTickByTickData) -> None:
+        for kind in TBT_KINDS.values():
+            self._forget(session, req.reqId, kind)
+
+    async def _cancel_history(self, session: ClientSession, req: CancelHistoricalData) -> None:
+        self._forget(session, req.reqId, "history")
+
+    async def on_contract_details(self, session: ClientSession, req: ReqContractDetails) -> None:
+        entries = _lookup(req.contract, self.gateway.today, req.includeExpired)
+        if not entries:
+            session.send_error(req.reqId, NO_SECURITY,
+                               "No security definition has been found for the request")  # fmt: skip
+            return
+        for entry in entries:
+            session.send(encode.contract_details(session.version, req.reqId, details_record(entry)))
+        session.send(encode.contract_details_end(req.reqId))
+
+    async def on_mkt_data(self, session: ClientSession, req: ReqMktData) -> None:
+        feed = self.resolve(session, req.reqId, req.contract)
+        if feed is None:
+            return
+        generic = {t.strip() for t in req.genericTickList.split(",") if t.strip()}
+        session.send(encode.tick_req_params(req.reqId, float(feed.tick), "CME", 3))
+        session.send(encode.market_data_type(req.reqId, session.market_data_type))
+        watch = Watch(session, req.reqId, "mktData", rt_volume="233" in generic)
+        feed.send_quote_snapshot(watch)
+        if req.snapshot or req.regulatorySnapshot:
+            session.send(encode.tick_snapshot_end(req.reqId))
+            return
+        self._watch(feed, session, req.reqId, "mktData", req, rt_volume=watch.rt_volume)
+
+    async def on_tick_by_tick(self, session: ClientSession, req: ReqTickByTickData) -> None:
+        kind = TBT_KINDS.get(req.tickType)
+        if kind is None:
+            session.send_validation_error(req, f"unknown tick-by-tick type {req.tickType!r}")
+            return
+        feed = self.resolve(session, req.reqId, req.contract)
+        if feed is not None:
+            self._watch(feed, session, req.reqId, kind, req)
+
+    async def on_mkt_depth(self, session: ClientSession, req: ReqMktDepth) -> None:
+        feed = self.resolve(session, req.reqId, req.contract)
+        if feed is None:
+            return
+        rows = max(1, min(req.numRows or 10, 10))
+        watch = self._watch(feed, session, req.reqId, "depth", req, rows=rows,
+                            smart=req.isSmartDepth)  # fmt: skip
+        feed.send_depth_snapshot(watch)
+
+    async def on_realtime_bars(self, session: ClientSession, req: ReqRealTimeBars) -> None:
+        feed = self.resolve(session, req.reqId, req.contract)
+        if feed is not None:
+            self._watch(feed, session, req.reqId, "rtBars", req)
+
+    async def on_historical_data(self, session: ClientSession, req: ReqHistoricalData) -> None:
+        feed = self.resolve(session, req.reqId, req.contract)
+        if feed is None:
+            return
+        if req.keepUpToDate and req.endDateTime.strip():
+            session.send_validation_error(req, "keepUpToDate requires an empty endDateTime")
+            return
+        try:
+            size = parse_bar_size(req.barSizeSetting)
+            end_ns = _parse_end(req.endDateTime)
+            bars = feed.history.request(size, req.durationStr, end_ns)
+        except ValueError as exc:
+            session.send_validation_error(req, str(exc))
+            return
+        if not bars:
+            session.send_error(req.reqId, HMDS_ERROR,
+                               "Historical Market Data Service error message:HMDS query returned no data")  # fmt: skip
+            return
+        watch = Watch(session, req.reqId, "history", format_date=req.formatDate, bar_size=size)
+        records = [feed.bar_record(b, watch) for b in bars]
+        end = datetime.fromtimestamp((end_ns or feed.history.now * NS) / NS, UTC)
+        start = datetime.fromtimestamp(bars[0].time, UTC)
+        session.send(encode.historical_data(req.reqId, f"{start:%Y%m%d %H:%M:%S}",
+                                            f"{end:%Y%m%d %H:%M:%S}", records))  # fmt: skip
+        if req.keepUpToDate:
+            feed.history.subscribe((id(session), req.reqId), size)
+            self._watch(feed, session, req.reqId, "history", req,
+                        format_date=req.formatDate, bar_size=size)  # fmt: skip
+
+
+def _lookup(
+    c: ContractRecord, today: Any, include_expired: bool = False
+) -> list[catalog.ContractEntry]:
+    return catalog.lookup(
+        symbol=c.symbol,
+        secType=c.secType or "FUT",
+        exchange=c.exchange,
+        lastTradeDateOrContractMonth=c.lastTradeDateOrContractMonth,
+        localSymbol=c.localSymbol,
+        conId=c.conId,
+        today=today,
+        currency=c.currency,
+        multiplier=c.multiplier,
+        tradingClass=c.tradingClass,
+        include_expired=include_expired,
+    )
+
+
+def details_record(e: catalog.ContractEntry) -> ContractDetailsRecord:
+    contract = ContractRecord(
+        conId=e.conId, symbol=e.symbol, secType=e.secType,
+        lastTradeDateOrContractMonth=e.lastTradeDateOrContractMonth, strike=e.strike,
+        right=e.right, multiplier=e.multiplier, exchange=e.exchange,
+        primaryExchange=e.primaryExchange, currency=e.currency, localSymbol=e.localSymbol,
+        tradingClass=e.tradingClass,
+    )  # fmt: skip
+    return ContractDetailsRecord(
+        contract=contract, marketName=e.marketName, minTick=e.minTick, orderTypes=e.orderTypes,
+        validExchanges=e.validExchanges, priceMagnifier=e.priceMagnifier,
+        underConId=e.underConId, longName=e.longName, contractMonth=e.contractMonth,
+        industry=e.industry, category=e.category, subcategory=e.subcategory,
+        timeZoneId=e.timeZoneId, tradingHours=e.tradingHours, liquidHours=e.liquidHours,
+        evRule=e.evRule, evMultiplier=int(e.evMultiplier), aggGroup=e.aggGroup,
+        underSymbol=e.underSymbol, underSecType=e.underSecType,
+        marketRuleIds=e.marketRuleIds, realExpirationDate=e.realExpirationDate,
+        lastTradeTime=e.lastTradeTime, stockType=e.stockType, minSize=float(e.minSize),
+        sizeIncrement=float(e.sizeIncrement),
+        suggestedSizeIncrement=float(e.suggestedSizeIncrement),
+    )  # fmt: skip
+
+
+def _parse_end(text: str) -> int | None:
+    """endDateTime as ib_async sends it: "" (now), "yyyymmdd hh:mm:ss UTC" or with a zone."""
+    text = text.strip()
+    if not text:
+        return None
+    parts = text.replace("-", " ").split()
+    stamp = datetime.strptime(" ".join(parts[:2]), "%Y%m%d %H:%M:%S")
+    zone = parts[2] if len(parts) > 2 else "UTC"
+    from zoneinfo import ZoneInfo
+
+    moment = stamp.replace(tzinfo=UTC if zone in ("UTC", "GMT") else ZoneInfo(zone))
+    return int(moment.timestamp() * NS)
