@@ -82,6 +82,7 @@ FARM_MESSAGES = (
     (2158, "Sec-def data farm connection is OK:secdefnj"),
 )
 CLIENT_ID_IN_USE = 326
+PACING_VIOLATION = 100
 
 
 class GatewayServer:
@@ -110,6 +111,7 @@ class GatewayServer:
         self._sessions: list[ClientSession] = []
         self._connections: set[asyncio.Task[Any]] = set()
         self._next_ids: dict[int, int] = {}
+        self.pacing_violations = 0  # fault injection: answer this many requests with error 100
         self.handlers: dict[type[Request], Handler] = {
             StartApi: self.handle_start_api,
             ReqPositions: self.handle_req_positions,
@@ -290,6 +292,14 @@ class GatewayServer:
             return
         if not session.started and not isinstance(request, StartApi):
             session.send_validation_error(request, "startApi has not been received")
+            return
+        if self.pacing_violations > 0 and not isinstance(request, StartApi):
+            self.pacing_violations -= 1  # fault injection: IB's answer to a burst
+            session.send_error(
+                request.error_id,
+                PACING_VIOLATION,
+                "Max rate of messages per second has been exceeded:max=50 rec=51 (1)",
+            )
             return
         features = getattr(request, "unsupported", ())
         if features:
