@@ -117,7 +117,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_gateway(args: argparse.Namespace) -> int:
+    from tradeterm.logs import setup_logging
+    from tradeterm.sim.gateway import command
+
+    # --host/--port here are where the gateway listens, not the connection settings
+    loaded = load_settings(args.config)
+    setup_logging(loaded.settings.logging, "gateway")
+    try:
+        return command.run(args)
+    except command.GatewayUsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
 COMMANDS: dict[str, str] = {
+    "gateway": "run the fake IB Gateway (market simulator, matching engine, replay, faults)",
     "locate": "print where config, data, logs or themes live",
     "config": "show the effective configuration and where each value came from",
 }
@@ -147,6 +161,18 @@ def build_command_parser() -> argparse.ArgumentParser:
     options = _settings_options()
     parser = argparse.ArgumentParser(prog="tradeterm")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from tradeterm.sim.gateway import command as gateway_command
+
+    gateway = sub.add_parser(
+        "gateway",
+        help=COMMANDS["gateway"],
+        description=gateway_command.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gateway.add_argument("--config", metavar="FILE", type=Path, help="TOML config (logging)")
+    gateway_command.add_arguments(gateway)
+    gateway.set_defaults(handler=_cmd_gateway)
 
     locate = sub.add_parser("locate", parents=[options], help=COMMANDS["locate"])
     locate.add_argument("what", choices=("config", "data", "logs", "themes"))
