@@ -1,0 +1,112 @@
+"""Benchmark: how many market-data messages the fake gateway sustains, and how many the real
+ib_async client consumes.
+
+1. In-process, no client: the synthetic market is pushed through the feed as fast as it goes
+   (matching engine, book, bars, L1/depth/tick-by-tick encoding for one subscriber of each
+   kind into a counting sink) -> events/s and encoded messages/s the gateway can produce.
+2. Gateway in a child process (``tradeterm gateway --rate R``), the real ``ib_async.IB`` in
+   this one, subscribed to L1 + RTVolume, 10-level depth and tick-by-tick AllLast + BidAsk:
+   for each target rate, the messages/s ib_async actually received and decoded, and whether
+   it kept up (received/offered).
+
+Run: ``python benchmarks/bench_gateway.py [--seconds 5] [--rates 1000,5000,10000,20000]``.
+It prints figures; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+from ib_async import IB, Future
+
+from tradeterm.sim import catalog
+from tradeterm.sim.gateway.feed import InstrumentFeed, Watch
+from tradeterm.sim.synthetic import SyntheticMarket
+
+
+class CountingSession:
+    """Stands in for a ClientSession: encodes like the real one, counts and drops."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.bytes = 0
+
+    def send(self, fields: list[str]) -> None:
+        self.messages += 1
+        self.bytes += sum(len(f) + 1 for f in fields) + 4
+
+
+def bench_in_process(events: int) -> None:
+    entry = catalog.front_month("ES")
+    assert entry is not None
+    market = SyntheticMarket(tick_size=entry.tick, start_price_ticks=24_000, seed=1)
+    feed = InstrumentFeed(entry, on_fills=lambda fills: None, synthetic=market,
+                          now_ns=time.time_ns)  # fmt: skip
+    sink = CountingSession()
+    for req_id, kind in enumerate(("mktData", "depth", "tbtAllLast", "tbtBidAsk"), start=1):
+        watch = Watch(sink, req_id, kind, rt_volume=True)  # type: ignore[arg-type]
+        feed.watches[(1, req_id, kind)] = watch
+        if kind == "depth":
+            feed.send_depth_snapshot(watch)
+    t0 = time.perf_counter()
+    for _ in range(events):
+        feed.push(market.next_event())
+    elapsed = time.perf_counter() - t0
+    print(f"in-process feed: {events / elapsed:,.0f} market events/s -> "
+          f"{sink.messages / elapsed:,.0f} TWS messages/s "
+          f"({sink.bytes / elapsed / 1e6:.1f} MB/s) for one L1+depth+AllLast+BidAsk subscriber")  # fmt: skip
+
+
+async def bench_ib_async(rate: int, seconds: float) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tradeterm.cli", "gateway", "--port", "0", "--rate", str(rate),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+    host, port = line.removeprefix("listening on ").rsplit(":", 1)
+    ib = IB()
+    try:
+        await ib.connectAsync(host, int(port), clientId=1, timeout=10)
+        details = await ib.reqContractDetailsAsync(Future("ES", exchange="CME"))
+        contract = min(details, key=lambda d: d.contract.lastTradeDateOrContractMonth).contract
+        ticker = ib.reqMktData(contract, "233")
+        ib.reqMktDepth(contract, 10)
+        ib.reqTickByTickData(contract, "AllLast")
+        ib.reqTickByTickData(contract, "BidAsk")
+        await asyncio.sleep(1.0)  # warm up
+        start_msgs = ib.client._numMsgRecv
+        start_bytes = ib.client._numBytesRecv
+        t0 = time.perf_counter()
+        await asyncio.sleep(seconds)
+        elapsed = time.perf_counter() - t0
+        msgs = (ib.client._numMsgRecv - start_msgs) / elapsed
+        kbytes = (ib.client._numBytesRecv - start_bytes) / elapsed / 1e3
+        print(f"offered {rate:>6,} events/s: ib_async received {msgs:>9,.0f} msgs/s "
+              f"({kbytes:,.0f} KB/s); last {ticker.last} bid {ticker.bid} ask {ticker.ask}")  # fmt: skip
+    finally:
+        ib.disconnect()
+        proc.terminate()
+        await proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rates", default="1000,5000,10000,20000")
+    args = parser.parse_args()
+    bench_in_process(args.events)
+    for rate in (int(r) for r in args.rates.split(",")):
+        asyncio.run(bench_ib_async(rate, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
