@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from ib_async import IB
 
+from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.server import GatewayServer
 
 
@@ -32,6 +33,36 @@ async def connect(gateway: GatewayServer) -> AsyncIterator[Callable[..., Awaitab
         ib = IB()
         clients.append(ib)
         await ib.connectAsync(gateway.host, gateway.port, clientId=client_id, **kwargs)
+        return ib
+
+    yield _connect
+    for ib in clients:
+        ib.disconnect()
+
+
+@pytest.fixture
+async def fake_gateway() -> AsyncIterator[FakeGateway]:
+    """The assembled fake gateway on a free port: a still market (the opening ES book and no
+    synthetic events after it, so tests move prices themselves) and master client id 99."""
+    gw = FakeGateway(GatewayConfig(port=0, rate=0.0, seed=7, master_client_id=99))
+    await gw.start()
+    try:
+        yield gw
+    finally:
+        await gw.stop()
+
+
+@pytest.fixture
+async def fake_connect(fake_gateway: FakeGateway) -> AsyncIterator[Callable[..., Awaitable[IB]]]:
+    """``await fake_connect(client_id=1, **connectAsync_kwargs)`` -> an ``IB`` synced with
+    ``fake_gateway``; every client is disconnected after the test."""
+    clients: list[IB] = []
+
+    async def _connect(client_id: int = 1, **kwargs: Any) -> IB:
+        ib = IB()
+        clients.append(ib)
+        cfg = fake_gateway.config
+        await ib.connectAsync(cfg.host, cfg.port, clientId=client_id, **kwargs)
         return ib
 
     yield _connect

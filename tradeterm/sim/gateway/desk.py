@@ -197,16 +197,21 @@ class OrderDesk:
 
     # ---- ack delay (fault) ------------------------------------------------------------------
 
+    @property
+    def pending_acks(self) -> int:
+        """Order requests received but held back by :attr:`ack_delay_s`."""
+        return len(self._tasks)
+
     def _acked(self, client_id: int, work: Callable[[], None]) -> None:
-        """Run ``work`` now, or after :attr:`ack_delay_s` in the client's order lane (requests
-        of one client stay in order; the connection keeps serving other requests)."""
+        """Run ``work`` now, or once it is :attr:`ack_delay_s` old, in the client's order lane
+        (requests of one client stay in order; the connection keeps serving other requests).
+        The delay is read while waiting: lowering it releases held requests."""
         prev = self._lanes.get(client_id)
         if self.ack_delay_s <= 0 and prev is None:
             work()
             return
-        loop = asyncio.get_running_loop()
-        due = loop.time() + max(self.ack_delay_s, 0.0)
-        task = asyncio.create_task(self._later(prev, due, work), name=f"ack-{client_id}")
+        received = asyncio.get_running_loop().time()
+        task = asyncio.create_task(self._later(prev, received, work), name=f"ack-{client_id}")
         self._lanes[client_id] = task
         self._tasks.add(task)
 
@@ -218,11 +223,13 @@ class OrderDesk:
         task.add_done_callback(done)
 
     async def _later(
-        self, prev: asyncio.Task[None] | None, due: float, work: Callable[[], None]
+        self, prev: asyncio.Task[None] | None, received: float, work: Callable[[], None]
     ) -> None:
         if prev is not None:
             await asyncio.wait([prev])
-        await asyncio.sleep(max(0.0, due - asyncio.get_running_loop().time()))
+        loop = asyncio.get_running_loop()
+        while (wait := received + self.ack_delay_s - loop.time()) > 0:
+            await asyncio.sleep(min(wait, 0.05))
         try:
             work()
         except Exception:
