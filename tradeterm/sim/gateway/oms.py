@@ -350,10 +350,9 @@ class Oms:
 
     def cancel(self, client_id: int, order_id: int, now_ns: int) -> list[Effect]:
         key = (client_id, order_id)
-        held = self._held.pop(key, None)
+        held = self._held.get(key)
         if held is not None:
-            held.status = "Cancelled"
-            return []
+            return self._cancel_held(held, now_ns)
         order = self.orders.get(key)
         if order is None:
             text = f"OrderId {order_id} that needs to be cancelled is not found."
@@ -365,6 +364,21 @@ class Oms:
             )
             return [OrderError(client_id, order_id, 10148, text)]
         return self._cancel(order, now_ns, "")
+
+    def _cancel_held(self, order: SimOrder, now_ns: int) -> list[Effect]:
+        """Cancel an order that was never transmitted (and its held children): the client
+        still needs 202 + Cancelled to end it."""
+        self._held.pop((order.client_id, order.order_id), None)
+        order.status = "Cancelled"
+        order.completed_ns = now_ns
+        effects: list[Effect] = [
+            OrderError(order.client_id, order.order_id, 202, "Order Canceled - reason:"),
+            OrderChanged.of(order, open_order=False),
+        ]
+        for child in order.children:
+            if (child.client_id, child.order_id) in self._held:
+                effects += self._cancel_held(child, now_ns)
+        return effects
 
     def _cancel(self, order: SimOrder, now_ns: int, reason: str) -> list[Effect]:
         if order.at_venue:
