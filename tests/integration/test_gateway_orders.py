@@ -8,10 +8,12 @@ feed. No timing assertions: every wait is on a condition, with a hang guard.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from ib_async import (
+    IB,
     ExecutionFilter,
     LimitOrder,
     MarketOrder,
@@ -31,7 +33,7 @@ from tests.integration.desk_helpers import (
     statuses,
     until,
 )
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 
 pytestmark = pytest.mark.integration
 
@@ -177,6 +179,44 @@ async def test_global_cancel_cancels_the_orders_of_every_client(
     ib2.reqGlobalCancel()
     await until(status_is((t1, "Cancelled"), (t2, "Cancelled")), "both cancelled")
     assert not market.gateway.oms.working()
+
+
+async def test_an_order_held_for_transmission_can_be_cancelled(
+    fake_connect: Connect, market: Market
+) -> None:
+    ib = await fake_connect(1)
+    held = ib.placeOrder(
+        market.contract, LimitOrder("BUY", 1, market.px(market.bid - 4), transmit=False)
+    )
+    ib.cancelOrder(held.order)
+    await until(status_is((held, "Cancelled")), "the held order's cancel")
+    assert market.feed.engine.working_keys() == []
+
+
+async def test_day_orders_expire_at_the_daily_close_and_gtc_orders_stay() -> None:
+    close = datetime.now(ZoneInfo("America/Chicago")).replace(hour=16, minute=0, second=0)
+    shift = [-2.0]  # two seconds before the 16:00 CT close; the test moves the clock
+
+    def clock() -> float:
+        return close.timestamp() + shift[0]
+
+    gateway = FakeGateway(GatewayConfig(port=0, rate=0.0, seed=7, clock=clock))
+    await gateway.start()
+    ib = IB()
+    try:
+        await ib.connectAsync(gateway.config.host, gateway.config.port, clientId=1)
+        market = Market(gateway)
+        price = market.px(market.bid - 4)
+        day = ib.placeOrder(market.contract, LimitOrder("BUY", 1, price, tif="DAY"))
+        gtc = ib.placeOrder(market.contract, LimitOrder("BUY", 1, price, tif="GTC"))
+        await until(status_is((day, "Submitted"), (gtc, "Submitted")), "two working orders")
+        shift[0] = 5.0
+        await until(status_is((day, "Cancelled")), "the DAY order to expire")
+        assert gtc.orderStatus.status == "Submitted"
+        assert [o.order_id for o in gateway.oms.working()] == [gtc.order.orderId]
+    finally:
+        ib.disconnect()
+        await gateway.stop()
 
 
 # ---------------------------------------------------------------- reconnects and scoping

@@ -25,9 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tradeterm.sim import catalog
 from tradeterm.sim.catalog import ContractEntry
@@ -35,10 +33,11 @@ from tradeterm.sim.gateway import encode_orders
 from tradeterm.sim.gateway.accounts import Execution
 from tradeterm.sim.gateway.desk_account import AccountCon, AccountDesk
 from tradeterm.sim.gateway.desk_records import (
-    NS,
     commission_record,
     execution_record,
     order_record,
+    parse_filter_time,
+    trading_day,
 )
 from tradeterm.sim.gateway.desk_whatif import WhatIfError, what_if_reply
 from tradeterm.sim.gateway.oms import (
@@ -104,15 +103,32 @@ class OrderDesk:
         return self.accounts.account_values(account)
 
     async def run(self) -> None:
-        """Periodic pushes (marks, P&L) while the gateway runs."""
+        """Periodic work while the gateway runs: marks and P&L pushes, and at the daily close
+        (16:00 US/Central) DAY orders expire and the daily P&L starts again."""
+        clock = self.gateway.config.clock
+        day = trading_day(clock())
         try:
             while True:
                 await asyncio.sleep(self.period_s)
+                today = trading_day(clock())
+                if today != day:
+                    day = today
+                    self.daily_close()
                 self.accounts.tick()
         finally:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def daily_close(self) -> None:
+        """The trading day ended: DAY orders expire (202 + Cancelled) and reqPnL's dailyPnL
+        counts from here (realized P&L so far is set aside)."""
+        con_ids = [o.terms.con_id for o in self.oms.working()]
+        self.dispatch(self.oms.expire_day_orders(self.gateway.now_ns()))
+        self._after_orders(con_ids)
+        for account in self.books.accounts.values():
+            account.day_start_realized = self.books.realized(account.account_id)
+        self.accounts.push_pnl()
 
     # ---- scoping ----------------------------------------------------------------------------
 
@@ -451,25 +467,3 @@ class OrderDesk:
 def _client_id(session: ClientSession) -> int:
     assert session.client_id is not None, "request before startApi"
     return session.client_id
-
-
-def parse_filter_time(text: str) -> int | None:
-    """reqExecutions' ``time`` filter as epoch ns: ``"yyyymmdd hh:mm:ss"`` (UTC, the zone the
-    gateway reports execution times in), ``"yyyymmdd-hh:mm:ss"`` (UTC) or
-    ``"yyyymmdd hh:mm:ss <IANA zone>"``; "" -> None (no filter)."""
-    text = text.strip()
-    if not text:
-        return None
-    zone: Any = UTC
-    if "-" in text[:9]:
-        stamp = text.replace("-", " ", 1)
-    else:
-        parts = text.split()
-        if len(parts) == 3:
-            try:
-                zone = ZoneInfo(parts[2])
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {parts[2]!r}") from exc
-        stamp = " ".join(parts[:2])
-    moment = datetime.strptime(stamp, "%Y%m%d %H:%M:%S").replace(tzinfo=zone)
-    return int(moment.timestamp()) * NS

@@ -3,8 +3,10 @@ wire records the encoders take. Pure functions, no I/O."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tradeterm.sim.catalog import ContractEntry
 from tradeterm.sim.gateway.accounts import Execution, InstrumentTerms
@@ -18,6 +20,7 @@ from tradeterm.sim.gateway.records import (
 )
 
 NS = 1_000_000_000
+CHICAGO = ZoneInfo("America/Chicago")
 
 
 def contract_record(entry: ContractEntry) -> ContractRecord:
@@ -115,3 +118,30 @@ def commission_record(e: Execution) -> CommissionReportRecord:
 def money(value: Decimal) -> str:
     """An account value as IB writes it: two decimals."""
     return f"{value:.2f}"
+
+
+def trading_day(epoch_s: float) -> date:
+    """The CME trading day a moment belongs to: a new one starts at the 16:00 CT close."""
+    return (datetime.fromtimestamp(epoch_s, CHICAGO) + timedelta(hours=8)).date()
+
+
+def parse_filter_time(text: str) -> int | None:
+    """reqExecutions' ``time`` filter as epoch ns: ``"yyyymmdd hh:mm:ss"`` (UTC, the zone the
+    gateway reports execution times in), ``"yyyymmdd-hh:mm:ss"`` (UTC) or
+    ``"yyyymmdd hh:mm:ss <IANA zone>"``; "" -> None (no filter)."""
+    text = text.strip()
+    if not text:
+        return None
+    zone: Any = UTC
+    if "-" in text[:9]:
+        stamp = text.replace("-", " ", 1)
+    else:
+        parts = text.split()
+        if len(parts) == 3:
+            try:
+                zone = ZoneInfo(parts[2])
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {parts[2]!r}") from exc
+        stamp = " ".join(parts[:2])
+    moment = datetime.strptime(stamp, "%Y%m%d %H:%M:%S").replace(tzinfo=zone)
+    return int(moment.timestamp()) * NS
