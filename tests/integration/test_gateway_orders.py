@@ -67,6 +67,35 @@ async def test_market_order_fills_in_the_tws_sequence(
     assert position.avgCost == pytest.approx(market.px(ask) * ES_MULTIPLIER)
 
 
+async def test_a_market_fill_arrives_as_tws_orders_its_messages(
+    fake_connect: Connect, market: Market
+) -> None:
+    """On the wire: openOrder+orderStatus PreSubmitted, execDetails (reqId -1), openOrder+
+    orderStatus Filled, commissionReport; then position, portfolio, account values, time,
+    account values multi and P&L."""
+    ib = await fake_connect(1)
+    pnl = ib.reqPnL("DU0000001")
+    await until(lambda: pnl.dailyPnL == 0.0, "the first P&L")
+    seen: list[list[str]] = []
+    interpret = ib.client.decoder.interpret
+
+    def spy(fields: list[str]) -> None:
+        seen.append(fields)
+        interpret(fields)
+
+    ib.client.decoder.interpret = spy  # type: ignore[method-assign]
+    trade = ib.placeOrder(market.contract, MarketOrder("SELL", 1))
+    await until(lambda: any(f[0] == "94" for f in seen), "the P&L push")
+    ids = [f[0] for f in seen]
+    assert ids[:6] == ["5", "3", "11", "5", "3", "59"]
+    assert [seen[i][2] for i in (1, 4)] == ["PreSubmitted", "Filled"]
+    assert seen[2][1] == "-1"  # a live execution
+    rest = ids[6:]
+    assert rest[0] == "61" and rest[1] == "7" and rest[-1] == "94"
+    assert rest.index("8") < rest.index("73") and set(rest[2 : rest.index("8")]) == {"6"}
+    assert trade.orderStatus.status == "Filled"
+
+
 async def test_limit_stop_and_stop_limit_orders_rest_then_fill(
     fake_connect: Connect, market: Market
 ) -> None:
