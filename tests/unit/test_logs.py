@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,6 @@ from tradeterm.config import LoggingConfig
 from tradeterm.logs import setup_logging
 
 
-@pytest.fixture
-def restore_root_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    for handler in saved[0]:
-        root.addHandler(handler)
-    root.setLevel(saved[1])
-    logging.captureWarnings(False)
-
-
-@pytest.mark.usefixtures("restore_root_logging")
 def test_json_lines_with_extra_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = setup_logging(LoggingConfig(dir=tmp_path), "tradeterm-ES")
     assert path == tmp_path / "tradeterm-ES.jsonl"
@@ -50,7 +34,6 @@ def test_json_lines_with_extra_fields(tmp_path: Path, capsys: pytest.CaptureFixt
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.usefixtures("restore_root_logging")
 def test_rotation_by_size(tmp_path: Path) -> None:
     path = setup_logging(LoggingConfig(dir=tmp_path, max_bytes=10_000, backup_count=3), "g")
     log = logging.getLogger("tradeterm.rot")
