@@ -245,7 +245,10 @@ class MarketDesk:
                                "No security definition has been found for the request")  # fmt: skip
             return
         for entry in entries:
-            session.send(encode.contract_details(session.version, req.reqId, details_record(entry)))
+            record = details_record(entry)
+            if req.contract.secType == "CONTFUT":
+                record.contract.secType = "CONTFUT"
+            session.send(encode.contract_details(session.version, req.reqId, record))
         session.send(encode.contract_details_end(req.reqId))
 
     async def on_mkt_data(self, session: ClientSession, req: ReqMktData) -> None:
@@ -318,6 +321,13 @@ class MarketDesk:
 def _lookup(
     c: ContractRecord, today: Any, include_expired: bool = False
 ) -> list[catalog.ContractEntry]:
+    if c.secType == "CONTFUT":  # IB's continuous future: the front month's contract
+        if c.conId:
+            return catalog.lookup(conId=c.conId, today=today)
+        front = catalog.front_month(c.symbol, today)
+        if front is None or (c.exchange and c.exchange != front.exchange):
+            return []
+        return [front]
     return catalog.lookup(
         symbol=c.symbol,
         secType=c.secType or "FUT",
