@@ -6,8 +6,8 @@ ib_async client consumes.
    kind into a counting sink) -> events/s and encoded messages/s the gateway can produce.
 2. Gateway in a child process (``tradeterm gateway --rate R``), the real ``ib_async.IB`` in
    this one, subscribed to L1 + RTVolume, 10-level depth and tick-by-tick AllLast + BidAsk:
-   for each target rate, the messages/s ib_async actually received and decoded, and whether
-   it kept up (received/offered).
+   for each target rate, the frames/s the gateway delivered (counted raw on the socket, no
+   decoding) and the messages/s ib_async decoded on its normal path.
 
 Run: ``python benchmarks/bench_gateway.py [--seconds 5] [--rates 1000,5000,10000,20000]``.
 It prints figures; it asserts nothing.
@@ -64,7 +64,28 @@ def bench_in_process(events: int) -> None:
           f"({sink.bytes / elapsed / 1e6:.1f} MB/s) for one L1+depth+AllLast+BidAsk subscriber")  # fmt: skip
 
 
-async def bench_ib_async(rate: int, seconds: float) -> None:
+class FrameCounter:
+    """Counts whole TWS frames on the client's socket without decoding them: what the
+    gateway delivers, independent of how fast ib_async can decode."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self._buffer = bytearray()
+
+    def __call__(self, data: bytes) -> None:
+        buf = self._buffer
+        buf += data
+        pos = 0
+        while len(buf) - pos >= 4:
+            size = int.from_bytes(buf[pos : pos + 4], "big")
+            if len(buf) - pos - 4 < size:
+                break
+            pos += 4 + size
+            self.frames += 1
+        del buf[:pos]
+
+
+async def bench_ib_async(rate: int, seconds: float, raw: bool) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tradeterm.cli", "gateway", "--port", "0", "--rate", str(rate),
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ},
@@ -82,6 +103,16 @@ async def bench_ib_async(rate: int, seconds: float) -> None:
         ib.reqTickByTickData(contract, "AllLast")
         ib.reqTickByTickData(contract, "BidAsk")
         await asyncio.sleep(1.0)  # warm up
+        if raw:
+            counter = FrameCounter()
+            ib.client.conn.hasData -= ib.client._onSocketHasData
+            ib.client.conn.hasData += counter
+            t0 = time.perf_counter()
+            await asyncio.sleep(seconds)
+            elapsed = time.perf_counter() - t0
+            print(f"offered {rate:>6,} events/s: gateway delivered {counter.frames / elapsed:>9,.0f}"
+                  " msgs/s (raw frame count, no decoding)")  # fmt: skip
+            return
         start_msgs = ib.client._numMsgRecv
         start_bytes = ib.client._numBytesRecv
         t0 = time.perf_counter()
@@ -89,7 +120,7 @@ async def bench_ib_async(rate: int, seconds: float) -> None:
         elapsed = time.perf_counter() - t0
         msgs = (ib.client._numMsgRecv - start_msgs) / elapsed
         kbytes = (ib.client._numBytesRecv - start_bytes) / elapsed / 1e3
-        print(f"offered {rate:>6,} events/s: ib_async received {msgs:>9,.0f} msgs/s "
+        print(f"offered {rate:>6,} events/s: ib_async decoded  {msgs:>9,.0f} msgs/s "
               f"({kbytes:,.0f} KB/s); last {ticker.last} bid {ticker.bid} ask {ticker.ask}")  # fmt: skip
     finally:
         ib.disconnect()
@@ -105,7 +136,8 @@ def main() -> None:
     args = parser.parse_args()
     bench_in_process(args.events)
     for rate in (int(r) for r in args.rates.split(",")):
-        asyncio.run(bench_ib_async(rate, args.seconds))
+        asyncio.run(bench_ib_async(rate, args.seconds, raw=True))
+        asyncio.run(bench_ib_async(rate, args.seconds, raw=False))
 
 
 if __name__ == "__main__":
