@@ -1,0 +1,378 @@
+"""Market state for one instrument, and a per-feed staleness watchdog.
+
+:class:`MarketState` consumes the broker's market-data events (``QuoteEvent``,
+``DepthEvent``, ``TradeEvent``; everything else is ignored) and keeps the latest quote, the
+book, the last trade, and the session statistics: volume, volume at price, exact VWAP,
+high/low and a bounded time & sales tape. :meth:`MarketState.apply` returns a
+:class:`Changes`: which kinds of data changed and which price rows (ticks) of a ladder must be
+repainted. :meth:`MarketState.snapshot` returns an immutable :class:`MarketSnapshot` for the
+UI (10–20 Hz), never the live containers.
+
+Session statistics come from trade prints only (a quote's ``last`` is not counted) and reset
+at the first trade of a new session (:meth:`SessionCalendar.session_open_ns` changes, i.e. at
+17:00 CT). The book and the tape are not reset.
+
+:class:`StalenessWatchdog` answers "has this feed gone silent?" (IB failure #1: data silently
+stops after a reconnect). Feed timestamps are the *local receive clock*, not exchange times.
+Rules: a feed is stale when the market is open and its age exceeds its threshold; while the
+market is closed (daily break, weekend) no feed is stale; the age counts from the later of the
+last touch and the latest session open, so the 17:00 reopen does not flag a feed that was
+quiet over the break. Trades and bars are legitimately quiet in a slow market: give them
+longer thresholds than quotes and depth. :meth:`~StalenessWatchdog.check` reports transitions
+only.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from tradeterm.broker.base import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
+from tradeterm.domain import DepthLevel, Instrument, Quote, Side, Trade
+from tradeterm.engine.session import CME, NS, SessionCalendar
+
+
+class Changed(enum.Flag):
+    """Kinds of change in one :meth:`MarketState.apply`."""
+
+    NONE = 0
+    QUOTE = enum.auto()  # top of book
+    DEPTH = enum.auto()  # the book beyond (or including) the top
+    TRADE = enum.auto()  # a print: last trade, tape, volume, VWAP
+    HIGH_LOW = enum.auto()  # session high or low moved
+    LARGE_PRINT = enum.auto()  # the print is at or above the large-print threshold
+    SESSION = enum.auto()  # a new session began: every volume row was reset
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one event changed. ``rows``: the prices (ticks) whose ladder row must be
+    repainted (bid/ask size, volume at price, last-trade marker). When ``all_rows`` is True
+    (a session reset) every row must be repainted and ``rows`` is not exhaustive."""
+
+    kinds: Changed = Changed.NONE
+    rows: set[int] = field(default_factory=set)
+    all_rows: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class Print:
+    """One time & sales line."""
+
+    ts_ns: int
+    price: int
+    size: int
+    aggressor: Side | None
+    large: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSnapshot:
+    """An immutable view of :class:`MarketState` for the UI."""
+
+    instrument: Instrument
+    ts_ns: int
+    quote: Quote | None
+    bids: tuple[DepthLevel, ...]
+    asks: tuple[DepthLevel, ...]
+    last: Print | None
+    session_open_ns: int | None
+    volume: int
+    vwap: float | None  # ticks (a float for display; MarketState.vwap_exact is exact)
+    high: int | None
+    low: int | None
+    volume_at_price: tuple[tuple[int, int], ...]  # (price ticks, contracts), ascending price
+    tape: tuple[Print, ...]  # newest last
+
+
+_NO_CHANGE = Changes()
+
+
+class MarketState:
+    """The market of one instrument (see the module notes).
+
+    ``large_print``: a print of at least this many contracts is flagged large.
+    ``tape_size``: how many prints the time & sales tape keeps.
+    """
+
+    __slots__ = (
+        "_calendar",
+        "_pv",
+        "_session_end",
+        "_session_open",
+        "asks",
+        "bids",
+        "high",
+        "instrument",
+        "large_print",
+        "last",
+        "low",
+        "quote",
+        "tape",
+        "ts_ns",
+        "volume",
+        "volume_at_price",
+    )
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        *,
+        large_print: int = 50,
+        tape_size: int = 500,
+        calendar: SessionCalendar = CME,
+    ) -> None:
+        if large_print < 1 or tape_size < 1:
+            raise ValueError("large_print and tape_size must be positive")
+        self.instrument = instrument
+        self.large_print = large_print
+        self._calendar = calendar
+        self.ts_ns = 0
+        self.quote: Quote | None = None
+        self.bids: tuple[DepthLevel, ...] = ()
+        self.asks: tuple[DepthLevel, ...] = ()
+        self.last: Print | None = None
+        self.tape: deque[Print] = deque(maxlen=tape_size)
+        self._session_open: int | None = None
+        self._session_end = -1  # the next session open: stats reset at or after it
+        self._reset_session()
+
+    def _reset_session(self) -> None:
+        self.volume = 0
+        self._pv = 0  # sum of price x size, ticks x contracts
+        self.high: int | None = None
+        self.low: int | None = None
+        self.volume_at_price: dict[int, int] = {}
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def apply(self, event: BrokerEvent) -> Changes:
+        """Apply one broker event; returns what changed (empty for other events)."""
+        if isinstance(event, TradeEvent):
+            return self.on_trade(event.trade)
+        if isinstance(event, QuoteEvent):
+            return self.on_quote(event.quote)
+        if isinstance(event, DepthEvent):
+            return self.on_depth(event.ts_ns, event.bids, event.asks)
+        return _NO_CHANGE
+
+    def on_quote(self, quote: Quote) -> Changes:
+        old = self.quote
+        self.quote = quote
+        self.ts_ns = max(self.ts_ns, quote.ts_ns)
+        rows: set[int] = set()
+        if old is None:
+            _add(rows, quote.bid)
+            _add(rows, quote.ask)
+        else:
+            if old.bid != quote.bid or old.bid_size != quote.bid_size:
+                _add(rows, old.bid)
+                _add(rows, quote.bid)
+            if old.ask != quote.ask or old.ask_size != quote.ask_size:
+                _add(rows, old.ask)
+                _add(rows, quote.ask)
+            if not rows:
+                return Changes()
+        return Changes(Changed.QUOTE, rows)
+
+    def on_depth(
+        self, ts_ns: int, bids: tuple[DepthLevel, ...], asks: tuple[DepthLevel, ...]
+    ) -> Changes:
+        rows = _diff(self.bids, bids) | _diff(self.asks, asks)
+        self.bids, self.asks = bids, asks
+        self.ts_ns = max(self.ts_ns, ts_ns)
+        return Changes(Changed.DEPTH, rows) if rows else Changes()
+
+    def on_trade(self, trade: Trade) -> Changes:
+        ts, price, size = trade.ts_ns, trade.price, trade.size
+        changes = Changes(Changed.TRADE)
+        if ts >= self._session_end:
+            self._roll_session(ts, changes)
+        self.ts_ns = max(self.ts_ns, ts)
+        rows = changes.rows
+        if self.last is not None:
+            rows.add(self.last.price)
+        rows.add(price)
+        large = size >= self.large_print
+        prt = Print(ts, price, size, trade.aggressor, large)
+        self.last = prt
+        self.tape.append(prt)
+        if size > 0:
+            self.volume += size
+            self._pv += price * size
+            vap = self.volume_at_price
+            vap[price] = vap.get(price, 0) + size
+        if self.high is None or price > self.high:
+            self.high = price
+            changes.kinds |= Changed.HIGH_LOW
+        if self.low is None or price < self.low:
+            self.low = price
+            changes.kinds |= Changed.HIGH_LOW
+        if large:
+            changes.kinds |= Changed.LARGE_PRINT
+        return changes
+
+    def _roll_session(self, ts: int, changes: Changes) -> None:
+        opened = self._calendar.session_open_ns(ts)
+        if self._session_open is not None and opened == self._session_open:
+            self._session_end = self._calendar.next_open_ns(ts)
+            return
+        if self._session_open is not None:
+            changes.rows.update(self.volume_at_price)
+            changes.kinds |= Changed.SESSION
+            changes.all_rows = True
+        self._reset_session()
+        self._session_open = opened
+        self._session_end = self._calendar.next_open_ns(ts)
+
+    # ---- views -------------------------------------------------------------------------------
+
+    @property
+    def session_open_ns(self) -> int | None:
+        return self._session_open
+
+    @property
+    def vwap_exact(self) -> Fraction | None:
+        """The session VWAP in ticks, exactly: sum(price x size) / volume."""
+        return Fraction(self._pv, self.volume) if self.volume else None
+
+    @property
+    def vwap(self) -> float | None:
+        return self._pv / self.volume if self.volume else None
+
+    def volume_at(self, price: int) -> int:
+        return self.volume_at_price.get(price, 0)
+
+    def snapshot(self, tape: int | None = None) -> MarketSnapshot:
+        """An immutable copy; ``tape`` limits the time & sales lines copied (newest kept)."""
+        prints = tuple(self.tape)
+        if tape is not None:
+            prints = prints[-tape:] if tape > 0 else ()
+        return MarketSnapshot(
+            instrument=self.instrument,
+            ts_ns=self.ts_ns,
+            quote=self.quote,
+            bids=self.bids,
+            asks=self.asks,
+            last=self.last,
+            session_open_ns=self._session_open,
+            volume=self.volume,
+            vwap=self.vwap,
+            high=self.high,
+            low=self.low,
+            volume_at_price=tuple(sorted(self.volume_at_price.items())),
+            tape=prints,
+        )
+
+
+def _add(rows: set[int], price: int | None) -> None:
+    if price is not None:
+        rows.add(price)
+
+
+def _diff(old: tuple[DepthLevel, ...], new: tuple[DepthLevel, ...]) -> set[int]:
+    if old == new:
+        return set()
+    before = {lvl.price: lvl.size for lvl in old}
+    rows: set[int] = set()
+    for lvl in new:
+        if before.pop(lvl.price, None) != lvl.size:
+            rows.add(lvl.price)
+    rows.update(before)  # levels that disappeared
+    return rows
+
+
+# ---- staleness ------------------------------------------------------------------------------
+
+
+class Feed(enum.StrEnum):
+    QUOTES = "quotes"
+    DEPTH = "depth"
+    TRADES = "trades"
+    BARS = "bars"
+
+
+@dataclass(frozen=True, slots=True)
+class StaleChange:
+    """A feed became stale (``stale`` True) or recovered (False); ``age_s`` at the check."""
+
+    feed: Feed
+    stale: bool
+    age_s: float
+
+
+def _wall_clock_ns() -> int:
+    return time.time_ns()
+
+
+class StalenessWatchdog:
+    """Per-feed silence detection (see the module notes).
+
+    ``thresholds``: seconds of silence after which each watched feed is stale (feeds not in
+    the mapping are not watched). ``clock``: UTC nanoseconds (injectable for tests); the
+    watch starts at construction, so a feed that never arrives goes stale too.
+    ``is_open``: the market calendar (default: Globex rules).
+    """
+
+    __slots__ = ("_clock", "_is_open", "_last", "_open_of", "_stale", "thresholds")
+
+    def __init__(
+        self,
+        thresholds: Mapping[Feed, float],
+        *,
+        clock: Callable[[], int] = _wall_clock_ns,
+        calendar: SessionCalendar = CME,
+    ) -> None:
+        if any(t <= 0 for t in thresholds.values()):
+            raise ValueError("staleness thresholds must be positive")
+        self.thresholds = dict(thresholds)
+        self._clock = clock
+        self._is_open = calendar.is_open
+        self._open_of = calendar.session_open_ns
+        start = clock()
+        self._last = dict.fromkeys(self.thresholds, start)
+        self._stale = dict.fromkeys(self.thresholds, False)
+
+    def touch(self, feed: Feed, ts_ns: int | None = None) -> None:
+        """Data arrived on ``feed`` (at ``ts_ns``, the local clock; default: now)."""
+        if feed in self._last:
+            ts = self._clock() if ts_ns is None else ts_ns
+            if ts > self._last[feed]:
+                self._last[feed] = ts
+
+    def rearm(self, ts_ns: int | None = None) -> None:
+        """Restart every feed's clock (after a resubscription): each must deliver within its
+        threshold from now."""
+        ts = self._clock() if ts_ns is None else ts_ns
+        for feed in self._last:
+            self._last[feed] = ts
+
+    def age(self, feed: Feed, now_ns: int | None = None) -> float:
+        """Seconds since ``feed`` last delivered (or since the watch started)."""
+        now = self._clock() if now_ns is None else now_ns
+        return (now - self._last[feed]) / NS
+
+    def is_stale(self, feed: Feed) -> bool:
+        """The state as of the last :meth:`check`."""
+        return self._stale.get(feed, False)
+
+    def check(self, now_ns: int | None = None) -> list[StaleChange]:
+        """Re-evaluate every feed; returns only the feeds whose state changed."""
+        now = self._clock() if now_ns is None else now_ns
+        is_open = self._is_open(now)
+        opened = self._open_of(now) if is_open else 0
+        changes: list[StaleChange] = []
+        for feed, threshold in self.thresholds.items():
+            last = self._last[feed]
+            stale = is_open and (now - max(last, opened)) > threshold * NS
+            if stale != self._stale[feed]:
+                self._stale[feed] = stale
+                changes.append(StaleChange(feed, stale, (now - last) / NS))
+        return changes
