@@ -1,0 +1,360 @@
+"""Pure conversions between ib_async objects and tradeterm's domain and broker events.
+
+No I/O and no state: everything here is a function of its arguments, so it is unit-tested
+without a gateway (tests/unit/broker). Prices become integer ticks of the instrument here,
+times become UTC nanoseconds, money becomes ``Decimal``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ib_async import Contract, ContractDetails
+from ib_async import Order as IbOrder
+from ib_async import Trade as IbTrade
+from ib_async.util import UNSET_DOUBLE
+
+from tradeterm.broker.base import ExecutionReport, OrderReport
+from tradeterm.domain import (
+    Bar,
+    ContractMonth,
+    DepthLevel,
+    Instrument,
+    Order,
+    OrderChange,
+    OrderStatus,
+    Quote,
+    Side,
+    nearest_tick,
+    ticks_to_float,
+)
+
+NS = 1_000_000_000
+
+# Error codes that end an order with a reason (the order's last log entry carries the code).
+REJECT_CODES = frozenset({201, 110, 103, 105, 161, 203, 321, 399, 434})
+CANCEL_UNKNOWN_CODES = frozenset({10147, 10148})
+
+
+# ---- scalars --------------------------------------------------------------------------------
+
+
+def ns_from_datetime(value: dt.datetime | dt.date) -> int:
+    """A datetime (naive = UTC) or a date (midnight UTC) as UTC nanoseconds."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
+
+
+def valid_price(value: object) -> bool:
+    """A real price from IB: a finite float, not IB's ``UNSET_DOUBLE`` nor ``-1`` (no data)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    return math.isfinite(value) and value != UNSET_DOUBLE and value != -1
+
+
+def opt_ticks(value: object, tick: Decimal, *, positive: bool = False) -> int | None:
+    """``value`` in ticks (nearest), or None when IB says "no price"."""
+    if not valid_price(value):
+        return None
+    assert isinstance(value, (int, float))
+    if positive and value <= 0:
+        return None
+    return nearest_tick(float(value), tick)
+
+
+def size_int(value: object) -> int:
+    """An IB size (float, maybe nan/UNSET) as whole contracts; unknown -> 0."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return 0
+    if not math.isfinite(value) or value == UNSET_DOUBLE or value < 0:
+        return 0
+    return round(value)
+
+
+def money(value: object) -> Decimal | None:
+    """An IB money float as ``Decimal`` (from its shortest repr), None when unset."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    if not math.isfinite(value) or value == UNSET_DOUBLE:
+        return None
+    return Decimal(repr(float(value)))
+
+
+# ---- market data ----------------------------------------------------------------------------
+
+
+def quote_from(ticker: Any, tick: Decimal, ts_ns: int) -> Quote:
+    """Top of book from an ib_async ``Ticker``."""
+    bid = opt_ticks(ticker.bid, tick)
+    ask = opt_ticks(ticker.ask, tick)
+    last = opt_ticks(ticker.last, tick)
+    return Quote(
+        ts_ns=ts_ns,
+        bid=bid,
+        bid_size=size_int(ticker.bidSize) if bid is not None else 0,
+        ask=ask,
+        ask_size=size_int(ticker.askSize) if ask is not None else 0,
+        last=last,
+        last_size=size_int(ticker.lastSize) if last is not None else None,
+    )
+
+
+def book_side(levels: Iterable[Any], tick: Decimal, *, bids: bool) -> tuple[DepthLevel, ...]:
+    """One side of the book from ib_async ``DOMLevel``s: empty/unpriced rows dropped, equal
+    prices merged (a shifted row may briefly repeat a price), best first."""
+    sizes: dict[int, int] = {}
+    for level in levels:
+        price = opt_ticks(level.price, tick)
+        size = size_int(level.size)
+        if price is None or size <= 0:
+            continue
+        sizes[price] = max(sizes.get(price, 0), size)
+    ordered = sorted(sizes.items(), reverse=bids)
+    return tuple(DepthLevel(p, s) for p, s in ordered)
+
+
+def bar_from(start: dt.datetime | dt.date, o: float, h: float, lo: float, c: float,
+             volume: float, tick: Decimal) -> Bar:  # fmt: skip
+    """A domain bar; high/low widened to contain open/close (IB float noise is absorbed by the
+    tick rounding, this guards against inconsistent source data)."""
+    ot, ht, lt, ct = (nearest_tick(float(x), tick) for x in (o, h, lo, c))
+    return Bar(
+        start_ns=ns_from_datetime(start),
+        open=ot,
+        high=max(ht, ot, ct, lt),
+        low=min(lt, ot, ct, ht),
+        close=ct,
+        volume=size_int(volume),
+    )
+
+
+def bar_from_realtime(bar: Any, tick: Decimal) -> Bar:
+    return bar_from(bar.time, bar.open_, bar.high, bar.low, bar.close, bar.volume, tick)
+
+
+def bar_from_history(bar: Any, tick: Decimal) -> Bar:
+    return bar_from(bar.date, bar.open, bar.high, bar.low, bar.close, bar.volume, tick)
+
+
+# ---- contracts ------------------------------------------------------------------------------
+
+
+def parse_ib_date(text: str) -> dt.date | None:
+    """IB's ``lastTradeDateOrContractMonth`` / ``realExpirationDate`` (``20261218``, maybe with
+    a time after a space) as a date; None when it is only a month or empty."""
+    head = text.strip().split(" ")[0].split("-")[0]
+    if len(head) != 8 or not head.isdigit():
+        return None
+    return dt.date(int(head[:4]), int(head[4:6]), int(head[6:]))
+
+
+def expiry_of(details: ContractDetails) -> dt.date | None:
+    contract = details.contract
+    last = parse_ib_date(contract.lastTradeDateOrContractMonth if contract else "")
+    return last or parse_ib_date(details.realExpirationDate)
+
+
+def contract_month_of(details: ContractDetails) -> ContractMonth | None:
+    for text in (details.contractMonth, _contract_text(details)):
+        digits = text.strip()[:6]
+        if len(digits) == 6 and digits.isdigit():
+            return ContractMonth(int(digits[:4]), int(digits[4:]))
+    return None
+
+
+def _contract_text(details: ContractDetails) -> str:
+    return details.contract.lastTradeDateOrContractMonth if details.contract else ""
+
+
+def pick_front_month(
+    details: Sequence[ContractDetails], today: dt.date, roll_days: int
+) -> ContractDetails | None:
+    """The earliest-expiring contract whose expiry minus ``roll_days`` is after ``today``."""
+    horizon = today + dt.timedelta(days=roll_days)
+    candidates = [(e, d) for d in details if (e := expiry_of(d)) is not None and e > horizon]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda pair: pair[0])[1]
+
+
+def instrument_from_details(details: ContractDetails) -> Instrument:
+    """The domain instrument of one contract: tick = minTick, multiplier from the contract."""
+    contract = details.contract
+    if contract is None:
+        raise ValueError("contract details without a contract")
+    tick = Decimal(repr(float(details.minTick)))
+    multiplier = Decimal(contract.multiplier or "1")
+    return Instrument(
+        root=contract.symbol,
+        exchange=contract.exchange or contract.primaryExchange,
+        tick=tick,
+        multiplier=multiplier,
+        expiry=contract_month_of(details),
+        local_symbol=contract.localSymbol,
+        con_id=contract.conId or None,
+        currency=contract.currency or "USD",
+    )
+
+
+# ---- orders ---------------------------------------------------------------------------------
+
+
+def ib_order(order: Order, order_ref: str, *, account: str, transmit: bool,
+             parent_broker_id: int | None) -> IbOrder:  # fmt: skip
+    """The ib_async order for a domain order; prices via ``ticks_to_float`` (exactly on tick)."""
+    tick = order.instrument.tick
+    ib = IbOrder(
+        action=order.side.value,
+        totalQuantity=float(order.quantity),
+        orderType=order.order_type.value,
+        tif=order.tif.value,
+        orderRef=order_ref,
+        account=account,
+        transmit=transmit,
+    )
+    if order.limit is not None:
+        ib.lmtPrice = ticks_to_float(order.limit, tick)
+    if order.stop is not None:
+        ib.auxPrice = ticks_to_float(order.stop, tick)
+    if parent_broker_id is not None:
+        ib.parentId = parent_broker_id
+    if order.oca_group:
+        ib.ocaGroup = order.oca_group
+        ib.ocaType = 1  # cancel the other orders of the group (with block)
+    return ib
+
+
+def apply_change(ib: IbOrder, change: OrderChange, tick: Decimal) -> None:
+    """Apply a modification to (a copy of) the working ib_async order."""
+    if change.quantity is not None:
+        ib.totalQuantity = float(change.quantity)
+    if change.limit is not None:
+        ib.lmtPrice = ticks_to_float(change.limit, tick)
+    if change.stop is not None:
+        ib.auxPrice = ticks_to_float(change.stop, tick)
+    ib.transmit = True
+
+
+def status_of(trade: IbTrade) -> tuple[OrderStatus | None, str]:
+    """The domain status of an ib_async trade and a reason, from its status and the last log
+    entry. ib_async marks an order that got an error ``Cancelled``; the error code says whether
+    it was really a rejection (201 & co). None for a status that is not an order state
+    (ib_async's ``ValidationError`` warning: the order is still as it was)."""
+    raw = trade.orderStatus.status
+    entry = trade.log[-1] if trade.log else None
+    code = entry.errorCode if entry is not None else 0
+    reason = entry.message if entry is not None and code else ""
+    if raw == "Cancelled" and code in REJECT_CODES:
+        return OrderStatus.REJECTED, reason
+    try:
+        return OrderStatus.from_ib(raw), reason
+    except ValueError:
+        return None, reason
+
+
+def instrument_for(
+    contract: Contract | None, lookup: Callable[[int], Instrument | None]
+) -> Instrument | None:
+    if contract is None or not contract.conId:
+        return None
+    return lookup(contract.conId)
+
+
+def order_report(trade: IbTrade, lookup: Callable[[int], Instrument | None],
+                 ts_ns: int) -> OrderReport | None:  # fmt: skip
+    """An ``OrderReport`` for an ib_async trade; None for a non-state (see ``status_of``)."""
+    status, reason = status_of(trade)
+    if status is None:
+        return None
+    order, st = trade.order, trade.orderStatus
+    instrument = instrument_for(trade.contract, lookup)
+    tick = instrument.tick if instrument else None
+    uses_limit = order.orderType in ("LMT", "STP LMT")
+    uses_stop = order.orderType in ("STP", "STP LMT", "TRAIL", "TRAIL LIMIT")
+    filled = size_int(st.filled)
+    avg = money(st.avgFillPrice) if filled else None
+    remaining = size_int(st.remaining)
+    quantity = size_int(order.totalQuantity)
+    if remaining == 0 and not status.is_terminal and filled == 0:
+        remaining = quantity  # before the first orderStatus
+    return OrderReport(
+        broker_id=order.orderId,
+        perm_id=order.permId,
+        client_id=order.clientId,
+        order_ref=order.orderRef or "",
+        instrument=instrument,
+        side=Side.parse(order.action),
+        quantity=quantity,
+        order_type=order.orderType,
+        limit=opt_ticks(order.lmtPrice, tick) if tick is not None and uses_limit else None,
+        stop=opt_ticks(order.auxPrice, tick) if tick is not None and uses_stop else None,
+        tif=order.tif,
+        status=status,
+        filled=filled,
+        remaining=remaining,
+        avg_fill_price=avg,
+        parent_id=order.parentId,
+        oca_group=order.ocaGroup or "",
+        ts_ns=ts_ns,
+        reason=reason,
+    )
+
+
+def execution_report(fill: Any, lookup: Callable[[int], Instrument | None],
+                     *, historical: bool) -> ExecutionReport | None:  # fmt: skip
+    """An ``ExecutionReport`` for an ib_async ``Fill``; None when the price cannot be put in
+    ticks because the contract is not one of ours (the engine cannot book it anyway, a
+    ``PositionReport`` still tells the position)."""
+    execution = fill.execution
+    instrument = instrument_for(fill.contract, lookup)
+    if instrument is None:
+        return None
+    return ExecutionReport(
+        exec_id=execution.execId,
+        broker_id=execution.orderId,
+        perm_id=execution.permId,
+        client_id=execution.clientId,
+        order_ref=execution.orderRef or "",
+        instrument=instrument,
+        side=Side.parse(execution.side),
+        quantity=size_int(execution.shares),
+        price=nearest_tick(float(execution.price), instrument.tick),
+        ts_ns=ns_from_datetime(execution.time),
+        historical=historical,
+    )
+
+
+# ---- IB messages ----------------------------------------------------------------------------
+
+FARM_BROKEN = {2103: "market", 2105: "hmds", 2157: "secdef"}
+FARM_OK = {2104: "market", 2106: "hmds", 2158: "secdef"}
+
+
+@dataclass(frozen=True, slots=True)
+class FarmChange:
+    key: str  # "market:usfarm"
+    broken: bool
+
+
+def farm_change(code: int, text: str) -> FarmChange | None:
+    """A farm status message as (farm, broken?); None for other codes."""
+    family = FARM_BROKEN.get(code) or FARM_OK.get(code)
+    if family is None:
+        return None
+    name = text.rsplit(":", 1)[1].strip() if ":" in text else ""
+    return FarmChange(f"{family}:{name}", code in FARM_BROKEN)
+
+
+def execution_filter_time(since_ns: int) -> str:
+    """reqExecutions' time filter (UTC, ``yyyymmdd-hh:mm:ss``), floored to the second."""
+    moment = dt.datetime.fromtimestamp(since_ns // NS, dt.UTC)
+    return moment.strftime("%Y%m%d-%H:%M:%S")
