@@ -8,7 +8,8 @@ high/low and a bounded time & sales tape. :meth:`MarketState.apply` returns a
 repainted. :meth:`MarketState.snapshot` returns an immutable :class:`MarketSnapshot` for the
 UI (10–20 Hz), never the live containers.
 
-Session statistics come from trade prints only (a quote's ``last`` is not counted) and reset
+Session statistics come from trade prints of positive size only (a quote's ``last`` and
+size-0 ticks are not counted; they still move the last-trade marker) and reset
 at the first trade of a new session (:meth:`SessionCalendar.session_open_ns` changes, i.e. at
 17:00 CT). The book and the tape are not reset.
 
@@ -209,12 +210,12 @@ class MarketState:
             self._pv += price * size
             vap = self.volume_at_price
             vap[price] = vap.get(price, 0) + size
-        if self.high is None or price > self.high:
-            self.high = price
-            changes.kinds |= Changed.HIGH_LOW
-        if self.low is None or price < self.low:
-            self.low = price
-            changes.kinds |= Changed.HIGH_LOW
+            if self.high is None or price > self.high:
+                self.high = price
+                changes.kinds |= Changed.HIGH_LOW
+            if self.low is None or price < self.low:
+                self.low = price
+                changes.kinds |= Changed.HIGH_LOW
         if large:
             changes.kinds |= Changed.LARGE_PRINT
         return changes

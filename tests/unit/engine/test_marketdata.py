@@ -90,6 +90,8 @@ def test_high_low_flag_only_on_new_extreme() -> None:
     assert Changed.HIGH_LOW in m.apply(trade(100, 1)).kinds
     assert Changed.HIGH_LOW not in m.apply(trade(100, 1)).kinds
     assert Changed.HIGH_LOW in m.apply(trade(98, 1)).kinds
+    assert Changed.HIGH_LOW not in m.apply(trade(90, 0)).kinds  # a size-0 tick: no stats
+    assert m.low == 98 and m.volume == 3 and m.last is not None and m.last.price == 90
 
 
 def test_reset_at_session_open() -> None:
