@@ -356,8 +356,14 @@ class IbBroker:
                 reason = f"reconnect failed: {exc!r}"
                 attempt += 1
                 continue
-            await self._synced("reconnected")
-            return
+            try:
+                await self._synced("reconnected")
+            except Exception as exc:  # a drop mid-sync: go round again
+                log.exception("resubscribing after the reconnect failed")
+                reason = f"sync after reconnect failed: {exc!r}"
+            if self._ib.isConnected():
+                return
+            attempt += 1
 
     # ---- ib_async wiring ----------------------------------------------------------------
 

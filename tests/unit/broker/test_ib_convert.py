@@ -1,0 +1,114 @@
+"""Pure ib_async <-> domain conversions of the IB adapter."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+
+from ib_async import Contract, ContractDetails, DOMLevel, OrderStatus, Trade, TradeLogEntry
+from ib_async import Order as IbOrder
+from ib_async.util import UNSET_DOUBLE
+
+from tradeterm.broker import ib_convert as cv
+from tradeterm.domain import Instrument, Order, OrderChange, OrderType, Side
+from tradeterm.domain import OrderStatus as St
+
+TICK = Decimal("0.25")
+ES = Instrument.from_spec("ES")
+
+
+def details(local: str, last: str, month: str) -> ContractDetails:
+    c = Contract(secType="FUT", symbol="ES", lastTradeDateOrContractMonth=last,
+                 localSymbol=local, multiplier="50", exchange="CME", conId=hash(local) % 10**6)  # fmt: skip
+    return ContractDetails(contract=c, minTick=0.25, contractMonth=month)
+
+
+def test_front_month_rolls_before_expiry() -> None:
+    ds = [details("ESH7", "20270319", "202703"), details("ESZ6", "20261218", "202612")]
+    today = dt.date(2026, 11, 21)
+    assert cv.pick_front_month(ds, today, 8).contract.localSymbol == "ESZ6"  # type: ignore[union-attr]
+    assert cv.pick_front_month(ds, today, 30).contract.localSymbol == "ESH7"  # type: ignore[union-attr]
+    assert cv.pick_front_month(ds, dt.date(2027, 3, 19), 0) is None
+
+
+def test_instrument_from_details() -> None:
+    inst = cv.instrument_from_details(details("ESZ6", "20261218", "202612"))
+    assert inst.tick == TICK and inst.multiplier == 50 and inst.local_symbol == "ESZ6"
+    assert inst.expiry is not None and inst.expiry.yyyymm == "202612" and inst.exchange == "CME"
+
+
+def test_prices_and_sizes() -> None:
+    assert cv.opt_ticks(6000.25, TICK) == 24001
+    assert cv.opt_ticks(math.nan, TICK) is None and cv.opt_ticks(-1.0, TICK) is None
+    assert cv.opt_ticks(UNSET_DOUBLE, TICK) is None
+    assert cv.size_int(math.nan) == 0 and cv.size_int(3.0) == 3
+    assert cv.money(2.25) == Decimal("2.25") and cv.money(UNSET_DOUBLE) is None
+
+
+def test_book_side_sorts_best_first_and_drops_empty_rows() -> None:
+    rows = [DOMLevel(6000.0, 5, ""), DOMLevel(6000.5, 2, ""), DOMLevel(5999.75, 0, "")]
+    bids = cv.book_side(rows, TICK, bids=True)
+    assert [(lv.price, lv.size) for lv in bids] == [(24002, 2), (24000, 5)]
+    asks = cv.book_side(rows, TICK, bids=False)
+    assert [lv.price for lv in asks] == [24000, 24002]
+
+
+def test_ns_from_datetime() -> None:
+    moment = dt.datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=dt.UTC)
+    assert cv.ns_from_datetime(moment) == int(moment.timestamp()) * cv.NS + 123_456_000
+    assert cv.ns_from_datetime(moment.replace(tzinfo=None)) == cv.ns_from_datetime(moment)
+
+
+def test_ib_order_prices_are_exactly_on_tick() -> None:
+    order = Order("c", ES, Side.SELL, 2, OrderType.STOP_LIMIT, limit=24001, stop=24003,
+                  oca_group="g1")  # fmt: skip
+    ib = cv.ib_order(order, "ref", account="DU1", transmit=False, parent_broker_id=7)
+    assert (ib.action, ib.totalQuantity, ib.orderType) == ("SELL", 2.0, "STP LMT")
+    assert repr(ib.lmtPrice) == "6000.25" and repr(ib.auxPrice) == "6000.75"
+    assert ib.parentId == 7 and not ib.transmit and ib.ocaGroup == "g1" and ib.ocaType == 1
+    cv.apply_change(ib, OrderChange(quantity=3, limit=24000), TICK)
+    assert ib.totalQuantity == 3.0 and ib.lmtPrice == 6000.0 and ib.transmit
+
+
+def trade(status: str, code: int = 0, message: str = "") -> Trade:
+    order = IbOrder(orderId=5, clientId=1, action="BUY", totalQuantity=1, orderType="LMT",
+                    lmtPrice=6000.0)  # fmt: skip
+    log = [TradeLogEntry(dt.datetime.now(dt.UTC), status, message, code)]
+    contract = Contract(conId=11)
+    return Trade(contract, order, OrderStatus(orderId=5, status=status), [], log)
+
+
+def test_status_mapping() -> None:
+    assert cv.status_of(trade("PendingCancel"))[0] is St.PENDING_CANCEL
+    assert not St.PENDING_CANCEL.is_terminal
+    assert cv.status_of(trade("Cancelled", 201, "rejected: margin")) == (
+        St.REJECTED,
+        "rejected: margin",
+    )
+    assert cv.status_of(trade("Cancelled", 202, "cancelled"))[0] is St.CANCELLED
+    assert cv.status_of(trade("Cancelled", 10147, "not found"))[0] is St.CANCELLED
+    assert cv.status_of(trade("ValidationError", 110, "tick"))[0] is None
+
+
+def test_order_report_prices_in_ticks_for_our_contract_only() -> None:
+    es = Instrument.from_spec("ES", con_id=11)
+    report = cv.order_report(trade("Submitted"), {11: es}.get, 1)
+    assert report is not None and report.limit == 24000 and report.instrument == es
+    foreign = cv.order_report(trade("Submitted"), {}.get, 1)
+    assert foreign is not None and foreign.instrument is None and foreign.limit is None
+
+
+def test_farm_change() -> None:
+    assert cv.farm_change(2103, "Market data farm connection is broken:usfarm") == cv.FarmChange(
+        "market:usfarm", True
+    )
+    assert cv.farm_change(2104, "Market data farm connection is OK:usfarm") == cv.FarmChange(
+        "market:usfarm", False
+    )
+    assert cv.farm_change(1100, "x") is None
+
+
+def test_execution_filter_time() -> None:
+    ns = int(dt.datetime(2026, 11, 21, 14, 30, 5, tzinfo=dt.UTC).timestamp()) * cv.NS + 999
+    assert cv.execution_filter_time(ns) == "20261121-14:30:05"
