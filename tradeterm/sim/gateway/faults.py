@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -191,23 +192,52 @@ class FaultRunner:
     async def connectivity_lost(self, down_s: float, *, data_lost: bool = False) -> None:
         """1100, market data stops, then 1101 (subscriptions dropped) or 1102."""
         self.broadcast(1100)
-        self.gateway.market.stall(down_s)
-        await asyncio.sleep(down_s)
-        if data_lost:
-            self.gateway.market.drop_all_subscriptions()
-        self.broadcast(1101 if data_lost else 1102)
+        held = self._hold_market()
+        try:
+            await asyncio.sleep(down_s)
+            if data_lost:
+                self.gateway.market.drop_all_subscriptions()
+            self.broadcast(1101 if data_lost else 1102)
+        finally:
+            self._release_market(held)
 
     async def farm_outage(self, down_s: float) -> None:
-        """2103 and no market data for ``down_s`` (the socket stays up), then 2104."""
+        """2103 and no market data for ``down_s`` (the socket stays up), then 2104. Clients
+        that connect meanwhile are told the farm is broken, not OK."""
         self.broadcast(2103)
-        self.gateway.market.stall(down_s)
-        await asyncio.sleep(down_s)
-        self.broadcast(2104)
+        self._farm_state(2104, 2103)
+        held = self._hold_market()
+        try:
+            await asyncio.sleep(down_s)
+            self._farm_state(2103, 2104)
+            self.broadcast(2104)
+        finally:
+            self._release_market(held)
 
     async def hmds_outage(self, down_s: float) -> None:
         self.broadcast(2105)
-        await asyncio.sleep(down_s)
+        self._farm_state(2106, 2105)
+        try:
+            await asyncio.sleep(down_s)
+        finally:
+            self._farm_state(2105, 2106)
         self.broadcast(2106)
+
+    def _hold_market(self) -> float:
+        """Stop market data until :meth:`_release_market` (so that no tick can slip out
+        before the "restored" message); returns the stall this hold replaced."""
+        before = self.gateway.market.stalled_until
+        self.gateway.market.stall(math.inf)
+        return before
+
+    def _release_market(self, before: float) -> None:
+        """End a hold; a stall that was running before it goes on until it ends."""
+        self.gateway.market.stall(max(0.0, before - self.gateway.config.clock()))
+
+    def _farm_state(self, old: int, new: int) -> None:
+        """What a new connection is told about a farm: message ``new`` instead of ``old``."""
+        messages = self.gateway.server.farm_messages
+        messages[:] = [(new, TEXTS[new]) if code == old else (code, t) for code, t in messages]
 
     def stall(self, seconds: float) -> None:
         """Market data stops for ``seconds`` while the socket stays up, with no message."""

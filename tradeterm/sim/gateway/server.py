@@ -112,6 +112,8 @@ class GatewayServer:
         self._connections: set[asyncio.Task[Any]] = set()
         self._next_ids: dict[int, int] = {}
         self.pacing_violations = 0  # fault injection: answer this many requests with error 100
+        # what a new connection is told about the data farms (faults swap in "broken")
+        self.farm_messages: list[tuple[int, str]] = list(FARM_MESSAGES)
         self.handlers: dict[type[Request], Handler] = {
             StartApi: self.handle_start_api,
             ReqPositions: self.handle_req_positions,
@@ -360,7 +362,7 @@ class GatewayServer:
         log.info("%r: API started", session)
         session.send(encode.managed_accounts(self.accounts))
         session.send(encode.next_valid_id(self.next_valid_id(req.clientId)))
-        for code, text in FARM_MESSAGES:
+        for code, text in self.farm_messages:
             session.send_error(-1, code, text)
 
     async def handle_req_positions(self, session: ClientSession, req: ReqPositions) -> None:
