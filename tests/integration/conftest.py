@@ -68,3 +68,42 @@ async def fake_connect(fake_gateway: FakeGateway) -> AsyncIterator[Callable[...,
     yield _connect
     for ib in clients:
         ib.disconnect()
+
+
+@pytest.fixture
+async def start_gateway() -> AsyncIterator[Callable[..., Awaitable[FakeGateway]]]:
+    """``await start_gateway(rate=500, faults="...")`` -> a started ``FakeGateway`` on a free
+    port (seed 7 unless given; any ``GatewayConfig`` field); every one is stopped after the test."""
+    gateways: list[FakeGateway] = []
+
+    async def _start(**config: Any) -> FakeGateway:
+        gw = FakeGateway(GatewayConfig(**{"port": 0, "seed": 7, **config}))
+        gateways.append(gw)
+        await gw.start()
+        return gw
+
+    yield _start
+    for gw in gateways:
+        await gw.stop()
+
+
+@pytest.fixture
+async def connect_to(
+    start_gateway: Callable[..., Awaitable[FakeGateway]],
+) -> AsyncIterator[Callable[..., Awaitable[IB]]]:
+    """``await connect_to(gateway, client_id=1, ib=None, **connectAsync_kwargs)`` -> a synced
+    ``IB`` (pass ``ib`` to watch its events from the handshake on); every client is
+    disconnected after the test, before its gateway stops."""
+    clients: list[IB] = []
+
+    async def _connect(
+        gw: FakeGateway, client_id: int = 1, ib: IB | None = None, **kwargs: Any
+    ) -> IB:
+        ib = ib or IB()
+        clients.append(ib)
+        await ib.connectAsync(gw.config.host, gw.config.port, clientId=client_id, **kwargs)
+        return ib
+
+    yield _connect
+    for ib in clients:
+        ib.disconnect()
