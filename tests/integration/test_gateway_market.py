@@ -216,3 +216,17 @@ async def test_gateway_command_runs_as_a_process(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert b"Traceback" not in err and b"gateway stopped" in err
     assert (tmp_path / "state" / "tradeterm" / "log" / "gateway.jsonl").exists()
+
+
+async def test_history_is_refused_during_an_hmds_outage(live_gateway: FakeGateway, ib: IB) -> None:
+    [es] = await ib.qualifyContractsAsync(ContFuture("ES", "CME"))
+    codes: list[int] = []
+    ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
+    outage = asyncio.ensure_future(live_gateway.faults.hmds_outage(1.0))
+    await wait_for(lambda: 2105 in codes)
+    refused = await ib.reqHistoricalDataAsync(es, "", "1 D", "1 min", "TRADES", False)
+    assert len(refused) == 0  # BarDataList compares by identity, so compare the length
+    assert 162 in codes
+    await outage
+    bars = await ib.reqHistoricalDataAsync(es, "", "1 D", "1 min", "TRADES", False)
+    assert bars and 2106 in codes

@@ -217,9 +217,11 @@ class FaultRunner:
     async def hmds_outage(self, down_s: float) -> None:
         self.broadcast(2105)
         self._farm_state(2106, 2105)
+        self.gateway.market.hmds_down = True
         try:
             await asyncio.sleep(down_s)
         finally:
+            self.gateway.market.hmds_down = False
             self._farm_state(2105, 2106)
         self.broadcast(2106)
 

@@ -59,6 +59,7 @@ class MarketDesk:
         self.gateway = gateway
         self.feeds: dict[int, InstrumentFeed] = {}
         self.stalled_until = 0.0  # wall-clock seconds; market data is frozen until then
+        self.hmds_down = False  # the historical data farm is broken: no history is served
         self._replay_tasks: list[asyncio.Task[None]] = []
 
     # ---- feeds --------------------------------------------------------------------------------
@@ -259,7 +260,8 @@ class MarketDesk:
         session.send(encode.tick_req_params(req.reqId, float(feed.tick), "CME", 3))
         session.send(encode.market_data_type(req.reqId, session.market_data_type))
         watch = Watch(session, req.reqId, "mktData", rt_volume="233" in generic)
-        feed.send_quote_snapshot(watch)
+        if self.gateway.config.clock() >= self.stalled_until:  # no data while it is frozen
+            feed.send_quote_snapshot(watch)
         if req.snapshot or req.regulatorySnapshot:
             session.send(encode.tick_snapshot_end(req.reqId))
             return
@@ -291,6 +293,10 @@ class MarketDesk:
     async def on_historical_data(self, session: ClientSession, req: ReqHistoricalData) -> None:
         feed = self.resolve(session, req.reqId, req.contract)
         if feed is None:
+            return
+        if self.hmds_down:
+            session.send_error(req.reqId, HMDS_ERROR,
+                               "Historical Market Data Service error message:HMDS data farm connection is broken")  # fmt: skip
             return
         if req.keepUpToDate and req.endDateTime.strip():
             session.send_validation_error(req, "keepUpToDate requires an empty endDateTime")
