@@ -100,6 +100,9 @@ class OrderDesk:
         return self.gateway.server
 
     def account_values(self, account: str) -> list[tuple[str, str, str]]:
+        """The server's account handlers (updates, multi, summary) report these; marks are
+        refreshed first so unrealized P&L is current."""
+        self.accounts.refresh_marks()
         return self.accounts.account_values(account)
 
     async def run(self) -> None:

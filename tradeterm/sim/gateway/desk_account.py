@@ -21,12 +21,9 @@ from tradeterm.sim.gateway import encode
 from tradeterm.sim.gateway.desk_records import contract_record, money
 from tradeterm.sim.gateway.records import ContractRecord
 from tradeterm.sim.gateway.request_types import (
-    CancelAccountSummary,
-    CancelAccountUpdatesMulti,
     CancelPnL,
     CancelPnLSingle,
     CancelPositions,
-    ReqAccountSummary,
     ReqAccountUpdates,
     ReqAccountUpdatesMulti,
     ReqPnL,
@@ -53,10 +50,6 @@ class AccountDesk:
         server.register(ReqPositions, self.handle_req_positions)
         server.register(CancelPositions, self.handle_cancel_positions)
         server.register(ReqAccountUpdates, self.handle_req_account_updates)
-        server.register(ReqAccountUpdatesMulti, self.handle_req_account_updates_multi)
-        server.register(CancelAccountUpdatesMulti, self.handle_cancel_account_updates_multi)
-        server.register(ReqAccountSummary, self.handle_req_account_summary)
-        server.register(CancelAccountSummary, self.handle_cancel_account_summary)
         server.register(ReqPnL, self.handle_req_pnl)
         server.register(CancelPnL, self.handle_cancel_pnl)
         server.register(ReqPnLSingle, self.handle_req_pnl_single)
@@ -272,46 +265,6 @@ class AccountDesk:
             session.send(self._portfolio_msg(account, con_id))
         session.send(encode.update_account_time(self._hh_mm()))
         session.send(encode.account_download_end(account))
-
-    async def handle_req_account_updates_multi(
-        self, session: ClientSession, req: ReqAccountUpdatesMulti
-    ) -> None:
-        session.subscribe("accountUpdatesMulti", req.reqId, req)
-        accounts = list(self.books.accounts)
-        if req.account not in ("", "All"):
-            accounts = [a for a in accounts if a == req.account]
-        self.refresh_marks()
-        for account in accounts:
-            for key, value, currency in self.account_values(account):
-                session.send(
-                    encode.account_update_multi(
-                        req.reqId, account, req.modelCode, key, value, currency
-                    )
-                )
-        session.send(encode.account_update_multi_end(req.reqId))
-
-    async def handle_cancel_account_updates_multi(
-        self, session: ClientSession, req: CancelAccountUpdatesMulti
-    ) -> None:
-        session.unsubscribe("accountUpdatesMulti", req.reqId)
-
-    async def handle_req_account_summary(
-        self, session: ClientSession, req: ReqAccountSummary
-    ) -> None:
-        """A snapshot of the requested tags (no periodic refresh: re-request for new values)."""
-        session.subscribe("accountSummary", req.reqId, req)
-        tags = {t.strip() for t in req.tags.split(",") if t.strip()}
-        self.refresh_marks()
-        for account in self.books.accounts:
-            for key, value, currency in self.account_values(account):
-                if key in tags or "$LEDGER" in tags or "$LEDGER:ALL" in tags:
-                    session.send(encode.account_summary(req.reqId, account, key, value, currency))
-        session.send(encode.account_summary_end(req.reqId))
-
-    async def handle_cancel_account_summary(
-        self, session: ClientSession, req: CancelAccountSummary
-    ) -> None:
-        session.unsubscribe("accountSummary", req.reqId)
 
     async def handle_req_pnl(self, session: ClientSession, req: ReqPnL) -> None:
         if req.account not in self.books.accounts:

@@ -424,9 +424,10 @@ class GatewayServer:
     ) -> None:
         session.subscribe("accountSummary", req.reqId, req)
         tags = {t.strip() for t in req.tags.split(",") if t.strip()}
+        everything = bool(tags & {"$LEDGER", "$LEDGER:ALL"})
         for account in self.accounts:
             for key, value, currency in self.account_values(account):
-                if key in tags:
+                if everything or key in tags:
                     session.send(encode.account_summary(req.reqId, account, key, value, currency))
         session.send(encode.account_summary_end(req.reqId))
 
