@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 from ib_async import IB, LimitOrder
 
+from tests.integration.desk_helpers import until
 from tradeterm.broker.base import (
     BarEvent,
     BrokerError,
@@ -37,7 +38,6 @@ from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 pytestmark = pytest.mark.integration
 
 TODAY = date(2026, 11, 21)
-GUARD = 20.0
 E = TypeVar("E")
 
 
@@ -63,15 +63,6 @@ class Recorder:
 
     def stop(self) -> None:
         self._task.cancel()
-
-
-async def until(predicate: Callable[[], object], what: str) -> None:
-    try:
-        async with asyncio.timeout(GUARD):
-            while not predicate():
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
 
 
 def cfg(**kw: Any) -> ConnectionConfig:

@@ -10,7 +10,7 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from ib_async import IB, ContFuture, Future, Ticker
 
+from tests.integration.desk_helpers import until
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 
 TODAY = date(2026, 11, 21)
@@ -31,15 +32,6 @@ def third_friday(year: int, month: int) -> date:
 
 def on_tick(price: float, tick: Decimal = ES_TICK) -> bool:
     return (Decimal(repr(price)) / tick) % 1 == 0
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -121,7 +113,7 @@ async def test_l1_depth_and_trades_stream_on_tick_with_bid_below_ask(ib: IB) -> 
 
     ticker.updateEvent += record
     trades.updateEvent += record
-    await wait_for(lambda: len(prints) >= 50 and len(quotes) >= 50)
+    await until(lambda: len(prints) >= 50 and len(quotes) >= 50, "50 trades and 50 quotes")
     assert all(bid < ask for bid, ask in quotes)
     assert all(on_tick(bid) and on_tick(ask) for bid, ask in quotes)
     assert all(on_tick(p) for p in prints)
@@ -132,7 +124,7 @@ async def test_l1_depth_and_trades_stream_on_tick_with_bid_below_ask(ib: IB) -> 
     assert all(a.price > b.price for a, b in itertools.pairwise(bids))
     assert all(a.price < b.price for a, b in itertools.pairwise(asks))
     assert bids[0].price < asks[0].price and all(level.size > 0 for level in bids + asks)
-    await wait_for(lambda: ticker.domBids[0].price == ticker.bid)
+    await until(lambda: ticker.domBids[0].price == ticker.bid, "depth top to match L1")
 
 
 async def test_realtime_and_historical_bars_join_without_gap_or_duplicate(ib: IB) -> None:
@@ -147,10 +139,10 @@ async def test_realtime_and_historical_bars_join_without_gap_or_duplicate(ib: IB
     assert all(b.low <= min(b.open, b.close) and b.high >= max(b.open, b.close) for b in bars)
     count = len(bars)
     realtime = ib.reqRealTimeBars(es, 5, "TRADES", False)
-    await wait_for(lambda: len(realtime) >= 1, timeout=15)
+    await until(lambda: len(realtime) >= 1, "len(realtime) >= 1")
     bar = realtime[-1]
     assert bar.low <= bar.open_ <= bar.high and on_tick(bar.close)
-    await wait_for(lambda: bars[-1].volume > 0)
+    await until(lambda: bars[-1].volume > 0, "bars[-1].volume > 0")
     assert len(bars) in (count, count + 1)  # the current minute updates, or one new minute
     dates = [b.date for b in bars]
     assert len(dates) == len(set(dates))
@@ -159,7 +151,7 @@ async def test_realtime_and_historical_bars_join_without_gap_or_duplicate(ib: IB
 async def test_two_markets_at_once(ib: IB) -> None:
     [es, nq] = await ib.qualifyContractsAsync(ContFuture("ES", "CME"), ContFuture("NQ", "CME"))
     es_ticker, nq_ticker = ib.reqMktData(es), ib.reqMktData(nq)
-    await wait_for(lambda: es_ticker.last > 0 and nq_ticker.last > 0)
+    await until(lambda: es_ticker.last > 0 and nq_ticker.last > 0, "a trade in ES and in NQ")
     assert nq_ticker.last > 3 * es_ticker.last  # NQ trades far above ES
 
 
@@ -176,11 +168,13 @@ async def test_replay_streams_the_recorded_market_and_orders_match_against_it() 
         await client.connectAsync("127.0.0.1", gw.config.port, clientId=1, timeout=5)
         [es] = await client.qualifyContractsAsync(ContFuture("ES", "CME"))
         ticker = client.reqMktData(es)
-        await wait_for(lambda: ticker.volume > 20 and not math.isnan(ticker.ask))
+        await until(
+            lambda: ticker.volume > 20 and not math.isnan(ticker.ask), "replayed trades and an ask"
+        )
         assert 5528.5 <= ticker.last <= 5529.5  # the recorded prices of 2024-07-01
         ask = ticker.ask
         trade = client.placeOrder(es, _limit("BUY", 1, ask))
-        await wait_for(lambda: trade.orderStatus.status == "Filled")
+        await until(lambda: trade.orderStatus.status == "Filled", "the order to fill")
         assert trade.fills[0].execution.price <= ask
     finally:
         client.disconnect()
@@ -208,7 +202,7 @@ async def test_gateway_command_runs_as_a_process(tmp_path: Path) -> None:
         await client.connectAsync("127.0.0.1", port, clientId=1, timeout=5)
         [es] = await client.qualifyContractsAsync(ContFuture("ES", "CME"))
         ticker = client.reqMktData(es)
-        await wait_for(lambda: ticker.last > 0)
+        await until(lambda: ticker.last > 0, "ticker.last > 0")
     finally:
         client.disconnect()
         proc.terminate()
@@ -223,7 +217,7 @@ async def test_history_is_refused_during_an_hmds_outage(live_gateway: FakeGatewa
     codes: list[int] = []
     ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
     outage = asyncio.ensure_future(live_gateway.faults.hmds_outage(1.0))
-    await wait_for(lambda: 2105 in codes)
+    await until(lambda: 2105 in codes, "2105 in codes")
     refused = await ib.reqHistoricalDataAsync(es, "", "1 D", "1 min", "TRADES", False)
     assert len(refused) == 0  # BarDataList compares by identity, so compare the length
     assert 162 in codes
