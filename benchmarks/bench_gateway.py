@@ -128,12 +128,35 @@ async def bench_ib_async(rate: int, seconds: float, raw: bool) -> None:
         await proc.wait()
 
 
+async def bench_connect(count: int) -> None:
+    """connectAsync = handshake + the whole startup sync (positions, open and completed
+    orders, account updates, executions), against an in-process gateway."""
+    from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+
+    gateway = FakeGateway(GatewayConfig(port=0, rate=0))
+    host, port = await gateway.start()
+    times = []
+    try:
+        for i in range(count):
+            ib = IB()
+            t0 = time.perf_counter()
+            await ib.connectAsync(host, port, clientId=i + 1, timeout=5)
+            times.append(time.perf_counter() - t0)
+            ib.disconnect()
+    finally:
+        await gateway.stop()
+    times.sort()
+    print(f"connect + full startup sync: p50 {times[len(times) // 2] * 1e3:.1f} ms, "
+          f"max {times[-1] * 1e3:.1f} ms over {count} connects")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rates", default="1000,5000,10000,20000")
     args = parser.parse_args()
+    asyncio.run(bench_connect(20))
     bench_in_process(args.events)
     for rate in (int(r) for r in args.rates.split(",")):
         asyncio.run(bench_ib_async(rate, args.seconds, raw=True))
