@@ -9,8 +9,8 @@ staleness watchdog.
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 import time
 from collections.abc import Callable
 
@@ -63,7 +63,9 @@ def best_of(fn: Callable[[], int], repeat: int = 3) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("events", type=int, nargs="?", default=200_000, help="events per run")
+    n = parser.parse_args().events
     events = stream(n)
     trades = [e for e in events if isinstance(e, TradeEvent)]
     bar_feed = [e for e in events if isinstance(e, TradeEvent | BarEvent)]

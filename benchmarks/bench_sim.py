@@ -5,6 +5,7 @@ python benchmarks/bench_sim.py [events]
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -28,7 +29,9 @@ def best_of(fn: Callable[[], int], repeat: int = 3) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("events", type=int, nargs="?", default=500_000, help="events per run")
+    n = parser.parse_args().events
 
     def generate() -> int:
         m = SyntheticMarket(start_price_ticks=20_000, seed=1, start_ns=START_NS)
