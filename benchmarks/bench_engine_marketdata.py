@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-from collections.abc import Callable
+
+from timing import best_of  # benchmarks/timing.py (scripts run from their folder)
 
 from tradeterm.broker.base import BarEvent, BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, DepthLevel, Instrument, Quote, Side, Trade
@@ -51,15 +51,6 @@ def stream(n: int, seed: int = 7) -> list[BrokerEvent]:
             asks = tuple(DepthLevel(price + i, rnd.randrange(1, 300)) for i in range(10))
             events.append(DepthEvent(ts, bids, asks))
     return events
-
-
-def best_of(fn: Callable[[], int], repeat: int = 3) -> float:
-    best = 0.0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        n = fn()
-        best = max(best, n / (time.perf_counter() - t0))
-    return best
 
 
 def main() -> None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
+
+from timing import best_of  # benchmarks/timing.py (scripts run from their folder)
 
 from tradeterm.sim.book import L2Book
 from tradeterm.sim.events import Side
@@ -16,16 +17,6 @@ from tradeterm.sim.matching import MatchingEngine
 from tradeterm.sim.synthetic import SyntheticMarket
 
 START_NS = 1_700_000_040 * 1_000_000_000
-
-
-def best_of(fn: Callable[[], int], repeat: int = 3) -> float:
-    """Best items/s over ``repeat`` runs of ``fn`` (which returns the number of items)."""
-    best = 0.0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        n = fn()
-        best = max(best, n / (time.perf_counter() - t0))
-    return best
 
 
 def main() -> None:

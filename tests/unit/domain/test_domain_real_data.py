@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from itertools import pairwise
-from pathlib import Path
 
-import pytest
-
+from tests.real_data import rows, ts_ns
 from tradeterm.domain import Bar, ContractMonth, Instrument, Quote, Timeframe
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "derived"
 NS = 1_000_000_000
 CENT = Decimal("0.01")
-
-
-def rows(name: str) -> Iterator[dict[str, str]]:
-    path = DATA / name
-    if not path.is_file():
-        pytest.skip(f"{path} not available")
-    with path.open(newline="") as f:
-        yield from csv.DictReader(f)
-
-
-def ts_ns(text: str) -> int:
-    """ISO-8601 UTC with up to nanoseconds (``2024-07-01T23:58:01.218218853Z``)."""
-    base, _, frac = text.rstrip("Z").partition(".")
-    seconds = dt.datetime.fromisoformat(base).replace(tzinfo=dt.UTC).timestamp()
-    return int(seconds) * NS + int(frac.ljust(9, "0") or 0)
 
 
 ESU4 = Instrument.from_spec("ES", ContractMonth(2024, 9))

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.real_data import rows, ts_ns
 from tradeterm.broker.base import BarEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, Instrument, Quote, Timeframe, Trade
 from tradeterm.engine.bars import BarBuilder, BarUpdate
@@ -195,22 +191,7 @@ def test_five_minute_bars() -> None:
 
 # ---- real CME data ----------------------------------------------------------------------
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "derived"
 ESU4 = Instrument.from_spec("ES", ContractMonth(2024, 9))
-
-
-def rows(name: str) -> Iterator[dict[str, str]]:
-    path = DATA / name
-    if not path.is_file():
-        pytest.skip(f"{path} not available")
-    with path.open(newline="") as f:
-        yield from csv.DictReader(f)
-
-
-def ts_ns(text: str) -> int:
-    base, _, frac = text.rstrip("Z").partition(".")
-    seconds = dt.datetime.fromisoformat(base).replace(tzinfo=dt.UTC).timestamp()
-    return int(seconds) * NS + int(frac.ljust(9, "0") or 0)
 
 
 def test_real_esu4_trades_rebuild_the_cme_minute_bars() -> None:

@@ -1,0 +1,31 @@
+"""Reading the recorded CME data in ../shared/data/derived (Databento CSV transcodings).
+
+Tests that use it skip cleanly when the folder is absent (a clone without shared/)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+DERIVED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "derived"
+NS = 1_000_000_000
+
+
+def rows(name: str) -> Iterator[dict[str, str]]:
+    """The rows of one derived CSV as dicts; skips the test when the file is not there."""
+    path = DERIVED / name
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    with path.open(newline="") as f:
+        yield from csv.DictReader(f)
+
+
+def ts_ns(text: str) -> int:
+    """ISO-8601 UTC with up to nanoseconds (``2024-07-01T23:58:01.218218853Z``)."""
+    base, _, frac = text.rstrip("Z").partition(".")
+    seconds = dt.datetime.fromisoformat(base).replace(tzinfo=dt.UTC).timestamp()
+    return int(seconds) * NS + int(frac.ljust(9, "0") or 0)
