@@ -1,18 +1,10 @@
-"""The Interactive Brokers adapter: the only module (with ``ib_convert``) that touches ib_async.
+"""The Interactive Brokers adapter: the only package (with ``ib_convert`` and
+``ib_connection``) that touches ib_async.
 
-One connection state machine (``ConnectionState``)::
-
-    CONNECTING -> SYNCING -> LIVE <-> DEGRADED        (farm 2103/2105/2157, or 1100)
-         ^                     |
-         +---- RECONNECTING <--+  socket dropped / gateway restarted (backoff + jitter)
-
-* farm messages and 1100/1101/1102 never touch the socket; 1101 (data lost) resubscribes
-  every market-data request; a socket drop starts the ONE reconnect task (guarded), which
-  reconnects with exponential backoff + jitter and then resubscribes everything (ib_async
-  does not: its state is reset on disconnect).
-* ib_async callbacks are wrapped: an exception is logged and becomes a ``BrokerNotice``
-  (code 0), it never kills the adapter.
-* the event queue is unbounded (one consumer, the engine, which drains it continuously).
+:class:`IbBroker` is the ``Broker`` for IB Gateway / TWS. The connection state machine (connect,
+client id fallback, farms, 1100/1101/1102, reconnect with backoff) is its base class
+:class:`~tradeterm.broker.ib_connection.IbConnection`; this module adds market data, orders,
+account events and requests, and re-sends the standing requests after every (re)connect.
 """
 
 from __future__ import annotations
@@ -23,16 +15,14 @@ import copy
 import datetime as dt
 import functools
 import logging
-import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ib_async import (
-    IB,
     Contract,
     ExecutionFilter,
     Future,
@@ -48,12 +38,7 @@ from tradeterm.broker.base import (
     AccountPnL,
     BarEvent,
     BrokerError,
-    BrokerEvent,
-    BrokerNotice,
     CommissionEvent,
-    ConnectError,
-    ConnectionChanged,
-    ConnectionState,
     DepthEvent,
     ExecutionReport,
     OrderReport,
@@ -61,6 +46,7 @@ from tradeterm.broker.base import (
     QuoteEvent,
     TradeEvent,
 )
+from tradeterm.broker.ib_connection import CONNECTED, IbConnection, guarded
 from tradeterm.config import ConnectionConfig
 from tradeterm.domain import (
     Bar,
@@ -78,19 +64,9 @@ from tradeterm.domain import (
 log = logging.getLogger(__name__)
 
 CHICAGO = ZoneInfo("America/Chicago")
-AUTO_CLIENT_IDS = 5  # with auto_client_id: the configured id and the next four
 GENERIC_TICKS = "233"  # RTVolume (trade fallback when tick-by-tick is unavailable)
 DEPTH_ROWS = 10
 INFO_CODES = frozenset({2104, 2106, 2107, 2108, 2158, 2119})
-LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
-CLIENT_ID_IN_USE = 326
-CONNECTED = (ConnectionState.SYNCING, ConnectionState.LIVE, ConnectionState.DEGRADED)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _ClientIdInUse(Exception):
-    pass
 
 
 @dataclass(slots=True, eq=False)
@@ -105,272 +81,17 @@ class _Subscription:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _guarded(method: F) -> F:
-    """An ib_async callback that never raises into ib_async: log + BrokerNotice(code 0)."""
-
-    @functools.wraps(method)
-    def wrapper(self: IbBroker, *args: Any) -> Any:
-        try:
-            return method(self, *args)
-        except Exception as exc:  # a callback must never kill the adapter
-            log.exception("error in IB callback %s", method.__name__)
-            self._emit(BrokerNotice(0, f"internal error in {method.__name__}: {exc!r}", self._ns()))
-            return None
-
-    return wrapper  # type: ignore[return-value]
-
-
-class IbBroker:
+class IbBroker(IbConnection):
     """``Broker`` for IB Gateway / TWS through ib_async."""
 
     def __init__(
         self, config: ConnectionConfig, *, port: int, clock: Callable[[], float] = time.time
     ) -> None:
-        self._config = config
-        self._host = config.host
-        self._port = port
-        self._clock = clock
-        self._ib = IB()
-        self._queue: asyncio.Queue[BrokerEvent] = asyncio.Queue()  # unbounded, one consumer
-        self._state = ConnectionState.DISCONNECTED
-        self._client_id: int | None = None
-        self._account: str | None = config.account
-        self._stopping = False
-        self._connecting = False
-        self._clash: asyncio.Future[int] | None = None
-        self._reconnect_task: asyncio.Task[None] | None = None
-        self.reconnect_tasks_started = 0  # exactly one reconnect task at a time (tested)
-        self._broken_farms: set[str] = set()
-        self._link_down = False
+        super().__init__(config, port=port, clock=clock)
         self._subs: dict[int, _Subscription] = {}  # conId ->
         self._instruments: dict[int, Instrument] = {}
         self._contracts: dict[int, Contract] = {}
-        self._wire()
-
-    # ---- properties ---------------------------------------------------------------------
-
-    @property
-    def state(self) -> ConnectionState:
-        return self._state
-
-    @property
-    def client_id(self) -> int | None:
-        return self._client_id
-
-    @property
-    def account(self) -> str | None:
-        return self._account
-
-    @property
-    def address(self) -> str:
-        return f"{self._host}:{self._port}"
-
-    def events(self) -> AsyncIterator[BrokerEvent]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[BrokerEvent]:
-        while True:
-            yield await self._queue.get()
-
-    # ---- events out ---------------------------------------------------------------------
-
-    def _ns(self) -> int:
-        return int(self._clock() * 1e9)
-
-    def _emit(self, event: BrokerEvent) -> None:
-        self._queue.put_nowait(event)
-
-    def _set_state(
-        self, state: ConnectionState, reason: str, retry_in_s: float | None = None
-    ) -> None:
-        if state is self._state and retry_in_s is None:
-            return
-        log.info("IB connection %s -> %s: %s", self._state, state, reason)
-        self._state = state
-        self._emit(ConnectionChanged(state, reason, self._ns(), retry_in_s, self._client_id))
-
-    def _settle(self, reason: str) -> None:
-        """LIVE or DEGRADED from what is known, once connected and synced."""
-        if self._state not in (ConnectionState.LIVE, ConnectionState.DEGRADED):
-            return
-        if self._link_down:
-            self._set_state(ConnectionState.DEGRADED, reason)
-        elif self._broken_farms:
-            farms = ", ".join(sorted(self._broken_farms))
-            self._set_state(ConnectionState.DEGRADED, f"{reason} (broken: {farms})")
-        else:
-            self._set_state(ConnectionState.LIVE, reason)
-
-    # ---- lifecycle ----------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._state in CONNECTED:
-            return
-        self._stopping = False
-        self._set_state(ConnectionState.CONNECTING, f"connecting to {self.address}")
-        try:
-            await self._connect(first=True)
-        except ConnectError as exc:
-            self._set_state(ConnectionState.DISCONNECTED, str(exc))
-            raise
-        await self._synced("connected")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        task, self._reconnect_task = self._reconnect_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._ib.disconnect()
-        self._set_state(ConnectionState.DISCONNECTED, "stopped")
-
-    async def _connect(self, *, first: bool) -> None:
-        """Open the API connection (with the client id fallback of ``auto_client_id``);
-        ConnectError when it cannot."""
-        base = self._client_id if self._client_id is not None else self._config.client_id
-        count = AUTO_CLIENT_IDS if self._config.auto_client_id else 1
-        ids = [base + i for i in range(count)]
-        for cid in ids:
-            try:
-                await self._connect_as(cid)
-                return
-            except _ClientIdInUse:
-                log.warning("client id %d in use at %s", cid, self.address)
-                self._emit(BrokerNotice(CLIENT_ID_IN_USE, f"client id {cid} is in use", self._ns()))
-        tried = ", ".join(map(str, ids))
-        hint = (
-            "set connection.auto_client_id = true or choose another connection.client_id"
-            if not self._config.auto_client_id
-            else "close the other API connections or choose another connection.client_id"
-        )
-        raise ConnectError(
-            f"client id {tried} already in use by another API connection to "
-            f"{self.address} (error 326); {hint}"
-        )
-
-    async def _connect_as(self, cid: int) -> None:
-        loop = asyncio.get_running_loop()
-        self._clash = loop.create_future()
-        self._broken_farms.clear()
-        self._link_down = False
-        self._connecting = True
-        timeout = self._config.connect_timeout_s
-        connect = asyncio.ensure_future(
-            self._ib.connectAsync(
-                self._host, self._port, clientId=cid, timeout=timeout,
-                account=self._config.account or "",
-            )
-        )  # fmt: skip
-        try:
-            done, _ = await asyncio.wait(
-                {connect, self._clash}, timeout=timeout * 3, return_when=asyncio.FIRST_COMPLETED
-            )
-            if self._clash in done:
-                connect.cancel()
-                with contextlib.suppress(BaseException):
-                    await connect
-                self._ib.disconnect()
-                raise _ClientIdInUse()
-            if connect not in done:
-                connect.cancel()
-                with contextlib.suppress(BaseException):
-                    await connect
-                raise TimeoutError()
-            connect.result()
-        except _ClientIdInUse:
-            raise
-        except (OSError, TimeoutError, ConnectionError) as exc:
-            self._ib.disconnect()
-            raise ConnectError(self._connect_failure(exc)) from exc
-        finally:
-            self._connecting = False
-            self._clash = None
-        self._client_id = cid
-        accounts = self._ib.client.getAccounts()
-        if self._config.account:
-            self._account = self._config.account
-        elif len(accounts) == 1:
-            self._account = accounts[0]
-
-    def _connect_failure(self, exc: BaseException) -> str:
-        what = (
-            "nothing is listening there"
-            if isinstance(exc, ConnectionRefusedError)
-            else f"timed out after {self._config.connect_timeout_s:g}s"
-            if isinstance(exc, TimeoutError)
-            else f"{type(exc).__name__}: {exc}"
-        )
-        return (
-            f"cannot connect to IB at {self.address}: {what}. Check that IB Gateway or TWS is "
-            "running and logged in, that the API is enabled in its settings (Configure > "
-            "Settings > API > Settings: 'Enable ActiveX and Socket Clients', and this host "
-            "among the trusted IPs), and the port: IB Gateway 4001 live / 4002 paper, "
-            "TWS 7496 live / 7497 paper."
-        )
-
-    async def _synced(self, reason: str) -> None:
-        """Connected: startup sync done by ib_async; resubscribe, then LIVE (or DEGRADED)."""
-        self._set_state(ConnectionState.SYNCING, reason)
-        for sub in self._subs.values():
-            self._request_market_data(sub)
-        if self._account:
-            self._ib.reqPnL(self._account)
-        self._state = ConnectionState.LIVE if not self._degraded() else ConnectionState.DEGRADED
-        self._emit(ConnectionChanged(self._state, reason, self._ns(), client_id=self._client_id))
-
-    def _degraded(self) -> bool:
-        return self._link_down or bool(self._broken_farms)
-
-    # ---- reconnect ----------------------------------------------------------------------
-
-    def _ensure_reconnect(self, reason: str) -> None:
-        """Start THE reconnect task unless it is already running."""
-        if self._stopping or self._connecting:
-            return
-        if self._reconnect_task is not None and not self._reconnect_task.done():
-            return
-        self.reconnect_tasks_started += 1
-        self._reconnect_task = asyncio.ensure_future(self._reconnect(reason))
-
-    def _backoff(self, attempt: int) -> float:
-        lo, hi = self._config.reconnect_min_s, max(self._config.reconnect_max_s, 0.0)
-        base = min(hi, lo * 2**attempt)
-        return max(lo, min(hi, base * random.uniform(0.8, 1.2)))
-
-    async def _reconnect(self, reason: str) -> None:
-        attempt = 0
-        while not self._stopping:
-            delay = self._backoff(attempt)
-            self._set_state(ConnectionState.RECONNECTING, reason, retry_in_s=delay)
-            await asyncio.sleep(delay)
-            self._set_state(ConnectionState.CONNECTING, f"reconnecting to {self.address}")
-            try:
-                await self._connect(first=False)
-            except ConnectError as exc:
-                reason = str(exc)
-                attempt += 1
-                continue
-            except Exception as exc:  # keep trying whatever went wrong
-                log.exception("reconnect attempt failed")
-                reason = f"reconnect failed: {exc!r}"
-                attempt += 1
-                continue
-            try:
-                await self._synced("reconnected")
-            except Exception as exc:  # a drop mid-sync: go round again
-                log.exception("resubscribing after the reconnect failed")
-                reason = f"sync after reconnect failed: {exc!r}"
-            if self._ib.isConnected():
-                return
-            attempt += 1
-
-    # ---- ib_async wiring ----------------------------------------------------------------
-
-    def _wire(self) -> None:
         ib = self._ib
-        ib.disconnectedEvent += self._on_disconnected
-        ib.errorEvent += self._on_error
         ib.pendingTickersEvent += self._on_tickers
         ib.openOrderEvent += self._on_trade
         ib.orderStatusEvent += self._on_trade
@@ -379,40 +100,12 @@ class IbBroker:
         ib.positionEvent += self._on_position
         ib.pnlEvent += self._on_pnl
 
-    @_guarded
-    def _on_disconnected(self) -> None:
-        if self._stopping or self._connecting:
-            return
-        self._ensure_reconnect(f"connection to {self.address} lost")
-
-    @_guarded
-    def _on_error(self, req_id: int, code: int, text: str, _contract: Any) -> None:
-        if code == CLIENT_ID_IN_USE and self._clash is not None and not self._clash.done():
-            self._clash.set_result(code)
-            return
-        self._emit(BrokerNotice(code, text, self._ns(), req_id))
-        farm = cv.farm_change(code, text)
-        if farm is not None:
-            if farm.broken:
-                self._broken_farms.add(farm.key)
-            else:
-                self._broken_farms.discard(farm.key)
-                if farm.key.endswith(":"):  # no farm name: the whole family is OK
-                    family = farm.key
-                    self._broken_farms = {k for k in self._broken_farms if not k.startswith(family)}
-            self._settle(f"IB {code}: {text}")
-        elif code == LINK_LOST:
-            self._link_down = True
-            self._settle(f"IB {code}: {text}")
-        elif code == LINK_RESTORED_DATA_LOST:
-            self._link_down = False
-            self.resubscribe_all()
-            self._settle(f"IB {code}: {text} (resubscribed)")
-        elif code == LINK_RESTORED:
-            self._link_down = False
-            self._settle(f"IB {code}: {text}")
-        else:
-            self._on_request_error(req_id, code)
+    def _after_sync(self) -> None:
+        """After every (re)connect: ib_async forgot every request, send them again."""
+        for sub in self._subs.values():
+            self._request_market_data(sub)
+        if self._account:
+            self._ib.reqPnL(self._account)
 
     def _on_request_error(self, req_id: int, code: int) -> None:
         if req_id < 0 or code in INFO_CODES or 2100 <= code < 2200:
@@ -467,13 +160,13 @@ class IbBroker:
         sub.ticker, sub.bars = ticker, bars
         sub.requests += 1
 
-    @_guarded
+    @guarded
     def _on_bar(self, sub: _Subscription, bars: RealTimeBarList, has_new: bool) -> None:
         if has_new and bars:
             bar = cv.bar_from_realtime(bars[-1], sub.instrument.tick)
             self._emit(BarEvent(bar, 5, True))
 
-    @_guarded
+    @guarded
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         for ticker in tickers:
             con_id = ticker.contract.conId if ticker.contract else 0
@@ -517,19 +210,19 @@ class IbBroker:
     def _lookup(self, con_id: int) -> Instrument | None:
         return self._instruments.get(con_id)
 
-    @_guarded
+    @guarded
     def _on_trade(self, trade: IbTrade) -> None:
         report = cv.order_report(trade, self._lookup, self._ns())
         if report is not None:
             self._emit(report)
 
-    @_guarded
+    @guarded
     def _on_exec(self, _trade: IbTrade, fill: Any) -> None:
         report = cv.execution_report(fill, self._lookup, historical=False)
         if report is not None:
             self._emit(report)
 
-    @_guarded
+    @guarded
     def _on_commission(self, _trade: IbTrade, _fill: Any, report: Any) -> None:
         self._emit_commission(report)
 
@@ -542,7 +235,7 @@ class IbBroker:
         realized = cv.money(report.realizedPNL)
         self._emit(CommissionEvent(report.execId, commission, realized))
 
-    @_guarded
+    @guarded
     def _on_position(self, position: Any) -> None:
         self._emit(self._position_report(position))
 
@@ -557,7 +250,7 @@ class IbBroker:
             ts_ns=self._ns(),
         )
 
-    @_guarded
+    @guarded
     def _on_pnl(self, pnl: Any) -> None:
         self._emit(
             AccountPnL(
@@ -570,10 +263,6 @@ class IbBroker:
         )
 
     # ---- commands -----------------------------------------------------------------------
-
-    def _require_connected(self) -> None:
-        if self._state not in CONNECTED or not self._ib.isConnected():
-            raise BrokerError(f"not connected to IB at {self.address} ({self._state})")
 
     async def _request(self, what: str, awaitable: Awaitable[Any]) -> Any:
         try:

@@ -1,0 +1,366 @@
+"""The connection half of the IB adapter: one state machine for the socket and IB's own link.
+
+::
+
+    CONNECTING -> SYNCING -> LIVE <-> DEGRADED        (farm 2103/2105/2157, or 1100)
+         ^                     |
+         +---- RECONNECTING <--+  socket dropped / gateway restarted (backoff + jitter)
+
+* farm messages and 1100/1101/1102 never touch the socket; 1101 (data lost) resubscribes
+  every market-data request; a socket drop starts the ONE reconnect task (guarded), which
+  reconnects with exponential backoff + jitter and then resubscribes everything (ib_async
+  does not: its state is reset on disconnect).
+* ib_async callbacks are wrapped (``guarded``): an exception is logged and becomes a
+  ``BrokerNotice`` (code 0), it never kills the adapter.
+* the event queue is unbounded (one consumer, the engine, which drains it continuously).
+
+:class:`IbConnection` is the base of :class:`tradeterm.broker.ib.IbBroker`, which adds market
+data, orders, account and requests through three hooks: :meth:`IbConnection._after_sync`
+(re-send the requests after a (re)connect), :meth:`IbConnection.resubscribe_all` (after 1101)
+and :meth:`IbConnection._on_request_error` (every other IB error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from ib_async import IB
+
+from tradeterm.broker import ib_convert as cv
+from tradeterm.broker.base import (
+    BrokerError,
+    BrokerEvent,
+    BrokerNotice,
+    ConnectError,
+    ConnectionChanged,
+    ConnectionState,
+)
+from tradeterm.config import ConnectionConfig
+
+log = logging.getLogger(__name__)
+
+AUTO_CLIENT_IDS = 5  # with auto_client_id: the configured id and the next four
+LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
+CLIENT_ID_IN_USE = 326
+CONNECTED = (ConnectionState.SYNCING, ConnectionState.LIVE, ConnectionState.DEGRADED)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _ClientIdInUse(Exception):
+    pass
+
+
+def guarded(method: F) -> F:
+    """An ib_async callback that never raises into ib_async: log + BrokerNotice(code 0)."""
+
+    @functools.wraps(method)
+    def wrapper(self: IbConnection, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except Exception as exc:  # a callback must never kill the adapter
+            log.exception("error in IB callback %s", method.__name__)
+            self._emit(BrokerNotice(0, f"internal error in {method.__name__}: {exc!r}", self._ns()))
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class IbConnection:
+    """Connect, keep connected, and say so: the connection state machine of the IB adapter."""
+
+    def __init__(
+        self, config: ConnectionConfig, *, port: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._config = config
+        self._host = config.host
+        self._port = port
+        self._clock = clock
+        self._ib = IB()
+        self._queue: asyncio.Queue[BrokerEvent] = asyncio.Queue()  # unbounded, one consumer
+        self._state = ConnectionState.DISCONNECTED
+        self._client_id: int | None = None
+        self._account: str | None = config.account
+        self._stopping = False
+        self._connecting = False
+        self._clash: asyncio.Future[int] | None = None
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self.reconnect_tasks_started = 0  # exactly one reconnect task at a time (tested)
+        self._broken_farms: set[str] = set()
+        self._link_down = False
+        self._ib.disconnectedEvent += self._on_disconnected
+        self._ib.errorEvent += self._on_error
+
+    # ---- hooks for the adapter ----------------------------------------------------------
+
+    def _after_sync(self) -> None:
+        """Connected (first time or again): send every standing request."""
+
+    def resubscribe_all(self) -> None:
+        """Cancel and redo every market-data request (after 1101: the gateway dropped them)."""
+
+    def _on_request_error(self, req_id: int, code: int) -> None:
+        """An IB error that is not about the connection (already sent as a BrokerNotice)."""
+
+    # ---- properties ---------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def client_id(self) -> int | None:
+        return self._client_id
+
+    @property
+    def account(self) -> str | None:
+        return self._account
+
+    @property
+    def address(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    def events(self) -> AsyncIterator[BrokerEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[BrokerEvent]:
+        while True:
+            yield await self._queue.get()
+
+    # ---- events out ---------------------------------------------------------------------
+
+    def _ns(self) -> int:
+        return int(self._clock() * 1e9)
+
+    def _emit(self, event: BrokerEvent) -> None:
+        self._queue.put_nowait(event)
+
+    def _set_state(
+        self, state: ConnectionState, reason: str, retry_in_s: float | None = None
+    ) -> None:
+        if state is self._state and retry_in_s is None:
+            return
+        log.info("IB connection %s -> %s: %s", self._state, state, reason)
+        self._state = state
+        self._emit(ConnectionChanged(state, reason, self._ns(), retry_in_s, self._client_id))
+
+    def _settle(self, reason: str) -> None:
+        """LIVE or DEGRADED from what is known, once connected and synced."""
+        if self._state not in (ConnectionState.LIVE, ConnectionState.DEGRADED):
+            return
+        if self._link_down:
+            self._set_state(ConnectionState.DEGRADED, reason)
+        elif self._broken_farms:
+            farms = ", ".join(sorted(self._broken_farms))
+            self._set_state(ConnectionState.DEGRADED, f"{reason} (broken: {farms})")
+        else:
+            self._set_state(ConnectionState.LIVE, reason)
+
+    def _require_connected(self) -> None:
+        if self._state not in CONNECTED or not self._ib.isConnected():
+            raise BrokerError(f"not connected to IB at {self.address} ({self._state})")
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._state in CONNECTED:
+            return
+        self._stopping = False
+        self._set_state(ConnectionState.CONNECTING, f"connecting to {self.address}")
+        try:
+            await self._connect(first=True)
+        except ConnectError as exc:
+            self._set_state(ConnectionState.DISCONNECTED, str(exc))
+            raise
+        await self._synced("connected")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        task, self._reconnect_task = self._reconnect_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._ib.disconnect()
+        self._set_state(ConnectionState.DISCONNECTED, "stopped")
+
+    async def _connect(self, *, first: bool) -> None:
+        """Open the API connection (with the client id fallback of ``auto_client_id``);
+        ConnectError when it cannot."""
+        base = self._client_id if self._client_id is not None else self._config.client_id
+        count = AUTO_CLIENT_IDS if self._config.auto_client_id else 1
+        ids = [base + i for i in range(count)]
+        for cid in ids:
+            try:
+                await self._connect_as(cid)
+                return
+            except _ClientIdInUse:
+                log.warning("client id %d in use at %s", cid, self.address)
+                self._emit(BrokerNotice(CLIENT_ID_IN_USE, f"client id {cid} is in use", self._ns()))
+        tried = ", ".join(map(str, ids))
+        hint = (
+            "set connection.auto_client_id = true or choose another connection.client_id"
+            if not self._config.auto_client_id
+            else "close the other API connections or choose another connection.client_id"
+        )
+        raise ConnectError(
+            f"client id {tried} already in use by another API connection to "
+            f"{self.address} (error 326); {hint}"
+        )
+
+    async def _connect_as(self, cid: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._clash = loop.create_future()
+        self._broken_farms.clear()
+        self._link_down = False
+        self._connecting = True
+        timeout = self._config.connect_timeout_s
+        connect = asyncio.ensure_future(
+            self._ib.connectAsync(
+                self._host, self._port, clientId=cid, timeout=timeout,
+                account=self._config.account or "",
+            )
+        )  # fmt: skip
+        try:
+            done, _ = await asyncio.wait(
+                {connect, self._clash}, timeout=timeout * 3, return_when=asyncio.FIRST_COMPLETED
+            )
+            if self._clash in done:
+                connect.cancel()
+                with contextlib.suppress(BaseException):
+                    await connect
+                self._ib.disconnect()
+                raise _ClientIdInUse()
+            if connect not in done:
+                connect.cancel()
+                with contextlib.suppress(BaseException):
+                    await connect
+                raise TimeoutError()
+            connect.result()
+        except _ClientIdInUse:
+            raise
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            self._ib.disconnect()
+            raise ConnectError(self._connect_failure(exc)) from exc
+        finally:
+            self._connecting = False
+            self._clash = None
+        self._client_id = cid
+        accounts = self._ib.client.getAccounts()
+        if self._config.account:
+            self._account = self._config.account
+        elif len(accounts) == 1:
+            self._account = accounts[0]
+
+    def _connect_failure(self, exc: BaseException) -> str:
+        what = (
+            "nothing is listening there"
+            if isinstance(exc, ConnectionRefusedError)
+            else f"timed out after {self._config.connect_timeout_s:g}s"
+            if isinstance(exc, TimeoutError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        return (
+            f"cannot connect to IB at {self.address}: {what}. Check that IB Gateway or TWS is "
+            "running and logged in, that the API is enabled in its settings (Configure > "
+            "Settings > API > Settings: 'Enable ActiveX and Socket Clients', and this host "
+            "among the trusted IPs), and the port: IB Gateway 4001 live / 4002 paper, "
+            "TWS 7496 live / 7497 paper."
+        )
+
+    async def _synced(self, reason: str) -> None:
+        """Connected: startup sync done by ib_async; resubscribe, then LIVE (or DEGRADED)."""
+        self._set_state(ConnectionState.SYNCING, reason)
+        self._after_sync()
+        self._state = ConnectionState.LIVE if not self._degraded() else ConnectionState.DEGRADED
+        self._emit(ConnectionChanged(self._state, reason, self._ns(), client_id=self._client_id))
+
+    def _degraded(self) -> bool:
+        return self._link_down or bool(self._broken_farms)
+
+    # ---- reconnect ----------------------------------------------------------------------
+
+    def _ensure_reconnect(self, reason: str) -> None:
+        """Start THE reconnect task unless it is already running."""
+        if self._stopping or self._connecting:
+            return
+        if self._reconnect_task is not None and not self._reconnect_task.done():
+            return
+        self.reconnect_tasks_started += 1
+        self._reconnect_task = asyncio.ensure_future(self._reconnect(reason))
+
+    def _backoff(self, attempt: int) -> float:
+        lo, hi = self._config.reconnect_min_s, max(self._config.reconnect_max_s, 0.0)
+        base = min(hi, lo * 2**attempt)
+        return max(lo, min(hi, base * random.uniform(0.8, 1.2)))
+
+    async def _reconnect(self, reason: str) -> None:
+        attempt = 0
+        while not self._stopping:
+            delay = self._backoff(attempt)
+            self._set_state(ConnectionState.RECONNECTING, reason, retry_in_s=delay)
+            await asyncio.sleep(delay)
+            self._set_state(ConnectionState.CONNECTING, f"reconnecting to {self.address}")
+            try:
+                await self._connect(first=False)
+            except ConnectError as exc:
+                reason = str(exc)
+                attempt += 1
+                continue
+            except Exception as exc:  # keep trying whatever went wrong
+                log.exception("reconnect attempt failed")
+                reason = f"reconnect failed: {exc!r}"
+                attempt += 1
+                continue
+            try:
+                await self._synced("reconnected")
+            except Exception as exc:  # a drop mid-sync: go round again
+                log.exception("resubscribing after the reconnect failed")
+                reason = f"sync after reconnect failed: {exc!r}"
+            if self._ib.isConnected():
+                return
+            attempt += 1
+
+    # ---- ib_async callbacks -------------------------------------------------------------
+
+    @guarded
+    def _on_disconnected(self) -> None:
+        if self._stopping or self._connecting:
+            return
+        self._ensure_reconnect(f"connection to {self.address} lost")
+
+    @guarded
+    def _on_error(self, req_id: int, code: int, text: str, _contract: Any) -> None:
+        if code == CLIENT_ID_IN_USE and self._clash is not None and not self._clash.done():
+            self._clash.set_result(code)
+            return
+        self._emit(BrokerNotice(code, text, self._ns(), req_id))
+        farm = cv.farm_change(code, text)
+        if farm is not None:
+            if farm.broken:
+                self._broken_farms.add(farm.key)
+            else:
+                self._broken_farms.discard(farm.key)
+                if farm.key.endswith(":"):  # no farm name: the whole family is OK
+                    family = farm.key
+                    self._broken_farms = {k for k in self._broken_farms if not k.startswith(family)}
+            self._settle(f"IB {code}: {text}")
+        elif code == LINK_LOST:
+            self._link_down = True
+            self._settle(f"IB {code}: {text}")
+        elif code == LINK_RESTORED_DATA_LOST:
+            self._link_down = False
+            self.resubscribe_all()
+            self._settle(f"IB {code}: {text} (resubscribed)")
+        elif code == LINK_RESTORED:
+            self._link_down = False
+            self._settle(f"IB {code}: {text}")
+        else:
+            self._on_request_error(req_id, code)
