@@ -71,6 +71,9 @@ class FillLedger:
         """Record the commission (a positive cost) of an execution."""
         self._commissions[exec_id] = amount
 
+    def get(self, exec_id: str) -> Fill | None:
+        return self._fills.get(exec_id)
+
     def commission(self, exec_id: str) -> Decimal | None:
         return self._commissions.get(exec_id)
 

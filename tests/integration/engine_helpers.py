@@ -1,0 +1,103 @@
+"""Helpers for tests that drive the headless ``Engine`` (real IbBroker + ib_async) against the
+fake gateway."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.integration.desk_helpers import until
+from tradeterm.broker.ib import IbBroker
+from tradeterm.config import ConnectionConfig, MarketConfig
+from tradeterm.engine.engine import Engine, EventStream
+from tradeterm.engine.events import EngineEvent
+from tradeterm.engine.session import SessionCalendar
+from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+
+TODAY = date(2026, 11, 20)  # a Friday: ESZ6 is the front month
+E = TypeVar("E")
+
+
+def always_open() -> SessionCalendar:
+    """A calendar whose session covers the test run (the real one is closed at weekends)."""
+    now = time.time_ns()
+    return SessionCalendar([(now - 3600 * 10**9, now + 24 * 3600 * 10**9)])
+
+
+def connection(**kw: Any) -> ConnectionConfig:
+    base: dict[str, Any] = dict(
+        client_id=1, connect_timeout_s=3, request_timeout_s=5, reconnect_min_s=0.1,
+        reconnect_max_s=0.4,
+    )  # fmt: skip
+    base.update(kw)
+    return ConnectionConfig(**base)
+
+
+class Run:
+    """An engine with a recorder of everything it published."""
+
+    def __init__(self, engine: Engine, gateway: FakeGateway) -> None:
+        self.engine = engine
+        self.gateway = gateway
+        self.stream: EventStream = engine.listen()
+        self.events: list[EngineEvent] = []
+
+    def collect(self) -> list[EngineEvent]:
+        self.events.extend(self.stream.drain())
+        return self.events
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.collect() if isinstance(e, kind)]
+
+    async def wait(self, predicate: Callable[[], object], what: str) -> None:
+        await until(lambda: (self.collect(), predicate())[1], what)
+
+
+MakeEngine = Callable[..., Awaitable[Run]]
+
+
+@pytest.fixture
+async def make_engine() -> AsyncIterator[MakeEngine]:
+    """``await make_engine(gateway, client_id=1, market=MarketConfig(...), **engine_kw)``:
+    a started engine; all are stopped after the test."""
+    runs: list[Run] = []
+
+    async def _make(gateway: FakeGateway, client_id: int = 1, market: MarketConfig | None = None,
+                    conn: dict[str, Any] | None = None, **kw: Any) -> Run:  # fmt: skip
+        broker = IbBroker(connection(client_id=client_id, **(conn or {})), port=gateway.config.port)
+        kw.setdefault("calendar", always_open())
+        engine = Engine(broker, "ES", market or MarketConfig(), timer_s=0.05, **kw)
+        run = Run(engine, gateway)
+        runs.append(run)
+        await engine.start()
+        return run
+
+    yield _make
+    for run in runs:
+        await run.engine.stop()
+
+
+@pytest.fixture
+async def still() -> AsyncIterator[FakeGateway]:
+    """A still market (tests print trades themselves), master client id 99."""
+    gw = FakeGateway(GatewayConfig(port=0, rate=0.0, seed=7, today=TODAY, master_client_id=99))
+    await gw.start()
+    try:
+        yield gw
+    finally:
+        await gw.stop()
+
+
+@pytest.fixture
+async def moving() -> AsyncIterator[FakeGateway]:
+    """A live synthetic market at 200 events/s."""
+    gw = FakeGateway(GatewayConfig(port=0, rate=200.0, seed=7, today=TODAY))
+    await gw.start()
+    try:
+        yield gw
+    finally:
+        await gw.stop()

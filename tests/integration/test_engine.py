@@ -1,0 +1,248 @@
+"""The headless Engine against the fake gateway through the real ib_async client: start,
+market data and bars, every order command, positions and P&L against a hand computation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.integration.desk_helpers import Market, until
+from tests.integration.engine_helpers import MakeEngine
+from tradeterm.broker.base import ConnectionState
+from tradeterm.config import BracketConfig, MarketConfig
+from tradeterm.domain import OrderStatus, OrderType, Side
+from tradeterm.engine.commands import (
+    CancelAll,
+    CancelOrder,
+    Flatten,
+    GlobalCancel,
+    ModifyOrder,
+    PlaceBracket,
+    PlaceOrder,
+    Reverse,
+)
+from tradeterm.engine.events import (
+    BarsChanged,
+    CommandDone,
+    FillBooked,
+    MarketChanged,
+    Reconciled,
+)
+from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.oms import SimOrder
+
+pytestmark = pytest.mark.integration
+
+ES_TICK_VALUE = Decimal("12.50")
+COMMISSION = Decimal("2.25")
+
+
+def gw_orders(gateway: FakeGateway) -> list[SimOrder]:
+    """Orders working at the gateway (every client)."""
+    return [o for o in gateway.oms.orders.values() if not o.done]
+
+
+def gw_position(gateway: FakeGateway, market: Market) -> int:
+    return gateway.books.account(gateway.config.account).position(market.feed.con_id).qty
+
+
+async def test_start_resolves_subscribes_backfills_and_reconciles(
+    make_engine: MakeEngine, moving: FakeGateway
+) -> None:
+    run = await make_engine(moving)
+    engine = run.engine
+    snap = engine.snapshot()
+    assert snap.instrument is not None and snap.instrument.local_symbol == "ESZ6"
+    assert snap.health.state is ConnectionState.LIVE
+    assert snap.entries_blocked is None
+    assert len(snap.bars) > 100  # the 1-minute backfill
+    (rec,) = run.of(Reconciled)
+    assert (rec.reason, rec.own_orders, rec.position, rec.entries_allowed) == ("start", 0, 0, True)
+    await run.wait(
+        lambda: run.of(MarketChanged) and run.of(BarsChanged) and engine.market.last,  # type: ignore[union-attr]
+        "market data and a trade",
+    )
+    snap = engine.snapshot()
+    assert snap.market is not None and snap.market.quote is not None
+    assert snap.market.bids and snap.market.asks and snap.market.last is not None
+    assert snap.market.bids[0].price < snap.market.asks[0].price
+
+
+async def test_limit_price_is_rounded_to_tick_on_the_safe_side(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    run = await make_engine(still)
+    market = Market(still)
+    bid = market.bid
+    price = market.px(bid - 4) + 0.13  # between ticks
+    result = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=price))
+    assert result.ok, result.reason
+    (oid,) = result.order_ids
+    await run.wait(
+        lambda: run.engine.orders and run.engine.orders.get(oid).status is OrderStatus.SUBMITTED,  # type: ignore[union-attr]
+        "the order working",
+    )
+    (working,) = gw_orders(still)
+    assert working.lmt_ticks == bid - 4  # rounded down for a buy, never up
+    sell = await run.engine.submit(
+        PlaceOrder(Side.SELL, 1, OrderType.LIMIT, limit=market.px(market.ask + 4) - 0.13)
+    )
+    assert sell.ok
+    await until(lambda: len(gw_orders(still)) == 2, "the sell working")
+    assert {o.lmt_ticks for o in gw_orders(still)} == {bid - 4, market.ask + 4}
+
+
+async def test_market_order_fill_books_position_and_pnl(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    run = await make_engine(still)
+    market = Market(still)
+    ask = market.ask
+    result = await run.engine.submit(PlaceOrder(Side.BUY, 2))
+    assert result.ok
+    await run.wait(lambda: run.of(FillBooked), "the fill")
+    engine = run.engine
+    await run.wait(lambda: engine.snapshot().pnl.commissions == 2 * COMMISSION, "commissions")  # type: ignore[union-attr]
+    market.trade(ask + 3)
+    await run.wait(lambda: engine.snapshot().pnl.mark == ask + 3, "the mark")  # type: ignore[union-attr]
+    pnl = engine.snapshot().pnl
+    assert pnl is not None
+    assert pnl.quantity == 2 and pnl.avg_price == ask
+    assert pnl.unrealized == 2 * 3 * ES_TICK_VALUE and pnl.unrealized_ticks == 6
+    assert pnl.open_ticks == 3
+    assert pnl.daily == 2 * 3 * ES_TICK_VALUE - 2 * COMMISSION
+    (order,) = [o for o in engine.orders._orders.values()]  # type: ignore[union-attr]
+    assert order.status is OrderStatus.FILLED and order.filled == 2
+    assert order.client_id.startswith("tt.ES.")
+
+
+async def test_modify_then_cancel(make_engine: MakeEngine, still: FakeGateway) -> None:
+    run = await make_engine(still)
+    market = Market(still)
+    engine = run.engine
+    bid = market.bid
+    placed = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(bid - 8)))
+    (oid,) = placed.order_ids
+    order = engine.orders.get(oid)  # type: ignore[union-attr]
+    assert order is not None
+    await until(lambda: order.status is OrderStatus.SUBMITTED, "working")
+    moved = await engine.submit(ModifyOrder(oid, quantity=2, limit=market.px(bid - 6)))
+    assert moved.ok, moved.reason
+    await until(
+        lambda: order.status is OrderStatus.SUBMITTED and order.limit == bid - 6, "modified"
+    )
+    assert order.quantity == 2
+    (working,) = gw_orders(still)
+    assert (working.lmt_ticks, working.req.total_qty) == (bid - 6, 2)
+    cancelled = await engine.submit(CancelOrder(oid))
+    assert cancelled.ok
+    await until(lambda: order.status is OrderStatus.CANCELLED, "cancelled")
+    assert gw_orders(still) == []
+    again = await engine.submit(CancelOrder(oid))
+    assert not again.ok and "cancelled" in again.reason
+
+
+async def test_bracket_is_native_and_oca_and_cancel_all_spares_foreign_orders(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    market = Market(still)
+    other = await make_engine(still, client_id=2, instance="NQ")  # another client, same account
+    foreign = await other.engine.submit(
+        PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(market.bid - 20))
+    )
+    assert foreign.ok
+    await until(lambda: gw_orders(still), "the other client's order working")
+    run = await make_engine(still)  # reconciliation at start finds it
+    engine = run.engine
+    bid = market.bid
+    result = await engine.submit(
+        PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16, entry_limit=market.px(bid - 2))
+    )
+    assert result.ok, result.reason
+    entry, target, stop = (engine.orders.get(i) for i in result.order_ids)  # type: ignore[union-attr]
+    assert entry and target and stop
+    await until(lambda: entry.status is OrderStatus.SUBMITTED, "entry working")
+    at_gw = {o.req.order_ref: o for o in still.oms.orders.values()}
+    g_entry, g_target, g_stop = (at_gw[i] for i in result.order_ids)
+    assert g_target.req.parent_id == g_stop.req.parent_id == g_entry.order_id
+    assert g_target.req.oca_group == g_stop.req.oca_group != ""
+    assert (g_stop.aux_ticks, g_target.lmt_ticks) == (bid - 10, bid + 14)
+    (shown,) = engine.snapshot().foreign_orders
+    assert not shown.own and shown.limit == market.bid - 20
+
+    done = await engine.submit(CancelAll())
+    assert done.ok and set(done.order_ids) == set(result.order_ids)
+    await until(
+        lambda: all(o.status is OrderStatus.CANCELLED for o in (entry, target, stop)), "all"
+    )
+    left = gw_orders(still)
+    assert [o.client_id for o in left] == [2]  # the other client's order is untouched
+
+
+async def test_bracket_from_config_quantities_after_fill_stop_protects(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    config = MarketConfig(bracket=BracketConfig(enabled=True, stop_ticks=4, target_ticks=8))
+    run = await make_engine(still, market=config)
+    engine = run.engine
+    market = Market(still)
+    ask = market.ask
+    result = await engine.submit(PlaceBracket(Side.BUY, 1, stop_ticks=4, target_ticks=8))
+    assert result.ok, result.reason
+    await run.wait(lambda: run.of(FillBooked), "the entry fill")
+    await until(lambda: engine.orders.protected() == 1, "the stop protects the position")  # type: ignore[union-attr]
+    stop = engine.orders.get(result.order_ids[2])  # type: ignore[union-attr]
+    assert stop is not None and stop.stop == ask - 4
+
+
+async def test_flatten_and_reverse(make_engine: MakeEngine, still: FakeGateway) -> None:
+    run = await make_engine(still)
+    engine = run.engine
+    market = Market(still)
+    assert not (await engine.submit(Reverse())).ok  # nothing to reverse
+    await engine.submit(PlaceOrder(Side.BUY, 1))
+    resting = await engine.submit(
+        PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(market.bid - 10))
+    )
+    await until(lambda: engine.snapshot().pnl.quantity == 1, "long 1")  # type: ignore[union-attr]
+    rev = await engine.submit(Reverse())
+    assert rev.ok and resting.order_ids[0] in rev.order_ids
+    await until(lambda: engine.snapshot().pnl.quantity == -1, "short 1")  # type: ignore[union-attr]
+    assert gw_orders(still) == []
+    flat = await engine.submit(Flatten())
+    assert flat.ok
+    await until(lambda: engine.snapshot().pnl.quantity == 0, "flat")  # type: ignore[union-attr]
+    done = [c.result for c in run.of(CommandDone)]
+    assert [r.command_id for r in done] == ["cmd-1", "cmd-2", "cmd-3", "cmd-4", "cmd-5"]
+    assert gw_position(still, market) == 0
+
+
+async def test_global_cancel_only_when_asked(make_engine: MakeEngine, still: FakeGateway) -> None:
+    run = await make_engine(still)
+    other = await make_engine(still, client_id=2)
+    market = Market(still)
+    await other.engine.submit(
+        PlaceOrder(Side.SELL, 1, OrderType.LIMIT, limit=market.px(market.ask + 9))
+    )
+    await run.engine.submit(
+        PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(market.bid - 9))
+    )
+    await until(lambda: len(gw_orders(still)) == 2, "two orders")
+    await run.engine.submit(CancelAll())
+    await until(lambda: len(gw_orders(still)) == 1, "own cancelled")
+    assert (await run.engine.submit(GlobalCancel())).ok
+    await until(lambda: gw_orders(still) == [], "everything cancelled")
+
+
+async def test_refusals_say_why(make_engine: MakeEngine, still: FakeGateway) -> None:
+    run = await make_engine(still)
+    engine = run.engine
+    bad = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit="abc"))
+    assert not bad.ok and "not a price" in bad.reason
+    none = await engine.submit(PlaceOrder(Side.BUY, 0))
+    assert not none.ok and "quantity" in none.reason
+    missing = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT))
+    assert not missing.ok and "limit" in missing.reason
+    assert not (await engine.submit(CancelOrder("tt.ES.0.1"))).ok
+    assert gw_orders(still) == []

@@ -1,0 +1,112 @@
+"""Commands the engine accepts (from the UI, a strategy, a test), and their results.
+
+Every command gets an id (``cmd-<n>``) when :meth:`Engine.submit` takes it; the result and
+every event it causes carry that id, and so does the journal. Prices in commands are prices
+(``Decimal``, ``str``, ``float`` or ``int`` in the instrument's units, e.g. ``5000.25``), never
+ticks: the engine rounds each one to the instrument's tick on the safe side before anything
+is sent (a buy rounds down, a sell rounds up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tradeterm.domain import OrderType, Side, TimeInForce
+
+Price = Decimal | str | float | int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """One order: market, limit (``limit``), stop (``stop``) or stop-limit (both)."""
+
+    side: Side
+    quantity: int
+    order_type: OrderType = OrderType.MARKET
+    limit: Price | None = None
+    stop: Price | None = None
+    tif: TimeInForce = TimeInForce.DAY
+    source: str = "manual"  # or a strategy's name
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceBracket:
+    """A native IB bracket: entry (market, or limit at ``entry_limit``), a protective stop
+    ``stop_ticks`` from the entry price and optionally a target ``target_ticks`` from it. The
+    exits are GTC, share one OCA group, and the last leg transmits the group."""
+
+    side: Side
+    quantity: int
+    stop_ticks: int
+    target_ticks: int | None = None
+    entry_limit: Price | None = None
+    source: str = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyOrder:
+    """Change a working order of this instance: quantity and/or price(s)."""
+
+    order_id: str
+    quantity: int | None = None
+    limit: Price | None = None
+    stop: Price | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    """Cancel every working order of this instance (and only those: other instances, other
+    clients and manual TWS orders are left alone). ``at_price`` (ticks) limits it to the
+    orders working at one ladder row."""
+
+    at_price: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    """Cancel this instance's orders, then close the position with a market order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reverse:
+    """Cancel this instance's orders, then trade twice the position the other way."""
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalCancel:
+    """IB's reqGlobalCancel: every working order of the account, every client. Only on
+    explicit request (a user who typed it)."""
+
+
+Command = (
+    PlaceOrder
+    | PlaceBracket
+    | ModifyOrder
+    | CancelOrder
+    | CancelAll
+    | Flatten
+    | Reverse
+    | GlobalCancel
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What became of a command: ``ok`` with the client order ids it sent, cancelled or
+    modified, or refused with a reason worded for the user."""
+
+    command_id: str
+    command: Command
+    ok: bool
+    reason: str = ""
+    order_ids: tuple[str, ...] = field(default=())
+
+
+class Refused(Exception):
+    """A command cannot be carried out; the message says why (shown and journaled)."""

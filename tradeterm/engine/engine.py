@@ -1,0 +1,643 @@
+"""The headless engine: one market, one broker, one event loop.
+
+The UI, tests, benchmarks and backtests all drive it the same way::
+
+    engine = Engine(broker, "ES", market_config)
+    await engine.start()                 # connect, resolve, subscribe, backfill, reconcile
+    stream = engine.listen()             # async iterator of EngineEvents
+    result = await engine.submit(PlaceOrder(Side.BUY, 1))
+    snap = engine.snapshot()             # everything a screen shows, immutable
+    await engine.stop()
+
+Workers (asyncio tasks on the caller's loop): the *pump* applies each broker event to the
+market state, bars, orders and portfolio, in arrival order, and publishes what changed; the
+*timer* (4 Hz) closes bars, checks feed staleness, confirms the broker's position, and
+retries what failed (history backfill, reconciliation).
+
+Reconciliation runs at start, after every reconnect and after IB's 1101/1102: executions since
+the last known one (fills missed while disconnected are booked once), open orders (own ones
+re-linked, foreign ones shown read-only, own ones that vanished closed), then the broker's
+position, which is the final word. New entries stay blocked until it completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from decimal import Decimal
+
+from tradeterm.broker.base import (
+    BarEvent,
+    Broker,
+    BrokerError,
+    BrokerEvent,
+    BrokerNotice,
+    CommissionEvent,
+    ConnectionChanged,
+    ConnectionState,
+    DepthEvent,
+    ExecutionReport,
+    OrderReport,
+    PositionReport,
+    QuoteEvent,
+    TradeEvent,
+)
+from tradeterm.config import MarketConfig
+from tradeterm.domain import ClientOrderIds, Instrument, Side
+from tradeterm.engine.bars import BarBuilder, BarUpdate
+from tradeterm.engine.commands import (
+    CancelAll,
+    CancelOrder,
+    Command,
+    CommandResult,
+    Flatten,
+    GlobalCancel,
+    ModifyOrder,
+    PlaceBracket,
+    PlaceOrder,
+    Refused,
+    Reverse,
+)
+from tradeterm.engine.events import (
+    BarsChanged,
+    CommandDone,
+    EngineEvent,
+    EngineNotice,
+    EngineSnapshot,
+    FillBooked,
+    HealthChanged,
+    MarketChanged,
+    PositionChanged,
+    PositionDivergence,
+    Reconciled,
+)
+from tradeterm.engine.marketdata import Changes, Feed, MarketState, StalenessWatchdog
+from tradeterm.engine.orders import OrderManager
+from tradeterm.engine.portfolio import Portfolio
+from tradeterm.engine.session import CME, NS, SessionCalendar
+
+log = logging.getLogger(__name__)
+
+CONNECTED = frozenset({ConnectionState.LIVE, ConnectionState.DEGRADED})
+LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
+INFO_CODES = frozenset({2104, 2106, 2107, 2108, 2158, 2119})
+POSITION_GRACE_S = 1.0  # the broker's position may trail our fills by this much
+RETRY_S = 5.0  # history / reconciliation retry interval
+RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many seconds
+
+
+def default_staleness(quotes_s: float) -> dict[Feed, float]:
+    """Quotes and depth go stale after ``quotes_s``; trades and bars are quiet in a slow
+    market and get longer."""
+    return {
+        Feed.QUOTES: quotes_s,
+        Feed.DEPTH: quotes_s,
+        Feed.TRADES: max(quotes_s * 6, 30.0),
+        Feed.BARS: max(quotes_s * 4, 15.0),
+    }
+
+
+class EventStream:
+    """One listener's queue. Market and bar events coalesce while the listener is behind;
+    everything else is kept in order, never dropped."""
+
+    def __init__(self, on_close: Callable[[EventStream], None]) -> None:
+        self._items: deque[EngineEvent] = deque()
+        self._wake = asyncio.Event()
+        self._on_close = on_close
+        self.closed = False
+
+    def push(self, event: EngineEvent) -> None:
+        items = self._items
+        if items:
+            last = items[-1]
+            if isinstance(event, MarketChanged) and isinstance(last, MarketChanged):
+                a, b = last.changes, event.changes
+                items[-1] = MarketChanged(
+                    Changes(a.kinds | b.kinds, a.rows | b.rows, a.all_rows or b.all_rows)
+                )
+                return
+            if isinstance(event, BarsChanged) and isinstance(last, BarsChanged):
+                items[-1] = BarsChanged(event.forming, last.closed + event.closed)
+                return
+        items.append(event)
+        self._wake.set()
+
+    def drain(self) -> list[EngineEvent]:
+        """Everything queued, without waiting."""
+        out = list(self._items)
+        self._items.clear()
+        return out
+
+    def __aiter__(self) -> AsyncIterator[EngineEvent]:
+        return self
+
+    async def __anext__(self) -> EngineEvent:
+        while not self._items:
+            if self.closed:
+                raise StopAsyncIteration
+            self._wake.clear()
+            await self._wake.wait()
+        return self._items.popleft()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+        self._on_close(self)
+
+
+class Engine:
+    """See the module notes. ``instance`` names this tradeterm process in every orderRef
+    (default: the symbol); two instances must not share a name on one account."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        symbol: str = "ES",
+        market: MarketConfig | None = None,
+        *,
+        instance: str | None = None,
+        session: int | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        calendar: SessionCalendar = CME,
+        history_minutes: int = 600,
+        staleness: Mapping[Feed, float] | None = None,
+        timer_s: float = 0.25,
+    ) -> None:
+        self.broker = broker
+        self.symbol = symbol.upper()
+        self.config = market or MarketConfig()
+        self.clock = clock
+        self.calendar = calendar
+        self.history_minutes = history_minutes
+        self.timer_s = timer_s
+        self.ids = ClientOrderIds(instance or self.symbol.split()[0], session or int(time.time()))
+        self._staleness = dict(staleness or default_staleness(self.config.risk.stale_after_s))
+        self._listeners: list[EventStream] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._commands = 0
+        self._reconcile_lock = asyncio.Lock()
+        self._reconciled_once = False
+        self._reconcile_due = False
+        self._history_due = False
+        self._last_resubscribe = 0
+        self._broker_state = ConnectionState.DISCONNECTED
+        self._broker_reason = "not started"
+        self._retry_in: float | None = None
+        self._link_down = False
+        self._broker_position: PositionReport | None = None
+        self._position_due: int | None = None
+        self.health = HealthChanged(ConnectionState.DISCONNECTED, "not started", (), clock())
+        self.account_pnl: object | None = None
+        # built once the instrument is known (start)
+        self.instrument: Instrument | None = None
+        self.market: MarketState | None = None
+        self.bars: BarBuilder | None = None
+        self.portfolio: Portfolio | None = None
+        self.orders: OrderManager | None = None
+        self.watchdog: StalenessWatchdog | None = None
+        self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
+
+    # ---- listeners -----------------------------------------------------------------------
+
+    def listen(self) -> EventStream:
+        stream = EventStream(self._listeners.remove)
+        self._listeners.append(stream)
+        return stream
+
+    def _publish(self, event: EngineEvent) -> None:
+        for stream in self._listeners:
+            stream.push(event)
+
+    def _notice(self, level: str, text: str, code: int = 0) -> None:
+        getattr(log, level.lower())("%s", text)
+        self._publish(EngineNotice(level, text, self.clock(), code))
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, resolve the contract, subscribe, backfill and reconcile. Raises the
+        broker's ``ConnectError``/``BrokerError`` (worded for the user) when it cannot."""
+        self._tasks.append(asyncio.create_task(self._pump(), name="engine-pump"))
+        try:
+            await self.broker.start()
+            contract = self.config.contract or self.symbol
+            instrument = await self.broker.resolve(contract, roll_days=self.config.roll_days)
+            self._build(instrument)
+            await self.broker.subscribe_market_data(instrument)
+            await self._backfill()
+            await self.reconcile("start")
+        except BaseException:
+            await self.stop()
+            raise
+        self._tasks.append(asyncio.create_task(self._timer(), name="engine-timer"))
+
+    def _build(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.market = MarketState(instrument, calendar=self.calendar)
+        self.bars = BarBuilder(instrument)
+        self.portfolio = portfolio = Portfolio(instrument, clock=self.clock, calendar=self.calendar)
+        self.orders = OrderManager(
+            self.broker, instrument, self.ids,
+            position=lambda: portfolio.position,
+            fills_of=portfolio.ledger.for_order,
+            emit=self._publish, clock=self.clock,
+        )  # fmt: skip
+        self.orders.blocked = "reconciling (start)"
+        self.watchdog = StalenessWatchdog(self._staleness, clock=self.clock, calendar=self.calendar)
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        self._set_health(ConnectionState.DISCONNECTED, "stopped")
+        for stream in list(self._listeners):
+            stream.close()
+
+    # ---- commands ------------------------------------------------------------------------
+
+    async def submit(self, command: Command) -> CommandResult:
+        """Carry out ``command``; the result (also published as ``CommandDone``) says what
+        was sent, or why nothing was."""
+        self._commands += 1
+        command_id = f"cmd-{self._commands}"
+        try:
+            order_ids = await self._run(command, command_id)
+            result = CommandResult(command_id, command, True, order_ids=order_ids)
+        except Refused as exc:
+            result = CommandResult(command_id, command, False, reason=str(exc))
+        except BrokerError as exc:
+            result = CommandResult(command_id, command, False, reason=str(exc))
+        log.info("command %s %s: %s", command_id, command, "ok" if result.ok else result.reason)
+        self._publish(CommandDone(result))
+        return result
+
+    async def _run(self, command: Command, command_id: str) -> tuple[str, ...]:
+        orders = self.orders
+        if orders is None:
+            raise Refused("the engine has not started")
+        match command:
+            case PlaceOrder():
+                return await orders.place(command, command_id)
+            case PlaceBracket():
+                return await orders.place_bracket(
+                    command, command_id, self._reference(command.side)
+                )
+            case ModifyOrder():
+                return await orders.modify(command)
+            case CancelOrder():
+                return await orders.cancel(command.order_id)
+            case CancelAll():
+                return await orders.cancel_all(command.at_price)
+            case Flatten():
+                return await orders.close_position(command_id, reverse=False)
+            case Reverse():
+                return await orders.close_position(command_id, reverse=True)
+            case GlobalCancel():
+                await self.broker.cancel_all_account_orders()
+                return ()
+        raise Refused(f"unknown command {command!r}")
+
+    def _reference(self, side: Side) -> int | None:
+        """The price a market entry is expected at: the touch it would take, else the last."""
+        market = self.market
+        if market is None:
+            return None
+        quote = market.quote
+        if quote is not None:
+            touch = quote.ask if side is Side.BUY else quote.bid
+            if touch is not None:
+                return touch
+        return market.last.price if market.last is not None else None
+
+    # ---- the pump ------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        async for event in self.broker.events():
+            try:
+                self.apply(event)
+            except Exception as exc:  # one bad event must not stop the engine
+                log.exception("error applying %r", event)
+                self._notice("ERROR", f"internal error applying {type(event).__name__}: {exc!r}")
+
+    def apply(self, event: BrokerEvent) -> None:
+        """Apply one broker event (the pump calls this; tests and backtests may too)."""
+        self.events_applied += 1
+        if isinstance(event, ConnectionChanged):
+            self._on_connection(event)
+        elif isinstance(event, BrokerNotice):
+            self._on_notice(event)
+        elif self.market is None:
+            return  # before the instrument is known: reconciliation will fetch it all
+        elif isinstance(event, (QuoteEvent, DepthEvent, TradeEvent)):
+            self._on_market(event)
+        elif isinstance(event, BarEvent):
+            self._on_bars(self._bars_apply(event), Feed.BARS)
+        elif isinstance(event, OrderReport):
+            self._orders().on_report(event)
+        elif isinstance(event, ExecutionReport):
+            self._on_execution(event)
+        elif isinstance(event, CommissionEvent):
+            if self._portfolio().add_commission(event.exec_id, event.commission):
+                self._publish(PositionChanged(self._portfolio().pnl()))
+        elif isinstance(event, PositionReport):
+            if event.con_id == self._instrument().con_id:
+                self._broker_position = event
+                self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
+        else:
+            self.account_pnl = event
+
+    def _instrument(self) -> Instrument:
+        assert self.instrument is not None
+        return self.instrument
+
+    def _portfolio(self) -> Portfolio:
+        assert self.portfolio is not None
+        return self.portfolio
+
+    def _orders(self) -> OrderManager:
+        assert self.orders is not None
+        return self.orders
+
+    def _bars_apply(self, event: BarEvent) -> list[BarUpdate]:
+        assert self.bars is not None
+        return self.bars.apply(event)
+
+    def _on_market(self, event: QuoteEvent | DepthEvent | TradeEvent) -> None:
+        assert self.market is not None and self.watchdog is not None
+        changes = self.market.apply(event)
+        now = self.clock()
+        if isinstance(event, TradeEvent):
+            self.watchdog.touch(Feed.TRADES, now)
+            if event.trade.size > 0:
+                self._portfolio().on_mark(event.trade.price)
+                assert self.bars is not None
+                self._on_bars(self.bars.on_trade(event.trade), None)
+        elif isinstance(event, QuoteEvent):
+            self.watchdog.touch(Feed.QUOTES, now)
+        elif event.bids or event.asks:
+            self.watchdog.touch(Feed.DEPTH, now)
+        if changes:
+            self._publish(MarketChanged(changes))
+
+    def _on_bars(self, updates: list[BarUpdate], feed: Feed | None) -> None:
+        if feed is not None and self.watchdog is not None:
+            self.watchdog.touch(feed, self.clock())
+        if updates and self.bars is not None:
+            closed = sum(1 for u in updates if u.closed)
+            self._publish(BarsChanged(self.bars.forming, closed))
+
+    def _on_execution(self, report: ExecutionReport) -> bool:
+        orders, portfolio = self._orders(), self._portfolio()
+        fill = orders.fill_of(report)
+        if fill is None or not portfolio.add_fill(fill):
+            return False
+        orders.on_fill(fill)
+        self._publish(FillBooked(fill, fill.order_id is not None, report.historical))
+        self._publish(PositionChanged(portfolio.pnl()))
+        self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
+        return True
+
+    # ---- connection ----------------------------------------------------------------------
+
+    def _on_connection(self, event: ConnectionChanged) -> None:
+        was = self._broker_state
+        self._broker_state = event.state
+        self._broker_reason = event.reason
+        self._retry_in = event.retry_in_s
+        if event.state in CONNECTED:
+            if was not in CONNECTED and self._reconciled_once:
+                self._reconcile_due = True  # a reconnect: reconcile before trading again
+                self._block("reconciling after reconnect")
+        else:
+            self._block(f"{event.state.lower()}: {event.reason}")
+        if event.state is ConnectionState.SYNCING and self.watchdog is not None:
+            self.watchdog.rearm(self.clock())
+        self._refresh_health()
+
+    def _on_notice(self, notice: BrokerNotice) -> None:
+        code = notice.code
+        if self.orders is not None:
+            self.orders.on_notice(notice)
+            if self.orders.reconcile_wanted:
+                self._reconcile_due = True
+        if code == LINK_LOST:
+            self._link_down = True
+            self._block("IB lost its connection to the exchange (1100)")
+        elif code in (LINK_RESTORED_DATA_LOST, LINK_RESTORED):
+            self._link_down = False
+            if self.watchdog is not None:
+                self.watchdog.rearm(self.clock())
+            if self._reconciled_once:
+                self._reconcile_due = True
+                self._block(f"reconciling after IB {code}")
+        level = "INFO" if code in INFO_CODES or 2100 <= code < 2200 else "WARNING"
+        self._notice(level, f"IB {code}: {notice.text}" if code else notice.text, code)
+        self._refresh_health()
+
+    def _block(self, reason: str) -> None:
+        if self.orders is not None:
+            self.orders.blocked = reason
+
+    def _stale(self) -> tuple[Feed, ...]:
+        watchdog = self.watchdog
+        if watchdog is None:
+            return ()
+        return tuple(f for f in watchdog.thresholds if watchdog.is_stale(f))
+
+    def _refresh_health(self) -> None:
+        state, reason = self._broker_state, self._broker_reason
+        stale = self._stale() if state in CONNECTED else ()
+        if self._link_down and state in CONNECTED:
+            state, reason = (
+                ConnectionState.DEGRADED,
+                "IB lost its connection to the exchange (1100)",
+            )
+        elif stale and state is ConnectionState.LIVE:
+            state, reason = ConnectionState.DEGRADED, "stale: " + ", ".join(stale)
+        health = HealthChanged(state, reason, stale, self.clock(), self._retry_in)
+        old = self.health
+        if (old.state, old.reason, old.stale, old.retry_in_s) != (
+            health.state, health.reason, health.stale, health.retry_in_s,
+        ):  # fmt: skip
+            self.health = health
+            self._publish(health)
+
+    def _set_health(self, state: ConnectionState, reason: str) -> None:
+        self._broker_state, self._broker_reason, self._retry_in = state, reason, None
+        self._refresh_health()
+
+    # ---- the timer -----------------------------------------------------------------------
+
+    async def _timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.timer_s)
+            try:
+                await self.tick()
+            except Exception as exc:
+                log.exception("engine timer")
+                self._notice("ERROR", f"internal error in the engine timer: {exc!r}")
+
+    async def tick(self) -> None:
+        """One timer step (public for tests driving a fake clock)."""
+        now = self.clock()
+        if self.bars is not None:
+            self._on_bars(self.bars.on_time(now), None)
+        if self.watchdog is not None:
+            if self.watchdog.check(now):
+                self._refresh_health()
+            self._resubscribe_stale(now)
+        if self._position_due is not None and now >= self._position_due:
+            self._position_due = None
+            self._check_position(at_start=False)
+        connected = self._broker_state in CONNECTED
+        if connected and self._reconcile_due and not self._reconcile_lock.locked():
+            self._reconcile_due = False
+            await self.reconcile("reconnect")
+        if connected and self._history_due:
+            await self._backfill()
+
+    def _resubscribe_stale(self, now: int) -> None:
+        """A feed silent while connected and the market open (IB failure #1): ask again."""
+        stale = self._stale()
+        if not stale or self._broker_state not in CONNECTED or self._link_down:
+            return
+        if now - self._last_resubscribe < RESUBSCRIBE_S * NS:
+            return
+        resubscribe = getattr(self.broker, "resubscribe_all", None)
+        if resubscribe is None:
+            return
+        self._last_resubscribe = now
+        self._notice("WARNING", "no data on " + ", ".join(stale) + ": resubscribing")
+        resubscribe()
+
+    def _check_position(self, *, at_start: bool) -> bool:
+        """Compare the broker's position with ours; adopt the broker's when they differ.
+        True when they agreed."""
+        report = self._broker_position
+        portfolio = self.portfolio
+        if portfolio is None:
+            return True
+        quantity = report.quantity if report is not None else 0
+        avg_cost = report.avg_cost if report is not None else Decimal(0)
+        divergence = portfolio.check_broker(quantity, avg_cost)
+        if divergence is None:
+            return True
+        portfolio.adopt(quantity, avg_cost)
+        level = "INFO" if at_start else "WARNING"
+        self._notice(
+            level,
+            f"position at IB is {quantity}, fills here said {divergence.ours}: using IB's"
+            + (" (carried in)" if at_start else ""),
+        )
+        self._publish(
+            PositionDivergence(divergence.ours, quantity, avg_cost, at_start, self.clock())
+        )
+        self._publish(PositionChanged(portfolio.pnl()))
+        return False
+
+    # ---- history and reconciliation ------------------------------------------------------
+
+    async def _backfill(self) -> None:
+        assert self.instrument is not None and self.bars is not None
+        try:
+            history = await self.broker.history(self.instrument, self.history_minutes)
+        except BrokerError as exc:
+            self._history_due = True
+            self._notice("WARNING", f"bar history unavailable, will retry: {exc}")
+            return
+        self._history_due = False
+        self._on_bars(self.bars.backfill(history), None)
+
+    async def reconcile(self, reason: str) -> Reconciled | None:
+        """Bring orders, fills and the position in line with the broker (see the module
+        notes). Returns what was found, or None when it could not run (retried later)."""
+        orders, portfolio = self.orders, self.portfolio
+        if orders is None or portfolio is None:
+            return None
+        async with self._reconcile_lock:
+            at_start = not self._reconciled_once
+            orders.blocked = f"reconciling ({reason})"
+            try:
+                result = await self._reconcile(reason, at_start)
+            except BrokerError as exc:
+                self._reconcile_due = True
+                orders.blocked = f"reconciliation failed, retrying: {exc}"
+                self._notice("WARNING", f"reconciliation ({reason}) failed: {exc}")
+                return None
+            self._reconciled_once = True
+            if self._broker_state in CONNECTED and not self._link_down:
+                orders.blocked = None
+            self._publish(result)
+            self._notice("INFO", f"reconciled ({reason}): {result.detail}")
+            return result
+
+    async def _reconcile(self, reason: str, at_start: bool) -> Reconciled:
+        orders, portfolio = self._orders(), self._portfolio()
+        last = portfolio.ledger.last_ts_ns
+        executions = await self.broker.executions(None if last is None else last - NS)
+        recovered = sum(1 for r in executions if self._on_execution(r))
+        reports = await self.broker.open_orders()
+        for report in reports:
+            orders.on_report(report)
+        closed = orders.close_missing(reports)
+        orders.drop_foreign(reports)
+        agreed = await self._reconcile_position(at_start)
+        own = len(orders.working())
+        position = portfolio.position.quantity
+        protected = orders.protected()
+        detail = (
+            f"{own} own working order(s), {len(orders.foreign)} foreign, "
+            f"{recovered} fill(s) recovered, {len(closed)} order(s) closed, position "
+            f"{position}" + (f" ({protected} protected by stops)" if position else "")
+            + ("" if agreed else "; position taken from IB")
+        )  # fmt: skip
+        return Reconciled(
+            reason, own, len(orders.foreign), recovered, len(closed), position, protected,
+            True, self.clock(), detail,
+        )  # fmt: skip
+
+    async def _reconcile_position(self, at_start: bool) -> bool:
+        """Two reads of IB's position must agree with ours before we call it different (a
+        fill in flight shows in one before the other)."""
+        con_id = self._instrument().con_id
+        for attempt in range(2):
+            reports = await self.broker.positions()
+            mine = [p for p in reports if p.con_id == con_id]
+            self._broker_position = mine[0] if mine else None
+            if (
+                self._portfolio().check_broker(
+                    self._broker_position.quantity if self._broker_position else 0, Decimal(0)
+                )
+                is None
+            ):
+                return True
+            if attempt == 0 and not at_start:
+                await asyncio.sleep(POSITION_GRACE_S / 2)
+        return self._check_position(at_start=at_start)
+
+    # ---- snapshots -----------------------------------------------------------------------
+
+    def snapshot(self, tape: int | None = 200) -> EngineSnapshot:
+        orders = self.orders
+        return EngineSnapshot(
+            instrument=self.instrument,
+            health=self.health,
+            market=self.market.snapshot(tape) if self.market is not None else None,
+            bars=self.bars.bars() if self.bars is not None else (),
+            pnl=self.portfolio.pnl() if self.portfolio is not None else None,
+            orders=orders.views() if orders is not None else (),
+            foreign_orders=tuple(orders.foreign.values()) if orders is not None else (),
+            entries_blocked=orders.blocked if orders is not None else "not started",
+            account=self.broker.account,
+            client_id=self.broker.client_id,
+        )

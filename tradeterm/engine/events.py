@@ -1,0 +1,224 @@
+"""What the engine tells its listeners (UI, journal, strategies, tests), and its snapshots.
+
+Events are small frozen dataclasses. Order, fill, position and command events are never
+dropped; market-data events are coalesced for a slow listener (see ``Engine.listen``): a
+listener that falls behind gets one ``MarketChanged`` with the union of the rows to repaint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from tradeterm.broker.base import ConnectionState, OrderReport
+from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderStatus, Side
+from tradeterm.engine.commands import CommandResult
+from tradeterm.engine.marketdata import Changes, Feed, MarketSnapshot
+from tradeterm.engine.portfolio import PnL
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An immutable view of one order: this instance's (``own``) or another client's
+    (read-only: ``order_id`` is ``ib:<permId>``)."""
+
+    order_id: str
+    side: Side
+    quantity: int
+    order_type: str
+    limit: int | None
+    stop: int | None
+    tif: str
+    status: OrderStatus
+    filled: int
+    remaining: int
+    avg_fill_price: Fraction | Decimal | None
+    broker_id: int | None
+    perm_id: int | None
+    parent_id: str | None
+    oca_group: str | None
+    role: str  # "entry", "stop", "target", "flatten", "" (plain order), "foreign"
+    own: bool
+    reason: str = ""
+    pending_change: OrderChange | None = None
+    command_id: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+    @property
+    def price(self) -> int | None:
+        """Where the order sits on a ladder: its limit, else its stop."""
+        return self.limit if self.limit is not None else self.stop
+
+    @classmethod
+    def of(cls, order: Order, *, role: str = "", command_id: str = "") -> OrderView:
+        return cls(
+            order_id=order.client_id,
+            side=order.side,
+            quantity=order.quantity,
+            order_type=str(order.order_type),
+            limit=order.limit,
+            stop=order.stop,
+            tif=str(order.tif),
+            status=order.status,
+            filled=order.filled,
+            remaining=order.remaining,
+            avg_fill_price=order.avg_fill_price,
+            broker_id=order.broker_id,
+            perm_id=order.perm_id,
+            parent_id=order.parent_id,
+            oca_group=order.oca_group,
+            role=role,
+            own=True,
+            reason=order.reject_reason or "",
+            pending_change=order.pending_change,
+            command_id=command_id,
+        )
+
+    @classmethod
+    def foreign(cls, report: OrderReport) -> OrderView:
+        return cls(
+            order_id=f"ib:{report.perm_id or report.broker_id}",
+            side=report.side,
+            quantity=report.quantity,
+            order_type=report.order_type,
+            limit=report.limit,
+            stop=report.stop,
+            tif=report.tif,
+            status=report.status,
+            filled=report.filled,
+            remaining=report.remaining,
+            avg_fill_price=report.avg_fill_price,
+            broker_id=report.broker_id,
+            perm_id=report.perm_id or None,
+            parent_id=None,
+            oca_group=report.oca_group or None,
+            role="foreign",
+            own=False,
+            reason=report.reason,
+        )
+
+
+# ---- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChanged:
+    """The connection as the trader must see it: the broker's state, made DEGRADED by stale
+    feeds; ``retry_in_s`` while RECONNECTING."""
+
+    state: ConnectionState
+    reason: str
+    stale: tuple[Feed, ...]
+    ts_ns: int
+    retry_in_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketChanged:
+    changes: Changes
+
+
+@dataclass(frozen=True, slots=True)
+class BarsChanged:
+    """The forming bar changed, or bars closed (``closed`` > 0)."""
+
+    forming: Bar | None
+    closed: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdated:
+    order: OrderView
+
+
+@dataclass(frozen=True, slots=True)
+class FillBooked:
+    """A new execution, booked once (``historical``: recovered by reqExecutions)."""
+
+    fill: Fill
+    own: bool
+    historical: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChanged:
+    pnl: PnL
+
+
+@dataclass(frozen=True, slots=True)
+class PositionDivergence:
+    """Our fills said ``ours``, the broker holds ``broker``: the broker's position was
+    adopted. ``at_start``: found when the engine started (a position carried in), not lost
+    fills."""
+
+    ours: int
+    broker: int
+    broker_avg_cost: Decimal
+    at_start: bool
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDone:
+    result: CommandResult
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """Reconciliation finished: what was found at the broker. ``entries_allowed`` False
+    means it could not complete (new entries stay blocked; it is retried)."""
+
+    reason: str
+    own_orders: int
+    foreign_orders: int
+    fills_recovered: int
+    orders_closed: int  # open here, gone at the broker
+    position: int
+    protected: int  # contracts covered by working stop orders of this instance
+    entries_allowed: bool
+    ts_ns: int
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineNotice:
+    """A message for the log panel: ``level`` is a logging level name."""
+
+    level: str
+    text: str
+    ts_ns: int
+    code: int = 0
+
+
+EngineEvent = (
+    HealthChanged
+    | MarketChanged
+    | BarsChanged
+    | OrderUpdated
+    | FillBooked
+    | PositionChanged
+    | PositionDivergence
+    | CommandDone
+    | Reconciled
+    | EngineNotice
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot:
+    """Everything a screen shows, at one moment."""
+
+    instrument: Instrument | None
+    health: HealthChanged
+    market: MarketSnapshot | None
+    bars: tuple[Bar, ...]
+    pnl: PnL | None
+    orders: tuple[OrderView, ...]  # this instance's working orders
+    foreign_orders: tuple[OrderView, ...]
+    entries_blocked: str | None  # why new entries are refused right now, None if allowed
+    account: str | None
+    client_id: int | None

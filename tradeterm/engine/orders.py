@@ -1,0 +1,531 @@
+"""The order manager: this instance's orders, from command to the last fill.
+
+* Every order carries its client order id in IB's ``orderRef`` (``tt.<instance>.<session>.<seq>``),
+  so a restarted instance recognises its own orders, and cancel-all / flatten touch only
+  those: never another instance's, another client's or a manual TWS order (those are kept as
+  read-only ``foreign`` views). The account-wide global cancel is a separate command.
+* Every price is rounded to the instrument's tick on the safe side before it is sent.
+* The client-side state machine is :class:`~tradeterm.domain.Order`'s; it mirrors IB's
+  statuses, and PendingCancel is not terminal: a fill can still arrive and is booked.
+* A modification is confirmed when IB reports the order with the new values, and refused when
+  IB answers the order id with an error (the order keeps its old values).
+* New entries (orders that could grow the position) are refused while ``blocked`` says why:
+  connecting, reconciling, disconnected. Orders that only reduce the position and cancels are
+  always allowed. ``checks`` are further pre-trade checks (the risk manager's).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from tradeterm.broker.base import Broker, BrokerError, BrokerNotice, ExecutionReport, OrderReport
+from tradeterm.domain import (
+    ClientOrderIds,
+    DomainError,
+    Fill,
+    Instrument,
+    InvalidOrderError,
+    InvalidTransitionError,
+    Order,
+    OrderChange,
+    OrderStatus,
+    OrderType,
+    Position,
+    Rounding,
+    Side,
+    TimeInForce,
+    make_bracket,
+)
+from tradeterm.engine.commands import (
+    ModifyOrder,
+    PlaceBracket,
+    PlaceOrder,
+    Price,
+    Refused,
+)
+from tradeterm.engine.events import EngineEvent, EngineNotice, OrderUpdated, OrderView
+
+log = logging.getLogger(__name__)
+
+# IB answers an order id with one of these when a modification is refused and the order
+# keeps working (ib_async treats them as warnings and leaves the order alive).
+MODIFY_REFUSED = frozenset({105, 110, 321, 329, 399, 404, 434, 10224})
+CANCEL_UNKNOWN = frozenset({10147, 10148, 161})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """What a pre-trade check sees: one order about to be sent."""
+
+    side: Side
+    quantity: int
+    order_type: OrderType
+    limit: int | None
+    stop: int | None
+    entry: bool  # it could grow the position
+    source: str
+
+
+PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
+
+
+class OrderManager:
+    """The orders of one instrument and one instance (see the module notes)."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        instrument: Instrument,
+        ids: ClientOrderIds,
+        *,
+        position: Callable[[], Position],
+        fills_of: Callable[[str], Iterable[Fill]],
+        emit: Callable[[EngineEvent], None],
+        clock: Callable[[], int],
+    ) -> None:
+        self._broker = broker
+        self.instrument = instrument
+        self.ids = ids
+        self._position = position
+        self._fills_of = fills_of
+        self._emit = emit
+        self._clock = clock
+        self._orders: dict[str, Order] = {}
+        self._roles: dict[str, str] = {}
+        self._commands: dict[str, str] = {}
+        self._by_broker: dict[int, str] = {}
+        self._by_perm: dict[int, str] = {}
+        self.foreign: dict[str, OrderView] = {}
+        self.blocked: str | None = "not started"
+        self.checks: list[PreTradeCheck] = []
+        self.reconcile_wanted = False  # IB said a cancel hit an unknown/finished order
+
+    # ---- views -------------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> Order | None:
+        return self._orders.get(order_id)
+
+    def view(self, order: Order) -> OrderView:
+        cid = order.client_id
+        return OrderView.of(
+            order, role=self._roles.get(cid, ""), command_id=self._commands.get(cid, "")
+        )
+
+    def working(self) -> list[Order]:
+        """This instance's orders that may still fill (PendingCancel included)."""
+        return [o for o in self._orders.values() if o.is_open]
+
+    def views(self) -> tuple[OrderView, ...]:
+        return tuple(self.view(o) for o in self.working())
+
+    def protected(self) -> int:
+        """Contracts of the position covered by this instance's working stop orders."""
+        qty = self._position().quantity
+        if not qty:
+            return 0
+        exit_side = Side.SELL if qty > 0 else Side.BUY
+        cover = sum(
+            o.remaining
+            for o in self.working()
+            if o.side is exit_side and o.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        )
+        return min(abs(qty), cover)
+
+    def _changed(self, order: Order) -> None:
+        self._emit(OrderUpdated(self.view(order)))
+
+    def _notice(self, level: str, text: str, code: int = 0) -> None:
+        getattr(log, level.lower())("%s", text)
+        self._emit(EngineNotice(level, text, self._clock(), code))
+
+    # ---- prices ------------------------------------------------------------------------------
+
+    def ticks(self, price: Price, side: Side) -> int:
+        """``price`` on the tick, rounded so the order is never worse for us than asked."""
+        try:
+            return self.instrument.to_ticks(price, Rounding.passive(side))
+        except (DomainError, ValueError, ArithmeticError) as exc:
+            raise Refused(f"not a price: {price!r} ({exc})") from None
+
+    # ---- checks ------------------------------------------------------------------------------
+
+    def is_entry(self, side: Side, quantity: int) -> bool:
+        """Whether an order could grow (or flip) the position, counting the orders already
+        working on the same side as if they filled."""
+        position = self._position()
+        same_side = sum(o.remaining for o in self.working() if o.side is side)
+        return not position.reduces(side, quantity + same_side)
+
+    def _check(self, intent: OrderIntent) -> None:
+        if intent.quantity <= 0:
+            raise Refused(f"quantity must be positive, got {intent.quantity}")
+        if intent.entry and self.blocked:
+            raise Refused(f"new entries are blocked: {self.blocked}")
+        for check in self.checks:
+            reason = check(intent)
+            if reason:
+                raise Refused(reason)
+
+    # ---- commands ----------------------------------------------------------------------------
+
+    async def place(self, cmd: PlaceOrder, command_id: str) -> tuple[str, ...]:
+        side = cmd.side
+        limit = self.ticks(cmd.limit, side) if cmd.limit is not None else None
+        stop = self.ticks(cmd.stop, side) if cmd.stop is not None else None
+        intent = OrderIntent(
+            side, cmd.quantity, cmd.order_type, limit, stop,
+            self.is_entry(side, cmd.quantity), cmd.source,
+        )  # fmt: skip
+        self._check(intent)
+        try:
+            order = Order(
+                self.ids.next(), self.instrument, side, cmd.quantity, cmd.order_type,
+                limit=limit, stop=stop, tif=cmd.tif,
+            )  # fmt: skip
+        except InvalidOrderError as exc:
+            raise Refused(str(exc)) from None
+        await self._send(order, command_id, role="")
+        return (order.client_id,)
+
+    async def place_bracket(
+        self, cmd: PlaceBracket, command_id: str, reference: int | None
+    ) -> tuple[str, ...]:
+        side = cmd.side
+        entry_limit = self.ticks(cmd.entry_limit, side) if cmd.entry_limit is not None else None
+        basis = entry_limit if entry_limit is not None else reference
+        if basis is None:
+            raise Refused("no price yet to place the bracket's stop and target from")
+        if cmd.stop_ticks <= 0 or (cmd.target_ticks is not None and cmd.target_ticks <= 0):
+            raise Refused("bracket stop and target distances must be positive ticks")
+        stop_loss = basis - side.sign * cmd.stop_ticks
+        target = basis + side.sign * cmd.target_ticks if cmd.target_ticks is not None else None
+        order_type = OrderType.LIMIT if entry_limit is not None else OrderType.MARKET
+        intent = OrderIntent(
+            side, cmd.quantity, order_type, entry_limit, None,
+            self.is_entry(side, cmd.quantity), cmd.source,
+        )  # fmt: skip
+        self._check(intent)
+        try:
+            bracket = make_bracket(
+                self.ids, self.instrument, side, cmd.quantity, stop_loss=stop_loss,
+                take_profit=target, entry_limit=entry_limit, reference=basis,
+            )  # fmt: skip
+        except InvalidOrderError as exc:
+            raise Refused(str(exc)) from None
+        legs = bracket.orders
+        roles = {bracket.entry.client_id: "entry", bracket.stop_loss.client_id: "stop"}
+        if bracket.take_profit is not None:
+            roles[bracket.take_profit.client_id] = "target"
+        parent_broker_id: int | None = None
+        for i, leg in enumerate(legs):
+            last = i == len(legs) - 1
+            await self._send(
+                leg, command_id, role=roles[leg.client_id], transmit=last,
+                parent_broker_id=parent_broker_id,
+            )  # fmt: skip
+            if leg.status is OrderStatus.REJECTED:  # not sent: stop here, drop the rest
+                for rest in legs[i + 1 :]:
+                    rest.request_cancel()
+                    self._track(rest, command_id, roles[rest.client_id])
+                    self._changed(rest)
+                if i:  # legs already sent untransmitted: cancel them at IB
+                    for sent in legs[:i]:
+                        await self._cancel(sent)
+                raise Refused(leg.reject_reason or "bracket not sent")
+            if i == 0:
+                parent_broker_id = leg.broker_id
+        return tuple(leg.client_id for leg in legs)
+
+    def _track(self, order: Order, command_id: str, role: str) -> None:
+        cid = order.client_id
+        self._orders[cid] = order
+        self._roles[cid] = role
+        self._commands[cid] = command_id
+
+    async def _send(self, order: Order, command_id: str, *, role: str, transmit: bool = True,
+                    parent_broker_id: int | None = None) -> None:  # fmt: skip
+        self._track(order, command_id, role)
+        order.submit()
+        try:
+            broker_id = await self._broker.place(
+                order, order.client_id, transmit=transmit, parent_broker_id=parent_broker_id
+            )
+        except BrokerError as exc:
+            order.on_rejected(f"not sent: {exc}")
+            self._changed(order)
+            if role:  # a bracket leg: the caller undoes the bracket
+                return
+            raise Refused(f"not sent: {exc}") from None
+        order.bind(broker_id=broker_id)
+        self._by_broker[broker_id] = order.client_id
+        self._changed(order)
+
+    def _own(self, order_id: str) -> Order:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise Refused(f"no order {order_id} of this instance")
+        return order
+
+    async def modify(self, cmd: ModifyOrder) -> tuple[str, ...]:
+        order = self._own(cmd.order_id)
+        side = order.side
+        limit = self.ticks(cmd.limit, side) if cmd.limit is not None else None
+        stop = self.ticks(cmd.stop, side) if cmd.stop is not None else None
+        try:
+            change = OrderChange(cmd.quantity, limit, stop)
+        except InvalidOrderError as exc:
+            raise Refused(str(exc)) from None
+        if cmd.quantity is not None and cmd.quantity > order.quantity:
+            extra = cmd.quantity - order.quantity
+            intent = OrderIntent(
+                side, extra, order.order_type, limit or order.limit, stop or order.stop,
+                self.is_entry(side, extra), "manual",
+            )  # fmt: skip
+            self._check(intent)
+        try:
+            order.request_modify(change)
+        except (InvalidTransitionError, InvalidOrderError) as exc:
+            raise Refused(str(exc)) from None
+        try:
+            await self._broker.modify(order, change, order.client_id)
+        except BrokerError as exc:
+            order.modify_rejected()
+            self._changed(order)
+            raise Refused(f"modification not sent: {exc}") from None
+        self._changed(order)
+        return (order.client_id,)
+
+    async def cancel(self, order_id: str) -> tuple[str, ...]:
+        order = self._own(order_id)
+        if order.is_terminal:
+            raise Refused(f"order {order_id} is already {order.status.lower()}")
+        await self._cancel(order)
+        return (order.client_id,)
+
+    async def _cancel(self, order: Order) -> None:
+        if not order.request_cancel():
+            self._changed(order)
+            return
+        self._changed(order)
+        if order.broker_id is None:
+            return  # never reached the broker: nothing to send
+        try:
+            await self._broker.cancel(order.broker_id)
+        except BrokerError as exc:
+            # still PENDING_CANCEL here: it may fill; reconciliation settles it
+            self._notice("WARNING", f"cancel of {order.client_id} not sent: {exc}")
+
+    async def cancel_all(self, at_price: int | None = None) -> tuple[str, ...]:
+        """Cancel this instance's working orders (at one ladder price if given), children
+        before parents so IB never sees a bracket leg orphaned."""
+        targets = [
+            o for o in self.working()
+            if at_price is None or at_price in (o.limit, o.stop)
+        ]  # fmt: skip
+        targets.sort(key=lambda o: o.parent_id is None)
+        for order in targets:
+            await self._cancel(order)
+        return tuple(o.client_id for o in targets)
+
+    async def close_position(self, command_id: str, *, reverse: bool) -> tuple[str, ...]:
+        """Cancel this instance's orders, then a market order that closes the position (or,
+        ``reverse``, turns it into the opposite one of the same size)."""
+        cancelled = await self.cancel_all()
+        qty = self._position().quantity
+        if not qty:
+            if reverse:
+                raise Refused("no position to reverse")
+            return cancelled
+        side = Side.SELL if qty > 0 else Side.BUY
+        size = abs(qty) * (2 if reverse else 1)
+        if reverse:
+            intent = OrderIntent(side, size, OrderType.MARKET, None, None, True, "manual")
+            self._check(intent)
+        order = Order(self.ids.next(), self.instrument, side, size, OrderType.MARKET,
+                      tif=TimeInForce.DAY)  # fmt: skip
+        await self._send(order, command_id, role="reverse" if reverse else "flatten")
+        return (*cancelled, order.client_id)
+
+    # ---- broker answers ----------------------------------------------------------------------
+
+    def _find(self, report_ref: str, broker_id: int, perm_id: int) -> Order | None:
+        cid = report_ref if report_ref in self._orders else None
+        if cid is None and perm_id:
+            cid = self._by_perm.get(perm_id)
+        if cid is None and broker_id and not report_ref:
+            cid = self._by_broker.get(broker_id)
+        return self._orders.get(cid) if cid else None
+
+    def on_report(self, report: OrderReport) -> None:
+        order = self._find(report.order_ref, report.broker_id, report.perm_id)
+        if order is None:
+            if self.ids.owns(report.order_ref) and report.instrument == self.instrument:
+                self.adopt(report)
+            else:
+                self._on_foreign(report)
+            return
+        self._bind(order, report)
+        changed = False
+        change = order.pending_change
+        if change is not None and _carries(report, change):
+            order.modify_accepted()
+            changed = True
+        if report.status is OrderStatus.REJECTED:
+            changed = order.on_rejected(report.reason or "rejected by IB") or changed
+        else:
+            changed = order.on_status(report.status) or changed
+            if changed and report.reason and report.status is OrderStatus.CANCELLED:
+                order.reject_reason = report.reason
+        if changed:
+            self._changed(order)
+
+    def _bind(self, order: Order, report: OrderReport) -> None:
+        try:
+            order.bind(report.broker_id or None, report.perm_id or None)
+        except DomainError as exc:  # an id reported differently: keep ours, say so
+            self._notice("WARNING", f"order ids disagree: {exc}")
+            return
+        if report.broker_id:
+            self._by_broker[report.broker_id] = order.client_id
+        if report.perm_id:
+            self._by_perm[report.perm_id] = order.client_id
+
+    def _on_foreign(self, report: OrderReport) -> None:
+        view = OrderView.foreign(report)
+        known = self.foreign.get(view.order_id)
+        if report.status.is_terminal:
+            if self.foreign.pop(view.order_id, None) is not None:
+                self._emit(OrderUpdated(view))
+            return
+        if known != view:
+            self.foreign[view.order_id] = view
+            self._emit(OrderUpdated(view))
+
+    def adopt(self, report: OrderReport) -> Order | None:
+        """An order of this instance found at the broker (after a restart): track it again,
+        with its bracket links (parent by IB's parentId, siblings by OCA group)."""
+        try:
+            order_type = OrderType(report.order_type)
+        except ValueError:
+            self._on_foreign(report)
+            return None
+        try:
+            tif = TimeInForce(report.tif)
+        except ValueError:
+            tif = TimeInForce.DAY
+        parent = self._by_broker.get(report.parent_id) if report.parent_id else None
+        try:
+            order = Order(
+                report.order_ref, self.instrument, report.side, report.quantity, order_type,
+                limit=report.limit, stop=report.stop, tif=tif, parent_id=parent,
+                oca_group=report.oca_group or None, status=report.status,
+            )  # fmt: skip
+        except InvalidOrderError as exc:
+            self._notice("WARNING", f"order {report.order_ref} at IB cannot be tracked: {exc}")
+            self._on_foreign(report)
+            return None
+        if order.status is OrderStatus.NEW:
+            order.status = OrderStatus.PENDING_SUBMIT
+        role = ""
+        if report.parent_id or report.oca_group:
+            role = "stop" if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else "target"
+        self._track(order, "", role)
+        self._bind(order, report)
+        self._replay_fills(order)
+        self._notice("INFO", f"found own order {order.client_id} at IB: {_describe(order)}")
+        self._changed(order)
+        return order
+
+    def _replay_fills(self, order: Order) -> None:
+        for fill in self._fills_of(order.client_id):
+            if fill.side is order.side:
+                order.apply_fill(fill)
+
+    def fill_of(self, report: ExecutionReport) -> Fill | None:
+        """The domain ``Fill`` of an execution of our instrument (own or not); None for
+        another instrument."""
+        if report.instrument != self.instrument:
+            return None
+        order = self._find(report.order_ref, report.broker_id, report.perm_id)
+        order_id = order.client_id if order is not None else (
+            report.order_ref if self.ids.owns(report.order_ref) else None
+        )  # fmt: skip
+        return Fill(
+            report.exec_id, order_id, self.instrument, report.side, report.quantity,
+            report.price, report.ts_ns, perm_id=report.perm_id or None,
+        )  # fmt: skip
+
+    def on_fill(self, fill: Fill) -> None:
+        """A new fill (booked once by the portfolio): count it on its order."""
+        order = self._orders.get(fill.order_id) if fill.order_id else None
+        if order is None:
+            return
+        try:
+            order.apply_fill(fill)
+        except DomainError as exc:
+            self._notice("ERROR", f"fill {fill.exec_id} does not fit order: {exc}")
+            return
+        self._changed(order)
+
+    def on_notice(self, notice: BrokerNotice) -> None:
+        cid = self._by_broker.get(notice.req_id) if notice.req_id > 0 else None
+        order = self._orders.get(cid) if cid else None
+        if order is None:
+            return
+        code = notice.code
+        if order.pending_change is not None and code in MODIFY_REFUSED:
+            order.modify_rejected()
+            order.reject_reason = f"modification refused: {notice.text} ({code})"
+            self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", code)
+            self._changed(order)
+        elif code in CANCEL_UNKNOWN:
+            self.reconcile_wanted = True
+            self._notice("WARNING", f"{order.client_id}: IB {code}: {notice.text}", code)
+        elif code not in MODIFY_REFUSED and order.status is OrderStatus.PENDING_SUBMIT:
+            order.reject_reason = f"{notice.text} ({code})"
+
+    # ---- reconciliation ----------------------------------------------------------------------
+
+    def close_missing(self, reports: Iterable[OrderReport]) -> list[Order]:
+        """After ``reports`` (every open order at the broker) were applied: an order open here
+        that IB no longer has ended while we were not looking. Its fills were recovered first,
+        so it was cancelled (or filled, if they add up)."""
+        seen_refs = {r.order_ref for r in reports}
+        seen_ids = {r.broker_id for r in reports}
+        closed: list[Order] = []
+        for order in self.working():
+            if order.client_id in seen_refs or order.broker_id in seen_ids:
+                continue
+            if order.filled >= order.quantity:
+                order.on_status(OrderStatus.FILLED)
+            else:
+                order.on_status(OrderStatus.CANCELLED)
+                order.reject_reason = "no longer working at IB (found on reconciliation)"
+            closed.append(order)
+            self._changed(order)
+        self.reconcile_wanted = False
+        return closed
+
+    def drop_foreign(self, reports: Iterable[OrderReport]) -> None:
+        """Forget foreign orders IB no longer lists."""
+        live = {OrderView.foreign(r).order_id for r in reports}
+        for key in [k for k in self.foreign if k not in live]:
+            view = self.foreign.pop(key)
+            self._emit(OrderUpdated(replace(view, status=OrderStatus.CANCELLED)))
+
+
+def _carries(report: OrderReport, change: OrderChange) -> bool:
+    """Whether IB reports the order with the values of ``change``."""
+    return (
+        (change.quantity is None or change.quantity == report.quantity)
+        and (change.limit is None or change.limit == report.limit)
+        and (change.stop is None or change.stop == report.stop)
+    )
+
+
+def _describe(order: Order) -> str:
+    price = order.limit if order.limit is not None else order.stop
+    at = f" @ {order.instrument.format_price(price)}" if price is not None else ""
+    return f"{order.side} {order.quantity} {order.order_type}{at} ({order.status})"
