@@ -123,14 +123,11 @@ class Portfolio:
         if known == amount:
             return False
         self.ledger.set_commission(exec_id, amount)
-        if known is not None:  # a correction: count the difference
-            self.commissions += amount - known
-            self._day_commissions += amount - known
-            return True
         fill = self.ledger.get(exec_id)
         if fill is None:
             return False  # counted when its fill arrives
-        self._count_commission(fill, amount)
+        # a correction counts the difference, on the day of its fill
+        self._count_commission(fill, amount - known if known is not None else amount)
         return True
 
     def _count_commission(self, fill: Fill, amount: Decimal) -> None:
