@@ -255,7 +255,7 @@ class OrderManager:
         except BrokerError as exc:
             order.on_rejected(f"not sent: {exc}")
             self._changed(order)
-            if role:  # a bracket leg: the caller undoes the bracket
+            if role in ("entry", "target", "stop"):  # a bracket leg: the caller undoes it
                 return
             raise Refused(f"not sent: {exc}") from None
         order.bind(broker_id=broker_id)
