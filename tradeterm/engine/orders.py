@@ -350,16 +350,17 @@ class OrderManager:
 
     # ---- broker answers ----------------------------------------------------------------------
 
-    def _find(self, report_ref: str, broker_id: int, perm_id: int) -> Order | None:
+    def _find(self, report_ref: str, broker_id: int, perm_id: int, client_id: int) -> Order | None:
         cid = report_ref if report_ref in self._orders else None
         if cid is None and perm_id:
             cid = self._by_perm.get(perm_id)
-        if cid is None and broker_id and not report_ref:
+        # IB order ids are per API client: another client's order 7 is not our order 7
+        if cid is None and broker_id and not report_ref and client_id == self._broker.client_id:
             cid = self._by_broker.get(broker_id)
         return self._orders.get(cid) if cid else None
 
     def on_report(self, report: OrderReport) -> None:
-        order = self._find(report.order_ref, report.broker_id, report.perm_id)
+        order = self._find(report.order_ref, report.broker_id, report.perm_id, report.client_id)
         if order is None:
             if self.ids.owns(report.order_ref) and report.instrument == self.instrument:
                 self.adopt(report)
@@ -448,7 +449,7 @@ class OrderManager:
         another instrument."""
         if report.instrument != self.instrument:
             return None
-        order = self._find(report.order_ref, report.broker_id, report.perm_id)
+        order = self._find(report.order_ref, report.broker_id, report.perm_id, report.client_id)
         order_id = order.client_id if order is not None else (
             report.order_ref if self.ids.owns(report.order_ref) else None
         )  # fmt: skip
