@@ -97,6 +97,7 @@ class OrderManager:
         self._commands: dict[str, str] = {}
         self._by_broker: dict[int, str] = {}
         self._by_perm: dict[int, str] = {}
+        self._orphans: dict[int, list[str]] = {}  # adopted children by IB parentId, parent unseen
         self.foreign: dict[str, OrderView] = {}
         self.blocked: str | None = "not started"
         self.checks: list[PreTradeCheck] = []
@@ -434,6 +435,10 @@ class OrderManager:
             role = "stop" if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else "target"
         self._track(order, "", role)
         self._bind(order, report)
+        if report.parent_id and parent is None:  # IB may list a child before its parent
+            self._orphans.setdefault(report.parent_id, []).append(order.client_id)
+        for child in self._orphans.pop(report.broker_id, []):
+            self._orders[child].parent_id = order.client_id
         self._replay_fills(order)
         self._notice("INFO", f"found own order {order.client_id} at IB: {_describe(order)}")
         self._changed(order)
