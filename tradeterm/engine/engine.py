@@ -87,6 +87,7 @@ LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
 INFO_CODES = frozenset({2104, 2106, 2107, 2108, 2158, 2119})
 POSITION_GRACE_S = 1.0  # the broker's position may trail our fills by this much
 RETRY_S = 5.0  # history / reconciliation retry interval
+RECHECK_S = 2.0  # a second look for orders sent just before a drop and not found after it
 RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many seconds
 
 
@@ -191,6 +192,7 @@ class Engine:
         self._link_down = False
         self._broker_position: PositionReport | None = None
         self._position_due: int | None = None
+        self._recheck_at: int | None = None
         self.health = HealthChanged(ConnectionState.DISCONNECTED, "not started", (), clock())
         self.account_pnl: object | None = None
         # built once the instrument is known (start)
@@ -503,6 +505,9 @@ class Engine:
         if connected and self._reconcile_due and not self._reconcile_lock.locked():
             self._reconcile_due = False
             await self.reconcile("reconnect")
+        if connected and self._recheck_at is not None and now >= self._recheck_at:
+            self._recheck_at = None
+            await self.reconcile("recheck")
         if connected and self._history_due:
             await self._backfill()
 
@@ -590,6 +595,9 @@ class Engine:
         for report in reports:
             orders.on_report(report)
         closed = orders.close_missing(reports)
+        if reason != "recheck" and any(o.client_id in orders.unconfirmed for o in closed):
+            # an order sent just before a drop may reach IB late: look once more
+            self._recheck_at = self.clock() + int(RECHECK_S * NS)
         orders.drop_foreign(reports)
         agreed = await self._reconcile_position(at_start)
         own = len(orders.working())

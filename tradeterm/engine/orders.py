@@ -102,6 +102,7 @@ class OrderManager:
         self.blocked: str | None = "not started"
         self.checks: list[PreTradeCheck] = []
         self.reconcile_wanted = False  # IB said a cancel hit an unknown/finished order
+        self.unconfirmed: set[str] = set()  # closed unacknowledged on reconcile: recheck
 
     # ---- views -------------------------------------------------------------------------------
 
@@ -362,6 +363,11 @@ class OrderManager:
 
     def on_report(self, report: OrderReport) -> None:
         order = self._find(report.order_ref, report.broker_id, report.perm_id, report.client_id)
+        if order is not None and order.client_id in self.unconfirmed and report.status.is_open:
+            # sent just before a drop, declared lost, and IB had it after all: track it again
+            self.unconfirmed.discard(order.client_id)
+            del self._orders[order.client_id]
+            order = None
         if order is None:
             if self.ids.owns(report.order_ref) and report.instrument == self.instrument:
                 self.adopt(report)
@@ -499,16 +505,19 @@ class OrderManager:
         that IB no longer has ended while we were not looking. Its fills were recovered first,
         so it was cancelled (or filled, if they add up)."""
         seen_refs = {r.order_ref for r in reports}
-        seen_ids = {r.broker_id for r in reports}
         closed: list[Order] = []
         for order in self.working():
-            if order.client_id in seen_refs or order.broker_id in seen_ids:
+            if order.client_id in seen_refs:
                 continue
             if order.filled >= order.quantity:
                 order.on_status(OrderStatus.FILLED)
             else:
                 order.on_status(OrderStatus.CANCELLED)
-                order.reject_reason = "no longer working at IB (found on reconciliation)"
+                if order.perm_id is None:  # never acknowledged: it may still surface
+                    self.unconfirmed.add(order.client_id)
+                    order.reject_reason = "not found at IB after the connection dropped"
+                else:
+                    order.reject_reason = "no longer working at IB (found on reconciliation)"
             closed.append(order)
             self._changed(order)
         self.reconcile_wanted = False
