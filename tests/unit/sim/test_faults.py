@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 import pytest
 
+from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.faults import Fault, FaultSpecError, parse_duration, parse_faults
+from tradeterm.sim.gateway.records import ContractRecord
+from tradeterm.sim.gateway.request_types import ReqTickByTickData
 
 
 def test_full_spec_is_parsed_and_sorted_by_time() -> None:
@@ -48,3 +54,43 @@ def test_durations(text: str, seconds: float) -> None:
 def test_errors_name_the_bad_part(spec: str, message: str) -> None:
     with pytest.raises(FaultSpecError, match=message):
         parse_faults(spec)
+
+
+def test_no_tbt_takes_no_argument() -> None:
+    assert parse_faults("no-tbt@2s") == [Fault("no-tbt", 2.0)]
+    with pytest.raises(FaultSpecError, match="no-tbt takes 0 argument"):
+        parse_faults("no-tbt@2:5")
+
+
+class _Session:
+    """What the market desk's tick-by-tick handler uses of a client session."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[int, int, str]] = []
+        self.subscribed: list[tuple[str, int | str]] = []
+
+    def send_error(self, error_id: int, code: int, message: str, advanced: str = "") -> None:
+        self.errors.append((error_id, code, message))
+
+    def subscribe(self, kind: str, key: int | str, request: object) -> None:
+        self.subscribed.append((kind, key))
+
+
+async def test_no_tbt_refuses_tick_by_tick_with_10190_and_no_stream() -> None:
+    gateway = FakeGateway(GatewayConfig(port=0, rate=0.0, seed=7, today=date(2026, 11, 21)))
+    feed = gateway.market.feed_for_symbol("ES")
+    es = ContractRecord(conId=feed.con_id, exchange="CME")
+    served: Any = _Session()  # stands in for a ClientSession
+    refused: Any = _Session()
+    await gateway.market.on_tick_by_tick(served, ReqTickByTickData(7, es, "AllLast"))
+    assert served.errors == [] and served.subscribed == [("tbtAllLast", 7)]
+
+    await gateway.faults.fire(Fault("no-tbt", 0.0))
+    await gateway.market.on_tick_by_tick(refused, ReqTickByTickData(8, es, "AllLast"))
+    assert refused.subscribed == [] and not any(key[1] == 8 for key in feed.watches)
+    assert [(req_id, code) for req_id, code, _ in refused.errors] == [(8, 10190)]
+    assert "tick-by-tick" in refused.errors[0][2]
+
+    gateway.faults.refuse_tick_by_tick(False)
+    await gateway.market.on_tick_by_tick(refused, ReqTickByTickData(9, es, "AllLast"))
+    assert refused.subscribed == [("tbtAllLast", 9)]

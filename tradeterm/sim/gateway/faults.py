@@ -22,6 +22,8 @@ the "next order" kinds); durations and times take ``ms``, ``s`` (default) or ``m
                          (default 2 s) with positions, working orders and executions kept
 ``pacing@T``             the next request after T is answered with error 100 (pacing violation)
 ``malformed@T``          a malformed frame is sent to every client at T
+``no-tbt@T``             from T on, every reqTickByTickData is refused with error 10190 (max
+                         tick-by-tick requests reached); clients must take trades from RTVolume
 ======================  =========================================================================
 
 Example: ``--faults "farm@20:5,lost@40:3:1101,reject@60,restart@90:4"``.
@@ -55,6 +57,7 @@ KINDS: dict[str, tuple[int, int]] = {  # kind -> (min args, max args)
     "restart": (0, 1),
     "pacing": (0, 0),
     "malformed": (0, 0),
+    "no-tbt": (0, 0),
 }
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
@@ -173,6 +176,8 @@ class FaultRunner:
             self.pacing_violation()
         elif kind == "malformed":
             self.malformed_frame()
+        elif kind == "no-tbt":
+            self.refuse_tick_by_tick()
 
     # ---- the faults ---------------------------------------------------------------------
 
@@ -263,6 +268,11 @@ class FaultRunner:
 
     def pacing_violation(self, count: int = 1) -> None:
         self.gateway.server.pacing_violations += count
+
+    def refuse_tick_by_tick(self, refuse: bool = True) -> None:
+        """Answer every later reqTickByTickData with error 10190 (streams already running go
+        on); ``refuse=False`` serves them again."""
+        self.gateway.market.tbt_refused = refuse
 
     def malformed_frame(self) -> None:
         """A tickPrice with missing fields: ib_async must log it and carry on."""

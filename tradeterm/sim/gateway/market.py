@@ -6,8 +6,9 @@ second, with synthetic 1-minute history before the start so charts can backfill)
 of recorded data (``--replay FILE`` at ``--speed``), re-timed onto the wall clock so that live
 ticks, bars and history agree.
 
-Faults the desk implements: a data stall (no market data while the socket stays up) and
-"data lost" on 1101 (every market-data subscription is dropped; clients must subscribe again).
+Faults the desk implements: a data stall (no market data while the socket stays up),
+"data lost" on 1101 (every market-data subscription is dropped; clients must subscribe again)
+and refused tick-by-tick (every reqTickByTickData is answered with error 10190).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 NO_SECURITY = 200
 SYNTHETIC_LEVELS = 10
 HMDS_ERROR = 162
+TBT_REFUSED = 10190  # TWS: "Max number of tick-by-tick requests has been reached."
 TBT_KINDS = {"Last": "tbtLast", "AllLast": "tbtAllLast", "BidAsk": "tbtBidAsk",
              "MidPoint": "tbtMidPoint"}  # fmt: skip
 
@@ -60,6 +62,7 @@ class MarketDesk:
         self.feeds: dict[int, InstrumentFeed] = {}
         self.stalled_until = 0.0  # wall-clock seconds; market data is frozen until then
         self.hmds_down = False  # the historical data farm is broken: no history is served
+        self.tbt_refused = False  # reqTickByTickData is answered with error 10190
         self._replay_tasks: list[asyncio.Task[None]] = []
 
     # ---- feeds --------------------------------------------------------------------------------
@@ -271,6 +274,10 @@ class MarketDesk:
         kind = TBT_KINDS.get(req.tickType)
         if kind is None:
             session.send_validation_error(req, f"unknown tick-by-tick type {req.tickType!r}")
+            return
+        if self.tbt_refused:
+            session.send_error(req.reqId, TBT_REFUSED,
+                               "Max number of tick-by-tick requests has been reached.")  # fmt: skip
             return
         feed = self.resolve(session, req.reqId, req.contract)
         if feed is not None:
