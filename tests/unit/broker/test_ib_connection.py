@@ -1,0 +1,100 @@
+"""The IB connection state machine without a socket: how IB's messages move LIVE/DEGRADED,
+which errors reach the adapter's hooks, the reconnect backoff, and the callback guard."""
+
+from __future__ import annotations
+
+import pytest
+
+from tradeterm.broker.base import BrokerNotice, ConnectionChanged, ConnectionState
+from tradeterm.broker.ib_connection import IbConnection, guarded
+from tradeterm.config import ConnectionConfig
+
+
+class Probe(IbConnection):
+    """An IbConnection that records what it hands to the adapter's hooks."""
+
+    def __init__(self, **config: object) -> None:
+        super().__init__(ConnectionConfig(**config), port=4002, clock=lambda: 1.5)
+        self.resubscribed = 0
+        self.request_errors: list[tuple[int, int]] = []
+
+    def resubscribe_all(self) -> None:
+        self.resubscribed += 1
+
+    def _on_request_error(self, req_id: int, code: int) -> None:
+        self.request_errors.append((req_id, code))
+
+    @guarded
+    def explode(self) -> int:
+        raise RuntimeError("boom")
+
+    def drain(self) -> list[object]:
+        out = []
+        while not self._queue.empty():
+            out.append(self._queue.get_nowait())
+        return out
+
+    def states(self) -> list[ConnectionState]:
+        return [e.state for e in self.drain() if isinstance(e, ConnectionChanged)]
+
+
+@pytest.fixture
+def live() -> Probe:
+    probe = Probe()
+    probe._state = ConnectionState.LIVE
+    return probe
+
+
+def test_farms_degrade_until_every_broken_farm_is_ok_again(live: Probe) -> None:
+    live._on_error(-1, 2103, "Market data farm connection is broken:usfarm", None)
+    live._on_error(-1, 2105, "HMDS data farm connection is broken:ushmds", None)
+    live._on_error(-1, 2104, "Market data farm connection is OK:usfarm", None)
+    assert live.state is ConnectionState.DEGRADED
+    live._on_error(-1, 2106, "HMDS data farm connection is OK:ushmds", None)
+    assert live.state is ConnectionState.LIVE
+    assert live.states() == [ConnectionState.DEGRADED, ConnectionState.LIVE]
+    assert live.request_errors == [] and live.resubscribed == 0
+
+
+def test_1100_then_1101_resubscribes_and_1102_does_not(live: Probe) -> None:
+    live._on_error(-1, 1100, "Connectivity between IB and TWS has been lost.", None)
+    assert live.state is ConnectionState.DEGRADED
+    live._on_error(-1, 1101, "restored - data lost.", None)
+    assert live.state is ConnectionState.LIVE and live.resubscribed == 1
+    live._on_error(-1, 1100, "lost", None)
+    live._on_error(-1, 1102, "restored - data maintained.", None)
+    assert live.state is ConnectionState.LIVE and live.resubscribed == 1
+    assert live.states() == [ConnectionState.DEGRADED, ConnectionState.LIVE] * 2
+
+
+def test_1102_while_a_farm_is_broken_stays_degraded(live: Probe) -> None:
+    live._on_error(-1, 2103, "Market data farm connection is broken:usfarm", None)
+    live._on_error(-1, 1100, "lost", None)
+    live._on_error(-1, 1102, "restored - data maintained.", None)
+    assert live.state is ConnectionState.DEGRADED
+
+
+@pytest.mark.parametrize("code", [10147, 10148, 317, 10190, 200])
+def test_other_errors_are_notices_for_the_adapter_and_leave_the_state(
+    live: Probe, code: int
+) -> None:
+    live._on_error(17, code, "text", None)
+    assert live.state is ConnectionState.LIVE
+    assert live.request_errors == [(17, code)]
+    [notice] = live.drain()
+    assert notice == BrokerNotice(code, "text", 1_500_000_000, 17)
+
+
+def test_backoff_doubles_with_jitter_between_the_bounds() -> None:
+    probe = Probe(reconnect_min_s=1.0, reconnect_max_s=10.0)
+    for attempt, base in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0)]:
+        for _ in range(50):
+            delay = probe._backoff(attempt)
+            assert max(1.0, base * 0.8) <= delay <= min(10.0, base * 1.2)
+    assert all(8.0 <= probe._backoff(attempt) <= 10.0 for attempt in range(4, 40))
+
+
+def test_a_failing_callback_becomes_a_notice_not_an_exception(live: Probe) -> None:
+    assert live.explode() is None
+    [notice] = live.drain()
+    assert isinstance(notice, BrokerNotice) and notice.code == 0 and "boom" in notice.text
