@@ -176,7 +176,9 @@ class Engine:
         self.calendar = calendar
         self.history_minutes = history_minutes
         self.timer_s = timer_s
-        self.ids = ClientOrderIds(instance or self.symbol.split()[0], session or int(time.time()))
+        self.ids = ClientOrderIds(
+            instance or self.symbol.split()[0], session or time.time_ns() // 1_000_000
+        )
         self._staleness = dict(staleness or default_staleness(self.config.risk.stale_after_s))
         self._listeners: list[EventStream] = []
         self._tasks: list[asyncio.Task[None]] = []
