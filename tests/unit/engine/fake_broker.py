@@ -1,0 +1,197 @@
+"""An in-memory broker for unit tests of the engine: no sockets, no matching.
+
+It implements the ``Broker`` protocol of :mod:`tradeterm.broker.base` and does nothing on its
+own: it records the commands it is given (``placed``, ``modified``, ``cancelled``,
+``global_cancels``), hands out increasing broker ids, returns whatever a test put in
+``open_order_reports`` / ``position_reports`` / ``execution_reports``, and delivers the
+events a test ``push``-es, in order. ``fail`` makes a command raise ``BrokerError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from tradeterm.broker.base import (
+    Broker,
+    BrokerError,
+    BrokerEvent,
+    ConnectionChanged,
+    ConnectionState,
+    ExecutionReport,
+    OrderReport,
+    PositionReport,
+)
+from tradeterm.domain import Bar, Instrument, Order, OrderChange, OrderType, Side
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """One ``place`` call, with the order as it was when sent (``Order`` is mutable)."""
+
+    broker_id: int
+    order_ref: str
+    client_order_id: str
+    side: Side
+    quantity: int
+    order_type: OrderType
+    limit: int | None
+    stop: int | None
+    tif: str
+    parent_id: str | None
+    oca_group: str | None
+    transmit: bool
+    parent_broker_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Modified:
+    broker_id: int | None
+    order_ref: str
+    change: OrderChange
+
+
+class FakeBroker:
+    """See the module notes. ``first_id`` is the first broker id ``place`` returns."""
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        *,
+        client_id: int = 1,
+        account: str = "DU1234567",
+        first_id: int = 100,
+    ) -> None:
+        self.instrument = instrument
+        self._client_id = client_id
+        self._account = account
+        self._state = ConnectionState.DISCONNECTED
+        self._queue: asyncio.Queue[BrokerEvent | None] = asyncio.Queue()
+        self._next_id = first_id
+        self._failures: dict[str, list[tuple[int, str]]] = {}
+        self._calls: dict[str, int] = {}
+        # what the test reads
+        self.placed: list[Placed] = []
+        self.modified: list[Modified] = []
+        self.cancelled: list[int] = []
+        self.global_cancels = 0
+        self.subscribed: list[Instrument] = []
+        self.executions_since: list[int | None] = []
+        # what the test sets
+        self.open_order_reports: list[OrderReport] = []
+        self.position_reports: list[PositionReport] = []
+        self.execution_reports: list[ExecutionReport] = []
+        self.history_bars: list[Bar] = []
+
+    # ---- test controls -------------------------------------------------------------------
+
+    def push(self, *events: BrokerEvent) -> None:
+        """Queue events for ``events()``, in order."""
+        for event in events:
+            self._queue.put_nowait(event)
+
+    def set_state(self, state: ConnectionState, reason: str = "", ts_ns: int = 0) -> None:
+        """Change the connection state and report it, as the real adapter does."""
+        self._state = state
+        self.push(ConnectionChanged(state, reason or state.lower(), ts_ns))
+
+    def fail(self, method: str, message: str = "refused", *, after: int = 0) -> None:
+        """The call of ``method`` that follows ``after`` more successful ones raises
+        ``BrokerError(message)`` (once)."""
+        done = self._calls.get(method, 0)
+        self._failures.setdefault(method, []).append((done + after, message))
+
+    def _enter(self, method: str) -> None:
+        n = self._calls.get(method, 0)
+        self._calls[method] = n + 1
+        pending = self._failures.get(method, [])
+        for i, (at, message) in enumerate(pending):
+            if at == n:
+                del pending[i]
+                raise BrokerError(message)
+
+    # ---- the protocol --------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def client_id(self) -> int | None:
+        return self._client_id
+
+    @property
+    def account(self) -> str | None:
+        return self._account
+
+    async def events(self) -> AsyncIterator[BrokerEvent]:
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+    async def start(self) -> None:
+        self._enter("start")
+        self.set_state(ConnectionState.LIVE, "connected")
+        await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        self._state = ConnectionState.DISCONNECTED
+        self._queue.put_nowait(None)
+
+    async def resolve(self, symbol: str, *, roll_days: int = 8) -> Instrument:
+        self._enter("resolve")
+        return self.instrument
+
+    async def subscribe_market_data(self, instrument: Instrument) -> None:
+        self._enter("subscribe_market_data")
+        self.subscribed.append(instrument)
+
+    async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
+        self._enter("history")
+        return list(self.history_bars)
+
+    async def place(self, order: Order, order_ref: str, *, transmit: bool = True,
+                    parent_broker_id: int | None = None) -> int:  # fmt: skip
+        self._enter("place")
+        broker_id = self._next_id
+        self._next_id += 1
+        sent = Placed(
+            broker_id, order_ref, order.client_id, order.side, order.quantity,
+            order.order_type, order.limit, order.stop, str(order.tif), order.parent_id,
+            order.oca_group, transmit, parent_broker_id,
+        )  # fmt: skip
+        self.placed.append(sent)
+        return broker_id
+
+    async def modify(self, order: Order, change: OrderChange, order_ref: str) -> None:
+        self._enter("modify")
+        self.modified.append(Modified(order.broker_id, order_ref, change))
+
+    async def cancel(self, broker_id: int) -> None:
+        self._enter("cancel")
+        self.cancelled.append(broker_id)
+
+    async def cancel_all_account_orders(self) -> None:
+        self._enter("cancel_all_account_orders")
+        self.global_cancels += 1
+
+    async def open_orders(self) -> list[OrderReport]:
+        self._enter("open_orders")
+        return list(self.open_order_reports)
+
+    async def positions(self) -> list[PositionReport]:
+        self._enter("positions")
+        return list(self.position_reports)
+
+    async def executions(self, since_ns: int | None = None) -> list[ExecutionReport]:
+        self._enter("executions")
+        self.executions_since.append(since_ns)
+        return [r for r in self.execution_reports if since_ns is None or r.ts_ns >= since_ns]
+
+
+def _conforms(instrument: Instrument) -> Broker:
+    """mypy checks here that FakeBroker implements the protocol."""
+    return FakeBroker(instrument)

@@ -1,0 +1,766 @@
+"""OrderManager (and, where the dispatch matters, the Engine) against an in-memory broker:
+prices on the tick, orderRef, brackets, modify/cancel handshakes, foreign orders, blocking,
+adoption after a restart, reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.unit.engine.fake_broker import FakeBroker
+from tradeterm.broker.base import (
+    AccountPnL,
+    BarEvent,
+    BrokerNotice,
+    CommissionEvent,
+    ConnectionState,
+    DepthEvent,
+    ExecutionReport,
+    OrderReport,
+    PositionReport,
+    QuoteEvent,
+    TradeEvent,
+)
+from tradeterm.domain import (
+    Bar,
+    ClientOrderId,
+    ClientOrderIds,
+    ContractMonth,
+    DepthLevel,
+    Fill,
+    Instrument,
+    Order,
+    OrderStatus,
+    OrderType,
+    Quote,
+    Side,
+    Trade,
+)
+from tradeterm.engine.commands import (
+    CancelAll,
+    CancelOrder,
+    Flatten,
+    GlobalCancel,
+    ModifyOrder,
+    PlaceBracket,
+    PlaceOrder,
+    Refused,
+    Reverse,
+)
+from tradeterm.engine.engine import Engine, EventStream
+from tradeterm.engine.events import (
+    CommandDone,
+    EngineEvent,
+    EngineNotice,
+    FillBooked,
+    OrderUpdated,
+    PositionDivergence,
+    Reconciled,
+)
+from tradeterm.engine.orders import OrderManager
+from tradeterm.engine.portfolio import Portfolio
+from tradeterm.engine.session import CHICAGO, CME, NS
+
+ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
+NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
+PX_5000 = 20000  # 5000.00 in ES ticks
+T0 = int(dt.datetime(2026, 11, 17, 10, tzinfo=CHICAGO).timestamp()) * NS  # a Tuesday, open
+
+
+class Clock:
+    def __init__(self, now: int = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * NS)
+
+
+class Desk:
+    """An OrderManager wired like the Engine wires it, with a portfolio and an event log."""
+
+    def __init__(self, instance: str = "ES", session: int = 2, client_id: int = 1) -> None:
+        self.clock = Clock()
+        self.broker = FakeBroker(ES, client_id=client_id)
+        self.portfolio = Portfolio(ES, clock=self.clock, calendar=CME)
+        self.events: list[EngineEvent] = []
+        self.ids = ClientOrderIds(instance, session)
+        self.om = OrderManager(
+            self.broker, ES, self.ids,
+            position=lambda: self.portfolio.position,
+            fills_of=self.portfolio.ledger.for_order,
+            emit=self.events.append, clock=self.clock,
+        )  # fmt: skip
+        self.om.blocked = None
+        self._commands = 0
+
+    def cmd(self) -> str:
+        self._commands += 1
+        return f"cmd-{self._commands}"
+
+    async def place(self, side: Side, qty: int = 1, limit: Any = None, stop: Any = None) -> Order:
+        order_type = {
+            (False, False): OrderType.MARKET, (True, False): OrderType.LIMIT,
+            (False, True): OrderType.STOP, (True, True): OrderType.STOP_LIMIT,
+        }[(limit is not None, stop is not None)]  # fmt: skip
+        (oid,) = await self.om.place(PlaceOrder(side, qty, order_type, limit, stop), self.cmd())
+        order = self.om.get(oid)
+        assert order is not None
+        return order
+
+    async def working(self, side: Side, qty: int = 1, limit: Any = "5000.00") -> Order:
+        """A limit order the broker has acknowledged (SUBMITTED, with a permId)."""
+        order = await self.place(side, qty, limit)
+        assert order.broker_id is not None
+        self.om.on_report(report(order, OrderStatus.SUBMITTED, perm_id=5000 + order.broker_id))
+        assert order.status is OrderStatus.SUBMITTED and order.perm_id is not None
+        return order
+
+    def execute(self, ex: ExecutionReport) -> Fill | None:
+        """What the engine does with an execution: book it once, then count it on its order."""
+        fill = self.om.fill_of(ex)
+        if fill is None or not self.portfolio.add_fill(fill):
+            return None
+        self.om.on_fill(fill)
+        return fill
+
+    def hold(self, quantity: int, price: int = PX_5000) -> None:
+        """Give the portfolio a position (a fill of no order of ours)."""
+        side = Side.BUY if quantity > 0 else Side.SELL
+        n = len(self.portfolio.ledger)
+        self.portfolio.add_fill(Fill(f"pos{n}", None, ES, side, abs(quantity), price, T0))
+
+
+def report(order: Order, status: OrderStatus, **kw: Any) -> OrderReport:
+    """What IB says about ``order`` (as sent by this client), with ``kw`` overriding fields."""
+    fields: dict[str, Any] = dict(
+        broker_id=order.broker_id or 0, perm_id=order.perm_id or 0, client_id=1,
+        order_ref=order.client_id, instrument=ES, side=order.side, quantity=order.quantity,
+        order_type=str(order.order_type), limit=order.limit, stop=order.stop,
+        tif=str(order.tif), status=status, filled=order.filled, remaining=order.remaining,
+        avg_fill_price=None, parent_id=0, oca_group=order.oca_group or "", ts_ns=T0,
+    )  # fmt: skip
+    fields.update(kw)
+    return OrderReport(**fields)
+
+
+def foreign_report(broker_id: int, perm_id: int, order_ref: str = "", **kw: Any) -> OrderReport:
+    fields: dict[str, Any] = dict(
+        broker_id=broker_id, perm_id=perm_id, client_id=2, order_ref=order_ref, instrument=ES,
+        side=Side.BUY, quantity=1, order_type="LMT", limit=PX_5000 - 40, stop=None, tif="DAY",
+        status=OrderStatus.SUBMITTED, filled=0, remaining=1, avg_fill_price=None, parent_id=0,
+        oca_group="", ts_ns=T0,
+    )  # fmt: skip
+    fields.update(kw)
+    return OrderReport(**fields)
+
+
+def execution(order: Order, qty: int, price: int, exec_id: str, *, historical: bool = False,
+              ts_ns: int = T0) -> ExecutionReport:  # fmt: skip
+    return ExecutionReport(
+        exec_id, order.broker_id or 0, order.perm_id or 0, 1, order.client_id, ES, order.side,
+        qty, price, ts_ns, historical,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def desk() -> Desk:
+    return Desk()
+
+
+# ---- prices and ids --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("price", ["5000.13", Decimal("5000.13"), 5000.13])
+async def test_limit_prices_round_to_the_tick_on_the_safe_side(desk: Desk, price: Any) -> None:
+    buy = await desk.place(Side.BUY, 1, limit=price)
+    sell = await desk.place(Side.SELL, 1, limit=price)
+    assert buy.limit == PX_5000  # 5000.00: a buy never pays more than asked
+    assert sell.limit == PX_5000 + 1  # 5000.25: a sell never receives less
+    assert [p.limit for p in desk.broker.placed] == [PX_5000, PX_5000 + 1]
+
+
+async def test_on_tick_prices_are_sent_unchanged(desk: Desk) -> None:
+    await desk.place(Side.BUY, 1, limit="5000.25")
+    await desk.place(Side.SELL, 1, stop="4999.75")
+    assert [(p.limit, p.stop) for p in desk.broker.placed] == [
+        (PX_5000 + 1, None), (None, PX_5000 - 1)
+    ]  # fmt: skip
+
+
+async def test_a_price_that_is_not_a_number_is_refused_before_sending(desk: Desk) -> None:
+    with pytest.raises(Refused, match="not a price"):
+        await desk.place(Side.BUY, 1, limit="abc")
+    assert desk.broker.placed == []
+
+
+async def test_order_ref_is_the_client_order_id_and_names_the_instance(desk: Desk) -> None:
+    a = await desk.place(Side.BUY, 1, limit="4990")
+    b = await desk.place(Side.BUY, 1, limit="4991")
+    first, second = desk.broker.placed
+    assert first.order_ref == a.client_id and second.order_ref == b.client_id
+    parsed = ClientOrderId.parse(first.order_ref)
+    assert parsed is not None and (parsed.instance, parsed.session) == ("ES", 2)
+    assert a.client_id != b.client_id
+    assert (a.broker_id, b.broker_id) == (first.broker_id, second.broker_id)
+    assert second.broker_id > first.broker_id
+    assert a.status is OrderStatus.PENDING_SUBMIT
+
+
+async def test_a_plain_order_the_broker_refuses_is_rejected_and_refused(desk: Desk) -> None:
+    desk.broker.fail("place", "not connected")
+    with pytest.raises(Refused, match="not connected"):
+        await desk.place(Side.BUY, 1, limit="4990")
+    (order,) = desk.om._orders.values()
+    assert order.status is OrderStatus.REJECTED
+
+
+# ---- brackets --------------------------------------------------------------------------------
+
+
+async def test_bracket_legs_in_order_transmit_last_children_point_at_parent(desk: Desk) -> None:
+    cmd = PlaceBracket(Side.BUY, 2, stop_ticks=8, target_ticks=16, entry_limit="5000.10")
+    ids = await desk.om.place_bracket(cmd, desk.cmd(), reference=None)
+    entry, target, stop = desk.broker.placed
+    assert tuple(p.order_ref for p in (entry, target, stop)) == ids
+    assert (entry.order_type, entry.side, entry.limit) == (OrderType.LIMIT, Side.BUY, PX_5000)
+    assert (target.order_type, target.side, target.limit) == (
+        OrderType.LIMIT, Side.SELL, PX_5000 + 16,
+    )  # fmt: skip
+    assert (stop.order_type, stop.side, stop.stop) == (OrderType.STOP, Side.SELL, PX_5000 - 8)
+    assert [p.transmit for p in (entry, target, stop)] == [False, False, True]
+    assert entry.parent_broker_id is None
+    assert target.parent_broker_id == stop.parent_broker_id == entry.broker_id
+    assert target.parent_id == stop.parent_id == entry.order_ref
+    assert target.oca_group == stop.oca_group is not None
+    assert {p.quantity for p in desk.broker.placed} == {2}
+    roles = [desk.om.view(desk.om.get(i)).role for i in ids]  # type: ignore[arg-type]
+    assert roles == ["entry", "target", "stop"]
+
+
+async def test_market_bracket_is_measured_from_the_reference(desk: Desk) -> None:
+    cmd = PlaceBracket(Side.SELL, 1, stop_ticks=4)
+    await desk.om.place_bracket(cmd, desk.cmd(), reference=PX_5000)
+    entry, stop = desk.broker.placed
+    assert entry.order_type is OrderType.MARKET
+    assert (stop.side, stop.stop, stop.transmit) == (Side.BUY, PX_5000 + 4, True)
+    with pytest.raises(Refused, match="no price"):
+        await desk.om.place_bracket(cmd, desk.cmd(), reference=None)
+
+
+@pytest.mark.parametrize("refused_leg", [1, 2])
+async def test_a_refused_bracket_leg_cancels_the_legs_already_sent(
+    desk: Desk, refused_leg: int
+) -> None:
+    desk.broker.fail("place", "leg refused", after=refused_leg)
+    cmd = PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16, entry_limit="5000")
+    with pytest.raises(Refused, match="leg refused"):
+        await desk.om.place_bracket(cmd, desk.cmd(), reference=None)
+    sent = desk.broker.placed
+    assert len(sent) == refused_leg
+    assert sorted(desk.broker.cancelled) == sorted(p.broker_id for p in sent)
+    legs = sorted(desk.om._orders.values(), key=lambda o: o.client_id)
+    entry, target, stop = legs
+    statuses = [o.status for o in (entry, target, stop)]
+    if refused_leg == 1:
+        assert statuses == [
+            OrderStatus.PENDING_CANCEL, OrderStatus.REJECTED, OrderStatus.CANCELLED
+        ]  # fmt: skip
+    else:
+        assert statuses == [
+            OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_CANCEL, OrderStatus.REJECTED
+        ]  # fmt: skip
+
+
+async def test_a_refused_bracket_entry_sends_nothing_else(desk: Desk) -> None:
+    desk.broker.fail("place", "no")
+    cmd = PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16, entry_limit="5000")
+    with pytest.raises(Refused):
+        await desk.om.place_bracket(cmd, desk.cmd(), reference=None)
+    assert desk.broker.placed == [] and desk.broker.cancelled == []
+    assert desk.om.working() == []
+
+
+# ---- modify ----------------------------------------------------------------------------------
+
+
+async def test_modify_is_confirmed_only_by_a_report_with_the_new_values(desk: Desk) -> None:
+    order = await desk.working(Side.BUY, 1, "5000.00")
+    await desk.om.modify(ModifyOrder(order.client_id, quantity=2, limit="4999.60"))
+    (sent,) = desk.broker.modified
+    assert (sent.change.quantity, sent.change.limit) == (2, PX_5000 - 2)  # 4999.50, rounded down
+    assert order.status is OrderStatus.PENDING_MODIFY
+    assert (order.quantity, order.limit) == (1, PX_5000)
+    desk.om.on_report(report(order, OrderStatus.SUBMITTED))  # a stale report: old values
+    assert order.status is OrderStatus.PENDING_MODIFY and order.limit == PX_5000
+    desk.om.on_report(report(order, OrderStatus.SUBMITTED, quantity=2, limit=PX_5000 - 2))
+    assert order.status is OrderStatus.SUBMITTED and order.pending_change is None
+    assert (order.quantity, order.limit) == (2, PX_5000 - 2)
+
+
+@pytest.mark.parametrize("code", [321, 105])
+async def test_modify_refused_by_a_notice_for_the_order_keeps_old_values(
+    desk: Desk, code: int
+) -> None:
+    order = await desk.working(Side.SELL, 1, "5010.00")
+    other = await desk.working(Side.BUY, 1, "4990.00")
+    await desk.om.modify(ModifyOrder(order.client_id, limit="5011.00"))
+    await desk.om.modify(ModifyOrder(other.client_id, limit="4989.00"))
+    assert order.broker_id is not None
+    desk.om.on_notice(BrokerNotice(code, "Error validating request", T0, order.broker_id))
+    assert order.status is OrderStatus.SUBMITTED and order.pending_change is None
+    assert order.limit == 5010 * 4
+    assert order.reject_reason is not None and str(code) in order.reject_reason
+    assert other.status is OrderStatus.PENDING_MODIFY  # a notice for another id: untouched
+    assert any(isinstance(e, EngineNotice) and e.code == code for e in desk.events)
+
+
+async def test_modify_not_sent_keeps_the_order_as_it_was(desk: Desk) -> None:
+    order = await desk.working(Side.BUY, 1, "5000.00")
+    desk.broker.fail("modify", "socket closed")
+    with pytest.raises(Refused, match="socket closed"):
+        await desk.om.modify(ModifyOrder(order.client_id, limit="4999.00"))
+    assert order.status is OrderStatus.SUBMITTED and order.limit == PX_5000
+
+
+# ---- cancel ----------------------------------------------------------------------------------
+
+
+async def test_a_fill_after_the_cancel_request_is_booked_and_completes_the_order(
+    desk: Desk,
+) -> None:
+    order = await desk.working(Side.BUY, 2, "5000.00")
+    await desk.om.cancel(order.client_id)
+    assert desk.broker.cancelled == [order.broker_id]
+    assert order.status is OrderStatus.PENDING_CANCEL and order in desk.om.working()
+    assert desk.execute(execution(order, 1, PX_5000, "x1")) is not None
+    assert order.status is OrderStatus.PENDING_CANCEL and order.filled == 1
+    assert order in desk.om.working()  # still able to fill
+    desk.om.on_report(report(order, OrderStatus.PENDING_CANCEL))
+    assert desk.execute(execution(order, 1, PX_5000, "x2")) is not None
+    assert desk.execute(execution(order, 1, PX_5000, "x2")) is None  # seen again: once
+    assert order.status is OrderStatus.FILLED and order.filled == 2
+    assert desk.portfolio.position.quantity == 2
+    desk.om.on_report(report(order, OrderStatus.CANCELLED))  # the cancel lost the race
+    assert order.status is OrderStatus.FILLED
+    with pytest.raises(Refused, match="filled"):
+        await desk.om.cancel(order.client_id)
+
+
+async def test_cancel_not_sent_leaves_the_order_pending_cancel(desk: Desk) -> None:
+    order = await desk.working(Side.BUY, 1)
+    desk.broker.fail("cancel", "socket closed")
+    await desk.om.cancel(order.client_id)
+    assert order.status is OrderStatus.PENDING_CANCEL
+    assert any(isinstance(e, EngineNotice) and "socket closed" in e.text for e in desk.events)
+
+
+async def test_cancel_of_an_unknown_order_is_refused(desk: Desk) -> None:
+    with pytest.raises(Refused, match="no order"):
+        await desk.om.cancel("tt.ES.2.99")
+
+
+async def test_cancel_all_touches_only_own_orders_children_before_parents(desk: Desk) -> None:
+    plain = await desk.working(Side.SELL, 1, "5020")
+    ids = await desk.om.place_bracket(
+        PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16, entry_limit="5000"),
+        desk.cmd(), reference=None,
+    )  # fmt: skip
+    entry, target, stop = (desk.om.get(i) for i in ids)
+    assert entry and target and stop
+    for order in (entry, target, stop):
+        desk.om.on_report(report(order, OrderStatus.SUBMITTED))
+    # two orders that are not this instance's: another instance's, and a manual one
+    other_instance = foreign_report(7, 9007, "tt.NQ.1.1")
+    manual = foreign_report(0, 9008, "", side=Side.SELL, limit=PX_5000 + 40)
+    desk.om.on_report(other_instance)
+    desk.om.on_report(manual)
+    assert set(desk.om.foreign) == {"ib:9007", "ib:9008"}
+    assert all(not v.own and v.role == "foreign" for v in desk.om.foreign.values())
+    assert len(desk.om.working()) == 4
+
+    done = await desk.om.cancel_all()
+    assert set(done) == {plain.client_id, *ids}
+    cancelled = desk.broker.cancelled
+    assert sorted(cancelled) == sorted(o.broker_id for o in (plain, entry, target, stop))
+    assert cancelled.index(entry.broker_id) > cancelled.index(target.broker_id)
+    assert cancelled.index(entry.broker_id) > cancelled.index(stop.broker_id)
+    assert 7 not in cancelled
+    assert desk.broker.global_cancels == 0
+
+
+async def test_cancel_all_at_one_price(desk: Desk) -> None:
+    a = await desk.working(Side.BUY, 1, "4990")
+    await desk.working(Side.BUY, 1, "4991")
+    assert await desk.om.cancel_all(at_price=4990 * 4) == (a.client_id,)
+    assert desk.broker.cancelled == [a.broker_id]
+
+
+async def test_foreign_order_with_an_id_like_ours_is_not_taken_for_ours(desk: Desk) -> None:
+    """IB order ids are per API client: another client's order 100 is not our order 100."""
+    ours = await desk.working(Side.BUY, 1, "5000")
+    assert ours.broker_id is not None
+    other = foreign_report(ours.broker_id, 9100, "", client_id=2, quantity=3)
+    desk.om.on_report(other)
+    assert "ib:9100" in desk.om.foreign
+    assert ours.perm_id == 5000 + ours.broker_id and ours.status is OrderStatus.SUBMITTED
+    assert ours.quantity == 1
+    ex = ExecutionReport("f1", ours.broker_id, 9100, 2, "", ES, Side.BUY, 1, PX_5000, T0, False)
+    fill = desk.execute(ex)
+    assert fill is not None and fill.order_id is None  # booked, but not on our order
+    assert ours.filled == 0
+
+
+async def test_a_foreign_order_that_ends_is_dropped(desk: Desk) -> None:
+    desk.om.on_report(foreign_report(3, 9003))
+    assert "ib:9003" in desk.om.foreign
+    desk.om.on_report(foreign_report(3, 9003, status=OrderStatus.CANCELLED))
+    assert desk.om.foreign == {}
+    desk.om.on_report(foreign_report(4, 9004))
+    desk.om.drop_foreign([])  # IB no longer lists it
+    assert desk.om.foreign == {}
+    last = desk.events[-1]
+    assert isinstance(last, OrderUpdated) and last.order.status is OrderStatus.CANCELLED
+
+
+# ---- blocked entries -------------------------------------------------------------------------
+
+
+async def test_entries_refused_while_blocked_but_reducing_orders_and_cancels_allowed(
+    desk: Desk,
+) -> None:
+    resting = await desk.working(Side.BUY, 1, "4990")
+    desk.hold(2)
+    desk.om.blocked = "reconciling (reconnect)"
+    with pytest.raises(Refused, match="blocked: reconciling"):
+        await desk.place(Side.BUY, 1, limit="4995")
+    with pytest.raises(Refused, match="blocked"):
+        await desk.place(Side.SELL, 3, limit="5010")  # would flip to short
+    with pytest.raises(Refused, match="blocked"):
+        await desk.om.place_bracket(
+            PlaceBracket(Side.BUY, 1, stop_ticks=4), desk.cmd(), reference=PX_5000
+        )
+    n = len(desk.broker.placed)
+    reduce = await desk.place(Side.SELL, 2, limit="5010")  # only shrinks the long
+    assert desk.broker.placed[-1].order_ref == reduce.client_id
+    with pytest.raises(Refused, match="blocked"):
+        await desk.place(Side.SELL, 1, limit="5011")  # with the 2 working it would flip
+    assert await desk.om.cancel(resting.client_id) == (resting.client_id,)
+    assert desk.broker.cancelled == [resting.broker_id]
+    assert len(desk.broker.placed) == n + 1
+
+
+async def test_flatten_is_allowed_while_blocked_and_reverse_is_not(desk: Desk) -> None:
+    desk.hold(-2)
+    desk.om.blocked = "disconnected"
+    with pytest.raises(Refused, match="blocked"):
+        await desk.om.close_position(desk.cmd(), reverse=True)
+    assert desk.broker.placed == []
+    await desk.om.close_position(desk.cmd(), reverse=False)
+    (sent,) = desk.broker.placed
+    assert (sent.side, sent.quantity, sent.order_type) == (Side.BUY, 2, OrderType.MARKET)
+
+
+async def test_reverse_doubles_the_position_the_other_way(desk: Desk) -> None:
+    desk.hold(1)
+    resting = await desk.working(Side.BUY, 1, "4990")
+    ids = await desk.om.close_position(desk.cmd(), reverse=True)
+    assert ids[0] == resting.client_id
+    assert desk.broker.cancelled == [resting.broker_id]
+    sent = desk.broker.placed[-1]
+    assert (sent.side, sent.quantity, sent.order_type) == (Side.SELL, 2, OrderType.MARKET)
+    assert desk.om.view(desk.om.get(ids[-1])).role == "reverse"  # type: ignore[arg-type]
+
+
+async def test_reverse_with_no_position_is_refused(desk: Desk) -> None:
+    with pytest.raises(Refused, match="no position to reverse"):
+        await desk.om.close_position(desk.cmd(), reverse=True)
+    assert desk.broker.placed == []
+    assert await desk.om.close_position(desk.cmd(), reverse=False) == ()  # flatten: nothing
+
+
+async def test_flatten_the_broker_refuses_is_refused(desk: Desk) -> None:
+    desk.hold(1)
+    desk.broker.fail("place", "not connected")
+    with pytest.raises(Refused, match="not connected"):
+        await desk.om.close_position(desk.cmd(), reverse=False)
+
+
+# ---- adoption after a restart ----------------------------------------------------------------
+
+
+async def test_own_orders_of_an_earlier_session_are_adopted_and_relinked(desk: Desk) -> None:
+    old = ClientOrderIds("ES", 1)  # the instance before the restart
+    entry_ref, stop_ref = old.next(), old.next()
+    # one contract of the entry filled before the restart; the ledger (journal) has it
+    desk.portfolio.add_fill(Fill("old1", entry_ref, ES, Side.BUY, 1, PX_5000, T0, perm_id=501))
+    parent = foreign_report(
+        11, 501, entry_ref, client_id=1, quantity=2, limit=PX_5000, filled=1, remaining=1,
+    )  # fmt: skip
+    child = foreign_report(
+        12, 502, stop_ref, client_id=1, side=Side.SELL, quantity=2, order_type="STP",
+        limit=None, stop=PX_5000 - 8, tif="GTC", parent_id=11, oca_group="grp",
+    )  # fmt: skip
+    desk.om.on_report(parent)
+    desk.om.on_report(child)
+    entry, stop = desk.om.get(entry_ref), desk.om.get(stop_ref)
+    assert entry is not None and stop is not None
+    assert desk.om.foreign == {}
+    assert (entry.broker_id, entry.perm_id, entry.status) == (11, 501, OrderStatus.SUBMITTED)
+    assert entry.filled == 1 and entry.remaining == 1  # the fill replayed onto it
+    assert stop.parent_id == entry_ref and stop.oca_group == "grp"
+    assert (stop.order_type, stop.stop, stop.filled) == (OrderType.STOP, PX_5000 - 8, 0)
+    assert desk.om.view(stop).role == "stop"
+    # it is ours again: a later fill counts on it, cancel-all cancels it, child first
+    desk.execute(execution(entry, 1, PX_5000, "new1"))
+    assert entry.status is OrderStatus.FILLED
+    await desk.om.cancel_all()
+    assert desk.broker.cancelled == [12]
+    desk.om.on_report(child)  # the same report again: nothing new
+    assert len(desk.om._orders) == 2
+
+
+async def test_a_child_listed_before_its_parent_is_still_linked(desk: Desk) -> None:
+    old = ClientOrderIds("ES", 1)
+    entry_ref, stop_ref = old.next(), old.next()
+    parent = foreign_report(11, 501, entry_ref, client_id=1, limit=PX_5000)
+    child = foreign_report(
+        12, 502, stop_ref, client_id=1, side=Side.SELL, order_type="STP", limit=None,
+        stop=PX_5000 - 8, tif="GTC", parent_id=11, oca_group="grp",
+    )  # fmt: skip
+    desk.om.on_report(child)
+    desk.om.on_report(parent)
+    stop = desk.om.get(stop_ref)
+    assert stop is not None and stop.parent_id == entry_ref
+    await desk.om.cancel_all()
+    assert desk.broker.cancelled == [12, 11]  # so the child before its parent
+
+
+async def test_another_instances_order_is_not_adopted(desk: Desk) -> None:
+    desk.om.on_report(foreign_report(11, 501, ClientOrderIds("NQ", 1).next(), client_id=1))
+    assert desk.om.working() == [] and "ib:501" in desk.om.foreign
+
+
+# ---- reconciliation --------------------------------------------------------------------------
+
+
+async def test_close_missing_closes_orders_the_broker_no_longer_has(desk: Desk) -> None:
+    kept = await desk.working(Side.BUY, 1, "4990")
+    gone = await desk.working(Side.BUY, 1, "4991")
+    desk.om.reconcile_wanted = True
+    closed = desk.om.close_missing([report(kept, OrderStatus.SUBMITTED)])
+    assert closed == [gone]
+    assert gone.status is OrderStatus.CANCELLED and gone.reject_reason
+    assert gone not in desk.om.working()
+    assert kept.status is OrderStatus.SUBMITTED
+    assert desk.om.reconcile_wanted is False
+
+
+@pytest.mark.parametrize("code", [10147, 10148])
+async def test_cancel_of_an_unknown_order_asks_for_reconciliation(desk: Desk, code: int) -> None:
+    order = await desk.working(Side.BUY, 1, "4990")
+    assert order.broker_id is not None
+    desk.om.on_notice(BrokerNotice(code, "OrderId not found", T0, order.broker_id + 1000))
+    assert desk.om.reconcile_wanted is False  # not one of ours
+    desk.om.on_notice(BrokerNotice(code, "OrderId not found", T0, order.broker_id))
+    assert desk.om.reconcile_wanted is True
+
+
+# ---- the engine ------------------------------------------------------------------------------
+
+
+class Run:
+    def __init__(self, engine: Engine, broker: FakeBroker, clock: Clock) -> None:
+        self.engine, self.broker, self.clock = engine, broker, clock
+        self.stream: EventStream = engine.listen()
+        self.events: list[EngineEvent] = []
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        self.events.extend(self.stream.drain())
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def om(self) -> OrderManager:
+        assert self.engine.orders is not None
+        return self.engine.orders
+
+
+async def settle() -> None:
+    """Let the engine's pump apply what the broker pushed."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def run() -> AsyncIterator[Run]:
+    clock = Clock()
+    broker = FakeBroker(ES)
+    # timer_s: the test drives Engine.tick() itself
+    engine = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600)
+    r = Run(engine, broker, clock)
+    await engine.start()
+    await settle()
+    try:
+        yield r
+    finally:
+        await engine.stop()
+
+
+async def test_engine_starts_reconciled_and_trading(run: Run) -> None:
+    (rec,) = run.of(Reconciled)
+    assert rec.reason == "start" and rec.entries_allowed
+    assert run.engine.snapshot().entries_blocked is None
+    assert run.broker.subscribed == [ES]
+
+
+async def test_engine_dispatches_commands(run: Run) -> None:
+    placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990.13"))
+    assert placed.ok and run.broker.placed[-1].limit == 4990 * 4
+    reverse = await run.engine.submit(Reverse())
+    assert not reverse.ok and "no position" in reverse.reason
+    assert (await run.engine.submit(CancelOrder(placed.order_ids[0]))).ok
+    assert (await run.engine.submit(CancelAll())).ok
+    assert (await run.engine.submit(Flatten())).ok
+    assert run.broker.global_cancels == 0
+    assert (await run.engine.submit(GlobalCancel())).ok
+    assert run.broker.global_cancels == 1
+    results = [e.result for e in run.of(CommandDone)]
+    assert [r.command_id for r in results] == [f"cmd-{i}" for i in range(1, 7)]
+
+
+async def test_reconnect_blocks_entries_then_recovers_a_missed_fill_once(run: Run) -> None:
+    engine, broker = run.engine, run.broker
+    placed = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "5000"))
+    assert placed.ok
+    order = run.om().get(placed.order_ids[0])
+    assert order is not None
+    broker.push(report(order, OrderStatus.SUBMITTED))
+    await settle()
+
+    broker.set_state(ConnectionState.RECONNECTING, "socket closed")
+    await settle()
+    assert "reconnecting" in (engine.snapshot().entries_blocked or "")
+    refused = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
+    assert not refused.ok and "blocked" in refused.reason
+
+    # while we were away the order filled: IB lists the execution, no open order, a position
+    missed = execution(order, 1, PX_5000, "miss1", historical=True, ts_ns=T0 + NS)
+    broker.execution_reports = [missed]
+    broker.open_order_reports = []
+    broker.position_reports = [
+        PositionReport(ES, ES.con_id or 0, "DU1234567", 1, Decimal("250002.25"), T0)
+    ]
+    broker.set_state(ConnectionState.LIVE, "reconnected")
+    await settle()
+    assert "reconciling" in (engine.snapshot().entries_blocked or "")
+    await engine.tick()
+    (rec,) = [r for r in run.of(Reconciled) if r.reason == "reconnect"]
+    assert (rec.fills_recovered, rec.position, rec.orders_closed) == (1, 1, 0)
+    (booked,) = run.of(FillBooked)
+    assert booked.historical and booked.own and booked.fill.exec_id == "miss1"
+    assert order.status is OrderStatus.FILLED
+    assert engine.snapshot().entries_blocked is None
+    assert run.of(PositionDivergence) == []
+
+    broker.push(execution(order, 1, PX_5000, "miss1", ts_ns=T0 + NS))  # live copy, late
+    await settle()
+    await engine.reconcile("again")
+    assert len(run.of(FillBooked)) == 1
+    assert engine.portfolio is not None and engine.portfolio.position.quantity == 1
+
+
+async def test_a_broker_position_that_still_disagrees_after_the_grace_is_adopted(
+    run: Run,
+) -> None:
+    engine, broker, clock = run.engine, run.broker, run.clock
+    broker.push(PositionReport(ES, ES.con_id or 0, "DU1234567", 2, Decimal("250025"), T0))
+    await settle()
+    clock.advance(0.5)
+    await engine.tick()
+    assert run.of(PositionDivergence) == []  # within the grace: a fill may be in flight
+    clock.advance(0.6)
+    await engine.tick()
+    (div,) = run.of(PositionDivergence)
+    assert (div.ours, div.broker, div.at_start) == (0, 2, False)
+    assert engine.portfolio is not None
+    assert engine.portfolio.position.quantity == 2
+    assert engine.portfolio.position.avg_price == PX_5000 + 2  # 250025 / 50 = 5000.50
+
+
+async def test_a_position_report_matched_by_a_fill_within_the_grace_is_no_divergence(
+    run: Run,
+) -> None:
+    engine, broker, clock = run.engine, run.broker, run.clock
+    placed = await engine.submit(PlaceOrder(Side.BUY, 1))
+    order = run.om().get(placed.order_ids[0])
+    assert order is not None
+    broker.push(PositionReport(ES, ES.con_id or 0, "DU1234567", 1, Decimal("250000"), T0))
+    clock.advance(0.5)
+    broker.push(execution(order, 1, PX_5000, "e1"), CommissionEvent("e1", Decimal("2.25"), None))
+    await settle()
+    clock.advance(2)
+    await engine.tick()
+    assert run.of(PositionDivergence) == []
+    assert engine.portfolio is not None and engine.portfolio.commissions == Decimal("2.25")
+
+
+async def test_10147_through_the_engine_triggers_a_reconciliation(run: Run) -> None:
+    placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
+    order = run.om().get(placed.order_ids[0])
+    assert order is not None and order.broker_id is not None
+    calls = len(run.broker.executions_since)
+    run.broker.push(BrokerNotice(10147, "OrderId not found", T0, order.broker_id))
+    await settle()
+    await run.engine.tick()
+    assert len(run.broker.executions_since) == calls + 1
+    assert order.status is OrderStatus.CANCELLED  # IB no longer lists it
+
+
+async def test_broker_events_before_the_instrument_is_known_are_ignored() -> None:
+    engine = Engine(FakeBroker(ES), "ES", clock=Clock(), session=2)
+    stream = engine.listen()
+    order = Order("tt.ES.2.1", ES, Side.BUY, 1, OrderType.MARKET)
+    events = [
+        QuoteEvent(Quote(T0, PX_5000, 5, PX_5000 + 1, 7)),
+        DepthEvent(T0, (DepthLevel(PX_5000, 5),), (DepthLevel(PX_5000 + 1, 7),)),
+        TradeEvent(Trade(T0, PX_5000, 2)),
+        BarEvent(Bar(T0, PX_5000, PX_5000, PX_5000, PX_5000, 2), 5, True),
+        report(order, OrderStatus.SUBMITTED, broker_id=1),
+        execution(order, 1, PX_5000, "e1"),
+        CommissionEvent("e1", Decimal("2.25"), None),
+        PositionReport(ES, ES.con_id or 0, "DU1234567", 1, Decimal("250000"), T0),
+        AccountPnL("DU1234567", None, None, None, T0),
+    ]
+    for event in events:
+        engine.apply(event)
+    assert engine.events_applied == len(events)
+    assert engine.market is None and engine.portfolio is None
+    assert not [e for e in stream.drain() if isinstance(e, EngineNotice)]
+    snap = engine.snapshot()
+    assert snap.market is None and snap.entries_blocked == "not started"
+
+
+async def test_market_events_pushed_before_start_do_not_break_the_pump() -> None:
+    clock = Clock()
+    broker = FakeBroker(ES)
+    broker.push(
+        TradeEvent(Trade(T0, PX_5000, 2)), QuoteEvent(Quote(T0, PX_5000, 1, PX_5000 + 1, 1))
+    )
+    engine = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600)
+    stream = engine.listen()
+    await engine.start()
+    try:
+        await settle()
+        assert not [e for e in stream.drain() if isinstance(e, EngineNotice) and e.level == "ERROR"]
+        broker.push(TradeEvent(Trade(T0 + 1, PX_5000 + 3, 1)))
+        await settle()
+        assert engine.market is not None and engine.market.last is not None
+        assert engine.market.last.price == PX_5000 + 3
+    finally:
+        await engine.stop()
