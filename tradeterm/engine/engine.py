@@ -177,7 +177,8 @@ class Engine:
         self.history_minutes = history_minutes
         self.timer_s = timer_s
         self.ids = ClientOrderIds(
-            instance or self.symbol.split()[0], session or time.time_ns() // 1_000_000
+            instance or self.symbol.split()[0],
+            session if session is not None else time.time_ns() // 1_000_000,
         )
         self._staleness = dict(staleness or default_staleness(self.config.risk.stale_after_s))
         self._listeners: list[EventStream] = []
@@ -193,6 +194,8 @@ class Engine:
         self._retry_in: float | None = None
         self._link_down = False
         self._broker_position: PositionReport | None = None
+        self._broker_position_at = 0  # when it was last heard or read (local clock)
+        self._last_fill_at = 0  # when our last fill was booked (local clock)
         self._position_due: int | None = None
         self._recheck_at: int | None = None
         self.health = HealthChanged(ConnectionState.DISCONNECTED, "not started", (), clock())
@@ -356,7 +359,8 @@ class Engine:
         elif isinstance(event, PositionReport):
             if event.con_id == self._instrument().con_id:
                 self._broker_position = event
-                self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
+                self._broker_position_at = self.clock()
+                self._position_due = self._broker_position_at + int(POSITION_GRACE_S * NS)
         else:
             self.account_pnl = event
 
@@ -408,7 +412,8 @@ class Engine:
         orders.on_fill(fill)
         self._publish(FillBooked(fill, fill.order_id is not None, report.historical))
         self._publish(PositionChanged(portfolio.pnl()))
-        self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
+        self._last_fill_at = self.clock()
+        self._position_due = self._last_fill_at + int(POSITION_GRACE_S * NS)
         return True
 
     # ---- connection ----------------------------------------------------------------------
@@ -502,7 +507,7 @@ class Engine:
             self._resubscribe_stale(now)
         if self._position_due is not None and now >= self._position_due:
             self._position_due = None
-            self._check_position(at_start=False)
+            await self._verify_position()
         connected = self._broker_state in CONNECTED
         if connected and self._reconcile_due and not self._reconcile_lock.locked():
             self._reconcile_due = False
@@ -526,6 +531,24 @@ class Engine:
         self._last_resubscribe = now
         self._notice("WARNING", "no data on " + ", ".join(stale) + ": resubscribing")
         resubscribe()
+
+    async def _verify_position(self) -> None:
+        """After the grace period: compare with what IB said *after* our last fill; when IB
+        has said nothing since (a slow or silent position stream), ask it."""
+        if self._broker_position_at <= self._last_fill_at:
+            if self._broker_state not in CONNECTED:
+                self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
+                return
+            try:
+                reports = await self.broker.positions()
+            except BrokerError:
+                self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
+                return
+            con_id = self._instrument().con_id
+            mine = [p for p in reports if p.con_id == con_id]
+            self._broker_position = mine[0] if mine else None
+            self._broker_position_at = self.clock()
+        self._check_position(at_start=False)
 
     def _check_position(self, *, at_start: bool) -> bool:
         """Compare the broker's position with ours; adopt the broker's when they differ.
@@ -624,6 +647,7 @@ class Engine:
             reports = await self.broker.positions()
             mine = [p for p in reports if p.con_id == con_id]
             self._broker_position = mine[0] if mine else None
+            self._broker_position_at = self.clock()
             if (
                 self._portfolio().check_broker(
                     self._broker_position.quantity if self._broker_position else 0, Decimal(0)

@@ -700,7 +700,9 @@ async def test_a_position_report_matched_by_a_fill_within_the_grace_is_no_diverg
     placed = await engine.submit(PlaceOrder(Side.BUY, 1))
     order = run.om().get(placed.order_ids[0])
     assert order is not None
-    broker.push(PositionReport(ES, ES.con_id or 0, "DU1234567", 1, Decimal("250000"), T0))
+    at_ib = PositionReport(ES, ES.con_id or 0, "DU1234567", 1, Decimal("250000"), T0)
+    broker.position_reports = [at_ib]  # what IB answers when asked
+    broker.push(at_ib)  # IB's push arrives before the execution
     clock.advance(0.5)
     broker.push(execution(order, 1, PX_5000, "e1"), CommissionEvent("e1", Decimal("2.25"), None))
     await settle()
@@ -708,6 +710,31 @@ async def test_a_position_report_matched_by_a_fill_within_the_grace_is_no_diverg
     await engine.tick()
     assert run.of(PositionDivergence) == []
     assert engine.portfolio is not None and engine.portfolio.commissions == Decimal("2.25")
+
+
+async def test_a_silent_position_stream_is_asked_not_taken_for_flat(run: Run) -> None:
+    """Started flat (no PositionReport yet), then a fill: when IB says nothing within the
+    grace, the engine asks IB for its position instead of assuming the old (flat) one."""
+    engine, broker, clock = run.engine, run.broker, run.clock
+    placed = await engine.submit(PlaceOrder(Side.BUY, 1))
+    order = run.om().get(placed.order_ids[0])
+    assert order is not None
+    broker.push(execution(order, 1, PX_5000, "e1"))
+    await settle()
+    broker.position_reports = [
+        PositionReport(ES, ES.con_id or 0, "DU1234567", 1, Decimal("250000"), T0)
+    ]
+    clock.advance(2)
+    await engine.tick()
+    assert run.of(PositionDivergence) == []
+    assert engine.portfolio is not None and engine.portfolio.position.quantity == 1
+    broker.position_reports = []  # and if IB really holds nothing, that is adopted
+    broker.push(execution(order, 1, PX_5000, "e2"))
+    await settle()
+    clock.advance(2)
+    await engine.tick()
+    (div,) = run.of(PositionDivergence)
+    assert (div.ours, div.broker) == (2, 0)
 
 
 async def test_10147_through_the_engine_triggers_a_reconciliation(run: Run) -> None:
