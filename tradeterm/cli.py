@@ -130,7 +130,25 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
 
 
+def _cmd_console(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tradeterm import console
+    from tradeterm.logs import setup_logging
+
+    if args.seconds is not None and args.seconds <= 0:
+        raise UsageError(f"--for must be a positive number of seconds, got {args.seconds:g}")
+    settings = _load(args).settings
+    setup_logging(settings.logging, f"console-{settings.symbol}")
+    try:
+        return asyncio.run(console.run(settings, seconds=args.seconds, seed=args.seed))
+    except console.ConsoleError as exc:
+        print(f"tradeterm: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
 COMMANDS: dict[str, str] = {
+    "console": "run the engine without a screen: typed orders, one line per event",
     "gateway": "run the fake IB Gateway (market simulator, matching engine, replay, faults)",
     "locate": "print where config, data, logs or themes live",
     "config": "show the effective configuration and where each value came from",
@@ -173,6 +191,21 @@ def build_command_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--config", metavar="FILE", type=Path, help="TOML config (logging)")
     gateway_command.add_arguments(gateway)
     gateway.set_defaults(handler=_cmd_gateway)
+
+    from tradeterm import console
+
+    con = sub.add_parser(
+        "console",
+        parents=[options],
+        help=COMMANDS["console"],
+        description=console.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    con.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
+    con.add_argument("--for", type=float, dest="seconds", metavar="SECONDS",
+                     help="run this long, then stop (default: until quit or end of input)")  # fmt: skip
+    con.add_argument("--seed", type=int, default=1, help="seed of the embedded gateway (--sim)")
+    con.set_defaults(handler=_cmd_console)
 
     locate = sub.add_parser("locate", parents=[options], help=COMMANDS["locate"])
     locate.add_argument("what", choices=("config", "data", "logs", "themes"))

@@ -1,0 +1,99 @@
+"""``tradeterm console``: the typed command language, and the command run as a user runs it
+(a real process on the embedded fake gateway)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tradeterm.console import parse_command
+from tradeterm.domain import OrderType, Side
+from tradeterm.engine.commands import (
+    CancelAll,
+    CancelOrder,
+    Flatten,
+    ModifyOrder,
+    PlaceBracket,
+    PlaceOrder,
+    Reverse,
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("buy", PlaceOrder(Side.BUY, 3)),
+        ("BUY 2", PlaceOrder(Side.BUY, 2)),
+        ("sell 1 limit 5001.25", PlaceOrder(Side.SELL, 1, OrderType.LIMIT, limit="5001.25")),
+        ("buy stop 5010", PlaceOrder(Side.BUY, 3, OrderType.STOP, stop="5010")),
+        (
+            "sell 1 stop 4990 limit 4989.75",
+            PlaceOrder(Side.SELL, 1, OrderType.STOP_LIMIT, limit="4989.75", stop="4990"),
+        ),
+        (
+            "bracket buy 2 stop 8 target 16 limit 5000",
+            PlaceBracket(Side.BUY, 2, stop_ticks=8, target_ticks=16, entry_limit="5000"),
+        ),
+        ("bracket sell stop 6", PlaceBracket(Side.SELL, 3, stop_ticks=6)),
+        ("modify tt.ES.1.2 qty 2 limit 5000.5", ModifyOrder("tt.es.1.2", 2, limit="5000.5")),
+        ("cancel all", CancelAll()),
+        ("cancel tt.ES.1.2", CancelOrder("tt.es.1.2")),
+        ("flatten", Flatten()),
+        ("reverse", Reverse()),
+        ("  ", ""),
+        ("status", "status"),
+        ("?", "help"),
+        ("exit", "quit"),
+    ],
+)
+def test_parse(line: str, expected: object) -> None:
+    assert parse_command(line, 3) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("hold 1", "unknown command"),
+        ("buy 1 limit", "pairs"),
+        ("buy 1 price 5000", "unknown option"),
+        ("bracket buy 1 target 8", "needs 'stop"),
+        ("bracket 1 stop 8", "bracket buy|sell"),
+        ("bracket buy stop x", "whole number"),
+        ("cancel", "cancel ORDER_ID"),
+        ("modify", "modify ORDER_ID"),
+    ],
+)
+def test_bad_lines_say_why(line: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_command(line, 1)
+
+
+def _console(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tradeterm.cli", "console", *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def test_console_trades_on_the_embedded_gateway() -> None:
+    done = _console("--for", "3", stdin="buy 2\nsell 1 limit 9999\nstatus\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "SIM mode" in out and "CONNECTION LIVE" in out and "RECONCILED (start)" in out
+    assert "FILL BUY 2 @" in out
+    assert "SELL 1 LMT @ 9999.00 SUBMITTED" in out
+    final = out.rsplit("stopping after", 1)[1]
+    assert "position 2" in final and "commissions 4.50" in final
+    assert "Traceback" not in out + done.stderr
+
+
+def test_console_refuses_live_and_bad_input() -> None:
+    live = _console("--live", stdin="")
+    assert live.returncode == 1 and "LIVE trading is refused" in live.stderr
+    assert "Traceback" not in live.stderr
+    bad = _console("--for", "0")
+    assert bad.returncode == 2 and "--for must be a positive" in bad.stderr
+    nothing = _console("--paper", "--port", "1", "--for", "2")
+    assert nothing.returncode == 1 and "127.0.0.1:1" in nothing.stderr

@@ -1,0 +1,342 @@
+"""``tradeterm console``: the engine without a screen, driven by typed commands.
+
+It runs the same ``Engine`` the trading screen will run, prints one line per engine event
+(order updates, fills, positions, connection changes, reconciliations, notices) and reads one
+command per line from stdin::
+
+    buy 2                     market order          sell 1 limit 5001.25
+    buy 1 stop 5010           stop order            sell 1 stop 4990 limit 4989.75
+    bracket buy 1 stop 8 target 16 [limit 5000]    (stop/target in ticks from the entry)
+    modify ID [qty N] [limit P] [stop P]           cancel ID | cancel all
+    flatten | reverse | status | help | quit
+
+Typed commands are explicit, so there is no arming step here (the trading screen's keys are
+inert until armed). LIVE mode is refused: it needs the screen's typed account confirmation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TextIO
+
+from tradeterm.broker.base import BrokerError, ConnectError
+from tradeterm.config import Settings
+from tradeterm.domain import OrderType, Side
+from tradeterm.engine.commands import (
+    CancelAll,
+    CancelOrder,
+    Command,
+    Flatten,
+    ModifyOrder,
+    PlaceBracket,
+    PlaceOrder,
+    Reverse,
+)
+from tradeterm.engine.engine import Engine
+from tradeterm.engine.events import (
+    CommandDone,
+    EngineEvent,
+    EngineNotice,
+    FillBooked,
+    HealthChanged,
+    OrderUpdated,
+    PositionChanged,
+    PositionDivergence,
+    Reconciled,
+)
+from tradeterm.engine.session import CHICAGO
+
+log = logging.getLogger(__name__)
+
+HELP = __doc__.split("::", 1)[1].split("Typed commands", 1)[0].rstrip() if __doc__ else ""
+
+
+class ConsoleError(Exception):
+    """A problem the user must fix (mode, connection), worded for them."""
+
+
+def parse_command(text: str, default_qty: int) -> Command | str:
+    """A typed line as an engine ``Command``, or one of "status", "help", "quit", "" (blank).
+    Raises ``ValueError`` with a message for a line that is not a command."""
+    words = text.strip().lower().split()
+    if not words:
+        return ""
+    verb, rest = words[0], words[1:]
+    if verb in ("status", "help", "quit", "exit", "?"):
+        return {"exit": "quit", "?": "help"}.get(verb, verb)
+    if verb in ("buy", "sell"):
+        return _order(Side.BUY if verb == "buy" else Side.SELL, rest, default_qty)
+    if verb == "bracket":
+        if not rest or rest[0] not in ("buy", "sell"):
+            raise ValueError("bracket buy|sell [QTY] stop TICKS [target TICKS] [limit PRICE]")
+        side = Side.BUY if rest[0] == "buy" else Side.SELL
+        qty, opts = _qty(rest[1:], default_qty)
+        if "stop" not in opts:
+            raise ValueError("a bracket needs 'stop TICKS'")
+        return PlaceBracket(
+            side, qty, stop_ticks=_int(opts["stop"], "stop ticks"),
+            target_ticks=_int(opts["target"], "target ticks") if "target" in opts else None,
+            entry_limit=opts.get("limit"),
+        )  # fmt: skip
+    if verb == "modify":
+        if not rest:
+            raise ValueError("modify ORDER_ID [qty N] [limit PRICE] [stop PRICE]")
+        opts = _options(rest[1:])
+        return ModifyOrder(
+            rest[0], quantity=_int(opts["qty"], "qty") if "qty" in opts else None,
+            limit=opts.get("limit"), stop=opts.get("stop"),
+        )  # fmt: skip
+    if verb == "cancel":
+        if rest == ["all"]:
+            return CancelAll()
+        if len(rest) == 1:
+            return CancelOrder(rest[0])
+        raise ValueError("cancel ORDER_ID | cancel all")
+    if verb == "flatten" and not rest:
+        return Flatten()
+    if verb == "reverse" and not rest:
+        return Reverse()
+    raise ValueError(f"unknown command {text.strip()!r} (type 'help')")
+
+
+def _order(side: Side, words: list[str], default_qty: int) -> PlaceOrder:
+    qty, opts = _qty(words, default_qty)
+    limit, stop = opts.get("limit"), opts.get("stop")
+    order_type = {
+        (False, False): OrderType.MARKET,
+        (True, False): OrderType.LIMIT,
+        (False, True): OrderType.STOP,
+        (True, True): OrderType.STOP_LIMIT,
+    }[(limit is not None, stop is not None)]
+    return PlaceOrder(side, qty, order_type, limit=limit, stop=stop)
+
+
+def _qty(words: list[str], default_qty: int) -> tuple[int, dict[str, str]]:
+    if words and words[0].isdigit():
+        return int(words[0]), _options(words[1:])
+    return default_qty, _options(words)
+
+
+def _options(words: list[str]) -> dict[str, str]:
+    if len(words) % 2:
+        raise ValueError(f"expected 'name value' pairs, got {' '.join(words)!r}")
+    opts = dict(zip(words[::2], words[1::2], strict=True))
+    unknown = set(opts) - {"limit", "stop", "target", "qty"}
+    if unknown:
+        raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    return opts
+
+
+def _int(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"{what} must be a whole number, got {text!r}")
+    return int(text)
+
+
+# ---- output ---------------------------------------------------------------------------------
+
+
+def describe(event: EngineEvent, engine: Engine) -> str | None:
+    """One line for an event worth a line (market data and bars are not)."""
+    inst = engine.instrument
+    px: Callable[[int | None], str] = (
+        (lambda t: "-" if t is None else inst.format_price(t)) if inst else str
+    )
+    match event:
+        case HealthChanged():
+            retry = f" (retry in {event.retry_in_s:.1f}s)" if event.retry_in_s else ""
+            return f"CONNECTION {event.state}: {event.reason}{retry}"
+        case OrderUpdated(order=o):
+            who = "" if o.own else " [other client, read-only]"
+            price = f" @ {px(o.price)}" if o.price is not None else ""
+            why = f" ({o.reason})" if o.reason else ""
+            return (
+                f"ORDER {o.order_id} {o.side} {o.quantity} {o.order_type}{price} {o.status}"
+                f" filled {o.filled}{why}{who}"
+            )
+        case FillBooked(fill=f):
+            late = " (recovered)" if event.historical else ""
+            return f"FILL {f.side} {f.quantity} @ {px(f.price)} exec {f.exec_id}{late}"
+        case PositionChanged(pnl=p):
+            avg = "-"
+            if p.avg_price is not None and inst is not None:
+                avg = f"{float(p.avg_price) * float(inst.tick):.{inst.price_decimals + 2}f}"
+            return (
+                f"POSITION {p.quantity} avg {avg} realized {_m(p.realized)} unrealized "
+                f"{_m(p.unrealized)} commissions {_m(p.commissions)} today {_m(p.daily)}"
+            )
+        case PositionDivergence():
+            return f"POSITION at IB is {event.broker}, fills said {event.ours}: using IB's"
+        case CommandDone(result=r):
+            if r.ok:
+                return f"DONE {r.command_id} {', '.join(r.order_ids) or 'nothing to do'}"
+            return f"REFUSED {r.command_id}: {r.reason}"
+        case Reconciled():
+            return f"RECONCILED ({event.reason}): {event.detail}"
+        case EngineNotice():
+            return f"{event.level} {event.text}"
+    return None
+
+
+def _m(amount: Decimal) -> str:
+    return f"{amount:,.2f}"
+
+
+def status(engine: Engine) -> str:
+    snap = engine.snapshot()
+    inst = snap.instrument
+    lines = [
+        f"{snap.health.state} {snap.health.reason}; account {snap.account}, client {snap.client_id}"
+    ]
+    if inst is not None and snap.market is not None:
+        q, last = snap.market.quote, snap.market.last
+        bid = inst.format_price(q.bid) if q and q.bid is not None else "-"
+        ask = inst.format_price(q.ask) if q and q.ask is not None else "-"
+        lp = f"{inst.format_price(last.price)} x{last.size}" if last else "-"
+        lines.append(
+            f"{inst.local_symbol}: bid {bid} ask {ask} last {lp} volume {snap.market.volume}"
+        )
+    if snap.pnl is not None:
+        p = snap.pnl
+        lines.append(
+            f"position {p.quantity}, realized {_m(p.realized)}, unrealized "
+            f"{_m(p.unrealized)}, commissions {_m(p.commissions)}, today {_m(p.daily)}"
+        )
+    for o in snap.orders + snap.foreign_orders:
+        price = inst.format_price(o.price) if inst and o.price is not None else "MKT"
+        lines.append(
+            f"  {o.order_id} {o.side} {o.remaining}/{o.quantity} {o.order_type} {price} {o.status}"
+        )
+    if snap.entries_blocked:
+        lines.append(f"new entries blocked: {snap.entries_blocked}")
+    return "\n".join(lines)
+
+
+# ---- running --------------------------------------------------------------------------------
+
+
+class Console:
+    def __init__(self, engine: Engine, out: TextIO) -> None:
+        self.engine = engine
+        self.out = out
+        self._stop = asyncio.Event()
+
+    def say(self, text: str) -> None:
+        stamp = dt.datetime.now(CHICAGO).strftime("%H:%M:%S.%f")[:-3]
+        for line in text.splitlines():
+            print(f"{stamp} {line}", file=self.out, flush=True)
+
+    async def printer(self) -> None:
+        async for event in self.engine.listen():
+            try:
+                line = describe(event, self.engine)
+            except Exception as exc:  # a display bug must not stop the console
+                log.exception("cannot describe %r", event)
+                line = f"ERROR cannot show {type(event).__name__}: {exc!r}"
+            if line:
+                self.say(line)
+
+    async def handle(self, line: str) -> None:
+        market = self.engine.config
+        try:
+            command = parse_command(line, market.default_qty)
+        except ValueError as exc:
+            self.say(f"? {exc}")
+            return
+        if command == "quit":
+            self._stop.set()
+        elif command == "help":
+            self.say(HELP)
+        elif command == "status":
+            self.say(status(self.engine))
+        elif command:
+            assert not isinstance(command, str)
+            await self.engine.submit(command)
+
+    async def reader(self, stdin: TextIO, quit_on_eof: bool) -> None:
+        # a daemon thread: a blocked readline must never keep the process alive at exit
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str] = asyncio.Queue()
+
+        def read() -> None:
+            for line in iter(stdin.readline, ""):
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, "")
+
+        threading.Thread(target=read, name="console-stdin", daemon=True).start()
+        while True:
+            line = await lines.get()
+            if not line:  # EOF
+                if quit_on_eof:
+                    self._stop.set()
+                return
+            await self.handle(line)
+
+    async def wait(self, seconds: float | None) -> None:
+        if seconds is None:
+            await self._stop.wait()
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), seconds)
+
+
+async def run(settings: Settings, *, seconds: float | None, seed: int,
+              stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:  # fmt: skip
+    """Run the console until ``quit``, end of input (without ``seconds``) or ``seconds``."""
+    from tradeterm.broker.ib import IbBroker
+
+    mode = settings.mode
+    if mode == "live":
+        raise ConsoleError(
+            "LIVE trading is refused in the console: it needs the trading screen, where you "
+            "type the account id to confirm"
+        )
+    if mode == "shadow":
+        raise ConsoleError("SHADOW mode is not built yet; use --sim or --paper")
+    gateway = None
+    port = settings.port()
+    host = settings.connection.host
+    if mode == "sim" and port is None:
+        from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+
+        gateway = FakeGateway(GatewayConfig(port=0, symbols=(settings.symbol,), seed=seed))
+        await gateway.start()
+        host, port = gateway.config.host, gateway.config.port
+    assert port is not None
+    connection = settings.connection.model_copy(update={"host": host})
+    broker = IbBroker(connection, port=port)
+    engine = Engine(broker, settings.symbol, settings.market())
+    console = Console(engine, out)
+    printer = asyncio.create_task(console.printer())
+    try:
+        console.say(
+            f"tradeterm console: {settings.symbol} in {mode.upper()} mode via {host}:{port}"
+        )
+        try:
+            await engine.start()
+        except (ConnectError, BrokerError) as exc:
+            raise ConsoleError(f"cannot start: {exc}") from None
+        await asyncio.sleep(0)  # let the printer show the start-up events first
+        console.say(status(engine))
+        reader = asyncio.create_task(console.reader(stdin, quit_on_eof=seconds is None))
+        started = time.monotonic()
+        await console.wait(seconds)
+        reader.cancel()
+        console.say(f"stopping after {time.monotonic() - started:.1f}s")
+        console.say(status(engine))
+        return 0
+    finally:
+        await engine.stop()
+        printer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await printer
+        if gateway is not None:
+            await gateway.stop()
