@@ -3,6 +3,7 @@ market data and bars, every order command, positions and P&L against a hand comp
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -64,6 +65,9 @@ async def test_start_resolves_subscribes_backfills_and_reconciles(
         "market data and a trade",
     )
     snap = engine.snapshot()
+    starts = [b.start_ns for b in snap.bars]
+    assert all(b - a == 60 * 10**9 for a, b in itertools.pairwise(starts))  # no gap, no dup
+    assert snap.bars[-1] == engine.bars.forming  # type: ignore[union-attr]  # live joins history
     assert snap.market is not None and snap.market.quote is not None
     assert snap.market.bids and snap.market.asks and snap.market.last is not None
     assert snap.market.bids[0].price < snap.market.asks[0].price
