@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from ib_async import IB
 
+from tests.integration.broker_helpers import make  # noqa: F401 (fixture)
 from tests.integration.engine_helpers import make_engine, moving, still  # noqa: F401 (fixtures)
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.server import GatewayServer

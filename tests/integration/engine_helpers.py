@@ -10,13 +10,15 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.integration.desk_helpers import until
+from tests.integration.broker_helpers import cfg
+from tests.integration.desk_helpers import Market, until
 from tradeterm.broker.ib import IbBroker
-from tradeterm.config import ConnectionConfig, MarketConfig
+from tradeterm.config import MarketConfig
 from tradeterm.engine.engine import Engine, EventStream
 from tradeterm.engine.events import EngineEvent
 from tradeterm.engine.session import SessionCalendar
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.oms import SimOrder
 
 TODAY = date(2026, 11, 20)  # a Friday: ESZ6 is the front month
 E = TypeVar("E")
@@ -26,15 +28,6 @@ def always_open() -> SessionCalendar:
     """A calendar whose session covers the test run (the real one is closed at weekends)."""
     now = time.time_ns()
     return SessionCalendar([(now - 3600 * 10**9, now + 24 * 3600 * 10**9)])
-
-
-def connection(**kw: Any) -> ConnectionConfig:
-    base: dict[str, Any] = dict(
-        client_id=1, connect_timeout_s=3, request_timeout_s=5, reconnect_min_s=0.1,
-        reconnect_max_s=0.4,
-    )  # fmt: skip
-    base.update(kw)
-    return ConnectionConfig(**base)
 
 
 class Run:
@@ -60,6 +53,16 @@ class Run:
 MakeEngine = Callable[..., Awaitable[Run]]
 
 
+def working_at_gateway(gateway: FakeGateway) -> list[SimOrder]:
+    """Orders working at the gateway (every client)."""
+    return [o for o in gateway.oms.orders.values() if not o.done]
+
+
+def gateway_position(gateway: FakeGateway, market: Market) -> int:
+    """The account's position at the gateway, in the market's contract."""
+    return gateway.books.account(gateway.config.account).position(market.feed.con_id).qty
+
+
 @pytest.fixture
 async def make_engine() -> AsyncIterator[MakeEngine]:
     """``await make_engine(gateway, client_id=1, market=MarketConfig(...), **engine_kw)``:
@@ -68,7 +71,7 @@ async def make_engine() -> AsyncIterator[MakeEngine]:
 
     async def _make(gateway: FakeGateway, client_id: int = 1, market: MarketConfig | None = None,
                     conn: dict[str, Any] | None = None, **kw: Any) -> Run:  # fmt: skip
-        broker = IbBroker(connection(client_id=client_id, **(conn or {})), port=gateway.config.port)
+        broker = IbBroker(cfg(client_id=client_id, **(conn or {})), port=gateway.config.port)
         kw.setdefault("calendar", always_open())
         engine = Engine(broker, "ES", market or MarketConfig(), timer_s=0.05, **kw)
         run = Run(engine, gateway)

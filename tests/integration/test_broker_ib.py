@@ -8,18 +8,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any, TypeVar
 
 import pytest
 from ib_async import IB, LimitOrder
 
+from tests.integration.broker_helpers import Make, Recorder, cfg
 from tests.integration.desk_helpers import until
 from tradeterm.broker.base import (
     BarEvent,
     BrokerError,
-    BrokerEvent,
     CommissionEvent,
     ConnectError,
     ConnectionChanged,
@@ -31,7 +31,6 @@ from tradeterm.broker.base import (
     TradeEvent,
 )
 from tradeterm.broker.ib import IbBroker
-from tradeterm.config import ConnectionConfig
 from tradeterm.domain import Order, OrderChange, OrderStatus, OrderType, Side
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 
@@ -39,39 +38,6 @@ pytestmark = pytest.mark.integration
 
 TODAY = date(2026, 11, 21)
 E = TypeVar("E")
-
-
-class Recorder:
-    """Drains the broker's event stream into a list."""
-
-    def __init__(self, broker: IbBroker) -> None:
-        self.events: list[BrokerEvent] = []
-        self._task = asyncio.ensure_future(self._run(broker))
-
-    async def _run(self, broker: IbBroker) -> None:
-        async for event in broker.events():
-            self.events.append(event)
-
-    def of(self, kind: type[E], start: int = 0) -> list[E]:
-        return [e for e in self.events[start:] if isinstance(e, kind)]
-
-    def states(self, start: int = 0) -> list[ConnectionState]:
-        return [e.state for e in self.of(ConnectionChanged, start)]
-
-    def mark(self) -> int:
-        return len(self.events)
-
-    def stop(self) -> None:
-        self._task.cancel()
-
-
-def cfg(**kw: Any) -> ConnectionConfig:
-    base: dict[str, Any] = dict(
-        client_id=1, connect_timeout_s=3, request_timeout_s=5, reconnect_min_s=0.1,
-        reconnect_max_s=0.4,
-    )  # fmt: skip
-    base.update(kw)
-    return ConnectionConfig(**base)
 
 
 @pytest.fixture
@@ -92,26 +58,6 @@ async def still_gw() -> AsyncIterator[FakeGateway]:
         yield gateway
     finally:
         await gateway.stop()
-
-
-Make = Callable[..., Any]
-
-
-@pytest.fixture
-async def make() -> AsyncIterator[Make]:
-    made: list[tuple[IbBroker, Recorder]] = []
-
-    async def _make(gateway: FakeGateway, **kw: Any) -> tuple[IbBroker, Recorder]:
-        broker = IbBroker(cfg(**kw), port=gateway.config.port)
-        rec = Recorder(broker)
-        made.append((broker, rec))
-        await broker.start()
-        return broker, rec
-
-    yield _make
-    for broker, rec in made:
-        await broker.stop()
-        rec.stop()
 
 
 async def streaming(make: Make, gateway: FakeGateway, **kw: Any) -> tuple[IbBroker, Recorder]:

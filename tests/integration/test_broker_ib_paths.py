@@ -9,14 +9,15 @@ a condition with a hang guard; nothing is timed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from tests.integration.broker_helpers import Recorder
 from tests.integration.desk_helpers import Market, until
-from tests.integration.test_broker_ib import TODAY, Recorder, cfg, reports, status
+from tests.integration.test_broker_ib import TODAY, reports, status
 from tradeterm.broker.base import (
     AccountPnL,
     BrokerNotice,
@@ -47,23 +48,6 @@ Start = Callable[..., Awaitable[FakeGateway]]
 @pytest.fixture
 async def still(start_gateway: Start) -> FakeGateway:
     return await start_gateway(rate=0.0, today=TODAY)
-
-
-@pytest.fixture
-async def make() -> AsyncIterator[Callable[..., Awaitable[tuple[IbBroker, Recorder]]]]:
-    made: list[tuple[IbBroker, Recorder]] = []
-
-    async def _make(gateway: FakeGateway, **kw: Any) -> tuple[IbBroker, Recorder]:
-        broker = IbBroker(cfg(**kw), port=gateway.config.port)
-        rec = Recorder(broker)
-        made.append((broker, rec))
-        await broker.start()
-        return broker, rec
-
-    yield _make
-    for broker, rec in made:
-        await broker.stop()
-        rec.stop()
 
 
 async def subscribed(

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.integration.desk_helpers import Market, until
-from tests.integration.engine_helpers import MakeEngine
+from tests.integration.engine_helpers import MakeEngine, gateway_position, working_at_gateway
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import BracketConfig, MarketConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
@@ -31,21 +31,11 @@ from tradeterm.engine.events import (
     Reconciled,
 )
 from tradeterm.sim.gateway.app import FakeGateway
-from tradeterm.sim.gateway.oms import SimOrder
 
 pytestmark = pytest.mark.integration
 
 ES_TICK_VALUE = Decimal("12.50")
 COMMISSION = Decimal("2.25")
-
-
-def gw_orders(gateway: FakeGateway) -> list[SimOrder]:
-    """Orders working at the gateway (every client)."""
-    return [o for o in gateway.oms.orders.values() if not o.done]
-
-
-def gw_position(gateway: FakeGateway, market: Market) -> int:
-    return gateway.books.account(gateway.config.account).position(market.feed.con_id).qty
 
 
 async def test_start_resolves_subscribes_backfills_and_reconciles(
@@ -87,14 +77,14 @@ async def test_limit_price_is_rounded_to_tick_on_the_safe_side(
         lambda: run.engine.orders and run.engine.orders.get(oid).status is OrderStatus.SUBMITTED,  # type: ignore[union-attr]
         "the order working",
     )
-    (working,) = gw_orders(still)
+    (working,) = working_at_gateway(still)
     assert working.lmt_ticks == bid - 4  # rounded down for a buy, never up
     sell = await run.engine.submit(
         PlaceOrder(Side.SELL, 1, OrderType.LIMIT, limit=market.px(market.ask + 4) - 0.13)
     )
     assert sell.ok
-    await until(lambda: len(gw_orders(still)) == 2, "the sell working")
-    assert {o.lmt_ticks for o in gw_orders(still)} == {bid - 4, market.ask + 4}
+    await until(lambda: len(working_at_gateway(still)) == 2, "the sell working")
+    assert {o.lmt_ticks for o in working_at_gateway(still)} == {bid - 4, market.ask + 4}
 
 
 async def test_market_order_fill_books_position_and_pnl(
@@ -137,12 +127,12 @@ async def test_modify_then_cancel(make_engine: MakeEngine, still: FakeGateway) -
         lambda: order.status is OrderStatus.SUBMITTED and order.limit == bid - 6, "modified"
     )
     assert order.quantity == 2
-    (working,) = gw_orders(still)
+    (working,) = working_at_gateway(still)
     assert (working.lmt_ticks, working.req.total_qty) == (bid - 6, 2)
     cancelled = await engine.submit(CancelOrder(oid))
     assert cancelled.ok
     await until(lambda: order.status is OrderStatus.CANCELLED, "cancelled")
-    assert gw_orders(still) == []
+    assert working_at_gateway(still) == []
     again = await engine.submit(CancelOrder(oid))
     assert not again.ok and "cancelled" in again.reason
 
@@ -156,7 +146,7 @@ async def test_bracket_is_native_and_oca_and_cancel_all_spares_foreign_orders(
         PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(market.bid - 20))
     )
     assert foreign.ok
-    await until(lambda: gw_orders(still), "the other client's order working")
+    await until(lambda: working_at_gateway(still), "the other client's order working")
     run = await make_engine(still)  # reconciliation at start finds it
     engine = run.engine
     bid = market.bid
@@ -180,7 +170,7 @@ async def test_bracket_is_native_and_oca_and_cancel_all_spares_foreign_orders(
     await until(
         lambda: all(o.status is OrderStatus.CANCELLED for o in (entry, target, stop)), "all"
     )
-    left = gw_orders(still)
+    left = working_at_gateway(still)
     assert [o.client_id for o in left] == [2]  # the other client's order is untouched
 
 
@@ -213,13 +203,13 @@ async def test_flatten_and_reverse(make_engine: MakeEngine, still: FakeGateway) 
     rev = await engine.submit(Reverse())
     assert rev.ok and resting.order_ids[0] in rev.order_ids
     await until(lambda: engine.snapshot().pnl.quantity == -1, "short 1")  # type: ignore[union-attr]
-    assert gw_orders(still) == []
+    assert working_at_gateway(still) == []
     flat = await engine.submit(Flatten())
     assert flat.ok
     await until(lambda: engine.snapshot().pnl.quantity == 0, "flat")  # type: ignore[union-attr]
     done = [c.result for c in run.of(CommandDone)]
     assert [r.command_id for r in done] == ["cmd-1", "cmd-2", "cmd-3", "cmd-4", "cmd-5"]
-    assert gw_position(still, market) == 0
+    assert gateway_position(still, market) == 0
 
 
 async def test_global_cancel_only_when_asked(make_engine: MakeEngine, still: FakeGateway) -> None:
@@ -232,11 +222,11 @@ async def test_global_cancel_only_when_asked(make_engine: MakeEngine, still: Fak
     await run.engine.submit(
         PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(market.bid - 9))
     )
-    await until(lambda: len(gw_orders(still)) == 2, "two orders")
+    await until(lambda: len(working_at_gateway(still)) == 2, "two orders")
     await run.engine.submit(CancelAll())
-    await until(lambda: len(gw_orders(still)) == 1, "own cancelled")
+    await until(lambda: len(working_at_gateway(still)) == 1, "own cancelled")
     assert (await run.engine.submit(GlobalCancel())).ok
-    await until(lambda: gw_orders(still) == [], "everything cancelled")
+    await until(lambda: working_at_gateway(still) == [], "everything cancelled")
 
 
 async def test_refusals_say_why(make_engine: MakeEngine, still: FakeGateway) -> None:
@@ -249,4 +239,4 @@ async def test_refusals_say_why(make_engine: MakeEngine, still: FakeGateway) -> 
     missing = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT))
     assert not missing.ok and "limit" in missing.reason
     assert not (await engine.submit(CancelOrder("tt.ES.0.1"))).ok
-    assert gw_orders(still) == []
+    assert working_at_gateway(still) == []

@@ -9,7 +9,12 @@ from decimal import Decimal
 import pytest
 
 from tests.integration.desk_helpers import Market, until
-from tests.integration.engine_helpers import MakeEngine, Run
+from tests.integration.engine_helpers import (
+    MakeEngine,
+    Run,
+    gateway_position,
+    working_at_gateway,
+)
 from tradeterm.broker.base import ConnectError, ConnectionState
 from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.engine.commands import CancelOrder, PlaceOrder
@@ -25,7 +30,6 @@ from tradeterm.engine.marketdata import Feed
 from tradeterm.sim.events import Side as BookSide
 from tradeterm.sim.events import TradePrint
 from tradeterm.sim.gateway.app import FakeGateway
-from tradeterm.sim.gateway.oms import SimOrder
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +38,6 @@ TICK_VALUE = Decimal("12.50")
 
 
 # ---- helpers --------------------------------------------------------------------------------
-
-
-def working_at_gateway(gateway: FakeGateway) -> list[SimOrder]:
-    return [o for o in gateway.oms.orders.values() if not o.done]
-
-
-def gateway_position(gateway: FakeGateway, market: Market) -> int:
-    return gateway.books.account(gateway.config.account).position(market.feed.con_id).qty
 
 
 def pnl(run: Run):  # type: ignore[no-untyped-def]

@@ -9,19 +9,18 @@ import pytest
 from ib_async import MarketOrder
 
 from tests.integration.desk_helpers import Market, until
-from tests.integration.engine_helpers import MakeEngine, Run
+from tests.integration.engine_helpers import (
+    MakeEngine,
+    Run,
+    working_at_gateway,
+)
 from tradeterm.broker.base import ConnectionState
 from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.commands import CancelAll, CancelOrder, ModifyOrder, PlaceBracket
 from tradeterm.engine.events import MarketChanged, PositionDivergence, Reconciled
 from tradeterm.sim.gateway.app import FakeGateway
-from tradeterm.sim.gateway.oms import SimOrder
 
 pytestmark = pytest.mark.integration
-
-
-def working_at_gateway(gateway: FakeGateway) -> list[SimOrder]:
-    return [o for o in gateway.oms.orders.values() if not o.done]
 
 
 def quantity(run: Run) -> int:
