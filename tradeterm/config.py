@@ -79,6 +79,9 @@ class RiskConfig(_Section):
     rearm_cooldown_s: int = Field(300, ge=0, le=86_400)
     risk_per_trade_pct: float = Field(1.0, gt=0, le=100)
     stale_after_s: float = Field(5.0, gt=0, le=600)
+    account_daily_loss_limit: Decimal | None = Field(
+        None, gt=0, description="money; IB's account-wide daily P&L, halts every instance"
+    )
 
 
 class MarketConfig(_Section):
