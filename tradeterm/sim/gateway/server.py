@@ -114,6 +114,8 @@ class GatewayServer:
         self.pacing_violations = 0  # fault injection: answer this many requests with error 100
         # what a new connection is told about the data farms (faults swap in "broken")
         self.farm_messages: list[tuple[int, str]] = list(FARM_MESSAGES)
+        # benchmarks' latency probe (probe.WireProbe): wraps each new connection's writer
+        self.wrap_writer: Callable[[asyncio.StreamWriter], asyncio.StreamWriter] | None = None
         self.handlers: dict[type[Request], Handler] = {
             StartApi: self.handle_start_api,
             ReqPositions: self.handle_req_positions,
@@ -207,6 +209,8 @@ class GatewayServer:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
+        if self.wrap_writer is not None:
+            writer = self.wrap_writer(writer)
         session = ClientSession(self, writer)
         self._sessions.append(session)
         try:

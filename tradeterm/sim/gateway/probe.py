@@ -1,0 +1,102 @@
+"""A latency probe for benchmarks: timestamps taken inside the fake gateway, on the wire.
+
+* **Outgoing markers.** :meth:`WireProbe.arm` with a frame matcher (e.g.
+  :func:`frame_with`); the next frame the gateway writes to a client socket that matches is
+  stamped (``marks``) and the probe disarms. Every written frame is counted (``frames``).
+* **Incoming orders.** Each placeOrder is stamped the moment it arrives decoded, before the
+  order desk handles it (``orders``: ``(order id, ns)``); ``on_order`` is called too.
+
+Stamps are ``time.monotonic_ns()``: CLOCK_MONOTONIC, system-wide on Linux, so stamps taken
+in the gateway's process compare with stamps taken in a client's process.
+
+Nothing of this runs unless :meth:`WireProbe.install` is called: the server then wraps each
+new connection's writer (its ``wrap_writer`` hook) and the placeOrder handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from tradeterm.sim.gateway.request_types import PlaceOrder
+
+if TYPE_CHECKING:
+    from tradeterm.sim.gateway.server import GatewayServer
+    from tradeterm.sim.gateway.session import ClientSession
+
+FrameMatcher = Callable[[bytes], bool]
+
+
+def frame_with(msg_id: int, field: str) -> FrameMatcher:
+    """A matcher of frames of message ``msg_id`` (e.g. 99, tick-by-tick) that carry a field
+    exactly equal to ``field`` (e.g. a marker trade's size)."""
+    head = f"{msg_id}\0".encode()
+    needle = f"\0{field}\0".encode()
+
+    def match(frame: bytes) -> bool:
+        return frame.startswith(head, 4) and needle in frame
+
+    return match
+
+
+class WireProbe:
+    """See the module notes. ``clock``: nanoseconds (default ``time.monotonic_ns``)."""
+
+    def __init__(self, clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self.clock = clock
+        self.frames = 0  # frames written to clients since install
+        self.marks: list[int] = []  # when each armed marker frame was written
+        self.orders: list[tuple[int, int]] = []  # (order id, when its placeOrder arrived)
+        self.on_order: Callable[[int, int], None] | None = None
+        self._armed: FrameMatcher | None = None
+
+    def install(self, server: GatewayServer) -> None:
+        """Wrap the writers of connections made from now on, and the placeOrder handler
+        (install after the order desk registered it)."""
+        server.wrap_writer = self.wrap
+        handler = server.handlers[PlaceOrder]
+
+        async def stamped(session: ClientSession, request: PlaceOrder) -> None:
+            now = self.clock()
+            self.orders.append((request.orderId, now))
+            if self.on_order is not None:
+                self.on_order(request.orderId, now)
+            await handler(session, request)
+
+        server.register(PlaceOrder, stamped)
+
+    def arm(self, match: FrameMatcher) -> None:
+        """Stamp the next written frame that ``match`` accepts (one frame, then disarm)."""
+        self._armed = match
+
+    @property
+    def armed(self) -> bool:
+        return self._armed is not None
+
+    def wrap(self, writer: asyncio.StreamWriter) -> asyncio.StreamWriter:
+        return cast(asyncio.StreamWriter, _ProbeWriter(self, writer))
+
+    def _written(self, data: bytes) -> None:
+        self.frames += 1
+        match = self._armed
+        if match is not None and match(data):
+            self.marks.append(self.clock())
+            self._armed = None
+
+
+class _ProbeWriter:
+    """A StreamWriter that tells the probe about each write (one frame per write: that is how
+    :class:`ClientSession` writes); everything else goes to the real writer."""
+
+    def __init__(self, probe: WireProbe, writer: asyncio.StreamWriter) -> None:
+        self._probe = probe
+        self._writer = writer
+
+    def write(self, data: bytes) -> None:
+        self._probe._written(data)
+        self._writer.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
