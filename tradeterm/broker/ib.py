@@ -100,6 +100,11 @@ class IbBroker(IbConnection):
         ib.positionEvent += self._on_position
         ib.pnlEvent += self._on_pnl
 
+    @property
+    def backlog(self) -> int:
+        """Events received and not yet taken by the consumer (benchmarks watch it)."""
+        return self._queue.qsize()
+
     def _after_sync(self) -> None:
         """After every (re)connect: ib_async forgot every request, send them again."""
         for sub in self._subs.values():
