@@ -19,6 +19,8 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
         ("bench_engine_marketdata.py", ["5000"], "events/s"),
         ("bench_gateway.py", ["--events", "2000", "--rates", "500", "--seconds", "0.5"],
          "ib_async decoded"),
+        ("bench_engine.py", ["--samples", "5", "--msg-rates", "500", "--ingest-rates", "500",
+                             "--window", "1", "--warmup", "0.5", "--events", "2000"], "p99"),
     ],
 )  # fmt: skip
 def test_benchmark_runs(script: str, args: list[str], expect: str) -> None:
