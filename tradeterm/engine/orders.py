@@ -92,7 +92,8 @@ class OrderManager:
         self._fills_of = fills_of
         self._emit = emit
         self._clock = clock
-        self._orders: dict[str, Order] = {}
+        self._orders: dict[str, Order] = {}  # every order of this session, by client id
+        self._live: dict[str, Order] = {}  # the ones not known to be finished (a superset)
         self._roles: dict[str, str] = {}
         self._commands: dict[str, str] = {}
         self._by_broker: dict[int, str] = {}
@@ -117,7 +118,7 @@ class OrderManager:
 
     def working(self) -> list[Order]:
         """This instance's orders that may still fill (PendingCancel included)."""
-        return [o for o in self._orders.values() if o.is_open]
+        return [o for o in self._live.values() if o.is_open]
 
     def views(self) -> tuple[OrderView, ...]:
         return tuple(self.view(o) for o in self.working())
@@ -136,6 +137,8 @@ class OrderManager:
         return min(abs(qty), cover)
 
     def _changed(self, order: Order) -> None:
+        if not order.is_open and order.status is not OrderStatus.NEW:
+            self._live.pop(order.client_id, None)  # finished: out of the hot path
         self._emit(OrderUpdated(self.view(order)))
 
     def _notice(self, level: str, text: str, code: int = 0) -> None:
@@ -243,6 +246,7 @@ class OrderManager:
     def _track(self, order: Order, command_id: str, role: str) -> None:
         cid = order.client_id
         self._orders[cid] = order
+        self._live[cid] = order
         self._roles[cid] = role
         self._commands[cid] = command_id
 
@@ -367,6 +371,7 @@ class OrderManager:
             # sent just before a drop, declared lost, and IB had it after all: track it again
             self.unconfirmed.discard(order.client_id)
             del self._orders[order.client_id]
+            self._live.pop(order.client_id, None)
             order = None
         if order is None:
             if self.ids.owns(report.order_ref) and report.instrument == self.instrument:
