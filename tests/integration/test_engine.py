@@ -3,6 +3,7 @@ market data and bars, every order command, positions and P&L against a hand comp
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from decimal import Decimal
 
@@ -30,6 +31,7 @@ from tradeterm.engine.events import (
     MarketChanged,
     Reconciled,
 )
+from tradeterm.engine.session import CHICAGO, CME
 from tradeterm.sim.gateway.app import FakeGateway
 
 pytestmark = pytest.mark.integration
@@ -240,3 +242,20 @@ async def test_refusals_say_why(make_engine: MakeEngine, still: FakeGateway) -> 
     assert not missing.ok and "limit" in missing.reason
     assert not (await engine.submit(CancelOrder("tt.ES.0.1"))).ok
     assert working_at_gateway(still) == []
+
+
+async def test_the_session_calendar_comes_from_the_contract_details(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    run = await make_engine(still, calendar=None)
+    calendar = run.engine.calendar
+    assert calendar is not CME  # built from IB's tradingHours / timeZoneId
+
+    def at(day: int, hour: int, minute: int = 0) -> int:
+        moment = dt.datetime(2026, 11, day, hour, minute, tzinfo=CHICAGO)
+        return int(moment.timestamp()) * 10**9
+
+    assert calendar.is_open(at(20, 10))  # Friday morning
+    assert not calendar.is_open(at(19, 16, 30))  # Thursday's maintenance break
+    assert not calendar.is_open(at(21, 12))  # Saturday
+    assert calendar.is_open(at(22, 17, 30))  # Sunday evening: the week's first session

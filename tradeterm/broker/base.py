@@ -217,6 +217,10 @@ class Broker(Protocol):
         ``ES 202612`` names one. Tick, multiplier, exchange come from the broker."""
         ...
 
+    def trading_hours(self, instrument: Instrument) -> tuple[str, str] | None:
+        """IB's ``tradingHours`` and ``timeZoneId`` of a resolved contract, None if unknown."""
+        ...
+
     async def subscribe_market_data(self, instrument: Instrument) -> None:
         """L1 + trades (tick-by-tick AllLast, RTVolume fallback) + 10-level depth + 5-second
         bars; kept alive across reconnects and 1101 by the broker."""

@@ -91,6 +91,7 @@ class IbBroker(IbConnection):
         self._subs: dict[int, _Subscription] = {}  # conId ->
         self._instruments: dict[int, Instrument] = {}
         self._contracts: dict[int, Contract] = {}
+        self._hours: dict[int, tuple[str, str]] = {}  # conId -> (tradingHours, timeZoneId)
         ib = self._ib
         ib.pendingTickersEvent += self._on_tickers
         ib.openOrderEvent += self._on_trade
@@ -318,7 +319,12 @@ class IbBroker(IbConnection):
         if instrument.con_id is not None and chosen.contract is not None:
             self._instruments[instrument.con_id] = instrument
             self._contracts[instrument.con_id] = chosen.contract
+            self._hours[instrument.con_id] = (chosen.tradingHours or "", chosen.timeZoneId or "")
         return instrument
+
+    def trading_hours(self, instrument: Instrument) -> tuple[str, str] | None:
+        hours = self._hours.get(instrument.con_id or 0)
+        return hours if hours and hours[0] else None
 
     def _contract(self, instrument: Instrument) -> Contract:
         if instrument.con_id is None:

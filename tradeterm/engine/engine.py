@@ -78,7 +78,7 @@ from tradeterm.engine.events import (
 from tradeterm.engine.marketdata import Changes, Feed, MarketState, StalenessWatchdog
 from tradeterm.engine.orders import OrderManager
 from tradeterm.engine.portfolio import Portfolio
-from tradeterm.engine.session import CME, NS, SessionCalendar
+from tradeterm.engine.session import CHICAGO, CME, NS, SessionCalendar
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class Engine:
         instance: str | None = None,
         session: int | None = None,
         clock: Callable[[], int] = time.time_ns,
-        calendar: SessionCalendar = CME,
+        calendar: SessionCalendar | None = None,
         history_minutes: int = 600,
         staleness: Mapping[Feed, float] | None = None,
         timer_s: float = 0.25,
@@ -173,7 +173,8 @@ class Engine:
         self.symbol = symbol.upper()
         self.config = market or MarketConfig()
         self.clock = clock
-        self.calendar = calendar
+        self.calendar = calendar or CME  # replaced by the contract's hours at start if not given
+        self._calendar_given = calendar is not None
         self.history_minutes = history_minutes
         self.timer_s = timer_s
         self.ids = ClientOrderIds(
@@ -234,6 +235,8 @@ class Engine:
             await self.broker.start()
             contract = self.config.contract or self.symbol
             instrument = await self.broker.resolve(contract, roll_days=self.config.roll_days)
+            if not self._calendar_given:
+                self.calendar = self._contract_calendar(instrument)
             self._build(instrument)
             await self.broker.subscribe_market_data(instrument)
             await self._backfill()
@@ -242,6 +245,19 @@ class Engine:
             await self.stop()
             raise
         self._tasks.append(asyncio.create_task(self._timer(), name="engine-timer"))
+
+    def _contract_calendar(self, instrument: Instrument) -> SessionCalendar:
+        """The sessions from the contract's details (IB's tradingHours in its time zone);
+        the CME Globex rules when IB gave none or they cannot be read."""
+        hours = self.broker.trading_hours(instrument)
+        if hours is None:
+            return CME
+        text, zone = hours
+        try:
+            return SessionCalendar.from_trading_hours(text, zone or CHICAGO)
+        except (ValueError, KeyError) as exc:
+            self._notice("WARNING", f"cannot read IB's trading hours ({exc}): using CME rules")
+            return CME
 
     def _build(self, instrument: Instrument) -> None:
         self.instrument = instrument

@@ -78,8 +78,10 @@ class SessionCalendar:
         for day_part in filter(None, (p.strip() for p in text.split(";"))):
             if day_part.endswith("CLOSED"):
                 continue
-            day_text = day_part.split(":", 1)[0]
-            for rng in day_part.split(":", 1)[1].split(","):
+            day_text, sep, ranges_text = day_part.partition(":")
+            if not sep:
+                raise ValueError(f"not a trading-hours day: {day_part!r}")
+            for rng in ranges_text.split(","):
                 full = rng if re.match(r"^\d{8}:", rng) else f"{day_text}:{rng}"
                 m = _RANGE.match(full)
                 if m is None:

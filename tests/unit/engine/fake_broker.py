@@ -83,6 +83,7 @@ class FakeBroker:
         self.position_reports: list[PositionReport] = []
         self.execution_reports: list[ExecutionReport] = []
         self.history_bars: list[Bar] = []
+        self.hours: tuple[str, str] | None = None  # (tradingHours, timeZoneId) to report
 
     # ---- test controls -------------------------------------------------------------------
 
@@ -144,6 +145,9 @@ class FakeBroker:
     async def resolve(self, symbol: str, *, roll_days: int = 8) -> Instrument:
         self._enter("resolve")
         return self.instrument
+
+    def trading_hours(self, instrument: Instrument) -> tuple[str, str] | None:
+        return self.hours
 
     async def subscribe_market_data(self, instrument: Instrument) -> None:
         self._enter("subscribe_market_data")

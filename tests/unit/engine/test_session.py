@@ -133,3 +133,5 @@ def test_trading_hours_old_format_and_errors() -> None:
     assert cal.session_close_ns(ct(2009, 5, 7, 8)) == ct(2009, 5, 7, 23, 30)
     with pytest.raises(ValueError):
         SessionCalendar.from_trading_hours("20090507:garbage")
+    with pytest.raises(ValueError, match="not a trading-hours day"):
+        SessionCalendar.from_trading_hours("garbage")
