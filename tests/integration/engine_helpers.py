@@ -17,7 +17,7 @@ from tradeterm.config import MarketConfig
 from tradeterm.engine.engine import Engine, EventStream
 from tradeterm.engine.events import EngineEvent
 from tradeterm.engine.session import SessionCalendar
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.app import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
 
 TODAY = date(2026, 11, 20)  # a Friday: ESZ6 is the front month
@@ -85,22 +85,12 @@ async def make_engine() -> AsyncIterator[MakeEngine]:
 
 
 @pytest.fixture
-async def still() -> AsyncIterator[FakeGateway]:
+async def still(start_gateway: Callable[..., Awaitable[FakeGateway]]) -> FakeGateway:
     """A still market (tests print trades themselves), master client id 99."""
-    gw = FakeGateway(GatewayConfig(port=0, rate=0.0, seed=7, today=TODAY, master_client_id=99))
-    await gw.start()
-    try:
-        yield gw
-    finally:
-        await gw.stop()
+    return await start_gateway(rate=0.0, today=TODAY, master_client_id=99)
 
 
 @pytest.fixture
-async def moving() -> AsyncIterator[FakeGateway]:
+async def moving(start_gateway: Callable[..., Awaitable[FakeGateway]]) -> FakeGateway:
     """A live synthetic market at 200 events/s."""
-    gw = FakeGateway(GatewayConfig(port=0, rate=200.0, seed=7, today=TODAY))
-    await gw.start()
-    try:
-        yield gw
-    finally:
-        await gw.stop()
+    return await start_gateway(rate=200.0, today=TODAY)
