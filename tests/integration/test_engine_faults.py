@@ -16,6 +16,7 @@ from tests.integration.engine_helpers import (
     working_at_gateway,
 )
 from tradeterm.broker.base import ConnectError, ConnectionState
+from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.engine.commands import CancelOrder, PlaceOrder
 from tradeterm.engine.events import (
@@ -303,7 +304,8 @@ async def test_order_reject_is_shown_with_its_reason(
 async def test_partial_fills_during_cancel_are_booked(
     make_engine: MakeEngine, still: FakeGateway
 ) -> None:
-    run = await make_engine(still)
+    limits = RiskConfig(max_position=5, max_order_qty=5)
+    run = await make_engine(still, market=MarketConfig(risk=limits))
     market = Market(still)
     price = market.bid - 2
     oid = await working_limit(run, Side.BUY, 3, price, market)

@@ -74,10 +74,19 @@ from tradeterm.engine.events import (
     PositionChanged,
     PositionDivergence,
     Reconciled,
+    RiskUpdate,
 )
 from tradeterm.engine.marketdata import Changes, Feed, MarketState, StalenessWatchdog
 from tradeterm.engine.orders import OrderManager
 from tradeterm.engine.portfolio import Portfolio
+from tradeterm.engine.risk import (
+    RiskContext,
+    RiskEvent,
+    RiskEventKind,
+    RiskManager,
+    RiskTransition,
+    TradingState,
+)
 from tradeterm.engine.session import CHICAGO, CME, NS, SessionCalendar
 
 log = logging.getLogger(__name__)
@@ -168,6 +177,7 @@ class Engine:
         history_minutes: int = 600,
         staleness: Mapping[Feed, float] | None = None,
         timer_s: float = 0.25,
+        risk_state: RiskTransition | None = None,
     ) -> None:
         self.broker = broker
         self.symbol = symbol.upper()
@@ -208,6 +218,9 @@ class Engine:
         self.portfolio: Portfolio | None = None
         self.orders: OrderManager | None = None
         self.watchdog: StalenessWatchdog | None = None
+        self.risk: RiskManager | None = None
+        self._restored_risk = risk_state  # the last journaled trading-state transition
+        self.last_refusal = ""
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
 
     # ---- listeners -----------------------------------------------------------------------
@@ -271,6 +284,12 @@ class Engine:
             emit=self._publish, clock=self.clock,
         )  # fmt: skip
         self.orders.blocked = "reconciling (start)"
+        self.risk = RiskManager(
+            self.config.risk, calendar=self.calendar, clock=self.clock,
+            restored=self._restored_risk, on_transition=self._on_risk_transition,
+        )  # fmt: skip
+        self.orders.checks.append(self.risk.as_check(self._risk_context))
+        self.orders.on_action = self.risk.record_send
         self.watchdog = StalenessWatchdog(self._staleness, clock=self.clock, calendar=self.calendar)
 
     async def stop(self) -> None:
@@ -300,6 +319,8 @@ class Engine:
             result = CommandResult(command_id, command, False, reason=str(exc))
         except BrokerError as exc:
             result = CommandResult(command_id, command, False, reason=str(exc))
+        if not result.ok:
+            self.last_refusal = result.reason
         log.info("command %s %s: %s", command_id, command, "ok" if result.ok else result.reason)
         self._publish(CommandDone(result))
         return result
@@ -379,6 +400,8 @@ class Engine:
                 self._position_due = self._broker_position_at + int(POSITION_GRACE_S * NS)
         else:
             self.account_pnl = event
+            if event.daily is not None and self.risk is not None:
+                self._risk_events(self.risk.on_account_pnl(event.daily))
 
     def _instrument(self) -> Instrument:
         assert self.instrument is not None
@@ -426,6 +449,8 @@ class Engine:
         if fill is None or not portfolio.add_fill(fill):
             return False
         orders.on_fill(fill)
+        if fill.order_id is not None and self.risk is not None:
+            self.risk.record_execution()
         self._publish(FillBooked(fill, fill.order_id is not None, report.historical))
         self._publish(PositionChanged(portfolio.pnl()))
         self._last_fill_at = self.clock()
@@ -521,6 +546,8 @@ class Engine:
             if self.watchdog.check(now):
                 self._refresh_health()
             self._resubscribe_stale(now)
+        if self.risk is not None and self.portfolio is not None:
+            self._risk_events(self.risk.on_pnl(self.portfolio.pnl(), now))
         if self._position_due is not None and now >= self._position_due:
             self._position_due = None
             await self._verify_position()
@@ -533,6 +560,53 @@ class Engine:
             await self.reconcile("recheck")
         if connected and self._history_due:
             await self._backfill()
+
+    # ---- risk ----------------------------------------------------------------------------
+
+    def _risk_context(self) -> RiskContext:
+        market, orders, portfolio = self.market, self._orders(), self._portfolio()
+        quote = market.quote if market is not None else None
+        last = market.last if market is not None else None
+        working = orders.working()
+        state = self._broker_state
+        if state in CONNECTED:  # a broken HMDS farm is no reason to stop; stale data is
+            state = ConnectionState.DEGRADED if self._link_down else ConnectionState.LIVE
+        return RiskContext(
+            now_ns=self.clock(),
+            position=portfolio.position.quantity,
+            working_buy=sum(o.remaining for o in working if o.side is Side.BUY),
+            working_sell=sum(o.remaining for o in working if o.side is Side.SELL),
+            bid=quote.bid if quote is not None else None,
+            ask=quote.ask if quote is not None else None,
+            last=last.price if last is not None else None,
+            connection=state,
+            stale=tuple(str(f) for f in self._stale()),
+        )
+
+    def _on_risk_transition(self, transition: RiskTransition) -> None:
+        to = transition.to_state
+        self._notice("WARNING" if to is not TradingState.ACTIVE else "INFO",
+                     f"trading {to}: {transition.reason}")  # fmt: skip
+        self._publish(RiskUpdate("transition", "state", transition.reason, to, transition.ts_ns))
+
+    def _risk_events(self, events: list[RiskEvent]) -> None:
+        assert self.risk is not None
+        for event in events:
+            level = "ERROR" if event.kind is RiskEventKind.KILL else "WARNING"
+            self._notice(level, f"risk {event.kind}: {event.reason}")
+            self._publish(
+                RiskUpdate(event.kind, event.rule, event.reason, self.risk.state, event.ts_ns)
+            )
+
+    def rearm(self, reason: str) -> str | None:
+        """Back to ACTIVE with a typed reason; the refusal (cooldown, no reason, a loss limit
+        hit this session) as text, or None when re-armed."""
+        if self.risk is None:
+            return "the engine has not started"
+        refusal = self.risk.rearm_refusal(reason)
+        if refusal is None:
+            self.risk.rearm(reason)
+        return refusal
 
     def _resubscribe_stale(self, now: int) -> None:
         """A feed silent while connected and the market open (IB failure #1): ask again."""
@@ -690,4 +764,7 @@ class Engine:
             entries_blocked=orders.blocked if orders is not None else "not started",
             account=self.broker.account,
             client_id=self.broker.client_id,
+            trading_state=self.risk.state if self.risk is not None else "ACTIVE",
+            trading_reason=self.risk.state_reason if self.risk is not None else "",
+            last_refusal=self.last_refusal,
         )

@@ -185,6 +185,19 @@ class Reconciled:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskUpdate:
+    """The risk manager spoke: a trading-state ``transition``, a ``warning`` near a limit, a
+    ``kill`` (a loss limit hit: trading is REDUCING at once), or a pre-trade ``refusal``.
+    ``state`` is the trading state after it (ACTIVE, REDUCING, HALTED)."""
+
+    kind: str
+    rule: str
+    reason: str
+    state: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class EngineNotice:
     """A message for the log panel: ``level`` is a logging level name."""
 
@@ -204,6 +217,7 @@ EngineEvent = (
     | PositionDivergence
     | CommandDone
     | Reconciled
+    | RiskUpdate
     | EngineNotice
 )
 
@@ -222,3 +236,6 @@ class EngineSnapshot:
     entries_blocked: str | None  # why new entries are refused right now, None if allowed
     account: str | None
     client_id: int | None
+    trading_state: str = "ACTIVE"  # ACTIVE, REDUCING, HALTED
+    trading_reason: str = ""
+    last_refusal: str = ""  # the last command or order the engine or the risk manager refused

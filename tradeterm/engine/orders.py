@@ -102,6 +102,7 @@ class OrderManager:
         self.foreign: dict[str, OrderView] = {}
         self.blocked: str | None = "not started"
         self.checks: list[PreTradeCheck] = []
+        self.on_action: Callable[[], None] | None = None  # each order message sent to IB
         self.reconcile_wanted = False  # IB said a cancel hit an unknown/finished order
         self.unconfirmed: set[str] = set()  # closed unacknowledged on reconcile: recheck
 
@@ -264,9 +265,14 @@ class OrderManager:
             if role in ("entry", "target", "stop"):  # a bracket leg: the caller undoes it
                 return
             raise Refused(f"not sent: {exc}") from None
+        self._acted()
         order.bind(broker_id=broker_id)
         self._by_broker[broker_id] = order.client_id
         self._changed(order)
+
+    def _acted(self) -> None:
+        if self.on_action is not None:
+            self.on_action()
 
     def _own(self, order_id: str) -> Order:
         order = self._orders.get(order_id)
@@ -300,6 +306,7 @@ class OrderManager:
             order.modify_rejected()
             self._changed(order)
             raise Refused(f"modification not sent: {exc}") from None
+        self._acted()
         self._changed(order)
         return (order.client_id,)
 
@@ -319,6 +326,7 @@ class OrderManager:
             return  # never reached the broker: nothing to send
         try:
             await self._broker.cancel(order.broker_id)
+            self._acted()
         except BrokerError as exc:
             # still PENDING_CANCEL here: it may fill; reconciliation settles it
             self._notice("WARNING", f"cancel of {order.client_id} not sent: {exc}")

@@ -605,6 +605,8 @@ async def run() -> AsyncIterator[Run]:
     engine = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600)
     r = Run(engine, broker, clock)
     await engine.start()
+    # a market to check prices against (the risk manager refuses priced orders without one)
+    broker.push(QuoteEvent(Quote(T0, PX_5000 - 1, 10, PX_5000, 10)))
     await settle()
     try:
         yield r
