@@ -8,7 +8,7 @@ command per line from stdin::
     buy 1 stop 5010           stop order            sell 1 stop 4990 limit 4989.75
     bracket buy 1 stop 8 target 16 [limit 5000]    (stop/target in ticks from the entry)
     modify ID [qty N] [limit P] [stop P]           cancel ID | cancel all
-    flatten | reverse | status | help | quit
+    flatten | reverse | rearm REASON (back to ACTIVE) | status | help | quit
 
 Typed commands are explicit, so there is no arming step here (the trading screen's keys are
 inert until armed). LIVE mode is refused: it needs the screen's typed account confirmation.
@@ -51,6 +51,7 @@ from tradeterm.engine.events import (
     PositionChanged,
     PositionDivergence,
     Reconciled,
+    RiskUpdate,
 )
 from tradeterm.engine.session import CHICAGO
 
@@ -179,6 +180,8 @@ def describe(event: EngineEvent, engine: Engine) -> str | None:
             if r.ok:
                 return f"DONE {r.command_id} {', '.join(r.order_ids) or 'nothing to do'}"
             return f"REFUSED {r.command_id}: {r.reason}"
+        case RiskUpdate():
+            return f"RISK {event.kind} ({event.state}): {event.reason}"
         case Reconciled():
             return f"RECONCILED ({event.reason}): {event.detail}"
         case EngineNotice():
@@ -215,6 +218,8 @@ def status(engine: Engine) -> str:
         lines.append(
             f"  {o.order_id} {o.side} {o.remaining}/{o.quantity} {o.order_type} {price} {o.status}"
         )
+    if snap.trading_state != "ACTIVE":
+        lines.append(f"trading {snap.trading_state}: {snap.trading_reason}")
     if snap.entries_blocked:
         lines.append(f"new entries blocked: {snap.entries_blocked}")
     return "\n".join(lines)
@@ -246,6 +251,11 @@ class Console:
 
     async def handle(self, line: str) -> None:
         market = self.engine.config
+        verb, _, reason = line.strip().partition(" ")
+        if verb.lower() == "rearm":
+            refusal = self.engine.rearm(reason.strip())
+            self.say(f"REARM refused: {refusal}" if refusal else "REARMED")
+            return
         try:
             command = parse_command(line, market.default_qty)
         except ValueError as exc:
