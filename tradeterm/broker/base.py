@@ -49,6 +49,18 @@ class ConnectError(BrokerError):
     """Could not connect (nothing listening, client id in use, API disabled...)."""
 
 
+# ---- IB message codes that the adapter and the engine both act on ----------------------------
+
+LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
+CANCEL_UNKNOWN = frozenset({10147, 10148, 161})  # a cancel hit an unknown or finished order
+
+
+def is_info(code: int) -> bool:
+    """IB's 21xx messages (farm OK / inactive / broken, data warnings): about a data farm,
+    never about a request or an order."""
+    return 2100 <= code < 2200
+
+
 # ---- events --------------------------------------------------------------------------------
 
 

@@ -45,6 +45,7 @@ from tradeterm.broker.base import (
     PositionReport,
     QuoteEvent,
     TradeEvent,
+    is_info,
 )
 from tradeterm.broker.ib_connection import CONNECTED, IbConnection, guarded
 from tradeterm.config import ConnectionConfig
@@ -66,7 +67,6 @@ log = logging.getLogger(__name__)
 CHICAGO = ZoneInfo("America/Chicago")
 GENERIC_TICKS = "233"  # RTVolume (trade fallback when tick-by-tick is unavailable)
 DEPTH_ROWS = 10
-INFO_CODES = frozenset({2104, 2106, 2107, 2108, 2158, 2119})
 
 
 @dataclass(slots=True, eq=False)
@@ -114,7 +114,7 @@ class IbBroker(IbConnection):
             self._ib.reqPnL(self._account)
 
     def _on_request_error(self, req_id: int, code: int) -> None:
-        if req_id < 0 or code in INFO_CODES or 2100 <= code < 2200:
+        if req_id < 0 or is_info(code):
             return
         tbt = self._ib.wrapper.ticker2ReqId.get("AllLast", {})
         for sub in self._subs.values():

@@ -35,6 +35,9 @@ from ib_async import IB
 
 from tradeterm.broker import ib_convert as cv
 from tradeterm.broker.base import (
+    LINK_LOST,
+    LINK_RESTORED,
+    LINK_RESTORED_DATA_LOST,
     BrokerError,
     BrokerEvent,
     BrokerNotice,
@@ -47,7 +50,6 @@ from tradeterm.config import ConnectionConfig
 log = logging.getLogger(__name__)
 
 AUTO_CLIENT_IDS = 5  # with auto_client_id: the configured id and the next four
-LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
 CLIENT_ID_IN_USE = 326
 CONNECTED = (ConnectionState.SYNCING, ConnectionState.LIVE, ConnectionState.DEGRADED)
 

@@ -38,7 +38,6 @@ NS = 1_000_000_000
 
 # Error codes that end an order with a reason (the order's last log entry carries the code).
 REJECT_CODES = frozenset({201, 110, 103, 105, 161, 203, 321, 399, 434})
-CANCEL_UNKNOWN_CODES = frozenset({10147, 10148})
 
 
 # ---- scalars --------------------------------------------------------------------------------

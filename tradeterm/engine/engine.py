@@ -31,6 +31,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal
 
 from tradeterm.broker.base import (
+    LINK_LOST,
+    LINK_RESTORED,
+    LINK_RESTORED_DATA_LOST,
     BarEvent,
     Broker,
     BrokerError,
@@ -45,6 +48,7 @@ from tradeterm.broker.base import (
     PositionReport,
     QuoteEvent,
     TradeEvent,
+    is_info,
 )
 from tradeterm.config import MarketConfig
 from tradeterm.domain import ClientOrderIds, Instrument, Side
@@ -92,8 +96,6 @@ from tradeterm.engine.session import CHICAGO, CME, NS, SessionCalendar
 log = logging.getLogger(__name__)
 
 CONNECTED = frozenset({ConnectionState.LIVE, ConnectionState.DEGRADED})
-LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
-INFO_CODES = frozenset({2104, 2106, 2107, 2108, 2158, 2119})
 POSITION_GRACE_S = 1.0  # the broker's position may trail our fills by this much
 RETRY_S = 5.0  # history / reconciliation retry interval
 RECHECK_S = 2.0  # a second look for orders sent just before a drop and not found after it
@@ -490,7 +492,7 @@ class Engine:
             if self._reconciled_once:
                 self._reconcile_due = True
                 self._block(f"reconciling after IB {code}")
-        level = "INFO" if code in INFO_CODES or 2100 <= code < 2200 else "WARNING"
+        level = "INFO" if is_info(code) else "WARNING"
         self._notice(level, f"IB {code}: {notice.text}" if code else notice.text, code)
         self._refresh_health()
 
@@ -630,15 +632,19 @@ class Engine:
                 self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
                 return
             try:
-                reports = await self.broker.positions()
+                await self._read_broker_position()
             except BrokerError:
                 self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
                 return
-            con_id = self._instrument().con_id
-            mine = [p for p in reports if p.con_id == con_id]
-            self._broker_position = mine[0] if mine else None
-            self._broker_position_at = self.clock()
         self._check_position(at_start=False)
+
+    async def _read_broker_position(self) -> int:
+        """Ask IB for its position in our contract; remember it and return its quantity."""
+        con_id = self._instrument().con_id
+        mine = [p for p in await self.broker.positions() if p.con_id == con_id]
+        self._broker_position = mine[0] if mine else None
+        self._broker_position_at = self.clock()
+        return self._broker_position.quantity if self._broker_position else 0
 
     def _check_position(self, *, at_start: bool) -> bool:
         """Compare the broker's position with ours; adopt the broker's when they differ.
@@ -732,18 +738,8 @@ class Engine:
     async def _reconcile_position(self, at_start: bool) -> bool:
         """Two reads of IB's position must agree with ours before we call it different (a
         fill in flight shows in one before the other)."""
-        con_id = self._instrument().con_id
         for attempt in range(2):
-            reports = await self.broker.positions()
-            mine = [p for p in reports if p.con_id == con_id]
-            self._broker_position = mine[0] if mine else None
-            self._broker_position_at = self.clock()
-            if (
-                self._portfolio().check_broker(
-                    self._broker_position.quantity if self._broker_position else 0, Decimal(0)
-                )
-                is None
-            ):
+            if await self._read_broker_position() == self._portfolio().position.quantity:
                 return True
             if attempt == 0 and not at_start:
                 await asyncio.sleep(POSITION_GRACE_S / 2)

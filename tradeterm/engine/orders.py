@@ -20,7 +20,14 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from tradeterm.broker.base import Broker, BrokerError, BrokerNotice, ExecutionReport, OrderReport
+from tradeterm.broker.base import (
+    CANCEL_UNKNOWN,
+    Broker,
+    BrokerError,
+    BrokerNotice,
+    ExecutionReport,
+    OrderReport,
+)
 from tradeterm.domain import (
     ClientOrderIds,
     DomainError,
@@ -52,7 +59,6 @@ log = logging.getLogger(__name__)
 # IB answers an order id with one of these when a modification is refused and the order
 # keeps working (ib_async treats them as warnings and leaves the order alive).
 MODIFY_REFUSED = frozenset({105, 110, 321, 329, 399, 404, 434, 10224})
-CANCEL_UNKNOWN = frozenset({10147, 10148, 161})
 
 
 @dataclass(frozen=True, slots=True)
