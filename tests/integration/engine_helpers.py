@@ -16,6 +16,7 @@ from tradeterm.broker.ib import IbBroker
 from tradeterm.config import MarketConfig
 from tradeterm.engine.engine import Engine, EventStream
 from tradeterm.engine.events import EngineEvent
+from tradeterm.engine.portfolio import PnL
 from tradeterm.engine.session import SessionCalendar
 from tradeterm.sim.gateway.app import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
@@ -45,6 +46,12 @@ class Run:
 
     def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.collect() if isinstance(e, kind)]
+
+    def pnl(self) -> PnL:
+        """The engine's position and P&L now."""
+        snap = self.engine.snapshot().pnl
+        assert snap is not None
+        return snap
 
     async def wait(self, predicate: Callable[[], object], what: str) -> None:
         await until(lambda: (self.collect(), predicate())[1], what)

@@ -99,9 +99,9 @@ async def test_market_order_fill_books_position_and_pnl(
     assert result.ok
     await run.wait(lambda: run.of(FillBooked), "the fill")
     engine = run.engine
-    await run.wait(lambda: engine.snapshot().pnl.commissions == 2 * COMMISSION, "commissions")  # type: ignore[union-attr]
+    await run.wait(lambda: run.pnl().commissions == 2 * COMMISSION, "commissions")
     market.trade(ask + 3)
-    await run.wait(lambda: engine.snapshot().pnl.mark == ask + 3, "the mark")  # type: ignore[union-attr]
+    await run.wait(lambda: run.pnl().mark == ask + 3, "the mark")
     pnl = engine.snapshot().pnl
     assert pnl is not None
     assert pnl.quantity == 2 and pnl.avg_price == ask
@@ -201,14 +201,14 @@ async def test_flatten_and_reverse(make_engine: MakeEngine, still: FakeGateway) 
     resting = await engine.submit(
         PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(market.bid - 10))
     )
-    await until(lambda: engine.snapshot().pnl.quantity == 1, "long 1")  # type: ignore[union-attr]
+    await until(lambda: run.pnl().quantity == 1, "long 1")
     rev = await engine.submit(Reverse())
     assert rev.ok and resting.order_ids[0] in rev.order_ids
-    await until(lambda: engine.snapshot().pnl.quantity == -1, "short 1")  # type: ignore[union-attr]
+    await until(lambda: run.pnl().quantity == -1, "short 1")
     assert working_at_gateway(still) == []
     flat = await engine.submit(Flatten())
     assert flat.ok
-    await until(lambda: engine.snapshot().pnl.quantity == 0, "flat")  # type: ignore[union-attr]
+    await until(lambda: run.pnl().quantity == 0, "flat")
     done = [c.result for c in run.of(CommandDone)]
     assert [r.command_id for r in done] == ["cmd-1", "cmd-2", "cmd-3", "cmd-4", "cmd-5"]
     assert gateway_position(still, market) == 0

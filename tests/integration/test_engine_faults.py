@@ -41,12 +41,6 @@ TICK_VALUE = Decimal("12.50")
 # ---- helpers --------------------------------------------------------------------------------
 
 
-def pnl(run: Run):  # type: ignore[no-untyped-def]
-    snap = run.engine.snapshot().pnl
-    assert snap is not None
-    return snap
-
-
 async def reconciled(run: Run, count: int) -> Reconciled:
     await run.wait(lambda: len(run.of(Reconciled)) >= count, f"reconciliation #{count}")
     return run.of(Reconciled)[count - 1]
@@ -95,9 +89,9 @@ async def test_socket_drop_with_an_order_working_keeps_it_once(
     assert at_gw.req.order_ref == oid and at_gw.lmt_ticks == price
     assert [v.order_id for v in run.engine.snapshot().orders] == [oid]
     public_sell_into(market, order.perm_id or 0, 1)
-    await run.wait(lambda: pnl(run).quantity == 1, "the fill")
+    await run.wait(lambda: run.pnl().quantity == 1, "the fill")
     assert gateway_position(still, market) == 1 and len(exec_ids(run)) == 1
-    assert pnl(run).avg_price == price
+    assert run.pnl().avg_price == price
 
 
 async def test_socket_drop_before_the_order_arrives_closes_it_and_says_so(
@@ -168,15 +162,15 @@ async def test_fill_while_disconnected_is_recovered_once(
     assert order is not None and order.status is OrderStatus.FILLED and order.filled == 2
     (booked,) = run.of(FillBooked)
     assert booked.historical and booked.own and booked.fill.quantity == 2
-    await run.wait(lambda: pnl(run).commissions == 2 * COMMISSION, "the commission")
-    p = pnl(run)
+    await run.wait(lambda: run.pnl().commissions == 2 * COMMISSION, "the commission")
+    p = run.pnl()
     assert (p.quantity, p.avg_price, p.realized) == (2, price, 0)
     assert p.daily == -2 * COMMISSION  # marked at the fill price: nothing unrealized yet
     assert gateway_position(still, market) == 2
     # a later reconnect finds the same execution again and books nothing
     still.faults.drop()
     await reconciled(run, 3)
-    assert len(run.of(FillBooked)) == 1 and pnl(run).quantity == 2
+    assert len(run.of(FillBooked)) == 1 and run.pnl().quantity == 2
 
 
 async def test_gateway_restart_keeps_orders_and_position_without_duplicates(
@@ -185,8 +179,8 @@ async def test_gateway_restart_keeps_orders_and_position_without_duplicates(
     run = await make_engine(still)
     market = Market(still)
     await run.engine.submit(PlaceOrder(Side.BUY, 1))
-    await run.wait(lambda: pnl(run).quantity == 1, "long 1")
-    entry = pnl(run).avg_price
+    await run.wait(lambda: run.pnl().quantity == 1, "long 1")
+    entry = run.pnl().avg_price
     stop_price = market.bid - 10
     result = await run.engine.submit(
         PlaceOrder(Side.SELL, 1, OrderType.STOP, stop=market.px(stop_price))
@@ -201,7 +195,7 @@ async def test_gateway_restart_keeps_orders_and_position_without_duplicates(
     rec = await reconciled(run, 2)
     assert (rec.own_orders, rec.position, rec.protected, rec.fills_recovered) == (1, 1, 1, 0)
     assert len(working_at_gateway(still)) == 1 and gateway_position(still, market) == 1
-    assert pnl(run).avg_price == entry and len(exec_ids(run)) == 1
+    assert run.pnl().avg_price == entry and len(exec_ids(run)) == 1
     assert run.engine.snapshot().health.state is ConnectionState.LIVE
 
 
@@ -243,7 +237,7 @@ async def test_ib_connectivity_lost_blocks_entries_then_reconciles(
     assert run.engine.broker.reconnect_tasks_started == 0  # type: ignore[attr-defined]
     ok = await run.engine.submit(PlaceOrder(Side.BUY, 1))
     assert ok.ok
-    await run.wait(lambda: pnl(run).quantity == 1, "filled")
+    await run.wait(lambda: run.pnl().quantity == 1, "filled")
     assert gateway_position(moving, market) == 1
 
 
@@ -298,7 +292,7 @@ async def test_order_reject_is_shown_with_its_reason(
     updates = [e.order for e in run.of(OrderUpdated) if e.order.order_id == oid]
     assert updates[-1].status is OrderStatus.REJECTED and "equity" in updates[-1].reason
     assert run.engine.snapshot().orders == () and working_at_gateway(still) == []
-    assert pnl(run).quantity == 0
+    assert run.pnl().quantity == 0
 
 
 async def test_partial_fills_during_cancel_are_booked(
@@ -312,21 +306,21 @@ async def test_partial_fills_during_cancel_are_booked(
     order = run.engine.orders.get(oid)  # type: ignore[union-attr]
     assert order is not None and order.perm_id
     public_sell_into(market, order.perm_id, 1)
-    await run.wait(lambda: pnl(run).quantity == 1, "a partial fill")
+    await run.wait(lambda: run.pnl().quantity == 1, "a partial fill")
     still.desk.ack_delay_s = 5.0  # the cancel waits at the gateway...
     cancel = await run.engine.submit(CancelOrder(oid))
     assert cancel.ok and order.status is OrderStatus.PENDING_CANCEL
     public_sell_into(market, order.perm_id, 1)  # ...while another contract fills
-    await run.wait(lambda: pnl(run).quantity == 2, "the fill during PendingCancel")
+    await run.wait(lambda: run.pnl().quantity == 2, "the fill during PendingCancel")
     assert order.status is OrderStatus.PENDING_CANCEL and order.filled == 2
     still.desk.ack_delay_s = 0.0
     await until(lambda: order.status is OrderStatus.CANCELLED, "the cancel")
     assert order.filled == 2 and len(exec_ids(run)) == 2
-    await run.wait(lambda: pnl(run).commissions == 2 * COMMISSION, "commissions")
-    p = pnl(run)
+    await run.wait(lambda: run.pnl().commissions == 2 * COMMISSION, "commissions")
+    p = run.pnl()
     assert (p.quantity, p.avg_price) == (2, price)
     assert gateway_position(still, market) == 2 and working_at_gateway(still) == []
     market.trade(price + 4)
-    await run.wait(lambda: pnl(run).mark == price + 4, "the mark")
-    assert pnl(run).unrealized == 2 * 4 * TICK_VALUE
-    assert pnl(run).daily == 2 * 4 * TICK_VALUE - 2 * COMMISSION
+    await run.wait(lambda: run.pnl().mark == price + 4, "the mark")
+    assert run.pnl().unrealized == 2 * 4 * TICK_VALUE
+    assert run.pnl().daily == 2 * 4 * TICK_VALUE - 2 * COMMISSION

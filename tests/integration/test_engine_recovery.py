@@ -11,7 +11,6 @@ from ib_async import MarketOrder
 from tests.integration.desk_helpers import Market, until
 from tests.integration.engine_helpers import (
     MakeEngine,
-    Run,
     working_at_gateway,
 )
 from tradeterm.broker.base import ConnectionState
@@ -21,12 +20,6 @@ from tradeterm.engine.events import MarketChanged, PositionDivergence, Reconcile
 from tradeterm.sim.gateway.app import FakeGateway
 
 pytestmark = pytest.mark.integration
-
-
-def quantity(run: Run) -> int:
-    snap = run.engine.snapshot().pnl
-    assert snap is not None
-    return snap.quantity
 
 
 async def test_1_market_data_resumes_after_a_socket_reconnect(
@@ -84,14 +77,14 @@ async def test_5_a_manual_close_elsewhere_is_noticed(
     run = await make_engine(still)
     market = Market(still)
     await run.engine.submit(PlaceBracket(Side.BUY, 2, stop_ticks=8))
-    await run.wait(lambda: quantity(run) == 2, "long 2")
+    await run.wait(lambda: run.pnl().quantity == 2, "long 2")
     # the trader closes one contract by hand in TWS (another API client here)
     tws = await connect_to(still, client_id=42)  # type: ignore[operator]
     tws.placeOrder(market.contract, MarketOrder("SELL", 1))
     await run.wait(lambda: run.of(PositionDivergence), "the divergence")
     (div,) = run.of(PositionDivergence)
     assert (div.ours, div.broker, div.at_start) == (2, 1, False)
-    assert quantity(run) == 1  # the broker's word
+    assert run.pnl().quantity == 1  # the broker's word
 
 
 async def test_9_bracket_stop_moves_and_cancelling_the_entry_cancels_the_children(

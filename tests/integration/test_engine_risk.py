@@ -37,7 +37,7 @@ async def test_pre_trade_refusals_never_reach_ib(
         PlaceOrder(Side.SELL, 1, OrderType.LIMIT, limit=market.px(market.bid - 20))
     )
     assert edge.ok  # exactly at the band: allowed (and it fills at the bid)
-    await run.wait(lambda: engine.snapshot().pnl.quantity == -1, "short 1")  # type: ignore[union-attr]
+    await run.wait(lambda: run.pnl().quantity == -1, "short 1")
     assert working_at_gateway(still) == []
     assert len(still.oms.orders) == 1  # the refused ones never left the engine
 
@@ -50,7 +50,7 @@ async def test_daily_loss_from_unrealized_alone_turns_trading_reducing(
     market = Market(still)
     engine = run.engine
     await engine.submit(PlaceOrder(Side.BUY, 1))
-    await run.wait(lambda: engine.snapshot().pnl.quantity == 1, "long 1")  # type: ignore[union-attr]
+    await run.wait(lambda: run.pnl().quantity == 1, "long 1")
     entry = market.ask
     market.trade(entry - 8)  # -8 ticks = -100.00, minus 2.25 commission: beyond the limit
     await run.wait(lambda: any(u.kind == "kill" for u in run.of(RiskUpdate)), "the daily-loss kill")
@@ -64,4 +64,4 @@ async def test_daily_loss_from_unrealized_alone_turns_trading_reducing(
     assert engine.rearm("I know what I am doing") is not None  # refused: a limit hit today
     out = await engine.submit(Flatten())
     assert out.ok, out.reason
-    await run.wait(lambda: engine.snapshot().pnl.quantity == 0, "flat")  # type: ignore[union-attr]
+    await run.wait(lambda: run.pnl().quantity == 0, "flat")
