@@ -301,35 +301,26 @@ class Console:
 async def run(settings: Settings, *, seconds: float | None, seed: int,
               stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:  # fmt: skip
     """Run the console until ``quit``, end of input (without ``seconds``) or ``seconds``."""
-    from tradeterm.broker.ib import IbBroker
+    from tradeterm.runtime import ModeError, open_runtime
 
-    mode = settings.mode
-    if mode == "live":
+    if settings.mode == "live":
         raise ConsoleError(
             "LIVE trading is refused in the console: it needs the trading screen, where you "
             "type the account id to confirm"
         )
-    if mode == "shadow":
-        raise ConsoleError("SHADOW mode is not built yet; use --sim or --paper")
-    gateway = None
-    port = settings.port()
-    host = settings.connection.host
-    if mode == "sim" and port is None:
-        from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+    try:
+        async with open_runtime(settings, seed=seed) as rt:
+            return await _run(rt.engine, rt.describe(), seconds, stdin, out)
+    except ModeError as exc:
+        raise ConsoleError(str(exc)) from None
 
-        gateway = FakeGateway(GatewayConfig(port=0, symbols=(settings.symbol,), seed=seed))
-        await gateway.start()
-        host, port = gateway.config.host, gateway.config.port
-    assert port is not None
-    connection = settings.connection.model_copy(update={"host": host})
-    broker = IbBroker(connection, port=port)
-    engine = Engine(broker, settings.symbol, settings.market())
+
+async def _run(engine: Engine, where: str, seconds: float | None, stdin: TextIO,
+               out: TextIO) -> int:  # fmt: skip
     console = Console(engine, out)
     printer = asyncio.create_task(console.printer())
     try:
-        console.say(
-            f"tradeterm console: {settings.symbol} in {mode.upper()} mode via {host}:{port}"
-        )
+        console.say(f"tradeterm console: {where}")
         try:
             await engine.start()
         except (ConnectError, BrokerError) as exc:
@@ -348,5 +339,3 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
         printer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await printer
-        if gateway is not None:
-            await gateway.stop()
