@@ -589,7 +589,12 @@ class Engine:
         to = transition.to_state
         self._notice("WARNING" if to is not TradingState.ACTIVE else "INFO",
                      f"trading {to}: {transition.reason}")  # fmt: skip
-        self._publish(RiskUpdate("transition", "state", transition.reason, to, transition.ts_ns))
+        self._publish(
+            RiskUpdate(
+                "transition", "state", transition.reason, to, transition.ts_ns,
+                transition.from_state,
+            )
+        )  # fmt: skip
 
     def _risk_events(self, events: list[RiskEvent]) -> None:
         assert self.risk is not None

@@ -195,6 +195,25 @@ class RiskUpdate:
     reason: str
     state: str
     ts_ns: int
+    previous: str = ""  # a transition's state before it
+
+
+@dataclass(frozen=True, slots=True)
+class KillProgress:
+    """One step of the kill switch. ``step``: ``requested``, ``waiting`` (for the
+    connection), ``cancelling``, ``flattening``, ``verifying``, ``retrying``, ``halted`` (the
+    end: flat at the broker, nothing working) or ``failed`` (the end: not flat by the timeout;
+    trading is HALTED all the same and the detail says what is left). ``position``: the
+    position at the broker as last known; ``working``: this instance's working orders."""
+
+    step: str
+    detail: str
+    reason: str  # why the kill switch was pressed
+    position: int
+    working: int
+    ts_ns: int
+    done: bool = False
+    ok: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +237,7 @@ EngineEvent = (
     | CommandDone
     | Reconciled
     | RiskUpdate
+    | KillProgress
     | EngineNotice
 )
 
@@ -239,3 +259,4 @@ class EngineSnapshot:
     trading_state: str = "ACTIVE"  # ACTIVE, REDUCING, HALTED
     trading_reason: str = ""
     last_refusal: str = ""  # the last command or order the engine or the risk manager refused
+    kill: KillProgress | None = None  # the kill switch's last step, None if never pressed
