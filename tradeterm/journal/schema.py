@@ -1,0 +1,190 @@
+"""The journal's schema and its migrations.
+
+One SQLite file per market. The schema version lives in ``PRAGMA user_version`` and the file
+is marked as tradeterm's with ``PRAGMA application_id``. ``MIGRATIONS[i]`` takes a file from
+version ``i`` to ``i + 1``; each runs in one transaction with the version bump, so a crash
+mid-migration leaves the old version intact.
+
+Conventions: times are UTC nanoseconds (``*_ns``); prices are integer ticks of the
+instrument (``*_ticks``); money is exact decimal text (``Decimal`` ``str``), never a float.
+"""
+
+from __future__ import annotations
+
+APPLICATION_ID = 0x54545452  # "TTTR"
+
+_V1 = """
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    started_ns INTEGER NOT NULL,
+    stopped_ns INTEGER,
+    stop_reason TEXT,
+    version TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    account TEXT,
+    client_id INTEGER,
+    pid INTEGER
+);
+CREATE TABLE instruments (
+    con_id INTEGER PRIMARY KEY,
+    root TEXT NOT NULL,
+    local_symbol TEXT NOT NULL,
+    exchange TEXT NOT NULL,
+    tick TEXT NOT NULL,
+    multiplier TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    seen_ns INTEGER NOT NULL
+);
+CREATE TABLE bars (
+    con_id INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    open_ticks INTEGER NOT NULL,
+    high_ticks INTEGER NOT NULL,
+    low_ticks INTEGER NOT NULL,
+    close_ticks INTEGER NOT NULL,
+    volume INTEGER NOT NULL,
+    PRIMARY KEY (con_id, start_ns)
+) WITHOUT ROWID;
+CREATE TABLE signals (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER,
+    ts_ns INTEGER NOT NULL,
+    command_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    order_ids TEXT NOT NULL
+);
+CREATE INDEX signals_command ON signals (command_id, session_id);
+CREATE TABLE order_intents (
+    order_id TEXT PRIMARY KEY,
+    session_id INTEGER,
+    command_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    con_id INTEGER,
+    side TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    order_type TEXT NOT NULL,
+    limit_ticks INTEGER,
+    stop_ticks INTEGER,
+    tif TEXT NOT NULL,
+    parent_id TEXT,
+    oca_group TEXT,
+    created_ns INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open',
+    status TEXT NOT NULL DEFAULT 'PENDING_SUBMIT',
+    broker_id INTEGER,
+    perm_id INTEGER,
+    updated_ns INTEGER NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX order_intents_open ON order_intents (state);
+CREATE TABLE order_events (
+    id INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    order_id TEXT NOT NULL,
+    broker_id INTEGER,
+    perm_id INTEGER,
+    own INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    side TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    order_type TEXT NOT NULL,
+    limit_ticks INTEGER,
+    stop_ticks INTEGER,
+    filled INTEGER NOT NULL,
+    remaining INTEGER NOT NULL,
+    avg_fill_ticks TEXT,
+    role TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX order_events_order ON order_events (order_id);
+CREATE TABLE fills (
+    exec_id TEXT NOT NULL UNIQUE,
+    order_id TEXT,
+    perm_id INTEGER,
+    con_id INTEGER,
+    side TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    price_ticks INTEGER NOT NULL,
+    price TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    own INTEGER NOT NULL,
+    historical INTEGER NOT NULL,
+    booked_ns INTEGER NOT NULL
+);
+CREATE INDEX fills_ts ON fills (ts_ns);
+CREATE TABLE commissions (
+    exec_id TEXT PRIMARY KEY,
+    amount TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL
+);
+CREATE TABLE position_snapshots (
+    id INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    quantity INTEGER NOT NULL,
+    avg_price_ticks TEXT,
+    mark_ticks INTEGER,
+    realized TEXT NOT NULL,
+    unrealized TEXT NOT NULL,
+    commissions TEXT NOT NULL,
+    daily TEXT NOT NULL,
+    cause TEXT NOT NULL
+);
+CREATE TABLE risk_events (
+    id INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    state TEXT NOT NULL,
+    previous TEXT NOT NULL
+);
+CREATE INDEX risk_events_transitions ON risk_events (kind, ts_ns);
+CREATE TABLE system_events (
+    id INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    level TEXT NOT NULL,
+    code INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE TABLE kill_events (
+    id INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    working INTEGER NOT NULL,
+    done INTEGER NOT NULL,
+    ok INTEGER NOT NULL
+);
+CREATE TABLE daily_performance (
+    day TEXT NOT NULL,
+    source TEXT NOT NULL,
+    trades INTEGER NOT NULL,
+    wins INTEGER NOT NULL,
+    gross TEXT NOT NULL,
+    commissions TEXT NOT NULL,
+    net TEXT NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    PRIMARY KEY (day, source)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+"""``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``. Append only; never edit one that
+has shipped."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+TABLES = (
+    "sessions", "instruments", "bars", "signals", "order_intents", "order_events", "fills",
+    "commissions", "position_snapshots", "risk_events", "system_events", "kill_events",
+    "daily_performance",
+)  # fmt: skip
