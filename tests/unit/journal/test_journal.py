@@ -1,0 +1,195 @@
+"""The writer: intents committed before the call returns, events as rows, the bounded bulk
+lane (drops counted, critical rows never dropped), restart reads, and every failure path
+(disk full, read-only, locked) reported once through on_failure with the rows kept."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.journal.factories import T0, booked, fill, order, position, updated
+from tradeterm.domain import OrderStatus
+from tradeterm.engine.events import EngineNotice, KillProgress, RiskUpdate
+from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.journal import Journal, JournalError
+
+
+def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> Any:
+    failures: list[str] = []
+    j = Journal(tmp_path / "ES.sqlite", on_failure=failures.append, busy_timeout_ms=50,
+                retry_s=0.05, flush_interval_ms=10)  # fmt: skip
+    j.failures_seen = failures  # type: ignore[attr-defined]
+    await j.open()
+    await j.start_session("ES", "sim", "0.1.0")
+    yield j
+    await j.close()
+
+
+async def test_an_intent_is_committed_when_commit_intent_returns(journal: Journal) -> None:
+    o = order(1)
+    o.submit()
+    await journal.commit_intent(o, "cmd-1", "entry")
+    # another connection (another process after a kill -9) sees it at once
+    assert rows(journal.path, "SELECT order_id, command_id, role, side, state FROM order_intents") == [
+        (o.client_id, "cmd-1", "entry", "BUY", "open")
+    ]  # fmt: skip
+
+
+async def test_order_events_update_the_intent_and_close_it_when_finished(journal: Journal) -> None:
+    o = order(1)
+    o.submit()
+    await journal.commit_intent(o, "cmd-1", "")
+    journal.record(updated(o, OrderStatus.SUBMITTED, broker_id=7, perm_id=700))
+    await journal.flush()
+    assert [i.order_id for i in await journal.open_intents()] == [o.client_id]
+    assert (await journal.open_intents())[0].perm_id == 700
+    journal.record(updated(o, OrderStatus.FILLED))
+    await journal.flush()
+    assert await journal.open_intents() == []
+    events = rows(journal.path, "SELECT status, broker_id, perm_id FROM order_events ORDER BY id")
+    assert events == [("SUBMITTED", 7, 700), ("FILLED", 7, 700)]
+
+
+async def test_a_fill_is_journaled_once_with_its_exact_price(journal: Journal) -> None:
+    f = fill("e1", price=24001)
+    journal.record(booked(f))
+    journal.record(booked(f, historical=True))  # recovered again after a reconnect
+    await journal.flush()
+    assert rows(journal.path, "SELECT exec_id, price_ticks, price, historical FROM fills") == [
+        ("e1", 24001, "6000.25", 0)
+    ]
+
+
+async def test_money_is_exact_text(journal: Journal) -> None:
+    journal.record(position())
+    await journal.flush()
+    assert rows(journal.path, "SELECT avg_price_ticks, unrealized, daily FROM position_snapshots") == [
+        ("24001/4", "-3.125", "5.875")
+    ]  # fmt: skip
+
+
+async def test_the_last_transition_is_restored(journal: Journal) -> None:
+    assert await journal.last_transition() is None
+    journal.record(RiskUpdate("transition", "state", "daily loss", "REDUCING", T0, "ACTIVE"))
+    journal.record(RiskUpdate("warning", "daily_loss", "80% used", "REDUCING", T0 + 1))
+    journal.record(
+        RiskUpdate("transition", "state", "journal failed", "HALTED", T0 + 2, "REDUCING")
+    )
+    journal.record(KillProgress("halted", "flat", "user", 0, 0, T0 + 3, True, True))
+    await journal.flush()
+    assert await journal.last_transition() == RiskTransition(
+        TradingState.REDUCING, TradingState.HALTED, "journal failed", T0 + 2
+    )
+    assert rows(journal.path, "SELECT step, ok FROM kill_events") == [("halted", 1)]
+
+
+async def test_a_full_bulk_lane_drops_and_counts_but_never_critical_rows(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "ES.sqlite", queue_max=100, batch_size=1000, flush_interval_ms=10_000)
+    await j.open()
+    try:
+        for i in range(150):  # no await in between: the writer cannot run
+            j.record(EngineNotice("INFO", f"n{i}", T0 + i))
+        for i in range(1000):
+            j.record(booked(fill(f"e{i}", ts=T0 + i)))
+        assert j.dropped == 50
+        await j.flush()
+    finally:
+        await j.close()
+    assert rows(j.path, "SELECT count(*) FROM system_events")[0][0] == 100
+    assert rows(j.path, "SELECT count(*) FROM fills")[0][0] == 1000
+
+
+async def test_a_session_without_a_stop_is_marked_as_crashed(tmp_path: Path) -> None:
+    path = tmp_path / "ES.sqlite"
+    first = Journal(path)
+    await first.open()
+    await first.start_session("ES", "sim", "0.1.0")
+    first._writer_lock.release()  # as a kill -9 would: no stop recorded
+    second = Journal(path)
+    await second.open()
+    await second.start_session("ES", "sim", "0.1.0")
+    second.end_session("quit")
+    await second.close()
+    assert rows(path, "SELECT stop_reason FROM sessions ORDER BY id") == [
+        ("no clean stop recorded (crashed or killed)",),
+        ("quit",),
+    ]
+
+
+# ---- failure paths ------------------------------------------------------------------------------
+
+
+async def test_disk_full_halts_once_refuses_intents_and_keeps_critical_rows(
+    journal: Journal,
+) -> None:
+    failures: list[str] = journal.failures_seen  # type: ignore[attr-defined]
+    db = journal._conn()
+    pages = (await (await db.execute("PRAGMA page_count")).fetchone())[0]  # type: ignore[index]
+    await db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
+    for i in range(300):
+        journal.record(booked(fill(f"e{i}", ts=T0 + i)))
+    with pytest.raises(JournalError, match="disk is full"):
+        for i in range(200):  # intents until the last free page is used up
+            await journal.commit_intent(order(100 + i), "cmd-2", "")
+    await asyncio.sleep(0.3)  # the writer retries meanwhile
+    assert len(failures) == 1 and "disk is full" in failures[0]
+    assert journal.failure is not None and journal.pending >= 300
+    await db.execute("PRAGMA max_page_count = 1073741823")  # space again
+    await journal.flush()
+    assert journal.failure is None
+    assert rows(journal.path, "SELECT count(*) FROM fills")[0][0] == 300
+
+
+async def test_a_read_only_file_halts_and_refuses_intents(journal: Journal) -> None:
+    failures: list[str] = journal.failures_seen  # type: ignore[attr-defined]
+    await journal._conn().execute("PRAGMA query_only = ON")  # as if remounted read-only
+    o = order(1)
+    o.submit()
+    with pytest.raises(JournalError, match="read-only"):
+        await journal.commit_intent(o, "cmd-1", "")
+    journal.record(booked(fill("e1")))
+    await asyncio.sleep(0.2)
+    assert len(failures) == 1 and "read-only" in failures[0]
+    assert journal.pending == 1
+
+
+async def test_a_locked_file_halts_and_writes_once_unlocked(journal: Journal) -> None:
+    failures: list[str] = journal.failures_seen  # type: ignore[attr-defined]
+    other = sqlite3.connect(journal.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        o = order(1)
+        o.submit()
+        with pytest.raises(JournalError, match="locked"):
+            await journal.commit_intent(o, "cmd-1", "")
+        journal.record(booked(fill("e1")))
+        await asyncio.sleep(0.2)
+        assert len(failures) == 1 and "locked" in failures[0]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await journal.flush()
+    assert rows(journal.path, "SELECT exec_id FROM fills") == [("e1",)]
+    assert journal.failure is None
+
+
+async def test_open_reports_a_corrupt_file_as_a_journal_error(tmp_path: Path) -> None:
+    path = tmp_path / "ES.sqlite"
+    path.write_bytes(b"garbage" * 1000)
+    with pytest.raises(JournalError, match="not an SQLite database"):
+        await Journal(path).open()
+    await Journal(tmp_path / "NQ.sqlite").open()  # the lock of the refused one was released
+    assert not Path(str(path) + "-wal").exists()

@@ -1,0 +1,484 @@
+"""The journal writer: one SQLite file per market, written from the engine's event loop.
+
+Durability rules (what is written when, and what may be lost):
+
+* **Order intents** are committed by :meth:`Journal.commit_intent`, awaited by the engine
+  (``engine.before_send``) before the order goes to the broker: a single-row transaction with
+  ``synchronous=FULL`` (fsynced to the WAL). If it cannot be written the order is not sent.
+* **Critical rows** (order events, fills, commissions, position snapshots, risk events,
+  kill-switch events, connection events, commands) go to an unbounded in-memory lane and are
+  flushed by the writer task as soon as it can (one transaction per batch). They are never
+  dropped: if a write fails they stay queued and are retried every ``retry_s`` seconds. A
+  kill -9 loses the ones not yet flushed; fills and order states are then recovered from the
+  broker when the engine reconciles at the next start (fills are unique by execution id, so
+  a recovered fill is journaled exactly once).
+* **Bulk rows** (closed 1-minute bars, notices) go to a bounded lane (``queue_max``) flushed
+  every ``flush_interval_ms`` or ``batch_size`` rows. When the lane is full a new row is
+  dropped and counted in :attr:`Journal.dropped`; after a failed write its rows are dropped
+  (counted) too. Bars are re-filled from the broker's history at the next start.
+* :meth:`Journal.record` never blocks and never awaits: the event loop (and the kill switch
+  on it) is never held up by the disk. All SQLite work runs on aiosqlite's thread.
+* A failed write (disk full, database locked, read-only file) calls ``on_failure`` with a
+  message for the user, once per failure episode (runtime wires it to ``engine.halt``: what
+  cannot be recorded cannot be traded). A later successful write ends the episode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from tradeterm.config import JournalConfig
+from tradeterm.domain import Order
+from tradeterm.engine.events import (
+    BarsChanged,
+    EngineEvent,
+    FillBooked,
+    PositionChanged,
+    Reconciled,
+)
+from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.journal import rows as R
+from tradeterm.journal.store import JournalError, WriterLock, prepare
+from tradeterm.paths import journal_file
+
+if TYPE_CHECKING:
+    from tradeterm.engine.engine import Engine, EventStream
+
+log = logging.getLogger(__name__)
+
+MAX_CRITICAL_PER_TX = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class IntentRecord:
+    """An order intent still open in the journal (its order may be working at the broker)."""
+
+    order_id: str
+    session_id: int | None
+    command_id: str
+    role: str
+    side: str
+    quantity: int
+    order_type: str
+    limit_ticks: int | None
+    stop_ticks: int | None
+    status: str
+    broker_id: int | None
+    perm_id: int | None
+    created_ns: int
+
+
+class Journal:
+    """See the module notes. Use::
+
+    journal = Journal(path, on_failure=engine.halt)
+    await journal.open()
+    engine.before_send = journal.commit_intent
+    task = journal.attach(engine)
+    ...
+    await journal.close()
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        batch_size: int = 500,
+        flush_interval_ms: int = 250,
+        queue_max: int = 50_000,
+        on_failure: Callable[[str], None] | None = None,
+        busy_timeout_ms: int = 5_000,
+        retry_s: float = 1.0,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.path = path
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_ms / 1000
+        self.queue_max = queue_max
+        self.on_failure = on_failure
+        self.busy_timeout_ms = busy_timeout_ms
+        self.retry_s = retry_s
+        self.clock = clock
+        self.session_id: int | None = None
+        self.dropped = 0  # bulk rows dropped (queue full, or lost with a failed write)
+        self.failure: str | None = None  # the current failure episode's message
+        self.failures = 0  # failed writes so far
+        self.rows_written = 0
+        self._critical: deque[R.Row] = deque()
+        self._bulk: deque[R.Row] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._lock = asyncio.Lock()  # one transaction at a time on the one connection
+        self._db: aiosqlite.Connection | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._writer_lock = WriterLock(path)
+        self._awaiting_commission: set[str] = set()
+        self._con_id: int | None = None
+        self._resolved_restart = False
+
+    @classmethod
+    def for_symbol(cls, symbol: str, config: JournalConfig, **kw: Any) -> Journal:
+        """The journal of ``symbol`` under ``config.dir`` (default: the data dir's journal/)."""
+        return cls(
+            journal_file(symbol, config.dir),
+            batch_size=config.batch_size,
+            flush_interval_ms=config.flush_interval_ms,
+            queue_max=config.queue_max,
+            **kw,
+        )
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Lock, check, migrate and open the file; start the writer task. Raises
+        :class:`JournalError` (worded for the user) when the journal cannot be used."""
+        self._writer_lock.acquire()
+        try:
+            await asyncio.to_thread(prepare, self.path, busy_timeout_ms=self.busy_timeout_ms)
+            db = await aiosqlite.connect(
+                self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000
+            )
+            try:
+                await db.execute("PRAGMA synchronous = FULL")
+                await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            except sqlite3.Error as exc:
+                await db.close()
+                raise JournalError(f"cannot open journal {self.path}: {exc}") from None
+        except BaseException:
+            self._writer_lock.release()
+            raise
+        self._db = db
+        self._writer = asyncio.create_task(self._run(), name="journal-writer")
+
+    async def close(self) -> None:
+        """Flush what is queued (critical rows: as long as writes succeed), stop the writer,
+        close the file and release the lock."""
+        if self._db is None:
+            return
+        writer, self._writer = self._writer, None
+        self._closing = True  # the writer ends after the batch it is writing, if any
+        self._wake.set()
+        if writer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        for _ in range(1000):
+            if not (self._critical or self._bulk):
+                break
+            if not await self._flush_once():
+                break
+        if self._critical:
+            log.error("journal closed with %d unwritten critical rows", len(self._critical))
+        db, self._db = self._db, None
+        with contextlib.suppress(sqlite3.Error):
+            await db.close()
+        self._writer_lock.release()
+
+    async def __aenter__(self) -> Journal:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def pending(self) -> int:
+        """Rows queued and not yet written."""
+        return len(self._critical) + len(self._bulk)
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is written (or a write failed)."""
+        while self._critical or self._bulk:
+            if not await self._flush_once():
+                return
+
+    # ---- sessions ----------------------------------------------------------------------------
+
+    async def start_session(self, symbol: str, mode: str, version: str,
+                            account: str | None = None, client_id: int | None = None) -> int:  # fmt: skip
+        """Record this run's start (and close, as crashed, runs that never recorded a stop)."""
+        now = self.clock()
+        async with self._lock:
+            db = self._conn()
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                await db.execute(
+                    "UPDATE sessions SET stopped_ns = ?, stop_reason = 'no clean stop recorded "
+                    "(crashed or killed)' WHERE stopped_ns IS NULL",
+                    (now,),
+                )
+                cur = await db.execute(
+                    "INSERT INTO sessions (symbol, started_ns, version, mode, account, client_id,"
+                    " pid) VALUES (?,?,?,?,?,?,?)",
+                    (symbol, now, version, mode, account, client_id, os.getpid()),
+                )
+                await db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.execute("ROLLBACK")
+                raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+        assert cur.lastrowid is not None
+        self.session_id = cur.lastrowid
+        return self.session_id
+
+    def end_session(self, reason: str = "stopped") -> None:
+        """Queue this run's stop (written by :meth:`close`)."""
+        if self.session_id is not None:
+            self._critical.append((
+                "UPDATE sessions SET stopped_ns = ?, stop_reason = ? WHERE id = ?",
+                (self.clock(), reason, self.session_id),
+            ))  # fmt: skip
+            self._wake.set()
+
+    # ---- the intent ----------------------------------------------------------------------
+
+    async def commit_intent(self, order: Order, command_id: str, role: str) -> None:
+        """Commit ``order``'s intent durably before it is sent (``engine.before_send``).
+        Raises :class:`JournalError` when it cannot be written: the order must not be sent."""
+        row = R.intent_row(order, command_id, role, self.session_id, self.clock())
+        async with self._lock:
+            try:
+                await self._conn().execute(R.INSERT_INTENT, row)
+            except (sqlite3.Error, ValueError) as exc:
+                message = self._fail("order intent", exc)
+                raise JournalError(message) from None
+        self._recovered()
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def record(self, event: EngineEvent) -> None:
+        """Queue the rows of one engine event; never blocks (see the module notes)."""
+        rows, critical = R.rows_for(event, self.clock(), self.session_id)
+        if not rows:
+            return
+        if critical:
+            self._critical.extend(rows)
+            self._wake.set()
+        else:
+            self._add_bulk(rows)
+
+    def record_rows(self, rows: list[R.Row], *, critical: bool) -> None:
+        if critical:
+            self._critical.extend(rows)
+            self._wake.set()
+        else:
+            self._add_bulk(rows)
+
+    def _add_bulk(self, rows: list[R.Row]) -> None:
+        room = self.queue_max - len(self._bulk)
+        if room < len(rows):
+            self.dropped += len(rows) - max(room, 0)
+            rows = rows[: max(room, 0)]
+        self._bulk.extend(rows)
+        if len(self._bulk) >= self.batch_size:
+            self._wake.set()
+
+    def attach(self, engine: Engine) -> asyncio.Task[None]:
+        """Listen to ``engine`` now (no event is missed) and journal its events in a task,
+        until the engine stops."""
+        return asyncio.create_task(self.follow(engine, engine.listen()), name="journal-follow")
+
+    async def follow(self, engine: Engine, stream: EventStream | None = None) -> None:
+        """Journal every event of ``engine`` (closed bars and commissions included) until its
+        stream closes. At the first reconciliation, open intents of earlier runs whose orders
+        are not working at the broker are closed: they are never sent again."""
+        stream = stream if stream is not None else engine.listen()
+        async for event in stream:
+            try:
+                self._follow_one(engine, event)
+            except Exception:  # a journal bug must not stop the journal
+                log.exception("journal: cannot record %r", event)
+            if isinstance(event, Reconciled) and not self._resolved_restart:
+                self._resolved_restart = True
+                await self._resolve_restart(engine)
+
+    def _follow_one(self, engine: Engine, event: EngineEvent) -> None:
+        inst = engine.instrument
+        if inst is not None and self._con_id is None and inst.con_id is not None:
+            self._con_id = inst.con_id
+            self.record_rows([R.instrument_row(inst, self.clock())], critical=True)
+        self.record(event)
+        if isinstance(event, FillBooked):
+            self._awaiting_commission.add(event.fill.exec_id)
+        if isinstance(event, (FillBooked, PositionChanged)) and self._awaiting_commission:
+            self._commissions(engine)
+        if isinstance(event, BarsChanged) and event.closed and engine.bars is not None:
+            self._closed_bars(engine, event.closed)
+
+    def _commissions(self, engine: Engine) -> None:
+        portfolio = engine.portfolio
+        if portfolio is None:
+            return
+        now = self.clock()
+        for exec_id in list(self._awaiting_commission):
+            amount = portfolio.ledger.commission(exec_id)
+            if amount is not None:
+                self._awaiting_commission.discard(exec_id)
+                self.record_rows([R.commission_row(exec_id, amount, now)], critical=True)
+
+    def _closed_bars(self, engine: Engine, closed: int) -> None:
+        builder = engine.bars
+        if builder is None or self._con_id is None:
+            return
+        bars = builder.bars()
+        if builder.forming is not None:
+            bars = bars[:-1]
+        self.record_rows([R.bar_row(self._con_id, b) for b in bars[-closed:]], critical=False)
+
+    async def _resolve_restart(self, engine: Engine) -> None:
+        """Intents left open by earlier runs: an order the engine found working at the broker
+        stays open (its events update it); any other is closed as not working at IB."""
+        orders = engine.orders
+        if orders is None or self._db is None:
+            return
+        try:
+            intents = await self.open_intents()
+        except JournalError:
+            return
+        now = self.clock()
+        for intent in intents:
+            if intent.session_id == self.session_id:
+                continue
+            order = orders.get(intent.order_id)
+            if order is not None and order.is_open:
+                continue
+            self._critical.append((
+                "UPDATE order_intents SET state = 'done', updated_ns = ?, note = ? "
+                "WHERE order_id = ? AND state = 'open'",
+                (now, "not working at IB when tradeterm restarted; never sent again",
+                 intent.order_id),
+            ))  # fmt: skip
+        self._wake.set()
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    async def last_transition(self) -> RiskTransition | None:
+        """The last trading-state transition journaled (to restore HALTED at start)."""
+        row = await self._fetchone(
+            "SELECT previous, state, reason, ts_ns FROM risk_events WHERE kind = 'transition'"
+            " ORDER BY id DESC LIMIT 1"
+        )
+        if row is None:
+            return None
+        previous, state, reason, ts_ns = row
+        try:
+            to_state = TradingState(state)
+            from_state = TradingState(previous) if previous else to_state
+        except ValueError:
+            return None
+        return RiskTransition(from_state, to_state, reason, ts_ns)
+
+    async def open_intents(self) -> list[IntentRecord]:
+        """Intents whose orders are not known to be finished, oldest first."""
+        rows = await self._fetchall(
+            "SELECT order_id, session_id, command_id, role, side, quantity, order_type,"
+            " limit_ticks, stop_ticks, status, broker_id, perm_id, created_ns"
+            " FROM order_intents WHERE state = 'open' ORDER BY created_ns, order_id"
+        )
+        return [IntentRecord(*r) for r in rows]
+
+    async def _fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def _fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            async with self._conn().execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read journal {self.path}: {exc}") from None
+
+    # ---- the writer --------------------------------------------------------------------------
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise JournalError(f"journal {self.path} is not open")
+        return self._db
+
+    async def _run(self) -> None:
+        while not self._closing:
+            if not self._critical and len(self._bulk) < self.batch_size:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+            if self._closing:
+                return
+            if not (self._critical or self._bulk):
+                continue
+            try:
+                ok = await self._flush_once()
+            except Exception as exc:  # never die silently: a writer that stopped is a failure
+                self._fail("rows", exc)
+                ok = False
+            if not ok and not self._closing:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):  # retry later (or at close)
+                    await asyncio.wait_for(self._wake.wait(), self.retry_s)
+
+    async def _flush_once(self) -> bool:
+        """Write one batch in one transaction. True when it was written."""
+        async with self._lock:  # taken inside the lock: a concurrent flush never repeats rows
+            critical = list(itertools.islice(self._critical, MAX_CRITICAL_PER_TX))
+            bulk = [self._bulk.popleft() for _ in range(min(self.batch_size, len(self._bulk)))]
+            if not critical and not bulk:
+                return True
+            db = self._conn()
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                for sql, group in itertools.groupby(critical + bulk, key=lambda r: r[0]):
+                    await db.executemany(sql, [params for _, params in group])
+                await db.execute("COMMIT")
+            except (sqlite3.Error, ValueError) as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.execute("ROLLBACK")
+                self.dropped += len(bulk)
+                self._fail("rows", exc)
+                return False
+            for _ in critical:
+                self._critical.popleft()
+        self.rows_written += len(critical) + len(bulk)
+        self._recovered()
+        return True
+
+    def _fail(self, what: str, exc: BaseException) -> str:
+        self.failures += 1
+        message = f"journal {self.path} cannot record {what}: {_why(exc)}"
+        if self.failure is None:
+            self.failure = message
+            log.error("%s", message)
+            if self.on_failure is not None:
+                try:
+                    self.on_failure(message)
+                except Exception:
+                    log.exception("journal on_failure callback")
+        return message
+
+    def _recovered(self) -> None:
+        """A write succeeded: the failure episode ends once no critical row is left over."""
+        if self.failure is not None and not self._critical:
+            log.warning("journal %s writes again (after: %s)", self.path, self.failure)
+            self.failure = None
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc)
+    low = text.lower()
+    if "full" in low:
+        return f"the disk is full ({text})"
+    if "locked" in low or "busy" in low:
+        return f"the file is locked by another program ({text})"
+    if "readonly" in low or "read-only" in low:
+        return f"the file is read-only ({text})"
+    return text
