@@ -1,4 +1,4 @@
-"""One way to bring up an instance: the gateway (SIM), the broker, the engine.
+"""One way to bring up an instance: the journal, the gateway (SIM), the broker, the engine.
 
 The console, the trading screen and the tests all start an instance through :func:`open_runtime`,
 so what a mode means (SIM embeds the fake gateway; PAPER connects to 4002; LIVE to 4001) is
@@ -8,18 +8,28 @@ decided in one place::
         await rt.engine.start()
         ...
 
-Leaving the block stops the engine, then the embedded gateway.
+The journal (one SQLite file per market, ``journal.dir``) is opened first: the last trading
+state is restored from it (a HALTED engine stays HALTED), every order's intent is committed to
+it before the order is sent (``engine.before_send``), a failed journal write halts trading
+(``engine.halt``), and every engine event is journaled by a task beside the engine. A journal
+that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
+
+Leaving the block stops the engine, journals what is left and the session's stop, closes the
+journal, then stops the embedded gateway.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from tradeterm import __version__
 from tradeterm.config import Settings
 from tradeterm.engine.engine import Engine
+from tradeterm.journal import Journal, JournalError
 
 
 class ModeError(Exception):
@@ -33,6 +43,7 @@ class Runtime:
     host: str
     port: int
     gateway: Any | None = None  # the embedded FakeGateway in SIM mode
+    journal: Journal | None = None
 
     @property
     def mode(self) -> str:
@@ -46,34 +57,65 @@ class Runtime:
 async def open_runtime(
     settings: Settings, *, seed: int = 1, gateway_rate: float | None = None
 ) -> AsyncIterator[Runtime]:
-    """Build (not start) the engine for ``settings``; SIM without a port starts the embedded
-    fake gateway first. Raises :class:`ModeError` for a mode this build cannot run."""
+    """Open the journal and build (not start) the engine for ``settings``; SIM without a port
+    starts the embedded fake gateway first. Raises :class:`ModeError` for a mode this build
+    cannot run or a journal that cannot be used."""
     from tradeterm.broker.ib import IbBroker
 
     mode = settings.mode
     if mode == "shadow":
         raise ModeError("SHADOW mode is not built yet; use --sim or --paper")
-    gateway = None
+    journal = Journal.for_symbol(settings.symbol, settings.journal)
+    try:
+        await journal.open()
+    except JournalError as exc:
+        raise ModeError(str(exc)) from None
+    try:
+        await journal.start_session(
+            settings.symbol.upper(), mode, __version__, client_id=settings.connection.client_id
+        )
+        risk_state = await journal.last_transition()
+    except JournalError as exc:
+        await journal.close()
+        raise ModeError(str(exc)) from None
+    try:
+        async with _gateway(settings, seed, gateway_rate) as (gateway, host, port):
+            connection = settings.connection.model_copy(update={"host": host})
+            broker = IbBroker(connection, port=port)
+            engine = Engine(broker, settings.symbol, settings.market(), risk_state=risk_state)
+            journal.on_failure = engine.halt
+            engine.before_send = journal.commit_intent
+            follower = journal.attach(engine)
+            try:
+                yield Runtime(settings, engine, host, port, gateway, journal)
+            finally:
+                await engine.stop()  # closes the event stream: the follower drains it and ends
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(follower, 10)
+    finally:
+        journal.end_session("stopped")
+        await journal.close()
+
+
+@contextlib.asynccontextmanager
+async def _gateway(
+    settings: Settings, seed: int, gateway_rate: float | None
+) -> AsyncIterator[tuple[Any | None, str, int]]:
+    """The embedded fake gateway (SIM without a port) and where to connect."""
     port = settings.port()
     host = settings.connection.host
-    if mode == "sim" and port is None:
-        from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+    if settings.mode != "sim" or port is not None:
+        assert port is not None
+        yield None, host, port
+        return
+    from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 
-        config = GatewayConfig(port=0, symbols=(settings.symbol,), seed=seed)
-        if gateway_rate is not None:
-            config.rate = gateway_rate
-        gateway = FakeGateway(config)
-        await gateway.start()
-        host, port = gateway.config.host, gateway.config.port
-    assert port is not None
+    config = GatewayConfig(port=0, symbols=(settings.symbol,), seed=seed)
+    if gateway_rate is not None:
+        config.rate = gateway_rate
+    gateway = FakeGateway(config)
+    await gateway.start()
     try:
-        connection = settings.connection.model_copy(update={"host": host})
-        broker = IbBroker(connection, port=port)
-        engine = Engine(broker, settings.symbol, settings.market())
-        try:
-            yield Runtime(settings, engine, host, port, gateway)
-        finally:
-            await engine.stop()
+        yield gateway, gateway.config.host, gateway.config.port
     finally:
-        if gateway is not None:
-            await gateway.stop()
+        await gateway.stop()

@@ -343,6 +343,12 @@ class Journal:
         orders = engine.orders
         if orders is None or self._db is None:
             return
+        if self.session_id is not None:
+            self._critical.append((
+                "UPDATE sessions SET account = ?, client_id = coalesce(?, client_id)"
+                " WHERE id = ?",
+                (engine.broker.account, engine.broker.client_id, self.session_id),
+            ))  # fmt: skip
         try:
             intents = await self.open_intents()
         except JournalError:
