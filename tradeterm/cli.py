@@ -110,11 +110,18 @@ def _toml_value(value: Any) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    _load(args)  # validate the configuration first: bad input is reported before anything runs
-    raise UsageError(
-        "the trading screen is not part of this build yet; "
-        "available now: " + ", ".join(sorted(COMMANDS))
-    )
+    from tradeterm.logs import setup_logging
+    from tradeterm.ui import run
+
+    settings = _load(args).settings  # bad input is reported before anything runs
+    setup_logging(settings.logging, f"tradeterm-{settings.symbol}")
+    try:
+        return run.run(settings)
+    except run.ScreenUsageError as exc:
+        raise UsageError(str(exc)) from None
+    except run.ScreenStartError as exc:
+        print(f"tradeterm: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _cmd_gateway(args: argparse.Namespace) -> int:

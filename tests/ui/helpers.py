@@ -1,0 +1,114 @@
+"""Helpers for the trading-screen tests: the real app on a still fake gateway (seed 7, no
+synthetic events, tests move prices themselves), started on the app's own event loop."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from textual.pilot import Pilot
+
+from tests.integration.desk_helpers import Market, until
+from tests.integration.engine_helpers import (
+    TODAY,
+    always_open,
+    gateway_position,
+    working_at_gateway,
+)
+from tradeterm.broker.ib import IbBroker
+from tradeterm.config import Settings, load_settings
+from tradeterm.engine.engine import Engine
+from tradeterm.runtime import Runtime
+from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.oms import SimOrder
+from tradeterm.ui.app import TradingApp
+from tradeterm.ui.ladder import Ladder
+from tradeterm.ui.themes import select_theme
+
+__all__ = ["Market", "gateway_position", "until", "working_at_gateway"]
+
+FIXED_NS = 1_795_190_400_000_000_000  # 2026-11-20 10:00 CT: the status bar's clock in tests
+
+
+def settings(**cli: Any) -> Settings:
+    return load_settings(None, cli).settings
+
+
+def still_opener(settings: Settings, *, rate: float = 0.0, seed: int = 7) -> Callable[..., Any]:
+    """Open a runtime on a fake gateway started inside the app's loop, with a calendar open
+    for the whole test (the real one is closed at weekends)."""
+
+    @contextlib.asynccontextmanager
+    async def opener() -> AsyncIterator[Runtime]:
+        gw = FakeGateway(
+            GatewayConfig(port=0, rate=rate, seed=seed, today=TODAY, master_client_id=99)
+        )
+        await gw.start()
+        try:
+            connection = settings.connection.model_copy(update={"host": gw.config.host})
+            broker = IbBroker(connection, port=gw.config.port)
+            engine = Engine(
+                broker, settings.symbol, settings.market(), calendar=always_open(), timer_s=0.05
+            )
+            try:
+                yield Runtime(settings, engine, gw.config.host, gw.config.port, gw)
+            finally:
+                await engine.stop()
+        finally:
+            await gw.stop()
+
+    return opener
+
+
+def make_app(
+    cfg: Settings | None = None,
+    *,
+    theme: str | None = None,
+    rate: float = 0.0,
+    fixed_clock: bool = False,
+) -> TradingApp:
+    cfg = cfg or settings()
+    chosen, themes = select_theme(theme or cfg.ui.theme)
+    clock = (lambda: FIXED_NS) if fixed_clock else None
+    kw: dict[str, Any] = {"clock": clock} if clock else {}
+    return TradingApp(cfg, theme=chosen, themes=themes, opener=still_opener(cfg, rate=rate), **kw)
+
+
+def gateway(app: TradingApp) -> FakeGateway:
+    assert app.runtime is not None and app.runtime.gateway is not None
+    gw = app.runtime.gateway
+    assert isinstance(gw, FakeGateway)
+    return gw
+
+
+def ladder(app: TradingApp) -> Ladder:
+    return (
+        app.screen_stack[1].query_one(Ladder)
+        if len(app.screen_stack) > 1
+        else app.screen.query_one(Ladder)
+    )
+
+
+async def ready(pilot: Pilot[Any], app: TradingApp) -> Market:
+    """The engine started and the ladder painted; returns the gateway's ES market."""
+    await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
+    assert app.startup_error is None, app.startup_error
+    await until(
+        lambda: ladder(app).data is not None and ladder(app).data.best_bid is not None,
+        "a painted ladder",
+    )  # type: ignore[union-attr]
+    await pilot.pause()
+    return Market(gateway(app))
+
+
+async def settle(
+    pilot: Pilot[Any], app: TradingApp, predicate: Callable[[], object], what: str
+) -> None:
+    """Wait for ``predicate`` (orders to reach the gateway, a screen to update)."""
+    await until(predicate, what)
+    await pilot.pause()
+
+
+def own_working(app: TradingApp) -> list[SimOrder]:
+    return [o for o in working_at_gateway(gateway(app)) if o.client_id == 1]

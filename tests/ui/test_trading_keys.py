@@ -1,0 +1,158 @@
+"""Press the real keys on the real screen; assert what reached the fake gateway and what the
+screen shows."""
+
+from __future__ import annotations
+
+from tests.ui.helpers import (
+    gateway,
+    gateway_position,
+    ladder,
+    make_app,
+    own_working,
+    ready,
+    settings,
+    settle,
+)
+from tradeterm.ui.app import TradingApp
+
+
+def status(app: TradingApp) -> str:
+    return app.screen.query_one("#status").shown  # type: ignore[attr-defined]
+
+
+async def test_trading_keys_are_inert_until_armed() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        await pilot.press("b", "s", "B", "c", "f")
+        await pilot.pause(0.3)
+        assert app.results == [] and own_working(app) == []
+        assert gateway_position(gateway(app), market) == 0
+        assert "DISARMED" in status(app)
+        await pilot.press("a")
+        await settle(
+            pilot,
+            app,
+            lambda: "ARMED" in status(app) and "DISARMED" not in status(app),
+            "ARMED shown",
+        )
+
+
+async def test_buy_market_then_flatten_reaches_the_gateway() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        gw = gateway(app)
+        await pilot.press("a", "b")
+        await settle(
+            pilot, app, lambda: gateway_position(gw, market) == 1, "a long position at the gateway"
+        )
+        await settle(
+            pilot,
+            app,
+            lambda: "LONG 1" in app.screen.query_one("#position").shown,
+            "the position panel",
+        )  # type: ignore[attr-defined]
+        await pilot.press("f")
+        await settle(pilot, app, lambda: gateway_position(gw, market) == 0, "flat at the gateway")
+
+
+async def test_sell_market_and_reverse() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        gw = gateway(app)
+        await pilot.press("a", "s")
+        await settle(pilot, app, lambda: gateway_position(gw, market) == -1, "short 1")
+        await pilot.press("r")
+        await settle(pilot, app, lambda: gateway_position(gw, market) == 1, "reversed to long 1")
+
+
+async def test_join_bid_and_ask_show_on_the_ladder_and_cancel_all() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        bid, ask = market.bid, market.ask
+        await pilot.press("a", "B", "S")
+        await settle(pilot, app, lambda: len(own_working(app)) == 2, "two limits at the gateway")
+        orders = {(o.req.action, o.req.order_type, o.lmt_ticks) for o in own_working(app)}
+        assert orders == {("BUY", "LMT", bid), ("SELL", "LMT", ask)}
+        lad = ladder(app)
+        await settle(
+            pilot,
+            app,
+            lambda: lad.data is not None and lad.data.buys.get(bid) == "1L",
+            "1L on the bid side",
+        )
+        assert lad.data is not None and lad.data.sells.get(ask) == "1L"
+        await pilot.press("c")
+        await settle(pilot, app, lambda: own_working(app) == [], "everything cancelled")
+
+
+async def test_limit_stop_and_cancel_at_the_cursor() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        bid, ask = market.bid, market.ask
+        lad = ladder(app)
+        assert lad.cursor == bid  # no trade yet: the cursor starts at the middle of the touch
+        await pilot.press("a", "down", "down", "l")  # below the bid: a buy limit
+        await settle(pilot, app, lambda: len(own_working(app)) == 1, "a buy limit")
+        (limit,) = own_working(app)
+        assert (limit.req.action, limit.req.order_type, limit.lmt_ticks) == ("BUY", "LMT", bid - 2)
+        await pilot.press(*["up"] * 6, "t")  # above the market: a buy stop
+        await settle(pilot, app, lambda: len(own_working(app)) == 2, "a buy stop")
+        stop = next(o for o in own_working(app) if o.req.order_type == "STP")
+        assert (stop.req.action, stop.aux_ticks) == ("BUY", bid + 4)
+        assert lad.cursor == bid + 4 and lad.data is not None and lad.data.buys.get(bid + 4) == "1S"
+        await pilot.press("x")  # cancel at the cursor: only the stop goes
+        await settle(pilot, app, lambda: len(own_working(app)) == 1, "the stop cancelled")
+        assert own_working(app)[0].req.order_type == "LMT"
+        await pilot.press("up", "up", "up", "l")  # above the ask: a sell limit
+        await settle(pilot, app, lambda: len(own_working(app)) == 2, "a sell limit")
+        sell = next(o for o in own_working(app) if o.req.action == "SELL")
+        assert sell.lmt_ticks == bid + 7 and sell.lmt_ticks > ask
+
+
+async def test_quantity_keys_set_the_order_size() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        await pilot.press("2")
+        assert app.qty == 2
+        await settle(pilot, app, lambda: "qty 2" in status(app), "qty 2 in the status bar")
+        await pilot.press("a", "b")
+        await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 2, "long 2")
+        await pilot.press("minus")
+        assert app.qty == 1
+
+
+async def test_brackets_from_config_go_as_native_brackets() -> None:
+    cfg = settings()
+    cfg = cfg.model_copy(update={"markets": {"ES": cfg.market().model_copy(update={
+        "bracket": cfg.market().bracket.model_copy(update={"enabled": True, "stop_ticks": 4, "target_ticks": 8})})}})  # fmt: skip
+    app = make_app(cfg)
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        ask = market.ask
+        await pilot.press("a", "b")
+        await settle(pilot, app, lambda: len(own_working(app)) == 2, "stop and target working")
+        legs = {(o.req.action, o.req.order_type) for o in own_working(app)}
+        assert legs == {("SELL", "STP"), ("SELL", "LMT")}
+        target = next(o for o in own_working(app) if o.req.order_type == "LMT")
+        assert target.lmt_ticks == ask + 8
+        assert gateway_position(gateway(app), market) == 1
+
+
+async def test_keymap_from_config_overrides_a_key() -> None:
+    cfg = settings(**{"ui.keymap": {"buy_market": "ctrl+b"}})
+    app = make_app(cfg)
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        await pilot.press("a", "b")
+        await pilot.pause(0.3)
+        assert app.results == []
+        await pilot.press("ctrl+b")
+        await settle(
+            pilot, app, lambda: gateway_position(gateway(app), market) == 1, "bought with ctrl+b"
+        )

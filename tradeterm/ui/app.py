@@ -1,0 +1,732 @@
+"""The trading screen: one Textual app driving one engine.
+
+The app opens the runtime (SIM: the embedded fake gateway) in a worker, starts the engine,
+and reads its event stream. Events never paint: they mark what changed (ladder, orders,
+position, tape, bars, log) and a timer paints at ``ui.paint_hz`` from one snapshot. Keys turn
+into engine commands sent at once in a task (key -> order on the wire in a few ms).
+
+Every error lands in :meth:`TradingApp.report` (log panel + notification): the app never dies
+with a traceback on the user's screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.widgets import RichLog, Static
+
+from tradeterm.config import Settings
+from tradeterm.domain import Instrument, OrderType, Side
+from tradeterm.engine.commands import (
+    CancelAll,
+    CancelOrder,
+    Command,
+    CommandResult,
+    Flatten,
+    PlaceBracket,
+    PlaceOrder,
+    Reverse,
+)
+from tradeterm.engine.engine import Engine
+from tradeterm.engine.events import (
+    BarsChanged,
+    CommandDone,
+    EngineEvent,
+    EngineNotice,
+    EngineSnapshot,
+    FillBooked,
+    HealthChanged,
+    KillProgress,
+    MarketChanged,
+    OrderUpdated,
+    PositionChanged,
+    PositionDivergence,
+    Reconciled,
+    RiskUpdate,
+)
+from tradeterm.engine.marketdata import Changed, Feed
+from tradeterm.runtime import Runtime
+from tradeterm.ui import panels
+from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
+from tradeterm.ui.keys import screen_bindings
+from tradeterm.ui.ladder import Ladder, LadderData
+from tradeterm.ui.styles import resolve
+
+log = logging.getLogger(__name__)
+
+Opener = Callable[[], AbstractAsyncContextManager[Runtime]]
+SIDE_PANELS_HZ = 4.0  # position, risk, tape: a human reads them at most this often
+CHART_MIN_S = 0.5  # the chart redraws at most at 2 Hz (a plotext build costs ~15 ms)
+CHART_FORMING_S = 5.0  # a forming bar redraws the chart at most this often
+
+
+class StartupError(Exception):
+    """The screen could not start trading (connection, mode); worded for the user."""
+
+
+class TradingScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = screen_bindings()  # type: ignore[assignment]
+
+    def compose(self) -> ComposeResult:
+        yield panels.Panel(id="status")
+        with Horizontal(id="body"):
+            yield Ladder(id="ladder")
+            with Vertical(id="middle"):
+                yield panels.Panel(id="chart")
+                yield RichLog(id="log", max_lines=500, wrap=True, markup=False)
+            with Vertical(id="side"):
+                yield panels.Panel(id="position")
+                yield panels.Panel(id="risk")
+                yield panels.OrdersTable(id="orders")
+                yield panels.Panel(id="tape")
+        yield Static(
+            " a arm  b/s mkt  B/S join  l limit  t stop  x cxl@  c cxl all  f flat  r rev"
+            "  +/- qty  ^k KILL  ? help  q quit",
+            id="keys-hint",
+        )
+
+    def on_mount(self) -> None:
+        self.query_one(Ladder).focus()
+
+    def on_resize(self) -> None:
+        w, h = self.size
+        self.set_class(w < 120, "narrow")
+        self.set_class(h < 34, "short")
+        self.set_class(h < 20, "tiny")
+        app = self.app
+        if isinstance(app, TradingApp):
+            app.dirty_all()
+
+    # every action is the app's (one place decides what a key does)
+    def action_arm(self) -> None:
+        self._app.toggle_arm()
+
+    @property
+    def _app(self) -> TradingApp:
+        app = self.app
+        assert isinstance(app, TradingApp)
+        return app
+
+    def action_market(self, side: str) -> None:
+        self._app.market(Side(side))
+
+    def action_join(self, side: str) -> None:
+        self._app.join(Side(side))
+
+    def action_limit_at_cursor(self) -> None:
+        self._app.at_cursor(stop=False)
+
+    def action_stop_at_cursor(self) -> None:
+        self._app.at_cursor(stop=True)
+
+    def action_cancel_at_cursor(self) -> None:
+        self._app.cancel_at_cursor()
+
+    def action_cancel_all(self) -> None:
+        self._app.trade(CancelAll(), "cancel all")
+
+    def action_flatten(self) -> None:
+        self._app.trade(Flatten(), "flatten")
+
+    def action_reverse(self) -> None:
+        self._app.trade(Reverse(), "reverse")
+
+    def action_qty(self, step: int) -> None:
+        self._app.step_qty(step)
+
+    def action_qty_preset(self, n: int) -> None:
+        self._app.preset_qty(n)
+
+    def action_cursor(self, ticks: int) -> None:
+        self.query_one(Ladder).move_cursor(ticks)
+
+    def action_page(self, pages: int) -> None:
+        self.query_one(Ladder).page(pages)
+
+    def action_recentre(self) -> None:
+        self.query_one(Ladder).recentre()
+
+    def action_pnl_units(self) -> None:
+        self.query_one(Ladder).toggle_pnl()
+
+    def action_focus_orders(self) -> None:
+        self.query_one(panels.OrdersTable).focus()
+
+    def action_focus_ladder(self) -> None:
+        self.query_one(Ladder).focus()
+
+    def action_help(self) -> None:
+        self._app.push_screen(HelpScreen(self._app.keymap))
+
+    def action_quit_app(self) -> None:
+        self._app.ask_quit()
+
+
+class TradingApp(App[int]):
+    """See the module notes. ``opener`` builds the runtime (default: :func:`open_runtime`
+    for ``settings``); tests pass their own to trade against a gateway they hold."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tradeterm"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+k", "kill", "KILL SWITCH", show=False, id="kill", priority=True),
+        Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        theme: Theme | None = None,
+        themes: dict[str, Theme] | None = None,
+        opener: Opener | None = None,
+        seed: int = 1,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.mode = settings.mode
+        self.market_config = settings.market()
+        self.keymap = dict(settings.ui.keymap)
+        if opener is None:
+            from tradeterm.runtime import open_runtime
+
+            opener = lambda: open_runtime(settings, seed=seed)  # noqa: E731
+        self._opener = opener
+        self.clock = clock
+        for t in (themes or {}).values():
+            self.register_theme(t)
+        if theme is not None:
+            self.register_theme(theme)
+            self.theme = theme.name
+        self.runtime: Runtime | None = None
+        self.engine: Engine | None = None
+        self.started = asyncio.Event()
+        self.startup_error: str | None = None
+        self.armed = False
+        self.confirmed = settings.mode != "live"  # LIVE: the account id must be typed first
+        quantities = sorted(set(self.market_config.quantities) | {self.market_config.default_qty})
+        self.quantities = quantities
+        self.qty = self.market_config.default_qty
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stop = asyncio.Event()
+        self._dirty: set[str] = set()
+        self._last_side = 0.0
+        self._last_chart = 0.0
+        self._chart_due = False
+        self._chart_forming_at = 0.0
+        self._kill_screen: KillScreen | None = None
+        self._reported: set[str] = set()
+        self.results: list[CommandResult] = []  # every command's result (tests read it)
+        self.first_paint_at: float | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.set_keymap(self.keymap)
+        self.push_screen(TradingScreen())
+        self.run_worker(self._run_engine(), name="engine", exit_on_error=False)
+        self.set_interval(1 / self.settings.ui.paint_hz, self._paint, name="paint")
+        self.set_interval(1.0, self._tick, name="clock")
+
+    async def _run_engine(self) -> None:
+        try:
+            async with self._opener() as rt:
+                self.runtime, self.engine = rt, rt.engine
+                stream = rt.engine.listen()
+                consumer = asyncio.create_task(self._consume(stream))
+                self.log_line("INFO", f"starting {rt.describe()}")
+                try:
+                    await rt.engine.start()
+                except Exception as exc:
+                    self.fail_start(f"cannot start {rt.describe()}: {exc}")
+                    return
+                self.started.set()
+                self.dirty_all()
+                self.log_line("INFO", "engine started")
+                if not self.confirmed:
+                    self.call_later(self.ask_account)
+                await self._stop.wait()
+                consumer.cancel()
+        except Exception as exc:  # ModeError and anything else opening the runtime
+            self.fail_start(str(exc))
+
+    def fail_start(self, text: str) -> None:
+        log.error("startup failed: %s", text)
+        self.startup_error = text
+        self.exit(1)
+
+    async def shutdown(self) -> None:
+        """Stop the engine (and the embedded gateway) before the app exits."""
+        self._stop.set()
+        for worker in list(self.workers):
+            if worker.name == "engine":
+                with contextlib.suppress(Exception):
+                    await worker.wait()
+
+    async def _consume(self, stream: AsyncIterator[EngineEvent]) -> None:
+        async for event in stream:
+            try:
+                self.on_engine_event(event)
+            except Exception as exc:
+                self.report(exc, "showing an engine event")
+
+    # ---- errors: one place ---------------------------------------------------------------
+
+    def report(self, error: BaseException | str, where: str) -> None:
+        text = f"{where}: {error if isinstance(error, str) else f'{type(error).__name__}: {error}'}"
+        if isinstance(error, BaseException):
+            log.error("%s", text, exc_info=error)
+        self.log_line("ERROR", text)
+        if text not in self._reported:  # the same error at 15 Hz is one notification
+            self._reported.add(text)
+            self.notify(text, severity="error", timeout=8)
+
+    def spawn(self, coro: Awaitable[Any], where: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception as exc:
+                self.report(exc, where)
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- events -> dirty flags -------------------------------------------------------------
+
+    def dirty_all(self) -> None:
+        self._dirty |= {"ladder", "orders", "position", "risk", "tape", "status"}
+        self._chart_due = True
+
+    def on_engine_event(self, event: EngineEvent) -> None:
+        d = self._dirty
+        match event:
+            case MarketChanged(changes=changes):
+                d.add("ladder")
+                if changes.kinds & Changed.TRADE:
+                    d |= {"tape", "position"}
+            case BarsChanged(closed=closed):
+                if closed:
+                    self._chart_due = True
+                elif time.monotonic() - self._chart_forming_at > CHART_FORMING_S:
+                    self._chart_forming_at = time.monotonic()
+                    self._chart_due = True
+            case OrderUpdated(order=o):
+                d |= {"orders", "ladder", "risk"}
+                if o.reason and not o.status.is_open:
+                    self.log_line("WARNING", f"order {o.order_id} {o.status}: {o.reason}")
+            case FillBooked(fill=f):
+                inst = self.instrument
+                px = inst.format_price(f.price) if inst else str(f.price)
+                self.log_line("INFO", f"FILL {f.side} {f.quantity} @ {px}"
+                              + (" (recovered)" if event.historical else ""))  # fmt: skip
+            case PositionChanged():
+                d |= {"position", "ladder", "risk"}
+                self._chart_due = True
+            case PositionDivergence():
+                self.log_line("WARNING", f"position at IB is {event.broker}, fills said {event.ours}: using IB's")  # fmt: skip
+            case CommandDone(result=r):
+                self.results.append(r)
+                d.add("risk")
+                if not r.ok:
+                    self.log_line("WARNING", f"refused: {r.reason}")
+                    self.notify(r.reason, title="refused", severity="warning", timeout=5)
+            case HealthChanged():
+                d |= {"status", "ladder"}
+                self.log_line("INFO" if str(event.state) == "LIVE" else "WARNING",
+                              f"connection {event.state}: {event.reason}")  # fmt: skip
+            case RiskUpdate():
+                d |= {"risk", "status"}
+                if event.kind == "transition" and event.state != "ACTIVE":
+                    self.armed = False
+                self.log_line("WARNING" if event.kind != "transition" or event.state != "ACTIVE" else "INFO",
+                              f"risk {event.kind} ({event.state}): {event.reason}")  # fmt: skip
+            case KillProgress():
+                d |= {"risk", "status"}
+                self.armed = False
+                self.log_line("ERROR" if event.done and not event.ok else "WARNING",
+                              f"KILL {event.step}: {event.detail}")  # fmt: skip
+                if self._kill_screen is not None and self._kill_screen.is_attached:
+                    self._kill_screen.add(event)
+            case Reconciled():
+                d |= {"orders", "position", "risk"}  # the engine's notice says it in the log
+            case EngineNotice():
+                self.log_line(event.level, event.text)
+
+    # ---- painting --------------------------------------------------------------------------
+
+    @property
+    def instrument(self) -> Instrument | None:
+        return self.engine.instrument if self.engine is not None else None
+
+    def log_line(self, level: str, text: str) -> None:
+        try:
+            widget = self.screen.query_one("#log", RichLog)
+        except Exception:
+            return
+        style = {"ERROR": "bold $error", "WARNING": "$warning"}.get(level, "")
+        stamp = panels.ct_clock(self.clock())[:8]
+        widget.write(resolve(Text.assemble((f"{stamp} ", "dim"), (text, style)), self))
+
+    def _paint(self) -> None:
+        try:
+            self.paint()
+        except Exception as exc:
+            self.report(exc, "painting")
+
+    def paint(self) -> None:
+        engine = self.engine
+        main = self._main()
+        if main is None:
+            return
+        if engine is None or engine.instrument is None:
+            self._paint_status(main, None)
+            return
+        dirty, self._dirty = self._dirty, set()
+        now = time.monotonic()
+        side_due = now - self._last_side >= 1 / SIDE_PANELS_HZ
+        if not dirty and not self._chart_due:
+            return
+        snap = engine.snapshot(tape=40)
+        inst = engine.instrument
+        if "ladder" in dirty:
+            stale = any(f in (Feed.DEPTH, Feed.QUOTES) for f in snap.health.stale)
+            pnl = snap.pnl
+            main.query_one(Ladder).show(
+                LadderData.build(
+                    inst,
+                    snap.market,
+                    snap.orders,
+                    pnl.quantity if pnl else 0,
+                    pnl.avg_price if pnl else None,
+                    stale,
+                )
+            )
+            if self.first_paint_at is None:
+                self.first_paint_at = time.monotonic()
+        if "orders" in dirty:
+            main.query_one(panels.OrdersTable).show(inst, snap.orders + snap.foreign_orders)
+        side = dirty & {"position", "risk", "tape", "status"}
+        if side and not side_due:
+            self._dirty |= side  # later, at the side panels' rate
+        elif side:
+            self._last_side = now
+            wide = main.size.width >= 120
+            if "position" in side:
+                main.query_one("#position", panels.Panel).set(
+                    panels.position_text(inst, snap.pnl, wide)
+                )
+            if "risk" in side or "position" in side:
+                self._paint_risk(main, snap)
+            if "tape" in side and snap.market is not None:
+                tape = main.query_one("#tape", panels.Panel)
+                if tape.display:
+                    tape.set(panels.tape_text(inst, snap.market.tape, max(tape.size.height - 1, 1)))
+            if "status" in side:
+                self._paint_status(main, snap)
+        if self._chart_due and now - self._last_chart >= CHART_MIN_S:
+            self._chart_due = False
+            self._last_chart = now
+            chart = main.query_one("#chart", panels.Panel)
+            if chart.display and chart.size.width:
+                pnl = snap.pnl
+                avg = pnl.avg_price if pnl and pnl.quantity else None
+                chart.set(panels.chart_text(inst, snap.bars, chart.size.width, chart.size.height, avg, self.current_theme.dark))  # fmt: skip
+
+    def _main(self) -> TradingScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, TradingScreen):
+                return screen
+        return None
+
+    def _paint_risk(self, main: TradingScreen, snap: EngineSnapshot) -> None:
+        risk = self.engine.risk if self.engine is not None else None
+        cfg = self.market_config.risk
+        main.query_one("#risk", panels.Panel).set(
+            panels.risk_text(
+                snap, limit=cfg.daily_loss_limit, max_dd=cfg.max_drawdown,
+                drawdown=risk.drawdown if risk is not None else None,
+                max_position=cfg.max_position,
+                rate=risk.orders_in_last_second() if risk is not None else None,
+                max_rate=cfg.max_orders_per_s,
+            )
+        )  # fmt: skip
+
+    def _paint_status(self, main: TradingScreen, snap: EngineSnapshot | None) -> None:
+        now = self.clock()
+        to_break = None
+        if self.engine is not None:
+            with contextlib.suppress(Exception):
+                to_break = self.engine.calendar.seconds_to_break(now)
+        text = panels.status_text(
+            mode=self.mode, symbol=self.settings.symbol, snap=snap, armed=self.armed,
+            confirmed=self.confirmed, qty=self.qty, now_ns=now, to_break_s=to_break,
+            wide=main.size.width >= 100,
+        )  # fmt: skip
+        main.query_one("#status", panels.Panel).set(text)
+
+    def _tick(self) -> None:
+        self._dirty.add("status")
+
+    # ---- trading ---------------------------------------------------------------------------
+
+    def can_trade(self, what: str) -> bool:
+        if self.engine is None or not self.started.is_set():
+            self.notify(f"{what}: not connected yet", severity="warning")
+            return False
+        if not self.confirmed:
+            self.notify(f"{what}: type the LIVE account id first", severity="warning")
+            return False
+        if not self.armed:
+            self.notify(f"{what}: DISARMED (press a to arm)", severity="warning", timeout=2)
+            return False
+        return True
+
+    def trade(self, command: Command, what: str) -> None:
+        if self.can_trade(what):
+            self.send(command, what)
+
+    def send(self, command: Command, what: str) -> None:
+        engine = self.engine
+        assert engine is not None
+        self.spawn(engine.submit(command), what)
+
+    def _entry(self, side: Side, limit: int | None, what: str) -> None:
+        inst = self.instrument
+        if inst is None or not self.can_trade(what):
+            return
+        price = inst.to_price(limit) if limit is not None else None
+        bracket = self.market_config.bracket
+        command: Command
+        if bracket.enabled:
+            command = PlaceBracket(side, self.qty, stop_ticks=bracket.stop_ticks,
+                                   target_ticks=bracket.target_ticks, entry_limit=price)  # fmt: skip
+        elif price is None:
+            command = PlaceOrder(side, self.qty, OrderType.MARKET)
+        else:
+            command = PlaceOrder(side, self.qty, OrderType.LIMIT, limit=price)
+        self.send(command, what)
+
+    def market(self, side: Side) -> None:
+        self._entry(side, None, f"{side} market")
+
+    def join(self, side: Side) -> None:
+        data = self._ladder_data()
+        touch = None
+        if data is not None:
+            touch = data.best_bid if side is Side.BUY else data.best_ask
+        if touch is None:
+            self.notify("no bid/ask to join", severity="warning")
+            return
+        self._entry(side, touch, f"join {'bid' if side is Side.BUY else 'ask'}")
+
+    def _ladder_data(self) -> LadderData | None:
+        main = self._main()
+        return main.query_one(Ladder).data if main is not None else None
+
+    def _cursor(self) -> int | None:
+        main = self._main()
+        return main.query_one(Ladder).cursor if main is not None else None
+
+    def at_cursor(self, *, stop: bool) -> None:
+        """A limit (buy at or below the bid, sell at or above the ask) or a stop (buy above
+        the last trade, sell below) at the ladder cursor: the side follows from the price."""
+        data, cursor, inst = self._ladder_data(), self._cursor(), self.instrument
+        what = "stop at cursor" if stop else "limit at cursor"
+        if data is None or cursor is None or inst is None:
+            return
+        side: Side | None = None
+        if stop:
+            ref = data.last if data.last is not None else data.reference
+            if ref is not None and cursor != ref:
+                side = Side.BUY if cursor > ref else Side.SELL
+        else:
+            bid, ask = data.best_bid, data.best_ask
+            if bid is not None and cursor <= bid:
+                side = Side.BUY
+            elif ask is not None and cursor >= ask:
+                side = Side.SELL
+        if side is None:
+            self.notify(f"{what}: move the cursor off the market first", severity="warning")
+            return
+        if stop:
+            if not self.can_trade(what):
+                return
+            self.send(PlaceOrder(side, self.qty, OrderType.STOP, stop=inst.to_price(cursor)), what)
+        else:
+            self._entry(side, cursor, what)
+
+    def cancel_at_cursor(self) -> None:
+        cursor = self._cursor()
+        if cursor is not None:
+            self.trade(CancelAll(at_price=cursor), "cancel at cursor")
+
+    def cancel_order(self, order_id: str) -> None:
+        if order_id.startswith("ib:"):
+            self.notify("another client's order: read-only here", severity="warning")
+            return
+        self.trade(CancelOrder(order_id), "cancel order")
+
+    def step_qty(self, step: int) -> None:
+        qs = self.quantities
+        i = qs.index(self.qty) if self.qty in qs else 0
+        self.qty = qs[max(0, min(len(qs) - 1, i + step))]
+        self._dirty.add("status")
+        self._last_side = 0.0
+
+    def preset_qty(self, n: int) -> None:
+        qs = self.market_config.quantities
+        if 1 <= n <= len(qs):
+            self.qty = qs[n - 1]
+            self._dirty.add("status")
+            self._last_side = 0.0
+
+    def toggle_arm(self) -> None:
+        engine = self.engine
+        if engine is None or not self.started.is_set():
+            self.notify("not connected yet", severity="warning")
+            return
+        if not self.confirmed:
+            self.ask_account()
+            return
+        state = engine.snapshot(tape=0).trading_state
+        if state != "ACTIVE" and not self.armed:
+            self.ask_rearm()
+            return
+        self.armed = not self.armed
+        self.log_line("INFO", "ARMED: trading keys live" if self.armed else "DISARMED")
+        self._dirty.add("status")
+        self._last_side = 0.0
+
+    def ask_rearm(self) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        snap = engine.snapshot(tape=0)
+
+        def check(reason: str) -> str | None:
+            return engine.rearm(reason)
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self.log_line("INFO", f"re-armed: {reason}")
+                self.armed = False
+                self.dirty_all()
+                self.notify("trading ACTIVE again; press a to arm the keys")
+
+        self.push_screen(
+            TypedScreen(
+                f"RE-ARM — trading is {snap.trading_state}",
+                f"{snap.trading_reason}\nType why it is safe to trade again (kept in the "
+                "journal), Enter to re-arm, Esc to stay halted.",
+                check, placeholder="reason",
+            ),
+            done,
+        )  # fmt: skip
+
+    def ask_account(self) -> None:
+        engine = self.engine
+        account = engine.broker.account if engine is not None else None
+        if not account:
+            self.notify("waiting for the account from IB", severity="warning")
+            return
+
+        def check(text: str) -> str | None:
+            return None if text == account else "that is not the account this gateway trades"
+
+        def done(text: str | None) -> None:
+            if text == account:
+                self.confirmed = True
+                self.log_line("WARNING", f"LIVE account {account} confirmed")
+                self.dirty_all()
+
+        self.push_screen(
+            TypedScreen("LIVE TRADING — REAL MONEY",
+                        "Type the account id this gateway trades to allow orders.",
+                        check, placeholder="account id"),
+            done,
+        )  # fmt: skip
+
+    # ---- kill switch, quit --------------------------------------------------------------
+
+    def action_kill(self) -> None:
+        engine = self.engine
+        if engine is None or not self.started.is_set():
+            self.notify("kill switch: not connected; nothing was sent", severity="error")
+            return
+        self.armed = False
+        if self._kill_screen is None or not self._kill_screen.is_attached:
+            self._kill_screen = KillScreen()
+            self.push_screen(self._kill_screen)
+        try:
+            engine.request_kill("kill switch pressed (ctrl+k)")
+        except Exception as exc:
+            self.report(exc, "kill switch")
+
+    def action_quit_app(self) -> None:
+        self.ask_quit()
+
+    def ask_quit(self) -> None:
+        snap = self.engine.snapshot(tape=0) if self.engine is not None else None
+        position = snap.pnl.quantity if snap and snap.pnl else 0
+        working = len(snap.orders) if snap else 0
+        if not position and not working:
+            self.spawn(self._quit(), "quitting")
+            return
+        what = []
+        if position:
+            what.append(f"a position of {position}")
+        if working:
+            what.append(f"{working} working order(s)")
+        question = (f"You have {' and '.join(what)}.\nQuit anyway? They stay at IB "
+                    "(quitting does not flatten or cancel).")  # fmt: skip
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.spawn(self._quit(), "quitting")
+
+        self.push_screen(ConfirmScreen(question), done)
+
+    async def _quit(self) -> None:
+        await self.shutdown()
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Any:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Re-arm trading", "back to ACTIVE after a halt, with a typed reason", self.ask_rearm
+        )
+        yield SystemCommand("Kill switch", "cancel all, flatten, halt", self.action_kill)
+        yield SystemCommand(
+            "Flatten",
+            "cancel orders and close the position",
+            lambda: self.trade(Flatten(), "flatten"),
+        )
+        yield SystemCommand(
+            "Cancel all",
+            "cancel this instance's orders",
+            lambda: self.trade(CancelAll(), "cancel all"),
+        )
+        yield SystemCommand("Keys", "the keymap", lambda: self.push_screen(HelpScreen(self.keymap)))
+        yield SystemCommand(
+            "P&L in money / ticks", "toggle the ladder's P&L column", self._toggle_pnl
+        )
+
+    def _toggle_pnl(self) -> None:
+        main = self._main()
+        if main is not None:
+            main.query_one(Ladder).toggle_pnl()

@@ -1,0 +1,453 @@
+"""The price ladder: a Line-API widget that repaints only the rows that changed.
+
+Each paint (10-20 Hz) the app hands the ladder a :class:`LadderData` built from one engine
+snapshot. The ladder turns every visible price into a :class:`Row` (plain values), compares it
+with the row shown, and refreshes only the rows that differ; ``render_line`` serves cached
+``Strip`` objects. Over SSH, bytes are latency: a quiet market costs nothing, a busy one a few
+rows per paint.
+
+Row 0 is a header (column names, centring mode, P&L units, STALE). Prices descend downwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tradeterm.domain import Instrument, Side
+from tradeterm.engine.events import OrderView
+
+EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
+_TYPE_LETTER = {"MKT": "M", "LMT": "L", "STP": "S", "STP LMT": "SL"}
+
+
+def order_label(orders: Iterable[OrderView]) -> str:
+    """``2L``, ``1S``, ``3L+`` (several types) for the orders working at one price."""
+    qty, kinds = 0, []
+    for o in orders:
+        qty += o.remaining
+        letter = _TYPE_LETTER.get(o.order_type, o.order_type[:1])
+        if letter not in kinds:
+            kinds.append(letter)
+    if not qty:
+        return ""
+    return f"{qty}{kinds[0]}{'+' if len(kinds) > 1 else ''}"
+
+
+@dataclass(slots=True)
+class LadderData:
+    """What the ladder shows, from one snapshot (prices in ticks)."""
+
+    instrument: Instrument
+    bids: dict[int, int] = field(default_factory=dict)
+    asks: dict[int, int] = field(default_factory=dict)
+    volume: dict[int, int] = field(default_factory=dict)
+    last: int | None = None
+    last_size: int = 0
+    buys: dict[int, str] = field(default_factory=dict)
+    sells: dict[int, str] = field(default_factory=dict)
+    position: int = 0
+    avg: Fraction | None = None
+    stale: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        instrument: Instrument,
+        market: object | None,
+        orders: Iterable[OrderView],
+        position: int,
+        avg: Fraction | None,
+        stale: bool,
+    ) -> LadderData:
+        data = cls(instrument, position=position, avg=avg, stale=stale)
+        if market is not None:
+            from tradeterm.engine.marketdata import MarketSnapshot
+
+            assert isinstance(market, MarketSnapshot)
+            data.bids = {lvl.price: lvl.size for lvl in market.bids}
+            data.asks = {lvl.price: lvl.size for lvl in market.asks}
+            quote = market.quote
+            if quote is not None:  # the top of book may be fresher than depth
+                if quote.bid is not None and quote.bid_size:
+                    data.bids[quote.bid] = quote.bid_size
+                if quote.ask is not None and quote.ask_size:
+                    data.asks[quote.ask] = quote.ask_size
+            data.volume = dict(market.volume_at_price)
+            if market.last is not None:
+                data.last, data.last_size = market.last.price, market.last.size
+        by_price: dict[tuple[Side, int], list[OrderView]] = {}
+        for o in orders:
+            if o.price is not None and o.remaining > 0:
+                by_price.setdefault((o.side, o.price), []).append(o)
+        for (side, price), group in by_price.items():
+            (data.buys if side is Side.BUY else data.sells)[price] = order_label(group)
+        return data
+
+    @property
+    def best_bid(self) -> int | None:
+        return max(self.bids) if self.bids else None
+
+    @property
+    def best_ask(self) -> int | None:
+        return min(self.asks) if self.asks else None
+
+    @property
+    def reference(self) -> int | None:
+        """Where the ladder centres: the last trade, else the middle of the touch."""
+        if self.last is not None:
+            return self.last
+        bid, ask = self.best_bid, self.best_ask
+        if bid is not None and ask is not None:
+            return (bid + ask) // 2
+        return bid if bid is not None else ask
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One ladder row's content; equal rows are not repainted."""
+
+    price: int
+    buys: str
+    bid: int
+    ask: int
+    sells: str
+    last: int | None  # the last trade's size when it printed at this price
+    volume: int
+    avg: bool
+    pnl: str
+    pnl_sign: int
+    cursor: bool
+    inside: int  # -1 best bid, 1 best ask, 0 neither
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    stale: bool
+    auto: bool
+    money: bool
+    width: int
+
+
+# column widths: (name, width, right-aligned)
+_COLUMNS = (
+    ("BUY", 5), ("BID", 6), ("PRICE", 0), ("ASK", 6), ("SELL", 5), ("LAST", 5), ("VOL", 6),
+    ("P&L", 9),
+)  # fmt: skip
+_OPTIONAL = ("P&L", "VOL", "LAST")  # dropped in this order when the ladder is narrow
+
+
+class Ladder(Widget, can_focus=True):
+    """See the module notes. The app calls :meth:`show` at the paint rate."""
+
+    DEFAULT_CSS = """
+    Ladder { width: 1fr; height: 1fr; min-width: 30; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.data: LadderData | None = None
+        self.top: int | None = None  # price at row 1
+        self.auto = True  # follow the last trade
+        self.cursor: int | None = None
+        self.pnl_money = False
+        self._rows: dict[int, Row | Header] = {}
+        self._strips: dict[int, Strip] = {}
+        self._styles: dict[str, Style] = {}
+        self._layout: list[tuple[str, int]] = []
+        self.painted_rows = 0  # rows repainted since start (tests and benchmarks read it)
+
+    # ---- geometry ------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> int:
+        """Price rows visible (below the header)."""
+        return max(self.size.height - 1, 1)
+
+    def price_at(self, y: int) -> int | None:
+        if self.top is None or y < 1:
+            return None
+        return self.top - (y - 1)
+
+    def y_of(self, price: int) -> int | None:
+        if self.top is None:
+            return None
+        y = self.top - price + 1
+        return y if 1 <= y <= self.rows else None
+
+    def centre(self, price: int) -> None:
+        self.top = price + self.rows // 2
+
+    # ---- input from the app ----------------------------------------------------------------
+
+    def show(self, data: LadderData) -> None:
+        self.data = data
+        ref = data.reference
+        if ref is not None:
+            if self.top is None:
+                self.centre(ref)
+            elif self.auto:
+                y = self.top - ref + 1
+                if y <= EDGE or y > self.rows - EDGE:
+                    self.centre(ref)
+            if self.cursor is None:
+                self.cursor = ref
+        self._update()
+
+    def recentre(self) -> None:
+        self.auto = True
+        if self.data is not None and self.data.reference is not None:
+            self.centre(self.data.reference)
+            self.cursor = self.data.reference
+        self._update()
+
+    def move_cursor(self, ticks: int) -> None:
+        if self.cursor is None:
+            return
+        self.cursor += ticks
+        y = self.y_of(self.cursor)
+        if y is None and self.top is not None:  # the cursor leaves the view: scroll with it
+            self.auto = False
+            if self.cursor > self.top:
+                self.top = self.cursor
+            else:
+                self.top = self.cursor + self.rows - 1
+        self._update()
+
+    def page(self, pages: int) -> None:
+        if self.top is None:
+            return
+        self.auto = False
+        step = max(self.rows - 2, 1) * pages
+        self.top += step
+        if self.cursor is not None:
+            self.cursor += step
+        self._update()
+
+    def toggle_pnl(self) -> None:
+        self.pnl_money = not self.pnl_money
+        self._update()
+
+    # ---- painting --------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._invalidate()
+        if self.data is not None and self.data.reference is not None and self.auto:
+            self.centre(self.data.reference)
+        self._update()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self) -> None:
+        self._styles.clear()
+        self._invalidate()
+        self.refresh()
+
+    def _invalidate(self) -> None:
+        self._rows.clear()
+        self._strips.clear()
+        self._layout = self._columns(self.size.width)
+
+    def _columns(self, width: int) -> list[tuple[str, int]]:
+        price_w = 10
+        if self.data is not None:
+            price_w = len(self.data.instrument.format_price(999_999)) + 3
+        cols = [(name, w or price_w) for name, w in _COLUMNS]
+        for drop in _OPTIONAL:
+            if sum(w + 1 for _, w in cols) - 1 <= width:
+                break
+            cols = [c for c in cols if c[0] != drop]
+        return cols
+
+    def _update(self) -> None:
+        """Compare every visible row with what is shown; refresh only those that changed."""
+        width = self.size.width
+        if not width:
+            return
+        if not self._layout or self._layout != self._columns(width):
+            self._invalidate()
+        dirty: list[int] = []
+        header = Header(bool(self.data and self.data.stale), self.auto, self.pnl_money, width)
+        if self._rows.get(0) != header:
+            self._rows[0] = header
+            self._strips.pop(0, None)
+            dirty.append(0)
+        for y in range(1, self.rows + 1):
+            row = self._row(y)
+            if row is None:
+                continue
+            if self._rows.get(y) != row:
+                self._rows[y] = row
+                self._strips.pop(y, None)
+                dirty.append(y)
+        self.painted_rows += len(dirty)
+        if len(dirty) > self.rows // 2:
+            self.refresh()
+        else:
+            for y in dirty:
+                self.refresh(Region(0, y, width, 1))
+
+    def _row(self, y: int) -> Row | None:
+        data, price = self.data, self.price_at(y)
+        if data is None or price is None:
+            return None
+        pnl, sign = "", 0
+        if data.position and data.avg is not None:
+            per = (price - data.avg) * (1 if data.position > 0 else -1)
+            sign = (per > 0) - (per < 0)
+            if self.pnl_money:
+                money = float(data.instrument.money(1)) * abs(data.position) * float(per)
+                pnl = f"{money:+,.0f}"
+            else:
+                pnl = f"{float(per):+.1f}t" if per.denominator != 1 else f"{int(per):+d}t"
+        avg_row = data.avg is not None and data.position != 0 and round(data.avg) == price
+        bid, ask = data.best_bid, data.best_ask
+        return Row(
+            price=price,
+            buys=data.buys.get(price, ""),
+            bid=data.bids.get(price, 0),
+            ask=data.asks.get(price, 0),
+            sells=data.sells.get(price, ""),
+            last=data.last_size if price == data.last else None,
+            volume=data.volume.get(price, 0),
+            avg=avg_row,
+            pnl=pnl,
+            pnl_sign=sign,
+            cursor=price == self.cursor,
+            inside=-1 if price == bid else 1 if price == ask else 0,
+        )
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            v = self.app.current_theme.variables
+            bg = self.app.current_theme.background or "#000000"
+
+            def c(key: str, default: str) -> str:
+                return v.get(key, default)
+
+            specs = {
+                "base": Style(color=c("ladder-price", "white"), bgcolor=bg),
+                "header": Style(color=c("ladder-header", "grey50"), bgcolor=bg, bold=True),
+                "stale": Style(color="white", bgcolor=c("stale", "red"), bold=True),
+                "bid": Style(color=c("ladder-bid-text", "white"), bgcolor=c("ladder-bid", "blue")),
+                "ask": Style(color=c("ladder-ask-text", "white"), bgcolor=c("ladder-ask", "red")),
+                "inside": Style(bold=True),
+                "last": Style(color=c("ladder-last-text", "black"), bgcolor=c("ladder-last", "yellow"), bold=True),
+                "cursor": Style(bgcolor=c("ladder-cursor", "grey30")),
+                "avg": Style(color=c("ladder-avg", "magenta"), bold=True),
+                "volume": Style(color=c("ladder-volume", "grey50"), bgcolor=bg),
+                "own-buy": Style(color=c("ladder-own-buy", "cyan"), bgcolor=bg, bold=True),
+                "own-sell": Style(color=c("ladder-own-sell", "red"), bgcolor=bg, bold=True),
+                "profit": Style(color=c("profit", "green"), bgcolor=bg),
+                "loss": Style(color=c("loss", "red"), bgcolor=bg),
+            }  # fmt: skip
+            self._styles.update(specs)
+            style = self._styles[name]
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        strip = self._strips.get(y)
+        if strip is None:
+            strip = self._render_row(y)
+            self._strips[y] = strip
+        return strip
+
+    def _render_row(self, y: int) -> Strip:
+        width = self.size.width
+        row = self._rows.get(y)
+        if row is None:
+            return Strip.blank(width, self._style("base"))
+        if isinstance(row, Header):
+            return self._render_header(row, width)
+        st = self._style
+        assert self.data is not None
+        segments: list[Segment] = []
+        cursor = st("cursor") if row.cursor else None
+
+        def cell(text: str, w: int, style: Style, right: bool = True) -> None:
+            text = text[:w]
+            text = text.rjust(w) if right else text.center(w)
+            segments.append(Segment(text, style + cursor if cursor else style))
+
+        for i, (name, w) in enumerate(self._layout):
+            if i:
+                segments.append(Segment(" ", cursor or st("base")))
+            if name == "BUY":
+                cell(row.buys, w, st("own-buy"))
+            elif name == "BID":
+                style = st("bid") + st("inside") if row.inside == -1 else st("bid")
+                cell(str(row.bid) if row.bid else "", w, style if row.bid else st("base"))
+            elif name == "PRICE":
+                text = self.data.instrument.format_price(row.price)
+                mark = "◆" if row.avg else " "
+                style = st("last") if row.last is not None else st("base")
+                if row.avg and row.last is None:
+                    style = st("avg")
+                segments.append(Segment(mark, (st("avg") + cursor) if cursor else st("avg")))
+                cell(
+                    text,
+                    w - 1,
+                    style if row.last is not None else (style + cursor if cursor else style),
+                    right=False,
+                )
+            elif name == "ASK":
+                style = st("ask") + st("inside") if row.inside == 1 else st("ask")
+                cell(str(row.ask) if row.ask else "", w, style if row.ask else st("base"))
+            elif name == "SELL":
+                cell(row.sells, w, st("own-sell"))
+            elif name == "LAST":
+                cell(
+                    f"×{row.last}" if row.last is not None else "",
+                    w,
+                    st("last") if row.last is not None else st("base"),
+                )
+            elif name == "VOL":
+                cell(str(row.volume) if row.volume else "", w, st("volume"))
+            elif name == "P&L":
+                style = (
+                    st("profit")
+                    if row.pnl_sign > 0
+                    else st("loss")
+                    if row.pnl_sign < 0
+                    else st("volume")
+                )
+                cell(row.pnl, w, style)
+        used = sum(s.cell_length for s in segments)
+        if used < width:
+            segments.append(Segment(" " * (width - used), st("base")))
+        return Strip(segments).crop(0, width)
+
+    def _render_header(self, header: Header, width: int) -> Strip:
+        st = self._style
+        segments: list[Segment] = []
+        for i, (name, w) in enumerate(self._layout):
+            if i:
+                segments.append(Segment(" ", st("header")))
+            label = name if name != "P&L" else ("P&L $" if header.money else "P&L t")
+            segments.append(
+                Segment(label.center(w) if name == "PRICE" else label.rjust(w), st("header"))
+            )
+        tail = " STALE " if header.stale else (" AUTO" if header.auto else " MANUAL")
+        used = sum(s.cell_length for s in segments)
+        room = width - used
+        if header.stale:
+            # STALE must be seen even on the narrowest ladder: it replaces the column names
+            text = " STALE: depth stopped updating ".center(width)
+            return Strip([Segment(text[:width], st("stale"))])
+        if room >= len(tail):
+            segments.append(Segment(tail.ljust(room), st("header")))
+        elif room > 0:
+            segments.append(Segment(" " * room, st("header")))
+        return Strip(segments).crop(0, width)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return sum(w + 1 for _, w in self._columns(10_000)) + 6
