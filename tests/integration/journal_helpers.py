@@ -3,7 +3,15 @@ gateway and a test journal directory, and reads of the journal file from outside
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import random
+import re
 import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +42,209 @@ def query(
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+# ---- the crash harness (test_journal_crash.py and scripts/soak_journal.py) -------------------
+
+CONFIG_TOML = """
+[journal]
+dir = "{journal_dir}"
+flush_interval_ms = 50
+
+[markets.ES.risk]
+max_position = 6
+max_order_qty = 2
+daily_loss_limit = 1000000000
+max_drawdown = 1000000000
+max_orders_per_s = 45
+no_entry_before_break_min = 0
+fat_finger_ticks = 100000
+"""
+
+COMMANDS = (
+    "buy 1", "sell 1", "buy 2", "sell 2",
+    "bracket buy 1 stop 3 target 3", "bracket sell 1 stop 3 target 3",
+    "bracket buy 1 stop 6 target 12", "bracket sell 2 stop 6 target 12",
+    "flatten", "cancel all", "status",
+)  # fmt: skip
+MASTER_CLIENT_ID = 99
+
+
+@dataclass
+class GatewayState:
+    """What the gateway holds, read by the master client (every client's orders)."""
+
+    refs: list[str]  # the orderRef of every order it ever took (open and completed)
+    working: set[str]  # orderRefs of working orders
+    exec_ids: set[str]
+    position: int
+
+
+@dataclass
+class JournalState:
+    exec_ids: list[str]
+    position: int  # the sum of the journal's fills
+    intents: set[str]
+    open_intents: set[str]
+
+
+@dataclass
+class CrashRun:
+    """A gateway process that outlives ``tradeterm console`` processes killed with SIGKILL."""
+
+    workdir: Path
+    rng: random.Random
+    python: str = sys.executable
+    gateway: asyncio.subprocess.Process | None = None
+    port: int = 0
+    ib: Any = None
+    kills: int = 0
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.workdir / "journal"
+
+    @property
+    def config(self) -> Path:
+        return self.workdir / "tradeterm.toml"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TRADETERM_")}
+        for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                         ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):  # fmt: skip
+            env[var] = str(self.workdir / "home" / sub)
+        return env
+
+    async def start(self, seed: int = 7, rate: float = 300.0) -> None:
+        self.config.write_text(CONFIG_TOML.format(journal_dir=self.journal_dir))
+        self.gateway = await asyncio.create_subprocess_exec(
+            self.python, "-m", "tradeterm.cli", "gateway", "--port", "0", "--seed", str(seed),
+            "--rate", str(rate), "--master-client-id", str(MASTER_CLIENT_ID),
+            stdout=asyncio.subprocess.PIPE, env=self.env(),
+        )  # fmt: skip
+        assert self.gateway.stdout is not None
+        line = (await asyncio.wait_for(self.gateway.stdout.readline(), 30)).decode()
+        match = re.search(r"listening on [^:]+:(\d+)", line)
+        assert match, f"gateway said {line!r}"
+        self.port = int(match.group(1))
+        from ib_async import IB
+
+        self.ib = IB()
+        await self.ib.connectAsync("127.0.0.1", self.port, clientId=MASTER_CLIENT_ID, timeout=10)
+
+    async def stop(self) -> None:
+        if self.ib is not None:
+            self.ib.disconnect()
+        if self.gateway is not None and self.gateway.returncode is None:
+            self.gateway.kill()
+            await self.gateway.wait()
+
+    def _console_args(self) -> list[str]:
+        return [
+            self.python, "-m", "tradeterm.cli", "console", "--config", str(self.config),
+            "--port", str(self.port), "--client-id", "1",
+        ]  # fmt: skip
+
+    async def crash_once(self, max_s: float = 2.4) -> str:
+        """Run a console, type random orders once it has reconciled, SIGKILL it at a random
+        moment (maybe before it even connected). Returns its output."""
+        out_path = self.workdir / f"console-{self.kills}.out"
+        with out_path.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                *self._console_args(), stdin=asyncio.subprocess.PIPE, stdout=out,
+                stderr=asyncio.subprocess.STDOUT, env=self.env(),
+            )  # fmt: skip
+            kill_at = time.monotonic() + self.rng.uniform(0.2, max_s)
+            assert proc.stdin is not None
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                while time.monotonic() < kill_at and proc.returncode is None:
+                    if b"RECONCILED" in out_path.read_bytes():
+                        proc.stdin.write((self.rng.choice(COMMANDS) + "\n").encode())
+                    await asyncio.sleep(self.rng.uniform(0.02, 0.12))
+            proc.kill()  # SIGKILL: no cleanup of any kind
+            await proc.wait()
+        self.kills += 1
+        return out_path.read_text(errors="replace")
+
+    async def clean_run(self) -> str:
+        """A console that starts, reconciles, and quits normally (journal flushed)."""
+        proc = await asyncio.create_subprocess_exec(
+            *self._console_args(), stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=self.env(),
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        seen: list[str] = []
+        async with asyncio.timeout(60):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                if not line:
+                    break
+                seen.append(line)
+                if "RECONCILED (start)" in line:
+                    await asyncio.sleep(2.0)  # let the position check settle
+                    proc.stdin.write(b"quit\n")
+                    await proc.stdin.drain()
+            await proc.wait()
+        text = "".join(seen)
+        assert proc.returncode == 0, text[-3000:]
+        return text
+
+    async def gateway_state(self) -> GatewayState:
+        ib = self.ib
+        open_trades = await ib.reqAllOpenOrdersAsync()
+        completed = await ib.reqCompletedOrdersAsync(False)
+        fills = await ib.reqExecutionsAsync()
+        positions = await ib.reqPositionsAsync()
+        refs = [t.order.orderRef for t in open_trades + completed if t.order.orderRef]
+        working = {
+            t.order.orderRef for t in open_trades
+            if t.order.orderRef and t.orderStatus.status not in ("Cancelled", "Filled", "Inactive")
+        }  # fmt: skip
+        position = sum(int(p.position) for p in positions if p.contract.symbol == "ES")
+        return GatewayState(refs, working, {f.execution.execId for f in fills}, position)
+
+    def journal_state(self) -> JournalState:
+        fills = query(self.journal_dir, "SELECT exec_id, side, quantity FROM fills")
+        intents = query(self.journal_dir, "SELECT order_id, state FROM order_intents")
+        position = sum(q if side == "BUY" else -q for _, side, q in fills)
+        return JournalState(
+            [f[0] for f in fills], position, {i[0] for i in intents},
+            {i[0] for i in intents if i[1] == "open"},
+        )  # fmt: skip
+
+
+def check_after_kill(gw: GatewayState, journal: JournalState) -> list[str]:
+    """Invariants that hold at any moment, even right after a kill -9: no order was sent twice,
+    and every order the gateway has from tradeterm had its intent in the journal first."""
+    problems = []
+    dupes = sorted(r for r in set(gw.refs) if gw.refs.count(r) > 1)
+    if dupes:
+        problems.append(f"orders sent twice: {dupes}")
+    ours = {r for r in gw.refs if r.startswith("tt.")}
+    missing = sorted(ours - journal.intents)
+    if missing:
+        problems.append(f"orders at the gateway without a journaled intent: {missing}")
+    return problems
+
+
+def check_after_restart(gw: GatewayState, journal: JournalState) -> list[str]:
+    """After a clean restart (reconciled, journal flushed): every fill exactly once, the
+    journal's position is the broker's, the journal's open intents are exactly the orders
+    working at the broker."""
+    problems = check_after_kill(gw, journal)
+    if len(journal.exec_ids) != len(set(journal.exec_ids)):
+        problems.append("a fill is journaled twice")
+    if set(journal.exec_ids) != gw.exec_ids:
+        problems.append(
+            f"fills differ: missing {sorted(gw.exec_ids - set(journal.exec_ids))}, "
+            f"extra {sorted(set(journal.exec_ids) - gw.exec_ids)}"
+        )
+    if journal.position != gw.position:
+        problems.append(f"journal position {journal.position} != broker's {gw.position}")
+    ours_working = {r for r in gw.working if r.startswith("tt.")}
+    if ours_working - journal.open_intents:
+        problems.append(f"orphan working orders: {sorted(ours_working - journal.open_intents)}")
+    if journal.open_intents - ours_working:
+        problems.append(f"stale open intents: {sorted(journal.open_intents - ours_working)}")
+    return problems
