@@ -82,6 +82,14 @@ class RiskConfig(_Section):
     account_daily_loss_limit: Decimal | None = Field(
         None, gt=0, description="money; IB's account-wide daily P&L, halts every instance"
     )
+    kill_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="kill switch: connected time to get flat, then HALTED"
+    )
+    on_disconnect: Literal["keep", "flatten", "halt"] = Field(
+        "keep",
+        description="keep: orders and stops rest at IB; flatten: cancel and flatten on "
+        "reconnect; halt: the kill switch on reconnect",
+    )
 
 
 class MarketConfig(_Section):

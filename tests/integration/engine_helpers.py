@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
@@ -14,14 +15,21 @@ from tests.integration.broker_helpers import cfg
 from tests.integration.desk_helpers import Market, until
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import MarketConfig
+from tradeterm.domain import OrderStatus, OrderType, Side
+from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.engine import Engine, EventStream
-from tradeterm.engine.events import EngineEvent
+from tradeterm.engine.events import EngineEvent, FillBooked
 from tradeterm.engine.portfolio import PnL
 from tradeterm.engine.session import SessionCalendar
+from tradeterm.sim.events import Side as BookSide
+from tradeterm.sim.events import TradePrint
 from tradeterm.sim.gateway.app import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
 
 TODAY = date(2026, 11, 20)  # a Friday: ESZ6 is the front month
+COMMISSION = Decimal("2.25")
+TICK_VALUE = Decimal("12.50")
+
 E = TypeVar("E")
 
 
@@ -68,6 +76,30 @@ def working_at_gateway(gateway: FakeGateway) -> list[SimOrder]:
 def gateway_position(gateway: FakeGateway, market: Market) -> int:
     """The account's position at the gateway, in the market's contract."""
     return gateway.books.account(gateway.config.account).position(market.feed.con_id).qty
+
+
+async def working_limit(run: Run, side: Side, qty: int, price: int, market: Market) -> str:
+    result = await run.engine.submit(PlaceOrder(side, qty, OrderType.LIMIT, limit=market.px(price)))
+    assert result.ok, result.reason
+    (oid,) = result.order_ids
+    order = run.engine.orders.get(oid)  # type: ignore[union-attr]
+    assert order is not None
+    await until(lambda: order.status is OrderStatus.SUBMITTED and order.perm_id, "working")
+    return oid
+
+
+def public_sell_into(market: Market, perm_id: int, qty: int) -> None:
+    """Public sellers hit our resting bid: the queue ahead first, then ``qty`` of ours."""
+    info = market.feed.engine.resting(perm_id)
+    assert info is not None and info.price is not None and info.queue_ahead is not None
+    market.feed.push(
+        TradePrint(market.gateway.now_ns(), info.price, info.queue_ahead + qty, BookSide.ASK),
+        external=True,
+    )
+
+
+def exec_ids(run: Run) -> list[str]:
+    return [e.fill.exec_id for e in run.of(FillBooked)]
 
 
 @pytest.fixture

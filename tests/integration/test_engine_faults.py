@@ -4,16 +4,19 @@ computation, and nothing is duplicated or lost (at the gateway nor in the engine
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from tests.integration.desk_helpers import Market, until
 from tests.integration.engine_helpers import (
+    COMMISSION,
+    TICK_VALUE,
     MakeEngine,
     Run,
+    exec_ids,
     gateway_position,
+    public_sell_into,
     working_at_gateway,
+    working_limit,
 )
 from tradeterm.broker.base import ConnectError, ConnectionState
 from tradeterm.config import MarketConfig, RiskConfig
@@ -28,15 +31,9 @@ from tradeterm.engine.events import (
     Reconciled,
 )
 from tradeterm.engine.marketdata import Feed
-from tradeterm.sim.events import Side as BookSide
-from tradeterm.sim.events import TradePrint
 from tradeterm.sim.gateway.app import FakeGateway
 
 pytestmark = pytest.mark.integration
-
-COMMISSION = Decimal("2.25")
-TICK_VALUE = Decimal("12.50")
-
 
 # ---- helpers --------------------------------------------------------------------------------
 
@@ -44,30 +41,6 @@ TICK_VALUE = Decimal("12.50")
 async def reconciled(run: Run, count: int) -> Reconciled:
     await run.wait(lambda: len(run.of(Reconciled)) >= count, f"reconciliation #{count}")
     return run.of(Reconciled)[count - 1]
-
-
-async def working_limit(run: Run, side: Side, qty: int, price: int, market: Market) -> str:
-    result = await run.engine.submit(PlaceOrder(side, qty, OrderType.LIMIT, limit=market.px(price)))
-    assert result.ok, result.reason
-    (oid,) = result.order_ids
-    order = run.engine.orders.get(oid)  # type: ignore[union-attr]
-    assert order is not None
-    await until(lambda: order.status is OrderStatus.SUBMITTED and order.perm_id, "working")
-    return oid
-
-
-def public_sell_into(market: Market, perm_id: int, qty: int) -> None:
-    """Public sellers hit our resting bid: the queue ahead first, then ``qty`` of ours."""
-    info = market.feed.engine.resting(perm_id)
-    assert info is not None and info.price is not None and info.queue_ahead is not None
-    market.feed.push(
-        TradePrint(market.gateway.now_ns(), info.price, info.queue_ahead + qty, BookSide.ASK),
-        external=True,
-    )
-
-
-def exec_ids(run: Run) -> list[str]:
-    return [e.fill.exec_id for e in run.of(FillBooked)]
 
 
 # ---- socket faults --------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """The risk manager wired into the engine, against the fake gateway: pre-trade refusals never
-reach IB and say why; a loss limit hit by unrealized loss alone turns trading REDUCING at
-once, where only exits pass."""
+reach IB and say why; a loss limit hit by unrealized loss alone runs the kill switch."""
 
 from __future__ import annotations
 
@@ -9,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from tests.integration.desk_helpers import Market, until
-from tests.integration.engine_helpers import MakeEngine, working_at_gateway
+from tests.integration.engine_helpers import MakeEngine, gateway_position, working_at_gateway
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderType, Side
-from tradeterm.engine.commands import Flatten, PlaceOrder
-from tradeterm.engine.events import RiskUpdate
+from tradeterm.engine.commands import PlaceOrder
+from tradeterm.engine.events import FillBooked, KillProgress, RiskUpdate
 from tradeterm.sim.gateway.app import FakeGateway
 
 pytestmark = pytest.mark.integration
@@ -42,9 +41,11 @@ async def test_pre_trade_refusals_never_reach_ib(
     assert len(still.oms.orders) == 1  # the refused ones never left the engine
 
 
-async def test_daily_loss_from_unrealized_alone_turns_trading_reducing(
+async def test_daily_loss_from_unrealized_alone_kills(
     make_engine: MakeEngine, still: FakeGateway
 ) -> None:
+    """No trade was closed: the open position's loss alone hits the daily limit, and the kill
+    switch flattens at IB and halts."""
     limits = RiskConfig(daily_loss_limit=Decimal(100), max_drawdown=Decimal(10_000))
     run = await make_engine(still, market=MarketConfig(risk=limits))
     market = Market(still)
@@ -52,16 +53,22 @@ async def test_daily_loss_from_unrealized_alone_turns_trading_reducing(
     await engine.submit(PlaceOrder(Side.BUY, 1))
     await run.wait(lambda: run.pnl().quantity == 1, "long 1")
     entry = market.ask
+    market.trade(entry - 7)  # -87.50 - 2.25 = -89.75: a warning (80%), no kill
+    await run.wait(lambda: any(u.kind == "warning" for u in run.of(RiskUpdate)), "the warning")
+    assert run.pnl().realized == 0 and engine.snapshot().trading_state == "ACTIVE"
     market.trade(entry - 8)  # -8 ticks = -100.00, minus 2.25 commission: beyond the limit
     await run.wait(lambda: any(u.kind == "kill" for u in run.of(RiskUpdate)), "the daily-loss kill")
     kill = next(u for u in run.of(RiskUpdate) if u.kind == "kill")
     assert kill.rule == "daily_loss" and kill.state == "REDUCING"
+    assert not [f for f in run.of(FillBooked) if f.fill.order_id and "kill" in f.fill.order_id]
+    await run.wait(lambda: (engine.snapshot().kill or KillProgress("", "", "", 0, 0, 0)).done,
+                   "the kill switch")  # fmt: skip
+    last = engine.snapshot().kill
+    assert last is not None and last.ok and last.step == "halted"
+    assert "daily loss limit" in last.reason
+    assert gateway_position(still, market) == 0 and working_at_gateway(still) == []
     snap = engine.snapshot()
-    assert snap.trading_state == "REDUCING" and snap.pnl is not None
-    assert snap.pnl.realized == 0  # the loss is all unrealized
+    assert snap.trading_state == "HALTED" and snap.pnl is not None and snap.pnl.quantity == 0
     more = await engine.submit(PlaceOrder(Side.BUY, 1))
-    assert not more.ok and "REDUCING" in more.reason
-    assert engine.rearm("I know what I am doing") is not None  # refused: a limit hit today
-    out = await engine.submit(Flatten())
-    assert out.ok, out.reason
-    await run.wait(lambda: run.pnl().quantity == 0, "flat")
+    assert not more.ok and "HALTED" in more.reason
+    assert "limit" in (engine.rearm("I know what I am doing") or "")  # refused all session

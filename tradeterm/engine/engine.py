@@ -74,14 +74,17 @@ from tradeterm.engine.events import (
     EngineSnapshot,
     FillBooked,
     HealthChanged,
+    KillProgress,
     MarketChanged,
+    OrderUpdated,
     PositionChanged,
     PositionDivergence,
     Reconciled,
     RiskUpdate,
 )
+from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.marketdata import Changes, Feed, MarketState, StalenessWatchdog
-from tradeterm.engine.orders import OrderManager
+from tradeterm.engine.orders import BeforeSend, OrderManager
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.risk import (
     RiskContext,
@@ -222,8 +225,12 @@ class Engine:
         self.watchdog: StalenessWatchdog | None = None
         self.risk: RiskManager | None = None
         self._restored_risk = risk_state  # the last journaled trading-state transition
+        self.before_send: BeforeSend | None = None  # set before start (the journal's hook)
         self.last_refusal = ""
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
+        self._connected = asyncio.Event()  # connected to IB and IB to the exchange
+        self._order_change = asyncio.Event()  # an order update or a fill was published
+        self.kill_switch = KillSwitch(self, KillTimings(timeout_s=self.config.risk.kill_timeout_s))
 
     # ---- listeners -----------------------------------------------------------------------
 
@@ -232,13 +239,15 @@ class Engine:
         self._listeners.append(stream)
         return stream
 
-    def _publish(self, event: EngineEvent) -> None:
+    def publish(self, event: EngineEvent) -> None:
         for stream in self._listeners:
             stream.push(event)
+        if isinstance(event, (OrderUpdated, FillBooked)):
+            self._order_change.set()
 
-    def _notice(self, level: str, text: str, code: int = 0) -> None:
+    def notice(self, level: str, text: str, code: int = 0) -> None:
         getattr(log, level.lower())("%s", text)
-        self._publish(EngineNotice(level, text, self.clock(), code))
+        self.publish(EngineNotice(level, text, self.clock(), code))
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -260,6 +269,17 @@ class Engine:
             await self.stop()
             raise
         self._tasks.append(asyncio.create_task(self._timer(), name="engine-timer"))
+        self._resume_kill()
+
+    def _resume_kill(self) -> None:
+        """A restart in a restored REDUCING state (a kill that had not finished) or HALTED
+        with something still open at IB runs the kill switch again."""
+        risk, orders, portfolio = self.risk, self._orders(), self._portfolio()
+        if risk is None or risk.state is TradingState.ACTIVE:
+            return
+        open_ = portfolio.position.quantity != 0 or bool(orders.working())
+        if risk.state is TradingState.REDUCING or open_:
+            self.request_kill(f"restarted {risk.state} ({risk.state_reason}): finishing the kill")
 
     def _contract_calendar(self, instrument: Instrument) -> SessionCalendar:
         """The sessions from the contract's details (IB's tradingHours in its time zone);
@@ -271,7 +291,7 @@ class Engine:
         try:
             return SessionCalendar.from_trading_hours(text, zone or CHICAGO)
         except (ValueError, KeyError) as exc:
-            self._notice("WARNING", f"cannot read IB's trading hours ({exc}): using CME rules")
+            self.notice("WARNING", f"cannot read IB's trading hours ({exc}): using CME rules")
             return CME
 
     def _build(self, instrument: Instrument) -> None:
@@ -283,7 +303,7 @@ class Engine:
             self.broker, instrument, self.ids,
             position=lambda: portfolio.position,
             fills_of=portfolio.ledger.for_order,
-            emit=self._publish, clock=self.clock,
+            emit=self.publish, clock=self.clock,
         )  # fmt: skip
         self.orders.blocked = "reconciling (start)"
         self.risk = RiskManager(
@@ -291,10 +311,14 @@ class Engine:
             restored=self._restored_risk, on_transition=self._on_risk_transition,
         )  # fmt: skip
         self.orders.checks.append(self.risk.as_check(self._risk_context))
+        risk = self.risk
+        self.orders.price_check = lambda i: risk.fat_finger(i, self._risk_context(), entry=i.entry)
         self.orders.on_action = self.risk.record_send
+        self.orders.before_send = self.before_send
         self.watchdog = StalenessWatchdog(self._staleness, clock=self.clock, calendar=self.calendar)
 
     async def stop(self) -> None:
+        self.kill_switch.cancel()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -315,6 +339,8 @@ class Engine:
         self._commands += 1
         command_id = f"cmd-{self._commands}"
         try:
+            if self.kill_switch.running:
+                raise Refused("the kill switch is running: nothing else is sent until it ends")
             order_ids = await self._run(command, command_id)
             result = CommandResult(command_id, command, True, order_ids=order_ids)
         except Refused as exc:
@@ -324,7 +350,7 @@ class Engine:
         if not result.ok:
             self.last_refusal = result.reason
         log.info("command %s %s: %s", command_id, command, "ok" if result.ok else result.reason)
-        self._publish(CommandDone(result))
+        self.publish(CommandDone(result))
         return result
 
     async def _run(self, command: Command, command_id: str) -> tuple[str, ...]:
@@ -373,7 +399,7 @@ class Engine:
                 self.apply(event)
             except Exception as exc:  # one bad event must not stop the engine
                 log.exception("error applying %r", event)
-                self._notice("ERROR", f"internal error applying {type(event).__name__}: {exc!r}")
+                self.notice("ERROR", f"internal error applying {type(event).__name__}: {exc!r}")
 
     def apply(self, event: BrokerEvent) -> None:
         """Apply one broker event (the pump calls this; tests and backtests may too)."""
@@ -394,7 +420,7 @@ class Engine:
             self._on_execution(event)
         elif isinstance(event, CommissionEvent):
             if self._portfolio().add_commission(event.exec_id, event.commission):
-                self._publish(PositionChanged(self._portfolio().pnl()))
+                self.publish(PositionChanged(self._portfolio().pnl()))
         elif isinstance(event, PositionReport):
             if event.con_id == self._instrument().con_id:
                 self._broker_position = event
@@ -436,14 +462,14 @@ class Engine:
         elif event.bids or event.asks:
             self.watchdog.touch(Feed.DEPTH, now)
         if changes:
-            self._publish(MarketChanged(changes))
+            self.publish(MarketChanged(changes))
 
     def _on_bars(self, updates: list[BarUpdate], feed: Feed | None) -> None:
         if feed is not None and self.watchdog is not None:
             self.watchdog.touch(feed, self.clock())
         if updates and self.bars is not None:
             closed = sum(1 for u in updates if u.closed)
-            self._publish(BarsChanged(self.bars.forming, closed))
+            self.publish(BarsChanged(self.bars.forming, closed))
 
     def _on_execution(self, report: ExecutionReport) -> bool:
         orders, portfolio = self._orders(), self._portfolio()
@@ -453,8 +479,8 @@ class Engine:
         orders.on_fill(fill)
         if fill.order_id is not None and self.risk is not None:
             self.risk.record_execution()
-        self._publish(FillBooked(fill, fill.order_id is not None, report.historical))
-        self._publish(PositionChanged(portfolio.pnl()))
+        self.publish(FillBooked(fill, fill.order_id is not None, report.historical))
+        self.publish(PositionChanged(portfolio.pnl()))
         self._last_fill_at = self.clock()
         self._position_due = self._last_fill_at + int(POSITION_GRACE_S * NS)
         return True
@@ -472,6 +498,9 @@ class Engine:
                 self._block("reconciling after reconnect")
         else:
             self._block(f"{event.state.lower()}: {event.reason}")
+            if was in CONNECTED:
+                self._on_disconnect(f"connection {event.state.lower()}: {event.reason}")
+        self._update_connected()
         if event.state is ConnectionState.SYNCING and self.watchdog is not None:
             self.watchdog.rearm(self.clock())
         self._refresh_health()
@@ -485,6 +514,7 @@ class Engine:
         if code == LINK_LOST:
             self._link_down = True
             self._block("IB lost its connection to the exchange (1100)")
+            self._on_disconnect("IB lost its connection to the exchange (1100)")
         elif code in (LINK_RESTORED_DATA_LOST, LINK_RESTORED):
             self._link_down = False
             if self.watchdog is not None:
@@ -493,8 +523,26 @@ class Engine:
                 self._reconcile_due = True
                 self._block(f"reconciling after IB {code}")
         level = "INFO" if is_info(code) else "WARNING"
-        self._notice(level, f"IB {code}: {notice.text}" if code else notice.text, code)
+        self.notice(level, f"IB {code}: {notice.text}" if code else notice.text, code)
+        self._update_connected()
         self._refresh_health()
+
+    def _update_connected(self) -> None:
+        if self.connected:
+            self._connected.set()
+        else:
+            self._connected.clear()
+        self._order_change.set()  # wake a kill switch waiting on orders: it re-checks
+
+    def _on_disconnect(self, why: str) -> None:
+        """The disconnect policy (``risk.on_disconnect``): keep (orders and protective stops
+        rest at IB; reconcile on reconnect), flatten on reconnect, or halt (the kill switch,
+        run on reconnect)."""
+        policy = self.config.risk.on_disconnect
+        if policy == "keep" or not self._reconciled_once:
+            return
+        self.notice("WARNING", f"{why}: on_disconnect = {policy}, runs on reconnection")
+        self.kill_switch.request(f"{why} (on_disconnect = {policy})", halt=policy == "halt")
 
     def _block(self, reason: str) -> None:
         if self.orders is not None:
@@ -522,7 +570,7 @@ class Engine:
             health.state, health.reason, health.stale, health.retry_in_s,
         ):  # fmt: skip
             self.health = health
-            self._publish(health)
+            self.publish(health)
 
     def _set_health(self, state: ConnectionState, reason: str) -> None:
         self._broker_state, self._broker_reason, self._retry_in = state, reason, None
@@ -537,7 +585,7 @@ class Engine:
                 await self.tick()
             except Exception as exc:
                 log.exception("engine timer")
-                self._notice("ERROR", f"internal error in the engine timer: {exc!r}")
+                self.notice("ERROR", f"internal error in the engine timer: {exc!r}")
 
     async def tick(self) -> None:
         """One timer step (public for tests driving a fake clock)."""
@@ -587,9 +635,9 @@ class Engine:
 
     def _on_risk_transition(self, transition: RiskTransition) -> None:
         to = transition.to_state
-        self._notice("WARNING" if to is not TradingState.ACTIVE else "INFO",
+        self.notice("WARNING" if to is not TradingState.ACTIVE else "INFO",
                      f"trading {to}: {transition.reason}")  # fmt: skip
-        self._publish(
+        self.publish(
             RiskUpdate(
                 "transition", "state", transition.reason, to, transition.ts_ns,
                 transition.from_state,
@@ -600,10 +648,63 @@ class Engine:
         assert self.risk is not None
         for event in events:
             level = "ERROR" if event.kind is RiskEventKind.KILL else "WARNING"
-            self._notice(level, f"risk {event.kind}: {event.reason}")
-            self._publish(
+            self.notice(level, f"risk {event.kind}: {event.reason}")
+            self.publish(
                 RiskUpdate(event.kind, event.rule, event.reason, self.risk.state, event.ts_ns)
             )
+            if event.kind is RiskEventKind.KILL:
+                self.request_kill(event.reason)
+
+    # ---- the kill switch (see kill.py) ------------------------------------------------------
+
+    async def kill(self, reason: str) -> KillProgress:
+        """Run the kill switch (or join the run under way) and return its last step."""
+        return await self.kill_switch.request(reason)
+
+    def request_kill(self, reason: str) -> None:
+        """Start the kill switch without waiting for it (a key handler's call)."""
+        self.kill_switch.request(reason)
+
+    def halt(self, reason: str) -> None:
+        """HALTED at once, without cancelling or flattening (the journal cannot write: what
+        cannot be recorded cannot be traded; the protective orders stay at IB)."""
+        if self.risk is not None:
+            self.risk.halt(reason)
+
+    @property
+    def connected(self) -> bool:
+        """Connected to IB, and IB to the exchange: orders can be sent."""
+        return self._broker_state in CONNECTED and not self._link_down
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def wait_order_change(self, timeout_s: float) -> None:
+        """Until an order update or fill is published (or the connection changes), at most
+        ``timeout_s``."""
+        self._order_change.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._order_change.wait(), timeout_s)
+
+    @property
+    def needs_reconcile(self) -> bool:
+        return self._reconcile_due or self._reconcile_lock.locked()
+
+    async def broker_truth(self) -> tuple[int, list[str]]:
+        """IB's word: its open orders (applied) and its position (read twice when it differs
+        from ours, then adopted). Returns the position and the refs of this instance's orders
+        IB still lists as open. Raises ``BrokerError``."""
+        orders = self._orders()
+        async with self._reconcile_lock:
+            reports = await self.broker.open_orders()
+            for report in reports:
+                orders.on_report(report)
+            await self._reconcile_position(at_start=False)
+        working = [
+            r.order_ref for r in reports
+            if self.ids.owns(r.order_ref) and r.status.is_open
+        ]  # fmt: skip
+        return self._portfolio().position.quantity, working
 
     def rearm(self, reason: str) -> str | None:
         """Back to ACTIVE with a typed reason; the refusal (cooldown, no reason, a loss limit
@@ -626,7 +727,7 @@ class Engine:
         if resubscribe is None:
             return
         self._last_resubscribe = now
-        self._notice("WARNING", "no data on " + ", ".join(stale) + ": resubscribing")
+        self.notice("WARNING", "no data on " + ", ".join(stale) + ": resubscribing")
         resubscribe()
 
     async def _verify_position(self) -> None:
@@ -665,15 +766,15 @@ class Engine:
             return True
         portfolio.adopt(quantity, avg_cost)
         level = "INFO" if at_start else "WARNING"
-        self._notice(
+        self.notice(
             level,
             f"position at IB is {quantity}, fills here said {divergence.ours}: using IB's"
             + (" (carried in)" if at_start else ""),
         )
-        self._publish(
+        self.publish(
             PositionDivergence(divergence.ours, quantity, avg_cost, at_start, self.clock())
         )
-        self._publish(PositionChanged(portfolio.pnl()))
+        self.publish(PositionChanged(portfolio.pnl()))
         return False
 
     # ---- history and reconciliation ------------------------------------------------------
@@ -684,7 +785,7 @@ class Engine:
             history = await self.broker.history(self.instrument, self.history_minutes)
         except BrokerError as exc:
             self._history_due = True
-            self._notice("WARNING", f"bar history unavailable, will retry: {exc}")
+            self.notice("WARNING", f"bar history unavailable, will retry: {exc}")
             return
         self._history_due = False
         self._on_bars(self.bars.backfill(history), None)
@@ -696,6 +797,7 @@ class Engine:
         if orders is None or portfolio is None:
             return None
         async with self._reconcile_lock:
+            self._reconcile_due = False
             at_start = not self._reconciled_once
             orders.blocked = f"reconciling ({reason})"
             try:
@@ -703,13 +805,13 @@ class Engine:
             except BrokerError as exc:
                 self._reconcile_due = True
                 orders.blocked = f"reconciliation failed, retrying: {exc}"
-                self._notice("WARNING", f"reconciliation ({reason}) failed: {exc}")
+                self.notice("WARNING", f"reconciliation ({reason}) failed: {exc}")
                 return None
             self._reconciled_once = True
             if self._broker_state in CONNECTED and not self._link_down:
                 orders.blocked = None
-            self._publish(result)
-            self._notice("INFO", f"reconciled ({reason}): {result.detail}")
+            self.publish(result)
+            self.notice("INFO", f"reconciled ({reason}): {result.detail}")
             return result
 
     async def _reconcile(self, reason: str, at_start: bool) -> Reconciled:
@@ -768,4 +870,5 @@ class Engine:
             trading_state=self.risk.state if self.risk is not None else "ACTIVE",
             trading_reason=self.risk.state_reason if self.risk is not None else "",
             last_refusal=self.last_refusal,
+            kill=self.kill_switch.last,
         )

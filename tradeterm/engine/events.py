@@ -202,8 +202,9 @@ class RiskUpdate:
 class KillProgress:
     """One step of the kill switch. ``step``: ``requested``, ``waiting`` (for the
     connection), ``cancelling``, ``flattening``, ``verifying``, ``retrying``, ``halted`` (the
-    end: flat at the broker, nothing working) or ``failed`` (the end: not flat by the timeout;
-    trading is HALTED all the same and the detail says what is left). ``position``: the
+    end: flat at the broker, nothing working), ``done`` (the end of a flatten without a halt:
+    the disconnect policy "flatten") or ``failed`` (the end: not flat by the timeout; trading
+    is HALTED all the same and the detail says what is left). ``position``: the
     position at the broker as last known; ``working``: this instance's working orders."""
 
     step: str

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 
 from tradeterm.broker.base import (
@@ -75,6 +75,12 @@ class OrderIntent:
 
 
 PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
+BeforeSend = Callable[[Order, str, str], Awaitable[None]]
+"""Awaited with (order, command id, role) before an order goes to the broker (the journal
+commits the intent); when it raises, the order is not sent."""
+ESSENTIAL_ROLES = frozenset({"kill"})
+"""Roles sent even when ``before_send`` fails: the kill switch's flatten must never be held
+back by a journal that cannot write."""
 
 
 class OrderManager:
@@ -108,6 +114,8 @@ class OrderManager:
         self.foreign: dict[str, OrderView] = {}
         self.blocked: str | None = "not started"
         self.checks: list[PreTradeCheck] = []
+        self.price_check: PreTradeCheck | None = None  # for a modification's new price
+        self.before_send: BeforeSend | None = None
         self.on_action: Callable[[], None] | None = None  # each order message sent to IB
         self.reconcile_wanted = False  # IB said a cancel hit an unknown/finished order
         self.unconfirmed: set[str] = set()  # closed unacknowledged on reconcile: recheck
@@ -261,6 +269,17 @@ class OrderManager:
                     parent_broker_id: int | None = None) -> None:  # fmt: skip
         self._track(order, command_id, role)
         order.submit()
+        if self.before_send is not None:
+            try:
+                await self.before_send(order, command_id, role)
+            except Exception as exc:
+                if role not in ESSENTIAL_ROLES:
+                    order.on_rejected(f"not journaled: {exc}")
+                    self._changed(order)
+                    if role in ("entry", "target", "stop"):
+                        return
+                    raise Refused(f"not sent: the journal could not record it ({exc})") from None
+                self._notice("ERROR", f"journal failed for {role} order, sent anyway: {exc}")
         try:
             broker_id = await self._broker.place(
                 order, order.client_id, transmit=transmit, parent_broker_id=parent_broker_id
@@ -302,6 +321,16 @@ class OrderManager:
                 self.is_entry(side, extra), "manual",
             )  # fmt: skip
             self._check(intent)
+        if (limit is not None or stop is not None) and self.price_check is not None:
+            moved = OrderIntent(
+                side, order.remaining, order.order_type,
+                limit if limit is not None else order.limit,
+                stop if stop is not None else order.stop,
+                self.is_entry(side, 0), "manual",
+            )  # fmt: skip
+            refusal = self.price_check(moved)
+            if refusal:
+                raise Refused(refusal)
         try:
             order.request_modify(change)
         except (InvalidTransitionError, InvalidOrderError) as exc:
@@ -358,15 +387,25 @@ class OrderManager:
             if reverse:
                 raise Refused("no position to reverse")
             return cancelled
-        side = Side.SELL if qty > 0 else Side.BUY
-        size = abs(qty) * (2 if reverse else 1)
         if reverse:
-            intent = OrderIntent(side, size, OrderType.MARKET, None, None, True, "manual")
+            side = Side.SELL if qty > 0 else Side.BUY
+            intent = OrderIntent(side, abs(qty) * 2, OrderType.MARKET, None, None, True, "manual")
             self._check(intent)
+        order = await self.send_close(command_id, "reverse" if reverse else "flatten")
+        return (*cancelled, order.client_id) if order is not None else cancelled
+
+    async def send_close(self, command_id: str, role: str) -> Order | None:
+        """A market order closing the position (twice its size for ``role`` "reverse"),
+        without pre-trade checks (it only reduces, or the caller checked it). None when flat."""
+        qty = self._position().quantity
+        if not qty:
+            return None
+        side = Side.SELL if qty > 0 else Side.BUY
+        size = abs(qty) * (2 if role == "reverse" else 1)
         order = Order(self.ids.next(), self.instrument, side, size, OrderType.MARKET,
                       tif=TimeInForce.DAY)  # fmt: skip
-        await self._send(order, command_id, role="reverse" if reverse else "flatten")
-        return (*cancelled, order.client_id)
+        await self._send(order, command_id, role=role)
+        return order
 
     # ---- broker answers ----------------------------------------------------------------------
 

@@ -1,0 +1,150 @@
+"""The kill switch's paths the fake gateway cannot easily produce, on the in-memory broker: a
+broker that never fills (the timeout, and what HALTED then says), and the disconnect policy."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.unit.engine.fake_broker import FakeBroker
+from tests.unit.engine.test_orders import ES, PX_5000, T0, Clock, Run, execution, settle
+from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent
+from tradeterm.config import MarketConfig, RiskConfig
+from tradeterm.domain import OrderType, Quote, Side
+from tradeterm.engine.commands import PlaceOrder
+from tradeterm.engine.engine import Engine
+from tradeterm.engine.events import KillProgress
+from tradeterm.engine.kill import KillTimings
+from tradeterm.engine.session import CME
+
+FAST = KillTimings(cancel_wait_s=0.02, fill_wait_s=0.02, timeout_s=0.2, retry_pause_s=0.01)
+MakeRun = Callable[..., Any]
+
+
+def long_one() -> PositionReport:
+    return PositionReport(ES, ES.con_id or 0, "DU1234567", 1, Decimal("250000"), T0)
+
+
+@pytest.fixture
+async def make_run() -> AsyncIterator[MakeRun]:
+    engines: list[Engine] = []
+
+    async def make(risk: RiskConfig | None = None, held: int = 0) -> Run:
+        broker = FakeBroker(ES)
+        if held:
+            broker.position_reports = [long_one()]
+        config = MarketConfig(risk=risk or RiskConfig())
+        engine = Engine(broker, "ES", config, clock=Clock(), calendar=CME, session=2,
+                        timer_s=3600)  # fmt: skip
+        engine.kill_switch.timings = FAST
+        engines.append(engine)
+        run = Run(engine, broker, Clock())
+        await engine.start()
+        broker.push(QuoteEvent(Quote(T0, PX_5000 - 1, 10, PX_5000, 10)))
+        await settle()
+        return run
+
+    yield make
+    for engine in engines:
+        await engine.stop()
+
+
+def steps(run: Run) -> list[str]:
+    return [k.step for k in run.of(KillProgress)]
+
+
+async def test_a_position_that_will_not_close_ends_halted_saying_not_flat(
+    make_run: MakeRun,
+) -> None:
+    run = await make_run(held=1)
+    assert run.engine.snapshot().pnl.quantity == 1  # type: ignore[union-attr]
+    done = await run.engine.kill("broker never fills")
+    assert done.done and not done.ok and done.step == "failed"
+    assert "IB shows position 1" in done.detail and "by hand" in done.detail
+    snap = run.engine.snapshot()
+    assert snap.trading_state == "HALTED" and "NOT FLAT" in snap.trading_reason
+    # one flatten: it never fills nor confirms its cancel, and a second close on top of an
+    # order that may still fill could overshoot into the opposite position
+    (flatten,) = run.broker.placed
+    assert (flatten.order_type, flatten.side, flatten.quantity) == (OrderType.MARKET, Side.SELL, 1)
+    assert run.broker.cancelled and set(run.broker.cancelled) == {flatten.broker_id}
+    assert "retrying" in steps(run)
+
+
+async def test_the_kill_switch_works_when_flat_with_nothing_working(make_run: MakeRun) -> None:
+    run = await make_run()
+    done = await run.engine.kill("end of day")
+    assert done.ok and steps(run) == ["requested", "verifying", "halted"]
+    assert run.broker.placed == [] and run.broker.cancelled == []
+    assert run.engine.snapshot().trading_state == "HALTED"
+
+
+async def test_disconnect_policy_keep_sends_nothing(make_run: MakeRun) -> None:
+    run = await make_run(held=1)
+    run.broker.set_state(ConnectionState.RECONNECTING, "socket closed")
+    await settle()
+    run.broker.set_state(ConnectionState.LIVE, "connected")
+    await settle()
+    assert steps(run) == [] and run.broker.placed == []
+    assert run.engine.snapshot().trading_state == "ACTIVE"
+
+
+async def test_disconnect_policy_halt_runs_the_kill_switch_on_reconnection(
+    make_run: MakeRun,
+) -> None:
+    run = await make_run(RiskConfig(on_disconnect="halt"), held=1)
+    run.broker.set_state(ConnectionState.RECONNECTING, "socket closed")
+    await settle()
+    assert steps(run) == ["requested", "waiting"] and run.broker.placed == []
+    refused = await run.engine.submit(PlaceOrder(Side.SELL, 1))
+    assert not refused.ok and "kill switch" in refused.reason
+    run.broker.set_state(ConnectionState.LIVE, "connected")
+    await _fill_flatten(run)
+    assert run.engine.snapshot().trading_state == "HALTED"
+
+
+async def test_disconnect_policy_flatten_closes_on_reconnection_and_keeps_trading(
+    make_run: MakeRun,
+) -> None:
+    run = await make_run(RiskConfig(on_disconnect="flatten"), held=1)
+    run.broker.set_state(ConnectionState.RECONNECTING, "socket closed")
+    await settle()
+    assert run.engine.snapshot().trading_state == "ACTIVE"  # flatten, not halt
+    run.broker.set_state(ConnectionState.LIVE, "connected")
+    last = await _fill_flatten(run)
+    assert last.step == "done" and run.engine.snapshot().trading_state == "ACTIVE"
+
+
+async def test_a_kill_pressed_during_flatten_on_reconnect_still_halts(
+    make_run: MakeRun,
+) -> None:
+    run = await make_run(RiskConfig(on_disconnect="flatten"), held=1)
+    run.broker.set_state(ConnectionState.RECONNECTING, "socket closed")
+    await settle()
+    run.engine.request_kill("pressed")
+    assert run.engine.kill_switch.runs == 1  # joined the run under way...
+    run.broker.set_state(ConnectionState.LIVE, "connected")
+    last = await _fill_flatten(run)
+    assert last.step == "halted"  # ...and made it halt
+    assert run.engine.snapshot().trading_state == "HALTED"
+
+
+async def _fill_flatten(run: Run) -> KillProgress:
+    """Fill the kill switch's market order at the broker; returns the run's last step."""
+    engine, broker = run.engine, run.broker
+    for _ in range(200):
+        if broker.placed:
+            break
+        await asyncio.sleep(0.005)
+    (sent,) = broker.placed
+    order = engine.orders.get(sent.order_ref)  # type: ignore[union-attr]
+    assert order is not None and sent.side is Side.SELL and sent.quantity == 1
+    broker.position_reports = []
+    broker.push(execution(order, 1, PX_5000, "kill-fill"))
+    done = await engine.kill_switch.join()
+    assert done is not None and done.ok, done
+    return done

@@ -1,0 +1,213 @@
+"""The kill switch: cancel everything of this instance, flatten, prove it at the broker, halt.
+
+:meth:`KillSwitch.request` starts a run (or returns the one already running: pressing it again
+never starts a second sequence, and pressing it after a run re-checks and repeats what is
+needed, so it is always safe to press). A run, each step published as a ``KillProgress``:
+
+1. ``requested``: trading goes REDUCING at once (no entry can slip in) and the engine refuses
+   every other command until the run ends, so nothing else is sent meanwhile.
+2. ``waiting``: while the broker is not connected, nothing can be done; the run waits, and on
+   reconnection it goes first: reconciliation reads what IB has (executions, open orders,
+   position) and then the run sends its cancels and flatten before anything else.
+3. ``cancelling``: cancel this instance's working orders, bracket children first, and wait
+   until each is finished (``cancel_wait_s``): a PendingCancel order can still fill, and
+   those fills change what must be flattened.
+4. ``flattening``: one market order closes the position as booked from the fills, and the run
+   waits for it to finish (``fill_wait_s``). Never while an order of ours is still open (an
+   unconfirmed cancel could still fill, and a second close on top of it would overshoot).
+5. ``verifying``: IB's own open orders and position are read. Flat at IB with nothing of ours
+   working: ``halted`` (the end; trading HALTED). Otherwise ``retrying`` from step 3 with
+   IB's figures, until ``timeout_s`` of connected time has passed: then ``failed`` (the end;
+   trading HALTED all the same, and the detail says what is left at IB to handle by hand).
+
+The same sequence without the halt (``halt=False``, ending ``done``) is the disconnect policy
+"flatten"; if it cannot get flat it halts all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tradeterm.broker.base import BrokerError
+from tradeterm.domain import Order
+from tradeterm.engine.events import KillProgress
+from tradeterm.engine.risk import TradingState
+
+if TYPE_CHECKING:
+    from tradeterm.engine.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class KillTimings:
+    cancel_wait_s: float = 2.0  # for cancels to be confirmed (or the orders to fill)
+    fill_wait_s: float = 5.0  # for the flatten order to fill
+    timeout_s: float = 30.0  # of connected time, before the run gives up (HALTED, not flat)
+    retry_pause_s: float = 0.5  # between a failed verification and the next attempt
+
+
+class KillSwitch:
+    """The kill switch of one engine (see the module notes)."""
+
+    def __init__(self, engine: Engine, timings: KillTimings | None = None) -> None:
+        self._engine = engine
+        self.timings = timings or KillTimings()
+        self._task: asyncio.Task[KillProgress] | None = None
+        self._halt = True
+        self.last: KillProgress | None = None
+        self.runs = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def request(self, reason: str, *, halt: bool = True) -> asyncio.Task[KillProgress]:
+        """Start a run, or return the one already running (a halting request turns a running
+        ``halt=False`` run into one that halts)."""
+        reason = reason.strip() or "kill switch"
+        if self._task is not None and not self._task.done():
+            if halt and not self._halt:
+                self._halt = True
+                self._reduce(reason)
+            return self._task
+        self.runs += 1
+        self._halt = halt
+        self._task = asyncio.create_task(self._run(reason), name="engine-kill")
+        return self._task
+
+    async def join(self) -> KillProgress | None:
+        """The end of the run under way (or of the last one); None if there never was one."""
+        return await self._task if self._task is not None else None
+
+    def cancel(self) -> None:
+        """The engine is stopping: abandon a run (the state it reached is kept)."""
+        if self._task is not None:
+            self._task.cancel()
+
+    def _reduce(self, reason: str) -> None:
+        if self._engine.risk is not None:
+            self._engine.risk.reduce(f"kill switch: {reason}")
+
+    # ---- the run -------------------------------------------------------------------------
+
+    def _step(self, step: str, detail: str, reason: str, *, done: bool = False,
+              ok: bool = False) -> KillProgress:  # fmt: skip
+        engine = self._engine
+        orders, portfolio = engine.orders, engine.portfolio
+        progress = KillProgress(
+            step, detail, reason,
+            portfolio.position.quantity if portfolio is not None else 0,
+            len(orders.working()) if orders is not None else 0,
+            engine.clock(), done, ok,
+        )  # fmt: skip
+        self.last = progress
+        level = "INFO" if ok or not done else "ERROR"
+        engine.notice(level, f"kill switch {step}: {detail}")
+        engine.publish(progress)
+        return progress
+
+    async def _run(self, reason: str) -> KillProgress:
+        if self._halt:
+            self._reduce(reason)
+        self._step("requested", ("" if self._halt else "flatten, no halt: ") + reason, reason)
+        try:
+            return await self._attempts(reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never leave a half-run kill silent
+            log.exception("kill switch")
+            return self._end(reason, False, f"internal error: {exc!r}")
+
+    async def _attempts(self, reason: str) -> KillProgress:
+        engine = self._engine
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        attempt = 0
+        while True:
+            if not engine.connected:
+                self._step("waiting", "not connected: runs first thing on reconnection", reason)
+                await engine.wait_connected()
+                deadline = None
+            if deadline is None:
+                deadline = loop.time() + self.timings.timeout_s
+            try:
+                if engine.needs_reconcile:
+                    await engine.reconcile("kill switch")
+                attempt += 1
+                await self._cancel(reason, deadline)
+                await self._flatten(reason, attempt, deadline)
+                self._step("verifying", "reading IB's open orders and position", reason)
+                position, working = await engine.broker_truth()
+            except BrokerError as exc:
+                if engine.connected and loop.time() >= deadline:
+                    return self._end(reason, False, f"IB did not answer: {exc}")
+                self._step("retrying", f"IB did not answer: {exc}", reason)
+                await asyncio.sleep(self.timings.retry_pause_s)
+                continue
+            if position == 0 and not working:
+                return self._end(reason, True, "flat at IB, no working orders")
+            left = f"IB shows position {position} and {len(working)} working order(s)"
+            if loop.time() >= deadline:
+                return self._end(reason, False, left)
+            self._step("retrying", left, reason)
+            await asyncio.sleep(self.timings.retry_pause_s)
+
+    async def _cancel(self, reason: str, deadline: float) -> None:
+        orders = self._engine.orders
+        assert orders is not None
+        targets = orders.working()
+        if not targets:
+            return
+        self._step("cancelling", f"cancelling {len(targets)} working order(s)", reason)
+        await orders.cancel_all()
+        await self._until(lambda: not any(o.is_open for o in targets),
+                          self.timings.cancel_wait_s, deadline)  # fmt: skip
+        left = [o.client_id for o in targets if o.is_open]
+        if left:
+            self._step("cancelling", f"not confirmed yet: {', '.join(left)}", reason)
+
+    async def _flatten(self, reason: str, attempt: int, deadline: float) -> None:
+        engine = self._engine
+        orders, portfolio = engine.orders, engine.portfolio
+        assert orders is not None and portfolio is not None
+        qty = portfolio.position.quantity
+        if not qty:
+            return
+        unconfirmed = orders.working()
+        if unconfirmed:  # one of them could still fill: a flatten now could overshoot
+            self._step("cancelling", f"{len(unconfirmed)} cancel(s) not confirmed: no flatten "
+                       "until they are", reason)  # fmt: skip
+            return
+        order: Order | None = await orders.send_close(f"kill-{self.runs}.{attempt}", "kill")
+        if order is None:
+            return
+        self._step("flattening", f"market {order.side} {order.quantity} ({order.client_id})",
+                   reason)  # fmt: skip
+        await self._until(lambda: not order.is_open, self.timings.fill_wait_s, deadline)
+
+    async def _until(self, done: Callable[[], bool], wait_s: float, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        end = min(loop.time() + wait_s, deadline)
+        engine = self._engine
+        while not done() and engine.connected:
+            left = end - loop.time()
+            if left <= 0:
+                return
+            await engine.wait_order_change(left)
+
+    def _end(self, reason: str, ok: bool, detail: str) -> KillProgress:
+        engine = self._engine
+        risk = engine.risk
+        halt = self._halt or not ok  # not flat by the timeout: halt in every mode
+        if halt and risk is not None:
+            text = f"kill switch: {reason}" if ok else f"kill switch NOT FLAT: {detail}"
+            risk.halt(text)
+            if risk.state is TradingState.HALTED and not ok:
+                detail += "; trading HALTED: close what is left at IB by hand, then press again"
+        step = "halted" if ok and halt else ("done" if ok else "failed")
+        return self._step(step, detail, reason, done=True, ok=ok)
