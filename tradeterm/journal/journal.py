@@ -184,7 +184,21 @@ class Journal:
         db, self._db = self._db, None
         with contextlib.suppress(sqlite3.Error):
             await db.close()
+        if self.failure is None:
+            try:  # the daily_performance cache, from the fills (report.py)
+                await asyncio.to_thread(self._save_daily)
+            except (sqlite3.Error, ArithmeticError, ValueError):
+                log.exception("journal: cannot update daily_performance")
         self._writer_lock.release()
+
+    def _save_daily(self) -> None:
+        from tradeterm.journal.report import save_daily
+
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+        try:
+            save_daily(conn, self.clock())
+        finally:
+            conn.close()
 
     async def __aenter__(self) -> Journal:
         await self.open()

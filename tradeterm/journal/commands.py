@@ -1,0 +1,274 @@
+"""``tradeterm report`` and ``tradeterm journal export``: the journal from the command line.
+
+Both read the market's journal (``journal.dir``, default ``<data dir>/journal``) through a
+read-only connection: they never write, migrate or lock it, so they are safe while an
+instance is trading. ``cli.py`` adds them with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import sqlite3
+import sys
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any, TextIO
+
+from tradeterm.config import load_settings
+from tradeterm.journal import report as rp
+from tradeterm.journal.store import JournalError, open_readonly
+from tradeterm.paths import journal_file
+
+COMMANDS: dict[str, str] = {
+    "report": "performance from the journal: per day and strategy (trades, P&L, drawdown...)",
+    "journal": "export the journal (fills, orders, events, bars) as CSV or JSON",
+}
+
+EXPORTS = ("fills", "orders", "events", "bars")
+
+
+def register(subparsers: Any, options_parent: argparse.ArgumentParser) -> None:
+    """Add ``report`` and ``journal export`` to ``tradeterm COMMAND``'s subparsers."""
+    rep = subparsers.add_parser(
+        "report", parents=[options_parent], help=COMMANDS["report"],
+        description=rp.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    rep.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
+    _range(rep)
+    rep.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    rep.set_defaults(handler=cmd_report)
+
+    jr = subparsers.add_parser("journal", help=COMMANDS["journal"])
+    jsub = jr.add_subparsers(dest="action", required=True, metavar="ACTION")
+    exp = jsub.add_parser(
+        "export", parents=[options_parent], help="write one table of the journal to stdout"
+    )
+    exp.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
+    exp.add_argument("--what", choices=EXPORTS, required=True)
+    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    _range(exp)
+    exp.set_defaults(handler=cmd_export)
+
+
+def _range(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="date_from", type=_date, metavar="DATE",
+                        help="first trading day, YYYY-MM-DD")  # fmt: skip
+    parser.add_argument("--to", dest="date_to", type=_date, metavar="DATE",
+                        help="last trading day, YYYY-MM-DD")  # fmt: skip
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _usage(message: str) -> Exception:
+    from tradeterm.cli import UsageError
+
+    return UsageError(message)
+
+
+def _open(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
+    cli: dict[str, Any] = {}
+    if getattr(args, "symbol", None):
+        cli["symbol"] = args.symbol
+    settings = load_settings(getattr(args, "config", None), cli).settings
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        raise _usage(f"--from {args.date_from} is after --to {args.date_to}")
+    try:
+        return settings.symbol, open_readonly(journal_file(settings.symbol, settings.journal.dir))
+    except JournalError as exc:
+        raise _usage(str(exc)) from None
+
+
+# ---- report ------------------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    symbol, conn = _open(args)
+    try:
+        report = rp.build(conn, args.date_from, args.date_to)
+    except sqlite3.Error as exc:
+        raise _usage(f"cannot read the journal: {exc}") from None
+    finally:
+        conn.close()
+    if args.format == "json":
+        json.dump(_report_json(symbol, args, report), out, indent=2)
+        out.write("\n")
+    elif args.format == "csv":
+        _write_csv(out, REPORT_FIELDS, _report_rows(report))
+    else:
+        out.write(_report_table(symbol, args, report))
+    return 0
+
+
+REPORT_FIELDS = (
+    "day", "source", "trades", "wins", "win_rate", "gross", "commissions", "net",
+    "profit_factor", "max_drawdown", "daily_sharpe",
+)  # fmt: skip
+
+
+def _report_rows(report: rp.Report) -> Iterator[dict[str, object]]:
+    for day, source, stats in report.rows:
+        yield {"day": day.isoformat(), "source": source, **stats.as_dict()}
+    for source, stats in report.by_source.items():
+        yield {"day": "all", "source": source, **stats.as_dict()}
+    yield {"day": "all", "source": "all", **report.total.as_dict()}
+
+
+def _report_json(symbol: str, args: argparse.Namespace, report: rp.Report) -> dict[str, object]:
+    return {
+        "symbol": symbol,
+        "from": args.date_from.isoformat() if args.date_from else None,
+        "to": args.date_to.isoformat() if args.date_to else None,
+        "days": [{"day": d.isoformat(), "source": s, **st.as_dict()} for d, s, st in report.rows],
+        "by_source": {s: st.as_dict() for s, st in report.by_source.items()},
+        "total": report.total.as_dict(),
+        "open_position": report.open_position,
+    }
+
+
+def _report_table(symbol: str, args: argparse.Namespace, report: rp.Report) -> str:
+    span = f"{args.date_from or 'start'} to {args.date_to or 'now'}"
+    lines = [f"{symbol} performance, trading days {span}"]
+    if not report.total.trades:
+        lines.append("no closed trades in this range")
+    else:
+        header = ("day", "source", "trades", "win%", "gross", "comm", "net", "PF", "maxDD",
+                  "sharpe")  # fmt: skip
+        table = [header] + [_cells(r["day"], r["source"], r) for r in _report_rows(report)]
+        widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+        for n, row in enumerate(table):
+            lines.append("  ".join(
+                str(c).ljust(w) if i < 2 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ))  # fmt: skip
+            if n == 0:
+                lines.append("  ".join("-" * w for w in widths))
+    if report.open_position:
+        lines.append(f"open position {report.open_position} (not counted until closed)")
+    return "\n".join(lines) + "\n"
+
+
+def _cells(day: object, source: object, r: dict[str, object]) -> tuple[str, ...]:
+    def pct(v: object) -> str:
+        return "-" if v is None else f"{float(v) * 100:.0f}%"  # type: ignore[arg-type]
+
+    def num(v: object) -> str:
+        return "-" if v is None else f"{float(v):.2f}"  # type: ignore[arg-type]
+
+    def money(v: object) -> str:
+        return f"{Decimal(str(v)):,.2f}"
+
+    return (
+        str(day), str(source), str(r["trades"]), pct(r["win_rate"]), money(r["gross"]),
+        money(r["commissions"]), money(r["net"]), num(r["profit_factor"]),
+        money(r["max_drawdown"]), num(r["daily_sharpe"]),
+    )  # fmt: skip
+
+
+# ---- export ------------------------------------------------------------------------------------
+
+_EXPORT_SQL = {
+    "fills": (
+        "SELECT f.exec_id, f.ts_ns, f.order_id, f.perm_id, i.local_symbol, f.side, f.quantity,"
+        " f.price, f.price_ticks, c.amount AS commission, f.own, f.historical"
+        " FROM fills f LEFT JOIN instruments i ON i.con_id = f.con_id"
+        " LEFT JOIN commissions c ON c.exec_id = f.exec_id"
+        " WHERE f.ts_ns BETWEEN ? AND ? ORDER BY f.ts_ns, f.rowid"
+    ),
+    "orders": (
+        "SELECT order_id, created_ns AS ts_ns, session_id, command_id, role, side, quantity,"
+        " order_type, limit_ticks, stop_ticks, tif, parent_id, oca_group, state, status,"
+        " broker_id, perm_id, updated_ns, note FROM order_intents"
+        " WHERE created_ns BETWEEN ? AND ? ORDER BY created_ns, order_id"
+    ),
+    "events": (
+        "SELECT ts_ns, 'risk' AS source, kind, state AS level, rule AS code,"
+        " reason AS text FROM risk_events WHERE ts_ns BETWEEN ?1 AND ?2"
+        " UNION ALL SELECT ts_ns, 'system', kind, level, code, text FROM system_events"
+        " WHERE ts_ns BETWEEN ?1 AND ?2"
+        " UNION ALL SELECT ts_ns, 'kill', step, CASE WHEN ok THEN 'ok' ELSE '' END, position,"
+        " detail FROM kill_events WHERE ts_ns BETWEEN ?1 AND ?2"
+        " UNION ALL SELECT ts_ns, 'order', status, CASE WHEN own THEN 'own' ELSE 'foreign' END,"
+        " order_id, reason FROM order_events WHERE ts_ns BETWEEN ?1 AND ?2"
+        " ORDER BY ts_ns"
+    ),
+    "bars": (
+        "SELECT b.start_ns AS ts_ns, i.local_symbol, i.tick, b.open_ticks, b.high_ticks,"
+        " b.low_ticks, b.close_ticks, b.volume FROM bars b"
+        " LEFT JOIN instruments i ON i.con_id = b.con_id"
+        " WHERE b.start_ns BETWEEN ? AND ? ORDER BY b.start_ns"
+    ),
+}
+
+
+def _bounds(date_from: dt.date | None, date_to: dt.date | None) -> tuple[int, int]:
+    """Nanosecond bounds of trading days ``date_from``..``date_to`` (17:00 Chicago the day
+    before to 17:00 Chicago on the last day)."""
+
+    def open_of(day: dt.date) -> int:
+        start = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(17), rp.CHICAGO)
+        return int(start.timestamp()) * rp.NS
+
+    lo = open_of(date_from) if date_from else 0
+    hi = open_of(date_to + dt.timedelta(days=1)) - 1 if date_to else (1 << 63) - 1
+    return lo, hi
+
+
+def export_rows(conn: sqlite3.Connection, what: str, date_from: dt.date | None = None,
+                date_to: dt.date | None = None) -> tuple[list[str], list[dict[str, Any]]]:  # fmt: skip
+    """The rows of one export, as field names and dictionaries (times also as ISO UTC)."""
+    cur = conn.execute(_EXPORT_SQL[what], _bounds(date_from, date_to))
+    names = [d[0] for d in cur.description]
+    rows = []
+    for values in cur:
+        row = dict(zip(names, values, strict=True))
+        row["time"] = dt.datetime.fromtimestamp(row["ts_ns"] / rp.NS, dt.UTC).isoformat()
+        if what == "bars":
+            tick = Decimal(row.pop("tick") or 0)
+            for key in ("open", "high", "low", "close"):
+                row[key] = str(Decimal(row.pop(f"{key}_ticks")) * tick)
+        rows.append(row)
+    fields = ["time", *[n for n in names if n != "tick" and not _is_bar_tick(what, n)]]
+    if what == "bars":
+        fields[-1:-1] = ["open", "high", "low", "close"]
+    return fields, rows
+
+
+def _is_bar_tick(what: str, name: str) -> bool:
+    return what == "bars" and name.endswith("_ticks")
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    _, conn = _open(args)
+    try:
+        fields, rows = export_rows(conn, args.what, args.date_from, args.date_to)
+    except sqlite3.Error as exc:
+        raise _usage(f"cannot read the journal: {exc}") from None
+    finally:
+        conn.close()
+    if args.format == "json":
+        json.dump([{k: r.get(k) for k in fields} for r in rows], out, indent=1)
+        out.write("\n")
+    else:
+        _write_csv(out, fields, rows)
+    return 0
+
+
+def _write_csv(out: TextIO, fields: Sequence[str], rows: Any) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore",
+                            lineterminator="\n")  # fmt: skip
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    out.write(buffer.getvalue())

@@ -1,0 +1,240 @@
+"""Performance from the journal: trades, win rate, gross and net P&L, commissions, profit
+factor, max drawdown and daily Sharpe, per trading day and per strategy (source).
+
+Rules:
+
+* A trade is a round trip matched first-in first-out over the journal's fills, in execution
+  order. It belongs to the *source* of its opening fill (the command's ``source``: ``manual``
+  or a strategy's name; ``external`` for fills of orders without a journaled intent) and to
+  the trading day of its closing fill (CME days: from 17:00 US/Central the day is tomorrow's).
+* Money is exact (``Decimal``): P&L = price difference in ticks x tick x multiplier x
+  quantity. A trade carries the commissions of its opening and closing fills (pro rata for
+  partial lots); net = gross - commissions. Fills of a position still open are not counted
+  until it closes.
+* Max drawdown: the largest fall of cumulative net P&L from a peak, trade by trade. Daily Sharpe:
+  mean / sample standard deviation of daily net P&L x sqrt(252), over the days that traded
+  (none with fewer than two days).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sqlite3
+import statistics
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+CHICAGO = ZoneInfo("America/Chicago")
+NS = 1_000_000_000
+TRADING_DAYS = 252
+
+
+def trading_day(ts_ns: int) -> dt.date:
+    """The CME trading day of a moment: from 17:00 Chicago time on, the next day."""
+    local = dt.datetime.fromtimestamp(ts_ns / NS, CHICAGO)
+    return (local + dt.timedelta(hours=7)).date()
+
+
+@dataclass(frozen=True, slots=True)
+class FillRow:
+    exec_id: str
+    ts_ns: int
+    side: str
+    quantity: int
+    price_ticks: int
+    tick_value: Decimal  # money per tick per contract
+    commission: Decimal
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    source: str
+    day: dt.date
+    quantity: int
+    entry_ticks: int
+    exit_ticks: int
+    gross: Decimal
+    commissions: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.commissions
+
+
+@dataclass
+class Stats:
+    """Figures of a group of trades (one day and source, one source, or everything)."""
+
+    trades: int = 0
+    wins: int = 0
+    gross: Decimal = Decimal(0)
+    commissions: Decimal = Decimal(0)
+    won: Decimal = Decimal(0)
+    lost: Decimal = Decimal(0)
+    max_drawdown: Decimal = Decimal(0)
+    daily: dict[dt.date, Decimal] = field(default_factory=dict)
+    _equity: Decimal = Decimal(0)
+    _peak: Decimal = Decimal(0)
+
+    def add(self, trade: Trade) -> None:
+        self.trades += 1
+        self.gross += trade.gross
+        self.commissions += trade.commissions
+        if trade.gross > 0:
+            self.wins += 1
+            self.won += trade.gross
+        elif trade.gross < 0:
+            self.lost -= trade.gross
+        self._book(trade.day, trade.net)
+
+    def _book(self, day: dt.date, net: Decimal) -> None:
+        self.daily[day] = self.daily.get(day, Decimal(0)) + net
+        self._equity += net
+        self._peak = max(self._peak, self._equity)
+        self.max_drawdown = max(self.max_drawdown, self._peak - self._equity)
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.commissions
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.wins / self.trades if self.trades else None
+
+    @property
+    def profit_factor(self) -> float | None:
+        """Money won / money lost; None without a losing trade."""
+        return float(self.won / self.lost) if self.lost else None
+
+    @property
+    def sharpe(self) -> float | None:
+        days = list(self.daily.values())
+        if len(days) < 2:
+            return None
+        sd = statistics.stdev(float(d) for d in days)
+        if sd == 0:
+            return None
+        return statistics.fmean(float(d) for d in days) / sd * math.sqrt(TRADING_DAYS)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "trades": self.trades,
+            "wins": self.wins,
+            "win_rate": _round(self.win_rate),
+            "gross": str(self.gross),
+            "commissions": str(self.commissions),
+            "net": str(self.net),
+            "profit_factor": _round(self.profit_factor),
+            "max_drawdown": str(self.max_drawdown),
+            "daily_sharpe": _round(self.sharpe),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def load_fills(conn: sqlite3.Connection) -> list[FillRow]:
+    """The journal's fills in execution order, with commission, tick value and source."""
+    sql = """
+        SELECT f.exec_id, f.ts_ns, f.side, f.quantity, f.price_ticks,
+               i.tick, i.multiplier, c.amount,
+               CASE WHEN oi.order_id IS NULL THEN 'external'
+                    ELSE coalesce(s.source, 'manual') END
+        FROM fills f
+        LEFT JOIN instruments i ON i.con_id = f.con_id
+        LEFT JOIN commissions c ON c.exec_id = f.exec_id
+        LEFT JOIN order_intents oi ON oi.order_id = f.order_id
+        LEFT JOIN signals s ON s.id = (
+            SELECT max(id) FROM signals
+            WHERE command_id = oi.command_id AND session_id IS oi.session_id)
+        ORDER BY f.ts_ns, f.rowid
+    """
+    out = []
+    for exec_id, ts, side, qty, px, tick, mult, commission, source in conn.execute(sql):
+        tick_value = Decimal(tick) * Decimal(mult) if tick and mult else Decimal(0)
+        out.append(FillRow(exec_id, ts, side, qty, px, tick_value,
+                           Decimal(commission) if commission else Decimal(0), source))  # fmt: skip
+    return out
+
+
+def match_trades(fills: Iterable[FillRow]) -> tuple[list[Trade], list[FillRow]]:
+    """Round trips (FIFO) and the fills still open at the end."""
+    lots: deque[list] = deque()  # [fill, remaining qty, commission not yet charged]
+    trades: list[Trade] = []
+    position = 0
+    for f in fills:
+        sign = 1 if f.side == "BUY" else -1
+        qty = f.quantity
+        commission_left = f.commission
+        while qty and position * sign < 0:  # closes (part of) the oldest lot
+            lot = lots[0]
+            opening: FillRow = lot[0]
+            take = min(qty, lot[1])
+            open_sign = -sign
+            gross = (f.price_ticks - opening.price_ticks) * open_sign * take * f.tick_value
+            open_part = lot[2] * take / lot[1]
+            close_part = commission_left * take / qty
+            trades.append(Trade(opening.source, trading_day(f.ts_ns), take,
+                                opening.price_ticks, f.price_ticks, gross,
+                                open_part + close_part))  # fmt: skip
+            lot[1] -= take
+            lot[2] -= open_part
+            commission_left -= close_part
+            qty -= take
+            position += sign * take
+            if lot[1] == 0:
+                lots.popleft()
+        if qty:
+            lots.append([f, qty, commission_left])
+            position += sign * qty
+    return trades, [lot[0] for lot in lots]
+
+
+@dataclass
+class Report:
+    rows: list[tuple[dt.date, str, Stats]]  # per day and source
+    by_source: dict[str, Stats]
+    total: Stats
+    open_position: int
+
+
+def build(conn: sqlite3.Connection, start: dt.date | None = None,
+          end: dt.date | None = None) -> Report:  # fmt: skip
+    """The report for trading days ``start``..``end`` (inclusive; None: unbounded)."""
+    fills = load_fills(conn)
+    trades, _open = match_trades(fills)
+
+    def within(day: dt.date) -> bool:
+        return (start is None or day >= start) and (end is None or day <= end)
+
+    cells: dict[tuple[dt.date, str], Stats] = defaultdict(Stats)
+    by_source: dict[str, Stats] = defaultdict(Stats)
+    total = Stats()
+    for trade in trades:
+        if within(trade.day):
+            for stats in (cells[trade.day, trade.source], by_source[trade.source], total):
+                stats.add(trade)
+    position = sum(f.quantity if f.side == "BUY" else -f.quantity for f in fills)
+    rows = sorted(((d, s, st) for (d, s), st in cells.items()), key=lambda r: (r[0], r[1]))
+    return Report(rows, dict(sorted(by_source.items())), total, position)
+
+
+def save_daily(conn: sqlite3.Connection, now_ns: int) -> int:
+    """Write the per-day, per-source figures into ``daily_performance`` (a cache of what
+    :func:`build` computes from the fills). Returns the number of rows written."""
+    report = build(conn)
+    rows = [
+        (day.isoformat(), source, st.trades, st.wins, str(st.gross), str(st.commissions),
+         str(st.net), now_ns)
+        for day, source, st in report.rows
+    ]  # fmt: skip
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT OR REPLACE INTO daily_performance VALUES (?,?,?,?,?,?,?,?)", rows)
+    conn.execute("COMMIT")
+    return len(rows)
