@@ -130,3 +130,43 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(tmp_path / "d" / "tradeterm")
+
+
+def test_unknown_theme_exits_2_listing_the_available_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "--theme", "neon")
+    assert code == 2 and out == ""
+    assert err.startswith("tradeterm: unknown theme 'neon'; available: ")
+    for name in ("colorblind", "dark", "high-contrast", "light"):
+        assert name in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_keymap_action_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[ui.keymap]\nbuy_now = "ctrl+b"\n')
+    code, _, err = run(capsys, "--config", str(cfg))
+    assert code == 2 and "unknown action(s) in ui.keymap: buy_now" in err
+
+
+def test_shadow_mode_on_the_screen_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.app import App
+
+    def run_headless(self: App[object], **kw: object) -> object:  # no terminal in pytest
+        import asyncio
+
+        async def go() -> None:
+            async with self.run_test(size=(80, 24)) as pilot:
+                while self.is_running:
+                    await pilot.pause(0.05)
+
+        asyncio.run(go())
+        return self.return_value
+
+    monkeypatch.setattr(App, "run", run_headless)
+    code, _, err = run(capsys, "--shadow")
+    assert code == 1
+    assert err.strip() == "tradeterm: SHADOW mode is not built yet; use --sim or --paper"

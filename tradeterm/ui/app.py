@@ -98,7 +98,8 @@ class TradingScreen(Screen[None]):
         )
 
     def on_mount(self) -> None:
-        self.query_one(Ladder).focus()
+        for ladder in self.query(Ladder):  # none when the app is already exiting
+            ladder.focus()
 
     def on_resize(self) -> None:
         w, h = self.size
@@ -267,7 +268,7 @@ class TradingApp(App[int]):
     def fail_start(self, text: str) -> None:
         log.error("startup failed: %s", text)
         self.startup_error = text
-        self.exit(1)
+        self.exit(1, return_code=1)
 
     async def shutdown(self) -> None:
         """Stop the engine (and the embedded gateway) before the app exits."""

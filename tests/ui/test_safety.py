@@ -1,0 +1,157 @@
+"""The kill switch, re-arming, quitting with a position, LIVE confirmation, start-up errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from textual.widgets import Input, Static
+
+from tests.ui.helpers import (
+    gateway,
+    gateway_position,
+    make_app,
+    own_working,
+    ready,
+    settings,
+    settle,
+    until,
+)
+from tradeterm.runtime import ModeError, Runtime
+from tradeterm.ui.app import TradingApp
+from tradeterm.ui.dialogs import ConfirmScreen, KillScreen, TypedScreen
+
+
+def status(app: TradingApp) -> str:
+    return app.screen_stack[1].query_one("#status").shown  # type: ignore[attr-defined]
+
+
+def static_text(screen: object, selector: str) -> str:
+    widget = screen.query_one(selector, Static)  # type: ignore[attr-defined]
+    return str(widget.render())
+
+
+async def test_kill_switch_shows_each_step_and_ends_halted_even_disarmed() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        gw = gateway(app)
+        await pilot.press("a", "b", "B")
+        await settle(pilot, app, lambda: gateway_position(gw, market) == 1 and len(own_working(app)) == 1, "long 1 and a bid working")  # fmt: skip
+        await pilot.press("a")  # disarmed: the kill switch works all the same
+        assert not app.armed
+        await pilot.press("ctrl+k")
+        kill = app.screen
+        assert isinstance(kill, KillScreen)
+        await settle(pilot, app, lambda: kill.done is not None, "the kill switch to finish")
+        assert kill.done is not None and kill.done.ok and kill.done.step == "halted"
+        steps = [p.step for p in kill.steps]
+        assert steps[0] == "requested" and "cancelling" in steps and "flattening" in steps
+        assert gateway_position(gw, market) == 0 and own_working(app) == []
+        shown = static_text(kill, "#kill-steps")
+        assert "cancelling" in shown and "flattening" in shown
+        assert "HALTED" in static_text(kill, "#kill-end")
+        await pilot.press("enter")
+        await settle(pilot, app, lambda: "HALTED" in status(app), "HALTED in the status bar")
+        # halted: trading keys send nothing; 'a' asks for a typed reason instead of arming
+        await pilot.press("a")
+        assert isinstance(app.screen, TypedScreen)
+        await pilot.press("escape")
+        await pilot.press("b")
+        await pilot.pause(0.2)
+        assert gateway_position(gw, market) == 0
+
+
+@pytest.mark.parametrize("cooldown_s", [300, 0])
+async def test_rearm_dialog_shows_the_cooldown_refusal_or_rearms(cooldown_s: int) -> None:
+    expect_refusal = cooldown_s > 0
+    cfg = settings(**{"markets": {"ES": {"risk": {"rearm_cooldown_s": cooldown_s}}}})
+    if True:
+        app = make_app(cfg)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot, app)
+            await pilot.press("ctrl+k")
+            kill = app.screen
+            assert isinstance(kill, KillScreen)
+            await settle(pilot, app, lambda k=kill: k.done is not None, "halted")  # type: ignore[misc]
+            await pilot.press("escape", "a")
+            dialog = app.screen
+            assert isinstance(dialog, TypedScreen)
+            await pilot.press("enter")  # no reason: refused
+            await pilot.pause()
+            assert static_text(dialog, "#error")
+            for ch in "checked the book":
+                await pilot.press("space" if ch == " " else ch)
+            assert dialog.query_one(Input).value == "checked the book"
+            await pilot.press("enter")
+            await pilot.pause()
+            if expect_refusal:
+                assert app.screen is dialog and "cool" in static_text(dialog, "#error").lower()
+            else:
+                await settle(pilot, app, lambda: app.engine is not None and app.engine.snapshot(tape=0).trading_state == "ACTIVE", "ACTIVE again")  # fmt: skip
+                assert not isinstance(app.screen, TypedScreen)
+
+
+async def test_quit_asks_first_when_a_position_is_open() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        await pilot.press("a", "b")
+        await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 1, "long 1")
+        await settle(pilot, app, lambda: app.engine is not None and app.engine.snapshot(tape=0).pnl.quantity == 1, "booked")  # type: ignore[union-attr]  # fmt: skip
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "position of 1" in static_text(app.screen, "#question")
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+        await pilot.press("q", "y")
+        await until(lambda: not app.is_running, "the app to quit")
+    assert app.return_code == 0
+
+
+async def test_quit_without_position_or_orders_does_not_ask() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("q")
+        await until(lambda: not app.is_running, "the app to quit")
+
+
+async def test_live_mode_needs_the_typed_account_before_anything_is_sent() -> None:
+    app = make_app(settings(mode="live"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        await until(lambda: isinstance(app.screen, TypedScreen), "the account dialog")
+        assert "LIVE" in status(app) and "UNCONFIRMED" in status(app)
+        await pilot.press("escape", "b", "a", "b")
+        await pilot.pause(0.2)
+        assert gateway_position(gateway(app), market) == 0 and app.results == []
+        dialog = app.screen  # 'a' asked again
+        assert isinstance(dialog, TypedScreen)
+        for ch in "DU999":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog and "not the account" in static_text(dialog, "#error")
+        dialog.query_one(Input).value = ""
+        for ch in "DU0000001":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await settle(pilot, app, lambda: app.confirmed, "confirmed")
+        await pilot.press("a", "b")
+        await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 1, "long 1")
+        assert "LIVE" in status(app)
+
+
+async def test_a_startup_error_ends_the_app_with_one_line_and_status_1() -> None:
+    @contextlib.asynccontextmanager
+    async def failing() -> AsyncIterator[Runtime]:
+        raise ModeError("cannot connect to 127.0.0.1:1: connection refused")
+        yield  # pragma: no cover
+
+    app = TradingApp(settings(), opener=failing)
+    async with app.run_test(size=(80, 24)):
+        await until(lambda: not app.is_running, "the app to end")
+    assert app.return_code == 1
+    assert app.startup_error == "cannot connect to 127.0.0.1:1: connection refused"
