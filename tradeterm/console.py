@@ -8,7 +8,9 @@ command per line from stdin::
     buy 1 stop 5010           stop order            sell 1 stop 4990 limit 4989.75
     bracket buy 1 stop 8 target 16 [limit 5000]    (stop/target in ticks from the entry)
     modify ID [qty N] [limit P] [stop P]           cancel ID | cancel all
-    flatten | reverse | rearm REASON (back to ACTIVE) | status | help | quit
+    flatten | reverse | status | help | quit
+    kill [REASON]             the kill switch: cancel all, flatten, check IB, HALTED
+    rearm REASON              back to ACTIVE (after the cooldown; not after a loss limit)
 
 Typed commands are explicit, so there is no arming step here (the trading screen's keys are
 inert until armed). LIVE mode is refused: it needs the screen's typed account confirmation.
@@ -47,6 +49,7 @@ from tradeterm.engine.events import (
     EngineNotice,
     FillBooked,
     HealthChanged,
+    KillProgress,
     OrderUpdated,
     PositionChanged,
     PositionDivergence,
@@ -182,6 +185,8 @@ def describe(event: EngineEvent, engine: Engine) -> str | None:
             return f"REFUSED {r.command_id}: {r.reason}"
         case RiskUpdate():
             return f"RISK {event.kind} ({event.state}): {event.reason}"
+        case KillProgress():
+            return f"KILL {event.step}: {event.detail}"
         case Reconciled():
             return f"RECONCILED ({event.reason}): {event.detail}"
         case EngineNotice():
@@ -255,6 +260,9 @@ class Console:
         if verb.lower() == "rearm":
             refusal = self.engine.rearm(reason.strip())
             self.say(f"REARM refused: {refusal}" if refusal else "REARMED")
+            return
+        if verb.lower() == "kill":
+            await self.engine.kill(reason.strip() or "typed in the console")
             return
         try:
             command = parse_command(line, market.default_qty)

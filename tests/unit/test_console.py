@@ -91,6 +91,19 @@ def test_console_trades_on_the_embedded_gateway() -> None:
     assert "Traceback" not in out + done.stderr
 
 
+def test_console_kill_switch_flattens_and_halts() -> None:
+    done = _console("--for", "4", stdin="buy 2\nsell 1 limit 9999\nkill end of test\nbuy 1\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "KILL requested: end of test" in out
+    assert "KILL cancelling: cancelling 1 working order(s)" in out
+    assert "KILL flattening: market SELL 2" in out
+    assert "KILL halted: flat at IB, no working orders" in out
+    assert "the kill switch is running" in out or "trading is HALTED" in out  # buy 1 refused
+    final = out.rsplit("stopping after", 1)[1]
+    assert "position 0" in final and "trading HALTED: kill switch: end of test" in final
+
+
 def test_console_refuses_live_and_bad_input() -> None:
     live = _console("--live", stdin="")
     assert live.returncode == 1 and "LIVE trading is refused" in live.stderr

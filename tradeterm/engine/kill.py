@@ -106,8 +106,8 @@ class KillSwitch:
             engine.clock(), done, ok,
         )  # fmt: skip
         self.last = progress
-        level = "INFO" if ok or not done else "ERROR"
-        engine.notice(level, f"kill switch {step}: {detail}")
+        log.log(logging.INFO if ok or not done else logging.ERROR, "kill switch %s: %s", step,
+                detail)  # fmt: skip
         engine.publish(progress)
         return progress
 

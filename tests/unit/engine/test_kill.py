@@ -11,11 +11,20 @@ from typing import Any
 import pytest
 
 from tests.unit.engine.fake_broker import FakeBroker
-from tests.unit.engine.test_orders import ES, PX_5000, T0, Clock, Run, execution, settle
+from tests.unit.engine.test_orders import (
+    ES,
+    PX_5000,
+    T0,
+    Clock,
+    Run,
+    execution,
+    report,
+    settle,
+)
 from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent
 from tradeterm.config import MarketConfig, RiskConfig
-from tradeterm.domain import OrderType, Quote, Side
-from tradeterm.engine.commands import PlaceOrder
+from tradeterm.domain import OrderStatus, OrderType, Quote, Side
+from tradeterm.engine.commands import ModifyOrder, PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import KillProgress
 from tradeterm.engine.kill import KillTimings
@@ -148,3 +157,21 @@ async def _fill_flatten(run: Run) -> KillProgress:
     done = await engine.kill_switch.join()
     assert done is not None and done.ok, done
     return done
+
+
+async def test_a_modification_through_the_price_band_is_refused(make_run: MakeRun) -> None:
+    """The fat-finger band applies to a modified price as to a new one (ask 5000.00, band 20
+    ticks = 5.00)."""
+    run = await make_run()
+    placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990.00"))
+    assert placed.ok
+    (oid,) = placed.order_ids
+    order = run.engine.orders.get(oid)  # type: ignore[union-attr]
+    assert order is not None
+    run.broker.push(report(order, OrderStatus.SUBMITTED, perm_id=5100))
+    await settle()
+    through = await run.engine.submit(ModifyOrder(oid, limit="5005.25"))
+    assert not through.ok and "fat-finger" in through.reason
+    assert run.broker.modified == []
+    edge = await run.engine.submit(ModifyOrder(oid, limit="5005.00"))
+    assert edge.ok and run.broker.modified[-1].change.limit == PX_5000 + 20
