@@ -65,8 +65,9 @@ async def bulk(path: Path, rows: int, chunk: int) -> None:
 
         small = Journal(path.with_name("small.sqlite"), queue_max=1_000)  # the config's minimum
         await small.open()
-        for i in range(0, 50_000, 5_000):  # a burst with no pause: the writer never runs
-            small.record_rows(batch[i : i + 5_000], critical=False)
+        burst = [R.bar_row(1, Bar(T0 + i, 1, 1, 1, 1, 1)) for i in range(5_000)]
+        for _ in range(10):  # a burst with no pause: the writer never runs
+            small.record_rows(burst, critical=False)
         print(f"burst of 50,000 bulk rows into a 1,000-row queue: {small.dropped:,} dropped "
               "(counted, never blocking)")  # fmt: skip
         await small.close()
