@@ -104,6 +104,19 @@ def test_console_kill_switch_flattens_and_halts() -> None:
     assert "position 0" in final and "trading HALTED: kill switch: end of test" in final
 
 
+def test_halted_survives_a_restart() -> None:
+    """The second process reads the latched HALTED from the market's journal."""
+    first = _console("--for", "2", stdin="kill going home\n")
+    assert first.returncode == 0 and "KILL halted" in first.stdout, first.stderr
+    second = _console("--for", "2", stdin="buy 1\nrearm too soon\n")
+    assert second.returncode == 0, second.stderr
+    out = second.stdout
+    assert "trading HALTED: kill switch: going home" in out.split("RECONCILED (start)", 1)[1]
+    assert "REFUSED cmd-1: trading is HALTED (kill switch: going home)" in out
+    assert "REARM refused: re-arm refused: cooling down after the halt" in out
+    assert "FILL" not in out
+
+
 def test_console_refuses_live_and_bad_input() -> None:
     live = _console("--live", stdin="")
     assert live.returncode == 1 and "LIVE trading is refused" in live.stderr
