@@ -41,6 +41,18 @@ async def long_with_bracket(run: Run, market: Market) -> None:
     assert gateway_position(run.gateway, market) == 1
 
 
+async def kill_while_down(
+    make_engine: MakeEngine, still: FakeGateway
+) -> tuple[Run, asyncio.Task[None], asyncio.Task[KillProgress]]:
+    """Long 1 with a bracket; the gateway goes down for a second and the kill switch is
+    pressed meanwhile. Returns the run, the outage and the kill."""
+    run = await make_engine(still)
+    await long_with_bracket(run, Market(still))
+    down = asyncio.create_task(still.restart(1.0))
+    await until(lambda: run.engine.health.state is not ConnectionState.LIVE, "the drop")
+    return run, down, asyncio.create_task(run.engine.kill("pressed while down"))
+
+
 async def test_kill_with_a_working_bracket_and_an_open_position(
     make_engine: MakeEngine, still: FakeGateway
 ) -> None:
@@ -109,15 +121,9 @@ async def test_kill_while_partial_fills_arrive_during_the_cancel(
 async def test_kill_during_a_disconnect_runs_first_on_reconnection(
     make_engine: MakeEngine, still: FakeGateway
 ) -> None:
-    run = await make_engine(still)
-    market = Market(still)
-    engine = run.engine
-    await long_with_bracket(run, market)
+    run, down, kill = await kill_while_down(make_engine, still)
+    engine, market = run.engine, Market(still)
     sent_before = len(still.oms.orders)
-
-    down = asyncio.create_task(still.restart(1.0))
-    await until(lambda: engine.health.state is not ConnectionState.LIVE, "the drop")
-    kill = asyncio.create_task(engine.kill("pressed while down"))
     await until(lambda: "waiting" in steps(run), "the kill waiting")
     refused = await engine.submit(PlaceOrder(Side.SELL, 1))
     assert not refused.ok and "kill switch is running" in refused.reason
@@ -138,15 +144,9 @@ async def test_kill_after_a_stop_filled_while_disconnected_does_not_sell_again(
 ) -> None:
     """The stop filled while we were away: the kill reads IB first and so sends nothing,
     where flattening from the position as last known would have gone short."""
-    run = await make_engine(still)
-    market = Market(still)
-    engine = run.engine
-    await long_with_bracket(run, market)
+    run, down, kill = await kill_while_down(make_engine, still)
+    engine, market = run.engine, Market(still)
     sent_before = len(still.oms.orders)
-
-    down = asyncio.create_task(still.restart(1.0))
-    await until(lambda: engine.health.state is not ConnectionState.LIVE, "the drop")
-    kill = asyncio.create_task(engine.kill("pressed while down"))
     assert still.desk.force_fill_working({1}) == 1  # one exit fills; OCA cancels the other
     await down
     done = await kill
