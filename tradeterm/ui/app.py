@@ -481,7 +481,7 @@ class TradingApp(App[int]):
         main.query_one("#status", panels.Panel).set(text)
 
     def _tick(self) -> None:
-        self._dirty.add("status")
+        self._dirty |= {"status", "risk"}  # the clock, data age, order rate
 
     # ---- trading ---------------------------------------------------------------------------
 

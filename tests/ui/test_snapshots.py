@@ -1,0 +1,58 @@
+"""SVG snapshots of the real screen on a still fake gateway (seed 7) with a fixed clock.
+Widths stay under 100 columns, where the status bar leaves out the time to the break (the
+test calendar follows the real clock).
+
+Update after an intended change with ``pytest tests/ui/test_snapshots.py --snapshot-update``
+and look at the report before committing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.ui.helpers import ladder, make_app, ready, until
+from tradeterm.ui.app import TradingApp
+
+
+def before(app: TradingApp, *keys: str) -> Any:
+    async def run(pilot: Pilot[Any]) -> None:
+        await ready(pilot, app)
+        status = app.screen.query_one("#status")
+        await until(
+            lambda: "qty" in status.shown and "FLAT" in app.screen.query_one("#position").shown,
+            "panels",
+        )  # type: ignore[attr-defined]
+        if keys:
+            await pilot.press(*keys)
+        await pilot.pause(0.3)
+
+    return run
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "high-contrast", "colorblind"])
+def test_main_screen_80x24(snap_compare: Any, theme: str) -> None:
+    app = make_app(theme=theme, fixed_clock=True)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before(app))
+
+
+def test_help_screen(snap_compare: Any) -> None:
+    app = make_app(fixed_clock=True)
+    assert snap_compare(app, terminal_size=(99, 40), run_before=before(app, "question_mark"))
+
+
+def test_own_orders_on_the_ladder(snap_compare: Any) -> None:
+    app = make_app(fixed_clock=True)
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await before(app)(pilot)
+        await pilot.press("a", "down", "down", "l", "B")
+        await until(
+            lambda: (lad := ladder(app)).data is not None and len(lad.data.buys) == 2,
+            "two buys shown",
+        )
+        await until(lambda: app.screen.query_one("#orders").row_count == 2, "two orders listed")  # type: ignore[attr-defined]
+        await pilot.pause(1.6)  # the order rate (orders in the last second) back to 0
+
+    assert snap_compare(app, terminal_size=(99, 30), run_before=run)

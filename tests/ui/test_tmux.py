@@ -1,0 +1,82 @@
+"""The real ``tradeterm`` command in tmux, driven with send-keys and read with capture-pane,
+as a user over SSH would: SIM demo, arm, buy, flatten, quit."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+GUARD_S = 30.0  # only reached when something hangs
+
+
+class Tmux:
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def run(self, *args: str) -> str:
+        proc = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
+                              check=False, timeout=10)  # fmt: skip
+        return proc.stdout
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.run("send-keys", "-t", "tt", key)
+            time.sleep(0.15)  # a person's pace; the screen reads keys one by one
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "tt")
+
+    def wait_for(self, predicate: Callable[[str], bool], what: str) -> str:
+        deadline = time.monotonic() + GUARD_S
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if predicate(text):
+                return text
+            time.sleep(0.1)
+        pytest.fail(f"timed out waiting for {what}; the screen shows:\n{self.screen()}")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    t = Tmux(f"tradeterm-test-{uuid.uuid4().hex[:8]}")
+    yield t
+    t.run("kill-server")
+
+
+def test_the_real_command_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
+    rc = tmp_path / "rc"
+    command = f"{shlex.quote(sys.executable)} -m tradeterm.cli; echo $? > {shlex.quote(str(rc))}"
+    env = {k: v for k, v in os.environ.items() if k.startswith("XDG_")}  # the test's own dirs
+    args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
+    tmux.run("new-session", "-d", "-s", "tt", "-x", "120", "-y", "40", *args, "sh", "-c", command)
+    shown = tmux.wait_for(
+        lambda s: "PRICE" in s and "LIVE" in s and "FLAT" in s, "the ladder, connected"
+    )
+    assert "SIM" in shown and "DISARMED" in shown
+    tmux.keys("b")  # disarmed: nothing happens
+    time.sleep(0.5)
+    assert "FLAT" in tmux.screen()
+    tmux.keys("a")
+    tmux.wait_for(lambda s: " ARMED " in s, "ARMED in the status bar")
+    tmux.keys("b")
+    tmux.wait_for(lambda s: "LONG 1" in s, "a long position")
+    tmux.keys("q")
+    tmux.wait_for(lambda s: "Quit anyway?" in s, "the quit question")
+    tmux.keys("n", "f")
+    tmux.wait_for(lambda s: "POSITION FLAT" in s, "flat again")
+    tmux.keys("q")
+    deadline = time.monotonic() + GUARD_S
+    while not rc.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert rc.read_text().strip() == "0"
+    assert "Traceback" not in tmux.screen()
