@@ -105,6 +105,8 @@ async def _gateway_main(conn: Connection, rate: float, seed: int) -> None:
         while (request := await loop.run_in_executor(None, conn.recv)) is not None:
             if request[0] == "calibrate":
                 conn.send(await _calibrate(gateway, probe, request[1]))
+            elif request[0] == "stamps":
+                conn.send(_stamps(probe, request[1]))
             else:
                 conn.send(await _markers(gateway, probe, *request[1:]))
     finally:
@@ -125,6 +127,16 @@ async def _calibrate(gateway: FakeGateway, probe: WireProbe, msgs_per_s: float) 
         if abs(measured - msgs_per_s) < 0.03 * msgs_per_s:
             break
     return config.rate
+
+
+def _stamps(probe: WireProbe, since_ns: int) -> dict[str, Any]:
+    """The probe's placeOrder and cancelOrder arrivals (order id, ns) since ``since_ns``,
+    and its count of frames written."""
+    return {
+        "orders": [stamp for stamp in probe.orders if stamp[1] >= since_ns],
+        "cancels": [stamp for stamp in probe.cancels if stamp[1] >= since_ns],
+        "frames": probe.frames,
+    }
 
 
 async def _markers(
@@ -193,6 +205,12 @@ class GatewayProcess:
 
     async def markers(self, count: int, gap_s: float, timeout_s: float) -> dict[str, Any]:
         return await self._ask(("markers", count, gap_s, timeout_s))
+
+    async def stamps(self, since_ns: int) -> dict[str, Any]:
+        """placeOrder and cancelOrder arrivals at the gateway since ``since_ns`` (monotonic)
+        and the frames written so far: ``{"orders": [(order id, ns)], "cancels": [(order
+        id, ns)], "frames": n}``."""
+        return await self._ask(("stamps", since_ns))
 
     async def calibrate(self, msgs_per_s: float) -> float:
         """Make the gateway write about ``msgs_per_s`` to its clients; returns its --rate."""
@@ -277,6 +295,13 @@ async def session(
 
 def ms(ns: float) -> float:
     return ns / 1e6
+
+
+def machine() -> str:
+    """The machine line every run starts with."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} CPUs, load average {load} at the start (other work on the "
+            f"machine shows in the tails), Python {platform.python_version()}")  # fmt: skip
 
 
 async def bench_latency(
@@ -420,9 +445,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     args = parser.parse_args()
     run: Callable[[Any], Any] = asyncio.run
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"{os.cpu_count()} CPUs, load average {load} at the start (other work on the machine "
-          f"shows in the tails), Python {platform.python_version()}")  # fmt: skip
+    print(machine())
     print("tick-to-order latency (gateway process -> ib_async + Engine + strategy -> gateway):")
     for msgs_per_s in args.msg_rates:
         run(bench_latency(msgs_per_s, args.samples, args.gap, args.seed, args.warmup))

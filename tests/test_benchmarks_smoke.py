@@ -21,6 +21,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
          "ib_async decoded"),
         ("bench_engine.py", ["--samples", "5", "--msg-rates", "500", "--ingest-rates", "500",
                              "--window", "1", "--warmup", "0.5", "--events", "2000"], "p99"),
+        ("bench_kill.py", ["--samples", "3", "--msg-rates", "300", "--warmup", "0.5"], "p99"),
     ],
 )  # fmt: skip
 def test_benchmark_runs(script: str, args: list[str], expect: str) -> None:

@@ -1,5 +1,5 @@
-"""The benchmarks' wire probe: marker frames and placeOrder arrivals are stamped, only when
-installed, and the gateway works the same with it."""
+"""The benchmarks' wire probe: marker frames, placeOrder and cancelOrder arrivals are stamped,
+only when installed, and the gateway works the same with it."""
 
 from __future__ import annotations
 
@@ -61,6 +61,14 @@ async def test_marker_and_order_are_stamped_in_order_and_the_order_still_works()
         await _until(lambda: trade.orderStatus.status == "Submitted", "the order working")
         assert probe.orders == arrived == [(trade.order.orderId, probe.orders[0][1])]
         assert probe.orders[0][1] > probe.marks[0]
+        assert probe.cancels == []
+
+        cancelled: list[tuple[int, int]] = []
+        probe.on_cancel = lambda oid, ns: cancelled.append((oid, ns))
+        ib.cancelOrder(trade.order)
+        await _until(lambda: trade.orderStatus.status == "Cancelled", "the order cancelled")
+        assert probe.cancels == cancelled == [(trade.order.orderId, probe.cancels[0][1])]
+        assert probe.cancels[0][1] > probe.orders[0][1]
     finally:
         ib.disconnect()
         await gateway.stop()

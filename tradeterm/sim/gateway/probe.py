@@ -4,13 +4,15 @@
   :func:`frame_with`); the next frame the gateway writes to a client socket that matches is
   stamped (``marks``) and the probe disarms. Every written frame is counted (``frames``).
 * **Incoming orders.** Each placeOrder is stamped the moment it arrives decoded, before the
-  order desk handles it (``orders``: ``(order id, ns)``); ``on_order`` is called too.
+  order desk handles it (``orders``: ``(order id, ns)``); ``on_order`` is called too. Each
+  cancelOrder likewise (``cancels``: ``(order id, ns)``; ``on_cancel``).
 
 Stamps are ``time.monotonic_ns()``: CLOCK_MONOTONIC, system-wide on Linux, so stamps taken
 in the gateway's process compare with stamps taken in a client's process.
 
 Nothing of this runs unless :meth:`WireProbe.install` is called: the server then wraps each
-new connection's writer (its ``wrap_writer`` hook) and the placeOrder handler.
+new connection's writer (its ``wrap_writer`` hook) and the placeOrder and cancelOrder
+handlers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from tradeterm.sim.gateway.request_types import PlaceOrder
+from tradeterm.sim.gateway.request_types import CancelOrder, PlaceOrder
 
 if TYPE_CHECKING:
     from tradeterm.sim.gateway.server import GatewayServer
@@ -50,11 +52,13 @@ class WireProbe:
         self.marks: list[int] = []  # when each armed marker frame was written
         self.orders: list[tuple[int, int]] = []  # (order id, when its placeOrder arrived)
         self.on_order: Callable[[int, int], None] | None = None
+        self.cancels: list[tuple[int, int]] = []  # (order id, when its cancelOrder arrived)
+        self.on_cancel: Callable[[int, int], None] | None = None
         self._armed: FrameMatcher | None = None
 
     def install(self, server: GatewayServer) -> None:
-        """Wrap the writers of connections made from now on, and the placeOrder handler
-        (install after the order desk registered it)."""
+        """Wrap the writers of connections made from now on, and the placeOrder and
+        cancelOrder handlers (install after the order desk registered them)."""
         server.wrap_writer = self.wrap
         handler = server.handlers[PlaceOrder]
 
@@ -66,6 +70,16 @@ class WireProbe:
             await handler(session, request)
 
         server.register(PlaceOrder, stamped)
+        cancel_handler = server.handlers[CancelOrder]
+
+        async def stamped_cancel(session: ClientSession, request: CancelOrder) -> None:
+            now = self.clock()
+            self.cancels.append((request.orderId, now))
+            if self.on_cancel is not None:
+                self.on_cancel(request.orderId, now)
+            await cancel_handler(session, request)
+
+        server.register(CancelOrder, stamped_cancel)
 
     def arm(self, match: FrameMatcher) -> None:
         """Stamp the next written frame that ``match`` accepts (one frame, then disarm)."""

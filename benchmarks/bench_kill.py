@@ -1,0 +1,287 @@
+"""Benchmark: kill-switch latency on the real sockets (prints figures; asserts nothing).
+
+The fake gateway runs in a child process with the wire probe installed, as in
+``bench_engine.py`` (whose pieces this reuses); the probe stamps each placeOrder and
+cancelOrder the moment it arrives decoded. In this process the real IbBroker + ib_async +
+Engine trade ES while the synthetic market writes about ``--msg-rates`` market-data messages a
+second to the engine (calibrated; the measured rate is printed).
+
+Each sample sets up a realistic state: long 1 from a market bracket (its stop 8 ticks and
+target 16 ticks away working) plus one buy limit resting a few ticks below the bid, all
+acknowledged by the gateway and the fill booked. After a short random pause
+``t0 = time.monotonic_ns()``, ``done = await engine.kill("bench")``, ``t_end`` when it returns
+(``halted``: cancels confirmed, the flatten filled, and IB's open orders and position read
+back flat). Three figures, CLOCK_MONOTONIC in both processes:
+
+* **cancels on the wire**: the last of the 3 cancelOrders arriving at the gateway - t0;
+* **flatten on the wire**: the flatten placeOrder arriving at the gateway - t0 (the kill
+  sends it only once every cancel is confirmed);
+* **flat confirmed**: t_end - t0.
+
+A sample fails when the kill does not end ``ok``, or the wire does not show exactly the 3
+cancels and 1 flatten. A setup disturbed by the market (the stop, target or limit filled
+before the kill) is cleaned up with a kill that is not counted. Then ``engine.rearm`` (no
+cooldown configured) and the next sample. Also printed, to show where the time goes: when
+the engine called ``IbBroker.cancel`` / ``place`` (the rest, to the gateway's stamp, is
+ib_async, the socket and the gateway process getting the CPU) and when the kill's steps were
+published (the engine's wall clock, from t0).
+
+Run: ``python benchmarks/bench_kill.py [--samples 50] [--msg-rates 1000] [--warmup 2]
+[--seed 7]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from bench_engine import (  # benchmarks/ (scripts run from there)
+    GatewayProcess,
+    machine,
+    ms,
+    open_calendar,
+    pct,
+    rates,
+)
+
+from tradeterm.broker.ib import IbBroker
+from tradeterm.config import ConnectionConfig, MarketConfig, RiskConfig
+from tradeterm.domain import OrderStatus, OrderType, Side
+from tradeterm.engine.commands import PlaceBracket, PlaceOrder
+from tradeterm.engine.engine import Engine, EventStream
+from tradeterm.engine.events import KillProgress
+
+LIMIT_BELOW_TICKS = 4  # the resting buy limit: this far below the bid
+SETTLE_S = 5.0  # at most this long for the setup to be acknowledged
+STEPS = ("cancelling", "flattening", "verifying", "halted")
+RISK = RiskConfig(
+    rearm_cooldown_s=0,  # re-arm at once after each kill
+    max_position=5,
+    max_order_qty=5,
+    max_orders_per_s=45,  # each sample sends 4 orders and the kill 4 more messages
+    daily_loss_limit=Decimal(1_000_000),  # each round trip loses the spread and commissions
+    max_drawdown=Decimal(1_000_000),
+)
+
+
+class SentStamps:
+    """When the engine handed its cancels and orders to the broker: each ``IbBroker.cancel``
+    / ``place`` call wrapped and stamped as it starts (what follows, up to the gateway's stamp,
+    is ib_async's encoding, the socket and the gateway process being scheduled)."""
+
+    def __init__(self, broker: IbBroker) -> None:
+        self.cancels: list[int] = []
+        self.places: list[int] = []
+        cancel, place = broker.cancel, broker.place
+
+        async def stamped_cancel(broker_id: int) -> None:
+            self.cancels.append(time.monotonic_ns())
+            await cancel(broker_id)
+
+        async def stamped_place(*args: Any, **kw: Any) -> int:
+            self.places.append(time.monotonic_ns())
+            return await place(*args, **kw)
+
+        broker.cancel = stamped_cancel
+        broker.place = stamped_place
+
+    def since(self, t0: int) -> tuple[list[int], list[int]]:
+        return [t for t in self.cancels if t >= t0], [t for t in self.places if t >= t0]
+
+
+class Sample:
+    """One kill: wire and step offsets from t0, in ns."""
+
+    def __init__(self) -> None:
+        self.cancels: float = 0
+        self.flatten: float = 0
+        self.cancels_sent: float = 0
+        self.flatten_sent: float = 0
+        self.confirmed: float = 0
+        self.steps: dict[str, float] = {}
+        self.error = ""
+
+
+def acknowledged(engine: Engine) -> list[int]:
+    """IB order ids of this instance's working orders, if every one is acknowledged."""
+    assert engine.orders is not None
+    working = engine.orders.working()
+    if any(o.status is not OrderStatus.SUBMITTED or not o.perm_id for o in working):
+        return []
+    return [o.broker_id for o in working if o.broker_id is not None]
+
+
+async def until(predicate: Callable[[], object], timeout_s: float = SETTLE_S) -> bool:
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        await asyncio.sleep(0.002)
+    return True
+
+
+async def set_up(engine: Engine) -> str:
+    """Long 1 with its stop and target working, and one resting buy limit: "" when all are
+    acknowledged and the fill is booked, else what went wrong."""
+    assert engine.portfolio is not None and engine.market is not None
+    assert engine.instrument is not None
+    position = engine.portfolio.position
+    result = await engine.submit(
+        PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16, source="bench")
+    )
+    if not result.ok:
+        return f"bracket refused: {result.reason}"
+    if not await until(lambda: position.quantity == 1 and len(acknowledged(engine)) == 2):
+        return "bracket: not long 1 with stop and target working"
+    quote = engine.market.quote
+    if quote is None or quote.bid is None:
+        return "no bid"
+    limit = Decimal(quote.bid - LIMIT_BELOW_TICKS) * engine.instrument.tick
+    result = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=limit,
+                                            source="bench"))  # fmt: skip
+    if not result.ok:
+        return f"limit refused: {result.reason}"
+    if not await until(lambda: len(acknowledged(engine)) == 3):
+        return "limit: not acknowledged"
+    return ""
+
+
+async def one_kill(
+    gateway: GatewayProcess, engine: Engine, stream: EventStream, sent: SentStamps
+) -> Sample:
+    """The kill of the state set up, measured (see the module notes)."""
+    assert engine.portfolio is not None
+    sample = Sample()
+    working = set(acknowledged(engine))
+    stream.drain()
+    wall0, t0 = time.time_ns(), time.monotonic_ns()
+    done = await engine.kill("bench")
+    t_end = time.monotonic_ns()
+    stamps = await gateway.stamps(t0)
+    sample.confirmed = t_end - t0
+    for event in stream.drain():
+        if isinstance(event, KillProgress):
+            sample.steps.setdefault(event.step, event.ts_ns - wall0)
+    cancels, orders = stamps["cancels"], stamps["orders"]
+    cancels_sent, places_sent = sent.since(t0)
+    if cancels_sent:
+        sample.cancels_sent = max(cancels_sent) - t0
+    if places_sent:
+        sample.flatten_sent = places_sent[0] - t0
+    if cancels:
+        sample.cancels = max(ns for _, ns in cancels) - t0
+    if orders:
+        sample.flatten = orders[0][1] - t0
+    if not done.ok:
+        sample.error = f"kill ended {done.step}: {done.detail}"
+    elif {oid for oid, _ in cancels} != working or len(cancels) != len(working):
+        sample.error = f"cancels at the gateway {sorted(cancels)}, working were {sorted(working)}"
+    elif len(orders) != 1 or orders[0][0] in working:
+        sample.error = f"flatten orders at the gateway: {orders}"
+    elif engine.portfolio.position.quantity != 0:
+        sample.error = f"position {engine.portfolio.position.quantity} after the kill"
+    return sample
+
+
+async def frames_now(gateway: GatewayProcess) -> tuple[int, int]:
+    """The gateway's count of frames written, and when (monotonic ns, this process)."""
+    stamps = await gateway.stamps(time.monotonic_ns())
+    return stamps["frames"], time.monotonic_ns()
+
+
+def line(name: str, values: list[float]) -> str:
+    return (f"  {name:<34} p50 {ms(pct(values, 0.5)):6.2f} ms, p99 {ms(pct(values, 0.99)):6.2f} "
+            f"ms, max {ms(max(values)):6.2f} ms")  # fmt: skip
+
+
+async def bench_kill(msgs_per_s: float, samples: int, seed: int, warmup_s: float) -> None:
+    gateway = GatewayProcess(msgs_per_s / 2.2, seed)
+    await gateway.start()
+    broker = IbBroker(ConnectionConfig(client_id=1), port=gateway.port)
+    sent = SentStamps(broker)
+    engine = Engine(broker, "ES", MarketConfig(risk=RISK), calendar=open_calendar(), timer_s=0.25)
+    rng = random.Random(seed)
+    good: list[Sample] = []
+    failed: list[Sample] = []
+    disturbed = 0
+    paused_frames = paused_ns = 0  # market data only: in the pauses before the kills
+    try:
+        await engine.start()
+        stream = engine.listen()
+        await asyncio.sleep(warmup_s)  # history, first ticks
+        rate = await gateway.calibrate(msgs_per_s)
+        while len(good) + len(failed) < samples:
+            problem = await set_up(engine)
+            frames_a, pause_a = await frames_now(gateway)
+            await asyncio.sleep(rng.uniform(0.05, 0.15))  # the kill lands at a random moment
+            frames_b, pause_b = await frames_now(gateway)
+            paused_frames += frames_b - frames_a
+            paused_ns += pause_b - pause_a
+            assert engine.portfolio is not None
+            intact = engine.portfolio.position.quantity == 1 and len(acknowledged(engine)) == 3
+            if problem or not intact:
+                disturbed += 1
+                if disturbed > samples:
+                    print(f"  gave up: {disturbed} setups failed (last: {problem or 'moved'})")
+                    break
+                await engine.kill("bench: clean up a disturbed setup")
+            else:
+                sample = await one_kill(gateway, engine, stream, sent)
+                (failed if sample.error else good).append(sample)
+            refusal = engine.rearm("bench")
+            if refusal is not None:
+                print(f"  re-arm refused, stopping: {refusal}")
+                break
+    finally:
+        await engine.stop()
+        gateway.stop()
+    msgs = paused_frames / max(paused_ns, 1) * 1e9
+    head = (f"{msgs:>6,.0f} msgs/s of market data to the engine (--rate {rate:,.0f}): "
+            f"{len(good)} samples, {len(failed)} failed, {disturbed} setups disturbed")  # fmt: skip
+    print(head)
+    for sample in failed[:3]:
+        print(f"  FAILED: {sample.error}")
+    if not good:
+        return
+    print(line("last of 3 cancels at the gateway:", [s.cancels for s in good]))
+    print(line("  (the engine's call to IbBroker)", [s.cancels_sent for s in good]))
+    print(line("flatten order at the gateway:", [s.flatten for s in good]))
+    print(line("  (the engine's call to IbBroker)", [s.flatten_sent for s in good]))
+    print(line("flat confirmed (kill returned):", [s.confirmed for s in good]))
+    steps = []
+    for step in STEPS:
+        offsets = [s.steps[step] for s in good if step in s.steps]
+        if offsets:
+            steps.append(f"{step} {ms(pct(offsets, 0.5)):.2f}")
+    print(f"  steps published (engine clock, ms from t0), p50: {', '.join(steps)}")
+    slowest = max(good, key=lambda s: s.confirmed)
+    steps = [f"{step} {ms(slowest.steps[step]):.2f}" for step in STEPS if step in slowest.steps]
+    print(f"  {'':<42}the slowest kill: {', '.join(steps)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--samples", type=int, default=50, help="kills per rate")
+    parser.add_argument("--msg-rates", type=rates, default=rates("1000"),
+                        help="background market-data messages/s to the engine")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    args = parser.parse_args()
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)  # each cancel: an "error" 202
+    logging.getLogger("tradeterm").setLevel(logging.ERROR)  # REDUCING, HALTED, cancelled
+    run: Callable[[Any], Any] = asyncio.run
+    print(machine())
+    print("kill-switch latency (Engine.kill with long 1, stop + target + 1 resting limit working "
+          "-> cancels and flatten at the gateway process -> flat confirmed):")  # fmt: skip
+    for msgs_per_s in args.msg_rates:
+        run(bench_kill(msgs_per_s, args.samples, args.seed, args.warmup))
+
+
+if __name__ == "__main__":
+    main()
