@@ -8,8 +8,8 @@ second to the engine (calibrated; the measured rate is printed).
 
 Each sample sets up a realistic state: long 1 from a market bracket (its stop 8 ticks and
 target 16 ticks away working) plus one buy limit resting a few ticks below the bid, all
-acknowledged by the gateway and the fill booked. After a short random pause
-``t0 = time.monotonic_ns()``, ``done = await engine.kill("bench")``, ``t_end`` when it returns
+acknowledged by the gateway and the fill booked. After a random pause (``--pause`` to 0.1 s
+more) ``t0 = time.monotonic_ns()``, ``done = await engine.kill("bench")``, ``t_end`` when it returns
 (``halted``: cancels confirmed, the flatten filled, and IB's open orders and position read
 back flat). Three figures, CLOCK_MONOTONIC in both processes:
 
@@ -17,6 +17,11 @@ back flat). Three figures, CLOCK_MONOTONIC in both processes:
 * **flatten on the wire**: the flatten placeOrder arriving at the gateway - t0 (the kill
   sends it only once every cancel is confirmed);
 * **flat confirmed**: t_end - t0.
+
+The pause matters: ib_async paces what it sends to 45 messages a second (IB's limit is 50)
+and queues the rest, and each setup sends 4 orders. With a pause under a second the kill's
+cancels and reads can wait in that queue for up to a second (try ``--pause 0.05``); from
+1 s on the kill starts with the pacing window clear, as a kill pressed after a quiet moment.
 
 A sample fails when the kill does not end ``ok``, or the wire does not show exactly the 3
 cancels and 1 flatten. A setup disturbed by the market (the stop, target or limit filled
@@ -26,8 +31,8 @@ the engine called ``IbBroker.cancel`` / ``place`` (the rest, to the gateway's st
 ib_async, the socket and the gateway process getting the CPU) and when the kill's steps were
 published (the engine's wall clock, from t0).
 
-Run: ``python benchmarks/bench_kill.py [--samples 50] [--msg-rates 1000] [--warmup 2]
-[--seed 7]``.
+Run: ``python benchmarks/bench_kill.py [--samples 50] [--msg-rates 1000] [--pause 1]
+[--warmup 2] [--seed 7]``.
 """
 
 from __future__ import annotations
@@ -200,7 +205,9 @@ def line(name: str, values: list[float]) -> str:
             f"ms, max {ms(max(values)):6.2f} ms")  # fmt: skip
 
 
-async def bench_kill(msgs_per_s: float, samples: int, seed: int, warmup_s: float) -> None:
+async def bench_kill(
+    msgs_per_s: float, samples: int, seed: int, warmup_s: float, pause_s: float
+) -> None:
     gateway = GatewayProcess(msgs_per_s / 2.2, seed)
     await gateway.start()
     broker = IbBroker(ConnectionConfig(client_id=1), port=gateway.port)
@@ -219,7 +226,7 @@ async def bench_kill(msgs_per_s: float, samples: int, seed: int, warmup_s: float
         while len(good) + len(failed) < samples:
             problem = await set_up(engine)
             frames_a, pause_a = await frames_now(gateway)
-            await asyncio.sleep(rng.uniform(0.05, 0.15))  # the kill lands at a random moment
+            await asyncio.sleep(rng.uniform(pause_s, pause_s + 0.1))  # at a random moment
             frames_b, pause_b = await frames_now(gateway)
             paused_frames += frames_b - frames_a
             paused_ns += pause_b - pause_a
@@ -270,6 +277,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=50, help="kills per rate")
     parser.add_argument("--msg-rates", type=rates, default=rates("1000"),
                         help="background market-data messages/s to the engine")  # fmt: skip
+    parser.add_argument("--pause", type=float, default=1.0,
+                        help="seconds from a setup to its kill (ib_async's pacing: see above)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     args = parser.parse_args()
@@ -280,7 +289,7 @@ def main() -> None:
     print("kill-switch latency (Engine.kill with long 1, stop + target + 1 resting limit working "
           "-> cancels and flatten at the gateway process -> flat confirmed):")  # fmt: skip
     for msgs_per_s in args.msg_rates:
-        run(bench_kill(msgs_per_s, args.samples, args.seed, args.warmup))
+        run(bench_kill(msgs_per_s, args.samples, args.seed, args.warmup, args.pause))
 
 
 if __name__ == "__main__":
