@@ -119,8 +119,9 @@ async def test_l1_depth_and_trades_stream_on_tick_with_bid_below_ask(ib: IB) -> 
     assert all(on_tick(p) for p in prints)
     assert ticker.volume > 0 and on_tick(ticker.last) and ticker.rtVolume > 0
     assert ticker.low <= ticker.last <= ticker.high
-    bids, asks = ticker.domBids, ticker.domAsks
-    assert len(bids) == 10 and len(asks) == 10
+    # a level moves as a delete then an insert (two frames): between them a side shows 9
+    await until(lambda: len(ticker.domBids) == len(ticker.domAsks) == 10, "10 levels a side")
+    bids, asks = list(ticker.domBids), list(ticker.domAsks)
     assert all(a.price > b.price for a, b in itertools.pairwise(bids))
     assert all(a.price < b.price for a, b in itertools.pairwise(asks))
     assert bids[0].price < asks[0].price and all(level.size > 0 for level in bids + asks)
