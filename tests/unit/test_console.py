@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -96,8 +97,10 @@ def test_console_kill_switch_flattens_and_halts() -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "KILL requested: end of test" in out
-    assert "KILL cancelling: cancelling 1 working order(s)" in out
-    assert "KILL flattening: market SELL 2" in out
+    # the sell limit rests; the market buy may still be on its way when the kill arrives
+    assert re.search(r"KILL cancelling: cancelling [12] working order\(s\)", out)
+    bought = "FILL BUY 2" in out
+    assert ("KILL flattening: market SELL 2" in out) == bought
     assert "KILL halted: flat at IB, no working orders" in out
     assert "the kill switch is running" in out or "trading is HALTED" in out  # buy 1 refused
     final = out.rsplit("stopping after", 1)[1]
