@@ -159,6 +159,8 @@ COMMANDS: dict[str, str] = {
     "gateway": "run the fake IB Gateway (market simulator, matching engine, replay, faults)",
     "locate": "print where config, data, logs or themes live",
     "config": "show the effective configuration and where each value came from",
+    "report": "performance from the journal: per day and strategy (trades, P&L, drawdown...)",
+    "journal": "export the journal (fills, orders, events, bars) as CSV or JSON",
 }
 
 
@@ -223,6 +225,10 @@ def build_command_parser() -> argparse.ArgumentParser:
     show = config_sub.add_parser("show", parents=[options], help=COMMANDS["config"])
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(handler=_cmd_config_show)
+
+    from tradeterm.journal import commands as journal_commands
+
+    journal_commands.register(sub, options)
     return parser
 
 
