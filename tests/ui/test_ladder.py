@@ -3,14 +3,8 @@ P&L at price, centring, STALE, and repainting only the rows that changed."""
 
 from __future__ import annotations
 
-from textual.strip import Strip
-
 from tests.ui.helpers import gateway, gateway_position, ladder, make_app, ready, settings, settle
 from tradeterm.ui.ladder import Header, Row
-
-
-def line(strip: Strip) -> str:
-    return "".join(seg.text for seg in strip)
 
 
 async def test_a_trade_marks_the_last_price_with_its_size_and_volume() -> None:
@@ -27,7 +21,7 @@ async def test_a_trade_marks_the_last_price_with_its_size_and_volume() -> None:
         assert y is not None
         row = lad._rows[y]
         assert isinstance(row, Row) and row.last == 7 and row.volume == 7
-        text = line(lad.render_line(y))
+        text = lad.row_text(y)
         assert app.instrument is not None and app.instrument.format_price(price) in text
         assert "×7" in text
 
@@ -41,13 +35,15 @@ async def test_only_changed_rows_are_repainted() -> None:
         await settle(
             pilot, app, lambda: lad.data is not None and lad.data.last == market.bid, "first print"
         )
-        before = lad.painted_rows
+        before, cells = lad.painted_rows, lad.painted_cells
         market.trade(market.ask, 2)  # the last moves one tick: two rows change (old and new last)
         await settle(
             pilot, app, lambda: lad.data is not None and lad.data.last == market.ask, "second print"
         )
         await pilot.pause(0.2)
         assert 1 <= lad.painted_rows - before <= 3 < lad.rows
+        # and in those rows only the cells that changed: price and size marks, volume
+        assert 1 <= lad.painted_cells - cells <= 3 * 3
 
 
 async def test_auto_recentre_manual_scroll_and_the_recentre_key() -> None:
@@ -90,13 +86,13 @@ async def test_position_average_and_pnl_at_price_in_ticks_and_money() -> None:
         avg_row, up_row = lad._rows[y_avg], lad._rows[y_up]
         assert isinstance(avg_row, Row) and avg_row.avg and avg_row.pnl == "+0t"
         assert isinstance(up_row, Row) and up_row.pnl == "+4t"
-        assert "◆" in line(lad.render_line(y_avg))
+        assert "◆" in lad.row_text(y_avg)
         await pilot.press("m")
         up_row = lad._rows[y_up]
         assert isinstance(up_row, Row) and up_row.pnl == "+50"  # ES: 4 ticks x 12.50
         header = lad._rows[0]
         assert isinstance(header, Header) and header.money
-        assert "P&L $" in line(lad.render_line(0))
+        assert "P&L $" in lad.row_text(0)
 
 
 async def test_stale_depth_is_shown_on_the_ladder() -> None:
@@ -107,9 +103,7 @@ async def test_stale_depth_is_shown_on_the_ladder() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)
         lad = ladder(app)
-        await settle(
-            pilot, app, lambda: "STALE" in line(lad.render_line(0)), "STALE in the ladder header"
-        )
+        await settle(pilot, app, lambda: "STALE" in lad.row_text(0), "STALE in the ladder header")
         status = app.screen.query_one("#status")
         await settle(pilot, app, lambda: "DEGRADED" in status.shown, "DEGRADED in the status bar")  # type: ignore[attr-defined]
 
@@ -124,7 +118,7 @@ async def test_narrow_terminal_folds_panels_and_keeps_the_ladder() -> None:
         assert screen.query_one("#position").display and screen.query_one("#orders").display
         lad = ladder(app)
         assert lad.size.height >= 20 and lad.size.width >= 40
-        assert "PRICE" in line(lad.render_line(0))
+        assert "PRICE" in lad.row_text(0)
     app = make_app()
     async with app.run_test(size=(200, 60)) as pilot:
         await ready(pilot, app)

@@ -67,9 +67,17 @@ from tradeterm.ui.styles import resolve
 log = logging.getLogger(__name__)
 
 Opener = Callable[[], AbstractAsyncContextManager[Runtime]]
-SIDE_PANELS_HZ = 4.0  # position, risk, tape: a human reads them at most this often
+SIDE_PANELS_HZ = 4.0  # position, risk, status: a human reads them at most this often
+TAPE_HZ = 1.0  # every print shifts every tape line: the tape is the costliest panel to repaint
+# Terminal output budget for the ladder's market data (bytes/s): at kHz market data every
+# book level changes every paint; over SSH bytes are latency. one repainted cell
+# (cursor move, 24-bit colours, text: ~80 measured). Quiet markets paint at ui.paint_hz; a firehose
+# paints the book as often as the budget allows (own orders and fills paint at once).
+BYTES_PER_CELL = 80
+LADDER_BYTES_NARROW = 10_000
+LADDER_BYTES_WIDE = 16_000
+WIDE = 120
 CHART_MIN_S = 0.5  # the chart redraws at most at 2 Hz (a plotext build costs ~15 ms)
-CHART_FORMING_S = 5.0  # a forming bar redraws the chart at most this often
 
 
 class StartupError(Exception):
@@ -226,9 +234,10 @@ class TradingApp(App[int]):
         self._stop = asyncio.Event()
         self._dirty: set[str] = set()
         self._last_side = 0.0
+        self._last_tape = 0.0
+        self._credit = 0.0
         self._last_chart = 0.0
         self._chart_due = False
-        self._chart_forming_at = 0.0
         self._kill_screen: KillScreen | None = None
         self._reported: set[str] = set()
         self.results: list[CommandResult] = []  # every command's result (tests read it)
@@ -310,7 +319,7 @@ class TradingApp(App[int]):
     # ---- events -> dirty flags -------------------------------------------------------------
 
     def dirty_all(self) -> None:
-        self._dirty |= {"ladder", "orders", "position", "risk", "tape", "status"}
+        self._dirty |= {"ladder", "ladder-now", "orders", "position", "risk", "tape", "status"}
         self._chart_due = True
 
     def on_engine_event(self, event: EngineEvent) -> None:
@@ -321,13 +330,10 @@ class TradingApp(App[int]):
                 if changes.kinds & Changed.TRADE:
                     d |= {"tape", "position"}
             case BarsChanged(closed=closed):
-                if closed:
-                    self._chart_due = True
-                elif time.monotonic() - self._chart_forming_at > CHART_FORMING_S:
-                    self._chart_forming_at = time.monotonic()
+                if closed:  # a chart redraw costs ~30 KB of output at 200x60: on close only
                     self._chart_due = True
             case OrderUpdated(order=o):
-                d |= {"orders", "ladder", "risk"}
+                d |= {"orders", "ladder", "ladder-now", "risk"}
                 if o.reason and not o.status.is_open:
                     self.log_line("WARNING", f"order {o.order_id} {o.status}: {o.reason}")
             case FillBooked(fill=f):
@@ -336,7 +342,7 @@ class TradingApp(App[int]):
                 self.log_line("INFO", f"FILL {f.side} {f.quantity} @ {px}"
                               + (" (recovered)" if event.historical else ""))  # fmt: skip
             case PositionChanged():
-                d |= {"position", "ladder", "risk"}
+                d |= {"position", "ladder", "ladder-now", "risk"}
                 self._chart_due = True
             case PositionDivergence():
                 self.log_line("WARNING", f"position at IB is {event.broker}, fills said {event.ours}: using IB's")  # fmt: skip
@@ -347,7 +353,7 @@ class TradingApp(App[int]):
                     self.log_line("WARNING", f"refused: {r.reason}")
                     self.notify(r.reason, title="refused", severity="warning", timeout=5)
             case HealthChanged():
-                d |= {"status", "ladder"}
+                d |= {"status", "ladder", "ladder-now"}
                 self.log_line("INFO" if str(event.state) == "LIVE" else "WARNING",
                               f"connection {event.state}: {event.reason}")  # fmt: skip
             case RiskUpdate():
@@ -405,20 +411,28 @@ class TradingApp(App[int]):
         snap = engine.snapshot(tape=40)
         inst = engine.instrument
         if "ladder" in dirty:
-            stale = any(f in (Feed.DEPTH, Feed.QUOTES) for f in snap.health.stale)
-            pnl = snap.pnl
-            main.query_one(Ladder).show(
-                LadderData.build(
-                    inst,
-                    snap.market,
-                    snap.orders,
-                    pnl.quantity if pnl else 0,
-                    pnl.avg_price if pnl else None,
-                    stale,
-                )
-            )
-            if self.first_paint_at is None:
-                self.first_paint_at = time.monotonic()
+            # the terminal-output budget: market data alone may repaint the book only as
+            # often as the bytes allow; own orders, fills, health paint at once
+            wide = main.size.width >= WIDE
+            budget = LADDER_BYTES_WIDE if wide else LADDER_BYTES_NARROW
+            hz = self.settings.ui.paint_hz
+            self._credit = min(self._credit + budget / hz, budget / 2)
+            if self._credit > 0 or "ladder-now" in dirty:
+                lad = main.query_one(Ladder)
+                stale = any(f in (Feed.DEPTH, Feed.QUOTES) for f in snap.health.stale)
+                pnl = snap.pnl
+                cells = lad.painted_cells
+                lad.show(
+                    LadderData.build(
+                        inst, snap.market, snap.orders,
+                        pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, stale,
+                    )
+                )  # fmt: skip
+                self._credit -= (lad.painted_cells - cells) * BYTES_PER_CELL
+                if self.first_paint_at is None:
+                    self.first_paint_at = time.monotonic()
+            else:
+                self._dirty.add("ladder")  # the next tick
         if "orders" in dirty:
             main.query_one(panels.OrdersTable).show(inst, snap.orders + snap.foreign_orders)
         side = dirty & {"position", "risk", "tape", "status"}
@@ -433,7 +447,10 @@ class TradingApp(App[int]):
                 )
             if "risk" in side or "position" in side:
                 self._paint_risk(main, snap)
-            if "tape" in side and snap.market is not None:
+            if "tape" in side and now - self._last_tape < 1 / TAPE_HZ:
+                self._dirty.add("tape")
+            elif "tape" in side and snap.market is not None:
+                self._last_tape = now
                 tape = main.query_one("#tape", panels.Panel)
                 if tape.display:
                     tape.set(panels.tape_text(inst, snap.market.tape, max(tape.size.height - 1, 1)))

@@ -136,7 +136,26 @@ class Header:
     width: int
 
 
-# column widths: (name, width, right-aligned)
+def _cell(row: Row, name: str) -> object:
+    """What one column of a row shows (equal: the cell need not be repainted)."""
+    if name == "BUY":
+        return row.buys
+    if name == "BID":
+        return row.bid, row.inside == -1
+    if name == "PRICE":
+        return row.last is not None, row.avg
+    if name == "ASK":
+        return row.ask, row.inside == 1
+    if name == "SELL":
+        return row.sells
+    if name == "LAST":
+        return row.last
+    if name == "VOL":
+        return row.volume
+    return row.pnl, row.pnl_sign
+
+
+# column widths: (name, width); PRICE's is the instrument's
 _COLUMNS = (
     ("BUY", 5), ("BID", 6), ("PRICE", 0), ("ASK", 6), ("SELL", 5), ("LAST", 5), ("VOL", 6),
     ("P&L", 9),
@@ -144,11 +163,42 @@ _COLUMNS = (
 _OPTIONAL = ("P&L", "VOL", "LAST")  # dropped in this order when the ladder is narrow
 
 
+class LadderColumn(Widget):
+    """One column of the ladder. Each column is its own region on the screen, so a changed
+    cell costs only that cell's bytes: Textual writes a dirty line of a widget from the
+    widget's left edge to the end of the dirty span, and at kHz market data most rows change
+    one size per paint."""
+
+    DEFAULT_CSS = "LadderColumn { height: 1fr; }"
+
+    def __init__(self, ladder: Ladder, name: str, width: int) -> None:
+        super().__init__(classes="ladder-column")
+        self.ladder = ladder
+        self.column = name
+        self.cell_width = width
+        self.styles.width = width + 1  # one space after each cell
+        self._strips: dict[int, Strip] = {}
+
+    def invalidate(self, y: int | None = None) -> None:
+        if y is None:
+            self._strips.clear()
+            self.refresh()
+        else:
+            self._strips.pop(y, None)
+            self.refresh(Region(0, y, self.cell_width + 1, 1))
+
+    def render_line(self, y: int) -> Strip:
+        strip = self._strips.get(y)
+        if strip is None:
+            strip = self._strips[y] = self.ladder.cell_strip(self.column, self.cell_width, y)
+        return strip
+
+
 class Ladder(Widget, can_focus=True):
     """See the module notes. The app calls :meth:`show` at the paint rate."""
 
     DEFAULT_CSS = """
-    Ladder { width: 1fr; height: 1fr; min-width: 30; }
+    Ladder { width: 1fr; height: 1fr; min-width: 30; layout: horizontal; overflow: hidden; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -159,10 +209,10 @@ class Ladder(Widget, can_focus=True):
         self.cursor: int | None = None
         self.pnl_money = False
         self._rows: dict[int, Row | Header] = {}
-        self._strips: dict[int, Strip] = {}
         self._styles: dict[str, Style] = {}
         self._layout: list[tuple[str, int]] = []
-        self.painted_rows = 0  # rows repainted since start (tests and benchmarks read it)
+        self.painted_rows = 0  # rows with a change since start (tests read it)
+        self.painted_cells = 0  # cells repainted since start (tests and benchmarks read it)
 
     # ---- geometry ------------------------------------------------------------------------
 
@@ -235,10 +285,33 @@ class Ladder(Widget, can_focus=True):
         self.pnl_money = not self.pnl_money
         self._update()
 
-    # ---- painting --------------------------------------------------------------------------
+    # ---- layout ----------------------------------------------------------------------------
+
+    def _columns(self, width: int) -> list[tuple[str, int]]:
+        price_w = 10
+        if self.data is not None:
+            price_w = len(self.data.instrument.format_price(999_999)) + 3
+        cols = [(name, w or price_w) for name, w in _COLUMNS]
+        for drop in _OPTIONAL:
+            if sum(w + 1 for _, w in cols) <= width:
+                break
+            cols = [c for c in cols if c[0] != drop]
+        return cols
+
+    def _relayout(self) -> None:
+        """(Re)build the column widgets for the current width."""
+        layout = self._columns(self.size.width)
+        if layout == self._layout:
+            return
+        self._layout = layout
+        self._rows.clear()
+        with self.app.batch_update():
+            self.remove_children()
+            self.mount_all([LadderColumn(self, name, w) for name, w in layout])
 
     def on_resize(self) -> None:
-        self._invalidate()
+        self._relayout()
+        self._rows.clear()
         if self.data is not None and self.data.reference is not None and self.auto:
             self.centre(self.data.reference)
         self._update()
@@ -248,52 +321,47 @@ class Ladder(Widget, can_focus=True):
 
     def _theme_changed(self) -> None:
         self._styles.clear()
-        self._invalidate()
-        self.refresh()
+        for column in self.query(LadderColumn):
+            column.invalidate()
 
-    def _invalidate(self) -> None:
-        self._rows.clear()
-        self._strips.clear()
-        self._layout = self._columns(self.size.width)
-
-    def _columns(self, width: int) -> list[tuple[str, int]]:
-        price_w = 10
-        if self.data is not None:
-            price_w = len(self.data.instrument.format_price(999_999)) + 3
-        cols = [(name, w or price_w) for name, w in _COLUMNS]
-        for drop in _OPTIONAL:
-            if sum(w + 1 for _, w in cols) - 1 <= width:
-                break
-            cols = [c for c in cols if c[0] != drop]
-        return cols
+    # ---- painting --------------------------------------------------------------------------
 
     def _update(self) -> None:
-        """Compare every visible row with what is shown; refresh only those that changed."""
-        width = self.size.width
-        if not width:
+        """Compare every visible row with what is shown; repaint only the cells that changed."""
+        if not self.size.width:
             return
-        if not self._layout or self._layout != self._columns(width):
-            self._invalidate()
-        dirty: list[int] = []
-        header = Header(bool(self.data and self.data.stale), self.auto, self.pnl_money, width)
-        if self._rows.get(0) != header:
-            self._rows[0] = header
-            self._strips.pop(0, None)
-            dirty.append(0)
+        if self._layout != self._columns(self.size.width):
+            self._relayout()
+        columns = list(self.query(LadderColumn))
+        if not columns:
+            return
+        old = self._rows
+        header = Header(
+            bool(self.data and self.data.stale), self.auto, self.pnl_money, self.size.width
+        )
+        if old.get(0) != header:
+            old[0] = header
+            self.painted_rows += 1
+            for column in columns:
+                column.invalidate(0)
         for y in range(1, self.rows + 1):
             row = self._row(y)
             if row is None:
                 continue
-            if self._rows.get(y) != row:
-                self._rows[y] = row
-                self._strips.pop(y, None)
-                dirty.append(y)
-        self.painted_rows += len(dirty)
-        if len(dirty) > self.rows // 2:
-            self.refresh()
-        else:
-            for y in dirty:
-                self.refresh(Region(0, y, width, 1))
+            before = old.get(y)
+            if before == row:
+                continue
+            old[y] = row
+            self.painted_rows += 1
+            whole = (
+                not isinstance(before, Row)
+                or before.price != row.price
+                or before.cursor != row.cursor
+            )
+            for column in columns:
+                if whole or _cell(before, column.column) != _cell(row, column.column):  # type: ignore[arg-type]
+                    self.painted_cells += 1
+                    column.invalidate(y)
 
     def _row(self, y: int) -> Row | None:
         data, price = self.data, self.price_at(y)
@@ -354,100 +422,79 @@ class Ladder(Widget, can_focus=True):
             style = self._styles[name]
         return style
 
-    def render_line(self, y: int) -> Strip:
-        strip = self._strips.get(y)
-        if strip is None:
-            strip = self._render_row(y)
-            self._strips[y] = strip
-        return strip
-
-    def _render_row(self, y: int) -> Strip:
-        width = self.size.width
-        row = self._rows.get(y)
-        if row is None:
-            return Strip.blank(width, self._style("base"))
-        if isinstance(row, Header):
-            return self._render_header(row, width)
+    def cell_strip(self, name: str, w: int, y: int) -> Strip:
+        """The strip of one cell (``w`` characters and a space) of row ``y``."""
         st = self._style
-        assert self.data is not None
-        segments: list[Segment] = []
+        row = self._rows.get(y)
+        full = w + 1
+        if row is None or self.data is None:
+            return Strip.blank(full, st("base"))
+        if isinstance(row, Header):
+            if row.stale:  # STALE must be seen even on the narrowest ladder: a banner
+                x = sum(
+                    cw + 1 for cn, cw in self._layout[: [c for c, _ in self._layout].index(name)]
+                )
+                text = " STALE: depth stopped updating ".center(self.size.width)
+                return Strip([Segment(text[x : x + full].ljust(full), st("stale"))])
+            label = name if name != "P&L" else ("P&L $" if row.money else "P&L t")
+            text = label.center(w) if name == "PRICE" else label.rjust(w)
+            if name == self._layout[-1][0]:
+                text += " " + ("AUTO" if row.auto else "MAN")[: max(full - len(text) - 1, 0)]
+            return Strip([Segment(text[:full].ljust(full), st("header"))])
         cursor = st("cursor") if row.cursor else None
 
-        def cell(text: str, w: int, style: Style, right: bool = True) -> None:
-            text = text[:w]
-            text = text.rjust(w) if right else text.center(w)
-            segments.append(Segment(text, style + cursor if cursor else style))
+        def seg(text: str, style: Style) -> Segment:
+            return Segment(text, style + cursor if cursor else style)
 
-        for i, (name, w) in enumerate(self._layout):
-            if i:
-                segments.append(Segment(" ", cursor or st("base")))
-            if name == "BUY":
-                cell(row.buys, w, st("own-buy"))
-            elif name == "BID":
-                style = st("bid") + st("inside") if row.inside == -1 else st("bid")
-                cell(str(row.bid) if row.bid else "", w, style if row.bid else st("base"))
-            elif name == "PRICE":
-                text = self.data.instrument.format_price(row.price)
-                mark = "◆" if row.avg else " "
-                style = st("last") if row.last is not None else st("base")
-                if row.avg and row.last is None:
-                    style = st("avg")
-                segments.append(Segment(mark, (st("avg") + cursor) if cursor else st("avg")))
-                cell(
-                    text,
-                    w - 1,
-                    style if row.last is not None else (style + cursor if cursor else style),
-                    right=False,
-                )
-            elif name == "ASK":
-                style = st("ask") + st("inside") if row.inside == 1 else st("ask")
-                cell(str(row.ask) if row.ask else "", w, style if row.ask else st("base"))
-            elif name == "SELL":
-                cell(row.sells, w, st("own-sell"))
-            elif name == "LAST":
-                cell(
-                    f"×{row.last}" if row.last is not None else "",
-                    w,
-                    st("last") if row.last is not None else st("base"),
-                )
-            elif name == "VOL":
-                cell(str(row.volume) if row.volume else "", w, st("volume"))
-            elif name == "P&L":
-                style = (
-                    st("profit")
-                    if row.pnl_sign > 0
-                    else st("loss")
-                    if row.pnl_sign < 0
-                    else st("volume")
-                )
-                cell(row.pnl, w, style)
-        used = sum(s.cell_length for s in segments)
-        if used < width:
-            segments.append(Segment(" " * (width - used), st("base")))
-        return Strip(segments).crop(0, width)
-
-    def _render_header(self, header: Header, width: int) -> Strip:
-        st = self._style
-        segments: list[Segment] = []
-        for i, (name, w) in enumerate(self._layout):
-            if i:
-                segments.append(Segment(" ", st("header")))
-            label = name if name != "P&L" else ("P&L $" if header.money else "P&L t")
-            segments.append(
-                Segment(label.center(w) if name == "PRICE" else label.rjust(w), st("header"))
+        segments: list[Segment]
+        if name == "BUY":
+            segments = [seg(row.buys.rjust(w), st("own-buy"))]
+        elif name == "BID":
+            style = (
+                (st("bid") + st("inside") if row.inside == -1 else st("bid"))
+                if row.bid
+                else st("base")
             )
-        tail = " STALE " if header.stale else (" AUTO" if header.auto else " MANUAL")
-        used = sum(s.cell_length for s in segments)
-        room = width - used
-        if header.stale:
-            # STALE must be seen even on the narrowest ladder: it replaces the column names
-            text = " STALE: depth stopped updating ".center(width)
-            return Strip([Segment(text[:width], st("stale"))])
-        if room >= len(tail):
-            segments.append(Segment(tail.ljust(room), st("header")))
-        elif room > 0:
-            segments.append(Segment(" " * room, st("header")))
-        return Strip(segments).crop(0, width)
+            segments = [seg((str(row.bid) if row.bid else "").rjust(w), style)]
+        elif name == "PRICE":
+            text = self.data.instrument.format_price(row.price).center(w - 1)
+            style = st("last") if row.last is not None else st("avg") if row.avg else st("base")
+            price = Segment(text, style) if row.last is not None else seg(text, style)
+            segments = [seg("◆" if row.avg else " ", st("avg")), price]
+        elif name == "ASK":
+            style = (
+                (st("ask") + st("inside") if row.inside == 1 else st("ask"))
+                if row.ask
+                else st("base")
+            )
+            segments = [seg((str(row.ask) if row.ask else "").rjust(w), style)]
+        elif name == "SELL":
+            segments = [seg(row.sells.rjust(w), st("own-sell"))]
+        elif name == "LAST":
+            last = row.last is not None
+            segments = [
+                seg((f"×{row.last}" if last else "").rjust(w), st("last") if last else st("base"))
+            ]
+        elif name == "VOL":
+            segments = [seg((str(row.volume) if row.volume else "").rjust(w), st("volume"))]
+        else:
+            style = (
+                st("profit")
+                if row.pnl_sign > 0
+                else st("loss")
+                if row.pnl_sign < 0
+                else st("volume")
+            )
+            segments = [seg(row.pnl[:w].rjust(w), style)]
+        segments.append(seg(" ", st("base")))
+        return Strip(segments).crop(0, full)
+
+    def row_text(self, y: int) -> str:
+        """Row ``y`` as plain text, every column (tests, the tmux check)."""
+        return "".join(
+            "".join(segment.text for segment in self.cell_strip(name, w, y))
+            for name, w in self._layout
+        )
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
-        return sum(w + 1 for _, w in self._columns(10_000)) + 6
+        return sum(w + 1 for _, w in self._columns(10_000))
