@@ -1,0 +1,93 @@
+"""Regenerate the README screenshots: ``python scripts/screenshots.py [--out screenshots]``.
+
+The real app on the embedded fake gateway (SIM, seed 7), in a private temporary config and
+data directory (your config, themes and journal are not touched). It trades a little (a
+market buy, a resting bid) so the ladder shows a position and an order, then saves SVGs: the
+main screen in each built-in theme, the kill switch, and the help screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SIZE = (160, 48)
+SEED = 7
+
+
+async def until(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def shoot(theme: str, out: Path, extra: bool) -> list[Path]:
+    from tradeterm.config import load_settings
+    from tradeterm.ui.app import TradingApp
+    from tradeterm.ui.dialogs import KillScreen
+    from tradeterm.ui.themes import select_theme
+
+    settings = load_settings(None, {"ui.theme": theme}).settings
+    chosen, themes = select_theme(theme)
+    app = TradingApp(settings, theme=chosen, themes=themes, seed=SEED)
+    saved: list[Path] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.started.is_set() or app.startup_error, "the engine")
+        if app.startup_error:
+            raise RuntimeError(app.startup_error)
+        await pilot.pause(3.0)  # some market: prints, volume, the tape
+        await pilot.press("a", "b")
+        await until(lambda: app.engine is not None and app.engine.snapshot(tape=0).pnl.quantity == 1, "a fill")  # type: ignore[union-attr]  # fmt: skip
+        await pilot.press("down", "down", "down", "l")
+        await until(lambda: app.engine is not None and len(app.engine.snapshot(tape=0).orders) == 1, "a resting bid")  # fmt: skip
+        await pilot.pause(2.0)
+        saved.append(Path(app.save_screenshot(f"main-{theme}.svg", str(out))))
+        if extra:
+            await pilot.press("question_mark")
+            await pilot.pause(0.5)
+            saved.append(Path(app.save_screenshot("help.svg", str(out))))
+            await pilot.press("escape")
+            await pilot.press("ctrl+k")
+            kill = app.screen
+            assert isinstance(kill, KillScreen)
+            await until(lambda: kill.done is not None, "the kill switch to end")
+            await pilot.pause(1.0)
+            saved.append(Path(app.save_screenshot("kill-switch.svg", str(out))))
+        await app.shutdown()
+    return saved
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "screenshots"
+    )
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    logging.getLogger().addHandler(logging.NullHandler())  # the engine's notices are on screen
+    for name in [n for n in os.environ if n.startswith("TRADETERM_")]:
+        del os.environ[name]
+    from tradeterm.ui.themes import theme_files
+
+    for i, theme in enumerate(sorted(theme_files(), key=lambda n: (n != "dark", n))):
+        # a fresh home per run: the kill switch's HALTED is journaled and would carry over
+        with tempfile.TemporaryDirectory() as home:
+            for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                             ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):  # fmt: skip
+                os.environ[var] = str(Path(home) / sub)
+            for path in asyncio.run(shoot(theme, args.out, extra=i == 0)):
+                print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
