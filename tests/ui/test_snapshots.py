@@ -53,6 +53,8 @@ def test_own_orders_on_the_ladder(snap_compare: Any) -> None:
             "two buys shown",
         )
         await until(lambda: app.screen.query_one("#orders").row_count == 2, "two orders listed")  # type: ignore[attr-defined]
-        await pilot.pause(1.6)  # the order rate (orders in the last second) back to 0
+        risk = app.screen.query_one("#risk")
+        await until(lambda: "rate 0/" in risk.shown, "the order rate back to 0")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(99, 30), run_before=run)

@@ -156,3 +156,42 @@ async def test_keymap_from_config_overrides_a_key() -> None:
         await settle(
             pilot, app, lambda: gateway_position(gateway(app), market) == 1, "bought with ctrl+b"
         )
+
+
+async def test_working_orders_panel_select_and_cancel() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        await pilot.press("a", "down", "down", "l", "down", "l")
+        await settle(pilot, app, lambda: len(own_working(app)) == 2, "two buy limits")
+        table = app.screen.query_one("#orders")
+        await settle(pilot, app, lambda: table.row_count == 2, "both listed")  # type: ignore[attr-defined]
+        await pilot.press("o", "down", "delete")  # the second row: the lower limit
+        await settle(pilot, app, lambda: len(own_working(app)) == 1, "one cancelled")
+        assert own_working(app)[0].lmt_ticks == market.bid - 2
+        await pilot.press("escape")
+        assert app.focused is not None and app.focused.id == "ladder"
+
+
+async def test_help_lists_the_keys_as_configured() -> None:
+    app = make_app(settings(**{"ui.keymap": {"flatten": "F"}}))
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f1")
+        from textual.widgets import Static
+
+        text = str(app.screen.query_one("#help-text", Static).render())
+        assert "ctrl+k" in text and "KILL SWITCH" in text
+        assert "F " in text and "[flatten]" in text
+        await pilot.press("escape")
+        assert app.screen.query_one("#ladder")
+
+
+async def test_a_textual_theme_from_the_palette_still_paints_the_ladder() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        app.theme = "textual-light"  # has none of tradeterm's variables: the defaults apply
+        await pilot.pause()
+        assert "PRICE" in ladder(app).row_text(0)
+        assert "qty" in status(app)

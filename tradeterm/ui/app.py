@@ -63,6 +63,7 @@ from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScr
 from tradeterm.ui.keys import screen_bindings
 from tradeterm.ui.ladder import Ladder, LadderData
 from tradeterm.ui.styles import resolve
+from tradeterm.ui.themes import DEFAULT_VARIABLES
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class TradingScreen(Screen[None]):
     def on_mount(self) -> None:
         for ladder in self.query(Ladder):  # none when the app is already exiting
             ladder.focus()
+        self.set_class(self.app.mode == "live", "live")  # type: ignore[attr-defined]
 
     def on_resize(self) -> None:
         w, h = self.size
@@ -236,12 +238,16 @@ class TradingApp(App[int]):
         self._last_side = 0.0
         self._last_tape = 0.0
         self._credit = 0.0
+        self._retry_at: float | None = None  # when the broker retries the connection
         self._last_chart = 0.0
         self._chart_due = False
         self._kill_screen: KillScreen | None = None
         self._reported: set[str] = set()
         self.results: list[CommandResult] = []  # every command's result (tests read it)
         self.first_paint_at: float | None = None
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **DEFAULT_VARIABLES}
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -354,6 +360,7 @@ class TradingApp(App[int]):
                     self.notify(r.reason, title="refused", severity="warning", timeout=5)
             case HealthChanged():
                 d |= {"status", "ladder", "ladder-now"}
+                self._retry_at = time.monotonic() + event.retry_in_s if event.retry_in_s else None
                 self.log_line("INFO" if str(event.state) == "LIVE" else "WARNING",
                               f"connection {event.state}: {event.reason}")  # fmt: skip
             case RiskUpdate():
@@ -493,6 +500,7 @@ class TradingApp(App[int]):
         text = panels.status_text(
             mode=self.mode, symbol=self.settings.symbol, snap=snap, armed=self.armed,
             confirmed=self.confirmed, qty=self.qty, now_ns=now, to_break_s=to_break,
+            retry_in_s=max(self._retry_at - time.monotonic(), 0.0) if self._retry_at else None,
             wide=main.size.width >= 100,
         )  # fmt: skip
         main.query_one("#status", panels.Panel).set(text)

@@ -52,7 +52,8 @@ ACTIONS: tuple[KeyAction, ...] = (
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 
-ACTION_IDS = frozenset(a.id for a in (*ACTIONS, KILL))
+# ctrl+p is Textual's own binding (the command palette): listed in the help, not remappable
+ACTION_IDS = frozenset(a.id for a in (*ACTIONS, KILL) if a.id != "palette")
 
 
 class KeymapError(Exception):

@@ -95,6 +95,7 @@ def status_text(
     now_ns: int,
     to_break_s: float | None,
     wide: bool,
+    retry_in_s: float | None = None,
 ) -> Text:
     """The one-line status bar: mode, market, connection, data age, armed, qty, clock."""
     t = Text(no_wrap=True, overflow="ellipsis")
@@ -112,8 +113,8 @@ def status_text(
         style = {"LIVE": "$success", "DEGRADED": "bold $warning"}.get(state, "bold $error")
         t.append(" ")
         t.append(state, style=style)
-        if health.retry_in_s:
-            t.append(f" retry {health.retry_in_s:.0f}s", style="$warning")
+        if retry_in_s is not None and state == "RECONNECTING":  # counts down each second
+            t.append(f" retry in {retry_in_s:.0f}s", style="$warning")
         market = snap.market
         if market is not None and market.ts_ns:
             age = max((now_ns - market.ts_ns) / NS, 0.0)

@@ -23,6 +23,31 @@ REQUIRED_VARIABLES = (
     "ladder-own-buy", "ladder-own-sell", "ladder-header", "profit", "loss", "mode-sim",
     "mode-paper", "mode-live", "armed", "stale", "large-print",
 )  # fmt: skip
+# tradeterm's variables for a theme that lacks them (Textual's own, picked in the palette):
+# the dark theme's values
+DEFAULT_VARIABLES: dict[str, str] = {
+    "ladder-bid": "#1d4f91",
+    "ladder-bid-text": "#e6efff",
+    "ladder-ask": "#8c2a2e",
+    "ladder-ask-text": "#ffeaea",
+    "ladder-price": "#c9d1d9",
+    "ladder-last": "#f0c000",
+    "ladder-last-text": "#000000",
+    "ladder-cursor": "#3a4556",
+    "ladder-avg": "#c678dd",
+    "ladder-volume": "#6e7a8a",
+    "ladder-own-buy": "#5fb0ff",
+    "ladder-own-sell": "#ff7b72",
+    "ladder-header": "#8b949e",
+    "profit": "#46a758",
+    "loss": "#e5484d",
+    "mode-sim": "#2d6a4f",
+    "mode-paper": "#1d4f91",
+    "mode-live": "#d00000",
+    "armed": "#d8a24f",
+    "stale": "#ff4d4f",
+    "large-print": "#f0c000",
+}
 _BASE_KEYS = (
     "primary", "secondary", "accent", "warning", "error", "success", "foreground",
     "background", "surface", "panel", "boost",
