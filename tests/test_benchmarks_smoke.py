@@ -22,6 +22,8 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
         ("bench_engine.py", ["--samples", "5", "--msg-rates", "500", "--ingest-rates", "500",
                              "--window", "1", "--warmup", "0.5", "--events", "2000"], "p99"),
         ("bench_kill.py", ["--samples", "3", "--msg-rates", "300", "--warmup", "0.5"], "p99"),
+        ("bench_ui.py", ["--sizes", "80x24", "--seconds", "0.5", "--warmup", "0", "--samples", "2"],
+         "KB/s"),
     ],
 )  # fmt: skip
 def test_benchmark_runs(script: str, args: list[str], expect: str) -> None:
