@@ -12,7 +12,7 @@ from tests.integration.engine_helpers import MakeEngine, gateway_position, worki
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder
-from tradeterm.engine.events import FillBooked, KillProgress, RiskUpdate
+from tradeterm.engine.events import RiskUpdate
 from tradeterm.sim.gateway.app import FakeGateway
 
 pytestmark = pytest.mark.integration
@@ -60,11 +60,9 @@ async def test_daily_loss_from_unrealized_alone_kills(
     await run.wait(lambda: any(u.kind == "kill" for u in run.of(RiskUpdate)), "the daily-loss kill")
     kill = next(u for u in run.of(RiskUpdate) if u.kind == "kill")
     assert kill.rule == "daily_loss" and kill.state == "REDUCING"
-    assert not [f for f in run.of(FillBooked) if f.fill.order_id and "kill" in f.fill.order_id]
-    await run.wait(lambda: (engine.snapshot().kill or KillProgress("", "", "", 0, 0, 0)).done,
-                   "the kill switch")  # fmt: skip
-    last = engine.snapshot().kill
+    last = await engine.kill_switch.join()  # the kill event started the kill switch
     assert last is not None and last.ok and last.step == "halted"
+    assert engine.snapshot().kill == last
     assert "daily loss limit" in last.reason
     assert gateway_position(still, market) == 0 and working_at_gateway(still) == []
     snap = engine.snapshot()
