@@ -78,6 +78,7 @@ PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
 BeforeSend = Callable[[Order, str, str], Awaitable[None]]
 """Awaited with (order, command id, role) before an order goes to the broker (the journal
 commits the intent); when it raises, the order is not sent."""
+BRACKET_ROLES = frozenset({"entry", "target", "stop"})
 ESSENTIAL_ROLES = frozenset({"kill"})
 """Roles sent even when ``before_send`` fails: the kill switch's flatten must never be held
 back by a journal that cannot write."""
@@ -274,26 +275,31 @@ class OrderManager:
                 await self.before_send(order, command_id, role)
             except Exception as exc:
                 if role not in ESSENTIAL_ROLES:
-                    order.on_rejected(f"not journaled: {exc}")
-                    self._changed(order)
-                    if role in ("entry", "target", "stop"):
-                        return
-                    raise Refused(f"not sent: the journal could not record it ({exc})") from None
+                    self._not_sent(
+                        order, role, f"not journaled: {exc}",
+                        f"not sent: the journal could not record it ({exc})",
+                    )  # fmt: skip
+                    return
                 self._notice("ERROR", f"journal failed for {role} order, sent anyway: {exc}")
         try:
             broker_id = await self._broker.place(
                 order, order.client_id, transmit=transmit, parent_broker_id=parent_broker_id
             )
         except BrokerError as exc:
-            order.on_rejected(f"not sent: {exc}")
-            self._changed(order)
-            if role in ("entry", "target", "stop"):  # a bracket leg: the caller undoes it
-                return
-            raise Refused(f"not sent: {exc}") from None
+            self._not_sent(order, role, f"not sent: {exc}", f"not sent: {exc}")
+            return
         self._acted()
         order.bind(broker_id=broker_id)
         self._by_broker[broker_id] = order.client_id
         self._changed(order)
+
+    def _not_sent(self, order: Order, role: str, reason: str, refusal: str) -> None:
+        """``order`` never reached the broker: rejected with ``reason``. A bracket leg returns
+        (the caller undoes the bracket); any other order is refused with ``refusal``."""
+        order.on_rejected(reason)
+        self._changed(order)
+        if role not in BRACKET_ROLES:
+            raise Refused(refusal)
 
     def _acted(self) -> None:
         if self.on_action is not None:
