@@ -429,12 +429,13 @@ async def test_reject_next_order_cancels_it_and_the_next_order_works(
     assert codes(errors, 201) == [201]
 
 
-async def test_delayed_acks_hold_order_status_while_other_requests_are_answered(
+async def test_hidden_acks_hold_every_trace_of_the_order_while_other_requests_are_answered(
     fake_connect: Connect, fake_gateway: FakeGateway, market: Market
 ) -> None:
+    """``hide``: the worst case, the request is invisible at IB until it is processed."""
     ib = await fake_connect(1)
     delay = DOWN
-    await fake_gateway.faults.delay_acks(delay)  # for the rest of this gateway's run
+    await fake_gateway.faults.delay_acks(delay, hide=True)  # for the rest of this run
     loop = asyncio.get_running_loop()
     acked: asyncio.Future[float] = loop.create_future()
 
@@ -445,6 +446,7 @@ async def test_delayed_acks_hold_order_status_while_other_requests_are_answered(
     assert await asyncio.wait_for(ib.reqContractDetailsAsync(market.contract), GUARD)
     assert trade.orderStatus.status == "PendingSubmit"  # answered meanwhile, order still held
     assert fake_gateway.desk.pending_acks == 1
+    assert fake_gateway.oms.working() == []  # not even listed
 
     assert await asyncio.wait_for(acked, GUARD) - sent >= delay
     await until(status_is((trade, "Submitted")), "the late ack")
@@ -454,6 +456,36 @@ async def test_delayed_acks_hold_order_status_while_other_requests_are_answered(
     assert await asyncio.wait_for(ib.reqCurrentTimeAsync(), GUARD)
     assert trade.orderStatus.status == "PendingCancel"
     await until(status_is((trade, "Cancelled")), "the late cancel")
+
+
+async def test_delayed_acks_list_the_order_at_once_as_tws_does(
+    fake_connect: Connect, fake_gateway: FakeGateway, market: Market
+) -> None:
+    """``delay``: TWS lists an order it has read (PendingSubmit) and a cancel it has read
+    (PendingCancel) at once; the exchange's answer comes D later."""
+    ib = await fake_connect(1)
+    watcher = await fake_connect(2)
+    delay = 1.0
+    await fake_gateway.faults.delay_acks(delay)
+    loop = asyncio.get_running_loop()
+
+    sent = loop.time()
+    trade = ib.placeOrder(market.contract, LimitOrder("BUY", 1, market.px(market.bid - 4)))
+    assert await asyncio.wait_for(ib.reqCurrentTimeAsync(), GUARD)
+    listed = await asyncio.wait_for(watcher.reqAllOpenOrdersAsync(), GUARD)
+    (seen,) = [t for t in listed if t.order.orderId == trade.order.orderId]
+    assert seen.orderStatus.status == "PendingSubmit" and seen.order.permId
+    await until(status_is((trade, "Submitted")), "the exchange's ack")
+    assert loop.time() - sent >= delay
+
+    cancelled_at = loop.time()
+    ib.cancelOrder(trade.order)
+    await until(status_is((trade, "PendingCancel")), "TWS taking the cancel")
+    listed = await asyncio.wait_for(watcher.reqAllOpenOrdersAsync(), GUARD)
+    (seen,) = [t for t in listed if t.order.orderId == trade.order.orderId]
+    assert seen.orderStatus.status == "PendingCancel"
+    await until(status_is((trade, "Cancelled")), "the exchange's cancel")
+    assert loop.time() - cancelled_at >= delay * 0.9
 
 
 async def test_pacing_violation_fails_the_next_request_only(

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from tradeterm.sim import catalog
 from tradeterm.sim.catalog import ContractEntry
 from tradeterm.sim.gateway import encode_orders
-from tradeterm.sim.gateway.accounts import Execution
+from tradeterm.sim.gateway.accounts import Execution, InstrumentTerms
 from tradeterm.sim.gateway.desk_account import AccountCon, AccountDesk
 from tradeterm.sim.gateway.desk_records import (
     commission_record,
@@ -80,7 +80,8 @@ class OrderDesk:
         self.books = gateway.books
         self.accounts = AccountDesk(gateway)
         self.period_s = 1.0  # periodic P&L / mark pushes
-        self.ack_delay_s = 0.0  # fault: delay placeOrder/cancelOrder processing
+        self.ack_delay_s = 0.0  # fault: the exchange answers order requests this late
+        self.hide_delayed = False  # fault: ...and TWS shows nothing of them meanwhile
         self._lanes: dict[int, asyncio.Task[None]] = {}  # clientId -> its last delayed request
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -279,20 +280,29 @@ class OrderDesk:
         if req.whatIf:
             self._what_if(session, req)
             return
+        if self._delayed(client_id) and not self.hide_delayed:
+            # TWS lists the order as soon as it has read it; the exchange answers later
+            ready = self._order_request(client_id, req)
+            if not isinstance(ready, OrderError):
+                self.dispatch(self.oms.accept(*ready))
         self._acked(client_id, lambda: self.place(client_id, req))
 
-    def place(self, client_id: int, req: PlaceOrder) -> None:
-        """Process a placeOrder of ``client_id`` (new order or modification)."""
+    def _delayed(self, client_id: int) -> bool:
+        """Whether order requests of ``client_id`` wait for the exchange (the ``delay`` fault,
+        or earlier requests still held in its lane)."""
+        return self.ack_delay_s > 0 or client_id in self._lanes
+
+    def _order_request(
+        self, client_id: int, req: PlaceOrder
+    ) -> tuple[OrderRequest, InstrumentTerms] | OrderError:
+        """The OMS request and the contract's terms, or the error refusing it."""
         entry = self.resolve(req.contract)
         if entry is None:
-            self._send_error(client_id, req.orderId, NO_SECURITY_DEFINITION, TEXT_200)
-            return
+            return OrderError(client_id, req.orderId, NO_SECURITY_DEFINITION, TEXT_200)
         account = req.account or self.gateway.config.account
         if account not in self.books.accounts:
             text = f"Order rejected - reason:Invalid account {account!r}"
-            self._send_error(client_id, req.orderId, ORDER_REJECTED, text)
-            return
-        terms = self.gateway.terms(entry.conId)
+            return OrderError(client_id, req.orderId, ORDER_REJECTED, text)
         order = OrderRequest(
             order_id=req.orderId,
             client_id=client_id,
@@ -310,8 +320,17 @@ class OrderDesk:
             order_ref=req.orderRef,
             outside_rth=req.outsideRth,
         )
+        return order, self.gateway.terms(entry.conId)
+
+    def place(self, client_id: int, req: PlaceOrder) -> None:
+        """Process a placeOrder of ``client_id`` (new order or modification)."""
+        ready = self._order_request(client_id, req)
+        if isinstance(ready, OrderError):
+            self.dispatch([ready])
+            return
+        order, terms = ready
         self.dispatch(self.oms.place(order, terms, self.gateway.now_ns()))
-        self._after_orders([entry.conId])
+        self._after_orders([terms.con_id])
 
     def _what_if(self, session: ClientSession, req: PlaceOrder) -> None:
         entry = self.resolve(req.contract)
@@ -334,6 +353,8 @@ class OrderDesk:
 
     async def handle_cancel_order(self, session: ClientSession, req: CancelOrder) -> None:
         client_id = _client_id(session)
+        if self._delayed(client_id) and not self.hide_delayed:
+            self.dispatch(self.oms.accept_cancel(client_id, req.orderId))
         self._acked(client_id, lambda: self.cancel(client_id, req.orderId))
 
     def cancel(self, client_id: int, order_id: int) -> None:

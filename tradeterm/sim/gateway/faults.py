@@ -13,8 +13,11 @@ the "next order" kinds); durations and times take ``ms``, ``s`` (default) or ``m
 ``hmds@T:D``             2105 / 2106 for the historical data farm
 ``stall@T:D``            market data stops for D seconds while the socket stays up
 ``reject@T``             the next order after T is rejected (error 201)
-``delay@T:D[:FOR]``      acknowledgements (order status, cancels) are delayed by D, for FOR
-                         seconds (default: for the rest of the run)
+``delay@T:D[:FOR]``      the exchange answers order requests D seconds late, for FOR seconds
+                         (default: for the rest of the run); as TWS does, a new order is listed
+                         at once as PendingSubmit and a cancelled one as PendingCancel
+``hide@T:D[:FOR]``       the worst case of ``delay``: TWS shows nothing of a request (no status,
+                         not in open orders) until the exchange answers it, D seconds later
 ``offline-fill@T``       at T drop the clients that have working orders and fill those orders
                          before they can reconnect; they must recover the fills with
                          reqExecutions
@@ -53,6 +56,7 @@ KINDS: dict[str, tuple[int, int]] = {  # kind -> (min args, max args)
     "stall": (1, 1),
     "reject": (0, 0),
     "delay": (1, 2),
+    "hide": (1, 2),
     "offline-fill": (0, 0),
     "restart": (0, 1),
     "pacing": (0, 0),
@@ -109,7 +113,7 @@ def parse_faults(spec: str) -> list[Fault]:
             if option not in ("1101", "1102"):
                 raise FaultSpecError(f"'{item}': lost ends with 1101 or 1102, not '{option}'")
             fault = Fault(kind, at_s, parse_duration(args[0]), option)
-        elif kind == "delay":
+        elif kind in ("delay", "hide"):
             span = parse_duration(args[1]) if len(args) > 1 else None
             fault = Fault(kind, at_s, parse_duration(args[0]), span_s=span)
         elif args:
@@ -166,8 +170,8 @@ class FaultRunner:
             self.stall(duration)
         elif kind == "reject":
             self.reject_next()
-        elif kind == "delay":
-            await self.delay_acks(duration, fault.span_s)
+        elif kind in ("delay", "hide"):
+            await self.delay_acks(duration, fault.span_s, hide=kind == "hide")
         elif kind == "offline-fill":
             self.fill_while_disconnected()
         elif kind == "restart":
@@ -253,11 +257,20 @@ class FaultRunner:
     def reject_next(self, reason: str = "simulated rejection (fault injection)") -> None:
         self.gateway.oms.reject_next = reason
 
-    async def delay_acks(self, seconds: float, span_s: float | None = None) -> None:
-        self.gateway.desk.ack_delay_s = seconds
+    def set_ack_delay(self, seconds: float, *, hide: bool = False) -> None:
+        """The exchange answers order requests ``seconds`` late (0: at once again); ``hide``:
+        TWS shows nothing of them meanwhile (the worst case), else it lists them pending."""
+        desk = self.gateway.desk
+        desk.ack_delay_s = seconds
+        desk.hide_delayed = hide and seconds > 0
+
+    async def delay_acks(
+        self, seconds: float, span_s: float | None = None, *, hide: bool = False
+    ) -> None:
+        self.set_ack_delay(seconds, hide=hide)
         if span_s is not None:
             await asyncio.sleep(span_s)
-            self.gateway.desk.ack_delay_s = 0.0
+            self.set_ack_delay(0.0)
 
     def fill_while_disconnected(self) -> int:
         """Drop every client with working orders and fill those orders before they can

@@ -108,6 +108,12 @@ class SimOrder:
     at_venue: bool = False
     children: list[SimOrder] = field(default_factory=list)
     completed_ns: int = 0
+    cancel_pending: bool = False  # TWS has a cancel the exchange has not answered yet
+
+    @property
+    def shown_status(self) -> str:
+        """The status TWS reports: PendingCancel while a cancel awaits the exchange."""
+        return "PendingCancel" if self.cancel_pending and not self.done else self.status
 
     @property
     def order_id(self) -> int:
@@ -155,7 +161,7 @@ class OrderChanged:
     def of(cls, order: SimOrder, open_order: bool = True) -> OrderChanged:
         return cls(
             order,
-            order.status,
+            order.shown_status,
             order.filled,
             order.remaining,
             order.avg_fill_price(),
@@ -195,6 +201,7 @@ class Oms:
         self.orders: dict[tuple[int, int], SimOrder] = {}  # (clientId, orderId)
         self.by_perm: dict[int, SimOrder] = {}
         self._held: dict[tuple[int, int], SimOrder] = {}  # transmit=0, waiting for a sibling
+        self._accepted: set[tuple[int, int]] = set()  # listed, not yet sent to the exchange
         self._perm_ids = itertools.count(1_000_001)
         self.reject_next: str | None = None  # fault injection: reason for the next rejection
 
@@ -203,26 +210,17 @@ class Oms:
     def place(self, req: OrderRequest, terms: InstrumentTerms, now_ns: int) -> list[Effect]:
         key = (req.client_id, req.order_id)
         existing = self.orders.get(key) or self._held.get(key)
+        if existing is not None and key in self._accepted:
+            self._accepted.discard(key)  # listed on receipt: the exchange step comes now
+            return [] if existing.done else self._transmit(existing, now_ns)
         if existing is not None:
             if existing.done:
                 return [self._err(req, 103, f"Duplicate order id {req.order_id}")]
             return self._modify(existing, req, now_ns)
-        problem = self._validate(req)
-        if problem is not None:
-            return [self._err(req, *problem)]
-        lmt = aux = None
-        if req.order_type in ("LMT", "STP LMT"):
-            lmt = to_ticks(req.lmt_price or 0.0, terms.tick)
-        if req.order_type in ("STP", "STP LMT"):
-            aux = to_ticks(req.aux_price or 0.0, terms.tick)
-        if (req.order_type in ("LMT", "STP LMT") and lmt is None) or (
-            req.order_type in ("STP", "STP LMT") and aux is None
-        ):
-            return [self._err(req, 110, _TEXT_110)]
-        if self.reject_next is not None:
-            reason, self.reject_next = self.reject_next, None
-            return [self._err(req, 201, f"Order rejected - reason:{reason}")]
-        order = SimOrder(req, next(self._perm_ids), terms, lmt, aux)
+        made = self._new(req, terms)
+        if not isinstance(made, SimOrder):
+            return [made]
+        order = made
         if req.parent_id:
             parent = self.orders.get((req.client_id, req.parent_id)) or self._held.get(
                 (req.client_id, req.parent_id)
@@ -234,6 +232,43 @@ class Oms:
             self._held[key] = order
             return []
         return self._transmit(order, now_ns)
+
+    def accept(self, req: OrderRequest, terms: InstrumentTerms) -> list[Effect]:
+        """TWS has read a placeOrder whose exchange answer is delayed (the ``delay`` fault): a
+        new, transmitted, stand-alone order is listed at once as PendingSubmit, as TWS lists
+        it; :meth:`place` later sends it to the exchange. Anything else (a modification, a
+        bracket leg, an order that will be refused) waits for :meth:`place` unseen."""
+        key = (req.client_id, req.order_id)
+        if key in self.orders or key in self._held or not req.transmit or req.parent_id:
+            return []
+        if self.reject_next is not None:
+            return []
+        made = self._new(req, terms)
+        if not isinstance(made, SimOrder):
+            return []
+        self.orders[key] = made
+        self.by_perm[made.perm_id] = made
+        self._accepted.add(key)
+        return [OrderChanged.of(made)]
+
+    def _new(self, req: OrderRequest, terms: InstrumentTerms) -> SimOrder | OrderError:
+        """A new order from ``req``, or the error that refuses it."""
+        problem = self._validate(req)
+        if problem is not None:
+            return self._err(req, *problem)
+        lmt = aux = None
+        if req.order_type in ("LMT", "STP LMT"):
+            lmt = to_ticks(req.lmt_price or 0.0, terms.tick)
+        if req.order_type in ("STP", "STP LMT"):
+            aux = to_ticks(req.aux_price or 0.0, terms.tick)
+        if (req.order_type in ("LMT", "STP LMT") and lmt is None) or (
+            req.order_type in ("STP", "STP LMT") and aux is None
+        ):
+            return self._err(req, 110, _TEXT_110)
+        if self.reject_next is not None:
+            reason, self.reject_next = self.reject_next, None
+            return self._err(req, 201, f"Order rejected - reason:{reason}")
+        return SimOrder(req, next(self._perm_ids), terms, lmt, aux)
 
     def _validate(self, req: OrderRequest) -> tuple[int, str] | None:
         if req.order_type not in SUPPORTED_TYPES:
@@ -364,6 +399,15 @@ class Oms:
             )
             return [OrderError(client_id, order_id, 10148, text)]
         return self._cancel(order, now_ns, "")
+
+    def accept_cancel(self, client_id: int, order_id: int) -> list[Effect]:
+        """TWS has read a cancelOrder whose exchange answer is delayed: a working order is
+        reported PendingCancel at once (it can still fill until :meth:`cancel` runs)."""
+        order = self.orders.get((client_id, order_id))
+        if order is None or order.done or order.cancel_pending:
+            return []
+        order.cancel_pending = True
+        return [OrderChanged.of(order, open_order=False)]
 
     def _cancel_held(self, order: SimOrder, now_ns: int) -> list[Effect]:
         """Cancel an order that was never transmitted (and its held children): the client
