@@ -261,8 +261,8 @@ class Console:
             refusal = self.engine.rearm(reason.strip())
             self.say(f"REARM refused: {refusal}" if refusal else "REARMED")
             return
-        if verb.lower() == "kill":
-            await self.engine.kill(reason.strip() or "typed in the console")
+        if verb.lower() == "kill":  # its steps print as they come; typing goes on meanwhile
+            self.engine.request_kill(reason.strip() or "typed in the console")
             return
         try:
             command = parse_command(line, market.default_qty)

@@ -75,6 +75,7 @@ async def open_runtime(
             settings.symbol.upper(), mode, __version__, client_id=settings.connection.client_id
         )
         risk_state = await journal.last_transition()
+        sent = await journal.sent_orders()
     except JournalError as exc:
         await journal.close()
         raise ModeError(str(exc)) from None
@@ -82,7 +83,10 @@ async def open_runtime(
         async with _gateway(settings, seed, gateway_rate) as (gateway, host, port):
             connection = settings.connection.model_copy(update={"host": host})
             broker = IbBroker(connection, port=port)
-            engine = Engine(broker, settings.symbol, settings.market(), risk_state=risk_state)
+            engine = Engine(
+                broker, settings.symbol, settings.market(), risk_state=risk_state,
+                sent_orders=sent,
+            )  # fmt: skip
             journal.on_failure = engine.halt
             engine.before_send = journal.commit_intent
             follower = journal.attach(engine)

@@ -18,9 +18,9 @@ ES_MULTIPLIER = 50
 COMMISSION = 2.25
 
 
-async def until(predicate: Callable[[], object], what: str) -> None:
+async def until(predicate: Callable[[], object], what: str, guard: float = GUARD) -> None:
     try:
-        async with asyncio.timeout(GUARD):
+        async with asyncio.timeout(guard):
             while not predicate():
                 await asyncio.sleep(0.01)
     except TimeoutError:

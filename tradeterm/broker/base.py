@@ -52,7 +52,9 @@ class ConnectError(BrokerError):
 # ---- IB message codes that the adapter and the engine both act on ----------------------------
 
 LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
-CANCEL_UNKNOWN = frozenset({10147, 10148, 161})  # a cancel hit an unknown or finished order
+CANCEL_UNKNOWN = frozenset({10147, 10148, 161})
+"""IB's answers to a cancel it could not carry out (order unknown, finished, or not
+cancellable now): information about that one order, never a state for it."""
 
 
 def is_info(code: int) -> bool:
@@ -250,6 +252,20 @@ class Broker(Protocol):
 
     async def modify(self, order: Order, change: OrderChange, order_ref: str) -> None: ...
 
+    def reserve_order_id(self) -> int:
+        """A fresh broker id for the next order, taken before the order's intent is journaled
+        so that the journal always knows the id an order was sent under. Raises
+        ``BrokerError`` when not connected."""
+        ...
+
+    def never_received(self, broker_id: int, client_id: int) -> bool:
+        """True only when the broker has proved it never received an order sent as
+        ``broker_id`` by API client ``client_id``: the id was not taken on the current
+        connection and is at or above the first id the broker offered when this connection
+        opened (IB's nextValidId is above every order id it has received from the client).
+        False when it cannot tell."""
+        ...
+
     async def cancel(self, broker_id: int) -> None: ...
 
     async def cancel_all_account_orders(self) -> None:
@@ -258,6 +274,11 @@ class Broker(Protocol):
 
     async def open_orders(self) -> list[OrderReport]:
         """This client's working orders, and (read-only) every other client's."""
+        ...
+
+    async def completed_orders(self) -> list[OrderReport]:
+        """Orders the broker has finished (filled, cancelled, inactive) and still remembers
+        (IB: the current day's), with their final status."""
         ...
 
     async def positions(self) -> list[PositionReport]: ...

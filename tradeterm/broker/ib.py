@@ -371,6 +371,8 @@ class IbBroker(IbConnection):
             order, order_ref, account=self._account or "", transmit=transmit,
             parent_broker_id=parent_broker_id,
         )  # fmt: skip
+        if order.broker_id is not None:  # reserved before the intent was journaled
+            ib_order.orderId = order.broker_id
         trade = self._ib.placeOrder(contract, ib_order)
         return int(trade.order.orderId)
 
@@ -411,6 +413,13 @@ class IbBroker(IbConnection):
     async def open_orders(self) -> list[OrderReport]:
         self._require_connected()
         trades = await self._request("open orders", self._ib.reqAllOpenOrdersAsync())
+        now = self._ns()
+        reports = (cv.order_report(t, self._lookup, now) for t in trades)
+        return [r for r in reports if r is not None]
+
+    async def completed_orders(self) -> list[OrderReport]:
+        self._require_connected()
+        trades = await self._request("completed orders", self._ib.reqCompletedOrdersAsync(False))
         now = self._ns()
         reports = (cv.order_report(t, self._lookup, now) for t in trades)
         return [r for r in reports if r is not None]

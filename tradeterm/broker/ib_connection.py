@@ -97,8 +97,41 @@ class IbConnection:
         self.reconnect_tasks_started = 0  # exactly one reconnect task at a time (tested)
         self._broken_farms: set[str] = set()
         self._link_down = False
+        self._first_order_id: int | None = None  # nextValidId of the current connection
+        self._ids_taken: set[int] = set()  # order ids reserved on the current connection
         self._ib.disconnectedEvent += self._on_disconnected
         self._ib.errorEvent += self._on_error
+        self._ib.client.apiStart += self._on_api_start
+
+    # ---- order ids ------------------------------------------------------------------------
+
+    def _on_api_start(self) -> None:
+        """The handshake is done and ib_async has just taken IB's nextValidId as its next
+        id; nothing can have used an id yet (ib_async hands none out before this), so the
+        first id taken now is exactly IB's: every order IB has received from this client id
+        is below it."""
+        self._ids_taken.clear()
+        self._first_order_id = self._ib.client.getReqId()
+
+    def reserve_order_id(self) -> int:
+        if not self._ib.isConnected() or self._first_order_id is None:
+            raise BrokerError("not connected to IB: no order id")
+        try:
+            order_id = int(self._ib.client.getReqId())
+        except ConnectionError as exc:
+            raise BrokerError(f"not connected to IB: {exc}") from None
+        self._ids_taken.add(order_id)
+        return order_id
+
+    def never_received(self, broker_id: int, client_id: int) -> bool:
+        first = self._first_order_id
+        return (
+            first is not None
+            and client_id == self._client_id
+            and self._ib.isConnected()
+            and broker_id >= first
+            and broker_id not in self._ids_taken
+        )
 
     # ---- hooks for the adapter ----------------------------------------------------------
 

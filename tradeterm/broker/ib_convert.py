@@ -19,7 +19,7 @@ from ib_async import Order as IbOrder
 from ib_async import Trade as IbTrade
 from ib_async.util import UNSET_DOUBLE
 
-from tradeterm.broker.base import ExecutionReport, OrderReport
+from tradeterm.broker.base import CANCEL_UNKNOWN, ExecutionReport, OrderReport
 from tradeterm.domain import (
     Bar,
     ContractMonth,
@@ -37,7 +37,7 @@ from tradeterm.domain import (
 NS = 1_000_000_000
 
 # Error codes that end an order with a reason (the order's last log entry carries the code).
-REJECT_CODES = frozenset({201, 110, 103, 105, 161, 203, 321, 399, 434})
+REJECT_CODES = frozenset({201, 110, 103, 105, 203, 321, 399, 434})
 
 
 # ---- scalars --------------------------------------------------------------------------------
@@ -252,6 +252,9 @@ def status_of(trade: IbTrade) -> tuple[OrderStatus | None, str]:
     entry = trade.log[-1] if trade.log else None
     code = entry.errorCode if entry is not None else 0
     reason = entry.message if entry is not None and code else ""
+    if raw == "Cancelled" and code in CANCEL_UNKNOWN:
+        # ib_async ends an order whose cancel IB refused; IB said nothing of its state
+        return None, reason
     if raw == "Cancelled" and code in REJECT_CODES:
         return OrderStatus.REJECTED, reason
     try:

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from decimal import Decimal
 
 from tradeterm.broker.base import (
@@ -51,7 +51,7 @@ from tradeterm.broker.base import (
     is_info,
 )
 from tradeterm.config import MarketConfig
-from tradeterm.domain import ClientOrderIds, Instrument, Side
+from tradeterm.domain import ClientOrderIds, Instrument, Order, Side
 from tradeterm.engine.bars import BarBuilder, BarUpdate
 from tradeterm.engine.commands import (
     CancelAll,
@@ -84,7 +84,7 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.marketdata import Changes, Feed, MarketState, StalenessWatchdog
-from tradeterm.engine.orders import BeforeSend, OrderManager
+from tradeterm.engine.orders import BeforeSend, OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.risk import (
     RiskContext,
@@ -101,7 +101,7 @@ log = logging.getLogger(__name__)
 CONNECTED = frozenset({ConnectionState.LIVE, ConnectionState.DEGRADED})
 POSITION_GRACE_S = 1.0  # the broker's position may trail our fills by this much
 RETRY_S = 5.0  # history / reconciliation retry interval
-RECHECK_S = 2.0  # a second look for orders sent just before a drop and not found after it
+RECHECK_S = 1.0  # how often an order of ours that IB does not list is looked for again
 RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many seconds
 
 
@@ -183,6 +183,7 @@ class Engine:
         staleness: Mapping[Feed, float] | None = None,
         timer_s: float = 0.25,
         risk_state: RiskTransition | None = None,
+        sent_orders: Sequence[SentOrder] = (),
     ) -> None:
         self.broker = broker
         self.symbol = symbol.upper()
@@ -213,7 +214,7 @@ class Engine:
         self._broker_position_at = 0  # when it was last heard or read (local clock)
         self._last_fill_at = 0  # when our last fill was booked (local clock)
         self._position_due: int | None = None
-        self._recheck_at: int | None = None
+        self._recheck_at = 0  # when to look again for our orders IB does not list
         self.health = HealthChanged(ConnectionState.DISCONNECTED, "not started", (), clock())
         self.account_pnl: object | None = None
         # built once the instrument is known (start)
@@ -225,6 +226,7 @@ class Engine:
         self.watchdog: StalenessWatchdog | None = None
         self.risk: RiskManager | None = None
         self._restored_risk = risk_state  # the last journaled trading-state transition
+        self._sent_orders = tuple(sent_orders)  # orders earlier runs sent, fate unknown
         self.before_send: BeforeSend | None = None  # set before start (the journal's hook)
         self.last_refusal = ""
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
@@ -315,6 +317,8 @@ class Engine:
         self.orders.price_check = lambda i: risk.fat_finger(i, self._risk_context(), entry=i.entry)
         self.orders.on_action = self.risk.record_send
         self.orders.before_send = self.before_send
+        for sent in self._sent_orders:  # before the first reconciliation looks for them
+            self.orders.restore(sent)
         self.watchdog = StalenessWatchdog(self._staleness, clock=self.clock, calendar=self.calendar)
 
     async def stop(self) -> None:
@@ -493,6 +497,8 @@ class Engine:
         self._broker_reason = event.reason
         self._retry_in = event.retry_in_s
         if event.state in CONNECTED:
+            if was not in CONNECTED and self.orders is not None:
+                self.orders.on_reconnect()
             if was not in CONNECTED and self._reconciled_once:
                 self._reconcile_due = True  # a reconnect: reconcile before trading again
                 self._block("reconciling after reconnect")
@@ -509,8 +515,6 @@ class Engine:
         code = notice.code
         if self.orders is not None:
             self.orders.on_notice(notice)
-            if self.orders.reconcile_wanted:
-                self._reconcile_due = True
         if code == LINK_LOST:
             self._link_down = True
             self._block("IB lost its connection to the exchange (1100)")
@@ -605,9 +609,13 @@ class Engine:
         if connected and self._reconcile_due and not self._reconcile_lock.locked():
             self._reconcile_due = False
             await self.reconcile("reconnect")
-        if connected and self._recheck_at is not None and now >= self._recheck_at:
-            self._recheck_at = None
-            await self.reconcile("recheck")
+        orders = self.orders
+        if (
+            connected and orders is not None and not self._reconcile_lock.locked()
+            and (orders.lookups or (orders.missing and now >= self._recheck_at))
+        ):  # fmt: skip
+            with contextlib.suppress(BrokerError):
+                await self.look_up_orders()
         if connected and self._history_due:
             await self._backfill()
 
@@ -690,27 +698,53 @@ class Engine:
     def needs_reconcile(self) -> bool:
         return self._reconcile_due or self._reconcile_lock.locked()
 
-    async def broker_truth(self) -> tuple[int, list[str]]:
-        """IB's word: its open orders (applied) and its position (read twice when it differs
-        from ours, then adopted). Returns the position and the refs of this instance's orders
-        IB still lists as open. Raises ``BrokerError``."""
-        orders = self._orders()
+    async def broker_truth(self) -> int:
+        """IB's word: its open and completed orders and recent executions (applied: see
+        :meth:`look_up_orders`), then its position (read twice when it differs from ours,
+        then adopted). Returns the position. Raises ``BrokerError``."""
+        await self.look_up_orders()
         async with self._reconcile_lock:
-            reports = await self.broker.open_orders()
-            for report in reports:
-                orders.on_report(report)
             await self._reconcile_position(at_start=False)
-        working = [
-            r.order_ref for r in reports
-            if self.ids.owns(r.order_ref) and r.status.is_open
-        ]  # fmt: skip
-        return self._portfolio().position.quantity, working
+        return self._portfolio().position.quantity
+
+    async def look_up_orders(self) -> list[Order]:
+        """Ask IB what became of our orders, without blocking entries: executions since the
+        last fill, open orders, completed orders. An order is closed only on IB's word (see
+        ``OrderManager.settle``). Returns the orders still unconfirmed. Raises
+        ``BrokerError``."""
+        async with self._reconcile_lock:
+            _, _, unknown = await self._read_orders()
+        return unknown
+
+    async def _read_orders(self) -> tuple[int, list[Order], list[Order]]:
+        """Executions, open and completed orders from IB, applied. Returns how many fills
+        were new, the orders closed, and the orders still unconfirmed."""
+        orders, portfolio = self._orders(), self._portfolio()
+        last = portfolio.ledger.last_ts_ns
+        executions = await self.broker.executions(None if last is None else last - NS)
+        recovered = sum(1 for r in executions if self._on_execution(r))
+        listed = await self.broker.open_orders()
+        for report in listed:
+            orders.on_report(report)
+        completed = await self.broker.completed_orders() if orders.working() else []
+        closed, unknown = orders.settle(listed, completed)
+        orders.drop_foreign(listed)
+        self._recheck_at = self.clock() + int(RECHECK_S * NS)
+        for order in closed:
+            if order.reject_reason:
+                self.notice("WARNING", f"{order.client_id}: {order.reject_reason}")
+        return recovered, closed, unknown
 
     def rearm(self, reason: str) -> str | None:
         """Back to ACTIVE with a typed reason; the refusal (cooldown, no reason, a loss limit
         hit this session) as text, or None when re-armed."""
         if self.risk is None:
             return "the engine has not started"
+        if self.kill_switch.running:
+            last = self.kill_switch.last
+            return "the kill switch is still running" + (
+                f" ({last.step}: {last.detail})" if last is not None else ""
+            )
         refusal = self.risk.rearm_refusal(reason)
         if refusal is None:
             self.risk.rearm(reason)
@@ -816,17 +850,7 @@ class Engine:
 
     async def _reconcile(self, reason: str, at_start: bool) -> Reconciled:
         orders, portfolio = self._orders(), self._portfolio()
-        last = portfolio.ledger.last_ts_ns
-        executions = await self.broker.executions(None if last is None else last - NS)
-        recovered = sum(1 for r in executions if self._on_execution(r))
-        reports = await self.broker.open_orders()
-        for report in reports:
-            orders.on_report(report)
-        closed = orders.close_missing(reports)
-        if reason != "recheck" and any(o.client_id in orders.unconfirmed for o in closed):
-            # an order sent just before a drop may reach IB late: look once more
-            self._recheck_at = self.clock() + int(RECHECK_S * NS)
-        orders.drop_foreign(reports)
+        recovered, closed, unknown = await self._read_orders()
         agreed = await self._reconcile_position(at_start)
         own = len(orders.working())
         position = portfolio.position.quantity
@@ -835,6 +859,7 @@ class Engine:
             f"{own} own working order(s), {len(orders.foreign)} foreign, "
             f"{recovered} fill(s) recovered, {len(closed)} order(s) closed, position "
             f"{position}" + (f" ({protected} protected by stops)" if position else "")
+            + (f"; {len(unknown)} order(s) not confirmed by IB yet" if unknown else "")
             + ("" if agreed else "; position taken from IB")
         )  # fmt: skip
         return Reconciled(

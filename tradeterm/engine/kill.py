@@ -13,12 +13,18 @@ needed, so it is always safe to press). A run, each step published as a ``KillPr
    until each is finished (``cancel_wait_s``): a PendingCancel order can still fill, and
    those fills change what must be flattened.
 4. ``flattening``: one market order closes the position as booked from the fills, and the run
-   waits for it to finish (``fill_wait_s``). Never while an order of ours is still open (an
-   unconfirmed cancel could still fill, and a second close on top of it would overshoot).
-5. ``verifying``: IB's own open orders and position are read. Flat at IB with nothing of ours
-   working: ``halted`` (the end; trading HALTED). Otherwise ``retrying`` from step 3 with
-   IB's figures, until ``timeout_s`` of connected time has passed: then ``failed`` (the end;
-   trading HALTED all the same, and the detail says what is left at IB to handle by hand).
+   waits for it to finish (``fill_wait_s``). Never while any order of ours is unconfirmed (a
+   cancel not confirmed could still fill; a close not acknowledged could still fill; a second
+   close on top of either would overshoot).
+5. ``verifying``: IB's open and completed orders, executions and position are read. Flat at
+   IB with no order of ours open or unconfirmed: ``halted`` (the end; trading HALTED).
+   Otherwise ``retrying`` from step 3 with IB's figures. Past ``timeout_s`` of connected
+   time: when IB has simply not answered for some order of ours, ``unverified`` says which
+   (``SELL 5 MKT sent 8.1 s ago, not acknowledged``), trading goes HALTED, and the run sends
+   nothing more but keeps verifying until IB answers, then ends ``halted`` (flat) or
+   ``failed`` (not flat: pressing the kill switch again tries again); when everything is
+   known and IB is still not flat, ``failed`` (the end; HALTED all the same, and the detail
+   says what is left at IB to handle by hand).
 
 The same sequence without the halt (``halt=False``, ending ``done``) is the disconnect policy
 "flatten"; if it cannot get flat it halts all the same.
@@ -125,9 +131,12 @@ class KillSwitch:
 
     async def _attempts(self, reason: str) -> KillProgress:
         engine = self._engine
+        orders = engine.orders
+        assert orders is not None
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         attempt = 0
+        said_unverified: tuple[str, ...] = ()  # the orders "unverified" named, once said
         while True:
             if not engine.connected:
                 self._step("waiting", "not connected: runs first thing on reconnection", reason)
@@ -138,24 +147,44 @@ class KillSwitch:
             try:
                 if engine.needs_reconcile:
                     await engine.reconcile("kill switch")
-                attempt += 1
-                await self._cancel(reason, deadline)
-                await self._flatten(reason, attempt, deadline)
-                self._step("verifying", "reading IB's open orders and position", reason)
-                position, working = await engine.broker_truth()
+                if not said_unverified:  # past the deadline it only verifies
+                    attempt += 1
+                    await self._cancel(reason, deadline)
+                    await self._flatten(reason, attempt, deadline)
+                    self._step("verifying", "reading IB's orders and position", reason)
+                position = await engine.broker_truth()
             except BrokerError as exc:
-                if engine.connected and loop.time() >= deadline:
+                if engine.connected and loop.time() >= deadline and not orders.working():
                     return self._end(reason, False, f"IB did not answer: {exc}")
                 self._step("retrying", f"IB did not answer: {exc}", reason)
                 await asyncio.sleep(self.timings.retry_pause_s)
                 continue
+            working = orders.working()
             if position == 0 and not working:
                 return self._end(reason, True, "flat at IB, no working orders")
-            left = f"IB shows position {position} and {len(working)} working order(s)"
+            unknown = orders.unconfirmed()
+            left = f"IB shows position {position}, {len(working)} order(s) of ours open"
+            if unknown:
+                left += "; " + "; ".join(what for _, what in unknown)
             if loop.time() >= deadline:
-                return self._end(reason, False, left)
+                if not unknown:
+                    return self._end(reason, False, left)
+                ids = tuple(o.client_id for o, _ in unknown)
+                if ids != said_unverified:  # said once, and again when it changes
+                    said_unverified = ids
+                    self._unverified(reason, "; ".join(what for _, what in unknown))
+                await asyncio.sleep(self.timings.retry_pause_s * 4)
+                continue
             self._step("retrying", left, reason)
             await asyncio.sleep(self.timings.retry_pause_s)
+
+    def _unverified(self, reason: str, what: str) -> None:
+        """Past the deadline with IB silent about some order of ours: say what is unknown,
+        halt, and go on verifying (the run does not end on a guess)."""
+        risk = self._engine.risk
+        if risk is not None:
+            risk.halt(f"kill switch: {reason}")
+        self._step("unverified", what, reason)
 
     async def _cancel(self, reason: str, deadline: float) -> None:
         orders = self._engine.orders
@@ -178,10 +207,10 @@ class KillSwitch:
         qty = portfolio.position.quantity
         if not qty:
             return
-        unconfirmed = orders.working()
-        if unconfirmed:  # one of them could still fill: a flatten now could overshoot
-            self._step("cancelling", f"{len(unconfirmed)} cancel(s) not confirmed: no flatten "
-                       "until they are", reason)  # fmt: skip
+        open_ = orders.working()
+        if open_:  # one of them could still fill: a close now could overshoot
+            self._step("cancelling", f"{len(open_)} order(s) of ours not confirmed finished: "
+                       "no close until they are", reason)  # fmt: skip
             return
         order: Order | None = await orders.send_close(f"kill-{self.runs}.{attempt}", "kill")
         if order is None:

@@ -9,6 +9,14 @@
   statuses, and PendingCancel is not terminal: a fill can still arrive and is booked.
 * A modification is confirmed when IB reports the order with the new values, and refused when
   IB answers the order id with an error (the order keeps its old values).
+* An order we sent is **unconfirmed** until IB positively finishes it: a Filled, Cancelled or
+  Inactive status, a rejection (an error for its id), its fills adding up, or proof that IB
+  never received it (its id is at or above the next id IB offered on a later connection).
+  An order that an open-order list lacks is never closed for that: it stays open, counts as
+  working for every risk and kill decision, and is looked for again (open orders, completed
+  orders, executions). IB's refusal of a cancel (10147/10148/161) is information about that
+  one order: it is looked up, nothing else.
+* A cancel is sent once per connection: repeating it only earns IB's "cannot be cancelled".
 * New entries (orders that could grow the position) are refused while ``blocked`` says why:
   connecting, reconciling, disconnected. Orders that only reduce the position and cancels are
   always allowed. ``checks`` are further pre-trade checks (the risk manager's).
@@ -84,6 +92,26 @@ ESSENTIAL_ROLES = frozenset({"kill"})
 back by a journal that cannot write."""
 
 
+@dataclass(frozen=True, slots=True)
+class SentOrder:
+    """An order an earlier run of this instance sent and never saw finished (the journal's
+    open intent): tracked again at start as unconfirmed until IB says what became of it."""
+
+    order_id: str
+    side: Side
+    quantity: int
+    order_type: OrderType
+    limit: int | None
+    stop: int | None
+    tif: TimeInForce
+    role: str
+    command_id: str
+    broker_id: int | None
+    perm_id: int | None
+    api_client_id: int | None  # the API client id it was sent under, when known
+    sent_ns: int
+
+
 class OrderManager:
     """The orders of one instrument and one instance (see the module notes)."""
 
@@ -118,8 +146,12 @@ class OrderManager:
         self.price_check: PreTradeCheck | None = None  # for a modification's new price
         self.before_send: BeforeSend | None = None
         self.on_action: Callable[[], None] | None = None  # each order message sent to IB
-        self.reconcile_wanted = False  # IB said a cancel hit an unknown/finished order
-        self.unconfirmed: set[str] = set()  # closed unacknowledged on reconcile: recheck
+        self.lookups: set[str] = set()  # IB answered about these without a state: look up
+        self.epoch = 0  # connections since start: a cancel is sent once per connection
+        self._sent_at: dict[str, int] = {}  # when each order was sent (clock ns)
+        self._sent_by: dict[str, int | None] = {}  # the API client id it was sent under
+        self._missing: dict[str, int] = {}  # open here and not listed at IB, since (ns)
+        self._cancel_epoch: dict[str, int] = {}  # the connection its cancel was sent on
 
     # ---- views -------------------------------------------------------------------------------
 
@@ -135,6 +167,33 @@ class OrderManager:
     def working(self) -> list[Order]:
         """This instance's orders that may still fill (PendingCancel included)."""
         return [o for o in self._live.values() if o.is_open]
+
+    @property
+    def missing(self) -> bool:
+        """Whether an open order of ours is not listed at IB (it is looked for again)."""
+        return bool(self._missing)
+
+    def unconfirmed(self) -> list[tuple[Order, str]]:
+        """This instance's orders whose fate IB has not confirmed yet, each with what is
+        unknown in a trader's words (``SELL 5 MKT sent 8.1 s ago, not acknowledged``)."""
+        now = self._clock()
+        out: list[tuple[Order, str]] = []
+        for order in self.working():
+            cid = order.client_id
+            if cid in self._missing:
+                what = "not listed at IB"
+            elif order.status is OrderStatus.PENDING_SUBMIT:
+                what = "not acknowledged"
+            elif order.status is OrderStatus.PENDING_CANCEL:
+                what = "cancel not confirmed"
+            elif order.status is OrderStatus.PENDING_MODIFY:
+                what = "change not confirmed"
+            else:
+                continue
+            sent = self._sent_at.get(cid)
+            age = f" sent {(now - sent) / 1e9:.1f} s ago" if sent is not None else ""
+            out.append((order, f"{order.side} {order.quantity} {order.order_type}{age}, {what}"))
+        return out
 
     def views(self) -> tuple[OrderView, ...]:
         return tuple(self.view(o) for o in self.working())
@@ -155,6 +214,7 @@ class OrderManager:
     def _changed(self, order: Order) -> None:
         if not order.is_open and order.status is not OrderStatus.NEW:
             self._live.pop(order.client_id, None)  # finished: out of the hot path
+            self._missing.pop(order.client_id, None)
         self._emit(OrderUpdated(self.view(order)))
 
     def _notice(self, level: str, text: str, code: int = 0) -> None:
@@ -270,6 +330,15 @@ class OrderManager:
                     parent_broker_id: int | None = None) -> None:  # fmt: skip
         self._track(order, command_id, role)
         order.submit()
+        try:  # the id first, so the journal knows what IB will know the order as
+            order.bind(broker_id=self._broker.reserve_order_id())
+        except BrokerError as exc:
+            self._not_sent(order, role, f"not sent: {exc}", f"not sent: {exc}")
+            return
+        cid = order.client_id
+        assert order.broker_id is not None
+        self._by_broker[order.broker_id] = cid
+        self._sent_by[cid] = self._broker.client_id
         if self.before_send is not None:
             try:
                 await self.before_send(order, command_id, role)
@@ -289,8 +358,9 @@ class OrderManager:
             self._not_sent(order, role, f"not sent: {exc}", f"not sent: {exc}")
             return
         self._acted()
+        self._sent_at[cid] = self._clock()
         order.bind(broker_id=broker_id)
-        self._by_broker[broker_id] = order.client_id
+        self._by_broker[broker_id] = cid
         self._changed(order)
 
     def _not_sent(self, order: Order, role: str, reason: str, refusal: str) -> None:
@@ -359,6 +429,9 @@ class OrderManager:
         return (order.client_id,)
 
     async def _cancel(self, order: Order) -> None:
+        cid = order.client_id
+        if order.status is OrderStatus.PENDING_CANCEL and self._cancel_epoch.get(cid) == self.epoch:
+            return  # asked on this connection already: IB answers it (a repeat earns 10148)
         if not order.request_cancel():
             self._changed(order)
             return
@@ -367,6 +440,7 @@ class OrderManager:
             return  # never reached the broker: nothing to send
         try:
             await self._broker.cancel(order.broker_id)
+            self._cancel_epoch[cid] = self.epoch
             self._acted()
         except BrokerError as exc:
             # still PENDING_CANCEL here: it may fill; reconciliation settles it
@@ -426,18 +500,13 @@ class OrderManager:
 
     def on_report(self, report: OrderReport) -> None:
         order = self._find(report.order_ref, report.broker_id, report.perm_id, report.client_id)
-        if order is not None and order.client_id in self.unconfirmed and report.status.is_open:
-            # sent just before a drop, declared lost, and IB had it after all: track it again
-            self.unconfirmed.discard(order.client_id)
-            del self._orders[order.client_id]
-            self._live.pop(order.client_id, None)
-            order = None
         if order is None:
             if self.ids.owns(report.order_ref) and report.instrument == self.instrument:
                 self.adopt(report)
             else:
                 self._on_foreign(report)
             return
+        self._missing.pop(order.client_id, None)  # IB has spoken of it
         self._bind(order, report)
         changed = False
         change = order.pending_change
@@ -556,36 +625,90 @@ class OrderManager:
             order.reject_reason = f"modification refused: {notice.text} ({code})"
             self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", code)
             self._changed(order)
-        elif code in CANCEL_UNKNOWN:
-            self.reconcile_wanted = True
-            self._notice("WARNING", f"{order.client_id}: IB {code}: {notice.text}", code)
+        elif code in CANCEL_UNKNOWN:  # about this order only: look it up
+            self.lookups.add(order.client_id)
         elif code not in MODIFY_REFUSED and order.status is OrderStatus.PENDING_SUBMIT:
             order.reject_reason = f"{notice.text} ({code})"
 
     # ---- reconciliation ----------------------------------------------------------------------
 
-    def close_missing(self, reports: Iterable[OrderReport]) -> list[Order]:
-        """After ``reports`` (every open order at the broker) were applied: an order open here
-        that IB no longer has ended while we were not looking. Its fills were recovered first,
-        so it was cancelled (or filled, if they add up)."""
-        seen_refs = {r.order_ref for r in reports}
+    def on_reconnect(self) -> None:
+        """A new connection to IB: a cancel not confirmed on the old one is sent again."""
+        self.epoch += 1
+
+    def restore(self, sent: SentOrder) -> Order | None:
+        """Track again an order an earlier run sent and never saw finished, as unconfirmed
+        (PENDING_SUBMIT, not listed at IB) until IB says what became of it."""
+        if sent.order_id in self._orders:
+            return self._orders[sent.order_id]
+        try:
+            order = Order(
+                sent.order_id, self.instrument, sent.side, sent.quantity, sent.order_type,
+                limit=sent.limit, stop=sent.stop, tif=sent.tif,
+                status=OrderStatus.PENDING_SUBMIT,
+            )  # fmt: skip
+            order.bind(sent.broker_id, sent.perm_id)
+        except (InvalidOrderError, DomainError) as exc:
+            self._notice("ERROR", f"journaled order {sent.order_id} cannot be tracked: {exc}")
+            return None
+        cid = order.client_id
+        self._track(order, sent.command_id, sent.role)
+        if sent.broker_id is not None:
+            self._by_broker[sent.broker_id] = cid
+        if sent.perm_id is not None:
+            self._by_perm[sent.perm_id] = cid
+        self._sent_at[cid] = sent.sent_ns
+        self._sent_by[cid] = sent.api_client_id
+        self._missing[cid] = self._clock()
+        self._replay_fills(order)
+        self._changed(order)
+        return order
+
+    def settle(
+        self, listed: Iterable[OrderReport], completed: Iterable[OrderReport]
+    ) -> tuple[list[Order], list[Order]]:
+        """After ``listed`` (every open order at IB) was applied and the fills recovered:
+        what became of our open orders that IB does not list. Closed only on a fact: IB's
+        completed orders give the end, the fills add up, or the broker proves it never
+        received the order. Any other stays open and unconfirmed, to be looked for again.
+        Returns (closed, still unknown)."""
+        for report in completed:
+            order = self._find(report.order_ref, report.broker_id, report.perm_id,
+                               report.client_id)  # fmt: skip
+            if order is not None and order.is_open and report.status.is_terminal:
+                self.on_report(report)
+        seen = {r.order_ref for r in listed} | {r.perm_id for r in listed if r.perm_id}
         closed: list[Order] = []
+        unknown: list[Order] = []
         for order in self.working():
-            if order.client_id in seen_refs:
+            cid = order.client_id
+            if cid in seen or (order.perm_id is not None and order.perm_id in seen):
+                self._missing.pop(cid, None)
                 continue
             if order.filled >= order.quantity:
                 order.on_status(OrderStatus.FILLED)
-            else:
+            elif self._never_received(order):
                 order.on_status(OrderStatus.CANCELLED)
-                if order.perm_id is None:  # never acknowledged: it may still surface
-                    self.unconfirmed.add(order.client_id)
-                    order.reject_reason = "not found at IB after the connection dropped"
-                else:
-                    order.reject_reason = "no longer working at IB (found on reconciliation)"
+                order.reject_reason = "never reached IB (IB's next order id is above it)"
+            else:
+                self._missing.setdefault(cid, self._clock())
+                unknown.append(order)
+                continue
+            self._missing.pop(cid, None)
             closed.append(order)
             self._changed(order)
-        self.reconcile_wanted = False
-        return closed
+        for cid in [c for c in self._missing if not self._orders[c].is_open]:
+            del self._missing[cid]
+        self.lookups.clear()
+        return closed, unknown
+
+    def _never_received(self, order: Order) -> bool:
+        sent_by = self._sent_by.get(order.client_id)
+        return (
+            order.broker_id is not None
+            and sent_by is not None
+            and self._broker.never_received(order.broker_id, sent_by)
+        )
 
     def drop_foreign(self, reports: Iterable[OrderReport]) -> None:
         """Forget foreign orders IB no longer lists."""

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from tradeterm.config import JournalConfig
-from tradeterm.domain import Order
+from tradeterm.domain import Order, OrderType, Side, TimeInForce
 from tradeterm.engine.events import (
     BarsChanged,
     EngineEvent,
@@ -49,6 +49,7 @@ from tradeterm.engine.events import (
     PositionChanged,
     Reconciled,
 )
+from tradeterm.engine.orders import SentOrder
 from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import rows as R
 from tradeterm.journal.store import JournalError, WriterLock, prepare
@@ -79,6 +80,8 @@ class IntentRecord:
     broker_id: int | None
     perm_id: int | None
     created_ns: int
+    tif: str = "DAY"
+    client_id: int | None = None  # the API client id of the session that sent it
 
 
 class Journal:
@@ -352,35 +355,34 @@ class Journal:
         self.record_rows([R.bar_row(self._con_id, b) for b in bars[-closed:]], critical=False)
 
     async def _resolve_restart(self, engine: Engine) -> None:
-        """Intents left open by earlier runs: an order the engine found working at the broker
-        stays open (its events update it); any other is closed as not working at IB."""
-        orders = engine.orders
-        if orders is None or self._db is None:
-            return
+        """At the first reconciliation: the session's account and API client id (what a later
+        run needs to know whose order ids its open intents were). Open intents of earlier
+        runs are not closed here: the engine tracks them again (``sent_orders``) and closes
+        each only on IB's word, which its order events then journal."""
         if self.session_id is not None:
             self._critical.append((
                 "UPDATE sessions SET account = ?, client_id = coalesce(?, client_id)"
                 " WHERE id = ?",
                 (engine.broker.account, engine.broker.client_id, self.session_id),
             ))  # fmt: skip
-        try:
-            intents = await self.open_intents()
-        except JournalError:
-            return
-        now = self.clock()
-        for intent in intents:
-            if intent.session_id == self.session_id:
-                continue
-            order = orders.get(intent.order_id)
-            if order is not None and order.is_open:
-                continue
-            self._critical.append((
-                "UPDATE order_intents SET state = 'done', updated_ns = ?, note = ? "
-                "WHERE order_id = ? AND state = 'open'",
-                (now, "not working at IB when tradeterm restarted; never sent again",
-                 intent.order_id),
-            ))  # fmt: skip
         self._wake.set()
+
+    async def sent_orders(self) -> list[SentOrder]:
+        """The open intents of earlier runs as orders for the engine to track again (an
+        intent that cannot be read back is left for the report, with a warning)."""
+        out: list[SentOrder] = []
+        for r in await self.open_intents():
+            if r.session_id == self.session_id:
+                continue
+            try:
+                out.append(SentOrder(
+                    r.order_id, Side(r.side), r.quantity, OrderType(r.order_type),
+                    r.limit_ticks, r.stop_ticks, TimeInForce(r.tif), r.role, r.command_id,
+                    r.broker_id, r.perm_id, r.client_id, r.created_ns,
+                ))  # fmt: skip
+            except ValueError as exc:
+                log.warning("journal: open intent %s cannot be read back: %s", r.order_id, exc)
+        return out
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -403,9 +405,11 @@ class Journal:
     async def open_intents(self) -> list[IntentRecord]:
         """Intents whose orders are not known to be finished, oldest first."""
         rows = await self._fetchall(
-            "SELECT order_id, session_id, command_id, role, side, quantity, order_type,"
-            " limit_ticks, stop_ticks, status, broker_id, perm_id, created_ns"
-            " FROM order_intents WHERE state = 'open' ORDER BY created_ns, order_id"
+            "SELECT i.order_id, i.session_id, i.command_id, i.role, i.side, i.quantity,"
+            " i.order_type, i.limit_ticks, i.stop_ticks, i.status, i.broker_id, i.perm_id,"
+            " i.created_ns, i.tif, s.client_id FROM order_intents i"
+            " LEFT JOIN sessions s ON s.id = i.session_id"
+            " WHERE i.state = 'open' ORDER BY i.created_ns, i.order_id"
         )
         return [IntentRecord(*r) for r in rows]
 

@@ -3,7 +3,8 @@
 It implements the ``Broker`` protocol of :mod:`tradeterm.broker.base` and does nothing on its
 own: it records the commands it is given (``placed``, ``modified``, ``cancelled``,
 ``global_cancels``), hands out increasing broker ids, returns whatever a test put in
-``open_order_reports`` / ``position_reports`` / ``execution_reports``, and delivers the
+``open_order_reports`` / ``completed_order_reports`` / ``position_reports`` /
+``execution_reports``, proves "never received" for the ids in ``never_got``, and delivers the
 events a test ``push``-es, in order. ``fail`` makes a command raise ``BrokerError``.
 """
 
@@ -83,6 +84,9 @@ class FakeBroker:
         self.position_reports: list[PositionReport] = []
         self.execution_reports: list[ExecutionReport] = []
         self.history_bars: list[Bar] = []
+        self.completed_order_reports: list[OrderReport] = []
+        self.never_got: set[int] = set()  # ids the broker proves it never received
+        self.reserved: set[int] = set()
         self.hours: tuple[str, str] | None = None  # (tradingHours, timeZoneId) to report
 
     # ---- test controls -------------------------------------------------------------------
@@ -157,11 +161,22 @@ class FakeBroker:
         self._enter("history")
         return list(self.history_bars)
 
+    def reserve_order_id(self) -> int:
+        self._enter("reserve_order_id")
+        broker_id = self._next_id
+        self._next_id += 1
+        self.reserved.add(broker_id)
+        return broker_id
+
+    def never_received(self, broker_id: int, client_id: int) -> bool:
+        return broker_id in self.never_got
+
     async def place(self, order: Order, order_ref: str, *, transmit: bool = True,
                     parent_broker_id: int | None = None) -> int:  # fmt: skip
         self._enter("place")
-        broker_id = self._next_id
-        self._next_id += 1
+        if order.broker_id is None:
+            order.broker_id = self.reserve_order_id()
+        broker_id = order.broker_id
         sent = Placed(
             broker_id, order_ref, order.client_id, order.side, order.quantity,
             order.order_type, order.limit, order.stop, str(order.tif), order.parent_id,
@@ -185,6 +200,10 @@ class FakeBroker:
     async def open_orders(self) -> list[OrderReport]:
         self._enter("open_orders")
         return list(self.open_order_reports)
+
+    async def completed_orders(self) -> list[OrderReport]:
+        self._enter("completed_orders")
+        return list(self.completed_order_reports)
 
     async def positions(self) -> list[PositionReport]:
         self._enter("positions")

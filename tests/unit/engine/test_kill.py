@@ -69,19 +69,68 @@ def steps(run: Run) -> list[str]:
 async def test_a_position_that_will_not_close_ends_halted_saying_not_flat(
     make_run: MakeRun,
 ) -> None:
+    """IB rejects every close: each is confirmed finished before the next is sent, and past
+    the deadline the run ends failed, HALTED, saying what is left."""
     run = await make_run(held=1)
     assert run.engine.snapshot().pnl.quantity == 1  # type: ignore[union-attr]
-    done = await run.engine.kill("broker never fills")
+    seen = 0
+
+    async def reject_each_close() -> None:
+        nonlocal seen
+        while True:
+            await asyncio.sleep(0.005)
+            for placed in run.broker.placed[seen:]:
+                order = run.om().get(placed.client_order_id)
+                assert order is not None
+                # a second close while the first is open would be an overshoot
+                assert [o for o in run.om().working() if o is not order] == []
+                run.broker.push(report(order, OrderStatus.REJECTED, reason="no margin"))
+            seen = len(run.broker.placed)
+
+    rejecting = asyncio.create_task(reject_each_close())
+    try:
+        done = await run.engine.kill("broker never fills")
+    finally:
+        rejecting.cancel()
     assert done.done and not done.ok and done.step == "failed"
     assert "IB shows position 1" in done.detail and "by hand" in done.detail
     snap = run.engine.snapshot()
-    assert snap.trading_state == "HALTED" and "NOT FLAT" in snap.trading_reason
-    # one flatten: it never fills nor confirms its cancel, and a second close on top of an
-    # order that may still fill could overshoot into the opposite position
-    (flatten,) = run.broker.placed
-    assert (flatten.order_type, flatten.side, flatten.quantity) == (OrderType.MARKET, Side.SELL, 1)
-    assert run.broker.cancelled and set(run.broker.cancelled) == {flatten.broker_id}
-    assert "retrying" in steps(run)
+    assert snap.trading_state == "HALTED" and "kill switch" in snap.trading_reason
+    assert len(run.broker.placed) >= 2
+    assert {(p.order_type, p.side, p.quantity) for p in run.broker.placed} == {
+        (OrderType.MARKET, Side.SELL, 1)
+    }
+
+
+async def test_a_close_ib_never_answers_is_unverified_not_flat_and_never_doubled(
+    make_run: MakeRun,
+) -> None:
+    """IB is silent about the close: past the deadline the kill says what is unknown, halts,
+    sends nothing more, and keeps verifying; IB's answer then ends it flat."""
+    run = await make_run(held=1)
+    kill = asyncio.create_task(run.engine.kill("slow IB"))
+    await until_step(run, "unverified")
+    (close,) = run.broker.placed
+    unverified = [k for k in run.of(KillProgress) if k.step == "unverified"][-1]
+    assert not unverified.done and "SELL 1 MKT sent" in unverified.detail
+    assert "not acknowledged" in unverified.detail or "not listed" in unverified.detail
+    assert run.engine.snapshot().trading_state == "HALTED"
+    assert "still running" in (run.engine.rearm("ok now") or "")
+    await asyncio.sleep(0.1)
+    assert not kill.done() and len(run.broker.placed) == 1  # no second close, ever
+    order = run.om().get(close.client_order_id)
+    assert order is not None
+    run.broker.push(execution(order, 1, PX_5000, "late-fill"))
+    run.broker.push(report(order, OrderStatus.FILLED, filled=1, remaining=0))
+    run.broker.position_reports = []
+    done = await asyncio.wait_for(kill, 5)
+    assert done.ok and done.step == "halted" and len(run.broker.placed) == 1
+
+
+async def until_step(run: Run, step: str) -> None:
+    async with asyncio.timeout(10):
+        while step not in steps(run):
+            await asyncio.sleep(0.01)
 
 
 async def test_the_kill_switch_works_when_flat_with_nothing_working(make_run: MakeRun) -> None:

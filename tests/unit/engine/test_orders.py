@@ -39,6 +39,7 @@ from tradeterm.domain import (
     OrderType,
     Quote,
     Side,
+    TimeInForce,
     Trade,
 )
 from tradeterm.engine.commands import (
@@ -62,7 +63,7 @@ from tradeterm.engine.events import (
     PositionDivergence,
     Reconciled,
 )
-from tradeterm.engine.orders import OrderManager
+from tradeterm.engine.orders import OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.session import CHICAGO, CME, NS
 
@@ -551,26 +552,68 @@ async def test_another_instances_order_is_not_adopted(desk: Desk) -> None:
 # ---- reconciliation --------------------------------------------------------------------------
 
 
-async def test_close_missing_closes_orders_the_broker_no_longer_has(desk: Desk) -> None:
+async def test_an_order_ib_does_not_list_is_closed_only_on_ibs_word(desk: Desk) -> None:
+    """Issue 12: an unconfirmed order is never closed because an open-order list lacks it."""
     kept = await desk.working(Side.BUY, 1, "4990")
-    gone = await desk.working(Side.BUY, 1, "4991")
-    desk.om.reconcile_wanted = True
-    closed = desk.om.close_missing([report(kept, OrderStatus.SUBMITTED)])
-    assert closed == [gone]
-    assert gone.status is OrderStatus.CANCELLED and gone.reject_reason
-    assert gone not in desk.om.working()
+    done_at_ib = await desk.working(Side.BUY, 1, "4991")
+    filled = await desk.working(Side.BUY, 1, "4992")
+    in_flight = await desk.working(Side.BUY, 1, "4993")
+    never = await desk.working(Side.BUY, 1, "4994")
+    assert never.broker_id is not None
+    desk.broker.never_got.add(never.broker_id)
+    assert filled.limit is not None and desk.execute(execution(filled, 1, filled.limit, "x1"))
+    closed, unknown = desk.om.settle(
+        [report(kept, OrderStatus.SUBMITTED)],
+        [report(done_at_ib, OrderStatus.CANCELLED)],
+    )
     assert kept.status is OrderStatus.SUBMITTED
-    assert desk.om.reconcile_wanted is False
+    assert done_at_ib.status is OrderStatus.CANCELLED  # IB's completed orders say so
+    assert filled.status is OrderStatus.FILLED
+    assert never.status is OrderStatus.CANCELLED and "never reached IB" in (
+        never.reject_reason or ""
+    )
+    assert set(closed) == {never}  # done_at_ib and filled closed on their own reports
+    # nothing says what became of it: it stays open, counts as working, and says why
+    assert unknown == [in_flight] and in_flight.status is OrderStatus.SUBMITTED
+    assert in_flight in desk.om.working() and desk.om.missing
+    assert [o for o, _ in desk.om.unconfirmed()] == [in_flight]
+    assert "not listed at IB" in desk.om.unconfirmed()[0][1]
+    # IB lists it after all: it is no longer missing
+    desk.om.on_report(report(in_flight, OrderStatus.SUBMITTED))
+    assert not desk.om.missing and desk.om.unconfirmed() == []
 
 
-@pytest.mark.parametrize("code", [10147, 10148])
-async def test_cancel_of_an_unknown_order_asks_for_reconciliation(desk: Desk, code: int) -> None:
+@pytest.mark.parametrize("code", [10147, 10148, 161])
+async def test_a_refused_cancel_asks_about_that_order_only(desk: Desk, code: int) -> None:
     order = await desk.working(Side.BUY, 1, "4990")
     assert order.broker_id is not None
     desk.om.on_notice(BrokerNotice(code, "OrderId not found", T0, order.broker_id + 1000))
-    assert desk.om.reconcile_wanted is False  # not one of ours
-    desk.om.on_notice(BrokerNotice(code, "OrderId not found", T0, order.broker_id))
-    assert desk.om.reconcile_wanted is True
+    assert desk.om.lookups == set()  # not one of ours
+    desk.om.on_notice(BrokerNotice(code, "cannot be cancelled", T0, order.broker_id))
+    assert desk.om.lookups == {order.client_id}
+    assert order.status is OrderStatus.SUBMITTED  # information, not a state
+
+
+async def test_a_cancel_is_sent_once_per_connection(desk: Desk) -> None:
+    order = await desk.working(Side.BUY, 1, "4990")
+    await desk.om.cancel_all()
+    await desk.om.cancel_all()  # the kill switch retrying: IB has the first one
+    assert desk.broker.cancelled == [order.broker_id]
+    desk.om.on_reconnect()  # a new connection: the first may have been lost with the old one
+    await desk.om.cancel_all()
+    assert desk.broker.cancelled == [order.broker_id, order.broker_id]
+
+
+async def test_the_broker_id_is_taken_before_the_intent_is_journaled(desk: Desk) -> None:
+    seen: list[int | None] = []
+
+    async def journal(order: Order, command_id: str, role: str) -> None:
+        seen.append(order.broker_id)
+
+    desk.om.before_send = journal
+    order = await desk.place(Side.BUY, 1, limit="4990")
+    assert seen == [order.broker_id] and order.broker_id is not None
+    assert desk.broker.placed[-1].broker_id == order.broker_id
 
 
 # ---- the engine ------------------------------------------------------------------------------
@@ -739,7 +782,9 @@ async def test_a_silent_position_stream_is_asked_not_taken_for_flat(run: Run) ->
     assert (div.ours, div.broker) == (2, 0)
 
 
-async def test_10147_through_the_engine_triggers_a_reconciliation(run: Run) -> None:
+async def test_10147_through_the_engine_looks_up_that_order_without_blocking_entries(
+    run: Run,
+) -> None:
     placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
     order = run.om().get(placed.order_ids[0])
     assert order is not None and order.broker_id is not None
@@ -747,8 +792,14 @@ async def test_10147_through_the_engine_triggers_a_reconciliation(run: Run) -> N
     run.broker.push(BrokerNotice(10147, "OrderId not found", T0, order.broker_id))
     await settle()
     await run.engine.tick()
-    assert len(run.broker.executions_since) == calls + 1
-    assert order.status is OrderStatus.CANCELLED  # IB no longer lists it
+    assert len(run.broker.executions_since) == calls + 1  # looked up at IB
+    assert order.status is OrderStatus.PENDING_SUBMIT  # IB said nothing of it: still open
+    assert run.engine.snapshot().entries_blocked is None  # not a reconnect
+    assert run.of(Reconciled) == [] or all(r.reason == "start" for r in run.of(Reconciled))
+    run.broker.completed_order_reports = [report(order, OrderStatus.CANCELLED)]
+    run.clock.advance(2)
+    await run.engine.tick()
+    assert order.status is OrderStatus.CANCELLED  # IB's completed orders say so
 
 
 async def test_broker_events_before_the_instrument_is_known_are_ignored() -> None:
@@ -793,3 +844,30 @@ async def test_market_events_pushed_before_start_do_not_break_the_pump() -> None
         assert engine.market.last.price == PX_5000 + 3
     finally:
         await engine.stop()
+
+
+async def test_an_order_an_earlier_run_sent_is_tracked_until_ib_says_what_became_of_it(
+    desk: Desk,
+) -> None:
+    """Issue 12: a journaled order of a killed run counts as working (no close on top of it)
+    until IB lists it, finishes it, or proves it never received it."""
+
+    def sent(n: int) -> SentOrder:
+        return SentOrder(
+            f"tt.ES.1.{n}", Side.SELL, 5, OrderType.MARKET, None, None, TimeInForce.DAY,
+            "kill", "kill-1.1", 40 + n, None, 1, T0,
+        )  # fmt: skip
+
+    listed, never, silent = sent(1), sent(2), sent(3)
+    orders = [desk.om.restore(s) for s in (listed, never, silent)]
+    assert all(o is not None and o.status is OrderStatus.PENDING_SUBMIT for o in orders)
+    assert len(desk.om.working()) == 3 and desk.om.missing
+    a, b, c = (o for o in orders if o is not None)
+    desk.broker.never_got.add(42)
+    found = report(a, OrderStatus.SUBMITTED, perm_id=9001)
+    desk.om.on_report(found)  # the engine applies IB's open orders, then settles the rest
+    closed, unknown = desk.om.settle([found], [])
+    assert a.status is OrderStatus.SUBMITTED and a.perm_id == 9001  # found: tracked again
+    assert closed == [b] and b.status is OrderStatus.CANCELLED
+    assert unknown == [c] and c in desk.om.working()
+    assert "SELL 5 MKT" in dict((o.client_id, w) for o, w in desk.om.unconfirmed())[c.client_id]

@@ -193,3 +193,32 @@ async def test_open_reports_a_corrupt_file_as_a_journal_error(tmp_path: Path) ->
         await Journal(path).open()
     await Journal(tmp_path / "NQ.sqlite").open()  # the lock of the refused one was released
     assert not Path(str(path) + "-wal").exists()
+
+
+async def test_an_earlier_runs_open_intent_comes_back_as_an_order_to_look_for(
+    tmp_path: Path,
+) -> None:
+    """Issue 12: an intent whose order's fate is unknown is handed to the next run, with the
+    broker id it was sent under and the API client that sent it, never closed on a guess."""
+    path = tmp_path / "ES.sqlite"
+    first = Journal(path, flush_interval_ms=10)
+    await first.open()
+    await first.start_session("ES", "sim", "0.1.0", client_id=3)
+    o = order(1)
+    o.submit()
+    o.bind(broker_id=41)  # reserved before the intent, as the order manager does
+    await first.commit_intent(o, "kill-1.1", "kill")
+    await first.close()  # as if killed: no order event ever came
+
+    second = Journal(path, flush_interval_ms=10)
+    await second.open()
+    await second.start_session("ES", "sim", "0.1.0", client_id=3)
+    try:
+        (sent,) = await second.sent_orders()
+        assert (sent.order_id, sent.role, sent.broker_id, sent.api_client_id) == (
+            o.client_id, "kill", 41, 3,
+        )  # fmt: skip
+        assert (sent.side, sent.quantity, sent.order_type) == (o.side, o.quantity, o.order_type)
+        assert [i.order_id for i in await second.open_intents()] == [o.client_id]  # still open
+    finally:
+        await second.close()
