@@ -19,6 +19,7 @@ from tests.integration.engine_helpers import (
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import Settings, load_settings
 from tradeterm.engine.engine import Engine
+from tradeterm.engine.session import SessionCalendar
 from tradeterm.runtime import Runtime
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.oms import SimOrder
@@ -35,9 +36,15 @@ def settings(**cli: Any) -> Settings:
     return load_settings(None, cli).settings
 
 
-def still_opener(settings: Settings, *, rate: float = 0.0, seed: int = 7) -> Callable[..., Any]:
-    """Open a runtime on a fake gateway started inside the app's loop, with a calendar open
-    for the whole test (the real one is closed at weekends)."""
+def still_opener(
+    settings: Settings,
+    *,
+    rate: float = 0.0,
+    seed: int = 7,
+    calendar: SessionCalendar | None = None,
+) -> Callable[..., Any]:
+    """Open a runtime on a fake gateway started inside the app's loop, with ``calendar`` or
+    else one open for the whole test (the real one is closed at weekends)."""
 
     @contextlib.asynccontextmanager
     async def opener() -> AsyncIterator[Runtime]:
@@ -49,8 +56,9 @@ def still_opener(settings: Settings, *, rate: float = 0.0, seed: int = 7) -> Cal
             connection = settings.connection.model_copy(update={"host": gw.config.host})
             broker = IbBroker(connection, port=gw.config.port)
             engine = Engine(
-                broker, settings.symbol, settings.market(), calendar=always_open(), timer_s=0.05
-            )
+                broker, settings.symbol, settings.market(),
+                calendar=calendar or always_open(), timer_s=0.05,
+            )  # fmt: skip
             try:
                 yield Runtime(settings, engine, gw.config.host, gw.config.port, gw)
             finally:
@@ -67,12 +75,17 @@ def make_app(
     theme: str | None = None,
     rate: float = 0.0,
     fixed_clock: bool = False,
+    clock: Callable[[], int] | None = None,
+    calendar: SessionCalendar | None = None,
 ) -> TradingApp:
+    """The app on a still fake gateway; the screen's clock fixed at ``FIXED_NS`` or given
+    (``clock``), the engine's calendar given or open for the whole test."""
     cfg = cfg or settings()
     chosen, themes = select_theme(theme or cfg.ui.theme)
-    clock = (lambda: FIXED_NS) if fixed_clock else None
+    clock = (lambda: FIXED_NS) if fixed_clock else clock
     kw: dict[str, Any] = {"clock": clock} if clock else {}
-    return TradingApp(cfg, theme=chosen, themes=themes, opener=still_opener(cfg, rate=rate), **kw)
+    opener = still_opener(cfg, rate=rate, calendar=calendar)
+    return TradingApp(cfg, theme=chosen, themes=themes, opener=opener, **kw)
 
 
 def gateway(app: TradingApp) -> FakeGateway:

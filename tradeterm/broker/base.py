@@ -86,6 +86,17 @@ class BrokerNotice:
 
 
 @dataclass(slots=True, frozen=True)
+class MarketDataFarm:
+    """IB's link to its market-data farm, in trading terms: ``up`` False when IB says it is
+    broken (the quotes on hand may be frozen and IB says no more), True when it is back. The
+    adapter sends it on a change only; ``reason`` is worded for the user."""
+
+    up: bool
+    reason: str
+    ts_ns: int
+
+
+@dataclass(slots=True, frozen=True)
 class QuoteEvent:
     quote: Quote
 
@@ -187,6 +198,7 @@ class AccountPnL:
 BrokerEvent = (
     ConnectionChanged
     | BrokerNotice
+    | MarketDataFarm
     | QuoteEvent
     | DepthEvent
     | TradeEvent

@@ -10,6 +10,9 @@
   every market-data request; a socket drop starts the ONE reconnect task (guarded), which
   reconnects with exponential backoff + jitter and then resubscribes everything (ib_async
   does not: its state is reset on disconnect).
+* the market-data farm going down (2103) or coming back (2104, or a new connection that is
+  not told it is broken) is also sent as ``MarketDataFarm``: the engine acts on it without
+  knowing IB's codes.
 * ib_async callbacks are wrapped (``guarded``): an exception is logged and becomes a
   ``BrokerNotice`` (code 0), it never kills the adapter.
 * the event queue is unbounded (one consumer, the engine, which drains it continuously).
@@ -44,6 +47,7 @@ from tradeterm.broker.base import (
     ConnectError,
     ConnectionChanged,
     ConnectionState,
+    MarketDataFarm,
 )
 from tradeterm.config import ConnectionConfig
 
@@ -96,6 +100,7 @@ class IbConnection:
         self._reconnect_task: asyncio.Task[None] | None = None
         self.reconnect_tasks_started = 0  # exactly one reconnect task at a time (tested)
         self._broken_farms: set[str] = set()
+        self._market_farm_down = False  # as last told to the engine (MarketDataFarm)
         self._link_down = False
         self._first_order_id: int | None = None  # nextValidId of the current connection
         self._ids_taken: set[int] = set()  # order ids reserved on the current connection
@@ -313,12 +318,26 @@ class IbConnection:
     async def _synced(self, reason: str) -> None:
         """Connected: startup sync done by ib_async; resubscribe, then LIVE (or DEGRADED)."""
         self._set_state(ConnectionState.SYNCING, reason)
+        self._report_market_farm(reason)  # the farms this connection was told about
         self._after_sync()
         self._state = ConnectionState.LIVE if not self._degraded() else ConnectionState.DEGRADED
         self._emit(ConnectionChanged(self._state, reason, self._ns(), client_id=self._client_id))
 
     def _degraded(self) -> bool:
         return self._link_down or bool(self._broken_farms)
+
+    def _report_market_farm(self, why: str) -> None:
+        """Tell the engine when IB's market data farm goes down or comes back. Any broken
+        market-data farm counts: IB does not say which one serves the contract."""
+        broken = sorted(cv.market_farms(self._broken_farms))
+        if bool(broken) == self._market_farm_down:
+            return
+        self._market_farm_down = bool(broken)
+        if broken:
+            reason = f"IB's market data farm is down ({', '.join(broken)}; {why})"
+        else:
+            reason = f"IB's market data farm is back ({why})"
+        self._emit(MarketDataFarm(not broken, reason, self._ns()))
 
     # ---- reconnect ----------------------------------------------------------------------
 
@@ -386,6 +405,7 @@ class IbConnection:
                 if farm.key.endswith(":"):  # no farm name: the whole family is OK
                     family = farm.key
                     self._broken_farms = {k for k in self._broken_farms if not k.startswith(family)}
+            self._report_market_farm(f"IB {code}: {text}")
             self._settle(f"IB {code}: {text}")
         elif code == LINK_LOST:
             self._link_down = True

@@ -337,14 +337,24 @@ def execution_report(fill: Any, lookup: Callable[[int], Instrument | None],
 
 # ---- IB messages ----------------------------------------------------------------------------
 
-FARM_BROKEN = {2103: "market", 2105: "hmds", 2157: "secdef"}
-FARM_OK = {2104: "market", 2106: "hmds", 2158: "secdef"}
+MARKET_FARM = "market"  # the family of the market-data farms (quotes, depth, trades, bars)
+FARM_BROKEN = {2103: MARKET_FARM, 2105: "hmds", 2157: "secdef"}
+FARM_OK = {2104: MARKET_FARM, 2106: "hmds", 2158: "secdef"}
 
 
 @dataclass(frozen=True, slots=True)
 class FarmChange:
     key: str  # "market:usfarm"
     broken: bool
+
+
+def market_farms(keys: Iterable[str]) -> list[str]:
+    """The names of the market-data farms among farm keys (``"market:usfarm"`` -> usfarm)."""
+    return [
+        name or "unnamed"
+        for family, _, name in (key.partition(":") for key in keys)
+        if family == MARKET_FARM
+    ]
 
 
 def farm_change(code: int, text: str) -> FarmChange | None:

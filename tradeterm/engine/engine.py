@@ -44,6 +44,7 @@ from tradeterm.broker.base import (
     ConnectionState,
     DepthEvent,
     ExecutionReport,
+    MarketDataFarm,
     OrderReport,
     PositionReport,
     QuoteEvent,
@@ -210,6 +211,7 @@ class Engine:
         self._broker_reason = "not started"
         self._retry_in: float | None = None
         self._link_down = False
+        self._farm_down: str | None = None  # why IB's market data farm is down
         self._broker_position: PositionReport | None = None
         self._broker_position_at = 0  # when it was last heard or read (local clock)
         self._last_fill_at = 0  # when our last fill was booked (local clock)
@@ -412,6 +414,8 @@ class Engine:
             self._on_connection(event)
         elif isinstance(event, BrokerNotice):
             self._on_notice(event)
+        elif isinstance(event, MarketDataFarm):
+            self._on_market_farm(event)
         elif self.market is None:
             return  # before the instrument is known: reconciliation will fetch it all
         elif isinstance(event, (QuoteEvent, DepthEvent, TradeEvent)):
@@ -531,6 +535,19 @@ class Engine:
         self._update_connected()
         self._refresh_health()
 
+    def _on_market_farm(self, event: MarketDataFarm) -> None:
+        """IB's market data farm down: no new entries at once (the quotes on hand may be
+        frozen), exits still go. Back: every feed must deliver within its threshold again."""
+        if event.up:
+            self._farm_down = None
+            if self.watchdog is not None:
+                self.watchdog.rearm(self.clock())
+            self.notice("INFO", f"{event.reason}: new entries allowed again")
+        else:
+            self._farm_down = event.reason
+            self.notice("WARNING", f"{event.reason}: no new entries until it is back")
+        self._refresh_health()
+
     def _update_connected(self) -> None:
         if self.connected:
             self._connected.set()
@@ -558,14 +575,19 @@ class Engine:
             return ()
         return tuple(f for f in watchdog.thresholds if watchdog.is_stale(f))
 
+    def _degraded(self) -> str | None:
+        """Why entries must wait though IB is connected: IB's link to the exchange or its
+        market data farm is down."""
+        if self._link_down:
+            return "IB lost its connection to the exchange (1100)"
+        return self._farm_down
+
     def _refresh_health(self) -> None:
         state, reason = self._broker_state, self._broker_reason
         stale = self._stale() if state in CONNECTED else ()
-        if self._link_down and state in CONNECTED:
-            state, reason = (
-                ConnectionState.DEGRADED,
-                "IB lost its connection to the exchange (1100)",
-            )
+        degraded = self._degraded()
+        if degraded is not None and state in CONNECTED:
+            state, reason = ConnectionState.DEGRADED, degraded
         elif stale and state is ConnectionState.LIVE:
             state, reason = ConnectionState.DEGRADED, "stale: " + ", ".join(stale)
         health = HealthChanged(state, reason, stale, self.clock(), self._retry_in)
@@ -626,9 +648,9 @@ class Engine:
         quote = market.quote if market is not None else None
         last = market.last if market is not None else None
         working = orders.working()
-        state = self._broker_state
+        state, degraded = self._broker_state, self._degraded()
         if state in CONNECTED:  # a broken HMDS farm is no reason to stop; stale data is
-            state = ConnectionState.DEGRADED if self._link_down else ConnectionState.LIVE
+            state = ConnectionState.DEGRADED if degraded is not None else ConnectionState.LIVE
         return RiskContext(
             now_ns=self.clock(),
             position=portfolio.position.quantity,
@@ -638,6 +660,7 @@ class Engine:
             ask=quote.ask if quote is not None else None,
             last=last.price if last is not None else None,
             connection=state,
+            connection_reason=degraded or "",
             stale=tuple(str(f) for f in self._stale()),
         )
 
@@ -751,9 +774,10 @@ class Engine:
         return refusal
 
     def _resubscribe_stale(self, now: int) -> None:
-        """A feed silent while connected and the market open (IB failure #1): ask again."""
+        """A stale feed while connected (IB failure #1): ask again. Not while IB says its
+        link or its market data farm is down: nothing would come."""
         stale = self._stale()
-        if not stale or self._broker_state not in CONNECTED or self._link_down:
+        if not stale or self._broker_state not in CONNECTED or self._degraded() is not None:
             return
         if now - self._last_resubscribe < RESUBSCRIBE_S * NS:
             return

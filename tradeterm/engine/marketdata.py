@@ -15,12 +15,17 @@ at the first trade of a new session (:meth:`SessionCalendar.session_open_ns` cha
 
 :class:`StalenessWatchdog` answers "has this feed gone silent?" (IB failure #1: data silently
 stops after a reconnect). Feed timestamps are the *local receive clock*, not exchange times.
-Rules: a feed is stale when the market is open and its age exceeds its threshold; while the
-market is closed (daily break, weekend) no feed is stale; the age counts from the later of the
-last touch and the latest session open, so the 17:00 reopen does not flag a feed that was
-quiet over the break. Trades and bars are legitimately quiet in a slow market: give them
-longer thresholds than quotes and depth. :meth:`~StalenessWatchdog.check` reports transitions
-only.
+Rules: a feed that delivers and then stays silent past its threshold is stale, whatever the
+calendar says (the simulated market and replays run at any hour, and a frozen feed must not
+look live on a weekend). The calendar only decides whether data is expected from a feed that
+has not delivered: while the market is open, every feed must deliver within its threshold,
+its age counting from the later of its last data and the latest session open (so the 17:00
+reopen does not flag a feed that was quiet over the break); while it is closed (daily break,
+weekend) a feed whose last data came with the session that closed is silent because the
+market is, and is not stale. Data within one threshold after the close still counts as the
+session's own tail; a feed is taken to run through the closed hours once it delivers later
+than that. Trades and bars are legitimately quiet in a slow market: give them longer
+thresholds than quotes and depth. :meth:`~StalenessWatchdog.check` reports transitions only.
 """
 
 from __future__ import annotations
@@ -318,11 +323,11 @@ class StalenessWatchdog:
 
     ``thresholds``: seconds of silence after which each watched feed is stale (feeds not in
     the mapping are not watched). ``clock``: UTC nanoseconds (injectable for tests); the
-    watch starts at construction, so a feed that never arrives goes stale too.
-    ``is_open``: the market calendar (default: Globex rules).
+    watch starts at construction, so a feed that never arrives while the market is open goes
+    stale too. ``calendar``: when data is expected (default: Globex rules).
     """
 
-    __slots__ = ("_clock", "_is_open", "_last", "_open_of", "_stale", "thresholds")
+    __slots__ = ("_calendar", "_clock", "_delivered", "_last", "_stale", "thresholds")
 
     def __init__(
         self,
@@ -335,10 +340,10 @@ class StalenessWatchdog:
             raise ValueError("staleness thresholds must be positive")
         self.thresholds = dict(thresholds)
         self._clock = clock
-        self._is_open = calendar.is_open
-        self._open_of = calendar.session_open_ns
+        self._calendar = calendar
         start = clock()
-        self._last = dict.fromkeys(self.thresholds, start)
+        self._last = dict.fromkeys(self.thresholds, start)  # data, or the watch's (re)start
+        self._delivered: dict[Feed, int | None] = dict.fromkeys(self.thresholds)  # data only
         self._stale = dict.fromkeys(self.thresholds, False)
 
     def touch(self, feed: Feed, ts_ns: int | None = None) -> None:
@@ -347,6 +352,9 @@ class StalenessWatchdog:
             ts = self._clock() if ts_ns is None else ts_ns
             if ts > self._last[feed]:
                 self._last[feed] = ts
+            delivered = self._delivered[feed]
+            if delivered is None or ts > delivered:
+                self._delivered[feed] = ts
 
     def rearm(self, ts_ns: int | None = None) -> None:
         """Restart every feed's clock (after a resubscription): each must deliver within its
@@ -367,12 +375,19 @@ class StalenessWatchdog:
     def check(self, now_ns: int | None = None) -> list[StaleChange]:
         """Re-evaluate every feed; returns only the feeds whose state changed."""
         now = self._clock() if now_ns is None else now_ns
-        is_open = self._is_open(now)
-        opened = self._open_of(now) if is_open else 0
+        calendar = self._calendar
+        is_open = calendar.is_open(now)
+        # open: the session's start; closed: the close that began the closed hours
+        edge = calendar.session_open_ns(now) if is_open else calendar.session_close_ns(now)
         changes: list[StaleChange] = []
         for feed, threshold in self.thresholds.items():
-            last = self._last[feed]
-            stale = is_open and (now - max(last, opened)) > threshold * NS
+            last, limit = self._last[feed], int(threshold * NS)
+            if is_open:
+                stale = now - max(last, edge) > limit
+            else:
+                delivered = self._delivered[feed]
+                runs_closed = delivered is not None and delivered > edge + limit
+                stale = runs_closed and now - last > limit
             if stale != self._stale[feed]:
                 self._stale[feed] = stale
                 changes.append(StaleChange(feed, stale, (now - last) / NS))

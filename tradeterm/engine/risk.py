@@ -104,7 +104,8 @@ class RiskContext:
     ``position``: signed contracts. ``working_buy``/``working_sell``: the remaining quantity
     of this instance's working orders on each side (the order being checked not included).
     ``bid``/``ask``/``last``: ticks, None when unknown. ``connection``: the engine's health
-    state (only LIVE allows entries). ``stale``: the feeds that are stale (empty: none).
+    state (only LIVE allows entries), ``connection_reason`` why it is not LIVE when known.
+    ``stale``: the feeds that are stale (empty: none).
     """
 
     now_ns: int
@@ -115,6 +116,7 @@ class RiskContext:
     ask: int | None = None
     last: int | None = None
     connection: ConnectionState = ConnectionState.LIVE
+    connection_reason: str = ""
     stale: tuple[str, ...] = ()
 
     def working(self, side: Side) -> int:
@@ -294,7 +296,8 @@ class RiskManager:
     def _entry_refusal(self, intent: OrderIntent, ctx: RiskContext) -> str | None:
         cfg = self.config
         if ctx.connection is not ConnectionState.LIVE:
-            return f"no new entries while the connection is {ctx.connection}"
+            why = f": {ctx.connection_reason}" if ctx.connection_reason else ""
+            return f"no new entries while the connection is {ctx.connection}{why}"
         if ctx.stale:
             return f"no new entries while market data is stale ({', '.join(ctx.stale)})"
         if cfg.no_entry_before_break_min:

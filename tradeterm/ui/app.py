@@ -493,13 +493,13 @@ class TradingApp(App[int]):
 
     def _paint_status(self, main: TradingScreen, snap: EngineSnapshot | None) -> None:
         now = self.clock()
-        to_break = None
+        session = None
         if self.engine is not None:
             with contextlib.suppress(Exception):
-                to_break = self.engine.calendar.seconds_to_break(now)
+                session = panels.session_text(self.engine.calendar, now)
         text = panels.status_text(
             mode=self.mode, symbol=self.settings.symbol, snap=snap, armed=self.armed,
-            confirmed=self.confirmed, qty=self.qty, now_ns=now, to_break_s=to_break,
+            confirmed=self.confirmed, qty=self.qty, now_ns=now, session=session,
             retry_in_s=max(self._retry_at - time.monotonic(), 0.0) if self._retry_at else None,
             wide=main.size.width >= 100,
         )  # fmt: skip

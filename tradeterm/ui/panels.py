@@ -15,7 +15,7 @@ from tradeterm.domain import Bar, Instrument
 from tradeterm.engine.events import EngineSnapshot, OrderView
 from tradeterm.engine.marketdata import Print
 from tradeterm.engine.portfolio import PnL
-from tradeterm.engine.session import CHICAGO
+from tradeterm.engine.session import CHICAGO, SessionCalendar
 from tradeterm.ui.styles import resolve
 
 NS = 1_000_000_000
@@ -84,6 +84,28 @@ def duration(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
+_ZONE_LABELS = {
+    "America/Chicago": "CT", "US/Central": "CT", "America/New_York": "ET", "US/Eastern": "ET",
+}  # fmt: skip
+
+
+def zone_label(moment: dt.datetime) -> str:
+    """The zone as traders name it: CT for Chicago in winter and summer alike, else IB's."""
+    return _ZONE_LABELS.get(getattr(moment.tzinfo, "key", ""), moment.strftime("%Z"))
+
+
+def session_text(calendar: SessionCalendar, now_ns: int) -> str:
+    """The status bar's word on the session: the countdown to the break while the market is
+    open, else when it opens, in the market's own zone (with the day when it is not today)."""
+    if calendar.is_open(now_ns):
+        return f"break in {duration(calendar.seconds_to_break(now_ns))}"
+    tz = calendar.tz
+    opens = dt.datetime.fromtimestamp(calendar.next_open_ns(now_ns) // NS, tz)
+    days = (opens.date() - dt.datetime.fromtimestamp(now_ns // NS, tz).date()).days
+    day = "" if days == 0 else opens.strftime("%a ") if days < 7 else opens.strftime("%a %d %b ")
+    return f"CLOSED, opens {day}{opens:%H:%M} {zone_label(opens)}"
+
+
 def status_text(
     *,
     mode: str,
@@ -93,11 +115,12 @@ def status_text(
     confirmed: bool,
     qty: int,
     now_ns: int,
-    to_break_s: float | None,
+    session: str | None,
     wide: bool,
     retry_in_s: float | None = None,
 ) -> Text:
-    """The one-line status bar: mode, market, connection, data age, armed, qty, clock."""
+    """The one-line status bar: mode, market, connection, data age, armed, qty, clock, and
+    (wide) ``session``, the word on the session (:func:`session_text`)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
     if mode == "live":
@@ -133,8 +156,8 @@ def status_text(
         t.append(" DISARMED ", style="dim reverse")
     t.append(f"  qty {qty}", style="bold")
     t.append(f"  {ct_clock(now_ns)}")
-    if to_break_s is not None and wide:
-        t.append(f"  break in {duration(to_break_s)}")
+    if session is not None and wide:
+        t.append(f"  {session}")
     return t
 
 

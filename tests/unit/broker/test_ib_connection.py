@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tradeterm.broker.base import BrokerNotice, ConnectionChanged, ConnectionState
+from tradeterm.broker.base import (
+    BrokerNotice,
+    ConnectionChanged,
+    ConnectionState,
+    MarketDataFarm,
+)
 from tradeterm.broker.ib_connection import IbConnection, guarded
 from tradeterm.config import ConnectionConfig
 
@@ -54,6 +59,29 @@ def test_farms_degrade_until_every_broken_farm_is_ok_again(live: Probe) -> None:
     assert live.state is ConnectionState.LIVE
     assert live.states() == [ConnectionState.DEGRADED, ConnectionState.LIVE]
     assert live.request_errors == [] and live.resubscribed == 0
+
+
+def farm_events(probe: Probe) -> list[MarketDataFarm]:
+    return [e for e in probe.drain() if isinstance(e, MarketDataFarm)]
+
+
+async def test_the_market_data_farm_is_told_in_trading_terms(live: Probe) -> None:
+    live._on_error(-1, 2105, "HMDS data farm connection is broken:ushmds", None)
+    assert farm_events(live) == []  # historical data: no reason to stop entries
+    live._on_error(-1, 2103, "Market data farm connection is broken:usfarm", None)
+    live._on_error(-1, 2103, "Market data farm connection is broken:usfuture", None)
+    live._on_error(-1, 2104, "Market data farm connection is OK:usfarm", None)
+    [down] = farm_events(live)  # said once; usfuture is still broken
+    assert not down.up and "usfarm" in down.reason and "2103" in down.reason
+    live._on_error(-1, 2104, "Market data farm connection is OK:usfuture", None)
+    [back] = farm_events(live)
+    assert back.up and "2104" in back.reason
+    # down again, then a new connection that is not told the farm is broken: back
+    live._on_error(-1, 2103, "Market data farm connection is broken:usfarm", None)
+    assert [e.up for e in farm_events(live)] == [False]
+    live._broken_farms.clear()  # what every new connection starts from
+    await live._synced("reconnected")
+    assert [e.up for e in farm_events(live)] == [True]
 
 
 def test_1100_then_1101_resubscribes_and_1102_does_not(live: Probe) -> None:

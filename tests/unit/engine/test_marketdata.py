@@ -171,7 +171,7 @@ def test_quiet_feeds_have_longer_thresholds() -> None:
     assert [c.feed for c in w.check()] == [Feed.TRADES]
 
 
-def test_closed_market_is_never_stale() -> None:
+def test_a_closed_market_expects_no_data() -> None:
     brk = ct(2026, 11, 18, 16)
     clock = Clock(brk - 10 * NS)
     w = StalenessWatchdog(TH, clock=clock)
@@ -200,3 +200,41 @@ def test_rearm_and_unwatched_feed() -> None:
     w.rearm()
     assert not w.check()[0].stale
     assert not w.is_stale(Feed.DEPTH)
+
+
+SUNDAY = int(dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC).timestamp()) * NS  # 06:00 CT, closed
+
+
+def test_a_feed_delivering_on_a_closed_market_goes_stale_when_it_stops() -> None:
+    # the simulated market and replays run at any hour: a frozen feed must not look live
+    clock = Clock(SUNDAY)
+    w = StalenessWatchdog(TH, clock=clock)
+    for second in range(1, 4):
+        clock.now = SUNDAY + second * NS
+        w.touch(Feed.QUOTES)
+        assert w.check() == []
+    clock.now = SUNDAY + 8 * NS  # exactly 5 s of silence: not yet
+    assert w.check() == []
+    clock.now = SUNDAY + 8 * NS + 1
+    assert [(c.feed, c.stale) for c in w.check()] == [(Feed.QUOTES, True)]
+    w.touch(Feed.QUOTES)  # data again
+    assert [(c.feed, c.stale) for c in w.check()] == [(Feed.QUOTES, False)]
+    # a feed that never delivered is not expected on a Sunday morning, nor after a rearm
+    clock.now = SUNDAY + 600 * NS
+    w.rearm()
+    assert w.check() == []
+    clock.now += 6 * NS
+    assert [(c.feed, c.stale) for c in w.check()] == [(Feed.QUOTES, True)]
+
+
+def test_the_sessions_last_data_is_not_a_feed_running_through_the_break() -> None:
+    close = ct(2026, 11, 18, 16)
+    clock = Clock(close - 60 * NS)
+    w = StalenessWatchdog(TH, clock=clock)
+    w.touch(Feed.QUOTES, close - NS)
+    w.touch(Feed.DEPTH, close + 5 * NS)  # the close's own tail: within the threshold
+    clock.now = close + 20 * 60 * NS
+    assert w.check() == []
+    w.touch(Feed.DEPTH, close + 20 * 60 * NS)  # later than that: depth runs in the break
+    clock.now += 6 * NS
+    assert [(c.feed, c.stale) for c in w.check()] == [(Feed.DEPTH, True)]
