@@ -11,8 +11,9 @@ decided in one place::
 The journal (one SQLite file per market, ``journal.dir``) is opened first: the last trading
 state is restored from it (a HALTED engine stays HALTED), every order's intent is committed to
 it before the order is sent (``engine.before_send``), a failed journal write halts trading
-(``engine.halt``), and every engine event is journaled by a task beside the engine. A journal
-that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
+(``engine.halt``) and so does a fill that contradicts a journaled one (``engine.fill_conflict``),
+and every engine event is journaled by a task beside the engine. A journal that cannot be opened
+(corrupt, newer, read-only, in use) is a :class:`ModeError`.
 
 Leaving the block stops the engine, journals what is left and the session's stop, closes the
 journal, then stops the embedded gateway.
@@ -84,6 +85,7 @@ async def open_runtime(
             broker = IbBroker(connection, port=port)
             engine = Engine(broker, settings.symbol, settings.market(), risk_state=risk_state)
             journal.on_failure = engine.halt
+            journal.on_conflict = engine.fill_conflict
             engine.before_send = journal.commit_intent
             follower = journal.attach(engine)
             try:

@@ -18,6 +18,10 @@ Reconciliation runs at start, after every reconnect and after IB's 1101/1102: ex
 the last known one (fills missed while disconnected are booked once), open orders (own ones
 re-linked, foreign ones shown read-only, own ones that vanished closed), then the broker's
 position, which is the final word. New entries stay blocked until it completes.
+
+An execution id reported again with other facts (:class:`~tradeterm.domain.FillConflict`, from
+the ledger here or from the journal across runs) is not booked: it is logged, shown and
+trading goes HALTED (:meth:`Engine.fill_conflict`), as the fills can no longer be trusted.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from tradeterm.broker.base import (
     is_info,
 )
 from tradeterm.config import MarketConfig
-from tradeterm.domain import ClientOrderIds, Instrument, Side
+from tradeterm.domain import ClientOrderIds, FillConflict, Instrument, Side
 from tradeterm.engine.bars import BarBuilder, BarUpdate
 from tradeterm.engine.commands import (
     CancelAll,
@@ -474,7 +478,11 @@ class Engine:
     def _on_execution(self, report: ExecutionReport) -> bool:
         orders, portfolio = self._orders(), self._portfolio()
         fill = orders.fill_of(report)
-        if fill is None or not portfolio.add_fill(fill):
+        try:
+            if fill is None or not portfolio.add_fill(fill):
+                return False
+        except FillConflict as exc:
+            self.fill_conflict(str(exc))
             return False
         orders.on_fill(fill)
         if fill.order_id is not None and self.risk is not None:
@@ -670,6 +678,12 @@ class Engine:
         cannot be recorded cannot be traded; the protective orders stay at IB)."""
         if self.risk is not None:
             self.risk.halt(reason)
+
+    def fill_conflict(self, text: str) -> None:
+        """One execution id with other facts (here or in the journal): logged, shown, and
+        HALTED, as :meth:`halt` (the ledger can no longer be trusted)."""
+        self.notice("ERROR", text)
+        self.halt(text)
 
     @property
     def connected(self) -> bool:

@@ -2,7 +2,8 @@
 
 * Every execution goes through the :class:`~tradeterm.domain.FillLedger` (keyed by IB's
   ``execId``): a fill seen again (live, then from ``reqExecutions`` after a reconnect) is
-  never applied twice, whatever order fills arrive in.
+  never applied twice, whatever order fills arrive in; one seen again with other facts raises
+  :class:`~tradeterm.domain.FillConflict`.
 * P&L is exact: integer tick-contracts for realized and unrealized, ``Decimal`` money,
   commissions as IB reports them (after the fill, separately).
 * The trading day starts at the CME session open (17:00 US/Central): daily P&L is realized

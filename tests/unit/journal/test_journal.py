@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.unit.journal.factories import T0, booked, fill, order, position, updated
-from tradeterm.domain import OrderStatus
+from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.events import EngineNotice, KillProgress, RiskUpdate
 from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import Journal, JournalError
@@ -71,6 +71,48 @@ async def test_a_fill_is_journaled_once_with_its_exact_price(journal: Journal) -
     assert rows(journal.path, "SELECT exec_id, price_ticks, price, historical FROM fills") == [
         ("e1", 24001, "6000.25", 0)
     ]
+
+
+async def test_a_fill_journaled_by_an_earlier_run_is_a_no_op_when_it_agrees(
+    tmp_path: Path,
+) -> None:
+    conflicts: list[str] = []
+    for run in range(2):  # the same execution reaches two runs (IB reports it again)
+        async with Journal(tmp_path / "ES.sqlite") as j:
+            j.on_conflict = conflicts.append
+            j.record(booked(fill("e1", order_id=None if run else "tt.ES.1.1"),
+                            historical=bool(run)))  # fmt: skip
+            await j.flush()
+            assert j.failure is None
+    assert rows(tmp_path / "ES.sqlite", "SELECT exec_id, order_id, historical FROM fills") == [
+        ("e1", "tt.ES.1.1", 0)
+    ]
+    assert conflicts == []
+    assert rows(tmp_path / "ES.sqlite", "SELECT * FROM system_events") == []
+
+
+async def test_a_fill_contradicting_a_journaled_one_is_kept_as_an_error_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ES.sqlite"
+    async with Journal(path) as first:
+        first.record(booked(fill("e1", side=Side.BUY, price=24000)))
+    conflicts: list[str] = []
+    async with Journal(path) as second:
+        second.on_conflict = conflicts.append
+        second.record(booked(fill("e1", side=Side.SELL, price=24004)))  # the same execId
+        second.record(booked(fill("e2", side=Side.SELL, price=24004)))
+        await second.flush()
+        assert second.failure is None and second.pending == 0  # nothing left behind
+    # the first version stays; the other is in the journal as an error, never dropped silently
+    assert rows(path, "SELECT exec_id, side, price_ticks FROM fills ORDER BY rowid") == [
+        ("e1", "BUY", 24000), ("e2", "SELL", 24004),
+    ]  # fmt: skip
+    ((kind, level, text),) = rows(path, "SELECT kind, level, text FROM system_events")
+    assert (kind, level) == ("fill conflict", "ERROR")
+    assert "e1 reported again" in text and "BUY 1 @ 24000" in text and "SELL 1 @ 24004" in text
+    assert conflicts == [text]
+    assert text in caplog.text
 
 
 async def test_money_is_exact_text(journal: Journal) -> None:
