@@ -17,7 +17,9 @@ retries what failed (history backfill, reconciliation).
 Reconciliation runs at start, after every reconnect and after IB's 1101/1102: executions since
 the last known one (fills missed while disconnected are booked once), open orders (own ones
 re-linked, foreign ones shown read-only, own ones that vanished closed), then the broker's
-position, which is the final word. New entries stay blocked until it completes.
+position, which is the final word. New entries stay blocked until it completes. Before the
+first one, the fills earlier runs journaled are restored (``journaled_fills``), so that only
+fills new to this instance count as recovered.
 
 An execution id reported again with other facts (:class:`~tradeterm.domain.FillConflict`, from
 the ledger here or from the journal across runs) is not booked: it is logged, shown and
@@ -31,7 +33,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 
 from tradeterm.broker.base import (
@@ -55,7 +57,7 @@ from tradeterm.broker.base import (
     is_info,
 )
 from tradeterm.config import MarketConfig
-from tradeterm.domain import ClientOrderIds, FillConflict, Instrument, Side
+from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Side
 from tradeterm.engine.bars import BarBuilder, BarUpdate
 from tradeterm.engine.commands import (
     CancelAll,
@@ -107,6 +109,10 @@ POSITION_GRACE_S = 1.0  # the broker's position may trail our fills by this much
 RETRY_S = 5.0  # history / reconciliation retry interval
 RECHECK_S = 2.0  # a second look for orders sent just before a drop and not found after it
 RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many seconds
+
+JournaledFills = Callable[[Instrument], Awaitable[Sequence[tuple[Fill, Decimal | None]]]]
+"""Awaited once at start: the fills of ``instrument`` earlier runs journaled, with their
+commissions, in execution order."""
 
 
 def default_staleness(quotes_s: float) -> dict[Feed, float]:
@@ -230,6 +236,7 @@ class Engine:
         self.risk: RiskManager | None = None
         self._restored_risk = risk_state  # the last journaled trading-state transition
         self.before_send: BeforeSend | None = None  # set before start (the journal's hook)
+        self.journaled_fills: JournaledFills | None = None  # likewise
         self.last_refusal = ""
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
         self._connected = asyncio.Event()  # connected to IB and IB to the exchange
@@ -266,6 +273,7 @@ class Engine:
             if not self._calendar_given:
                 self.calendar = self._contract_calendar(instrument)
             self._build(instrument)
+            await self._restore_fills(instrument)
             await self.broker.subscribe_market_data(instrument)
             await self._backfill()
             await self.reconcile("start")
@@ -284,6 +292,18 @@ class Engine:
         open_ = portfolio.position.quantity != 0 or bool(orders.working())
         if risk.state is TradingState.REDUCING or open_:
             self.request_kill(f"restarted {risk.state} ({risk.state_reason}): finishing the kill")
+
+    async def _restore_fills(self, instrument: Instrument) -> None:
+        """The fills earlier runs journaled, known before IB reports any again (see the
+        module notes)."""
+        if self.journaled_fills is None:
+            return
+        portfolio = self._portfolio()
+        fills = await self.journaled_fills(instrument)
+        for fill, commission in fills:
+            portfolio.restore(fill, commission)
+        if fills:
+            self.publish(PositionChanged(portfolio.pnl()))
 
     def _contract_calendar(self, instrument: Instrument) -> SessionCalendar:
         """The sessions from the contract's details (IB's tradingHours in its time zone);
@@ -831,7 +851,9 @@ class Engine:
     async def _reconcile(self, reason: str, at_start: bool) -> Reconciled:
         orders, portfolio = self._orders(), self._portfolio()
         last = portfolio.ledger.last_ts_ns
-        executions = await self.broker.executions(None if last is None else last - NS)
+        # at start, all of them: the journal's last fill may have outrun one it never got
+        since = None if at_start or last is None else last - NS
+        executions = await self.broker.executions(since)
         recovered = sum(1 for r in executions if self._on_execution(r))
         reports = await self.broker.open_orders()
         for report in reports:

@@ -15,7 +15,8 @@ Durability rules (what is written when, and what may be lost):
 * **Fills** are unique by execution id. One already journaled is not written again: with the
   same facts (``Fill.facts``) that is all; with other facts it is a conflict, kept as an ERROR
   system event (both versions) in the same transaction and reported to ``on_conflict``
-  (runtime wires it to ``engine.fill_conflict``: trading halts).
+  (runtime wires it to ``engine.fill_conflict``: trading halts). At start the engine reads
+  them back (:meth:`Journal.fills`), so that a fill IB reports again is known.
 * **Bulk rows** (closed 1-minute bars, notices) go to a bounded lane (``queue_max``) flushed
   every ``flush_interval_ms`` or ``batch_size`` rows. When the lane is full a new row is
   dropped and counted in :attr:`Journal.dropped`; after a failed write its rows are dropped
@@ -39,13 +40,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
 from tradeterm.config import JournalConfig
-from tradeterm.domain import Order
+from tradeterm.domain import Fill, Instrument, Order, Side
 from tradeterm.domain.fills import conflict_text
 from tradeterm.engine.events import (
     BarsChanged,
@@ -406,6 +408,28 @@ class Journal:
         except ValueError:
             return None
         return RiskTransition(from_state, to_state, reason, ts_ns)
+
+    async def fills(self, instrument: Instrument) -> list[tuple[Fill, Decimal | None]]:
+        """The fills of ``instrument`` (by its conId) with their commissions, in execution
+        order (``engine.journaled_fills``). When they cannot be read, none, and
+        ``on_failure`` is told: without them the fills cannot be trusted (trading halts)."""
+        try:
+            rows = await self._fetchall(
+                "SELECT f.exec_id, f.order_id, f.side, f.quantity, f.price_ticks, f.ts_ns,"
+                " f.perm_id, c.amount FROM fills f LEFT JOIN commissions c USING (exec_id)"
+                " WHERE f.con_id = ? ORDER BY f.ts_ns, f.rowid",
+                (instrument.con_id,),
+            )
+        except JournalError as exc:
+            log.error("%s", exc)
+            if self.on_failure is not None:
+                self.on_failure(f"{exc} (the fills journaled before this run)")
+            return []
+        return [
+            (Fill(exec_id, order_id, instrument, Side(side), qty, price, ts, perm_id=perm_id),
+             Decimal(amount) if amount is not None else None)
+            for exec_id, order_id, side, qty, price, ts, perm_id, amount in rows
+        ]  # fmt: skip
 
     async def open_intents(self) -> list[IntentRecord]:
         """Intents whose orders are not known to be finished, oldest first."""

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.unit.journal.factories import T0, booked, fill, order, position, updated
-from tradeterm.domain import OrderStatus, Side
+from tests.unit.journal.factories import ES, T0, booked, fill, order, position, updated
+from tradeterm.domain import ContractMonth, Instrument, OrderStatus, Side
 from tradeterm.engine.events import EngineNotice, KillProgress, RiskUpdate
 from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import Journal, JournalError
+from tradeterm.journal.rows import commission_row
+
+NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
 
 
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -113,6 +117,27 @@ async def test_a_fill_contradicting_a_journaled_one_is_kept_as_an_error_and_repo
     assert "e1 reported again" in text and "BUY 1 @ 24000" in text and "SELL 1 @ 24004" in text
     assert conflicts == [text]
     assert text in caplog.text
+
+
+async def test_the_fills_of_a_contract_are_read_back_with_their_commissions(
+    journal: Journal,
+) -> None:
+    first, second = fill("e1", price=24000, ts=T0), fill("e2", side=Side.SELL, ts=T0 + 1)
+    journal.record(booked(second))
+    journal.record(booked(first))
+    journal.record_rows([commission_row("e1", Decimal("2.25"), T0)], critical=True)
+    await journal.flush()
+    assert await journal.fills(ES) == [(first, Decimal("2.25")), (second, None)]
+    assert await journal.fills(NQ) == []
+
+
+async def test_fills_that_cannot_be_read_are_reported_as_a_failure(journal: Journal) -> None:
+    conn = sqlite3.connect(journal.path)
+    conn.execute("DROP TABLE fills")  # whatever made the file unreadable
+    conn.close()
+    assert await journal.fills(ES) == []
+    (failure,) = journal.failures_seen  # type: ignore[attr-defined]
+    assert "cannot read journal" in failure and "no such table" in failure
 
 
 async def test_money_is_exact_text(journal: Journal) -> None:
