@@ -9,10 +9,12 @@ decided in one place::
         ...
 
 The journal (one SQLite file per market, ``journal.dir``) is opened first: the last trading
-state is restored from it (a HALTED engine stays HALTED), every order's intent is committed to
-it before the order is sent (``engine.before_send``), a failed journal write halts trading
-(``engine.halt``), and every engine event is journaled by a task beside the engine. A journal
-that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
+state is restored from it (a HALTED engine stays HALTED), the fills of earlier runs are read
+back at start (``engine.journaled_fills``), every order's intent is committed to it before the
+order is sent (``engine.before_send``), a failed journal write halts trading (``engine.halt``)
+and so does a fill that contradicts a journaled one (``engine.fill_conflict``), and every
+engine event is journaled by a task beside the engine. A journal that cannot be opened
+(corrupt, newer, read-only, in use) is a :class:`ModeError`.
 
 Leaving the block stops the engine, journals what is left and the session's stop, closes the
 journal, then stops the embedded gateway.
@@ -88,7 +90,9 @@ async def open_runtime(
                 sent_orders=sent,
             )  # fmt: skip
             journal.on_failure = engine.halt
+            journal.on_conflict = engine.fill_conflict
             engine.before_send = journal.commit_intent
+            engine.journaled_fills = journal.fills
             follower = journal.attach(engine)
             try:
                 yield Runtime(settings, engine, host, port, gateway, journal)

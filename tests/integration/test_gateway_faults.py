@@ -223,6 +223,8 @@ async def test_restart_keeps_positions_working_orders_and_executions(
     assert after.order.orderId > resting.order.orderId
     await until(status_is((after, "Filled")), "a new order after the restart")
     await until(lambda: not ib.positions(), "the flat position")
+    ids = [e.execution.execId for e in await ib.reqExecutionsAsync()]
+    assert len(ids) == len(set(ids)) == 2 and ids[0] == exec_id  # a new execId after it
 
 
 async def test_fill_while_disconnected_is_recovered_once(

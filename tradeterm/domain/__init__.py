@@ -10,6 +10,7 @@ from tradeterm.domain.bars import Bar, Timeframe
 from tradeterm.domain.bracket import Bracket, make_bracket
 from tradeterm.domain.errors import (
     DomainError,
+    FillConflict,
     InvalidOrderError,
     InvalidTransitionError,
     OffTickError,
@@ -60,6 +61,7 @@ __all__ = [
     "DepthReset",
     "DomainError",
     "Fill",
+    "FillConflict",
     "FillLedger",
     "Instrument",
     "InstrumentSpec",

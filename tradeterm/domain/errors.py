@@ -25,3 +25,7 @@ class InvalidTransitionError(DomainError):
 
 class UnknownInstrumentError(DomainError):
     """A futures root that the built-in spec table does not know."""
+
+
+class FillConflict(DomainError):
+    """One execution id reported with different facts: the ledger can no longer be trusted."""

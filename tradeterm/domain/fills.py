@@ -3,17 +3,25 @@
 The same execution can reach tradeterm more than once: live, again from ``reqExecutions``
 after a reconnect, again from the journal at start-up. ``FillLedger.add`` says whether a fill
 is new; only new fills may be applied to orders and positions.
+
+One rule for an execution id seen again (the ledger here, the journal across runs): with the
+same :attr:`Fill.facts` it is the same execution, a no-op; with other facts it is a
+:class:`FillConflict`, never silently dropped (IB's execution ids are unique).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradeterm.domain.errors import DomainError
+from tradeterm.domain.errors import DomainError, FillConflict
 from tradeterm.domain.instruments import Instrument
 from tradeterm.domain.side import Side
+
+Facts = tuple[int | None, str, int, int, int, int | None]
+"""An execution's facts: conId, side, quantity, price in ticks, time (ns), permId."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,16 @@ class Fill:
             raise DomainError(f"fill quantity must be positive, got {self.quantity}")
 
     @property
+    def facts(self) -> Facts:
+        """What IB says of the execution (not which of our orders it was matched to): contract
+        id, side, quantity, price in ticks, time and permId. Every report of one ``exec_id``
+        must agree on them; the journal keeps them in the same order (``rows.FILL_FACTS``)."""
+        return (
+            self.instrument.con_id, str(self.side), self.quantity, self.price, self.ts_ns,
+            self.perm_id,
+        )  # fmt: skip
+
+    @property
     def signed_quantity(self) -> int:
         """The position change this fill makes: +quantity for a buy, -quantity for a sell."""
         return self.side.sign * self.quantity
@@ -57,14 +75,14 @@ class FillLedger:
 
     def add(self, fill: Fill) -> bool:
         """Record ``fill``. True if it is new; False if this execution was already recorded
-        (then it must not be applied again). A different fill under a known execution id is a
-        data error and raises ``DomainError``."""
+        (then it must not be applied again). Other facts under a known execution id raise
+        :class:`FillConflict` and change nothing."""
         known = self._fills.get(fill.exec_id)
         if known is None:
             self._fills[fill.exec_id] = fill
             return True
-        if known != fill:
-            raise DomainError(f"execution {fill.exec_id} reported twice with different data")
+        if known.facts != fill.facts:
+            raise FillConflict(conflict_text(fill.exec_id, known.facts, fill.facts))
         return False
 
     def set_commission(self, exec_id: str, amount: Decimal) -> None:
@@ -105,3 +123,17 @@ class FillLedger:
 
     def __iter__(self) -> Iterator[Fill]:
         return iter(self._fills.values())
+
+
+def conflict_text(exec_id: str, known: Facts, new: Facts) -> str:
+    """What a user reads when one execution id comes with other facts (``Fill.facts``)."""
+    return (
+        f"execution {exec_id} reported again with other data (was {_facts(known)}, now "
+        f"{_facts(new)}): the fills can no longer be trusted"
+    )
+
+
+def _facts(facts: Facts) -> str:
+    con_id, side, qty, price, ts_ns, perm_id = facts
+    when = dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).isoformat(timespec="seconds")
+    return f"{side} {qty} @ {price} ticks at {when} UTC, conId {con_id}, permId {perm_id}"

@@ -17,7 +17,13 @@ retries what failed (history backfill, reconciliation).
 Reconciliation runs at start, after every reconnect and after IB's 1101/1102: executions since
 the last known one (fills missed while disconnected are booked once), open orders (own ones
 re-linked, foreign ones shown read-only, own ones that vanished closed), then the broker's
-position, which is the final word. New entries stay blocked until it completes.
+position, which is the final word. New entries stay blocked until it completes. Before the
+first one, the fills earlier runs journaled are restored (``journaled_fills``), so that only
+fills new to this instance count as recovered.
+
+An execution id reported again with other facts (:class:`~tradeterm.domain.FillConflict`, from
+the ledger here or from the journal across runs) is not booked: it is logged, shown and
+trading goes HALTED (:meth:`Engine.fill_conflict`), as the fills can no longer be trusted.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 
 from tradeterm.broker.base import (
@@ -52,7 +58,7 @@ from tradeterm.broker.base import (
     is_info,
 )
 from tradeterm.config import MarketConfig
-from tradeterm.domain import ClientOrderIds, Instrument, Order, Side
+from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Order, Side
 from tradeterm.engine.bars import BarBuilder, BarUpdate
 from tradeterm.engine.commands import (
     CancelAll,
@@ -104,6 +110,10 @@ POSITION_GRACE_S = 1.0  # the broker's position may trail our fills by this much
 RETRY_S = 5.0  # history / reconciliation retry interval
 RECHECK_S = 1.0  # how often an order of ours that IB does not list is looked for again
 RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many seconds
+
+JournaledFills = Callable[[Instrument], Awaitable[Sequence[tuple[Fill, Decimal | None]]]]
+"""Awaited once at start: the fills of ``instrument`` earlier runs journaled, with their
+commissions, in execution order."""
 
 
 def default_staleness(quotes_s: float) -> dict[Feed, float]:
@@ -230,6 +240,7 @@ class Engine:
         self._restored_risk = risk_state  # the last journaled trading-state transition
         self._sent_orders = tuple(sent_orders)  # orders earlier runs sent, fate unknown
         self.before_send: BeforeSend | None = None  # set before start (the journal's hook)
+        self.journaled_fills: JournaledFills | None = None  # likewise
         self.last_refusal = ""
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
         self._connected = asyncio.Event()  # connected to IB and IB to the exchange
@@ -266,6 +277,9 @@ class Engine:
             if not self._calendar_given:
                 self.calendar = self._contract_calendar(instrument)
             self._build(instrument)
+            await self._restore_fills(instrument)
+            for sent in self._sent_orders:  # with their fills; the reconciliation finds them
+                self._orders().restore(sent)
             await self.broker.subscribe_market_data(instrument)
             await self._backfill()
             await self.reconcile("start")
@@ -284,6 +298,18 @@ class Engine:
         open_ = portfolio.position.quantity != 0 or bool(orders.working())
         if risk.state is TradingState.REDUCING or open_:
             self.request_kill(f"restarted {risk.state} ({risk.state_reason}): finishing the kill")
+
+    async def _restore_fills(self, instrument: Instrument) -> None:
+        """The fills earlier runs journaled, known before IB reports any again (see the
+        module notes)."""
+        if self.journaled_fills is None:
+            return
+        portfolio = self._portfolio()
+        fills = await self.journaled_fills(instrument)
+        for fill, commission in fills:
+            portfolio.restore(fill, commission)
+        if fills:
+            self.publish(PositionChanged(portfolio.pnl()))
 
     def _contract_calendar(self, instrument: Instrument) -> SessionCalendar:
         """The sessions from the contract's details (IB's tradingHours in its time zone);
@@ -319,8 +345,6 @@ class Engine:
         self.orders.price_check = lambda i: risk.fat_finger(i, self._risk_context(), entry=i.entry)
         self.orders.on_action = self.risk.record_send
         self.orders.before_send = self.before_send
-        for sent in self._sent_orders:  # before the first reconciliation looks for them
-            self.orders.restore(sent)
         self.watchdog = StalenessWatchdog(self._staleness, clock=self.clock, calendar=self.calendar)
 
     async def stop(self) -> None:
@@ -482,7 +506,11 @@ class Engine:
     def _on_execution(self, report: ExecutionReport) -> bool:
         orders, portfolio = self._orders(), self._portfolio()
         fill = orders.fill_of(report)
-        if fill is None or not portfolio.add_fill(fill):
+        try:
+            if fill is None or not portfolio.add_fill(fill):
+                return False
+        except FillConflict as exc:
+            self.fill_conflict(str(exc))
             return False
         orders.on_fill(fill)
         if fill.order_id is not None and self.risk is not None:
@@ -702,6 +730,12 @@ class Engine:
         if self.risk is not None:
             self.risk.halt(reason)
 
+    def fill_conflict(self, text: str) -> None:
+        """One execution id with other facts (here or in the journal): logged, shown, and
+        HALTED, as :meth:`halt` (the ledger can no longer be trusted)."""
+        self.notice("ERROR", text)
+        self.halt(text)
+
     @property
     def connected(self) -> bool:
         """Connected to IB, and IB to the exchange: orders can be sent."""
@@ -739,12 +773,17 @@ class Engine:
             _, _, unknown = await self._read_orders()
         return unknown
 
-    async def _read_orders(self) -> tuple[int, list[Order], list[Order]]:
+    async def _read_orders(
+        self, *, all_executions: bool = False
+    ) -> tuple[int, list[Order], list[Order]]:
         """Executions, open and completed orders from IB, applied. Returns how many fills
-        were new, the orders closed, and the orders still unconfirmed."""
+        were new, the orders closed, and the orders still unconfirmed. ``all_executions``:
+        every execution IB has (at start the journal's last fill may have outrun one it never
+        got), else those since the last one known."""
         orders, portfolio = self._orders(), self._portfolio()
         last = portfolio.ledger.last_ts_ns
-        executions = await self.broker.executions(None if last is None else last - NS)
+        since = None if all_executions or last is None else last - NS
+        executions = await self.broker.executions(since)
         recovered = sum(1 for r in executions if self._on_execution(r))
         listed = await self.broker.open_orders()
         for report in listed:
@@ -874,7 +913,7 @@ class Engine:
 
     async def _reconcile(self, reason: str, at_start: bool) -> Reconciled:
         orders, portfolio = self._orders(), self._portfolio()
-        recovered, closed, unknown = await self._read_orders()
+        recovered, closed, unknown = await self._read_orders(all_executions=at_start)
         agreed = await self._reconcile_position(at_start)
         own = len(orders.working())
         position = portfolio.position.quantity

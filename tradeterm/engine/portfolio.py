@@ -2,7 +2,11 @@
 
 * Every execution goes through the :class:`~tradeterm.domain.FillLedger` (keyed by IB's
   ``execId``): a fill seen again (live, then from ``reqExecutions`` after a reconnect) is
-  never applied twice, whatever order fills arrive in.
+  never applied twice, whatever order fills arrive in; one seen again with other facts raises
+  :class:`~tradeterm.domain.FillConflict`.
+* At start the fills earlier runs journaled go through :meth:`Portfolio.restore` first: IB
+  reporting one again is then no new fill, and today's fills count in today's P&L even
+  when IB no longer reports them (a new gateway, a restart after midnight).
 * P&L is exact: integer tick-contracts for realized and unrealized, ``Decimal`` money,
   commissions as IB reports them (after the fill, separately).
 * The trading day starts at the CME session open (17:00 US/Central): daily P&L is realized
@@ -115,6 +119,21 @@ class Portfolio:
         if commission is not None:  # it came first
             self._count_commission(fill, commission)
         return True
+
+    def restore(self, fill: Fill, commission: Decimal | None) -> None:
+        """A fill an earlier run journaled. Known from now on; booked into the position and
+        P&L only when it belongs to the current trading day (an earlier day's fills are in
+        the position IB carries in, and not in today's P&L)."""
+        if fill.instrument != self.instrument:
+            return
+        self._roll_day()
+        assert self._day_open is not None
+        if commission is not None:
+            self.ledger.set_commission(fill.exec_id, commission)
+        if fill.ts_ns >= self._day_open:
+            self.add_fill(fill)
+        else:
+            self.ledger.add(fill)
 
     def add_commission(self, exec_id: str, amount: Decimal) -> bool:
         """IB's commission for an execution (it may arrive before or after the fill, and more

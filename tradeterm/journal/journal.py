@@ -12,6 +12,11 @@ Durability rules (what is written when, and what may be lost):
   kill -9 loses the ones not yet flushed; fills and order states are then recovered from the
   broker when the engine reconciles at the next start (fills are unique by execution id, so
   a recovered fill is journaled exactly once).
+* **Fills** are unique by execution id. One already journaled is not written again: with the
+  same facts (``Fill.facts``) that is all; with other facts it is a conflict, kept as an ERROR
+  system event (both versions) in the same transaction and reported to ``on_conflict``
+  (runtime wires it to ``engine.fill_conflict``: trading halts). At start the engine reads
+  them back (:meth:`Journal.fills`), so that a fill IB reports again is known.
 * **Bulk rows** (closed 1-minute bars, notices) go to a bounded lane (``queue_max``) flushed
   every ``flush_interval_ms`` or ``batch_size`` rows. When the lane is full a new row is
   dropped and counted in :attr:`Journal.dropped`; after a failed write its rows are dropped
@@ -35,13 +40,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
 from tradeterm.config import JournalConfig
-from tradeterm.domain import Order, OrderType, Side, TimeInForce
+from tradeterm.domain import Fill, Instrument, Order, OrderType, Side, TimeInForce
+from tradeterm.domain.fills import conflict_text
 from tradeterm.engine.events import (
     BarsChanged,
     EngineEvent,
@@ -103,6 +110,7 @@ class Journal:
         flush_interval_ms: int = 250,
         queue_max: int = 50_000,
         on_failure: Callable[[str], None] | None = None,
+        on_conflict: Callable[[str], None] | None = None,
         busy_timeout_ms: int = 5_000,
         retry_s: float = 1.0,
         clock: Callable[[], int] = time.time_ns,
@@ -112,6 +120,7 @@ class Journal:
         self.flush_interval_s = flush_interval_ms / 1000
         self.queue_max = queue_max
         self.on_failure = on_failure
+        self.on_conflict = on_conflict
         self.busy_timeout_ms = busy_timeout_ms
         self.retry_s = retry_s
         self.clock = clock
@@ -402,6 +411,28 @@ class Journal:
             return None
         return RiskTransition(from_state, to_state, reason, ts_ns)
 
+    async def fills(self, instrument: Instrument) -> list[tuple[Fill, Decimal | None]]:
+        """The fills of ``instrument`` (by its conId) with their commissions, in execution
+        order (``engine.journaled_fills``). When they cannot be read, none, and
+        ``on_failure`` is told: without them the fills cannot be trusted (trading halts)."""
+        try:
+            rows = await self._fetchall(
+                "SELECT f.exec_id, f.order_id, f.side, f.quantity, f.price_ticks, f.ts_ns,"
+                " f.perm_id, c.amount FROM fills f LEFT JOIN commissions c USING (exec_id)"
+                " WHERE f.con_id = ? ORDER BY f.ts_ns, f.rowid",
+                (instrument.con_id,),
+            )
+        except JournalError as exc:
+            log.error("%s", exc)
+            if self.on_failure is not None:
+                self.on_failure(f"{exc} (the fills journaled before this run)")
+            return []
+        return [
+            (Fill(exec_id, order_id, instrument, Side(side), qty, price, ts, perm_id=perm_id),
+             Decimal(amount) if amount is not None else None)
+            for exec_id, order_id, side, qty, price, ts, perm_id, amount in rows
+        ]  # fmt: skip
+
     async def open_intents(self) -> list[IntentRecord]:
         """Intents whose orders are not known to be finished, oldest first."""
         rows = await self._fetchall(
@@ -459,10 +490,15 @@ class Journal:
             if not critical and not bulk:
                 return True
             db = self._conn()
+            conflicts: list[str] = []
             try:
                 await db.execute("BEGIN IMMEDIATE")
                 for sql, group in itertools.groupby(critical + bulk, key=lambda r: r[0]):
-                    await db.executemany(sql, [params for _, params in group])
+                    params = [p for _, p in group]
+                    if sql == R.FILL:
+                        conflicts += await self._write_fills(db, params)
+                    else:
+                        await db.executemany(sql, params)
                 await db.execute("COMMIT")
             except (sqlite3.Error, ValueError) as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -474,7 +510,34 @@ class Journal:
                 self._critical.popleft()
         self.rows_written += len(critical) + len(bulk)
         self._recovered()
+        for text in conflicts:
+            self._conflict(text)
         return True
+
+    async def _write_fills(self, db: aiosqlite.Connection, rows: list[Any]) -> list[str]:
+        """Insert fill rows; one whose execution id is journaled already is a no-op when its
+        facts agree, and a conflict (returned, and kept as an ERROR system event) otherwise."""
+        conflicts = []
+        for params in rows:
+            cursor = await db.execute(R.FILL, params)
+            if cursor.rowcount:
+                continue
+            async with db.execute(R.JOURNALED_FACTS, params) as cur:
+                known = await cur.fetchone()
+            new = R.facts_of(params)
+            if known is not None and tuple(known) != new:
+                text = conflict_text(params["exec_id"], tuple(known), new)
+                await db.execute(*R.system_row(self.clock(), "fill conflict", "ERROR", text))
+                conflicts.append(text)
+        return conflicts
+
+    def _conflict(self, text: str) -> None:
+        log.error("journal %s: %s", self.path, text)
+        if self.on_conflict is not None:
+            try:
+                self.on_conflict(text)
+            except Exception:
+                log.exception("journal on_conflict callback")
 
     def _fail(self, what: str, exc: BaseException) -> str:
         self.failures += 1

@@ -8,7 +8,7 @@ are *critical* (orders, fills, positions, risk, kill switch, connection: never d
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -29,7 +29,7 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.portfolio import PnL
 
-Row = tuple[str, Sequence[Any]]
+Row = tuple[str, Sequence[Any] | Mapping[str, Any]]
 
 INSERT_INTENT = (
     "INSERT INTO order_intents (order_id, session_id, command_id, role, con_id, side, quantity,"
@@ -45,10 +45,16 @@ _INTENT_STATUS = (
     "UPDATE order_intents SET status = ?, state = ?, broker_id = coalesce(?, broker_id),"
     " perm_id = coalesce(?, perm_id), updated_ns = ?, note = ? WHERE order_id = ?"
 )
-_FILL = (
-    "INSERT OR IGNORE INTO fills (exec_id, order_id, perm_id, con_id, side, quantity,"
-    " price_ticks, price, ts_ns, own, historical, booked_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+FILL_FACTS = ("con_id", "side", "quantity", "price_ticks", "ts_ns", "perm_id")
+"""The columns of a fill's :attr:`~tradeterm.domain.Fill.facts`, in its order."""
+_FILL_COLUMNS = ("exec_id", "order_id", *FILL_FACTS, "price", "own", "historical", "booked_ns")
+FILL = (
+    f"INSERT INTO fills ({', '.join(_FILL_COLUMNS)})"
+    f" VALUES ({', '.join(':' + c for c in _FILL_COLUMNS)}) ON CONFLICT (exec_id) DO NOTHING"
 )
+"""A fill row's params are a mapping by column; a fill already journaled is not written again
+(the writer compares its facts: see ``Journal._write_fills``)."""
+JOURNALED_FACTS = f"SELECT {', '.join(FILL_FACTS)} FROM fills WHERE exec_id = :exec_id"
 _COMMISSION = "INSERT OR REPLACE INTO commissions (exec_id, amount, ts_ns) VALUES (?,?,?)"
 _POSITION = (
     "INSERT INTO position_snapshots (ts_ns, quantity, avg_price_ticks, mark_ticks, realized,"
@@ -93,12 +99,17 @@ def intent_row(order: Order, command_id: str, role: str, session_id: int | None,
 
 
 def fill_rows(fill: Fill, own: bool, historical: bool, now_ns: int) -> list[Row]:
-    inst = fill.instrument
-    return [(_FILL, (
-        fill.exec_id, fill.order_id, fill.perm_id, inst.con_id, str(fill.side), fill.quantity,
-        fill.price, str(inst.to_price(fill.price)), fill.ts_ns, int(own), int(historical),
-        now_ns,
-    ))]  # fmt: skip
+    return [(FILL, {
+        "exec_id": fill.exec_id, "order_id": fill.order_id,
+        **dict(zip(FILL_FACTS, fill.facts, strict=True)),
+        "price": str(fill.instrument.to_price(fill.price)), "own": int(own),
+        "historical": int(historical), "booked_ns": now_ns,
+    })]  # fmt: skip
+
+
+def facts_of(params: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The facts of a fill row (``Fill.facts`` as journaled)."""
+    return tuple(params[c] for c in FILL_FACTS)
 
 
 def commission_row(exec_id: str, amount: Decimal, now_ns: int) -> Row:

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.unit.journal.factories import T0, booked, fill, order, position, updated
-from tradeterm.domain import OrderStatus
+from tests.unit.journal.factories import ES, T0, booked, fill, order, position, updated
+from tradeterm.domain import ContractMonth, Instrument, OrderStatus, Side
 from tradeterm.engine.events import EngineNotice, KillProgress, RiskUpdate
 from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import Journal, JournalError
+from tradeterm.journal.rows import commission_row
+
+NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
 
 
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -71,6 +75,69 @@ async def test_a_fill_is_journaled_once_with_its_exact_price(journal: Journal) -
     assert rows(journal.path, "SELECT exec_id, price_ticks, price, historical FROM fills") == [
         ("e1", 24001, "6000.25", 0)
     ]
+
+
+async def test_a_fill_journaled_by_an_earlier_run_is_a_no_op_when_it_agrees(
+    tmp_path: Path,
+) -> None:
+    conflicts: list[str] = []
+    for run in range(2):  # the same execution reaches two runs (IB reports it again)
+        async with Journal(tmp_path / "ES.sqlite") as j:
+            j.on_conflict = conflicts.append
+            j.record(booked(fill("e1", order_id=None if run else "tt.ES.1.1"),
+                            historical=bool(run)))  # fmt: skip
+            await j.flush()
+            assert j.failure is None
+    assert rows(tmp_path / "ES.sqlite", "SELECT exec_id, order_id, historical FROM fills") == [
+        ("e1", "tt.ES.1.1", 0)
+    ]
+    assert conflicts == []
+    assert rows(tmp_path / "ES.sqlite", "SELECT * FROM system_events") == []
+
+
+async def test_a_fill_contradicting_a_journaled_one_is_kept_as_an_error_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ES.sqlite"
+    async with Journal(path) as first:
+        first.record(booked(fill("e1", side=Side.BUY, price=24000)))
+    conflicts: list[str] = []
+    async with Journal(path) as second:
+        second.on_conflict = conflicts.append
+        second.record(booked(fill("e1", side=Side.SELL, price=24004)))  # the same execId
+        second.record(booked(fill("e2", side=Side.SELL, price=24004)))
+        await second.flush()
+        assert second.failure is None and second.pending == 0  # nothing left behind
+    # the first version stays; the other is in the journal as an error, never dropped silently
+    assert rows(path, "SELECT exec_id, side, price_ticks FROM fills ORDER BY rowid") == [
+        ("e1", "BUY", 24000), ("e2", "SELL", 24004),
+    ]  # fmt: skip
+    ((kind, level, text),) = rows(path, "SELECT kind, level, text FROM system_events")
+    assert (kind, level) == ("fill conflict", "ERROR")
+    assert "e1 reported again" in text and "BUY 1 @ 24000" in text and "SELL 1 @ 24004" in text
+    assert conflicts == [text]
+    assert text in caplog.text
+
+
+async def test_the_fills_of_a_contract_are_read_back_with_their_commissions(
+    journal: Journal,
+) -> None:
+    first, second = fill("e1", price=24000, ts=T0), fill("e2", side=Side.SELL, ts=T0 + 1)
+    journal.record(booked(second))
+    journal.record(booked(first))
+    journal.record_rows([commission_row("e1", Decimal("2.25"), T0)], critical=True)
+    await journal.flush()
+    assert await journal.fills(ES) == [(first, Decimal("2.25")), (second, None)]
+    assert await journal.fills(NQ) == []
+
+
+async def test_fills_that_cannot_be_read_are_reported_as_a_failure(journal: Journal) -> None:
+    conn = sqlite3.connect(journal.path)
+    conn.execute("DROP TABLE fills")  # whatever made the file unreadable
+    conn.close()
+    assert await journal.fills(ES) == []
+    (failure,) = journal.failures_seen  # type: ignore[attr-defined]
+    assert "cannot read journal" in failure and "no such table" in failure
 
 
 async def test_money_is_exact_text(journal: Journal) -> None:

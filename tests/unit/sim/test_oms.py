@@ -300,3 +300,21 @@ def test_market_order_without_any_price_is_rejected_not_crashed() -> None:
     effects = oms.place(req(1), ES, 0)
     assert errors(effects) == [(1, 201)]
     assert oms.working() == []
+
+
+def test_execution_ids_never_repeat_across_gateway_runs(venue: ScriptedVenue) -> None:
+    """Two runs of the gateway (new books each) doing the same trades: IB's execIds are
+    unique, so the second run's are new, and each run's are unique too."""
+
+    def one_run() -> list[str]:
+        books = Books([ACCOUNT])
+        books.register(ES)
+        oms = Oms(books, {ES.con_id: venue})
+        oms.place(req(1, "BUY", 2), ES, 0)
+        oms.place(req(2, "SELL", 2), ES, 0)
+        return [e.exec_id for e in books.account(ACCOUNT).executions]
+
+    first, second = one_run(), one_run()
+    assert len(first) == len(set(first)) == 2
+    assert not set(first) & set(second), (first, second)
+    assert all(len(e.split(".")) == 4 for e in first + second)  # IB's shape

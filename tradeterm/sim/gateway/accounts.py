@@ -9,6 +9,7 @@ kept exactly as integer ticks of value and Decimals, and only turned into floats
 from __future__ import annotations
 
 import itertools
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -121,7 +122,10 @@ class Account:
 
 
 class Books:
-    """All accounts of the simulated broker, plus execution ids and the commission schedule."""
+    """All accounts of the simulated broker, plus execution ids and the commission schedule.
+
+    Execution ids are unique across gateway runs, as IB's are: each ``Books`` draws its own
+    random prefix (the books survive a simulated restart, so the ids just go on counting)."""
 
     def __init__(
         self,
@@ -136,6 +140,7 @@ class Books:
         self.commission_per_contract = commission_per_contract
         self.terms: dict[int, InstrumentTerms] = {}
         self._exec_seq = itertools.count(1)
+        self._exec_prefix = secrets.token_hex(8)  # this gateway's own: never seen before
 
     def register(self, terms: InstrumentTerms) -> None:
         self.terms[terms.con_id] = terms
@@ -168,7 +173,7 @@ class Books:
         pos.commissions += commission
         seq = next(self._exec_seq)
         execution = Execution(
-            exec_id=f"0000f00d.{perm_id:08x}.{seq:02x}.01",
+            exec_id=f"{self._exec_prefix}.{perm_id:08x}.{seq:02x}.01",
             order_id=order_id,
             client_id=client_id,
             perm_id=perm_id,
