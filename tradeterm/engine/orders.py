@@ -164,11 +164,13 @@ class OrderManager:
     # ---- prices ------------------------------------------------------------------------------
 
     def ticks(self, price: Price, side: Side) -> int:
-        """``price`` on the tick, rounded so the order is never worse for us than asked."""
+        """``price`` on the tick, rounded so the order is never worse for us than asked. A
+        price that is not a finite number, or not above zero once on the tick, is refused."""
         try:
-            return self.instrument.to_ticks(price, Rounding.passive(side))
-        except (DomainError, ValueError, ArithmeticError) as exc:
-            raise Refused(f"not a price: {price!r} ({exc})") from None
+            ticks = self.instrument.to_ticks(price, Rounding.passive(side))
+        except (DomainError, ValueError, ArithmeticError):
+            raise Refused(f"not a price: {price!r}") from None
+        return _above_zero(ticks, f"price {price}")
 
     # ---- checks ------------------------------------------------------------------------------
 
@@ -220,8 +222,10 @@ class OrderManager:
             raise Refused("no price yet to place the bracket's stop and target from")
         if cmd.stop_ticks <= 0 or (cmd.target_ticks is not None and cmd.target_ticks <= 0):
             raise Refused("bracket stop and target distances must be positive ticks")
-        stop_loss = basis - side.sign * cmd.stop_ticks
-        target = basis + side.sign * cmd.target_ticks if cmd.target_ticks is not None else None
+        stop_loss = _above_zero(basis - side.sign * cmd.stop_ticks, "the bracket's stop price")
+        target = None
+        if cmd.target_ticks is not None:
+            target = _above_zero(basis + side.sign * cmd.target_ticks, "the bracket's target")
         order_type = OrderType.LIMIT if entry_limit is not None else OrderType.MARKET
         intent = OrderIntent(
             side, cmd.quantity, order_type, entry_limit, None,
@@ -593,6 +597,13 @@ class OrderManager:
         for key in [k for k in self.foreign if k not in live]:
             view = self.foreign.pop(key)
             self._emit(OrderUpdated(replace(view, status=OrderStatus.CANCELLED)))
+
+
+def _above_zero(ticks: int, what: str) -> int:
+    """``ticks``, when it is a price above zero; refused otherwise."""
+    if ticks <= 0:
+        raise Refused(f"{what} must be above zero")
+    return ticks
 
 
 def _carries(report: OrderReport, change: OrderChange) -> bool:

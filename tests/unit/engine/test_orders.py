@@ -201,6 +201,57 @@ async def test_a_price_that_is_not_a_number_is_refused_before_sending(desk: Desk
     assert desk.broker.placed == []
 
 
+BAD_PRICES = [
+    0, "0", "0.00", Decimal(0), -5, "-5", Decimal("-0.25"), -0.25,  # not above zero
+    "0.1",  # above zero, but a buy rounds it down to the tick at 0.00
+    float("nan"), float("inf"), "nan", "inf", Decimal("NaN"), Decimal("-Infinity"),  # not finite
+    "\u0665\u0660\u0660\u0660", "\uff15\uff10\uff10\uff10", "5_000", "5e3",  # not plain ASCII
+]  # fmt: skip
+
+
+def _bad_price_commands(price: Any, order_id: str) -> list[Any]:
+    """Every command that carries a price, with ``price`` in each of its price fields."""
+    return [
+        PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=price),
+        PlaceOrder(Side.BUY, 1, OrderType.STOP, stop=price),
+        PlaceOrder(Side.BUY, 1, OrderType.STOP_LIMIT, limit=price, stop="5001"),
+        PlaceOrder(Side.BUY, 1, OrderType.STOP_LIMIT, limit="5001", stop=price),
+        PlaceBracket(Side.BUY, 1, stop_ticks=4, entry_limit=price),
+        ModifyOrder(order_id, limit=price),
+    ]
+
+
+@pytest.mark.parametrize("price", BAD_PRICES, ids=repr)
+async def test_a_price_not_above_zero_or_not_finite_is_refused_for_every_order_type(
+    desk: Desk, price: Any
+) -> None:
+    resting = await desk.working(Side.BUY, 1, "4990")
+    placed = len(desk.broker.placed)
+    for cmd in _bad_price_commands(price, resting.client_id):
+        with pytest.raises(Refused, match=r"not a price|must be above zero"):
+            match cmd:
+                case PlaceOrder():
+                    await desk.om.place(cmd, desk.cmd())
+                case PlaceBracket():
+                    await desk.om.place_bracket(cmd, desk.cmd(), reference=PX_5000)
+                case ModifyOrder():
+                    await desk.om.modify(cmd)
+    assert len(desk.broker.placed) == placed and desk.broker.modified == []
+    assert resting.status is OrderStatus.SUBMITTED and resting.limit == 4990 * 4
+
+
+async def test_a_bracket_leg_that_would_be_priced_at_or_below_zero_is_refused(
+    desk: Desk,
+) -> None:
+    buy = PlaceBracket(Side.BUY, 1, stop_ticks=8, entry_limit="1.00")  # stop at -1.00
+    with pytest.raises(Refused, match="the bracket's stop price must be above zero"):
+        await desk.om.place_bracket(buy, desk.cmd(), reference=None)
+    sell = PlaceBracket(Side.SELL, 1, stop_ticks=8, target_ticks=4)  # from 0.75: target -0.25
+    with pytest.raises(Refused, match="the bracket's target must be above zero"):
+        await desk.om.place_bracket(sell, desk.cmd(), reference=3)
+    assert desk.broker.placed == []
+
+
 async def test_order_ref_is_the_client_order_id_and_names_the_instance(desk: Desk) -> None:
     a = await desk.place(Side.BUY, 1, limit="4990")
     b = await desk.place(Side.BUY, 1, limit="4991")
