@@ -13,11 +13,13 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from tradeterm import __version__, paths
 from tradeterm.config import ConfigError, LoadedSettings, load_settings
+from tradeterm.domain import DomainError, decimal_from, whole_from
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,24 @@ EXIT_USAGE = 2
 
 class UsageError(Exception):
     """Bad command-line input, worded for the user."""
+
+
+def whole_arg(text: str) -> int:
+    """An argparse ``type``: a whole number in ASCII digits (``int()`` would also take
+    ``"٣"`` or ``"1_0"``)."""
+    try:
+        return whole_from(text)
+    except DomainError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def number_arg(text: str) -> Decimal:
+    """An argparse ``type``: a finite number in plain ASCII notation (``float()`` would also
+    take "nan", "inf", "1e3" or other scripts' digits)."""
+    try:
+        return decimal_from(text)
+    except DomainError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
 def _settings_options() -> argparse.ArgumentParser:
@@ -44,8 +64,8 @@ def _settings_options() -> argparse.ArgumentParser:
     ):
         modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode, help=text)
     group.add_argument("--host", help="IB Gateway / TWS host")
-    group.add_argument("--port", type=int, help="IB Gateway / TWS API port")
-    group.add_argument("--client-id", type=int, dest="client_id", help="API client id")
+    group.add_argument("--port", type=whole_arg, help="IB Gateway / TWS API port")
+    group.add_argument("--client-id", type=whole_arg, dest="client_id", help="API client id")
     group.add_argument("--theme", help="colour theme name")
     return parent
 
@@ -143,12 +163,14 @@ def _cmd_console(args: argparse.Namespace) -> int:
     from tradeterm import console
     from tradeterm.logs import setup_logging
 
-    if args.seconds is not None and args.seconds <= 0:
-        raise UsageError(f"--for must be a positive number of seconds, got {args.seconds:g}")
+    seconds: Decimal | None = args.seconds
+    if seconds is not None and seconds <= 0:
+        raise UsageError(f"--for must be a positive number of seconds, got {seconds}")
     settings = _load(args).settings
     setup_logging(settings.logging, f"console-{settings.symbol}")
+    run_for = float(seconds) if seconds is not None else None
     try:
-        return asyncio.run(console.run(settings, seconds=args.seconds, seed=args.seed))
+        return asyncio.run(console.run(settings, seconds=run_for, seed=args.seed))
     except console.ConsoleError as exc:
         print(f"tradeterm: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -211,9 +233,10 @@ def build_command_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     con.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
-    con.add_argument("--for", type=float, dest="seconds", metavar="SECONDS",
+    con.add_argument("--for", type=number_arg, dest="seconds", metavar="SECONDS",
                      help="run this long, then stop (default: until quit or end of input)")  # fmt: skip
-    con.add_argument("--seed", type=int, default=1, help="seed of the embedded gateway (--sim)")
+    con.add_argument("--seed", type=whole_arg, default=1,
+                     help="seed of the embedded gateway (--sim)")  # fmt: skip
     con.set_defaults(handler=_cmd_console)
 
     locate = sub.add_parser("locate", parents=[options], help=COMMANDS["locate"])

@@ -31,7 +31,7 @@ from typing import TextIO
 
 from tradeterm.broker.base import BrokerError, ConnectError
 from tradeterm.config import Settings
-from tradeterm.domain import OrderType, Side
+from tradeterm.domain import DomainError, OrderType, Side, decimal_from, whole_from
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -69,37 +69,41 @@ class ConsoleError(Exception):
 
 def parse_command(text: str, default_qty: int) -> Command | str:
     """A typed line as an engine ``Command``, or one of "status", "help", "quit", "" (blank).
-    Raises ``ValueError`` with a message for a line that is not a command."""
-    words = text.strip().lower().split()
+    Raises ``ValueError`` with a message for a line that is not a command.
+
+    Command words and option names are case-insensitive; order ids keep their case (IB's
+    orderRef ``tt.ES.…`` is matched exactly). Numbers are plain ASCII: quantities and tick
+    distances whole and above zero, prices above zero."""
+    words = text.split()
     if not words:
         return ""
-    verb, rest = words[0], words[1:]
+    verb, rest = words[0].lower(), words[1:]
+    keywords = [w.lower() for w in rest]
     if verb in ("status", "help", "quit", "exit", "?"):
         return {"exit": "quit", "?": "help"}.get(verb, verb)
     if verb in ("buy", "sell"):
-        return _order(Side.BUY if verb == "buy" else Side.SELL, rest, default_qty)
+        return _order(Side(verb.upper()), rest, default_qty)
     if verb == "bracket":
-        if not rest or rest[0] not in ("buy", "sell"):
+        if not rest or keywords[0] not in ("buy", "sell"):
             raise ValueError("bracket buy|sell [QTY] stop TICKS [target TICKS] [limit PRICE]")
-        side = Side.BUY if rest[0] == "buy" else Side.SELL
         qty, opts = _qty(rest[1:], default_qty)
         if "stop" not in opts:
             raise ValueError("a bracket needs 'stop TICKS'")
         return PlaceBracket(
-            side, qty, stop_ticks=_int(opts["stop"], "stop ticks"),
-            target_ticks=_int(opts["target"], "target ticks") if "target" in opts else None,
-            entry_limit=opts.get("limit"),
+            Side(keywords[0].upper()), qty, stop_ticks=_count(opts["stop"], "stop ticks"),
+            target_ticks=_count(opts["target"], "target ticks") if "target" in opts else None,
+            entry_limit=_price(opts, "limit"),
         )  # fmt: skip
     if verb == "modify":
         if not rest:
             raise ValueError("modify ORDER_ID [qty N] [limit PRICE] [stop PRICE]")
         opts = _options(rest[1:])
         return ModifyOrder(
-            rest[0], quantity=_int(opts["qty"], "qty") if "qty" in opts else None,
-            limit=opts.get("limit"), stop=opts.get("stop"),
+            rest[0], quantity=_count(opts["qty"], "qty") if "qty" in opts else None,
+            limit=_price(opts, "limit"), stop=_price(opts, "stop"),
         )  # fmt: skip
     if verb == "cancel":
-        if rest == ["all"]:
+        if keywords == ["all"]:
             return CancelAll()
         if len(rest) == 1:
             return CancelOrder(rest[0])
@@ -111,9 +115,12 @@ def parse_command(text: str, default_qty: int) -> Command | str:
     raise ValueError(f"unknown command {text.strip()!r} (type 'help')")
 
 
+OPTIONS = frozenset({"limit", "stop", "target", "qty"})
+
+
 def _order(side: Side, words: list[str], default_qty: int) -> PlaceOrder:
     qty, opts = _qty(words, default_qty)
-    limit, stop = opts.get("limit"), opts.get("stop")
+    limit, stop = _price(opts, "limit"), _price(opts, "stop")
     order_type = {
         (False, False): OrderType.MARKET,
         (True, False): OrderType.LIMIT,
@@ -124,25 +131,45 @@ def _order(side: Side, words: list[str], default_qty: int) -> PlaceOrder:
 
 
 def _qty(words: list[str], default_qty: int) -> tuple[int, dict[str, str]]:
-    if words and words[0].isdigit():
-        return int(words[0]), _options(words[1:])
+    """The leading quantity (when the first word is not an option name) and the options."""
+    if words and words[0].lower() not in OPTIONS:
+        return _count(words[0], "quantity"), _options(words[1:])
     return default_qty, _options(words)
 
 
 def _options(words: list[str]) -> dict[str, str]:
     if len(words) % 2:
         raise ValueError(f"expected 'name value' pairs, got {' '.join(words)!r}")
-    opts = dict(zip(words[::2], words[1::2], strict=True))
-    unknown = set(opts) - {"limit", "stop", "target", "qty"}
+    opts = {name.lower(): value for name, value in zip(words[::2], words[1::2], strict=True)}
+    unknown = set(opts) - OPTIONS
     if unknown:
         raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
     return opts
 
 
-def _int(text: str, what: str) -> int:
-    if not text.isdigit():
-        raise ValueError(f"{what} must be a whole number, got {text!r}")
-    return int(text)
+def _count(text: str, what: str) -> int:
+    """A whole number above zero, in ASCII digits."""
+    try:
+        value = whole_from(text)
+    except DomainError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"{what} must be a whole number above zero, got {text!r}")
+    return value
+
+
+def _price(opts: dict[str, str], name: str) -> str | None:
+    """The option ``name`` as a price above zero (ASCII digits, a point, no sign), or None."""
+    text = opts.get(name)
+    if text is None:
+        return None
+    try:
+        value = decimal_from(text)
+    except DomainError:
+        value = Decimal(0)
+    if value <= 0:
+        raise ValueError(f"{name} must be a price above zero, got {text!r}")
+    return text
 
 
 # ---- output ---------------------------------------------------------------------------------

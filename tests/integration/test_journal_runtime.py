@@ -46,7 +46,8 @@ async def test_every_order_at_the_gateway_has_its_intent_and_fills_are_journaled
         rt.engine.before_send = spy
         await rt.engine.start()
         assert (await rt.engine.submit(PlaceOrder(Side.BUY, 1))).ok
-        placed = await rt.engine.submit(PlaceBracket(Side.SELL, 1, stop_ticks=8, target_ticks=8))
+        # a buy bracket: a sell one would meet the long 1 and leave its exits on a flat book
+        placed = await rt.engine.submit(PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=8))
         assert placed.ok, placed.reason
         await until(lambda: len(query(tmp_path, "SELECT * FROM fills")) == 2, "two fills")
     assert seen_before_send == [1, 1, 1, 1]

@@ -13,6 +13,7 @@ from tests.ui.helpers import (
     settings,
     settle,
 )
+from tradeterm.domain import OrderStatus
 from tradeterm.ui.app import TradingApp
 
 
@@ -142,6 +143,31 @@ async def test_brackets_from_config_go_as_native_brackets() -> None:
         target = next(o for o in own_working(app) if o.req.order_type == "LMT")
         assert target.lmt_ticks == ask + 8
         assert gateway_position(gateway(app), market) == 1
+        legs_sent = len(gateway(app).oms.orders)
+        await pilot.press("s")  # a sell bracket while long: it would close and orphan its exits
+        await settle(pilot, app, lambda: len(app.results) == 2, "the sell bracket answered")
+        assert not app.results[-1].ok and "a bracket is an entry" in app.results[-1].reason
+        assert len(gateway(app).oms.orders) == legs_sent and len(own_working(app)) == 2
+        assert gateway_position(gateway(app), market) == 1
+
+
+async def test_reverse_while_flat_is_refused_and_leaves_the_orders_working() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        engine = app.engine
+        assert engine is not None
+
+        def statuses() -> list[OrderStatus]:
+            return [o.status for o in engine.snapshot().orders]
+
+        await pilot.press("a", "B")
+        await settle(pilot, app, lambda: statuses() == [OrderStatus.SUBMITTED], "a buy limit")
+        await pilot.press("r")
+        await settle(pilot, app, lambda: len(app.results) == 2, "the reverse answered")
+        assert app.results[-1].reason == "no position to reverse"
+        assert statuses() == [OrderStatus.SUBMITTED]  # no cancel was sent
+        assert len(own_working(app)) == 1
 
 
 async def test_keymap_from_config_overrides_a_key() -> None:

@@ -96,7 +96,7 @@ def test_bad_config_value_exits_2_with_one_clear_message(
 
 def test_bad_flag_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--port", "abc")
-    assert code == 2 and "invalid int value: 'abc'" in err
+    assert code == 2 and "argument --port: not a whole number: 'abc'" in err
 
 
 def test_conflicting_modes_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,3 +170,44 @@ def test_shadow_mode_on_the_screen_is_one_line_and_exit_1(
     code, _, err = run(capsys, "--shadow")
     assert code == 1
     assert err.strip() == "tradeterm: SHADOW mode is not built yet; use --sim or --paper"
+
+
+@pytest.fixture
+def console_runs(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
+    """``tradeterm console`` without starting anything: the ``seconds`` it would run for."""
+    started: list[float | None] = []
+
+    async def fake_run(settings: object, *, seconds: float | None, seed: int) -> int:
+        started.append(seconds)
+        return 0
+
+    monkeypatch.setattr("tradeterm.console.run", fake_run)
+    return started
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "Infinity", "\u0663", "\uff11\uff10"])
+def test_console_for_must_be_a_plain_number(
+    capsys: pytest.CaptureFixture[str], console_runs: list[float | None], value: str
+) -> None:
+    code, _, err = run(capsys, "console", "--for", value)
+    assert code == 2 and console_runs == []
+    assert f"argument --for: not a number: {value!r}" in err and "Traceback" not in err
+
+
+def test_console_for_takes_a_positive_number_of_seconds(
+    capsys: pytest.CaptureFixture[str], console_runs: list[float | None]
+) -> None:
+    assert run(capsys, "console", "--for", "2.5")[0] == 0
+    assert console_runs == [2.5]
+    code, _, err = run(capsys, "console", "--for", "0")
+    assert code == 2 and "--for must be a positive number of seconds, got 0" in err
+    assert console_runs == [2.5]
+
+
+@pytest.mark.parametrize("flag", ["--port", "--client-id"])
+def test_whole_number_options_take_ascii_digits_only(
+    capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    code, out, err = run(capsys, "config", "show", flag, "\u0664\u0660\u0660\u0662")
+    assert code == 2 and out == ""
+    assert f"argument {flag}: not a whole number: '\u0664\u0660\u0660\u0662'" in err

@@ -38,9 +38,14 @@ from tradeterm.engine.commands import (
             PlaceBracket(Side.BUY, 2, stop_ticks=8, target_ticks=16, entry_limit="5000"),
         ),
         ("bracket sell stop 6", PlaceBracket(Side.SELL, 3, stop_ticks=6)),
-        ("modify tt.ES.1.2 qty 2 limit 5000.5", ModifyOrder("tt.es.1.2", 2, limit="5000.5")),
+        ("modify tt.ES.1.2 qty 2 limit 5000.5", ModifyOrder("tt.ES.1.2", 2, limit="5000.5")),
+        ("MODIFY tt.ES.1.2 QTY 2", ModifyOrder("tt.ES.1.2", 2)),
         ("cancel all", CancelAll()),
-        ("cancel tt.ES.1.2", CancelOrder("tt.es.1.2")),
+        ("Cancel ALL", CancelAll()),
+        ("cancel tt.ES.123.4", CancelOrder("tt.ES.123.4")),
+        ("CANCEL tt.ES.1.2", CancelOrder("tt.ES.1.2")),
+        ("Sell 2 LIMIT 5001.25", PlaceOrder(Side.SELL, 2, OrderType.LIMIT, limit="5001.25")),
+        ("BRACKET SELL 1 STOP 8", PlaceBracket(Side.SELL, 1, stop_ticks=8)),
         ("flatten", Flatten()),
         ("reverse", Reverse()),
         ("  ", ""),
@@ -69,6 +74,37 @@ def test_parse(line: str, expected: object) -> None:
 def test_bad_lines_say_why(line: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_command(line, 1)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("buy 1 limit 0", "limit must be a price above zero, got '0'"),
+        ("sell 1 stop -5", "stop must be a price above zero, got '-5'"),
+        ("buy 1 limit 0.00", "limit must be a price above zero"),
+        ("buy 1 limit nan", "limit must be a price above zero, got 'nan'"),
+        ("buy 1 limit inf", "limit must be a price above zero, got 'inf'"),
+        ("buy 1 limit 1e3", "limit must be a price above zero"),
+        ("buy 1 limit \uff15\uff10\uff10\uff10", "limit must be a price above zero"),  # full width
+        ("buy 1 limit \u0665\u0660\u0660\u0660", "limit must be a price above zero"),  # Arabic
+        ("buy \u0663", "quantity must be a whole number above zero, got '\u0663'"),
+        ("buy \uff13", "quantity must be a whole number above zero"),  # full-width 3
+        ("buy \u00b3", "quantity must be a whole number above zero"),  # superscript: int() fails
+        ("buy 0", "quantity must be a whole number above zero, got '0'"),
+        ("sell -2", "quantity must be a whole number above zero"),
+        ("buy 1_0", "quantity must be a whole number above zero"),
+        ("bracket buy 1 stop 0", "stop ticks must be a whole number above zero"),
+        ("bracket buy 1 stop \u0668", "stop ticks must be a whole number above zero"),
+        ("bracket sell 1 stop 8 target -16", "target ticks must be a whole number above zero"),
+        ("bracket buy 1 stop 8 limit -1", "limit must be a price above zero"),
+        ("modify tt.ES.1.2 qty 0", "qty must be a whole number above zero"),
+        ("modify tt.ES.1.2 limit 0", "limit must be a price above zero"),
+    ],
+)
+def test_numbers_are_ascii_and_above_zero_in_our_own_words(line: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as raised:
+        parse_command(line, 1)
+    assert "invalid literal" not in str(raised.value)
 
 
 def _console(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:

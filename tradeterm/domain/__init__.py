@@ -29,7 +29,7 @@ from tradeterm.domain.market import (
     Quote,
     Trade,
 )
-from tradeterm.domain.money import decimal_from, from_cents, to_cents
+from tradeterm.domain.money import decimal_from, from_cents, to_cents, whole_from
 from tradeterm.domain.months import MONTH_CODES, ContractMonth, parse_local_symbol
 from tradeterm.domain.order_status import OrderStatus, after_report
 from tradeterm.domain.orders import Order, OrderChange, OrderType, TimeInForce
@@ -100,4 +100,5 @@ __all__ = [
     "ticks_to_money",
     "ticks_to_price",
     "to_cents",
+    "whole_from",
 ]

@@ -8,18 +8,25 @@ tick value; the journal stores integer cents.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from tradeterm.domain.errors import DomainError
 
 _CENT = Decimal("0.01")
+
+# Plain ASCII notation only: ``int()``/``Decimal()`` also take other scripts' digits (``"٣"``),
+# full-width forms, ``_`` separators, exponents, "nan" and "inf", none of which a user means.
+_WHOLE_TEXT = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 def decimal_from(value: Decimal | int | float | str) -> Decimal:
     """An exact ``Decimal`` for a number read at a boundary.
 
     A float becomes the shortest decimal that round-trips to it (``0.1`` → ``Decimal("0.1")``,
-    not the binary expansion), which is what a broker meant when it sent ``0.1``.
+    not the binary expansion), which is what a broker meant when it sent ``0.1``. A string
+    must be a plain ASCII decimal (``"-12.5"``, ``" 5000 "``), see ``_DECIMAL_TEXT``.
     """
     if isinstance(value, Decimal):
         result = value
@@ -32,13 +39,22 @@ def decimal_from(value: Decimal | int | float | str) -> Decimal:
             raise DomainError(f"not a finite number: {value!r}")
         return Decimal(repr(value))
     else:
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise DomainError(f"not a number: {value!r}") from None
+        text = value.strip()
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise DomainError(f"not a number: {value!r}")
+        result = Decimal(text)
     if not result.is_finite():
         raise DomainError(f"not a finite number: {value!r}")
     return result
+
+
+def whole_from(text: str) -> int:
+    """A whole number typed by a user, in plain ASCII digits (``"3"``, ``" -2 "``); raises
+    ``DomainError`` for anything else (``"٣"``, ``"³"``, ``"1_0"``, ``"1.0"``)."""
+    stripped = text.strip()
+    if not _WHOLE_TEXT.fullmatch(stripped):
+        raise DomainError(f"not a whole number: {text!r}")
+    return int(stripped)
 
 
 def to_cents(amount: Decimal) -> int:

@@ -224,11 +224,13 @@ class OrderManager:
     # ---- prices ------------------------------------------------------------------------------
 
     def ticks(self, price: Price, side: Side) -> int:
-        """``price`` on the tick, rounded so the order is never worse for us than asked."""
+        """``price`` on the tick, rounded so the order is never worse for us than asked. A
+        price that is not a finite number, or not above zero once on the tick, is refused."""
         try:
-            return self.instrument.to_ticks(price, Rounding.passive(side))
-        except (DomainError, ValueError, ArithmeticError) as exc:
-            raise Refused(f"not a price: {price!r} ({exc})") from None
+            ticks = self.instrument.to_ticks(price, Rounding.passive(side))
+        except (DomainError, ValueError, ArithmeticError):
+            raise Refused(f"not a price: {price!r}") from None
+        return _above_zero(ticks, f"price {price}")
 
     # ---- checks ------------------------------------------------------------------------------
 
@@ -238,6 +240,29 @@ class OrderManager:
         position = self._position()
         same_side = sum(o.remaining for o in self.working() if o.side is side)
         return not position.reduces(side, quantity + same_side)
+
+    def _check_bracket_entry(self, side: Side, quantity: int) -> None:
+        """A bracket is an entry: its entry must open or grow a position on its side. If it
+        met a position on the other side it would close it and leave its exits working on a
+        flat book. So it is refused while the position is on the other side, or could be once
+        the working orders on the other side fill (bracket exits aside: they only close)."""
+        held = self._position().quantity
+        against = sum(
+            o.remaining for o in self.working() if o.side is not side and o.parent_id is None
+        )
+        worst = held - side.sign * against
+        if worst * side.sign >= 0:
+            return
+        what = f"a bracket is an entry: {side} {quantity}"
+        if held * side.sign < 0:
+            raise Refused(
+                f"{what} would reduce the {_held(held)} position (use flatten or a plain order "
+                "to exit)"
+            )
+        raise Refused(
+            f"{what} could reduce the {_held(worst)} that the working {side.opposite} "
+            f"order(s) for {against} would make (let them fill first, or cancel them)"
+        )
 
     def _check(self, intent: OrderIntent) -> None:
         if intent.quantity <= 0:
@@ -280,8 +305,11 @@ class OrderManager:
             raise Refused("no price yet to place the bracket's stop and target from")
         if cmd.stop_ticks <= 0 or (cmd.target_ticks is not None and cmd.target_ticks <= 0):
             raise Refused("bracket stop and target distances must be positive ticks")
-        stop_loss = basis - side.sign * cmd.stop_ticks
-        target = basis + side.sign * cmd.target_ticks if cmd.target_ticks is not None else None
+        stop_loss = _above_zero(basis - side.sign * cmd.stop_ticks, "the bracket's stop price")
+        target = None
+        if cmd.target_ticks is not None:
+            target = _above_zero(basis + side.sign * cmd.target_ticks, "the bracket's target")
+        self._check_bracket_entry(side, cmd.quantity)
         order_type = OrderType.LIMIT if entry_limit is not None else OrderType.MARKET
         intent = OrderIntent(
             side, cmd.quantity, order_type, entry_limit, None,
@@ -460,19 +488,24 @@ class OrderManager:
 
     async def close_position(self, command_id: str, *, reverse: bool) -> tuple[str, ...]:
         """Cancel this instance's orders, then a market order that closes the position (or,
-        ``reverse``, turns it into the opposite one of the same size)."""
+        ``reverse``, turns it into the opposite one of the same size). A reverse is checked
+        before anything is cancelled, so a refused one changes nothing."""
+        checked = self._check_reverse() if reverse else 0
         cancelled = await self.cancel_all()
-        qty = self._position().quantity
-        if not qty:
-            if reverse:
-                raise Refused("no position to reverse")
-            return cancelled
-        if reverse:
-            side = Side.SELL if qty > 0 else Side.BUY
-            intent = OrderIntent(side, abs(qty) * 2, OrderType.MARKET, None, None, True, "manual")
-            self._check(intent)
+        if reverse and self._position().quantity != checked:
+            self._check_reverse()  # a fill during the cancels moved the position: the new size
         order = await self.send_close(command_id, "reverse" if reverse else "flatten")
         return (*cancelled, order.client_id) if order is not None else cancelled
+
+    def _check_reverse(self) -> int:
+        """The position a reverse would turn round, refused when there is none or when the
+        pre-trade checks refuse trading twice it the other way."""
+        qty = self._position().quantity
+        if not qty:
+            raise Refused("no position to reverse")
+        side = Side.SELL if qty > 0 else Side.BUY
+        self._check(OrderIntent(side, abs(qty) * 2, OrderType.MARKET, None, None, True, "manual"))
+        return qty
 
     async def send_close(self, command_id: str, role: str) -> Order | None:
         """A market order closing the position (twice its size for ``role`` "reverse"),
@@ -716,6 +749,17 @@ class OrderManager:
         for key in [k for k in self.foreign if k not in live]:
             view = self.foreign.pop(key)
             self._emit(OrderUpdated(replace(view, status=OrderStatus.CANCELLED)))
+
+
+def _held(quantity: int) -> str:
+    return f"{'long' if quantity > 0 else 'short'} {abs(quantity)}"
+
+
+def _above_zero(ticks: int, what: str) -> int:
+    """``ticks``, when it is a price above zero; refused otherwise."""
+    if ticks <= 0:
+        raise Refused(f"{what} must be above zero")
+    return ticks
 
 
 def _carries(report: OrderReport, change: OrderChange) -> bool:

@@ -19,6 +19,7 @@ from tradeterm.domain import (
     from_cents,
     spec_for,
     to_cents,
+    whole_from,
 )
 
 ES = Instrument.from_spec("ES", ContractMonth(2024, 9))
@@ -146,3 +147,20 @@ def test_decimal_from_reads_what_a_broker_meant() -> None:
     for bad in (float("nan"), "x", True, "inf"):
         with pytest.raises(DomainError):
             decimal_from(bad)
+
+
+@pytest.mark.parametrize(
+    "text", ["\u0665\u0660", "\uff15", "\u00b3", "5_000", "1e3", "NaN", "-Infinity", "", "."]
+)
+def test_numbers_typed_as_text_are_plain_ascii(text: str) -> None:
+    with pytest.raises(DomainError, match="not a"):
+        decimal_from(text)
+    with pytest.raises(DomainError, match="not a whole number"):
+        whole_from(text)
+
+
+def test_plain_ascii_numbers_are_read() -> None:
+    assert [decimal_from(t) for t in ("5000.25", "-0.5", "+.5", "7.")] == [
+        Decimal("5000.25"), Decimal("-0.5"), Decimal("0.5"), Decimal(7)
+    ]  # fmt: skip
+    assert [whole_from(t) for t in ("3", " 12 ", "-2", "+4")] == [3, 12, -2, 4]

@@ -133,7 +133,9 @@ class Desk:
         return fill
 
     def hold(self, quantity: int, price: int = PX_5000) -> None:
-        """Give the portfolio a position (a fill of no order of ours)."""
+        """Give the portfolio a position (a fill of no order of ours); 0 leaves it flat."""
+        if not quantity:
+            return
         side = Side.BUY if quantity > 0 else Side.SELL
         n = len(self.portfolio.ledger)
         self.portfolio.add_fill(Fill(f"pos{n}", None, ES, side, abs(quantity), price, T0))
@@ -199,6 +201,57 @@ async def test_on_tick_prices_are_sent_unchanged(desk: Desk) -> None:
 async def test_a_price_that_is_not_a_number_is_refused_before_sending(desk: Desk) -> None:
     with pytest.raises(Refused, match="not a price"):
         await desk.place(Side.BUY, 1, limit="abc")
+    assert desk.broker.placed == []
+
+
+BAD_PRICES = [
+    0, "0", "0.00", Decimal(0), -5, "-5", Decimal("-0.25"), -0.25,  # not above zero
+    "0.1",  # above zero, but a buy rounds it down to the tick at 0.00
+    float("nan"), float("inf"), "nan", "inf", Decimal("NaN"), Decimal("-Infinity"),  # not finite
+    "\u0665\u0660\u0660\u0660", "\uff15\uff10\uff10\uff10", "5_000", "5e3",  # not plain ASCII
+]  # fmt: skip
+
+
+def _bad_price_commands(price: Any, order_id: str) -> list[Any]:
+    """Every command that carries a price, with ``price`` in each of its price fields."""
+    return [
+        PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=price),
+        PlaceOrder(Side.BUY, 1, OrderType.STOP, stop=price),
+        PlaceOrder(Side.BUY, 1, OrderType.STOP_LIMIT, limit=price, stop="5001"),
+        PlaceOrder(Side.BUY, 1, OrderType.STOP_LIMIT, limit="5001", stop=price),
+        PlaceBracket(Side.BUY, 1, stop_ticks=4, entry_limit=price),
+        ModifyOrder(order_id, limit=price),
+    ]
+
+
+@pytest.mark.parametrize("price", BAD_PRICES, ids=repr)
+async def test_a_price_not_above_zero_or_not_finite_is_refused_for_every_order_type(
+    desk: Desk, price: Any
+) -> None:
+    resting = await desk.working(Side.BUY, 1, "4990")
+    placed = len(desk.broker.placed)
+    for cmd in _bad_price_commands(price, resting.client_id):
+        with pytest.raises(Refused, match=r"not a price|must be above zero"):
+            match cmd:
+                case PlaceOrder():
+                    await desk.om.place(cmd, desk.cmd())
+                case PlaceBracket():
+                    await desk.om.place_bracket(cmd, desk.cmd(), reference=PX_5000)
+                case ModifyOrder():
+                    await desk.om.modify(cmd)
+    assert len(desk.broker.placed) == placed and desk.broker.modified == []
+    assert resting.status is OrderStatus.SUBMITTED and resting.limit == 4990 * 4
+
+
+async def test_a_bracket_leg_that_would_be_priced_at_or_below_zero_is_refused(
+    desk: Desk,
+) -> None:
+    buy = PlaceBracket(Side.BUY, 1, stop_ticks=8, entry_limit="1.00")  # stop at -1.00
+    with pytest.raises(Refused, match="the bracket's stop price must be above zero"):
+        await desk.om.place_bracket(buy, desk.cmd(), reference=None)
+    sell = PlaceBracket(Side.SELL, 1, stop_ticks=8, target_ticks=4)  # from 0.75: target -0.25
+    with pytest.raises(Refused, match="the bracket's target must be above zero"):
+        await desk.om.place_bracket(sell, desk.cmd(), reference=3)
     assert desk.broker.placed == []
 
 
@@ -369,11 +422,11 @@ async def test_cancel_of_an_unknown_order_is_refused(desk: Desk) -> None:
 
 
 async def test_cancel_all_touches_only_own_orders_children_before_parents(desk: Desk) -> None:
-    plain = await desk.working(Side.SELL, 1, "5020")
     ids = await desk.om.place_bracket(
         PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16, entry_limit="5000"),
         desk.cmd(), reference=None,
     )  # fmt: skip
+    plain = await desk.working(Side.SELL, 1, "5020")  # after: a bracket refuses it as a risk
     entry, target, stop = (desk.om.get(i) for i in ids)
     assert entry and target and stop
     for order in (entry, target, stop):
@@ -485,6 +538,86 @@ async def test_reverse_with_no_position_is_refused(desk: Desk) -> None:
         await desk.om.close_position(desk.cmd(), reverse=True)
     assert desk.broker.placed == []
     assert await desk.om.close_position(desk.cmd(), reverse=False) == ()  # flatten: nothing
+
+
+async def test_reverse_while_flat_is_refused_before_anything_is_cancelled(desk: Desk) -> None:
+    resting = await desk.working(Side.BUY, 1, "4990")
+    with pytest.raises(Refused, match="no position to reverse"):
+        await desk.om.close_position(desk.cmd(), reverse=True)
+    assert desk.broker.cancelled == [] and len(desk.broker.placed) == 1
+    assert resting.status is OrderStatus.SUBMITTED
+    assert desk.om.working() == [resting]
+
+
+async def test_a_reverse_the_checks_refuse_cancels_nothing(desk: Desk) -> None:
+    desk.hold(2)
+    resting = await desk.working(Side.SELL, 1, "5010")
+    desk.om.checks.append(lambda i: "maximum position is 3" if i.quantity > 3 else None)
+    with pytest.raises(Refused, match="maximum position is 3"):
+        await desk.om.close_position(desk.cmd(), reverse=True)  # would sell 4
+    assert desk.broker.cancelled == [] and len(desk.broker.placed) == 1
+    assert resting.status is OrderStatus.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    ("held", "working", "cmd"),
+    [
+        (1, None, PlaceBracket(Side.SELL, 1, stop_ticks=8, target_ticks=16)),  # closes
+        (1, None, PlaceBracket(Side.SELL, 3, stop_ticks=8)),  # flips to short 2
+        (2, None, PlaceBracket(Side.SELL, 1, stop_ticks=8, entry_limit="5001")),  # reduces
+        (-1, None, PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16)),
+        (3, (Side.SELL, 2), PlaceBracket(Side.SELL, 1, stop_ticks=8)),
+        (0, (Side.BUY, 1), PlaceBracket(Side.SELL, 1, stop_ticks=8)),  # a buy may fill first
+        (-1, (Side.SELL, 3), PlaceBracket(Side.BUY, 1, stop_ticks=8)),
+    ],
+)
+async def test_a_bracket_whose_entry_would_reduce_the_position_is_refused_sending_nothing(
+    desk: Desk, held: int, working: tuple[Side, int] | None, cmd: PlaceBracket
+) -> None:
+    desk.hold(held)
+    if working is not None:
+        await desk.working(working[0], working[1], "5010")
+    placed = list(desk.broker.placed)
+    with pytest.raises(Refused, match=r"a bracket is an entry: .* (would|could) reduce the"):
+        await desk.om.place_bracket(cmd, desk.cmd(), reference=PX_5000)
+    assert desk.broker.placed == placed and desk.broker.cancelled == []
+    assert len(desk.om.working()) == len(placed)
+
+
+@pytest.mark.parametrize(
+    ("held", "working"),
+    [
+        (0, None),
+        (2, None),
+        (0, (Side.BUY, 2)),  # more on the same side
+        (1, (Side.SELL, 1)),  # a sell closing the long: the entry then opens from flat
+    ],
+)
+async def test_a_bracket_that_opens_or_adds_to_the_position_is_sent(
+    desk: Desk, held: int, working: tuple[Side, int] | None
+) -> None:
+    desk.hold(held)
+    if working is not None:
+        await desk.working(working[0], working[1], "4990")
+    before = len(desk.broker.placed)
+    ids = await desk.om.place_bracket(
+        PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16), desk.cmd(), reference=PX_5000
+    )
+    assert [p.order_ref for p in desk.broker.placed[before:]] == list(ids) and len(ids) == 3
+
+
+async def test_a_bracket_adds_to_a_position_whose_earlier_bracket_exits_are_working(
+    desk: Desk,
+) -> None:
+    """The exits of a bracket only close its position: they do not count against a new one."""
+    cmd = PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16)
+    (entry, *_) = await desk.om.place_bracket(cmd, desk.cmd(), reference=PX_5000)
+    order = desk.om.get(entry)
+    assert order is not None and order.broker_id is not None
+    desk.om.on_report(report(order, OrderStatus.SUBMITTED, perm_id=9000))
+    desk.execute(execution(order, 1, PX_5000, "e1"))
+    assert desk.portfolio.position.quantity == 1 and len(desk.om.working()) == 2
+    assert len(await desk.om.place_bracket(cmd, desk.cmd(), reference=PX_5000)) == 3
 
 
 async def test_flatten_the_broker_refuses_is_refused(desk: Desk) -> None:
@@ -677,6 +810,25 @@ async def test_engine_dispatches_commands(run: Run) -> None:
     assert run.broker.global_cancels == 1
     results = [e.result for e in run.of(CommandDone)]
     assert [r.command_id for r in results] == [f"cmd-{i}" for i in range(1, 7)]
+
+
+async def test_engine_refusals_of_reverse_and_bracket_send_nothing(run: Run) -> None:
+    """What the screen's reverse key and bracket entries submit: refused with no message to
+    the broker."""
+    resting = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
+    assert resting.ok, resting.reason
+    reverse = await run.engine.submit(Reverse())
+    assert not reverse.ok and reverse.reason == "no position to reverse"
+    assert run.broker.cancelled == []
+    order = run.om().get(resting.order_ids[0])
+    assert order is not None
+    run.broker.push(report(order, OrderStatus.SUBMITTED), execution(order, 1, 4990 * 4, "x1"))
+    await settle()
+    assert run.engine.snapshot().pnl.quantity == 1  # type: ignore[union-attr]
+    placed = len(run.broker.placed)
+    bracket = await run.engine.submit(PlaceBracket(Side.SELL, 1, stop_ticks=8, target_ticks=16))
+    assert not bracket.ok and "a bracket is an entry: SELL 1" in bracket.reason
+    assert len(run.broker.placed) == placed and run.broker.cancelled == []
 
 
 async def test_reconnect_blocks_entries_then_recovers_a_missed_fill_once(run: Run) -> None:
