@@ -63,6 +63,31 @@ async def test_kill_switch_shows_each_step_and_ends_halted_even_disarmed() -> No
         assert gateway_position(gw, market) == 0
 
 
+async def test_a_kill_ib_does_not_answer_shows_unverified_until_it_does() -> None:
+    """Issue 12: past the kill's deadline with IB silent about the close, the screen says
+    UNVERIFIED (HALTED, what is unknown), never "flat"; once IB answers, HALTED flat."""
+    cfg = settings(**{"markets": {"ES": {"risk": {"kill_timeout_s": 1}}}})
+    app = make_app(cfg)
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        gw = gateway(app)
+        await pilot.press("a", "b")
+        await settle(pilot, app, lambda: gateway_position(gw, market) == 1, "long 1")
+        gw.faults.set_ack_delay(4.0, hide=True)  # IB says nothing of the close for 4 s
+        await pilot.press("ctrl+k")
+        kill = app.screen
+        assert isinstance(kill, KillScreen)
+        await settle(pilot, app, lambda: "UNVERIFIED" in static_text(kill, "#kill-end"),
+                     "UNVERIFIED")  # fmt: skip
+        end = static_text(kill, "#kill-end")
+        assert "SELL 1 MKT sent" in end and "flat" not in end and kill.done is None
+        assert gateway_position(gw, market) == 1  # the close is still held at IB
+        await settle(pilot, app, lambda: kill.done is not None, "IB's answer")
+        assert kill.done is not None and kill.done.ok and kill.done.step == "halted"
+        assert gateway_position(gw, market) == 0
+        assert "flat at the broker" in static_text(kill, "#kill-end")
+
+
 @pytest.mark.parametrize("cooldown_s", [300, 0])
 async def test_rearm_dialog_shows_the_cooldown_refusal_or_rearms(cooldown_s: int) -> None:
     expect_refusal = cooldown_s > 0

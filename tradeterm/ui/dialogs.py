@@ -119,7 +119,7 @@ class TypedScreen(ModalScreen[str | None]):
 
 class KillScreen(ModalScreen[None]):
     """Every step of the kill switch as it happens; ends in HALTED (or FAILED, saying what is
-    left)."""
+    left). UNVERIFIED (HALTED, IB silent about an order of ours) stays until IB answers."""
 
     BINDINGS = [Binding("escape,enter", "close", "close")]
     DEFAULT_CSS = """
@@ -148,6 +148,12 @@ class KillScreen(ModalScreen[None]):
             t.append(f"{mark} {p.step:<11}", style="bold")
             t.append(f" {p.detail}  (pos {p.position}, working {p.working})\n")
         self.query_one("#kill-steps", Static).update(t)
+        if progress.step == "unverified":  # not the end: it keeps asking IB
+            end = Text()
+            end.append(" HALTED — UNVERIFIED ", style="bold reverse $error")
+            end.append(f"  IB has not answered: {progress.detail}. Still asking IB; "
+                       "nothing more is sent.")  # fmt: skip
+            self.query_one("#kill-end", Static).update(resolve(end, self.app))
         if progress.done:
             self.done = progress
             end = Text()
