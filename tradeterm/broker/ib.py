@@ -17,6 +17,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -45,9 +46,11 @@ from tradeterm.broker.base import (
     PositionReport,
     QuoteEvent,
     TradeEvent,
+    Unsent,
     is_info,
 )
 from tradeterm.broker.ib_connection import CONNECTED, IbConnection, guarded
+from tradeterm.broker.ib_lanes import Kind
 from tradeterm.config import ConnectionConfig
 from tradeterm.domain import (
     Bar,
@@ -371,7 +374,9 @@ class IbBroker(IbConnection):
             order, order_ref, account=self._account or "", transmit=transmit,
             parent_broker_id=parent_broker_id,
         )  # fmt: skip
-        trade = self._ib.placeOrder(contract, ib_order)
+        ib_order.orderId = self._ib.client.getReqId()  # what ib_async would take: known here
+        with self._lanes.about(ib_order.orderId, Kind.NEW):
+            trade = self._ib.placeOrder(contract, ib_order)
         return int(trade.order.orderId)
 
     def _trade(self, broker_id: int) -> IbTrade | None:
@@ -396,13 +401,28 @@ class IbBroker(IbConnection):
             ib_order.orderId = order.broker_id
         ib_order.orderRef = order_ref
         cv.apply_change(ib_order, change, order.instrument.tick)
-        self._ib.placeOrder(self._contract(order.instrument), ib_order)
+        with self._lanes.about(order.broker_id, Kind.MODIFY):
+            self._ib.placeOrder(self._contract(order.instrument), ib_order)
 
     async def cancel(self, broker_id: int) -> None:
         self._require_connected()
         trade = self._trade(broker_id)
         order = trade.order if trade is not None else IbOrder(orderId=broker_id)
-        self._ib.cancelOrder(order)
+        with self._lanes.about(broker_id, Kind.CANCEL):
+            self._ib.cancelOrder(order)
+
+    def priority(self) -> AbstractContextManager[None]:
+        return self._lanes.priority()
+
+    def drop_unsent(self) -> Unsent:
+        new, changed = self._lanes.drop_orders()
+        trades = self._ib.wrapper.trades
+        for broker_id in new:  # IB never had it: ib_async forgets it too
+            trades.pop((self._ib.wrapper.clientId, broker_id), None)
+        if new or changed:
+            log.warning("dropped before sending: new orders %s, modifications of %s", new,
+                        changed)  # fmt: skip
+        return Unsent(tuple(new), tuple(changed))
 
     async def cancel_all_account_orders(self) -> None:
         self._require_connected()
