@@ -109,6 +109,11 @@ class IbBroker(IbConnection):
         """Events received and not yet taken by the consumer (benchmarks watch it)."""
         return self._queue.qsize()
 
+    @property
+    def queued_messages(self) -> int:
+        """Messages to IB waiting for their turn in IB's message rate (benchmarks watch it)."""
+        return self._lanes.queued
+
     def _after_sync(self) -> None:
         """After every (re)connect: ib_async forgot every request, send them again."""
         for sub in self._subs.values():
