@@ -4,6 +4,7 @@ every state and must not lie (HALTED means flat at IB and nothing working)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -19,11 +20,14 @@ from tests.integration.engine_helpers import (
 )
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import MarketConfig, RiskConfig
-from tradeterm.domain import OrderStatus, Side
+from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder
-from tradeterm.engine.events import KillProgress
+from tradeterm.engine.events import KillProgress, OrderUpdated
 from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.probe import WireProbe
+from tradeterm.sim.gateway.request_types import ReqExecutions
+from tradeterm.sim.gateway.session import ClientSession
 
 pytestmark = pytest.mark.integration
 
@@ -216,3 +220,77 @@ async def test_account_wide_guard_halts_every_instance_on_the_account(
         assert run.engine.snapshot().trading_state == "HALTED"
         assert run.pnl().daily > -Decimal(1000)  # the instance's own limit was never hit
     assert gateway_position(still, market) == 0 and working_at_gateway(still) == []
+
+
+def arrivals_at(gateway: FakeGateway) -> list[tuple[str, int]]:
+    """What reaches the gateway from now on, in order: ("order", id) for each placeOrder,
+    ("cancel", id) for each cancelOrder, ("executions", 0) for each reqExecutions."""
+    seen: list[tuple[str, int]] = []
+    probe = WireProbe(clock=itertools.count().__next__)
+    probe.on_order = lambda oid, _: seen.append(("order", oid))
+    probe.on_cancel = lambda oid, _: seen.append(("cancel", oid))
+    probe.install(gateway.server)
+    executions = gateway.server.handlers[ReqExecutions]
+
+    async def stamped(session: ClientSession, request: ReqExecutions) -> None:
+        seen.append(("executions", 0))
+        await executions(session, request)
+
+    gateway.server.register(ReqExecutions, stamped)
+    return seen
+
+
+async def test_a_kill_right_after_a_burst_drops_the_queued_entries_and_goes_first(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    """ib_async paces messages to IB (45 a second): a burst of entries leaves many queued in
+    this process. A kill pressed at once drops them (never sent, reported so), and its own
+    cancels go ahead of every ordinary message queued before it, then it flattens."""
+    limits = RiskConfig(max_position=60, max_order_qty=5, max_orders_per_s=45)
+    run = await make_engine(still, market=MarketConfig(risk=limits))
+    engine, market = run.engine, Market(still)
+    assert (await engine.submit(PlaceOrder(Side.BUY, 1))).ok
+    await run.wait(lambda: run.pnl().quantity == 1, "long 1")
+    arrived = arrivals_at(still)
+
+    burst = []
+    for i in range(44):  # with the buy above, the risk manager's 45 orders a second
+        price = market.px(market.bid - 8 - i % 4)
+        result = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=price))
+        assert result.ok, result.reason
+        order = engine.orders.get(result.order_ids[0])  # type: ignore[union-attr]
+        assert order is not None
+        burst.append(order)
+    marker = asyncio.create_task(engine.broker.executions())  # ordinary, queued behind them
+    done = await engine.kill("right after a burst")
+    await marker  # sent in its turn: whatever was still queued before it has gone too
+
+    never_sent = [o for o in burst if o.status is OrderStatus.REJECTED]
+    reached = [o for o in burst if o not in never_sent]
+    assert never_sent and reached
+    why = "never sent: dropped by the kill switch"
+    assert {o.reject_reason for o in never_sent} == {why}
+    reported = {
+        e.order.order_id for e in run.of(OrderUpdated)
+        if e.order.status is OrderStatus.REJECTED and e.order.reason == why
+    }  # fmt: skip
+    assert reported == {o.client_id for o in never_sent}
+    assert all(o.status is OrderStatus.CANCELLED for o in reached)
+    # the queued entries never reached the gateway, even after the marker
+    dropped = {o.broker_id for o in never_sent}
+    assert not dropped & {oid for kind, oid in arrived if kind == "order"}
+    at_gateway = {o.req.order_ref for o in still.oms.orders.values()}
+    assert not {o.client_id for o in never_sent} & at_gateway
+    # right after the entries that went out come the kill's cancels, ahead of the ordinary
+    # request queued before the kill started
+    cancels = [i for i, (kind, _) in enumerate(arrived) if kind == "cancel"]
+    assert {arrived[i][1] for i in cancels} == {o.broker_id for o in reached}
+    assert cancels == list(range(len(reached), len(reached) + len(cancels)))
+    assert max(cancels) < arrived.index(("executions", 0))
+    assert done.ok and done.step == "halted"
+    flatten = [
+        oid for kind, oid in arrived if kind == "order" and oid not in {o.broker_id for o in burst}
+    ]
+    assert len(flatten) == 1
+    assert working_at_gateway(still) == [] and gateway_position(still, market) == 0
+    assert engine.orders.working() == []  # type: ignore[union-attr]

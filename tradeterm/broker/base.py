@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -195,6 +196,14 @@ class AccountPnL:
     ts_ns: int
 
 
+@dataclass(slots=True, frozen=True)
+class Unsent:
+    """Order messages dropped before they left this process (:meth:`Broker.drop_unsent`)."""
+
+    orders: tuple[int, ...] = ()  # broker ids of new orders: never sent, IB never saw them
+    changes: tuple[int, ...] = ()  # broker ids of orders whose modification was dropped
+
+
 BrokerEvent = (
     ConnectionChanged
     | BrokerNotice
@@ -279,6 +288,18 @@ class Broker(Protocol):
         ...
 
     async def cancel(self, broker_id: int) -> None: ...
+
+    def priority(self) -> AbstractContextManager[None]:
+        """Within this block (the calling task, and the tasks it starts), every message goes
+        ahead of those still queued behind the broker's message rate, within that rate: the
+        kill switch's lane. Messages about one order never overtake each other."""
+        ...
+
+    def drop_unsent(self) -> Unsent:
+        """Drop this client's order messages still waiting for their turn to be sent: new
+        orders (they never reach the broker) and modifications (the order keeps its old
+        values at the broker). Cancels are never dropped."""
+        ...
 
     async def cancel_all_account_orders(self) -> None:
         """reqGlobalCancel: every order of the account, every client. Only on explicit request."""

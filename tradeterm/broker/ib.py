@@ -17,6 +17,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -45,9 +46,11 @@ from tradeterm.broker.base import (
     PositionReport,
     QuoteEvent,
     TradeEvent,
+    Unsent,
     is_info,
 )
 from tradeterm.broker.ib_connection import CONNECTED, IbConnection, guarded
+from tradeterm.broker.ib_lanes import Kind
 from tradeterm.config import ConnectionConfig
 from tradeterm.domain import (
     Bar,
@@ -105,6 +108,11 @@ class IbBroker(IbConnection):
     def backlog(self) -> int:
         """Events received and not yet taken by the consumer (benchmarks watch it)."""
         return self._queue.qsize()
+
+    @property
+    def queued_messages(self) -> int:
+        """Messages to IB waiting for their turn in IB's message rate (benchmarks watch it)."""
+        return self._lanes.queued
 
     def _after_sync(self) -> None:
         """After every (re)connect: ib_async forgot every request, send them again."""
@@ -371,9 +379,10 @@ class IbBroker(IbConnection):
             order, order_ref, account=self._account or "", transmit=transmit,
             parent_broker_id=parent_broker_id,
         )  # fmt: skip
-        if order.broker_id is not None:  # reserved before the intent was journaled
-            ib_order.orderId = order.broker_id
-        trade = self._ib.placeOrder(contract, ib_order)
+        # reserved before the intent was journaled (else what ib_async would take)
+        ib_order.orderId = order.broker_id or self._ib.client.getReqId()
+        with self._lanes.about(ib_order.orderId, Kind.NEW):
+            trade = self._ib.placeOrder(contract, ib_order)
         return int(trade.order.orderId)
 
     def _trade(self, broker_id: int) -> IbTrade | None:
@@ -398,13 +407,28 @@ class IbBroker(IbConnection):
             ib_order.orderId = order.broker_id
         ib_order.orderRef = order_ref
         cv.apply_change(ib_order, change, order.instrument.tick)
-        self._ib.placeOrder(self._contract(order.instrument), ib_order)
+        with self._lanes.about(order.broker_id, Kind.MODIFY):
+            self._ib.placeOrder(self._contract(order.instrument), ib_order)
 
     async def cancel(self, broker_id: int) -> None:
         self._require_connected()
         trade = self._trade(broker_id)
         order = trade.order if trade is not None else IbOrder(orderId=broker_id)
-        self._ib.cancelOrder(order)
+        with self._lanes.about(broker_id, Kind.CANCEL):
+            self._ib.cancelOrder(order)
+
+    def priority(self) -> AbstractContextManager[None]:
+        return self._lanes.priority()
+
+    def drop_unsent(self) -> Unsent:
+        new, changed = self._lanes.drop_orders()
+        trades = self._ib.wrapper.trades
+        for broker_id in new:  # IB never had it: ib_async forgets it too
+            trades.pop((self._ib.wrapper.clientId, broker_id), None)
+        if new or changed:
+            log.warning("dropped before sending: new orders %s, modifications of %s", new,
+                        changed)  # fmt: skip
+        return Unsent(tuple(new), tuple(changed))
 
     async def cancel_all_account_orders(self) -> None:
         self._require_connected()

@@ -49,6 +49,7 @@ from tradeterm.broker.base import (
     ConnectionState,
     MarketDataFarm,
 )
+from tradeterm.broker.ib_lanes import SendLanes
 from tradeterm.config import ConnectionConfig
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class IbConnection:
         self._port = port
         self._clock = clock
         self._ib = IB()
+        self._lanes = SendLanes(self._ib.client)  # every request to IB goes through them
         self._queue: asyncio.Queue[BrokerEvent] = asyncio.Queue()  # unbounded, one consumer
         self._state = ConnectionState.DISCONNECTED
         self._client_id: int | None = None
@@ -260,6 +262,7 @@ class IbConnection:
         self._clash = loop.create_future()
         self._broken_farms.clear()
         self._link_down = False
+        self._lanes.clear()  # nothing queued for an earlier connection goes out on this one
         self._connecting = True
         timeout = self._config.connect_timeout_s
         connect = asyncio.ensure_future(

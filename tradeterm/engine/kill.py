@@ -5,7 +5,9 @@ never starts a second sequence, and pressing it after a run re-checks and repeat
 needed, so it is always safe to press). A run, each step published as a ``KillProgress``:
 
 1. ``requested``: trading goes REDUCING at once (no entry can slip in) and the engine refuses
-   every other command until the run ends, so nothing else is sent meanwhile.
+   every other command until the run ends, so nothing else is sent meanwhile. Order messages
+   of this instance still queued behind IB's message rate are dropped (never sent), and from
+   here on the run's own messages go ahead of anything queued (``Broker.priority``).
 2. ``waiting``: while the broker is not connected, nothing can be done; the run waits, and on
    reconnection it goes first: reconciliation reads what IB has (executions, open orders,
    position) and then the run sends its cancels and flatten before anything else.
@@ -122,7 +124,10 @@ class KillSwitch:
             self._reduce(reason)
         self._step("requested", ("" if self._halt else "flatten, no halt: ") + reason, reason)
         try:
-            return await self._attempts(reason)
+            if self._engine.orders is not None:  # queued behind IB's message rate: never sent
+                self._engine.orders.drop_unsent("dropped by the kill switch")
+            with self._engine.broker.priority():  # the run's messages go first
+                return await self._attempts(reason)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # never leave a half-run kill silent

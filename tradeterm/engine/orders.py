@@ -394,10 +394,40 @@ class OrderManager:
     def _not_sent(self, order: Order, role: str, reason: str, refusal: str) -> None:
         """``order`` never reached the broker: rejected with ``reason``. A bracket leg returns
         (the caller undoes the bracket); any other order is refused with ``refusal``."""
-        order.on_rejected(reason)
-        self._changed(order)
+        self._never_sent(order, reason)
         if role not in BRACKET_ROLES:
             raise Refused(refusal)
+
+    def _never_sent(self, order: Order, reason: str) -> None:
+        order.on_rejected(reason)
+        self._changed(order)
+
+    def drop_unsent(self, why: str) -> list[Order]:
+        """Drop this instance's order messages still queued to be sent (``Broker.drop_unsent``):
+        a new order is rejected as "never sent: ``why``" (and journaled as such, like any order
+        that never reached the broker); a modification is refused, the order keeps its old
+        values. Cancels are never dropped. Returns the orders that were never sent."""
+        unsent = self._broker.drop_unsent()
+        dropped: list[Order] = []
+        for broker_id in unsent.orders:
+            order = self._orders.get(self._by_broker.get(broker_id, ""))
+            if order is not None and not order.is_terminal:
+                self._never_sent(order, f"never sent: {why}")
+                dropped.append(order)
+        for broker_id in unsent.changes:
+            order = self._orders.get(self._by_broker.get(broker_id, ""))
+            if order is not None and order.pending_change is not None:
+                self._modification_refused(order, f"modification never sent: {why}")
+        if dropped:
+            names = ", ".join(o.client_id for o in dropped)
+            self._notice("WARNING", f"{len(dropped)} order(s) never sent ({why}): {names}")
+        return dropped
+
+    def _modification_refused(self, order: Order, reason: str) -> None:
+        """The pending modification never took effect: the order keeps its old values."""
+        order.modify_rejected()
+        order.reject_reason = reason
+        self._changed(order)
 
     def _acted(self) -> None:
         if self.on_action is not None:
@@ -654,10 +684,8 @@ class OrderManager:
             return
         code = notice.code
         if order.pending_change is not None and code in MODIFY_REFUSED:
-            order.modify_rejected()
-            order.reject_reason = f"modification refused: {notice.text} ({code})"
+            self._modification_refused(order, f"modification refused: {notice.text} ({code})")
             self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", code)
-            self._changed(order)
         elif code in CANCEL_UNKNOWN:  # about this order only: look it up
             self.lookups.add(order.client_id)
         elif code not in MODIFY_REFUSED and order.status is OrderStatus.PENDING_SUBMIT:

@@ -6,12 +6,15 @@ own: it records the commands it is given (``placed``, ``modified``, ``cancelled`
 ``open_order_reports`` / ``completed_order_reports`` / ``position_reports`` /
 ``execution_reports``, proves "never received" for the ids in ``never_got``, and delivers the
 events a test ``push``-es, in order. ``fail`` makes a command raise ``BrokerError``.
+``queued`` holds what a test says is still waiting to be sent (``drop_unsent`` empties it);
+``urgent`` records which commands were given inside ``priority``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from tradeterm.broker.base import (
@@ -23,6 +26,7 @@ from tradeterm.broker.base import (
     ExecutionReport,
     OrderReport,
     PositionReport,
+    Unsent,
 )
 from tradeterm.domain import Bar, Instrument, Order, OrderChange, OrderType, Side
 
@@ -88,6 +92,9 @@ class FakeBroker:
         self.never_got: set[int] = set()  # ids the broker proves it never received
         self.reserved: set[int] = set()
         self.hours: tuple[str, str] | None = None  # (tradingHours, timeZoneId) to report
+        self.queued = Unsent()  # order messages still waiting to be sent
+        self.urgent: list[str] = []  # the commands given inside ``priority``
+        self._priority = 0
 
     # ---- test controls -------------------------------------------------------------------
 
@@ -108,6 +115,8 @@ class FakeBroker:
         self._failures.setdefault(method, []).append((done + after, message))
 
     def _enter(self, method: str) -> None:
+        if self._priority:
+            self.urgent.append(method)
         n = self._calls.get(method, 0)
         self._calls[method] = n + 1
         pending = self._failures.get(method, [])
@@ -192,6 +201,18 @@ class FakeBroker:
     async def cancel(self, broker_id: int) -> None:
         self._enter("cancel")
         self.cancelled.append(broker_id)
+
+    @contextlib.contextmanager
+    def priority(self) -> Iterator[None]:
+        self._priority += 1
+        try:
+            yield
+        finally:
+            self._priority -= 1
+
+    def drop_unsent(self) -> Unsent:
+        dropped, self.queued = self.queued, Unsent()
+        return dropped
 
     async def cancel_all_account_orders(self) -> None:
         self._enter("cancel_all_account_orders")

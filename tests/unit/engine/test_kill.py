@@ -4,8 +4,10 @@ broker that never fills (the timeout, and what HALTED then says), and the discon
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,7 @@ from tests.unit.engine.test_orders import (
     report,
     settle,
 )
-from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent
+from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent, Unsent
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Quote, Side
 from tradeterm.engine.commands import ModifyOrder, PlaceOrder
@@ -29,6 +31,7 @@ from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import KillProgress
 from tradeterm.engine.kill import KillTimings
 from tradeterm.engine.session import CME
+from tradeterm.journal import Journal
 
 FAST = KillTimings(cancel_wait_s=0.02, fill_wait_s=0.02, timeout_s=0.2, retry_pause_s=0.01)
 MakeRun = Callable[..., Any]
@@ -224,3 +227,78 @@ async def test_a_modification_through_the_price_band_is_refused(make_run: MakeRu
     assert run.broker.modified == []
     edge = await run.engine.submit(ModifyOrder(oid, limit="5005.00"))
     assert edge.ok and run.broker.modified[-1].change.limit == PX_5000 + 20
+
+
+async def test_the_kill_drops_queued_orders_as_never_sent_and_goes_first(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """Orders of ours still queued behind IB's message rate when the kill starts never leave:
+    a new one is rejected as never sent (its journal intent closed so), a modification is
+    refused; the kill's own cancels, flatten and reads are all sent urgent."""
+    run = await make_run(RiskConfig(max_position=5, max_order_qty=5), held=1)
+    journal = Journal(tmp_path / "ES.sqlite", flush_interval_ms=10)
+    await journal.open()
+    await journal.start_session("ES", "sim", "0.1.0")
+    run.om().before_send = journal.commit_intent  # the engine is started: its order manager
+    engine, broker = run.engine, run.broker
+    follow = journal.attach(engine)
+    try:
+        sent = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990.00"))
+        queued = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4989.00"))
+        assert sent.ok and queued.ok
+        working, unsent = (run.om().get(r.order_ids[0]) for r in (sent, queued))
+        assert working is not None and unsent is not None and unsent.broker_id is not None
+        broker.push(report(working, OrderStatus.SUBMITTED, perm_id=5100))
+        await settle()
+        assert (await engine.submit(ModifyOrder(working.client_id, limit="4991.00"))).ok
+        assert working.broker_id is not None and working.pending_change is not None
+        broker.queued = Unsent(orders=(unsent.broker_id,), changes=(working.broker_id,))
+        broker.urgent.clear()
+
+        kill = asyncio.create_task(engine.kill("right after a burst"))
+        for _ in range(200):
+            if broker.cancelled:
+                break
+            await asyncio.sleep(0.005)
+        broker.push(report(working, OrderStatus.CANCELLED))
+        for _ in range(400):  # the flatten: IB fills it (a silent IB would leave it unverified)
+            closes = [p for p in broker.placed if p.side is Side.SELL]
+            if closes:
+                break
+            await asyncio.sleep(0.005)
+        close = run.om().get(closes[0].client_order_id)
+        assert close is not None
+        broker.position_reports = []
+        broker.push(execution(close, 1, PX_5000, "close-1"))
+        broker.push(report(close, OrderStatus.FILLED, filled=1, remaining=0))
+        await asyncio.wait_for(kill, 10)
+
+        assert unsent.status is OrderStatus.REJECTED
+        assert unsent.reject_reason == "never sent: dropped by the kill switch"
+        assert working.pending_change is None and working.limit == PX_5000 - 40
+        assert working.reject_reason == "modification never sent: dropped by the kill switch"
+        assert broker.cancelled[0] == working.broker_id  # nothing to cancel of the unsent one
+        assert unsent.broker_id not in broker.cancelled
+        assert {"cancel", "place", "open_orders", "positions"} <= set(broker.urgent)
+        intent = await _intent(journal.path, unsent.client_id)
+        assert intent == ("done", "REJECTED", "never sent: dropped by the kill switch")
+    finally:
+        await engine.stop()
+        await follow
+        await journal.close()
+
+
+async def _intent(path: Path, order_id: str) -> tuple[Any, ...]:
+    """The journal's intent of ``order_id`` once closed: (state, status, note)."""
+    async with asyncio.timeout(5):
+        while True:
+            conn = sqlite3.connect(path)
+            try:
+                found = conn.execute(
+                    "SELECT state, status, note FROM order_intents WHERE order_id = ?", (order_id,)
+                ).fetchall()
+            finally:
+                conn.close()
+            if found and found[0][0] == "done":
+                return tuple(found[0])
+            await asyncio.sleep(0.01)
