@@ -205,6 +205,8 @@ class CrashRun:
         return GatewayState(refs, working, {f.execution.execId for f in fills}, position)
 
     def journal_state(self) -> JournalState:
+        if not journal_file("ES", self.journal_dir).exists():  # killed before creating it
+            return JournalState([], 0, set(), set())
         fills = query(self.journal_dir, "SELECT exec_id, side, quantity FROM fills")
         intents = query(self.journal_dir, "SELECT order_id, state FROM order_intents")
         position = sum(q if side == "BUY" else -q for _, side, q in fills)
