@@ -9,9 +9,10 @@ decided in one place::
         ...
 
 The journal (one SQLite file per market, ``journal.dir``) is opened first: the last trading
-state is restored from it (a HALTED engine stays HALTED), every order's intent is committed to
-it before the order is sent (``engine.before_send``), a failed journal write halts trading
-(``engine.halt``), and every engine event is journaled by a task beside the engine. A journal
+state is restored from it and from the halt latch beside it (HALTED if either says so; see
+``journal/latch.py``), every order's intent is committed to it before the order is sent
+(``engine.before_send``), a failed journal write halts trading (``engine.halt``, which writes
+the latch first), and every engine event is journaled by a task beside the engine. A journal
 that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
 
 Leaving the block stops the engine, journals what is left and the session's stop, closes the
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +31,11 @@ from typing import Any
 from tradeterm import __version__
 from tradeterm.config import Settings
 from tradeterm.engine.engine import Engine
+from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import Journal, JournalError
+from tradeterm.journal.latch import LatchFile, latch_file
+
+log = logging.getLogger(__name__)
 
 
 class ModeError(Exception):
@@ -66,6 +72,7 @@ async def open_runtime(
     if mode == "shadow":
         raise ModeError("SHADOW mode is not built yet; use --sim or --paper")
     journal = Journal.for_symbol(settings.symbol, settings.journal)
+    latch = LatchFile(latch_file(journal.path))
     try:
         await journal.open()
     except JournalError as exc:
@@ -74,15 +81,17 @@ async def open_runtime(
         await journal.start_session(
             settings.symbol.upper(), mode, __version__, client_id=settings.connection.client_id
         )
-        risk_state = await journal.last_transition()
+        risk_state = _stricter(await journal.last_transition(), latch.read())
     except JournalError as exc:
         await journal.close()
         raise ModeError(str(exc)) from None
+    engine: Engine | None = None
     try:
         async with _gateway(settings, seed, gateway_rate) as (gateway, host, port):
             connection = settings.connection.model_copy(update={"host": host})
             broker = IbBroker(connection, port=port)
             engine = Engine(broker, settings.symbol, settings.market(), risk_state=risk_state)
+            engine.latch = latch
             journal.on_failure = engine.halt
             engine.before_send = journal.commit_intent
             follower = journal.attach(engine)
@@ -95,6 +104,18 @@ async def open_runtime(
     finally:
         journal.end_session("stopped")
         await journal.close()
+        if engine is not None:
+            engine.keep_halt()  # a latch that could not be written: one more try
+
+
+def _stricter(
+    journaled: RiskTransition | None, latched: RiskTransition | None
+) -> RiskTransition | None:
+    """The state to start in: the latch's HALTED when the journal's last transition is not
+    HALTED (the journal could not write it), else the journal's."""
+    if latched is not None and (journaled is None or journaled.to_state is not TradingState.HALTED):
+        return latched
+    return journaled
 
 
 @contextlib.asynccontextmanager

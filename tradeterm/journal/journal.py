@@ -19,8 +19,9 @@ Durability rules (what is written when, and what may be lost):
 * :meth:`Journal.record` never blocks and never awaits: the event loop (and the kill switch
   on it) is never held up by the disk. All SQLite work runs on aiosqlite's thread.
 * A failed write (disk full, database locked, read-only file) calls ``on_failure`` with a
-  message for the user, once per failure episode (runtime wires it to ``engine.halt``: what
-  cannot be recorded cannot be traded). A later successful write ends the episode.
+  message for the user, once per failure episode, before anything is logged (runtime wires
+  it to ``engine.halt``: what cannot be recorded cannot be traded; the halt writes the halt
+  latch, ``latch.py``, first). A later successful write ends the episode.
 """
 
 from __future__ import annotations
@@ -477,12 +478,12 @@ class Journal:
         message = f"journal {self.path} cannot record {what}: {_why(exc)}"
         if self.failure is None:
             self.failure = message
-            log.error("%s", message)
-            if self.on_failure is not None:
+            if self.on_failure is not None:  # first: the halt latch before the log line
                 try:
                     self.on_failure(message)
                 except Exception:
                     log.exception("journal on_failure callback")
+            log.error("%s", message)
         return message
 
     def _recovered(self) -> None:
