@@ -308,8 +308,9 @@ class Console:
 
 async def run(settings: Settings, *, seconds: float | None, seed: int,
               stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:  # fmt: skip
-    """Run the console until ``quit``, end of input (without ``seconds``) or ``seconds``."""
-    from tradeterm.runtime import ModeError, open_runtime
+    """Run the console until ``quit``, end of input (without ``seconds``) or ``seconds``.
+    Raises ``UnwrittenError`` when the journal could not write critical rows by the end."""
+    from tradeterm.runtime import ModeError, UnwrittenError, open_runtime
 
     if settings.mode == "live":
         raise ConsoleError(
@@ -318,9 +319,12 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
         )
     try:
         async with open_runtime(settings, seed=seed) as rt:
-            return await _run(rt.engine, rt.describe(), seconds, stdin, out)
+            code = await _run(rt.engine, rt.describe(), seconds, stdin, out)
     except ModeError as exc:
         raise ConsoleError(str(exc)) from None
+    if rt.unwritten:
+        raise UnwrittenError(rt.unwritten)
+    return code
 
 
 async def _run(engine: Engine, where: str, seconds: float | None, stdin: TextIO,

@@ -16,7 +16,9 @@ the latch first), and every engine event is journaled by a task beside the engin
 that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
 
 Leaving the block stops the engine, journals what is left and the session's stop, closes the
-journal, then stops the embedded gateway.
+journal, then stops the embedded gateway. Critical rows the journal could not write are then
+described in ``Runtime.unwritten`` (one line for the user; the console and the screen raise
+:class:`UnwrittenError` with it: exit status 3).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ class ModeError(Exception):
     """A mode or connection problem the user must fix, worded for them."""
 
 
+class UnwrittenError(Exception):
+    """The instance stopped, but critical journal rows were never written (worded for the
+    user: how many of which kinds)."""
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -50,6 +57,7 @@ class Runtime:
     port: int
     gateway: Any | None = None  # the embedded FakeGateway in SIM mode
     journal: Journal | None = None
+    unwritten: str | None = None  # after the block: what the journal lost, for the user
 
     @property
     def mode(self) -> str:
@@ -85,6 +93,7 @@ async def open_runtime(
     except JournalError as exc:
         await journal.close()
         raise ModeError(str(exc)) from None
+    rt: Runtime | None = None
     engine: Engine | None = None
     try:
         async with _gateway(settings, seed, gateway_rate) as (gateway, host, port):
@@ -96,7 +105,8 @@ async def open_runtime(
             engine.before_send = journal.commit_intent
             follower = journal.attach(engine)
             try:
-                yield Runtime(settings, engine, host, port, gateway, journal)
+                rt = Runtime(settings, engine, host, port, gateway, journal)
+                yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -104,8 +114,8 @@ async def open_runtime(
     finally:
         journal.end_session("stopped")
         await journal.close()
-        if engine is not None:
-            engine.keep_halt()  # a latch that could not be written: one more try
+        if rt is not None:
+            rt.unwritten = _unwritten(journal, engine)
 
 
 def _stricter(
@@ -116,6 +126,25 @@ def _stricter(
     if latched is not None and (journaled is None or journaled.to_state is not TradingState.HALTED):
         return latched
     return journaled
+
+
+def _unwritten(journal: Journal, engine: Engine | None) -> str | None:
+    """One line naming the critical rows ``journal`` could not write (and a HALTED state the
+    halt latch could not keep either); None when nothing critical was lost."""
+    latch_error = engine.keep_halt() if engine is not None else None  # one more try
+    lost = journal.unwritten()
+    if not lost:
+        return None
+    kinds = ", ".join(f"{n} {table}" for table, n in sorted(lost.items()))
+    text = (
+        f"{journal.failure or f'journal {journal.path} cannot write'}; "
+        f"{sum(lost.values())} critical row(s) were never written and are lost ({kinds}); "
+        "fills and order states are read back from IB at the next start"
+    )
+    if latch_error is not None:
+        text += f"; trading is HALTED but {latch_error}: the next start may not know it was HALTED"
+    log.error("%s", text)
+    return text
 
 
 @contextlib.asynccontextmanager

@@ -1,12 +1,14 @@
 """HALTED is never lost (issue 12, item 4): a journal that cannot write is why trading halts,
 so the halt is also kept in a latch file beside the journal. A restart after the disk was
 freed is still HALTED; a re-arm removes the latch, or is refused when it cannot; a latch that
-cannot be written is said loudly and written as soon as it can be."""
+cannot be written is said loudly and written as soon as it can be; a quit that leaves critical
+rows unwritten says how many of which kinds."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -102,15 +104,27 @@ async def test_a_disk_full_halt_survives_the_restart_after_the_disk_is_freed(
     assert [o.req.order_ref for o in still.oms.orders.values()] == []
 
 
-async def test_the_latch_file(still: FakeGateway, tmp_path: Path) -> None:
+async def test_the_latch_file_and_the_line_naming_what_was_lost(
+    still: FakeGateway, tmp_path: Path
+) -> None:
     settings = settings_for(still.config.port, tmp_path)
     async with open_runtime(settings) as rt:
         await start_on_a_full_disk(rt)
         rt.engine.halt("the test halts")
+        await rt.engine.kill("going home")
+    line = rt.unwritten
+    assert line is not None and "disk is full" in line
+    assert re.search(r"\d+ critical row\(s\) were never written and are lost \(.*"
+                     r"3 kill_events, .*1 risk_events", line), line  # fmt: skip
     latch = json.loads(latch_of(tmp_path).read_text())
     assert latch["state"] == "HALTED" and latch["reason"] == "the test halts"
     assert os.stat(latch_of(tmp_path)).st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    await session_gone(still, 1)
+    async with open_runtime(settings) as rt:  # nothing lost this time
+        await rt.engine.start()
+        assert rt.engine.snapshot().trading_reason == "the test halts"
+    assert rt.unwritten is None
 
 
 async def test_a_rearm_removes_the_latch_and_is_refused_when_it_cannot(

@@ -245,6 +245,7 @@ class TradingApp(App[int]):
         self._reported: set[str] = set()
         self.results: list[CommandResult] = []  # every command's result (tests read it)
         self.first_paint_at: float | None = None
+        self.unwritten: str | None = None  # at the end: critical rows the journal lost
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {**super().get_theme_variable_defaults(), **DEFAULT_VARIABLES}
@@ -277,6 +278,7 @@ class TradingApp(App[int]):
                     self.call_later(self.ask_account)
                 await self._stop.wait()
                 consumer.cancel()
+            self.unwritten = rt.unwritten
         except Exception as exc:  # ModeError and anything else opening the runtime
             self.fail_start(str(exc))
 

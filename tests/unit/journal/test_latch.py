@@ -1,16 +1,22 @@
 """The halt latch file: written whole or not at all (0600, no temporary left), read back as
-the halt it records, removed durably; a latch that cannot be read still halts."""
+the halt it records, removed durably; a latch that cannot be read still halts. And the
+journal's count, per table, of the critical rows it could not write."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.unit.journal.factories import T0
+from tests.unit.journal.factories import T0, booked, fill
+from tradeterm.engine.events import KillProgress
 from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.journal import Journal
 from tradeterm.journal.latch import LatchFile, latch_file
+from tradeterm.journal.rows import BAR, INSERT_INTENT, INSTRUMENT, table_of
 
 HALT = RiskTransition(TradingState.REDUCING, TradingState.HALTED, "disk full: é", T0)
 
@@ -58,3 +64,26 @@ def test_a_failed_write_leaves_the_old_latch_and_no_temporary(
     monkeypatch.undo()
     assert latch.read() == HALT
     assert [p.name for p in tmp_path.iterdir()] == ["ES.sqlite.halted"]
+
+
+def test_table_of_every_statement() -> None:
+    assert table_of(INSERT_INTENT) == "order_intents"
+    assert table_of(BAR) == "bars" and table_of(INSTRUMENT) == "instruments"
+    assert table_of("UPDATE sessions SET stopped_ns = ? WHERE id = ?") == "sessions"
+
+
+async def test_the_journal_counts_what_it_could_not_write_per_table(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "ES.sqlite", retry_s=0.05, flush_interval_ms=10)
+    await journal.open()
+    await journal.start_session("ES", "sim", "0.1.0")
+    await journal._conn().execute("PRAGMA query_only = ON")  # cannot write from now on
+    journal.record(booked(fill("e1")))
+    journal.record(booked(fill("e2")))
+    journal.record(KillProgress("halted", "flat", "test", 0, 0, T0, done=True, ok=True))
+    journal.end_session("quit")
+    await asyncio.sleep(0.1)
+    await journal.close()
+    assert journal.unwritten() == {"fills": 2, "kill_events": 1, "sessions": 1}
+    conn = sqlite3.connect(journal.path)
+    assert conn.execute("SELECT count(*) FROM fills").fetchone() == (0,)
+    conn.close()
