@@ -15,10 +15,13 @@ state is restored from it and from the halt latch beside it (HALTED if either sa
 the latch first), and every engine event is journaled by a task beside the engine. A journal
 that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
 
-Leaving the block stops the engine, journals what is left and the session's stop, closes the
-journal, then stops the embedded gateway. Critical rows the journal could not write are then
-described in ``Runtime.unwritten`` (one line for the user; the console and the screen raise
-:class:`UnwrittenError` with it: exit status 3).
+Leaving the block stops the engine, journals what is left and the session's stop
+(``Runtime.stop_reason``), closes the journal, then stops the embedded gateway. Critical rows
+the journal could not write are then described in ``Runtime.unwritten`` (one line for the
+user; the console and the screen raise :class:`UnwrittenError` with it: exit status 3).
+
+:func:`on_stop_signals` turns SIGTERM and SIGHUP (``kill``, tmux or an SSH session closing)
+into the same orderly stop as quitting.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +42,8 @@ from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.latch import LatchFile, latch_file
 
 log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class ModeError(Exception):
@@ -57,6 +63,7 @@ class Runtime:
     port: int
     gateway: Any | None = None  # the embedded FakeGateway in SIM mode
     journal: Journal | None = None
+    stop_reason: str = "stopped"  # the session's stop, as journaled
     unwritten: str | None = None  # after the block: what the journal lost, for the user
 
     @property
@@ -112,7 +119,7 @@ async def open_runtime(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(follower, 10)
     finally:
-        journal.end_session("stopped")
+        journal.end_session(rt.stop_reason if rt is not None else "stopped")
         await journal.close()
         if rt is not None:
             rt.unwritten = _unwritten(journal, engine)
@@ -145,6 +152,26 @@ def _unwritten(journal: Journal, engine: Engine | None) -> str | None:
         text += f"; trading is HALTED but {latch_error}: the next start may not know it was HALTED"
     log.error("%s", text)
     return text
+
+
+@contextlib.contextmanager
+def on_stop_signals(callback: Callable[[str], None]) -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP (``kill``, tmux or an SSH session closing) call
+    ``callback`` with the signal's name on the running loop instead of ending the process
+    where it stands. Outside the main thread nothing is installed."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, callback, sig.name)
+        except (ValueError, RuntimeError, NotImplementedError):
+            continue
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 @contextlib.asynccontextmanager

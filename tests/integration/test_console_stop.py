@@ -3,10 +3,13 @@
 The disk fills up under a running process (its file-size limit is lowered from outside with
 ``prlimit``, so every write past the first bytes of a file fails as on a full disk): trading
 halts, a quit says which critical rows were lost and exits 3, and the next start, with room
-again, is still HALTED."""
+again, is still HALTED. SIGTERM and SIGHUP stop it like ``quit``: everything is flushed, the
+session's stop is journaled, exit status 0."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.journal_helpers import fill_the_disk
+from tests.integration.journal_helpers import fill_the_disk, query
+from tradeterm.paths import journal_file
 
 pytestmark = pytest.mark.integration
 GUARD_S = 60.0  # only reached when something hangs
@@ -120,3 +124,20 @@ def test_a_halt_latch_that_cannot_be_written_either_is_said(consoles: list[Conso
     assert code == 3, err
     assert "trading is HALTED but cannot write the halt latch" in err
     assert "the next start may not know it was HALTED" in err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_like_quit(consoles: list[Console], sig: signal.Signals) -> None:
+    console = Console()
+    consoles.append(console)
+    console.wait_for("RECONCILED (start)")
+    console.type("buy 1")
+    console.wait_for("FILL BUY 1")
+    os.kill(console.proc.pid, sig)
+    code, err = console.finish()
+    assert code == 0, err
+    assert f"({sig.name})" in console.out.split("stopping after", 1)[1]
+    assert query(journal_file("ES").parent, "SELECT stop_reason FROM sessions") == [
+        (f"stopped by {sig.name}",)
+    ]
+    assert query(journal_file("ES").parent, "SELECT count(*) FROM fills") == [(1,)]

@@ -1,6 +1,7 @@
 """The real ``tradeterm`` command in tmux, driven with send-keys and read with capture-pane,
-as a user over SSH would: SIM demo, arm, buy, flatten, quit; a quit after the disk filled up
-says what the journal lost and exits 3."""
+as a user over SSH would: SIM demo, arm, buy, flatten, quit. And the two ways the screen is
+stopped from outside: SIGTERM, and the terminal closing (SIGHUP), each the orderly stop of
+``q`` (journal flushed, the session's stop recorded, exit status 0)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.journal_helpers import fill_the_disk
+from tests.integration.journal_helpers import fill_the_disk, query
+from tradeterm.paths import journal_file
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 GUARD_S = 30.0  # only reached when something hangs
@@ -114,6 +116,43 @@ def exit_status(rc: Path) -> str:
     while not (rc.exists() and rc.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.1)
     return rc.read_text().strip() if rc.exists() else "still running"
+
+
+def buy_one(tmux: Tmux) -> None:
+    tmux.keys("a")
+    tmux.wait_for(lambda s: " ARMED " in s, "ARMED in the status bar")
+    tmux.keys("b")
+    tmux.wait_for(lambda s: "LONG 1" in s, "a long position")  # q would ask first
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_stops_the_screen_like_q_without_asking(
+    tmux: Tmux, tmp_path: Path, sig: signal.Signals
+) -> None:
+    rc = tmp_path / "rc"
+    pid = start_screen(tmux, rc)
+    buy_one(tmux)
+    os.kill(pid, sig)
+    assert exit_status(rc) == "0"
+    assert "Traceback" not in tmux.screen()
+    assert query(journal_file("ES").parent, "SELECT stop_reason FROM sessions") == [
+        (f"stopped by {sig.name}",)
+    ]
+    assert query(journal_file("ES").parent, "SELECT count(*) FROM fills") == [(1,)]
+
+
+def test_closing_the_terminal_stops_the_screen_like_q(tmux: Tmux, tmp_path: Path) -> None:
+    """The shell ignores SIGHUP (to outlive the terminal and record the exit status), so no
+    SIGHUP reaches the screen: it must notice by itself that its terminal is gone."""
+    rc = tmp_path / "rc"
+    start_screen(tmux, rc)
+    buy_one(tmux)
+    tmux.run("kill-server")  # the terminal is gone: its writes fail, its reads end
+    assert exit_status(rc) == "0"
+    assert query(journal_file("ES").parent, "SELECT stop_reason FROM sessions") == [
+        ("stopped by SIGHUP",)
+    ]
+    assert query(journal_file("ES").parent, "SELECT count(*) FROM fills") == [(1,)]
 
 
 def test_a_quit_after_the_disk_filled_says_what_was_lost_and_exits_3(
