@@ -3,12 +3,15 @@
 ``tradeterm [SYMBOL] [options]`` starts an instance for one market; ``tradeterm COMMAND ...``
 runs a tool (``locate``, ``config show`` and the others listed in ``--help``). Every failure a
 user can cause ends in one clear line on stderr and a non-zero exit status, never a traceback:
-2 for bad input (flags, config), 1 for anything else (with the log file named).
+2 for bad input (flags, config), 1 for anything else (with the log file named), 3 when the
+screen or the console stopped (``q``, ``quit``, end of input, ``--for``, SIGTERM, SIGHUP) with
+critical journal rows (orders, fills, risk, kill switch) that could never be written.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_UNWRITTEN = 3  # stopped, but the journal lost critical rows (disk full, read-only...)
 
 
 class UsageError(Exception):
@@ -131,6 +135,7 @@ def _toml_value(value: Any) -> str:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from tradeterm.logs import setup_logging
+    from tradeterm.runtime import UnwrittenError
     from tradeterm.ui import run
 
     settings = _load(args).settings  # bad input is reported before anything runs
@@ -142,6 +147,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except run.ScreenStartError as exc:
         print(f"tradeterm: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except UnwrittenError as exc:
+        return _unwritten(exc)
+
+
+def _unwritten(exc: Exception) -> int:
+    """The stop that lost journal rows: one line (even when the terminal is gone)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"tradeterm: {exc}", file=sys.stderr, flush=True)
+    return EXIT_UNWRITTEN
 
 
 def _cmd_gateway(args: argparse.Namespace) -> int:
@@ -162,6 +176,7 @@ def _cmd_console(args: argparse.Namespace) -> int:
 
     from tradeterm import console
     from tradeterm.logs import setup_logging
+    from tradeterm.runtime import UnwrittenError
 
     seconds: Decimal | None = args.seconds
     if seconds is not None and seconds <= 0:
@@ -174,6 +189,8 @@ def _cmd_console(args: argparse.Namespace) -> int:
     except console.ConsoleError as exc:
         print(f"tradeterm: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except UnwrittenError as exc:
+        return _unwritten(exc)
 
 
 COMMANDS: dict[str, str] = {

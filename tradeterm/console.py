@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tradeterm.broker.base import BrokerError, ConnectError
 from tradeterm.config import Settings
@@ -57,6 +57,9 @@ from tradeterm.engine.events import (
     RiskUpdate,
 )
 from tradeterm.engine.session import CHICAGO
+
+if TYPE_CHECKING:
+    from tradeterm.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -265,11 +268,20 @@ class Console:
         self.engine = engine
         self.out = out
         self._stop = asyncio.Event()
+        self.stopped_by: str | None = None  # the signal that asked the console to stop
+
+    def stop_on_signal(self, name: str) -> None:
+        """SIGTERM or SIGHUP: stop as ``quit`` does (the first one names the stop)."""
+        self.stopped_by = self.stopped_by or name
+        self._stop.set()
 
     def say(self, text: str) -> None:
         stamp = dt.datetime.now(CHICAGO).strftime("%H:%M:%S.%f")[:-3]
-        for line in text.splitlines():
-            print(f"{stamp} {line}", file=self.out, flush=True)
+        try:
+            for line in text.splitlines():
+                print(f"{stamp} {line}", file=self.out, flush=True)
+        except (OSError, ValueError):  # the terminal is gone (SIGHUP): keep shutting down
+            log.warning("console output lost: %s", text)
 
     async def printer(self) -> None:
         async for event in self.engine.listen():
@@ -335,8 +347,10 @@ class Console:
 
 async def run(settings: Settings, *, seconds: float | None, seed: int,
               stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:  # fmt: skip
-    """Run the console until ``quit``, end of input (without ``seconds``) or ``seconds``."""
-    from tradeterm.runtime import ModeError, open_runtime
+    """Run the console until ``quit``, end of input (without ``seconds``), ``seconds``, or
+    SIGTERM / SIGHUP (the same orderly stop). Raises ``UnwrittenError`` when the journal
+    could not write critical rows by the end."""
+    from tradeterm.runtime import ModeError, UnwrittenError, open_runtime
 
     if settings.mode == "live":
         raise ConsoleError(
@@ -345,30 +359,39 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
         )
     try:
         async with open_runtime(settings, seed=seed) as rt:
-            return await _run(rt.engine, rt.describe(), seconds, stdin, out)
+            code = await _run(rt, seconds, stdin, out)
     except ModeError as exc:
         raise ConsoleError(str(exc)) from None
+    if rt.unwritten:
+        raise UnwrittenError(rt.unwritten)
+    return code
 
 
-async def _run(engine: Engine, where: str, seconds: float | None, stdin: TextIO,
-               out: TextIO) -> int:  # fmt: skip
+async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO) -> int:
+    from tradeterm.runtime import on_stop_signals
+
+    engine = rt.engine
     console = Console(engine, out)
     printer = asyncio.create_task(console.printer())
     try:
-        console.say(f"tradeterm console: {where}")
-        try:
-            await engine.start()
-        except (ConnectError, BrokerError) as exc:
-            raise ConsoleError(f"cannot start: {exc}") from None
-        await asyncio.sleep(0)  # let the printer show the start-up events first
-        console.say(status(engine))
-        reader = asyncio.create_task(console.reader(stdin, quit_on_eof=seconds is None))
-        started = time.monotonic()
-        await console.wait(seconds)
-        reader.cancel()
-        console.say(f"stopping after {time.monotonic() - started:.1f}s")
-        console.say(status(engine))
-        return 0
+        with on_stop_signals(console.stop_on_signal):
+            console.say(f"tradeterm console: {rt.describe()}")
+            try:
+                await engine.start()
+            except (ConnectError, BrokerError) as exc:
+                raise ConsoleError(f"cannot start: {exc}") from None
+            await asyncio.sleep(0)  # let the printer show the start-up events first
+            console.say(status(engine))
+            reader = asyncio.create_task(console.reader(stdin, quit_on_eof=seconds is None))
+            started = time.monotonic()
+            await console.wait(seconds)
+            reader.cancel()
+            if console.stopped_by:
+                rt.stop_reason = f"stopped by {console.stopped_by}"
+            why = f" ({console.stopped_by})" if console.stopped_by else ""
+            console.say(f"stopping after {time.monotonic() - started:.1f}s{why}")
+            console.say(status(engine))
+            return 0
     finally:
         await engine.stop()
         printer.cancel()

@@ -42,11 +42,22 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A log file that cannot be written (disk full) is never reported on the terminal: the
+    standard handler prints a traceback to stderr, over the screen. The lines are lost and
+    counted in ``lost``."""
+
+    lost = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.lost += 1
+
+
 def setup_logging(config: LoggingConfig, name: str) -> Path:
     """Send all logging to ``<log dir>/<name>.jsonl`` with rotation; return the file's path."""
     directory = paths.ensure_dir(config.dir if config.dir is not None else paths.log_dir())
     path = paths.log_file(name, directory)
-    handler = logging.handlers.RotatingFileHandler(
+    handler = QuietRotatingFileHandler(
         path, maxBytes=config.max_bytes, backupCount=config.backup_count, encoding="utf-8"
     )
     handler.setFormatter(JsonLinesFormatter())

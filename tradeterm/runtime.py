@@ -9,33 +9,53 @@ decided in one place::
         ...
 
 The journal (one SQLite file per market, ``journal.dir``) is opened first: the last trading
-state is restored from it (a HALTED engine stays HALTED), the fills of earlier runs are read
-back at start (``engine.journaled_fills``), every order's intent is committed to it before the
-order is sent (``engine.before_send``), a failed journal write halts trading (``engine.halt``)
-and so does a fill that contradicts a journaled one (``engine.fill_conflict``), and every
-engine event is journaled by a task beside the engine. A journal that cannot be opened
-(corrupt, newer, read-only, in use) is a :class:`ModeError`.
+state is restored from it and from the halt latch beside it (HALTED if either says so; see
+``journal/latch.py``), the fills of earlier runs are read back at start
+(``engine.journaled_fills``), orders earlier runs sent and never saw finished are tracked
+again (``sent_orders``), every order's intent is committed to it before the order is sent
+(``engine.before_send``), a failed journal write halts trading (``engine.halt``, which writes
+the latch first) and so does a fill that contradicts a journaled one
+(``engine.fill_conflict``), and every engine event is journaled by a task beside the engine.
+A journal that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
 
-Leaving the block stops the engine, journals what is left and the session's stop, closes the
-journal, then stops the embedded gateway.
+Leaving the block stops the engine, journals what is left and the session's stop
+(``Runtime.stop_reason``), closes the journal, then stops the embedded gateway. Critical rows
+the journal could not write are then described in ``Runtime.unwritten`` (one line for the
+user; the console and the screen raise :class:`UnwrittenError` with it: exit status 3).
+
+:func:`on_stop_signals` turns SIGTERM and SIGHUP (``kill``, tmux or an SSH session closing)
+into the same orderly stop as quitting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from tradeterm import __version__
 from tradeterm.config import Settings
 from tradeterm.engine.engine import Engine
+from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import Journal, JournalError
+from tradeterm.journal.latch import LatchFile, latch_file
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class ModeError(Exception):
     """A mode or connection problem the user must fix, worded for them."""
+
+
+class UnwrittenError(Exception):
+    """The instance stopped, but critical journal rows were never written (worded for the
+    user: how many of which kinds)."""
 
 
 @dataclass
@@ -46,6 +66,8 @@ class Runtime:
     port: int
     gateway: Any | None = None  # the embedded FakeGateway in SIM mode
     journal: Journal | None = None
+    stop_reason: str = "stopped"  # the session's stop, as journaled
+    unwritten: str | None = None  # after the block: what the journal lost, for the user
 
     @property
     def mode(self) -> str:
@@ -68,6 +90,7 @@ async def open_runtime(
     if mode == "shadow":
         raise ModeError("SHADOW mode is not built yet; use --sim or --paper")
     journal = Journal.for_symbol(settings.symbol, settings.journal)
+    latch = LatchFile(latch_file(journal.path))
     try:
         await journal.open()
     except JournalError as exc:
@@ -76,11 +99,13 @@ async def open_runtime(
         await journal.start_session(
             settings.symbol.upper(), mode, __version__, client_id=settings.connection.client_id
         )
-        risk_state = await journal.last_transition()
+        risk_state = _stricter(await journal.last_transition(), latch.read())
         sent = await journal.sent_orders()
     except JournalError as exc:
         await journal.close()
         raise ModeError(str(exc)) from None
+    rt: Runtime | None = None
+    engine: Engine | None = None
     try:
         async with _gateway(settings, seed, gateway_rate) as (gateway, host, port):
             connection = settings.connection.model_copy(update={"host": host})
@@ -89,20 +114,73 @@ async def open_runtime(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
                 sent_orders=sent,
             )  # fmt: skip
+            engine.latch = latch
             journal.on_failure = engine.halt
             journal.on_conflict = engine.fill_conflict
             engine.before_send = journal.commit_intent
             engine.journaled_fills = journal.fills
             follower = journal.attach(engine)
             try:
-                yield Runtime(settings, engine, host, port, gateway, journal)
+                rt = Runtime(settings, engine, host, port, gateway, journal)
+                yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(follower, 10)
     finally:
-        journal.end_session("stopped")
+        journal.end_session(rt.stop_reason if rt is not None else "stopped")
         await journal.close()
+        if rt is not None:
+            rt.unwritten = _unwritten(journal, engine)
+
+
+def _stricter(
+    journaled: RiskTransition | None, latched: RiskTransition | None
+) -> RiskTransition | None:
+    """The state to start in: the latch's HALTED when the journal's last transition is not
+    HALTED (the journal could not write it), else the journal's."""
+    if latched is not None and (journaled is None or journaled.to_state is not TradingState.HALTED):
+        return latched
+    return journaled
+
+
+def _unwritten(journal: Journal, engine: Engine | None) -> str | None:
+    """One line naming the critical rows ``journal`` could not write (and a HALTED state the
+    halt latch could not keep either); None when nothing critical was lost."""
+    latch_error = engine.keep_halt() if engine is not None else None  # one more try
+    lost = journal.unwritten()
+    if not lost:
+        return None
+    kinds = ", ".join(f"{n} {table}" for table, n in sorted(lost.items()))
+    text = (
+        f"{journal.failure or f'journal {journal.path} cannot write'}; "
+        f"{sum(lost.values())} critical row(s) were never written and are lost ({kinds}); "
+        "fills and order states are read back from IB at the next start"
+    )
+    if latch_error is not None:
+        text += f"; trading is HALTED but {latch_error}: the next start may not know it was HALTED"
+    log.error("%s", text)
+    return text
+
+
+@contextlib.contextmanager
+def on_stop_signals(callback: Callable[[str], None]) -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP (``kill``, tmux or an SSH session closing) call
+    ``callback`` with the signal's name on the running loop instead of ending the process
+    where it stands. Outside the main thread nothing is installed."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, callback, sig.name)
+        except (ValueError, RuntimeError, NotImplementedError):
+            continue
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 @contextlib.asynccontextmanager

@@ -8,12 +8,15 @@ import contextlib
 import os
 import random
 import re
+import resource
 import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tradeterm.config import Settings
 from tradeterm.paths import journal_file
@@ -42,6 +45,16 @@ def query(
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+def fill_the_disk(pid: int, room: int) -> None:
+    """From now on, process ``pid`` cannot write past ``room`` bytes of any file (EFBIG), as
+    if its disk were full: SQLite's pages fail, a few bytes at the start of a file still fit.
+    Skips the test where another process's limits cannot be changed."""
+    try:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (room, room))
+    except (AttributeError, OSError) as exc:
+        pytest.skip(f"cannot lower another process's file-size limit here: {exc}")
 
 
 # ---- the crash harness (test_journal_crash.py and scripts/soak_journal.py) -------------------

@@ -35,6 +35,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
+from typing import Protocol
 
 from tradeterm.broker.base import (
     LINK_LOST,
@@ -114,6 +115,16 @@ RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many
 JournaledFills = Callable[[Instrument], Awaitable[Sequence[tuple[Fill, Decimal | None]]]]
 """Awaited once at start: the fills of ``instrument`` earlier runs journaled, with their
 commissions, in execution order."""
+
+
+class HaltLatch(Protocol):
+    """HALTED kept outside the journal (``tradeterm.journal.latch``): :meth:`set` when trading
+    goes HALTED, :meth:`clear` before a re-arm may go back to ACTIVE. Both raise ``OSError``;
+    ``str()`` names where it is kept."""
+
+    def set(self, transition: RiskTransition) -> None: ...
+
+    def clear(self) -> None: ...
 
 
 def default_staleness(quotes_s: float) -> dict[Feed, float]:
@@ -241,6 +252,9 @@ class Engine:
         self._sent_orders = tuple(sent_orders)  # orders earlier runs sent, fate unknown
         self.before_send: BeforeSend | None = None  # set before start (the journal's hook)
         self.journaled_fills: JournaledFills | None = None  # likewise
+        self.latch: HaltLatch | None = None  # set before start (the journal's halt latch)
+        self.latch_error: str | None = None  # HALTED could not be latched: kept in memory only
+        self._latch_retry_at = 0
         self.last_refusal = ""
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
         self._connected = asyncio.Event()  # connected to IB and IB to the exchange
@@ -652,6 +666,9 @@ class Engine:
             self._resubscribe_stale(now)
         if self.risk is not None and self.portfolio is not None:
             self._risk_events(self.risk.on_pnl(self.portfolio.pnl(), now))
+        if self.latch_error is not None and now >= self._latch_retry_at:
+            self._latch_retry_at = now + int(RETRY_S * NS)
+            self.keep_halt()
         if self._position_due is not None and now >= self._position_due:
             self._position_due = None
             await self._verify_position()
@@ -694,6 +711,8 @@ class Engine:
 
     def _on_risk_transition(self, transition: RiskTransition) -> None:
         to = transition.to_state
+        if to is TradingState.HALTED:
+            self._latch(transition)  # first: before a notice (a log line) takes the last bytes
         self.notice("WARNING" if to is not TradingState.ACTIVE else "INFO",
                      f"trading {to}: {transition.reason}")  # fmt: skip
         self.publish(
@@ -726,9 +745,55 @@ class Engine:
 
     def halt(self, reason: str) -> None:
         """HALTED at once, without cancelling or flattening (the journal cannot write: what
-        cannot be recorded cannot be traded; the protective orders stay at IB)."""
+        cannot be recorded cannot be traded; the protective orders stay at IB). Before the
+        engine has started, the halt is kept and the risk manager starts HALTED."""
         if self.risk is not None:
             self.risk.halt(reason)
+            return
+        restored = self._restored_risk
+        if restored is not None and restored.to_state is TradingState.HALTED:
+            return
+        transition = RiskTransition(
+            restored.to_state if restored is not None else TradingState.ACTIVE,
+            TradingState.HALTED, reason.strip() or "halted", self.clock(),
+        )  # fmt: skip
+        self._restored_risk = transition
+        self._on_risk_transition(transition)
+
+    @property
+    def trading_state(self) -> tuple[TradingState, str, int | None]:
+        """The trading state, its reason and since when (before start: the restored one)."""
+        if self.risk is not None:
+            return self.risk.state, self.risk.state_reason, self.risk.state_since_ns
+        restored = self._restored_risk
+        if restored is None:
+            return TradingState.ACTIVE, "", None
+        return restored.to_state, restored.reason, restored.ts_ns
+
+    def _latch(self, transition: RiskTransition) -> None:
+        """Keep HALTED in the halt latch; when it cannot be written, say so loudly (HALTED
+        stays in memory, and the latch is tried again by the timer and at shutdown)."""
+        if self.latch is None:
+            return
+        try:
+            self.latch.set(transition)
+        except OSError as exc:
+            first = self.latch_error is None
+            self.latch_error = f"cannot write the halt latch {self.latch}: {exc.strerror or exc}"
+            if first:
+                self.notice("ERROR", f"{self.latch_error}; trading stays HALTED, but only in "
+                            "memory until the latch or the journal can be written")  # fmt: skip
+            return
+        if self.latch_error is not None:
+            self.latch_error = None
+            self.notice("INFO", f"halt latch {self.latch} written")
+
+    def keep_halt(self) -> str | None:
+        """Write the halt latch again if HALTED could not be latched; the error, or None."""
+        state, reason, since = self.trading_state
+        if self.latch_error is not None and state is TradingState.HALTED:
+            self._latch(RiskTransition(state, state, reason, since or self.clock()))
+        return self.latch_error
 
     def fill_conflict(self, text: str) -> None:
         """One execution id with other facts (here or in the journal): logged, shown, and
@@ -807,10 +872,25 @@ class Engine:
             return "the kill switch is still running" + (
                 f" ({last.step}: {last.detail})" if last is not None else ""
             )
-        refusal = self.risk.rearm_refusal(reason)
+        refusal = self.risk.rearm_refusal(reason) or self._unlatch()
         if refusal is None:
             self.risk.rearm(reason)
         return refusal
+
+    def _unlatch(self) -> str | None:
+        """Remove the halt latch before a re-arm; the refusal when it cannot be removed (a
+        latch left behind would halt the next start, a journal that says ACTIVE with it)."""
+        if self.latch is None:
+            return None
+        try:
+            self.latch.clear()
+        except OSError as exc:
+            return (
+                f"re-arm refused: cannot remove the halt latch {self.latch} "
+                f"({exc.strerror or exc}); trading stays {self.trading_state[0]}"
+            )
+        self.latch_error = None
+        return None
 
     def _resubscribe_stale(self, now: int) -> None:
         """A stale feed while connected (IB failure #1): ask again. Not while IB says its
@@ -955,8 +1035,8 @@ class Engine:
             entries_blocked=orders.blocked if orders is not None else "not started",
             account=self.broker.account,
             client_id=self.broker.client_id,
-            trading_state=self.risk.state if self.risk is not None else "ACTIVE",
-            trading_reason=self.risk.state_reason if self.risk is not None else "",
+            trading_state=self.trading_state[0],
+            trading_reason=self.trading_state[1],
             last_refusal=self.last_refusal,
             kill=self.kill_switch.last,
         )

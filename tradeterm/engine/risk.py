@@ -15,8 +15,8 @@ switch's own flatten do not go through the checks at all). Every change is a
 :meth:`~RiskManager.rearm`: it needs a typed reason, waits ``rearm_cooldown_s`` after a halt,
 and is refused while a loss limit is breached in the current session (the limits reset at the
 next session open, 17:00 US/Central). A HALTED state is restored at construction from the last
-journaled transition (``restored``) and stays HALTED, with the cooldown counted from the
-original halt.
+journaled transition or the halt latch (``restored``) and stays HALTED, with the cooldown
+counted from the original halt.
 
 **Loss limits** (:meth:`~RiskManager.on_pnl`, :meth:`~RiskManager.on_account_pnl`): a
 ``kill`` event when the day's P&L (realized + unrealized + commissions, ``PnL.daily``) is at or

@@ -24,8 +24,10 @@ Durability rules (what is written when, and what may be lost):
 * :meth:`Journal.record` never blocks and never awaits: the event loop (and the kill switch
   on it) is never held up by the disk. All SQLite work runs on aiosqlite's thread.
 * A failed write (disk full, database locked, read-only file) calls ``on_failure`` with a
-  message for the user, once per failure episode (runtime wires it to ``engine.halt``: what
-  cannot be recorded cannot be traded). A later successful write ends the episode.
+  message for the user, once per failure episode, before anything is logged (runtime wires
+  it to ``engine.halt``: what cannot be recorded cannot be traded; the halt writes the halt
+  latch, ``latch.py``, first). A later successful write ends the episode. Critical rows still
+  unwritten at :meth:`Journal.close` are lost; :meth:`Journal.unwritten` counts them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -192,7 +194,7 @@ class Journal:
             if not await self._flush_once():
                 break
         if self._critical:
-            log.error("journal closed with %d unwritten critical rows", len(self._critical))
+            log.error("journal closed with unwritten critical rows: %s", self.unwritten())
         db, self._db = self._db, None
         with contextlib.suppress(sqlite3.Error):
             await db.close()
@@ -223,6 +225,11 @@ class Journal:
     def pending(self) -> int:
         """Rows queued and not yet written."""
         return len(self._critical) + len(self._bulk)
+
+    def unwritten(self) -> dict[str, int]:
+        """Critical rows queued and not written, counted per table (after :meth:`close`:
+        the ones that are lost)."""
+        return dict(Counter(R.table_of(sql) for sql, _ in self._critical))
 
     async def flush(self) -> None:
         """Wait until everything queued so far is written (or a write failed)."""
@@ -544,12 +551,12 @@ class Journal:
         message = f"journal {self.path} cannot record {what}: {_why(exc)}"
         if self.failure is None:
             self.failure = message
-            log.error("%s", message)
-            if self.on_failure is not None:
+            if self.on_failure is not None:  # first: the halt latch before the log line
                 try:
                     self.on_failure(message)
                 except Exception:
                     log.exception("journal on_failure callback")
+            log.error("%s", message)
         return message
 
     def _recovered(self) -> None:

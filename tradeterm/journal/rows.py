@@ -8,6 +8,7 @@ are *critical* (orders, fills, positions, risk, kill switch, connection: never d
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -78,6 +79,12 @@ INSTRUMENT = (
     "INSERT OR REPLACE INTO instruments (con_id, root, local_symbol, exchange, tick,"
     " multiplier, currency, seen_ns) VALUES (?,?,?,?,?,?,?,?)"
 )
+
+
+def table_of(sql: str) -> str:
+    """The table a row's statement writes (``fills``, ``risk_events``...)."""
+    match = re.search(r"\b(?:INTO|UPDATE)\s+(\w+)", sql)
+    return match.group(1) if match else "?"
 
 
 def exact(value: Fraction | Decimal | None) -> str | None:

@@ -23,6 +23,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import RichLog, Static
@@ -57,7 +58,7 @@ from tradeterm.engine.events import (
     RiskUpdate,
 )
 from tradeterm.engine.marketdata import Changed, Feed
-from tradeterm.runtime import Runtime
+from tradeterm.runtime import Runtime, on_stop_signals
 from tradeterm.ui import panels
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
 from tradeterm.ui.keys import screen_bindings
@@ -245,6 +246,21 @@ class TradingApp(App[int]):
         self._reported: set[str] = set()
         self.results: list[CommandResult] = []  # every command's result (tests read it)
         self.first_paint_at: float | None = None
+        self.stopped_by: str | None = None  # SIGTERM / SIGHUP, when a signal stopped it
+        self.unwritten: str | None = None  # at the end: critical rows the journal lost
+        self._signals = contextlib.ExitStack()
+        self._engine_task: asyncio.Task[None] | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's own driver, made safe for a terminal that goes away (``terminal.py``)."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from tradeterm.ui.terminal import HangupSafeDriver
+
+            return HangupSafeDriver
+        return driver
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {**super().get_theme_variable_defaults(), **DEFAULT_VARIABLES}
@@ -252,9 +268,12 @@ class TradingApp(App[int]):
     # ---- lifecycle -----------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._signals.enter_context(on_stop_signals(self.stop_on_signal))
         self.set_keymap(self.keymap)
         self.push_screen(TradingScreen())
-        self.run_worker(self._run_engine(), name="engine", exit_on_error=False)
+        # a task of its own, not a Textual worker: however the app ends, Textual never cancels
+        # it half way through closing the journal (on_unmount waits for it)
+        self._engine_task = asyncio.create_task(self._run_engine(), name="engine")
         self.set_interval(1 / self.settings.ui.paint_hz, self._paint, name="paint")
         self.set_interval(1.0, self._tick, name="clock")
 
@@ -276,7 +295,10 @@ class TradingApp(App[int]):
                 if not self.confirmed:
                     self.call_later(self.ask_account)
                 await self._stop.wait()
+                if self.stopped_by:
+                    rt.stop_reason = f"stopped by {self.stopped_by}"
                 consumer.cancel()
+            self.unwritten = rt.unwritten
         except Exception as exc:  # ModeError and anything else opening the runtime
             self.fail_start(str(exc))
 
@@ -285,13 +307,26 @@ class TradingApp(App[int]):
         self.startup_error = text
         self.exit(1, return_code=1)
 
+    async def on_unmount(self) -> None:
+        await self.shutdown()  # whatever ended the app (q, a signal, a crash)
+        self._signals.close()
+
+    def stop_on_signal(self, name: str) -> None:
+        """SIGTERM or SIGHUP (tmux or SSH closing): the orderly stop of ``q``, without the
+        question (what is open stays at IB, as with ``q``)."""
+        if self.stopped_by is None:
+            self.stopped_by = name
+            log.warning("%s received: stopping", name)
+            self.spawn(self._quit(), f"stopping on {name}")
+
     async def shutdown(self) -> None:
-        """Stop the engine (and the embedded gateway) before the app exits."""
+        """Stop the engine (and the embedded gateway) and close the journal, before the app
+        exits. Safe to call again; the close is never cut short by cancelling the caller."""
         self._stop.set()
-        for worker in list(self.workers):
-            if worker.name == "engine":
-                with contextlib.suppress(Exception):
-                    await worker.wait()
+        task = self._engine_task
+        if task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.shield(task)
 
     async def _consume(self, stream: AsyncIterator[EngineEvent]) -> None:
         async for event in stream:

@@ -35,4 +35,8 @@ def run(settings: Settings, *, seed: int = 1) -> int:
     code = app.run()
     if app.startup_error:
         raise ScreenStartError(app.startup_error)
+    if app.unwritten:
+        from tradeterm.runtime import UnwrittenError
+
+        raise UnwrittenError(app.unwritten)
     return app.return_code or (code if isinstance(code, int) else 0)
