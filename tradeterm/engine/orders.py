@@ -152,6 +152,7 @@ class OrderManager:
         self._sent_by: dict[str, int | None] = {}  # the API client id it was sent under
         self._missing: dict[str, int] = {}  # open here and not listed at IB, since (ns)
         self._cancel_epoch: dict[str, int] = {}  # the connection its cancel was sent on
+        self._placing: set[str] = set()  # being journaled: not at the broker yet
 
     # ---- views -------------------------------------------------------------------------------
 
@@ -367,6 +368,15 @@ class OrderManager:
         assert order.broker_id is not None
         self._by_broker[order.broker_id] = cid
         self._sent_by[cid] = self._broker.client_id
+        self._placing.add(cid)
+        try:
+            await self._journal_then_place(order, command_id, role, transmit, parent_broker_id)
+        finally:
+            self._placing.discard(cid)
+
+    async def _journal_then_place(self, order: Order, command_id: str, role: str,
+                                  transmit: bool, parent_broker_id: int | None) -> None:  # fmt: skip
+        cid = order.client_id
         if self.before_send is not None:
             try:
                 await self.before_send(order, command_id, role)
@@ -378,6 +388,10 @@ class OrderManager:
                     )  # fmt: skip
                     return
                 self._notice("ERROR", f"journal failed for {role} order, sent anyway: {exc}")
+        if order.status is not OrderStatus.PENDING_SUBMIT:  # cancelled while being journaled
+            why = "never sent: cancelled before it left (kill switch or cancel all)"
+            self._not_sent(order, role, why, why)
+            return
         try:
             broker_id = await self._broker.place(
                 order, order.client_id, transmit=transmit, parent_broker_id=parent_broker_id
@@ -494,8 +508,8 @@ class OrderManager:
             self._changed(order)
             return
         self._changed(order)
-        if order.broker_id is None:
-            return  # never reached the broker: nothing to send
+        if order.broker_id is None or cid in self._placing:
+            return  # not sent yet, and now it will not be (see _send): nothing to cancel at IB
         try:
             await self._broker.cancel(order.broker_id)
             self._cancel_epoch[cid] = self.epoch

@@ -1023,3 +1023,26 @@ async def test_an_order_an_earlier_run_sent_is_tracked_until_ib_says_what_became
     assert closed == [b] and b.status is OrderStatus.CANCELLED
     assert unknown == [c] and c in desk.om.working()
     assert "SELL 5 MKT" in dict((o.client_id, w) for o, w in desk.om.unconfirmed())[c.client_id]
+
+
+async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent(desk: Desk) -> None:
+    """A kill (cancel all) while an entry's intent is being written: the entry must not go out
+    after the kill's cancels (IB would answer the cancel 'not found' and then work the order)."""
+    writing = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_journal(order: Order, command_id: str, role: str) -> None:
+        writing.set()
+        await release.wait()
+
+    desk.om.before_send = slow_journal
+    entry = asyncio.create_task(desk.place(Side.BUY, 1, limit="4990"))
+    await writing.wait()
+    (cid,) = await desk.om.cancel_all()
+    assert desk.broker.cancelled == []  # nothing at IB to cancel yet
+    release.set()
+    with pytest.raises(Refused, match="never sent"):
+        await entry
+    order = desk.om.get(cid)
+    assert order is not None and order.status is OrderStatus.REJECTED
+    assert desk.broker.placed == [] and desk.om.working() == []
