@@ -83,6 +83,16 @@ COMMANDS = (
 MASTER_CLIENT_ID = 99
 
 
+def private_env(workdir: Path) -> dict[str, str]:
+    """The environment for a tradeterm process of a test: no TRADETERM_ settings from outside,
+    and its config, data, state and cache dirs under ``workdir``."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TRADETERM_")}
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):  # fmt: skip
+        env[var] = str(workdir / "home" / sub)
+    return env
+
+
 @dataclass
 class GatewayState:
     """What the gateway holds, read by the master client (every client's orders)."""
@@ -123,11 +133,7 @@ class CrashRun:
         return self.workdir / "tradeterm.toml"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TRADETERM_")}
-        for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                         ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):  # fmt: skip
-            env[var] = str(self.workdir / "home" / sub)
-        return env
+        return private_env(self.workdir)
 
     async def start(self, seed: int = 7, rate: float = 300.0) -> None:
         self.config.write_text(CONFIG_TOML.format(journal_dir=self.journal_dir))

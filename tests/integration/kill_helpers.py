@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import sys
 import tempfile
@@ -26,12 +25,13 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from tests.integration.engine_helpers import always_open
+from tests.integration.journal_helpers import private_env
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import ConnectionConfig, MarketConfig, RiskConfig
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.session import SessionCalendar
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 
 TODAY = date(2026, 11, 20)  # a Friday: ESZ6 is the front month
@@ -54,11 +54,6 @@ kill_timeout_s = 30
 
 class Failed(Exception):
     pass
-
-
-def always_open() -> SessionCalendar:
-    now = time.time_ns()
-    return SessionCalendar([(now - 3600 * 10**9, now + 24 * 3600 * 10**9)])
 
 
 async def wait_for(check: Callable[[], object], what: str, timeout: float = 60) -> None:
@@ -163,11 +158,7 @@ class Console:
             sys.executable, "-m", "tradeterm.cli", "console", "--config",
             str(workdir / "tradeterm.toml"), "--port", str(port), "--client-id", "1",
         ]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TRADETERM_")}
-        for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                         ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):  # fmt: skip
-            env[var] = str(workdir / "home" / sub)
-        self.env = env
+        self.env = private_env(workdir)
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
