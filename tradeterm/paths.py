@@ -38,8 +38,9 @@ def user_themes_dir() -> Path:
 
 
 def builtin_themes_dir() -> Path:
-    """The themes shipped with tradeterm (the repository's top-level ``themes/``)."""
-    return Path(__file__).resolve().parent.parent / "themes"
+    """The themes shipped with tradeterm: package data (``tradeterm/themes``, which the
+    repository's top-level ``themes/`` links to), so a wheel install has them too."""
+    return Path(__file__).resolve().parent / "themes"
 
 
 def journal_file(symbol: str, directory: Path | None = None) -> Path:
