@@ -161,6 +161,7 @@ def test_a_quit_after_the_disk_filled_says_what_was_lost_and_exits_3(
     rc = tmp_path / "rc"
     pid = start_screen(tmux, rc, hold=True)
     fill_the_disk(pid, 4096)  # the next rows cannot be written: trading halts
+    tmux.keys("a", "b")  # a write now (the buy's intent), not at the next bar close
     tmux.wait_for(lambda s: "RISK HALTED journal" in s, "HALTED by the journal")
     tmux.keys("q")
     assert exit_status(rc) == "3"
