@@ -11,7 +11,8 @@ needed, so it is always safe to press). A run, each step published as a ``KillPr
 2. ``waiting``: while the broker is not connected, nothing can be done; the run waits, and on
    reconnection it goes first: reconciliation reads what IB has (executions, open orders,
    position) and then the run sends its cancels and flatten before anything else.
-3. ``cancelling``: cancel this instance's working orders, bracket children first, and wait
+3. ``cancelling``: cancel this instance's working orders, bracket children first (never a
+   close of ours in flight: it is waited for, as cancelling it would only mean another), and wait
    until each is finished (``cancel_wait_s``): a PendingCancel order can still fill, and
    those fills change what must be flattened.
 4. ``flattening``: one market order closes the position as booked from the fills, and the run
@@ -192,13 +193,18 @@ class KillSwitch:
         self._step("unverified", what, reason)
 
     async def _cancel(self, reason: str, deadline: float) -> None:
+        """Cancel what is working, but not a close of ours in flight: that one is waited for
+        (``_flatten`` sends no other while it is open)."""
         orders = self._engine.orders
         assert orders is not None
-        targets = orders.working()
+        targets = [o for o in orders.working() if not orders.is_close(o)]
         if not targets:
             return
-        self._step("cancelling", f"cancelling {len(targets)} working order(s)", reason)
-        await orders.cancel_all()
+        asked = sum(1 for o in targets if orders.cancel_sent(o))
+        if asked < len(targets):
+            self._step("cancelling", f"cancelling {len(targets) - asked} working order(s)"
+                       + (f", {asked} cancel(s) already asked" if asked else ""), reason)  # fmt: skip
+            await orders.cancel_all(keep_closes=True)
         await self._until(lambda: not any(o.is_open for o in targets),
                           self.timings.cancel_wait_s, deadline)  # fmt: skip
         left = [o.client_id for o in targets if o.is_open]

@@ -87,6 +87,9 @@ BeforeSend = Callable[[Order, str, str], Awaitable[None]]
 """Awaited with (order, command id, role) before an order goes to the broker (the journal
 commits the intent); when it raises, the order is not sent."""
 BRACKET_ROLES = frozenset({"entry", "target", "stop"})
+CLOSE_ROLES = frozenset({"kill", "flatten"})
+"""Market orders closing the whole position: the kill switch waits for one in flight instead
+of cancelling it (cancelling a slow close only means sending another)."""
 ESSENTIAL_ROLES = frozenset({"kill"})
 """Roles sent even when ``before_send`` fails: the kill switch's flatten must never be held
 back by a journal that cannot write."""
@@ -502,7 +505,7 @@ class OrderManager:
 
     async def _cancel(self, order: Order) -> None:
         cid = order.client_id
-        if order.status is OrderStatus.PENDING_CANCEL and self._cancel_epoch.get(cid) == self.epoch:
+        if self.cancel_sent(order):
             return  # asked on this connection already: IB answers it (a repeat earns 10148)
         if not order.request_cancel():
             self._changed(order)
@@ -518,12 +521,27 @@ class OrderManager:
             # still PENDING_CANCEL here: it may fill; reconciliation settles it
             self._notice("WARNING", f"cancel of {order.client_id} not sent: {exc}")
 
-    async def cancel_all(self, at_price: int | None = None) -> tuple[str, ...]:
-        """Cancel this instance's working orders (at one ladder price if given), children
-        before parents so IB never sees a bracket leg orphaned."""
+    def is_close(self, order: Order) -> bool:
+        """Whether ``order`` is a market order closing the whole position (``CLOSE_ROLES``)."""
+        return self._roles.get(order.client_id, "") in CLOSE_ROLES
+
+    def cancel_sent(self, order: Order) -> bool:
+        """Whether a cancel of ``order`` went to IB on this connection (IB answers it)."""
+        return (
+            order.status is OrderStatus.PENDING_CANCEL
+            and self._cancel_epoch.get(order.client_id) == self.epoch
+        )
+
+    async def cancel_all(
+        self, at_price: int | None = None, *, keep_closes: bool = False
+    ) -> tuple[str, ...]:
+        """Cancel this instance's working orders (at one ladder price if given; ``keep_closes``:
+        not the closes in flight), children before parents so IB never sees a bracket leg
+        orphaned."""
         targets = [
             o for o in self.working()
-            if at_price is None or at_price in (o.limit, o.stop)
+            if (at_price is None or at_price in (o.limit, o.stop))
+            and not (keep_closes and self.is_close(o))
         ]  # fmt: skip
         targets.sort(key=lambda o: o.parent_id is None)
         for order in targets:

@@ -121,6 +121,7 @@ async def test_a_close_ib_never_answers_is_unverified_not_flat_and_never_doubled
     assert "still running" in (run.engine.rearm("ok now") or "")
     await asyncio.sleep(0.1)
     assert not kill.done() and len(run.broker.placed) == 1  # no second close, ever
+    assert close.broker_id not in run.broker.cancelled  # nor is the slow close cancelled
     order = run.om().get(close.client_order_id)
     assert order is not None
     run.broker.push(execution(order, 1, PX_5000, "late-fill"))
