@@ -398,7 +398,9 @@ class IbConnection:
         if code == CLIENT_ID_IN_USE and self._clash is not None and not self._clash.done():
             self._clash.set_result(code)
             return
-        self._emit(BrokerNotice(code, text, self._ns(), req_id))
+        # the state first, then the message: an engine reading the message must not see the
+        # state it ends (a farm back, a link restored) as still current
+        notice = BrokerNotice(code, text, self._ns(), req_id)
         farm = cv.farm_change(code, text)
         if farm is not None:
             if farm.broken:
@@ -420,5 +422,8 @@ class IbConnection:
         elif code == LINK_RESTORED:
             self._link_down = False
             self._settle(f"IB {code}: {text}")
-        else:
+        else:  # about a request or an order: the adapter's business, then the engine's
+            self._emit(notice)
             self._on_request_error(req_id, code)
+            return
+        self._emit(notice)

@@ -84,6 +84,25 @@ async def test_the_market_data_farm_is_told_in_trading_terms(live: Probe) -> Non
     assert [e.up for e in farm_events(live)] == [True]
 
 
+@pytest.mark.parametrize(
+    ("broken", "fixed"),
+    [(2103, 2104), (1100, 1102), (1100, 1101)],
+)
+def test_the_new_state_comes_before_the_message_that_caused_it(
+    live: Probe, broken: int, fixed: int
+) -> None:
+    """An engine refreshing its health on IB's "OK" message must already see the state it
+    brings, not the broken one (a DEGRADED line after "farm is back" said what was over)."""
+    live._on_error(-1, broken, "broken:usfarm", None)
+    live.drain()
+    live._on_error(-1, fixed, "OK:usfarm", None)
+    events = live.drain()
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[-1] == "BrokerNotice" and "ConnectionChanged" in kinds
+    (changed,) = [e for e in events if isinstance(e, ConnectionChanged)]
+    assert changed.state is ConnectionState.LIVE
+
+
 def test_1100_then_1101_resubscribes_and_1102_does_not(live: Probe) -> None:
     live._on_error(-1, 1100, "Connectivity between IB and TWS has been lost.", None)
     assert live.state is ConnectionState.DEGRADED
