@@ -51,6 +51,7 @@ from tradeterm.engine.events import (
     HealthChanged,
     KillProgress,
     OrderUpdated,
+    OrderView,
     PositionChanged,
     PositionDivergence,
     Reconciled,
@@ -190,7 +191,7 @@ def describe(event: EngineEvent, engine: Engine) -> str | None:
             return f"CONNECTION {event.state}: {event.reason}{retry}"
         case OrderUpdated(order=o):
             who = "" if o.own else " [other client, read-only]"
-            price = f" @ {px(o.price)}" if o.price is not None else ""
+            price = _prices(o, px)
             why = f" ({o.reason})" if o.reason else ""
             return (
                 f"ORDER {o.order_id} {o.side} {o.quantity} {o.order_type}{price} {o.status}"
@@ -224,6 +225,14 @@ def describe(event: EngineEvent, engine: Engine) -> str | None:
     return None
 
 
+def _prices(o: OrderView, px: Callable[[int], str]) -> str:
+    """`` @ 5000.25`` for a limit or a stop, `` stop 4990.00 limit 4989.75`` for a stop-limit
+    (the trigger must show), nothing for a market order."""
+    if o.stop is not None and o.limit is not None:
+        return f" stop {px(o.stop)} limit {px(o.limit)}"
+    return f" @ {px(o.price)}" if o.price is not None else ""
+
+
 def _m(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
@@ -249,9 +258,9 @@ def status(engine: Engine) -> str:
             f"{_m(p.unrealized)}, commissions {_m(p.commissions)}, today {_m(p.daily)}"
         )
     for o in snap.orders + snap.foreign_orders:
-        price = inst.format_price(o.price) if inst and o.price is not None else "MKT"
+        price = _prices(o, inst.format_price if inst else str)
         lines.append(
-            f"  {o.order_id} {o.side} {o.remaining}/{o.quantity} {o.order_type} {price} {o.status}"
+            f"  {o.order_id} {o.side} {o.remaining}/{o.quantity} {o.order_type}{price} {o.status}"
         )
     if snap.trading_state != "ACTIVE":
         lines.append(f"trading {snap.trading_state}: {snap.trading_reason}")

@@ -164,3 +164,23 @@ def test_console_refuses_live_and_bad_input() -> None:
     assert bad.returncode == 2 and "--for must be a positive" in bad.stderr
     nothing = _console("--paper", "--port", "1", "--for", "2")
     assert nothing.returncode == 1 and "127.0.0.1:1" in nothing.stderr
+
+
+def test_an_order_line_shows_a_stop_limits_trigger_and_no_price_for_market() -> None:
+    """A stop-limit showed only its limit: the trader could not see where it triggers."""
+    from tradeterm.console import _prices
+    from tradeterm.domain import Instrument, Order, OrderType, Side
+    from tradeterm.engine.events import OrderView
+
+    es = Instrument.from_spec("ES", con_id=1)
+    px = es.format_price
+
+    def view(order_type: OrderType, limit: int | None, stop: int | None) -> OrderView:
+        return OrderView.of(
+            Order("tt.ES.1.1", es, Side.SELL, 1, order_type, limit=limit, stop=stop)
+        )
+
+    assert _prices(view(OrderType.STOP_LIMIT, 24040, 23996), px) == " stop 5999.00 limit 6010.00"
+    assert _prices(view(OrderType.STOP, None, 23996), px) == " @ 5999.00"
+    assert _prices(view(OrderType.LIMIT, 24040, None), px) == " @ 6010.00"
+    assert _prices(view(OrderType.MARKET, None, None), px) == ""
