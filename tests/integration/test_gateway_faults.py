@@ -410,6 +410,32 @@ async def test_stall_is_silent_and_ticks_come_back_after_it(
     assert disconnects == [] and ib.isConnected()
 
 
+async def test_a_stall_freezes_everything_even_our_own_fills_and_new_subscriptions(
+    start_gateway: StartGateway, connect_to: ConnectTo
+) -> None:
+    """A frozen feed sends nothing: not the trade our own order makes, not a snapshot for a
+    resubscription. Orders still work. When the data flows again, the book as it is now."""
+    gw = await start_gateway(rate=50.0)
+    ib, wire, _, ticker = await streaming(connect_to, gw)
+    gw.config.rate = 0.0  # from now on the market moves only by our order
+    market = Market(gw)
+    stall_s = 1.0
+    gw.faults.stall(stall_s)
+    until_s = gw.market.stalled_until
+    await asyncio.wait_for(ib.reqCurrentTimeAsync(), GUARD)
+    cut = wire.index("time")
+    trade = ib.placeOrder(market.contract, MarketOrder("BUY", 1))
+    await until(status_is((trade, "Filled")), "our fill, during the stall")
+    again = ib.reqMktData(market.contract, "233")  # a resubscription during the stall
+    await asyncio.wait_for(ib.reqCurrentTimeAsync(), GUARD)
+    assert gw.market.stalled() and wire.ticks(cut) == 0  # nothing, not even our trade
+    fill_price = trade.fills[0].execution.price
+    await wire.ticks_after(cut, 1)
+    assert wire.first_tick(cut).at >= until_s
+    await until(lambda: ticker.last == fill_price and again.last == fill_price,
+                "the book as it is now, after the stall")  # fmt: skip
+
+
 # ----------------------------------------------------------------------- orders and pacing
 
 

@@ -62,6 +62,7 @@ class InstrumentFeed:
         on_fills: Callable[[list[SimFill]], None],
         synthetic: SyntheticMarket | None = None,
         now_ns: Callable[[], int],
+        frozen: Callable[[], bool] = lambda: False,
     ) -> None:
         self.entry = entry
         self.con_id = entry.conId
@@ -74,6 +75,7 @@ class InstrumentFeed:
         self.watches: dict[tuple[int, int, str], Watch] = {}  # (id(session), reqId, kind)
         self._on_fills = on_fills
         self._now_ns = now_ns
+        self._frozen = frozen  # a data stall: the book moves, clients are told nothing
         # session statistics
         self.volume = 0
         self.high: int | None = None
@@ -82,6 +84,7 @@ class InstrumentFeed:
         self.close: int | None = None  # the prior session's close
         self._value_ticks = 0  # sum of price x size, for the VWAP
         self._top: tuple[int | None, int, int | None, int] = (None, 0, None, 0)
+        self._last: tuple[int, int] | None = None  # (price, size) of the last trade published
         self.events = 0
 
     # ---- prices ---------------------------------------------------------------------------
@@ -92,7 +95,12 @@ class InstrumentFeed:
 
     @property
     def last(self) -> int | None:
-        return self.engine.book.last_price
+        """The last trade published (ours included), else the book's."""
+        return self._last[0] if self._last is not None else self.engine.book.last_price
+
+    @property
+    def last_size(self) -> int:
+        return self._last[1] if self._last is not None else self.engine.book.last_size or 0
 
     def vwap(self) -> float:
         if not self.volume:
@@ -132,10 +140,20 @@ class InstrumentFeed:
             self._publish_book()
 
     def _alive(self) -> list[Watch]:
+        """The watches to publish to: none while the data is frozen (see :meth:`thaw`)."""
         dead = [k for k, w in self.watches.items() if w.session.closed]
         for key in dead:
             del self.watches[key]
-        return list(self.watches.values())
+        return [] if self._frozen() else list(self.watches.values())
+
+    def thaw(self) -> None:
+        """The end of a stall: quotes as they are now, and depth rows that changed meanwhile
+        (each depth watch is diffed against what it was last sent)."""
+        for w in self._alive():
+            if w.kind == "mktData":
+                self.send_quote_snapshot(w)
+            elif w.kind == "depth":
+                self._send_depth(w)
 
     def _publish_book(self) -> None:
         book = self.engine.book
@@ -183,7 +201,8 @@ class InstrumentFeed:
 
     def send_depth_snapshot(self, w: Watch) -> None:
         w.sent = {Side.BID: [], Side.ASK: []}
-        self._send_depth(w)
+        if not self._frozen():  # else it goes at the thaw
+            self._send_depth(w)
 
     def _send_depth(self, w: Watch) -> None:
         book = self.engine.book
@@ -212,6 +231,7 @@ class InstrumentFeed:
 
     def _publish_trade(self, trade: TradePrint) -> None:
         price, size = trade.price, trade.size
+        self._last = (price, size)
         self.volume += size
         self._value_ticks += price * size
         if self.open is None:
@@ -257,6 +277,7 @@ class InstrumentFeed:
     def _publish_bar(self, bar: BarPrint) -> None:
         """A bar-only source (OHLCV replay): history, and the close as the last price."""
         updates = dict(self.history.on_bar(bar))
+        self._last = (bar.close, 0)
         self.volume += bar.volume
         self._value_ticks += bar.close * bar.volume
         self.high = bar.high if self.high is None else max(self.high, bar.high)
@@ -291,11 +312,12 @@ class InstrumentFeed:
     # ---- snapshots for new subscribers ------------------------------------------------------
 
     def send_quote_snapshot(self, w: Watch) -> None:
+        if self._frozen():  # it goes at the thaw
+            return
         self._send_top(w, (None, 0, None, 0), self._top)
         send = w.session.send
         if self.last is not None:
-            send(encode.tick_price(w.req_id, LAST, self.price(self.last),
-                                   self.engine.book.last_size or 0))  # fmt: skip
+            send(encode.tick_price(w.req_id, LAST, self.price(self.last), self.last_size))
         for tick_type, value in ((HIGH, self.high), (LOW, self.low), (OPEN, self.open),
                                  (CLOSE, self.close)):  # fmt: skip
             if value is not None:

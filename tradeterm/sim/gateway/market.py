@@ -106,8 +106,9 @@ class MarketDesk:
                 start_ns=now_ns - now_ns % minute_ns,
             )
         feed = InstrumentFeed(
-            entry, on_fills=self._on_fills, synthetic=synthetic, now_ns=self.gateway.now_ns
-        )
+            entry, on_fills=self._on_fills, synthetic=synthetic, now_ns=self.gateway.now_ns,
+            frozen=self.stalled,
+        )  # fmt: skip
         self.feeds[entry.conId] = feed
         if synthetic is not None:
             history = synthetic.history_bars(cfg.history_minutes, end_ns=synthetic.now_ns)
@@ -138,13 +139,19 @@ class MarketDesk:
         budget = 0.0
         last_second = 0
         clock = cfg.clock
+        was_stalled = False
         try:
             while True:
                 await asyncio.sleep(interval)
                 now = clock()
                 now_ns = int(now * 1e9)
                 if now < self.stalled_until:
+                    was_stalled = True
                     continue
+                if was_stalled:  # the data flows again: the book as it is now, to everyone
+                    was_stalled = False
+                    for feed in self.feeds.values():
+                        feed.thaw()
                 budget += cfg.rate * interval
                 count = int(budget)
                 budget -= count
@@ -180,6 +187,11 @@ class MarketDesk:
 
     def stall(self, seconds: float) -> None:
         self.stalled_until = self.gateway.config.clock() + seconds
+
+    def stalled(self) -> bool:
+        """Market data is frozen: nothing at all goes to clients, not even what our own
+        orders do to the book or a snapshot for a new subscription."""
+        return self.gateway.config.clock() < self.stalled_until
 
     def drop_all_subscriptions(self) -> None:
         """1101 "data lost": every market-data stream ends; clients must subscribe again."""
