@@ -379,8 +379,8 @@ class IbBroker(IbConnection):
             order, order_ref, account=self._account or "", transmit=transmit,
             parent_broker_id=parent_broker_id,
         )  # fmt: skip
-        # reserved before the intent was journaled (else what ib_async would take)
-        ib_order.orderId = order.broker_id or self._ib.client.getReqId()
+        # reserved before the intent was journaled; else taken now, the same way
+        ib_order.orderId = order.broker_id or self.reserve_order_id()
         with self._lanes.about(ib_order.orderId, Kind.NEW):
             trade = self._ib.placeOrder(contract, ib_order)
         return int(trade.order.orderId)

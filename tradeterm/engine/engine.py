@@ -15,9 +15,10 @@ market state, bars, orders and portfolio, in arrival order, and publishes what c
 retries what failed (history backfill, reconciliation).
 
 Reconciliation runs at start, after every reconnect and after IB's 1101/1102: executions since
-the last known one (fills missed while disconnected are booked once), open orders (own ones
-re-linked, foreign ones shown read-only, own ones that vanished closed), then the broker's
-position, which is the final word. New entries stay blocked until it completes. Before the
+the last known one (fills missed while disconnected are booked once), open and completed
+orders (own ones re-linked, foreign ones shown read-only; an own order IB does not list is
+closed only on IB's word and otherwise looked for again, see ``OrderManager.settle``), then
+the broker's position, which is the final word. New entries stay blocked until it completes. Before the
 first one, the fills earlier runs journaled are restored (``journaled_fills``), so that only
 fills new to this instance count as recovered.
 
@@ -829,14 +830,12 @@ class Engine:
             await self._reconcile_position(at_start=False)
         return self._portfolio().position.quantity
 
-    async def look_up_orders(self) -> list[Order]:
+    async def look_up_orders(self) -> None:
         """Ask IB what became of our orders, without blocking entries: executions since the
         last fill, open orders, completed orders. An order is closed only on IB's word (see
-        ``OrderManager.settle``). Returns the orders still unconfirmed. Raises
-        ``BrokerError``."""
+        ``OrderManager.settle``). Raises ``BrokerError``."""
         async with self._reconcile_lock:
-            _, _, unknown = await self._read_orders()
-        return unknown
+            await self._read_orders()
 
     async def _read_orders(
         self, *, all_executions: bool = False
@@ -1024,6 +1023,7 @@ class Engine:
 
     def snapshot(self, tape: int | None = 200) -> EngineSnapshot:
         orders = self.orders
+        trading = self.trading_state
         return EngineSnapshot(
             instrument=self.instrument,
             health=self.health,
@@ -1035,8 +1035,8 @@ class Engine:
             entries_blocked=orders.blocked if orders is not None else "not started",
             account=self.broker.account,
             client_id=self.broker.client_id,
-            trading_state=self.trading_state[0],
-            trading_reason=self.trading_state[1],
+            trading_state=trading[0],
+            trading_reason=trading[1],
             last_refusal=self.last_refusal,
             kill=self.kill_switch.last,
         )

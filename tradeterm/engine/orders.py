@@ -153,7 +153,7 @@ class OrderManager:
         self.epoch = 0  # connections since start: a cancel is sent once per connection
         self._sent_at: dict[str, int] = {}  # when each order was sent (clock ns)
         self._sent_by: dict[str, int | None] = {}  # the API client id it was sent under
-        self._missing: dict[str, int] = {}  # open here and not listed at IB, since (ns)
+        self._missing: set[str] = set()  # open here and not listed at IB
         self._cancel_epoch: dict[str, int] = {}  # the connection its cancel was sent on
         self._placing: set[str] = set()  # being journaled: not at the broker yet
 
@@ -218,7 +218,7 @@ class OrderManager:
     def _changed(self, order: Order) -> None:
         if not order.is_open and order.status is not OrderStatus.NEW:
             self._live.pop(order.client_id, None)  # finished: out of the hot path
-            self._missing.pop(order.client_id, None)
+            self._missing.discard(order.client_id)
         self._emit(OrderUpdated(self.view(order)))
 
     def _notice(self, level: str, text: str, code: int = 0) -> None:
@@ -404,8 +404,7 @@ class OrderManager:
             return
         self._acted()
         self._sent_at[cid] = self._clock()
-        order.bind(broker_id=broker_id)
-        self._by_broker[broker_id] = cid
+        order.bind(broker_id=broker_id)  # the id reserved in _send: any other raises
         self._changed(order)
 
     def _not_sent(self, order: Order, role: str, reason: str, refusal: str) -> None:
@@ -601,7 +600,7 @@ class OrderManager:
             else:
                 self._on_foreign(report)
             return
-        self._missing.pop(order.client_id, None)  # IB has spoken of it
+        self._missing.discard(order.client_id)  # IB has spoken of it
         self._bind(order, report)
         changed = False
         change = order.pending_change
@@ -752,7 +751,7 @@ class OrderManager:
             self._by_perm[sent.perm_id] = cid
         self._sent_at[cid] = sent.sent_ns
         self._sent_by[cid] = sent.api_client_id
-        self._missing[cid] = self._clock()
+        self._missing.add(cid)
         self._replay_fills(order)
         self._changed(order)
         return order
@@ -776,7 +775,7 @@ class OrderManager:
         for order in self.working():
             cid = order.client_id
             if cid in seen or (order.perm_id is not None and order.perm_id in seen):
-                self._missing.pop(cid, None)
+                self._missing.discard(cid)
                 continue
             if order.filled >= order.quantity:
                 order.on_status(OrderStatus.FILLED)
@@ -784,14 +783,12 @@ class OrderManager:
                 order.on_status(OrderStatus.CANCELLED)
                 order.reject_reason = "never reached IB (IB's next order id is above it)"
             else:
-                self._missing.setdefault(cid, self._clock())
+                self._missing.add(cid)
                 unknown.append(order)
                 continue
-            self._missing.pop(cid, None)
+            self._missing.discard(cid)
             closed.append(order)
             self._changed(order)
-        for cid in [c for c in self._missing if not self._orders[c].is_open]:
-            del self._missing[cid]
         self.lookups.clear()
         return closed, unknown
 
