@@ -141,7 +141,7 @@ class Journal:
         self._writer_lock = WriterLock(path)
         self._awaiting_commission: set[str] = set()
         self._con_id: int | None = None
-        self._resolved_restart = False
+        self._session_broker_noted = False
 
     @classmethod
     def for_symbol(cls, symbol: str, config: JournalConfig, **kw: Any) -> Journal:
@@ -325,17 +325,18 @@ class Journal:
 
     async def follow(self, engine: Engine, stream: EventStream | None = None) -> None:
         """Journal every event of ``engine`` (closed bars and commissions included) until its
-        stream closes. At the first reconciliation, open intents of earlier runs whose orders
-        are not working at the broker are closed: they are never sent again."""
+        stream closes. At the first reconciliation the session's account and API client id are
+        recorded; open intents of earlier runs stay open until the engine's order events close
+        them on IB's word."""
         stream = stream if stream is not None else engine.listen()
         async for event in stream:
             try:
                 self._follow_one(engine, event)
             except Exception:  # a journal bug must not stop the journal
                 log.exception("journal: cannot record %r", event)
-            if isinstance(event, Reconciled) and not self._resolved_restart:
-                self._resolved_restart = True
-                await self._resolve_restart(engine)
+            if isinstance(event, Reconciled) and not self._session_broker_noted:
+                self._session_broker_noted = True
+                self._note_session_broker(engine)
 
     def _follow_one(self, engine: Engine, event: EngineEvent) -> None:
         inst = engine.instrument
@@ -370,7 +371,7 @@ class Journal:
             bars = bars[:-1]
         self.record_rows([R.bar_row(self._con_id, b) for b in bars[-closed:]], critical=False)
 
-    async def _resolve_restart(self, engine: Engine) -> None:
+    def _note_session_broker(self, engine: Engine) -> None:
         """At the first reconciliation: the session's account and API client id (what a later
         run needs to know whose order ids its open intents were). Open intents of earlier
         runs are not closed here: the engine tracks them again (``sent_orders``) and closes
