@@ -64,6 +64,15 @@ def is_info(code: int) -> bool:
     return 2100 <= code < 2200
 
 
+ORDER_CANCELLED = 202
+
+
+def severity(code: int) -> str:
+    """How loudly to show an IB message: the farm messages and 202 ("Order Canceled"), IB's
+    routine answer to every cancel, are information; anything else is a warning."""
+    return "INFO" if is_info(code) or code == ORDER_CANCELLED else "WARNING"
+
+
 # ---- events --------------------------------------------------------------------------------
 
 

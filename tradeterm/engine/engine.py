@@ -57,7 +57,7 @@ from tradeterm.broker.base import (
     PositionReport,
     QuoteEvent,
     TradeEvent,
-    is_info,
+    severity,
 )
 from tradeterm.config import MarketConfig
 from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Order, Side
@@ -573,8 +573,7 @@ class Engine:
             if self._reconciled_once:
                 self._reconcile_due = True
                 self._block(f"reconciling after IB {code}")
-        level = "INFO" if is_info(code) else "WARNING"
-        self.notice(level, f"IB {code}: {notice.text}" if code else notice.text, code)
+        self.notice(severity(code), f"IB {code}: {notice.text}" if code else notice.text, code)
         self._update_connected()
         self._refresh_health()
 

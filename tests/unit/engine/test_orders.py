@@ -954,6 +954,20 @@ async def test_10147_through_the_engine_looks_up_that_order_without_blocking_ent
     assert order.status is OrderStatus.CANCELLED  # IB's completed orders say so
 
 
+async def test_ibs_routine_cancel_answer_is_information_not_a_warning(run: Run) -> None:
+    """IB answers every cancel with 202 "Order Canceled": a trader who cancels sees it as
+    information, while an order IB could not find (10147) stays a warning."""
+    placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
+    order = run.om().get(placed.order_ids[0])
+    assert order is not None and order.broker_id is not None
+    run.broker.push(BrokerNotice(202, "Order Canceled - reason:", T0, order.broker_id))
+    run.broker.push(BrokerNotice(10147, "OrderId not found", T0, order.broker_id))
+    await settle()
+    levels = {e.code: e.level for e in run.of(EngineNotice)}
+    assert levels[202] == "INFO"
+    assert levels[10147] == "WARNING"
+
+
 async def test_broker_events_before_the_instrument_is_known_are_ignored() -> None:
     engine = Engine(FakeBroker(ES), "ES", clock=Clock(), session=2)
     stream = engine.listen()
