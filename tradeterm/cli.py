@@ -186,6 +186,8 @@ def _cmd_console(args: argparse.Namespace) -> int:
     run_for = float(seconds) if seconds is not None else None
     try:
         return asyncio.run(console.run(settings, seconds=run_for, seed=args.seed))
+    except console.ConsoleUsageError as exc:
+        raise UsageError(str(exc)) from None
     except console.ConsoleError as exc:
         print(f"tradeterm: {exc}", file=sys.stderr)
         return EXIT_ERROR

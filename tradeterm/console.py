@@ -71,6 +71,10 @@ class ConsoleError(Exception):
     """A problem the user must fix (mode, connection), worded for them."""
 
 
+class ConsoleUsageError(ConsoleError):
+    """Bad input on the command line (a mode the console does not run): exit status 2."""
+
+
 def parse_command(text: str, default_qty: int) -> Command | str:
     """A typed line as an engine ``Command``, or one of "status", "help", "quit", "" (blank).
     Raises ``ValueError`` with a message for a line that is not a command.
@@ -362,7 +366,7 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
     from tradeterm.runtime import ModeError, UnwrittenError, open_runtime
 
     if settings.mode == "live":
-        raise ConsoleError(
+        raise ConsoleUsageError(
             "LIVE trading is refused in the console: it needs the trading screen, where you "
             "type the account id to confirm"
         )
@@ -384,7 +388,7 @@ async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO) -
     printer = asyncio.create_task(console.printer())
     try:
         with on_stop_signals(console.stop_on_signal):
-            console.say(f"tradeterm console: {rt.describe()}")
+            console.say(f"tradeterm console: {rt.describe()} (times are US/Central, CT)")
             try:
                 await engine.start()
             except (ConnectError, BrokerError) as exc:

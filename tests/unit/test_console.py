@@ -158,7 +158,7 @@ def test_halted_survives_a_restart() -> None:
 
 def test_console_refuses_live_and_bad_input() -> None:
     live = _console("--live", stdin="")
-    assert live.returncode == 1 and "LIVE trading is refused" in live.stderr
+    assert live.returncode == 2 and "LIVE trading is refused" in live.stderr
     assert "Traceback" not in live.stderr
     bad = _console("--for", "0")
     assert bad.returncode == 2 and "--for must be a positive" in bad.stderr
