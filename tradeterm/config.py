@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from tradeterm import paths
+from tradeterm.domain import CME_ROOTS
 
 ENV_PREFIX = "TRADETERM_"
 ENV_DELIMITER = "__"
@@ -171,6 +172,8 @@ class Settings(BaseSettings):
         value = value.strip().upper()
         if not value.isalnum() or not 1 <= len(value) <= 10:
             raise ValueError("a root symbol such as ES, NQ or CL (letters and digits)")
+        if value not in CME_ROOTS:  # before anything (a journal, a log file) is named after it
+            raise ValueError(f"one of the known markets: {', '.join(CME_ROOTS)}")
         return value
 
     @field_validator("mode", mode="before")
