@@ -295,7 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `tradeterm config show | head`
         return EXIT_OK
     except Exception as exc:  # the last line of defence: no traceback on the user's screen
-        log.exception("unexpected error")
+        if logging.getLogger().handlers:  # without one, logging would print the traceback
+            log.exception("unexpected error")
         print(f"tradeterm: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
