@@ -96,7 +96,9 @@ class RiskConfig(_Section):
 class MarketConfig(_Section):
     default_qty: int = Field(1, ge=1, le=10_000)
     quantities: list[int] = Field(default_factory=lambda: [1, 2, 3, 5, 10], min_length=1)
-    roll_days: int = Field(8, ge=0, le=60, description="days before expiry to roll")
+    roll_days: int = Field(
+        8, ge=0, le=60, description="days before expiry to roll (GC: before first notice day)"
+    )
     contract: str | None = Field(None, description="explicit local symbol, e.g. ESZ6")
     bracket: BracketConfig = Field(default_factory=BracketConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
