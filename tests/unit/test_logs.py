@@ -78,5 +78,5 @@ def test_an_unexpected_error_before_logging_is_set_up_prints_no_traceback(
     monkeypatch.setattr(root, "handlers", [])  # as in a real process: nothing set up yet
     monkeypatch.setattr(cli, "_cmd_locate", boom)
     assert cli.main(["locate", "data"]) == 1
-    out, err = capfd.readouterr()
+    err = capfd.readouterr().err
     assert err == "tradeterm: unexpected error: RuntimeError: disk on fire\n"
