@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradeterm import __version__
-from tradeterm.config import Settings
+from tradeterm.config import Process, Settings
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import Journal, JournalError
@@ -79,14 +79,17 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, seed: int = 1, gateway_rate: float | None = None
-) -> AsyncIterator[Runtime]:
+    settings: Settings, *, seed: int = 1, gateway_rate: float | None = None,
+    process: Process = "screen",
+) -> AsyncIterator[Runtime]:  # fmt: skip
     """Open the journal and build (not start) the engine for ``settings``; SIM without a port
-    starts the embedded fake gateway first. Raises :class:`ModeError` for a mode this build
+    starts the embedded fake gateway first. ``process`` (the screen or the console) chooses
+    the market's default API client id. Raises :class:`ModeError` for a mode this build
     cannot run or a journal that cannot be used."""
     from tradeterm.broker.ib import IbBroker
 
     mode = settings.mode
+    client_id = settings.client_id(process)
     if mode == "shadow":
         raise ModeError("SHADOW mode is not built yet; use --sim or --paper")
     journal = Journal.for_symbol(settings.symbol, settings.journal)
@@ -96,9 +99,7 @@ async def open_runtime(
     except JournalError as exc:
         raise ModeError(str(exc)) from None
     try:
-        await journal.start_session(
-            settings.symbol.upper(), mode, __version__, client_id=settings.connection.client_id
-        )
+        await journal.start_session(settings.symbol.upper(), mode, __version__, client_id=client_id)
         risk_state = _stricter(await journal.last_transition(), latch.read())
         sent = await journal.sent_orders()
     except JournalError as exc:
@@ -108,7 +109,9 @@ async def open_runtime(
     engine: Engine | None = None
     try:
         async with _gateway(settings, seed, gateway_rate) as (gateway, host, port):
-            connection = settings.connection.model_copy(update={"host": host})
+            connection = settings.connection.model_copy(
+                update={"host": host, "client_id": client_id}
+            )
             broker = IbBroker(connection, port=port)
             engine = Engine(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
