@@ -252,7 +252,7 @@ class Settings(BaseSettings):
         return configured if configured is not None else default_client_id(self.symbol, process)
 
     def journal_path(self) -> Path:
-        return paths.journal_file(self.symbol, self.journal.dir)
+        return paths.journal_file(self.symbol, self.mode, self.journal.dir)
 
     def log_directory(self) -> Path:
         return self.logging.dir if self.logging.dir is not None else paths.log_dir()
