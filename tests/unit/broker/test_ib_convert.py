@@ -58,22 +58,21 @@ def test_gold_rolls_before_its_first_notice_day_and_skips_serial_months(
     assert chosen.contract.localSymbol == front
 
 
-def test_crude_rolls_before_ibs_last_trading_day() -> None:
-    crude = [
-        details("CLF5", "20241219", "202501", "CL"),
-        details("CLG5", "20250121", "202502", "CL"),
-    ]
-    assert cv.pick_front_month(crude, dt.date(2024, 12, 10), 8).contract.localSymbol == "CLF5"  # type: ignore[union-attr]
-    assert cv.pick_front_month(crude, dt.date(2024, 12, 11), 8).contract.localSymbol == "CLG5"  # type: ignore[union-attr]
-
-
-def test_a_root_without_a_rule_rolls_before_its_expiry() -> None:
-    other = [
-        details("ZNZ4", "20241219", "202412", "ZN"),
-        details("ZNH5", "20250320", "202503", "ZN"),
-    ]
-    assert cv.pick_front_month(other, dt.date(2024, 12, 10), 8).contract.localSymbol == "ZNZ4"  # type: ignore[union-attr]
-    assert cv.pick_front_month(other, dt.date(2024, 12, 11), 8).contract.localSymbol == "ZNH5"  # type: ignore[union-attr]
+@pytest.mark.parametrize(
+    ("root", "front", "next_"),
+    [
+        ("CL", ("CLF5", "20241219", "202501"), ("CLG5", "20250121", "202502")),  # IB's date
+        ("ZN", ("ZNZ4", "20241219", "202412"), ("ZNH5", "20250320", "202503")),  # no rule
+    ],
+)
+def test_rolls_8_days_before_ibs_last_trading_day(
+    root: str, front: tuple[str, str, str], next_: tuple[str, str, str]
+) -> None:
+    listed = [details(*front, root), details(*next_, root)]
+    for today, expected in ((dt.date(2024, 12, 10), front[0]), (dt.date(2024, 12, 11), next_[0])):
+        chosen = cv.pick_front_month(listed, today, 8)
+        assert chosen is not None and chosen.contract is not None
+        assert chosen.contract.localSymbol == expected
 
 
 def test_instrument_from_details() -> None:
