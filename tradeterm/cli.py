@@ -69,7 +69,8 @@ def _settings_options() -> argparse.ArgumentParser:
         modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode, help=text)
     group.add_argument("--host", help="IB Gateway / TWS host")
     group.add_argument("--port", type=whole_arg, help="IB Gateway / TWS API port")
-    group.add_argument("--client-id", type=whole_arg, dest="client_id", help="API client id")
+    group.add_argument("--client-id", type=whole_arg, dest="client_id",
+                       help="API client id (default: the market's own, e.g. ES 110)")  # fmt: skip
     group.add_argument("--theme", help="colour theme name")
     return parent
 
@@ -297,7 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `tradeterm config show | head`
         return EXIT_OK
     except Exception as exc:  # the last line of defence: no traceback on the user's screen
-        log.exception("unexpected error")
+        if logging.getLogger().handlers:  # without one, logging would print the traceback
+            log.exception("unexpected error")
         print(f"tradeterm: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

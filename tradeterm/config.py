@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+import zlib
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from decimal import Decimal
@@ -28,6 +29,7 @@ from pydantic_settings import (
 )
 
 from tradeterm import paths
+from tradeterm.domain import CME_ROOTS
 
 ENV_PREFIX = "TRADETERM_"
 ENV_DELIMITER = "__"
@@ -35,6 +37,30 @@ ENV_DELIMITER = "__"
 Mode = Literal["sim", "shadow", "paper", "live"]
 # Where a mode connects when no port is given. SIM runs the embedded fake gateway (no port).
 DEFAULT_PORTS: dict[str, int] = {"paper": 4002, "live": 4001}
+
+Process = Literal["screen", "console"]
+# The API client id of each market's screen when connection.client_id is unset; its console
+# takes the next but four (CONSOLE_CLIENT_ID_OFFSET), so that every market's screen and console
+# can run side by side on one gateway (IB closes a second connection with the same id: 326),
+# and auto_client_id's next ids stay inside the market's block of ten. The ids stay clear of 0
+# (TWS's own manual orders), of the small ids API tools and IB's samples use by default (1,
+# 2, ...) and so of the ids usually given to the gateway's Master API client.
+DEFAULT_CLIENT_IDS: dict[str, int] = {
+    "ES": 110, "MES": 120, "NQ": 130, "MNQ": 140, "YM": 150, "RTY": 160, "CL": 170, "GC": 180,
+}  # fmt: skip
+CONSOLE_CLIENT_ID_OFFSET = 5
+OTHER_CLIENT_IDS = (1_000, 10_000)  # a root without a row: a block of ten by its name's crc32
+
+
+def default_client_id(symbol: str, process: Process = "screen") -> int:
+    """The API client id of ``symbol``'s screen or console when none is configured (see
+    :data:`DEFAULT_CLIENT_IDS`): the same on every machine and every run."""
+    root = symbol.strip().upper()
+    base = DEFAULT_CLIENT_IDS.get(root)
+    if base is None:
+        first, blocks = OTHER_CLIENT_IDS
+        base = first + 10 * (zlib.crc32(root.encode()) % blocks)
+    return base + (CONSOLE_CLIENT_ID_OFFSET if process == "console" else 0)
 
 
 class ConfigError(Exception):
@@ -50,7 +76,9 @@ class ConnectionConfig(_Section):
     port: int | None = Field(
         None, ge=1, le=65535, description="API port; empty = 4002 paper, 4001 live"
     )
-    client_id: int = Field(1, ge=0, le=2_147_483_646, description="API client id")
+    client_id: int | None = Field(
+        None, ge=0, le=2_147_483_646, description="API client id; empty = the market's own"
+    )
     auto_client_id: bool = Field(
         False, description="on error 326 (client id in use) try the next free id"
     )
@@ -95,7 +123,9 @@ class RiskConfig(_Section):
 class MarketConfig(_Section):
     default_qty: int = Field(1, ge=1, le=10_000)
     quantities: list[int] = Field(default_factory=lambda: [1, 2, 3, 5, 10], min_length=1)
-    roll_days: int = Field(8, ge=0, le=60, description="days before expiry to roll")
+    roll_days: int = Field(
+        8, ge=0, le=60, description="days before expiry to roll (GC: before first notice day)"
+    )
     contract: str | None = Field(None, description="explicit local symbol, e.g. ESZ6")
     bracket: BracketConfig = Field(default_factory=BracketConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
@@ -171,6 +201,8 @@ class Settings(BaseSettings):
         value = value.strip().upper()
         if not value.isalnum() or not 1 <= len(value) <= 10:
             raise ValueError("a root symbol such as ES, NQ or CL (letters and digits)")
+        if value not in CME_ROOTS:  # before anything (a journal, a log file) is named after it
+            raise ValueError(f"one of the known markets: {', '.join(CME_ROOTS)}")
         return value
 
     @field_validator("mode", mode="before")
@@ -213,8 +245,14 @@ class Settings(BaseSettings):
             return self.connection.port
         return DEFAULT_PORTS.get(self.mode)
 
+    def client_id(self, process: Process = "screen") -> int:
+        """The API client id to connect with: ``connection.client_id``, else the market's
+        own for ``process`` (:func:`default_client_id`)."""
+        configured = self.connection.client_id
+        return configured if configured is not None else default_client_id(self.symbol, process)
+
     def journal_path(self) -> Path:
-        return paths.journal_file(self.symbol, self.journal.dir)
+        return paths.journal_file(self.symbol, self.mode, self.journal.dir)
 
     def log_directory(self) -> Path:
         return self.logging.dir if self.logging.dir is not None else paths.log_dir()
@@ -254,8 +292,14 @@ class LoadedSettings:
         symbol = self.settings.symbol
         if symbol not in data["markets"]:  # show the defaults this market trades with
             data["markets"][symbol] = self.settings.market().model_dump(mode="json")
+        origins = {}
+        if data["connection"]["client_id"] is None:  # the market's own
+            data["connection"]["client_id"] = self.settings.client_id()
+            origins["connection.client_id"] = (
+                f"default for {symbol}'s screen (its console: {self.settings.client_id('console')})"
+            )
         for key, value in _flatten(data):
-            yield key, value, self.origin(key)
+            yield key, value, origins.get(key) or self.origin(key)
 
 
 def load_settings(

@@ -371,7 +371,7 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
             "type the account id to confirm"
         )
     try:
-        async with open_runtime(settings, seed=seed) as rt:
+        async with open_runtime(settings, seed=seed, process="console") as rt:
             code = await _run(rt, seconds, stdin, out)
     except ModeError as exc:
         raise ConsoleError(str(exc)) from None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeterm import paths
-from tradeterm.config import LoggingConfig
+from tradeterm.config import ConfigError, LoggingConfig
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -54,12 +54,22 @@ class QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
 
 
 def setup_logging(config: LoggingConfig, name: str) -> Path:
-    """Send all logging to ``<log dir>/<name>.jsonl`` with rotation; return the file's path."""
-    directory = paths.ensure_dir(config.dir if config.dir is not None else paths.log_dir())
+    """Send all logging to ``<log dir>/<name>.jsonl`` with rotation; return the file's path.
+    A log file that cannot be created is a :class:`ConfigError` naming ``logging.dir``
+    (nothing is logged yet, so it must be said on the terminal, once)."""
+    directory = config.dir if config.dir is not None else paths.log_dir()
     path = paths.log_file(name, directory)
-    handler = QuietRotatingFileHandler(
-        path, maxBytes=config.max_bytes, backupCount=config.backup_count, encoding="utf-8"
-    )
+    try:
+        paths.ensure_dir(directory)
+        handler = QuietRotatingFileHandler(
+            path, maxBytes=config.max_bytes, backupCount=config.backup_count, encoding="utf-8"
+        )
+        path.chmod(0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the log file {path}: {exc.strerror or exc}; "
+            "set logging.dir to a writable directory"
+        ) from None
     handler.setFormatter(JsonLinesFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -68,5 +78,4 @@ def setup_logging(config: LoggingConfig, name: str) -> Path:
     root.addHandler(handler)
     root.setLevel(config.level)
     logging.captureWarnings(True)
-    path.chmod(0o600)
     return path

@@ -43,10 +43,21 @@ def builtin_themes_dir() -> Path:
     return Path(__file__).resolve().parent / "themes"
 
 
-def journal_file(symbol: str, directory: Path | None = None) -> Path:
-    """One SQLite journal per market: ``<data dir>/journal/<SYMBOL>.sqlite``."""
-    base = directory if directory is not None else data_dir() / "journal"
-    return base / f"{symbol.upper()}.sqlite"
+def journal_dir(directory: Path | None = None) -> Path:
+    """Where the journals live: ``directory`` (``journal.dir``) or ``<data dir>/journal``."""
+    return directory if directory is not None else data_dir() / "journal"
+
+
+def journal_file(symbol: str, mode: str, directory: Path | None = None) -> Path:
+    """One SQLite journal per market and mode, ``<journal dir>/<mode>/<SYMBOL>.sqlite``: what
+    the SIM demo does (a kill switch, its fills) never reaches paper or live trading."""
+    return journal_dir(directory) / mode / f"{symbol.upper()}.sqlite"
+
+
+def legacy_journal_file(symbol: str, directory: Path | None = None) -> Path:
+    """Where tradeterm 0.1 kept a market's journal for every mode: ``<journal dir>/<SYMBOL>
+    .sqlite`` (read by ``journal/legacy.py``, never written)."""
+    return journal_dir(directory) / f"{symbol.upper()}.sqlite"
 
 
 def log_file(name: str, directory: Path | None = None) -> Path:

@@ -8,9 +8,13 @@ decided in one place::
         await rt.engine.start()
         ...
 
-The journal (one SQLite file per market, ``journal.dir``) is opened first: the last trading
-state is restored from it and from the halt latch beside it (HALTED if either says so; see
-``journal/latch.py``), the fills of earlier runs are read back at start
+The journal (one SQLite file per market and mode, ``Settings.journal_path``) is opened first:
+the last trading state is restored from it and from the halt latch beside it (HALTED if
+either says so; see ``journal/latch.py``; at a mode's first start, the HALTED state an older
+version's shared journal kept for that mode is carried into the latch, ``journal/legacy.py``),
+and once connected the IB account is checked against the one whose state the journal keeps
+(another account's state is never applied: the start is refused), the fills of earlier runs
+are read back at start
 (``engine.journaled_fills``), orders earlier runs sent and never saw finished are tracked
 again (``sent_orders``), every order's intent is committed to it before the order is sent
 (``engine.before_send``), a failed journal write halts trading (``engine.halt``, which writes
@@ -35,14 +39,19 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradeterm import __version__
-from tradeterm.config import Settings
+from tradeterm.config import Process, Settings
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.latch import LatchFile, latch_file
+from tradeterm.journal.legacy import carried_halt
+from tradeterm.paths import legacy_journal_file
+
+if TYPE_CHECKING:
+    from tradeterm.broker.ib import IbBroker
 
 log = logging.getLogger(__name__)
 
@@ -79,28 +88,32 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, seed: int = 1, gateway_rate: float | None = None
-) -> AsyncIterator[Runtime]:
+    settings: Settings, *, seed: int = 1, gateway_rate: float | None = None,
+    process: Process = "screen",
+) -> AsyncIterator[Runtime]:  # fmt: skip
     """Open the journal and build (not start) the engine for ``settings``; SIM without a port
-    starts the embedded fake gateway first. Raises :class:`ModeError` for a mode this build
+    starts the embedded fake gateway first. ``process`` (the screen or the console) chooses
+    the market's default API client id. Raises :class:`ModeError` for a mode this build
     cannot run or a journal that cannot be used."""
     from tradeterm.broker.ib import IbBroker
 
     mode = settings.mode
+    client_id = settings.client_id(process)
     if mode == "shadow":
         raise ModeError("SHADOW mode is not built yet; use --sim or --paper")
-    journal = Journal.for_symbol(settings.symbol, settings.journal)
+    journal = Journal.configured(settings.journal_path(), settings.journal)
     latch = LatchFile(latch_file(journal.path))
+    if not journal.path.exists():  # this mode's first start: what an older version kept
+        _carry_legacy(settings, latch)
     try:
         await journal.open()
     except JournalError as exc:
         raise ModeError(str(exc)) from None
     try:
-        await journal.start_session(
-            settings.symbol.upper(), mode, __version__, client_id=settings.connection.client_id
-        )
+        await journal.start_session(settings.symbol.upper(), mode, __version__, client_id=client_id)
         risk_state = _stricter(await journal.last_transition(), latch.read())
         sent = await journal.sent_orders()
+        owner = await journal.owner() or latch.owner()
     except JournalError as exc:
         await journal.close()
         raise ModeError(str(exc)) from None
@@ -108,13 +121,16 @@ async def open_runtime(
     engine: Engine | None = None
     try:
         async with _gateway(settings, seed, gateway_rate) as (gateway, host, port):
-            connection = settings.connection.model_copy(update={"host": host})
+            connection = settings.connection.model_copy(
+                update={"host": host, "client_id": client_id}
+            )
             broker = IbBroker(connection, port=port)
             engine = Engine(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
                 sent_orders=sent,
             )  # fmt: skip
             engine.latch = latch
+            engine.on_connected = lambda: _bind_account(broker, journal, latch, owner, mode)
             journal.on_failure = engine.halt
             journal.on_conflict = engine.fill_conflict
             engine.before_send = journal.commit_intent
@@ -132,6 +148,42 @@ async def open_runtime(
         await journal.close()
         if rt is not None:
             rt.unwritten = _unwritten(journal, engine)
+
+
+def _carry_legacy(settings: Settings, latch: LatchFile) -> None:
+    """Carry the HALTED state an older version kept for this mode (``journal/legacy.py``)
+    into the latch, before this mode's journal exists (a crash in between carries it again).
+    Refuses to start when it cannot be written: HALTED is never lost."""
+    legacy = legacy_journal_file(settings.symbol, settings.journal.dir)
+    carried = carried_halt(legacy, settings.mode)
+    if carried is None:
+        return
+    try:
+        latch.set(carried)
+    except OSError as exc:
+        raise ModeError(
+            f"cannot carry the HALTED state of {legacy} into {latch}: {exc.strerror or exc}"
+        ) from None
+    log.warning("%s HALTED, carried into %s: %s", settings.mode, latch, carried.reason)
+
+
+def _bind_account(
+    broker: IbBroker, journal: Journal, latch: LatchFile, owner: str | None, mode: str
+) -> None:
+    """Once connected (``engine.on_connected``), before anything the journal restored is
+    applied: a journal and its latch keep the state of one IB account. Another account's
+    HALTED, fills and orders must never be applied to this one, nor this one's written
+    beside them, so the start is refused (ModeError); else the session names its account."""
+    account = broker.account
+    if owner is not None and account is not None and account != owner:
+        raise ModeError(
+            f"journal {journal.path} keeps the {mode.upper()} state of IB account {owner}, "
+            f"but {broker.address} is logged into {account}: nothing was applied or sent. "
+            f"Give {account} a journal of its own with journal.dir "
+            f"(e.g. TRADETERM_JOURNAL__DIR={journal.path.parent.parent}/{account})"
+        )
+    latch.account = account or owner
+    journal.note_broker(account, broker.client_id)
 
 
 def _stricter(

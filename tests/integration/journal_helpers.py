@@ -36,11 +36,12 @@ def settings_for(port: int, journal_dir: Path, client_id: int = 1, **market: Any
 
 
 def query(
-    journal_dir: Path, sql: str, params: tuple[Any, ...] = (), symbol: str = "ES"
-) -> list[Any]:
-    """Rows of ``sql`` read from the journal file by a separate connection, as another process
-    would see them."""
-    conn = sqlite3.connect(f"file:{journal_file(symbol, journal_dir)}?mode=ro", uri=True)
+    journal_dir: Path, sql: str, params: tuple[Any, ...] = (), symbol: str = "ES",
+    mode: str = "sim",
+) -> list[Any]:  # fmt: skip
+    """Rows of ``sql`` read from the journal file (of ``mode``, under ``journal.dir`` =
+    ``journal_dir``) by a separate connection, as another process would see them."""
+    conn = sqlite3.connect(f"file:{journal_file(symbol, mode, journal_dir)}?mode=ro", uri=True)
     try:
         return conn.execute(sql, params).fetchall()
     finally:
@@ -224,7 +225,7 @@ class CrashRun:
         return GatewayState(refs, working, {f.execution.execId for f in fills}, position)
 
     def journal_state(self) -> JournalState:
-        if not journal_file("ES", self.journal_dir).exists():  # killed before creating it
+        if not journal_file("ES", "sim", self.journal_dir).exists():  # killed before creating it
             return JournalState([], 0, set(), set())
         fills = query(self.journal_dir, "SELECT exec_id, side, quantity FROM fills")
         intents = query(self.journal_dir, "SELECT order_id, state FROM order_intents")

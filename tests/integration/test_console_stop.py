@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.journal_helpers import fill_the_disk, query
-from tradeterm.paths import journal_file
+from tradeterm.paths import journal_dir
 
 pytestmark = pytest.mark.integration
 GUARD_S = 60.0  # only reached when something hangs
@@ -137,7 +137,5 @@ def test_sigterm_and_sighup_stop_like_quit(consoles: list[Console], sig: signal.
     code, err = console.finish()
     assert code == 0, err
     assert f"({sig.name})" in console.out.split("stopping after", 1)[1]
-    assert query(journal_file("ES").parent, "SELECT stop_reason FROM sessions") == [
-        (f"stopped by {sig.name}",)
-    ]
-    assert query(journal_file("ES").parent, "SELECT count(*) FROM fills") == [(1,)]
+    assert query(journal_dir(), "SELECT stop_reason FROM sessions") == [(f"stopped by {sig.name}",)]
+    assert query(journal_dir(), "SELECT count(*) FROM fills") == [(1,)]

@@ -80,7 +80,7 @@ async def start_on_a_full_disk(rt: Runtime) -> None:
 
 def latch_of(journal_dir: Path) -> Path:
     """Where the README says the latch is: ``<journal>.halted``."""
-    return journal_dir / "ES.sqlite.halted"
+    return journal_dir / "sim" / "ES.sqlite.halted"
 
 
 async def test_a_disk_full_halt_survives_the_restart_after_the_disk_is_freed(

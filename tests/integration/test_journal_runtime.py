@@ -95,7 +95,8 @@ async def test_halted_survives_a_restart(still: FakeGateway, tmp_path: Path) -> 
 async def test_a_journal_that_cannot_open_stops_the_instance_with_one_line(
     still: FakeGateway, tmp_path: Path
 ) -> None:
-    path = journal_file("ES", tmp_path)
+    path = journal_file("ES", "sim", tmp_path)
+    path.parent.mkdir()
     path.write_bytes(b"not a journal" * 100)
     settings = settings_for(still.config.port, tmp_path)
     with pytest.raises(ModeError, match="not an SQLite database"):

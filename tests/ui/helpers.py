@@ -53,7 +53,9 @@ def still_opener(
         )
         await gw.start()
         try:
-            connection = settings.connection.model_copy(update={"host": gw.config.host})
+            connection = settings.connection.model_copy(
+                update={"host": gw.config.host, "client_id": settings.client_id()}
+            )
             broker = IbBroker(connection, port=gw.config.port)
             engine = Engine(
                 broker, settings.symbol, settings.market(),
@@ -124,4 +126,4 @@ async def settle(
 
 
 def own_working(app: TradingApp) -> list[SimOrder]:
-    return [o for o in working_at_gateway(gateway(app)) if o.client_id == 1]
+    return [o for o in working_at_gateway(gateway(app)) if o.client_id == app.settings.client_id()]

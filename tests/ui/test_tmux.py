@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.journal_helpers import fill_the_disk, query
-from tradeterm.paths import journal_file
+from tradeterm.paths import journal_dir
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 GUARD_S = 30.0  # only reached when something hangs
@@ -148,10 +148,8 @@ def test_a_signal_stops_the_screen_like_q_without_asking(
     os.kill(pid, sig)
     assert exit_status(rc) == "0"
     assert "Traceback" not in tmux.screen()
-    assert query(journal_file("ES").parent, "SELECT stop_reason FROM sessions") == [
-        (f"stopped by {sig.name}",)
-    ]
-    assert query(journal_file("ES").parent, "SELECT count(*) FROM fills") == [(1,)]
+    assert query(journal_dir(), "SELECT stop_reason FROM sessions") == [(f"stopped by {sig.name}",)]
+    assert query(journal_dir(), "SELECT count(*) FROM fills") == [(1,)]
 
 
 def test_closing_the_terminal_stops_the_screen_like_q(tmux: Tmux, tmp_path: Path) -> None:
@@ -162,10 +160,8 @@ def test_closing_the_terminal_stops_the_screen_like_q(tmux: Tmux, tmp_path: Path
     buy_one(tmux)
     tmux.run("kill-server")  # the terminal is gone: its writes fail, its reads end
     assert exit_status(rc) == "0"
-    assert query(journal_file("ES").parent, "SELECT stop_reason FROM sessions") == [
-        ("stopped by SIGHUP",)
-    ]
-    assert query(journal_file("ES").parent, "SELECT count(*) FROM fills") == [(1,)]
+    assert query(journal_dir(), "SELECT stop_reason FROM sessions") == [("stopped by SIGHUP",)]
+    assert query(journal_dir(), "SELECT count(*) FROM fills") == [(1,)]
 
 
 def test_a_quit_after_the_disk_filled_says_what_was_lost_and_exits_3(

@@ -211,3 +211,23 @@ def test_whole_number_options_take_ascii_digits_only(
     code, out, err = run(capsys, "config", "show", flag, "\u0664\u0660\u0660\u0662")
     assert code == 2 and out == ""
     assert f"argument {flag}: not a whole number: '\u0664\u0660\u0660\u0662'" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["XYZ"], ["console", "XYZ", "--for", "1"], ["report", "XYZ"],
+     ["journal", "export", "XYZ", "--what", "fills"], ["config", "show"]],
+    ids=["screen", "console", "report", "export", "config-show-env"],
+)  # fmt: skip
+def test_an_unknown_market_exits_2_listing_the_known_ones_and_creates_nothing(
+    capsys: pytest.CaptureFixture[str], isolated_user_dirs: Path,
+    monkeypatch: pytest.MonkeyPatch, argv: list[str],
+) -> None:  # fmt: skip
+    if argv == ["config", "show"]:  # from the environment (or a file) it is the same
+        monkeypatch.setenv("TRADETERM_SYMBOL", "XYZ")
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert "symbol = 'XYZ'" in err
+    assert "known markets: ES, MES, NQ, MNQ, YM, RTY, CL, GC" in err
+    assert "Traceback" not in err and "KeyError" not in err
+    assert not any(p.is_file() for p in isolated_user_dirs.rglob("*"))  # no journal, no log

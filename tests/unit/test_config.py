@@ -201,3 +201,51 @@ def test_rows_cover_every_leaf_and_the_current_market() -> None:
     keys = {key for key, _, _ in loaded.rows()}
     assert loaded.settings.symbol == "NQ"
     assert {"connection.port", "markets.NQ.risk.max_position", "logging.max_bytes"} <= keys
+
+
+def test_every_market_has_its_own_client_ids_for_screen_and_console() -> None:
+    from tradeterm.config import DEFAULT_CLIENT_IDS
+    from tradeterm.domain import CME_ROOTS
+
+    assert set(DEFAULT_CLIENT_IDS) == set(CME_ROOTS)  # every known market has its row
+    ids = [load_settings(None, {"symbol": root}).settings for root in CME_ROOTS]
+    taken = [s.client_id(p) for s in ids for p in ("screen", "console")]
+    assert len(set(taken)) == len(taken)  # ES and NQ, screen and console: none shares one
+    assert min(taken) > 99  # clear of 0 (TWS) and of the small ids other API tools use
+    es = load_settings(None, {"symbol": "ES"}).settings
+    assert (es.client_id(), es.client_id("console")) == (110, 115)
+    nq = load_settings(None, {"symbol": "NQ"}).settings
+    assert (nq.client_id(), nq.client_id("console")) == (130, 135)
+
+
+def test_a_configured_client_id_overrides_the_markets_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = load_settings(None, {"symbol": "NQ", "connection.client_id": 7}).settings
+    assert s.client_id() == 7 and s.client_id("console") == 7
+    monkeypatch.setenv("TRADETERM_CONNECTION__CLIENT_ID", "0")  # TWS's own id, if one insists
+    assert load_settings(None, {"symbol": "CL"}).settings.client_id() == 0
+
+
+def test_a_root_without_a_row_gets_a_stable_block_of_its_own() -> None:
+    """The same on every run and machine: not Python's salted ``hash``."""
+    import subprocess
+    import sys
+
+    from tradeterm.config import DEFAULT_CLIENT_IDS, default_client_id
+
+    code = "from tradeterm.config import default_client_id as d; print(d('ZN'), d('ZN', 'console'))"
+    seen = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2")
+    }  # fmt: skip
+    assert seen == {f"{default_client_id('ZN')} {default_client_id('ZN', 'console')}\n"}
+    zn = default_client_id("ZN")
+    assert zn % 10 == 0 and 1_000 <= zn < 101_000 and zn not in DEFAULT_CLIENT_IDS.values()
+    assert default_client_id("ZN", "console") == zn + 5
+
+
+def test_config_show_names_the_markets_own_client_id() -> None:
+    rows = {k: (v, o) for k, v, o in load_settings(None, {"symbol": "gc"}).rows()}
+    assert rows["connection.client_id"] == (180, "default for GC's screen (its console: 185)")
+    rows = {k: (v, o) for k, v, o in load_settings(None, {"connection.client_id": 3}).rows()}
+    assert rows["connection.client_id"] == (3, "command line")

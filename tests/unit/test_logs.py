@@ -43,3 +43,40 @@ def test_rotation_by_size(tmp_path: Path) -> None:
     assert files == ["g.jsonl", "g.jsonl.1", "g.jsonl.2", "g.jsonl.3"]
     assert all((tmp_path / f).stat().st_size <= 10_200 for f in files)
     assert path.exists()
+
+
+def test_a_log_dir_that_cannot_be_created_is_one_clear_line_and_exit_2(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from tradeterm.cli import main
+
+    (tmp_path / "a-file").write_text("")
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(f'[logging]\ndir = "{tmp_path / "a-file" / "logs"}"\n')
+    logs = tmp_path / "a-file" / "logs"
+    for argv, name in (
+        (["console", "--for", "1"], "console-ES"), (["gateway"], "gateway"), ([], "tradeterm-ES")
+    ):  # fmt: skip
+        assert main([*argv, "--config", str(cfg)]) == 2
+        out, err = capfd.readouterr()
+        assert out == ""
+        assert err.splitlines() == [
+            f"tradeterm: cannot write the log file {logs / name}.jsonl: Not a directory; "
+            "set logging.dir to a writable directory"
+        ]
+
+
+def test_an_unexpected_error_before_logging_is_set_up_prints_no_traceback(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tradeterm.cli as cli
+
+    def boom(args: object) -> int:
+        raise RuntimeError("disk on fire")
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # as in a real process: nothing set up yet
+    monkeypatch.setattr(cli, "_cmd_locate", boom)
+    assert cli.main(["locate", "data"]) == 1
+    err = capfd.readouterr().err
+    assert err == "tradeterm: unexpected error: RuntimeError: disk on fire\n"

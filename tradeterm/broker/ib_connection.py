@@ -86,7 +86,10 @@ class IbConnection:
     def __init__(
         self, config: ConnectionConfig, *, port: int, clock: Callable[[], float] = time.time
     ) -> None:
+        if config.client_id is None:  # the market's default is the caller's to choose
+            raise ValueError("connection.client_id is unset: pass Settings.client_id()")
         self._config = config
+        self._first_client_id: int = config.client_id
         self._host = config.host
         self._port = port
         self._clock = clock
@@ -236,7 +239,7 @@ class IbConnection:
     async def _connect(self, *, first: bool) -> None:
         """Open the API connection (with the client id fallback of ``auto_client_id``);
         ConnectError when it cannot."""
-        base = self._client_id if self._client_id is not None else self._config.client_id
+        base = self._client_id if self._client_id is not None else self._first_client_id
         count = AUTO_CLIENT_IDS if self._config.auto_client_id else 1
         ids = [base + i for i in range(count)]
         for cid in ids:

@@ -21,9 +21,11 @@ from ib_async.util import UNSET_DOUBLE
 
 from tradeterm.broker.base import CANCEL_UNKNOWN, ExecutionReport, OrderReport
 from tradeterm.domain import (
+    CME_ROOTS,
     Bar,
     ContractMonth,
     DepthLevel,
+    DomainError,
     Instrument,
     Order,
     OrderChange,
@@ -31,6 +33,7 @@ from tradeterm.domain import (
     Quote,
     Side,
     nearest_tick,
+    roll_date,
     ticks_to_float,
 )
 
@@ -177,12 +180,32 @@ def _contract_text(details: ContractDetails) -> str:
 def pick_front_month(
     details: Sequence[ContractDetails], today: dt.date, roll_days: int
 ) -> ContractDetails | None:
-    """The earliest-expiring contract whose expiry minus ``roll_days`` is after ``today``."""
-    horizon = today + dt.timedelta(days=roll_days)
-    candidates = [(e, d) for d in details if (e := expiry_of(d)) is not None and e > horizon]
+    """The earliest-expiring contract not yet rolled on ``today`` by its product's own rule
+    (``domain.roll_date`` with IB's last trading day: GC is left before its first notice
+    day, and its serial months are never the front)."""
+    candidates = [
+        (expiry, d)
+        for d in details
+        if (expiry := expiry_of(d)) is not None
+        and (rolls := _roll_date(d, expiry, roll_days)) is not None
+        and rolls > today
+    ]
     if not candidates:
         return None
     return min(candidates, key=lambda pair: pair[0])[1]
+
+
+def _roll_date(details: ContractDetails, expiry: dt.date, roll_days: int) -> dt.date | None:
+    """The day this contract stops being the front month (None: it never is one). A root
+    without a built-in rule rolls ``roll_days`` before its expiry."""
+    root = details.contract.symbol.upper() if details.contract else ""
+    month = contract_month_of(details)
+    if month is None or root not in CME_ROOTS:
+        return expiry - dt.timedelta(days=roll_days)
+    try:
+        return roll_date(root, month, roll_days, expiry)
+    except DomainError:  # outside the product's cycle of front months (GC's serial months)
+        return None
 
 
 def instrument_from_details(details: ContractDetails) -> Instrument:

@@ -16,7 +16,14 @@ from tradeterm.domain.errors import (
     OffTickError,
     UnknownInstrumentError,
 )
-from tradeterm.domain.expiry import expiry_date, front_month, listed_months, third_friday
+from tradeterm.domain.expiry import (
+    expiry_date,
+    first_notice_day,
+    front_month,
+    listed_months,
+    roll_date,
+    third_friday,
+)
 from tradeterm.domain.fills import Fill, FillLedger
 from tradeterm.domain.ids import ClientOrderId, ClientOrderIds
 from tradeterm.domain.instruments import CME_ROOTS, Instrument, InstrumentSpec, spec_for
@@ -84,6 +91,7 @@ __all__ = [
     "after_report",
     "decimal_from",
     "expiry_date",
+    "first_notice_day",
     "format_ticks",
     "from_cents",
     "front_month",
@@ -93,6 +101,7 @@ __all__ = [
     "parse_local_symbol",
     "price_decimals",
     "price_to_ticks",
+    "roll_date",
     "round_to_tick",
     "spec_for",
     "third_friday",

@@ -10,6 +10,17 @@ choosing a contract before asking it, for offline use, and as a test oracle.
 * CL: three business days before the 25th calendar day of the month before the contract
   month; four business days before when the 25th is not a business day.
 * GC: the third-last business day of the contract month.
+
+The front month is the first month of a product's own cycle that is not yet rolled: each
+month is traded until ``roll_days`` calendar days before the day a position in it must be
+gone (:func:`roll_date`). For the cash-settled equity indices that day is the expiry (CME's
+roll date is 8 days before it, the default); CL is physically delivered, but its notices
+start after its last trading day, so it is the expiry too. COMEX gold is different: delivery
+notices may be given from the first notice day, the last business day of the month before
+the contract month, weeks before the last trading day, so a GC month is left before the end
+of the month preceding delivery, never traded inside it. GC's serial months (the three
+nearest calendar months that are not in G J M Q V Z) are never the front: the volume is in
+the active cycle.
 """
 
 from __future__ import annotations
@@ -52,6 +63,12 @@ def _gold(month: ContractMonth) -> dt.date:
     return _business_days_before(dt.date(after_last.year, after_last.month, 1), 3)
 
 
+def first_notice_day(month: ContractMonth) -> dt.date:
+    """COMEX metals: the first day a delivery notice may be given for ``month``, the last
+    business day of the month before it."""
+    return _business_days_before(dt.date(month.year, month.month, 1), 1)
+
+
 _RULES: dict[str, Callable[[ContractMonth], dt.date]] = {
     **dict.fromkeys(("ES", "MES", "NQ", "MNQ", "YM", "RTY"), third_friday),
     "CL": _crude,
@@ -89,14 +106,33 @@ def listed_months(root: str, today: dt.date, n: int) -> list[ContractMonth]:
     return found
 
 
-def front_month(root: str, today: dt.date, roll_days: int = 0) -> ContractMonth:
-    """The contract to trade on ``today``: the first cycle month whose expiry minus
-    ``roll_days`` calendar days is after ``today`` (so on the roll date itself, and on expiry
-    day with ``roll_days=0``, the next contract is the front)."""
+_NOTICES_BEFORE_EXPIRY: dict[str, Callable[[ContractMonth], dt.date]] = {
+    "GC": first_notice_day,
+}
+"""Products whose delivery notices start before the last trading day: out by the notice day."""
+
+
+def roll_date(
+    root: str, month: ContractMonth, roll_days: int = 0, expiry: dt.date | None = None
+) -> dt.date:
+    """The first day on which ``root``'s ``month`` is no longer the front month:
+    ``roll_days`` calendar days before the day a position in it must be gone (see the module
+    notes). ``expiry`` is the last trading day when the broker said (it knows the holidays);
+    without it the rule's. Raises ``DomainError`` for a month outside the product's cycle."""
     if roll_days < 0:
         raise DomainError(f"roll_days must not be negative, got {roll_days}")
-    margin = dt.timedelta(days=roll_days)
+    spec = spec_for(root)
+    if not spec.is_listed(month):
+        raise DomainError(f"{spec.root} does not trade {month.code} ({month}) as a front month")
+    notice = _NOTICES_BEFORE_EXPIRY.get(spec.root)
+    gone = notice(month) if notice is not None else expiry or expiry_date(spec.root, month)
+    return gone - dt.timedelta(days=roll_days)
+
+
+def front_month(root: str, today: dt.date, roll_days: int = 0) -> ContractMonth:
+    """The contract to trade on ``today``: the first cycle month whose :func:`roll_date` is
+    after ``today`` (so on the roll date itself the next contract is the front)."""
     for month in _cycle_from(root, today):
-        if expiry_date(root, month) - margin > today:
+        if roll_date(root, month, roll_days) > today:
             return month
     raise AssertionError("unreachable: the cycle never ends")

@@ -254,6 +254,9 @@ class Engine:
         self.before_send: BeforeSend | None = None  # set before start (the journal's hook)
         self.journaled_fills: JournaledFills | None = None  # likewise
         self.latch: HaltLatch | None = None  # set before start (the journal's halt latch)
+        # set before start: called once connected, before anything restored is applied to
+        # trading (the runtime checks the account the journal belongs to); raising refuses it
+        self.on_connected: Callable[[], None] | None = None
         self.latch_error: str | None = None  # HALTED could not be latched: kept in memory only
         self._latch_retry_at = 0
         self.last_refusal = ""
@@ -287,6 +290,8 @@ class Engine:
         self._tasks.append(asyncio.create_task(self._pump(), name="engine-pump"))
         try:
             await self.broker.start()
+            if self.on_connected is not None:
+                self.on_connected()
             contract = self.config.contract or self.symbol
             instrument = await self.broker.resolve(contract, roll_days=self.config.roll_days)
             if not self._calendar_given:

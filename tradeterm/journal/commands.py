@@ -1,8 +1,10 @@
 """``tradeterm report`` and ``tradeterm journal export``: the journal from the command line.
 
-Both read the market's journal (``journal.dir``, default ``<data dir>/journal``) through a
+Both read one mode's journal of the market (``--mode``, default the configured mode:
+``<journal dir>/<mode>/<SYMBOL>.sqlite``), or the file given with ``--journal``, through a
 read-only connection: they never write, migrate or lock it, so they are safe while an
-instance is trading. ``cli.py`` adds them with :func:`register`.
+instance is trading. Which file was read is said on stderr. ``cli.py`` adds them with
+:func:`register`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 from tradeterm.config import load_settings
 from tradeterm.journal import report as rp
 from tradeterm.journal.store import JournalError, open_readonly
-from tradeterm.paths import journal_file
+from tradeterm.paths import legacy_journal_file
 
 COMMANDS: dict[str, str] = {
     "report": "performance from the journal: per day and strategy (trades, P&L, drawdown...)",
@@ -37,7 +40,7 @@ def register(subparsers: Any, options_parent: argparse.ArgumentParser) -> None:
         "report", parents=[options_parent], help=COMMANDS["report"],
         description=rp.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    rep.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
+    _which(rep)
     _range(rep)
     rep.add_argument("--format", choices=("table", "json", "csv"), default="table")
     rep.set_defaults(handler=cmd_report)
@@ -47,11 +50,24 @@ def register(subparsers: Any, options_parent: argparse.ArgumentParser) -> None:
     exp = jsub.add_parser(
         "export", parents=[options_parent], help="write one table of the journal to stdout"
     )
-    exp.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
+    _which(exp)
     exp.add_argument("--what", choices=EXPORTS, required=True)
     exp.add_argument("--format", choices=("csv", "json"), default="csv")
     _range(exp)
     exp.set_defaults(handler=cmd_export)
+
+
+MODES = ("sim", "shadow", "paper", "live")
+
+
+def _which(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
+    parser.add_argument("--mode", choices=MODES,
+                        help="whose journal: the demo's or paper or live trading's "
+                        "(default: the configured mode; --sim, --paper, --live say the same)")  # fmt: skip
+    parser.add_argument("--journal", metavar="FILE", type=Path,
+                        help="read this journal file instead (e.g. an older version's "
+                        "<journal dir>/<SYMBOL>.sqlite, shared by every mode)")  # fmt: skip
 
 
 def _range(parser: argparse.ArgumentParser) -> None:
@@ -75,16 +91,27 @@ def _usage(message: str) -> Exception:
 
 
 def _open(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
-    cli: dict[str, Any] = {}
-    if getattr(args, "symbol", None):
-        cli["symbol"] = args.symbol
+    """The market's symbol and a read-only connection to the journal asked for (its path
+    and mode said on stderr)."""
+    cli = {key: value for key in ("symbol", "mode") if (value := getattr(args, key, None))}
     settings = load_settings(getattr(args, "config", None), cli).settings
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise _usage(f"--from {args.date_from} is after --to {args.date_to}")
+    path = args.journal or settings.journal_path()
     try:
-        return settings.symbol, open_readonly(journal_file(settings.symbol, settings.journal.dir))
+        conn = open_readonly(path)
     except JournalError as exc:
-        raise _usage(str(exc)) from None
+        legacy = legacy_journal_file(settings.symbol, settings.journal.dir)
+        hint = (
+            f" (an earlier version's journal, shared by every mode, is {legacy}: "
+            "read it with --journal)"
+            if args.journal is None and legacy.exists()
+            else ""
+        )
+        raise _usage(f"{exc}{hint}") from None
+    whose = "" if args.journal else f", {settings.mode.upper()} mode"
+    print(f"tradeterm: reading journal {path}{whose}", file=sys.stderr)
+    return settings.symbol, conn
 
 
 # ---- report ------------------------------------------------------------------------------------

@@ -56,13 +56,11 @@ from tradeterm.engine.events import (
     EngineEvent,
     FillBooked,
     PositionChanged,
-    Reconciled,
 )
 from tradeterm.engine.orders import SentOrder
 from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import rows as R
 from tradeterm.journal.store import JournalError, WriterLock, prepare
-from tradeterm.paths import journal_file
 
 if TYPE_CHECKING:
     from tradeterm.engine.engine import Engine, EventStream
@@ -141,13 +139,12 @@ class Journal:
         self._writer_lock = WriterLock(path)
         self._awaiting_commission: set[str] = set()
         self._con_id: int | None = None
-        self._session_broker_noted = False
 
     @classmethod
-    def for_symbol(cls, symbol: str, config: JournalConfig, **kw: Any) -> Journal:
-        """The journal of ``symbol`` under ``config.dir`` (default: the data dir's journal/)."""
+    def configured(cls, path: Path, config: JournalConfig, **kw: Any) -> Journal:
+        """The journal at ``path`` (``Settings.journal_path``) with ``config``'s batching."""
         return cls(
-            journal_file(symbol, config.dir),
+            path,
             batch_size=config.batch_size,
             flush_interval_ms=config.flush_interval_ms,
             queue_max=config.queue_max,
@@ -325,18 +322,14 @@ class Journal:
 
     async def follow(self, engine: Engine, stream: EventStream | None = None) -> None:
         """Journal every event of ``engine`` (closed bars and commissions included) until its
-        stream closes. At the first reconciliation the session's account and API client id are
-        recorded; open intents of earlier runs stay open until the engine's order events close
-        them on IB's word."""
+        stream closes. Open intents of earlier runs stay open until the engine's order events
+        close them on IB's word."""
         stream = stream if stream is not None else engine.listen()
         async for event in stream:
             try:
                 self._follow_one(engine, event)
             except Exception:  # a journal bug must not stop the journal
                 log.exception("journal: cannot record %r", event)
-            if isinstance(event, Reconciled) and not self._session_broker_noted:
-                self._session_broker_noted = True
-                self._note_session_broker(engine)
 
     def _follow_one(self, engine: Engine, event: EngineEvent) -> None:
         inst = engine.instrument
@@ -371,18 +364,26 @@ class Journal:
             bars = bars[:-1]
         self.record_rows([R.bar_row(self._con_id, b) for b in bars[-closed:]], critical=False)
 
-    def _note_session_broker(self, engine: Engine) -> None:
-        """At the first reconciliation: the session's account and API client id (what a later
-        run needs to know whose order ids its open intents were). Open intents of earlier
-        runs are not closed here: the engine tracks them again (``sent_orders``) and closes
-        each only on IB's word, which its order events then journal."""
+    def note_broker(self, account: str | None, client_id: int | None) -> None:
+        """Once connected: the session's IB account (whose state this journal keeps, see
+        :meth:`owner`) and API client id (whose order ids its open intents are)."""
         if self.session_id is not None:
             self._critical.append((
                 "UPDATE sessions SET account = ?, client_id = coalesce(?, client_id)"
                 " WHERE id = ?",
-                (engine.broker.account, engine.broker.client_id, self.session_id),
+                (account, client_id, self.session_id),
             ))  # fmt: skip
         self._wake.set()
+
+    async def owner(self) -> str | None:
+        """The IB account whose state this journal keeps: the one its latest earlier session
+        traded (None while no session has named one)."""
+        row = await self._fetchone(
+            "SELECT account FROM sessions WHERE account IS NOT NULL AND account != ''"
+            " AND id IS NOT ? ORDER BY id DESC LIMIT 1",
+            (self.session_id,),
+        )
+        return str(row[0]) if row is not None else None
 
     async def sent_orders(self) -> list[SentOrder]:
         """The open intents of earlier runs as orders for the engine to track again (an

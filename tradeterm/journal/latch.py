@@ -9,7 +9,9 @@ engine is HALTED at start when either the journal's last transition or the latch
 
 Writes are atomic and durable: a temporary file (0600) is written and fsynced, renamed over
 the latch, and the directory is fsynced. A latch that exists but cannot be read halts all the
-same (it can only have been written by a halt).
+same (it can only have been written by a halt). A latch names the IB account it was written
+for (once known), like the journal's sessions: the state of one account is never applied to
+another (``runtime.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class LatchFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.account: str | None = None  # the account this run trades, written with a halt
 
     def __str__(self) -> str:
         return str(self.path)
@@ -54,6 +57,14 @@ class LatchFile:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return self._unreadable(f"not a halt latch ({exc})")
 
+    def owner(self) -> str | None:
+        """The account the latch was written for (None: no latch, or no account in it)."""
+        try:
+            account = json.loads(self.path.read_text(encoding="utf-8")).get("account")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return account if isinstance(account, str) and account else None
+
     def _unreadable(self, why: str) -> RiskTransition:
         ts_ns = 0
         with contextlib.suppress(OSError):
@@ -69,6 +80,7 @@ class LatchFile:
             "reason": transition.reason,
             "ts_ns": transition.ts_ns,
             "pid": os.getpid(),
+            "account": self.account,
         }
         data = (json.dumps(doc, ensure_ascii=False) + "\n").encode()
         ensure_dir(self.path.parent)

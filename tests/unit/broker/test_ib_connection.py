@@ -19,7 +19,9 @@ class Probe(IbConnection):
     """An IbConnection that records what it hands to the adapter's hooks."""
 
     def __init__(self, **config: object) -> None:
-        super().__init__(ConnectionConfig(**config), port=4002, clock=lambda: 1.5)
+        super().__init__(
+            ConnectionConfig(**{"client_id": 1, **config}), port=4002, clock=lambda: 1.5
+        )
         self.resubscribed = 0
         self.request_errors: list[tuple[int, int]] = []
 

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from decimal import Decimal
 
+import pytest
 from ib_async import Contract, ContractDetails, DOMLevel, OrderStatus, Trade, TradeLogEntry
 from ib_async import Order as IbOrder
 from ib_async.util import UNSET_DOUBLE
@@ -18,8 +19,8 @@ TICK = Decimal("0.25")
 ES = Instrument.from_spec("ES")
 
 
-def details(local: str, last: str, month: str) -> ContractDetails:
-    c = Contract(secType="FUT", symbol="ES", lastTradeDateOrContractMonth=last,
+def details(local: str, last: str, month: str, root: str = "ES") -> ContractDetails:
+    c = Contract(secType="FUT", symbol=root, lastTradeDateOrContractMonth=last,
                  localSymbol=local, multiplier="50", exchange="CME", conId=hash(local) % 10**6)  # fmt: skip
     return ContractDetails(contract=c, minTick=0.25, contractMonth=month)
 
@@ -30,6 +31,48 @@ def test_front_month_rolls_before_expiry() -> None:
     assert cv.pick_front_month(ds, today, 8).contract.localSymbol == "ESZ6"  # type: ignore[union-attr]
     assert cv.pick_front_month(ds, today, 30).contract.localSymbol == "ESH7"  # type: ignore[union-attr]
     assert cv.pick_front_month(ds, dt.date(2027, 3, 19), 0) is None
+
+
+GOLD = [  # as IB lists them in late 2024: GCZ4 (delivery month), serial GCF5, then GCG5
+    details("GCZ4", "20241227", "202412", "GC"),
+    details("GCF5", "20250129", "202501", "GC"),
+    details("GCG5", "20250226", "202502", "GC"),
+]
+
+
+@pytest.mark.parametrize(
+    ("today", "roll_days", "front"),
+    [
+        (dt.date(2024, 11, 20), 8, "GCZ4"),
+        (dt.date(2024, 11, 21), 8, "GCG5"),  # 8 days before GCZ4's notice day, 11-29
+        (dt.date(2024, 11, 28), 0, "GCZ4"),
+        (dt.date(2024, 11, 29), 0, "GCG5"),  # the notice day: out of December
+        (dt.date(2024, 12, 10), 8, "GCG5"),  # inside December: never December
+    ],
+)
+def test_gold_rolls_before_its_first_notice_day_and_skips_serial_months(
+    today: dt.date, roll_days: int, front: str
+) -> None:
+    chosen = cv.pick_front_month(GOLD, today, roll_days)
+    assert chosen is not None and chosen.contract is not None
+    assert chosen.contract.localSymbol == front
+
+
+@pytest.mark.parametrize(
+    ("root", "front", "next_"),
+    [
+        ("CL", ("CLF5", "20241219", "202501"), ("CLG5", "20250121", "202502")),  # IB's date
+        ("ZN", ("ZNZ4", "20241219", "202412"), ("ZNH5", "20250320", "202503")),  # no rule
+    ],
+)
+def test_rolls_8_days_before_ibs_last_trading_day(
+    root: str, front: tuple[str, str, str], next_: tuple[str, str, str]
+) -> None:
+    listed = [details(*front, root), details(*next_, root)]
+    for today, expected in ((dt.date(2024, 12, 10), front[0]), (dt.date(2024, 12, 11), next_[0])):
+        chosen = cv.pick_front_month(listed, today, 8)
+        assert chosen is not None and chosen.contract is not None
+        assert chosen.contract.localSymbol == expected
 
 
 def test_instrument_from_details() -> None:

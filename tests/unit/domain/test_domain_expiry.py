@@ -12,8 +12,10 @@ from tradeterm.domain import (
     DomainError,
     UnknownInstrumentError,
     expiry_date,
+    first_notice_day,
     front_month,
     listed_months,
+    roll_date,
     third_friday,
 )
 
@@ -94,14 +96,60 @@ def test_expiry_refuses_unlisted_months_and_unknown_roots() -> None:
         # CLF5 (2024-12-20 by the weekday rule) then CLG5 across the year end.
         ("CL", D(2024, 12, 19), 0, ContractMonth(2025, 1)),
         ("CL", D(2024, 12, 23), 0, ContractMonth(2025, 2)),
-        # GCQ4 stops 2024-08-28; the next active month is GCV4.
-        ("GC", D(2024, 8, 27), 0, ContractMonth(2024, 8)),
-        ("GC", D(2024, 8, 28), 0, ContractMonth(2024, 10)),
+        # CLF5 by the default roll: 8 days before its last trading day (2024-12-20).
+        ("CL", D(2024, 12, 11), 8, ContractMonth(2025, 1)),
+        ("CL", D(2024, 12, 12), 8, ContractMonth(2025, 2)),
+        # GC is left before its first notice day, never traded inside its delivery month:
+        # GCQ4's first notice day is Wed 2024-07-31 (it trades until 08-28).
+        ("GC", D(2024, 7, 30), 0, ContractMonth(2024, 8)),
+        ("GC", D(2024, 7, 31), 0, ContractMonth(2024, 10)),
+        ("GC", D(2024, 8, 27), 0, ContractMonth(2024, 10)),
+        # GCZ4: first notice Fri 2024-11-29; with 8 roll days GCG5 is the front from 11-21.
+        ("GC", D(2024, 11, 20), 8, ContractMonth(2024, 12)),
+        ("GC", D(2024, 11, 21), 8, ContractMonth(2025, 2)),
+        ("GC", D(2024, 12, 10), 8, ContractMonth(2025, 2)),
         ("GC", D(2024, 12, 30), 0, ContractMonth(2025, 2)),
+        # GCM5: May 31 2025 is a Saturday, so the notice day is Fri 05-30.
+        ("GC", D(2025, 5, 21), 8, ContractMonth(2025, 6)),
+        ("GC", D(2025, 5, 22), 8, ContractMonth(2025, 8)),
     ],
 )
 def test_front_month(root: str, today: dt.date, roll_days: int, front: ContractMonth) -> None:
     assert front_month(root, today, roll_days) == front
+
+
+@pytest.mark.parametrize(
+    ("month", "notice"),
+    [
+        (ContractMonth(2024, 8), D(2024, 7, 31)),
+        (ContractMonth(2024, 12), D(2024, 11, 29)),
+        (ContractMonth(2025, 2), D(2025, 1, 31)),
+        (ContractMonth(2025, 6), D(2025, 5, 30)),  # the month ends on a Saturday
+        (ContractMonth(2025, 12), D(2025, 11, 28)),  # ... on a Sunday
+    ],
+)
+def test_gold_first_notice_day_is_the_last_business_day_before_the_month(
+    month: ContractMonth, notice: dt.date
+) -> None:
+    assert first_notice_day(month) == notice
+    assert roll_date("GC", month) == notice
+    assert roll_date("GC", month, 8) == notice - dt.timedelta(days=8)
+
+
+def test_roll_date_uses_the_brokers_expiry_when_given() -> None:
+    """IB's last trading day knows the holidays: CLF5 really stopped 2024-12-19."""
+    assert roll_date("CL", ContractMonth(2025, 1), 8) == D(2024, 12, 12)
+    assert roll_date("CL", ContractMonth(2025, 1), 8, D(2024, 12, 19)) == D(2024, 12, 11)
+    assert roll_date("ES", ContractMonth(2026, 12), 8, D(2026, 12, 18)) == D(2026, 12, 10)
+    # GC's notice day does not depend on the last trading day
+    assert roll_date("GC", ContractMonth(2024, 12), 0, D(2024, 12, 27)) == D(2024, 11, 29)
+
+
+def test_roll_date_refuses_months_outside_the_cycle() -> None:
+    with pytest.raises(DomainError, match="does not trade F"):
+        roll_date("GC", ContractMonth(2025, 1))  # a serial month: listed, never the front
+    with pytest.raises(DomainError, match="does not trade Q"):
+        roll_date("ES", ContractMonth(2024, 8))
 
 
 def test_front_month_refuses_negative_roll() -> None:
@@ -129,10 +177,13 @@ def test_listed_months_still_trading() -> None:
 
 
 @pytest.mark.parametrize("root", sorted(CME_ROOTS))
-def test_front_month_is_the_first_listed_month_when_not_rolling(root: str) -> None:
+def test_front_month_is_the_first_listed_month_not_yet_rolled(root: str) -> None:
     for day in range(0, 730, 7):
         today = D(2024, 1, 1) + dt.timedelta(days=day)
-        months = listed_months(root, today, 2)
+        months = listed_months(root, today, 3)
         front = front_month(root, today)
-        assert front in months
-        assert front == (months[1] if expiry_date(root, months[0]) == today else months[0])
+        assert front == next(m for m in months if roll_date(root, m) > today)
+        if root != "GC":  # the others are traded up to their expiry
+            assert front == (months[1] if expiry_date(root, months[0]) == today else months[0])
+        else:  # never inside the delivery month
+            assert (today.year, today.month) < (front.year, front.month)

@@ -87,3 +87,15 @@ async def test_the_journal_counts_what_it_could_not_write_per_table(tmp_path: Pa
     conn = sqlite3.connect(journal.path)
     assert conn.execute("SELECT count(*) FROM fills").fetchone() == (0,)
     conn.close()
+
+
+def test_the_latch_names_the_account_it_was_written_for(tmp_path: Path) -> None:
+    latch = LatchFile(tmp_path / "ES.sqlite.halted")
+    assert latch.owner() is None  # no latch
+    latch.set(HALT)
+    assert latch.owner() is None  # halted before the account was known
+    latch.account = "DU0000001"
+    latch.set(HALT)
+    assert LatchFile(latch.path).owner() == "DU0000001" and latch.read() == HALT
+    latch.path.write_text("{")
+    assert latch.owner() is None and latch.read() is not None  # unreadable: still halts

@@ -1,6 +1,6 @@
 """``tradeterm report`` and ``tradeterm journal export`` on a journal with known trades: the
 figures against hand computations, per day and per source, in every format; the exports;
-a missing journal is a usage error."""
+one mode's journal only, and which file was read; a missing journal is a usage error."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from tradeterm.journal import Journal
 from tradeterm.journal import rows as R
 from tradeterm.journal.commands import register
 from tradeterm.journal.report import trading_day
+from tradeterm.paths import journal_file
 
 DAY1 = int(dt.datetime(2026, 11, 17, 10, tzinfo=CHICAGO).timestamp()) * NS
 DAY2 = int(dt.datetime(2026, 11, 18, 10, tzinfo=CHICAGO).timestamp()) * NS
@@ -51,7 +52,7 @@ async def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     +10 ticks. 2.25 per contract per side."""
     directory = tmp_path / "journal"
     monkeypatch.setenv("TRADETERM_JOURNAL__DIR", str(directory))
-    j = Journal(directory / "ES.sqlite")
+    j = Journal(journal_file("ES", "sim", directory))
     await j.open()
     await j.start_session("ES", "sim", "test")
     j.record_rows([R.instrument_row(ES, DAY1)], critical=True)
@@ -137,7 +138,7 @@ async def test_export_fills_orders_events_bars(journal_dir: Path) -> None:
 
 
 async def test_closing_the_journal_caches_the_daily_figures(journal_dir: Path) -> None:
-    conn = sqlite3.connect(journal_dir / "ES.sqlite")
+    conn = sqlite3.connect(journal_file("ES", "sim", journal_dir))
     rows = conn.execute("SELECT day, source, trades, wins, gross, commissions, net"
                         " FROM daily_performance ORDER BY day").fetchall()  # fmt: skip
     conn.close()
@@ -151,3 +152,49 @@ def test_no_journal_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TRADETERM_JOURNAL__DIR", str(tmp_path / "none"))
     with pytest.raises(UsageError, match="no journal"):
         run("report", "NQ")
+
+
+async def paper_round_trip(directory: Path) -> Path:
+    """A PAPER journal beside the fixture's SIM one: long 1, out 8 ticks higher (100.00)."""
+    path = journal_file("ES", "paper", directory)
+    async with Journal(path) as j:
+        await j.start_session("ES", "paper", "test")
+        j.record_rows([R.instrument_row(ES, DAY2)], critical=True)
+        for seq, side, price, ts in ((7, Side.BUY, 24000, DAY2), (8, Side.SELL, 24008, DAY2 + NS)):
+            o = order(seq, side, 1)
+            o.submit()
+            await j.commit_intent(o, f"cmd-{seq}", "")
+            j.record(booked(fill(f"p{seq}", o.client_id, side, 1, price, ts)))
+    return path
+
+
+async def test_report_and_export_read_one_modes_journal_and_say_which(
+    journal_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paper = await paper_round_trip(journal_dir)
+    sim = journal_file("ES", "sim", journal_dir)
+    assert json.loads(run("report", "--format", "json"))["total"]["trades"] == 3  # sim: default
+    assert capsys.readouterr().err == f"tradeterm: reading journal {sim}, SIM mode\n"
+    doc = json.loads(run("report", "--mode", "paper", "--format", "json"))
+    assert doc["total"]["trades"] == 1 and Decimal(doc["total"]["gross"]) == Decimal("100.00")
+    assert capsys.readouterr().err == f"tradeterm: reading journal {paper}, PAPER mode\n"
+    monkeypatch.setenv("TRADETERM_MODE", "paper")  # the configured mode is the default
+    fills = list(csv.DictReader(io.StringIO(run("journal", "export", "--what", "fills"))))
+    assert [f["exec_id"] for f in fills] == ["p7", "p8"]
+    assert capsys.readouterr().err == f"tradeterm: reading journal {paper}, PAPER mode\n"
+    with pytest.raises(UsageError, match=r"no journal at .*/live/ES\.sqlite$"):
+        run("report", "--mode", "live")
+
+
+async def test_an_older_versions_shared_journal_is_named_and_read_with_journal(
+    journal_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    legacy = journal_dir / "ES.sqlite"  # where tradeterm 0.1 kept every mode's journal
+    journal_file("ES", "sim", journal_dir).rename(legacy)
+    with pytest.raises(UsageError, match=f"is {legacy}: read it with --journal"):
+        run("report")
+    assert (
+        json.loads(run("report", "--journal", str(legacy), "--format", "json"))["total"]["trades"]
+        == 3
+    )
+    assert capsys.readouterr().err == f"tradeterm: reading journal {legacy}\n"

@@ -21,7 +21,7 @@ def digest(path: Path) -> str:
 
 
 def test_a_new_journal_is_private_wal_and_at_the_current_schema(tmp_path: Path) -> None:
-    path = journal_file("es", tmp_path / "journal")
+    path = journal_file("es", "paper", tmp_path / "journal")
     prepare(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

@@ -1,0 +1,44 @@
+"""Each market's screen and console connect with their own API client id by default, so that
+several markets (and a market's console beside its screen) share one gateway with no
+client-id flag: a second connection with an id in use would be closed by IB (error 326)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradeterm.config import Settings
+from tradeterm.runtime import open_runtime
+from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+
+pytestmark = pytest.mark.integration
+
+
+async def test_two_markets_and_a_console_share_one_gateway_with_no_client_id_set(
+    tmp_path: Path,
+) -> None:
+    gw = FakeGateway(GatewayConfig(port=0, rate=0.0, symbols=("ES", "NQ")))
+    await gw.start()
+
+    def paper(symbol: str, journals: str) -> Settings:
+        return Settings(
+            mode="paper", symbol=symbol,
+            connection={"port": gw.config.port, "connect_timeout_s": 3},
+            journal={"dir": tmp_path / journals},
+        )  # fmt: skip
+
+    try:
+        async with (
+            open_runtime(paper("ES", "screens")) as es,
+            open_runtime(paper("NQ", "screens")) as nq,
+            open_runtime(paper("ES", "console"), process="console") as es_console,
+        ):
+            runtimes = (es, nq, es_console)
+            for rt in runtimes:
+                await rt.engine.start()
+            assert all(rt.engine.connected for rt in runtimes)
+            assert [rt.engine.broker.client_id for rt in runtimes] == [110, 130, 115]
+            assert sorted(s.client_id for s in gw.server.sessions) == [110, 115, 130]
+    finally:
+        await gw.stop()
