@@ -11,7 +11,7 @@ from fractions import Fraction
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from tradeterm.domain import Bar, Instrument
+from tradeterm.domain import Bar, Instrument, OrderStatus
 from tradeterm.engine.events import EngineSnapshot, OrderView
 from tradeterm.engine.marketdata import Print
 from tradeterm.engine.portfolio import PnL
@@ -238,36 +238,94 @@ def tape_text(inst: Instrument, prints: Sequence[Print], lines: int) -> Text:
     return t
 
 
-class OrdersTable(DataTable[str]):
-    """This instance's working orders (and other clients', read-only). ``delete`` cancels."""
+_STATUS_WORDS = {
+    OrderStatus.NEW: "new",
+    OrderStatus.PENDING_SUBMIT: "sending",
+    OrderStatus.SUBMITTED: "working",
+    OrderStatus.PENDING_MODIFY: "modifying",
+    OrderStatus.PENDING_CANCEL: "cancelling",
+    OrderStatus.INACTIVE: "inactive",
+    OrderStatus.FILLED: "filled",
+    OrderStatus.CANCELLED: "cancelled",
+    OrderStatus.REJECTED: "rejected",
+}
+
+
+def order_number(order: OrderView) -> str:
+    """What a trader calls an order: IB's order id (as TWS shows it), ``other`` for another
+    client's, ``-`` before IB has given it one."""
+    if not order.own:
+        return "other"
+    return str(order.broker_id) if order.broker_id is not None else "-"
+
+
+def order_row(inst: Instrument, order: OrderView, filled: bool) -> list[Text]:
+    """One row of the orders table: number, side, quantity, (filled,) type, price on the tick
+    in the market's format, status in words. Each cell starts with the space between columns."""
+    price = order.price
+    cells = [
+        Text(f" {order_number(order)}", justify="right"),
+        Text(f" {order.side}"),
+        Text(f" {order.quantity}", justify="right"),
+        *([Text(f" {order.filled}", justify="right")] if filled else []),
+        Text(f" {order.order_type}"),
+        Text(f" {inst.format_price(price) if price is not None else '-'}", justify="right"),
+        Text(f" {_STATUS_WORDS.get(order.status, str(order.status).lower())}"),
+    ]
+    return cells
+
+
+class OrdersTable(DataTable[Text]):
+    """This instance's working orders (and other clients', read-only). ``delete`` cancels.
+
+    The columns are rebuilt with the rows: their widths follow what is listed now (a
+    DataTable column only ever grows, so a status shown once, e.g. ``sending``, would
+    otherwise keep its width for the rest of the session). The row key is the order's full
+    id; it shows under the table when the table has focus."""
 
     BINDINGS = [("delete,backspace", "cancel_selected", "cancel the selected order")]
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.add_columns("id", "side", "qty", "type", "price", "status")
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", cell_padding=0)
         self._shown: tuple[object, ...] = ()
 
     def show(self, inst: Instrument, orders: Sequence[OrderView]) -> None:
-        key = tuple((o.order_id, o.remaining, o.status, o.price) for o in orders)
+        key = tuple((o.order_id, o.broker_id, o.filled, o.remaining, o.status, o.price)
+                    for o in orders)  # fmt: skip
         if key == self._shown:
             return
         self._shown = key
         row = self.cursor_row
-        self.clear()
+        filled = any(o.filled for o in orders)
+        self.clear(columns=True)
+        labels = ["#", "side", "qty", *(["filled"] if filled else []), "type", "price", "status"]
+        right = {"#", "qty", "filled", "price"}
+        self.add_columns(
+            *(Text(f" {c}", justify="right" if c in right else "left") for c in labels)
+        )
         for o in orders:
-            price = inst.format_price(o.price) if o.price is not None else "MKT"
-            ident = o.order_id.rsplit(".", 1)[-1] if o.own else o.order_id
-            self.add_row(ident, str(o.side), f"{o.remaining}/{o.quantity}", o.order_type,
-                         price, str(o.status) + ("" if o.own else " (other)"), key=o.order_id)  # fmt: skip
+            self.add_row(*order_row(inst, o, filled), key=o.order_id)
         if orders:
             self.move_cursor(row=min(row, len(orders) - 1))
+        self._show_selected(self.has_focus)
 
     def selected_order(self) -> str | None:
         if not self.row_count:
             return None
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
         return str(key.value) if key.value is not None else None
+
+    def _show_selected(self, focused: bool) -> None:
+        self.border_subtitle = (self.selected_order() or "") if focused else ""
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._show_selected(self.has_focus)
+
+    def on_focus(self) -> None:
+        self._show_selected(True)
+
+    def on_blur(self) -> None:
+        self._show_selected(False)
 
     def action_cancel_selected(self) -> None:
         order_id = self.selected_order()
