@@ -95,7 +95,7 @@ class TradingScreen(Screen[None]):
             yield Ladder(id="ladder")
             with Vertical(id="middle"):
                 yield panels.Panel(id="chart")
-                yield RichLog(id="log", max_lines=500, wrap=True, markup=False)
+                yield panels.LogPanel(id="log")
             with Vertical(id="side"):
                 yield panels.Panel(id="position")
                 yield panels.Panel(id="risk")
