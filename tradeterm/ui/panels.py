@@ -166,7 +166,22 @@ def status_text(
     return t
 
 
-def position_text(inst: Instrument, pnl: PnL | None, wide: bool) -> Text:
+def append_item(text: Text, item: Text | str, width: int, sep: str = "  ") -> None:
+    """Append ``item`` to the last line of ``text``, ``sep`` before it, or on a new line when
+    it would pass ``width``: a narrow panel breaks between items, never inside a number."""
+    line = text.plain.rsplit("\n", 1)[-1]
+    if not line:
+        text.append(item)
+    elif width and len(line) + len(sep) + len(item) > width:
+        text.append("\n")
+        text.append(item)
+    else:
+        text.append(sep)
+        text.append(item)
+
+
+def position_text(inst: Instrument, pnl: PnL | None, width: int) -> Text:
+    """The position panel in ``width`` columns."""
     t = Text(no_wrap=True)
     if pnl is None:
         return Text("position -")
@@ -186,15 +201,17 @@ def position_text(inst: Instrument, pnl: PnL | None, wide: bool) -> Text:
     t.append(f" ({pnl.realized_ticks:+d}t)")
     t.append("\n")
     signed(t, "today  ", pnl.daily, "$profit", "$loss")
-    t.append(f"  comm {pnl.commissions:,.2f}" if wide else "")
+    append_item(t, f"comm {pnl.commissions:,.2f}", width)
     return t
 
 
 def risk_text(
     snap: EngineSnapshot, *, limit: Decimal, max_dd: Decimal, drawdown: Decimal | None,
-    max_position: int, rate: int | None, max_rate: float,
+    max_position: int, rate: int | None, max_rate: float, width: int = 0,
 ) -> Text:  # fmt: skip
-    t = Text(no_wrap=True, overflow="ellipsis")
+    """The risk panel in ``width`` columns: figures move to the next line rather than being
+    cut, sentences wrap between words."""
+    t = Text()
     t.append("RISK ", style="bold")
     state = snap.trading_state
     t.append(
@@ -211,12 +228,12 @@ def risk_text(
     t.append(f"day {money(daily)} / -{limit:,.0f}",
              style="$loss" if used >= Decimal("0.8") else "")  # fmt: skip
     if drawdown is not None:
-        t.append(f"  dd {drawdown:,.0f}/{max_dd:,.0f}")
+        append_item(t, f"dd {drawdown:,.0f}/{max_dd:,.0f}", width)
     t.append("\n")
     pos = abs(snap.pnl.quantity) if snap.pnl else 0
     t.append(f"pos {pos}/{max_position}")
     if rate is not None:
-        t.append(f"  rate {rate}/{max_rate:g}/s")
+        append_item(t, f"rate {rate}/{max_rate:g}/s", width)
     if snap.entries_blocked:
         t.append("\n")
         t.append(f"entries blocked: {snap.entries_blocked}", style="$warning")
