@@ -65,6 +65,15 @@ async def test_orders_table_reads_as_a_trader_talks() -> None:
         assert not table.border_subtitle
 
 
+async def test_the_column_names_show_before_any_order() -> None:
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(panels.OrdersTable)
+        table.show(ES, [])
+        await pilot.pause()
+        assert labels(table) == ["#", "side", "qty", "type", "price", "status"]
+
+
 async def test_a_partial_fill_shows_filled_of_quantity_in_its_own_column() -> None:
     app = TableApp()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -342,7 +342,7 @@ class OrdersTable(DataTable[Text]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", cell_padding=0)
-        self._shown: tuple[object, ...] = ()
+        self._shown: tuple[object, ...] | None = None  # the column names show before any order
 
     def show(self, inst: Instrument, orders: Sequence[OrderView]) -> None:
         key = tuple((o.order_id, o.broker_id, o.filled, o.remaining, o.status, o.price)
