@@ -3,7 +3,8 @@
 The real app on the embedded fake gateway (SIM, seed 7), in a private temporary config and
 data directory (your config, themes and journal are not touched). It trades a little (a
 market buy, a resting bid) so the ladder shows a position and an order, then saves SVGs: the
-main screen in each built-in theme, the kill switch, and the help screen.
+main screen in each built-in theme, the main screen at the sizes traders use (80x24, 120x40,
+200x50: ``main-WxH.svg``), the kill switch, and the help screen.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 SIZE = (160, 48)
+SIZES = ((80, 24), (120, 40), (200, 50))  # the same screen, resized: what each width shows
 SEED = 7
 
 
@@ -52,6 +54,13 @@ async def shoot(theme: str, out: Path, extra: bool) -> list[Path]:
         await pilot.pause(2.0)
         saved.append(Path(app.save_screenshot(f"main-{theme}.svg", str(out))))
         if extra:
+            for width, height in SIZES:
+                await pilot.resize_terminal(width, height)
+                await pilot.pause(1.5)  # the panels refit, the chart redraws (at most 2 Hz)
+                name = f"main-{width}x{height}.svg"
+                saved.append(Path(app.save_screenshot(name, str(out))))
+            await pilot.resize_terminal(*SIZE)
+            await pilot.pause(1.0)
             await pilot.press("question_mark")
             await pilot.pause(0.5)
             saved.append(Path(app.save_screenshot("help.svg", str(out))))

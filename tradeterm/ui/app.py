@@ -59,7 +59,7 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.marketdata import Changed, Feed
 from tradeterm.runtime import Runtime, on_stop_signals
-from tradeterm.ui import panels
+from tradeterm.ui import layout, panels
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
 from tradeterm.ui.keys import screen_bindings
 from tradeterm.ui.ladder import Ladder, LadderData
@@ -95,7 +95,7 @@ class TradingScreen(Screen[None]):
             yield Ladder(id="ladder")
             with Vertical(id="middle"):
                 yield panels.Panel(id="chart")
-                yield RichLog(id="log", max_lines=500, wrap=True, markup=False)
+                yield panels.LogPanel(id="log")
             with Vertical(id="side"):
                 yield panels.Panel(id="position")
                 yield panels.Panel(id="risk")
@@ -113,10 +113,22 @@ class TradingScreen(Screen[None]):
         self.set_class(self.app.mode == "live", "live")  # type: ignore[attr-defined]
 
     def on_resize(self) -> None:
-        w, h = self.size
-        self.set_class(w < 120, "narrow")
+        h = self.size.height
         self.set_class(h < 34, "short")
         self.set_class(h < 20, "tiny")
+        self.fit_panels()
+
+    def on_ladder_widths_changed(self) -> None:
+        self.fit_panels()
+
+    def fit_panels(self) -> None:
+        """The panels shown and their widths for this terminal width (``layout.plan``)."""
+        ladder = self.query_one(Ladder)
+        plan = layout.plan(self.size.width, ladder.fit_width)
+        ladder.styles.width = plan.ladder
+        self.query_one("#side").styles.width = plan.side
+        self.set_class(not plan.middle, "narrow")
+        self.set_class(bool(plan.middle) and not plan.chart, "log-only")
         app = self.app
         if isinstance(app, TradingApp):
             app.dirty_all()
@@ -482,11 +494,9 @@ class TradingApp(App[int]):
             self._dirty |= side  # later, at the side panels' rate
         elif side:
             self._last_side = now
-            wide = main.size.width >= 120
             if "position" in side:
-                main.query_one("#position", panels.Panel).set(
-                    panels.position_text(inst, snap.pnl, wide)
-                )
+                position = main.query_one("#position", panels.Panel)
+                position.set(panels.position_text(inst, snap.pnl, position.content_size.width))
             if "risk" in side or "position" in side:
                 self._paint_risk(main, snap)
             if "tape" in side and now - self._last_tape < 1 / TAPE_HZ:
@@ -516,13 +526,14 @@ class TradingApp(App[int]):
     def _paint_risk(self, main: TradingScreen, snap: EngineSnapshot) -> None:
         risk = self.engine.risk if self.engine is not None else None
         cfg = self.market_config.risk
-        main.query_one("#risk", panels.Panel).set(
+        panel = main.query_one("#risk", panels.Panel)
+        panel.set(
             panels.risk_text(
                 snap, limit=cfg.daily_loss_limit, max_dd=cfg.max_drawdown,
                 drawdown=risk.drawdown if risk is not None else None,
                 max_position=cfg.max_position,
                 rate=risk.orders_in_last_second() if risk is not None else None,
-                max_rate=cfg.max_orders_per_s,
+                max_rate=cfg.max_orders_per_s, width=panel.content_size.width,
             )
         )  # fmt: skip
 

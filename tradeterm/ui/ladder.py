@@ -17,7 +17,8 @@ from fractions import Fraction
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Region, Size
+from textual.geometry import Region
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -155,12 +156,30 @@ def _cell(row: Row, name: str) -> object:
     return row.pnl, row.pnl_sign
 
 
-# column widths: (name, width); PRICE's is the instrument's
+# column widths: (name, width); PRICE's follows the instrument's price format (_price_width)
 _COLUMNS = (
     ("BUY", 5), ("BID", 6), ("PRICE", 0), ("ASK", 6), ("SELL", 5), ("LAST", 5), ("VOL", 6),
-    ("P&L", 9),
+    ("P&L", 8),
 )  # fmt: skip
-_OPTIONAL = ("P&L", "VOL", "LAST")  # dropped in this order when the ladder is narrow
+# What a ladder with too little room gives up, first to last: with a position open the volume
+# and the last trade's size before the P&L at price; flat, the P&L column (empty) first. The
+# book, own orders and prices always stay.
+_DROP_IN_POSITION = ("VOL", "LAST", "P&L")
+_DROP_FLAT = ("P&L", "VOL", "LAST")
+_REQUIRED = ("BUY", "BID", "PRICE", "ASK", "SELL", "P&L")  # what the screen makes room for
+
+
+def _width(columns: Iterable[tuple[str, int]]) -> int:
+    return sum(w + 1 for _, w in columns)  # one space after each cell
+
+
+def _fit(columns: list[tuple[str, int]], room: int, drop: tuple[str, ...]) -> list[tuple[str, int]]:
+    """``columns`` without the fewest of ``drop`` (in that order) that makes them fit ``room``."""
+    for name in drop:
+        if _width(columns) <= room:
+            break
+        columns = [c for c in columns if c[0] != name]
+    return columns
 
 
 class LadderColumn(Widget):
@@ -196,6 +215,9 @@ class LadderColumn(Widget):
 
 class Ladder(Widget, can_focus=True):
     """See the module notes. The app calls :meth:`show` at the paint rate."""
+
+    class WidthsChanged(Message):
+        """The widths the ladder fits in changed (:meth:`Ladder.fit_width`)."""
 
     DEFAULT_CSS = """
     Ladder { width: 1fr; height: 1fr; min-width: 30; layout: horizontal; overflow: hidden; }
@@ -287,22 +309,49 @@ class Ladder(Widget, can_focus=True):
 
     # ---- layout ----------------------------------------------------------------------------
 
+    def _price_width(self) -> int:
+        """The price column: the widest price in view in the instrument's format (CL 70.02,
+        ES 6000.25, NQ 21000.25), the average-price mark and a space; before the instrument
+        is known, room for the header."""
+        data = self.data
+        if data is None or data.reference is None:
+            return len("PRICE") + 2
+        top = self.top if self.top is not None else data.reference
+        shown = (top, top - self.rows + 1, data.reference)
+        return max(len(data.instrument.format_price(p)) for p in shown) + 2
+
+    def _all_columns(self) -> list[tuple[str, int]]:
+        price_w = self._price_width()
+        return [(name, w or price_w) for name, w in _COLUMNS]
+
     def _columns(self, width: int) -> list[tuple[str, int]]:
-        price_w = 10
-        if self.data is not None:
-            price_w = len(self.data.instrument.format_price(999_999)) + 3
-        cols = [(name, w or price_w) for name, w in _COLUMNS]
-        for drop in _OPTIONAL:
-            if sum(w + 1 for _, w in cols) <= width:
-                break
-            cols = [c for c in cols if c[0] != drop]
-        return cols
+        """The columns shown in ``width``. The room is what fits with a position open, so that
+        a fill never resizes the ladder; flat, the empty P&L column gives its place to the
+        volume and the last trade's size when they fit."""
+        columns = self._all_columns()
+        room = _width(_fit(columns, width, _DROP_IN_POSITION))
+        position = self.data is not None and self.data.position != 0
+        return _fit(columns, room, _DROP_IN_POSITION if position else _DROP_FLAT)
+
+    def fit_width(self, budget: int) -> int:
+        """The ladder's width (its border included) when it may use ``budget`` columns: the
+        columns that fit, never fewer than the book, own orders, prices and P&L at price."""
+        gutter = self.styles.gutter.width
+        columns = self._all_columns()
+        required = [c for c in columns if c[0] in _REQUIRED]
+        fitting = _fit(columns, budget - gutter, _DROP_IN_POSITION)
+        return gutter + max(_width(fitting), _width(required))
 
     def _relayout(self) -> None:
-        """(Re)build the column widgets for the current width."""
+        """(Re)build the column widgets for the current width. When the price column's width
+        changed (the instrument became known, a price gained a digit), the screen is told:
+        the ladder's fitting widths changed with it."""
         layout = self._columns(self.size.width)
         if layout == self._layout:
             return
+        price_w = dict(layout).get("PRICE")
+        if price_w != dict(self._layout).get("PRICE"):
+            self.post_message(self.WidthsChanged())
         self._layout = layout
         self._rows.clear()
         with self.app.batch_update():
@@ -427,9 +476,7 @@ class Ladder(Widget, can_focus=True):
         st = self._style
         row = self._rows.get(y)
         full = w + 1
-        if row is None or self.data is None:
-            return Strip.blank(full, st("base"))
-        if isinstance(row, Header):
+        if isinstance(row, Header):  # the column names need no market data: always shown
             if row.stale:  # STALE must be seen even on the narrowest ladder: a banner
                 x = sum(
                     cw + 1 for cn, cw in self._layout[: [c for c, _ in self._layout].index(name)]
@@ -437,10 +484,12 @@ class Ladder(Widget, can_focus=True):
                 text = " STALE: depth stopped updating ".center(self.size.width)
                 return Strip([Segment(text[x : x + full].ljust(full), st("stale"))])
             label = name if name != "P&L" else ("P&L $" if row.money else "P&L t")
-            text = label.center(w) if name == "PRICE" else label.rjust(w)
+            text = label.rjust(w)
             if name == self._layout[-1][0]:
                 text += " " + ("AUTO" if row.auto else "MAN")[: max(full - len(text) - 1, 0)]
             return Strip([Segment(text[:full].ljust(full), st("header"))])
+        if row is None or self.data is None:
+            return Strip.blank(full, st("base"))
         cursor = st("cursor") if row.cursor else None
 
         def seg(text: str, style: Style) -> Segment:
@@ -457,7 +506,7 @@ class Ladder(Widget, can_focus=True):
             )
             segments = [seg((str(row.bid) if row.bid else "").rjust(w), style)]
         elif name == "PRICE":
-            text = self.data.instrument.format_price(row.price).center(w - 1)
+            text = self.data.instrument.format_price(row.price).rjust(w - 1)
             style = st("last") if row.last is not None else st("avg") if row.avg else st("base")
             price = Segment(text, style) if row.last is not None else seg(text, style)
             segments = [seg("◆" if row.avg else " ", st("avg")), price]
@@ -495,6 +544,3 @@ class Ladder(Widget, can_focus=True):
             "".join(segment.text for segment in self.cell_strip(name, w, y))
             for name, w in self._layout
         )
-
-    def get_content_width(self, container: Size, viewport: Size) -> int:
-        return sum(w + 1 for _, w in self._columns(10_000))

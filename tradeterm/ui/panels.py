@@ -4,14 +4,19 @@ only when what it shows changed (``Panel.set``): over SSH every repaint costs by
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
+from typing import Self
 
+from rich.console import RenderableType
 from rich.text import Text
-from textual.widgets import DataTable, Static
+from textual.events import Resize
+from textual.widgets import DataTable, RichLog, Static
 
-from tradeterm.domain import Bar, Instrument
+from tradeterm.domain import Bar, Instrument, OrderStatus
 from tradeterm.engine.events import EngineSnapshot, OrderView
 from tradeterm.engine.marketdata import Print
 from tradeterm.engine.portfolio import PnL
@@ -161,7 +166,22 @@ def status_text(
     return t
 
 
-def position_text(inst: Instrument, pnl: PnL | None, wide: bool) -> Text:
+def append_item(text: Text, item: Text | str, width: int, sep: str = "  ") -> None:
+    """Append ``item`` to the last line of ``text``, ``sep`` before it, or on a new line when
+    it would pass ``width``: a narrow panel breaks between items, never inside a number."""
+    line = text.plain.rsplit("\n", 1)[-1]
+    if not line:
+        text.append(item)
+    elif width and len(line) + len(sep) + len(item) > width:
+        text.append("\n")
+        text.append(item)
+    else:
+        text.append(sep)
+        text.append(item)
+
+
+def position_text(inst: Instrument, pnl: PnL | None, width: int) -> Text:
+    """The position panel in ``width`` columns."""
     t = Text(no_wrap=True)
     if pnl is None:
         return Text("position -")
@@ -181,15 +201,17 @@ def position_text(inst: Instrument, pnl: PnL | None, wide: bool) -> Text:
     t.append(f" ({pnl.realized_ticks:+d}t)")
     t.append("\n")
     signed(t, "today  ", pnl.daily, "$profit", "$loss")
-    t.append(f"  comm {pnl.commissions:,.2f}" if wide else "")
+    append_item(t, f"comm {pnl.commissions:,.2f}", width)
     return t
 
 
 def risk_text(
     snap: EngineSnapshot, *, limit: Decimal, max_dd: Decimal, drawdown: Decimal | None,
-    max_position: int, rate: int | None, max_rate: float,
+    max_position: int, rate: int | None, max_rate: float, width: int = 0,
 ) -> Text:  # fmt: skip
-    t = Text(no_wrap=True, overflow="ellipsis")
+    """The risk panel in ``width`` columns: figures move to the next line rather than being
+    cut, sentences wrap between words."""
+    t = Text()
     t.append("RISK ", style="bold")
     state = snap.trading_state
     t.append(
@@ -206,12 +228,12 @@ def risk_text(
     t.append(f"day {money(daily)} / -{limit:,.0f}",
              style="$loss" if used >= Decimal("0.8") else "")  # fmt: skip
     if drawdown is not None:
-        t.append(f"  dd {drawdown:,.0f}/{max_dd:,.0f}")
+        append_item(t, f"dd {drawdown:,.0f}/{max_dd:,.0f}", width)
     t.append("\n")
     pos = abs(snap.pnl.quantity) if snap.pnl else 0
     t.append(f"pos {pos}/{max_position}")
     if rate is not None:
-        t.append(f"  rate {rate}/{max_rate:g}/s")
+        append_item(t, f"rate {rate}/{max_rate:g}/s", width)
     if snap.entries_blocked:
         t.append("\n")
         t.append(f"entries blocked: {snap.entries_blocked}", style="$warning")
@@ -238,36 +260,127 @@ def tape_text(inst: Instrument, prints: Sequence[Print], lines: int) -> Text:
     return t
 
 
-class OrdersTable(DataTable[str]):
-    """This instance's working orders (and other clients', read-only). ``delete`` cancels."""
+class LogPanel(RichLog):
+    """The on-screen log. Lines wrap between words at the panel's width, and wrap again when
+    the width changes: a RichLog renders each line once, at the width of that moment (and at
+    least ``min_width``, 78 by default), so a line written before a resize would be cut."""
+
+    def __init__(self, *, id: str | None = None, max_lines: int = 500) -> None:
+        super().__init__(id=id, max_lines=max_lines, wrap=True, markup=False, min_width=1)
+        self._entries: deque[object] = deque(maxlen=max_lines)
+        self._wrapped_at = 0
+
+    def write(
+        self,
+        content: RenderableType | object,
+        width: int | None = None,
+        expand: bool = False,
+        shrink: bool = True,
+        scroll_end: bool | None = None,
+        animate: bool = False,
+    ) -> Self:
+        if self._size_known:  # before, RichLog keeps it and writes it again once sized
+            self._entries.append(content)
+        return super().write(content, width, expand, shrink, scroll_end, animate)
+
+    def on_resize(self, event: Resize) -> None:
+        width = event.size.width
+        if self._size_known and width and width != self._wrapped_at:
+            self.clear()
+            for entry in self._entries:
+                super().write(entry)
+        if width:
+            self._wrapped_at = width
+
+
+_STATUS_WORDS = {
+    OrderStatus.NEW: "new",
+    OrderStatus.PENDING_SUBMIT: "sending",
+    OrderStatus.SUBMITTED: "working",
+    OrderStatus.PENDING_MODIFY: "modifying",
+    OrderStatus.PENDING_CANCEL: "cancelling",
+    OrderStatus.INACTIVE: "inactive",
+    OrderStatus.FILLED: "filled",
+    OrderStatus.CANCELLED: "cancelled",
+    OrderStatus.REJECTED: "rejected",
+}
+
+
+def order_number(order: OrderView) -> str:
+    """What a trader calls an order: IB's order id (as TWS shows it), ``other`` for another
+    client's, ``-`` before IB has given it one."""
+    if not order.own:
+        return "other"
+    return str(order.broker_id) if order.broker_id is not None else "-"
+
+
+def order_row(inst: Instrument, order: OrderView, filled: bool) -> list[Text]:
+    """One row of the orders table: number, side, quantity, (filled,) type, price on the tick
+    in the market's format, status in words. Each cell starts with the space between columns."""
+    price = order.price
+    cells = [
+        Text(f" {order_number(order)}", justify="right"),
+        Text(f" {order.side}"),
+        Text(f" {order.quantity}", justify="right"),
+        *([Text(f" {order.filled}", justify="right")] if filled else []),
+        Text(f" {order.order_type}"),
+        Text(f" {inst.format_price(price) if price is not None else '-'}", justify="right"),
+        Text(f" {_STATUS_WORDS.get(order.status, str(order.status).lower())}"),
+    ]
+    return cells
+
+
+class OrdersTable(DataTable[Text]):
+    """This instance's working orders (and other clients', read-only). ``delete`` cancels.
+
+    The columns are rebuilt with the rows: their widths follow what is listed now (a
+    DataTable column only ever grows, so a status shown once, e.g. ``sending``, would
+    otherwise keep its width for the rest of the session). The row key is the order's full
+    id; it shows under the table when the table has focus."""
 
     BINDINGS = [("delete,backspace", "cancel_selected", "cancel the selected order")]
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.add_columns("id", "side", "qty", "type", "price", "status")
-        self._shown: tuple[object, ...] = ()
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", cell_padding=0)
+        self._shown: tuple[object, ...] | None = None  # the column names show before any order
 
     def show(self, inst: Instrument, orders: Sequence[OrderView]) -> None:
-        key = tuple((o.order_id, o.remaining, o.status, o.price) for o in orders)
+        key = tuple((o.order_id, o.broker_id, o.filled, o.remaining, o.status, o.price)
+                    for o in orders)  # fmt: skip
         if key == self._shown:
             return
         self._shown = key
         row = self.cursor_row
-        self.clear()
+        filled = any(o.filled for o in orders)
+        self.clear(columns=True)
+        labels = ["#", "side", "qty", *(["filled"] if filled else []), "type", "price", "status"]
+        right = {"#", "qty", "filled", "price"}
+        self.add_columns(
+            *(Text(f" {c}", justify="right" if c in right else "left") for c in labels)
+        )
         for o in orders:
-            price = inst.format_price(o.price) if o.price is not None else "MKT"
-            ident = o.order_id.rsplit(".", 1)[-1] if o.own else o.order_id
-            self.add_row(ident, str(o.side), f"{o.remaining}/{o.quantity}", o.order_type,
-                         price, str(o.status) + ("" if o.own else " (other)"), key=o.order_id)  # fmt: skip
+            self.add_row(*order_row(inst, o, filled), key=o.order_id)
         if orders:
             self.move_cursor(row=min(row, len(orders) - 1))
+        self._show_selected(self.has_focus)
 
     def selected_order(self) -> str | None:
         if not self.row_count:
             return None
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
         return str(key.value) if key.value is not None else None
+
+    def _show_selected(self, focused: bool) -> None:
+        self.border_subtitle = (self.selected_order() or "") if focused else ""
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._show_selected(self.has_focus)
+
+    def on_focus(self) -> None:
+        self._show_selected(True)
+
+    def on_blur(self) -> None:
+        self._show_selected(False)
 
     def action_cancel_selected(self) -> None:
         order_id = self.selected_order()
@@ -277,9 +390,30 @@ class OrdersTable(DataTable[str]):
                 cancel(order_id)
 
 
+_ROUND_STEPS = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5))
+
+
+def axis_prices(tick: Decimal, low: int, high: int, most: int) -> list[int]:
+    """Prices (in ticks) for at most ``most`` axis labels from ``low`` to ``high``, a round
+    step apart: 1, 2, 2.5 or 5 times a power of ten in price units that is a whole number of
+    ticks (ES 1.00 or 2.50, CL 0.05, GC 0.50), else one tick. Every label is a price a market
+    can trade at."""
+    steps = {1}
+    for power in range(-8, 9):
+        for m in _ROUND_STEPS:
+            in_ticks = m * Decimal(10) ** power / tick
+            if in_ticks >= 1 and in_ticks == in_ticks.to_integral_value():
+                steps.add(int(in_ticks))
+    span = max(high - low, 0)
+    step = next((s for s in sorted(steps) if span // s + 1 <= max(most, 1)), max(steps))
+    first = -(-low // step) * step
+    return list(range(first, high + 1, step))
+
+
 def chart_text(inst: Instrument, bars: Sequence[Bar], width: int, height: int,
                avg: Fraction | None, dark: bool) -> Text:  # fmt: skip
-    """1-minute candles with plotext (costly: the app calls this on bar close, ≤ 2 Hz)."""
+    """1-minute candles with plotext (costly: the app calls this on bar close, ≤ 2 Hz); the
+    price axis labelled on the tick in the market's format (:func:`axis_prices`)."""
     import plotext as plt
 
     if width < 20 or height < 6 or not bars:
@@ -288,6 +422,7 @@ def chart_text(inst: Instrument, bars: Sequence[Bar], width: int, height: int,
     tick = float(inst.tick)
     xs = list(range(len(shown)))
     plt.clf()
+    plt.limitsize(False, False)  # the panel's size, not the size of the terminal plotext sees
     plt.plotsize(width, height)
     plt.theme("clear")
     plt.frame(False)
@@ -298,10 +433,14 @@ def chart_text(inst: Instrument, bars: Sequence[Bar], width: int, height: int,
         "Low": [b.low * tick for b in shown],
     }
     plt.candlestick(xs, data)
+    low, high = min(b.low for b in shown), max(b.high for b in shown)
     if avg is not None:
         plt.hline(float(avg) * tick, "magenta")
+        low, high = min(low, math.floor(avg)), max(high, math.ceil(avg))
+    prices = axis_prices(inst.tick, low, high, (height - 3) // 3)
+    plt.yticks([p * tick for p in prices], [f"{inst.format_price(p)} " for p in prices])
     labels = [dt.datetime.fromtimestamp(b.start_ns / NS, CHICAGO).strftime("%H:%M") for b in shown]
     step = max(len(xs) // 6, 1)
     plt.xticks(xs[::step], labels[::step])
     plt.title(f"{inst.local_symbol} 1 min")
-    return Text.from_ansi(plt.build(), no_wrap=True)
+    return Text.from_ansi(plt.build(), no_wrap=True, overflow="crop")
