@@ -107,7 +107,7 @@ from tradeterm.engine.session import CHICAGO, CME, NS, SessionCalendar
 
 log = logging.getLogger(__name__)
 
-CONNECTED = frozenset({ConnectionState.LIVE, ConnectionState.DEGRADED})
+CONNECTED = frozenset({ConnectionState.OK, ConnectionState.DEGRADED})
 POSITION_GRACE_S = 1.0  # the broker's position may trail our fills by this much
 RETRY_S = 5.0  # history / reconciliation retry interval
 RECHECK_S = 1.0  # how often an order of ours that IB does not list is looked for again
@@ -631,7 +631,7 @@ class Engine:
         degraded = self._degraded()
         if degraded is not None and state in CONNECTED:
             state, reason = ConnectionState.DEGRADED, degraded
-        elif stale and state is ConnectionState.LIVE:
+        elif stale and state is ConnectionState.OK:
             state, reason = ConnectionState.DEGRADED, "stale: " + ", ".join(stale)
         health = HealthChanged(state, reason, stale, self.clock(), self._retry_in)
         old = self.health
@@ -696,7 +696,7 @@ class Engine:
         working = orders.working()
         state, degraded = self._broker_state, self._degraded()
         if state in CONNECTED:  # a broken HMDS farm is no reason to stop; stale data is
-            state = ConnectionState.DEGRADED if degraded is not None else ConnectionState.LIVE
+            state = ConnectionState.DEGRADED if degraded is not None else ConnectionState.OK
         return RiskContext(
             now_ns=self.clock(),
             position=portfolio.position.quantity,

@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import RichLog, Static
 
+from tradeterm.broker.base import ConnectionState
 from tradeterm.config import Settings
 from tradeterm.domain import Instrument, OrderType, Side
 from tradeterm.engine.commands import (
@@ -396,7 +397,7 @@ class TradingApp(App[int]):
             case HealthChanged():
                 d |= {"status", "ladder", "ladder-now"}
                 self._retry_at = time.monotonic() + event.retry_in_s if event.retry_in_s else None
-                self.log_line("INFO" if str(event.state) == "LIVE" else "WARNING",
+                self.log_line("INFO" if event.state is ConnectionState.OK else "WARNING",
                               f"connection {event.state}: {event.reason}")  # fmt: skip
             case RiskUpdate():
                 d |= {"risk", "status"}

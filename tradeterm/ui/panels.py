@@ -133,9 +133,9 @@ def status_text(
     if snap is not None:
         health = snap.health
         state = str(health.state)
-        style = {"LIVE": "$success", "DEGRADED": "bold $warning"}.get(state, "bold $error")
+        style = {"OK": "$success", "DEGRADED": "bold $warning"}.get(state, "bold $error")
         t.append(" ")
-        t.append(state, style=style)
+        t.append(f"IB {state}", style=style)  # the connection: never "LIVE", a trading mode
         if retry_in_s is not None and state == "RECONNECTING":  # counts down each second
             t.append(f" retry in {retry_in_s:.0f}s", style="$warning")
         market = snap.market
