@@ -227,6 +227,7 @@ class Engine:
         self._reconcile_lock = asyncio.Lock()
         self._reconciled_once = False
         self._reconcile_due = False
+        self._reconciling = False  # a reconciliation is running (entries wait)
         self._history_due = False
         self._last_resubscribe = 0
         self._broker_state = ConnectionState.DISCONNECTED
@@ -625,18 +626,34 @@ class Engine:
             return "IB lost its connection to the exchange (1100)"
         return self._farm_down
 
+    @property
+    def syncing(self) -> bool:
+        """Entries wait for a reconciliation: none has completed yet (start), one is due (a
+        reconnect, IB's 1101/1102, a failed one) or one is running."""
+        return not self._reconciled_once or self._reconcile_due or self._reconciling
+
     def _refresh_health(self) -> None:
-        state, reason = self._broker_state, self._broker_reason
+        """The health the trader sees: the broker's state, SYNCING while connected but not
+        reconciled (OK only when orders can go), DEGRADED with its cause (IB's link, its
+        market data farm, a stale feed)."""
+        state, reason, cause = self._broker_state, self._broker_reason, ""
         stale = self._stale() if state in CONNECTED else ()
         degraded = self._degraded()
-        if degraded is not None and state in CONNECTED:
+        if state in CONNECTED and self.syncing:
+            blocked = self.orders.blocked if self.orders is not None else None
+            state, reason, cause = ConnectionState.SYNCING, blocked or "starting", "reconciling"
+        elif degraded is not None and state in CONNECTED:
             state, reason = ConnectionState.DEGRADED, degraded
+            cause = "exchange link" if self._link_down else "data farm"
         elif stale and state is ConnectionState.OK:
             state, reason = ConnectionState.DEGRADED, "stale: " + ", ".join(stale)
-        health = HealthChanged(state, reason, stale, self.clock(), self._retry_in)
+            cause = "stale " + "+".join(stale)
+        elif state is ConnectionState.DEGRADED:  # the broker's own: a (historical) data farm
+            cause = "farm"
+        health = HealthChanged(state, reason, stale, self.clock(), self._retry_in, cause)
         old = self.health
-        if (old.state, old.reason, old.stale, old.retry_in_s) != (
-            health.state, health.reason, health.stale, health.retry_in_s,
+        if (old.state, old.reason, old.stale, old.retry_in_s, old.cause) != (
+            health.state, health.reason, health.stale, health.retry_in_s, health.cause,
         ):  # fmt: skip
             self.health = health
             self.publish(health)
@@ -976,6 +993,8 @@ class Engine:
             self._reconcile_due = False
             at_start = not self._reconciled_once
             orders.blocked = f"reconciling ({reason})"
+            self._reconciling = True
+            self._refresh_health()
             try:
                 result = await self._reconcile(reason, at_start)
             except BrokerError as exc:
@@ -983,9 +1002,13 @@ class Engine:
                 orders.blocked = f"reconciliation failed, retrying: {exc}"
                 self.notice("WARNING", f"reconciliation ({reason}) failed: {exc}")
                 return None
-            self._reconciled_once = True
-            if self._broker_state in CONNECTED and not self._link_down:
-                orders.blocked = None
+            else:
+                self._reconciled_once = True
+                if self._broker_state in CONNECTED and not self._link_down:
+                    orders.blocked = None
+            finally:
+                self._reconciling = False
+                self._refresh_health()  # OK only now that orders can go
             self.publish(result)
             self.notice("INFO", f"reconciled ({reason}): {result.detail}")
             return result

@@ -107,14 +107,17 @@ class OrderView:
 
 @dataclass(frozen=True, slots=True)
 class HealthChanged:
-    """The connection as the trader must see it: the broker's state, made DEGRADED by stale
-    feeds; ``retry_in_s`` while RECONNECTING."""
+    """The connection as the trader must see it: the broker's state, SYNCING while connected
+    and not reconciled (OK only when orders can go), DEGRADED by IB's link, its market data
+    farm or stale feeds; ``retry_in_s`` while RECONNECTING. ``cause``: why it is SYNCING or
+    DEGRADED in a word or two, for a narrow status bar (``data farm``, ``stale depth``)."""
 
     state: ConnectionState
     reason: str
     stale: tuple[Feed, ...]
     ts_ns: int
     retry_in_s: float | None = None
+    cause: str = ""
 
 
 @dataclass(frozen=True, slots=True)

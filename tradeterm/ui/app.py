@@ -443,8 +443,8 @@ class TradingApp(App[int]):
         main = self._main()
         if main is None:
             return
-        if engine is None or engine.instrument is None:
-            self._paint_status(main, None)
+        if engine is None or engine.instrument is None:  # starting: the connection as it goes
+            self._paint_status(main, engine.snapshot(tape=0) if engine is not None else None)
             return
         dirty, self._dirty = self._dirty, set()
         now = time.monotonic()

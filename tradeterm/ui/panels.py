@@ -133,9 +133,12 @@ def status_text(
     if snap is not None:
         health = snap.health
         state = str(health.state)
-        style = {"OK": "$success", "DEGRADED": "bold $warning"}.get(state, "bold $error")
+        warn = "bold $warning"
+        style = {"OK": "$success", "DEGRADED": warn, "SYNCING": warn}.get(state, "bold $error")
         t.append(" ")
         t.append(f"IB {state}", style=style)  # the connection: never "LIVE", a trading mode
+        if health.cause and state == "DEGRADED":  # why, in a word or two: fits 80 columns
+            t.append(f" {health.cause}", style="$warning")
         if retry_in_s is not None and state == "RECONNECTING":  # counts down each second
             t.append(f" retry in {retry_in_s:.0f}s", style="$warning")
         market = snap.market
