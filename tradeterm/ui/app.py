@@ -23,6 +23,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.screen import Screen
 from textual.theme import Theme
@@ -424,9 +425,14 @@ class TradingApp(App[int]):
         return self.engine.instrument if self.engine is not None else None
 
     def log_line(self, level: str, text: str) -> None:
+        """A line in the trading screen's log panel, also while a dialog is on top (the kill
+        switch's, a re-arm): the log is the trading screen's, not the top screen's."""
+        main = self._main()
+        if main is None:
+            return
         try:
-            widget = self.screen.query_one("#log", RichLog)
-        except Exception:
+            widget = main.query_one("#log", RichLog)
+        except NoMatches:
             return
         style = {"ERROR": "bold $error", "WARNING": "$warning"}.get(level, "")
         stamp = panels.ct_clock(self.clock())[:8]
@@ -453,6 +459,9 @@ class TradingApp(App[int]):
             return
         snap = engine.snapshot(tape=40)
         inst = engine.instrument
+        kill = self._kill_screen
+        if kill is not None and kill.is_attached:  # the position and orders as they are now
+            kill.show_now(snap.pnl.quantity if snap.pnl else 0, snap.orders)
         if "ladder" in dirty:
             # the terminal-output budget: market data alone may repaint the book only as
             # often as the bytes allow; own orders, fills, health paint at once
@@ -681,7 +690,11 @@ class TradingApp(App[int]):
         snap = engine.snapshot(tape=0)
 
         def check(reason: str) -> str | None:
-            return engine.rearm(reason)
+            refusal = engine.rearm(reason)
+            if refusal:
+                log.warning("re-arm refused: %s", refusal)
+                self.log_line("WARNING", f"re-arm refused: {refusal}")
+            return refusal
 
         def done(reason: str | None) -> None:
             if reason:
