@@ -21,7 +21,9 @@ from tradeterm.engine.portfolio import PnL
 @dataclass(frozen=True, slots=True)
 class OrderView:
     """An immutable view of one order: this instance's (``own``) or another client's
-    (read-only: ``order_id`` is ``ib:<permId>``)."""
+    (read-only: ``order_id`` is ``ib:<permId>``). ``unconfirmed``: what IB has not confirmed
+    about an own open order (``not acknowledged``, ``cancel not confirmed``, ``change not
+    confirmed``, ``not listed at IB``; see ``OrderManager.unconfirmed``), empty when nothing."""
 
     order_id: str
     side: Side
@@ -43,6 +45,7 @@ class OrderView:
     reason: str = ""
     pending_change: OrderChange | None = None
     command_id: str = ""
+    unconfirmed: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -54,7 +57,9 @@ class OrderView:
         return self.limit if self.limit is not None else self.stop
 
     @classmethod
-    def of(cls, order: Order, *, role: str = "", command_id: str = "") -> OrderView:
+    def of(
+        cls, order: Order, *, role: str = "", command_id: str = "", unconfirmed: str = ""
+    ) -> OrderView:
         return cls(
             order_id=order.client_id,
             side=order.side,
@@ -76,6 +81,7 @@ class OrderView:
             reason=order.reject_reason or "",
             pending_change=order.pending_change,
             command_id=command_id,
+            unconfirmed=unconfirmed,
         )
 
     @classmethod

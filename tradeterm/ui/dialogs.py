@@ -145,7 +145,10 @@ class KillScreen(ModalScreen[None]):
             yield Static("", id="kill-end")
 
     def show_now(self, position: int, orders: Sequence[OrderView]) -> None:
-        text = f"now: position {position}, working {len(orders)}"
+        unconfirmed = sum(1 for o in orders if o.unconfirmed)
+        text = f"now: position {position}, working {len(orders)}" + (
+            f" ({unconfirmed} unconfirmed by IB)" if unconfirmed else ""
+        )
         if text != self.now:  # repainted only when it changed
             self.now = text
             self.query_one("#kill-now", Static).update(text)

@@ -25,20 +25,23 @@ from tradeterm.domain import Instrument, Side
 from tradeterm.engine.events import OrderView
 
 EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
+UNCONFIRMED = "?"  # the mark of an order IB has not confirmed (shown reversed too)
 _TYPE_LETTER = {"MKT": "M", "LMT": "L", "STP": "S", "STP LMT": "SL"}
 
 
 def order_label(orders: Iterable[OrderView]) -> str:
-    """``2L``, ``1S``, ``3L+`` (several types) for the orders working at one price."""
-    qty, kinds = 0, []
+    """``2L``, ``1S``, ``3L+`` (several types) for the orders working at one price; ending in
+    ``UNCONFIRMED`` (``1L?``) when IB has not confirmed one of them (it may still fill)."""
+    qty, kinds, unconfirmed = 0, [], False
     for o in orders:
         qty += o.remaining
+        unconfirmed = unconfirmed or bool(o.unconfirmed)
         letter = _TYPE_LETTER.get(o.order_type, o.order_type[:1])
         if letter not in kinds:
             kinds.append(letter)
     if not qty:
         return ""
-    return f"{qty}{kinds[0]}{'+' if len(kinds) > 1 else ''}"
+    return f"{qty}{kinds[0]}{'+' if len(kinds) > 1 else ''}{UNCONFIRMED if unconfirmed else ''}"
 
 
 @dataclass(slots=True)
@@ -415,6 +418,7 @@ class Ladder(Widget, can_focus=True):
                 "volume": Style(color=c("ladder-volume", "grey50"), bgcolor=bg),
                 "own-buy": Style(color=c("ladder-own-buy", "cyan"), bgcolor=bg, bold=True),
                 "own-sell": Style(color=c("ladder-own-sell", "red"), bgcolor=bg, bold=True),
+                "unconfirmed": Style(reverse=True),
                 "profit": Style(color=c("profit", "green"), bgcolor=bg),
                 "loss": Style(color=c("loss", "red"), bgcolor=bg),
             }  # fmt: skip
@@ -448,7 +452,7 @@ class Ladder(Widget, can_focus=True):
 
         segments: list[Segment]
         if name == "BUY":
-            segments = [seg(row.buys.rjust(w), st("own-buy"))]
+            segments = [seg(row.buys.rjust(w), self._own_style(row.buys, "own-buy"))]
         elif name == "BID":
             style = (
                 (st("bid") + st("inside") if row.inside == -1 else st("bid"))
@@ -469,7 +473,7 @@ class Ladder(Widget, can_focus=True):
             )
             segments = [seg((str(row.ask) if row.ask else "").rjust(w), style)]
         elif name == "SELL":
-            segments = [seg(row.sells.rjust(w), st("own-sell"))]
+            segments = [seg(row.sells.rjust(w), self._own_style(row.sells, "own-sell"))]
         elif name == "LAST":
             last = row.last is not None
             segments = [
@@ -488,6 +492,11 @@ class Ladder(Widget, can_focus=True):
             segments = [seg(row.pnl[:w].rjust(w), style)]
         segments.append(seg(" ", st("base")))
         return Strip(segments).crop(0, full)
+
+    def _own_style(self, label: str, name: str) -> Style:
+        """Own orders' cell: reversed while IB has not confirmed one of them."""
+        style = self._style(name)
+        return style + self._style("unconfirmed") if label.endswith(UNCONFIRMED) else style
 
     def row_text(self, y: int) -> str:
         """Row ``y`` as plain text, every column (tests, the tmux check)."""

@@ -241,6 +241,14 @@ def tape_text(inst: Instrument, prints: Sequence[Print], lines: int) -> Text:
     return t
 
 
+def order_status(o: OrderView) -> str:
+    """The orders table's status cell: UNCONFIRMED and what IB has not confirmed (the order
+    may still fill), else the status; another client's orders say so."""
+    if o.unconfirmed:
+        return f"UNCONFIRMED: {o.unconfirmed}"
+    return str(o.status) + ("" if o.own else " (other)")
+
+
 class OrdersTable(DataTable[str]):
     """This instance's working orders (and other clients', read-only). ``delete`` cancels."""
 
@@ -252,7 +260,7 @@ class OrdersTable(DataTable[str]):
         self._shown: tuple[object, ...] = ()
 
     def show(self, inst: Instrument, orders: Sequence[OrderView]) -> None:
-        key = tuple((o.order_id, o.remaining, o.status, o.price) for o in orders)
+        key = tuple((o.order_id, o.remaining, o.status, o.price, o.unconfirmed) for o in orders)
         if key == self._shown:
             return
         self._shown = key
@@ -262,7 +270,7 @@ class OrdersTable(DataTable[str]):
             price = inst.format_price(o.price) if o.price is not None else "MKT"
             ident = o.order_id.rsplit(".", 1)[-1] if o.own else o.order_id
             self.add_row(ident, str(o.side), f"{o.remaining}/{o.quantity}", o.order_type,
-                         price, str(o.status) + ("" if o.own else " (other)"), key=o.order_id)  # fmt: skip
+                         price, order_status(o), key=o.order_id)  # fmt: skip
         if orders:
             self.move_cursor(row=min(row, len(orders) - 1))
 

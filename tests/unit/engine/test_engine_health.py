@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from tests.unit.engine.fake_broker import FakeBroker
-from tests.unit.engine.test_orders import ES, PX_5000, Clock, Run, settle
+from tests.unit.engine.test_orders import ES, PX_5000, Clock, Desk, Run, report, settle
 from tradeterm.broker.base import (
     LINK_RESTORED,
     BrokerNotice,
@@ -16,10 +16,10 @@ from tradeterm.broker.base import (
     MarketDataFarm,
     QuoteEvent,
 )
-from tradeterm.domain import OrderType, Quote, Side
+from tradeterm.domain import OrderStatus, OrderType, Quote, Side
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.events import HealthChanged, Reconciled
+from tradeterm.engine.events import HealthChanged, OrderUpdated, Reconciled
 from tradeterm.engine.session import CME
 
 
@@ -119,3 +119,23 @@ async def test_degraded_names_its_cause_in_a_word() -> None:
         assert health.reason == "IB's market data farm is down (usfarm)"
     finally:
         await engine.stop()
+
+
+async def test_an_order_view_says_what_ib_has_not_confirmed() -> None:
+    """Issue 13: the screen shows unconfirmed orders as such, from the engine's views."""
+    desk = Desk()
+    order = await desk.place(Side.BUY, 1, "4990")
+
+    def view() -> str:
+        (shown,) = [v for v in desk.om.views() if v.order_id == order.client_id]
+        return shown.unconfirmed
+
+    assert order.status is OrderStatus.PENDING_SUBMIT and view() == "not acknowledged"
+    desk.om.on_report(report(order, OrderStatus.SUBMITTED, perm_id=77))
+    assert view() == ""
+    await desk.om.cancel(order.client_id)
+    assert view() == "cancel not confirmed"
+    (event,) = [e for e in desk.events if isinstance(e, OrderUpdated)][-1:]
+    assert event.order.unconfirmed == "cancel not confirmed"  # the update says it too
+    desk.om.on_report(report(order, OrderStatus.CANCELLED))
+    assert desk.om.views() == ()
