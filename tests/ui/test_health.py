@@ -42,7 +42,7 @@ async def test_the_status_bar_says_syncing_until_the_engine_has_reconciled() -> 
                 await release.wait()
                 return await open_orders()
 
-            broker.open_orders = held  # type: ignore[method-assign]
+            broker.open_orders = held
             yield rt
 
     app = TradingApp(cfg, opener=held_reconciliation)

@@ -35,6 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Protocol
 
@@ -637,24 +638,24 @@ class Engine:
         reconciled (OK only when orders can go), DEGRADED with its cause (IB's link, its
         market data farm, a stale feed)."""
         state, reason, cause = self._broker_state, self._broker_reason, ""
-        stale = self._stale() if state in CONNECTED else ()
+        connected = state in CONNECTED
+        stale = self._stale() if connected else ()
         degraded = self._degraded()
-        if state in CONNECTED and self.syncing:
+        down = ""  # IB's word that no market data comes now, in two words
+        if connected and degraded is not None:
+            down = "exchange link down" if self._link_down else "data farm down"
+        if connected and self.syncing:
             blocked = self.orders.blocked if self.orders is not None else None
             state, reason, cause = ConnectionState.SYNCING, blocked or "starting", "reconciling"
-        elif degraded is not None and state in CONNECTED:
-            state, reason = ConnectionState.DEGRADED, degraded
-            cause = "exchange link" if self._link_down else "data farm"
+        elif degraded is not None and connected:
+            state, reason, cause = ConnectionState.DEGRADED, degraded, down
         elif stale and state is ConnectionState.OK:
             state, reason = ConnectionState.DEGRADED, "stale: " + ", ".join(stale)
             cause = "stale " + "+".join(stale)
         elif state is ConnectionState.DEGRADED:  # the broker's own: a (historical) data farm
             cause = "farm"
-        health = HealthChanged(state, reason, stale, self.clock(), self._retry_in, cause)
-        old = self.health
-        if (old.state, old.reason, old.stale, old.retry_in_s, old.cause) != (
-            health.state, health.reason, health.stale, health.retry_in_s, health.cause,
-        ):  # fmt: skip
+        health = HealthChanged(state, reason, stale, self.clock(), self._retry_in, cause, down)
+        if replace(health, ts_ns=self.health.ts_ns) != self.health:  # a change, not the time
             self.health = health
             self.publish(health)
 
@@ -1062,4 +1063,13 @@ class Engine:
             trading_reason=trading[1],
             last_refusal=self.last_refusal,
             kill=self.kill_switch.last,
+            calendar=self.calendar,
+            feed_ages=self._feed_ages(),
         )
+
+    def _feed_ages(self) -> tuple[tuple[Feed, float], ...]:
+        watchdog = self.watchdog
+        if watchdog is None:
+            return ()
+        now = self.clock()
+        return tuple((feed, watchdog.data_age(feed, now)) for feed in watchdog.thresholds)

@@ -16,6 +16,7 @@ from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderSta
 from tradeterm.engine.commands import CommandResult
 from tradeterm.engine.marketdata import Changes, Feed, MarketSnapshot
 from tradeterm.engine.portfolio import PnL
+from tradeterm.engine.session import CME, SessionCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,10 @@ class HealthChanged:
     """The connection as the trader must see it: the broker's state, SYNCING while connected
     and not reconciled (OK only when orders can go), DEGRADED by IB's link, its market data
     farm or stale feeds; ``retry_in_s`` while RECONNECTING. ``cause``: why it is SYNCING or
-    DEGRADED in a word or two, for a narrow status bar (``data farm``, ``stale depth``)."""
+    DEGRADED in a word or two, for a narrow status bar (``data farm down``, ``stale
+    depth``). ``market_data_down``: IB says no market data comes now, in two words (``data
+    farm down``, ``exchange link down``; empty when it does not): what is on hand may be
+    frozen, before any feed goes stale."""
 
     state: ConnectionState
     reason: str
@@ -124,6 +128,7 @@ class HealthChanged:
     ts_ns: int
     retry_in_s: float | None = None
     cause: str = ""
+    market_data_down: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,3 +275,5 @@ class EngineSnapshot:
     trading_reason: str = ""
     last_refusal: str = ""  # the last command or order the engine or the risk manager refused
     kill: KillProgress | None = None  # the kill switch's last step, None if never pressed
+    calendar: SessionCalendar = CME  # the market's sessions: when it is open
+    feed_ages: tuple[tuple[Feed, float], ...] = ()  # each watched feed's data age, seconds

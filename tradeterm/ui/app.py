@@ -59,10 +59,11 @@ from tradeterm.engine.events import (
     Reconciled,
     RiskUpdate,
 )
-from tradeterm.engine.marketdata import Changed, Feed
+from tradeterm.engine.marketdata import Changed
 from tradeterm.runtime import Runtime, on_stop_signals
 from tradeterm.ui import panels
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
+from tradeterm.ui.health import book_banner
 from tradeterm.ui.keys import screen_bindings
 from tradeterm.ui.ladder import Ladder, LadderData
 from tradeterm.ui.styles import resolve
@@ -471,13 +472,13 @@ class TradingApp(App[int]):
             self._credit = min(self._credit + budget / hz, budget / 2)
             if self._credit > 0 or "ladder-now" in dirty:
                 lad = main.query_one(Ladder)
-                stale = any(f in (Feed.DEPTH, Feed.QUOTES) for f in snap.health.stale)
+                banner = book_banner(snap, self.clock(), self._retry_in())
                 pnl = snap.pnl
                 cells = lad.painted_cells
                 lad.show(
                     LadderData.build(
                         inst, snap.market, snap.orders,
-                        pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, stale,
+                        pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, banner,
                     )
                 )  # fmt: skip
                 self._credit -= (lad.painted_cells - cells) * BYTES_PER_CELL
@@ -545,13 +546,17 @@ class TradingApp(App[int]):
         text = panels.status_text(
             mode=self.mode, symbol=self.settings.symbol, snap=snap, armed=self.armed,
             confirmed=self.confirmed, qty=self.qty, now_ns=now, session=session,
-            retry_in_s=max(self._retry_at - time.monotonic(), 0.0) if self._retry_at else None,
+            retry_in_s=self._retry_in(),
             wide=main.size.width >= 100,
         )  # fmt: skip
         main.query_one("#status", panels.Panel).set(text)
 
+    def _retry_in(self) -> float | None:
+        """Seconds to the broker's next reconnect attempt, when one is scheduled."""
+        return max(self._retry_at - time.monotonic(), 0.0) if self._retry_at else None
+
     def _tick(self) -> None:
-        self._dirty |= {"status", "risk"}  # the clock, data age, order rate
+        self._dirty |= {"status", "risk", "ladder"}  # the clock, data age, order rate, banner
 
     # ---- trading ---------------------------------------------------------------------------
 

@@ -115,7 +115,7 @@ async def test_degraded_names_its_cause_in_a_word() -> None:
         broker.push(MarketDataFarm(False, "IB's market data farm is down (usfarm)", clock()))
         await settle()
         health = engine.health
-        assert health.state is ConnectionState.DEGRADED and health.cause == "data farm"
+        assert health.state is ConnectionState.DEGRADED and health.cause == "data farm down"
         assert health.reason == "IB's market data farm is down (usfarm)"
     finally:
         await engine.stop()
