@@ -86,7 +86,7 @@ def test_the_real_command_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
     args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
     tmux.run("new-session", "-d", "-s", "tt", "-x", "120", "-y", "40", *args, "sh", "-c", command)
     shown = tmux.wait_for(
-        lambda s: "PRICE" in s and "IB OK" in s and "FLAT" in s, "the ladder, connected"
+        lambda s: "IB OK" in s and "POSITION FLAT" in s, "the ladder, connected"
     )
     assert "SIM" in shown and "DISARMED" in shown
     tmux.keys("b")  # disarmed: nothing happens
@@ -118,7 +118,7 @@ def start_screen(tmux: Tmux, rc: Path, *, hold: bool = False) -> int:
     env = {k: v for k, v in os.environ.items() if k.startswith("XDG_")}
     args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
     tmux.run("new-session", "-d", "-s", "tt", "-x", "120", "-y", "40", *args, "sh", "-c", command)
-    tmux.wait_for(lambda s: "PRICE" in s and "IB OK" in s, "the ladder, connected")
+    tmux.wait_for(lambda s: "IB OK" in s and "POSITION" in s, "the ladder, connected")
     shell = int(tmux.run("list-panes", "-t", "tt", "-F", "#{pane_pid}").strip())
     (child,) = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
     tmux.pids += [int(child), shell]
