@@ -32,3 +32,5 @@ async def test_an_order_ib_has_not_confirmed_is_shown_as_such() -> None:
         assert not any(s.style is not None and s.style.reverse
                        for s in lad.cell_strip("BUY", 5, y) if "1L" in s.text)  # fmt: skip
         await settle(pilot, app, lambda: table.get_row(order_id)[-1] == "SUBMITTED", "SUBMITTED")
+        status = list(table.columns.values())[-1]
+        assert status.content_width == len("SUBMITTED")  # as wide as what it shows now

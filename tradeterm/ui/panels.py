@@ -274,6 +274,14 @@ class OrdersTable(DataTable[str]):
         if orders:
             self.move_cursor(row=min(row, len(orders) - 1))
 
+    def clear(self, columns: bool = False) -> OrdersTable:
+        """Also forget the widest cell each column has shown: the table is as wide as what it
+        shows now (an UNCONFIRMED status gone no longer widens its column)."""
+        super().clear(columns)
+        for column in self.columns.values():
+            column.content_width = column.label.cell_len
+        return self
+
     def selected_order(self) -> str | None:
         if not self.row_count:
             return None
