@@ -12,20 +12,16 @@ import datetime as dt
 import re
 
 import pytest
+from rich.color import Color
 from rich.style import Style
 
 from tests.ui.helpers import gateway, ladder, make_app, ready, settings, settle
 from tests.unit.engine.test_orders import Clock
-from tradeterm.broker.base import ConnectionState
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder
-from tradeterm.engine.events import EngineSnapshot, HealthChanged
-from tradeterm.engine.marketdata import Feed
 from tradeterm.engine.session import CHICAGO, CME, NS
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.health import book_banner
 from tradeterm.ui.ladder import Ladder
-from tradeterm.ui.themes import load_themes
 
 
 def ct(month: int, day: int, hour: int, minute: int = 0) -> int:
@@ -42,7 +38,7 @@ def banner(lad: Ladder) -> str:
 
 
 def bid_styles(lad: Ladder) -> list[Style]:
-    """The styles of the bid sizes on screen (at least one)."""
+    """The styles of the bid sizes on screen (at least one; the cursor sets a background)."""
     assert lad.data is not None
     width = dict(lad._layout)["BID"]
     styles = [
@@ -56,16 +52,19 @@ def bid_styles(lad: Ladder) -> list[Style]:
     return styles
 
 
-def greyed(lad: Ladder) -> bool:
-    """Every bid size painted in the theme's muted colour (the cursor may add its background),
-    none as a live bid."""
-    muted = lad._style("muted").color
-    return all(style.color == muted for style in bid_styles(lad))
-
-
 def live(lad: Ladder) -> bool:
-    muted = lad._style("muted").color
-    return all(style.color != muted for style in bid_styles(lad))
+    """Every bid size painted as a live bid (the theme's bid text colour)."""
+    bid = lad._style("bid")
+    return all(s.color == bid.color for s in bid_styles(lad))
+
+
+def greyed(lad: Ladder) -> bool:
+    """Every bid size painted in the theme's muted colour, none as a live bid."""
+    muted = lad.app.current_theme.variables.get("ladder-muted")
+    bid = lad._style("bid")
+    return muted is not None and all(
+        s.color == Color.parse(muted) and s.bgcolor != bid.bgcolor for s in bid_styles(lad)
+    )
 
 
 async def resting_buy(app: TradingApp, price: int) -> None:
@@ -167,46 +166,3 @@ async def test_closed_says_when_it_opens(now: int, text: str) -> None:
         assert greyed(lad)
         await resting_buy(app, market.bid - 4)  # our orders keep showing
         assert banner(lad) == text
-
-
-def snapshot(health: HealthChanged, ages: tuple[tuple[Feed, float], ...] = ()) -> EngineSnapshot:
-    return EngineSnapshot(
-        None, health, None, (), None, (), (), None, None, None, calendar=CME, feed_ages=ages
-    )
-
-
-@pytest.mark.parametrize(
-    ("health", "now", "retry", "text"),
-    [
-        (HealthChanged(ConnectionState.OK, "", (), 0), WEDNESDAY, None, None),
-        (HealthChanged(ConnectionState.OK, "", (), 0), SATURDAY, None, "CLOSED, opens Sun 17:00 CT"),
-        # the connection first: down at the weekend says DISCONNECTED
-        (HealthChanged(ConnectionState.RECONNECTING, "", (), 0, 4.0), SATURDAY, 3.6,
-         "DISCONNECTED, retry in 4 s"),
-        (HealthChanged(ConnectionState.RECONNECTING, "", (), 0, 4.0), WEDNESDAY, 0.2, "RECONNECTING"),
-        (HealthChanged(ConnectionState.CONNECTING, "", (), 0), WEDNESDAY, None, "RECONNECTING"),
-        (HealthChanged(ConnectionState.DISCONNECTED, "", (), 0), WEDNESDAY, None, "DISCONNECTED"),
-        # closed first: a feed silent in the daily break is no news
-        (HealthChanged(ConnectionState.DEGRADED, "", (Feed.DEPTH,), 0), BREAK, None,
-         "CLOSED, opens 17:00 CT"),
-        (HealthChanged(ConnectionState.DEGRADED, "", (Feed.DEPTH,), 0), WEDNESDAY, None,
-         "STALE depth 7.2 s"),
-        # a silent trade feed is not the book's
-        (HealthChanged(ConnectionState.DEGRADED, "", (Feed.TRADES,), 0), WEDNESDAY, None, None),
-        (HealthChanged(ConnectionState.DEGRADED, "", (), 0, None, "", "exchange link down"),
-         WEDNESDAY, None, "STALE quotes+depth 7.2 s, exchange link down"),
-    ],
-)  # fmt: skip
-def test_one_banner_the_first_that_holds(
-    health: HealthChanged, now: int, retry: float | None, text: str | None
-) -> None:
-    ages = ((Feed.QUOTES, 1.5), (Feed.DEPTH, 7.2), (Feed.TRADES, 40.0))
-    shown = book_banner(snapshot(health, ages), now, retry)
-    assert (shown.text if shown is not None else None) == text
-    assert shown is None or shown.alarm == (not text.startswith("CLOSED"))  # type: ignore[union-attr]
-
-
-def test_every_builtin_theme_has_the_muted_book_colour() -> None:
-    themes = load_themes()
-    assert {"dark", "light", "high-contrast", "colorblind"} <= set(themes)
-    assert all(theme.variables.get("ladder-muted") for theme in themes.values())

@@ -66,13 +66,21 @@ async def test_degraded_says_why_at_80x24() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
         bar = status_bar(app)
-        await settle(pilot, app, lambda: "IB OK" in bar.shown, "IB OK")
-        assert "LIVE" not in bar.shown
         outage = asyncio.create_task(gateway(app).faults.farm_outage(30))
         try:
             await settle(pilot, app, lambda: "DEGRADED" in bar.shown, "DEGRADED")
-            assert "IB DEGRADED data farm" in visible(bar), visible(bar)
+            assert "DEGRADED data farm down" in visible(bar), visible(bar)
         finally:
             outage.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await outage
+
+
+async def test_a_live_session_says_live_once_the_connection_is_ib_ok() -> None:
+    """LIVE is the trading mode; the connection is 'IB OK', so 'LIVE ... LIVE' never shows."""
+    app = make_app(settings(mode="live"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        bar = status_bar(app)
+        await settle(pilot, app, lambda: "UNCONFIRMED" in bar.shown, "the LIVE status bar")
+        assert bar.shown.count("LIVE") == 1 and "IB OK" in bar.shown, bar.shown

@@ -85,9 +85,7 @@ def test_the_real_command_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k.startswith("XDG_")}  # the test's own dirs
     args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
     tmux.run("new-session", "-d", "-s", "tt", "-x", "120", "-y", "40", *args, "sh", "-c", command)
-    shown = tmux.wait_for(
-        lambda s: "IB OK" in s and "POSITION FLAT" in s, "the ladder, connected"
-    )
+    shown = tmux.wait_for(lambda s: "IB OK" in s and "POSITION FLAT" in s, "the ladder, connected")
     assert "SIM" in shown and "DISARMED" in shown
     tmux.keys("b")  # disarmed: nothing happens
     time.sleep(0.5)
