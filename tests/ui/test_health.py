@@ -47,15 +47,17 @@ async def test_the_status_bar_says_syncing_until_the_engine_has_reconciled() -> 
 
     app = TradingApp(cfg, opener=held_reconciliation)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: app.engine is not None and app.engine.broker.state == "OK",
-                    "IB connected")  # fmt: skip
-        bar = status_bar(app)
-        await settle(pilot, app, lambda: "IB SYNCING" in bar.shown, "SYNCING in the status bar")
-        await pilot.pause(0.3)
-        assert "IB OK" not in bar.shown and not app.started.is_set()
-        await pilot.press("a")
-        assert not app.armed  # "not connected yet": and the screen did not say otherwise
-        release.set()
+        try:
+            await until(lambda: app.engine is not None and app.engine.broker.state == "OK",
+                        "IB connected")  # fmt: skip
+            bar = status_bar(app)
+            await settle(pilot, app, lambda: "IB SYNCING" in bar.shown, "SYNCING shown")
+            await pilot.pause(0.3)
+            assert "IB OK" not in bar.shown and not app.started.is_set()
+            await pilot.press("a")
+            assert not app.armed  # "not connected yet": and the screen did not say otherwise
+        finally:
+            release.set()  # a failure must not leave the start hanging
         await settle(pilot, app, lambda: "IB OK" in bar.shown, "IB OK in the status bar")
         await pilot.press("a")  # the first press arms: OK means orders can go
         assert app.armed and "ARMED" in bar.shown
