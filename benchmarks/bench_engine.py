@@ -330,7 +330,7 @@ async def bench_latency(
 class StillBroker:
     """A Broker with nothing to say: lets Engine.start build its parts with no socket."""
 
-    state = ConnectionState.LIVE
+    state = ConnectionState.OK
     client_id = 1
     account = "DU0000001"
 

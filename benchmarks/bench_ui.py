@@ -5,7 +5,7 @@ real ``tradeterm`` command runs in a child process on a pty of the given size, c
 it. Measured:
 
 * first frame: start of the process -> the first frame on the terminal (the ladder's header),
-  and -> the status bar saying the connection is LIVE;
+  and -> the status bar saying the connection is OK (IB OK);
 * terminal output: bytes per second the screen writes while the market runs (over SSH, bytes
   are latency); targets <= 30 KB/s at 200x50 and <= 15 KB/s at 80x24;
 * key press -> order on the wire: ``l`` (a buy limit at the ladder cursor, moved a page below
@@ -146,7 +146,7 @@ async def run_size(cols: int, rows: int, args: argparse.Namespace) -> None:
         loop.add_reader(term.master, term.on_readable)
         try:
             first = await term.wait_for(b"PRICE")
-            live = await term.wait_for(b"LIVE")
+            live = await term.wait_for(b"IB OK")
             rate = await calibrate(gateway, probe, args.msgs)
             await asyncio.sleep(args.warmup)
             b0, f0, t0 = term.bytes, probe.frames, time.monotonic()
@@ -156,7 +156,7 @@ async def run_size(cols: int, rows: int, args: argparse.Namespace) -> None:
             msgs = (probe.frames - f0) / elapsed
             target = 30_000 if cols >= 200 else 15_000
             print(
-                f"{cols}x{rows}: first frame {first:.2f} s, LIVE after {live:.2f} s (target first frame <= 1.5 s)"
+                f"{cols}x{rows}: first frame {first:.2f} s, IB OK after {live:.2f} s (target first frame <= 1.5 s)"
             )
             print(f"{cols}x{rows}: market data {msgs:,.0f} msgs/s (gateway rate {rate:,.0f} events/s); "
                   f"terminal output {out_rate / 1000:.1f} KB/s (target <= {target / 1000:.0f} KB/s)")  # fmt: skip

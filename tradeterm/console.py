@@ -245,7 +245,7 @@ def status(engine: Engine) -> str:
     snap = engine.snapshot()
     inst = snap.instrument
     lines = [
-        f"{snap.health.state} {snap.health.reason}; account {snap.account}, client {snap.client_id}"
+        f"connection {snap.health.state}: {snap.health.reason}; account {snap.account}, client {snap.client_id}"
     ]
     if inst is not None and snap.market is not None:
         q, last = snap.market.quote, snap.market.last

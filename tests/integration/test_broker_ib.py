@@ -73,14 +73,14 @@ async def streaming(make: Make, gateway: FakeGateway, **kw: Any) -> tuple[IbBrok
 
 async def test_connects_and_goes_live(make: Make, still_gw: FakeGateway) -> None:
     broker, rec = await make(still_gw)
-    assert broker.state is ConnectionState.LIVE and broker.client_id == 1
+    assert broker.state is ConnectionState.OK and broker.client_id == 1
     assert broker.account == "DU0000001" or broker.account
     assert rec.states()[:0] == []
-    await until(lambda: ConnectionState.LIVE in rec.states(), "LIVE event")
+    await until(lambda: ConnectionState.OK in rec.states(), "OK event")
     assert rec.states()[:3] == [
         ConnectionState.CONNECTING,
         ConnectionState.SYNCING,
-        ConnectionState.LIVE,
+        ConnectionState.OK,
     ]
 
 
@@ -102,7 +102,7 @@ async def test_client_id_in_use(make: Make, still_gw: FakeGateway) -> None:
     with pytest.raises(ConnectError, match="326"):
         await clash.start()
     other, _ = await make(still_gw, client_id=5, auto_client_id=True)
-    assert other.state is ConnectionState.LIVE and other.client_id == 6
+    assert other.state is ConnectionState.OK and other.client_id == 6
 
 
 # ---- contracts ------------------------------------------------------------------------------
@@ -151,8 +151,8 @@ async def test_farm_outage_degrades_without_dropping_the_socket(
     broker, rec = await streaming(make, gw)
     mark = rec.mark()
     await gw.faults.farm_outage(0.3)
-    await until(lambda: broker.state is ConnectionState.LIVE, "LIVE again")
-    assert rec.states(mark) == [ConnectionState.DEGRADED, ConnectionState.LIVE]
+    await until(lambda: broker.state is ConnectionState.OK, "OK again")
+    assert rec.states(mark) == [ConnectionState.DEGRADED, ConnectionState.OK]
     assert broker.reconnect_tasks_started == 0
 
 
@@ -162,7 +162,7 @@ async def test_1101_resubscribes_and_data_resumes(make: Make, gw: FakeGateway) -
     await gw.faults.connectivity_lost(0.3, data_lost=True)
     after = rec.mark()
     await until(lambda: len(rec.of(QuoteEvent, after)) > 5, "quotes after 1101")
-    assert rec.states(mark) == [ConnectionState.DEGRADED, ConnectionState.LIVE]
+    assert rec.states(mark) == [ConnectionState.DEGRADED, ConnectionState.OK]
     assert broker.reconnect_tasks_started == 0
 
 
@@ -172,19 +172,19 @@ async def test_1100_1102_back_to_live(make: Make, gw: FakeGateway) -> None:
     await gw.faults.connectivity_lost(0.3, data_lost=False)
     after = rec.mark()
     await until(lambda: len(rec.of(QuoteEvent, after)) > 5, "quotes after 1102")
-    assert rec.states(mark) == [ConnectionState.DEGRADED, ConnectionState.LIVE]
+    assert rec.states(mark) == [ConnectionState.DEGRADED, ConnectionState.OK]
 
 
 async def test_socket_drop_reconnects_and_resubscribes(make: Make, gw: FakeGateway) -> None:
     broker, rec = await streaming(make, gw)
     mark = rec.mark()
     gw.faults.drop()
-    await until(lambda: broker.state is ConnectionState.LIVE and rec.mark() > mark, "LIVE")
-    await until(lambda: ConnectionState.LIVE in rec.states(mark), "LIVE event")
+    await until(lambda: broker.state is ConnectionState.OK and rec.mark() > mark, "OK")
+    await until(lambda: ConnectionState.OK in rec.states(mark), "OK event")
     after = rec.mark()
     await until(lambda: len(rec.of(QuoteEvent, after)) > 5, "quotes after the reconnect")
     states = rec.states(mark)
-    assert states[0] is ConnectionState.RECONNECTING and states[-1] is ConnectionState.LIVE
+    assert states[0] is ConnectionState.RECONNECTING and states[-1] is ConnectionState.OK
     assert rec.of(ConnectionChanged, mark)[0].retry_in_s is not None
     assert broker.reconnect_tasks_started == 1
 
@@ -193,7 +193,7 @@ async def test_gateway_restart_reconnects(make: Make, gw: FakeGateway) -> None:
     broker, rec = await streaming(make, gw)
     mark = rec.mark()
     await gw.restart(1.0)
-    await until(lambda: ConnectionState.LIVE in rec.states(mark), "LIVE after restart")
+    await until(lambda: ConnectionState.OK in rec.states(mark), "OK after restart")
     after = rec.mark()
     await until(lambda: len(rec.of(QuoteEvent, after)) > 5, "quotes after the restart")
     assert broker.reconnect_tasks_started == 1
@@ -209,7 +209,7 @@ async def test_several_drops_one_reconnect_task(make: Make, gw: FakeGateway) -> 
         gw.faults.drop()
         await asyncio.sleep(0)
     assert broker.reconnect_tasks_started == 1
-    await until(lambda: ConnectionState.LIVE in rec.states(mark), "LIVE")
+    await until(lambda: ConnectionState.OK in rec.states(mark), "OK")
     after = rec.mark()
     await until(lambda: len(rec.of(QuoteEvent, after)) > 5, "quotes after the reconnect")
     assert broker.reconnect_tasks_started == 1
@@ -321,7 +321,7 @@ async def test_fill_while_disconnected_recovered(make: Make, still_gw: FakeGatew
     await until(lambda: status(rec, oid) is OrderStatus.SUBMITTED, "working")
     mark = rec.mark()
     assert still_gw.faults.fill_while_disconnected() == 1
-    await until(lambda: ConnectionState.LIVE in rec.states(mark), "LIVE again")
+    await until(lambda: ConnectionState.OK in rec.states(mark), "OK again")
     found = await broker.executions(since - 2_000_000_000)
     mine = [e for e in found if e.broker_id == oid]
     assert mine and all(e.historical for e in mine) and sum(e.quantity for e in mine) == 2

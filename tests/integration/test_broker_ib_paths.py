@@ -53,7 +53,7 @@ async def still(start_gateway: Start) -> FakeGateway:
 async def subscribed(
     make: Callable[..., Awaitable[tuple[IbBroker, Recorder]]], gateway: FakeGateway
 ) -> tuple[IbBroker, Recorder, Instrument]:
-    """A LIVE broker subscribed to the ES front month, its first two-sided quote received."""
+    """A connected (OK) broker subscribed to the ES front month, its first two-sided quote received."""
     broker, rec = await make(gateway)
     es = await broker.resolve("ES")
     await broker.subscribe_market_data(es)
@@ -94,7 +94,7 @@ async def test_each_print_is_one_trade_event_from_tick_by_tick_or_rtvolume(
     got = [(t.trade.price, t.trade.size) for t in rec.of(TradeEvent)]
     assert got == [*prints, closing]
     assert bool(notices(rec, TBT_REFUSED)) is refused
-    assert broker.state is ConnectionState.LIVE
+    assert broker.state is ConnectionState.OK
 
 
 async def test_depth_reset_317_empties_the_book(make: Any, still: FakeGateway) -> None:
@@ -112,7 +112,7 @@ async def test_depth_reset_317_empties_the_book(make: Any, still: FakeGateway) -
     await until(lambda: rec.of(DepthEvent, mark), "a depth event after 317")
     last = rec.of(DepthEvent, mark)[-1]
     assert last.bids == () and last.asks == ()
-    assert broker.state is ConnectionState.LIVE and not rec.of(ConnectionChanged, mark)
+    assert broker.state is ConnectionState.OK and not rec.of(ConnectionChanged, mark)
 
 
 # ---- positions and P&L ----------------------------------------------------------------------
@@ -232,7 +232,7 @@ async def test_modify_after_a_gateway_restart_reaches_the_gateway(
 
     mark = rec.mark()
     await still.restart(0.3)  # every socket closes; working orders are kept
-    await until(lambda: ConnectionState.LIVE in rec.states(mark), "LIVE after the restart")
+    await until(lambda: ConnectionState.OK in rec.states(mark), "OK after the restart")
     assert ConnectionState.RECONNECTING in rec.states(mark)
     assert broker.reconnect_tasks_started == 1
 
@@ -264,7 +264,7 @@ async def test_cancel_of_unknown_and_of_filled_orders_are_notices_only(
 
     assert [n.req_id for n in notices(rec, 10147, mark)] == [unknown]
     assert [n.req_id for n in notices(rec, 10148, mark)] == [mid]
-    assert broker.state is ConnectionState.LIVE and not rec.of(ConnectionChanged, mark)
+    assert broker.state is ConnectionState.OK and not rec.of(ConnectionChanged, mark)
     assert status(rec, mid) is OrderStatus.FILLED
     assert not [r for r in rec.of(OrderReport, mark) if r.broker_id == unknown]
 
@@ -277,7 +277,7 @@ async def test_rtvolume_fallback_is_set_up_again_after_a_reconnect(
     await until(lambda: notices(rec, TBT_REFUSED), "the first refusal")
     mark = rec.mark()
     still.faults.drop()
-    await until(lambda: ConnectionState.LIVE in rec.states(mark), "LIVE after the drop")
+    await until(lambda: ConnectionState.OK in rec.states(mark), "OK after the drop")
     await until(lambda: notices(rec, TBT_REFUSED, mark), "the refusal of the new request")
     market = Market(still)
     prints = [(market.bid, 4), (market.ask, 5)]

@@ -47,7 +47,7 @@ async def test_start_resolves_subscribes_backfills_and_reconciles(
     engine = run.engine
     snap = engine.snapshot()
     assert snap.instrument is not None and snap.instrument.local_symbol == "ESZ6"
-    assert snap.health.state is ConnectionState.LIVE
+    assert snap.health.state is ConnectionState.OK
     assert snap.entries_blocked is None
     assert len(snap.bars) > 100  # the 1-minute backfill
     (rec,) = run.of(Reconciled)

@@ -169,7 +169,7 @@ async def test_gateway_restart_keeps_orders_and_position_without_duplicates(
     assert (rec.own_orders, rec.position, rec.protected, rec.fills_recovered) == (1, 1, 1, 0)
     assert len(working_at_gateway(still)) == 1 and gateway_position(still, market) == 1
     assert run.pnl().avg_price == entry and len(exec_ids(run)) == 1
-    assert run.engine.snapshot().health.state is ConnectionState.LIVE
+    assert run.engine.snapshot().health.state is ConnectionState.OK
 
 
 async def test_duplicate_client_id(make_engine: MakeEngine, still: FakeGateway) -> None:
@@ -201,7 +201,7 @@ async def test_ib_connectivity_lost_blocks_entries_then_reconciles(
     assert not refused.ok and "1100" in refused.reason
     await fault
     await reconciled(run, 2)
-    await run.wait(lambda: run.engine.health.state is ConnectionState.LIVE, "LIVE again")
+    await run.wait(lambda: run.engine.health.state is ConnectionState.OK, "OK again")
     mark = len(run.collect())
     await run.wait(
         lambda: any(isinstance(e, MarketChanged) for e in run.events[mark:]),
@@ -219,7 +219,7 @@ async def test_farm_flap_degrades_without_touching_the_socket(
 ) -> None:
     run = await make_engine(moving)
     await moving.faults.farm_outage(0.5)
-    await run.wait(lambda: run.engine.health.state is ConnectionState.LIVE, "LIVE after 2104")
+    await run.wait(lambda: run.engine.health.state is ConnectionState.OK, "OK after 2104")
     states = [e.state for e in run.of(HealthChanged)]
     assert ConnectionState.DEGRADED in states
     assert ConnectionState.RECONNECTING not in states
@@ -239,7 +239,7 @@ async def test_data_stall_while_connected_is_stale_then_recovers(
     assert Feed.QUOTES in health.stale
     assert any("resubscribing" in n.text for n in run.of(EngineNotice))
     await run.wait(
-        lambda: run.engine.health.state is ConnectionState.LIVE and not run.engine.health.stale,
+        lambda: run.engine.health.state is ConnectionState.OK and not run.engine.health.stale,
         "fresh data again",
     )
 

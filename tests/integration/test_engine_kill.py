@@ -53,7 +53,7 @@ async def kill_while_down(
     run = await make_engine(still)
     await long_with_bracket(run, Market(still))
     down = asyncio.create_task(still.restart(1.0))
-    await until(lambda: run.engine.health.state is not ConnectionState.LIVE, "the drop")
+    await until(lambda: run.engine.health.state is not ConnectionState.OK, "the drop")
     return run, down, asyncio.create_task(run.engine.kill("pressed while down"))
 
 

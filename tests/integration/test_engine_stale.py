@@ -66,8 +66,8 @@ async def stale_then_exit(run: Run, entry_refusal: str) -> None:
 async def entries_again(run: Run, market: Market) -> None:
     engine = run.engine
     await run.wait(
-        lambda: engine.health.state is ConnectionState.LIVE and engine.health.stale == (),
-        "LIVE with fresh data",
+        lambda: engine.health.state is ConnectionState.OK and engine.health.stale == (),
+        "OK with fresh data",
     )
     assert (await engine.submit(PlaceOrder(Side.BUY, 1))).ok
     await run.wait(lambda: run.pnl().quantity == 1, "the entry filled")

@@ -4,6 +4,7 @@ synthetic events, tests move prices themselves), started on the app's own event 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -42,9 +43,11 @@ def still_opener(
     rate: float = 0.0,
     seed: int = 7,
     calendar: SessionCalendar | None = None,
+    engine_clock: Callable[[], int] | None = None,
 ) -> Callable[..., Any]:
     """Open a runtime on a fake gateway started inside the app's loop, with ``calendar`` or
-    else one open for the whole test (the real one is closed at weekends)."""
+    else one open for the whole test (the real one is closed at weekends), and the engine on
+    ``engine_clock`` when given (a test clock: feed ages, the session)."""
 
     @contextlib.asynccontextmanager
     async def opener() -> AsyncIterator[Runtime]:
@@ -60,6 +63,7 @@ def still_opener(
             engine = Engine(
                 broker, settings.symbol, settings.market(),
                 calendar=calendar or always_open(), timer_s=0.05,
+                clock=engine_clock or time.time_ns,
             )  # fmt: skip
             try:
                 yield Runtime(settings, engine, gw.config.host, gw.config.port, gw)
@@ -79,14 +83,16 @@ def make_app(
     fixed_clock: bool = False,
     clock: Callable[[], int] | None = None,
     calendar: SessionCalendar | None = None,
+    engine_clock: Callable[[], int] | None = None,
 ) -> TradingApp:
     """The app on a still fake gateway; the screen's clock fixed at ``FIXED_NS`` or given
-    (``clock``), the engine's calendar given or open for the whole test."""
+    (``clock``), the engine's calendar given or open for the whole test, the engine's clock
+    given (``engine_clock``) or the real one."""
     cfg = cfg or settings()
     chosen, themes = select_theme(theme or cfg.ui.theme)
     clock = (lambda: FIXED_NS) if fixed_clock else clock
     kw: dict[str, Any] = {"clock": clock} if clock else {}
-    opener = still_opener(cfg, rate=rate, calendar=calendar)
+    opener = still_opener(cfg, rate=rate, calendar=calendar, engine_clock=engine_clock)
     return TradingApp(cfg, theme=chosen, themes=themes, opener=opener, **kw)
 
 

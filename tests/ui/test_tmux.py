@@ -85,9 +85,7 @@ def test_the_real_command_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k.startswith("XDG_")}  # the test's own dirs
     args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
     tmux.run("new-session", "-d", "-s", "tt", "-x", "120", "-y", "40", *args, "sh", "-c", command)
-    shown = tmux.wait_for(
-        lambda s: "PRICE" in s and "LIVE" in s and "FLAT" in s, "the ladder, connected"
-    )
+    shown = tmux.wait_for(lambda s: "IB OK" in s and "POSITION FLAT" in s, "the ladder, connected")
     assert "SIM" in shown and "DISARMED" in shown
     tmux.keys("b")  # disarmed: nothing happens
     time.sleep(0.5)
@@ -118,7 +116,7 @@ def start_screen(tmux: Tmux, rc: Path, *, hold: bool = False) -> int:
     env = {k: v for k, v in os.environ.items() if k.startswith("XDG_")}
     args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
     tmux.run("new-session", "-d", "-s", "tt", "-x", "120", "-y", "40", *args, "sh", "-c", command)
-    tmux.wait_for(lambda s: "PRICE" in s and "LIVE" in s, "the ladder, connected")
+    tmux.wait_for(lambda s: "IB OK" in s and "POSITION" in s, "the ladder, connected")
     shell = int(tmux.run("list-panes", "-t", "tt", "-F", "#{pane_pid}").strip())
     (child,) = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
     tmux.pids += [int(child), shell]

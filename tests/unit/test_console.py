@@ -118,7 +118,7 @@ def test_console_trades_on_the_embedded_gateway() -> None:
     done = _console("--for", "3", stdin="buy 3\nrearm\nbuy 2\nsell 1 limit 9999\nstatus\n")
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "SIM mode" in out and "CONNECTION LIVE" in out and "RECONCILED (start)" in out
+    assert "SIM mode" in out and "CONNECTION OK" in out and "RECONCILED (start)" in out
     assert "REFUSED cmd-1: order quantity 3 is above the maximum of 2" in out
     assert "REARM refused: trading is already active" in out
     assert "FILL BUY 2 @" in out

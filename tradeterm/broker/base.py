@@ -36,7 +36,7 @@ class ConnectionState(enum.StrEnum):
 
     CONNECTING = "CONNECTING"  # opening the socket / API handshake
     SYNCING = "SYNCING"  # connected; startup sync and reconciliation running
-    LIVE = "LIVE"  # connected, synced, data flowing
+    OK = "OK"  # connected, synced, data flowing (not "LIVE": that is a trading mode)
     DEGRADED = "DEGRADED"  # connected but a data farm is broken or a feed is stale
     DISCONNECTED = "DISCONNECTED"  # not connected, not trying (stopped, or gave up)
     RECONNECTING = "RECONNECTING"  # not connected; a reconnect is scheduled

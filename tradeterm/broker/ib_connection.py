@@ -2,7 +2,7 @@
 
 ::
 
-    CONNECTING -> SYNCING -> LIVE <-> DEGRADED        (farm 2103/2105/2157, or 1100)
+    CONNECTING -> SYNCING -> OK <-> DEGRADED        (farm 2103/2105/2157, or 1100)
          ^                     |
          +---- RECONNECTING <--+  socket dropped / gateway restarted (backoff + jitter)
 
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 AUTO_CLIENT_IDS = 5  # with auto_client_id: the configured id and the next four
 CLIENT_ID_IN_USE = 326
-CONNECTED = (ConnectionState.SYNCING, ConnectionState.LIVE, ConnectionState.DEGRADED)
+CONNECTED = (ConnectionState.SYNCING, ConnectionState.OK, ConnectionState.DEGRADED)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -197,8 +197,8 @@ class IbConnection:
         self._emit(ConnectionChanged(state, reason, self._ns(), retry_in_s, self._client_id))
 
     def _settle(self, reason: str) -> None:
-        """LIVE or DEGRADED from what is known, once connected and synced."""
-        if self._state not in (ConnectionState.LIVE, ConnectionState.DEGRADED):
+        """OK or DEGRADED from what is known, once connected and synced."""
+        if self._state not in (ConnectionState.OK, ConnectionState.DEGRADED):
             return
         if self._link_down:
             self._set_state(ConnectionState.DEGRADED, reason)
@@ -206,7 +206,7 @@ class IbConnection:
             farms = ", ".join(sorted(self._broken_farms))
             self._set_state(ConnectionState.DEGRADED, f"{reason} (broken: {farms})")
         else:
-            self._set_state(ConnectionState.LIVE, reason)
+            self._set_state(ConnectionState.OK, reason)
 
     def _require_connected(self) -> None:
         if self._state not in CONNECTED or not self._ib.isConnected():
@@ -322,11 +322,11 @@ class IbConnection:
         )
 
     async def _synced(self, reason: str) -> None:
-        """Connected: startup sync done by ib_async; resubscribe, then LIVE (or DEGRADED)."""
+        """Connected: startup sync done by ib_async; resubscribe, then OK (or DEGRADED)."""
         self._set_state(ConnectionState.SYNCING, reason)
         self._report_market_farm(reason)  # the farms this connection was told about
         self._after_sync()
-        self._state = ConnectionState.LIVE if not self._degraded() else ConnectionState.DEGRADED
+        self._state = ConnectionState.OK if not self._degraded() else ConnectionState.DEGRADED
         self._emit(ConnectionChanged(self._state, reason, self._ns(), client_id=self._client_id))
 
     def _degraded(self) -> bool:

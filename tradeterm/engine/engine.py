@@ -35,6 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Protocol
 
@@ -107,7 +108,7 @@ from tradeterm.engine.session import CHICAGO, CME, NS, SessionCalendar
 
 log = logging.getLogger(__name__)
 
-CONNECTED = frozenset({ConnectionState.LIVE, ConnectionState.DEGRADED})
+CONNECTED = frozenset({ConnectionState.OK, ConnectionState.DEGRADED})
 POSITION_GRACE_S = 1.0  # the broker's position may trail our fills by this much
 RETRY_S = 5.0  # history / reconciliation retry interval
 RECHECK_S = 1.0  # how often an order of ours that IB does not list is looked for again
@@ -227,6 +228,7 @@ class Engine:
         self._reconcile_lock = asyncio.Lock()
         self._reconciled_once = False
         self._reconcile_due = False
+        self._reconciling = False  # a reconciliation is running (entries wait)
         self._history_due = False
         self._last_resubscribe = 0
         self._broker_state = ConnectionState.DISCONNECTED
@@ -629,19 +631,35 @@ class Engine:
             return "IB lost its connection to the exchange (1100)"
         return self._farm_down
 
+    @property
+    def syncing(self) -> bool:
+        """Entries wait for a reconciliation: none has completed yet (start), one is due (a
+        reconnect, IB's 1101/1102, a failed one) or one is running."""
+        return not self._reconciled_once or self._reconcile_due or self._reconciling
+
     def _refresh_health(self) -> None:
-        state, reason = self._broker_state, self._broker_reason
-        stale = self._stale() if state in CONNECTED else ()
+        """The health the trader sees: the broker's state, SYNCING while connected but not
+        reconciled (OK only when orders can go), DEGRADED with its cause (IB's link, its
+        market data farm, a stale feed)."""
+        state, reason, cause = self._broker_state, self._broker_reason, ""
+        connected = state in CONNECTED
+        stale = self._stale() if connected else ()
         degraded = self._degraded()
-        if degraded is not None and state in CONNECTED:
-            state, reason = ConnectionState.DEGRADED, degraded
-        elif stale and state is ConnectionState.LIVE:
+        down = ""  # IB's word that no market data comes now, in two words
+        if connected and degraded is not None:
+            down = "exchange link down" if self._link_down else "data farm down"
+        if connected and self.syncing:
+            blocked = self.orders.blocked if self.orders is not None else None
+            state, reason, cause = ConnectionState.SYNCING, blocked or "starting", "reconciling"
+        elif degraded is not None and connected:
+            state, reason, cause = ConnectionState.DEGRADED, degraded, down
+        elif stale and state is ConnectionState.OK:
             state, reason = ConnectionState.DEGRADED, "stale: " + ", ".join(stale)
-        health = HealthChanged(state, reason, stale, self.clock(), self._retry_in)
-        old = self.health
-        if (old.state, old.reason, old.stale, old.retry_in_s) != (
-            health.state, health.reason, health.stale, health.retry_in_s,
-        ):  # fmt: skip
+            cause = "stale " + "+".join(stale)
+        elif state is ConnectionState.DEGRADED:  # the broker's own: a (historical) data farm
+            cause = "farm"
+        health = HealthChanged(state, reason, stale, self.clock(), self._retry_in, cause, down)
+        if replace(health, ts_ns=self.health.ts_ns) != self.health:  # a change, not the time
             self.health = health
             self.publish(health)
 
@@ -700,7 +718,7 @@ class Engine:
         working = orders.working()
         state, degraded = self._broker_state, self._degraded()
         if state in CONNECTED:  # a broken HMDS farm is no reason to stop; stale data is
-            state = ConnectionState.DEGRADED if degraded is not None else ConnectionState.LIVE
+            state = ConnectionState.DEGRADED if degraded is not None else ConnectionState.OK
         return RiskContext(
             now_ns=self.clock(),
             position=portfolio.position.quantity,
@@ -980,6 +998,8 @@ class Engine:
             self._reconcile_due = False
             at_start = not self._reconciled_once
             orders.blocked = f"reconciling ({reason})"
+            self._reconciling = True
+            self._refresh_health()
             try:
                 result = await self._reconcile(reason, at_start)
             except BrokerError as exc:
@@ -987,9 +1007,13 @@ class Engine:
                 orders.blocked = f"reconciliation failed, retrying: {exc}"
                 self.notice("WARNING", f"reconciliation ({reason}) failed: {exc}")
                 return None
-            self._reconciled_once = True
-            if self._broker_state in CONNECTED and not self._link_down:
-                orders.blocked = None
+            else:
+                self._reconciled_once = True
+                if self._broker_state in CONNECTED and not self._link_down:
+                    orders.blocked = None
+            finally:
+                self._reconciling = False
+                self._refresh_health()  # OK only now that orders can go
             self.publish(result)
             self.notice("INFO", f"reconciled ({reason}): {result.detail}")
             return result
@@ -1043,4 +1067,13 @@ class Engine:
             trading_reason=trading[1],
             last_refusal=self.last_refusal,
             kill=self.kill_switch.last,
+            calendar=self.calendar,
+            feed_ages=self._feed_ages(),
         )
+
+    def _feed_ages(self) -> tuple[tuple[Feed, float], ...]:
+        watchdog = self.watchdog
+        if watchdog is None:
+            return ()
+        now = self.clock()
+        return tuple((feed, watchdog.data_age(feed, now)) for feed in watchdog.thresholds)

@@ -16,12 +16,15 @@ from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderSta
 from tradeterm.engine.commands import CommandResult
 from tradeterm.engine.marketdata import Changes, Feed, MarketSnapshot
 from tradeterm.engine.portfolio import PnL
+from tradeterm.engine.session import CME, SessionCalendar
 
 
 @dataclass(frozen=True, slots=True)
 class OrderView:
     """An immutable view of one order: this instance's (``own``) or another client's
-    (read-only: ``order_id`` is ``ib:<permId>``)."""
+    (read-only: ``order_id`` is ``ib:<permId>``). ``unconfirmed``: what IB has not confirmed
+    about an own open order (``not acknowledged``, ``cancel not confirmed``, ``change not
+    confirmed``, ``not listed at IB``; see ``OrderManager.unconfirmed``), empty when nothing."""
 
     order_id: str
     side: Side
@@ -43,6 +46,7 @@ class OrderView:
     reason: str = ""
     pending_change: OrderChange | None = None
     command_id: str = ""
+    unconfirmed: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -54,7 +58,9 @@ class OrderView:
         return self.limit if self.limit is not None else self.stop
 
     @classmethod
-    def of(cls, order: Order, *, role: str = "", command_id: str = "") -> OrderView:
+    def of(
+        cls, order: Order, *, role: str = "", command_id: str = "", unconfirmed: str = ""
+    ) -> OrderView:
         return cls(
             order_id=order.client_id,
             side=order.side,
@@ -76,6 +82,7 @@ class OrderView:
             reason=order.reject_reason or "",
             pending_change=order.pending_change,
             command_id=command_id,
+            unconfirmed=unconfirmed,
         )
 
     @classmethod
@@ -107,14 +114,21 @@ class OrderView:
 
 @dataclass(frozen=True, slots=True)
 class HealthChanged:
-    """The connection as the trader must see it: the broker's state, made DEGRADED by stale
-    feeds; ``retry_in_s`` while RECONNECTING."""
+    """The connection as the trader must see it: the broker's state, SYNCING while connected
+    and not reconciled (OK only when orders can go), DEGRADED by IB's link, its market data
+    farm or stale feeds; ``retry_in_s`` while RECONNECTING. ``cause``: why it is SYNCING or
+    DEGRADED in a word or two, for a narrow status bar (``data farm down``, ``stale
+    depth``). ``market_data_down``: IB says no market data comes now, in two words (``data
+    farm down``, ``exchange link down``; empty when it does not): what is on hand may be
+    frozen, before any feed goes stale."""
 
     state: ConnectionState
     reason: str
     stale: tuple[Feed, ...]
     ts_ns: int
     retry_in_s: float | None = None
+    cause: str = ""
+    market_data_down: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,3 +275,5 @@ class EngineSnapshot:
     trading_reason: str = ""
     last_refusal: str = ""  # the last command or order the engine or the risk manager refused
     kill: KillProgress | None = None  # the kill switch's last step, None if never pressed
+    calendar: SessionCalendar = CME  # the market's sessions: when it is open
+    feed_ages: tuple[tuple[Feed, float], ...] = ()  # each watched feed's data age, seconds

@@ -368,6 +368,13 @@ class StalenessWatchdog:
         now = self._clock() if now_ns is None else now_ns
         return (now - self._last[feed]) / NS
 
+    def data_age(self, feed: Feed, now_ns: int | None = None) -> float:
+        """Seconds since ``feed`` last delivered data (a re-arm does not count), or since the
+        watch started when it never did: how old what the screen shows from it is."""
+        now = self._clock() if now_ns is None else now_ns
+        delivered = self._delivered[feed]
+        return self.age(feed, now) if delivered is None else (now - delivered) / NS
+
     def is_stale(self, feed: Feed) -> bool:
         """The state as of the last :meth:`check`."""
         return self._stale.get(feed, False)

@@ -93,6 +93,12 @@ of cancelling it (cancelling a slow close only means sending another)."""
 ESSENTIAL_ROLES = frozenset({"kill"})
 """Roles sent even when ``before_send`` fails: the kill switch's flatten must never be held
 back by a journal that cannot write."""
+_NOT_CONFIRMED = {
+    OrderStatus.PENDING_SUBMIT: "not acknowledged",
+    OrderStatus.PENDING_CANCEL: "cancel not confirmed",
+    OrderStatus.PENDING_MODIFY: "change not confirmed",
+}
+"""What an open order's status says IB has not confirmed yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +171,9 @@ class OrderManager:
     def view(self, order: Order) -> OrderView:
         cid = order.client_id
         return OrderView.of(
-            order, role=self._roles.get(cid, ""), command_id=self._commands.get(cid, "")
-        )
+            order, role=self._roles.get(cid, ""), command_id=self._commands.get(cid, ""),
+            unconfirmed=self._unknown(order) or "",
+        )  # fmt: skip
 
     def working(self) -> list[Order]:
         """This instance's orders that may still fill (PendingCancel included)."""
@@ -183,21 +190,21 @@ class OrderManager:
         now = self._clock()
         out: list[tuple[Order, str]] = []
         for order in self.working():
-            cid = order.client_id
-            if cid in self._missing:
-                what = "not listed at IB"
-            elif order.status is OrderStatus.PENDING_SUBMIT:
-                what = "not acknowledged"
-            elif order.status is OrderStatus.PENDING_CANCEL:
-                what = "cancel not confirmed"
-            elif order.status is OrderStatus.PENDING_MODIFY:
-                what = "change not confirmed"
-            else:
+            what = self._unknown(order)
+            if what is None:
                 continue
-            sent = self._sent_at.get(cid)
+            sent = self._sent_at.get(order.client_id)
             age = f" sent {(now - sent) / 1e9:.1f} s ago" if sent is not None else ""
             out.append((order, f"{order.side} {order.quantity} {order.order_type}{age}, {what}"))
         return out
+
+    def _unknown(self, order: Order) -> str | None:
+        """What IB has not confirmed about an open order of ours, None when nothing."""
+        if not order.is_open:
+            return None
+        if order.client_id in self._missing:
+            return "not listed at IB"
+        return _NOT_CONFIRMED.get(order.status)
 
     def views(self) -> tuple[OrderView, ...]:
         return tuple(self.view(o) for o in self.working())

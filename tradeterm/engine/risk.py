@@ -104,7 +104,7 @@ class RiskContext:
     ``position``: signed contracts. ``working_buy``/``working_sell``: the remaining quantity
     of this instance's working orders on each side (the order being checked not included).
     ``bid``/``ask``/``last``: ticks, None when unknown. ``connection``: the engine's health
-    state (only LIVE allows entries), ``connection_reason`` why it is not LIVE when known.
+    state (only OK allows entries), ``connection_reason`` why it is not OK when known.
     ``stale``: the feeds that are stale (empty: none).
     """
 
@@ -115,7 +115,7 @@ class RiskContext:
     bid: int | None = None
     ask: int | None = None
     last: int | None = None
-    connection: ConnectionState = ConnectionState.LIVE
+    connection: ConnectionState = ConnectionState.OK
     connection_reason: str = ""
     stale: tuple[str, ...] = ()
 
@@ -259,7 +259,7 @@ class RiskManager:
 
         1. HALTED refuses everything; REDUCING refuses entries.
         2. The quantity must be positive and at most ``max_order_qty``.
-        3. Entries only while the connection is LIVE and no feed is stale.
+        3. Entries only while the connection is OK and no feed is stale.
         4. Entries not within ``no_entry_before_break_min`` minutes of the next break or
            session close: refused while ``next_break - now < N minutes``, so exactly N
            minutes before is still allowed.
@@ -295,7 +295,7 @@ class RiskManager:
 
     def _entry_refusal(self, intent: OrderIntent, ctx: RiskContext) -> str | None:
         cfg = self.config
-        if ctx.connection is not ConnectionState.LIVE:
+        if ctx.connection is not ConnectionState.OK:
             why = f": {ctx.connection_reason}" if ctx.connection_reason else ""
             return f"no new entries while the connection is {ctx.connection}{why}"
         if ctx.stale:

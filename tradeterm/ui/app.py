@@ -23,11 +23,13 @@ from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import RichLog, Static
 
+from tradeterm.broker.base import ConnectionState
 from tradeterm.config import Settings
 from tradeterm.domain import Instrument, OrderType, Side
 from tradeterm.engine.commands import (
@@ -57,10 +59,11 @@ from tradeterm.engine.events import (
     Reconciled,
     RiskUpdate,
 )
-from tradeterm.engine.marketdata import Changed, Feed
+from tradeterm.engine.marketdata import Changed
 from tradeterm.runtime import Runtime, on_stop_signals
 from tradeterm.ui import layout, panels
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
+from tradeterm.ui.health import book_banner
 from tradeterm.ui.keys import screen_bindings
 from tradeterm.ui.ladder import Ladder, LadderData
 from tradeterm.ui.styles import resolve
@@ -408,7 +411,7 @@ class TradingApp(App[int]):
             case HealthChanged():
                 d |= {"status", "ladder", "ladder-now"}
                 self._retry_at = time.monotonic() + event.retry_in_s if event.retry_in_s else None
-                self.log_line("INFO" if str(event.state) == "LIVE" else "WARNING",
+                self.log_line("INFO" if event.state is ConnectionState.OK else "WARNING",
                               f"connection {event.state}: {event.reason}")  # fmt: skip
             case RiskUpdate():
                 d |= {"risk", "status"}
@@ -435,9 +438,14 @@ class TradingApp(App[int]):
         return self.engine.instrument if self.engine is not None else None
 
     def log_line(self, level: str, text: str) -> None:
+        """A line in the trading screen's log panel, also while a dialog is on top (the kill
+        switch's, a re-arm): the log is the trading screen's, not the top screen's."""
+        main = self._main()
+        if main is None:
+            return
         try:
-            widget = self.screen.query_one("#log", RichLog)
-        except Exception:
+            widget = main.query_one("#log", RichLog)
+        except NoMatches:
             return
         style = {"ERROR": "bold $error", "WARNING": "$warning"}.get(level, "")
         stamp = panels.ct_clock(self.clock())[:8]
@@ -454,8 +462,8 @@ class TradingApp(App[int]):
         main = self._main()
         if main is None:
             return
-        if engine is None or engine.instrument is None:
-            self._paint_status(main, None)
+        if engine is None or engine.instrument is None:  # starting: the connection as it goes
+            self._paint_status(main, engine.snapshot(tape=0) if engine is not None else None)
             return
         dirty, self._dirty = self._dirty, set()
         now = time.monotonic()
@@ -464,6 +472,9 @@ class TradingApp(App[int]):
             return
         snap = engine.snapshot(tape=40)
         inst = engine.instrument
+        kill = self._kill_screen
+        if kill is not None and kill.is_attached:  # the position and orders as they are now
+            kill.show_now(snap.pnl.quantity if snap.pnl else 0, snap.orders)
         if "ladder" in dirty:
             # the terminal-output budget: market data alone may repaint the book only as
             # often as the bytes allow; own orders, fills, health paint at once
@@ -473,13 +484,13 @@ class TradingApp(App[int]):
             self._credit = min(self._credit + budget / hz, budget / 2)
             if self._credit > 0 or "ladder-now" in dirty:
                 lad = main.query_one(Ladder)
-                stale = any(f in (Feed.DEPTH, Feed.QUOTES) for f in snap.health.stale)
+                banner = book_banner(snap, self.clock(), self._retry_in())
                 pnl = snap.pnl
                 cells = lad.painted_cells
                 lad.show(
                     LadderData.build(
                         inst, snap.market, snap.orders,
-                        pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, stale,
+                        pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, banner,
                     )
                 )  # fmt: skip
                 self._credit -= (lad.painted_cells - cells) * BYTES_PER_CELL
@@ -546,13 +557,17 @@ class TradingApp(App[int]):
         text = panels.status_text(
             mode=self.mode, symbol=self.settings.symbol, snap=snap, armed=self.armed,
             confirmed=self.confirmed, qty=self.qty, now_ns=now, session=session,
-            retry_in_s=max(self._retry_at - time.monotonic(), 0.0) if self._retry_at else None,
+            retry_in_s=self._retry_in(),
             wide=main.size.width >= 100,
         )  # fmt: skip
         main.query_one("#status", panels.Panel).set(text)
 
+    def _retry_in(self) -> float | None:
+        """Seconds to the broker's next reconnect attempt, when one is scheduled."""
+        return max(self._retry_at - time.monotonic(), 0.0) if self._retry_at else None
+
     def _tick(self) -> None:
-        self._dirty |= {"status", "risk"}  # the clock, data age, order rate
+        self._dirty |= {"status", "risk", "ladder"}  # the clock, data age, order rate, banner
 
     # ---- trading ---------------------------------------------------------------------------
 
@@ -691,7 +706,11 @@ class TradingApp(App[int]):
         snap = engine.snapshot(tape=0)
 
         def check(reason: str) -> str | None:
-            return engine.rearm(reason)
+            refusal = engine.rearm(reason)
+            if refusal:
+                log.warning("re-arm refused: %s", refusal)
+                self.log_line("WARNING", f"re-arm refused: {refusal}")
+            return refusal
 
         def done(reason: str | None) -> None:
             if reason:

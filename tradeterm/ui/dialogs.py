@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from tradeterm.engine.events import KillProgress
+from tradeterm.engine.events import KillProgress, OrderView
 from tradeterm.ui.keys import ACTIONS, KILL, KeyAction, display_key
 from tradeterm.ui.styles import resolve
 
@@ -119,7 +119,9 @@ class TypedScreen(ModalScreen[str | None]):
 
 class KillScreen(ModalScreen[None]):
     """Every step of the kill switch as it happens; ends in HALTED (or FAILED, saying what is
-    left). UNVERIFIED (HALTED, IB silent about an order of ours) stays until IB answers."""
+    left). UNVERIFIED (HALTED, IB silent about an order of ours) stays until IB answers. The
+    position and working orders are shown as they are now (:meth:`show_now`, each repaint),
+    not as they were at some step."""
 
     BINDINGS = [Binding("escape,enter", "close", "close")]
     DEFAULT_CSS = """
@@ -133,12 +135,23 @@ class KillScreen(ModalScreen[None]):
         super().__init__()
         self.steps: list[KillProgress] = []
         self.done: KillProgress | None = None
+        self.now = ""  # the position and working orders as last shown
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("KILL SWITCH", id="kill-title")
             yield Static("requested…", id="kill-steps")
+            yield Static("", id="kill-now")
             yield Static("", id="kill-end")
+
+    def show_now(self, position: int, orders: Sequence[OrderView]) -> None:
+        unconfirmed = sum(1 for o in orders if o.unconfirmed)
+        text = f"now: position {position}, working {len(orders)}" + (
+            f" ({unconfirmed} unconfirmed by IB)" if unconfirmed else ""
+        )
+        if text != self.now:  # repainted only when it changed
+            self.now = text
+            self.query_one("#kill-now", Static).update(text)
 
     def add(self, progress: KillProgress) -> None:
         self.steps.append(progress)
@@ -146,7 +159,7 @@ class KillScreen(ModalScreen[None]):
         for p in self.steps:
             mark = "✔" if p.done and p.ok else "✘" if p.done else "•"
             t.append(f"{mark} {p.step:<11}", style="bold")
-            t.append(f" {p.detail}  (pos {p.position}, working {p.working})\n")
+            t.append(f" {p.detail}\n")
         self.query_one("#kill-steps", Static).update(t)
         if progress.step == "unverified":  # not the end: it keeps asking IB
             end = Text()

@@ -6,7 +6,9 @@ with the row shown, and refreshes only the rows that differ; ``render_line`` ser
 ``Strip`` objects. Over SSH, bytes are latency: a quiet market costs nothing, a busy one a few
 rows per paint.
 
-Row 0 is a header (column names, centring mode, P&L units, STALE). Prices descend downwards.
+Row 0 is a header (column names, centring mode, P&L units), or a banner across the ladder
+when the book cannot be trusted (``tradeterm.ui.health``: stale, disconnected, closed), with
+the book's cells greyed. Prices descend downwards.
 """
 
 from __future__ import annotations
@@ -24,22 +26,26 @@ from textual.widget import Widget
 
 from tradeterm.domain import Instrument, Side
 from tradeterm.engine.events import OrderView
+from tradeterm.ui.health import Banner
 
 EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
+UNCONFIRMED = "?"  # the mark of an order IB has not confirmed (shown reversed too)
 _TYPE_LETTER = {"MKT": "M", "LMT": "L", "STP": "S", "STP LMT": "SL"}
 
 
 def order_label(orders: Iterable[OrderView]) -> str:
-    """``2L``, ``1S``, ``3L+`` (several types) for the orders working at one price."""
-    qty, kinds = 0, []
+    """``2L``, ``1S``, ``3L+`` (several types) for the orders working at one price; ending in
+    ``UNCONFIRMED`` (``1L?``) when IB has not confirmed one of them (it may still fill)."""
+    qty, kinds, unconfirmed = 0, [], False
     for o in orders:
         qty += o.remaining
+        unconfirmed = unconfirmed or bool(o.unconfirmed)
         letter = _TYPE_LETTER.get(o.order_type, o.order_type[:1])
         if letter not in kinds:
             kinds.append(letter)
     if not qty:
         return ""
-    return f"{qty}{kinds[0]}{'+' if len(kinds) > 1 else ''}"
+    return f"{qty}{kinds[0]}{'+' if len(kinds) > 1 else ''}{UNCONFIRMED if unconfirmed else ''}"
 
 
 @dataclass(slots=True)
@@ -56,7 +62,7 @@ class LadderData:
     sells: dict[int, str] = field(default_factory=dict)
     position: int = 0
     avg: Fraction | None = None
-    stale: bool = False
+    banner: Banner | None = None  # the book cannot be trusted: why
 
     @classmethod
     def build(
@@ -66,9 +72,9 @@ class LadderData:
         orders: Iterable[OrderView],
         position: int,
         avg: Fraction | None,
-        stale: bool,
+        banner: Banner | None,
     ) -> LadderData:
-        data = cls(instrument, position=position, avg=avg, stale=stale)
+        data = cls(instrument, position=position, avg=avg, banner=banner)
         if market is not None:
             from tradeterm.engine.marketdata import MarketSnapshot
 
@@ -127,11 +133,12 @@ class Row:
     pnl_sign: int
     cursor: bool
     inside: int  # -1 best bid, 1 best ask, 0 neither
+    muted: bool = False  # the book cannot be trusted: its cells grey
 
 
 @dataclass(frozen=True, slots=True)
 class Header:
-    stale: bool
+    banner: Banner | None
     auto: bool
     money: bool
     width: int
@@ -386,7 +393,7 @@ class Ladder(Widget, can_focus=True):
             return
         old = self._rows
         header = Header(
-            bool(self.data and self.data.stale), self.auto, self.pnl_money, self.size.width
+            self.data.banner if self.data else None, self.auto, self.pnl_money, self.size.width
         )
         if old.get(0) != header:
             old[0] = header
@@ -406,6 +413,7 @@ class Ladder(Widget, can_focus=True):
                 not isinstance(before, Row)
                 or before.price != row.price
                 or before.cursor != row.cursor
+                or before.muted != row.muted
             )
             for column in columns:
                 if whole or _cell(before, column.column) != _cell(row, column.column):  # type: ignore[arg-type]
@@ -440,6 +448,7 @@ class Ladder(Widget, can_focus=True):
             pnl_sign=sign,
             cursor=price == self.cursor,
             inside=-1 if price == bid else 1 if price == ask else 0,
+            muted=data.banner is not None,
         )
 
     def _style(self, name: str) -> Style:
@@ -455,6 +464,8 @@ class Ladder(Widget, can_focus=True):
                 "base": Style(color=c("ladder-price", "white"), bgcolor=bg),
                 "header": Style(color=c("ladder-header", "grey50"), bgcolor=bg, bold=True),
                 "stale": Style(color="white", bgcolor=c("stale", "red"), bold=True),
+                "muted": Style(color=c("ladder-muted", "grey42"), bgcolor=bg),
+                "muted-bar": Style(color=bg, bgcolor=c("ladder-muted", "grey42"), bold=True),
                 "bid": Style(color=c("ladder-bid-text", "white"), bgcolor=c("ladder-bid", "blue")),
                 "ask": Style(color=c("ladder-ask-text", "white"), bgcolor=c("ladder-ask", "red")),
                 "inside": Style(bold=True),
@@ -464,6 +475,7 @@ class Ladder(Widget, can_focus=True):
                 "volume": Style(color=c("ladder-volume", "grey50"), bgcolor=bg),
                 "own-buy": Style(color=c("ladder-own-buy", "cyan"), bgcolor=bg, bold=True),
                 "own-sell": Style(color=c("ladder-own-sell", "red"), bgcolor=bg, bold=True),
+                "unconfirmed": Style(reverse=True),
                 "profit": Style(color=c("profit", "green"), bgcolor=bg),
                 "loss": Style(color=c("loss", "red"), bgcolor=bg),
             }  # fmt: skip
@@ -477,12 +489,15 @@ class Ladder(Widget, can_focus=True):
         row = self._rows.get(y)
         full = w + 1
         if isinstance(row, Header):  # the column names need no market data: always shown
-            if row.stale:  # STALE must be seen even on the narrowest ladder: a banner
+            banner = row.banner
+            if banner is not None:  # seen even on the narrowest ladder: across every column
                 x = sum(
                     cw + 1 for cn, cw in self._layout[: [c for c, _ in self._layout].index(name)]
                 )
-                text = " STALE: depth stopped updating ".center(self.size.width)
-                return Strip([Segment(text[x : x + full].ljust(full), st("stale"))])
+                across = sum(cw + 1 for _, cw in self._layout)  # the columns drawn
+                text = f" {banner.fitting(across)} ".center(across)
+                style = st("stale") if banner.alarm else st("muted-bar")
+                return Strip([Segment(text[x : x + full].ljust(full), style)])
             label = name if name != "P&L" else ("P&L $" if row.money else "P&L t")
             text = label.rjust(w)
             if name == self._layout[-1][0]:
@@ -497,17 +512,19 @@ class Ladder(Widget, can_focus=True):
 
         segments: list[Segment]
         if name == "BUY":
-            segments = [seg(row.buys.rjust(w), st("own-buy"))]
+            segments = [seg(row.buys.rjust(w), self._own_style(row.buys, "own-buy"))]
         elif name == "BID":
             style = (
                 (st("bid") + st("inside") if row.inside == -1 else st("bid"))
                 if row.bid
                 else st("base")
             )
+            style = st("muted") if row.muted and row.bid else style
             segments = [seg((str(row.bid) if row.bid else "").rjust(w), style)]
         elif name == "PRICE":
             text = self.data.instrument.format_price(row.price).rjust(w - 1)
-            style = st("last") if row.last is not None else st("avg") if row.avg else st("base")
+            on_last = st("muted-bar") if row.muted else st("last")
+            style = on_last if row.last is not None else st("avg") if row.avg else st("base")
             price = Segment(text, style) if row.last is not None else seg(text, style)
             segments = [seg("◆" if row.avg else " ", st("avg")), price]
         elif name == "ASK":
@@ -516,14 +533,14 @@ class Ladder(Widget, can_focus=True):
                 if row.ask
                 else st("base")
             )
+            style = st("muted") if row.muted and row.ask else style
             segments = [seg((str(row.ask) if row.ask else "").rjust(w), style)]
         elif name == "SELL":
-            segments = [seg(row.sells.rjust(w), st("own-sell"))]
+            segments = [seg(row.sells.rjust(w), self._own_style(row.sells, "own-sell"))]
         elif name == "LAST":
             last = row.last is not None
-            segments = [
-                seg((f"×{row.last}" if last else "").rjust(w), st("last") if last else st("base"))
-            ]
+            style = (st("muted-bar") if row.muted else st("last")) if last else st("base")
+            segments = [seg((f"×{row.last}" if last else "").rjust(w), style)]
         elif name == "VOL":
             segments = [seg((str(row.volume) if row.volume else "").rjust(w), st("volume"))]
         else:
@@ -537,6 +554,11 @@ class Ladder(Widget, can_focus=True):
             segments = [seg(row.pnl[:w].rjust(w), style)]
         segments.append(seg(" ", st("base")))
         return Strip(segments).crop(0, full)
+
+    def _own_style(self, label: str, name: str) -> Style:
+        """Own orders' cell: reversed while IB has not confirmed one of them."""
+        style = self._style(name)
+        return style + self._style("unconfirmed") if label.endswith(UNCONFIRMED) else style
 
     def row_text(self, y: int) -> str:
         """Row ``y`` as plain text, every column (tests, the tmux check)."""

@@ -138,9 +138,12 @@ def status_text(
     if snap is not None:
         health = snap.health
         state = str(health.state)
-        style = {"LIVE": "$success", "DEGRADED": "bold $warning"}.get(state, "bold $error")
+        warn = "bold $warning"
+        style = {"OK": "$success", "DEGRADED": warn, "SYNCING": warn}.get(state, "bold $error")
         t.append(" ")
-        t.append(state, style=style)
+        t.append(f"IB {state}", style=style)  # the connection: never "LIVE", a trading mode
+        if health.cause and state == "DEGRADED":  # why, in a word or two: fits 80 columns
+            t.append(f" {health.cause}", style="$warning")
         if retry_in_s is not None and state == "RECONNECTING":  # counts down each second
             t.append(f" retry in {retry_in_s:.0f}s", style="$warning")
         market = snap.market
@@ -306,6 +309,14 @@ _STATUS_WORDS = {
 }
 
 
+def order_status(order: OrderView) -> str:
+    """The status in words; UNCONFIRMED and what IB has not confirmed while it may still
+    fill (the safety rule: an order IB has not answered for is shown as working)."""
+    if order.unconfirmed:
+        return f"UNCONFIRMED: {order.unconfirmed}"
+    return _STATUS_WORDS.get(order.status, str(order.status).lower())
+
+
 def order_number(order: OrderView) -> str:
     """What a trader calls an order: IB's order id (as TWS shows it), ``other`` for another
     client's, ``-`` before IB has given it one."""
@@ -325,7 +336,7 @@ def order_row(inst: Instrument, order: OrderView, filled: bool) -> list[Text]:
         *([Text(f" {order.filled}", justify="right")] if filled else []),
         Text(f" {order.order_type}"),
         Text(f" {inst.format_price(price) if price is not None else '-'}", justify="right"),
-        Text(f" {_STATUS_WORDS.get(order.status, str(order.status).lower())}"),
+        Text(f" {order_status(order)}"),
     ]
     return cells
 
@@ -345,8 +356,8 @@ class OrdersTable(DataTable[Text]):
         self._shown: tuple[object, ...] | None = None  # the column names show before any order
 
     def show(self, inst: Instrument, orders: Sequence[OrderView]) -> None:
-        key = tuple((o.order_id, o.broker_id, o.filled, o.remaining, o.status, o.price)
-                    for o in orders)  # fmt: skip
+        key = tuple((o.order_id, o.broker_id, o.filled, o.remaining, o.status, o.price,
+                     o.unconfirmed) for o in orders)  # fmt: skip
         if key == self._shown:
             return
         self._shown = key

@@ -20,8 +20,8 @@ from tradeterm import paths
 REQUIRED_VARIABLES = (
     "ladder-bid", "ladder-bid-text", "ladder-ask", "ladder-ask-text", "ladder-price",
     "ladder-last", "ladder-last-text", "ladder-cursor", "ladder-avg", "ladder-volume",
-    "ladder-own-buy", "ladder-own-sell", "ladder-header", "profit", "loss", "mode-sim",
-    "mode-paper", "mode-live", "armed", "stale", "large-print",
+    "ladder-own-buy", "ladder-own-sell", "ladder-header", "ladder-muted", "profit", "loss",
+    "mode-sim", "mode-paper", "mode-live", "armed", "stale", "large-print",
 )  # fmt: skip
 # tradeterm's variables for a theme that lacks them (Textual's own, picked in the palette):
 # the dark theme's values
@@ -39,6 +39,7 @@ DEFAULT_VARIABLES: dict[str, str] = {
     "ladder-own-buy": "#5fb0ff",
     "ladder-own-sell": "#ff7b72",
     "ladder-header": "#8b949e",
+    "ladder-muted": "#5c6370",
     "profit": "#46a758",
     "loss": "#e5484d",
     "mode-sim": "#2d6a4f",

@@ -1,4 +1,4 @@
-"""The IB connection state machine without a socket: how IB's messages move LIVE/DEGRADED,
+"""The IB connection state machine without a socket: how IB's messages move OK/DEGRADED,
 which errors reach the adapter's hooks, the reconnect backoff, and the callback guard."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Probe(IbConnection):
 @pytest.fixture
 def live() -> Probe:
     probe = Probe()
-    probe._state = ConnectionState.LIVE
+    probe._state = ConnectionState.OK
     return probe
 
 
@@ -58,8 +58,8 @@ def test_farms_degrade_until_every_broken_farm_is_ok_again(live: Probe) -> None:
     live._on_error(-1, 2104, "Market data farm connection is OK:usfarm", None)
     assert live.state is ConnectionState.DEGRADED
     live._on_error(-1, 2106, "HMDS data farm connection is OK:ushmds", None)
-    assert live.state is ConnectionState.LIVE
-    assert live.states() == [ConnectionState.DEGRADED, ConnectionState.LIVE]
+    assert live.state is ConnectionState.OK
+    assert live.states() == [ConnectionState.DEGRADED, ConnectionState.OK]
     assert live.request_errors == [] and live.resubscribed == 0
 
 
@@ -102,18 +102,18 @@ def test_the_new_state_comes_before_the_message_that_caused_it(
     kinds = [type(e).__name__ for e in events]
     assert kinds[-1] == "BrokerNotice" and "ConnectionChanged" in kinds
     (changed,) = [e for e in events if isinstance(e, ConnectionChanged)]
-    assert changed.state is ConnectionState.LIVE
+    assert changed.state is ConnectionState.OK
 
 
 def test_1100_then_1101_resubscribes_and_1102_does_not(live: Probe) -> None:
     live._on_error(-1, 1100, "Connectivity between IB and TWS has been lost.", None)
     assert live.state is ConnectionState.DEGRADED
     live._on_error(-1, 1101, "restored - data lost.", None)
-    assert live.state is ConnectionState.LIVE and live.resubscribed == 1
+    assert live.state is ConnectionState.OK and live.resubscribed == 1
     live._on_error(-1, 1100, "lost", None)
     live._on_error(-1, 1102, "restored - data maintained.", None)
-    assert live.state is ConnectionState.LIVE and live.resubscribed == 1
-    assert live.states() == [ConnectionState.DEGRADED, ConnectionState.LIVE] * 2
+    assert live.state is ConnectionState.OK and live.resubscribed == 1
+    assert live.states() == [ConnectionState.DEGRADED, ConnectionState.OK] * 2
 
 
 def test_1102_while_a_farm_is_broken_stays_degraded(live: Probe) -> None:
@@ -128,7 +128,7 @@ def test_other_errors_are_notices_for_the_adapter_and_leave_the_state(
     live: Probe, code: int
 ) -> None:
     live._on_error(17, code, "text", None)
-    assert live.state is ConnectionState.LIVE
+    assert live.state is ConnectionState.OK
     assert live.request_errors == [(17, code)]
     [notice] = live.drain()
     assert notice == BrokerNotice(code, "text", 1_500_000_000, 17)

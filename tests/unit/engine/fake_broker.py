@@ -148,7 +148,7 @@ class FakeBroker:
 
     async def start(self) -> None:
         self._enter("start")
-        self.set_state(ConnectionState.LIVE, "connected")
+        self.set_state(ConnectionState.OK, "connected")
         await asyncio.sleep(0)
 
     async def stop(self) -> None:

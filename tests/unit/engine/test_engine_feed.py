@@ -98,7 +98,7 @@ async def make_run() -> AsyncIterator[MakeRun]:
         run = Feeding(engine, broker, clock)
         await engine.start()
         await run.deliver(3)
-        assert engine.health.state is ConnectionState.LIVE and engine.health.stale == ()
+        assert engine.health.state is ConnectionState.OK and engine.health.stale == ()
         return run
 
     yield make
@@ -118,7 +118,7 @@ async def test_a_stalled_feed_is_stale_within_its_threshold(make_run: MakeRun, s
     assert "market data is stale (quotes, depth)" in await run.refused_entry()
     await run.exits_go()
     await run.deliver(1)  # data flows again
-    assert engine.health.state is ConnectionState.LIVE and engine.health.stale == ()
+    assert engine.health.state is ConnectionState.OK and engine.health.stale == ()
     assert (await engine.submit(PlaceOrder(Side.BUY, 1))).ok
 
 
@@ -143,9 +143,9 @@ async def test_a_market_data_farm_outage_blocks_entries_at_once(
     await settle()
     await engine.tick()
     # back: every feed gets its threshold again to prove it flows
-    assert engine.health.state is ConnectionState.LIVE and engine.health.stale == ()
+    assert engine.health.state is ConnectionState.OK and engine.health.stale == ()
     assert (await engine.submit(PlaceOrder(Side.BUY, 1))).ok
     await run.silence(THRESHOLD_S + 0.25)
     assert engine.health.stale == WATCHED  # it did not: stale again
     await run.deliver(1)
-    assert engine.health.state is ConnectionState.LIVE and engine.health.stale == ()
+    assert engine.health.state is ConnectionState.OK and engine.health.stale == ()

@@ -149,7 +149,7 @@ async def test_disconnect_policy_keep_sends_nothing(make_run: MakeRun) -> None:
     run = await make_run(held=1)
     run.broker.set_state(ConnectionState.RECONNECTING, "socket closed")
     await settle()
-    run.broker.set_state(ConnectionState.LIVE, "connected")
+    run.broker.set_state(ConnectionState.OK, "connected")
     await settle()
     assert steps(run) == [] and run.broker.placed == []
     assert run.engine.snapshot().trading_state == "ACTIVE"
@@ -164,7 +164,7 @@ async def test_disconnect_policy_halt_runs_the_kill_switch_on_reconnection(
     assert steps(run) == ["requested", "waiting"] and run.broker.placed == []
     refused = await run.engine.submit(PlaceOrder(Side.SELL, 1))
     assert not refused.ok and "kill switch" in refused.reason
-    run.broker.set_state(ConnectionState.LIVE, "connected")
+    run.broker.set_state(ConnectionState.OK, "connected")
     await _fill_flatten(run)
     assert run.engine.snapshot().trading_state == "HALTED"
 
@@ -176,7 +176,7 @@ async def test_disconnect_policy_flatten_closes_on_reconnection_and_keeps_tradin
     run.broker.set_state(ConnectionState.RECONNECTING, "socket closed")
     await settle()
     assert run.engine.snapshot().trading_state == "ACTIVE"  # flatten, not halt
-    run.broker.set_state(ConnectionState.LIVE, "connected")
+    run.broker.set_state(ConnectionState.OK, "connected")
     last = await _fill_flatten(run)
     assert last.step == "done" and run.engine.snapshot().trading_state == "ACTIVE"
 
@@ -189,7 +189,7 @@ async def test_a_kill_pressed_during_flatten_on_reconnect_still_halts(
     await settle()
     run.engine.request_kill("pressed")
     assert run.engine.kill_switch.runs == 1  # joined the run under way...
-    run.broker.set_state(ConnectionState.LIVE, "connected")
+    run.broker.set_state(ConnectionState.OK, "connected")
     last = await _fill_flatten(run)
     assert last.step == "halted"  # ...and made it halt
     assert run.engine.snapshot().trading_state == "HALTED"

@@ -112,7 +112,7 @@ def test_reset_at_session_open() -> None:
 
 def test_other_events_change_nothing() -> None:
     m = MarketState(ES)
-    assert not m.apply(ConnectionChanged(ConnectionState.LIVE, "", T0))
+    assert not m.apply(ConnectionChanged(ConnectionState.OK, "", T0))
     assert not m.apply(BarEvent(Bar(T0, 1, 1, 1, 1, 1), 5, True))
 
 

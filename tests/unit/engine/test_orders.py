@@ -853,7 +853,7 @@ async def test_reconnect_blocks_entries_then_recovers_a_missed_fill_once(run: Ru
     broker.position_reports = [
         PositionReport(ES, ES.con_id or 0, "DU1234567", 1, Decimal("250002.25"), T0)
     ]
-    broker.set_state(ConnectionState.LIVE, "reconnected")
+    broker.set_state(ConnectionState.OK, "reconnected")
     await settle()
     assert "reconciling" in (engine.snapshot().entries_blocked or "")
     await engine.tick()

@@ -372,7 +372,7 @@ def test_fat_finger_falls_back_to_the_last_trade_and_never_blocks_unchecked_exit
 
 @pytest.mark.parametrize(
     "state",
-    [s for s in ConnectionState if s is not ConnectionState.LIVE],
+    [s for s in ConnectionState if s is not ConnectionState.OK],
 )
 def test_entries_need_a_live_connection(state: ConnectionState) -> None:
     rm, _, _ = manager()
