@@ -150,6 +150,21 @@ def test_unknown_keymap_action_exits_2(capsys: pytest.CaptureFixture[str], tmp_p
     assert code == 2 and "unknown action(s) in ui.keymap: buy_now" in err
 
 
+@pytest.mark.parametrize("command", [[], ["config", "show"]], ids=["start", "config show"])
+def test_a_default_quantity_the_risk_limits_refuse_is_refused_at_load(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text("[markets.ES]\ndefault_qty = 3\n[markets.ES.risk]\nmax_order_qty = 2\n")
+    code, out, err = run(capsys, *command, "--config", str(cfg))
+    assert code == 2 and out == ""
+    assert err == (
+        "tradeterm: invalid configuration:\n"
+        f"  markets.ES.default_qty = 3 (file {cfg}): expected at most risk.max_order_qty = 2: "
+        "every order of 3 would be refused\n"
+    )
+
+
 def test_shadow_mode_on_the_screen_is_one_line_and_exit_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

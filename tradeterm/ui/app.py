@@ -161,6 +161,14 @@ class TradingScreen(Screen[None]):
     def action_qty_preset(self, n: int) -> None:
         self._app.preset_qty(n)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A digit key past the last quantity preset is not bound (the key does nothing and
+        is not listed)."""
+        if action == "qty_preset":
+            (n,) = parameters
+            return isinstance(n, int) and n <= len(self._app.presets)
+        return True
+
     def action_cursor(self, ticks: int) -> None:
         self.query_one(Ladder).move_cursor(ticks)
 
@@ -180,7 +188,7 @@ class TradingScreen(Screen[None]):
         self.query_one(Ladder).focus()
 
     def action_help(self) -> None:
-        self._app.push_screen(HelpScreen(self._app.keymap))
+        self._app.push_screen(HelpScreen(self._app.keymap, self._app.presets))
 
     def action_quit_app(self) -> None:
         self._app.ask_quit()
@@ -230,8 +238,8 @@ class TradingApp(App[int]):
         self.startup_error: str | None = None
         self.armed = False
         self.confirmed = settings.mode != "live"  # LIVE: the account id must be typed first
-        quantities = sorted(set(self.market_config.quantities) | {self.market_config.default_qty})
-        self.quantities = quantities
+        self.presets = self.market_config.presets()  # keys 1..9
+        self.quantities = sorted(set(self.presets) | {self.market_config.default_qty})
         self.qty = self.market_config.default_qty
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
@@ -650,7 +658,7 @@ class TradingApp(App[int]):
         self._last_side = 0.0
 
     def preset_qty(self, n: int) -> None:
-        qs = self.market_config.quantities
+        qs = self.presets
         if 1 <= n <= len(qs):
             self.qty = qs[n - 1]
             self._dirty.add("status")
@@ -782,7 +790,9 @@ class TradingApp(App[int]):
             "cancel this instance's orders",
             lambda: self.trade(CancelAll(), "cancel all"),
         )
-        yield SystemCommand("Keys", "the keymap", lambda: self.push_screen(HelpScreen(self.keymap)))
+        yield SystemCommand(
+            "Keys", "the keymap", lambda: self.push_screen(HelpScreen(self.keymap, self.presets))
+        )
         yield SystemCommand(
             "P&L in money / ticks", "toggle the ladder's P&L column", self._toggle_pnl
         )
