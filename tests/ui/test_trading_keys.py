@@ -97,11 +97,11 @@ async def test_limit_stop_and_cancel_at_the_cursor() -> None:
         bid, ask = market.bid, market.ask
         lad = ladder(app)
         assert lad.cursor == bid  # no trade yet: the cursor starts at the middle of the touch
-        await pilot.press("a", "down", "down", "l")  # below the bid: a buy limit
+        await pilot.press("a", "down", "down", "left_square_bracket")  # a buy limit
         await settle(pilot, app, lambda: len(own_working(app)) == 1, "a buy limit")
         (limit,) = own_working(app)
         assert (limit.req.action, limit.req.order_type, limit.lmt_ticks) == ("BUY", "LMT", bid - 2)
-        await pilot.press(*["up"] * 6, "t")  # above the market: a buy stop
+        await pilot.press(*["up"] * 6, "left_curly_bracket")  # above the market: a buy stop
         await settle(pilot, app, lambda: len(own_working(app)) == 2, "a buy stop")
         stop = next(o for o in own_working(app) if o.req.order_type == "STP")
         assert (stop.req.action, stop.aux_ticks) == ("BUY", bid + 4)
@@ -109,7 +109,7 @@ async def test_limit_stop_and_cancel_at_the_cursor() -> None:
         await pilot.press("x")  # cancel at the cursor: only the stop goes
         await settle(pilot, app, lambda: len(own_working(app)) == 1, "the stop cancelled")
         assert own_working(app)[0].req.order_type == "LMT"
-        await pilot.press("up", "up", "up", "l")  # above the ask: a sell limit
+        await pilot.press("up", "up", "up", "right_square_bracket")  # above the ask: a sell limit
         await settle(pilot, app, lambda: len(own_working(app)) == 2, "a sell limit")
         sell = next(o for o in own_working(app) if o.req.action == "SELL")
         assert sell.lmt_ticks == bid + 7 and sell.lmt_ticks > ask
@@ -188,7 +188,7 @@ async def test_working_orders_panel_select_and_cancel() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         market = await ready(pilot, app)
-        await pilot.press("a", "down", "down", "l", "down", "l")
+        await pilot.press("a", "down", "down", "left_square_bracket", "down", "left_square_bracket")
         await settle(pilot, app, lambda: len(own_working(app)) == 2, "two buy limits")
         table = app.screen.query_one("#orders")
         await settle(pilot, app, lambda: table.row_count == 2, "both listed")  # type: ignore[attr-defined]

@@ -102,9 +102,10 @@ class TradingScreen(Screen[None]):
                 yield panels.OrdersTable(id="orders")
                 yield panels.Panel(id="tape")
         yield Static(
-            " a arm  b/s mkt  B/S join  l limit  t stop  x cxl@  c cxl all  f flat  r rev"
+            " a arm  b/s mkt  B/S join  [/] lmt  {/} stp  x cxl@  c cxl all  f flat  r rev"
             "  +/- qty  ^k KILL  ? help  q quit",
             id="keys-hint",
+            markup=False,
         )
 
     def on_mount(self) -> None:
@@ -137,11 +138,8 @@ class TradingScreen(Screen[None]):
     def action_join(self, side: str) -> None:
         self._app.join(Side(side))
 
-    def action_limit_at_cursor(self) -> None:
-        self._app.at_cursor(stop=False)
-
-    def action_stop_at_cursor(self) -> None:
-        self._app.at_cursor(stop=True)
+    def action_at_cursor(self, side: str, stop: bool) -> None:
+        self._app.at_cursor(Side(side), stop=stop)
 
     def action_cancel_at_cursor(self) -> None:
         self._app.cancel_at_cursor()
@@ -583,11 +581,12 @@ class TradingApp(App[int]):
         command: Command
         if bracket.enabled:
             command = PlaceBracket(side, self.qty, stop_ticks=bracket.stop_ticks,
-                                   target_ticks=bracket.target_ticks, entry_limit=price)  # fmt: skip
+                                   target_ticks=bracket.target_ticks, entry_limit=price,
+                                   resting=price is not None)  # fmt: skip
         elif price is None:
             command = PlaceOrder(side, self.qty, OrderType.MARKET)
         else:
-            command = PlaceOrder(side, self.qty, OrderType.LIMIT, limit=price)
+            command = PlaceOrder(side, self.qty, OrderType.LIMIT, limit=price, resting=True)
         self.send(command, what)
 
     def market(self, side: Side) -> None:
@@ -611,33 +610,19 @@ class TradingApp(App[int]):
         main = self._main()
         return main.query_one(Ladder).cursor if main is not None else None
 
-    def at_cursor(self, *, stop: bool) -> None:
-        """A limit (buy at or below the bid, sell at or above the ask) or a stop (buy above
-        the last trade, sell below) at the ladder cursor: the side follows from the price."""
-        data, cursor, inst = self._ladder_data(), self._cursor(), self.instrument
-        what = "stop at cursor" if stop else "limit at cursor"
-        if data is None or cursor is None or inst is None:
+    def at_cursor(self, side: Side, *, stop: bool) -> None:
+        """A limit or a stop of ``side`` at the ladder cursor, sent to rest: the side is the
+        key's, never the market's. The engine refuses it if, when it processes it, the limit
+        would trade or the stop would trigger at once (a market that moved onto the cursor)."""
+        cursor, inst = self._cursor(), self.instrument
+        what = f"{side.lower()} {'stop' if stop else 'limit'} at cursor"
+        if cursor is None or inst is None:
             return
-        side: Side | None = None
-        if stop:
-            ref = data.last if data.last is not None else data.reference
-            if ref is not None and cursor != ref:
-                side = Side.BUY if cursor > ref else Side.SELL
-        else:
-            bid, ask = data.best_bid, data.best_ask
-            if bid is not None and cursor <= bid:
-                side = Side.BUY
-            elif ask is not None and cursor >= ask:
-                side = Side.SELL
-        if side is None:
-            self.notify(f"{what}: move the cursor off the market first", severity="warning")
-            return
-        if stop:
-            if not self.can_trade(what):
-                return
-            self.send(PlaceOrder(side, self.qty, OrderType.STOP, stop=inst.to_price(cursor)), what)
-        else:
+        if not stop:
             self._entry(side, cursor, what)
+        elif self.can_trade(what):
+            price = inst.to_price(cursor)
+            self.send(PlaceOrder(side, self.qty, OrderType.STOP, stop=price, resting=True), what)
 
     def cancel_at_cursor(self) -> None:
         cursor = self._cursor()

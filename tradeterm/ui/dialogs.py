@@ -35,6 +35,8 @@ def help_text(keymap: dict[str, str], presets: list[int]) -> Text:
         t.append(f"{desc}")
         t.append(f"  [{a.id}]\n", style="dim")
     t.append("\nTrading keys do nothing while DISARMED. The kill switch works armed or not.\n")
+    t.append("Limits and stops at the cursor must rest: one that would trade or trigger at once\n")
+    t.append("when it reaches the engine is refused, whatever the market did meanwhile.\n")
     t.append("Ladder: own buys on the bid side, sells on the ask side (qty + L limit, S stop);\n")
     t.append("◆ marks the average price; the yellow row is the last trade with its size.\n")
     return t
