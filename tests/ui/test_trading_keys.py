@@ -3,6 +3,8 @@ screen shows."""
 
 from __future__ import annotations
 
+from textual.widgets import Static
+
 from tests.ui.helpers import (
     gateway,
     gateway_position,
@@ -170,18 +172,22 @@ async def test_reverse_while_flat_is_refused_and_leaves_the_orders_working() -> 
         assert len(own_working(app)) == 1
 
 
-async def test_keymap_from_config_overrides_a_key() -> None:
-    cfg = settings(**{"ui.keymap": {"buy_market": "ctrl+b"}})
+async def test_keymap_from_config_overrides_a_key_and_the_footer_shows_the_keys_in_force() -> None:
+    cfg = settings(**{"ui.keymap": {"buy_market": "ctrl+n", "sell_market": "b", "kill": "f12"}})
     app = make_app(cfg)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(160, 40)) as pilot:
         market = await ready(pilot, app)
-        await pilot.press("a", "b")
+        footer = str(app.screen.query_one("#keys-hint", Static).render())
+        assert " ^n/b mkt " in footer and " f12 KILL " in footer and "b/s" not in footer
+        await pilot.press("a", "s")  # s is no key now
         await pilot.pause(0.3)
         assert app.results == []
-        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+n")
         await settle(
-            pilot, app, lambda: gateway_position(gateway(app), market) == 1, "bought with ctrl+b"
+            pilot, app, lambda: gateway_position(gateway(app), market) == 1, "bought with ctrl+n"
         )
+        await pilot.press("b")
+        await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 0, "sold with b")
 
 
 async def test_working_orders_panel_select_and_cancel() -> None:
@@ -204,8 +210,6 @@ async def test_help_lists_the_keys_as_configured() -> None:
     async with app.run_test(size=(120, 50)) as pilot:
         await ready(pilot, app)
         await pilot.press("f1")
-        from textual.widgets import Static
-
         text = str(app.screen.query_one("#help-text", Static).render())
         assert "ctrl+k" in text and "KILL SWITCH" in text
         assert "F " in text and "[flatten]" in text

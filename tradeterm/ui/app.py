@@ -61,7 +61,13 @@ from tradeterm.engine.marketdata import Changed, Feed
 from tradeterm.runtime import Runtime, on_stop_signals
 from tradeterm.ui import panels
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
-from tradeterm.ui.keys import screen_bindings
+from tradeterm.ui.keys import (
+    check_keymap,
+    first_key,
+    footer_text,
+    kill_binding,
+    screen_bindings,
+)
 from tradeterm.ui.ladder import Ladder, LadderData
 from tradeterm.ui.styles import resolve
 from tradeterm.ui.themes import DEFAULT_VARIABLES
@@ -101,12 +107,7 @@ class TradingScreen(Screen[None]):
                 yield panels.Panel(id="risk")
                 yield panels.OrdersTable(id="orders")
                 yield panels.Panel(id="tape")
-        yield Static(
-            " a arm  b/s mkt  B/S join  [/] lmt  {/} stp  x cxl@  c cxl all  f flat  r rev"
-            "  +/- qty  ^k KILL  ? help  q quit",
-            id="keys-hint",
-            markup=False,
-        )
+        yield Static(footer_text(self._app.keymap), id="keys-hint", markup=False)
 
     def on_mount(self) -> None:
         for ladder in self.query(Ladder):  # none when the app is already exiting
@@ -200,7 +201,7 @@ class TradingApp(App[int]):
     TITLE = "tradeterm"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+k", "kill", "KILL SWITCH", show=False, id="kill", priority=True),
+        kill_binding(),
         Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
     ]
 
@@ -218,7 +219,7 @@ class TradingApp(App[int]):
         self.settings = settings
         self.mode = settings.mode
         self.market_config = settings.market()
-        self.keymap = dict(settings.ui.keymap)
+        self.keymap = check_keymap(settings.ui.keymap)  # every key in force
         if opener is None:
             from tradeterm.runtime import open_runtime
 
@@ -551,6 +552,9 @@ class TradingApp(App[int]):
 
     # ---- trading ---------------------------------------------------------------------------
 
+    def key_of(self, action_id: str) -> str:
+        return first_key(self.keymap, action_id)
+
     def can_trade(self, what: str) -> bool:
         if self.engine is None or not self.started.is_set():
             self.notify(f"{what}: not connected yet", severity="warning")
@@ -559,7 +563,8 @@ class TradingApp(App[int]):
             self.notify(f"{what}: type the LIVE account id first", severity="warning")
             return False
         if not self.armed:
-            self.notify(f"{what}: DISARMED (press a to arm)", severity="warning", timeout=2)
+            self.notify(f"{what}: DISARMED (press {self.key_of('arm')} to arm)",
+                        severity="warning", timeout=2)  # fmt: skip
             return False
         return True
 
@@ -680,7 +685,7 @@ class TradingApp(App[int]):
                 self.log_line("INFO", f"re-armed: {reason}")
                 self.armed = False
                 self.dirty_all()
-                self.notify("trading ACTIVE again; press a to arm the keys")
+                self.notify(f"trading ACTIVE again; press {self.key_of('arm')} to arm the keys")
 
         self.push_screen(
             TypedScreen(
@@ -727,7 +732,7 @@ class TradingApp(App[int]):
             self._kill_screen = KillScreen()
             self.push_screen(self._kill_screen)
         try:
-            engine.request_kill("kill switch pressed (ctrl+k)")
+            engine.request_kill(f"kill switch pressed ({self.key_of('kill')})")
         except Exception as exc:
             self.report(exc, "kill switch")
 
