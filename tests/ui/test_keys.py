@@ -1,12 +1,14 @@
 """Keys a trader is never surprised by: the side of an order at the cursor is the key's, an
 order meant to rest that would trade or trigger at once is refused by the engine against its
-own book (not the painted one), and digit keys exist only for the quantity presets the risk
-limits allow."""
+own book (not the painted one), digit keys exist only for the quantity presets the risk
+limits allow, a trading key while HALTED says so, and the palette lists each command once."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from textual.command import CommandList, CommandPalette
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from tests.ui.helpers import (
@@ -23,6 +25,7 @@ from tests.ui.helpers import (
 from tradeterm.sim.events import BookDelta, TradePrint
 from tradeterm.sim.events import Side as BookSide
 from tradeterm.ui.app import TradingApp
+from tradeterm.ui.dialogs import ConfirmScreen, KillScreen
 
 
 def move_market(market: Market, bid: int) -> None:
@@ -138,3 +141,54 @@ async def test_the_default_presets_stop_at_the_default_order_limit() -> None:
         await pilot.press("3", "a", "b")  # 3 is no key: the order is of the default 1
         await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 1, "long 1")
         assert app.qty == 1 and app.results[0].ok
+
+
+def notifications(app: TradingApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_a_trading_key_while_halted_says_halted_and_how_to_re_arm() -> None:
+    app = make_app(settings(**{"ui.keymap": {"arm": "ctrl+r", "kill": "f12"}}))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f12")
+        kill = app.screen
+        assert isinstance(kill, KillScreen)
+        await settle(pilot, app, lambda: kill.done is not None, "the kill switch to finish")
+        await pilot.press("enter", "b")
+        await settle(pilot, app, lambda: any("BUY market" in n for n in notifications(app)), "an answer")  # fmt: skip
+        (said,) = [n for n in notifications(app) if n.startswith("BUY market")]
+        assert said.startswith(
+            "BUY market: trading is HALTED (kill switch: kill switch pressed (f12)"
+        )
+        assert said.endswith("; press ctrl+r to re-arm with a typed reason")
+        assert "DISARMED" not in said and "press a" not in said
+
+
+async def palette_entries(pilot: Pilot[Any], app: TradingApp) -> list[str]:
+    await pilot.press("ctrl+p")
+    await settle(pilot, app, lambda: isinstance(app.screen, CommandPalette), "the palette")
+    commands = app.screen.query_one(CommandList)
+    await settle(pilot, app, lambda: commands.option_count > 5, "the commands listed")
+    await pilot.pause(0.3)  # every provider answered
+    return [
+        str(commands.get_option_at_index(i).prompt).split("\n")[0]
+        for i in range(commands.option_count)
+    ]
+
+
+async def test_the_palette_lists_each_command_once_and_its_quit_asks_first() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        await pilot.press("a", "b")
+        await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 1, "long 1")
+        names = await palette_entries(pilot, app)
+        assert len(names) == len(set(names)), names
+        assert {"Keys", "Quit", "Theme", "Kill switch", "Re-arm trading"} <= set(names)
+        await pilot.press(*"quit", "enter")
+        await settle(pilot, app, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("n", "ctrl+q")  # Textual's own quit key asks too
+        await settle(pilot, app, lambda: isinstance(app.screen, ConfirmScreen), "asked again")
+        await pilot.press("n")
+        assert app.is_running and gateway_position(gateway(app), market) == 1

@@ -202,7 +202,8 @@ class TradingApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         kill_binding(),
-        Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
+        # Textual's own quit keys: asking first, like q (Textual's ctrl+q quits at once)
+        Binding("ctrl+c,ctrl+q", "quit_app", "quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -563,8 +564,14 @@ class TradingApp(App[int]):
             self.notify(f"{what}: type the LIVE account id first", severity="warning")
             return False
         if not self.armed:
-            self.notify(f"{what}: DISARMED (press {self.key_of('arm')} to arm)",
-                        severity="warning", timeout=2)  # fmt: skip
+            snap = self.engine.snapshot(tape=0)
+            if snap.trading_state != "ACTIVE":  # disarmed by the halt: arming is a re-arm
+                self.notify(f"{what}: trading is {snap.trading_state} ({snap.trading_reason}); "
+                            f"press {self.key_of('arm')} to re-arm with a typed reason",
+                            severity="warning")  # fmt: skip
+            else:
+                self.notify(f"{what}: DISARMED (press {self.key_of('arm')} to arm)",
+                            severity="warning", timeout=2)  # fmt: skip
             return False
         return True
 
@@ -765,27 +772,26 @@ class TradingApp(App[int]):
         self.exit(0)
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Re-arm trading", "back to ACTIVE after a halt, with a typed reason", self.ask_rearm
-        )
-        yield SystemCommand("Kill switch", "cancel all, flatten, halt", self.action_kill)
-        yield SystemCommand(
-            "Flatten",
-            "cancel orders and close the position",
-            lambda: self.trade(Flatten(), "flatten"),
-        )
-        yield SystemCommand(
-            "Cancel all",
-            "cancel this instance's orders",
-            lambda: self.trade(CancelAll(), "cancel all"),
-        )
-        yield SystemCommand(
-            "Keys", "the keymap", lambda: self.push_screen(HelpScreen(self.keymap, self.presets))
-        )
-        yield SystemCommand(
-            "P&L in money / ticks", "toggle the ladder's P&L column", self._toggle_pnl
-        )
+        """Textual's commands (theme, screenshot, maximize) and tradeterm's; where both have
+        one of a name, tradeterm's replaces Textual's: its Keys shows this keymap, its Quit
+        asks first with a position or orders (Textual's quits at once)."""
+        own = [
+            SystemCommand("Re-arm trading", "back to ACTIVE after a halt, with a typed reason",
+                          self.ask_rearm),
+            SystemCommand("Kill switch", "cancel all, flatten, halt", self.action_kill),
+            SystemCommand("Flatten", "cancel orders and close the position",
+                          lambda: self.trade(Flatten(), "flatten")),
+            SystemCommand("Cancel all", "cancel this instance's orders",
+                          lambda: self.trade(CancelAll(), "cancel all")),
+            SystemCommand("Keys", "the keymap in force",
+                          lambda: self.push_screen(HelpScreen(self.keymap, self.presets))),
+            SystemCommand("P&L in money / ticks", "toggle the ladder's P&L column",
+                          self._toggle_pnl),
+            SystemCommand("Quit", "quit (asks first with a position or orders)", self.ask_quit),
+        ]  # fmt: skip
+        names = {c.title for c in own}
+        yield from (c for c in super().get_system_commands(screen) if c.title not in names)
+        yield from own
 
     def _toggle_pnl(self) -> None:
         main = self._main()
