@@ -8,7 +8,7 @@ it. Measured:
   and -> the status bar saying the connection is OK (IB OK);
 * terminal output: bytes per second the screen writes while the market runs (over SSH, bytes
   are latency); targets <= 30 KB/s at 200x50 and <= 15 KB/s at 80x24;
-* key press -> order on the wire: ``l`` (a buy limit at the ladder cursor, moved a page below
+* key press -> order on the wire: ``[`` (a buy limit at the ladder cursor, moved a page below
   the market so it rests) written to the pty -> the placeOrder decoded by the gateway, and
   ``x`` (cancel at the cursor) -> the cancelOrder; CLOCK_MONOTONIC on both sides
   (system-wide on Linux). Target p99 <= 20 ms.
@@ -177,7 +177,7 @@ async def latency(term: Terminal, probe: WireProbe, samples: int, cols: int, row
     cancels: list[float] = []
     for _ in range(samples):
         n = len(probe.orders)
-        sent = term.press(b"l")
+        sent = term.press(b"[")  # buy limit at the cursor
         await until(lambda n=n: len(probe.orders) > n, "the placeOrder")  # type: ignore[misc]
         orders.append((probe.orders[n][1] - sent) / 1e6)
         await asyncio.sleep(0.15)
@@ -186,7 +186,7 @@ async def latency(term: Terminal, probe: WireProbe, samples: int, cols: int, row
         await until(lambda n=n: len(probe.cancels) > n, "the cancelOrder")  # type: ignore[misc]
         cancels.append((probe.cancels[n][1] - sent) / 1e6)
         await asyncio.sleep(0.25)  # stay under the risk manager's order rate
-    for name, lags in (("key l -> placeOrder", orders), ("key x -> cancelOrder", cancels)):
+    for name, lags in (("key [ -> placeOrder", orders), ("key x -> cancelOrder", cancels)):
         print(f"{cols}x{rows}: {name}: p50 {pct(lags, 0.5):.1f} ms, p99 {pct(lags, 0.99):.1f} ms, "
               f"max {max(lags):.1f} ms ({len(lags)} samples; target p99 <= 20 ms)")  # fmt: skip
 

@@ -49,7 +49,7 @@ async def shoot(theme: str, out: Path, extra: bool) -> list[Path]:
         await pilot.pause(3.0)  # some market: prints, volume, the tape
         await pilot.press("a", "b")
         await until(lambda: app.engine is not None and app.engine.snapshot(tape=0).pnl.quantity == 1, "a fill")  # type: ignore[union-attr]  # fmt: skip
-        await pilot.press("down", "down", "down", "l")
+        await pilot.press("down", "down", "down", "left_square_bracket")  # a buy limit
         await until(lambda: app.engine is not None and len(app.engine.snapshot(tape=0).orders) == 1, "a resting bid")  # fmt: skip
         await pilot.pause(2.0)
         saved.append(Path(app.save_screenshot(f"main-{theme}.svg", str(out))))

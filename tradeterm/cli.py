@@ -114,7 +114,13 @@ def _cmd_locate(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_show(args: argparse.Namespace) -> int:
+    from tradeterm.ui import run
+
     loaded = _load(args)
+    try:
+        run.check_screen(loaded.settings)  # what the screen would refuse, refused here too
+    except run.ScreenUsageError as exc:
+        raise UsageError(str(exc)) from None
     rows = list(loaded.rows())
     if args.format == "json":
         doc = {key: {"value": value, "origin": origin} for key, value, origin in rows}

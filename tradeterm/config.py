@@ -21,7 +21,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -120,9 +127,25 @@ class RiskConfig(_Section):
     )
 
 
+DEFAULT_PRESETS = (1, 2, 3, 5, 10)
+
+
+class FieldProblem(ValueError):
+    """A check across a section's fields, reported at ``field`` (its key, value and origin)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class MarketConfig(_Section):
     default_qty: int = Field(1, ge=1, le=10_000)
-    quantities: list[int] = Field(default_factory=lambda: [1, 2, 3, 5, 10], min_length=1)
+    quantities: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="presets on the keys 1-9; empty = 1, 2, 3, 5, 10 up to the largest order "
+        "the risk limits allow",
+    )
     roll_days: int = Field(
         8, ge=0, le=60, description="days before expiry to roll (GC: before first notice day)"
     )
@@ -132,10 +155,40 @@ class MarketConfig(_Section):
 
     @field_validator("quantities")
     @classmethod
-    def _positive_quantities(cls, value: list[int]) -> list[int]:
-        if any(q < 1 for q in value):
+    def _positive_quantities(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(q < 1 for q in value):
             raise ValueError("every quantity must be at least 1")
         return value
+
+    @model_validator(mode="after")
+    def _within_the_limits(self) -> MarketConfig:
+        """No quantity the risk limits always refuse: an order above ``max_order_qty`` is
+        refused, and one above ``max_position`` could only ever open (or grow) a position
+        past it."""
+        cap, rule = self.largest_order()
+        if self.default_qty > cap:
+            raise FieldProblem("default_qty", f"at most {rule} = {cap}: every order of "
+                               f"{self.default_qty} would be refused")  # fmt: skip
+        over = [q for q in self.quantities or () if q > cap]
+        if over:
+            raise FieldProblem("quantities", f"each at most {rule} = {cap}: "
+                               f"{', '.join(map(str, over))} would always be refused")  # fmt: skip
+        return self
+
+    def largest_order(self) -> tuple[int, str]:
+        """The largest quantity the risk limits let through, and the limit that sets it."""
+        risk = self.risk
+        if risk.max_position < risk.max_order_qty:
+            return risk.max_position, "risk.max_position"
+        return risk.max_order_qty, "risk.max_order_qty"
+
+    def presets(self) -> list[int]:
+        """The quantity presets (keys 1..9 in this order): ``quantities``, or else the
+        default presets the risk limits allow."""
+        if self.quantities is not None:
+            return list(self.quantities)
+        cap = self.largest_order()[0]
+        return [q for q in DEFAULT_PRESETS if q <= cap]
 
 
 class UIConfig(_Section):
@@ -476,6 +529,9 @@ def _explain(
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
+        problem = (err.get("ctx") or {}).get("error")
+        if isinstance(problem, FieldProblem):  # a section's check: at the field it names
+            loc = (*loc, problem.field)
         key = ".".join(str(p) for p in loc)
         origin = _origin_of(origins, key)
         if err["type"] == "extra_forbidden":

@@ -47,7 +47,7 @@ def test_own_orders_on_the_ladder(snap_compare: Any) -> None:
 
     async def run(pilot: Pilot[Any]) -> None:
         await before(app)(pilot)
-        await pilot.press("a", "down", "down", "l", "B")
+        await pilot.press("a", "down", "down", "left_square_bracket", "B")
         await until(
             lambda: (lad := ladder(app)).data is not None and len(lad.data.buys) == 2,
             "two buys shown",

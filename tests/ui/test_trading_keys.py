@@ -3,6 +3,8 @@ screen shows."""
 
 from __future__ import annotations
 
+from textual.widgets import Static
+
 from tests.ui.helpers import (
     gateway,
     gateway_position,
@@ -97,11 +99,11 @@ async def test_limit_stop_and_cancel_at_the_cursor() -> None:
         bid, ask = market.bid, market.ask
         lad = ladder(app)
         assert lad.cursor == bid  # no trade yet: the cursor starts at the middle of the touch
-        await pilot.press("a", "down", "down", "l")  # below the bid: a buy limit
+        await pilot.press("a", "down", "down", "left_square_bracket")  # a buy limit
         await settle(pilot, app, lambda: len(own_working(app)) == 1, "a buy limit")
         (limit,) = own_working(app)
         assert (limit.req.action, limit.req.order_type, limit.lmt_ticks) == ("BUY", "LMT", bid - 2)
-        await pilot.press(*["up"] * 6, "t")  # above the market: a buy stop
+        await pilot.press(*["up"] * 6, "left_curly_bracket")  # above the market: a buy stop
         await settle(pilot, app, lambda: len(own_working(app)) == 2, "a buy stop")
         stop = next(o for o in own_working(app) if o.req.order_type == "STP")
         assert (stop.req.action, stop.aux_ticks) == ("BUY", bid + 4)
@@ -109,7 +111,7 @@ async def test_limit_stop_and_cancel_at_the_cursor() -> None:
         await pilot.press("x")  # cancel at the cursor: only the stop goes
         await settle(pilot, app, lambda: len(own_working(app)) == 1, "the stop cancelled")
         assert own_working(app)[0].req.order_type == "LMT"
-        await pilot.press("up", "up", "up", "l")  # above the ask: a sell limit
+        await pilot.press("up", "up", "up", "right_square_bracket")  # above the ask: a sell limit
         await settle(pilot, app, lambda: len(own_working(app)) == 2, "a sell limit")
         sell = next(o for o in own_working(app) if o.req.action == "SELL")
         assert sell.lmt_ticks == bid + 7 and sell.lmt_ticks > ask
@@ -170,25 +172,29 @@ async def test_reverse_while_flat_is_refused_and_leaves_the_orders_working() -> 
         assert len(own_working(app)) == 1
 
 
-async def test_keymap_from_config_overrides_a_key() -> None:
-    cfg = settings(**{"ui.keymap": {"buy_market": "ctrl+b"}})
+async def test_keymap_from_config_overrides_a_key_and_the_footer_shows_the_keys_in_force() -> None:
+    cfg = settings(**{"ui.keymap": {"buy_market": "ctrl+n", "sell_market": "b", "kill": "f12"}})
     app = make_app(cfg)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(160, 40)) as pilot:
         market = await ready(pilot, app)
-        await pilot.press("a", "b")
+        footer = str(app.screen.query_one("#keys-hint", Static).render())
+        assert " ^n/b mkt " in footer and " f12 KILL " in footer and "b/s" not in footer
+        await pilot.press("a", "s")  # s is no key now
         await pilot.pause(0.3)
         assert app.results == []
-        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+n")
         await settle(
-            pilot, app, lambda: gateway_position(gateway(app), market) == 1, "bought with ctrl+b"
+            pilot, app, lambda: gateway_position(gateway(app), market) == 1, "bought with ctrl+n"
         )
+        await pilot.press("b")
+        await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 0, "sold with b")
 
 
 async def test_working_orders_panel_select_and_cancel() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         market = await ready(pilot, app)
-        await pilot.press("a", "down", "down", "l", "down", "l")
+        await pilot.press("a", "down", "down", "left_square_bracket", "down", "left_square_bracket")
         await settle(pilot, app, lambda: len(own_working(app)) == 2, "two buy limits")
         table = app.screen.query_one("#orders")
         await settle(pilot, app, lambda: table.row_count == 2, "both listed")  # type: ignore[attr-defined]
@@ -204,8 +210,6 @@ async def test_help_lists_the_keys_as_configured() -> None:
     async with app.run_test(size=(120, 50)) as pilot:
         await ready(pilot, app)
         await pilot.press("f1")
-        from textual.widgets import Static
-
         text = str(app.screen.query_one("#help-text", Static).render())
         assert "ctrl+k" in text and "KILL SWITCH" in text
         assert "F " in text and "[flatten]" in text

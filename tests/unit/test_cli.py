@@ -150,6 +150,58 @@ def test_unknown_keymap_action_exits_2(capsys: pytest.CaptureFixture[str], tmp_p
     assert code == 2 and "unknown action(s) in ui.keymap: buy_now" in err
 
 
+REFUSED_AT_START_AND_IN_CONFIG_SHOW = [
+    ('[ui.keymap]\nbuy_market = "s"\n',
+     "ui.keymap: buy_market = 's': s is sell_market's key; move sell_market too"),
+    ('[ui.keymap]\nbuy_market = "ctrl+k"\n',
+     "ui.keymap: buy_market = 'ctrl+k': ctrl+k is the kill switch's key"),
+    ('[ui.keymap]\nflatten = "ctrl+p"\n',
+     "ui.keymap: flatten = 'ctrl+p': ctrl+p opens the command palette"),
+    ('[ui.keymap]\nflatten = "ctrl+b"\n',
+     "ui.keymap: flatten = 'ctrl+b': ctrl+b is tmux's prefix key (tmux never passes it on)"),
+    ('[ui.keymap]\nflatten = "ctrl+shift+f"\n',
+     "ui.keymap: flatten = 'ctrl+shift+f': 'ctrl+shift+f' is not a key a terminal delivers (a "
+     "character, a named key such as f5 or pageup, ctrl+ a letter, alt+ a letter or digit, "
+     "shift+ a named key)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [[], ["config", "show"]], ids=["start", "config show"])
+@pytest.mark.parametrize(("toml", "line"), REFUSED_AT_START_AND_IN_CONFIG_SHOW)
+def test_a_keymap_the_screen_cannot_honour_is_one_line_and_exit_2_at_start_and_in_config_show(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str], toml: str, line: str
+) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(toml)
+    code, out, err = run(capsys, *command, "--config", str(cfg))
+    assert (code, out, err) == (2, "", f"tradeterm: {line}\n")
+
+
+def test_an_unknown_theme_is_refused_by_config_show_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "config", "show", "--theme", "neon")
+    assert code == 2 and out == ""
+    assert err.startswith("tradeterm: unknown theme 'neon'; available: ")
+    assert len(err.strip().splitlines()) == 1
+    assert err == run(capsys, "--theme", "neon")[2]  # the same line as at start
+
+
+@pytest.mark.parametrize("command", [[], ["config", "show"]], ids=["start", "config show"])
+def test_a_default_quantity_the_risk_limits_refuse_is_refused_at_load(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text("[markets.ES]\ndefault_qty = 3\n[markets.ES.risk]\nmax_order_qty = 2\n")
+    code, out, err = run(capsys, *command, "--config", str(cfg))
+    assert code == 2 and out == ""
+    assert err == (
+        "tradeterm: invalid configuration:\n"
+        f"  markets.ES.default_qty = 3 (file {cfg}): expected at most risk.max_order_qty = 2: "
+        "every order of 3 would be refused\n"
+    )
+
+
 def test_shadow_mode_on_the_screen_is_one_line_and_exit_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

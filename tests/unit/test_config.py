@@ -249,3 +249,32 @@ def test_config_show_names_the_markets_own_client_id() -> None:
     assert rows["connection.client_id"] == (180, "default for GC's screen (its console: 185)")
     rows = {k: (v, o) for k, v, o in load_settings(None, {"connection.client_id": 3}).rows()}
     assert rows["connection.client_id"] == (3, "command line")
+
+
+def test_quantity_presets_come_from_the_risk_limits() -> None:
+    def presets(**cli: object) -> list[int]:
+        return load_settings(None, cli).settings.market().presets()
+
+    assert presets() == [1, 2]  # 1, 2, 3, 5, 10 up to the default max_order_qty 2
+    assert presets(**{"markets.ES.risk.max_order_qty": 5, "markets.ES.risk.max_position": 5}) == [
+        1, 2, 3, 5,
+    ]  # fmt: skip
+    # max_position below max_order_qty: an order above it could only open past the limit
+    assert presets(**{"markets.ES.risk.max_order_qty": 5, "markets.ES.risk.max_position": 3}) == [
+        1, 2, 3,
+    ]  # fmt: skip
+    assert presets(**{"markets.ES.quantities": [2, 1]}) == [2, 1]  # as given, in that order
+
+
+def test_a_quantity_the_risk_limits_always_refuse_is_a_config_error(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "t.toml", "[markets.ES]\nquantities = [1, 2, 5, 10]\n")
+    assert error_of(cfg) == (
+        "invalid configuration:\n"
+        f"  markets.ES.quantities = [1, 2, 5, 10] (file {cfg}): expected each at most "
+        "risk.max_order_qty = 2: 5, 10 would always be refused"
+    )
+    assert error_of(None, {"markets.ES.default_qty": 2, "markets.ES.risk.max_position": 1}) == (
+        "invalid configuration:\n"
+        "  markets.ES.default_qty = 2 (command line): expected at most risk.max_position = 1: "
+        "every order of 2 would be refused"
+    )

@@ -19,7 +19,12 @@ Price = Decimal | str | float | int
 
 @dataclass(frozen=True, slots=True)
 class PlaceOrder:
-    """One order: market, limit (``limit``), stop (``stop``) or stop-limit (both)."""
+    """One order: market, limit (``limit``), stop (``stop``) or stop-limit (both).
+
+    ``resting``: the order is meant to rest (the screen's keys at the cursor and join bid/ask):
+    the risk manager refuses it when, as the engine's book stands when the command is
+    processed, its limit would trade at once or its stop would trigger at once. Typed
+    orders (the console) leave it False: a marketable limit is then allowed."""
 
     side: Side
     quantity: int
@@ -28,13 +33,15 @@ class PlaceOrder:
     stop: Price | None = None
     tif: TimeInForce = TimeInForce.DAY
     source: str = "manual"  # or a strategy's name
+    resting: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PlaceBracket:
     """A native IB bracket: entry (market, or limit at ``entry_limit``), a protective stop
     ``stop_ticks`` from the entry price and optionally a target ``target_ticks`` from it. The
-    exits are GTC, share one OCA group, and the last leg transmits the group."""
+    exits are GTC, share one OCA group, and the last leg transmits the group. ``resting``: as
+    for :class:`PlaceOrder`, for the entry limit."""
 
     side: Side
     quantity: int
@@ -42,6 +49,7 @@ class PlaceBracket:
     target_ticks: int | None = None
     entry_limit: Price | None = None
     source: str = "manual"
+    resting: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -361,6 +361,7 @@ class Engine:
         self.risk = RiskManager(
             self.config.risk, calendar=self.calendar, clock=self.clock,
             restored=self._restored_risk, on_transition=self._on_risk_transition,
+            instrument=instrument,
         )  # fmt: skip
         self.orders.checks.append(self.risk.as_check(self._risk_context))
         risk = self.risk

@@ -80,6 +80,7 @@ class OrderIntent:
     stop: int | None
     entry: bool  # it could grow the position
     source: str
+    resting: bool = False  # it must rest: refused if it would trade or trigger at once
 
 
 PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
@@ -293,7 +294,7 @@ class OrderManager:
         stop = self.ticks(cmd.stop, side) if cmd.stop is not None else None
         intent = OrderIntent(
             side, cmd.quantity, cmd.order_type, limit, stop,
-            self.is_entry(side, cmd.quantity), cmd.source,
+            self.is_entry(side, cmd.quantity), cmd.source, cmd.resting,
         )  # fmt: skip
         self._check(intent)
         try:
@@ -324,7 +325,7 @@ class OrderManager:
         order_type = OrderType.LIMIT if entry_limit is not None else OrderType.MARKET
         intent = OrderIntent(
             side, cmd.quantity, order_type, entry_limit, None,
-            self.is_entry(side, cmd.quantity), cmd.source,
+            self.is_entry(side, cmd.quantity), cmd.source, cmd.resting,
         )  # fmt: skip
         self._check(intent)
         try:

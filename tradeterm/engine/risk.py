@@ -146,8 +146,10 @@ class RiskManager:
         clock: Callable[[], int] = time.time_ns,
         restored: RiskTransition | None = None,
         on_transition: Callable[[RiskTransition], None] | None = None,
+        instrument: Instrument | None = None,
     ) -> None:
         self.config = config
+        self.instrument = instrument  # to word prices in refusals (else ticks)
         self.calendar = calendar
         self.clock = clock
         self.on_transition = on_transition
@@ -264,8 +266,9 @@ class RiskManager:
            session close: refused while ``next_break - now < N minutes``, so exactly N
            minutes before is still allowed.
         5. Entries: ``|position + same-side working + quantity| <= max_position``.
-        6. Fat-finger band, every priced order (see :meth:`fat_finger`).
-        7. Order rate: at most ``max_orders_per_s`` sends (:meth:`record_send`) in the last
+        6. An order sent to rest must rest, every such order (see :meth:`not_resting`).
+        7. Fat-finger band, every priced order (see :meth:`fat_finger`).
+        8. Order rate: at most ``max_orders_per_s`` sends (:meth:`record_send`) in the last
            second, this one included.
 
         An order is an entry when ``intent.entry`` says so or when, counting the working
@@ -288,7 +291,7 @@ class RiskManager:
             reason = self._entry_refusal(intent, ctx)
             if reason is not None:
                 return reason
-        reason = self.fat_finger(intent, ctx, entry=entry)
+        reason = self.not_resting(intent, ctx) or self.fat_finger(intent, ctx, entry=entry)
         if reason is not None:
             return reason
         return self._rate_refusal(ctx.now_ns)
@@ -317,6 +320,53 @@ class RiskManager:
                 f"{abs(after)} {'long' if after > 0 else 'short'}"
             )
         return None
+
+    def not_resting(self, intent: OrderIntent, ctx: RiskContext) -> str | None:
+        """Why an order sent to rest (``intent.resting``) would not, or None. Against the book
+        in ``ctx`` (the engine's, as it is when the command is processed):
+
+        * a limit would trade at once at or through the touch: a buy limit at or above the
+          ask, a sell limit at or below the bid (the last trade when that side is empty);
+        * a stop would trigger at once (stops trigger on the last trade, and a trade at the
+          far touch is one lift or hit away): a buy stop at or below the higher of the ask
+          and the last trade, a sell stop at or above the lower of the bid and the last. A
+          stop-limit is checked by its stop;
+        * a market order never rests; with no bid, ask or last trade nothing can be checked.
+        """
+        if not intent.resting:
+            return None
+        side = intent.side
+        buy = side is Side.BUY
+        near = ctx.ask if buy else ctx.bid
+        where = "ask" if buy else "bid"
+        if intent.stop is not None:
+            kind, price, effect = "stop", intent.stop, "trigger at once"
+            known = [(t, w) for t, w in ((near, where), (ctx.last, "last trade")) if t is not None]
+            # the far side of the market: the higher touch for a buy stop, the lower for a sell
+            known.sort(key=lambda tw: tw[0], reverse=buy)
+            touch = known[0] if known else None
+        elif intent.limit is not None:
+            kind, price, effect = "limit", intent.limit, "trade at once"
+            touch = (near, where) if near is not None else None
+            if touch is None and ctx.last is not None:
+                touch = (ctx.last, "last trade")
+        else:
+            return f"a {side.lower()} market order cannot rest on the book"
+        if touch is None:
+            return f"{side.lower()} {kind}: no bid, ask or last trade yet to check that it rests"
+        at, named = touch
+        # refused at or above the touch: a buy limit, a sell stop; at or below: the others
+        above = buy == (kind == "limit")
+        if (price < at) if above else (price > at):
+            return None
+        word = "above" if above else "below"
+        return (
+            f"{side.lower()} {kind} {self._price(price)} is at or {word} the {named} "
+            f"{self._price(at)}: it would {effect}, not rest"
+        )
+
+    def _price(self, ticks: int) -> str:
+        return self.instrument.format_price(ticks) if self.instrument else f"{ticks} ticks"
 
     def fat_finger(
         self, intent: OrderIntent, ctx: RiskContext, *, entry: bool = True

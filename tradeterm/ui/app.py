@@ -64,7 +64,13 @@ from tradeterm.runtime import Runtime, on_stop_signals
 from tradeterm.ui import layout, panels
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
 from tradeterm.ui.health import book_banner
-from tradeterm.ui.keys import screen_bindings
+from tradeterm.ui.keys import (
+    check_keymap,
+    first_key,
+    footer_text,
+    kill_binding,
+    screen_bindings,
+)
 from tradeterm.ui.ladder import Ladder, LadderData
 from tradeterm.ui.styles import resolve
 from tradeterm.ui.themes import DEFAULT_VARIABLES
@@ -104,11 +110,7 @@ class TradingScreen(Screen[None]):
                 yield panels.Panel(id="risk")
                 yield panels.OrdersTable(id="orders")
                 yield panels.Panel(id="tape")
-        yield Static(
-            " a arm  b/s mkt  B/S join  l limit  t stop  x cxl@  c cxl all  f flat  r rev"
-            "  +/- qty  ^k KILL  ? help  q quit",
-            id="keys-hint",
-        )
+        yield Static(footer_text(self._app.keymap), id="keys-hint", markup=False)
 
     def on_mount(self) -> None:
         for ladder in self.query(Ladder):  # none when the app is already exiting
@@ -152,11 +154,8 @@ class TradingScreen(Screen[None]):
     def action_join(self, side: str) -> None:
         self._app.join(Side(side))
 
-    def action_limit_at_cursor(self) -> None:
-        self._app.at_cursor(stop=False)
-
-    def action_stop_at_cursor(self) -> None:
-        self._app.at_cursor(stop=True)
+    def action_at_cursor(self, side: str, stop: bool) -> None:
+        self._app.at_cursor(Side(side), stop=stop)
 
     def action_cancel_at_cursor(self) -> None:
         self._app.cancel_at_cursor()
@@ -175,6 +174,14 @@ class TradingScreen(Screen[None]):
 
     def action_qty_preset(self, n: int) -> None:
         self._app.preset_qty(n)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A digit key past the last quantity preset is not bound (the key does nothing and
+        is not listed)."""
+        if action == "qty_preset":
+            (n,) = parameters
+            return isinstance(n, int) and n <= len(self._app.presets)
+        return True
 
     def action_cursor(self, ticks: int) -> None:
         self.query_one(Ladder).move_cursor(ticks)
@@ -195,7 +202,7 @@ class TradingScreen(Screen[None]):
         self.query_one(Ladder).focus()
 
     def action_help(self) -> None:
-        self._app.push_screen(HelpScreen(self._app.keymap))
+        self._app.push_screen(HelpScreen(self._app.keymap, self._app.presets))
 
     def action_quit_app(self) -> None:
         self._app.ask_quit()
@@ -209,8 +216,9 @@ class TradingApp(App[int]):
     TITLE = "tradeterm"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+k", "kill", "KILL SWITCH", show=False, id="kill", priority=True),
-        Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
+        kill_binding(),
+        # Textual's own quit keys: asking first, like q (Textual's ctrl+q quits at once)
+        Binding("ctrl+c,ctrl+q", "quit_app", "quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -227,7 +235,7 @@ class TradingApp(App[int]):
         self.settings = settings
         self.mode = settings.mode
         self.market_config = settings.market()
-        self.keymap = dict(settings.ui.keymap)
+        self.keymap = check_keymap(settings.ui.keymap)  # every key in force
         if opener is None:
             from tradeterm.runtime import open_runtime
 
@@ -245,8 +253,8 @@ class TradingApp(App[int]):
         self.startup_error: str | None = None
         self.armed = False
         self.confirmed = settings.mode != "live"  # LIVE: the account id must be typed first
-        quantities = sorted(set(self.market_config.quantities) | {self.market_config.default_qty})
-        self.quantities = quantities
+        self.presets = self.market_config.presets()  # keys 1..9
+        self.quantities = sorted(set(self.presets) | {self.market_config.default_qty})
         self.qty = self.market_config.default_qty
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
@@ -571,6 +579,9 @@ class TradingApp(App[int]):
 
     # ---- trading ---------------------------------------------------------------------------
 
+    def key_of(self, action_id: str) -> str:
+        return first_key(self.keymap, action_id)
+
     def can_trade(self, what: str) -> bool:
         if self.engine is None or not self.started.is_set():
             self.notify(f"{what}: not connected yet", severity="warning")
@@ -579,7 +590,14 @@ class TradingApp(App[int]):
             self.notify(f"{what}: type the LIVE account id first", severity="warning")
             return False
         if not self.armed:
-            self.notify(f"{what}: DISARMED (press a to arm)", severity="warning", timeout=2)
+            snap = self.engine.snapshot(tape=0)
+            if snap.trading_state != "ACTIVE":  # disarmed by the halt: arming is a re-arm
+                self.notify(f"{what}: trading is {snap.trading_state} ({snap.trading_reason}); "
+                            f"press {self.key_of('arm')} to re-arm with a typed reason",
+                            severity="warning")  # fmt: skip
+            else:
+                self.notify(f"{what}: DISARMED (press {self.key_of('arm')} to arm)",
+                            severity="warning", timeout=2)  # fmt: skip
             return False
         return True
 
@@ -601,11 +619,12 @@ class TradingApp(App[int]):
         command: Command
         if bracket.enabled:
             command = PlaceBracket(side, self.qty, stop_ticks=bracket.stop_ticks,
-                                   target_ticks=bracket.target_ticks, entry_limit=price)  # fmt: skip
+                                   target_ticks=bracket.target_ticks, entry_limit=price,
+                                   resting=price is not None)  # fmt: skip
         elif price is None:
             command = PlaceOrder(side, self.qty, OrderType.MARKET)
         else:
-            command = PlaceOrder(side, self.qty, OrderType.LIMIT, limit=price)
+            command = PlaceOrder(side, self.qty, OrderType.LIMIT, limit=price, resting=True)
         self.send(command, what)
 
     def market(self, side: Side) -> None:
@@ -629,33 +648,19 @@ class TradingApp(App[int]):
         main = self._main()
         return main.query_one(Ladder).cursor if main is not None else None
 
-    def at_cursor(self, *, stop: bool) -> None:
-        """A limit (buy at or below the bid, sell at or above the ask) or a stop (buy above
-        the last trade, sell below) at the ladder cursor: the side follows from the price."""
-        data, cursor, inst = self._ladder_data(), self._cursor(), self.instrument
-        what = "stop at cursor" if stop else "limit at cursor"
-        if data is None or cursor is None or inst is None:
+    def at_cursor(self, side: Side, *, stop: bool) -> None:
+        """A limit or a stop of ``side`` at the ladder cursor, sent to rest: the side is the
+        key's, never the market's. The engine refuses it if, when it processes it, the limit
+        would trade or the stop would trigger at once (a market that moved onto the cursor)."""
+        cursor, inst = self._cursor(), self.instrument
+        what = f"{side.lower()} {'stop' if stop else 'limit'} at cursor"
+        if cursor is None or inst is None:
             return
-        side: Side | None = None
-        if stop:
-            ref = data.last if data.last is not None else data.reference
-            if ref is not None and cursor != ref:
-                side = Side.BUY if cursor > ref else Side.SELL
-        else:
-            bid, ask = data.best_bid, data.best_ask
-            if bid is not None and cursor <= bid:
-                side = Side.BUY
-            elif ask is not None and cursor >= ask:
-                side = Side.SELL
-        if side is None:
-            self.notify(f"{what}: move the cursor off the market first", severity="warning")
-            return
-        if stop:
-            if not self.can_trade(what):
-                return
-            self.send(PlaceOrder(side, self.qty, OrderType.STOP, stop=inst.to_price(cursor)), what)
-        else:
+        if not stop:
             self._entry(side, cursor, what)
+        elif self.can_trade(what):
+            price = inst.to_price(cursor)
+            self.send(PlaceOrder(side, self.qty, OrderType.STOP, stop=price, resting=True), what)
 
     def cancel_at_cursor(self) -> None:
         cursor = self._cursor()
@@ -676,7 +681,7 @@ class TradingApp(App[int]):
         self._last_side = 0.0
 
     def preset_qty(self, n: int) -> None:
-        qs = self.market_config.quantities
+        qs = self.presets
         if 1 <= n <= len(qs):
             self.qty = qs[n - 1]
             self._dirty.add("status")
@@ -717,7 +722,7 @@ class TradingApp(App[int]):
                 self.log_line("INFO", f"re-armed: {reason}")
                 self.armed = False
                 self.dirty_all()
-                self.notify("trading ACTIVE again; press a to arm the keys")
+                self.notify(f"trading ACTIVE again; press {self.key_of('arm')} to arm the keys")
 
         self.push_screen(
             TypedScreen(
@@ -761,10 +766,10 @@ class TradingApp(App[int]):
             return
         self.armed = False
         if self._kill_screen is None or not self._kill_screen.is_attached:
-            self._kill_screen = KillScreen()
+            self._kill_screen = KillScreen(self.key_of("arm"))
             self.push_screen(self._kill_screen)
         try:
-            engine.request_kill("kill switch pressed (ctrl+k)")
+            engine.request_kill(f"kill switch pressed ({self.key_of('kill')})")
         except Exception as exc:
             self.report(exc, "kill switch")
 
@@ -797,25 +802,26 @@ class TradingApp(App[int]):
         self.exit(0)
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Re-arm trading", "back to ACTIVE after a halt, with a typed reason", self.ask_rearm
-        )
-        yield SystemCommand("Kill switch", "cancel all, flatten, halt", self.action_kill)
-        yield SystemCommand(
-            "Flatten",
-            "cancel orders and close the position",
-            lambda: self.trade(Flatten(), "flatten"),
-        )
-        yield SystemCommand(
-            "Cancel all",
-            "cancel this instance's orders",
-            lambda: self.trade(CancelAll(), "cancel all"),
-        )
-        yield SystemCommand("Keys", "the keymap", lambda: self.push_screen(HelpScreen(self.keymap)))
-        yield SystemCommand(
-            "P&L in money / ticks", "toggle the ladder's P&L column", self._toggle_pnl
-        )
+        """Textual's commands (theme, screenshot, maximize) and tradeterm's; where both have
+        one of a name, tradeterm's replaces Textual's: its Keys shows this keymap, its Quit
+        asks first with a position or orders (Textual's quits at once)."""
+        own = [
+            SystemCommand("Re-arm trading", "back to ACTIVE after a halt, with a typed reason",
+                          self.ask_rearm),
+            SystemCommand("Kill switch", "cancel all, flatten, halt", self.action_kill),
+            SystemCommand("Flatten", "cancel orders and close the position",
+                          lambda: self.trade(Flatten(), "flatten")),
+            SystemCommand("Cancel all", "cancel this instance's orders",
+                          lambda: self.trade(CancelAll(), "cancel all")),
+            SystemCommand("Keys", "the keymap in force",
+                          lambda: self.push_screen(HelpScreen(self.keymap, self.presets))),
+            SystemCommand("P&L in money / ticks", "toggle the ladder's P&L column",
+                          self._toggle_pnl),
+            SystemCommand("Quit", "quit (asks first with a position or orders)", self.ask_quit),
+        ]  # fmt: skip
+        names = {c.title for c in own}
+        yield from (c for c in super().get_system_commands(screen) if c.title not in names)
+        yield from own
 
     def _toggle_pnl(self) -> None:
         main = self._main()

@@ -12,31 +12,31 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from tradeterm.engine.events import KillProgress, OrderView
-from tradeterm.ui.keys import ACTIONS, KILL, KeyAction, display_key
+from tradeterm.ui.keys import ACTIONS, KILL, display_key
 from tradeterm.ui.styles import resolve
 
 
-def help_text(keymap: dict[str, str]) -> Text:
+def help_text(keymap: dict[str, str], presets: list[int]) -> Text:
+    """Every key in force (``keymap``: :func:`~tradeterm.ui.keys.check_keymap`'s), the digit
+    keys as far as there are quantity ``presets``."""
     t = Text()
     t.append("tradeterm keys", style="bold")
     t.append('   (change them in [ui.keymap] of the config: id = "key")\n')
     group = ""
-    rows: list[KeyAction] = [KILL, *ACTIONS]
-    for a in rows:
-        if a.id.startswith("qty_") and a.id[-1].isdigit() and a.id != "qty_1":
-            continue
+    for a in (KILL, *ACTIONS):
+        n = int(a.id[4:]) if a.id.startswith("qty_") and a.id[4:].isdigit() else None
+        if n is not None and n > len(presets):
+            continue  # not bound
         if a.group != group:
             group = a.group
             t.append(f"\n{group}\n", style="bold underline")
-        key = keymap.get(a.id, a.key)
-        desc = a.description
-        shown = display_key(key)
-        if a.id == "qty_1":
-            shown, desc = "1 … 9", "quantity preset 1 … 9 (from the config's quantities)"
-        t.append(f"  {shown:<16}", style="bold $accent")
+        desc = a.description if n is None else f"quantity {presets[n - 1]}"
+        t.append(f"  {display_key(keymap.get(a.id, a.key)):<16}", style="bold $accent")
         t.append(f"{desc}")
         t.append(f"  [{a.id}]\n", style="dim")
     t.append("\nTrading keys do nothing while DISARMED. The kill switch works armed or not.\n")
+    t.append("Limits and stops at the cursor must rest: one that would trade or trigger at once\n")
+    t.append("when it reaches the engine is refused, whatever the market did meanwhile.\n")
     t.append("Ladder: own buys on the bid side, sells on the ask side (qty + L limit, S stop);\n")
     t.append("◆ marks the average price; the yellow row is the last trade with its size.\n")
     return t
@@ -50,13 +50,13 @@ class HelpScreen(ModalScreen[None]):
         background: $surface; padding: 0 1; }
     """
 
-    def __init__(self, keymap: dict[str, str]) -> None:
+    def __init__(self, keymap: dict[str, str], presets: list[int]) -> None:
         super().__init__()
-        self.keymap = keymap
+        self.keymap, self.presets = keymap, presets
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(resolve(help_text(self.keymap), self.app), id="help-text")
+            yield Static(resolve(help_text(self.keymap, self.presets), self.app), id="help-text")
             yield Label("Esc closes", classes="hint")
 
 
@@ -131,8 +131,9 @@ class KillScreen(ModalScreen[None]):
     KillScreen #kill-title { color: $error; text-style: bold; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, arm_key: str = "a") -> None:
         super().__init__()
+        self.arm_key = arm_key  # the arm key in force, named in the HALTED line
         self.steps: list[KillProgress] = []
         self.done: KillProgress | None = None
         self.now = ""  # the position and working orders as last shown
@@ -172,7 +173,10 @@ class KillScreen(ModalScreen[None]):
             end = Text()
             if progress.ok:
                 end.append(" HALTED ", style="bold reverse $error")
-                end.append("  flat at the broker, nothing working. Re-arm with 'a' (typed reason).")
+                end.append(
+                    f"  flat at the broker, nothing working. Re-arm with '{self.arm_key}' "
+                    "(typed reason)."
+                )
             else:
                 end.append(" HALTED — NOT FLAT ", style="bold reverse $error")
                 end.append(f"  {progress.detail}")

@@ -24,7 +24,7 @@ from tradeterm.domain import (
     OrderType,
     Side,
 )
-from tradeterm.engine.commands import PlaceOrder, Refused
+from tradeterm.engine.commands import PlaceBracket, PlaceOrder, Refused
 from tradeterm.engine.orders import OrderIntent, OrderManager
 from tradeterm.engine.portfolio import PnL, Portfolio
 from tradeterm.engine.risk import (
@@ -367,6 +367,115 @@ def test_fat_finger_falls_back_to_the_last_trade_and_never_blocks_unchecked_exit
     assert rm.check(intent(Side.BUY, 1), ctx(bid=None, ask=None)) is None  # market: no price
 
 
+# ---- pre-trade checks: orders sent to rest --------------------------------------------------
+
+
+def resting(side: Side, *, limit: int | None = None, stop: int | None = None,
+            entry: bool = True) -> OrderIntent:  # fmt: skip
+    order_type = {(True, False): OrderType.LIMIT, (False, True): OrderType.STOP,
+                  (True, True): OrderType.STOP_LIMIT}.get((limit is not None, stop is not None),
+                                                           OrderType.MARKET)  # fmt: skip
+    return OrderIntent(side, 1, order_type, limit, stop, entry, "manual", resting=True)
+
+
+def flat_order_manager(broker: FakeBroker) -> OrderManager:
+    """An order manager trading ES through ``broker`` with no position, nothing blocked."""
+    flat = Portfolio(ES, clock=Clock(), calendar=CME)
+    om = OrderManager(
+        broker, ES, ClientOrderIds("ES", 1),
+        position=lambda: flat.position, fills_of=flat.ledger.for_order,
+        emit=lambda e: None, clock=Clock(),
+    )  # fmt: skip
+    om.blocked = None
+    return om
+
+
+def test_a_resting_limit_at_or_through_the_touch_is_refused_naming_price_and_touch() -> None:
+    rm = RiskManager(config(), clock=Clock(), calendar=CME, instrument=ES)
+    assert rm.check(resting(Side.BUY, limit=ASK - 1), ctx()) is None
+    assert rm.check(resting(Side.BUY, limit=ASK), ctx()) == (
+        "buy limit 5000.00 is at or above the ask 5000.00: it would trade at once, not rest"
+    )
+    assert "buy limit 5000.25 is at or above the ask" in (
+        rm.check(resting(Side.BUY, limit=ASK + 1), ctx()) or ""
+    )
+    assert rm.check(resting(Side.SELL, limit=BID + 1), ctx()) is None
+    assert rm.check(resting(Side.SELL, limit=BID), ctx()) == (
+        "sell limit 4999.75 is at or below the bid 4999.75: it would trade at once, not rest"
+    )
+    # an exit is held to it too: a sell limit at the cursor to take profit must rest
+    assert rm.check(resting(Side.SELL, limit=BID - 3, entry=False), ctx(position=1)) == (
+        "sell limit 4999.00 is at or below the bid 4999.75: it would trade at once, not rest"
+    )
+    # the same prices typed in full (not resting) may cross
+    assert rm.check(buy_limit(ASK + 1), ctx()) is None
+    assert rm.check(sell_limit(BID), ctx()) is None
+
+
+def test_a_resting_limit_falls_back_to_the_last_trade_when_its_side_is_empty() -> None:
+    rm, _, _ = manager()
+    assert rm.check(resting(Side.BUY, limit=ASK - 1), ctx(ask=None, last=ASK)) is None
+    assert rm.check(resting(Side.BUY, limit=ASK), ctx(ask=None, last=ASK)) == (
+        "buy limit 20000 ticks is at or above the last trade 20000 ticks: it would trade at "
+        "once, not rest"
+    )
+
+
+def test_a_resting_stop_must_lie_beyond_the_far_touch_and_the_last_trade() -> None:
+    rm = RiskManager(config(), clock=Clock(), calendar=CME, instrument=ES)
+    # buy stops: above the higher of the ask and the last trade
+    assert rm.check(resting(Side.BUY, stop=ASK + 1), ctx(last=BID)) is None
+    assert rm.check(resting(Side.BUY, stop=ASK), ctx(last=BID)) == (
+        "buy stop 5000.00 is at or below the ask 5000.00: it would trigger at once, not rest"
+    )
+    assert rm.check(resting(Side.BUY, stop=ASK + 2), ctx(last=ASK + 2)) == (
+        "buy stop 5000.50 is at or below the last trade 5000.50: it would trigger at once, not rest"
+    )
+    assert rm.check(resting(Side.BUY, stop=ASK + 3), ctx(last=ASK + 2)) is None
+    # sell stops: below the lower of the bid and the last trade
+    long1 = ctx(position=1, last=ASK)
+    assert rm.check(resting(Side.SELL, stop=BID - 1, entry=False), long1) is None
+    assert rm.check(resting(Side.SELL, stop=BID, entry=False), long1) == (
+        "sell stop 4999.75 is at or above the bid 4999.75: it would trigger at once, not rest"
+    )
+    assert "sell stop 4999.25 is at or above the last trade 4999.25" in (
+        rm.check(resting(Side.SELL, stop=BID - 2, entry=False), ctx(position=1, last=BID - 2)) or ""
+    )
+    # a stop-limit rests by its stop: its limit may lie through the market once triggered
+    assert rm.check(resting(Side.BUY, stop=ASK + 1, limit=ASK + 3), ctx()) is None
+    assert "buy stop" in (rm.check(resting(Side.BUY, stop=ASK, limit=ASK + 3), ctx()) or "")
+    # typed in full, a stop through the market is only held to the fat-finger band
+    assert rm.check(intent(Side.BUY, 1, OrderType.STOP, stop=ASK - 5), ctx()) is None
+
+
+def test_a_resting_market_order_or_one_without_a_market_is_refused() -> None:
+    rm, _, _ = manager()
+    assert rm.check(resting(Side.BUY), ctx()) == "a buy market order cannot rest on the book"
+    nothing = ctx(bid=None, ask=None, last=None, position=-1)
+    assert rm.check(resting(Side.BUY, limit=ASK, entry=False), nothing) == (
+        "buy limit: no bid, ask or last trade yet to check that it rests"
+    )
+
+
+async def test_resting_orders_are_checked_through_the_order_manager() -> None:
+    """The flag on the command reaches the check: a marketable resting limit (and a bracket
+    whose entry limit is marketable) sends nothing; the same limit typed is sent."""
+    broker = FakeBroker(ES)
+    om = flat_order_manager(broker)
+    rm = RiskManager(config(), clock=Clock(), calendar=CME, instrument=ES)
+    om.checks.append(rm.as_check(lambda: ctx()))
+    at_ask = ES.to_price(ASK)
+    with pytest.raises(Refused, match=r"buy limit 5000\.00 is at or above the ask 5000\.00"):
+        await om.place(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=at_ask, resting=True), "c1")
+    with pytest.raises(Refused, match=r"buy limit 5000\.00 is at or above the ask"):
+        await om.place_bracket(
+            PlaceBracket(Side.BUY, 1, stop_ticks=8, entry_limit=at_ask, resting=True), "c2", ASK
+        )
+    assert broker.placed == []
+    await om.place(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=at_ask), "c3")
+    assert len(broker.placed) == 1
+
+
 # ---- pre-trade checks: connection, data, session break ---------------------------------------
 
 
@@ -468,13 +577,7 @@ def test_order_efficiency_ratio() -> None:
 
 async def test_as_check_refuses_through_the_order_manager() -> None:
     broker = FakeBroker(ES)
-    flat = Portfolio(ES, clock=Clock(), calendar=CME)
-    om = OrderManager(
-        broker, ES, ClientOrderIds("ES", 1),
-        position=lambda: flat.position, fills_of=flat.ledger.for_order,
-        emit=lambda e: None, clock=Clock(),
-    )  # fmt: skip
-    om.blocked = None
+    om = flat_order_manager(broker)
     rm, _, _ = manager()
     om.checks.append(rm.as_check(lambda: ctx(connection=ConnectionState.DEGRADED)))
     with pytest.raises(Refused, match="no new entries while the connection is DEGRADED"):
