@@ -145,7 +145,9 @@ async def run_size(cols: int, rows: int, args: argparse.Namespace) -> None:
         term = Terminal(cols, rows, gateway.config.port, Path(home))
         loop.add_reader(term.master, term.on_readable)
         try:
-            first = await term.wait_for(b"PRICE")
+            first = await term.wait_for(
+                b"POSITION"
+            )  # drawn in every state (a banner takes the header)
             live = await term.wait_for(b"IB OK")
             rate = await calibrate(gateway, probe, args.msgs)
             await asyncio.sleep(args.warmup)
