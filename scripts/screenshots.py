@@ -1,6 +1,6 @@
 """Regenerate the README screenshots: ``python scripts/screenshots.py [--out screenshots]``.
 
-The real app on the embedded fake gateway (SIM, seed 7), in a private temporary config and
+The real app on the embedded fake gateway (SIM, seed 7, a session open whatever the day), in a private temporary config and
 data directory (your config, themes and journal are not touched). It trades a little (a
 market buy, a resting bid) so the ladder shows a position and an order, then saves SVGs: the
 main screen in each built-in theme, the main screen at the sizes traders use (80x24, 120x40,
@@ -34,13 +34,20 @@ async def until(predicate: Callable[[], object], what: str, timeout: float = 30.
 
 async def shoot(theme: str, out: Path, extra: bool) -> list[Path]:
     from tradeterm.config import load_settings
+    from tradeterm.engine.session import NS, SessionCalendar
+    from tradeterm.runtime import open_runtime
     from tradeterm.ui.app import TradingApp
     from tradeterm.ui.dialogs import KillScreen
     from tradeterm.ui.themes import select_theme
 
     settings = load_settings(None, {"ui.theme": theme}).settings
     chosen, themes = select_theme(theme)
-    app = TradingApp(settings, theme=chosen, themes=themes, seed=SEED)
+    now = time.time_ns()
+    # a session open now, whatever the day: the screenshots show a trading market, not the
+    # CLOSED banner a weekend or the daily break would put on the ladder
+    hours = SessionCalendar([(now - 10 * 3600 * NS, now + 4 * 3600 * NS)])
+    app = TradingApp(settings, theme=chosen, themes=themes, seed=SEED,
+                     opener=lambda: open_runtime(settings, seed=SEED, calendar=hours))  # fmt: skip
     saved: list[Path] = []
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.started.is_set() or app.startup_error, "the engine")

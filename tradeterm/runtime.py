@@ -45,6 +45,7 @@ from tradeterm import __version__
 from tradeterm.config import Process, Settings
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.session import SessionCalendar
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
@@ -89,11 +90,12 @@ class Runtime:
 @contextlib.asynccontextmanager
 async def open_runtime(
     settings: Settings, *, seed: int = 1, gateway_rate: float | None = None,
-    process: Process = "screen",
+    process: Process = "screen", calendar: SessionCalendar | None = None,
 ) -> AsyncIterator[Runtime]:  # fmt: skip
     """Open the journal and build (not start) the engine for ``settings``; SIM without a port
     starts the embedded fake gateway first. ``process`` (the screen or the console) chooses
-    the market's default API client id. Raises :class:`ModeError` for a mode this build
+    the market's default API client id; ``calendar`` replaces the contract's trading hours
+    (the README's screenshots show an open market on any day). Raises :class:`ModeError` for a mode this build
     cannot run or a journal that cannot be used."""
     from tradeterm.broker.ib import IbBroker
 
@@ -127,7 +129,7 @@ async def open_runtime(
             broker = IbBroker(connection, port=port)
             engine = Engine(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
-                sent_orders=sent,
+                sent_orders=sent, calendar=calendar,
             )  # fmt: skip
             engine.latch = latch
             engine.on_connected = lambda: _bind_account(broker, journal, latch, owner, mode)

@@ -82,7 +82,7 @@ async def long_with_a_bid(pilot: Pilot[Any], app: TradingApp) -> None:
     await pilot.press("a", "b")
     position = app.screen.query_one("#position", panels.Panel)
     await settle(pilot, app, lambda: "LONG 1" in position.shown, "long 1")
-    await pilot.press("down", "down", "down", "l")
+    await pilot.press("down", "down", "down", "left_square_bracket")  # a buy limit
     orders = app.screen.query_one("#orders", DataTable)
     await settle(pilot, app, lambda: orders.row_count == 1, "the bid listed")
     lad = ladder(app)

@@ -47,7 +47,7 @@ async def test_orders_table_reads_as_a_trader_talks() -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
-        await pilot.press("a", "down", "down", "down", "l")
+        await pilot.press("a", "down", "down", "down", "left_square_bracket")  # a buy limit
         await settle(pilot, app, lambda: len(own_working(app)) == 1, "a buy limit")
         table = app.screen.query_one("#orders", DataTable)
         await settle(pilot, app, lambda: table.row_count == 1, "listed")
