@@ -131,5 +131,13 @@ async def settle(
     await pilot.pause()
 
 
+async def long_one(pilot: Pilot[Any], app: TradingApp) -> Market:
+    """Ready, armed, bought 1 at market, and long 1 at the gateway; returns the market."""
+    market = await ready(pilot, app)
+    await pilot.press("a", "b")
+    await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 1, "long 1")
+    return market
+
+
 def own_working(app: TradingApp) -> list[SimOrder]:
     return [o for o in working_at_gateway(gateway(app)) if o.client_id == app.settings.client_id()]

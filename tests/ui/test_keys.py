@@ -16,6 +16,7 @@ from tests.ui.helpers import (
     gateway,
     gateway_position,
     ladder,
+    long_one,
     make_app,
     own_working,
     ready,
@@ -180,9 +181,7 @@ async def palette_entries(pilot: Pilot[Any], app: TradingApp) -> list[str]:
 async def test_the_palette_lists_each_command_once_and_its_quit_asks_first() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        market = await ready(pilot, app)
-        await pilot.press("a", "b")
-        await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 1, "long 1")
+        market = await long_one(pilot, app)
         names = await palette_entries(pilot, app)
         assert len(names) == len(set(names)), names
         assert {"Keys", "Quit", "Theme", "Kill switch", "Re-arm trading"} <= set(names)

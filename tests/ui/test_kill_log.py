@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from textual.widgets import Input, RichLog, Static
 
-from tests.ui.helpers import gateway, gateway_position, make_app, ready, settings, settle
+from tests.ui.helpers import (
+    gateway,
+    gateway_position,
+    long_one,
+    make_app,
+    ready,
+    settings,
+    settle,
+)
 from tradeterm.engine.kill import KillTimings
 from tradeterm.ui.app import TradingApp
 from tradeterm.ui.dialogs import KillScreen, TypedScreen
@@ -33,10 +41,7 @@ def dialog(screen: KillScreen) -> str:
 async def test_the_log_shows_the_kill_the_flatten_fill_and_a_refused_rearm() -> None:
     app = make_app()
     async with app.run_test(size=(200, 50)) as pilot:
-        market = await ready(pilot, app)
-        gw = gateway(app)
-        await pilot.press("a", "b")
-        await settle(pilot, app, lambda: gateway_position(gw, market) == 1, "long 1")
+        await long_one(pilot, app)
         await settle(pilot, app, lambda: logged(app, "FILL BUY 1"), "the entry's fill logged")
         await pilot.press("ctrl+k")
         kill = app.screen

@@ -11,6 +11,7 @@ from textual.widgets import Input, Static
 from tests.ui.helpers import (
     gateway,
     gateway_position,
+    long_one,
     make_app,
     own_working,
     ready,
@@ -69,10 +70,8 @@ async def test_a_kill_ib_does_not_answer_shows_unverified_until_it_does() -> Non
     cfg = settings(**{"markets": {"ES": {"risk": {"kill_timeout_s": 1}}}})
     app = make_app(cfg)
     async with app.run_test(size=(120, 40)) as pilot:
-        market = await ready(pilot, app)
+        market = await long_one(pilot, app)
         gw = gateway(app)
-        await pilot.press("a", "b")
-        await settle(pilot, app, lambda: gateway_position(gw, market) == 1, "long 1")
         gw.faults.set_ack_delay(4.0, hide=True)  # IB says nothing of the close for 4 s
         await pilot.press("ctrl+k")
         kill = app.screen
@@ -121,9 +120,7 @@ async def test_rearm_dialog_shows_the_cooldown_refusal_or_rearms(cooldown_s: int
 async def test_quit_asks_first_when_a_position_is_open() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        market = await ready(pilot, app)
-        await pilot.press("a", "b")
-        await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 1, "long 1")
+        await long_one(pilot, app)
         await settle(pilot, app, lambda: app.engine is not None and app.engine.snapshot(tape=0).pnl.quantity == 1, "booked")  # type: ignore[union-attr]  # fmt: skip
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
