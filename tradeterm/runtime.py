@@ -41,6 +41,7 @@ from tradeterm import __version__
 from tradeterm.config import Settings
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.session import SessionCalendar
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.latch import LatchFile, latch_file
 
@@ -79,11 +80,13 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, seed: int = 1, gateway_rate: float | None = None
-) -> AsyncIterator[Runtime]:
+    settings: Settings, *, seed: int = 1, gateway_rate: float | None = None,
+    calendar: SessionCalendar | None = None,
+) -> AsyncIterator[Runtime]:  # fmt: skip
     """Open the journal and build (not start) the engine for ``settings``; SIM without a port
-    starts the embedded fake gateway first. Raises :class:`ModeError` for a mode this build
-    cannot run or a journal that cannot be used."""
+    starts the embedded fake gateway first. ``calendar``: the engine's sessions (tests; by
+    default the contract's). Raises :class:`ModeError` for a mode this build cannot run or a
+    journal that cannot be used."""
     from tradeterm.broker.ib import IbBroker
 
     mode = settings.mode
@@ -112,7 +115,7 @@ async def open_runtime(
             broker = IbBroker(connection, port=port)
             engine = Engine(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
-                sent_orders=sent,
+                sent_orders=sent, calendar=calendar,
             )  # fmt: skip
             engine.latch = latch
             journal.on_failure = engine.halt
