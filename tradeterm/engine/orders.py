@@ -17,6 +17,8 @@
   orders, executions). IB's refusal of a cancel (10147/10148/161) is information about that
   one order: it is looked up, nothing else.
 * A cancel is sent once per connection: repeating it only earns IB's "cannot be cancelled".
+  One that could not be sent (disconnected), or was not answered before the connection
+  dropped, is sent again once IB's orders are read.
 * New entries (orders that could grow the position) are refused while ``blocked`` says why:
   connecting, reconciling, disconnected. Orders that only reduce the position and cancels are
   always allowed. ``checks`` are further pre-trade checks (the risk manager's).
@@ -30,9 +32,11 @@ from dataclasses import dataclass, replace
 
 from tradeterm.broker.base import (
     CANCEL_UNKNOWN,
+    ORDER_CANCELLED,
     Broker,
     BrokerError,
     BrokerNotice,
+    ConnectionState,
     ExecutionReport,
     OrderReport,
 )
@@ -86,6 +90,8 @@ PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
 BeforeSend = Callable[[Order, str, str], Awaitable[None]]
 """Awaited with (order, command id, role) before an order goes to the broker (the journal
 commits the intent); when it raises, the order is not sent."""
+SENDING = frozenset({ConnectionState.SYNCING, ConnectionState.LIVE, ConnectionState.DEGRADED})
+"""Broker states in which order messages can be sent."""
 BRACKET_ROLES = frozenset({"entry", "target", "stop"})
 CLOSE_ROLES = frozenset({"kill", "flatten"})
 """Market orders closing the whole position: the kill switch waits for one in flight instead
@@ -517,8 +523,24 @@ class OrderManager:
             self._cancel_epoch[cid] = self.epoch
             self._acted()
         except BrokerError as exc:
-            # still PENDING_CANCEL here: it may fill; reconciliation settles it
-            self._notice("WARNING", f"cancel of {order.client_id} not sent: {exc}")
+            # still PENDING_CANCEL: the cancel goes out after the next reconciliation
+            self._notice("WARNING", f"cancel of {cid} not sent ({exc}): it is sent once IB is "
+                         "back")  # fmt: skip
+
+    async def resend_cancels(self) -> list[Order]:
+        """Send the cancel of every order of ours we want cancelled (PENDING_CANCEL) that IB
+        has not been asked on this connection: one asked while disconnected, or on a
+        connection that dropped before IB answered. Call it once IB's open orders are applied
+        (an order IB already finished is not asked again). Returns those asked."""
+        due = [
+            o for o in self.working()
+            if o.status is OrderStatus.PENDING_CANCEL and not self.cancel_sent(o)
+            and o.broker_id is not None and o.client_id not in self._placing
+        ]  # fmt: skip
+        due.sort(key=lambda o: o.parent_id is None)  # children first, as cancel_all does
+        for order in due:
+            await self._cancel(order)
+        return due
 
     def is_close(self, order: Order) -> bool:
         """Whether ``order`` is a market order closing the whole position (``CLOSE_ROLES``)."""
@@ -549,8 +571,12 @@ class OrderManager:
 
     async def close_position(self, command_id: str, *, reverse: bool) -> tuple[str, ...]:
         """Cancel this instance's orders, then a market order that closes the position (or,
-        ``reverse``, turns it into the opposite one of the same size). A reverse is checked
-        before anything is cancelled, so a refused one changes nothing."""
+        ``reverse``, turns it into the opposite one of the same size). Refused while the
+        broker is not connected, and a reverse is checked before anything is cancelled, so a
+        refused one changes nothing."""
+        if self._broker.state not in SENDING:  # the cancels would go, the close not
+            raise Refused(f"not connected to IB ({self._broker.state}): nothing cancelled, "
+                          "nothing sent (the kill switch waits for the connection)")  # fmt: skip
         checked = self._check_reverse() if reverse else 0
         cancelled = await self.cancel_all()
         if reverse and self._position().quantity != checked:
@@ -719,13 +745,19 @@ class OrderManager:
             self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", code)
         elif code in CANCEL_UNKNOWN:  # about this order only: look it up
             self.lookups.add(order.client_id)
+        elif code == ORDER_CANCELLED and order.is_open:
+            # IB's word, also when ib_async no longer knows the order (sent on a connection
+            # that dropped) and so drops the Cancelled status that comes with it
+            order.on_status(OrderStatus.CANCELLED)
+            self._changed(order)
         elif code not in MODIFY_REFUSED and order.status is OrderStatus.PENDING_SUBMIT:
             order.reject_reason = f"{notice.text} ({code})"
 
     # ---- reconciliation ----------------------------------------------------------------------
 
     def on_reconnect(self) -> None:
-        """A new connection to IB: a cancel not confirmed on the old one is sent again."""
+        """A new connection to IB: a cancel not confirmed on the old one is sent again
+        (:meth:`resend_cancels`, after the reconciliation read IB's orders)."""
         self.epoch += 1
 
     def restore(self, sent: SentOrder) -> Order | None:

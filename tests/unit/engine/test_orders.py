@@ -90,6 +90,7 @@ class Desk:
     def __init__(self, instance: str = "ES", session: int = 2, client_id: int = 1) -> None:
         self.clock = Clock()
         self.broker = FakeBroker(ES, client_id=client_id)
+        self.broker.set_state(ConnectionState.LIVE)
         self.portfolio = Portfolio(ES, clock=self.clock, calendar=CME)
         self.events: list[EngineEvent] = []
         self.ids = ClientOrderIds(instance, session)
@@ -414,6 +415,32 @@ async def test_cancel_not_sent_leaves_the_order_pending_cancel(desk: Desk) -> No
     await desk.om.cancel(order.client_id)
     assert order.status is OrderStatus.PENDING_CANCEL
     assert any(isinstance(e, EngineNotice) and "socket closed" in e.text for e in desk.events)
+    assert desk.broker.cancelled == []
+    await desk.om.resend_cancels()  # IB's orders read again: now it is asked, once
+    await desk.om.resend_cancels()
+    assert desk.broker.cancelled == [order.broker_id]
+
+
+async def test_flatten_while_disconnected_cancels_nothing_and_sends_nothing(desk: Desk) -> None:
+    """The cancels could not be sent, nor the close: a flatten that went half way would leave
+    the position without its stop (the matrix's drop × flatten)."""
+    desk.hold(1)
+    stop = await desk.working(Side.SELL, 1, "4990")
+    desk.broker.set_state(ConnectionState.RECONNECTING, "socket closed")
+    with pytest.raises(Refused, match=r"not connected to IB .*nothing cancelled"):
+        await desk.om.close_position(desk.cmd(), reverse=False)
+    assert stop.status is OrderStatus.SUBMITTED
+    assert desk.broker.cancelled == [] and len(desk.broker.placed) == 1
+
+
+async def test_ibs_order_canceled_ends_an_order_ib_async_no_longer_knows(desk: Desk) -> None:
+    """A cancel sent on a new connection for an order placed on the old one: ib_async has
+    forgotten the order and drops IB's Cancelled status; IB's 202 for its id still ends it."""
+    order = await desk.working(Side.BUY, 1, "4990")
+    await desk.om.cancel(order.client_id)
+    assert order.broker_id is not None
+    desk.om.on_notice(BrokerNotice(202, "Order Canceled - reason:", T0, order.broker_id))
+    assert order.status is OrderStatus.CANCELLED and desk.om.working() == []
 
 
 async def test_cancel_of_an_unknown_order_is_refused(desk: Desk) -> None:
@@ -870,6 +897,28 @@ async def test_reconnect_blocks_entries_then_recovers_a_missed_fill_once(run: Ru
     await engine.reconcile("again")
     assert len(run.of(FillBooked)) == 1
     assert engine.portfolio is not None and engine.portfolio.position.quantity == 1
+
+
+async def test_a_cancel_typed_while_disconnected_is_sent_once_ib_is_back(run: Run) -> None:
+    """It shows PENDING_CANCEL meanwhile; the reconciliation after the reconnect asks IB."""
+    engine, broker = run.engine, run.broker
+    placed = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
+    order = run.om().get(placed.order_ids[0])
+    assert order is not None and order.broker_id is not None
+    broker.push(report(order, OrderStatus.SUBMITTED, perm_id=7001))
+    await settle()
+    broker.set_state(ConnectionState.RECONNECTING, "socket closed")
+    await settle()
+    broker.fail("cancel", "not connected to IB")
+    assert (await engine.submit(CancelOrder(order.client_id))).ok
+    assert order.status is OrderStatus.PENDING_CANCEL and broker.cancelled == []
+    broker.open_order_reports = [report(order, OrderStatus.SUBMITTED, perm_id=7001)]
+    broker.set_state(ConnectionState.LIVE, "reconnected")
+    await settle()
+    await engine.tick()
+    assert broker.cancelled == [order.broker_id]
+    await engine.reconcile("again")  # asked on this connection already: not again
+    assert broker.cancelled == [order.broker_id]
 
 
 async def test_a_broker_position_that_still_disagrees_after_the_grace_is_adopted(
