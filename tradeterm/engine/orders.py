@@ -17,8 +17,8 @@
   orders, executions). IB's refusal of a cancel (10147/10148/161) is information about that
   one order: it is looked up, nothing else.
 * A cancel is sent once per connection: repeating it only earns IB's "cannot be cancelled".
-  One that could not be sent (disconnected), or was not answered before the connection
-  dropped, is sent again once IB's orders are read.
+  One that could not be sent (disconnected), was not answered before the connection dropped,
+  or was dropped by IB unread (pacing, error 100), is sent again once IB's orders are read.
 * New entries (orders that could grow the position) are refused while ``blocked`` says why:
   connecting, reconciling, disconnected. Orders that only reduce the position and cancels are
   always allowed. ``checks`` are further pre-trade checks (the risk manager's).
@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from tradeterm.broker.base import (
     CANCEL_UNKNOWN,
     ORDER_CANCELLED,
+    PACING_VIOLATION,
     Broker,
     BrokerError,
     BrokerNotice,
@@ -529,9 +530,10 @@ class OrderManager:
 
     async def resend_cancels(self) -> list[Order]:
         """Send the cancel of every order of ours we want cancelled (PENDING_CANCEL) that IB
-        has not been asked on this connection: one asked while disconnected, or on a
-        connection that dropped before IB answered. Call it once IB's open orders are applied
-        (an order IB already finished is not asked again). Returns those asked."""
+        has not been asked on this connection: one asked while disconnected, on a connection
+        that dropped before IB answered, or one IB dropped unread (pacing). Call it once IB's
+        open orders are applied (an order IB already finished is not asked again). Returns
+        those asked."""
         due = [
             o for o in self.working()
             if o.status is OrderStatus.PENDING_CANCEL and not self.cancel_sent(o)
@@ -745,6 +747,8 @@ class OrderManager:
             self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", code)
         elif code in CANCEL_UNKNOWN:  # about this order only: look it up
             self.lookups.add(order.client_id)
+        elif code == PACING_VIOLATION:
+            self._request_dropped(order, f"{notice.text} ({code})")
         elif code == ORDER_CANCELLED and order.is_open:
             # IB's word, also when ib_async no longer knows the order (sent on a connection
             # that dropped) and so drops the Cancelled status that comes with it
@@ -752,6 +756,23 @@ class OrderManager:
             self._changed(order)
         elif code not in MODIFY_REFUSED and order.status is OrderStatus.PENDING_SUBMIT:
             order.reject_reason = f"{notice.text} ({code})"
+
+    def _request_dropped(self, order: Order, why: str) -> None:
+        """IB dropped our last request about ``order`` unread: a cancel is asked again once
+        IB's orders are read (:meth:`resend_cancels`; the order stays PENDING_CANCEL), a
+        modification is refused (the order keeps its values), a new order was never taken
+        (rejected)."""
+        if order.status is OrderStatus.PENDING_CANCEL:
+            self._cancel_epoch.pop(order.client_id, None)  # IB was not asked after all
+            self.lookups.add(order.client_id)
+            self._notice("WARNING", f"cancel of {order.client_id} dropped by IB ({why}): "
+                         "asking again")  # fmt: skip
+        elif order.pending_change is not None:
+            self._modification_refused(order, f"modification dropped by IB: {why}")
+            self._notice("WARNING", f"{order.client_id}: {order.reject_reason}")
+        elif order.status is OrderStatus.PENDING_SUBMIT:
+            order.on_rejected(f"dropped by IB: {why}")
+            self._changed(order)
 
     # ---- reconciliation ----------------------------------------------------------------------
 

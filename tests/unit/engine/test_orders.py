@@ -443,6 +443,32 @@ async def test_ibs_order_canceled_ends_an_order_ib_async_no_longer_knows(desk: D
     assert order.status is OrderStatus.CANCELLED and desk.om.working() == []
 
 
+async def test_requests_ib_drops_unread_leave_the_order_as_it_was(desk: Desk) -> None:
+    """Error 100 (pacing): IB never read the request. A dropped cancel is asked again, a
+    dropped modification is refused, a dropped new order was never taken."""
+    pacing = "Max rate of messages per second has been exceeded"
+    cancelled = await desk.working(Side.BUY, 1, "4990")
+    await desk.om.cancel(cancelled.client_id)
+    assert cancelled.broker_id is not None
+    desk.om.on_notice(BrokerNotice(100, pacing, T0, cancelled.broker_id))
+    assert cancelled.status is OrderStatus.PENDING_CANCEL  # we still want it cancelled
+    assert desk.om.lookups == {cancelled.client_id}
+    await desk.om.resend_cancels()
+    assert desk.broker.cancelled == [cancelled.broker_id] * 2
+
+    moved = await desk.working(Side.BUY, 1, "4980")
+    await desk.om.modify(ModifyOrder(moved.client_id, limit="4981"))
+    assert moved.broker_id is not None
+    desk.om.on_notice(BrokerNotice(100, pacing, T0, moved.broker_id))
+    assert moved.status is OrderStatus.SUBMITTED and moved.limit == 4980 * 4
+    assert moved.pending_change is None and "dropped" in (moved.reject_reason or "")
+
+    new = await desk.place(Side.BUY, 1, limit="4970")
+    assert new.broker_id is not None
+    desk.om.on_notice(BrokerNotice(100, pacing, T0, new.broker_id))
+    assert new.status is OrderStatus.REJECTED and new not in desk.om.working()
+
+
 async def test_cancel_of_an_unknown_order_is_refused(desk: Desk) -> None:
     with pytest.raises(Refused, match="no order"):
         await desk.om.cancel("tt.ES.2.99")
