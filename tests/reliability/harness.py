@@ -37,16 +37,14 @@ from typing import Any
 
 from tests.integration.engine_helpers import TODAY, always_open
 from tests.integration.journal_helpers import GatewayState, read_journal
-from tests.integration.kill_helpers import CONSOLE_TOML, Console
+from tests.integration.kill_helpers import CONSOLE_TOML, Console, Failed, wait_for
 from tests.reliability.observe import (
     OURS,
     Expect,
-    Failed,
     Master,
     Timeline,
     Wire,
     violations,
-    wait_for,
 )
 from tradeterm.broker.base import BrokerError, ConnectError, ConnectionState
 from tradeterm.config import load_settings

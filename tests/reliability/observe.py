@@ -31,6 +31,7 @@ from tests.integration.journal_helpers import (
     check_after_restart,
     read_gateway,
 )
+from tests.integration.kill_helpers import Failed
 from tradeterm.console import describe
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineSnapshot, PositionChanged
@@ -39,18 +40,6 @@ from tradeterm.sim.gateway.server import GatewayServer
 from tradeterm.sim.gateway.session import ClientSession
 
 OURS = "tt."  # the orderRef prefix of every tradeterm order
-
-
-class Failed(Exception):
-    """A cell broke: the message says what."""
-
-
-async def wait_for(check: Callable[[], object], what: str, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise Failed(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Timeline:
