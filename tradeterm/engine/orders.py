@@ -575,16 +575,37 @@ class OrderManager:
         """Cancel this instance's orders, then a market order that closes the position (or,
         ``reverse``, turns it into the opposite one of the same size). Refused while the
         broker is not connected, and a reverse is checked before anything is cancelled, so a
-        refused one changes nothing."""
+        refused one changes nothing. Refused on the way (the connection dropped, a fill made
+        the reverse too big), its cancels are withdrawn: those IB has not carried out would
+        otherwise be asked again once IB is back and leave the position without its stop."""
         if self._broker.state not in SENDING:  # the cancels would go, the close not
             raise Refused(f"not connected to IB ({self._broker.state}): nothing cancelled, "
                           "nothing sent (the kill switch waits for the connection)")  # fmt: skip
         checked = self._check_reverse() if reverse else 0
+        before = {o.client_id: o.status for o in self.working()}
         cancelled = await self.cancel_all()
-        if reverse and self._position().quantity != checked:
-            self._check_reverse()  # a fill during the cancels moved the position: the new size
-        order = await self.send_close(command_id, "reverse" if reverse else "flatten")
+        try:
+            if reverse and self._position().quantity != checked:
+                self._check_reverse()  # a fill during the cancels moved the position
+            order = await self.send_close(command_id, "reverse" if reverse else "flatten")
+        except Refused:
+            self._withdraw_cancels(cancelled, before)
+            raise
         return (*cancelled, order.client_id) if order is not None else cancelled
+
+    def _withdraw_cancels(self, ids: Iterable[str], before: dict[str, OrderStatus]) -> None:
+        """We no longer want the orders of ``ids`` cancelled: back to their states
+        ``before``. A cancel that reached IB all the same ends its order when IB reports it
+        (its Cancelled is IB's word); one lost with the connection is not asked again."""
+        for cid in ids:
+            order, previous = self._orders[cid], before.get(cid)
+            if (
+                order.status is OrderStatus.PENDING_CANCEL
+                and previous is not None and previous is not OrderStatus.PENDING_CANCEL
+            ):  # fmt: skip
+                order.withdraw_cancel(previous)
+                self._cancel_epoch.pop(cid, None)
+                self._changed(order)
 
     def _check_reverse(self) -> int:
         """The position a reverse would turn round, refused when there is none or when the

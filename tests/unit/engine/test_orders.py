@@ -433,6 +433,27 @@ async def test_flatten_while_disconnected_cancels_nothing_and_sends_nothing(desk
     assert desk.broker.cancelled == [] and len(desk.broker.placed) == 1
 
 
+async def test_a_flatten_cut_short_withdraws_its_cancels(desk: Desk) -> None:
+    """The connection drops after the first cancel went out: the close cannot be sent, and
+    the cancels are withdrawn, or those IB never got would be asked again once it is back and
+    leave the position without its stop (the matrix's drop just before × flatten). A cancel
+    IB did carry out still ends its order."""
+    desk.hold(1)
+    target = await desk.working(Side.SELL, 1, "5010")
+    stop = await desk.working(Side.SELL, 1, "4990")
+    desk.broker.fail("cancel", "not connected", after=1)
+    desk.broker.fail("reserve_order_id", "not connected to IB: no order id")
+    with pytest.raises(Refused, match="not connected"):
+        await desk.om.close_position(desk.cmd(), reverse=False)
+    assert desk.broker.cancelled == [target.broker_id]
+    assert target.status is OrderStatus.SUBMITTED and stop.status is OrderStatus.SUBMITTED
+    desk.om.on_reconnect()
+    await desk.om.resend_cancels()  # IB is back: nothing is asked again
+    assert desk.broker.cancelled == [target.broker_id]
+    desk.om.on_report(report(target, OrderStatus.CANCELLED))  # that cancel had reached IB
+    assert desk.om.working() == [stop]
+
+
 async def test_ibs_order_canceled_ends_an_order_ib_async_no_longer_knows(desk: Desk) -> None:
     """A cancel sent on a new connection for an order placed on the old one: ib_async has
     forgotten the order and drops IB's Cancelled status; IB's 202 for its id still ends it."""
