@@ -189,7 +189,8 @@ async def _flatten(cell: Cell) -> None:
 
 
 def _flatten_expect(cell: Cell) -> Expect:
-    """Flat, unless the flatten was refused (it says why) or IB rejected its close."""
+    """Flat, unless the flatten was refused (it says why; a position left keeps its stop) or
+    IB rejected its close."""
     result = cell.result
     assert isinstance(result, CommandResult)
     orders = cell.engine.orders
@@ -198,7 +199,8 @@ def _flatten_expect(cell: Cell) -> Expect:
         (o := orders.get(i)) is not None and o.status is OrderStatus.REJECTED
         for i in result.order_ids
     )
-    return Expect(flat=result.ok and not rejected, new_orders=(0, 1), new_type="MKT")
+    return Expect(flat=result.ok and not rejected, new_orders=(0, 1), new_type="MKT",
+                  protected=not result.ok)  # fmt: skip
 
 
 async def _bracket(cell: Cell) -> None:
@@ -237,8 +239,8 @@ ACTIONS = [
     Action("kill", "HALTED, flat at IB, nothing of ours working, one close at most", _kill,
            lambda cell: Expect(flat=True, trading_state="HALTED", new_orders=(0, 1),
                                new_type="MKT")),
-    Action("flatten", "flat at IB, nothing working; or refused / IB's rejection shown",
-           _flatten, _flatten_expect),
+    Action("flatten", "flat at IB, nothing working; or refused, the position keeping its stop; "
+           "or IB's rejection of the close shown", _flatten, _flatten_expect),
     Action("bracket", "the bracket whole at IB or not at all", _bracket,
            lambda cell: Expect(new_orders=(0, 3))),
     Action("modify", "the stop at IB is the one the engine shows: moved, or refused and "
@@ -256,6 +258,16 @@ NOT_APPLICABLE = {
     ("reject", "cancel"): "a cancel sends no order for IB to reject",
     ("reject", "restart"): "restarting sends no order for IB to reject",
     ("reject", "quit"): "quitting sends no order for IB to reject",
+}
+
+
+KNOWN_FAILURES = {
+    ("restart", "before", "flatten"): "a flatten is one pass: when the connection drops after "
+    "IB has carried out its cancels and before the close goes, it is refused and the position "
+    "is left without its stop (shown as it is: the position, no working order). Finishing it "
+    "across the reconnection means running it as the kill switch's sequence without the halt "
+    '(as on_disconnect = "flatten" does), a change of what the flatten key does; the kill '
+    "switch is the one that finishes",
 }
 
 
@@ -280,11 +292,12 @@ def readme_table() -> str:
     head = "| fault | " + " | ".join(a.name for a in ACTIONS) + " | strategy |"
     lines = [head, "|---" * (len(ACTIONS) + 2) + "|"]
     notes: list[str] = []
+    known: list[str] = []
     for fault in FAULTS:
         row = []
         for action in ACTIONS:
-            timings = [t for f, t, a in cells() if f is fault and a is action
-                       and not not_applicable(f, t, a)]  # fmt: skip
+            timings = [_shown(f, t, a, known) for f, t, a in cells()
+                       if f is fault and a is action and not not_applicable(f, t, a)]  # fmt: skip
             if timings:
                 row.append(", ".join(timings))
                 continue
@@ -298,7 +311,19 @@ def readme_table() -> str:
     lines += [f"| {a.name} | {a.guarantee} |" for a in ACTIONS]
     lines += ["", f"n/a (0): {STRATEGY}."]
     lines += [f"n/a ({i}): {why}." for i, why in enumerate(notes, 1)]
+    lines += [f"known failure (x{i}, an xfail that must fail): {why}."
+              for i, why in enumerate(known, 1)]  # fmt: skip
     return "\n".join(lines)
+
+
+def _shown(fault: Fault, timing: str, action: Action, known: list[str]) -> str:
+    """A cell's timing as the table shows it, with its note when it is a known failure."""
+    why = KNOWN_FAILURES.get((fault.name, timing, action.name))
+    if why is None:
+        return timing
+    if why not in known:
+        known.append(why)
+    return f"{timing} (x{known.index(why) + 1})"
 
 
 # ---- the cell -------------------------------------------------------------------------------

@@ -196,6 +196,7 @@ class Expect:
     trading_state: str = "ACTIVE"
     new_orders: tuple[int, ...] = (0,)  # how many orders the action may have added at IB
     new_type: str | None = None  # and of which type (None: any)
+    protected: bool = False  # a position left at IB has a stop of ours working against it
 
 
 def violations(
@@ -231,6 +232,13 @@ def violations(
         why = "the action was a kill or a flatten" if expect.flat else "the engine says so"
         problems.append(f"not flat at IB ({why}): position {gw.position}, working "
                         f"{[_name(o) for o in working]}")  # fmt: skip
+    closing = "SELL" if gw.position > 0 else "BUY"
+    if (
+        expect.protected
+        and gw.position
+        and not any(o.order_type == "STP" and o.action == closing for o in working)
+    ):
+        problems.append(f"position {gw.position} left at IB without a stop of ours")
     if expect.flat and (kill is None or not kill.ok) and expect.trading_state == "HALTED":
         problems.append(f"the kill switch did not end halted: {kill}")
     return problems
