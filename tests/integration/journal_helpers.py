@@ -94,14 +94,35 @@ def private_env(workdir: Path) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class GatewayOrder:
+    """One order the gateway holds, as the master client reads it. ``client_id``,
+    ``order_id`` and ``parent_id`` are IB's (0 in a completed order, as TWS reports them);
+    prices are IB's (``limit``/``stop`` None when not set)."""
+
+    ref: str
+    perm_id: int
+    client_id: int
+    order_id: int
+    parent_id: int
+    action: str
+    quantity: int
+    order_type: str
+    limit: float | None
+    stop: float | None
+    status: str
+    working: bool
+
+
 @dataclass
 class GatewayState:
     """What the gateway holds, read by the master client (every client's orders)."""
 
-    refs: list[str]  # the orderRef of every order it ever took (open and completed)
+    refs: list[str]  # the orderRef of every order it ever took (open and completed), once each
     working: set[str]  # orderRefs of working orders
     exec_ids: set[str]
     position: int
+    orders: list[GatewayOrder] = field(default_factory=list)  # open then completed, once each
 
 
 @dataclass
@@ -211,29 +232,58 @@ class CrashRun:
         return text
 
     async def gateway_state(self) -> GatewayState:
-        ib = self.ib
-        open_trades = await ib.reqAllOpenOrdersAsync()
-        completed = await ib.reqCompletedOrdersAsync(False)
-        fills = await ib.reqExecutionsAsync()
-        positions = await ib.reqPositionsAsync()
-        refs = [t.order.orderRef for t in open_trades + completed if t.order.orderRef]
-        working = {
-            t.order.orderRef for t in open_trades
-            if t.order.orderRef and t.orderStatus.status not in ("Cancelled", "Filled", "Inactive")
-        }  # fmt: skip
-        position = sum(int(p.position) for p in positions if p.contract.symbol == "ES")
-        return GatewayState(refs, working, {f.execution.execId for f in fills}, position)
+        return await read_gateway(self.ib)
 
     def journal_state(self) -> JournalState:
-        if not journal_file("ES", "sim", self.journal_dir).exists():  # killed before creating it
-            return JournalState([], 0, set(), set())
-        fills = query(self.journal_dir, "SELECT exec_id, side, quantity FROM fills")
-        intents = query(self.journal_dir, "SELECT order_id, state FROM order_intents")
-        position = sum(q if side == "BUY" else -q for _, side, q in fills)
-        return JournalState(
-            [f[0] for f in fills], position, {i[0] for i in intents},
-            {i[0] for i in intents if i[1] == "open"},
+        return read_journal(self.journal_dir)
+
+
+FINISHED = ("Cancelled", "Filled", "Inactive", "ApiCancelled")
+UNSET = 1e300  # ib_async's UNSET_DOUBLE is above this
+
+
+async def read_gateway(ib: Any) -> GatewayState:
+    """The gateway's orders (every client's, open and completed), executions and position, as
+    ``ib`` (an ib_async IB connected as the master client) reads them. An order listed both
+    open and completed (it finished between the two requests) counts once, by its permId."""
+    open_trades = await ib.reqAllOpenOrdersAsync()
+    completed = await ib.reqCompletedOrdersAsync(False)
+    fills = await ib.reqExecutionsAsync()
+    positions = await ib.reqPositionsAsync()
+    orders: dict[int, GatewayOrder] = {}
+    listed = [(t, True) for t in open_trades] + [(t, False) for t in completed]
+    for trade, is_open in listed:
+        o, status = trade.order, trade.orderStatus.status
+        if not o.orderRef or o.permId in orders:
+            continue
+        orders[o.permId] = GatewayOrder(
+            o.orderRef, o.permId, o.clientId, o.orderId, o.parentId, o.action,
+            int(o.totalQuantity), o.orderType, _price(o.lmtPrice), _price(o.auxPrice), status,
+            is_open and status not in FINISHED,
         )  # fmt: skip
+    position = sum(int(p.position) for p in positions if p.contract.symbol == "ES")
+    return GatewayState(
+        [o.ref for o in orders.values()], {o.ref for o in orders.values() if o.working},
+        {f.execution.execId for f in fills}, position, list(orders.values()),
+    )  # fmt: skip
+
+
+def _price(value: float) -> float | None:
+    return None if value is None or value > UNSET else value
+
+
+def read_journal(journal_dir: Path) -> JournalState:
+    """The journal's fills, position and order intents, read from the file as another process
+    would."""
+    if not journal_file("ES", "sim", journal_dir).exists():  # killed before creating it
+        return JournalState([], 0, set(), set())
+    fills = query(journal_dir, "SELECT exec_id, side, quantity FROM fills")
+    intents = query(journal_dir, "SELECT order_id, state FROM order_intents")
+    position = sum(q if side == "BUY" else -q for _, side, q in fills)
+    return JournalState(
+        [f[0] for f in fills], position, {i[0] for i in intents},
+        {i[0] for i in intents if i[1] == "open"},
+    )  # fmt: skip
 
 
 def check_after_kill(gw: GatewayState, journal: JournalState) -> list[str]:

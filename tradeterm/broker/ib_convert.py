@@ -19,7 +19,12 @@ from ib_async import Order as IbOrder
 from ib_async import Trade as IbTrade
 from ib_async.util import UNSET_DOUBLE
 
-from tradeterm.broker.base import CANCEL_UNKNOWN, ExecutionReport, OrderReport
+from tradeterm.broker.base import (
+    CANCEL_UNKNOWN,
+    PACING_VIOLATION,
+    ExecutionReport,
+    OrderReport,
+)
 from tradeterm.domain import (
     CME_ROOTS,
     Bar,
@@ -275,8 +280,9 @@ def status_of(trade: IbTrade) -> tuple[OrderStatus | None, str]:
     entry = trade.log[-1] if trade.log else None
     code = entry.errorCode if entry is not None else 0
     reason = entry.message if entry is not None and code else ""
-    if raw == "Cancelled" and code in CANCEL_UNKNOWN:
-        # ib_async ends an order whose cancel IB refused; IB said nothing of its state
+    if raw == "Cancelled" and (code in CANCEL_UNKNOWN or code == PACING_VIOLATION):
+        # ib_async ends an order whose cancel IB refused or whose request IB dropped; IB said
+        # nothing of its state (the engine acts on the error itself)
         return None, reason
     if raw == "Cancelled" and code in REJECT_CODES:
         return OrderStatus.REJECTED, reason

@@ -3,8 +3,8 @@
 An ``Order`` is mutable (the engine's order manager owns it) and changes only through its
 methods, which keep it consistent:
 
-* commands from us: ``submit``, ``request_cancel``, ``request_modify`` (strict: an impossible
-  command raises ``InvalidTransitionError``);
+* commands from us: ``submit``, ``request_cancel``, ``withdraw_cancel``, ``request_modify``
+  (strict: an impossible command raises ``InvalidTransitionError``);
 * answers from the broker: ``bind``, ``on_status``, ``on_rejected``, ``cancel_rejected``,
   ``modify_accepted``, ``modify_rejected``, ``apply_fill``.
 
@@ -197,6 +197,14 @@ class Order:
         """The broker refused our cancel and the order is still working."""
         self._require(OrderStatus.PENDING_CANCEL, action="reject a cancel of")
         self.status = OrderStatus.SUBMITTED
+
+    def withdraw_cancel(self, previous: OrderStatus) -> None:
+        """We no longer want the cancel, which never reached the broker: the order is back in
+        ``previous``, its state before :meth:`request_cancel`."""
+        self._require(OrderStatus.PENDING_CANCEL, action="withdraw a cancel of")
+        if not previous.is_open:
+            raise InvalidTransitionError(f"{self.client_id}: cannot go back to {previous}")
+        self.status = previous
 
     def modify_accepted(self) -> None:
         """The broker confirmed the pending modification: the order now has the new values.

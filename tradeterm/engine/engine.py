@@ -878,6 +878,7 @@ class Engine:
         completed = await self.broker.completed_orders() if orders.working() else []
         closed, unknown = orders.settle(listed, completed)
         orders.drop_foreign(listed)
+        await orders.resend_cancels()
         self._recheck_at = self.clock() + int(RECHECK_S * NS)
         for order in closed:
             if order.reject_reason:

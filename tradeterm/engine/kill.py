@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 
 from tradeterm.broker.base import BrokerError
 from tradeterm.domain import Order
+from tradeterm.engine.commands import Refused
 from tradeterm.engine.events import KillProgress
 from tradeterm.engine.risk import TradingState
 
@@ -159,10 +160,11 @@ class KillSwitch:
                     await self._flatten(reason, attempt, deadline)
                     self._step("verifying", "reading IB's orders and position", reason)
                 position = await engine.broker_truth()
-            except BrokerError as exc:
+            except (BrokerError, Refused) as exc:  # Refused: the close could not be sent
+                why = f"IB did not answer: {exc}" if isinstance(exc, BrokerError) else str(exc)
                 if engine.connected and loop.time() >= deadline and not orders.working():
-                    return self._end(reason, False, f"IB did not answer: {exc}")
-                self._step("retrying", f"IB did not answer: {exc}", reason)
+                    return self._end(reason, False, why)
+                self._step("retrying", why, reason)
                 await asyncio.sleep(self.timings.retry_pause_s)
                 continue
             working = orders.working()

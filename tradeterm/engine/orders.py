@@ -17,6 +17,8 @@
   orders, executions). IB's refusal of a cancel (10147/10148/161) is information about that
   one order: it is looked up, nothing else.
 * A cancel is sent once per connection: repeating it only earns IB's "cannot be cancelled".
+  One that could not be sent (disconnected), was not answered before the connection dropped,
+  or was dropped by IB unread (pacing, error 100), is sent again once IB's orders are read.
 * New entries (orders that could grow the position) are refused while ``blocked`` says why:
   connecting, reconciling, disconnected. Orders that only reduce the position and cancels are
   always allowed. ``checks`` are further pre-trade checks (the risk manager's).
@@ -30,9 +32,12 @@ from dataclasses import dataclass, replace
 
 from tradeterm.broker.base import (
     CANCEL_UNKNOWN,
+    ORDER_CANCELLED,
+    PACING_VIOLATION,
     Broker,
     BrokerError,
     BrokerNotice,
+    ConnectionState,
     ExecutionReport,
     OrderReport,
 )
@@ -87,6 +92,8 @@ PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
 BeforeSend = Callable[[Order, str, str], Awaitable[None]]
 """Awaited with (order, command id, role) before an order goes to the broker (the journal
 commits the intent); when it raises, the order is not sent."""
+SENDING = frozenset({ConnectionState.SYNCING, ConnectionState.OK, ConnectionState.DEGRADED})
+"""Broker states in which order messages can be sent."""
 BRACKET_ROLES = frozenset({"entry", "target", "stop"})
 CLOSE_ROLES = frozenset({"kill", "flatten"})
 """Market orders closing the whole position: the kill switch waits for one in flight instead
@@ -525,8 +532,25 @@ class OrderManager:
             self._cancel_epoch[cid] = self.epoch
             self._acted()
         except BrokerError as exc:
-            # still PENDING_CANCEL here: it may fill; reconciliation settles it
-            self._notice("WARNING", f"cancel of {order.client_id} not sent: {exc}")
+            # still PENDING_CANCEL: the cancel goes out after the next reconciliation
+            self._notice("WARNING", f"cancel of {cid} not sent ({exc}): it is sent once IB is "
+                         "back")  # fmt: skip
+
+    async def resend_cancels(self) -> list[Order]:
+        """Send the cancel of every order of ours we want cancelled (PENDING_CANCEL) that IB
+        has not been asked on this connection: one asked while disconnected, on a connection
+        that dropped before IB answered, or one IB dropped unread (pacing). Call it once IB's
+        open orders are applied (an order IB already finished is not asked again). Returns
+        those asked."""
+        due = [
+            o for o in self.working()
+            if o.status is OrderStatus.PENDING_CANCEL and not self.cancel_sent(o)
+            and o.broker_id is not None and o.client_id not in self._placing
+        ]  # fmt: skip
+        due.sort(key=lambda o: o.parent_id is None)  # children first, as cancel_all does
+        for order in due:
+            await self._cancel(order)
+        return due
 
     def is_close(self, order: Order) -> bool:
         """Whether ``order`` is a market order closing the whole position (``CLOSE_ROLES``)."""
@@ -557,14 +581,39 @@ class OrderManager:
 
     async def close_position(self, command_id: str, *, reverse: bool) -> tuple[str, ...]:
         """Cancel this instance's orders, then a market order that closes the position (or,
-        ``reverse``, turns it into the opposite one of the same size). A reverse is checked
-        before anything is cancelled, so a refused one changes nothing."""
+        ``reverse``, turns it into the opposite one of the same size). Refused while the
+        broker is not connected, and a reverse is checked before anything is cancelled, so a
+        refused one changes nothing. Refused on the way (the connection dropped, a fill made
+        the reverse too big), its cancels are withdrawn: those IB has not carried out would
+        otherwise be asked again once IB is back and leave the position without its stop."""
+        if self._broker.state not in SENDING:  # the cancels would go, the close not
+            raise Refused(f"not connected to IB ({self._broker.state}): nothing cancelled, "
+                          "nothing sent (the kill switch waits for the connection)")  # fmt: skip
         checked = self._check_reverse() if reverse else 0
+        before = {o.client_id: o.status for o in self.working()}
         cancelled = await self.cancel_all()
-        if reverse and self._position().quantity != checked:
-            self._check_reverse()  # a fill during the cancels moved the position: the new size
-        order = await self.send_close(command_id, "reverse" if reverse else "flatten")
+        try:
+            if reverse and self._position().quantity != checked:
+                self._check_reverse()  # a fill during the cancels moved the position
+            order = await self.send_close(command_id, "reverse" if reverse else "flatten")
+        except Refused:
+            self._withdraw_cancels(cancelled, before)
+            raise
         return (*cancelled, order.client_id) if order is not None else cancelled
+
+    def _withdraw_cancels(self, ids: Iterable[str], before: dict[str, OrderStatus]) -> None:
+        """We no longer want the orders of ``ids`` cancelled: back to their states
+        ``before``. A cancel that reached IB all the same ends its order when IB reports it
+        (its Cancelled is IB's word); one lost with the connection is not asked again."""
+        for cid in ids:
+            order, previous = self._orders[cid], before.get(cid)
+            if (
+                order.status is OrderStatus.PENDING_CANCEL
+                and previous is not None and previous is not OrderStatus.PENDING_CANCEL
+            ):  # fmt: skip
+                order.withdraw_cancel(previous)
+                self._cancel_epoch.pop(cid, None)
+                self._changed(order)
 
     def _check_reverse(self) -> int:
         """The position a reverse would turn round, refused when there is none or when the
@@ -727,13 +776,38 @@ class OrderManager:
             self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", code)
         elif code in CANCEL_UNKNOWN:  # about this order only: look it up
             self.lookups.add(order.client_id)
+        elif code == PACING_VIOLATION:
+            self._request_dropped(order, f"{notice.text} ({code})")
+        elif code == ORDER_CANCELLED and order.is_open:
+            # IB's word, also when ib_async no longer knows the order (sent on a connection
+            # that dropped) and so drops the Cancelled status that comes with it
+            order.on_status(OrderStatus.CANCELLED)
+            self._changed(order)
         elif code not in MODIFY_REFUSED and order.status is OrderStatus.PENDING_SUBMIT:
             order.reject_reason = f"{notice.text} ({code})"
+
+    def _request_dropped(self, order: Order, why: str) -> None:
+        """IB dropped our last request about ``order`` unread: a cancel is asked again once
+        IB's orders are read (:meth:`resend_cancels`; the order stays PENDING_CANCEL), a
+        modification is refused (the order keeps its values), a new order was never taken
+        (rejected)."""
+        if order.status is OrderStatus.PENDING_CANCEL:
+            self._cancel_epoch.pop(order.client_id, None)  # IB was not asked after all
+            self.lookups.add(order.client_id)
+            self._notice("WARNING", f"cancel of {order.client_id} dropped by IB ({why}): "
+                         "asking again")  # fmt: skip
+        elif order.pending_change is not None:
+            self._modification_refused(order, f"modification dropped by IB: {why}")
+            self._notice("WARNING", f"{order.client_id}: {order.reject_reason}")
+        elif order.status is OrderStatus.PENDING_SUBMIT:
+            order.on_rejected(f"dropped by IB: {why}")
+            self._changed(order)
 
     # ---- reconciliation ----------------------------------------------------------------------
 
     def on_reconnect(self) -> None:
-        """A new connection to IB: a cancel not confirmed on the old one is sent again."""
+        """A new connection to IB: a cancel not confirmed on the old one is sent again
+        (:meth:`resend_cancels`, after the reconciliation read IB's orders)."""
         self.epoch += 1
 
     def restore(self, sent: SentOrder) -> Order | None:

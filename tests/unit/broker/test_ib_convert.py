@@ -133,6 +133,8 @@ def test_status_mapping() -> None:
     # ib_async ends a trade whose cancel IB refused; IB said nothing of the order's state
     for code in (10147, 10148, 161):
         assert cv.status_of(trade("Cancelled", code, "cannot be cancelled"))[0] is None
+    # nor of an order whose request IB dropped unread (pacing): it is as it was
+    assert cv.status_of(trade("Cancelled", 100, "Max rate of messages"))[0] is None
     assert cv.status_of(trade("ValidationError", 110, "tick"))[0] is None
 
 

@@ -239,6 +239,18 @@ def test_cancel_rejected_returns_to_working() -> None:
         order.cancel_rejected()
 
 
+def test_a_withdrawn_cancel_returns_to_the_state_before_it() -> None:
+    order = limit_buy(status=S.PENDING_SUBMIT)
+    order.request_cancel()
+    order.withdraw_cancel(S.PENDING_SUBMIT)  # still not acknowledged: still unconfirmed
+    assert order.status is S.PENDING_SUBMIT
+    with pytest.raises(InvalidTransitionError):
+        order.withdraw_cancel(S.SUBMITTED)  # no cancel to withdraw
+    order.request_cancel()
+    with pytest.raises(InvalidTransitionError):
+        order.withdraw_cancel(S.CANCELLED)
+
+
 def test_reject_keeps_the_reason_once() -> None:
     order = limit_buy()
     order.submit()

@@ -212,6 +212,20 @@ async def _fill_flatten(run: Run) -> KillProgress:
     return done
 
 
+async def test_a_close_that_cannot_be_sent_is_sent_again_not_given_up(
+    make_run: MakeRun,
+) -> None:
+    """The connection drops as the close is about to go (no order id: not connected): the
+    run tries again instead of ending "failed" with the position left at IB."""
+    run = await make_run(held=1)
+    run.broker.fail("reserve_order_id", "not connected to IB: no order id")
+    kill = asyncio.create_task(run.engine.kill("drop at the close"))
+    last = await _fill_flatten(run)
+    assert kill.done() and last.step == "halted"
+    assert "retrying" in steps(run) and "failed" not in steps(run)
+    assert run.engine.snapshot().trading_state == "HALTED"
+
+
 async def test_a_modification_through_the_price_band_is_refused(make_run: MakeRun) -> None:
     """The fat-finger band applies to a modified price as to a new one (ask 5000.00, band 20
     ticks = 5.00)."""

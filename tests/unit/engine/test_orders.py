@@ -90,6 +90,7 @@ class Desk:
     def __init__(self, instance: str = "ES", session: int = 2, client_id: int = 1) -> None:
         self.clock = Clock()
         self.broker = FakeBroker(ES, client_id=client_id)
+        self.broker.set_state(ConnectionState.OK)
         self.portfolio = Portfolio(ES, clock=self.clock, calendar=CME)
         self.events: list[EngineEvent] = []
         self.ids = ClientOrderIds(instance, session)
@@ -414,6 +415,79 @@ async def test_cancel_not_sent_leaves_the_order_pending_cancel(desk: Desk) -> No
     await desk.om.cancel(order.client_id)
     assert order.status is OrderStatus.PENDING_CANCEL
     assert any(isinstance(e, EngineNotice) and "socket closed" in e.text for e in desk.events)
+    assert desk.broker.cancelled == []
+    await desk.om.resend_cancels()  # IB's orders read again: now it is asked, once
+    await desk.om.resend_cancels()
+    assert desk.broker.cancelled == [order.broker_id]
+
+
+async def test_flatten_while_disconnected_cancels_nothing_and_sends_nothing(desk: Desk) -> None:
+    """The cancels could not be sent, nor the close: a flatten that went half way would leave
+    the position without its stop (the matrix's drop × flatten)."""
+    desk.hold(1)
+    stop = await desk.working(Side.SELL, 1, "4990")
+    desk.broker.set_state(ConnectionState.RECONNECTING, "socket closed")
+    with pytest.raises(Refused, match=r"not connected to IB .*nothing cancelled"):
+        await desk.om.close_position(desk.cmd(), reverse=False)
+    assert stop.status is OrderStatus.SUBMITTED
+    assert desk.broker.cancelled == [] and len(desk.broker.placed) == 1
+
+
+async def test_a_flatten_cut_short_withdraws_its_cancels(desk: Desk) -> None:
+    """The connection drops after the first cancel went out: the close cannot be sent, and
+    the cancels are withdrawn, or those IB never got would be asked again once it is back and
+    leave the position without its stop (the matrix's drop just before × flatten). A cancel
+    IB did carry out still ends its order."""
+    desk.hold(1)
+    target = await desk.working(Side.SELL, 1, "5010")
+    stop = await desk.working(Side.SELL, 1, "4990")
+    desk.broker.fail("cancel", "not connected", after=1)
+    desk.broker.fail("reserve_order_id", "not connected to IB: no order id")
+    with pytest.raises(Refused, match="not connected"):
+        await desk.om.close_position(desk.cmd(), reverse=False)
+    assert desk.broker.cancelled == [target.broker_id]
+    assert target.status is OrderStatus.SUBMITTED and stop.status is OrderStatus.SUBMITTED
+    desk.om.on_reconnect()
+    await desk.om.resend_cancels()  # IB is back: nothing is asked again
+    assert desk.broker.cancelled == [target.broker_id]
+    desk.om.on_report(report(target, OrderStatus.CANCELLED))  # that cancel had reached IB
+    assert desk.om.working() == [stop]
+
+
+async def test_ibs_order_canceled_ends_an_order_ib_async_no_longer_knows(desk: Desk) -> None:
+    """A cancel sent on a new connection for an order placed on the old one: ib_async has
+    forgotten the order and drops IB's Cancelled status; IB's 202 for its id still ends it."""
+    order = await desk.working(Side.BUY, 1, "4990")
+    await desk.om.cancel(order.client_id)
+    assert order.broker_id is not None
+    desk.om.on_notice(BrokerNotice(202, "Order Canceled - reason:", T0, order.broker_id))
+    assert order.status is OrderStatus.CANCELLED and desk.om.working() == []
+
+
+async def test_requests_ib_drops_unread_leave_the_order_as_it_was(desk: Desk) -> None:
+    """Error 100 (pacing): IB never read the request. A dropped cancel is asked again, a
+    dropped modification is refused, a dropped new order was never taken."""
+    pacing = "Max rate of messages per second has been exceeded"
+    cancelled = await desk.working(Side.BUY, 1, "4990")
+    await desk.om.cancel(cancelled.client_id)
+    assert cancelled.broker_id is not None
+    desk.om.on_notice(BrokerNotice(100, pacing, T0, cancelled.broker_id))
+    assert cancelled.status is OrderStatus.PENDING_CANCEL  # we still want it cancelled
+    assert desk.om.lookups == {cancelled.client_id}
+    await desk.om.resend_cancels()
+    assert desk.broker.cancelled == [cancelled.broker_id] * 2
+
+    moved = await desk.working(Side.BUY, 1, "4980")
+    await desk.om.modify(ModifyOrder(moved.client_id, limit="4981"))
+    assert moved.broker_id is not None
+    desk.om.on_notice(BrokerNotice(100, pacing, T0, moved.broker_id))
+    assert moved.status is OrderStatus.SUBMITTED and moved.limit == 4980 * 4
+    assert moved.pending_change is None and "dropped" in (moved.reject_reason or "")
+
+    new = await desk.place(Side.BUY, 1, limit="4970")
+    assert new.broker_id is not None
+    desk.om.on_notice(BrokerNotice(100, pacing, T0, new.broker_id))
+    assert new.status is OrderStatus.REJECTED and new not in desk.om.working()
 
 
 async def test_cancel_of_an_unknown_order_is_refused(desk: Desk) -> None:
@@ -870,6 +944,28 @@ async def test_reconnect_blocks_entries_then_recovers_a_missed_fill_once(run: Ru
     await engine.reconcile("again")
     assert len(run.of(FillBooked)) == 1
     assert engine.portfolio is not None and engine.portfolio.position.quantity == 1
+
+
+async def test_a_cancel_typed_while_disconnected_is_sent_once_ib_is_back(run: Run) -> None:
+    """It shows PENDING_CANCEL meanwhile; the reconciliation after the reconnect asks IB."""
+    engine, broker = run.engine, run.broker
+    placed = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
+    order = run.om().get(placed.order_ids[0])
+    assert order is not None and order.broker_id is not None
+    broker.push(report(order, OrderStatus.SUBMITTED, perm_id=7001))
+    await settle()
+    broker.set_state(ConnectionState.RECONNECTING, "socket closed")
+    await settle()
+    broker.fail("cancel", "not connected to IB")
+    assert (await engine.submit(CancelOrder(order.client_id))).ok
+    assert order.status is OrderStatus.PENDING_CANCEL and broker.cancelled == []
+    broker.open_order_reports = [report(order, OrderStatus.SUBMITTED, perm_id=7001)]
+    broker.set_state(ConnectionState.OK, "reconnected")
+    await settle()
+    await engine.tick()
+    assert broker.cancelled == [order.broker_id]
+    await engine.reconcile("again")  # asked on this connection already: not again
+    assert broker.cancelled == [order.broker_id]
 
 
 async def test_a_broker_position_that_still_disagrees_after_the_grace_is_adopted(
