@@ -12,6 +12,8 @@ import resource
 import sqlite3
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,8 +210,9 @@ class CrashRun:
         self.kills += 1
         return out_path.read_text(errors="replace")
 
-    async def clean_run(self) -> str:
-        """A console that starts, reconciles, and quits normally (journal flushed)."""
+    async def clean_run(self, cancel: Iterable[str] = ()) -> str:
+        """A console that starts, reconciles, cancels the orders ``cancel`` names (typed
+        commands), and quits normally (journal flushed)."""
         proc = await asyncio.create_subprocess_exec(
             *self._console_args(), stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=self.env(),
@@ -224,6 +227,11 @@ class CrashRun:
                 seen.append(line)
                 if "RECONCILED (start)" in line:
                     await asyncio.sleep(2.0)  # let the position check settle
+                    for ref in cancel:
+                        proc.stdin.write(f"cancel {ref}\n".encode())
+                    if cancel:
+                        await proc.stdin.drain()
+                        await asyncio.sleep(3.0)  # IB answers, the lists are read again
                     proc.stdin.write(b"quit\n")
                     await proc.stdin.drain()
             await proc.wait()
@@ -290,7 +298,7 @@ def check_after_kill(gw: GatewayState, journal: JournalState) -> list[str]:
     """Invariants that hold at any moment, even right after a kill -9: no order was sent twice,
     and every order the gateway has from tradeterm had its intent in the journal first."""
     problems = []
-    dupes = sorted(r for r in set(gw.refs) if gw.refs.count(r) > 1)
+    dupes = sorted(r for r, n in Counter(gw.refs).items() if n > 1)
     if dupes:
         problems.append(f"orders sent twice: {dupes}")
     ours = {r for r in gw.refs if r.startswith("tt.")}

@@ -56,6 +56,10 @@ LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
 CANCEL_UNKNOWN = frozenset({10147, 10148, 161})
 """IB's answers to a cancel it could not carry out (order unknown, finished, or not
 cancellable now): information about that one order, never a state for it."""
+CANCEL_NOT_FOUND = 10147
+"""IB has no order of that id for this client. Said about an order sent on an earlier
+connection, and with the order in none of IB's lists, it proves the order is not at IB (an
+order IB read is listed at once, and a new connection's requests queue behind the old one's)."""
 PACING_VIOLATION = 100
 """IB dropped a request (more than its ~50 messages a second): an order it was about is as it
 was before that request (a new order was never taken, a modification or a cancel never

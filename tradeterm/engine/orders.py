@@ -11,7 +11,9 @@
   IB answers the order id with an error (the order keeps its old values).
 * An order we sent is **unconfirmed** until IB positively finishes it: a Filled, Cancelled or
   Inactive status, a rejection (an error for its id), its fills adding up, or proof that IB
-  never received it (its id is at or above the next id IB offered on a later connection).
+  never received it (its id is at or above the next id IB offered on a later connection) or
+  does not have it (sent on an earlier connection, in none of IB's lists, and its cancel
+  answered "not found", 10147: what cancelling an unconfirmed order from a killed run does).
   An order that an open-order list lacks is never closed for that: it stays open, counts as
   working for every risk and kill decision, and is looked for again (open orders, completed
   orders, executions). IB's refusal of a cancel (10147/10148/161) is information about that
@@ -31,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 
 from tradeterm.broker.base import (
+    CANCEL_NOT_FOUND,
     CANCEL_UNKNOWN,
     ORDER_CANCELLED,
     PACING_VIOLATION,
@@ -169,6 +172,8 @@ class OrderManager:
         self._sent_by: dict[str, int | None] = {}  # the API client id it was sent under
         self._missing: set[str] = set()  # open here and not listed at IB
         self._cancel_epoch: dict[str, int] = {}  # the connection its cancel was sent on
+        self._sent_epoch: dict[str, int] = {}  # the connection it was sent on (-1: a past run)
+        self._not_found: dict[str, int] = {}  # the connection IB answered its cancel 10147 on
         self._placing: set[str] = set()  # being journaled: not at the broker yet
 
     # ---- views -------------------------------------------------------------------------------
@@ -419,6 +424,7 @@ class OrderManager:
             return
         self._acted()
         self._sent_at[cid] = self._clock()
+        self._sent_epoch[cid] = self.epoch
         order.bind(broker_id=broker_id)  # the id reserved in _send: any other raises
         self._changed(order)
 
@@ -775,6 +781,8 @@ class OrderManager:
             self._modification_refused(order, f"modification refused: {notice.text} ({code})")
             self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", code)
         elif code in CANCEL_UNKNOWN:  # about this order only: look it up
+            if code == CANCEL_NOT_FOUND:
+                self._not_found[order.client_id] = self.epoch
             self.lookups.add(order.client_id)
         elif code == PACING_VIOLATION:
             self._request_dropped(order, f"{notice.text} ({code})")
@@ -832,6 +840,7 @@ class OrderManager:
         if sent.perm_id is not None:
             self._by_perm[sent.perm_id] = cid
         self._sent_at[cid] = sent.sent_ns
+        self._sent_epoch[cid] = -1
         self._sent_by[cid] = sent.api_client_id
         self._missing.add(cid)
         self._replay_fills(order)
@@ -844,7 +853,8 @@ class OrderManager:
         """After ``listed`` (every open order at IB) was applied and the fills recovered:
         what became of our open orders that IB does not list. Closed only on a fact: IB's
         completed orders give the end, the fills add up, or the broker proves it never
-        received the order. Any other stays open and unconfirmed, to be looked for again.
+        received the order or that IB does not have it (:meth:`_not_at_ib`). Any other stays
+        open and unconfirmed, to be looked for again.
         Returns (closed, still unknown)."""
         for report in completed:
             order = self._find(report.order_ref, report.broker_id, report.perm_id,
@@ -864,6 +874,10 @@ class OrderManager:
             elif self._never_received(order):
                 order.on_status(OrderStatus.CANCELLED)
                 order.reject_reason = "never reached IB (IB's next order id is above it)"
+            elif self._not_at_ib(order):
+                order.on_status(OrderStatus.CANCELLED)
+                order.reject_reason = ("not at IB: in none of IB's lists, and IB answered its "
+                                       "cancel 'not found' (10147)")  # fmt: skip
             else:
                 self._missing.add(cid)
                 unknown.append(order)
@@ -880,6 +894,16 @@ class OrderManager:
             order.broker_id is not None
             and sent_by is not None
             and self._broker.never_received(order.broker_id, sent_by)
+        )
+
+    def _not_at_ib(self, order: Order) -> bool:
+        """IB answered the cancel of ``order`` 'not found' on this connection, a later one
+        than it was sent on (IB had read the old connection's requests before this one's),
+        and the lists read since lack it (the caller's condition)."""
+        cid = order.client_id
+        return (
+            self._not_found.get(cid) == self.epoch
+            and self._sent_epoch.get(cid, self.epoch) < self.epoch
         )
 
     def drop_foreign(self, reports: Iterable[OrderReport]) -> None:

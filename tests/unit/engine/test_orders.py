@@ -1135,6 +1135,50 @@ async def test_an_order_an_earlier_run_sent_is_tracked_until_ib_says_what_became
     assert "SELL 5 MKT" in dict((o.client_id, w) for o, w in desk.om.unconfirmed())[c.client_id]
 
 
+async def test_an_earlier_runs_order_ib_cannot_find_is_closed_when_cancelled(desk: Desk) -> None:
+    """Issue 20: an order a killed run journaled but never sent, while a later id of that run
+    reached IB, cannot be proved unreceived by ids. Cancelling it (the kill switch, cancel all)
+    settles it: sent on an earlier connection, in none of IB's lists, and its cancel answered
+    'not found' (10147), it is not at IB. It stayed unconfirmed for ever, and every kill
+    switch after it ended unverified."""
+    unsent = desk.om.restore(SentOrder(
+        "tt.ES.1.7", Side.BUY, 1, OrderType.LIMIT, PX_5000 - 40, None, TimeInForce.DAY,
+        "manual", "cmd-1.7", 47, None, 1, T0,
+    ))  # fmt: skip
+    assert unsent is not None
+    desk.om.on_reconnect()
+    assert desk.om.settle([], []) == ([], [unsent])  # IB's next id is above it: no proof
+    await desk.om.cancel_all()
+    assert desk.broker.cancelled == [47]
+    for code in (10148, 161):  # IB has it, finished or not cancellable now: no proof
+        desk.om.on_notice(BrokerNotice(code, "cannot be cancelled", T0, 47))
+        assert desk.om.settle([], []) == ([], [unsent])
+    desk.om.on_notice(BrokerNotice(10147, "OrderId 47 that needs to be cancelled is not found.",
+                                   T0, 47))  # fmt: skip
+    assert desk.om.lookups == {unsent.client_id}  # looked up: lists read again, then settled
+    closed, unknown = desk.om.settle([], [])
+    assert closed == [unsent] and unknown == [] and desk.om.working() == []
+    assert unsent.status is OrderStatus.CANCELLED and "10147" in (unsent.reject_reason or "")
+    assert not desk.om.missing and desk.om.unconfirmed() == []
+
+
+async def test_not_found_for_an_order_of_this_connection_proves_nothing(desk: Desk) -> None:
+    """IB may not have read an order yet when it reads its cancel (acknowledgements slow):
+    'not found' on the connection the order went out on never closes it, nor does 'not found'
+    on an earlier connection once the lists show the order after all."""
+    order = await desk.working(Side.BUY, 1, "4990")
+    assert order.broker_id is not None
+    await desk.om.cancel_all()
+    desk.om.on_notice(BrokerNotice(10147, "not found", T0, order.broker_id))
+    assert desk.om.settle([], []) == ([], [order]) and order in desk.om.working()
+    desk.om.on_reconnect()
+    await desk.om.resend_cancels()
+    desk.om.on_notice(BrokerNotice(10147, "not found", T0, order.broker_id))
+    listed = report(order, OrderStatus.PENDING_CANCEL)
+    desk.om.on_report(listed)
+    assert desk.om.settle([listed], []) == ([], []) and order in desk.om.working()
+
+
 async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent(desk: Desk) -> None:
     """A kill (cancel all) while an entry's intent is being written: the entry must not go out
     after the kill's cancels (IB would answer the cancel 'not found' and then work the order)."""
