@@ -330,10 +330,11 @@ def _shown(fault: Fault, timing: str, action: Action, known: list[str]) -> str:
 
 
 class Instance:
-    """tradeterm in this process: the runtime (journal, engine) on the cell's journal."""
+    """tradeterm in this process: the runtime (journal, engine) on ``settings()``'s journal,
+    what it publishes on ``timeline``."""
 
-    def __init__(self, cell: Cell, n: int) -> None:
-        self.cell, self.n = cell, n
+    def __init__(self, settings: Callable[[], Any], timeline: Timeline, n: int) -> None:
+        self.settings, self.timeline, self.n = settings, timeline, n
         self.rt: Runtime | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._follow: asyncio.Task[None] | None = None
@@ -346,19 +347,18 @@ class Instance:
     async def start(self) -> None:
         """Start it; when it cannot start (IB down, its client id not yet free), start it
         again, as a trader would."""
-        cell = self.cell
         end = time.monotonic() + SETTLE_S
         while True:
             self._stack = contextlib.AsyncExitStack()
             try:
                 self.rt = await self._stack.enter_async_context(
-                    open_runtime(cell.settings(), calendar=always_open())
+                    open_runtime(self.settings(), calendar=always_open())
                 )
-                self._follow = cell.timeline.follow_engine(self.rt.engine, f"engine#{self.n}")
+                self._follow = self.timeline.follow_engine(self.rt.engine, f"engine#{self.n}")
                 await self.rt.engine.start()
                 return
             except (ConnectError, BrokerError, ModeError) as exc:
-                cell.timeline.add("cell", f"instance #{self.n} cannot start: {exc}")
+                self.timeline.add("cell", f"instance #{self.n} cannot start: {exc}")
                 await self._stack.aclose()
                 if time.monotonic() > end:
                     raise Failed(f"instance #{self.n} never started: {exc}") from None
@@ -373,6 +373,52 @@ class Instance:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._follow, 5)
         return self.rt.unwritten if self.rt is not None else None
+
+
+async def settle(gw: FakeGateway, engine: Engine) -> None:
+    """Wait (each wait ``SETTLE_S`` at most) for the gateway's held requests, then for the
+    engine connected, OK, reconciled, its kill switch done, no order of ours unconfirmed and
+    entries not blocked; raises :class:`Failed` saying what never came."""
+    await wait_for(lambda: gw.desk.pending_acks == 0, "the gateway's held requests", SETTLE_S)
+    orders = engine.orders
+    assert orders is not None
+
+    def settled() -> bool:
+        return (
+            engine.connected and engine.health.state is ConnectionState.OK
+            and not engine.needs_reconcile and not engine.kill_switch.running
+            and not orders.unconfirmed() and engine.snapshot().entries_blocked is None
+        )  # fmt: skip
+
+    try:
+        await wait_for(settled, "the engine to settle", SETTLE_S)
+    except Failed as exc:
+        snap = engine.snapshot()
+        unknown = "; ".join(f"{o.client_id} {what}" for o, what in orders.unconfirmed())
+        raise Failed(f"{exc}: {snap.health.state} {snap.health.reason}; entries blocked: "
+                     f"{snap.entries_blocked}; unconfirmed: {unknown or 'none'}; kill "
+                     f"running: {engine.kill_switch.running}") from None  # fmt: skip
+
+
+async def hold(
+    master: Master, journal_dir: Path, engine: Engine, expect: Expect, book: set[str],
+    timeline: Timeline, within_s: float = 20,
+) -> GatewayState:  # fmt: skip
+    """Read the invariants (:func:`violations`) until they hold, at most ``within_s``; raises
+    :class:`Failed` with those that do not. Returns the gateway's state that passed."""
+    assert engine.instrument is not None
+    end = time.monotonic() + within_s
+    while True:
+        view = await master.view()
+        problems = violations(view, read_journal(journal_dir), engine.snapshot(),
+                              engine.instrument.tick, expect, book)  # fmt: skip
+        if not problems:
+            ours = sorted(r for r in view.working if r.startswith(OURS))
+            timeline.add("cell", f"invariants hold: position {view.position}, working {ours}")
+            return view
+        if time.monotonic() > end:
+            raise Failed("invariants violated:\n  - " + "\n  - ".join(problems))
+        await asyncio.sleep(0.3)
 
 
 @dataclass
@@ -419,7 +465,8 @@ class Cell:
         return result
 
     async def start_instance(self) -> None:
-        instance = Instance(self, len(self.instances) + 1 + (self.console is not None))
+        n = len(self.instances) + 1 + (self.console is not None)
+        instance = Instance(self.settings, self.timeline, n)
         self.instances.append(instance)
         await instance.start()
 
@@ -523,47 +570,13 @@ class Cell:
         self.timeline.add("cell", f"action {self.action.name} returned: {self.result}")
 
     async def _settle(self) -> None:
-        gw = self.gw
-        await wait_for(lambda: gw.desk.pending_acks == 0, "the gateway's held requests", SETTLE_S)
-        engine = self.engine
-        orders = engine.orders
-        assert orders is not None
-
-        def settled() -> bool:
-            return (
-                engine.connected and engine.health.state is ConnectionState.OK
-                and not engine.needs_reconcile and not engine.kill_switch.running
-                and not orders.unconfirmed() and engine.snapshot().entries_blocked is None
-            )  # fmt: skip
-
-        try:
-            await wait_for(settled, "the engine to settle", SETTLE_S)
-        except Failed as exc:
-            snap = engine.snapshot()
-            unknown = "; ".join(f"{o.client_id} {what}" for o, what in orders.unconfirmed())
-            raise Failed(f"{exc}: {snap.health.state} {snap.health.reason}; entries blocked: "
-                         f"{snap.entries_blocked}; unconfirmed: {unknown or 'none'}; kill "
-                         f"running: {engine.kill_switch.running}") from None  # fmt: skip
+        await settle(self.gw, self.engine)
         self.timeline.add("cell", "settled")
 
     async def _check(self) -> None:
         assert self.master is not None
-        engine = self.engine
-        assert engine.instrument is not None
-        expect = self.action.expect(self)
-        end = time.monotonic() + 20
-        while True:
-            view = await self.master.view()
-            problems = violations(view, read_journal(self.workdir / "j"), engine.snapshot(),
-                                  engine.instrument.tick, expect, self.book_refs)  # fmt: skip
-            if not problems:
-                ours = sorted(r for r in view.working if r.startswith(OURS))
-                self.timeline.add("cell", f"invariants hold: position {view.position}, working "
-                                  f"{ours}")  # fmt: skip
-                return
-            if time.monotonic() > end:
-                raise Failed("invariants violated:\n  - " + "\n  - ".join(problems))
-            await asyncio.sleep(0.3)
+        await hold(self.master, self.workdir / "j", self.engine, self.action.expect(self),
+                   self.book_refs, self.timeline)  # fmt: skip
 
     async def _teardown(self) -> None:
         for instance in reversed(self.instances):
