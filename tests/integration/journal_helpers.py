@@ -60,7 +60,7 @@ def fill_the_disk(pid: int, room: int) -> None:
         pytest.skip(f"cannot lower another process's file-size limit here: {exc}")
 
 
-# ---- the crash harness (test_journal_crash.py and scripts/soak_journal.py) -------------------
+# ---- the crash harness (test_journal_crash.py) -----------------------------------------------
 
 CONFIG_TOML = """
 [journal]

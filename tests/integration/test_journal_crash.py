@@ -4,7 +4,7 @@ between an intent and its order...), and restarted. After every kill: no order w
 and every order the gateway holds had its intent journaled first. After a clean restart at the
 end: every fill is in the journal exactly once, the journal's position is the broker's, and
 the journal's open intents are exactly the orders working at the broker (no orphans).
-``scripts/soak_journal.py --iterations N`` runs the same for longer."""
+``scripts/soak.py`` runs the same, with faults, for hours."""
 
 from __future__ import annotations
 
