@@ -164,13 +164,18 @@ class Master:
             self._reconnect = asyncio.ensure_future(self.connect())
 
     async def view(self) -> GatewayState:
-        """What the gateway holds now."""
-        await self.connect()
-        self.quiet = True
-        try:
-            return await asyncio.wait_for(read_gateway(self.ib), 10)
-        finally:
-            self.quiet = False
+        """What the gateway holds now (read again when the connection drops meanwhile: a
+        fault closed it, the master reconnects)."""
+        for _ in range(20):
+            await self.connect()
+            self.quiet = True
+            try:
+                return await asyncio.wait_for(read_gateway(self.ib), 10)
+            except ConnectionError:
+                await asyncio.sleep(0.2)
+            finally:
+                self.quiet = False
+        raise Failed("the master client keeps losing its connection")
 
     def close(self) -> None:
         self._closing = True
