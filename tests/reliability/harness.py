@@ -239,8 +239,9 @@ ACTIONS = [
     Action("kill", "HALTED, flat at IB, nothing of ours working, one close at most", _kill,
            lambda cell: Expect(flat=True, trading_state="HALTED", new_orders=(0, 1),
                                new_type="MKT")),
-    Action("flatten", "flat at IB, nothing working; or refused, the position keeping its stop; "
-           "or IB's rejection of the close shown", _flatten, _flatten_expect),
+    Action("flatten", "flat at IB, nothing working (cut short by the connection: finished once "
+           "IB is back); or refused, the position keeping its stop; or IB's rejection of the "
+           "close shown", _flatten, _flatten_expect),
     Action("bracket", "the bracket whole at IB or not at all", _bracket,
            lambda cell: Expect(new_orders=(0, 3))),
     Action("modify", "the stop at IB is the one the engine shows: moved, or refused and "
@@ -261,14 +262,7 @@ NOT_APPLICABLE = {
 }
 
 
-KNOWN_FAILURES = {
-    ("restart", "before", "flatten"): "a flatten is one pass: when the connection drops after "
-    "IB has carried out its cancels and before the close goes, it is refused and the position "
-    "is left without its stop (shown as it is: the position, no working order). Finishing it "
-    "across the reconnection means running it as the kill switch's sequence without the halt "
-    '(as on_disconnect = "flatten" does), a change of what the flatten key does; the kill '
-    "switch is the one that finishes",
-}
+KNOWN_FAILURES: dict[tuple[str, str, str], str] = {}
 
 
 def cells() -> list[tuple[Fault, str, Action]]:

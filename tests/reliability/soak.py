@@ -78,13 +78,15 @@ class Figures:
     kill_switches: int = 0  # typed in a console
     halted: int = 0  # of those, how many the console saw end halted before its SIGKILL
     checks: int = 0  # full checks by an instance in this process (each ends in a kill switch)
+    start_refused: int = 0  # consoles started while the gateway was down (exit 1, one line)
     faults: dict[str, int] = field(default_factory=dict)
 
     def line(self, orders: int, fills: int, started: float) -> str:
         return (f"{self.cycles} cycles, {time.monotonic() - started:.0f} s: {self.kills} kill -9, "
                 f"{self.quits} quits, {orders} orders, {fills} fills, {self.kill_switches} kill "
                 f"switches typed ({self.halted} seen halted), {self.checks} full checks, "
-                f"{sum(self.faults.values())} faults")  # fmt: skip
+                f"{sum(self.faults.values())} faults, {self.start_refused} starts refused "
+                "(gateway down)")  # fmt: skip
 
 
 class Soak:
@@ -203,6 +205,9 @@ class Soak:
         one was the kill switch."""
         while time.monotonic() < end:
             if console.proc is not None and console.proc.returncode is not None:
+                if _start_refused(console.proc.returncode, console.text()):
+                    self.figures.start_refused += 1
+                    return False
                 raise Failed(f"the console exited by itself ({console.proc.returncode}):\n"
                              f"{console.text()[-2000:]}")  # fmt: skip
             if "RECONCILED" in console.text():
@@ -252,6 +257,9 @@ class Soak:
         return rng.choices([c for _, c in choices], weights=[w for w, _ in choices])[0]
 
     async def _end(self, console: Console, kill_switch: bool) -> None:
+        if console.proc is not None and console.proc.returncode is not None:
+            await console.kill9()  # it could not start (the gateway was down): closes its output
+            return
         if kill_switch:
             # SIGKILL in the middle of the kill switch, or once it has said how it ended
             deadline = time.monotonic() + (self.rng.uniform(0.05, 3.0) if self.rng.random() < 0.4
@@ -308,6 +316,14 @@ class Soak:
             raise Failed(f"quitting lost journal rows: {unwritten}")
         self.say(f"full check {self.figures.checks} after cycle {self.figures.cycles}: "
                  "every invariant holds, the kill switch left IB flat")  # fmt: skip
+
+
+def _start_refused(status: int, text: str) -> bool:
+    """Whether a console ended as it must when IB is not there at its start: status 1 and
+    one line saying it cannot connect."""
+    said = [line for line in text.splitlines() if line.startswith("tradeterm: ")]
+    return status == 1 and len(said) == 1 and said[0].startswith("tradeterm: cannot start: "
+                                                                 "cannot connect to IB")  # fmt: skip
 
 
 def _kill_outcome(text: str) -> str | None:

@@ -118,3 +118,8 @@ class CommandResult:
 
 class Refused(Exception):
     """A command cannot be carried out; the message says why (shown and journaled)."""
+
+
+class NotSent(Refused):
+    """The broker could not take an order (the connection dropped as it was sent): nothing
+    of it reached IB."""

@@ -71,6 +71,7 @@ from tradeterm.engine.commands import (
     Flatten,
     GlobalCancel,
     ModifyOrder,
+    NotSent,
     PlaceBracket,
     PlaceOrder,
     Refused,
@@ -424,13 +425,26 @@ class Engine:
             case CancelAll():
                 return await orders.cancel_all(command.at_price)
             case Flatten():
-                return await orders.close_position(command_id, reverse=False)
+                try:
+                    return await orders.close_position(command_id, reverse=False)
+                except NotSent as exc:  # the connection dropped after its cancels went
+                    return self._finish_flatten(command_id, str(exc))
             case Reverse():
                 return await orders.close_position(command_id, reverse=True)
             case GlobalCancel():
                 await self.broker.cancel_all_account_orders()
                 return ()
         raise Refused(f"unknown command {command!r}")
+
+    def _finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:
+        """A flatten cut short by the connection (its close could not be sent; IB may have
+        carried out some of its cancels, leaving the position without its stop) finishes
+        once IB is back: the kill switch's sequence without the halt (cancel, close, checked
+        at IB), as the disconnect policy "flatten" runs it."""
+        self.notice("WARNING", f"flatten {command_id} cut short ({why}): it finishes once IB "
+                    "is back (cancel, close, checked at IB; no halt)")  # fmt: skip
+        self.kill_switch.request(f"flatten {command_id} cut short by the connection", halt=False)
+        return ()
 
     def _reference(self, side: Side) -> int | None:
         """The price a market entry is expected at: the touch it would take, else the last."""

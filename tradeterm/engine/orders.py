@@ -63,6 +63,7 @@ from tradeterm.domain import (
 )
 from tradeterm.engine.commands import (
     ModifyOrder,
+    NotSent,
     PlaceBracket,
     PlaceOrder,
     Price,
@@ -385,7 +386,7 @@ class OrderManager:
         try:  # the id first, so the journal knows what IB will know the order as
             order.bind(broker_id=self._broker.reserve_order_id())
         except BrokerError as exc:
-            self._not_sent(order, role, f"not sent: {exc}", f"not sent: {exc}")
+            self._not_sent(order, role, f"not sent: {exc}", f"not sent: {exc}", NotSent)
             return
         cid = order.client_id
         assert order.broker_id is not None
@@ -420,7 +421,7 @@ class OrderManager:
                 order, order.client_id, transmit=transmit, parent_broker_id=parent_broker_id
             )
         except BrokerError as exc:
-            self._not_sent(order, role, f"not sent: {exc}", f"not sent: {exc}")
+            self._not_sent(order, role, f"not sent: {exc}", f"not sent: {exc}", NotSent)
             return
         self._acted()
         self._sent_at[cid] = self._clock()
@@ -428,12 +429,14 @@ class OrderManager:
         order.bind(broker_id=broker_id)  # the id reserved in _send: any other raises
         self._changed(order)
 
-    def _not_sent(self, order: Order, role: str, reason: str, refusal: str) -> None:
+    def _not_sent(self, order: Order, role: str, reason: str, refusal: str,
+                  error: type[Refused] = Refused) -> None:  # fmt: skip
         """``order`` never reached the broker: rejected with ``reason``. A bracket leg returns
-        (the caller undoes the bracket); any other order is refused with ``refusal``."""
+        (the caller undoes the bracket); any other order is refused with ``refusal``
+        (``error``: :class:`NotSent` when the broker could not take it)."""
         self._never_sent(order, reason)
         if role not in BRACKET_ROLES:
-            raise Refused(refusal)
+            raise error(refusal)
 
     def _never_sent(self, order: Order, reason: str) -> None:
         order.on_rejected(reason)
