@@ -323,6 +323,36 @@ def _shown(fault: Fault, timing: str, action: Action, known: list[str]) -> str:
 # ---- the cell -------------------------------------------------------------------------------
 
 
+class OnGateway:
+    """A run against ``gateway`` (once started) with tradeterm's configuration in
+    ``workdir``/tradeterm.toml: a matrix cell, the soak."""
+
+    workdir: Path
+    gateway: FakeGateway | None
+
+    @property
+    def gw(self) -> FakeGateway:
+        assert self.gateway is not None
+        return self.gateway
+
+    def settings(self) -> Any:
+        """The settings of an instance on the gateway (its journal, API client id 1)."""
+        cli = {"connection.port": self.gw.config.port, "connection.client_id": 1}
+        return load_settings(self.workdir / "tradeterm.toml", cli).settings
+
+
+async def open_gateway(seed: int, timeline: Timeline) -> tuple[FakeGateway, Wire, Master]:
+    """A started fake gateway (a slow synthetic market, master client id ``MASTER``), its
+    wire on ``timeline``, and the master client connected."""
+    gateway = FakeGateway(GatewayConfig(port=0, rate=RATE, seed=seed, master_client_id=MASTER,
+                                        today=TODAY))  # fmt: skip
+    await gateway.start()
+    wire = Wire(gateway.server, timeline)
+    master = Master(gateway.config.port, MASTER, timeline)
+    await master.connect()
+    return gateway, wire, master
+
+
 class Instance:
     """tradeterm in this process: the runtime (journal, engine) on ``settings()``'s journal,
     what it publishes on ``timeline``."""
@@ -416,7 +446,7 @@ async def hold(
 
 
 @dataclass
-class Cell:
+class Cell(OnGateway):
     fault: Fault
     timing: str
     action: Action
@@ -441,15 +471,6 @@ class Cell:
     @property
     def engine(self) -> Engine:
         return self.instances[-1].engine
-
-    @property
-    def gw(self) -> FakeGateway:
-        assert self.gateway is not None
-        return self.gateway
-
-    def settings(self) -> Any:
-        cli = {"connection.port": self.gw.config.port, "connection.client_id": 1}
-        return load_settings(self.workdir / "tradeterm.toml", cli).settings
 
     async def submit(self, command: Command) -> CommandResult:
         result = await self.engine.submit(command)
@@ -481,12 +502,7 @@ class Cell:
 
     async def _setup(self) -> None:
         (self.workdir / "tradeterm.toml").write_text(CONFIG_TOML.format(journal=self.workdir / "j"))
-        self.gateway = FakeGateway(GatewayConfig(port=0, rate=RATE, seed=7,
-                                                 master_client_id=MASTER, today=TODAY))  # fmt: skip
-        await self.gw.start()
-        self.wire = Wire(self.gw.server, self.timeline)
-        self.master = Master(self.gw.config.port, MASTER, self.timeline)
-        await self.master.connect()
+        self.gateway, self.wire, self.master = await open_gateway(7, self.timeline)
         feed = self.gw.market.feed_for_symbol("ES")
         bid = (feed.engine.best_bid or 0) * feed.tick
         if self.action.console:

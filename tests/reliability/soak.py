@@ -38,7 +38,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.integration.engine_helpers import TODAY
 from tests.integration.journal_helpers import (
     GatewayState,
     check_after_kill,
@@ -49,17 +48,16 @@ from tests.integration.kill_helpers import Console, Failed, wait_for
 from tests.reliability.harness import (
     CONFIG_TOML,
     FAULTS,
-    MASTER,
-    RATE,
     SETTLE_S,
     Fault,
     Instance,
+    OnGateway,
     hold,
+    open_gateway,
     settle,
 )
-from tests.reliability.observe import OURS, Expect, Master, Timeline, Wire
-from tradeterm.config import load_settings
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tests.reliability.observe import OURS, Expect, Master, Timeline
+from tradeterm.sim.gateway.app import FakeGateway
 
 SOAK_TOML = CONFIG_TOML + "rearm_cooldown_s = 0\n"  # the risk table is CONFIG_TOML's last
 ORDER_ID = re.compile(r"\btt\.ES\.[0-9]+\.[0-9]+\b")
@@ -89,7 +87,7 @@ class Figures:
                 "(gateway down)")  # fmt: skip
 
 
-class Soak:
+class Soak(OnGateway):
     def __init__(self, workdir: Path, seed: int, *, check_every: int = 25,
                  max_cycle_s: float = 8.0, say: Callable[[str], None] = print) -> None:  # fmt: skip
         self.workdir, self.seed, self.check_every = workdir, seed, check_every
@@ -107,24 +105,10 @@ class Soak:
     def journal_dir(self) -> Path:
         return self.workdir / "j"
 
-    @property
-    def gw(self) -> FakeGateway:
-        assert self.gateway is not None
-        return self.gateway
-
-    def settings(self) -> Any:
-        cli = {"connection.port": self.gw.config.port, "connection.client_id": 1}
-        return load_settings(self.workdir / "tradeterm.toml", cli).settings
-
     async def __aenter__(self) -> Soak:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "tradeterm.toml").write_text(SOAK_TOML.format(journal=self.journal_dir))
-        self.gateway = FakeGateway(GatewayConfig(port=0, rate=RATE, seed=self.seed,
-                                                 master_client_id=MASTER, today=TODAY))  # fmt: skip
-        await self.gw.start()
-        Wire(self.gw.server, self.timeline)
-        self.master = Master(self.gw.config.port, MASTER, self.timeline)
-        await self.master.connect()
+        self.gateway, _, self.master = await open_gateway(self.seed, self.timeline)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
