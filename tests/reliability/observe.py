@@ -164,18 +164,20 @@ class Master:
             self._reconnect = asyncio.ensure_future(self.connect())
 
     async def view(self) -> GatewayState:
-        """What the gateway holds now (read again when the connection drops meanwhile: a
-        fault closed it, the master reconnects)."""
-        for _ in range(20):
+        """What the gateway holds now, read again when the read fails: the connection dropped
+        meanwhile (a fault closed it, the master reconnects), or the gateway dropped one of
+        its requests unanswered (the pacing fault hits the next request, whoever's)."""
+        for _ in range(10):
             await self.connect()
             self.quiet = True
             try:
-                return await asyncio.wait_for(read_gateway(self.ib), 10)
-            except ConnectionError:
+                return await asyncio.wait_for(read_gateway(self.ib), 5)
+            except (ConnectionError, TimeoutError) as exc:
+                self.timeline.add("master", f"read failed ({exc!r}): reading again")
                 await asyncio.sleep(0.2)
             finally:
                 self.quiet = False
-        raise Failed("the master client keeps losing its connection")
+        raise Failed("the master client cannot read the gateway (10 tries)")
 
     def close(self) -> None:
         self._closing = True

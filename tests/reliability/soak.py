@@ -140,7 +140,7 @@ class Soak(OnGateway):
         try:
             await step()
         except (Failed, TimeoutError) as exc:
-            raise Violation(f"seed {self.seed}, {what}: {exc or 'timed out'}\n"
+            raise Violation(f"seed {self.seed}, {what}: {exc!r}\n"
                             f"timeline (s since it began):\n{self.timeline.render()}") from None  # fmt: skip
 
     async def cycle(self) -> None:
