@@ -129,6 +129,7 @@ class Master:
         self.quiet = False  # while reading: the answers are not news
         self._closing = False
         self._reconnect: asyncio.Task[None] | None = None
+        self._lock: asyncio.Lock | None = None  # made in the loop that connects
         ib = self.ib
         ib.openOrderEvent += lambda t: self._say(f"openOrder {_trade(t)}")
         ib.orderStatusEvent += lambda t: self._say(f"orderStatus {_trade(t)}")
@@ -145,16 +146,21 @@ class Master:
             self.timeline.add("master", text)
 
     async def connect(self, timeout: float = 30) -> None:
-        end = time.monotonic() + timeout
-        while not self.ib.isConnected():
-            try:
-                await self.ib.connectAsync("127.0.0.1", self.port, clientId=self.client_id,
-                                           timeout=5)  # fmt: skip
-                self.timeline.add("master", "connected")
-            except (OSError, TimeoutError, ConnectionError) as exc:
-                if time.monotonic() > end:
-                    raise Failed(f"the master client cannot connect: {exc!r}") from None
-                await asyncio.sleep(0.2)
+        """Connect, one attempt at a time (a failed attempt's disconnect starts the
+        reconnection task, and two connects at once on one client wedge it)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            end = time.monotonic() + timeout
+            while not self.ib.isConnected():
+                try:
+                    await self.ib.connectAsync("127.0.0.1", self.port, clientId=self.client_id,
+                                               timeout=5)  # fmt: skip
+                    self.timeline.add("master", "connected")
+                except (OSError, TimeoutError, ConnectionError) as exc:
+                    if time.monotonic() > end:
+                        raise Failed(f"the master client cannot connect: {exc!r}") from None
+                    await asyncio.sleep(0.2)
 
     def _dropped(self) -> None:
         if self._closing:
