@@ -94,7 +94,7 @@ def parse_command(text: str, default_qty: int) -> Command | str:
     if verb == "bracket":
         if not rest or keywords[0] not in ("buy", "sell"):
             raise ValueError("bracket buy|sell [QTY] stop TICKS [target TICKS] [limit PRICE]")
-        qty, opts = _qty(rest[1:], default_qty)
+        qty, opts = _qty(rest[1:], default_qty, BRACKET_OPTIONS)
         if "stop" not in opts:
             raise ValueError("a bracket needs 'stop TICKS'")
         return PlaceBracket(
@@ -105,7 +105,7 @@ def parse_command(text: str, default_qty: int) -> Command | str:
     if verb == "modify":
         if not rest:
             raise ValueError("modify ORDER_ID [qty N] [limit PRICE] [stop PRICE]")
-        opts = _options(rest[1:])
+        opts = _options(rest[1:], MODIFY_OPTIONS)
         return ModifyOrder(
             rest[0], quantity=_count(opts["qty"], "qty") if "qty" in opts else None,
             limit=_price(opts, "limit"), stop=_price(opts, "stop"),
@@ -123,11 +123,16 @@ def parse_command(text: str, default_qty: int) -> Command | str:
     raise ValueError(f"unknown command {text.strip()!r} (type 'help')")
 
 
-OPTIONS = frozenset({"limit", "stop", "target", "qty"})
+# The options each command takes; any other is refused, never ignored (``buy stop 5010 qty 2``
+# must not send the default quantity).
+ORDER_OPTIONS = ("limit", "stop")
+BRACKET_OPTIONS = ("stop", "target", "limit")
+MODIFY_OPTIONS = ("qty", "limit", "stop")
+OPTIONS = frozenset(ORDER_OPTIONS + BRACKET_OPTIONS + MODIFY_OPTIONS)
 
 
 def _order(side: Side, words: list[str], default_qty: int) -> PlaceOrder:
-    qty, opts = _qty(words, default_qty)
+    qty, opts = _qty(words, default_qty, ORDER_OPTIONS)
     limit, stop = _price(opts, "limit"), _price(opts, "stop")
     order_type = {
         (False, False): OrderType.MARKET,
@@ -138,20 +143,25 @@ def _order(side: Side, words: list[str], default_qty: int) -> PlaceOrder:
     return PlaceOrder(side, qty, order_type, limit=limit, stop=stop)
 
 
-def _qty(words: list[str], default_qty: int) -> tuple[int, dict[str, str]]:
+def _qty(
+    words: list[str], default_qty: int, allowed: tuple[str, ...]
+) -> tuple[int, dict[str, str]]:
     """The leading quantity (when the first word is not an option name) and the options."""
     if words and words[0].lower() not in OPTIONS:
-        return _count(words[0], "quantity"), _options(words[1:])
-    return default_qty, _options(words)
+        return _count(words[0], "quantity"), _options(words[1:], allowed)
+    return default_qty, _options(words, allowed)
 
 
-def _options(words: list[str]) -> dict[str, str]:
+def _options(words: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
     if len(words) % 2:
         raise ValueError(f"expected 'name value' pairs, got {' '.join(words)!r}")
     opts = {name.lower(): value for name, value in zip(words[::2], words[1::2], strict=True)}
-    unknown = set(opts) - OPTIONS
+    unknown = set(opts) - set(allowed)
     if unknown:
-        raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        raise ValueError(
+            f"unknown option(s): {', '.join(sorted(unknown))} (this command takes "
+            f"{', '.join(allowed)})"
+        )
     return opts
 
 

@@ -126,6 +126,9 @@ TYPED = st.one_of(LINES, orders(), orders()).map(lambda s: re.sub(r"[\r\n]", " "
 @fuzz(1.0)
 @given(line=LINES)
 @example("buy " + "9" * 5000)  # more digits than int() reads: its own ValueError, not ours
+@example("BUY STOP 1 QTY 0")  # found: an option the command does not take was ignored
+@example("buy limit 5000 qty 2")  # ... and the default quantity sent instead
+@example("sell 1 target 5001")
 def test_a_line_is_read_as_typed_or_refused_in_one_line_naming_the_problem(line: str) -> None:
     try:
         parsed = parse_command(line, DEFAULT_QTY)
