@@ -58,6 +58,7 @@ from tradeterm.engine.events import (
     RiskUpdate,
 )
 from tradeterm.engine.session import CHICAGO
+from tradeterm.text import printable
 
 if TYPE_CHECKING:
     from tradeterm.runtime import Runtime
@@ -299,10 +300,14 @@ class Console:
         self._stop.set()
 
     def say(self, text: str) -> None:
+        """Print ``text``, a line per ``\n``, each stamped. What a line quotes (an order id
+        or a reason typed, a message from IB) can hold control characters or other line
+        breaks: they are shown escaped, so that nothing printed acts on the terminal and an
+        event stays one line."""
         stamp = dt.datetime.now(CHICAGO).strftime("%H:%M:%S.%f")[:-3]
         try:
-            for line in text.splitlines():
-                print(f"{stamp} {line}", file=self.out, flush=True)
+            for line in text.split("\n"):
+                print(f"{stamp} {printable(line)}", file=self.out, flush=True)
         except (OSError, ValueError):  # the terminal is gone (SIGHUP): keep shutting down
             log.warning("console output lost: %s", text)
 
