@@ -323,7 +323,8 @@ class Console:
 
     async def handle(self, line: str) -> None:
         market = self.engine.config
-        verb, _, reason = line.strip().partition(" ")
+        words = line.split(maxsplit=1)  # at any space, as parse_command splits: "kill\tnow"
+        verb, reason = [*words, "", ""][:2]
         if verb.lower() == "rearm":
             refusal = self.engine.rearm(reason.strip())
             self.say(f"REARM refused: {refusal}" if refusal else "REARMED")
