@@ -408,6 +408,8 @@ def _read_toml(path: Path, *, required: bool) -> tuple[dict[str, Any], bool]:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except ValueError:  # tomllib reads integers with int(), whose limit is 4300 digits
+        raise ConfigError(f"config file {path} holds an integer too long to read") from None
 
 
 def _env_data(env: Mapping[str, str]) -> dict[str, Any]:
