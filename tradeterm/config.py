@@ -483,8 +483,11 @@ def _origin_of(origins: Mapping[str, str], key: str) -> str:
         if probe in origins:
             return origins[probe]
         if "." not in probe:
-            return "default"
+            break
         probe = probe.rsplit(".", 1)[0]
+    # a value given below the key (``connection.port.x = 1`` makes ``connection.port`` a table)
+    below = (origin for name, origin in origins.items() if name.startswith(key + "."))
+    return next(below, "default")
 
 
 def _lookup(data: Mapping[str, Any], loc: tuple[str | int, ...]) -> tuple[bool, Any]:
