@@ -37,6 +37,7 @@ from pydantic_settings import (
 
 from tradeterm import paths
 from tradeterm.domain import CME_ROOTS
+from tradeterm.text import printable
 
 ENV_PREFIX = "TRADETERM_"
 ENV_DELIMITER = "__"
@@ -453,7 +454,7 @@ def _check_unknown_env(env: Mapping[str, str]) -> None:
         top = name[len(ENV_PREFIX) :].split(ENV_DELIMITER)[0].lower()
         if top not in fields:
             hint = _did_you_mean(top, fields)
-            raise ConfigError(f"unknown setting in environment: {name}{hint}")
+            raise ConfigError(f"unknown setting in environment: {printable(name)}{hint}")
 
 
 def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
@@ -550,7 +551,8 @@ def _explain(
                 shown = repr(value)
                 break
         lines.append(f"{key} = {shown} ({origin}): {_expected(err)}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+    # keys and origins come from a file or the environment: shown, never acting on a terminal
+    return "invalid configuration:\n  " + "\n  ".join(map(printable, lines))
 
 
 def _expected(err: Any) -> str:

@@ -235,6 +235,8 @@ def assert_one_line_per_problem(message: str, origin: str) -> None:
 @fuzz(0.5)
 @given(doc=documents())
 @example(doc={"connection": {"port": {"x": 1}}})  # the key's origin is the file, not default
+@example(doc={"connection": {"\x1b[2J": 1}})  # a key that is a terminal escape
+@example(doc={"markets": {"a\nb": {"default_qty": "x"}}})  # a key with a line break
 def test_a_config_file_gives_usable_settings_or_one_line_per_problem(
     config_file: Path, doc: dict[str, Any]
 ) -> None:
@@ -286,6 +288,7 @@ def environments(draw: st.DrawFn) -> dict[str, str]:
 @fuzz(0.5)
 @given(env=environments())
 @example(env={"TRADETERM_CONNECTION__PORT__X": "1"})  # names the variable, not "default"
+@example(env={"TRADETERM_\x1b[2J": "1"})
 def test_environment_variables_give_usable_settings_or_one_line_per_problem(
     env: dict[str, str],
 ) -> None:
