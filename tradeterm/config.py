@@ -29,8 +29,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -231,6 +233,18 @@ class _TomlDataSource(PydanticBaseSettingsSource):
         return dict(_toml_data.get() or {})
 
 
+class _EnvSource(EnvSettingsSource):
+    """The ``TRADETERM_*`` variables. A table or a list is given as JSON; text that is not
+    JSON is passed on as typed, so that validation reports it like any other bad value (key,
+    value, variable) instead of pydantic-settings' SettingsError, which names neither."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError:
+            return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -287,7 +301,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # First wins: CLI flags (init kwargs) > environment > TOML file > defaults.
-        return (init_settings, env_settings, _TomlDataSource(settings_cls))
+        return (init_settings, _EnvSource(settings_cls), _TomlDataSource(settings_cls))
 
     def market(self, symbol: str | None = None) -> MarketConfig:
         """Settings of ``symbol`` (default: this instance's market)."""

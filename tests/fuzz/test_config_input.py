@@ -287,6 +287,8 @@ def environments(draw: st.DrawFn) -> dict[str, str]:
 
 @fuzz(0.5)
 @given(env=environments())
+@example(env={"TRADETERM_CONNECTION": "notjson"})  # pydantic-settings' own SettingsError
+@example(env={"TRADETERM_UI__KEYMAP": "x"})
 @example(env={"TRADETERM_CONNECTION__PORT__X": "1"})  # names the variable, not "default"
 @example(env={"TRADETERM_\x1b[2J": "1"})
 def test_environment_variables_give_usable_settings_or_one_line_per_problem(
