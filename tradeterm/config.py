@@ -19,9 +19,10 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -75,6 +76,15 @@ def default_client_id(symbol: str, process: Process = "screen") -> int:
 
 class ConfigError(Exception):
     """A configuration problem, worded for the user."""
+
+
+def _os_path(value: Path) -> Path:
+    if "\0" in str(value):  # every call that opens it would raise ValueError
+        raise ValueError("a path without NUL characters")
+    return value
+
+
+OsPath = Annotated[Path, AfterValidator(_os_path)]
 
 
 class _Section(BaseModel):
@@ -201,7 +211,7 @@ class UIConfig(_Section):
 
 
 class JournalConfig(_Section):
-    dir: Path | None = Field(None, description="empty = <data dir>/journal")
+    dir: OsPath | None = Field(None, description="empty = <data dir>/journal")
     batch_size: int = Field(500, ge=1, le=100_000)
     flush_interval_ms: int = Field(250, ge=10, le=60_000)
     queue_max: int = Field(50_000, ge=100, le=10_000_000)
@@ -209,7 +219,7 @@ class JournalConfig(_Section):
 
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    dir: Path | None = Field(None, description="empty = the user log dir")
+    dir: OsPath | None = Field(None, description="empty = the user log dir")
     max_bytes: int = Field(100_000_000, ge=10_000, description="rotate at this size")
     backup_count: int = Field(10, ge=1, le=1000)
 
@@ -417,6 +427,8 @@ def _read_toml(path: Path, *, required: bool) -> tuple[dict[str, Any], bool]:
         raise ConfigError(f"config file {path} is a directory, expected a TOML file") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except ValueError:  # the OS takes no name with a NUL in it
+        raise ConfigError(f"config file {printable(str(path))} is not a file name") from None
     try:
         return tomllib.loads(raw.decode("utf-8")), True
     except UnicodeDecodeError:

@@ -237,6 +237,7 @@ def assert_one_line_per_problem(message: str, origin: str) -> None:
 @example(doc={"connection": {"port": {"x": 1}}})  # the key's origin is the file, not default
 @example(doc={"connection": {"\x1b[2J": 1}})  # a key that is a terminal escape
 @example(doc={"markets": {"a\nb": {"default_qty": "x"}}})  # a key with a line break
+@example(doc={"journal": {"dir": "a\0b"}})  # a path no file system takes
 def test_a_config_file_gives_usable_settings_or_one_line_per_problem(
     config_file: Path, doc: dict[str, Any]
 ) -> None:
