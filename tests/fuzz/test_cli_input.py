@@ -190,6 +190,10 @@ def test_a_command_line_runs_or_exits_2_with_one_clear_line(files: list[str], da
 @pytest.mark.parametrize(
     "argv",
     [
+        ["gateway", "--commission", "nan"],  # Decimal NaN cannot be compared: InvalidOperation
+        ["gateway", "--commission", "sNaN"],
+        ["gateway", "--commission", "inf"],  # taken: an infinite commission
+        ["gateway", "--commission", "abc"],  # Decimal("abc"): InvalidOperation, not ValueError
         ["--config", "a\0b"],  # no file name has a NUL in it: ValueError
     ],
     ids=lambda argv: " ".join(argv)[:40],
