@@ -194,6 +194,8 @@ def test_a_command_line_runs_or_exits_2_with_one_clear_line(files: list[str], da
         ["gateway", "--commission", "sNaN"],
         ["gateway", "--commission", "inf"],  # taken: an infinite commission
         ["gateway", "--commission", "abc"],  # Decimal("abc"): InvalidOperation, not ValueError
+        ["report", "--journal", "."],  # a directory: IsADirectoryError
+        ["journal", "export", "--what", "fills", "--journal", "."],
         ["--config", "a\0b"],  # no file name has a NUL in it: ValueError
     ],
     ids=lambda argv: " ".join(argv)[:40],
