@@ -130,8 +130,11 @@ class Reader:
         raise DecodeError(f"{self.name}: {text!r} is not a boolean")
 
     def quantity(self) -> float:
-        """A quantity: ib_async writes ``"2"`` or ``"2.0"`` depending on the caller."""
+        """A quantity: ib_async writes ``"2"`` or ``"2.0"`` depending on the caller. A
+        number that is not finite is no quantity (and no int() takes it)."""
         value = self.number()
+        if value is not None and not math.isfinite(value):
+            raise DecodeError(f"{self.name}: {value} is not a quantity")
         return 0.0 if value is None else value
 
     def contract(self) -> ContractRecord:
