@@ -152,6 +152,9 @@ QUANTITY = 17  # placeOrder: id, orderId, 12 contract fields, secIdType, secId, 
 FOUND: list[tuple[int, list[str]]] = [
     _with(178, 0, QUANTITY, "Infinite"),  # int(inf): OverflowError
     _with(176, 1, QUANTITY, "nan"),  # int(nan): ValueError
+    (178, ["\u00b2"]),  # a message id str.isdigit() takes and int() does not
+    (178, ["3", "\u00b2"]),  # ... an order id
+    (178, ["9" * 5000]),  # more digits than int() reads
 ]
 
 
