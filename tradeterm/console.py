@@ -157,10 +157,10 @@ def _options(words: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
     if len(words) % 2:
         raise ValueError(f"expected 'name value' pairs, got {' '.join(words)!r}")
     opts = {name.lower(): value for name, value in zip(words[::2], words[1::2], strict=True)}
-    unknown = set(opts) - set(allowed)
-    if unknown:
+    unknown = [name for name in words[::2] if name.lower() not in allowed]
+    if unknown:  # named as typed: lower case would change what a user looks for
         raise ValueError(
-            f"unknown option(s): {', '.join(sorted(unknown))} (this command takes "
+            f"unknown option(s): {', '.join(map(repr, unknown))} (this command takes "
             f"{', '.join(allowed)})"
         )
     return opts

@@ -282,6 +282,7 @@ NOTHING_SENT = ([], [], [], 0)
 @example("buy 1 \x1b]0;pwned\x07 2\n")  # an option name that is one
 @example("kill a\u2028b\n")  # a kill reason with a line separator: one line per event
 @example("kill\tnow\n")  # the kill switch, whatever space follows the word
+@example("BUY 1 A\U00032200 1\n")  # found: an unknown option named in lower case, escaped
 def test_a_typed_line_reaches_the_broker_as_it_says_or_not_at_all(line: str) -> None:
     with asyncio.Runner() as runner:
         session, out, events = runner.run(_typed(line))
