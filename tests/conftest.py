@@ -17,7 +17,15 @@ from hypothesis import settings
 # CI runs the same examples every time (a red CI must be reproducible); local runs keep
 # exploring new ones, which is where property tests find bugs.
 settings.register_profile("ci", derandomize=True, deadline=None)
-if os.environ.get("CI"):
+# The big fuzz run: TRADETERM_FUZZ_EXAMPLES=N pytest tests/fuzz runs N examples per unit of a
+# fuzz test's weight (tests/fuzz/budget.py) instead of 100, exploring new ones every time.
+FUZZ_EXAMPLES = os.environ.get("TRADETERM_FUZZ_EXAMPLES", "")
+settings.register_profile(
+    "fuzz", max_examples=int(FUZZ_EXAMPLES or 10_000), deadline=None, print_blob=True
+)
+if FUZZ_EXAMPLES:
+    settings.load_profile("fuzz")
+elif os.environ.get("CI"):
     settings.load_profile("ci")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

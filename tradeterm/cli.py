@@ -18,11 +18,12 @@ import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tradeterm import __version__, paths
 from tradeterm.config import ConfigError, LoadedSettings, load_settings
 from tradeterm.domain import DomainError, decimal_from, whole_from
+from tradeterm.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,14 @@ EXIT_UNWRITTEN = 3  # stopped, but the journal lost critical rows (disk full, re
 
 class UsageError(Exception):
     """Bad command-line input, worded for the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose error line shows what was typed escaped (``unrecognized
+    arguments: \x1b[2J``): one line that does nothing to the terminal."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(printable(message))
 
 
 def whole_arg(text: str) -> int:
@@ -54,9 +63,9 @@ def number_arg(text: str) -> Decimal:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def _settings_options() -> argparse.ArgumentParser:
+def _settings_options() -> _Parser:
     """Flags that feed the configuration (highest precedence), shared by every command."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     group = parent.add_argument_group("configuration (overrides file and environment)")
     group.add_argument("--config", metavar="FILE", type=Path, help="TOML config file to use")
     modes = group.add_mutually_exclusive_group()
@@ -215,7 +224,7 @@ COMMANDS: dict[str, str] = {
 def build_parser() -> argparse.ArgumentParser:
     """The parser for ``tradeterm [SYMBOL] [options]`` (no command)."""
     commands = "\n".join(f"  {name:<10}{text}" for name, text in COMMANDS.items())
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tradeterm",
         parents=[_settings_options()],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -234,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 def build_command_parser() -> argparse.ArgumentParser:
     """The parser for ``tradeterm COMMAND ...``."""
     options = _settings_options()
-    parser = argparse.ArgumentParser(prog="tradeterm")
+    parser = _Parser(prog="tradeterm")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from tradeterm.sim.gateway import command as gateway_command
@@ -293,11 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv)  # argparse prints its own message and exits 2 on bad flags
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
-    except ConfigError as exc:
-        print(f"tradeterm: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except UsageError as exc:
-        print(f"tradeterm: {exc}", file=sys.stderr)
+    except (ConfigError, UsageError) as exc:
+        # its lines quote what was given (a path, a name): shown escaped, never acting
+        lines = str(exc).split("\n")
+        print("tradeterm: " + "\n".join(map(printable, lines)), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -19,9 +19,10 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,14 +30,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from tradeterm import paths
 from tradeterm.domain import CME_ROOTS
+from tradeterm.text import printable
 
 ENV_PREFIX = "TRADETERM_"
 ENV_DELIMITER = "__"
@@ -72,6 +76,15 @@ def default_client_id(symbol: str, process: Process = "screen") -> int:
 
 class ConfigError(Exception):
     """A configuration problem, worded for the user."""
+
+
+def _os_path(value: Path) -> Path:
+    if "\0" in str(value):  # every call that opens it would raise ValueError
+        raise ValueError("a path without NUL characters")
+    return value
+
+
+OsPath = Annotated[Path, AfterValidator(_os_path)]
 
 
 class _Section(BaseModel):
@@ -198,7 +211,7 @@ class UIConfig(_Section):
 
 
 class JournalConfig(_Section):
-    dir: Path | None = Field(None, description="empty = <data dir>/journal")
+    dir: OsPath | None = Field(None, description="empty = <data dir>/journal")
     batch_size: int = Field(500, ge=1, le=100_000)
     flush_interval_ms: int = Field(250, ge=10, le=60_000)
     queue_max: int = Field(50_000, ge=100, le=10_000_000)
@@ -206,7 +219,7 @@ class JournalConfig(_Section):
 
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    dir: Path | None = Field(None, description="empty = the user log dir")
+    dir: OsPath | None = Field(None, description="empty = the user log dir")
     max_bytes: int = Field(100_000_000, ge=10_000, description="rotate at this size")
     backup_count: int = Field(10, ge=1, le=1000)
 
@@ -228,6 +241,18 @@ class _TomlDataSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(_toml_data.get() or {})
+
+
+class _EnvSource(EnvSettingsSource):
+    """The ``TRADETERM_*`` variables. A table or a list is given as JSON; text that is not
+    JSON is passed on as typed, so that validation reports it like any other bad value (key,
+    value, variable) instead of pydantic-settings' SettingsError, which names neither."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError:
+            return value
 
 
 class Settings(BaseSettings):
@@ -286,7 +311,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # First wins: CLI flags (init kwargs) > environment > TOML file > defaults.
-        return (init_settings, env_settings, _TomlDataSource(settings_cls))
+        return (init_settings, _EnvSource(settings_cls), _TomlDataSource(settings_cls))
 
     def market(self, symbol: str | None = None) -> MarketConfig:
         """Settings of ``symbol`` (default: this instance's market)."""
@@ -402,12 +427,16 @@ def _read_toml(path: Path, *, required: bool) -> tuple[dict[str, Any], bool]:
         raise ConfigError(f"config file {path} is a directory, expected a TOML file") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except ValueError:  # the OS takes no name with a NUL in it
+        raise ConfigError(f"config file {printable(str(path))} is not a file name") from None
     try:
         return tomllib.loads(raw.decode("utf-8")), True
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except ValueError:  # tomllib reads integers with int(), whose limit is 4300 digits
+        raise ConfigError(f"config file {path} holds an integer too long to read") from None
 
 
 def _env_data(env: Mapping[str, str]) -> dict[str, Any]:
@@ -451,7 +480,7 @@ def _check_unknown_env(env: Mapping[str, str]) -> None:
         top = name[len(ENV_PREFIX) :].split(ENV_DELIMITER)[0].lower()
         if top not in fields:
             hint = _did_you_mean(top, fields)
-            raise ConfigError(f"unknown setting in environment: {name}{hint}")
+            raise ConfigError(f"unknown setting in environment: {printable(name)}{hint}")
 
 
 def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
@@ -481,8 +510,11 @@ def _origin_of(origins: Mapping[str, str], key: str) -> str:
         if probe in origins:
             return origins[probe]
         if "." not in probe:
-            return "default"
+            break
         probe = probe.rsplit(".", 1)[0]
+    # a value given below the key (``connection.port.x = 1`` makes ``connection.port`` a table)
+    below = (origin for name, origin in origins.items() if name.startswith(key + "."))
+    return next(below, "default")
 
 
 def _lookup(data: Mapping[str, Any], loc: tuple[str | int, ...]) -> tuple[bool, Any]:
@@ -545,7 +577,8 @@ def _explain(
                 shown = repr(value)
                 break
         lines.append(f"{key} = {shown} ({origin}): {_expected(err)}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+    # keys and origins come from a file or the environment: shown, never acting on a terminal
+    return "invalid configuration:\n  " + "\n  ".join(map(printable, lines))
 
 
 def _expected(err: Any) -> str:

@@ -58,6 +58,7 @@ from tradeterm.engine.events import (
     RiskUpdate,
 )
 from tradeterm.engine.session import CHICAGO
+from tradeterm.text import printable
 
 if TYPE_CHECKING:
     from tradeterm.runtime import Runtime
@@ -94,7 +95,7 @@ def parse_command(text: str, default_qty: int) -> Command | str:
     if verb == "bracket":
         if not rest or keywords[0] not in ("buy", "sell"):
             raise ValueError("bracket buy|sell [QTY] stop TICKS [target TICKS] [limit PRICE]")
-        qty, opts = _qty(rest[1:], default_qty)
+        qty, opts = _qty(rest[1:], default_qty, BRACKET_OPTIONS)
         if "stop" not in opts:
             raise ValueError("a bracket needs 'stop TICKS'")
         return PlaceBracket(
@@ -105,7 +106,7 @@ def parse_command(text: str, default_qty: int) -> Command | str:
     if verb == "modify":
         if not rest:
             raise ValueError("modify ORDER_ID [qty N] [limit PRICE] [stop PRICE]")
-        opts = _options(rest[1:])
+        opts = _options(rest[1:], MODIFY_OPTIONS)
         return ModifyOrder(
             rest[0], quantity=_count(opts["qty"], "qty") if "qty" in opts else None,
             limit=_price(opts, "limit"), stop=_price(opts, "stop"),
@@ -123,11 +124,16 @@ def parse_command(text: str, default_qty: int) -> Command | str:
     raise ValueError(f"unknown command {text.strip()!r} (type 'help')")
 
 
-OPTIONS = frozenset({"limit", "stop", "target", "qty"})
+# The options each command takes; any other is refused, never ignored (``buy stop 5010 qty 2``
+# must not send the default quantity).
+ORDER_OPTIONS = ("limit", "stop")
+BRACKET_OPTIONS = ("stop", "target", "limit")
+MODIFY_OPTIONS = ("qty", "limit", "stop")
+OPTIONS = frozenset(ORDER_OPTIONS + BRACKET_OPTIONS + MODIFY_OPTIONS)
 
 
 def _order(side: Side, words: list[str], default_qty: int) -> PlaceOrder:
-    qty, opts = _qty(words, default_qty)
+    qty, opts = _qty(words, default_qty, ORDER_OPTIONS)
     limit, stop = _price(opts, "limit"), _price(opts, "stop")
     order_type = {
         (False, False): OrderType.MARKET,
@@ -138,20 +144,25 @@ def _order(side: Side, words: list[str], default_qty: int) -> PlaceOrder:
     return PlaceOrder(side, qty, order_type, limit=limit, stop=stop)
 
 
-def _qty(words: list[str], default_qty: int) -> tuple[int, dict[str, str]]:
+def _qty(
+    words: list[str], default_qty: int, allowed: tuple[str, ...]
+) -> tuple[int, dict[str, str]]:
     """The leading quantity (when the first word is not an option name) and the options."""
     if words and words[0].lower() not in OPTIONS:
-        return _count(words[0], "quantity"), _options(words[1:])
-    return default_qty, _options(words)
+        return _count(words[0], "quantity"), _options(words[1:], allowed)
+    return default_qty, _options(words, allowed)
 
 
-def _options(words: list[str]) -> dict[str, str]:
+def _options(words: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
     if len(words) % 2:
         raise ValueError(f"expected 'name value' pairs, got {' '.join(words)!r}")
     opts = {name.lower(): value for name, value in zip(words[::2], words[1::2], strict=True)}
-    unknown = set(opts) - OPTIONS
-    if unknown:
-        raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    unknown = [name for name in words[::2] if name.lower() not in allowed]
+    if unknown:  # named as typed: lower case would change what a user looks for
+        raise ValueError(
+            f"unknown option(s): {', '.join(map(repr, unknown))} (this command takes "
+            f"{', '.join(allowed)})"
+        )
     return opts
 
 
@@ -289,10 +300,14 @@ class Console:
         self._stop.set()
 
     def say(self, text: str) -> None:
+        """Print ``text``, a line per ``\n``, each stamped. What a line quotes (an order id
+        or a reason typed, a message from IB) can hold control characters or other line
+        breaks: they are shown escaped, so that nothing printed acts on the terminal and an
+        event stays one line."""
         stamp = dt.datetime.now(CHICAGO).strftime("%H:%M:%S.%f")[:-3]
         try:
-            for line in text.splitlines():
-                print(f"{stamp} {line}", file=self.out, flush=True)
+            for line in text.split("\n"):
+                print(f"{stamp} {printable(line)}", file=self.out, flush=True)
         except (OSError, ValueError):  # the terminal is gone (SIGHUP): keep shutting down
             log.warning("console output lost: %s", text)
 
@@ -308,7 +323,8 @@ class Console:
 
     async def handle(self, line: str) -> None:
         market = self.engine.config
-        verb, _, reason = line.strip().partition(" ")
+        words = line.split(maxsplit=1)  # at any space, as parse_command splits: "kill\tnow"
+        verb, reason = [*words, "", ""][:2]
         if verb.lower() == "rearm":
             refusal = self.engine.rearm(reason.strip())
             self.say(f"REARM refused: {refusal}" if refusal else "REARMED")

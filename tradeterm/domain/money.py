@@ -50,11 +50,15 @@ def decimal_from(value: Decimal | int | float | str) -> Decimal:
 
 def whole_from(text: str) -> int:
     """A whole number typed by a user, in plain ASCII digits (``"3"``, ``" -2 "``); raises
-    ``DomainError`` for anything else (``"٣"``, ``"³"``, ``"1_0"``, ``"1.0"``)."""
+    ``DomainError`` for anything else (``"٣"``, ``"³"``, ``"1_0"``, ``"1.0"``), and for more
+    digits than ``int()`` reads (4300: it raises its own ``ValueError`` past them)."""
     stripped = text.strip()
     if not _WHOLE_TEXT.fullmatch(stripped):
         raise DomainError(f"not a whole number: {text!r}")
-    return int(stripped)
+    try:
+        return int(stripped)
+    except ValueError:
+        raise DomainError(f"not a whole number: {text!r} has too many digits") from None
 
 
 def to_cents(amount: Decimal) -> int:

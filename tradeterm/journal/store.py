@@ -150,8 +150,11 @@ def open_readonly(path: Path) -> sqlite3.Connection:
 
 
 def _check_file_readable(path: Path) -> None:
-    with path.open("rb") as f:
-        header = f.read(len(SQLITE_HEADER))
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as exc:  # a directory, no permission
+        raise JournalError(f"cannot read journal {path}: {exc.strerror or exc}") from None
     if header and header != SQLITE_HEADER:
         raise JournalError(f"journal {path} is not an SQLite database (corrupt or another file)")
 

@@ -42,8 +42,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="this client id sees every client's orders and executions")  # fmt: skip
     parser.add_argument("--faults", default="", metavar="SPEC",
                         help="fault plan, e.g. 'farm@20:5,lost@40:3:1101' (see README)")  # fmt: skip
-    parser.add_argument("--commission", type=Decimal, default=Decimal("2.25"),
+    parser.add_argument("--commission", type=_amount, default=Decimal("2.25"),
                         help="commission per contract per side")  # fmt: skip
+
+
+def _amount(text: str) -> Decimal:
+    """An argparse ``type``: a finite amount. ``Decimal()`` raises ``InvalidOperation`` for
+    text that is not a number, which argparse does not catch, and takes "nan" and "inf",
+    which no comparison takes."""
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
 
 
 def config_from_args(args: argparse.Namespace) -> GatewayConfig:

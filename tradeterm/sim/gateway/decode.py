@@ -130,8 +130,11 @@ class Reader:
         raise DecodeError(f"{self.name}: {text!r} is not a boolean")
 
     def quantity(self) -> float:
-        """A quantity: ib_async writes ``"2"`` or ``"2.0"`` depending on the caller."""
+        """A quantity: ib_async writes ``"2"`` or ``"2.0"`` depending on the caller. A
+        number that is not finite is no quantity (and no int() takes it)."""
         value = self.number()
+        if value is not None and not math.isfinite(value):
+            raise DecodeError(f"{self.name}: {value} is not a quantity")
         return 0.0 if value is None else value
 
     def contract(self) -> ContractRecord:
@@ -402,6 +405,26 @@ def request_name(msg_id: int) -> str:
     if msg_id in UNSUPPORTED_REQUESTS:
         return UNSUPPORTED_REQUESTS[msg_id][0]
     return f"request #{msg_id}"
+
+
+def malformed_ids(fields: list[str]) -> tuple[str, int]:
+    """The name of a request that did not decode and the id to answer it with (placeOrder's
+    order id, else -1), as far as its fields can be read."""
+    msg_id = _digits(fields[0]) if fields else None
+    name = "?" if msg_id is None else request_name(msg_id)
+    order_id = _digits(fields[1]) if name == "placeOrder" and len(fields) > 1 else None
+    return name, -1 if order_id is None else order_id
+
+
+def _digits(text: str) -> int | None:
+    """ASCII digits as an int (``str.isdigit`` also takes "²", which ``int`` does not, and
+    ``int`` stops at 4300 digits); None for anything else."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 def _unsupported(msg_id: int, fields: list[str]) -> UnsupportedRequest:

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tradeterm.sim.gateway import encode, encode_orders
-from tradeterm.sim.gateway.decode import DecodeError, decode_request, request_name
+from tradeterm.sim.gateway.decode import DecodeError, decode_request, malformed_ids
 from tradeterm.sim.gateway.request_types import (
     CancelAccountSummary,
     CancelAccountUpdatesMulti,
@@ -286,10 +286,8 @@ class GatewayServer:
         try:
             request = decode_request(fields, session.version)
         except DecodeError as exc:
-            name = request_name(int(fields[0])) if fields and fields[0].isdigit() else "?"
+            name, error_id = malformed_ids(fields)
             log.warning("%r: malformed %s: %s", session, name, exc)
-            is_order = name == "placeOrder" and len(fields) > 1 and fields[1].isdigit()
-            error_id = int(fields[1]) if is_order else -1
             session.send_error(
                 error_id,
                 VALIDATION_ERROR,
