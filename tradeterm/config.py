@@ -417,26 +417,27 @@ def load_settings(
 
 
 def _read_toml(path: Path, *, required: bool) -> tuple[dict[str, Any], bool]:
+    shown = printable(str(path))  # one line, whatever the name holds
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         if required:
-            raise ConfigError(f"config file {path} does not exist") from None
+            raise ConfigError(f"config file {shown} does not exist") from None
         return {}, False
     except IsADirectoryError:
-        raise ConfigError(f"config file {path} is a directory, expected a TOML file") from None
+        raise ConfigError(f"config file {shown} is a directory, expected a TOML file") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read config file {shown}: {exc.strerror or exc}") from None
     except ValueError:  # the OS takes no name with a NUL in it
-        raise ConfigError(f"config file {printable(str(path))} is not a file name") from None
+        raise ConfigError(f"config file {shown} is not a file name") from None
     try:
         return tomllib.loads(raw.decode("utf-8")), True
     except UnicodeDecodeError:
-        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+        raise ConfigError(f"config file {shown} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"config file {shown} is not valid TOML: {exc}") from None
     except ValueError:  # tomllib reads integers with int(), whose limit is 4300 digits
-        raise ConfigError(f"config file {path} holds an integer too long to read") from None
+        raise ConfigError(f"config file {shown} holds an integer too long to read") from None
 
 
 def _env_data(env: Mapping[str, str]) -> dict[str, Any]:

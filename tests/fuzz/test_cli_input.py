@@ -199,6 +199,7 @@ def test_a_command_line_runs_or_exits_2_with_one_clear_line(files: list[str], da
         ["--config", "a\0b"],  # no file name has a NUL in it: ValueError
         ["gateway", "\x1f"],  # argparse's line shows the word as typed: a control character
         ["--config", "\x1b[2J"],  # ... and so did ours ("config file ... does not exist")
+        ["config", "show", "--config", "\n"],  # a line break in it split that line in two
     ],
     ids=lambda argv: " ".join(argv)[:40],
 )
