@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 from ib_async import IB, LimitOrder
+from ib_async.client import Client
 
 from tests.integration.broker_helpers import Make, Recorder, cfg
 from tests.integration.desk_helpers import until
@@ -93,6 +94,29 @@ async def test_nothing_listening_names_the_address_and_settings() -> None:
         await broker.start()
     msg = str(info.value)
     assert f"127.0.0.1:{port}" in msg and "API" in msg and "4002" in msg and "7497" in msg
+    assert broker.state is ConnectionState.DISCONNECTED
+
+
+async def test_a_connection_closed_as_it_opens_is_a_connect_error(
+    still_gw: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway restarting just as the API handshake completes (found by the soak): the
+    first read after connecting raised ib_async's ConnectionError('Not connected') past the
+    adapter, and the console ended with 'unexpected error' instead of 'cannot start'."""
+    read = Client.getAccounts
+    reads: list[int] = []
+
+    def closed_meanwhile(client: Client) -> list[str]:
+        reads.append(1)
+        if len(reads) == 2:  # ib_async's connect read first; the adapter's read is next
+            client.disconnect()
+        return read(client)
+
+    monkeypatch.setattr(Client, "getAccounts", closed_meanwhile)
+    broker = IbBroker(cfg(), port=still_gw.config.port)
+    with pytest.raises(ConnectError, match="closed as it opened") as info:
+        await broker.start()
+    assert "\n" not in str(info.value) and f":{still_gw.config.port}" in str(info.value)
     assert broker.state is ConnectionState.DISCONNECTED
 
 

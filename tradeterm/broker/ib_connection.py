@@ -290,6 +290,7 @@ class IbConnection:
                     await connect
                 raise TimeoutError()
             connect.result()
+            accounts = self._ib.client.getAccounts()  # raises if it dropped meanwhile
         except _ClientIdInUse:
             raise
         except (OSError, TimeoutError, ConnectionError) as exc:
@@ -299,7 +300,6 @@ class IbConnection:
             self._connecting = False
             self._clash = None
         self._client_id = cid
-        accounts = self._ib.client.getAccounts()
         if self._config.account:
             self._account = self._config.account
         elif len(accounts) == 1:
@@ -311,6 +311,8 @@ class IbConnection:
             if isinstance(exc, ConnectionRefusedError)
             else f"timed out after {self._config.connect_timeout_s:g}s"
             if isinstance(exc, TimeoutError)
+            else "the connection closed as it opened (the gateway restarting?)"
+            if not self._ib.isConnected() and type(exc) is ConnectionError
             else f"{type(exc).__name__}: {exc}"
         )
         return (
