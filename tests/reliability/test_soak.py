@@ -20,6 +20,6 @@ async def test_a_short_soak_keeps_every_invariant(tmp_path: Path) -> None:
     async with Soak(tmp_path, seed, check_every=6, max_cycle_s=5.0, say=lines.append) as soak:
         await soak.run(kills=10, orders=0)
     f = soak.figures
-    assert f.kills + f.quits == f.cycles >= 10 and f.checks >= 2, (seed, lines)
+    assert f.kills + f.quits + f.start_refused == f.cycles >= 10 and f.checks >= 2, (seed, lines)
     assert soak.orders > 0 and soak.fills > 0, (seed, lines)  # it really traded
     assert lines[-1].startswith("full check"), (seed, lines)
