@@ -42,6 +42,10 @@ class ConnectionState(enum.StrEnum):
     RECONNECTING = "RECONNECTING"  # not connected; a reconnect is scheduled
 
 
+CONNECTED = frozenset({ConnectionState.SYNCING, ConnectionState.OK, ConnectionState.DEGRADED})
+"""The states with a connection: order messages can be sent."""
+
+
 class BrokerError(Exception):
     """A broker command failed; the message is worded for the user."""
 

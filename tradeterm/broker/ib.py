@@ -36,6 +36,7 @@ from ib_async import Trade as IbTrade
 
 from tradeterm.broker import ib_convert as cv
 from tradeterm.broker.base import (
+    CONNECTED,
     AccountPnL,
     BarEvent,
     BrokerError,
@@ -49,7 +50,7 @@ from tradeterm.broker.base import (
     Unsent,
     is_info,
 )
-from tradeterm.broker.ib_connection import CONNECTED, IbConnection, guarded
+from tradeterm.broker.ib_connection import IbConnection, guarded
 from tradeterm.broker.ib_lanes import Kind
 from tradeterm.config import ConnectionConfig
 from tradeterm.domain import (

@@ -38,6 +38,7 @@ from ib_async import IB
 
 from tradeterm.broker import ib_convert as cv
 from tradeterm.broker.base import (
+    CONNECTED,
     LINK_LOST,
     LINK_RESTORED,
     LINK_RESTORED_DATA_LOST,
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 
 AUTO_CLIENT_IDS = 5  # with auto_client_id: the configured id and the next four
 CLIENT_ID_IN_USE = 326
-CONNECTED = (ConnectionState.SYNCING, ConnectionState.OK, ConnectionState.DEGRADED)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -35,12 +35,12 @@ from dataclasses import dataclass, replace
 from tradeterm.broker.base import (
     CANCEL_NOT_FOUND,
     CANCEL_UNKNOWN,
+    CONNECTED,
     ORDER_CANCELLED,
     PACING_VIOLATION,
     Broker,
     BrokerError,
     BrokerNotice,
-    ConnectionState,
     ExecutionReport,
     OrderReport,
 )
@@ -96,8 +96,6 @@ PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
 BeforeSend = Callable[[Order, str, str], Awaitable[None]]
 """Awaited with (order, command id, role) before an order goes to the broker (the journal
 commits the intent); when it raises, the order is not sent."""
-SENDING = frozenset({ConnectionState.SYNCING, ConnectionState.OK, ConnectionState.DEGRADED})
-"""Broker states in which order messages can be sent."""
 BRACKET_ROLES = frozenset({"entry", "target", "stop"})
 CLOSE_ROLES = frozenset({"kill", "flatten"})
 """Market orders closing the whole position: the kill switch waits for one in flight instead
@@ -595,7 +593,7 @@ class OrderManager:
         refused one changes nothing. Refused on the way (the connection dropped, a fill made
         the reverse too big), its cancels are withdrawn: those IB has not carried out would
         otherwise be asked again once IB is back and leave the position without its stop."""
-        if self._broker.state not in SENDING:  # the cancels would go, the close not
+        if self._broker.state not in CONNECTED:  # the cancels would go, the close not
             raise Refused(f"not connected to IB ({self._broker.state}): nothing cancelled, "
                           "nothing sent (the kill switch waits for the connection)")  # fmt: skip
         checked = self._check_reverse() if reverse else 0
