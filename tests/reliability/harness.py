@@ -132,6 +132,33 @@ class Fault:
     noticed: Callable[[Engine], bool] = _seen
     before: bool = False
 
+    def begin(self, gw: FakeGateway) -> FaultRun:
+        """Begin the fault on ``gw``; :meth:`FaultRun.end` ends it."""
+        began = time.monotonic()
+        started = self.start(gw)
+        task = asyncio.ensure_future(started) if inspect.isawaitable(started) else None
+        return FaultRun(self, gw, began, task)
+
+
+@dataclass
+class FaultRun:
+    """A fault under way (:meth:`Fault.begin`)."""
+
+    fault: Fault
+    gw: FakeGateway
+    began: float
+    task: asyncio.Future[Any] | None
+
+    async def end(self) -> None:
+        """Once ``window_s`` has passed since it began: wait for it to run its course, then
+        end what is left of it."""
+        left = self.began + self.fault.window_s - time.monotonic()
+        if left > 0:
+            await asyncio.sleep(left)
+        if self.task is not None:
+            await asyncio.wait_for(self.task, SETTLE_S)
+        self.fault.stop(self.gw)
+
 
 W = WINDOW_S
 FAULTS = [
@@ -461,8 +488,7 @@ class Cell(OnGateway):
     book_refs: set[str] = field(default_factory=set)  # the orderRefs at IB before the action
     result: Any = None
     _tail: asyncio.Task[None] | None = None
-    _fault_task: asyncio.Future[Any] | None = None
-    _fault_began: float | None = None
+    _fault: FaultRun | None = None
 
     @property
     def name(self) -> str:
@@ -542,22 +568,14 @@ class Cell(OnGateway):
         return view
 
     def _begin_fault(self) -> None:
-        if self._fault_began is not None:
+        if self._fault is not None:
             return
         self.timeline.add("cell", f"fault {self.fault.name} begins")
-        self._fault_began = time.monotonic()
-        started = self.fault.start(self.gw)
-        if inspect.isawaitable(started):
-            self._fault_task = asyncio.ensure_future(started)
+        self._fault = self.fault.begin(self.gw)
 
     async def _end_fault(self) -> None:
-        assert self._fault_began is not None
-        left = self._fault_began + self.fault.window_s - time.monotonic()
-        if left > 0:
-            await asyncio.sleep(left)
-        if self._fault_task is not None:
-            await asyncio.wait_for(self._fault_task, SETTLE_S)
-        self.fault.stop(self.gw)
+        assert self._fault is not None
+        await self._fault.end()
         self.timeline.add("cell", f"fault {self.fault.name} ends")
 
     async def _act(self) -> None:
@@ -566,7 +584,7 @@ class Cell(OnGateway):
             assert self.wire is not None
             self.wire.then = self._begin_fault
             act = asyncio.create_task(self.action.fire(self))
-            await wait_for(lambda: self._fault_began is not None or act.done(),
+            await wait_for(lambda: self._fault is not None or act.done(),
                            "the action's first request", SETTLE_S)  # fmt: skip
             self._begin_fault()  # the action sent nothing: the fault right after it
         else:

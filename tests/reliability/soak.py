@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import random
 import re
 import time
@@ -177,11 +176,7 @@ class Soak(OnGateway):
     async def _fault(self, row: Fault, after_s: float) -> None:
         await asyncio.sleep(after_s)
         self.timeline.add("soak", f"fault {row.name} begins")
-        started = row.start(self.gw)
-        if inspect.isawaitable(started):
-            await started
-        await asyncio.sleep(row.window_s)
-        row.stop(self.gw)
+        await row.begin(self.gw).end()
         self.timeline.add("soak", f"fault {row.name} ends")
 
     async def _type(self, console: Console, end: float) -> bool:
