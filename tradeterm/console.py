@@ -72,8 +72,10 @@ class ConsoleError(Exception):
     """A problem the user must fix (mode, connection), worded for them."""
 
 
-class ConsoleUsageError(ConsoleError):
-    """Bad input on the command line (a mode the console does not run): exit status 2."""
+LIVE_REFUSED = (
+    "LIVE trading is refused in the console: it needs the trading screen, where you type the "
+    "account id to confirm"
+)
 
 
 def parse_command(text: str, default_qty: int) -> Command | str:
@@ -381,11 +383,8 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
     could not write critical rows by the end."""
     from tradeterm.runtime import ModeError, UnwrittenError, open_runtime
 
-    if settings.mode == "live":
-        raise ConsoleUsageError(
-            "LIVE trading is refused in the console: it needs the trading screen, where you "
-            "type the account id to confirm"
-        )
+    if settings.mode == "live":  # `tradeterm console` refuses it first, as bad input
+        raise ConsoleError(LIVE_REFUSED)
     try:
         async with open_runtime(settings, seed=seed, process="console") as rt:
             code = await _run(rt, seconds, stdin, out)

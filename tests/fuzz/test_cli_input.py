@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz.budget import fuzz
 from tests.fuzz.strategies import JUNK, LINE_BREAKS, numbers
-from tradeterm.cli import main
+from tradeterm.cli.main import main
 
 NUMBERS = ("0", "1", "4002", "65535", "65536", "-1", "2.5", "1e3", "nan", "inf")
 SETTINGS = {"--config": "file", "--sim": None, "--shadow": None, "--paper": None, "--live": None,
@@ -121,12 +121,12 @@ async def _no_runtime(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
 @contextlib.contextmanager
 def run_steps_stubbed() -> Iterator[list[str]]:
     """Everything a valid command would start, replaced by a note of it."""
-    from tradeterm.ui import run
+    from tradeterm.cli import screen
 
     started: list[str] = []
 
-    def screen(settings: Any, **kwargs: Any) -> int:
-        run.check_screen(settings)  # what the screen refuses before it starts
+    def run_screen(settings: Any, **kwargs: Any) -> int:
+        screen.check_screen(settings)  # what the screen refuses before it starts
         started.append("screen")
         return 0
 
@@ -138,10 +138,10 @@ def run_steps_stubbed() -> Iterator[list[str]]:
         started.append("gateway")
 
     with (
-        mock.patch("tradeterm.ui.run.run", screen),
+        mock.patch("tradeterm.cli.screen.run", run_screen),
         mock.patch("tradeterm.runtime.open_runtime", _no_runtime),
         mock.patch("tradeterm.console._run", console),
-        mock.patch("tradeterm.sim.gateway.command.serve", gateway),
+        mock.patch("tradeterm.cli.gateway.serve", gateway),
         mock.patch("tradeterm.logs.setup_logging"),
     ):
         yield started

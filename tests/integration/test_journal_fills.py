@@ -17,7 +17,7 @@ import pytest
 from tests.integration.desk_helpers import Market, session_gone, until
 from tests.integration.engine_helpers import TODAY
 from tests.integration.journal_helpers import settings_for
-from tradeterm import cli
+from tradeterm.cli.main import main
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.events import Reconciled
@@ -52,7 +52,7 @@ def cli_json(*argv: str) -> object:
     """``tradeterm ARGV`` in this process, its stdout read as JSON."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert cli.main(list(argv)) == 0
+        assert main(list(argv)) == 0
     return json.loads(out.getvalue())
 
 

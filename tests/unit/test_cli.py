@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tradeterm import __version__
-from tradeterm.cli import main
+from tradeterm.cli.main import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -107,7 +107,7 @@ def test_conflicting_modes_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unexpected_error_is_one_line_not_a_traceback(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tradeterm.cli as cli
+    import tradeterm.cli.main as cli
 
     def boom(args: object) -> int:
         raise RuntimeError("disk on fire")
@@ -130,6 +130,36 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(tmp_path / "d" / "tradeterm")
+
+
+BAD_INPUT_PER_FRONT_END = [
+    (["--theme", "neon"], "unknown theme 'neon'; available: "),
+    (["console", "--live"], "LIVE trading is refused in the console"),
+    (["gateway", "--port", "70000"], "--port 70000 is not a TCP port (0-65535)"),
+    (["report"], "no journal at "),
+    (["journal", "export", "--what", "fills"], "no journal at "),
+    (["config", "show", "--theme", "neon"], "unknown theme 'neon'; available: "),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    BAD_INPUT_PER_FRONT_END,
+    ids=[" ".join(argv[:2]) for argv, _ in BAD_INPUT_PER_FRONT_END],
+)
+def test_each_front_ends_bad_input_is_one_line_and_exit_2_however_the_command_is_started(
+    isolated_user_dirs: Path, argv: list[str], line: str
+) -> None:
+    """``python -m tradeterm.cli`` (what the tests, benchmarks and soak run) as the installed
+    ``tradeterm``: every command says its errors with the CLI's one error type, which carries
+    the exit status. The journal commands raised ``tradeterm.cli.UsageError``, another class
+    than the one ``__main__`` caught: 'unexpected error: UsageError: no journal ...', exit 1."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tradeterm.cli", *argv],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+    assert proc.stderr.startswith(f"tradeterm: {line}") and proc.stderr.count("\n") == 1
 
 
 def test_unknown_theme_exits_2_listing_the_available_ones(
@@ -283,3 +313,23 @@ def test_an_unknown_market_exits_2_listing_the_known_ones_and_creates_nothing(
     assert "known markets: ES, MES, NQ, MNQ, YM, RTY, CL, GC" in err
     assert "Traceback" not in err and "KeyError" not in err
     assert not any(p.is_file() for p in isolated_user_dirs.rglob("*"))  # no journal, no log
+
+
+def test_nothing_below_the_command_line_imports_it_and_its_modules_form_no_cycle() -> None:
+    """The command line is the top layer: no module outside ``tradeterm.cli`` imports it,
+    directly or through another (the journal commands imported the CLI for its error class,
+    a cycle), and its own modules import each other one way only."""
+    import grimp
+
+    graph = grimp.build_graph("tradeterm", cache_dir=None)
+    assert graph.find_downstream_modules("tradeterm.cli", as_package=True) == set()
+    modules = sorted(graph.find_children("tradeterm.cli"))
+    cycles = [
+        (a, b)
+        for a in modules
+        for b in modules
+        if a < b
+        and graph.chain_exists(importer=a, imported=b)
+        and graph.chain_exists(importer=b, imported=a)
+    ]
+    assert cycles == []

@@ -48,7 +48,7 @@ def test_rotation_by_size(tmp_path: Path) -> None:
 def test_a_log_dir_that_cannot_be_created_is_one_clear_line_and_exit_2(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from tradeterm.cli import main
+    from tradeterm.cli.main import main
 
     (tmp_path / "a-file").write_text("")
     cfg = tmp_path / "t.toml"
@@ -69,7 +69,7 @@ def test_a_log_dir_that_cannot_be_created_is_one_clear_line_and_exit_2(
 def test_an_unexpected_error_before_logging_is_set_up_prints_no_traceback(
     capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tradeterm.cli as cli
+    import tradeterm.cli.main as cli
 
     def boom(args: object) -> int:
         raise RuntimeError("disk on fire")

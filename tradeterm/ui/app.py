@@ -91,10 +91,6 @@ WIDE = 120
 CHART_MIN_S = 0.5  # the chart redraws at most at 2 Hz (a plotext build costs ~15 ms)
 
 
-class StartupError(Exception):
-    """The screen could not start trading (connection, mode); worded for the user."""
-
-
 class TradingScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = screen_bindings()  # type: ignore[assignment]
 

@@ -4,7 +4,6 @@ one mode's journal only, and which file was read; a missing journal is a usage e
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import io
@@ -16,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.unit.journal.factories import ES, booked, fill, order
-from tradeterm.cli import UsageError
+from tradeterm.cli.errors import UserError
+from tradeterm.cli.main import build_command_parser
 from tradeterm.domain import Bar, Side
 from tradeterm.engine.commands import CommandResult, PlaceOrder
 from tradeterm.engine.events import CommandDone, RiskUpdate
 from tradeterm.engine.session import CHICAGO, NS
 from tradeterm.journal import Journal
 from tradeterm.journal import rows as R
-from tradeterm.journal.commands import register
 from tradeterm.journal.report import trading_day
 from tradeterm.paths import journal_file
 
@@ -31,16 +30,8 @@ DAY1 = int(dt.datetime(2026, 11, 17, 10, tzinfo=CHICAGO).timestamp()) * NS
 DAY2 = int(dt.datetime(2026, 11, 18, 10, tzinfo=CHICAGO).timestamp()) * NS
 
 
-def parser() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--config", type=Path)
-    top = argparse.ArgumentParser(prog="tradeterm")
-    register(top.add_subparsers(dest="command", required=True), options)
-    return top
-
-
 def run(*argv: str) -> str:
-    args = parser().parse_args(list(argv))
+    args = build_command_parser().parse_args(list(argv))
     out = io.StringIO()
     assert args.handler(args, out) == 0
     return out.getvalue()
@@ -150,7 +141,7 @@ async def test_closing_the_journal_caches_the_daily_figures(journal_dir: Path) -
 
 def test_no_journal_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADETERM_JOURNAL__DIR", str(tmp_path / "none"))
-    with pytest.raises(UsageError, match="no journal"):
+    with pytest.raises(UserError, match="no journal"):
         run("report", "NQ")
 
 
@@ -182,7 +173,7 @@ async def test_report_and_export_read_one_modes_journal_and_say_which(
     fills = list(csv.DictReader(io.StringIO(run("journal", "export", "--what", "fills"))))
     assert [f["exec_id"] for f in fills] == ["p7", "p8"]
     assert capsys.readouterr().err == f"tradeterm: reading journal {paper}, PAPER mode\n"
-    with pytest.raises(UsageError, match=r"no journal at .*/live/ES\.sqlite$"):
+    with pytest.raises(UserError, match=r"no journal at .*/live/ES\.sqlite$"):
         run("report", "--mode", "live")
 
 
@@ -191,7 +182,7 @@ async def test_an_older_versions_shared_journal_is_named_and_read_with_journal(
 ) -> None:
     legacy = journal_dir / "ES.sqlite"  # where tradeterm 0.1 kept every mode's journal
     journal_file("ES", "sim", journal_dir).rename(legacy)
-    with pytest.raises(UsageError, match=f"is {legacy}: read it with --journal"):
+    with pytest.raises(UserError, match=f"is {legacy}: read it with --journal"):
         run("report")
     assert (
         json.loads(run("report", "--journal", str(legacy), "--format", "json"))["total"]["trades"]

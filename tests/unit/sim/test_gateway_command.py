@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tradeterm.cli import main
+from tradeterm.cli.main import main
 
 
 @pytest.mark.parametrize(

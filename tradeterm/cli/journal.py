@@ -1,15 +1,16 @@
-"""``tradeterm report`` and ``tradeterm journal export``: the journal from the command line.
+"""``tradeterm journal export``, and what it shares with ``tradeterm report``: the journal
+from the command line.
 
 Both read one mode's journal of the market (``--mode``, default the configured mode:
 ``<journal dir>/<mode>/<SYMBOL>.sqlite``), or the file given with ``--journal``, through a
 read-only connection: they never write, migrate or lock it, so they are safe while an
-instance is trading. Which file was read is said on stderr. ``cli.py`` adds them with
-:func:`register`.
+instance is trading. Which file was read is said on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -21,46 +22,26 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from tradeterm.cli.errors import UserError
 from tradeterm.config import load_settings
 from tradeterm.journal import report as rp
 from tradeterm.journal.store import JournalError, open_readonly
 from tradeterm.paths import legacy_journal_file
 
-COMMANDS: dict[str, str] = {
-    "report": "performance from the journal: per day and strategy (trades, P&L, drawdown...)",
-    "journal": "export the journal (fills, orders, events, bars) as CSV or JSON",
-}
-
 EXPORTS = ("fills", "orders", "events", "bars")
-
-
-def register(subparsers: Any, options_parent: argparse.ArgumentParser) -> None:
-    """Add ``report`` and ``journal export`` to ``tradeterm COMMAND``'s subparsers."""
-    rep = subparsers.add_parser(
-        "report", parents=[options_parent], help=COMMANDS["report"],
-        description=rp.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    _which(rep)
-    _range(rep)
-    rep.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    rep.set_defaults(handler=cmd_report)
-
-    jr = subparsers.add_parser("journal", help=COMMANDS["journal"])
-    jsub = jr.add_subparsers(dest="action", required=True, metavar="ACTION")
-    exp = jsub.add_parser(
-        "export", parents=[options_parent], help="write one table of the journal to stdout"
-    )
-    _which(exp)
-    exp.add_argument("--what", choices=EXPORTS, required=True)
-    exp.add_argument("--format", choices=("csv", "json"), default="csv")
-    _range(exp)
-    exp.set_defaults(handler=cmd_export)
-
-
 MODES = ("sim", "shadow", "paper", "live")
 
 
-def _which(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``journal export``'s arguments."""
+    which_arguments(parser)
+    parser.add_argument("--what", choices=EXPORTS, required=True)
+    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    range_arguments(parser)
+
+
+def which_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which journal: the market, the mode, or a file."""
     parser.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
     parser.add_argument("--mode", choices=MODES,
                         help="whose journal: the demo's or paper or live trading's "
@@ -70,7 +51,8 @@ def _which(parser: argparse.ArgumentParser) -> None:
                         "<journal dir>/<SYMBOL>.sqlite, shared by every mode)")  # fmt: skip
 
 
-def _range(parser: argparse.ArgumentParser) -> None:
+def range_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which trading days."""
     parser.add_argument("--from", dest="date_from", type=_date, metavar="DATE",
                         help="first trading day, YYYY-MM-DD")  # fmt: skip
     parser.add_argument("--to", dest="date_to", type=_date, metavar="DATE",
@@ -84,10 +66,18 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def _usage(message: str) -> Exception:
-    from tradeterm.cli import UsageError
-
-    return UsageError(message)
+@contextlib.contextmanager
+def reading(args: argparse.Namespace) -> Iterator[tuple[str, sqlite3.Connection]]:
+    """The market's symbol and a read-only connection to the journal asked for (its path
+    and mode said on stderr), closed after the block; an SQLite error reading it is a
+    :class:`UserError`."""
+    symbol, conn = _open(args)
+    try:
+        yield symbol, conn
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read the journal: {exc}") from None
+    finally:
+        conn.close()
 
 
 def _open(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
@@ -96,7 +86,7 @@ def _open(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
     cli = {key: value for key in ("symbol", "mode") if (value := getattr(args, key, None))}
     settings = load_settings(getattr(args, "config", None), cli).settings
     if args.date_from and args.date_to and args.date_from > args.date_to:
-        raise _usage(f"--from {args.date_from} is after --to {args.date_to}")
+        raise UserError(f"--from {args.date_from} is after --to {args.date_to}")
     path = args.journal or settings.journal_path()
     try:
         conn = open_readonly(path)
@@ -108,97 +98,10 @@ def _open(args: argparse.Namespace) -> tuple[str, sqlite3.Connection]:
             if args.journal is None and legacy.exists()
             else ""
         )
-        raise _usage(f"{exc}{hint}") from None
+        raise UserError(f"{exc}{hint}") from None
     whose = "" if args.journal else f", {settings.mode.upper()} mode"
     print(f"tradeterm: reading journal {path}{whose}", file=sys.stderr)
     return settings.symbol, conn
-
-
-# ---- report ------------------------------------------------------------------------------------
-
-
-def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    symbol, conn = _open(args)
-    try:
-        report = rp.build(conn, args.date_from, args.date_to)
-    except sqlite3.Error as exc:
-        raise _usage(f"cannot read the journal: {exc}") from None
-    finally:
-        conn.close()
-    if args.format == "json":
-        json.dump(_report_json(symbol, args, report), out, indent=2)
-        out.write("\n")
-    elif args.format == "csv":
-        _write_csv(out, REPORT_FIELDS, _report_rows(report))
-    else:
-        out.write(_report_table(symbol, args, report))
-    return 0
-
-
-REPORT_FIELDS = (
-    "day", "source", "trades", "wins", "win_rate", "gross", "commissions", "net",
-    "profit_factor", "max_drawdown", "daily_sharpe",
-)  # fmt: skip
-
-
-def _report_rows(report: rp.Report) -> Iterator[dict[str, object]]:
-    for day, source, stats in report.rows:
-        yield {"day": day.isoformat(), "source": source, **stats.as_dict()}
-    for source, stats in report.by_source.items():
-        yield {"day": "all", "source": source, **stats.as_dict()}
-    yield {"day": "all", "source": "all", **report.total.as_dict()}
-
-
-def _report_json(symbol: str, args: argparse.Namespace, report: rp.Report) -> dict[str, object]:
-    return {
-        "symbol": symbol,
-        "from": args.date_from.isoformat() if args.date_from else None,
-        "to": args.date_to.isoformat() if args.date_to else None,
-        "days": [{"day": d.isoformat(), "source": s, **st.as_dict()} for d, s, st in report.rows],
-        "by_source": {s: st.as_dict() for s, st in report.by_source.items()},
-        "total": report.total.as_dict(),
-        "open_position": report.open_position,
-    }
-
-
-def _report_table(symbol: str, args: argparse.Namespace, report: rp.Report) -> str:
-    span = f"{args.date_from or 'start'} to {args.date_to or 'now'}"
-    lines = [f"{symbol} performance, trading days {span}"]
-    if not report.total.trades:
-        lines.append("no closed trades in this range")
-    else:
-        header = ("day", "source", "trades", "win%", "gross", "comm", "net", "PF", "maxDD",
-                  "sharpe")  # fmt: skip
-        table = [header] + [_cells(r["day"], r["source"], r) for r in _report_rows(report)]
-        widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
-        for n, row in enumerate(table):
-            lines.append("  ".join(
-                str(c).ljust(w) if i < 2 else str(c).rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            ))  # fmt: skip
-            if n == 0:
-                lines.append("  ".join("-" * w for w in widths))
-    if report.open_position:
-        lines.append(f"open position {report.open_position} (not counted until closed)")
-    return "\n".join(lines) + "\n"
-
-
-def _cells(day: object, source: object, r: dict[str, object]) -> tuple[str, ...]:
-    def pct(v: object) -> str:
-        return "-" if v is None else f"{float(v) * 100:.0f}%"  # type: ignore[arg-type]
-
-    def num(v: object) -> str:
-        return "-" if v is None else f"{float(v):.2f}"  # type: ignore[arg-type]
-
-    def money(v: object) -> str:
-        return f"{Decimal(str(v)):,.2f}"
-
-    return (
-        str(day), str(source), str(r["trades"]), pct(r["win_rate"]), money(r["gross"]),
-        money(r["commissions"]), money(r["net"]), num(r["profit_factor"]),
-        money(r["max_drawdown"]), num(r["daily_sharpe"]),
-    )  # fmt: skip
 
 
 # ---- export ------------------------------------------------------------------------------------
@@ -276,22 +179,17 @@ def _is_bar_tick(what: str, name: str) -> bool:
 
 def cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    _, conn = _open(args)
-    try:
+    with reading(args) as (_, conn):
         fields, rows = export_rows(conn, args.what, args.date_from, args.date_to)
-    except sqlite3.Error as exc:
-        raise _usage(f"cannot read the journal: {exc}") from None
-    finally:
-        conn.close()
     if args.format == "json":
         json.dump([{k: r.get(k) for k in fields} for r in rows], out, indent=1)
         out.write("\n")
     else:
-        _write_csv(out, fields, rows)
+        write_csv(out, fields, rows)
     return 0
 
 
-def _write_csv(out: TextIO, fields: Sequence[str], rows: Any) -> None:
+def write_csv(out: TextIO, fields: Sequence[str], rows: Any) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore",
                             lineterminator="\n")  # fmt: skip

@@ -1,32 +1,26 @@
 """``tradeterm [SYMBOL]``: check what the screen needs, run it, and turn every way it can
-end into an exit status and at most one line for the user."""
+end into an exit status and at most one line for the user (a :class:`UserError`)."""
 
 from __future__ import annotations
 
+import argparse
+
 from textual.theme import Theme
 
+from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, EXIT_USAGE, UserError, reported_as
+from tradeterm.cli.options import load
 from tradeterm.config import Settings
 from tradeterm.ui.keys import KeymapError, check_keymap
 from tradeterm.ui.themes import ThemeError, select_theme
 
 
-class ScreenUsageError(Exception):
-    """Bad input for the screen (theme, keymap): exit status 2."""
-
-
-class ScreenStartError(Exception):
-    """The screen could not start trading (connection, mode): exit status 1."""
-
-
 def check_screen(settings: Settings) -> tuple[Theme, dict[str, Theme]]:
     """What the screen needs from the settings beyond their types: the theme (and every
-    available one) and a keymap it can honour. :class:`ScreenUsageError` otherwise; ``config
-    show`` runs it too, so it refuses what the screen would."""
-    try:
+    available one) and a keymap it can honour. A :class:`UserError` (exit status 2)
+    otherwise; ``config show`` runs it too, so it refuses what the screen would."""
+    with reported_as(EXIT_USAGE, ThemeError, KeymapError):
         check_keymap(settings.ui.keymap)
         return select_theme(settings.ui.theme)
-    except (ThemeError, KeymapError) as exc:
-        raise ScreenUsageError(str(exc)) from None
 
 
 def build_app(settings: Settings, *, seed: int = 1) -> object:
@@ -37,15 +31,24 @@ def build_app(settings: Settings, *, seed: int = 1) -> object:
 
 
 def run(settings: Settings, *, seed: int = 1) -> int:
+    """Run the screen to its end. A :class:`UserError` when it could not start trading
+    (connection, mode: exit status 1) or stopped with critical journal rows unwritten (3)."""
     from tradeterm.ui.app import TradingApp
 
     app = build_app(settings, seed=seed)
     assert isinstance(app, TradingApp)
     code = app.run()
     if app.startup_error:
-        raise ScreenStartError(app.startup_error)
+        raise UserError(app.startup_error, EXIT_ERROR)
     if app.unwritten:
-        from tradeterm.runtime import UnwrittenError
-
-        raise UnwrittenError(app.unwritten)
+        raise UserError(app.unwritten, EXIT_UNWRITTEN)
     return app.return_code or (code if isinstance(code, int) else 0)
+
+
+def command(args: argparse.Namespace) -> int:
+    """``tradeterm [SYMBOL] [options]``: bad input is reported before anything runs."""
+    from tradeterm.logs import setup_logging
+
+    settings = load(args).settings
+    setup_logging(settings.logging, f"tradeterm-{settings.symbol}")
+    return run(settings)

@@ -15,16 +15,13 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from tradeterm.cli.errors import UserError
 from tradeterm.sim import catalog
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.faults import FaultSpecError, parse_faults
 from tradeterm.sim.replay import ReplayError, load_replay, parse_speed
 
 HELP = "run the fake IB Gateway (market simulator, matching engine, replay, faults)"
-
-
-class GatewayUsageError(Exception):
-    """A bad ``tradeterm gateway`` option, worded for the user."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,35 +57,35 @@ def _amount(text: str) -> Decimal:
 
 
 def config_from_args(args: argparse.Namespace) -> GatewayConfig:
-    """Validate the options into a GatewayConfig; raises GatewayUsageError."""
+    """Validate the options into a GatewayConfig; raises UserError."""
     symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
     if not symbols:
-        raise GatewayUsageError("--symbols needs at least one root symbol")
+        raise UserError("--symbols needs at least one root symbol")
     for symbol in symbols:
         if catalog.spec_for(symbol) is None:
             known = ", ".join(sorted(catalog.PRODUCTS))
-            raise GatewayUsageError(f"unknown symbol {symbol!r} (known: {known})")
+            raise UserError(f"unknown symbol {symbol!r} (known: {known})")
     if not 0 <= args.port <= 65535:
-        raise GatewayUsageError(f"--port {args.port} is not a TCP port (0-65535)")
+        raise UserError(f"--port {args.port} is not a TCP port (0-65535)")
     if not 0 < args.rate <= 1_000_000:
-        raise GatewayUsageError(f"--rate {args.rate:g} must be above 0 and at most 1000000")
+        raise UserError(f"--rate {args.rate:g} must be above 0 and at most 1000000")
     try:
         speed = parse_speed(args.speed)
     except ValueError as exc:
-        raise GatewayUsageError(f"--speed: {exc}") from None
+        raise UserError(f"--speed: {exc}") from None
     try:
         parse_faults(args.faults)
     except FaultSpecError as exc:
-        raise GatewayUsageError(f"--faults: {exc}") from None
+        raise UserError(f"--faults: {exc}") from None
     if args.replay is not None:
         spec = catalog.spec_for(symbols[0])
         assert spec is not None
         try:
             next(iter(load_replay(args.replay, tick_size=spec.tick)), None)
         except ReplayError as exc:
-            raise GatewayUsageError(f"--replay: {exc}") from None
+            raise UserError(f"--replay: {exc}") from None
     if args.commission < 0:
-        raise GatewayUsageError("--commission cannot be negative")
+        raise UserError("--commission cannot be negative")
     return GatewayConfig(
         host=args.host,
         port=args.port,
@@ -109,7 +106,7 @@ async def serve(config: GatewayConfig) -> None:
     try:
         host, port = await gateway.start()
     except OSError as exc:
-        raise GatewayUsageError(
+        raise UserError(
             f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
         ) from None
     print(f"listening on {host}:{port}", flush=True)

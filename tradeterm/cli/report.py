@@ -1,0 +1,100 @@
+"""``tradeterm report``: performance per day and strategy from one mode's journal (which
+journal, and how it is read, as for ``tradeterm journal export``: :mod:`tradeterm.cli.journal`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import TextIO
+
+from tradeterm.cli.journal import range_arguments, reading, which_arguments, write_csv
+from tradeterm.journal import report as rp
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    which_arguments(parser)
+    range_arguments(parser)
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    with reading(args) as (symbol, conn):
+        report = rp.build(conn, args.date_from, args.date_to)
+    if args.format == "json":
+        json.dump(_report_json(symbol, args, report), out, indent=2)
+        out.write("\n")
+    elif args.format == "csv":
+        write_csv(out, REPORT_FIELDS, _report_rows(report))
+    else:
+        out.write(_report_table(symbol, args, report))
+    return 0
+
+
+REPORT_FIELDS = (
+    "day", "source", "trades", "wins", "win_rate", "gross", "commissions", "net",
+    "profit_factor", "max_drawdown", "daily_sharpe",
+)  # fmt: skip
+
+
+def _report_rows(report: rp.Report) -> Iterator[dict[str, object]]:
+    for day, source, stats in report.rows:
+        yield {"day": day.isoformat(), "source": source, **stats.as_dict()}
+    for source, stats in report.by_source.items():
+        yield {"day": "all", "source": source, **stats.as_dict()}
+    yield {"day": "all", "source": "all", **report.total.as_dict()}
+
+
+def _report_json(symbol: str, args: argparse.Namespace, report: rp.Report) -> dict[str, object]:
+    return {
+        "symbol": symbol,
+        "from": args.date_from.isoformat() if args.date_from else None,
+        "to": args.date_to.isoformat() if args.date_to else None,
+        "days": [{"day": d.isoformat(), "source": s, **st.as_dict()} for d, s, st in report.rows],
+        "by_source": {s: st.as_dict() for s, st in report.by_source.items()},
+        "total": report.total.as_dict(),
+        "open_position": report.open_position,
+    }
+
+
+def _report_table(symbol: str, args: argparse.Namespace, report: rp.Report) -> str:
+    span = f"{args.date_from or 'start'} to {args.date_to or 'now'}"
+    lines = [f"{symbol} performance, trading days {span}"]
+    if not report.total.trades:
+        lines.append("no closed trades in this range")
+    else:
+        header = ("day", "source", "trades", "win%", "gross", "comm", "net", "PF", "maxDD",
+                  "sharpe")  # fmt: skip
+        table = [header] + [_cells(r["day"], r["source"], r) for r in _report_rows(report)]
+        widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+        for n, row in enumerate(table):
+            lines.append("  ".join(
+                str(c).ljust(w) if i < 2 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ))  # fmt: skip
+            if n == 0:
+                lines.append("  ".join("-" * w for w in widths))
+    if report.open_position:
+        lines.append(f"open position {report.open_position} (not counted until closed)")
+    return "\n".join(lines) + "\n"
+
+
+def _cells(day: object, source: object, r: dict[str, object]) -> tuple[str, ...]:
+    def pct(v: object) -> str:
+        return "-" if v is None else f"{float(v) * 100:.0f}%"  # type: ignore[arg-type]
+
+    def num(v: object) -> str:
+        return "-" if v is None else f"{float(v):.2f}"  # type: ignore[arg-type]
+
+    def money(v: object) -> str:
+        return f"{Decimal(str(v)):,.2f}"
+
+    return (
+        str(day), str(source), str(r["trades"]), pct(r["win_rate"]), money(r["gross"]),
+        money(r["commissions"]), money(r["net"]), num(r["profit_factor"]),
+        money(r["max_drawdown"]), num(r["daily_sharpe"]),
+    )  # fmt: skip
