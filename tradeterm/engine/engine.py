@@ -62,7 +62,8 @@ from tradeterm.broker.base import (
 )
 from tradeterm.config import MarketConfig
 from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Order, Side
-from tradeterm.engine.bars import BarBuilder, BarUpdate
+from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
+from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -105,7 +106,6 @@ from tradeterm.engine.risk import (
     RiskTransition,
     TradingState,
 )
-from tradeterm.engine.session import CHICAGO, CME, NS, SessionCalendar
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from tradeterm.domain import Fill, FillLedger, Instrument, Position, nearest_tick
-from tradeterm.engine.session import CME, SessionCalendar
+from tradeterm.engine.calendar import CME, SessionCalendar
 
 ZERO = Decimal(0)
 

@@ -26,11 +26,11 @@ from tests.unit.engine.test_orders import (
 from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent, Unsent
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Quote, Side
+from tradeterm.engine.calendar import CME
 from tradeterm.engine.commands import ModifyOrder, PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import KillProgress
 from tradeterm.engine.kill import KillTimings
-from tradeterm.engine.session import CME
 from tradeterm.journal import Journal
 
 FAST = KillTimings(cancel_wait_s=0.02, fill_wait_s=0.02, timeout_s=0.2, retry_pause_s=0.01)

@@ -42,6 +42,7 @@ from tradeterm.domain import (
     TimeInForce,
     Trade,
 )
+from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -66,7 +67,6 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.orders import OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
-from tradeterm.engine.session import CHICAGO, CME, NS
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
 NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)

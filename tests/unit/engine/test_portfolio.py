@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradeterm.domain import ContractMonth, DomainError, Fill, Instrument, Side
+from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.portfolio import Divergence, Portfolio
-from tradeterm.engine.session import CHICAGO, CME, NS
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
 NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)

@@ -24,6 +24,7 @@ from tradeterm.domain import (
     OrderType,
     Side,
 )
+from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder, Refused
 from tradeterm.engine.orders import OrderIntent, OrderManager
 from tradeterm.engine.portfolio import PnL, Portfolio
@@ -35,7 +36,6 @@ from tradeterm.engine.risk import (
     RiskTransition,
     TradingState,
 )
-from tradeterm.engine.session import CHICAGO, CME, NS
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
 CL = Instrument.from_spec("CL", ContractMonth(2026, 12), con_id=1)
