@@ -33,8 +33,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Protocol
@@ -95,7 +94,7 @@ from tradeterm.engine.events import (
     RiskUpdate,
 )
 from tradeterm.engine.kill import KillSwitch, KillTimings
-from tradeterm.engine.marketdata import Changes, Feed, MarketState, StalenessWatchdog
+from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
 from tradeterm.engine.orders import BeforeSend, OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.risk import (
@@ -106,6 +105,7 @@ from tradeterm.engine.risk import (
     RiskTransition,
     TradingState,
 )
+from tradeterm.engine.stream import EventStream
 
 log = logging.getLogger(__name__)
 
@@ -139,55 +139,6 @@ def default_staleness(quotes_s: float) -> dict[Feed, float]:
         Feed.TRADES: max(quotes_s * 6, 30.0),
         Feed.BARS: max(quotes_s * 4, 15.0),
     }
-
-
-class EventStream:
-    """One listener's queue. Market and bar events coalesce while the listener is behind;
-    everything else is kept in order, never dropped."""
-
-    def __init__(self, on_close: Callable[[EventStream], None]) -> None:
-        self._items: deque[EngineEvent] = deque()
-        self._wake = asyncio.Event()
-        self._on_close = on_close
-        self.closed = False
-
-    def push(self, event: EngineEvent) -> None:
-        items = self._items
-        if items:
-            last = items[-1]
-            if isinstance(event, MarketChanged) and isinstance(last, MarketChanged):
-                a, b = last.changes, event.changes
-                items[-1] = MarketChanged(
-                    Changes(a.kinds | b.kinds, a.rows | b.rows, a.all_rows or b.all_rows)
-                )
-                return
-            if isinstance(event, BarsChanged) and isinstance(last, BarsChanged):
-                items[-1] = BarsChanged(event.forming, last.closed + event.closed)
-                return
-        items.append(event)
-        self._wake.set()
-
-    def drain(self) -> list[EngineEvent]:
-        """Everything queued, without waiting."""
-        out = list(self._items)
-        self._items.clear()
-        return out
-
-    def __aiter__(self) -> AsyncIterator[EngineEvent]:
-        return self
-
-    async def __anext__(self) -> EngineEvent:
-        while not self._items:
-            if self.closed:
-                raise StopAsyncIteration
-            self._wake.clear()
-            await self._wake.wait()
-        return self._items.popleft()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-        self._on_close(self)
 
 
 class Engine:

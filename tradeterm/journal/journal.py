@@ -63,7 +63,8 @@ from tradeterm.journal import rows as R
 from tradeterm.journal.store import JournalError, WriterLock, prepare
 
 if TYPE_CHECKING:
-    from tradeterm.engine.engine import Engine, EventStream
+    from tradeterm.engine.engine import Engine
+    from tradeterm.engine.stream import EventStream
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ from tradeterm.engine.commands import (
     Refused,
     Reverse,
 )
-from tradeterm.engine.engine import Engine, EventStream
+from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import (
     CommandDone,
     EngineEvent,
@@ -67,6 +67,7 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.orders import OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
+from tradeterm.engine.stream import EventStream
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
 NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
