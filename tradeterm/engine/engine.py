@@ -34,6 +34,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from decimal import Decimal
 from typing import Protocol
@@ -217,7 +218,9 @@ class Engine:
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
         self._connected = asyncio.Event()  # connected to IB and IB to the exchange
         self._order_change = asyncio.Event()  # an order update or a fill was published
-        self.kill_switch = KillSwitch(self, KillTimings(timeout_s=self.config.risk.kill_timeout_s))
+        self.kill_switch = KillSwitch(
+            _KillTarget(self), KillTimings(timeout_s=self.config.risk.kill_timeout_s)
+        )
 
     # ---- listeners -----------------------------------------------------------------------
 
@@ -1044,3 +1047,56 @@ class Engine:
             return ()
         now = self.clock()
         return tuple((feed, watchdog.data_age(feed, now)) for feed in watchdog.thresholds)
+
+
+class _KillTarget:
+    """The engine as the kill switch sees it (:class:`~tradeterm.engine.kill.KillTarget`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def orders(self) -> OrderManager | None:
+        return self._engine.orders
+
+    @property
+    def position(self) -> int:
+        portfolio = self._engine.portfolio
+        return portfolio.position.quantity if portfolio is not None else 0
+
+    @property
+    def connected(self) -> bool:
+        return self._engine.connected
+
+    def now(self) -> int:
+        return self._engine.clock()
+
+    def publish(self, progress: KillProgress) -> None:
+        self._engine.publish(progress)
+
+    def priority(self) -> AbstractContextManager[None]:
+        return self._engine.broker.priority()
+
+    async def wait_connected(self) -> None:
+        await self._engine.wait_connected()
+
+    async def wait_order_change(self, timeout_s: float) -> None:
+        await self._engine.wait_order_change(timeout_s)
+
+    async def sync(self) -> None:
+        if self._engine.needs_reconcile:
+            await self._engine.reconcile("kill switch")
+
+    async def broker_truth(self) -> int:
+        return await self._engine.broker_truth()
+
+    def reduce(self, reason: str) -> None:
+        if self._engine.risk is not None:
+            self._engine.risk.reduce(reason)
+
+    def halt(self, reason: str) -> bool:
+        risk = self._engine.risk
+        if risk is None:
+            return False
+        risk.halt(reason)
+        return risk.state is TradingState.HALTED
