@@ -95,9 +95,10 @@ class IntentRecord:
 class Journal:
     """See the module notes. Use::
 
-    journal = Journal(path, on_failure=engine.halt)
+    journal = Journal(path)
     await journal.open()
-    engine.before_send = journal.commit_intent
+    engine = Engine(broker, before_send=journal.commit_intent)
+    journal.on_failure = engine.halt
     task = journal.attach(engine)
     ...
     await journal.close()

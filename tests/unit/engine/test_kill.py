@@ -31,6 +31,7 @@ from tradeterm.engine.commands import ModifyOrder, PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import KillProgress
 from tradeterm.engine.kill import KillTimings
+from tradeterm.engine.orders import BeforeSend
 from tradeterm.journal import Journal
 
 FAST = KillTimings(cancel_wait_s=0.02, fill_wait_s=0.02, timeout_s=0.2, retry_pause_s=0.01)
@@ -45,13 +46,15 @@ def long_one() -> PositionReport:
 async def make_run() -> AsyncIterator[MakeRun]:
     engines: list[Engine] = []
 
-    async def make(risk: RiskConfig | None = None, held: int = 0) -> Run:
+    async def make(
+        risk: RiskConfig | None = None, held: int = 0, before_send: BeforeSend | None = None
+    ) -> Run:
         broker = FakeBroker(ES)
         if held:
             broker.position_reports = [long_one()]
         config = MarketConfig(risk=risk or RiskConfig())
         engine = Engine(broker, "ES", config, clock=Clock(), calendar=CME, session=2,
-                        timer_s=3600)  # fmt: skip
+                        timer_s=3600, before_send=before_send)  # fmt: skip
         engine.kill_switch.timings = FAST
         engines.append(engine)
         run = Run(engine, broker, Clock())
@@ -250,11 +253,12 @@ async def test_the_kill_drops_queued_orders_as_never_sent_and_goes_first(
     """Orders of ours still queued behind IB's message rate when the kill starts never leave:
     a new one is rejected as never sent (its journal intent closed so), a modification is
     refused; the kill's own cancels, flatten and reads are all sent urgent."""
-    run = await make_run(RiskConfig(max_position=5, max_order_qty=5), held=1)
     journal = Journal(tmp_path / "ES.sqlite", flush_interval_ms=10)
     await journal.open()
     await journal.start_session("ES", "sim", "0.1.0")
-    run.om().before_send = journal.commit_intent  # the engine is started: its order manager
+    run = await make_run(
+        RiskConfig(max_position=5, max_order_qty=5), held=1, before_send=journal.commit_intent
+    )
     engine, broker = run.engine, run.broker
     follow = journal.attach(engine)
     try:
