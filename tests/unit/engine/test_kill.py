@@ -4,8 +4,10 @@ broker that never fills (the timeout, and what HALTED then says), and the discon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,12 @@ from tests.unit.engine.test_orders import (
 )
 from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent, Unsent
 from tradeterm.config import MarketConfig, RiskConfig
-from tradeterm.domain import OrderStatus, OrderType, Quote, Side
+from tradeterm.domain import Order, OrderStatus, OrderType, Quote, Side
 from tradeterm.engine.calendar import CME
 from tradeterm.engine.commands import ModifyOrder, PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import KillProgress
-from tradeterm.engine.kill import KillTimings
+from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.orders import BeforeSend
 from tradeterm.journal import Journal
 
@@ -321,3 +323,93 @@ async def _intent(path: Path, order_id: str) -> tuple[Any, ...]:
             if found and found[0][0] == "done":
                 return tuple(found[0])
             await asyncio.sleep(0.01)
+
+
+# ---- the kill switch on its own protocol -----------------------------------------------------
+
+
+class BareOrders:
+    """A book with no working order whose close flattens at once (KillOrders)."""
+
+    def __init__(self, desk: BareDesk) -> None:
+        self._desk = desk
+        self.closes: list[str] = []
+
+    def working(self) -> list[Order]:
+        return []
+
+    def unconfirmed(self) -> list[tuple[Order, str]]:
+        return []
+
+    def is_close(self, order: Order) -> bool:
+        return False
+
+    def cancel_sent(self, order: Order) -> bool:
+        return False
+
+    def drop_unsent(self, why: str) -> list[Order]:
+        return []
+
+    async def cancel_all(
+        self, at_price: int | None = None, *, keep_closes: bool = False
+    ) -> tuple[str, ...]:
+        return ()
+
+    async def send_close(self, command_id: str, role: str) -> Order | None:
+        self.closes.append(f"{command_id} {role}")
+        self._desk.held = 0
+        return None
+
+
+class BareDesk:
+    """A KillTarget without an engine: what the kill switch needs and nothing else."""
+
+    def __init__(self, held: int) -> None:
+        self.held = held
+        self.orders = BareOrders(self)
+        self.connected = True
+        self.published: list[KillProgress] = []
+        self.reduced: list[str] = []
+        self.halted: list[str] = []
+
+    @property
+    def position(self) -> int:
+        return self.held
+
+    def now(self) -> int:
+        return T0
+
+    def publish(self, progress: KillProgress) -> None:
+        self.published.append(progress)
+
+    def priority(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    async def wait_connected(self) -> None:
+        return None
+
+    async def wait_order_change(self, timeout_s: float) -> None:
+        await asyncio.sleep(0)
+
+    async def sync(self) -> None:
+        return None
+
+    async def broker_truth(self) -> int:
+        return self.held
+
+    def reduce(self, reason: str) -> None:
+        self.reduced.append(reason)
+
+    def halt(self, reason: str) -> bool:
+        self.halted.append(reason)
+        return True
+
+
+async def test_the_kill_switch_runs_on_its_narrow_protocol_without_an_engine() -> None:
+    desk = BareDesk(held=2)
+    switch = KillSwitch(desk, FAST)
+    last = await switch.request("test")
+    assert [p.step for p in desk.published] == ["requested", "verifying", "halted"]
+    assert last.ok and last.done and last.position == 0
+    assert desk.orders.closes == ["kill-1.1 kill"]
+    assert desk.reduced == ["kill switch: test"] and desk.halted == ["kill switch: test"]
