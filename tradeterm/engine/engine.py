@@ -27,6 +27,10 @@ count as recovered.
 An execution id reported again with other facts (:class:`~tradeterm.domain.FillConflict`, from
 the ledger here or from the journal across runs) is not booked: it is logged, shown and
 trading goes HALTED (:meth:`Engine.fill_conflict`), as the fills can no longer be trusted.
+
+Over 500 lines because the broker event handlers (``_on_connection``, ``_on_notice``,
+``_on_market_farm``, ``_resubscribe_stale``) stay here unchanged until the broker port
+rewrites them in trading terms; the trading state and halt latch glue is the next seam.
 """
 
 from __future__ import annotations

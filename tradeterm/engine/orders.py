@@ -24,6 +24,10 @@
 * New entries (orders that could grow the position) are refused while ``blocked`` says why:
   connecting, reconciling, disconnected. Orders that only reduce the position and cancels are
   always allowed. ``checks`` are further pre-trade checks (the risk manager's).
+
+Over 500 lines because an order's life, from command to last fill, is one state machine over
+shared indexes (by client id, IB id, permId); IB's notices about orders are the seam to split
+once the broker port reports them in trading terms.
 """
 
 from __future__ import annotations
