@@ -57,11 +57,11 @@ from tradeterm.broker.base import (
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import ConnectionConfig, MarketConfig
 from tradeterm.domain import Bar, ContractMonth, Instrument, OrderType, Side
+from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import MarketChanged
 from tradeterm.engine.marketdata import Changed, Print
-from tradeterm.engine.session import SessionCalendar
 from tradeterm.sim.events import TradePrint
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe, frame_with

@@ -16,7 +16,7 @@ from timing import best_of  # benchmarks/timing.py (scripts run from their folde
 
 from tradeterm.broker.base import BarEvent, BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, DepthLevel, Instrument, Quote, Side, Trade
-from tradeterm.engine.bars import BarBuilder
+from tradeterm.engine.bar_builder import BarBuilder
 from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
 
 NS = 1_000_000_000

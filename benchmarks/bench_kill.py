@@ -67,8 +67,9 @@ from tradeterm.broker.ib import IbBroker
 from tradeterm.config import ConnectionConfig, MarketConfig, RiskConfig
 from tradeterm.domain import Order, OrderChange, OrderStatus, OrderType, Side
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder
-from tradeterm.engine.engine import Engine, EventStream
+from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import KillProgress
+from tradeterm.engine.stream import EventStream
 
 LIMIT_BELOW_TICKS = 4  # the resting buy limit: this far below the bid
 ENTRIES_BELOW_TICKS = 12  # the burst's entries: this far below the bid

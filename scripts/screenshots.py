@@ -34,7 +34,7 @@ async def until(predicate: Callable[[], object], what: str, timeout: float = 30.
 
 async def shoot(theme: str, out: Path, extra: bool) -> list[Path]:
     from tradeterm.config import load_settings
-    from tradeterm.engine.session import NS, SessionCalendar
+    from tradeterm.engine.calendar import NS, SessionCalendar
     from tradeterm.runtime import open_runtime
     from tradeterm.ui.app import TradingApp
     from tradeterm.ui.dialogs import KillScreen

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, TextIO
 from tradeterm.broker.base import BrokerError, ConnectError
 from tradeterm.config import Settings
 from tradeterm.domain import DomainError, OrderType, Side, decimal_from, whole_from
+from tradeterm.engine.calendar import CHICAGO
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -57,7 +58,6 @@ from tradeterm.engine.events import (
     Reconciled,
     RiskUpdate,
 )
-from tradeterm.engine.session import CHICAGO
 from tradeterm.text import printable
 
 if TYPE_CHECKING:

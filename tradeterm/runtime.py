@@ -43,9 +43,9 @@ from typing import TYPE_CHECKING, Any
 
 from tradeterm import __version__
 from tradeterm.config import Process, Settings
+from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.risk import RiskTransition, TradingState
-from tradeterm.engine.session import SessionCalendar
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
@@ -129,14 +129,12 @@ async def open_runtime(
             broker = IbBroker(connection, port=port)
             engine = Engine(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
-                sent_orders=sent, calendar=calendar,
+                sent_orders=sent, calendar=calendar, before_send=journal.commit_intent,
+                journaled_fills=journal.fills, latch=latch,
+                on_connected=lambda: _bind_account(broker, journal, latch, owner, mode),
             )  # fmt: skip
-            engine.latch = latch
-            engine.on_connected = lambda: _bind_account(broker, journal, latch, owner, mode)
             journal.on_failure = engine.halt
             journal.on_conflict = engine.fill_conflict
-            engine.before_send = journal.commit_intent
-            engine.journaled_fills = journal.fills
             follower = journal.attach(engine)
             try:
                 rt = Runtime(settings, engine, host, port, gateway, journal)

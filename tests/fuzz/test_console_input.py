@@ -27,6 +27,7 @@ from tests.unit.engine.test_orders import ES, PX_5000, Clock, report, settle
 from tradeterm.broker.base import QuoteEvent
 from tradeterm.console import Console, describe, parse_command
 from tradeterm.domain import OrderChange, OrderStatus, OrderType, Quote, Side
+from tradeterm.engine.calendar import CME
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -38,7 +39,6 @@ from tradeterm.engine.commands import (
     Reverse,
 )
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.session import CME
 
 DEFAULT_QTY = 1
 OURS = "tt.ES.2.1"  # the working order (buy 1 limit 4990.00) every console session starts with

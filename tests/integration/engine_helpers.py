@@ -16,11 +16,12 @@ from tests.integration.desk_helpers import Market, until
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import MarketConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
+from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.commands import PlaceOrder
-from tradeterm.engine.engine import Engine, EventStream
+from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineEvent, FillBooked
 from tradeterm.engine.portfolio import PnL
-from tradeterm.engine.session import SessionCalendar
+from tradeterm.engine.stream import EventStream
 from tradeterm.sim.events import Side as BookSide
 from tradeterm.sim.events import TradePrint
 from tradeterm.sim.gateway.app import FakeGateway

@@ -14,6 +14,7 @@ from tests.integration.engine_helpers import MakeEngine, gateway_position, worki
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import BracketConfig, MarketConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
+from tradeterm.engine.calendar import CHICAGO, CME
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -31,7 +32,6 @@ from tradeterm.engine.events import (
     MarketChanged,
     Reconciled,
 )
-from tradeterm.engine.session import CHICAGO, CME
 from tradeterm.sim.gateway.app import FakeGateway
 
 pytestmark = pytest.mark.integration

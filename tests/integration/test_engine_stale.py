@@ -18,10 +18,10 @@ from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import MakeEngine, Run, gateway_position
 from tradeterm.broker.base import ConnectionState
 from tradeterm.domain import Side
+from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.events import MarketChanged
 from tradeterm.engine.marketdata import Feed
-from tradeterm.engine.session import CME, NS
 from tradeterm.sim.gateway.app import FakeGateway
 
 pytestmark = pytest.mark.integration

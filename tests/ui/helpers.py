@@ -19,8 +19,8 @@ from tests.integration.engine_helpers import (
 )
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import Settings, load_settings
+from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.session import SessionCalendar
 from tradeterm.runtime import Runtime
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.oms import SimOrder

@@ -18,8 +18,8 @@ from rich.style import Style
 from tests.ui.helpers import gateway, ladder, make_app, ready, settings, settle
 from tests.unit.engine.test_orders import Clock
 from tradeterm.domain import OrderType, Side
+from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.commands import PlaceOrder
-from tradeterm.engine.session import CHICAGO, CME, NS
 from tradeterm.ui.app import TradingApp
 from tradeterm.ui.ladder import Ladder
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.ui.helpers import make_app, ready, settle
-from tradeterm.engine.session import CHICAGO, CME, NS, SessionCalendar
+from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
 from tradeterm.ui.panels import session_text
 
 

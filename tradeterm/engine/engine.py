@@ -9,22 +9,28 @@ The UI, tests, benchmarks and backtests all drive it the same way::
     snap = engine.snapshot()             # everything a screen shows, immutable
     await engine.stop()
 
+Once the broker has resolved the contract, the engine builds its :class:`TradingCore`
+(``engine/core.py``: market state, bars, portfolio, risk and orders, built together); before
+that it has none. Its parts: the event stream (``stream.py``), the connection health
+(``health.py``), the reconciliation (``reconcile.py``) and the kill switch (``kill.py``).
+
 Workers (asyncio tasks on the caller's loop): the *pump* applies each broker event to the
 market state, bars, orders and portfolio, in arrival order, and publishes what changed; the
 *timer* (4 Hz) closes bars, checks feed staleness, confirms the broker's position, and
 retries what failed (history backfill, reconciliation).
 
-Reconciliation runs at start, after every reconnect and after IB's 1101/1102: executions since
-the last known one (fills missed while disconnected are booked once), open and completed
-orders (own ones re-linked, foreign ones shown read-only; an own order IB does not list is
-closed only on IB's word and otherwise looked for again, see ``OrderManager.settle``), then
-the broker's position, which is the final word. New entries stay blocked until it completes. Before the
-first one, the fills earlier runs journaled are restored (``journaled_fills``), so that only
-fills new to this instance count as recovered.
+Reconciliation (``reconcile.py``) runs at start, after every reconnect and after IB's
+1101/1102; new entries stay blocked until it completes. Before the first one, the fills earlier
+runs journaled are restored (``journaled_fills``), so that only fills new to this instance
+count as recovered.
 
 An execution id reported again with other facts (:class:`~tradeterm.domain.FillConflict`, from
 the ledger here or from the journal across runs) is not booked: it is logged, shown and
 trading goes HALTED (:meth:`Engine.fill_conflict`), as the fills can no longer be trusted.
+
+Over 500 lines because the broker event handlers (``_on_connection``, ``_on_notice``,
+``_on_market_farm``, ``_resubscribe_stale``) stay here unchanged until the broker port
+rewrites them in trading terms; the trading state and halt latch glue is the next seam.
 """
 
 from __future__ import annotations
@@ -33,11 +39,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar, cast
 
 from tradeterm.broker.base import (
     LINK_LOST,
@@ -61,8 +66,9 @@ from tradeterm.broker.base import (
     severity,
 )
 from tradeterm.config import MarketConfig
-from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Order, Side
-from tradeterm.engine.bars import BarBuilder, BarUpdate
+from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument
+from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
+from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -77,6 +83,7 @@ from tradeterm.engine.commands import (
     Refused,
     Reverse,
 )
+from tradeterm.engine.core import TradingCore
 from tradeterm.engine.events import (
     BarsChanged,
     CommandDone,
@@ -89,35 +96,34 @@ from tradeterm.engine.events import (
     MarketChanged,
     OrderUpdated,
     PositionChanged,
-    PositionDivergence,
     Reconciled,
     RiskUpdate,
 )
+from tradeterm.engine.health import CONNECTED, ConnectionHealth, default_staleness
 from tradeterm.engine.kill import KillSwitch, KillTimings
-from tradeterm.engine.marketdata import Changes, Feed, MarketState, StalenessWatchdog
+from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
 from tradeterm.engine.orders import BeforeSend, OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
+from tradeterm.engine.reconcile import Reconciler
 from tradeterm.engine.risk import (
-    RiskContext,
     RiskEvent,
     RiskEventKind,
     RiskManager,
     RiskTransition,
     TradingState,
 )
-from tradeterm.engine.session import CHICAGO, CME, NS, SessionCalendar
+from tradeterm.engine.stream import EventStream
 
 log = logging.getLogger(__name__)
 
-CONNECTED = frozenset({ConnectionState.OK, ConnectionState.DEGRADED})
-POSITION_GRACE_S = 1.0  # the broker's position may trail our fills by this much
-RETRY_S = 5.0  # history / reconciliation retry interval
-RECHECK_S = 1.0  # how often an order of ours that IB does not list is looked for again
+RETRY_S = 5.0  # history / halt latch retry interval
 RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many seconds
 
 JournaledFills = Callable[[Instrument], Awaitable[Sequence[tuple[Fill, Decimal | None]]]]
 """Awaited once at start: the fills of ``instrument`` earlier runs journaled, with their
 commissions, in execution order."""
+
+T = TypeVar("T")
 
 
 class HaltLatch(Protocol):
@@ -130,69 +136,37 @@ class HaltLatch(Protocol):
     def clear(self) -> None: ...
 
 
-def default_staleness(quotes_s: float) -> dict[Feed, float]:
-    """Quotes and depth go stale after ``quotes_s``; trades and bars are quiet in a slow
-    market and get longer."""
-    return {
-        Feed.QUOTES: quotes_s,
-        Feed.DEPTH: quotes_s,
-        Feed.TRADES: max(quotes_s * 6, 30.0),
-        Feed.BARS: max(quotes_s * 4, 15.0),
-    }
+class _Kept(Generic[T]):
+    """An engine attribute under its old name, kept in one of the engine's parts: the broker
+    event handlers (``_on_connection``, ``_on_notice``, ``_on_market_farm``,
+    ``_resubscribe_stale``) still use these names."""
 
+    def __init__(self, part: str, name: str) -> None:
+        self._part, self._name = part, name
 
-class EventStream:
-    """One listener's queue. Market and bar events coalesce while the listener is behind;
-    everything else is kept in order, never dropped."""
+    def __get__(self, engine: Engine, owner: type[Engine] | None = None) -> T:
+        return cast(T, getattr(getattr(engine, self._part), self._name))
 
-    def __init__(self, on_close: Callable[[EventStream], None]) -> None:
-        self._items: deque[EngineEvent] = deque()
-        self._wake = asyncio.Event()
-        self._on_close = on_close
-        self.closed = False
-
-    def push(self, event: EngineEvent) -> None:
-        items = self._items
-        if items:
-            last = items[-1]
-            if isinstance(event, MarketChanged) and isinstance(last, MarketChanged):
-                a, b = last.changes, event.changes
-                items[-1] = MarketChanged(
-                    Changes(a.kinds | b.kinds, a.rows | b.rows, a.all_rows or b.all_rows)
-                )
-                return
-            if isinstance(event, BarsChanged) and isinstance(last, BarsChanged):
-                items[-1] = BarsChanged(event.forming, last.closed + event.closed)
-                return
-        items.append(event)
-        self._wake.set()
-
-    def drain(self) -> list[EngineEvent]:
-        """Everything queued, without waiting."""
-        out = list(self._items)
-        self._items.clear()
-        return out
-
-    def __aiter__(self) -> AsyncIterator[EngineEvent]:
-        return self
-
-    async def __anext__(self) -> EngineEvent:
-        while not self._items:
-            if self.closed:
-                raise StopAsyncIteration
-            self._wake.clear()
-            await self._wake.wait()
-        return self._items.popleft()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-        self._on_close(self)
+    def __set__(self, engine: Engine, value: T) -> None:
+        setattr(getattr(engine, self._part), self._name, value)
 
 
 class Engine:
     """See the module notes. ``instance`` names this tradeterm process in every orderRef
-    (default: the symbol); two instances must not share a name on one account."""
+    (default: the symbol); two instances must not share a name on one account.
+
+    Hooks (the runtime's, all optional): ``before_send`` is awaited before each order goes to
+    the broker (the journal commits its intent); ``journaled_fills`` is awaited once at start;
+    ``latch`` keeps HALTED outside the journal; ``on_connected`` is called once connected,
+    before anything restored is applied to trading (raising refuses the start)."""
+
+    _broker_state = _Kept[ConnectionState]("link", "state")
+    _broker_reason = _Kept[str]("link", "reason")
+    _retry_in = _Kept["float | None"]("link", "retry_in")
+    _link_down = _Kept[bool]("link", "link_down")
+    _farm_down = _Kept["str | None"]("link", "farm_down")
+    _reconciled_once = _Kept[bool]("reconciler", "once")
+    _reconcile_due = _Kept[bool]("reconciler", "due")
 
     def __init__(
         self,
@@ -209,6 +183,10 @@ class Engine:
         timer_s: float = 0.25,
         risk_state: RiskTransition | None = None,
         sent_orders: Sequence[SentOrder] = (),
+        before_send: BeforeSend | None = None,
+        journaled_fills: JournaledFills | None = None,
+        latch: HaltLatch | None = None,
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self.broker = broker
         self.symbol = symbol.upper()
@@ -223,50 +201,63 @@ class Engine:
             session if session is not None else time.time_ns() // 1_000_000,
         )
         self._staleness = dict(staleness or default_staleness(self.config.risk.stale_after_s))
+        self.before_send = before_send
+        self.journaled_fills = journaled_fills
+        self.latch = latch
+        self.on_connected = on_connected
         self._listeners: list[EventStream] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._commands = 0
-        self._reconcile_lock = asyncio.Lock()
-        self._reconciled_once = False
-        self._reconcile_due = False
-        self._reconciling = False  # a reconciliation is running (entries wait)
         self._history_due = False
         self._last_resubscribe = 0
-        self._broker_state = ConnectionState.DISCONNECTED
-        self._broker_reason = "not started"
-        self._retry_in: float | None = None
-        self._link_down = False
-        self._farm_down: str | None = None  # why IB's market data farm is down
-        self._broker_position: PositionReport | None = None
-        self._broker_position_at = 0  # when it was last heard or read (local clock)
-        self._last_fill_at = 0  # when our last fill was booked (local clock)
-        self._position_due: int | None = None
-        self._recheck_at = 0  # when to look again for our orders IB does not list
-        self.health = HealthChanged(ConnectionState.DISCONNECTED, "not started", (), clock())
+        self.link = ConnectionHealth(clock())
+        self.reconciler = Reconciler(
+            broker, self.link, clock=clock, book=self._on_execution, publish=self.publish,
+            notice=self.notice, refresh=self._refresh_health,
+        )  # fmt: skip
+        self.core: TradingCore | None = None  # built once the contract is known (start)
         self.account_pnl: object | None = None
-        # built once the instrument is known (start)
-        self.instrument: Instrument | None = None
-        self.market: MarketState | None = None
-        self.bars: BarBuilder | None = None
-        self.portfolio: Portfolio | None = None
-        self.orders: OrderManager | None = None
-        self.watchdog: StalenessWatchdog | None = None
-        self.risk: RiskManager | None = None
         self._restored_risk = risk_state  # the last journaled trading-state transition
         self._sent_orders = tuple(sent_orders)  # orders earlier runs sent, fate unknown
-        self.before_send: BeforeSend | None = None  # set before start (the journal's hook)
-        self.journaled_fills: JournaledFills | None = None  # likewise
-        self.latch: HaltLatch | None = None  # set before start (the journal's halt latch)
-        # set before start: called once connected, before anything restored is applied to
-        # trading (the runtime checks the account the journal belongs to); raising refuses it
-        self.on_connected: Callable[[], None] | None = None
         self.latch_error: str | None = None  # HALTED could not be latched: kept in memory only
         self._latch_retry_at = 0
         self.last_refusal = ""
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
         self._connected = asyncio.Event()  # connected to IB and IB to the exchange
         self._order_change = asyncio.Event()  # an order update or a fill was published
-        self.kill_switch = KillSwitch(self, KillTimings(timeout_s=self.config.risk.kill_timeout_s))
+        self.kill_switch = KillSwitch(
+            _KillTarget(self), KillTimings(timeout_s=self.config.risk.kill_timeout_s)
+        )
+
+    # ---- the core's parts, for callers (None before the contract is known) --------------
+
+    @property
+    def instrument(self) -> Instrument | None:
+        return self.core.instrument if self.core is not None else None
+
+    @property
+    def market(self) -> MarketState | None:
+        return self.core.market if self.core is not None else None
+
+    @property
+    def bars(self) -> BarBuilder | None:
+        return self.core.bars if self.core is not None else None
+
+    @property
+    def portfolio(self) -> Portfolio | None:
+        return self.core.portfolio if self.core is not None else None
+
+    @property
+    def orders(self) -> OrderManager | None:
+        return self.core.orders if self.core is not None else None
+
+    @property
+    def risk(self) -> RiskManager | None:
+        return self.core.risk if self.core is not None else None
+
+    @property
+    def watchdog(self) -> StalenessWatchdog | None:
+        return self.core.watchdog if self.core is not None else None
 
     # ---- listeners -----------------------------------------------------------------------
 
@@ -299,36 +290,36 @@ class Engine:
             instrument = await self.broker.resolve(contract, roll_days=self.config.roll_days)
             if not self._calendar_given:
                 self.calendar = self._contract_calendar(instrument)
-            self._build(instrument)
-            await self._restore_fills(instrument)
+            core = self.core = self._build(instrument)
+            await self._restore_fills(core)
             for sent in self._sent_orders:  # with their fills; the reconciliation finds them
-                self._orders().restore(sent)
+                core.orders.restore(sent)
             await self.broker.subscribe_market_data(instrument)
-            await self._backfill()
+            await self._backfill(core)
             await self.reconcile("start")
         except BaseException:
             await self.stop()
             raise
         self._tasks.append(asyncio.create_task(self._timer(), name="engine-timer"))
-        self._resume_kill()
+        self._resume_kill(core)
 
-    def _resume_kill(self) -> None:
+    def _resume_kill(self, core: TradingCore) -> None:
         """A restart in a restored REDUCING state (a kill that had not finished) or HALTED
         with something still open at IB runs the kill switch again."""
-        risk, orders, portfolio = self.risk, self._orders(), self._portfolio()
-        if risk is None or risk.state is TradingState.ACTIVE:
+        risk = core.risk
+        if risk.state is TradingState.ACTIVE:
             return
-        open_ = portfolio.position.quantity != 0 or bool(orders.working())
+        open_ = core.portfolio.position.quantity != 0 or bool(core.orders.working())
         if risk.state is TradingState.REDUCING or open_:
             self.request_kill(f"restarted {risk.state} ({risk.state_reason}): finishing the kill")
 
-    async def _restore_fills(self, instrument: Instrument) -> None:
+    async def _restore_fills(self, core: TradingCore) -> None:
         """The fills earlier runs journaled, known before IB reports any again (see the
         module notes)."""
         if self.journaled_fills is None:
             return
-        portfolio = self._portfolio()
-        fills = await self.journaled_fills(instrument)
+        portfolio = core.portfolio
+        fills = await self.journaled_fills(core.instrument)
         for fill, commission in fills:
             portfolio.restore(fill, commission)
         if fills:
@@ -347,29 +338,13 @@ class Engine:
             self.notice("WARNING", f"cannot read IB's trading hours ({exc}): using CME rules")
             return CME
 
-    def _build(self, instrument: Instrument) -> None:
-        self.instrument = instrument
-        self.market = MarketState(instrument, calendar=self.calendar)
-        self.bars = BarBuilder(instrument)
-        self.portfolio = portfolio = Portfolio(instrument, clock=self.clock, calendar=self.calendar)
-        self.orders = OrderManager(
-            self.broker, instrument, self.ids,
-            position=lambda: portfolio.position,
-            fills_of=portfolio.ledger.for_order,
-            emit=self.publish, clock=self.clock,
+    def _build(self, instrument: Instrument) -> TradingCore:
+        return TradingCore(
+            instrument, self.broker, self.ids, risk=self.config.risk, calendar=self.calendar,
+            clock=self.clock, staleness=self._staleness, link=self.link, emit=self.publish,
+            on_transition=self._on_risk_transition, restored=self._restored_risk,
+            before_send=self.before_send,
         )  # fmt: skip
-        self.orders.blocked = "reconciling (start)"
-        self.risk = RiskManager(
-            self.config.risk, calendar=self.calendar, clock=self.clock,
-            restored=self._restored_risk, on_transition=self._on_risk_transition,
-            instrument=instrument,
-        )  # fmt: skip
-        self.orders.checks.append(self.risk.as_check(self._risk_context))
-        risk = self.risk
-        self.orders.price_check = lambda i: risk.fat_finger(i, self._risk_context(), entry=i.entry)
-        self.orders.on_action = self.risk.record_send
-        self.orders.before_send = self.before_send
-        self.watchdog = StalenessWatchdog(self._staleness, clock=self.clock, calendar=self.calendar)
 
     async def stop(self) -> None:
         self.kill_switch.cancel()
@@ -381,7 +356,8 @@ class Engine:
                 await task
         with contextlib.suppress(Exception):
             await self.broker.stop()
-        self._set_health(ConnectionState.DISCONNECTED, "stopped")
+        self.link.set(ConnectionState.DISCONNECTED, "stopped")
+        self._refresh_health()
         for stream in list(self._listeners):
             stream.close()
 
@@ -408,16 +384,15 @@ class Engine:
         return result
 
     async def _run(self, command: Command, command_id: str) -> tuple[str, ...]:
-        orders = self.orders
-        if orders is None:
+        core = self.core
+        if core is None:
             raise Refused("the engine has not started")
+        orders = core.orders
         match command:
             case PlaceOrder():
                 return await orders.place(command, command_id)
             case PlaceBracket():
-                return await orders.place_bracket(
-                    command, command_id, self._reference(command.side)
-                )
+                return await orders.place_bracket(command, command_id, core.reference(command.side))
             case ModifyOrder():
                 return await orders.modify(command)
             case CancelOrder():
@@ -446,18 +421,6 @@ class Engine:
         self.kill_switch.request(f"flatten {command_id} cut short by the connection", halt=False)
         return ()
 
-    def _reference(self, side: Side) -> int | None:
-        """The price a market entry is expected at: the touch it would take, else the last."""
-        market = self.market
-        if market is None:
-            return None
-        quote = market.quote
-        if quote is not None:
-            touch = quote.ask if side is Side.BUY else quote.bid
-            if touch is not None:
-                return touch
-        return market.last.price if market.last is not None else None
-
     # ---- the pump ------------------------------------------------------------------------
 
     async def _pump(self) -> None:
@@ -473,75 +436,61 @@ class Engine:
         self.events_applied += 1
         if isinstance(event, ConnectionChanged):
             self._on_connection(event)
-        elif isinstance(event, BrokerNotice):
+            return
+        if isinstance(event, BrokerNotice):
             self._on_notice(event)
-        elif isinstance(event, MarketDataFarm):
+            return
+        if isinstance(event, MarketDataFarm):
             self._on_market_farm(event)
-        elif self.market is None:
+            return
+        core = self.core
+        if core is None:
             return  # before the instrument is known: reconciliation will fetch it all
-        elif isinstance(event, (QuoteEvent, DepthEvent, TradeEvent)):
-            self._on_market(event)
+        if isinstance(event, (QuoteEvent, DepthEvent, TradeEvent)):
+            self._on_market(core, event)
         elif isinstance(event, BarEvent):
-            self._on_bars(self._bars_apply(event), Feed.BARS)
+            self._on_bars(core, core.bars.apply(event), Feed.BARS)
         elif isinstance(event, OrderReport):
-            self._orders().on_report(event)
+            core.orders.on_report(event)
         elif isinstance(event, ExecutionReport):
-            self._on_execution(event)
+            self._on_execution(core, event)
         elif isinstance(event, CommissionEvent):
-            if self._portfolio().add_commission(event.exec_id, event.commission):
-                self.publish(PositionChanged(self._portfolio().pnl()))
+            if core.portfolio.add_commission(event.exec_id, event.commission):
+                self.publish(PositionChanged(core.portfolio.pnl()))
         elif isinstance(event, PositionReport):
-            if event.con_id == self._instrument().con_id:
-                self._broker_position = event
-                self._broker_position_at = self.clock()
-                self._position_due = self._broker_position_at + int(POSITION_GRACE_S * NS)
+            if event.con_id == core.instrument.con_id:
+                self.reconciler.on_position(event)
         else:
             self.account_pnl = event
-            if event.daily is not None and self.risk is not None:
-                self._risk_events(self.risk.on_account_pnl(event.daily))
+            if event.daily is not None:
+                self._risk_events(core, core.risk.on_account_pnl(event.daily))
 
-    def _instrument(self) -> Instrument:
-        assert self.instrument is not None
-        return self.instrument
-
-    def _portfolio(self) -> Portfolio:
-        assert self.portfolio is not None
-        return self.portfolio
-
-    def _orders(self) -> OrderManager:
-        assert self.orders is not None
-        return self.orders
-
-    def _bars_apply(self, event: BarEvent) -> list[BarUpdate]:
-        assert self.bars is not None
-        return self.bars.apply(event)
-
-    def _on_market(self, event: QuoteEvent | DepthEvent | TradeEvent) -> None:
-        assert self.market is not None and self.watchdog is not None
-        changes = self.market.apply(event)
+    def _on_market(self, core: TradingCore, event: QuoteEvent | DepthEvent | TradeEvent) -> None:
+        changes = core.market.apply(event)
         now = self.clock()
+        watchdog = core.watchdog
         if isinstance(event, TradeEvent):
-            self.watchdog.touch(Feed.TRADES, now)
+            watchdog.touch(Feed.TRADES, now)
             if event.trade.size > 0:
-                self._portfolio().on_mark(event.trade.price)
-                assert self.bars is not None
-                self._on_bars(self.bars.on_trade(event.trade), None)
+                core.portfolio.on_mark(event.trade.price)
+                self._on_bars(core, core.bars.on_trade(event.trade), None)
         elif isinstance(event, QuoteEvent):
-            self.watchdog.touch(Feed.QUOTES, now)
+            watchdog.touch(Feed.QUOTES, now)
         elif event.bids or event.asks:
-            self.watchdog.touch(Feed.DEPTH, now)
+            watchdog.touch(Feed.DEPTH, now)
         if changes:
             self.publish(MarketChanged(changes))
 
-    def _on_bars(self, updates: list[BarUpdate], feed: Feed | None) -> None:
-        if feed is not None and self.watchdog is not None:
-            self.watchdog.touch(feed, self.clock())
-        if updates and self.bars is not None:
+    def _on_bars(self, core: TradingCore, updates: list[BarUpdate], feed: Feed | None) -> None:
+        if feed is not None:
+            core.watchdog.touch(feed, self.clock())
+        if updates:
             closed = sum(1 for u in updates if u.closed)
-            self.publish(BarsChanged(self.bars.forming, closed))
+            self.publish(BarsChanged(core.bars.forming, closed))
 
-    def _on_execution(self, report: ExecutionReport) -> bool:
-        orders, portfolio = self._orders(), self._portfolio()
+    def _on_execution(self, core: TradingCore, report: ExecutionReport) -> bool:
+        """Book an execution once (by its id); True when it was new."""
+        orders, portfolio = core.orders, core.portfolio
         fill = orders.fill_of(report)
         try:
             if fill is None or not portfolio.add_fill(fill):
@@ -550,12 +499,11 @@ class Engine:
             self.fill_conflict(str(exc))
             return False
         orders.on_fill(fill)
-        if fill.order_id is not None and self.risk is not None:
-            self.risk.record_execution()
+        if fill.order_id is not None:
+            core.risk.record_execution()
         self.publish(FillBooked(fill, fill.order_id is not None, report.historical))
         self.publish(PositionChanged(portfolio.pnl()))
-        self._last_fill_at = self.clock()
-        self._position_due = self._last_fill_at + int(POSITION_GRACE_S * NS)
+        self.reconciler.on_fill()
         return True
 
     # ---- connection ----------------------------------------------------------------------
@@ -612,6 +560,21 @@ class Engine:
             self.notice("WARNING", f"{event.reason}: no new entries until it is back")
         self._refresh_health()
 
+    def _resubscribe_stale(self, now: int) -> None:
+        """A stale feed while connected (IB failure #1): ask again. Not while IB says its
+        link or its market data farm is down: nothing would come."""
+        stale = self._stale()
+        if not stale or self._broker_state not in CONNECTED or self._degraded() is not None:
+            return
+        if now - self._last_resubscribe < RESUBSCRIBE_S * NS:
+            return
+        resubscribe = getattr(self.broker, "resubscribe_all", None)
+        if resubscribe is None:
+            return
+        self._last_resubscribe = now
+        self.notice("WARNING", "no data on " + ", ".join(stale) + ": resubscribing")
+        resubscribe()
+
     def _update_connected(self) -> None:
         if self.connected:
             self._connected.set()
@@ -630,57 +593,49 @@ class Engine:
         self.kill_switch.request(f"{why} (on_disconnect = {policy})", halt=policy == "halt")
 
     def _block(self, reason: str) -> None:
-        if self.orders is not None:
-            self.orders.blocked = reason
+        if self.core is not None:
+            self.core.orders.blocked = reason
 
     def _stale(self) -> tuple[Feed, ...]:
-        watchdog = self.watchdog
-        if watchdog is None:
-            return ()
-        return tuple(f for f in watchdog.thresholds if watchdog.is_stale(f))
+        return self.core.stale() if self.core is not None else ()
 
     def _degraded(self) -> str | None:
-        """Why entries must wait though IB is connected: IB's link to the exchange or its
-        market data farm is down."""
-        if self._link_down:
-            return "IB lost its connection to the exchange (1100)"
-        return self._farm_down
+        return self.link.degraded()
+
+    @property
+    def health(self) -> HealthChanged:
+        return self.link.current
+
+    @property
+    def connected(self) -> bool:
+        """Connected to IB, and IB to the exchange: orders can be sent."""
+        return self.link.connected
 
     @property
     def syncing(self) -> bool:
         """Entries wait for a reconciliation: none has completed yet (start), one is due (a
         reconnect, IB's 1101/1102, a failed one) or one is running."""
-        return not self._reconciled_once or self._reconcile_due or self._reconciling
+        return self.reconciler.syncing
 
     def _refresh_health(self) -> None:
-        """The health the trader sees: the broker's state, SYNCING while connected but not
-        reconciled (OK only when orders can go), DEGRADED with its cause (IB's link, its
-        market data farm, a stale feed)."""
-        state, reason, cause = self._broker_state, self._broker_reason, ""
-        connected = state in CONNECTED
-        stale = self._stale() if connected else ()
-        degraded = self._degraded()
-        down = ""  # IB's word that no market data comes now, in two words
-        if connected and degraded is not None:
-            down = "exchange link down" if self._link_down else "data farm down"
-        if connected and self.syncing:
-            blocked = self.orders.blocked if self.orders is not None else None
-            state, reason, cause = ConnectionState.SYNCING, blocked or "starting", "reconciling"
-        elif degraded is not None and connected:
-            state, reason, cause = ConnectionState.DEGRADED, degraded, down
-        elif stale and state is ConnectionState.OK:
-            state, reason = ConnectionState.DEGRADED, "stale: " + ", ".join(stale)
-            cause = "stale " + "+".join(stale)
-        elif state is ConnectionState.DEGRADED:  # the broker's own: a (historical) data farm
-            cause = "farm"
-        health = HealthChanged(state, reason, stale, self.clock(), self._retry_in, cause, down)
-        if replace(health, ts_ns=self.health.ts_ns) != self.health:  # a change, not the time
-            self.health = health
+        """Publish the health the trader sees when it changed (``health.py``)."""
+        core = self.core
+        blocked = core.orders.blocked if core is not None else None
+        health = self.link.assess(
+            self._stale(), syncing=self.syncing, blocked=blocked, now=self.clock()
+        )
+        if health is not None:
             self.publish(health)
 
-    def _set_health(self, state: ConnectionState, reason: str) -> None:
-        self._broker_state, self._broker_reason, self._retry_in = state, reason, None
-        self._refresh_health()
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def wait_order_change(self, timeout_s: float) -> None:
+        """Until an order update or fill is published (or the connection changes), at most
+        ``timeout_s``."""
+        self._order_change.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._order_change.wait(), timeout_s)
 
     # ---- the timer -----------------------------------------------------------------------
 
@@ -696,56 +651,69 @@ class Engine:
     async def tick(self) -> None:
         """One timer step (public for tests driving a fake clock)."""
         now = self.clock()
-        if self.bars is not None:
-            self._on_bars(self.bars.on_time(now), None)
-        if self.watchdog is not None:
-            if self.watchdog.check(now):
+        core = self.core
+        if core is not None:
+            self._on_bars(core, core.bars.on_time(now), None)
+            if core.watchdog.check(now):
                 self._refresh_health()
             self._resubscribe_stale(now)
-        if self.risk is not None and self.portfolio is not None:
-            self._risk_events(self.risk.on_pnl(self.portfolio.pnl(), now))
+            self._risk_events(core, core.risk.on_pnl(core.portfolio.pnl(), now))
         if self.latch_error is not None and now >= self._latch_retry_at:
             self._latch_retry_at = now + int(RETRY_S * NS)
             self.keep_halt()
-        if self._position_due is not None and now >= self._position_due:
-            self._position_due = None
-            await self._verify_position()
-        connected = self._broker_state in CONNECTED
-        if connected and self._reconcile_due and not self._reconcile_lock.locked():
-            self._reconcile_due = False
+        rec = self.reconciler
+        if core is not None and rec.position_due is not None and now >= rec.position_due:
+            rec.position_due = None
+            await rec.verify_position(core)
+        connected = self.link.broker_up
+        if connected and rec.due and not rec.lock.locked():
+            rec.due = False
             await self.reconcile("reconnect")
-        orders = self.orders
         if (
-            connected and orders is not None and not self._reconcile_lock.locked()
-            and (orders.lookups or (orders.missing and now >= self._recheck_at))
+            connected and core is not None and not rec.lock.locked()
+            and (core.orders.lookups or (core.orders.missing and now >= rec.recheck_at))
         ):  # fmt: skip
             with contextlib.suppress(BrokerError):
                 await self.look_up_orders()
-        if connected and self._history_due:
-            await self._backfill()
+        if connected and self._history_due and core is not None:
+            await self._backfill(core)
+
+    # ---- history and reconciliation ------------------------------------------------------
+
+    async def _backfill(self, core: TradingCore) -> None:
+        try:
+            history = await self.broker.history(core.instrument, self.history_minutes)
+        except BrokerError as exc:
+            self._history_due = True
+            self.notice("WARNING", f"bar history unavailable, will retry: {exc}")
+            return
+        self._history_due = False
+        self._on_bars(core, core.bars.backfill(history), None)
+
+    async def reconcile(self, reason: str) -> Reconciled | None:
+        """Bring orders, fills and the position in line with the broker (``reconcile.py``).
+        Returns what was found, or None when it could not run (retried later)."""
+        if self.core is None:
+            return None
+        return await self.reconciler.reconcile(self.core, reason)
+
+    @property
+    def needs_reconcile(self) -> bool:
+        return self.reconciler.needs_reconcile
+
+    async def broker_truth(self) -> int:
+        """IB's word on orders, executions and the position (``Reconciler.broker_truth``);
+        the position. Raises ``BrokerError``."""
+        assert self.core is not None
+        return await self.reconciler.broker_truth(self.core)
+
+    async def look_up_orders(self) -> None:
+        """Ask IB what became of our orders, without blocking entries. Raises
+        ``BrokerError``."""
+        assert self.core is not None
+        await self.reconciler.look_up_orders(self.core)
 
     # ---- risk ----------------------------------------------------------------------------
-
-    def _risk_context(self) -> RiskContext:
-        market, orders, portfolio = self.market, self._orders(), self._portfolio()
-        quote = market.quote if market is not None else None
-        last = market.last if market is not None else None
-        working = orders.working()
-        state, degraded = self._broker_state, self._degraded()
-        if state in CONNECTED:  # a broken HMDS farm is no reason to stop; stale data is
-            state = ConnectionState.DEGRADED if degraded is not None else ConnectionState.OK
-        return RiskContext(
-            now_ns=self.clock(),
-            position=portfolio.position.quantity,
-            working_buy=sum(o.remaining for o in working if o.side is Side.BUY),
-            working_sell=sum(o.remaining for o in working if o.side is Side.SELL),
-            bid=quote.bid if quote is not None else None,
-            ask=quote.ask if quote is not None else None,
-            last=last.price if last is not None else None,
-            connection=state,
-            connection_reason=degraded or "",
-            stale=tuple(str(f) for f in self._stale()),
-        )
 
     def _on_risk_transition(self, transition: RiskTransition) -> None:
         to = transition.to_state
@@ -760,13 +728,12 @@ class Engine:
             )
         )  # fmt: skip
 
-    def _risk_events(self, events: list[RiskEvent]) -> None:
-        assert self.risk is not None
+    def _risk_events(self, core: TradingCore, events: list[RiskEvent]) -> None:
         for event in events:
             level = "ERROR" if event.kind is RiskEventKind.KILL else "WARNING"
             self.notice(level, f"risk {event.kind}: {event.reason}")
             self.publish(
-                RiskUpdate(event.kind, event.rule, event.reason, self.risk.state, event.ts_ns)
+                RiskUpdate(event.kind, event.rule, event.reason, core.risk.state, event.ts_ns)
             )
             if event.kind is RiskEventKind.KILL:
                 self.request_kill(event.reason)
@@ -785,8 +752,8 @@ class Engine:
         """HALTED at once, without cancelling or flattening (the journal cannot write: what
         cannot be recorded cannot be traded; the protective orders stay at IB). Before the
         engine has started, the halt is kept and the risk manager starts HALTED."""
-        if self.risk is not None:
-            self.risk.halt(reason)
+        if self.core is not None:
+            self.core.risk.halt(reason)
             return
         restored = self._restored_risk
         if restored is not None and restored.to_state is TradingState.HALTED:
@@ -801,8 +768,9 @@ class Engine:
     @property
     def trading_state(self) -> tuple[TradingState, str, int | None]:
         """The trading state, its reason and since when (before start: the restored one)."""
-        if self.risk is not None:
-            return self.risk.state, self.risk.state_reason, self.risk.state_since_ns
+        if self.core is not None:
+            risk = self.core.risk
+            return risk.state, risk.state_reason, risk.state_since_ns
         restored = self._restored_risk
         if restored is None:
             return TradingState.ACTIVE, "", None
@@ -839,79 +807,20 @@ class Engine:
         self.notice("ERROR", text)
         self.halt(text)
 
-    @property
-    def connected(self) -> bool:
-        """Connected to IB, and IB to the exchange: orders can be sent."""
-        return self._broker_state in CONNECTED and not self._link_down
-
-    async def wait_connected(self) -> None:
-        await self._connected.wait()
-
-    async def wait_order_change(self, timeout_s: float) -> None:
-        """Until an order update or fill is published (or the connection changes), at most
-        ``timeout_s``."""
-        self._order_change.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._order_change.wait(), timeout_s)
-
-    @property
-    def needs_reconcile(self) -> bool:
-        return self._reconcile_due or self._reconcile_lock.locked()
-
-    async def broker_truth(self) -> int:
-        """IB's word: its open and completed orders and recent executions (applied: see
-        :meth:`look_up_orders`), then its position (read twice when it differs from ours,
-        then adopted). Returns the position. Raises ``BrokerError``."""
-        await self.look_up_orders()
-        async with self._reconcile_lock:
-            await self._reconcile_position(at_start=False)
-        return self._portfolio().position.quantity
-
-    async def look_up_orders(self) -> None:
-        """Ask IB what became of our orders, without blocking entries: executions since the
-        last fill, open orders, completed orders. An order is closed only on IB's word (see
-        ``OrderManager.settle``). Raises ``BrokerError``."""
-        async with self._reconcile_lock:
-            await self._read_orders()
-
-    async def _read_orders(
-        self, *, all_executions: bool = False
-    ) -> tuple[int, list[Order], list[Order]]:
-        """Executions, open and completed orders from IB, applied. Returns how many fills
-        were new, the orders closed, and the orders still unconfirmed. ``all_executions``:
-        every execution IB has (at start the journal's last fill may have outrun one it never
-        got), else those since the last one known."""
-        orders, portfolio = self._orders(), self._portfolio()
-        last = portfolio.ledger.last_ts_ns
-        since = None if all_executions or last is None else last - NS
-        executions = await self.broker.executions(since)
-        recovered = sum(1 for r in executions if self._on_execution(r))
-        listed = await self.broker.open_orders()
-        for report in listed:
-            orders.on_report(report)
-        completed = await self.broker.completed_orders() if orders.working() else []
-        closed, unknown = orders.settle(listed, completed)
-        orders.drop_foreign(listed)
-        await orders.resend_cancels()
-        self._recheck_at = self.clock() + int(RECHECK_S * NS)
-        for order in closed:
-            if order.reject_reason:
-                self.notice("WARNING", f"{order.client_id}: {order.reject_reason}")
-        return recovered, closed, unknown
-
     def rearm(self, reason: str) -> str | None:
         """Back to ACTIVE with a typed reason; the refusal (cooldown, no reason, a loss limit
         hit this session) as text, or None when re-armed."""
-        if self.risk is None:
+        if self.core is None:
             return "the engine has not started"
+        risk = self.core.risk
         if self.kill_switch.running:
             last = self.kill_switch.last
             return "the kill switch is still running" + (
                 f" ({last.step}: {last.detail})" if last is not None else ""
             )
-        refusal = self.risk.rearm_refusal(reason) or self._unlatch()
+        refusal = risk.rearm_refusal(reason) or self._unlatch()
         if refusal is None:
-            self.risk.rearm(reason)
+            risk.rearm(reason)
         return refusal
 
     def _unlatch(self) -> str | None:
@@ -929,154 +838,20 @@ class Engine:
         self.latch_error = None
         return None
 
-    def _resubscribe_stale(self, now: int) -> None:
-        """A stale feed while connected (IB failure #1): ask again. Not while IB says its
-        link or its market data farm is down: nothing would come."""
-        stale = self._stale()
-        if not stale or self._broker_state not in CONNECTED or self._degraded() is not None:
-            return
-        if now - self._last_resubscribe < RESUBSCRIBE_S * NS:
-            return
-        resubscribe = getattr(self.broker, "resubscribe_all", None)
-        if resubscribe is None:
-            return
-        self._last_resubscribe = now
-        self.notice("WARNING", "no data on " + ", ".join(stale) + ": resubscribing")
-        resubscribe()
-
-    async def _verify_position(self) -> None:
-        """After the grace period: compare with what IB said *after* our last fill; when IB
-        has said nothing since (a slow or silent position stream), ask it."""
-        if self._broker_position_at <= self._last_fill_at:
-            if self._broker_state not in CONNECTED:
-                self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
-                return
-            try:
-                await self._read_broker_position()
-            except BrokerError:
-                self._position_due = self.clock() + int(POSITION_GRACE_S * NS)
-                return
-        self._check_position(at_start=False)
-
-    async def _read_broker_position(self) -> int:
-        """Ask IB for its position in our contract; remember it and return its quantity."""
-        con_id = self._instrument().con_id
-        mine = [p for p in await self.broker.positions() if p.con_id == con_id]
-        self._broker_position = mine[0] if mine else None
-        self._broker_position_at = self.clock()
-        return self._broker_position.quantity if self._broker_position else 0
-
-    def _check_position(self, *, at_start: bool) -> bool:
-        """Compare the broker's position with ours; adopt the broker's when they differ.
-        True when they agreed."""
-        report = self._broker_position
-        portfolio = self.portfolio
-        if portfolio is None:
-            return True
-        quantity = report.quantity if report is not None else 0
-        avg_cost = report.avg_cost if report is not None else Decimal(0)
-        divergence = portfolio.check_broker(quantity, avg_cost)
-        if divergence is None:
-            return True
-        portfolio.adopt(quantity, avg_cost)
-        level = "INFO" if at_start else "WARNING"
-        self.notice(
-            level,
-            f"position at IB is {quantity}, fills here said {divergence.ours}: using IB's"
-            + (" (carried in)" if at_start else ""),
-        )
-        self.publish(
-            PositionDivergence(divergence.ours, quantity, avg_cost, at_start, self.clock())
-        )
-        self.publish(PositionChanged(portfolio.pnl()))
-        return False
-
-    # ---- history and reconciliation ------------------------------------------------------
-
-    async def _backfill(self) -> None:
-        assert self.instrument is not None and self.bars is not None
-        try:
-            history = await self.broker.history(self.instrument, self.history_minutes)
-        except BrokerError as exc:
-            self._history_due = True
-            self.notice("WARNING", f"bar history unavailable, will retry: {exc}")
-            return
-        self._history_due = False
-        self._on_bars(self.bars.backfill(history), None)
-
-    async def reconcile(self, reason: str) -> Reconciled | None:
-        """Bring orders, fills and the position in line with the broker (see the module
-        notes). Returns what was found, or None when it could not run (retried later)."""
-        orders, portfolio = self.orders, self.portfolio
-        if orders is None or portfolio is None:
-            return None
-        async with self._reconcile_lock:
-            self._reconcile_due = False
-            at_start = not self._reconciled_once
-            orders.blocked = f"reconciling ({reason})"
-            self._reconciling = True
-            self._refresh_health()
-            try:
-                result = await self._reconcile(reason, at_start)
-            except BrokerError as exc:
-                self._reconcile_due = True
-                orders.blocked = f"reconciliation failed, retrying: {exc}"
-                self.notice("WARNING", f"reconciliation ({reason}) failed: {exc}")
-                return None
-            else:
-                self._reconciled_once = True
-                if self._broker_state in CONNECTED and not self._link_down:
-                    orders.blocked = None
-            finally:
-                self._reconciling = False
-                self._refresh_health()  # OK only now that orders can go
-            self.publish(result)
-            self.notice("INFO", f"reconciled ({reason}): {result.detail}")
-            return result
-
-    async def _reconcile(self, reason: str, at_start: bool) -> Reconciled:
-        orders, portfolio = self._orders(), self._portfolio()
-        recovered, closed, unknown = await self._read_orders(all_executions=at_start)
-        agreed = await self._reconcile_position(at_start)
-        own = len(orders.working())
-        position = portfolio.position.quantity
-        protected = orders.protected()
-        detail = (
-            f"{own} own working order(s), {len(orders.foreign)} foreign, "
-            f"{recovered} fill(s) recovered, {len(closed)} order(s) closed, position "
-            f"{position}" + (f" ({protected} protected by stops)" if position else "")
-            + (f"; {len(unknown)} order(s) not confirmed by IB yet" if unknown else "")
-            + ("" if agreed else "; position taken from IB")
-        )  # fmt: skip
-        return Reconciled(
-            reason, own, len(orders.foreign), recovered, len(closed), position, protected,
-            True, self.clock(), detail,
-        )  # fmt: skip
-
-    async def _reconcile_position(self, at_start: bool) -> bool:
-        """Two reads of IB's position must agree with ours before we call it different (a
-        fill in flight shows in one before the other)."""
-        for attempt in range(2):
-            if await self._read_broker_position() == self._portfolio().position.quantity:
-                return True
-            if attempt == 0 and not at_start:
-                await asyncio.sleep(POSITION_GRACE_S / 2)
-        return self._check_position(at_start=at_start)
-
     # ---- snapshots -----------------------------------------------------------------------
 
     def snapshot(self, tape: int | None = 200) -> EngineSnapshot:
-        orders = self.orders
+        core = self.core
         trading = self.trading_state
         return EngineSnapshot(
-            instrument=self.instrument,
+            instrument=core.instrument if core is not None else None,
             health=self.health,
-            market=self.market.snapshot(tape) if self.market is not None else None,
-            bars=self.bars.bars() if self.bars is not None else (),
-            pnl=self.portfolio.pnl() if self.portfolio is not None else None,
-            orders=orders.views() if orders is not None else (),
-            foreign_orders=tuple(orders.foreign.values()) if orders is not None else (),
-            entries_blocked=orders.blocked if orders is not None else "not started",
+            market=core.market.snapshot(tape) if core is not None else None,
+            bars=core.bars.bars() if core is not None else (),
+            pnl=core.portfolio.pnl() if core is not None else None,
+            orders=core.orders.views() if core is not None else (),
+            foreign_orders=tuple(core.orders.foreign.values()) if core is not None else (),
+            entries_blocked=core.orders.blocked if core is not None else "not started",
             account=self.broker.account,
             client_id=self.broker.client_id,
             trading_state=trading[0],
@@ -1084,12 +859,58 @@ class Engine:
             last_refusal=self.last_refusal,
             kill=self.kill_switch.last,
             calendar=self.calendar,
-            feed_ages=self._feed_ages(),
+            feed_ages=core.feed_ages(self.clock()) if core is not None else (),
         )
 
-    def _feed_ages(self) -> tuple[tuple[Feed, float], ...]:
-        watchdog = self.watchdog
-        if watchdog is None:
-            return ()
-        now = self.clock()
-        return tuple((feed, watchdog.data_age(feed, now)) for feed in watchdog.thresholds)
+
+class _KillTarget:
+    """The engine as the kill switch sees it (:class:`~tradeterm.engine.kill.KillTarget`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def orders(self) -> OrderManager | None:
+        return self._engine.orders
+
+    @property
+    def position(self) -> int:
+        core = self._engine.core
+        return core.portfolio.position.quantity if core is not None else 0
+
+    @property
+    def connected(self) -> bool:
+        return self._engine.connected
+
+    def now(self) -> int:
+        return self._engine.clock()
+
+    def publish(self, progress: KillProgress) -> None:
+        self._engine.publish(progress)
+
+    def priority(self) -> AbstractContextManager[None]:
+        return self._engine.broker.priority()
+
+    async def wait_connected(self) -> None:
+        await self._engine.wait_connected()
+
+    async def wait_order_change(self, timeout_s: float) -> None:
+        await self._engine.wait_order_change(timeout_s)
+
+    async def sync(self) -> None:
+        if self._engine.needs_reconcile:
+            await self._engine.reconcile("kill switch")
+
+    async def broker_truth(self) -> int:
+        return await self._engine.broker_truth()
+
+    def reduce(self, reason: str) -> None:
+        if self._engine.core is not None:
+            self._engine.core.risk.reduce(reason)
+
+    def halt(self, reason: str) -> bool:
+        core = self._engine.core
+        if core is None:
+            return False
+        core.risk.halt(reason)
+        return core.risk.state is TradingState.HALTED

@@ -13,10 +13,10 @@ from fractions import Fraction
 
 from tradeterm.broker.base import ConnectionState, OrderReport
 from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderStatus, Side
+from tradeterm.engine.calendar import CME, SessionCalendar
 from tradeterm.engine.commands import CommandResult
 from tradeterm.engine.marketdata import Changes, Feed, MarketSnapshot
 from tradeterm.engine.portfolio import PnL
-from tradeterm.engine.session import CME, SessionCalendar
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,19 +38,76 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tradeterm.broker.base import BrokerError
 from tradeterm.domain import Order
 from tradeterm.engine.commands import Refused
 from tradeterm.engine.events import KillProgress
-from tradeterm.engine.risk import TradingState
-
-if TYPE_CHECKING:
-    from tradeterm.engine.engine import Engine
 
 log = logging.getLogger(__name__)
+
+
+class KillOrders(Protocol):
+    """This instance's orders, as the kill switch handles them (``OrderManager``)."""
+
+    def working(self) -> list[Order]: ...
+
+    def unconfirmed(self) -> list[tuple[Order, str]]: ...
+
+    def is_close(self, order: Order) -> bool: ...
+
+    def cancel_sent(self, order: Order) -> bool: ...
+
+    def drop_unsent(self, why: str) -> list[Order]: ...
+
+    async def cancel_all(
+        self, at_price: int | None = None, *, keep_closes: bool = False
+    ) -> tuple[str, ...]: ...
+
+    async def send_close(self, command_id: str, role: str) -> Order | None: ...
+
+
+class KillTarget(Protocol):
+    """What the kill switch acts on and reads (the engine provides it): the orders and the
+    position as booked, the connection, IB's word, and the trading state."""
+
+    @property
+    def orders(self) -> KillOrders | None:
+        """None before the contract is known."""
+
+    @property
+    def position(self) -> int:
+        """The position as booked from the fills (0 before the contract is known)."""
+
+    @property
+    def connected(self) -> bool:
+        """Orders can be sent."""
+
+    def now(self) -> int: ...
+
+    def publish(self, progress: KillProgress) -> None: ...
+
+    def priority(self) -> AbstractContextManager[None]:
+        """The broker's: the run's messages go ahead of anything queued."""
+
+    async def wait_connected(self) -> None: ...
+
+    async def wait_order_change(self, timeout_s: float) -> None: ...
+
+    async def sync(self) -> None:
+        """Reconcile with IB first when a reconciliation is due or running."""
+
+    async def broker_truth(self) -> int:
+        """Read IB's orders, executions and position; the position. Raises ``BrokerError``."""
+
+    def reduce(self, reason: str) -> None:
+        """Trading REDUCING: no new entries."""
+
+    def halt(self, reason: str) -> bool:
+        """Trading HALTED; whether it is (False before the contract is known)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +121,8 @@ class KillTimings:
 class KillSwitch:
     """The kill switch of one engine (see the module notes)."""
 
-    def __init__(self, engine: Engine, timings: KillTimings | None = None) -> None:
-        self._engine = engine
+    def __init__(self, target: KillTarget, timings: KillTimings | None = None) -> None:
+        self._target = target
         self.timings = timings or KillTimings()
         self._task: asyncio.Task[KillProgress] | None = None
         self._halt = True
@@ -100,25 +157,23 @@ class KillSwitch:
             self._task.cancel()
 
     def _reduce(self, reason: str) -> None:
-        if self._engine.risk is not None:
-            self._engine.risk.reduce(f"kill switch: {reason}")
+        self._target.reduce(f"kill switch: {reason}")
 
     # ---- the run -------------------------------------------------------------------------
 
     def _step(self, step: str, detail: str, reason: str, *, done: bool = False,
               ok: bool = False) -> KillProgress:  # fmt: skip
-        engine = self._engine
-        orders, portfolio = engine.orders, engine.portfolio
+        target = self._target
+        orders = target.orders
         progress = KillProgress(
-            step, detail, reason,
-            portfolio.position.quantity if portfolio is not None else 0,
+            step, detail, reason, target.position,
             len(orders.working()) if orders is not None else 0,
-            engine.clock(), done, ok,
+            target.now(), done, ok,
         )  # fmt: skip
         self.last = progress
         log.log(logging.INFO if ok or not done else logging.ERROR, "kill switch %s: %s", step,
                 detail)  # fmt: skip
-        engine.publish(progress)
+        target.publish(progress)
         return progress
 
     async def _run(self, reason: str) -> KillProgress:
@@ -126,9 +181,10 @@ class KillSwitch:
             self._reduce(reason)
         self._step("requested", ("" if self._halt else "flatten, no halt: ") + reason, reason)
         try:
-            if self._engine.orders is not None:  # queued behind IB's message rate: never sent
-                self._engine.orders.drop_unsent("dropped by the kill switch")
-            with self._engine.broker.priority():  # the run's messages go first
+            orders = self._target.orders
+            if orders is not None:  # queued behind IB's message rate: never sent
+                orders.drop_unsent("dropped by the kill switch")
+            with self._target.priority():  # the run's messages go first
                 return await self._attempts(reason)
         except asyncio.CancelledError:
             raise
@@ -137,32 +193,31 @@ class KillSwitch:
             return self._end(reason, False, f"internal error: {exc!r}")
 
     async def _attempts(self, reason: str) -> KillProgress:
-        engine = self._engine
-        orders = engine.orders
+        target = self._target
+        orders = target.orders
         assert orders is not None
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         attempt = 0
         said_unverified: tuple[str, ...] = ()  # the orders "unverified" named, once said
         while True:
-            if not engine.connected:
+            if not target.connected:
                 self._step("waiting", "not connected: runs first thing on reconnection", reason)
-                await engine.wait_connected()
+                await target.wait_connected()
                 deadline = None
             if deadline is None:
                 deadline = loop.time() + self.timings.timeout_s
             try:
-                if engine.needs_reconcile:
-                    await engine.reconcile("kill switch")
+                await target.sync()
                 if not said_unverified:  # past the deadline it only verifies
                     attempt += 1
                     await self._cancel(reason, deadline)
                     await self._flatten(reason, attempt, deadline)
                     self._step("verifying", "reading IB's orders and position", reason)
-                position = await engine.broker_truth()
+                position = await target.broker_truth()
             except (BrokerError, Refused) as exc:  # Refused: the close could not be sent
                 why = f"IB did not answer: {exc}" if isinstance(exc, BrokerError) else str(exc)
-                if engine.connected and loop.time() >= deadline and not orders.working():
+                if target.connected and loop.time() >= deadline and not orders.working():
                     return self._end(reason, False, why)
                 self._step("retrying", why, reason)
                 await asyncio.sleep(self.timings.retry_pause_s)
@@ -189,15 +244,13 @@ class KillSwitch:
     def _unverified(self, reason: str, what: str) -> None:
         """Past the deadline with IB silent about some order of ours: say what is unknown,
         halt, and go on verifying (the run does not end on a guess)."""
-        risk = self._engine.risk
-        if risk is not None:
-            risk.halt(f"kill switch: {reason}")
+        self._target.halt(f"kill switch: {reason}")
         self._step("unverified", what, reason)
 
     async def _cancel(self, reason: str, deadline: float) -> None:
         """Cancel what is working, but not a close of ours in flight: that one is waited for
         (``_flatten`` sends no other while it is open)."""
-        orders = self._engine.orders
+        orders = self._target.orders
         assert orders is not None
         targets = [o for o in orders.working() if not orders.is_close(o)]
         if not targets:
@@ -214,11 +267,9 @@ class KillSwitch:
             self._step("cancelling", f"not confirmed yet: {', '.join(left)}", reason)
 
     async def _flatten(self, reason: str, attempt: int, deadline: float) -> None:
-        engine = self._engine
-        orders, portfolio = engine.orders, engine.portfolio
-        assert orders is not None and portfolio is not None
-        qty = portfolio.position.quantity
-        if not qty:
+        orders = self._target.orders
+        assert orders is not None
+        if not self._target.position:
             return
         open_ = orders.working()
         if open_:  # one of them could still fill: a close now could overshoot
@@ -235,21 +286,18 @@ class KillSwitch:
     async def _until(self, done: Callable[[], bool], wait_s: float, deadline: float) -> None:
         loop = asyncio.get_running_loop()
         end = min(loop.time() + wait_s, deadline)
-        engine = self._engine
-        while not done() and engine.connected:
+        target = self._target
+        while not done() and target.connected:
             left = end - loop.time()
             if left <= 0:
                 return
-            await engine.wait_order_change(left)
+            await target.wait_order_change(left)
 
     def _end(self, reason: str, ok: bool, detail: str) -> KillProgress:
-        engine = self._engine
-        risk = engine.risk
         halt = self._halt or not ok  # not flat by the timeout: halt in every mode
-        if halt and risk is not None:
+        if halt:
             text = f"kill switch: {reason}" if ok else f"kill switch NOT FLAT: {detail}"
-            risk.halt(text)
-            if risk.state is TradingState.HALTED and not ok:
+            if self._target.halt(text) and not ok:
                 detail += "; trading HALTED: close what is left at IB by hand, then press again"
         step = "halted" if ok and halt else ("done" if ok else "failed")
         return self._step(step, detail, reason, done=True, ok=ok)

@@ -39,7 +39,7 @@ from fractions import Fraction
 
 from tradeterm.broker.base import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import DepthLevel, Instrument, Quote, Side, Trade
-from tradeterm.engine.session import CME, NS, SessionCalendar
+from tradeterm.engine.calendar import CME, NS, SessionCalendar
 
 
 class Changed(enum.Flag):

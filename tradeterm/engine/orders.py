@@ -24,12 +24,16 @@
 * New entries (orders that could grow the position) are refused while ``blocked`` says why:
   connecting, reconciling, disconnected. Orders that only reduce the position and cancels are
   always allowed. ``checks`` are further pre-trade checks (the risk manager's).
+
+Over 500 lines because an order's life, from command to last fill, is one state machine over
+shared indexes (by client id, IB id, permId); IB's notices about orders are the seam to split
+once the broker port reports them in trading terms.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from tradeterm.broker.base import (
@@ -144,7 +148,16 @@ class OrderManager:
         fills_of: Callable[[str], Iterable[Fill]],
         emit: Callable[[EngineEvent], None],
         clock: Callable[[], int],
+        checks: Iterable[PreTradeCheck] = (),
+        price_check: PreTradeCheck | None = None,
+        before_send: BeforeSend | None = None,
+        on_action: Callable[[], None] | None = None,
+        blocked: str | None = "not started",
     ) -> None:
+        """``checks``: further pre-trade checks (the risk manager's); ``price_check``: for a
+        modification's new price; ``before_send``: awaited before an order is sent (the
+        journal); ``on_action``: told of each order message sent to IB; ``blocked``: why new
+        entries are refused at first (None: allowed)."""
         self._broker = broker
         self.instrument = instrument
         self.ids = ids
@@ -160,11 +173,11 @@ class OrderManager:
         self._by_perm: dict[int, str] = {}
         self._orphans: dict[int, list[str]] = {}  # adopted children by IB parentId, parent unseen
         self.foreign: dict[str, OrderView] = {}
-        self.blocked: str | None = "not started"
-        self.checks: list[PreTradeCheck] = []
-        self.price_check: PreTradeCheck | None = None  # for a modification's new price
-        self.before_send: BeforeSend | None = None
-        self.on_action: Callable[[], None] | None = None  # each order message sent to IB
+        self.blocked = blocked
+        self._checks = tuple(checks)
+        self._price_check = price_check
+        self._before_send = before_send
+        self._on_action = on_action
         self.lookups: set[str] = set()  # IB answered about these without a state: look up
         self.epoch = 0  # connections since start: a cancel is sent once per connection
         self._sent_at: dict[str, int] = {}  # when each order was sent (clock ns)
@@ -292,7 +305,7 @@ class OrderManager:
             raise Refused(f"quantity must be positive, got {intent.quantity}")
         if intent.entry and self.blocked:
             raise Refused(f"new entries are blocked: {self.blocked}")
-        for check in self.checks:
+        for check in self._checks:
             reason = check(intent)
             if reason:
                 raise Refused(reason)
@@ -399,9 +412,9 @@ class OrderManager:
     async def _journal_then_place(self, order: Order, command_id: str, role: str,
                                   transmit: bool, parent_broker_id: int | None) -> None:  # fmt: skip
         cid = order.client_id
-        if self.before_send is not None:
+        if self._before_send is not None:
             try:
-                await self.before_send(order, command_id, role)
+                await self._before_send(order, command_id, role)
             except Exception as exc:
                 if role not in ESSENTIAL_ROLES:
                     self._not_sent(
@@ -468,8 +481,8 @@ class OrderManager:
         self._changed(order)
 
     def _acted(self) -> None:
-        if self.on_action is not None:
-            self.on_action()
+        if self._on_action is not None:
+            self._on_action()
 
     def _own(self, order_id: str) -> Order:
         order = self._orders.get(order_id)
@@ -493,14 +506,14 @@ class OrderManager:
                 self.is_entry(side, extra), "manual",
             )  # fmt: skip
             self._check(intent)
-        if (limit is not None or stop is not None) and self.price_check is not None:
+        if (limit is not None or stop is not None) and self._price_check is not None:
             moved = OrderIntent(
                 side, order.remaining, order.order_type,
                 limit if limit is not None else order.limit,
                 stop if stop is not None else order.stop,
                 self.is_entry(side, 0), "manual",
             )  # fmt: skip
-            refusal = self.price_check(moved)
+            refusal = self._price_check(moved)
             if refusal:
                 raise Refused(refusal)
         try:
@@ -848,48 +861,42 @@ class OrderManager:
         self._changed(order)
         return order
 
-    def settle(
-        self, listed: Iterable[OrderReport], completed: Iterable[OrderReport]
-    ) -> tuple[list[Order], list[Order]]:
-        """After ``listed`` (every open order at IB) was applied and the fills recovered:
-        what became of our open orders that IB does not list. Closed only on a fact: IB's
-        completed orders give the end, the fills add up, or the broker proves it never
-        received the order or that IB does not have it (:meth:`_not_at_ib`). Any other stays
-        open and unconfirmed, to be looked for again.
-        Returns (closed, still unknown)."""
+    def apply_completed(self, completed: Iterable[OrderReport]) -> None:
+        """IB's completed orders: each ends an order of ours still open here."""
         for report in completed:
             order = self._find(report.order_ref, report.broker_id, report.perm_id,
                                report.client_id)  # fmt: skip
             if order is not None and order.is_open and report.status.is_terminal:
                 self.on_report(report)
-        seen = {r.order_ref for r in listed} | {r.perm_id for r in listed if r.perm_id}
+
+    def settle(
+        self, ends: Mapping[str, tuple[OrderStatus, str]], missing: Collection[str]
+    ) -> tuple[list[Order], list[Order]]:
+        """What the reconciliation decided for our working orders (``reconcile.fates``):
+        ``ends`` closes each (with its status and reason), ``missing`` stay open, unconfirmed
+        and are looked for again; the others IB listed. Returns (closed, still unknown)."""
         closed: list[Order] = []
         unknown: list[Order] = []
         for order in self.working():
             cid = order.client_id
-            if cid in seen or (order.perm_id is not None and order.perm_id in seen):
-                self._missing.discard(cid)
-                continue
-            if order.filled >= order.quantity:
-                order.on_status(OrderStatus.FILLED)
-            elif self._never_received(order):
-                order.on_status(OrderStatus.CANCELLED)
-                order.reject_reason = "never reached IB (IB's next order id is above it)"
-            elif self._not_at_ib(order):
-                order.on_status(OrderStatus.CANCELLED)
-                order.reject_reason = ("not at IB: in none of IB's lists, and IB answered its "
-                                       "cancel 'not found' (10147)")  # fmt: skip
-            else:
+            if cid in missing:
                 self._missing.add(cid)
                 unknown.append(order)
                 continue
             self._missing.discard(cid)
+            if cid not in ends:
+                continue
+            status, reason = ends[cid]
+            order.on_status(status)
+            if reason:
+                order.reject_reason = reason
             closed.append(order)
             self._changed(order)
         self.lookups.clear()
         return closed, unknown
 
-    def _never_received(self, order: Order) -> bool:
+    def never_received(self, order: Order) -> bool:
+        """The broker proves IB never received ``order`` (see ``Broker.never_received``)."""
         sent_by = self._sent_by.get(order.client_id)
         return (
             order.broker_id is not None
@@ -897,20 +904,19 @@ class OrderManager:
             and self._broker.never_received(order.broker_id, sent_by)
         )
 
-    def _not_at_ib(self, order: Order) -> bool:
+    def not_at_ib(self, order: Order) -> bool:
         """IB answered the cancel of ``order`` 'not found' on this connection, a later one
-        than it was sent on (IB had read the old connection's requests before this one's),
-        and the lists read since lack it (the caller's condition)."""
+        than it was sent on (IB had read the old connection's requests before this one's):
+        when the lists read since lack it too, IB does not have it."""
         cid = order.client_id
         return (
             self._not_found.get(cid) == self.epoch
             and self._sent_epoch.get(cid, self.epoch) < self.epoch
         )
 
-    def drop_foreign(self, reports: Iterable[OrderReport]) -> None:
-        """Forget foreign orders IB no longer lists."""
-        live = {OrderView.foreign(r).order_id for r in reports}
-        for key in [k for k in self.foreign if k not in live]:
+    def drop_foreign(self, keys: Iterable[str]) -> None:
+        """Forget these foreign orders (IB no longer lists them)."""
+        for key in keys:
             view = self.foreign.pop(key)
             self._emit(OrderUpdated(replace(view, status=OrderStatus.CANCELLED)))
 

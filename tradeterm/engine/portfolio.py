@@ -12,9 +12,9 @@
 * The trading day starts at the CME session open (17:00 US/Central): daily P&L is realized
   since the open, plus the change in unrealized P&L since the open (a position carried over is
   valued at the mark when the new day began), minus today's commissions.
-* The broker's position is the final word (IB failure #5): :meth:`Portfolio.check_broker`
-  compares it with the ledger's, and :meth:`Portfolio.adopt` replaces ours when they differ
-  (the engine turns that into an event the user sees).
+* The broker's position is the final word (IB failure #5): the reconciliation compares it
+  with the ledger's (``engine/reconcile.py``), and :meth:`Portfolio.adopt` replaces ours when
+  they differ (the engine turns that into an event the user sees).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from tradeterm.domain import Fill, FillLedger, Instrument, Position, nearest_tick
-from tradeterm.engine.session import CME, SessionCalendar
+from tradeterm.engine.calendar import CME, SessionCalendar
 
 ZERO = Decimal(0)
 
@@ -53,15 +53,6 @@ class PnL:
     def net(self) -> Decimal:
         """Everything since this engine began: realized + unrealized - commissions."""
         return self.realized + self.unrealized - self.commissions
-
-
-@dataclass(frozen=True, slots=True)
-class Divergence:
-    """Our position (from fills) is not the broker's."""
-
-    ours: int
-    broker: int
-    broker_avg_cost: Decimal
 
 
 class Portfolio:
@@ -155,12 +146,6 @@ class Portfolio:
             self._day_commissions += amount
 
     # ---- the broker's word -----------------------------------------------------------------
-
-    def check_broker(self, quantity: int, avg_cost: Decimal) -> Divergence | None:
-        """A ``Divergence`` when the broker holds another quantity than our fills say."""
-        if quantity == self.position.quantity:
-            return None
-        return Divergence(self.position.quantity, quantity, avg_cost)
 
     def adopt(self, quantity: int, avg_cost: Decimal) -> None:
         """Take the broker's position as ours (at IB's average cost, to the nearest tick),

@@ -43,10 +43,10 @@ from math import floor
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import RiskConfig
 from tradeterm.domain import Instrument, OrderType, Side, decimal_from
+from tradeterm.engine.calendar import CME, NS, SessionCalendar
 from tradeterm.engine.commands import Refused
 from tradeterm.engine.orders import OrderIntent, PreTradeCheck
 from tradeterm.engine.portfolio import PnL
-from tradeterm.engine.session import CME, NS, SessionCalendar
 
 RATE_WINDOW_NS = NS
 """The order-rate limit counts sends in the last second."""

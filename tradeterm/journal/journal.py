@@ -63,7 +63,8 @@ from tradeterm.journal import rows as R
 from tradeterm.journal.store import JournalError, WriterLock, prepare
 
 if TYPE_CHECKING:
-    from tradeterm.engine.engine import Engine, EventStream
+    from tradeterm.engine.engine import Engine
+    from tradeterm.engine.stream import EventStream
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,10 @@ class IntentRecord:
 class Journal:
     """See the module notes. Use::
 
-    journal = Journal(path, on_failure=engine.halt)
+    journal = Journal(path)
     await journal.open()
-    engine.before_send = journal.commit_intent
+    engine = Engine(broker, before_send=journal.commit_intent)
+    journal.on_failure = engine.halt
     task = journal.attach(engine)
     ...
     await journal.close()

@@ -17,10 +17,10 @@ from textual.events import Resize
 from textual.widgets import DataTable, RichLog, Static
 
 from tradeterm.domain import Bar, Instrument, OrderStatus
+from tradeterm.engine.calendar import CHICAGO, SessionCalendar
 from tradeterm.engine.events import EngineSnapshot, OrderView
 from tradeterm.engine.marketdata import Print
 from tradeterm.engine.portfolio import PnL
-from tradeterm.engine.session import CHICAGO, SessionCalendar
 from tradeterm.ui.styles import resolve
 
 NS = 1_000_000_000

@@ -7,9 +7,9 @@ import datetime as dt
 
 from tests.unit.engine.fake_broker import FakeBroker
 from tradeterm.domain import ContractMonth, Instrument
+from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineNotice
-from tradeterm.engine.session import CHICAGO, CME, NS
 
 CL = Instrument.from_spec("CL", ContractMonth(2027, 1), con_id=1)
 

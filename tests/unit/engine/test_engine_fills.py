@@ -11,9 +11,9 @@ from tests.unit.engine.fake_broker import FakeBroker
 from tests.unit.engine.test_orders import ES, PX_5000, T0, Clock, Run, settle
 from tradeterm.broker.base import ExecutionReport, PositionReport
 from tradeterm.domain import Fill, Instrument, Side
+from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineNotice, FillBooked, Reconciled
-from tradeterm.engine.session import CME, NS
 
 YESTERDAY = T0 - 24 * 3600 * NS  # the Monday: another trading day
 REF = "tt.ES.1.1"  # an order of this instance from an earlier run

@@ -17,10 +17,10 @@ from tradeterm.broker.base import (
     QuoteEvent,
 )
 from tradeterm.domain import OrderStatus, OrderType, Quote, Side
+from tradeterm.engine.calendar import CME
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import HealthChanged, OrderUpdated, Reconciled
-from tradeterm.engine.session import CME
 
 
 class HeldBroker(FakeBroker):

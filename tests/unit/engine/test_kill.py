@@ -4,8 +4,10 @@ broker that never fills (the timeout, and what HALTED then says), and the discon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,13 @@ from tests.unit.engine.test_orders import (
 )
 from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent, Unsent
 from tradeterm.config import MarketConfig, RiskConfig
-from tradeterm.domain import OrderStatus, OrderType, Quote, Side
+from tradeterm.domain import Order, OrderStatus, OrderType, Quote, Side
+from tradeterm.engine.calendar import CME
 from tradeterm.engine.commands import ModifyOrder, PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import KillProgress
-from tradeterm.engine.kill import KillTimings
-from tradeterm.engine.session import CME
+from tradeterm.engine.kill import KillSwitch, KillTimings
+from tradeterm.engine.orders import BeforeSend
 from tradeterm.journal import Journal
 
 FAST = KillTimings(cancel_wait_s=0.02, fill_wait_s=0.02, timeout_s=0.2, retry_pause_s=0.01)
@@ -45,13 +48,15 @@ def long_one() -> PositionReport:
 async def make_run() -> AsyncIterator[MakeRun]:
     engines: list[Engine] = []
 
-    async def make(risk: RiskConfig | None = None, held: int = 0) -> Run:
+    async def make(
+        risk: RiskConfig | None = None, held: int = 0, before_send: BeforeSend | None = None
+    ) -> Run:
         broker = FakeBroker(ES)
         if held:
             broker.position_reports = [long_one()]
         config = MarketConfig(risk=risk or RiskConfig())
         engine = Engine(broker, "ES", config, clock=Clock(), calendar=CME, session=2,
-                        timer_s=3600)  # fmt: skip
+                        timer_s=3600, before_send=before_send)  # fmt: skip
         engine.kill_switch.timings = FAST
         engines.append(engine)
         run = Run(engine, broker, Clock())
@@ -250,11 +255,12 @@ async def test_the_kill_drops_queued_orders_as_never_sent_and_goes_first(
     """Orders of ours still queued behind IB's message rate when the kill starts never leave:
     a new one is rejected as never sent (its journal intent closed so), a modification is
     refused; the kill's own cancels, flatten and reads are all sent urgent."""
-    run = await make_run(RiskConfig(max_position=5, max_order_qty=5), held=1)
     journal = Journal(tmp_path / "ES.sqlite", flush_interval_ms=10)
     await journal.open()
     await journal.start_session("ES", "sim", "0.1.0")
-    run.om().before_send = journal.commit_intent  # the engine is started: its order manager
+    run = await make_run(
+        RiskConfig(max_position=5, max_order_qty=5), held=1, before_send=journal.commit_intent
+    )
     engine, broker = run.engine, run.broker
     follow = journal.attach(engine)
     try:
@@ -317,3 +323,93 @@ async def _intent(path: Path, order_id: str) -> tuple[Any, ...]:
             if found and found[0][0] == "done":
                 return tuple(found[0])
             await asyncio.sleep(0.01)
+
+
+# ---- the kill switch on its own protocol -----------------------------------------------------
+
+
+class BareOrders:
+    """A book with no working order whose close flattens at once (KillOrders)."""
+
+    def __init__(self, desk: BareDesk) -> None:
+        self._desk = desk
+        self.closes: list[str] = []
+
+    def working(self) -> list[Order]:
+        return []
+
+    def unconfirmed(self) -> list[tuple[Order, str]]:
+        return []
+
+    def is_close(self, order: Order) -> bool:
+        return False
+
+    def cancel_sent(self, order: Order) -> bool:
+        return False
+
+    def drop_unsent(self, why: str) -> list[Order]:
+        return []
+
+    async def cancel_all(
+        self, at_price: int | None = None, *, keep_closes: bool = False
+    ) -> tuple[str, ...]:
+        return ()
+
+    async def send_close(self, command_id: str, role: str) -> Order | None:
+        self.closes.append(f"{command_id} {role}")
+        self._desk.held = 0
+        return None
+
+
+class BareDesk:
+    """A KillTarget without an engine: what the kill switch needs and nothing else."""
+
+    def __init__(self, held: int) -> None:
+        self.held = held
+        self.orders = BareOrders(self)
+        self.connected = True
+        self.published: list[KillProgress] = []
+        self.reduced: list[str] = []
+        self.halted: list[str] = []
+
+    @property
+    def position(self) -> int:
+        return self.held
+
+    def now(self) -> int:
+        return T0
+
+    def publish(self, progress: KillProgress) -> None:
+        self.published.append(progress)
+
+    def priority(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    async def wait_connected(self) -> None:
+        return None
+
+    async def wait_order_change(self, timeout_s: float) -> None:
+        await asyncio.sleep(0)
+
+    async def sync(self) -> None:
+        return None
+
+    async def broker_truth(self) -> int:
+        return self.held
+
+    def reduce(self, reason: str) -> None:
+        self.reduced.append(reason)
+
+    def halt(self, reason: str) -> bool:
+        self.halted.append(reason)
+        return True
+
+
+async def test_the_kill_switch_runs_on_its_narrow_protocol_without_an_engine() -> None:
+    desk = BareDesk(held=2)
+    switch = KillSwitch(desk, FAST)
+    last = await switch.request("test")
+    assert [p.step for p in desk.published] == ["requested", "verifying", "halted"]
+    assert last.ok and last.done and last.position == 0
+    assert desk.orders.closes == ["kill-1.1 kill"]
+    assert desk.reduced == ["kill switch: test"] and desk.halted == ["kill switch: test"]

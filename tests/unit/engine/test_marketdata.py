@@ -17,8 +17,8 @@ from tradeterm.broker.base import (
     TradeEvent,
 )
 from tradeterm.domain import Bar, ContractMonth, DepthLevel, Instrument, Quote, Side, Trade
+from tradeterm.engine.calendar import CHICAGO, NS
 from tradeterm.engine.marketdata import Changed, Feed, MarketState, StaleChange, StalenessWatchdog
-from tradeterm.engine.session import CHICAGO, NS
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12))
 

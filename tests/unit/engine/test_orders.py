@@ -42,6 +42,7 @@ from tradeterm.domain import (
     TimeInForce,
     Trade,
 )
+from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -54,7 +55,7 @@ from tradeterm.engine.commands import (
     Refused,
     Reverse,
 )
-from tradeterm.engine.engine import Engine, EventStream
+from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import (
     CommandDone,
     EngineEvent,
@@ -64,9 +65,10 @@ from tradeterm.engine.events import (
     PositionDivergence,
     Reconciled,
 )
-from tradeterm.engine.orders import OrderManager, SentOrder
+from tradeterm.engine.orders import BeforeSend, OrderManager, PreTradeCheck, SentOrder
 from tradeterm.engine.portfolio import Portfolio
-from tradeterm.engine.session import CHICAGO, CME, NS
+from tradeterm.engine.reconcile import foreign_gone, settle_orders
+from tradeterm.engine.stream import EventStream
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
 NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
@@ -88,7 +90,10 @@ class Clock:
 class Desk:
     """An OrderManager wired like the Engine wires it, with a portfolio and an event log."""
 
-    def __init__(self, instance: str = "ES", session: int = 2, client_id: int = 1) -> None:
+    def __init__(
+        self, instance: str = "ES", session: int = 2, client_id: int = 1,
+        checks: tuple[PreTradeCheck, ...] = (), before_send: BeforeSend | None = None,
+    ) -> None:  # fmt: skip
         self.clock = Clock()
         self.broker = FakeBroker(ES, client_id=client_id)
         self.broker.set_state(ConnectionState.OK)
@@ -100,8 +105,8 @@ class Desk:
             position=lambda: self.portfolio.position,
             fills_of=self.portfolio.ledger.for_order,
             emit=self.events.append, clock=self.clock,
+            checks=checks, before_send=before_send, blocked=None,
         )  # fmt: skip
-        self.om.blocked = None
         self._commands = 0
 
     def cmd(self) -> str:
@@ -553,7 +558,7 @@ async def test_a_foreign_order_that_ends_is_dropped(desk: Desk) -> None:
     desk.om.on_report(foreign_report(3, 9003, status=OrderStatus.CANCELLED))
     assert desk.om.foreign == {}
     desk.om.on_report(foreign_report(4, 9004))
-    desk.om.drop_foreign([])  # IB no longer lists it
+    desk.om.drop_foreign(foreign_gone(desk.om.foreign, []))  # IB no longer lists it
     assert desk.om.foreign == {}
     last = desk.events[-1]
     assert isinstance(last, OrderUpdated) and last.order.status is OrderStatus.CANCELLED
@@ -624,10 +629,10 @@ async def test_reverse_while_flat_is_refused_before_anything_is_cancelled(desk: 
     assert desk.om.working() == [resting]
 
 
-async def test_a_reverse_the_checks_refuse_cancels_nothing(desk: Desk) -> None:
+async def test_a_reverse_the_checks_refuse_cancels_nothing() -> None:
+    desk = Desk(checks=(lambda i: "maximum position is 3" if i.quantity > 3 else None,))
     desk.hold(2)
     resting = await desk.working(Side.SELL, 1, "5010")
-    desk.om.checks.append(lambda i: "maximum position is 3" if i.quantity > 3 else None)
     with pytest.raises(Refused, match="maximum position is 3"):
         await desk.om.close_position(desk.cmd(), reverse=True)  # would sell 4
     assert desk.broker.cancelled == [] and len(desk.broker.placed) == 1
@@ -770,7 +775,8 @@ async def test_an_order_ib_does_not_list_is_closed_only_on_ibs_word(desk: Desk) 
     assert never.broker_id is not None
     desk.broker.never_got.add(never.broker_id)
     assert filled.limit is not None and desk.execute(execution(filled, 1, filled.limit, "x1"))
-    closed, unknown = desk.om.settle(
+    closed, unknown = settle_orders(
+        desk.om,
         [report(kept, OrderStatus.SUBMITTED)],
         [report(done_at_ib, OrderStatus.CANCELLED)],
     )
@@ -812,13 +818,13 @@ async def test_a_cancel_is_sent_once_per_connection(desk: Desk) -> None:
     assert desk.broker.cancelled == [order.broker_id, order.broker_id]
 
 
-async def test_the_broker_id_is_taken_before_the_intent_is_journaled(desk: Desk) -> None:
+async def test_the_broker_id_is_taken_before_the_intent_is_journaled() -> None:
     seen: list[int | None] = []
 
     async def journal(order: Order, command_id: str, role: str) -> None:
         seen.append(order.broker_id)
 
-    desk.om.before_send = journal
+    desk = Desk(before_send=journal)
     order = await desk.place(Side.BUY, 1, limit="4990")
     assert seen == [order.broker_id] and order.broker_id is not None
     assert desk.broker.placed[-1].broker_id == order.broker_id
@@ -1129,7 +1135,7 @@ async def test_an_order_an_earlier_run_sent_is_tracked_until_ib_says_what_became
     desk.broker.never_got.add(42)
     found = report(a, OrderStatus.SUBMITTED, perm_id=9001)
     desk.om.on_report(found)  # the engine applies IB's open orders, then settles the rest
-    closed, unknown = desk.om.settle([found], [])
+    closed, unknown = settle_orders(desk.om, [found], [])
     assert a.status is OrderStatus.SUBMITTED and a.perm_id == 9001  # found: tracked again
     assert closed == [b] and b.status is OrderStatus.CANCELLED
     assert unknown == [c] and c in desk.om.working()
@@ -1148,16 +1154,16 @@ async def test_an_earlier_runs_order_ib_cannot_find_is_closed_when_cancelled(des
     ))  # fmt: skip
     assert unsent is not None
     desk.om.on_reconnect()
-    assert desk.om.settle([], []) == ([], [unsent])  # IB's next id is above it: no proof
+    assert settle_orders(desk.om, [], []) == ([], [unsent])  # IB's next id is above it: no proof
     await desk.om.cancel_all()
     assert desk.broker.cancelled == [47]
     for code in (10148, 161):  # IB has it, finished or not cancellable now: no proof
         desk.om.on_notice(BrokerNotice(code, "cannot be cancelled", T0, 47))
-        assert desk.om.settle([], []) == ([], [unsent])
+        assert settle_orders(desk.om, [], []) == ([], [unsent])
     desk.om.on_notice(BrokerNotice(10147, "OrderId 47 that needs to be cancelled is not found.",
                                    T0, 47))  # fmt: skip
     assert desk.om.lookups == {unsent.client_id}  # looked up: lists read again, then settled
-    closed, unknown = desk.om.settle([], [])
+    closed, unknown = settle_orders(desk.om, [], [])
     assert closed == [unsent] and unknown == [] and desk.om.working() == []
     assert unsent.status is OrderStatus.CANCELLED and "10147" in (unsent.reject_reason or "")
     assert not desk.om.missing and desk.om.unconfirmed() == []
@@ -1171,16 +1177,16 @@ async def test_not_found_for_an_order_of_this_connection_proves_nothing(desk: De
     assert order.broker_id is not None
     await desk.om.cancel_all()
     desk.om.on_notice(BrokerNotice(10147, "not found", T0, order.broker_id))
-    assert desk.om.settle([], []) == ([], [order]) and order in desk.om.working()
+    assert settle_orders(desk.om, [], []) == ([], [order]) and order in desk.om.working()
     desk.om.on_reconnect()
     await desk.om.resend_cancels()
     desk.om.on_notice(BrokerNotice(10147, "not found", T0, order.broker_id))
     listed = report(order, OrderStatus.PENDING_CANCEL)
     desk.om.on_report(listed)
-    assert desk.om.settle([listed], []) == ([], []) and order in desk.om.working()
+    assert settle_orders(desk.om, [listed], []) == ([], []) and order in desk.om.working()
 
 
-async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent(desk: Desk) -> None:
+async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent() -> None:
     """A kill (cancel all) while an entry's intent is being written: the entry must not go out
     after the kill's cancels (IB would answer the cancel 'not found' and then work the order)."""
     writing = asyncio.Event()
@@ -1190,7 +1196,7 @@ async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent(de
         writing.set()
         await release.wait()
 
-    desk.om.before_send = slow_journal
+    desk = Desk(before_send=slow_journal)
     entry = asyncio.create_task(desk.place(Side.BUY, 1, limit="4990"))
     await writing.wait()
     (cid,) = await desk.om.cancel_all()

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradeterm.domain import ContractMonth, DomainError, Fill, Instrument, Side
-from tradeterm.engine.portfolio import Divergence, Portfolio
-from tradeterm.engine.session import CHICAGO, CME, NS
+from tradeterm.engine.calendar import CHICAGO, CME, NS
+from tradeterm.engine.portfolio import Portfolio
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
 NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
@@ -247,14 +247,6 @@ def test_no_reset_over_the_weekend_until_sunday_17() -> None:
 
 
 # ---- the broker's word -----------------------------------------------------------------------
-
-
-def test_check_broker_agrees_or_reports_a_divergence() -> None:
-    pf, _ = portfolio()
-    pf.add_fill(fill("e1", Side.BUY, 1, PX_5000))
-    assert pf.check_broker(1, Decimal("250000")) is None
-    assert pf.check_broker(3, Decimal("250012.5")) == Divergence(1, 3, Decimal("250012.5"))
-    assert pf.position.quantity == 1  # checking changes nothing
 
 
 def test_adopt_takes_the_brokers_quantity_and_average_and_keeps_realized() -> None:

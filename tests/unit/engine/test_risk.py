@@ -24,8 +24,9 @@ from tradeterm.domain import (
     OrderType,
     Side,
 )
+from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder, Refused
-from tradeterm.engine.orders import OrderIntent, OrderManager
+from tradeterm.engine.orders import OrderIntent, OrderManager, PreTradeCheck
 from tradeterm.engine.portfolio import PnL, Portfolio
 from tradeterm.engine.risk import (
     RiskContext,
@@ -35,7 +36,6 @@ from tradeterm.engine.risk import (
     RiskTransition,
     TradingState,
 )
-from tradeterm.engine.session import CHICAGO, CME, NS
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
 CL = Instrument.from_spec("CL", ContractMonth(2026, 12), con_id=1)
@@ -378,16 +378,15 @@ def resting(side: Side, *, limit: int | None = None, stop: int | None = None,
     return OrderIntent(side, 1, order_type, limit, stop, entry, "manual", resting=True)
 
 
-def flat_order_manager(broker: FakeBroker) -> OrderManager:
-    """An order manager trading ES through ``broker`` with no position, nothing blocked."""
+def flat_order_manager(broker: FakeBroker, check: PreTradeCheck) -> OrderManager:
+    """An order manager trading ES through ``broker`` with no position, nothing blocked,
+    ``check`` its pre-trade check."""
     flat = Portfolio(ES, clock=Clock(), calendar=CME)
-    om = OrderManager(
+    return OrderManager(
         broker, ES, ClientOrderIds("ES", 1),
         position=lambda: flat.position, fills_of=flat.ledger.for_order,
-        emit=lambda e: None, clock=Clock(),
+        emit=lambda e: None, clock=Clock(), checks=(check,), blocked=None,
     )  # fmt: skip
-    om.blocked = None
-    return om
 
 
 def test_a_resting_limit_at_or_through_the_touch_is_refused_naming_price_and_touch() -> None:
@@ -461,9 +460,8 @@ async def test_resting_orders_are_checked_through_the_order_manager() -> None:
     """The flag on the command reaches the check: a marketable resting limit (and a bracket
     whose entry limit is marketable) sends nothing; the same limit typed is sent."""
     broker = FakeBroker(ES)
-    om = flat_order_manager(broker)
     rm = RiskManager(config(), clock=Clock(), calendar=CME, instrument=ES)
-    om.checks.append(rm.as_check(lambda: ctx()))
+    om = flat_order_manager(broker, rm.as_check(lambda: ctx()))
     at_ask = ES.to_price(ASK)
     with pytest.raises(Refused, match=r"buy limit 5000\.00 is at or above the ask 5000\.00"):
         await om.place(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=at_ask, resting=True), "c1")
@@ -577,9 +575,8 @@ def test_order_efficiency_ratio() -> None:
 
 async def test_as_check_refuses_through_the_order_manager() -> None:
     broker = FakeBroker(ES)
-    om = flat_order_manager(broker)
     rm, _, _ = manager()
-    om.checks.append(rm.as_check(lambda: ctx(connection=ConnectionState.DEGRADED)))
+    om = flat_order_manager(broker, rm.as_check(lambda: ctx(connection=ConnectionState.DEGRADED)))
     with pytest.raises(Refused, match="no new entries while the connection is DEGRADED"):
         await om.place(PlaceOrder(Side.BUY, 1), "cmd-1")
     assert broker.placed == []

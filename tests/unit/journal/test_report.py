@@ -18,9 +18,9 @@ from tests.unit.journal.factories import ES, booked, fill, order
 from tradeterm.cli.errors import UserError
 from tradeterm.cli.main import build_command_parser
 from tradeterm.domain import Bar, Side
+from tradeterm.engine.calendar import CHICAGO, NS
 from tradeterm.engine.commands import CommandResult, PlaceOrder
 from tradeterm.engine.events import CommandDone, RiskUpdate
-from tradeterm.engine.session import CHICAGO, NS
 from tradeterm.journal import Journal
 from tradeterm.journal import rows as R
 from tradeterm.journal.report import trading_day

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradeterm.engine import session
-from tradeterm.engine.session import CHICAGO, NS, SessionCalendar
+from tradeterm.engine import calendar as session
+from tradeterm.engine.calendar import CHICAGO, NS, SessionCalendar
 
 
 def ct(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> int:

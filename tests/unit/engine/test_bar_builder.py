@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tests.real_data import rows, ts_ns
 from tradeterm.broker.base import BarEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, Instrument, Quote, Timeframe, Trade
-from tradeterm.engine.bars import BarBuilder, BarUpdate
+from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12))
 NS = 1_000_000_000
