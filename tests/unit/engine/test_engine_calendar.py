@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.unit.engine.fake_broker import FakeBroker
+from tests.support.fake_broker import FakeBroker
 from tradeterm.domain import ContractMonth, Instrument
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineNotice

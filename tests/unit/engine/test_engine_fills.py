@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from tests.unit.engine.fake_broker import FakeBroker
+from tests.support.fake_broker import FakeBroker
 from tests.unit.engine.test_orders import ES, PX_5000, T0, Clock, Run, settle
 from tradeterm.broker.base import ExecutionReport, PositionReport
 from tradeterm.domain import Fill, Instrument, Side

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.unit.engine.fake_broker import FakeBroker
+from tests.support.fake_broker import FakeBroker
 from tests.unit.engine.test_orders import ES, PX_5000, Clock, Desk, Run, report, settle
 from tradeterm.broker.base import (
     LINK_RESTORED,

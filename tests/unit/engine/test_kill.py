@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.engine.fake_broker import FakeBroker
+from tests.support.fake_broker import FakeBroker
 from tests.unit.engine.test_orders import (
     ES,
     PX_5000,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.engine.fake_broker import FakeBroker
+from tests.support.fake_broker import FakeBroker
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import ConfigError, RiskConfig, load_settings
 from tradeterm.domain import (
