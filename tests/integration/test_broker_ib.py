@@ -17,7 +17,7 @@ from ib_async import IB, LimitOrder
 from ib_async.client import Client
 
 from tests.integration.broker_helpers import Make, Recorder, cfg
-from tests.integration.desk_helpers import until
+from tests.support.waiting import until
 from tradeterm.broker.base import (
     BarEvent,
     BrokerError,

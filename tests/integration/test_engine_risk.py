@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import MakeEngine, gateway_position, working_at_gateway
+from tests.support.waiting import until
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ib_async import IB, ContFuture, Future, Ticker
 
-from tests.integration.desk_helpers import until
+from tests.support.waiting import until
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 
 TODAY = date(2026, 11, 21)

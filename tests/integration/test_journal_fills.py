@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.desk_helpers import Market, session_gone, until
+from tests.integration.desk_helpers import Market, session_gone
 from tests.integration.engine_helpers import TODAY
 from tests.integration.journal_helpers import settings_for
+from tests.support.waiting import until
 from tradeterm import cli
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder

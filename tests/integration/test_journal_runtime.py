@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.desk_helpers import session_gone, until
+from tests.integration.desk_helpers import session_gone
 from tests.integration.journal_helpers import query, settings_for
+from tests.support.waiting import until
 from tradeterm import console
 from tradeterm.domain import Side
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder

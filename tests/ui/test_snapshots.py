@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from tests.ui.helpers import ladder, make_app, ready, until
+from tests.support.waiting import until
+from tests.ui.helpers import ladder, make_app, ready
 from tradeterm.ui.app import TradingApp
 
 

@@ -11,12 +11,12 @@ from ib_async import Contract, ContractDetails, DOMLevel, OrderStatus, Trade, Tr
 from ib_async import Order as IbOrder
 from ib_async.util import UNSET_DOUBLE
 
+from tests.support.instruments import ES
 from tradeterm.broker import ib_convert as cv
 from tradeterm.domain import Instrument, Order, OrderChange, OrderType, Side
 from tradeterm.domain import OrderStatus as St
 
 TICK = Decimal("0.25")
-ES = Instrument.from_spec("ES")
 
 
 def details(local: str, last: str, month: str, root: str = "ES") -> ContractDetails:

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.real_data import rows, ts_ns
+from tests.support.instruments import ES
 from tradeterm.broker.base import BarEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, Instrument, Quote, Timeframe, Trade
 from tradeterm.engine.bars import BarBuilder, BarUpdate
 
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12))
 NS = 1_000_000_000
 M = 60 * NS
 T0 = 1_795_000_000 * NS - 1_795_000_000 * NS % M  # a minute boundary

@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.support.fake_broker import FakeBroker
-from tradeterm.domain import ContractMonth, Instrument
+from tests.support.instruments import CL
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineNotice
 from tradeterm.engine.session import CHICAGO, CME, NS
-
-CL = Instrument.from_spec("CL", ContractMonth(2027, 1), con_id=1)
 
 
 def at(day: int, hour: int, minute: int = 0) -> int:

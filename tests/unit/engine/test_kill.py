@@ -12,17 +12,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.clock import TUESDAY_10 as T0
+from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
-from tests.unit.engine.test_orders import (
-    ES,
-    PX_5000,
-    T0,
-    Clock,
-    Run,
-    execution,
-    report,
-    settle,
-)
+from tests.support.instruments import ES, PX_5000
+from tests.support.waiting import until
+from tests.unit.engine.test_orders import Run, execution, report, settle
 from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent, Unsent
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Quote, Side
@@ -132,9 +127,7 @@ async def test_a_close_ib_never_answers_is_unverified_not_flat_and_never_doubled
 
 
 async def until_step(run: Run, step: str) -> None:
-    async with asyncio.timeout(10):
-        while step not in steps(run):
-            await asyncio.sleep(0.01)
+    await until(lambda: step in steps(run), f"the kill step {step!r}")
 
 
 async def test_the_kill_switch_works_when_flat_with_nothing_working(make_run: MakeRun) -> None:

@@ -5,14 +5,16 @@ adoption after a restart, reconciliation."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from tests.support.clock import TUESDAY_10 as T0
+from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
+from tests.support.instruments import ES, PX_5000
 from tradeterm.broker.base import (
     AccountPnL,
     BarEvent,
@@ -30,10 +32,8 @@ from tradeterm.domain import (
     Bar,
     ClientOrderId,
     ClientOrderIds,
-    ContractMonth,
     DepthLevel,
     Fill,
-    Instrument,
     Order,
     OrderStatus,
     OrderType,
@@ -66,23 +66,7 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.orders import OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
-from tradeterm.engine.session import CHICAGO, CME, NS
-
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
-NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
-PX_5000 = 20000  # 5000.00 in ES ticks
-T0 = int(dt.datetime(2026, 11, 17, 10, tzinfo=CHICAGO).timestamp()) * NS  # a Tuesday, open
-
-
-class Clock:
-    def __init__(self, now: int = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * NS)
+from tradeterm.engine.session import CME, NS
 
 
 class Desk:
