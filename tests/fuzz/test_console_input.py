@@ -275,7 +275,7 @@ async def _typed(line: str) -> tuple[Session, list[str], list[str]]:
         await session.stop()
 
 
-NOTHING_SENT = ([], [], [], 0)
+NOTHING_SENT: tuple[list[Placed], list[Modified], list[int], int] = ([], [], [], 0)
 
 
 @fuzz(0.5)

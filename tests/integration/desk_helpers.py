@@ -16,6 +16,14 @@ ES_MULTIPLIER = 50
 COMMISSION = 2.25
 
 
+async def qualified(ib: IB, *contracts: Contract) -> list[Contract]:
+    """The contract IB resolves each of these to (ib_async's type also allows a list of
+    candidates, or None, for an ambiguous or unknown one: a test expects neither)."""
+    got = await ib.qualifyContractsAsync(*contracts)
+    assert all(isinstance(c, Contract) for c in got), got
+    return [c for c in got if isinstance(c, Contract)]
+
+
 class Market:
     """The ES feed of the fake gateway: prices in ticks, and a way to print public trades."""
 

@@ -35,11 +35,15 @@ async def trade(rt: Runtime, gateway: FakeGateway, *orders: tuple[Side, int]) ->
     """Market orders one after the other, each filled (and its commission booked) before the
     next is sent."""
     account = gateway.books.account(gateway.config.account)
+
+    def more_than(count: int) -> Callable[[], bool]:
+        return lambda: len(account.executions) > count
+
     for side, qty in orders:
         before = len(account.executions)
         result = await rt.engine.submit(PlaceOrder(side, qty))
         assert result.ok, result.reason
-        await until(lambda b=before: len(account.executions) > b, f"{side} {qty} filled")
+        await until(more_than(before), f"{side} {qty} filled")
     portfolio = rt.engine.portfolio
     assert portfolio is not None
     await until(

@@ -116,10 +116,12 @@ async def ready(pilot: Pilot[Any], app: TradingApp) -> Market:
     """The engine started and the ladder painted; returns the gateway's ES market."""
     await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
     assert app.startup_error is None, app.startup_error
-    await until(
-        lambda: ladder(app).data is not None and ladder(app).data.best_bid is not None,
-        "a painted ladder",
-    )  # type: ignore[union-attr]
+
+    def painted() -> bool:
+        data = ladder(app).data
+        return data is not None and data.best_bid is not None
+
+    await until(painted, "a painted ladder")
     await pilot.pause()
     return Market(gateway(app))
 

@@ -140,9 +140,9 @@ def test_status_mapping() -> None:
 
 def test_order_report_prices_in_ticks_for_our_contract_only() -> None:
     es = Instrument.from_spec("ES", con_id=11)
-    report = cv.order_report(trade("Submitted"), {11: es}.get, 1)
+    report = cv.order_report(trade("Submitted"), lambda con_id: es if con_id == 11 else None, 1)
     assert report is not None and report.limit == 24000 and report.instrument == es
-    foreign = cv.order_report(trade("Submitted"), {}.get, 1)
+    foreign = cv.order_report(trade("Submitted"), lambda con_id: None, 1)
     assert foreign is not None and foreign.instrument is None and foreign.limit is None
 
 

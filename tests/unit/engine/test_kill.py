@@ -70,7 +70,7 @@ async def test_a_position_that_will_not_close_ends_halted_saying_not_flat(
     """IB rejects every close: each is confirmed finished before the next is sent, and past
     the deadline the run ends failed, HALTED, saying what is left."""
     run = await make_run(held=1)
-    assert run.engine.snapshot().pnl.quantity == 1  # type: ignore[union-attr]
+    assert run.engine.snapshot().pnl.quantity == 1
     seen = 0
 
     async def reject_each_close() -> None:
@@ -226,7 +226,7 @@ async def test_a_modification_through_the_price_band_is_refused(make_run: MakeRu
     placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990.00"))
     assert placed.ok
     (oid,) = placed.order_ids
-    order = run.engine.orders.get(oid)  # type: ignore[union-attr]
+    order = run.engine.orders.get(oid)
     assert order is not None
     run.broker.push(report(order, OrderStatus.SUBMITTED, perm_id=5100))
     await settle()

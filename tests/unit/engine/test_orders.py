@@ -18,6 +18,7 @@ from tests.support.instruments import ES, PX_5000
 from tradeterm.broker.base import (
     AccountPnL,
     BarEvent,
+    BrokerEvent,
     BrokerNotice,
     CommissionEvent,
     ConnectionState,
@@ -502,7 +503,9 @@ async def test_cancel_all_touches_only_own_orders_children_before_parents(desk: 
     done = await desk.om.cancel_all()
     assert set(done) == {plain.client_id, *ids}
     cancelled = desk.broker.cancelled
-    assert sorted(cancelled) == sorted(o.broker_id for o in (plain, entry, target, stop))
+    assert plain.broker_id and entry.broker_id and target.broker_id and stop.broker_id
+    sent = [plain.broker_id, entry.broker_id, target.broker_id, stop.broker_id]
+    assert sorted(cancelled) == sorted(sent)
     assert cancelled.index(entry.broker_id) > cancelled.index(target.broker_id)
     assert cancelled.index(entry.broker_id) > cancelled.index(stop.broker_id)
     assert 7 not in cancelled
@@ -1053,7 +1056,7 @@ async def test_broker_events_before_the_instrument_is_known_are_ignored() -> Non
     engine = Engine(FakeBroker(ES), "ES", clock=Clock(), session=2)
     stream = engine.listen()
     order = Order("tt.ES.2.1", ES, Side.BUY, 1, OrderType.MARKET)
-    events = [
+    events: list[BrokerEvent] = [
         QuoteEvent(Quote(T0, PX_5000, 5, PX_5000 + 1, 7)),
         DepthEvent(T0, (DepthLevel(PX_5000, 5),), (DepthLevel(PX_5000 + 1, 7),)),
         TradeEvent(Trade(T0, PX_5000, 2)),
