@@ -22,8 +22,10 @@ from hypothesis import strategies as st
 
 from tests.fuzz.budget import fuzz
 from tests.fuzz.strategies import CHARS, JUNK, LINE_BREAKS, mangled_case, numbers
-from tests.unit.engine.fake_broker import FakeBroker, Modified, Placed
-from tests.unit.engine.test_orders import ES, PX_5000, Clock, report, settle
+from tests.support.clock import Clock
+from tests.support.fake_broker import FakeBroker, Modified, Placed
+from tests.support.instruments import ES, PX_5000
+from tests.unit.engine.test_orders import report, settle
 from tradeterm.broker.base import QuoteEvent
 from tradeterm.console import Console, describe, parse_command
 from tradeterm.domain import OrderChange, OrderStatus, OrderType, Quote, Side
@@ -273,7 +275,7 @@ async def _typed(line: str) -> tuple[Session, list[str], list[str]]:
         await session.stop()
 
 
-NOTHING_SENT = ([], [], [], 0)
+NOTHING_SENT: tuple[list[Placed], list[Modified], list[int], int] = ([], [], [], 0)
 
 
 @fuzz(0.5)

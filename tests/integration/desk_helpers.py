@@ -3,28 +3,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
-import pytest
 from ib_async import IB, Contract, Trade
 
+from tests.support.waiting import until
 from tradeterm.sim.events import TradePrint
 from tradeterm.sim.gateway.app import FakeGateway
 
-GUARD = 30.0  # seconds; only ever reached if something hangs
 Connect = Callable[..., Awaitable[IB]]
 ES_MULTIPLIER = 50
 COMMISSION = 2.25
 
 
-async def until(predicate: Callable[[], object], what: str, guard: float = GUARD) -> None:
-    try:
-        async with asyncio.timeout(guard):
-            while not predicate():
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
+async def qualified(ib: IB, *contracts: Contract) -> list[Contract]:
+    """The contract IB resolves each of these to (ib_async's type also allows a list of
+    candidates, or None, for an ambiguous or unknown one: a test expects neither)."""
+    got = await ib.qualifyContractsAsync(*contracts)
+    assert all(isinstance(c, Contract) for c in got), got
+    return [c for c in got if isinstance(c, Contract)]
 
 
 class Market:

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.integration.broker_helpers import cfg
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
+from tests.support.waiting import until
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import MarketConfig
 from tradeterm.domain import OrderStatus, OrderType, Side

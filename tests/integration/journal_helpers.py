@@ -27,13 +27,14 @@ from tradeterm.paths import journal_file
 def settings_for(port: int, journal_dir: Path, client_id: int = 1, **market: Any) -> Settings:
     """SIM mode against an already running gateway on ``port`` (no embedded one), with fast
     reconnects, journaling into ``journal_dir``."""
+    markets: dict[str, Any] = {"markets": {"ES": market}} if market else {}
     return Settings(
         connection={
             "port": port, "client_id": client_id, "connect_timeout_s": 3,
             "request_timeout_s": 5, "reconnect_min_s": 0.1, "reconnect_max_s": 0.4,
         },
         journal={"dir": journal_dir, "flush_interval_ms": 20},
-        **({"markets": {"ES": market}} if market else {}),
+        **markets,
     )  # fmt: skip
 
 

@@ -17,7 +17,8 @@ from ib_async import IB, LimitOrder
 from ib_async.client import Client
 
 from tests.integration.broker_helpers import Make, Recorder, cfg
-from tests.integration.desk_helpers import until
+from tests.integration.desk_helpers import qualified
+from tests.support.waiting import until
 from tradeterm.broker.base import (
     BarEvent,
     BrokerError,
@@ -318,7 +319,7 @@ async def test_bracket_and_open_orders_and_foreign(make: Make, still_gw: FakeGat
     other = IB()
     await other.connectAsync("127.0.0.1", still_gw.config.port, clientId=42, timeout=3)
     try:
-        [contract] = await other.qualifyContractsAsync(broker._contract(es))
+        [contract] = await qualified(other, broker._contract(es))
         other.placeOrder(contract, LimitOrder("BUY", 1, float(es.to_price(q.bid - 30))))
         await until(lambda: other.openTrades(), "foreign order placed")
         await asyncio.sleep(0.2)

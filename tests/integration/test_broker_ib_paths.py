@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from tests.integration.broker_helpers import Recorder
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
 from tests.integration.test_broker_ib import TODAY, reports, status
+from tests.support.waiting import until
 from tradeterm.broker.base import (
     AccountPnL,
     BrokerNotice,

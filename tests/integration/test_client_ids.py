@@ -39,6 +39,6 @@ async def test_two_markets_and_a_console_share_one_gateway_with_no_client_id_set
                 await rt.engine.start()
             assert all(rt.engine.connected for rt in runtimes)
             assert [rt.engine.broker.client_id for rt in runtimes] == [110, 130, 115]
-            assert sorted(s.client_id for s in gw.server.sessions) == [110, 115, 130]
+            assert sorted(s.client_id or 0 for s in gw.server.sessions) == [110, 115, 130]
     finally:
         await gw.stop()

@@ -7,8 +7,9 @@ import io
 
 import pytest
 
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import MakeEngine, working_at_gateway
+from tests.support.waiting import until
 from tradeterm.console import Console
 from tradeterm.domain import OrderStatus
 from tradeterm.engine.events import CommandDone

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import MakeEngine, gateway_position, working_at_gateway
+from tests.support.waiting import until
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import BracketConfig, MarketConfig
 from tradeterm.domain import OrderStatus, OrderType, Side

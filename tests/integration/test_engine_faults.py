@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import (
     COMMISSION,
     TICK_VALUE,
@@ -18,6 +18,7 @@ from tests.integration.engine_helpers import (
     working_at_gateway,
     working_limit,
 )
+from tests.support.waiting import until
 from tradeterm.broker.base import ConnectError, ConnectionState
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Side

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import (
     MakeEngine,
     Run,
@@ -18,6 +18,7 @@ from tests.integration.engine_helpers import (
     working_at_gateway,
     working_limit,
 )
+from tests.support.waiting import until
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Side

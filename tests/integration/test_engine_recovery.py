@@ -8,11 +8,12 @@ from __future__ import annotations
 import pytest
 from ib_async import MarketOrder
 
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import (
     MakeEngine,
     working_at_gateway,
 )
+from tests.support.waiting import until
 from tradeterm.broker.base import ConnectionState
 from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.commands import CancelAll, CancelOrder, ModifyOrder, PlaceBracket

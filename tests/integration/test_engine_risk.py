@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import MakeEngine, gateway_position, working_at_gateway
+from tests.support.waiting import until
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder
@@ -24,7 +25,7 @@ async def test_pre_trade_refusals_never_reach_ib(
     run = await make_engine(still)
     market = Market(still)
     engine = run.engine
-    await until(lambda: engine.market and engine.market.quote, "a quote")  # type: ignore[union-attr]
+    await until(lambda: engine.market and engine.market.quote, "a quote")
     too_big = await engine.submit(PlaceOrder(Side.BUY, 3))
     assert not too_big.ok and "above the maximum of 2" in too_big.reason
     fat = await engine.submit(

@@ -12,14 +12,8 @@ from decimal import Decimal
 import pytest
 from ib_async import IB, Contract, LimitOrder, MarketOrder, Trade
 
-from tests.integration.desk_helpers import (
-    COMMISSION,
-    Connect,
-    Market,
-    errors_of,
-    status_is,
-    until,
-)
+from tests.integration.desk_helpers import COMMISSION, Connect, Market, errors_of, status_is
+from tests.support.waiting import until
 from tradeterm.sim.gateway.app import FakeGateway
 
 pytestmark = pytest.mark.integration

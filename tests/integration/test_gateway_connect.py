@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from ib_async import IB, Contract, LimitOrder, TagValue
 
+from tests.support.waiting import GUARD
 from tradeterm.sim.gateway.server import GatewayServer
 from tradeterm.sim.gateway.wire import FrameDecoder, encode_frame, encode_handshake
 
 pytestmark = pytest.mark.integration
 
-GUARD = 30.0  # seconds; only ever reached if something hangs
 Connect = Callable[..., Awaitable[IB]]
 
 
@@ -43,6 +43,12 @@ async def next_error(queue: asyncio.Queue[tuple[int, int, str]], code: int) -> t
         req_id, got, text = await asyncio.wait_for(queue.get(), GUARD)
         if got == code:
             return req_id, text
+
+
+def resolve(future: asyncio.Future[Any], value: Any) -> None:
+    """Settle ``future`` once (the event that settles it may fire again)."""
+    if not future.done():
+        future.set_result(value)
 
 
 class RawClient:
@@ -138,7 +144,7 @@ async def test_duplicate_client_id_is_refused(gateway: GatewayServer, connect: C
     second = IB()
     errors = error_queue(second)
     api_error: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    second.client.apiError += lambda msg: api_error.done() or api_error.set_result(msg)
+    second.client.apiError += lambda msg: resolve(api_error, msg)
     task = asyncio.create_task(
         second.connectAsync(gateway.host, gateway.port, clientId=5, timeout=None)
     )
@@ -161,7 +167,8 @@ async def test_duplicate_client_id_is_refused(gateway: GatewayServer, connect: C
 async def test_unsupported_requests_get_321_promptly(connect: Connect) -> None:
     ib = await asyncio.wait_for(connect(1), GUARD)
     errors = error_queue(ib)
-    pending = ib.reqNewsProvidersAsync()  # ib_async treats 321 as a warning: never resolves
+    # ib_async treats 321 as a warning: never resolves
+    pending = asyncio.ensure_future(ib.reqNewsProvidersAsync())
     req_id, text = await next_error(errors, 321)
     assert req_id == -1
     assert "reqNewsProviders" in text and "not supported by simulator" in text
@@ -291,7 +298,7 @@ async def test_request_before_start_api_and_bad_magic(gateway: GatewayServer) ->
 async def test_stop_disconnects_clients_cleanly(gateway: GatewayServer, connect: Connect) -> None:
     ib = await asyncio.wait_for(connect(1), GUARD)
     disconnected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    ib.disconnectedEvent += lambda: disconnected.done() or disconnected.set_result(None)
+    ib.disconnectedEvent += lambda: resolve(disconnected, None)
     await asyncio.wait_for(gateway.stop(), GUARD)
     await asyncio.wait_for(disconnected, GUARD)
     assert not ib.isConnected()

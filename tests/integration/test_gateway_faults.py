@@ -22,14 +22,13 @@ from ib_async import IB, LimitOrder, MarketOrder, Ticker
 from tests.integration.desk_helpers import (
     COMMISSION,
     ES_MULTIPLIER,
-    GUARD,
     Connect,
     Market,
     errors_of,
     status_is,
     statuses,
-    until,
 )
+from tests.support.waiting import GUARD, until
 from tradeterm.sim.gateway.app import FakeGateway
 from tradeterm.sim.gateway.faults import TEXTS
 

@@ -16,9 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from ib_async import IB, ContFuture, Future, Ticker
+from ib_async import IB, ContFuture, Future, LimitOrder, TickByTickAllLast, Ticker
 
-from tests.integration.desk_helpers import until
+from tests.integration.desk_helpers import qualified
+from tests.support.waiting import until
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 
 TODAY = date(2026, 11, 21)
@@ -57,10 +58,15 @@ async def ib(live_gateway: FakeGateway) -> AsyncIterator[IB]:
 
 async def test_contract_details_list_the_real_cycle_and_the_front_month(ib: IB) -> None:
     details = await ib.reqContractDetailsAsync(Future("ES", exchange="CME"))
-    expiries = sorted(d.contract.lastTradeDateOrContractMonth for d in details)
+    contracts = [d.contract for d in details if d.contract is not None]
+    assert len(contracts) == len(details)
+    expiries = sorted(c.lastTradeDateOrContractMonth for c in contracts)
     expected = [third_friday(y, m) for y, m in ((2026, 12), (2027, 3), (2027, 6), (2027, 9))]
     assert expiries[:4] == [d.strftime("%Y%m%d") for d in expected]
-    front = next(d for d in details if d.contract.lastTradeDateOrContractMonth == expiries[0])
+    front = next(
+        d for d in details if d.contract and d.contract.lastTradeDateOrContractMonth == expiries[0]
+    )
+    assert front.contract is not None
     assert front.contract.localSymbol == "ESZ6" and front.contract.multiplier == "50"
     assert front.minTick == 0.25 and front.timeZoneId == "US/Central"
     sessions = front.tradingSessions()
@@ -69,11 +75,11 @@ async def test_contract_details_list_the_real_cycle_and_the_front_month(ib: IB) 
 
 
 async def test_qualify_the_front_month_explicit_month_and_continuous(ib: IB) -> None:
-    [dec] = await ib.qualifyContractsAsync(Future("ES", "202612", "CME"))
+    [dec] = await qualified(ib, Future("ES", "202612", "CME"))
     assert dec.localSymbol == "ESZ6" and dec.conId
-    [cont] = await ib.qualifyContractsAsync(ContFuture("ES", "CME"))
+    [cont] = await qualified(ib, ContFuture("ES", "CME"))
     assert cont.conId == dec.conId and cont.lastTradeDateOrContractMonth == "20261218"
-    [cl] = await ib.qualifyContractsAsync(Future(localSymbol="CLF7", exchange="NYMEX"))
+    [cl] = await qualified(ib, Future(localSymbol="CLF7", exchange="NYMEX"))
     assert cl.symbol == "CL" and cl.multiplier == "1000"
 
 
@@ -91,7 +97,7 @@ async def test_year_end_front_month_rolls_to_march() -> None:
     client = IB()
     try:
         await client.connectAsync("127.0.0.1", gw.config.port, clientId=1, timeout=5)
-        [cont] = await client.qualifyContractsAsync(ContFuture("ES", "CME"))
+        [cont] = await qualified(client, ContFuture("ES", "CME"))
         assert cont.localSymbol == "ESH7"
     finally:
         client.disconnect()
@@ -99,7 +105,7 @@ async def test_year_end_front_month_rolls_to_march() -> None:
 
 
 async def test_l1_depth_and_trades_stream_on_tick_with_bid_below_ask(ib: IB) -> None:
-    [es] = await ib.qualifyContractsAsync(ContFuture("ES", "CME"))
+    [es] = await qualified(ib, ContFuture("ES", "CME"))
     ticker = ib.reqMktData(es, "233")
     ib.reqMktDepth(es, 10)
     trades = ib.reqTickByTickData(es, "AllLast")
@@ -109,7 +115,7 @@ async def test_l1_depth_and_trades_stream_on_tick_with_bid_below_ask(ib: IB) -> 
     def record(t: Ticker) -> None:
         if not (math.isnan(t.bid) or math.isnan(t.ask)):
             quotes.append((t.bid, t.ask))
-        prints.extend(tick.price for tick in t.tickByTicks if hasattr(tick, "price"))
+        prints.extend(tick.price for tick in t.tickByTicks if isinstance(tick, TickByTickAllLast))
 
     ticker.updateEvent += record
     trades.updateEvent += record
@@ -129,7 +135,7 @@ async def test_l1_depth_and_trades_stream_on_tick_with_bid_below_ask(ib: IB) -> 
 
 
 async def test_realtime_and_historical_bars_join_without_gap_or_duplicate(ib: IB) -> None:
-    [es] = await ib.qualifyContractsAsync(ContFuture("ES", "CME"))
+    [es] = await qualified(ib, ContFuture("ES", "CME"))
     bars = await ib.reqHistoricalDataAsync(
         es, "", "1 D", "1 min", "TRADES", useRTH=False, formatDate=1, keepUpToDate=True
     )
@@ -150,7 +156,7 @@ async def test_realtime_and_historical_bars_join_without_gap_or_duplicate(ib: IB
 
 
 async def test_two_markets_at_once(ib: IB) -> None:
-    [es, nq] = await ib.qualifyContractsAsync(ContFuture("ES", "CME"), ContFuture("NQ", "CME"))
+    [es, nq] = await qualified(ib, ContFuture("ES", "CME"), ContFuture("NQ", "CME"))
     es_ticker, nq_ticker = ib.reqMktData(es), ib.reqMktData(nq)
     await until(lambda: es_ticker.last > 0 and nq_ticker.last > 0, "a trade in ES and in NQ")
     assert nq_ticker.last > 3 * es_ticker.last  # NQ trades far above ES
@@ -167,7 +173,7 @@ async def test_replay_streams_the_recorded_market_and_orders_match_against_it() 
     client = IB()
     try:
         await client.connectAsync("127.0.0.1", gw.config.port, clientId=1, timeout=5)
-        [es] = await client.qualifyContractsAsync(ContFuture("ES", "CME"))
+        [es] = await qualified(client, ContFuture("ES", "CME"))
         ticker = client.reqMktData(es)
         await until(
             lambda: ticker.volume > 20 and not math.isnan(ticker.ask), "replayed trades and an ask"
@@ -182,9 +188,7 @@ async def test_replay_streams_the_recorded_market_and_orders_match_against_it() 
         await gw.stop()
 
 
-def _limit(action: str, qty: int, price: float):  # type: ignore[no-untyped-def]
-    from ib_async import LimitOrder
-
+def _limit(action: str, qty: int, price: float) -> LimitOrder:
     return LimitOrder(action, qty, price)
 
 
@@ -201,7 +205,7 @@ async def test_gateway_command_runs_as_a_process(tmp_path: Path) -> None:
         assert line.startswith("listening on 127.0.0.1:")
         port = int(line.rsplit(":", 1)[1])
         await client.connectAsync("127.0.0.1", port, clientId=1, timeout=5)
-        [es] = await client.qualifyContractsAsync(ContFuture("ES", "CME"))
+        [es] = await qualified(client, ContFuture("ES", "CME"))
         ticker = client.reqMktData(es)
         await until(lambda: ticker.last > 0, "ticker.last > 0")
     finally:
@@ -214,7 +218,7 @@ async def test_gateway_command_runs_as_a_process(tmp_path: Path) -> None:
 
 
 async def test_history_is_refused_during_an_hmds_outage(live_gateway: FakeGateway, ib: IB) -> None:
-    [es] = await ib.qualifyContractsAsync(ContFuture("ES", "CME"))
+    [es] = await qualified(ib, ContFuture("ES", "CME"))
     codes: list[int] = []
     ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
     outage = asyncio.ensure_future(live_gateway.faults.hmds_outage(1.0))

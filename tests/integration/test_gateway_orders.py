@@ -31,8 +31,8 @@ from tests.integration.desk_helpers import (
     session_gone,
     status_is,
     statuses,
-    until,
 )
+from tests.support.waiting import until
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.desk_helpers import Market, session_gone, until
+from tests.integration.desk_helpers import Market, session_gone
 from tests.integration.engine_helpers import TODAY
 from tests.integration.journal_helpers import settings_for
+from tests.support.waiting import until
 from tradeterm.cli.main import main
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder
@@ -34,11 +35,15 @@ async def trade(rt: Runtime, gateway: FakeGateway, *orders: tuple[Side, int]) ->
     """Market orders one after the other, each filled (and its commission booked) before the
     next is sent."""
     account = gateway.books.account(gateway.config.account)
+
+    def more_than(count: int) -> Callable[[], bool]:
+        return lambda: len(account.executions) > count
+
     for side, qty in orders:
         before = len(account.executions)
         result = await rt.engine.submit(PlaceOrder(side, qty))
         assert result.ok, result.reason
-        await until(lambda b=before: len(account.executions) > b, f"{side} {qty} filled")
+        await until(more_than(before), f"{side} {qty} filled")
     portfolio = rt.engine.portfolio
     assert portfolio is not None
     await until(

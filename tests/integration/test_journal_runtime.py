@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.desk_helpers import session_gone, until
+from tests.integration.desk_helpers import session_gone
 from tests.integration.journal_helpers import query, settings_for
+from tests.support.waiting import until
 from tradeterm import console
 from tradeterm.domain import Side
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder
@@ -35,7 +36,7 @@ async def test_every_order_at_the_gateway_has_its_intent_and_fills_are_journaled
         hook = rt.engine.before_send
         assert hook is not None
 
-        async def spy(order, command_id, role):  # type: ignore[no-untyped-def]
+        async def spy(order, command_id, role):
             await hook(order, command_id, role)
             # the gateway has not seen the order yet, and the intent is already in the file
             assert order.client_id not in refs_at_gateway(still)

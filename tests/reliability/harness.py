@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -202,7 +202,7 @@ class Action:
 
     name: str
     guarantee: str
-    fire: Callable[[Cell], Awaitable[None]]
+    fire: Callable[[Cell], Coroutine[Any, Any, None]]
     expect: Callable[[Cell], Expect] = lambda cell: Expect()
     console: bool = False  # tradeterm runs as a console process until the action
 

@@ -10,13 +10,14 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tests.integration.desk_helpers import Market, until
+from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import (
     TODAY,
     always_open,
     gateway_position,
     working_at_gateway,
 )
+from tests.support.waiting import until
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import Settings, load_settings
 from tradeterm.engine.calendar import SessionCalendar
@@ -28,7 +29,7 @@ from tradeterm.ui.app import TradingApp
 from tradeterm.ui.ladder import Ladder
 from tradeterm.ui.themes import select_theme
 
-__all__ = ["Market", "gateway_position", "until", "working_at_gateway"]
+__all__ = ["Market", "gateway_position", "working_at_gateway"]
 
 FIXED_NS = 1_795_190_400_000_000_000  # 2026-11-20 10:00 CT: the status bar's clock in tests
 
@@ -115,10 +116,12 @@ async def ready(pilot: Pilot[Any], app: TradingApp) -> Market:
     """The engine started and the ladder painted; returns the gateway's ES market."""
     await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
     assert app.startup_error is None, app.startup_error
-    await until(
-        lambda: ladder(app).data is not None and ladder(app).data.best_bid is not None,
-        "a painted ladder",
-    )  # type: ignore[union-attr]
+
+    def painted() -> bool:
+        data = ladder(app).data
+        return data is not None and data.best_bid is not None
+
+    await until(painted, "a painted ladder")
     await pilot.pause()
     return Market(gateway(app))
 

@@ -15,8 +15,9 @@ import pytest
 from rich.color import Color
 from rich.style import Style
 
+from tests.support.clock import Clock
+from tests.support.waiting import until
 from tests.ui.helpers import gateway, ladder, make_app, ready, settings, settle
-from tests.unit.engine.test_orders import Clock
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.commands import PlaceOrder
@@ -76,11 +77,10 @@ async def resting_buy(app: TradingApp, price: int) -> None:
 
 
 async def until_label(lad: Ladder, price: int, label: str) -> None:
-    for _ in range(1000):
-        if lad.data is not None and lad.data.buys.get(price) == label:
-            return
-        await asyncio.sleep(0.01)
-    pytest.fail(f"{label} at {price} never shown")
+    await until(
+        lambda: lad.data is not None and lad.data.buys.get(price) == label,
+        f"{label} at {price} on the ladder",
+    )
 
 
 async def test_stale_book_says_which_feeds_and_how_old_and_greys_out() -> None:

@@ -9,7 +9,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tests.ui.helpers import gateway, make_app, ready, settings, settle, still_opener, until
+from tests.support.waiting import until
+from tests.ui.helpers import gateway, make_app, ready, settings, settle, still_opener
 from tradeterm.runtime import Runtime
 from tradeterm.ui.app import TradingApp
 from tradeterm.ui.panels import Panel

@@ -23,6 +23,7 @@ from tests.ui.helpers import (
     settings,
     settle,
 )
+from tradeterm.engine.commands import PlaceOrder
 from tradeterm.sim.events import BookDelta, TradePrint
 from tradeterm.sim.events import Side as BookSide
 from tradeterm.ui.app import TradingApp
@@ -73,6 +74,7 @@ async def test_a_market_moving_onto_the_cursor_never_flips_the_side_and_is_refus
         await pilot.press("left_square_bracket")  # buy limit at the cursor: now marketable
         await settle(pilot, app, lambda: last_result(app, 1), "the buy limit answered")
         refused = app.results[0]
+        assert isinstance(refused.command, PlaceOrder)
         assert not refused.ok and refused.command.side == "BUY"
         price = app.engine.instrument.format_price  # type: ignore[union-attr]
         assert refused.reason == (
@@ -105,7 +107,9 @@ async def test_a_stop_the_market_has_passed_is_refused_and_keeps_its_side() -> N
         await settle(pilot, app, lambda: engine_quote(app) == (bid + 4, bid + 5), "the new book")
         await pilot.press("left_curly_bracket")  # buy stop at the cursor: under the market now
         await settle(pilot, app, lambda: last_result(app, 1), "the buy stop answered")
-        assert not app.results[0].ok and app.results[0].command.side == "BUY"
+        refused = app.results[0]
+        assert isinstance(refused.command, PlaceOrder)
+        assert not refused.ok and refused.command.side == "BUY"
         assert "buy stop" in app.results[0].reason and "trigger at once" in app.results[0].reason
         assert sent_to_gateway(app) == 0
         await pilot.press("right_curly_bracket")  # sell stop at the cursor: under the market

@@ -9,13 +9,11 @@ from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
+from tests.support.instruments import ES
 from tests.ui.helpers import make_app, own_working, ready, settle
-from tradeterm.domain import Instrument, OrderStatus, Side
-from tradeterm.domain.expiry import ContractMonth
+from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.events import OrderView
 from tradeterm.ui import panels
-
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12))
 
 
 def order(status: OrderStatus, *, limit: int = 23_997, filled: int = 0, qty: int = 2,

@@ -12,18 +12,22 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from tests.ui.helpers import ladder, make_app, ready, until
+from tests.support.waiting import until
+from tests.ui.helpers import ladder, make_app, ready
 from tradeterm.ui.app import TradingApp
+from tradeterm.ui.panels import Panel
 
 
 def before(app: TradingApp, *keys: str) -> Any:
     async def run(pilot: Pilot[Any]) -> None:
         await ready(pilot, app)
-        status = app.screen.query_one("#status")
+        status = app.screen.query_one("#status", Panel)
         await until(
-            lambda: "qty" in status.shown and "FLAT" in app.screen.query_one("#position").shown,
+            lambda: (
+                "qty" in status.shown and "FLAT" in app.screen.query_one("#position", Panel).shown
+            ),
             "panels",
-        )  # type: ignore[attr-defined]
+        )
         if keys:
             await pilot.press(*keys)
         await pilot.pause(0.3)

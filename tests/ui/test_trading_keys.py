@@ -17,10 +17,11 @@ from tests.ui.helpers import (
 )
 from tradeterm.domain import OrderStatus
 from tradeterm.ui.app import TradingApp
+from tradeterm.ui.panels import Panel
 
 
 def status(app: TradingApp) -> str:
-    return app.screen.query_one("#status").shown  # type: ignore[attr-defined]
+    return app.screen.query_one("#status", Panel).shown
 
 
 async def test_trading_keys_are_inert_until_armed() -> None:
@@ -53,9 +54,9 @@ async def test_buy_market_then_flatten_reaches_the_gateway() -> None:
         await settle(
             pilot,
             app,
-            lambda: "LONG 1" in app.screen.query_one("#position").shown,
+            lambda: "LONG 1" in app.screen.query_one("#position", Panel).shown,
             "the position panel",
-        )  # type: ignore[attr-defined]
+        )
         await pilot.press("f")
         await settle(pilot, app, lambda: gateway_position(gw, market) == 0, "flat at the gateway")
 

@@ -36,7 +36,7 @@ class Probe(IbConnection):
         raise RuntimeError("boom")
 
     def drain(self) -> list[object]:
-        out = []
+        out: list[object] = []
         while not self._queue.empty():
             out.append(self._queue.get_nowait())
         return out

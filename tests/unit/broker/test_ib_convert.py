@@ -11,12 +11,12 @@ from ib_async import Contract, ContractDetails, DOMLevel, OrderStatus, Trade, Tr
 from ib_async import Order as IbOrder
 from ib_async.util import UNSET_DOUBLE
 
+from tests.support.instruments import ES
 from tradeterm.broker import ib_convert as cv
 from tradeterm.domain import Instrument, Order, OrderChange, OrderType, Side
 from tradeterm.domain import OrderStatus as St
 
 TICK = Decimal("0.25")
-ES = Instrument.from_spec("ES")
 
 
 def details(local: str, last: str, month: str, root: str = "ES") -> ContractDetails:
@@ -140,9 +140,9 @@ def test_status_mapping() -> None:
 
 def test_order_report_prices_in_ticks_for_our_contract_only() -> None:
     es = Instrument.from_spec("ES", con_id=11)
-    report = cv.order_report(trade("Submitted"), {11: es}.get, 1)
+    report = cv.order_report(trade("Submitted"), lambda con_id: es if con_id == 11 else None, 1)
     assert report is not None and report.limit == 24000 and report.instrument == es
-    foreign = cv.order_report(trade("Submitted"), {}.get, 1)
+    foreign = cv.order_report(trade("Submitted"), lambda con_id: None, 1)
     assert foreign is not None and foreign.instrument is None and foreign.limit is None
 
 

@@ -5,11 +5,12 @@ rely on in ib_async 2.1.0 pinned."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from ib_async import IB, Client, Order
 
+from tests.support.waiting import until
 from tradeterm.broker.ib_lanes import URGENT_RESERVE, Kind, SendLanes
 
 LIMIT, WINDOW, RESERVE = 6, 0.2, 2  # a small budget: 6 messages per 0.2 s, 2 kept for urgent
@@ -46,12 +47,6 @@ def send(client: Paced, text: str) -> None:
     client.sendMsg(text)
 
 
-async def until(done: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        while not done():
-            await asyncio.sleep(0.005)
-
-
 def most_in_one_window(times: list[float]) -> int:
     """The most messages any send saw in its window, itself included (ib_async's rule: a
     send at ``t`` counts the ones with ``t - s <= window``)."""
@@ -67,7 +62,7 @@ async def test_urgent_messages_go_ahead_of_queued_ones_within_one_rate_budget() 
         for i in range(3):
             send(client, f"u{i}")
     assert client.texts()[4:] == ["u0", "u1"]  # at once, from the reserve
-    await until(lambda: lane.queued == 0)
+    await until(lambda: lane.queued == 0, "the queue to drain")
 
     assert client.texts() == ["o0", "o1", "o2", "o3", "u0", "u1", "u2"] + [
         f"o{i}" for i in range(4, 10)
@@ -92,7 +87,7 @@ async def test_urgent_is_the_sending_task_s_not_everyone_s() -> None:
         await task  # sent while this task is inside priority: still ordinary
         send(client, "urgent")
     assert client.texts()[4:] == ["urgent"]
-    await until(lambda: lane.queued == 0)
+    await until(lambda: lane.queued == 0, "the queue to drain")
     assert client.texts()[5:] == ["late-ordinary"]
 
 
@@ -107,7 +102,7 @@ async def test_an_urgent_message_takes_its_order_s_queued_messages_with_it() -> 
         send(client, "modify 7")
     with lane.priority(), lane.about(7, Kind.CANCEL):
         send(client, "cancel 7")
-    await until(lambda: lane.queued == 0)
+    await until(lambda: lane.queued == 0, "the queue to drain")
 
     # the cancel never overtakes its order; all three go ahead of "other"
     assert client.texts()[4:] == ["place 7", "modify 7", "cancel 7", "other"]
@@ -127,7 +122,7 @@ async def test_dropping_orders_drops_queued_orders_and_modifications_never_cance
 
     new, changed = lane.drop_orders()
     assert (new, changed) == ([1, 3], [2])
-    await until(lambda: lane.queued == 0)
+    await until(lambda: lane.queued == 0, "the queue to drain")
     assert client.texts()[4:] == ["cancel 2", "cancel 4", "positions"]
 
 

@@ -6,12 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.instruments import ES
 from tradeterm.domain import (
     ClientOrderId,
     ClientOrderIds,
-    ContractMonth,
     DomainError,
-    Instrument,
     InvalidOrderError,
     OrderStatus,
     OrderType,
@@ -19,8 +18,6 @@ from tradeterm.domain import (
     TimeInForce,
     make_bracket,
 )
-
-ES = Instrument.from_spec("ES", ContractMonth(2024, 9))
 
 
 def test_ids_are_sequential_and_name_their_instance() -> None:

@@ -9,15 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.instruments import ES, NQ
 from tradeterm.domain.errors import DomainError, InvalidOrderError, InvalidTransitionError
 from tradeterm.domain.fills import Fill
-from tradeterm.domain.instruments import Instrument
-from tradeterm.domain.months import ContractMonth
 from tradeterm.domain.order_status import OrderStatus, after_report
 from tradeterm.domain.orders import Order, OrderChange, OrderType, TimeInForce
 from tradeterm.domain.side import Side
 
-ES = Instrument.from_spec("ES", ContractMonth(2024, 9))
 S = OrderStatus
 _exec_ids = count(1)
 
@@ -193,9 +191,8 @@ def test_fill_of_another_order_or_instrument_is_refused() -> None:
         order.apply_fill(Fill("x1", "other", ES, Side.BUY, 1, 22100, 1))
     with pytest.raises(DomainError):
         order.apply_fill(Fill("x2", "o1", ES, Side.SELL, 1, 22100, 1))
-    nq = Instrument.from_spec("NQ", ContractMonth(2024, 9))
     with pytest.raises(DomainError):
-        order.apply_fill(Fill("x3", "o1", nq, Side.BUY, 1, 22100, 1))
+        order.apply_fill(Fill("x3", "o1", NQ, Side.BUY, 1, 22100, 1))
     assert order.filled == 0
 
 

@@ -9,18 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.instruments import ES, NQ
 from tradeterm.domain import (
-    ContractMonth,
     DomainError,
     Fill,
     FillLedger,
-    Instrument,
     Position,
     Side,
 )
 
-ES = Instrument.from_spec("ES", ContractMonth(2024, 9))
-NQ = Instrument.from_spec("NQ", ContractMonth(2024, 9))
 B, S = Side.BUY, Side.SELL
 
 

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.real_data import rows, ts_ns
+from tests.support.instruments import ES
 from tradeterm.broker.base import BarEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, Instrument, Quote, Timeframe, Trade
 from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
 
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12))
 NS = 1_000_000_000
 M = 60 * NS
 T0 = 1_795_000_000 * NS - 1_795_000_000 * NS % M  # a minute boundary
@@ -200,12 +200,16 @@ def test_real_esu4_trades_rebuild_the_cme_minute_bars() -> None:
         for r in rows("ESU4_mbp-1_2024-07-01T2358Z_2024-07-02T0002Z.csv")
         if r["action"] == "T"
     ]
+
+    def reference_bar(r: dict[str, str]) -> Bar:
+        o, h, lo, c = (ESU4.to_ticks(r[k]) for k in ("open", "high", "low", "close"))
+        return Bar(ts_ns(r["ts_event"]), o, h, lo, c, int(r["volume"]))
+
     reference = {
-        ts_ns(r["ts_event"]): Bar(ts_ns(r["ts_event"]), *(ESU4.to_ticks(r[k]) for k in
-                                  ("open", "high", "low", "close")), int(r["volume"]))
+        ts_ns(r["ts_event"]): reference_bar(r)
         for r in rows("ESU4_NQU4_ohlcv-1m_2024-07-01T2340Z_2024-07-02T0010Z.csv")
         if r["symbol"] == "ESU4"
-    }  # fmt: skip
+    }
     b = BarBuilder(ESU4)
     closed = [u.bar for u in run(b, [TradeEvent(t) for t in trades]) if u.closed]
     built = [*closed, b.forming]

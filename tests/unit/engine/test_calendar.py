@@ -8,12 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.clock import ct
 from tradeterm.engine import calendar as session
 from tradeterm.engine.calendar import CHICAGO, NS, SessionCalendar
-
-
-def ct(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> int:
-    return int(dt.datetime(y, mo, d, h, mi, s, tzinfo=CHICAGO).timestamp()) * NS
 
 
 def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> int:

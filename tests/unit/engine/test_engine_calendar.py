@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.unit.engine.fake_broker import FakeBroker
-from tradeterm.domain import ContractMonth, Instrument
+from tests.support.fake_broker import FakeBroker
+from tests.support.instruments import CL
 from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineNotice
-
-CL = Instrument.from_spec("CL", ContractMonth(2027, 1), con_id=1)
 
 
 def at(day: int, hour: int, minute: int = 0) -> int:

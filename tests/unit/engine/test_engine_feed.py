@@ -12,8 +12,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.unit.engine.fake_broker import FakeBroker
-from tests.unit.engine.test_orders import ES, PX_5000, Clock, Run, settle
+from tests.support.clock import Clock
+from tests.support.fake_broker import FakeBroker
+from tests.support.instruments import ES, PX_5000
+from tests.unit.engine.test_orders import Run, settle
 from tradeterm.broker.base import (
     ConnectionState,
     DepthEvent,

@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from tests.unit.engine.fake_broker import FakeBroker
-from tests.unit.engine.test_orders import ES, PX_5000, T0, Clock, Run, settle
+from tests.support.clock import TUESDAY_10 as T0
+from tests.support.clock import Clock
+from tests.support.fake_broker import FakeBroker
+from tests.support.instruments import ES, PX_5000
+from tests.unit.engine.test_orders import Run, settle
 from tradeterm.broker.base import ExecutionReport, PositionReport
 from tradeterm.domain import Fill, Instrument, Side
 from tradeterm.engine.calendar import CME, NS

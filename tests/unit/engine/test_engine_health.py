@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.unit.engine.fake_broker import FakeBroker
-from tests.unit.engine.test_orders import ES, PX_5000, Clock, Desk, Run, report, settle
+from tests.support.clock import Clock
+from tests.support.fake_broker import FakeBroker
+from tests.support.instruments import ES, PX_5000
+from tests.unit.engine.test_orders import Desk, Run, report, settle
 from tradeterm.broker.base import (
     LINK_RESTORED,
     BrokerNotice,

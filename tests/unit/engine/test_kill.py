@@ -14,17 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.unit.engine.fake_broker import FakeBroker
-from tests.unit.engine.test_orders import (
-    ES,
-    PX_5000,
-    T0,
-    Clock,
-    Run,
-    execution,
-    report,
-    settle,
-)
+from tests.support.clock import TUESDAY_10 as T0
+from tests.support.clock import Clock
+from tests.support.fake_broker import FakeBroker
+from tests.support.instruments import ES, PX_5000
+from tests.support.waiting import until
+from tests.unit.engine.test_orders import Run, execution, report, settle
 from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent, Unsent
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import Order, OrderStatus, OrderType, Quote, Side
@@ -80,7 +75,7 @@ async def test_a_position_that_will_not_close_ends_halted_saying_not_flat(
     """IB rejects every close: each is confirmed finished before the next is sent, and past
     the deadline the run ends failed, HALTED, saying what is left."""
     run = await make_run(held=1)
-    assert run.engine.snapshot().pnl.quantity == 1  # type: ignore[union-attr]
+    assert run.engine.snapshot().pnl.quantity == 1
     seen = 0
 
     async def reject_each_close() -> None:
@@ -137,9 +132,7 @@ async def test_a_close_ib_never_answers_is_unverified_not_flat_and_never_doubled
 
 
 async def until_step(run: Run, step: str) -> None:
-    async with asyncio.timeout(10):
-        while step not in steps(run):
-            await asyncio.sleep(0.01)
+    await until(lambda: step in steps(run), f"the kill step {step!r}")
 
 
 async def test_the_kill_switch_works_when_flat_with_nothing_working(make_run: MakeRun) -> None:
@@ -238,7 +231,7 @@ async def test_a_modification_through_the_price_band_is_refused(make_run: MakeRu
     placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990.00"))
     assert placed.ok
     (oid,) = placed.order_ids
-    order = run.engine.orders.get(oid)  # type: ignore[union-attr]
+    order = run.engine.orders.get(oid)
     assert order is not None
     run.broker.push(report(order, OrderStatus.SUBMITTED, perm_id=5100))
     await settle()

@@ -8,6 +8,8 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.clock import Clock, ct
+from tests.support.instruments import ES
 from tradeterm.broker.base import (
     BarEvent,
     ConnectionChanged,
@@ -16,16 +18,9 @@ from tradeterm.broker.base import (
     QuoteEvent,
     TradeEvent,
 )
-from tradeterm.domain import Bar, ContractMonth, DepthLevel, Instrument, Quote, Side, Trade
-from tradeterm.engine.calendar import CHICAGO, NS
+from tradeterm.domain import Bar, DepthLevel, Quote, Side, Trade
+from tradeterm.engine.calendar import NS
 from tradeterm.engine.marketdata import Changed, Feed, MarketState, StaleChange, StalenessWatchdog
-
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12))
-
-
-def ct(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> int:
-    return int(dt.datetime(y, mo, d, h, mi, s, tzinfo=CHICAGO).timestamp()) * NS
-
 
 T0 = ct(2026, 11, 18, 9, 30)  # a Wednesday, market open
 
@@ -128,14 +123,6 @@ def test_vwap_exact_property(prints: list[tuple[int, int]]) -> None:
 
 
 # ---- watchdog ---------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 TH = {Feed.QUOTES: 5.0, Feed.DEPTH: 5.0, Feed.TRADES: 120.0, Feed.BARS: 30.0}

@@ -5,17 +5,20 @@ adoption after a restart, reconciliation."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from tests.unit.engine.fake_broker import FakeBroker
+from tests.support.clock import TUESDAY_10 as T0
+from tests.support.clock import Clock
+from tests.support.fake_broker import FakeBroker
+from tests.support.instruments import ES, PX_5000
 from tradeterm.broker.base import (
     AccountPnL,
     BarEvent,
+    BrokerEvent,
     BrokerNotice,
     CommissionEvent,
     ConnectionState,
@@ -30,10 +33,8 @@ from tradeterm.domain import (
     Bar,
     ClientOrderId,
     ClientOrderIds,
-    ContractMonth,
     DepthLevel,
     Fill,
-    Instrument,
     Order,
     OrderStatus,
     OrderType,
@@ -42,7 +43,7 @@ from tradeterm.domain import (
     TimeInForce,
     Trade,
 )
-from tradeterm.engine.calendar import CHICAGO, CME, NS
+from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -69,22 +70,6 @@ from tradeterm.engine.orders import BeforeSend, OrderManager, PreTradeCheck, Sen
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.reconcile import foreign_gone, settle_orders
 from tradeterm.engine.stream import EventStream
-
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
-NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
-PX_5000 = 20000  # 5000.00 in ES ticks
-T0 = int(dt.datetime(2026, 11, 17, 10, tzinfo=CHICAGO).timestamp()) * NS  # a Tuesday, open
-
-
-class Clock:
-    def __init__(self, now: int = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * NS)
 
 
 class Desk:
@@ -523,7 +508,9 @@ async def test_cancel_all_touches_only_own_orders_children_before_parents(desk: 
     done = await desk.om.cancel_all()
     assert set(done) == {plain.client_id, *ids}
     cancelled = desk.broker.cancelled
-    assert sorted(cancelled) == sorted(o.broker_id for o in (plain, entry, target, stop))
+    assert plain.broker_id and entry.broker_id and target.broker_id and stop.broker_id
+    sent = [plain.broker_id, entry.broker_id, target.broker_id, stop.broker_id]
+    assert sorted(cancelled) == sorted(sent)
     assert cancelled.index(entry.broker_id) > cancelled.index(target.broker_id)
     assert cancelled.index(entry.broker_id) > cancelled.index(stop.broker_id)
     assert 7 not in cancelled
@@ -1075,7 +1062,7 @@ async def test_broker_events_before_the_instrument_is_known_are_ignored() -> Non
     engine = Engine(FakeBroker(ES), "ES", clock=Clock(), session=2)
     stream = engine.listen()
     order = Order("tt.ES.2.1", ES, Side.BUY, 1, OrderType.MARKET)
-    events = [
+    events: list[BrokerEvent] = [
         QuoteEvent(Quote(T0, PX_5000, 5, PX_5000 + 1, 7)),
         DepthEvent(T0, (DepthLevel(PX_5000, 5),), (DepthLevel(PX_5000 + 1, 7),)),
         TradeEvent(Trade(T0, PX_5000, 2)),

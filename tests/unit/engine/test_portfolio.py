@@ -3,7 +3,6 @@ against hand computations, the daily reset at the CME open, and the broker's fin
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from decimal import Decimal
 
@@ -11,29 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradeterm.domain import ContractMonth, DomainError, Fill, Instrument, Side
-from tradeterm.engine.calendar import CHICAGO, CME, NS
+from tests.support.clock import TUESDAY_10, Clock, ct
+from tests.support.instruments import ES, NQ, PX_5000
+from tradeterm.domain import DomainError, Fill, Instrument, Side
+from tradeterm.engine.calendar import CME
 from tradeterm.engine.portfolio import Portfolio
 
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
-NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
 TICK_VALUE = Decimal("12.50")  # ES: 0.25 x 50
-PX_5000 = 20000  # 5000.00 in ES ticks
-
-
-def ct(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> int:
-    return int(dt.datetime(y, mo, d, h, mi, tzinfo=CHICAGO).timestamp()) * NS
-
-
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-TUESDAY_10 = ct(2026, 11, 17, 10)  # 2026-11-17 is a Tuesday
 
 
 def fill(exec_id: str, side: Side, qty: int, price: int, ts: int = TUESDAY_10, *,

@@ -3,7 +3,6 @@ boundary, sizing, the loss limits with their session resets, and the account-wid
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,19 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.engine.fake_broker import FakeBroker
+from tests.support.clock import TUESDAY_10 as TUE_10
+from tests.support.clock import Clock, ct
+from tests.support.fake_broker import FakeBroker
+from tests.support.instruments import CL, ES
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import ConfigError, RiskConfig, load_settings
 from tradeterm.domain import (
     CME_ROOTS,
     ClientOrderIds,
-    ContractMonth,
     Fill,
     Instrument,
     OrderType,
     Side,
 )
-from tradeterm.engine.calendar import CHICAGO, CME, NS
+from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder, Refused
 from tradeterm.engine.orders import OrderIntent, OrderManager, PreTradeCheck
 from tradeterm.engine.portfolio import PnL, Portfolio
@@ -37,25 +38,9 @@ from tradeterm.engine.risk import (
     TradingState,
 )
 
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
-CL = Instrument.from_spec("CL", ContractMonth(2026, 12), con_id=1)
 ASK, BID = 20000, 19999  # 5000.00 / 4999.75 in ES ticks
 
-
-def ct(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> int:
-    return int(dt.datetime(y, mo, d, h, mi, s, tzinfo=CHICAGO).timestamp()) * NS
-
-
 # 2026-11-17 is a Tuesday; 2026-11-20 a Friday, 2026-11-22 a Sunday.
-TUE_10 = ct(2026, 11, 17, 10)
-
-
-class Clock:
-    def __init__(self, now: int = TUE_10) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def config(**overrides: Any) -> RiskConfig:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from tradeterm.domain import ContractMonth, Fill, Instrument, Order, OrderStatus, OrderType, Side
+from tests.support.instruments import ES
+from tradeterm.domain import Fill, Order, OrderStatus, OrderType, Side
 from tradeterm.engine.events import FillBooked, OrderUpdated, OrderView, PositionChanged
 from tradeterm.engine.portfolio import PnL
 
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
 T0 = 1_795_000_000_000_000_000
 
 

@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.instruments import NQ
 from tests.unit.journal.factories import ES, T0, booked, fill, order, position, updated
-from tradeterm.domain import ContractMonth, Instrument, OrderStatus, Side
+from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.events import EngineNotice, KillProgress, RiskUpdate
 from tradeterm.engine.risk import RiskTransition, TradingState
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.rows import commission_row
-
-NQ = Instrument.from_spec("NQ", ContractMonth(2026, 12), con_id=495512564)
 
 
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:

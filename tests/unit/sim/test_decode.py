@@ -84,7 +84,7 @@ def cap(request: pytest.FixtureRequest) -> Capture:
 
 
 def place(cap: Capture, order: Order, contract: Contract | None = None) -> rt.PlaceOrder:
-    req = cap.request(lambda c: c.placeOrder(21, contract or es(), order))
+    req = cap.request(lambda c: c.placeOrder(order.orderId or 21, contract or es(), order))
     assert isinstance(req, rt.PlaceOrder)
     return req
 
@@ -131,10 +131,8 @@ async def test_bracket_orders(cap: Capture) -> None:
     parent = LimitOrder("BUY", 2, 4900.0, orderId=30, transmit=False)
     take = LimitOrder("SELL", 2, 4910.0, orderId=31, parentId=30, transmit=False)
     stop = StopOrder("SELL", 2, 4890.0, orderId=32, parentId=30, transmit=True)
-    reqs = [
-        cap.request(lambda c, o=o: c.placeOrder(o.orderId, es(), o)) for o in (parent, take, stop)
-    ]
-    assert [(r.orderId, r.parentId, r.transmit) for r in reqs] == [  # type: ignore[attr-defined]
+    reqs = [place(cap, o) for o in (parent, take, stop)]
+    assert [(r.orderId, r.parentId, r.transmit) for r in reqs] == [
         (30, 0, False), (31, 30, False), (32, 30, True)]  # fmt: skip
 
 

@@ -95,15 +95,15 @@ def test_marketable_limit_crosses_up_to_limit_then_rests() -> None:
 def test_limit_joins_queue_and_fills_by_queue_consumption() -> None:
     e = engine()
     assert e.submit("b", BID, 5, "LMT", limit=100, ts_ns=T0 + 1) == []
-    assert e.resting("b").queue_ahead == 10  # type: ignore[union-attr]
+    assert e.resting("b").queue_ahead == 10
     # 6 traded at 100: queue ahead 10 -> 4, the level drops by 6 (explained, not a cancel)
     assert e.on_market(TradePrint(T0 + 2, 100, 6, ASK)) == []
     e.on_market(BookDelta(T0 + 2, BID, 100, 4))
-    assert e.resting("b").queue_ahead == 4  # type: ignore[union-attr]
+    assert e.resting("b").queue_ahead == 4
     # 7 more: 4 ahead consumed, 3 fill us (partial), liquidity added
     fills = e.on_market(TradePrint(T0 + 3, 100, 7, ASK))
     assert [(f.price, f.qty, f.liquidity, f.remaining) for f in fills] == [(100, 3, 1, 2)]
-    assert e.resting("b").queue_ahead == 0  # type: ignore[union-attr]
+    assert e.resting("b").queue_ahead == 0
     fills = e.on_market(TradePrint(T0 + 4, 100, 9, ASK))
     assert [(f.qty, f.remaining) for f in fills] == [(2, 0)]
     assert e.resting("b") is None
@@ -113,7 +113,7 @@ def test_same_side_aggressor_does_not_consume_our_queue() -> None:
     e = engine()
     e.submit("b", BID, 5, "LMT", limit=100)
     assert e.on_market(TradePrint(T0 + 2, 100, 50, BID)) == []  # a buyer: not our queue
-    assert e.resting("b").queue_ahead == 10  # type: ignore[union-attr]
+    assert e.resting("b").queue_ahead == 10
 
 
 def test_trade_through_fills_the_whole_remainder_at_the_limit() -> None:
@@ -131,11 +131,11 @@ def test_cancels_shrink_queue_ahead_proportionally() -> None:
     e = engine()
     e.submit("b", BID, 5, "LMT", limit=100)  # 10 ahead, 0 behind
     e.on_market(BookDelta(T0 + 1, BID, 100, 30))  # 20 join behind us
-    assert e.resting("b").queue_ahead == 10  # type: ignore[union-attr]
+    assert e.resting("b").queue_ahead == 10
     e.on_market(BookDelta(T0 + 2, BID, 100, 15))  # 15 cancelled: 15*10//30 = 5 of them ahead
-    assert e.resting("b").queue_ahead == 5  # type: ignore[union-attr]
+    assert e.resting("b").queue_ahead == 5
     e.on_market(BookDelta(T0 + 3, BID, 100, 2))  # 13 of 15 cancelled: 5 - 13*5//15 = 1
-    assert e.resting("b").queue_ahead == 1  # type: ignore[union-attr]
+    assert e.resting("b").queue_ahead == 1
 
 
 def test_conservative_queue_model_only_clamps() -> None:
@@ -157,7 +157,7 @@ def test_quote_crossing_our_resting_order_fills_it() -> None:
     e.on_market(BookDelta(T0 + 1, ASK, 100, 5))  # an offer appears at our bid
     pub = e.drain_public()
     assert pub == [TradePrint(T0 + 1, 100, 5, BID), BookDelta(T0 + 1, ASK, 100, 0)]
-    assert e.resting("b").remaining == 3  # type: ignore[union-attr]
+    assert e.resting("b").remaining == 3
     assert e.best_ask == 101
 
 
@@ -175,7 +175,7 @@ def test_partial_fills_conserve_quantity() -> None:
 def test_stop_triggers_on_trade_and_becomes_market() -> None:
     e = engine()
     assert e.submit("s", BID, 12, "STP", stop=102) == []
-    assert e.resting("s").price is None  # type: ignore[union-attr]
+    assert e.resting("s").price is None
     assert e.on_market(TradePrint(T0 + 1, 101, 1, BID)) == []
     fills = e.on_market(TradePrint(T0 + 2, 102, 1, BID))
     assert [(f.price, f.qty, f.liquidity) for f in fills] == [(101, 10, 2), (102, 2, 2)]
@@ -221,19 +221,19 @@ def test_modify_quantity_down_keeps_priority_up_and_price_lose_it() -> None:
     e.submit("a", BID, 10, "LMT", limit=100)
     e.on_market(BookDelta(T0 + 1, BID, 100, 25))
     e.submit("b", BID, 10, "LMT", limit=100)
-    assert e.resting("b").queue_ahead == 25  # type: ignore[union-attr]
+    assert e.resting("b").queue_ahead == 25
     e.modify("a", qty=4)
-    assert e.resting("a").queue_ahead == 10  # type: ignore[union-attr]
-    assert e.resting("a").remaining == 4  # type: ignore[union-attr]
+    assert e.resting("a").queue_ahead == 10
+    assert e.resting("a").remaining == 4
     e.modify("a", qty=6)  # up: back of the queue
-    assert e.resting("a").queue_ahead == 25  # type: ignore[union-attr]
+    assert e.resting("a").queue_ahead == 25
     # b is now first: a trade of 30 eats 25 public, then 5 of b
     fills = e.on_market(TradePrint(T0 + 2, 100, 30, ASK))
     assert [(f.key, f.qty) for f in fills] == [("b", 5)]
     # moving the price and back loses priority as well
     e.modify("b", limit=99)
     e.modify("b", limit=100)
-    assert e.resting("b").queue_ahead == e.book.size(BID, 100)  # type: ignore[union-attr]
+    assert e.resting("b").queue_ahead == e.book.size(BID, 100)
 
 
 def test_modify_limit_into_the_market_crosses() -> None:
@@ -241,7 +241,7 @@ def test_modify_limit_into_the_market_crosses() -> None:
     e.submit("b", BID, 15, "LMT", limit=99)
     fills = e.modify("b", limit=101, ts_ns=T0 + 1)
     assert [(f.price, f.qty, f.liquidity) for f in fills] == [(101, 10, 2)]
-    assert e.resting("b").remaining == 5  # type: ignore[union-attr]
+    assert e.resting("b").remaining == 5
 
 
 def test_modify_stop_and_validation() -> None:
@@ -334,18 +334,20 @@ def test_invariants(script) -> None:
         prints = [trade] if trade is not None else []
         prints += [ev.price for ev in e.drain_public() if isinstance(ev, TradePrint)]
         for f in fills:
-            assert f.key not in done, "filled after being done"
+            key = f.key
+            assert isinstance(key, int)
+            assert key not in done, "filled after being done"
             assert f.qty > 0
-            filled[f.key] = filled.get(f.key, 0) + f.qty
-            side, _, total = orders[f.key]
-            assert filled[f.key] + f.remaining == total  # conservation
-            lim = limits[f.key]
+            filled[key] = filled.get(key, 0) + f.qty
+            side, _, total = orders[key]
+            assert filled[key] + f.remaining == total  # conservation
+            lim = limits[key]
             if lim is not None:  # never worse than the limit
                 assert f.price <= lim if side is BID else f.price >= lim
             if trade is not None and f.liquidity == 1:  # never better than any print
                 assert f.price >= min(prints) if side is BID else f.price <= max(prints)
             if f.remaining == 0:
-                done.add(f.key)
+                done.add(key)
 
     for act in script:
         ts += 1
@@ -403,8 +405,8 @@ def test_invariants(script) -> None:
                 assert info.filled + info.remaining == info.qty == total
                 assert info.queue_ahead is None or info.queue_ahead >= 0
     # our resting orders never cross the public book or each other
-    bids = [e.resting(k).price for k in orders if e.resting(k) and orders[k][0] is BID]  # type: ignore[union-attr]
-    asks = [e.resting(k).price for k in orders if e.resting(k) and orders[k][0] is ASK]  # type: ignore[union-attr]
+    bids = [e.resting(k).price for k in orders if e.resting(k) and orders[k][0] is BID]
+    asks = [e.resting(k).price for k in orders if e.resting(k) and orders[k][0] is ASK]
     bids = [p for p in bids if p is not None]
     asks = [p for p in asks if p is not None]
     if bids and asks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -27,7 +28,7 @@ ACCOUNT = "DU0000001"
 
 @dataclass
 class Fill:
-    key: object
+    key: Hashable
     price: int
     qty: int
     ts_ns: int = 0
@@ -39,23 +40,39 @@ class ScriptedVenue:
     """Fills market orders at ``market_price``; everything else rests until told to fill."""
 
     market_price: int = 16_000  # 4000.00
-    resting: dict[object, tuple[Side, int, str, int | None, int | None]] = field(
+    resting: dict[Hashable, tuple[Side, int, str, int | None, int | None]] = field(
         default_factory=dict
     )
     calls: list[tuple[str, object]] = field(default_factory=list)
 
-    def submit(self, key, side, qty, order_type, limit, stop, ts_ns):  # type: ignore[no-untyped-def]
+    def submit(
+        self,
+        key: Hashable,
+        side: Side,
+        qty: int,
+        order_type: str,
+        limit: int | None = None,
+        stop: int | None = None,
+        ts_ns: int | None = None,
+    ) -> list[Fill]:
         self.calls.append(("submit", key))
         if order_type == "MKT":
             return [Fill(key, self.market_price, qty)]
         self.resting[key] = (side, qty, order_type, limit, stop)
         return []
 
-    def cancel(self, key):  # type: ignore[no-untyped-def]
+    def cancel(self, key: Hashable) -> bool:
         self.calls.append(("cancel", key))
         return self.resting.pop(key, None) is not None
 
-    def modify(self, key, qty, limit, stop, ts_ns):  # type: ignore[no-untyped-def]
+    def modify(
+        self,
+        key: Hashable,
+        qty: int | None = None,
+        limit: int | None = None,
+        stop: int | None = None,
+        ts_ns: int | None = None,
+    ) -> list[Fill]:
         self.calls.append(("modify", key))
         side, old_qty, kind, old_limit, old_stop = self.resting[key]
         self.resting[key] = (side, qty or old_qty, kind, limit or old_limit, stop or old_stop)

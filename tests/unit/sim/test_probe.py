@@ -7,8 +7,9 @@ import asyncio
 import itertools
 from datetime import date
 
-from ib_async import IB, Contract, LimitOrder
+from ib_async import IB, Contract, LimitOrder, TickByTickAllLast
 
+from tests.support.waiting import until
 from tradeterm.sim.events import TradePrint
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe, frame_with
@@ -25,12 +26,6 @@ def test_frame_with_matches_message_id_and_a_whole_field() -> None:
     assert not match(encode_frame([4, 2, -1, 2104, "5999"]))  # "99" inside a field is not an id
 
 
-async def _until(predicate: object, what: str) -> None:
-    async with asyncio.timeout(10):
-        while not predicate():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
-
-
 async def test_marker_and_order_are_stamped_in_order_and_the_order_still_works() -> None:
     ticks = itertools.count(1_000)
     gateway = FakeGateway(GatewayConfig(port=0, rate=0.0, seed=7, today=TODAY))
@@ -45,20 +40,25 @@ async def test_marker_and_order_are_stamped_in_order_and_the_order_still_works()
         feed = gateway.market.feed_for_symbol("ES")
         contract = Contract(conId=feed.con_id, exchange="CME")
         ticker = ib.reqTickByTickData(contract, "AllLast")
-        await _until(lambda: gateway.server.subscribers("tbtAllLast"), "the subscription")
+        await until(lambda: gateway.server.subscribers("tbtAllLast"), "the subscription")
         assert probe.frames > 0 and not probe.armed  # every frame counted, nothing stamped
         last = feed.last if feed.last is not None else 24_000
 
         probe.arm(frame_with(99, "777"))
         feed.push(TradePrint(gateway.now_ns(), last, 777, None))
-        await _until(lambda: any(t.size == 777 for t in ticker.tickByTicks), "the marker")
+        await until(
+            lambda: any(
+                isinstance(t, TickByTickAllLast) and t.size == 777 for t in ticker.tickByTicks
+            ),
+            "the marker",
+        )
         assert len(probe.marks) == 1 and not probe.armed
         feed.push(TradePrint(gateway.now_ns(), last, 777, None))  # not armed: not stamped
         await asyncio.sleep(0.05)
         assert len(probe.marks) == 1
 
         trade = ib.placeOrder(contract, LimitOrder("BUY", 1, float((last - 40) * feed.tick)))
-        await _until(lambda: trade.orderStatus.status == "Submitted", "the order working")
+        await until(lambda: trade.orderStatus.status == "Submitted", "the order working")
         assert probe.orders == arrived == [(trade.order.orderId, probe.orders[0][1])]
         assert probe.orders[0][1] > probe.marks[0]
         assert probe.cancels == []
@@ -66,7 +66,7 @@ async def test_marker_and_order_are_stamped_in_order_and_the_order_still_works()
         cancelled: list[tuple[int, int]] = []
         probe.on_cancel = lambda oid, ns: cancelled.append((oid, ns))
         ib.cancelOrder(trade.order)
-        await _until(lambda: trade.orderStatus.status == "Cancelled", "the order cancelled")
+        await until(lambda: trade.orderStatus.status == "Cancelled", "the order cancelled")
         assert probe.cancels == cancelled == [(trade.order.orderId, probe.cancels[0][1])]
         assert probe.cancels[0][1] > probe.orders[0][1]
     finally:
