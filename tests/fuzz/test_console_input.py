@@ -24,7 +24,7 @@ from tests.fuzz.budget import fuzz
 from tests.fuzz.strategies import CHARS, JUNK, LINE_BREAKS, mangled_case, numbers
 from tests.unit.engine.fake_broker import FakeBroker, Modified, Placed
 from tests.unit.engine.test_orders import ES, PX_5000, Clock, report, settle
-from tradeterm.broker.base import QuoteEvent
+from tradeterm.broker.port import QuoteEvent
 from tradeterm.console import Console, describe, parse_command
 from tradeterm.domain import OrderChange, OrderStatus, OrderType, Quote, Side
 from tradeterm.engine.commands import (

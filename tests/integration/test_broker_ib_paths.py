@@ -18,7 +18,8 @@ import pytest
 from tests.integration.broker_helpers import Recorder
 from tests.integration.desk_helpers import Market, until
 from tests.integration.test_broker_ib import TODAY, reports, status
-from tradeterm.broker.base import (
+from tradeterm.broker.ib import IbBroker
+from tradeterm.broker.port import (
     AccountPnL,
     BrokerNotice,
     ConnectionChanged,
@@ -29,7 +30,6 @@ from tradeterm.broker.base import (
     QuoteEvent,
     TradeEvent,
 )
-from tradeterm.broker.ib import IbBroker
 from tradeterm.domain import Instrument, Order, OrderChange, OrderStatus, OrderType, Side
 from tradeterm.domain.bracket import make_bracket
 from tradeterm.domain.ids import ClientOrderIds

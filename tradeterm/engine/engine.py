@@ -39,7 +39,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Protocol
 
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     LINK_LOST,
     LINK_RESTORED,
     LINK_RESTORED_DATA_LOST,

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tradeterm.broker.base import BrokerError
+from tradeterm.broker.port import BrokerError
 from tradeterm.domain import Order
 from tradeterm.engine.commands import Refused
 from tradeterm.engine.events import KillProgress

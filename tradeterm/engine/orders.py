@@ -32,7 +32,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     CANCEL_NOT_FOUND,
     CANCEL_UNKNOWN,
     CONNECTED,

@@ -40,7 +40,7 @@ from enum import StrEnum
 from fractions import Fraction
 from math import floor
 
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.config import RiskConfig
 from tradeterm.domain import Instrument, OrderType, Side, decimal_from
 from tradeterm.engine.commands import Refused

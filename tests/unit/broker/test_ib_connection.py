@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tradeterm.broker.base import (
+from tradeterm.broker.ib.connection import IbConnection, guarded
+from tradeterm.broker.port import (
     BrokerNotice,
     ConnectionChanged,
     ConnectionState,
     MarketDataFarm,
 )
-from tradeterm.broker.ib_connection import IbConnection, guarded
 from tradeterm.config import ConnectionConfig
 
 

@@ -11,7 +11,7 @@ from ib_async import Contract, ContractDetails, DOMLevel, OrderStatus, Trade, Tr
 from ib_async import Order as IbOrder
 from ib_async.util import UNSET_DOUBLE
 
-from tradeterm.broker import ib_convert as cv
+from tradeterm.broker.ib import convert as cv
 from tradeterm.domain import Instrument, Order, OrderChange, OrderType, Side
 from tradeterm.domain import OrderStatus as St
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from ib_async import IB, Client, Order
 
-from tradeterm.broker.ib_lanes import URGENT_RESERVE, Kind, SendLanes
+from tradeterm.broker.ib.lanes import URGENT_RESERVE, Kind, SendLanes
 
 LIMIT, WINDOW, RESERVE = 6, 0.2, 2  # a small budget: 6 messages per 0.2 s, 2 kept for urgent
 

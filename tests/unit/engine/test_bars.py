@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.real_data import rows, ts_ns
-from tradeterm.broker.base import BarEvent, QuoteEvent, TradeEvent
+from tradeterm.broker.port import BarEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, Instrument, Quote, Timeframe, Trade
 from tradeterm.engine.bars import BarBuilder, BarUpdate
 

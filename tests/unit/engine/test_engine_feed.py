@@ -14,7 +14,7 @@ import pytest
 
 from tests.unit.engine.fake_broker import FakeBroker
 from tests.unit.engine.test_orders import ES, PX_5000, Clock, Run, settle
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     ConnectionState,
     DepthEvent,
     MarketDataFarm,

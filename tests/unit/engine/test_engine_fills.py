@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from tests.unit.engine.fake_broker import FakeBroker
 from tests.unit.engine.test_orders import ES, PX_5000, T0, Clock, Run, settle
-from tradeterm.broker.base import ExecutionReport, PositionReport
+from tradeterm.broker.port import ExecutionReport, PositionReport
 from tradeterm.domain import Fill, Instrument, Side
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineNotice, FillBooked, Reconciled

@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.unit.engine.fake_broker import FakeBroker
 from tests.unit.engine.test_orders import ES, PX_5000, Clock, Desk, Run, report, settle
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     LINK_RESTORED,
     BrokerNotice,
     ConnectionState,

@@ -23,7 +23,7 @@ from tests.unit.engine.test_orders import (
     report,
     settle,
 )
-from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent, Unsent
+from tradeterm.broker.port import ConnectionState, PositionReport, QuoteEvent, Unsent
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Quote, Side
 from tradeterm.engine.commands import ModifyOrder, PlaceOrder

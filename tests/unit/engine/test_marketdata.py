@@ -8,7 +8,7 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     BarEvent,
     ConnectionChanged,
     ConnectionState,

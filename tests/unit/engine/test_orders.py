@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.unit.engine.fake_broker import FakeBroker
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     AccountPnL,
     BarEvent,
     BrokerNotice,

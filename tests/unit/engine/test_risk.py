@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.unit.engine.fake_broker import FakeBroker
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.config import ConfigError, RiskConfig, load_settings
 from tradeterm.domain import (
     CME_ROOTS,

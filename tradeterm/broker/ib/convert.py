@@ -19,7 +19,7 @@ from ib_async import Order as IbOrder
 from ib_async import Trade as IbTrade
 from ib_async.util import UNSET_DOUBLE
 
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     CANCEL_UNKNOWN,
     PACING_VIOLATION,
     ExecutionReport,

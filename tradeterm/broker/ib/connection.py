@@ -36,8 +36,9 @@ from typing import Any, TypeVar
 
 from ib_async import IB
 
-from tradeterm.broker import ib_convert as cv
-from tradeterm.broker.base import (
+from tradeterm.broker.ib import convert as cv
+from tradeterm.broker.ib.lanes import SendLanes
+from tradeterm.broker.port import (
     CONNECTED,
     LINK_LOST,
     LINK_RESTORED,
@@ -50,7 +51,6 @@ from tradeterm.broker.base import (
     ConnectionState,
     MarketDataFarm,
 )
-from tradeterm.broker.ib_lanes import SendLanes
 from tradeterm.config import ConnectionConfig
 
 log = logging.getLogger(__name__)
