@@ -350,6 +350,7 @@ class StillBroker:
         return self.instrument
 
     async def subscribe_market_data(self, instrument: Instrument) -> None: ...
+    def resubscribe_all(self) -> None: ...
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
         return []
 

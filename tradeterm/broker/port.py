@@ -6,7 +6,11 @@ turns the engine's domain orders into IB orders. A paper broker for SHADOW mode 
 implements the same protocol, so the engine runs the same way on either.
 
 Events are delivered in order to one consumer (the engine) through
-:meth:`Broker.events`, an async iterator; they are small frozen slotted dataclasses.
+:meth:`Broker.events`, an async iterator; they are small frozen slotted dataclasses, in
+trading terms: what the broker says about its link, its data farm and our orders comes as a
+:class:`Notice` (only shown) or one of its subclasses (``LinkLost``, ``CancelRejected``...),
+never as a broker's error number to interpret (IB's are translated in
+:mod:`tradeterm.broker.ib.codes`).
 """
 
 from __future__ import annotations
@@ -54,37 +58,6 @@ class ConnectError(BrokerError):
     """Could not connect (nothing listening, client id in use, API disabled...)."""
 
 
-# ---- IB message codes that the adapter and the engine both act on ----------------------------
-
-LINK_LOST, LINK_RESTORED_DATA_LOST, LINK_RESTORED = 1100, 1101, 1102
-CANCEL_UNKNOWN = frozenset({10147, 10148, 161})
-"""IB's answers to a cancel it could not carry out (order unknown, finished, or not
-cancellable now): information about that one order, never a state for it."""
-CANCEL_NOT_FOUND = 10147
-"""IB has no order of that id for this client. Said about an order sent on an earlier
-connection, and with the order in none of IB's lists, it proves the order is not at IB (an
-order IB read is listed at once, and a new connection's requests queue behind the old one's)."""
-PACING_VIOLATION = 100
-"""IB dropped a request (more than its ~50 messages a second): an order it was about is as it
-was before that request (a new order was never taken, a modification or a cancel never
-happened), never cancelled."""
-
-
-def is_info(code: int) -> bool:
-    """IB's 21xx messages (farm OK / inactive / broken, data warnings): about a data farm,
-    never about a request or an order."""
-    return 2100 <= code < 2200
-
-
-ORDER_CANCELLED = 202
-
-
-def severity(code: int) -> str:
-    """How loudly to show an IB message: the farm messages and 202 ("Order Canceled"), IB's
-    routine answer to every cancel, are information; anything else is a warning."""
-    return "INFO" if is_info(code) or code == ORDER_CANCELLED else "WARNING"
-
-
 # ---- events --------------------------------------------------------------------------------
 
 
@@ -97,21 +70,100 @@ class ConnectionChanged:
     client_id: int | None = None
 
 
-@dataclass(slots=True, frozen=True)
-class BrokerNotice:
-    """An IB error/warning/info message the engine or the user should know about."""
+class NoticeLevel(enum.StrEnum):
+    """How loudly a message is shown and logged: a logging level name."""
 
-    code: int
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+@dataclass(slots=True, frozen=True)
+class Notice:
+    """A message from the broker for the trader: shown and logged. A plain ``Notice`` asks
+    nothing more; the subclasses below say, in trading terms, what the engine must act on.
+    ``text`` is worded for the user (with the broker's own reference, e.g. ``IB 2104: ...``);
+    ``code`` is the broker's number for the message, for display only (0: none)."""
+
+    level: NoticeLevel
     text: str
     ts_ns: int
-    req_id: int = -1
+    code: int = 0
 
 
 @dataclass(slots=True, frozen=True)
-class MarketDataFarm:
-    """IB's link to its market-data farm, in trading terms: ``up`` False when IB says it is
-    broken (the quotes on hand may be frozen and IB says no more), True when it is back. The
-    adapter sends it on a change only; ``reason`` is worded for the user."""
+class LinkLost(Notice):
+    """The broker lost its own link to the exchange (the socket to it is still up): no market
+    data and no order can reach the market until it is restored."""
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class LinkRestored(Notice):
+    """The broker's link to the exchange is back. ``data_kept`` False: the market-data
+    subscriptions were lost (the broker has asked for them again). Either way, orders and
+    fills may have changed meanwhile."""
+
+    data_kept: bool
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class OrderNotice(Notice):
+    """A message about the order (or request) the broker knows as ``broker_id``; ``reason``
+    is the broker's words for it, for the order's record. About no order of the engine's, it
+    is only shown."""
+
+    broker_id: int
+    reason: str
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class OrderRejected(OrderNotice):
+    """The broker answered the order with an error (or a warning) that none of the notices
+    below covers: an order it has not acknowledged yet carries ``reason`` as why it is
+    refused. The order's own status still comes as an ``OrderReport``."""
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class ModificationRefused(OrderNotice):
+    """The broker refused a change to a working order: the order keeps its old values and
+    keeps working."""
+
+
+class CancelRefusal(enum.StrEnum):
+    """Why the broker could not cancel an order (information about that one order, never a
+    state for it: look it up)."""
+
+    ALREADY_DONE = "already done"  # finished, or not cancellable now
+    NOT_FOUND = "not found"  # the broker has no order of that id for this client
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class CancelRejected(OrderNotice):
+    """The broker could not carry out a cancel. ``NOT_FOUND`` said about an order sent on an
+    earlier connection, with the order in none of the broker's lists, proves the order is not
+    at the broker (an order the broker read is listed at once, and a new connection's
+    requests queue behind the old one's)."""
+
+    kind: CancelRefusal
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class RequestDropped(OrderNotice):
+    """The broker dropped the last request about the order unread (its message rate): the
+    order is as it was before that request (a new order was never taken, a modification or a
+    cancel never happened), never cancelled for it."""
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class OrderCancelled(OrderNotice):
+    """The broker's word that the order is cancelled (also when its status report is lost)."""
+
+
+@dataclass(slots=True, frozen=True)
+class FarmChanged:
+    """The broker's link to its market-data farm, in trading terms: ``up`` False when the
+    broker says it is broken (the quotes on hand may be frozen and no more come), True when
+    it is back. Sent on a change only; ``reason`` is worded for the user."""
 
     up: bool
     reason: str
@@ -227,8 +279,8 @@ class Unsent:
 
 BrokerEvent = (
     ConnectionChanged
-    | BrokerNotice
-    | MarketDataFarm
+    | Notice
+    | FarmChanged
     | QuoteEvent
     | DepthEvent
     | TradeEvent
@@ -279,7 +331,7 @@ class Broker(Protocol):
 
     async def subscribe_market_data(self, instrument: Instrument) -> None:
         """L1 + trades (tick-by-tick AllLast, RTVolume fallback) + 10-level depth + 5-second
-        bars; kept alive across reconnects and 1101 by the broker."""
+        bars; kept alive by the broker across reconnects and a link lost with its data."""
         ...
 
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
@@ -309,6 +361,10 @@ class Broker(Protocol):
         ...
 
     async def cancel(self, broker_id: int) -> None: ...
+
+    def resubscribe_all(self) -> None:
+        """Ask again for every market-data subscription (a feed went stale while connected)."""
+        ...
 
     def priority(self) -> AbstractContextManager[None]:
         """Within this block (the calling task, and the tasks it starts), every message goes

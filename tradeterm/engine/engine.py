@@ -40,25 +40,24 @@ from decimal import Decimal
 from typing import Protocol
 
 from tradeterm.broker.port import (
-    LINK_LOST,
-    LINK_RESTORED,
-    LINK_RESTORED_DATA_LOST,
     BarEvent,
     Broker,
     BrokerError,
     BrokerEvent,
-    BrokerNotice,
     CommissionEvent,
     ConnectionChanged,
     ConnectionState,
     DepthEvent,
     ExecutionReport,
-    MarketDataFarm,
+    FarmChanged,
+    LinkLost,
+    LinkRestored,
+    Notice,
+    OrderNotice,
     OrderReport,
     PositionReport,
     QuoteEvent,
     TradeEvent,
-    severity,
 )
 from tradeterm.config import MarketConfig
 from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Order, Side
@@ -473,9 +472,9 @@ class Engine:
         self.events_applied += 1
         if isinstance(event, ConnectionChanged):
             self._on_connection(event)
-        elif isinstance(event, BrokerNotice):
+        elif isinstance(event, Notice):
             self._on_notice(event)
-        elif isinstance(event, MarketDataFarm):
+        elif isinstance(event, FarmChanged):
             self._on_market_farm(event)
         elif self.market is None:
             return  # before the instrument is known: reconciliation will fetch it all
@@ -580,26 +579,28 @@ class Engine:
             self.watchdog.rearm(self.clock())
         self._refresh_health()
 
-    def _on_notice(self, notice: BrokerNotice) -> None:
-        code = notice.code
-        if self.orders is not None:
-            self.orders.on_notice(notice)
-        if code == LINK_LOST:
+    def _on_notice(self, notice: Notice) -> None:
+        """A message from the broker: acted on by what it says (about one of our orders, the
+        broker's link to the exchange), then shown."""
+        if isinstance(notice, OrderNotice):
+            if self.orders is not None:
+                self.orders.on_notice(notice)
+        elif isinstance(notice, LinkLost):
             self._link_down = True
             self._block("IB lost its connection to the exchange (1100)")
             self._on_disconnect("IB lost its connection to the exchange (1100)")
-        elif code in (LINK_RESTORED_DATA_LOST, LINK_RESTORED):
+        elif isinstance(notice, LinkRestored):
             self._link_down = False
             if self.watchdog is not None:
                 self.watchdog.rearm(self.clock())
             if self._reconciled_once:
                 self._reconcile_due = True
-                self._block(f"reconciling after IB {code}")
-        self.notice(severity(code), f"IB {code}: {notice.text}" if code else notice.text, code)
+                self._block(f"reconciling after IB {notice.code}")
+        self.notice(notice.level, notice.text, notice.code)
         self._update_connected()
         self._refresh_health()
 
-    def _on_market_farm(self, event: MarketDataFarm) -> None:
+    def _on_market_farm(self, event: FarmChanged) -> None:
         """IB's market data farm down: no new entries at once (the quotes on hand may be
         frozen), exits still go. Back: every feed must deliver within its threshold again."""
         if event.up:
@@ -937,12 +938,9 @@ class Engine:
             return
         if now - self._last_resubscribe < RESUBSCRIBE_S * NS:
             return
-        resubscribe = getattr(self.broker, "resubscribe_all", None)
-        if resubscribe is None:
-            return
         self._last_resubscribe = now
         self.notice("WARNING", "no data on " + ", ".join(stale) + ": resubscribing")
-        resubscribe()
+        self.broker.resubscribe_all()
 
     async def _verify_position(self) -> None:
         """After the grace period: compare with what IB said *after* our last fill; when IB

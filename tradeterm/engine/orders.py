@@ -33,16 +33,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 
 from tradeterm.broker.port import (
-    CANCEL_NOT_FOUND,
-    CANCEL_UNKNOWN,
     CONNECTED,
-    ORDER_CANCELLED,
-    PACING_VIOLATION,
     Broker,
     BrokerError,
-    BrokerNotice,
+    CancelRefusal,
+    CancelRejected,
     ExecutionReport,
+    ModificationRefused,
+    OrderCancelled,
+    OrderNotice,
+    OrderRejected,
     OrderReport,
+    RequestDropped,
 )
 from tradeterm.domain import (
     ClientOrderIds,
@@ -72,10 +74,6 @@ from tradeterm.engine.commands import (
 from tradeterm.engine.events import EngineEvent, EngineNotice, OrderUpdated, OrderView
 
 log = logging.getLogger(__name__)
-
-# IB answers an order id with one of these when a modification is refused and the order
-# keeps working (ib_async treats them as warnings and leaves the order alive).
-MODIFY_REFUSED = frozenset({105, 110, 321, 329, 399, 404, 434, 10224})
 
 
 @dataclass(frozen=True, slots=True)
@@ -772,28 +770,30 @@ class OrderManager:
             return
         self._changed(order)
 
-    def on_notice(self, notice: BrokerNotice) -> None:
-        cid = self._by_broker.get(notice.req_id) if notice.req_id > 0 else None
+    def on_notice(self, notice: OrderNotice) -> None:
+        """What the broker said about one of our orders (see the module notes)."""
+        cid = self._by_broker.get(notice.broker_id)
         order = self._orders.get(cid) if cid else None
         if order is None:
             return
-        code = notice.code
-        if order.pending_change is not None and code in MODIFY_REFUSED:
-            self._modification_refused(order, f"modification refused: {notice.text} ({code})")
-            self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", code)
-        elif code in CANCEL_UNKNOWN:  # about this order only: look it up
-            if code == CANCEL_NOT_FOUND:
+        if isinstance(notice, ModificationRefused):
+            if order.pending_change is not None:
+                self._modification_refused(order, f"modification refused: {notice.reason}")
+                self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", notice.code)
+        elif isinstance(notice, CancelRejected):  # about this order only: look it up
+            if notice.kind is CancelRefusal.NOT_FOUND:
                 self._not_found[order.client_id] = self.epoch
             self.lookups.add(order.client_id)
-        elif code == PACING_VIOLATION:
-            self._request_dropped(order, f"{notice.text} ({code})")
-        elif code == ORDER_CANCELLED and order.is_open:
-            # IB's word, also when ib_async no longer knows the order (sent on a connection
-            # that dropped) and so drops the Cancelled status that comes with it
-            order.on_status(OrderStatus.CANCELLED)
-            self._changed(order)
-        elif code not in MODIFY_REFUSED and order.status is OrderStatus.PENDING_SUBMIT:
-            order.reject_reason = f"{notice.text} ({code})"
+        elif isinstance(notice, RequestDropped):
+            self._request_dropped(order, notice.reason)
+        elif isinstance(notice, OrderCancelled):
+            if order.is_open:
+                # the broker's word, also when ib_async no longer knows the order (sent on a
+                # connection that dropped) and so drops the Cancelled status that comes with it
+                order.on_status(OrderStatus.CANCELLED)
+                self._changed(order)
+        elif isinstance(notice, OrderRejected) and order.status is OrderStatus.PENDING_SUBMIT:
+            order.reject_reason = notice.reason
 
     def _request_dropped(self, order: Order, why: str) -> None:
         """IB dropped our last request about ``order`` unread: a cancel is asked again once

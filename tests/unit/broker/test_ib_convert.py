@@ -146,16 +146,6 @@ def test_order_report_prices_in_ticks_for_our_contract_only() -> None:
     assert foreign is not None and foreign.instrument is None and foreign.limit is None
 
 
-def test_farm_change() -> None:
-    assert cv.farm_change(2103, "Market data farm connection is broken:usfarm") == cv.FarmChange(
-        "market:usfarm", True
-    )
-    assert cv.farm_change(2104, "Market data farm connection is OK:usfarm") == cv.FarmChange(
-        "market:usfarm", False
-    )
-    assert cv.farm_change(1100, "x") is None
-
-
 def test_execution_filter_time() -> None:
     ns = int(dt.datetime(2026, 11, 21, 14, 30, 5, tzinfo=dt.UTC).timestamp()) * cv.NS + 999
     assert cv.execution_filter_time(ns) == "20261121-14:30:05"

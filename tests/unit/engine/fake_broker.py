@@ -82,6 +82,7 @@ class FakeBroker:
         self.cancelled: list[int] = []
         self.global_cancels = 0
         self.subscribed: list[Instrument] = []
+        self.resubscribes = 0  # resubscribe_all calls
         self.executions_since: list[int | None] = []
         # what the test sets
         self.open_order_reports: list[OrderReport] = []
@@ -165,6 +166,9 @@ class FakeBroker:
     async def subscribe_market_data(self, instrument: Instrument) -> None:
         self._enter("subscribe_market_data")
         self.subscribed.append(instrument)
+
+    def resubscribe_all(self) -> None:
+        self.resubscribes += 1
 
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
         self._enter("history")

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from tests.unit.engine.fake_broker import FakeBroker
+from tradeterm.broker.ib.codes import translate as ib_message
 from tradeterm.broker.port import (
     AccountPnL,
     BarEvent,
-    BrokerNotice,
     CommissionEvent,
     ConnectionState,
     DepthEvent,
@@ -370,7 +370,7 @@ async def test_modify_refused_by_a_notice_for_the_order_keeps_old_values(
     await desk.om.modify(ModifyOrder(order.client_id, limit="5011.00"))
     await desk.om.modify(ModifyOrder(other.client_id, limit="4989.00"))
     assert order.broker_id is not None
-    desk.om.on_notice(BrokerNotice(code, "Error validating request", T0, order.broker_id))
+    desk.om.on_notice(ib_message(code, "Error validating request", T0, order.broker_id))
     assert order.status is OrderStatus.SUBMITTED and order.pending_change is None
     assert order.limit == 5010 * 4
     assert order.reject_reason is not None and str(code) in order.reject_reason
@@ -461,7 +461,7 @@ async def test_ibs_order_canceled_ends_an_order_ib_async_no_longer_knows(desk: D
     order = await desk.working(Side.BUY, 1, "4990")
     await desk.om.cancel(order.client_id)
     assert order.broker_id is not None
-    desk.om.on_notice(BrokerNotice(202, "Order Canceled - reason:", T0, order.broker_id))
+    desk.om.on_notice(ib_message(202, "Order Canceled - reason:", T0, order.broker_id))
     assert order.status is OrderStatus.CANCELLED and desk.om.working() == []
 
 
@@ -472,7 +472,7 @@ async def test_requests_ib_drops_unread_leave_the_order_as_it_was(desk: Desk) ->
     cancelled = await desk.working(Side.BUY, 1, "4990")
     await desk.om.cancel(cancelled.client_id)
     assert cancelled.broker_id is not None
-    desk.om.on_notice(BrokerNotice(100, pacing, T0, cancelled.broker_id))
+    desk.om.on_notice(ib_message(100, pacing, T0, cancelled.broker_id))
     assert cancelled.status is OrderStatus.PENDING_CANCEL  # we still want it cancelled
     assert desk.om.lookups == {cancelled.client_id}
     await desk.om.resend_cancels()
@@ -481,13 +481,13 @@ async def test_requests_ib_drops_unread_leave_the_order_as_it_was(desk: Desk) ->
     moved = await desk.working(Side.BUY, 1, "4980")
     await desk.om.modify(ModifyOrder(moved.client_id, limit="4981"))
     assert moved.broker_id is not None
-    desk.om.on_notice(BrokerNotice(100, pacing, T0, moved.broker_id))
+    desk.om.on_notice(ib_message(100, pacing, T0, moved.broker_id))
     assert moved.status is OrderStatus.SUBMITTED and moved.limit == 4980 * 4
     assert moved.pending_change is None and "dropped" in (moved.reject_reason or "")
 
     new = await desk.place(Side.BUY, 1, limit="4970")
     assert new.broker_id is not None
-    desk.om.on_notice(BrokerNotice(100, pacing, T0, new.broker_id))
+    desk.om.on_notice(ib_message(100, pacing, T0, new.broker_id))
     assert new.status is OrderStatus.REJECTED and new not in desk.om.working()
 
 
@@ -795,9 +795,9 @@ async def test_an_order_ib_does_not_list_is_closed_only_on_ibs_word(desk: Desk) 
 async def test_a_refused_cancel_asks_about_that_order_only(desk: Desk, code: int) -> None:
     order = await desk.working(Side.BUY, 1, "4990")
     assert order.broker_id is not None
-    desk.om.on_notice(BrokerNotice(code, "OrderId not found", T0, order.broker_id + 1000))
+    desk.om.on_notice(ib_message(code, "OrderId not found", T0, order.broker_id + 1000))
     assert desk.om.lookups == set()  # not one of ours
-    desk.om.on_notice(BrokerNotice(code, "cannot be cancelled", T0, order.broker_id))
+    desk.om.on_notice(ib_message(code, "cannot be cancelled", T0, order.broker_id))
     assert desk.om.lookups == {order.client_id}
     assert order.status is OrderStatus.SUBMITTED  # information, not a state
 
@@ -1038,7 +1038,7 @@ async def test_10147_through_the_engine_looks_up_that_order_without_blocking_ent
     order = run.om().get(placed.order_ids[0])
     assert order is not None and order.broker_id is not None
     calls = len(run.broker.executions_since)
-    run.broker.push(BrokerNotice(10147, "OrderId not found", T0, order.broker_id))
+    run.broker.push(ib_message(10147, "OrderId not found", T0, order.broker_id))
     await settle()
     await run.engine.tick()
     assert len(run.broker.executions_since) == calls + 1  # looked up at IB
@@ -1057,8 +1057,8 @@ async def test_ibs_routine_cancel_answer_is_information_not_a_warning(run: Run) 
     placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
     order = run.om().get(placed.order_ids[0])
     assert order is not None and order.broker_id is not None
-    run.broker.push(BrokerNotice(202, "Order Canceled - reason:", T0, order.broker_id))
-    run.broker.push(BrokerNotice(10147, "OrderId not found", T0, order.broker_id))
+    run.broker.push(ib_message(202, "Order Canceled - reason:", T0, order.broker_id))
+    run.broker.push(ib_message(10147, "OrderId not found", T0, order.broker_id))
     await settle()
     levels = {e.code: e.level for e in run.of(EngineNotice)}
     assert levels[202] == "INFO"
@@ -1152,9 +1152,9 @@ async def test_an_earlier_runs_order_ib_cannot_find_is_closed_when_cancelled(des
     await desk.om.cancel_all()
     assert desk.broker.cancelled == [47]
     for code in (10148, 161):  # IB has it, finished or not cancellable now: no proof
-        desk.om.on_notice(BrokerNotice(code, "cannot be cancelled", T0, 47))
+        desk.om.on_notice(ib_message(code, "cannot be cancelled", T0, 47))
         assert desk.om.settle([], []) == ([], [unsent])
-    desk.om.on_notice(BrokerNotice(10147, "OrderId 47 that needs to be cancelled is not found.",
+    desk.om.on_notice(ib_message(10147, "OrderId 47 that needs to be cancelled is not found.",
                                    T0, 47))  # fmt: skip
     assert desk.om.lookups == {unsent.client_id}  # looked up: lists read again, then settled
     closed, unknown = desk.om.settle([], [])
@@ -1170,11 +1170,11 @@ async def test_not_found_for_an_order_of_this_connection_proves_nothing(desk: De
     order = await desk.working(Side.BUY, 1, "4990")
     assert order.broker_id is not None
     await desk.om.cancel_all()
-    desk.om.on_notice(BrokerNotice(10147, "not found", T0, order.broker_id))
+    desk.om.on_notice(ib_message(10147, "not found", T0, order.broker_id))
     assert desk.om.settle([], []) == ([], [order]) and order in desk.om.working()
     desk.om.on_reconnect()
     await desk.om.resend_cancels()
-    desk.om.on_notice(BrokerNotice(10147, "not found", T0, order.broker_id))
+    desk.om.on_notice(ib_message(10147, "not found", T0, order.broker_id))
     listed = report(order, OrderStatus.PENDING_CANCEL)
     desk.om.on_report(listed)
     assert desk.om.settle([listed], []) == ([], []) and order in desk.om.working()

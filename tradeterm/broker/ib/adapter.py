@@ -34,6 +34,7 @@ from ib_async import (
 from ib_async import Order as IbOrder
 from ib_async import Trade as IbTrade
 
+from tradeterm.broker.ib import codes
 from tradeterm.broker.ib import convert as cv
 from tradeterm.broker.ib.connection import IbConnection, guarded
 from tradeterm.broker.ib.lanes import Kind
@@ -50,7 +51,6 @@ from tradeterm.broker.port import (
     QuoteEvent,
     TradeEvent,
     Unsent,
-    is_info,
 )
 from tradeterm.config import ConnectionConfig
 from tradeterm.domain import (
@@ -123,7 +123,7 @@ class IbBroker(IbConnection):
             self._ib.reqPnL(self._account)
 
     def _on_request_error(self, req_id: int, code: int) -> None:
-        if req_id < 0 or is_info(code):
+        if req_id < 0 or codes.is_info(code):
             return
         tbt = self._ib.wrapper.ticker2ReqId.get("AllLast", {})
         for sub in self._subs.values():
