@@ -44,8 +44,9 @@ from typing import TYPE_CHECKING, Any
 from tradeterm import __version__
 from tradeterm.config import Process, Settings
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
 from tradeterm.engine.session import SessionCalendar
+from tradeterm.engine.types import TradingState
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt

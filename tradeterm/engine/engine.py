@@ -96,15 +96,9 @@ from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.marketdata import Changes, Feed, MarketState, StalenessWatchdog
 from tradeterm.engine.orders import BeforeSend, OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
-from tradeterm.engine.risk import (
-    RiskContext,
-    RiskEvent,
-    RiskEventKind,
-    RiskManager,
-    RiskTransition,
-    TradingState,
-)
+from tradeterm.engine.risk import RiskContext, RiskEvent, RiskManager, RiskTransition
 from tradeterm.engine.session import CHICAGO, CME, NS, SessionCalendar
+from tradeterm.engine.types import RiskEventKind, TradingState
 
 log = logging.getLogger(__name__)
 
@@ -756,7 +750,7 @@ class Engine:
                      f"trading {to}: {transition.reason}")  # fmt: skip
         self.publish(
             RiskUpdate(
-                "transition", "state", transition.reason, to, transition.ts_ns,
+                RiskEventKind.TRANSITION, "state", transition.reason, to, transition.ts_ns,
                 transition.from_state,
             )
         )  # fmt: skip

@@ -72,6 +72,7 @@ from tradeterm.engine.commands import (
     Refused,
 )
 from tradeterm.engine.events import EngineEvent, EngineNotice, OrderUpdated, OrderView
+from tradeterm.engine.types import OrderRole
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +92,14 @@ class OrderIntent:
 
 
 PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
-BeforeSend = Callable[[Order, str, str], Awaitable[None]]
+BeforeSend = Callable[[Order, str, OrderRole], Awaitable[None]]
 """Awaited with (order, command id, role) before an order goes to the broker (the journal
 commits the intent); when it raises, the order is not sent."""
-BRACKET_ROLES = frozenset({"entry", "target", "stop"})
-CLOSE_ROLES = frozenset({"kill", "flatten"})
+BRACKET_ROLES = frozenset({OrderRole.ENTRY, OrderRole.TARGET, OrderRole.STOP})
+CLOSE_ROLES = frozenset({OrderRole.KILL, OrderRole.FLATTEN})
 """Market orders closing the whole position: the kill switch waits for one in flight instead
 of cancelling it (cancelling a slow close only means sending another)."""
-ESSENTIAL_ROLES = frozenset({"kill"})
+ESSENTIAL_ROLES = frozenset({OrderRole.KILL})
 """Roles sent even when ``before_send`` fails: the kill switch's flatten must never be held
 back by a journal that cannot write."""
 _NOT_CONFIRMED = {
@@ -121,7 +122,7 @@ class SentOrder:
     limit: int | None
     stop: int | None
     tif: TimeInForce
-    role: str
+    role: OrderRole
     command_id: str
     broker_id: int | None
     perm_id: int | None
@@ -152,7 +153,7 @@ class OrderManager:
         self._clock = clock
         self._orders: dict[str, Order] = {}  # every order of this session, by client id
         self._live: dict[str, Order] = {}  # the ones not known to be finished (a superset)
-        self._roles: dict[str, str] = {}
+        self._roles: dict[str, OrderRole] = {}
         self._commands: dict[str, str] = {}
         self._by_broker: dict[int, str] = {}
         self._by_perm: dict[int, str] = {}
@@ -181,7 +182,7 @@ class OrderManager:
     def view(self, order: Order) -> OrderView:
         cid = order.client_id
         return OrderView.of(
-            order, role=self._roles.get(cid, ""), command_id=self._commands.get(cid, ""),
+            order, role=self._roles.get(cid, OrderRole.PLAIN), command_id=self._commands.get(cid, ""),
             unconfirmed=self._unknown(order) or "",
         )  # fmt: skip
 
@@ -313,7 +314,7 @@ class OrderManager:
             )  # fmt: skip
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None
-        await self._send(order, command_id, role="")
+        await self._send(order, command_id, role=OrderRole.PLAIN)
         return (order.client_id,)
 
     async def place_bracket(
@@ -345,9 +346,12 @@ class OrderManager:
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None
         legs = bracket.orders
-        roles = {bracket.entry.client_id: "entry", bracket.stop_loss.client_id: "stop"}
+        roles = {
+            bracket.entry.client_id: OrderRole.ENTRY,
+            bracket.stop_loss.client_id: OrderRole.STOP,
+        }
         if bracket.take_profit is not None:
-            roles[bracket.take_profit.client_id] = "target"
+            roles[bracket.take_profit.client_id] = OrderRole.TARGET
         parent_broker_id: int | None = None
         for i, leg in enumerate(legs):
             last = i == len(legs) - 1
@@ -368,14 +372,14 @@ class OrderManager:
                 parent_broker_id = leg.broker_id
         return tuple(leg.client_id for leg in legs)
 
-    def _track(self, order: Order, command_id: str, role: str) -> None:
+    def _track(self, order: Order, command_id: str, role: OrderRole) -> None:
         cid = order.client_id
         self._orders[cid] = order
         self._live[cid] = order
         self._roles[cid] = role
         self._commands[cid] = command_id
 
-    async def _send(self, order: Order, command_id: str, *, role: str, transmit: bool = True,
+    async def _send(self, order: Order, command_id: str, *, role: OrderRole, transmit: bool = True,
                     parent_broker_id: int | None = None) -> None:  # fmt: skip
         self._track(order, command_id, role)
         order.submit()
@@ -394,7 +398,7 @@ class OrderManager:
         finally:
             self._placing.discard(cid)
 
-    async def _journal_then_place(self, order: Order, command_id: str, role: str,
+    async def _journal_then_place(self, order: Order, command_id: str, role: OrderRole,
                                   transmit: bool, parent_broker_id: int | None) -> None:  # fmt: skip
         cid = order.client_id
         if self.before_send is not None:
@@ -425,7 +429,7 @@ class OrderManager:
         order.bind(broker_id=broker_id)  # the id reserved in _send: any other raises
         self._changed(order)
 
-    def _not_sent(self, order: Order, role: str, reason: str, refusal: str,
+    def _not_sent(self, order: Order, role: OrderRole, reason: str, refusal: str,
                   error: type[Refused] = Refused) -> None:  # fmt: skip
         """``order`` never reached the broker: rejected with ``reason``. A bracket leg returns
         (the caller undoes the bracket); any other order is refused with ``refusal``
@@ -559,7 +563,7 @@ class OrderManager:
 
     def is_close(self, order: Order) -> bool:
         """Whether ``order`` is a market order closing the whole position (``CLOSE_ROLES``)."""
-        return self._roles.get(order.client_id, "") in CLOSE_ROLES
+        return self._roles.get(order.client_id, OrderRole.PLAIN) in CLOSE_ROLES
 
     def cancel_sent(self, order: Order) -> bool:
         """Whether a cancel of ``order`` went to IB on this connection (IB answers it)."""
@@ -600,7 +604,9 @@ class OrderManager:
         try:
             if reverse and self._position().quantity != checked:
                 self._check_reverse()  # a fill during the cancels moved the position
-            order = await self.send_close(command_id, "reverse" if reverse else "flatten")
+            order = await self.send_close(
+                command_id, OrderRole.REVERSE if reverse else OrderRole.FLATTEN
+            )
         except Refused:
             self._withdraw_cancels(cancelled, before)
             raise
@@ -630,14 +636,14 @@ class OrderManager:
         self._check(OrderIntent(side, abs(qty) * 2, OrderType.MARKET, None, None, True, "manual"))
         return qty
 
-    async def send_close(self, command_id: str, role: str) -> Order | None:
+    async def send_close(self, command_id: str, role: OrderRole) -> Order | None:
         """A market order closing the position (twice its size for ``role`` "reverse"),
         without pre-trade checks (it only reduces, or the caller checked it). None when flat."""
         qty = self._position().quantity
         if not qty:
             return None
         side = Side.SELL if qty > 0 else Side.BUY
-        size = abs(qty) * (2 if role == "reverse" else 1)
+        size = abs(qty) * (2 if role is OrderRole.REVERSE else 1)
         order = Order(self.ids.next(), self.instrument, side, size, OrderType.MARKET,
                       tif=TimeInForce.DAY)  # fmt: skip
         await self._send(order, command_id, role=role)
@@ -725,9 +731,10 @@ class OrderManager:
             return None
         if order.status is OrderStatus.NEW:
             order.status = OrderStatus.PENDING_SUBMIT
-        role = ""
+        role = OrderRole.PLAIN
         if report.parent_id or report.oca_group:
-            role = "stop" if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else "target"
+            stops = (OrderType.STOP, OrderType.STOP_LIMIT)
+            role = OrderRole.STOP if order_type in stops else OrderRole.TARGET
         self._track(order, "", role)
         self._bind(order, report)
         if report.parent_id and parent is None:  # IB may list a child before its parent

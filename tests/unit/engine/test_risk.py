@@ -27,15 +27,9 @@ from tradeterm.domain import (
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder, Refused
 from tradeterm.engine.orders import OrderIntent, OrderManager
 from tradeterm.engine.portfolio import PnL, Portfolio
-from tradeterm.engine.risk import (
-    RiskContext,
-    RiskEvent,
-    RiskEventKind,
-    RiskManager,
-    RiskTransition,
-    TradingState,
-)
+from tradeterm.engine.risk import RiskContext, RiskEvent, RiskManager, RiskTransition
 from tradeterm.engine.session import CHICAGO, CME, NS
+from tradeterm.engine.types import RiskEventKind, TradingState
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
 CL = Instrument.from_spec("CL", ContractMonth(2026, 12), con_id=1)

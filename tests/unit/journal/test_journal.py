@@ -15,7 +15,8 @@ import pytest
 from tests.unit.journal.factories import ES, T0, booked, fill, order, position, updated
 from tradeterm.domain import ContractMonth, Instrument, OrderStatus, Side
 from tradeterm.engine.events import EngineNotice, KillProgress, RiskUpdate
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import TradingState
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.rows import commission_row
 

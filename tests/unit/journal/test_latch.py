@@ -13,7 +13,8 @@ import pytest
 
 from tests.unit.journal.factories import T0, booked, fill
 from tradeterm.engine.events import KillProgress
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import TradingState
 from tradeterm.journal import Journal
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.rows import BAR, INSERT_INTENT, INSTRUMENT, table_of

@@ -11,7 +11,8 @@ import pytest
 
 from tests.unit.journal.factories import T0
 from tradeterm.engine.events import RiskUpdate
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import TradingState
 from tradeterm.journal import Journal
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
