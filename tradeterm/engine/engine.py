@@ -53,6 +53,7 @@ from tradeterm.broker.port import (
     LinkLost,
     LinkRestored,
     Notice,
+    NoticeLevel,
     OrderNotice,
     OrderReport,
     PositionReport,
@@ -276,7 +277,7 @@ class Engine:
 
     def notice(self, level: str, text: str, code: int = 0) -> None:
         getattr(log, level.lower())("%s", text)
-        self.publish(EngineNotice(level, text, self.clock(), code))
+        self.publish(EngineNotice(NoticeLevel(level), text, self.clock(), code))
 
     # ---- lifecycle -----------------------------------------------------------------------
 

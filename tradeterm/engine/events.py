@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from tradeterm.broker.port import ConnectionState, OrderReport
+from tradeterm.broker.port import ConnectionState, NoticeLevel, OrderReport
 from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderStatus, Side
 from tradeterm.engine.commands import CommandResult
 from tradeterm.engine.marketdata import Changes, Feed, MarketSnapshot
@@ -241,7 +241,7 @@ class KillProgress:
 class EngineNotice:
     """A message for the log panel: ``level`` is a logging level name."""
 
-    level: str
+    level: NoticeLevel
     text: str
     ts_ns: int
     code: int = 0

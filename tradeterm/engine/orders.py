@@ -40,6 +40,7 @@ from tradeterm.broker.port import (
     CancelRejected,
     ExecutionReport,
     ModificationRefused,
+    NoticeLevel,
     OrderCancelled,
     OrderNotice,
     OrderRejected,
@@ -241,7 +242,7 @@ class OrderManager:
 
     def _notice(self, level: str, text: str, code: int = 0) -> None:
         getattr(log, level.lower())("%s", text)
-        self._emit(EngineNotice(level, text, self._clock(), code))
+        self._emit(EngineNotice(NoticeLevel(level), text, self._clock(), code))
 
     # ---- prices ------------------------------------------------------------------------------
 

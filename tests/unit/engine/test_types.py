@@ -1,5 +1,6 @@
-"""One vocabulary (tradeterm.engine.types): the engine's events carry its members, and each
-member is the text the journal has always stored and the screen compares with."""
+"""One vocabulary (tradeterm.engine.types, and the port's NoticeLevel): the engine's events
+carry its members, and each member is the text the journal has always stored and the screen
+compares with."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import pytest
 
 from tests.unit.engine.fake_broker import FakeBroker
 from tests.unit.engine.test_orders import ES, PX_5000, Clock, Desk
+from tradeterm.broker.port import NoticeLevel
 from tradeterm.domain import Side
 from tradeterm.engine.commands import PlaceBracket
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.events import OrderUpdated, RiskUpdate
+from tradeterm.engine.events import EngineNotice, OrderUpdated, RiskUpdate
 from tradeterm.engine.session import CME
 from tradeterm.engine.types import KillStep, OrderRole, RiskEventKind, TradingState
 
@@ -40,6 +42,9 @@ from tradeterm.engine.types import KillStep, OrderRole, RiskEventKind, TradingSt
         (OrderRole.REVERSE, "reverse"),
         (OrderRole.KILL, "kill"),
         (OrderRole.FOREIGN, "foreign"),
+        (NoticeLevel.INFO, "INFO"),
+        (NoticeLevel.WARNING, "WARNING"),
+        (NoticeLevel.ERROR, "ERROR"),
     ],
 )
 def test_each_member_is_the_text_the_journal_stores(member: StrEnum, text: str) -> None:
@@ -59,7 +64,10 @@ async def test_a_transition_carries_the_trading_states() -> None:
     engine = Engine(FakeBroker(ES), "ES", clock=Clock(), calendar=CME, session=2, timer_s=3600)
     stream = engine.listen()
     engine.halt("the journal cannot write")  # before start: kept and published
-    [update] = [e for e in stream.drain() if isinstance(e, RiskUpdate)]
+    events = stream.drain()
+    [update] = [e for e in events if isinstance(e, RiskUpdate)]
+    [notice] = [e for e in events if isinstance(e, EngineNotice)]
+    assert notice.level is NoticeLevel.WARNING and "HALTED" in notice.text
     assert update.kind is RiskEventKind.TRANSITION
     assert update.state is TradingState.HALTED and update.previous is TradingState.ACTIVE
     assert engine.snapshot().trading_state is TradingState.HALTED
