@@ -47,14 +47,14 @@ from typing import Any
 
 from bench_engine_marketdata import START_NS, stream  # benchmarks/ (scripts run from there)
 
-from tradeterm.broker.base import (
+from tradeterm.broker.ib import IbBroker
+from tradeterm.broker.port import (
     BrokerEvent,
     ConnectionState,
     ExecutionReport,
     OrderReport,
     PositionReport,
 )
-from tradeterm.broker.ib import IbBroker
 from tradeterm.config import ConnectionConfig, MarketConfig
 from tradeterm.domain import Bar, ContractMonth, Instrument, OrderType, Side
 from tradeterm.engine.calendar import SessionCalendar
@@ -350,6 +350,7 @@ class StillBroker:
         return self.instrument
 
     async def subscribe_market_data(self, instrument: Instrument) -> None: ...
+    def resubscribe_all(self) -> None: ...
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
         return []
 

@@ -14,7 +14,7 @@ import random
 
 from timing import best_of  # benchmarks/timing.py (scripts run from their folder)
 
-from tradeterm.broker.base import BarEvent, BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
+from tradeterm.broker.port import BarEvent, BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, DepthLevel, Instrument, Quote, Side, Trade
 from tradeterm.engine.bar_builder import BarBuilder
 from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, TextIO
 
-from tradeterm.broker.base import BrokerError, ConnectError
+from tradeterm.broker.port import BrokerError, ConnectError
 from tradeterm.config import Settings
 from tradeterm.domain import DomainError, OrderType, Side, decimal_from, whole_from
 from tradeterm.engine.calendar import CHICAGO

@@ -45,7 +45,8 @@ from tradeterm import __version__
 from tradeterm.config import Process, Settings
 from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import TradingState
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt

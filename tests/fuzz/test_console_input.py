@@ -26,7 +26,7 @@ from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker, Modified, Placed
 from tests.support.instruments import ES, PX_5000
 from tests.unit.engine.test_orders import report, settle
-from tradeterm.broker.base import QuoteEvent
+from tradeterm.broker.port import QuoteEvent
 from tradeterm.console import Console, describe, parse_command
 from tradeterm.domain import OrderChange, OrderStatus, OrderType, Quote, Side
 from tradeterm.engine.calendar import CME

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tradeterm.broker.base import BrokerEvent, ConnectionChanged, ConnectionState
 from tradeterm.broker.ib import IbBroker
+from tradeterm.broker.port import BrokerEvent, ConnectionChanged, ConnectionState
 from tradeterm.config import ConnectionConfig
 from tradeterm.sim.gateway.app import FakeGateway
 

@@ -19,7 +19,8 @@ from ib_async.client import Client
 from tests.integration.broker_helpers import Make, Recorder, cfg
 from tests.integration.desk_helpers import qualified
 from tests.support.waiting import until
-from tradeterm.broker.base import (
+from tradeterm.broker.ib import IbBroker
+from tradeterm.broker.port import (
     BarEvent,
     BrokerError,
     CommissionEvent,
@@ -32,7 +33,6 @@ from tradeterm.broker.base import (
     QuoteEvent,
     TradeEvent,
 )
-from tradeterm.broker.ib import IbBroker
 from tradeterm.domain import Order, OrderChange, OrderStatus, OrderType, Side
 from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
 

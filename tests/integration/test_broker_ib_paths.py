@@ -19,18 +19,21 @@ from tests.integration.broker_helpers import Recorder
 from tests.integration.desk_helpers import Market
 from tests.integration.test_broker_ib import TODAY, reports, status
 from tests.support.waiting import until
-from tradeterm.broker.base import (
+from tradeterm.broker.ib import IbBroker
+from tradeterm.broker.port import (
     AccountPnL,
-    BrokerNotice,
+    CancelRefusal,
+    CancelRejected,
     ConnectionChanged,
     ConnectionState,
     DepthEvent,
+    Notice,
+    OrderNotice,
     OrderReport,
     PositionReport,
     QuoteEvent,
     TradeEvent,
 )
-from tradeterm.broker.ib import IbBroker
 from tradeterm.domain import Instrument, Order, OrderChange, OrderStatus, OrderType, Side
 from tradeterm.domain.bracket import make_bracket
 from tradeterm.domain.ids import ClientOrderIds
@@ -62,8 +65,8 @@ async def subscribed(
     return broker, rec, es
 
 
-def notices(rec: Recorder, code: int, start: int = 0) -> list[BrokerNotice]:
-    return [n for n in rec.of(BrokerNotice, start) if n.code == code]
+def notices(rec: Recorder, code: int, start: int = 0) -> list[Notice]:
+    return [n for n in rec.of(Notice, start) if n.code == code]
 
 
 # ---- market data ----------------------------------------------------------------------------
@@ -81,7 +84,7 @@ async def test_each_print_is_one_trade_event_from_tick_by_tick_or_rtvolume(
     if refused:
         await until(lambda: notices(rec, TBT_REFUSED), "the tick-by-tick refusal")
         [notice] = notices(rec, TBT_REFUSED)
-        assert notice.req_id > 0
+        assert isinstance(notice, OrderNotice) and notice.broker_id > 0
     market = Market(still)
     prints = [(market.bid, 3), (market.ask, 2), (market.bid - 1, 1)]
     for ticks, size in prints:
@@ -263,8 +266,12 @@ async def test_cancel_of_unknown_and_of_filled_orders_are_notices_only(
     await broker.cancel(mid)
     await until(lambda: notices(rec, 10148, mark), "10148")
 
-    assert [n.req_id for n in notices(rec, 10147, mark)] == [unknown]
-    assert [n.req_id for n in notices(rec, 10148, mark)] == [mid]
+    [not_found] = notices(rec, 10147, mark)
+    [done] = notices(rec, 10148, mark)
+    assert isinstance(not_found, CancelRejected) and not_found.broker_id == unknown
+    assert not_found.kind is CancelRefusal.NOT_FOUND
+    assert isinstance(done, CancelRejected) and done.broker_id == mid
+    assert done.kind is CancelRefusal.ALREADY_DONE
     assert broker.state is ConnectionState.OK and not rec.of(ConnectionChanged, mark)
     assert status(rec, mid) is OrderStatus.FILLED
     assert not [r for r in rec.of(OrderReport, mark) if r.broker_id == unknown]

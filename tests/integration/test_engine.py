@@ -12,7 +12,7 @@ import pytest
 from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import MakeEngine, gateway_position, working_at_gateway
 from tests.support.waiting import until
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.config import BracketConfig, MarketConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.engine.calendar import CHICAGO, CME

@@ -19,7 +19,7 @@ from tests.integration.engine_helpers import (
     working_limit,
 )
 from tests.support.waiting import until
-from tradeterm.broker.base import ConnectError, ConnectionState
+from tradeterm.broker.port import ConnectError, ConnectionState
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.engine.commands import CancelOrder, PlaceOrder

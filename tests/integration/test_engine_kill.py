@@ -19,12 +19,13 @@ from tests.integration.engine_helpers import (
     working_limit,
 )
 from tests.support.waiting import until
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder
 from tradeterm.engine.events import KillProgress, OrderUpdated
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import TradingState
 from tradeterm.sim.gateway.app import FakeGateway
 from tradeterm.sim.gateway.probe import WireProbe
 from tradeterm.sim.gateway.request_types import ReqExecutions

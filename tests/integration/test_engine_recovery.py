@@ -14,7 +14,7 @@ from tests.integration.engine_helpers import (
     working_at_gateway,
 )
 from tests.support.waiting import until
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.commands import CancelAll, CancelOrder, ModifyOrder, PlaceBracket
 from tradeterm.engine.events import MarketChanged, PositionDivergence, Reconciled

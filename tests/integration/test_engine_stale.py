@@ -16,7 +16,7 @@ import pytest
 
 from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import MakeEngine, Run, gateway_position
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.domain import Side
 from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceOrder

@@ -46,7 +46,7 @@ from tests.reliability.observe import (
     Wire,
     violations,
 )
-from tradeterm.broker.base import BrokerError, ConnectError, ConnectionState
+from tradeterm.broker.port import BrokerError, ConnectError, ConnectionState
 from tradeterm.config import load_settings
 from tradeterm.console import parse_command
 from tradeterm.domain import OrderStatus, Side

@@ -1,6 +1,6 @@
 """An in-memory broker for unit tests of the engine: no sockets, no matching.
 
-It implements the ``Broker`` protocol of :mod:`tradeterm.broker.base` and does nothing on its
+It implements the ``Broker`` protocol of :mod:`tradeterm.broker.port` and does nothing on its
 own: it records the commands it is given (``placed``, ``modified``, ``cancelled``,
 ``global_cancels``), hands out increasing broker ids, returns whatever a test put in
 ``open_order_reports`` / ``completed_order_reports`` / ``position_reports`` /
@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     Broker,
     BrokerError,
     BrokerEvent,
@@ -82,6 +82,7 @@ class FakeBroker:
         self.cancelled: list[int] = []
         self.global_cancels = 0
         self.subscribed: list[Instrument] = []
+        self.resubscribes = 0  # resubscribe_all calls
         self.executions_since: list[int | None] = []
         # what the test sets
         self.open_order_reports: list[OrderReport] = []
@@ -165,6 +166,9 @@ class FakeBroker:
     async def subscribe_market_data(self, instrument: Instrument) -> None:
         self._enter("subscribe_market_data")
         self.subscribed.append(instrument)
+
+    def resubscribe_all(self) -> None:
+        self.resubscribes += 1
 
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
         self._enter("history")

@@ -13,6 +13,7 @@ from tests.support.instruments import ES
 from tests.ui.helpers import make_app, own_working, ready, settle
 from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.events import OrderView
+from tradeterm.engine.types import OrderRole
 from tradeterm.ui import panels
 
 
@@ -22,7 +23,7 @@ def order(status: OrderStatus, *, limit: int = 23_997, filled: int = 0, qty: int
         order_id="tt.ES.6a1b2c3d.1a" if own else "ib:99001", side=Side.BUY, quantity=qty,
         order_type="LMT", limit=limit, stop=None, tif="DAY", status=status, filled=filled,
         remaining=qty - filled, avg_fill_price=None, broker_id=broker_id, perm_id=None,
-        parent_id=None, oca_group=None, role="", own=own,
+        parent_id=None, oca_group=None, role=OrderRole.PLAIN, own=own,
     )  # fmt: skip
 
 

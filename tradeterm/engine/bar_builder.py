@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tradeterm.broker.base import BarEvent, BrokerEvent, TradeEvent
+from tradeterm.broker.port import BarEvent, BrokerEvent, TradeEvent
 from tradeterm.domain import Bar, Instrument, Timeframe, Trade
 
 SLOT_S = 5

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from tradeterm.broker.base import Broker, ConnectionState
+from tradeterm.broker.port import Broker, ConnectionState
 from tradeterm.config import RiskConfig
 from tradeterm.domain import ClientOrderIds, Instrument, Side
 from tradeterm.engine.bar_builder import BarBuilder

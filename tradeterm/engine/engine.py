@@ -44,26 +44,26 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Generic, Protocol, TypeVar, cast
 
-from tradeterm.broker.base import (
-    LINK_LOST,
-    LINK_RESTORED,
-    LINK_RESTORED_DATA_LOST,
+from tradeterm.broker.port import (
     BarEvent,
     Broker,
     BrokerError,
     BrokerEvent,
-    BrokerNotice,
     CommissionEvent,
     ConnectionChanged,
     ConnectionState,
     DepthEvent,
     ExecutionReport,
-    MarketDataFarm,
+    FarmChanged,
+    LinkLost,
+    LinkRestored,
+    Notice,
+    NoticeLevel,
+    OrderNotice,
     OrderReport,
     PositionReport,
     QuoteEvent,
     TradeEvent,
-    severity,
 )
 from tradeterm.config import MarketConfig
 from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument
@@ -107,12 +107,11 @@ from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.reconcile import Reconciler
 from tradeterm.engine.risk import (
     RiskEvent,
-    RiskEventKind,
     RiskManager,
     RiskTransition,
-    TradingState,
 )
 from tradeterm.engine.stream import EventStream
+from tradeterm.engine.types import RiskEventKind, TradingState
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +273,7 @@ class Engine:
 
     def notice(self, level: str, text: str, code: int = 0) -> None:
         getattr(log, level.lower())("%s", text)
-        self.publish(EngineNotice(level, text, self.clock(), code))
+        self.publish(EngineNotice(NoticeLevel(level), text, self.clock(), code))
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -437,10 +436,10 @@ class Engine:
         if isinstance(event, ConnectionChanged):
             self._on_connection(event)
             return
-        if isinstance(event, BrokerNotice):
+        if isinstance(event, Notice):
             self._on_notice(event)
             return
-        if isinstance(event, MarketDataFarm):
+        if isinstance(event, FarmChanged):
             self._on_market_farm(event)
             return
         core = self.core
@@ -528,26 +527,28 @@ class Engine:
             self.watchdog.rearm(self.clock())
         self._refresh_health()
 
-    def _on_notice(self, notice: BrokerNotice) -> None:
-        code = notice.code
-        if self.orders is not None:
-            self.orders.on_notice(notice)
-        if code == LINK_LOST:
+    def _on_notice(self, notice: Notice) -> None:
+        """A message from the broker: acted on by what it says (about one of our orders, the
+        broker's link to the exchange), then shown."""
+        if isinstance(notice, OrderNotice):
+            if self.orders is not None:
+                self.orders.on_notice(notice)
+        elif isinstance(notice, LinkLost):
             self._link_down = True
             self._block("IB lost its connection to the exchange (1100)")
             self._on_disconnect("IB lost its connection to the exchange (1100)")
-        elif code in (LINK_RESTORED_DATA_LOST, LINK_RESTORED):
+        elif isinstance(notice, LinkRestored):
             self._link_down = False
             if self.watchdog is not None:
                 self.watchdog.rearm(self.clock())
             if self._reconciled_once:
                 self._reconcile_due = True
-                self._block(f"reconciling after IB {code}")
-        self.notice(severity(code), f"IB {code}: {notice.text}" if code else notice.text, code)
+                self._block(f"reconciling after IB {notice.code}")
+        self.notice(notice.level, notice.text, notice.code)
         self._update_connected()
         self._refresh_health()
 
-    def _on_market_farm(self, event: MarketDataFarm) -> None:
+    def _on_market_farm(self, event: FarmChanged) -> None:
         """IB's market data farm down: no new entries at once (the quotes on hand may be
         frozen), exits still go. Back: every feed must deliver within its threshold again."""
         if event.up:
@@ -568,12 +569,9 @@ class Engine:
             return
         if now - self._last_resubscribe < RESUBSCRIBE_S * NS:
             return
-        resubscribe = getattr(self.broker, "resubscribe_all", None)
-        if resubscribe is None:
-            return
         self._last_resubscribe = now
         self.notice("WARNING", "no data on " + ", ".join(stale) + ": resubscribing")
-        resubscribe()
+        self.broker.resubscribe_all()
 
     def _update_connected(self) -> None:
         if self.connected:
@@ -723,7 +721,7 @@ class Engine:
                      f"trading {to}: {transition.reason}")  # fmt: skip
         self.publish(
             RiskUpdate(
-                "transition", "state", transition.reason, to, transition.ts_ns,
+                RiskEventKind.TRANSITION, "state", transition.reason, to, transition.ts_ns,
                 transition.from_state,
             )
         )  # fmt: skip

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from tradeterm.broker.base import ConnectionState, OrderReport
+from tradeterm.broker.port import ConnectionState, NoticeLevel, OrderReport
 from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderStatus, Side
 from tradeterm.engine.calendar import CME, SessionCalendar
 from tradeterm.engine.commands import CommandResult
 from tradeterm.engine.marketdata import Changes, Feed, MarketSnapshot
 from tradeterm.engine.portfolio import PnL
+from tradeterm.engine.types import KillStep, OrderRole, RiskEventKind, TradingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class OrderView:
     perm_id: int | None
     parent_id: str | None
     oca_group: str | None
-    role: str  # "entry", "stop", "target", "flatten", "" (plain order), "foreign"
+    role: OrderRole
     own: bool
     reason: str = ""
     pending_change: OrderChange | None = None
@@ -59,7 +60,12 @@ class OrderView:
 
     @classmethod
     def of(
-        cls, order: Order, *, role: str = "", command_id: str = "", unconfirmed: str = ""
+        cls,
+        order: Order,
+        *,
+        role: OrderRole = OrderRole.PLAIN,
+        command_id: str = "",
+        unconfirmed: str = "",
     ) -> OrderView:
         return cls(
             order_id=order.client_id,
@@ -103,7 +109,7 @@ class OrderView:
             perm_id=report.perm_id or None,
             parent_id=None,
             oca_group=report.oca_group or None,
-            role="foreign",
+            role=OrderRole.FOREIGN,
             own=False,
             reason=report.reason,
         )
@@ -204,12 +210,12 @@ class RiskUpdate:
     ``kill`` (a loss limit hit: trading is REDUCING at once), or a pre-trade ``refusal``.
     ``state`` is the trading state after it (ACTIVE, REDUCING, HALTED)."""
 
-    kind: str
+    kind: RiskEventKind
     rule: str
     reason: str
-    state: str
+    state: TradingState
     ts_ns: int
-    previous: str = ""  # a transition's state before it
+    previous: TradingState | None = None  # a transition's state before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +227,7 @@ class KillProgress:
     is HALTED all the same and the detail says what is left). ``position``: the
     position at the broker as last known; ``working``: this instance's working orders."""
 
-    step: str
+    step: KillStep
     detail: str
     reason: str  # why the kill switch was pressed
     position: int
@@ -235,7 +241,7 @@ class KillProgress:
 class EngineNotice:
     """A message for the log panel: ``level`` is a logging level name."""
 
-    level: str
+    level: NoticeLevel
     text: str
     ts_ns: int
     code: int = 0
@@ -271,7 +277,7 @@ class EngineSnapshot:
     entries_blocked: str | None  # why new entries are refused right now, None if allowed
     account: str | None
     client_id: int | None
-    trading_state: str = "ACTIVE"  # ACTIVE, REDUCING, HALTED
+    trading_state: TradingState = TradingState.ACTIVE
     trading_reason: str = ""
     last_refusal: str = ""  # the last command or order the engine or the risk manager refused
     kill: KillProgress | None = None  # the kill switch's last step, None if never pressed

@@ -42,10 +42,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from tradeterm.broker.base import BrokerError
+from tradeterm.broker.port import BrokerError
 from tradeterm.domain import Order
 from tradeterm.engine.commands import Refused
 from tradeterm.engine.events import KillProgress
+from tradeterm.engine.types import KillStep, OrderRole
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class KillOrders(Protocol):
         self, at_price: int | None = None, *, keep_closes: bool = False
     ) -> tuple[str, ...]: ...
 
-    async def send_close(self, command_id: str, role: str) -> Order | None: ...
+    async def send_close(self, command_id: str, role: OrderRole) -> Order | None: ...
 
 
 class KillTarget(Protocol):
@@ -161,7 +162,7 @@ class KillSwitch:
 
     # ---- the run -------------------------------------------------------------------------
 
-    def _step(self, step: str, detail: str, reason: str, *, done: bool = False,
+    def _step(self, step: KillStep, detail: str, reason: str, *, done: bool = False,
               ok: bool = False) -> KillProgress:  # fmt: skip
         target = self._target
         orders = target.orders
@@ -179,7 +180,9 @@ class KillSwitch:
     async def _run(self, reason: str) -> KillProgress:
         if self._halt:
             self._reduce(reason)
-        self._step("requested", ("" if self._halt else "flatten, no halt: ") + reason, reason)
+        self._step(
+            KillStep.REQUESTED, ("" if self._halt else "flatten, no halt: ") + reason, reason
+        )
         try:
             orders = self._target.orders
             if orders is not None:  # queued behind IB's message rate: never sent
@@ -202,7 +205,9 @@ class KillSwitch:
         said_unverified: tuple[str, ...] = ()  # the orders "unverified" named, once said
         while True:
             if not target.connected:
-                self._step("waiting", "not connected: runs first thing on reconnection", reason)
+                self._step(
+                    KillStep.WAITING, "not connected: runs first thing on reconnection", reason
+                )
                 await target.wait_connected()
                 deadline = None
             if deadline is None:
@@ -213,13 +218,13 @@ class KillSwitch:
                     attempt += 1
                     await self._cancel(reason, deadline)
                     await self._flatten(reason, attempt, deadline)
-                    self._step("verifying", "reading IB's orders and position", reason)
+                    self._step(KillStep.VERIFYING, "reading IB's orders and position", reason)
                 position = await target.broker_truth()
             except (BrokerError, Refused) as exc:  # Refused: the close could not be sent
                 why = f"IB did not answer: {exc}" if isinstance(exc, BrokerError) else str(exc)
                 if target.connected and loop.time() >= deadline and not orders.working():
                     return self._end(reason, False, why)
-                self._step("retrying", why, reason)
+                self._step(KillStep.RETRYING, why, reason)
                 await asyncio.sleep(self.timings.retry_pause_s)
                 continue
             working = orders.working()
@@ -238,14 +243,14 @@ class KillSwitch:
                     self._unverified(reason, "; ".join(what for _, what in unknown))
                 await asyncio.sleep(self.timings.retry_pause_s * 4)
                 continue
-            self._step("retrying", left, reason)
+            self._step(KillStep.RETRYING, left, reason)
             await asyncio.sleep(self.timings.retry_pause_s)
 
     def _unverified(self, reason: str, what: str) -> None:
         """Past the deadline with IB silent about some order of ours: say what is unknown,
         halt, and go on verifying (the run does not end on a guess)."""
         self._target.halt(f"kill switch: {reason}")
-        self._step("unverified", what, reason)
+        self._step(KillStep.UNVERIFIED, what, reason)
 
     async def _cancel(self, reason: str, deadline: float) -> None:
         """Cancel what is working, but not a close of ours in flight: that one is waited for
@@ -257,14 +262,14 @@ class KillSwitch:
             return
         asked = sum(1 for o in targets if orders.cancel_sent(o))
         if asked < len(targets):
-            self._step("cancelling", f"cancelling {len(targets) - asked} working order(s)"
+            self._step(KillStep.CANCELLING, f"cancelling {len(targets) - asked} working order(s)"
                        + (f", {asked} cancel(s) already asked" if asked else ""), reason)  # fmt: skip
             await orders.cancel_all(keep_closes=True)
         await self._until(lambda: not any(o.is_open for o in targets),
                           self.timings.cancel_wait_s, deadline)  # fmt: skip
         left = [o.client_id for o in targets if o.is_open]
         if left:
-            self._step("cancelling", f"not confirmed yet: {', '.join(left)}", reason)
+            self._step(KillStep.CANCELLING, f"not confirmed yet: {', '.join(left)}", reason)
 
     async def _flatten(self, reason: str, attempt: int, deadline: float) -> None:
         orders = self._target.orders
@@ -273,13 +278,13 @@ class KillSwitch:
             return
         open_ = orders.working()
         if open_:  # one of them could still fill: a close now could overshoot
-            self._step("cancelling", f"{len(open_)} order(s) of ours not confirmed finished: "
+            self._step(KillStep.CANCELLING, f"{len(open_)} order(s) of ours not confirmed finished: "
                        "no close until they are", reason)  # fmt: skip
             return
-        order: Order | None = await orders.send_close(f"kill-{self.runs}.{attempt}", "kill")
+        order: Order | None = await orders.send_close(f"kill-{self.runs}.{attempt}", OrderRole.KILL)
         if order is None:
             return
-        self._step("flattening", f"market {order.side} {order.quantity} ({order.client_id})",
+        self._step(KillStep.FLATTENING, f"market {order.side} {order.quantity} ({order.client_id})",
                    reason)  # fmt: skip
         await self._until(lambda: not order.is_open, self.timings.fill_wait_s, deadline)
 
@@ -299,5 +304,5 @@ class KillSwitch:
             text = f"kill switch: {reason}" if ok else f"kill switch NOT FLAT: {detail}"
             if self._target.halt(text) and not ok:
                 detail += "; trading HALTED: close what is left at IB by hand, then press again"
-        step = "halted" if ok and halt else ("done" if ok else "failed")
+        step = KillStep.HALTED if ok and halt else (KillStep.DONE if ok else KillStep.FAILED)
         return self._step(step, detail, reason, done=True, ok=ok)

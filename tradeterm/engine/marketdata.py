@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from tradeterm.broker.base import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
+from tradeterm.broker.port import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import DepthLevel, Instrument, Quote, Side, Trade
 from tradeterm.engine.calendar import CME, NS, SessionCalendar
 

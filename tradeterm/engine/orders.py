@@ -36,17 +36,20 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from tradeterm.broker.base import (
-    CANCEL_NOT_FOUND,
-    CANCEL_UNKNOWN,
+from tradeterm.broker.port import (
     CONNECTED,
-    ORDER_CANCELLED,
-    PACING_VIOLATION,
     Broker,
     BrokerError,
-    BrokerNotice,
+    CancelRefusal,
+    CancelRejected,
     ExecutionReport,
+    ModificationRefused,
+    NoticeLevel,
+    OrderCancelled,
+    OrderNotice,
+    OrderRejected,
     OrderReport,
+    RequestDropped,
 )
 from tradeterm.domain import (
     ClientOrderIds,
@@ -74,12 +77,9 @@ from tradeterm.engine.commands import (
     Refused,
 )
 from tradeterm.engine.events import EngineEvent, EngineNotice, OrderUpdated, OrderView
+from tradeterm.engine.types import OrderRole
 
 log = logging.getLogger(__name__)
-
-# IB answers an order id with one of these when a modification is refused and the order
-# keeps working (ib_async treats them as warnings and leaves the order alive).
-MODIFY_REFUSED = frozenset({105, 110, 321, 329, 399, 404, 434, 10224})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +97,14 @@ class OrderIntent:
 
 
 PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
-BeforeSend = Callable[[Order, str, str], Awaitable[None]]
+BeforeSend = Callable[[Order, str, OrderRole], Awaitable[None]]
 """Awaited with (order, command id, role) before an order goes to the broker (the journal
 commits the intent); when it raises, the order is not sent."""
-BRACKET_ROLES = frozenset({"entry", "target", "stop"})
-CLOSE_ROLES = frozenset({"kill", "flatten"})
+BRACKET_ROLES = frozenset({OrderRole.ENTRY, OrderRole.TARGET, OrderRole.STOP})
+CLOSE_ROLES = frozenset({OrderRole.KILL, OrderRole.FLATTEN})
 """Market orders closing the whole position: the kill switch waits for one in flight instead
 of cancelling it (cancelling a slow close only means sending another)."""
-ESSENTIAL_ROLES = frozenset({"kill"})
+ESSENTIAL_ROLES = frozenset({OrderRole.KILL})
 """Roles sent even when ``before_send`` fails: the kill switch's flatten must never be held
 back by a journal that cannot write."""
 _NOT_CONFIRMED = {
@@ -127,7 +127,7 @@ class SentOrder:
     limit: int | None
     stop: int | None
     tif: TimeInForce
-    role: str
+    role: OrderRole
     command_id: str
     broker_id: int | None
     perm_id: int | None
@@ -167,7 +167,7 @@ class OrderManager:
         self._clock = clock
         self._orders: dict[str, Order] = {}  # every order of this session, by client id
         self._live: dict[str, Order] = {}  # the ones not known to be finished (a superset)
-        self._roles: dict[str, str] = {}
+        self._roles: dict[str, OrderRole] = {}
         self._commands: dict[str, str] = {}
         self._by_broker: dict[int, str] = {}
         self._by_perm: dict[int, str] = {}
@@ -196,7 +196,7 @@ class OrderManager:
     def view(self, order: Order) -> OrderView:
         cid = order.client_id
         return OrderView.of(
-            order, role=self._roles.get(cid, ""), command_id=self._commands.get(cid, ""),
+            order, role=self._roles.get(cid, OrderRole.PLAIN), command_id=self._commands.get(cid, ""),
             unconfirmed=self._unknown(order) or "",
         )  # fmt: skip
 
@@ -255,7 +255,7 @@ class OrderManager:
 
     def _notice(self, level: str, text: str, code: int = 0) -> None:
         getattr(log, level.lower())("%s", text)
-        self._emit(EngineNotice(level, text, self._clock(), code))
+        self._emit(EngineNotice(NoticeLevel(level), text, self._clock(), code))
 
     # ---- prices ------------------------------------------------------------------------------
 
@@ -328,7 +328,7 @@ class OrderManager:
             )  # fmt: skip
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None
-        await self._send(order, command_id, role="")
+        await self._send(order, command_id, role=OrderRole.PLAIN)
         return (order.client_id,)
 
     async def place_bracket(
@@ -360,9 +360,12 @@ class OrderManager:
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None
         legs = bracket.orders
-        roles = {bracket.entry.client_id: "entry", bracket.stop_loss.client_id: "stop"}
+        roles = {
+            bracket.entry.client_id: OrderRole.ENTRY,
+            bracket.stop_loss.client_id: OrderRole.STOP,
+        }
         if bracket.take_profit is not None:
-            roles[bracket.take_profit.client_id] = "target"
+            roles[bracket.take_profit.client_id] = OrderRole.TARGET
         parent_broker_id: int | None = None
         for i, leg in enumerate(legs):
             last = i == len(legs) - 1
@@ -383,14 +386,14 @@ class OrderManager:
                 parent_broker_id = leg.broker_id
         return tuple(leg.client_id for leg in legs)
 
-    def _track(self, order: Order, command_id: str, role: str) -> None:
+    def _track(self, order: Order, command_id: str, role: OrderRole) -> None:
         cid = order.client_id
         self._orders[cid] = order
         self._live[cid] = order
         self._roles[cid] = role
         self._commands[cid] = command_id
 
-    async def _send(self, order: Order, command_id: str, *, role: str, transmit: bool = True,
+    async def _send(self, order: Order, command_id: str, *, role: OrderRole, transmit: bool = True,
                     parent_broker_id: int | None = None) -> None:  # fmt: skip
         self._track(order, command_id, role)
         order.submit()
@@ -409,7 +412,7 @@ class OrderManager:
         finally:
             self._placing.discard(cid)
 
-    async def _journal_then_place(self, order: Order, command_id: str, role: str,
+    async def _journal_then_place(self, order: Order, command_id: str, role: OrderRole,
                                   transmit: bool, parent_broker_id: int | None) -> None:  # fmt: skip
         cid = order.client_id
         if self._before_send is not None:
@@ -440,7 +443,7 @@ class OrderManager:
         order.bind(broker_id=broker_id)  # the id reserved in _send: any other raises
         self._changed(order)
 
-    def _not_sent(self, order: Order, role: str, reason: str, refusal: str,
+    def _not_sent(self, order: Order, role: OrderRole, reason: str, refusal: str,
                   error: type[Refused] = Refused) -> None:  # fmt: skip
         """``order`` never reached the broker: rejected with ``reason``. A bracket leg returns
         (the caller undoes the bracket); any other order is refused with ``refusal``
@@ -574,7 +577,7 @@ class OrderManager:
 
     def is_close(self, order: Order) -> bool:
         """Whether ``order`` is a market order closing the whole position (``CLOSE_ROLES``)."""
-        return self._roles.get(order.client_id, "") in CLOSE_ROLES
+        return self._roles.get(order.client_id, OrderRole.PLAIN) in CLOSE_ROLES
 
     def cancel_sent(self, order: Order) -> bool:
         """Whether a cancel of ``order`` went to IB on this connection (IB answers it)."""
@@ -615,7 +618,9 @@ class OrderManager:
         try:
             if reverse and self._position().quantity != checked:
                 self._check_reverse()  # a fill during the cancels moved the position
-            order = await self.send_close(command_id, "reverse" if reverse else "flatten")
+            order = await self.send_close(
+                command_id, OrderRole.REVERSE if reverse else OrderRole.FLATTEN
+            )
         except Refused:
             self._withdraw_cancels(cancelled, before)
             raise
@@ -645,14 +650,14 @@ class OrderManager:
         self._check(OrderIntent(side, abs(qty) * 2, OrderType.MARKET, None, None, True, "manual"))
         return qty
 
-    async def send_close(self, command_id: str, role: str) -> Order | None:
+    async def send_close(self, command_id: str, role: OrderRole) -> Order | None:
         """A market order closing the position (twice its size for ``role`` "reverse"),
         without pre-trade checks (it only reduces, or the caller checked it). None when flat."""
         qty = self._position().quantity
         if not qty:
             return None
         side = Side.SELL if qty > 0 else Side.BUY
-        size = abs(qty) * (2 if role == "reverse" else 1)
+        size = abs(qty) * (2 if role is OrderRole.REVERSE else 1)
         order = Order(self.ids.next(), self.instrument, side, size, OrderType.MARKET,
                       tif=TimeInForce.DAY)  # fmt: skip
         await self._send(order, command_id, role=role)
@@ -740,9 +745,10 @@ class OrderManager:
             return None
         if order.status is OrderStatus.NEW:
             order.status = OrderStatus.PENDING_SUBMIT
-        role = ""
+        role = OrderRole.PLAIN
         if report.parent_id or report.oca_group:
-            role = "stop" if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else "target"
+            stops = (OrderType.STOP, OrderType.STOP_LIMIT)
+            role = OrderRole.STOP if order_type in stops else OrderRole.TARGET
         self._track(order, "", role)
         self._bind(order, report)
         if report.parent_id and parent is None:  # IB may list a child before its parent
@@ -785,28 +791,30 @@ class OrderManager:
             return
         self._changed(order)
 
-    def on_notice(self, notice: BrokerNotice) -> None:
-        cid = self._by_broker.get(notice.req_id) if notice.req_id > 0 else None
+    def on_notice(self, notice: OrderNotice) -> None:
+        """What the broker said about one of our orders (see the module notes)."""
+        cid = self._by_broker.get(notice.broker_id)
         order = self._orders.get(cid) if cid else None
         if order is None:
             return
-        code = notice.code
-        if order.pending_change is not None and code in MODIFY_REFUSED:
-            self._modification_refused(order, f"modification refused: {notice.text} ({code})")
-            self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", code)
-        elif code in CANCEL_UNKNOWN:  # about this order only: look it up
-            if code == CANCEL_NOT_FOUND:
+        if isinstance(notice, ModificationRefused):
+            if order.pending_change is not None:
+                self._modification_refused(order, f"modification refused: {notice.reason}")
+                self._notice("WARNING", f"{order.client_id}: {order.reject_reason}", notice.code)
+        elif isinstance(notice, CancelRejected):  # about this order only: look it up
+            if notice.kind is CancelRefusal.NOT_FOUND:
                 self._not_found[order.client_id] = self.epoch
             self.lookups.add(order.client_id)
-        elif code == PACING_VIOLATION:
-            self._request_dropped(order, f"{notice.text} ({code})")
-        elif code == ORDER_CANCELLED and order.is_open:
-            # IB's word, also when ib_async no longer knows the order (sent on a connection
-            # that dropped) and so drops the Cancelled status that comes with it
-            order.on_status(OrderStatus.CANCELLED)
-            self._changed(order)
-        elif code not in MODIFY_REFUSED and order.status is OrderStatus.PENDING_SUBMIT:
-            order.reject_reason = f"{notice.text} ({code})"
+        elif isinstance(notice, RequestDropped):
+            self._request_dropped(order, notice.reason)
+        elif isinstance(notice, OrderCancelled):
+            if order.is_open:
+                # the broker's word, also when ib_async no longer knows the order (sent on a
+                # connection that dropped) and so drops the Cancelled status that comes with it
+                order.on_status(OrderStatus.CANCELLED)
+                self._changed(order)
+        elif isinstance(notice, OrderRejected) and order.status is OrderStatus.PENDING_SUBMIT:
+            order.reject_reason = notice.reason
 
     def _request_dropped(self, order: Order, why: str) -> None:
         """IB dropped our last request about ``order`` unread: a cancel is asked again once

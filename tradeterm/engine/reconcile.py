@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from tradeterm.broker.base import Broker, BrokerError, ExecutionReport, OrderReport, PositionReport
+from tradeterm.broker.port import Broker, BrokerError, ExecutionReport, OrderReport, PositionReport
 from tradeterm.domain import Order, OrderStatus
 from tradeterm.engine.calendar import NS
 from tradeterm.engine.core import TradingCore

@@ -36,36 +36,23 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from fractions import Fraction
 from math import floor
 
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.config import RiskConfig
 from tradeterm.domain import Instrument, OrderType, Side, decimal_from
 from tradeterm.engine.calendar import CME, NS, SessionCalendar
 from tradeterm.engine.commands import Refused
 from tradeterm.engine.orders import OrderIntent, PreTradeCheck
 from tradeterm.engine.portfolio import PnL
+from tradeterm.engine.types import RiskEventKind, TradingState
 
 RATE_WINDOW_NS = NS
 """The order-rate limit counts sends in the last second."""
 EFFICIENCY_WARN_RATIO = 20
 """IB reviews accounts whose order actions per execution exceed this (its order-efficiency
 ratio)."""
-
-
-class TradingState(StrEnum):
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"  # only orders that reduce the position (and cancels)
-    HALTED = "HALTED"  # only cancels and the kill switch's flatten
-
-
-class RiskEventKind(StrEnum):
-    WARNING = "warning"  # a limit is close: tell the user
-    KILL = "kill"  # a limit is hit: run the kill switch
-    REFUSAL = "refusal"  # an order or a re-arm was refused
-    TRANSITION = "transition"  # the trading state changed
 
 
 @dataclass(frozen=True, slots=True)

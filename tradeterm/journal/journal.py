@@ -58,7 +58,8 @@ from tradeterm.engine.events import (
     PositionChanged,
 )
 from tradeterm.engine.orders import SentOrder
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import OrderRole, TradingState
 from tradeterm.journal import rows as R
 from tradeterm.journal.store import JournalError, WriterLock, prepare
 
@@ -276,7 +277,7 @@ class Journal:
 
     # ---- the intent ----------------------------------------------------------------------
 
-    async def commit_intent(self, order: Order, command_id: str, role: str) -> None:
+    async def commit_intent(self, order: Order, command_id: str, role: OrderRole) -> None:
         """Commit ``order``'s intent durably before it is sent (``engine.before_send``).
         Raises :class:`JournalError` when it cannot be written: the order must not be sent."""
         row = R.intent_row(order, command_id, role, self.session_id, self.clock())
@@ -397,7 +398,7 @@ class Journal:
             try:
                 out.append(SentOrder(
                     r.order_id, Side(r.side), r.quantity, OrderType(r.order_type),
-                    r.limit_ticks, r.stop_ticks, TimeInForce(r.tif), r.role, r.command_id,
+                    r.limit_ticks, r.stop_ticks, TimeInForce(r.tif), OrderRole(r.role), r.command_id,
                     r.broker_id, r.perm_id, r.client_id, r.created_ns,
                 ))  # fmt: skip
             except ValueError as exc:

@@ -21,7 +21,8 @@ import json
 import os
 from pathlib import Path
 
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import TradingState
 from tradeterm.paths import ensure_dir
 
 

@@ -23,7 +23,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import TradingState
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.store import JournalError, open_readonly
 

@@ -180,7 +180,8 @@ def rows_for(event: EngineEvent, now_ns: int, session_id: int | None) -> tuple[l
             return [system_row(event.ts_ns, "divergence", "WARNING", text)], True
         case RiskUpdate():
             return [(_RISK, (
-                event.ts_ns, event.kind, event.rule, event.reason, event.state, event.previous,
+                event.ts_ns, event.kind, event.rule, event.reason, event.state,
+                event.previous or "",
             ))], True  # fmt: skip
         case KillProgress():
             return [(_KILL, (

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tradeterm.broker.base import (
-    BrokerNotice,
-    ConnectionChanged,
-    ConnectionState,
-    MarketDataFarm,
-)
-from tradeterm.broker.ib_connection import IbConnection, guarded
+from tradeterm.broker.ib.codes import translate
+from tradeterm.broker.ib.connection import IbConnection, guarded
+from tradeterm.broker.port import ConnectionChanged, ConnectionState, FarmChanged, Notice
 from tradeterm.config import ConnectionConfig
 
 
@@ -63,8 +59,8 @@ def test_farms_degrade_until_every_broken_farm_is_ok_again(live: Probe) -> None:
     assert live.request_errors == [] and live.resubscribed == 0
 
 
-def farm_events(probe: Probe) -> list[MarketDataFarm]:
-    return [e for e in probe.drain() if isinstance(e, MarketDataFarm)]
+def farm_events(probe: Probe) -> list[FarmChanged]:
+    return [e for e in probe.drain() if isinstance(e, FarmChanged)]
 
 
 async def test_the_market_data_farm_is_told_in_trading_terms(live: Probe) -> None:
@@ -100,7 +96,7 @@ def test_the_new_state_comes_before_the_message_that_caused_it(
     live._on_error(-1, fixed, "OK:usfarm", None)
     events = live.drain()
     kinds = [type(e).__name__ for e in events]
-    assert kinds[-1] == "BrokerNotice" and "ConnectionChanged" in kinds
+    assert isinstance(events[-1], Notice) and "ConnectionChanged" in kinds
     (changed,) = [e for e in events if isinstance(e, ConnectionChanged)]
     assert changed.state is ConnectionState.OK
 
@@ -131,7 +127,7 @@ def test_other_errors_are_notices_for_the_adapter_and_leave_the_state(
     assert live.state is ConnectionState.OK
     assert live.request_errors == [(17, code)]
     [notice] = live.drain()
-    assert notice == BrokerNotice(code, "text", 1_500_000_000, 17)
+    assert notice == translate(code, "text", 1_500_000_000, 17)
 
 
 def test_backoff_doubles_with_jitter_between_the_bounds() -> None:
@@ -146,4 +142,4 @@ def test_backoff_doubles_with_jitter_between_the_bounds() -> None:
 def test_a_failing_callback_becomes_a_notice_not_an_exception(live: Probe) -> None:
     assert live.explode() is None
     [notice] = live.drain()
-    assert isinstance(notice, BrokerNotice) and notice.code == 0 and "boom" in notice.text
+    assert type(notice) is Notice and notice.code == 0 and "boom" in notice.text

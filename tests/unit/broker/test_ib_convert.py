@@ -12,7 +12,7 @@ from ib_async import Order as IbOrder
 from ib_async.util import UNSET_DOUBLE
 
 from tests.support.instruments import ES
-from tradeterm.broker import ib_convert as cv
+from tradeterm.broker.ib import convert as cv
 from tradeterm.domain import Instrument, Order, OrderChange, OrderType, Side
 from tradeterm.domain import OrderStatus as St
 
@@ -144,16 +144,6 @@ def test_order_report_prices_in_ticks_for_our_contract_only() -> None:
     assert report is not None and report.limit == 24000 and report.instrument == es
     foreign = cv.order_report(trade("Submitted"), lambda con_id: None, 1)
     assert foreign is not None and foreign.instrument is None and foreign.limit is None
-
-
-def test_farm_change() -> None:
-    assert cv.farm_change(2103, "Market data farm connection is broken:usfarm") == cv.FarmChange(
-        "market:usfarm", True
-    )
-    assert cv.farm_change(2104, "Market data farm connection is OK:usfarm") == cv.FarmChange(
-        "market:usfarm", False
-    )
-    assert cv.farm_change(1100, "x") is None
 
 
 def test_execution_filter_time() -> None:

@@ -11,7 +11,7 @@ import pytest
 from ib_async import IB, Client, Order
 
 from tests.support.waiting import until
-from tradeterm.broker.ib_lanes import URGENT_RESERVE, Kind, SendLanes
+from tradeterm.broker.ib.lanes import URGENT_RESERVE, Kind, SendLanes
 
 LIMIT, WINDOW, RESERVE = 6, 0.2, 2  # a small budget: 6 messages per 0.2 s, 2 kept for urgent
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tests.real_data import rows, ts_ns
 from tests.support.instruments import ES
-from tradeterm.broker.base import BarEvent, QuoteEvent, TradeEvent
+from tradeterm.broker.port import BarEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, Instrument, Quote, Timeframe, Trade
 from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
 

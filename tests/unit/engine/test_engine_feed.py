@@ -16,10 +16,10 @@ from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES, PX_5000
 from tests.unit.engine.test_orders import Run, settle
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     ConnectionState,
     DepthEvent,
-    MarketDataFarm,
+    FarmChanged,
     PositionReport,
     QuoteEvent,
 )
@@ -131,7 +131,7 @@ async def test_a_market_data_farm_outage_blocks_entries_at_once(
     run = await make_run(start)
     engine = run.engine
     down = "IB's market data farm is down (usfarm; IB 2103: broken)"
-    run.broker.push(MarketDataFarm(False, down, run.clock()))
+    run.broker.push(FarmChanged(False, down, run.clock()))
     await settle()
     # no time has passed: the data is not stale yet, and entries are refused already
     assert engine.health.stale == () and engine.health.state is ConnectionState.DEGRADED
@@ -141,7 +141,7 @@ async def test_a_market_data_farm_outage_blocks_entries_at_once(
     await run.exits_go()
     await run.silence(THRESHOLD_S + 0.25)  # nothing comes during the outage
     assert engine.health.stale == WATCHED
-    run.broker.push(MarketDataFarm(True, "IB's market data farm is back", run.clock()))
+    run.broker.push(FarmChanged(True, "IB's market data farm is back", run.clock()))
     await settle()
     await engine.tick()
     # back: every feed gets its threshold again to prove it flows

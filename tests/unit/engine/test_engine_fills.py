@@ -12,7 +12,7 @@ from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES, PX_5000
 from tests.unit.engine.test_orders import Run, settle
-from tradeterm.broker.base import ExecutionReport, PositionReport
+from tradeterm.broker.port import ExecutionReport, PositionReport
 from tradeterm.domain import Fill, Instrument, Side
 from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.engine import Engine

@@ -11,18 +11,22 @@ from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES, PX_5000
 from tests.unit.engine.test_orders import Desk, Run, report, settle
-from tradeterm.broker.base import (
-    LINK_RESTORED,
-    BrokerNotice,
+from tradeterm.broker.port import (
+    CancelRefusal,
+    CancelRejected,
     ConnectionState,
-    MarketDataFarm,
+    FarmChanged,
+    LinkLost,
+    LinkRestored,
+    NoticeLevel,
+    OrderRejected,
     QuoteEvent,
 )
 from tradeterm.domain import OrderStatus, OrderType, Quote, Side
 from tradeterm.engine.calendar import CME
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.events import HealthChanged, OrderUpdated, Reconciled
+from tradeterm.engine.events import EngineNotice, HealthChanged, OrderUpdated, Reconciled
 
 
 class HeldBroker(FakeBroker):
@@ -99,7 +103,7 @@ async def test_syncing_after_a_reconnect_and_after_1102_until_reconciled() -> No
         ]  # fmt: skip
         assert await entry_allowed(engine)
 
-        broker.push(BrokerNotice(LINK_RESTORED, "connectivity restored, data maintained", 0))
+        broker.push(LinkRestored(NoticeLevel.WARNING, "link restored", 0, data_kept=True))
         await settle()
         assert engine.health.state is ConnectionState.SYNCING
         await engine.tick()
@@ -108,13 +112,61 @@ async def test_syncing_after_a_reconnect_and_after_1102_until_reconciled() -> No
         await engine.stop()
 
 
+async def test_a_broker_that_speaks_only_the_port_is_understood() -> None:
+    """A paper or backtest broker's words, with no IB code (0): its link lost blocks entries,
+    its link restored reconciles before entries go again, a refused cancel is looked up, a
+    rejection is the pending order's reason; each is shown as worded."""
+    broker = FakeBroker(ES)
+    clock = Clock()
+    engine = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600)
+    run = Run(engine, broker, clock)
+    await engine.start()
+    broker.push(QuoteEvent(Quote(clock(), PX_5000 - 1, 10, PX_5000, 10)))  # prices to check
+    try:
+        await speak_only_the_port(run)
+    finally:
+        await engine.stop()
+
+
+async def speak_only_the_port(run: Run) -> None:
+    engine, broker, warning = run.engine, run.broker, NoticeLevel.WARNING
+    await settle()
+    assert await entry_allowed(engine)
+    broker.push(LinkLost(warning, "paper: exchange link lost", run.clock()))
+    await settle()
+    assert engine.health.state is ConnectionState.DEGRADED
+    assert engine.health.market_data_down == "exchange link down"
+    assert not await entry_allowed(engine)
+    broker.push(LinkRestored(NoticeLevel.INFO, "paper: link back", run.clock(), data_kept=True))
+    await settle()
+    assert engine.health.state is ConnectionState.SYNCING
+    await engine.tick()
+    assert engine.health.state is ConnectionState.OK
+
+    limit = ES.format_price(PX_5000 - 8)
+    placed = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=limit))
+    order = run.om().get(placed.order_ids[0])
+    assert order is not None and order.broker_id is not None
+    about = {"broker_id": order.broker_id}
+    broker.push(OrderRejected(warning, "paper: no", run.clock(), **about, reason="no margin"))
+    broker.push(
+        CancelRejected(warning, "paper: ?", run.clock(), **about, reason="?",
+                       kind=CancelRefusal.NOT_FOUND)
+    )  # fmt: skip
+    await settle()
+    assert order.reject_reason == "no margin" and run.om().lookups == {order.client_id}
+    shown = [(n.level, n.text, n.code) for n in run.of(EngineNotice)]
+    assert ("WARNING", "paper: exchange link lost", 0) in shown
+    assert ("INFO", "paper: link back", 0) in shown and ("WARNING", "paper: ?", 0) in shown
+
+
 async def test_degraded_names_its_cause_in_a_word() -> None:
     broker = FakeBroker(ES)
     clock = Clock()
     engine = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600)
     await engine.start()
     try:
-        broker.push(MarketDataFarm(False, "IB's market data farm is down (usfarm)", clock()))
+        broker.push(FarmChanged(False, "IB's market data farm is down (usfarm)", clock()))
         await settle()
         health = engine.health
         assert health.state is ConnectionState.DEGRADED and health.cause == "data farm down"

@@ -20,7 +20,7 @@ from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES, PX_5000
 from tests.support.waiting import until
 from tests.unit.engine.test_orders import Run, execution, report, settle
-from tradeterm.broker.base import ConnectionState, PositionReport, QuoteEvent, Unsent
+from tradeterm.broker.port import ConnectionState, PositionReport, QuoteEvent, Unsent
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import Order, OrderStatus, OrderType, Quote, Side
 from tradeterm.engine.calendar import CME
@@ -29,6 +29,7 @@ from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import KillProgress
 from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.orders import BeforeSend
+from tradeterm.engine.types import KillStep
 from tradeterm.journal import Journal
 
 FAST = KillTimings(cancel_wait_s=0.02, fill_wait_s=0.02, timeout_s=0.2, retry_pause_s=0.01)
@@ -95,7 +96,7 @@ async def test_a_position_that_will_not_close_ends_halted_saying_not_flat(
         done = await run.engine.kill("broker never fills")
     finally:
         rejecting.cancel()
-    assert done.done and not done.ok and done.step == "failed"
+    assert done.done and not done.ok and done.step is KillStep.FAILED
     assert "IB shows position 1" in done.detail and "by hand" in done.detail
     snap = run.engine.snapshot()
     assert snap.trading_state == "HALTED" and "kill switch" in snap.trading_reason

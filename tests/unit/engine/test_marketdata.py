@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.support.clock import Clock, ct
 from tests.support.instruments import ES
-from tradeterm.broker.base import (
+from tradeterm.broker.port import (
     BarEvent,
     ConnectionChanged,
     ConnectionState,

@@ -15,15 +15,16 @@ from tests.support.clock import TUESDAY_10 as T0
 from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES, PX_5000
-from tradeterm.broker.base import (
+from tradeterm.broker.ib.codes import translate
+from tradeterm.broker.port import (
     AccountPnL,
     BarEvent,
     BrokerEvent,
-    BrokerNotice,
     CommissionEvent,
     ConnectionState,
     DepthEvent,
     ExecutionReport,
+    OrderNotice,
     OrderReport,
     PositionReport,
     QuoteEvent,
@@ -70,6 +71,14 @@ from tradeterm.engine.orders import BeforeSend, OrderManager, PreTradeCheck, Sen
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.reconcile import foreign_gone, settle_orders
 from tradeterm.engine.stream import EventStream
+from tradeterm.engine.types import OrderRole
+
+
+def ib_message(code: int, text: str, ts_ns: int, broker_id: int) -> OrderNotice:
+    """IB's message about one order, as the adapter hands it to the order manager."""
+    event = translate(code, text, ts_ns, broker_id)
+    assert isinstance(event, OrderNotice)
+    return event
 
 
 class Desk:
@@ -360,7 +369,7 @@ async def test_modify_refused_by_a_notice_for_the_order_keeps_old_values(
     await desk.om.modify(ModifyOrder(order.client_id, limit="5011.00"))
     await desk.om.modify(ModifyOrder(other.client_id, limit="4989.00"))
     assert order.broker_id is not None
-    desk.om.on_notice(BrokerNotice(code, "Error validating request", T0, order.broker_id))
+    desk.om.on_notice(ib_message(code, "Error validating request", T0, order.broker_id))
     assert order.status is OrderStatus.SUBMITTED and order.pending_change is None
     assert order.limit == 5010 * 4
     assert order.reject_reason is not None and str(code) in order.reject_reason
@@ -451,7 +460,7 @@ async def test_ibs_order_canceled_ends_an_order_ib_async_no_longer_knows(desk: D
     order = await desk.working(Side.BUY, 1, "4990")
     await desk.om.cancel(order.client_id)
     assert order.broker_id is not None
-    desk.om.on_notice(BrokerNotice(202, "Order Canceled - reason:", T0, order.broker_id))
+    desk.om.on_notice(ib_message(202, "Order Canceled - reason:", T0, order.broker_id))
     assert order.status is OrderStatus.CANCELLED and desk.om.working() == []
 
 
@@ -462,7 +471,7 @@ async def test_requests_ib_drops_unread_leave_the_order_as_it_was(desk: Desk) ->
     cancelled = await desk.working(Side.BUY, 1, "4990")
     await desk.om.cancel(cancelled.client_id)
     assert cancelled.broker_id is not None
-    desk.om.on_notice(BrokerNotice(100, pacing, T0, cancelled.broker_id))
+    desk.om.on_notice(ib_message(100, pacing, T0, cancelled.broker_id))
     assert cancelled.status is OrderStatus.PENDING_CANCEL  # we still want it cancelled
     assert desk.om.lookups == {cancelled.client_id}
     await desk.om.resend_cancels()
@@ -471,13 +480,13 @@ async def test_requests_ib_drops_unread_leave_the_order_as_it_was(desk: Desk) ->
     moved = await desk.working(Side.BUY, 1, "4980")
     await desk.om.modify(ModifyOrder(moved.client_id, limit="4981"))
     assert moved.broker_id is not None
-    desk.om.on_notice(BrokerNotice(100, pacing, T0, moved.broker_id))
+    desk.om.on_notice(ib_message(100, pacing, T0, moved.broker_id))
     assert moved.status is OrderStatus.SUBMITTED and moved.limit == 4980 * 4
     assert moved.pending_change is None and "dropped" in (moved.reject_reason or "")
 
     new = await desk.place(Side.BUY, 1, limit="4970")
     assert new.broker_id is not None
-    desk.om.on_notice(BrokerNotice(100, pacing, T0, new.broker_id))
+    desk.om.on_notice(ib_message(100, pacing, T0, new.broker_id))
     assert new.status is OrderStatus.REJECTED and new not in desk.om.working()
 
 
@@ -788,9 +797,9 @@ async def test_an_order_ib_does_not_list_is_closed_only_on_ibs_word(desk: Desk) 
 async def test_a_refused_cancel_asks_about_that_order_only(desk: Desk, code: int) -> None:
     order = await desk.working(Side.BUY, 1, "4990")
     assert order.broker_id is not None
-    desk.om.on_notice(BrokerNotice(code, "OrderId not found", T0, order.broker_id + 1000))
+    desk.om.on_notice(ib_message(code, "OrderId not found", T0, order.broker_id + 1000))
     assert desk.om.lookups == set()  # not one of ours
-    desk.om.on_notice(BrokerNotice(code, "cannot be cancelled", T0, order.broker_id))
+    desk.om.on_notice(ib_message(code, "cannot be cancelled", T0, order.broker_id))
     assert desk.om.lookups == {order.client_id}
     assert order.status is OrderStatus.SUBMITTED  # information, not a state
 
@@ -1031,7 +1040,7 @@ async def test_10147_through_the_engine_looks_up_that_order_without_blocking_ent
     order = run.om().get(placed.order_ids[0])
     assert order is not None and order.broker_id is not None
     calls = len(run.broker.executions_since)
-    run.broker.push(BrokerNotice(10147, "OrderId not found", T0, order.broker_id))
+    run.broker.push(ib_message(10147, "OrderId not found", T0, order.broker_id))
     await settle()
     await run.engine.tick()
     assert len(run.broker.executions_since) == calls + 1  # looked up at IB
@@ -1050,8 +1059,8 @@ async def test_ibs_routine_cancel_answer_is_information_not_a_warning(run: Run) 
     placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
     order = run.om().get(placed.order_ids[0])
     assert order is not None and order.broker_id is not None
-    run.broker.push(BrokerNotice(202, "Order Canceled - reason:", T0, order.broker_id))
-    run.broker.push(BrokerNotice(10147, "OrderId not found", T0, order.broker_id))
+    run.broker.push(ib_message(202, "Order Canceled - reason:", T0, order.broker_id))
+    run.broker.push(ib_message(10147, "OrderId not found", T0, order.broker_id))
     await settle()
     levels = {e.code: e.level for e in run.of(EngineNotice)}
     assert levels[202] == "INFO"
@@ -1111,7 +1120,7 @@ async def test_an_order_an_earlier_run_sent_is_tracked_until_ib_says_what_became
     def sent(n: int) -> SentOrder:
         return SentOrder(
             f"tt.ES.1.{n}", Side.SELL, 5, OrderType.MARKET, None, None, TimeInForce.DAY,
-            "kill", "kill-1.1", 40 + n, None, 1, T0,
+            OrderRole.KILL, "kill-1.1", 40 + n, None, 1, T0,
         )  # fmt: skip
 
     listed, never, silent = sent(1), sent(2), sent(3)
@@ -1137,7 +1146,7 @@ async def test_an_earlier_runs_order_ib_cannot_find_is_closed_when_cancelled(des
     switch after it ended unverified."""
     unsent = desk.om.restore(SentOrder(
         "tt.ES.1.7", Side.BUY, 1, OrderType.LIMIT, PX_5000 - 40, None, TimeInForce.DAY,
-        "manual", "cmd-1.7", 47, None, 1, T0,
+        OrderRole.PLAIN, "cmd-1.7", 47, None, 1, T0,
     ))  # fmt: skip
     assert unsent is not None
     desk.om.on_reconnect()
@@ -1145,9 +1154,9 @@ async def test_an_earlier_runs_order_ib_cannot_find_is_closed_when_cancelled(des
     await desk.om.cancel_all()
     assert desk.broker.cancelled == [47]
     for code in (10148, 161):  # IB has it, finished or not cancellable now: no proof
-        desk.om.on_notice(BrokerNotice(code, "cannot be cancelled", T0, 47))
+        desk.om.on_notice(ib_message(code, "cannot be cancelled", T0, 47))
         assert settle_orders(desk.om, [], []) == ([], [unsent])
-    desk.om.on_notice(BrokerNotice(10147, "OrderId 47 that needs to be cancelled is not found.",
+    desk.om.on_notice(ib_message(10147, "OrderId 47 that needs to be cancelled is not found.",
                                    T0, 47))  # fmt: skip
     assert desk.om.lookups == {unsent.client_id}  # looked up: lists read again, then settled
     closed, unknown = settle_orders(desk.om, [], [])
@@ -1163,11 +1172,11 @@ async def test_not_found_for_an_order_of_this_connection_proves_nothing(desk: De
     order = await desk.working(Side.BUY, 1, "4990")
     assert order.broker_id is not None
     await desk.om.cancel_all()
-    desk.om.on_notice(BrokerNotice(10147, "not found", T0, order.broker_id))
+    desk.om.on_notice(ib_message(10147, "not found", T0, order.broker_id))
     assert settle_orders(desk.om, [], []) == ([], [order]) and order in desk.om.working()
     desk.om.on_reconnect()
     await desk.om.resend_cancels()
-    desk.om.on_notice(BrokerNotice(10147, "not found", T0, order.broker_id))
+    desk.om.on_notice(ib_message(10147, "not found", T0, order.broker_id))
     listed = report(order, OrderStatus.PENDING_CANCEL)
     desk.om.on_report(listed)
     assert settle_orders(desk.om, [listed], []) == ([], []) and order in desk.om.working()

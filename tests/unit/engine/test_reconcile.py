@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.unit.engine.test_orders import ES, T0, foreign_report
-from tradeterm.broker.base import OrderReport, PositionReport
+from tradeterm.broker.port import OrderReport, PositionReport
 from tradeterm.domain import OrderStatus
 from tradeterm.engine.events import OrderView
 from tradeterm.engine.reconcile import ENDS, Fate, OwnOrder, fates, foreign_gone, position_fix

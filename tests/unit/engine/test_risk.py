@@ -15,7 +15,7 @@ from tests.support.clock import TUESDAY_10 as TUE_10
 from tests.support.clock import Clock, ct
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import CL, ES
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.config import ConfigError, RiskConfig, load_settings
 from tradeterm.domain import (
     CME_ROOTS,
@@ -29,14 +29,8 @@ from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder, Refused
 from tradeterm.engine.orders import OrderIntent, OrderManager, PreTradeCheck
 from tradeterm.engine.portfolio import PnL, Portfolio
-from tradeterm.engine.risk import (
-    RiskContext,
-    RiskEvent,
-    RiskEventKind,
-    RiskManager,
-    RiskTransition,
-    TradingState,
-)
+from tradeterm.engine.risk import RiskContext, RiskEvent, RiskManager, RiskTransition
+from tradeterm.engine.types import RiskEventKind, TradingState
 
 ASK, BID = 20000, 19999  # 5000.00 / 4999.75 in ES ticks
 

@@ -9,6 +9,7 @@ from tests.support.instruments import ES
 from tradeterm.domain import Fill, Order, OrderStatus, OrderType, Side
 from tradeterm.engine.events import FillBooked, OrderUpdated, OrderView, PositionChanged
 from tradeterm.engine.portfolio import PnL
+from tradeterm.engine.types import OrderRole
 
 T0 = 1_795_000_000_000_000_000
 
@@ -18,7 +19,7 @@ def order(seq: int = 1, side: Side = Side.BUY, qty: int = 1, session: str = "1")
 
 
 def updated(o: Order, status: OrderStatus, *, broker_id: int | None = None,
-            perm_id: int | None = None, role: str = "", command_id: str = "cmd-1") -> OrderUpdated:  # fmt: skip
+            perm_id: int | None = None, role: OrderRole = OrderRole.PLAIN, command_id: str = "cmd-1") -> OrderUpdated:  # fmt: skip
     o.status = status
     if broker_id is not None or perm_id is not None:
         o.bind(broker_id, perm_id)

@@ -14,9 +14,11 @@ import pytest
 
 from tests.support.instruments import NQ
 from tests.unit.journal.factories import ES, T0, booked, fill, order, position, updated
+from tradeterm.broker.port import NoticeLevel
 from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.events import EngineNotice, KillProgress, RiskUpdate
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import KillStep, OrderRole, RiskEventKind, TradingState
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.rows import commission_row
 
@@ -44,7 +46,7 @@ async def journal(tmp_path: Path) -> Any:
 async def test_an_intent_is_committed_when_commit_intent_returns(journal: Journal) -> None:
     o = order(1)
     o.submit()
-    await journal.commit_intent(o, "cmd-1", "entry")
+    await journal.commit_intent(o, "cmd-1", OrderRole.ENTRY)
     # another connection (another process after a kill -9) sees it at once
     assert rows(journal.path, "SELECT order_id, command_id, role, side, state FROM order_intents") == [
         (o.client_id, "cmd-1", "entry", "BUY", "open")
@@ -54,7 +56,7 @@ async def test_an_intent_is_committed_when_commit_intent_returns(journal: Journa
 async def test_order_events_update_the_intent_and_close_it_when_finished(journal: Journal) -> None:
     o = order(1)
     o.submit()
-    await journal.commit_intent(o, "cmd-1", "")
+    await journal.commit_intent(o, "cmd-1", OrderRole.PLAIN)
     journal.record(updated(o, OrderStatus.SUBMITTED, broker_id=7, perm_id=700))
     await journal.flush()
     assert [i.order_id for i in await journal.open_intents()] == [o.client_id]
@@ -149,12 +151,30 @@ async def test_money_is_exact_text(journal: Journal) -> None:
 
 async def test_the_last_transition_is_restored(journal: Journal) -> None:
     assert await journal.last_transition() is None
-    journal.record(RiskUpdate("transition", "state", "daily loss", "REDUCING", T0, "ACTIVE"))
-    journal.record(RiskUpdate("warning", "daily_loss", "80% used", "REDUCING", T0 + 1))
     journal.record(
-        RiskUpdate("transition", "state", "journal failed", "HALTED", T0 + 2, "REDUCING")
+        RiskUpdate(
+            RiskEventKind.TRANSITION,
+            "state",
+            "daily loss",
+            TradingState.REDUCING,
+            T0,
+            TradingState.ACTIVE,
+        )
     )
-    journal.record(KillProgress("halted", "flat", "user", 0, 0, T0 + 3, True, True))
+    journal.record(
+        RiskUpdate(RiskEventKind.WARNING, "daily_loss", "80% used", TradingState.REDUCING, T0 + 1)
+    )
+    journal.record(
+        RiskUpdate(
+            RiskEventKind.TRANSITION,
+            "state",
+            "journal failed",
+            TradingState.HALTED,
+            T0 + 2,
+            TradingState.REDUCING,
+        )
+    )
+    journal.record(KillProgress(KillStep.HALTED, "flat", "user", 0, 0, T0 + 3, True, True))
     await journal.flush()
     assert await journal.last_transition() == RiskTransition(
         TradingState.REDUCING, TradingState.HALTED, "journal failed", T0 + 2
@@ -167,7 +187,7 @@ async def test_a_full_bulk_lane_drops_and_counts_but_never_critical_rows(tmp_pat
     await j.open()
     try:
         for i in range(150):  # no await in between: the writer cannot run
-            j.record(EngineNotice("INFO", f"n{i}", T0 + i))
+            j.record(EngineNotice(NoticeLevel.INFO, f"n{i}", T0 + i))
         for i in range(1000):
             j.record(booked(fill(f"e{i}", ts=T0 + i)))
         assert j.dropped == 50
@@ -209,7 +229,7 @@ async def test_disk_full_halts_once_refuses_intents_and_keeps_critical_rows(
         journal.record(booked(fill(f"e{i}", ts=T0 + i)))
     with pytest.raises(JournalError, match="disk is full"):
         for i in range(200):  # intents until the last free page is used up
-            await journal.commit_intent(order(100 + i), "cmd-2", "")
+            await journal.commit_intent(order(100 + i), "cmd-2", OrderRole.PLAIN)
     await asyncio.sleep(0.3)  # the writer retries meanwhile
     assert len(failures) == 1 and "disk is full" in failures[0]
     assert journal.failure is not None and journal.pending >= 300
@@ -225,7 +245,7 @@ async def test_a_read_only_file_halts_and_refuses_intents(journal: Journal) -> N
     o = order(1)
     o.submit()
     with pytest.raises(JournalError, match="read-only"):
-        await journal.commit_intent(o, "cmd-1", "")
+        await journal.commit_intent(o, "cmd-1", OrderRole.PLAIN)
     journal.record(booked(fill("e1")))
     await asyncio.sleep(0.2)
     assert len(failures) == 1 and "read-only" in failures[0]
@@ -240,7 +260,7 @@ async def test_a_locked_file_halts_and_writes_once_unlocked(journal: Journal) ->
         o = order(1)
         o.submit()
         with pytest.raises(JournalError, match="locked"):
-            await journal.commit_intent(o, "cmd-1", "")
+            await journal.commit_intent(o, "cmd-1", OrderRole.PLAIN)
         journal.record(booked(fill("e1")))
         await asyncio.sleep(0.2)
         assert len(failures) == 1 and "locked" in failures[0]
@@ -273,7 +293,7 @@ async def test_an_earlier_runs_open_intent_comes_back_as_an_order_to_look_for(
     o = order(1)
     o.submit()
     o.bind(broker_id=41)  # reserved before the intent, as the order manager does
-    await first.commit_intent(o, "kill-1.1", "kill")
+    await first.commit_intent(o, "kill-1.1", OrderRole.KILL)
     await first.close()  # as if killed: no order event ever came
 
     second = Journal(path, flush_interval_ms=10)

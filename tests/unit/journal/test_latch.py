@@ -13,7 +13,8 @@ import pytest
 
 from tests.unit.journal.factories import T0, booked, fill
 from tradeterm.engine.events import KillProgress
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import KillStep, TradingState
 from tradeterm.journal import Journal
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.rows import BAR, INSERT_INTENT, INSTRUMENT, table_of
@@ -79,7 +80,7 @@ async def test_the_journal_counts_what_it_could_not_write_per_table(tmp_path: Pa
     await journal._conn().execute("PRAGMA query_only = ON")  # cannot write from now on
     journal.record(booked(fill("e1")))
     journal.record(booked(fill("e2")))
-    journal.record(KillProgress("halted", "flat", "test", 0, 0, T0, done=True, ok=True))
+    journal.record(KillProgress(KillStep.HALTED, "flat", "test", 0, 0, T0, done=True, ok=True))
     journal.end_session("quit")
     await asyncio.sleep(0.1)
     await journal.close()

@@ -11,7 +11,8 @@ import pytest
 
 from tests.unit.journal.factories import T0
 from tradeterm.engine.events import RiskUpdate
-from tradeterm.engine.risk import RiskTransition, TradingState
+from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.types import RiskEventKind, TradingState
 from tradeterm.journal import Journal
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
@@ -25,7 +26,16 @@ async def old_journal(path: Path, *runs: tuple[int, str, list[tuple[str, str, in
         async with Journal(path, clock=lambda start=start: start) as j:  # type: ignore[misc]
             await j.start_session("ES", mode, "0.1.0")
             for to_state, reason, ts in transitions:
-                j.record(RiskUpdate("transition", "state", reason, to_state, ts, "ACTIVE"))
+                j.record(
+                    RiskUpdate(
+                        RiskEventKind.TRANSITION,
+                        "state",
+                        reason,
+                        TradingState(to_state),
+                        ts,
+                        TradingState.ACTIVE,
+                    )
+                )
             j.end_session()
     return path
 

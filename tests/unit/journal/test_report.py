@@ -21,6 +21,7 @@ from tradeterm.domain import Bar, Side
 from tradeterm.engine.calendar import CHICAGO, NS
 from tradeterm.engine.commands import CommandResult, PlaceOrder
 from tradeterm.engine.events import CommandDone, RiskUpdate
+from tradeterm.engine.types import OrderRole, RiskEventKind, TradingState
 from tradeterm.journal import Journal
 from tradeterm.journal import rows as R
 from tradeterm.journal.report import trading_day
@@ -48,7 +49,16 @@ async def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     await j.start_session("ES", "sim", "test")
     j.record_rows([R.instrument_row(ES, DAY1)], critical=True)
     j.record_rows([R.bar_row(495512563, Bar(DAY1, 24000, 24004, 23996, 24002, 10))], critical=False)
-    j.record(RiskUpdate("transition", "state", "daily loss", "HALTED", DAY2 + 9 * NS, "ACTIVE"))
+    j.record(
+        RiskUpdate(
+            RiskEventKind.TRANSITION,
+            "state",
+            "daily loss",
+            TradingState.HALTED,
+            DAY2 + 9 * NS,
+            TradingState.ACTIVE,
+        )
+    )
     plan = [  # (seq, command, source, side, qty, price, ts)
         (1, "cmd-1", "manual", Side.BUY, 1, 24000, DAY1),
         (2, "cmd-2", "manual", Side.SELL, 1, 24004, DAY1 + NS),
@@ -60,7 +70,7 @@ async def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for seq, command_id, source, side, qty, price, ts in plan:
         o = order(seq, side, qty)
         o.submit()
-        await j.commit_intent(o, command_id, "")
+        await j.commit_intent(o, command_id, OrderRole.PLAIN)
         cmd = PlaceOrder(side, qty, source=source)
         j.record(CommandDone(CommandResult(command_id, cmd, True, order_ids=(o.client_id,))))
         j.record(booked(fill(f"e{seq}", o.client_id, side, qty, price, ts)))
@@ -154,7 +164,7 @@ async def paper_round_trip(directory: Path) -> Path:
         for seq, side, price, ts in ((7, Side.BUY, 24000, DAY2), (8, Side.SELL, 24008, DAY2 + NS)):
             o = order(seq, side, 1)
             o.submit()
-            await j.commit_intent(o, f"cmd-{seq}", "")
+            await j.commit_intent(o, f"cmd-{seq}", OrderRole.PLAIN)
             j.record(booked(fill(f"p{seq}", o.client_id, side, 1, price, ts)))
     return path
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,12 +18,8 @@ from ib_async import Order as IbOrder
 from ib_async import Trade as IbTrade
 from ib_async.util import UNSET_DOUBLE
 
-from tradeterm.broker.base import (
-    CANCEL_UNKNOWN,
-    PACING_VIOLATION,
-    ExecutionReport,
-    OrderReport,
-)
+from tradeterm.broker.ib.codes import CANCEL_UNKNOWN, PACING_VIOLATION, REJECT_CODES
+from tradeterm.broker.port import ExecutionReport, OrderReport
 from tradeterm.domain import (
     CME_ROOTS,
     Bar,
@@ -43,10 +38,6 @@ from tradeterm.domain import (
 )
 
 NS = 1_000_000_000
-
-# Error codes that end an order with a reason (the order's last log entry carries the code).
-REJECT_CODES = frozenset({201, 110, 103, 105, 203, 321, 399, 434})
-
 
 # ---- scalars --------------------------------------------------------------------------------
 
@@ -362,37 +353,6 @@ def execution_report(fill: Any, lookup: Callable[[int], Instrument | None],
         ts_ns=ns_from_datetime(execution.time),
         historical=historical,
     )
-
-
-# ---- IB messages ----------------------------------------------------------------------------
-
-MARKET_FARM = "market"  # the family of the market-data farms (quotes, depth, trades, bars)
-FARM_BROKEN = {2103: MARKET_FARM, 2105: "hmds", 2157: "secdef"}
-FARM_OK = {2104: MARKET_FARM, 2106: "hmds", 2158: "secdef"}
-
-
-@dataclass(frozen=True, slots=True)
-class FarmChange:
-    key: str  # "market:usfarm"
-    broken: bool
-
-
-def market_farms(keys: Iterable[str]) -> list[str]:
-    """The names of the market-data farms among farm keys (``"market:usfarm"`` -> usfarm)."""
-    return [
-        name or "unnamed"
-        for family, _, name in (key.partition(":") for key in keys)
-        if family == MARKET_FARM
-    ]
-
-
-def farm_change(code: int, text: str) -> FarmChange | None:
-    """A farm status message as (farm, broken?); None for other codes."""
-    family = FARM_BROKEN.get(code) or FARM_OK.get(code)
-    if family is None:
-        return None
-    name = text.rsplit(":", 1)[1].strip() if ":" in text else ""
-    return FarmChange(f"{family}:{name}", code in FARM_BROKEN)
 
 
 def execution_filter_time(since_ns: int) -> str:

@@ -11,10 +11,11 @@
   reconnects with exponential backoff + jitter and then resubscribes everything (ib_async
   does not: its state is reset on disconnect).
 * the market-data farm going down (2103) or coming back (2104, or a new connection that is
-  not told it is broken) is also sent as ``MarketDataFarm``: the engine acts on it without
-  knowing IB's codes.
+  not told it is broken) is also sent as ``FarmChanged``; every IB message is sent as the
+  port's event that :func:`tradeterm.broker.ib.codes.translate` makes of it: the engine acts
+  on them without knowing IB's codes.
 * ib_async callbacks are wrapped (``guarded``): an exception is logged and becomes a
-  ``BrokerNotice`` (code 0), it never kills the adapter.
+  ``Notice`` (code 0), it never kills the adapter.
 * the event queue is unbounded (one consumer, the engine, which drains it continuously).
 
 :class:`IbConnection` is the base of :class:`tradeterm.broker.ib.IbBroker`, which adds market
@@ -36,27 +37,24 @@ from typing import Any, TypeVar
 
 from ib_async import IB
 
-from tradeterm.broker import ib_convert as cv
-from tradeterm.broker.base import (
+from tradeterm.broker.ib import codes
+from tradeterm.broker.ib.lanes import SendLanes
+from tradeterm.broker.port import (
     CONNECTED,
-    LINK_LOST,
-    LINK_RESTORED,
-    LINK_RESTORED_DATA_LOST,
     BrokerError,
     BrokerEvent,
-    BrokerNotice,
     ConnectError,
     ConnectionChanged,
     ConnectionState,
-    MarketDataFarm,
+    FarmChanged,
+    LinkLost,
+    LinkRestored,
 )
-from tradeterm.broker.ib_lanes import SendLanes
 from tradeterm.config import ConnectionConfig
 
 log = logging.getLogger(__name__)
 
 AUTO_CLIENT_IDS = 5  # with auto_client_id: the configured id and the next four
-CLIENT_ID_IN_USE = 326
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,7 +64,7 @@ class _ClientIdInUse(Exception):
 
 
 def guarded(method: F) -> F:
-    """An ib_async callback that never raises into ib_async: log + BrokerNotice(code 0)."""
+    """An ib_async callback that never raises into ib_async: log + Notice (code 0)."""
 
     @functools.wraps(method)
     def wrapper(self: IbConnection, *args: Any) -> Any:
@@ -74,7 +72,7 @@ def guarded(method: F) -> F:
             return method(self, *args)
         except Exception as exc:  # a callback must never kill the adapter
             log.exception("error in IB callback %s", method.__name__)
-            self._emit(BrokerNotice(0, f"internal error in {method.__name__}: {exc!r}", self._ns()))
+            self._emit(codes.notice(0, f"internal error in {method.__name__}: {exc!r}", self._ns()))
             return None
 
     return wrapper  # type: ignore[return-value]
@@ -105,7 +103,7 @@ class IbConnection:
         self._reconnect_task: asyncio.Task[None] | None = None
         self.reconnect_tasks_started = 0  # exactly one reconnect task at a time (tested)
         self._broken_farms: set[str] = set()
-        self._market_farm_down = False  # as last told to the engine (MarketDataFarm)
+        self._market_farm_down = False  # as last told to the engine (FarmChanged)
         self._link_down = False
         self._first_order_id: int | None = None  # nextValidId of the current connection
         self._ids_taken: set[int] = set()  # order ids reserved on the current connection
@@ -152,7 +150,7 @@ class IbConnection:
         """Cancel and redo every market-data request (after 1101: the gateway dropped them)."""
 
     def _on_request_error(self, req_id: int, code: int) -> None:
-        """An IB error that is not about the connection (already sent as a BrokerNotice)."""
+        """An IB error that is not about the connection (already sent to the engine)."""
 
     # ---- properties ---------------------------------------------------------------------
 
@@ -248,7 +246,8 @@ class IbConnection:
                 return
             except _ClientIdInUse:
                 log.warning("client id %d in use at %s", cid, self.address)
-                self._emit(BrokerNotice(CLIENT_ID_IN_USE, f"client id {cid} is in use", self._ns()))
+                in_use = f"client id {cid} is in use"
+                self._emit(codes.notice(codes.CLIENT_ID_IN_USE, in_use, self._ns()))
         tried = ", ".join(map(str, ids))
         hint = (
             "set connection.auto_client_id = true or choose another connection.client_id"
@@ -337,7 +336,7 @@ class IbConnection:
     def _report_market_farm(self, why: str) -> None:
         """Tell the engine when IB's market data farm goes down or comes back. Any broken
         market-data farm counts: IB does not say which one serves the contract."""
-        broken = sorted(cv.market_farms(self._broken_farms))
+        broken = sorted(codes.market_farms(self._broken_farms))
         if bool(broken) == self._market_farm_down:
             return
         self._market_farm_down = bool(broken)
@@ -345,7 +344,7 @@ class IbConnection:
             reason = f"IB's market data farm is down ({', '.join(broken)}; {why})"
         else:
             reason = f"IB's market data farm is back ({why})"
-        self._emit(MarketDataFarm(not broken, reason, self._ns()))
+        self._emit(FarmChanged(not broken, reason, self._ns()))
 
     # ---- reconnect ----------------------------------------------------------------------
 
@@ -400,13 +399,13 @@ class IbConnection:
 
     @guarded
     def _on_error(self, req_id: int, code: int, text: str, _contract: Any) -> None:
-        if code == CLIENT_ID_IN_USE and self._clash is not None and not self._clash.done():
+        if code == codes.CLIENT_ID_IN_USE and self._clash is not None and not self._clash.done():
             self._clash.set_result(code)
             return
         # the state first, then the message: an engine reading the message must not see the
         # state it ends (a farm back, a link restored) as still current
-        notice = BrokerNotice(code, text, self._ns(), req_id)
-        farm = cv.farm_change(code, text)
+        notice = codes.translate(code, text, self._ns(), req_id)
+        farm = codes.farm_status(code, text)
         if farm is not None:
             if farm.broken:
                 self._broken_farms.add(farm.key)
@@ -415,18 +414,16 @@ class IbConnection:
                 if farm.key.endswith(":"):  # no farm name: the whole family is OK
                     family = farm.key
                     self._broken_farms = {k for k in self._broken_farms if not k.startswith(family)}
-            self._report_market_farm(f"IB {code}: {text}")
-            self._settle(f"IB {code}: {text}")
-        elif code == LINK_LOST:
+            self._report_market_farm(notice.text)
+            self._settle(notice.text)
+        elif isinstance(notice, LinkLost):
             self._link_down = True
-            self._settle(f"IB {code}: {text}")
-        elif code == LINK_RESTORED_DATA_LOST:
+            self._settle(notice.text)
+        elif isinstance(notice, LinkRestored):
             self._link_down = False
-            self.resubscribe_all()
-            self._settle(f"IB {code}: {text} (resubscribed)")
-        elif code == LINK_RESTORED:
-            self._link_down = False
-            self._settle(f"IB {code}: {text}")
+            if not notice.data_kept:
+                self.resubscribe_all()
+            self._settle(notice.text + ("" if notice.data_kept else " (resubscribed)"))
         else:  # about a request or an order: the adapter's business, then the engine's
             self._emit(notice)
             self._on_request_error(req_id, code)

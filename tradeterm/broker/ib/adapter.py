@@ -1,9 +1,9 @@
-"""The Interactive Brokers adapter: the only package (with ``ib_convert`` and
-``ib_connection``) that touches ib_async.
+"""The Interactive Brokers adapter (with the rest of :mod:`tradeterm.broker.ib`, the only code
+that touches ib_async).
 
 :class:`IbBroker` is the ``Broker`` for IB Gateway / TWS. The connection state machine (connect,
 client id fallback, farms, 1100/1101/1102, reconnect with backoff) is its base class
-:class:`~tradeterm.broker.ib_connection.IbConnection`; this module adds market data, orders,
+:class:`~tradeterm.broker.ib.connection.IbConnection`; this module adds market data, orders,
 account events and requests, and re-sends the standing requests after every (re)connect.
 """
 
@@ -34,8 +34,11 @@ from ib_async import (
 from ib_async import Order as IbOrder
 from ib_async import Trade as IbTrade
 
-from tradeterm.broker import ib_convert as cv
-from tradeterm.broker.base import (
+from tradeterm.broker.ib import codes
+from tradeterm.broker.ib import convert as cv
+from tradeterm.broker.ib.connection import IbConnection, guarded
+from tradeterm.broker.ib.lanes import Kind
+from tradeterm.broker.port import (
     CONNECTED,
     AccountPnL,
     BarEvent,
@@ -48,10 +51,7 @@ from tradeterm.broker.base import (
     QuoteEvent,
     TradeEvent,
     Unsent,
-    is_info,
 )
-from tradeterm.broker.ib_connection import IbConnection, guarded
-from tradeterm.broker.ib_lanes import Kind
 from tradeterm.config import ConnectionConfig
 from tradeterm.domain import (
     Bar,
@@ -123,7 +123,7 @@ class IbBroker(IbConnection):
             self._ib.reqPnL(self._account)
 
     def _on_request_error(self, req_id: int, code: int) -> None:
-        if req_id < 0 or is_info(code):
+        if req_id < 0 or codes.is_info(code):
             return
         tbt = self._ib.wrapper.ticker2ReqId.get("AllLast", {})
         for sub in self._subs.values():
