@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from ib_async import IB, Contract, Trade
 
-from tradeterm.sim.events import TradePrint
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
+from tradeterm.sim.market_events import TradePrint
 
 GUARD = 30.0  # seconds; only ever reached if something hangs
 Connect = Callable[..., Awaitable[IB]]

@@ -33,7 +33,7 @@ from tradeterm.broker.base import (
 )
 from tradeterm.broker.ib import IbBroker
 from tradeterm.domain import Order, OrderChange, OrderStatus, OrderType, Side
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from tests.integration.engine_helpers import MakeEngine, working_at_gateway
 from tradeterm.console import Console
 from tradeterm.domain import OrderStatus
 from tradeterm.engine.events import CommandDone
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

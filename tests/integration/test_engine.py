@@ -32,7 +32,7 @@ from tradeterm.engine.events import (
     Reconciled,
 )
 from tradeterm.engine.session import CHICAGO, CME
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from tradeterm.broker.base import ConnectionState
 from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.commands import CancelAll, CancelOrder, ModifyOrder, PlaceBracket
 from tradeterm.engine.events import MarketChanged, PositionDivergence, Reconciled
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

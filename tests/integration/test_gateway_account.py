@@ -20,7 +20,7 @@ from tests.integration.desk_helpers import (
     status_is,
     until,
 )
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

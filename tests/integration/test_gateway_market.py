@@ -19,7 +19,7 @@ import pytest
 from ib_async import IB, ContFuture, Future, Ticker
 
 from tests.integration.desk_helpers import until
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 TODAY = date(2026, 11, 21)
 ES_TICK = Decimal("0.25")

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.faults import Fault, FaultSpecError, parse_duration, parse_faults
-from tradeterm.sim.gateway.records import ContractRecord
-from tradeterm.sim.gateway.request_types import ReqTickByTickData
+from tradeterm.sim.gateway.protocol.records import ContractRecord
+from tradeterm.sim.gateway.protocol.request_types import ReqTickByTickData
 
 
 def test_full_spec_is_parsed_and_sorted_by_time() -> None:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tradeterm.sim import catalog
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.faults import FaultSpecError, parse_faults
 from tradeterm.sim.replay import ReplayError, load_replay, parse_speed
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from tradeterm.sim.events import Side
 from tradeterm.sim.gateway.accounts import Books, Execution, InstrumentTerms
+from tradeterm.sim.market_events import BookSide
 from tradeterm.sim.matching import OrderRejected
 
 SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT")
@@ -53,7 +53,7 @@ class Venue(Protocol):
     def submit(
         self,
         key: Hashable,
-        side: Side,
+        side: BookSide,
         qty: int,
         order_type: str,
         limit: int | None = ...,
@@ -315,7 +315,7 @@ class Oms:
 
     def _to_venue(self, order: SimOrder, now_ns: int) -> list[Effect]:
         venue = self.venues[order.terms.con_id]
-        side = Side.BID if order.is_buy else Side.ASK
+        side = BookSide.BID if order.is_buy else BookSide.ASK
         try:
             fills = list(
                 venue.submit(
