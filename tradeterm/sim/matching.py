@@ -42,6 +42,9 @@ Fill model
   quantity increase loses priority; a decrease keeps it. ``qty`` is the new *open* quantity.
 
 No TIF / OCA / account logic here; no self-trade prevention (keys are opaque).
+
+Over 500 lines because the fill model above is one piece: aggressive, passive and queue
+accounting all walk the same book and queues, and split apart they would share their state.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ Model notes (documented simplifications): bracket children activate when the par
 completely filled, with their full quantity; DAY orders expire at the daily close
 (:meth:`Oms.expire_day_orders`, called by the server); stop orders are native exchange stops
 (status Submitted while resting).
+
+Over 500 lines because an order's life (transmit, bracket, OCA, modify, cancel, fill) is one
+state machine over the same order table; its parts change each other's orders.
 """
 
 from __future__ import annotations

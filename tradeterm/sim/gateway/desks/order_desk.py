@@ -16,6 +16,10 @@ PreSubmitted, execDetails (reqId -1), openOrder + orderStatus Filled, commission
 position (61), portfolio (7) + account values (6) + time (8), account values multi (73) and
 P&L (94/95) to their subscribers.
 
+Over 500 lines because the order messages' scoping and their order on the wire (above) are
+one concern, from the request to the last commissionReport; the account half is
+:mod:`account_desk`, the what-if answer :mod:`what_if`.
+
 Fault hooks (used by :class:`~tradeterm.sim.gateway.faults.FaultRunner`): :meth:`set_ack_delay`,
 :meth:`force_fill_working`, :meth:`reject_next`, :meth:`clients_with_working_orders`.
 """
