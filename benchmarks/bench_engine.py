@@ -62,9 +62,9 @@ from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import MarketChanged
 from tradeterm.engine.marketdata import Changed, Print
-from tradeterm.sim.events import TradePrint
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe, frame_with
+from tradeterm.sim.market_events import TradePrint
 
 TODAY = date(2026, 11, 20)  # a Friday: ESZ6 is the front month in the gateway's catalog
 MARKER_SIZE = 999  # the synthetic market never prints this size

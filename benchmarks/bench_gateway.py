@@ -25,7 +25,7 @@ import time
 from ib_async import IB, Future
 
 from tradeterm.sim import catalog
-from tradeterm.sim.gateway.feed import InstrumentFeed, Watch
+from tradeterm.sim.gateway.desks.feed import InstrumentFeed, Watch
 from tradeterm.sim.synthetic import SyntheticMarket
 
 
@@ -131,7 +131,7 @@ async def bench_ib_async(rate: int, seconds: float, raw: bool) -> None:
 async def bench_connect(count: int) -> None:
     """connectAsync = handshake + the whole startup sync (positions, open and completed
     orders, account updates, executions), against an in-process gateway."""
-    from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+    from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
     gateway = FakeGateway(GatewayConfig(port=0, rate=0))
     host, port = await gateway.start()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from timing import best_of  # benchmarks/timing.py (scripts run from their folder)
 
 from tradeterm.sim.book import L2Book
-from tradeterm.sim.events import Side
+from tradeterm.sim.market_events import BookSide
 from tradeterm.sim.matching import MatchingEngine
 from tradeterm.sim.synthetic import SyntheticMarket
 
@@ -53,11 +53,11 @@ def main() -> None:
             if orders:  # resting limits near and far from the touch, and far stops
                 bid, ask = e.best_bid or 0, e.best_ask or 0
                 for i in range(10):
-                    e.submit(("b", i), Side.BID, 5, "LMT", bid - i)
-                    e.submit(("a", i), Side.ASK, 5, "LMT", ask + i)
-                    e.submit(("fb", i), Side.BID, 5, "LMT", bid - 300 - i)
-                    e.submit(("fa", i), Side.ASK, 5, "LMT", ask + 300 + i)
-                    e.submit(("s", i), Side.BID, 1, "STP", None, ask + 500 + i)
+                    e.submit(("b", i), BookSide.BID, 5, "LMT", bid - i)
+                    e.submit(("a", i), BookSide.ASK, 5, "LMT", ask + i)
+                    e.submit(("fb", i), BookSide.BID, 5, "LMT", bid - 300 - i)
+                    e.submit(("fa", i), BookSide.ASK, 5, "LMT", ask + 300 + i)
+                    e.submit(("s", i), BookSide.BID, 1, "STP", None, ask + 500 + i)
             for ev in events[20:]:
                 on(ev)
             return n - 20

@@ -247,7 +247,7 @@ async def _gateway(
         assert port is not None
         yield None, host, port
         return
-    from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+    from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
     config = GatewayConfig(port=0, symbols=(settings.symbol,), seed=seed)
     if gateway_rate is not None:

@@ -36,10 +36,10 @@ from tests.fuzz.strategies import JUNK, numbers
 from tests.integration.test_gateway_connect import RawClient
 from tests.unit.sim.test_decode import Capture
 from tradeterm.sim import catalog
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
-from tradeterm.sim.gateway.decode import DecodeError, decode_request
-from tradeterm.sim.gateway.request_types import Request
-from tradeterm.sim.gateway.wire import (
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.protocol.decode import DecodeError, decode_request
+from tradeterm.sim.gateway.protocol.request_types import Request
+from tradeterm.sim.gateway.protocol.wire import (
     SUPPORTED_VERSIONS,
     FrameDecoder,
     ProtocolError,

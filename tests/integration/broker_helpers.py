@@ -13,7 +13,7 @@ import pytest
 from tradeterm.broker.ib import IbBroker
 from tradeterm.broker.port import BrokerEvent, ConnectionChanged, ConnectionState
 from tradeterm.config import ConnectionConfig
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 E = TypeVar("E")
 

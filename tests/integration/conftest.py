@@ -10,8 +10,8 @@ from ib_async import IB
 
 from tests.integration.broker_helpers import make  # noqa: F401 (fixture)
 from tests.integration.engine_helpers import make_engine, moving, still  # noqa: F401 (fixtures)
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
-from tradeterm.sim.gateway.server import GatewayServer
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.protocol.server import GatewayServer
 
 
 @pytest.fixture

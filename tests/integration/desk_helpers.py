@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from ib_async import IB, Contract, Trade
 
 from tests.support.waiting import until
-from tradeterm.sim.events import TradePrint
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
+from tradeterm.sim.market_events import TradePrint
 
 Connect = Callable[..., Awaitable[IB]]
 ES_MULTIPLIER = 50

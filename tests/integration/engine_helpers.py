@@ -23,10 +23,9 @@ from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineEvent, FillBooked
 from tradeterm.engine.portfolio import PnL
 from tradeterm.engine.stream import EventStream
-from tradeterm.sim.events import Side as BookSide
-from tradeterm.sim.events import TradePrint
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
+from tradeterm.sim.market_events import BookSide, TradePrint
 
 TODAY = date(2026, 11, 20)  # a Friday: ESZ6 is the front month
 COMMISSION = Decimal("2.25")

@@ -32,7 +32,7 @@ from tradeterm.config import ConnectionConfig, MarketConfig, RiskConfig
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder
 from tradeterm.engine.engine import Engine
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 TODAY = date(2026, 11, 20)  # a Friday: ESZ6 is the front month
 MASTER = 99

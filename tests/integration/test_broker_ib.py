@@ -34,7 +34,7 @@ from tradeterm.broker.port import (
     TradeEvent,
 )
 from tradeterm.domain import Order, OrderChange, OrderStatus, OrderType, Side
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 pytestmark = pytest.mark.integration
 

@@ -37,7 +37,7 @@ from tradeterm.broker.port import (
 from tradeterm.domain import Instrument, Order, OrderChange, OrderStatus, OrderType, Side
 from tradeterm.domain.bracket import make_bracket
 from tradeterm.domain.ids import ClientOrderIds
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

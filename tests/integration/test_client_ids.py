@@ -10,7 +10,7 @@ import pytest
 
 from tradeterm.config import Settings
 from tradeterm.runtime import open_runtime
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 pytestmark = pytest.mark.integration
 

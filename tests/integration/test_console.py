@@ -13,7 +13,7 @@ from tests.support.waiting import until
 from tradeterm.console import Console
 from tradeterm.domain import OrderStatus
 from tradeterm.engine.events import CommandDone
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ from tradeterm.engine.events import (
     MarketChanged,
     Reconciled,
 )
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

@@ -32,7 +32,7 @@ from tradeterm.engine.events import (
     Reconciled,
 )
 from tradeterm.engine.marketdata import Feed
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

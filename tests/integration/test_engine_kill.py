@@ -26,10 +26,10 @@ from tradeterm.engine.commands import PlaceBracket, PlaceOrder
 from tradeterm.engine.events import KillProgress, OrderUpdated
 from tradeterm.engine.risk import RiskTransition
 from tradeterm.engine.types import TradingState
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 from tradeterm.sim.gateway.probe import WireProbe
-from tradeterm.sim.gateway.request_types import ReqExecutions
-from tradeterm.sim.gateway.session import ClientSession
+from tradeterm.sim.gateway.protocol.client_session import ClientSession
+from tradeterm.sim.gateway.protocol.request_types import ReqExecutions
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from tradeterm.broker.port import ConnectionState
 from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.commands import CancelAll, CancelOrder, ModifyOrder, PlaceBracket
 from tradeterm.engine.events import MarketChanged, PositionDivergence, Reconciled
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.events import RiskUpdate
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.events import MarketChanged
 from tradeterm.engine.marketdata import Feed
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from ib_async import IB, Contract, LimitOrder, MarketOrder, Trade
 
 from tests.integration.desk_helpers import COMMISSION, Connect, Market, errors_of, status_is
 from tests.support.waiting import until
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

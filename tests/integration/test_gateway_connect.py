@@ -17,8 +17,8 @@ import pytest
 from ib_async import IB, Contract, LimitOrder, TagValue
 
 from tests.support.waiting import GUARD
-from tradeterm.sim.gateway.server import GatewayServer
-from tradeterm.sim.gateway.wire import FrameDecoder, encode_frame, encode_handshake
+from tradeterm.sim.gateway.protocol.server import GatewayServer
+from tradeterm.sim.gateway.protocol.wire import FrameDecoder, encode_frame, encode_handshake
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ from tests.integration.desk_helpers import (
     statuses,
 )
 from tests.support.waiting import GUARD, until
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 from tradeterm.sim.gateway.faults import TEXTS
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from ib_async import IB, ContFuture, Future, LimitOrder, TickByTickAllLast, Tick
 
 from tests.integration.desk_helpers import qualified
 from tests.support.waiting import until
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 TODAY = date(2026, 11, 21)
 ES_TICK = Decimal("0.25")

@@ -33,7 +33,7 @@ from tests.integration.desk_helpers import (
     statuses,
 )
 from tests.support.waiting import until
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from tradeterm.domain import Side
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.events import EngineNotice
 from tradeterm.runtime import Runtime, open_runtime
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.events import Reconciled
 from tradeterm.runtime import Runtime, open_runtime
 from tradeterm.sim.gateway.accounts import Execution
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from tradeterm.engine.commands import PlaceOrder
 from tradeterm.journal.latch import latch_file
 from tradeterm.paths import journal_file
 from tradeterm.runtime import ModeError, open_runtime
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from tradeterm.domain import Side
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder
 from tradeterm.paths import journal_file
 from tradeterm.runtime import ModeError, open_runtime
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
 

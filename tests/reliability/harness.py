@@ -60,7 +60,7 @@ from tradeterm.engine.commands import (
 )
 from tradeterm.engine.engine import Engine
 from tradeterm.runtime import ModeError, Runtime, open_runtime
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 MASTER = 99
 RATE = 20.0  # synthetic market events a second: data flows, prices barely move

@@ -35,9 +35,9 @@ from tests.integration.kill_helpers import Failed
 from tradeterm.console import describe
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineSnapshot, PositionChanged
-from tradeterm.sim.gateway.request_types import CancelOrder, PlaceOrder
-from tradeterm.sim.gateway.server import GatewayServer
-from tradeterm.sim.gateway.session import ClientSession
+from tradeterm.sim.gateway.protocol.client_session import ClientSession
+from tradeterm.sim.gateway.protocol.request_types import CancelOrder, PlaceOrder
+from tradeterm.sim.gateway.protocol.server import GatewayServer
 
 OURS = "tt."  # the orderRef prefix of every tradeterm order
 

@@ -56,7 +56,7 @@ from tests.reliability.harness import (
     settle,
 )
 from tests.reliability.observe import OURS, Expect, Master, Timeline
-from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 SOAK_TOML = CONFIG_TOML + "rearm_cooldown_s = 0\n"  # the risk table is CONFIG_TOML's last
 ORDER_ID = re.compile(r"\btt\.ES\.[0-9]+\.[0-9]+\b")

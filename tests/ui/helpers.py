@@ -23,7 +23,7 @@ from tradeterm.config import Settings, load_settings
 from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.engine import Engine
 from tradeterm.runtime import Runtime
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.oms import SimOrder
 from tradeterm.ui.app import TradingApp
 from tradeterm.ui.ladder import Ladder

@@ -24,8 +24,7 @@ from tests.ui.helpers import (
     settle,
 )
 from tradeterm.engine.commands import PlaceOrder
-from tradeterm.sim.events import BookDelta, TradePrint
-from tradeterm.sim.events import Side as BookSide
+from tradeterm.sim.market_events import BookDelta, BookSide, TradePrint
 from tradeterm.ui.app import TradingApp
 from tradeterm.ui.dialogs import ConfirmScreen, KillScreen
 

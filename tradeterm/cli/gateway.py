@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tradeterm.cli.errors import UserError
 from tradeterm.sim import catalog
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.faults import FaultSpecError, parse_faults
 from tradeterm.sim.replay import ReplayError, load_replay, parse_speed
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 
-from tradeterm.sim.events import BarPrint, BookClear, BookDelta, MarketEvent, Side, TradePrint
+from tradeterm.sim.market_events import (
+    BarPrint,
+    BookClear,
+    BookDelta,
+    BookSide,
+    MarketEvent,
+    TradePrint,
+)
 
 __all__ = ["L2Book"]
 
@@ -68,7 +75,7 @@ class L2Book:
         else:
             raise TypeError(f"not a market event: {event!r}")
 
-    def set_level(self, side: Side | int, price: int, size: int) -> int:
+    def set_level(self, side: BookSide | int, price: int, size: int) -> int:
         """Set the displayed size at ``price`` (``size <= 0`` removes the level). Returns the
         previous size (0 if the level was absent)."""
         if side:
@@ -111,17 +118,17 @@ class L2Book:
             return self._ask_px[0] - self._bid_px[-1]
         return None
 
-    def size(self, side: Side | int, price: int) -> int:
+    def size(self, side: BookSide | int, price: int) -> int:
         """Displayed size at ``price`` on ``side`` (0 if no level)."""
         return (self._bids if side else self._asks).get(price, 0)
 
-    def best(self, side: Side | int) -> int | None:
+    def best(self, side: BookSide | int) -> int | None:
         """Best price on ``side``."""
         if side:
             return self._bid_px[-1] if self._bid_px else None
         return self._ask_px[0] if self._ask_px else None
 
-    def levels(self, side: Side | int, n: int = 10) -> list[tuple[int, int]]:
+    def levels(self, side: BookSide | int, n: int = 10) -> list[tuple[int, int]]:
         """Top ``n`` levels of ``side`` as ``(price, size)``, best first."""
         if side:
             sizes = self._bids
@@ -132,13 +139,13 @@ class L2Book:
             px = self._ask_px[:n] if n > 0 else []
         return [(p, sizes[p]) for p in px]
 
-    def prices(self, side: Side | int) -> list[int]:
+    def prices(self, side: BookSide | int) -> list[int]:
         """All prices on ``side``, best first (a copy)."""
         if side:
             return self._bid_px[::-1]
         return list(self._ask_px)
 
-    def rank(self, side: Side | int, price: int) -> int | None:
+    def rank(self, side: BookSide | int, price: int) -> int | None:
         """Position of ``price`` on ``side`` counted from the touch (0 = best), or None when there
         is no level at that price. TWS depth messages address levels by this position."""
         if side:
@@ -149,11 +156,11 @@ class L2Book:
             return None
         return bisect_left(self._ask_px, price)
 
-    def depth(self, side: Side | int) -> int:
+    def depth(self, side: BookSide | int) -> int:
         """Number of price levels on ``side``."""
         return len(self._bid_px) if side else len(self._ask_px)
 
-    def total_size(self, side: Side | int) -> int:
+    def total_size(self, side: BookSide | int) -> int:
         return sum((self._bids if side else self._asks).values())
 
     def is_crossed(self) -> bool:
@@ -162,13 +169,19 @@ class L2Book:
     def snapshot(self, ts_ns: int | None = None) -> list[BookDelta]:
         """The whole book as BookDeltas (bids best first, then asks best first)."""
         ts = self.ts_ns if ts_ns is None else ts_ns
-        out = [BookDelta(ts, Side.BID, p, s) for p, s in self.levels(Side.BID, len(self._bid_px))]
-        out += [BookDelta(ts, Side.ASK, p, s) for p, s in self.levels(Side.ASK, len(self._ask_px))]
+        out = [
+            BookDelta(ts, BookSide.BID, p, s)
+            for p, s in self.levels(BookSide.BID, len(self._bid_px))
+        ]
+        out += [
+            BookDelta(ts, BookSide.ASK, p, s)
+            for p, s in self.levels(BookSide.ASK, len(self._ask_px))
+        ]
         return out
 
     def __repr__(self) -> str:
         return (
-            f"L2Book(bid={self.best_bid}x{self.size(Side.BID, self.best_bid or 0)}, "
-            f"ask={self.best_ask}x{self.size(Side.ASK, self.best_ask or 0)}, "
+            f"L2Book(bid={self.best_bid}x{self.size(BookSide.BID, self.best_bid or 0)}, "
+            f"ask={self.best_ask}x{self.size(BookSide.ASK, self.best_ask or 0)}, "
             f"levels={len(self._bid_px)}/{len(self._ask_px)}, last={self.last_price})"
         )

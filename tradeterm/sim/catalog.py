@@ -2,6 +2,7 @@
 
 Products: ES, MES, NQ, MNQ, RTY (CME), YM (CBOT), CL (NYMEX), GC (COMEX). IB's old exchange
 names GLOBEX and ECBOT match nothing (real TWS answers error 200 for them).
+Each product also says where the fake gateway's synthetic market starts (``start_price``).
 
 Simplified calendar (weekends only, no exchange holidays; deliberately independent of
 ``tradeterm.domain``):
@@ -70,6 +71,7 @@ class ProductSpec:
     last_trade_time: str  # HH:MM:SS, US/Central
     liquid: tuple[str, str]  # HHMM-HHMM, US/Central, Monday-Friday
     market_rule_id: int
+    start_price: Decimal  # where the synthetic market starts (a plausible late-2026 level)
     currency: str = "USD"
 
     @property
@@ -82,23 +84,25 @@ PRODUCTS: dict[str, ProductSpec] = {
     p.root: p
     for p in (
         ProductSpec("ES", 1, "CME", Decimal("0.25"), 50, "HMUZ", "E-mini S&P 500", "index",
-                    "08:30:00", _INDEX_LIQUID, 67),
+                    "08:30:00", _INDEX_LIQUID, 67, Decimal("6000.00")),
         ProductSpec("MES", 2, "CME", Decimal("0.25"), 5, "HMUZ",
                     "Micro E-Mini S&P 500 Stock Price Index", "index", "08:30:00",
-                    _INDEX_LIQUID, 67),
+                    _INDEX_LIQUID, 67, Decimal("6000.00")),
         ProductSpec("NQ", 3, "CME", Decimal("0.25"), 20, "HMUZ", "E-mini NASDAQ 100", "index",
-                    "08:30:00", _INDEX_LIQUID, 67),
+                    "08:30:00", _INDEX_LIQUID, 67, Decimal("21000.00")),
         ProductSpec("MNQ", 4, "CME", Decimal("0.25"), 2, "HMUZ",
-                    "Micro E-Mini Nasdaq-100 Index", "index", "08:30:00", _INDEX_LIQUID, 67),
+                    "Micro E-Mini Nasdaq-100 Index", "index", "08:30:00", _INDEX_LIQUID, 67,
+                    Decimal("21000.00")),
         ProductSpec("YM", 5, "CBOT", Decimal("1"), 5, "HMUZ",
                     "Mini Sized Dow Jones Industrial Average $5", "index", "08:30:00",
-                    _INDEX_LIQUID, 32),
+                    _INDEX_LIQUID, 32, Decimal("44000")),
         ProductSpec("RTY", 6, "CME", Decimal("0.1"), 50, "HMUZ", "E-mini Russell 2000 Index",
-                    "index", "08:30:00", _INDEX_LIQUID, 87),
+                    "index", "08:30:00", _INDEX_LIQUID, 87, Decimal("2400.0")),
         ProductSpec("CL", 7, "NYMEX", Decimal("0.01"), 1000, MONTH_CODES,
-                    "Light Sweet Crude Oil", "cl", "13:30:00", ("0800", "1330"), 35),
+                    "Light Sweet Crude Oil", "cl", "13:30:00", ("0800", "1330"), 35,
+                    Decimal("70.00")),
         ProductSpec("GC", 8, "COMEX", Decimal("0.1"), 100, "GJMQVZ", "Gold", "gc", "12:30:00",
-                    ("0720", "1230"), 87),
+                    ("0720", "1230"), 87, Decimal("2700.0")),
     )
 }  # fmt: skip
 _BY_INDEX = {p.index: p for p in PRODUCTS.values()}
@@ -153,6 +157,12 @@ class ContractEntry:
 def spec_for(root: str) -> ProductSpec | None:
     """The product for a root (``"ES"``), or None."""
     return PRODUCTS.get(root.strip().upper())
+
+
+def start_price(entry: ContractEntry) -> Decimal:
+    """Where a synthetic market of the contract starts: its product's ``start_price``."""
+    spec = spec_for(entry.symbol)
+    return spec.start_price if spec is not None else 100 * entry.tick
 
 
 def chicago_today() -> date:

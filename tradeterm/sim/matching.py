@@ -42,6 +42,9 @@ Fill model
   quantity increase loses priority; a decrease keeps it. ``qty`` is the new *open* quantity.
 
 No TIF / OCA / account logic here; no self-trade prevention (keys are opaque).
+
+Over 500 lines because the fill model above is one piece: aggressive, passive and queue
+accounting all walk the same book and queues, and split apart they would share their state.
 """
 
 from __future__ import annotations
@@ -51,11 +54,18 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tradeterm.sim.book import L2Book
-from tradeterm.sim.events import BarPrint, BookClear, BookDelta, MarketEvent, Side, TradePrint
+from tradeterm.sim.market_events import (
+    BarPrint,
+    BookClear,
+    BookDelta,
+    BookSide,
+    MarketEvent,
+    TradePrint,
+)
 
 __all__ = ["MatchingEngine", "OrderInfo", "OrderRejected", "OrderType", "SimFill"]
 
-_SIDES = (Side.ASK, Side.BID)
+_SIDES = (BookSide.ASK, BookSide.BID)
 ADDED = 1
 REMOVED = 2
 
@@ -92,7 +102,7 @@ class OrderInfo:
     or None for an untriggered stop; ``queue_ahead`` is None unless resting on the book."""
 
     key: Hashable
-    side: Side
+    side: BookSide
     order_type: OrderType
     qty: int
     filled: int
@@ -108,7 +118,7 @@ class OrderInfo:
 @dataclass(slots=True, eq=False)  # identity equality: list.remove finds this very order
 class _Order:
     key: Hashable
-    side: int  # Side value: 1 buy, 0 sell
+    side: int  # BookSide value: 1 buy, 0 sell
     qty: int  # total quantity
     otype: OrderType
     limit: int | None
@@ -188,7 +198,7 @@ class MatchingEngine:
     def working_keys(self) -> list[Hashable]:
         return list(self._orders)
 
-    def own_size_at(self, side: Side, price: int) -> int:
+    def own_size_at(self, side: BookSide, price: int) -> int:
         """Open quantity of our orders resting at ``price`` (the gateway may add it to depth)."""
         return sum(o.qty - o.filled for o in self._lv[side].get(price, ()))
 
@@ -202,7 +212,7 @@ class MatchingEngine:
     def submit(
         self,
         key: Hashable,
-        side: Side,
+        side: BookSide,
         qty: int,
         order_type: OrderType | str,
         limit: int | None = None,
@@ -379,12 +389,12 @@ class MatchingEngine:
             return False
         return price >= o.stop if o.side else price <= o.stop
 
-    def _infer_aggressor(self, price: int) -> Side | None:
+    def _infer_aggressor(self, price: int) -> BookSide | None:
         ask, bid = self.book.best_ask, self.book.best_bid
         if ask is not None and price >= ask:
-            return Side.BID
+            return BookSide.BID
         if bid is not None and price <= bid:
-            return Side.ASK
+            return BookSide.ASK
         return None
 
     def _enter(self, o: _Order, ts: int, fills: list[SimFill], prints: list[int]) -> None:
@@ -537,7 +547,7 @@ class MatchingEngine:
         self._cascade(prints, ts, fills)
 
     def _on_trade(
-        self, price: int, size: int, agg: Side | None, ts: int, fills: list[SimFill]
+        self, price: int, size: int, agg: BookSide | None, ts: int, fills: list[SimFill]
     ) -> None:
         """Fills of our resting orders caused by a public trade, then stop triggers."""
         for s in (1, 0):

@@ -1,5 +1,5 @@
 """Replay of recorded market data as a time-ordered stream of
-:data:`~tradeterm.sim.events.MarketEvent` for one instrument.
+:data:`~tradeterm.sim.market_events.MarketEvent` for one instrument.
 
 * :func:`load_replay` opens a file and picks the reader from its extension (or its first bytes):
   Databento DBN (``.dbn``, ``.dbn.zst``; MBO, MBP-1, TBBO, trades, OHLCV-1m; see
@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from tradeterm.sim.events import MarketEvent
+from tradeterm.sim.market_events import MarketEvent
 from tradeterm.sim.replay_common import ReplayError, TickConverter, TopOfBook, root_of
 from tradeterm.sim.replay_csv import format_ts, parse_ts, read_csv
 from tradeterm.sim.replay_dbn import read_dbn

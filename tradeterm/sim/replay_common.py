@@ -1,13 +1,13 @@
 """Pieces shared by the replay readers (DBN and CSV): price conversion to ticks, tick-size
 resolution from a symbol, and a top-of-book tracker that turns quote snapshots into
-:class:`~tradeterm.sim.events.BookDelta` events."""
+:class:`~tradeterm.sim.market_events.BookDelta` events."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
 
-from tradeterm.sim.events import BookDelta, Side
+from tradeterm.sim.market_events import BookDelta, BookSide
 
 #: Databento fixed-point prices: 1 unit = 1e-9.
 FIXED_PRICE_SCALE = 1_000_000_000
@@ -97,10 +97,13 @@ class TopOfBook:
     """
 
     def __init__(self) -> None:
-        self._levels: dict[Side, tuple[int, int] | None] = {Side.BID: None, Side.ASK: None}
+        self._levels: dict[BookSide, tuple[int, int] | None] = {
+            BookSide.BID: None,
+            BookSide.ASK: None,
+        }
 
     def reset(self) -> None:
-        self._levels = {Side.BID: None, Side.ASK: None}
+        self._levels = {BookSide.BID: None, BookSide.ASK: None}
 
     def update(
         self,
@@ -110,7 +113,7 @@ class TopOfBook:
     ) -> list[BookDelta]:
         removals: list[BookDelta] = []
         sets: list[BookDelta] = []
-        for side, new in ((Side.BID, bid), (Side.ASK, ask)):
+        for side, new in ((BookSide.BID, bid), (BookSide.ASK, ask)):
             if new is not None and new[1] <= 0:
                 new = None
             old = self._levels[side]

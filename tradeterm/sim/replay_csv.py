@@ -66,7 +66,14 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
-from tradeterm.sim.events import BarPrint, BookClear, BookDelta, MarketEvent, Side, TradePrint
+from tradeterm.sim.market_events import (
+    BarPrint,
+    BookClear,
+    BookDelta,
+    BookSide,
+    MarketEvent,
+    TradePrint,
+)
 from tradeterm.sim.replay_common import (
     ReplayError,
     TickConverter,
@@ -110,12 +117,12 @@ def format_ts(ts_ns: int) -> str:
     return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{ns:09d}Z"
 
 
-def _side(text: str, *, line: int) -> Side | None:
+def _side(text: str, *, line: int) -> BookSide | None:
     t = text.strip().upper()
     if t == "B":
-        return Side.BID
+        return BookSide.BID
     if t in ("S", "A"):
-        return Side.ASK
+        return BookSide.ASK
     if t in ("", "N"):
         return None
     raise ReplayError(f"line {line}: invalid side {text!r}")

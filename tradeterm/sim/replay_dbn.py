@@ -38,7 +38,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tradeterm.sim.events import BarPrint, BookClear, BookDelta, MarketEvent, Side, TradePrint
+from tradeterm.sim.market_events import (
+    BarPrint,
+    BookClear,
+    BookDelta,
+    BookSide,
+    MarketEvent,
+    TradePrint,
+)
 from tradeterm.sim.replay_common import (
     FIXED_PRICE_SCALE,
     UNDEF_PRICE,
@@ -82,12 +89,12 @@ def _records(path: Path) -> Iterator[Any]:
             chunk = fh.read(_CHUNK)
 
 
-def _side(value: Any) -> Side | None:
+def _side(value: Any) -> BookSide | None:
     text = str(value)
     if text == "B":
-        return Side.BID
+        return BookSide.BID
     if text == "A":
-        return Side.ASK
+        return BookSide.ASK
     return None
 
 
@@ -192,11 +199,11 @@ class _MboBook:
     """Per-order book with per-level totals and the levels changed since the last publish."""
 
     def __init__(self) -> None:
-        self.orders: dict[int, tuple[Side, int, int]] = {}
-        self.levels: dict[Side, dict[int, int]] = {Side.BID: {}, Side.ASK: {}}
-        self.dirty: dict[tuple[Side, int], int] = {}  # level -> size last published
+        self.orders: dict[int, tuple[BookSide, int, int]] = {}
+        self.levels: dict[BookSide, dict[int, int]] = {BookSide.BID: {}, BookSide.ASK: {}}
+        self.dirty: dict[tuple[BookSide, int], int] = {}  # level -> size last published
 
-    def _change(self, side: Side, price: int, qty: int) -> None:
+    def _change(self, side: BookSide, price: int, qty: int) -> None:
         level = self.levels[side]
         old = level.get(price, 0)
         self.dirty.setdefault((side, price), old)
@@ -206,7 +213,7 @@ class _MboBook:
         else:
             level.pop(price, None)
 
-    def add(self, oid: int, side: Side, price: int, size: int) -> None:
+    def add(self, oid: int, side: BookSide, price: int, size: int) -> None:
         if oid in self.orders:
             self.cancel(oid, None)
         self.orders[oid] = (side, price, size)
@@ -224,7 +231,7 @@ class _MboBook:
         else:
             self.orders[oid] = (side, price, rest - gone)
 
-    def modify(self, oid: int, side: Side, price: int, size: int) -> None:
+    def modify(self, oid: int, side: BookSide, price: int, size: int) -> None:
         order = self.orders.pop(oid, None)
         if order is not None:
             self._change(order[0], order[1], -order[2])
@@ -235,7 +242,7 @@ class _MboBook:
 
     def clear(self) -> None:
         self.orders.clear()
-        self.levels = {Side.BID: {}, Side.ASK: {}}
+        self.levels = {BookSide.BID: {}, BookSide.ASK: {}}
         self.dirty.clear()
 
     def publish(self, ts_ns: int) -> list[BookDelta]:

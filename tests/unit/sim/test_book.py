@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradeterm.sim.book import L2Book
-from tradeterm.sim.events import BarPrint, BookClear, BookDelta, Side, TradePrint
+from tradeterm.sim.market_events import BarPrint, BookClear, BookDelta, BookSide, TradePrint
 
-BID, ASK = Side.BID, Side.ASK
+BID, ASK = BookSide.BID, BookSide.ASK
 
 
 def test_empty_book() -> None:
@@ -59,7 +59,7 @@ def test_trades_set_last_and_volume_but_not_depth() -> None:
 def test_clear_empties_but_keeps_last() -> None:
     b = L2Book()
     b.apply(BookDelta(1, BID, 100, 5))
-    b.apply(TradePrint(2, 100, 1, Side.ASK))
+    b.apply(TradePrint(2, 100, 1, BookSide.ASK))
     b.apply(BookClear(3))
     assert b.best_bid is None and b.last_price == 100
 
@@ -93,7 +93,7 @@ def test_rejects_non_events() -> None:
 )
 def test_matches_a_dict_model(deltas) -> None:
     b = L2Book()
-    model: dict[tuple[Side, int], int] = {}
+    model: dict[tuple[BookSide, int], int] = {}
     for side, p, s in deltas:
         b.apply(BookDelta(0, side, p, s))
         if s:

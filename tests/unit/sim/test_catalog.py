@@ -188,3 +188,12 @@ def test_default_today_is_chicago_date() -> None:
     assert isinstance(catalog.chicago_today(), date)
     assert list_contracts("ES")[0].expiry >= catalog.chicago_today()
     assert datetime.now().year - list_contracts("ES")[0].expiry.year <= 1
+
+
+@pytest.mark.parametrize("root", sorted(PRODUCTS))
+def test_each_product_starts_its_synthetic_market_on_its_tick_grid(root: str) -> None:
+    entry = front_month(root, NOV3)
+    assert entry is not None
+    start = catalog.start_price(entry)
+    assert start == PRODUCTS[root].start_price > 0
+    assert start % entry.tick == 0

@@ -27,10 +27,10 @@ from ib_async.order import (
     VolumeCondition,
 )
 
-from tradeterm.sim.gateway import request_types as rt
-from tradeterm.sim.gateway.decode import DecodeError, decode_request
-from tradeterm.sim.gateway.records import ContractRecord
-from tradeterm.sim.gateway.wire import FrameDecoder
+from tradeterm.sim.gateway.protocol import request_types as rt
+from tradeterm.sim.gateway.protocol.decode import DecodeError, decode_request
+from tradeterm.sim.gateway.protocol.records import ContractRecord
+from tradeterm.sim.gateway.protocol.wire import FrameDecoder
 
 VERSIONS = (176, 177, 178)
 

@@ -16,9 +16,9 @@ from ib_async.objects import Execution, SoftDollarTier
 from ib_async.order import Order, OrderState
 from ib_async.util import UNSET_DOUBLE, UNSET_INTEGER
 
-from tradeterm.sim.gateway import encode as enc
-from tradeterm.sim.gateway import encode_orders as eo
-from tradeterm.sim.gateway.records import (
+from tradeterm.sim.gateway.protocol import encode as enc
+from tradeterm.sim.gateway.protocol import encode_orders as eo
+from tradeterm.sim.gateway.protocol.records import (
     BarRecord,
     CommissionReportRecord,
     ContractDetailsRecord,

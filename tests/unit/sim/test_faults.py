@@ -1,4 +1,4 @@
-"""The --faults spec parser."""
+"""The --faults spec parser, and the fault runner against the objects its faults affect."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ from typing import Any
 
 import pytest
 
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
-from tradeterm.sim.gateway.faults import Fault, FaultSpecError, parse_duration, parse_faults
-from tradeterm.sim.gateway.records import ContractRecord
-from tradeterm.sim.gateway.request_types import ReqTickByTickData
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.faults import (
+    Fault,
+    FaultRunner,
+    FaultSpecError,
+    parse_duration,
+    parse_faults,
+)
+from tradeterm.sim.gateway.protocol.records import ContractRecord
+from tradeterm.sim.gateway.protocol.request_types import ReqTickByTickData
 
 
 def test_full_spec_is_parsed_and_sorted_by_time() -> None:
@@ -94,3 +100,115 @@ async def test_no_tbt_refuses_tick_by_tick_with_10190_and_no_stream() -> None:
     gateway.faults.refuse_tick_by_tick(False)
     await gateway.market.on_tick_by_tick(refused, ReqTickByTickData(9, es, "AllLast"))
     assert refused.subscribed == [("tbtAllLast", 9)]
+
+
+class _Recorder:
+    """Stands for the server, the market desk and the order desk at once: records each call
+    the fault runner makes through its protocols."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def broadcast(self, fields: Any) -> None:
+        self.calls.append(("broadcast", list(fields)))
+
+    def broadcast_error(self, code: int, text: str) -> None:
+        self.calls.append(("error", code))
+
+    def drop(self, client_ids: Any = None) -> int:
+        self.calls.append(("drop", client_ids))
+        return 1
+
+    def replace_farm_message(self, old: int, new: int, text: str) -> None:
+        self.calls.append(("farm", old, new))
+
+    def add_pacing_violations(self, count: int) -> None:
+        self.calls.append(("pacing", count))
+
+    def stall(self, seconds: float) -> None:
+        self.calls.append(("stall", seconds))
+
+    def hold(self) -> float:
+        self.calls.append(("hold",))
+        return 12.5
+
+    def release(self, before: float) -> None:
+        self.calls.append(("release", before))
+
+    def drop_all_subscriptions(self) -> None:
+        self.calls.append(("unsubscribe all",))
+
+    def set_hmds_down(self, down: bool) -> None:
+        self.calls.append(("hmds down", down))
+
+    def refuse_tick_by_tick(self, refuse: bool) -> None:
+        self.calls.append(("refuse tbt", refuse))
+
+    def reject_next(self, reason: str) -> None:
+        self.calls.append(("reject next",))
+
+    def set_ack_delay(self, seconds: float, *, hide: bool = False) -> None:
+        self.calls.append(("ack delay", seconds, hide))
+
+    def clients_with_working_orders(self) -> set[int]:
+        return {3, 4}
+
+    def force_fill_working(self, client_ids: Any) -> int:
+        self.calls.append(("force fill", set(client_ids)))
+        return 2
+
+    async def restart(self, down_s: float) -> None:
+        self.calls.append(("restart", down_s))
+
+
+def _runner(spec: str = "") -> tuple[FaultRunner, _Recorder]:
+    target = _Recorder()
+    runner = FaultRunner(
+        spec,
+        clock=lambda: 1000.0,
+        connections=target,
+        market=target,
+        orders=target,
+        restart=target.restart,
+    )
+    return runner, target
+
+
+async def test_faults_act_only_through_the_objects_they_affect() -> None:
+    """The runner needs no gateway: each fault is a call on the object it affects."""
+    runner, target = _runner()
+    await runner.connectivity_lost(0.0, data_lost=True)
+    assert target.calls == [
+        ("error", 1100),
+        ("hold",),
+        ("unsubscribe all",),
+        ("error", 1101),
+        ("release", 12.5),
+    ]
+    target.calls.clear()
+    await runner.farm_outage(0.0)
+    assert target.calls == [
+        ("error", 2103),
+        ("farm", 2104, 2103),
+        ("hold",),
+        ("farm", 2103, 2104),
+        ("error", 2104),
+        ("release", 12.5),
+    ]
+    target.calls.clear()
+    assert runner.fill_while_disconnected() == 2
+    runner.pacing_violation(2)
+    await runner.delay_acks(0.5, 0.0, hide=True)
+    assert target.calls == [
+        ("drop", {3, 4}),
+        ("force fill", {3, 4}),
+        ("pacing", 2),
+        ("ack delay", 0.5, True),
+        ("ack delay", 0.0, False),
+    ]
+
+
+async def test_a_planned_restart_calls_the_restart_it_was_given() -> None:
+    runner, target = _runner("restart:3")
+    await runner.fire(runner.plan[0])
+    assert target.calls == [("restart", 3.0)]

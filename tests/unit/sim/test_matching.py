@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradeterm.sim.events import BookClear, BookDelta, Side, TradePrint
+from tradeterm.sim.market_events import BookClear, BookDelta, BookSide, TradePrint
 from tradeterm.sim.matching import MatchingEngine, OrderRejected, OrderType, SimFill
 
-BID, ASK = Side.BID, Side.ASK
+BID, ASK = BookSide.BID, BookSide.ASK
 T0 = 1_700_000_000_000_000_000
 
 
@@ -321,7 +321,7 @@ actions = st.lists(
 @given(actions)
 def test_invariants(script) -> None:
     e = engine()
-    orders: dict[int, tuple[Side, str, int]] = {}  # key -> side, type, total qty
+    orders: dict[int, tuple[BookSide, str, int]] = {}  # key -> side, type, total qty
     filled: dict[int, int] = {}
     limits: dict[int, int | None] = {}
     done: set[int] = set()

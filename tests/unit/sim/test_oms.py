@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from tradeterm.sim.events import Side
 from tradeterm.sim.gateway.accounts import Books, InstrumentTerms
 from tradeterm.sim.gateway.oms import (
     Effect,
@@ -19,6 +18,7 @@ from tradeterm.sim.gateway.oms import (
     OrderRequest,
     to_ticks,
 )
+from tradeterm.sim.market_events import BookSide
 
 ES = InstrumentTerms(
     con_id=1, symbol="ES", local_symbol="ESZ6", tick=Decimal("0.25"), multiplier=50
@@ -40,7 +40,7 @@ class ScriptedVenue:
     """Fills market orders at ``market_price``; everything else rests until told to fill."""
 
     market_price: int = 16_000  # 4000.00
-    resting: dict[Hashable, tuple[Side, int, str, int | None, int | None]] = field(
+    resting: dict[Hashable, tuple[BookSide, int, str, int | None, int | None]] = field(
         default_factory=dict
     )
     calls: list[tuple[str, object]] = field(default_factory=list)
@@ -48,7 +48,7 @@ class ScriptedVenue:
     def submit(
         self,
         key: Hashable,
-        side: Side,
+        side: BookSide,
         qty: int,
         order_type: str,
         limit: int | None = None,
@@ -291,13 +291,13 @@ def test_to_ticks(price: float, ticks: int | None) -> None:
 
 
 def test_with_the_real_matching_engine_market_walks_the_book() -> None:
-    from tradeterm.sim.events import BookDelta
+    from tradeterm.sim.market_events import BookDelta
     from tradeterm.sim.matching import MatchingEngine
 
     engine = MatchingEngine()
     for price, size in ((16_001, 2), (16_002, 3)):
-        engine.on_market(BookDelta(0, Side.ASK, price, size))
-    engine.on_market(BookDelta(0, Side.BID, 16_000, 5))
+        engine.on_market(BookDelta(0, BookSide.ASK, price, size))
+    engine.on_market(BookDelta(0, BookSide.BID, 16_000, 5))
     books = Books([ACCOUNT])
     books.register(ES)
     oms = Oms(books, {ES.con_id: engine})

@@ -10,10 +10,10 @@ from datetime import date
 from ib_async import IB, Contract, LimitOrder, TickByTickAllLast
 
 from tests.support.waiting import until
-from tradeterm.sim.events import TradePrint
-from tradeterm.sim.gateway.app import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe, frame_with
-from tradeterm.sim.gateway.wire import encode_frame
+from tradeterm.sim.gateway.protocol.wire import encode_frame
+from tradeterm.sim.market_events import TradePrint
 
 TODAY = date(2026, 11, 20)
 

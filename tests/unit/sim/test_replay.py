@@ -13,7 +13,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from tradeterm.sim.events import BarPrint, BookClear, BookDelta, MarketEvent, Side, TradePrint
+from tradeterm.sim.market_events import (
+    BarPrint,
+    BookClear,
+    BookDelta,
+    BookSide,
+    MarketEvent,
+    TradePrint,
+)
 from tradeterm.sim.replay import (
     ReplayError,
     format_ts,
@@ -43,11 +50,11 @@ class Book:
     """What a consumer of the stream sees: per-side levels (price ticks -> size)."""
 
     def __init__(self) -> None:
-        self.levels: dict[Side, dict[int, int]] = {Side.BID: {}, Side.ASK: {}}
+        self.levels: dict[BookSide, dict[int, int]] = {BookSide.BID: {}, BookSide.ASK: {}}
 
     def apply(self, ev: MarketEvent) -> None:
         if isinstance(ev, BookClear):
-            self.levels = {Side.BID: {}, Side.ASK: {}}
+            self.levels = {BookSide.BID: {}, BookSide.ASK: {}}
         elif isinstance(ev, BookDelta):
             assert ev.size >= 0
             if ev.size:
@@ -56,11 +63,11 @@ class Book:
                 self.levels[ev.side].pop(ev.price, None)
 
     def crossed(self) -> bool:
-        bids, asks = self.levels[Side.BID], self.levels[Side.ASK]
+        bids, asks = self.levels[BookSide.BID], self.levels[BookSide.ASK]
         return bool(bids and asks and max(bids) >= min(asks))
 
     def top(self) -> tuple[int | None, int | None]:
-        bids, asks = self.levels[Side.BID], self.levels[Side.ASK]
+        bids, asks = self.levels[BookSide.BID], self.levels[BookSide.ASK]
         return (max(bids) if bids else None, min(asks) if asks else None)
 
 
@@ -81,7 +88,7 @@ def test_mbo_totals_order_and_book() -> None:
     assert sum(t.size for t in trades) == 9892
     assert min(t.price for t in trades) == ticks("4800.25")
     assert max(t.price for t in trades) == ticks("4811.75")
-    assert {t.aggressor for t in trades} == {Side.BID, Side.ASK, None}
+    assert {t.aggressor for t in trades} == {BookSide.BID, BookSide.ASK, None}
 
     # The pre-open book is crossed; once the opening trade has printed and its book update
     # is through, the book is never crossed again (checked after every exchange event).
@@ -120,7 +127,7 @@ def test_mbp1_trades_and_top_of_book() -> None:
     book = Book()
     for ev in events:
         book.apply(ev)
-        assert len(book.levels[Side.BID]) <= 1 and len(book.levels[Side.ASK]) <= 1
+        assert len(book.levels[BookSide.BID]) <= 1 and len(book.levels[BookSide.ASK]) <= 1
         assert not book.crossed()
     # Databento's own CSV transcoding of the same file gives the same stream.
     assert list(load_replay(MBP1_CSV)) == events
@@ -216,25 +223,25 @@ def test_mbo_actions(tmp_path: Path) -> None:
     P = lambda x: ticks(x)  # noqa: E731
     assert events == [
         BookClear(1),
-        BookDelta(1, Side.BID, P("100.00"), 7),
-        BookDelta(1, Side.ASK, P("100.50"), 4),
-        BookDelta(2, Side.BID, P("100.00"), 6),
-        BookDelta(3, Side.ASK, P("100.50"), 0),
-        BookDelta(3, Side.ASK, P("100.25"), 4),
-        TradePrint(4, P("100.25"), 4, Side.BID),
-        BookDelta(4, Side.ASK, P("100.25"), 0),  # removals first: never crossed in between
-        BookDelta(4, Side.BID, P("100.25"), 1),
-        BookDelta(5, Side.BID, P("100.25"), 0),
+        BookDelta(1, BookSide.BID, P("100.00"), 7),
+        BookDelta(1, BookSide.ASK, P("100.50"), 4),
+        BookDelta(2, BookSide.BID, P("100.00"), 6),
+        BookDelta(3, BookSide.ASK, P("100.50"), 0),
+        BookDelta(3, BookSide.ASK, P("100.25"), 4),
+        TradePrint(4, P("100.25"), 4, BookSide.BID),
+        BookDelta(4, BookSide.ASK, P("100.25"), 0),  # removals first: never crossed in between
+        BookDelta(4, BookSide.BID, P("100.25"), 1),
+        BookDelta(5, BookSide.BID, P("100.25"), 0),
         BookClear(6),
-        BookDelta(7, Side.ASK, P("101.00"), 7),
-        BookDelta(8, Side.BID, P("99.75"), 2),
+        BookDelta(7, BookSide.ASK, P("101.00"), 7),
+        BookDelta(8, BookSide.BID, P("99.75"), 2),
     ]
 
 
 def test_mbo_symbol_from_metadata_and_root_tick(tmp_path: Path) -> None:
     f = tmp_path / "one.dbn"
     write_mbo(f, [("T", "A", "5000.25", 2, 1, 5, LAST)])
-    want = [BookClear(5), TradePrint(5, 20001, 2, Side.ASK)]  # ES tick from the catalog
+    want = [BookClear(5), TradePrint(5, 20001, 2, BookSide.ASK)]  # ES tick from the catalog
     assert list(load_replay(f)) == want
     assert list(load_replay(f, symbol="42")) == want
 
@@ -272,15 +279,15 @@ def test_csv_round_trip(tmp_path: Path) -> None:
     events = list(load_replay(f, tick_size="0.25"))
     assert events == [
         BookClear(1719878280 * NS),
-        BookDelta(t, Side.BID, ticks("5528.50"), 29),
-        BookDelta(t, Side.ASK, ticks("5528.75"), 6),
-        TradePrint(t, ticks("5528.75"), 2, Side.BID),
-        BookDelta(1719878281_500000000, Side.BID, ticks("5528.50"), 30),
-        BookDelta(1719878281_500000000, Side.ASK, ticks("5528.75"), 4),
-        BookDelta(1719878282 * NS, Side.BID, ticks("5528.50"), 0),
-        BookDelta(1719878282 * NS, Side.ASK, ticks("5528.75"), 0),
-        BookDelta(1719878282 * NS, Side.BID, ticks("5528.25"), 3),
-        TradePrint(1719878283 * NS, ticks("5528.25"), 1, Side.ASK),
+        BookDelta(t, BookSide.BID, ticks("5528.50"), 29),
+        BookDelta(t, BookSide.ASK, ticks("5528.75"), 6),
+        TradePrint(t, ticks("5528.75"), 2, BookSide.BID),
+        BookDelta(1719878281_500000000, BookSide.BID, ticks("5528.50"), 30),
+        BookDelta(1719878281_500000000, BookSide.ASK, ticks("5528.75"), 4),
+        BookDelta(1719878282 * NS, BookSide.BID, ticks("5528.50"), 0),
+        BookDelta(1719878282 * NS, BookSide.ASK, ticks("5528.75"), 0),
+        BookDelta(1719878282 * NS, BookSide.BID, ticks("5528.25"), 3),
+        TradePrint(1719878283 * NS, ticks("5528.25"), 1, BookSide.ASK),
         TradePrint(1719878284 * NS, ticks("5528.50"), 1, None),
         BarPrint(
             1719878340 * NS,
@@ -290,17 +297,17 @@ def test_csv_round_trip(tmp_path: Path) -> None:
             ticks("5528.75"),
             1234,
         ),
-        BookDelta(1719878341 * NS, Side.ASK, ticks("5529.00"), 12),
+        BookDelta(1719878341 * NS, BookSide.ASK, ticks("5529.00"), 12),
     ]
     # Same events written back in the format read the same (epoch-ns timestamps, no header).
     back = tmp_path / "back.csv"
     lines = []
     for ev in events:
         if isinstance(ev, TradePrint):
-            aggr = {Side.BID: "B", Side.ASK: "S", None: ""}[ev.aggressor]
+            aggr = {BookSide.BID: "B", BookSide.ASK: "S", None: ""}[ev.aggressor]
             lines.append(f"{ev.ts_ns},trade,{ev.price * 0.25},{ev.size},{aggr}")
         elif isinstance(ev, BookDelta):
-            side = "B" if ev.side is Side.BID else "A"
+            side = "B" if ev.side is BookSide.BID else "A"
             lines.append(f"{ev.ts_ns},level,{side},{ev.price * 0.25},{ev.size}")
         elif isinstance(ev, BarPrint):
             px = ",".join(str(p * 0.25) for p in (ev.open, ev.high, ev.low, ev.close))

@@ -10,11 +10,11 @@ from collections import Counter
 import pytest
 
 from tradeterm.sim.book import L2Book
-from tradeterm.sim.events import BookDelta, Side, TradePrint
+from tradeterm.sim.market_events import BookDelta, BookSide, TradePrint
 from tradeterm.sim.matching import MatchingEngine
 from tradeterm.sim.synthetic import SyntheticMarket
 
-BID, ASK = Side.BID, Side.ASK
+BID, ASK = BookSide.BID, BookSide.ASK
 START = 1_700_000_040 * 1_000_000_000  # on a minute boundary
 PX = 20_000
 

@@ -9,8 +9,8 @@ import pytest
 from ib_async import IB
 from ib_async.client import Client
 
-from tradeterm.sim.gateway import wire
-from tradeterm.sim.gateway.wire import (
+from tradeterm.sim.gateway.protocol import wire
+from tradeterm.sim.gateway.protocol.wire import (
     UNSET_DOUBLE,
     UNSET_INTEGER,
     FrameDecoder,

@@ -30,21 +30,22 @@ the "next order" kinds); durations and times take ``ms``, ``s`` (default) or ``m
 ======================  =========================================================================
 
 Example: ``--faults "farm@20:5,lost@40:3:1101,reject@60,restart@90:4"``.
+
+The runner acts only through the small protocols below (:class:`Connections`,
+:class:`MarketFaults`, :class:`OrderFaults`, and a restart callable): each fault is a method of
+the object it affects, never a write to that object's attributes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from tradeterm.sim.gateway import encode
-
-if TYPE_CHECKING:
-    from tradeterm.sim.gateway.app import FakeGateway
+from tradeterm.sim.gateway.protocol import encode
 
 log = logging.getLogger(__name__)
 
@@ -136,16 +137,59 @@ TEXTS = {
 }
 
 
+class Connections(Protocol):
+    """The server's side of the faults (:class:`~tradeterm.sim.gateway.protocol.server.GatewayServer`)."""
+
+    def broadcast(self, fields: Sequence[object]) -> None: ...
+    def broadcast_error(self, code: int, text: str) -> None: ...
+    def drop(self, client_ids: Set[int] | None = None) -> int: ...
+    def replace_farm_message(self, old: int, new: int, text: str) -> None: ...
+    def add_pacing_violations(self, count: int) -> None: ...
+
+
+class MarketFaults(Protocol):
+    """The market desk's side of the faults."""
+
+    def stall(self, seconds: float) -> None: ...
+    def hold(self) -> float: ...
+    def release(self, before: float) -> None: ...
+    def drop_all_subscriptions(self) -> None: ...
+    def set_hmds_down(self, down: bool) -> None: ...
+    def refuse_tick_by_tick(self, refuse: bool) -> None: ...
+
+
+class OrderFaults(Protocol):
+    """The order desk's side of the faults."""
+
+    def reject_next(self, reason: str) -> None: ...
+    def set_ack_delay(self, seconds: float, *, hide: bool = False) -> None: ...
+    def clients_with_working_orders(self) -> set[int]: ...
+    def force_fill_working(self, client_ids: Iterable[int]) -> int: ...
+
+
 class FaultRunner:
     """Fires the ``--faults`` plan on schedule; its methods are also the faults' API for tests."""
 
-    def __init__(self, gateway: FakeGateway) -> None:
-        self.gateway = gateway
-        self.plan = parse_faults(gateway.config.faults)
+    def __init__(
+        self,
+        spec: str,
+        *,
+        clock: Callable[[], float],
+        connections: Connections,
+        market: MarketFaults,
+        orders: OrderFaults,
+        restart: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.plan = parse_faults(spec)
         self.fired: list[Fault] = []
+        self._clock = clock
+        self._connections = connections
+        self._market = market
+        self._orders = orders
+        self._restart = restart
 
     async def run(self) -> None:
-        clock = self.gateway.config.clock
+        clock = self._clock
         start = clock()
         for fault in self.plan:
             delay = start + fault.at_s - clock()
@@ -175,7 +219,7 @@ class FaultRunner:
         elif kind == "offline-fill":
             self.fill_while_disconnected()
         elif kind == "restart":
-            await self.gateway.restart(duration)
+            await self._restart(duration)
         elif kind == "pacing":
             self.pacing_violation()
         elif kind == "malformed":
@@ -186,83 +230,63 @@ class FaultRunner:
     # ---- the faults ---------------------------------------------------------------------
 
     def broadcast(self, code: int) -> None:
-        for session in self.gateway.server.sessions:
-            session.send_error(-1, code, TEXTS[code])
+        self._connections.broadcast_error(code, TEXTS[code])
 
     def drop(self, client_ids: set[int] | None = None) -> int:
         """Close client sockets (all, or those of ``client_ids``); returns how many."""
-        dropped = 0
-        for session in list(self.gateway.server.sessions):
-            if client_ids is None or session.client_id in client_ids:
-                session.close()
-                dropped += 1
-        return dropped
+        return self._connections.drop(client_ids)
 
     async def connectivity_lost(self, down_s: float, *, data_lost: bool = False) -> None:
         """1100, market data stops, then 1101 (subscriptions dropped) or 1102."""
         self.broadcast(1100)
-        held = self._hold_market()
+        held = self._market.hold()
         try:
             await asyncio.sleep(down_s)
             if data_lost:
-                self.gateway.market.drop_all_subscriptions()
+                self._market.drop_all_subscriptions()
             self.broadcast(1101 if data_lost else 1102)
         finally:
-            self._release_market(held)
+            self._market.release(held)
 
     async def farm_outage(self, down_s: float) -> None:
         """2103 and no market data for ``down_s`` (the socket stays up), then 2104. Clients
         that connect meanwhile are told the farm is broken, not OK."""
         self.broadcast(2103)
         self._farm_state(2104, 2103)
-        held = self._hold_market()
+        held = self._market.hold()
         try:
             await asyncio.sleep(down_s)
             self._farm_state(2103, 2104)
             self.broadcast(2104)
         finally:
-            self._release_market(held)
+            self._market.release(held)
 
     async def hmds_outage(self, down_s: float) -> None:
         self.broadcast(2105)
         self._farm_state(2106, 2105)
-        self.gateway.market.hmds_down = True
+        self._market.set_hmds_down(True)
         try:
             await asyncio.sleep(down_s)
         finally:
-            self.gateway.market.hmds_down = False
+            self._market.set_hmds_down(False)
             self._farm_state(2105, 2106)
         self.broadcast(2106)
 
-    def _hold_market(self) -> float:
-        """Stop market data until :meth:`_release_market` (so that no tick can slip out
-        before the "restored" message); returns the stall this hold replaced."""
-        before = self.gateway.market.stalled_until
-        self.gateway.market.stall(math.inf)
-        return before
-
-    def _release_market(self, before: float) -> None:
-        """End a hold; a stall that was running before it goes on until it ends."""
-        self.gateway.market.stall(max(0.0, before - self.gateway.config.clock()))
-
     def _farm_state(self, old: int, new: int) -> None:
         """What a new connection is told about a farm: message ``new`` instead of ``old``."""
-        messages = self.gateway.server.farm_messages
-        messages[:] = [(new, TEXTS[new]) if code == old else (code, t) for code, t in messages]
+        self._connections.replace_farm_message(old, new, TEXTS[new])
 
     def stall(self, seconds: float) -> None:
         """Market data stops for ``seconds`` while the socket stays up, with no message."""
-        self.gateway.market.stall(seconds)
+        self._market.stall(seconds)
 
     def reject_next(self, reason: str = "simulated rejection (fault injection)") -> None:
-        self.gateway.oms.reject_next = reason
+        self._orders.reject_next(reason)
 
     def set_ack_delay(self, seconds: float, *, hide: bool = False) -> None:
         """The exchange answers order requests ``seconds`` late (0: at once again); ``hide``:
         TWS shows nothing of them meanwhile (the worst case), else it lists them pending."""
-        desk = self.gateway.desk
-        desk.ack_delay_s = seconds
-        desk.hide_delayed = hide and seconds > 0
+        self._orders.set_ack_delay(seconds, hide=hide)
 
     async def delay_acks(
         self, seconds: float, span_s: float | None = None, *, hide: bool = False
@@ -275,23 +299,21 @@ class FaultRunner:
     def fill_while_disconnected(self) -> int:
         """Drop every client with working orders and fill those orders before they can
         reconnect; returns how many orders were filled."""
-        owners = {o.client_id for o in self.gateway.oms.working()}
+        owners = self._orders.clients_with_working_orders()
         self.drop(owners)
-        return self.gateway.desk.force_fill_working(owners)
+        return self._orders.force_fill_working(owners)
 
     def pacing_violation(self, count: int = 1) -> None:
-        self.gateway.server.pacing_violations += count
+        self._connections.add_pacing_violations(count)
 
     def refuse_tick_by_tick(self, refuse: bool = True) -> None:
         """Answer every later reqTickByTickData with error 10190 (streams already running go
         on); ``refuse=False`` serves them again."""
-        self.gateway.market.tbt_refused = refuse
+        self._market.refuse_tick_by_tick(refuse)
 
     def malformed_frame(self) -> None:
         """A tickPrice with missing fields: ib_async must log it and carry on."""
-        bad = encode.encode_fields([1, 6, "not-a-number"])
-        for session in self.gateway.server.sessions:
-            session.send(bad)
+        self._connections.broadcast(encode.encode_fields([1, 6, "not-a-number"]))
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

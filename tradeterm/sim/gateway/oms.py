@@ -16,6 +16,9 @@ Model notes (documented simplifications): bracket children activate when the par
 completely filled, with their full quantity; DAY orders expire at the daily close
 (:meth:`Oms.expire_day_orders`, called by the server); stop orders are native exchange stops
 (status Submitted while resting).
+
+Over 500 lines because an order's life (transmit, bracket, OCA, modify, cancel, fill) is one
+state machine over the same order table; its parts change each other's orders.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from tradeterm.sim.events import Side
 from tradeterm.sim.gateway.accounts import Books, Execution, InstrumentTerms
+from tradeterm.sim.market_events import BookSide
 from tradeterm.sim.matching import OrderRejected
 
 SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT")
@@ -53,7 +56,7 @@ class Venue(Protocol):
     def submit(
         self,
         key: Hashable,
-        side: Side,
+        side: BookSide,
         qty: int,
         order_type: str,
         limit: int | None = ...,
@@ -315,7 +318,7 @@ class Oms:
 
     def _to_venue(self, order: SimOrder, now_ns: int) -> list[Effect]:
         venue = self.venues[order.terms.con_id]
-        side = Side.BID if order.is_buy else Side.ASK
+        side = BookSide.BID if order.is_buy else BookSide.ASK
         try:
             fills = list(
                 venue.submit(

@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from tradeterm.sim.gateway.request_types import CancelOrder, PlaceOrder
+from tradeterm.sim.gateway.protocol.request_types import CancelOrder, PlaceOrder
 
 if TYPE_CHECKING:
-    from tradeterm.sim.gateway.server import GatewayServer
-    from tradeterm.sim.gateway.session import ClientSession
+    from tradeterm.sim.gateway.protocol.client_session import ClientSession
+    from tradeterm.sim.gateway.protocol.server import GatewayServer
 
 FrameMatcher = Callable[[bytes], bool]
 

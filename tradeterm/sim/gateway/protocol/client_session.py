@@ -8,14 +8,11 @@ import contextlib
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tradeterm.sim.gateway import encode
-from tradeterm.sim.gateway.request_types import Request
-from tradeterm.sim.gateway.wire import Handshake, encode_frame
-
-if TYPE_CHECKING:
-    from tradeterm.sim.gateway.server import GatewayServer
+from tradeterm.sim.gateway.protocol import encode
+from tradeterm.sim.gateway.protocol.request_types import Request
+from tradeterm.sim.gateway.protocol.wire import Handshake, encode_frame
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +33,7 @@ class Subscription:
 class ClientSession:
     """One API connection: negotiated version, client id, outbound queue, subscriptions."""
 
-    def __init__(self, server: GatewayServer, writer: asyncio.StreamWriter) -> None:
-        self.server = server
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.version = 0
         self.handshake: Handshake | None = None
         self.client_id: int | None = None

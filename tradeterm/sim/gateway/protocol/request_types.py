@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from tradeterm.sim.gateway.records import ContractRecord
+from tradeterm.sim.gateway.protocol.records import ContractRecord
 
 
 @dataclass(slots=True, frozen=True)

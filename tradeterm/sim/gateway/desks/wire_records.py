@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tradeterm.sim.catalog import ContractEntry
 from tradeterm.sim.gateway.accounts import Execution, InstrumentTerms
-from tradeterm.sim.gateway.encode import tws_datetime
 from tradeterm.sim.gateway.oms import OrderChanged, SimOrder
-from tradeterm.sim.gateway.records import (
+from tradeterm.sim.gateway.protocol.encode import tws_datetime
+from tradeterm.sim.gateway.protocol.records import (
     CommissionReportRecord,
     ContractRecord,
     ExecutionRecord,

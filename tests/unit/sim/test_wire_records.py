@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tradeterm.sim.gateway.desk_records import NS, parse_filter_time, trading_day
+from tradeterm.sim.gateway.desks.wire_records import NS, parse_filter_time, trading_day
 
 CHICAGO = ZoneInfo("America/Chicago")
 

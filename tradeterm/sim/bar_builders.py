@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tradeterm.sim.events import BarPrint, MarketEvent, TradePrint
+from tradeterm.sim.market_events import BarPrint, MarketEvent, TradePrint
 
 NS = 1_000_000_000
 DAY = 86_400

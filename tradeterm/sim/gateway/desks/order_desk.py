@@ -16,8 +16,12 @@ PreSubmitted, execDetails (reqId -1), openOrder + orderStatus Filled, commission
 position (61), portfolio (7) + account values (6) + time (8), account values multi (73) and
 P&L (94/95) to their subscribers.
 
-Fault hooks (used by :class:`~tradeterm.sim.gateway.faults.FaultRunner`): :attr:`ack_delay_s`,
-:meth:`force_fill_working`, :meth:`reject_next`.
+Over 500 lines because the order messages' scoping and their order on the wire (above) are
+one concern, from the request to the last commissionReport; the account half is
+:mod:`account_desk`, the what-if answer :mod:`what_if`.
+
+Fault hooks (used by :class:`~tradeterm.sim.gateway.faults.FaultRunner`): :meth:`set_ack_delay`,
+:meth:`force_fill_working`, :meth:`reject_next`, :meth:`clients_with_working_orders`.
 """
 
 from __future__ import annotations
@@ -25,31 +29,34 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tradeterm.sim import catalog
 from tradeterm.sim.catalog import ContractEntry
-from tradeterm.sim.gateway import encode_orders
-from tradeterm.sim.gateway.accounts import Execution, InstrumentTerms
-from tradeterm.sim.gateway.desk_account import AccountCon, AccountDesk
-from tradeterm.sim.gateway.desk_records import (
+from tradeterm.sim.gateway.accounts import Books, Execution, InstrumentTerms
+from tradeterm.sim.gateway.desks.account_desk import AccountCon, AccountDesk
+from tradeterm.sim.gateway.desks.context import DeskContext, MarketLink
+from tradeterm.sim.gateway.desks.what_if import WhatIfError, what_if_reply
+from tradeterm.sim.gateway.desks.wire_records import (
     commission_record,
     execution_record,
     order_record,
     parse_filter_time,
     trading_day,
 )
-from tradeterm.sim.gateway.desk_whatif import WhatIfError, what_if_reply
 from tradeterm.sim.gateway.oms import (
     Effect,
     Executed,
+    Oms,
     OrderChanged,
     OrderError,
     OrderRequest,
     SimOrder,
 )
-from tradeterm.sim.gateway.records import ContractRecord
-from tradeterm.sim.gateway.request_types import (
+from tradeterm.sim.gateway.protocol import encode_orders
+from tradeterm.sim.gateway.protocol.client_session import ClientSession
+from tradeterm.sim.gateway.protocol.records import ContractRecord
+from tradeterm.sim.gateway.protocol.request_types import (
     CancelOrder,
     ExecutionFilter,
     PlaceOrder,
@@ -59,12 +66,8 @@ from tradeterm.sim.gateway.request_types import (
     ReqGlobalCancel,
     ReqOpenOrders,
 )
-from tradeterm.sim.gateway.session import ClientSession
+from tradeterm.sim.gateway.protocol.server import GatewayServer
 from tradeterm.sim.matching import SimFill
-
-if TYPE_CHECKING:
-    from tradeterm.sim.gateway.app import FakeGateway
-    from tradeterm.sim.gateway.server import GatewayServer
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +77,12 @@ TEXT_200 = "No security definition has been found for the request"
 
 
 class OrderDesk:
-    def __init__(self, gateway: FakeGateway) -> None:
-        self.gateway = gateway
-        self.oms = gateway.oms
-        self.books = gateway.books
-        self.accounts = AccountDesk(gateway)
+    def __init__(self, context: DeskContext, oms: Oms, books: Books, market: MarketLink) -> None:
+        self.context = context
+        self.oms = oms
+        self.books = books
+        self.market = market
+        self.accounts = AccountDesk(context, books, market)
         self.period_s = 1.0  # periodic P&L / mark pushes
         self.ack_delay_s = 0.0  # fault: the exchange answers order requests this late
         self.hide_delayed = False  # fault: ...and TWS shows nothing of them meanwhile
@@ -98,7 +102,7 @@ class OrderDesk:
 
     @property
     def server(self) -> GatewayServer:
-        return self.gateway.server
+        return self.context.server
 
     def account_values(self, account: str) -> list[tuple[str, str, str]]:
         """The server's account handlers (updates, multi, summary) report these; marks are
@@ -109,7 +113,7 @@ class OrderDesk:
     async def run(self) -> None:
         """Periodic work while the gateway runs: marks and P&L pushes, and at the daily close
         (16:00 US/Central) DAY orders expire and the daily P&L starts again."""
-        clock = self.gateway.config.clock
+        clock = self.context.clock
         day = trading_day(clock())
         try:
             while True:
@@ -128,7 +132,7 @@ class OrderDesk:
         """The trading day ended: DAY orders expire (202 + Cancelled) and reqPnL's dailyPnL
         counts from here (realized P&L so far is set aside)."""
         con_ids = [o.terms.con_id for o in self.oms.working()]
-        self.dispatch(self.oms.expire_day_orders(self.gateway.now_ns()))
+        self.dispatch(self.oms.expire_day_orders(self.context.now_ns()))
         self._after_orders(con_ids)
         for account in self.books.accounts.values():
             account.day_start_realized = self.books.realized(account.account_id)
@@ -137,7 +141,7 @@ class OrderDesk:
     # ---- scoping ----------------------------------------------------------------------------
 
     def _sees(self, session: ClientSession, client_id: int) -> bool:
-        master = self.gateway.config.master_client_id
+        master = self.context.master_client_id
         return session.client_id == client_id or (
             master is not None and session.client_id == master
         )
@@ -213,7 +217,7 @@ class OrderDesk:
 
     def _after_orders(self, con_ids: Iterable[int]) -> None:
         for con_id in set(con_ids):
-            self.gateway.market.after_orders(con_id)
+            self.market.after_orders(con_id)
 
     # ---- ack delay (fault) ------------------------------------------------------------------
 
@@ -257,17 +261,34 @@ class OrderDesk:
 
     # ---- orders -----------------------------------------------------------------------------
 
+    def terms(self, con_id: int) -> InstrumentTerms:
+        """The books' terms of a contract (registered on first use)."""
+        terms = self.books.terms.get(con_id)
+        if terms is None:
+            entry = self.context.contract(con_id)
+            if entry is None:
+                raise KeyError(con_id)
+            terms = InstrumentTerms(
+                con_id=entry.conId,
+                symbol=entry.symbol,
+                local_symbol=entry.localSymbol,
+                tick=entry.tick,
+                multiplier=int(entry.multiplier),
+            )
+            self.books.register(terms)
+        return terms
+
     def resolve(self, c: ContractRecord) -> ContractEntry | None:
         """The catalog contract an order names (by conId, else by its description)."""
         if c.conId:
-            return self.gateway.contract(c.conId)
+            return self.context.contract(c.conId)
         found = catalog.lookup(
             symbol=c.symbol,
             secType=c.secType,
             exchange=c.exchange,
             lastTradeDateOrContractMonth=c.lastTradeDateOrContractMonth,
             localSymbol=c.localSymbol,
-            today=self.gateway.today,
+            today=self.context.today,
             currency=c.currency,
             multiplier=c.multiplier,
             tradingClass=c.tradingClass,
@@ -299,7 +320,7 @@ class OrderDesk:
         entry = self.resolve(req.contract)
         if entry is None:
             return OrderError(client_id, req.orderId, NO_SECURITY_DEFINITION, TEXT_200)
-        account = req.account or self.gateway.config.account
+        account = req.account or self.context.account
         if account not in self.books.accounts:
             text = f"Order rejected - reason:Invalid account {account!r}"
             return OrderError(client_id, req.orderId, ORDER_REJECTED, text)
@@ -320,7 +341,7 @@ class OrderDesk:
             order_ref=req.orderRef,
             outside_rth=req.outsideRth,
         )
-        return order, self.gateway.terms(entry.conId)
+        return order, self.terms(entry.conId)
 
     def place(self, client_id: int, req: PlaceOrder) -> None:
         """Process a placeOrder of ``client_id`` (new order or modification)."""
@@ -329,7 +350,7 @@ class OrderDesk:
             self.dispatch([ready])
             return
         order, terms = ready
-        self.dispatch(self.oms.place(order, terms, self.gateway.now_ns()))
+        self.dispatch(self.oms.place(order, terms, self.context.now_ns()))
         self._after_orders([terms.con_id])
 
     def _what_if(self, session: ClientSession, req: PlaceOrder) -> None:
@@ -337,11 +358,11 @@ class OrderDesk:
         if entry is None:
             session.send_error(req.orderId, NO_SECURITY_DEFINITION, TEXT_200)
             return
-        account = req.account or self.gateway.config.account
+        account = req.account or self.context.account
         if account not in self.books.accounts:
             session.send_error(req.orderId, ORDER_REJECTED, f"Invalid account {account!r}")
             return
-        terms = self.gateway.terms(entry.conId)
+        terms = self.terms(entry.conId)
         try:
             record, state = what_if_reply(self.books, terms, account, _client_id(session), req)
         except WhatIfError as exc:
@@ -359,7 +380,7 @@ class OrderDesk:
 
     def cancel(self, client_id: int, order_id: int) -> None:
         order = self.oms.orders.get((client_id, order_id))
-        self.dispatch(self.oms.cancel(client_id, order_id, self.gateway.now_ns()))
+        self.dispatch(self.oms.cancel(client_id, order_id, self.context.now_ns()))
         if order is not None:
             self._after_orders([order.terms.con_id])
 
@@ -369,7 +390,7 @@ class OrderDesk:
     def global_cancel(self) -> None:
         """Cancel every working order of every client (like TWS's reqGlobalCancel)."""
         con_ids = [o.terms.con_id for o in self.oms.working()]
-        self.dispatch(self.oms.global_cancel(self.gateway.now_ns()))
+        self.dispatch(self.oms.global_cancel(self.context.now_ns()))
         self._after_orders(con_ids)
 
     # ---- snapshots --------------------------------------------------------------------------
@@ -447,6 +468,15 @@ class OrderDesk:
         """The next new order is rejected with error 201 and ``reason``."""
         self.oms.reject_next = reason
 
+    def set_ack_delay(self, seconds: float, *, hide: bool = False) -> None:
+        """The exchange answers order requests ``seconds`` late (0: at once again); ``hide``:
+        TWS shows nothing of them meanwhile (the worst case), else it lists them pending."""
+        self.ack_delay_s = seconds
+        self.hide_delayed = hide and seconds > 0
+
+    def clients_with_working_orders(self) -> set[int]:
+        return {o.client_id for o in self.oms.working()}
+
     def force_fill_working(self, client_ids: Iterable[int]) -> int:
         """Fill every working order of ``client_ids`` that rests at a venue, completely, at its
         limit price (LMT, STP LMT), stop price (STP) or the market's last price (MKT), taking
@@ -467,7 +497,7 @@ class OrderDesk:
             order.at_venue = False
             liquidity = 1 if order.req.order_type == "LMT" else 2
             fill = SimFill(
-                order.perm_id, price, order.remaining, self.gateway.now_ns(), liquidity, 0
+                order.perm_id, price, order.remaining, self.context.now_ns(), liquidity, 0
             )
             self.dispatch(self.oms.on_fills([fill]))
             filled += 1

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tradeterm.sim.gateway.records import ContractRecord
-from tradeterm.sim.gateway.request_types import (
+from tradeterm.sim.gateway.protocol.records import ContractRecord
+from tradeterm.sim.gateway.protocol.request_types import (
     CancelAccountSummary,
     CancelAccountUpdatesMulti,
     CancelHistoricalData,
@@ -56,7 +56,7 @@ from tradeterm.sim.gateway.request_types import (
     StartApi,
     UnsupportedRequest,
 )
-from tradeterm.sim.gateway.wire import UNSET_DOUBLE, UNSET_INTEGER, ProtocolError
+from tradeterm.sim.gateway.protocol.wire import UNSET_DOUBLE, UNSET_INTEGER, ProtocolError
 
 
 class DecodeError(ProtocolError):

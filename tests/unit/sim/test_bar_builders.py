@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tradeterm.sim.bars import (
+from tradeterm.sim.bar_builders import (
     NS,
     Bar,
     BarAggregator,
@@ -21,7 +21,7 @@ from tradeterm.sim.bars import (
     parse_bar_size,
     parse_duration,
 )
-from tradeterm.sim.events import BarPrint, Side, TradePrint
+from tradeterm.sim.market_events import BarPrint, BookSide, TradePrint
 
 CHI = ZoneInfo("America/Chicago")
 BAR_SIZES = ["1 secs", "5 secs", "10 secs", "15 secs", "30 secs", "1 min", "2 mins", "3 mins",
@@ -31,7 +31,7 @@ DST_END = 1762066800  # 2025-11-02 07:00 UTC: US/Central falls back from CDT to 
 
 
 def tp(t_s: float, price: int, size: int = 1) -> TradePrint:
-    return TradePrint(round(t_s * NS), price, size, Side.BID)
+    return TradePrint(round(t_s * NS), price, size, BookSide.BID)
 
 
 def walk(start_s: int, seconds: int, seed: int = 7) -> list[TradePrint]:

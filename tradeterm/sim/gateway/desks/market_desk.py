@@ -6,9 +6,10 @@ second, with synthetic 1-minute history before the start so charts can backfill)
 of recorded data (``--replay FILE`` at ``--speed``), re-timed onto the wall clock so that live
 ticks, bars and history agree.
 
-Faults the desk implements: a data stall (no market data while the socket stays up),
-"data lost" on 1101 (every market-data subscription is dropped; clients must subscribe again)
-and refused tick-by-tick (every reqTickByTickData is answered with error 10190).
+Faults act on the desk through its methods (see :mod:`~tradeterm.sim.gateway.faults`): a data
+stall or hold (no market data while the socket stays up), "data lost" on 1101 (every market-data
+subscription is dropped; clients must subscribe again), a broken historical data farm and
+refused tick-by-tick (every reqTickByTickData is answered with error 10190).
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeterm.sim import catalog
-from tradeterm.sim.bars import NS, parse_bar_size
-from tradeterm.sim.gateway import encode
-from tradeterm.sim.gateway.feed import InstrumentFeed, Watch
-from tradeterm.sim.gateway.records import ContractDetailsRecord, ContractRecord
-from tradeterm.sim.gateway.request_types import (
+from tradeterm.sim.bar_builders import NS, parse_bar_size
+from tradeterm.sim.gateway.desks.context import DeskContext
+from tradeterm.sim.gateway.desks.feed import InstrumentFeed, Watch
+from tradeterm.sim.gateway.protocol import encode
+from tradeterm.sim.gateway.protocol.client_session import ClientSession
+from tradeterm.sim.gateway.protocol.records import ContractDetailsRecord, ContractRecord
+from tradeterm.sim.gateway.protocol.request_types import (
     CancelHistoricalData,
     CancelMktData,
     CancelMktDepth,
@@ -37,13 +43,11 @@ from tradeterm.sim.gateway.request_types import (
     ReqRealTimeBars,
     ReqTickByTickData,
 )
-from tradeterm.sim.gateway.server import GatewayServer
-from tradeterm.sim.gateway.session import ClientSession
+from tradeterm.sim.gateway.protocol.server import GatewayServer
 from tradeterm.sim.replay import load_replay, paced
 from tradeterm.sim.synthetic import SyntheticMarket
 
 if TYPE_CHECKING:
-    from tradeterm.sim.gateway.app import FakeGateway
     from tradeterm.sim.matching import SimFill
 
 log = logging.getLogger(__name__)
@@ -56,9 +60,27 @@ TBT_KINDS = {"Last": "tbtLast", "AllLast": "tbtAllLast", "BidAsk": "tbtBidAsk",
              "MidPoint": "tbtMidPoint"}  # fmt: skip
 
 
+class MarketSettings(Protocol):
+    """The gateway's settings the market desk reads; read live (a new ``rate`` applies at once)."""
+
+    seed: int
+    rate: float  # synthetic market-data events per second
+    history_minutes: int  # synthetic 1-minute history before the start
+    replay: Path | None  # recorded data that the first symbol's feed plays instead
+    speed: float  # replay speed; 0 = as fast as possible
+    symbols: tuple[str, ...]
+
+
 class MarketDesk:
-    def __init__(self, gateway: FakeGateway) -> None:
-        self.gateway = gateway
+    def __init__(
+        self,
+        context: DeskContext,
+        settings: MarketSettings,
+        on_fills: Callable[[list[SimFill]], None],
+    ) -> None:
+        self.context = context
+        self.settings = settings
+        self._on_fills = on_fills  # fills of resting orders caused by the market
         self.feeds: dict[int, InstrumentFeed] = {}
         self.stalled_until = 0.0  # wall-clock seconds; market data is frozen until then
         self.hmds_down = False  # the historical data farm is broken: no history is served
@@ -71,7 +93,7 @@ class MarketDesk:
         """The feed of a catalog contract, created (with its source) on first use."""
         feed = self.feeds.get(con_id)
         if feed is None:
-            entry = self.gateway.contract(con_id)
+            entry = self.context.contract(con_id)
             if entry is None:
                 raise KeyError(f"no contract with conId {con_id}")
             feed = self._create(entry)
@@ -80,23 +102,22 @@ class MarketDesk:
     def feed_for_symbol(self, symbol: str) -> InstrumentFeed:
         """The feed of a root's front month (``ES``) or of a local symbol (``ESZ6``)."""
         symbol = symbol.upper()
-        entry = catalog.front_month(symbol, self.gateway.today)
+        today = self.context.today
+        entry = catalog.front_month(symbol, today)
         if entry is None:
-            found = catalog.lookup(localSymbol=symbol, today=self.gateway.today)
+            found = catalog.lookup(localSymbol=symbol, today=today)
             entry = found[0] if found else None
         if entry is None:
             raise KeyError(f"unknown symbol {symbol!r}")
         return self.feed(entry.conId)
 
     def _create(self, entry: catalog.ContractEntry) -> InstrumentFeed:
-        from tradeterm.sim.gateway.app import START_PRICES
-
-        cfg = self.gateway.config
-        now_ns = self.gateway.now_ns()
+        cfg = self.settings
+        now_ns = self.context.now_ns()
         replaying = cfg.replay is not None and entry.symbol in cfg.symbols[:1]
         synthetic = None
         if not replaying:
-            start = START_PRICES.get(entry.symbol, 100 * entry.tick)
+            start = catalog.start_price(entry)
             minute_ns = 60 * NS
             synthetic = SyntheticMarket(
                 tick_size=entry.tick,
@@ -106,7 +127,7 @@ class MarketDesk:
                 start_ns=now_ns - now_ns % minute_ns,
             )
         feed = InstrumentFeed(
-            entry, on_fills=self._on_fills, synthetic=synthetic, now_ns=self.gateway.now_ns,
+            entry, on_fills=self._on_fills, synthetic=synthetic, now_ns=self.context.now_ns,
             frozen=self.stalled,
         )  # fmt: skip
         self.feeds[entry.conId] = feed
@@ -121,24 +142,26 @@ class MarketDesk:
             self._replay_tasks.append(asyncio.create_task(self._replay(feed)))
         return feed
 
-    def _on_fills(self, fills: list[SimFill]) -> None:
-        self.gateway.desk.dispatch(self.gateway.oms.on_fills(fills))
-
     def after_orders(self, con_id: int) -> None:
         """Publish what an order action did to the public market (called by the order desk)."""
         feed = self.feeds.get(con_id)
         if feed is not None:
             feed.after_orders()
 
+    def last_trade(self, con_id: int) -> int | None:
+        """The last trade price (ticks) of a contract whose feed exists, else None."""
+        feed = self.feeds.get(con_id)
+        return feed.engine.last if feed is not None else None
+
     # ---- the pump -------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Drive the synthetic feeds at the configured rate; tick clocks once a second."""
-        cfg = self.gateway.config
+        cfg = self.settings
         interval = 0.01
         budget = 0.0
         last_second = 0
-        clock = cfg.clock
+        clock = self.context.clock
         was_stalled = False
         try:
             while True:
@@ -170,28 +193,48 @@ class MarketDesk:
             await asyncio.gather(*self._replay_tasks, return_exceptions=True)
 
     async def _replay(self, feed: InstrumentFeed) -> None:
-        cfg = self.gateway.config
+        cfg = self.settings
         assert cfg.replay is not None
         events = load_replay(cfg.replay, symbol=None, tick_size=feed.tick)
         offset: int | None = None
-        clock = cfg.clock
+        clock = self.context.clock
         async for event in paced(events, cfg.speed, max_gap=2.0):
             while clock() < self.stalled_until:
                 await asyncio.sleep(0.05)
             if offset is None:
-                offset = self.gateway.now_ns() - event.ts_ns
+                offset = self.context.now_ns() - event.ts_ns
             feed.push(dataclasses.replace(event, ts_ns=event.ts_ns + offset))
         log.info("replay of %s finished after %d events", cfg.replay, feed.events)
 
     # ---- faults ---------------------------------------------------------------------------------
 
     def stall(self, seconds: float) -> None:
-        self.stalled_until = self.gateway.config.clock() + seconds
+        """Market data stops for ``seconds`` while the socket stays up, with no message."""
+        self.stalled_until = self.context.clock() + seconds
+
+    def hold(self) -> float:
+        """Stop market data until :meth:`release` (so that no tick can slip out before a
+        "restored" message); returns the stall this hold replaced."""
+        before = self.stalled_until
+        self.stall(math.inf)
+        return before
+
+    def release(self, before: float) -> None:
+        """End a :meth:`hold`; a stall that was running before it goes on until it ends."""
+        self.stall(max(0.0, before - self.context.clock()))
 
     def stalled(self) -> bool:
         """Market data is frozen: nothing at all goes to clients, not even what our own
         orders do to the book or a snapshot for a new subscription."""
-        return self.gateway.config.clock() < self.stalled_until
+        return self.context.clock() < self.stalled_until
+
+    def set_hmds_down(self, down: bool) -> None:
+        """The historical data farm is broken (no history is served) or works again."""
+        self.hmds_down = down
+
+    def refuse_tick_by_tick(self, refuse: bool) -> None:
+        """Answer every later reqTickByTickData with error 10190 (or serve them again)."""
+        self.tbt_refused = refuse
 
     def drop_all_subscriptions(self) -> None:
         """1101 "data lost": every market-data stream ends; clients must subscribe again."""
@@ -219,7 +262,7 @@ class MarketDesk:
         self, session: ClientSession, req_id: int, c: ContractRecord
     ) -> InstrumentFeed | None:
         """The feed of the one contract a request names, or error 200 and None."""
-        entries = _lookup(c, self.gateway.today)
+        entries = _lookup(c, self.context.today)
         if len(entries) != 1:
             what = c.localSymbol or f"{c.symbol} {c.secType} {c.lastTradeDateOrContractMonth}"
             session.send_error(req_id, NO_SECURITY,
@@ -255,7 +298,7 @@ class MarketDesk:
         self._forget(session, req.reqId, "history")
 
     async def on_contract_details(self, session: ClientSession, req: ReqContractDetails) -> None:
-        entries = _lookup(req.contract, self.gateway.today, req.includeExpired)
+        entries = _lookup(req.contract, self.context.today, req.includeExpired)
         if not entries:
             session.send_error(req.reqId, NO_SECURITY,
                                "No security definition has been found for the request")  # fmt: skip
@@ -275,7 +318,7 @@ class MarketDesk:
         session.send(encode.tick_req_params(req.reqId, float(feed.tick), "CME", 3))
         session.send(encode.market_data_type(req.reqId, session.market_data_type))
         watch = Watch(session, req.reqId, "mktData", rt_volume="233" in generic)
-        if self.gateway.config.clock() >= self.stalled_until:  # no data while it is frozen
+        if self.context.clock() >= self.stalled_until:  # no data while it is frozen
             feed.send_quote_snapshot(watch)
         if req.snapshot or req.regulatorySnapshot:
             session.send(encode.tick_snapshot_end(req.reqId))

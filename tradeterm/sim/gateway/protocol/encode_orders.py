@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tradeterm.sim.gateway.encode import (
+from tradeterm.sim.gateway.protocol.encode import (
     COMMISSION_REPORT,
     COMPLETED_ORDER,
     COMPLETED_ORDERS_END,
@@ -28,14 +28,14 @@ from tradeterm.sim.gateway.encode import (
     require_version,
     tws_datetime,
 )
-from tradeterm.sim.gateway.records import (
+from tradeterm.sim.gateway.protocol.records import (
     CommissionReportRecord,
     ContractRecord,
     ExecutionRecord,
     OrderRecord,
     OrderStateRecord,
 )
-from tradeterm.sim.gateway.wire import encode_field, encode_fields
+from tradeterm.sim.gateway.protocol.wire import encode_field, encode_fields
 
 
 @dataclass(slots=True, frozen=True)

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from tradeterm.sim.gateway import encode
-from tradeterm.sim.gateway.desk_records import contract_record, money
-from tradeterm.sim.gateway.records import ContractRecord
-from tradeterm.sim.gateway.request_types import (
+from tradeterm.sim.gateway.accounts import Books
+from tradeterm.sim.gateway.desks.context import DeskContext, MarketLink
+from tradeterm.sim.gateway.desks.wire_records import contract_record, money
+from tradeterm.sim.gateway.protocol import encode
+from tradeterm.sim.gateway.protocol.client_session import ClientSession
+from tradeterm.sim.gateway.protocol.records import ContractRecord
+from tradeterm.sim.gateway.protocol.request_types import (
     CancelPnL,
     CancelPnLSingle,
     CancelPositions,
@@ -30,19 +32,16 @@ from tradeterm.sim.gateway.request_types import (
     ReqPnLSingle,
     ReqPositions,
 )
-from tradeterm.sim.gateway.session import ClientSession
-
-if TYPE_CHECKING:
-    from tradeterm.sim.gateway.app import FakeGateway
-    from tradeterm.sim.gateway.server import GatewayServer
+from tradeterm.sim.gateway.protocol.server import GatewayServer
 
 AccountCon = tuple[str, int]  # (account, conId)
 
 
 class AccountDesk:
-    def __init__(self, gateway: FakeGateway) -> None:
-        self.gateway = gateway
-        self.books = gateway.books
+    def __init__(self, context: DeskContext, books: Books, market: MarketLink) -> None:
+        self.context = context
+        self.books = books
+        self.market = market
         self._contracts: dict[int, ContractRecord] = {}
         self._last_pnl: dict[tuple[int, str, int], tuple[float, ...]] = {}
 
@@ -57,12 +56,12 @@ class AccountDesk:
 
     @property
     def server(self) -> GatewayServer:
-        return self.gateway.server
+        return self.context.server
 
     def contract(self, con_id: int) -> ContractRecord:
         record = self._contracts.get(con_id)
         if record is None:
-            entry = self.gateway.contract(con_id)
+            entry = self.context.contract(con_id)
             if entry is None:
                 raise KeyError(con_id)
             record = self._contracts[con_id] = contract_record(entry)
@@ -143,18 +142,16 @@ class AccountDesk:
         )
 
     def _hh_mm(self) -> str:
-        return datetime.fromtimestamp(self.gateway.config.clock(), UTC).strftime("%H:%M")
+        return datetime.fromtimestamp(self.context.clock(), UTC).strftime("%H:%M")
 
     # ---- marks ------------------------------------------------------------------------------
 
     def refresh_marks(self) -> set[AccountCon]:
         """Mark every position to its feed's last trade; the (account, conId) whose mark moved."""
-        feeds = getattr(self.gateway.market, "feeds", None) or {}
         changed: set[AccountCon] = set()
         for acct in self.books.accounts.values():
             for con_id, pos in acct.positions.items():
-                feed = feeds.get(con_id)
-                last = feed.engine.last if feed is not None else None
+                last = self.market.last_trade(con_id)
                 if last is not None and last != pos.last_ticks:
                     pos.last_ticks = last
                     changed.add((acct.account_id, con_id))
@@ -249,7 +246,7 @@ class AccountDesk:
     async def handle_req_account_updates(
         self, session: ClientSession, req: ReqAccountUpdates
     ) -> None:
-        account = req.acctCode or self.gateway.config.account
+        account = req.acctCode or self.context.account
         if not req.subscribe:
             session.unsubscribe("accountUpdates", account)
             return

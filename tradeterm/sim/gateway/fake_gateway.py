@@ -4,11 +4,16 @@
 contract feeds with their matching engines, the order management, the books) and a
 :class:`GatewayServer` that can be stopped and started again on the same port.
 
-* :class:`~tradeterm.sim.gateway.market.MarketDesk` streams market data and contract details
-  and drives the matching engines from the market source (synthetic or replay);
-* :class:`~tradeterm.sim.gateway.desk.OrderDesk` handles orders, executions, positions,
-  account updates and P&L, scoping them per client like TWS;
+* :class:`~tradeterm.sim.gateway.desks.market_desk.MarketDesk` streams market data and
+  contract details and drives the matching engines from the market source (synthetic or
+  replay);
+* :class:`~tradeterm.sim.gateway.desks.order_desk.OrderDesk` handles orders, executions,
+  positions, account updates and P&L, scoping them per client like TWS;
 * :class:`~tradeterm.sim.gateway.faults.FaultRunner` fires scheduled faults.
+
+This module wires them together: the desks get a narrow
+:class:`~tradeterm.sim.gateway.desks.context.DeskContext`, the fault runner the objects its
+faults act on; none of them imports this module.
 
 Use it in-process (tests, the demo)::
 
@@ -30,23 +35,16 @@ from decimal import Decimal
 from pathlib import Path
 
 from tradeterm.sim import catalog
-from tradeterm.sim.gateway.accounts import Books, InstrumentTerms
+from tradeterm.sim.gateway.accounts import Books
+from tradeterm.sim.gateway.desks.context import DeskContext
+from tradeterm.sim.gateway.desks.market_desk import MarketDesk
+from tradeterm.sim.gateway.desks.order_desk import OrderDesk
+from tradeterm.sim.gateway.faults import FaultRunner
 from tradeterm.sim.gateway.oms import Oms, Venue
-from tradeterm.sim.gateway.server import DEFAULT_ACCOUNT, GatewayServer
+from tradeterm.sim.gateway.protocol.server import DEFAULT_ACCOUNT, GatewayServer
+from tradeterm.sim.matching import SimFill
 
 log = logging.getLogger(__name__)
-
-# Where the synthetic market starts, in price units, per root (a plausible late-2026 level).
-START_PRICES: dict[str, Decimal] = {
-    "ES": Decimal("6000.00"),
-    "MES": Decimal("6000.00"),
-    "NQ": Decimal("21000.00"),
-    "MNQ": Decimal("21000.00"),
-    "YM": Decimal("44000"),
-    "RTY": Decimal("2400.0"),
-    "CL": Decimal("70.00"),
-    "GC": Decimal("2700.0"),
-}
 
 
 @dataclass(slots=True)
@@ -73,25 +71,21 @@ class GatewayConfig:
 class _Venues(Mapping[int, Venue]):
     """conId -> matching engine, creating the instrument's feed on first use."""
 
-    def __init__(self, gateway: FakeGateway) -> None:
-        self._gateway = gateway
+    def __init__(self, market: MarketDesk) -> None:
+        self._market = market
 
     def __getitem__(self, con_id: int) -> Venue:
-        return self._gateway.market.feed(con_id).engine
+        return self._market.feed(con_id).engine
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._gateway.market.feeds)
+        return iter(self._market.feeds)
 
     def __len__(self) -> int:
-        return len(self._gateway.market.feeds)
+        return len(self._market.feeds)
 
 
 class FakeGateway:
     def __init__(self, config: GatewayConfig | None = None) -> None:
-        from tradeterm.sim.gateway.desk import OrderDesk
-        from tradeterm.sim.gateway.faults import FaultRunner
-        from tradeterm.sim.gateway.market import MarketDesk
-
         self.config = cfg = config or GatewayConfig()
         self.today = cfg.today or catalog.chicago_today()
         accounts = [cfg.account, *cfg.extra_accounts]
@@ -101,10 +95,24 @@ class FakeGateway:
         self.books = Books(
             accounts, commission_per_contract=cfg.commission, start_cash=cfg.starting_cash
         )
-        self.oms = Oms(self.books, _Venues(self))
-        self.market = MarketDesk(self)
-        self.desk = OrderDesk(self)
-        self.faults = FaultRunner(self)
+        self.context = DeskContext(
+            server=self.server,
+            clock=cfg.clock,
+            today=self.today,
+            account=cfg.account,
+            master_client_id=cfg.master_client_id,
+        )
+        self.market = MarketDesk(self.context, cfg, on_fills=self._on_fills)
+        self.oms = Oms(self.books, _Venues(self.market))
+        self.desk = OrderDesk(self.context, self.oms, self.books, self.market)
+        self.faults = FaultRunner(
+            cfg.faults,
+            clock=cfg.clock,
+            connections=self.server,
+            market=self.market,
+            orders=self.desk,
+            restart=self.restart,
+        )
         self.market.install(self.server)
         self.desk.install(self.server)
         self._tasks: list[asyncio.Task[None]] = []
@@ -145,28 +153,9 @@ class FakeGateway:
     def uptime_s(self) -> float:
         return 0.0 if self._started_at is None else self.config.clock() - self._started_at
 
-    # ---- shared lookups -------------------------------------------------------------------
-
-    def contract(self, con_id: int) -> catalog.ContractEntry | None:
-        found = catalog.lookup(conId=con_id, today=self.today, include_expired=True)
-        return found[0] if found else None
-
-    def terms(self, con_id: int) -> InstrumentTerms:
-        """The books' terms of a contract (registered on first use)."""
-        terms = self.books.terms.get(con_id)
-        if terms is None:
-            entry = self.contract(con_id)
-            if entry is None:
-                raise KeyError(con_id)
-            terms = InstrumentTerms(
-                con_id=entry.conId,
-                symbol=entry.symbol,
-                local_symbol=entry.localSymbol,
-                tick=entry.tick,
-                multiplier=int(entry.multiplier),
-            )
-            self.books.register(terms)
-        return terms
+    def _on_fills(self, fills: list[SimFill]) -> None:
+        """Fills of resting orders caused by the market go to the order desk."""
+        self.desk.on_fills(fills)
 
     def now_ns(self) -> int:
-        return int(self.config.clock() * 1e9)
+        return self.context.now_ns()

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from tradeterm.sim.gateway.accounts import Books, InstrumentTerms
 from tradeterm.sim.gateway.oms import SUPPORTED_TYPES, to_ticks
-from tradeterm.sim.gateway.records import OrderRecord, OrderStateRecord
-from tradeterm.sim.gateway.request_types import PlaceOrder
+from tradeterm.sim.gateway.protocol.records import OrderRecord, OrderStateRecord
+from tradeterm.sim.gateway.protocol.request_types import PlaceOrder
 
 TEXT_110 = "The price does not conform to the minimum price variation for this contract."
 

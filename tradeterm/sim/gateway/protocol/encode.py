@@ -14,8 +14,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from tradeterm.sim.gateway.records import BarRecord, ContractDetailsRecord, ContractRecord
-from tradeterm.sim.gateway.wire import ERROR_TIME_VERSION, MAX_VERSION, MIN_VERSION, encode_fields
+from tradeterm.sim.gateway.protocol.records import BarRecord, ContractDetailsRecord, ContractRecord
+from tradeterm.sim.gateway.protocol.wire import (
+    ERROR_TIME_VERSION,
+    MAX_VERSION,
+    MIN_VERSION,
+    encode_fields,
+)
 
 Fields = list[str]
 

@@ -17,12 +17,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from tradeterm.sim.bars import NS, Bar, BarAggregator, BarHistory, format_bar_time
+from tradeterm.sim.bar_builders import NS, Bar, BarAggregator, BarHistory, format_bar_time
 from tradeterm.sim.catalog import ContractEntry
-from tradeterm.sim.events import BarPrint, BookClear, BookDelta, MarketEvent, Side, TradePrint
-from tradeterm.sim.gateway import encode
-from tradeterm.sim.gateway.records import BarRecord
-from tradeterm.sim.gateway.session import ClientSession
+from tradeterm.sim.gateway.protocol import encode
+from tradeterm.sim.gateway.protocol.client_session import ClientSession
+from tradeterm.sim.gateway.protocol.records import BarRecord
+from tradeterm.sim.market_events import (
+    BarPrint,
+    BookClear,
+    BookDelta,
+    BookSide,
+    MarketEvent,
+    TradePrint,
+)
 from tradeterm.sim.matching import MatchingEngine
 from tradeterm.sim.synthetic import SyntheticMarket
 
@@ -158,8 +165,8 @@ class InstrumentFeed:
     def _publish_book(self) -> None:
         book = self.engine.book
         bid, ask = book.best_bid, book.best_ask
-        top = (bid, book.size(Side.BID, bid) if bid is not None else 0,
-               ask, book.size(Side.ASK, ask) if ask is not None else 0)  # fmt: skip
+        top = (bid, book.size(BookSide.BID, bid) if bid is not None else 0,
+               ask, book.size(BookSide.ASK, ask) if ask is not None else 0)  # fmt: skip
         top_changed = top != self._top
         old = self._top
         self._top = top
@@ -200,13 +207,13 @@ class InstrumentFeed:
                 send(encode.tick_size(w.req_id, size_type, size))
 
     def send_depth_snapshot(self, w: Watch) -> None:
-        w.sent = {Side.BID: [], Side.ASK: []}
+        w.sent = {BookSide.BID: [], BookSide.ASK: []}
         if not self._frozen():  # else it goes at the thaw
             self._send_depth(w)
 
     def _send_depth(self, w: Watch) -> None:
         book = self.engine.book
-        for side in (Side.ASK, Side.BID):
+        for side in (BookSide.ASK, BookSide.BID):
             new = book.levels(side, w.rows)
             old = w.sent.get(side, [])
             if new == old:
@@ -221,7 +228,9 @@ class InstrumentFeed:
             for i in range(len(old) - 1, len(new) - 1, -1):
                 self._depth_row(w, i, 2, side, old[i])
 
-    def _depth_row(self, w: Watch, row: int, op: int, side: Side, level: tuple[int, int]) -> None:
+    def _depth_row(
+        self, w: Watch, row: int, op: int, side: BookSide, level: tuple[int, int]
+    ) -> None:
         price, size = self.price(level[0]), level[1]
         if w.smart:
             msg = encode.update_mkt_depth_l2(w.req_id, row, "CME", op, int(side), price, size, True)

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 
-class Side(IntEnum):
+class BookSide(IntEnum):
     """Book side. The values match the TWS depth ``side`` field: 0 ask, 1 bid."""
 
     ASK = 0
     BID = 1
 
     @property
-    def opposite(self) -> Side:
-        return Side.BID if self is Side.ASK else Side.ASK
+    def opposite(self) -> BookSide:
+        return BookSide.BID if self is BookSide.ASK else BookSide.ASK
 
 
 @dataclass(slots=True, frozen=True)
@@ -31,7 +31,7 @@ class BookDelta:
     """The public resting size at one price level changed to ``size`` (0 removes the level)."""
 
     ts_ns: int
-    side: Side
+    side: BookSide
     price: int
     size: int
 
@@ -44,7 +44,7 @@ class TradePrint:
     ts_ns: int
     price: int
     size: int
-    aggressor: Side | None
+    aggressor: BookSide | None
 
 
 @dataclass(slots=True, frozen=True)

@@ -9,7 +9,7 @@ Extension points (market data, orders and accounts are added on top of this):
   carrying ``unsupported`` features (placeOrder, reqMktData, reqHistoricalData) is
   answered with 321 naming them and never reaches its handler. Handlers of one connection
   run one at a time in arrival order; long-running work goes to :meth:`ClientSession.spawn`.
-* **Sending.** (:class:`~tradeterm.sim.gateway.session.ClientSession`, one per connection)
+* **Sending.** (:class:`~tradeterm.sim.gateway.protocol.client_session.ClientSession`, one per connection)
   ``session.send(encode.tick_price(...))`` queues one message (any list of
   fields; encoders return ready ones); ``session.send_error(id, code, text)`` sends an
   error in the session's version layout. Both are synchronous and safe to call from any
@@ -30,13 +30,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence, Set
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from tradeterm.sim.gateway import encode, encode_orders
-from tradeterm.sim.gateway.decode import DecodeError, decode_request, malformed_ids
-from tradeterm.sim.gateway.request_types import (
+from tradeterm.sim.gateway.protocol import encode, encode_orders
+from tradeterm.sim.gateway.protocol.client_session import (
+    VALIDATION_ERROR,
+    ClientSession,
+    Subscription,
+)
+from tradeterm.sim.gateway.protocol.decode import DecodeError, decode_request, malformed_ids
+from tradeterm.sim.gateway.protocol.request_types import (
     CancelAccountSummary,
     CancelAccountUpdatesMulti,
     CancelPositions,
@@ -56,8 +61,7 @@ from tradeterm.sim.gateway.request_types import (
     Request,
     StartApi,
 )
-from tradeterm.sim.gateway.session import VALIDATION_ERROR, ClientSession, Subscription
-from tradeterm.sim.gateway.wire import (
+from tradeterm.sim.gateway.protocol.wire import (
     REFUSED_ACCOUNT,
     SUPPORTED_VERSIONS,
     VERSION_REFUSAL_CODE,
@@ -189,6 +193,36 @@ class GatewayServer:
     def session_for(self, client_id: int) -> ClientSession | None:
         return next((s for s in self.sessions if s.client_id == client_id), None)
 
+    def broadcast(self, fields: Sequence[object]) -> None:
+        """Send one message to every open connection."""
+        for session in self.sessions:
+            session.send(fields)
+
+    def broadcast_error(self, code: int, text: str) -> None:
+        """Send an error/notice without an id (-1) to every open connection."""
+        for session in self.sessions:
+            session.send_error(-1, code, text)
+
+    def drop(self, client_ids: Set[int] | None = None) -> int:
+        """Close client sockets (all, or those of ``client_ids``); returns how many."""
+        dropped = 0
+        for session in self.sessions:
+            if client_ids is None or session.client_id in client_ids:
+                session.close()
+                dropped += 1
+        return dropped
+
+    def replace_farm_message(self, old: int, new: int, text: str) -> None:
+        """What a new connection is told about a data farm: message ``new`` (``text``)
+        instead of ``old``."""
+        self.farm_messages[:] = [
+            (new, text) if code == old else (code, t) for code, t in self.farm_messages
+        ]
+
+    def add_pacing_violations(self, count: int) -> None:
+        """Answer the next ``count`` requests with error 100 (a pacing violation)."""
+        self.pacing_violations += count
+
     def subscribers(self, kind: str) -> list[tuple[ClientSession, Subscription]]:
         """Every (session, subscription) of ``kind`` across open sessions."""
         return [(s, sub) for s in self.sessions for sub in s.subscriptions_of(kind)]
@@ -211,7 +245,7 @@ class GatewayServer:
             self._connections.add(task)
         if self.wrap_writer is not None:
             writer = self.wrap_writer(writer)
-        session = ClientSession(self, writer)
+        session = ClientSession(writer)
         self._sessions.append(session)
         try:
             await self._serve(session, reader)
