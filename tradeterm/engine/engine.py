@@ -1066,7 +1066,7 @@ class Engine:
     # ---- snapshots -----------------------------------------------------------------------
 
     def snapshot(self, tape: int | None = 200) -> EngineSnapshot:
-        orders = self.orders
+        orders, risk = self.orders, self.risk
         trading = self.trading_state
         return EngineSnapshot(
             instrument=self.instrument,
@@ -1085,6 +1085,8 @@ class Engine:
             kill=self.kill_switch.last,
             calendar=self.calendar,
             feed_ages=self._feed_ages(),
+            drawdown=risk.drawdown if risk is not None else None,
+            order_rate=risk.orders_in_last_second() if risk is not None else None,
         )
 
     def _feed_ages(self) -> tuple[tuple[Feed, float], ...]:

@@ -543,15 +543,12 @@ class TradingApp(App[int]):
         return None
 
     def _paint_risk(self, main: TradingScreen, snap: EngineSnapshot) -> None:
-        risk = self.engine.risk if self.engine is not None else None
         cfg = self.market_config.risk
         panel = main.query_one("#risk", panels.Panel)
         panel.set(
             panels.risk_text(
                 snap, limit=cfg.daily_loss_limit, max_dd=cfg.max_drawdown,
-                drawdown=risk.drawdown if risk is not None else None,
-                max_position=cfg.max_position,
-                rate=risk.orders_in_last_second() if risk is not None else None,
+                drawdown=snap.drawdown, max_position=cfg.max_position, rate=snap.order_rate,
                 max_rate=cfg.max_orders_per_s, width=panel.content_size.width,
             )
         )  # fmt: skip
@@ -559,9 +556,9 @@ class TradingApp(App[int]):
     def _paint_status(self, main: TradingScreen, snap: EngineSnapshot | None) -> None:
         now = self.clock()
         session = None
-        if self.engine is not None:
+        if snap is not None:
             with contextlib.suppress(Exception):
-                session = panels.session_text(self.engine.calendar, now)
+                session = panels.session_text(snap.calendar, now)
         text = panels.status_text(
             mode=self.mode, symbol=self.settings.symbol, snap=snap, armed=self.armed,
             confirmed=self.confirmed, qty=self.qty, now_ns=now, session=session,
@@ -736,7 +733,7 @@ class TradingApp(App[int]):
 
     def ask_account(self) -> None:
         engine = self.engine
-        account = engine.broker.account if engine is not None else None
+        account = engine.snapshot(tape=0).account if engine is not None else None
         if not account:
             self.notify("waiting for the account from IB", severity="warning")
             return
