@@ -31,15 +31,12 @@ from textual.widgets import RichLog, Static
 
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import Settings
-from tradeterm.domain import Instrument, OrderType, Side
+from tradeterm.domain import Instrument, Side
 from tradeterm.engine.commands import (
     CancelAll,
-    CancelOrder,
     Command,
     CommandResult,
     Flatten,
-    PlaceBracket,
-    PlaceOrder,
     Reverse,
 )
 from tradeterm.engine.engine import Engine
@@ -61,7 +58,7 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.marketdata import Changed
 from tradeterm.runtime import Runtime, on_stop_signals
-from tradeterm.ui import layout, panels
+from tradeterm.ui import layout, order_entry, panels
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
 from tradeterm.ui.health import book_banner
 from tradeterm.ui.keys import (
@@ -579,63 +576,46 @@ class TradingApp(App[int]):
     def key_of(self, action_id: str) -> str:
         return first_key(self.keymap, action_id)
 
-    def can_trade(self, what: str) -> bool:
-        if self.engine is None or not self.started.is_set():
-            self.notify(f"{what}: not connected yet", severity="warning")
-            return False
-        if not self.confirmed:
-            self.notify(f"{what}: type the LIVE account id first", severity="warning")
-            return False
-        if not self.armed:
-            snap = self.engine.snapshot(tape=0)
-            if snap.trading_state != "ACTIVE":  # disarmed by the halt: arming is a re-arm
-                self.notify(f"{what}: trading is {snap.trading_state} ({snap.trading_reason}); "
-                            f"press {self.key_of('arm')} to re-arm with a typed reason",
-                            severity="warning")  # fmt: skip
-            else:
-                self.notify(f"{what}: DISARMED (press {self.key_of('arm')} to arm)",
-                            severity="warning", timeout=2)  # fmt: skip
-            return False
-        return True
+    def desk(self) -> order_entry.Desk:
+        """What order entry knows now: the engine's snapshot and the screen's state."""
+        engine = self.engine
+        snap = engine.snapshot(tape=0) if engine is not None else None
+        return order_entry.Desk(
+            instrument=snap.instrument if snap is not None else None,
+            connected=engine is not None and self.started.is_set(),
+            confirmed=self.confirmed, armed=self.armed,
+            trading_state=snap.trading_state if snap is not None else "ACTIVE",
+            trading_reason=snap.trading_reason if snap is not None else "",
+            qty=self.qty, bracket=self.market_config.bracket, arm_key=self.key_of("arm"),
+        )  # fmt: skip
+
+    def act(self, decision: order_entry.Decision) -> None:
+        """Send the command order entry decided on, or say why nothing was sent."""
+        match decision:
+            case order_entry.Send(command=command, what=what):
+                self.send(command, what)
+            case order_entry.Refusal(text=text, timeout=timeout) if text:
+                if timeout is None:
+                    self.notify(text, severity="warning")
+                else:
+                    self.notify(text, severity="warning", timeout=timeout)
 
     def trade(self, command: Command, what: str) -> None:
-        if self.can_trade(what):
-            self.send(command, what)
+        self.act(order_entry.guarded(self.desk(), command, what))
 
     def send(self, command: Command, what: str) -> None:
         engine = self.engine
         assert engine is not None
         self.spawn(engine.submit(command), what)
 
-    def _entry(self, side: Side, limit: int | None, what: str) -> None:
-        inst = self.instrument
-        if inst is None or not self.can_trade(what):
-            return
-        price = inst.to_price(limit) if limit is not None else None
-        bracket = self.market_config.bracket
-        command: Command
-        if bracket.enabled:
-            command = PlaceBracket(side, self.qty, stop_ticks=bracket.stop_ticks,
-                                   target_ticks=bracket.target_ticks, entry_limit=price,
-                                   resting=price is not None)  # fmt: skip
-        elif price is None:
-            command = PlaceOrder(side, self.qty, OrderType.MARKET)
-        else:
-            command = PlaceOrder(side, self.qty, OrderType.LIMIT, limit=price, resting=True)
-        self.send(command, what)
-
     def market(self, side: Side) -> None:
-        self._entry(side, None, f"{side} market")
+        self.act(order_entry.market(self.desk(), side))
 
     def join(self, side: Side) -> None:
+        """A limit at the touch the ladder shows (what the trader sees is what is joined)."""
         data = self._ladder_data()
-        touch = None
-        if data is not None:
-            touch = data.best_bid if side is Side.BUY else data.best_ask
-        if touch is None:
-            self.notify("no bid/ask to join", severity="warning")
-            return
-        self._entry(side, touch, f"join {'bid' if side is Side.BUY else 'ask'}")
+        bid, ask = (data.best_bid, data.best_ask) if data is not None else (None, None)
+        self.act(order_entry.join(self.desk(), side, bid, ask))
 
     def _ladder_data(self) -> LadderData | None:
         main = self._main()
@@ -646,29 +626,16 @@ class TradingApp(App[int]):
         return main.query_one(Ladder).cursor if main is not None else None
 
     def at_cursor(self, side: Side, *, stop: bool) -> None:
-        """A limit or a stop of ``side`` at the ladder cursor, sent to rest: the side is the
-        key's, never the market's. The engine refuses it if, when it processes it, the limit
-        would trade or the stop would trigger at once (a market that moved onto the cursor)."""
-        cursor, inst = self._cursor(), self.instrument
-        what = f"{side.lower()} {'stop' if stop else 'limit'} at cursor"
-        if cursor is None or inst is None:
-            return
-        if not stop:
-            self._entry(side, cursor, what)
-        elif self.can_trade(what):
-            price = inst.to_price(cursor)
-            self.send(PlaceOrder(side, self.qty, OrderType.STOP, stop=price, resting=True), what)
+        """A limit or a stop of ``side`` at the ladder cursor, sent to rest. The engine refuses
+        it if, when it processes it, the limit would trade or the stop would trigger at once
+        (a market that moved onto the cursor)."""
+        self.act(order_entry.at_cursor(self.desk(), side, self._cursor(), stop=stop))
 
     def cancel_at_cursor(self) -> None:
-        cursor = self._cursor()
-        if cursor is not None:
-            self.trade(CancelAll(at_price=cursor), "cancel at cursor")
+        self.act(order_entry.cancel_at_cursor(self.desk(), self._cursor()))
 
     def cancel_order(self, order_id: str) -> None:
-        if order_id.startswith("ib:"):
-            self.notify("another client's order: read-only here", severity="warning")
-            return
-        self.trade(CancelOrder(order_id), "cancel order")
+        self.act(order_entry.cancel_order(self.desk(), order_id))
 
     def step_qty(self, step: int) -> None:
         qs = self.quantities
