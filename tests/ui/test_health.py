@@ -12,7 +12,7 @@ from typing import Any
 from tests.ui.helpers import gateway, make_app, ready, settings, settle, still_opener, until
 from tradeterm.runtime import Runtime
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.panels import Panel
+from tradeterm.ui.widgets.panel import Panel
 
 
 def status_bar(app: TradingApp) -> Panel:

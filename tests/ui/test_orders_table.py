@@ -13,7 +13,7 @@ from tests.ui.helpers import make_app, own_working, ready, settle
 from tradeterm.domain import Instrument, OrderStatus, Side
 from tradeterm.domain.expiry import ContractMonth
 from tradeterm.engine.events import OrderView
-from tradeterm.ui import panels
+from tradeterm.ui.widgets.orders import OrdersTable
 
 ES = Instrument.from_spec("ES", ContractMonth(2026, 12))
 
@@ -32,7 +32,7 @@ class TableApp(App[None]):
     """The orders table alone: what it lists is only what the test shows it."""
 
     def compose(self) -> ComposeResult:
-        yield panels.OrdersTable(id="orders")
+        yield OrdersTable(id="orders")
 
 
 def cells(table: DataTable[Any], row: int) -> list[str]:
@@ -68,7 +68,7 @@ async def test_orders_table_reads_as_a_trader_talks() -> None:
 async def test_the_column_names_show_before_any_order() -> None:
     app = TableApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.query_one(panels.OrdersTable)
+        table = app.query_one(OrdersTable)
         table.show(ES, [])
         await pilot.pause()
         assert labels(table) == ["#", "side", "qty", "type", "price", "status"]
@@ -77,7 +77,7 @@ async def test_the_column_names_show_before_any_order() -> None:
 async def test_a_partial_fill_shows_filled_of_quantity_in_its_own_column() -> None:
     app = TableApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.query_one(panels.OrdersTable)
+        table = app.query_one(OrdersTable)
         table.show(ES, [order(OrderStatus.SUBMITTED, filled=1, qty=3), order(
             OrderStatus.SUBMITTED, own=False, broker_id=0)])  # fmt: skip
         await pilot.pause()
@@ -91,7 +91,7 @@ async def test_orders_table_columns_fit_what_is_listed_now() -> None:
     # kept the status column that wide for the rest of the session
     app = TableApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.query_one(panels.OrdersTable)
+        table = app.query_one(OrdersTable)
         table.show(ES, [order(OrderStatus.PENDING_CANCEL)])
         await pilot.pause()
         table.show(ES, [order(OrderStatus.SUBMITTED)])
