@@ -26,8 +26,8 @@ from tradeterm.runtime import Runtime
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.oms import SimOrder
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.ladder import Ladder
 from tradeterm.ui.themes import select_theme
+from tradeterm.ui.widgets.ladder import Ladder
 
 __all__ = ["Market", "gateway_position", "working_at_gateway"]
 

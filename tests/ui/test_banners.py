@@ -22,7 +22,7 @@ from tradeterm.domain import OrderType, Side
 from tradeterm.engine.calendar import CHICAGO, CME, NS
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.ladder import Ladder
+from tradeterm.ui.widgets.ladder import Ladder
 
 
 def ct(month: int, day: int, hour: int, minute: int = 0) -> int:

@@ -9,7 +9,7 @@ from rich.cells import cell_len
 
 from tradeterm.domain import Bar, Instrument
 from tradeterm.domain.expiry import ContractMonth
-from tradeterm.ui import panels
+from tradeterm.ui.widgets import chart
 
 
 @pytest.mark.parametrize(("root", "price"), [("ES", "6000.00"), ("CL", "70.00"), ("GC", "2700.0")])
@@ -21,7 +21,7 @@ def test_chart_price_labels_are_on_the_tick(root: str, price: str) -> None:
         o, c = p, p + (7 if i % 3 else -5)
         bars.append(Bar(i * 60_000_000_000, o, max(o, c) + 3, min(o, c) - 3, c, 10))
         p = c
-    text = panels.chart_text(inst, bars, 60, 24, None, True).plain
+    text = chart.chart_text(inst, bars, 60, 24, None, True).plain
     found = [line.split()[0] for line in text.splitlines() if line[:1].isdigit()]
     assert len(found) >= 3
     for label in found:
@@ -31,9 +31,9 @@ def test_chart_price_labels_are_on_the_tick(root: str, price: str) -> None:
 
 def test_axis_prices_take_a_round_step_on_the_tick() -> None:
     # CL: 0.05 apart (5 ticks); GC: a short range, every tick
-    es = panels.axis_prices(Decimal("0.25"), 23_991, 24_030, 6)
+    es = chart.axis_prices(Decimal("0.25"), 23_991, 24_030, 6)
     assert es == [23_992, 24_000, 24_008, 24_016, 24_024]  # 2.00 apart (8 ticks)
-    assert panels.axis_prices(Decimal("0.01"), 6_990, 7_013, 5) == [6_990, 6_995, 7_000, 7_005,
+    assert chart.axis_prices(Decimal("0.01"), 6_990, 7_013, 5) == [6_990, 6_995, 7_000, 7_005,
                                                                     7_010]  # fmt: skip
-    assert panels.axis_prices(Decimal("0.1"), 26_998, 27_001, 9) == [26_998, 26_999, 27_000,
+    assert chart.axis_prices(Decimal("0.1"), 26_998, 27_001, 9) == [26_998, 26_999, 27_000,
                                                                      27_001]  # fmt: skip

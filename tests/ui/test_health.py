@@ -13,7 +13,7 @@ from tests.support.waiting import until
 from tests.ui.helpers import gateway, make_app, ready, settings, settle, still_opener
 from tradeterm.runtime import Runtime
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.panels import Panel
+from tradeterm.ui.widgets.panel import Panel
 
 
 def status_bar(app: TradingApp) -> Panel:

@@ -4,7 +4,7 @@ P&L at price, centring, STALE, and repainting only the rows that changed."""
 from __future__ import annotations
 
 from tests.ui.helpers import gateway, gateway_position, ladder, make_app, ready, settings, settle
-from tradeterm.ui.ladder import Header, Row
+from tradeterm.ui.widgets.ladder import Header, Row
 
 
 async def test_a_trade_marks_the_last_price_with_its_size_and_volume() -> None:

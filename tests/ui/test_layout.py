@@ -14,9 +14,9 @@ from textual.widget import Widget
 from textual.widgets import DataTable, RichLog, Static
 
 from tests.ui.helpers import ladder, make_app, ready, settings, settle
-from tradeterm.ui import panels
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.ladder import Ladder, LadderColumn
+from tradeterm.ui.widgets.ladder import Ladder, LadderColumn
+from tradeterm.ui.widgets.panel import Panel
 
 # the narrowest each panel is useful at (a panel narrower than this must fold away)
 MINIMUM = {"#side": 34, "#log": 30, "#chart": 40}
@@ -62,7 +62,7 @@ def cut_lines(app: TradingApp) -> list[str]:
             found.append(f"ladder row {y} cut: {painted(lad, y)!r}")
     for name in ("#status", "#position", "#risk", "#tape", "#chart", "#keys-hint"):
         panel = screen.query_one(name, Static)
-        text = panel.shown if isinstance(panel, panels.Panel) else str(panel.render())
+        text = panel.shown if isinstance(panel, Panel) else str(panel.render())
         if shown(panel) and " ".join(text.split()) not in on_screen(panel):
             found.append(f"{name} cut: {text!r} shows as {on_screen(panel)!r}")
     orders = screen.query_one("#orders", DataTable)
@@ -80,7 +80,7 @@ async def long_with_a_bid(pilot: Pilot[Any], app: TradingApp) -> None:
     """A position of 1 and a buy limit working three ticks under the market."""
     await ready(pilot, app)
     await pilot.press("a", "b")
-    position = app.screen.query_one("#position", panels.Panel)
+    position = app.screen.query_one("#position", Panel)
     await settle(pilot, app, lambda: "LONG 1" in position.shown, "long 1")
     await pilot.press("down", "down", "down", "left_square_bracket")  # a buy limit
     orders = app.screen.query_one("#orders", DataTable)

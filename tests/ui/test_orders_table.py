@@ -14,7 +14,7 @@ from tests.ui.helpers import make_app, own_working, ready, settle
 from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.events import OrderView
 from tradeterm.engine.types import OrderRole
-from tradeterm.ui import panels
+from tradeterm.ui.widgets.orders import OrdersTable
 
 
 def order(status: OrderStatus, *, limit: int = 23_997, filled: int = 0, qty: int = 2,
@@ -31,7 +31,7 @@ class TableApp(App[None]):
     """The orders table alone: what it lists is only what the test shows it."""
 
     def compose(self) -> ComposeResult:
-        yield panels.OrdersTable(id="orders")
+        yield OrdersTable(id="orders")
 
 
 def cells(table: DataTable[Any], row: int) -> list[str]:
@@ -67,7 +67,7 @@ async def test_orders_table_reads_as_a_trader_talks() -> None:
 async def test_the_column_names_show_before_any_order() -> None:
     app = TableApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.query_one(panels.OrdersTable)
+        table = app.query_one(OrdersTable)
         table.show(ES, [])
         await pilot.pause()
         assert labels(table) == ["#", "side", "qty", "type", "price", "status"]
@@ -76,7 +76,7 @@ async def test_the_column_names_show_before_any_order() -> None:
 async def test_a_partial_fill_shows_filled_of_quantity_in_its_own_column() -> None:
     app = TableApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.query_one(panels.OrdersTable)
+        table = app.query_one(OrdersTable)
         table.show(ES, [order(OrderStatus.SUBMITTED, filled=1, qty=3), order(
             OrderStatus.SUBMITTED, own=False, broker_id=0)])  # fmt: skip
         await pilot.pause()
@@ -90,7 +90,7 @@ async def test_orders_table_columns_fit_what_is_listed_now() -> None:
     # kept the status column that wide for the rest of the session
     app = TableApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.query_one(panels.OrdersTable)
+        table = app.query_one(OrdersTable)
         table.show(ES, [order(OrderStatus.PENDING_CANCEL)])
         await pilot.pause()
         table.show(ES, [order(OrderStatus.SUBMITTED)])

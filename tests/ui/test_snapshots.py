@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from tests.support.waiting import until
 from tests.ui.helpers import ladder, make_app, ready
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.panels import Panel
+from tradeterm.ui.widgets.panel import Panel
 
 
 def before(app: TradingApp, *keys: str) -> Any:
@@ -59,9 +59,9 @@ def test_own_orders_on_the_ladder(snap_compare: Any) -> None:
         await until(lambda: app.screen.query_one("#orders").row_count == 2, "two orders listed")  # type: ignore[attr-defined]
         # the order rate back to 0 at the engine first: the panel may still show the rate
         # painted before the orders went out, and paint "rate 2" a moment later
-        assert app.engine is not None and app.engine.risk is not None
-        risk = app.engine.risk
-        await until(lambda: risk.orders_in_last_second() == 0, "the order rate back to 0")
+        engine = app.engine
+        assert engine is not None
+        await until(lambda: engine.snapshot(tape=0).order_rate == 0, "the order rate back to 0")
         panel = app.screen.query_one("#risk")
         await until(lambda: "rate 0/" in panel.shown, "the rate shown")  # type: ignore[attr-defined]
         await pilot.pause(0.3)

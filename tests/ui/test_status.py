@@ -10,7 +10,7 @@ import pytest
 
 from tests.ui.helpers import make_app, ready, settle
 from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
-from tradeterm.ui.panels import session_text
+from tradeterm.ui.widgets.status import session_text
 
 
 def ct(day: int, hour: int, minute: int = 0) -> int:

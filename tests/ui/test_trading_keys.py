@@ -17,7 +17,7 @@ from tests.ui.helpers import (
 )
 from tradeterm.domain import OrderStatus
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.panels import Panel
+from tradeterm.ui.widgets.panel import Panel
 
 
 def status(app: TradingApp) -> str:

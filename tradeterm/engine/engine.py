@@ -858,6 +858,8 @@ class Engine:
             kill=self.kill_switch.last,
             calendar=self.calendar,
             feed_ages=core.feed_ages(self.clock()) if core is not None else (),
+            drawdown=core.risk.drawdown if core is not None else None,
+            order_rate=core.risk.orders_in_last_second() if core is not None else None,
         )
 
 

@@ -283,3 +283,5 @@ class EngineSnapshot:
     kill: KillProgress | None = None  # the kill switch's last step, None if never pressed
     calendar: SessionCalendar = CME  # the market's sessions: when it is open
     feed_ages: tuple[tuple[Feed, float], ...] = ()  # each watched feed's data age, seconds
+    drawdown: Decimal | None = None  # below the session's peak daily P&L; None before start
+    order_rate: int | None = None  # order messages sent in the last second; None before start

@@ -2,11 +2,16 @@
 
 The app opens the runtime (SIM: the embedded fake gateway) in a worker, starts the engine,
 and reads its event stream. Events never paint: they mark what changed (ladder, orders,
-position, tape, bars, log) and a timer paints at ``ui.paint_hz`` from one snapshot. Keys turn
-into engine commands sent at once in a task (key -> order on the wire in a few ms).
+position, tape, bars, log) and a timer paints at ``ui.paint_hz`` from one snapshot
+(``painter.py``, into the widgets of ``widgets/``, laid out by ``screen.py``). Keys turn into
+engine commands sent at once in a task (key -> order on the wire in a few ms); what a key
+sends, or why it sends nothing, is decided by ``order_entry.py``.
 
 Every error lands in :meth:`TradingApp.report` (log panel + notification): the app never dies
-with a traceback on the user's screen.
+with a traceback on the user's screen. This module is over 500 lines because it is the one
+holder of the screen's state (armed, confirmed, quantity, the kill switch's dialog) and every
+path that changes it (lifecycle, engine events, keys, the re-arm, LIVE and quit dialogs) is
+kept beside that state.
 """
 
 from __future__ import annotations
@@ -20,27 +25,22 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import RichLog, Static
+from textual.widgets import RichLog
 
 from tradeterm.broker.base import ConnectionState
 from tradeterm.config import Settings
-from tradeterm.domain import Instrument, OrderType, Side
+from tradeterm.domain import Instrument, Side
 from tradeterm.engine.commands import (
     CancelAll,
-    CancelOrder,
     Command,
     CommandResult,
     Flatten,
-    PlaceBracket,
-    PlaceOrder,
-    Reverse,
 )
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import (
@@ -48,7 +48,6 @@ from tradeterm.engine.events import (
     CommandDone,
     EngineEvent,
     EngineNotice,
-    EngineSnapshot,
     FillBooked,
     HealthChanged,
     KillProgress,
@@ -61,147 +60,24 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.marketdata import Changed
 from tradeterm.runtime import Runtime, on_stop_signals
-from tradeterm.ui import layout, panels
+from tradeterm.ui import order_entry
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
-from tradeterm.ui.health import book_banner
 from tradeterm.ui.keys import (
     check_keymap,
     first_key,
-    footer_text,
     kill_binding,
-    screen_bindings,
 )
-from tradeterm.ui.ladder import Ladder, LadderData
+from tradeterm.ui.painter import Painter
+from tradeterm.ui.screen import TradingScreen
 from tradeterm.ui.styles import resolve
 from tradeterm.ui.themes import DEFAULT_VARIABLES
+from tradeterm.ui.widgets.ladder import Ladder
+from tradeterm.ui.widgets.ladder_data import LadderData
+from tradeterm.ui.widgets.status import ScreenState, ct_clock
 
 log = logging.getLogger(__name__)
 
 Opener = Callable[[], AbstractAsyncContextManager[Runtime]]
-SIDE_PANELS_HZ = 4.0  # position, risk, status: a human reads them at most this often
-TAPE_HZ = 1.0  # every print shifts every tape line: the tape is the costliest panel to repaint
-# Terminal output budget for the ladder's market data (bytes/s): at kHz market data every
-# book level changes every paint; over SSH bytes are latency. one repainted cell
-# (cursor move, 24-bit colours, text: ~80 measured). Quiet markets paint at ui.paint_hz; a firehose
-# paints the book as often as the budget allows (own orders and fills paint at once).
-BYTES_PER_CELL = 80
-LADDER_BYTES_NARROW = 10_000
-LADDER_BYTES_WIDE = 16_000
-WIDE = 120
-CHART_MIN_S = 0.5  # the chart redraws at most at 2 Hz (a plotext build costs ~15 ms)
-
-
-class TradingScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = screen_bindings()  # type: ignore[assignment]
-
-    def compose(self) -> ComposeResult:
-        yield panels.Panel(id="status")
-        with Horizontal(id="body"):
-            yield Ladder(id="ladder")
-            with Vertical(id="middle"):
-                yield panels.Panel(id="chart")
-                yield panels.LogPanel(id="log")
-            with Vertical(id="side"):
-                yield panels.Panel(id="position")
-                yield panels.Panel(id="risk")
-                yield panels.OrdersTable(id="orders")
-                yield panels.Panel(id="tape")
-        yield Static(footer_text(self._app.keymap), id="keys-hint", markup=False)
-
-    def on_mount(self) -> None:
-        for ladder in self.query(Ladder):  # none when the app is already exiting
-            ladder.focus()
-        self.set_class(self.app.mode == "live", "live")  # type: ignore[attr-defined]
-
-    def on_resize(self) -> None:
-        h = self.size.height
-        self.set_class(h < 34, "short")
-        self.set_class(h < 20, "tiny")
-        self.fit_panels()
-
-    def on_ladder_widths_changed(self) -> None:
-        self.fit_panels()
-
-    def fit_panels(self) -> None:
-        """The panels shown and their widths for this terminal width (``layout.plan``)."""
-        ladder = self.query_one(Ladder)
-        plan = layout.plan(self.size.width, ladder.fit_width)
-        ladder.styles.width = plan.ladder
-        self.query_one("#side").styles.width = plan.side
-        self.set_class(not plan.middle, "narrow")
-        self.set_class(bool(plan.middle) and not plan.chart, "log-only")
-        app = self.app
-        if isinstance(app, TradingApp):
-            app.dirty_all()
-
-    # every action is the app's (one place decides what a key does)
-    def action_arm(self) -> None:
-        self._app.toggle_arm()
-
-    @property
-    def _app(self) -> TradingApp:
-        app = self.app
-        assert isinstance(app, TradingApp)
-        return app
-
-    def action_market(self, side: str) -> None:
-        self._app.market(Side(side))
-
-    def action_join(self, side: str) -> None:
-        self._app.join(Side(side))
-
-    def action_at_cursor(self, side: str, stop: bool) -> None:
-        self._app.at_cursor(Side(side), stop=stop)
-
-    def action_cancel_at_cursor(self) -> None:
-        self._app.cancel_at_cursor()
-
-    def action_cancel_all(self) -> None:
-        self._app.trade(CancelAll(), "cancel all")
-
-    def action_flatten(self) -> None:
-        self._app.trade(Flatten(), "flatten")
-
-    def action_reverse(self) -> None:
-        self._app.trade(Reverse(), "reverse")
-
-    def action_qty(self, step: int) -> None:
-        self._app.step_qty(step)
-
-    def action_qty_preset(self, n: int) -> None:
-        self._app.preset_qty(n)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A digit key past the last quantity preset is not bound (the key does nothing and
-        is not listed)."""
-        if action == "qty_preset":
-            (n,) = parameters
-            return isinstance(n, int) and n <= len(self._app.presets)
-        return True
-
-    def action_cursor(self, ticks: int) -> None:
-        self.query_one(Ladder).move_cursor(ticks)
-
-    def action_page(self, pages: int) -> None:
-        self.query_one(Ladder).page(pages)
-
-    def action_recentre(self) -> None:
-        self.query_one(Ladder).recentre()
-
-    def action_pnl_units(self) -> None:
-        self.query_one(Ladder).toggle_pnl()
-
-    def action_focus_orders(self) -> None:
-        self.query_one(panels.OrdersTable).focus()
-
-    def action_focus_ladder(self) -> None:
-        self.query_one(Ladder).focus()
-
-    def action_help(self) -> None:
-        self._app.push_screen(HelpScreen(self._app.keymap, self._app.presets))
-
-    def action_quit_app(self) -> None:
-        self._app.ask_quit()
 
 
 class TradingApp(App[int]):
@@ -254,17 +130,11 @@ class TradingApp(App[int]):
         self.qty = self.market_config.default_qty
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
-        self._dirty: set[str] = set()
-        self._last_side = 0.0
-        self._last_tape = 0.0
-        self._credit = 0.0
-        self._retry_at: float | None = None  # when the broker retries the connection
-        self._last_chart = 0.0
-        self._chart_due = False
+        self.painter = Painter(settings.ui.paint_hz, clock, self.market_config.risk)
+        self._instrument: Instrument | None = None
         self._kill_screen: KillScreen | None = None
         self._reported: set[str] = set()
         self.results: list[CommandResult] = []  # every command's result (tests read it)
-        self.first_paint_at: float | None = None
         self.stopped_by: str | None = None  # SIGTERM / SIGHUP, when a signal stopped it
         self.unwritten: str | None = None  # at the end: critical rows the journal lost
         self._signals = contextlib.ExitStack()
@@ -379,21 +249,20 @@ class TradingApp(App[int]):
     # ---- events -> dirty flags -------------------------------------------------------------
 
     def dirty_all(self) -> None:
-        self._dirty |= {"ladder", "ladder-now", "orders", "position", "risk", "tape", "status"}
-        self._chart_due = True
+        self.painter.mark_all()
 
     def on_engine_event(self, event: EngineEvent) -> None:
-        d = self._dirty
+        mark = self.painter.mark
         match event:
             case MarketChanged(changes=changes):
-                d.add("ladder")
+                mark("ladder")
                 if changes.kinds & Changed.TRADE:
-                    d |= {"tape", "position"}
+                    mark("tape", "position")
             case BarsChanged(closed=closed):
                 if closed:  # a chart redraw costs ~30 KB of output at 200x60: on close only
-                    self._chart_due = True
+                    self.painter.chart_due = True
             case OrderUpdated(order=o):
-                d |= {"orders", "ladder", "ladder-now", "risk"}
+                mark("orders", "ladder", "ladder-now", "risk")
                 if o.reason and not o.status.is_open:
                     self.log_line("WARNING", f"order {o.order_id} {o.status}: {o.reason}")
             case FillBooked(fill=f):
@@ -402,36 +271,37 @@ class TradingApp(App[int]):
                 self.log_line("INFO", f"FILL {f.side} {f.quantity} @ {px}"
                               + (" (recovered)" if event.historical else ""))  # fmt: skip
             case PositionChanged():
-                d |= {"position", "ladder", "ladder-now", "risk"}
-                self._chart_due = True
+                mark("position", "ladder", "ladder-now", "risk")
+                self.painter.chart_due = True
             case PositionDivergence():
                 self.log_line("WARNING", f"position at IB is {event.broker}, fills said {event.ours}: using IB's")  # fmt: skip
             case CommandDone(result=r):
                 self.results.append(r)
-                d.add("risk")
+                mark("risk")
                 if not r.ok:
                     self.log_line("WARNING", f"refused: {r.reason}")
                     self.notify(r.reason, title="refused", severity="warning", timeout=5)
             case HealthChanged():
-                d |= {"status", "ladder", "ladder-now"}
-                self._retry_at = time.monotonic() + event.retry_in_s if event.retry_in_s else None
+                mark("status", "ladder", "ladder-now")
+                retry_in_s = event.retry_in_s
+                self.painter.retry_at = time.monotonic() + retry_in_s if retry_in_s else None
                 self.log_line("INFO" if event.state is ConnectionState.OK else "WARNING",
                               f"connection {event.state}: {event.reason}")  # fmt: skip
             case RiskUpdate():
-                d |= {"risk", "status"}
+                mark("risk", "status")
                 if event.kind == "transition" and event.state != "ACTIVE":
                     self.armed = False
                 self.log_line("WARNING" if event.kind != "transition" or event.state != "ACTIVE" else "INFO",
                               f"risk {event.kind} ({event.state}): {event.reason}")  # fmt: skip
             case KillProgress():
-                d |= {"risk", "status"}
+                mark("risk", "status")
                 self.armed = False
                 self.log_line("ERROR" if event.done and not event.ok else "WARNING",
                               f"KILL {event.step}: {event.detail}")  # fmt: skip
                 if self._kill_screen is not None and self._kill_screen.is_attached:
                     self._kill_screen.add(event)
             case Reconciled():
-                d |= {"orders", "position", "risk"}  # the engine's notice says it in the log
+                mark("orders", "position", "risk")  # the engine's notice says it in the log
             case EngineNotice():
                 self.log_line(event.level, event.text)
 
@@ -439,7 +309,10 @@ class TradingApp(App[int]):
 
     @property
     def instrument(self) -> Instrument | None:
-        return self.engine.instrument if self.engine is not None else None
+        """The engine's instrument once resolved, from its snapshot (it never changes)."""
+        if self._instrument is None and self.engine is not None:
+            self._instrument = self.engine.snapshot(tape=0).instrument
+        return self._instrument
 
     def log_line(self, level: str, text: str) -> None:
         """A line in the trading screen's log panel, also while a dialog is on top (the kill
@@ -452,7 +325,7 @@ class TradingApp(App[int]):
         except NoMatches:
             return
         style = {"ERROR": "bold $error", "WARNING": "$warning"}.get(level, "")
-        stamp = panels.ct_clock(self.clock())[:8]
+        stamp = ct_clock(self.clock())[:8]
         widget.write(resolve(Text.assemble((f"{stamp} ", "dim"), (text, style)), self))
 
     def _paint(self) -> None:
@@ -462,75 +335,25 @@ class TradingApp(App[int]):
             self.report(exc, "painting")
 
     def paint(self) -> None:
-        engine = self.engine
+        """What changed since the last paint, from one snapshot (``painter.py``)."""
         main = self._main()
         if main is None:
             return
-        if engine is None or engine.instrument is None:  # starting: the connection as it goes
-            self._paint_status(main, engine.snapshot(tape=0) if engine is not None else None)
+        engine = self.engine
+        if engine is None or self.instrument is None:  # starting: the connection as it goes
+            snap = engine.snapshot(tape=0) if engine is not None else None
+            self.painter.paint_status(main, snap, self.screen_state())
             return
-        dirty, self._dirty = self._dirty, set()
-        now = time.monotonic()
-        side_due = now - self._last_side >= 1 / SIDE_PANELS_HZ
-        if not dirty and not self._chart_due:
-            return
-        snap = engine.snapshot(tape=40)
-        inst = engine.instrument
         kill = self._kill_screen
-        if kill is not None and kill.is_attached:  # the position and orders as they are now
-            kill.show_now(snap.pnl.quantity if snap.pnl else 0, snap.orders)
-        if "ladder" in dirty:
-            # the terminal-output budget: market data alone may repaint the book only as
-            # often as the bytes allow; own orders, fills, health paint at once
-            wide = main.size.width >= WIDE
-            budget = LADDER_BYTES_WIDE if wide else LADDER_BYTES_NARROW
-            hz = self.settings.ui.paint_hz
-            self._credit = min(self._credit + budget / hz, budget / 2)
-            if self._credit > 0 or "ladder-now" in dirty:
-                lad = main.query_one(Ladder)
-                banner = book_banner(snap, self.clock(), self._retry_in())
-                pnl = snap.pnl
-                cells = lad.painted_cells
-                lad.show(
-                    LadderData.build(
-                        inst, snap.market, snap.orders,
-                        pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, banner,
-                    )
-                )  # fmt: skip
-                self._credit -= (lad.painted_cells - cells) * BYTES_PER_CELL
-                if self.first_paint_at is None:
-                    self.first_paint_at = time.monotonic()
-            else:
-                self._dirty.add("ladder")  # the next tick
-        if "orders" in dirty:
-            main.query_one(panels.OrdersTable).show(inst, snap.orders + snap.foreign_orders)
-        side = dirty & {"position", "risk", "tape", "status"}
-        if side and not side_due:
-            self._dirty |= side  # later, at the side panels' rate
-        elif side:
-            self._last_side = now
-            if "position" in side:
-                position = main.query_one("#position", panels.Panel)
-                position.set(panels.position_text(inst, snap.pnl, position.content_size.width))
-            if "risk" in side or "position" in side:
-                self._paint_risk(main, snap)
-            if "tape" in side and now - self._last_tape < 1 / TAPE_HZ:
-                self._dirty.add("tape")
-            elif "tape" in side and snap.market is not None:
-                self._last_tape = now
-                tape = main.query_one("#tape", panels.Panel)
-                if tape.display:
-                    tape.set(panels.tape_text(inst, snap.market.tape, max(tape.size.height - 1, 1)))
-            if "status" in side:
-                self._paint_status(main, snap)
-        if self._chart_due and now - self._last_chart >= CHART_MIN_S:
-            self._chart_due = False
-            self._last_chart = now
-            chart = main.query_one("#chart", panels.Panel)
-            if chart.display and chart.size.width:
-                pnl = snap.pnl
-                avg = pnl.avg_price if pnl and pnl.quantity else None
-                chart.set(panels.chart_text(inst, snap.bars, chart.size.width, chart.size.height, avg, self.current_theme.dark))  # fmt: skip
+        self.painter.paint(
+            main,
+            lambda: engine.snapshot(tape=40),
+            self.screen_state(),
+            kill if kill is not None and kill.is_attached else None,
+        )
+
+    def screen_state(self) -> ScreenState:
+        return ScreenState(self.mode, self.settings.symbol, self.armed, self.confirmed, self.qty)
 
     def _main(self) -> TradingScreen | None:
         for screen in self.screen_stack:
@@ -538,103 +361,54 @@ class TradingApp(App[int]):
                 return screen
         return None
 
-    def _paint_risk(self, main: TradingScreen, snap: EngineSnapshot) -> None:
-        risk = self.engine.risk if self.engine is not None else None
-        cfg = self.market_config.risk
-        panel = main.query_one("#risk", panels.Panel)
-        panel.set(
-            panels.risk_text(
-                snap, limit=cfg.daily_loss_limit, max_dd=cfg.max_drawdown,
-                drawdown=risk.drawdown if risk is not None else None,
-                max_position=cfg.max_position,
-                rate=risk.orders_in_last_second() if risk is not None else None,
-                max_rate=cfg.max_orders_per_s, width=panel.content_size.width,
-            )
-        )  # fmt: skip
-
-    def _paint_status(self, main: TradingScreen, snap: EngineSnapshot | None) -> None:
-        now = self.clock()
-        session = None
-        if self.engine is not None:
-            with contextlib.suppress(Exception):
-                session = panels.session_text(self.engine.calendar, now)
-        text = panels.status_text(
-            mode=self.mode, symbol=self.settings.symbol, snap=snap, armed=self.armed,
-            confirmed=self.confirmed, qty=self.qty, now_ns=now, session=session,
-            retry_in_s=self._retry_in(),
-            wide=main.size.width >= 100,
-        )  # fmt: skip
-        main.query_one("#status", panels.Panel).set(text)
-
-    def _retry_in(self) -> float | None:
-        """Seconds to the broker's next reconnect attempt, when one is scheduled."""
-        return max(self._retry_at - time.monotonic(), 0.0) if self._retry_at else None
-
     def _tick(self) -> None:
-        self._dirty |= {"status", "risk", "ladder"}  # the clock, data age, order rate, banner
+        self.painter.mark("status", "risk", "ladder")  # the clock, data age, rate, banner
 
     # ---- trading ---------------------------------------------------------------------------
 
     def key_of(self, action_id: str) -> str:
         return first_key(self.keymap, action_id)
 
-    def can_trade(self, what: str) -> bool:
-        if self.engine is None or not self.started.is_set():
-            self.notify(f"{what}: not connected yet", severity="warning")
-            return False
-        if not self.confirmed:
-            self.notify(f"{what}: type the LIVE account id first", severity="warning")
-            return False
-        if not self.armed:
-            snap = self.engine.snapshot(tape=0)
-            if snap.trading_state != "ACTIVE":  # disarmed by the halt: arming is a re-arm
-                self.notify(f"{what}: trading is {snap.trading_state} ({snap.trading_reason}); "
-                            f"press {self.key_of('arm')} to re-arm with a typed reason",
-                            severity="warning")  # fmt: skip
-            else:
-                self.notify(f"{what}: DISARMED (press {self.key_of('arm')} to arm)",
-                            severity="warning", timeout=2)  # fmt: skip
-            return False
-        return True
+    def desk(self) -> order_entry.Desk:
+        """What order entry knows now: the engine's snapshot and the screen's state."""
+        engine = self.engine
+        snap = engine.snapshot(tape=0) if engine is not None else None
+        return order_entry.Desk(
+            instrument=snap.instrument if snap is not None else None,
+            connected=engine is not None and self.started.is_set(),
+            confirmed=self.confirmed, armed=self.armed,
+            trading_state=snap.trading_state if snap is not None else "ACTIVE",
+            trading_reason=snap.trading_reason if snap is not None else "",
+            qty=self.qty, bracket=self.market_config.bracket, arm_key=self.key_of("arm"),
+        )  # fmt: skip
+
+    def act(self, decision: order_entry.Decision) -> None:
+        """Send the command order entry decided on, or say why nothing was sent."""
+        match decision:
+            case order_entry.Send(command=command, what=what):
+                self.send(command, what)
+            case order_entry.Refusal(text=text, timeout=timeout) if text:
+                if timeout is None:
+                    self.notify(text, severity="warning")
+                else:
+                    self.notify(text, severity="warning", timeout=timeout)
 
     def trade(self, command: Command, what: str) -> None:
-        if self.can_trade(what):
-            self.send(command, what)
+        self.act(order_entry.guarded(self.desk(), command, what))
 
     def send(self, command: Command, what: str) -> None:
         engine = self.engine
         assert engine is not None
         self.spawn(engine.submit(command), what)
 
-    def _entry(self, side: Side, limit: int | None, what: str) -> None:
-        inst = self.instrument
-        if inst is None or not self.can_trade(what):
-            return
-        price = inst.to_price(limit) if limit is not None else None
-        bracket = self.market_config.bracket
-        command: Command
-        if bracket.enabled:
-            command = PlaceBracket(side, self.qty, stop_ticks=bracket.stop_ticks,
-                                   target_ticks=bracket.target_ticks, entry_limit=price,
-                                   resting=price is not None)  # fmt: skip
-        elif price is None:
-            command = PlaceOrder(side, self.qty, OrderType.MARKET)
-        else:
-            command = PlaceOrder(side, self.qty, OrderType.LIMIT, limit=price, resting=True)
-        self.send(command, what)
-
     def market(self, side: Side) -> None:
-        self._entry(side, None, f"{side} market")
+        self.act(order_entry.market(self.desk(), side))
 
     def join(self, side: Side) -> None:
+        """A limit at the touch the ladder shows (what the trader sees is what is joined)."""
         data = self._ladder_data()
-        touch = None
-        if data is not None:
-            touch = data.best_bid if side is Side.BUY else data.best_ask
-        if touch is None:
-            self.notify("no bid/ask to join", severity="warning")
-            return
-        self._entry(side, touch, f"join {'bid' if side is Side.BUY else 'ask'}")
+        bid, ask = (data.best_bid, data.best_ask) if data is not None else (None, None)
+        self.act(order_entry.join(self.desk(), side, bid, ask))
 
     def _ladder_data(self) -> LadderData | None:
         main = self._main()
@@ -645,43 +419,28 @@ class TradingApp(App[int]):
         return main.query_one(Ladder).cursor if main is not None else None
 
     def at_cursor(self, side: Side, *, stop: bool) -> None:
-        """A limit or a stop of ``side`` at the ladder cursor, sent to rest: the side is the
-        key's, never the market's. The engine refuses it if, when it processes it, the limit
-        would trade or the stop would trigger at once (a market that moved onto the cursor)."""
-        cursor, inst = self._cursor(), self.instrument
-        what = f"{side.lower()} {'stop' if stop else 'limit'} at cursor"
-        if cursor is None or inst is None:
-            return
-        if not stop:
-            self._entry(side, cursor, what)
-        elif self.can_trade(what):
-            price = inst.to_price(cursor)
-            self.send(PlaceOrder(side, self.qty, OrderType.STOP, stop=price, resting=True), what)
+        """A limit or a stop of ``side`` at the ladder cursor, sent to rest. The engine refuses
+        it if, when it processes it, the limit would trade or the stop would trigger at once
+        (a market that moved onto the cursor)."""
+        self.act(order_entry.at_cursor(self.desk(), side, self._cursor(), stop=stop))
 
     def cancel_at_cursor(self) -> None:
-        cursor = self._cursor()
-        if cursor is not None:
-            self.trade(CancelAll(at_price=cursor), "cancel at cursor")
+        self.act(order_entry.cancel_at_cursor(self.desk(), self._cursor()))
 
     def cancel_order(self, order_id: str) -> None:
-        if order_id.startswith("ib:"):
-            self.notify("another client's order: read-only here", severity="warning")
-            return
-        self.trade(CancelOrder(order_id), "cancel order")
+        self.act(order_entry.cancel_order(self.desk(), order_id))
 
     def step_qty(self, step: int) -> None:
         qs = self.quantities
         i = qs.index(self.qty) if self.qty in qs else 0
         self.qty = qs[max(0, min(len(qs) - 1, i + step))]
-        self._dirty.add("status")
-        self._last_side = 0.0
+        self.painter.status_now()
 
     def preset_qty(self, n: int) -> None:
         qs = self.presets
         if 1 <= n <= len(qs):
             self.qty = qs[n - 1]
-            self._dirty.add("status")
-            self._last_side = 0.0
+            self.painter.status_now()
 
     def toggle_arm(self) -> None:
         engine = self.engine
@@ -697,8 +456,7 @@ class TradingApp(App[int]):
             return
         self.armed = not self.armed
         self.log_line("INFO", "ARMED: trading keys live" if self.armed else "DISARMED")
-        self._dirty.add("status")
-        self._last_side = 0.0
+        self.painter.status_now()
 
     def ask_rearm(self) -> None:
         engine = self.engine
@@ -732,7 +490,7 @@ class TradingApp(App[int]):
 
     def ask_account(self) -> None:
         engine = self.engine
-        account = engine.broker.account if engine is not None else None
+        account = engine.snapshot(tape=0).account if engine is not None else None
         if not account:
             self.notify("waiting for the account from IB", severity="warning")
             return

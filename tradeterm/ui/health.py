@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tradeterm.broker.base import ConnectionState
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.engine.marketdata import Feed
-from tradeterm.ui.panels import session_text
+from tradeterm.ui.widgets.status import session_text
 
 BOOK = (Feed.QUOTES, Feed.DEPTH)  # the feeds the ladder's book is made of
 RETRY_SHOWN_S = 0.5  # a retry closer than this is under way: RECONNECTING

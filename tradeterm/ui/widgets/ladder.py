@@ -1,9 +1,9 @@
 """The price ladder: a Line-API widget that repaints only the rows that changed.
 
-Each paint (10-20 Hz) the app hands the ladder a :class:`LadderData` built from one engine
-snapshot. The ladder turns every visible price into a :class:`Row` (plain values), compares it
-with the row shown, and refreshes only the rows that differ; ``render_line`` serves cached
-``Strip`` objects. Over SSH, bytes are latency: a quiet market costs nothing, a busy one a few
+Each paint (10-20 Hz) the painter hands the ladder one engine snapshot (``show_snapshot``)
+as a :class:`~tradeterm.ui.widgets.ladder_data.LadderData`. The ladder turns every visible
+price into a :class:`Row` (plain values), compares it with the row shown, and refreshes only
+the rows that differ; ``render_line`` serves cached ``Strip`` objects. Over SSH, bytes are latency: a quiet market costs nothing, a busy one a few
 rows per paint.
 
 Row 0 is a header (column names, centring mode, P&L units), or a banner across the ladder
@@ -14,8 +14,7 @@ the book's cells greyed. Prices descend downwards.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from fractions import Fraction
+from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
@@ -24,97 +23,11 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tradeterm.domain import Instrument, Side
-from tradeterm.engine.events import OrderView
+from tradeterm.engine.events import EngineSnapshot
 from tradeterm.ui.health import Banner
+from tradeterm.ui.widgets.ladder_data import UNCONFIRMED, LadderData
 
 EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
-UNCONFIRMED = "?"  # the mark of an order IB has not confirmed (shown reversed too)
-_TYPE_LETTER = {"MKT": "M", "LMT": "L", "STP": "S", "STP LMT": "SL"}
-
-
-def order_label(orders: Iterable[OrderView]) -> str:
-    """``2L``, ``1S``, ``3L+`` (several types) for the orders working at one price; ending in
-    ``UNCONFIRMED`` (``1L?``) when IB has not confirmed one of them (it may still fill)."""
-    qty, kinds, unconfirmed = 0, [], False
-    for o in orders:
-        qty += o.remaining
-        unconfirmed = unconfirmed or bool(o.unconfirmed)
-        letter = _TYPE_LETTER.get(o.order_type, o.order_type[:1])
-        if letter not in kinds:
-            kinds.append(letter)
-    if not qty:
-        return ""
-    return f"{qty}{kinds[0]}{'+' if len(kinds) > 1 else ''}{UNCONFIRMED if unconfirmed else ''}"
-
-
-@dataclass(slots=True)
-class LadderData:
-    """What the ladder shows, from one snapshot (prices in ticks)."""
-
-    instrument: Instrument
-    bids: dict[int, int] = field(default_factory=dict)
-    asks: dict[int, int] = field(default_factory=dict)
-    volume: dict[int, int] = field(default_factory=dict)
-    last: int | None = None
-    last_size: int = 0
-    buys: dict[int, str] = field(default_factory=dict)
-    sells: dict[int, str] = field(default_factory=dict)
-    position: int = 0
-    avg: Fraction | None = None
-    banner: Banner | None = None  # the book cannot be trusted: why
-
-    @classmethod
-    def build(
-        cls,
-        instrument: Instrument,
-        market: object | None,
-        orders: Iterable[OrderView],
-        position: int,
-        avg: Fraction | None,
-        banner: Banner | None,
-    ) -> LadderData:
-        data = cls(instrument, position=position, avg=avg, banner=banner)
-        if market is not None:
-            from tradeterm.engine.marketdata import MarketSnapshot
-
-            assert isinstance(market, MarketSnapshot)
-            data.bids = {lvl.price: lvl.size for lvl in market.bids}
-            data.asks = {lvl.price: lvl.size for lvl in market.asks}
-            quote = market.quote
-            if quote is not None:  # the top of book may be fresher than depth
-                if quote.bid is not None and quote.bid_size:
-                    data.bids[quote.bid] = quote.bid_size
-                if quote.ask is not None and quote.ask_size:
-                    data.asks[quote.ask] = quote.ask_size
-            data.volume = dict(market.volume_at_price)
-            if market.last is not None:
-                data.last, data.last_size = market.last.price, market.last.size
-        by_price: dict[tuple[Side, int], list[OrderView]] = {}
-        for o in orders:
-            if o.price is not None and o.remaining > 0:
-                by_price.setdefault((o.side, o.price), []).append(o)
-        for (side, price), group in by_price.items():
-            (data.buys if side is Side.BUY else data.sells)[price] = order_label(group)
-        return data
-
-    @property
-    def best_bid(self) -> int | None:
-        return max(self.bids) if self.bids else None
-
-    @property
-    def best_ask(self) -> int | None:
-        return min(self.asks) if self.asks else None
-
-    @property
-    def reference(self) -> int | None:
-        """Where the ladder centres: the last trade, else the middle of the touch."""
-        if self.last is not None:
-            return self.last
-        bid, ask = self.best_bid, self.best_ask
-        if bid is not None and ask is not None:
-            return (bid + ask) // 2
-        return bid if bid is not None else ask
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +192,19 @@ class Ladder(Widget, can_focus=True):
             if self.cursor is None:
                 self.cursor = ref
         self._update()
+
+    def show_snapshot(self, snap: EngineSnapshot, banner: Banner | None) -> None:
+        """Show the book, own orders and the position of ``snap``; ``banner``: why the book
+        cannot be trusted (``tradeterm.ui.health``), None when it can."""
+        if snap.instrument is None:
+            return
+        pnl = snap.pnl
+        self.show(
+            LadderData.build(
+                snap.instrument, snap.market, snap.orders,
+                pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, banner,
+            )
+        )  # fmt: skip
 
     def recentre(self) -> None:
         self.auto = True

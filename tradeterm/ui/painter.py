@@ -1,0 +1,139 @@
+"""The painter: what changed is marked, and a timer paints it from one engine snapshot.
+
+Events never paint: the app marks the parts they changed (``ladder``, ``orders``,
+``position``, ``risk``, ``tape``, ``status``; ``ladder-now`` for own orders, fills and health,
+which paint at once) and :meth:`Painter.paint` runs at ``ui.paint_hz``, taking one snapshot
+only when something is marked. Each part paints at the rate it deserves:
+
+* the ladder's market data within a terminal-output budget (bytes/s): at kHz market data
+  every book level changes every paint, and over SSH bytes are latency. Quiet markets paint at
+  ``ui.paint_hz``; a firehose paints the book as often as the budget allows;
+* the side panels (position, risk, status) at most at ``SIDE_PANELS_HZ``, the tape at
+  ``TAPE_HZ`` (every print shifts every line), the chart at most every ``CHART_MIN_S``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.screen import Screen
+
+from tradeterm.config import RiskConfig
+from tradeterm.engine.events import EngineSnapshot
+from tradeterm.ui.dialogs import KillScreen
+from tradeterm.ui.health import book_banner
+from tradeterm.ui.widgets.chart import ChartPanel
+from tradeterm.ui.widgets.ladder import Ladder
+from tradeterm.ui.widgets.orders import OrdersTable
+from tradeterm.ui.widgets.position import PositionPanel
+from tradeterm.ui.widgets.risk import RiskPanel
+from tradeterm.ui.widgets.status import ScreenState, StatusPanel
+from tradeterm.ui.widgets.tape import TapePanel
+
+SIDE_PANELS_HZ = 4.0  # position, risk, status: a human reads them at most this often
+TAPE_HZ = 1.0  # every print shifts every tape line: the tape is the costliest panel to repaint
+# Terminal output budget for the ladder's market data (bytes/s), one repainted cell being a
+# cursor move, 24-bit colours and text (~80 bytes measured); own orders and fills paint at once.
+BYTES_PER_CELL = 80
+LADDER_BYTES_NARROW = 10_000
+LADDER_BYTES_WIDE = 16_000
+WIDE = 120
+CHART_MIN_S = 0.5  # the chart redraws at most at 2 Hz (a plotext build costs ~15 ms)
+PARTS = frozenset({"ladder", "ladder-now", "orders", "position", "risk", "tape", "status"})
+
+
+class Painter:
+    """See the module notes. ``clock``: the screen's clock (ns; the status bar's time, the
+    session, the ladder's banner); ``limits``: the market's risk limits (the risk panel)."""
+
+    def __init__(self, paint_hz: float, clock: Callable[[], int], limits: RiskConfig) -> None:
+        self.paint_hz = paint_hz
+        self.clock = clock
+        self.limits = limits
+        self.dirty: set[str] = set()
+        self.chart_due = False
+        self.retry_at: float | None = None  # when the broker retries the connection
+        self.first_paint_at: float | None = None
+        self._last_side = 0.0
+        self._last_tape = 0.0
+        self._last_chart = 0.0
+        self._credit = 0.0
+
+    def mark(self, *parts: str) -> None:
+        self.dirty.update(parts)
+
+    def mark_all(self) -> None:
+        self.dirty |= PARTS
+        self.chart_due = True
+
+    def status_now(self) -> None:
+        """The status bar at the next paint, not at the side panels' rate (a key changed it)."""
+        self.dirty.add("status")
+        self._last_side = 0.0
+
+    def retry_in(self) -> float | None:
+        """Seconds to the broker's next reconnect attempt, when one is scheduled."""
+        return max(self.retry_at - time.monotonic(), 0.0) if self.retry_at else None
+
+    def paint_status(
+        self, main: Screen[None], snap: EngineSnapshot | None, state: ScreenState
+    ) -> None:
+        main.query_one(StatusPanel).show_snapshot(snap, state, self.clock(), self.retry_in())
+
+    def paint(
+        self,
+        main: Screen[None],
+        snapshot: Callable[[], EngineSnapshot],
+        state: ScreenState,
+        kill: KillScreen | None,
+    ) -> None:
+        """Paint what is marked on ``main`` from one ``snapshot()``; ``kill``: the kill switch's
+        screen when it is up (it shows the position and orders as they are now)."""
+        dirty, self.dirty = self.dirty, set()
+        now = time.monotonic()
+        side_due = now - self._last_side >= 1 / SIDE_PANELS_HZ
+        if not dirty and not self.chart_due:
+            return
+        snap = snapshot()
+        if kill is not None:
+            kill.show_now(snap.pnl.quantity if snap.pnl else 0, snap.orders)
+        if "ladder" in dirty:
+            self._paint_ladder(main, snap, dirty)
+        if "orders" in dirty:
+            main.query_one(OrdersTable).show_snapshot(snap)
+        side = dirty & {"position", "risk", "tape", "status"}
+        if side and not side_due:
+            self.dirty |= side  # later, at the side panels' rate
+        elif side:
+            self._last_side = now
+            if "position" in side:
+                main.query_one(PositionPanel).show_snapshot(snap)
+            if "risk" in side or "position" in side:
+                main.query_one(RiskPanel).show_snapshot(snap, self.limits)
+            if "tape" in side and now - self._last_tape < 1 / TAPE_HZ:
+                self.dirty.add("tape")
+            elif "tape" in side and snap.market is not None:
+                self._last_tape = now
+                main.query_one(TapePanel).show_snapshot(snap)
+            if "status" in side:
+                self.paint_status(main, snap, state)
+        if self.chart_due and now - self._last_chart >= CHART_MIN_S:
+            self.chart_due = False
+            self._last_chart = now
+            main.query_one(ChartPanel).show_snapshot(snap)
+
+    def _paint_ladder(self, main: Screen[None], snap: EngineSnapshot, dirty: set[str]) -> None:
+        """The terminal-output budget: market data alone may repaint the book only as often as
+        the bytes allow; own orders, fills, health (``ladder-now``) paint at once."""
+        budget = LADDER_BYTES_WIDE if main.size.width >= WIDE else LADDER_BYTES_NARROW
+        self._credit = min(self._credit + budget / self.paint_hz, budget / 2)
+        if self._credit > 0 or "ladder-now" in dirty:
+            lad = main.query_one(Ladder)
+            cells = lad.painted_cells
+            lad.show_snapshot(snap, book_banner(snap, self.clock(), self.retry_in()))
+            self._credit -= (lad.painted_cells - cells) * BYTES_PER_CELL
+            if self.first_paint_at is None:
+                self.first_paint_at = time.monotonic()
+        else:
+            self.dirty.add("ladder")  # the next tick

@@ -1,0 +1,155 @@
+"""The trading screen: the panels laid out for the terminal's width (``layout.plan``), and
+its keys, each turned into one action of the app (one place decides what a key does)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol, cast
+
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Static
+
+from tradeterm.domain import Side
+from tradeterm.engine.commands import CancelAll, Command, Flatten, Reverse
+from tradeterm.ui import layout
+from tradeterm.ui.dialogs import HelpScreen
+from tradeterm.ui.keys import footer_text, screen_bindings
+from tradeterm.ui.widgets.chart import ChartPanel
+from tradeterm.ui.widgets.ladder import Ladder
+from tradeterm.ui.widgets.log import LogPanel
+from tradeterm.ui.widgets.orders import OrdersTable
+from tradeterm.ui.widgets.position import PositionPanel
+from tradeterm.ui.widgets.risk import RiskPanel
+from tradeterm.ui.widgets.status import StatusPanel
+from tradeterm.ui.widgets.tape import TapePanel
+
+
+class ScreenApp(Protocol):
+    """What the trading screen asks of its app (``TradingApp``): the keymap in force, the
+    quantity presets, the mode, and one method per trading key."""
+
+    keymap: dict[str, str]
+    presets: list[int]
+    mode: str
+
+    def toggle_arm(self) -> None: ...
+    def market(self, side: Side) -> None: ...
+    def join(self, side: Side) -> None: ...
+    def at_cursor(self, side: Side, *, stop: bool) -> None: ...
+    def cancel_at_cursor(self) -> None: ...
+    def trade(self, command: Command, what: str) -> None: ...
+    def step_qty(self, step: int) -> None: ...
+    def preset_qty(self, n: int) -> None: ...
+    def dirty_all(self) -> None: ...
+    def ask_quit(self) -> None: ...
+
+
+class TradingScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = screen_bindings()  # type: ignore[assignment]
+
+    def compose(self) -> ComposeResult:
+        yield StatusPanel(id="status")
+        with Horizontal(id="body"):
+            yield Ladder(id="ladder")
+            with Vertical(id="middle"):
+                yield ChartPanel(id="chart")
+                yield LogPanel(id="log")
+            with Vertical(id="side"):
+                yield PositionPanel(id="position")
+                yield RiskPanel(id="risk")
+                yield OrdersTable(id="orders")
+                yield TapePanel(id="tape")
+        yield Static(footer_text(self._app.keymap), id="keys-hint", markup=False)
+
+    def on_mount(self) -> None:
+        for ladder in self.query(Ladder):  # none when the app is already exiting
+            ladder.focus()
+        self.set_class(self._app.mode == "live", "live")
+
+    def on_resize(self) -> None:
+        h = self.size.height
+        self.set_class(h < 34, "short")
+        self.set_class(h < 20, "tiny")
+        self.fit_panels()
+
+    def on_ladder_widths_changed(self) -> None:
+        self.fit_panels()
+
+    def fit_panels(self) -> None:
+        """The panels shown and their widths for this terminal width (``layout.plan``)."""
+        ladder = self.query_one(Ladder)
+        plan = layout.plan(self.size.width, ladder.fit_width)
+        ladder.styles.width = plan.ladder
+        self.query_one("#side").styles.width = plan.side
+        self.set_class(not plan.middle, "narrow")
+        self.set_class(bool(plan.middle) and not plan.chart, "log-only")
+        self._app.dirty_all()
+
+    # every action is the app's (one place decides what a key does)
+    def action_arm(self) -> None:
+        self._app.toggle_arm()
+
+    @property
+    def _app(self) -> ScreenApp:
+        return cast(ScreenApp, self.app)
+
+    def action_market(self, side: str) -> None:
+        self._app.market(Side(side))
+
+    def action_join(self, side: str) -> None:
+        self._app.join(Side(side))
+
+    def action_at_cursor(self, side: str, stop: bool) -> None:
+        self._app.at_cursor(Side(side), stop=stop)
+
+    def action_cancel_at_cursor(self) -> None:
+        self._app.cancel_at_cursor()
+
+    def action_cancel_all(self) -> None:
+        self._app.trade(CancelAll(), "cancel all")
+
+    def action_flatten(self) -> None:
+        self._app.trade(Flatten(), "flatten")
+
+    def action_reverse(self) -> None:
+        self._app.trade(Reverse(), "reverse")
+
+    def action_qty(self, step: int) -> None:
+        self._app.step_qty(step)
+
+    def action_qty_preset(self, n: int) -> None:
+        self._app.preset_qty(n)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A digit key past the last quantity preset is not bound (the key does nothing and
+        is not listed)."""
+        if action == "qty_preset":
+            (n,) = parameters
+            return isinstance(n, int) and n <= len(self._app.presets)
+        return True
+
+    def action_cursor(self, ticks: int) -> None:
+        self.query_one(Ladder).move_cursor(ticks)
+
+    def action_page(self, pages: int) -> None:
+        self.query_one(Ladder).page(pages)
+
+    def action_recentre(self) -> None:
+        self.query_one(Ladder).recentre()
+
+    def action_pnl_units(self) -> None:
+        self.query_one(Ladder).toggle_pnl()
+
+    def action_focus_orders(self) -> None:
+        self.query_one(OrdersTable).focus()
+
+    def action_focus_ladder(self) -> None:
+        self.query_one(Ladder).focus()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self._app.keymap, self._app.presets))
+
+    def action_quit_app(self) -> None:
+        self._app.ask_quit()

@@ -1,0 +1,120 @@
+"""The orders table: this instance's working orders and other clients' (read-only), from the
+engine snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tradeterm.domain import Instrument, OrderStatus
+from tradeterm.engine.events import EngineSnapshot, OrderView
+
+_STATUS_WORDS = {
+    OrderStatus.NEW: "new",
+    OrderStatus.PENDING_SUBMIT: "sending",
+    OrderStatus.SUBMITTED: "working",
+    OrderStatus.PENDING_MODIFY: "modifying",
+    OrderStatus.PENDING_CANCEL: "cancelling",
+    OrderStatus.INACTIVE: "inactive",
+    OrderStatus.FILLED: "filled",
+    OrderStatus.CANCELLED: "cancelled",
+    OrderStatus.REJECTED: "rejected",
+}
+
+
+def order_status(order: OrderView) -> str:
+    """The status in words; UNCONFIRMED and what IB has not confirmed while it may still
+    fill (the safety rule: an order IB has not answered for is shown as working)."""
+    if order.unconfirmed:
+        return f"UNCONFIRMED: {order.unconfirmed}"
+    return _STATUS_WORDS.get(order.status, str(order.status).lower())
+
+
+def order_number(order: OrderView) -> str:
+    """What a trader calls an order: IB's order id (as TWS shows it), ``other`` for another
+    client's, ``-`` before IB has given it one."""
+    if not order.own:
+        return "other"
+    return str(order.broker_id) if order.broker_id is not None else "-"
+
+
+def order_row(inst: Instrument, order: OrderView, filled: bool) -> list[Text]:
+    """One row of the orders table: number, side, quantity, (filled,) type, price on the tick
+    in the market's format, status in words. Each cell starts with the space between columns."""
+    price = order.price
+    cells = [
+        Text(f" {order_number(order)}", justify="right"),
+        Text(f" {order.side}"),
+        Text(f" {order.quantity}", justify="right"),
+        *([Text(f" {order.filled}", justify="right")] if filled else []),
+        Text(f" {order.order_type}"),
+        Text(f" {inst.format_price(price) if price is not None else '-'}", justify="right"),
+        Text(f" {order_status(order)}"),
+    ]
+    return cells
+
+
+class OrdersTable(DataTable[Text]):
+    """This instance's working orders (and other clients', read-only). ``delete`` cancels.
+
+    The columns are rebuilt with the rows: their widths follow what is listed now (a
+    DataTable column only ever grows, so a status shown once, e.g. ``sending``, would
+    otherwise keep its width for the rest of the session). The row key is the order's full
+    id; it shows under the table when the table has focus."""
+
+    BINDINGS = [("delete,backspace", "cancel_selected", "cancel the selected order")]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", cell_padding=0)
+        self._shown: tuple[object, ...] | None = None  # the column names show before any order
+
+    def show(self, inst: Instrument, orders: Sequence[OrderView]) -> None:
+        key = tuple((o.order_id, o.broker_id, o.filled, o.remaining, o.status, o.price,
+                     o.unconfirmed) for o in orders)  # fmt: skip
+        if key == self._shown:
+            return
+        self._shown = key
+        row = self.cursor_row
+        filled = any(o.filled for o in orders)
+        self.clear(columns=True)
+        labels = ["#", "side", "qty", *(["filled"] if filled else []), "type", "price", "status"]
+        right = {"#", "qty", "filled", "price"}
+        self.add_columns(
+            *(Text(f" {c}", justify="right" if c in right else "left") for c in labels)
+        )
+        for o in orders:
+            self.add_row(*order_row(inst, o, filled), key=o.order_id)
+        if orders:
+            self.move_cursor(row=min(row, len(orders) - 1))
+        self._show_selected(self.has_focus)
+
+    def selected_order(self) -> str | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return str(key.value) if key.value is not None else None
+
+    def _show_selected(self, focused: bool) -> None:
+        self.border_subtitle = (self.selected_order() or "") if focused else ""
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._show_selected(self.has_focus)
+
+    def on_focus(self) -> None:
+        self._show_selected(True)
+
+    def on_blur(self) -> None:
+        self._show_selected(False)
+
+    def action_cancel_selected(self) -> None:
+        order_id = self.selected_order()
+        if order_id is not None:
+            cancel = getattr(self.app, "cancel_order", None)
+            if cancel is not None:
+                cancel(order_id)
+
+    def show_snapshot(self, snap: EngineSnapshot) -> None:
+        if snap.instrument is not None:
+            self.show(snap.instrument, snap.orders + snap.foreign_orders)

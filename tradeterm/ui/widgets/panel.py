@@ -1,0 +1,69 @@
+"""The panels' common ground: :class:`Panel`, a Static that repaints only when what it shows
+changed (over SSH every repaint costs bytes), and the text helpers the panels share."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tradeterm.ui.styles import resolve
+
+NS = 1_000_000_000
+
+
+class Panel(Static):
+    """A Static that ignores updates equal to what it shows."""
+
+    DEFAULT_CSS = "Panel { height: auto; }"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("", id=id, classes=classes)
+        self._shown: object = None
+        self.updates = 0
+
+    def set(self, text: Text | str) -> None:
+        key = (text.plain, tuple(text.spans)) if isinstance(text, Text) else text
+        if key == self._shown:
+            return
+        self._shown = key
+        self.updates += 1
+        self._source = text
+        self.update(resolve(text, self.app) if isinstance(text, Text) else text)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._retheme, init=False)
+
+    def _retheme(self) -> None:
+        source = getattr(self, "_source", None)
+        if isinstance(source, Text):
+            self.update(resolve(source, self.app))
+
+    @property
+    def shown(self) -> str:
+        return self._shown[0] if isinstance(self._shown, tuple) else str(self._shown or "")
+
+
+def money(amount: Decimal | float) -> str:
+    return f"{amount:+,.2f}"
+
+
+def signed(text: Text, label: str, amount: Decimal, style_up: str, style_down: str) -> None:
+    text.append(label)
+    style = style_up if amount > 0 else style_down if amount < 0 else ""
+    text.append(money(amount), style=style)
+
+
+def append_item(text: Text, item: Text | str, width: int, sep: str = "  ") -> None:
+    """Append ``item`` to the last line of ``text``, ``sep`` before it, or on a new line when
+    it would pass ``width``: a narrow panel breaks between items, never inside a number."""
+    line = text.plain.rsplit("\n", 1)[-1]
+    if not line:
+        text.append(item)
+    elif width and len(line) + len(sep) + len(item) > width:
+        text.append("\n")
+        text.append(item)
+    else:
+        text.append(sep)
+        text.append(item)

@@ -1,0 +1,62 @@
+"""The risk panel: the trading state and the limits in use, from the engine snapshot."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.text import Text
+
+from tradeterm.config import RiskConfig
+from tradeterm.engine.events import EngineSnapshot
+from tradeterm.ui.widgets.panel import Panel, append_item, money
+
+
+def risk_text(
+    snap: EngineSnapshot, *, limit: Decimal, max_dd: Decimal, drawdown: Decimal | None,
+    max_position: int, rate: int | None, max_rate: float, width: int = 0,
+) -> Text:  # fmt: skip
+    """The risk panel in ``width`` columns: figures move to the next line rather than being
+    cut, sentences wrap between words."""
+    t = Text()
+    t.append("RISK ", style="bold")
+    state = snap.trading_state
+    t.append(
+        state,
+        style={"ACTIVE": "bold $success", "REDUCING": "bold $warning"}.get(
+            state, "bold reverse $error"
+        ),
+    )
+    if snap.trading_reason and state != "ACTIVE":
+        t.append(f" {snap.trading_reason}")
+    t.append("\n")
+    daily = snap.pnl.daily if snap.pnl else Decimal(0)
+    used = -daily / limit if daily < 0 else Decimal(0)
+    t.append(f"day {money(daily)} / -{limit:,.0f}",
+             style="$loss" if used >= Decimal("0.8") else "")  # fmt: skip
+    if drawdown is not None:
+        append_item(t, f"dd {drawdown:,.0f}/{max_dd:,.0f}", width)
+    t.append("\n")
+    pos = abs(snap.pnl.quantity) if snap.pnl else 0
+    t.append(f"pos {pos}/{max_position}")
+    if rate is not None:
+        append_item(t, f"rate {rate}/{max_rate:g}/s", width)
+    if snap.entries_blocked:
+        t.append("\n")
+        t.append(f"entries blocked: {snap.entries_blocked}", style="$warning")
+    if snap.last_refusal:
+        t.append("\n")
+        t.append(f"refused: {snap.last_refusal}", style="$error")
+    return t
+
+
+class RiskPanel(Panel):
+    """The risk panel (``#risk``); the limits are the market's configured ones."""
+
+    def show_snapshot(self, snap: EngineSnapshot, limits: RiskConfig) -> None:
+        self.set(
+            risk_text(
+                snap, limit=limits.daily_loss_limit, max_dd=limits.max_drawdown,
+                drawdown=snap.drawdown, max_position=limits.max_position, rate=snap.order_rate,
+                max_rate=limits.max_orders_per_s, width=self.content_size.width,
+            )
+        )  # fmt: skip

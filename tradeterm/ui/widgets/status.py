@@ -1,0 +1,142 @@
+"""The status bar: mode, market, connection, data age, armed, quantity, the clock and the word
+on the session, from the engine snapshot and the screen's own state."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from tradeterm.engine.calendar import CHICAGO, SessionCalendar
+from tradeterm.engine.events import EngineSnapshot
+from tradeterm.ui.widgets.panel import NS, Panel
+
+WIDE = 100  # columns from which the status bar shows the account and the session
+
+
+def ct_clock(now_ns: int) -> str:
+    return dt.datetime.fromtimestamp(now_ns / NS, CHICAGO).strftime("%H:%M:%S CT")
+
+
+def duration(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    if h >= 24:
+        return f"{h // 24}d{h % 24:02d}h"
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+_ZONE_LABELS = {
+    "America/Chicago": "CT", "US/Central": "CT", "America/New_York": "ET", "US/Eastern": "ET",
+}  # fmt: skip
+
+
+def zone_label(moment: dt.datetime) -> str:
+    """The zone as traders name it: CT for Chicago in winter and summer alike, else IB's."""
+    return _ZONE_LABELS.get(getattr(moment.tzinfo, "key", ""), moment.strftime("%Z"))
+
+
+def session_text(calendar: SessionCalendar, now_ns: int) -> str:
+    """The status bar's word on the session: the countdown to the break while the market is
+    open, else when it opens, in the market's own zone (with the day when it is not today)."""
+    if calendar.is_open(now_ns):
+        return f"break in {duration(calendar.seconds_to_break(now_ns))}"
+    tz = calendar.tz
+    opens = dt.datetime.fromtimestamp(calendar.next_open_ns(now_ns) // NS, tz)
+    days = (opens.date() - dt.datetime.fromtimestamp(now_ns // NS, tz).date()).days
+    day = "" if days == 0 else opens.strftime("%a ") if days < 7 else opens.strftime("%a %d %b ")
+    return f"CLOSED, opens {day}{opens:%H:%M} {zone_label(opens)}"
+
+
+def status_text(
+    *,
+    mode: str,
+    symbol: str,
+    snap: EngineSnapshot | None,
+    armed: bool,
+    confirmed: bool,
+    qty: int,
+    now_ns: int,
+    session: str | None,
+    wide: bool,
+    retry_in_s: float | None = None,
+) -> Text:
+    """The one-line status bar: mode, market, connection, data age, armed, qty, clock, and
+    (wide) ``session``, the word on the session (:func:`session_text`)."""
+    t = Text(no_wrap=True, overflow="ellipsis")
+    badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
+    if mode == "live":
+        t.append(" ██ LIVE ██ ", style=f"bold reverse ${badge}")
+    else:
+        t.append(f" {mode.upper()} ", style=f"bold reverse ${badge}")
+    t.append(" ")
+    inst = snap.instrument if snap else None
+    t.append(inst.local_symbol if inst else symbol, style="bold")
+    if snap is not None:
+        health = snap.health
+        state = str(health.state)
+        warn = "bold $warning"
+        style = {"OK": "$success", "DEGRADED": warn, "SYNCING": warn}.get(state, "bold $error")
+        t.append(" ")
+        t.append(f"IB {state}", style=style)  # the connection: never "LIVE", a trading mode
+        if health.cause and state == "DEGRADED":  # why, in a word or two: fits 80 columns
+            t.append(f" {health.cause}", style="$warning")
+        if retry_in_s is not None and state == "RECONNECTING":  # counts down each second
+            t.append(f" retry in {retry_in_s:.0f}s", style="$warning")
+        market = snap.market
+        if market is not None and market.ts_ns:
+            age = max((now_ns - market.ts_ns) / NS, 0.0)
+            t.append(f" age {age:.1f}s" if age < 60 else f" age {duration(age)}",
+                     style="$warning" if age > 5 else "")  # fmt: skip
+        if wide and snap.account:
+            t.append(f"  acct {snap.account}")
+    t.append("  ")
+    if snap is not None and snap.trading_state != "ACTIVE":
+        t.append(f" {snap.trading_state} ", style="bold reverse $error")
+    elif mode == "live" and not confirmed:
+        t.append(" UNCONFIRMED ", style="bold reverse $warning")
+    elif armed:
+        t.append(" ARMED ", style="bold reverse $armed")
+    else:
+        t.append(" DISARMED ", style="dim reverse")
+    t.append(f"  qty {qty}", style="bold")
+    t.append(f"  {ct_clock(now_ns)}")
+    if session is not None and wide:
+        t.append(f"  {session}")
+    return t
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenState:
+    """What the status bar shows of the screen's own state (not the engine's): the mode, the
+    configured symbol (before the contract is known), armed, the LIVE account confirmed, the
+    order quantity."""
+
+    mode: str
+    symbol: str
+    armed: bool
+    confirmed: bool
+    qty: int
+
+
+class StatusPanel(Panel):
+    """The status bar (``#status``)."""
+
+    def show_snapshot(
+        self, snap: EngineSnapshot | None, state: ScreenState, now_ns: int,
+        retry_in_s: float | None,
+    ) -> None:  # fmt: skip
+        session = None
+        if snap is not None:
+            with contextlib.suppress(Exception):
+                session = session_text(snap.calendar, now_ns)
+        self.set(
+            status_text(
+                mode=state.mode, symbol=state.symbol, snap=snap, armed=state.armed,
+                confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
+                retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
+            )
+        )  # fmt: skip
