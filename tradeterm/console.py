@@ -58,6 +58,7 @@ from tradeterm.engine.events import (
     Reconciled,
     RiskUpdate,
 )
+from tradeterm.engine.types import TradingState
 from tradeterm.text import printable
 
 if TYPE_CHECKING:
@@ -279,7 +280,7 @@ def status(engine: Engine) -> str:
         lines.append(
             f"  {o.order_id} {o.side} {o.remaining}/{o.quantity} {o.order_type}{price} {o.status}"
         )
-    if snap.trading_state != "ACTIVE":
+    if snap.trading_state is not TradingState.ACTIVE:
         lines.append(f"trading {snap.trading_state}: {snap.trading_reason}")
     if snap.entries_blocked:
         lines.append(f"new entries blocked: {snap.entries_blocked}")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from tests.ui.test_banners import BREAK, SATURDAY, WEDNESDAY
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.engine.calendar import CME
 from tradeterm.engine.events import EngineSnapshot, HealthChanged
 from tradeterm.engine.marketdata import Feed
-from tradeterm.ui.health import book_banner
+from tradeterm.ui.banners import book_banner
 from tradeterm.ui.themes import load_themes
 
 

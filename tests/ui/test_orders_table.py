@@ -14,7 +14,7 @@ from tests.ui.helpers import make_app, own_working, ready, settle
 from tradeterm.domain import OrderStatus, Side
 from tradeterm.engine.events import OrderView
 from tradeterm.engine.types import OrderRole
-from tradeterm.ui.widgets.orders import OrdersTable
+from tradeterm.ui.widgets.orders_table import OrdersTable
 
 
 def order(status: OrderStatus, *, limit: int = 23_997, filled: int = 0, qty: int = 2,

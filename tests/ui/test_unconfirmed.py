@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.ui.helpers import gateway, ladder, make_app, ready, settle
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder
-from tradeterm.ui.widgets.orders import OrdersTable
+from tradeterm.ui.widgets.orders_table import OrdersTable
 
 
 async def test_an_order_ib_has_not_confirmed_is_shown_as_such() -> None:

@@ -33,7 +33,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import RichLog
 
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.config import Settings
 from tradeterm.domain import Instrument, Side
 from tradeterm.engine.commands import (
@@ -59,6 +59,7 @@ from tradeterm.engine.events import (
     RiskUpdate,
 )
 from tradeterm.engine.marketdata import Changed
+from tradeterm.engine.types import RiskEventKind, TradingState
 from tradeterm.runtime import Runtime, on_stop_signals
 from tradeterm.ui import order_entry
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
@@ -289,9 +290,12 @@ class TradingApp(App[int]):
                               f"connection {event.state}: {event.reason}")  # fmt: skip
             case RiskUpdate():
                 mark("risk", "status")
-                if event.kind == "transition" and event.state != "ACTIVE":
+                if (
+                    event.kind is RiskEventKind.TRANSITION
+                    and event.state is not TradingState.ACTIVE
+                ):
                     self.armed = False
-                self.log_line("WARNING" if event.kind != "transition" or event.state != "ACTIVE" else "INFO",
+                self.log_line("WARNING" if event.kind is not RiskEventKind.TRANSITION or event.state is not TradingState.ACTIVE else "INFO",
                               f"risk {event.kind} ({event.state}): {event.reason}")  # fmt: skip
             case KillProgress():
                 mark("risk", "status")
@@ -377,7 +381,7 @@ class TradingApp(App[int]):
             instrument=snap.instrument if snap is not None else None,
             connected=engine is not None and self.started.is_set(),
             confirmed=self.confirmed, armed=self.armed,
-            trading_state=snap.trading_state if snap is not None else "ACTIVE",
+            trading_state=snap.trading_state if snap is not None else TradingState.ACTIVE,
             trading_reason=snap.trading_reason if snap is not None else "",
             qty=self.qty, bracket=self.market_config.bracket, arm_key=self.key_of("arm"),
         )  # fmt: skip
@@ -451,7 +455,7 @@ class TradingApp(App[int]):
             self.ask_account()
             return
         state = engine.snapshot(tape=0).trading_state
-        if state != "ACTIVE" and not self.armed:
+        if state is not TradingState.ACTIVE and not self.armed:
             self.ask_rearm()
             return
         self.armed = not self.armed

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from tradeterm.engine.events import KillProgress, OrderView
+from tradeterm.engine.types import KillStep
 from tradeterm.ui.keys import ACTIONS, KILL, display_key
 from tradeterm.ui.styles import resolve
 
@@ -162,7 +163,7 @@ class KillScreen(ModalScreen[None]):
             t.append(f"{mark} {p.step:<11}", style="bold")
             t.append(f" {p.detail}\n")
         self.query_one("#kill-steps", Static).update(t)
-        if progress.step == "unverified":  # not the end: it keeps asking IB
+        if progress.step is KillStep.UNVERIFIED:  # not the end: it keeps asking IB
             end = Text()
             end.append(" HALTED — UNVERIFIED ", style="bold reverse $error")
             end.append(f"  IB has not answered: {progress.detail}. Still asking IB; "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from tradeterm.config import BracketConfig
 from tradeterm.domain import Instrument, OrderType, Side
 from tradeterm.engine.commands import CancelAll, CancelOrder, Command, PlaceBracket, PlaceOrder
+from tradeterm.engine.types import TradingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class Desk:
     connected: bool
     confirmed: bool
     armed: bool
-    trading_state: str
+    trading_state: TradingState
     trading_reason: str
     qty: int
     bracket: BracketConfig
@@ -67,7 +68,7 @@ def refusal(desk: Desk, what: str) -> Refusal | None:
         return Refusal(f"{what}: type the LIVE account id first")
     if desk.armed:
         return None
-    if desk.trading_state != "ACTIVE":  # disarmed by the halt: arming is a re-arm
+    if desk.trading_state is not TradingState.ACTIVE:  # disarmed by the halt: arming is a re-arm
         return Refusal(
             f"{what}: trading is {desk.trading_state} ({desk.trading_reason}); "
             f"press {desk.arm_key} to re-arm with a typed reason"

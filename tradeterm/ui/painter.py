@@ -21,13 +21,13 @@ from textual.screen import Screen
 
 from tradeterm.config import RiskConfig
 from tradeterm.engine.events import EngineSnapshot
+from tradeterm.ui.banners import book_banner
 from tradeterm.ui.dialogs import KillScreen
-from tradeterm.ui.health import book_banner
 from tradeterm.ui.widgets.chart import ChartPanel
 from tradeterm.ui.widgets.ladder import Ladder
-from tradeterm.ui.widgets.orders import OrdersTable
-from tradeterm.ui.widgets.position import PositionPanel
-from tradeterm.ui.widgets.risk import RiskPanel
+from tradeterm.ui.widgets.orders_table import OrdersTable
+from tradeterm.ui.widgets.position_panel import PositionPanel
+from tradeterm.ui.widgets.risk_panel import RiskPanel
 from tradeterm.ui.widgets.status import ScreenState, StatusPanel
 from tradeterm.ui.widgets.tape import TapePanel
 

@@ -19,9 +19,9 @@ from tradeterm.ui.keys import footer_text, screen_bindings
 from tradeterm.ui.widgets.chart import ChartPanel
 from tradeterm.ui.widgets.ladder import Ladder
 from tradeterm.ui.widgets.log import LogPanel
-from tradeterm.ui.widgets.orders import OrdersTable
-from tradeterm.ui.widgets.position import PositionPanel
-from tradeterm.ui.widgets.risk import RiskPanel
+from tradeterm.ui.widgets.orders_table import OrdersTable
+from tradeterm.ui.widgets.position_panel import PositionPanel
+from tradeterm.ui.widgets.risk_panel import RiskPanel
 from tradeterm.ui.widgets.status import StatusPanel
 from tradeterm.ui.widgets.tape import TapePanel
 

@@ -9,18 +9,18 @@ from typing import Any
 
 import pytest
 
+from tests.support.instruments import CL, ES
 from tradeterm.config import BracketConfig
-from tradeterm.domain import ContractMonth, Instrument, OrderType, Side
+from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import CancelAll, CancelOrder, Flatten, PlaceBracket, PlaceOrder
+from tradeterm.engine.types import TradingState
 from tradeterm.ui import order_entry as oe
 from tradeterm.ui.order_entry import Desk, Refusal, Send
 
-ES = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=495512563)
-CL = Instrument.from_spec("CL", ContractMonth(2027, 1), con_id=17340715)
 PX = 24_000  # 6000.00 in ES ticks
 
 READY = Desk(
-    instrument=ES, connected=True, confirmed=True, armed=True, trading_state="ACTIVE",
+    instrument=ES, connected=True, confirmed=True, armed=True, trading_state=TradingState.ACTIVE,
     trading_reason="", qty=2, bracket=BracketConfig(), arm_key="a",
 )  # fmt: skip
 
@@ -29,7 +29,7 @@ def desk(**changed: Any) -> Desk:
     return dataclasses.replace(READY, **changed)
 
 
-HALTED = desk(armed=False, trading_state="HALTED", trading_reason="daily loss limit")
+HALTED = desk(armed=False, trading_state=TradingState.HALTED, trading_reason="daily loss limit")
 
 
 @pytest.mark.parametrize(

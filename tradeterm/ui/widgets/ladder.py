@@ -7,7 +7,7 @@ the rows that differ; ``render_line`` serves cached ``Strip`` objects. Over SSH,
 rows per paint.
 
 Row 0 is a header (column names, centring mode, P&L units), or a banner across the ladder
-when the book cannot be trusted (``tradeterm.ui.health``: stale, disconnected, closed), with
+when the book cannot be trusted (``tradeterm.ui.banners``: stale, disconnected, closed), with
 the book's cells greyed. Prices descend downwards.
 """
 
@@ -24,7 +24,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tradeterm.engine.events import EngineSnapshot
-from tradeterm.ui.health import Banner
+from tradeterm.ui.banners import Banner
 from tradeterm.ui.widgets.ladder_data import UNCONFIRMED, LadderData
 
 EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
@@ -195,7 +195,7 @@ class Ladder(Widget, can_focus=True):
 
     def show_snapshot(self, snap: EngineSnapshot, banner: Banner | None) -> None:
         """Show the book, own orders and the position of ``snap``; ``banner``: why the book
-        cannot be trusted (``tradeterm.ui.health``), None when it can."""
+        cannot be trusted (``tradeterm.ui.banners``), None when it can."""
         if snap.instrument is None:
             return
         pnl = snap.pnl

@@ -10,7 +10,7 @@ from fractions import Fraction
 from tradeterm.domain import Instrument, Side
 from tradeterm.engine.events import OrderView
 from tradeterm.engine.marketdata import MarketSnapshot
-from tradeterm.ui.health import Banner
+from tradeterm.ui.banners import Banner
 
 UNCONFIRMED = "?"  # the mark of an order IB has not confirmed (shown reversed too)
 _TYPE_LETTER = {"MKT": "M", "LMT": "L", "STP": "S", "STP LMT": "SL"}

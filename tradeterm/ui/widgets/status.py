@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from tradeterm.broker.port import ConnectionState
 from tradeterm.engine.calendar import CHICAGO, SessionCalendar
 from tradeterm.engine.events import EngineSnapshot
+from tradeterm.engine.types import TradingState
 from tradeterm.ui.widgets.panel import NS, Panel
 
 WIDE = 100  # columns from which the status bar shows the account and the session
@@ -77,14 +79,18 @@ def status_text(
     t.append(inst.local_symbol if inst else symbol, style="bold")
     if snap is not None:
         health = snap.health
-        state = str(health.state)
+        state = health.state
         warn = "bold $warning"
-        style = {"OK": "$success", "DEGRADED": warn, "SYNCING": warn}.get(state, "bold $error")
+        style = {
+            ConnectionState.OK: "$success",
+            ConnectionState.DEGRADED: warn,
+            ConnectionState.SYNCING: warn,
+        }.get(state, "bold $error")
         t.append(" ")
         t.append(f"IB {state}", style=style)  # the connection: never "LIVE", a trading mode
-        if health.cause and state == "DEGRADED":  # why, in a word or two: fits 80 columns
+        if health.cause and state is ConnectionState.DEGRADED:  # why, in a word or two
             t.append(f" {health.cause}", style="$warning")
-        if retry_in_s is not None and state == "RECONNECTING":  # counts down each second
+        if retry_in_s is not None and state is ConnectionState.RECONNECTING:  # counts down
             t.append(f" retry in {retry_in_s:.0f}s", style="$warning")
         market = snap.market
         if market is not None and market.ts_ns:
@@ -94,7 +100,7 @@ def status_text(
         if wide and snap.account:
             t.append(f"  acct {snap.account}")
     t.append("  ")
-    if snap is not None and snap.trading_state != "ACTIVE":
+    if snap is not None and snap.trading_state is not TradingState.ACTIVE:
         t.append(f" {snap.trading_state} ", style="bold reverse $error")
     elif mode == "live" and not confirmed:
         t.append(" UNCONFIRMED ", style="bold reverse $warning")

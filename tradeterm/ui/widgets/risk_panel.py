@@ -8,6 +8,7 @@ from rich.text import Text
 
 from tradeterm.config import RiskConfig
 from tradeterm.engine.events import EngineSnapshot
+from tradeterm.engine.types import TradingState
 from tradeterm.ui.widgets.panel import Panel, append_item, money
 
 
@@ -22,11 +23,11 @@ def risk_text(
     state = snap.trading_state
     t.append(
         state,
-        style={"ACTIVE": "bold $success", "REDUCING": "bold $warning"}.get(
+        style={TradingState.ACTIVE: "bold $success", TradingState.REDUCING: "bold $warning"}.get(
             state, "bold reverse $error"
         ),
     )
-    if snap.trading_reason and state != "ACTIVE":
+    if snap.trading_reason and state is not TradingState.ACTIVE:
         t.append(f" {snap.trading_reason}")
     t.append("\n")
     daily = snap.pnl.daily if snap.pnl else Decimal(0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tradeterm.broker.base import ConnectionState
+from tradeterm.broker.port import ConnectionState
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.engine.marketdata import Feed
 from tradeterm.ui.widgets.status import session_text
