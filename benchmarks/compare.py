@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[1]  # git runs here
 BENCHES = ("bench_engine.py", "bench_ui.py", "bench_journal.py")
 SIZES = {
     "quick": {
@@ -98,14 +98,14 @@ def figures(bench: str, args: list[str], output: str) -> dict[str, tuple[float, 
 
 
 def git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(HERE), *args], check=True, capture_output=True,
+    return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True,
                           text=True).stdout.strip()  # fmt: skip
 
 
 def unpack(rev: str, into: Path, *paths: str) -> Path:
     """The tree of ``rev`` (only ``paths`` when given) written into ``into``."""
     into.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(HERE), "archive", rev, *paths], check=True,
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, *paths], check=True,
                              capture_output=True).stdout  # fmt: skip
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
