@@ -356,8 +356,9 @@ async def markers(
     """``GatewayProcess.markers`` into the engine's contract. Raises :class:`BenchError` when
     the strategy could not answer a marker (an order refused, the strategy failed): a marker
     the engine did answer in time is the measure, one it was not allowed to is a broken run."""
-    assert engine.instrument is not None
-    run = await gateway.markers(engine.instrument.con_id, count, gap_s, timeout_s)
+    con_id = engine.instrument.con_id if engine.instrument is not None else None
+    assert con_id is not None
+    run = await gateway.markers(con_id, count, gap_s, timeout_s)
     if reactor.failed is not None:
         raise BenchError(f"the strategy failed: {reactor.failed!r}")
     if reactor.refused:

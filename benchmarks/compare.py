@@ -33,7 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]  # git runs here
 BENCHES = ("bench_engine.py", "bench_ui.py", "bench_journal.py")
-SIZES = {
+SIZES: dict[str, dict[str, list[str]]] = {
     "quick": {
         "bench_engine.py": ["--samples", "100", "--msg-rates", "1000", "--ingest-rates",
                             "2000,5000,10000", "--window", "3", "--events", "50000"],

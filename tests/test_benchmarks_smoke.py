@@ -10,6 +10,7 @@ daily break (entries are cut off; the IB adapter trades ESH7).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,6 +31,8 @@ CLOCKS = {
     "monday-1557-ct-past-roll": datetime(2026, 12, 14, 15, 57, tzinfo=CHICAGO),
 }
 HANG_S = 110  # far beyond any of these runs; below the suite's per-test timeout
+# benchmarks/compare.py reads these figures from the output (at least this many at these sizes)
+COMPARED = {"bench_engine.py": 4, "bench_ui.py": 4, "bench_journal.py": 7}
 
 
 def run_at(moment: datetime, script: str, args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -94,3 +98,15 @@ def test_benchmark_runs(script: str, args: list[str], expect: str, clock: str) -
     proc = run_at(CLOCKS[clock], script, args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert expect in proc.stdout, proc.stdout[-2000:]
+    if script in COMPARED:
+        found = compare_module().figures(script, args, proc.stdout)
+        assert len(found) >= COMPARED[script], (found, proc.stdout[-2000:])
+
+
+def compare_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_compare", BENCH / "compare.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

@@ -38,7 +38,7 @@ def _install(offset_s: float) -> None:
         def __subclasscheck__(cls, sub: type) -> bool:
             return issubclass(sub, cls.__mro__[1])
 
-    class datetime(real_datetime, metaclass=_Real):
+    class datetime(_dt.datetime, metaclass=_Real):
         @classmethod
         def now(cls, tz: Any = None) -> Any:
             return real_datetime.fromtimestamp(time(), tz)
@@ -51,7 +51,7 @@ def _install(offset_s: float) -> None:
         def today(cls) -> Any:
             return real_datetime.fromtimestamp(time())
 
-    class date(real_date, metaclass=_Real):
+    class date(_dt.date, metaclass=_Real):
         @classmethod
         def today(cls) -> Any:
             return real_date.fromtimestamp(time())
