@@ -22,6 +22,11 @@
    the marker latency is part of the test. The events/s the gateway really produced are
    printed: at high rates the gateway, not the engine, may be the limit.
 
+Both processes run on the benchmark's own market clock (``timing.MarketClock``: Friday
+2026-11-20 09:00 CT onwards), so a run is the same on any date and at any hour. The strategy's
+orders are sent under risk limits that let every one of them rest (``RISK``). Every wait is
+bounded: one that runs out prints what it waited for and the script exits 1.
+
 Run: ``python benchmarks/bench_engine.py [--samples 300] [--msg-rates 1000,5000]
 [--ingest-rates 2000,5000,...] [--window 10] [--events 200000]``.
 """
@@ -37,15 +42,17 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import date
+from datetime import UTC, datetime
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from typing import Any
 
 from bench_engine_marketdata import START_NS, stream  # benchmarks/ (scripts run from there)
+from timing import NS, BenchError, MarketClock, Stuck, bounded
 
 from tradeterm.broker.ib import IbBroker
 from tradeterm.broker.port import (
@@ -55,9 +62,9 @@ from tradeterm.broker.port import (
     OrderReport,
     PositionReport,
 )
-from tradeterm.config import ConnectionConfig, MarketConfig
+from tradeterm.config import ConnectionConfig, MarketConfig, RiskConfig
 from tradeterm.domain import Bar, ContractMonth, Instrument, OrderType, Side
-from tradeterm.engine.calendar import SessionCalendar
+from tradeterm.engine.calendar import CME
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import MarketChanged
@@ -66,18 +73,16 @@ from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe, frame_with
 from tradeterm.sim.market_events import TradePrint
 
-TODAY = date(2026, 11, 20)  # a Friday: ESZ6 is the front month in the gateway's catalog
 MARKER_SIZE = 999  # the synthetic market never prints this size
 TICK_BY_TICK = 99  # the message that carries the marker to the engine's trade stream
 BELOW_TICKS = 400  # the strategy's buy rests this far below the marker: it never fills
-NS = 1_000_000_000
 TARGET_P99_MS = 5.0
-
-
-def open_calendar(*stamps_ns: int) -> SessionCalendar:
-    """One session around ``stamps_ns`` and now (the CME calendar is closed at weekends)."""
-    stamps = (time.time_ns(), *stamps_ns)
-    return SessionCalendar([(min(stamps) - 3600 * NS, max(stamps) + 86400 * NS)])
+GIVE_UP_AFTER = 3  # markers in a row with no order: the run stops there
+START_S = 60.0  # at most this long for the gateway process, or the engine, to start
+# The strategy's buys all rest: the default limits (2 contracts counting working orders, 10
+# orders a second) refused the third marker's order, and every refused marker cost the gateway
+# its wait for an answer (12 s); 300 samples made the run look hung for hours.
+RISK = RiskConfig(max_position=10_000, max_order_qty=1, max_orders_per_s=45)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -89,13 +94,15 @@ def pct(values: list[float], q: float) -> float:
 # ---- the gateway process ---------------------------------------------------------------------
 
 
-def gateway_main(conn: Connection, rate: float, seed: int) -> None:
-    """The child process: a FakeGateway with the probe; answers marker runs over ``conn``."""
-    asyncio.run(_gateway_main(conn, rate, seed))
+def gateway_main(conn: Connection, rate: float, seed: int, anchor_ns: int) -> None:
+    """The child process: a FakeGateway with the probe, on the parent's market clock (the
+    same ``anchor_ns``); answers marker runs over ``conn``."""
+    asyncio.run(_gateway_main(conn, rate, seed, MarketClock(anchor_ns=anchor_ns)))
 
 
-async def _gateway_main(conn: Connection, rate: float, seed: int) -> None:
-    gateway = FakeGateway(GatewayConfig(port=0, rate=rate, seed=seed, today=TODAY))
+async def _gateway_main(conn: Connection, rate: float, seed: int, clock: MarketClock) -> None:
+    config = GatewayConfig(port=0, rate=rate, seed=seed, today=clock.today(), clock=clock.seconds)
+    gateway = FakeGateway(config)
     probe = WireProbe()
     probe.install(gateway.server)
     host, port = await gateway.start()
@@ -140,19 +147,24 @@ def _stamps(probe: WireProbe, since_ns: int) -> dict[str, Any]:
 
 
 async def _markers(
-    gateway: FakeGateway, probe: WireProbe, count: int, gap_s: float, timeout_s: float
-) -> dict[str, Any]:
-    """Print ``count`` markers at random gaps (mean ``gap_s``), one at a time; each one's
-    latency is its placeOrder's arrival minus the marker frame's write."""
-    feed = gateway.market.feed_for_symbol("ES")
+    gateway: FakeGateway, probe: WireProbe, con_id: int, count: int, gap_s: float,
+    timeout_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    """Print ``count`` markers at random gaps (mean ``gap_s``), one at a time, into the
+    market of contract ``con_id`` (the engine's); each one's latency is its placeOrder's
+    arrival minus the marker frame's write. After ``GIVE_UP_AFTER`` markers in a row without
+    an order the run stops (``gave_up``)."""
+    feed = gateway.market.feed(con_id)
     match = frame_with(TICK_BY_TICK, str(MARKER_SIZE))
     rng = random.Random(count)
     arrived = asyncio.Event()
     probe.on_order = lambda _order_id, _ns: arrived.set()
     lags: list[tuple[int, int]] = []  # (when the marker was written, latency ns)
-    missed = 0
+    missed = in_a_row = 0
     frames, events, t0 = probe.frames, feed.events, time.monotonic_ns()
     for _ in range(count):
+        if in_a_row >= GIVE_UP_AFTER:
+            break
         await asyncio.sleep(gap_s * rng.uniform(0.5, 1.5))
         arrived.clear()
         marks, orders = len(probe.marks), len(probe.orders)
@@ -163,12 +175,17 @@ async def _markers(
             await asyncio.wait_for(arrived.wait(), timeout_s)
         except TimeoutError:
             missed += 1
+            in_a_row += 1
+            if in_a_row >= GIVE_UP_AFTER:
+                break
             with contextlib.suppress(TimeoutError):  # a late answer must not pair with the next
                 await asyncio.wait_for(arrived.wait(), 5 * timeout_s)
             continue
         if len(probe.marks) == marks:  # the marker frame was never written: no subscriber
             missed += 1
+            in_a_row += 1
             continue
+        in_a_row = 0
         written = probe.marks[marks]
         lags.append((written, probe.orders[orders][1] - written))
     probe.on_order = None
@@ -179,42 +196,58 @@ async def _markers(
         "msgs_per_s": (probe.frames - frames) / seconds,
         "events_per_s": (feed.events - events) / seconds,
         "seconds": seconds,
+        "gave_up": in_a_row >= GIVE_UP_AFTER,
     }
 
 
 class GatewayProcess:
-    """The gateway in a child process (spawned: nothing of this loop is inherited)."""
+    """The gateway in a child process (spawned: nothing of this loop is inherited), on this
+    process's market clock ``clock``. Every request is answered within a bound or raises
+    :class:`Stuck`."""
 
     def __init__(self, rate: float, seed: int) -> None:
         ctx = multiprocessing.get_context("spawn")
+        self.clock = MarketClock()
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=gateway_main, args=(child, rate, seed), daemon=True)
+        self._proc = ctx.Process(
+            target=gateway_main, args=(child, rate, seed, self.clock.anchor_ns), daemon=True
+        )
         self.port = 0
 
-    async def _ask(self, request: object) -> Any:
+    async def _ask(self, request: tuple[Any, ...] | None, seconds: float, what: str) -> Any:
         def exchange() -> Any:
             if request is not None:
                 self._conn.send(request)
+            if not self._conn.poll(seconds):
+                raise Stuck(f"waited {seconds:g} s for the gateway process to {what}")
             return self._conn.recv()
 
-        return await asyncio.get_running_loop().run_in_executor(None, exchange)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, exchange)
+        except EOFError:
+            raise BenchError(f"the gateway process ended before it could {what}") from None
 
     async def start(self) -> None:
         self._proc.start()
-        _host, self.port = await asyncio.wait_for(self._ask(None), 60)
+        _host, self.port = await self._ask(None, START_S, "start listening")
 
-    async def markers(self, count: int, gap_s: float, timeout_s: float) -> dict[str, Any]:
-        return await self._ask(("markers", count, gap_s, timeout_s))
+    async def markers(
+        self, con_id: int, count: int, gap_s: float, timeout_s: float
+    ) -> dict[str, Any]:
+        """See ``_markers``: the gateway waits at most ``6 * timeout_s`` per marker."""
+        bound = count * (1.5 * gap_s + 6 * timeout_s) + 30
+        return await self._ask(("markers", con_id, count, gap_s, timeout_s), bound,
+                               f"print {count} markers")  # fmt: skip
 
     async def stamps(self, since_ns: int) -> dict[str, Any]:
         """placeOrder and cancelOrder arrivals at the gateway since ``since_ns`` (monotonic)
         and the frames written so far: ``{"orders": [(order id, ns)], "cancels": [(order
         id, ns)], "frames": n}``."""
-        return await self._ask(("stamps", since_ns))
+        return await self._ask(("stamps", since_ns), 30, "report its stamps")
 
     async def calibrate(self, msgs_per_s: float) -> float:
         """Make the gateway write about ``msgs_per_s`` to its clients; returns its --rate."""
-        return await self._ask(("calibrate", msgs_per_s))
+        return await self._ask(("calibrate", msgs_per_s), 30, "calibrate its rate")
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -223,6 +256,19 @@ class GatewayProcess:
         if self._proc.is_alive():
             self._proc.terminate()
             self._proc.join(5)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+
+    def broker(self) -> IbBroker:
+        """The IB adapter for this gateway, on its market clock."""
+        return IbBroker(ConnectionConfig(client_id=1), port=self.port, clock=self.clock.seconds)
+
+    async def engine(self, broker: IbBroker, market: MarketConfig) -> Engine:
+        """An engine trading ES through ``broker``, on the market clock, started (bounded)."""
+        engine = Engine(broker, "ES", market, clock=self.clock.ns, timer_s=0.25)
+        await bounded(engine.start(), START_S, "the engine to start (connect, ES, history)")
+        return engine
 
 
 # ---- the engine side -------------------------------------------------------------------------
@@ -236,6 +282,7 @@ class Reactor:
         self.stream = engine.listen()
         self.sent = 0
         self.refused: list[str] = []
+        self.failed: Exception | None = None
         self._seen: Print | None = None
 
     def _marker(self) -> Print | None:
@@ -252,6 +299,13 @@ class Reactor:
         return found
 
     async def run(self) -> None:
+        try:
+            await self._react()
+        except Exception as exc:
+            self.failed = exc
+            raise
+
+    async def _react(self) -> None:
         engine = self.engine
         assert engine.instrument is not None
         tick = engine.instrument.tick
@@ -273,24 +327,44 @@ class Reactor:
 @contextlib.asynccontextmanager
 async def session(
     rate: float, seed: int, warmup_s: float
-) -> AsyncIterator[tuple[GatewayProcess, IbBroker, Engine]]:
+) -> AsyncIterator[tuple[GatewayProcess, IbBroker, Engine, Reactor]]:
     """The gateway process, and an engine connected to it with the reacting strategy."""
     gateway = GatewayProcess(rate, seed)
-    await gateway.start()
-    broker = IbBroker(ConnectionConfig(client_id=1), port=gateway.port)
-    engine = Engine(broker, "ES", MarketConfig(), calendar=open_calendar(), timer_s=0.25)
-    reactor: asyncio.Task[None] | None = None
+    engine: Engine | None = None
+    task: asyncio.Task[None] | None = None
     try:
-        await engine.start()
-        reactor = asyncio.create_task(Reactor(engine).run())
+        await gateway.start()
+        broker = gateway.broker()
+        engine = await gateway.engine(broker, MarketConfig(risk=RISK))
+        reactor = Reactor(engine)
+        task = asyncio.create_task(reactor.run())
         await asyncio.sleep(warmup_s)  # history, first ticks, the strategy's stream
-        yield gateway, broker, engine
+        yield gateway, broker, engine, reactor
     finally:
-        if reactor is not None:
-            reactor.cancel()
-            await asyncio.gather(reactor, return_exceptions=True)
-        await engine.stop()
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if engine is not None:
+            await bounded(engine.stop(), START_S, "the engine to stop")
         gateway.stop()
+
+
+async def markers(
+    gateway: GatewayProcess, engine: Engine, reactor: Reactor, count: int, gap_s: float,
+    timeout_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    """``GatewayProcess.markers`` into the engine's contract. Raises :class:`BenchError` when
+    the strategy could not answer a marker (an order refused, the strategy failed): a marker
+    the engine did answer in time is the measure, one it was not allowed to is a broken run."""
+    con_id = engine.instrument.con_id if engine.instrument is not None else None
+    assert con_id is not None
+    run = await gateway.markers(con_id, count, gap_s, timeout_s)
+    if reactor.failed is not None:
+        raise BenchError(f"the strategy failed: {reactor.failed!r}")
+    if reactor.refused:
+        raise BenchError(f"{len(reactor.refused)} of the strategy's orders were refused, the "
+                         f"last: {reactor.refused[-1]}")  # fmt: skip
+    return run
 
 
 def ms(ns: float) -> float:
@@ -307,10 +381,13 @@ def machine() -> str:
 async def bench_latency(
     msgs_per_s: float, samples: int, gap_s: float, seed: int, warmup_s: float
 ) -> None:
-    async with session(msgs_per_s / 2.2, seed, warmup_s) as (gateway, _broker, engine):
+    async with session(msgs_per_s / 2.2, seed, warmup_s) as (gateway, _, engine, reactor):
         rate = await gateway.calibrate(msgs_per_s)
         applied0, t0 = engine.events_applied, time.perf_counter()
-        run = await gateway.markers(samples, gap_s, timeout_s=2.0)
+        run = await markers(gateway, engine, reactor, samples, gap_s, timeout_s=2.0)
+        if run["gave_up"]:
+            raise Stuck(f"waited 2 s each for the orders answering {GIVE_UP_AFTER} markers in a "
+                        "row; none came")  # fmt: skip
         applied = (engine.events_applied - applied0) / (time.perf_counter() - t0)
     lags = [lag for _, lag in run["lags"]]
     head = (f"{run['msgs_per_s']:>6,.0f} msgs/s to the engine (--rate {rate:,.0f}: "
@@ -367,10 +444,10 @@ class StillBroker:
 async def bench_apply(count: int) -> None:
     events = stream(count)
     es = Instrument.from_spec("ES", ContractMonth(2026, 12), con_id=1)
-    calendar = open_calendar(START_NS)
+    clock = MarketClock(datetime.fromtimestamp(START_NS / NS, UTC))  # the stream's open market
     best = 0.0
     for _ in range(3):
-        engine = Engine(StillBroker(es), "ES", MarketConfig(), calendar=calendar)  # type: ignore[arg-type]
+        engine = Engine(StillBroker(es), "ES", MarketConfig(), clock=clock.ns, calendar=CME)  # type: ignore[arg-type]
         await engine.start()
         listener = engine.listen()
         apply, drain = engine.apply, listener.drain
@@ -393,7 +470,7 @@ async def bench_keeps_up(
 ) -> tuple[bool, float]:
     """Whether the engine keeps up at gateway ``--rate`` ``rate``, and the events/s the
     gateway really produced."""
-    async with session(rate, seed, warmup_s) as (gateway, broker, engine):
+    async with session(rate, seed, warmup_s) as (gateway, broker, engine, reactor):
         backlog: list[int] = []
 
         async def sample() -> None:
@@ -403,11 +480,13 @@ async def bench_keeps_up(
 
         sampler = asyncio.create_task(sample())
         applied0, t0, cpu0 = engine.events_applied, time.perf_counter(), time.process_time()
-        run = await gateway.markers(int(window_s * 4), 0.25, timeout_s=window_s)
+        try:
+            run = await markers(gateway, engine, reactor, int(window_s * 4), 0.25, window_s)
+        finally:
+            sampler.cancel()
         elapsed = time.perf_counter() - t0
         applied = (engine.events_applied - applied0) / elapsed
         cpu = (time.process_time() - cpu0) / elapsed  # this process: ib_async + broker + engine
-        sampler.cancel()
     lags = [ms(lag) for _, lag in run["lags"]]
     half_l, half_b = len(lags) // 2, len(backlog) // 2
     first_l, second_l = lags[:half_l] or [0.0], lags[half_l:] or [0.0]
@@ -422,7 +501,8 @@ async def bench_keeps_up(
           f"{run['msgs_per_s']:>6,.0f} msgs/s to the engine, {applied:>6,.0f} broker events/s "
           f"applied, engine process {cpu:.0%} CPU): marker latency median {statistics.median(first_l):.1f} -> "
           f"{statistics.median(second_l):.1f} ms, max {max(lags or [0.0]):.1f} ms; backlog max "
-          f"{max(first_b)} -> {max(second_b)}; {run['missed']} missed: "
+          f"{max(first_b)} -> {max(second_b)}; {run['missed']} missed"
+          f"{' (stopped: that many in a row)' if run['gave_up'] else ''}: "
           f"{'keeps up' if ok else 'FALLS BEHIND'}")  # fmt: skip
     return ok, run["events_per_s"]
 
@@ -445,8 +525,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     args = parser.parse_args()
+    try:
+        bench(args)
+    except BenchError as exc:
+        print(f"bench_engine: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def bench(args: argparse.Namespace) -> None:
     run: Callable[[Any], Any] = asyncio.run
-    print(machine())
+    print(machine(), flush=True)
     print("tick-to-order latency (gateway process -> ib_async + Engine + strategy -> gateway):")
     for msgs_per_s in args.msg_rates:
         run(bench_latency(msgs_per_s, args.samples, args.gap, args.seed, args.warmup))

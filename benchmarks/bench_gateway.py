@@ -10,7 +10,8 @@ ib_async client consumes.
    decoding) and the messages/s ib_async decoded on its normal path.
 
 Run: ``python benchmarks/bench_gateway.py [--seconds 5] [--rates 1000,5000,10000,20000]``.
-It prints figures; it asserts nothing.
+It prints figures; it asserts nothing. Every wait is bounded: one that runs out prints what it
+waited for and the script exits 1.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 import time
 
 from ib_async import IB, Future
+from timing import BenchError, bounded  # benchmarks/timing.py (scripts run from their folder)
 
 from tradeterm.sim import catalog
 from tradeterm.sim.gateway.desks.feed import InstrumentFeed, Watch
@@ -91,12 +93,15 @@ async def bench_ib_async(rate: int, seconds: float, raw: bool) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ},
     )  # fmt: skip
     assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+    line = (await bounded(proc.stdout.readline(), 30, "the gateway to listen")).decode().strip()
     host, port = line.removeprefix("listening on ").rsplit(":", 1)
     ib = IB()
     try:
-        await ib.connectAsync(host, int(port), clientId=1, timeout=10)
-        details = await ib.reqContractDetailsAsync(Future("ES", exchange="CME"))
+        await bounded(
+            ib.connectAsync(host, int(port), clientId=1, timeout=0), 10, "ib_async to connect"
+        )
+        details = await bounded(ib.reqContractDetailsAsync(Future("ES", exchange="CME")), 30,
+                                "ES's contract details")  # fmt: skip
         contract = min(details, key=lambda d: d.contract.lastTradeDateOrContractMonth).contract
         ticker = ib.reqMktData(contract, "233")
         ib.reqMktDepth(contract, 10)
@@ -125,7 +130,7 @@ async def bench_ib_async(rate: int, seconds: float, raw: bool) -> None:
     finally:
         ib.disconnect()
         proc.terminate()
-        await proc.wait()
+        await bounded(proc.wait(), 30, "the gateway process to end")
 
 
 async def bench_connect(count: int) -> None:
@@ -140,7 +145,9 @@ async def bench_connect(count: int) -> None:
         for i in range(count):
             ib = IB()
             t0 = time.perf_counter()
-            await ib.connectAsync(host, port, clientId=i + 1, timeout=5)
+            await bounded(
+                ib.connectAsync(host, port, clientId=i + 1, timeout=0), 5, "ib_async to connect"
+            )
             times.append(time.perf_counter() - t0)
             ib.disconnect()
     finally:
@@ -156,11 +163,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rates", default="1000,5000,10000,20000")
     args = parser.parse_args()
-    asyncio.run(bench_connect(20))
-    bench_in_process(args.events)
-    for rate in (int(r) for r in args.rates.split(",")):
-        asyncio.run(bench_ib_async(rate, args.seconds, raw=True))
-        asyncio.run(bench_ib_async(rate, args.seconds, raw=False))
+    try:
+        asyncio.run(bench_connect(20))
+        bench_in_process(args.events)
+        for rate in (int(r) for r in args.rates.split(",")):
+            asyncio.run(bench_ib_async(rate, args.seconds, raw=True))
+            asyncio.run(bench_ib_async(rate, args.seconds, raw=False))
+    except BenchError as exc:
+        print(f"bench_gateway: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ filled before the kill) is cleaned up with a kill that is not counted. Then ``en
 (no cooldown configured) and the next sample. Also printed, to show where the time goes: when
 the engine called ``IbBroker.cancel`` / ``place`` (the rest, to the gateway's stamp, is
 ib_async, the socket and the gateway process getting the CPU) and when the kill's steps were
-published (the engine's wall clock, from t0).
+published (the engine's clock, from t0).
 
 Run: ``python benchmarks/bench_kill.py [--samples 50] [--burst 80] [--msg-rates 1000]
 [--pause 1] [--warmup 2] [--seed 7]``.
@@ -49,22 +49,24 @@ import argparse
 import asyncio
 import logging
 import random
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from bench_engine import (  # benchmarks/ (scripts run from there)
+    START_S,
     GatewayProcess,
     machine,
     ms,
-    open_calendar,
     pct,
     rates,
 )
+from timing import BenchError, bounded
 
 from tradeterm.broker.ib import IbBroker
-from tradeterm.config import ConnectionConfig, MarketConfig, RiskConfig
+from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import Order, OrderChange, OrderStatus, OrderType, Side
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder
 from tradeterm.engine.engine import Engine
@@ -208,7 +210,7 @@ async def one_kill(
     known = {o.broker_id for o in entries} | working  # the flatten is the one other order
     sample.queued = broker.queued_messages
     stream.drain()
-    wall0, t0 = time.time_ns(), time.monotonic_ns()
+    wall0, t0 = engine.clock(), time.monotonic_ns()  # the engine stamps its steps on its clock
     done = await engine.kill("bench")
     t_end = time.monotonic_ns()
     stamps = await gateway.stamps(t0)
@@ -276,10 +278,7 @@ async def bench_kill(
     msgs_per_s: float, samples: int, seed: int, warmup_s: float, pause_s: float, burst_n: int
 ) -> None:
     gateway = GatewayProcess(msgs_per_s / 2.2, seed)
-    await gateway.start()
-    broker = IbBroker(ConnectionConfig(client_id=1), port=gateway.port)
-    sent = SentStamps(broker)
-    engine = Engine(broker, "ES", MarketConfig(risk=RISK), calendar=open_calendar(), timer_s=0.25)
+    engine: Engine | None = None
     rng = random.Random(seed)
     good: dict[str, list[Sample]] = {m: [] for m in MODES}
     failed: dict[str, list[Sample]] = {m: [] for m in MODES}
@@ -287,7 +286,10 @@ async def bench_kill(
     disturbed = 0
     paused_frames = paused_ns = 0  # market data only: in the pauses before the kills
     try:
-        await engine.start()
+        await gateway.start()
+        broker = gateway.broker()
+        sent = SentStamps(broker)
+        engine = await gateway.engine(broker, MarketConfig(risk=RISK))
         stream = engine.listen()
         await asyncio.sleep(warmup_s)  # history, first ticks
         rate = await gateway.calibrate(msgs_per_s)
@@ -320,7 +322,8 @@ async def bench_kill(
                 print(f"  re-arm refused, stopping: {refusal}")
                 break
     finally:
-        await engine.stop()
+        if engine is not None:
+            await bounded(engine.stop(), START_S, "the engine to stop")
         gateway.stop()
     msgs = paused_frames / max(paused_ns, 1) * 1e9
     counts = ", ".join(f"{m} {len(good[m])} samples ({len(failed[m])} failed)" for m in MODES)
@@ -368,8 +371,13 @@ def main() -> None:
     print(machine())
     print("kill-switch latency (Engine.kill with long 1, stop + target + 1 resting limit working "
           "-> cancels and flatten at the gateway process -> flat confirmed):")  # fmt: skip
-    for msgs_per_s in args.msg_rates:
-        run(bench_kill(msgs_per_s, args.samples, args.seed, args.warmup, args.pause, args.burst))
+    try:
+        for msgs_per_s in args.msg_rates:
+            run(bench_kill(msgs_per_s, args.samples, args.seed, args.warmup, args.pause,
+                           args.burst))  # fmt: skip
+    except BenchError as exc:
+        print(f"bench_kill: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

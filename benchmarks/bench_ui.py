@@ -13,6 +13,12 @@ it. Measured:
   ``x`` (cancel at the cursor) -> the cancelOrder; CLOCK_MONOTONIC on both sides
   (system-wide on Linux). Target p99 <= 20 ms.
 
+The screen runs on the real clock (it is the real command), so the benchmark lets it trade at
+any hour: its entries are not cut off before the session break (``no_entry_before_break_min``
+0; with the default 5, a run at 15:55-16:00 CT waited in vain for its first placeOrder). The
+fake gateway's market trades whatever the date. Every wait is bounded (``GUARD_S``): one that
+runs out prints what it waited for and the script exits 1.
+
 It prints figures and asserts nothing::
 
     python benchmarks/bench_ui.py [--sizes 200x50,80x24] [--msgs 5000] [--seconds 10] [--samples 60]
@@ -37,10 +43,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from timing import BenchError, Stuck  # benchmarks/timing.py (scripts run from their folder)
+
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe
 
 GUARD_S = 30.0
+# The screen's settings that are the benchmark's own: entries at any hour (see the notes).
+SETTINGS = {"TRADETERM_MARKETS__ES__RISK__NO_ENTRY_BEFORE_BREAK_MIN": "0"}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -57,7 +67,7 @@ class Terminal:
         env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
                "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
                "XDG_STATE_HOME": str(home / "state"), "XDG_CACHE_HOME": str(home / "cache")}  # fmt: skip
-        env = {k: v for k, v in env.items() if not k.startswith("TRADETERM_")}
+        env = {k: v for k, v in env.items() if not k.startswith("TRADETERM_")} | SETTINGS
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tradeterm.cli", "--sim", "--port", str(port)],
@@ -95,7 +105,8 @@ class Terminal:
                 self.seen[needle] = time.monotonic()
                 break
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"never saw {needle!r}; last output: {self.tail[-400:]!r}")
+                raise Stuck(f"waited {GUARD_S:g} s for {needle!r} on the screen (last output: "
+                            f"{self.tail[-400:]!r})")  # fmt: skip
             await asyncio.sleep(0.005)
         return self.seen[needle] - self.started
 
@@ -131,7 +142,7 @@ async def until(predicate: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + GUARD_S
     while not predicate():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
+            raise Stuck(f"waited {GUARD_S:g} s for {what}")
         await asyncio.sleep(0.001)
 
 
@@ -180,12 +191,12 @@ async def latency(term: Terminal, probe: WireProbe, samples: int, cols: int, row
     for _ in range(samples):
         n = len(probe.orders)
         sent = term.press(b"[")  # buy limit at the cursor
-        await until(lambda n=n: len(probe.orders) > n, "the placeOrder")  # type: ignore[misc]
+        await until(lambda n=n: len(probe.orders) > n, "the placeOrder of key [")  # type: ignore[misc]
         orders.append((probe.orders[n][1] - sent) / 1e6)
         await asyncio.sleep(0.15)
         n = len(probe.cancels)
         sent = term.press(b"x")
-        await until(lambda n=n: len(probe.cancels) > n, "the cancelOrder")  # type: ignore[misc]
+        await until(lambda n=n: len(probe.cancels) > n, "the cancelOrder of key x")  # type: ignore[misc]
         cancels.append((probe.cancels[n][1] - sent) / 1e6)
         await asyncio.sleep(0.25)  # stay under the risk manager's order rate
     for name, lags in (("key [ -> placeOrder", orders), ("key x -> cancelOrder", cancels)):
@@ -202,9 +213,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=60, help="key -> order samples per size")
     args = parser.parse_args()
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # the child's socket closing at exit
-    for size in args.sizes.split(","):
-        cols, rows = (int(v) for v in size.lower().split("x"))
-        asyncio.run(run_size(cols, rows, args))
+    try:
+        for size in args.sizes.split(","):
+            cols, rows = (int(v) for v in size.lower().split("x"))
+            asyncio.run(run_size(cols, rows, args))
+    except BenchError as exc:
+        print(f"bench_ui: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
