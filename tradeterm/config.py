@@ -7,6 +7,10 @@ config dir, or ``--config FILE``), environment variables (``TRADETERM_`` prefix,
 Every problem is a :class:`ConfigError` whose message names the key, the bad value, where it came
 from and what is expected; the CLI prints it and exits with status 2. Unknown keys are errors,
 never silently ignored: a typo in a risk limit must not fall back to a default.
+
+Kept as one module because the schema and its error messages are one contract: each message
+is built from the model's own fields (the key's name, its type and range, the nearest valid
+name for a typo) and from where the merge of the four sources took the value.
 """
 
 from __future__ import annotations

@@ -28,6 +28,11 @@ Durability rules (what is written when, and what may be lost):
   it to ``engine.halt``: what cannot be recorded cannot be traded; the halt writes the halt
   latch, ``latch.py``, first). A later successful write ends the episode. Critical rows still
   unwritten at :meth:`Journal.close` are lost; :meth:`Journal.unwritten` counts them.
+
+Kept as one module because those rules are one writer's: the lanes, the writer task, the
+failure episode and the read-back at start share the connection and the queues, and each rule
+above is enforced where two of them meet (a retried critical row behind an fsynced intent).
+The rows themselves are built in ``rows.py``, the schema is ``schema.py``.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ Fill model
 
 No TIF / OCA / account logic here; no self-trade prevention (keys are opaque).
 
-Over 500 lines because the fill model above is one piece: aggressive, passive and queue
+Kept as one module because the fill model above is one piece: aggressive, passive and queue
 accounting all walk the same book and queues, and split apart they would share their state.
 """
 

@@ -29,7 +29,7 @@ generator stay identical.
 ``history()`` returns a trade-only backfill path ending at the start price just before the start
 time; ``history_bars()`` the same aggregated to 1-minute OHLCV bars.
 
-Over 500 lines because the model is one random stream: splitting book, clock and price into
+Kept as one module because the model is one random stream: splitting book, clock and price into
 modules would spread the draw order that keeps a seed's market identical across them.
 """
 

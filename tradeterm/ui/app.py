@@ -8,7 +8,7 @@ engine commands sent at once in a task (key -> order on the wire in a few ms); w
 sends, or why it sends nothing, is decided by ``order_entry.py``.
 
 Every error lands in :meth:`TradingApp.report` (log panel + notification): the app never dies
-with a traceback on the user's screen. This module is over 500 lines because it is the one
+with a traceback on the user's screen. Kept as one module because it is the one
 holder of the screen's state (armed, confirmed, quantity, the kill switch's dialog) and every
 path that changes it (lifecycle, engine events, keys, the re-arm, LIVE and quit dialogs) is
 kept beside that state.

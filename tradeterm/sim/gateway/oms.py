@@ -17,7 +17,7 @@ completely filled, with their full quantity; DAY orders expire at the daily clos
 (:meth:`Oms.expire_day_orders`, called by the server); stop orders are native exchange stops
 (status Submitted while resting).
 
-Over 500 lines because an order's life (transmit, bracket, OCA, modify, cancel, fill) is one
+Kept as one module because an order's life (transmit, bracket, OCA, modify, cancel, fill) is one
 state machine over the same order table; its parts change each other's orders.
 """
 

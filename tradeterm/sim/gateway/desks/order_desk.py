@@ -16,7 +16,7 @@ PreSubmitted, execDetails (reqId -1), openOrder + orderStatus Filled, commission
 position (61), portfolio (7) + account values (6) + time (8), account values multi (73) and
 P&L (94/95) to their subscribers.
 
-Over 500 lines because the order messages' scoping and their order on the wire (above) are
+Kept as one module because the order messages' scoping and their order on the wire (above) are
 one concern, from the request to the last commissionReport; the account half is
 :mod:`account_desk`, the what-if answer :mod:`what_if`.
 
