@@ -19,7 +19,7 @@ from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.events import EngineEvent
 from tradeterm.engine.health import CONNECTED, ConnectionHealth
 from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
-from tradeterm.engine.orders import BeforeSend, OrderManager
+from tradeterm.engine.order_manager import BeforeSend, OrderManager
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.risk import RiskContext, RiskManager, RiskTransition
 

@@ -102,7 +102,7 @@ from tradeterm.engine.events import (
 from tradeterm.engine.health import CONNECTED, ConnectionHealth, default_staleness
 from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
-from tradeterm.engine.orders import BeforeSend, OrderManager, SentOrder
+from tradeterm.engine.order_manager import BeforeSend, OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.reconcile import Reconciler
 from tradeterm.engine.risk import (

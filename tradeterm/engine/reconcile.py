@@ -41,7 +41,7 @@ from tradeterm.engine.events import (
     Reconciled,
 )
 from tradeterm.engine.health import ConnectionHealth
-from tradeterm.engine.orders import OrderManager
+from tradeterm.engine.order_manager import OrderManager
 
 log = logging.getLogger(__name__)
 

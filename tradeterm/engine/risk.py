@@ -44,7 +44,7 @@ from tradeterm.config import RiskConfig
 from tradeterm.domain import Instrument, OrderType, Side, decimal_from
 from tradeterm.engine.calendar import CME, NS, SessionCalendar
 from tradeterm.engine.commands import Refused
-from tradeterm.engine.orders import OrderIntent, PreTradeCheck
+from tradeterm.engine.order_manager import OrderIntent, PreTradeCheck
 from tradeterm.engine.portfolio import PnL
 from tradeterm.engine.types import RiskEventKind, TradingState
 

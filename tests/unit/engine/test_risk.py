@@ -27,7 +27,7 @@ from tradeterm.domain import (
 )
 from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder, Refused
-from tradeterm.engine.orders import OrderIntent, OrderManager, PreTradeCheck
+from tradeterm.engine.order_manager import OrderIntent, OrderManager, PreTradeCheck
 from tradeterm.engine.portfolio import PnL, Portfolio
 from tradeterm.engine.risk import RiskContext, RiskEvent, RiskManager, RiskTransition
 from tradeterm.engine.types import RiskEventKind, TradingState
