@@ -137,7 +137,17 @@ class Connectivity:
             self._notice("WARNING", f"{event.reason}: no new entries until it is back", 0)
         self.refresh_health()
 
-    def resubscribe_stale(self, now: int) -> None:
+    def check_feeds(self, now: int) -> None:
+        """The engine timer's part: a feed gone stale or back changes the health shown; a
+        stale one is resubscribed (:meth:`_resubscribe_stale`)."""
+        core = self._core()
+        if core is None:
+            return
+        if core.watchdog.check(now):
+            self.refresh_health()
+        self._resubscribe_stale(now)
+
+    def _resubscribe_stale(self, now: int) -> None:
         """A stale feed while connected (IB failure #1): ask again. Not while IB says its
         link or its market data farm is down: nothing would come."""
         stale = self._stale()

@@ -22,9 +22,8 @@ market state, bars, orders and portfolio, in arrival order, and publishes what c
 retries what failed (history backfill, reconciliation).
 
 Reconciliation (``reconcile.py``) runs at start, after every reconnect and after IB's
-1101/1102; new entries stay blocked until it completes. Before the first one, the fills earlier
-runs journaled are restored (``journaled_fills``), so that only fills new to this instance
-count as recovered.
+1101/1102; new entries stay blocked until it completes. Before the first one, the core takes
+back what earlier runs journaled (``journaled_fills``, ``sent_orders``: ``TradingCore.restore``).
 
 An execution id reported again with other facts (:class:`~tradeterm.domain.FillConflict`, from
 the ledger here or from the journal across runs) is not booked: it is logged, shown and
@@ -58,38 +57,21 @@ from tradeterm.broker.port import (
 )
 from tradeterm.config import MarketConfig
 from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument
-from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
+from tradeterm.engine.bar_builder import BarBuilder
 from tradeterm.engine.calendar import CHICAGO, CME, SessionCalendar
-from tradeterm.engine.commands import (
-    CancelAll,
-    CancelOrder,
-    Command,
-    CommandResult,
-    Flatten,
-    GlobalCancel,
-    ModifyOrder,
-    NotSent,
-    PlaceBracket,
-    PlaceOrder,
-    Refused,
-    Reverse,
-)
+from tradeterm.engine.commands import Command, CommandResult
 from tradeterm.engine.connectivity import Connectivity
 from tradeterm.engine.core import TradingCore
+from tradeterm.engine.dispatch import CommandDispatcher
 from tradeterm.engine.events import (
-    BarsChanged,
-    CommandDone,
     EngineEvent,
     EngineNotice,
     EngineSnapshot,
     FillBooked,
     HealthChanged,
     KillProgress,
-    MarketChanged,
     OrderUpdated,
-    PositionChanged,
     Reconciled,
-    RiskUpdate,
 )
 from tradeterm.engine.health import ConnectionHealth, default_staleness
 from tradeterm.engine.kill import KillSwitch, KillTimings
@@ -98,14 +80,10 @@ from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
 from tradeterm.engine.order_manager import BeforeSend, OrderManager, SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.reconcile import Reconciler
-from tradeterm.engine.risk import (
-    RiskEvent,
-    RiskManager,
-    RiskTransition,
-)
+from tradeterm.engine.risk import RiskManager, RiskTransition
 from tradeterm.engine.stream import EventStream
 from tradeterm.engine.trading_state import HaltLatch, TradingStateKeeper
-from tradeterm.engine.types import RiskEventKind, TradingState
+from tradeterm.engine.types import TradingState
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +139,10 @@ class Engine:
         self.on_connected = on_connected
         self._listeners: list[EventStream] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._commands = 0
         self._history_due = False
         self.core: TradingCore | None = None  # built once the contract is known (start)
         self.account_pnl: object | None = None
         self._sent_orders = tuple(sent_orders)  # orders earlier runs sent, fate unknown
-        self.last_refusal = ""
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
         self._order_change = asyncio.Event()  # an order update or a fill was published
         self.link = ConnectionHealth(clock())
@@ -182,7 +158,7 @@ class Engine:
         )  # fmt: skip
         self.states = TradingStateKeeper(
             lambda: self.risk, restored=risk_state, latch=latch, clock=clock,
-            notice=self.notice, publish=self.publish,
+            notice=self.notice, publish=self.publish, request_kill=self.request_kill,
         )  # fmt: skip
         target = EngineKillTarget(
             lambda: self.core, broker, self.connectivity, self.reconciler, clock=clock,
@@ -191,6 +167,10 @@ class Engine:
         self.kill_switch = KillSwitch(
             target, KillTimings(timeout_s=self.config.risk.kill_timeout_s)
         )
+        self.dispatcher = CommandDispatcher(
+            broker, self.kill_switch, core=lambda: self.core, notice=self.notice,
+            publish=self.publish,
+        )  # fmt: skip
 
     # ---- the core's parts, for callers (None before the contract is known) --------------
 
@@ -254,9 +234,9 @@ class Engine:
             if not self._calendar_given:
                 self.calendar = self._contract_calendar(instrument)
             core = self.core = self._build(instrument)
-            await self._restore_fills(core)
-            for sent in self._sent_orders:  # with their fills; the reconciliation finds them
-                core.orders.restore(sent)
+            journaled = self.journaled_fills
+            fills = await journaled(instrument) if journaled is not None else ()
+            core.restore(fills, self._sent_orders)
             await self.broker.subscribe_market_data(instrument)
             await self._backfill(core)
             await self.reconcile("start")
@@ -264,29 +244,9 @@ class Engine:
             await self.stop()
             raise
         self._tasks.append(asyncio.create_task(self._timer(), name="engine-timer"))
-        self._resume_kill(core)
-
-    def _resume_kill(self, core: TradingCore) -> None:
-        """A restart in a restored REDUCING state (a kill that had not finished) or HALTED
-        with something still open at IB runs the kill switch again."""
-        risk = core.risk
-        if risk.state is TradingState.ACTIVE:
-            return
-        open_ = core.portfolio.position.quantity != 0 or bool(core.orders.working())
-        if risk.state is TradingState.REDUCING or open_:
-            self.request_kill(f"restarted {risk.state} ({risk.state_reason}): finishing the kill")
-
-    async def _restore_fills(self, core: TradingCore) -> None:
-        """The fills earlier runs journaled, known before IB reports any again (see the
-        module notes)."""
-        if self.journaled_fills is None:
-            return
-        portfolio = core.portfolio
-        fills = await self.journaled_fills(core.instrument)
-        for fill, commission in fills:
-            portfolio.restore(fill, commission)
-        if fills:
-            self.publish(PositionChanged(portfolio.pnl()))
+        unfinished = core.kill_to_finish()
+        if unfinished is not None:
+            self.request_kill(unfinished)
 
     def _contract_calendar(self, instrument: Instrument) -> SessionCalendar:
         """The sessions from the contract's details (IB's tradingHours in its time zone);
@@ -327,62 +287,9 @@ class Engine:
     # ---- commands ------------------------------------------------------------------------
 
     async def submit(self, command: Command) -> CommandResult:
-        """Carry out ``command``; the result (also published as ``CommandDone``) says what
-        was sent, or why nothing was."""
-        self._commands += 1
-        command_id = f"cmd-{self._commands}"
-        try:
-            if self.kill_switch.running:
-                raise Refused("the kill switch is running: nothing else is sent until it ends")
-            order_ids = await self._run(command, command_id)
-            result = CommandResult(command_id, command, True, order_ids=order_ids)
-        except Refused as exc:
-            result = CommandResult(command_id, command, False, reason=str(exc))
-        except BrokerError as exc:
-            result = CommandResult(command_id, command, False, reason=str(exc))
-        if not result.ok:
-            self.last_refusal = result.reason
-        log.info("command %s %s: %s", command_id, command, "ok" if result.ok else result.reason)
-        self.publish(CommandDone(result))
-        return result
-
-    async def _run(self, command: Command, command_id: str) -> tuple[str, ...]:
-        core = self.core
-        if core is None:
-            raise Refused("the engine has not started")
-        orders = core.orders
-        match command:
-            case PlaceOrder():
-                return await orders.place(command, command_id)
-            case PlaceBracket():
-                return await orders.place_bracket(command, command_id, core.reference(command.side))
-            case ModifyOrder():
-                return await orders.modify(command)
-            case CancelOrder():
-                return await orders.cancel(command.order_id)
-            case CancelAll():
-                return await orders.cancel_all(command.at_price)
-            case Flatten():
-                try:
-                    return await orders.close_position(command_id, reverse=False)
-                except NotSent as exc:  # the connection dropped after its cancels went
-                    return self._finish_flatten(command_id, str(exc))
-            case Reverse():
-                return await orders.close_position(command_id, reverse=True)
-            case GlobalCancel():
-                await self.broker.cancel_all_account_orders()
-                return ()
-        raise Refused(f"unknown command {command!r}")
-
-    def _finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:
-        """A flatten cut short by the connection (its close could not be sent; IB may have
-        carried out some of its cancels, leaving the position without its stop) finishes
-        once IB is back: the kill switch's sequence without the halt (cancel, close, checked
-        at IB), as the disconnect policy "flatten" runs it."""
-        self.notice("WARNING", f"flatten {command_id} cut short ({why}): it finishes once IB "
-                    "is back (cancel, close, checked at IB; no halt)")  # fmt: skip
-        self.kill_switch.request(f"flatten {command_id} cut short by the connection", halt=False)
-        return ()
+        """Carry out ``command`` (``dispatch.py``); the result (also published as
+        ``CommandDone``) says what was sent, or why nothing was."""
+        return await self.dispatcher.submit(command)
 
     # ---- the pump ------------------------------------------------------------------------
 
@@ -403,62 +310,32 @@ class Engine:
         if core is None:
             return  # before the instrument is known: reconciliation will fetch it all
         if isinstance(event, (QuoteEvent, DepthEvent, TradeEvent)):
-            self._on_market(core, event)
+            core.on_market(event)
         elif isinstance(event, BarEvent):
-            self._on_bars(core, core.bars.apply(event), Feed.BARS)
+            core.on_bars(core.bars.apply(event), Feed.BARS)
         elif isinstance(event, OrderReport):
             core.orders.on_report(event)
         elif isinstance(event, ExecutionReport):
             self._on_execution(core, event)
         elif isinstance(event, CommissionEvent):
-            if core.portfolio.add_commission(event.exec_id, event.commission):
-                self.publish(PositionChanged(core.portfolio.pnl()))
+            core.on_commission(event)
         elif isinstance(event, PositionReport):
             if event.con_id == core.instrument.con_id:
                 self.reconciler.on_position(event)
         elif isinstance(event, AccountPnL):
             self.account_pnl = event
             if event.daily is not None:
-                self._risk_events(core, core.risk.on_account_pnl(event.daily))
-
-    def _on_market(self, core: TradingCore, event: QuoteEvent | DepthEvent | TradeEvent) -> None:
-        changes = core.market.apply(event)
-        now = self.clock()
-        watchdog = core.watchdog
-        if isinstance(event, TradeEvent):
-            watchdog.touch(Feed.TRADES, now)
-            if event.trade.size > 0:
-                core.portfolio.on_mark(event.trade.price)
-                self._on_bars(core, core.bars.on_trade(event.trade), None)
-        elif isinstance(event, QuoteEvent):
-            watchdog.touch(Feed.QUOTES, now)
-        elif event.bids or event.asks:
-            watchdog.touch(Feed.DEPTH, now)
-        if changes:
-            self.publish(MarketChanged(changes))
-
-    def _on_bars(self, core: TradingCore, updates: list[BarUpdate], feed: Feed | None) -> None:
-        if feed is not None:
-            core.watchdog.touch(feed, self.clock())
-        if updates:
-            closed = sum(1 for u in updates if u.closed)
-            self.publish(BarsChanged(core.bars.forming, closed))
+                self.states.on_risk_events(core.risk, core.risk.on_account_pnl(event.daily))
 
     def _on_execution(self, core: TradingCore, report: ExecutionReport) -> bool:
-        """Book an execution once (by its id); True when it was new."""
-        orders, portfolio = core.orders, core.portfolio
-        fill = orders.fill_of(report)
+        """Book an execution once (``TradingCore.book``); True when it was new. One reported
+        again with other facts halts trading (:meth:`fill_conflict`)."""
         try:
-            if fill is None or not portfolio.add_fill(fill):
+            if not core.book(report):
                 return False
         except FillConflict as exc:
             self.fill_conflict(str(exc))
             return False
-        orders.on_fill(fill)
-        if fill.order_id is not None:
-            core.risk.record_execution()
-        self.publish(FillBooked(fill, fill.order_id is not None, report.historical))
-        self.publish(PositionChanged(portfolio.pnl()))
         self.reconciler.on_fill()
         return True
 
@@ -476,9 +353,6 @@ class Engine:
         """Entries wait for a reconciliation: none has completed yet (start), one is due (a
         reconnect, IB's 1101/1102, a failed one) or one is running."""
         return self.reconciler.syncing
-
-    async def wait_connected(self) -> None:
-        await self.connectivity.wait_connected()
 
     async def wait_order_change(self, timeout_s: float) -> None:
         """Until an order update or fill is published (or the connection changes), at most
@@ -503,27 +377,12 @@ class Engine:
         now = self.clock()
         core = self.core
         if core is not None:
-            self._on_bars(core, core.bars.on_time(now), None)
-            if core.watchdog.check(now):
-                self.connectivity.refresh_health()
-            self.connectivity.resubscribe_stale(now)
-            self._risk_events(core, core.risk.on_pnl(core.portfolio.pnl(), now))
+            core.on_bars(core.bars.on_time(now))
+            self.connectivity.check_feeds(now)
+            self.states.on_risk_events(core.risk, core.risk.on_pnl(core.portfolio.pnl(), now))
         self.states.retry(now)
-        rec = self.reconciler
-        if core is not None and rec.position_due is not None and now >= rec.position_due:
-            rec.position_due = None
-            await rec.verify_position(core)
-        connected = self.link.broker_up
-        if connected and rec.due and not rec.lock.locked():
-            rec.due = False
-            await self.reconcile("reconnect")
-        if (
-            connected and core is not None and not rec.lock.locked()
-            and (core.orders.lookups or (core.orders.missing and now >= rec.recheck_at))
-        ):  # fmt: skip
-            with contextlib.suppress(BrokerError):
-                await self.look_up_orders()
-        if connected and self._history_due and core is not None:
+        await self.reconciler.on_timer(core, now)
+        if self.link.broker_up and self._history_due and core is not None:
             await self._backfill(core)
 
     # ---- history and reconciliation ------------------------------------------------------
@@ -536,7 +395,7 @@ class Engine:
             self.notice("WARNING", f"bar history unavailable, will retry: {exc}")
             return
         self._history_due = False
-        self._on_bars(core, core.bars.backfill(history), None)
+        core.on_bars(core.bars.backfill(history))
 
     async def reconcile(self, reason: str) -> Reconciled | None:
         """Bring orders, fills and the position in line with the broker (``reconcile.py``).
@@ -549,29 +408,7 @@ class Engine:
     def needs_reconcile(self) -> bool:
         return self.reconciler.needs_reconcile
 
-    async def broker_truth(self) -> int:
-        """IB's word on orders, executions and the position (``Reconciler.broker_truth``);
-        the position. Raises ``BrokerError``."""
-        assert self.core is not None
-        return await self.reconciler.broker_truth(self.core)
-
-    async def look_up_orders(self) -> None:
-        """Ask IB what became of our orders, without blocking entries. Raises
-        ``BrokerError``."""
-        assert self.core is not None
-        await self.reconciler.look_up_orders(self.core)
-
     # ---- risk ----------------------------------------------------------------------------
-
-    def _risk_events(self, core: TradingCore, events: list[RiskEvent]) -> None:
-        for event in events:
-            level = "ERROR" if event.kind is RiskEventKind.KILL else "WARNING"
-            self.notice(level, f"risk {event.kind}: {event.reason}")
-            self.publish(
-                RiskUpdate(event.kind, event.rule, event.reason, core.risk.state, event.ts_ns)
-            )
-            if event.kind is RiskEventKind.KILL:
-                self.request_kill(event.reason)
 
     # ---- the kill switch (see kill.py) ------------------------------------------------------
 
@@ -648,7 +485,7 @@ class Engine:
             client_id=self.broker.client_id,
             trading_state=trading[0],
             trading_reason=trading[1],
-            last_refusal=self.last_refusal,
+            last_refusal=self.dispatcher.last_refusal,
             kill=self.kill_switch.last,
             calendar=self.calendar,
             feed_ages=core.feed_ages(self.clock()) if core is not None else (),

@@ -1,5 +1,5 @@
 """The trading state across the engine's life: HALTED kept in the halt latch, a halt before
-the engine has started, and the re-arm.
+the engine has started, the re-arm, and what the risk manager reports.
 
 The risk manager (in the trading core) owns the state once the contract is known; before that
 :class:`TradingStateKeeper` keeps the one restored from the journal (and a halt that came
@@ -7,7 +7,8 @@ first: the risk manager then starts HALTED). Every transition to HALTED is writt
 latch (``tradeterm.journal.latch``) before anything else; when the latch cannot be written,
 HALTED stays in memory, the trader is told once, and the engine's timer and shutdown try
 again (:meth:`TradingStateKeeper.keep_halt`). A re-arm removes the latch first: a latch left
-behind would halt the next start.
+behind would halt the next start. The risk manager's events (a loss limit near or hit) are
+said and published; a KILL one runs the kill switch.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Protocol
 
 from tradeterm.engine.calendar import NS
 from tradeterm.engine.events import EngineEvent, RiskUpdate
-from tradeterm.engine.risk import RiskManager, RiskTransition
+from tradeterm.engine.risk import RiskEvent, RiskManager, RiskTransition
 from tradeterm.engine.types import RiskEventKind, TradingState
 
 RETRY_S = 5.0  # halt latch retry interval
@@ -35,8 +36,8 @@ class HaltLatch(Protocol):
 
 class TradingStateKeeper:
     """See the module notes. ``risk``: the trading core's risk manager, None before the
-    contract is known; ``restored``: the last journaled transition; ``notice`` and ``publish``:
-    the engine's."""
+    contract is known; ``restored``: the last journaled transition; ``notice``, ``publish`` and
+    ``request_kill``: the engine's."""
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class TradingStateKeeper:
         clock: Callable[[], int],
         notice: Callable[[str, str], None],
         publish: Callable[[EngineEvent], None],
+        request_kill: Callable[[str], None],
     ) -> None:
         self._risk = risk
         self.restored = restored  # the state before the risk manager exists
@@ -56,6 +58,7 @@ class TradingStateKeeper:
         self._clock = clock
         self._notice = notice
         self._publish = publish
+        self._request_kill = request_kill
 
     @property
     def state(self) -> tuple[TradingState, str, int | None]:
@@ -81,6 +84,15 @@ class TradingStateKeeper:
                 transition.from_state,
             )
         )  # fmt: skip
+
+    def on_risk_events(self, risk: RiskManager, events: list[RiskEvent]) -> None:
+        """What ``risk`` reported (see the module notes)."""
+        for event in events:
+            level = "ERROR" if event.kind is RiskEventKind.KILL else "WARNING"
+            self._notice(level, f"risk {event.kind}: {event.reason}")
+            self._publish(RiskUpdate(event.kind, event.rule, event.reason, risk.state, event.ts_ns))
+            if event.kind is RiskEventKind.KILL:
+                self._request_kill(event.reason)
 
     def halt(self, reason: str) -> None:
         """HALTED at once (see ``Engine.halt``); before start, kept as the restored state."""
