@@ -40,7 +40,8 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.health import CONNECTED, ConnectionHealth
 from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
-from tradeterm.engine.order_manager import BeforeSend, OrderManager, SentOrder
+from tradeterm.engine.order_manager import BeforeSend, OrderManager
+from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.risk import RiskContext, RiskManager, RiskTransition
 from tradeterm.engine.types import TradingState

@@ -77,7 +77,8 @@ from tradeterm.engine.health import ConnectionHealth, default_staleness
 from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.kill_target import EngineKillTarget
 from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
-from tradeterm.engine.order_manager import BeforeSend, OrderManager, SentOrder
+from tradeterm.engine.order_manager import BeforeSend, OrderManager
+from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.reconcile import Reconciler
 from tradeterm.engine.risk import RiskManager, RiskTransition
