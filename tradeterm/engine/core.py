@@ -43,7 +43,8 @@ from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
 from tradeterm.engine.order_manager import BeforeSend, OrderManager
 from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
-from tradeterm.engine.risk import RiskContext, RiskManager, RiskTransition
+from tradeterm.engine.pre_trade import RiskContext
+from tradeterm.engine.risk import RiskManager, RiskTransition
 from tradeterm.engine.types import TradingState
 
 
