@@ -5,23 +5,47 @@ state, bars, the feed watchdog, the portfolio, the risk manager and the order ma
 given its collaborators in its constructor (the order manager gets the risk manager's checks,
 the journal's ``before_send`` and the position it trades against). Nothing in it is ever None
 or attached afterwards; before the contract is known there is no core at all.
+
+The core applies the broker's market, bar, execution and commission events to its parts and
+emits what changed (the engine's pump hands them over in arrival order). At start it takes
+back what earlier runs left (:meth:`TradingCore.restore`): the fills they journaled, known
+before IB reports any again (so only fills new to this instance count as recovered), and the
+orders they sent and never saw finished.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 
-from tradeterm.broker.port import Broker, ConnectionState
+from tradeterm.broker.port import (
+    Broker,
+    CommissionEvent,
+    ConnectionState,
+    DepthEvent,
+    ExecutionReport,
+    QuoteEvent,
+    TradeEvent,
+)
 from tradeterm.config import RiskConfig
-from tradeterm.domain import ClientOrderIds, Instrument, Side
-from tradeterm.engine.bar_builder import BarBuilder
+from tradeterm.domain import ClientOrderIds, Fill, Instrument, Side
+from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
 from tradeterm.engine.calendar import SessionCalendar
-from tradeterm.engine.events import EngineEvent
+from tradeterm.engine.events import (
+    BarsChanged,
+    EngineEvent,
+    FillBooked,
+    MarketChanged,
+    PositionChanged,
+)
 from tradeterm.engine.health import CONNECTED, ConnectionHealth
 from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
-from tradeterm.engine.orders import BeforeSend, OrderManager
+from tradeterm.engine.order_manager import BeforeSend, OrderManager
+from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
-from tradeterm.engine.risk import RiskContext, RiskManager, RiskTransition
+from tradeterm.engine.pre_trade import RiskContext
+from tradeterm.engine.risk import RiskManager, RiskTransition
+from tradeterm.engine.types import TradingState
 
 
 class TradingCore:
@@ -48,6 +72,7 @@ class TradingCore:
         self.calendar = calendar
         self._clock = clock
         self._link = link
+        self._emit = emit
         self.market = MarketState(instrument, calendar=calendar)
         self.bars = BarBuilder(instrument)
         self.watchdog = StalenessWatchdog(staleness, clock=clock, calendar=calendar)
@@ -67,6 +92,30 @@ class TradingCore:
             before_send=before_send,
             blocked="reconciling (start)",
         )  # fmt: skip
+
+    def restore(
+        self, fills: Sequence[tuple[Fill, Decimal | None]], sent: Sequence[SentOrder]
+    ) -> None:
+        """What earlier runs left (see the module notes): ``fills`` with their commissions,
+        in execution order, then the orders ``sent`` (with their fills; the reconciliation
+        finds out what became of them)."""
+        for fill, commission in fills:
+            self.portfolio.restore(fill, commission)
+        if fills:
+            self._emit(PositionChanged(self.portfolio.pnl()))
+        for order in sent:
+            self.orders.restore(order)
+
+    def kill_to_finish(self) -> str | None:
+        """Why the kill switch must run again at start, or None: restored REDUCING (a kill
+        that had not finished), or HALTED with something still open at IB."""
+        risk = self.risk
+        if risk.state is TradingState.ACTIVE:
+            return None
+        open_ = self.portfolio.position.quantity != 0 or bool(self.orders.working())
+        if risk.state is TradingState.REDUCING or open_:
+            return f"restarted {risk.state} ({risk.state_reason}): finishing the kill"
+        return None
 
     def risk_context(self) -> RiskContext:
         """What the risk manager checks an order against, now."""
@@ -106,3 +155,49 @@ class TradingCore:
     def feed_ages(self, now: int) -> tuple[tuple[Feed, float], ...]:
         watchdog = self.watchdog
         return tuple((feed, watchdog.data_age(feed, now)) for feed in watchdog.thresholds)
+
+    # ---- the broker's events -------------------------------------------------------------
+
+    def on_market(self, event: QuoteEvent | DepthEvent | TradeEvent) -> None:
+        changes = self.market.apply(event)
+        now = self._clock()
+        watchdog = self.watchdog
+        if isinstance(event, TradeEvent):
+            watchdog.touch(Feed.TRADES, now)
+            if event.trade.size > 0:
+                self.portfolio.on_mark(event.trade.price)
+                self.on_bars(self.bars.on_trade(event.trade))
+        elif isinstance(event, QuoteEvent):
+            watchdog.touch(Feed.QUOTES, now)
+        elif event.bids or event.asks:
+            watchdog.touch(Feed.DEPTH, now)
+        if changes:
+            self._emit(MarketChanged(changes))
+
+    def on_bars(self, updates: list[BarUpdate], feed: Feed | None = None) -> None:
+        """Bars built or closed; ``feed``: the one that delivered them (its watchdog is
+        touched)."""
+        if feed is not None:
+            self.watchdog.touch(feed, self._clock())
+        if updates:
+            closed = sum(1 for u in updates if u.closed)
+            self._emit(BarsChanged(self.bars.forming, closed))
+
+    def on_commission(self, event: CommissionEvent) -> None:
+        if self.portfolio.add_commission(event.exec_id, event.commission):
+            self._emit(PositionChanged(self.portfolio.pnl()))
+
+    def book(self, report: ExecutionReport) -> bool:
+        """Book an execution once (by its id); True when it was new. Raises
+        :class:`~tradeterm.domain.FillConflict` (not booked) when its id was booked with other
+        facts."""
+        orders, portfolio = self.orders, self.portfolio
+        fill = orders.fill_of(report)
+        if fill is None or not portfolio.add_fill(fill):
+            return False
+        orders.on_fill(fill)
+        if fill.order_id is not None:
+            self.risk.record_execution()
+        self._emit(FillBooked(fill, fill.order_id is not None, report.historical))
+        self._emit(PositionChanged(portfolio.pnl()))
+        return True

@@ -23,6 +23,7 @@ entries blocked until it completes), when an order of ours needs looking up
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from tradeterm.engine.events import (
     Reconciled,
 )
 from tradeterm.engine.health import ConnectionHealth
-from tradeterm.engine.orders import OrderManager
+from tradeterm.engine.order_manager import OrderManager
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +281,25 @@ class Reconciler:
             reason, own, len(orders.foreign), recovered, len(closed), position, protected,
             True, self._clock(), detail,
         )  # fmt: skip
+
+    async def on_timer(self, core: TradingCore | None, now: int) -> None:
+        """The engine timer's part: compare IB's position with ours when due; once connected,
+        reconcile when due and look up the orders of ours IB answered about without a state
+        or does not list."""
+        if core is not None and self.position_due is not None and now >= self.position_due:
+            self.position_due = None
+            await self.verify_position(core)
+        connected = self._link.broker_up
+        if connected and self.due and not self.lock.locked():
+            self.due = False
+            if core is not None:
+                await self.reconcile(core, "reconnect")
+        if (
+            connected and core is not None and not self.lock.locked()
+            and (core.orders.lookups or (core.orders.missing and now >= self.recheck_at))
+        ):  # fmt: skip
+            with contextlib.suppress(BrokerError):
+                await self.look_up_orders(core)
 
     async def look_up_orders(self, core: TradingCore) -> None:
         """Ask IB what became of our orders, without blocking entries. Raises

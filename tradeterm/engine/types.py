@@ -3,8 +3,8 @@ the engine, the journal and the screen alike.
 
 StrEnums: each member is its string value, so the journal stores the same text it always
 has and a comparison with the plain string still holds. No imports from the rest of the
-engine, so any module may use them (``risk.py`` imports ``orders.py``, and ``events.py`` is
-imported by both).
+engine, so any module may use them (``risk.py`` imports ``order_manager.py``, and
+``events.py`` is imported by both).
 """
 
 from __future__ import annotations

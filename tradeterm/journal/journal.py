@@ -62,7 +62,7 @@ from tradeterm.engine.events import (
     FillBooked,
     PositionChanged,
 )
-from tradeterm.engine.orders import SentOrder
+from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.risk import RiskTransition
 from tradeterm.engine.types import OrderRole, TradingState
 from tradeterm.journal import rows as R

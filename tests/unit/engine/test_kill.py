@@ -28,7 +28,7 @@ from tradeterm.engine.commands import ModifyOrder, PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import KillProgress
 from tradeterm.engine.kill import KillSwitch, KillTimings
-from tradeterm.engine.orders import BeforeSend
+from tradeterm.engine.order_manager import BeforeSend
 from tradeterm.engine.types import KillStep
 from tradeterm.journal import Journal
 

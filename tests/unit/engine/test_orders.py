@@ -67,7 +67,8 @@ from tradeterm.engine.events import (
     PositionDivergence,
     Reconciled,
 )
-from tradeterm.engine.orders import BeforeSend, OrderManager, PreTradeCheck, SentOrder
+from tradeterm.engine.order_manager import BeforeSend, OrderManager, PreTradeCheck
+from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.reconcile import foreign_gone, settle_orders
 from tradeterm.engine.stream import EventStream

@@ -27,9 +27,10 @@ from tradeterm.domain import (
 )
 from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceBracket, PlaceOrder, Refused
-from tradeterm.engine.orders import OrderIntent, OrderManager, PreTradeCheck
+from tradeterm.engine.order_manager import OrderIntent, OrderManager, PreTradeCheck
 from tradeterm.engine.portfolio import PnL, Portfolio
-from tradeterm.engine.risk import RiskContext, RiskEvent, RiskManager, RiskTransition
+from tradeterm.engine.pre_trade import RiskContext
+from tradeterm.engine.risk import RiskEvent, RiskManager, RiskTransition
 from tradeterm.engine.types import RiskEventKind, TradingState
 
 ASK, BID = 20000, 19999  # 5000.00 / 4999.75 in ES ticks

@@ -1,0 +1,199 @@
+"""What the engine does when the broker speaks of the connection: its state, IB's link to the
+exchange, IB's market data farm, and a feed gone silent.
+
+:class:`Connectivity` feeds :class:`~tradeterm.engine.health.ConnectionHealth` what it hears
+and acts on it: new entries are blocked while the connection is down and until the
+reconciliation after a reconnect (or IB's 1101/1102) has run, the disconnect policy
+(``risk.on_disconnect``) is applied, the feeds must deliver again once IB is back, a stale feed
+is resubscribed, and the health the trader sees is published whenever it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from tradeterm.broker.port import (
+    Broker,
+    BrokerEvent,
+    ConnectionChanged,
+    ConnectionState,
+    FarmChanged,
+    LinkLost,
+    LinkRestored,
+    Notice,
+    OrderNotice,
+)
+from tradeterm.engine.calendar import NS
+from tradeterm.engine.core import TradingCore
+from tradeterm.engine.events import EngineEvent
+from tradeterm.engine.health import CONNECTED, ConnectionHealth
+from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.reconcile import Reconciler
+
+RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many seconds
+
+Say = Callable[[str, str, int], None]
+"""The engine's notice: (level, text, code)."""
+
+
+class Connectivity:
+    """The engine's side of the connection (see the module notes). ``core``: the trading core,
+    None before the contract is known; ``on_disconnect``: the disconnect policy, carried out
+    by ``request_kill`` (reason, whether to halt); ``wake``: tell whoever waits on an order
+    change to look again (the connection changed)."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        link: ConnectionHealth,
+        reconciler: Reconciler,
+        *,
+        core: Callable[[], TradingCore | None],
+        on_disconnect: str,
+        request_kill: Callable[[str, bool], object],
+        clock: Callable[[], int],
+        notice: Say,
+        publish: Callable[[EngineEvent], None],
+        wake: Callable[[], None],
+    ) -> None:
+        self._broker = broker
+        self.link = link
+        self._reconciler = reconciler
+        self._request_kill = request_kill
+        self._core = core
+        self._policy = on_disconnect
+        self._clock = clock
+        self._notice = notice
+        self._publish = publish
+        self._wake = wake
+        self._connected = asyncio.Event()  # connected to IB and IB to the exchange
+        self._last_resubscribe = 0
+
+    def apply(self, event: BrokerEvent) -> bool:
+        """Apply ``event`` if it speaks of the connection; whether it did."""
+        if isinstance(event, ConnectionChanged):
+            self._on_connection(event)
+        elif isinstance(event, Notice):
+            self._on_notice(event)
+        elif isinstance(event, FarmChanged):
+            self._on_market_farm(event)
+        else:
+            return False
+        return True
+
+    def _on_connection(self, event: ConnectionChanged) -> None:
+        link, reconciler, core = self.link, self._reconciler, self._core()
+        was = link.state
+        link.state, link.reason, link.retry_in = event.state, event.reason, event.retry_in_s
+        if event.state in CONNECTED:
+            if was not in CONNECTED and core is not None:
+                core.orders.on_reconnect()
+            if was not in CONNECTED and reconciler.once:
+                reconciler.due = True  # a reconnect: reconcile before trading again
+                self._block("reconciling after reconnect")
+        else:
+            self._block(f"{event.state.lower()}: {event.reason}")
+            if was in CONNECTED:
+                self._on_disconnect(f"connection {event.state.lower()}: {event.reason}")
+        self._update_connected()
+        if event.state is ConnectionState.SYNCING and core is not None:
+            core.watchdog.rearm(self._clock())
+        self.refresh_health()
+
+    def _on_notice(self, notice: Notice) -> None:
+        """A message from the broker: acted on by what it says (about one of our orders, the
+        broker's link to the exchange), then shown."""
+        core = self._core()
+        if isinstance(notice, OrderNotice):
+            if core is not None:
+                core.orders.on_notice(notice)
+        elif isinstance(notice, LinkLost):
+            self.link.link_down = True
+            self._block("IB lost its connection to the exchange (1100)")
+            self._on_disconnect("IB lost its connection to the exchange (1100)")
+        elif isinstance(notice, LinkRestored):
+            self.link.link_down = False
+            if core is not None:
+                core.watchdog.rearm(self._clock())
+            if self._reconciler.once:
+                self._reconciler.due = True
+                self._block(f"reconciling after IB {notice.code}")
+        self._notice(notice.level, notice.text, notice.code)
+        self._update_connected()
+        self.refresh_health()
+
+    def _on_market_farm(self, event: FarmChanged) -> None:
+        """IB's market data farm down: no new entries at once (the quotes on hand may be
+        frozen), exits still go. Back: every feed must deliver within its threshold again."""
+        if event.up:
+            self.link.farm_down = None
+            core = self._core()
+            if core is not None:
+                core.watchdog.rearm(self._clock())
+            self._notice("INFO", f"{event.reason}: new entries allowed again", 0)
+        else:
+            self.link.farm_down = event.reason
+            self._notice("WARNING", f"{event.reason}: no new entries until it is back", 0)
+        self.refresh_health()
+
+    def check_feeds(self, now: int) -> None:
+        """The engine timer's part: a feed gone stale or back changes the health shown; a
+        stale one is resubscribed (:meth:`_resubscribe_stale`)."""
+        core = self._core()
+        if core is None:
+            return
+        if core.watchdog.check(now):
+            self.refresh_health()
+        self._resubscribe_stale(now)
+
+    def _resubscribe_stale(self, now: int) -> None:
+        """A stale feed while connected (IB failure #1): ask again. Not while IB says its
+        link or its market data farm is down: nothing would come."""
+        stale = self._stale()
+        if not stale or self.link.state not in CONNECTED or self.link.degraded() is not None:
+            return
+        if now - self._last_resubscribe < RESUBSCRIBE_S * NS:
+            return
+        self._last_resubscribe = now
+        self._notice("WARNING", "no data on " + ", ".join(stale) + ": resubscribing", 0)
+        self._broker.resubscribe_all()
+
+    def _update_connected(self) -> None:
+        if self.link.connected:
+            self._connected.set()
+        else:
+            self._connected.clear()
+        self._wake()  # wake a kill switch waiting on orders: it re-checks
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    def _on_disconnect(self, why: str) -> None:
+        """The disconnect policy (``risk.on_disconnect``): keep (orders and protective stops
+        rest at IB; reconcile on reconnect), flatten on reconnect, or halt (the kill switch,
+        run on reconnect)."""
+        policy = self._policy
+        if policy == "keep" or not self._reconciler.once:
+            return
+        self._notice("WARNING", f"{why}: on_disconnect = {policy}, runs on reconnection", 0)
+        self._request_kill(f"{why} (on_disconnect = {policy})", policy == "halt")
+
+    def _block(self, reason: str) -> None:
+        core = self._core()
+        if core is not None:
+            core.orders.blocked = reason
+
+    def _stale(self) -> tuple[Feed, ...]:
+        core = self._core()
+        return core.stale() if core is not None else ()
+
+    def refresh_health(self) -> None:
+        """Publish the health the trader sees when it changed (``health.py``)."""
+        core = self._core()
+        blocked = core.orders.blocked if core is not None else None
+        health = self.link.assess(
+            self._stale(), syncing=self._reconciler.syncing, blocked=blocked, now=self._clock()
+        )
+        if health is not None:
+            self._publish(health)

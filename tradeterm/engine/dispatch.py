@@ -1,0 +1,112 @@
+"""Carrying out a command: refused while the kill switch runs or before the engine has
+started, handed to the order manager, and its result published as ``CommandDone``.
+
+A flatten cut short by the connection (its close could not be sent; IB may have carried out
+some of its cancels, leaving the position without its stop) finishes once IB is back: the
+kill switch's sequence without the halt, as the disconnect policy "flatten" runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from tradeterm.broker.port import Broker, BrokerError
+from tradeterm.engine.commands import (
+    CancelAll,
+    CancelOrder,
+    Command,
+    CommandResult,
+    Flatten,
+    GlobalCancel,
+    ModifyOrder,
+    NotSent,
+    PlaceBracket,
+    PlaceOrder,
+    Refused,
+    Reverse,
+)
+from tradeterm.engine.core import TradingCore
+from tradeterm.engine.events import CommandDone, EngineEvent
+from tradeterm.engine.kill import KillSwitch
+
+log = logging.getLogger(__name__)
+
+
+class CommandDispatcher:
+    """The engine's commands (see the module notes); ``last_refusal``: why the last refused
+    one was. ``core``: None before the contract is known; ``notice``, ``publish``: the
+    engine's."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        kill_switch: KillSwitch,
+        *,
+        core: Callable[[], TradingCore | None],
+        notice: Callable[[str, str], None],
+        publish: Callable[[EngineEvent], None],
+    ) -> None:
+        self._broker = broker
+        self._kill_switch = kill_switch
+        self._core = core
+        self._notice = notice
+        self._publish = publish
+        self._count = 0
+        self.last_refusal = ""
+
+    async def submit(self, command: Command) -> CommandResult:
+        """Carry out ``command``; the result (also published as ``CommandDone``) says what
+        was sent, or why nothing was."""
+        self._count += 1
+        command_id = f"cmd-{self._count}"
+        try:
+            if self._kill_switch.running:
+                raise Refused("the kill switch is running: nothing else is sent until it ends")
+            order_ids = await self._run(command, command_id)
+            result = CommandResult(command_id, command, True, order_ids=order_ids)
+        except Refused as exc:
+            result = CommandResult(command_id, command, False, reason=str(exc))
+        except BrokerError as exc:
+            result = CommandResult(command_id, command, False, reason=str(exc))
+        if not result.ok:
+            self.last_refusal = result.reason
+        log.info("command %s %s: %s", command_id, command, "ok" if result.ok else result.reason)
+        self._publish(CommandDone(result))
+        return result
+
+    async def _run(self, command: Command, command_id: str) -> tuple[str, ...]:
+        core = self._core()
+        if core is None:
+            raise Refused("the engine has not started")
+        orders = core.orders
+        match command:
+            case PlaceOrder():
+                return await orders.place(command, command_id)
+            case PlaceBracket():
+                return await orders.place_bracket(command, command_id, core.reference(command.side))
+            case ModifyOrder():
+                return await orders.modify(command)
+            case CancelOrder():
+                return await orders.cancel(command.order_id)
+            case CancelAll():
+                return await orders.cancel_all(command.at_price)
+            case Flatten():
+                try:
+                    return await orders.close_position(command_id, reverse=False)
+                except NotSent as exc:  # the connection dropped after its cancels went
+                    return self._finish_flatten(command_id, str(exc))
+            case Reverse():
+                return await orders.close_position(command_id, reverse=True)
+            case GlobalCancel():
+                await self._broker.cancel_all_account_orders()
+                return ()
+        raise Refused(f"unknown command {command!r}")
+
+    def _finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:
+        """A flatten cut short by the connection finishes once IB is back (cancel, close,
+        checked at IB; no halt): see the module notes."""
+        self._notice("WARNING", f"flatten {command_id} cut short ({why}): it finishes once IB "
+                     "is back (cancel, close, checked at IB; no halt)")  # fmt: skip
+        self._kill_switch.request(f"flatten {command_id} cut short by the connection", halt=False)
+        return ()
