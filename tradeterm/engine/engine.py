@@ -492,4 +492,5 @@ class Engine:
             feed_ages=core.feed_ages(self.clock()) if core is not None else (),
             drawdown=core.risk.drawdown if core is not None else None,
             order_rate=core.risk.orders_in_last_second() if core is not None else None,
+            risk_limits=self.config.risk,
         )

@@ -12,6 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from tradeterm.broker.port import ConnectionState, NoticeLevel, OrderReport
+from tradeterm.config import RiskConfig
 from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderStatus, Side
 from tradeterm.engine.calendar import CME, SessionCalendar
 from tradeterm.engine.commands import CommandResult
@@ -285,3 +286,4 @@ class EngineSnapshot:
     feed_ages: tuple[tuple[Feed, float], ...] = ()  # each watched feed's data age, seconds
     drawdown: Decimal | None = None  # below the session's peak daily P&L; None before start
     order_rate: int | None = None  # order messages sent in the last second; None before start
+    risk_limits: RiskConfig | None = None  # the limits the risk manager applies (the risk panel)

@@ -131,7 +131,7 @@ class TradingApp(App[int]):
         self.qty = self.market_config.default_qty
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
-        self.painter = Painter(settings.ui.paint_hz, clock, self.market_config.risk)
+        self.painter = Painter(settings.ui.paint_hz, clock)
         self._instrument: Instrument | None = None
         self._kill_screen: KillScreen | None = None
         self._reported: set[str] = set()

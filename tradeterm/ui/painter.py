@@ -19,7 +19,6 @@ from collections.abc import Callable
 
 from textual.screen import Screen
 
-from tradeterm.config import RiskConfig
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.ui.banners import book_banner
 from tradeterm.ui.dialogs import KillScreen
@@ -45,12 +44,11 @@ PARTS = frozenset({"ladder", "ladder-now", "orders", "position", "risk", "tape",
 
 class Painter:
     """See the module notes. ``clock``: the screen's clock (ns; the status bar's time, the
-    session, the ladder's banner); ``limits``: the market's risk limits (the risk panel)."""
+    session, the ladder's banner)."""
 
-    def __init__(self, paint_hz: float, clock: Callable[[], int], limits: RiskConfig) -> None:
+    def __init__(self, paint_hz: float, clock: Callable[[], int]) -> None:
         self.paint_hz = paint_hz
         self.clock = clock
-        self.limits = limits
         self.dirty: set[str] = set()
         self.chart_due = False
         self.retry_at: float | None = None  # when the broker retries the connection
@@ -110,7 +108,7 @@ class Painter:
             if "position" in side:
                 main.query_one(PositionPanel).show_snapshot(snap)
             if "risk" in side or "position" in side:
-                main.query_one(RiskPanel).show_snapshot(snap, self.limits)
+                main.query_one(RiskPanel).show_snapshot(snap)
             if "tape" in side and now - self._last_tape < 1 / TAPE_HZ:
                 self.dirty.add("tape")
             elif "tape" in side and snap.market is not None:

@@ -1,5 +1,6 @@
-"""The engine's snapshot carries what the risk panel shows (the drawdown, the order rate), so
-the screen reads them there and not from the engine's risk manager."""
+"""The engine's snapshot carries what the risk panel shows (the drawdown, the order rate, the
+limits), so the screen reads them there and not from the engine's risk manager or its own
+configuration."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES, PX_5000
 from tests.unit.engine.test_orders import Run, execution, report, settle
+from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.engine.calendar import CME
 from tradeterm.engine.commands import PlaceOrder
@@ -43,3 +45,13 @@ async def test_the_snapshot_has_the_drawdown_and_the_order_rate() -> None:
         assert engine.snapshot(tape=0).order_rate == 0  # the window has passed
     finally:
         await engine.stop()
+
+
+def test_the_snapshot_has_the_limits_the_engine_applies() -> None:
+    """The risk panel shows the limits from the snapshot: the ones this engine's risk manager
+    was given (a market's own limits override the defaults), never the screen's own copy."""
+    config = MarketConfig(risk=RiskConfig(max_position=3, daily_loss_limit=Decimal(750)))
+    engine = Engine(FakeBroker(ES), "ES", config, clock=Clock(), calendar=CME)
+    limits = engine.snapshot(tape=0).risk_limits
+    assert limits is not None
+    assert (limits.max_position, limits.daily_loss_limit) == (3, Decimal(750))

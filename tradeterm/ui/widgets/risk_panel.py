@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from tradeterm.config import RiskConfig
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.engine.types import TradingState
 from tradeterm.ui.widgets.panel import Panel, append_item, money
@@ -51,9 +50,13 @@ def risk_text(
 
 
 class RiskPanel(Panel):
-    """The risk panel (``#risk``); the limits are the market's configured ones."""
+    """The risk panel (``#risk``): the state and the limits the engine applies, both from the
+    snapshot."""
 
-    def show_snapshot(self, snap: EngineSnapshot, limits: RiskConfig) -> None:
+    def show_snapshot(self, snap: EngineSnapshot) -> None:
+        limits = snap.risk_limits
+        if limits is None:  # a snapshot from no engine: nothing to show
+            return
         self.set(
             risk_text(
                 snap, limit=limits.daily_loss_limit, max_dd=limits.max_drawdown,
