@@ -1,0 +1,111 @@
+"""The paper broker behind the broker port: market events pass through, orders never leave the
+process, and fills come back as the reports any broker sends."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from tests.support.clock import Clock
+from tests.support.fake_broker import FakeBroker
+from tests.support.instruments import ES
+from tradeterm.broker.port import (
+    BrokerEvent,
+    CancelRefusal,
+    CancelRejected,
+    CommissionEvent,
+    DepthEvent,
+    ExecutionReport,
+    OrderReport,
+    PositionReport,
+    TradeEvent,
+)
+from tradeterm.domain import (
+    DepthLevel,
+    Order,
+    OrderChange,
+    OrderStatus,
+    OrderType,
+    Side,
+    Trade,
+)
+from tradeterm.paper.paper_broker import PaperBroker
+
+
+def depth(ts: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> DepthEvent:
+    return DepthEvent(
+        ts, tuple(DepthLevel(p, s) for p, s in bids), tuple(DepthLevel(p, s) for p, s in asks)
+    )
+
+
+def drain(broker: PaperBroker) -> list[BrokerEvent]:
+    out: list[BrokerEvent] = []
+    while not broker._queue.empty():
+        event = broker._queue.get_nowait()
+        assert event is not None
+        out.append(event)
+    return out
+
+
+def test_a_resting_limit_fills_through_the_port_after_its_queue_and_reports_like_a_broker() -> None:
+    clock = Clock()
+    source = FakeBroker(ES)
+    broker = PaperBroker(source, ES, clock=clock, commission_per_contract=Decimal("2.25"))
+    t = clock.now
+    broker.on_source_event(depth(t, [(20000, 300)], [(20001, 40)]))
+    order = Order("c1", ES, Side.BUY, 2, OrderType.LIMIT, limit=20000)
+    broker_id = asyncio.run(broker.place(order, "ref1"))
+    events = drain(broker)
+    assert isinstance(events[0], DepthEvent)  # the market passes through first
+    assert [e.status for e in events if isinstance(e, OrderReport)] == [OrderStatus.SUBMITTED]
+    assert source.placed == []  # nothing reaches the real broker
+
+    broker.on_source_event(TradeEvent(Trade(t + 1, 20000, 10, Side.SELL)))
+    assert [type(e) for e in drain(broker)] == [TradeEvent]  # 10 traded: 290 still ahead
+    broker.on_source_event(TradeEvent(Trade(t + 2, 20000, 291, Side.SELL)))
+    events = drain(broker)
+    execs = [e for e in events if isinstance(e, ExecutionReport)]
+    assert [(e.broker_id, e.quantity, e.price, e.order_ref) for e in execs] == [
+        (broker_id, 1, 20000, "ref1")
+    ]
+    commissions = [e for e in events if isinstance(e, CommissionEvent)]
+    assert commissions[0].exec_id == execs[0].exec_id
+    assert commissions[0].commission == Decimal("2.25")
+    reports = [e for e in events if isinstance(e, OrderReport)]
+    assert (reports[-1].status, reports[-1].filled, reports[-1].remaining) == (
+        OrderStatus.SUBMITTED, 1, 1,
+    )  # fmt: skip
+    positions = [e for e in events if isinstance(e, PositionReport)]
+    assert positions[-1].quantity == 1
+    assert positions[-1].avg_cost == ES.to_price(20000) * ES.multiplier
+
+    broker.on_source_event(TradeEvent(Trade(t + 3, 20000, 5, Side.SELL)))
+    reports = [e for e in drain(broker) if isinstance(e, OrderReport)]
+    assert reports[-1].status is OrderStatus.FILLED
+    assert reports[-1].avg_fill_price == ES.to_price(20000)
+
+
+def test_modify_and_cancel_through_the_port() -> None:
+    clock = Clock()
+    broker = PaperBroker(FakeBroker(ES), ES, clock=clock)
+    broker.on_source_event(depth(clock.now, [(20000, 300)], [(20002, 4)]))
+    order = Order("c1", ES, Side.BUY, 5, OrderType.LIMIT, limit=20000)
+    broker_id = asyncio.run(broker.place(order, "ref"))
+    order.broker_id = broker_id
+    drain(broker)
+    asyncio.run(broker.modify(order, OrderChange(limit=20002), "ref"))  # crosses: takes 4
+    events = drain(broker)
+    assert [e.quantity for e in events if isinstance(e, ExecutionReport)] == [4]
+    asyncio.run(broker.cancel(broker_id))
+    reports = [e for e in drain(broker) if isinstance(e, OrderReport)]
+    assert (reports[-1].status, reports[-1].filled) == (OrderStatus.CANCELLED, 4)
+    asyncio.run(broker.cancel(broker_id))
+    refused = drain(broker)
+    assert isinstance(refused[0], CancelRejected)
+    assert refused[0].kind is CancelRefusal.ALREADY_DONE
+
+
+def test_order_events_of_the_real_account_are_not_passed_on() -> None:
+    broker = PaperBroker(FakeBroker(ES), ES, clock=Clock())
+    broker.on_source_event(PositionReport(ES, 1, "DU1", 3, Decimal(0), 0))
+    assert drain(broker) == []

@@ -1,0 +1,454 @@
+"""The paper fill model: our orders filled against the market as the engine sees it.
+
+Pure and synchronous (no asyncio, no broker): it is fed the market (``Quote``, whole-book depth
+snapshots, ``DepthDelta``/``DepthReset``, ``Trade``; integer ticks, UTC nanoseconds) and our
+orders (market, limit, stop, stop-limit), and returns what happened to them: ``PaperFill``s and
+``PaperStatus`` changes, in order. SHADOW mode's paper broker and the backtester both use it.
+
+Our orders are not in the market the data describes (nobody saw them), so the model keeps two
+things apart: the book as the feed shows it, and what our orders have done to it.
+
+Rules
+-----
+* **Taking liquidity** (a market order, a limit that crosses on arrival, a triggered stop):
+  walk the opposite side best price first, up to the order's price, taking at each level the
+  displayed size *minus what we already took there*. The feed keeps showing contracts we took
+  (the real market never traded with us), so a level's ``taken`` count hides them until the
+  feed's size there falls by as much (the real market removed them) or the level empties.
+* **Market orders** carry protection, as CME and IB do: they are limits at the best opposite
+  price (else the last trade, else our own side's best) plus/minus ``protection_ticks``. What
+  the visible book cannot fill stays *working* at that price and fills as new liquidity shows
+  up within it; with no reference price at all the order is rejected.
+* **Resting limits** join behind the displayed size at their price (``queue_ahead``; our own
+  order is not in the displayed size). Conservative MBP estimate:
+    - a trade *at* our price (its aggressor the other side, or not known) eats ``queue_ahead``
+      first; only the part beyond it fills our orders there, oldest first;
+    - a trade *through* our price (a sell below our bid, a buy above our offer) fills us up to
+      the trade's size, at our limit;
+    - a fall of the displayed size at our price is taken as cancels *behind* us, so it does not
+      move us forward, except that ``queue_ahead`` never exceeds the displayed size (the
+      contracts ahead of us cannot outnumber those shown). A feed may report that fall before
+      the trade that caused it: the contracts such a cap removed are kept as a credit at the
+      level, which the next trades there use up before they count against the queue (so one
+      trade never moves us forward twice); the credit ends when the level grows again;
+    - the opposite side reaching our price (its best ask at or below our bid) fills us as if we
+      had just arrived, against its available size, at our limit (a market order's remainder
+      at the book's price).
+* **Stops** trigger on a market trade at or through the stop (a stop whose price the last
+  trade already reached triggers on arrival); a triggered stop then takes liquidity as a
+  market (STP) or a limit (STP LMT) order. Our own fills are not market trades: they trigger
+  nothing.
+* **Cancel** ends a working order. **Modify**: a new limit price re-enters the order (it loses
+  its queue position and may cross); a larger quantity sends it to the back of its level; a
+  smaller one keeps its place. Quantities are the order's total, as in ``OrderChange``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tradeterm.domain import (
+    BookSide,
+    DepthDelta,
+    DepthLevel,
+    DepthReset,
+    OrderStatus,
+    OrderType,
+    Quote,
+    Side,
+    Trade,
+)
+
+__all__ = ["FillModel", "PaperFill", "PaperRejected", "PaperStatus", "WorkingOrder"]
+
+
+class PaperRejected(ValueError):
+    """The model cannot accept an order or a change; the message is worded for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaperFill:
+    """One fill of our order ``key``. ``aggressive``: it took liquidity (else it rested);
+    ``remaining``: the order's open quantity after this fill."""
+
+    key: int
+    side: Side
+    price: int
+    quantity: int
+    ts_ns: int
+    remaining: int
+    aggressive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PaperStatus:
+    """Order ``key`` is now ``status`` (SUBMITTED, FILLED, CANCELLED or REJECTED)."""
+
+    key: int
+    status: OrderStatus
+    ts_ns: int
+    reason: str = ""
+
+
+Outcome = PaperFill | PaperStatus
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingOrder:
+    """A working order as the model holds it. ``price`` is the working limit (a market
+    order's protection price), None for a stop not triggered yet; ``queue_ahead`` is the
+    displayed size estimated ahead of it at ``price``."""
+
+    key: int
+    side: Side
+    order_type: OrderType
+    quantity: int
+    filled: int
+    limit: int | None
+    stop: int | None
+    price: int | None
+    queue_ahead: int
+
+
+@dataclass(slots=True, eq=False)
+class _Order:
+    key: int
+    side: Side
+    quantity: int
+    order_type: OrderType
+    limit: int | None
+    stop: int | None
+    seq: int  # time priority
+    filled: int = 0
+    price: int | None = None  # working price once live; None while a stop waits
+    queue_ahead: int = 0
+
+    @property
+    def open(self) -> int:
+        return self.quantity - self.filled
+
+
+def _bid(side: Side) -> bool:
+    return side is Side.BUY
+
+
+class FillModel:
+    """One instrument's book as the feed shows it, and our working orders. See the module."""
+
+    def __init__(self, *, protection_ticks: int = 40) -> None:
+        if protection_ticks < 0:
+            raise ValueError("protection_ticks must not be negative")
+        self.protection_ticks = protection_ticks
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.last: int | None = None
+        self._taken: dict[BookSide, dict[int, int]] = {BookSide.BID: {}, BookSide.ASK: {}}
+        self._credit: dict[tuple[Side, int], int] = {}  # (resting side, price): see _shrunk
+        self._orders: dict[int, _Order] = {}
+        self._seq = 0
+
+    # ---- queries -------------------------------------------------------------------------
+
+    @property
+    def best_bid(self) -> int | None:
+        return max(self.bids) if self.bids else None
+
+    @property
+    def best_ask(self) -> int | None:
+        return min(self.asks) if self.asks else None
+
+    def working(self, key: int) -> WorkingOrder | None:
+        """The working order ``key``; None once it is done or if it is unknown."""
+        o = self._orders.get(key)
+        if o is None:
+            return None
+        return WorkingOrder(
+            o.key, o.side, o.order_type, o.quantity, o.filled, o.limit, o.stop, o.price,
+            o.queue_ahead,
+        )  # fmt: skip
+
+    def working_keys(self) -> list[int]:
+        return list(self._orders)
+
+    # ---- orders --------------------------------------------------------------------------
+
+    def submit(self, key: int, side: Side, quantity: int, order_type: OrderType, *,
+               limit: int | None = None, stop: int | None = None, ts_ns: int) -> list[Outcome]:  # fmt: skip
+        """Enter an order. It is SUBMITTED, then fills (or is REJECTED) as the rules say."""
+        if key in self._orders:
+            raise ValueError(f"order {key} is already working")
+        if quantity <= 0:
+            raise ValueError("quantity must be positive")
+        if (limit is None) == order_type.needs_limit or (stop is None) == order_type.needs_stop:
+            raise ValueError(f"a {order_type} order has the wrong prices")
+        if order_type is OrderType.MARKET and self._protection(side) is None:
+            return [PaperStatus(key, OrderStatus.REJECTED, ts_ns, "no price to fill against")]
+        self._seq += 1
+        o = _Order(key, side, quantity, order_type, limit, stop, self._seq)
+        self._orders[key] = o
+        out: list[Outcome] = [PaperStatus(key, OrderStatus.SUBMITTED, ts_ns)]
+        if stop is None or self._stop_hit(o, self.last):
+            self._go_live(o, ts_ns, out)
+        return out
+
+    def cancel(self, key: int, *, ts_ns: int) -> list[Outcome]:
+        """Cancel a working order; an empty list when it is not working (done or unknown)."""
+        if self._orders.pop(key, None) is None:
+            return []
+        return [PaperStatus(key, OrderStatus.CANCELLED, ts_ns)]
+
+    def modify(self, key: int, *, quantity: int | None = None, limit: int | None = None,
+               stop: int | None = None, ts_ns: int) -> list[Outcome]:  # fmt: skip
+        """Change a working order (``quantity`` is the new total). Raises ``KeyError`` when
+        it is not working and ``PaperRejected`` for a change it cannot take."""
+        o = self._orders[key]
+        if quantity is not None and quantity <= o.filled:
+            raise PaperRejected(f"new quantity {quantity} must exceed the {o.filled} filled")
+        if limit is not None and o.limit is None:
+            raise PaperRejected(f"a {o.order_type} order takes no limit")
+        if stop is not None and o.stop is None:
+            raise PaperRejected(f"a {o.order_type} order takes no stop")
+        out: list[Outcome] = []
+        grows = quantity is not None and quantity > o.quantity
+        o.quantity = o.quantity if quantity is None else quantity
+        if o.price is None:  # a waiting stop: new values, then the trigger is checked again
+            o.limit = o.limit if limit is None else limit
+            o.stop = o.stop if stop is None else stop
+            if self._stop_hit(o, self.last):
+                self._go_live(o, ts_ns, out)
+        elif limit is not None and limit != o.limit:  # new price: a new order in the queue
+            o.limit = limit
+            self._seq += 1
+            o.seq = self._seq
+            self._go_live(o, ts_ns, out)
+        elif grows:  # more contracts: the back of the level
+            self._seq += 1
+            o.seq = self._seq
+            o.queue_ahead = self._shown(o.side, o.price)
+        return out
+
+    # ---- market data ---------------------------------------------------------------------
+
+    def on_quote(self, quote: Quote) -> list[Outcome]:
+        """Top of book: the best level of each side; levels better than it are gone."""
+        self._set_top(BookSide.BID, quote.bid, quote.bid_size)
+        self._set_top(BookSide.ASK, quote.ask, quote.ask_size)
+        return self._after_book(quote.ts_ns)
+
+    def on_depth(self, ts_ns: int, bids: Iterable[DepthLevel],
+                 asks: Iterable[DepthLevel]) -> list[Outcome]:  # fmt: skip
+        """The whole visible book (what the broker port's ``DepthEvent`` carries)."""
+        self._replace(BookSide.BID, {lv.price: lv.size for lv in bids if lv.size > 0})
+        self._replace(BookSide.ASK, {lv.price: lv.size for lv in asks if lv.size > 0})
+        return self._after_book(ts_ns)
+
+    def on_depth_delta(self, delta: DepthDelta) -> list[Outcome]:
+        self._set_level(delta.side, delta.price, delta.size)
+        return self._after_book(delta.ts_ns)
+
+    def on_depth_reset(self, reset: DepthReset) -> list[Outcome]:
+        self._replace(BookSide.BID, {})
+        self._replace(BookSide.ASK, {})
+        return []
+
+    def on_trade(self, trade: Trade) -> list[Outcome]:
+        """A market trade: our resting orders at or behind its price, then stops."""
+        self.last = trade.price
+        out: list[Outcome] = []
+        if not self._orders:
+            return out
+        aggressor = trade.aggressor or self._infer_aggressor(trade.price)
+        for side in (Side.BUY, Side.SELL):
+            self._trade_fills(side, trade, aggressor, out)
+        for o in sorted(self._orders.values(), key=lambda o: o.seq):
+            if o.price is None and self._stop_hit(o, trade.price):
+                self._go_live(o, trade.ts_ns, out)
+        return out
+
+    # ---- internals: the book -------------------------------------------------------------
+
+    def _levels(self, side: BookSide) -> dict[int, int]:
+        return self.bids if side is BookSide.BID else self.asks
+
+    def _shown(self, side: Side, price: int) -> int:
+        """Displayed size at ``price`` on the book side where ``side`` rests."""
+        return (self.bids if _bid(side) else self.asks).get(price, 0)
+
+    def _available(self, side: BookSide, price: int) -> int:
+        return max(0, self._levels(side).get(price, 0) - self._taken[side].get(price, 0))
+
+    def _set_level(self, side: BookSide, price: int, size: int) -> None:
+        levels = self._levels(side)
+        old = levels.get(price, 0)
+        if size > 0:
+            levels[price] = size
+        else:
+            levels.pop(price, None)
+        if size < old:
+            self._shrunk(side, price, old - size, size)
+        elif size > old:
+            self._grew(side, price)
+
+    def _replace(self, side: BookSide, new: dict[int, int]) -> None:
+        old = self._levels(side)
+        watched = set(self._taken[side]) | {
+            o.price for o in self._orders.values() if o.price is not None
+        }
+        changed = [(p, old.get(p, 0) - new.get(p, 0)) for p in watched]
+        if side is BookSide.BID:
+            self.bids = new
+        else:
+            self.asks = new
+        for price, cut in changed:
+            if cut > 0:
+                self._shrunk(side, price, cut, new.get(price, 0))
+            elif cut < 0:
+                self._grew(side, price)
+
+    def _set_top(self, side: BookSide, price: int | None, size: int) -> None:
+        levels = self._levels(side)
+        better = [
+            p for p in levels
+            if price is None or (p > price if side is BookSide.BID else p < price)
+        ]  # fmt: skip
+        for p in better:
+            self._set_level(side, p, 0)
+        if price is not None:
+            self._set_level(side, price, size)
+
+    def _shrunk(self, side: BookSide, price: int, cut: int, size: int) -> None:
+        """The feed's size at a level fell by ``cut`` to ``size``: first the contracts we had
+        taken there leave, and the queue ahead of our orders never exceeds what is shown."""
+        taken = self._taken[side]
+        left = taken.get(price, 0) - cut
+        if left > 0 and size > 0:
+            taken[price] = left
+        else:
+            taken.pop(price, None)
+        resting = Side.BUY if side is BookSide.BID else Side.SELL
+        capped = 0
+        for o in self._orders.values():
+            if o.side is resting and o.price == price and o.queue_ahead > size:
+                capped = max(capped, o.queue_ahead - size)
+                o.queue_ahead = size
+        if capped:
+            key = (resting, price)
+            self._credit[key] = self._credit.get(key, 0) + capped
+
+    def _grew(self, side: BookSide, price: int) -> None:
+        self._credit.pop((Side.BUY if side is BookSide.BID else Side.SELL, price), None)
+
+    def _after_book(self, ts_ns: int) -> list[Outcome]:
+        """Our working orders that the new book crosses take what it shows."""
+        out: list[Outcome] = []
+        if not self._orders:
+            return out
+        for o in sorted(self._orders.values(), key=lambda o: o.seq):
+            if o.price is not None and o.key in self._orders:
+                self._take(o, ts_ns, out, at_own_price=True)
+        return out
+
+    def _infer_aggressor(self, price: int) -> Side | None:
+        ask, bid = self.best_ask, self.best_bid
+        if ask is not None and price >= ask:
+            return Side.BUY
+        if bid is not None and price <= bid:
+            return Side.SELL
+        return None
+
+    # ---- internals: our orders -----------------------------------------------------------
+
+    def _protection(self, side: Side) -> int | None:
+        ref = self.best_ask if _bid(side) else self.best_bid
+        if ref is None:
+            ref = self.last
+        if ref is None:
+            ref = self.best_bid if _bid(side) else self.best_ask
+        if ref is None:
+            return None
+        return ref + self.protection_ticks if _bid(side) else ref - self.protection_ticks
+
+    @staticmethod
+    def _stop_hit(o: _Order, price: int | None) -> bool:
+        if price is None or o.stop is None:
+            return False
+        return price >= o.stop if _bid(o.side) else price <= o.stop
+
+    def _go_live(self, o: _Order, ts_ns: int, out: list[Outcome]) -> None:
+        """``o`` arrives (or re-arrives) at its price: it takes what it can, then rests."""
+        price = o.limit if o.limit is not None else self._protection(o.side)
+        if price is None:  # a triggered stop with no price at all: only after a reset
+            del self._orders[o.key]
+            out.append(PaperStatus(o.key, OrderStatus.REJECTED, ts_ns, "no price to fill"))
+            return
+        o.price = price
+        self._take(o, ts_ns, out, at_own_price=False)
+        if o.key in self._orders:
+            o.queue_ahead = self._shown(o.side, price)
+
+    def _take(self, o: _Order, ts_ns: int, out: list[Outcome], *, at_own_price: bool) -> None:
+        """Take the opposite side's available size up to ``o.price``, best price first. A
+        resting limit reached by the book (``at_own_price``) trades at its own limit."""
+        assert o.price is not None
+        opp = BookSide.ASK if _bid(o.side) else BookSide.BID
+        levels = self._levels(opp)
+        reachable = sorted(
+            (p for p in levels if (p <= o.price if _bid(o.side) else p >= o.price)),
+            reverse=not _bid(o.side),
+        )
+        taken = self._taken[opp]
+        for p in reachable:
+            if not o.open:
+                break
+            qty = min(o.open, self._available(opp, p))
+            if qty:
+                taken[p] = taken.get(p, 0) + qty
+                own = at_own_price and o.limit is not None
+                self._fill(o, o.price if own else p, qty, ts_ns, True, out)
+
+    def _trade_fills(self, side: Side, trade: Trade, aggressor: Side | None,
+                     out: list[Outcome]) -> None:  # fmt: skip
+        """Fills of our resting ``side`` orders by a market trade."""
+        buy = _bid(side)
+        resting = sorted(
+            (o for o in self._orders.values() if o.side is side and o.price is not None),
+            key=lambda o: o.seq,
+        )
+        through = trade.size  # a trade through our price: its size, best price first
+        for o in sorted(resting, key=lambda o: -(o.price or 0) if buy else (o.price or 0)):
+            assert o.price is not None
+            if through and (trade.price < o.price if buy else trade.price > o.price):
+                qty = min(o.open, through)
+                through -= qty
+                self._fill(o, o.price, qty, trade.ts_ns, False, out)
+        if aggressor is side:  # it traded against the other side: not our queue
+            return
+        at_price = [o for o in resting if o.price == trade.price and o.key in self._orders]
+        if not at_price:
+            return
+        volume = trade.size  # a trade at our price: the credit, the queue ahead, then us
+        credit = self._credit.pop((side, trade.price), 0)
+        if credit > volume:
+            self._credit[(side, trade.price)] = credit - volume
+        volume -= min(credit, volume)
+        eaten = 0
+        for o in at_price:
+            ahead = max(0, o.queue_ahead - eaten)
+            step = min(ahead, volume)
+            eaten += step
+            volume -= step
+            qty = min(o.open, volume)
+            if qty:
+                volume -= qty
+                self._fill(o, trade.price, qty, trade.ts_ns, False, out)
+        for o in at_price:
+            o.queue_ahead = max(0, o.queue_ahead - eaten)
+
+    def _fill(self, o: _Order, price: int, qty: int, ts_ns: int, aggressive: bool,
+              out: list[Outcome]) -> None:  # fmt: skip
+        o.filled += qty
+        out.append(PaperFill(o.key, o.side, price, qty, ts_ns, o.open, aggressive))
+        if not o.open:
+            del self._orders[o.key]
+            out.append(PaperStatus(o.key, OrderStatus.FILLED, ts_ns))

@@ -1,0 +1,334 @@
+"""The paper broker: the broker port with our orders filled in-process by the fill model.
+
+For SHADOW mode: market data come from a real source (the IB adapter, or any ``MarketSource``)
+and pass through unchanged; orders never leave this process. Market events are forwarded to the
+engine first, then fed to the ``FillModel``, and what it answers comes out as the events any
+broker sends: ``OrderReport``, ``ExecutionReport``, ``CommissionEvent``, ``PositionReport``.
+Order events the source itself sends (the real account's) are not ours and are dropped.
+
+Not supported yet: held orders (``transmit=False``) and child orders (``parent_broker_id``), so
+no native brackets or OCA groups; ``place`` refuses them with a ``BrokerError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from tradeterm.broker.port import (
+    AccountPnL,
+    Broker,
+    BrokerError,
+    BrokerEvent,
+    CancelRefusal,
+    CancelRejected,
+    CommissionEvent,
+    ConnectionState,
+    DepthEvent,
+    ExecutionReport,
+    ModificationRefused,
+    NoticeLevel,
+    OrderReport,
+    PositionReport,
+    QuoteEvent,
+    TradeEvent,
+    Unsent,
+)
+from tradeterm.domain import Bar, Instrument, Order, OrderChange, OrderStatus, Position
+from tradeterm.paper.fill_model import FillModel, Outcome, PaperFill, PaperRejected
+
+_ORDER_EVENTS = (OrderReport, ExecutionReport, CommissionEvent, PositionReport, AccountPnL)
+
+
+class MarketSource(Protocol):
+    """Where the market comes from: the market-data half of the broker port."""
+
+    @property
+    def state(self) -> ConnectionState: ...
+
+    def events(self) -> AsyncIterator[BrokerEvent]: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def resolve(self, symbol: str, *, roll_days: int = 8) -> Instrument: ...
+
+    def trading_hours(self, instrument: Instrument) -> tuple[str, str] | None: ...
+
+    async def subscribe_market_data(self, instrument: Instrument) -> None: ...
+
+    async def history(self, instrument: Instrument, minutes: int) -> list[Bar]: ...
+
+    def resubscribe_all(self) -> None: ...
+
+
+@dataclass(slots=True, eq=False)
+class _Paper:
+    """One order as the paper broker reports it."""
+
+    order: Order  # as placed (the engine's own object is not touched after ``place``)
+    order_ref: str
+    quantity: int
+    limit: int | None
+    stop: int | None
+    status: OrderStatus = OrderStatus.SUBMITTED
+    filled: int = 0
+    cost: int = 0  # sum of quantity x price in ticks
+
+
+class PaperBroker:
+    """The broker port over a ``FillModel``; see the module notes. ``clock`` gives UTC ns."""
+
+    def __init__(self, source: MarketSource, instrument: Instrument, *,
+                 clock: Callable[[], int] = time.time_ns,
+                 commission_per_contract: Decimal = Decimal("2.25"),
+                 protection_ticks: int = 40, account: str = "PAPER", client_id: int = 0,
+                 first_id: int = 1) -> None:  # fmt: skip
+        self.source = source
+        self.instrument = instrument
+        self.model = FillModel(protection_ticks=protection_ticks)
+        self._clock = clock
+        self._commission = commission_per_contract
+        self._account = account
+        self._client_id = client_id
+        self._first_id = first_id
+        self._next_id = first_id
+        self._orders: dict[int, _Paper] = {}
+        self._position = Position(instrument)
+        self._executions: list[ExecutionReport] = []
+        self._queue: asyncio.Queue[BrokerEvent | None] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+
+    # ---- the connection: the source's ------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        return self.source.state
+
+    @property
+    def client_id(self) -> int | None:
+        return self._client_id
+
+    @property
+    def account(self) -> str | None:
+        return self._account
+
+    async def events(self) -> AsyncIterator[BrokerEvent]:
+        while (event := await self._queue.get()) is not None:
+            yield event
+
+    async def start(self) -> None:
+        self._pump = asyncio.create_task(self._run(), name="paper-broker-pump")
+        await self.source.start()
+
+    async def stop(self) -> None:
+        await self.source.stop()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        self._queue.put_nowait(None)
+
+    async def _run(self) -> None:
+        async for event in self.source.events():
+            self.on_source_event(event)
+
+    def on_source_event(self, event: BrokerEvent) -> None:
+        """One event from the market source: forwarded, then the fills it causes."""
+        if isinstance(event, _ORDER_EVENTS):
+            return  # the real account's: never ours in paper trading
+        self._queue.put_nowait(event)
+        if isinstance(event, QuoteEvent):
+            self._report(self.model.on_quote(event.quote))
+        elif isinstance(event, DepthEvent):
+            self._report(self.model.on_depth(event.ts_ns, event.bids, event.asks))
+        elif isinstance(event, TradeEvent):
+            self._report(self.model.on_trade(event.trade))
+
+    async def resolve(self, symbol: str, *, roll_days: int = 8) -> Instrument:
+        return await self.source.resolve(symbol, roll_days=roll_days)
+
+    def trading_hours(self, instrument: Instrument) -> tuple[str, str] | None:
+        return self.source.trading_hours(instrument)
+
+    async def subscribe_market_data(self, instrument: Instrument) -> None:
+        await self.source.subscribe_market_data(instrument)
+
+    async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
+        return await self.source.history(instrument, minutes)
+
+    def resubscribe_all(self) -> None:
+        self.source.resubscribe_all()
+
+    # ---- orders ----------------------------------------------------------------------------
+
+    def reserve_order_id(self) -> int:
+        broker_id = self._next_id
+        self._next_id += 1
+        return broker_id
+
+    def never_received(self, broker_id: int, client_id: int) -> bool:
+        """Paper orders live in this process: one never placed here was never received."""
+        return broker_id not in self._orders
+
+    async def place(self, order: Order, order_ref: str, *, transmit: bool = True,
+                    parent_broker_id: int | None = None) -> int:  # fmt: skip
+        if not transmit or parent_broker_id is not None:
+            raise BrokerError("the paper broker does not take brackets (held or child orders)")
+        if order.instrument != self.instrument:
+            raise BrokerError(f"the paper broker trades {self.instrument}, not {order.instrument}")
+        broker_id = order.broker_id if order.broker_id is not None else self.reserve_order_id()
+        if broker_id in self._orders:
+            raise BrokerError(f"order id {broker_id} is already in use")
+        self._orders[broker_id] = _Paper(order, order_ref, order.quantity, order.limit, order.stop)
+        outcomes = self.model.submit(
+            broker_id, order.side, order.quantity, order.order_type,
+            limit=order.limit, stop=order.stop, ts_ns=self._clock(),
+        )  # fmt: skip
+        self._report(outcomes)
+        return broker_id
+
+    async def modify(self, order: Order, change: OrderChange, order_ref: str) -> None:
+        broker_id = order.broker_id
+        paper = self._orders.get(broker_id) if broker_id is not None else None
+        now = self._clock()
+        if broker_id is None or paper is None or paper.status.is_terminal:
+            self._refuse_change(broker_id or 0, "the order is not working", now)
+            return
+        try:
+            outcomes = self.model.modify(
+                broker_id, quantity=change.quantity, limit=change.limit, stop=change.stop,
+                ts_ns=now,
+            )  # fmt: skip
+        except PaperRejected as exc:
+            self._refuse_change(broker_id, str(exc), now)
+            return
+        paper.quantity = change.quantity or paper.quantity
+        paper.limit = change.limit if change.limit is not None else paper.limit
+        paper.stop = change.stop if change.stop is not None else paper.stop
+        self._queue.put_nowait(self._order_report(broker_id, now))
+        self._report(outcomes)
+
+    async def cancel(self, broker_id: int) -> None:
+        now = self._clock()
+        outcomes = self.model.cancel(broker_id, ts_ns=now)
+        if outcomes:
+            self._report(outcomes)
+            return
+        kind = CancelRefusal.ALREADY_DONE if broker_id in self._orders else CancelRefusal.NOT_FOUND
+        self._queue.put_nowait(CancelRejected(
+            NoticeLevel.WARNING, f"paper: cannot cancel order {broker_id} ({kind})", now,
+            broker_id=broker_id, reason=str(kind), kind=kind,
+        ))  # fmt: skip
+
+    @contextlib.contextmanager
+    def priority(self) -> Iterator[None]:
+        yield  # nothing queues behind a message rate here
+
+    def drop_unsent(self) -> Unsent:
+        return Unsent()  # every command is carried out at once
+
+    async def cancel_all_account_orders(self) -> None:
+        for broker_id in self.model.working_keys():
+            await self.cancel(broker_id)
+
+    async def open_orders(self) -> list[OrderReport]:
+        now = self._clock()
+        return [self._order_report(k, now) for k, p in self._orders.items() if p.status.is_open]
+
+    async def completed_orders(self) -> list[OrderReport]:
+        now = self._clock()
+        return [self._order_report(k, now) for k, p in self._orders.items() if p.status.is_terminal]
+
+    async def positions(self) -> list[PositionReport]:
+        return [self._position_report(self._clock())]
+
+    async def executions(self, since_ns: int | None = None) -> list[ExecutionReport]:
+        return [e for e in self._executions if since_ns is None or e.ts_ns >= since_ns]
+
+    # ---- reports ---------------------------------------------------------------------------
+
+    def _report(self, outcomes: list[Outcome]) -> None:
+        """The model's outcomes as broker events, in the order IB sends them."""
+        for outcome in outcomes:
+            paper = self._orders[outcome.key]
+            if isinstance(outcome, PaperFill):
+                self._execution(outcome, paper)
+                continue
+            paper.status = outcome.status
+            self._queue.put_nowait(self._order_report(outcome.key, outcome.ts_ns, outcome.reason))
+            if outcome.status is OrderStatus.FILLED:
+                self._queue.put_nowait(self._position_report(outcome.ts_ns))
+
+    def _execution(self, fill: PaperFill, paper: _Paper) -> None:
+        paper.filled += fill.quantity
+        paper.cost += fill.quantity * fill.price
+        realized = self._position.apply(fill.side, fill.quantity, fill.price)
+        exec_id = f"paper.{fill.key}.{len(self._executions) + 1}"
+        report = ExecutionReport(
+            exec_id, fill.key, fill.key, self._client_id, paper.order_ref, self.instrument,
+            fill.side, fill.quantity, fill.price, fill.ts_ns, historical=False,
+        )  # fmt: skip
+        self._executions.append(report)
+        self._queue.put_nowait(report)
+        commission = self._commission * fill.quantity
+        self._queue.put_nowait(
+            CommissionEvent(exec_id, commission, self.instrument.money(realized) - commission)
+        )
+        if fill.remaining:  # the last fill's status comes with the model's FILLED
+            self._queue.put_nowait(self._order_report(fill.key, fill.ts_ns))
+            self._queue.put_nowait(self._position_report(fill.ts_ns))
+
+    def _order_report(self, broker_id: int, ts_ns: int, reason: str = "") -> OrderReport:
+        p = self._orders[broker_id]
+        o = p.order
+        avg = Decimal(p.cost) / p.filled * self.instrument.tick if p.filled else None
+        return OrderReport(
+            broker_id=broker_id,
+            perm_id=broker_id,
+            client_id=self._client_id,
+            order_ref=p.order_ref,
+            instrument=self.instrument,
+            side=o.side,
+            quantity=p.quantity,
+            order_type=str(o.order_type),
+            limit=p.limit,
+            stop=p.stop,
+            tif=str(o.tif),
+            status=p.status,
+            filled=p.filled,
+            remaining=0 if p.status.is_terminal else p.quantity - p.filled,
+            avg_fill_price=avg,
+            parent_id=0,
+            oca_group=o.oca_group or "",
+            ts_ns=ts_ns,
+            reason=reason,
+        )
+
+    def _position_report(self, ts_ns: int) -> PositionReport:
+        pos = self._position
+        avg = pos.avg_price
+        cost = Decimal(0)
+        if avg is not None:
+            price = Decimal(avg.numerator) / Decimal(avg.denominator) * self.instrument.tick
+            cost = price * self.instrument.multiplier
+        return PositionReport(
+            self.instrument, self.instrument.con_id or 0, self._account, pos.quantity, cost, ts_ns
+        )
+
+    def _refuse_change(self, broker_id: int, reason: str, ts_ns: int) -> None:
+        self._queue.put_nowait(ModificationRefused(
+            NoticeLevel.WARNING, f"paper: modification of order {broker_id} refused: {reason}",
+            ts_ns, broker_id=broker_id, reason=reason,
+        ))  # fmt: skip
+
+
+def _conforms(source: MarketSource, instrument: Instrument) -> Broker:
+    """mypy checks here that PaperBroker implements the broker port."""
+    return PaperBroker(source, instrument)
