@@ -31,7 +31,15 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help_lists_commands_and_modes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for word in ("locate", "config", "--paper", "--live", "--client-id", "TRADETERM_"):
+    for word in (
+        "locate",
+        "config",
+        "strategies",
+        "--paper",
+        "--live",
+        "--client-id",
+        "TRADETERM_",
+    ):
         assert word in out
 
 
@@ -139,6 +147,8 @@ BAD_INPUT_PER_FRONT_END = [
     (["report"], "no journal at "),
     (["journal", "export", "--what", "fills"], "no journal at "),
     (["config", "show", "--theme", "neon"], "unknown theme 'neon'; available: "),
+    (["strategies", "nope"], "unknown strategy 'nope'; installed: sma_cross"),
+    (["strategies", "sma_cross", "--param", "fast=x"], "sma_cross: fast='x': Input should be"),
 ]
 
 
@@ -333,3 +343,41 @@ def test_nothing_below_the_command_line_imports_it_and_its_modules_form_no_cycle
         and graph.chain_exists(importer=b, imported=a)
     ]
     assert cycles == []
+
+
+def test_strategies_lists_each_parameter_with_its_type_default_and_description(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "strategies")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "sma_cross  (built-in: tradeterm.strategies.sma_cross:SmaCross)"
+    assert lines[1].startswith("  Long N while SMA(fast)")
+    rows = {line.split()[0]: line.split(maxsplit=3)[1:] for line in lines[3:6]}
+    assert rows["fast"] == ["int", "10", "bars in the fast average of closes (>= 1)"]
+    assert rows["slow"][:2] == ["int", "30"] and rows["quantity"][:2] == ["int", "1"]
+
+
+def test_strategies_checks_parameters_and_shows_the_values_a_run_would_use(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys, "strategies", "sma_cross", "--param", "fast=4", "--param", "quantity=3"
+    )
+    assert code == 0
+    values = {line.split()[0]: line.split()[2] for line in out.splitlines()[3:6]}
+    assert values == {"fast": "4", "slow": "30", "quantity": "3"}
+    code, out, err = run(capsys, "strategies", "--param", "fast=4")
+    assert (code, out, err) == (2, "", "tradeterm: --param needs a strategy NAME\n")
+
+
+def test_strategies_lists_a_package_whose_strategy_cannot_be_imported_and_the_others(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib import metadata
+
+    broken = metadata.EntryPoint("orb", "no_such_pkg_xyz:Orb", "tradeterm.strategies")
+    monkeypatch.setattr(metadata, "entry_points", lambda **select: [broken])
+    code, out, _ = run(capsys, "strategies")
+    assert code == 0 and out.startswith("sma_cross  (built-in: ")
+    assert "orb  (entry point) cannot be loaded: no_such_pkg_xyz:Orb: no module named " in out

@@ -96,12 +96,13 @@ COMMANDS: dict[str, str] = {
     "config": "show the effective configuration and where each value came from",
     "report": "performance from the journal: per day and strategy (trades, P&L, drawdown...)",
     "journal": "export the journal (fills, orders, events, bars) as CSV or JSON",
+    "strategies": "list the installed strategies, each parameter with its type and default",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser for ``tradeterm [SYMBOL] [options]`` (no command)."""
-    commands = "\n".join(f"  {name:<10}{text}" for name, text in COMMANDS.items())
+    commands = "\n".join(f"  {name:<12}{text}" for name, text in COMMANDS.items())
     parser = Parser(
         prog="tradeterm",
         parents=[settings_options()],
@@ -122,7 +123,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     """The parser for ``tradeterm COMMAND ...``: each command's arguments are its front end's
     (``add_arguments``), with the configuration flags where they apply."""
     from tradeterm import console as console_app
-    from tradeterm.cli import console, gateway, journal, report
+    from tradeterm.cli import console, gateway, journal, report, strategies
     from tradeterm.journal import report as report_book
 
     options = [settings_options()]
@@ -152,6 +153,8 @@ def build_command_parser() -> argparse.ArgumentParser:
     actions = journal_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     _add(actions, "export", "write one table of the journal to stdout", journal.add_arguments,
          journal.cmd_export, options)  # fmt: skip
+    _add(sub, "strategies", COMMANDS["strategies"], strategies.add_arguments,
+         strategies.command, [], strategies.__doc__)  # fmt: skip
     return parser
 
 

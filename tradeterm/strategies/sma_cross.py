@@ -1,0 +1,76 @@
+"""``sma_cross``: the textbook moving-average crossover, the strategy used to compare engines.
+
+After each closed bar the target is +N contracts when the simple moving average of the last
+``fast`` closes is above that of the last ``slow`` closes, -N when it is below, unchanged when
+they are equal, and flat until the first bar where they differ (and while fewer than ``slow``
+bars have closed). It emits a :class:`TargetPosition` when the target changes; the runner
+turns a change into one market order for the difference (a reversal is one order of 2N).
+
+The averages are compared exactly, in integer ticks: SMA(fast) > SMA(slow) is
+``sum_fast * slow > sum_slow * fast``, so no rounding can turn a tie into a signal.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field, model_validator
+
+from tradeterm.domain import Bar, Instrument
+from tradeterm.strategies.api import (
+    NO_INTENTS,
+    Intents,
+    Params,
+    Strategy,
+    StrategyContext,
+    TargetPosition,
+)
+
+
+class SmaCrossParams(Params):
+    fast: int = Field(10, ge=1, description="bars in the fast average of closes")
+    slow: int = Field(30, ge=2, description="bars in the slow average of closes (more than fast)")
+    quantity: int = Field(1, ge=1, description="N: contracts held long or short")
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> SmaCrossParams:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be fewer bars than slow ({self.slow})")
+        return self
+
+
+class SmaCross(Strategy[SmaCrossParams]):
+    """Long N while SMA(fast) of closes is above SMA(slow), short N while below."""
+
+    parameters = SmaCrossParams
+
+    def __init__(self, params: SmaCrossParams) -> None:
+        super().__init__(params)
+        self.target = 0
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        fast, slow = self.params.fast, self.params.slow
+        if len(ctx.bars) < slow:
+            return NO_INTENTS
+        closes = [b.close for b in ctx.bars[-slow:]]
+        sum_fast, sum_slow = sum(closes[-fast:]), sum(closes)
+        order = sum_fast * slow - sum_slow * fast  # the sign of SMA(fast) - SMA(slow)
+        if order == 0:
+            return NO_INTENTS
+        target = self.params.quantity if order > 0 else -self.params.quantity
+        if target == self.target:
+            return NO_INTENTS
+        self.target = target
+        word = ">" if order > 0 else "<"
+        reason = (
+            f"SMA({fast}) {_average(ctx.instrument, sum_fast, fast)} {word} "
+            f"SMA({slow}) {_average(ctx.instrument, sum_slow, slow)}"
+        )
+        return (TargetPosition(target, reason),)
+
+
+def _average(instrument: Instrument, total_ticks: int, count: int) -> str:
+    """A sum of ``count`` prices in ticks as their average price, to a hundredth of a tick."""
+    places = instrument.price_decimals + 2
+    value = Decimal(total_ticks) * instrument.tick / count
+    return f"{value.quantize(Decimal(1).scaleb(-places))}"
