@@ -51,7 +51,9 @@ ENV_DELIMITER = "__"
 
 Mode = Literal["sim", "shadow", "paper", "live"]
 # Where a mode connects when no port is given. SIM runs the embedded fake gateway (no port).
-DEFAULT_PORTS: dict[str, int] = {"paper": 4002, "live": 4001}
+# SHADOW only reads market data (its orders go to the in-process paper broker): IB Gateway's
+# paper port, so that an order could never reach a live account even by mistake.
+DEFAULT_PORTS: dict[str, int] = {"paper": 4002, "shadow": 4002, "live": 4001}
 
 Process = Literal["screen", "console"]
 # The API client id of each market's screen when connection.client_id is unset; its console
@@ -98,7 +100,7 @@ class _Section(BaseModel):
 class ConnectionConfig(_Section):
     host: str = Field("127.0.0.1", min_length=1, description="IB Gateway / TWS host")
     port: int | None = Field(
-        None, ge=1, le=65535, description="API port; empty = 4002 paper, 4001 live"
+        None, ge=1, le=65535, description="API port; empty = 4002 paper and shadow, 4001 live"
     )
     client_id: int | None = Field(
         None, ge=0, le=2_147_483_646, description="API client id; empty = the market's own"

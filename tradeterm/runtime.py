@@ -1,8 +1,9 @@
 """One way to bring up an instance: the journal, the gateway (SIM), the broker, the engine.
 
 The console, the trading screen and the tests all start an instance through :func:`open_runtime`,
-so what a mode means (SIM embeds the fake gateway; PAPER connects to 4002; LIVE to 4001) is
-decided in one place::
+so what a mode means (SIM embeds the fake gateway; PAPER connects to 4002; LIVE to 4001;
+SHADOW reads market data through 4002 and trades on the paper broker) is decided in one
+place::
 
     async with open_runtime(settings, seed=1) as rt:
         await rt.engine.start()
@@ -21,6 +22,14 @@ again (``sent_orders``), every order's intent is committed to it before the orde
 the latch first) and so does a fill that contradicts a journaled one
 (``engine.fill_conflict``), and every engine event is journaled by a task beside the engine.
 A journal that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
+
+SHADOW (``--shadow``): the IB adapter is only the market source of a ``PaperBroker``
+(``tradeterm/paper``), which the engine trades through: no order ever reaches IB, fills are
+simulated in this process against the live book. Its default port is IB Gateway's paper one,
+4002 (``config.DEFAULT_PORTS``): it only reads market data, and were an order ever to leak it
+would land in a paper account. Its journal is ``journal/shadow/``, its account ``SHADOW``. At a
+restart the paper broker starts from the journal (:func:`_carried_fills`): the position its
+fills add up to, the orders left working reported cancelled, order ids above the journal's.
 
 Leaving the block stops the engine, journals what is left and the session's stop
 (``Runtime.stop_reason``), closes the journal, then stops the embedded gateway. Critical rows
@@ -42,9 +51,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tradeterm import __version__
+from tradeterm.broker.port import Broker
 from tradeterm.config import Process, Settings
 from tradeterm.engine.calendar import SessionCalendar
-from tradeterm.engine.engine import Engine
+from tradeterm.engine.engine import Engine, JournaledFills
 from tradeterm.engine.risk import RiskTransition
 from tradeterm.engine.types import TradingState
 from tradeterm.journal import Journal, JournalError
@@ -53,11 +63,18 @@ from tradeterm.journal.legacy import carried_halt
 from tradeterm.paths import legacy_journal_file
 
 if TYPE_CHECKING:
-    from tradeterm.broker.ib import IbBroker
+    from collections.abc import Sequence
+    from decimal import Decimal
+
+    from tradeterm.domain import Fill, Instrument
+    from tradeterm.engine.order_tracking import SentOrder
+    from tradeterm.paper.paper_broker import PaperBroker
 
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+SHADOW_ACCOUNT = "SHADOW"  # the paper broker's account in SHADOW mode (never an IB account)
 
 
 class ModeError(Exception):
@@ -85,7 +102,10 @@ class Runtime:
         return self.settings.mode
 
     def describe(self) -> str:
-        return f"{self.settings.symbol} in {self.mode.upper()} mode via {self.host}:{self.port}"
+        where = f"{self.settings.symbol} in {self.mode.upper()} mode via {self.host}:{self.port}"
+        if self.mode == "shadow":
+            return f"{where} (market data only: fills simulated here, no order reaches IB)"
+        return where
 
 
 @contextlib.asynccontextmanager
@@ -99,11 +119,10 @@ async def open_runtime(
     (the README's screenshots show an open market on any day). Raises :class:`ModeError` for a mode this build
     cannot run or a journal that cannot be used."""
     from tradeterm.broker.ib import IbBroker
+    from tradeterm.paper.paper_broker import PaperBroker
 
     mode = settings.mode
     client_id = settings.client_id(process)
-    if mode == "shadow":
-        raise ModeError("SHADOW mode is not built yet; use --sim or --paper")
     journal = Journal.configured(settings.journal_path(), settings.journal)
     latch = LatchFile(latch_file(journal.path))
     if not journal.path.exists():  # this mode's first start: what an older version kept
@@ -127,12 +146,19 @@ async def open_runtime(
             connection = settings.connection.model_copy(
                 update={"host": host, "client_id": client_id}
             )
-            broker = IbBroker(connection, port=port)
+            ib = IbBroker(connection, port=port)
+            broker: Broker = ib
+            journaled_fills: JournaledFills = journal.fills
+            if mode == "shadow":  # IB gives the market; the paper broker takes the orders
+                broker = paper = PaperBroker(ib, None, account=SHADOW_ACCOUNT, client_id=client_id)
+                journaled_fills = _carried_fills(journal, paper, sent)
             engine = Engine(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
                 sent_orders=sent, calendar=calendar, before_send=journal.commit_intent,
-                journaled_fills=journal.fills, latch=latch,
-                on_connected=lambda: _bind_account(broker, journal, latch, owner, mode),
+                journaled_fills=journaled_fills, latch=latch,
+                on_connected=lambda: _bind_account(
+                    broker.account, broker.client_id, ib.address, journal, latch, owner, mode
+                ),
             )  # fmt: skip
             journal.on_failure = engine.halt
             journal.on_conflict = engine.fill_conflict
@@ -168,23 +194,43 @@ def _carry_legacy(settings: Settings, latch: LatchFile) -> None:
     log.warning("%s HALTED, carried into %s: %s", settings.mode, latch, carried.reason)
 
 
+def _carried_fills(
+    journal: Journal, paper: PaperBroker, sent: Sequence[SentOrder]
+) -> JournaledFills:
+    """SHADOW's ``engine.journaled_fills``: the journal's fills, which the paper broker is
+    also started from (``PaperBroker.carry``) before the engine reconciles against it, so a
+    paper position is neither lost nor taken for IB's, and the orders earlier runs left
+    working end with a reason instead of being adopted."""
+
+    async def fills(instrument: Instrument) -> Sequence[tuple[Fill, Decimal | None]]:
+        journaled = await journal.fills(instrument)
+        try:
+            next_id = await journal.highest_order_id() + 1
+        except JournalError as exc:
+            raise ModeError(str(exc)) from None
+        paper.carry((fill for fill, _ in journaled), sent, next_id)
+        return journaled
+
+    return fills
+
+
 def _bind_account(
-    broker: IbBroker, journal: Journal, latch: LatchFile, owner: str | None, mode: str
-) -> None:
+    account: str | None, client_id: int | None, address: str, journal: Journal,
+    latch: LatchFile, owner: str | None, mode: str,
+) -> None:  # fmt: skip
     """Once connected (``engine.on_connected``), before anything the journal restored is
     applied: a journal and its latch keep the state of one IB account. Another account's
     HALTED, fills and orders must never be applied to this one, nor this one's written
     beside them, so the start is refused (ModeError); else the session names its account."""
-    account = broker.account
     if owner is not None and account is not None and account != owner:
         raise ModeError(
             f"journal {journal.path} keeps the {mode.upper()} state of IB account {owner}, "
-            f"but {broker.address} is logged into {account}: nothing was applied or sent. "
+            f"but {address} is logged into {account}: nothing was applied or sent. "
             f"Give {account} a journal of its own with journal.dir "
             f"(e.g. TRADETERM_JOURNAL__DIR={journal.path.parent.parent}/{account})"
         )
     latch.account = account or owner
-    journal.note_broker(account, broker.client_id)
+    journal.note_broker(account, client_id)
 
 
 def _stricter(

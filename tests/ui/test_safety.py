@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
 
+from tests.integration.engine_helpers import TODAY, always_open
 from tests.ui.helpers import (
+    FIXED_NS,
     gateway,
     gateway_position,
     long_one,
@@ -19,9 +22,11 @@ from tests.ui.helpers import (
     settle,
     until,
 )
-from tradeterm.runtime import ModeError, Runtime
+from tradeterm.runtime import ModeError, Runtime, open_runtime
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.ui.app import TradingApp
 from tradeterm.ui.dialogs import ConfirmScreen, KillScreen, TypedScreen
+from tradeterm.ui.widgets.status import SHADOW_BADGE
 
 
 def status(app: TradingApp) -> str:
@@ -177,3 +182,40 @@ async def test_a_startup_error_ends_the_app_with_one_line_and_status_1() -> None
         await until(lambda: not app.is_running, "the app to end")
     assert app.return_code == 1
     assert app.startup_error == "cannot connect to 127.0.0.1:1: connection refused"
+
+
+async def test_shadow_says_its_fills_are_simulated_and_fits_80x24(tmp_path: Path) -> None:
+    """SHADOW through the real runtime: IB's market, the paper broker's fills; the status bar
+    says so in full at the smallest screen, clock included, and a buy reaches no gateway."""
+    cfg = settings(mode="shadow", **{"journal.dir": str(tmp_path)})
+    started: list[FakeGateway] = []
+
+    @contextlib.asynccontextmanager
+    async def opener() -> AsyncIterator[Runtime]:
+        gw = FakeGateway(GatewayConfig(port=0, rate=0.0, seed=7, today=TODAY, master_client_id=99))
+        await gw.start()
+        started.append(gw)
+        try:
+            conn = cfg.connection.model_copy(update={"port": gw.config.port})
+            shadow = cfg.model_copy(update={"connection": conn})
+            async with open_runtime(shadow, calendar=always_open()) as rt:
+                yield rt
+        finally:
+            await gw.stop()
+
+    app = TradingApp(cfg, opener=opener, clock=lambda: FIXED_NS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
+        assert app.startup_error is None, app.startup_error
+        await settle(pilot, app, lambda: "IB" in status(app), "connected")
+        shown = status(app)
+        assert shown.startswith(SHADOW_BADGE) and shown.rstrip().endswith("CT"), shown
+        assert len(shown.rstrip()) <= 80 and app.screen_stack[1].has_class("shadow")
+
+        def long_on_paper() -> bool:
+            pnl = app.runtime.engine.snapshot().pnl if app.runtime is not None else None
+            return pnl is not None and pnl.quantity == 1
+
+        await pilot.press("a", "b")
+        await settle(pilot, app, long_on_paper, "long 1 on paper")
+        assert started[0].oms.orders == {}  # nothing reached the gateway

@@ -242,7 +242,7 @@ def test_a_default_quantity_the_risk_limits_refuse_is_refused_at_load(
     )
 
 
-def test_shadow_mode_on_the_screen_is_one_line_and_exit_1(
+def test_shadow_mode_on_the_screen_without_a_gateway_is_one_line_and_exit_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from textual.app import App
@@ -259,9 +259,12 @@ def test_shadow_mode_on_the_screen_is_one_line_and_exit_1(
         return self.return_value
 
     monkeypatch.setattr(App, "run", run_headless)
-    code, _, err = run(capsys, "--shadow")
-    assert code == 1
-    assert err.strip() == "tradeterm: SHADOW mode is not built yet; use --sim or --paper"
+    code, _, err = run(capsys, "--shadow", "--port", "1")
+    assert code == 1 and len(err.strip().splitlines()) == 1  # SHADOW is built: it connects
+    assert err.startswith(
+        "tradeterm: cannot start ES in SHADOW mode via 127.0.0.1:1 (market data only: fills "
+        "simulated here, no order reaches IB): cannot connect to IB at 127.0.0.1:1: "
+    )
 
 
 @pytest.fixture

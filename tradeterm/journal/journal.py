@@ -450,6 +450,18 @@ class Journal:
             for exec_id, order_id, side, qty, price, ts, perm_id, amount in rows
         ]  # fmt: skip
 
+    async def highest_order_id(self) -> int:
+        """The highest broker order id (or permId) this journal has seen, 0 for none: where
+        an in-process broker (SHADOW's paper broker) must number its orders above, so that
+        its execution ids never repeat an earlier run's. Raises ``JournalError``."""
+        row = await self._fetchone(
+            "SELECT max(coalesce((SELECT max(max(coalesce(broker_id, 0), coalesce(perm_id, 0)))"
+            " FROM order_intents), 0), coalesce((SELECT max(max(coalesce(broker_id, 0),"
+            " coalesce(perm_id, 0))) FROM order_events), 0), coalesce((SELECT max(perm_id)"
+            " FROM fills), 0))"
+        )
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
     async def open_intents(self) -> list[IntentRecord]:
         """Intents whose orders are not known to be finished, oldest first."""
         rows = await self._fetchall(

@@ -6,6 +6,15 @@ engine first, then fed to the ``FillModel``, and what it answers comes out as th
 broker sends: ``OrderReport``, ``ExecutionReport``, ``CommissionEvent``, ``PositionReport``.
 Order events the source itself sends (the real account's) are not ours and are dropped.
 
+For a restart (``carry``): the position the journal's fills add up to is carried in, so the
+engine's reconciliation finds it here rather than a flat account; the orders an earlier run
+left working are reported cancelled with the reason (a paper order lives only as long as its
+process: its queue position is gone with it), never adopted and never silently dropped; and
+order ids continue above every id the journal has seen, so execution ids never repeat.
+
+The instrument may be left for ``resolve`` to set (the runtime builds the broker before the
+contract is known).
+
 Not supported yet: held orders (``transmit=False``) and child orders (``parent_broker_id``), so
 no native brackets or OCA groups; ``place`` refuses them with a ``BrokerError``.
 """
@@ -15,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -39,10 +48,46 @@ from tradeterm.broker.port import (
     TradeEvent,
     Unsent,
 )
-from tradeterm.domain import Bar, Instrument, Order, OrderChange, OrderStatus, Position
+from tradeterm.domain import (
+    Bar,
+    Fill,
+    Instrument,
+    Order,
+    OrderChange,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
 from tradeterm.paper.fill_model import FillModel, Outcome, PaperFill, PaperRejected
 
 _ORDER_EVENTS = (OrderReport, ExecutionReport, CommissionEvent, PositionReport, AccountPnL)
+
+ENDED_BY_RESTART = "a paper order ends with its process: cancelled at restart"
+"""The reason an order an earlier run left working is reported cancelled with (``carry``)."""
+
+
+class EarlierOrder(Protocol):
+    """An order an earlier run sent and never saw finished, as the journal keeps it (the
+    engine's ``SentOrder`` is one)."""
+
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def broker_id(self) -> int | None: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def order_type(self) -> OrderType: ...
+    @property
+    def limit(self) -> int | None: ...
+    @property
+    def stop(self) -> int | None: ...
+    @property
+    def tif(self) -> TimeInForce: ...
 
 
 class MarketSource(Protocol):
@@ -80,18 +125,19 @@ class _Paper:
     status: OrderStatus = OrderStatus.SUBMITTED
     filled: int = 0
     cost: int = 0  # sum of quantity x price in ticks
+    reason: str = ""  # why it ended, when not by the fill model (``carry``)
 
 
 class PaperBroker:
     """The broker port over a ``FillModel``; see the module notes. ``clock`` gives UTC ns."""
 
-    def __init__(self, source: MarketSource, instrument: Instrument, *,
+    def __init__(self, source: MarketSource, instrument: Instrument | None, *,
                  clock: Callable[[], int] = time.time_ns,
                  commission_per_contract: Decimal = Decimal("2.25"),
                  protection_ticks: int = 40, account: str = "PAPER", client_id: int = 0,
                  first_id: int = 1) -> None:  # fmt: skip
         self.source = source
-        self.instrument = instrument
+        self._instrument = instrument
         self.model = FillModel(protection_ticks=protection_ticks)
         self._clock = clock
         self._commission = commission_per_contract
@@ -100,10 +146,42 @@ class PaperBroker:
         self._first_id = first_id
         self._next_id = first_id
         self._orders: dict[int, _Paper] = {}
-        self._position = Position(instrument)
+        self._held: Position | None = Position(instrument) if instrument is not None else None
         self._executions: list[ExecutionReport] = []
         self._queue: asyncio.Queue[BrokerEvent | None] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
+
+    @property
+    def instrument(self) -> Instrument:
+        """The one contract this broker trades; a ``BrokerError`` before it is known."""
+        if self._instrument is None:
+            raise BrokerError("the paper broker's contract is not known yet")
+        return self._instrument
+
+    @property
+    def _position(self) -> Position:
+        if self._held is None:
+            self._held = Position(self.instrument)
+        return self._held
+
+    def carry(self, fills: Iterable[Fill], earlier: Iterable[EarlierOrder], next_id: int) -> None:
+        """Start from what earlier runs left (see the module notes): the position ``fills``
+        add up to, the ``earlier`` orders reported cancelled (``ENDED_BY_RESTART``), order
+        ids from ``next_id`` on (above every id the journal knows)."""
+        for fill in fills:
+            self._position.apply(fill.side, fill.quantity, fill.price)
+        for sent in earlier:
+            if sent.broker_id is None or sent.broker_id in self._orders:
+                continue
+            order = Order(
+                sent.order_id, self.instrument, sent.side, sent.quantity, sent.order_type,
+                limit=sent.limit, stop=sent.stop, tif=sent.tif,
+            )  # fmt: skip
+            self._orders[sent.broker_id] = _Paper(
+                order, sent.order_id, sent.quantity, sent.limit, sent.stop,
+                status=OrderStatus.CANCELLED, reason=ENDED_BY_RESTART,
+            )  # fmt: skip
+        self._next_id = max(self._next_id, next_id)
 
     # ---- the connection: the source's ------------------------------------------------------
 
@@ -152,7 +230,10 @@ class PaperBroker:
             self._report(self.model.on_trade(event.trade))
 
     async def resolve(self, symbol: str, *, roll_days: int = 8) -> Instrument:
-        return await self.source.resolve(symbol, roll_days=roll_days)
+        instrument = await self.source.resolve(symbol, roll_days=roll_days)
+        if self._instrument is None:
+            self._instrument = instrument
+        return instrument
 
     def trading_hours(self, instrument: Instrument) -> tuple[str, str] | None:
         return self.source.trading_hours(instrument)
@@ -287,6 +368,7 @@ class PaperBroker:
 
     def _order_report(self, broker_id: int, ts_ns: int, reason: str = "") -> OrderReport:
         p = self._orders[broker_id]
+        reason = reason or p.reason
         o = p.order
         avg = Decimal(p.cost) / p.filled * self.instrument.tick if p.filled else None
         return OrderReport(

@@ -67,6 +67,7 @@ class TradingScreen(Screen[None]):
         for ladder in self.query(Ladder):  # none when the app is already exiting
             ladder.focus()
         self.set_class(self._app.mode == "live", "live")
+        self.set_class(self._app.mode == "shadow", "shadow")
 
     def on_resize(self) -> None:
         h = self.size.height

@@ -109,3 +109,29 @@ def test_order_events_of_the_real_account_are_not_passed_on() -> None:
     broker = PaperBroker(FakeBroker(ES), ES, clock=Clock())
     broker.on_source_event(PositionReport(ES, 1, "DU1", 3, Decimal(0), 0))
     assert drain(broker) == []
+
+
+def test_carry_starts_from_the_journal_and_ends_earlier_orders_with_a_reason() -> None:
+    """A SHADOW restart: the journal's fills are the position, an order an earlier run left
+    working is reported cancelled (never adopted, never silently gone), new ids are above."""
+    from tradeterm.domain import Fill, TimeInForce
+    from tradeterm.engine.order_tracking import SentOrder
+    from tradeterm.engine.types import OrderRole
+    from tradeterm.paper.paper_broker import ENDED_BY_RESTART
+
+    clock = Clock()
+    broker = PaperBroker(FakeBroker(ES), None, clock=clock)  # the contract comes from resolve
+    assert asyncio.run(broker.resolve("ES")) == broker.instrument == ES
+    fills = [Fill("paper.3.1", "c3", ES, Side.BUY, 2, 20000, 1), Fill("paper.4.2", "c4", ES, Side.SELL, 1, 20004, 2)]  # fmt: skip
+    left = SentOrder("c5", Side.BUY, 1, OrderType.LIMIT, 19990, None, TimeInForce.DAY,
+                     OrderRole.ENTRY, "cmd", 5, 5, 0, 3)  # fmt: skip
+    broker.carry(fills, [left], next_id=6)
+    (position,) = asyncio.run(broker.positions())
+    assert position.quantity == 1
+    assert asyncio.run(broker.open_orders()) == []
+    (ended,) = asyncio.run(broker.completed_orders())
+    assert (ended.order_ref, ended.broker_id, ended.status, ended.reason) == (
+        "c5", 5, OrderStatus.CANCELLED, ENDED_BY_RESTART,
+    )  # fmt: skip
+    assert not broker.never_received(5, 0)  # it ended here: not "never reached IB"
+    assert broker.reserve_order_id() == 6

@@ -16,6 +16,7 @@ from tradeterm.engine.types import TradingState
 from tradeterm.ui.widgets.panel import NS, Panel
 
 WIDE = 100  # columns from which the status bar shows the account and the session
+SHADOW_BADGE = " SHADOW: SIM FILLS "  # live market data from IB, every fill simulated here
 
 
 def ct_clock(now_ns: int) -> str:
@@ -72,6 +73,8 @@ def status_text(
     badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
     if mode == "live":
         t.append(" ██ LIVE ██ ", style=f"bold reverse ${badge}")
+    elif mode == "shadow":  # IB's market, our fills: say so, it looks like trading at IB
+        t.append(SHADOW_BADGE, style=f"bold reverse ${badge}")
     else:
         t.append(f" {mode.upper()} ", style=f"bold reverse ${badge}")
     t.append(" ")

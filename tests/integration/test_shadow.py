@@ -1,0 +1,200 @@
+"""SHADOW mode (issue 15): live market data from the (fake) IB Gateway through the real
+IbBroker, every order filled in-process by the paper broker. The gateway's wire probe sees
+every placeOrder and cancelOrder that reaches it: in SHADOW there must be none, whatever the
+engine does (place, modify, cancel, fill, the kill switch, a restart)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.integration.desk_helpers import Market, session_gone
+from tests.integration.engine_helpers import always_open, gateway_position
+from tests.integration.journal_helpers import query, settings_for
+from tests.support.waiting import until
+from tradeterm.config import Settings
+from tradeterm.domain import OrderStatus, OrderType, Side
+from tradeterm.engine.commands import CancelOrder, ModifyOrder, PlaceOrder
+from tradeterm.engine.engine import Engine
+from tradeterm.paper.paper_broker import ENDED_BY_RESTART, PaperBroker
+from tradeterm.runtime import Runtime, open_runtime
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
+from tradeterm.sim.gateway.probe import WireProbe
+from tradeterm.sim.market_events import BookDelta, BookSide
+
+pytestmark = pytest.mark.integration
+
+
+def shadow(gateway: FakeGateway, journal_dir: Path) -> Settings:
+    return settings_for(gateway.config.port, journal_dir).model_copy(update={"mode": "shadow"})
+
+
+@pytest.fixture
+def probe(still: FakeGateway) -> WireProbe:
+    """Every placeOrder and cancelOrder that reaches the gateway, from now on."""
+    wire = WireProbe()
+    wire.install(still.server)
+    return wire
+
+
+@asynccontextmanager
+async def running(settings: Settings, gateway: FakeGateway) -> AsyncIterator[Runtime]:
+    """A started SHADOW instance with the book in view; its session gone after the block."""
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        await until(lambda: _quoted(rt.engine), "a quote through IB")
+        yield rt
+    await session_gone(gateway, 1)
+
+
+def _quoted(engine: Engine) -> bool:
+    market = engine.market
+    return market is not None and market.quote is not None and market.quote.bid is not None
+
+
+def paper(rt: Runtime) -> PaperBroker:
+    broker = rt.engine.broker
+    assert isinstance(broker, PaperBroker)
+    return broker
+
+
+def position(rt: Runtime) -> int:
+    pnl = rt.engine.snapshot().pnl
+    return pnl.quantity if pnl is not None else 0
+
+
+async def paper_position(rt: Runtime) -> int:
+    return sum(p.quantity for p in await paper(rt).positions())
+
+
+def status(rt: Runtime, order_id: str) -> OrderStatus:
+    orders = rt.engine.orders
+    assert orders is not None
+    order = orders.get(order_id)
+    assert order is not None
+    return order.status
+
+
+async def place(rt: Runtime, command: PlaceOrder) -> str:
+    result = await rt.engine.submit(command)
+    assert result.ok, result.reason
+    (order_id,) = result.order_ids
+    return order_id
+
+
+def nothing_reached_ib(probe: WireProbe, gateway: FakeGateway) -> None:
+    assert probe.orders == [] and probe.cancels == []
+    assert not gateway.oms.orders  # the gateway's order desk never saw one either
+
+
+async def test_shadow_places_modifies_cancels_and_fills_without_an_order_reaching_ib(
+    still: FakeGateway, probe: WireProbe, tmp_path: Path
+) -> None:
+    market = Market(still)
+    async with running(shadow(still, tmp_path), still) as rt:
+        assert "SHADOW" in rt.describe() and "no order reaches IB" in rt.describe()
+        resting = await place(
+            rt, PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(market.bid - 4))
+        )
+        await until(lambda: status(rt, resting) is OrderStatus.SUBMITTED, "the limit working")
+        moved = await rt.engine.submit(
+            ModifyOrder(resting, quantity=2, limit=market.px(market.bid - 5))
+        )
+        assert moved.ok, moved.reason
+        orders = rt.engine.orders
+        assert orders is not None
+        order = orders.get(resting)
+        assert order is not None
+        await until(lambda: order.limit == market.bid - 5 and order.quantity == 2, "modified")
+        assert (await rt.engine.submit(CancelOrder(resting))).ok
+        await until(lambda: status(rt, resting) is OrderStatus.CANCELLED, "cancelled")
+        bought = await place(rt, PlaceOrder(Side.BUY, 1))
+        await until(lambda: status(rt, bought) is OrderStatus.FILLED, "the market buy filled")
+        assert position(rt) == 1 and await paper_position(rt) == 1
+        nothing_reached_ib(probe, still)
+        assert rt.engine.snapshot().account == "SHADOW"
+    nothing_reached_ib(probe, still)
+    assert gateway_position(still, market) == 0
+    assert query(tmp_path, "SELECT count(*) FROM fills", mode="shadow") == [(1,)]
+    assert [p.parent.name for p in tmp_path.glob("*/*.sqlite")] == ["shadow"]  # its own journal
+
+
+async def test_a_limit_behind_300_lots_does_not_fill_when_10_trade(
+    still: FakeGateway, probe: WireProbe, tmp_path: Path
+) -> None:
+    market = Market(still)
+    async with running(shadow(still, tmp_path), still) as rt:
+        bid = market.bid
+        market.feed.push(BookDelta(still.now_ns(), BookSide.BID, bid, 300), external=True)
+        book = rt.engine.market
+        assert book is not None
+        await until(lambda: book.quote is not None and book.quote.bid_size == 300, "300 bid")
+        resting = await place(rt, PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(bid)))
+        await until(lambda: status(rt, resting) is OrderStatus.SUBMITTED, "the limit working")
+        market.trade(bid, 10)
+        await until(lambda: book.last is not None and book.last.size == 10, "the 10 lots seen")
+        assert status(rt, resting) is OrderStatus.SUBMITTED and position(rt) == 0
+        market.trade(bid, 291)  # the 290 left ahead of us, then 1 of ours
+        await until(lambda: status(rt, resting) is OrderStatus.FILLED, "filled after the queue")
+        assert position(rt) == 1
+    nothing_reached_ib(probe, still)
+
+
+async def test_the_kill_switch_in_shadow_cancels_and_flattens_on_paper_then_halts(
+    still: FakeGateway, probe: WireProbe, tmp_path: Path
+) -> None:
+    market = Market(still)
+    async with running(shadow(still, tmp_path), still) as rt:
+        bought = await place(rt, PlaceOrder(Side.BUY, 2))
+        await until(lambda: status(rt, bought) is OrderStatus.FILLED, "long 2")
+        resting = await place(
+            rt, PlaceOrder(Side.SELL, 1, OrderType.LIMIT, limit=market.px(market.ask + 8))
+        )
+        await until(lambda: status(rt, resting) is OrderStatus.SUBMITTED, "the limit working")
+        rt.engine.request_kill("test")
+        await rt.engine.kill_switch.join()
+        snap = rt.engine.snapshot()
+        assert snap.trading_state == "HALTED"
+        assert status(rt, resting) is OrderStatus.CANCELLED
+        assert position(rt) == 0 and await paper_position(rt) == 0
+        assert await paper(rt).open_orders() == []
+    nothing_reached_ib(probe, still)
+    async with running(shadow(still, tmp_path), still) as rt:  # the HALTED latch holds
+        assert rt.engine.snapshot().trading_state == "HALTED"
+        assert not (await rt.engine.submit(PlaceOrder(Side.BUY, 1))).ok
+    nothing_reached_ib(probe, still)
+
+
+async def test_a_restart_keeps_the_paper_position_and_ends_paper_orders_openly(
+    still: FakeGateway, probe: WireProbe, tmp_path: Path
+) -> None:
+    market = Market(still)
+    settings = shadow(still, tmp_path)
+    async with running(settings, still) as rt:
+        bought = await place(rt, PlaceOrder(Side.BUY, 1))
+        await until(lambda: status(rt, bought) is OrderStatus.FILLED, "long 1")
+        resting = await place(
+            rt, PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(market.bid - 6))
+        )
+        await until(lambda: status(rt, resting) is OrderStatus.SUBMITTED, "the limit working")
+        first_ids = {o.broker_id for o in await paper(rt).open_orders()}
+    async with running(settings, still) as rt:
+        assert position(rt) == 1 and await paper_position(rt) == 1  # not taken for IB's flat
+        await until(lambda: status(rt, resting) is OrderStatus.CANCELLED, "the old limit ended")
+        orders = rt.engine.orders
+        assert orders is not None
+        ended = orders.get(resting)
+        assert ended is not None and ended.reject_reason == ENDED_BY_RESTART
+        sold = await place(rt, PlaceOrder(Side.SELL, 1))
+        await until(lambda: status(rt, sold) is OrderStatus.FILLED, "flat again")
+        sold_id = orders.get(sold)
+        assert sold_id is not None and sold_id.broker_id is not None
+        assert sold_id.broker_id > max(i for i in first_ids if i is not None)
+        assert position(rt) == 0 and await paper_position(rt) == 0
+        assert rt.engine.snapshot().trading_state == "ACTIVE"  # no fill conflict
+    nothing_reached_ib(probe, still)
+    exec_ids = query(tmp_path, "SELECT exec_id FROM fills", mode="shadow")
+    assert len(exec_ids) == 2 and len(set(exec_ids)) == 2
