@@ -214,6 +214,8 @@ class StrategyRunner:
             self._thread.close()
             self._thread = None
         if self._stream is not None and not self._stream.closed:
+            for event in self._stream.drain():  # its fills published before it stopped count
+                self._on_event(event)
             self._stream.close()
             self._stream = None
 
@@ -236,9 +238,7 @@ class StrategyRunner:
             self._inbox.put_nowait(_Call(hook, arg, self._history.view()))
 
     async def _listen(self, stream: EventStream) -> None:
-        async for event in stream:
-            if not self.running:
-                break
+        async for event in stream:  # until the runner or the engine closes it
             self._on_event(event)
 
     def _on_event(self, event: EngineEvent) -> None:
