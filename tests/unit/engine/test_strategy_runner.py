@@ -282,3 +282,16 @@ async def test_stopping_runs_on_stop_and_publishes_stopped(desk: Desk) -> None:
     (signal,) = desk.of(StrategySignal)
     assert signal.ok and signal.outcome == "already at the target: nothing sent"
     await runner.close()
+
+
+async def test_a_faulted_strategys_bracket_exits_stay_once_its_entry_filled(desk: Desk) -> None:
+    runner = await desk.runner(strategy(Boom, "boom"))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 3, "the bracket")
+    desk.fill(desk.broker.placed[0], PX_5000 - 4)
+    await until(lambda: runner.position == 1, "the entry filled")
+    desk.close_bar(PX_5000)
+    await until(lambda: runner.state is StrategyState.FAULTED, "the fault")
+    assert desk.broker.cancelled == []  # the stop and target protect the long
+    assert len(desk.engine.snapshot().orders) == 2
