@@ -11,6 +11,7 @@ command per line from stdin::
     flatten | reverse | status | help | quit
     kill [REASON]             the kill switch: cancel all, flatten, check IB, HALTED
     rearm REASON              back to ACTIVE (after the cooldown; not after a loss limit)
+    strategy | strategy stop  the strategy started with --strategy: its state, or stop it
 
 Typed commands are explicit, so there is no arming step here (the trading screen's keys are
 inert until armed). LIVE mode is refused: it needs the screen's typed account confirmation.
@@ -57,12 +58,17 @@ from tradeterm.engine.events import (
     PositionDivergence,
     Reconciled,
     RiskUpdate,
+    StrategySignal,
+    StrategyStateChanged,
+    StrategyView,
 )
+from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.engine.types import TradingState
 from tradeterm.text import printable
 
 if TYPE_CHECKING:
     from tradeterm.runtime import Runtime
+    from tradeterm.strategies import Loaded
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +246,14 @@ def describe(event: EngineEvent, engine: Engine) -> str | None:
             return f"RECONCILED ({event.reason}): {event.detail}"
         case EngineNotice():
             return f"{event.level} {event.text}"
+        case StrategyStateChanged():
+            return f"STRATEGY {event.strategy} {event.state}: {event.reason}"
+        case StrategySignal():
+            what = "sent" if event.ok else "refused"
+            return (
+                f"SIGNAL {event.strategy} {event.kind} {event.detail} ({event.reason}): {what}"
+                f" {event.command_id} {event.outcome}".replace("  ", " ")
+            )
     return None
 
 
@@ -287,6 +301,22 @@ def status(engine: Engine) -> str:
     return "\n".join(lines)
 
 
+def strategy_status(view: StrategyView | None) -> str:
+    """The strategy's name, state, parameters, position and last signals."""
+    if view is None:
+        return "no strategy: start the console with --strategy NAME [--param KEY=VALUE ...]"
+    params = " ".join(f"{k}={v}" for k, v in view.params) or "no parameters"
+    lines = [
+        f"strategy {view.name}{f' ({view.target})' if view.target != view.name else ''} "
+        f"{view.state}: {view.reason}",
+        f"  parameters {params}; position owned {view.position:+d}",
+    ]
+    for s in view.signals[-5:]:
+        lines.append(f"  {s.kind} {s.detail} ({s.reason}): {'sent' if s.ok else 'refused'} "
+                     f"{s.outcome}")  # fmt: skip
+    return "\n".join(lines)
+
+
 # ---- running --------------------------------------------------------------------------------
 
 
@@ -296,6 +326,7 @@ class Console:
         self.out = out
         self._stop = asyncio.Event()
         self.stopped_by: str | None = None  # the signal that asked the console to stop
+        self.runner: StrategyRunner | None = None  # the strategy started with --strategy
 
     def stop_on_signal(self, name: str) -> None:
         """SIGTERM or SIGHUP: stop as ``quit`` does (the first one names the stop)."""
@@ -332,6 +363,9 @@ class Console:
             refusal = self.engine.rearm(reason.strip())
             self.say(f"REARM refused: {refusal}" if refusal else "REARMED")
             return
+        if verb.lower() == "strategy":
+            await self._strategy(reason.strip().lower())
+            return
         if verb.lower() == "kill":  # its steps print as they come; typing goes on meanwhile
             self.engine.request_kill(reason.strip() or "typed in the console")
             return
@@ -349,6 +383,17 @@ class Console:
         elif command:
             assert not isinstance(command, str)
             await self.engine.submit(command)
+
+    async def _strategy(self, what: str) -> None:
+        runner = self.runner
+        if what not in ("", "stop"):
+            self.say(f"? strategy takes nothing or 'stop', not {what!r}")
+        elif runner is None or what == "":
+            self.say(strategy_status(runner.view() if runner is not None else None))
+        elif not runner.running:
+            self.say(f"strategy {runner.name} is already {runner.state}")
+        else:
+            await runner.stop("stopped in the console")
 
     async def reader(self, stdin: TextIO, quit_on_eof: bool) -> None:
         # a daemon thread: a blocked readline must never keep the process alive at exit
@@ -378,9 +423,11 @@ class Console:
 
 
 async def run(settings: Settings, *, seconds: float | None, seed: int,
-              stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:  # fmt: skip
+              stdin: TextIO = sys.stdin, out: TextIO = sys.stdout,
+              strategy: Loaded | None = None) -> int:  # fmt: skip
     """Run the console until ``quit``, end of input (without ``seconds``), ``seconds``, or
-    SIGTERM / SIGHUP (the same orderly stop). Raises ``UnwrittenError`` when the journal
+    SIGTERM / SIGHUP (the same orderly stop), with ``strategy`` running once the engine has
+    started (stopped before the engine stops). Raises ``UnwrittenError`` when the journal
     could not write critical rows by the end."""
     from tradeterm.runtime import ModeError, UnwrittenError, open_runtime
 
@@ -388,7 +435,7 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
         raise ConsoleError(LIVE_REFUSED)
     try:
         async with open_runtime(settings, seed=seed, process="console") as rt:
-            code = await _run(rt, seconds, stdin, out)
+            code = await _run(rt, seconds, stdin, out, strategy)
     except ModeError as exc:
         raise ConsoleError(str(exc)) from None
     if rt.unwritten:
@@ -396,7 +443,8 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
     return code
 
 
-async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO) -> int:
+async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO,
+               strategy: Loaded | None) -> int:  # fmt: skip
     from tradeterm.runtime import on_stop_signals
 
     engine = rt.engine
@@ -411,6 +459,9 @@ async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO) -
                 raise ConsoleError(f"cannot start: {exc}") from None
             await asyncio.sleep(0)  # let the printer show the start-up events first
             console.say(status(engine))
+            if strategy is not None:
+                console.runner = StrategyRunner(engine, strategy)
+                await console.runner.start()
             reader = asyncio.create_task(console.reader(stdin, quit_on_eof=seconds is None))
             started = time.monotonic()
             await console.wait(seconds)
@@ -422,6 +473,8 @@ async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO) -
             console.say(status(engine))
             return 0
     finally:
+        if console.runner is not None:
+            await console.runner.close()
         await engine.stop()
         printer.cancel()
         with contextlib.suppress(asyncio.CancelledError):

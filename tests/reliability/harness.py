@@ -279,7 +279,10 @@ ACTIONS = [
            _restart, console=True),
     Action("quit", "a new instance finds everything again, nothing twice", _quit),
 ]  # fmt: skip
-STRATEGY = "strategies are not built yet (issue 15): there is no strategy to trade"
+STRATEGY = (
+    "the matrix does not run a strategy yet (issue 15; the runner's faults: "
+    "tests/unit/engine/test_strategy_runner.py)"
+)
 NOT_APPLICABLE = {
     ("reject", "modify"): "the gateway's reject fault refuses new orders; a modification is "
     "not one (refused modifications: tests/unit/engine/test_orders.py)",

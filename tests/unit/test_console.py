@@ -184,3 +184,38 @@ def test_an_order_line_shows_a_stop_limits_trigger_and_no_price_for_market() -> 
     assert _prices(view(OrderType.STOP, None, 23996), px) == " @ 5999.00"
     assert _prices(view(OrderType.LIMIT, 24040, None), px) == " @ 6010.00"
     assert _prices(view(OrderType.MARKET, None, None), px) == ""
+
+
+def test_console_runs_a_strategy_shows_it_and_stops_it() -> None:
+    done = _console("--for", "4", "--strategy", "tests.support.strategies:LongAtStart",
+                    stdin="strategy\nstrategy stop\nstrategy stop\nstrategy\n")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    name = "tests.support.strategies:LongAtStart"
+    assert f"STRATEGY {name} running: started" in out
+    assert f"SIGNAL {name} TargetPosition quantity=1 (long from the start): sent cmd-1" in out
+    assert "FILL BUY 1 @" in out
+    assert f"STRATEGY {name} stopped: stopped in the console" in out
+    assert f"strategy {name} is already stopped" in out
+    assert "Traceback" not in out + done.stderr
+
+
+def test_a_faulty_strategy_is_stopped_and_manual_trading_goes_on() -> None:
+    done = _console("--for", "3", "--strategy", "tests.support.strategies:FailsAtStart",
+                    stdin="buy 1\n")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "faulted: on_start raised RuntimeError: broken on purpose" in out
+    assert "FILL BUY 1 @" in out
+    assert "Traceback" not in out + done.stderr
+
+
+def test_console_refuses_an_unknown_strategy_or_parameter_in_one_line() -> None:
+    unknown = _console("--strategy", "nope")
+    assert unknown.returncode == 2 and "unknown strategy 'nope'" in unknown.stderr
+    bad = _console("--strategy", "sma_cross", "--param", "fast=50")
+    assert bad.returncode == 2 and "fast (50) must be fewer bars than slow" in bad.stderr
+    orphan = _console("--param", "fast=5")
+    assert orphan.returncode == 2 and "--param needs --strategy" in orphan.stderr
+    for done in (unknown, bad, orphan):
+        assert "Traceback" not in done.stderr

@@ -72,6 +72,7 @@ from tradeterm.engine.events import (
     KillProgress,
     OrderUpdated,
     Reconciled,
+    StrategyView,
 )
 from tradeterm.engine.health import ConnectionHealth, default_staleness
 from tradeterm.engine.kill import KillSwitch, KillTimings
@@ -146,6 +147,8 @@ class Engine:
         self._sent_orders = tuple(sent_orders)  # orders earlier runs sent, fate unknown
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
         self._order_change = asyncio.Event()  # an order update or a fill was published
+        self.market_taps: list[Callable[[BrokerEvent], None]] = []  # strategy_runner.py
+        self.strategy_view: Callable[[], StrategyView] | None = None
         self.link = ConnectionHealth(clock())
         self.reconciler = Reconciler(
             broker, self.link, clock=clock, book=self._on_execution, publish=self.publish,
@@ -312,6 +315,8 @@ class Engine:
             return  # before the instrument is known: reconciliation will fetch it all
         if isinstance(event, (QuoteEvent, DepthEvent, TradeEvent)):
             core.on_market(event)
+            for tap in self.market_taps:
+                tap(event)
         elif isinstance(event, BarEvent):
             core.on_bars(core.bars.apply(event), Feed.BARS)
         elif isinstance(event, OrderReport):
@@ -409,8 +414,6 @@ class Engine:
     def needs_reconcile(self) -> bool:
         return self.reconciler.needs_reconcile
 
-    # ---- risk ----------------------------------------------------------------------------
-
     # ---- the kill switch (see kill.py) ------------------------------------------------------
 
     async def kill(self, reason: str) -> KillProgress:
@@ -493,4 +496,5 @@ class Engine:
             drawdown=core.risk.drawdown if core is not None else None,
             order_rate=core.risk.orders_in_last_second() if core is not None else None,
             risk_limits=self.config.risk,
+            strategy=self.strategy_view() if self.strategy_view is not None else None,
         )

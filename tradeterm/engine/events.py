@@ -18,7 +18,13 @@ from tradeterm.engine.calendar import CME, SessionCalendar
 from tradeterm.engine.commands import CommandResult
 from tradeterm.engine.marketdata import Changes, Feed, MarketSnapshot
 from tradeterm.engine.portfolio import PnL
-from tradeterm.engine.types import KillStep, OrderRole, RiskEventKind, TradingState
+from tradeterm.engine.types import (
+    KillStep,
+    OrderRole,
+    RiskEventKind,
+    StrategyState,
+    TradingState,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +254,49 @@ class EngineNotice:
     code: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class StrategyStateChanged:
+    """The strategy the engine runs started, stopped or faulted (``reason``: why, e.g. the
+    exception it raised or the budget it overran)."""
+
+    strategy: str
+    state: StrategyState
+    reason: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class StrategySignal:
+    """An intent a strategy emitted (``kind``: ``TargetPosition`` or ``EntrySignal``,
+    ``detail``: its fields, ``reason``: the strategy's words) and what became of it: ``ok``
+    with the command it became (``command_id``, empty when nothing had to be sent), or
+    refused with ``outcome`` saying why (standing aside, the risk manager, the kill switch)."""
+
+    strategy: str
+    kind: str
+    detail: str
+    reason: str
+    ok: bool
+    outcome: str
+    ts_ns: int
+    command_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyView:
+    """The strategy the engine runs, for a panel: its name, ``module:Class``, parameters
+    (name, value as text), state and why, the signed position it owns, and its last
+    signals (oldest first)."""
+
+    name: str
+    target: str
+    params: tuple[tuple[str, str], ...]
+    state: StrategyState
+    reason: str
+    position: int
+    signals: tuple[StrategySignal, ...]
+
+
 EngineEvent = (
     HealthChanged
     | MarketChanged
@@ -261,6 +310,8 @@ EngineEvent = (
     | RiskUpdate
     | KillProgress
     | EngineNotice
+    | StrategyStateChanged
+    | StrategySignal
 )
 
 
@@ -287,3 +338,4 @@ class EngineSnapshot:
     drawdown: Decimal | None = None  # below the session's peak daily P&L; None before start
     order_rate: int | None = None  # order messages sent in the last second; None before start
     risk_limits: RiskConfig | None = None  # the limits the risk manager applies (the risk panel)
+    strategy: StrategyView | None = None  # the strategy the engine runs, None when none

@@ -51,3 +51,11 @@ class OrderRole(StrEnum):
     REVERSE = "reverse"
     KILL = "kill"
     FOREIGN = "foreign"  # another client's order, shown read-only
+
+
+class StrategyState(StrEnum):
+    """Where a strategy the engine runs stands."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"  # asked to stop (or the engine stopped): its on_stop ran
+    FAULTED = "faulted"  # it raised or overran its time budget: stopped by the runner

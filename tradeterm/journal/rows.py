@@ -27,8 +27,11 @@ from tradeterm.engine.events import (
     PositionDivergence,
     Reconciled,
     RiskUpdate,
+    StrategySignal,
+    StrategyStateChanged,
 )
 from tradeterm.engine.portfolio import PnL
+from tradeterm.engine.types import StrategyState
 
 Row = tuple[str, Sequence[Any] | Mapping[str, Any]]
 
@@ -202,6 +205,16 @@ def rows_for(event: EngineEvent, now_ns: int, session_id: int | None) -> tuple[l
                 session_id, now_ns, r.command_id, source, type(r.command).__name__,
                 _command_detail(r.command), int(r.ok), r.reason, ",".join(r.order_ids),
             ))], True  # fmt: skip
+        case StrategySignal():
+            detail = f"{event.detail} reason={event.reason}"
+            return [(_SIGNAL, (
+                session_id, event.ts_ns, event.command_id, event.strategy, event.kind, detail,
+                int(event.ok), event.outcome, "",
+            ))], True  # fmt: skip
+        case StrategyStateChanged():
+            level = "ERROR" if event.state is StrategyState.FAULTED else "INFO"
+            text = f"{event.strategy} {event.state}: {event.reason}"
+            return [system_row(event.ts_ns, "strategy", level, text)], True
         case EngineNotice():
             return [system_row(event.ts_ns, "notice", event.level, event.text, event.code)], False
     return [], False  # market data and forming bars: bars are written when they close

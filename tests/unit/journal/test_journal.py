@@ -16,9 +16,21 @@ from tests.support.instruments import NQ
 from tests.unit.journal.factories import ES, T0, booked, fill, order, position, updated
 from tradeterm.broker.port import NoticeLevel
 from tradeterm.domain import OrderStatus, Side
-from tradeterm.engine.events import EngineNotice, KillProgress, RiskUpdate
+from tradeterm.engine.events import (
+    EngineNotice,
+    KillProgress,
+    RiskUpdate,
+    StrategySignal,
+    StrategyStateChanged,
+)
 from tradeterm.engine.risk import RiskTransition
-from tradeterm.engine.types import KillStep, OrderRole, RiskEventKind, TradingState
+from tradeterm.engine.types import (
+    KillStep,
+    OrderRole,
+    RiskEventKind,
+    StrategyState,
+    TradingState,
+)
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.rows import commission_row
 
@@ -308,3 +320,24 @@ async def test_an_earlier_runs_open_intent_comes_back_as_an_order_to_look_for(
         assert [i.order_id for i in await second.open_intents()] == [o.client_id]  # still open
     finally:
         await second.close()
+
+
+async def test_a_strategys_signals_and_states_are_journaled(journal: Journal) -> None:
+    journal.record(StrategyStateChanged("sma_cross", StrategyState.RUNNING, "started", T0))
+    journal.record(StrategySignal("sma_cross", "TargetPosition", "quantity=1", "SMA(2) > SMA(3)",
+                                  True, "tt.ES.2.1", T0 + 1, "cmd-3"))  # fmt: skip
+    journal.record(StrategySignal("sma_cross", "TargetPosition", "quantity=-1", "SMA(2) < SMA(3)",
+                                  False, "standing aside", T0 + 2))  # fmt: skip
+    journal.record(
+        StrategyStateChanged("sma_cross", StrategyState.FAULTED, "on_bar raised", T0 + 3)
+    )
+    await journal.flush()
+    assert rows(journal.path, "SELECT command_id, source, kind, detail, ok, reason FROM signals") == [
+        ("cmd-3", "sma_cross", "TargetPosition", "quantity=1 reason=SMA(2) > SMA(3)", 1, "tt.ES.2.1"),
+        ("", "sma_cross", "TargetPosition", "quantity=-1 reason=SMA(2) < SMA(3)", 0,
+         "standing aside"),
+    ]  # fmt: skip
+    assert rows(journal.path, "SELECT kind, level, text FROM system_events WHERE kind = 'strategy'") == [
+        ("strategy", "INFO", "sma_cross running: started"),
+        ("strategy", "ERROR", "sma_cross faulted: on_bar raised"),
+    ]  # fmt: skip

@@ -1,0 +1,297 @@
+"""The strategy runner on the in-memory broker: intents become the engine's own commands
+(market orders for a target, brackets for an entry), the strategy stands aside while the
+trader holds a position, and a strategy that raises or sleeps is stopped without stopping
+the engine, manual trading or the kill switch."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import pytest
+
+from tests.support.clock import TUESDAY_10 as T0
+from tests.support.clock import Clock
+from tests.support.fake_broker import FakeBroker, Placed
+from tests.support.instruments import ES, PX_5000
+from tests.support.waiting import until
+from tradeterm.broker.port import ExecutionReport, QuoteEvent, TradeEvent
+from tradeterm.domain import Bar, OrderType, Quote, Side, Trade
+from tradeterm.engine.calendar import CME, NS
+from tradeterm.engine.commands import PlaceOrder
+from tradeterm.engine.engine import Engine
+from tradeterm.engine.events import (
+    CommandDone,
+    EngineEvent,
+    EngineNotice,
+    StrategySignal,
+    StrategyStateChanged,
+)
+from tradeterm.engine.strategy_runner import StrategyRunner
+from tradeterm.engine.stream import EventStream
+from tradeterm.engine.types import StrategyState, TradingState
+from tradeterm.strategies import (
+    Entry,
+    EntrySignal,
+    Intents,
+    Params,
+    Strategy,
+    StrategyContext,
+    TargetPosition,
+    load,
+)
+from tradeterm.strategies.loader import Loaded
+
+MINUTE = 60 * NS
+
+
+class Desk:
+    def __init__(self, engine: Engine, broker: FakeBroker, clock: Clock) -> None:
+        self.engine, self.broker, self.clock = engine, broker, clock
+        self.stream: EventStream = engine.listen()
+        self.events: list[EngineEvent] = []
+        self.minute = 0
+        self.execs = 0
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        self.events.extend(self.stream.drain())
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def close_bar(self, price: int) -> None:
+        """A trade in the next minute at ``price``: it closes the bar before it."""
+        self.clock.now = T0 + self.minute * MINUTE + NS
+        self.broker.push(TradeEvent(Trade(self.clock.now, price, 1)))
+        self.minute += 1
+
+    def fill(self, placed: Placed, price: int = PX_5000) -> None:
+        self.execs += 1
+        self.broker.push(ExecutionReport(
+            f"e{self.execs}", placed.broker_id, 900 + self.execs, 1, placed.order_ref, ES,
+            placed.side, placed.quantity, price, self.clock.now, False,
+        ))  # fmt: skip
+
+    async def runner(self, loaded: Loaded, **kw: Any) -> StrategyRunner:
+        runner = StrategyRunner(self.engine, loaded, **kw)
+        await runner.start()
+        return runner
+
+
+@pytest.fixture
+async def desk() -> AsyncIterator[Desk]:
+    clock = Clock(T0)
+    broker = FakeBroker(ES)
+    engine = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600)
+    d = Desk(engine, broker, clock)
+    await engine.start()
+    broker.push(QuoteEvent(Quote(T0, PX_5000 - 1, 10, PX_5000, 10)))
+    try:
+        yield d
+    finally:
+        await engine.stop()
+
+
+def strategy(cls: type[Strategy[Any]], name: str = "test") -> Loaded:
+    return Loaded(name, f"{cls.__module__}:{cls.__qualname__}", cls(cls.parameters()))
+
+
+async def test_sma_cross_target_changes_become_market_orders_a_reversal_one_of_2n(
+    desk: Desk,
+) -> None:
+    runner = await desk.runner(load("sma_cross", ["fast=2", "slow=3", "quantity=1"]))
+    for price in (PX_5000, PX_5000, PX_5000, PX_5000 + 3):  # SMA(2) above SMA(3) at the 4th
+        desk.close_bar(price)
+    desk.close_bar(PX_5000 + 3)  # closes the 4th bar
+    await until(lambda: len(desk.broker.placed) == 1, "the buy")
+    (buy,) = desk.broker.placed
+    assert (buy.side, buy.quantity, buy.order_type) == (Side.BUY, 1, OrderType.MARKET)
+    desk.fill(buy)
+    await until(lambda: runner.position == 1, "the strategy owning its fill")
+    for price in (PX_5000 - 4, PX_5000 - 4):  # [5000.00, 5000.75, 4999.00]: below
+        desk.close_bar(price)
+    await until(lambda: len(desk.broker.placed) == 2, "the reversal")
+    reversal = desk.broker.placed[1]
+    assert (reversal.side, reversal.quantity, reversal.order_type) == (
+        Side.SELL, 2, OrderType.MARKET,
+    )  # fmt: skip
+    done = [e.result for e in desk.of(CommandDone)]
+    assert [r.command.source for r in done] == ["sma_cross", "sma_cross"]
+    signals = desk.of(StrategySignal)
+    assert [(s.kind, s.ok) for s in signals] == [("TargetPosition", True)] * 2
+    assert signals[1].reason.startswith("SMA(2)") and "<" in signals[1].reason
+    snap = desk.engine.snapshot().strategy
+    assert snap is not None and snap.position == 1 and len(snap.signals) == 2
+    assert ("fast", "2") in snap.params and snap.state is StrategyState.RUNNING
+
+
+class Enter(Strategy[Params]):
+    """Enters long at the first closed bar, at a limit or at market."""
+
+    limit: ClassVar[int | None] = None
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        entry = Entry.market() if self.limit is None else Entry.limit(self.limit)
+        return (EntrySignal(Side.BUY, entry, 8, 16, "first bar"),)
+
+
+async def test_an_entry_signal_is_one_bracket_with_its_stop_and_target_in_ticks(
+    desk: Desk,
+) -> None:
+    class AtLimit(Enter):
+        limit = PX_5000 - 2
+
+    await desk.runner(strategy(AtLimit))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 3, "the bracket's three legs")
+    entry = desk.broker.placed[0]
+    (stop,) = [p for p in desk.broker.placed if p.order_type is OrderType.STOP]
+    (target,) = [p for p in desk.broker.placed[1:] if p.order_type is OrderType.LIMIT]
+    assert (entry.side, entry.order_type, entry.limit, entry.quantity) == (
+        Side.BUY, OrderType.LIMIT, PX_5000 - 2, desk.engine.config.default_qty,
+    )  # fmt: skip
+    assert (stop.side, stop.stop) == (Side.SELL, PX_5000 - 2 - 8)
+    assert (target.side, target.limit) == (Side.SELL, PX_5000 - 2 + 16)
+    assert stop.parent_id == entry.client_order_id == target.parent_id
+
+
+async def test_entries_are_sized_by_risk_per_trade_never_above_the_max_position(
+    desk: Desk,
+) -> None:
+    from decimal import Decimal
+
+    # 1% of 25,000 = 250 over 8 ticks x 12.50 = 100 a contract: 2 contracts (the max is 2)
+    await desk.runner(strategy(Enter), equity=Decimal(25_000))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 3, "the bracket")
+    assert desk.broker.placed[0].quantity == 2
+
+
+class Boom(Strategy[Params]):
+    """Buys one at its first bar and raises at its second."""
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        if len(ctx.bars) >= 2:
+            raise ZeroDivisionError("the strategy's own bug")
+        return (EntrySignal(Side.BUY, Entry.limit(PX_5000 - 4), 8, 16, "dip"),)
+
+
+async def test_a_strategy_that_raises_is_stopped_its_entry_cancelled_trading_goes_on(
+    desk: Desk,
+) -> None:
+    runner = await desk.runner(strategy(Boom, "boom"))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 3, "the bracket")
+    entry = desk.broker.placed[0]
+    desk.close_bar(PX_5000)
+    await until(lambda: runner.state is StrategyState.FAULTED, "the fault")
+    (faulted,) = [e for e in desk.of(StrategyStateChanged) if e.state is StrategyState.FAULTED]
+    assert "ZeroDivisionError: the strategy's own bug" in faulted.reason
+    assert any("strategy boom faulted" in n.text for n in desk.of(EngineNotice))
+    await until(lambda: entry.broker_id in desk.broker.cancelled, "its unfilled entry cancelled")
+    result = await desk.engine.submit(PlaceOrder(Side.BUY, 1))  # manual trading goes on
+    assert result.ok, result.reason
+    desk.engine.request_kill("test")  # the kill switch still works
+    await until(lambda: desk.engine.trading_state[0] is TradingState.REDUCING, "REDUCING")
+    manual = desk.broker.placed[-1]
+    await until(lambda: manual.broker_id in desk.broker.cancelled, "the kill's cancel")
+
+
+class Sleepy(Strategy[Params]):
+    """Blocks in ``on_bar`` until told to go on."""
+
+    entered: ClassVar[threading.Event]
+    release: ClassVar[threading.Event]
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        self.entered.set()
+        self.release.wait(30)
+        return (TargetPosition(1, "too late"),)
+
+
+async def test_a_hook_that_sleeps_past_its_budget_is_abandoned_and_never_blocks_the_loop(
+    desk: Desk,
+) -> None:
+    Sleepy.entered, Sleepy.release = threading.Event(), threading.Event()
+    runner = await desk.runner(strategy(Sleepy, "sleepy"), budget_s=0.2)
+    ticks = 0
+    seen_while_sleeping = 0
+
+    async def other() -> None:
+        nonlocal ticks, seen_while_sleeping
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+            if Sleepy.entered.is_set() and runner.state is StrategyState.RUNNING:
+                seen_while_sleeping += 1
+
+    beside = asyncio.create_task(other())
+    try:
+        desk.close_bar(PX_5000)
+        desk.close_bar(PX_5000)
+        await until(lambda: runner.state is StrategyState.FAULTED, "the overrun")
+        assert seen_while_sleeping > 0  # the loop ran while the hook slept
+        assert "on_bar overran its 0.2s budget" in runner.reason
+    finally:
+        Sleepy.release.set()
+        beside.cancel()
+    assert desk.broker.placed == []  # what the abandoned hook returned is never applied
+    result = await desk.engine.submit(PlaceOrder(Side.BUY, 1))
+    assert result.ok, result.reason
+
+
+class Always(Strategy[Params]):
+    """Wants one long at every bar."""
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        return (TargetPosition(1, "always long"),)
+
+
+async def test_a_strategy_stands_aside_while_the_trader_holds_a_manual_position(
+    desk: Desk,
+) -> None:
+    result = await desk.engine.submit(PlaceOrder(Side.SELL, 1))
+    assert result.ok
+    desk.fill(desk.broker.placed[0])
+    await until(lambda: desk.engine.portfolio is not None
+                and desk.engine.portfolio.position.quantity == -1, "the manual short")  # fmt: skip
+    await desk.runner(strategy(Always, "always"))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: desk.of(StrategySignal), "the signal")
+    (signal,) = desk.of(StrategySignal)
+    assert not signal.ok and "standing aside: the trader holds -1" in signal.outcome
+    assert len(desk.broker.placed) == 1  # only the manual order
+
+
+async def test_stopping_runs_on_stop_and_publishes_stopped(desk: Desk) -> None:
+    class Flat(Strategy[Params]):
+        def on_stop(self, ctx: StrategyContext) -> Intents:
+            return (TargetPosition(0, "done"),)
+
+    runner = await desk.runner(strategy(Flat, "flat"))
+    await runner.stop("typed in the console")
+    assert runner.state is StrategyState.STOPPED
+    states = [(e.state, e.reason) for e in desk.of(StrategyStateChanged)]
+    assert states == [
+        (StrategyState.RUNNING, "started"), (StrategyState.STOPPED, "typed in the console"),
+    ]  # fmt: skip
+    (signal,) = desk.of(StrategySignal)
+    assert signal.ok and signal.outcome == "already at the target: nothing sent"
+    await runner.close()
+
+
+async def test_a_faulted_strategys_bracket_exits_stay_once_its_entry_filled(desk: Desk) -> None:
+    runner = await desk.runner(strategy(Boom, "boom"))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 3, "the bracket")
+    desk.fill(desk.broker.placed[0], PX_5000 - 4)
+    await until(lambda: runner.position == 1, "the entry filled")
+    desk.close_bar(PX_5000)
+    await until(lambda: runner.state is StrategyState.FAULTED, "the fault")
+    assert desk.broker.cancelled == []  # the stop and target protect the long
+    assert len(desk.engine.snapshot().orders) == 2
