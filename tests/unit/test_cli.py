@@ -272,7 +272,9 @@ def console_runs(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
     """``tradeterm console`` without starting anything: the ``seconds`` it would run for."""
     started: list[float | None] = []
 
-    async def fake_run(settings: object, *, seconds: float | None, seed: int) -> int:
+    async def fake_run(
+        settings: object, *, seconds: float | None, seed: int, strategy: object = None
+    ) -> int:
         started.append(seconds)
         return 0
 
