@@ -9,37 +9,22 @@ import asyncio
 from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES
+from tests.support.paper import depth, drain
 from tradeterm.broker.port import (
     BrokerEvent,
     CancelRejected,
-    DepthEvent,
     ExecutionReport,
     Notice,
     NoticeLevel,
     OrderReport,
     TradeEvent,
 )
-from tradeterm.domain import DepthLevel, Fill, Order, OrderStatus, OrderType, Side, Trade
+from tradeterm.domain import Fill, Order, OrderStatus, OrderType, Side, Trade
 from tradeterm.paper.order_graph import OCA_CANCELLED, PARENT_CANCELLED
 from tradeterm.paper.paper_broker import PaperBroker
 
 BID, ASK = 20000, 20001
 TARGET, STOP = 20008, 19995
-
-
-def depth(ts: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> DepthEvent:
-    return DepthEvent(
-        ts, tuple(DepthLevel(p, s) for p, s in bids), tuple(DepthLevel(p, s) for p, s in asks)
-    )
-
-
-def drain(broker: PaperBroker) -> list[BrokerEvent]:
-    out: list[BrokerEvent] = []
-    while not broker._queue.empty():
-        event = broker._queue.get_nowait()
-        assert event is not None
-        out.append(event)
-    return out
 
 
 def reports(events: list[BrokerEvent]) -> list[tuple[int, OrderStatus, int, int, str]]:
