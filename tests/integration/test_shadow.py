@@ -17,8 +17,9 @@ from tests.integration.journal_helpers import query, settings_for
 from tests.support.waiting import until
 from tradeterm.config import Settings
 from tradeterm.domain import OrderStatus, OrderType, Side
-from tradeterm.engine.commands import CancelOrder, ModifyOrder, PlaceOrder
+from tradeterm.engine.commands import CancelOrder, ModifyOrder, PlaceBracket, PlaceOrder
 from tradeterm.engine.engine import Engine
+from tradeterm.engine.events import EngineNotice
 from tradeterm.paper.paper_broker import ENDED_BY_RESTART, PaperBroker
 from tradeterm.runtime import Runtime, open_runtime
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
@@ -198,3 +199,72 @@ async def test_a_restart_keeps_the_paper_position_and_ends_paper_orders_openly(
     nothing_reached_ib(probe, still)
     exec_ids = query(tmp_path, "SELECT exec_id FROM fills", mode="shadow")
     assert len(exec_ids) == 2 and len(set(exec_ids)) == 2
+
+
+async def test_a_bracket_in_shadow_enters_rests_its_exits_and_the_target_cancels_the_stop(
+    still: FakeGateway, probe: WireProbe, tmp_path: Path
+) -> None:
+    """A native bracket on paper: the entry fills, the stop and the target rest, a trade
+    through the target fills it and its OCA sibling (the stop) is cancelled; flat, and not
+    one order message reached the gateway."""
+    market = Market(still)
+    async with running(shadow(still, tmp_path), still) as rt:
+        result = await rt.engine.submit(PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=4))
+        assert result.ok, result.reason
+        entry, target, stop = result.order_ids
+        await until(lambda: status(rt, entry) is OrderStatus.FILLED, "the entry filled")
+        await until(
+            lambda: status(rt, target) is status(rt, stop) is OrderStatus.SUBMITTED,
+            "the exits resting",
+        )
+        assert position(rt) == 1 and await paper_position(rt) == 1
+        orders = rt.engine.orders
+        assert orders is not None
+        limit = orders.get(target)
+        assert limit is not None and limit.limit is not None
+        market.trade(limit.limit + 1, 5)  # the price moves through the target
+        await until(lambda: status(rt, target) is OrderStatus.FILLED, "the target filled")
+        await until(lambda: status(rt, stop) is OrderStatus.CANCELLED, "the stop cancelled")
+        assert position(rt) == 0 and await paper_position(rt) == 0
+        assert await paper(rt).open_orders() == []
+        nothing_reached_ib(probe, still)
+    nothing_reached_ib(probe, still)
+    assert gateway_position(still, market) == 0
+
+
+async def test_a_restart_ends_a_paper_brackets_exits_and_says_the_position_is_unprotected(
+    still: FakeGateway, probe: WireProbe, tmp_path: Path
+) -> None:
+    """The exits of a bracket an earlier run left working end with it (a paper order lives
+    only with its process); the position carried in is then naked, and the screen is told."""
+    settings = shadow(still, tmp_path)
+    async with running(settings, still) as rt:
+        result = await rt.engine.submit(PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=4))
+        assert result.ok, result.reason
+        entry, target, stop = result.order_ids
+        await until(lambda: status(rt, entry) is OrderStatus.FILLED, "the entry filled")
+        await until(lambda: status(rt, stop) is OrderStatus.SUBMITTED, "the stop resting")
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        stream = rt.engine.listen()
+        await rt.engine.start()
+        await until(lambda: _quoted(rt.engine), "a quote through IB")
+        assert position(rt) == 1 and await paper_position(rt) == 1
+        await until(
+            lambda: status(rt, target) is status(rt, stop) is OrderStatus.CANCELLED,
+            "the exits ended",
+        )
+        orders = rt.engine.orders
+        assert orders is not None
+        for exit_id in (target, stop):
+            ended = orders.get(exit_id)
+            assert ended is not None and ended.reject_reason == ENDED_BY_RESTART
+        notices: list[str] = []
+
+        def warned() -> bool:
+            notices.extend(e.text for e in stream.drain() if isinstance(e, EngineNotice))
+            return any("+1 carried in without a protective stop" in t for t in notices)
+
+        await until(warned, "the unprotected position said")
+        assert await paper(rt).open_orders() == []  # no stop invented
+    await session_gone(still, 1)
+    nothing_reached_ib(probe, still)

@@ -38,6 +38,9 @@ Rules
   trade already reached triggers on arrival); a triggered stop then takes liquidity as a
   market (STP) or a limit (STP LMT) order. Our own fills are not market trades: they trigger
   nothing.
+* **Dormant** orders (``submit(dormant=True)``: held, or a bracket child waiting for its
+  parent's fill; see ``order_graph``) are in no market: they neither fill nor trigger until
+  ``activate``, which enters them as if they had just arrived (the back of the queue).
 * **Cancel** ends a working order. **Modify**: a new limit price re-enters the order (it loses
   its queue position and may cross); a larger quantity sends it to the back of its level; a
   smaller one keeps its place. Quantities are the order's total, as in ``OrderChange``.
@@ -109,6 +112,7 @@ class WorkingOrder:
     stop: int | None
     price: int | None
     queue_ahead: int
+    dormant: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -123,6 +127,7 @@ class _Order:
     filled: int = 0
     price: int | None = None  # working price once live; None while a stop waits
     queue_ahead: int = 0
+    dormant: bool = False  # in no market until ``activate``
 
     @property
     def open(self) -> int:
@@ -165,7 +170,7 @@ class FillModel:
             return None
         return WorkingOrder(
             o.key, o.side, o.order_type, o.quantity, o.filled, o.limit, o.stop, o.price,
-            o.queue_ahead,
+            o.queue_ahead, o.dormant,
         )  # fmt: skip
 
     def working_keys(self) -> list[int]:
@@ -174,21 +179,37 @@ class FillModel:
     # ---- orders --------------------------------------------------------------------------
 
     def submit(self, key: int, side: Side, quantity: int, order_type: OrderType, *,
-               limit: int | None = None, stop: int | None = None, ts_ns: int) -> list[Outcome]:  # fmt: skip
-        """Enter an order. It is SUBMITTED, then fills (or is REJECTED) as the rules say."""
+               limit: int | None = None, stop: int | None = None, ts_ns: int,
+               dormant: bool = False) -> list[Outcome]:  # fmt: skip
+        """Enter an order. It is SUBMITTED, then fills (or is REJECTED) as the rules say;
+        ``dormant``: it is only kept, nothing happens (and nothing is returned) before
+        ``activate``."""
         if key in self._orders:
             raise ValueError(f"order {key} is already working")
         if quantity <= 0:
             raise ValueError("quantity must be positive")
         if (limit is None) == order_type.needs_limit or (stop is None) == order_type.needs_stop:
             raise ValueError(f"a {order_type} order has the wrong prices")
+        if dormant:
+            self._orders[key] = _Order(
+                key, side, quantity, order_type, limit, stop, 0, dormant=True
+            )
+            return []
         if order_type is OrderType.MARKET and self._protection(side) is None:
             return [PaperStatus(key, OrderStatus.REJECTED, ts_ns, "no price to fill against")]
-        self._seq += 1
-        o = _Order(key, side, quantity, order_type, limit, stop, self._seq)
-        self._orders[key] = o
+        self._orders[key] = _Order(key, side, quantity, order_type, limit, stop, 0)
         out: list[Outcome] = [PaperStatus(key, OrderStatus.SUBMITTED, ts_ns)]
-        if stop is None or self._stop_hit(o, self.last):
+        return out + self.activate(key, ts_ns=ts_ns)
+
+    def activate(self, key: int, *, ts_ns: int) -> list[Outcome]:
+        """A dormant order ``key`` enters the market now: it takes what it can and rests, or
+        (a stop) waits for its trigger. Raises ``KeyError`` when it is not working."""
+        o = self._orders[key]
+        o.dormant = False
+        self._seq += 1
+        o.seq = self._seq
+        out: list[Outcome] = []
+        if o.stop is None or self._stop_hit(o, self.last):
             self._go_live(o, ts_ns, out)
         return out
 
@@ -212,10 +233,10 @@ class FillModel:
         out: list[Outcome] = []
         grows = quantity is not None and quantity > o.quantity
         o.quantity = o.quantity if quantity is None else quantity
-        if o.price is None:  # a waiting stop: new values, then the trigger is checked again
+        if o.price is None:  # dormant or a waiting stop: new values, then the trigger again
             o.limit = o.limit if limit is None else limit
             o.stop = o.stop if stop is None else stop
-            if self._stop_hit(o, self.last):
+            if not o.dormant and self._stop_hit(o, self.last):
                 self._go_live(o, ts_ns, out)
         elif limit is not None and limit != o.limit:  # new price: a new order in the queue
             o.limit = limit
@@ -262,7 +283,7 @@ class FillModel:
         for side in (Side.BUY, Side.SELL):
             self._trade_fills(side, trade, aggressor, out)
         for o in sorted(self._orders.values(), key=lambda o: o.seq):
-            if o.price is None and self._stop_hit(o, trade.price):
+            if o.price is None and not o.dormant and self._stop_hit(o, trade.price):
                 self._go_live(o, trade.ts_ns, out)
         return out
 

@@ -15,8 +15,12 @@ order ids continue above every id the journal has seen, so execution ids never r
 The instrument may be left for ``resolve`` to set (the runtime builds the broker before the
 contract is known).
 
-Not supported yet: held orders (``transmit=False``) and child orders (``parent_broker_id``), so
-no native brackets or OCA groups; ``place`` refuses them with a ``BrokerError``.
+Native brackets work as at IB: held orders (``transmit=False``), child orders
+(``parent_broker_id``) and OCA groups are linked by ``order_graph.OrderGraph`` (held until the
+family transmits, children working once their parent has filled, the OCA sibling cancelled or
+reduced, children cancelled with their parent). A restart ends a bracket's exits with the rest
+of the earlier run's orders, and a position carried in is then unprotected: ``carry`` says so
+with a warning notice, and never invents a stop.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from tradeterm.broker.port import (
     DepthEvent,
     ExecutionReport,
     ModificationRefused,
+    Notice,
     NoticeLevel,
     OrderReport,
     PositionReport,
@@ -60,12 +65,21 @@ from tradeterm.domain import (
     Side,
     TimeInForce,
 )
-from tradeterm.paper.fill_model import FillModel, Outcome, PaperFill, PaperRejected
+from tradeterm.paper.fill_model import FillModel, PaperFill, PaperRejected
+from tradeterm.paper.order_graph import Linked, OrderGraph, PaperResized
 
 _ORDER_EVENTS = (OrderReport, ExecutionReport, CommissionEvent, PositionReport, AccountPnL)
 
 ENDED_BY_RESTART = "a paper order ends with its process: cancelled at restart"
 """The reason an order an earlier run left working is reported cancelled with (``carry``)."""
+
+
+def unprotected(quantity: int) -> str:
+    """The warning for a paper position carried in at a restart (``carry``)."""
+    return (
+        f"paper position {quantity:+d} carried in without a protective stop: paper orders "
+        "(a bracket's stop too) end with their process; place a stop or flatten"
+    )
 
 
 class EarlierOrder(Protocol):
@@ -122,7 +136,8 @@ class _Paper:
     quantity: int
     limit: int | None
     stop: int | None
-    status: OrderStatus = OrderStatus.SUBMITTED
+    parent: int = 0  # the parent's broker id, 0 for none (as IB's parentId)
+    status: OrderStatus = OrderStatus.NEW  # until the model reports it (held: not yet)
     filled: int = 0
     cost: int = 0  # sum of quantity x price in ticks
     reason: str = ""  # why it ended, when not by the fill model (``carry``)
@@ -139,6 +154,7 @@ class PaperBroker:
         self.source = source
         self._instrument = instrument
         self.model = FillModel(protection_ticks=protection_ticks)
+        self.graph = OrderGraph(self.model)
         self._clock = clock
         self._commission = commission_per_contract
         self._account = account
@@ -167,9 +183,14 @@ class PaperBroker:
     def carry(self, fills: Iterable[Fill], earlier: Iterable[EarlierOrder], next_id: int) -> None:
         """Start from what earlier runs left (see the module notes): the position ``fills``
         add up to, the ``earlier`` orders reported cancelled (``ENDED_BY_RESTART``), order
-        ids from ``next_id`` on (above every id the journal knows)."""
+        ids from ``next_id`` on (above every id the journal knows). A position carried in has
+        no working order to protect it (its bracket's stop ended too): a warning says so."""
         for fill in fills:
             self._position.apply(fill.side, fill.quantity, fill.price)
+        if self._position.quantity:
+            self._queue.put_nowait(Notice(
+                NoticeLevel.WARNING, unprotected(self._position.quantity), self._clock()
+            ))  # fmt: skip
         for sent in earlier:
             if sent.broker_id is None or sent.broker_id in self._orders:
                 continue
@@ -223,11 +244,13 @@ class PaperBroker:
             return  # the real account's: never ours in paper trading
         self._queue.put_nowait(event)
         if isinstance(event, QuoteEvent):
-            self._report(self.model.on_quote(event.quote))
+            self._report(self.graph.follow(self.model.on_quote(event.quote)))
         elif isinstance(event, DepthEvent):
-            self._report(self.model.on_depth(event.ts_ns, event.bids, event.asks))
+            self._report(
+                self.graph.follow(self.model.on_depth(event.ts_ns, event.bids, event.asks))
+            )
         elif isinstance(event, TradeEvent):
-            self._report(self.model.on_trade(event.trade))
+            self._report(self.graph.follow(self.model.on_trade(event.trade)))
 
     async def resolve(self, symbol: str, *, roll_days: int = 8) -> Instrument:
         instrument = await self.source.resolve(symbol, roll_days=roll_days)
@@ -260,18 +283,22 @@ class PaperBroker:
 
     async def place(self, order: Order, order_ref: str, *, transmit: bool = True,
                     parent_broker_id: int | None = None) -> int:  # fmt: skip
-        if not transmit or parent_broker_id is not None:
-            raise BrokerError("the paper broker does not take brackets (held or child orders)")
         if order.instrument != self.instrument:
             raise BrokerError(f"the paper broker trades {self.instrument}, not {order.instrument}")
         broker_id = order.broker_id if order.broker_id is not None else self.reserve_order_id()
         if broker_id in self._orders:
             raise BrokerError(f"order id {broker_id} is already in use")
-        self._orders[broker_id] = _Paper(order, order_ref, order.quantity, order.limit, order.stop)
-        outcomes = self.model.submit(
-            broker_id, order.side, order.quantity, order.order_type,
-            limit=order.limit, stop=order.stop, ts_ns=self._clock(),
-        )  # fmt: skip
+        try:
+            outcomes = self.graph.place(
+                broker_id, order.side, order.quantity, order.order_type,
+                limit=order.limit, stop=order.stop, ts_ns=self._clock(),
+                parent=parent_broker_id, oca=order.oca_group or "", transmit=transmit,
+            )  # fmt: skip
+        except PaperRejected as exc:
+            raise BrokerError(f"paper: {exc}") from None
+        self._orders[broker_id] = _Paper(
+            order, order_ref, order.quantity, order.limit, order.stop, parent_broker_id or 0
+        )
         self._report(outcomes)
         return broker_id
 
@@ -294,11 +321,11 @@ class PaperBroker:
         paper.limit = change.limit if change.limit is not None else paper.limit
         paper.stop = change.stop if change.stop is not None else paper.stop
         self._queue.put_nowait(self._order_report(broker_id, now))
-        self._report(outcomes)
+        self._report(self.graph.follow(outcomes))
 
     async def cancel(self, broker_id: int) -> None:
         now = self._clock()
-        outcomes = self.model.cancel(broker_id, ts_ns=now)
+        outcomes = self.graph.cancel(broker_id, ts_ns=now)
         if outcomes:
             self._report(outcomes)
             return
@@ -317,7 +344,8 @@ class PaperBroker:
 
     async def cancel_all_account_orders(self) -> None:
         for broker_id in self.model.working_keys():
-            await self.cancel(broker_id)
+            if self.model.working(broker_id) is not None:  # not ended with its parent meanwhile
+                await self.cancel(broker_id)
 
     async def open_orders(self) -> list[OrderReport]:
         now = self._clock()
@@ -335,12 +363,16 @@ class PaperBroker:
 
     # ---- reports ---------------------------------------------------------------------------
 
-    def _report(self, outcomes: list[Outcome]) -> None:
+    def _report(self, outcomes: list[Linked]) -> None:
         """The model's outcomes as broker events, in the order IB sends them."""
         for outcome in outcomes:
             paper = self._orders[outcome.key]
             if isinstance(outcome, PaperFill):
                 self._execution(outcome, paper)
+                continue
+            if isinstance(outcome, PaperResized):
+                paper.quantity = outcome.quantity
+                self._queue.put_nowait(self._order_report(outcome.key, outcome.ts_ns))
                 continue
             paper.status = outcome.status
             self._queue.put_nowait(self._order_report(outcome.key, outcome.ts_ns, outcome.reason))
@@ -387,7 +419,7 @@ class PaperBroker:
             filled=p.filled,
             remaining=0 if p.status.is_terminal else p.quantity - p.filled,
             avg_fill_price=avg,
-            parent_id=0,
+            parent_id=p.parent,
             oca_group=o.oca_group or "",
             ts_ns=ts_ns,
             reason=reason,

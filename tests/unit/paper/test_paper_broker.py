@@ -9,8 +9,8 @@ from decimal import Decimal
 from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES
+from tests.support.paper import depth, drain
 from tradeterm.broker.port import (
-    BrokerEvent,
     CancelRefusal,
     CancelRejected,
     CommissionEvent,
@@ -21,7 +21,6 @@ from tradeterm.broker.port import (
     TradeEvent,
 )
 from tradeterm.domain import (
-    DepthLevel,
     Order,
     OrderChange,
     OrderStatus,
@@ -30,21 +29,6 @@ from tradeterm.domain import (
     Trade,
 )
 from tradeterm.paper.paper_broker import PaperBroker
-
-
-def depth(ts: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> DepthEvent:
-    return DepthEvent(
-        ts, tuple(DepthLevel(p, s) for p, s in bids), tuple(DepthLevel(p, s) for p, s in asks)
-    )
-
-
-def drain(broker: PaperBroker) -> list[BrokerEvent]:
-    out: list[BrokerEvent] = []
-    while not broker._queue.empty():
-        event = broker._queue.get_nowait()
-        assert event is not None
-        out.append(event)
-    return out
 
 
 def test_a_resting_limit_fills_through_the_port_after_its_queue_and_reports_like_a_broker() -> None:
