@@ -14,13 +14,11 @@ their ``source`` (the journal and ``report`` group by it).
   target and the position the strategy owns (its fills) plus its market orders still working
   (a reversal is one order). ``EntrySignal``: one native bracket (``PlaceBracket``) with the
   signal's stop and target in ticks, a market or limit entry (a stop entry is refused: the
-  engine's brackets have none yet), sized by the risk rules: with the account's equity known
-  (its net liquidation as the broker last gave it, ``Engine.account_values``; or the
-  ``equity`` given to the runner, for tests and backtests), ``risk_per_trade_pct`` of it over
-  the stop distance; while it is unknown, the market's ``default_qty``; never above
-  ``max_position``. The signal's outcome says which and why. With ``stand_aside``, every
-  intent is refused while the trader holds a position of his own (the account's minus the
-  strategy's).
+  engine's brackets have none yet), sized by the risk rules: ``risk_per_trade_pct`` of the
+  account's equity (``Engine.account_values``' net liquidation, or the runner's ``equity``)
+  over the stop distance; while it is unknown, the market's ``default_qty``; never above
+  ``max_position``; the outcome says how. With ``stand_aside``, every intent is refused
+  while the trader holds a position of his own (the account's minus the strategy's).
   Every intent is published as a :class:`StrategySignal` with what became of it.
 * **Containment.** A hook runs in the strategy's own daemon thread, under ``budget_s`` and an
   exception guard, so one that sleeps never blocks the loop. A hook that raises, overruns or
@@ -31,6 +29,9 @@ their ``source`` (the journal and ``report`` group by it).
 * **Stopping** (:meth:`StrategyRunner.stop`): ``on_stop`` runs and its intents are applied
   (e.g. a flat target), then its working orders are cancelled as for a fault, the bracket exits
   kept. The position stays: flattening it is the trader's call.
+
+Kept as one module because the hooks, their containment and the intents' translation all act
+on one strategy's state (its thread, its orders, its position).
 """
 
 from __future__ import annotations
@@ -446,40 +447,27 @@ class StrategyRunner:
         """Contracts for an entry (see the module notes); :attr:`sizing` says how."""
         risk, config = self.engine.risk, self.engine.config
         assert risk is not None  # the runner starts after the engine
-        cap, pct = config.risk.max_position, config.risk.risk_per_trade_pct
-        equity, source = self._equity()
+        equity, rule = self._equity()
         if equity is None:
-            size = min(config.default_qty, cap)
-            self.sizing = (
-                f"sized {size}: {source}, so the market's default_qty {config.default_qty} "
-                f"(at most max_position {cap})"
-            )
-            return size
-        size = risk.size(equity, None, stop_ticks, self._instrument())
-        if size < 1:
-            raise _NotSent(
-                f"{pct}% of {source} does not cover one contract at a {stop_ticks}-tick stop"
-            )
-        self.sizing = (
-            f"sized {size}: {pct}% of {source} at a {stop_ticks}-tick stop "
-            f"(at most max_position {cap})"
-        )
+            size, rule = min(config.default_qty, config.risk.max_position), (
+                f"{rule}, so the market's default_qty {config.default_qty}")  # fmt: skip
+        else:
+            size = risk.size(equity, None, stop_ticks, self._instrument())
+            rule = f"{config.risk.risk_per_trade_pct}% of {rule} at a {stop_ticks}-tick stop"
+            if size < 1:
+                raise _NotSent(f"{rule} does not cover one contract")
+        self.sizing = f"sized {size}: {rule} (at most max_position {config.risk.max_position})"
         return size
 
     def _equity(self) -> tuple[Decimal | None, str]:
         """The equity to size by (None: unknown) and, in words, where it comes from."""
+        values, age = self.engine.account_values, self.engine.account_age_s()
         if self.equity is not None:
             return self.equity, f"the given equity {self.equity}"
-        values, age = self.engine.account_values, self.engine.account_age_s()
         if values is None or values.net_liquidation is None or age is None:
-            return (
-                None,
-                "the account's equity is not known yet (no net liquidation from the broker)",
-            )
-        return values.net_liquidation, (
-            f"the account's net liquidation {values.net_liquidation} {values.currency} "
-            f"({age:.0f}s old)"
-        )
+            return None, "the account's equity is not known yet (no net liquidation from IB)"
+        return values.net_liquidation, (f"the account's net liquidation {values.net_liquidation} "
+                                        f"{values.currency} ({age:.0f}s old)")  # fmt: skip
 
     def _working_market(self) -> int:
         """Signed contracts of the strategy's market orders still working."""

@@ -223,8 +223,8 @@ async def test_with_no_equity_from_ib_yet_an_entry_is_the_default_qty_and_says_w
         assert desk.broker.placed[0].quantity == 3
         (signal,) = desk.of(StrategySignal)
         assert signal.outcome.endswith(
-            "; sized 3: the account's equity is not known yet (no net liquidation from the "
-            "broker), so the market's default_qty 3 (at most max_position 10)"
+            "; sized 3: the account's equity is not known yet (no net liquidation from IB), "
+            "so the market's default_qty 3 (at most max_position 10)"
         )
 
 
