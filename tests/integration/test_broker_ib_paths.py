@@ -22,6 +22,7 @@ from tests.support.waiting import until
 from tradeterm.broker.ib import IbBroker
 from tradeterm.broker.port import (
     AccountPnL,
+    AccountValues,
     CancelRefusal,
     CancelRejected,
     ConnectionChanged,
@@ -172,6 +173,37 @@ async def test_position_and_account_pnl_after_fills_equal_a_hand_computation(
         unrealized,
         realized,
     )
+
+
+async def test_account_values_come_at_connect_and_follow_a_fill(
+    make: Any, still: FakeGateway
+) -> None:
+    """The account's figures from IB's account updates, which ib_async subscribes to in its
+    startup sync, before the adapter knows the account (not configured here: the only one).
+    At connect: the starting cash, no margin. After a buy of 2 marked one tick under its
+    price: the cash less two commissions plus the open loss, and the position's margin."""
+    broker, rec, es = await subscribed(make, still)
+
+    def figures() -> AccountValues | None:
+        found = [v for v in rec.of(AccountValues) if v.account == ACCOUNT]
+        return found[-1] if found else None
+
+    await until(lambda: figures() is not None, "the account's figures")
+    first = figures()
+    assert first is not None and first.currency == "USD"
+    start = still.config.starting_cash
+    assert first.net_liquidation == first.available_funds == start
+    assert first.initial_margin == first.maintenance_margin == 0
+
+    market = Market(still)
+    b1 = market.bid - 4
+    await fill(broker, rec, market, Order("b", es, Side.BUY, 2, OrderType.LIMIT, limit=b1), b1 - 1)
+    after = start - 2 * COMMISSION - 2 * TICK_VALUE
+    await until(lambda: (v := figures()) is not None and v.net_liquidation == after, "marked")
+    last = figures()
+    assert last is not None and last.initial_margin is not None and last.initial_margin > 0
+    assert last.maintenance_margin is not None and last.maintenance_margin > 0
+    assert last.available_funds == after - last.initial_margin
 
 
 # ---- orders ---------------------------------------------------------------------------------

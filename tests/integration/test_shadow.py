@@ -123,6 +123,21 @@ async def test_shadow_places_modifies_cancels_and_fills_without_an_order_reachin
     assert [p.parent.name for p in tmp_path.glob("*/*.sqlite")] == ["shadow"]  # its own journal
 
 
+async def test_shadow_sizes_by_the_real_accounts_net_liquidation_passed_through(
+    still: FakeGateway, tmp_path: Path
+) -> None:
+    """The equity SHADOW knows is the shadowed IB account's net liquidation (the paper
+    broker passes the account's figures through); paper fills do not change it."""
+    async with running(shadow(still, tmp_path), still) as rt:
+        start = still.config.starting_cash
+        await until(lambda: rt.engine.snapshot().equity == start, "IB's net liquidation")
+        bought = await place(rt, PlaceOrder(Side.BUY, 1))
+        await until(lambda: status(rt, bought) is OrderStatus.FILLED, "the paper buy filled")
+        snap = rt.engine.snapshot()
+        assert snap.account == "SHADOW" and snap.equity == start
+        assert snap.account_values is not None and snap.account_values.account != "SHADOW"
+
+
 async def test_a_limit_behind_300_lots_does_not_fill_when_10_trade(
     still: FakeGateway, probe: WireProbe, tmp_path: Path
 ) -> None:

@@ -270,6 +270,23 @@ class AccountPnL:
 
 
 @dataclass(slots=True, frozen=True)
+class AccountValues:
+    """The account's money as the broker values it, in ``currency`` (the account's base):
+    ``net_liquidation`` is its equity, the figure strategy entries are sized by; available
+    funds and the initial / maintenance margin of what it holds. None: the broker has not said.
+    Sent again whenever the broker updates one of them (IB: about every 3 minutes, and on a
+    change of position)."""
+
+    account: str
+    currency: str
+    net_liquidation: Decimal | None
+    available_funds: Decimal | None
+    initial_margin: Decimal | None
+    maintenance_margin: Decimal | None
+    ts_ns: int
+
+
+@dataclass(slots=True, frozen=True)
 class Unsent:
     """Order messages dropped before they left this process (:meth:`Broker.drop_unsent`)."""
 
@@ -290,6 +307,7 @@ BrokerEvent = (
     | CommissionEvent
     | PositionReport
     | AccountPnL
+    | AccountValues
 )
 
 

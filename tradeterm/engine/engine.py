@@ -28,6 +28,13 @@ back what earlier runs journaled (``journaled_fills``, ``sent_orders``: ``Tradin
 An execution id reported again with other facts (:class:`~tradeterm.domain.FillConflict`, from
 the ledger here or from the journal across runs) is not booked: it is logged, shown and
 trading goes HALTED (:meth:`Engine.fill_conflict`), as the fills can no longer be trusted.
+
+The account's figures (``AccountValues``: its net liquidation, the equity strategy entries are
+sized by) are kept as the broker last gave them, with when (:meth:`Engine.account_age_s`),
+from the first one on, before the contract is known; until then they are unknown (None).
+
+Kept as one module because it is where the parts above are wired together; each part's own
+logic lives in its module.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from decimal import Decimal
 
 from tradeterm.broker.port import (
     AccountPnL,
+    AccountValues,
     BarEvent,
     Broker,
     BrokerError,
@@ -58,7 +66,7 @@ from tradeterm.broker.port import (
 from tradeterm.config import MarketConfig
 from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument
 from tradeterm.engine.bar_builder import BarBuilder
-from tradeterm.engine.calendar import CHICAGO, CME, SessionCalendar
+from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
 from tradeterm.engine.commands import Command, CommandResult
 from tradeterm.engine.connectivity import Connectivity
 from tradeterm.engine.core import TradingCore
@@ -144,6 +152,8 @@ class Engine:
         self._history_due = False
         self.core: TradingCore | None = None  # built once the contract is known (start)
         self.account_pnl: object | None = None
+        self.account_values: AccountValues | None = None  # the broker's latest; None: not said
+        self._account_values_at = 0  # when they came, by the engine's clock
         self._sent_orders = tuple(sent_orders)  # orders earlier runs sent, fate unknown
         self.events_applied = 0  # broker events applied (benchmarks: the ingest rate)
         self._order_change = asyncio.Event()  # an order update or a fill was published
@@ -310,6 +320,9 @@ class Engine:
         self.events_applied += 1
         if self.connectivity.apply(event):
             return
+        if isinstance(event, AccountValues):  # the account's, known before the contract is
+            self.account_values, self._account_values_at = event, self.clock()
+            return
         core = self.core
         if core is None:
             return  # before the instrument is known: reconciliation will fetch it all
@@ -473,6 +486,12 @@ class Engine:
 
     # ---- snapshots -----------------------------------------------------------------------
 
+    def account_age_s(self) -> float | None:
+        """Seconds since the broker last gave the account's figures; None: it never has."""
+        if self.account_values is None:
+            return None
+        return (self.clock() - self._account_values_at) / NS
+
     def snapshot(self, tape: int | None = 200) -> EngineSnapshot:
         core = self.core
         trading = self.trading_state
@@ -497,4 +516,6 @@ class Engine:
             order_rate=core.risk.orders_in_last_second() if core is not None else None,
             risk_limits=self.config.risk,
             strategy=self.strategy_view() if self.strategy_view is not None else None,
+            account_values=self.account_values,
+            account_age_s=self.account_age_s(),
         )

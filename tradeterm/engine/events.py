@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from tradeterm.broker.port import ConnectionState, NoticeLevel, OrderReport
+from tradeterm.broker.port import AccountValues, ConnectionState, NoticeLevel, OrderReport
 from tradeterm.config import RiskConfig
 from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderStatus, Side
 from tradeterm.engine.calendar import CME, SessionCalendar
@@ -339,3 +339,10 @@ class EngineSnapshot:
     order_rate: int | None = None  # order messages sent in the last second; None before start
     risk_limits: RiskConfig | None = None  # the limits the risk manager applies (the risk panel)
     strategy: StrategyView | None = None  # the strategy the engine runs, None when none
+    account_values: AccountValues | None = None  # the broker's latest; None: unknown so far
+    account_age_s: float | None = None  # seconds since the broker gave them; None: never
+
+    @property
+    def equity(self) -> Decimal | None:
+        """The account's net liquidation as the broker last gave it; None: unknown."""
+        return self.account_values.net_liquidation if self.account_values is not None else None

@@ -14,9 +14,10 @@ their ``source`` (the journal and ``report`` group by it).
   target and the position the strategy owns (its fills) plus its market orders still working
   (a reversal is one order). ``EntrySignal``: one native bracket (``PlaceBracket``) with the
   signal's stop and target in ticks, a market or limit entry (a stop entry is refused: the
-  engine's brackets have none yet), sized by the risk rules: with the account's ``equity``
-  known, ``risk_per_trade_pct`` of it over the stop distance; else the market's
-  ``default_qty``; never above ``max_position``. With ``stand_aside``, every intent is refused
+  engine's brackets have none yet), sized by the risk rules: ``risk_per_trade_pct`` of the
+  account's equity (``Engine.account_values``' net liquidation, or the runner's ``equity``)
+  over the stop distance; while it is unknown, the market's ``default_qty``; never above
+  ``max_position``; the outcome says how. With ``stand_aside``, every intent is refused
   while the trader holds a position of his own (the account's minus the strategy's).
   Every intent is published as a :class:`StrategySignal` with what became of it.
 * **Containment.** A hook runs in the strategy's own daemon thread, under ``budget_s`` and an
@@ -28,6 +29,9 @@ their ``source`` (the journal and ``report`` group by it).
 * **Stopping** (:meth:`StrategyRunner.stop`): ``on_stop`` runs and its intents are applied
   (e.g. a flat target), then its working orders are cancelled as for a fault, the bracket exits
   kept. The position stays: flattening it is the trader's call.
+
+Kept as one module because the hooks, their containment and the intents' translation all act
+on one strategy's state (its thread, its orders, its position).
 """
 
 from __future__ import annotations
@@ -122,8 +126,8 @@ class _HookThread:
 
 
 class StrategyRunner:
-    """See the module notes. ``engine`` must be started (its contract known); ``equity``: the
-    account's value to size entries by (None: the market's ``default_qty``)."""
+    """See the module notes. ``engine`` must be started (its contract known); ``equity``: a
+    fixed account value to size entries by instead of the broker's (tests, backtests)."""
 
     def __init__(
         self,
@@ -142,6 +146,7 @@ class StrategyRunner:
         self.budget_s = budget_s
         self.stand_aside = stand_aside
         self.equity = equity
+        self.sizing = ""  # how the last entry was sized, in words (its signal's outcome)
         self.state = StrategyState.STOPPED
         self.reason = "not started"
         self.position = 0  # signed contracts: the fills of its orders
@@ -401,6 +406,8 @@ class StrategyRunner:
             return
         result = await self.engine.submit(command)
         outcome = ", ".join(result.order_ids) if result.ok else result.reason
+        if isinstance(command, PlaceBracket):
+            outcome = f"{outcome}; {self.sizing}"
         self._signal(intent, kind, detail, result.ok, outcome, result.command_id)
 
     def _signal(self, intent: Intent, kind: str, detail: str, ok: bool, outcome: str,
@@ -437,18 +444,30 @@ class StrategyRunner:
         )  # fmt: skip
 
     def _size(self, stop_ticks: int) -> int:
-        """Contracts for an entry (see the module notes)."""
+        """Contracts for an entry (see the module notes); :attr:`sizing` says how."""
         risk, config = self.engine.risk, self.engine.config
-        cap = config.risk.max_position
-        if self.equity is None or risk is None:
-            return min(config.default_qty, cap)
-        size = risk.size(self.equity, None, stop_ticks, self._instrument())
-        if size < 1:
-            raise _NotSent(
-                f"{config.risk.risk_per_trade_pct}% of {self.equity} does not cover one "
-                f"contract at a {stop_ticks}-tick stop"
-            )
+        assert risk is not None  # the runner starts after the engine
+        equity, rule = self._equity()
+        if equity is None:
+            size, rule = min(config.default_qty, config.risk.max_position), (
+                f"{rule}, so the market's default_qty {config.default_qty}")  # fmt: skip
+        else:
+            size = risk.size(equity, None, stop_ticks, self._instrument())
+            rule = f"{config.risk.risk_per_trade_pct}% of {rule} at a {stop_ticks}-tick stop"
+            if size < 1:
+                raise _NotSent(f"{rule} does not cover one contract")
+        self.sizing = f"sized {size}: {rule} (at most max_position {config.risk.max_position})"
         return size
+
+    def _equity(self) -> tuple[Decimal | None, str]:
+        """The equity to size by (None: unknown) and, in words, where it comes from."""
+        values, age = self.engine.account_values, self.engine.account_age_s()
+        if self.equity is not None:
+            return self.equity, f"the given equity {self.equity}"
+        if values is None or values.net_liquidation is None or age is None:
+            return None, "the account's equity is not known yet (no net liquidation from IB)"
+        return values.net_liquidation, (f"the account's net liquidation {values.net_liquidation} "
+                                        f"{values.currency} ({age:.0f}s old)")  # fmt: skip
 
     def _working_market(self) -> int:
         """Signed contracts of the strategy's market orders still working."""

@@ -4,7 +4,9 @@ For SHADOW mode: market data come from a real source (the IB adapter, or any ``M
 and pass through unchanged; orders never leave this process. Market events are forwarded to the
 engine first, then fed to the ``FillModel``, and what it answers comes out as the events any
 broker sends: ``OrderReport``, ``ExecutionReport``, ``CommissionEvent``, ``PositionReport``.
-Order events the source itself sends (the real account's) are not ours and are dropped.
+Order events the source itself sends (the real account's) are not ours and are dropped. The
+real account's figures (``AccountValues``) pass through: a strategy in SHADOW sizes its
+entries by the net liquidation of the account it shadows, as it would trading it live.
 
 For a restart (``carry``): the position the journal's fills add up to is carried in, so the
 engine's reconciliation finds it here rather than a flat account; the orders an earlier run

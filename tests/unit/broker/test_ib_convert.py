@@ -7,7 +7,15 @@ import math
 from decimal import Decimal
 
 import pytest
-from ib_async import Contract, ContractDetails, DOMLevel, OrderStatus, Trade, TradeLogEntry
+from ib_async import (
+    AccountValue,
+    Contract,
+    ContractDetails,
+    DOMLevel,
+    OrderStatus,
+    Trade,
+    TradeLogEntry,
+)
 from ib_async import Order as IbOrder
 from ib_async.util import UNSET_DOUBLE
 
@@ -149,3 +157,26 @@ def test_order_report_prices_in_ticks_for_our_contract_only() -> None:
 def test_execution_filter_time() -> None:
     ns = int(dt.datetime(2026, 11, 21, 14, 30, 5, tzinfo=dt.UTC).timestamp()) * cv.NS + 999
     assert cv.execution_filter_time(ns) == "20261121-14:30:05"
+
+
+# ---- the account ----------------------------------------------------------------------------
+
+
+def test_account_values_take_the_accounts_own_tags_as_decimals() -> None:
+    values = [
+        AccountValue("DU1", "NetLiquidation", "100250.50", "USD", ""),
+        AccountValue("DU1", "NetLiquidation-S", "0.00", "USD", ""),  # a segment: another tag
+        AccountValue("DU1", "AvailableFunds", "88000.25", "USD", ""),
+        AccountValue("DU1", "InitMarginReq", "12250.25", "USD", ""),
+        AccountValue("DU1", "MaintMarginReq", "n/a", "USD", ""),  # not a number: not sent
+        AccountValue("DU2", "NetLiquidation", "5.00", "USD", ""),  # another account
+        AccountValue("DU1", "NetLiquidation", "7.00", "USD", "MODEL1"),  # a model's share
+        AccountValue("DU1", "TotalCashValue", "99000.00", "USD", ""),
+    ]
+    got = cv.account_values(values, "DU1", 42)
+    assert got is not None
+    assert (got.account, got.currency, got.ts_ns) == ("DU1", "USD", 42)
+    assert got.net_liquidation == Decimal("100250.50")
+    assert (got.available_funds, got.initial_margin) == (Decimal("88000.25"), Decimal("12250.25"))
+    assert got.maintenance_margin is None
+    assert cv.account_values(values, "DU3", 42) is None  # nothing said about it: unknown

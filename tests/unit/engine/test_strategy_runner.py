@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
@@ -17,7 +19,8 @@ from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker, Placed
 from tests.support.instruments import ES, PX_5000
 from tests.support.waiting import until
-from tradeterm.broker.port import ExecutionReport, QuoteEvent, TradeEvent
+from tradeterm.broker.port import AccountValues, ExecutionReport, QuoteEvent, TradeEvent
+from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import Bar, OrderType, Quote, Side, Trade
 from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceOrder
@@ -80,9 +83,15 @@ class Desk:
 
 @pytest.fixture
 async def desk() -> AsyncIterator[Desk]:
+    async with open_desk(MarketConfig()) as d:
+        yield d
+
+
+@asynccontextmanager
+async def open_desk(market: MarketConfig) -> AsyncIterator[Desk]:
     clock = Clock(T0)
     broker = FakeBroker(ES)
-    engine = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600)
+    engine = Engine(broker, "ES", market, clock=clock, calendar=CME, session=2, timer_s=3600)
     d = Desk(engine, broker, clock)
     await engine.start()
     broker.push(QuoteEvent(Quote(T0, PX_5000 - 1, 10, PX_5000, 10)))
@@ -167,6 +176,75 @@ async def test_entries_are_sized_by_risk_per_trade_never_above_the_max_position(
     desk.close_bar(PX_5000)
     await until(lambda: len(desk.broker.placed) == 3, "the bracket")
     assert desk.broker.placed[0].quantity == 2
+
+
+class EnterTenTicks(Strategy[Params]):
+    """Enters long at market at the first closed bar, its stop 10 ticks away."""
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        return (EntrySignal(Side.BUY, Entry.market(), 10, 20, "first bar"),)
+
+
+def account(net_liquidation: str, ts_ns: int = T0) -> AccountValues:
+    return AccountValues("DU1234567", "USD", Decimal(net_liquidation), None, None, None, ts_ns)
+
+
+@pytest.mark.parametrize("max_position", [10, 5])
+async def test_entries_are_sized_by_the_net_liquidation_ib_gives_never_above_the_max(
+    max_position: int,
+) -> None:
+    # 1% of 100,000 = 1,000 over 10 ticks x 12.50 = 125 a contract: 8 contracts, capped at 5
+    limits = RiskConfig(max_position=max_position, max_order_qty=max_position)
+    async with open_desk(MarketConfig(risk=limits)) as desk:
+        desk.broker.push(account("100000.00"))
+        await until(lambda: desk.engine.account_values is not None, "the account's figures")
+        await desk.runner(strategy(EnterTenTicks))  # no equity given: the engine's
+        desk.close_bar(PX_5000)
+        desk.close_bar(PX_5000)
+        await until(lambda: len(desk.broker.placed) == 3, "the bracket")
+        assert desk.broker.placed[0].quantity == min(8, max_position)
+        (signal,) = desk.of(StrategySignal)  # at the second bar's close: 61 s after T0
+        assert signal.ok
+        assert signal.outcome.endswith(
+            f"; sized {min(8, max_position)}: 1.0% of the account's net liquidation "
+            f"100000.00 USD (61s old) at a 10-tick stop (at most max_position {max_position})"
+        )
+
+
+async def test_with_no_equity_from_ib_yet_an_entry_is_the_default_qty_and_says_why() -> None:
+    limits = RiskConfig(max_position=10, max_order_qty=10)
+    async with open_desk(MarketConfig(default_qty=3, risk=limits)) as desk:
+        assert desk.engine.snapshot().equity is None  # unknown, never a guess
+        assert desk.engine.snapshot().account_age_s is None
+        await desk.runner(strategy(EnterTenTicks))
+        desk.close_bar(PX_5000)
+        desk.close_bar(PX_5000)
+        await until(lambda: len(desk.broker.placed) == 3, "the bracket")
+        assert desk.broker.placed[0].quantity == 3
+        (signal,) = desk.of(StrategySignal)
+        assert signal.outcome.endswith(
+            "; sized 3: the account's equity is not known yet (no net liquidation from IB), "
+            "so the market's default_qty 3 (at most max_position 10)"
+        )
+
+
+async def test_the_snapshot_shows_the_latest_account_figures_and_their_age(desk: Desk) -> None:
+    desk.broker.push(account("100000.00"))
+    desk.broker.push(account("99875.50", T0 + NS))
+    await until(
+        lambda: desk.engine.snapshot().equity == Decimal("99875.50"), "the latest net liquidation"
+    )
+    desk.clock.now += 12 * NS
+    snap = desk.engine.snapshot()
+    assert snap.account_values is not None and snap.account_values.currency == "USD"
+    assert snap.account_age_s == 12
+
+
+def test_the_account_figures_are_kept_before_the_contract_is_known() -> None:
+    engine = Engine(FakeBroker(ES), "ES", clock=Clock(T0), calendar=CME)
+    assert engine.core is None
+    engine.apply(account("50000"))
+    assert engine.snapshot().equity == Decimal(50000)
 
 
 class Boom(Strategy[Params]):

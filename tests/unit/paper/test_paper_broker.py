@@ -11,6 +11,8 @@ from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES
 from tests.support.paper import depth, drain
 from tradeterm.broker.port import (
+    AccountPnL,
+    AccountValues,
     CancelRefusal,
     CancelRejected,
     CommissionEvent,
@@ -119,3 +121,14 @@ def test_carry_starts_from_the_journal_and_ends_earlier_orders_with_a_reason() -
     )  # fmt: skip
     assert not broker.never_received(5, 0)  # it ended here: not "never reached IB"
     assert broker.reserve_order_id() == 6
+
+
+def test_the_real_accounts_figures_pass_through_its_order_events_do_not() -> None:
+    """SHADOW sizes strategy entries by the net liquidation of the account it shadows."""
+    clock = Clock()
+    source = FakeBroker(ES)
+    broker = PaperBroker(source, ES, clock=clock)
+    figures = AccountValues("DU1", "USD", Decimal(100_000), None, None, None, clock.now)
+    broker.on_source_event(AccountPnL("DU1", Decimal(-50), None, None, clock.now))
+    broker.on_source_event(figures)
+    assert drain(broker) == [figures]

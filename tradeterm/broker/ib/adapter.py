@@ -104,6 +104,7 @@ class IbBroker(IbConnection):
         ib.commissionReportEvent += self._on_commission
         ib.positionEvent += self._on_position
         ib.pnlEvent += self._on_pnl
+        ib.accountValueEvent += self._on_account_value
 
     @property
     def backlog(self) -> int:
@@ -116,11 +117,13 @@ class IbBroker(IbConnection):
         return self._lanes.queued
 
     def _after_sync(self) -> None:
-        """After every (re)connect: ib_async forgot every request, send them again."""
+        """After every (re)connect: ib_async forgot every request, send them again; pass on
+        the account's figures its startup sync received (before the account was known)."""
         for sub in self._subs.values():
             self._request_market_data(sub)
         if self._account:
             self._ib.reqPnL(self._account)
+        self._emit_account_values()
 
     def _on_request_error(self, req_id: int, code: int) -> None:
         if req_id < 0 or codes.is_info(code):
@@ -276,6 +279,20 @@ class IbBroker(IbConnection):
                 ts_ns=self._ns(),
             )
         )
+
+    @guarded
+    def _on_account_value(self, value: Any) -> None:
+        if value.account == self._account and value.tag in cv.ACCOUNT_TAGS:
+            self._emit_account_values()
+
+    def _emit_account_values(self) -> None:
+        """The account's figures as ib_async holds them (it subscribes to the account's
+        updates in its startup sync, and again after a reconnect)."""
+        if self._account:
+            values = cv.account_values(self._ib.accountValues(self._account), self._account,
+                                       self._ns())  # fmt: skip
+            if values is not None:
+                self._emit(values)
 
     # ---- commands -----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ib_async import Contract, ContractDetails
@@ -19,7 +19,7 @@ from ib_async import Trade as IbTrade
 from ib_async.util import UNSET_DOUBLE
 
 from tradeterm.broker.ib.codes import CANCEL_UNKNOWN, PACING_VIOLATION, REJECT_CODES
-from tradeterm.broker.port import ExecutionReport, OrderReport
+from tradeterm.broker.port import AccountValues, ExecutionReport, OrderReport
 from tradeterm.domain import (
     CME_ROOTS,
     Bar,
@@ -359,3 +359,45 @@ def execution_filter_time(since_ns: int) -> str:
     """reqExecutions' time filter (UTC, ``yyyymmdd-hh:mm:ss``), floored to the second."""
     moment = dt.datetime.fromtimestamp(since_ns // NS, dt.UTC)
     return moment.strftime("%Y%m%d-%H:%M:%S")
+
+
+# ---- the account ----------------------------------------------------------------------------
+
+ACCOUNT_TAGS = {
+    "NetLiquidation": "net_liquidation",
+    "AvailableFunds": "available_funds",
+    "InitMarginReq": "initial_margin",
+    "MaintMarginReq": "maintenance_margin",
+}
+"""IB's account-value tags (account updates) kept in ``AccountValues``, by field. The
+segment variants (``NetLiquidation-S``, ``-C``) and per-currency tags are other tags."""
+
+
+def account_values(values: Iterable[Any], account: str, ts_ns: int) -> AccountValues | None:
+    """``AccountValues`` of ``account`` from ib_async's ``AccountValue``-s (its cache of
+    IB's account updates: tag, value text, currency); None when IB has sent none of the
+    ``ACCOUNT_TAGS`` for it. A value that is not a number counts as not sent."""
+    found: dict[str, Decimal] = {}
+    currency = ""
+    for value in values:
+        field = ACCOUNT_TAGS.get(value.tag)
+        if field is None or value.account != account or value.modelCode:
+            continue
+        try:
+            amount = Decimal(value.value)
+        except (InvalidOperation, TypeError):
+            continue
+        if amount.is_finite():
+            found[field] = amount
+            currency = currency or value.currency
+    if not found:
+        return None
+    return AccountValues(
+        account=account,
+        currency=currency,
+        net_liquidation=found.get("net_liquidation"),
+        available_funds=found.get("available_funds"),
+        initial_margin=found.get("initial_margin"),
+        maintenance_margin=found.get("maintenance_margin"),
+        ts_ns=ts_ns,
+    )
