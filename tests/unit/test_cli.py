@@ -147,7 +147,7 @@ BAD_INPUT_PER_FRONT_END = [
     (["report"], "no journal at "),
     (["journal", "export", "--what", "fills"], "no journal at "),
     (["config", "show", "--theme", "neon"], "unknown theme 'neon'; available: "),
-    (["strategies", "nope"], "unknown strategy 'nope'; installed: sma_cross"),
+    (["strategies", "nope"], "unknown strategy 'nope'; installed: ema_scalp, opening_range, "),
     (["strategies", "sma_cross", "--param", "fast=x"], "sma_cross: fast='x': Input should be"),
 ]
 
