@@ -32,14 +32,17 @@ ESH0_DAY = "ESH0_1min_trades_2020-01-06_UTC.csv"
 
 def esh0_bars() -> list[Bar]:
     """The recorded ESH0 1-minute bars of 2020-01-06 UTC (skips the test without them)."""
-    return [
-        Bar(
-            ts_ns(r["ts_utc"]),
-            *(ESH0.to_ticks(Decimal(r[k])) for k in ("open", "high", "low", "close")),
-            int(r["volume"]),
-        )
-        for r in rows(ESH0_DAY)
-    ]
+    out = []
+    for r in rows(ESH0_DAY):
+        o, h, lo, c = (ESH0.to_ticks(Decimal(r[k])) for k in ("open", "high", "low", "close"))
+        out.append(Bar(ts_ns(r["ts_utc"]), o, h, lo, c, int(r["volume"])))
+    return out
+
+
+def utc_hhmm(ts_ns: int) -> str:
+    """``ts_ns``'s UTC time of day as ``HH:MM``."""
+    minutes = ts_ns // MINUTE
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
 
 
 def flat_bars(closes: Iterable[int], start_ns: int = 0) -> list[Bar]:

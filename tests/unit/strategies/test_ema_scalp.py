@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.support.instruments import ES
-from tests.support.strategy_driver import ESH0, MINUTE, Driver, esh0_bars, flat_bars
+from tests.support.strategy_driver import ESH0, MINUTE, Driver, esh0_bars, flat_bars, utc_hhmm
 from tradeterm.domain import Side
 from tradeterm.strategies import Entry, EntrySignal, StrategyError, TargetPosition, load
 from tradeterm.strategies.ema_scalp import EmaScalp, EmaScalpParams
@@ -124,11 +124,11 @@ def test_esh0_rth_open_a_long_the_time_stop_then_a_short() -> None:
       ATR(2) = true ranges of 14:37 (12891 - 12885 = 6) and 14:38 (12886 - 12877 = 9) / 2 =
       7.5: stop 8, target 32.
     """
-    window = [b for b in esh0_bars() if "14:25" <= _utc(b.start_ns) <= "14:38"]
+    window = [b for b in esh0_bars() if "14:25" <= utc_hhmm(b.start_ns) <= "14:38"]
     assert len(window) == 14
     strategy = scalp(stop_atr=1, target_r=4)
     driver = Driver(strategy, ESH0).feed(window)
-    got = [(_utc(window[i].start_ns), _brief(intent)) for i, intent in driver.emitted]
+    got = [(utc_hhmm(window[i].start_ns), _brief(intent)) for i, intent in driver.emitted]
     assert got == [
         ("14:30", (Side.BUY, 8, 32)),
         ("14:33", TargetPosition(0, "time stop: 3 bars in the trade")),
@@ -140,8 +140,3 @@ def _brief(intent: object) -> object:
     if isinstance(intent, EntrySignal):
         return (intent.side, intent.stop_ticks, intent.target_ticks)
     return intent
-
-
-def _utc(ts_ns: int) -> str:
-    seconds = ts_ns // 1_000_000_000
-    return f"{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}"
