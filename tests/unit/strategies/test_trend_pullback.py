@@ -117,7 +117,7 @@ def test_esh0_rth_open_a_pullback_bought_and_a_rally_sold() -> None:
             driver.bar(bar)
             if i == flat_at:  # the bracket's exit fills: flat again
                 driver.fill(Side.SELL, 1, bar.close, bar.start_ns + MINUTE)
-        return [(utc_hhmm(window[i].start_ns), *rest) for i, *rest in signals(driver)]
+        return [(utc_hhmm(window[i].start_ns), s, stop, t) for i, s, stop, t in signals(driver)]
 
     assert run() == [("14:30", Side.BUY, 15, 30)]
     assert run(flat_at=8) == [("14:30", Side.BUY, 15, 30), ("14:38", Side.SELL, 15, 30)]
