@@ -12,6 +12,7 @@ import pytest
 
 from tradeterm import __version__
 from tradeterm.cli.main import main
+from tradeterm.strategies import BUILTINS
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -147,7 +148,7 @@ BAD_INPUT_PER_FRONT_END = [
     (["report"], "no journal at "),
     (["journal", "export", "--what", "fills"], "no journal at "),
     (["config", "show", "--theme", "neon"], "unknown theme 'neon'; available: "),
-    (["strategies", "nope"], "unknown strategy 'nope'; installed: sma_cross"),
+    (["strategies", "nope"], "unknown strategy 'nope'; installed: ema_scalp, opening_range, "),
     (["strategies", "sma_cross", "--param", "fast=x"], "sma_cross: fast='x': Input should be"),
 ]
 
@@ -361,6 +362,39 @@ def test_strategies_lists_each_parameter_with_its_type_default_and_description(
     rows = {line.split()[0]: line.split(maxsplit=3)[1:] for line in lines[3:6]}
     assert rows["fast"] == ["int", "10", "bars in the fast average of closes (>= 1)"]
     assert rows["slow"][:2] == ["int", "30"] and rows["quantity"][:2] == ["int", "1"]
+
+
+def test_strategies_lists_the_four_built_ins_each_with_its_parameters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "strategies")
+    assert (code, err) == (0, "")
+    blocks = {block.split()[0]: block.splitlines() for block in out.strip().split("\n\n")}
+    want = {
+        "sma_cross": ["fast", "slow", "quantity"],
+        "ema_scalp": ["fast", "slow", "atr_bars", "stop_atr", "target_r", "max_bars"],
+        "trend_pullback": ["trend_bars", "slope_bars", "pullback_ema", "pullback_bars",
+                           "atr_bars", "min_atr_ticks", "max_atr_ticks", "stop_atr", "target_r"],
+        "opening_range": ["session_open", "range_minutes", "stop_cap_ticks", "target_range",
+                          "flat_minutes"],
+    }  # fmt: skip
+    assert list(blocks) == list(want)
+    for name, params in want.items():
+        lines = blocks[name]
+        assert lines[0] == f"{name}  (built-in: {BUILTINS[name]})"
+        assert lines[2].split() == ["parameter", "type", "default"]
+        assert [line.split()[0] for line in lines[3:]] == params
+    session_open, *_, target_range, _ = (
+        " ".join(line.split()) for line in blocks["opening_range"][3:]
+    )
+    assert session_open == (
+        "session_open Literal['rth', 'globex'] 'rth' the open the range starts at: rth 08:30 or "
+        "globex 17:00 Chicago"
+    )
+    assert target_range == (
+        "target_range Decimal Decimal('1') target: this many times the range's height from the "
+        "fill (> 0, <= 20)"
+    )
 
 
 def test_strategies_checks_parameters_and_shows_the_values_a_run_would_use(

@@ -1,5 +1,6 @@
 """Automated trading strategies: the strategy API (``api``), finding and building strategies
-(``loader``) and the built-ins (``sma_cross``).
+(``loader``) and the built-ins (``sma_cross``, ``ema_scalp``, ``trend_pullback``,
+``opening_range``, sharing ``indicators``).
 
 A strategy emits intents (a target position, an entry signal), never broker orders; whoever
 runs it (the engine, a backtest) turns them into risk-checked orders. The package imports only

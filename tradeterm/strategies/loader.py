@@ -32,7 +32,12 @@ GROUP = "tradeterm.strategies"
 """The entry-point group a package registers its strategies in."""
 
 BUILTINS: Mapping[str, str] = MappingProxyType(
-    {"sma_cross": "tradeterm.strategies.sma_cross:SmaCross"}
+    {
+        "sma_cross": "tradeterm.strategies.sma_cross:SmaCross",
+        "ema_scalp": "tradeterm.strategies.ema_scalp:EmaScalp",
+        "trend_pullback": "tradeterm.strategies.trend_pullback:TrendPullback",
+        "opening_range": "tradeterm.strategies.opening_range:OpeningRange",
+    }
 )
 """The built-in strategies: name -> ``module:Class``."""
 

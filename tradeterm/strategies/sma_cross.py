@@ -12,11 +12,11 @@ The averages are compared exactly, in integer ticks: SMA(fast) > SMA(slow) is
 
 from __future__ import annotations
 
-from decimal import Decimal
+from fractions import Fraction
 
 from pydantic import Field, model_validator
 
-from tradeterm.domain import Bar, Instrument
+from tradeterm.domain import Bar
 from tradeterm.strategies.api import (
     NO_INTENTS,
     Intents,
@@ -25,6 +25,7 @@ from tradeterm.strategies.api import (
     StrategyContext,
     TargetPosition,
 )
+from tradeterm.strategies.indicators import price_text
 
 
 class SmaCrossParams(Params):
@@ -63,14 +64,7 @@ class SmaCross(Strategy[SmaCrossParams]):
         self.target = target
         word = ">" if order > 0 else "<"
         reason = (
-            f"SMA({fast}) {_average(ctx.instrument, sum_fast, fast)} {word} "
-            f"SMA({slow}) {_average(ctx.instrument, sum_slow, slow)}"
+            f"SMA({fast}) {price_text(ctx.instrument, Fraction(sum_fast, fast))} {word} "
+            f"SMA({slow}) {price_text(ctx.instrument, Fraction(sum_slow, slow))}"
         )
         return (TargetPosition(target, reason),)
-
-
-def _average(instrument: Instrument, total_ticks: int, count: int) -> str:
-    """A sum of ``count`` prices in ticks as their average price, to a hundredth of a tick."""
-    places = instrument.price_decimals + 2
-    value = Decimal(total_ticks) * instrument.tick / count
-    return f"{value.quantize(Decimal(1).scaleb(-places))}"

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 
 import pytest
 
-from tests.real_data import rows, ts_ns
+from tests.real_data import rows
 from tests.support.instruments import ES
-from tradeterm.domain import Bar, ContractMonth, Instrument
+from tests.support.strategy_driver import ESH0, ESH0_DAY, MINUTE, esh0_bars
+from tests.support.strategy_driver import flat_bars as bars_from_closes
+from tradeterm.domain import Bar, Instrument
 from tradeterm.strategies import (
     BarHistory,
     Intent,
@@ -21,15 +23,6 @@ from tradeterm.strategies import (
     load,
 )
 from tradeterm.strategies.sma_cross import SmaCross, SmaCrossParams
-
-NS = 1_000_000_000
-MINUTE = 60 * NS
-ESH0 = Instrument.from_spec("ES", ContractMonth(2020, 3))
-ESH0_DAY = "ESH0_1min_trades_2020-01-06_UTC.csv"
-
-
-def bars_from_closes(closes: Iterable[int], start_ns: int = 0) -> list[Bar]:
-    return [Bar(start_ns + i * MINUTE, c, c, c, c, 1) for i, c in enumerate(closes)]
 
 
 def run(strategy: SmaCross, instrument: Instrument, bars: Sequence[Bar]) -> list[list[Intent]]:
@@ -116,16 +109,11 @@ def hand_targets(closes: Sequence[Fraction], fast: int, slow: int, quantity: int
     return out
 
 
-def esh0_bar(row: dict[str, str]) -> Bar:
-    o, h, lo, c = (ESH0.to_ticks(row[k]) for k in ("open", "high", "low", "close"))
-    return Bar(ts_ns(row["ts_utc"]), o, h, lo, c, int(row["volume"]))
-
-
 @pytest.mark.parametrize(("fast", "slow"), [(10, 30), (1, 2), (5, 20)])
 def test_esh0_day_gives_the_hand_written_loops_targets_bar_by_bar(fast: int, slow: int) -> None:
     records = list(rows(ESH0_DAY))
     closes = [Fraction(Decimal(r["close"])) for r in records]
-    bars = [esh0_bar(r) for r in records]
+    bars = esh0_bars()
     loaded = load("sma_cross", [f"fast={fast}", f"slow={slow}", "quantity=2"])
     assert isinstance(loaded.strategy, SmaCross)
     got = targets(run(loaded.strategy, ESH0, bars))

@@ -110,9 +110,9 @@ def test_module_colon_class(plugin: str) -> None:
 def test_a_registered_name(plugin: str, monkeypatch: pytest.MonkeyPatch) -> None:
     registered(monkeypatch, ("breakout", f"{plugin}:Breakout"), ("sma_cross", "elsewhere:X"))
     assert [(s.name, s.target, s.origin) for s in installed()] == [
-        ("sma_cross", BUILTINS["sma_cross"], "built-in"),  # a package cannot take its name
+        *((name, target, "built-in") for name, target in BUILTINS.items()),
         ("breakout", f"{plugin}:Breakout", "entry point"),
-    ]
+    ]  # sma_cross once: a package cannot take a built-in's name
     assert type(load("breakout").strategy).__name__ == "Breakout"
     assert isinstance(load("sma_cross").strategy, SmaCross)
 
@@ -128,7 +128,7 @@ def test_a_name_two_packages_register_is_refused(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize(
     ("spec", "line"),
     [
-        ("smacross", "unknown strategy 'smacross'; installed: sma_cross (or give module:Class)"),
+        ("smacross", "unknown strategy 'smacross'; installed: ema_scalp, opening_range, sma_cross, trend_pullback (or give module:Class)"),
         ("no_such_pkg.strats:X", "no_such_pkg.strats:X: no module named 'no_such_pkg.strats'"),
         ("tradeterm.strategies.nope:X", "tradeterm.strategies.nope:X: no module named 'tradeterm.strategies.nope'"),
         ("a:b:c", "not a strategy name or module:Class: 'a:b:c'"),
