@@ -48,15 +48,13 @@ async def test_a_carried_long_reverses_with_one_order_of_2n_and_a_repeat_sends_n
     sma = load("sma_cross", ["fast=2", "slow=3", "quantity=1"])
     runner = await desk.runner(sma, carried=ids)
     assert runner.position == 1
-    for price in (PX_5000, PX_5000, PX_5000, PX_5000 + 3, PX_5000 + 3):  # long: already is
-        desk.close_bar(price)
-    for price in (PX_5000 - 4, PX_5000 - 4):  # short
+    up, down = [PX_5000] * 3 + [PX_5000 + 3] * 2, [PX_5000 - 4] * 2  # long (it is), then short
+    for price in up + down:
         desk.close_bar(price)
     await until(lambda: len(desk.broker.placed) == 2, "the reversal")
-    reversal = desk.broker.placed[1]
-    assert (reversal.side, reversal.quantity, reversal.order_type) == (
-        Side.SELL, 2, OrderType.MARKET,
-    )  # fmt: skip
+    _, reversal = desk.broker.placed
+    assert reversal.order_type is OrderType.MARKET
+    assert (reversal.side, reversal.quantity) == (Side.SELL, 2)  # from +1 to -1
     desk.fill(reversal)
     await until(lambda: runner.position == -1, "the strategy short 1")
     assert held(desk) == -1
