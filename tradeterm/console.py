@@ -460,7 +460,7 @@ async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO,
             await asyncio.sleep(0)  # let the printer show the start-up events first
             console.say(status(engine))
             if strategy is not None:
-                console.runner = StrategyRunner(engine, strategy)
+                console.runner = await rt.strategy_runner(strategy)
                 await console.runner.start()
             reader = asyncio.create_task(console.reader(stdin, quit_on_eof=seconds is None))
             started = time.monotonic()

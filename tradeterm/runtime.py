@@ -56,6 +56,7 @@ from tradeterm.config import Process, Settings
 from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.engine import Engine, JournaledFills
 from tradeterm.engine.risk import RiskTransition
+from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.engine.types import TradingState
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.latch import LatchFile, latch_file
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from tradeterm.domain import Fill, Instrument
     from tradeterm.engine.order_tracking import SentOrder
     from tradeterm.paper.paper_broker import PaperBroker
+    from tradeterm.strategies import Loaded
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,20 @@ class Runtime:
     @property
     def mode(self) -> str:
         return self.settings.mode
+
+    async def strategy_runner(self, loaded: Loaded, **kw: Any) -> StrategyRunner:
+        """A runner (not started) for ``loaded`` on the started engine, given what the journal
+        knows of the strategy's earlier runs: the orders they sent (``carried``: its position
+        and its working orders survive a restart, see ``engine/strategy_carry.py``). The
+        console and the screen build their runner here; ``kw`` goes to the runner. Raises
+        :class:`ModeError` when the journal cannot be read: a strategy never starts on a guess."""
+        carried: frozenset[str] = frozenset()
+        if self.journal is not None:
+            try:
+                carried = await self.journal.strategy_orders(loaded.name)
+            except JournalError as exc:
+                raise ModeError(f"cannot start strategy {loaded.name}: {exc}") from None
+        return StrategyRunner(self.engine, loaded, carried=carried, **kw)
 
     def describe(self) -> str:
         where = f"{self.settings.symbol} in {self.mode.upper()} mode via {self.host}:{self.port}"

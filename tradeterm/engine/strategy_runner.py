@@ -26,6 +26,9 @@ their ``source`` (the journal and ``report`` group by it).
   killed: one that overran is abandoned), its working orders cancelled except the exits of its
   brackets (its protective stops and targets stay), the fault published as
   :class:`StrategyStateChanged`. The engine and the kill switch go on as before.
+* **A restart** (``carried``: the client ids of the orders its earlier runs sent): they are
+  its orders again (the fills and updates of those still working count) and its position
+  starts as what their fills add up to, within the account's (``strategy_carry.py``).
 * **Stopping** (:meth:`StrategyRunner.stop`): ``on_stop`` runs and its intents are applied
   (e.g. a flat target), then its working orders are cancelled as for a fault, the bracket exits
   kept. The position stays: flattening it is the trader's call.
@@ -44,7 +47,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
@@ -63,6 +66,7 @@ from tradeterm.engine.events import (
     StrategyStateChanged,
     StrategyView,
 )
+from tradeterm.engine.strategy_carry import carried_position
 from tradeterm.engine.stream import EventStream
 from tradeterm.engine.types import OrderRole, StrategyState
 from tradeterm.strategies import (
@@ -138,6 +142,7 @@ class StrategyRunner:
         stand_aside: bool = True,
         equity: Decimal | None = None,
         keep_signals: int = 20,
+        carried: Collection[str] = (),
     ) -> None:
         self.engine = engine
         self.loaded = loaded
@@ -160,6 +165,7 @@ class StrategyRunner:
         self._book: dict[BookSide, dict[int, int]] = {BookSide.BID: {}, BookSide.ASK: {}}
         self._stream: EventStream | None = None
         self._stop_reason = "stopped"
+        self._carried = frozenset(carried)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -179,6 +185,9 @@ class StrategyRunner:
             if bar.start_ns + period <= now:
                 self._history.append(bar)
         self._thread = _HookThread(self.name)
+        if self._carried:  # no await from here to listen(): each fill is counted once
+            self._orders |= self._carried
+            self.position = carried_position(engine, self.name, self._carried)
         stream = engine.listen()
         cls = type(self.strategy)
         if cls.wants_trades or cls.wants_quotes or cls.wants_book:

@@ -66,6 +66,7 @@ from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.risk import RiskTransition
 from tradeterm.engine.types import OrderRole, TradingState
 from tradeterm.journal import rows as R
+from tradeterm.journal.report import SIGNAL_OF_INTENT
 from tradeterm.journal.store import JournalError, WriterLock, prepare
 
 if TYPE_CHECKING:
@@ -461,6 +462,19 @@ class Journal:
             " FROM fills), 0))"
         )
         return int(row[0]) if row is not None and row[0] is not None else 0
+
+    async def strategy_orders(self, source: str) -> frozenset[str]:
+        """The client order ids of every order a command of ``source`` (a strategy's name)
+        sent, in any session: what a restarted strategy takes as its own (their fills make
+        its position, their later fills and updates count for it; ``StrategyRunner``'s
+        ``carried``). An order whose command's signal row was never written (a kill -9 in
+        the moment between the intent and that row) is not among them. Raises
+        ``JournalError``."""
+        rows = await self._fetchall(
+            f"SELECT oi.order_id FROM order_intents oi JOIN {SIGNAL_OF_INTENT} WHERE s.source = ?",
+            (source,),
+        )
+        return frozenset(str(r[0]) for r in rows)
 
     async def open_intents(self) -> list[IntentRecord]:
         """Intents whose orders are not known to be finished, oldest first."""

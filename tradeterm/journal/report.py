@@ -33,6 +33,13 @@ NS = 1_000_000_000
 TRADING_DAYS = 252
 
 
+SIGNAL_OF_INTENT = """signals s ON s.id = (
+    SELECT max(id) FROM signals WHERE command_id = oi.command_id AND session_id IS oi.session_id)"""
+"""The signal row of the command that sent the order intent ``oi`` (its ``source``: ``manual``
+or a strategy's name): the SQL to join ``signals s`` on it, shared by every query that asks
+whose an order was."""
+
+
 def trading_day(ts_ns: int) -> dt.date:
     """The CME trading day of a moment: from 17:00 Chicago time on, the next day."""
     local = dt.datetime.fromtimestamp(ts_ns / NS, CHICAGO)
@@ -141,7 +148,7 @@ def _round(value: float | None) -> float | None:
 
 def load_fills(conn: sqlite3.Connection) -> list[FillRow]:
     """The journal's fills in execution order, with commission, tick value and source."""
-    sql = """
+    sql = f"""
         SELECT f.exec_id, f.ts_ns, f.side, f.quantity, f.price_ticks,
                i.tick, i.multiplier, c.amount,
                CASE WHEN oi.order_id IS NULL THEN 'external'
@@ -150,9 +157,7 @@ def load_fills(conn: sqlite3.Connection) -> list[FillRow]:
         LEFT JOIN instruments i ON i.con_id = f.con_id
         LEFT JOIN commissions c ON c.exec_id = f.exec_id
         LEFT JOIN order_intents oi ON oi.order_id = f.order_id
-        LEFT JOIN signals s ON s.id = (
-            SELECT max(id) FROM signals
-            WHERE command_id = oi.command_id AND session_id IS oi.session_id)
+        LEFT JOIN {SIGNAL_OF_INTENT}
         ORDER BY f.ts_ns, f.rowid
     """
     out = []

@@ -3,7 +3,8 @@
 After each closed bar the target is +N contracts when the simple moving average of the last
 ``fast`` closes is above that of the last ``slow`` closes, -N when it is below, unchanged when
 they are equal, and flat until the first bar where they differ (and while fewer than ``slow``
-bars have closed). It emits a :class:`TargetPosition` when the target changes; the runner
+bars have closed); after a restart, the position it starts with (``ctx.position`` in
+``on_start``, what its earlier runs left) until then. It emits a :class:`TargetPosition` when the target changes; the runner
 turns a change into one market order for the difference (a reversal is one order of 2N).
 
 The averages are compared exactly, in integer ticks: SMA(fast) > SMA(slow) is
@@ -48,6 +49,10 @@ class SmaCross(Strategy[SmaCrossParams]):
     def __init__(self, params: SmaCrossParams) -> None:
         super().__init__(params)
         self.target = 0
+
+    def on_start(self, ctx: StrategyContext) -> Intents:
+        self.target = ctx.position  # a restart: what earlier runs left is the target so far
+        return NO_INTENTS
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
         fast, slow = self.params.fast, self.params.slow

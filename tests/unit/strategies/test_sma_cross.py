@@ -80,6 +80,21 @@ def test_a_tie_from_the_start_stays_flat() -> None:
     assert targets(run(sma_cross(), ES, bars_from_closes([7] * 10))) == [0] * 10
 
 
+def test_a_restart_starts_from_the_position_it_is_given() -> None:
+    strategy = sma_cross()
+    bars = bars_from_closes([10, 10, 10, 11, 9, 8])  # long from the 4th, short from the 6th
+    history = BarHistory()
+    assert list(strategy.on_start(StrategyContext(0, ES, 1, history.view()))) == []
+    emitted = []
+    for bar in bars:
+        history.append(bar)
+        emitted.append(list(strategy.on_bar(StrategyContext(0, ES, 1, history.view()), bar)))
+    # already long 1 (what an earlier run left): no intent until the target changes
+    assert [[i.quantity for i in e if isinstance(i, TargetPosition)] for e in emitted] == [
+        [], [], [], [], [], [-1],
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("pairs", "line"),
     [
