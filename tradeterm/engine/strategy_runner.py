@@ -12,7 +12,9 @@ their ``source`` (the journal and ``report`` group by it).
   Calls come one at a time, in the order the engine published what caused them.
 * **Intents into orders.** ``TargetPosition``: one market order for the difference between the
   target and the position the strategy owns (its fills) plus its market orders still working
-  (a reversal is one order). ``EntrySignal``: one native bracket (``PlaceBracket``) with the
+  (a reversal is one order); a target that reduces, closes or reverses a position its
+  brackets protect first cancels their exits and waits for IB to end them (an exit left
+  working would open a position when it fills later). ``EntrySignal``: one native bracket (``PlaceBracket``) with the
   signal's stop and target in ticks, a market or limit entry (a stop entry is refused: the
   engine's brackets have none yet), sized by the risk rules: ``risk_per_trade_pct`` of the
   account's equity (``Engine.account_values``' net liquidation, or the runner's ``equity``)
@@ -84,6 +86,8 @@ log = logging.getLogger(__name__)
 EXITS = frozenset({OrderRole.STOP, OrderRole.TARGET})
 """A bracket's exits: they protect the position and stay when the strategy stops."""
 DEFAULT_BUDGET_S = 1.0
+EXIT_WAIT_S = 5.0
+"""How long a target that closes a bracketed position waits for IB to end the exits."""
 _PENDING_MAX = 1000  # order events waiting for the command that sent them to end
 
 
@@ -406,18 +410,54 @@ class StrategyRunner:
     async def _apply(self, intent: Intent, hook: str) -> None:
         kind, detail = type(intent).__name__, _detail(intent)
         try:
+            cleared = await self._clear_exits(intent)
             command = self._command(intent)
         except _NotSent as exc:
             self._signal(intent, kind, detail, False, str(exc))
             return
         if command is None:
-            self._signal(intent, kind, detail, True, "already at the target: nothing sent")
+            self._signal(intent, kind, detail, True,
+                         f"{cleared}already at the target: nothing sent")  # fmt: skip
             return
         result = await self.engine.submit(command)
         outcome = ", ".join(result.order_ids) if result.ok else result.reason
         if isinstance(command, PlaceBracket):
             outcome = f"{outcome}; {self.sizing}"
-        self._signal(intent, kind, detail, result.ok, outcome, result.command_id)
+        self._signal(intent, kind, detail, result.ok, cleared + outcome, result.command_id)
+
+    async def _clear_exits(self, intent: Intent) -> str:
+        """Before a target that reduces, closes or reverses the position: cancel the exits of
+        its brackets and wait until IB has ended them, then take in their fills. Otherwise the
+        market order closes the position while the old stop and target still work, and the
+        first of them to fill opens a position nobody asked for. An exit that fills meanwhile
+        counts (the order is for what is left). Says what it cancelled; refuses the intent,
+        exits kept, when they have not ended within ``EXIT_WAIT_S``."""
+        orders, held = self.engine.orders, self.position
+        if not isinstance(intent, TargetPosition) or orders is None or not held:
+            return ""
+        if intent.quantity * held > 0 and abs(intent.quantity) >= abs(held):
+            return ""  # it keeps or adds to the position: the exits still protect it
+        self._check_aside()
+        exits = [
+            o for o in orders.working()
+            if o.client_id in self._orders and orders.view(o).role in EXITS
+        ]  # fmt: skip
+        if not exits:
+            return ""
+        ids = {o.client_id for o in exits}
+        for order in exits:
+            await self.engine.submit(CancelOrder(order.client_id))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EXIT_WAIT_S
+        while any(o.client_id in ids for o in orders.working()):
+            if loop.time() > deadline:
+                raise _NotSent(f"its exits {', '.join(sorted(ids))} did not end within "
+                               f"{EXIT_WAIT_S:g}s: nothing sent")  # fmt: skip
+            await asyncio.sleep(0.02)
+        if self._stream is not None:  # their fills, if any, before the difference is taken
+            for event in self._stream.drain():
+                self._on_event(event)
+        return f"cancelled its exits {', '.join(sorted(ids))}; "
 
     def _signal(self, intent: Intent, kind: str, detail: str, ok: bool, outcome: str,
                 command_id: str = "") -> None:  # fmt: skip
@@ -430,11 +470,7 @@ class StrategyRunner:
     def _command(self, intent: Intent) -> Command | None:
         """The command an intent becomes; None when nothing need be sent. Raises
         :class:`_NotSent` with why it is refused before the engine sees it."""
-        portfolio = self.engine.portfolio
-        held = portfolio.position.quantity if portfolio is not None else 0
-        manual = held - self.position
-        if self.stand_aside and manual:
-            raise _NotSent(f"standing aside: the trader holds {manual:+d} of his own")
+        self._check_aside()
         if isinstance(intent, TargetPosition):
             diff = intent.quantity - self.position - self._working_market()
             if not diff:
@@ -451,6 +487,14 @@ class StrategyRunner:
             intent.side, self._size(intent.stop_ticks), intent.stop_ticks,
             target_ticks=intent.target_ticks, entry_limit=limit, source=self.name,
         )  # fmt: skip
+
+    def _check_aside(self) -> None:
+        """With ``stand_aside``: refuse while the trader holds a position of his own."""
+        portfolio = self.engine.portfolio
+        held = portfolio.position.quantity if portfolio is not None else 0
+        manual = held - self.position
+        if self.stand_aside and manual:
+            raise _NotSent(f"standing aside: the trader holds {manual:+d} of his own")
 
     def _size(self, stop_ticks: int) -> int:
         """Contracts for an entry (see the module notes); :attr:`sizing` says how."""

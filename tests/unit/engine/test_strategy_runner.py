@@ -19,9 +19,15 @@ from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker, Placed
 from tests.support.instruments import ES, PX_5000
 from tests.support.waiting import until
-from tradeterm.broker.port import AccountValues, ExecutionReport, QuoteEvent, TradeEvent
+from tradeterm.broker.port import (
+    AccountValues,
+    ExecutionReport,
+    OrderReport,
+    QuoteEvent,
+    TradeEvent,
+)
 from tradeterm.config import MarketConfig, RiskConfig
-from tradeterm.domain import Bar, OrderType, Quote, Side, Trade
+from tradeterm.domain import Bar, OrderStatus, OrderType, Quote, Side, Trade
 from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.engine import Engine
@@ -373,3 +379,67 @@ async def test_a_faulted_strategys_bracket_exits_stay_once_its_entry_filled(desk
     await until(lambda: runner.state is StrategyState.FAULTED, "the fault")
     assert desk.broker.cancelled == []  # the stop and target protect the long
     assert len(desk.engine.snapshot().orders) == 2
+
+
+class EnterThenFlat(Strategy[Params]):
+    """Enters long with a bracket, then wants to be flat at the next bar it holds the long."""
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        if ctx.position:
+            return (TargetPosition(0, "time stop"),)
+        return (EntrySignal(Side.BUY, Entry.market(), 8, 16, "first bar"),)
+
+
+def ended(placed: Placed, status: OrderStatus, ts_ns: int) -> OrderReport:
+    """The broker's word that ``placed`` ended (cancelled) with nothing filled."""
+    kind = {OrderType.STOP: "STP", OrderType.LIMIT: "LMT"}.get(placed.order_type, "MKT")
+    return OrderReport(
+        placed.broker_id, 0, 1, placed.order_ref, ES, placed.side, placed.quantity, kind,
+        placed.limit, placed.stop, placed.tif, status, 0, 0, None,
+        placed.parent_broker_id or 0, placed.oca_group or "", ts_ns,
+    )  # fmt: skip
+
+
+async def test_a_flat_target_cancels_the_brackets_exits_before_it_closes_the_position(
+    desk: Desk,
+) -> None:
+    """Without this, the market order closes the long while the bracket's stop and target
+    still work: the first of them to fill later opens a short nobody asked for."""
+    runner = await desk.runner(strategy(EnterThenFlat, "scalp"))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 3, "the bracket")
+    entry, *exits = desk.broker.placed
+    desk.fill(entry)
+    await until(lambda: runner.position == 1, "the entry filled")
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.cancelled) == 2, "the exits' cancels")
+    assert sorted(desk.broker.cancelled) == sorted(p.broker_id for p in exits)
+    await asyncio.sleep(0.05)
+    assert len(desk.broker.placed) == 3  # nothing sent while the exits may still fill
+    desk.broker.push(*(ended(p, OrderStatus.CANCELLED, desk.clock.now) for p in exits))
+    await until(lambda: len(desk.broker.placed) == 4, "the closing order")
+    close = desk.broker.placed[3]
+    assert (close.side, close.quantity, close.order_type) == (Side.SELL, 1, OrderType.MARKET)
+    (signal,) = [s for s in desk.of(StrategySignal) if s.reason == "time stop"]
+    assert signal.ok and "cancelled its exits" in signal.outcome
+
+
+async def test_a_flat_target_sends_nothing_when_an_exit_filled_while_it_was_cancelled(
+    desk: Desk,
+) -> None:
+    runner = await desk.runner(strategy(EnterThenFlat, "scalp"))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 3, "the bracket")
+    entry, stop, target = desk.broker.placed
+    desk.fill(entry)
+    await until(lambda: runner.position == 1, "the entry filled")
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.cancelled) == 2, "the exits' cancels")
+    desk.fill(target, PX_5000 + 16)  # the target filled before the cancel reached it
+    desk.broker.push(ended(stop, OrderStatus.CANCELLED, desk.clock.now))
+    await until(lambda: runner.position == 0, "the target's fill")
+    await until(lambda: any(s.reason == "time stop" for s in desk.of(StrategySignal)), "signal")
+    await asyncio.sleep(0.05)
+    assert len(desk.broker.placed) == 3  # already flat: no order, no accidental short
