@@ -322,7 +322,9 @@ class CanaryIntent:
 class IntentFill:
     """A fill of CANARY intent ``intent_id``, by ``mode`` ``paper`` (its paper track) or
     ``live`` (IB: ``exec_id`` is the execution's); ``leg``: ``entry`` (a target's order, a
-    bracket's entry) or ``exit`` (a bracket's stop or target); ``price`` in ticks."""
+    bracket's entry) or ``exit`` (a bracket's stop or target); ``price`` in ticks; ``ts_ns``:
+    when this process learned of it, by the engine's clock, on both sides alike (IB's
+    execution times are whole seconds: a time to fill from them could come out negative)."""
 
     strategy: str
     intent_id: str

@@ -537,8 +537,8 @@ class StrategyRunner:
         for f in fills:
             exec_id = f"paper.{f.intent_id}.{next(self._paper_execs)}"
             self.engine.publish(IntentFill(
-                self.name, f.intent_id, "paper", f.leg, f.side, f.quantity, f.price, f.ts_ns,
-                exec_id,
+                self.name, f.intent_id, "paper", f.leg, f.side, f.quantity, f.price,
+                self.engine.clock(), exec_id,
             ))  # fmt: skip
             fill = Fill(exec_id, None, self._instrument(), f.side, f.quantity, f.price, f.ts_ns)
             self._queue("on_fill", fill)
@@ -549,7 +549,7 @@ class StrategyRunner:
         exit_ = order is not None and orders is not None and orders.view(order).role in EXITS
         self.engine.publish(IntentFill(
             self.name, intent_id, "live", EXIT if exit_ else ENTRY, fill.side, fill.quantity,
-            fill.price, fill.ts_ns, fill.exec_id,
+            fill.price, self.engine.clock(), fill.exec_id,
         ))  # fmt: skip
 
     def _size(self, stop_ticks: int) -> int:
