@@ -12,14 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.unit.journal.factories import ES
-from tests.unit.journal.test_report import DAY1, DAY2, run
+from tests.unit.journal.test_report import DAY1, DAY2, run, sim_journal
 from tradeterm.domain import Side
 from tradeterm.engine.events import CanaryIntent, IntentFill
 from tradeterm.journal import Journal
-from tradeterm.journal import rows as R
 from tradeterm.journal.compare import NO_DATA
 from tradeterm.journal.schema import APPLICATION_ID, MIGRATIONS
-from tradeterm.paths import journal_file
 
 MS = 1_000_000
 TICK_VALUE = Decimal("12.5")  # ES: 0.25 x 50
@@ -41,12 +39,7 @@ async def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Day 1: i1 paper only (+1); i2 live (paper -2, IB -1, 1 tick worse at IB); i3 not
     picked (paper +1, IB +1 back to flat, never filled at IB); i4 live, filled on paper only.
     Day 2: i5 live, a bracket: IB's entry 1 tick worse, both exits at the same price."""
-    directory = tmp_path / "journal"
-    monkeypatch.setenv("TRADETERM_JOURNAL__DIR", str(directory))
-    j = Journal(journal_file("ES", "sim", directory))
-    await j.open()
-    await j.start_session("ES", "sim", "test")
-    j.record_rows([R.instrument_row(ES, DAY1)], critical=True)
+    directory, j = await sim_journal(tmp_path, monkeypatch)
     events: list[CanaryIntent | IntentFill] = [
         intent(1, DAY1, False, 1, 0),
         fill(1, "paper", Side.BUY, 1, 24000, DAY1 + 5 * MS),
@@ -134,8 +127,6 @@ async def test_a_schema_1_journal_opens_for_writing_upgraded(tmp_path: Path) -> 
 async def test_a_journal_without_canary_intents_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    directory = tmp_path / "journal"
-    monkeypatch.setenv("TRADETERM_JOURNAL__DIR", str(directory))
-    async with Journal(journal_file("ES", "sim", directory)) as j:
-        await j.start_session("ES", "sim", "test")
+    _, j = await sim_journal(tmp_path, monkeypatch)
+    await j.close()
     assert run("report", "--compare") == f"ES: {NO_DATA}\n"
