@@ -424,10 +424,11 @@ class Console:
 
 async def run(settings: Settings, *, seconds: float | None, seed: int,
               stdin: TextIO = sys.stdin, out: TextIO = sys.stdout,
-              strategy: Loaded | None = None) -> int:  # fmt: skip
+              strategy: Loaded | None = None, canary: float | None = None) -> int:  # fmt: skip
     """Run the console until ``quit``, end of input (without ``seconds``), ``seconds``, or
     SIGTERM / SIGHUP (the same orderly stop), with ``strategy`` running once the engine has
-    started (stopped before the engine stops). Raises ``UnwrittenError`` when the journal
+    started (stopped before the engine stops), in CANARY mode with ``canary``'s fraction of
+    its intents going to IB. Raises ``UnwrittenError`` when the journal
     could not write critical rows by the end."""
     from tradeterm.runtime import ModeError, UnwrittenError, open_runtime
 
@@ -435,7 +436,7 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
         raise ConsoleError(LIVE_REFUSED)
     try:
         async with open_runtime(settings, seed=seed, process="console") as rt:
-            code = await _run(rt, seconds, stdin, out, strategy)
+            code = await _run(rt, seconds, stdin, out, strategy, canary)
     except ModeError as exc:
         raise ConsoleError(str(exc)) from None
     if rt.unwritten:
@@ -444,7 +445,7 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
 
 
 async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO,
-               strategy: Loaded | None) -> int:  # fmt: skip
+               strategy: Loaded | None, canary: float | None = None) -> int:  # fmt: skip
     from tradeterm.runtime import on_stop_signals
 
     engine = rt.engine
@@ -460,8 +461,13 @@ async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO,
             await asyncio.sleep(0)  # let the printer show the start-up events first
             console.say(status(engine))
             if strategy is not None:
-                console.runner = await rt.strategy_runner(strategy)
+                console.runner = await rt.strategy_runner(strategy, canary=canary)
                 await console.runner.start()
+                if canary is not None:
+                    console.say(
+                        f"CANARY: {canary:g} of {strategy.name}'s intents go to IB, every one "
+                        "is filled on its paper track (tradeterm report --compare)"
+                    )
             reader = asyncio.create_task(console.reader(stdin, quit_on_eof=seconds is None))
             started = time.monotonic()
             await console.wait(seconds)

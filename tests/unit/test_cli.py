@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tradeterm import __version__
 from tradeterm.cli.main import main
+from tradeterm.cli.options import CANARY_WITH_SHADOW
 from tradeterm.strategies import BUILTINS
 
 
@@ -274,13 +276,47 @@ def console_runs(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
     started: list[float | None] = []
 
     async def fake_run(
-        settings: object, *, seconds: float | None, seed: int, strategy: object = None
-    ) -> int:
+        settings: object, *, seconds: float | None, seed: int, strategy: object = None,
+        canary: float | None = None,
+    ) -> int:  # fmt: skip
         started.append(seconds)
         return 0
 
     monkeypatch.setattr("tradeterm.console.run", fake_run)
     return started
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--canary", "0.5"], "--canary needs --strategy NAME"),
+        (["--strategy", "sma_cross", "--canary", "0"], "--canary must be a fraction above 0"),
+        (["--strategy", "sma_cross", "--canary", "1.5"], "at most 1, got 1.5"),
+        (["--strategy", "sma_cross", "--canary", "0.5", "--shadow"], CANARY_WITH_SHADOW),
+    ],
+)
+def test_console_canary_refuses_bad_input_in_one_line(
+    capsys: pytest.CaptureFixture[str], console_runs: list[float | None], argv: list[str],
+    line: str,
+) -> None:  # fmt: skip
+    code, _, err = run(capsys, "console", *argv)
+    assert code == 2 and console_runs == []
+    assert line in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_console_canary_runs_the_strategy_with_its_fraction(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, float | None]] = []
+
+    async def fake_run(settings: object, *, seconds: float | None, seed: int,
+                       strategy: Any = None, canary: float | None = None) -> int:  # fmt: skip
+        asked.append((strategy.name, canary))
+        return 0
+
+    monkeypatch.setattr("tradeterm.console.run", fake_run)
+    assert run(capsys, "console", "--strategy", "sma_cross", "--canary", "0.25")[0] == 0
+    assert asked == [("sma_cross", 0.25)]
 
 
 @pytest.mark.parametrize("value", ["nan", "NaN", "inf", "Infinity", "\u0663", "\uff11\uff10"])

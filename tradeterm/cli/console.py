@@ -8,11 +8,9 @@ import asyncio
 from decimal import Decimal
 
 from tradeterm import console
-from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, EXIT_USAGE, UserError, reported_as
-from tradeterm.cli.options import load, number_arg, whole_arg
+from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, UserError, reported_as
+from tradeterm.cli.options import load, number_arg, strategy_arguments, strategy_choice, whole_arg
 from tradeterm.runtime import UnwrittenError
-from tradeterm.strategies import StrategyError
-from tradeterm.strategies import load as load_strategy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,10 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run this long, then stop (default: until quit or end of input)")  # fmt: skip
     parser.add_argument("--seed", type=whole_arg, default=1,
                         help="seed of the embedded gateway (--sim)")  # fmt: skip
-    parser.add_argument("--strategy", metavar="NAME",
-                        help="run this strategy (a built-in or registered name, or module:Class)")  # fmt: skip
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a parameter of --strategy (repeatable)")  # fmt: skip
+    strategy_arguments(parser)
 
 
 def command(args: argparse.Namespace) -> int:
@@ -33,18 +28,13 @@ def command(args: argparse.Namespace) -> int:
     seconds: Decimal | None = args.seconds
     if seconds is not None and seconds <= 0:
         raise UserError(f"--for must be a positive number of seconds, got {seconds}")
-    if args.param and not args.strategy:
-        raise UserError("--param needs --strategy NAME")
-    strategy = None
-    if args.strategy:
-        with reported_as(EXIT_USAGE, StrategyError):
-            strategy = load_strategy(args.strategy, args.param)
     settings = load(args).settings
+    strategy, canary = strategy_choice(args, settings)
     setup_logging(settings.logging, f"console-{settings.symbol}")
     if settings.mode == "live":  # bad input (exit 2); the console refuses it on its own too
         raise UserError(console.LIVE_REFUSED)
     run_for = float(seconds) if seconds is not None else None
     with reported_as(EXIT_ERROR, console.ConsoleError), reported_as(EXIT_UNWRITTEN, UnwrittenError):
         return asyncio.run(
-            console.run(settings, seconds=run_for, seed=args.seed, strategy=strategy)
+            console.run(settings, seconds=run_for, seed=args.seed, strategy=strategy, canary=canary)
         )

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TextIO
 
 from tradeterm.cli.journal import range_arguments, reading, which_arguments, write_csv
+from tradeterm.journal import compare as cp
 from tradeterm.journal import report as rp
 
 
@@ -19,10 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which_arguments(parser)
     range_arguments(parser)
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument("--compare", action="store_true",
+                        help="CANARY: each strategy's live fills against its paper fills of "
+                        "the same intents (fill rate, slippage, time to fill, P&L difference)")  # fmt: skip
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    if args.compare:
+        return _compare(args, out)
     with reading(args) as (symbol, conn):
         report = rp.build(conn, args.date_from, args.date_to)
     if args.format == "json":
@@ -33,6 +39,75 @@ def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
     else:
         out.write(_report_table(symbol, args, report))
     return 0
+
+
+def _compare(args: argparse.Namespace, out: TextIO) -> int:
+    """``report --compare`` (``journal/compare.py``); one line when there is nothing to
+    compare."""
+    with reading(args) as (symbol, conn):
+        rows = [r.as_dict() for r in cp.build(conn, args.date_from, args.date_to)]
+        any_data = cp.has_data(conn)
+    message = None if rows else (cp.NO_DATA if not any_data else "no CANARY intents in this range")
+    if args.format == "json":
+        json.dump({
+            "symbol": symbol,
+            "from": args.date_from.isoformat() if args.date_from else None,
+            "to": args.date_to.isoformat() if args.date_to else None,
+            "days": rows, "message": message,
+        }, out, indent=2)  # fmt: skip
+        out.write("\n")
+    elif message is not None:
+        out.write(f"{symbol}: {message}\n")
+    elif args.format == "csv":
+        write_csv(out, tuple(rows[0]), iter(rows))
+    else:
+        out.write(_compare_table(symbol, args, rows))
+    return 0
+
+
+COMPARE_COLUMNS = (
+    ("day", "day"), ("strategy", "strategy"), ("intents", "intents"), ("live", "live_intents"),
+    ("paper fill", "paper_fill_rate"), ("live fill", "live_fill_rate"),
+    ("slip ticks", "slippage_ticks"), ("paper ms med/avg", "paper_fill_ms"),
+    ("live ms med/avg", "live_fill_ms"), ("P&L live-paper", "pnl_diff"),
+)  # fmt: skip
+
+
+def _compare_table(symbol: str, args: argparse.Namespace, rows: list[dict[str, object]]) -> str:
+    span = f"{args.date_from or 'start'} to {args.date_to or 'now'}"
+    lines = [f"{symbol} CANARY live against paper, trading days {span}"]
+    table = [tuple(title for title, _ in COMPARE_COLUMNS)]
+    for r in rows:
+        cells = {**r, **{
+            f"{m}_fill_ms": f"{_num(r[f'{m}_fill_ms_median'])}/{_num(r[f'{m}_fill_ms_avg'])}"
+            for m in cp.MODES
+        }}  # fmt: skip
+        for m in cp.MODES:
+            rate = r[f"{m}_fill_rate"]
+            cells[f"{m}_fill_rate"] = "-" if rate is None else f"{float(str(rate)) * 100:.0f}%"
+        cells["slippage_ticks"] = _num(r["slippage_ticks"])
+        table.append(tuple(str(cells[key]) for _, key in COMPARE_COLUMNS))
+    lines += _aligned(table, left=2)
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: object) -> str:
+    return "-" if value is None else f"{float(str(value)):.2f}"
+
+
+def _aligned(table: list[tuple[str, ...]], left: int) -> list[str]:
+    """Rows of cells in columns (the first ``left`` to the left, the rest to the right), a
+    rule under the header."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = []
+    for n, row in enumerate(table):
+        lines.append("  ".join(
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ))  # fmt: skip
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
 
 
 REPORT_FIELDS = (
@@ -70,14 +145,7 @@ def _report_table(symbol: str, args: argparse.Namespace, report: rp.Report) -> s
         header = ("day", "source", "trades", "win%", "gross", "comm", "net", "PF", "maxDD",
                   "sharpe")  # fmt: skip
         table = [header] + [_cells(r["day"], r["source"], r) for r in _report_rows(report)]
-        widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
-        for n, row in enumerate(table):
-            lines.append("  ".join(
-                str(c).ljust(w) if i < 2 else str(c).rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            ))  # fmt: skip
-            if n == 0:
-                lines.append("  ".join("-" * w for w in widths))
+        lines += _aligned(table, left=2)
     if report.open_position:
         lines.append(f"open position {report.open_position} (not counted until closed)")
     return "\n".join(lines) + "\n"

@@ -297,6 +297,46 @@ class StrategyView:
     signals: tuple[StrategySignal, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CanaryIntent:
+    """An intent of a strategy in CANARY mode (``strategy_runner.py``), ``intent_id`` naming
+    it in the journal, and what each side did with it: ``paper_qty``, the signed contracts its
+    paper track sent (0: nothing to send); ``live``: picked to go to IB too; ``live_qty``: the
+    signed contracts sent to IB (0: nothing sent, or refused: ``outcome`` says why), by the
+    command ``command_id``. ``con_id``: the contract (its tick value prices the slippage)."""
+
+    strategy: str
+    intent_id: str
+    kind: str
+    detail: str
+    live: bool
+    paper_qty: int
+    live_qty: int
+    command_id: str
+    outcome: str
+    con_id: int | None
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntentFill:
+    """A fill of CANARY intent ``intent_id``, by ``mode`` ``paper`` (its paper track) or
+    ``live`` (IB: ``exec_id`` is the execution's); ``leg``: ``entry`` (a target's order, a
+    bracket's entry) or ``exit`` (a bracket's stop or target); ``price`` in ticks; ``ts_ns``:
+    when this process learned of it, by the engine's clock, on both sides alike (IB's
+    execution times are whole seconds: a time to fill from them could come out negative)."""
+
+    strategy: str
+    intent_id: str
+    mode: str
+    leg: str
+    side: Side
+    quantity: int
+    price: int
+    ts_ns: int
+    exec_id: str
+
+
 EngineEvent = (
     HealthChanged
     | MarketChanged
@@ -312,6 +352,8 @@ EngineEvent = (
     | EngineNotice
     | StrategyStateChanged
     | StrategySignal
+    | CanaryIntent
+    | IntentFill
 )
 
 

@@ -31,12 +31,22 @@ their ``source`` (the journal and ``report`` group by it).
 * **A restart** (``carried``: the client ids of the orders its earlier runs sent): they are
   its orders again (the fills and updates of those still working count) and its position
   starts as what their fills add up to, within the account's (``strategy_carry.py``).
+* **CANARY** (``canary=f``, see ``canary.py``): the strategy runs on its paper track, filled
+  in this process from the market events the engine applies (``ctx.position`` and ``on_fill``
+  are the track's; ``on_order`` is not called, the track has no broker orders), and the
+  selector picks the fraction ``f`` of its intents that also go to IB as above, each with its
+  own id: a picked target is sent as it is, one not picked as a target of 0 (IB never holds a
+  position the strategy no longer wants); a picked entry signal is sent as its bracket, one
+  not picked only paper-filled. The engine's portfolio stays IB's: paper fills never reach
+  it. Each intent is published as a :class:`CanaryIntent` and each fill of either side as an
+  :class:`IntentFill` (the journal keeps both; ``report --compare`` compares them).
 * **Stopping** (:meth:`StrategyRunner.stop`): ``on_stop`` runs and its intents are applied
   (e.g. a flat target), then its working orders are cancelled as for a fault, the bracket exits
   kept. The position stays: flattening it is the trader's call.
 
-Kept as one module because the hooks, their containment and the intents' translation all act
-on one strategy's state (its thread, its orders, its position).
+Kept as one module because the runner's parts share one strategy's state: the orders it owns,
+its position, its paper track and the intents in flight are read by the hooks' calls, the
+event listener and the intents' application alike (the track itself is ``canary.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import copy
+import itertools
 import logging
 import queue
 import threading
@@ -55,14 +66,17 @@ from decimal import Decimal
 from typing import Any
 
 from tradeterm.broker.port import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
-from tradeterm.domain import BookSide, DepthDelta, DepthLevel, OrderType, Side
+from tradeterm.domain import BookSide, DepthDelta, DepthLevel, Fill, OrderType, Side
+from tradeterm.engine.canary import ENTRY, EXIT, CanarySelector, PaperTrack, TrackFill
 from tradeterm.engine.commands import CancelOrder, Command, PlaceBracket, PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import (
     BarsChanged,
+    CanaryIntent,
     CommandDone,
     EngineEvent,
     FillBooked,
+    IntentFill,
     OrderUpdated,
     StrategySignal,
     StrategyStateChanged,
@@ -135,7 +149,9 @@ class _HookThread:
 
 class StrategyRunner:
     """See the module notes. ``engine`` must be started (its contract known); ``equity``: a
-    fixed account value to size entries by instead of the broker's (tests, backtests)."""
+    fixed account value to size entries by instead of the broker's (tests, backtests);
+    ``canary``: the fraction of intents that go to IB in CANARY mode (None: all of them, no
+    paper track); ``carried``: the orders its earlier runs sent (a restart)."""
 
     def __init__(
         self,
@@ -147,6 +163,7 @@ class StrategyRunner:
         equity: Decimal | None = None,
         keep_signals: int = 20,
         carried: Collection[str] = (),
+        canary: float | None = None,
     ) -> None:
         self.engine = engine
         self.loaded = loaded
@@ -170,6 +187,13 @@ class StrategyRunner:
         self._stream: EventStream | None = None
         self._stop_reason = "stopped"
         self._carried = frozenset(carried)
+        self.track = PaperTrack() if canary is not None else None
+        self.selector = CanarySelector(canary) if canary is not None else None
+        self._intent_ids = itertools.count(1)
+        self._epoch = 0  # when it started: intent ids of one run differ from another's
+        self._intent_of_command: dict[int, tuple[Command, str]] = {}
+        self._intent_of_order: dict[str, str] = {}  # client order id -> intent id
+        self._paper_execs = itertools.count(1)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -185,6 +209,7 @@ class StrategyRunner:
         if self.running:
             return
         now, period = engine.clock(), core.bars.timeframe.ns
+        self._epoch = now
         for bar in core.bars.closed:  # a bar whose minute is not over yet is not closed
             if bar.start_ns + period <= now:
                 self._history.append(bar)
@@ -194,7 +219,7 @@ class StrategyRunner:
             self.position = carried_position(engine, self.name, self._carried)
         stream = engine.listen()
         cls = type(self.strategy)
-        if cls.wants_trades or cls.wants_quotes or cls.wants_book:
+        if cls.wants_trades or cls.wants_quotes or cls.wants_book or self.track is not None:
             engine.market_taps.append(self._on_market)
         engine.strategy_view = self.view
         self._set_state(StrategyState.RUNNING, "started")
@@ -274,6 +299,9 @@ class StrategyRunner:
                 self._own_event(event, f.order_id)
             case CommandDone(result=r) if getattr(r.command, "source", "") == self.name:
                 self._orders.update(r.order_ids)  # its order events before this one, now
+                _, intent_id = self._intent_of_command.pop(id(r.command), (None, ""))
+                if intent_id:
+                    self._intent_of_order.update(dict.fromkeys(r.order_ids, intent_id))
                 waiting, self._pending = self._pending, deque(maxlen=_PENDING_MAX)
                 for pending in waiting:
                     order_id = (
@@ -297,14 +325,21 @@ class StrategyRunner:
             return
         if isinstance(event, FillBooked):
             self.position += event.fill.signed_quantity
-            self._queue("on_fill", event.fill)
+            if self.track is None:
+                self._queue("on_fill", event.fill)
+            elif (intent_id := self._intent_of_order.get(order_id)) is not None:
+                self._live_fill(intent_id, event.fill)
             return
+        if self.track is not None:
+            return  # in CANARY the strategy sees its paper track, which has no broker orders
         orders = self.engine.orders
         order = orders.get(order_id) if orders is not None else None
         if order is not None:
             self._queue("on_order", copy.deepcopy(order))
 
     def _on_market(self, event: BrokerEvent) -> None:
+        if self.track is not None and self.running:
+            self._paper_fills(self.track.on_market(event))
         cls = type(self.strategy)
         if isinstance(event, TradeEvent) and cls.wants_trades and event.trade.size > 0:
             self._queue("on_trade", event.trade)
@@ -347,7 +382,8 @@ class StrategyRunner:
     async def _call(self, call: _Call) -> Sequence[Intent]:
         """Run one hook in the strategy's thread under the budget; its intents."""
         assert self._thread is not None
-        ctx = StrategyContext(self.engine.clock(), self._instrument(), self.position, call.bars)
+        position = self.track.position if self.track is not None else self.position
+        ctx = StrategyContext(self.engine.clock(), self._instrument(), position, call.bars)
         hook = getattr(self.strategy, call.hook)
         fn = (lambda: hook(ctx)) if call.arg is None else (lambda: hook(ctx, call.arg))
         future = asyncio.wrap_future(self._thread.call(fn))
@@ -380,6 +416,8 @@ class StrategyRunner:
             except StrategyFault as exc:
                 state, reason = StrategyState.FAULTED, str(exc)
         self.state = state  # no more calls from here on
+        if self.track is not None:
+            self.track.cancel_entries(self.engine.clock())
         await self._cancel_working()
         self._detach()
         self._set_state(state, reason)
@@ -408,6 +446,9 @@ class StrategyRunner:
     # ---- intents into commands ---------------------------------------------------------------
 
     async def _apply(self, intent: Intent, hook: str) -> None:
+        if self.track is not None:
+            await self._apply_canary(intent)
+            return
         kind, detail = type(intent).__name__, _detail(intent)
         try:
             cleared = await self._clear_exits(intent)
@@ -467,19 +508,16 @@ class StrategyRunner:
         self.signals.append(signal)
         self.engine.publish(signal)
 
-    def _command(self, intent: Intent) -> Command | None:
+    def _command(self, intent: Intent) -> PlaceOrder | PlaceBracket | None:
         """The command an intent becomes; None when nothing need be sent. Raises
         :class:`_NotSent` with why it is refused before the engine sees it."""
-        self._check_aside()
+        self._refuse(intent)
         if isinstance(intent, TargetPosition):
             diff = intent.quantity - self.position - self._working_market()
             if not diff:
                 return None
             side = Side.BUY if diff > 0 else Side.SELL
             return PlaceOrder(side, abs(diff), OrderType.MARKET, source=self.name)
-        if intent.entry.type is EntryType.STOP:
-            raise _NotSent("a stop entry is not supported: the engine's brackets enter at "
-                           "market or at a limit")  # fmt: skip
         limit = None
         if intent.entry.price is not None:
             limit = self._instrument().to_price(intent.entry.price)
@@ -495,6 +533,88 @@ class StrategyRunner:
         manual = held - self.position
         if self.stand_aside and manual:
             raise _NotSent(f"standing aside: the trader holds {manual:+d} of his own")
+
+    def _refuse(self, intent: Intent) -> None:
+        """Raises :class:`_NotSent` when the intent is refused whatever the position: the
+        strategy stands aside, or a stop entry."""
+        self._check_aside()
+        if isinstance(intent, EntrySignal) and intent.entry.type is EntryType.STOP:
+            raise _NotSent("a stop entry is not supported: the engine's brackets enter at "
+                           "market or at a limit")  # fmt: skip
+
+    # ---- CANARY: the paper track, and the intents picked to go live too ----------------------
+
+    async def _apply_canary(self, intent: Intent) -> None:
+        """Fill ``intent`` on the paper track and, when picked, send it to IB as well (a
+        target not picked: a target of 0 at IB). See the module notes."""
+        assert self.track is not None and self.selector is not None
+        kind, detail = type(intent).__name__, _detail(intent)
+        now = self.engine.clock()
+        try:
+            self._refuse(intent)
+            size = self._size(intent.stop_ticks) if isinstance(intent, EntrySignal) else 0
+        except _NotSent as exc:
+            self._signal(intent, kind, detail, False, str(exc))
+            return
+        intent_id = f"{self.name}.{self._epoch:x}.{next(self._intent_ids)}"
+        live = self.selector.pick()
+        live_intent: Intent | None = intent
+        if isinstance(intent, TargetPosition):
+            paper_qty, fills = self.track.target(intent_id, intent.quantity, now)
+            if not live:
+                live_intent = TargetPosition(0, intent.reason)
+        else:
+            fills = self.track.bracket(intent_id, intent.side, size, intent.entry.price,
+                                       intent.stop_ticks,
+                                       intent.target_ticks, now)  # fmt: skip
+            paper_qty = intent.side.sign * size
+            live_intent = intent if live else None
+        self._paper_fills(fills)
+        ok, outcome, command_id, live_qty, cleared = True, "paper only", "", 0, ""
+        try:
+            if live_intent is not None:
+                cleared = await self._clear_exits(live_intent)
+            command = self._command(live_intent) if live_intent is not None else None
+        except _NotSent as exc:
+            ok, outcome, command = False, str(exc), None
+        if command is not None:
+            self._intent_of_command[id(command)] = (command, intent_id)
+            result = await self.engine.submit(command)
+            ok, command_id = result.ok, result.command_id
+            outcome = ", ".join(result.order_ids) if result.ok else result.reason
+            if result.ok:
+                self._intent_of_order.update(dict.fromkeys(result.order_ids, intent_id))
+                live_qty = command.side.sign * command.quantity
+        elif live_intent is not None and ok:
+            outcome = "already at the target at IB: nothing sent"
+        outcome = cleared + outcome
+        self.engine.publish(CanaryIntent(
+            self.name, intent_id, kind, detail, live, paper_qty, live_qty, command_id, outcome,
+            self._instrument().con_id, now,
+        ))  # fmt: skip
+        where = "live and paper" if live else "paper"
+        self._signal(intent, kind, f"{detail} intent={intent_id} {where}", ok, outcome,
+                     command_id)  # fmt: skip
+
+    def _paper_fills(self, fills: list[TrackFill]) -> None:
+        """The paper track's fills: journaled, and told to the strategy as its own."""
+        for f in fills:
+            exec_id = f"paper.{f.intent_id}.{next(self._paper_execs)}"
+            self.engine.publish(IntentFill(
+                self.name, f.intent_id, "paper", f.leg, f.side, f.quantity, f.price,
+                self.engine.clock(), exec_id,
+            ))  # fmt: skip
+            fill = Fill(exec_id, None, self._instrument(), f.side, f.quantity, f.price, f.ts_ns)
+            self._queue("on_fill", fill)
+
+    def _live_fill(self, intent_id: str, fill: Fill) -> None:
+        orders = self.engine.orders
+        order = orders.get(fill.order_id) if orders is not None and fill.order_id else None
+        exit_ = order is not None and orders is not None and orders.view(order).role in EXITS
+        self.engine.publish(IntentFill(
+            self.name, intent_id, "live", EXIT if exit_ else ENTRY, fill.side, fill.quantity,
+            fill.price, self.engine.clock(), fill.exec_id,
+        ))  # fmt: skip
 
     def _size(self, stop_ticks: int) -> int:
         """Contracts for an entry (see the module notes); :attr:`sizing` says how."""

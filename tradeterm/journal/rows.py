@@ -16,11 +16,13 @@ from typing import Any
 
 from tradeterm.domain import Bar, Fill, Instrument, Order
 from tradeterm.engine.events import (
+    CanaryIntent,
     CommandDone,
     EngineEvent,
     EngineNotice,
     FillBooked,
     HealthChanged,
+    IntentFill,
     KillProgress,
     OrderUpdated,
     PositionChanged,
@@ -73,6 +75,15 @@ _KILL = (
 _SIGNAL = (
     "INSERT INTO signals (session_id, ts_ns, command_id, source, kind, detail, ok, reason,"
     " order_ids) VALUES (?,?,?,?,?,?,?,?,?)"
+)
+_CANARY_INTENT = (
+    "INSERT OR REPLACE INTO canary_intents (intent_id, session_id, ts_ns, strategy, kind,"
+    " detail, live, paper_qty, live_qty, command_id, outcome, con_id)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INTENT_FILL = (
+    "INSERT INTO intent_fills (intent_id, mode, leg, exec_id, side, quantity, price_ticks,"
+    " ts_ns) VALUES (?,?,?,?,?,?,?,?)"
 )
 BAR = (
     "INSERT OR REPLACE INTO bars (con_id, start_ns, open_ticks, high_ticks, low_ticks,"
@@ -215,6 +226,18 @@ def rows_for(event: EngineEvent, now_ns: int, session_id: int | None) -> tuple[l
             level = "ERROR" if event.state is StrategyState.FAULTED else "INFO"
             text = f"{event.strategy} {event.state}: {event.reason}"
             return [system_row(event.ts_ns, "strategy", level, text)], True
+        case CanaryIntent():
+            return [(_CANARY_INTENT, (
+                event.intent_id, session_id, event.ts_ns, event.strategy, event.kind,
+                event.detail,
+                int(event.live), event.paper_qty, event.live_qty, event.command_id,
+                event.outcome, event.con_id,
+            ))], True  # fmt: skip
+        case IntentFill():
+            return [(_INTENT_FILL, (
+                event.intent_id, event.mode, event.leg, event.exec_id, str(event.side),
+                event.quantity, event.price, event.ts_ns,
+            ))], True  # fmt: skip
         case EngineNotice():
             return [system_row(event.ts_ns, "notice", event.level, event.text, event.code)], False
     return [], False  # market data and forming bars: bars are written when they close

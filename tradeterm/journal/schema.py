@@ -177,7 +177,39 @@ CREATE TABLE daily_performance (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+CREATE TABLE canary_intents (
+    intent_id TEXT PRIMARY KEY,
+    session_id INTEGER,
+    ts_ns INTEGER NOT NULL,
+    strategy TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    live INTEGER NOT NULL,
+    paper_qty INTEGER NOT NULL,
+    live_qty INTEGER NOT NULL,
+    command_id TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    con_id INTEGER
+);
+CREATE TABLE intent_fills (
+    id INTEGER PRIMARY KEY,
+    intent_id TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    leg TEXT NOT NULL,
+    exec_id TEXT NOT NULL,
+    side TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    price_ticks INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL
+);
+CREATE INDEX intent_fills_intent ON intent_fills (intent_id);
+"""
+"""CANARY mode (``engine/canary.py``): each intent of a strategy, and the fills of both its
+sides, ``mode`` ``paper`` or ``live`` (a live fill is also in ``fills``; a paper one only
+here). Read by ``report --compare`` (``compare.py``)."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 """``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``. Append only; never edit one that
 has shipped."""
 
@@ -186,5 +218,5 @@ SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = (
     "sessions", "instruments", "bars", "signals", "order_intents", "order_events", "fills",
     "commissions", "position_snapshots", "risk_events", "system_events", "kill_events",
-    "daily_performance",
+    "daily_performance", "canary_intents", "intent_fills",
 )  # fmt: skip

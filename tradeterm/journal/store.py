@@ -128,7 +128,9 @@ def prepare(path: Path, *, busy_timeout_ms: int = 5000) -> None:
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection for reports and exports (never migrates or writes)."""
+    """A read-only connection for reports and exports (never migrates or writes). A journal
+    of an older schema is read as it is (a legacy journal is never upgraded: no instance
+    writes it any more); a reader of a table a later schema added finds none there."""
     if not path.exists():
         raise JournalError(f"no journal at {path}")
     _check_file_readable(path)
@@ -141,10 +143,10 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     except JournalError:
         conn.close()
         raise
-    if version < SCHEMA_VERSION:
+    if version == 0:
         conn.close()
         raise JournalError(
-            f"journal {path} has schema {version}; run tradeterm once on it to upgrade it"
+            f"journal {path} has no schema yet (never written by tradeterm): nothing to read"
         )
     return conn
 

@@ -38,16 +38,23 @@ def run(*argv: str) -> str:
     return out.getvalue()
 
 
-@pytest.fixture
-async def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Day 1 (manual): long 1 +4 ticks, long 1 -2 ticks. Day 2 (strategy meanrev): short 2
-    +10 ticks. 2.25 per contract per side."""
+async def sim_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Journal]:
+    """The SIM journal of ES, open, the configured journal dir, with a session and the
+    contract (for its tick value)."""
     directory = tmp_path / "journal"
     monkeypatch.setenv("TRADETERM_JOURNAL__DIR", str(directory))
     j = Journal(journal_file("ES", "sim", directory))
     await j.open()
     await j.start_session("ES", "sim", "test")
     j.record_rows([R.instrument_row(ES, DAY1)], critical=True)
+    return directory, j
+
+
+@pytest.fixture
+async def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Day 1 (manual): long 1 +4 ticks, long 1 -2 ticks. Day 2 (strategy meanrev): short 2
+    +10 ticks. 2.25 per contract per side."""
+    directory, j = await sim_journal(tmp_path, monkeypatch)
     j.record_rows([R.bar_row(495512563, Bar(DAY1, 24000, 24004, 23996, 24002, 10))], critical=False)
     j.record(
         RiskUpdate(
