@@ -13,8 +13,8 @@ their ``source`` (the journal and ``report`` group by it).
 * **Intents into orders.** ``TargetPosition``: one market order for the difference between the
   target and the position the strategy owns (its fills) plus its market orders still working
   (a reversal is one order). ``EntrySignal``: one native bracket (``PlaceBracket``) with the
-  signal's stop and target in ticks, a market or limit entry (a stop entry is refused: the
-  engine's brackets have none yet), sized by the risk rules: with the account's ``equity``
+  signal's stop and target in ticks, a market, limit or stop entry (a stop entry's exits are
+  priced from its stop price: see ``PlaceBracket``), sized by the risk rules: with the account's ``equity``
   known, ``risk_per_trade_pct`` of it over the stop distance; else the market's
   ``default_qty``; never above ``max_position``. With ``stand_aside``, every intent is refused
   while the trader holds a position of his own (the account's minus the strategy's).
@@ -425,15 +425,13 @@ class StrategyRunner:
                 return None
             side = Side.BUY if diff > 0 else Side.SELL
             return PlaceOrder(side, abs(diff), OrderType.MARKET, source=self.name)
-        if intent.entry.type is EntryType.STOP:
-            raise _NotSent("a stop entry is not supported: the engine's brackets enter at "
-                           "market or at a limit")  # fmt: skip
-        limit = None
-        if intent.entry.price is not None:
-            limit = self._instrument().to_price(intent.entry.price)
+        entry = intent.entry
+        price = None if entry.price is None else self._instrument().to_price(entry.price)
+        stop = price if entry.type is EntryType.STOP else None
         return PlaceBracket(
             intent.side, self._size(intent.stop_ticks), intent.stop_ticks,
-            target_ticks=intent.target_ticks, entry_limit=limit, source=self.name,
+            target_ticks=intent.target_ticks, entry_limit=None if stop is not None else price,
+            entry_stop=stop, source=self.name,
         )  # fmt: skip
 
     def _size(self, stop_ticks: int) -> int:
