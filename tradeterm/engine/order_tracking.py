@@ -7,7 +7,10 @@ to send orders).
   do not know (after a restart) is adopted, with its bracket links; anyone else's is kept as a
   read-only ``foreign`` view.
 * A modification is confirmed when IB reports the order with the new values, and refused when
-  IB answers the order id with an error (the order keeps its old values).
+  IB answers the order id with an error (the order keeps its old values). With no
+  modification of ours pending, the quantity IB reports is the order's: IB changes it on its
+  own when an OCA group re-balances (a bracket's stop shrinks as its target fills in part),
+  and the protection counted (:meth:`OrderTracker.protected`) must follow.
 * An order we sent is **unconfirmed** until IB positively finishes it: a Filled, Cancelled or
   Inactive status, a rejection (an error for its id), its fills adding up, or proof that IB
   never received it (its id is at or above the next id IB offered on a later connection) or
@@ -243,6 +246,11 @@ class OrderTracker:
         change = order.pending_change
         if change is not None and _carries(report, change):
             order.modify_accepted()
+            changed = True
+        before = order.quantity
+        if order.pending_change is None and order.on_quantity(report.quantity):
+            log.info("%s: quantity %d -> %d as the broker reports it", order.client_id,
+                     before, order.quantity)  # fmt: skip
             changed = True
         if report.status is OrderStatus.REJECTED:
             changed = order.on_rejected(report.reason or "rejected by IB") or changed
