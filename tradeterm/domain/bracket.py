@@ -42,20 +42,32 @@ def make_bracket(
     stop_loss: int,
     take_profit: int | None = None,
     entry_limit: int | None = None,
+    entry_stop: int | None = None,
     reference: int | None = None,
     tif: TimeInForce = TimeInForce.DAY,
     exit_tif: TimeInForce = TimeInForce.GTC,
 ) -> Bracket:
     """A bracket entering ``side`` for ``quantity`` contracts.
 
-    The entry is a limit order at ``entry_limit``, or a market order when it is None; then
-    ``reference`` (e.g. the last price, in ticks) is the price the exits are checked against.
-    The stop must be on the losing side of the entry and the target on the winning side
-    (buy: stop < entry < target). The exits are STP and LMT orders on the opposite side,
-    GTC by default, linked to the entry by ``parent_id`` and to each other by an OCA group.
+    The entry is a limit order at ``entry_limit``, a stop order at ``entry_stop`` (a buy stop
+    rests above the market, a sell stop below, until a trade reaches it), or a market order
+    when both are None; then ``reference`` (e.g. the last price, in ticks) is the price the
+    exits are checked against. The stop must be on the losing side of the entry price and the
+    target on the winning side (buy: stop < entry < target). The exits are STP and LMT orders
+    on the opposite side, GTC by default, linked to the entry by ``parent_id`` and to each
+    other by an OCA group.
+
+    IB's bracket children have fixed prices, so the exits are placed from the entry's price
+    as sent (its limit, its stop, the reference), not from its fill: a stop entry that slips
+    (a buy filled above its stop) leaves its protective stop further than asked from the fill
+    and its target nearer.
     """
+    if entry_limit is not None and entry_stop is not None:
+        raise InvalidOrderError("a bracket's entry is a limit or a stop, not both")
     if entry_limit is not None:
         entry_type, basis = OrderType.LIMIT, entry_limit
+    elif entry_stop is not None:
+        entry_type, basis = OrderType.STOP, entry_stop
     elif reference is not None:
         entry_type, basis = OrderType.MARKET, reference
     else:
@@ -66,7 +78,10 @@ def make_bracket(
     if take_profit is not None and (take_profit - basis) * sign <= 0:
         raise InvalidOrderError(f"target {take_profit} is not on the winning side of {basis}")
 
-    entry = Order(ids.next(), instrument, side, quantity, entry_type, limit=entry_limit, tif=tif)
+    entry = Order(
+        ids.next(), instrument, side, quantity, entry_type, limit=entry_limit, stop=entry_stop,
+        tif=tif,
+    )  # fmt: skip
     oca = f"{entry.client_id}.oca"
     exit_side = side.opposite
     target = None

@@ -224,6 +224,16 @@ class Order:
         elif self.status is OrderStatus.PENDING_MODIFY:
             self.status = OrderStatus.SUBMITTED
 
+    def on_quantity(self, reported: int) -> bool:
+        """The broker reports a total quantity we did not ask for (IB re-balances an OCA group
+        when a member fills in part: a bracket's stop shrinks with a partial fill of its
+        target). The broker's word is the order's quantity: True if it changed. Ignored for a
+        finished order and for a quantity below what has filled here."""
+        if reported == self.quantity or not self.is_open or reported < max(self.filled, 1):
+            return False
+        self.quantity = reported
+        return True
+
     def modify_rejected(self) -> None:
         """The broker refused the pending modification: the order keeps its old values."""
         if self.pending_change is None:

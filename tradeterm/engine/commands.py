@@ -38,10 +38,15 @@ class PlaceOrder:
 
 @dataclass(frozen=True, slots=True)
 class PlaceBracket:
-    """A native IB bracket: entry (market, or limit at ``entry_limit``), a protective stop
-    ``stop_ticks`` from the entry price and optionally a target ``target_ticks`` from it. The
-    exits are GTC, share one OCA group, and the last leg transmits the group. ``resting``: as
-    for :class:`PlaceOrder`, for the entry limit."""
+    """A native IB bracket: entry (market, limit at ``entry_limit``, or stop at ``entry_stop``),
+    a protective stop ``stop_ticks`` from the entry price and optionally a target
+    ``target_ticks`` from it. The exits are GTC, share one OCA group, and the last leg
+    transmits the group. ``resting``: as for :class:`PlaceOrder`, for the entry limit.
+
+    A stop entry always rests (a buy stop above the market, a sell stop below; one that would
+    trigger at once is refused), and its exits are priced from its stop price, not from its
+    fill (IB's bracket children have fixed prices): a fill that slips past the stop leaves the
+    protective stop further from the fill than ``stop_ticks`` and the target nearer."""
 
     side: Side
     quantity: int
@@ -50,6 +55,7 @@ class PlaceBracket:
     entry_limit: Price | None = None
     source: str = "manual"
     resting: bool = False
+    entry_stop: Price | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,8 +197,11 @@ class OrderManager(OrderTracker):
         self, cmd: PlaceBracket, command_id: str, reference: int | None
     ) -> tuple[str, ...]:
         side = cmd.side
+        if cmd.entry_limit is not None and cmd.entry_stop is not None:
+            raise Refused("a bracket's entry is a limit or a stop, not both")
         entry_limit = self.ticks(cmd.entry_limit, side) if cmd.entry_limit is not None else None
-        basis = entry_limit if entry_limit is not None else reference
+        entry_stop = self.ticks(cmd.entry_stop, side) if cmd.entry_stop is not None else None
+        basis = next((p for p in (entry_limit, entry_stop, reference) if p is not None), None)
         if basis is None:
             raise Refused("no price yet to place the bracket's stop and target from")
         if cmd.stop_ticks <= 0 or (cmd.target_ticks is not None and cmd.target_ticks <= 0):
@@ -208,16 +211,21 @@ class OrderManager(OrderTracker):
         if cmd.target_ticks is not None:
             target = _above_zero(basis + side.sign * cmd.target_ticks, "the bracket's target")
         self._check_bracket_entry(side, cmd.quantity)
-        order_type = OrderType.LIMIT if entry_limit is not None else OrderType.MARKET
+        order_type = (
+            OrderType.LIMIT if entry_limit is not None
+            else OrderType.STOP if entry_stop is not None else OrderType.MARKET
+        )  # fmt: skip
+        # a stop entry must rest: one that would trigger at once is refused (the risk check)
         intent = OrderIntent(
-            side, cmd.quantity, order_type, entry_limit, None,
-            self.is_entry(side, cmd.quantity), cmd.source, cmd.resting,
+            side, cmd.quantity, order_type, entry_limit, entry_stop,
+            self.is_entry(side, cmd.quantity), cmd.source, cmd.resting or entry_stop is not None,
         )  # fmt: skip
         self._check(intent)
         try:
             bracket = make_bracket(
                 self.ids, self.instrument, side, cmd.quantity, stop_loss=stop_loss,
-                take_profit=target, entry_limit=entry_limit, reference=basis,
+                take_profit=target, entry_limit=entry_limit, entry_stop=entry_stop,
+                reference=basis,
             )  # fmt: skip
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None

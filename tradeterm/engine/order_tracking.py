@@ -7,7 +7,8 @@ to send orders).
   do not know (after a restart) is adopted, with its bracket links; anyone else's is kept as a
   read-only ``foreign`` view.
 * A modification is confirmed when IB reports the order with the new values, and refused when
-  IB answers the order id with an error (the order keeps its old values).
+  IB answers the order id with an error (the order keeps its old values); with none pending,
+  the quantity IB reports is the order's (IB re-balances an OCA group: ``Order.on_quantity``).
 * An order we sent is **unconfirmed** until IB positively finishes it: a Filled, Cancelled or
   Inactive status, a rejection (an error for its id), its fills adding up, or proof that IB
   never received it (its id is at or above the next id IB offered on a later connection) or
@@ -18,6 +19,9 @@ to send orders).
   orders, executions). IB's refusal of a cancel (10147/10148/161) is information about that
   one order: it is looked up, nothing else. The orders an earlier run sent and never saw
   finished are tracked again at start as unconfirmed (:meth:`OrderTracker.restore`).
+
+Kept as one module because every answer of the broker (reports, notices, lists) updates the
+same indexes and order states.
 """
 
 from __future__ import annotations
@@ -243,6 +247,9 @@ class OrderTracker:
         change = order.pending_change
         if change is not None and _carries(report, change):
             order.modify_accepted()
+            changed = True
+        if order.pending_change is None and order.on_quantity(report.quantity):
+            log.info("%s: quantity %d as the broker reports it", order.client_id, order.quantity)
             changed = True
         if report.status is OrderStatus.REJECTED:
             changed = order.on_rejected(report.reason or "rejected by IB") or changed

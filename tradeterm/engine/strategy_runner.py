@@ -14,12 +14,13 @@ their ``source`` (the journal and ``report`` group by it).
   target and the position the strategy owns (its fills) plus its market orders still working
   (a reversal is one order); a target that reduces, closes or reverses a position its
   brackets protect first cancels their exits and waits for IB to end them (an exit left
-  working would open a position when it fills later). ``EntrySignal``: one native bracket (``PlaceBracket``) with the
-  signal's stop and target in ticks, a market or limit entry (a stop entry is refused: the
-  engine's brackets have none yet), sized by the risk rules: ``risk_per_trade_pct`` of the
-  account's equity (``Engine.account_values``' net liquidation, or the runner's ``equity``)
-  over the stop distance; while it is unknown, the market's ``default_qty``; never above
-  ``max_position``; the outcome says how. With ``stand_aside``, every intent is refused
+  working would open a position when it fills later). ``EntrySignal``: one native bracket
+  (``PlaceBracket``) with the signal's stop and target in ticks, a market, limit or stop
+  entry (a stop entry's exits are priced from its stop price: see ``PlaceBracket``), sized by
+  the risk rules: ``risk_per_trade_pct`` of the account's equity (``Engine.account_values``'
+  net liquidation, or the runner's ``equity``) over the stop distance; while it is unknown,
+  the market's ``default_qty``; never above ``max_position``; the outcome says how. With
+  ``stand_aside``, every intent is refused
   while the trader holds a position of his own (the account's minus the strategy's).
   Every intent is published as a :class:`StrategySignal` with what became of it.
 * **Containment.** A hook runs in the strategy's own daemon thread, under ``budget_s`` and an
@@ -511,19 +512,20 @@ class StrategyRunner:
     def _command(self, intent: Intent) -> PlaceOrder | PlaceBracket | None:
         """The command an intent becomes; None when nothing need be sent. Raises
         :class:`_NotSent` with why it is refused before the engine sees it."""
-        self._refuse(intent)
+        self._check_aside()
         if isinstance(intent, TargetPosition):
             diff = intent.quantity - self.position - self._working_market()
             if not diff:
                 return None
             side = Side.BUY if diff > 0 else Side.SELL
             return PlaceOrder(side, abs(diff), OrderType.MARKET, source=self.name)
-        limit = None
-        if intent.entry.price is not None:
-            limit = self._instrument().to_price(intent.entry.price)
+        entry = intent.entry
+        price = None if entry.price is None else self._instrument().to_price(entry.price)
+        stop = price if entry.type is EntryType.STOP else None
         return PlaceBracket(
             intent.side, self._size(intent.stop_ticks), intent.stop_ticks,
-            target_ticks=intent.target_ticks, entry_limit=limit, source=self.name,
+            target_ticks=intent.target_ticks, entry_limit=None if stop is not None else price,
+            entry_stop=stop, source=self.name,
         )  # fmt: skip
 
     def _check_aside(self) -> None:
@@ -535,12 +537,13 @@ class StrategyRunner:
             raise _NotSent(f"standing aside: the trader holds {manual:+d} of his own")
 
     def _refuse(self, intent: Intent) -> None:
-        """Raises :class:`_NotSent` when the intent is refused whatever the position: the
-        strategy stands aside, or a stop entry."""
+        """Raises :class:`_NotSent` when CANARY refuses the intent whatever the position: the
+        strategy stands aside, or a stop entry (the paper track enters at market or at a limit
+        only)."""
         self._check_aside()
         if isinstance(intent, EntrySignal) and intent.entry.type is EntryType.STOP:
-            raise _NotSent("a stop entry is not supported: the engine's brackets enter at "
-                           "market or at a limit")  # fmt: skip
+            raise _NotSent("a stop entry is not supported in CANARY: its paper track enters "
+                           "at market or at a limit")  # fmt: skip
 
     # ---- CANARY: the paper track, and the intents picked to go live too ----------------------
 

@@ -107,6 +107,21 @@ def test_market_entry_short_bracket_without_target() -> None:
     assert (b.stop_loss.side, b.stop_loss.stop) == (Side.BUY, 22108)
 
 
+def test_stop_entry_short_bracket_has_its_exits_from_the_stop_price() -> None:
+    ids = ClientOrderIds("es", 7)
+    b = make_bracket(
+        ids, ES, Side.SELL, 2, entry_stop=22096, stop_loss=22104, take_profit=22080,
+        reference=22100,
+    )  # fmt: skip
+    assert (b.entry.order_type, b.entry.stop, b.entry.limit) == (OrderType.STOP, 22096, None)
+    assert (b.stop_loss.side, b.stop_loss.stop) == (Side.BUY, 22104)
+    assert b.take_profit is not None and b.take_profit.limit == 22080
+    with pytest.raises(InvalidOrderError, match="on the losing side of 22096"):
+        make_bracket(ids, ES, Side.SELL, 1, entry_stop=22096, stop_loss=22096)
+    with pytest.raises(InvalidOrderError, match="not both"):
+        make_bracket(ids, ES, Side.SELL, 1, entry_limit=22100, entry_stop=22096, stop_loss=22110)
+
+
 @pytest.mark.parametrize(
     ("side", "stop", "target"),
     [

@@ -339,3 +339,14 @@ def test_a_fill_matched_by_perm_id_needs_no_client_id() -> None:
     order = limit_buy(status=S.SUBMITTED)
     order.apply_fill(Fill("x9", None, ES, Side.BUY, 1, 22100, 1, perm_id=5))
     assert order.filled == 1
+
+
+def test_a_quantity_the_broker_reports_on_its_own_is_taken_while_the_order_is_open() -> None:
+    order = limit_buy(3, status=S.SUBMITTED)
+    order.apply_fill(fill(order, 1))
+    assert order.on_quantity(2) and (order.quantity, order.remaining) == (2, 1)
+    assert not order.on_quantity(2)  # the same: nothing changed
+    assert not order.on_quantity(0) and order.quantity == 2  # below what filled: kept
+    order.apply_fill(fill(order, 1))
+    assert order.status is S.FILLED
+    assert not order.on_quantity(5) and order.quantity == 2  # finished: history

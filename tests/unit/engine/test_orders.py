@@ -909,6 +909,49 @@ async def test_engine_refusals_of_reverse_and_bracket_send_nothing(run: Run) -> 
     assert len(run.broker.placed) == placed and run.broker.cancelled == []
 
 
+async def test_a_quantity_the_broker_changes_on_its_own_is_taken_and_the_cover_follows(
+    run: Run,
+) -> None:
+    """IB re-balances a bracket's OCA group when its target fills in part: it reports the stop
+    with the smaller quantity, no modification of ours pending. That is the stop's quantity
+    now: a position grown afterwards is not counted as protected by contracts that are gone."""
+    placed = await run.engine.submit(
+        PlaceBracket(Side.BUY, 2, stop_ticks=8, target_ticks=16, entry_limit="4999.75")
+    )
+    assert placed.ok, placed.reason
+    entry, target, stop = (run.om().get(i) for i in placed.order_ids)
+    assert entry is not None and target is not None and stop is not None
+    run.broker.push(*(report(o, OrderStatus.SUBMITTED) for o in (entry, target, stop)))
+    run.broker.push(execution(entry, 2, PX_5000 - 1, "x1"))
+    run.broker.push(execution(target, 1, PX_5000 + 15, "x2"))  # the target fills 1 of 2
+    await settle()
+    assert run.om().protected() == 1 and stop.remaining == 2  # capped by the position only
+    run.broker.push(report(stop, OrderStatus.SUBMITTED, quantity=1, remaining=1))
+    await settle()
+    assert (stop.quantity, stop.remaining, stop.status) == (1, 1, OrderStatus.SUBMITTED)
+    shown = [e.order for e in run.of(OrderUpdated) if e.order.order_id == stop.client_id]
+    assert (shown[-1].quantity, shown[-1].remaining) == (1, 1)  # published, so journaled
+    more = await run.engine.submit(PlaceOrder(Side.BUY, 1))
+    assert more.ok, more.reason
+    added = run.om().get(more.order_ids[0])
+    assert added is not None
+    run.broker.push(execution(added, 1, PX_5000, "x3"))
+    await settle()
+    assert run.engine.snapshot().pnl.quantity == 2  # type: ignore[union-attr]
+    assert run.om().protected() == 1  # the stop covers 1 of the 2, not 2
+
+
+async def test_a_quantity_reported_while_our_modification_is_pending_waits_for_it(
+    desk: Desk,
+) -> None:
+    order = await desk.working(Side.BUY, 3, "5000.00")
+    await desk.om.modify(ModifyOrder(order.client_id, quantity=5))
+    desk.om.on_report(report(order, OrderStatus.SUBMITTED, quantity=2))
+    assert order.quantity == 3 and order.status is OrderStatus.PENDING_MODIFY
+    desk.om.on_report(report(order, OrderStatus.SUBMITTED, quantity=5))
+    assert order.quantity == 5 and order.status is OrderStatus.SUBMITTED
+
+
 async def test_reconnect_blocks_entries_then_recovers_a_missed_fill_once(run: Run) -> None:
     engine, broker = run.engine, run.broker
     placed = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "5000"))

@@ -253,6 +253,63 @@ def test_the_account_figures_are_kept_before_the_contract_is_known() -> None:
     assert engine.snapshot().equity == Decimal(50000)
 
 
+class Breakout(Strategy[Params]):
+    """Enters with a stop order at ``at``, once."""
+
+    at: ClassVar[int]
+    side: ClassVar[Side] = Side.BUY
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        if len(ctx.bars) > 1:
+            return ()
+        return (EntrySignal(self.side, Entry.stop(self.at), 8, 16, "breakout"),)
+
+
+async def test_a_stop_entry_is_a_bracket_with_a_stp_parent_its_exits_from_the_stop_price(
+    desk: Desk,
+) -> None:
+    class Above(Breakout):
+        at = PX_5000 + 4  # the ask is PX_5000: a buy stop above the market rests
+
+    runner = await desk.runner(strategy(Above, "breakout"))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 3, "the bracket's three legs")
+    entry, target, stop = desk.broker.placed
+    assert (entry.side, entry.order_type, entry.stop, entry.limit) == (
+        Side.BUY, OrderType.STOP, PX_5000 + 4, None,
+    )  # fmt: skip
+    assert (stop.side, stop.order_type, stop.stop) == (Side.SELL, OrderType.STOP, PX_5000 - 4)
+    assert (target.side, target.limit) == (Side.SELL, PX_5000 + 20)
+    assert stop.parent_id == entry.client_order_id == target.parent_id
+    assert [s.ok for s in desk.of(StrategySignal)] == [True]
+    desk.fill(entry, PX_5000 + 6)  # triggered, and slipped 2 ticks: the exits stay put
+    await until(lambda: runner.position == 1, "the strategy owning its fill")
+    orders = desk.engine.orders
+    assert orders is not None and orders.protected() == 1
+    assert sorted(o.order_id for o in desk.engine.snapshot().orders) == sorted(
+        (stop.client_order_id, target.client_order_id)
+    )
+
+
+async def test_a_stop_entry_on_the_wrong_side_of_the_market_is_refused_with_one_reason(
+    desk: Desk,
+) -> None:
+    class Below(Breakout):
+        at = PX_5000 - 4  # a buy stop below the ask would trigger at once
+
+    await desk.runner(strategy(Below, "breakout"))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: desk.of(StrategySignal), "the signal")
+    (signal,) = desk.of(StrategySignal)
+    assert not signal.ok
+    assert "buy stop 4999.00 is at or below the ask 5000.00: it would trigger at once" in (
+        signal.outcome
+    )
+    assert desk.broker.placed == []
+
+
 class Boom(Strategy[Params]):
     """Buys one at its first bar and raises at its second."""
 
