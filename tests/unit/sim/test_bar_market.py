@@ -42,7 +42,9 @@ def test_the_book_stands_at_each_print_bid_there_ask_a_tick_above() -> None:
         book.apply(event)
         if isinstance(event, TradePrint):
             trades.append(event)
-            tops.append((book.best_bid, book.best_ask, book.size(BookSide.ASK, book.best_ask)))
+            ask = book.best_ask
+            assert ask is not None
+            tops.append((book.best_bid, ask, book.size(BookSide.ASK, ask)))
     assert [t.price for t in trades] == [100, 99, 102, 101, 101]
     assert tops == [(p, p + 1, BOOK_SIZE) for p in (100, 99, 102, 101, 101)]
     assert all(t.aggressor is BookSide.ASK for t in trades)  # a seller hits the bid
