@@ -284,7 +284,8 @@ async def run(chain: Chain, *specs: tuple[int, int, int]) -> None:
         params = loaded.strategy.params
         assert isinstance(params, SmaCrossParams)
         runner = StrategyRunner(
-            chain.engine, Loaded(loaded.name, loaded.target, Observed(params)),
+            # a name of its own: a runner takes the orders of its name for its own
+            chain.engine, Loaded(f"sma_cross-{fast}-{slow}", loaded.target, Observed(params)),
             stand_aside=False, keep_signals=100_000,
         )  # fmt: skip
         await runner.start()
@@ -299,20 +300,31 @@ async def run(chain: Chain, *specs: tuple[int, int, int]) -> None:
         chain.clock.advance_to(deadline)
 
 
-async def paper_fills(chain: Chain) -> list[Fill]:
-    return [Fill(e.ts_ns, e.side, e.quantity, e.price) for e in await chain.paper.executions()]
+async def paper_fills(chain: Chain, runner: StrategyRunner) -> list[Fill]:
+    """The paper broker's executions of ``runner``'s orders (the orders its signals sent)."""
+    orders = chain.engine.orders
+    assert orders is not None
+    sent = [orders.get(s.outcome) for s in runner.signals if s.ok]
+    ours = {o.broker_id for o in sent if o is not None}
+    assert len(ours) == len(runner.signals)  # every signal sent one order, each known here
+    executions = await chain.paper.executions()
+    return [Fill(e.ts_ns, e.side, e.quantity, e.price) for e in executions if e.broker_id in ours]
+
+
+SETS = ((10, 30, 1), (20, 60, 1))  # (fast, slow, quantity): the issue's, and a slower one
 
 
 async def test_sma_cross_in_shadow_on_the_replayed_esh0_day_fills_as_the_hand_loop(
     chain: Chain,
 ) -> None:
     bars = file_bars()
-    await run(chain, (10, 30, 1))
+    await run(chain, *SETS)
     built = chain.engine.bars
     assert built is not None
     assert list(built.bars()) == bars  # the engine's bars from the replayed ticks: the file's
-    expected = hand_fills(bars, 10, 30, 1)
-    assert len(expected) > 20
-    assert await paper_fills(chain) == expected
+    for runner, (fast, slow, quantity) in zip(chain.runners, SETS, strict=True):
+        expected = hand_fills(bars, fast, slow, quantity)
+        assert len(expected) > 20
+        assert await paper_fills(chain, runner) == expected, (fast, slow, quantity)
     assert chain.probe.orders == [] and chain.probe.cancels == []
     assert not chain.gateway.oms.orders  # nothing reached the gateway's order desk
