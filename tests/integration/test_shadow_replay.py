@@ -3,8 +3,8 @@ through SHADOW on a replayed gateway as a hand-written loop over the file.
 
 The chain is the real one: the fake gateway replays the whole bar file (each bar a book and
 trades, ``tradeterm/sim/bar_market.py``), the real ``IbBroker`` (ib_async) takes its market
-data over TCP, the ``PaperBroker`` over it fills the orders (SHADOW, wired as runtime.py does
-for ``--shadow``), the engine builds its bars from the trades and the strategy runner runs
+data over TCP, the ``PaperBroker`` over it fills the orders (SHADOW, built as runtime.py builds
+it for ``--shadow``, without the journal: ``open_runtime`` takes no clock), the engine builds its bars from the trades and the strategy runner runs
 ``sma_cross`` on them. Nothing reaches the gateway's order desk.
 
 Time is one virtual clock for the gateway, the client, the paper broker and the engine, moved
@@ -54,7 +54,7 @@ FILE = "ESH0_1min_trades_2020-01-06_UTC.csv"
 TICK = Decimal("0.25")
 NS = 1_000_000_000
 MINUTE = 60 * NS
-STEP_POLL = 0.001  # seconds; the lockstep waits twice at each of 5,460 steps
+STEP_POLL = 0.001  # seconds; the lockstep waits twice a step, up to four steps a bar
 
 
 # ---- the file, and the hand-written loop ---------------------------------------------------------
