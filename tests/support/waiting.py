@@ -10,11 +10,14 @@ import pytest
 GUARD = 30.0  # seconds; only ever reached if something hangs
 
 
-async def until(predicate: Callable[[], object], what: str, timeout: float = GUARD) -> None:
-    """Return once ``predicate()`` is true; fail the test naming ``what`` if it never is."""
+async def until(
+    predicate: Callable[[], object], what: str, timeout: float = GUARD, *, poll: float = 0.01
+) -> None:
+    """Return once ``predicate()`` is true (checked every ``poll`` seconds); fail the test
+    naming ``what`` if it never is."""
     try:
         async with asyncio.timeout(timeout):
             while not predicate():
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(poll)
     except TimeoutError:
         pytest.fail(f"timed out waiting for {what}")

@@ -12,6 +12,9 @@
   The schedule is anchored at the first event, so sleeping late never accumulates drift (a slow
   consumer catches up without waiting). Control goes back to the event loop every ``batch``
   events even when no waiting is needed. The clock is injectable (:class:`Clock`) for tests.
+  With ``recorded=True`` the clock reads the recording's own time (epoch seconds): each event
+  is due when the clock reaches its timestamp, the first one included. A test that advances
+  such a clock by hand replays in lockstep with it.
 """
 
 from __future__ import annotations
@@ -142,19 +145,24 @@ async def paced(
     clock: Clock | None = None,
     max_gap: float | None = None,
     batch: int = 256,
+    recorded: bool = False,
 ) -> AsyncIterator[E]:
     """Yield ``events`` at their recorded pace divided by ``speed`` (see the module docstring).
 
     ``max_gap`` (event-time seconds) shortens longer quiet stretches to that length, e.g. the
     hours between a replay file's snapshot and the session open. Events are never reordered; an
-    event older than the previous one is yielded at once.
+    event older than the previous one is yielded at once. ``recorded``: the clock reads the
+    recording's time, each event is due at its own timestamp (``speed`` must be 1, no
+    ``max_gap``).
     """
     rate = parse_speed(speed)
     if batch < 1:
         raise ValueError("batch must be >= 1")
+    if recorded and (rate != 1.0 or max_gap is not None):
+        raise ValueError("a replay on the recording's clock runs at speed 1, without max_gap")
     clk: Clock = clock if clock is not None else LoopClock()
     gap_cap = None if max_gap is None else int(max_gap * 1e9)
-    anchor_ts: int | None = None
+    anchor_ts: int | None = 0 if recorded else None  # recorded: ts 0 is due at clock 0
     anchor_wall = 0.0
     prev_ts = 0
     since_yield = 0

@@ -32,7 +32,11 @@ sizes
     The best bid and ask after the event. An empty price or a size of 0 means no order on that
     side. The reader emits the level changes (the old best level is removed when a price moves).
 ``bar``
-    A completed one-minute bar; ``ts`` is the bar's start.
+    A completed one-minute bar; ``ts`` is the bar's start. The gateway replays a file of bars
+    only as a book and trades that add up to each bar (:mod:`tradeterm.sim.bar_market`: the
+    bar trades open, nearer extreme, other extreme, close at +0/15/30/45 s, the book one level
+    a side, bid at each print and ask a tick above); bars beside trades or book rows are
+    history only.
 ``level``
     The absolute resting size at one price level (depth replay): ``side`` is ``B`` (bid) or
     ``A``/``S`` (ask); size 0 removes the level. Do not mix ``level`` and ``quote`` rows.

@@ -391,6 +391,15 @@ async def test_paced_ten_times_faster_and_gap_cap() -> None:
     assert [round(t - 1000, 6) for t, _ in got] == [0, 0.1, 0.3, 0.8]
 
 
+async def test_paced_on_the_recordings_clock_plays_each_event_at_its_own_time() -> None:
+    clock = FakeClock()  # reads 1000 s: the first event (5 s) is due at once, the rest later
+    got = [(clock.now(), ev) async for ev in paced(stream([0, 997, 998, 4000]), clock=clock,
+                                                       recorded=True)]  # fmt: skip
+    assert [round(t, 6) for t, _ in got] == [1000, 1002, 1003, 4005]
+    with pytest.raises(ValueError, match="speed 1"):
+        [ev async for ev in paced(stream([0]), 10, clock=clock, recorded=True)]
+
+
 async def test_paced_max_speed_never_sleeps_but_yields_to_the_loop() -> None:
     clock = FakeClock()
     events = stream([i * 0.1 for i in range(1000)])

@@ -43,6 +43,7 @@ from tradeterm.sim.gateway.faults import FaultRunner
 from tradeterm.sim.gateway.oms import Oms, Venue
 from tradeterm.sim.gateway.protocol.server import DEFAULT_ACCOUNT, GatewayServer
 from tradeterm.sim.matching import SimFill
+from tradeterm.sim.replay import Clock
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class GatewayConfig:
     seed: int = 1
     replay: Path | None = None
     speed: float = 1.0  # replay speed; 0 = as fast as possible
+    replay_clock: Clock | None = None  # set: the file's own times on this clock (MarketDesk)
     rate: float = 50.0  # synthetic market-data events per second
     account: str = DEFAULT_ACCOUNT
     master_client_id: int | None = None

@@ -7,6 +7,13 @@ trades as ticks (reqMktData), tick-by-tick AllLast/Last/BidAsk, depth rows, 5-se
 keepUpToDate history bars. Depth rows are position-stable, as ib_async requires: a changed row
 is updated in place, new rows are appended at the bottom and surplus rows deleted from the
 bottom (ib_async keeps the book in a dict keyed by row, listed in insertion order).
+
+A replayed bar-only file reaches the feed as book changes and trades
+(:mod:`~tradeterm.sim.bar_market`: each 1-minute bar prints open, nearer extreme, other
+extreme and close, the book following each print, one level a side, bid at the print and ask
+a tick above), so clients get quotes, depth, trades and 5-second bars that add up to the
+file's bars. A :class:`BarPrint` pushed as such (bars beside trades in a mixed file) only
+updates history, the last price and the volume.
 """
 
 from __future__ import annotations

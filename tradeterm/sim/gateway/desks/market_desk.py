@@ -4,7 +4,11 @@ drives every instrument's feed from its source.
 Sources: the synthetic market (deterministic for ``--seed``, paced at ``--rate`` events per
 second, with synthetic 1-minute history before the start so charts can backfill), or a replay
 of recorded data (``--replay FILE`` at ``--speed``), re-timed onto the wall clock so that live
-ticks, bars and history agree.
+ticks, bars and history agree. A bar-only file is replayed as a market a client can trade
+against: each 1-minute bar becomes a book and trades (:mod:`~tradeterm.sim.bar_market`). With
+``replay_clock`` (tests) the replay keeps the file's own times and plays each event when that
+clock reaches it: a test that moves the clock (and gives the gateway the same one as its
+``clock``) steps the replay in lockstep with what it checks.
 
 Faults act on the desk through its methods (see :mod:`~tradeterm.sim.gateway.faults`): a data
 stall or hold (no market data while the socket stays up), "data lost" on 1101 (every market-data
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeterm.sim import catalog
 from tradeterm.sim.bar_builders import NS, parse_bar_size
+from tradeterm.sim.bar_market import bar_market
 from tradeterm.sim.gateway.desks.context import DeskContext
 from tradeterm.sim.gateway.desks.feed import InstrumentFeed, Watch
 from tradeterm.sim.gateway.protocol import encode
@@ -44,7 +49,7 @@ from tradeterm.sim.gateway.protocol.request_types import (
     ReqTickByTickData,
 )
 from tradeterm.sim.gateway.protocol.server import GatewayServer
-from tradeterm.sim.replay import load_replay, paced
+from tradeterm.sim.replay import Clock, load_replay, paced
 from tradeterm.sim.synthetic import SyntheticMarket
 
 if TYPE_CHECKING:
@@ -68,6 +73,7 @@ class MarketSettings(Protocol):
     history_minutes: int  # synthetic 1-minute history before the start
     replay: Path | None  # recorded data that the first symbol's feed plays instead
     speed: float  # replay speed; 0 = as fast as possible
+    replay_clock: Clock | None  # set: the replay plays the file's own times on this clock
     symbols: tuple[str, ...]
 
 
@@ -195,10 +201,15 @@ class MarketDesk:
     async def _replay(self, feed: InstrumentFeed) -> None:
         cfg = self.settings
         assert cfg.replay is not None
-        events = load_replay(cfg.replay, symbol=None, tick_size=feed.tick)
-        offset: int | None = None
+        events = bar_market(load_replay(cfg.replay, symbol=None, tick_size=feed.tick))
+        lockstep = cfg.replay_clock is not None
+        offset: int | None = 0 if lockstep else None
         clock = self.context.clock
-        async for event in paced(events, cfg.speed, max_gap=2.0):
+        if lockstep:  # the file's own times on a clock the caller moves
+            stream = paced(events, 1.0, clock=cfg.replay_clock, recorded=True)
+        else:
+            stream = paced(events, cfg.speed, max_gap=2.0)
+        async for event in stream:
             while clock() < self.stalled_until:
                 await asyncio.sleep(0.05)
             if offset is None:
