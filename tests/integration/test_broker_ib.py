@@ -29,12 +29,19 @@ from tradeterm.broker.port import (
     ConnectionState,
     DepthEvent,
     ExecutionReport,
+    Notice,
     OrderReport,
     QuoteEvent,
     TradeEvent,
 )
 from tradeterm.domain import Order, OrderChange, OrderStatus, OrderType, Side
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.protocol.client_session import ClientSession
+from tradeterm.sim.gateway.protocol.request_types import (
+    ReqAccountUpdates,
+    ReqAccountUpdatesMulti,
+    Request,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +91,33 @@ async def test_connects_and_goes_live(make: Make, still_gw: FakeGateway) -> None
         ConnectionState.SYNCING,
         ConnectionState.OK,
     ]
+
+
+async def test_account_requests_refused_in_the_startup_sync_are_named_while_it_waits(
+    make: Make, still_gw: FakeGateway
+) -> None:
+    """IB answers the startup sync's account requests with an error instead of the account
+    (as the fake gateway did on a KeyError): ib_async waits out its timeout for them before
+    the connection is up. The wait is said, naming each refused request, and once connected,
+    that the account's figures are unknown."""
+
+    async def refuse(session: ClientSession, req: Request) -> None:
+        session.send_validation_error(req, "account unavailable")
+
+    still_gw.server.register(ReqAccountUpdates, refuse)
+    still_gw.server.register(ReqAccountUpdatesMulti, refuse)
+    broker, rec = await make(still_gw, connect_timeout_s=1)
+    assert broker.state is ConnectionState.OK
+
+    def texts() -> list[str]:
+        return [n.text for n in rec.of(Notice)]
+
+    unknown = "IB sent none of account DU0000001's values in the startup sync"
+    await until(lambda: any(t.startswith(unknown) for t in texts()), "the account unknown")
+    waits = [t for t in texts() if t.startswith("IB refused a request of the startup sync")]
+    named = sorted(t.split("'")[1] for t in waits)
+    assert named == ["reqAccountUpdates", "reqAccountUpdatesMulti"], texts()
+    assert all("waiting up to 1s for it" in t for t in waits)
 
 
 async def test_nothing_listening_names_the_address_and_settings() -> None:

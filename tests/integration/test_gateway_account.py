@@ -7,12 +7,14 @@ is printed through them, which fills them completely at their limit.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import pytest
 from ib_async import IB, Contract, LimitOrder, MarketOrder, Trade
 
 from tests.integration.desk_helpers import COMMISSION, Connect, Market, errors_of, status_is
+from tests.integration.kill_helpers import Truth
 from tests.support.waiting import until
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
@@ -208,3 +210,28 @@ async def test_a_partial_fill_between_cancel_request_and_its_processing(
     assert pending < fill < cancelled
     assert (trade.orderStatus.filled, trade.fills[0].execution.shares) == (1.0, 1.0)
     await until(lambda: ib.positions() and ib.positions()[0].position == 1.0, "position 1")
+
+
+async def test_account_requests_are_answered_after_a_look_at_a_position_never_held(
+    fake_gateway: FakeGateway, market: Market
+) -> None:
+    """The integration helpers look at the gateway's ES position before any order is placed
+    (kill_helpers' ``Truth.position()``): the look must leave the books as they were. It used
+    to leave an empty position in a contract the books had no terms for, and every account
+    request then failed with error 321 (``KeyError`` of the conId): a client's startup sync
+    waited out its timeout for the account updates."""
+    assert Truth(fake_gateway).position() == 0
+    ib = IB()
+    seen = errors_of(ib)
+    cfg = fake_gateway.config
+    try:
+        await ib.connectAsync(cfg.host, cfg.port, clientId=1, timeout=5, raiseSyncErrors=True)
+        pnl = ib.reqPnL(ACCOUNT)
+        await until(lambda: not math.isnan(pnl.dailyPnL), "the account's P&L")
+        values = {v.tag: v.value for v in ib.accountValues(ACCOUNT) if v.currency == "USD"}
+        assert values["NetLiquidation"] == "1000000.00"
+        assert (pnl.dailyPnL, pnl.realizedPnL) == (0.0, 0.0)
+        assert [e for e in seen if not 2100 <= e[1] < 2200] == []  # farm news aside
+        assert ib.positions() == []
+    finally:
+        ib.disconnect()

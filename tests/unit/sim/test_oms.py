@@ -335,3 +335,14 @@ def test_execution_ids_never_repeat_across_gateway_runs(venue: ScriptedVenue) ->
     assert len(first) == len(set(first)) == 2
     assert not set(first) & set(second), (first, second)
     assert all(len(e.split(".")) == 4 for e in first + second)  # IB's shape
+
+
+def test_a_look_at_a_position_never_held_leaves_the_books_as_they_were() -> None:
+    """The books have no terms for a contract nobody traded: a look at its position must not
+    leave one behind, or every account figure fails on the missing terms (error 321 to
+    reqAccountUpdates, reqAccountUpdatesMulti and reqPnL)."""
+    books = Books([ACCOUNT])
+    assert books.account(ACCOUNT).position(701_202_612).qty == 0
+    assert books.account(ACCOUNT).positions == {}
+    assert books.account_values(ACCOUNT)["NetLiquidation"] == Decimal("1000000")
+    assert books.daily_pnl(ACCOUNT) == 0

@@ -123,7 +123,15 @@ class IbBroker(IbConnection):
             self._request_market_data(sub)
         if self._account:
             self._ib.reqPnL(self._account)
-        self._emit_account_values()
+            if not self._emit_account_values():
+                self._emit(codes.notice(0, self._no_account_values(), self._ns()))
+
+    def _no_account_values(self) -> str:
+        return (
+            f"IB sent none of account {self._account}'s values in the startup sync "
+            "(reqAccountUpdates / reqAccountUpdatesMulti unanswered): net liquidation, "
+            "available funds and margin stay unknown until it does"
+        )
 
     def _on_request_error(self, req_id: int, code: int) -> None:
         if req_id < 0 or codes.is_info(code):
@@ -285,14 +293,16 @@ class IbBroker(IbConnection):
         if value.account == self._account and value.tag in cv.ACCOUNT_TAGS:
             self._emit_account_values()
 
-    def _emit_account_values(self) -> None:
+    def _emit_account_values(self) -> bool:
         """The account's figures as ib_async holds them (it subscribes to the account's
-        updates in its startup sync, and again after a reconnect)."""
-        if self._account:
-            values = cv.account_values(self._ib.accountValues(self._account), self._account,
-                                       self._ns())  # fmt: skip
-            if values is not None:
-                self._emit(values)
+        updates in its startup sync, and again after a reconnect); whether it had any."""
+        if not self._account:
+            return False
+        values = cv.account_values(self._ib.accountValues(self._account), self._account,
+                                   self._ns())  # fmt: skip
+        if values is not None:
+            self._emit(values)
+        return values is not None
 
     # ---- commands -----------------------------------------------------------------------
 

@@ -107,6 +107,7 @@ class IbConnection:
         self._link_down = False
         self._first_order_id: int | None = None  # nextValidId of the current connection
         self._ids_taken: set[int] = set()  # order ids reserved on the current connection
+        self._startup_sync = False  # handshake done, ib_async's startup sync not yet over
         self._ib.disconnectedEvent += self._on_disconnected
         self._ib.errorEvent += self._on_error
         self._ib.client.apiStart += self._on_api_start
@@ -120,6 +121,7 @@ class IbConnection:
         is below it."""
         self._ids_taken.clear()
         self._first_order_id = self._ib.client.getReqId()
+        self._startup_sync = self._connecting
 
     def reserve_order_id(self) -> int:
         if not self._ib.isConnected() or self._first_order_id is None:
@@ -297,12 +299,22 @@ class IbConnection:
             raise ConnectError(self._connect_failure(exc)) from exc
         finally:
             self._connecting = False
+            self._startup_sync = False
             self._clash = None
         self._client_id = cid
         if self._config.account:
             self._account = self._config.account
         elif len(accounts) == 1:
             self._account = accounts[0]
+
+    def _sync_wait(self, refusal: str) -> str:
+        """What the connection waits for when IB answers a request of ib_async's startup sync
+        (positions, orders, account updates, executions) with an error instead of its data:
+        ib_async waits out its timeout for that request, then goes on without it."""
+        return (
+            f"IB refused a request of the startup sync ({refusal}); waiting up to "
+            f"{self._config.connect_timeout_s:g}s for it before going on without it"
+        )
 
     def _connect_failure(self, exc: BaseException) -> str:
         what = (
@@ -426,6 +438,8 @@ class IbConnection:
             self._settle(notice.text + ("" if notice.data_kept else " (resubscribed)"))
         else:  # about a request or an order: the adapter's business, then the engine's
             self._emit(notice)
+            if self._startup_sync:
+                self._emit(codes.notice(0, self._sync_wait(notice.text), self._ns()))
             self._on_request_error(req_id, code)
             return
         self._emit(notice)

@@ -115,10 +115,13 @@ class Account:
     day_start_realized: Decimal = Decimal(0)
 
     def position(self, con_id: int) -> PositionBook:
+        """The position in a contract; a flat one, not kept, when the account never held it.
+
+        Only a fill opens a position (:meth:`Books.book_fill`, which needs the contract's
+        terms): every figure of the account is computed over its positions with their terms,
+        so a look at a contract must not leave a position behind."""
         book = self.positions.get(con_id)
-        if book is None:
-            book = self.positions[con_id] = PositionBook()
-        return book
+        return book if book is not None else PositionBook()
 
 
 class Books:
@@ -167,7 +170,7 @@ class Books:
     ) -> Execution:
         terms = self.terms[con_id]
         acct = self.accounts[account]
-        pos = acct.position(con_id)
+        pos = acct.positions.setdefault(con_id, PositionBook())
         closed, realized_ticks = pos.apply(qty if buy else -qty, price_ticks)
         commission = self.commission_per_contract * qty
         pos.commissions += commission
