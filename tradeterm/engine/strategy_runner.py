@@ -27,7 +27,14 @@ their ``source`` (the journal and ``report`` group by it).
   :class:`StrategyStateChanged`. The engine and the kill switch go on as before.
 * **Stopping** (:meth:`StrategyRunner.stop`): ``on_stop`` runs and its intents are applied
   (e.g. a flat target), then its working orders are cancelled as for a fault, the bracket exits
-  kept. The position stays: flattening it is the trader's call.
+  kept. The position stays: flattening it is the trader's call. A stopped or faulted runner
+  can be started again: its history, position and signals carry on.
+* **Pausing** (:meth:`StrategyRunner.pause`, :meth:`StrategyRunner.resume`): PAUSED, the
+  strategy is told everything as when running (bars, fills, its orders' updates), but each
+  intent is published as a signal not sent ("paused") instead of becoming a command; its
+  working orders stay.
+* **What it owns**: the position of its fills (a domain ``Position``), so its P&L is exact:
+  realized from its fills, unrealized marked at the engine's last trade (:meth:`view`).
 """
 
 from __future__ import annotations
@@ -40,13 +47,13 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
 from tradeterm.broker.port import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
-from tradeterm.domain import BookSide, DepthDelta, DepthLevel, OrderType, Side
+from tradeterm.domain import Bar, BookSide, DepthDelta, DepthLevel, OrderType, Position, Side
 from tradeterm.engine.commands import CancelOrder, Command, PlaceBracket, PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import (
@@ -144,7 +151,7 @@ class StrategyRunner:
         self.equity = equity
         self.state = StrategyState.STOPPED
         self.reason = "not started"
-        self.position = 0  # signed contracts: the fills of its orders
+        self._held: Position | None = None  # the fills of its orders (the first makes it)
         self.signals: deque[StrategySignal] = deque(maxlen=keep_signals)
         self._orders: set[str] = set()  # client order ids of its orders
         self._pending: deque[OrderUpdated | FillBooked] = deque(maxlen=_PENDING_MAX)
@@ -162,24 +169,36 @@ class StrategyRunner:
     def running(self) -> bool:
         return self.state is StrategyState.RUNNING
 
-    async def start(self) -> None:
-        """Take the closed bars so far as history, then run ``on_start`` and what follows."""
+    @property
+    def active(self) -> bool:
+        """Running or paused: told what happens (``stop`` ends it)."""
+        return self.state in (StrategyState.RUNNING, StrategyState.PAUSED)
+
+    @property
+    def position(self) -> int:
+        """Signed contracts: the fills of its orders."""
+        return self._held.quantity if self._held is not None else 0
+
+    async def start(self, reason: str = "started") -> None:
+        """Take the closed bars so far as history, then run ``on_start`` and what follows.
+        Again after a stop or a fault: the bars since are added to its history."""
         engine, core = self.engine, self.engine.core
         if core is None:
             raise RuntimeError("start the engine before its strategy")
-        if self.running:
+        if self.active:
             return
         now, period = engine.clock(), core.bars.timeframe.ns
-        for bar in core.bars.closed:  # a bar whose minute is not over yet is not closed
-            if bar.start_ns + period <= now:
-                self._history.append(bar)
+        # a bar whose minute is not over yet is not closed
+        for bar in self._new_bars(b for b in core.bars.closed if b.start_ns + period <= now):
+            self._history.append(bar)
+        self._inbox = asyncio.Queue()  # what was queued while it stopped is not its to see
         self._thread = _HookThread(self.name)
         stream = engine.listen()
         cls = type(self.strategy)
         if cls.wants_trades or cls.wants_quotes or cls.wants_book:
             engine.market_taps.append(self._on_market)
         engine.strategy_view = self.view
-        self._set_state(StrategyState.RUNNING, "started")
+        self._set_state(StrategyState.RUNNING, reason)
         self._queue("on_start")
         self._stream = stream
         self._tasks = [
@@ -187,15 +206,55 @@ class StrategyRunner:
             asyncio.create_task(self._work(), name=f"strategy-{self.name}"),
         ]
 
+    def pause(self, reason: str = "paused") -> None:
+        """PAUSED: told everything, its intents not sent (see the module notes)."""
+        if self.running:
+            self._set_state(StrategyState.PAUSED, reason)
+
+    def resume(self, reason: str = "resumed") -> None:
+        """RUNNING again after a pause: its next intents are sent."""
+        if self.state is StrategyState.PAUSED:
+            self._set_state(StrategyState.RUNNING, reason)
+
     async def stop(self, reason: str = "stopped") -> None:
         """Run ``on_stop`` (after the calls already queued), apply its intents, cancel the
         strategy's working orders except its bracket exits; STOPPED with ``reason``."""
-        if not self.running:
+        if not self.active:
             return
         self._stop_reason = reason
         self._inbox.put_nowait(None)
         worker = self._tasks[-1]
         await asyncio.wait({worker})
+
+    async def control(self, verb: str, where: str) -> str | None:
+        """``start`` (a stopped or faulted strategy; a paused one resumes), ``pause``,
+        ``resume`` or ``stop``, asked ``where`` (its state's reason: "paused on the screen");
+        one line saying why nothing changed, None when it did. The console's ``strategy``
+        commands and the screen's keys both come here."""
+        state = self.state
+        if verb == "start" and state is StrategyState.PAUSED:
+            verb = "resume"
+        can = {
+            "start": not self.active,
+            "pause": state is StrategyState.RUNNING,
+            "resume": state is StrategyState.PAUSED,
+            "stop": self.active,
+        }
+        if verb not in can:
+            raise ValueError(f"not a strategy control: {verb!r}")
+        if not can[verb]:
+            return f"strategy {self.name} is already {state}"
+        reason = {"start": "started", "pause": "paused", "resume": "resumed", "stop": "stopped"}
+        said = f"{reason[verb]} {where}"
+        if verb == "start":
+            await self.start(said)
+        elif verb == "pause":
+            self.pause(said)
+        elif verb == "resume":
+            self.resume(said)
+        else:
+            await self.stop(said)
+        return None
 
     async def close(self) -> None:
         """Stop if running, and end the runner's tasks (the engine stopping calls for it)."""
@@ -221,9 +280,20 @@ class StrategyRunner:
 
     def view(self) -> StrategyView:
         params = tuple((k, str(v)) for k, v in self.strategy.params.model_dump().items())
+        held, engine = self._held, self.engine
+        realized = unrealized = Decimal(0)
+        if held is not None:
+            realized = held.realized_money()
+            mark = engine.portfolio.mark if engine.portfolio is not None else None
+            unrealized = held.unrealized_money(mark) if mark is not None else Decimal(0)
+        orders = engine.orders
+        working = frozenset(
+            o.client_id for o in (orders.working() if orders is not None else ())
+            if o.client_id in self._orders
+        )  # fmt: skip
         return StrategyView(
             self.name, self.loaded.target, params, self.state, self.reason, self.position,
-            tuple(self.signals),
+            tuple(self.signals), realized, unrealized, working,
         )  # fmt: skip
 
     def _set_state(self, state: StrategyState, reason: str) -> None:
@@ -234,7 +304,7 @@ class StrategyRunner:
     # ---- what the strategy is told -----------------------------------------------------------
 
     def _queue(self, hook: str, arg: Any = None) -> None:
-        if self.running:
+        if self.active:
             self._inbox.put_nowait(_Call(hook, arg, self._history.view()))
 
     async def _listen(self, stream: EventStream) -> None:
@@ -245,11 +315,9 @@ class StrategyRunner:
         match event:
             case BarsChanged(closed=closed) if closed:
                 bars = self.engine.bars
-                last = self._history.view()[-1].start_ns if len(self._history) else -1
-                for bar in bars.closed if bars is not None else ():
-                    if bar.start_ns > last:
-                        self._history.append(bar)
-                        self._queue("on_bar", bar)
+                for bar in self._new_bars(bars.closed if bars is not None else ()):
+                    self._history.append(bar)
+                    self._queue("on_bar", bar)
             case OrderUpdated(order=o) if o.own:
                 self._own_event(event, o.order_id)
             case FillBooked(fill=f) if f.order_id is not None:
@@ -271,6 +339,11 @@ class StrategyRunner:
                     (p for p in self._pending if _order_of(p) not in ids), maxlen=_PENDING_MAX
                 )
 
+    def _new_bars(self, bars: Iterable[Bar]) -> list[Bar]:
+        """The bars of ``bars`` after the last one in its history."""
+        last = self._history.view()[-1].start_ns if len(self._history) else -1
+        return [bar for bar in bars if bar.start_ns > last]
+
     def _own_event(self, event: OrderUpdated | FillBooked, order_id: str) -> None:
         """An order event: the strategy's (told), or perhaps its before the command that sent
         the order ended (kept until then)."""
@@ -278,7 +351,9 @@ class StrategyRunner:
             self._pending.append(event)
             return
         if isinstance(event, FillBooked):
-            self.position += event.fill.signed_quantity
+            if self._held is None:
+                self._held = Position(self._instrument())
+            self._held.apply_fill(event.fill)
             self._queue("on_fill", event.fill)
             return
         orders = self.engine.orders
@@ -316,7 +391,7 @@ class StrategyRunner:
             if call is None:
                 await self._finish(StrategyState.STOPPED, self._stop_reason)
                 return
-            if not self.running:
+            if not self.active:
                 continue
             try:
                 intents = await self._call(call)
@@ -324,7 +399,11 @@ class StrategyRunner:
                 await self._finish(StrategyState.FAULTED, str(exc))
                 return
             for intent in intents:
-                await self._apply(intent, call.hook)
+                if self.state is StrategyState.PAUSED:
+                    self._signal(intent, type(intent).__name__, _detail(intent), False,
+                                 "paused: not sent")  # fmt: skip
+                else:
+                    await self._apply(intent, call.hook)
 
     async def _call(self, call: _Call) -> Sequence[Intent]:
         """Run one hook in the strategy's thread under the budget; its intents."""
