@@ -8,11 +8,10 @@ import asyncio
 from decimal import Decimal
 
 from tradeterm import console
-from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, EXIT_USAGE, UserError, reported_as
+from tradeterm.cli import strategy_option
+from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, UserError, reported_as
 from tradeterm.cli.options import load, number_arg, whole_arg
 from tradeterm.runtime import UnwrittenError
-from tradeterm.strategies import StrategyError
-from tradeterm.strategies import load as load_strategy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,10 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run this long, then stop (default: until quit or end of input)")  # fmt: skip
     parser.add_argument("--seed", type=whole_arg, default=1,
                         help="seed of the embedded gateway (--sim)")  # fmt: skip
-    parser.add_argument("--strategy", metavar="NAME",
-                        help="run this strategy (a built-in or registered name, or module:Class)")  # fmt: skip
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a parameter of --strategy (repeatable)")  # fmt: skip
+    strategy_option.add_arguments(parser)
 
 
 def command(args: argparse.Namespace) -> int:
@@ -33,12 +29,7 @@ def command(args: argparse.Namespace) -> int:
     seconds: Decimal | None = args.seconds
     if seconds is not None and seconds <= 0:
         raise UserError(f"--for must be a positive number of seconds, got {seconds}")
-    if args.param and not args.strategy:
-        raise UserError("--param needs --strategy NAME")
-    strategy = None
-    if args.strategy:
-        with reported_as(EXIT_USAGE, StrategyError):
-            strategy = load_strategy(args.strategy, args.param)
+    strategy = strategy_option.loaded(args)
     settings = load(args).settings
     setup_logging(settings.logging, f"console-{settings.symbol}")
     if settings.mode == "live":  # bad input (exit 2); the console refuses it on its own too

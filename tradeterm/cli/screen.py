@@ -7,9 +7,11 @@ import argparse
 
 from textual.theme import Theme
 
+from tradeterm.cli import strategy_option
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import load
 from tradeterm.config import Settings
+from tradeterm.strategies import Loaded
 from tradeterm.ui.keys import KeymapError, check_keymap
 from tradeterm.ui.themes import ThemeError, select_theme
 
@@ -23,19 +25,20 @@ def check_screen(settings: Settings) -> tuple[Theme, dict[str, Theme]]:
         return select_theme(settings.ui.theme)
 
 
-def build_app(settings: Settings, *, seed: int = 1) -> object:
+def build_app(settings: Settings, *, seed: int = 1, strategy: Loaded | None = None) -> object:
     from tradeterm.ui.app import TradingApp
 
     theme, themes = check_screen(settings)
-    return TradingApp(settings, theme=theme, themes=themes, seed=seed)
+    return TradingApp(settings, theme=theme, themes=themes, seed=seed, strategy=strategy)
 
 
-def run(settings: Settings, *, seed: int = 1) -> int:
-    """Run the screen to its end. A :class:`UserError` when it could not start trading
-    (connection, mode: exit status 1) or stopped with critical journal rows unwritten (3)."""
+def run(settings: Settings, *, seed: int = 1, strategy: Loaded | None = None) -> int:
+    """Run the screen to its end, with ``strategy`` configured (``--strategy``). A
+    :class:`UserError` when it could not start trading (connection, mode: exit status 1) or
+    stopped with critical journal rows unwritten (3)."""
     from tradeterm.ui.app import TradingApp
 
-    app = build_app(settings, seed=seed)
+    app = build_app(settings, seed=seed, strategy=strategy)
     assert isinstance(app, TradingApp)
     code = app.run()
     if app.startup_error:
@@ -49,6 +52,7 @@ def command(args: argparse.Namespace) -> int:
     """``tradeterm [SYMBOL] [options]``: bad input is reported before anything runs."""
     from tradeterm.logs import setup_logging
 
+    strategy = strategy_option.loaded(args)
     settings = load(args).settings
     setup_logging(settings.logging, f"tradeterm-{settings.symbol}")
-    return run(settings)
+    return run(settings, strategy=strategy)

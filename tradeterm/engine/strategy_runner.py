@@ -70,6 +70,7 @@ from tradeterm.engine.stream import EventStream
 from tradeterm.engine.types import OrderRole, StrategyState
 from tradeterm.strategies import (
     BarHistory,
+    Entry,
     EntrySignal,
     EntryType,
     Intent,
@@ -162,6 +163,7 @@ class StrategyRunner:
         self._book: dict[BookSide, dict[int, int]] = {BookSide.BID: {}, BookSide.ASK: {}}
         self._stream: EventStream | None = None
         self._stop_reason = "stopped"
+        engine.strategy_view = self.view  # a panel shows it before it starts too
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -197,7 +199,6 @@ class StrategyRunner:
         cls = type(self.strategy)
         if cls.wants_trades or cls.wants_quotes or cls.wants_book:
             engine.market_taps.append(self._on_market)
-        engine.strategy_view = self.view
         self._set_state(StrategyState.RUNNING, reason)
         self._queue("on_start")
         self._stream = stream
@@ -401,7 +402,7 @@ class StrategyRunner:
             for intent in intents:
                 if self.state is StrategyState.PAUSED:
                     self._signal(intent, type(intent).__name__, _detail(intent), False,
-                                 "paused: not sent")  # fmt: skip
+                                 "paused")  # fmt: skip
                 else:
                     await self._apply(intent, call.hook)
 
@@ -560,6 +561,13 @@ def _order_of(event: OrderUpdated | FillBooked) -> str | None:
 
 
 def _detail(intent: Intent) -> str:
+    """The intent but its reason, ``key=value`` each (an entry as ``LIMIT@price``, in ticks)."""
     return " ".join(
-        f"{f.name}={getattr(intent, f.name)}" for f in fields(intent) if f.name != "reason"
+        f"{f.name}={_value(getattr(intent, f.name))}" for f in fields(intent) if f.name != "reason"
     )
+
+
+def _value(value: object) -> str:
+    if isinstance(value, Entry):
+        return str(value.type) + (f"@{value.price}" if value.price is not None else "")
+    return str(value)

@@ -325,7 +325,7 @@ async def test_a_paused_strategy_is_told_its_bars_but_sends_nothing_until_resume
     desk.close_bar(PX_5000)  # closes the first bar: told, its intent not sent
     await until(lambda: desk.of(StrategySignal), "the paused signal")
     (signal,) = desk.of(StrategySignal)
-    assert (signal.ok, signal.outcome) == (False, "paused: not sent")
+    assert (signal.ok, signal.outcome) == (False, "paused")
     assert Scripted.seen == [1] and desk.broker.placed == []
     runner.resume()
     desk.close_bar(PX_5000)  # closes the second bar: sent
