@@ -3,7 +3,10 @@
 :class:`StrategyRunner` feeds a loaded strategy (``tradeterm.strategies``) what the engine
 sees and turns its intents into commands through :meth:`Engine.submit`, the path manual orders
 take: one risk manager, one position, the journal. Its commands carry the strategy's name as
-their ``source`` (the journal and ``report`` group by it).
+their ``source`` (the journal and ``report`` group by it). Kept as one module because it is
+the one holder of a running strategy's state (its state, orders, position, history, hook
+thread and queue) and every path that changes it (lifecycle and control, what it is told,
+the hooks' containment, intents into commands) is kept beside that state.
 
 * **What it is told.** ``on_start`` once; ``on_bar`` for each bar that closes after the start
   (the closed bars of the backfill are its history, without a call); ``on_fill`` and
