@@ -4,19 +4,23 @@ The real app on the embedded fake gateway (SIM, seed 7, a session open whatever 
 data directory (your config, themes and journal are not touched). It trades a little (a
 market buy, a resting bid) so the ladder shows a position and an order, then saves SVGs: the
 main screen in each built-in theme, the main screen at the sizes traders use (80x24, 120x40,
-200x50: ``main-WxH.svg``), the kill switch, and the help screen.
+200x50: ``main-WxH.svg``), the kill switch, and the help screen; and, in a run of its own,
+the 120x40 screen running ``sma_cross`` (fast 2, slow 3) once it has signalled
+(``strategy-120x40.svg``, up to a minute and a half: its first bar must close;
+``--only strategy`` makes just that one).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 SIZE = (160, 48)
@@ -82,11 +86,44 @@ async def shoot(theme: str, out: Path, extra: bool) -> list[Path]:
     return saved
 
 
+async def shoot_strategy(out: Path) -> Path:
+    """The 120x40 screen with sma_cross running, once its first signal is on the panel."""
+    from tradeterm.config import load_settings
+    from tradeterm.engine.calendar import NS, SessionCalendar
+    from tradeterm.runtime import open_runtime
+    from tradeterm.strategies import load
+    from tradeterm.ui.app import TradingApp
+    from tradeterm.ui.themes import select_theme
+
+    settings = load_settings(None, {}).settings
+    chosen, themes = select_theme(settings.ui.theme)
+    now = time.time_ns()
+    hours = SessionCalendar([(now - 10 * 3600 * NS, now + 4 * 3600 * NS)])
+    app = TradingApp(settings, theme=chosen, themes=themes, seed=SEED,
+                     opener=lambda: open_runtime(settings, seed=SEED, calendar=hours),
+                     strategy=load("sma_cross", ["fast=2", "slow=3"]))  # fmt: skip
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.started.is_set() or app.startup_error, "the engine")
+        if app.startup_error:
+            raise RuntimeError(app.startup_error)
+
+        def signalled() -> bool:
+            view = app.engine.snapshot(tape=0).strategy if app.engine is not None else None
+            return view is not None and bool(view.signals) and view.position != 0
+
+        await until(signalled, "a signal and its fill", timeout=150.0)
+        await pilot.pause(2.0)
+        path = Path(app.save_screenshot("strategy-120x40.svg", str(out)))
+        await app.shutdown()
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "screenshots"
     )
+    parser.add_argument("--only", choices=("all", "strategy"), default="all")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     logging.getLogger().addHandler(logging.NullHandler())  # the engine's notices are on screen
@@ -94,15 +131,24 @@ def main() -> int:
         del os.environ[name]
     from tradeterm.ui.themes import theme_files
 
-    for i, theme in enumerate(sorted(theme_files(), key=lambda n: (n != "dark", n))):
-        # a fresh home per run: the kill switch's HALTED is journaled and would carry over
-        with tempfile.TemporaryDirectory() as home:
-            for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                             ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):  # fmt: skip
-                os.environ[var] = str(Path(home) / sub)
+    themes = sorted(theme_files(), key=lambda n: (n != "dark", n))
+    for i, theme in enumerate(themes if args.only == "all" else []):
+        with private_home():
             for path in asyncio.run(shoot(theme, args.out, extra=i == 0)):
                 print(path)
+    with private_home():
+        print(asyncio.run(shoot_strategy(args.out)))
     return 0
+
+
+@contextlib.contextmanager
+def private_home() -> Iterator[None]:
+    """A fresh home per run: the kill switch's HALTED is journaled and would carry over."""
+    with tempfile.TemporaryDirectory() as home:
+        for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                         ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):  # fmt: skip
+            os.environ[var] = str(Path(home) / sub)
+        yield
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ command per line from stdin::
     flatten | reverse | status | help | quit
     kill [REASON]             the kill switch: cancel all, flatten, check IB, HALTED
     rearm REASON              back to ACTIVE (after the cooldown; not after a loss limit)
-    strategy | strategy stop  the strategy started with --strategy: its state, or stop it
+    strategy [start|pause|resume|stop]   the strategy of --strategy: its state, or control it
 
 Typed commands are explicit, so there is no arming step here (the trading screen's keys are
 inert until armed). LIVE mode is refused: it needs the screen's typed account confirmation.
@@ -320,6 +320,9 @@ def strategy_status(view: StrategyView | None) -> str:
 # ---- running --------------------------------------------------------------------------------
 
 
+STRATEGY_CONTROLS = ("start", "pause", "resume", "stop")
+
+
 class Console:
     def __init__(self, engine: Engine, out: TextIO) -> None:
         self.engine = engine
@@ -386,14 +389,12 @@ class Console:
 
     async def _strategy(self, what: str) -> None:
         runner = self.runner
-        if what not in ("", "stop"):
-            self.say(f"? strategy takes nothing or 'stop', not {what!r}")
+        if what not in ("", *STRATEGY_CONTROLS):
+            self.say(f"? strategy takes nothing, {', '.join(STRATEGY_CONTROLS)}, not {what!r}")
         elif runner is None or what == "":
             self.say(strategy_status(runner.view() if runner is not None else None))
-        elif not runner.running:
-            self.say(f"strategy {runner.name} is already {runner.state}")
-        else:
-            await runner.stop("stopped in the console")
+        elif (refusal := await runner.control(what, "in the console")) is not None:
+            self.say(refusal)
 
     async def reader(self, stdin: TextIO, quit_on_eof: bool) -> None:
         # a daemon thread: a blocked readline must never keep the process alive at exit

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from tradeterm.domain import Bar
-from tradeterm.strategies import Intents, Params, Strategy, StrategyContext, TargetPosition
+from typing import ClassVar
+
+from pydantic import Field
+
+from tradeterm.domain import Bar, Side, Trade
+from tradeterm.strategies import (
+    Entry,
+    EntrySignal,
+    Intents,
+    Params,
+    Strategy,
+    StrategyContext,
+    TargetPosition,
+)
 
 
 class LongAtStart(Strategy[Params]):
@@ -21,3 +33,25 @@ class FailsAtStart(Strategy[Params]):
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
         return (TargetPosition(1, "never"),)
+
+
+class BelowParams(Params):
+    ticks: int = Field(4, ge=1, description="ticks under the bid")
+
+
+class BidsBelow(Strategy[BelowParams]):
+    """Enters long with a limit ``ticks`` under the first trade it sees (a bracket 8/16)."""
+
+    parameters = BelowParams
+    wants_trades: ClassVar[bool] = True
+
+    def __init__(self, params: BelowParams) -> None:
+        super().__init__(params)
+        self.entered = False
+
+    def on_trade(self, ctx: StrategyContext, trade: Trade) -> Intents:
+        if self.entered:
+            return ()
+        self.entered = True
+        price = trade.price - self.params.ticks
+        return (EntrySignal(Side.BUY, Entry.limit(price), 8, 16, f"{self.params.ticks} under"),)

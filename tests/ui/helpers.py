@@ -25,6 +25,7 @@ from tradeterm.engine.engine import Engine
 from tradeterm.runtime import Runtime
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.oms import SimOrder
+from tradeterm.strategies import Loaded
 from tradeterm.ui.app import TradingApp
 from tradeterm.ui.themes import select_theme
 from tradeterm.ui.widgets.ladder import Ladder
@@ -85,16 +86,17 @@ def make_app(
     clock: Callable[[], int] | None = None,
     calendar: SessionCalendar | None = None,
     engine_clock: Callable[[], int] | None = None,
+    strategy: Loaded | None = None,
 ) -> TradingApp:
     """The app on a still fake gateway; the screen's clock fixed at ``FIXED_NS`` or given
     (``clock``), the engine's calendar given or open for the whole test, the engine's clock
-    given (``engine_clock``) or the real one."""
+    given (``engine_clock``) or the real one; ``strategy`` as ``--strategy`` gives it."""
     cfg = cfg or settings()
     chosen, themes = select_theme(theme or cfg.ui.theme)
     clock = (lambda: FIXED_NS) if fixed_clock else clock
     kw: dict[str, Any] = {"clock": clock} if clock else {}
     opener = still_opener(cfg, rate=rate, calendar=calendar, engine_clock=engine_clock)
-    return TradingApp(cfg, theme=chosen, themes=themes, opener=opener, **kw)
+    return TradingApp(cfg, theme=chosen, themes=themes, opener=opener, strategy=strategy, **kw)
 
 
 def gateway(app: TradingApp) -> FakeGateway:

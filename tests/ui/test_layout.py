@@ -60,7 +60,7 @@ def cut_lines(app: TradingApp) -> list[str]:
     for y in range(1, lad.size.height):
         if cell_len(painted(lad, y).rstrip()) > lad.size.width:
             found.append(f"ladder row {y} cut: {painted(lad, y)!r}")
-    for name in ("#status", "#position", "#risk", "#tape", "#chart", "#keys-hint"):
+    for name in ("#status", "#position", "#risk", "#strategy", "#tape", "#chart", "#keys-hint"):
         panel = screen.query_one(name, Static)
         text = panel.shown if isinstance(panel, Panel) else str(panel.render())
         if shown(panel) and " ".join(text.split()) not in on_screen(panel):

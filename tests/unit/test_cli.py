@@ -13,7 +13,7 @@ import pytest
 
 from tradeterm import __version__
 from tradeterm.cli.main import main
-from tradeterm.cli.options import CANARY_WITH_SHADOW
+from tradeterm.cli.strategy_option import CANARY_WITH_SHADOW
 from tradeterm.strategies import BUILTINS
 
 
@@ -456,3 +456,43 @@ def test_strategies_lists_a_package_whose_strategy_cannot_be_imported_and_the_ot
     code, out, _ = run(capsys, "strategies")
     assert code == 0 and out.startswith("sma_cross  (built-in: ")
     assert "orb  (entry point) cannot be loaded: no_such_pkg_xyz:Orb: no module named " in out
+
+
+@pytest.fixture
+def screen_runs(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """``tradeterm [SYMBOL]`` without opening the screen: the strategy it would run with."""
+    runs: list[object] = []
+
+    def fake_run(settings: object, *, seed: int = 1, strategy: object = None) -> int:
+        runs.append(strategy)
+        return 0
+
+    monkeypatch.setattr("tradeterm.cli.screen.run", fake_run)
+    return runs
+
+
+def test_the_screen_takes_the_consoles_strategy_option(
+    capsys: pytest.CaptureFixture[str], screen_runs: list[object]
+) -> None:
+    from tradeterm.strategies import Loaded
+
+    code, _, err = run(capsys, "ES", "--shadow", "--strategy", "sma_cross",
+                       "--param", "fast=2", "--param", "slow=3")  # fmt: skip
+    assert (code, err) == (0, "")
+    (loaded,) = screen_runs
+    assert isinstance(loaded, Loaded) and loaded.name == "sma_cross"
+    assert loaded.strategy.params.model_dump() == {"fast": 2, "slow": 3, "quantity": 1}
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [(["--strategy", "nope"], "unknown strategy 'nope'"),
+     (["--strategy", "sma_cross", "--param", "fast=50"], "fast (50) must be fewer bars than slow"),
+     (["--param", "fast=5"], "--param needs --strategy NAME")],
+)  # fmt: skip
+def test_the_screen_refuses_a_bad_strategy_in_one_line_before_it_opens(
+    capsys: pytest.CaptureFixture[str], screen_runs: list[object], argv: list[str], line: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out, screen_runs) == (2, "", [])
+    assert err.startswith("tradeterm: ") and line in err and err.count("\n") == 1

@@ -219,3 +219,20 @@ def test_console_refuses_an_unknown_strategy_or_parameter_in_one_line() -> None:
     assert orphan.returncode == 2 and "--param needs --strategy" in orphan.stderr
     for done in (unknown, bad, orphan):
         assert "Traceback" not in done.stderr
+
+
+def test_console_pauses_resumes_and_starts_the_strategy_again() -> None:
+    done = _console("--for", "4", "--strategy", "tests.support.strategies:LongAtStart",
+                    stdin="strategy pause\nstrategy pause\nstrategy resume\nstrategy stop\n"
+                          "strategy start\nstrategy\nstrategy halt\n")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    name = "tests.support.strategies:LongAtStart"
+    assert f"STRATEGY {name} paused: paused in the console" in out
+    assert f"strategy {name} is already paused" in out
+    assert f"STRATEGY {name} running: resumed in the console" in out
+    assert f"STRATEGY {name} stopped: stopped in the console" in out
+    assert f"STRATEGY {name} running: started in the console" in out
+    assert f"strategy {name} running: started in the console" in out  # `strategy` shows it
+    assert "? strategy takes nothing, start, pause, resume, stop, not 'halt'" in out
+    assert "Traceback" not in out + done.stderr

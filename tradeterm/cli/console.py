@@ -8,8 +8,9 @@ import asyncio
 from decimal import Decimal
 
 from tradeterm import console
+from tradeterm.cli import strategy_option
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, UserError, reported_as
-from tradeterm.cli.options import load, number_arg, strategy_arguments, strategy_choice, whole_arg
+from tradeterm.cli.options import load, number_arg, whole_arg
 from tradeterm.runtime import UnwrittenError
 
 
@@ -19,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run this long, then stop (default: until quit or end of input)")  # fmt: skip
     parser.add_argument("--seed", type=whole_arg, default=1,
                         help="seed of the embedded gateway (--sim)")  # fmt: skip
-    strategy_arguments(parser)
+    strategy_option.add_arguments(parser)
 
 
 def command(args: argparse.Namespace) -> int:
@@ -29,7 +30,7 @@ def command(args: argparse.Namespace) -> int:
     if seconds is not None and seconds <= 0:
         raise UserError(f"--for must be a positive number of seconds, got {seconds}")
     settings = load(args).settings
-    strategy, canary = strategy_choice(args, settings)
+    strategy, canary = strategy_option.chosen(args, settings)
     setup_logging(settings.logging, f"console-{settings.symbol}")
     if settings.mode == "live":  # bad input (exit 2); the console refuses it on its own too
         raise UserError(console.LIVE_REFUSED)

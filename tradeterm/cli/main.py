@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeterm import __version__, paths
+from tradeterm.cli import strategy_option
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import Parser, load, settings_options
 from tradeterm.config import ConfigError, load_settings
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tradeterm {__version__}")
     parser.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
+    strategy_option.add_arguments(parser)
     parser.set_defaults(handler=_cmd_screen)
     return parser
 

@@ -6,16 +6,11 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from tradeterm.cli.errors import UserError
-from tradeterm.config import LoadedSettings, Settings, load_settings
+from tradeterm.config import LoadedSettings, load_settings
 from tradeterm.domain import DomainError, decimal_from, whole_from
 from tradeterm.text import printable
-
-CANARY_WITH_SHADOW = (
-    "--canary sends a fraction of the strategy's intents to IB and --shadow sends none: choose one"
-)
 
 
 class Parser(argparse.ArgumentParser):
@@ -83,40 +78,3 @@ def load(args: argparse.Namespace) -> LoadedSettings:
         if getattr(args, name, None) is not None
     }
     return load_settings(getattr(args, "config", None), cli)
-
-
-def strategy_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--strategy NAME [--param K=V ...] [--canary FRACTION]``: the screen and the console
-    take them (:func:`strategy_choice` reads them)."""
-    parser.add_argument("--strategy", metavar="NAME",
-                        help="run this strategy (a built-in or registered name, or module:Class)")  # fmt: skip
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a parameter of --strategy (repeatable)")  # fmt: skip
-    parser.add_argument("--canary", type=number_arg, metavar="FRACTION",
-                        help="CANARY: this fraction (0 < F <= 1) of the strategy's intents go "
-                        "to IB, every one is filled on its paper track (report --compare)")  # fmt: skip
-
-
-def strategy_choice(args: argparse.Namespace, settings: Settings) -> tuple[Any, float | None]:
-    """The strategy asked for (``strategies.Loaded``, None without ``--strategy``) and the
-    CANARY fraction (None: not CANARY); a :class:`UserError` (exit status 2) for bad input."""
-    from tradeterm.strategies import StrategyError
-    from tradeterm.strategies import load as load_strategy
-
-    canary: Decimal | None = getattr(args, "canary", None)
-    if args.param and not args.strategy:
-        raise UserError("--param needs --strategy NAME")
-    if canary is not None:
-        if not args.strategy:
-            raise UserError("--canary needs --strategy NAME")
-        if not 0 < canary <= 1:
-            raise UserError(f"--canary must be a fraction above 0 and at most 1, got {canary}")
-        if settings.mode == "shadow":
-            raise UserError(CANARY_WITH_SHADOW)
-    if not args.strategy:
-        return None, None
-    try:
-        loaded = load_strategy(args.strategy, args.param)
-    except StrategyError as exc:
-        raise UserError(str(exc)) from None
-    return loaded, float(canary) if canary is not None else None

@@ -7,9 +7,11 @@ import argparse
 
 from textual.theme import Theme
 
+from tradeterm.cli import strategy_option
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import load
 from tradeterm.config import Settings
+from tradeterm.strategies import Loaded
 from tradeterm.ui.keys import KeymapError, check_keymap
 from tradeterm.ui.themes import ThemeError, select_theme
 
@@ -23,19 +25,28 @@ def check_screen(settings: Settings) -> tuple[Theme, dict[str, Theme]]:
         return select_theme(settings.ui.theme)
 
 
-def build_app(settings: Settings, *, seed: int = 1) -> object:
+def build_app(
+    settings: Settings, *, seed: int = 1, strategy: Loaded | None = None,
+    canary: float | None = None,
+) -> object:  # fmt: skip
     from tradeterm.ui.app import TradingApp
 
     theme, themes = check_screen(settings)
-    return TradingApp(settings, theme=theme, themes=themes, seed=seed)
+    return TradingApp(settings, theme=theme, themes=themes, seed=seed, strategy=strategy,
+                      canary=canary)  # fmt: skip
 
 
-def run(settings: Settings, *, seed: int = 1) -> int:
-    """Run the screen to its end. A :class:`UserError` when it could not start trading
-    (connection, mode: exit status 1) or stopped with critical journal rows unwritten (3)."""
+def run(
+    settings: Settings, *, seed: int = 1, strategy: Loaded | None = None,
+    canary: float | None = None,
+) -> int:  # fmt: skip
+    """Run the screen to its end, with ``strategy`` configured (``--strategy``, in CANARY
+    with ``canary``). A
+    :class:`UserError` when it could not start trading (connection, mode: exit status 1) or
+    stopped with critical journal rows unwritten (3)."""
     from tradeterm.ui.app import TradingApp
 
-    app = build_app(settings, seed=seed)
+    app = build_app(settings, seed=seed, strategy=strategy, canary=canary)
     assert isinstance(app, TradingApp)
     code = app.run()
     if app.startup_error:
@@ -50,5 +61,6 @@ def command(args: argparse.Namespace) -> int:
     from tradeterm.logs import setup_logging
 
     settings = load(args).settings
+    strategy, canary = strategy_option.chosen(args, settings)
     setup_logging(settings.logging, f"tradeterm-{settings.symbol}")
-    return run(settings)
+    return run(settings, strategy=strategy, canary=canary)

@@ -286,7 +286,9 @@ class StrategySignal:
 class StrategyView:
     """The strategy the engine runs, for a panel: its name, ``module:Class``, parameters
     (name, value as text), state and why, the signed position it owns, and its last
-    signals (oldest first)."""
+    signals (oldest first); its P&L in the instrument's currency (``realized`` from its
+    fills, ``unrealized``: the position it owns marked at the last trade) and the client ids
+    of its working orders (the ladder marks them)."""
 
     name: str
     target: str
@@ -295,6 +297,9 @@ class StrategyView:
     reason: str
     position: int
     signals: tuple[StrategySignal, ...]
+    realized: Decimal = Decimal(0)
+    unrealized: Decimal = Decimal(0)
+    orders: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

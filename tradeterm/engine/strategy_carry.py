@@ -19,24 +19,36 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from tradeterm.domain import Position, Side
 from tradeterm.engine.engine import Engine
 
 
-def carried_position(engine: Engine, name: str, orders: Collection[str]) -> int:
+def carried_position(engine: Engine, name: str, orders: Collection[str]) -> Position | None:
     """The position strategy ``name`` starts with, given its earlier runs' ``orders`` (see
-    the module notes), on a started engine."""
-    portfolio = engine.portfolio
-    if portfolio is None or not orders:
-        return 0
-    journaled = sum(f.signed_quantity for f in portfolio.ledger if f.order_id in orders)
-    held = portfolio.position.quantity
+    the module notes), on a started engine: its fills' lots (for its P&L), less the part the
+    account no longer holds, taken out at their average price (what it was closed at is not
+    known here). None when it has no fills."""
+    portfolio, instrument = engine.portfolio, engine.instrument
+    if portfolio is None or instrument is None or not orders:
+        return None
+    fills = [f for f in portfolio.ledger if f.order_id in orders]
+    if not fills:
+        return None
+    carried = Position(instrument)
+    for fill in fills:
+        carried.apply_fill(fill)
+    journaled, held = carried.quantity, portfolio.position.quantity
     position = within(journaled, held)
     if position != journaled:
         engine.notice("WARNING", (
             f"strategy {name}: position at IB does not match the journal: its fills say it "
             f"holds {journaled:+d}, the account holds {held:+d}; it starts with {position:+d}"
         ))  # fmt: skip
-    return position
+        average = carried.avg_price
+        assert average is not None  # journaled != 0 here: within() keeps a flat one flat
+        closing = Side.SELL if journaled > 0 else Side.BUY
+        carried.apply(closing, abs(journaled - position), round(average))
+    return carried
 
 
 def within(carried: int, held: int) -> int:

@@ -3,7 +3,10 @@
 :class:`StrategyRunner` feeds a loaded strategy (``tradeterm.strategies``) what the engine
 sees and turns its intents into commands through :meth:`Engine.submit`, the path manual orders
 take: one risk manager, one position, the journal. Its commands carry the strategy's name as
-their ``source`` (the journal and ``report`` group by it).
+their ``source`` (the journal and ``report`` group by it). Kept as one module because it is
+the one holder of a running strategy's state (its state, orders, position, history, hook
+thread and queue) and every path that changes it (lifecycle and control, what it is told,
+the hooks' containment, intents into commands) is kept beside that state.
 
 * **What it is told.** ``on_start`` once; ``on_bar`` for each bar that closes after the start
   (the closed bars of the backfill are its history, without a call); ``on_fill`` and
@@ -43,7 +46,14 @@ their ``source`` (the journal and ``report`` group by it).
   :class:`IntentFill` (the journal keeps both; ``report --compare`` compares them).
 * **Stopping** (:meth:`StrategyRunner.stop`): ``on_stop`` runs and its intents are applied
   (e.g. a flat target), then its working orders are cancelled as for a fault, the bracket exits
-  kept. The position stays: flattening it is the trader's call.
+  kept. The position stays: flattening it is the trader's call. A stopped or faulted runner
+  can be started again: its history, position and signals carry on.
+* **Pausing** (:meth:`StrategyRunner.pause`, :meth:`StrategyRunner.resume`): PAUSED, the
+  strategy is told everything as when running (bars, fills, its orders' updates), but each
+  intent is published as a signal not sent ("paused") instead of becoming a command; its
+  working orders stay.
+* **What it owns**: the position of its fills (a domain ``Position``), so its P&L is exact:
+  realized from its fills, unrealized marked at the engine's last trade (:meth:`view`).
 
 Kept as one module because the runner's parts share one strategy's state: the orders it owns,
 its position, its paper track and the intents in flight are read by the hooks' calls, the
@@ -61,13 +71,22 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
 from tradeterm.broker.port import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
-from tradeterm.domain import BookSide, DepthDelta, DepthLevel, Fill, OrderType, Side
+from tradeterm.domain import (
+    Bar,
+    BookSide,
+    DepthDelta,
+    DepthLevel,
+    Fill,
+    OrderType,
+    Position,
+    Side,
+)
 from tradeterm.engine.canary import ENTRY, EXIT, CanarySelector, PaperTrack, TrackFill
 from tradeterm.engine.commands import CancelOrder, Command, PlaceBracket, PlaceOrder
 from tradeterm.engine.engine import Engine
@@ -88,6 +107,7 @@ from tradeterm.engine.stream import EventStream
 from tradeterm.engine.types import OrderRole, StrategyState
 from tradeterm.strategies import (
     BarHistory,
+    Entry,
     EntrySignal,
     EntryType,
     Intent,
@@ -176,7 +196,7 @@ class StrategyRunner:
         self.sizing = ""  # how the last entry was sized, in words (its signal's outcome)
         self.state = StrategyState.STOPPED
         self.reason = "not started"
-        self.position = 0  # signed contracts: the fills of its orders
+        self._held: Position | None = None  # the fills of its orders (the first makes it)
         self.signals: deque[StrategySignal] = deque(maxlen=keep_signals)
         self._orders: set[str] = set()  # client order ids of its orders
         self._pending: deque[OrderUpdated | FillBooked] = deque(maxlen=_PENDING_MAX)
@@ -195,6 +215,7 @@ class StrategyRunner:
         self._intent_of_command: dict[int, tuple[Command, str]] = {}
         self._intent_of_order: dict[str, str] = {}  # client order id -> intent id
         self._paper_execs = itertools.count(1)
+        engine.strategy_view = self.view  # a panel shows it before it starts too
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -202,28 +223,40 @@ class StrategyRunner:
     def running(self) -> bool:
         return self.state is StrategyState.RUNNING
 
-    async def start(self) -> None:
-        """Take the closed bars so far as history, then run ``on_start`` and what follows."""
+    @property
+    def active(self) -> bool:
+        """Running or paused: told what happens (``stop`` ends it)."""
+        return self.state in (StrategyState.RUNNING, StrategyState.PAUSED)
+
+    @property
+    def position(self) -> int:
+        """Signed contracts: the fills of its orders."""
+        return self._held.quantity if self._held is not None else 0
+
+    async def start(self, reason: str = "started") -> None:
+        """Take the closed bars so far as history, then run ``on_start`` and what follows.
+        Again after a stop or a fault: the bars since are added to its history."""
         engine, core = self.engine, self.engine.core
         if core is None:
             raise RuntimeError("start the engine before its strategy")
-        if self.running:
+        if self.active:
             return
         now, period = engine.clock(), core.bars.timeframe.ns
         self._epoch = now
-        for bar in core.bars.closed:  # a bar whose minute is not over yet is not closed
-            if bar.start_ns + period <= now:
-                self._history.append(bar)
+        # a bar whose minute is not over yet is not closed
+        for bar in self._new_bars(b for b in core.bars.closed if b.start_ns + period <= now):
+            self._history.append(bar)
+        self._inbox = asyncio.Queue()  # what was queued while it stopped is not its to see
         self._thread = _HookThread(self.name)
         if self._carried:  # no await from here to listen(): each fill is counted once
             self._orders |= self._carried
-            self.position = carried_position(engine, self.name, self._carried)
+            self._held = carried_position(engine, self.name, self._carried)
+            self._carried = frozenset()  # taken once: a start after a stop carries on
         stream = engine.listen()
         cls = type(self.strategy)
         if cls.wants_trades or cls.wants_quotes or cls.wants_book or self.track is not None:
             engine.market_taps.append(self._on_market)
-        engine.strategy_view = self.view
-        self._set_state(StrategyState.RUNNING, "started")
+        self._set_state(StrategyState.RUNNING, reason)
         self._queue("on_start")
         self._stream = stream
         self._tasks = [
@@ -231,15 +264,55 @@ class StrategyRunner:
             asyncio.create_task(self._work(), name=f"strategy-{self.name}"),
         ]
 
+    def pause(self, reason: str = "paused") -> None:
+        """PAUSED: told everything, its intents not sent (see the module notes)."""
+        if self.running:
+            self._set_state(StrategyState.PAUSED, reason)
+
+    def resume(self, reason: str = "resumed") -> None:
+        """RUNNING again after a pause: its next intents are sent."""
+        if self.state is StrategyState.PAUSED:
+            self._set_state(StrategyState.RUNNING, reason)
+
     async def stop(self, reason: str = "stopped") -> None:
         """Run ``on_stop`` (after the calls already queued), apply its intents, cancel the
         strategy's working orders except its bracket exits; STOPPED with ``reason``."""
-        if not self.running:
+        if not self.active:
             return
         self._stop_reason = reason
         self._inbox.put_nowait(None)
         worker = self._tasks[-1]
         await asyncio.wait({worker})
+
+    async def control(self, verb: str, where: str) -> str | None:
+        """``start`` (a stopped or faulted strategy; a paused one resumes), ``pause``,
+        ``resume`` or ``stop``, asked ``where`` (its state's reason: "paused on the screen");
+        one line saying why nothing changed, None when it did. The console's ``strategy``
+        commands and the screen's keys both come here."""
+        state = self.state
+        if verb == "start" and state is StrategyState.PAUSED:
+            verb = "resume"
+        can = {
+            "start": not self.active,
+            "pause": state is StrategyState.RUNNING,
+            "resume": state is StrategyState.PAUSED,
+            "stop": self.active,
+        }
+        if verb not in can:
+            raise ValueError(f"not a strategy control: {verb!r}")
+        if not can[verb]:
+            return f"strategy {self.name} is already {state}"
+        reason = {"start": "started", "pause": "paused", "resume": "resumed", "stop": "stopped"}
+        said = f"{reason[verb]} {where}"
+        if verb == "start":
+            await self.start(said)
+        elif verb == "pause":
+            self.pause(said)
+        elif verb == "resume":
+            self.resume(said)
+        else:
+            await self.stop(said)
+        return None
 
     async def close(self) -> None:
         """Stop if running, and end the runner's tasks (the engine stopping calls for it)."""
@@ -265,9 +338,20 @@ class StrategyRunner:
 
     def view(self) -> StrategyView:
         params = tuple((k, str(v)) for k, v in self.strategy.params.model_dump().items())
+        held, engine = self._held, self.engine
+        realized = unrealized = Decimal(0)
+        if held is not None:
+            realized = held.realized_money()
+            mark = engine.portfolio.mark if engine.portfolio is not None else None
+            unrealized = held.unrealized_money(mark) if mark is not None else Decimal(0)
+        orders = engine.orders
+        working = frozenset(
+            o.client_id for o in (orders.working() if orders is not None else ())
+            if o.client_id in self._orders
+        )  # fmt: skip
         return StrategyView(
             self.name, self.loaded.target, params, self.state, self.reason, self.position,
-            tuple(self.signals),
+            tuple(self.signals), realized, unrealized, working,
         )  # fmt: skip
 
     def _set_state(self, state: StrategyState, reason: str) -> None:
@@ -278,7 +362,7 @@ class StrategyRunner:
     # ---- what the strategy is told -----------------------------------------------------------
 
     def _queue(self, hook: str, arg: Any = None) -> None:
-        if self.running:
+        if self.active:
             self._inbox.put_nowait(_Call(hook, arg, self._history.view()))
 
     async def _listen(self, stream: EventStream) -> None:
@@ -289,11 +373,9 @@ class StrategyRunner:
         match event:
             case BarsChanged(closed=closed) if closed:
                 bars = self.engine.bars
-                last = self._history.view()[-1].start_ns if len(self._history) else -1
-                for bar in bars.closed if bars is not None else ():
-                    if bar.start_ns > last:
-                        self._history.append(bar)
-                        self._queue("on_bar", bar)
+                for bar in self._new_bars(bars.closed if bars is not None else ()):
+                    self._history.append(bar)
+                    self._queue("on_bar", bar)
             case OrderUpdated(order=o) if o.own:
                 self._own_event(event, o.order_id)
             case FillBooked(fill=f) if f.order_id is not None:
@@ -318,6 +400,11 @@ class StrategyRunner:
                     (p for p in self._pending if _order_of(p) not in ids), maxlen=_PENDING_MAX
                 )
 
+    def _new_bars(self, bars: Iterable[Bar]) -> list[Bar]:
+        """The bars of ``bars`` after the last one in its history."""
+        last = self._history.view()[-1].start_ns if len(self._history) else -1
+        return [bar for bar in bars if bar.start_ns > last]
+
     def _own_event(self, event: OrderUpdated | FillBooked, order_id: str) -> None:
         """An order event: the strategy's (told), or perhaps its before the command that sent
         the order ended (kept until then)."""
@@ -325,7 +412,9 @@ class StrategyRunner:
             self._pending.append(event)
             return
         if isinstance(event, FillBooked):
-            self.position += event.fill.signed_quantity
+            if self._held is None:
+                self._held = Position(self._instrument())
+            self._held.apply_fill(event.fill)
             if self.track is None:
                 self._queue("on_fill", event.fill)
             elif (intent_id := self._intent_of_order.get(order_id)) is not None:
@@ -370,7 +459,7 @@ class StrategyRunner:
             if call is None:
                 await self._finish(StrategyState.STOPPED, self._stop_reason)
                 return
-            if not self.running:
+            if not self.active:
                 continue
             try:
                 intents = await self._call(call)
@@ -378,7 +467,11 @@ class StrategyRunner:
                 await self._finish(StrategyState.FAULTED, str(exc))
                 return
             for intent in intents:
-                await self._apply(intent, call.hook)
+                if self.state is StrategyState.PAUSED:
+                    self._signal(intent, type(intent).__name__, _detail(intent), False,
+                                 "paused")  # fmt: skip
+                else:
+                    await self._apply(intent, call.hook)
 
     async def _call(self, call: _Call) -> Sequence[Intent]:
         """Run one hook in the strategy's thread under the budget; its intents."""
@@ -676,6 +769,13 @@ def _order_of(event: OrderUpdated | FillBooked) -> str | None:
 
 
 def _detail(intent: Intent) -> str:
+    """The intent but its reason, ``key=value`` each (an entry as ``LIMIT@price``, in ticks)."""
     return " ".join(
-        f"{f.name}={getattr(intent, f.name)}" for f in fields(intent) if f.name != "reason"
+        f"{f.name}={_value(getattr(intent, f.name))}" for f in fields(intent) if f.name != "reason"
     )
+
+
+def _value(value: object) -> str:
+    if isinstance(value, Entry):
+        return str(value.type) + (f"@{value.price}" if value.price is not None else "")
+    return str(value)

@@ -57,5 +57,6 @@ class StrategyState(StrEnum):
     """Where a strategy the engine runs stands."""
 
     RUNNING = "running"
+    PAUSED = "paused"  # told everything as when running, but its intents are not sent
     STOPPED = "stopped"  # asked to stop (or the engine stopped): its on_stop ran
     FAULTED = "faulted"  # it raised or overran its time budget: stopped by the runner

@@ -57,10 +57,14 @@ from tradeterm.engine.events import (
     PositionDivergence,
     Reconciled,
     RiskUpdate,
+    StrategySignal,
+    StrategyStateChanged,
 )
 from tradeterm.engine.marketdata import Changed
-from tradeterm.engine.types import RiskEventKind, TradingState
-from tradeterm.runtime import Runtime, on_stop_signals
+from tradeterm.engine.strategy_runner import StrategyRunner
+from tradeterm.engine.types import RiskEventKind, StrategyState, TradingState
+from tradeterm.runtime import ModeError, Runtime, on_stop_signals
+from tradeterm.strategies import Loaded
 from tradeterm.ui import order_entry
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
 from tradeterm.ui.keys import (
@@ -75,6 +79,7 @@ from tradeterm.ui.themes import DEFAULT_VARIABLES
 from tradeterm.ui.widgets.ladder import Ladder
 from tradeterm.ui.widgets.ladder_data import LadderData
 from tradeterm.ui.widgets.status import ScreenState, ct_clock
+from tradeterm.ui.widgets.strategy_panel import outcome
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +88,9 @@ Opener = Callable[[], AbstractAsyncContextManager[Runtime]]
 
 class TradingApp(App[int]):
     """See the module notes. ``opener`` builds the runtime (default: :func:`open_runtime`
-    for ``settings``); tests pass their own to trade against a gateway they hold."""
+    for ``settings``); tests pass their own to trade against a gateway they hold.
+    ``strategy``: the strategy of ``--strategy``, started with the engine (in LIVE it waits
+    for the start key, armed: see :meth:`control_strategy`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "tradeterm"
@@ -103,6 +110,8 @@ class TradingApp(App[int]):
         opener: Opener | None = None,
         seed: int = 1,
         clock: Callable[[], int] = time.time_ns,
+        strategy: Loaded | None = None,
+        canary: float | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -140,6 +149,9 @@ class TradingApp(App[int]):
         self.unwritten: str | None = None  # at the end: critical rows the journal lost
         self._signals = contextlib.ExitStack()
         self._engine_task: asyncio.Task[None] | None = None
+        self.strategy = strategy
+        self.canary = canary
+        self.runner: StrategyRunner | None = None  # once the engine has started
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's own driver, made safe for a terminal that goes away (``terminal.py``)."""
@@ -184,13 +196,58 @@ class TradingApp(App[int]):
                 self.log_line("INFO", "engine started")
                 if not self.confirmed:
                     self.call_later(self.ask_account)
+                if self.strategy is not None:
+                    await self._configure_strategy(rt, self.strategy)
                 await self._stop.wait()
+                if self.runner is not None:  # on_stop, its orders cancelled, before the engine
+                    await self.runner.close()
                 if self.stopped_by:
                     rt.stop_reason = f"stopped by {self.stopped_by}"
                 consumer.cancel()
             self.unwritten = rt.unwritten
         except Exception as exc:  # ModeError and anything else opening the runtime
             self.fail_start(str(exc))
+
+    async def _configure_strategy(self, rt: Runtime, strategy: Loaded) -> None:
+        """The strategy of ``--strategy``: started at once (the command line asked for it, as
+        the console's does), but in LIVE, where nothing is sent before the account is typed
+        and the keys armed: there it waits for the start key. Built by the runtime, so a
+        restart carries its position and orders on (a journal it cannot read: not started)."""
+        try:
+            runner = self.runner = await rt.strategy_runner(strategy, canary=self.canary)
+        except ModeError as exc:
+            self.log_line("ERROR", str(exc))
+            self.notify(str(exc), severity="error")
+            return
+        if self.mode == "live":
+            self.log_line("WARNING", f"strategy {runner.name} not started: in LIVE, type the "
+                          f"account, arm ({self.key_of('arm')}) and press "
+                          f"{self.key_of('strategy_start')}")  # fmt: skip
+            self.painter.mark("strategy")
+            return
+        await runner.start("started with --strategy")
+
+    def control_strategy(self, verb: str) -> None:
+        """A strategy key: ``start`` (or resume) sends orders, so only when an order key
+        could (connected, the LIVE account typed, armed, not halted); ``pause`` and ``stop``
+        send none of their own and always work."""
+        runner = self.runner
+        if runner is None:
+            self.notify("no strategy: start tradeterm with --strategy NAME [--param KEY=VALUE]",
+                        severity="warning")  # fmt: skip
+            return
+        if verb == "start":
+            refused = order_entry.refusal(self.desk(), f"start strategy {runner.name}")
+            if refused is not None:
+                self.act(refused)
+                return
+
+        async def control() -> None:
+            refusal = await runner.control(verb, "on the screen")
+            if refusal:
+                self.notify(refusal, severity="warning", timeout=3)
+
+        self.spawn(control(), f"strategy {verb}")
 
     def fail_start(self, text: str) -> None:
         log.error("startup failed: %s", text)
@@ -308,6 +365,17 @@ class TradingApp(App[int]):
                 mark("orders", "position", "risk")  # the engine's notice says it in the log
             case EngineNotice():
                 self.log_line(event.level, event.text)
+            case StrategyStateChanged():
+                mark("strategy")
+                if event.state is StrategyState.FAULTED:  # the engine's notice logs it
+                    self.notify(f"strategy {event.strategy} faulted: {event.reason}",
+                                severity="error", timeout=8)  # fmt: skip
+                else:
+                    self.log_line("INFO", f"strategy {event.strategy} {event.state}: {event.reason}")  # fmt: skip
+            case StrategySignal():
+                mark("strategy", "ladder", "ladder-now")  # its orders known: marked at once
+                self.log_line("INFO" if event.ok else "WARNING",
+                              f"SIGNAL {event.kind} {event.detail} ({event.reason}): {outcome(event)}")  # fmt: skip
 
     # ---- painting --------------------------------------------------------------------------
 

@@ -59,6 +59,9 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("page_down", "pagedown", "page(-1)", "scroll the ladder down a page", "Ladder"),
     KeyAction("recentre", "home,z", "recentre", "re-centre on the last trade (auto-centre on)", "Ladder"),
     KeyAction("pnl_units", "m", "pnl_units", "P&L at price in ticks / money", "Ladder"),
+    KeyAction("strategy_start", "g", "strategy('start')", "start the strategy (--strategy) or resume it; armed only", "Strategy"),
+    KeyAction("strategy_pause", "p", "strategy('pause')", "pause the strategy: told everything, sends nothing", "Strategy"),
+    KeyAction("strategy_stop", "e", "strategy('stop')", "stop the strategy: cancels its orders but bracket exits", "Strategy"),
     KeyAction("orders", "o", "focus_orders", "working orders: select, delete cancels", "Panels"),
     KeyAction("ladder", "escape", "focus_ladder", "back to the ladder", "Panels"),
     KeyAction("help", "question_mark,f1", "help", "this help", "App"),
@@ -253,6 +256,14 @@ FOOTER: tuple[tuple[tuple[str, ...], str], ...] = (
 def first_key(keymap: dict[str, str], action_id: str, *, short: bool = False) -> str:
     """An action's first key in ``keymap`` (the keymap in force), as shown to the user."""
     return display_key(keymap[action_id].split(",")[0], short=short)
+
+
+def strategy_hint(keymap: dict[str, str]) -> str:
+    """The strategy panel's key hint from the keymap in force (the footer has no room)."""
+    keys = (first_key(keymap, f"strategy_{a}", short=True) for a in ("start", "pause", "stop"))
+    return "  ".join(
+        f"{k} {what}" for k, what in zip(keys, ("start", "pause", "stop"), strict=True)
+    )
 
 
 def footer_text(keymap: dict[str, str]) -> str:

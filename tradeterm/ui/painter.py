@@ -1,14 +1,14 @@
 """The painter: what changed is marked, and a timer paints it from one engine snapshot.
 
 Events never paint: the app marks the parts they changed (``ladder``, ``orders``,
-``position``, ``risk``, ``tape``, ``status``; ``ladder-now`` for own orders, fills and health,
+``position``, ``risk``, ``strategy``, ``tape``, ``status``; ``ladder-now`` for own orders, fills and health,
 which paint at once) and :meth:`Painter.paint` runs at ``ui.paint_hz``, taking one snapshot
 only when something is marked. Each part paints at the rate it deserves:
 
 * the ladder's market data within a terminal-output budget (bytes/s): at kHz market data
   every book level changes every paint, and over SSH bytes are latency. Quiet markets paint at
   ``ui.paint_hz``; a firehose paints the book as often as the budget allows;
-* the side panels (position, risk, status) at most at ``SIDE_PANELS_HZ``, the tape at
+* the side panels (position, risk, strategy, status) at most at ``SIDE_PANELS_HZ``, the tape at
   ``TAPE_HZ`` (every print shifts every line), the chart at most every ``CHART_MIN_S``.
 """
 
@@ -28,6 +28,7 @@ from tradeterm.ui.widgets.orders_table import OrdersTable
 from tradeterm.ui.widgets.position_panel import PositionPanel
 from tradeterm.ui.widgets.risk_panel import RiskPanel
 from tradeterm.ui.widgets.status import ScreenState, StatusPanel
+from tradeterm.ui.widgets.strategy_panel import StrategyPanel
 from tradeterm.ui.widgets.tape import TapePanel
 
 SIDE_PANELS_HZ = 4.0  # position, risk, status: a human reads them at most this often
@@ -39,7 +40,9 @@ LADDER_BYTES_NARROW = 10_000
 LADDER_BYTES_WIDE = 16_000
 WIDE = 120
 CHART_MIN_S = 0.5  # the chart redraws at most at 2 Hz (a plotext build costs ~15 ms)
-PARTS = frozenset({"ladder", "ladder-now", "orders", "position", "risk", "tape", "status"})
+PARTS = frozenset(
+    {"ladder", "ladder-now", "orders", "position", "risk", "strategy", "tape", "status"}
+)
 
 
 class Painter:
@@ -100,7 +103,7 @@ class Painter:
             self._paint_ladder(main, snap, dirty)
         if "orders" in dirty:
             main.query_one(OrdersTable).show_snapshot(snap)
-        side = dirty & {"position", "risk", "tape", "status"}
+        side = dirty & {"position", "risk", "strategy", "tape", "status"}
         if side and not side_due:
             self.dirty |= side  # later, at the side panels' rate
         elif side:
@@ -109,6 +112,8 @@ class Painter:
                 main.query_one(PositionPanel).show_snapshot(snap)
             if "risk" in side or "position" in side:
                 main.query_one(RiskPanel).show_snapshot(snap)
+            if side & {"strategy", "position", "risk"}:  # its open P&L moves with the mark
+                main.query_one(StrategyPanel).show_snapshot(snap)
             if "tape" in side and now - self._last_tape < 1 / TAPE_HZ:
                 self.dirty.add("tape")
             elif "tape" in side and snap.market is not None:

@@ -15,7 +15,7 @@ from tradeterm.domain import Side
 from tradeterm.engine.commands import CancelAll, Command, Flatten, Reverse
 from tradeterm.ui import layout
 from tradeterm.ui.dialogs import HelpScreen
-from tradeterm.ui.keys import footer_text, screen_bindings
+from tradeterm.ui.keys import footer_text, screen_bindings, strategy_hint
 from tradeterm.ui.widgets.chart import ChartPanel
 from tradeterm.ui.widgets.ladder import Ladder
 from tradeterm.ui.widgets.log import LogPanel
@@ -23,6 +23,7 @@ from tradeterm.ui.widgets.orders_table import OrdersTable
 from tradeterm.ui.widgets.position_panel import PositionPanel
 from tradeterm.ui.widgets.risk_panel import RiskPanel
 from tradeterm.ui.widgets.status import StatusPanel
+from tradeterm.ui.widgets.strategy_panel import StrategyPanel
 from tradeterm.ui.widgets.tape import TapePanel
 
 
@@ -40,6 +41,7 @@ class ScreenApp(Protocol):
     def at_cursor(self, side: Side, *, stop: bool) -> None: ...
     def cancel_at_cursor(self) -> None: ...
     def trade(self, command: Command, what: str) -> None: ...
+    def control_strategy(self, verb: str) -> None: ...
     def step_qty(self, step: int) -> None: ...
     def preset_qty(self, n: int) -> None: ...
     def dirty_all(self) -> None: ...
@@ -59,6 +61,7 @@ class TradingScreen(Screen[None]):
             with Vertical(id="side"):
                 yield PositionPanel(id="position")
                 yield RiskPanel(id="risk")
+                yield StrategyPanel(strategy_hint(self._app.keymap), id="strategy")
                 yield OrdersTable(id="orders")
                 yield TapePanel(id="tape")
         yield Static(footer_text(self._app.keymap), id="keys-hint", markup=False)
@@ -116,6 +119,9 @@ class TradingScreen(Screen[None]):
 
     def action_reverse(self) -> None:
         self._app.trade(Reverse(), "reverse")
+
+    def action_strategy(self, verb: str) -> None:
+        self._app.control_strategy(verb)
 
     def action_qty(self, step: int) -> None:
         self._app.step_qty(step)

@@ -500,3 +500,99 @@ async def test_a_flat_target_sends_nothing_when_an_exit_filled_while_it_was_canc
     await until(lambda: any(s.reason == "time stop" for s in desk.of(StrategySignal)), "signal")
     await asyncio.sleep(0.05)
     assert len(desk.broker.placed) == 3  # already flat: no order, no accidental short
+
+
+class Scripted(Strategy[Params]):
+    """Holds the next of ``targets`` at each bar (then the last), noting how many bars of
+    history each call saw."""
+
+    targets: ClassVar[list[int]] = []
+    seen: ClassVar[list[int]] = []
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        self.seen.append(len(ctx.bars))
+        target = self.targets.pop(0) if len(self.targets) > 1 else self.targets[0]
+        return (TargetPosition(target, f"scripted {target:+d}"),)
+
+
+def scripted(*targets: int) -> Loaded:
+    Scripted.targets, Scripted.seen = list(targets), []
+    return strategy(Scripted, "scripted")
+
+
+async def test_a_paused_strategy_is_told_its_bars_but_sends_nothing_until_resumed(
+    desk: Desk,
+) -> None:
+    runner = await desk.runner(scripted(1))
+    runner.pause("paused on the screen")
+    assert runner.state is StrategyState.PAUSED
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)  # closes the first bar: told, its intent not sent
+    await until(lambda: desk.of(StrategySignal), "the paused signal")
+    (signal,) = desk.of(StrategySignal)
+    assert (signal.ok, signal.outcome) == (False, "paused")
+    assert Scripted.seen == [1] and desk.broker.placed == []
+    runner.resume()
+    desk.close_bar(PX_5000)  # closes the second bar: sent
+    await until(lambda: len(desk.broker.placed) == 1, "the buy after the resume")
+    assert desk.broker.placed[0].side is Side.BUY
+    states = [(e.state, e.reason) for e in desk.of(StrategyStateChanged)]
+    assert states == [
+        (StrategyState.RUNNING, "started"), (StrategyState.PAUSED, "paused on the screen"),
+        (StrategyState.RUNNING, "resumed"),
+    ]  # fmt: skip
+    await runner.stop()
+    assert runner.state is StrategyState.STOPPED
+    await runner.close()
+
+
+async def test_a_paused_strategy_stops_and_a_stopped_one_starts_again_where_it_was(
+    desk: Desk,
+) -> None:
+    runner = await desk.runner(scripted(1))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 1, "the buy")
+    desk.fill(desk.broker.placed[0])
+    await until(lambda: runner.position == 1, "long 1")
+    runner.pause()
+    await runner.stop("stopped on the screen")
+    assert runner.state is StrategyState.STOPPED
+    desk.close_bar(PX_5000)  # a bar closes while it is stopped: its history, no call
+    await until(lambda: desk.engine.bars is not None and len(desk.engine.bars.closed) >= 2,
+                "the second bar")  # fmt: skip
+    await runner.start()
+    assert runner.state is StrategyState.RUNNING and runner.position == 1
+    desk.close_bar(PX_5000)
+    await until(lambda: len(Scripted.seen) == 2, "the bar after the restart")
+    assert Scripted.seen == [1, 3]  # each bar once in its history
+    assert len(desk.broker.placed) == 1  # it owns its long: nothing more to send
+    await runner.close()
+
+
+async def test_its_view_has_its_pnl_from_its_own_fills_and_its_working_orders(
+    desk: Desk,
+) -> None:
+    runner = await desk.runner(scripted(1, 0))
+    manual_bid = PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=ES.to_price(PX_5000 - 20))
+    assert (await desk.engine.submit(manual_bid)).ok
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 2, "its buy")
+    manual, buy = desk.broker.placed
+    view = runner.view()
+    assert view.orders == {buy.client_order_id} and manual.client_order_id not in view.orders
+    desk.fill(buy, PX_5000)
+    await until(lambda: runner.position == 1, "long 1")
+    desk.close_bar(PX_5000 + 4)  # marked 4 ticks up: +50.00 open (ES: 12.50 a tick)
+    await until(lambda: len(desk.broker.placed) == 3, "its sell (target 0)")
+    view = runner.view()
+    assert (view.realized, view.unrealized, view.orders) == (
+        0, 50, {desk.broker.placed[2].client_order_id},
+    )  # fmt: skip
+    desk.fill(desk.broker.placed[2], PX_5000 + 8)
+    await until(lambda: runner.position == 0, "flat")
+    view = runner.view()
+    assert (view.realized, view.unrealized, view.orders) == (100, 0, frozenset())
+    assert desk.engine.snapshot().strategy == view
+    await runner.close()

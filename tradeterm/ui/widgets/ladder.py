@@ -198,11 +198,12 @@ class Ladder(Widget, can_focus=True):
         cannot be trusted (``tradeterm.ui.banners``), None when it can."""
         if snap.instrument is None:
             return
-        pnl = snap.pnl
+        pnl, strategy = snap.pnl, snap.strategy
         self.show(
             LadderData.build(
                 snap.instrument, snap.market, snap.orders,
                 pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, banner,
+                strategy.orders if strategy is not None else (),
             )
         )  # fmt: skip
 

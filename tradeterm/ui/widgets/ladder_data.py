@@ -3,7 +3,7 @@ book, the last trade, volume at price, own orders by price and the position."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -13,22 +13,27 @@ from tradeterm.engine.marketdata import MarketSnapshot
 from tradeterm.ui.banners import Banner
 
 UNCONFIRMED = "?"  # the mark of an order IB has not confirmed (shown reversed too)
+STRATEGY = "*"  # the mark of the running strategy's orders (manual orders have none)
 _TYPE_LETTER = {"MKT": "M", "LMT": "L", "STP": "S", "STP LMT": "SL"}
 
 
-def order_label(orders: Iterable[OrderView]) -> str:
-    """``2L``, ``1S``, ``3L+`` (several types) for the orders working at one price; ending in
-    ``UNCONFIRMED`` (``1L?``) when IB has not confirmed one of them (it may still fill)."""
-    qty, kinds, unconfirmed = 0, [], False
+def order_label(orders: Iterable[OrderView], strategy: Collection[str] = ()) -> str:
+    """``2L``, ``1S``, ``3L+`` (several types) for the orders working at one price; with
+    ``STRATEGY`` (``1L*``) when one of them is the strategy's (its id in ``strategy``), and
+    ending in ``UNCONFIRMED`` (``1L?``) when IB has not confirmed one of them (it may still
+    fill)."""
+    qty, kinds, unconfirmed, ours = 0, [], False, False
     for o in orders:
         qty += o.remaining
         unconfirmed = unconfirmed or bool(o.unconfirmed)
+        ours = ours or o.order_id in strategy
         letter = _TYPE_LETTER.get(o.order_type, o.order_type[:1])
         if letter not in kinds:
             kinds.append(letter)
     if not qty:
         return ""
-    return f"{qty}{kinds[0]}{'+' if len(kinds) > 1 else ''}{UNCONFIRMED if unconfirmed else ''}"
+    return (f"{qty}{kinds[0]}{'+' if len(kinds) > 1 else ''}{STRATEGY if ours else ''}"
+            f"{UNCONFIRMED if unconfirmed else ''}")  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -56,7 +61,9 @@ class LadderData:
         position: int,
         avg: Fraction | None,
         banner: Banner | None,
+        strategy: Collection[str] = (),
     ) -> LadderData:
+        """``strategy``: the ids of the strategy's working orders (marked ``STRATEGY``)."""
         data = cls(instrument, position=position, avg=avg, banner=banner)
         if market is not None:
             data.bids = {lvl.price: lvl.size for lvl in market.bids}
@@ -75,7 +82,7 @@ class LadderData:
             if o.price is not None and o.remaining > 0:
                 by_price.setdefault((o.side, o.price), []).append(o)
         for (side, price), group in by_price.items():
-            (data.buys if side is Side.BUY else data.sells)[price] = order_label(group)
+            (data.buys if side is Side.BUY else data.sells)[price] = order_label(group, strategy)
         return data
 
     @property
