@@ -460,11 +460,14 @@ def test_strategies_lists_a_package_whose_strategy_cannot_be_imported_and_the_ot
 
 @pytest.fixture
 def screen_runs(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """``tradeterm [SYMBOL]`` without opening the screen: the strategy it would run with."""
+    """``tradeterm [SYMBOL]`` without opening the screen: the strategy it would run with (and
+    its CANARY fraction, when there is one)."""
     runs: list[object] = []
 
-    def fake_run(settings: object, *, seed: int = 1, strategy: object = None) -> int:
-        runs.append(strategy)
+    def fake_run(
+        settings: object, *, seed: int = 1, strategy: object = None, canary: object = None
+    ) -> int:
+        runs.append(strategy if canary is None else (strategy, canary))
         return 0
 
     monkeypatch.setattr("tradeterm.cli.screen.run", fake_run)
@@ -482,6 +485,16 @@ def test_the_screen_takes_the_consoles_strategy_option(
     (loaded,) = screen_runs
     assert isinstance(loaded, Loaded) and loaded.name == "sma_cross"
     assert loaded.strategy.params.model_dump() == {"fast": 2, "slow": 3, "quantity": 1}
+
+
+def test_the_screen_takes_a_canary_fraction_like_the_console(
+    capsys: pytest.CaptureFixture[str], screen_runs: list[object]
+) -> None:
+    code, _, err = run(capsys, "ES", "--sim", "--strategy", "sma_cross", "--canary", "0.25")
+    assert (code, err) == (0, "")
+    (ran,) = screen_runs
+    assert isinstance(ran, tuple) and ran[1] == 0.25
+    assert getattr(ran[0], "name", None) == "sma_cross"
 
 
 @pytest.mark.parametrize(
