@@ -25,9 +25,8 @@ from tradeterm.engine.engine import Engine
 
 def carried_position(engine: Engine, name: str, orders: Collection[str]) -> Position | None:
     """The position strategy ``name`` starts with, given its earlier runs' ``orders`` (see
-    the module notes), on a started engine: its fills' lots (for its P&L), less the part the
-    account no longer holds, taken out at their average price (what it was closed at is not
-    known here). None when it has no fills."""
+    the module notes), on a started engine: its fills' lots (for its P&L), fitted into the
+    account's position (:func:`fitted`). None when it has no fills."""
     portfolio, instrument = engine.portfolio, engine.instrument
     if portfolio is None or instrument is None or not orders:
         return None
@@ -37,18 +36,28 @@ def carried_position(engine: Engine, name: str, orders: Collection[str]) -> Posi
     carried = Position(instrument)
     for fill in fills:
         carried.apply_fill(fill)
-    journaled, held = carried.quantity, portfolio.position.quantity
-    position = within(journaled, held)
-    if position != journaled:
+    return fitted(engine, name, carried, "the journal: its fills say it holds")
+
+
+def fitted(engine: Engine, name: str, position: Position, what: str) -> Position:
+    """``position`` (the strategy's, changed in place) less the part the account no longer
+    holds, taken out at its average price (what it was closed at is not known here), with a
+    WARNING that says so. At a restart and at every start after a stop: a kill switch or the
+    trader may have closed it meanwhile. ``what`` names the count that does not match."""
+    portfolio = engine.portfolio
+    held = portfolio.position.quantity if portfolio is not None else 0
+    journaled = position.quantity
+    kept = within(journaled, held)
+    if kept != journaled:
         engine.notice("WARNING", (
-            f"strategy {name}: position at IB does not match the journal: its fills say it "
-            f"holds {journaled:+d}, the account holds {held:+d}; it starts with {position:+d}"
+            f"strategy {name}: position at IB does not match {what} {journaled:+d}, "
+            f"the account holds {held:+d}; it starts with {kept:+d}"
         ))  # fmt: skip
-        average = carried.avg_price
+        average = position.avg_price
         assert average is not None  # journaled != 0 here: within() keeps a flat one flat
         closing = Side.SELL if journaled > 0 else Side.BUY
-        carried.apply(closing, abs(journaled - position), round(average))
-    return carried
+        position.apply(closing, abs(journaled - kept), round(average))
+    return position
 
 
 def within(carried: int, held: int) -> int:

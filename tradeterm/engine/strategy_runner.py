@@ -48,6 +48,9 @@ the hooks' containment, intents into commands) is kept beside that state.
   (e.g. a flat target), then its working orders are cancelled as for a fault, the bracket exits
   kept. The position stays: flattening it is the trader's call. A stopped or faulted runner
   can be started again: its history, position and signals carry on.
+* **The kill switch** stops it at once: no more calls, no ``on_stop`` intents (they would
+  race the kill's flatten), no cancels of its own (the kill cancels everything). Started
+  again, its position is what the account still holds of it, with a warning.
 * **Pausing** (:meth:`StrategyRunner.pause`, :meth:`StrategyRunner.resume`): PAUSED, the
   strategy is told everything as when running (bars, fills, its orders' updates), but each
   intent is published as a signal not sent ("paused") instead of becoming a command; its
@@ -97,14 +100,15 @@ from tradeterm.engine.events import (
     EngineEvent,
     FillBooked,
     IntentFill,
+    KillProgress,
     OrderUpdated,
     StrategySignal,
     StrategyStateChanged,
     StrategyView,
 )
-from tradeterm.engine.strategy_carry import carried_position
+from tradeterm.engine.strategy_carry import carried_position, fitted
 from tradeterm.engine.stream import EventStream
-from tradeterm.engine.types import OrderRole, StrategyState
+from tradeterm.engine.types import KillStep, OrderRole, StrategyState
 from tradeterm.strategies import (
     BarHistory,
     Entry,
@@ -207,6 +211,7 @@ class StrategyRunner:
         self._book: dict[BookSide, dict[int, int]] = {BookSide.BID: {}, BookSide.ASK: {}}
         self._stream: EventStream | None = None
         self._stop_reason = "stopped"
+        self._killed = ""  # why the kill switch stopped it, until it has
         self._carried = frozenset(carried)
         self.track = PaperTrack() if canary is not None else None
         self.selector = CanarySelector(canary) if canary is not None else None
@@ -252,6 +257,8 @@ class StrategyRunner:
             self._orders |= self._carried
             self._held = carried_position(engine, self.name, self._carried)
             self._carried = frozenset()  # taken once: a start after a stop carries on
+        elif self._held is not None and self._held.quantity:  # closed meanwhile (a kill)?
+            self._held = fitted(engine, self.name, self._held, "what it owned when it stopped:")
         stream = engine.listen()
         cls = type(self.strategy)
         if cls.wants_trades or cls.wants_quotes or cls.wants_book or self.track is not None:
@@ -371,6 +378,10 @@ class StrategyRunner:
 
     def _on_event(self, event: EngineEvent) -> None:
         match event:
+            case KillProgress(step=KillStep.REQUESTED) if self.active:
+                self._killed = f"the kill switch ({event.reason}): trading stops, so does it"
+                self.state = StrategyState.STOPPED  # no more calls nor intents, from now
+                self._inbox.put_nowait(None)
             case BarsChanged(closed=closed) if closed:
                 bars = self.engine.bars
                 for bar in self._new_bars(bars.closed if bars is not None else ()):
@@ -457,7 +468,10 @@ class StrategyRunner:
         while True:
             call = await self._inbox.get()
             if call is None:
-                await self._finish(StrategyState.STOPPED, self._stop_reason)
+                if self._killed:
+                    await self._finish_killed()
+                else:
+                    await self._finish(StrategyState.STOPPED, self._stop_reason)
                 return
             if not self.active:
                 continue
@@ -467,6 +481,8 @@ class StrategyRunner:
                 await self._finish(StrategyState.FAULTED, str(exc))
                 return
             for intent in intents:
+                if not self.active:  # the kill switch, meanwhile: nothing more is sent
+                    break
                 if self.state is StrategyState.PAUSED:
                     self._signal(intent, type(intent).__name__, _detail(intent), False,
                                  "paused")  # fmt: skip
@@ -517,6 +533,17 @@ class StrategyRunner:
         self._set_state(state, reason)
         if state is StrategyState.FAULTED:
             self.engine.notice("ERROR", f"strategy {self.name} faulted and stopped: {reason}")
+
+    async def _finish_killed(self) -> None:
+        """Stopped by the kill switch: no ``on_stop`` intents (its flat target would race the
+        kill's own flatten and could overshoot), no cancels of its own (the kill cancels every
+        order of this instance). Started again later, its position is what the account still
+        holds of it."""
+        reason, self._killed = self._killed, ""
+        if self.track is not None:
+            self.track.cancel_entries(self.engine.clock())
+        self._detach()
+        self._set_state(StrategyState.STOPPED, reason)
 
     async def _cancel_working(self) -> None:
         """Cancel the strategy's working orders but the exits of a bracket whose entry has

@@ -63,6 +63,7 @@ class Desk:
         self.events: list[EngineEvent] = []
         self.minute = 0
         self.execs = 0
+        self.runners: list[StrategyRunner] = []
 
     def of(self, kind: type[Any]) -> list[Any]:
         self.events.extend(self.stream.drain())
@@ -83,6 +84,7 @@ class Desk:
 
     async def runner(self, loaded: Loaded, **kw: Any) -> StrategyRunner:
         runner = StrategyRunner(self.engine, loaded, **kw)
+        self.runners.append(runner)
         await runner.start()
         return runner
 
@@ -103,7 +105,9 @@ async def open_desk(market: MarketConfig) -> AsyncIterator[Desk]:
     broker.push(QuoteEvent(Quote(T0, PX_5000 - 1, 10, PX_5000, 10)))
     try:
         yield d
-    finally:
+    finally:  # as the console and the screen do: the runners first, then the engine (a
+        for runner in d.runners:  # runner's hook call left in flight hangs the loop's close)
+            await runner.close()
         await engine.stop()
 
 
@@ -596,3 +600,43 @@ async def test_its_view_has_its_pnl_from_its_own_fills_and_its_working_orders(
     assert (view.realized, view.unrealized, view.orders) == (100, 0, frozenset())
     assert desk.engine.snapshot().strategy == view
     await runner.close()
+
+
+class LongThenFlatAtStop(Strategy[Params]):
+    """Long 1 at every bar; asks to be flat when stopped."""
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        return (TargetPosition(1, "long"),)
+
+    def on_stop(self, ctx: StrategyContext) -> Intents:
+        return (TargetPosition(0, "flat at stop"),)
+
+
+async def test_the_kill_switch_stops_the_strategy_without_its_on_stop_orders_racing_the_flatten(
+    desk: Desk,
+) -> None:
+    """Without this the strategy trades on through the kill (its next bar's intent, its
+    on_stop's flat target beside the kill's own flatten: two sells for a long of one), and
+    once the kill has flattened it still counts its old long, so it stands aside for good."""
+    runner = await desk.runner(strategy(LongThenFlatAtStop, "long"))
+    desk.close_bar(PX_5000)
+    desk.close_bar(PX_5000)
+    await until(lambda: len(desk.broker.placed) == 1, "its buy")
+    desk.fill(desk.broker.placed[0])
+    await until(lambda: runner.position == 1, "its long")
+    desk.engine.request_kill("test")
+    await until(lambda: runner.state is StrategyState.STOPPED, "the strategy stopped")
+    assert "kill switch (test)" in runner.reason
+    desk.close_bar(PX_5000)  # a bar after the kill: the strategy is told nothing
+    await until(lambda: len(desk.broker.placed) == 2, "the kill's flatten")
+    await asyncio.sleep(0.1)
+    sells = [p for p in desk.broker.placed if p.side is Side.SELL]
+    assert [(p.quantity, p.order_type) for p in sells] == [(1, OrderType.MARKET)]
+    assert not [s for s in desk.of(StrategySignal) if s.reason == "flat at stop"]
+    desk.fill(sells[0])
+    await until(lambda: desk.engine.portfolio is not None
+                and desk.engine.portfolio.position.quantity == 0, "flat")  # fmt: skip
+    await runner.start("started again")
+    assert runner.position == 0  # what the account still holds of its long: nothing
+    assert any("does not match what it owned when it stopped: +1" in n.text
+               for n in desk.of(EngineNotice))  # fmt: skip
