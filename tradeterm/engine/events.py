@@ -257,12 +257,14 @@ class EngineNotice:
 @dataclass(frozen=True, slots=True)
 class StrategyStateChanged:
     """The strategy the engine runs started, stopped or faulted (``reason``: why, e.g. the
-    exception it raised or the budget it overran)."""
+    exception it raised or the budget it overran). ``params``: its parameters as they are,
+    on every start (the journal keeps them with the start: which parameters traded when)."""
 
     strategy: str
     state: StrategyState
     reason: str
     ts_ns: int
+    params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

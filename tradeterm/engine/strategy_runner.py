@@ -364,7 +364,10 @@ class StrategyRunner:
     def _set_state(self, state: StrategyState, reason: str) -> None:
         self.state, self.reason = state, reason
         log.info("strategy %s %s: %s", self.name, state, reason)
-        self.engine.publish(StrategyStateChanged(self.name, state, reason, self.engine.clock()))
+        params = self.view().params if state is StrategyState.RUNNING else ()
+        self.engine.publish(
+            StrategyStateChanged(self.name, state, reason, self.engine.clock(), params)
+        )
 
     # ---- what the strategy is told -----------------------------------------------------------
 

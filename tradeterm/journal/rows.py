@@ -225,6 +225,8 @@ def rows_for(event: EngineEvent, now_ns: int, session_id: int | None) -> tuple[l
         case StrategyStateChanged():
             level = "ERROR" if event.state is StrategyState.FAULTED else "INFO"
             text = f"{event.strategy} {event.state}: {event.reason}"
+            if event.params:
+                text += " (" + " ".join(f"{k}={v}" for k, v in event.params) + ")"
             return [system_row(event.ts_ns, "strategy", level, text)], True
         case CanaryIntent():
             return [(_CANARY_INTENT, (

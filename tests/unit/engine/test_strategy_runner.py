@@ -142,6 +142,8 @@ async def test_sma_cross_target_changes_become_market_orders_a_reversal_one_of_2
     snap = desk.engine.snapshot().strategy
     assert snap is not None and snap.position == 1 and len(snap.signals) == 2
     assert ("fast", "2") in snap.params and snap.state is StrategyState.RUNNING
+    (started,) = desk.of(StrategyStateChanged)  # its parameters go with its start (journal)
+    assert started.params == (("fast", "2"), ("slow", "3"), ("quantity", "1"))
 
 
 class Enter(Strategy[Params]):

@@ -323,7 +323,8 @@ async def test_an_earlier_runs_open_intent_comes_back_as_an_order_to_look_for(
 
 
 async def test_a_strategys_signals_and_states_are_journaled(journal: Journal) -> None:
-    journal.record(StrategyStateChanged("sma_cross", StrategyState.RUNNING, "started", T0))
+    params = (("fast", "2"), ("slow", "3"), ("quantity", "1"))
+    journal.record(StrategyStateChanged("sma_cross", StrategyState.RUNNING, "started", T0, params))
     journal.record(StrategySignal("sma_cross", "TargetPosition", "quantity=1", "SMA(2) > SMA(3)",
                                   True, "tt.ES.2.1", T0 + 1, "cmd-3"))  # fmt: skip
     journal.record(StrategySignal("sma_cross", "TargetPosition", "quantity=-1", "SMA(2) < SMA(3)",
@@ -338,6 +339,6 @@ async def test_a_strategys_signals_and_states_are_journaled(journal: Journal) ->
          "standing aside"),
     ]  # fmt: skip
     assert rows(journal.path, "SELECT kind, level, text FROM system_events WHERE kind = 'strategy'") == [
-        ("strategy", "INFO", "sma_cross running: started"),
+        ("strategy", "INFO", "sma_cross running: started (fast=2 slow=3 quantity=1)"),
         ("strategy", "ERROR", "sma_cross faulted: on_bar raised"),
     ]  # fmt: skip
