@@ -186,7 +186,7 @@ class OrderManager(OrderTracker):
         try:
             order = Order(
                 self.ids.next(), self.instrument, side, cmd.quantity, cmd.order_type,
-                limit=limit, stop=stop, tif=cmd.tif,
+                limit=limit, stop=stop, tif=cmd.tif, source=cmd.source,
             )  # fmt: skip
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None
@@ -225,7 +225,7 @@ class OrderManager(OrderTracker):
             bracket = make_bracket(
                 self.ids, self.instrument, side, cmd.quantity, stop_loss=stop_loss,
                 take_profit=target, entry_limit=entry_limit, entry_stop=entry_stop,
-                reference=basis,
+                reference=basis, source=cmd.source,
             )  # fmt: skip
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None
