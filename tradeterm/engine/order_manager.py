@@ -80,7 +80,8 @@ class OrderIntent:
 PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
 BeforeSend = Callable[[Order, str, OrderRole], Awaitable[None]]
 """Awaited with (order, command id, role) before an order goes to the broker (the journal
-commits the intent); when it raises, the order is not sent."""
+commits the intent, whose the order is included: ``Order.source``); when it raises, the order
+is not sent."""
 BRACKET_ROLES = frozenset({OrderRole.ENTRY, OrderRole.TARGET, OrderRole.STOP})
 ESSENTIAL_ROLES = frozenset({OrderRole.KILL})
 """Roles sent even when ``before_send`` fails: the kill switch's flatten must never be held
