@@ -3,7 +3,11 @@ console --strategy`` process holds long 1 for its strategy on the fake gateway, 
 SIGKILL, and a second console on the same journal and gateway takes the strategy's contract
 back as the strategy's: its next target (short 1) leaves the account short 1, not flat (an
 order for the difference from a believed 0) nor long (standing aside behind its own
-contract)."""
+contract).
+
+The same in one process, at the worst moment: the journal records nothing after the strategy's
+order intent (its command's ``signals`` row and every later row lost, as a kill -9 between
+them loses them); the restart still knows the order as the strategy's, from its intent."""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.desk_helpers import Market, session_gone
+from tests.integration.engine_helpers import always_open, gateway_position
+from tests.integration.journal_helpers import query, settings_for
 from tests.integration.kill_helpers import (
     CONSOLE_TOML,
     Console,
@@ -24,6 +31,13 @@ from tests.integration.kill_helpers import (
     wait_for,
 )
 from tests.integration.target_file_strategy import SPEC
+from tests.support.waiting import until
+from tradeterm.domain import Trade
+from tradeterm.engine.events import EngineEvent
+from tradeterm.runtime import open_runtime
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
+from tradeterm.strategies import Intents, Params, Strategy, StrategyContext, TargetPosition
+from tradeterm.strategies.loader import Loaded
 
 ROOT = Path(__file__).resolve().parents[2]  # where the strategy's module is imported from
 
@@ -90,3 +104,59 @@ async def test_a_strategys_long_survives_a_kill_9_and_its_next_target_is_reached
         for console in (first, second):
             if console.proc is not None and console.proc.returncode is None:
                 await console.kill9()
+
+
+class HoldParams(Params):
+    target: int
+
+
+class Hold(Strategy[HoldParams]):
+    """Holds ``target`` contracts, said at every public trade."""
+
+    parameters = HoldParams
+    wants_trades = True
+
+    def on_trade(self, ctx: StrategyContext, trade: Trade) -> Intents:
+        return (TargetPosition(self.params.target, "hold"),)
+
+
+def hold(target: int) -> Loaded:
+    return Loaded("hold", "test:Hold", Hold(HoldParams(target=target)))
+
+
+async def test_a_strategys_order_is_its_own_after_a_kill_right_after_its_intent(
+    still: FakeGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    market = Market(still)
+    settings = settings_for(still.config.port, tmp_path)
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        assert rt.journal is not None
+
+        def lost(event: EngineEvent) -> None:
+            """Every row after the intent's commit is lost, as with a kill -9 then."""
+
+        monkeypatch.setattr(rt.journal, "record", lost)
+        await rt.engine.start()
+        runner = await rt.strategy_runner(hold(1))
+        await runner.start()
+        market.trade(market.bid)
+        await until(lambda: gateway_position(still, market) == 1, "long 1 at IB")
+        await runner.close()
+    await session_gone(still, 1)
+    assert query(tmp_path, "SELECT count(*) FROM signals") == [(0,)]
+    assert query(tmp_path, "SELECT count(*) FROM fills") == [(0,)]
+    assert query(tmp_path, "SELECT state FROM order_intents") == [("open",)]  # nothing after
+
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        runner = await rt.strategy_runner(hold(-1))
+        await runner.start()
+        try:
+            assert runner.position == 1  # its fill, from IB at the reconciliation
+            market.trade(market.bid)
+            await until(lambda: len(runner.signals) == 1, "its signal")
+            assert runner.signals[0].ok, runner.signals[0].outcome  # not standing aside
+            await until(lambda: gateway_position(still, market) == -1, "short 1 at IB")
+        finally:
+            await runner.close()
+    await session_gone(still, 1)

@@ -46,6 +46,7 @@ def make_bracket(
     reference: int | None = None,
     tif: TimeInForce = TimeInForce.DAY,
     exit_tif: TimeInForce = TimeInForce.GTC,
+    source: str = "manual",
 ) -> Bracket:
     """A bracket entering ``side`` for ``quantity`` contracts.
 
@@ -60,7 +61,7 @@ def make_bracket(
     IB's bracket children have fixed prices, so the exits are placed from the entry's price
     as sent (its limit, its stop, the reference), not from its fill: a stop entry that slips
     (a buy filled above its stop) leaves its protective stop further than asked from the fill
-    and its target nearer.
+    and its target nearer. Each leg's ``source`` is who sends the bracket.
     """
     if entry_limit is not None and entry_stop is not None:
         raise InvalidOrderError("a bracket's entry is a limit or a stop, not both")
@@ -80,7 +81,7 @@ def make_bracket(
 
     entry = Order(
         ids.next(), instrument, side, quantity, entry_type, limit=entry_limit, stop=entry_stop,
-        tif=tif,
+        tif=tif, source=source,
     )  # fmt: skip
     oca = f"{entry.client_id}.oca"
     exit_side = side.opposite
@@ -96,6 +97,7 @@ def make_bracket(
             tif=exit_tif,
             parent_id=entry.client_id,
             oca_group=oca,
+            source=source,
         )
     stop = Order(
         ids.next(),
@@ -107,5 +109,6 @@ def make_bracket(
         tif=exit_tif,
         parent_id=entry.client_id,
         oca_group=oca,
+        source=source,
     )
     return Bracket(entry, stop, target)

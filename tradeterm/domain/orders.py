@@ -105,6 +105,9 @@ class Order:
     """Sum of quantity × price (ticks) over the fills applied."""
     reject_reason: str | None = None
     pending_change: OrderChange | None = None
+    source: str = "manual"
+    """Who sent it: ``manual`` or a strategy's name (its command's ``source``); journaled
+    with its intent, before it is sent, so that a fill is never left without its owner."""
 
     def __post_init__(self) -> None:
         if not self.client_id:

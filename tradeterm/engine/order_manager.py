@@ -80,7 +80,8 @@ class OrderIntent:
 PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
 BeforeSend = Callable[[Order, str, OrderRole], Awaitable[None]]
 """Awaited with (order, command id, role) before an order goes to the broker (the journal
-commits the intent); when it raises, the order is not sent."""
+commits the intent, whose the order is included: ``Order.source``); when it raises, the order
+is not sent."""
 BRACKET_ROLES = frozenset({OrderRole.ENTRY, OrderRole.TARGET, OrderRole.STOP})
 ESSENTIAL_ROLES = frozenset({OrderRole.KILL})
 """Roles sent even when ``before_send`` fails: the kill switch's flatten must never be held
@@ -186,7 +187,7 @@ class OrderManager(OrderTracker):
         try:
             order = Order(
                 self.ids.next(), self.instrument, side, cmd.quantity, cmd.order_type,
-                limit=limit, stop=stop, tif=cmd.tif,
+                limit=limit, stop=stop, tif=cmd.tif, source=cmd.source,
             )  # fmt: skip
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None
@@ -225,7 +226,7 @@ class OrderManager(OrderTracker):
             bracket = make_bracket(
                 self.ids, self.instrument, side, cmd.quantity, stop_loss=stop_loss,
                 take_profit=target, entry_limit=entry_limit, entry_stop=entry_stop,
-                reference=basis,
+                reference=basis, source=cmd.source,
             )  # fmt: skip
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None

@@ -5,6 +5,8 @@ Durability rules (what is written when, and what may be lost):
 * **Order intents** are committed by :meth:`Journal.commit_intent`, awaited by the engine
   (``engine.before_send``) before the order goes to the broker: a single-row transaction with
   ``synchronous=FULL`` (fsynced to the WAL). If it cannot be written the order is not sent.
+  The row says whose the order is (``Order.source``: ``manual`` or a strategy's name), so an
+  order IB holds is never without its owner, whatever a kill -9 loses after it.
 * **Critical rows** (order events, fills, commissions, position snapshots, risk events,
   kill-switch events, connection events, commands) go to an unbounded in-memory lane and are
   flushed by the writer task as soon as it can (one transaction per batch). They are never
@@ -66,7 +68,7 @@ from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.risk import RiskTransition
 from tradeterm.engine.types import OrderRole, TradingState
 from tradeterm.journal import rows as R
-from tradeterm.journal.report import SIGNAL_OF_INTENT
+from tradeterm.journal.report import SIGNAL_OF_INTENT, SOURCE_OF_INTENT
 from tradeterm.journal.store import JournalError, WriterLock, prepare
 
 if TYPE_CHECKING:
@@ -467,11 +469,12 @@ class Journal:
         """The client order ids of every order a command of ``source`` (a strategy's name)
         sent, in any session: what a restarted strategy takes as its own (their fills make
         its position, their later fills and updates count for it; ``StrategyRunner``'s
-        ``carried``). An order whose command's signal row was never written (a kill -9 in
-        the moment between the intent and that row) is not among them. Raises
-        ``JournalError``."""
+        ``carried``). Each intent says whose it is (written before its order was sent, so a
+        kill -9 never leaves one without it); an intent of a journal older than that, its
+        command's signal row. Raises ``JournalError``."""
         rows = await self._fetchall(
-            f"SELECT oi.order_id FROM order_intents oi JOIN {SIGNAL_OF_INTENT} WHERE s.source = ?",
+            f"SELECT oi.order_id FROM order_intents oi LEFT JOIN {SIGNAL_OF_INTENT}"
+            f" WHERE {SOURCE_OF_INTENT} = ?",
             (source,),
         )
         return frozenset(str(r[0]) for r in rows)

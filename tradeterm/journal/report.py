@@ -4,8 +4,9 @@ factor, max drawdown and daily Sharpe, per trading day and per strategy (source)
 Rules:
 
 * A trade is a round trip matched first-in first-out over the journal's fills, in execution
-  order. It belongs to the *source* of its opening fill (the command's ``source``: ``manual``
-  or a strategy's name; ``external`` for fills of orders without a journaled intent) and to
+  order. It belongs to the *source* of its opening fill (its order's, journaled with its
+  intent: ``manual`` or a strategy's name, :data:`SOURCE_OF_INTENT`; ``external`` for fills
+  of orders without a journaled intent) and to
   the trading day of its closing fill (CME days: from 17:00 US/Central the day is tomorrow's).
 * Money is exact (``Decimal``): P&L = price difference in ticks x tick x multiplier x
   quantity. A trade carries the commissions of its opening and closing fills (pro rata for
@@ -36,8 +37,20 @@ TRADING_DAYS = 252
 SIGNAL_OF_INTENT = """signals s ON s.id = (
     SELECT max(id) FROM signals WHERE command_id = oi.command_id AND session_id IS oi.session_id)"""
 """The signal row of the command that sent the order intent ``oi`` (its ``source``: ``manual``
-or a strategy's name): the SQL to join ``signals s`` on it, shared by every query that asks
-whose an order was."""
+or a strategy's name): the SQL to join ``signals s`` on it, for :data:`SOURCE_OF_INTENT`."""
+
+SOURCE_OF_INTENT = "coalesce(oi.source, s.source)"
+"""Whose the order of intent ``oi`` was (``manual`` or a strategy's name), with ``signals s``
+joined on :data:`SIGNAL_OF_INTENT`: the source the intent carries (schema 3 on: written with
+it, before the order was sent), else, for an intent written before, its command's signal row's
+(NULL when that row was never written). Shared by every query that asks whose an order was."""
+
+
+def source_of_intent(conn: sqlite3.Connection) -> str:
+    """:data:`SOURCE_OF_INTENT`, or, for a journal read as it is (``open_readonly``) whose
+    intents do not carry their source yet (schema 2 or older), their signal rows'."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(order_intents)")}
+    return SOURCE_OF_INTENT if "source" in columns else "s.source"
 
 
 def trading_day(ts_ns: int) -> dt.date:
@@ -152,7 +165,7 @@ def load_fills(conn: sqlite3.Connection) -> list[FillRow]:
         SELECT f.exec_id, f.ts_ns, f.side, f.quantity, f.price_ticks,
                i.tick, i.multiplier, c.amount,
                CASE WHEN oi.order_id IS NULL THEN 'external'
-                    ELSE coalesce(s.source, 'manual') END
+                    ELSE coalesce({source_of_intent(conn)}, 'manual') END
         FROM fills f
         LEFT JOIN instruments i ON i.con_id = f.con_id
         LEFT JOIN commissions c ON c.exec_id = f.exec_id

@@ -40,7 +40,8 @@ Row = tuple[str, Sequence[Any] | Mapping[str, Any]]
 INSERT_INTENT = (
     "INSERT INTO order_intents (order_id, session_id, command_id, role, con_id, side, quantity,"
     " order_type, limit_ticks, stop_ticks, tif, parent_id, oca_group, created_ns, state,"
-    " status, updated_ns, broker_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'open','PENDING_SUBMIT',?,?)"
+    " status, updated_ns, broker_id, source)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'open','PENDING_SUBMIT',?,?,?)"
 )
 _ORDER_EVENT = (
     "INSERT INTO order_events (ts_ns, order_id, broker_id, perm_id, own, status, side,"
@@ -116,6 +117,7 @@ def intent_row(order: Order, command_id: str, role: str, session_id: int | None,
         order.client_id, session_id, command_id, role, order.instrument.con_id,
         str(order.side), order.quantity, str(order.order_type), order.limit, order.stop,
         str(order.tif), order.parent_id, order.oca_group, now_ns, now_ns, order.broker_id,
+        order.source,
     )  # fmt: skip
 
 

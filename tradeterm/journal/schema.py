@@ -209,7 +209,15 @@ CREATE INDEX intent_fills_intent ON intent_fills (intent_id);
 sides, ``mode`` ``paper`` or ``live`` (a live fill is also in ``fills``; a paper one only
 here). Read by ``report --compare`` (``compare.py``)."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+ALTER TABLE order_intents ADD COLUMN source TEXT;
+"""
+"""Whose an order is (its command's ``source``: ``manual`` or a strategy's name), in the
+intent's own fsynced row: a kill -9 between the intent and its command's ``signals`` row no
+longer leaves an order (and its fills) without its strategy. NULL in the rows written before
+(their owner is their command's signal row: ``report.SOURCE_OF_INTENT``)."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``. Append only; never edit one that
 has shipped."""
 

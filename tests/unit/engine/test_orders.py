@@ -827,6 +827,25 @@ async def test_the_broker_id_is_taken_before_the_intent_is_journaled() -> None:
     assert desk.broker.placed[-1].broker_id == order.broker_id
 
 
+async def test_the_journal_sees_whose_each_order_is_before_it_is_sent() -> None:
+    """The intent committed before an order leaves says whose it is (its command's
+    ``source``), every bracket leg included: nothing written later need say it."""
+    seen: list[tuple[str, str, int]] = []
+
+    async def journal(order: Order, command_id: str, role: str) -> None:
+        seen.append((command_id, order.source, len(sender.broker.placed)))
+
+    sender = Desk(before_send=journal)
+    await sender.om.place(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"), "cmd-1")
+    await sender.om.place(PlaceOrder(Side.BUY, 1, source="sma_cross"), "cmd-2")
+    bracket = PlaceBracket(Side.BUY, 1, 8, 16, entry_limit="4990", source="orb")
+    await sender.om.place_bracket(bracket, "cmd-3", None)
+    assert seen == [
+        ("cmd-1", "manual", 0), ("cmd-2", "sma_cross", 1),
+        ("cmd-3", "orb", 2), ("cmd-3", "orb", 3), ("cmd-3", "orb", 4),
+    ]  # fmt: skip
+
+
 # ---- the engine ------------------------------------------------------------------------------
 
 

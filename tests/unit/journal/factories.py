@@ -14,8 +14,9 @@ from tradeterm.engine.types import OrderRole
 T0 = 1_795_000_000_000_000_000
 
 
-def order(seq: int = 1, side: Side = Side.BUY, qty: int = 1, session: str = "1") -> Order:
-    return Order(f"tt.ES.{session}.{seq:x}", ES, side, qty, OrderType.MARKET)
+def order(seq: int = 1, side: Side = Side.BUY, qty: int = 1, session: str = "1",
+          source: str = "manual") -> Order:  # fmt: skip
+    return Order(f"tt.ES.{session}.{seq:x}", ES, side, qty, OrderType.MARKET, source=source)
 
 
 def updated(o: Order, status: OrderStatus, *, broker_id: int | None = None,

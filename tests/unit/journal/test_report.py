@@ -75,7 +75,7 @@ async def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (6, "cmd-6", "meanrev", Side.BUY, 2, 24000, DAY2 + NS),
     ]
     for seq, command_id, source, side, qty, price, ts in plan:
-        o = order(seq, side, qty)
+        o = order(seq, side, qty, source=source)
         o.submit()
         await j.commit_intent(o, command_id, OrderRole.PLAIN)
         cmd = PlaceOrder(side, qty, source=source)
