@@ -690,11 +690,7 @@ class StrategyCell(Cell):
     async def _setup(self) -> None:
         (self.workdir / "tradeterm.toml").write_text(CONFIG_TOML.format(journal=self.workdir / "j"))
         self.gateway, self.wire, self.master = await open_gateway(7, self.timeline)
-        await self.start_instance()
-        rt = self.instances[-1].rt
-        assert rt is not None
-        self._runner = await rt.strategy_runner(load(STRATEGY_SPEC), equity=EQUITY)
-        await self.runner.start()
+        await self._start_strategy()
         view = await self._until_view(lambda v: v.position != 0 and len(v.working) == 2,
                                       "the strategy's bracket at IB")  # fmt: skip
         self.book_refs = set(view.refs)
@@ -703,18 +699,31 @@ class StrategyCell(Cell):
                        "the strategy's bracket in the engine", SETTLE_S)  # fmt: skip
         self.timeline.add("cell", f"the strategy holds {self.runner.position}, its exits working")
 
+    async def _start_strategy(self) -> None:
+        """A new instance, and the strategy in it as the console starts one (the runtime's
+        runner: what the journal knows of its earlier runs carried)."""
+        await self.start_instance()
+        rt = self.instances[-1].rt
+        assert rt is not None
+        self._runner = await rt.strategy_runner(load(STRATEGY_SPEC), equity=EQUITY)
+        await self.runner.start()
+
     async def _check(self) -> None:
-        assert self.master is not None
-        end = time.monotonic() + 20
-        while True:
-            await super()._check()
-            problems = self.strategy_problems(await self.master.view())
-            if not problems:
-                break
-            if time.monotonic() > end:
-                raise Failed("the strategy's invariants violated:\n  - " + "\n  - ".join(problems))
-            await asyncio.sleep(0.3)
+        await self._strategy_holds()
+        held = self.runner.position
+        await self.runner.close()
+        if unwritten := await self.instances[-1].stop():
+            raise Failed(f"quitting lost journal rows: {unwritten}")
+        await self._start_strategy()
+        self.timeline.add("cell", f"quit and started again: the strategy holds "
+                          f"{self.runner.position}")  # fmt: skip
+        if self.runner.position != held:
+            raise Failed(f"the strategy held {held} when it quit, {self.runner.position} "
+                         "when started again")  # fmt: skip
+        await self._settle()
+        await self._strategy_holds()
         was_active = self.runner.active
+        assert self.master is not None
         kill = await self.engine.kill("matrix")
         self.timeline.add("cell", f"kill switch after the fault: {kill}")
         await hold(self.master, self.workdir / "j", self.engine,
@@ -723,6 +732,20 @@ class StrategyCell(Cell):
         await wait_for(lambda: not self.runner.active, "the kill switch to stop it", SETTLE_S)
         if was_active and "kill switch" not in self.runner.reason:
             raise Failed(f"the kill switch stopped the strategy saying {self.runner.reason!r}")
+
+    async def _strategy_holds(self) -> None:
+        """The invariants of every cell and the strategy's (:meth:`strategy_problems`) read
+        until they hold, at most 20 s."""
+        assert self.master is not None
+        end = time.monotonic() + 20
+        while True:
+            await super()._check()
+            problems = self.strategy_problems(await self.master.view())
+            if not problems:
+                return
+            if time.monotonic() > end:
+                raise Failed("the strategy's invariants violated:\n  - " + "\n  - ".join(problems))
+            await asyncio.sleep(0.3)
 
     def strategy_problems(self, view: GatewayState) -> list[str]:
         """The strategy's invariants that do not hold (see the class notes)."""
@@ -734,12 +757,15 @@ class StrategyCell(Cell):
         elif state not in (StrategyState.STOPPED, StrategyState.FAULTED) or not reason:
             problems.append(f"the strategy is {state} ({reason!r}), not saying why")
         journal = self.workdir / "j"
-        sent = [ids.split(",") for (ids,) in query(journal, SENT, (runner.name,))]
-        orders = {i for ids in sent for i in ids}
-        if sum(map(len, sent)) != len(orders):
+        sent = [(kind, ids.split(",")) for kind, ids in query(journal, SENT, (runner.name,))]
+        orders = {i for _, ids in sent for i in ids}
+        if sum(len(ids) for _, ids in sent) != len(orders):
             problems.append(f"one order in two of its commands: {sent}")
-        owned = sum(q if side == "BUY" else -q
-                    for order_id, side, q in query(journal, FILLS) if order_id in orders)  # fmt: skip
+        fills = [(i, side, q) for i, side, q in query(journal, FILLS) if i in orders]
+        owned = sum(q if side == "BUY" else -q for _, side, q in fills)
+        targets = {i for kind, ids in sent if kind == "PlaceOrder" for i in ids}
+        if len({side for i, side, _ in fills if i in targets}) > 1:  # one overshot, one back
+            problems.append(f"its target orders filled on both sides: {sorted(targets)}")
         if owned != runner.position:
             problems.append(f"the strategy holds {runner.position}, its fills add up to {owned}")
         if within(runner.position, view.position) != runner.position:
@@ -761,6 +787,6 @@ class StrategyCell(Cell):
 
 
 EQUITY = Decimal(100_000)  # its entry sized by the risk rules: 2 contracts at a 40-tick stop
-SENT = ("SELECT order_ids FROM signals WHERE source = ? AND kind IN ('PlaceOrder', "
+SENT = ("SELECT kind, order_ids FROM signals WHERE source = ? AND kind IN ('PlaceOrder', "
         "'PlaceBracket') AND order_ids != ''")  # fmt: skip
 FILLS = "SELECT order_id, side, quantity FROM fills"

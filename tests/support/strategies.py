@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from tradeterm.domain import Bar, Side, Trade
+from tradeterm.domain import Bar, Quote, Side, Trade
 from tradeterm.strategies import (
     Entry,
     EntrySignal,
@@ -59,12 +59,13 @@ class BidsBelow(Strategy[BelowParams]):
 
 class Reverses(Strategy[Params]):
     """The matrix's strategy (tests/reliability): a market bracket (stop 40, target 80) on
-    the first trade it sees; once :meth:`reverse` is called, on every trade after it the
-    reverse of the position it held then, until it holds that (so the runner cancels the
-    bracket's exits first, and a target refused meanwhile is asked for again). The reverse
-    of the last position it held before then: the bracket's exits may have closed it since."""
+    the first trade or quote it sees when flat; once :meth:`reverse` is called, on every trade
+    and quote after it, the reverse of the last position it held before then (the bracket's
+    exits may have closed it since) until it holds that: the runner cancels the bracket's
+    exits first, and a target refused meanwhile is asked for again."""
 
     wants_trades: ClassVar[bool] = True
+    wants_quotes: ClassVar[bool] = True
 
     def __init__(self, params: Params) -> None:
         super().__init__(params)
@@ -77,9 +78,16 @@ class Reverses(Strategy[Params]):
         self.reversing = True
 
     def on_trade(self, ctx: StrategyContext, trade: Trade) -> Intents:
+        return self._act(ctx)
+
+    def on_quote(self, ctx: StrategyContext, quote: Quote) -> Intents:
+        return self._act(ctx)
+
+    def _act(self, ctx: StrategyContext) -> Intents:
         if not self.entered:
             self.entered = True
-            return (EntrySignal(Side.BUY, Entry.market(), 40, 80, "the matrix's entry"),)
+            if not ctx.position:  # not started again holding its position
+                return (EntrySignal(Side.BUY, Entry.market(), 40, 80, "the matrix's entry"),)
         if not self.reversing:
             self.held = ctx.position or self.held
             return ()
