@@ -275,8 +275,8 @@ STRATEGY_GUARANTEE = (
     "a strategy trading through the fault (a market bracket, then the reverse of its "
     "position as a target): its position is its fills' and within the account's, no exit of "
     "its brackets left behind its position, every order of ours at IB sent by one of its "
-    "intents, once; running and at its target, or stopped saying why; then the kill switch "
-    "brings IB flat and stops it"
+    "intents, once; running and at its target, or stopped saying why; quit and started "
+    "again, it holds the same position; then the kill switch brings IB flat and stops it"
 )
 
 
