@@ -19,6 +19,9 @@ A cell (:meth:`Cell.run`):
 5. the invariants are read until they hold; if they never do, or a wait times out, the cell
    fails with what is wrong and the timeline of what was sent and what came back.
 
+The strategy column (:class:`StrategyCell`) has a strategy's bracket instead of the book and
+its reversal as the action, and checks the strategy's own invariants and a kill switch after.
+
 Restart and quit end the instance (a console killed with SIGKILL; an instance quitting as
 ``q`` does) and start a new one on the same journal during the fault; the new one is checked.
 """
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.engine_helpers import TODAY, always_open
-from tests.integration.journal_helpers import GatewayState, read_journal
+from tests.integration.journal_helpers import GatewayState, query, read_journal
 from tests.integration.kill_helpers import CONSOLE_TOML, Console, Failed, wait_for
 from tests.reliability.observe import (
     OURS,
@@ -44,8 +47,10 @@ from tests.reliability.observe import (
     Master,
     Timeline,
     Wire,
+    orphans,
     violations,
 )
+from tests.support.strategies import Reverses
 from tradeterm.broker.port import BrokerError, ConnectError, ConnectionState
 from tradeterm.config import load_settings
 from tradeterm.console import parse_command
@@ -59,8 +64,12 @@ from tradeterm.engine.commands import (
     PlaceBracket,
 )
 from tradeterm.engine.engine import Engine
+from tradeterm.engine.strategy_carry import within
+from tradeterm.engine.strategy_runner import StrategyRunner
+from tradeterm.engine.types import StrategyState
 from tradeterm.runtime import ModeError, Runtime, open_runtime
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+from tradeterm.strategies.loader import load
 
 MASTER = 99
 RATE = 20.0  # synthetic market events a second: data flows, prices barely move
@@ -262,6 +271,27 @@ async def _quit(cell: Cell) -> None:
     await cell.start_instance()
 
 
+STRATEGY_GUARANTEE = (
+    "a strategy trading through the fault (a market bracket, then the reverse of its "
+    "position as a target): its position is its fills' and within the account's, no exit of "
+    "its brackets left behind its position, every order of ours at IB sent by one of its "
+    "intents, once; running and at its target, or stopped saying why; quit and started "
+    "again, it holds the same position; then the kill switch brings IB flat and stops it"
+)
+
+
+async def _reverse(cell: Cell) -> None:
+    """The strategy reverses: its next trade makes a target that cancels its bracket's exits
+    first (returns once that intent was applied, so ``before`` catches its first request)."""
+    assert isinstance(cell, StrategyCell)
+    runner = cell.runner
+    signals = len(runner.signals)
+    cell.strategy.reverse()
+    await wait_for(lambda: len(runner.signals) > signals or not runner.active,
+                   "the strategy's reversal", SETTLE_S)  # fmt: skip
+    cell.result = runner.signals[-1] if len(runner.signals) > signals else runner.reason
+
+
 ACTIONS = [
     Action("kill", "HALTED, flat at IB, nothing of ours working, one close at most", _kill,
            lambda cell: Expect(flat=True, trading_state="HALTED", new_orders=(0, 1),
@@ -278,11 +308,9 @@ ACTIONS = [
     Action("restart", "kill -9 and a new instance: everything found again, nothing twice",
            _restart, console=True),
     Action("quit", "a new instance finds everything again, nothing twice", _quit),
+    Action("strategy", STRATEGY_GUARANTEE, _reverse,
+           lambda cell: Expect(new_orders=tuple(range(4)), new_type="MKT")),
 ]  # fmt: skip
-STRATEGY = (
-    "the matrix does not run a strategy yet (issue 15; the runner's faults: "
-    "tests/unit/engine/test_strategy_runner.py)"
-)
 NOT_APPLICABLE = {
     ("reject", "modify"): "the gateway's reject fault refuses new orders; a modification is "
     "not one (refused modifications: tests/unit/engine/test_orders.py)",
@@ -296,7 +324,7 @@ KNOWN_FAILURES: dict[tuple[str, str, str], str] = {}
 
 
 def cells() -> list[tuple[Fault, str, Action]]:
-    """Every (fault, timing, action) of the matrix, the strategy column aside."""
+    """Every (fault, timing, action) of the matrix."""
     out = []
     for fault in FAULTS:
         for timing in ("during", "before") if fault.before else ("during",):
@@ -313,8 +341,8 @@ def not_applicable(fault: Fault, timing: str, action: Action) -> str | None:
 
 def readme_table() -> str:
     """The matrix as the README shows it (``test_matrix`` checks that it does)."""
-    head = "| fault | " + " | ".join(a.name for a in ACTIONS) + " | strategy |"
-    lines = [head, "|---" * (len(ACTIONS) + 2) + "|"]
+    head = "| fault | " + " | ".join(a.name for a in ACTIONS) + " |"
+    lines = [head, "|---" * (len(ACTIONS) + 1) + "|"]
     notes: list[str] = []
     known: list[str] = []
     for fault in FAULTS:
@@ -329,11 +357,11 @@ def readme_table() -> str:
             if why not in notes:
                 notes.append(why)
             row.append(f"n/a ({notes.index(why) + 1})")
-        lines.append(f"| `{fault.name}`: {fault.text} | " + " | ".join(row) + " | n/a (0) |")
+        lines.append(f"| `{fault.name}`: {fault.text} | " + " | ".join(row) + " |")
     lines += ["", "What each action promises, on top of the invariants every cell checks:", ""]
     lines += ["| action | guaranteed |", "|---|---|"]
     lines += [f"| {a.name} | {a.guarantee} |" for a in ACTIONS]
-    lines += ["", f"n/a (0): {STRATEGY}."]
+    lines += [""]
     lines += [f"n/a ({i}): {why}." for i, why in enumerate(notes, 1)]
     lines += [f"known failure (x{i}, an xfail that must fail): {why}."
               for i, why in enumerate(known, 1)]  # fmt: skip
@@ -524,7 +552,7 @@ class Cell(OnGateway):
             await self._settle()
             await self._check()
         except (Failed, TimeoutError) as exc:
-            raise Failed(f"{self.name}: {exc or 'timed out'}\n"
+            raise Failed(f"{self.name}: {str(exc) or 'timed out'}\n"
                          f"timeline (s since the cell began):\n{self.timeline.render()}") from None  # fmt: skip
         finally:
             await self._teardown()
@@ -622,3 +650,143 @@ class Cell(OnGateway):
             self.master.close()
         if self.gateway is not None:
             await self.gateway.stop()
+
+
+# ---- the strategy column --------------------------------------------------------------------
+
+STRATEGY_SPEC = "tests.support.strategies:Reverses"
+
+
+def make_cell(fault: Fault, timing: str, action: Action, workdir: Path) -> Cell:
+    """The cell of ``action``'s column (the strategy's has its own setup and checks)."""
+    kind = StrategyCell if action.name == "strategy" else Cell
+    return kind(fault, timing, action, workdir)
+
+
+@dataclass
+class StrategyCell(Cell):
+    """A cell of the strategy column: no book of the trader's; the strategy (``Reverses``) runs
+    in the instance and holds a market bracket (its stop and target working); the action is
+    its reversal (a target that cancels the exits first, asked for again on each trade until
+    reached). Besides the invariants every cell checks (:meth:`strategy_problems`): its
+    position is what its own fills add up to and within the account's, no exit of its brackets
+    works behind its position, every order of ours at IB is one its intents sent, it is
+    running and at its target or stopped saying why; then the kill switch brings IB flat and
+    stops it."""
+
+    _runner: StrategyRunner | None = None
+
+    @property
+    def runner(self) -> StrategyRunner:
+        assert self._runner is not None
+        return self._runner
+
+    @property
+    def strategy(self) -> Reverses:
+        strategy = self.runner.strategy
+        assert isinstance(strategy, Reverses)
+        return strategy
+
+    async def _setup(self) -> None:
+        (self.workdir / "tradeterm.toml").write_text(CONFIG_TOML.format(journal=self.workdir / "j"))
+        self.gateway, self.wire, self.master = await open_gateway(7, self.timeline)
+        await self._start_strategy()
+        view = await self._until_view(lambda v: v.position != 0 and len(v.working) == 2,
+                                      "the strategy's bracket at IB")  # fmt: skip
+        self.book_refs = set(view.refs)
+        await wait_for(lambda: self.runner.position == self.strategy.held == view.position
+                       and len(self.engine.snapshot().orders) == 2,
+                       "the strategy's bracket in the engine", SETTLE_S)  # fmt: skip
+        self.timeline.add("cell", f"the strategy holds {self.runner.position}, its exits working")
+
+    async def _start_strategy(self) -> None:
+        """A new instance, and the strategy in it as the console starts one (the runtime's
+        runner: what the journal knows of its earlier runs carried)."""
+        await self.start_instance()
+        rt = self.instances[-1].rt
+        assert rt is not None
+        self._runner = await rt.strategy_runner(load(STRATEGY_SPEC), equity=EQUITY)
+        await self.runner.start()
+
+    async def _check(self) -> None:
+        await self._strategy_holds()
+        held = self.runner.position
+        await self.runner.close()
+        if unwritten := await self.instances[-1].stop():
+            raise Failed(f"quitting lost journal rows: {unwritten}")
+        await self._start_strategy()
+        self.timeline.add("cell", f"quit and started again: the strategy holds "
+                          f"{self.runner.position}")  # fmt: skip
+        if self.runner.position != held:
+            raise Failed(f"the strategy held {held} when it quit, {self.runner.position} "
+                         "when started again")  # fmt: skip
+        await self._settle()
+        await self._strategy_holds()
+        was_active = self.runner.active
+        assert self.master is not None
+        kill = await self.engine.kill("matrix")
+        self.timeline.add("cell", f"kill switch after the fault: {kill}")
+        await hold(self.master, self.workdir / "j", self.engine,
+                   Expect(flat=True, trading_state="HALTED", new_orders=tuple(range(6)),
+                          new_type="MKT"), self.book_refs, self.timeline)  # fmt: skip
+        await wait_for(lambda: not self.runner.active, "the kill switch to stop it", SETTLE_S)
+        if was_active and "kill switch" not in self.runner.reason:
+            raise Failed(f"the kill switch stopped the strategy saying {self.runner.reason!r}")
+
+    async def _strategy_holds(self) -> None:
+        """The invariants of every cell and the strategy's (:meth:`strategy_problems`) read
+        until they hold, at most 20 s."""
+        assert self.master is not None
+        end = time.monotonic() + 20
+        while True:
+            await super()._check()
+            problems = self.strategy_problems(await self.master.view())
+            if not problems:
+                return
+            if time.monotonic() > end:
+                raise Failed("the strategy's invariants violated:\n  - " + "\n  - ".join(problems))
+            await asyncio.sleep(0.3)
+
+    def strategy_problems(self, view: GatewayState) -> list[str]:
+        """The strategy's invariants that do not hold (see the class notes)."""
+        runner, target, problems = self.runner, self.strategy.target, []
+        state, reason = runner.state, runner.reason
+        if state is StrategyState.RUNNING:
+            if target is not None and runner.position != target:
+                problems.append(f"the strategy runs holding {runner.position}, its target {target}")
+        elif state not in (StrategyState.STOPPED, StrategyState.FAULTED) or not reason:
+            problems.append(f"the strategy is {state} ({reason!r}), not saying why")
+        journal = self.workdir / "j"
+        sent = [(kind, ids.split(",")) for kind, ids in query(journal, SENT, (runner.name,))]
+        orders = {i for _, ids in sent for i in ids}
+        if sum(len(ids) for _, ids in sent) != len(orders):
+            problems.append(f"one order in two of its commands: {sent}")
+        fills = [(i, side, q) for i, side, q in query(journal, FILLS) if i in orders]
+        owned = sum(q if side == "BUY" else -q for _, side, q in fills)
+        targets = {i for kind, ids in sent if kind == "PlaceOrder" for i in ids}
+        if len({side for i, side, _ in fills if i in targets}) > 1:  # one overshot, one back
+            problems.append(f"its target orders filled on both sides: {sorted(targets)}")
+        if owned != runner.position:
+            problems.append(f"the strategy holds {runner.position}, its fills add up to {owned}")
+        if within(runner.position, view.position) != runner.position:
+            problems.append(f"the strategy holds {runner.position}, the account {view.position}")
+        working = [o for o in view.orders if o.working and o.ref in orders]
+        problems += [f"an exit of its bracket works behind its position {runner.position}: "
+                     f"{o.ref} {o.action} {o.order_type}"
+                     for o in orphans(working, runner.position)]  # fmt: skip
+        strays = {o.ref for o in view.orders if o.ref.startswith(OURS)} - orders
+        if strays:
+            problems.append(f"orders at IB that no intent of the strategy sent: {sorted(strays)}")
+        return problems
+
+    async def _teardown(self) -> None:
+        if self._runner is not None:
+            with contextlib.suppress(Exception):
+                await self._runner.close()
+        await super()._teardown()
+
+
+EQUITY = Decimal(100_000)  # its entry sized by the risk rules: 2 contracts at a 40-tick stop
+SENT = ("SELECT kind, order_ids FROM signals WHERE source = ? AND kind IN ('PlaceOrder', "
+        "'PlaceBracket') AND order_ids != ''")  # fmt: skip
+FILLS = "SELECT order_id, side, quantity FROM fills"

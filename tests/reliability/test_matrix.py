@@ -10,12 +10,11 @@ import pytest
 from tests.reliability.harness import (
     FAULTS,
     KNOWN_FAILURES,
-    STRATEGY,
     Action,
-    Cell,
     Failed,
     Fault,
     cells,
+    make_cell,
     not_applicable,
     readme_table,
 )
@@ -37,16 +36,11 @@ async def test_cell(fault: Fault, timing: str, action: Action, tmp_path: Path) -
         pytest.skip(f"n/a: {why}")
     failure = None
     try:
-        await Cell(fault, timing, action, tmp_path).run()
+        await make_cell(fault, timing, action, tmp_path).run()
     except Failed as exc:
         failure = str(exc)
     if failure is not None:
         pytest.fail(failure, pytrace=False)
-
-
-@pytest.mark.parametrize("fault", [pytest.param(f, id=f.name) for f in FAULTS])
-def test_strategy_trading(fault: Fault) -> None:
-    pytest.skip(f"n/a: {STRATEGY}")
 
 
 def test_the_matrix_covers_every_fault_the_gateway_injects() -> None:

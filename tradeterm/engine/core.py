@@ -15,7 +15,7 @@ orders they sent and never saw finished.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from decimal import Decimal
 
 from tradeterm.broker.port import (
@@ -31,6 +31,7 @@ from tradeterm.config import RiskConfig
 from tradeterm.domain import ClientOrderIds, Fill, Instrument, Side
 from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
 from tradeterm.engine.calendar import SessionCalendar
+from tradeterm.engine.commands import PlaceOrder, Refused
 from tradeterm.engine.events import (
     BarsChanged,
     EngineEvent,
@@ -117,10 +118,23 @@ class TradingCore:
             return f"restarted {risk.state} ({risk.state_reason}): finishing the kill"
         return None
 
-    def risk_context(self) -> RiskContext:
-        """What the risk manager checks an order against, now."""
+    def refusal(self, cmd: PlaceOrder, without: Collection[str] = ()) -> str | None:
+        """Why ``cmd`` would be refused now by the checks placing it applies, counted as if
+        the orders ``without`` names (client ids) were gone; None: it would go (IB may still
+        reject it). A strategy asks before it cancels its exits for a target: refused after
+        them, the order would leave the position without its stop."""
+        try:
+            intent = self.orders.plain_intent(cmd, without)
+        except Refused as exc:
+            return str(exc)
+        context = self.risk_context(without)
+        return self.orders.refusal(intent, (lambda i: self.risk.check(i, context),))
+
+    def risk_context(self, without: Collection[str] = ()) -> RiskContext:
+        """What the risk manager checks an order against, now (the orders ``without`` names
+        left out of the working ones)."""
         quote, last = self.market.quote, self.market.last
-        working = self.orders.working()
+        working = [o for o in self.orders.working() if o.client_id not in without]
         link = self._link
         state, degraded = link.state, link.degraded()
         if state in CONNECTED:  # a broken HMDS farm is no reason to stop; stale data is

@@ -9,7 +9,7 @@ kill switch's sequence without the halt, as the disconnect policy "flatten" runs
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from tradeterm.broker.port import Broker, BrokerError
 from tradeterm.engine.commands import (
@@ -31,6 +31,9 @@ from tradeterm.engine.events import CommandDone, EngineEvent
 from tradeterm.engine.kill import KillSwitch
 
 log = logging.getLogger(__name__)
+
+KILL_RUNNING = "the kill switch is running: nothing else is sent until it ends"
+NOT_STARTED = "the engine has not started"
 
 
 class CommandDispatcher:
@@ -62,7 +65,7 @@ class CommandDispatcher:
         command_id = f"cmd-{self._count}"
         try:
             if self._kill_switch.running:
-                raise Refused("the kill switch is running: nothing else is sent until it ends")
+                raise Refused(KILL_RUNNING)
             order_ids = await self._run(command, command_id)
             result = CommandResult(command_id, command, True, order_ids=order_ids)
         except Refused as exc:
@@ -75,10 +78,18 @@ class CommandDispatcher:
         self._publish(CommandDone(result))
         return result
 
+    def refusal(self, command: PlaceOrder, without: Collection[str] = ()) -> str | None:
+        """Why :meth:`submit` would refuse ``command`` now, the orders ``without`` names
+        counted as gone (``TradingCore.refusal``); None: it would go."""
+        core = self._core()
+        if self._kill_switch.running:
+            return KILL_RUNNING
+        return NOT_STARTED if core is None else core.refusal(command, without)
+
     async def _run(self, command: Command, command_id: str) -> tuple[str, ...]:
         core = self._core()
         if core is None:
-            raise Refused("the engine has not started")
+            raise Refused(NOT_STARTED)
         orders = core.orders
         match command:
             case PlaceOrder():

@@ -43,7 +43,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from decimal import Decimal
 
 from tradeterm.broker.port import (
@@ -67,7 +67,7 @@ from tradeterm.config import MarketConfig
 from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument
 from tradeterm.engine.bar_builder import BarBuilder
 from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
-from tradeterm.engine.commands import Command, CommandResult
+from tradeterm.engine.commands import Command, CommandResult, PlaceOrder
 from tradeterm.engine.connectivity import Connectivity
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.dispatch import CommandDispatcher
@@ -299,6 +299,11 @@ class Engine:
             stream.close()
 
     # ---- commands ------------------------------------------------------------------------
+
+    def refusal(self, command: PlaceOrder, without: Collection[str] = ()) -> str | None:
+        """Why :meth:`submit` would refuse ``command`` now, were the orders ``without`` names
+        gone (``dispatch.py``); None: it would go (IB may still reject it)."""
+        return self.dispatcher.refusal(command, without)
 
     async def submit(self, command: Command) -> CommandResult:
         """Carry out ``command`` (``dispatch.py``); the result (also published as

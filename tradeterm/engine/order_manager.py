@@ -23,7 +23,7 @@ each cancel once per connection) that a split would scatter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from tradeterm.broker.port import (
@@ -133,11 +133,13 @@ class OrderManager(OrderTracker):
             raise Refused(f"not a price: {price!r}") from None
         return _above_zero(ticks, f"price {price}")
 
-    def is_entry(self, side: Side, quantity: int) -> bool:
+    def is_entry(self, side: Side, quantity: int, without: Collection[str] = ()) -> bool:
         """Whether an order could grow (or flip) the position, counting the orders already
-        working on the same side as if they filled."""
+        working on the same side (but those ``without`` names) as if they filled."""
         position = self._position()
-        same_side = sum(o.remaining for o in self.working() if o.side is side)
+        same_side = sum(
+            o.remaining for o in self.working() if o.side is side and o.client_id not in without
+        )
         return not position.reduces(side, quantity + same_side)
 
     def _check_bracket_entry(self, side: Side, quantity: int) -> None:
@@ -164,30 +166,38 @@ class OrderManager(OrderTracker):
         )
 
     def _check(self, intent: OrderIntent) -> None:
+        reason = self.refusal(intent, self._checks)
+        if reason:
+            raise Refused(reason)
+
+    def refusal(self, intent: OrderIntent, checks: Iterable[PreTradeCheck]) -> str | None:
+        """Why ``intent`` is refused by this manager's own rules and ``checks``; None: not."""
         if intent.quantity <= 0:
-            raise Refused(f"quantity must be positive, got {intent.quantity}")
+            return f"quantity must be positive, got {intent.quantity}"
         if intent.entry and self.blocked:
-            raise Refused(f"new entries are blocked: {self.blocked}")
-        for check in self._checks:
-            reason = check(intent)
-            if reason:
-                raise Refused(reason)
+            return f"new entries are blocked: {self.blocked}"
+        return next((reason for check in checks if (reason := check(intent))), None)
+
+    def plain_intent(self, cmd: PlaceOrder, without: Collection[str] = ()) -> OrderIntent:
+        """What the checks see of ``cmd`` (an entry or not, counted without the orders
+        ``without`` names); raises :class:`Refused` for a price that is not one."""
+        side = cmd.side
+        limit = self.ticks(cmd.limit, side) if cmd.limit is not None else None
+        stop = self.ticks(cmd.stop, side) if cmd.stop is not None else None
+        return OrderIntent(
+            side, cmd.quantity, cmd.order_type, limit, stop,
+            self.is_entry(side, cmd.quantity, without), cmd.source, cmd.resting,
+        )  # fmt: skip
 
     # ---- commands ----------------------------------------------------------------------------
 
     async def place(self, cmd: PlaceOrder, command_id: str) -> tuple[str, ...]:
-        side = cmd.side
-        limit = self.ticks(cmd.limit, side) if cmd.limit is not None else None
-        stop = self.ticks(cmd.stop, side) if cmd.stop is not None else None
-        intent = OrderIntent(
-            side, cmd.quantity, cmd.order_type, limit, stop,
-            self.is_entry(side, cmd.quantity), cmd.source, cmd.resting,
-        )  # fmt: skip
+        intent = self.plain_intent(cmd)
         self._check(intent)
         try:
             order = Order(
-                self.ids.next(), self.instrument, side, cmd.quantity, cmd.order_type,
-                limit=limit, stop=stop, tif=cmd.tif, source=cmd.source,
+                self.ids.next(), self.instrument, cmd.side, cmd.quantity, cmd.order_type,
+                limit=intent.limit, stop=intent.stop, tif=cmd.tif, source=cmd.source,
             )  # fmt: skip
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None

@@ -17,7 +17,9 @@ the hooks' containment, intents into commands) is kept beside that state.
   target and the position the strategy owns (its fills) plus its market orders still working
   (a reversal is one order); a target that reduces, closes or reverses a position its
   brackets protect first cancels their exits and waits for IB to end them (an exit left
-  working would open a position when it fills later). ``EntrySignal``: one native bracket
+  working would open a position when it fills later), unless the engine would refuse its
+  order: then nothing is cancelled (refused after the cancels, it would leave the position
+  without its stop). ``EntrySignal``: one native bracket
   (``PlaceBracket``) with the signal's stop and target in ticks, a market, limit or stop
   entry (a stop entry's exits are priced from its stop price: see ``PlaceBracket``), sized by
   the risk rules: ``risk_per_trade_pct`` of the account's equity (``Engine.account_values``'
@@ -596,7 +598,9 @@ class StrategyRunner:
         market order closes the position while the old stop and target still work, and the
         first of them to fill opens a position nobody asked for. An exit that fills meanwhile
         counts (the order is for what is left). Says what it cancelled; refuses the intent,
-        exits kept, when they have not ended within ``EXIT_WAIT_S``."""
+        exits kept, when the engine would refuse its order (asked first: refused after the
+        cancels, it would leave the position without its stop) or they have not ended within
+        ``EXIT_WAIT_S``."""
         orders, held = self.engine.orders, self.position
         if not isinstance(intent, TargetPosition) or orders is None or not held:
             return ""
@@ -610,6 +614,10 @@ class StrategyRunner:
         if not exits:
             return ""
         ids = {o.client_id for o in exits}
+        command = self._command(intent)
+        why = self.engine.refusal(command, ids) if isinstance(command, PlaceOrder) else None
+        if why:
+            raise _NotSent(f"{why}: nothing sent, its exits kept")
         for order in exits:
             await self.engine.submit(CancelOrder(order.client_id))
         loop = asyncio.get_running_loop()

@@ -508,6 +508,40 @@ async def test_a_flat_target_sends_nothing_when_an_exit_filled_while_it_was_canc
     assert len(desk.broker.placed) == 3  # already flat: no order, no accidental short
 
 
+class EnterThenReverse(Strategy[Params]):
+    """Enters long 1 with a bracket, then wants short 1 at the next bar it holds the long."""
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        if ctx.position:
+            return (TargetPosition(-ctx.position, "reverse"),)
+        return (EntrySignal(Side.BUY, Entry.market(), 8, 16, "first bar"),)
+
+
+async def test_a_target_the_engine_would_refuse_keeps_the_brackets_exits() -> None:
+    """The reversal (SELL 2) is above max_order_qty: refused. Had its exits been cancelled
+    first, the long would be left without its stop (the matrix's strategy column)."""
+    async with open_desk(MarketConfig(risk=RiskConfig(max_order_qty=1))) as desk:
+        runner = await desk.runner(strategy(EnterThenReverse, "rev"))
+        desk.close_bar(PX_5000)
+        desk.close_bar(PX_5000)
+        await until(lambda: len(desk.broker.placed) == 3, "the bracket")
+        desk.fill(desk.broker.placed[0])
+        await until(lambda: runner.position == 1, "the entry filled")
+        desk.close_bar(PX_5000)
+
+        def answered() -> bool:  # IB ends the exits once cancelled (before the fix, they were)
+            if len(desk.broker.cancelled) == 2 and not desk.of(StrategySignal)[1:]:
+                exits = desk.broker.placed[1:]
+                desk.broker.push(*(ended(p, OrderStatus.CANCELLED, desk.clock.now) for p in exits))
+            return any(s.reason == "reverse" for s in desk.of(StrategySignal))
+
+        await until(answered, "the reversal's signal")
+        (signal,) = [s for s in desk.of(StrategySignal) if s.reason == "reverse"]
+        assert not signal.ok and "above the maximum of 1" in signal.outcome, signal
+        assert desk.broker.cancelled == []  # the stop and target still protect the long
+        assert len(runner.view().orders) == 2
+
+
 class Scripted(Strategy[Params]):
     """Holds the next of ``targets`` at each bar (then the last), noting how many bars of
     history each call saw."""
