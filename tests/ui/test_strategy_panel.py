@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import RichLog
 
 from tests.ui.helpers import Market, ladder, make_app, ready, settings, settle
 from tests.ui.test_layout import cut_lines
@@ -125,6 +126,19 @@ async def test_the_ladder_marks_the_strategys_orders_apart_from_manual_ones() ->
         await settle(pilot, app, lambda: lad.data is not None and entry not in lad.data.buys,
                      "its orders cancelled")  # fmt: skip
         assert lad.data is not None and lad.data.buys[cursor] == "1L"
+
+
+async def test_the_log_says_how_a_sent_entry_was_sized_the_panel_only_that_it_was_sent() -> None:
+    cfg = settings(**{"markets.ES.risk.risk_per_trade_pct": 0.01})
+    app = make_app(cfg, strategy=load(BELOW, []))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await entered(pilot, app)
+        await settle(pilot, app, lambda: "sent (4 under)" in panel(app).shown, "the panel")
+        assert "sized" not in panel(app).shown
+        log = app.screen.query_one("#log", RichLog)
+        words = " ".join(" ".join(strip.text.split()) for strip in log.lines)
+        assert "(4 under): sent: " in words
+        assert "sized 1: 0.01% of the account's net liquidation 1000000" in words
 
 
 async def test_without_a_strategy_the_panel_folds_away_and_its_keys_say_so() -> None:

@@ -34,13 +34,17 @@ def fit_name(name: str, width: int) -> str:
     return name if not width or len(name) <= width else "…" + name[len(name) - max(width, 2) + 1 :]
 
 
-def outcome(signal: StrategySignal) -> str:
+def outcome(signal: StrategySignal, *, full: bool = False) -> str:
     """What became of a signal in a few words: ``sent`` (its orders are on the ladder and in
     the orders panel), or the runner's words (``not sent: paused``, ``not sent: standing
-    aside...``, ``already at the target: nothing sent``)."""
+    aside...``, ``already at the target: nothing sent``). ``full`` (the log): a sent signal
+    with the runner's words too, its order ids and how an entry was sized, too long for the
+    panel's few columns."""
     if not signal.ok:
         return f"not sent: {signal.outcome}"
-    return "sent" if signal.command_id else signal.outcome
+    if not signal.command_id:
+        return signal.outcome
+    return f"sent: {signal.outcome}" if full else "sent"
 
 
 def signal_lines(signal: StrategySignal, width: int, *, roomy: bool) -> list[str]:
