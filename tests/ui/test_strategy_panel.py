@@ -54,7 +54,7 @@ async def test_the_panel_shows_state_parameters_position_and_each_signal_with_it
         first = text.split("\n", 1)[0]  # the name cut to the panel's width, its class kept
         assert first.startswith("STRATEGY …") and first.endswith(":LongAtStart RUNNING")
         assert len(first) <= shown.content_size.width and "no parameters" in text
-        assert "target quantity=1" in text and "sent (long from the start)" in text
+        assert "target quantity=1" in text and "sent 1 (long from the start)" in text
         assert "real +0.00" in text and "open " in text
         assert "g start  p pause  e stop" in text
 
@@ -128,16 +128,16 @@ async def test_the_ladder_marks_the_strategys_orders_apart_from_manual_ones() ->
         assert lad.data is not None and lad.data.buys[cursor] == "1L"
 
 
-async def test_the_log_says_how_a_sent_entry_was_sized_the_panel_only_that_it_was_sent() -> None:
+async def test_the_panel_shows_a_sent_entrys_size_the_log_how_it_was_sized() -> None:
     cfg = settings(**{"markets.ES.risk.risk_per_trade_pct": 0.01})
     app = make_app(cfg, strategy=load(BELOW, []))
     async with app.run_test(size=(120, 40)) as pilot:
         await entered(pilot, app)
-        await settle(pilot, app, lambda: "sent (4 under)" in panel(app).shown, "the panel")
+        await settle(pilot, app, lambda: "sent 1 (4 under)" in panel(app).shown, "the panel")
         assert "sized" not in panel(app).shown
         log = app.screen.query_one("#log", RichLog)
         words = " ".join(" ".join(strip.text.split()) for strip in log.lines)
-        assert "(4 under): sent: " in words
+        assert "(4 under): sent 1: " in words
         assert "sized 1: 0.01% of the account's net liquidation 1000000" in words
 
 

@@ -35,16 +35,17 @@ def fit_name(name: str, width: int) -> str:
 
 
 def outcome(signal: StrategySignal, *, full: bool = False) -> str:
-    """What became of a signal in a few words: ``sent`` (its orders are on the ladder and in
-    the orders panel), or the runner's words (``not sent: paused``, ``not sent: standing
-    aside...``, ``already at the target: nothing sent``). ``full`` (the log): a sent signal
-    with the runner's words too, its order ids and how an entry was sized, too long for the
-    panel's few columns."""
+    """What became of a signal in a few words: ``sent 2`` (its contracts; its orders are on
+    the ladder and in the orders panel), or the runner's words (``not sent: paused``, ``not
+    sent: standing aside...``, ``already at the target: nothing sent``). ``full`` (the log):
+    a sent signal with the runner's words too, its order ids and how an entry was sized, too
+    long for the panel's few columns."""
     if not signal.ok:
         return f"not sent: {signal.outcome}"
     if not signal.command_id:
         return signal.outcome
-    return f"sent: {signal.outcome}" if full else "sent"
+    sent = f"sent {signal.quantity}" if signal.quantity else "sent"
+    return f"{sent}: {signal.outcome}" if full else sent
 
 
 def signal_lines(signal: StrategySignal, width: int, *, roomy: bool) -> list[str]:
