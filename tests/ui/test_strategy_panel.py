@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import RichLog
 
 from tests.ui.helpers import Market, ladder, make_app, ready, settings, settle
 from tests.ui.test_layout import cut_lines
@@ -29,9 +30,13 @@ def state(app: TradingApp) -> StrategyState | None:
 
 
 async def entered(pilot: Pilot[Any], app: TradingApp) -> Market:
-    """Ready, and BidsBelow's bracket working: its entry 4 ticks under a trade printed now."""
+    """Ready, and BidsBelow's bracket working: its entry 4 ticks under a trade printed now,
+    sized by the account's equity (known before the trade: the default quantity otherwise)."""
     market = await ready(pilot, app)
     await settle(pilot, app, lambda: state(app) is StrategyState.RUNNING, "the strategy running")
+    engine = app.engine
+    assert engine is not None
+    await settle(pilot, app, lambda: engine.account_values is not None, "the account's equity")
     market.trade(market.bid)
     lad = ladder(app)
     await settle(pilot, app, lambda: lad.data is not None and market.bid - 4 in lad.data.buys,
@@ -46,8 +51,10 @@ async def test_the_panel_shows_state_parameters_position_and_each_signal_with_it
         shown = panel(app)
         await settle(pilot, app, lambda: "pos +1" in shown.shown, "its long in the panel")
         text = shown.shown
-        assert f"STRATEGY {LONG} RUNNING" in text and "no parameters" in text
-        assert "target quantity=1" in text and "sent (long from the start)" in text
+        first = text.split("\n", 1)[0]  # the name cut to the panel's width, its class kept
+        assert first.startswith("STRATEGY …") and first.endswith(":LongAtStart RUNNING")
+        assert len(first) <= shown.content_size.width and "no parameters" in text
+        assert "target quantity=1" in text and "sent 1 (long from the start)" in text
         assert "real +0.00" in text and "open " in text
         assert "g start  p pause  e stop" in text
 
@@ -96,7 +103,10 @@ async def test_the_keys_start_pause_and_stop_it_start_only_armed() -> None:
 
 
 async def test_the_ladder_marks_the_strategys_orders_apart_from_manual_ones() -> None:
-    app = make_app(strategy=load(BELOW, []))
+    # 0.01% of the fake account's 1,000,000 risks 100: one contract at an 8-tick ES stop,
+    # which leaves room under max_position 2 for the manual bid
+    cfg = settings(**{"markets.ES.risk.risk_per_trade_pct": 0.01})
+    app = make_app(cfg, strategy=load(BELOW, []))
     async with app.run_test(size=(120, 40)) as pilot:
         market = await entered(pilot, app)
         lad = ladder(app)
@@ -116,6 +126,19 @@ async def test_the_ladder_marks_the_strategys_orders_apart_from_manual_ones() ->
         await settle(pilot, app, lambda: lad.data is not None and entry not in lad.data.buys,
                      "its orders cancelled")  # fmt: skip
         assert lad.data is not None and lad.data.buys[cursor] == "1L"
+
+
+async def test_the_panel_shows_a_sent_entrys_size_the_log_how_it_was_sized() -> None:
+    cfg = settings(**{"markets.ES.risk.risk_per_trade_pct": 0.01})
+    app = make_app(cfg, strategy=load(BELOW, []))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await entered(pilot, app)
+        await settle(pilot, app, lambda: "sent 1 (4 under)" in panel(app).shown, "the panel")
+        assert "sized" not in panel(app).shown
+        log = app.screen.query_one("#log", RichLog)
+        words = " ".join(" ".join(strip.text.split()) for strip in log.lines)
+        assert "(4 under): sent 1: " in words
+        assert "sized 1: 0.01% of the account's net liquidation 1000000" in words
 
 
 async def test_without_a_strategy_the_panel_folds_away_and_its_keys_say_so() -> None:

@@ -271,8 +271,9 @@ class StrategyStateChanged:
 class StrategySignal:
     """An intent a strategy emitted (``kind``: ``TargetPosition`` or ``EntrySignal``,
     ``detail``: its fields, ``reason``: the strategy's words) and what became of it: ``ok``
-    with the command it became (``command_id``, empty when nothing had to be sent), or
-    refused with ``outcome`` saying why (standing aside, the risk manager, the kill switch)."""
+    with the command it became (``command_id``, empty when nothing had to be sent) and the
+    contracts it sent (``quantity``: an entry's size), or refused with ``outcome`` saying why
+    (standing aside, the risk manager, the kill switch)."""
 
     strategy: str
     kind: str
@@ -282,6 +283,7 @@ class StrategySignal:
     outcome: str
     ts_ns: int
     command_id: str = ""
+    quantity: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -590,7 +590,8 @@ class StrategyRunner:
         outcome = ", ".join(result.order_ids) if result.ok else result.reason
         if isinstance(command, PlaceBracket):
             outcome = f"{outcome}; {self.sizing}"
-        self._signal(intent, kind, detail, result.ok, cleared + outcome, result.command_id)
+        self._signal(intent, kind, detail, result.ok, cleared + outcome, result.command_id,
+                     command.quantity if result.ok else 0)  # fmt: skip
 
     async def _clear_exits(self, intent: Intent) -> str:
         """Before a target that reduces, closes or reverses the position: cancel the exits of
@@ -633,10 +634,11 @@ class StrategyRunner:
         return f"cancelled its exits {', '.join(sorted(ids))}; "
 
     def _signal(self, intent: Intent, kind: str, detail: str, ok: bool, outcome: str,
-                command_id: str = "") -> None:  # fmt: skip
+                command_id: str = "", quantity: int = 0) -> None:  # fmt: skip
         signal = StrategySignal(
-            self.name, kind, detail, intent.reason, ok, outcome, self.engine.clock(), command_id
-        )
+            self.name, kind, detail, intent.reason, ok, outcome, self.engine.clock(), command_id,
+            quantity,
+        )  # fmt: skip
         self.signals.append(signal)
         self.engine.publish(signal)
 
@@ -728,7 +730,7 @@ class StrategyRunner:
         ))  # fmt: skip
         where = "live and paper" if live else "paper"
         self._signal(intent, kind, f"{detail} intent={intent_id} {where}", ok, outcome,
-                     command_id)  # fmt: skip
+                     command_id, abs(live_qty))  # fmt: skip
 
     def _paper_fills(self, fills: list[TrackFill]) -> None:
         """The paper track's fills: journaled, and told to the strategy as its own."""

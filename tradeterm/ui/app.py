@@ -375,7 +375,7 @@ class TradingApp(App[int]):
             case StrategySignal():
                 mark("strategy", "ladder", "ladder-now")  # its orders known: marked at once
                 self.log_line("INFO" if event.ok else "WARNING",
-                              f"SIGNAL {event.kind} {event.detail} ({event.reason}): {outcome(event)}")  # fmt: skip
+                              f"SIGNAL {event.kind} {event.detail} ({event.reason}): {outcome(event, full=True)}")  # fmt: skip
 
     # ---- painting --------------------------------------------------------------------------
 

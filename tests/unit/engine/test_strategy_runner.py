@@ -216,7 +216,7 @@ async def test_entries_are_sized_by_the_net_liquidation_ib_gives_never_above_the
         await until(lambda: len(desk.broker.placed) == 3, "the bracket")
         assert desk.broker.placed[0].quantity == min(8, max_position)
         (signal,) = desk.of(StrategySignal)  # at the second bar's close: 61 s after T0
-        assert signal.ok
+        assert signal.ok and signal.quantity == min(8, max_position)  # the panel shows it
         assert signal.outcome.endswith(
             f"; sized {min(8, max_position)}: 1.0% of the account's net liquidation "
             f"100000.00 USD (61s old) at a 10-tick stop (at most max_position {max_position})"

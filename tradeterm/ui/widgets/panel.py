@@ -1,8 +1,10 @@
 """The panels' common ground: :class:`Panel`, a Static that repaints only when what it shows
-changed (over SSH every repaint costs bytes), and the text helpers the panels share."""
+changed (over SSH every repaint costs bytes) and fits its text to its width again whenever its
+size changes, and the text helpers the panels share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from rich.text import Text
@@ -14,13 +16,17 @@ NS = 1_000_000_000
 
 
 class Panel(Static):
-    """A Static that ignores updates equal to what it shows."""
+    """A Static that ignores updates equal to what it shows. A panel whose lines depend on its
+    width shows them through :meth:`fit`: its width when it is painted may not be its width on
+    the screen (a panel just unfolded has none yet, a resized terminal lays the screen out
+    after the paint), so the text is built again for the width the layout gives it."""
 
     DEFAULT_CSS = "Panel { height: auto; }"
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes)
         self._shown: object = None
+        self._build: Callable[[int], Text] | None = None
         self.updates = 0
 
     def set(self, text: Text | str) -> None:
@@ -31,6 +37,15 @@ class Panel(Static):
         self.updates += 1
         self._source = text
         self.update(resolve(text, self.app) if isinstance(text, Text) else text)
+
+    def fit(self, build: Callable[[int], Text]) -> None:
+        """Show ``build(width)`` for the content width now and again at each new size."""
+        self._build = build
+        self.set(build(self.content_size.width))
+
+    def on_resize(self) -> None:
+        if self._build is not None:
+            self.set(self._build(self.content_size.width))
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", self._retheme, init=False)

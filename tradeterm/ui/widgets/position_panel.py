@@ -49,5 +49,6 @@ class PositionPanel(Panel):
     """The position panel (``#position``)."""
 
     def show_snapshot(self, snap: EngineSnapshot) -> None:
-        if snap.instrument is not None:
-            self.set(position_text(snap.instrument, snap.pnl, self.content_size.width))
+        inst = snap.instrument
+        if inst is not None:
+            self.fit(lambda width: position_text(inst, snap.pnl, width))

@@ -57,10 +57,10 @@ class RiskPanel(Panel):
         limits = snap.risk_limits
         if limits is None:  # a snapshot from no engine: nothing to show
             return
-        self.set(
-            risk_text(
+        self.fit(
+            lambda width: risk_text(
                 snap, limit=limits.daily_loss_limit, max_dd=limits.max_drawdown,
                 drawdown=snap.drawdown, max_position=limits.max_position, rate=snap.order_rate,
-                max_rate=limits.max_orders_per_s, width=self.content_size.width,
+                max_rate=limits.max_orders_per_s, width=width,
             )
         )  # fmt: skip

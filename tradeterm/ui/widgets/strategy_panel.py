@@ -28,13 +28,24 @@ def fit(text: str, width: int) -> str:
     return text if not width or len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def outcome(signal: StrategySignal) -> str:
-    """What became of a signal in a few words: ``sent`` (its orders are on the ladder and in
-    the orders panel), or the runner's words (``not sent: paused``, ``not sent: standing
-    aside...``, ``already at the target: nothing sent``)."""
+def fit_name(name: str, width: int) -> str:
+    """The strategy's name in ``width`` columns: whole when it fits, else its end after an
+    ellipsis (the class of a ``module:Class`` name, what tells two strategies apart)."""
+    return name if not width or len(name) <= width else "…" + name[len(name) - max(width, 2) + 1 :]
+
+
+def outcome(signal: StrategySignal, *, full: bool = False) -> str:
+    """What became of a signal in a few words: ``sent 2`` (its contracts; its orders are on
+    the ladder and in the orders panel), or the runner's words (``not sent: paused``, ``not
+    sent: standing aside...``, ``already at the target: nothing sent``). ``full`` (the log):
+    a sent signal with the runner's words too, its order ids and how an entry was sized, too
+    long for the panel's few columns."""
     if not signal.ok:
         return f"not sent: {signal.outcome}"
-    return "sent" if signal.command_id else signal.outcome
+    if not signal.command_id:
+        return signal.outcome
+    sent = f"sent {signal.quantity}" if signal.quantity else "sent"
+    return f"{sent}: {signal.outcome}" if full else sent
 
 
 def signal_lines(signal: StrategySignal, width: int, *, roomy: bool) -> list[str]:
@@ -56,7 +67,7 @@ def strategy_text(view: StrategyView, width: int, *, signals: int, keys: str = "
     state = view.state.upper()
     t.append("STRATEGY ", style="bold")
     # a long module:Class name is cut rather than wrapped: the state stays on the first line
-    t.append(fit(view.name, max(width - len("STRATEGY  ") - len(state), 8) if width else 0),
+    t.append(fit_name(view.name, max(width - len("STRATEGY  ") - len(state), 8) if width else 0),
              style="bold")  # fmt: skip
     t.append(" ")
     t.append(state, style=STATE_STYLE.get(view.state, "bold"))
@@ -109,5 +120,5 @@ class StrategyPanel(Panel):
         height = self.screen.size.height
         short = height < 34  # the screen's "short" class: every row counts
         signals = 1 if short else 3 if height < 45 else 5
-        width = self.content_size.width
-        self.set(strategy_text(view, width, signals=signals, keys="" if short else self.keys))
+        keys = "" if short else self.keys
+        self.fit(lambda width: strategy_text(view, width, signals=signals, keys=keys))
