@@ -39,20 +39,22 @@ def carried_position(engine: Engine, name: str, orders: Collection[str]) -> Posi
     return fitted(engine, name, carried, "the journal: its fills say it holds")
 
 
-def fitted(engine: Engine, name: str, position: Position, what: str) -> Position:
+def fitted(engine: Engine, name: str, position: Position, what: str = "") -> Position:
     """``position`` (the strategy's, changed in place) less the part the account no longer
     holds, taken out at its average price (what it was closed at is not known here), with a
-    WARNING that says so. At a restart and at every start after a stop: a kill switch or the
-    trader may have closed it meanwhile. ``what`` names the count that does not match."""
+    WARNING that says so (none without ``what``, the count that does not match). At a restart
+    and at every start after a stop: a kill switch or the trader may have closed it meanwhile;
+    and for what a stopped strategy is shown to own."""
     portfolio = engine.portfolio
     held = portfolio.position.quantity if portfolio is not None else 0
     journaled = position.quantity
     kept = within(journaled, held)
     if kept != journaled:
-        engine.notice("WARNING", (
-            f"strategy {name}: position at IB does not match {what} {journaled:+d}, "
-            f"the account holds {held:+d}; it starts with {kept:+d}"
-        ))  # fmt: skip
+        if what:
+            engine.notice("WARNING", (
+                f"strategy {name}: position at IB does not match {what} {journaled:+d}, "
+                f"the account holds {held:+d}; it starts with {kept:+d}"
+            ))  # fmt: skip
         average = position.avg_price
         assert average is not None  # journaled != 0 here: within() keeps a flat one flat
         closing = Side.SELL if journaled > 0 else Side.BUY

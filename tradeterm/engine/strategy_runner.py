@@ -348,6 +348,8 @@ class StrategyRunner:
     def view(self) -> StrategyView:
         params = tuple((k, str(v)) for k, v in self.strategy.params.model_dump().items())
         held, engine = self._held, self.engine
+        if held is not None and not self.active and held.quantity:  # closed since (a kill)?
+            held = fitted(engine, self.name, copy.deepcopy(held))
         realized = unrealized = Decimal(0)
         if held is not None:
             realized = held.realized_money()
@@ -359,8 +361,9 @@ class StrategyRunner:
             if o.client_id in self._orders
         )  # fmt: skip
         return StrategyView(
-            self.name, self.loaded.target, params, self.state, self.reason, self.position,
-            tuple(self.signals), realized, unrealized, working,
+            self.name, self.loaded.target, params, self.state, self.reason,
+            held.quantity if held is not None else 0, tuple(self.signals), realized, unrealized,
+            working,
         )  # fmt: skip
 
     def _set_state(self, state: StrategyState, reason: str) -> None:

@@ -672,6 +672,8 @@ async def test_the_kill_switch_stops_the_strategy_without_its_on_stop_orders_rac
     desk.fill(sells[0])
     await until(lambda: desk.engine.portfolio is not None
                 and desk.engine.portfolio.position.quantity == 0, "flat")  # fmt: skip
+    view = runner.view()  # what a panel shows of the stopped strategy: not the long it had
+    assert (view.position, view.unrealized) == (0, 0)
     await runner.start("started again")
     assert runner.position == 0  # what the account still holds of its long: nothing
     assert any("does not match what it owned when it stopped: +1" in n.text
