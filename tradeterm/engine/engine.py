@@ -523,4 +523,5 @@ class Engine:
             strategy=self.strategy_view() if self.strategy_view is not None else None,
             account_values=self.account_values,
             account_age_s=self.account_age_s(),
+            protected=core.orders.protected() if core is not None else 0,
         )

@@ -292,7 +292,9 @@ class StrategyView:
     (name, value as text), state and why, the signed position it owns, and its last
     signals (oldest first); its P&L in the instrument's currency (``realized`` from its
     fills, ``unrealized``: the position it owns marked at the last trade) and the client ids
-    of its working orders (the ladder marks them)."""
+    of its working orders (the ladder marks them). In CANARY, ``canary`` is the fraction of
+    intents sent to IB and ``paper_position`` its paper track's position (the one it trades
+    on; ``position`` is then its live leg at IB)."""
 
     name: str
     target: str
@@ -304,6 +306,8 @@ class StrategyView:
     realized: Decimal = Decimal(0)
     unrealized: Decimal = Decimal(0)
     orders: frozenset[str] = frozenset()
+    canary: float | None = None
+    paper_position: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +396,7 @@ class EngineSnapshot:
     strategy: StrategyView | None = None  # the strategy the engine runs, None when none
     account_values: AccountValues | None = None  # the broker's latest; None: unknown so far
     account_age_s: float | None = None  # seconds since the broker gave them; None: never
+    protected: int = 0  # contracts of the position covered by this instance's working stops
 
     @property
     def equity(self) -> Decimal | None:

@@ -363,7 +363,8 @@ class StrategyRunner:
         return StrategyView(
             self.name, self.loaded.target, params, self.state, self.reason,
             held.quantity if held is not None else 0, tuple(self.signals), realized, unrealized,
-            working,
+            working, self.selector.fraction if self.selector is not None else None,
+            self.track.position if self.track is not None else None,
         )  # fmt: skip
 
     def _set_state(self, state: StrategyState, reason: str) -> None:

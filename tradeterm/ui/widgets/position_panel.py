@@ -20,18 +20,24 @@ def price_of(inst: Instrument, avg: Fraction | None) -> str:
     return f"{float(avg) * float(inst.tick):.{inst.price_decimals + 2}f}"
 
 
-def position_text(inst: Instrument, pnl: PnL | None, width: int) -> Text:
-    """The position panel in ``width`` columns."""
+def position_text(inst: Instrument, pnl: PnL | None, width: int, protected: int = 0) -> Text:
+    """The position panel in ``width`` columns; a position not wholly covered by working
+    stops (``protected`` contracts) says so on its first line, whatever the size: a restart
+    that lost its stops, an exit cancelled, must never look like a protected position."""
     t = Text(no_wrap=True)
     if pnl is None:
         return Text("position -")
     qty = pnl.quantity
-    t.append("POSITION ", style="bold")
     side = "LONG" if qty > 0 else "SHORT" if qty < 0 else "FLAT"
-    t.append(f"{side} {abs(qty)}" if qty else "FLAT",
-             style="bold $success" if qty > 0 else "bold $error" if qty < 0 else "")  # fmt: skip
-    if qty:
-        t.append(f" @ {price_of(inst, pnl.avg_price)}")
+    at = f" @ {price_of(inst, pnl.avg_price)}" if qty else ""
+    bare = "" if not qty or protected >= abs(qty) else (
+        " NO STOP" if not protected else f" STOP {protected}/{abs(qty)}")  # fmt: skip
+    size = f"{side} {abs(qty)}" if qty else "FLAT"
+    if len("POSITION ") + len(size + at + bare) <= width or not width:  # the label goes first
+        t.append("POSITION ", style="bold")
+    t.append(size, style="bold $success" if qty > 0 else "bold $error" if qty < 0 else "")
+    t.append(at)
+    t.append(bare, style="bold reverse $error")
     t.append("\n")
     ticks = f" ({pnl.unrealized_ticks:+d}t)" if qty else ""
     signed(t, "unreal ", pnl.unrealized, "$profit", "$loss")
@@ -51,4 +57,4 @@ class PositionPanel(Panel):
     def show_snapshot(self, snap: EngineSnapshot) -> None:
         inst = snap.instrument
         if inst is not None:
-            self.fit(lambda width: position_text(inst, snap.pnl, width))
+            self.fit(lambda width: position_text(inst, snap.pnl, width, snap.protected))

@@ -71,6 +71,9 @@ def strategy_text(view: StrategyView, width: int, *, signals: int, keys: str = "
              style="bold")  # fmt: skip
     t.append(" ")
     t.append(state, style=STATE_STYLE.get(view.state, "bold"))
+    if view.canary is not None:  # its intents part live, part paper: never looks like LIVE
+        t.append("\n")
+        t.append(f"CANARY {view.canary:g} live", style="bold reverse $warning")
     if view.state is not StrategyState.RUNNING and view.reason:
         t.append("\n")
         style = "$error" if view.state is StrategyState.FAULTED else ""
@@ -81,7 +84,10 @@ def strategy_text(view: StrategyView, width: int, *, signals: int, keys: str = "
     if not view.params:
         t.append("no parameters", style="dim")
     t.append("\n")
-    t.append(f"pos {view.position:+d}")
+    if view.paper_position is not None:
+        t.append(f"paper {view.paper_position:+d} live {view.position:+d}")
+    else:
+        t.append(f"pos {view.position:+d}")
     item = Text()
     signed(item, "real ", view.realized, "$profit", "$loss")
     append_item(t, item, width)
