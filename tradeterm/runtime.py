@@ -172,6 +172,7 @@ async def open_runtime(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
                 sent_orders=sent, calendar=calendar, before_send=journal.commit_intent,
                 journaled_fills=journaled_fills, latch=latch,
+                venue="the paper broker" if mode == "shadow" else "IB",
                 on_connected=lambda: _bind_account(
                     broker.account, broker.client_id, ib.address, journal, latch, owner, mode
                 ),

@@ -174,6 +174,8 @@ async def test_the_kill_switch_in_shadow_cancels_and_flattens_on_paper_then_halt
         await rt.engine.kill_switch.join()
         snap = rt.engine.snapshot()
         assert snap.trading_state == "HALTED"
+        assert snap.kill is not None  # it says where it is flat: nothing of SHADOW is at IB
+        assert snap.kill.detail == "flat at the paper broker, no working orders"
         assert status(rt, resting) is OrderStatus.CANCELLED
         assert position(rt) == 0 and await paper_position(rt) == 0
         assert await paper(rt).open_orders() == []

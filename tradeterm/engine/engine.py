@@ -130,6 +130,7 @@ class Engine:
         journaled_fills: JournaledFills | None = None,
         latch: HaltLatch | None = None,
         on_connected: Callable[[], None] | None = None,
+        venue: str = "IB",
     ) -> None:
         self.broker = broker
         self.symbol = symbol.upper()
@@ -179,7 +180,7 @@ class Engine:
             publish=self.publish, wait_order_change=self.wait_order_change,
         )  # fmt: skip
         self.kill_switch = KillSwitch(
-            target, KillTimings(timeout_s=self.config.risk.kill_timeout_s)
+            target, KillTimings(timeout_s=self.config.risk.kill_timeout_s), venue=venue
         )
         self.dispatcher = CommandDispatcher(
             broker, self.kill_switch, core=lambda: self.core, notice=self.notice,

@@ -122,9 +122,12 @@ class KillTimings:
 class KillSwitch:
     """The kill switch of one engine (see the module notes)."""
 
-    def __init__(self, target: KillTarget, timings: KillTimings | None = None) -> None:
+    def __init__(
+        self, target: KillTarget, timings: KillTimings | None = None, *, venue: str = "IB"
+    ) -> None:
         self._target = target
         self.timings = timings or KillTimings()
+        self.venue = venue  # where the orders are, in what it says: "IB", "the paper broker"
         self._task: asyncio.Task[KillProgress] | None = None
         self._halt = True
         self.last: KillProgress | None = None
@@ -218,10 +221,16 @@ class KillSwitch:
                     attempt += 1
                     await self._cancel(reason, deadline)
                     await self._flatten(reason, attempt, deadline)
-                    self._step(KillStep.VERIFYING, "reading IB's orders and position", reason)
+                    self._step(
+                        KillStep.VERIFYING, f"reading {self.venue}'s orders and position", reason
+                    )
                 position = await target.broker_truth()
             except (BrokerError, Refused) as exc:  # Refused: the close could not be sent
-                why = f"IB did not answer: {exc}" if isinstance(exc, BrokerError) else str(exc)
+                why = (
+                    f"{self.venue} did not answer: {exc}"
+                    if isinstance(exc, BrokerError)
+                    else str(exc)
+                )
                 if target.connected and loop.time() >= deadline and not orders.working():
                     return self._end(reason, False, why)
                 self._step(KillStep.RETRYING, why, reason)
@@ -229,9 +238,9 @@ class KillSwitch:
                 continue
             working = orders.working()
             if position == 0 and not working:
-                return self._end(reason, True, "flat at IB, no working orders")
+                return self._end(reason, True, f"flat at {self.venue}, no working orders")
             unknown = orders.unconfirmed()
-            left = f"IB shows position {position}, {len(working)} order(s) of ours open"
+            left = f"{self.venue} shows position {position}, {len(working)} order(s) of ours open"
             if unknown:
                 left += "; " + "; ".join(what for _, what in unknown)
             if loop.time() >= deadline:
@@ -303,6 +312,6 @@ class KillSwitch:
         if halt:
             text = f"kill switch: {reason}" if ok else f"kill switch NOT FLAT: {detail}"
             if self._target.halt(text) and not ok:
-                detail += "; trading HALTED: close what is left at IB by hand, then press again"
+                detail += f"; trading HALTED: close what is left at {self.venue} by hand, then press again"
         step = KillStep.HALTED if ok and halt else (KillStep.DONE if ok else KillStep.FAILED)
         return self._step(step, detail, reason, done=True, ok=ok)

@@ -614,7 +614,8 @@ class TradingApp(App[int]):
             what.append(f"a position of {position}")
         if working:
             what.append(f"{working} working order(s)")
-        question = (f"You have {' and '.join(what)}.\nQuit anyway? They stay at IB "
+        where = "in the paper account (SHADOW)" if self.mode == "shadow" else "at IB"
+        question = (f"You have {' and '.join(what)}.\nQuit anyway? They stay {where} "
                     "(quitting does not flatten or cancel).")  # fmt: skip
 
         def done(yes: bool | None) -> None:
