@@ -249,11 +249,9 @@ def describe(event: EngineEvent, engine: Engine) -> str | None:
         case StrategyStateChanged():
             return f"STRATEGY {event.strategy} {event.state}: {event.reason}"
         case StrategySignal():
-            what = "sent" if event.ok else "refused"
-            return (
-                f"SIGNAL {event.strategy} {event.kind} {event.detail} ({event.reason}): {what}"
-                f" {event.command_id} {event.outcome}".replace("  ", " ")
-            )
+            what = "refused" if not event.ok else "sent" if event.command_id else ""
+            fate = " ".join(part for part in (what, event.command_id, event.outcome) if part)
+            return f"SIGNAL {event.strategy} {event.kind} {event.detail} ({event.reason}): {fate}"
     return None
 
 

@@ -236,3 +236,19 @@ def test_console_pauses_resumes_and_starts_the_strategy_again() -> None:
     assert f"strategy {name} running: started in the console" in out  # `strategy` shows it
     assert "? strategy takes nothing, start, pause, resume, stop, not 'halt'" in out
     assert "Traceback" not in out + done.stderr
+
+
+def test_a_signal_that_sent_nothing_is_not_said_to_be_sent() -> None:
+    """A CANARY intent not picked, already at its target at IB, printed ``): sent already at
+    the target at IB: nothing sent``."""
+    from tests.support.fake_broker import FakeBroker
+    from tests.support.instruments import ES
+    from tradeterm.console import describe
+    from tradeterm.engine.engine import Engine
+    from tradeterm.engine.events import StrategySignal
+
+    signal = StrategySignal("sma_cross", "TargetPosition", "quantity=-1", "SMA(2) < SMA(3)",
+                            True, "already at the target at IB: nothing sent", 0)  # fmt: skip
+    line = describe(signal, Engine(FakeBroker(ES), "ES"))
+    assert line is not None and "sent already" not in line
+    assert line.endswith("(SMA(2) < SMA(3)): already at the target at IB: nothing sent")
