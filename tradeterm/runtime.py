@@ -106,13 +106,16 @@ class Runtime:
     async def strategy_runner(self, loaded: Loaded, **kw: Any) -> StrategyRunner:
         """A runner (not started) for ``loaded`` on the started engine, given what the journal
         knows of the strategy's earlier runs: the orders they sent (``carried``: its position
-        and its working orders survive a restart, see ``engine/strategy_carry.py``). The
+        and its working orders survive a restart, see ``engine/strategy_carry.py``) and, in
+        CANARY (``canary`` in ``kw``), its intents' count and paper position. The
         console and the screen build their runner here; ``kw`` goes to the runner. Raises
         :class:`ModeError` when the journal cannot be read: a strategy never starts on a guess."""
         carried: frozenset[str] = frozenset()
         if self.journal is not None:
             try:
                 carried = await self.journal.strategy_orders(loaded.name)
+                if kw.get("canary") is not None:
+                    kw["canary_carried"] = await self.journal.canary_carry(loaded.name)
             except JournalError as exc:
                 raise ModeError(f"cannot start strategy {loaded.name}: {exc}") from None
         return StrategyRunner(self.engine, loaded, carried=carried, **kw)

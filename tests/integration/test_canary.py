@@ -19,7 +19,9 @@ from tests.integration.engine_helpers import always_open, gateway_position
 from tests.integration.journal_helpers import query, settings_for
 from tests.support.waiting import until
 from tradeterm.cli.main import main
+from tradeterm.config import Settings
 from tradeterm.domain import Side, Trade
+from tradeterm.engine.canary import CanarySelector
 from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.paths import journal_file
 from tradeterm.runtime import open_runtime
@@ -125,3 +127,60 @@ async def test_canary_half_sends_exactly_the_picked_intents_and_compare_shows_bo
     assert float(day["pnl_diff"]) == pytest.approx(-sum(slippage) * TICK_VALUE)
     # the paper buys fill against the book the track holds, IB's over the wire, later
     assert 0 <= day["paper_fill_ms_median"] < day["live_fill_ms_median"]
+
+
+async def canary_run(gateway: FakeGateway, settings: Settings, intents: int) -> list[bool]:
+    """One run of ``marker`` at CANARY 0.5, built as the console builds it (the journal
+    consulted): ``intents`` entry signals, each paper-filled and the picked ones at IB. Which
+    of them went live; the paper track must have started where the journal left it."""
+    market = Market(gateway)
+    loaded = Loaded("marker", "test:OnMarker", OnMarker(OnMarker.parameters()))
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        engine = rt.engine
+        await engine.start()
+        await until(lambda: engine.market is not None and engine.market.quote is not None
+                    and engine.market.quote.ask == market.ask, "the book through IB")  # fmt: skip
+        runner = await rt.strategy_runner(loaded, canary=0.5, equity=Decimal(50000))
+        assert runner.track is not None and runner.selector is not None
+        before = runner.selector.count
+        assert runner.track.position == before  # each earlier intent bought 1 on paper
+        await runner.start()
+        for n in range(intents):
+            market.trade(market.bid, MARKER)
+            await until(lambda: len(runner.signals) == n + 1, f"intent {n}")  # noqa: B023
+        live = ["live and paper" in s.detail for s in runner.signals]
+        assert [s.ok for s in runner.signals] == [True] * intents, [
+            s.outcome for s in runner.signals
+        ]
+        await until(lambda: runner.position == sum(live), "IB's entries filled")
+        await until(lambda: runner.track.position == before + intents,  # type: ignore[union-attr]
+                    "every intent paper-filled")  # fmt: skip
+        # IB flat, its exits gone: the next run starts clean (a restart takes the exits back
+        # as orders of their own, and the engine refuses a new bracket beside them)
+        engine.request_kill("test")
+        await engine.kill_switch.join()
+        assert engine.rearm("test") is None
+        await runner.close()
+    await session_gone(gateway, 1)
+    return live
+
+
+async def test_a_second_run_on_the_same_journal_continues_the_count_and_the_paper_position(
+    still: FakeGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first run's three intents leave the selector at an odd count: at 0.5 the second
+    run's first intent goes live (a new count would keep it paper, every run)."""
+    settings = settings_for(still.config.port, tmp_path,
+                            risk={"max_position": 10, "max_order_qty": 10, "rearm_cooldown_s": 0})  # fmt: skip
+    selector = CanarySelector(0.5)
+    expected = [selector.pick() for _ in range(5)]
+    assert await canary_run(still, settings, 3) == expected[:3]
+    assert await canary_run(still, settings, 2) == expected[3:] == [True, False]
+    journaled = query(tmp_path, "SELECT live, paper_qty FROM canary_intents ORDER BY ts_ns")
+    assert journaled == [(int(live), 1) for live in expected]
+    path = journal_file("ES", "sim", tmp_path)
+    assert main(["report", "--compare", "--format", "json", "--journal", str(path)]) == 0
+    (day,) = json.loads(capsys.readouterr().out)["days"]
+    assert (day["strategy"], day["intents"], day["live_intents"]) == ("marker", 5, 2)
+    assert (day["paper_sent"], day["paper_filled"]) == (5, 5)
+    assert (day["live_sent"], day["live_filled"]) == (2, 2)

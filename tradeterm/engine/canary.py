@@ -17,6 +17,14 @@
   ``target_ticks`` from the entry's limit, or from the price it was sent at for a market
   entry). Its fills are the strategy's own view of itself (``ctx.position``); they never
   touch the engine's portfolio, which stays IB's truth.
+* **A restart** (:class:`CanaryCarry`, from the journal): the selector goes on counting from
+  the intents journaled so far, so ``floor(n * f)`` holds over every run of the strategy on
+  one journal, not per run; the track starts at the net position of its journaled paper
+  fills, with no working orders (a paper order ends with the process that held it). If
+  ``f`` changed between runs the count still carries: the new run picks as ``f``'s sequence
+  would from that count on, so the live intents since the restart number
+  ``floor(n * f) - floor(c * f)`` (``c``: the count carried); the total is then exact for
+  neither fraction.
 """
 
 from __future__ import annotations
@@ -33,14 +41,24 @@ ENTRY, EXIT = "entry", "exit"
 bracket's stop or target."""
 
 
-class CanarySelector:
-    """See the module notes; ``fraction`` in (0, 1]."""
+@dataclass(frozen=True, slots=True)
+class CanaryCarry:
+    """What a strategy's earlier CANARY runs left (see the module notes): the intents
+    journaled, and the signed net of its paper fills."""
 
-    def __init__(self, fraction: float) -> None:
+    intents: int = 0
+    paper_position: int = 0
+
+
+class CanarySelector:
+    """See the module notes; ``fraction`` in (0, 1]; ``count``: the intents seen before (a
+    restart)."""
+
+    def __init__(self, fraction: float, count: int = 0) -> None:
         if not 0 < fraction <= 1:
             raise ValueError(f"the canary fraction must be above 0 and at most 1, got {fraction}")
         self.fraction = fraction
-        self.count = 0  # intents seen so far
+        self.count = count  # intents seen so far
 
     def pick(self) -> bool:
         """Whether the next intent goes live."""
@@ -73,11 +91,11 @@ class _Leg:
 
 
 class PaperTrack:
-    """See the module notes."""
+    """See the module notes; ``position``: where earlier runs left it (a restart)."""
 
-    def __init__(self, *, protection_ticks: int = 40) -> None:
+    def __init__(self, *, protection_ticks: int = 40, position: int = 0) -> None:
         self.model = FillModel(protection_ticks=protection_ticks)
-        self.position = 0  # signed contracts: the track's fills
+        self.position = position  # signed contracts: the track's fills
         self._legs: dict[int, _Leg] = {}
         self._keys = itertools.count(1)
 

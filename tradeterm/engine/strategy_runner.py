@@ -45,7 +45,8 @@ the hooks' containment, intents into commands) is kept beside that state.
   position the strategy no longer wants); a picked entry signal is sent as its bracket, one
   not picked only paper-filled. The engine's portfolio stays IB's: paper fills never reach
   it. Each intent is published as a :class:`CanaryIntent` and each fill of either side as an
-  :class:`IntentFill` (the journal keeps both; ``report --compare`` compares them).
+  :class:`IntentFill` (the journal keeps both; ``report --compare`` compares them). A
+  restart (``canary_carried``) continues the selector's count and the track's position.
 * **Stopping** (:meth:`StrategyRunner.stop`): ``on_stop`` runs and its intents are applied
   (e.g. a flat target), then its working orders are cancelled as for a fault, the bracket exits
   kept. The position stays: flattening it is the trader's call. A stopped or faulted runner
@@ -92,7 +93,14 @@ from tradeterm.domain import (
     Position,
     Side,
 )
-from tradeterm.engine.canary import ENTRY, EXIT, CanarySelector, PaperTrack, TrackFill
+from tradeterm.engine.canary import (
+    ENTRY,
+    EXIT,
+    CanaryCarry,
+    CanarySelector,
+    PaperTrack,
+    TrackFill,
+)
 from tradeterm.engine.commands import CancelOrder, Command, PlaceBracket, PlaceOrder
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import (
@@ -178,7 +186,9 @@ class StrategyRunner:
     """See the module notes. ``engine`` must be started (its contract known); ``equity``: a
     fixed account value to size entries by instead of the broker's (tests, backtests);
     ``canary``: the fraction of intents that go to IB in CANARY mode (None: all of them, no
-    paper track); ``carried``: the orders its earlier runs sent (a restart)."""
+    paper track); ``carried``: the orders its earlier runs sent (a restart), and
+    ``canary_carried`` what its earlier CANARY runs left (the selector's count, the paper
+    track's position; see ``canary.py``)."""
 
     def __init__(
         self,
@@ -191,6 +201,7 @@ class StrategyRunner:
         keep_signals: int = 20,
         carried: Collection[str] = (),
         canary: float | None = None,
+        canary_carried: CanaryCarry | None = None,
     ) -> None:
         self.engine = engine
         self.loaded = loaded
@@ -215,8 +226,12 @@ class StrategyRunner:
         self._stop_reason = "stopped"
         self._killed = ""  # why the kill switch stopped it, until it has
         self._carried = frozenset(carried)
-        self.track = PaperTrack() if canary is not None else None
-        self.selector = CanarySelector(canary) if canary is not None else None
+        self.track: PaperTrack | None = None
+        self.selector: CanarySelector | None = None
+        if canary is not None:
+            before = canary_carried or CanaryCarry()
+            self.track = PaperTrack(position=before.paper_position)
+            self.selector = CanarySelector(canary, before.intents)
         self._intent_ids = itertools.count(1)
         self._epoch = 0  # when it started: intent ids of one run differ from another's
         self._intent_of_command: dict[int, tuple[Command, str]] = {}

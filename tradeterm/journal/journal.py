@@ -58,6 +58,7 @@ import aiosqlite
 from tradeterm.config import JournalConfig
 from tradeterm.domain import Fill, Instrument, Order, OrderType, Side, TimeInForce
 from tradeterm.domain.fills import conflict_text
+from tradeterm.engine.canary import CanaryCarry
 from tradeterm.engine.events import (
     BarsChanged,
     EngineEvent,
@@ -478,6 +479,21 @@ class Journal:
             (source,),
         )
         return frozenset(str(r[0]) for r in rows)
+
+    async def canary_carry(self, strategy: str) -> CanaryCarry:
+        """What ``strategy``'s CANARY runs in any session left: the intents journaled (the
+        selector's count) and the signed sum of their paper fills (the paper track's
+        position), for a restarted run to continue from (``engine/canary.py``). Raises
+        ``JournalError``."""
+        row = await self._fetchone(
+            "SELECT (SELECT count(*) FROM canary_intents WHERE strategy = ?),"
+            " (SELECT coalesce(sum(CASE f.side WHEN 'BUY' THEN f.quantity"
+            " ELSE -f.quantity END), 0) FROM intent_fills f"
+            " JOIN canary_intents c ON c.intent_id = f.intent_id"
+            " WHERE c.strategy = ? AND f.mode = 'paper')",
+            (strategy, strategy),
+        )
+        return CanaryCarry(int(row[0]), int(row[1]))
 
     async def open_intents(self) -> list[IntentRecord]:
         """Intents whose orders are not known to be finished, oldest first."""

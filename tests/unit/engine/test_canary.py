@@ -15,7 +15,7 @@ from tests.unit.engine import test_strategy_runner
 from tests.unit.engine.test_strategy_runner import Desk, strategy
 from tradeterm.broker.port import DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, DepthLevel, OrderType, Quote, Side, Trade
-from tradeterm.engine.canary import ENTRY, EXIT, CanarySelector, PaperTrack, TrackFill
+from tradeterm.engine.canary import ENTRY, EXIT, CanaryCarry, CanarySelector, PaperTrack, TrackFill
 from tradeterm.engine.events import CanaryIntent, IntentFill
 from tradeterm.strategies import (
     Entry,
@@ -221,3 +221,35 @@ async def test_canary_sends_only_the_picked_entry_signals_as_brackets(desk: Desk
     assert len(entries) == 2 and len(desk.broker.placed) == 6  # two brackets of three
     assert runner.track is not None and runner.track.position == 4  # every one paper-filled
     assert runner.position == 0  # nothing filled at IB yet: its portfolio is untouched
+
+
+class Carried(Targets):
+    """Targets after a restart: +1, then 0."""
+
+    plan: ClassVar[list[int]] = [1, 0]
+    seen: ClassVar[list[int]] = []
+
+
+async def test_a_restart_continues_the_selectors_count_and_the_paper_position(desk: Desk) -> None:
+    """Three intents went before (one live at 0.5), the paper track left short 1: the next
+    intent is the fourth, picked (floor(4/2) > floor(3/2)), and the paper order for the
+    target +1 is the difference from -1; the fifth is not picked."""
+    Carried.seen = []
+    before = CanaryCarry(intents=3, paper_position=-1)
+    runner = await desk.runner(strategy(Carried), canary=0.5, canary_carried=before)
+    assert runner.track is not None and runner.track.model.working_keys() == []
+    book(desk)
+    desk.close_bar(PX_5000)
+    for n in range(2):
+        desk.close_bar(PX_5000)
+        await until(lambda: len(desk.of(CanaryIntent)) == n + 1, f"intent {n}")  # noqa: B023
+        for placed in desk.broker.placed[desk.execs :]:
+            desk.fill(placed)
+        await until(lambda: live_fills(desk) == desk.execs, "IB's fills told")
+    intents = desk.of(CanaryIntent)
+    assert [(i.live, i.paper_qty, i.live_qty) for i in intents] == [(True, 2, 1), (False, -1, -1)]
+    assert Carried.seen[:2] == [-1, 1]  # the strategy is told the carried paper position
+    assert runner.track.position == 0
+    assert runner.selector is not None and runner.selector.count == 5
+    expected = CanarySelector(0.5)
+    assert [i.live for i in intents] == [expected.pick() for _ in range(5)][3:]

@@ -1,6 +1,7 @@
 """``Journal.strategy_orders``: the orders a strategy's commands sent in earlier sessions,
 found as ``report`` finds a fill's source: the source each intent carries (schema 3), or for
-an intent written before, the signal row of its command."""
+an intent written before, the signal row of its command. ``Journal.canary_carry``: what a
+strategy's CANARY runs left (its intents' count, its paper position)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 from tests.unit.journal.factories import ES, booked, fill, order
 from tradeterm.domain import Side
+from tradeterm.engine.canary import CanaryCarry
 from tradeterm.engine.commands import CommandResult, PlaceBracket, PlaceOrder
-from tradeterm.engine.events import CommandDone, StrategySignal
+from tradeterm.engine.events import CanaryIntent, CommandDone, IntentFill, StrategySignal
 from tradeterm.engine.types import OrderRole
 from tradeterm.journal import Journal
 from tradeterm.journal import rows as R
@@ -169,3 +171,38 @@ async def test_a_schema_2_journal_is_read_as_it_is_then_upgraded_its_old_intents
         conn.close()
     # the manual buy of order 3 is closed by the strategy's sell: the trade is the opener's
     assert sources(path) == {"manual": 1, "sma_cross": 1}
+
+
+async def test_a_strategys_canary_count_and_paper_position_are_read_back_from_every_session(
+    tmp_path: Path,
+) -> None:
+    """Two sessions of ``marker`` (and one of another strategy): the count is every intent
+    of ``marker`` journaled, the position the signed sum of its paper fills only (not its
+    live ones, not the other strategy's)."""
+    path = tmp_path / "ES.sqlite"
+    Fills = list[tuple[Side, int]]
+    plan: list[list[tuple[str, str, Fills, Fills]]] = [  # session: (strategy, intent id,
+        # paper fills as (side, quantity), live fills)
+        [("marker", "m.1", [(Side.SELL, 1)], []), ("marker", "m.2", [], [(Side.SELL, 1)])],
+        [
+            ("marker", "m.3", [(Side.BUY, 3), (Side.SELL, 1)], []),
+            ("orb", "o.1", [(Side.BUY, 5)], []),
+        ],
+    ]
+    execs = 0
+    for session in plan:
+        async with Journal(path, flush_interval_ms=10) as j:
+            await j.start_session("ES", "sim", "0.1.0")
+            for name, intent_id, paper, live in session:
+                j.record(CanaryIntent(name, intent_id, "TargetPosition", "", bool(live), 0, 0,
+                                      "", "", ES.con_id, 1))  # fmt: skip
+                for mode, fills in (("paper", paper), ("live", live)):
+                    for side, qty in fills:
+                        execs += 1
+                        j.record(IntentFill(name, intent_id, mode, "entry", side, qty, 24000,
+                                            execs, f"x{execs}"))  # fmt: skip
+    async with Journal(path, flush_interval_ms=10) as j:
+        await j.start_session("ES", "sim", "0.1.0")
+        assert await j.canary_carry("marker") == CanaryCarry(3, -1 + 3 - 1)
+        assert await j.canary_carry("orb") == CanaryCarry(1, 5)
+        assert await j.canary_carry("scalper") == CanaryCarry(0, 0)
