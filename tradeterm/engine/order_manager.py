@@ -146,11 +146,20 @@ class OrderManager(OrderTracker):
         """A bracket is an entry: its entry must open or grow a position on its side. If it
         met a position on the other side it would close it and leave its exits working on a
         flat book. So it is refused while the position is on the other side, or could be once
-        the working orders on the other side fill (bracket exits aside: they only close)."""
+        the working orders on the other side fill (bracket exits aside: they only close; the
+        members of one OCA group count once, at the largest: one fill cancels the rest, and
+        a bracket's exits adopted at a restart are such a group, their parent gone)."""
         held = self._position().quantity
-        against = sum(
-            o.remaining for o in self.working() if o.side is not side and o.parent_id is None
-        )
+        groups: dict[str, int] = {}
+        against = 0
+        for o in self.working():
+            if o.side is side or o.parent_id is not None:
+                continue
+            if o.oca_group is None:
+                against += o.remaining
+            else:
+                groups[o.oca_group] = max(groups.get(o.oca_group, 0), o.remaining)
+        against += sum(groups.values())
         worst = held - side.sign * against
         if worst * side.sign >= 0:
             return

@@ -1266,3 +1266,22 @@ async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent() 
     order = desk.om.get(cid)
     assert order is not None and order.status is OrderStatus.REJECTED
     assert desk.broker.placed == [] and desk.om.working() == []
+
+
+async def test_after_a_restart_a_brackets_adopted_exits_count_once_against_a_new_bracket(
+    desk: Desk,
+) -> None:
+    """Adopted at a restart, a filled bracket's stop and target are no children any more (their
+    parent is gone from IB's open orders) but still one OCA group: they close one contract
+    between them, not two. Counted as two sells, they made any new BUY bracket on the long
+    of 1 'could reduce the short 1 that the working SELL order(s) for 2 would make'."""
+    desk.hold(1)
+    for broker_id, kind, limit, stop in ((71, "STP", None, PX_5000 - 8),
+                                         (72, "LMT", PX_5000 + 16, None)):  # fmt: skip
+        adopted = desk.om.adopt(foreign_report(
+            broker_id, 8000 + broker_id, f"tt.ES.1.{broker_id}", client_id=1, side=Side.SELL,
+            order_type=kind, limit=limit, stop=stop, tif="GTC", oca_group="oca-tt.ES.1.70",
+        ))  # fmt: skip
+        assert adopted is not None and adopted.parent_id is None
+    cmd = PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16)
+    assert len(await desk.om.place_bracket(cmd, desk.cmd(), reference=PX_5000)) == 3
