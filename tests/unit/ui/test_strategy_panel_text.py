@@ -23,3 +23,14 @@ def test_a_canary_strategy_says_canary_and_its_paper_and_live_positions() -> Non
 def test_outside_canary_the_panel_shows_one_position() -> None:
     text = strategy_text(view(None, None), 32, signals=0).plain
     assert "CANARY" not in text and "pos +0" in text and "paper" not in text
+
+
+def test_a_signal_on_one_line_keeps_its_direction() -> None:
+    """At 80x24 a signal read ``16:17:00 target sent 1 (SMA(2) ...``: short or long, unsaid."""
+    from tradeterm.engine.events import StrategySignal
+    from tradeterm.ui.widgets.strategy_panel import signal_lines
+
+    signal = StrategySignal("sma_cross", "TargetPosition", "quantity=-1", "SMA(2) < SMA(3)",
+                            True, "tt.ES.1.1", 0, "cmd-1", 1)  # fmt: skip
+    (line,) = signal_lines(signal, 32, roomy=False)
+    assert " target -1 sent 1 " in line and len(line) <= 32

@@ -57,7 +57,9 @@ def signal_lines(signal: StrategySignal, width: int, *, roomy: bool) -> list[str
     fate = f"{outcome(signal)} ({signal.reason})"
     if roomy:
         return [f"{stamp} {kind} {signal.detail}", f"  {fate}"]
-    return [fit(f"{stamp} {kind} {fate}", width)]
+    # its first detail's value keeps the direction in sight: ``target -1``, ``entry BUY``
+    first = signal.detail.split(" ", 1)[0].partition("=")[2]
+    return [fit(f"{stamp} {kind} {first} {fate}" if first else f"{stamp} {kind} {fate}", width)]
 
 
 def strategy_text(view: StrategyView, width: int, *, signals: int, keys: str = "") -> Text:
