@@ -33,8 +33,9 @@ import itertools
 from dataclasses import dataclass
 
 from tradeterm.broker.port import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
-from tradeterm.domain import OrderStatus, OrderType, Side
-from tradeterm.paper.fill_model import FillModel, Outcome, PaperFill, PaperStatus
+from tradeterm.domain import OrderType, Side
+from tradeterm.paper.fill_model import FillModel, PaperFill, PaperStatus
+from tradeterm.paper.order_graph import Linked, OrderGraph
 
 ENTRY, EXIT = "entry", "exit"
 """A fill's leg: the order an intent opened with (a target's order, a bracket's entry), or a
@@ -85,16 +86,16 @@ class _Leg:
     leg: str
     side: Side
     order_type: OrderType
-    exits: tuple[int, int | None] | None = None  # an entry's stop and target prices
-    sibling: int | None = None  # an exit's other exit (one cancels the other)
-    filled: int = 0
 
 
 class PaperTrack:
-    """See the module notes; ``position``: where earlier runs left it (a restart)."""
+    """See the module notes; ``position``: where earlier runs left it (a restart). Its
+    brackets are the paper broker's (:class:`~tradeterm.paper.order_graph.OrderGraph`: exits
+    dormant until the entry has filled, one cancelling the other)."""
 
     def __init__(self, *, protection_ticks: int = 40, position: int = 0) -> None:
         self.model = FillModel(protection_ticks=protection_ticks)
+        self.graph = OrderGraph(self.model)
         self.position = position  # signed contracts: the track's fills
         self._legs: dict[int, _Leg] = {}
         self._keys = itertools.count(1)
@@ -102,12 +103,14 @@ class PaperTrack:
     def on_market(self, event: BrokerEvent) -> list[TrackFill]:
         """One market event the engine applied: the book, and the fills it causes."""
         if isinstance(event, QuoteEvent):
-            return self._apply(self.model.on_quote(event.quote))
-        if isinstance(event, DepthEvent):
-            return self._apply(self.model.on_depth(event.ts_ns, event.bids, event.asks))
-        if isinstance(event, TradeEvent) and event.trade.size > 0:
-            return self._apply(self.model.on_trade(event.trade))
-        return []
+            outcomes = self.model.on_quote(event.quote)
+        elif isinstance(event, DepthEvent):
+            outcomes = self.model.on_depth(event.ts_ns, event.bids, event.asks)
+        elif isinstance(event, TradeEvent) and event.trade.size > 0:
+            outcomes = self.model.on_trade(event.trade)
+        else:
+            return []
+        return self._apply(self.graph.follow(outcomes))
 
     def target(self, intent_id: str, quantity: int, ts_ns: int) -> tuple[int, list[TrackFill]]:
         """Move the track to ``quantity``: the signed contracts sent (0: nothing to send) and
@@ -116,8 +119,9 @@ class PaperTrack:
         if not diff:
             return 0, []
         side = Side.BUY if diff > 0 else Side.SELL
-        return diff, self._submit(_Leg(intent_id, ENTRY, side, OrderType.MARKET), abs(diff),
-                                  None, None, ts_ns)  # fmt: skip
+        key = self._leg(intent_id, ENTRY, side, OrderType.MARKET)
+        return diff, self._apply(self.graph.place(key, side, abs(diff), OrderType.MARKET,
+                                                  ts_ns=ts_ns))  # fmt: skip
 
     def bracket(self, intent_id: str, side: Side, quantity: int, limit: int | None,
                 stop_ticks: int, target_ticks: int | None, ts_ns: int) -> list[TrackFill]:  # fmt: skip
@@ -126,21 +130,35 @@ class PaperTrack:
         basis = limit if limit is not None else self._reference(side)
         if basis is None:
             return []
-        stop = basis - side.sign * stop_ticks
-        target = basis + side.sign * target_ticks if target_ticks is not None else None
         order_type = OrderType.LIMIT if limit is not None else OrderType.MARKET
-        leg = _Leg(intent_id, ENTRY, side, order_type, exits=(stop, target))
-        return self._submit(leg, quantity, limit, None, ts_ns)
+        entry = self._leg(intent_id, ENTRY, side, order_type)
+        place, exit_side = self.graph.place, side.opposite
+        outcomes = place(entry, side, quantity, order_type, limit=limit, ts_ns=ts_ns,
+                         transmit=False)  # fmt: skip
+        stop = self._leg(intent_id, EXIT, exit_side, OrderType.STOP)
+        outcomes += place(stop, exit_side, quantity, OrderType.STOP,
+                          stop=basis - side.sign * stop_ticks, ts_ns=ts_ns, parent=entry,
+                          transmit=target_ticks is None)  # fmt: skip
+        if target_ticks is not None:
+            target = self._leg(intent_id, EXIT, exit_side, OrderType.LIMIT)
+            outcomes += place(target, exit_side, quantity, OrderType.LIMIT,
+                              limit=basis + side.sign * target_ticks, ts_ns=ts_ns,
+                              parent=entry)  # fmt: skip
+        return self._apply(outcomes)
 
     def cancel_entries(self, ts_ns: int) -> None:
         """Cancel the working orders but the exits (the strategy stopped: as for its live
-        orders, what protects a position stays)."""
+        orders, what protects a position stays; the exits of an entry not filled go with it)."""
         for key, leg in list(self._legs.items()):
-            if leg.leg == ENTRY:
-                self.model.cancel(key, ts_ns=ts_ns)
-                del self._legs[key]
+            if leg.leg == ENTRY and key in self._legs:
+                self._apply(self.graph.cancel(key, ts_ns=ts_ns))
 
     # ---- internals -------------------------------------------------------------------------
+
+    def _leg(self, intent_id: str, leg: str, side: Side, order_type: OrderType) -> int:
+        key = next(self._keys)
+        self._legs[key] = _Leg(intent_id, leg, side, order_type)
+        return key
 
     def _reference(self, side: Side) -> int | None:
         best = self.model.best_ask if side is Side.BUY else self.model.best_bid
@@ -154,15 +172,7 @@ class PaperTrack:
                 total += leg.side.sign * (working.quantity - working.filled)
         return total
 
-    def _submit(self, leg: _Leg, quantity: int, limit: int | None, stop: int | None,
-                ts_ns: int) -> list[TrackFill]:  # fmt: skip
-        key = next(self._keys)
-        self._legs[key] = leg
-        outcomes = self.model.submit(key, leg.side, quantity, leg.order_type, limit=limit,
-                                     stop=stop, ts_ns=ts_ns)  # fmt: skip
-        return self._apply(outcomes)
-
-    def _apply(self, outcomes: list[Outcome]) -> list[TrackFill]:
+    def _apply(self, outcomes: list[Linked]) -> list[TrackFill]:
         fills: list[TrackFill] = []
         for outcome in outcomes:
             leg = self._legs.get(outcome.key)
@@ -170,44 +180,8 @@ class PaperTrack:
                 continue
             if isinstance(outcome, PaperFill):
                 self.position += outcome.side.sign * outcome.quantity
-                leg.filled += outcome.quantity
                 fills.append(TrackFill(leg.intent_id, leg.leg, outcome.side, outcome.quantity,
                                        outcome.price, outcome.ts_ns))  # fmt: skip
-                if leg.sibling is not None:
-                    self._shrink(leg.sibling, outcome.quantity, outcome.ts_ns)
             elif isinstance(outcome, PaperStatus) and outcome.status.is_terminal:
                 del self._legs[outcome.key]
-                if outcome.status is OrderStatus.FILLED and leg.exits is not None:
-                    fills += self._protect(leg, outcome.ts_ns)
         return fills
-
-    def _protect(self, entry: _Leg, ts_ns: int) -> list[TrackFill]:
-        """A filled entry's stop and target, one cancelling the other (both placed before
-        either's fills are applied, so one that fills on arrival cancels the other)."""
-        assert entry.exits is not None
-        stop, target = entry.exits
-        side = entry.side.opposite
-        stop_key = next(self._keys)
-        target_key = next(self._keys) if target is not None else None
-        self._legs[stop_key] = _Leg(entry.intent_id, EXIT, side, OrderType.STOP,
-                                    sibling=target_key)  # fmt: skip
-        outcomes = self.model.submit(stop_key, side, entry.filled, OrderType.STOP, stop=stop,
-                                     ts_ns=ts_ns)  # fmt: skip
-        if target is not None and target_key is not None:
-            self._legs[target_key] = _Leg(entry.intent_id, EXIT, side, OrderType.LIMIT,
-                                          sibling=stop_key)  # fmt: skip
-            outcomes += self.model.submit(target_key, side, entry.filled, OrderType.LIMIT,
-                                          limit=target, ts_ns=ts_ns)  # fmt: skip
-        return self._apply(outcomes)
-
-    def _shrink(self, key: int, filled: int, ts_ns: int) -> None:
-        """The other exit of a bracket covers ``filled`` fewer contracts."""
-        working = self.model.working(key)
-        if working is None:
-            return
-        left = working.quantity - filled
-        if left <= working.filled:
-            self.model.cancel(key, ts_ns=ts_ns)
-            self._legs.pop(key, None)
-        else:
-            self.model.modify(key, quantity=left, ts_ns=ts_ns)
