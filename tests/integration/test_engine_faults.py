@@ -22,7 +22,7 @@ from tests.support.waiting import until
 from tradeterm.broker.port import ConnectError, ConnectionState
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
-from tradeterm.engine.commands import CancelOrder, PlaceOrder
+from tradeterm.engine.commands import CancelOrder, Flatten, PlaceOrder
 from tradeterm.engine.events import (
     EngineNotice,
     FillBooked,
@@ -32,6 +32,7 @@ from tradeterm.engine.events import (
     Reconciled,
 )
 from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.types import TradingState
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
@@ -90,6 +91,34 @@ async def test_socket_drop_before_the_order_arrives_closes_it_on_ibs_proof_and_s
     )
     assert again.ok
     await until(lambda: len(working_at_gateway(still)) == 1, "the new order working")
+
+
+async def test_flatten_whose_close_never_reached_ib_still_ends_flat(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    """The flatten's cancels and its close go, the socket dies before IB reads the close (the
+    matrix cell offline-fill x flatten caught it): the reconciliation closes the close as
+    never received, and the flatten still finishes, flat at IB, stop gone, no halt. Before,
+    the position stayed open with its stop cancelled, and nothing said so."""
+    run = await make_engine(still)
+    market = Market(still)
+    await run.engine.submit(PlaceOrder(Side.BUY, 1))
+    await run.wait(lambda: run.pnl().quantity == 1, "long 1")
+    stop = await run.engine.submit(
+        PlaceOrder(Side.SELL, 1, OrderType.STOP, stop=market.px(market.bid - 10))
+    )
+    await until(lambda: len(working_at_gateway(still)) == 1, "the stop working")
+    result = await run.engine.submit(Flatten())
+    still.faults.drop()  # the close is still in the socket buffers: IB never reads it
+    assert result.ok
+    close = run.engine.orders.get(result.order_ids[-1])  # type: ignore[union-attr]
+    assert close is not None and close.client_id not in stop.order_ids
+    await run.wait(lambda: close.status is OrderStatus.CANCELLED, "the close closed")
+    assert "never reached IB" in (close.reject_reason or "")
+    await run.wait(lambda: run.pnl().quantity == 0, "flat")
+    await until(lambda: gateway_position(still, market) == 0, "flat at IB")
+    assert working_at_gateway(still) == []
+    assert run.engine.snapshot().trading_state is not TradingState.HALTED
 
 
 async def test_order_ib_accepts_after_the_drop_is_found_and_tracked(

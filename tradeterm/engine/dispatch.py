@@ -106,7 +106,7 @@ class CommandDispatcher:
                 try:
                     return await orders.close_position(command_id, reverse=False)
                 except NotSent as exc:  # the connection dropped after its cancels went
-                    return self._finish_flatten(command_id, str(exc))
+                    return self.finish_flatten(command_id, str(exc))
             case Reverse():
                 return await orders.close_position(command_id, reverse=True)
             case GlobalCancel():
@@ -114,8 +114,9 @@ class CommandDispatcher:
                 return ()
         raise Refused(f"unknown command {command!r}")
 
-    def _finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:
-        """A flatten cut short by the connection finishes once IB is back (cancel, close,
+    def finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:
+        """A flatten cut short by the connection (its close refused as not sent, or found at
+        the reconciliation never to have reached IB) finishes once IB is back (cancel, close,
         checked at IB; no halt): see the module notes."""
         self._notice("WARNING", f"flatten {command_id} cut short ({why}): it finishes once IB "
                      "is back (cancel, close, checked at IB; no halt)")  # fmt: skip

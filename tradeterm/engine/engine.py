@@ -164,6 +164,8 @@ class Engine:
         self.reconciler = Reconciler(
             broker, self.link, clock=clock, book=self._on_execution, publish=self.publish,
             notice=self.notice, refresh=lambda: self.connectivity.refresh_health(),
+            unfinished_close=lambda command_id: self.dispatcher.finish_flatten(
+                command_id, "its close never reached IB"),
         )  # fmt: skip
         self.connectivity = Connectivity(
             broker, self.link, self.reconciler, core=lambda: self.core,

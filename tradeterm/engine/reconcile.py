@@ -43,6 +43,7 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.health import ConnectionHealth
 from tradeterm.engine.order_manager import OrderManager
+from tradeterm.engine.types import OrderRole
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,8 @@ class Reconciler:
     or running, IB's last word on our position, when to look again for what IB does not list.
 
     ``book``: the engine's booking of an execution (True when it was new); ``notice``,
-    ``publish``: the engine's; ``refresh``: re-assess the health shown."""
+    ``publish``: the engine's; ``refresh``: re-assess the health shown; ``unfinished_close``:
+    a flatten's closing order (by its command id) was closed here without reaching IB."""
 
     def __init__(
         self,
@@ -196,8 +198,10 @@ class Reconciler:
         publish: Callable[[EngineEvent], None],
         notice: Callable[[str, str], None],
         refresh: Callable[[], None],
+        unfinished_close: Callable[[str], object] = lambda command_id: None,
     ) -> None:
         self._broker = broker
+        self._unfinished_close = unfinished_close
         self._link = link
         self._clock = clock
         self._book = book
@@ -337,6 +341,11 @@ class Reconciler:
         for order in closed:
             if order.reject_reason:
                 self._notice("WARNING", f"{order.client_id}: {order.reject_reason}")
+            view = orders.view(order)
+            if order.status is OrderStatus.CANCELLED and view.role is OrderRole.FLATTEN:
+                # it went while the socket was already dead: the flatten's cancels may have
+                # gone and left the position without its stop; it must still end flat
+                self._unfinished_close(view.command_id)
         return recovered, closed, unknown
 
     async def _position(self, core: TradingCore, at_start: bool) -> bool:
