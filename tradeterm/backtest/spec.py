@@ -1,0 +1,62 @@
+"""What a backtest is asked (:class:`BacktestSpec`) and what it returns (:class:`BacktestResult`).
+
+Both are plain, picklable values: a sweep sends specs to worker processes (or a Dask cluster)
+and gets results back. Prices are integer ticks of the instrument and times UTC nanoseconds,
+as everywhere in tradeterm; money is ``Decimal`` in the instrument's currency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from tradeterm.domain import Bar, Fill, Instrument
+
+
+class FillAt(StrEnum):
+    """When a market order sent on a bar's close fills, in bar mode."""
+
+    NEXT_OPEN = "next-open"  # at the next bar's open (the default, as the peers do)
+    CLOSE = "close"  # at the close of the bar that made the signal
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestSpec:
+    """One run. ``params``: the strategy's parameters as given on the command line (``k=v``
+    pairs, validated by the strategy's own model); ``commission``: per contract per side (None:
+    the market's configured one); ``equity``: the account value entries are sized by."""
+
+    data: Path
+    strategy: str
+    params: tuple[tuple[str, str], ...] = ()
+    symbol: str = "ES"
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    fill: FillAt = FillAt.NEXT_OPEN
+    commission: Decimal | None = None
+    slippage_ticks: int = 0
+    latency_ms: int = 0
+    equity: Decimal = Decimal(100_000)
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    """What a run did. ``kind`` is "bars" (a bar file) or "events" (quotes, trades or a book);
+    ``count`` how many of them were run through; ``fills`` the executions in time order;
+    ``bars`` the closed 1-minute bars (marks for the equity curve); ``last_price`` the last
+    price seen (marks the open position); ``complete`` False when the run was stopped early
+    (Ctrl-C: the result is partial)."""
+
+    spec: BacktestSpec
+    instrument: Instrument
+    kind: str
+    count: int
+    commission: Decimal  # per contract per side, as used
+    fills: list[Fill] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
+    last_price: int | None = None
+    seconds: float = 0.0
+    complete: bool = True
