@@ -16,9 +16,11 @@ large size, so a market order fills at the open plus or minus the slippage, agai
 ``fill=close`` and no latency an order sent on a bar's close fills at that close (the same
 quote at the close). Working stops and limits (a bracket's exits, a limit entry) fill on the
 bar's path, the convention of ``sim/bar_market.py`` (open, nearer extreme, other extreme,
-close, at +0/15/30/45 s), each point shown as that quote and then a trade at the point: a
-limit fills when the quote reaches it (at its price), a stop triggers on a trade at or
-through it and fills against the quote. The path is only walked on bars that can fill
+close, at +0/15/30/45 s), each point shown as that quote and then a trade at the point, and
+on the way from one point to the next the working orders' prices it passes (the price moves
+through them): a limit fills when the quote reaches it (at its price), a stop triggers on a
+trade at or through it and fills against the quote there (at its stop price less the
+slippage; at the open when the bar opens beyond it). The path is only walked on bars that can fill
 something (a market order working, or a working order's trigger within the bar's range):
 a bar with nothing to fill costs only the strategy's call.
 
@@ -175,11 +177,32 @@ class _Run:
         track = self.track
         path = bar_prints(BarPrint(bar.start_ns, bar.open, bar.high, bar.low, bar.close,
                                    bar.volume))  # fmt: skip
+        last = path[0][1]
         for ts, price, size in path:
-            self._quote(price, ts)
-            self._filled(track.on_market(TradeEvent(Trade(ts, price, max(size, 1)))))
+            for level in self._levels_between(last, price):  # the way there passes them
+                self._print(level, 1, ts)
+            self._print(price, size, ts)
+            last = price
             if not track.working:
                 return
+
+    def _print(self, price: int, size: int, ts: int) -> None:
+        self._quote(price, ts)
+        self._filled(self.track.on_market(TradeEvent(Trade(ts, price, max(size, 1)))))
+
+    def _levels_between(self, start: int, end: int) -> list[int]:
+        """The working orders' prices strictly between ``start`` and ``end``, in the order a
+        price moving from one to the other meets them."""
+        model = self.track.model
+        levels = set()
+        for key in model.working_keys():
+            order = model.working(key)
+            if order is None or order.dormant:
+                continue
+            level = order.stop if order.price is None else order.price
+            if level is not None and min(start, end) < level < max(start, end):
+                levels.add(level)
+        return sorted(levels, reverse=end < start)
 
     def _reachable(self, bar: Bar) -> bool:
         model = self.track.model
