@@ -199,7 +199,7 @@ def _json(value: object) -> object:
 
 def _text(value: object) -> str:
     if isinstance(value, dict):
-        return " ".join(f"{k}={v}" for k, v in value.items())
+        return " ".join(f"{k}={v}" for k, v in value.items()) or "defaults"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,8 +30,12 @@ TICK_VALUE = Decimal("12.5")  # ES: 0.25 x 50
 
 def day_bars() -> list[tuple[int, int, int, int, int]]:
     """The recorded day as (ts, open, high, low, close) in quarter points (ticks)."""
+    def tick(text: str) -> int:
+        return int(Decimal(text) * 4)
+
     return [
-        (real_data.ts_ns(r["ts_utc"]), *(int(Decimal(r[k]) * 4) for k in ("open", "high", "low", "close")))
+        (real_data.ts_ns(r["ts_utc"]), tick(r["open"]), tick(r["high"]), tick(r["low"]),
+         tick(r["close"]))
         for r in real_data.rows(DAY)
     ]  # fmt: skip
 
@@ -144,7 +149,7 @@ class BuyOnce(Strategy[Params]):
 T0 = 1_578_300_000 * real_data.NS - (1_578_300_000 * real_data.NS) % MINUTE
 
 
-def bar_file(tmp_path: Path, bars: list[tuple[float, float, float, float]]) -> Path:
+def bar_file(tmp_path: Path, bars: Sequence[tuple[float, float, float, float]]) -> Path:
     path = tmp_path / "bars.csv"
     lines = ["ts_utc,open,high,low,close,volume"]
     for i, (o, h, low, c) in enumerate(bars):
@@ -154,7 +159,7 @@ def bar_file(tmp_path: Path, bars: list[tuple[float, float, float, float]]) -> P
     return path
 
 
-def bracket_fills(tmp_path: Path, bars: list[tuple[float, float, float, float]],
+def bracket_fills(tmp_path: Path, bars: Sequence[tuple[float, float, float, float]],
                   **kw: object) -> list[tuple[Side, int, int, int]]:  # fmt: skip
     spec = BacktestSpec(bar_file(tmp_path, bars), f"{__name__}:BuyOnce", **kw)  # type: ignore[arg-type]
     return ran(spec)
