@@ -22,7 +22,7 @@ class MarkerParams(SmaCrossParams):
 class Marker(SmaCross):
     """sma_cross, marking a file after ``after`` bars."""
 
-    parameters = MarkerParams
+    parameters = MarkerParams  # type: ignore[assignment]
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
         params = self.params

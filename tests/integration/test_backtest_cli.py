@@ -75,7 +75,7 @@ def test_the_table_and_csv_show_the_core_fields(tmp_path: Path, fmt: str) -> Non
         header, row = proc.stdout.splitlines()
         values = dict(zip(header.split(","), row.split(","), strict=True))
     else:
-        values = dict(line.split(None, 1) for line in proc.stdout.splitlines())  # type: ignore[misc]
+        values = dict(line.split(None, 1) for line in proc.stdout.splitlines())
     assert values["net_pnl"].strip() == str(expected["net_pnl"])
     assert values["fills"].strip() == str(expected["fills"])
 

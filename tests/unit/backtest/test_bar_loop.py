@@ -30,6 +30,7 @@ TICK_VALUE = Decimal("12.5")  # ES: 0.25 x 50
 
 def day_bars() -> list[tuple[int, int, int, int, int]]:
     """The recorded day as (ts, open, high, low, close) in quarter points (ticks)."""
+
     def tick(text: str) -> int:
         return int(Decimal(text) * 4)
 
