@@ -11,8 +11,8 @@ bracketed position first cancels the bracket's exits, as the live runner does.
 
 **Fills.** An order sent at ``t`` (a bar's end, or a fill's time) reaches the market at ``t +
 latency``: in bar mode at the open of the first bar that starts at or after it. There the fill
-model is shown a quote at the open, ``bid = open - slippage``, ``ask = open + slippage``, a
-large size, so a market order fills at the open plus or minus the slippage, against us. With
+model is shown a book at the open, one level a side, ``bid = open - slippage``, ``ask = open
++ slippage``, a large size, so a market order fills at the open plus or minus the slippage, against us. With
 ``fill=close`` and no latency an order sent on a bar's close fills at that close (the same
 quote at the close). Working stops and limits (a bracket's exits, a limit entry) fill on the
 bar's path, the convention of ``sim/bar_market.py`` (open, nearer extreme, other extreme,
@@ -38,9 +38,9 @@ from threading import Event
 from typing import Any
 
 from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec, FillAt
-from tradeterm.broker.port import QuoteEvent, TradeEvent
+from tradeterm.broker.port import DepthEvent, TradeEvent
 from tradeterm.config import MarketConfig
-from tradeterm.domain import Bar, Fill, Instrument, OrderType, Quote, Side, Trade
+from tradeterm.domain import Bar, DepthLevel, Fill, Instrument, OrderType, Side, Trade
 from tradeterm.engine.risk import RiskManager
 from tradeterm.paper.track import PaperTrack, TrackFill
 from tradeterm.sim.bar_market import bar_prints
@@ -166,9 +166,11 @@ class _Run:
     # ---- the market --------------------------------------------------------------------------
 
     def _quote(self, price: int, ts_ns: int) -> None:
+        """The book is one level a side: ``price`` less and plus the slippage."""
         slip = self.slip
-        quote = Quote(ts_ns, price - slip, BOOK_SIZE, price + slip, BOOK_SIZE)
-        self._filled(self.track.on_market(QuoteEvent(quote)))
+        book = DepthEvent(ts_ns, (DepthLevel(price - slip, BOOK_SIZE),),
+                          (DepthLevel(price + slip, BOOK_SIZE),))  # fmt: skip
+        self._filled(self.track.on_market(book))
 
     def _walk(self, bar: Bar) -> None:
         """The bar's path, if it can fill something (see the module notes)."""
