@@ -98,8 +98,11 @@ class Stats:
         return out
 
 
-def statistics(result: BacktestResult, calendar: SessionCalendar = CME) -> Stats:
-    """The statistics of ``result`` (see the module notes)."""
+def statistics(
+    result: BacktestResult, calendar: SessionCalendar = CME, *, curve: EquityCurve | None = None
+) -> Stats:
+    """The statistics of ``result`` (see the module notes). ``curve``: its
+    :func:`marked_equity`, when the caller has it already (to draw it)."""
     inst = result.instrument
     position = Position(inst)
     for fill in result.fills:
@@ -118,7 +121,7 @@ def statistics(result: BacktestResult, calendar: SessionCalendar = CME) -> Stats
     won = [abs(t.exit_ticks - t.entry_ticks) for t in trades if t.gross > 0]
     lost = [-abs(t.exit_ticks - t.entry_ticks) for t in trades if t.gross < 0]
 
-    curve = marked_equity(result, calendar)
+    curve = curve if curve is not None else marked_equity(result, calendar)
     drawdown, drawdown_pct = _max_drawdown(result.spec.equity, curve.values)
     returns = daily_returns(result.spec.equity, curve)
     return Stats(
