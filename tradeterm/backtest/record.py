@@ -33,7 +33,13 @@ from tradeterm import __version__
 from tradeterm.backtest.spec import BacktestResult
 from tradeterm.domain import Fill, Order, OrderStatus, OrderType
 from tradeterm.domain.bars import NS_PER_SECOND
-from tradeterm.engine.events import FillBooked, OrderUpdated, OrderView, PositionChanged
+from tradeterm.engine.events import (
+    EngineEvent,
+    FillBooked,
+    OrderUpdated,
+    OrderView,
+    PositionChanged,
+)
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.journal import Journal
 from tradeterm.journal import rows as R
@@ -43,6 +49,7 @@ from tradeterm.paths import backtests_dir
 MODE = "backtest"
 NO_CON_ID = 0  # never an IB conId
 BAR_NS = 60 * NS_PER_SECOND
+BATCH = 10_000  # rows a transaction: a long run is written in few fsyncs
 
 
 class RecordError(Exception):
@@ -81,7 +88,7 @@ async def write_journal(result: BacktestResult, path: Path, *, now_ns: int) -> N
             f"{path} exists already: a backtest is recorded in a new journal file of its own"
         )
     clock = _Clock(_first_ns(result, now_ns))
-    journal = Journal(path, clock=clock)
+    journal = Journal(path, clock=clock, batch_size=BATCH)
     try:
         await journal.open()
     except JournalError as exc:
@@ -151,8 +158,15 @@ async def _write(journal: Journal, clock: _Clock, result: BacktestResult, now_ns
     orders = _orders(result.fills)
     strategy = result.spec.strategy
     open_orders: dict[str, Order] = {}
-    for n, raw in enumerate(result.fills):
-        clock.now = raw.ts_ns
+    # One list per table, written in this order: a long run of rows of one statement is one
+    # executemany (the writer groups consecutive rows), and an intent precedes its updates.
+    intents: list[R.Row] = []
+    fills: list[R.Row] = []
+    commissions: list[R.Row] = []
+    ends: list[R.Row] = []
+    positions: list[R.Row] = []
+    for raw in result.fills:
+        now = clock.now = raw.ts_ns
         order_id = _order_id(raw)
         fill = dataclasses.replace(raw, instrument=inst, order_id=order_id)
         order = open_orders.get(order_id)
@@ -161,21 +175,24 @@ async def _write(journal: Journal, clock: _Clock, result: BacktestResult, now_ns
                           source=strategy)  # fmt: skip
             order.submit()
             open_orders[order_id] = order
-            row = R.intent_row(order, _command(order_id), "", session, clock.now)
-            journal.record_rows([(R.INSERT_INTENT, row)], critical=True)
+            intents.append(
+                (R.INSERT_INTENT, R.intent_row(order, _command(order_id), "", session, now))
+            )
         commission = result.commission * fill.quantity
-        journal.record(FillBooked(fill, own=True, historical=False))
-        journal.record_rows([R.commission_row(fill.exec_id, commission, clock.now)], critical=True)
+        fills += _rows(FillBooked(fill, own=True, historical=False), now, session)
+        commissions.append(R.commission_row(fill.exec_id, commission, now))
         portfolio.on_mark(fill.price)
         portfolio.add_fill(fill)
         portfolio.add_commission(fill.exec_id, commission)
         order.apply_fill(fill)
         if order.status is OrderStatus.FILLED:
             del open_orders[order_id]
-            journal.record(OrderUpdated(OrderView.of(order, command_id=_command(order_id))))
-        journal.record(PositionChanged(portfolio.pnl()))
-        if n % journal.batch_size == 0:
-            await journal.flush()
+            view = OrderView.of(order, command_id=_command(order_id))
+            ends += _rows(OrderUpdated(view), now, session)
+        positions += _rows(PositionChanged(portfolio.pnl()), now, session)
+    for rows in (intents, fills, commissions, ends, positions):
+        journal.record_rows(rows, critical=True)
+        await journal.flush()
     clock.now = _last_ns(result, now_ns)
     if result.last_price is not None:
         portfolio.on_mark(result.last_price)
@@ -185,6 +202,11 @@ async def _write(journal: Journal, clock: _Clock, result: BacktestResult, now_ns
         "backtest stopped early (partial)" if not result.complete else "backtest done"
     )
     await journal.flush()
+
+
+def _rows(event: EngineEvent, now_ns: int, session: int) -> list[R.Row]:
+    """The rows the journal writes for ``event`` (what ``Journal.record`` queues)."""
+    return R.rows_for(event, now_ns, session)[0]
 
 
 def _order_id(fill: Fill) -> str:
