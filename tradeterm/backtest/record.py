@@ -43,10 +43,11 @@ from tradeterm.engine.events import (
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.journal import Journal
 from tradeterm.journal import rows as R
+from tradeterm.journal.report import BACKTEST_EVENT
 from tradeterm.journal.store import JournalError
 from tradeterm.paths import backtests_dir
 
-MODE = "backtest"
+MODE = "backtest"  # the session's mode
 NO_CON_ID = 0  # never an IB conId
 BAR_NS = 60 * NS_PER_SECOND
 BATCH = 10_000  # rows a transaction: a long run is written in few fsyncs
@@ -151,7 +152,7 @@ async def _write(journal: Journal, clock: _Clock, result: BacktestResult, now_ns
     assert inst.con_id is not None
     session = await journal.start_session(inst.root, MODE, __version__)
     journal.record_rows([
-        R.system_row(clock.now, MODE, "INFO", description(result, now_ns)),
+        R.system_row(clock.now, BACKTEST_EVENT, "INFO", description(result, now_ns)),
         R.instrument_row(inst, clock.now),
     ], critical=True)  # fmt: skip
     portfolio = Portfolio(inst, clock=clock)

@@ -42,8 +42,10 @@ def test_report_reads_a_backtest_like_a_live_session(tmp_path: Path) -> None:
     days = {(d["day"], d["source"]): d["net"] for d in data["days"]}
     assert days == {("2026-11-19", "sma_cross"): "141.00", ("2026-11-20", "sma_cross"): "-134.00"}
     assert data["open_position"] == 1
+    assert data["backtest"].startswith("backtest, not trading: sma_cross fast=10 slow=30")
 
     table = report(path)
+    assert table.splitlines()[1].startswith("backtest, not trading: sma_cross fast=10 slow=30")
     assert "2026-11-19  sma_cross       2  100%   150.00   9.00   141.00" in table
     assert "open position 1 (not counted until closed)" in table
 
