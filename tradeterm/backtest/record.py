@@ -31,6 +31,7 @@ from pathlib import Path
 
 from tradeterm import __version__
 from tradeterm.backtest.spec import BacktestResult
+from tradeterm.backtest.stats import BAR_NS
 from tradeterm.domain import Fill, Order, OrderStatus, OrderType
 from tradeterm.domain.bars import NS_PER_SECOND
 from tradeterm.engine.events import (
@@ -49,7 +50,6 @@ from tradeterm.paths import backtests_dir
 
 MODE = "backtest"  # the session's mode
 NO_CON_ID = 0  # never an IB conId
-BAR_NS = 60 * NS_PER_SECOND
 BATCH = 10_000  # rows a transaction: a long run is written in few fsyncs
 
 
