@@ -60,6 +60,12 @@ def legacy_journal_file(symbol: str, directory: Path | None = None) -> Path:
     return journal_dir(directory) / f"{symbol.upper()}.sqlite"
 
 
+def backtests_dir() -> Path:
+    """Where a backtest's journal goes unless told otherwise: ``<data dir>/backtests``, apart
+    from the trading journals, so a backtest is never read as a session that traded."""
+    return data_dir() / "backtests"
+
+
 def log_file(name: str, directory: Path | None = None) -> Path:
     """One JSON-lines log per process kind and market (``tradeterm-ES.jsonl``,
     ``gateway.jsonl``), so instances for different markets never rotate each other's file."""

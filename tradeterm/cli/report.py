@@ -133,12 +133,15 @@ def _report_json(symbol: str, args: argparse.Namespace, report: rp.Report) -> di
         "by_source": {s: st.as_dict() for s, st in report.by_source.items()},
         "total": report.total.as_dict(),
         "open_position": report.open_position,
+        "backtest": report.backtest,
     }
 
 
 def _report_table(symbol: str, args: argparse.Namespace, report: rp.Report) -> str:
     span = f"{args.date_from or 'start'} to {args.date_to or 'now'}"
     lines = [f"{symbol} performance, trading days {span}"]
+    if report.backtest is not None:
+        lines.append(report.backtest)
     if not report.total.trades:
         lines.append("no closed trades in this range")
     else:

@@ -220,6 +220,20 @@ class Report:
     by_source: dict[str, Stats]
     total: Stats
     open_position: int
+    backtest: str | None = None  # what was run, when the journal is a backtest's
+
+
+BACKTEST_EVENT = "backtest"
+"""The system event's kind that makes a journal a backtest's (``backtest/record.py``)."""
+
+
+def backtest_of(conn: sqlite3.Connection) -> str | None:
+    """What a backtest's journal says it ran (its :data:`BACKTEST_EVENT` system event); None
+    for a trading journal."""
+    row = conn.execute(
+        "SELECT text FROM system_events WHERE kind = ? ORDER BY id LIMIT 1", (BACKTEST_EVENT,)
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def build(conn: sqlite3.Connection, start: dt.date | None = None,
@@ -240,7 +254,7 @@ def build(conn: sqlite3.Connection, start: dt.date | None = None,
                 stats.add(trade)
     position = sum(f.quantity if f.side == "BUY" else -f.quantity for f in fills)
     rows = sorted(((d, s, st) for (d, s), st in cells.items()), key=lambda r: (r[0], r[1]))
-    return Report(rows, dict(sorted(by_source.items())), total, position)
+    return Report(rows, dict(sorted(by_source.items())), total, position, backtest_of(conn))
 
 
 def save_daily(conn: sqlite3.Connection, now_ns: int) -> int:

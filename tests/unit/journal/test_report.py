@@ -206,3 +206,11 @@ async def test_an_older_versions_shared_journal_is_named_and_read_with_journal(
         == 3
     )
     assert capsys.readouterr().err == f"tradeterm: reading journal {legacy}\n"
+
+
+async def test_a_trading_journal_is_not_called_a_backtest(
+    journal_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(run("report", "--format", "json"))
+    assert doc["backtest"] is None
+    assert "backtest" not in run("report")
