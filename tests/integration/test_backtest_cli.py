@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,10 +75,42 @@ def test_the_table_and_csv_show_the_core_fields(tmp_path: Path, fmt: str) -> Non
     if fmt == "csv":
         header, row = proc.stdout.splitlines()
         values = dict(zip(header.split(","), row.split(","), strict=True))
-    else:
-        values = dict(line.split(None, 1) for line in proc.stdout.splitlines())
-    assert values["net_pnl"].strip() == str(expected["net_pnl"])
-    assert values["fills"].strip() == str(expected["fills"])
+        assert Decimal(values["net_pnl"]) == expected["net_pnl"]
+        assert int(values["fills"]) == expected["fills"]
+        return
+    text = proc.stdout
+    assert re.search(rf"\bfills +{expected['fills']}\b", text)
+    assert re.search(rf"\bnet P&L +{expected['net_pnl']:,.2f}\b", text)
+    assert "equity" in text  # the curve drawn under the table
+    journal = re.search(r"^journal: (\S+)", text, re.MULTILINE)
+    assert journal is not None and Path(journal[1]).is_file()
+    assert Path(journal[1]).is_relative_to(tmp_path / "d")  # the data dir's backtests folder
+
+
+def test_the_journal_it_writes_is_read_by_tradeterm_report(tmp_path: Path) -> None:
+    """Results go to a backtest journal: ``tradeterm report`` on it shows the run's P&L."""
+    need_day()
+    journal = tmp_path / "run.sqlite"
+    proc = backtest(tmp_path, "--data", str(DAY), "--strategy", "sma_cross", "--journal",
+                    str(journal), "--format", "json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    assert printed["journal"] == str(journal)
+    report = subprocess.run(
+        [sys.executable, "-m", "tradeterm.cli", "report", "--journal", str(journal), "--format", "json"],
+        capture_output=True, text=True, env=environ(tmp_path), timeout=120, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    shown = json.loads(report.stdout)
+    assert shown["backtest"]
+    total = shown["total"]  # closed trades; the report does not mark an open position
+    assert (total["trades"], total["wins"], total["profit_factor"]) == (
+        printed["trades"],
+        printed["wins"],
+        printed["profit_factor"],
+    )
+    assert shown["open_position"] == printed["position"]
+    assert set(shown["by_source"]) == {"sma_cross"}
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from typing import Any
 from tradeterm.backtest.bar_loop import Progress, run_bars
 from tradeterm.backtest.data import EVENTS, DataSource, detect, instrument_for, load_bars
 from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec
-from tradeterm.domain import Position
+from tradeterm.backtest.stats import totals
 from tradeterm.sim.gateway.accounts import DEFAULT_COMMISSION
 from tradeterm.strategies import Loaded, StrategyError, load
 
@@ -70,22 +70,15 @@ def core(result: BacktestResult) -> dict[str, Any]:
     (executions), ``contracts`` (traded), ``gross_pnl`` (realised plus the open position
     marked at the last price), ``commissions``, ``net_pnl`` (gross minus commissions),
     ``seconds``, and ``complete``. Money is ``Decimal`` in the instrument's currency."""
-    position = Position(result.instrument)
-    for fill in result.fills:
-        position.apply_fill(fill)
-    contracts = sum(fill.quantity for fill in result.fills)
-    gross = position.realized_money()
-    if position.quantity and result.last_price is not None:
-        gross += position.unrealized_money(result.last_price)
-    commissions = result.commission * contracts
+    t = totals(result)
     return {
         result.kind: result.count,
-        "fills": len(result.fills),
-        "contracts": contracts,
-        "gross_pnl": gross,
-        "commissions": commissions,
-        "net_pnl": gross - commissions,
-        "position": position.quantity,
+        "fills": t.fills,
+        "contracts": t.contracts,
+        "gross_pnl": t.gross_pnl,
+        "commissions": t.commissions,
+        "net_pnl": t.net_pnl,
+        "position": t.position,
         "seconds": round(result.seconds, 3),
         "complete": result.complete,
     }

@@ -98,11 +98,21 @@ class Stats:
         return out
 
 
-def statistics(
-    result: BacktestResult, calendar: SessionCalendar = CME, *, curve: EquityCurve | None = None
-) -> Stats:
-    """The statistics of ``result`` (see the module notes). ``curve``: its
-    :func:`marked_equity`, when the caller has it already (to draw it)."""
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A run's money: contracts traded, the position left, gross P&L (realised plus the open
+    position marked at the last price), commissions, net P&L (gross minus commissions)."""
+
+    fills: int
+    contracts: int
+    position: int
+    gross_pnl: Decimal
+    commissions: Decimal
+    net_pnl: Decimal
+
+
+def totals(result: BacktestResult) -> Totals:
+    """:class:`Totals` of ``result``, by the domain's :class:`Position` (the live P&L code)."""
     inst = result.instrument
     position = Position(inst)
     for fill in result.fills:
@@ -112,7 +122,22 @@ def statistics(
     open_ticks = position.unrealized(mark) if mark is not None and position.quantity else 0
     gross = inst.money(position.realized + open_ticks)
     commissions = result.commission * contracts
-    net = gross - commissions
+    return Totals(len(result.fills), contracts, position.quantity, gross, commissions,
+                  gross - commissions)  # fmt: skip
+
+
+def statistics(
+    result: BacktestResult, calendar: SessionCalendar = CME, *, curve: EquityCurve | None = None
+) -> Stats:
+    """The statistics of ``result`` (see the module notes). ``curve``: its
+    :func:`marked_equity`, when the caller has it already (to draw it)."""
+    money = totals(result)
+    contracts, gross, commissions, net = (
+        money.contracts,
+        money.gross_pnl,
+        money.commissions,
+        money.net_pnl,
+    )
 
     trades, _open = rp.match_trades(_fill_rows(result))
     book = rp.Stats()
@@ -127,7 +152,7 @@ def statistics(
     return Stats(
         fills=len(result.fills),
         contracts=contracts,
-        position=position.quantity,
+        position=money.position,
         trades=book.trades,
         wins=book.wins,
         losses=len(lost),

@@ -24,27 +24,36 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import datetime as dt
 import json
+import shutil
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from tradeterm.backtest.run import core, run_backtest
+from tradeterm.backtest.equity import (
+    EquityFileError,
+    check_equity_path,
+    equity_text,
+    write_equity,
+)
+from tradeterm.backtest.record import RecordError, record
+from tradeterm.backtest.run import run_backtest
 from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec, FillAt
-from tradeterm.cli.errors import EXIT_OK, EXIT_USAGE, UserError, reported_as
+from tradeterm.backtest.stats import EquityCurve, Stats, marked_equity, statistics
+from tradeterm.backtest.summary import format_csv, format_table, summary_fields
+from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import number_arg, whole_arg
 from tradeterm.cli.strategy_option import add_strategy_arguments
 from tradeterm.config import ConfigError, load_settings
 
 EXIT_STOPPED = 130  # Ctrl-C: the partial report was printed
 PROGRESS_AFTER_S = 1.0
+CURVE_HEIGHT = 12  # lines of the equity curve under the table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument("--equity", metavar="FILE", type=Path,
                         help="draw the equity curve to FILE (.svg, .png or .html)")  # fmt: skip
+    parser.add_argument("--journal", metavar="FILE", type=Path,
+                        help="record the run in FILE (default: a new file under the data "
+                        "dir's backtests folder); tradeterm report --journal FILE reads it")  # fmt: skip
     parser.add_argument("--config", metavar="FILE", type=Path,
                         help="TOML config (the market's risk rules size entries)")  # fmt: skip
 
@@ -104,10 +116,28 @@ def spec_of(args: argparse.Namespace) -> BacktestSpec:
 def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     spec = spec_of(args)
+    if args.equity is not None:
+        with reported_as(EXIT_USAGE, EquityFileError):
+            check_equity_path(args.equity)
     stop = threading.Event()
     with _ctrl_c(stop), _ProgressBar() as bar, reported_as(EXIT_USAGE, BacktestError):
         result = run_backtest(spec, progress=bar.update, stop=stop)
-    write(result, args.format, out)
+    curve = marked_equity(result)
+    stats = statistics(result, curve=curve)
+    problems: list[str] = []
+    journal: Path | None = None
+    try:  # the report is printed whatever happens to the files
+        journal = record(result, args.journal)
+    except RecordError as exc:
+        problems.append(f"the backtest journal was not written: {exc}")
+    if args.equity is not None:
+        try:
+            write_equity(curve, args.equity)
+        except EquityFileError as exc:
+            problems.append(str(exc))
+    write(result, stats, curve, journal, args.format, out)
+    if problems:
+        raise UserError("; ".join(problems), EXIT_ERROR)
     return EXIT_OK if result.complete else EXIT_STOPPED
 
 
@@ -161,45 +191,19 @@ class _ProgressBar:
 # ---- the report ------------------------------------------------------------------------------
 
 
-def fields(result: BacktestResult) -> dict[str, Any]:
-    """What the report shows: the run, then :func:`~tradeterm.backtest.run.core`."""
-    spec = result.spec
-    return {
-        "strategy": spec.strategy,
-        "params": {key: value for key, value in spec.params},
-        "symbol": result.instrument.key,
-        "data": str(spec.data),
-        **core(result),
-    }
-
-
-def write(result: BacktestResult, fmt: str, out: TextIO) -> None:
-    values = fields(result)
+def write(result: BacktestResult, stats: Stats, curve: EquityCurve, journal: Path | None,
+          fmt: str, out: TextIO) -> None:  # fmt: skip
+    """The report in ``fmt``: json (one object: :func:`summary_fields` and the journal's
+    path), csv (one header row, one value row) or a table with the equity curve drawn."""
     if fmt == "json":
-        json.dump(values, out, default=_json)
+        values = summary_fields(result, stats) | {"journal": str(journal) if journal else None}
+        json.dump(values, out)
         out.write("\n")
     elif fmt == "csv":
-        flat = {k: _text(v) for k, v in values.items()}
-        writer = csv.DictWriter(out, fieldnames=list(flat), lineterminator="\n")
-        writer.writeheader()
-        writer.writerow(flat)
+        out.write(format_csv(result, stats))
     else:
-        if not result.complete:
-            out.write(f"PARTIAL: stopped after {result.count} {result.kind} (Ctrl-C)\n")
-        width = max(map(len, values))
-        for key, value in values.items():
-            out.write(f"{key:<{width}}  {_text(value)}\n")
-
-
-def _json(value: object) -> object:
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _text(value: object) -> str:
-    if isinstance(value, dict):
-        return " ".join(f"{k}={v}" for k, v in value.items()) or "defaults"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+        out.write(format_table(result, stats))
+        width = min(shutil.get_terminal_size((100, 24)).columns, 120)
+        out.write("\n" + equity_text(curve, width, CURVE_HEIGHT) + "\n")
+        if journal is not None:
+            out.write(f"\njournal: {journal} (tradeterm report --journal {journal})\n")
