@@ -80,7 +80,7 @@ def headline(sweep: Sweep, stat: str) -> str:
 def results_table(sweep: Sweep, stat: str) -> Table:
     names = [axis.name for axis in sweep.plan.axes]
     stats = stat_names(sweep)
-    table = Table(title=headline(sweep, stat), title_justify="left")
+    table = Table()
     for name in names:
         table.add_column(name, justify="right", style="bold")
     for name in stats:

@@ -18,7 +18,7 @@ from tests.support.waiting import GUARD
 from tradeterm.backtest.grid import Plan, parse_grid, plan
 from tradeterm.backtest.spec import BacktestSpec
 from tradeterm.backtest.sweep import Sweep, run_sweep
-from tradeterm.backtest.sweep_view import as_json, problems, results_table, sorted_rows
+from tradeterm.backtest.sweep_view import as_json, headline, problems, sorted_rows
 
 GRID16 = ["fast=2:8:2", "slow=10:40:10"]  # 4 x 4, none refused
 
@@ -102,7 +102,7 @@ def test_ctrl_c_cancels_what_is_pending_stops_what_runs_and_keeps_what_finished(
     assert not sweep.complete
     assert [row.values for row in sweep.rows] == [("1", "10")]
     assert sweep.stopped == 7 and sweep.failed == []
-    assert "stopped: 7 not run to the end" in str(results_table(sweep, "net_pnl").title)
+    assert "stopped: 7 not run to the end" in headline(sweep, "net_pnl")
 
 
 def test_an_empty_plan_runs_nothing(tmp_path: Path) -> None:
