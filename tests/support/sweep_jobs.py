@@ -7,10 +7,10 @@ import time
 from decimal import Decimal
 
 from tradeterm.backtest.spec import BacktestSpec
-from tradeterm.backtest.sweep import Outcome, Stop
+from tradeterm.backtest.sweep import Outcome, StopFlag
 
 
-def arithmetic(spec: BacktestSpec, stop: Stop | None) -> Outcome:
+def arithmetic(spec: BacktestSpec, stop: StopFlag | None) -> Outcome:
     """Figures computed from the parameters alone: each combination's own, known in advance."""
     params = {k: int(v) for k, v in spec.params if k in ("fast", "slow")}
     fast, slow = params["fast"], params["slow"]
@@ -21,14 +21,14 @@ def arithmetic(spec: BacktestSpec, stop: Stop | None) -> Outcome:
     })  # fmt: skip
 
 
-def broken(spec: BacktestSpec, stop: Stop | None) -> Outcome:
+def broken(spec: BacktestSpec, stop: StopFlag | None) -> Outcome:
     """Fails on fast=10, as a run on bad data would."""
     if dict(spec.params)["fast"] == "10":
         raise ValueError("bar 3:\nno close")
     return arithmetic(spec, stop)
 
 
-def waits_for_stop(spec: BacktestSpec, stop: Stop | None) -> Outcome:
+def waits_for_stop(spec: BacktestSpec, stop: StopFlag | None) -> Outcome:
     """fast=1 finishes at once (and says so in a file beside ``spec.data``); the others run
     until the sweep asks them to stop (or 60 s), then return partial figures."""
     if dict(spec.params)["fast"] == "1":
@@ -36,7 +36,7 @@ def waits_for_stop(spec: BacktestSpec, stop: Stop | None) -> Outcome:
         return arithmetic(spec, stop)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if stop is not None and stop():
+        if stop is not None and stop.is_set():
             return Outcome({"fills": 0}, complete=False)
         time.sleep(0.01)
     return arithmetic(spec, stop)

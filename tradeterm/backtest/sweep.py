@@ -25,24 +25,29 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.synchronize import Event
-from typing import Protocol
+from typing import Protocol, cast
 
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 
 from tradeterm.backtest.grid import Plan, grid_values
+from tradeterm.backtest.run import core, run_backtest
 from tradeterm.backtest.spec import BacktestResult, BacktestSpec
-from tradeterm.domain import Side
 
 Figure = int | float | Decimal | None
 """One figure of a run (a count, money, a ratio); None where it is undefined."""
 
-Stop = Callable[[], bool]
+
+class StopFlag(Protocol):
+    """Set once a Ctrl-C asks the runs to end early (a threading or multiprocessing event)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +59,7 @@ class Outcome:
 
 
 class Job(Protocol):
-    def __call__(self, spec: BacktestSpec, stop: Stop | None, /) -> Outcome: ...
+    def __call__(self, spec: BacktestSpec, stop: StopFlag | None, /) -> Outcome: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,36 +98,26 @@ class SweepError(Exception):
     """A sweep that cannot start as asked (no Dask, a scheduler out of reach), as one line."""
 
 
-def figures(result: BacktestResult) -> dict[str, Figure]:
-    """A run's figures for the sweep's table: the single place a row gets its numbers.
-
-    ``fills`` executions, ``contracts`` traded, ``gross_pnl`` (realised plus the open position
-    marked at the last price), ``commissions``, ``net_pnl`` (gross less commissions), and the
-    ``count`` of bars or events run through."""
-    position = 0
-    cash_ticks = 0  # what the fills paid (-) and received (+), in ticks times contracts
-    contracts = 0
-    for fill in result.fills:
-        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
-        position += signed
-        cash_ticks -= signed * fill.price
-        contracts += fill.quantity
-    if position and result.last_price is not None:
-        cash_ticks += position * result.last_price
-    gross = cash_ticks * result.instrument.tick_value
-    commissions = contracts * result.commission
-    return {
-        "count": result.count,
-        "fills": len(result.fills),
-        "contracts": contracts,
-        "gross_pnl": gross,
-        "commissions": commissions,
-        "net_pnl": gross - commissions,
-    }
+def backtest_job(spec: BacktestSpec, stop: StopFlag | None) -> Outcome:
+    """The sweep's job: one :func:`~tradeterm.backtest.run.run_backtest`, its row's figures."""
+    # run_backtest looks only at stop.is_set(): the workers' shared multiprocessing event
+    result = run_backtest(spec, stop=cast("threading.Event | None", stop))
+    return Outcome(row_figures(result), result.complete)
 
 
-FIGURES = ("count", "fills", "contracts", "gross_pnl", "commissions", "net_pnl")
-"""The names :func:`figures` gives, in the table's order (``--sort`` takes any of them)."""
+def row_figures(result: BacktestResult) -> dict[str, Figure]:
+    """A run's figures in the sweep's table: the single place a row gets its numbers.
+
+    The run's core figures (:func:`~tradeterm.backtest.run.core`: bars or events, fills,
+    contracts, gross_pnl, commissions, net_pnl, position), less what differs from one run of
+    the same spec to the next (``seconds``) or is said otherwise (``complete``). The report's
+    statistics (``tradeterm.backtest.stats``, numbers, money as ``Decimal``) join here."""
+    return {k: v for k, v in core(result).items() if k not in ("seconds", "complete")}
+
+
+SORTABLE = ("bars", "events", "fills", "contracts", "gross_pnl", "commissions", "net_pnl",
+            "position")  # fmt: skip
+"""The figures :func:`row_figures` gives (``--sort`` takes any of them)."""
 
 
 def default_workers() -> int:
@@ -134,7 +129,7 @@ def default_workers() -> int:
 
 def run_sweep(
     plan: Plan,
-    job: Job,
+    job: Job = backtest_job,
     *,
     workers: int | None = None,
     cluster: str | None = None,
@@ -241,8 +236,7 @@ def _worker_start(stop: Event) -> None:
 
 def _run(job: Job, spec: BacktestSpec) -> Outcome:
     """One job, in a worker (a process of ours, or a Dask worker: no stop event there)."""
-    stop = _stop
-    return job(spec, stop.is_set if stop is not None else None)
+    return job(spec, _stop)
 
 
 @contextlib.contextmanager

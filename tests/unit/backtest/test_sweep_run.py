@@ -13,42 +13,49 @@ from pathlib import Path
 
 import pytest
 
+from tests.real_data import DERIVED
 from tests.support import sweep_jobs
 from tests.support.waiting import GUARD
-from tradeterm.backtest.grid import Plan, parse_grid, plan
+from tradeterm.backtest.grid import Plan, grid_values, parse_grid, plan
+from tradeterm.backtest.run import run_backtest
 from tradeterm.backtest.spec import BacktestSpec
-from tradeterm.backtest.sweep import Sweep, run_sweep
-from tradeterm.backtest.sweep_view import as_json, headline, problems, sorted_rows
+from tradeterm.backtest.sweep import SORTABLE, Sweep, row_figures, run_sweep
+from tradeterm.backtest.sweep_view import as_csv, as_json, headline, problems, sorted_rows
 
-GRID16 = ["fast=2:8:2", "slow=10:40:10"]  # 4 x 4, none refused
+GRID16 = ["fast=5:20:5", "slow=30:60:10"]  # 4 x 4, none refused
+ES_DAY = DERIVED / "ESH0_1min_trades_2020-01-06_UTC.csv"
 
 
-def plan16(tmp_path: Path) -> Plan:
-    return plan(BacktestSpec(tmp_path / "bars.csv", "sma_cross"), parse_grid(GRID16))
+@pytest.fixture
+def es_day() -> Path:
+    if not ES_DAY.is_file():
+        pytest.skip(f"{ES_DAY} not available")
+    return ES_DAY
+
+
+def plan16(data: Path) -> Plan:
+    return plan(BacktestSpec(data, "sma_cross"), parse_grid(GRID16))
 
 
 def table_of(sweep: Sweep) -> dict[str, object]:
-    """What a sweep shows, less how long it took and where."""
+    """What a sweep shows, less how long it took."""
     shown = as_json(sweep, "net_pnl")
     del shown["seconds"]
     return shown
 
 
-def test_sixteen_runs_on_two_workers_sorted_by_net_pnl(tmp_path: Path) -> None:
-    sweep = run_sweep(plan16(tmp_path), sweep_jobs.arithmetic, workers=2)
+def test_sixteen_backtests_on_two_workers_are_each_combinations_own_run(es_day: Path) -> None:
+    sweep = run_sweep(plan16(es_day), workers=2)
     assert sweep.complete and sweep.failed == [] and sweep.stopped == 0
-    assert sweep.where == "2 worker processes"
-    shown = table_of(sweep)
-    runs = shown["runs"]
-    assert isinstance(runs, list) and len(runs) == 16
-    expected = sorted(
-        ((Decimal(f * 100 - s * 7) / 4, f, s) for f in (2, 4, 6, 8) for s in (10, 20, 30, 40)),
-        key=lambda t: -t[0],
-    )
-    assert [(r["fast"], r["slow"], r["net_pnl"]) for r in runs] == [
-        (str(f), str(s), str(pnl)) for pnl, f, s in expected
-    ]
-    assert runs[0] == {"fast": "8", "slow": "10", "fills": 18, "net_pnl": "182.5", "ratio": 0.8}
+    assert sweep.where == "2 worker processes" and len(sweep.rows) == 16
+    specs = dict(sweep.plan.jobs)
+    for row in sweep.rows:  # each row is its own parameters' run, as one run gives it
+        spec = specs[row.index]
+        assert row.values == grid_values(sweep.plan.axes, spec)
+        assert row.figures == row_figures(run_backtest(spec))
+    ordered = [Decimal(str(row.figures["net_pnl"])) for row in sorted_rows(sweep.rows, "net_pnl")]
+    assert ordered == sorted(ordered, reverse=True) and len(set(ordered)) > 1
+    assert set(sweep.rows[0].figures) <= set(SORTABLE)
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +67,19 @@ def dask_address() -> Iterator[str]:
         yield cluster.scheduler_address
 
 
-def test_a_local_dask_cluster_gives_the_same_table(tmp_path: Path, dask_address: str) -> None:
-    on_workers = run_sweep(plan16(tmp_path), sweep_jobs.arithmetic, workers=2)
-    on_dask = run_sweep(plan16(tmp_path), sweep_jobs.arithmetic, cluster=dask_address)
+def test_a_local_dask_cluster_gives_the_same_table(es_day: Path, dask_address: str) -> None:
+    on_workers = run_sweep(plan16(es_day), workers=2)
+    on_dask = run_sweep(plan16(es_day), cluster=dask_address)
     assert on_dask.where == f"Dask scheduler {dask_address}"
     assert on_dask.complete and len(on_dask.rows) == 16
     assert table_of(on_dask) == table_of(on_workers)
+    assert as_csv(on_dask, "net_pnl") == as_csv(on_workers, "net_pnl")
+
+
+def test_the_job_function_is_a_parameter(tmp_path: Path) -> None:
+    sweep = run_sweep(plan16(tmp_path / "none.csv"), sweep_jobs.arithmetic, workers=2)
+    best = sorted_rows(sweep.rows, "net_pnl")[0]
+    assert best.values == ("20", "30") and best.figures["net_pnl"] == Decimal(2000 - 210) / 4
 
 
 def test_refused_and_failed_runs_are_reported_and_the_rest_run(tmp_path: Path) -> None:
