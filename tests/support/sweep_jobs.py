@@ -1,13 +1,19 @@
-"""Job functions for sweep tests, importable by name (worker processes and Dask workers import
-them, as they import tradeterm's own): a job is ``job(spec, stop) -> Outcome``."""
+"""Job functions and a strategy for sweep tests, importable by name (worker processes and Dask
+workers import them, as they import tradeterm's own): a job is ``job(spec, stop) -> Outcome``."""
 
 from __future__ import annotations
 
 import time
 from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field
 
 from tradeterm.backtest.spec import BacktestSpec
 from tradeterm.backtest.sweep import Outcome, StopFlag
+from tradeterm.domain import Bar
+from tradeterm.strategies import Intents, Params, Strategy, StrategyContext
+from tradeterm.strategies.api import NO_INTENTS
 
 
 def arithmetic(spec: BacktestSpec, stop: StopFlag | None) -> Outcome:
@@ -40,3 +46,25 @@ def waits_for_stop(spec: BacktestSpec, stop: StopFlag | None) -> Outcome:
             return Outcome({"fills": 0}, complete=False)
         time.sleep(0.01)
     return arithmetic(spec, stop)
+
+
+class SleepyParams(Params):
+    wait_us: int = Field(0, ge=0, description="microseconds slept on each bar")
+    marker: str = Field("", description="a file written when a run without waits ends")
+
+
+class Sleepy(Strategy[SleepyParams]):
+    """Never trades; sleeps ``wait_us`` on each bar, so a sweep is still running when a test
+    presses Ctrl-C; a run with no wait writes ``marker`` at its end."""
+
+    parameters = SleepyParams
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
+        if self.params.wait_us:
+            time.sleep(self.params.wait_us / 1_000_000)
+        return NO_INTENTS
+
+    def on_stop(self, ctx: StrategyContext) -> Intents:
+        if not self.params.wait_us and self.params.marker:
+            Path(self.params.marker).write_text("done")
+        return NO_INTENTS

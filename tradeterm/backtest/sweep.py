@@ -38,7 +38,7 @@ from rich.progress import MofNCompleteColumn, Progress
 
 from tradeterm.backtest.grid import Plan, grid_values
 from tradeterm.backtest.run import core, run_backtest
-from tradeterm.backtest.spec import BacktestResult, BacktestSpec
+from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec
 
 Figure = int | float | Decimal | None
 """One figure of a run (a count, money, a ratio); None where it is undefined."""
@@ -73,7 +73,8 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """A run that raised: its place, its grid values and the error as one line."""
+    """A run that raised: its place, its grid values and the error as one line (the message
+    of a :class:`BacktestError`, else the exception's type and message)."""
 
     index: int
     values: tuple[str, ...]
@@ -177,7 +178,9 @@ def _collect(
     error = future.exception()
     if error is not None:
         line = " ".join(str(error).split()) or "no message"
-        sweep.failed.append(Failed(index, values, f"{type(error).__name__}: {line}"))
+        if not isinstance(error, BacktestError):  # worded for the user already, or not
+            line = f"{type(error).__name__}: {line}"
+        sweep.failed.append(Failed(index, values, line))
         return
     outcome = future.result()
     if outcome.complete:

@@ -174,15 +174,16 @@ def heat_map(sweep: Sweep, stat: str) -> HeatMap | None:
     )
 
 
+def heat_map_title(heat: HeatMap) -> str:
+    return f"{heat.stat}: rows {heat.row_axis}, columns {heat.col_axis} (red low, green high)"
+
+
 def heat_map_table(heat: HeatMap) -> Table:
     numbers = [
         float(v) for line in heat.cells for v in line if isinstance(v, int | float | Decimal)
     ]
     low, high = (min(numbers), max(numbers)) if numbers else (0.0, 0.0)
-    table = Table(
-        title=f"{heat.stat}: rows {heat.row_axis}, columns {heat.col_axis} (red low, green high)",
-        title_justify="left",
-    )
+    table = Table()
     table.add_column(f"{heat.row_axis} \\ {heat.col_axis}", justify="right", style="bold")
     for col in heat.cols:
         table.add_column(col, justify="right")

@@ -38,6 +38,7 @@ from typing import Any, TextIO
 
 from tradeterm.backtest.run import core, run_backtest
 from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec, FillAt
+from tradeterm.cli import backtest_sweep
 from tradeterm.cli.errors import EXIT_OK, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import number_arg, whole_arg
 from tradeterm.cli.strategy_option import add_strategy_arguments
@@ -71,6 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="draw the equity curve to FILE (.svg, .png or .html)")  # fmt: skip
     parser.add_argument("--config", metavar="FILE", type=Path,
                         help="TOML config (the market's risk rules size entries)")  # fmt: skip
+    backtest_sweep.add_sweep_arguments(parser)
 
 
 def _when(text: str) -> dt.datetime:
@@ -104,6 +106,8 @@ def spec_of(args: argparse.Namespace) -> BacktestSpec:
 def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     spec = spec_of(args)
+    if backtest_sweep.sweep_requested(args):
+        return EXIT_OK if backtest_sweep.run_sweep_command(args, spec, out) else EXIT_STOPPED
     stop = threading.Event()
     with _ctrl_c(stop), _ProgressBar() as bar, reported_as(EXIT_USAGE, BacktestError):
         result = run_backtest(spec, progress=bar.update, stop=stop)

@@ -20,6 +20,7 @@ from tradeterm.backtest.sweep_view import (
     headline,
     heat_map,
     heat_map_table,
+    heat_map_title,
     results_table,
     sorted_rows,
 )
@@ -100,7 +101,7 @@ def test_heat_map_rows_one_parameter_columns_the_other() -> None:
     assert [re.findall(r"-?[\d,]+\.\d\d|refused", line) for line in body] == [
         ["-12.50", "100.00"], ["40.25"], ["100.00"], ["refused"],
     ]  # fmt: skip
-    assert "net_pnl: rows fast, columns slow" in text
+    assert heat_map_title(heat) == "net_pnl: rows fast, columns slow (red low, green high)"
 
 
 def test_heat_map_colours_the_lowest_red_and_the_highest_green() -> None:
