@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.real_data import DERIVED
 from tests.support.waiting import GUARD
 
-ES_DAY = DERIVED / "ESH0_1min_trades_2020-01-06_UTC.csv"
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -36,13 +34,6 @@ def run(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     process = tradeterm(*argv, env=env)
     out, err = process.communicate(timeout=120)
     return process.returncode, out, err
-
-
-@pytest.fixture
-def es_day() -> Path:
-    if not ES_DAY.is_file():
-        pytest.skip(f"{ES_DAY} not available")
-    return ES_DAY
 
 
 def test_grid_prints_the_sorted_table_the_heat_map_and_the_refused(es_day: Path) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.real_data import DERIVED
 from tests.support import sweep_jobs
 from tests.support.waiting import GUARD
 from tradeterm.backtest.grid import Plan, grid_values, parse_grid, plan
@@ -23,14 +22,6 @@ from tradeterm.backtest.sweep import SORTABLE, Sweep, row_figures, run_sweep
 from tradeterm.backtest.sweep_view import as_csv, as_json, headline, problems, sorted_rows
 
 GRID16 = ["fast=5:20:5", "slow=30:60:10"]  # 4 x 4, none refused
-ES_DAY = DERIVED / "ESH0_1min_trades_2020-01-06_UTC.csv"
-
-
-@pytest.fixture
-def es_day() -> Path:
-    if not ES_DAY.is_file():
-        pytest.skip(f"{ES_DAY} not available")
-    return ES_DAY
 
 
 def plan16(data: Path) -> Plan:
