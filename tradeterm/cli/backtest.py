@@ -46,6 +46,7 @@ from tradeterm.backtest.run import run_backtest
 from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec, FillAt
 from tradeterm.backtest.stats import EquityCurve, Stats, marked_equity, statistics
 from tradeterm.backtest.summary import format_csv, format_table, summary_fields
+from tradeterm.cli import backtest_sweep
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import number_arg, whole_arg
 from tradeterm.cli.strategy_option import add_strategy_arguments
@@ -83,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "dir's backtests folder); tradeterm report --journal FILE reads it")  # fmt: skip
     parser.add_argument("--config", metavar="FILE", type=Path,
                         help="TOML config (the market's risk rules size entries)")  # fmt: skip
+    backtest_sweep.add_sweep_arguments(parser)
 
 
 def _when(text: str) -> dt.datetime:
@@ -116,6 +118,8 @@ def spec_of(args: argparse.Namespace) -> BacktestSpec:
 def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     spec = spec_of(args)
+    if backtest_sweep.sweep_requested(args):
+        return EXIT_OK if backtest_sweep.run_sweep_command(args, spec, out) else EXIT_STOPPED
     if args.equity is not None:
         with reported_as(EXIT_USAGE, EquityFileError):
             check_equity_path(args.equity)
