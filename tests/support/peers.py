@@ -1,0 +1,299 @@
+"""``sma_cross`` run in the peer backtesters, to compare their fills and net P&L with tradeterm's.
+
+Each peer is configured to the fills tradeterm's bar backtest makes: a futures contract
+(multiplier 50 for ES), a commission per contract per side, cash and margin that never block
+an order, and market orders sent on a bar's close filled at the next bar's open (an order sent
+on the last bar never fills). The strategy is ``tradeterm.strategies.sma_cross`` written in
+each peer's own terms: the target is +N while SMA(fast) of closes is above SMA(slow), -N while
+below, unchanged when they are equal, flat until the first bar where they differ; a change of
+target is one market order for the difference (a reversal is one order of 2N).
+
+Prices reach the peers as floats; ES prices (quarters) and their sums are exact in binary
+floating point, and a mean is the correctly rounded quotient of an exact sum, so equal means
+compare equal and unequal ones (at least a quarter over ``slow`` apart) never do.
+
+:func:`prepare` loads bars into a peer (a DataFrame, a feed: outside the timing) and returns
+the run; :class:`PeerRun` gives its executions in integer ticks and its own net P&L (the
+peer's account at the end minus the cash it started with: realised P&L, minus commissions,
+plus the open position marked at the last close). Used by the test against backtrader and by
+``benchmarks/bench_backtest.py``; nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tradeterm.domain import Bar, Side
+
+CASH = 1_000_000_000.0  # far beyond any margin: cash never refuses an order
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What every engine is asked: sma_cross's parameters and the contract's money terms."""
+
+    fast: int = 10
+    slow: int = 30
+    quantity: int = 1
+    tick: Decimal = Decimal("0.25")
+    multiplier: Decimal = Decimal(50)
+    commission: Decimal = Decimal("2.25")  # per contract per side
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One fill: when (the filling bar's start, UTC ns), which way, how many, at what tick."""
+
+    ts_ns: int
+    side: Side
+    quantity: int
+    price: int
+
+
+@dataclass(slots=True)
+class PeerRun:
+    engine: str
+    fills: list[Execution] = field(default_factory=list)
+    net_pnl: Decimal = Decimal(0)
+    seconds: float = 0.0  # the run alone, over data already loaded
+
+
+def money(value: float) -> Decimal:
+    """A peer's float money figure, to the cent."""
+    return Decimal(repr(float(value))).quantize(CENT)
+
+
+def net_pnl(fills: Sequence[Execution], last_close: int, setup: Setup) -> Decimal:
+    """Net P&L computed from executions (not by any engine): realised, minus commissions, plus
+    the open position marked at ``last_close``."""
+    cash_ticks = sum(-f.side.sign * f.quantity * f.price for f in fills)
+    position = sum(f.side.sign * f.quantity for f in fills)
+    contracts = sum(f.quantity for f in fills)
+    gross = (cash_ticks + position * last_close) * setup.tick * setup.multiplier
+    return (gross - contracts * setup.commission).quantize(CENT)
+
+
+def _execution(
+    bars: Sequence[Bar], index: int, signed: float, price: float, tick: Decimal
+) -> Execution:
+    ticks = Decimal(repr(price)) / tick
+    if ticks != ticks.to_integral_value():
+        raise ValueError(f"fill price {price} is not on the tick {tick}")
+    side = Side.BUY if signed > 0 else Side.SELL
+    return Execution(bars[index].start_ns, side, round(abs(signed)), int(ticks))
+
+
+def _frame(bars: Sequence[Bar], setup: Setup, scale: Decimal = Decimal(1)) -> Any:
+    """The bars as a pandas DataFrame of float prices (times ``scale``), indexed by UTC time."""
+    import numpy as np
+    import pandas as pd
+
+    unit = float(setup.tick * scale)
+    columns = {
+        name: np.array([getattr(b, name) for b in bars], dtype=np.float64) * unit
+        for name in ("open", "high", "low", "close")
+    }
+    columns["volume"] = np.array([b.volume for b in bars], dtype=np.float64)
+    index = pd.to_datetime(np.array([b.start_ns for b in bars], dtype="datetime64[ns]"))
+    return pd.DataFrame(columns, index=index)
+
+
+# -- backtrader ---------------------------------------------------------------------------------
+
+
+def _backtrader(bars: Sequence[Bar], setup: Setup) -> Callable[[], PeerRun]:
+    """backtrader, as its users run it: ``Cerebro(stdstats=False)``, its SMA indicator, a
+    futures commission scheme (``margin`` makes it futures-like: the position is marked to
+    market each bar). Its market orders fill at the next bar's open by default (no
+    cheat-on-open, no close filling). The bars reach it through a feed of ready rows (a
+    ``DataBase`` whose ``_load`` sets one row's lines): its PandasData feed would add pandas'
+    per-cell lookups to backtrader's time."""
+    import datetime as dt
+
+    import backtrader as bt
+
+    unit = float(setup.tick)
+    rows = [
+        (bt.date2num(dt.datetime.fromtimestamp(b.start_ns / 1e9, dt.UTC).replace(tzinfo=None)),
+         b.open * unit, b.high * unit, b.low * unit, b.close * unit, float(b.volume))
+        for b in bars
+    ]  # fmt: skip
+
+    class Feed(bt.feed.DataBase):
+        params = (("timeframe", bt.TimeFrame.Minutes),)
+
+        def start(self) -> None:
+            super().start()
+            self.rows = iter(rows)
+
+        def _load(self) -> bool:
+            row = next(self.rows, None)
+            if row is None:
+                return False
+            lines = self.lines
+            (lines.datetime[0], lines.open[0], lines.high[0], lines.low[0], lines.close[0],
+             lines.volume[0]) = row  # fmt: skip
+            return True
+
+    class SmaCross(bt.Strategy):
+        params = (("fast", setup.fast), ("slow", setup.slow), ("quantity", setup.quantity))
+
+        def __init__(self) -> None:
+            self.fast_sma = bt.ind.SMA(self.data.close, period=self.p.fast)
+            self.slow_sma = bt.ind.SMA(self.data.close, period=self.p.slow)
+            self.target = 0
+            self.fills: list[Execution] = []
+
+        def next(self) -> None:  # called from the bar where both averages exist
+            fast, slow = self.fast_sma[0], self.slow_sma[0]
+            if fast == slow:
+                return
+            target = self.p.quantity if fast > slow else -self.p.quantity
+            if target == self.target:
+                return
+            self.target = target
+            change = target - self.position.size
+            if change > 0:
+                self.buy(size=change)
+            elif change < 0:
+                self.sell(size=-change)
+
+        def notify_order(self, order: Any) -> None:
+            if order.status == order.Completed:  # told on the bar it filled in
+                index = len(self.data) - 1
+                self.fills.append(
+                    _execution(bars, index, order.executed.size, order.executed.price, setup.tick)
+                )
+
+    def run() -> PeerRun:
+        t0 = time.perf_counter()
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.adddata(Feed())
+        cerebro.addstrategy(SmaCross)
+        cerebro.broker.setcash(CASH)
+        cerebro.broker.setcommission(
+            commission=float(setup.commission),
+            commtype=bt.CommInfoBase.COMM_FIXED,  # money per contract, not a percentage
+            margin=1.0,  # futures-like; a dollar of margin a contract never runs out
+            mult=float(setup.multiplier),
+        )
+        (strategy,) = cerebro.run()
+        seconds = time.perf_counter() - t0
+        pnl = money(cerebro.broker.getvalue() - CASH)
+        return PeerRun("backtrader", strategy.fills, pnl, seconds)
+
+    return run
+
+
+# -- backtesting.py -------------------------------------------------------------------------------
+
+
+def _signal(closes: Any, fast: int, slow: int) -> Any:
+    """+1 where SMA(fast) > SMA(slow), -1 below, 0 equal or before ``slow`` closes (exact: sums
+    of quarters are exact in floats and compared as sum_fast * slow vs sum_slow * fast)."""
+    import numpy as np
+
+    sums = np.concatenate(([0.0], np.cumsum(closes)))
+    out = np.zeros(len(closes))
+    if len(closes) >= slow:
+        end = np.arange(slow, len(closes) + 1)
+        sum_fast, sum_slow = sums[end] - sums[end - fast], sums[end] - sums[end - slow]
+        out[slow - 1 :] = np.sign(sum_fast * slow - sum_slow * fast)
+    return out
+
+
+def _backtesting(bars: Sequence[Bar], setup: Setup) -> Callable[[], PeerRun]:
+    """backtesting.py. It has no contract multiplier: prices are given times the multiplier, so
+    a price move of one contract is its money. Commission: its callable form (order size,
+    price) -> money, charged on each trade's entry and exit, i.e. per contract per side.
+    ``trade_on_close=False``: market orders fill at the next bar's open. ``hedging=False``:
+    an order against the position closes trades first in, so a reversal order of 2N closes
+    the N held and opens N the other way at the one price; ``exclusive_orders=False`` (True
+    would also close the held trade on each new order: the same fills for orders of the
+    difference, but it is not what the order says).
+
+    Its indicators are arrays computed up front (its users' way): the averages' order as one
+    signal array, 0 until ``slow`` closes. backtesting.py calls ``next`` only from the bar
+    after an indicator's leading NaNs end (``start = 1 + warm-up``), one bar later than the
+    others; a signal without NaNs keeps the first decision on the ``slow``-th bar."""
+    # its progress bar is tqdm's (when installed), which reads its settings when first imported
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    import backtesting
+
+    frame = _frame(bars, setup, setup.multiplier)
+    frame.columns = ["Open", "High", "Low", "Close", "Volume"]
+    per_side = float(setup.commission)
+
+    class SmaCross(backtesting.Strategy):
+        fast, slow, quantity = setup.fast, setup.slow, setup.quantity
+
+        def init(self) -> None:
+            self.order = self.I(_signal, self.data.Close, self.fast, self.slow)
+            self.target = 0
+
+        def next(self) -> None:
+            order = self.order[-1]
+            if order == 0:
+                return
+            target = self.quantity if order > 0 else -self.quantity
+            if target == self.target:
+                return
+            self.target = target
+            change = target - self.position.size
+            if change > 0:
+                self.buy(size=change)
+            elif change < 0:
+                self.sell(size=-change)
+
+    def commission(size: float, price: float) -> float:
+        return per_side * abs(size)
+
+    def run() -> PeerRun:
+        t0 = time.perf_counter()
+        test = backtesting.Backtest(
+            frame, SmaCross, cash=CASH, commission=commission, margin=1.0,
+            trade_on_close=False, hedging=False, exclusive_orders=False, finalize_trades=False,
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "trades remain open": they are marked, as wanted
+            stats = test.run()
+        seconds = time.perf_counter() - t0
+        return PeerRun("backtesting.py", _trade_fills(bars, stats, setup),
+                       money(stats["Equity Final [$]"] - CASH), seconds)  # fmt: skip
+
+    return run
+
+
+def _trade_fills(bars: Sequence[Bar], stats: Any, setup: Setup) -> list[Execution]:
+    """backtesting.py reports trades, not orders: each trade's entry and exit (the open ones
+    only entered), summed per bar into the one order that filled there."""
+    legs: dict[tuple[int, float], float] = {}
+    for t in stats._trades.itertuples():
+        legs[t.EntryBar, t.EntryPrice] = legs.get((t.EntryBar, t.EntryPrice), 0) + t.Size
+        legs[t.ExitBar, t.ExitPrice] = legs.get((t.ExitBar, t.ExitPrice), 0) - t.Size
+    for t in stats._strategy.trades:
+        legs[t.entry_bar, t.entry_price] = legs.get((t.entry_bar, t.entry_price), 0) + t.size
+    scale = setup.multiplier
+    return [
+        _execution(bars, index, size, float(Decimal(repr(price)) / scale), setup.tick)
+        for (index, price), size in sorted(legs.items())
+        if size
+    ]
+
+
+PEERS: dict[str, Callable[[Sequence[Bar], Setup], Callable[[], PeerRun]]] = {
+    "backtrader": _backtrader,
+    "backtesting.py": _backtesting,
+}
+
+
+def prepare(engine: str, bars: Sequence[Bar], setup: Setup | None = None) -> Callable[[], PeerRun]:
+    """``bars`` loaded into ``engine`` (a name in :data:`PEERS`); call the result to run it."""
+    return PEERS[engine](bars, setup or Setup())
