@@ -288,9 +288,146 @@ def _trade_fills(bars: Sequence[Bar], stats: Any, setup: Setup) -> list[Executio
     ]
 
 
+# -- NautilusTrader -------------------------------------------------------------------------------
+
+
+def _nautilus(bars: Sequence[Bar], setup: Setup) -> Callable[[], PeerRun]:
+    """NautilusTrader's low-level ``BacktestEngine``: a NETTING margin account, an ES futures
+    contract (multiplier, quarter tick), ``PerContractFeeModel`` (money per contract per fill),
+    its SimpleMovingAverage indicators registered for the bars.
+
+    Nautilus has no next-open mode: a market order sent from ``on_bar`` fills at that bar's
+    close, the last price its matching engine saw (its bars' ``ts_init`` is their close, so
+    bar N is whole before the strategy sees it). So each bar's open also reaches it as a trade
+    tick, one nanosecond after the previous bar closed, and the strategy sends the order its
+    last bar decided on that tick: the fill is at the next bar's open, as in the others. It
+    runs two data points per bar (each bar and its open)."""
+    from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+    from nautilus_trader.backtest.models import PerContractFeeModel
+    from nautilus_trader.config import LoggingConfig, StrategyConfig
+    from nautilus_trader.indicators import SimpleMovingAverage
+    from nautilus_trader.model.currencies import USD
+    from nautilus_trader.model.data import Bar as NtBar
+    from nautilus_trader.model.data import BarType, TradeTick
+    from nautilus_trader.model.enums import (
+        AccountType,
+        AggressorSide,
+        AssetClass,
+        OmsType,
+        OrderSide,
+    )
+    from nautilus_trader.model.events import OrderFilled
+    from nautilus_trader.model.identifiers import InstrumentId, Symbol, TradeId, Venue
+    from nautilus_trader.model.instruments import FuturesContract
+    from nautilus_trader.model.objects import Money, Price, Quantity
+    from nautilus_trader.trading.strategy import Strategy
+
+    venue = Venue("SIM")
+    instrument_id = InstrumentId(Symbol("ES"), venue)
+    minute = bars[1].start_ns - bars[0].start_ns if len(bars) > 1 else 60_000_000_000
+    first, last = bars[0].start_ns, bars[-1].start_ns + minute
+    contract = FuturesContract(
+        instrument_id=instrument_id, raw_symbol=Symbol("ES"), asset_class=AssetClass.INDEX,
+        currency=USD, price_precision=2, price_increment=Price.from_str(str(setup.tick)),
+        multiplier=Quantity.from_str(str(setup.multiplier)), lot_size=Quantity.from_int(1),
+        underlying="ES", activation_ns=first - minute, expiration_ns=last + 365 * 86_400 * 10**9,
+        ts_event=first - minute, ts_init=first - minute,
+    )  # fmt: skip
+    bar_type = BarType.from_str(f"{instrument_id}-1-MINUTE-LAST-EXTERNAL")
+    price = contract.make_price
+    deep = Quantity.from_int(1_000_000)  # the open tick's size: liquidity never splits a fill
+    data: list[Any] = []
+    opens: dict[int, int] = {}  # an open tick's time -> its bar's index
+    unit = float(setup.tick)
+    for i, b in enumerate(bars):
+        opened = b.start_ns + 1  # after the previous bar (whose ts_init is this start)
+        opens[opened] = i
+        data.append(TradeTick(instrument_id, price(b.open * unit), deep, AggressorSide.NO_AGGRESSOR,
+                              TradeId(str(i)), opened, opened))  # fmt: skip
+        data.append(NtBar(bar_type, price(b.open * unit), price(b.high * unit),
+                          price(b.low * unit), price(b.close * unit),
+                          Quantity.from_int(b.volume), b.start_ns + minute,
+                          b.start_ns + minute))  # fmt: skip
+
+    class Config(StrategyConfig, frozen=True):
+        fast: int = setup.fast
+        slow: int = setup.slow
+        quantity: int = setup.quantity
+
+    class SmaCross(Strategy):
+        def __init__(self, config: Config) -> None:
+            super().__init__(config)
+            self.fast_sma = SimpleMovingAverage(config.fast)
+            self.slow_sma = SimpleMovingAverage(config.slow)
+            self.target = 0
+            self.pending = 0  # the order the last bar decided, sent when the next one opens
+            self.fills: list[Execution] = []
+
+        def on_start(self) -> None:
+            self.register_indicator_for_bars(bar_type, self.fast_sma)
+            self.register_indicator_for_bars(bar_type, self.slow_sma)
+            self.subscribe_bars(bar_type)
+            self.subscribe_trade_ticks(instrument_id)
+
+        def on_bar(self, bar: Any) -> None:
+            if not self.slow_sma.initialized:
+                return
+            fast, slow = self.fast_sma.value, self.slow_sma.value
+            if fast == slow:
+                return
+            target = self.config.quantity if fast > slow else -self.config.quantity
+            if target == self.target:
+                return
+            self.target = target
+            self.pending = target - int(self.portfolio.net_position(instrument_id))
+
+        def on_trade_tick(self, tick: Any) -> None:
+            change, self.pending = self.pending, 0
+            if change:
+                side = OrderSide.BUY if change > 0 else OrderSide.SELL
+                qty = Quantity.from_int(abs(change))
+                self.submit_order(self.order_factory.market(instrument_id, side, qty))
+
+        def on_order_filled(self, event: OrderFilled) -> None:
+            signed = event.last_qty.as_double() * (1 if event.order_side == OrderSide.BUY else -1)
+            self.fills.append(
+                _execution(
+                    bars, opens[event.ts_event], signed, event.last_px.as_double(), setup.tick
+                )
+            )
+
+    start = Money(CASH, USD)
+    last_close = price(bars[-1].close * unit)
+
+    def run() -> PeerRun:
+        t0 = time.perf_counter()
+        engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True)))
+        engine.add_venue(
+            venue=venue, oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
+            starting_balances=[start], base_currency=USD,
+            fee_model=PerContractFeeModel(Money(float(setup.commission), USD)),
+        )  # fmt: skip
+        engine.add_instrument(contract)
+        engine.add_data(data)
+        strategy = SmaCross(Config())
+        engine.add_strategy(strategy)
+        engine.run()
+        seconds = time.perf_counter() - t0
+        pnl = engine.portfolio.account(venue).balance_total(USD).as_double() - CASH
+        # the open position marked at the last close (the portfolio's own figure marks it at
+        # the last trade tick, which is the last bar's open here)
+        for position in engine.cache.positions_open():
+            pnl += position.unrealized_pnl(last_close).as_double()
+        engine.dispose()
+        return PeerRun("NautilusTrader", strategy.fills, money(pnl), seconds)
+
+    return run
+
+
 PEERS: dict[str, Callable[[Sequence[Bar], Setup], Callable[[], PeerRun]]] = {
     "backtrader": _backtrader,
     "backtesting.py": _backtesting,
+    "NautilusTrader": _nautilus,
 }
 
 
