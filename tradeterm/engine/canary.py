@@ -8,15 +8,8 @@
   fraction only on average: over a day's handful of intents it can send none or all of them.
   The price: a strategy whose intents alternate in a pattern of the same period could have
   one kind of intent always live; the report shows it (intents per side).
-* :class:`PaperTrack` fills every intent of the strategy in this process, with the same
-  queue-aware :class:`~tradeterm.paper.fill_model.FillModel` the paper broker uses, fed the
-  market events the engine applies (quotes, depth, trades). A target becomes a market order
-  for the difference from the track's position (plus its market orders still working); an
-  entry becomes its bracket: the entry (market or limit) and, once it has filled, a stop and
-  a target one-cancels-the-other, at the prices the engine's bracket uses (``stop_ticks`` /
-  ``target_ticks`` from the entry's limit, or from the price it was sent at for a market
-  entry). Its fills are the strategy's own view of itself (``ctx.position``); they never
-  touch the engine's portfolio, which stays IB's truth.
+* :class:`PaperTrack` (``tradeterm.paper.track``, shared with the backtester) fills every
+  intent of the strategy in this process on the paper broker's fill model.
 * **A restart** (:class:`CanaryCarry`, from the journal): the selector goes on counting from
   the intents journaled so far, so ``floor(n * f)`` holds over every run of the strategy on
   one journal, not per run; the track starts at the net position of its journaled paper
@@ -29,17 +22,11 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
-from tradeterm.broker.port import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
-from tradeterm.domain import OrderType, Side
-from tradeterm.paper.fill_model import FillModel, PaperFill, PaperStatus
-from tradeterm.paper.order_graph import Linked, OrderGraph
+from tradeterm.paper.track import ENTRY, EXIT, PaperTrack, TrackFill
 
-ENTRY, EXIT = "entry", "exit"
-"""A fill's leg: the order an intent opened with (a target's order, a bracket's entry), or a
-bracket's stop or target."""
+__all__ = ["ENTRY", "EXIT", "CanaryCarry", "CanarySelector", "PaperTrack", "TrackFill"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,122 +53,3 @@ class CanarySelector:
         n, f = self.count, self.fraction
         self.count += 1
         return int((n + 1) * f) > int(n * f)
-
-
-@dataclass(frozen=True, slots=True)
-class TrackFill:
-    """A paper fill of intent ``intent_id``'s ``leg``; ``price`` in ticks."""
-
-    intent_id: str
-    leg: str
-    side: Side
-    quantity: int
-    price: int
-    ts_ns: int
-
-
-@dataclass(slots=True, eq=False)
-class _Leg:
-    intent_id: str
-    leg: str
-    side: Side
-    order_type: OrderType
-
-
-class PaperTrack:
-    """See the module notes; ``position``: where earlier runs left it (a restart). Its
-    brackets are the paper broker's (:class:`~tradeterm.paper.order_graph.OrderGraph`: exits
-    dormant until the entry has filled, one cancelling the other)."""
-
-    def __init__(self, *, protection_ticks: int = 40, position: int = 0) -> None:
-        self.model = FillModel(protection_ticks=protection_ticks)
-        self.graph = OrderGraph(self.model)
-        self.position = position  # signed contracts: the track's fills
-        self._legs: dict[int, _Leg] = {}
-        self._keys = itertools.count(1)
-
-    def on_market(self, event: BrokerEvent) -> list[TrackFill]:
-        """One market event the engine applied: the book, and the fills it causes."""
-        if isinstance(event, QuoteEvent):
-            outcomes = self.model.on_quote(event.quote)
-        elif isinstance(event, DepthEvent):
-            outcomes = self.model.on_depth(event.ts_ns, event.bids, event.asks)
-        elif isinstance(event, TradeEvent) and event.trade.size > 0:
-            outcomes = self.model.on_trade(event.trade)
-        else:
-            return []
-        return self._apply(self.graph.follow(outcomes))
-
-    def target(self, intent_id: str, quantity: int, ts_ns: int) -> tuple[int, list[TrackFill]]:
-        """Move the track to ``quantity``: the signed contracts sent (0: nothing to send) and
-        the fills that came at once."""
-        diff = quantity - self.position - self._working_market()
-        if not diff:
-            return 0, []
-        side = Side.BUY if diff > 0 else Side.SELL
-        key = self._leg(intent_id, ENTRY, side, OrderType.MARKET)
-        return diff, self._apply(self.graph.place(key, side, abs(diff), OrderType.MARKET,
-                                                  ts_ns=ts_ns))  # fmt: skip
-
-    def bracket(self, intent_id: str, side: Side, quantity: int, limit: int | None,
-                stop_ticks: int, target_ticks: int | None, ts_ns: int) -> list[TrackFill]:  # fmt: skip
-        """An entry and, once it has filled, its exits; the fills that came at once. Nothing
-        is placed without a price to measure the stop from (none shown yet)."""
-        basis = limit if limit is not None else self._reference(side)
-        if basis is None:
-            return []
-        order_type = OrderType.LIMIT if limit is not None else OrderType.MARKET
-        entry = self._leg(intent_id, ENTRY, side, order_type)
-        place, exit_side = self.graph.place, side.opposite
-        outcomes = place(entry, side, quantity, order_type, limit=limit, ts_ns=ts_ns,
-                         transmit=False)  # fmt: skip
-        stop = self._leg(intent_id, EXIT, exit_side, OrderType.STOP)
-        outcomes += place(stop, exit_side, quantity, OrderType.STOP,
-                          stop=basis - side.sign * stop_ticks, ts_ns=ts_ns, parent=entry,
-                          transmit=target_ticks is None)  # fmt: skip
-        if target_ticks is not None:
-            target = self._leg(intent_id, EXIT, exit_side, OrderType.LIMIT)
-            outcomes += place(target, exit_side, quantity, OrderType.LIMIT,
-                              limit=basis + side.sign * target_ticks, ts_ns=ts_ns,
-                              parent=entry)  # fmt: skip
-        return self._apply(outcomes)
-
-    def cancel_entries(self, ts_ns: int) -> None:
-        """Cancel the working orders but the exits (the strategy stopped: as for its live
-        orders, what protects a position stays; the exits of an entry not filled go with it)."""
-        for key, leg in list(self._legs.items()):
-            if leg.leg == ENTRY and key in self._legs:
-                self._apply(self.graph.cancel(key, ts_ns=ts_ns))
-
-    # ---- internals -------------------------------------------------------------------------
-
-    def _leg(self, intent_id: str, leg: str, side: Side, order_type: OrderType) -> int:
-        key = next(self._keys)
-        self._legs[key] = _Leg(intent_id, leg, side, order_type)
-        return key
-
-    def _reference(self, side: Side) -> int | None:
-        best = self.model.best_ask if side is Side.BUY else self.model.best_bid
-        return best if best is not None else self.model.last
-
-    def _working_market(self) -> int:
-        total = 0
-        for key, leg in self._legs.items():
-            working = self.model.working(key)
-            if working is not None and leg.order_type is OrderType.MARKET and leg.leg == ENTRY:
-                total += leg.side.sign * (working.quantity - working.filled)
-        return total
-
-    def _apply(self, outcomes: list[Linked]) -> list[TrackFill]:
-        fills: list[TrackFill] = []
-        for outcome in outcomes:
-            leg = self._legs.get(outcome.key)
-            if leg is None:
-                continue
-            if isinstance(outcome, PaperFill):
-                self.position += outcome.side.sign * outcome.quantity
-                fills.append(TrackFill(leg.intent_id, leg.leg, outcome.side, outcome.quantity,
-                                       outcome.price, outcome.ts_ns))  # fmt: skip
-            elif isinstance(outcome, PaperStatus) and outcome.status.is_terminal:
-                del self._legs[outcome.key]
-        return fills
