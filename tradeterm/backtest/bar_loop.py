@@ -11,14 +11,16 @@ bracketed position first cancels the bracket's exits, as the live runner does.
 
 **Fills.** An order sent at ``t`` (a bar's end, or a fill's time) reaches the market at ``t +
 latency``: in bar mode at the open of the first bar that starts at or after it. There the fill
-model is shown a quote at the open, ``bid = open - slippage``, ``ask = open + slippage``, a
-large size, so a market order fills at the open plus or minus the slippage, against us. With
+model is shown a book at the open, one level a side, ``bid = open - slippage``, ``ask = open
++ slippage``, a large size, so a market order fills at the open plus or minus the slippage, against us. With
 ``fill=close`` and no latency an order sent on a bar's close fills at that close (the same
 quote at the close). Working stops and limits (a bracket's exits, a limit entry) fill on the
 bar's path, the convention of ``sim/bar_market.py`` (open, nearer extreme, other extreme,
-close, at +0/15/30/45 s), each point shown as that quote and then a trade at the point: a
-limit fills when the quote reaches it (at its price), a stop triggers on a trade at or
-through it and fills against the quote. The path is only walked on bars that can fill
+close, at +0/15/30/45 s), each point shown as that quote and then a trade at the point, and
+on the way from one point to the next the working orders' prices it passes (the price moves
+through them): a limit fills when the quote reaches it (at its price), a stop triggers on a
+trade at or through it and fills against the quote there (at its stop price less the
+slippage; at the open when the bar opens beyond it). The path is only walked on bars that can fill
 something (a market order working, or a working order's trigger within the bar's range):
 a bar with nothing to fill costs only the strategy's call.
 
@@ -36,9 +38,9 @@ from threading import Event
 from typing import Any
 
 from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec, FillAt
-from tradeterm.broker.port import QuoteEvent, TradeEvent
+from tradeterm.broker.port import DepthEvent, TradeEvent
 from tradeterm.config import MarketConfig
-from tradeterm.domain import Bar, Fill, Instrument, OrderType, Quote, Side, Trade
+from tradeterm.domain import Bar, DepthLevel, Fill, Instrument, OrderType, Side, Trade
 from tradeterm.engine.risk import RiskManager
 from tradeterm.paper.track import PaperTrack, TrackFill
 from tradeterm.sim.bar_market import bar_prints
@@ -164,9 +166,11 @@ class _Run:
     # ---- the market --------------------------------------------------------------------------
 
     def _quote(self, price: int, ts_ns: int) -> None:
+        """The book is one level a side: ``price`` less and plus the slippage."""
         slip = self.slip
-        quote = Quote(ts_ns, price - slip, BOOK_SIZE, price + slip, BOOK_SIZE)
-        self._filled(self.track.on_market(QuoteEvent(quote)))
+        book = DepthEvent(ts_ns, (DepthLevel(price - slip, BOOK_SIZE),),
+                          (DepthLevel(price + slip, BOOK_SIZE),))  # fmt: skip
+        self._filled(self.track.on_market(book))
 
     def _walk(self, bar: Bar) -> None:
         """The bar's path, if it can fill something (see the module notes)."""
@@ -175,11 +179,32 @@ class _Run:
         track = self.track
         path = bar_prints(BarPrint(bar.start_ns, bar.open, bar.high, bar.low, bar.close,
                                    bar.volume))  # fmt: skip
+        last = path[0][1]
         for ts, price, size in path:
-            self._quote(price, ts)
-            self._filled(track.on_market(TradeEvent(Trade(ts, price, max(size, 1)))))
+            for level in self._levels_between(last, price):  # the way there passes them
+                self._print(level, 1, ts)
+            self._print(price, size, ts)
+            last = price
             if not track.working:
                 return
+
+    def _print(self, price: int, size: int, ts: int) -> None:
+        self._quote(price, ts)
+        self._filled(self.track.on_market(TradeEvent(Trade(ts, price, max(size, 1)))))
+
+    def _levels_between(self, start: int, end: int) -> list[int]:
+        """The working orders' prices strictly between ``start`` and ``end``, in the order a
+        price moving from one to the other meets them."""
+        model = self.track.model
+        levels = set()
+        for key in model.working_keys():
+            order = model.working(key)
+            if order is None or order.dormant:
+                continue
+            level = order.stop if order.price is None else order.price
+            if level is not None and min(start, end) < level < max(start, end):
+                levels.add(level)
+        return sorted(levels, reverse=end < start)
 
     def _reachable(self, bar: Bar) -> bool:
         model = self.track.model

@@ -44,6 +44,7 @@ __all__ = [
 BARS, EVENTS = "bars", "events"
 PLAIN_HEADER = ["ts_utc", "open", "high", "low", "close", "volume"]
 _BOOK_SCHEMAS = frozenset({"mbo", "mbp-1", "tbbo", "trades"})
+_REPLAY_ROWS = frozenset({"trade", "quote", "bar", "level", "clear"})
 _NS = 1_000_000_000
 
 
@@ -130,10 +131,10 @@ def _detect_csv(path: Path, symbol: str) -> DataSource:
                 symbols = list(dict.fromkeys(r[at].strip() for r in rows if len(r) > at))
             return DataSource(path, _kind(path, schema), schema, False,
                               _pick(path, symbols, symbol))  # fmt: skip
-        if header[0].lower() == "ts" or (len(header) > 1 and header[1].strip().lower()):
-            first = header if header[0].lower() != "ts" else next(rows, [])
-            kind = BARS if len(first) > 1 and first[1].strip().lower() == "bar" else EVENTS
-            return DataSource(path, kind, "replay", False, None)
+        first = next(rows, []) if header[0].lower() == "ts" else header
+        row_type = first[1].strip().lower() if len(first) > 1 else ""
+        if row_type in _REPLAY_ROWS:  # tradeterm's replay CSV (sim/replay_csv.py)
+            return DataSource(path, BARS if row_type == "bar" else EVENTS, "replay", False, None)
     raise DataError(f"{path.name}: not a bar or market data file (a bar CSV starts with the "
                     f"header {','.join(PLAIN_HEADER)})")  # fmt: skip
 
