@@ -90,6 +90,24 @@ def _execution(
     return Execution(bars[index].start_ns, side, round(abs(signed)), int(ticks))
 
 
+def new_target(order: float, target: int, quantity: int) -> int | None:
+    """sma_cross's rule, given ``order`` (SMA(fast) minus SMA(slow), or its sign) and the
+    target held: +N above, -N below; None when the averages are equal or the target stays."""
+    if order == 0:
+        return None
+    new = quantity if order > 0 else -quantity
+    return None if new == target else new
+
+
+def send_change(strategy: Any, change: int) -> None:
+    """One market order for ``change`` contracts (backtrader's and backtesting.py's
+    ``buy``/``sell`` with a size)."""
+    if change > 0:
+        strategy.buy(size=change)
+    elif change < 0:
+        strategy.sell(size=-change)
+
+
 def _frame(bars: Sequence[Bar], setup: Setup, scale: Decimal = Decimal(1)) -> Any:
     """The bars as a pandas DataFrame of float prices (times ``scale``), indexed by UTC time."""
     import numpy as np
@@ -152,18 +170,10 @@ def _backtrader(bars: Sequence[Bar], setup: Setup) -> Callable[[], PeerRun]:
             self.fills: list[Execution] = []
 
         def next(self) -> None:  # called from the bar where both averages exist
-            fast, slow = self.fast_sma[0], self.slow_sma[0]
-            if fast == slow:
-                return
-            target = self.p.quantity if fast > slow else -self.p.quantity
-            if target == self.target:
-                return
-            self.target = target
-            change = target - self.position.size
-            if change > 0:
-                self.buy(size=change)
-            elif change < 0:
-                self.sell(size=-change)
+            target = new_target(self.fast_sma[0] - self.slow_sma[0], self.target, self.p.quantity)
+            if target is not None:
+                self.target = target
+                send_change(self, target - self.position.size)
 
         def notify_order(self, order: Any) -> None:
             if order.status == order.Completed:  # told on the bar it filled in
@@ -239,18 +249,10 @@ def _backtesting(bars: Sequence[Bar], setup: Setup) -> Callable[[], PeerRun]:
             self.target = 0
 
         def next(self) -> None:
-            order = self.order[-1]
-            if order == 0:
-                return
-            target = self.quantity if order > 0 else -self.quantity
-            if target == self.target:
-                return
-            self.target = target
-            change = target - self.position.size
-            if change > 0:
-                self.buy(size=change)
-            elif change < 0:
-                self.sell(size=-change)
+            target = new_target(self.order[-1], self.target, self.quantity)
+            if target is not None:
+                self.target = target
+                send_change(self, target - self.position.size)
 
     def commission(size: float, price: float) -> float:
         return per_side * abs(size)
@@ -372,14 +374,11 @@ def _nautilus(bars: Sequence[Bar], setup: Setup) -> Callable[[], PeerRun]:
         def on_bar(self, bar: Any) -> None:
             if not self.slow_sma.initialized:
                 return
-            fast, slow = self.fast_sma.value, self.slow_sma.value
-            if fast == slow:
-                return
-            target = self.config.quantity if fast > slow else -self.config.quantity
-            if target == self.target:
-                return
-            self.target = target
-            self.pending = target - int(self.portfolio.net_position(instrument_id))
+            order = self.fast_sma.value - self.slow_sma.value
+            target = new_target(order, self.target, self.config.quantity)
+            if target is not None:
+                self.target = target
+                self.pending = target - int(self.portfolio.net_position(instrument_id))
 
         def on_trade_tick(self, tick: Any) -> None:
             change, self.pending = self.pending, 0
