@@ -92,6 +92,8 @@ def test_the_moved_clock_reaches_the_script_and_its_children(tmp_path: Path) -> 
          "cancelOrder: p50"),
         ("bench_journal.py", ["--rows", "2000", "--fills", "200", "--intents", "10"],
          "intent commit (while bulk rows stream in)"),
+        ("bench_backtest.py", ["--bars", "600", "--repeat", "1", "--engines",
+                               "tradeterm,backtrader"], "| backtrader | "),
     ],
 )  # fmt: skip
 def test_benchmark_runs(script: str, args: list[str], expect: str, clock: str) -> None:
