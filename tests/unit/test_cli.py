@@ -428,7 +428,7 @@ def test_strategies_lists_the_four_built_ins_each_with_its_parameters(
         "globex 17:00 Chicago"
     )
     assert target_range == (
-        "target_range Decimal Decimal('1') target: this many times the range's height from the "
+        "target_range Decimal 1 target: this many times the range's height from the "
         "fill (> 0, <= 20)"
     )
 

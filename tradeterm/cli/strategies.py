@@ -86,10 +86,16 @@ def _type_name(field: FieldInfo) -> str:
 
 def _value(field: FieldInfo, key: str, values: Params | None) -> str:
     if values is not None:
-        return repr(getattr(values, key))
+        return _shown(getattr(values, key))
     if field.is_required():
         return "(required)"
-    return repr(field.get_default(call_default_factory=True))
+    return _shown(field.get_default(call_default_factory=True))
+
+
+def _shown(value: object) -> str:
+    """A value as typed on the command line (``1.5``, not ``Decimal('1.5')``); text quoted, so
+    an empty one shows."""
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
