@@ -118,10 +118,13 @@ class Fill:
 class LockstepClock:
     """Virtual time, moved only by :meth:`advance_to`. Called: epoch ns (the engine and the
     paper broker); :meth:`seconds`: epoch seconds (the gateway and the IB client);
-    :meth:`now` / :meth:`sleep`: the replay pacer's clock, whose sleeps wait for the test."""
+    :meth:`now` / :meth:`sleep`: the replay pacer's clock, whose sleeps wait for the test.
+    ``resolution_ns``: the events due within one step of it play in one step (at most a
+    microsecond: the pacer's float epoch seconds are exact to about 0.24 us)."""
 
-    def __init__(self, start_ns: int) -> None:
+    def __init__(self, start_ns: int, resolution_ns: int = 1_000_000) -> None:
         self.ns = start_ns
+        self.resolution_ns = resolution_ns
         self._sleepers: list[tuple[int, asyncio.Future[None]]] = []
 
     def __call__(self) -> int:
@@ -134,7 +137,8 @@ class LockstepClock:
         return self.ns / NS
 
     async def sleep(self, seconds: float) -> None:
-        deadline = round((self.ns / NS + seconds) * 1000) * 1_000_000  # to the millisecond
+        step = self.resolution_ns
+        deadline = round((self.ns / NS + seconds) * (NS // step)) * step  # to the resolution
         if deadline <= self.ns:
             await asyncio.sleep(0)
             return

@@ -1,0 +1,250 @@
+"""Issue 16: the backtest and SHADOW take the same intents to the same fills on the same data.
+
+The recorded ESU4 MBP-1 file (4 minutes, 120 trades) is replayed twice with one strategy:
+
+* through SHADOW, the real chain: the fake gateway replays the file, the real ``IbBroker``
+  takes its quotes, depth and trades over TCP, the ``PaperBroker`` fills the orders, the
+  engine and the strategy runner run the strategy (as ``test_shadow_replay.py`` does for a bar
+  file, in lockstep on one virtual clock: each step plays the file's events due, then waits
+  until everything they set off has settled, so the run is the same on any machine);
+* through the backtester (``run_book``) on the same file.
+
+The fills must be the same, one for one and in order: side, quantity and price. The
+strategies trade from trades (the file is too short for bars): market-order flips, and limit
+brackets whose entries rest in the queue and whose exits are one-cancels-the-other.
+
+What differed at first: the lockstep played a millisecond of the file per step, so in SHADOW
+an intent set off by the first event of a millisecond reached the paper broker after all the
+others (the 5th flip bought at 22116, after a seller had taken the 22117 offer down to the
+bid; the backtest, whose intent arrives after its own timestamp's events, bought at 22117).
+The lockstep now steps once per timestamp (``resolution_ns``), as the backtest does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+
+from tests.integration.test_shadow_replay import LockstepClock
+from tests.real_data import DERIVED, rows, ts_ns
+from tests.support.book_strategies import (
+    BracketParams,
+    EveryParams,
+    FlipsEvery,
+    LimitBrackets,
+)
+from tests.support.waiting import until
+from tradeterm.backtest.book_run import run_book
+from tradeterm.backtest.spec import BacktestSpec
+from tradeterm.broker.ib import IbBroker
+from tradeterm.broker.port import BrokerEvent, TradeEvent
+from tradeterm.config import ConnectionConfig, MarketConfig, RiskConfig
+from tradeterm.domain import Fill, Side, Trade
+from tradeterm.engine.calendar import SessionCalendar
+from tradeterm.engine.engine import Engine
+from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.strategy_runner import StrategyRunner
+from tradeterm.paper.paper_broker import PaperBroker
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.probe import WireProbe
+from tradeterm.sim.market_events import BookSide
+from tradeterm.strategies import Intents, StrategyContext
+from tradeterm.strategies.loader import Loaded
+
+pytestmark = pytest.mark.integration
+
+FILE = "ESU4_mbp-1_2024-07-01T2358Z_2024-07-02T0002Z.csv"
+NS = 1_000_000_000
+EQUITY = Decimal(100_000)
+STEP_POLL = 0.001
+
+
+class Counted:
+    """What a strategy has been told, for the lockstep to wait on: trades and fills handled
+    (counted when the hook returns) and intents returned."""
+
+    handled_trades = 0
+    handled_fills = 0
+    intents: int
+
+    def counted_trade(self, intents: Intents) -> Intents:
+        self.handled_trades += 1
+        return intents
+
+    def counted_fill(self, intents: Intents) -> Intents:
+        self.handled_fills += 1
+        return intents
+
+
+class ObservedFlips(FlipsEvery, Counted):
+    def on_trade(self, ctx: StrategyContext, trade: Trade) -> Intents:
+        return self.counted_trade(super().on_trade(ctx, trade))
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> Intents:
+        return self.counted_fill(super().on_fill(ctx, fill))
+
+
+class ObservedBrackets(LimitBrackets, Counted):
+    def on_trade(self, ctx: StrategyContext, trade: Trade) -> Intents:
+        return self.counted_trade(super().on_trade(ctx, trade))
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> Intents:
+        return self.counted_fill(super().on_fill(ctx, fill))
+
+
+@dataclass
+class Chain:
+    clock: LockstepClock
+    gateway: FakeGateway
+    probe: WireProbe
+    engine: Engine
+    paper: PaperBroker
+    volume: int  # the file's
+    traded: int = 0  # contracts the engine saw trade
+    trades: int = 0  # trade prints the engine saw
+    runners: list[StrategyRunner] = field(default_factory=list)
+
+    def on_market(self, event: BrokerEvent) -> None:
+        if isinstance(event, TradeEvent):
+            self.traded += event.trade.size
+            self.trades += 1
+
+    def caught_up(self) -> bool:
+        """The replay waits for its next event (or is done) and the client holds everything
+        the gateway published: every contract traded, the same top of book."""
+        feed = self.gateway.market.feed_for_symbol("ES")
+        if self.clock.next_deadline() is None and feed.volume < self.volume:
+            return False
+        market = self.engine.market
+        if market is None or self.traded != feed.volume:
+            return False
+        book = feed.engine.book
+        bid, ask = book.best_bid, book.best_ask
+        quote = market.quote
+        if bid is None or ask is None:
+            return quote is None or (quote.bid, quote.ask) == (None, None)
+        return (
+            quote is not None
+            and (quote.bid, quote.bid_size, quote.ask, quote.ask_size)
+            == (bid, book.size(BookSide.BID, bid), ask, book.size(BookSide.ASK, ask))
+            and bool(market.bids) and bool(market.asks)
+            and (market.bids[0].price, market.asks[0].price) == (bid, ask)
+        )  # fmt: skip
+
+    def settled(self) -> bool:
+        """Every trade and fill handled by the strategy, its intents applied, the paper
+        broker's reports taken in by the engine: nothing of ours in flight."""
+        executions = len(self.paper._executions)
+        if not self.paper._queue.empty():
+            return False
+        for runner in self.runners:
+            strategy = runner.strategy
+            assert isinstance(strategy, Counted)
+            if strategy.handled_trades != self.trades or strategy.handled_fills != executions:
+                return False
+            if len(runner.signals) != strategy.intents:
+                return False
+        return True
+
+
+@pytest.fixture
+async def chain() -> AsyncIterator[Chain]:
+    records = list(rows(FILE))  # skips the test when ../shared is absent
+    first, last = ts_ns(records[0]["ts_recv"]), ts_ns(records[-1]["ts_recv"])
+    volume = sum(int(r["size"]) for r in records if r["action"] == "T")
+    # one step per timestamp of the file (its closest two are 4 us apart): a millisecond's
+    # events in one step would reach the paper broker before the intent the first one set off
+    clock = LockstepClock(first - NS, resolution_ns=1000)
+    gateway = FakeGateway(
+        GatewayConfig(
+            port=0, symbols=("ES",), replay=DERIVED / FILE, replay_clock=clock,
+            clock=clock.seconds, today=dt.date(2024, 7, 1),
+        )
+    )  # fmt: skip
+    await gateway.start()
+    probe = WireProbe()
+    probe.install(gateway.server)
+    connection = ConnectionConfig(
+        port=gateway.config.port, client_id=1, connect_timeout_s=5, request_timeout_s=10
+    )
+    ib = IbBroker(connection, port=gateway.config.port, clock=clock.seconds)
+    paper = PaperBroker(ib, None, clock=clock, account="SHADOW", client_id=1)
+    risk = RiskConfig(
+        no_entry_before_break_min=0, daily_loss_limit=Decimal(10**9), max_drawdown=Decimal(10**9)
+    )
+    day = SessionCalendar([(first - 3600 * NS, last + 3600 * NS)])
+    engine = Engine(
+        paper, "ES", MarketConfig(risk=risk), clock=clock, calendar=day,
+        staleness=dict.fromkeys(Feed, 86_400.0), timer_s=3600,
+    )  # fmt: skip
+    chain = Chain(clock, gateway, probe, engine, paper, volume)
+    engine.market_taps.append(chain.on_market)
+    try:
+        await engine.start()
+        yield chain
+    finally:
+        for runner in chain.runners:
+            await runner.close()
+        await engine.stop()
+        await gateway.stop()
+
+
+async def shadow(chain: Chain, name: str, strategy: FlipsEvery | LimitBrackets) -> list[Fill]:
+    """Run ``strategy`` in SHADOW over the whole file in lockstep; the paper fills."""
+    runner = StrategyRunner(
+        chain.engine, Loaded(name, f"tests.support.book_strategies:{name}", strategy),
+        stand_aside=False, equity=EQUITY, keep_signals=100_000,
+    )  # fmt: skip
+    await runner.start()
+    chain.runners.append(runner)
+    while True:
+        await until(chain.caught_up, "the client to catch up with the replay", poll=STEP_POLL)
+        await chain.engine.tick()
+        await until(chain.settled, "the runner to handle what the step set off", poll=STEP_POLL)
+        deadline = chain.clock.next_deadline()
+        if deadline is None:
+            break
+        chain.clock.advance_to(deadline)
+    assert all(s.ok for s in runner.signals), [s.outcome for s in runner.signals if not s.ok]
+    instrument = chain.engine.instrument
+    assert instrument is not None
+    return [
+        Fill(e.exec_id, None, instrument, e.side, e.quantity, e.price, e.ts_ns)
+        for e in await chain.paper.executions()
+    ]
+
+
+def backtest(name: str, params: tuple[tuple[str, str], ...]) -> list[Fill]:
+    spec = BacktestSpec(
+        DERIVED / FILE, f"tests.support.book_strategies:{name}", params, equity=EQUITY
+    )
+    result = run_book(spec)
+    assert result.complete and result.count > 2000
+    return result.fills
+
+
+def facts(fills: list[Fill]) -> list[tuple[Side, int, int]]:
+    return [(f.side, f.quantity, f.price) for f in fills]
+
+
+async def test_market_flips_fill_alike_in_shadow_and_in_the_backtest(chain: Chain) -> None:
+    params = (("trades", "7"),)
+    paper = await shadow(chain, "FlipsEvery", ObservedFlips(EveryParams(trades=7)))
+    tested = backtest("FlipsEvery", params)
+    assert len(tested) >= 15
+    assert facts(tested) == facts(paper)
+    assert chain.probe.orders == [] and not chain.gateway.oms.orders
+
+
+async def test_limit_brackets_fill_alike_in_shadow_and_in_the_backtest(chain: Chain) -> None:
+    params = (("trades", "5"), ("away", "1"), ("stop", "2"), ("target", "2"))
+    strategy = ObservedBrackets(BracketParams(trades=5, away=1, stop=2, target=2))
+    paper = await shadow(chain, "LimitBrackets", strategy)
+    tested = backtest("LimitBrackets", params)
+    assert len(tested) >= 4
+    assert facts(tested) == facts(paper)
+    assert chain.probe.orders == [] and not chain.gateway.oms.orders
