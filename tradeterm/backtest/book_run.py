@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -67,7 +67,7 @@ from tradeterm.strategies import (
 )
 from tradeterm.strategies.loader import load
 
-__all__ = ["PAPER_COMMISSION", "BookRunError", "run_book"]
+__all__ = ["PAPER_COMMISSION", "BookRunError", "run_book", "run_events"]
 
 PAPER_COMMISSION = Decimal("2.25")
 """Per contract per side when the spec gives none: the paper broker's."""
@@ -105,9 +105,22 @@ def run_book(
     """Run ``spec`` on its quote, trade or book file (see the module notes). Raises
     ``ReplayError`` for a file it cannot read, ``StrategyError`` for a strategy it cannot
     build and :class:`BookRunError` for one that fails while running."""
-    loaded = load(spec.strategy, [f"{k}={v}" for k, v in spec.params])
     instrument = Instrument.from_spec(root_of(spec.symbol))
     events = load_replay(spec.data, symbol=spec.symbol, tick_size=instrument.tick)
+    return run_events(spec, events, progress=progress, stop=stop)
+
+
+def run_events(
+    spec: BacktestSpec,
+    events: Iterable[me.MarketEvent],
+    *,
+    progress: Progress | None = None,
+    stop: Stop | None = None,
+) -> BacktestResult:
+    """:func:`run_book` on ``events`` already read (in ticks of ``spec.symbol``'s root; the
+    benchmark times the run without the file's decoding)."""
+    loaded = load(spec.strategy, [f"{k}={v}" for k, v in spec.params])
+    instrument = Instrument.from_spec(root_of(spec.symbol))
     return _BookRun(spec, loaded.name, loaded.strategy, instrument).run(events, progress, stop)
 
 
@@ -138,25 +151,27 @@ class _BookRun:
 
     # ---- the loop ----------------------------------------------------------------------------
 
-    def run(self, events: Iterator[me.MarketEvent], progress: Progress | None,
+    def run(self, events: Iterable[me.MarketEvent], progress: Progress | None,
             stop: Stop | None) -> BacktestResult:  # fmt: skip
         spec, started = self.spec, time.perf_counter()
         start = _ns(spec.start)
         end = _ns(spec.end)
         model, track, bars = self.track.model, self.track, self.bars
-        on_delta, on_trade, follow = model.on_depth_delta, model.on_trade, track.follow
+        on_level, on_trade, follow = model.on_level, model.on_trade, track.follow
         pending = self.pending
         bar_end = -1  # the end of the forming bar's minute (-1: none forming)
         period = bars.timeframe.ns
-        wants_book, quotes = self.wants_book, self.wants_quotes
+        wants_book, quotes, trades = self.wants_book, self.wants_quotes, self.wants_trades
         quote_ts = -1  # the timestamp of book changes not yet shown as a quote
         count = 0
         complete = True
         BookDelta, TradePrint = me.BookDelta, me.TradePrint
         sides, aggressors = _SIDES, _AGGRESSORS
+        end = end if end is not None else 1 << 126
+        live = self.live
         for event in events:
             ts = event.ts_ns
-            if end is not None and ts > end:
+            if ts > end:
                 break
             count += 1
             if not count % _EVERY:
@@ -168,24 +183,23 @@ class _BookRun:
             if quote_ts >= 0 and ts != quote_ts:
                 quote_ts = -1
                 self._show_quote()
-            if not self.live and (start is None or ts >= start):
-                self.live = True
-                self.now = ts
-                self._hook("on_start")
             self.now = ts
+            if not live and (start is None or ts >= start):
+                live = self.live = True
+                self._hook("on_start")
             if pending and ts >= pending[0].gate:
                 self._arrive(ts)
             if 0 <= bar_end <= ts:
                 self._bars(bars.on_time(ts))
                 bar_end = -1
             if type(event) is BookDelta:
-                delta = DepthDelta(ts, sides[event.side], event.price, event.size)
-                out = on_delta(delta)
+                side = sides[event.side]
+                out = on_level(side, event.price, event.size, ts)
                 if out:
                     self._fills(follow(out))
-                if self.live:
+                if live:
                     if wants_book:
-                        self._hook("on_book", delta)
+                        self._hook("on_book", DepthDelta(ts, side, event.price, event.size))
                     if quotes:
                         quote_ts = ts
             elif type(event) is TradePrint:
@@ -197,12 +211,12 @@ class _BookRun:
                 out = on_trade(trade)
                 if out:
                     self._fills(follow(out))
-                if self.live and self.wants_trades:
+                if live and trades:
                     self._hook("on_trade", trade)
             elif isinstance(event, me.BookClear):
                 reset = DepthReset(ts)
                 model.on_depth_reset(reset)
-                if self.live:
+                if live:
                     if wants_book:
                         self._hook("on_book", reset)
                     if quotes:
