@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
+from tradeterm.config import MarketConfig
 from tradeterm.domain import Bar, Fill, Instrument
 
 
@@ -27,7 +28,8 @@ class FillAt(StrEnum):
 class BacktestSpec:
     """One run. ``params``: the strategy's parameters as given on the command line (``k=v``
     pairs, validated by the strategy's own model); ``commission``: per contract per side (None:
-    the market's configured one); ``equity``: the account value entries are sized by."""
+    the market's configured one); ``equity``: the account value entries are sized by;
+    ``market``: the market's settings (its risk rules size entries; None: the defaults)."""
 
     data: Path
     strategy: str
@@ -40,6 +42,12 @@ class BacktestSpec:
     slippage_ticks: int = 0
     latency_ms: int = 0
     equity: Decimal = Decimal(100_000)
+    market: MarketConfig | None = None
+
+
+class BacktestError(Exception):
+    """A run that cannot be done as asked (a bad file, strategy or parameter, a strategy that
+    failed), worded for the user: one line."""
 
 
 @dataclass(slots=True)

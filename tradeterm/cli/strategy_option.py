@@ -19,13 +19,18 @@ CANARY_WITH_SHADOW = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--strategy", metavar="NAME",
-                        help="run this strategy (a built-in or registered name, or module:Class)")  # fmt: skip
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a parameter of --strategy (repeatable)")  # fmt: skip
+    add_strategy_arguments(parser)
     parser.add_argument("--canary", type=number_arg, metavar="FRACTION",
                         help="CANARY: this fraction (0 < F <= 1) of the strategy's intents go "
                         "to IB, every one is filled on its paper track (report --compare)")  # fmt: skip
+
+
+def add_strategy_arguments(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """``--strategy NAME [--param KEY=VALUE ...]`` (``tradeterm backtest`` takes these alone)."""
+    parser.add_argument("--strategy", metavar="NAME", required=required,
+                        help="run this strategy (a built-in or registered name, or module:Class)")  # fmt: skip
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a parameter of --strategy (repeatable)")  # fmt: skip
 
 
 def chosen(args: argparse.Namespace, settings: Settings) -> tuple[Loaded | None, float | None]:

@@ -148,7 +148,7 @@ class OrderGraph:
     def _siblings(self, key: int) -> list[int]:
         """The other members of ``key``'s OCA groups: its ``oca`` name, its parent's children."""
         link = self._links[key]
-        named = [k for k, o in self._links.items() if link.oca and o.oca == link.oca]
+        named = [k for k, o in self._links.items() if o.oca == link.oca] if link.oca else []
         brothers = self._links[link.parent].children if link.parent is not None else []
         return [k for k in dict.fromkeys(named + brothers) if k != key]
 

@@ -115,11 +115,24 @@ class PaperTrack:
                               parent=entry)  # fmt: skip
         return self._apply(outcomes)
 
+    @property
+    def working(self) -> bool:
+        """Whether any of its orders is working (an exit waiting for its entry counts)."""
+        return bool(self._legs)
+
     def cancel_entries(self, ts_ns: int) -> None:
         """Cancel the working orders but the exits (the strategy stopped: as for its live
         orders, what protects a position stays; the exits of an entry not filled go with it)."""
+        self._cancel(ENTRY, ts_ns)
+
+    def cancel_exits(self, ts_ns: int) -> None:
+        """Cancel the brackets' working exits (a target that reduces, closes or reverses the
+        position they protect: left working, one would open a position when it fills)."""
+        self._cancel(EXIT, ts_ns)
+
+    def _cancel(self, kind: str, ts_ns: int) -> None:
         for key, leg in list(self._legs.items()):
-            if leg.leg == ENTRY and key in self._legs:
+            if leg.leg == kind and key in self._legs:
                 self._apply(self.graph.cancel(key, ts_ns=ts_ns))
 
     # ---- internals -------------------------------------------------------------------------

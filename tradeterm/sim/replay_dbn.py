@@ -156,6 +156,17 @@ def _tick_from_definitions(path: Path, symbol: str, ids: set[int] | None) -> Dec
     return None
 
 
+def read_metadata(path: str | Path) -> tuple[str, list[str]]:
+    """A DBN file's schema (``ohlcv-1m``, ``mbp-1``...) and the raw symbols it names, read from
+    its metadata only."""
+    path = Path(path)
+    metadata = next(_records(path), None)
+    if metadata is None or not hasattr(metadata, "schema"):
+        raise ReplayError(f"{path.name}: empty or not a DBN file")
+    names = list(dict(metadata.mappings or {})) or [str(s) for s in metadata.symbols or []]
+    return _schema(metadata), names
+
+
 def read_dbn(
     path: str | Path,
     symbol: str | None = None,

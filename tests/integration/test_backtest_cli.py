@@ -1,0 +1,156 @@
+"""``tradeterm backtest`` as a user runs it, in a subprocess: the JSON object, the table and
+CSV, one line for bad input (no traceback), Ctrl-C printing the partial report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests import real_data
+from tests.integration.backtest_marker_strategy import SPEC
+from tradeterm.backtest.run import core, run_backtest
+from tradeterm.backtest.spec import BacktestSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = real_data.DERIVED / "ESH0_1min_trades_2020-01-06_UTC.csv"
+CORE = {"bars", "fills", "contracts", "gross_pnl", "commissions", "net_pnl", "seconds"}
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tradeterm.cli", "backtest", *args]
+
+
+def environ(tmp_path: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(tmp_path / "d"),
+        "XDG_CONFIG_HOME": str(tmp_path / "c"),
+    }
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def backtest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command(*args), capture_output=True, text=True, env=environ(tmp_path),
+                          timeout=120, check=False)  # fmt: skip
+
+
+def need_day() -> None:
+    if not DAY.is_file():
+        pytest.skip(f"{DAY} not available")
+
+
+def test_json_is_one_object_with_the_core_fields_of_the_run(tmp_path: Path) -> None:
+    need_day()
+    proc = backtest(tmp_path, "--data", str(DAY), "--strategy", "sma_cross", "--param",
+                    "fast=5", "--commission", "1.5", "--format", "json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    assert set(printed) >= CORE
+    expected = core(run_backtest(BacktestSpec(DAY, "sma_cross", params=(("fast", "5"),),
+                                              commission=Decimal("1.5"))))  # fmt: skip
+    for key in CORE - {"seconds"}:
+        assert Decimal(str(printed[key])) == expected[key], key
+    assert printed["bars"] == 1365 and printed["fills"] > 20
+    assert printed["commissions"] == printed["contracts"] * 1.5
+    assert printed["complete"] is True
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_the_table_and_csv_show_the_core_fields(tmp_path: Path, fmt: str) -> None:
+    need_day()
+    proc = backtest(tmp_path, "--data", str(DAY), "--strategy", "sma_cross", "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    expected = core(run_backtest(BacktestSpec(DAY, "sma_cross")))
+    if fmt == "csv":
+        header, row = proc.stdout.splitlines()
+        values = dict(zip(header.split(","), row.split(","), strict=True))
+    else:
+        values = dict(line.split(None, 1) for line in proc.stdout.splitlines())
+    assert values["net_pnl"].strip() == str(expected["net_pnl"])
+    assert values["fills"].strip() == str(expected["fills"])
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--strategy", "sma_cross", "--data", "{missing}"], "no such file"),
+        (["--strategy", "sma_cross", "--data", "{junk}"], "not a bar or market data file"),
+        (["--strategy", "sma_cross", "--param", "fast=0", "--data", "{bars}"], "fast"),
+        (["--strategy", "sma_cross", "--param", "fast", "--data", "{bars}"], "not KEY=VALUE"),
+        (["--strategy", "nosuch", "--data", "{bars}"], "unknown strategy 'nosuch'"),
+        (["--strategy", "sma_cross", "--data", "{bars}", "--symbol", "XX"], "unknown futures root"),
+        (
+            ["--strategy", "sma_cross", "--data", "{bars}", "--commission", "-1"],
+            "cannot be negative",
+        ),
+    ],
+    ids=[
+        "missing",
+        "junk",
+        "bad-param",
+        "not-key-value",
+        "unknown-strategy",
+        "bad-symbol",
+        "negative-commission",
+    ],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(
+    tmp_path: Path, args: list[str], words: str
+) -> None:
+    (tmp_path / "junk.csv").write_text("hello,world\n1,2\n")
+    (tmp_path / "bars.csv").write_text("ts_utc,open,high,low,close,volume\n"
+                                       "2020-01-06T00:00:00Z,3223,3224,3223,3223,5\n")  # fmt: skip
+    paths = {
+        "missing": tmp_path / "none.csv",
+        "junk": tmp_path / "junk.csv",
+        "bars": tmp_path / "bars.csv",
+    }
+    proc = backtest(tmp_path, *(a.format(**paths) for a in args))
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert words in proc.stderr
+
+
+def test_ctrl_c_prints_the_partial_report(tmp_path: Path) -> None:
+    bars = tmp_path / "long.csv"
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    lines = ["ts_utc,open,high,low,close,volume"]
+    for i in range(300_000):
+        o, c = 5000 + (i % 13) * 0.25, 5000 + (i % 11) * 0.25
+        lines.append(
+            f"{start + dt.timedelta(minutes=i):%Y-%m-%dT%H:%M:%SZ},{o},{max(o, c) + 1},{min(o, c) - 1},{c},10"
+        )
+    bars.write_text("\n".join(lines) + "\n")
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen(
+        command("--data", str(bars), "--strategy", SPEC, "--param", f"path={marker}",
+                "--param", "after=5000", "--format", "json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ(tmp_path),
+    )  # fmt: skip
+    try:
+        guard = time.monotonic() + 120  # a guard against a hang, not a timing
+        while not marker.exists() and proc.poll() is None and time.monotonic() < guard:
+            time.sleep(0.02)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    printed = json.loads(out)
+    assert printed["complete"] is False
+    assert 5000 <= printed["bars"] < 300_000

@@ -1,0 +1,96 @@
+"""One backtest: :func:`run_backtest` reads the data file, loads the strategy and runs it in
+bar mode (``bar_loop.py``) or event mode (``book.py``) by what the file holds; :func:`core`
+gives the figures every report starts from (fills, contracts, P&L, commissions).
+
+The commission is ``spec.commission`` per contract per side, else the simulated broker's
+(:data:`~tradeterm.sim.gateway.accounts.DEFAULT_COMMISSION`, 2.25, IB's tiered CME rate): the
+market settings have none.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from decimal import Decimal
+from threading import Event
+from typing import Any
+
+from tradeterm.backtest.bar_loop import Progress, run_bars
+from tradeterm.backtest.data import EVENTS, DataSource, detect, instrument_for, load_bars
+from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec
+from tradeterm.domain import Position
+from tradeterm.sim.gateway.accounts import DEFAULT_COMMISSION
+from tradeterm.strategies import Loaded, StrategyError, load
+
+__all__ = ["DEFAULT_COMMISSION", "core", "run_backtest"]
+
+
+def run_backtest(spec: BacktestSpec, *, progress: Progress | None = None,
+                 stop: Event | None = None) -> BacktestResult:  # fmt: skip
+    """Run ``spec``; ``progress(done, total)`` is called every few thousand bars (or events)
+    and ``stop`` looked at as often: once set, the run ends with a partial result
+    (``complete`` False). Raises :class:`BacktestError` (one line) for a bad file, strategy,
+    parameter, or a strategy that fails."""
+    began = time.perf_counter()
+    source = detect(spec.data, spec.symbol)
+    instrument = instrument_for(spec.symbol, source)
+    loaded = load_strategy(spec)
+    commission = spec.commission if spec.commission is not None else DEFAULT_COMMISSION
+    if source.kind == EVENTS:
+        result = _events(spec, source, progress, stop)
+    else:
+        bars = load_bars(source, instrument, spec.start, spec.end)
+        result = run_bars(spec, instrument, loaded, bars, market=spec.market,
+                          commission=commission, progress=progress, stop=stop)  # fmt: skip
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def load_strategy(spec: BacktestSpec) -> Loaded:
+    """The strategy ``spec`` names, built with its parameters; :class:`BacktestError`."""
+    try:
+        return load(spec.strategy, [f"{key}={value}" for key, value in spec.params])
+    except StrategyError as exc:
+        raise BacktestError("; ".join(str(exc).splitlines())) from None
+
+
+def _events(spec: BacktestSpec, source: DataSource, progress: Progress | None,
+            stop: Event | None) -> BacktestResult:  # fmt: skip
+    try:
+        book: Any = importlib.import_module("tradeterm.backtest.book")
+    except ModuleNotFoundError:
+        raise BacktestError(f"{source.path.name}: {source.schema} data needs the event-mode "
+                            "backtester, not in this build; give a 1-minute bar file") from None  # fmt: skip
+    result: BacktestResult = book.run_events(spec, progress=progress, stop=stop)
+    return result
+
+
+def core(result: BacktestResult) -> dict[str, Any]:
+    """The figures every report starts from: ``bars`` (or ``events``), ``fills``
+    (executions), ``contracts`` (traded), ``gross_pnl`` (realised plus the open position
+    marked at the last price), ``commissions``, ``net_pnl`` (gross minus commissions),
+    ``seconds``, and ``complete``. Money is ``Decimal`` in the instrument's currency."""
+    position = Position(result.instrument)
+    for fill in result.fills:
+        position.apply_fill(fill)
+    contracts = sum(fill.quantity for fill in result.fills)
+    gross = position.realized_money()
+    if position.quantity and result.last_price is not None:
+        gross += position.unrealized_money(result.last_price)
+    commissions = result.commission * contracts
+    return {
+        result.kind: result.count,
+        "fills": len(result.fills),
+        "contracts": contracts,
+        "gross_pnl": gross,
+        "commissions": commissions,
+        "net_pnl": gross - commissions,
+        "position": position.quantity,
+        "seconds": round(result.seconds, 3),
+        "complete": result.complete,
+    }
+
+
+def money(value: Decimal) -> Decimal:
+    """``value`` to the cent."""
+    return value.quantize(Decimal("0.01"))

@@ -1,0 +1,205 @@
+"""``tradeterm backtest``: a strategy over recorded data, on the live engine's own strategy,
+sizing and paper-fill code (``tradeterm.backtest``).
+
+    tradeterm backtest --data FILE [--symbol ES] --strategy NAME [--param K=V ...]
+        [--from T] [--to T] [--fill next-open|close] [--commission X] [--slippage-ticks N]
+        [--latency-ms N] [--format table|json|csv] [--equity FILE]
+
+The data: 1-minute bars (a ``ts_utc,open,high,low,close,volume`` CSV, Databento OHLCV-1m as
+DBN or CSV) or quotes, trades and books (MBP-1, TBBO, MBO), told apart by the file itself.
+``--from``/``--to``: ISO 8601 times (UTC unless an offset is given), the bars starting from
+``--from`` up to, not including, ``--to``. Market orders fill at the next bar's open (``--fill
+close``: at the signal bar's close), ``--slippage-ticks`` against us; an order reaches the
+market ``--latency-ms`` after it is sent. ``--commission``: per contract per side (default
+2.25). The market's risk settings (``--config``) size entry signals.
+
+A run longer than a second shows a progress bar on stderr; Ctrl-C stops it and prints the
+report of the bars run so far, marked partial (exit status 130). ``--format json`` prints one
+object: ``bars`` (or ``events``), ``fills``, ``contracts``, ``gross_pnl``, ``commissions``,
+``net_pnl`` (realised minus commissions plus the open position marked at the last price),
+``seconds``, ``complete``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime as dt
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from tradeterm.backtest.run import core, run_backtest
+from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec, FillAt
+from tradeterm.cli.errors import EXIT_OK, EXIT_USAGE, UserError, reported_as
+from tradeterm.cli.options import number_arg, whole_arg
+from tradeterm.cli.strategy_option import add_strategy_arguments
+from tradeterm.config import ConfigError, load_settings
+
+EXIT_STOPPED = 130  # Ctrl-C: the partial report was printed
+PROGRESS_AFTER_S = 1.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", metavar="FILE", type=Path, required=True,
+                        help="bars (CSV ts_utc,open,high,low,close,volume; OHLCV-1m DBN/CSV) "
+                        "or book data (MBP-1, TBBO, MBO)")  # fmt: skip
+    parser.add_argument("--symbol", default="ES", help="the market traded (default ES)")
+    add_strategy_arguments(parser, required=True)
+    parser.add_argument("--from", dest="start", type=_when, metavar="T",
+                        help="first bar (ISO 8601, UTC unless an offset is given)")  # fmt: skip
+    parser.add_argument("--to", dest="end", type=_when, metavar="T",
+                        help="end, not included (ISO 8601)")  # fmt: skip
+    parser.add_argument("--fill", choices=[f.value for f in FillAt], default=FillAt.NEXT_OPEN.value,
+                        help="market orders fill at the next bar's open (default) or at the "
+                        "signal bar's close")  # fmt: skip
+    parser.add_argument("--commission", type=number_arg, metavar="X",
+                        help="per contract per side (default 2.25)")  # fmt: skip
+    parser.add_argument("--slippage-ticks", type=whole_arg, default=0, metavar="N",
+                        help="market and stop fills this many ticks worse")  # fmt: skip
+    parser.add_argument("--latency-ms", type=whole_arg, default=0, metavar="N",
+                        help="an order reaches the market N ms after it is sent")  # fmt: skip
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument("--equity", metavar="FILE", type=Path,
+                        help="draw the equity curve to FILE (.svg, .png or .html)")  # fmt: skip
+    parser.add_argument("--config", metavar="FILE", type=Path,
+                        help="TOML config (the market's risk rules size entries)")  # fmt: skip
+
+
+def _when(text: str) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def spec_of(args: argparse.Namespace) -> BacktestSpec:
+    """The run the command line asks for; a :class:`UserError` for bad input."""
+    if args.commission is not None and args.commission < 0:
+        raise UserError("--commission cannot be negative")
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        raise UserError("--to must be after --from")
+    with reported_as(EXIT_USAGE, ConfigError):
+        market = load_settings(args.config).settings.market(args.symbol)
+    bad = [p for p in args.param if "=" not in p]
+    if bad:
+        raise UserError(f"--param {bad[0]!r} is not KEY=VALUE")
+    params = tuple((key, value) for key, _, value in (p.partition("=") for p in args.param))
+    return BacktestSpec(
+        data=args.data, strategy=args.strategy, params=params,
+        symbol=args.symbol.strip().upper(), start=args.start, end=args.end,
+        fill=FillAt(args.fill), commission=args.commission, slippage_ticks=args.slippage_ticks,
+        latency_ms=args.latency_ms, market=market,
+    )  # fmt: skip
+
+
+def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    spec = spec_of(args)
+    stop = threading.Event()
+    with _ctrl_c(stop), _ProgressBar() as bar, reported_as(EXIT_USAGE, BacktestError):
+        result = run_backtest(spec, progress=bar.update, stop=stop)
+    write(result, args.format, out)
+    return EXIT_OK if result.complete else EXIT_STOPPED
+
+
+@contextlib.contextmanager
+def _ctrl_c(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets ``stop`` (the run ends at its next look, with a partial result); a second
+    one interrupts as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stopping(signum: int, frame: Any) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, stopping)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr, shown once the run has lasted a second."""
+
+    def __init__(self) -> None:
+        self.began = time.monotonic()
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def update(self, done: int, total: int) -> None:
+        if self.progress is None:
+            if time.monotonic() - self.began < PROGRESS_AFTER_S:
+                return
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.progress = Progress(console=Console(stderr=True), transient=True)
+            self.task = self.progress.add_task("backtest", total=total)
+            self.progress.start()
+        self.progress.update(self.task, completed=done, total=total)
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+
+def fields(result: BacktestResult) -> dict[str, Any]:
+    """What the report shows: the run, then :func:`~tradeterm.backtest.run.core`."""
+    spec = result.spec
+    return {
+        "strategy": spec.strategy,
+        "params": {key: value for key, value in spec.params},
+        "symbol": result.instrument.key,
+        "data": str(spec.data),
+        **core(result),
+    }
+
+
+def write(result: BacktestResult, fmt: str, out: TextIO) -> None:
+    values = fields(result)
+    if fmt == "json":
+        json.dump(values, out, default=_json)
+        out.write("\n")
+    elif fmt == "csv":
+        flat = {k: _text(v) for k, v in values.items()}
+        writer = csv.DictWriter(out, fieldnames=list(flat), lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(flat)
+    else:
+        if not result.complete:
+            out.write(f"PARTIAL: stopped after {result.count} {result.kind} (Ctrl-C)\n")
+        width = max(map(len, values))
+        for key, value in values.items():
+            out.write(f"{key:<{width}}  {_text(value)}\n")
+
+
+def _json(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items()) or "defaults"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
