@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.support's strategies
 
 from tradeterm.backtest.book_run import run_book, run_events  # noqa: E402
-from tradeterm.backtest.spec import BacktestSpec  # noqa: E402
+from tradeterm.backtest.data import instrument_for  # noqa: E402
+from tradeterm.backtest.run import load_strategy  # noqa: E402
+from tradeterm.backtest.spec import BacktestResult, BacktestSpec  # noqa: E402
+from tradeterm.sim.market_events import MarketEvent  # noqa: E402
 from tradeterm.sim.replay import load_replay  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -41,6 +44,12 @@ def spec(path: Path) -> BacktestSpec:
     return BacktestSpec(path, STRATEGY, (("trades", "50"),))
 
 
+def run(path: Path, events: list[MarketEvent]) -> BacktestResult:
+    """A run on events already read: book, strategy and paper broker, no decoding."""
+    given = spec(path)
+    return run_events(given, instrument_for("ES"), load_strategy(given), events)
+
+
 def through(path: Path, repeat: int) -> tuple[float, float, int, int]:
     """(events/s without decoding, events/s end to end, events, fills), best of 3."""
     events = list(load_replay(path, tick_size="0.25"))
@@ -49,7 +58,7 @@ def through(path: Path, repeat: int) -> tuple[float, float, int, int]:
     for _ in range(3):
         t0 = time.perf_counter()
         for _ in range(repeat):
-            fills = len(run_events(spec(path), events).fills)
+            fills = len(run(path, events).fills)
         best_run = max(best_run, len(events) * repeat / (time.perf_counter() - t0))
         t0 = time.perf_counter()
         for _ in range(repeat):
@@ -79,7 +88,7 @@ def main() -> None:
     if args.profile:
         events = list(load_replay(MBO, tick_size="0.25"))
         profiler = cProfile.Profile()
-        profiler.runcall(run_events, spec(MBO), events)
+        profiler.runcall(run, MBO, events)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(14)
 
 

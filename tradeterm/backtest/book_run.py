@@ -26,7 +26,10 @@ calls them:
   enters at market or at a limit only, as in CANARY), is not sent.
 * ``spec.start`` / ``spec.end``: events before the start build the book (and the bars) but
   call no hook; the run ends at the first event past the end. A multi-instrument file is
-  filtered on ``spec.symbol`` (a root such as ``ES`` picks the file's one ES contract).
+  filtered on ``spec.symbol`` (``data.detect``: a root such as ``ES`` picks the file's one ES
+  contract).
+* ``count`` is the market events run through: level changes (a quote row or an MBP-1 record
+  whose best price moved is two: the old level gone, the new one), trades and book resets.
 """
 
 from __future__ import annotations
@@ -34,13 +37,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from threading import Event
 from typing import Any
 
-from tradeterm.backtest.spec import BacktestResult, BacktestSpec
-from tradeterm.config import RiskConfig
+from tradeterm.backtest.bar_loop import Progress
+from tradeterm.backtest.data import detect, instrument_for
+from tradeterm.backtest.run import DEFAULT_COMMISSION, load_strategy
+from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec
+from tradeterm.config import MarketConfig
 from tradeterm.domain import (
     Bar,
     BookSide,
@@ -56,37 +62,24 @@ from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
 from tradeterm.engine.risk import RiskManager
 from tradeterm.paper.track import PaperTrack, TrackFill
 from tradeterm.sim import market_events as me
-from tradeterm.sim.replay import load_replay, root_of
+from tradeterm.sim.replay import ReplayError, load_replay
 from tradeterm.strategies import (
     BarHistory,
     EntrySignal,
     EntryType,
     Intent,
+    Loaded,
     StrategyContext,
     TargetPosition,
 )
-from tradeterm.strategies.loader import load
 
-__all__ = ["PAPER_COMMISSION", "BookRunError", "run_book", "run_events"]
-
-PAPER_COMMISSION = Decimal("2.25")
-"""Per contract per side when the spec gives none: the paper broker's."""
-
-Progress = Callable[[int], None]
-"""Told how many events have been run through so far (every ``_EVERY`` events)."""
-Stop = Callable[[], bool]
-"""Asked every ``_EVERY`` events whether to stop (Ctrl-C): the result is then partial."""
+__all__ = ["run_book", "run_events"]
 
 _EVERY = 4096
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NS_PER_MS = 1_000_000
 _SIDES = {me.BookSide.BID: BookSide.BID, me.BookSide.ASK: BookSide.ASK}
 _AGGRESSORS = {me.BookSide.BID: Side.BUY, me.BookSide.ASK: Side.SELL, None: None}
-
-
-class BookRunError(RuntimeError):
-    """The strategy failed during the run (a hook raised or returned something else than
-    intents); the message is one line for the user."""
 
 
 @dataclass(slots=True)
@@ -100,28 +93,35 @@ class _Pending:
 
 
 def run_book(
-    spec: BacktestSpec, *, progress: Progress | None = None, stop: Stop | None = None
+    spec: BacktestSpec, *, progress: Progress | None = None, stop: Event | None = None
 ) -> BacktestResult:
-    """Run ``spec`` on its quote, trade or book file (see the module notes). Raises
-    ``ReplayError`` for a file it cannot read, ``StrategyError`` for a strategy it cannot
-    build and :class:`BookRunError` for one that fails while running."""
-    instrument = Instrument.from_spec(root_of(spec.symbol))
-    events = load_replay(spec.data, symbol=spec.symbol, tick_size=instrument.tick)
-    return run_events(spec, events, progress=progress, stop=stop)
+    """Run ``spec`` on its quote, trade or book file (see the module notes); ``progress(done,
+    0)`` every few thousand events (how many a file holds is known only at its end), ``stop``
+    looked at as often: once set, the result is partial (``complete`` False). Raises
+    :class:`BacktestError` (one line) for a bad file or strategy, or one that fails."""
+    source = detect(spec.data, spec.symbol)
+    instrument = instrument_for(spec.symbol, source)
+    loaded = load_strategy(spec)
+    try:
+        events = load_replay(spec.data, symbol=source.symbol, tick_size=instrument.tick)
+        return run_events(spec, instrument, loaded, events, progress=progress, stop=stop)
+    except ReplayError as exc:
+        raise BacktestError(str(exc)) from None
 
 
 def run_events(
     spec: BacktestSpec,
+    instrument: Instrument,
+    loaded: Loaded,
     events: Iterable[me.MarketEvent],
     *,
     progress: Progress | None = None,
-    stop: Stop | None = None,
+    stop: Event | None = None,
 ) -> BacktestResult:
-    """:func:`run_book` on ``events`` already read (in ticks of ``spec.symbol``'s root; the
-    benchmark times the run without the file's decoding)."""
-    loaded = load(spec.strategy, [f"{k}={v}" for k, v in spec.params])
-    instrument = Instrument.from_spec(root_of(spec.symbol))
-    return _BookRun(spec, loaded.name, loaded.strategy, instrument).run(events, progress, stop)
+    """:func:`run_book` on ``events`` (ticks of ``instrument``) and a strategy already built
+    (the benchmark times the run without the file's decoding)."""
+    run = _BookRun(spec, loaded.name, loaded.strategy, instrument)
+    return run.run(events, progress, stop)
 
 
 class _BookRun:
@@ -135,7 +135,7 @@ class _BookRun:
         self.track = PaperTrack()
         self.bars = BarBuilder(instrument)
         self.history = BarHistory()
-        self.risk = RiskManager(RiskConfig())
+        self.risk = RiskManager((spec.market or MarketConfig()).risk, instrument=instrument)
         self.latency = spec.latency_ms * _NS_PER_MS
         self.pending: deque[_Pending] = deque()
         self.fills: list[Fill] = []
@@ -152,7 +152,7 @@ class _BookRun:
     # ---- the loop ----------------------------------------------------------------------------
 
     def run(self, events: Iterable[me.MarketEvent], progress: Progress | None,
-            stop: Stop | None) -> BacktestResult:  # fmt: skip
+            stop: Event | None) -> BacktestResult:  # fmt: skip
         spec, started = self.spec, time.perf_counter()
         start = _ns(spec.start)
         end = _ns(spec.end)
@@ -175,11 +175,11 @@ class _BookRun:
                 break
             count += 1
             if not count % _EVERY:
-                if stop is not None and stop():
+                if stop is not None and stop.is_set():
                     complete = False
                     break
                 if progress is not None:
-                    progress(count)
+                    progress(count, 0)
             if quote_ts >= 0 and ts != quote_ts:
                 quote_ts = -1
                 self._show_quote()
@@ -234,7 +234,7 @@ class _BookRun:
         closed = [*self.closed, forming] if forming is not None else self.closed
         return BacktestResult(
             spec, self.instrument, "events", count,
-            spec.commission if spec.commission is not None else PAPER_COMMISSION,
+            spec.commission if spec.commission is not None else DEFAULT_COMMISSION,
             self.fills, closed, model.last, time.perf_counter() - started, complete,
         )  # fmt: skip
 
@@ -277,7 +277,7 @@ class _BookRun:
         try:
             result = fn(ctx) if arg is None else fn(ctx, arg)
         except Exception as exc:  # the strategy's own code
-            raise BookRunError(
+            raise BacktestError(
                 f"strategy {self.name}: {hook} raised {type(exc).__name__}: {exc}"
             ) from None
         if not result:
@@ -285,7 +285,7 @@ class _BookRun:
         if not isinstance(result, (list, tuple)) or not all(
             isinstance(i, (TargetPosition, EntrySignal)) for i in result
         ):
-            raise BookRunError(f"strategy {self.name}: {hook} returned {result!r}, not intents")
+            raise BacktestError(f"strategy {self.name}: {hook} returned {result!r}, not intents")
         now, latency = self.now, self.latency
         gate = now + latency if latency else now + 1
         for intent in result:

@@ -82,7 +82,6 @@ from tradeterm.sim.replay_common import (
     ReplayError,
     TickConverter,
     TopOfBook,
-    root_of,
     tick_for_symbol,
 )
 
@@ -270,7 +269,6 @@ def _databento(
     sym_col = col.get("symbol")
     conv: TickConverter | None = TickConverter(tick_size) if tick_size is not None else None
     chosen = symbol.upper() if symbol else None
-    root = chosen if chosen is not None and root_of(chosen) == chosen else None
     top = TopOfBook()
     first = True
     for line, row in rows:
@@ -283,8 +281,8 @@ def _databento(
                 chosen = row[sym_col].strip().upper()  # the name, for the tick lookup
         elif sym_col is not None:
             row_sym = row[sym_col].strip().upper()
-            if chosen is None or (chosen == root and root_of(row_sym) == root != row_sym):
-                chosen = row_sym  # the first one, or the first contract of the root asked
+            if chosen is None:
+                chosen = row_sym
             elif row_sym != chosen:
                 if symbol is None:
                     raise ReplayError(f"{path.name} holds several instruments; pass symbol=")

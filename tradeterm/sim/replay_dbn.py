@@ -52,7 +52,6 @@ from tradeterm.sim.replay_common import (
     ReplayError,
     TickConverter,
     TopOfBook,
-    root_of,
     tick_for_symbol,
 )
 
@@ -120,13 +119,8 @@ def _instrument_ids(metadata: Any, symbol: str | None, path: Path) -> tuple[set[
     if symbol.isdigit():
         named = (n for n, ivs in mappings.items() if any(str(iv["symbol"]) == symbol for iv in ivs))
         return {int(symbol)}, next(named, symbol)
-    wanted = symbol.upper()
-    rooted = [n for n in mappings if wanted == root_of(n) != n.upper()]
-    if len(rooted) > 1 and wanted not in (n.upper() for n in mappings):
-        raise ReplayError(f"{path.name} holds several {wanted} contracts "
-                          f"({', '.join(sorted(rooted))}); pass one")  # fmt: skip
     for name, intervals in mappings.items():
-        if name.upper() == wanted or name in rooted:  # a root (ES) names its one contract
+        if name.upper() == symbol.upper():
             ids = {int(iv["symbol"]) for iv in intervals if str(iv["symbol"]).isdigit()}
             if ids:
                 return ids, name

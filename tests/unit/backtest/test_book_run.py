@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from threading import Event
 
 from tradeterm.backtest.book_run import run_book
+from tradeterm.backtest.run import run_backtest
 from tradeterm.backtest.spec import BacktestSpec
 from tradeterm.domain import Side
 
@@ -84,3 +86,25 @@ def test_the_events_of_the_trades_own_timestamp_come_before_its_order(tmp_path: 
         (2, "quote,5000.00,10,5000.75,3"),
     )
     assert fills(path, FLIPS, ("trades", "1")) == [(Side.BUY, 1, PX_5000 + 2)]
+
+
+def test_a_stop_ends_the_run_with_a_partial_result_and_progress_is_told(tmp_path: Path) -> None:
+    quotes = [(i, f"quote,5000.00,{1 + i % 7},5000.25,3") for i in range(10_000)]
+    path = data(tmp_path, *quotes)
+    told: list[tuple[int, int]] = []
+    stop = Event()
+
+    def progress(done: int, total: int) -> None:
+        told.append((done, total))
+        stop.set()  # Ctrl-C during the run
+
+    result = run_book(BacktestSpec(path, FLIPS), progress=progress, stop=stop)
+    assert told == [(4096, 0)]  # how many events a file holds is not known before its end
+    assert not result.complete and result.count == 8192
+
+
+def test_run_backtest_runs_an_event_file_in_event_mode(tmp_path: Path) -> None:
+    path = data(tmp_path, *LATE)
+    result = run_backtest(BacktestSpec(path, FLIPS, (("trades", "1"),)))
+    assert result.kind == "events" and result.count == 9  # level changes and trades
+    assert [(f.side, f.quantity, f.price) for f in result.fills] == [(Side.BUY, 1, PX_5000 + 1)]

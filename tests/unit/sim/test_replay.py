@@ -150,14 +150,6 @@ def test_ohlcv_bars_per_symbol(path: Path) -> None:
 
 
 @needs_data
-@pytest.mark.parametrize("path", [OHLCV, OHLCV_CSV], ids=["dbn", "csv"])
-def test_a_root_names_the_files_one_contract_of_it(path: Path) -> None:
-    """``--symbol ES`` (the backtester's default) picks ESU4 in a file of ESU4 and NQU4."""
-    assert list(load_replay(path, symbol="ES")) == list(load_replay(path, symbol="ESU4"))
-    assert list(load_replay(path, symbol="nq")) == list(load_replay(path, symbol="NQU4"))
-
-
-@needs_data
 def test_unknown_symbol_fails_early() -> None:
     with pytest.raises(ReplayError, match="no instrument 'CLZ4'"):
         load_replay(OHLCV, symbol="CLZ4")
