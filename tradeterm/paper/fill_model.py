@@ -268,9 +268,24 @@ class FillModel:
         return self.on_level(delta.side, delta.price, delta.size, delta.ts_ns)
 
     def on_level(self, side: BookSide, price: int, size: int, ts_ns: int) -> list[Outcome]:
-        """``on_depth_delta`` without the event object (the backtester's hot path)."""
+        """``on_depth_delta`` without the event object (the backtester's hot path). Our
+        orders have always taken all they can reach (each takes on arrival, and after every
+        book change), so one level's change lets one take only when that level grew within
+        its reach: otherwise the book is not looked at again."""
+        grew = size > (self.bids if side is BookSide.BID else self.asks).get(price, 0)
         self._set_level(side, price, size)
-        return self._after_book(ts_ns) if self._orders else []
+        if not grew or not self._orders:
+            return []
+        taker = Side.SELL if side is BookSide.BID else Side.BUY
+        for o in self._orders.values():
+            reach = o.price
+            if (
+                o.side is taker
+                and reach is not None
+                and (reach <= price if taker is Side.SELL else reach >= price)
+            ):
+                return self._after_book(ts_ns)
+        return []
 
     def on_depth_reset(self, reset: DepthReset) -> list[Outcome]:
         self._replace(BookSide.BID, {})
@@ -317,9 +332,11 @@ class FillModel:
 
     def _replace(self, side: BookSide, new: dict[int, int]) -> None:
         old = self._levels(side)
+        resting = Side.BUY if side is BookSide.BID else Side.SELL
         watched = set(self._taken[side]) | {
             o.price for o in self._orders.values() if o.price is not None
         }
+        watched |= {p for s, p in self._credit if s is resting}  # ends when the level grows
         changed = [(p, old.get(p, 0) - new.get(p, 0)) for p in watched]
         if side is BookSide.BID:
             self.bids = new
