@@ -8,7 +8,8 @@ python benchmarks/bench_backtest_book.py [--profile] [--repeat N]
   events, run ``--repeat`` times over) and the ESH4 MBO file (61,559 events);
 * peak memory of a ``run_book`` of the whole MBO file: the Python heap at its peak
   (tracemalloc) and the process's maximum resident set;
-* ``--profile``: where the time of the MBO run goes (cProfile, by own time).
+* ``--profile``: where the time of the MBO run goes, on events read and end to end
+  (cProfile, by own time).
 
 The strategy: ``FlipsEvery`` (tests/support), told every trade, flipping its target every 50.
 """
@@ -44,7 +45,7 @@ def spec(path: Path) -> BacktestSpec:
     return BacktestSpec(path, STRATEGY, (("trades", "50"),))
 
 
-def run(path: Path, events: list[MarketEvent]) -> BacktestResult:
+def run_read(path: Path, events: list[MarketEvent]) -> BacktestResult:
     """A run on events already read: book, strategy and paper broker, no decoding."""
     given = spec(path)
     return run_events(given, instrument_for("ES"), load_strategy(given), events)
@@ -58,7 +59,7 @@ def through(path: Path, repeat: int) -> tuple[float, float, int, int]:
     for _ in range(3):
         t0 = time.perf_counter()
         for _ in range(repeat):
-            fills = len(run(path, events).fills)
+            fills = len(run_read(path, events).fills)
         best_run = max(best_run, len(events) * repeat / (time.perf_counter() - t0))
         t0 = time.perf_counter()
         for _ in range(repeat):
@@ -87,9 +88,12 @@ def main() -> None:
           f"process max RSS {rss:.0f} MiB")  # fmt: skip
     if args.profile:
         events = list(load_replay(MBO, tick_size="0.25"))
-        profiler = cProfile.Profile()
-        profiler.runcall(run, MBO, events)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(14)
+        for what, call in (("events read", lambda: run_read(MBO, events)),
+                           ("end to end", lambda: run_book(spec(MBO)))):  # fmt: skip
+            print(f"---- MBO, {what}")
+            profiler = cProfile.Profile()
+            profiler.runcall(call)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(10)
 
 
 if __name__ == "__main__":
