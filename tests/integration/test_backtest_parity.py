@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 
-from tests.integration.test_shadow_replay import LockstepClock
+from tests.integration.test_shadow_replay import Chain, LockstepClock, lockstep, shadow_chain
 from tests.real_data import DERIVED, rows, ts_ns
 from tests.support.book_strategies import (
     BracketParams,
@@ -37,21 +37,11 @@ from tests.support.book_strategies import (
     FlipsEvery,
     LimitBrackets,
 )
-from tests.support.waiting import until
 from tradeterm.backtest.book_run import run_book
 from tradeterm.backtest.spec import BacktestSpec
-from tradeterm.broker.ib import IbBroker
 from tradeterm.broker.port import BrokerEvent, TradeEvent
-from tradeterm.config import ConnectionConfig, MarketConfig, RiskConfig
 from tradeterm.domain import Fill, Side, Trade
-from tradeterm.engine.calendar import SessionCalendar
-from tradeterm.engine.engine import Engine
-from tradeterm.engine.marketdata import Feed
 from tradeterm.engine.strategy_runner import StrategyRunner
-from tradeterm.paper.paper_broker import PaperBroker
-from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
-from tradeterm.sim.gateway.probe import WireProbe
-from tradeterm.sim.market_events import BookSide
 from tradeterm.strategies import Intents, StrategyContext
 from tradeterm.strategies.loader import Loaded
 
@@ -97,43 +87,15 @@ class ObservedBrackets(LimitBrackets, Counted):
 
 
 @dataclass
-class Chain:
-    clock: LockstepClock
-    gateway: FakeGateway
-    probe: WireProbe
-    engine: Engine
-    paper: PaperBroker
-    volume: int  # the file's
-    traded: int = 0  # contracts the engine saw trade
+class BookChain(Chain):
+    """The SHADOW chain, waiting on what trades and fills set off (not on bars)."""
+
     trades: int = 0  # trade prints the engine saw
-    runners: list[StrategyRunner] = field(default_factory=list)
 
     def on_market(self, event: BrokerEvent) -> None:
+        super().on_market(event)
         if isinstance(event, TradeEvent):
-            self.traded += event.trade.size
             self.trades += 1
-
-    def caught_up(self) -> bool:
-        """The replay waits for its next event (or is done) and the client holds everything
-        the gateway published: every contract traded, the same top of book."""
-        feed = self.gateway.market.feed_for_symbol("ES")
-        if self.clock.next_deadline() is None and feed.volume < self.volume:
-            return False
-        market = self.engine.market
-        if market is None or self.traded != feed.volume:
-            return False
-        book = feed.engine.book
-        bid, ask = book.best_bid, book.best_ask
-        quote = market.quote
-        if bid is None or ask is None:
-            return quote is None or (quote.bid, quote.ask) == (None, None)
-        return (
-            quote is not None
-            and (quote.bid, quote.bid_size, quote.ask, quote.ask_size)
-            == (bid, book.size(BookSide.BID, bid), ask, book.size(BookSide.ASK, ask))
-            and bool(market.bids) and bool(market.asks)
-            and (market.bids[0].price, market.asks[0].price) == (bid, ask)
-        )  # fmt: skip
 
     def settled(self) -> bool:
         """Every trade and fill handled by the strategy, its intents applied, the paper
@@ -152,48 +114,19 @@ class Chain:
 
 
 @pytest.fixture
-async def chain() -> AsyncIterator[Chain]:
+async def chain() -> AsyncIterator[BookChain]:
     records = list(rows(FILE))  # skips the test when ../shared is absent
-    first, last = ts_ns(records[0]["ts_recv"]), ts_ns(records[-1]["ts_recv"])
+    span = (ts_ns(records[0]["ts_recv"]), ts_ns(records[-1]["ts_recv"]))
     volume = sum(int(r["size"]) for r in records if r["action"] == "T")
     # one step per timestamp of the file (its closest two are 4 us apart): a millisecond's
     # events in one step would reach the paper broker before the intent the first one set off
-    clock = LockstepClock(first - NS, resolution_ns=1000)
-    gateway = FakeGateway(
-        GatewayConfig(
-            port=0, symbols=("ES",), replay=DERIVED / FILE, replay_clock=clock,
-            clock=clock.seconds, today=dt.date(2024, 7, 1),
-        )
-    )  # fmt: skip
-    await gateway.start()
-    probe = WireProbe()
-    probe.install(gateway.server)
-    connection = ConnectionConfig(
-        port=gateway.config.port, client_id=1, connect_timeout_s=5, request_timeout_s=10
-    )
-    ib = IbBroker(connection, port=gateway.config.port, clock=clock.seconds)
-    paper = PaperBroker(ib, None, clock=clock, account="SHADOW", client_id=1)
-    risk = RiskConfig(
-        no_entry_before_break_min=0, daily_loss_limit=Decimal(10**9), max_drawdown=Decimal(10**9)
-    )
-    day = SessionCalendar([(first - 3600 * NS, last + 3600 * NS)])
-    engine = Engine(
-        paper, "ES", MarketConfig(risk=risk), clock=clock, calendar=day,
-        staleness=dict.fromkeys(Feed, 86_400.0), timer_s=3600,
-    )  # fmt: skip
-    chain = Chain(clock, gateway, probe, engine, paper, volume)
-    engine.market_taps.append(chain.on_market)
-    try:
-        await engine.start()
-        yield chain
-    finally:
-        for runner in chain.runners:
-            await runner.close()
-        await engine.stop()
-        await gateway.stop()
+    clock = LockstepClock(span[0] - NS, resolution_ns=1000)
+    today = dt.date(2024, 7, 1)
+    async with shadow_chain(BookChain, DERIVED / FILE, clock, today, span, volume) as c:
+        yield c
 
 
-async def shadow(chain: Chain, name: str, strategy: FlipsEvery | LimitBrackets) -> list[Fill]:
+async def shadow(chain: BookChain, name: str, strategy: FlipsEvery | LimitBrackets) -> list[Fill]:
     """Run ``strategy`` in SHADOW over the whole file in lockstep; the paper fills."""
     runner = StrategyRunner(
         chain.engine, Loaded(name, f"tests.support.book_strategies:{name}", strategy),
@@ -201,14 +134,7 @@ async def shadow(chain: Chain, name: str, strategy: FlipsEvery | LimitBrackets) 
     )  # fmt: skip
     await runner.start()
     chain.runners.append(runner)
-    while True:
-        await until(chain.caught_up, "the client to catch up with the replay", poll=STEP_POLL)
-        await chain.engine.tick()
-        await until(chain.settled, "the runner to handle what the step set off", poll=STEP_POLL)
-        deadline = chain.clock.next_deadline()
-        if deadline is None:
-            break
-        chain.clock.advance_to(deadline)
+    await lockstep(chain)
     assert all(s.ok for s in runner.signals), [s.outcome for s in runner.signals if not s.ok]
     instrument = chain.engine.instrument
     assert instrument is not None
@@ -231,7 +157,7 @@ def facts(fills: list[Fill]) -> list[tuple[Side, int, int]]:
     return [(f.side, f.quantity, f.price) for f in fills]
 
 
-async def test_market_flips_fill_alike_in_shadow_and_in_the_backtest(chain: Chain) -> None:
+async def test_market_flips_fill_alike_in_shadow_and_in_the_backtest(chain: BookChain) -> None:
     params = (("trades", "7"),)
     paper = await shadow(chain, "FlipsEvery", ObservedFlips(EveryParams(trades=7)))
     tested = backtest("FlipsEvery", params)
@@ -240,7 +166,7 @@ async def test_market_flips_fill_alike_in_shadow_and_in_the_backtest(chain: Chai
     assert chain.probe.orders == [] and not chain.gateway.oms.orders
 
 
-async def test_limit_brackets_fill_alike_in_shadow_and_in_the_backtest(chain: Chain) -> None:
+async def test_limit_brackets_fill_alike_in_shadow_and_in_the_backtest(chain: BookChain) -> None:
     params = (("trades", "5"), ("away", "1"), ("stop", "2"), ("target", "2"))
     strategy = ObservedBrackets(BracketParams(trades=5, away=1, stop=2, target=2))
     paper = await shadow(chain, "LimitBrackets", strategy)
