@@ -268,23 +268,17 @@ class FillModel:
         return self.on_level(delta.side, delta.price, delta.size, delta.ts_ns)
 
     def on_level(self, side: BookSide, price: int, size: int, ts_ns: int) -> list[Outcome]:
-        """``on_depth_delta`` without the event object (the backtester's hot path). Our
-        orders have always taken all they can reach (each takes on arrival, and after every
-        book change), so one level's change lets one take only when that level grew within
-        its reach: otherwise the book is not looked at again."""
+        """``on_depth_delta`` without the event (the backtester's hot path). Our orders always
+        hold all they can reach, so only a level grown within an order's reach is looked at."""
         grew = size > (self.bids if side is BookSide.BID else self.asks).get(price, 0)
         self._set_level(side, price, size)
-        if not grew or not self._orders:
-            return []
         taker = Side.SELL if side is BookSide.BID else Side.BUY
-        for o in self._orders.values():
-            reach = o.price
-            if (
-                o.side is taker
-                and reach is not None
-                and (reach <= price if taker is Side.SELL else reach >= price)
-            ):
-                return self._after_book(ts_ns)
+        if grew and any(
+            o.side is taker and o.price is not None
+            and (o.price <= price if taker is Side.SELL else o.price >= price)
+            for o in self._orders.values()
+        ):  # fmt: skip
+            return self._after_book(ts_ns)
         return []
 
     def on_depth_reset(self, reset: DepthReset) -> list[Outcome]:
