@@ -22,11 +22,14 @@ A change on the file's last bar has no next bar and is not compared (the replay 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -118,10 +121,13 @@ class Fill:
 class LockstepClock:
     """Virtual time, moved only by :meth:`advance_to`. Called: epoch ns (the engine and the
     paper broker); :meth:`seconds`: epoch seconds (the gateway and the IB client);
-    :meth:`now` / :meth:`sleep`: the replay pacer's clock, whose sleeps wait for the test."""
+    :meth:`now` / :meth:`sleep`: the replay pacer's clock, whose sleeps wait for the test.
+    ``resolution_ns``: the events due within one step of it play in one step (at most a
+    microsecond: the pacer's float epoch seconds are exact to about 0.24 us)."""
 
-    def __init__(self, start_ns: int) -> None:
+    def __init__(self, start_ns: int, resolution_ns: int = 1_000_000) -> None:
         self.ns = start_ns
+        self.resolution_ns = resolution_ns
         self._sleepers: list[tuple[int, asyncio.Future[None]]] = []
 
     def __call__(self) -> int:
@@ -134,7 +140,8 @@ class LockstepClock:
         return self.ns / NS
 
     async def sleep(self, seconds: float) -> None:
-        deadline = round((self.ns / NS + seconds) * 1000) * 1_000_000  # to the millisecond
+        step = self.resolution_ns
+        deadline = round((self.ns / NS + seconds) * (NS // step)) * step  # to the resolution
         if deadline <= self.ns:
             await asyncio.sleep(0)
             return
@@ -234,15 +241,20 @@ class Chain:
         return True
 
 
-@pytest.fixture
-async def chain() -> AsyncIterator[Chain]:
-    bars = file_bars()
-    path = DERIVED / FILE
-    clock = LockstepClock(bars[0].start_ns - MINUTE)
+ChainT = TypeVar("ChainT", bound=Chain)
+
+
+@contextlib.asynccontextmanager
+async def shadow_chain(
+    make: Callable[..., ChainT], path: Path, clock: LockstepClock, today: dt.date,
+    span: tuple[int, int], volume: int,
+) -> AsyncIterator[ChainT]:  # fmt: skip
+    """The SHADOW chain over ``path`` replayed on ``clock`` (``make``: :class:`Chain` or a
+    subclass; ``span``: the file's first and last event times; ``volume``: its contracts)."""
     gateway = FakeGateway(
         GatewayConfig(
             port=0, symbols=("ES",), replay=path, replay_clock=clock, clock=clock.seconds,
-            today=dt.date(2020, 1, 6),
+            today=today,
         )
     )  # fmt: skip
     await gateway.start()
@@ -256,7 +268,7 @@ async def chain() -> AsyncIterator[Chain]:
     risk = RiskConfig(
         no_entry_before_break_min=0, daily_loss_limit=Decimal(10**9), max_drawdown=Decimal(10**9)
     )
-    day = SessionCalendar([(bars[0].start_ns - 3600 * NS, bars[-1].start_ns + 3600 * NS)])
+    day = SessionCalendar([(span[0] - 3600 * NS, span[1] + 3600 * NS)])
     engine = Engine(
         paper, "ES", MarketConfig(risk=risk), clock=clock, calendar=day,
         # a bar file is silent between prints (16 minutes in 2020's 15:15 CT halt): staleness
@@ -264,7 +276,7 @@ async def chain() -> AsyncIterator[Chain]:
         staleness=dict.fromkeys(Feed, 86_400.0),
         timer_s=3600,  # the test calls engine.tick() itself, at the moments it chooses
     )  # fmt: skip
-    chain = Chain(clock, gateway, probe, engine, paper, sum(b.volume for b in bars))
+    chain = make(clock, gateway, probe, engine, paper, volume)
     engine.market_taps.append(chain.on_market)
     try:
         await engine.start()
@@ -274,6 +286,28 @@ async def chain() -> AsyncIterator[Chain]:
             await runner.close()
         await engine.stop()
         await gateway.stop()
+
+
+@pytest.fixture
+async def chain() -> AsyncIterator[Chain]:
+    bars = file_bars()
+    clock = LockstepClock(bars[0].start_ns - MINUTE)
+    span = (bars[0].start_ns, bars[-1].start_ns)
+    volume = sum(b.volume for b in bars)
+    async with shadow_chain(Chain, DERIVED / FILE, clock, dt.date(2020, 1, 6), span, volume) as c:
+        yield c
+
+
+async def lockstep(chain: Chain) -> None:
+    """Replay the whole file in lockstep (see the module notes)."""
+    while True:
+        await until(chain.caught_up, "the client to catch up with the replay", poll=STEP_POLL)
+        await chain.engine.tick()  # closes the bar that is over, as the engine's timer does
+        await until(chain.settled, "the runners to handle the closed bars", poll=STEP_POLL)
+        deadline = chain.clock.next_deadline()
+        if deadline is None:
+            return
+        chain.clock.advance_to(deadline)
 
 
 async def run(chain: Chain, *specs: tuple[int, int, int]) -> None:
@@ -290,14 +324,7 @@ async def run(chain: Chain, *specs: tuple[int, int, int]) -> None:
         )  # fmt: skip
         await runner.start()
         chain.runners.append(runner)
-    while True:
-        await until(chain.caught_up, "the client to catch up with the replay", poll=STEP_POLL)
-        await chain.engine.tick()  # closes the bar that is over, as the engine's timer does
-        await until(chain.settled, "the runners to handle the closed bars", poll=STEP_POLL)
-        deadline = chain.clock.next_deadline()
-        if deadline is None:
-            return
-        chain.clock.advance_to(deadline)
+    await lockstep(chain)
 
 
 async def paper_fills(chain: Chain, runner: StrategyRunner) -> list[Fill]:

@@ -1,5 +1,5 @@
 """One backtest: :func:`run_backtest` reads the data file, loads the strategy and runs it in
-bar mode (``bar_loop.py``) or event mode (``book.py``) by what the file holds; :func:`core`
+bar mode (``bar_loop.py``) or event mode (``book_run.py``) by what the file holds; :func:`core`
 gives the figures every report starts from (fills, contracts, P&L, commissions).
 
 The commission is ``spec.commission`` per contract per side, else the simulated broker's
@@ -9,7 +9,6 @@ market settings have none.
 
 from __future__ import annotations
 
-import importlib
 import time
 from decimal import Decimal
 from threading import Event
@@ -56,13 +55,9 @@ def load_strategy(spec: BacktestSpec) -> Loaded:
 
 def _events(spec: BacktestSpec, source: DataSource, progress: Progress | None,
             stop: Event | None) -> BacktestResult:  # fmt: skip
-    try:
-        book: Any = importlib.import_module("tradeterm.backtest.book")
-    except ModuleNotFoundError:
-        raise BacktestError(f"{source.path.name}: {source.schema} data needs the event-mode "
-                            "backtester, not in this build; give a 1-minute bar file") from None  # fmt: skip
-    result: BacktestResult = book.run_events(spec, progress=progress, stop=stop)
-    return result
+    from tradeterm.backtest.book_run import run_book  # it uses load_strategy from here
+
+    return run_book(spec, progress=progress, stop=stop)
 
 
 def core(result: BacktestResult) -> dict[str, Any]:

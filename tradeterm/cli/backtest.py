@@ -180,6 +180,7 @@ class _ProgressBar:
             self.progress.stop()
 
     def update(self, done: int, total: int) -> None:
+        """``total`` 0: not known (an event file's count is known only at its end)."""
         if self.progress is None:
             if time.monotonic() - self.began < PROGRESS_AFTER_S:
                 return
@@ -187,9 +188,9 @@ class _ProgressBar:
             from rich.progress import Progress
 
             self.progress = Progress(console=Console(stderr=True), transient=True)
-            self.task = self.progress.add_task("backtest", total=total)
+            self.task = self.progress.add_task("backtest", total=total or None)
             self.progress.start()
-        self.progress.update(self.task, completed=done, total=total)
+        self.progress.update(self.task, completed=done, total=total or None)
 
 
 # ---- the report ------------------------------------------------------------------------------

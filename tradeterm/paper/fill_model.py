@@ -265,8 +265,21 @@ class FillModel:
         return self._after_book(ts_ns)
 
     def on_depth_delta(self, delta: DepthDelta) -> list[Outcome]:
-        self._set_level(delta.side, delta.price, delta.size)
-        return self._after_book(delta.ts_ns)
+        return self.on_level(delta.side, delta.price, delta.size, delta.ts_ns)
+
+    def on_level(self, side: BookSide, price: int, size: int, ts_ns: int) -> list[Outcome]:
+        """``on_depth_delta`` without the event (the backtester's hot path). Our orders always
+        hold all they can reach, so only a level grown within an order's reach is looked at."""
+        grew = size > (self.bids if side is BookSide.BID else self.asks).get(price, 0)
+        self._set_level(side, price, size)
+        taker = Side.SELL if side is BookSide.BID else Side.BUY
+        if grew and any(
+            o.side is taker and o.price is not None
+            and (o.price <= price if taker is Side.SELL else o.price >= price)
+            for o in self._orders.values()
+        ):  # fmt: skip
+            return self._after_book(ts_ns)
+        return []
 
     def on_depth_reset(self, reset: DepthReset) -> list[Outcome]:
         self._replace(BookSide.BID, {})
@@ -300,7 +313,7 @@ class FillModel:
         return max(0, self._levels(side).get(price, 0) - self._taken[side].get(price, 0))
 
     def _set_level(self, side: BookSide, price: int, size: int) -> None:
-        levels = self._levels(side)
+        levels = self.bids if side is BookSide.BID else self.asks
         old = levels.get(price, 0)
         if size > 0:
             levels[price] = size
@@ -313,9 +326,11 @@ class FillModel:
 
     def _replace(self, side: BookSide, new: dict[int, int]) -> None:
         old = self._levels(side)
+        resting = Side.BUY if side is BookSide.BID else Side.SELL
         watched = set(self._taken[side]) | {
             o.price for o in self._orders.values() if o.price is not None
         }
+        watched |= {p for s, p in self._credit if s is resting}  # ends when the level grows
         changed = [(p, old.get(p, 0) - new.get(p, 0)) for p in watched]
         if side is BookSide.BID:
             self.bids = new
@@ -342,11 +357,14 @@ class FillModel:
         """The feed's size at a level fell by ``cut`` to ``size``: first the contracts we had
         taken there leave, and the queue ahead of our orders never exceeds what is shown."""
         taken = self._taken[side]
-        left = taken.get(price, 0) - cut
-        if left > 0 and size > 0:
-            taken[price] = left
-        else:
-            taken.pop(price, None)
+        if price in taken:
+            left = taken[price] - cut
+            if left > 0 and size > 0:
+                taken[price] = left
+            else:
+                del taken[price]
+        if not self._orders:
+            return  # no queue to cap
         resting = Side.BUY if side is BookSide.BID else Side.SELL
         capped = 0
         for o in self._orders.values():
@@ -358,7 +376,8 @@ class FillModel:
             self._credit[key] = self._credit.get(key, 0) + capped
 
     def _grew(self, side: BookSide, price: int) -> None:
-        self._credit.pop((Side.BUY if side is BookSide.BID else Side.SELL, price), None)
+        if self._credit:
+            self._credit.pop((Side.BUY if side is BookSide.BID else Side.SELL, price), None)
 
     def _after_book(self, ts_ns: int) -> list[Outcome]:
         """Our working orders that the new book crosses take what it shows."""
@@ -411,12 +430,14 @@ class FillModel:
     def _take(self, o: _Order, ts_ns: int, out: list[Outcome], *, at_own_price: bool) -> None:
         """Take the opposite side's available size up to ``o.price``, best price first. A
         resting limit reached by the book (``at_own_price``) trades at its own limit."""
-        assert o.price is not None
-        opp = BookSide.ASK if _bid(o.side) else BookSide.BID
+        price = o.price
+        assert price is not None
+        buy = _bid(o.side)
+        opp = BookSide.ASK if buy else BookSide.BID
         levels = self._levels(opp)
         reachable = sorted(
-            (p for p in levels if (p <= o.price if _bid(o.side) else p >= o.price)),
-            reverse=not _bid(o.side),
+            [p for p in levels if p <= price] if buy else [p for p in levels if p >= price],
+            reverse=not buy,
         )
         taken = self._taken[opp]
         for p in reachable:
@@ -426,7 +447,7 @@ class FillModel:
             if qty:
                 taken[p] = taken.get(p, 0) + qty
                 own = at_own_price and o.limit is not None
-                self._fill(o, o.price if own else p, qty, ts_ns, True, out)
+                self._fill(o, price if own else p, qty, ts_ns, True, out)
 
     def _trade_fills(self, side: Side, trade: Trade, aggressor: Side | None,
                      out: list[Outcome]) -> None:  # fmt: skip

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from tradeterm.broker.port import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import OrderType, Side
-from tradeterm.paper.fill_model import FillModel, PaperFill, PaperStatus
+from tradeterm.paper.fill_model import FillModel, Outcome, PaperFill, PaperStatus
 from tradeterm.paper.order_graph import Linked, OrderGraph
 
 __all__ = ["ENTRY", "EXIT", "PaperTrack", "TrackFill"]
@@ -73,6 +73,12 @@ class PaperTrack:
             outcomes = self.model.on_trade(event.trade)
         else:
             return []
+        return self._apply(self.graph.follow(outcomes))
+
+    def follow(self, outcomes: list[Outcome]) -> list[TrackFill]:
+        """The fill model's ``outcomes`` for market data fed to ``model`` directly (the
+        backtester's path, without broker events around them): the bracket links they set off
+        and the fills among them."""
         return self._apply(self.graph.follow(outcomes))
 
     def target(self, intent_id: str, quantity: int, ts_ns: int) -> tuple[int, list[TrackFill]]:
