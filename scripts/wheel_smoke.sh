@@ -81,4 +81,28 @@ code=$(cat "$work/rc")
 ! screen | grep -q Traceback || { screen >&2; fail "a traceback was printed"; }
 [[ $code == 0 ]] || { screen >&2; fail "the demo exited with status $code"; }
 step "q quit the demo, exit status 0"
+
+# The backtester from the wheel: generated bars (the shared data may be absent), sma_cross,
+# the JSON report, and the journal it writes read back by `tradeterm report`.
+"$work/venv/bin/python" - "$work/bars.csv" <<'PY'
+import datetime as dt, random, sys
+random.seed(7)
+t, p = dt.datetime(2024, 3, 4, 14, 30, tzinfo=dt.timezone.utc), 20000
+with open(sys.argv[1], "w") as f:
+    f.write("ts_utc,open,high,low,close,volume\n")
+    for _ in range(600):
+        o = p; p += random.randint(-4, 4); hi = max(o, p) + 1; lo = min(o, p) - 1
+        f.write(f"{t.isoformat()},{o/4},{hi/4},{lo/4},{p/4},{random.randint(1, 50)}\n")
+        t += dt.timedelta(minutes=1)
+PY
+"$work/venv/bin/tradeterm" backtest --data "$work/bars.csv" --strategy sma_cross \
+    --journal "$work/bt.sqlite" --format json >"$work/bt.json" 2>"$work/bt.err" \
+    || { cat "$work/bt.err" >&2; fail "tradeterm backtest failed"; }
+"$work/venv/bin/python" -c "import json,sys; r=json.load(open(sys.argv[1])); \
+assert r['bars'] == 600 and r['fills'] > 0, r" "$work/bt.json" || fail "backtest report: $(cat "$work/bt.json")"
+"$work/venv/bin/tradeterm" report --journal "$work/bt.sqlite" >"$work/report.txt" 2>&1 \
+    || { cat "$work/report.txt" >&2; fail "tradeterm report on the backtest journal failed"; }
+grep -q "backtest, not trading" "$work/report.txt" || { cat "$work/report.txt" >&2; fail "report did not say backtest"; }
+! grep -q Traceback "$work/bt.err" "$work/report.txt" || fail "a traceback was printed"
+step "tradeterm backtest ran from the wheel ($(grep -o '"fills": [0-9]*' "$work/bt.json")), report read its journal"
 echo "wheel smoke: ok in $((SECONDS - started)) s"
