@@ -126,6 +126,14 @@ def test_the_journal_it_writes_is_read_by_tradeterm_report(tmp_path: Path) -> No
             ["--strategy", "sma_cross", "--data", "{bars}", "--commission", "-1"],
             "cannot be negative",
         ),
+        (
+            ["--strategy", "sma_cross", "--data", "{bars}", "--slippage-ticks", "-4"],
+            "cannot be negative",
+        ),
+        (
+            ["--strategy", "sma_cross", "--data", "{bars}", "--latency-ms", "-5"],
+            "cannot be negative",
+        ),
     ],
     ids=[
         "missing",
@@ -135,6 +143,8 @@ def test_the_journal_it_writes_is_read_by_tradeterm_report(tmp_path: Path) -> No
         "unknown-strategy",
         "bad-symbol",
         "negative-commission",
+        "negative-slippage",
+        "negative-latency",
     ],
 )
 def test_bad_input_is_one_line_and_a_non_zero_exit(
@@ -187,3 +197,19 @@ def test_ctrl_c_prints_the_partial_report(tmp_path: Path) -> None:
     printed = json.loads(out)
     assert printed["complete"] is False
     assert 5000 <= printed["bars"] < 300_000
+
+
+def test_a_relative_data_path_is_made_absolute_before_it_leaves_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep's jobs may run elsewhere (a Dask worker has its own working directory): the
+    path the user typed, relative to his, must name the same file there."""
+    from tradeterm.cli.backtest import spec_of
+    from tradeterm.cli.main import build_command_parser
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "c"))
+    args = build_command_parser().parse_args(
+        ["backtest", "--data", "bars.csv", "--strategy", "sma_cross"]
+    )
+    assert spec_of(args).data == tmp_path / "bars.csv"

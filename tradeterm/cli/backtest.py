@@ -97,8 +97,10 @@ def _when(text: str) -> dt.datetime:
 
 def spec_of(args: argparse.Namespace) -> BacktestSpec:
     """The run the command line asks for; a :class:`UserError` for bad input."""
-    if args.commission is not None and args.commission < 0:
-        raise UserError("--commission cannot be negative")
+    for flag, value in (("commission", args.commission), ("slippage-ticks", args.slippage_ticks),
+                        ("latency-ms", args.latency_ms)):  # fmt: skip
+        if value is not None and value < 0:
+            raise UserError(f"--{flag} cannot be negative")
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise UserError("--to must be after --from")
     with reported_as(EXIT_USAGE, ConfigError):
@@ -108,7 +110,7 @@ def spec_of(args: argparse.Namespace) -> BacktestSpec:
         raise UserError(f"--param {bad[0]!r} is not KEY=VALUE")
     params = tuple((key, value) for key, _, value in (p.partition("=") for p in args.param))
     return BacktestSpec(
-        data=args.data, strategy=args.strategy, params=params,
+        data=args.data.absolute(), strategy=args.strategy, params=params,
         symbol=args.symbol.strip().upper(), start=args.start, end=args.end,
         fill=FillAt(args.fill), commission=args.commission, slippage_ticks=args.slippage_ticks,
         latency_ms=args.latency_ms, market=market,
