@@ -204,6 +204,7 @@ def _plain(path: Path, conv: TickConverter, lo: int | None, hi: int | None) -> l
     bars: list[Bar] = []
     append = bars.append
     stamps, prices = _Stamps(), _Prices(conv)
+    days, times, parse = stamps.days, stamps.times, stamps.parse
     with path.open(encoding="utf-8") as fh, _collector_paused():
         lines = enumerate(fh, 1)
         for _, line in lines:
@@ -216,7 +217,12 @@ def _plain(path: Path, conv: TickConverter, lo: int | None, hi: int | None) -> l
                     continue
                 raise DataError(f"{path.name}: line {number}: expected 6 fields, got {line!r}")
             try:
-                ts = stamps(fields[0])
+                text = fields[0]  # a day and a time of day seen before, else parsed
+                day = days.get(text[:11])
+                if day is None or (into := times.get(text[11:])) is None:
+                    ts = parse(text)
+                else:
+                    ts = day + into
                 if (lo is not None and ts < lo) or (hi is not None and ts >= hi):
                     continue
                 append(Bar(ts, prices[fields[1]], prices[fields[2]], prices[fields[3]],
@@ -263,27 +269,22 @@ class _Prices(dict[str, int]):
 
 
 class _Stamps:
-    """ISO 8601 UTC times to nanoseconds; ``YYYY-MM-DDTHH:MM:SSZ`` from its day and its time
-    of day, each worked out once (a cache of each), anything else through the replay
-    reader's parser."""
+    """ISO 8601 UTC times to nanoseconds: :meth:`parse` reads ``YYYY-MM-DDTHH:MM:SSZ`` from
+    its day and its time of day, and keeps each (``days``, ``times``: a stamp whose two parts
+    are both there is their sum); anything else goes through the replay reader's parser."""
 
     def __init__(self) -> None:
-        self._days: dict[str, int] = {}  # "YYYY-MM-DDT": its midnight
-        self._times: dict[str, int] = {}  # "HH:MM:SSZ": its nanoseconds into the day
+        self.days: dict[str, int] = {}  # "YYYY-MM-DDT": its midnight
+        self.times: dict[str, int] = {}  # "HH:MM:SSZ": its nanoseconds into the day
 
-    def __call__(self, text: str) -> int:
-        day = self._days.get(text[:11])
-        if day is not None:
-            into = self._times.get(text[11:])
-            if into is not None:
-                return day + into
+    def parse(self, text: str) -> int:
         if len(text) != 20 or text[10] != "T" or text[19] != "Z":
             return parse_ts(text)
-        day = self._days.get(text[:11])
+        day = self.days.get(text[:11])
         if day is None:
-            day = self._days[text[:11]] = parse_ts(text[:10])
+            day = self.days[text[:11]] = parse_ts(text[:10])
         into = (int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])) * _NS
-        self._times[text[11:]] = into
+        self.times[text[11:]] = into
         return day + into
 
 
