@@ -5,6 +5,7 @@ on the bars' path; stopping early; the data files it reads."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 from collections.abc import Sequence
 from decimal import Decimal
@@ -222,6 +223,23 @@ def test_a_stop_set_during_the_run_ends_it_with_a_partial_result(tmp_path: Path)
     assert 0 < result.count < len(bars)
     assert result.count == seen[-1][0] and seen[-1][1] == len(bars)
     assert result.last_price == result.bars[-1].close
+
+
+def test_a_run_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path) -> None:
+    """The bars are set aside from the collector for the run only, and what the caller froze
+    itself stays frozen (a run must not thaw it)."""
+    path = bar_file(tmp_path, [(100.0, 101.0, 99.0, 100.5), (100.5, 101.0, 100.0, 100.0)])
+    assert gc.get_freeze_count() == 0
+    run_backtest(BacktestSpec(path, "sma_cross"))
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    mine = ["frozen by the caller"]
+    gc.freeze()
+    try:
+        run_backtest(BacktestSpec(path, "sma_cross"))
+        assert not any(o is mine for o in gc.get_objects())  # still out of the collector's sight
+    finally:
+        gc.unfreeze()
+    assert any(o is mine for o in gc.get_objects())
 
 
 # ---- the data ----------------------------------------------------------------------------------
