@@ -3,7 +3,9 @@ and refusals reported, and Ctrl-C ending it with what finished."""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import signal
 import threading
 import time
@@ -12,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from tests.support import sweep_jobs
 from tests.support.waiting import GUARD
@@ -114,3 +117,30 @@ def test_an_empty_plan_runs_nothing(tmp_path: Path) -> None:
     found = plan(BacktestSpec(tmp_path / "x.csv", "sma_cross"), parse_grid(["fast=30", "slow=20"]))
     sweep = run_sweep(found, sweep_jobs.arithmetic, workers=2)
     assert sweep.rows == [] and len(found.refused) == 1 and sweep.complete
+
+
+def test_a_stopped_sweeps_progress_bar_counts_only_the_runs_that_finished(
+    tmp_path: Path,
+) -> None:
+    """The trial's stopped sweep showed "100% 4/4" with 2 of 4 not finished."""
+    found = plan(
+        BacktestSpec(tmp_path / "bars.csv", "sma_cross"), parse_grid(["fast=1:8:1", "slow=10"])
+    )
+    first = (tmp_path / "bars.csv").with_suffix(".first")
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + GUARD
+        while not first.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=True, color_system=None)
+    thread = threading.Thread(target=interrupt, daemon=True)
+    thread.start()
+    sweep = run_sweep(found, sweep_jobs.waits_for_stop, workers=2, console=console)
+    thread.join()
+    assert sweep.stopped == 7
+    last = [line for line in re.split(r"[\r\n]", out.getvalue()) if "sweep" in line][-1]
+    assert "1/8" in last and "100%" not in last and "8/8" not in last
+    assert "7 stopped" in last
