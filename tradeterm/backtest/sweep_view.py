@@ -32,14 +32,17 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from tradeterm.backtest.stats import json_figure
+from tradeterm.backtest.stats import MIN_RATIO_DAYS, json_figure
 from tradeterm.backtest.sweep import Figure, Row, Sweep, counted
 
 DEFAULT_SORT = "net_pnl"
 DIRECTION = "largest first"
 REFUSED = "refused"
+NA = "n/a"
 SORTED = " ▼"  # after the sorted column's name
 UNBOUNDED = 100_000  # columns: a width no table reaches
+RATIO_NA = (f" (Sharpe and Sortino need {MIN_RATIO_DAYS} session days with bars and an account "
+            "never marked at zero or below)")  # fmt: skip
 
 PRIORITY = ("net_pnl", "trades", "win_rate", "profit_factor", "max_drawdown", "sharpe",
             "sortino", "gross_pnl", "commissions", "exposure", "fills", "contracts",
@@ -58,9 +61,10 @@ def sorted_rows(rows: Sequence[Row], stat: str) -> list[Row]:
 
 
 def figure_text(value: Figure) -> str:
-    """A figure as the table prints it: money to the cent, ratios to 3 places."""
+    """A figure as the table prints it: money to the cent, ratios to 3 places, "n/a" where
+    the run has none (as a single run's report says it)."""
     if value is None:
-        return ""
+        return NA
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     if isinstance(value, float):
@@ -276,7 +280,8 @@ def print_table(console: Console, sweep: Sweep, stat: str, width: int | None) ->
     heat map when it fits, the refused and failed combinations."""
     console.print(headline(sweep, stat), highlight=False)
     table = results_table(sweep, stat, width) if sweep.rows else None
-    heat = heat_map(sweep, stat) if sweep.rows else None
+    defined = any(row.figures.get(stat) is not None for row in sweep.rows)
+    heat = heat_map(sweep, stat) if defined else None
     drawn = heat_map_table(heat) if heat is not None else None
     if width is None:  # a file: as wide as its widest table
         widths = [_width(console, t) for t in (table, drawn) if t is not None]
@@ -286,6 +291,9 @@ def print_table(console: Console, sweep: Sweep, stat: str, width: int | None) ->
         dropped = dropped_line(sweep, stat, width)
         if dropped is not None:
             console.print(dropped, highlight=False, markup=False)
+        if not defined:
+            console.print(f"no run has a {stat}: the order is the grid's"
+                          + (RATIO_NA if stat in ("sharpe", "sortino") else ""), highlight=False)  # fmt: skip
     if heat is not None and drawn is not None:
         need = _width(console, drawn)
         if width is not None and need > width:

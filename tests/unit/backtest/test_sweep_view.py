@@ -27,6 +27,7 @@ from tradeterm.backtest.sweep_view import (
     heat_map,
     heat_map_table,
     heat_map_title,
+    print_table,
     results_table,
     sorted_rows,
     stat_names,
@@ -249,3 +250,17 @@ def test_the_table_reads_whole_at_80_120_200_columns_and_in_a_file(
     if columns == 80:
         assert header.split("┃")[3].strip() == "max_drawdown ▼"  # right after the parameters
         assert "net_pnl" in header and "trades" in header
+
+
+def test_sorted_by_a_figure_no_run_has_the_table_says_so_and_draws_no_heat_map() -> None:
+    """The ES day (two session days): no run has a Sharpe; blank cells and an empty heat map
+    read as missing data."""
+    sweep = wide_sweep()  # the sample's three days: no Sharpe
+    out = io.StringIO()
+    print_table(Console(file=out, width=200), sweep, "sharpe", 200)
+    text = " ".join(out.getvalue().split())
+    assert "no run has a sharpe: the order is the grid's (Sharpe and Sortino need 5 session" in text
+    assert "rows fast, columns slow" not in text
+    body = [line for line in out.getvalue().splitlines() if re.match(r"│\s+\d+\s+│", line)]
+    assert len(body) == len(sweep.rows)
+    assert all(line.split("│")[3].strip() == "n/a" for line in body)
