@@ -26,7 +26,7 @@ from rich.console import Console
 from tradeterm.backtest.data import BARS, EVENTS, detect
 from tradeterm.backtest.grid import GridError, Plan, parse_grid, plan
 from tradeterm.backtest.spec import BacktestError, BacktestSpec
-from tradeterm.backtest.sweep import SORTABLE, Sweep, SweepError, run_sweep
+from tradeterm.backtest.sweep import SORTABLE, Sweep, SweepError, counted, run_sweep
 from tradeterm.backtest.sweep_view import (
     DEFAULT_SORT,
     DIRECTION,
@@ -108,7 +108,7 @@ def _check_runnable(found: Plan, stat: str, base: BacktestSpec) -> None:
     if found.refused and not found.jobs:
         reasons = sorted({refused.reason for refused in found.refused})
         raise UserError(f"--grid: every combination is refused, nothing to run: {reasons[0]}"
-                        + (f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else ""))  # fmt: skip
+                        + (f" (and {counted(len(reasons) - 1, 'other reason')})" if len(reasons) > 1 else ""))  # fmt: skip
     try:
         kind = detect(base.data, base.symbol).kind
     except BacktestError:

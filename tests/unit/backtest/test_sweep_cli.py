@@ -128,6 +128,7 @@ def test_a_grid_whose_every_combination_is_refused_is_one_line(tmp_path: Path) -
                          "--grid", "fast=a,b")  # fmt: skip
     assert code == 2 and out == "" and err.count("\n") == 1
     assert err.startswith("tradeterm: --grid: every combination is refused, nothing to run: ")
+    assert err.endswith(" (and 1 other reason)\n")  # fast='a' and fast='b', one line
 
 
 def test_sort_by_a_figure_the_data_cannot_give_is_one_line(tmp_path: Path) -> None:
