@@ -8,6 +8,11 @@ extension, or matplotlib missing, is an :class:`EquityFileError` worded for the 
 (:func:`check_equity_path` tells before a run). A long run is thinned to the lowest and
 highest value of each slice of time before it is drawn, so a drawdown is never smoothed
 away and a file stays small.
+
+Both drawings read as the report does: the account's value with thousands separators and
+cents on the y axis (``100,425.80``), dates on the CME's clock with the year when the run
+spans more than one (:func:`date_format`); a file's title says what ran (strategy,
+parameters, market, data: ``EquityCurve.title``).
 """
 
 from __future__ import annotations
@@ -51,7 +56,11 @@ def equity_text(curve: EquityCurve, width: int, height: int, title: str = "equit
     plt.theme("clear")
     plt.plot(xs, [float(v) for v in values], marker="braille")
     step = max(len(xs) // 4, 1)
-    plt.xticks(xs[::step], [_local(t).strftime("%m-%d %H:%M") for t in times[::step]])
+    shown = date_format(curve)
+    plt.xticks(xs[::step], [_local(t).strftime(shown) for t in times[::step]])
+    low, high = float(min(values)), float(max(values))
+    ticks = [low + (high - low) * k / 4 for k in range(5)] if high > low else [low]
+    plt.yticks(ticks, [money_label(v) for v in ticks])
     plt.title(title)
     return str(plt.uncolorize(plt.build())).rstrip("\n")
 
@@ -73,10 +82,12 @@ def check_equity_path(path: Path) -> None:
         ) from None
 
 
-def write_equity(curve: EquityCurve, path: Path, title: str = "equity") -> None:
-    """Write the curve to ``path`` in the format of its extension (see the module notes).
-    Raises :class:`EquityFileError` (one line for the user) when it cannot."""
+def write_equity(curve: EquityCurve, path: Path, title: str | None = None) -> None:
+    """Write the curve to ``path`` in the format of its extension (see the module notes),
+    titled ``title`` (default: "equity: " and what ran). Raises :class:`EquityFileError`
+    (one line for the user) when it cannot."""
     check_equity_path(path)
+    title = title if title is not None else f"equity: {curve.title}"
     suffix = path.suffix.lower()
     try:
         if suffix == ".html":
@@ -109,6 +120,19 @@ def thinned(curve: EquityCurve, slices: int) -> tuple[list[int], list[Decimal]]:
     return out_t, out_v
 
 
+def money_label(value: float) -> str:
+    """An axis label in the report's money format: ``100,425.80``."""
+    return f"{value:,.2f}"
+
+
+def date_format(curve: EquityCurve) -> str:
+    """``strftime`` of the axis dates: month, day and time; the year too when the run
+    spans more than one."""
+    times = curve.times_ns
+    several = bool(times) and _local(times[0]).year != _local(times[-1]).year
+    return ("%Y-" if several else "") + "%m-%d %H:%M"
+
+
 def _local(ts_ns: int) -> dt.datetime:
     """A time on the CME's clock (Chicago), as the exchange's sessions are read."""
     return dt.datetime.fromtimestamp(ts_ns / NS, CHICAGO)
@@ -116,9 +140,9 @@ def _local(ts_ns: int) -> dt.datetime:
 
 def _figure(curve: EquityCurve, title: str) -> Figure:
     """The matplotlib figure of the curve (no pyplot: no global state, no window)."""
-    from matplotlib.dates import date2num
+    from matplotlib.dates import DateFormatter, date2num
     from matplotlib.figure import Figure
-    from matplotlib.ticker import StrMethodFormatter
+    from matplotlib.ticker import FuncFormatter
 
     times, values = thinned(curve, FILE_POINTS)
     fig = Figure(figsize=(10, 4), layout="constrained")
@@ -128,7 +152,8 @@ def _figure(curve: EquityCurve, title: str) -> Figure:
     ax.set_title(title)
     ax.set_ylabel("account value")
     ax.set_xlabel("US/Central")
-    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: money_label(value)))
+    ax.xaxis.set_major_formatter(DateFormatter(date_format(curve), tz=CHICAGO))
     ax.grid(True, alpha=0.3)
     fig.autofmt_xdate()
     return fig

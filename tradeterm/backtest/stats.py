@@ -16,15 +16,24 @@ on the backtest's journal counts the same trades, wins and profit factor):
 * The account's value is marked at each bar's close (:func:`marked_equity`): the start
   equity (``spec.equity``) + realised + open P&L at the close - commissions so far, after the
   fills made before the bar closed. Max drawdown is the largest fall of that value from its
-  peak so far (the start counts as a peak), in money and, separately, in percent of the peak.
-  Exposure is the fraction of bars that close with a position open.
+  peak so far (the start counts as a peak), in money and, separately, as a fraction of the
+  peak (``max_drawdown_fraction``: 0.25 is 25%, as ``win_rate`` and ``exposure`` are
+  fractions). Exposure is the fraction of bars that close with a position open.
 * Sharpe and Sortino are daily, over CME session days (17:00 Chicago to 16:00 the next day,
   :mod:`tradeterm.engine.calendar`; a bar belongs to the day its start belongs to): a day's
   return is the change of the marked value over the day / its value at the day's start (the
   previous day's last mark; ``spec.equity`` on the first day). Sharpe = mean / sample standard
   deviation x sqrt(252); Sortino = mean / downside deviation (root mean square of the returns
-  below zero, over all days) x sqrt(252). None (printed "n/a") with fewer than two days, or
-  when the deviation is zero.
+  below zero, over all days) x sqrt(252). ``days`` counts the session days with bars, a day
+  with one hour of bars as one. None (printed "n/a"):
+
+  - with fewer than :data:`MIN_RATIO_DAYS` days: over two or three days the ratio is noise
+    (returns (x, 0) give +-sqrt(126) whatever x is), and a trader would read it as a finding;
+  - when the account is ruined (``ruined``: marked at zero or below at any bar close): a
+    return on a non-positive value is meaningless (a loss divided by a negative equity reads
+    as a gain), and the days before the ruin say nothing of a run that lost the account, so
+    no ratio is given for the whole run (a sweep sorted by Sharpe puts it last);
+  - when the deviation is zero.
 """
 
 from __future__ import annotations
@@ -43,7 +52,20 @@ from tradeterm.journal import report as rp
 
 BAR_NS = 60 * NS_PER_SECOND  # the result's bars are 1-minute bars
 TRADING_DAYS = rp.TRADING_DAYS
+MIN_RATIO_DAYS = 5
+"""Session days a run needs for a Sharpe or Sortino (a trading week)."""
 CENT = Decimal("0.01")
+
+
+def json_figure(value: int | float | str | Decimal | None) -> int | float | str | None:
+    """A figure as the backtest's JSON and CSV print it (one run's and a sweep's alike): money
+    as a number rounded to the cent (``-850.0``), ratios to four decimals, other values as
+    they are."""
+    if isinstance(value, Decimal):
+        return float(value.quantize(CENT))
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +77,12 @@ class EquityCurve:
     values: tuple[Decimal, ...]
     exposed: int
     days: tuple[int, ...]  # the session open (ns) of each bar's day, for the daily returns
+    title: str = "equity"  # what ran: strategy, parameters, market and data
+
+    @property
+    def ruined(self) -> bool:
+        """Whether the account was marked at zero or below at some bar's close."""
+        return bool(self.values) and min(self.values) <= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,25 +105,16 @@ class Stats:
     net_pnl: Decimal
     final_equity: Decimal
     max_drawdown: Decimal
-    max_drawdown_pct: float
+    max_drawdown_fraction: float  # of the peak: 0.25 is 25%
     exposure: float | None
-    days: int
+    days: int  # session days with bars
+    ruined: bool  # marked at zero or below: no Sharpe or Sortino
     sharpe: float | None
     sortino: float | None
 
     def as_dict(self) -> dict[str, int | float | str | None]:
-        """The figures as JSON prints them: money as numbers rounded to the cent, ratios to
-        four decimals, a missing figure as null."""
-        out: dict[str, int | float | str | None] = {}
-        for f in fields(self):
-            name, value = f.name, getattr(self, f.name)
-            if isinstance(value, Decimal):
-                out[name] = float(value.quantize(CENT))
-            elif isinstance(value, float):
-                out[name] = round(value, 4)
-            else:
-                out[name] = value
-        return out
+        """The figures as JSON prints them (:func:`json_figure`), a missing one as null."""
+        return {f.name: json_figure(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +146,15 @@ def totals(result: BacktestResult) -> Totals:
 
 
 def statistics(
-    result: BacktestResult, calendar: SessionCalendar = CME, *, curve: EquityCurve | None = None
+    result: BacktestResult,
+    calendar: SessionCalendar = CME,
+    *,
+    curve: EquityCurve | None = None,
+    min_days: int = MIN_RATIO_DAYS,
 ) -> Stats:
     """The statistics of ``result`` (see the module notes). ``curve``: its
-    :func:`marked_equity`, when the caller has it already (to draw it)."""
+    :func:`marked_equity`, when the caller has it already (to draw it); ``min_days``: the
+    session days Sharpe and Sortino need."""
     money = totals(result)
     contracts, gross, commissions, net = (
         money.contracts,
@@ -147,8 +171,10 @@ def statistics(
     lost = [-abs(t.exit_ticks - t.entry_ticks) for t in trades if t.gross < 0]
 
     curve = curve if curve is not None else marked_equity(result, calendar)
-    drawdown, drawdown_pct = _max_drawdown(result.spec.equity, curve.values)
+    drawdown, drawdown_fraction = _max_drawdown(result.spec.equity, curve.values)
     returns = daily_returns(result.spec.equity, curve)
+    ruined = curve.ruined or result.spec.equity <= 0
+    rated = [] if ruined or len(returns) < min_days else returns
     return Stats(
         fills=len(result.fills),
         contracts=contracts,
@@ -165,11 +191,12 @@ def statistics(
         net_pnl=net,
         final_equity=result.spec.equity + net,
         max_drawdown=drawdown,
-        max_drawdown_pct=drawdown_pct,
+        max_drawdown_fraction=drawdown_fraction,
         exposure=curve.exposed / len(curve.values) if curve.values else None,
         days=len(returns),
-        sharpe=_sharpe(returns),
-        sortino=_sortino(returns),
+        ruined=ruined,
+        sharpe=_sharpe(rated),
+        sortino=_sortino(rated),
     )
 
 
@@ -211,7 +238,15 @@ def marked_equity(result: BacktestResult, calendar: SessionCalendar = CME) -> Eq
         values.append(start + inst.money(ticks) - per_contract * contracts)
         days.append(day_open)
         exposed += position.quantity != 0
-    return EquityCurve(tuple(times), tuple(values), exposed, tuple(days))
+    return EquityCurve(tuple(times), tuple(values), exposed, tuple(days), run_title(result))
+
+
+def run_title(result: BacktestResult) -> str:
+    """What ran, in a line: strategy, parameters, market and data file."""
+    spec = result.spec
+    params = " ".join(f"{k}={v}" for k, v in spec.params)
+    what = f"{spec.strategy} {params}".rstrip()
+    return f"{what} on {result.instrument.local_symbol}, {spec.data.name}"
 
 
 def daily_returns(start: Decimal, curve: EquityCurve) -> list[float]:
@@ -229,10 +264,10 @@ def daily_returns(start: Decimal, curve: EquityCurve) -> list[float]:
 
 
 def _max_drawdown(start: Decimal, values: Sequence[Decimal]) -> tuple[Decimal, float]:
-    """The largest fall from the peak so far, in money and in percent of that peak."""
+    """The largest fall from the peak so far, in money and as a fraction of that peak."""
     peak = start
     worst = Decimal(0)
-    worst_pct = 0.0
+    worst_fraction = 0.0
     for value in values:
         if value > peak:
             peak = value
@@ -240,8 +275,8 @@ def _max_drawdown(start: Decimal, values: Sequence[Decimal]) -> tuple[Decimal, f
         fall = peak - value
         worst = max(worst, fall)
         if peak > 0:
-            worst_pct = max(worst_pct, float(fall / peak) * 100)
-    return worst, worst_pct
+            worst_fraction = max(worst_fraction, float(fall / peak))
+    return worst, worst_fraction
 
 
 def _sharpe(returns: Sequence[float]) -> float | None:

@@ -2,9 +2,12 @@
 (:func:`format_csv`); :func:`summary_fields` is the run's own fields with its statistics, the
 one record both CSV and JSON print (``--format json``: ``json.dumps(summary_fields(...))``).
 
-A missing figure (no losing trade for a profit factor, fewer than two session days for
-Sharpe) reads "n/a" in the table and is empty in CSV (null in JSON), as ``tradeterm report``
-prints its own. A run stopped early (``complete`` False) says "partial" in each.
+A missing figure (no losing trade for a profit factor, fewer than
+:data:`~tradeterm.backtest.stats.MIN_RATIO_DAYS` session days or a ruined account for Sharpe)
+reads "n/a" in the table, with the reason for Sharpe and Sortino, and is empty in CSV (null
+in JSON), as ``tradeterm report`` prints its own. A run stopped early (``complete`` False)
+says "partial" in each. Wins, losses and profit factor count each trade's gross P&L, as
+``tradeterm report`` does (commissions are in net P&L): the table's labels say "gross".
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import csv
 import io
 
 from tradeterm.backtest.spec import BacktestResult
-from tradeterm.backtest.stats import Stats
+from tradeterm.backtest.stats import MIN_RATIO_DAYS, Stats, json_figure
 
 NA = "n/a"
 
@@ -30,8 +33,8 @@ def summary_fields(result: BacktestResult, stats: Stats) -> dict[str, int | floa
         result.kind: result.count,
         "seconds": round(result.seconds, 3),
         "complete": result.complete,
-        "commission": float(result.commission),
-        "start_equity": float(spec.equity),
+        "commission": json_figure(result.commission),
+        "start_equity": json_figure(spec.equity),
     }
     return fields | stats.as_dict()
 
@@ -73,15 +76,16 @@ def format_table(result: BacktestResult, stats: Stats) -> str:
         ("start equity", _money(spec.equity)), ("final equity", _money(stats.final_equity)),
         ("", ""), ("", ""),
         ("trades", str(stats.trades)), ("win rate", _pct(stats.win_rate)),
-        ("wins / losses", f"{stats.wins} / {stats.losses}"),
-        ("profit factor", _num(stats.profit_factor)),
+        ("wins / losses (gross)", f"{stats.wins} / {stats.losses}"),
+        ("profit factor (gross)", _num(stats.profit_factor)),
         ("avg win ticks", _num(stats.avg_win_ticks)),
         ("avg loss ticks", _num(stats.avg_loss_ticks)),
         ("", ""), ("", ""),
         ("max drawdown", _money(stats.max_drawdown)),
-        ("max drawdown %", f"{stats.max_drawdown_pct:.2f}%"),
-        ("exposure", _pct(stats.exposure)), ("session days", str(stats.days)),
-        ("Sharpe (daily)", _num(stats.sharpe)), ("Sortino (daily)", _num(stats.sortino)),
+        ("max drawdown %", f"{stats.max_drawdown_fraction * 100:.2f}%"),
+        ("exposure", _pct(stats.exposure)), ("", ""),
+        (f"Sharpe {ratio_basis(stats)}", _ratio(stats.sharpe, stats)),
+        (f"Sortino {ratio_basis(stats)}", _ratio(stats.sortino, stats)),
     ])  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -96,6 +100,22 @@ def _columns(pairs: list[tuple[str, str]]) -> list[str]:
         line = f"{a}{b.rjust(lw - len(a))}    {c}{d.rjust(rw - len(c))}" if a or c else ""
         lines.append(line.rstrip())
     return lines
+
+
+def ratio_basis(stats: Stats) -> str:
+    """What Sharpe and Sortino are computed over: ``(daily, 2 days)``."""
+    return f"(daily, {stats.days} day{'' if stats.days == 1 else 's'})"
+
+
+def _ratio(value: float | None, stats: Stats) -> str:
+    """A Sharpe or Sortino, or "n/a" and why."""
+    if value is not None:
+        return f"{value:.2f}"
+    if stats.ruined:
+        return f"{NA}: account ruined"
+    if stats.days < MIN_RATIO_DAYS:
+        return f"{NA}: under {MIN_RATIO_DAYS} days"
+    return NA
 
 
 def _params(result: BacktestResult) -> str:

@@ -133,6 +133,13 @@ SORTABLE = ("bars", "events", "fills", "contracts", "gross_pnl", "commissions", 
 """The figures :func:`row_figures` gives (``--sort`` takes any of them)."""
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 combination``, ``2 combinations``; ``1 worker process``, ``2 worker processes``."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun}{'es' if noun.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
+
+
 def default_workers() -> int:
     """One worker per core this process may run on."""
     if hasattr(os, "sched_getaffinity"):
@@ -157,7 +164,7 @@ def run_sweep(
     started = time.monotonic()
     stop = multiprocessing.get_context(_start_method()).Event()
     count = min(workers or default_workers(), len(plan.jobs))
-    sweep.where = f"Dask scheduler {cluster}" if cluster else f"{count} worker processes"
+    sweep.where = f"Dask scheduler {cluster}" if cluster else counted(count, "worker process")
     with _executor(count, cluster, stop) as executor:
         futures = {executor.submit(_run, job, spec): index for index, spec in plan.jobs}
         specs = dict(plan.jobs)
@@ -166,39 +173,40 @@ def run_sweep(
             try:
                 for future in cf.as_completed(futures):
                     pending.discard(future)
-                    _collect(sweep, futures[future], specs, future)
-                    advance()
+                    advance(_collect(sweep, futures[future], specs, future))
             except KeyboardInterrupt:
                 sweep.complete = False
                 stop.set()  # the runs under way end early
                 for future in pending:
                     future.cancel()
                 for future in cf.as_completed(pending):
-                    _collect(sweep, futures[future], specs, future)
-                    advance()
+                    advance(_collect(sweep, futures[future], specs, future))
     sweep.seconds = time.monotonic() - started
     return sweep
 
 
 def _collect(
     sweep: Sweep, index: int, specs: dict[int, BacktestSpec], future: cf.Future[Outcome]
-) -> None:
+) -> bool:
+    """Book a finished future in ``sweep``; whether the run was done (ran to its end, or
+    failed), as against cancelled or stopped part way."""
     values = grid_values(sweep.plan.axes, specs[index])
     if future.cancelled():
         sweep.stopped += 1
-        return
+        return False
     error = future.exception()
     if error is not None:
         line = " ".join(str(error).split()) or "no message"
         if not isinstance(error, BacktestError):  # worded for the user already, or not
             line = f"{type(error).__name__}: {line}"
         sweep.failed.append(Failed(index, values, line))
-        return
+        return True
     outcome = future.result()
     if outcome.complete:
         sweep.rows.append(Row(index, values, dict(outcome.figures)))
     else:
         sweep.stopped += 1
+    return outcome.complete
 
 
 def _start_method() -> str:
@@ -255,11 +263,23 @@ def _run(job: Job, spec: BacktestSpec) -> Outcome:
 
 
 @contextlib.contextmanager
-def _bar(console: Console | None, total: int) -> Iterator[Callable[[], None]]:
-    """One progress bar over the whole sweep (none without a console)."""
+def _bar(console: Console | None, total: int) -> Iterator[Callable[[bool], None]]:
+    """One progress bar over the whole sweep (none without a console): ``advance(done)``
+    for each run that ends, ``done`` False for one cancelled or stopped part way, which the
+    bar does not count (a stopped sweep's bar never shows 100%) and names in its label."""
     if console is None:
-        yield lambda: None
+        yield lambda done: None
         return
+    stopped = 0
+
+    def advance(done: bool) -> None:
+        nonlocal stopped
+        if done:
+            bar.advance(task)
+        else:
+            stopped += 1
+            bar.update(task, description=f"sweep, {stopped} stopped")
+
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=console) as bar:
         task = bar.add_task("sweep", total=total)
-        yield lambda: bar.advance(task)
+        yield advance

@@ -7,9 +7,11 @@ Combinations the strategy's parameters refuse (``fast`` not below ``slow``) are 
 run. ``--workers``: worker processes (default: one per core); ``--cluster``: a Dask
 scheduler's address (``tcp://host:8786``, needs ``tradeterm[cluster]``; its workers read
 ``--data`` at the same path). ``--sort``: the figure the table is sorted by, largest first
-(default ``net_pnl``). The table prints a heat map of the first two parameters; ``--format
-json`` one object with every run, ``csv`` one line per run. Ctrl-C stops the sweep and prints
-the runs that finished.
+(default ``net_pnl``; a figure the runs do not have, ``events`` of a bar file, is refused).
+The table fits the terminal (the columns that do not fit are named; to a file or a pipe it has
+them all) and prints a heat map of the first two parameters; ``--format json`` one object
+with every run, ``csv`` one line per run. A grid whose every combination is refused runs
+nothing and exits with one line. Ctrl-C stops the sweep and prints the runs that finished.
 """
 
 from __future__ import annotations
@@ -21,27 +23,25 @@ from typing import TextIO
 
 from rich.console import Console
 
-from tradeterm.backtest.grid import GridError, parse_grid, plan
-from tradeterm.backtest.spec import BacktestSpec
-from tradeterm.backtest.sweep import SORTABLE, Sweep, SweepError, run_sweep
+from tradeterm.backtest.data import BARS, EVENTS, detect
+from tradeterm.backtest.grid import GridError, Plan, parse_grid, plan
+from tradeterm.backtest.spec import BacktestError, BacktestSpec
+from tradeterm.backtest.sweep import SORTABLE, Sweep, SweepError, counted, run_sweep
 from tradeterm.backtest.sweep_view import (
     DEFAULT_SORT,
     DIRECTION,
     as_csv,
     as_json,
-    headline,
-    heat_map,
-    heat_map_table,
-    heat_map_title,
-    problems,
-    results_table,
+    print_table,
+    stat_names,
 )
 from tradeterm.cli.errors import EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import whole_arg
 from tradeterm.strategies import StrategyError
 
 PIPE_WIDTH = 160
-"""Columns of a table written to a file or a pipe (no terminal to measure)."""
+"""The least width of what is written to a file or a pipe (no terminal to measure; a wider
+table widens it: nothing is cut there)."""
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,11 +83,14 @@ def run_sweep_command(
     stat = args.sort or DEFAULT_SORT
     with reported_as(EXIT_USAGE, GridError, StrategyError):
         found = plan(base, parse_grid(args.grid))
+    _check_runnable(found, stat, base)
     progress = Console(stderr=True) if sys.stderr.isatty() else None
     with reported_as(EXIT_USAGE, SweepError):
         sweep = run_sweep(found, workers=args.workers, cluster=args.cluster, console=progress)
     if found.jobs and not sweep.rows and sweep.complete and _one_error(sweep):
         raise UserError(sweep.failed[0].error)  # a bad file fails every run the same way
+    if sweep.rows and stat not in stat_names(sweep):  # a file read only where the runs ran
+        raise UserError(f"--sort {stat}: the runs have no {stat} figure")
     fmt = getattr(args, "format", "table")
     if fmt == "json":
         json.dump(as_json(sweep, stat), out, indent=2)
@@ -99,6 +102,22 @@ def run_sweep_command(
     return sweep.complete
 
 
+def _check_runnable(found: Plan, stat: str, base: BacktestSpec) -> None:
+    """One line before anything runs for a grid whose every combination is refused, or a
+    ``--sort`` figure runs on this data cannot have (``events`` of a bar file)."""
+    if found.refused and not found.jobs:
+        reasons = sorted({refused.reason for refused in found.refused})
+        raise UserError(f"--grid: every combination is refused, nothing to run: {reasons[0]}"
+                        + (f" (and {counted(len(reasons) - 1, 'other reason')})" if len(reasons) > 1 else ""))  # fmt: skip
+    try:
+        kind = detect(base.data, base.symbol).kind
+    except BacktestError:
+        return  # the runs say what is wrong with the file (a cluster's may be elsewhere)
+    other = EVENTS if kind == BARS else BARS
+    if stat == other:
+        raise UserError(f"--sort {stat}: {base.data.name} holds {kind}, not {other}")
+
+
 def _one_error(sweep: Sweep) -> bool:
     return len({failed.error for failed in sweep.failed}) == 1
 
@@ -106,12 +125,4 @@ def _one_error(sweep: Sweep) -> bool:
 def _table(sweep: Sweep, stat: str, out: TextIO) -> None:
     terminal = out.isatty()
     console = Console(file=out, width=None if terminal else PIPE_WIDTH, soft_wrap=False)
-    console.print(headline(sweep, stat), highlight=False)
-    if sweep.rows:
-        console.print(results_table(sweep, stat))
-    heat = heat_map(sweep, stat)
-    if heat is not None and sweep.rows:
-        console.print(heat_map_title(heat), highlight=False)
-        console.print(heat_map_table(heat))
-    for line in problems(sweep):
-        console.print(line, highlight=False, markup=False)
+    print_table(console, sweep, stat, console.width if terminal else None)

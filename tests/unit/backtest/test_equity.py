@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clock import ct
 from tests.unit.backtest.sample_result import MARKS, sample
 from tradeterm.backtest.equity import (
     EquityFileError,
+    _figure,
     check_equity_path,
     equity_text,
     thinned,
@@ -41,7 +43,7 @@ def test_the_terminal_curve_fits_the_size_asked(width: int, height: int) -> None
 def test_the_terminal_curve_shows_the_values() -> None:
     text = equity_text(curve(), 80, 20)
     assert "equity" in text
-    assert re.search(r"1000\d\d", text)  # the y axis is in the account's money
+    assert re.search(r"100,\d\d\d\.\d\d", text)  # the y axis is in the account's money
 
 
 def test_an_empty_curve_is_one_line() -> None:
@@ -106,3 +108,38 @@ def test_a_directory_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
 
 def test_marks_are_what_the_curve_draws() -> None:
     assert list(curve().values) == MARKS
+
+
+def across_new_year() -> EquityCurve:
+    """Marks from 2026-12-31 to 2027-01-04, Chicago time."""
+    times = (ct(2026, 12, 31, 10), ct(2027, 1, 2, 10), ct(2027, 1, 4, 10))
+    values = (Decimal("100000"), Decimal("100425.80"), Decimal("99000"))
+    return EquityCurve(times, values, 0, times, "sma_cross fast=10 on ESH7, es.csv")
+
+
+def test_the_terminal_curve_reads_money_as_the_report_and_dates_with_the_year() -> None:
+    """The trial: y axis "100425.8" where the report says "100,000.00"; dates without a year
+    for a run across the new year."""
+    text = equity_text(across_new_year(), 80, 20)
+    assert "100,425.80" in text and "99,000.00" in text
+    assert "2026-12-31 10:00" in text and "2027-01-04" in text
+    one_year = equity_text(curve(), 80, 20)
+    assert "11-19 10:01" in one_year and "2026-" not in one_year
+
+
+def test_the_files_axes_and_title_say_what_the_report_says(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "curve.html"
+    write_equity(across_new_year(), path)
+    assert "<title>equity: sma_cross fast=10 on ESH7, es.csv</title>" in path.read_text()
+    figure = _figure(across_new_year(), "t")
+    figure.draw_without_rendering()
+    axes = figure.axes[0]
+    ys = [label.get_text() for label in axes.get_yticklabels()]
+    xs = [label.get_text() for label in axes.get_xticklabels()]
+    assert "100,000.00" in ys
+    assert xs and all(re.fullmatch(r"20\d\d-\d\d-\d\d \d\d:\d\d", x) for x in xs), xs
+
+
+def test_the_curve_of_a_run_is_titled_by_what_ran() -> None:
+    assert curve().title == "sma_cross fast=10 slow=30 on ESZ6, ES_1min.csv"

@@ -120,3 +120,25 @@ def test_ctrl_c_in_the_terminal_prints_what_finished(tmp_path: Path) -> None:
     assert doc["complete"] is False
     assert [run["wait_us"] for run in doc["runs"]] == ["0"]
     assert doc["stopped"] == 3
+
+
+def test_a_grid_whose_every_combination_is_refused_is_one_line(tmp_path: Path) -> None:
+    """The trial's `--grid fast=a,b` exited 0 with "0 run, 2 refused"."""
+    code, out, err = run("--data", str(tmp_path / "bars.csv"), "--strategy", "sma_cross",
+                         "--grid", "fast=a,b")  # fmt: skip
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("tradeterm: --grid: every combination is refused, nothing to run: ")
+    assert err.endswith(" (and 1 other reason)\n")  # fast='a' and fast='b', one line
+
+
+def test_sort_by_a_figure_the_data_cannot_give_is_one_line(tmp_path: Path) -> None:
+    """A bar file's runs have no `events`: sorting by it sorted by nothing."""
+    data = tmp_path / "bars.csv"
+    start = dt.datetime(2024, 7, 1, 14, tzinfo=dt.UTC)
+    rows = [(start + dt.timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(20)]
+    data.write_text("ts_utc,open,high,low,close,volume\n"
+                    + "".join(f"{ts},5000,5001,4999,5000,10\n" for ts in rows))  # fmt: skip
+    code, out, err = run("--data", str(data), "--strategy", "sma_cross", "--grid",
+                         "fast=2,3", "--param", "slow=5", "--sort", "events")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == "tradeterm: --sort events: bars.csv holds bars, not events\n"

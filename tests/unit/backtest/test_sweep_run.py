@@ -3,7 +3,9 @@ and refusals reported, and Ctrl-C ending it with what finished."""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import signal
 import threading
 import time
@@ -12,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from tests.support import sweep_jobs
 from tests.support.waiting import GUARD
@@ -86,9 +89,8 @@ def test_refused_and_failed_runs_are_reported_and_the_rest_run(tmp_path: Path) -
     assert sweep.complete  # a failure is a result, not a stop
 
 
-def test_ctrl_c_cancels_what_is_pending_stops_what_runs_and_keeps_what_finished(
-    tmp_path: Path,
-) -> None:
+def interrupted_sweep(tmp_path: Path, console: Console | None = None) -> Sweep:
+    """Eight runs of ``waits_for_stop`` on two workers, a Ctrl-C once the first finished."""
     found = plan(
         BacktestSpec(tmp_path / "bars.csv", "sma_cross"), parse_grid(["fast=1:8:1", "slow=10"])
     )
@@ -102,8 +104,15 @@ def test_ctrl_c_cancels_what_is_pending_stops_what_runs_and_keeps_what_finished(
 
     thread = threading.Thread(target=interrupt, daemon=True)
     thread.start()
-    sweep = run_sweep(found, sweep_jobs.waits_for_stop, workers=2)
+    sweep = run_sweep(found, sweep_jobs.waits_for_stop, workers=2, console=console)
     thread.join()
+    return sweep
+
+
+def test_ctrl_c_cancels_what_is_pending_stops_what_runs_and_keeps_what_finished(
+    tmp_path: Path,
+) -> None:
+    sweep = interrupted_sweep(tmp_path)
     assert not sweep.complete
     assert [row.values for row in sweep.rows] == [("1", "10")]
     assert sweep.stopped == 7 and sweep.failed == []
@@ -114,3 +123,16 @@ def test_an_empty_plan_runs_nothing(tmp_path: Path) -> None:
     found = plan(BacktestSpec(tmp_path / "x.csv", "sma_cross"), parse_grid(["fast=30", "slow=20"]))
     sweep = run_sweep(found, sweep_jobs.arithmetic, workers=2)
     assert sweep.rows == [] and len(found.refused) == 1 and sweep.complete
+
+
+def test_a_stopped_sweeps_progress_bar_counts_only_the_runs_that_finished(
+    tmp_path: Path,
+) -> None:
+    """The trial's stopped sweep showed "100% 4/4" with 2 of 4 not finished."""
+    out = io.StringIO()
+    sweep = interrupted_sweep(tmp_path, Console(file=out, width=100, force_terminal=True,
+                                                color_system=None))  # fmt: skip
+    assert sweep.stopped == 7
+    last = [line for line in re.split(r"[\r\n]", out.getvalue()) if "sweep" in line][-1]
+    assert "1/8" in last and "100%" not in last and "8/8" not in last
+    assert "7 stopped" in last
