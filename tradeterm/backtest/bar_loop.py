@@ -30,9 +30,11 @@ price.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from threading import Event
 from typing import Any
@@ -275,9 +277,10 @@ def run_bars(spec: BacktestSpec, instrument: Instrument, loaded: Loaded, bars: l
     during the run. Raises :class:`BacktestError` for a strategy that fails."""
     began = time.perf_counter()
     run = _Run(spec, instrument, loaded, market or MarketConfig(), bars)
-    complete = run.run(progress, stop)
-    if complete:
-        run.finish()
+    with _loaded_data_frozen():
+        complete = run.run(progress, stop)
+        if complete:
+            run.finish()
     done = run.done
     return BacktestResult(
         spec=spec, instrument=instrument, kind="bars", count=done, commission=commission,
@@ -285,3 +288,20 @@ def run_bars(spec: BacktestSpec, instrument: Instrument, loaded: Loaded, bars: l
         last_price=bars[done - 1].close if done else None,
         seconds=time.perf_counter() - began, complete=complete,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _loaded_data_frozen() -> Iterator[None]:
+    """The objects that exist before the run (the bars above all: just loaded, they are
+    what the cycle collector's next full collection would walk, one bar at a time, in the
+    middle of the run) are set aside from the collector for the run (``gc.freeze``) and given
+    back after it; the run's own cycles are still collected. Left alone when the caller has
+    frozen objects itself (ours would thaw theirs)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -188,16 +188,31 @@ class BarsView(Sequence[Bar]):
         return f"BarsView({self._length} bars)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class StrategyContext:
     """What a hook is told: the clock (UTC nanoseconds), the instrument traded, the signed
     position in contracts the strategy owns (not the trader's manual one), and the closed
-    1-minute bars so far, oldest first (for ``on_bar`` the last one is the bar just closed)."""
+    1-minute bars so far, oldest first (for ``on_bar`` the last one is the bar just closed).
+
+    A backtest builds one a bar, so it is built by hand: its slots set through their
+    descriptors, not the frozen dataclass's ``object.__setattr__`` route (half the cost)."""
 
     now_ns: int
     instrument: Instrument
     position: int
     bars: Sequence[Bar]
+
+    def __init__(self, now_ns: int, instrument: Instrument, position: int,
+                 bars: Sequence[Bar]) -> None:  # fmt: skip
+        _set_now(self, now_ns)
+        _set_instrument(self, instrument)
+        _set_position(self, position)
+        _set_bars(self, bars)
+
+
+_set_now, _set_instrument, _set_position, _set_bars = (
+    getattr(StrategyContext, name).__set__ for name in ("now_ns", "instrument", "position", "bars")
+)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class SmaCross(Strategy[SmaCrossParams]):
     def __init__(self, params: SmaCrossParams) -> None:
         super().__init__(params)
         self.target = 0
+        self._fast, self._slow, self._quantity = params.fast, params.slow, params.quantity
         self._closes: deque[int] = deque(maxlen=params.slow)  # the last ``slow`` closes
         self._sum_fast = self._sum_slow = 0
         self._seen = 0  # len(ctx.bars) at the last on_bar
@@ -64,20 +65,25 @@ class SmaCross(Strategy[SmaCrossParams]):
         return NO_INTENTS
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
-        fast, slow = self.params.fast, self.params.slow
+        fast, slow = self._fast, self._slow
         count = len(ctx.bars)
-        if count == self._seen + 1 and bar.start_ns > self._last_ns:
-            self._add(bar.close, fast)
+        start = bar.start_ns
+        if count == self._seen + 1 and start > self._last_ns:  # the next close in, one out
+            closes, close = self._closes, bar.close
+            held = len(closes)
+            self._sum_fast += close - closes[-fast] if held >= fast else close
+            self._sum_slow += close - closes[0] if held == slow else close
+            closes.append(close)
         else:
             self._recount(ctx.bars, fast, slow)
-        self._seen, self._last_ns = count, bar.start_ns
+        self._seen, self._last_ns = count, start
         if count < slow:
             return NO_INTENTS
         sum_fast, sum_slow = self._sum_fast, self._sum_slow
         order = sum_fast * slow - sum_slow * fast  # the sign of SMA(fast) - SMA(slow)
         if order == 0:
             return NO_INTENTS
-        target = self.params.quantity if order > 0 else -self.params.quantity
+        target = self._quantity if order > 0 else -self._quantity
         if target == self.target:
             return NO_INTENTS
         self.target = target
@@ -87,17 +93,6 @@ class SmaCross(Strategy[SmaCrossParams]):
             f"SMA({slow}) {price_text(ctx.instrument, Fraction(sum_slow, slow))}"
         )
         return (TargetPosition(target, reason),)
-
-    def _add(self, close: int, fast: int) -> None:
-        """The next bar's close into the running sums."""
-        closes = self._closes
-        if len(closes) >= fast:
-            self._sum_fast -= closes[-fast]
-        if len(closes) == closes.maxlen:
-            self._sum_slow -= closes[0]
-        closes.append(close)
-        self._sum_fast += close
-        self._sum_slow += close
 
     def _recount(self, bars: Sequence[Bar], fast: int, slow: int) -> None:
         """The sums from the bars themselves (the first bar, or bars that do not continue

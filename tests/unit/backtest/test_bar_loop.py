@@ -5,6 +5,7 @@ on the bars' path; stopping early; the data files it reads."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 from collections.abc import Sequence
 from decimal import Decimal
@@ -13,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests import real_data
-from tradeterm.backtest.data import DataError
+from tradeterm.backtest.data import DataError, detect, instrument_for, load_bars
 from tradeterm.backtest.run import core, run_backtest
 from tradeterm.backtest.spec import BacktestError, BacktestSpec, FillAt
 from tradeterm.domain import Bar, Side
+from tradeterm.sim.replay_csv import parse_ts
 from tradeterm.strategies import Entry, EntrySignal, Intents, Params, Strategy, StrategyContext
 
 DAY = "ESH0_1min_trades_2020-01-06_UTC.csv"
@@ -223,6 +225,23 @@ def test_a_stop_set_during_the_run_ends_it_with_a_partial_result(tmp_path: Path)
     assert result.last_price == result.bars[-1].close
 
 
+def test_a_run_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path) -> None:
+    """The bars are set aside from the collector for the run only, and what the caller froze
+    itself stays frozen (a run must not thaw it)."""
+    path = bar_file(tmp_path, [(100.0, 101.0, 99.0, 100.5), (100.5, 101.0, 100.0, 100.0)])
+    assert gc.get_freeze_count() == 0
+    run_backtest(BacktestSpec(path, "sma_cross"))
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    mine = ["frozen by the caller"]
+    gc.freeze()
+    try:
+        run_backtest(BacktestSpec(path, "sma_cross"))
+        assert not any(o is mine for o in gc.get_objects())  # still out of the collector's sight
+    finally:
+        gc.unfreeze()
+    assert any(o is mine for o in gc.get_objects())
+
+
 # ---- the data ----------------------------------------------------------------------------------
 
 
@@ -282,6 +301,30 @@ def test_a_bad_file_is_one_line_naming_what_is_wrong(tmp_path: Path, text: str, 
     with pytest.raises(DataError) as caught:
         run_backtest(BacktestSpec(path, "sma_cross"))
     assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_plain_csv_reads_every_time_and_price_as_the_replay_reader_does(tmp_path: Path) -> None:
+    """The loader works a day, a time of day and a price text out once and reuses it: the
+    repeats, and the stamps of other forms among them, read exactly as each alone."""
+    stamps = ["2020-01-06T00:00:00Z", "2020-01-06T00:01:00Z", "2020-01-07T00:00:00Z",
+              "2020-01-07T00:01:00.5Z", "2020-01-07T00:02:00+00:00", "2020-01-07T00:03:00Z",
+              "1578355440000000000", "2020-01-08T00:01:00Z"]  # fmt: skip
+    prices = [("3223.25", "3224", "3223", "3223.00"), ("3223.0", "3224.00", "3223", "3223.25")]
+    rows = [(ts, *prices[i % 2], str(i)) for i, ts in enumerate(stamps)]
+    path = tmp_path / "bars.csv"
+    path.write_text(
+        "ts_utc,open,high,low,close,volume\n" + "".join(",".join(r) + "\n" for r in rows)
+    )
+    source = detect(path, "ES")
+    bars = load_bars(source, instrument_for("ES", source))
+    assert [b.start_ns for b in bars] == [parse_ts(ts) for ts in stamps]
+    assert [(b.open, b.high, b.low, b.close, b.volume) for b in bars] == [
+        (*(int(Decimal(p) * 4) for p in r[1:5]), int(r[5])) for r in rows
+    ]
+    path.write_text(f"ts_utc,open,high,low,close,volume\n{','.join(rows[0])}\n"
+                    f"2020-13-06T00:00:00Z,{','.join(rows[0][1:])}\n")  # fmt: skip
+    with pytest.raises(DataError, match="line 3: invalid timestamp"):
+        load_bars(source, instrument_for("ES", source))
 
 
 def test_a_bad_parameter_is_a_backtest_error(tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,6 +56,19 @@ def test_bar_checks_its_prices() -> None:
     with pytest.raises(DomainError):
         Bar(0, 10, 10, 10, 10, -1)
     assert Bar(0, 10, 10, 10, 10, 0).range == 0
+
+
+def test_bar_built_by_hand_is_still_a_frozen_value() -> None:
+    bar = Bar(start_ns=60, open=10, high=12, low=9, close=11, volume=5)
+    assert bar == Bar(60, 10, 12, 9, 11, 5) and hash(bar) == hash(Bar(60, 10, 12, 9, 11, 5))
+    assert repr(bar) == "Bar(start_ns=60, open=10, high=12, low=9, close=11, volume=5)"
+    assert pickle.loads(pickle.dumps(bar)) == bar
+    assert dataclasses.replace(bar, close=12) == Bar(60, 10, 12, 9, 12, 5)
+    with pytest.raises(DomainError, match="inconsistent bar: Bar\\(start_ns=60"):
+        dataclasses.replace(bar, close=13)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        bar.close = 12  # type: ignore[misc]
+    assert not hasattr(bar, "__dict__")
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@ strict, and the package stays pure."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import grimp
 import pytest
 from pydantic import Field, ValidationError
@@ -53,6 +55,17 @@ def test_a_hooks_bars_do_not_change_when_later_bars_close() -> None:
         seen[2]
     assert [b.close for b in history.view()[-2:]] == [2, 3]
     assert not hasattr(seen, "append")
+
+
+def test_a_context_is_a_frozen_value() -> None:
+    view = BarHistory([bar(0)]).view()
+    ctx = StrategyContext(now_ns=60, instrument=ES, position=-1, bars=view)
+    assert (ctx.now_ns, ctx.instrument, ctx.position, ctx.bars) == (60, ES, -1, view)
+    assert ctx == StrategyContext(60, ES, -1, view) and "position=-1" in repr(ctx)
+    assert dataclasses.replace(ctx, position=2).position == 2 and ctx.position == -1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.position = 3  # type: ignore[misc]
+    assert not hasattr(ctx, "__dict__")
 
 
 def test_bars_come_in_time_order() -> None:
