@@ -13,6 +13,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,3 +214,96 @@ def test_a_relative_data_path_is_made_absolute_before_it_leaves_this_process(
         ["backtest", "--data", "bars.csv", "--strategy", "sma_cross"]
     )
     assert spec_of(args).data == tmp_path / "bars.csv"
+
+
+HEADER = "ts_utc,open,high,low,close,volume\n"
+TWO_MINUTES = "2025-01-08T23:00:00Z,5996.50,5997,5996,5996.5,10\n2025-01-08T23:01:00Z,5996.5,5997,5996,5997,4\n"  # fmt: skip
+EVENTS = "ts,type\n2025-01-08T23:00:00Z,quote,5996.50,10,5996.75,3\n2025-01-08T23:00:01Z,trade,5996.75,1,B\n"  # fmt: skip
+
+
+def _zip(path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("bars.csv", HEADER + TWO_MINUTES * 20)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "args", "said"),
+    [
+        ("highlow.csv", HEADER + TWO_MINUTES.replace(",5997,5996,5997,", ",5900,5896,5896.5,"),
+         [], "highlow.csv: line 3: high 5900.00 is below the open 5996.50"),
+        ("volume.csv", HEADER + TWO_MINUTES.replace(",4\n", ",-4\n"), [],
+         "volume.csv: line 3: negative volume -4"),
+        ("header.csv", HEADER, [], "header.csv: no bars in the file"),
+        ("empty.csv", "", [], "empty.csv: empty file"),
+        ("five.csv", HEADER + TWO_MINUTES.replace("23:01", "23:05")
+         + "2025-01-08T23:10:00Z,5996.50,5997,5996,5996.5,10\n", [],
+         "five.csv: 5-minute bars (the first two at 2025-01-08 23:00 UTC and 2025-01-08 23:05 "
+         "UTC): a backtest runs on 1-minute bars"),
+        ("half.csv", HEADER + TWO_MINUTES.replace("23:01:00", "23:01:30"), [],
+         "half.csv: line 3: 2025-01-08T23:01:30Z is not on a minute"),
+        ("bars.zip", _zip, [], "bars.zip: a zip archive, not a text bar file nor a DBN file"),
+        ("dir", None, [], "dir: a directory, not a data file"),
+        ("events.csv", EVENTS, ["--fill", "close"], "--fill close is for bar data"),
+        ("events.csv", EVENTS, ["--slippage-ticks", "3"], "--slippage-ticks is for bar data"),
+    ],
+    ids=["high-below-open", "negative-volume", "header-only", "zero-bytes", "five-minute",
+         "off-minute", "zip", "directory", "events-fill-close", "events-slippage"],
+)  # fmt: skip
+def test_a_file_a_backtest_cannot_run_is_one_line_naming_why(
+    tmp_path: Path, name: str, make: Any, args: list[str], said: str
+) -> None:
+    path = tmp_path / name
+    if make is None:
+        path.mkdir()
+    elif callable(make):
+        make(path)
+    else:
+        path.write_text(make)
+    proc = backtest(tmp_path, "--data", str(path), "--strategy", "sma_cross", *args)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert said in proc.stderr
+
+
+def test_a_csv_excel_wrote_with_a_byte_order_mark_runs_as_without(tmp_path: Path) -> None:
+    plain, bom = tmp_path / "plain.csv", tmp_path / "bom.csv"
+    plain.write_text(HEADER + TWO_MINUTES)
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    runs = [backtest(tmp_path, "--data", str(p), "--strategy", "sma_cross", "--format", "json")
+            for p in (plain, bom)]  # fmt: skip
+    assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
+    bars = [json.loads(r.stdout)["bars"] for r in runs]
+    assert bars == [2, 2]
+
+
+def test_a_range_without_bars_prints_the_report_and_says_so(tmp_path: Path) -> None:
+    """Exit status 0: a day without trading is an empty run, not an error (a script running
+    day after day meets holidays); stderr says it, stdout stays the report (JSON here)."""
+    path = tmp_path / "bars.csv"
+    path.write_text(HEADER + TWO_MINUTES)
+    proc = backtest(tmp_path, "--data", str(path), "--strategy", "sma_cross", "--format", "json",
+                    "--from", "2021-01-01", "--to", "2021-01-02")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["bars"] == 0
+    assert proc.stderr.strip() == ("tradeterm: no bars in bars.csv from 2021-01-01 00:00 UTC to "
+                                   "2021-01-02 00:00 UTC: the report is of an empty run")  # fmt: skip
+
+
+def test_an_event_run_from_after_its_data_runs_no_event_and_says_it_fills_on_the_book(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(EVENTS)
+    whole = backtest(tmp_path, "--data", str(path), "--strategy", "sma_cross")
+    assert whole.returncode == 0, whole.stderr
+    assert ": 3 events in" in whole.stdout and "\nfill on the book, " in whole.stdout
+    assert "next-open" not in whole.stdout
+    late = backtest(
+        tmp_path, "--data", str(path), "--strategy", "sma_cross", "--from", "2025-01-09"
+    )
+    assert late.returncode == 0, late.stderr
+    assert (
+        ": 0 events in" in late.stdout and "no events in events.csv from 2025-01-09" in late.stderr
+    )

@@ -24,12 +24,18 @@ calls them:
   ``risk_per_trade_pct`` of ``spec.equity`` over the stop distance, at most
   ``max_position``); one that does not cover a contract, and a stop entry (the paper track
   enters at market or at a limit only, as in CANARY), is not sent.
-* ``spec.start`` / ``spec.end``: events before the start build the book (and the bars) but
-  call no hook; the run ends at the first event past the end. A multi-instrument file is
-  filtered on ``spec.symbol`` (``data.detect``: a root such as ``ES`` picks the file's one ES
-  contract).
+* ``spec.start`` / ``spec.end``: events before the start build the book (an MBO or MBP
+  state needs them) but are not run: no hook, no fill, not counted, and a bar that begins
+  before the start is neither the strategy's history nor the result's (as in bar mode); the run ends at the
+  first event at or past the end. A multi-instrument file is filtered on ``spec.symbol``
+  (``data.detect``: a root such as ``ES`` picks the file's one ES contract).
 * ``count`` is the market events run through: level changes (a quote row or an MBP-1 record
   whose best price moved is two: the old level gone, the new one), trades and book resets.
+* Bar-only options are refused (:class:`BacktestError`), not ignored: ``fill=close`` (a bar's
+  close has no meaning where each order meets the book it reaches) and ``slippage_ticks``
+  (a market order here takes the recorded book's own levels, size by size: its slippage is
+  the book's; ticks on top would count it twice, and the fills would no longer be the paper
+  broker's, those SHADOW and CANARY give). ``latency_ms`` applies in both modes.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from typing import Any
 from tradeterm.backtest.bar_loop import Progress
 from tradeterm.backtest.data import detect, instrument_for
 from tradeterm.backtest.run import DEFAULT_COMMISSION, load_strategy
-from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec
+from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec, FillAt
 from tradeterm.config import MarketConfig
 from tradeterm.domain import (
     Bar,
@@ -120,8 +126,19 @@ def run_events(
 ) -> BacktestResult:
     """:func:`run_book` on ``events`` (ticks of ``instrument``) and a strategy already built
     (the benchmark times the run without the file's decoding)."""
+    refuse_bar_options(spec)
     run = _BookRun(spec, loaded.name, loaded.strategy, instrument)
     return run.run(events, progress, stop)
+
+
+def refuse_bar_options(spec: BacktestSpec) -> None:
+    """:class:`BacktestError` for an option that has no meaning on events (module notes)."""
+    if spec.fill is not FillAt.NEXT_OPEN:
+        raise BacktestError(f"--fill {spec.fill} is for bar data: on quotes, trades or a book "
+                            "an order fills against the book it reaches")  # fmt: skip
+    if spec.slippage_ticks:
+        raise BacktestError("--slippage-ticks is for bar data: on quotes, trades or a book a "
+                            "market order takes the book's own levels (--latency-ms applies)")  # fmt: skip
 
 
 class _BookRun:
@@ -143,6 +160,7 @@ class _BookRun:
         self.intents = 0
         self.now = 0
         self.live = False  # past the start: hooks are called
+        self.first = _ns(spec.start) or 0  # the first bar run starts at or after it
         cls = type(strategy)
         self.wants_trades = bool(cls.wants_trades)
         self.wants_quotes = bool(cls.wants_quotes)
@@ -169,12 +187,14 @@ class _BookRun:
         sides, aggressors = _SIDES, _AGGRESSORS
         end = end if end is not None else 1 << 126
         live = self.live
-        for event in events:
+        # seen: the events read, before the start too (the stop flag is looked at as often)
+        for seen, event in enumerate(events, 1):
             ts = event.ts_ns
-            if ts > end:
+            if ts >= end:  # --to: the end, not included, as bars
                 break
-            count += 1
-            if not count % _EVERY:
+            live = live or start is None or ts >= start
+            count += live
+            if not seen % _EVERY:
                 if stop is not None and stop.is_set():
                     complete = False
                     break
@@ -184,8 +204,8 @@ class _BookRun:
                 quote_ts = -1
                 self._show_quote()
             self.now = ts
-            if not live and (start is None or ts >= start):
-                live = self.live = True
+            if live and not self.live:
+                self.live = True
                 self._hook("on_start")
             if pending and ts >= pending[0].gate:
                 self._arrive(ts)
@@ -231,7 +251,10 @@ class _BookRun:
                 self._arrive(None)
             track.cancel_entries(self.now)
         forming = bars.forming
-        closed = [*self.closed, forming] if forming is not None else self.closed
+        if forming is not None and forming.start_ns >= self.first and self.live:
+            closed = [*self.closed, forming]
+        else:
+            closed = self.closed
         return BacktestResult(
             spec, self.instrument, "events", count,
             spec.commission if spec.commission is not None else DEFAULT_COMMISSION,
@@ -248,9 +271,9 @@ class _BookRun:
             if self.closed and self.closed[-1].start_ns == bar.start_ns:
                 self.closed[-1] = bar  # amended (a 5-second bar: never from trades alone)
                 continue
-            self.closed.append(bar)
-            self.history.append(bar)
-            if self.live:
+            if bar.start_ns >= self.first:  # one that began before the start is not run
+                self.closed.append(bar)
+                self.history.append(bar)
                 self._hook("on_bar", bar)
 
     def _show_quote(self) -> None:

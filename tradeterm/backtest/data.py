@@ -17,12 +17,14 @@ the replay readers of ``tradeterm.sim`` (DBN needs the ``dbn`` extra). Every pro
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import dataclasses
 import datetime as dt
 import gc
 import itertools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +52,9 @@ PLAIN_HEADER = ["ts_utc", "open", "high", "low", "close", "volume"]
 _BOOK_SCHEMAS = frozenset({"mbo", "mbp-1", "tbbo", "trades"})
 _REPLAY_ROWS = frozenset({"trade", "quote", "bar", "level", "clear"})
 _NS = 1_000_000_000
+_MINUTE = 60 * _NS
+_HEAD = 4096  # bytes read to tell a text file from a binary one
+TEXT = "utf-8-sig"  # UTF-8, with or without the byte order mark Excel writes
 
 
 class DataError(BacktestError):
@@ -73,12 +78,19 @@ class DataSource:
 def detect(path: Path, symbol: str) -> DataSource:
     """What ``path`` holds and which of its instruments ``symbol`` (a root or a contract)
     means; :class:`DataError` when it is no data a backtest can run on."""
+    if path.is_dir():
+        raise DataError(f"{path}: a directory, not a data file")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
-        if path.name.endswith((".dbn", ".dbn.zst")) or _is_dbn(path):
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD)
+        if path.name.endswith((".dbn", ".dbn.zst")) or _is_dbn(head):
             schema, symbols = read_metadata(path)
             return DataSource(path, _kind(path, schema), schema, True, _pick(path, symbols, symbol))
+        if not _is_text(head):
+            what = "a zip archive" if head.startswith(b"PK\x03\x04") else "binary"
+            raise DataError(f"{path.name}: {what}, not a text bar file nor a DBN file")
         return _detect_csv(path, symbol)
     except ReplayError as exc:
         raise DataError(str(exc)) from None
@@ -86,10 +98,20 @@ def detect(path: Path, symbol: str) -> DataSource:
         raise DataError(f"{path}: cannot be read: {exc}") from None
 
 
-def _is_dbn(path: Path) -> bool:
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    return head[:3] == b"DBN" or head == b"\x28\xb5\x2f\xfd"
+def _is_dbn(head: bytes) -> bool:
+    return head[:3] == b"DBN" or head[:4] == b"\x28\xb5\x2f\xfd"
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether a file's first bytes are UTF-8 text (a multi-byte character cut at the end of
+    ``head`` is text)."""
+    if b"\0" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _kind(path: Path, schema: str) -> str:
@@ -118,7 +140,7 @@ def _pick(path: Path, symbols: list[str], symbol: str) -> str | None:
 
 
 def _detect_csv(path: Path, symbol: str) -> DataSource:
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding=TEXT) as fh:
         rows = csv.reader(fh)
         header = next((r for r in rows if r and r[0].strip() and not r[0].startswith("#")), None)
         if header is None:
@@ -159,53 +181,111 @@ def instrument_for(symbol: str, source: DataSource | None = None) -> Instrument:
 def load_bars(source: DataSource, instrument: Instrument, start: dt.datetime | None = None,
               end: dt.datetime | None = None) -> list[Bar]:  # fmt: skip
     """The file's 1-minute bars in ticks of ``instrument``, those starting in ``[start,
-    end)``, in time order; :class:`DataError` for a bad file."""
+    end)``, in time order; :class:`DataError` for a bad file: one with no bars at all (a
+    header and nothing under it, as an empty file), a bar whose prices contradict each other
+    (the rule broken, in prices), a stamp off the minute (its line), bars on a coarser grid
+    (5-minute bars: the bar loop stamps each bar's end a minute after its start and walks its
+    path over that minute, and the strategies count bars as minutes). An empty range is no
+    error: the run has no bars, as asked."""
     if source.kind != BARS:
         raise DataError(f"{source.path.name} holds {source.schema} events, not bars")
+    name = source.path.name
     lo = _ns(start) if start is not None else None
     hi = _ns(end) if end is not None else None
     try:
         if source.schema == "ohlcv-1m" and not source.dbn and source.symbol is None:
-            bars = _plain(source.path, TickConverter(instrument.tick), lo, hi)
+            bars, outside = _plain(source.path, instrument, lo, hi)
         else:
-            bars = _replayed(source, instrument, lo, hi)
+            bars, outside = _replayed(source, instrument, lo, hi)
     except ReplayError as exc:
-        raise DataError(f"{source.path.name}: {exc}") from None
+        raise DataError(f"{name}: {exc}") from None
     except DomainError as exc:
-        raise DataError(f"{source.path.name}: {exc}") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{source.path.name}: cannot be read: {exc}") from None
+        raise DataError(f"{name}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name}: not text past byte {exc.start:,} (not a bar file)") from None
+    except (OSError, csv.Error) as exc:
+        raise DataError(f"{name}: cannot be read: {exc}") from None
+    if not bars and not outside:
+        raise DataError(f"{name}: no bars in the file")
     for before, after in itertools.pairwise(bars):
         if after.start_ns <= before.start_ns:
-            raise DataError(f"{source.path.name}: bars out of time order at "
-                            f"{_text(after.start_ns)}")  # fmt: skip
+            raise DataError(f"{name}: bars out of time order at {_text(after.start_ns)}")
+    _one_minute(name, bars)
     return bars
+
+
+def _one_minute(name: str, bars: list[Bar]) -> None:
+    """:class:`DataError` when ``bars`` (in time order, each on a minute) are, from three bars
+    on, all a whole number of N > 1 minutes apart (a minute without trades has no bar: gaps
+    are no fault, a 5-minute grid is)."""
+    if len(bars) < 3:
+        return
+    grid = 0
+    for before, after in itertools.pairwise(bars):
+        grid = math.gcd(grid, after.start_ns - before.start_ns)
+        if grid == _MINUTE:
+            return
+    raise DataError(f"{name}: {grid // _MINUTE}-minute bars (the first two at "
+                    f"{_text(bars[0].start_ns)} and {_text(bars[1].start_ns)}): a backtest "
+                    "runs on 1-minute bars")  # fmt: skip
+
+
+def _off_minute(where: str) -> DataError:
+    return DataError(f"{where} is not on a minute: a backtest runs on 1-minute bars")
 
 
 def bar_from_print(bar: BarPrint) -> Bar:
     return Bar(bar.ts_ns, bar.open, bar.high, bar.low, bar.close, bar.volume)
 
 
+def _broken(values: tuple[int, int, int, int, int], instrument: Instrument) -> str:
+    """The rule a bar's ``open, high, low, close, volume`` break, prices as prices."""
+    open_, high, low, close, volume = values
+    price = instrument.format_price
+    if high < low:
+        return f"high {price(high)} is below the low {price(low)}"
+    for name, value in (("open", open_), ("close", close)):
+        if value > high:
+            return f"high {price(high)} is below the {name} {price(value)}"
+        if value < low:
+            return f"low {price(low)} is above the {name} {price(value)}"
+    return f"negative volume {volume}" if volume < 0 else "inconsistent bar"
+
+
 def _replayed(source: DataSource, instrument: Instrument, lo: int | None,
-              hi: int | None) -> list[Bar]:  # fmt: skip
+              hi: int | None) -> tuple[list[Bar], int]:  # fmt: skip
+    """The bars in ``[lo, hi)`` and how many more the file holds outside."""
     read = read_dbn if source.dbn else read_csv
     events = read(source.path, symbol=source.symbol, tick_size=instrument.tick)
-    return [
-        bar_from_print(e)
-        for e in events
-        if isinstance(e, BarPrint)
-        and (lo is None or e.ts_ns >= lo)
-        and (hi is None or e.ts_ns < hi)
-    ]
+    bars: list[Bar] = []
+    outside = 0
+    for e in events:
+        if not isinstance(e, BarPrint):
+            continue
+        if (lo is not None and e.ts_ns < lo) or (hi is not None and e.ts_ns >= hi):
+            outside += 1
+            continue
+        if e.ts_ns % _MINUTE:
+            raise _off_minute(f"{source.path.name}: the bar at {_text(e.ts_ns, seconds=True)}")
+        try:
+            bars.append(bar_from_print(e))
+        except DomainError:
+            values = (e.open, e.high, e.low, e.close, e.volume)
+            raise DataError(f"{source.path.name}: the bar at {_text(e.ts_ns)}: "
+                            f"{_broken(values, instrument)}") from None  # fmt: skip
+    return bars, outside
 
 
-def _plain(path: Path, conv: TickConverter, lo: int | None, hi: int | None) -> list[Bar]:
-    """A ``ts_utc,open,high,low,close,volume`` file (see the module notes)."""
+def _plain(path: Path, instrument: Instrument, lo: int | None,
+           hi: int | None) -> tuple[list[Bar], int]:  # fmt: skip
+    """A ``ts_utc,open,high,low,close,volume`` file (see the module notes): the bars in ``[lo,
+    hi)`` and how many more the file holds outside."""
     bars: list[Bar] = []
     append = bars.append
-    stamps, prices = _Stamps(), _Prices(conv)
+    outside = 0
+    stamps, prices = _Stamps(), _Prices(TickConverter(instrument.tick))
     days, times, parse = stamps.days, stamps.times, stamps.parse
-    with path.open(encoding="utf-8") as fh, _collector_paused():
+    with path.open(encoding=TEXT) as fh, _collector_paused():
         lines = enumerate(fh, 1)
         for _, line in lines:
             if line.strip() and not line.startswith("#"):
@@ -217,19 +297,26 @@ def _plain(path: Path, conv: TickConverter, lo: int | None, hi: int | None) -> l
                     continue
                 raise DataError(f"{path.name}: line {number}: expected 6 fields, got {line!r}")
             try:
-                text = fields[0]  # a day and a time of day seen before, else parsed
+                text = fields[0]  # a day and a time of day seen before (on a minute), else parsed
                 day = days.get(text[:11])
                 if day is None or (into := times.get(text[11:])) is None:
                     ts = parse(text)
+                    if ts % _MINUTE:
+                        raise _off_minute(f"{path.name}: line {number}: {text.strip()}")
                 else:
                     ts = day + into
                 if (lo is not None and ts < lo) or (hi is not None and ts >= hi):
+                    outside += 1
                     continue
                 append(Bar(ts, prices[fields[1]], prices[fields[2]], prices[fields[3]],
                            prices[fields[4]], int(fields[5])))  # fmt: skip
-            except (ReplayError, DomainError, ValueError) as exc:
+            except DomainError:
+                o, h, lo_, c = (prices[f] for f in fields[1:5])
+                broken = _broken((o, h, lo_, c, int(fields[5])), instrument)
+                raise DataError(f"{path.name}: line {number}: {broken}") from None
+            except (ReplayError, ValueError) as exc:
                 raise DataError(f"{path.name}: line {number}: {exc}") from None
-    return bars
+    return bars, outside
 
 
 @contextlib.contextmanager
@@ -294,5 +381,6 @@ def _ns(when: dt.datetime) -> int:
     return int(when.timestamp()) * _NS + when.microsecond * 1000
 
 
-def _text(ts_ns: int) -> str:
-    return dt.datetime.fromtimestamp(ts_ns / _NS, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _text(ts_ns: int, *, seconds: bool = False) -> str:
+    when = dt.datetime.fromtimestamp(ts_ns // _NS, dt.UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")

@@ -56,7 +56,8 @@ def format_table(result: BacktestResult, stats: Stats) -> str:
     lines = [
         f"{what} on {inst.local_symbol}, {spec.data.name}: {result.count:,} {result.kind}"
         f" in {result.seconds:.2f} s",
-        f"fill at {spec.fill}, commission {_money(result.commission)} per contract per side"
+        (f"fill at {spec.fill}" if result.kind == "bars" else "fill on the book")
+        + f", commission {_money(result.commission)} per contract per side"
         + (f", slippage {spec.slippage_ticks} ticks" if spec.slippage_ticks else "")
         + (f", latency {spec.latency_ms} ms" if spec.latency_ms else ""),
     ]

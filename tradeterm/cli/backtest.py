@@ -14,7 +14,10 @@ market ``--latency-ms`` after it is sent. ``--commission``: per contract per sid
 2.25). The market's risk settings (``--config``) size entry signals.
 
 A run longer than a second shows a progress bar on stderr; Ctrl-C stops it and prints the
-report of the bars run so far, marked partial (exit status 130). ``--format json`` prints one
+report of the bars run so far, marked partial (exit status 130). A range with no bars (or
+events) prints the report of an empty run and says so on stderr, exit status 0: a script
+running day after day meets days without trading (a holiday), and they are no error; a file
+with no bars at all is refused (exit status 2), as an empty file is. ``--format json`` prints one
 object: ``bars`` (or ``events``), ``fills``, ``contracts``, ``gross_pnl``, ``commissions``,
 ``net_pnl`` (realised minus commissions plus the open position marked at the last price),
 ``seconds``, ``complete``.
@@ -142,9 +145,18 @@ def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         except EquityFileError as exc:
             problems.append(str(exc))
     write(result, stats, curve, journal, args.format, out)
+    if result.complete and not result.count:
+        print(f"tradeterm: no {result.kind} in {spec.data.name}{_between(spec)}: the report "
+              "is of an empty run", file=sys.stderr)  # fmt: skip
     if problems:
         raise UserError("; ".join(problems), EXIT_ERROR)
     return EXIT_OK if result.complete else EXIT_STOPPED
+
+
+def _between(spec: BacktestSpec) -> str:
+    """`` from T`` / `` to T`` as asked, or nothing."""
+    return "".join(f" {word} {when:%Y-%m-%d %H:%M %Z}" for word, when in
+                   (("from", spec.start), ("to", spec.end)) if when is not None)  # fmt: skip
 
 
 @contextlib.contextmanager

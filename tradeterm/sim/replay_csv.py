@@ -149,7 +149,7 @@ def read_csv(
 ) -> Iterator[MarketEvent]:
     """Events from a CSV file (the tradeterm format or a recognised derived format)."""
     path = Path(path)
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         rows: Iterator[tuple[int, list[str]]] = ((reader.line_num, row) for row in reader)
         header: list[str] | None = None

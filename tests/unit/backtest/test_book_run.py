@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from threading import Event
+from typing import Any
 
+import pytest
+
+from tests.real_data import DERIVED
 from tradeterm.backtest.book_run import run_book
 from tradeterm.backtest.run import run_backtest
-from tradeterm.backtest.spec import BacktestSpec
+from tradeterm.backtest.spec import BacktestError, BacktestSpec, FillAt
+from tradeterm.backtest.stats import statistics
+from tradeterm.backtest.summary import format_table
 from tradeterm.domain import Side
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC
@@ -16,6 +23,7 @@ MS = 1_000_000
 PX_5000 = 20000
 FLIPS = "tests.support.book_strategies:FlipsEvery"  # +1, -1... every `trades` trades
 BIDS = "tests.support.strategies:BidsBelow"  # a limit bracket `ticks` under the first trade
+MBP1 = "ESU4_mbp-1_2024-07-01T2358Z_2024-07-02T0002Z.csv"
 
 Fills = list[tuple[Side, int, int]]
 
@@ -108,3 +116,80 @@ def test_run_backtest_runs_an_event_file_in_event_mode(tmp_path: Path) -> None:
     result = run_backtest(BacktestSpec(path, FLIPS, (("trades", "1"),)))
     assert result.kind == "events" and result.count == 9  # level changes and trades
     assert [(f.side, f.quantity, f.price) for f in result.fills] == [(Side.BUY, 1, PX_5000 + 1)]
+
+
+def at(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp((T0 + ms * MS) / 1e9, dt.UTC)
+
+
+# Two trades in the first minute, then a trade and a quote two minutes later.
+SPLIT = (
+    (0, "quote,5000.00,10,5000.25,3"),
+    (1, "trade,5000.25,1,B"),
+    (2, "trade,5000.25,1,B"),
+    (120_000, "trade,5000.25,1,B"),
+    (120_001, "quote,5000.00,10,5000.50,3"),
+)
+
+
+def test_events_before_from_build_the_book_but_are_not_run(tmp_path: Path) -> None:
+    """From the third trade on: the strategy's first trade is that one (a buy at the ask the
+    quote before the start showed), the events before are not counted, nor their bar."""
+    path = data(tmp_path, *SPLIT)
+    spec = BacktestSpec(path, FLIPS, (("trades", "1"),), start=at(100_000))
+    result = run_book(spec)
+    assert [(f.side, f.quantity, f.price) for f in result.fills] == [(Side.BUY, 1, PX_5000 + 1)]
+    assert result.count == 3  # the trade and the quote's two level changes (the ask moved)
+    assert [b.start_ns for b in result.bars] == [T0 - T0 % 60_000_000_000 + 120_000_000_000]
+
+
+def test_from_and_to_split_the_events_in_two(tmp_path: Path) -> None:
+    """--to is the end, not included, and --from the start, included: split at any event's
+    time, the two runs count every event once."""
+    path = data(tmp_path, *SPLIT)
+    whole = run_book(BacktestSpec(path, FLIPS)).count
+    for ms, _ in SPLIT:
+        before = run_book(BacktestSpec(path, FLIPS, end=at(ms))).count
+        after = run_book(BacktestSpec(path, FLIPS, start=at(ms))).count
+        assert (before, after) != (0, 0) and before + after == whole
+
+
+def test_from_after_the_data_runs_no_event(tmp_path: Path) -> None:
+    path = data(tmp_path, *SPLIT)
+    result = run_book(BacktestSpec(path, FLIPS, (("trades", "1"),), start=at(10**9)))
+    assert (result.count, result.fills, result.bars) == (0, [], [])
+
+
+def test_from_on_the_recorded_mbp1_file_counts_only_its_events() -> None:
+    path = DERIVED / MBP1
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    whole = run_backtest(BacktestSpec(path, FLIPS)).count
+    late = run_backtest(BacktestSpec(path, FLIPS, start=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)))
+    assert whole > 0 and late.count == 0 and late.fills == []
+    middle = dt.datetime(2024, 7, 2, 0, 0, tzinfo=dt.UTC)
+    before = run_backtest(BacktestSpec(path, FLIPS, end=middle)).count
+    after = run_backtest(BacktestSpec(path, FLIPS, start=middle)).count
+    assert 0 < before < whole and before + after == whole
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        ({"fill": FillAt.CLOSE}, "--fill close is for bar data"),
+        ({"slippage_ticks": 3}, "--slippage-ticks is for bar data"),
+    ],
+    ids=["fill-close", "slippage"],
+)
+def test_a_bar_only_option_is_refused_on_events(
+    tmp_path: Path, option: dict[str, Any], words: str
+) -> None:
+    path = data(tmp_path, *LATE)
+    with pytest.raises(BacktestError, match=words):
+        run_backtest(BacktestSpec(path, FLIPS, **option))
+
+
+def test_the_report_of_an_event_run_does_not_say_next_open(tmp_path: Path) -> None:
+    result = run_book(BacktestSpec(data(tmp_path, *LATE), FLIPS))
+    header = format_table(result, statistics(result)).splitlines()[1]
+    assert header.startswith("fill on the book,") and "next-open" not in header
