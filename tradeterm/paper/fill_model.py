@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tradeterm.domain import (
     BookSide,
@@ -70,8 +71,7 @@ class PaperRejected(ValueError):
     """The model cannot accept an order or a change; the message is worded for the user."""
 
 
-@dataclass(frozen=True, slots=True)
-class PaperFill:
+class PaperFill(NamedTuple):
     """One fill of our order ``key``. ``aggressive``: it took liquidity (else it rested);
     ``remaining``: the order's open quantity after this fill."""
 
@@ -84,8 +84,7 @@ class PaperFill:
     aggressive: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PaperStatus:
+class PaperStatus(NamedTuple):
     """Order ``key`` is now ``status`` (SUBMITTED, FILLED, CANCELLED or REJECTED)."""
 
     key: int
@@ -97,8 +96,7 @@ class PaperStatus:
 Outcome = PaperFill | PaperStatus
 
 
-@dataclass(frozen=True, slots=True)
-class WorkingOrder:
+class WorkingOrder(NamedTuple):
     """A working order as the model holds it. ``price`` is the working limit (a market
     order's protection price), None for a stop not triggered yet; ``queue_ahead`` is the
     displayed size estimated ahead of it at ``price``."""

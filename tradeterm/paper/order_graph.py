@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.paper.fill_model import FillModel, Outcome, PaperFill, PaperRejected, PaperStatus
@@ -34,8 +35,7 @@ OCA_CANCELLED = "OCA group"
 PARENT_CANCELLED = "parent cancelled"
 
 
-@dataclass(frozen=True, slots=True)
-class PaperResized:
+class PaperResized(NamedTuple):
     """Order ``key`` now has ``quantity`` in all: an OCA sibling's partial fill reduced it."""
 
     key: int

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tradeterm.broker.port import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import OrderType, Side
@@ -31,8 +32,7 @@ ENTRY, EXIT = "entry", "exit"
 bracket's stop or target."""
 
 
-@dataclass(frozen=True, slots=True)
-class TrackFill:
+class TrackFill(NamedTuple):
     """A paper fill of intent ``intent_id``'s ``leg``; ``price`` in ticks."""
 
     intent_id: str
