@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import NamedTuple
 
 from tradeterm.domain import (
@@ -130,6 +131,9 @@ class _Order:
     @property
     def open(self) -> int:
         return self.quantity - self.filled
+
+
+_SEQ = attrgetter("seq")  # time priority
 
 
 def _bid(side: Side) -> bool:
@@ -293,11 +297,11 @@ class FillModel:
         out: list[Outcome] = []
         if not self._orders:
             return out
-        aggressor = trade.aggressor or self._infer_aggressor(trade.price)
         for side in (Side.BUY, Side.SELL):
-            self._trade_fills(side, trade, aggressor, out)
-        for o in sorted(self._orders.values(), key=lambda o: o.seq):
-            if o.price is None and not o.dormant and self._stop_hit(o, trade.price):
+            self._trade_fills(side, trade, out)
+        waiting = [o for o in self._orders.values() if o.price is None and not o.dormant]
+        for o in sorted(waiting, key=_SEQ) if len(waiting) > 1 else waiting:
+            if self._stop_hit(o, trade.price):
                 self._go_live(o, trade.ts_ns, out)
         return out
 
@@ -337,10 +341,12 @@ class FillModel:
         taken, orders, credit = self._taken[side], self._orders, self._credit
         if not (taken or orders or credit):
             return
+        resting = Side.BUY if side is BookSide.BID else Side.SELL
         watched = set(taken)
-        watched.update(o.price for o in orders.values() if o.price is not None)
+        watched.update(
+            o.price for o in orders.values() if o.side is resting and o.price is not None
+        )
         if credit:  # it ends when the level grows
-            resting = Side.BUY if side is BookSide.BID else Side.SELL
             watched.update(p for s, p in credit if s is resting)
         for price in watched:
             cut = old.get(price, 0) - new.get(price, 0)
@@ -391,8 +397,17 @@ class FillModel:
         out: list[Outcome] = []
         if not self._orders:
             return out
-        for o in sorted(self._orders.values(), key=lambda o: o.seq):
-            if o.price is not None and o.key in self._orders:
+        bids, asks = self.bids, self.asks
+        best_ask = min(asks) if asks else None
+        best_bid = max(bids) if bids else None
+        reaching = [  # the orders whose price reaches the best opposite level: no other can take
+            o for o in self._orders.values()
+            if o.price is not None
+            and (best_ask is not None and o.price >= best_ask if o.side is Side.BUY
+                 else best_bid is not None and o.price <= best_bid)
+        ]  # fmt: skip
+        for o in sorted(reaching, key=_SEQ) if len(reaching) > 1 else reaching:
+            if o.key in self._orders:
                 self._take(o, ts_ns, out, at_own_price=True)
         return out
 
@@ -463,26 +478,29 @@ class FillModel:
                 taken[p] = taken.get(p, 0) + qty
                 self._fill(o, price if own else p, qty, ts_ns, True, out)
 
-    def _trade_fills(self, side: Side, trade: Trade, aggressor: Side | None,
-                     out: list[Outcome]) -> None:  # fmt: skip
+    def _trade_fills(self, side: Side, trade: Trade, out: list[Outcome]) -> None:
         """Fills of our resting ``side`` orders by a market trade."""
         buy = _bid(side)
-        resting = sorted(
-            (o for o in self._orders.values() if o.side is side and o.price is not None),
-            key=lambda o: o.seq,
-        )
-        through = trade.size  # a trade through our price: its size, best price first
-        for o in sorted(resting, key=lambda o: -(o.price or 0) if buy else (o.price or 0)):
-            assert o.price is not None
-            if through and (trade.price < o.price if buy else trade.price > o.price):
-                qty = min(o.open, through)
-                through -= qty
-                self._fill(o, o.price, qty, trade.ts_ns, False, out)
-        if aggressor is side:  # it traded against the other side: not our queue
+        resting = [o for o in self._orders.values() if o.side is side and o.price is not None]
+        if not resting:
             return
-        at_price = [o for o in resting if o.price == trade.price and o.key in self._orders]
+        resting.sort(key=_SEQ)
+        price = trade.price
+        crossed = [o for o in resting
+                   if o.price is not None and (price < o.price if buy else price > o.price)]  # fmt: skip
+        through = trade.size  # a trade through our price: its size, best price first
+        for o in sorted(crossed, key=lambda o: -(o.price or 0) if buy else (o.price or 0)):
+            assert o.price is not None
+            if not through:
+                break
+            qty = min(o.open, through)
+            through -= qty
+            self._fill(o, o.price, qty, trade.ts_ns, False, out)
+        at_price = [o for o in resting if o.price == price and o.key in self._orders]
         if not at_price:
             return
+        if (trade.aggressor or self._infer_aggressor(price)) is side:
+            return  # it traded against the other side: not our queue
         volume = trade.size  # a trade at our price: the credit, the queue ahead, then us
         credit = self._credit.pop((side, trade.price), 0)
         if credit > volume:
