@@ -50,6 +50,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import NamedTuple
 
 from tradeterm.domain import (
     BookSide,
@@ -70,8 +72,7 @@ class PaperRejected(ValueError):
     """The model cannot accept an order or a change; the message is worded for the user."""
 
 
-@dataclass(frozen=True, slots=True)
-class PaperFill:
+class PaperFill(NamedTuple):
     """One fill of our order ``key``. ``aggressive``: it took liquidity (else it rested);
     ``remaining``: the order's open quantity after this fill."""
 
@@ -84,8 +85,7 @@ class PaperFill:
     aggressive: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PaperStatus:
+class PaperStatus(NamedTuple):
     """Order ``key`` is now ``status`` (SUBMITTED, FILLED, CANCELLED or REJECTED)."""
 
     key: int
@@ -97,8 +97,7 @@ class PaperStatus:
 Outcome = PaperFill | PaperStatus
 
 
-@dataclass(frozen=True, slots=True)
-class WorkingOrder:
+class WorkingOrder(NamedTuple):
     """A working order as the model holds it. ``price`` is the working limit (a market
     order's protection price), None for a stop not triggered yet; ``queue_ahead`` is the
     displayed size estimated ahead of it at ``price``."""
@@ -132,6 +131,9 @@ class _Order:
     @property
     def open(self) -> int:
         return self.quantity - self.filled
+
+
+_SEQ = attrgetter("seq")  # time priority
 
 
 def _bid(side: Side) -> bool:
@@ -195,11 +197,15 @@ class FillModel:
                 key, side, quantity, order_type, limit, stop, 0, dormant=True
             )
             return []
-        if order_type is OrderType.MARKET and self._protection(side) is None:
+        protection = self._protection(side) if order_type is OrderType.MARKET else None
+        if order_type is OrderType.MARKET and protection is None:
             return [PaperStatus(key, OrderStatus.REJECTED, ts_ns, "no price to fill against")]
-        self._orders[key] = _Order(key, side, quantity, order_type, limit, stop, 0)
+        self._seq += 1
+        o = self._orders[key] = _Order(key, side, quantity, order_type, limit, stop, self._seq)
         out: list[Outcome] = [PaperStatus(key, OrderStatus.SUBMITTED, ts_ns)]
-        return out + self.activate(key, ts_ns=ts_ns)
+        if stop is None or self._stop_hit(o, self.last):
+            self._go_live(o, ts_ns, out, protection)
+        return out
 
     def activate(self, key: int, *, ts_ns: int) -> list[Outcome]:
         """A dormant order ``key`` enters the market now: it takes what it can and rests, or
@@ -270,16 +276,15 @@ class FillModel:
     def on_level(self, side: BookSide, price: int, size: int, ts_ns: int) -> list[Outcome]:
         """``on_depth_delta`` without the event (the backtester's hot path). Our orders always
         hold all they can reach, so only a level grown within an order's reach is looked at."""
-        grew = size > (self.bids if side is BookSide.BID else self.asks).get(price, 0)
-        self._set_level(side, price, size)
-        taker = Side.SELL if side is BookSide.BID else Side.BUY
-        if grew and any(
-            o.side is taker and o.price is not None
-            and (o.price <= price if taker is Side.SELL else o.price >= price)
-            for o in self._orders.values()
-        ):  # fmt: skip
-            return self._after_book(ts_ns)
-        return []
+        if not self._set_level(side, price, size) or not self._orders:
+            return []
+        if side is BookSide.BID:
+            reached = any(o.side is Side.SELL and o.price is not None and o.price <= price
+                          for o in self._orders.values())  # fmt: skip
+        else:
+            reached = any(o.side is Side.BUY and o.price is not None and o.price >= price
+                          for o in self._orders.values())  # fmt: skip
+        return self._after_book(ts_ns) if reached else []
 
     def on_depth_reset(self, reset: DepthReset) -> list[Outcome]:
         self._replace(BookSide.BID, {})
@@ -292,11 +297,11 @@ class FillModel:
         out: list[Outcome] = []
         if not self._orders:
             return out
-        aggressor = trade.aggressor or self._infer_aggressor(trade.price)
         for side in (Side.BUY, Side.SELL):
-            self._trade_fills(side, trade, aggressor, out)
-        for o in sorted(self._orders.values(), key=lambda o: o.seq):
-            if o.price is None and not o.dormant and self._stop_hit(o, trade.price):
+            self._trade_fills(side, trade, out)
+        waiting = [o for o in self._orders.values() if o.price is None and not o.dormant]
+        for o in sorted(waiting, key=_SEQ) if len(waiting) > 1 else waiting:
+            if self._stop_hit(o, trade.price):
                 self._go_live(o, trade.ts_ns, out)
         return out
 
@@ -309,10 +314,8 @@ class FillModel:
         """Displayed size at ``price`` on the book side where ``side`` rests."""
         return (self.bids if _bid(side) else self.asks).get(price, 0)
 
-    def _available(self, side: BookSide, price: int) -> int:
-        return max(0, self._levels(side).get(price, 0) - self._taken[side].get(price, 0))
-
-    def _set_level(self, side: BookSide, price: int, size: int) -> None:
+    def _set_level(self, side: BookSide, price: int, size: int) -> bool:
+        """Set one level; whether it grew."""
         levels = self.bids if side is BookSide.BID else self.asks
         old = levels.get(price, 0)
         if size > 0:
@@ -320,23 +323,33 @@ class FillModel:
         else:
             levels.pop(price, None)
         if size < old:
-            self._shrunk(side, price, old - size, size)
-        elif size > old:
+            if self._orders or price in self._taken[side]:
+                self._shrunk(side, price, old - size, size)
+            return False
+        if size > old:
             self._grew(side, price)
+            return True
+        return False
 
     def _replace(self, side: BookSide, new: dict[int, int]) -> None:
-        old = self._levels(side)
-        resting = Side.BUY if side is BookSide.BID else Side.SELL
-        watched = set(self._taken[side]) | {
-            o.price for o in self._orders.values() if o.price is not None
-        }
-        watched |= {p for s, p in self._credit if s is resting}  # ends when the level grows
-        changed = [(p, old.get(p, 0) - new.get(p, 0)) for p in watched]
+        """The side's levels become ``new``; only the prices a change can matter at (ours
+        taken, our orders', a credit's) are compared, each on its own."""
         if side is BookSide.BID:
-            self.bids = new
+            old, self.bids = self.bids, new
         else:
-            self.asks = new
-        for price, cut in changed:
+            old, self.asks = self.asks, new
+        taken, orders, credit = self._taken[side], self._orders, self._credit
+        if not (taken or orders or credit):
+            return
+        resting = Side.BUY if side is BookSide.BID else Side.SELL
+        watched = set(taken)
+        watched.update(
+            o.price for o in orders.values() if o.side is resting and o.price is not None
+        )
+        if credit:  # it ends when the level grows
+            watched.update(p for s, p in credit if s is resting)
+        for price in watched:
+            cut = old.get(price, 0) - new.get(price, 0)
             if cut > 0:
                 self._shrunk(side, price, cut, new.get(price, 0))
             elif cut < 0:
@@ -384,8 +397,17 @@ class FillModel:
         out: list[Outcome] = []
         if not self._orders:
             return out
-        for o in sorted(self._orders.values(), key=lambda o: o.seq):
-            if o.price is not None and o.key in self._orders:
+        bids, asks = self.bids, self.asks
+        best_ask = min(asks) if asks else None
+        best_bid = max(bids) if bids else None
+        reaching = [  # the orders whose price reaches the best opposite level: no other can take
+            o for o in self._orders.values()
+            if o.price is not None
+            and (best_ask is not None and o.price >= best_ask if o.side is Side.BUY
+                 else best_bid is not None and o.price <= best_bid)
+        ]  # fmt: skip
+        for o in sorted(reaching, key=_SEQ) if len(reaching) > 1 else reaching:
+            if o.key in self._orders:
                 self._take(o, ts_ns, out, at_own_price=True)
         return out
 
@@ -400,14 +422,18 @@ class FillModel:
     # ---- internals: our orders -----------------------------------------------------------
 
     def _protection(self, side: Side) -> int | None:
-        ref = self.best_ask if _bid(side) else self.best_bid
+        """A market order's price: the best opposite price, else the last trade, else our own
+        side's best, plus (a buy) or minus (a sell) the protection."""
+        bids, asks = self.bids, self.asks
+        if side is Side.BUY:
+            ref = min(asks) if asks else self.last
+            if ref is None:
+                ref = max(bids) if bids else None
+            return None if ref is None else ref + self.protection_ticks
+        ref = max(bids) if bids else self.last
         if ref is None:
-            ref = self.last
-        if ref is None:
-            ref = self.best_bid if _bid(side) else self.best_ask
-        if ref is None:
-            return None
-        return ref + self.protection_ticks if _bid(side) else ref - self.protection_ticks
+            ref = min(asks) if asks else None
+        return None if ref is None else ref - self.protection_ticks
 
     @staticmethod
     def _stop_hit(o: _Order, price: int | None) -> bool:
@@ -415,9 +441,13 @@ class FillModel:
             return False
         return price >= o.stop if _bid(o.side) else price <= o.stop
 
-    def _go_live(self, o: _Order, ts_ns: int, out: list[Outcome]) -> None:
-        """``o`` arrives (or re-arrives) at its price: it takes what it can, then rests."""
-        price = o.limit if o.limit is not None else self._protection(o.side)
+    def _go_live(self, o: _Order, ts_ns: int, out: list[Outcome],
+                 protection: int | None = None) -> None:  # fmt: skip
+        """``o`` arrives (or re-arrives) at its price: it takes what it can, then rests.
+        ``protection``: ``_protection(o.side)`` when the caller has just looked it up."""
+        price = o.limit
+        if price is None:
+            price = protection if protection is not None else self._protection(o.side)
         if price is None:  # a triggered stop with no price at all: only after a reset
             del self._orders[o.key]
             out.append(PaperStatus(o.key, OrderStatus.REJECTED, ts_ns, "no price to fill"))
@@ -432,43 +462,45 @@ class FillModel:
         resting limit reached by the book (``at_own_price``) trades at its own limit."""
         price = o.price
         assert price is not None
-        buy = _bid(o.side)
-        opp = BookSide.ASK if buy else BookSide.BID
-        levels = self._levels(opp)
-        reachable = sorted(
-            [p for p in levels if p <= price] if buy else [p for p in levels if p >= price],
-            reverse=not buy,
-        )
-        taken = self._taken[opp]
+        if o.side is Side.BUY:
+            levels, taken = self.asks, self._taken[BookSide.ASK]
+            reachable = sorted([p for p in levels if p <= price])
+        else:
+            levels, taken = self.bids, self._taken[BookSide.BID]
+            reachable = sorted([p for p in levels if p >= price], reverse=True)
+        own = at_own_price and o.limit is not None
         for p in reachable:
-            if not o.open:
+            left = o.quantity - o.filled
+            if not left:
                 break
-            qty = min(o.open, self._available(opp, p))
-            if qty:
+            qty = min(left, levels[p] - taken.get(p, 0))
+            if qty > 0:
                 taken[p] = taken.get(p, 0) + qty
-                own = at_own_price and o.limit is not None
                 self._fill(o, price if own else p, qty, ts_ns, True, out)
 
-    def _trade_fills(self, side: Side, trade: Trade, aggressor: Side | None,
-                     out: list[Outcome]) -> None:  # fmt: skip
+    def _trade_fills(self, side: Side, trade: Trade, out: list[Outcome]) -> None:
         """Fills of our resting ``side`` orders by a market trade."""
         buy = _bid(side)
-        resting = sorted(
-            (o for o in self._orders.values() if o.side is side and o.price is not None),
-            key=lambda o: o.seq,
-        )
-        through = trade.size  # a trade through our price: its size, best price first
-        for o in sorted(resting, key=lambda o: -(o.price or 0) if buy else (o.price or 0)):
-            assert o.price is not None
-            if through and (trade.price < o.price if buy else trade.price > o.price):
-                qty = min(o.open, through)
-                through -= qty
-                self._fill(o, o.price, qty, trade.ts_ns, False, out)
-        if aggressor is side:  # it traded against the other side: not our queue
+        resting = [o for o in self._orders.values() if o.side is side and o.price is not None]
+        if not resting:
             return
-        at_price = [o for o in resting if o.price == trade.price and o.key in self._orders]
+        resting.sort(key=_SEQ)
+        price = trade.price
+        crossed = [o for o in resting
+                   if o.price is not None and (price < o.price if buy else price > o.price)]  # fmt: skip
+        through = trade.size  # a trade through our price: its size, best price first
+        for o in sorted(crossed, key=lambda o: -(o.price or 0) if buy else (o.price or 0)):
+            assert o.price is not None
+            if not through:
+                break
+            qty = min(o.open, through)
+            through -= qty
+            self._fill(o, o.price, qty, trade.ts_ns, False, out)
+        at_price = [o for o in resting if o.price == price and o.key in self._orders]
         if not at_price:
             return
+        if (trade.aggressor or self._infer_aggressor(price)) is side:
+            return  # it traded against the other side: not our queue
         volume = trade.size  # a trade at our price: the credit, the queue ahead, then us
         credit = self._credit.pop((side, trade.price), 0)
         if credit > volume:
@@ -490,7 +522,8 @@ class FillModel:
     def _fill(self, o: _Order, price: int, qty: int, ts_ns: int, aggressive: bool,
               out: list[Outcome]) -> None:  # fmt: skip
         o.filled += qty
-        out.append(PaperFill(o.key, o.side, price, qty, ts_ns, o.open, aggressive))
-        if not o.open:
+        left = o.quantity - o.filled
+        out.append(PaperFill(o.key, o.side, price, qty, ts_ns, left, aggressive))
+        if not left:
             del self._orders[o.key]
             out.append(PaperStatus(o.key, OrderStatus.FILLED, ts_ns))

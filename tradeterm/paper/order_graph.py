@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.paper.fill_model import FillModel, Outcome, PaperFill, PaperRejected, PaperStatus
@@ -34,8 +35,7 @@ OCA_CANCELLED = "OCA group"
 PARENT_CANCELLED = "parent cancelled"
 
 
-@dataclass(frozen=True, slots=True)
-class PaperResized:
+class PaperResized(NamedTuple):
     """Order ``key`` now has ``quantity`` in all: an OCA sibling's partial fill reduced it."""
 
     key: int
@@ -97,20 +97,24 @@ class OrderGraph:
     def follow(self, outcomes: Iterable[Outcome]) -> list[Linked]:
         """``outcomes`` of the fill model, each followed by what it causes to linked orders."""
         out: list[Linked] = []
+        links = self._links
         for outcome in outcomes:
             out.append(outcome)
-            link = self._links.get(outcome.key)
+            link = links.get(outcome.key)
             if link is None:
                 continue
             if isinstance(outcome, PaperFill):
                 if outcome.remaining:
                     out += self._rebalance(outcome.key, outcome.quantity, outcome.ts_ns)
+            elif outcome.status is OrderStatus.SUBMITTED:
+                continue
             elif outcome.status is OrderStatus.FILLED:
                 link.filled = True
-                out += self._cancel_all(self._siblings(outcome.key), outcome.ts_ns, OCA_CANCELLED)
+                if siblings := self._siblings(outcome.key):
+                    out += self._cancel_all(siblings, outcome.ts_ns, OCA_CANCELLED)
                 for child in link.children:
                     out += self._activate(child, outcome.ts_ns)
-            elif outcome.status.is_terminal:
+            elif link.children and outcome.status.is_terminal:
                 out += self._cancel_all(link.children, outcome.ts_ns, PARENT_CANCELLED)
         return out
 
@@ -148,6 +152,8 @@ class OrderGraph:
     def _siblings(self, key: int) -> list[int]:
         """The other members of ``key``'s OCA groups: its ``oca`` name, its parent's children."""
         link = self._links[key]
+        if not link.oca and link.parent is None:
+            return []  # in no group
         named = [k for k, o in self._links.items() if o.oca == link.oca] if link.oca else []
         brothers = self._links[link.parent].children if link.parent is not None else []
         return [k for k in dict.fromkeys(named + brothers) if k != key]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tradeterm.broker.port import BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import OrderType, Side
@@ -31,8 +32,7 @@ ENTRY, EXIT = "entry", "exit"
 bracket's stop or target."""
 
 
-@dataclass(frozen=True, slots=True)
-class TrackFill:
+class TrackFill(NamedTuple):
     """A paper fill of intent ``intent_id``'s ``leg``; ``price`` in ticks."""
 
     intent_id: str
@@ -156,14 +156,16 @@ class PaperTrack:
 
     def _apply(self, outcomes: list[Linked]) -> list[TrackFill]:
         fills: list[TrackFill] = []
+        legs = self._legs
         for outcome in outcomes:
-            leg = self._legs.get(outcome.key)
+            leg = legs.get(outcome.key)
             if leg is None:
                 continue
             if isinstance(outcome, PaperFill):
-                self.position += outcome.side.sign * outcome.quantity
-                fills.append(TrackFill(leg.intent_id, leg.leg, outcome.side, outcome.quantity,
-                                       outcome.price, outcome.ts_ns))  # fmt: skip
+                side, quantity = outcome.side, outcome.quantity
+                self.position += quantity if side is Side.BUY else -quantity
+                fills.append(TrackFill(leg.intent_id, leg.leg, side, quantity, outcome.price,
+                                       outcome.ts_ns))  # fmt: skip
             elif isinstance(outcome, PaperStatus) and outcome.status.is_terminal:
-                del self._legs[outcome.key]
+                del legs[outcome.key]
         return fills

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from pydantic import Field, model_validator
 
-from tradeterm.domain import Bar
+from tradeterm.domain import Bar, Instrument
 from tradeterm.strategies.api import (
     NO_INTENTS,
     Intents,
@@ -31,6 +31,26 @@ from tradeterm.strategies.api import (
     TargetPosition,
 )
 from tradeterm.strategies.indicators import price_text
+
+
+def average_text(instrument: Instrument, total: int, count: int) -> str:
+    """``price_text(instrument, Fraction(total, count))`` (the average of ``count`` prices
+    summing to ``total`` ticks), the same text in integer arithmetic: the value in units of the
+    text's last place, rounded half to even once. ``price_text`` divides in ``Decimal``s (28
+    digits) and then rounds, so the two agree while that division is exact enough to keep a tie
+    a tie (a denominator below 10^8, a value below 10^20 of those units) and the value prints
+    without an exponent (at least 1, not negative); otherwise it is ``price_text`` itself."""
+    places = instrument.price_decimals + 2
+    tick, over = instrument.tick.as_integer_ratio()
+    denominator = count * over
+    whole, rest = divmod(total * tick * 10**places, denominator)
+    if 2 * rest > denominator or (2 * rest == denominator and whole % 2):
+        whole += 1
+    unit = 10**places
+    if total < 0 or denominator >= 10**8 or not unit <= whole < 10**20:
+        return price_text(instrument, Fraction(total, count))
+    integer, decimals = divmod(whole, unit)
+    return f"{integer}.{decimals:0{places}d}"
 
 
 class SmaCrossParams(Params):
@@ -88,9 +108,10 @@ class SmaCross(Strategy[SmaCrossParams]):
             return NO_INTENTS
         self.target = target
         word = ">" if order > 0 else "<"
+        instrument = ctx.instrument
         reason = (
-            f"SMA({fast}) {price_text(ctx.instrument, Fraction(sum_fast, fast))} {word} "
-            f"SMA({slow}) {price_text(ctx.instrument, Fraction(sum_slow, slow))}"
+            f"SMA({fast}) {average_text(instrument, sum_fast, fast)} {word} "
+            f"SMA({slow}) {average_text(instrument, sum_slow, slow)}"
         )
         return (TargetPosition(target, reason),)
 

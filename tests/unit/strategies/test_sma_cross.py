@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -22,7 +23,8 @@ from tradeterm.strategies import (
     TargetPosition,
     load,
 )
-from tradeterm.strategies.sma_cross import SmaCross, SmaCrossParams
+from tradeterm.strategies.indicators import price_text
+from tradeterm.strategies.sma_cross import SmaCross, SmaCrossParams, average_text
 
 
 def run(strategy: SmaCross, instrument: Instrument, bars: Sequence[Bar]) -> list[list[Intent]]:
@@ -137,3 +139,23 @@ def test_esh0_day_gives_the_hand_written_loops_targets_bar_by_bar(fast: int, slo
     assert got == want
     changes = sum(1 for a, b in pairwise(got) if a != b)
     assert changes > 10 and {2, -2} <= set(got)  # a real test: it trades both ways, often
+
+
+@pytest.mark.parametrize("tick", ["0.25", "1.00", "0.10", "0.01", "0.005", "0.00005", "1"])
+def test_average_text_is_price_text(tick: str) -> None:
+    """The reason's averages in integer arithmetic give ``price_text``'s text exactly: random
+    sums and counts on several tick sizes, with the ties and near-ties of halving at the last
+    place, negative and zero sums, small and very large values (where it hands over)."""
+    instrument = Instrument("X", "CME", Decimal(tick), Decimal(50))
+    rng = random.Random(tick)
+    cases = [(0, 3), (1, 1), (-7, 4), (-1, 300), (10**25 + 1, 7), (2, 8), (6, 8), (10, 8)]
+    for _ in range(3000):
+        count = rng.choice((1, 2, 3, 4, 8, 10, 16, 30, 64, 100, 200, rng.randint(1, 10**9)))
+        average = rng.choice(
+            (rng.randint(-50, 50), rng.randint(1, 10**7), 10 ** rng.randint(1, 18))
+        )
+        cases.append((average * count + rng.randint(-count, count), count))
+    for total, count in cases:
+        assert average_text(instrument, total, count) == price_text(
+            instrument, Fraction(total, count)
+        ), (total, count)
