@@ -7,16 +7,14 @@ bars have closed); after a restart, the position it starts with (``ctx.position`
 ``on_start``, what its earlier runs left) until then. It emits a :class:`TargetPosition` when the target changes; the runner
 turns a change into one market order for the difference (a reversal is one order of 2N).
 
-The sums are kept running (one close in, one out per bar) while each bar continues the ones
-it saw, and recomputed from ``ctx.bars`` otherwise (the first bar, a restart). The averages
-are compared exactly, in integer ticks: SMA(fast) > SMA(slow) is
+The sums are kept running (``indicators.WindowSum``: one close in, one out per bar) while each
+bar continues the ones it saw, and recomputed from ``ctx.bars`` otherwise (the first bar, a
+restart). The averages are compared exactly, in integer ticks: SMA(fast) > SMA(slow) is
 ``sum_fast * slow > sum_slow * fast``, so no rounding can turn a tie into a signal.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Sequence
 from fractions import Fraction
 
 from pydantic import Field, model_validator
@@ -30,7 +28,7 @@ from tradeterm.strategies.api import (
     StrategyContext,
     TargetPosition,
 )
-from tradeterm.strategies.indicators import price_text
+from tradeterm.strategies.indicators import Indicators, WindowSum, price_text
 
 
 class SmaCrossParams(Params):
@@ -45,6 +43,22 @@ class SmaCrossParams(Params):
         return self
 
 
+class _Sums(Indicators):
+    """The sums of the last ``fast`` and the last ``slow`` closes."""
+
+    def __init__(self, params: SmaCrossParams) -> None:
+        super().__init__()
+        self.params = params
+        self.clear()
+
+    def clear(self) -> None:
+        self.fast, self.slow = WindowSum(self.params.fast), WindowSum(self.params.slow)
+
+    def add(self, bar: Bar) -> None:
+        self.fast.add(bar.close)
+        self.slow.add(bar.close)
+
+
 class SmaCross(Strategy[SmaCrossParams]):
     """Long N while SMA(fast) of closes is above SMA(slow), short N while below."""
 
@@ -53,27 +67,19 @@ class SmaCross(Strategy[SmaCrossParams]):
     def __init__(self, params: SmaCrossParams) -> None:
         super().__init__(params)
         self.target = 0
-        self._closes: deque[int] = deque(maxlen=params.slow)  # the last ``slow`` closes
-        self._sum_fast = self._sum_slow = 0
-        self._seen = 0  # len(ctx.bars) at the last on_bar
-        self._last_ns = -1  # the start of the last bar it saw
+        self.sums = _Sums(params)
 
     def on_start(self, ctx: StrategyContext) -> Intents:
         self.target = ctx.position  # a restart: what earlier runs left is the target so far
-        self._seen = -1  # the next bar recomputes the sums from ctx.bars
+        self.sums.forget()  # the next bar recomputes the sums from ctx.bars
         return NO_INTENTS
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
         fast, slow = self.params.fast, self.params.slow
-        count = len(ctx.bars)
-        if count == self._seen + 1 and bar.start_ns > self._last_ns:
-            self._add(bar.close, fast)
-        else:
-            self._recount(ctx.bars, fast, slow)
-        self._seen, self._last_ns = count, bar.start_ns
-        if count < slow:
+        self.sums.update(ctx.bars)
+        if len(ctx.bars) < slow:
             return NO_INTENTS
-        sum_fast, sum_slow = self._sum_fast, self._sum_slow
+        sum_fast, sum_slow = self.sums.fast.total, self.sums.slow.total
         order = sum_fast * slow - sum_slow * fast  # the sign of SMA(fast) - SMA(slow)
         if order == 0:
             return NO_INTENTS
@@ -87,21 +93,3 @@ class SmaCross(Strategy[SmaCrossParams]):
             f"SMA({slow}) {price_text(ctx.instrument, Fraction(sum_slow, slow))}"
         )
         return (TargetPosition(target, reason),)
-
-    def _add(self, close: int, fast: int) -> None:
-        """The next bar's close into the running sums."""
-        closes = self._closes
-        if len(closes) >= fast:
-            self._sum_fast -= closes[-fast]
-        if len(closes) == closes.maxlen:
-            self._sum_slow -= closes[0]
-        closes.append(close)
-        self._sum_fast += close
-        self._sum_slow += close
-
-    def _recount(self, bars: Sequence[Bar], fast: int, slow: int) -> None:
-        """The sums from the bars themselves (the first bar, or bars that do not continue
-        the ones it saw)."""
-        self._closes = deque((b.close for b in bars[-slow:]), maxlen=slow)
-        closes = list(self._closes)
-        self._sum_fast, self._sum_slow = sum(closes[-fast:]), sum(closes)
