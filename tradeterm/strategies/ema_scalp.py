@@ -21,7 +21,9 @@ of them fill after the time stop, the strategy finds itself holding a position i
 enter (``on_fill``, ``ctx.position`` not 0) and asks to be flat again at once.
 
 The EMAs and the ATR are in integer ticks (``tradeterm.strategies.indicators``): fixed-point
-EMAs with floor division and an exact ATR, so the same bars always give the same signals.
+EMAs with floor division and an exact ATR, so the same bars always give the same signals. They
+are kept one bar at a time (at every bar, in a trade or not), rebuilt from ``ctx.bars`` when the
+bars do not continue the ones they saw: the work per bar does not grow with the history.
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ from tradeterm.strategies.api import (
 )
 from tradeterm.strategies.indicators import (
     SCALE,
-    atr,
+    Atr,
+    Ema,
+    Indicators,
     atr_bracket,
-    ema,
     price_text,
     ticks_text,
 )
@@ -72,6 +75,27 @@ class EmaScalpParams(Params):
         return self
 
 
+class _Lines(Indicators):
+    """EMA(fast) and EMA(slow) of closes (their values at this bar, their gap at this bar and
+    the one before) and ATR(atr_bars)."""
+
+    def __init__(self, params: EmaScalpParams) -> None:
+        super().__init__()
+        self.params = params
+        self.clear()
+
+    def clear(self) -> None:
+        p = self.params
+        self.fast, self.slow, self.atr = Ema(p.fast), Ema(p.slow), Atr(p.atr_bars)
+        self.fast_now = self.slow_now = 0  # in 1/SCALE of a tick
+        self.gap = self.gap_before = 0  # EMA(fast) - EMA(slow), at this bar and the one before
+
+    def add(self, bar: Bar) -> None:
+        self.fast_now, self.slow_now = self.fast.add(bar.close), self.slow.add(bar.close)
+        self.gap_before, self.gap = self.gap, self.fast_now - self.slow_now
+        self.atr.add(bar)
+
+
 class EmaScalp(Strategy[EmaScalpParams]):
     """EMA(fast)/EMA(slow) cross entries with a k x ATR stop, an r x stop target, a time stop."""
 
@@ -81,9 +105,15 @@ class EmaScalp(Strategy[EmaScalpParams]):
         super().__init__(params)
         self.held_bars = 0  # closed bars during which it held a position, this trade
         self.timed_out = False  # the time stop asked to be flat; no entry since
+        self.lines = _Lines(params)
+
+    def on_start(self, ctx: StrategyContext) -> Intents:
+        self.lines.forget()  # the next bar rebuilds them from ctx.bars
+        return NO_INTENTS
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
-        p = self.params
+        p, lines = self.params, self.lines
+        lines.update(ctx.bars)
         if ctx.position:
             self.held_bars += 1
             if self.held_bars < p.max_bars:
@@ -91,12 +121,10 @@ class EmaScalp(Strategy[EmaScalpParams]):
             self.timed_out = True
             return (TargetPosition(0, f"time stop: {self.held_bars} bars in the trade"),)
         self.held_bars = 0
-        average = atr(ctx.bars, p.atr_bars)
+        average = lines.atr.value
         if len(ctx.bars) < p.slow or average is None:
             return NO_INTENTS
-        closes = [b.close for b in ctx.bars]
-        fast, slow = ema(closes, p.fast), ema(closes, p.slow)
-        now, before = fast[-1] - slow[-1], fast[-2] - slow[-2]
+        now, before = lines.gap, lines.gap_before
         if now > 0 >= before:
             side, word = Side.BUY, "above"
         elif now < 0 <= before:
@@ -106,8 +134,8 @@ class EmaScalp(Strategy[EmaScalpParams]):
         stop, target = atr_bracket(average, p.stop_atr, p.target_r)
         self.timed_out = False
         reason = (
-            f"EMA({p.fast}) {price_text(ctx.instrument, Fraction(fast[-1], SCALE))} crossed "
-            f"{word} EMA({p.slow}) {price_text(ctx.instrument, Fraction(slow[-1], SCALE))}; "
+            f"EMA({p.fast}) {price_text(ctx.instrument, Fraction(lines.fast_now, SCALE))} crossed "
+            f"{word} EMA({p.slow}) {price_text(ctx.instrument, Fraction(lines.slow_now, SCALE))}; "
             f"ATR({p.atr_bars}) {ticks_text(average)} ticks: stop {stop}, target {target} ticks"
         )
         return (EntrySignal(side, Entry.market(), stop, target, reason),)

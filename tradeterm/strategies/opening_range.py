@@ -27,13 +27,17 @@ Each session day:
   the bracket's stop and target working (GTC), so one of those filling later is a fill outside
   its trading time, answered the same way.
 
-Prices are integer ticks; the range, the stop and the target are whole ticks.
+Prices are integer ticks; the range, the stop and the target are whole ticks. The range is
+kept one bar at a time (each bar that starts in a session's range window widens it), rebuilt
+from ``ctx.bars`` when the bars do not continue the ones it saw: the work per bar does not grow
+with the history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -53,6 +57,7 @@ from tradeterm.strategies.api import (
     StrategyContext,
     TargetPosition,
 )
+from tradeterm.strategies.indicators import Indicators
 
 CHICAGO = ZoneInfo("America/Chicago")
 NS = 1_000_000_000
@@ -105,6 +110,29 @@ class Session:
     end_ns: int
 
 
+class _Range(Indicators):
+    """The highest high and lowest low of the bars that start in the range window of the
+    latest session that has one (``open_ns`` None before any)."""
+
+    def __init__(self, session: Callable[[int], Session]) -> None:
+        super().__init__()
+        self.session = session
+        self.clear()
+
+    def clear(self) -> None:
+        self.open_ns: int | None = None  # the session the range is of
+        self.high = self.low = 0
+
+    def add(self, bar: Bar) -> None:
+        s = self.session(bar.start_ns + MINUTE_NS)  # a bar in the window closes in its session
+        if not s.open_ns <= bar.start_ns < s.range_end_ns:
+            return
+        if self.open_ns != s.open_ns:
+            self.open_ns, self.high, self.low = s.open_ns, bar.high, bar.low
+        else:
+            self.high, self.low = max(self.high, bar.high), min(self.low, bar.low)
+
+
 class OpeningRange(Strategy[OpeningRangeParams]):
     """Trades the first close beyond the opening range, once a day; flat before the end."""
 
@@ -113,6 +141,11 @@ class OpeningRange(Strategy[OpeningRangeParams]):
     def __init__(self, params: OpeningRangeParams) -> None:
         super().__init__(params)
         self.traded_day: dt.date | None = None  # the session day of its last entry
+        self.range = _Range(self.session)
+
+    def on_start(self, ctx: StrategyContext) -> Intents:
+        self.range.forget()  # the next bar rebuilds it from ctx.bars
+        return NO_INTENTS
 
     def session(self, ts_ns: int) -> Session:
         """The session day ``ts_ns`` (a bar's close) belongs to: the one whose end is the
@@ -129,14 +162,14 @@ class OpeningRange(Strategy[OpeningRangeParams]):
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
         closed_ns = bar.start_ns + MINUTE_NS
         s = self.session(closed_ns)
+        self.range.update(ctx.bars)
         if not s.range_end_ns <= closed_ns < s.flat_ns:
             return self._flat(ctx, "outside its trading time")
         if ctx.position or self.traded_day == s.day:
             return NO_INTENTS
-        in_range = [b for b in ctx.bars if s.open_ns <= b.start_ns < s.range_end_ns]
-        if not in_range:
+        if self.range.open_ns != s.open_ns:  # no bar in this session's range window
             return NO_INTENTS
-        high, low = max(b.high for b in in_range), min(b.low for b in in_range)
+        high, low = self.range.high, self.range.low
         if bar.close > high:
             side, stop, edge = Side.BUY, bar.close - low, "above the high"
         elif bar.close < low:

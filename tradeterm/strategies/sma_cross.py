@@ -30,7 +30,7 @@ from tradeterm.strategies.api import (
     StrategyContext,
     TargetPosition,
 )
-from tradeterm.strategies.indicators import price_text
+from tradeterm.strategies.indicators import Indicators, price_text
 
 
 def average_text(instrument: Instrument, total: int, count: int) -> str:
@@ -65,6 +65,43 @@ class SmaCrossParams(Params):
         return self
 
 
+class _Sums(Indicators):
+    """The sums of the last ``fast`` and the last ``slow`` closes, kept running. Its
+    :meth:`update` is the base class's rule written out inline: sma_cross is the strategy
+    engines are compared on, and a call per indicator per bar costs it a quarter of its speed."""
+
+    def __init__(self, fast: int, slow: int) -> None:
+        super().__init__()
+        self.n_fast, self.n_slow = fast, slow
+        self.clear()
+
+    def clear(self) -> None:
+        self.closes: deque[int] = deque(maxlen=self.n_slow)  # the last ``slow`` closes
+        self.fast = self.slow = 0
+
+    def add(self, bar: Bar) -> None:
+        closes, close = self.closes, bar.close
+        held = len(closes)
+        self.fast += close - closes[-self.n_fast] if held >= self.n_fast else close
+        self.slow += close - closes[0] if held == self.n_slow else close
+        closes.append(close)
+
+    def update(self, bars: Sequence[Bar], last: Bar | None = None) -> None:
+        bar = bars[-1] if last is None else last
+        count = len(bars)
+        if count == self._seen + 1 and bar.start_ns > self._last_ns:
+            closes, close = self.closes, bar.close
+            held = len(closes)
+            self.fast += close - closes[-self.n_fast] if held >= self.n_fast else close
+            self.slow += close - closes[0] if held == self.n_slow else close
+            closes.append(close)
+        else:
+            self.clear()
+            for each in bars[-self.n_slow :]:  # older closes are in neither sum
+                self.add(each)
+        self._seen, self._last_ns = count, bar.start_ns
+
+
 class SmaCross(Strategy[SmaCrossParams]):
     """Long N while SMA(fast) of closes is above SMA(slow), short N while below."""
 
@@ -74,32 +111,20 @@ class SmaCross(Strategy[SmaCrossParams]):
         super().__init__(params)
         self.target = 0
         self._fast, self._slow, self._quantity = params.fast, params.slow, params.quantity
-        self._closes: deque[int] = deque(maxlen=params.slow)  # the last ``slow`` closes
-        self._sum_fast = self._sum_slow = 0
-        self._seen = 0  # len(ctx.bars) at the last on_bar
-        self._last_ns = -1  # the start of the last bar it saw
+        self.sums = _Sums(params.fast, params.slow)
 
     def on_start(self, ctx: StrategyContext) -> Intents:
         self.target = ctx.position  # a restart: what earlier runs left is the target so far
-        self._seen = -1  # the next bar recomputes the sums from ctx.bars
+        self.sums.forget()  # the next bar recomputes the sums from ctx.bars
         return NO_INTENTS
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
         fast, slow = self._fast, self._slow
-        count = len(ctx.bars)
-        start = bar.start_ns
-        if count == self._seen + 1 and start > self._last_ns:  # the next close in, one out
-            closes, close = self._closes, bar.close
-            held = len(closes)
-            self._sum_fast += close - closes[-fast] if held >= fast else close
-            self._sum_slow += close - closes[0] if held == slow else close
-            closes.append(close)
-        else:
-            self._recount(ctx.bars, fast, slow)
-        self._seen, self._last_ns = count, start
-        if count < slow:
+        sums = self.sums
+        sums.update(ctx.bars, bar)
+        if len(ctx.bars) < slow:
             return NO_INTENTS
-        sum_fast, sum_slow = self._sum_fast, self._sum_slow
+        sum_fast, sum_slow = sums.fast, sums.slow
         order = sum_fast * slow - sum_slow * fast  # the sign of SMA(fast) - SMA(slow)
         if order == 0:
             return NO_INTENTS
@@ -114,10 +139,3 @@ class SmaCross(Strategy[SmaCrossParams]):
             f"SMA({slow}) {average_text(instrument, sum_slow, slow)}"
         )
         return (TargetPosition(target, reason),)
-
-    def _recount(self, bars: Sequence[Bar], fast: int, slow: int) -> None:
-        """The sums from the bars themselves (the first bar, or bars that do not continue
-        the ones it saw)."""
-        self._closes = deque((b.close for b in bars[-slow:]), maxlen=slow)
-        closes = list(self._closes)
-        self._sum_fast, self._sum_slow = sum(closes[-fast:]), sum(closes)

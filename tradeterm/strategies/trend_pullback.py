@@ -18,11 +18,14 @@ After each closed bar, with the strategy flat (``ctx.position`` 0) and enough ba
   the trade. While it holds a position it enters nothing.
 
 Everything is compared in integer ticks (``tradeterm.strategies.indicators``): the averages as
-sums, the EMA in fixed point with floor division, the ATR exactly.
+sums, the EMA in fixed point with floor division, the ATR exactly. They are kept one bar at a
+time (at every bar, in a trade or not), rebuilt from ``ctx.bars`` when the bars do not continue
+the ones they saw: the work per bar does not grow with the history.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 from fractions import Fraction
 
@@ -38,7 +41,16 @@ from tradeterm.strategies.api import (
     Strategy,
     StrategyContext,
 )
-from tradeterm.strategies.indicators import SCALE, atr, atr_bracket, ema, price_text, ticks_text
+from tradeterm.strategies.indicators import (
+    SCALE,
+    Atr,
+    Ema,
+    Indicators,
+    WindowSum,
+    atr_bracket,
+    price_text,
+    ticks_text,
+)
 
 
 class TrendPullbackParams(Params):
@@ -76,20 +88,52 @@ class TrendPullbackParams(Params):
         return self
 
 
+class _Lines(Indicators):
+    """The trend's sum of closes at this bar and the ``slope_bars`` before it, the EMA of
+    closes and how far each of the last ``pullback_bars + 1`` closes was from it, the ATR."""
+
+    def __init__(self, params: TrendPullbackParams) -> None:
+        super().__init__()
+        self.params = params
+        self.clear()
+
+    def clear(self) -> None:
+        p = self.params
+        self.trend = WindowSum(p.trend_bars)
+        self.trend_sums: deque[int] = deque(maxlen=p.slope_bars + 1)  # oldest: slope_bars ago
+        self.ema, self.ema_now = Ema(p.pullback_ema), 0
+        # close - EMA at each of the last bars, in 1/SCALE of a tick
+        self.away: deque[int] = deque(maxlen=p.pullback_bars + 1)
+        self.atr = Atr(p.atr_bars)
+
+    def add(self, bar: Bar) -> None:
+        self.trend_sums.append(self.trend.add(bar.close))
+        self.ema_now = self.ema.add(bar.close)
+        self.away.append(bar.close * SCALE - self.ema_now)
+        self.atr.add(bar)
+
+
 class TrendPullback(Strategy[TrendPullbackParams]):
     """In a trend (its average's slope), enter on a pullback across a short EMA; ATR-filtered."""
 
     parameters = TrendPullbackParams
 
+    def __init__(self, params: TrendPullbackParams) -> None:
+        super().__init__(params)
+        self.lines = _Lines(params)
+
+    def on_start(self, ctx: StrategyContext) -> Intents:
+        self.lines.forget()  # the next bar rebuilds them from ctx.bars
+        return NO_INTENTS
+
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Intents:
-        p, bars = self.params, ctx.bars
-        average = atr(bars, p.atr_bars)
+        p, lines = self.params, self.lines
+        lines.update(ctx.bars)
+        average = lines.atr.value
         needed = max(p.trend_bars + p.slope_bars, p.pullback_bars + 1)
-        if ctx.position or average is None or len(bars) < needed:
+        if ctx.position or average is None or len(ctx.bars) < needed:
             return NO_INTENTS
-        closes = [b.close for b in bars]
-        trend_now = sum(closes[-p.trend_bars :])
-        trend_then = sum(closes[-p.trend_bars - p.slope_bars : -p.slope_bars])
+        trend_now, trend_then = lines.trend_sums[-1], lines.trend_sums[0]
         close_vs_trend = bar.close * p.trend_bars - trend_now  # the sign of close - SMA
         if trend_now > trend_then and close_vs_trend > 0:
             side, sign, trend = Side.BUY, 1, "up"
@@ -97,10 +141,9 @@ class TrendPullback(Strategy[TrendPullbackParams]):
             side, sign, trend = Side.SELL, -1, "down"
         else:
             return NO_INTENTS
-        short = ema(closes, p.pullback_ema)
-        away = [sign * (c * SCALE - e) for c, e in zip(closes, short, strict=True)]
+        away = [sign * a for a in lines.away]
         # a pullback: the last pullback_bars closes before this one on the far side of the EMA
-        if away[-1] <= 0 or any(a >= 0 for a in away[-p.pullback_bars - 1 : -1]):
+        if away[-1] <= 0 or any(a >= 0 for a in away[:-1]):
             return NO_INTENTS
         if not p.min_atr_ticks <= average <= p.max_atr_ticks:
             return NO_INTENTS
@@ -110,7 +153,7 @@ class TrendPullback(Strategy[TrendPullbackParams]):
             f"trend {trend}: SMA({p.trend_bars}) "
             f"{price_text(ctx.instrument, Fraction(trend_now, p.trend_bars))} from "
             f"{price_text(ctx.instrument, Fraction(trend_then, p.trend_bars))}; close back "
-            f"{where} EMA({p.pullback_ema}) {price_text(ctx.instrument, Fraction(short[-1], SCALE))} "
+            f"{where} EMA({p.pullback_ema}) {price_text(ctx.instrument, Fraction(lines.ema_now, SCALE))} "
             f"after {p.pullback_bars}; ATR({p.atr_bars}) {ticks_text(average)} ticks: "
             f"stop {stop}, target {target} ticks"
         )
