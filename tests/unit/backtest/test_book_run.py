@@ -9,7 +9,7 @@ from threading import Event
 from tradeterm.backtest.book_run import run_book
 from tradeterm.backtest.run import run_backtest
 from tradeterm.backtest.spec import BacktestSpec
-from tradeterm.domain import Side
+from tradeterm.domain import OrderType, Side
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC
 MS = 1_000_000
@@ -108,3 +108,28 @@ def test_run_backtest_runs_an_event_file_in_event_mode(tmp_path: Path) -> None:
     result = run_backtest(BacktestSpec(path, FLIPS, (("trades", "1"),)))
     assert result.kind == "events" and result.count == 9  # level changes and trades
     assert [(f.side, f.quantity, f.price) for f in result.fills] == [(Side.BUY, 1, PX_5000 + 1)]
+
+
+def test_a_brackets_orders_are_its_own_and_its_fills_name_them(tmp_path: Path) -> None:
+    """The entry, stop and target are three orders (``result.orders``); each fill carries the
+    id of the order it filled, the target's exit its own, not the entry's."""
+    path = data(
+        tmp_path,
+        (0, "quote,5000.00,1,5000.25,5"),
+        (1, "trade,5000.25,1,B"),  # a bracket buying at 5000.00, one ahead of it
+        (2, "trade,5000.00,100,S"),  # the one ahead, then ours
+        (3, "quote,5004.00,5,5004.25,5"),
+        (4, "trade,5004.50,100,B"),  # through the target at 5004.00 (16 ticks up)
+    )
+    result = run_book(BacktestSpec(path, BIDS, (("ticks", "1"),)))
+    entry, stop, target = result.orders
+    assert (entry.order_type, entry.side, entry.limit) == (OrderType.LIMIT, Side.BUY, PX_5000)
+    assert (stop.order_type, stop.side, stop.stop, stop.parent) == (
+        OrderType.STOP, Side.SELL, PX_5000 - 8, entry.order_id)  # fmt: skip
+    assert (target.order_type, target.side, target.limit) == (OrderType.LIMIT, Side.SELL,
+                                                              PX_5000 + 16)  # fmt: skip
+    assert len({entry.order_id, stop.order_id, target.order_id}) == 3
+    assert [(f.order_id, f.side, f.price) for f in result.fills] == [
+        (entry.order_id, Side.BUY, PX_5000),
+        (target.order_id, Side.SELL, PX_5000 + 16),
+    ]
