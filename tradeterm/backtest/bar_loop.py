@@ -44,7 +44,7 @@ from tradeterm.broker.port import DepthEvent, TradeEvent
 from tradeterm.config import MarketConfig
 from tradeterm.domain import Bar, DepthLevel, Fill, Instrument, OrderType, Side, Trade
 from tradeterm.engine.risk import RiskManager
-from tradeterm.paper.track import PaperTrack, TrackFill
+from tradeterm.paper.track import PaperTrack, TrackFill, TrackOrder
 from tradeterm.sim.bar_market import bar_prints
 from tradeterm.sim.market_events import BarPrint
 from tradeterm.strategies import (
@@ -79,7 +79,8 @@ class _Run:
         self.strategy: Strategy[Any] = loaded.strategy
         self.bars = bars
         self.risk = RiskManager(market.risk, instrument=instrument)
-        self.track = PaperTrack()
+        self.orders: list[TrackOrder] = []
+        self.track = PaperTrack(orders=self.orders)
         self.fills: list[Fill] = []
         self.pending: list[tuple[int, str, Intent, int]] = []  # (arrival, intent id, intent, size)
         self.latency_ns = spec.latency_ms * 1_000_000
@@ -229,7 +230,7 @@ class _Run:
 
     def _filled(self, fills: list[TrackFill]) -> None:
         for f in fills:
-            fill = Fill(f"bt.{next(self.execs)}", f.intent_id, self.instrument, f.side,
+            fill = Fill(f"bt.{next(self.execs)}", f.order_id, self.instrument, f.side,
                         f.quantity, f.price, f.ts_ns)  # fmt: skip
             self.fills.append(fill)
             if self.tells_fills:
@@ -286,7 +287,7 @@ def run_bars(spec: BacktestSpec, instrument: Instrument, loaded: Loaded, bars: l
         spec=spec, instrument=instrument, kind="bars", count=done, commission=commission,
         fills=run.fills, bars=bars[:done] if done < len(bars) else bars,
         last_price=bars[done - 1].close if done else None,
-        seconds=time.perf_counter() - began, complete=complete,
+        seconds=time.perf_counter() - began, complete=complete, orders=run.orders,
     )  # fmt: skip
 
 

@@ -66,7 +66,7 @@ from tradeterm.domain import (
 )
 from tradeterm.engine.bar_builder import BarBuilder, BarUpdate
 from tradeterm.engine.risk import RiskManager
-from tradeterm.paper.track import PaperTrack, TrackFill
+from tradeterm.paper.track import PaperTrack, TrackFill, TrackOrder
 from tradeterm.sim import market_events as me
 from tradeterm.sim.replay import ReplayError, load_replay
 from tradeterm.strategies import (
@@ -149,7 +149,8 @@ class _BookRun:
         self.name = name
         self.strategy = strategy
         self.instrument = instrument
-        self.track = PaperTrack()
+        self.orders: list[TrackOrder] = []
+        self.track = PaperTrack(orders=self.orders)
         self.bars = BarBuilder(instrument)
         self.history = BarHistory()
         self.risk = RiskManager((spec.market or MarketConfig()).risk, instrument=instrument)
@@ -259,6 +260,7 @@ class _BookRun:
             spec, self.instrument, "events", count,
             spec.commission if spec.commission is not None else DEFAULT_COMMISSION,
             self.fills, closed, model.last, time.perf_counter() - started, complete,
+            self.orders,
         )  # fmt: skip
 
     # ---- what the strategy is told ---------------------------------------------------------
@@ -287,7 +289,7 @@ class _BookRun:
 
     def _fills(self, fills: list[TrackFill]) -> None:
         for f in fills:
-            fill = Fill(f"bt.{len(self.fills) + 1}", f.intent_id, self.instrument, f.side,
+            fill = Fill(f"bt.{len(self.fills) + 1}", f.order_id, self.instrument, f.side,
                         f.quantity, f.price, f.ts_ns)  # fmt: skip
             self.fills.append(fill)
             if self.live:

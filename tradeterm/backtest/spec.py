@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tradeterm.config import MarketConfig
 from tradeterm.domain import Bar, Fill, Instrument
+from tradeterm.paper.track import TrackOrder
 
 
 class FillAt(StrEnum):
@@ -53,10 +54,12 @@ class BacktestError(Exception):
 @dataclass(slots=True)
 class BacktestResult:
     """What a run did. ``kind`` is "bars" (a bar file) or "events" (quotes, trades or a book);
-    ``count`` how many of them were run through; ``fills`` the executions in time order;
-    ``bars`` the closed 1-minute bars (marks for the equity curve); ``last_price`` the last
-    price seen (marks the open position); ``complete`` False when the run was stopped early
-    (Ctrl-C: the result is partial)."""
+    ``count`` how many of them were run through; ``fills`` the executions in time order, each
+    of one of ``orders`` (``Fill.order_id``: the orders placed, in the order they were
+    placed, a bracket's entry, stop and target each its own); ``bars`` the closed 1-minute
+    bars (marks for the equity curve); ``last_price`` the last price seen (marks the open
+    position); ``complete`` False when the run was stopped early (Ctrl-C: the result is
+    partial)."""
 
     spec: BacktestSpec
     instrument: Instrument
@@ -68,3 +71,4 @@ class BacktestResult:
     last_price: int | None = None
     seconds: float = 0.0
     complete: bool = True
+    orders: list[TrackOrder] = field(default_factory=list)

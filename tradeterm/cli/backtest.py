@@ -3,7 +3,7 @@ sizing and paper-fill code (``tradeterm.backtest``).
 
     tradeterm backtest --data FILE [--symbol ES] --strategy NAME [--param K=V ...]
         [--from T] [--to T] [--fill next-open|close] [--commission X] [--slippage-ticks N]
-        [--latency-ms N] [--format table|json|csv] [--equity FILE]
+        [--latency-ms N] [--format table|json|csv] [--equity FILE] [--journal FILE | --no-journal]
 
 The data: 1-minute bars (a ``ts_utc,open,high,low,close,volume`` CSV, Databento OHLCV-1m as
 DBN or CSV) or quotes, trades and books (MBP-1, TBBO, MBO), told apart by the file itself.
@@ -14,7 +14,11 @@ market ``--latency-ms`` after it is sent. ``--commission``: per contract per sid
 2.25). The market's risk settings (``--config``) size entry signals.
 
 A run longer than a second shows a progress bar on stderr; Ctrl-C stops it and prints the
-report of the bars run so far, marked partial (exit status 130). A range with no bars (or
+report of the bars run so far, marked partial (exit status 130). The report is printed
+before any file is written; then the equity file and the journal (``--journal FILE``, which
+must not exist: refused before the run, as a bad ``--equity`` is; ``--no-journal``: none),
+the journal's own progress bar once it has taken a second; Ctrl-C while it is written
+abandons it whole ("journal not written: interrupted", exit status 130). A range with no bars (or
 events) prints the report of an empty run and says so on stderr, exit status 0: a script
 running day after day meets days without trading (a holiday), and they are no error; a file
 with no bars at all is refused (exit status 2), as an empty file is. ``--format json`` prints one
@@ -44,7 +48,14 @@ from tradeterm.backtest.equity import (
     equity_text,
     write_equity,
 )
-from tradeterm.backtest.record import RecordError, record
+from tradeterm.backtest.record import (
+    RecordError,
+    RecordStopped,
+    check_folder,
+    check_path,
+    default_path,
+    record,
+)
 from tradeterm.backtest.run import run_backtest
 from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec, FillAt
 from tradeterm.backtest.stats import EquityCurve, Stats, marked_equity, statistics
@@ -54,6 +65,7 @@ from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, rep
 from tradeterm.cli.options import number_arg, whole_arg
 from tradeterm.cli.strategy_option import add_strategy_arguments
 from tradeterm.config import ConfigError, load_settings
+from tradeterm.paths import backtests_dir
 
 EXIT_STOPPED = 130  # Ctrl-C: the partial report was printed
 PROGRESS_AFTER_S = 1.0
@@ -82,9 +94,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument("--equity", metavar="FILE", type=Path,
                         help="draw the equity curve to FILE (.svg, .png or .html)")  # fmt: skip
-    parser.add_argument("--journal", metavar="FILE", type=Path,
-                        help="record the run in FILE (default: a new file under the data "
-                        "dir's backtests folder); tradeterm report --journal FILE reads it")  # fmt: skip
+    journal = parser.add_mutually_exclusive_group()
+    journal.add_argument("--journal", metavar="FILE", type=Path,
+                         help="record the run in FILE, a new one (default: a new file under "
+                         "the data dir's backtests folder); tradeterm report --journal FILE "
+                         "reads it")  # fmt: skip
+    journal.add_argument("--no-journal", action="store_true",
+                         help="do not record the run in a journal")  # fmt: skip
     parser.add_argument("--config", metavar="FILE", type=Path,
                         help="TOML config (the market's risk rules size entries)")  # fmt: skip
     backtest_sweep.add_sweep_arguments(parser)
@@ -128,26 +144,41 @@ def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.equity is not None:
         with reported_as(EXIT_USAGE, EquityFileError):
             check_equity_path(args.equity)
+    if not args.no_journal:  # refused now, not after the run
+        with reported_as(EXIT_USAGE, RecordError):
+            if args.journal is not None:
+                check_path(args.journal)
+            else:
+                check_folder(backtests_dir())
     stop = threading.Event()
-    with _ctrl_c(stop), _ProgressBar() as bar, reported_as(EXIT_USAGE, BacktestError):
+    with _ctrl_c(stop), _ProgressBar("backtest") as bar, reported_as(EXIT_USAGE, BacktestError):
         result = run_backtest(spec, progress=bar.update, stop=stop)
     curve = marked_equity(result)
     stats = statistics(result, curve=curve)
-    problems: list[str] = []
     journal: Path | None = None
-    try:  # the report is printed whatever happens to the files
-        journal = record(result, args.journal)
-    except RecordError as exc:
-        problems.append(f"the backtest journal was not written: {exc}")
+    if not args.no_journal:
+        journal = args.journal or default_path(result, time.time_ns())
+    write(result, stats, curve, journal, args.format, out)  # first: never lost to a file
+    out.flush()
+    problems: list[str] = []
     if args.equity is not None:
         try:
             write_equity(curve, args.equity)
         except EquityFileError as exc:
             problems.append(str(exc))
-    write(result, stats, curve, journal, args.format, out)
     if result.complete and not result.count:
         print(f"tradeterm: no {result.kind} in {spec.data.name}{_between(spec)}: the report "
               "is of an empty run", file=sys.stderr)  # fmt: skip
+    if journal is not None:
+        try:
+            _record(result, journal)
+        except RecordStopped:
+            raise UserError("journal not written: interrupted", EXIT_STOPPED) from None
+        except RecordError as exc:
+            problems.append(f"the backtest journal was not written: {exc}")
+        else:
+            if args.format == "table":
+                out.write(f"\njournal: {journal} (tradeterm report --journal {journal})\n")
     if problems:
         raise UserError("; ".join(problems), EXIT_ERROR)
     return EXIT_OK if result.complete else EXIT_STOPPED
@@ -159,17 +190,26 @@ def _between(spec: BacktestSpec) -> str:
                    (("from", spec.start), ("to", spec.end)) if when is not None)  # fmt: skip
 
 
+def _record(result: BacktestResult, path: Path) -> None:
+    """The journal, with its own progress bar; Ctrl-C abandons it (:class:`RecordStopped`)."""
+    stop = threading.Event()
+    with _ctrl_c(stop, again=True), _ProgressBar("journal") as bar:
+        record(result, path, stop=stop, progress=bar.update)
+
+
 @contextlib.contextmanager
-def _ctrl_c(stop: threading.Event) -> Iterator[None]:
+def _ctrl_c(stop: threading.Event, *, again: bool = False) -> Iterator[None]:
     """Ctrl-C sets ``stop`` (the run ends at its next look, with a partial result); a second
-    one interrupts as usual."""
+    one interrupts as usual, unless ``again`` (it sets ``stop`` again: a journal being written
+    is abandoned whole, never cut in the middle of a transaction)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stopping(signum: int, frame: Any) -> None:
         stop.set()
-        signal.signal(signal.SIGINT, previous)
+        if not again:
+            signal.signal(signal.SIGINT, previous)
 
     previous = signal.signal(signal.SIGINT, stopping)
     try:
@@ -179,9 +219,10 @@ def _ctrl_c(stop: threading.Event) -> Iterator[None]:
 
 
 class _ProgressBar:
-    """A rich progress bar on stderr, shown once the run has lasted a second."""
+    """A rich progress bar on stderr, labelled ``what``, shown once it has lasted a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str) -> None:
+        self.what = what
         self.began = time.monotonic()
         self.progress: Any = None
         self.task: Any = None
@@ -202,7 +243,7 @@ class _ProgressBar:
             from rich.progress import Progress
 
             self.progress = Progress(console=Console(stderr=True), transient=True)
-            self.task = self.progress.add_task("backtest", total=total or None)
+            self.task = self.progress.add_task(self.what, total=total or None)
             self.progress.start()
         self.progress.update(self.task, completed=done, total=total or None)
 
@@ -212,8 +253,9 @@ class _ProgressBar:
 
 def write(result: BacktestResult, stats: Stats, curve: EquityCurve, journal: Path | None,
           fmt: str, out: TextIO) -> None:  # fmt: skip
-    """The report in ``fmt``: json (one object: :func:`summary_fields` and the journal's
-    path), csv (one header row, one value row) or a table with the equity curve drawn."""
+    """The report in ``fmt``: json (one object: :func:`summary_fields` and the path the
+    journal is written to, None without one), csv (one header row, one value row) or a table
+    with the equity curve drawn."""
     if fmt == "json":
         values = summary_fields(result, stats) | {"journal": str(journal) if journal else None}
         json.dump(values, out)
@@ -224,5 +266,3 @@ def write(result: BacktestResult, stats: Stats, curve: EquityCurve, journal: Pat
         out.write(format_table(result, stats))
         width = min(shutil.get_terminal_size((100, 24)).columns, 120)
         out.write("\n" + equity_text(curve, width, CURVE_HEIGHT) + "\n")
-        if journal is not None:
-            out.write(f"\njournal: {journal} (tradeterm report --journal {journal})\n")

@@ -44,6 +44,9 @@ Rules
 * **Cancel** ends a working order. **Modify**: a new limit price re-enters the order (it loses
   its queue position and may cross); a larger quantity sends it to the back of its level; a
   smaller one keeps its place. Quantities are the order's total, as in ``OrderChange``.
+
+Kept as one module because every rule above reads and changes the same book and the same
+queue estimates of our orders: split, each half would reach into the other's state.
 """
 
 from __future__ import annotations

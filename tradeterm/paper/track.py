@@ -10,6 +10,10 @@ fills.
   and, once it has filled, a stop and a target one-cancels-the-other, at the prices the
   engine's bracket uses (``stop_ticks`` / ``target_ticks`` from the entry's limit, or from
   the price it was sent at for a market entry).
+* Each order it places has an id of its own (:func:`order_id`): the intent's id for the order
+  an intent opened with, ``<intent>.stop`` / ``<intent>.target`` for a bracket's exits; a
+  fill carries its order's. Given a list (``orders``), the track appends each order it
+  places to it as a :class:`TrackOrder` (the backtester records them; CANARY keeps none).
 * Its fills are the strategy's own view of itself (``ctx.position``); in CANARY they never
   touch the engine's portfolio, which stays IB's truth.
 """
@@ -25,15 +29,24 @@ from tradeterm.domain import OrderType, Side
 from tradeterm.paper.fill_model import FillModel, Outcome, PaperFill, PaperStatus
 from tradeterm.paper.order_graph import Linked, OrderGraph
 
-__all__ = ["ENTRY", "EXIT", "PaperTrack", "TrackFill"]
+__all__ = ["ENTRY", "EXIT", "PaperTrack", "TrackFill", "TrackOrder", "order_id"]
 
 ENTRY, EXIT = "entry", "exit"
 """A fill's leg: the order an intent opened with (a target's order, a bracket's entry), or a
 bracket's stop or target."""
 
 
+def order_id(intent_id: str, leg: str, order_type: OrderType) -> str:
+    """The id of an intent's order: the intent's own for its entry, ``<intent>.stop`` and
+    ``<intent>.target`` for a bracket's exits (one stop and one target an intent)."""
+    if leg == ENTRY:
+        return intent_id
+    return f"{intent_id}.{'stop' if order_type is OrderType.STOP else 'target'}"
+
+
 class TrackFill(NamedTuple):
-    """A paper fill of intent ``intent_id``'s ``leg``; ``price`` in ticks."""
+    """A paper fill of intent ``intent_id``'s ``leg`` (order ``order_id``); ``price`` in
+    ticks."""
 
     intent_id: str
     leg: str
@@ -41,14 +54,26 @@ class TrackFill(NamedTuple):
     quantity: int
     price: int
     ts_ns: int
+    order_id: str
 
 
-@dataclass(slots=True, eq=False)
-class _Leg:
+@dataclass(frozen=True, slots=True)
+class TrackOrder:
+    """An order the track placed at ``ts_ns``: prices in ticks (``limit`` for a limit,
+    ``stop`` for a stop); a bracket's exits name their entry (``parent``) and are one OCA
+    group (``oca``)."""
+
+    order_id: str
     intent_id: str
     leg: str
     side: Side
     order_type: OrderType
+    quantity: int
+    ts_ns: int
+    limit: int | None = None
+    stop: int | None = None
+    parent: str | None = None
+    oca: str | None = None
 
 
 class PaperTrack:
@@ -56,11 +81,13 @@ class PaperTrack:
     brackets are the paper broker's (:class:`~tradeterm.paper.order_graph.OrderGraph`: exits
     dormant until the entry has filled, one cancelling the other)."""
 
-    def __init__(self, *, protection_ticks: int = 40, position: int = 0) -> None:
+    def __init__(self, *, protection_ticks: int = 40, position: int = 0,
+                 orders: list[TrackOrder] | None = None) -> None:  # fmt: skip
+        self.orders = orders
         self.model = FillModel(protection_ticks=protection_ticks)
         self.graph = OrderGraph(self.model)
         self.position = position  # signed contracts: the track's fills
-        self._legs: dict[int, _Leg] = {}
+        self._legs: dict[int, TrackOrder] = {}  # the working ones, by the graph's key
         self._keys = itertools.count(1)
 
     def on_market(self, event: BrokerEvent) -> list[TrackFill]:
@@ -88,7 +115,8 @@ class PaperTrack:
         if not diff:
             return 0, []
         side = Side.BUY if diff > 0 else Side.SELL
-        key = self._leg(intent_id, ENTRY, side, OrderType.MARKET)
+        key = self._leg(TrackOrder(order_id(intent_id, ENTRY, OrderType.MARKET), intent_id,
+                                   ENTRY, side, OrderType.MARKET, abs(diff), ts_ns))  # fmt: skip
         return diff, self._apply(self.graph.place(key, side, abs(diff), OrderType.MARKET,
                                                   ts_ns=ts_ns))  # fmt: skip
 
@@ -100,19 +128,25 @@ class PaperTrack:
         if basis is None:
             return []
         order_type = OrderType.LIMIT if limit is not None else OrderType.MARKET
-        entry = self._leg(intent_id, ENTRY, side, order_type)
-        place, exit_side = self.graph.place, side.opposite
+        entry_id = order_id(intent_id, ENTRY, order_type)
+        entry = self._leg(TrackOrder(entry_id, intent_id, ENTRY, side, order_type, quantity,
+                                     ts_ns, limit=limit))  # fmt: skip
+        place, exit_side, oca = self.graph.place, side.opposite, f"oca.{intent_id}"
         outcomes = place(entry, side, quantity, order_type, limit=limit, ts_ns=ts_ns,
                          transmit=False)  # fmt: skip
-        stop = self._leg(intent_id, EXIT, exit_side, OrderType.STOP)
-        outcomes += place(stop, exit_side, quantity, OrderType.STOP,
-                          stop=basis - side.sign * stop_ticks, ts_ns=ts_ns, parent=entry,
-                          transmit=target_ticks is None)  # fmt: skip
+        stop_price = basis - side.sign * stop_ticks
+        stop = self._leg(TrackOrder(order_id(intent_id, EXIT, OrderType.STOP), intent_id, EXIT,
+                                    exit_side, OrderType.STOP, quantity, ts_ns, stop=stop_price,
+                                    parent=entry_id, oca=oca))  # fmt: skip
+        outcomes += place(stop, exit_side, quantity, OrderType.STOP, stop=stop_price,
+                          ts_ns=ts_ns, parent=entry, transmit=target_ticks is None)  # fmt: skip
         if target_ticks is not None:
-            target = self._leg(intent_id, EXIT, exit_side, OrderType.LIMIT)
-            outcomes += place(target, exit_side, quantity, OrderType.LIMIT,
-                              limit=basis + side.sign * target_ticks, ts_ns=ts_ns,
-                              parent=entry)  # fmt: skip
+            price = basis + side.sign * target_ticks
+            target = self._leg(TrackOrder(order_id(intent_id, EXIT, OrderType.LIMIT), intent_id,
+                                          EXIT, exit_side, OrderType.LIMIT, quantity, ts_ns,
+                                          limit=price, parent=entry_id, oca=oca))  # fmt: skip
+            outcomes += place(target, exit_side, quantity, OrderType.LIMIT, limit=price,
+                              ts_ns=ts_ns, parent=entry)  # fmt: skip
         return self._apply(outcomes)
 
     @property
@@ -137,9 +171,12 @@ class PaperTrack:
 
     # ---- internals -------------------------------------------------------------------------
 
-    def _leg(self, intent_id: str, leg: str, side: Side, order_type: OrderType) -> int:
+    def _leg(self, order: TrackOrder) -> int:
+        """The graph's key of a new order (kept in ``orders`` when the track keeps them)."""
         key = next(self._keys)
-        self._legs[key] = _Leg(intent_id, leg, side, order_type)
+        self._legs[key] = order
+        if self.orders is not None:
+            self.orders.append(order)
         return key
 
     def _reference(self, side: Side) -> int | None:
@@ -165,7 +202,7 @@ class PaperTrack:
                 side, quantity = outcome.side, outcome.quantity
                 self.position += quantity if side is Side.BUY else -quantity
                 fills.append(TrackFill(leg.intent_id, leg.leg, side, quantity, outcome.price,
-                                       outcome.ts_ns))  # fmt: skip
+                                       outcome.ts_ns, leg.order_id))  # fmt: skip
             elif isinstance(outcome, PaperStatus) and outcome.status.is_terminal:
                 del legs[outcome.key]
         return fills

@@ -16,7 +16,7 @@ from tradeterm.backtest.run import run_backtest
 from tradeterm.backtest.spec import BacktestError, BacktestSpec, FillAt
 from tradeterm.backtest.stats import statistics
 from tradeterm.backtest.summary import format_table
-from tradeterm.domain import Side
+from tradeterm.domain import OrderType, Side
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC
 MS = 1_000_000
@@ -193,3 +193,28 @@ def test_the_report_of_an_event_run_does_not_say_next_open(tmp_path: Path) -> No
     result = run_book(BacktestSpec(data(tmp_path, *LATE), FLIPS))
     header = format_table(result, statistics(result)).splitlines()[1]
     assert header.startswith("fill on the book,") and "next-open" not in header
+
+
+def test_a_brackets_orders_are_its_own_and_its_fills_name_them(tmp_path: Path) -> None:
+    """The entry, stop and target are three orders (``result.orders``); each fill carries the
+    id of the order it filled, the target's exit its own, not the entry's."""
+    path = data(
+        tmp_path,
+        (0, "quote,5000.00,1,5000.25,5"),
+        (1, "trade,5000.25,1,B"),  # a bracket buying at 5000.00, one ahead of it
+        (2, "trade,5000.00,100,S"),  # the one ahead, then ours
+        (3, "quote,5004.00,5,5004.25,5"),
+        (4, "trade,5004.50,100,B"),  # through the target at 5004.00 (16 ticks up)
+    )
+    result = run_book(BacktestSpec(path, BIDS, (("ticks", "1"),)))
+    entry, stop, target = result.orders
+    assert (entry.order_type, entry.side, entry.limit) == (OrderType.LIMIT, Side.BUY, PX_5000)
+    assert (stop.order_type, stop.side, stop.stop, stop.parent) == (
+        OrderType.STOP, Side.SELL, PX_5000 - 8, entry.order_id)  # fmt: skip
+    assert (target.order_type, target.side, target.limit) == (OrderType.LIMIT, Side.SELL,
+                                                              PX_5000 + 16)  # fmt: skip
+    assert len({entry.order_id, stop.order_id, target.order_id}) == 3
+    assert [(f.order_id, f.side, f.price) for f in result.fills] == [
+        (entry.order_id, Side.BUY, PX_5000),
+        (target.order_id, Side.SELL, PX_5000 + 16),
+    ]

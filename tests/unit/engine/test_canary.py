@@ -76,7 +76,7 @@ def test_a_target_is_a_market_order_for_the_difference_filled_against_the_book()
     track = quoted()
     sent, fills = track.target("a", 3, T0)
     assert sent == 3
-    assert fills == [TrackFill("a", ENTRY, Side.BUY, 3, PX_5000, T0)]
+    assert fills == [TrackFill("a", ENTRY, Side.BUY, 3, PX_5000, T0, "a")]
     assert track.position == 3
     sent, fills = track.target("b", -1, T0)  # a reversal: one order of 4
     assert sent == -4 and [(f.side, f.quantity, f.price) for f in fills] == [
