@@ -7,10 +7,8 @@ import datetime as dt
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import pytest
 
 from tests import real_data
 from tests.integration.backtest_marker_strategy import SPEC
+from tests.support.interrupt import interrupt_at
 from tradeterm.backtest.run import core, run_backtest
 from tradeterm.backtest.spec import BacktestSpec
 
@@ -178,22 +177,12 @@ def test_ctrl_c_prints_the_partial_report(tmp_path: Path) -> None:
         )
     bars.write_text("\n".join(lines) + "\n")
     marker = tmp_path / "marker"
-    proc = subprocess.Popen(
+    code, out, err = interrupt_at(
         command("--data", str(bars), "--strategy", SPEC, "--param", f"path={marker}",
                 "--param", "after=5000", "--format", "json"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ(tmp_path),
+        marker, environ(tmp_path),
     )  # fmt: skip
-    try:
-        guard = time.monotonic() + 120  # a guard against a hang, not a timing
-        while not marker.exists() and proc.poll() is None and time.monotonic() < guard:
-            time.sleep(0.02)
-        assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    assert code == 130, err
     assert "Traceback" not in err
     printed = json.loads(out)
     assert printed["complete"] is False

@@ -8,15 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.integration.backtest_marker_strategy import SPEC
 from tests.integration.test_backtest_cli import backtest, command, environ
+from tests.support.interrupt import interrupt_at
 
 START = dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC)
 
@@ -112,20 +111,8 @@ def test_ctrl_c_while_the_journal_is_written_abandons_it_whole(tmp_path: Path) -
     args = command("--data", str(waves(tmp_path / "waves.csv")), "--strategy", "sma_cross",
                    "--journal", str(journal), "--format", "json")  # fmt: skip
     args[2] = "tests.integration.backtest_slow_journal"  # tradeterm, with the slow writer
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)  # fmt: skip
-    try:
-        guard = time.monotonic() + 120  # a guard against a hang, not a timing
-        while not marker.exists() and proc.poll() is None and time.monotonic() < guard:
-            time.sleep(0.02)
-        assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGINT)
-        go.write_text("go")
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    code, out, err = interrupt_at(args, marker, env, after=lambda: go.write_text("go"))
     assert json.loads(out)["complete"] is True  # the report, printed before the journal
-    assert proc.returncode == 130, err
+    assert code == 130, err
     assert err.strip().splitlines() == ["tradeterm: journal not written: interrupted"], err
     assert list(journal.parent.iterdir()) == []  # no half journal, no lock, no WAL
