@@ -166,7 +166,8 @@ def run_sweep(
     count = min(workers or default_workers(), len(plan.jobs))
     sweep.where = f"Dask scheduler {cluster}" if cluster else counted(count, "worker process")
     with _executor(count, cluster, stop) as executor:
-        futures = {executor.submit(_run, job, spec): index for index, spec in plan.jobs}
+        with _born_ignoring_ctrl_c():
+            futures = {executor.submit(_run, job, spec): index for index, spec in plan.jobs}
         specs = dict(plan.jobs)
         with _bar(console, len(futures)) as advance:
             pending = set(futures)
@@ -245,6 +246,24 @@ def _dask(address: str) -> Iterator[cf.Executor]:
         yield client.get_executor(pure=False)  # two runs of one spec are two runs
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _born_ignoring_ctrl_c() -> Iterator[None]:
+    """SIGINT ignored in this process while the pool starts its workers (and the forkserver
+    they are forked from), so that they are born ignoring it: an ignored signal stays ignored
+    across exec, Python then installs no handler of its own, and the forkserver gives its
+    children the disposition it started with. Setting it in the worker's initializer came too
+    late: a Ctrl-C while a worker was still importing killed it and broke the pool, and
+    Python 3.11's pool then hung on the futures the sweep had cancelled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 _stop: Event | None = None
