@@ -142,14 +142,16 @@ class _Run:
                 raise BacktestError(f"strategy {self.name} returned {intent!r}, not an intent")
             order = (now + self.latency_ns, f"i{next(self.ids)}", intent, size)
             if self.at_close:
-                self._quote(close, now)
+                self._print(close, 1, now)
                 self._place(order, now)
             else:
                 self.pending.append(order)
 
     def _arrive(self, bar: Bar) -> None:
-        """The orders that reach the market by ``bar``'s open are placed there."""
-        self._quote(bar.open, bar.start_ns)
+        """The orders that reach the market by ``bar``'s open are placed there, the market
+        having traded at the open (a stop placed now triggers on this bar's prices, never on
+        the last price an earlier bar's path left in the fill model)."""
+        self._print(bar.open, 1, bar.start_ns)
         pending = self.pending
         while pending and pending[0][0] <= bar.start_ns:
             self._place(pending.pop(0), bar.start_ns)
