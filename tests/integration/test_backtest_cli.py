@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from decimal import Decimal
@@ -296,3 +297,34 @@ def test_an_event_run_from_after_its_data_runs_no_event_and_says_it_fills_on_the
     assert (
         ": 0 events in" in late.stdout and "no events in events.csv from 2025-01-09" in late.stderr
     )
+
+
+def test_ctrl_c_while_the_figures_are_worked_out_still_prints_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the run, the statistics of a long one take seconds: a Ctrl-C then printed
+    nothing at all and exited 130 (found by a user trial). Now the report comes, no journal
+    is written, and the exit status says it was interrupted."""
+    need_day()
+    from tradeterm.cli import backtest as cli
+    from tradeterm.cli.main import build_command_parser
+
+    real = cli.statistics
+
+    def interrupted(*args: Any, **kw: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)  # as the user presses Ctrl-C now
+        return real(*args, **kw)
+
+    monkeypatch.setattr(cli, "statistics", interrupted)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "d"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "c"))
+    args = build_command_parser().parse_args(
+        ["backtest", "--data", str(DAY), "--strategy", "sma_cross", "--format", "json"]
+    )
+    code = cli.command(args)
+    out, err = capsys.readouterr()
+    assert code == 130
+    printed = json.loads(out)
+    assert printed["fills"] == 53 and printed["journal"] is None
+    assert err.strip().splitlines() == ["tradeterm: journal not written: interrupted"]
+    assert not (tmp_path / "d").exists() or not list((tmp_path / "d").rglob("*.sqlite"))

@@ -153,10 +153,11 @@ def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stop = threading.Event()
     with _ctrl_c(stop), _ProgressBar("backtest") as bar, reported_as(EXIT_USAGE, BacktestError):
         result = run_backtest(spec, progress=bar.update, stop=stop)
-    curve = marked_equity(result)
-    stats = statistics(result, curve=curve)
+    with _ctrl_c(stop):  # a Ctrl-C while the figures are worked out: the report still comes
+        curve = marked_equity(result)
+        stats = statistics(result, curve=curve)
     journal: Path | None = None
-    if not args.no_journal:
+    if not args.no_journal and not stop.is_set():  # Ctrl-C: the report, no journal
         journal = args.journal or default_path(result, time.time_ns())
     write(result, stats, curve, journal, args.format, out)  # first: never lost to a file
     out.flush()
@@ -181,7 +182,9 @@ def command(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 out.write(f"\njournal: {journal} (tradeterm report --journal {journal})\n")
     if problems:
         raise UserError("; ".join(problems), EXIT_ERROR)
-    return EXIT_OK if result.complete else EXIT_STOPPED
+    if stop.is_set() and not args.no_journal:
+        print("tradeterm: journal not written: interrupted", file=sys.stderr)
+    return EXIT_STOPPED if stop.is_set() else EXIT_OK
 
 
 def _between(spec: BacktestSpec) -> str:
