@@ -50,8 +50,13 @@ from typing import Any
 
 from tradeterm.backtest.bar_loop import Progress
 from tradeterm.backtest.data import detect, instrument_for
-from tradeterm.backtest.run import DEFAULT_COMMISSION, load_strategy
-from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec, FillAt
+from tradeterm.backtest.spec import (
+    BacktestError,
+    BacktestResult,
+    BacktestSpec,
+    FillAt,
+    load_strategy,
+)
 from tradeterm.config import MarketConfig
 from tradeterm.domain import (
     Bar,
@@ -258,7 +263,7 @@ class _BookRun:
             closed = self.closed
         return BacktestResult(
             spec, self.instrument, "events", count,
-            spec.commission if spec.commission is not None else DEFAULT_COMMISSION,
+            spec.commission_used,
             self.fills, closed, model.last, time.perf_counter() - started, complete,
             self.orders,
         )  # fmt: skip

@@ -16,10 +16,13 @@ from typing import Any
 
 from tradeterm.backtest.bar_loop import Progress, run_bars
 from tradeterm.backtest.data import EVENTS, DataSource, detect, instrument_for, load_bars
-from tradeterm.backtest.spec import BacktestError, BacktestResult, BacktestSpec
+from tradeterm.backtest.spec import (
+    DEFAULT_COMMISSION,
+    BacktestResult,
+    BacktestSpec,
+    load_strategy,
+)
 from tradeterm.backtest.stats import totals
-from tradeterm.sim.gateway.accounts import DEFAULT_COMMISSION
-from tradeterm.strategies import Loaded, StrategyError, load
 
 __all__ = ["DEFAULT_COMMISSION", "core", "run_backtest"]
 
@@ -34,7 +37,7 @@ def run_backtest(spec: BacktestSpec, *, progress: Progress | None = None,
     source = detect(spec.data, spec.symbol)
     instrument = instrument_for(spec.symbol, source)
     loaded = load_strategy(spec)
-    commission = spec.commission if spec.commission is not None else DEFAULT_COMMISSION
+    commission = spec.commission_used
     if source.kind == EVENTS:
         result = _events(spec, source, progress, stop)
     else:
@@ -45,17 +48,9 @@ def run_backtest(spec: BacktestSpec, *, progress: Progress | None = None,
     return result
 
 
-def load_strategy(spec: BacktestSpec) -> Loaded:
-    """The strategy ``spec`` names, built with its parameters; :class:`BacktestError`."""
-    try:
-        return load(spec.strategy, [f"{key}={value}" for key, value in spec.params])
-    except StrategyError as exc:
-        raise BacktestError("; ".join(str(exc).splitlines())) from None
-
-
 def _events(spec: BacktestSpec, source: DataSource, progress: Progress | None,
             stop: Event | None) -> BacktestResult:  # fmt: skip
-    from tradeterm.backtest.book_run import run_book  # it uses load_strategy from here
+    from tradeterm.backtest.book_run import run_book
 
     return run_book(spec, progress=progress, stop=stop)
 

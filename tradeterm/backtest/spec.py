@@ -16,6 +16,17 @@ from pathlib import Path
 from tradeterm.config import MarketConfig
 from tradeterm.domain import Bar, Fill, Instrument
 from tradeterm.paper.track import TrackOrder
+from tradeterm.sim.gateway.accounts import DEFAULT_COMMISSION
+from tradeterm.strategies import Loaded, StrategyError, load
+
+__all__ = [
+    "DEFAULT_COMMISSION",
+    "BacktestError",
+    "BacktestResult",
+    "BacktestSpec",
+    "FillAt",
+    "load_strategy",
+]
 
 
 class FillAt(StrEnum):
@@ -29,7 +40,7 @@ class FillAt(StrEnum):
 class BacktestSpec:
     """One run. ``params``: the strategy's parameters as given on the command line (``k=v``
     pairs, validated by the strategy's own model); ``commission``: per contract per side (None:
-    the market's configured one); ``equity``: the account value entries are sized by;
+    :attr:`commission_used`'s default); ``equity``: the account value entries are sized by;
     ``market``: the market's settings (its risk rules size entries; None: the defaults)."""
 
     data: Path
@@ -44,6 +55,12 @@ class BacktestSpec:
     latency_ms: int = 0
     equity: Decimal = Decimal(100_000)
     market: MarketConfig | None = None
+
+    @property
+    def commission_used(self) -> Decimal:
+        """Per contract per side: ``commission``, else the simulated broker's (2.25, IB's
+        tiered CME rate; the market settings have none)."""
+        return self.commission if self.commission is not None else DEFAULT_COMMISSION
 
 
 class BacktestError(Exception):
@@ -72,3 +89,11 @@ class BacktestResult:
     seconds: float = 0.0
     complete: bool = True
     orders: list[TrackOrder] = field(default_factory=list)
+
+
+def load_strategy(spec: BacktestSpec) -> Loaded:
+    """The strategy ``spec`` names, built with its parameters; :class:`BacktestError`."""
+    try:
+        return load(spec.strategy, [f"{key}={value}" for key, value in spec.params])
+    except StrategyError as exc:
+        raise BacktestError("; ".join(str(exc).splitlines())) from None
