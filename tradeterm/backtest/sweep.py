@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import threading
@@ -166,8 +167,7 @@ def run_sweep(
     count = min(workers or default_workers(), len(plan.jobs))
     sweep.where = f"Dask scheduler {cluster}" if cluster else counted(count, "worker process")
     with _executor(count, cluster, stop) as executor:
-        with _born_ignoring_ctrl_c():
-            futures = {executor.submit(_run, job, spec): index for index, spec in plan.jobs}
+        futures = {executor.submit(_run, job, spec): index for index, spec in plan.jobs}
         specs = dict(plan.jobs)
         with _bar(console, len(futures)) as advance:
             pending = set(futures)
@@ -223,7 +223,11 @@ def _executor(workers: int, cluster: str | None, stop: Event) -> Iterator[cf.Exe
         with _dask(cluster) as executor:
             yield executor
         return
-    context = multiprocessing.get_context(_start_method())
+    method = _start_method()
+    if method == "forkserver":
+        with _born_ignoring_ctrl_c():
+            multiprocessing.forkserver.ensure_running()  # the server workers are forked from
+    context = multiprocessing.get_context(method)
     with cf.ProcessPoolExecutor(
         workers, mp_context=context, initializer=_worker_start, initargs=(stop,)
     ) as pool:
@@ -250,12 +254,13 @@ def _dask(address: str) -> Iterator[cf.Executor]:
 
 @contextlib.contextmanager
 def _born_ignoring_ctrl_c() -> Iterator[None]:
-    """SIGINT ignored in this process while the pool starts its workers (and the forkserver
-    they are forked from), so that they are born ignoring it: an ignored signal stays ignored
-    across exec, Python then installs no handler of its own, and the forkserver gives its
-    children the disposition it started with. Setting it in the worker's initializer came too
-    late: a Ctrl-C while a worker was still importing killed it and broke the pool, and
-    Python 3.11's pool then hung on the futures the sweep had cancelled."""
+    """SIGINT ignored in this process while it starts the forkserver the pool's workers are
+    forked from, so that they are born ignoring it: an ignored signal stays ignored across
+    exec, Python then installs no handler of its own, and the forkserver gives its children
+    the disposition it started with. Ignoring it in the worker's initializer came too late: a
+    Ctrl-C while a worker was still importing killed it and broke the pool, and Python 3.11's
+    pool then hung on the futures the sweep had cancelled. (With the spawn start method, where
+    there is no forkserver, the initializer's is all there is.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
