@@ -144,6 +144,9 @@ class _Recorder:
     def refuse_tick_by_tick(self, refuse: bool) -> None:
         self.calls.append(("refuse tbt", refuse))
 
+    def refuse_data(self, feed: str, code: int | None) -> None:
+        self.calls.append(("refuse data", feed, code))
+
     def reject_next(self, reason: str) -> None:
         self.calls.append(("reject next",))
 
