@@ -195,12 +195,15 @@ class _CheckupBroker(IbBroker):
         contract = self._contracts[con_id or 0]
         errors: dict[int, tuple[int, str]] = {}
         trades: list[str] = []
+        quoted = False  # a tick of the reqMktData stream came (tick-by-tick sets ``last`` too)
 
         def on_error(req_id: int, code: int, text: str, _contract: Any) -> None:
             errors.setdefault(req_id, (code, text))
 
         def on_tickers(tickers: set[Ticker]) -> None:
+            nonlocal quoted
             for ticker in tickers:
+                quoted = quoted or (ticker.contract is contract and bool(ticker.ticks))
                 for tick in ticker.tickByTicks if ticker.contract is contract else ():
                     if isinstance(tick, TickByTickAllLast) and not trades:
                         trades.append(f"{tick.size:g} at {tick.price}")
@@ -222,7 +225,7 @@ class _CheckupBroker(IbBroker):
                 bids, asks = len(ticker.domBids), len(ticker.domAsks)
                 book = f"{bids} bid and {asks} ask levels" if bids or asks else None
                 return {
-                    codes.QUOTES: _quote(ticker),
+                    codes.QUOTES: _quote(ticker) if quoted else None,
                     codes.DEPTH: book,
                     codes.TRADES: f"last trade {trades[0]}" if trades else None,
                 }
@@ -257,9 +260,9 @@ class _CheckupBroker(IbBroker):
                         cancel()
 
 
-def _quote(ticker: Ticker) -> str | None:
+def _quote(ticker: Ticker) -> str:
     """The top of book as received, or the last/close price when there is no book (a closed
-    market); None before anything came."""
+    market)."""
     parts = [
         f"{name} {value}"
         for name, value in (("bid", ticker.bid), ("ask", ticker.ask))
@@ -270,4 +273,4 @@ def _quote(ticker: Ticker) -> str | None:
     for name, value in (("last", ticker.last), ("close", ticker.close)):
         if value is not None and not math.isnan(value):
             return f"{name} {value} (no bid or ask: market closed?)"
-    return None
+    return "quotes arrive, with no prices yet"
