@@ -45,8 +45,8 @@ def test_an_unwritable_journal_directory_fails_with_its_fix(tmp_path: Path) -> N
     assert "journal.dir" in found.fix
 
 
-def machine(columns: int = 120, lines: int = 40, **env: str) -> Machine:
-    return Machine(terminal_size=lambda: os.terminal_size((columns, lines)), environ=env)
+def machine(size: tuple[int, int] = (120, 40), env: dict[str, str] | None = None) -> Machine:
+    return Machine(terminal_size=lambda: os.terminal_size(size), environ=env or {})
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def machine(columns: int = 120, lines: int = 40, **env: str) -> Machine:
      ((100, 20), WARN, "100x20"), ((0, 0), WARN, "size unknown")],
 )  # fmt: skip
 def test_the_terminal_size(size: tuple[int, int], level: str, words: str) -> None:
-    found = doctor.terminal_findings(machine(*size, TERM="xterm-256color"))[0]
+    found = doctor.terminal_findings(machine(size, {"TERM": "xterm-256color"}))[0]
     assert (found.name, found.level) == ("terminal", level)
     assert words in found.detail
 
@@ -70,7 +70,7 @@ def test_the_terminal_size(size: tuple[int, int], level: str, words: str) -> Non
      ({"TERM": "xterm-256color", "NO_COLOR": "1"}, WARN, "monochrome")],
 )  # fmt: skip
 def test_the_colours(env: dict[str, str], level: str, words: str) -> None:
-    found = doctor.terminal_findings(machine(**env))[1]
+    found = doctor.terminal_findings(machine(env=env))[1]
     assert (found.name, found.level) == ("colours", level)
     assert words in found.detail
     assert (found.fix != "") == (level != OK)
