@@ -107,7 +107,7 @@ async def test_the_command_with_the_gateway_down_fails_with_its_fix() -> None:
                           "(connection refused)")  # fmt: skip
     assert lines[gateway + 1].split()[:2] == ["fix:", "start"]
     assert "SKIP  quotes (L1)  needs the gateway" in lines
-    assert lines[-1].startswith("1 failed")
+    assert lines[-1].startswith("1 FAIL")
 
 
 @pytest.mark.parametrize(

@@ -116,7 +116,7 @@ def report(findings: list[Finding], heading: str) -> int:
             print(f"{'':<6}{'fix:':<{width}}{f.fix}")
     failed = sum(f.level == FAIL for f in findings)
     warned = sum(f.level == WARN for f in findings)
-    print(f"{failed} failed, {warned} to look at" if failed or warned else "all checks passed")
+    print(f"{failed} FAIL, {warned} WARN" if failed or warned else "all checks passed")
     return EXIT_ERROR if failed else EXIT_OK
 
 
