@@ -16,7 +16,7 @@ from tradeterm.sim.gateway.faults import (
     parse_faults,
 )
 from tradeterm.sim.gateway.protocol.records import ContractRecord
-from tradeterm.sim.gateway.protocol.request_types import ReqTickByTickData
+from tradeterm.sim.gateway.protocol.request_types import ReqMktDepth, ReqTickByTickData
 
 
 def test_full_spec_is_parsed_and_sorted_by_time() -> None:
@@ -144,6 +144,9 @@ class _Recorder:
     def refuse_tick_by_tick(self, refuse: bool) -> None:
         self.calls.append(("refuse tbt", refuse))
 
+    def refuse_data(self, feed: str, code: int | None) -> None:
+        self.calls.append(("refuse data", feed, code))
+
     def reject_next(self, reason: str) -> None:
         self.calls.append(("reject next",))
 
@@ -212,3 +215,40 @@ async def test_a_planned_restart_calls_the_restart_it_was_given() -> None:
     runner, target = _runner("restart:3")
     await runner.fire(runner.plan[0])
     assert target.calls == [("restart", 3.0)]
+
+
+def test_refuse_data_names_a_feed_and_an_ib_code() -> None:
+    assert parse_faults("refuse-data:depth:10092") == [
+        Fault("refuse-data", 0.0, option="depth", code=10092)
+    ]
+    assert parse_faults("refuse-data@3:quotes") == [
+        Fault("refuse-data", 3.0, option="quotes", code=354)
+    ]
+    with pytest.raises(FaultSpecError, match="the feed is one of quotes, depth, trades"):
+        parse_faults("refuse-data:book")
+    with pytest.raises(FaultSpecError, match="the error code is one of 354, "):
+        parse_faults("refuse-data:quotes:999")
+
+
+class _BookSession(_Session):
+    """A session the depth handler can send its opening book to."""
+
+    version = 178
+
+    def send(self, fields: object) -> None:
+        pass
+
+
+async def test_refuse_data_answers_each_request_of_its_feed_with_the_code() -> None:
+    gateway = FakeGateway(GatewayConfig(port=0, rate=0.0, seed=7, today=date(2026, 11, 21)))
+    feed = gateway.market.feed_for_symbol("ES")
+    es = ContractRecord(conId=feed.con_id, exchange="CME")
+    session: Any = _BookSession()
+    await gateway.faults.fire(Fault("refuse-data", 0.0, option="depth", code=309))
+    await gateway.market.on_mkt_depth(session, ReqMktDepth(4, es, 10, False))
+    await gateway.market.on_tick_by_tick(session, ReqTickByTickData(5, es, "AllLast"))
+    assert [(req_id, code) for req_id, code, _ in session.errors] == [(4, 309)]
+    assert session.subscribed == [("tbtAllLast", 5)]  # the other feeds are served
+    gateway.faults.refuse_data("depth", None)
+    await gateway.market.on_mkt_depth(session, ReqMktDepth(6, es, 10, False))
+    assert session.subscribed[-1] == ("depth", 6)

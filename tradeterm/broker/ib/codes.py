@@ -120,3 +120,72 @@ def farm_status(code: int, text: str) -> FarmStatus | None:
         return None
     name = text.rsplit(":", 1)[1].strip() if ":" in text else ""
     return FarmStatus(f"{family}:{name}", code in FARM_BROKEN)
+
+
+# ---- market-data permissions ------------------------------------------------------------------
+
+QUOTES, DEPTH, TRADES = "quotes", "depth", "trades"
+"""The market-data feeds a market's screen uses: top of book (L1), depth of book (L2) and
+tick-by-tick trades."""
+_LEVEL = {QUOTES: "L1", DEPTH: "L2", TRADES: "L1"}  # the subscription level each feed needs
+TBT_FALLBACK = "tradeterm takes trades from IB's RTVolume ticks instead (same prices, sizes summed)"
+
+
+@dataclass(frozen=True, slots=True)
+class DataRefusal:
+    """IB's answer to a market-data request, in a trader's words."""
+
+    usable: bool  # data still comes (delayed, partial, or a fallback tradeterm uses)
+    meaning: str
+    fix: str
+
+
+def data_refusal(feed: str, code: int, exchange: str) -> DataRefusal:
+    """What IB's message ``code`` on a ``feed`` request for a contract of ``exchange``
+    (CME, CBOT, NYMEX, COMEX) means for trading, and what to do about it."""
+    level = _LEVEL[feed]
+    subscription = f"'{exchange} Real-Time (NP, {level})'"
+    buy = (
+        f"subscribe to {subscription} (non-professional; or your bundle's equivalent) in "
+        "Client Portal > Settings > Market Data Subscriptions"
+    )
+    if code == 354:
+        return DataRefusal(False, f"no real-time {exchange} {level} subscription on this "
+                           "account (IB offers delayed data, which tradeterm does not trade on)",
+                           buy)  # fmt: skip
+    if code == 10089:
+        return DataRefusal(False, f"the {exchange} {level} data is not available to the API "
+                           "(a subscription for the screens only, or held by another login)",
+                           f"{buy}, one that includes API access; a paper login must share "
+                           "the live login's subscriptions (Client Portal > Settings > Paper "
+                           "Trading Account)")  # fmt: skip
+    if code == 10168:
+        return DataRefusal(False, f"no real-time {exchange} {level} subscription, and delayed "
+                           "data is not enabled either", buy)  # fmt: skip
+    if code == 10167:
+        return DataRefusal(True, "IB sends delayed data (10-15 minutes late), not real-time",
+                           buy)  # fmt: skip
+    if code == 10090:
+        return DataRefusal(True, "part of the requested data is not subscribed: some fields "
+                           "stay empty", buy)  # fmt: skip
+    if code == 10092:
+        return DataRefusal(False, f"IB offers no depth of book for this contract on {exchange}",
+                           "nothing to buy: the ladder shows the top of book only")  # fmt: skip
+    if code == 309:
+        return DataRefusal(False, "too many depth-of-book (L2) streams are open on this login "
+                           "(IB allows 3 at once by default)", "close depth in another "
+                           "instance or TWS window, or add Quote Booster packs in Client "
+                           "Portal")  # fmt: skip
+    if code == 10190:
+        return DataRefusal(True, f"IB's limit of tick-by-tick streams is reached; "
+                           f"{TBT_FALLBACK}", "close tick-by-tick streams of other programs "
+                           "(each tradeterm instance uses one; the limit grows with your "
+                           "market-data lines)")  # fmt: skip
+    if code == 10189:
+        return DataRefusal(True, f"IB refused tick-by-tick trades; {TBT_FALLBACK}",
+                           f"check the quotes line above; {buy}")  # fmt: skip
+    if code == 200:
+        return DataRefusal(False, "IB knows no such contract", "check the symbol and the "
+                           "contract month (market.contract in the config)")  # fmt: skip
+    return DataRefusal(False, f"IB refused the {feed} request", "see IB's message above "
+                       "(IB's API message codes list explains each code)")  # fmt: skip

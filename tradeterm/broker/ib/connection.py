@@ -63,6 +63,14 @@ class _ClientIdInUse(Exception):
     pass
 
 
+class ClientIdsInUse(ConnectError):
+    """Every client id tried is taken by another API connection (IB error 326)."""
+
+    def __init__(self, message: str, client_ids: list[int]) -> None:
+        super().__init__(message)
+        self.client_ids = client_ids
+
+
 def guarded(method: F) -> F:
     """An ib_async callback that never raises into ib_async: log + Notice (code 0)."""
 
@@ -256,9 +264,10 @@ class IbConnection:
             if not self._config.auto_client_id
             else "close the other API connections or choose another connection.client_id"
         )
-        raise ConnectError(
+        raise ClientIdsInUse(
             f"client id {tried} already in use by another API connection to "
-            f"{self.address} (error 326); {hint}"
+            f"{self.address} (error 326); {hint}",
+            ids,
         )
 
     async def _connect_as(self, cid: int) -> None:

@@ -27,6 +27,11 @@ the "next order" kinds); durations and times take ``ms``, ``s`` (default) or ``m
 ``malformed@T``          a malformed frame is sent to every client at T
 ``no-tbt@T``             from T on, every reqTickByTickData is refused with error 10190 (max
                          tick-by-tick requests reached); clients must take trades from RTVolume
+``refuse-data@T:F[:C]``  from T on, every request for feed F (``quotes``: reqMktData,
+                         ``depth``: reqMktDepth, ``trades``: reqTickByTickData) is refused
+                         with IB's error C (default 354, not subscribed; also 10089, 10168,
+                         10092, 309, 10189, 10190), as an account without that market-data
+                         permission sees it
 ======================  =========================================================================
 
 Example: ``--faults "farm@20:5,lost@40:3:1101,reject@60,restart@90:4"``.
@@ -45,6 +50,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Protocol
 
+from tradeterm.sim.gateway.desks.market_desk import DEFAULT_REFUSAL, FEEDS, REFUSALS
 from tradeterm.sim.gateway.protocol import encode
 
 log = logging.getLogger(__name__)
@@ -63,6 +69,7 @@ KINDS: dict[str, tuple[int, int]] = {  # kind -> (min args, max args)
     "pacing": (0, 0),
     "malformed": (0, 0),
     "no-tbt": (0, 0),
+    "refuse-data": (1, 2),
 }
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
@@ -79,6 +86,7 @@ class Fault:
     duration_s: float | None = None  # for kinds with a duration
     option: str | None = None  # "1101"/"1102" for lost; the span of delay as text
     span_s: float | None = None  # delay: how long the delay lasts
+    code: int | None = None  # refuse-data: IB's error code (the feed is the option)
 
 
 def parse_duration(text: str) -> float:
@@ -117,12 +125,24 @@ def parse_faults(spec: str) -> list[Fault]:
         elif kind in ("delay", "hide"):
             span = parse_duration(args[1]) if len(args) > 1 else None
             fault = Fault(kind, at_s, parse_duration(args[0]), span_s=span)
+        elif kind == "refuse-data":
+            fault = Fault(kind, at_s, option=args[0], code=_refusal(item, *args))
         elif args:
             fault = Fault(kind, at_s, parse_duration(args[0]))
         elif kind == "restart":
             fault = Fault(kind, at_s, 2.0)
         faults.append(fault)
     return sorted(faults, key=lambda f: f.at_s)
+
+
+def _refusal(item: str, feed: str, code: str = str(DEFAULT_REFUSAL)) -> int:
+    """The error code of a ``refuse-data`` fault, checked with its feed."""
+    if feed not in FEEDS:
+        raise FaultSpecError(f"'{item}': the feed is one of {', '.join(FEEDS)}, not '{feed}'")
+    if not code.isdigit() or int(code) not in REFUSALS:
+        known = ", ".join(map(str, REFUSALS))
+        raise FaultSpecError(f"'{item}': the error code is one of {known}, not '{code}'")
+    return int(code)
 
 
 # TWS's own wording of the connectivity and farm messages
@@ -156,6 +176,7 @@ class MarketFaults(Protocol):
     def drop_all_subscriptions(self) -> None: ...
     def set_hmds_down(self, down: bool) -> None: ...
     def refuse_tick_by_tick(self, refuse: bool) -> None: ...
+    def refuse_data(self, feed: str, code: int | None) -> None: ...
 
 
 class OrderFaults(Protocol):
@@ -226,6 +247,9 @@ class FaultRunner:
             self.malformed_frame()
         elif kind == "no-tbt":
             self.refuse_tick_by_tick()
+        elif kind == "refuse-data":
+            assert fault.option is not None
+            self.refuse_data(fault.option, fault.code)
 
     # ---- the faults ---------------------------------------------------------------------
 
@@ -310,6 +334,12 @@ class FaultRunner:
         """Answer every later reqTickByTickData with error 10190 (streams already running go
         on); ``refuse=False`` serves them again."""
         self._market.refuse_tick_by_tick(refuse)
+
+    def refuse_data(self, feed: str, code: int | None = DEFAULT_REFUSAL) -> None:
+        """Answer every later request for ``feed`` (quotes, depth, trades) with IB's error
+        ``code``, as an account without that permission sees it (streams already running go
+        on); ``code=None`` serves them again."""
+        self._market.refuse_data(feed, code)
 
     def malformed_frame(self) -> None:
         """A tickPrice with missing fields: ib_async must log it and carry on."""

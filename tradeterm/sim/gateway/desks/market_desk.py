@@ -13,7 +13,8 @@ clock reaches it: a test that moves the clock (and gives the gateway the same on
 Faults act on the desk through its methods (see :mod:`~tradeterm.sim.gateway.faults`): a data
 stall or hold (no market data while the socket stays up), "data lost" on 1101 (every market-data
 subscription is dropped; clients must subscribe again), a broken historical data farm and
-refused tick-by-tick (every reqTickByTickData is answered with error 10190).
+refused feeds (every request for quotes, depth or tick-by-tick trades is answered with an IB
+error: 10190 for tick-by-tick, or a missing market-data permission such as 354).
 """
 
 from __future__ import annotations
@@ -60,7 +61,19 @@ log = logging.getLogger(__name__)
 NO_SECURITY = 200
 SYNTHETIC_LEVELS = 10
 HMDS_ERROR = 162
-TBT_REFUSED = 10190  # TWS: "Max number of tick-by-tick requests has been reached."
+TBT_REFUSED = 10190
+DEFAULT_REFUSAL = 354
+REFUSALS = {  # TWS's wording of its answers to a market-data request it refuses
+    354: "Requested market data is not subscribed.Delayed market data is available.",
+    10089: "Requested market data requires additional subscription for API. See link in "
+    "'Market Data Connections' dialog for more details.Delayed market data is available.",
+    10168: "Requested market data is not subscribed. Delayed market data is not enabled.",
+    10092: "Deep market data is not supported for this combination of security/exchange",
+    309: "Max number (3) of market depth requests has been reached",
+    10189: "Failed to request tick-by-tick data:No market data permissions.",
+    TBT_REFUSED: "Max number of tick-by-tick requests has been reached.",
+}
+FEEDS = ("quotes", "depth", "trades")  # reqMktData, reqMktDepth, reqTickByTickData
 TBT_KINDS = {"Last": "tbtLast", "AllLast": "tbtAllLast", "BidAsk": "tbtBidAsk",
              "MidPoint": "tbtMidPoint"}  # fmt: skip
 
@@ -90,7 +103,7 @@ class MarketDesk:
         self.feeds: dict[int, InstrumentFeed] = {}
         self.stalled_until = 0.0  # wall-clock seconds; market data is frozen until then
         self.hmds_down = False  # the historical data farm is broken: no history is served
-        self.tbt_refused = False  # reqTickByTickData is answered with error 10190
+        self.refused: dict[str, int] = {}  # feed -> the IB error its requests are answered with
         self._replay_tasks: list[asyncio.Task[None]] = []
 
     # ---- feeds --------------------------------------------------------------------------------
@@ -245,7 +258,22 @@ class MarketDesk:
 
     def refuse_tick_by_tick(self, refuse: bool) -> None:
         """Answer every later reqTickByTickData with error 10190 (or serve them again)."""
-        self.tbt_refused = refuse
+        self.refuse_data("trades", TBT_REFUSED if refuse else None)
+
+    def refuse_data(self, feed: str, code: int | None) -> None:
+        """Answer every later request for ``feed`` (:data:`FEEDS`) with IB's error ``code``
+        (:data:`REFUSALS`), or serve them again (None)."""
+        if code is None:
+            self.refused.pop(feed, None)
+        else:
+            self.refused[feed] = code
+
+    def _refuses(self, session: ClientSession, req_id: int, feed: str) -> bool:
+        """Refuse the request if its feed is refused (error sent); whether it was."""
+        code = self.refused.get(feed)
+        if code is not None:
+            session.send_error(req_id, code, REFUSALS[code])
+        return code is not None
 
     def drop_all_subscriptions(self) -> None:
         """1101 "data lost": every market-data stream ends; clients must subscribe again."""
@@ -323,7 +351,7 @@ class MarketDesk:
 
     async def on_mkt_data(self, session: ClientSession, req: ReqMktData) -> None:
         feed = self.resolve(session, req.reqId, req.contract)
-        if feed is None:
+        if feed is None or self._refuses(session, req.reqId, "quotes"):
             return
         generic = {t.strip() for t in req.genericTickList.split(",") if t.strip()}
         session.send(encode.tick_req_params(req.reqId, float(feed.tick), "CME", 3))
@@ -341,9 +369,7 @@ class MarketDesk:
         if kind is None:
             session.send_validation_error(req, f"unknown tick-by-tick type {req.tickType!r}")
             return
-        if self.tbt_refused:
-            session.send_error(req.reqId, TBT_REFUSED,
-                               "Max number of tick-by-tick requests has been reached.")  # fmt: skip
+        if self._refuses(session, req.reqId, "trades"):
             return
         feed = self.resolve(session, req.reqId, req.contract)
         if feed is not None:
@@ -351,7 +377,7 @@ class MarketDesk:
 
     async def on_mkt_depth(self, session: ClientSession, req: ReqMktDepth) -> None:
         feed = self.resolve(session, req.reqId, req.contract)
-        if feed is None:
+        if feed is None or self._refuses(session, req.reqId, "depth"):
             return
         rows = max(1, min(req.numRows or 10, 10))
         watch = self._watch(feed, session, req.reqId, "depth", req, rows=rows,

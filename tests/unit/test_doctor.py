@@ -1,0 +1,91 @@
+"""``tradeterm doctor``'s checks of this machine: the journal's directory and free disk (the
+free-space figure is given, never a disk filled), the terminal and tmux."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tradeterm.cli import doctor
+from tradeterm.cli.doctor import FAIL, OK, WARN, Machine
+from tradeterm.config import Settings
+
+
+def settings(journal: Path) -> Settings:
+    return Settings(mode="paper", symbol="ES", journal={"dir": journal})
+
+
+@pytest.mark.parametrize(
+    ("free", "level", "words"),
+    [(50 * 10**9, OK, "50.0 GB free"), (500 * 10**6, WARN, "500.0 MB free (under 1.0 GB)"),
+     (50 * 10**6, FAIL, "the journal would soon stop writing")],
+)  # fmt: skip
+def test_the_journal_disk_free_space(tmp_path: Path, free: int, level: str, words: str) -> None:
+    asked: list[Path] = []
+
+    def free_bytes(path: Path) -> int:
+        asked.append(path)
+        return free
+
+    found = doctor.journal_finding(settings(tmp_path / "journal"), free_bytes)
+    assert (found.level, found.name) == (level, "journal")
+    assert words in found.detail
+    assert asked == [tmp_path / "journal" / "paper"]  # the journal's own directory
+    assert (found.fix == "") == (level == OK)
+
+
+def test_an_unwritable_journal_directory_fails_with_its_fix(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    found = doctor.journal_finding(settings(blocker / "journal"), lambda _p: 10**12)
+    assert found.level == FAIL
+    assert f"{blocker / 'journal' / 'paper'} is not writable: Not a directory" == found.detail
+    assert "journal.dir" in found.fix
+
+
+def machine(size: tuple[int, int] = (120, 40), env: dict[str, str] | None = None) -> Machine:
+    return Machine(terminal_size=lambda: os.terminal_size(size), environ=env or {})
+
+
+@pytest.mark.parametrize(
+    ("size", "level", "words"),
+    [((80, 24), OK, "80x24"), ((79, 40), WARN, "79x40: the screen needs 80x24"),
+     ((100, 20), WARN, "100x20"), ((0, 0), WARN, "size unknown")],
+)  # fmt: skip
+def test_the_terminal_size(size: tuple[int, int], level: str, words: str) -> None:
+    found = doctor.terminal_findings(machine(size, {"TERM": "xterm-256color"}))[0]
+    assert (found.name, found.level) == ("terminal", level)
+    assert words in found.detail
+
+
+@pytest.mark.parametrize(
+    ("env", "level", "words"),
+    [({"TERM": "xterm-256color", "COLORTERM": "truecolor"}, OK, "24-bit"),
+     ({"TERM": "tmux-256color"}, OK, "256"),
+     ({"TERM": "xterm"}, WARN, "maybe only 8 colours"),
+     ({"TERM": "dumb"}, FAIL, "no colours"),
+     ({}, FAIL, "TERM=unset"),
+     ({"TERM": "xterm-256color", "NO_COLOR": "1"}, WARN, "monochrome")],
+)  # fmt: skip
+def test_the_colours(env: dict[str, str], level: str, words: str) -> None:
+    found = doctor.terminal_findings(machine(env=env))[1]
+    assert (found.name, found.level) == ("colours", level)
+    assert words in found.detail
+    assert (found.fix != "") == (level != OK)
+
+
+def test_tmux_missing_is_a_warning_with_how_to_install() -> None:
+    found = doctor.tmux_finding(lambda _name: None)
+    assert found.level == WARN
+    assert found.fix == "sudo apt install tmux"
+
+
+def test_sim_mode_without_a_port_has_no_gateway_to_check(tmp_path: Path) -> None:
+    import asyncio
+
+    sim = Settings(mode="sim", symbol="ES", journal={"dir": tmp_path})
+    [found] = asyncio.run(doctor.gateway_findings(sim, 1.0))
+    assert found.level == "SKIP"
+    assert "--paper" in found.detail
