@@ -5,7 +5,10 @@ channel's URL reaches the log; a receiver that hangs does not hold the engine up
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import pytest
 from tests.integration.journal_helpers import query, settings_for
 from tests.support.receiver import Receiver, receiving
 from tests.support.waiting import until
+from tradeterm import console
 from tradeterm.config import Settings
 from tradeterm.domain import Side
 from tradeterm.engine.commands import PlaceOrder
@@ -119,3 +123,24 @@ async def test_a_hanging_receiver_does_not_hold_the_engine_up(
             await until(lambda: len(slow.requests) == 4, "the queued messages sent after")
         sides = [m.split(": ")[1].split()[0] for m in messages(slow)]
         assert sides == ["BUY", "SELL", "BUY", "SELL"]  # every fill told, in order
+
+
+async def test_the_console_rings_the_bell_on_a_fill_it_notifies(
+    still: FakeGateway, tmp_path: Path
+) -> None:
+    with receiving() as hook:
+        settings = with_notify(settings_for(still.config.port, tmp_path),
+                               urls=[json_url(hook)], bell=True)  # fmt: skip
+        read, write = os.pipe()
+        typed, out = os.fdopen(write, "w"), io.StringIO()
+        with os.fdopen(read) as stdin:
+            run = asyncio.create_task(console.run(settings, seconds=None, seed=1, stdin=stdin,
+                                                  out=out))  # fmt: skip
+            typed.write("buy 1\n")
+            typed.flush()
+            await until(lambda: "\a" in out.getvalue(), "the bell rung")
+            typed.close()  # end of input: the console quits
+            assert await run == 0
+        await until(lambda: hook.requests, "the fill sent")  # the same event, both ways
+    assert out.getvalue().count("\a") == 1
+    assert messages(hook)[0].startswith("ES SIM: BUY 1 @ ")

@@ -160,5 +160,7 @@ async def test_a_full_queue_drops_the_oldest_and_counts(
     for n in range(5):
         notifier.post(Alert("fill", f"fill {n}"))
     assert channel.dropped == 5 - queue_max
-    assert [m.body for m in channel._queue] == [f"ES SIM: fill {n}" for n in range(5 - queue_max, 5)]
+    assert [m.body for m in channel._queue] == [
+        f"ES SIM: fill {n}" for n in range(5 - queue_max, 5)
+    ]
     assert "dropped the oldest message" in caplog.text

@@ -88,3 +88,19 @@ def test_the_log_filter_blanks_secrets_out_of_library_lines(
             logging.getLogger("apprise").exception("Discord send failed")
     assert "POST /api/webhooks/***/*** HTTP/1.1" in caplog.text
     assert SECRET not in caplog.text
+
+
+def test_the_readmes_example_is_a_valid_notify_section(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Notifications", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    notify = load_settings(write_toml(tmp_path, example)).settings.notify
+    assert [url.split("://")[0] for url in notify.urls] == [
+        "ntfys", "ntfys", "discord", "slack", "tgram", "mailtos", "jsons",
+    ]  # fmt: skip
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tradeterm.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
