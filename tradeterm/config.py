@@ -15,15 +15,18 @@ name for a typo) and from where the merge of the four sources took the value.
 
 from __future__ import annotations
 
+import base64
 import difflib
+import logging
 import os
+import re
 import tomllib
 import zlib
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -235,6 +238,96 @@ class LoggingConfig(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+NotifyEvent = Literal["fill", "refusal", "risk", "kill", "disconnect", "strategy"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)  # tradeterm/notify/alerts.py
+
+
+class NotifyConfig(_Section):
+    """Notifications (``tradeterm/notify``): apprise URLs, the events that send, the bell.
+    A URL holds its channel's secrets (tokens, passwords, a webhook's path): it is checked at
+    load and never shown, only its :func:`redacted_url`."""
+
+    urls: list[str] = Field(
+        default_factory=list,
+        description="apprise URLs (ntfy://, discord://, slack://, tgram://, mailto://, json://); "
+        "in the environment: JSON or separated by spaces; never shown",
+    )
+    events: list[NotifyEvent] = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS), description=", ".join(NOTIFY_EVENTS)
+    )
+    disconnect_after_s: float = Field(
+        30.0, gt=0, le=86_400, description="a disconnect this long notifies (and its reconnect)"
+    )
+    bell: bool = Field(False, description="ring the terminal bell on the same events")
+    queue_max: int = Field(100, ge=1, le=10_000, description="per channel; the oldest drops")
+    retries: int = Field(5, ge=0, le=20, description="a failed send is tried again this often")
+    backoff_s: float = Field(2.0, gt=0, le=600, description="first wait before a retry, doubled")
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value
+
+    @field_validator("urls")
+    @classmethod
+    def _known_to_apprise(cls, urls: list[str]) -> list[str]:
+        for n, url in enumerate(urls, 1):
+            if not _apprise_accepts(url):
+                raise ValueError(
+                    f"an apprise URL such as ntfy://ntfy.sh/TOPIC; channel {n} "
+                    f"({redacted_url(url)}) is not one apprise can send to"
+                )
+        return urls
+
+
+def _apprise_accepts(url: str) -> bool:
+    """Whether apprise can build a channel from ``url`` (imported only when URLs are set).
+    Its logger is silenced meanwhile: it would name the URL, secrets and all."""
+    import apprise
+
+    logger = logging.getLogger("apprise")
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        return apprise.Apprise.instantiate(url) is not None
+    except Exception:
+        return False
+    finally:
+        logger.disabled = disabled
+
+
+def redacted_url(url: str) -> str:
+    """``url`` as it may be logged or shown: its scheme and host (``json://127.0.0.1:8080``),
+    or its scheme alone when the host is no host name (``tgram://…``: Telegram's bot token,
+    Discord's webhook id, an ntfy topic stand there). Everything else may be a secret."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "…"
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    host = netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+    named = host == "localhost" or "." in host or host.startswith("[")
+    return f"{printable(scheme)}://{printable(netloc) if named else '…'}"
+
+
+def url_secrets(url: str) -> set[str]:
+    """The parts of ``url`` that may be secret, as written and decoded (the user, password,
+    path, query values; the host when it is no host name), for a log filter to blank out."""
+    from urllib.parse import unquote
+
+    _, _, rest = url.partition("://")
+    netloc, _, tail = rest.partition("/")
+    if "?" in netloc:
+        netloc, _, query = netloc.partition("?")
+        tail = "?" + query
+    user, _, host = netloc.rpartition("@")
+    parts = [*user.split(":"), *re.split(r"[/?&=#]", tail)]
+    if redacted_url(url).endswith("…"):
+        parts += [host, *host.split(":")]
+    words = {w for part in parts for w in (part, unquote(part), *unquote(part).split())}
+    if user:  # as HTTP basic authentication sends it
+        words.add(base64.b64encode(unquote(user).encode()).decode())
+    return {w for w in words if len(w) >= 3}
+
+
 _toml_data: ContextVar[dict[str, Any] | None] = ContextVar("tradeterm_toml_data", default=None)
 
 
@@ -278,6 +371,7 @@ class Settings(BaseSettings):
     ui: UIConfig = Field(default_factory=UIConfig)
     journal: JournalConfig = Field(default_factory=JournalConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     @field_validator("symbol")
     @classmethod
@@ -382,6 +476,7 @@ class LoadedSettings:
             origins["connection.client_id"] = (
                 f"default for {symbol}'s screen (its console: {self.settings.client_id('console')})"
             )
+        data["notify"]["urls"] = [redacted_url(url) for url in self.settings.notify.urls]
         for key, value in _flatten(data):
             yield key, value, origins.get(key) or self.origin(key)
 
@@ -581,11 +676,16 @@ def _explain(
         for source in sources:
             found, value = _lookup(source, loc)
             if found:
-                shown = repr(value)
+                shown = "(not shown: it holds secrets)" if _secret(key) else repr(value)
                 break
         lines.append(f"{key} = {shown} ({origin}): {_expected(err)}")
     # keys and origins come from a file or the environment: shown, never acting on a terminal
     return "invalid configuration:\n  " + "\n  ".join(map(printable, lines))
+
+
+def _secret(key: str) -> bool:
+    """A key whose value is never shown (a notification URL holds its channel's token)."""
+    return key == "notify.urls" or key.startswith("notify.urls.")
 
 
 def _expected(err: Any) -> str:

@@ -346,6 +346,14 @@ class Console:
         except (OSError, ValueError):  # the terminal is gone (SIGHUP): keep shutting down
             log.warning("console output lost: %s", text)
 
+    def bell(self) -> None:
+        """The terminal bell (notifications, ``notify.bell``)."""
+        try:
+            self.out.write("\a")
+            self.out.flush()
+        except (OSError, ValueError):  # the terminal is gone
+            pass
+
     async def printer(self) -> None:
         async for event in self.engine.listen():
             try:
@@ -449,6 +457,8 @@ async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO,
 
     engine = rt.engine
     console = Console(engine, out)
+    if rt.notifier is not None:
+        rt.notifier.bell = console.bell
     printer = asyncio.create_task(console.printer())
     try:
         with on_stop_signals(console.stop_on_signal):

@@ -21,6 +21,9 @@ again (``sent_orders``), every order's intent is committed to it before the orde
 (``engine.before_send``), a failed journal write halts trading (``engine.halt``, which writes
 the latch first) and so does a fill that contradicts a journaled one
 (``engine.fill_conflict``), and every engine event is journaled by a task beside the engine.
+Another task beside it notifies (``tradeterm/notify``, the ``[notify]`` section): fills,
+refusals, risk states, the kill switch, long disconnects and strategy faults, to apprise
+channels and the front end's bell (``Runtime.notifier.bell``).
 A journal that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
 
 SHADOW (``--shadow``): the IB adapter is only the market source of a ``PaperBroker``
@@ -61,6 +64,7 @@ from tradeterm.engine.types import TradingState
 from tradeterm.journal import Journal, JournalError
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
+from tradeterm.notify import Notifier
 from tradeterm.paths import legacy_journal_file
 
 if TYPE_CHECKING:
@@ -98,6 +102,7 @@ class Runtime:
     journal: Journal | None = None
     stop_reason: str = "stopped"  # the session's stop, as journaled
     unwritten: str | None = None  # after the block: what the journal lost, for the user
+    notifier: Notifier | None = None  # the front end sets its ``bell``
 
     @property
     def mode(self) -> str:
@@ -183,13 +188,19 @@ async def open_runtime(
             journal.on_failure = engine.halt
             journal.on_conflict = engine.fill_conflict
             follower = journal.attach(engine)
+            notifier = Notifier(settings.notify, settings.symbol, mode)
+            notifying = notifier.attach(engine)
             try:
-                rt = Runtime(settings, engine, host, port, gateway, journal)
+                rt = Runtime(settings, engine, host, port, gateway, journal, notifier=notifier)
                 yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(follower, 10)
+                if notifying is not None:  # its last alerts (the kill switch's outcome) go
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await asyncio.wait_for(notifying, 10)
+                    await notifier.close()
     finally:
         journal.end_session(rt.stop_reason if rt is not None else "stopped")
         await journal.close()

@@ -183,6 +183,8 @@ class TradingApp(App[int]):
         try:
             async with self._opener() as rt:
                 self.runtime, self.engine = rt, rt.engine
+                if rt.notifier is not None:  # notifications ring the bell (notify.bell)
+                    rt.notifier.bell = self.bell
                 stream = rt.engine.listen()
                 consumer = asyncio.create_task(self._consume(stream))
                 self.log_line("INFO", f"starting {rt.describe()}")
