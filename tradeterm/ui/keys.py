@@ -277,9 +277,9 @@ def footer_text(keymap: dict[str, str], *, watch_only: bool = False) -> str:
     """The footer's key hints from the keymap in force (each action's first key); watch-only:
     what it cannot do, and the keys it has."""
     parts = [WATCH_ONLY_HINT] if watch_only else []
-    trading = {a.id for a in (KILL, *ACTIONS) if a.group == "Trading"}
+    sends = {a.id for a in (KILL, *ACTIONS) if a.group in ("Trading", "Quantity")}
     for ids, label in FOOTER:
-        if watch_only and trading.issuperset(ids):
+        if watch_only and sends.issuperset(ids):
             continue
         keys = "/".join(first_key(keymap, i, short=True) for i in ids)
         parts.append(f"{keys} {label}")
