@@ -212,7 +212,8 @@ def watch_refusal(settings: Settings) -> str | None:
                 "simulated inside its own process and never reach IB")  # fmt: skip
     if settings.port() is None:
         return ("--watch-only in SIM watches a running gateway (tradeterm gateway): give its "
-                "--port (an embedded gateway would be a market of its own)")  # fmt: skip
+                "port (--port; tradeterm serve: --ib-port), an embedded gateway would be a "
+                "market of its own")  # fmt: skip
     return None
 
 

@@ -75,7 +75,7 @@ async def test_the_watch_only_runtime_sends_nothing_and_writes_nothing() -> None
 
 @pytest.mark.parametrize(
     ("cli", "says"),
-    [({"mode": "sim"}, "give its --port"), ({"mode": "shadow"}, "SHADOW")],
+    [({"mode": "sim"}, "give its port"), ({"mode": "shadow"}, "SHADOW")],
 )
 async def test_what_cannot_be_watched_is_refused(cli: dict[str, object], says: str) -> None:
     with pytest.raises(ModeError, match=says):

@@ -21,6 +21,7 @@ import argparse
 import ipaddress
 import secrets
 import shlex
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -124,7 +125,8 @@ def command(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         print(f"tradeterm: warning: serving on {args.host}, not on this machine alone: anyone "
               "who can reach it and has the URL gets the screen", file=sys.stderr)  # fmt: skip
-    host = f"[{args.host}]" if ":" in args.host else args.host
+    host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host  # every address
+    host = f"[{host}]" if ":" in host else host
     print(f"tradeterm serve: {what} at http://{host}:{args.port}/?token={token}", flush=True)
     print("each browser tab starts its own screen; Ctrl+C stops the server", flush=True)
     try:
