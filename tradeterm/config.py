@@ -58,7 +58,7 @@ Mode = Literal["sim", "shadow", "paper", "live"]
 # paper port, so that an order could never reach a live account even by mistake.
 DEFAULT_PORTS: dict[str, int] = {"paper": 4002, "shadow": 4002, "live": 4001}
 
-Process = Literal["screen", "console"]
+Process = Literal["screen", "console", "watch"]
 # The API client id of each market's screen when connection.client_id is unset; its console
 # takes the next but four (CONSOLE_CLIENT_ID_OFFSET), so that every market's screen and console
 # can run side by side on one gateway (IB closes a second connection with the same id: 326),
@@ -69,6 +69,11 @@ DEFAULT_CLIENT_IDS: dict[str, int] = {
     "ES": 110, "MES": 120, "NQ": 130, "MNQ": 140, "YM": 150, "RTY": 160, "CL": 170, "GC": 180,
 }  # fmt: skip
 CONSOLE_CLIENT_ID_OFFSET = 5
+# A watch-only screen (``--watch-only``, each browser tab of ``tradeterm serve --watch-only``)
+# connects beside the trading screen and console of its market: the screen's id (configured or
+# the market's own) plus this, always with auto_client_id's next four ids (a tab each), clear of
+# every market's block of ten (the roots without a row end below 101_000).
+WATCH_CLIENT_ID_OFFSET = 200_000
 OTHER_CLIENT_IDS = (1_000, 10_000)  # a root without a row: a block of ten by its name's crc32
 
 
@@ -80,7 +85,12 @@ def default_client_id(symbol: str, process: Process = "screen") -> int:
     if base is None:
         first, blocks = OTHER_CLIENT_IDS
         base = first + 10 * (zlib.crc32(root.encode()) % blocks)
-    return base + (CONSOLE_CLIENT_ID_OFFSET if process == "console" else 0)
+    return base + _PROCESS_OFFSETS[process]
+
+
+_PROCESS_OFFSETS: dict[Process, int] = {
+    "screen": 0, "console": CONSOLE_CLIENT_ID_OFFSET, "watch": WATCH_CLIENT_ID_OFFSET,
+}  # fmt: skip
 
 
 class ConfigError(Exception):
@@ -425,9 +435,12 @@ class Settings(BaseSettings):
 
     def client_id(self, process: Process = "screen") -> int:
         """The API client id to connect with: ``connection.client_id``, else the market's
-        own for ``process`` (:func:`default_client_id`)."""
+        own for ``process`` (:func:`default_client_id`). A watch-only screen never takes the
+        trading screen's id: it connects as the screen's id plus :data:`WATCH_CLIENT_ID_OFFSET`."""
         configured = self.connection.client_id
-        return configured if configured is not None else default_client_id(self.symbol, process)
+        if configured is None:
+            return default_client_id(self.symbol, process)
+        return configured + (WATCH_CLIENT_ID_OFFSET if process == "watch" else 0)
 
     def journal_path(self) -> Path:
         return paths.journal_file(self.symbol, self.mode, self.journal.dir)

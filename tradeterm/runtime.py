@@ -139,9 +139,14 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:  # fmt: skip
     """Open the journal and build (not start) the engine for ``settings``; SIM without a port
     starts the embedded fake gateway first. ``process`` (the screen or the console) chooses
-    the market's default API client id; ``calendar`` replaces the contract's trading hours
+    the market's default API client id (``"watch"``: a watch-only instance, see
+    :func:`_watching`); ``calendar`` replaces the contract's trading hours
     (the README's screenshots show an open market on any day). Raises :class:`ModeError` for a mode this build
     cannot run or a journal that cannot be used."""
+    if process == "watch":
+        async with _watching(settings, calendar) as watching:
+            yield watching
+        return
     from tradeterm.broker.ib import IbBroker
     from tradeterm.paper.paper_broker import PaperBroker
 
@@ -206,6 +211,49 @@ async def open_runtime(
         await journal.close()
         if rt is not None:
             rt.unwritten = _unwritten(journal, engine)
+
+
+def watch_refusal(settings: Settings) -> str | None:
+    """Why ``settings`` cannot be watched (one line), None when they can. A watch-only
+    instance shows what a trading instance trades at IB: in SIM there is nothing to watch but
+    a gateway it shares (an embedded one would be a market of its own), and a SHADOW
+    instance's orders and fills live in its own process, never at IB."""
+    if settings.mode == "shadow":
+        return ("--watch-only cannot show a SHADOW instance: its orders and fills are "
+                "simulated inside its own process and never reach IB")  # fmt: skip
+    if settings.port() is None:
+        return ("--watch-only in SIM watches a running gateway (tradeterm gateway): give its "
+                "port (--port; tradeterm serve: --ib-port), an embedded gateway would be a "
+                "market of its own")  # fmt: skip
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _watching(settings: Settings, calendar: SessionCalendar | None) -> AsyncIterator[Runtime]:
+    """A watch-only instance (``process="watch"``): its own API client id (the market's watch
+    slot, with the next four for more viewers), the broker behind :class:`WatchOnlyBroker`
+    (no order message ever leaves), and no journal: it writes nothing of the trading
+    instance's (journal, halt latch), so it never contends with it. It starts in the state the
+    halt latch holds (read, never written), and knows only the fills IB reports to it."""
+    from tradeterm.broker.ib import IbBroker
+    from tradeterm.broker.watch_only import WatchOnlyBroker
+
+    refused = watch_refusal(settings)
+    if refused is not None:
+        raise ModeError(refused)
+    port = settings.port()
+    assert port is not None
+    connection = settings.connection.model_copy(
+        update={"client_id": settings.client_id("watch"), "auto_client_id": True}
+    )
+    broker = WatchOnlyBroker(IbBroker(connection, port=port))
+    latched = LatchFile(latch_file(settings.journal_path())).read()
+    engine = Engine(broker, settings.symbol, settings.market(), risk_state=latched,
+                    calendar=calendar, venue="IB")  # fmt: skip
+    try:
+        yield Runtime(settings, engine, connection.host, port)
+    finally:
+        await engine.stop()
 
 
 def _carry_legacy(settings: Settings, latch: LatchFile) -> None:

@@ -87,16 +87,19 @@ def make_app(
     calendar: SessionCalendar | None = None,
     engine_clock: Callable[[], int] | None = None,
     strategy: Loaded | None = None,
+    watch_only: bool = False,
 ) -> TradingApp:
     """The app on a still fake gateway; the screen's clock fixed at ``FIXED_NS`` or given
     (``clock``), the engine's calendar given or open for the whole test, the engine's clock
-    given (``engine_clock``) or the real one; ``strategy`` as ``--strategy`` gives it."""
+    given (``engine_clock``) or the real one; ``strategy`` as ``--strategy`` gives it;
+    ``watch_only``: the screen's watch-only gate (on the gateway's ordinary broker)."""
     cfg = cfg or settings()
     chosen, themes = select_theme(theme or cfg.ui.theme)
     clock = (lambda: FIXED_NS) if fixed_clock else clock
     kw: dict[str, Any] = {"clock": clock} if clock else {}
     opener = still_opener(cfg, rate=rate, calendar=calendar, engine_clock=engine_clock)
-    return TradingApp(cfg, theme=chosen, themes=themes, opener=opener, strategy=strategy, **kw)
+    return TradingApp(cfg, theme=chosen, themes=themes, opener=opener, strategy=strategy,
+                      watch_only=watch_only, **kw)  # fmt: skip
 
 
 def gateway(app: TradingApp) -> FakeGateway:

@@ -465,9 +465,12 @@ def screen_runs(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     runs: list[object] = []
 
     def fake_run(
-        settings: object, *, seed: int = 1, strategy: object = None, canary: object = None
-    ) -> int:
-        runs.append(strategy if canary is None else (strategy, canary))
+        settings: object, *, seed: int = 1, strategy: object = None, canary: object = None,
+        watch_only: bool = False,
+    ) -> int:  # fmt: skip
+        runs.append(
+            "watch-only" if watch_only else strategy if canary is None else (strategy, canary)
+        )
         return 0
 
     monkeypatch.setattr("tradeterm.cli.screen.run", fake_run)
@@ -509,3 +512,18 @@ def test_the_screen_refuses_a_bad_strategy_in_one_line_before_it_opens(
     code, out, err = run(capsys, *argv)
     assert (code, out, screen_runs) == (2, "", [])
     assert err.startswith("tradeterm: ") and line in err and err.count("\n") == 1
+
+
+def test_the_screen_watches_only_what_can_be_watched(
+    capsys: pytest.CaptureFixture[str], screen_runs: list[object]
+) -> None:
+    assert run(capsys, "ES", "--paper", "--watch-only") == (0, "", "")
+    assert screen_runs == ["watch-only"]
+    for argv, line in (
+        (["--sim"], "--watch-only in SIM watches a running gateway"),
+        (["--shadow"], "--watch-only cannot show a SHADOW instance"),
+        (["--paper", "--strategy", "sma_cross"], "--watch-only runs no strategy"),
+    ):
+        code, _, err = run(capsys, "ES", "--watch-only", *argv)
+        assert code == 2 and err.startswith(f"tradeterm: {line}") and err.count("\n") == 1
+    assert screen_runs == ["watch-only"]  # none of them opened the screen

@@ -278,3 +278,23 @@ def test_a_quantity_the_risk_limits_always_refuse_is_a_config_error(tmp_path: Pa
         "  markets.ES.default_qty = 2 (command line): expected at most risk.max_position = 1: "
         "every order of 2 would be refused"
     )
+
+
+def test_a_watch_only_screen_never_takes_a_trading_id() -> None:
+    """Each market's watch slot (``--watch-only``, a browser tab of ``tradeterm serve``) and
+    its auto_client_id's next four ids stay clear of every screen's and console's block."""
+    from tradeterm.broker.ib.connection import AUTO_CLIENT_IDS
+    from tradeterm.config import default_client_id
+    from tradeterm.domain import CME_ROOTS
+
+    roots = [*CME_ROOTS, "ZN", "ZB", "6E"]
+    trading = {default_client_id(r, p) + n for r in roots for p in ("screen", "console")
+               for n in range(AUTO_CLIENT_IDS)}  # fmt: skip
+    watching = {default_client_id(r, "watch") + n for r in roots
+                for n in range(AUTO_CLIENT_IDS)}  # fmt: skip
+    assert not trading & watching
+    assert len(watching) == len(roots) * AUTO_CLIENT_IDS  # no two markets share one
+    es = load_settings(None, {"symbol": "ES"}).settings
+    assert es.client_id("watch") == 200_110
+    mine = load_settings(None, {"symbol": "ES", "connection.client_id": 7}).settings
+    assert mine.client_id("watch") == 200_007 and mine.client_id() == 7

@@ -100,6 +100,7 @@ COMMANDS: dict[str, str] = {
     "strategies": "list the installed strategies, each parameter with its type and default",
     "backtest": "run a strategy over recorded bars or book data: fills, P&L, a report",
     "doctor": "check the gateway, market-data permissions, clock, disk and terminal",
+    "serve": "the screen in a web browser (textual-serve): 127.0.0.1, a token in the URL",
 }
 
 
@@ -119,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tradeterm {__version__}")
     parser.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
     strategy_option.add_arguments(parser)
+    parser.add_argument("--watch-only", action="store_true", dest="watch_only",
+                        help="a screen that trades nothing, beside the trading one (its own "
+                        "client id, no journal): see tradeterm serve")  # fmt: skip
     parser.set_defaults(handler=_cmd_screen)
     return parser
 
@@ -127,7 +131,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     """The parser for ``tradeterm COMMAND ...``: each command's arguments are its front end's
     (``add_arguments``), with the configuration flags where they apply."""
     from tradeterm import console as console_app
-    from tradeterm.cli import backtest, console, doctor, gateway, journal, report, strategies
+    from tradeterm.cli import backtest, console, doctor, gateway, journal, report, serve, strategies
     from tradeterm.journal import report as report_book
 
     options = [settings_options()]
@@ -163,6 +167,7 @@ def build_command_parser() -> argparse.ArgumentParser:
          backtest.__doc__)  # fmt: skip
     _add(sub, "doctor", COMMANDS["doctor"], doctor.add_arguments, doctor.command, options,
          doctor.__doc__)  # fmt: skip
+    _add(sub, "serve", COMMANDS["serve"], serve.add_arguments, serve.command, [], serve.__doc__)
     return parser
 
 

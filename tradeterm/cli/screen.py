@@ -27,18 +27,29 @@ def check_screen(settings: Settings) -> tuple[Theme, dict[str, Theme]]:
 
 def build_app(
     settings: Settings, *, seed: int = 1, strategy: Loaded | None = None,
-    canary: float | None = None,
+    canary: float | None = None, watch_only: bool = False,
 ) -> object:  # fmt: skip
     from tradeterm.ui.app import TradingApp
 
     theme, themes = check_screen(settings)
     return TradingApp(settings, theme=theme, themes=themes, seed=seed, strategy=strategy,
-                      canary=canary)  # fmt: skip
+                      canary=canary, watch_only=watch_only)  # fmt: skip
+
+
+def check_watch_only(settings: Settings, strategy: Loaded | None) -> None:
+    """``--watch-only`` with what it cannot watch or run: one line, exit status 2."""
+    from tradeterm.runtime import watch_refusal
+
+    refused = watch_refusal(settings)
+    if refused is None and strategy is not None:
+        refused = "--watch-only runs no strategy: --strategy belongs to the trading instance"
+    if refused is not None:
+        raise UserError(refused)
 
 
 def run(
     settings: Settings, *, seed: int = 1, strategy: Loaded | None = None,
-    canary: float | None = None,
+    canary: float | None = None, watch_only: bool = False,
 ) -> int:  # fmt: skip
     """Run the screen to its end, with ``strategy`` configured (``--strategy``, in CANARY
     with ``canary``). A
@@ -46,7 +57,7 @@ def run(
     stopped with critical journal rows unwritten (3)."""
     from tradeterm.ui.app import TradingApp
 
-    app = build_app(settings, seed=seed, strategy=strategy, canary=canary)
+    app = build_app(settings, seed=seed, strategy=strategy, canary=canary, watch_only=watch_only)
     assert isinstance(app, TradingApp)
     code = app.run()
     if app.startup_error:
@@ -62,5 +73,9 @@ def command(args: argparse.Namespace) -> int:
 
     settings = load(args).settings
     strategy, canary = strategy_option.chosen(args, settings)
-    setup_logging(settings.logging, f"tradeterm-{settings.symbol}")
-    return run(settings, strategy=strategy, canary=canary)
+    watch_only: bool = getattr(args, "watch_only", False)
+    if watch_only:
+        check_watch_only(settings, strategy)
+    name = f"tradeterm-{settings.symbol}" + ("-watch" if watch_only else "")
+    setup_logging(settings.logging, name)
+    return run(settings, strategy=strategy, canary=canary, watch_only=watch_only)

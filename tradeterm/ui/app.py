@@ -34,7 +34,7 @@ from textual.theme import Theme
 from textual.widgets import RichLog
 
 from tradeterm.broker.port import ConnectionState
-from tradeterm.config import Settings
+from tradeterm.config import Process, Settings
 from tradeterm.domain import Instrument, Side
 from tradeterm.engine.commands import (
     CancelAll,
@@ -68,6 +68,7 @@ from tradeterm.strategies import Loaded
 from tradeterm.ui import order_entry
 from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
 from tradeterm.ui.keys import (
+    WATCH_REFUSED,
     check_keymap,
     first_key,
     kill_binding,
@@ -90,7 +91,9 @@ class TradingApp(App[int]):
     """See the module notes. ``opener`` builds the runtime (default: :func:`open_runtime`
     for ``settings``); tests pass their own to trade against a gateway they hold.
     ``strategy``: the strategy of ``--strategy``, started with the engine (in LIVE it waits
-    for the start key, armed: see :meth:`control_strategy`)."""
+    for the start key, armed: see :meth:`control_strategy`). ``watch_only``: a screen that
+    trades nothing (:meth:`check_action`), on a watch-only runtime of its own (its own client
+    id, no journal, every order message refused by its broker: ``runtime._watching``)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "tradeterm"
@@ -112,8 +115,10 @@ class TradingApp(App[int]):
         clock: Callable[[], int] = time.time_ns,
         strategy: Loaded | None = None,
         canary: float | None = None,
+        watch_only: bool = False,
     ) -> None:
         super().__init__()
+        self.watch_only = watch_only
         self.settings = settings
         self.mode = settings.mode
         self.market_config = settings.market()
@@ -121,7 +126,8 @@ class TradingApp(App[int]):
         if opener is None:
             from tradeterm.runtime import open_runtime
 
-            opener = lambda: open_runtime(settings, seed=seed)  # noqa: E731
+            process: Process = "watch" if watch_only else "screen"
+            opener = lambda: open_runtime(settings, seed=seed, process=process)  # noqa: E731
         self._opener = opener
         self.clock = clock
         for t in (themes or {}).values():
@@ -163,6 +169,11 @@ class TradingApp(App[int]):
 
             return HangupSafeDriver
         return driver
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The gate every key passes (the trading screen asks it too): watch-only, the kill
+        switch and every trading and strategy key do nothing."""
+        return not (self.watch_only and action in WATCH_REFUSED)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {**super().get_theme_variable_defaults(), **DEFAULT_VARIABLES}
@@ -427,7 +438,8 @@ class TradingApp(App[int]):
         )
 
     def screen_state(self) -> ScreenState:
-        return ScreenState(self.mode, self.settings.symbol, self.armed, self.confirmed, self.qty)
+        return ScreenState(self.mode, self.settings.symbol, self.armed, self.confirmed, self.qty,
+                           self.watch_only)  # fmt: skip
 
     def _main(self) -> TradingScreen | None:
         for screen in self.screen_stack:
@@ -634,14 +646,24 @@ class TradingApp(App[int]):
         """Textual's commands (theme, screenshot, maximize) and tradeterm's; where both have
         one of a name, tradeterm's replaces Textual's: its Keys shows this keymap, its Quit
         asks first with a position or orders (Textual's quits at once)."""
-        own = [
-            SystemCommand("Re-arm trading", "back to ACTIVE after a halt, with a typed reason",
-                          self.ask_rearm),
+        trading = [
+            SystemCommand(
+                "Re-arm trading", "back to ACTIVE after a halt, with a typed reason", self.ask_rearm
+            ),
             SystemCommand("Kill switch", "cancel all, flatten, halt", self.action_kill),
-            SystemCommand("Flatten", "cancel orders and close the position",
-                          lambda: self.trade(Flatten(), "flatten")),
-            SystemCommand("Cancel all", "cancel this instance's orders",
-                          lambda: self.trade(CancelAll(), "cancel all")),
+            SystemCommand(
+                "Flatten",
+                "cancel orders and close the position",
+                lambda: self.trade(Flatten(), "flatten"),
+            ),
+            SystemCommand(
+                "Cancel all",
+                "cancel this instance's orders",
+                lambda: self.trade(CancelAll(), "cancel all"),
+            ),
+        ]
+        own = [
+            *([] if self.watch_only else trading),  # the keys' gate: none of these either
             SystemCommand("Keys", "the keymap in force",
                           lambda: self.push_screen(HelpScreen(self.keymap, self.presets))),
             SystemCommand("P&L in money / ticks", "toggle the ladder's P&L column",

@@ -70,6 +70,13 @@ ACTIONS: tuple[KeyAction, ...] = (
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 
+# a watch-only screen runs none of these (the kill switch, every Trading and Strategy key):
+# the screen and the app refuse them in check_action, the one gate every key passes
+WATCH_REFUSED = frozenset(
+    a.action.split("(")[0] for a in (KILL, *ACTIONS) if a.group in ("Trading", "Strategy")
+)
+WATCH_ONLY_HINT = "WATCH-ONLY: no trading keys (kill switch: tradeterm kill, or the trading screen)"
+
 # ctrl+p is Textual's own binding (the command palette): listed in the help, not remappable
 BOUND = tuple(a for a in (KILL, *ACTIONS) if a.id != "palette")
 ACTION_IDS = frozenset(a.id for a in BOUND)
@@ -266,10 +273,14 @@ def strategy_hint(keymap: dict[str, str]) -> str:
     )
 
 
-def footer_text(keymap: dict[str, str]) -> str:
-    """The footer's key hints from the keymap in force (each action's first key)."""
-    parts = []
+def footer_text(keymap: dict[str, str], *, watch_only: bool = False) -> str:
+    """The footer's key hints from the keymap in force (each action's first key); watch-only:
+    what it cannot do, and the keys it has."""
+    parts = [WATCH_ONLY_HINT] if watch_only else []
+    sends = {a.id for a in (KILL, *ACTIONS) if a.group in ("Trading", "Quantity")}
     for ids, label in FOOTER:
+        if watch_only and sends.issuperset(ids):
+            continue
         keys = "/".join(first_key(keymap, i, short=True) for i in ids)
         parts.append(f"{keys} {label}")
     return " " + "  ".join(parts)

@@ -34,7 +34,9 @@ class ScreenApp(Protocol):
     keymap: dict[str, str]
     presets: list[int]
     mode: str
+    watch_only: bool
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None: ...
     def toggle_arm(self) -> None: ...
     def market(self, side: Side) -> None: ...
     def join(self, side: Side) -> None: ...
@@ -64,7 +66,8 @@ class TradingScreen(Screen[None]):
                 yield StrategyPanel(strategy_hint(self._app.keymap), id="strategy")
                 yield OrdersTable(id="orders")
                 yield TapePanel(id="tape")
-        yield Static(footer_text(self._app.keymap), id="keys-hint", markup=False)
+        yield Static(footer_text(self._app.keymap, watch_only=self._app.watch_only),
+                     id="keys-hint", markup=False)  # fmt: skip
 
     def on_mount(self) -> None:
         for ladder in self.query(Ladder):  # none when the app is already exiting
@@ -131,7 +134,9 @@ class TradingScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A digit key past the last quantity preset is not bound (the key does nothing and
-        is not listed)."""
+        is not listed); a watch-only screen's trading keys do nothing (the app decides)."""
+        if not self._app.check_action(action, parameters):
+            return False
         if action == "qty_preset":
             (n,) = parameters
             return isinstance(n, int) and n <= len(self._app.presets)

@@ -66,6 +66,7 @@ def status_text(
     session: str | None,
     wide: bool,
     retry_in_s: float | None = None,
+    watch_only: bool = False,
 ) -> Text:
     """The one-line status bar: mode, market, connection, data age, armed, qty, clock, and
     (wide) ``session``, the word on the session (:func:`session_text`)."""
@@ -77,6 +78,8 @@ def status_text(
         t.append(SHADOW_BADGE, style=f"bold reverse ${badge}")
     else:
         t.append(f" {mode.upper()} ", style=f"bold reverse ${badge}")
+    if watch_only:  # sends nothing: no armed word, no quantity
+        t.append(" WATCH-ONLY ", style="bold reverse $warning")
     t.append(" ")
     inst = snap.instrument if snap else None
     t.append(inst.local_symbol if inst else symbol, style="bold")
@@ -105,13 +108,16 @@ def status_text(
     t.append("  ")
     if snap is not None and snap.trading_state is not TradingState.ACTIVE:
         t.append(f" {snap.trading_state} ", style="bold reverse $error")
+    elif watch_only:
+        pass  # it arms nothing: WATCH-ONLY beside the mode says so
     elif mode == "live" and not confirmed:
         t.append(" UNCONFIRMED ", style="bold reverse $warning")
     elif armed:
         t.append(" ARMED ", style="bold reverse $armed")
     else:
         t.append(" DISARMED ", style="dim reverse")
-    t.append(f"  qty {qty}", style="bold")
+    if not watch_only:
+        t.append(f"  qty {qty}", style="bold")
     t.append(f"  {ct_clock(now_ns)}")
     if session is not None and wide:
         t.append(f"  {session}")
@@ -122,13 +128,14 @@ def status_text(
 class ScreenState:
     """What the status bar shows of the screen's own state (not the engine's): the mode, the
     configured symbol (before the contract is known), armed, the LIVE account confirmed, the
-    order quantity."""
+    order quantity, watch-only."""
 
     mode: str
     symbol: str
     armed: bool
     confirmed: bool
     qty: int
+    watch_only: bool = False
 
 
 class StatusPanel(Panel):
@@ -147,5 +154,6 @@ class StatusPanel(Panel):
                 mode=state.mode, symbol=state.symbol, snap=snap, armed=state.armed,
                 confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
+                watch_only=state.watch_only,
             )
         )  # fmt: skip

@@ -1,0 +1,220 @@
+"""``tradeterm serve`` in a real headless Chromium (Debian's chromium and chromedriver, driven
+by selenium): the page with the token shows the screen, every address without it is 403, the
+ladder shows prices, and in watch-only a trading key sends nothing to the gateway.
+
+The screen is drawn by xterm.js (textual-serve's page) on a canvas: its text is read from
+xterm's own buffer (``terminal.buffer.active``). The page keeps its terminal in a local
+variable, so a script run before the page's own (``Page.addScriptToEvaluateOnNewDocument``)
+catches the object that assigns ``fitAddon`` (textual-serve's terminal holder) as
+``window.__tt``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="Debian's chromium and chromium-driver are not installed (apt-get install chromium "
+    "chromium-driver)",
+)
+GUARD_S = 60.0  # only reached when something hangs
+
+CATCH_TERMINAL = """
+Object.defineProperty(Object.prototype, "fitAddon", {
+  configurable: true,
+  set(value) {
+    window.__tt = this;
+    Object.defineProperty(this, "fitAddon", {value, writable: true, configurable: true});
+  },
+});
+"""
+READ_ROWS = """
+const t = window.__tt && window.__tt.terminal;
+if (!t) return null;
+const b = t.buffer.active, rows = [];
+for (let i = 0; i < t.rows; i++) {
+  const line = b.getLine(b.viewportY + i);
+  rows.push(line ? line.translateToString(true) : "");
+}
+return rows.join("\\n");
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Gateway:
+    """A fake gateway on its own loop in a thread: the test reads every order it received."""
+
+    def __init__(self) -> None:
+        self.gateway = FakeGateway(GatewayConfig(port=0, seed=3))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.gateway.start(), self._loop).result(10)
+        self.port = self.gateway.config.port
+
+    def orders(self) -> int:
+        return asyncio.run_coroutine_threadsafe(self._count(), self._loop).result(10)
+
+    async def _count(self) -> int:
+        return len(self.gateway.oms.orders)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.gateway.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    gw = Gateway()
+    yield gw
+    gw.stop()
+
+
+def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """``tradeterm serve ARGS`` on a free port; the process and the URL it printed."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradeterm.cli", "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"(http://\S+\?token=\S+)", line)
+    if match is None:
+        proc.kill()
+        pytest.fail(f"no URL printed: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+    url = match.group(1)
+    deadline = time.monotonic() + GUARD_S
+    while time.monotonic() < deadline:  # listening?
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            break
+        time.sleep(0.1)
+    return proc, url
+
+
+@contextlib.contextmanager
+def served(*args: str) -> Iterator[str]:
+    proc, url = serve(*args)
+    try:
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # the server and every tab's screen
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--window-size=1400,1000"):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CATCH_TERMINAL})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screen_text(driver: Any) -> str:
+    return str(driver.execute_script(READ_ROWS) or "")
+
+
+def wait_for(driver: Any, predicate: Callable[[str], bool], what: str) -> str:
+    deadline = time.monotonic() + GUARD_S
+    while time.monotonic() < deadline:
+        text = screen_text(driver)
+        if predicate(text):
+            return text
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}; the page's terminal shows:\n{screen_text(driver)}")
+
+
+def press(driver: Any, *keys: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    field = driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
+    for key in keys:
+        field.send_keys(key)
+        time.sleep(0.2)  # a person's pace
+
+
+def test_without_the_token_every_address_is_refused(gateway: Gateway) -> None:
+    with served("ES", "--sim", "--ib-port", str(gateway.port), "--watch-only") as url:
+        base = url.split("?")[0]
+        for path in ("", "ws", "static/js/textual.js", "download/x"):
+            assert status(base + path) == 403, path
+            assert status(f"{base}{path}?token=wrong") == 403, path
+        assert status(url) == 200
+
+
+def test_the_watch_only_page_shows_the_ladder_and_trades_nothing(
+    gateway: Gateway, browser: Any
+) -> None:
+    with served("ES", "--sim", "--ib-port", str(gateway.port), "--watch-only") as url:
+        browser.get(url)
+        price = re.compile(r"\b\d{4}\.\d{2}\b")  # ES prices on the ladder
+        shown = wait_for(browser, lambda s: "IB OK" in s and len(price.findall(s)) >= 5,
+                         "the ladder with prices, connected")  # fmt: skip
+        assert "WATCH-ONLY" in shown and "ARMED" not in shown
+        press(browser, "a", "b", "s", "B", "f", "r", "c")  # arm, buy, sell, join, flatten...
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        ActionChains(browser).key_down(Keys.CONTROL).send_keys("k").key_up(Keys.CONTROL).perform()
+        time.sleep(1.0)  # what a key would have sent has reached the gateway by now
+        shown = screen_text(browser)
+        assert gateway.orders() == 0
+        assert "ARMED" not in shown and "KILL" not in shown.replace("tradeterm kill", "")
+        assert "WATCH-ONLY" in shown
+
+
+def test_the_page_with_the_token_shows_the_trading_screen(browser: Any) -> None:
+    """Without --watch-only a tab is the trading screen (SIM: its own embedded gateway)."""
+    with served("ES", "--sim") as url:
+        browser.get(url)
+        shown = wait_for(browser, lambda s: "IB OK" in s and "POSITION" in s, "the ladder")
+        assert "DISARMED" in shown and "WATCH-ONLY" not in shown
