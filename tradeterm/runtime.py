@@ -53,6 +53,8 @@ from typing import TYPE_CHECKING, Any
 from tradeterm import __version__
 from tradeterm.broker.port import Broker
 from tradeterm.config import Process, Settings
+from tradeterm.control.place import ControlError
+from tradeterm.control.server import ControlServer
 from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.engine import Engine, JournaledFills
 from tradeterm.engine.risk import RiskTransition
@@ -98,6 +100,7 @@ class Runtime:
     journal: Journal | None = None
     stop_reason: str = "stopped"  # the session's stop, as journaled
     unwritten: str | None = None  # after the block: what the journal lost, for the user
+    control: ControlServer | None = None  # its control socket (``tradeterm status``, ``kill``)
 
     @property
     def mode(self) -> str:
@@ -136,7 +139,26 @@ async def open_runtime(
     starts the embedded fake gateway first. ``process`` (the screen or the console) chooses
     the market's default API client id; ``calendar`` replaces the contract's trading hours
     (the README's screenshots show an open market on any day). Raises :class:`ModeError` for a mode this build
-    cannot run or a journal that cannot be used."""
+    cannot run, a journal that cannot be used, or another instance of this market and mode
+    running (its control socket, ``tradeterm/control``, which this one serves from the
+    engine's build to the end: ``tradeterm status`` and ``tradeterm kill``)."""
+    control = ControlServer(settings.symbol, settings.mode)
+    try:
+        control.claim_instance()
+    except ControlError as exc:
+        raise ModeError(str(exc)) from None
+    try:
+        async with _open_runtime(settings, seed, gateway_rate, process, calendar, control) as rt:
+            yield rt
+    finally:
+        await control.close()
+
+
+@contextlib.asynccontextmanager
+async def _open_runtime(
+    settings: Settings, seed: int, gateway_rate: float | None, process: Process,
+    calendar: SessionCalendar | None, control: ControlServer,
+) -> AsyncIterator[Runtime]:  # fmt: skip
     from tradeterm.broker.ib import IbBroker
     from tradeterm.paper.paper_broker import PaperBroker
 
@@ -184,7 +206,11 @@ async def open_runtime(
             journal.on_conflict = engine.fill_conflict
             follower = journal.attach(engine)
             try:
-                rt = Runtime(settings, engine, host, port, gateway, journal)
+                try:
+                    await control.serve(engine)
+                except OSError as exc:
+                    raise ModeError(f"cannot serve the control socket: {exc}") from None
+                rt = Runtime(settings, engine, host, port, gateway, journal, control=control)
                 yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends

@@ -99,6 +99,8 @@ COMMANDS: dict[str, str] = {
     "journal": "export the journal (fills, orders, events, bars) as CSV or JSON",
     "strategies": "list the installed strategies, each parameter with its type and default",
     "backtest": "run a strategy over recorded bars or book data: fills, P&L, a report",
+    "status": "list every running instance: connection, trading state, position, P&L",
+    "kill": "run the kill switch of one market's instances or of all (--all)",
 }
 
 
@@ -126,7 +128,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     """The parser for ``tradeterm COMMAND ...``: each command's arguments are its front end's
     (``add_arguments``), with the configuration flags where they apply."""
     from tradeterm import console as console_app
-    from tradeterm.cli import backtest, console, gateway, journal, report, strategies
+    from tradeterm.cli import backtest, console, gateway, journal, kill, report, status, strategies
     from tradeterm.journal import report as report_book
 
     options = [settings_options()]
@@ -160,6 +162,9 @@ def build_command_parser() -> argparse.ArgumentParser:
          strategies.command, [], strategies.__doc__)  # fmt: skip
     _add(sub, "backtest", COMMANDS["backtest"], backtest.add_arguments, backtest.command, [],
          backtest.__doc__)  # fmt: skip
+    _add(sub, "status", COMMANDS["status"], status.add_arguments, status.command, [],
+         status.__doc__)  # fmt: skip
+    _add(sub, "kill", COMMANDS["kill"], kill.add_arguments, kill.command, [], kill.__doc__)
     return parser
 
 
