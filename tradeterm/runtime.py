@@ -53,8 +53,8 @@ from typing import TYPE_CHECKING, Any
 from tradeterm import __version__
 from tradeterm.broker.port import Broker
 from tradeterm.config import Process, Settings
+from tradeterm.control.endpoint import ControlServer
 from tradeterm.control.place import ControlError
-from tradeterm.control.server import ControlServer
 from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.engine import Engine, JournaledFills
 from tradeterm.engine.risk import RiskTransition

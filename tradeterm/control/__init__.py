@@ -9,7 +9,7 @@ kill`` talk to.
   nobody holds is stale (its process is gone) and removed.
 * ``protocol.py``: one JSON object per line each way; what an instance says of itself
   (``status_of``) and of a kill switch run (``kill_outcome``).
-* ``server.py``: the instance's side: socket 0600, every peer's uid checked (SO_PEERCRED),
+* ``endpoint.py``: the instance's side: socket 0600, every peer's uid checked (SO_PEERCRED),
   other users refused.
 * ``client.py``: finds the instances, asks each (concurrently), removes stale sockets.
 """

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tradeterm.control.endpoint import peer_uid
 from tradeterm.control.place import (
     clean_if_stale,
     control_dir,
@@ -23,7 +24,6 @@ from tradeterm.control.place import (
     lock_pid,
 )
 from tradeterm.control.protocol import MAX_LINE, Message, ProtocolError, encode, read_message
-from tradeterm.control.server import peer_uid
 
 log = logging.getLogger(__name__)
 
