@@ -112,7 +112,7 @@ async def test_status_lists_both_and_kill_all_leaves_both_flat_and_halted(
     code, out, err = await tradeterm("status")
     assert (code, err) == (0, ""), out
     rows = out.splitlines()
-    assert rows[0].split()[:3] == ["MARKET", "MODE", "CONNECTION"]
+    assert rows[0].split()[:3] == ["MKT", "MODE", "CONNECTION"]
     assert all(len(row) <= 80 for row in rows), out
     by_market = {row.split()[0]: row.split() for row in rows[1:] if not row.startswith(" ")}
     assert by_market["ES"][:6] == [

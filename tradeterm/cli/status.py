@@ -1,6 +1,6 @@
 """``tradeterm status [--json]``: every running instance (screen or console), from its control
 socket: market, mode, connection (and for how long), data age, trading state (and why),
-position, working orders, today's P&L (net of commissions; "unknown" when it is not known),
+position, working orders (ORD), today's P&L (net of commissions; "unknown" when it is not known),
 strategy. No instance running: said, exit status 0; an instance that does not answer is
 listed as such, exit status 1."""
 
@@ -17,11 +17,13 @@ from tradeterm.control.protocol import Message
 
 STATUS_TIMEOUT_S = 5.0
 NO_INSTANCE = "no tradeterm instance is running"
-COLUMNS = (  # title, width (the last one takes what is left of 80 columns)
-    ("MARKET", 6), ("MODE", 6), ("CONNECTION", 16), ("DATA", 5), ("TRADING", 8),
-    ("POS", 4), ("WORK", 4), ("P&L TODAY", 10), ("STRATEGY", 0),
+WIDTH = 80
+COLUMNS = (  # title, width (the last one takes what is left of WIDTH)
+    ("MKT", 5), ("MODE", 6), ("CONNECTION", 18), ("DATA", 5), ("TRADING", 8),
+    ("POS", 7), ("ORD", 3), ("P&L TODAY", 9), ("STRATEGY", 0),
 )  # fmt: skip
-RIGHT = {"POS", "WORK", "P&L TODAY"}
+RIGHT = {"POS", "ORD", "P&L TODAY"}
+STRATEGY_WIDTH = WIDTH - sum(width + 1 for _, width in COLUMNS[:-1])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,8 +107,18 @@ def _cells(s: Message) -> list[str]:
         _signed(s.get("position")),
         str(s["working_orders"]),
         pnl if pnl is not None else "unknown",
-        f"{strategy['name']} {strategy['state']}" if strategy else "-",
+        _fit(_strategy(strategy), STRATEGY_WIDTH) if strategy else "-",
     ]
+
+
+def _strategy(strategy: Message) -> str:
+    """Its name when running; else its state first (in capitals), then its name."""
+    name, state = strategy["name"], strategy["state"]
+    return name if state == "running" else f"{state.upper()} {name}"
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _notes(s: Message) -> list[str]:
@@ -116,8 +128,9 @@ def _notes(s: Message) -> list[str]:
     if not s["connected"] or s["connection"] != "OK":
         notes.append(f"connection {s['connection']}: {s['connection_reason']}")
     strategy = s.get("strategy")
-    if strategy and strategy.get("reason"):
-        notes.append(f"strategy {strategy['state']}: {strategy['reason']}")
+    if strategy and (strategy["state"] != "running" or len(strategy["name"]) > STRATEGY_WIDTH):
+        why = f": {strategy['reason']}" if strategy.get("reason") else ""
+        notes.append(f"strategy {strategy['name']} {strategy['state']}{why}")
     kill = s.get("kill")
     if kill and not kill["done"]:
         notes.append(f"kill switch {kill['step']}: {kill['detail']}")
