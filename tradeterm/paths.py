@@ -77,3 +77,10 @@ def ensure_dir(path: Path, mode: int = 0o700) -> Path:
     """Create ``path`` (and parents) if missing; trading data is private to the user."""
     path.mkdir(parents=True, exist_ok=True, mode=mode)
     return path
+
+
+def runtime_dir() -> Path:
+    """Where running instances keep their control sockets: ``$XDG_RUNTIME_DIR/tradeterm``
+    (platformdirs' choice when that is unset or unsafe; it may warn or refuse, which the
+    caller handles, see ``control/place.py``)."""
+    return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))

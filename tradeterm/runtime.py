@@ -56,6 +56,8 @@ from typing import TYPE_CHECKING, Any
 from tradeterm import __version__
 from tradeterm.broker.port import Broker
 from tradeterm.config import Process, Settings
+from tradeterm.control.endpoint import ControlServer
+from tradeterm.control.place import ControlError
 from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.engine import Engine, JournaledFills
 from tradeterm.engine.risk import RiskTransition
@@ -103,6 +105,7 @@ class Runtime:
     stop_reason: str = "stopped"  # the session's stop, as journaled
     unwritten: str | None = None  # after the block: what the journal lost, for the user
     notifier: Notifier | None = None  # the front end sets its ``bell``
+    control: ControlServer | None = None  # its control socket (``tradeterm status``, ``kill``)
 
     @property
     def mode(self) -> str:
@@ -142,11 +145,30 @@ async def open_runtime(
     the market's default API client id (``"watch"``: a watch-only instance, see
     :func:`_watching`); ``calendar`` replaces the contract's trading hours
     (the README's screenshots show an open market on any day). Raises :class:`ModeError` for a mode this build
-    cannot run or a journal that cannot be used."""
-    if process == "watch":
+    cannot run, a journal that cannot be used, or another instance of this market and mode
+    running (its control socket, ``tradeterm/control``, which this one serves from the
+    engine's build to the end: ``tradeterm status`` and ``tradeterm kill``)."""
+    if process == "watch":  # a viewer: no journal, no claim on the market
         async with _watching(settings, calendar) as watching:
             yield watching
         return
+    control = ControlServer(settings.symbol, settings.mode)
+    try:
+        control.claim_instance()
+    except ControlError as exc:
+        raise ModeError(str(exc)) from None
+    try:
+        async with _open_runtime(settings, seed, gateway_rate, process, calendar, control) as rt:
+            yield rt
+    finally:
+        await control.close()
+
+
+@contextlib.asynccontextmanager
+async def _open_runtime(
+    settings: Settings, seed: int, gateway_rate: float | None, process: Process,
+    calendar: SessionCalendar | None, control: ControlServer,
+) -> AsyncIterator[Runtime]:  # fmt: skip
     from tradeterm.broker.ib import IbBroker
     from tradeterm.paper.paper_broker import PaperBroker
 
@@ -196,7 +218,12 @@ async def open_runtime(
             notifier = Notifier(settings.notify, settings.symbol, mode)
             notifying = notifier.attach(engine)
             try:
-                rt = Runtime(settings, engine, host, port, gateway, journal, notifier=notifier)
+                try:
+                    await control.serve(engine)
+                except OSError as exc:
+                    raise ModeError(f"cannot serve the control socket: {exc}") from None
+                rt = Runtime(settings, engine, host, port, gateway, journal, notifier=notifier,
+                             control=control)  # fmt: skip
                 yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends

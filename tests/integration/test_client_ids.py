@@ -21,9 +21,9 @@ async def test_two_markets_and_a_console_share_one_gateway_with_no_client_id_set
     gw = FakeGateway(GatewayConfig(port=0, rate=0.0, symbols=("ES", "NQ")))
     await gw.start()
 
-    def paper(symbol: str, journals: str) -> Settings:
+    def paper(symbol: str, journals: str, mode: str = "paper") -> Settings:
         return Settings(
-            mode="paper", symbol=symbol,
+            mode=mode, symbol=symbol,
             connection={"port": gw.config.port, "connect_timeout_s": 3},
             journal={"dir": tmp_path / journals},
         )  # fmt: skip
@@ -32,7 +32,8 @@ async def test_two_markets_and_a_console_share_one_gateway_with_no_client_id_set
         async with (
             open_runtime(paper("ES", "screens")) as es,
             open_runtime(paper("NQ", "screens")) as nq,
-            open_runtime(paper("ES", "console"), process="console") as es_console,
+            # one instance per market and mode: the console beside the screen in another mode
+            open_runtime(paper("ES", "console", "sim"), process="console") as es_console,
         ):
             runtimes = (es, nq, es_console)
             for rt in runtimes:

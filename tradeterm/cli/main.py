@@ -101,6 +101,8 @@ COMMANDS: dict[str, str] = {
     "backtest": "run a strategy over recorded bars or book data: fills, P&L, a report",
     "doctor": "check the gateway, market-data permissions, clock, disk and terminal",
     "serve": "the screen in a web browser (textual-serve): 127.0.0.1, a token in the URL",
+    "status": "list every running instance: connection, trading state, position, P&L",
+    "kill": "run the kill switch of one market's instances or of all (--all)",
 }
 
 
@@ -131,7 +133,18 @@ def build_command_parser() -> argparse.ArgumentParser:
     """The parser for ``tradeterm COMMAND ...``: each command's arguments are its front end's
     (``add_arguments``), with the configuration flags where they apply."""
     from tradeterm import console as console_app
-    from tradeterm.cli import backtest, console, doctor, gateway, journal, report, serve, strategies
+    from tradeterm.cli import (
+        backtest,
+        console,
+        doctor,
+        gateway,
+        journal,
+        kill,
+        report,
+        serve,
+        status,
+        strategies,
+    )
     from tradeterm.journal import report as report_book
 
     options = [settings_options()]
@@ -168,6 +181,9 @@ def build_command_parser() -> argparse.ArgumentParser:
     _add(sub, "doctor", COMMANDS["doctor"], doctor.add_arguments, doctor.command, options,
          doctor.__doc__)  # fmt: skip
     _add(sub, "serve", COMMANDS["serve"], serve.add_arguments, serve.command, [], serve.__doc__)
+    _add(sub, "status", COMMANDS["status"], status.add_arguments, status.command, [],
+         status.__doc__)  # fmt: skip
+    _add(sub, "kill", COMMANDS["kill"], kill.add_arguments, kill.command, [], kill.__doc__)
     return parser
 
 

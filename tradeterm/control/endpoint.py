@@ -1,0 +1,175 @@
+"""The instance's side of the control socket (see the package notes).
+
+:meth:`ControlServer.claim` takes the market and mode (refusing a second instance) and
+:meth:`ControlServer.serve` listens once the engine exists; :meth:`ControlServer.close` stops
+listening and removes the socket. Each connection carries one request; its peer's uid is read
+from the kernel (``SO_PEERCRED``) and any other user than this one is refused, though the
+directory (0700) and the socket (0600) already keep them out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from tradeterm.broker.port import CONNECTED
+from tradeterm.control.place import Claim, control_dir, instance_name
+from tradeterm.control.protocol import (
+    MAX_LINE,
+    Message,
+    ProtocolError,
+    encode,
+    kill_outcome,
+    read_message,
+    status_of,
+)
+from tradeterm.engine.engine import Engine
+from tradeterm.engine.events import HealthChanged
+
+log = logging.getLogger(__name__)
+
+KILL_TIMEOUT_S = 30.0  # a kill request's wait for the run's end, unless it says
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of a connected Unix socket (the kernel's)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid
+
+
+class ControlServer:
+    """The control socket of the instance trading ``symbol`` in ``mode``. ``peer_uid``:
+    how a connection's uid is read (tests pass their own)."""
+
+    def __init__(
+        self, symbol: str, mode: str, *, peer_uid: Callable[[socket.socket], int] = peer_uid
+    ) -> None:
+        self.symbol = symbol.upper()
+        self.mode = mode
+        self.peer_uid = peer_uid
+        self.claim: Claim | None = None
+        self._server: asyncio.Server | None = None
+        self._engine: Engine | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self.connection_since_ns: int | None = None
+
+    @property
+    def path(self) -> os.PathLike[str] | None:
+        return self.claim.socket_path if self.claim is not None else None
+
+    def claim_instance(self) -> None:
+        """Take this market and mode. Raises ``InstanceRunning`` (another instance has it) or
+        ``ControlError`` (no safe directory)."""
+        claim = Claim(control_dir(), instance_name(self.symbol, self.mode))
+        claim.acquire()
+        self.claim = claim
+
+    async def serve(self, engine: Engine) -> None:
+        """Listen for ``tradeterm status`` and ``tradeterm kill`` on behalf of ``engine``."""
+        assert self.claim is not None, "claim_instance first"
+        self._engine = engine
+        self.connection_since_ns = engine.clock()
+        self._watch = asyncio.create_task(self._follow(engine), name="control-watch")
+        path = self.claim.socket_path
+        self._server = await asyncio.start_unix_server(self._accept, path=path, limit=MAX_LINE)
+        os.chmod(path, 0o600)  # the directory is 0700 already: only the owner reaches it
+        log.info("control socket %s", path)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._handlers):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            self._server = None
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        if self.claim is not None:
+            self.claim.release()
+            self.claim = None
+
+    async def _follow(self, engine: Engine) -> None:
+        """When the connection last went up or down (``tradeterm status``'s "for how long")."""
+        was_up = False
+        async for event in engine.listen():
+            if isinstance(event, HealthChanged):
+                up = event.state in CONNECTED
+                if up != was_up:
+                    was_up, self.connection_since_ns = up, event.ts_ns
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            answer = await self._answer(reader, writer)
+            writer.write(encode(answer))
+            await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._handlers.discard(task)
+            writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Message:
+        sock = writer.get_extra_info("socket")
+        try:
+            uid = self.peer_uid(sock)
+        except OSError as exc:
+            return _error(f"cannot read the peer's credentials: {exc}")
+        if uid != os.getuid():
+            log.warning("control socket: refused a connection from uid %s", uid)
+            return _error("refused: this instance answers only its own user")
+        try:
+            request = await asyncio.wait_for(read_message(reader), 10)
+        except (ProtocolError, TimeoutError) as exc:
+            return _error(f"bad request: {exc or 'none within 10 s'}")
+        engine = self._engine
+        assert engine is not None
+        op = request.get("op")
+        if op == "status":
+            return self._status()
+        if op == "kill":
+            reason = request.get("reason")
+            if not isinstance(reason, str) or not reason.strip():
+                return _error("a kill needs a reason")
+            timeout = request.get("timeout_s", KILL_TIMEOUT_S)
+            if not isinstance(timeout, (int, float)) or timeout <= 0:
+                return _error("timeout_s must be a positive number")
+            return await self._kill(engine, reason, float(timeout))
+        return _error(f"unknown request {op!r}")
+
+    def _status(self) -> Message:
+        assert self._engine is not None
+        status = status_of(self._engine, self.symbol, self.mode, self.connection_since_ns)
+        return {"ok": True, "status": status}
+
+    async def _kill(self, engine: Engine, reason: str, timeout_s: float) -> Message:
+        """Press the kill switch and wait for its end up to ``timeout_s``: a run not over by
+        then (waiting for IB, still verifying) goes on in the instance; the answer says where
+        it stands."""
+        log.warning("control socket: kill switch requested: %s", reason)
+        reason = f"{reason} (tradeterm kill)"
+        if engine.core is None:  # no contract yet: nothing can be cancelled or verified
+            engine.halt(f"kill switch: {reason}")
+        else:
+            await asyncio.wait({engine.kill_switch.request(reason)}, timeout=timeout_s)
+        answer = self._status()
+        answer["kill"] = kill_outcome(engine.kill_switch.last, engine)
+        return answer
+
+
+def _error(text: str) -> Message:
+    return {"ok": False, "error": text}
