@@ -129,7 +129,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> tuple[str, bo
         f"{SETUP.fast} slow {SETUP.slow}, {SETUP.quantity} contract, market orders at the next "
         f"open, multiplier {SETUP.multiplier}, {SETUP.commission} a contract a side; best of "
         f"{args.repeat} run(s) over bars already in memory, each engine in its own process.",
-        f"Machine: {machine()}.",
+        f"Machine: {machine()}; {dt.datetime.now(dt.UTC):%Y-%m-%d}.",
         "",
         "| engine | version | bars/s | run (s) | fills | net P&L | fills, P&L as tradeterm |",
         "|---|---|---:|---:|---:|---:|---|",

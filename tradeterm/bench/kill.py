@@ -228,7 +228,9 @@ async def one_kill(
     if not done.ok:
         sample.error = f"kill ended {done.step}: {done.detail}"
     elif {oid for oid, _ in cancels} != to_cancel or len(cancels) != len(to_cancel):
-        sample.error = f"cancels at the gateway {sorted(cancels)}, working were {sorted(map(str, to_cancel))}"
+        sample.error = (
+            f"cancels at the gateway {sorted(cancels)}, working were {sorted(map(str, to_cancel))}"
+        )
     elif len(orders) != 1:
         sample.error = f"flatten orders at the gateway: {orders}"
     elif reached:

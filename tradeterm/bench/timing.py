@@ -9,7 +9,7 @@ import os
 import platform
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
@@ -58,10 +58,11 @@ def cpu_model() -> str:
 
 
 def machine() -> str:
-    """CPU model, cores, Python, OS and today's date: the line a table of figures is for."""
+    """CPU model, cores, Python and OS: the machine a table of figures is for."""
     python = f"{platform.python_implementation()} {platform.python_version()}"
-    return (f"{cpu_model()}, {os.cpu_count()} cores, {python}, {platform.system()} "
-            f"{platform.release()}; {datetime.now(UTC):%Y-%m-%d}")  # fmt: skip
+    return (
+        f"{cpu_model()}, {os.cpu_count()} cores, {python}, {platform.system()} {platform.release()}"
+    )
 
 
 def load_line() -> str:

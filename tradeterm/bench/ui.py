@@ -39,7 +39,7 @@ import sys
 import tempfile
 import termios
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from tradeterm.bench.timing import BenchError, Stuck, calibrate, pct
@@ -125,6 +125,21 @@ async def until(predicate: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.001)
 
 
+@contextlib.asynccontextmanager
+async def screen(cols: int, rows: int, gateway: FakeGateway) -> AsyncIterator[Terminal]:
+    """The real ``tradeterm`` screen on a ``cols`` x ``rows`` pty, in SIM against the started
+    ``gateway``, with a home of its own (config, journal, logs); quit and reaped afterwards."""
+    loop = asyncio.get_running_loop()
+    with tempfile.TemporaryDirectory() as home:
+        term = Terminal(cols, rows, gateway.config.port, Path(home))
+        loop.add_reader(term.master, term.on_readable)
+        try:
+            yield term
+        finally:
+            loop.remove_reader(term.master)
+            term.close()
+
+
 async def run_size(cols: int, rows: int, args: argparse.Namespace) -> dict[str, float]:
     """One size's figures, printed and returned: ``first_s``, ``live_s``, ``bytes_per_s``,
     ``msgs_per_s`` and (with samples) ``order_p50_ms``, ``order_p99_ms``, ``cancel_p50_ms``,
@@ -133,14 +148,10 @@ async def run_size(cols: int, rows: int, args: argparse.Namespace) -> dict[str, 
     probe = WireProbe()
     probe.install(gateway.server)
     await gateway.start()
-    loop = asyncio.get_running_loop()
-    with tempfile.TemporaryDirectory() as home:
-        term = Terminal(cols, rows, gateway.config.port, Path(home))
-        loop.add_reader(term.master, term.on_readable)
-        try:
-            first = await term.wait_for(
-                b"POSITION"
-            )  # drawn in every state (a banner takes the header)
+    try:
+        async with screen(cols, rows, gateway) as term:
+            # drawn in every state (a banner takes the header)
+            first = await term.wait_for(b"POSITION")
             live = await term.wait_for(b"IB OK")
             rate = await calibrate(gateway, probe, args.msgs, rounds=5, within=0.05)
             await asyncio.sleep(args.warmup)
@@ -150,9 +161,8 @@ async def run_size(cols: int, rows: int, args: argparse.Namespace) -> dict[str, 
             out_rate = (term.bytes - b0) / elapsed
             msgs = (probe.frames - f0) / elapsed
             target = 30_000 if cols >= 200 else 15_000
-            print(
-                f"{cols}x{rows}: first frame {first:.2f} s, IB OK after {live:.2f} s (target first frame <= 1.5 s)"
-            )
+            print(f"{cols}x{rows}: first frame {first:.2f} s, IB OK after {live:.2f} s "
+                  "(target first frame <= 1.5 s)")  # fmt: skip
             print(f"{cols}x{rows}: market data {msgs:,.0f} msgs/s (gateway rate {rate:,.0f} events/s); "
                   f"terminal output {out_rate / 1000:.1f} KB/s (target <= {target / 1000:.0f} KB/s)")  # fmt: skip
             found = {"first_s": first, "live_s": live, "bytes_per_s": out_rate,
@@ -160,10 +170,8 @@ async def run_size(cols: int, rows: int, args: argparse.Namespace) -> dict[str, 
             if args.samples:
                 found |= await latency(term, probe, args.samples, cols, rows)
             return found
-        finally:
-            loop.remove_reader(term.master)
-            term.close()
-            await gateway.stop()
+    finally:
+        await gateway.stop()
 
 
 async def latency(
