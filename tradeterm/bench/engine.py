@@ -39,7 +39,6 @@ import contextlib
 import multiprocessing
 import random
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -59,6 +58,7 @@ from tradeterm.bench.timing import (
     load_line,
     ms,
     pct,
+    script,
 )
 from tradeterm.broker.ib import IbBroker
 from tradeterm.broker.port import (
@@ -507,12 +507,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    args = parser().parse_args()
-    try:
-        bench(args)
-    except BenchError as exc:
-        print(f"bench_engine: {exc}", file=sys.stderr)
-        sys.exit(1)
+    script("bench_engine", parser, bench)
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ib_async import IB, Future
 
-from tradeterm.bench.timing import BenchError, bounded
+from tradeterm.bench.timing import BenchError, bounded, script
 from tradeterm.sim import catalog
 from tradeterm.sim.gateway.desks.feed import InstrumentFeed, Watch
 from tradeterm.sim.synthetic import SyntheticMarket
@@ -188,12 +188,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = parser().parse_args()
-    try:
-        bench(args)
-    except BenchError as exc:
-        print(f"bench_gateway: {exc}", file=sys.stderr)
-        sys.exit(1)
+    script("bench_gateway", parser, bench)
 
 
 if __name__ == "__main__":

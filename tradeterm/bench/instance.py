@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tradeterm.bench.timing import BenchError, Stuck, calibrate
+from tradeterm.bench.timing import BenchError, Stuck, calibrate, script
 from tradeterm.bench.ui import screen
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe
@@ -164,10 +164,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    try:
-        bench(parser().parse_args())
-    except BenchError as exc:
-        raise SystemExit(f"bench instance: {exc}") from None
+    script("bench instance", parser, bench)
 
 
 if __name__ == "__main__":

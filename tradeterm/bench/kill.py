@@ -49,14 +49,13 @@ import argparse
 import asyncio
 import logging
 import random
-import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from tradeterm.bench.engine import START_S, GatewayProcess, rates
-from tradeterm.bench.timing import BenchError, bounded, load_line, ms, pct
+from tradeterm.bench.timing import bounded, load_line, ms, pct, script
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import MarketConfig, RiskConfig
 from tradeterm.domain import Order, OrderChange, OrderStatus, OrderType, Side
@@ -381,12 +380,7 @@ def bench(args: argparse.Namespace) -> dict[float, dict[str, list[float]]]:
 
 
 def main() -> None:
-    args = parser().parse_args()
-    try:
-        bench(args)
-    except BenchError as exc:
-        print(f"bench_kill: {exc}", file=sys.stderr)
-        sys.exit(1)
+    script("bench_kill", parser, bench)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@ own market clock, a bounded wait, and the machine they ran on."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
 import os
 import platform
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -104,6 +106,19 @@ class BenchError(Exception):
 
 class Stuck(BenchError):
     """A benchmark waited too long for something: the message says what."""
+
+
+def script(
+    name: str, parser: Callable[[], argparse.ArgumentParser],
+    bench: Callable[[argparse.Namespace], object],
+) -> None:  # fmt: skip
+    """A benchmark run as a script: its options parsed, its figures printed; a
+    :class:`BenchError` ends it with one line naming ``name`` and exit status 1."""
+    try:
+        bench(parser().parse_args())
+    except BenchError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:

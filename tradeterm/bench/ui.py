@@ -42,7 +42,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from tradeterm.bench.timing import BenchError, Stuck, calibrate, pct
+from tradeterm.bench.timing import Stuck, calibrate, pct, script
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe
 
@@ -222,12 +222,7 @@ def bench(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    args = parser().parse_args()
-    try:
-        bench(args)
-    except BenchError as exc:
-        print(f"bench_ui: {exc}", file=sys.stderr)
-        sys.exit(1)
+    script("bench_ui", parser, bench)
 
 
 if __name__ == "__main__":
