@@ -30,25 +30,22 @@ import datetime as dt
 import importlib.metadata
 import importlib.util
 import json
-import os
-import platform
 import pstats
-import random
 import resource
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from timing import BenchError  # benchmarks/timing.py (scripts run from their folder)
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the peers live in the tests' support package
 
 from tests.support.peers import CENT, PEERS, Execution, PeerRun, Setup, prepare  # noqa: E402
+from tradeterm.backtest.run import core  # noqa: E402
+from tradeterm.bench.backtest import FAST, QUANTITY, SLOW, es_bars, sma_cross_run  # noqa: E402
+from tradeterm.bench.timing import BenchError, machine  # noqa: E402
 from tradeterm.domain import Bar  # noqa: E402
 
 ENGINES = ("tradeterm", *PEERS)
@@ -56,48 +53,19 @@ DISTRIBUTIONS = {"tradeterm": "tradeterm", "backtrader": "backtrader",
                  "backtesting.py": "backtesting", "NautilusTrader": "nautilus_trader"}  # fmt: skip
 MODULES = {"backtrader": "backtrader", "backtesting.py": "backtesting",
            "NautilusTrader": "nautilus_trader"}  # fmt: skip
-START_NS = int(dt.datetime(2020, 1, 6, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
-MINUTE_NS = 60 * 1_000_000_000
-SETUP = Setup(fast=10, slow=30, quantity=1)
-
-
-def es_bars(count: int, seed: int) -> list[Bar]:
-    """``count`` ES 1-minute bars from 3000.00, a minute apart: each close a normal step of
-    about 4 ticks from its open, the open at or a tick from the last close, wicks of a tick
-    or two, prices kept above 1000.00."""
-    rng = random.Random(seed)
-    bars, close = [], 12_000
-    for i in range(count):
-        open_ = close + rng.choice((-1, 0, 0, 0, 1))
-        close = open_ + round(rng.gauss(0, 4))
-        if close < 4_000:
-            close = open_ + abs(close - open_)
-        high = max(open_, close) + int(abs(rng.gauss(0, 1.5)))
-        low = min(open_, close) - int(abs(rng.gauss(0, 1.5)))
-        bars.append(Bar(START_NS + i * MINUTE_NS, open_, high, low, close, rng.randint(50, 3000)))
-    return bars
+SETUP = Setup(fast=FAST, slow=SLOW, quantity=QUANTITY)
 
 
 def tradeterm_run(bars: list[Bar]) -> Callable[[], PeerRun]:
-    """tradeterm's bar mode over ``bars`` (what ``run_backtest`` runs once the file is read)."""
-    from tradeterm.backtest.bar_loop import run_bars
-    from tradeterm.backtest.data import instrument_for
-    from tradeterm.backtest.run import core, load_strategy
-    from tradeterm.backtest.spec import BacktestSpec
+    """tradeterm's bar mode over ``bars`` (:func:`tradeterm.bench.backtest.sma_cross_run`)."""
+    run = sma_cross_run(bars, SETUP.commission)
 
-    params = (("fast", str(SETUP.fast)), ("slow", str(SETUP.slow)),
-              ("quantity", str(SETUP.quantity)))  # fmt: skip
-    spec = BacktestSpec(Path("generated"), "sma_cross", params, commission=SETUP.commission)
-    instrument = instrument_for("ES")
-
-    def run() -> PeerRun:
-        t0 = time.perf_counter()
-        result = run_bars(spec, instrument, load_strategy(spec), bars, commission=SETUP.commission)
-        seconds = time.perf_counter() - t0
+    def peer_run() -> PeerRun:
+        result, seconds = run()
         fills = [Execution(f.ts_ns, f.side, f.quantity, f.price) for f in result.fills]
         return PeerRun("tradeterm", fills, core(result)["net_pnl"].quantize(CENT), seconds)
 
-    return run
+    return peer_run
 
 
 def version(engine: str) -> str:
@@ -136,20 +104,6 @@ def measure(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     return found
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    python = f"{platform.python_implementation()} {platform.python_version()}"
-    return (f"{cpu}, {os.cpu_count()} cores, {python}, {platform.system()} "
-            f"{platform.release()}; {dt.datetime.now(dt.UTC):%Y-%m-%d}")  # fmt: skip
-
-
 def fills_of(row: dict[str, Any]) -> list[tuple[int, str, int, int]]:
     return [(f[0], f[1], f[2], f[3]) for f in row["fills"]]
 
@@ -175,7 +129,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> tuple[str, bo
         f"{SETUP.fast} slow {SETUP.slow}, {SETUP.quantity} contract, market orders at the next "
         f"open, multiplier {SETUP.multiplier}, {SETUP.commission} a contract a side; best of "
         f"{args.repeat} run(s) over bars already in memory, each engine in its own process.",
-        f"Machine: {machine()}.",
+        f"Machine: {machine()}; {dt.datetime.now(dt.UTC):%Y-%m-%d}.",
         "",
         "| engine | version | bars/s | run (s) | fills | net P&L | fills, P&L as tradeterm |",
         "|---|---|---:|---:|---:|---:|---|",

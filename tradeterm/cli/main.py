@@ -103,6 +103,7 @@ COMMANDS: dict[str, str] = {
     "serve": "the screen in a web browser (textual-serve): 127.0.0.1, a token in the URL",
     "status": "list every running instance: connection, trading state, position, P&L",
     "kill": "run the kill switch of one market's instances or of all (--all)",
+    "bench": "run every benchmark and print one table: figure, value, target, met",
 }
 
 
@@ -135,6 +136,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     from tradeterm import console as console_app
     from tradeterm.cli import (
         backtest,
+        bench,
         console,
         doctor,
         gateway,
@@ -184,6 +186,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     _add(sub, "status", COMMANDS["status"], status.add_arguments, status.command, [],
          status.__doc__)  # fmt: skip
     _add(sub, "kill", COMMANDS["kill"], kill.add_arguments, kill.command, [], kill.__doc__)
+    _add(sub, "bench", COMMANDS["bench"], bench.add_arguments, bench.command, [], bench.__doc__)
     return parser
 
 

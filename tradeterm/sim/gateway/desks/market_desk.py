@@ -161,6 +161,13 @@ class MarketDesk:
             self._replay_tasks.append(asyncio.create_task(self._replay(feed)))
         return feed
 
+    def replay_state(self) -> str:
+        """``none`` (no replay started: not replaying, or the gateway not started),
+        ``playing`` or ``ended`` (``tradeterm bench`` follows a replayed session by it)."""
+        if not self._replay_tasks:
+            return "none"
+        return "ended" if all(t.done() for t in self._replay_tasks) else "playing"
+
     def after_orders(self, con_id: int) -> None:
         """Publish what an order action did to the public market (called by the order desk)."""
         feed = self.feeds.get(con_id)
