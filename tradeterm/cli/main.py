@@ -99,6 +99,7 @@ COMMANDS: dict[str, str] = {
     "journal": "export the journal (fills, orders, events, bars) as CSV or JSON",
     "strategies": "list the installed strategies, each parameter with its type and default",
     "backtest": "run a strategy over recorded bars or book data: fills, P&L, a report",
+    "tmux": "several markets in one tmux session, a window each (--sim: one fake gateway)",
 }
 
 
@@ -126,7 +127,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     """The parser for ``tradeterm COMMAND ...``: each command's arguments are its front end's
     (``add_arguments``), with the configuration flags where they apply."""
     from tradeterm import console as console_app
-    from tradeterm.cli import backtest, console, gateway, journal, report, strategies
+    from tradeterm.cli import backtest, console, gateway, journal, report, strategies, tmux
     from tradeterm.journal import report as report_book
 
     options = [settings_options()]
@@ -160,6 +161,7 @@ def build_command_parser() -> argparse.ArgumentParser:
          strategies.command, [], strategies.__doc__)  # fmt: skip
     _add(sub, "backtest", COMMANDS["backtest"], backtest.add_arguments, backtest.command, [],
          backtest.__doc__)  # fmt: skip
+    _add(sub, "tmux", COMMANDS["tmux"], tmux.add_arguments, tmux.command, options, tmux.__doc__)
     return parser
 
 
