@@ -71,20 +71,20 @@ def command(args: argparse.Namespace) -> int:
         host, port = _gateway(tmux, windows.get(GATEWAY), markets, args)
         given = {"mode": "sim", "host": host, "port": port}
     flags = _passed_flags(args, given)
-    started = []
+    started, there = [], []
     for market in markets:
         window = windows.get(market)
         if window is None:
             tmux.open(market, [*_tradeterm(), market, *flags])
             started.append(market)
-        elif window.dead:
-            print(f"tradeterm: {market} stopped (exit status {window.status}); its window shows "
-                  f"why; `tmux respawn-window -t {args.session}:{market}` starts it again",
-                  file=sys.stderr)  # fmt: skip
-    running = [m for m in markets if m not in started]
-    print(f"session {args.session}: " + "; ".join(
-        part for part in (_listed("started", started), _listed("already there", running)) if part
-    ))  # fmt: skip
+        elif not window.dead:
+            there.append(market)
+        else:  # its window shows why; the trader decides whether it runs again
+            status = f" (exit status {window.status})" if window.status else ""
+            print(f"tradeterm: {market} has stopped{status}, its window shows why; `tmux "
+                  f"respawn-window -t {args.session}:{market}` starts it again", file=sys.stderr)  # fmt: skip
+    said = (_listed("started", started), _listed("already there", there))
+    print(f"session {args.session}: " + "; ".join(part for part in said if part))
     tmux.select(markets[0])
     if args.detach:
         return EXIT_OK
@@ -144,7 +144,7 @@ def _gateway(
     first use."""
     if window is not None and not window.dead:
         return "127.0.0.1", int(window.port)
-    port = window.port if window is not None else "0"
+    port = window.port if window is not None and window.port else "0"
     argv = [*_tradeterm(), "gateway", "--port", port, "--symbols", ",".join(markets)]
     if args.config is not None:
         argv += ["--config", str(Path(args.config).absolute())]
@@ -213,13 +213,14 @@ class Tmux:
         )
         proc = self.run(
             *new, "-P", "-F", "#{window_id}", "-n", role, "-c", os.getcwd(), *_environment(),
-            *argv, ";", "set-option", "-w", "remain-on-exit", "on",
+            *_blank_line_first(argv), ";", "set-option", "-w", "remain-on-exit", "on",
             ";", "set-option", "-w", ROLE, role,
         )  # fmt: skip
         return proc.stdout.strip()
 
     def respawn(self, window: str, argv: Sequence[str]) -> None:
-        self.run("respawn-window", "-k", "-t", window, "-c", os.getcwd(), *_environment(), *argv)
+        self.run("respawn-window", "-k", "-t", window, "-c", os.getcwd(), *_environment(),
+                 *_blank_line_first(argv))  # fmt: skip
 
     def wait_for_gateway(self, window: str) -> tuple[str, int]:
         """The address in the gateway's one line, once it listens; a :class:`UserError` with
@@ -257,3 +258,10 @@ def _environment() -> list[str]:
     starts with the tmux server's environment, which may be another shell's."""
     names = sorted(n for n in os.environ if n.startswith(_PASSED_ENV))
     return [arg for name in names for arg in ("-e", f"{name}={os.environ[name]}")]
+
+
+def _blank_line_first(argv: Sequence[str]) -> list[str]:
+    """``argv`` after a blank line, as itself (``exec``: the pane's process is the
+    instance). tmux writes "Pane is dead" below the last line, scrolling the screen up by
+    one: the blank line goes, not the first of the instance's last words."""
+    return ["sh", "-c", 'echo; exec "$0" "$@"', *argv]
