@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -248,3 +249,20 @@ def test_a_stopped_gateway_starts_again_on_its_port(server: Server) -> None:
     assert f"listening on 127.0.0.1:{port}" in server.screen(gateway)
     ladder_up(server, "CL")
     ladder_up(server, "ES")
+
+
+def test_a_gateway_that_cannot_start_is_one_line_with_its_reason(server: Server) -> None:
+    assert tradeterm("tmux", "ES", "--sim", "--detach").returncode == 0
+    gateway = "=tradeterm:gateway"
+    port = int(server.run("show-options", "-w", "-v", "-t", gateway, "@tradeterm_port"))
+    os.kill(int(server.run("display-message", "-p", "-t", gateway, "#{pane_pid}")), signal.SIGTERM)
+    server.wait_for(gateway, lambda s: "Pane is dead" in s, "the gateway's end")
+    with socket.create_server(("127.0.0.1", port)):  # its port, taken meanwhile
+        done = tradeterm("tmux", "NQ", "--sim", "--detach")
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "tradeterm: the fake gateway did not start in tradeterm:gateway: "
+        f"tradeterm: cannot listen on 127.0.0.1:{port}: "
+    )
+    assert len(done.stderr.splitlines()) == 1
+    assert [role for role, _ in server.windows()] == ["gateway", "ES"]  # no NQ without it

@@ -81,8 +81,9 @@ def command(args: argparse.Namespace) -> int:
             there.append(market)
         else:  # its window shows why; the trader decides whether it runs again
             status = f" (exit status {window.status})" if window.status else ""
-            print(f"tradeterm: {market} has stopped{status}, its window shows why; `tmux "
-                  f"respawn-window -t {args.session}:{market}` starts it again", file=sys.stderr)  # fmt: skip
+            again = f"`tmux respawn-window -t {args.session}:{market}` starts it again"
+            print(f"tradeterm: {market} has stopped{status}, its window shows why; {again}",
+                  file=sys.stderr)  # fmt: skip
     said = (_listed("started", started), _listed("already there", there))
     print(f"session {args.session}: " + "; ".join(part for part in said if part))
     tmux.select(markets[0])
@@ -111,15 +112,19 @@ def _one_client_id_each(settings: Sequence[Settings]) -> None:
 
 def _passed_flags(args: argparse.Namespace, given: dict[str, object]) -> list[str]:
     """The flags each instance runs with: the mode and connection in ``given``, the others
-    as given here (``--config`` absolute: a window does not start where this command ran)."""
+    as given here."""
     flags = [f"--{given['mode']}"] if given["mode"] else []
     for name in ("host", "port", "client_id", "theme"):
         value = given[name] if name in given else getattr(args, name)
         if value is not None:
             flags += [f"--{name.replace('_', '-')}", str(value)]
-    if args.config is not None:
-        flags += ["--config", str(Path(args.config).absolute())]
-    return flags
+    return flags + _config(args)
+
+
+def _config(args: argparse.Namespace) -> list[str]:
+    """``--config FILE`` as given here, absolute: a window does not start where this
+    command ran."""
+    return [] if args.config is None else ["--config", str(Path(args.config).absolute())]
 
 
 def _tradeterm() -> list[str]:
@@ -142,17 +147,18 @@ def _gateway(
     or started again on its port when it stopped (the instances connected to it reconnect
     there). Markets added later are served too: the gateway makes any known market's feed on
     first use."""
-    if window is not None and not window.dead:
-        return "127.0.0.1", int(window.port)
+    if window is not None and not window.dead and window.port:
+        return "127.0.0.1", int(window.port)  # where it was started (on the loopback)
     port = window.port if window is not None and window.port else "0"
     argv = [*_tradeterm(), "gateway", "--port", port, "--symbols", ",".join(markets)]
-    if args.config is not None:
-        argv += ["--config", str(Path(args.config).absolute())]
+    argv += _config(args)
     if window is None:
         target = tmux.open(GATEWAY, argv)
-    else:
+    elif window.dead:
         target = window.id
         tmux.respawn(target, argv)
+    else:  # still starting (the command that opened it was interrupted): its line says where
+        target = window.id
     host, listening = tmux.wait_for_gateway(target)
     tmux.run("set-option", "-w", "-t", target, PORT, str(listening))
     return host, listening
@@ -227,14 +233,14 @@ class Tmux:
         its last words when it stopped instead."""
         deadline = time.monotonic() + GATEWAY_START_S
         while True:
-            screen = self.run("capture-pane", "-p", "-t", window).stdout
+            screen = self.run("capture-pane", "-p", "-J", "-t", window).stdout  # unwrapped
             found = _LISTENING.search(screen)
             if found:
                 return found[1], int(found[2])
             dead = self.run("display-message", "-p", "-t", window, "#{pane_dead}").stdout
             if dead.strip() == "1" or time.monotonic() > deadline:
-                said = [line for line in screen.splitlines() if line.strip()]
-                last = said[-2] if dead.strip() == "1" and len(said) > 1 else "no answer"
+                said = [s for s in screen.splitlines() if s.strip() and "Pane is dead" not in s]
+                last = said[-1] if dead.strip() == "1" and said else "no answer"
                 raise UserError(f"the fake gateway did not start in {self.name}:{GATEWAY}: "
                                 f"{last}", EXIT_ERROR)  # fmt: skip
             time.sleep(0.1)
