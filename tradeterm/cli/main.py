@@ -104,6 +104,7 @@ COMMANDS: dict[str, str] = {
     "status": "list every running instance: connection, trading state, position, P&L",
     "kill": "run the kill switch of one market's instances or of all (--all)",
     "bench": "run every benchmark and print one table: figure, value, target, met",
+    "tmux": "several markets in one tmux session, a window each (--sim: one fake gateway)",
 }
 
 
@@ -146,6 +147,7 @@ def build_command_parser() -> argparse.ArgumentParser:
         serve,
         status,
         strategies,
+        tmux,
     )
     from tradeterm.journal import report as report_book
 
@@ -187,6 +189,7 @@ def build_command_parser() -> argparse.ArgumentParser:
          status.__doc__)  # fmt: skip
     _add(sub, "kill", COMMANDS["kill"], kill.add_arguments, kill.command, [], kill.__doc__)
     _add(sub, "bench", COMMANDS["bench"], bench.add_arguments, bench.command, [], bench.__doc__)
+    _add(sub, "tmux", COMMANDS["tmux"], tmux.add_arguments, tmux.command, options, tmux.__doc__)
     return parser
 
 

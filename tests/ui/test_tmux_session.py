@@ -1,0 +1,282 @@
+"""``tradeterm tmux``: the real command on a private tmux server (``TMUX_TMPDIR`` in a
+directory of the test's own, never the user's server), read back with list-windows and
+capture-pane: one window per market on one fake gateway, nothing started twice, a stopped
+instance's window left showing why, and the session attached or switched to."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+GUARD_S = 90.0  # only reached when something hangs (three instances start on a busy box)
+PRICES = re.compile(r"\d+\.\d{2}\s+\d+\s")  # a ladder row: a price and a size beside it
+
+
+class Server:
+    """The private tmux server the command under test finds through ``TMUX_TMPDIR``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.socket = directory / f"tmux-{os.getuid()}" / "default"
+
+    def run(self, *args: str) -> str:
+        proc = subprocess.run(["tmux", "-S", str(self.socket), *args], capture_output=True,
+                              text=True, check=False, timeout=30)  # fmt: skip
+        return proc.stdout
+
+    def windows(self, session: str = "tradeterm") -> list[tuple[str, str]]:
+        """``(role, window id)`` of each window, in order."""
+        out = self.run("list-windows", "-t", f"={session}", "-F", "#{@tradeterm}\t#{window_id}")
+        return [tuple(line.split("\t")) for line in out.splitlines()]  # type: ignore[misc]
+
+    def screen(self, target: str) -> str:
+        return self.run("capture-pane", "-p", "-t", target)
+
+    def wait_for(self, target: str, predicate: Callable[[str], bool], what: str) -> str:
+        deadline = time.monotonic() + GUARD_S
+        while time.monotonic() < deadline:
+            text = self.screen(target)
+            if predicate(text):
+                return text
+            time.sleep(0.2)
+        pytest.fail(f"timed out waiting for {what}; {target} shows:\n{self.screen(target)}")
+
+    def ended(self, target: str, what: str) -> str:
+        """The screen once the window's program has ended and tmux says so. Debian's tmux
+        (built with libutempter) now and then misses a SIGCHLD (tmux/tmux#311, #4559): the
+        pane is dead but its status unknown and the "Pane is dead" line never comes; another
+        SIGCHLD makes the server reap it, as ``pkill -CHLD tmux`` would."""
+
+        def said(text: str) -> bool:
+            if "Pane is dead" in text:
+                return True
+            if self.run("display-message", "-p", "-t", target, "#{pane_dead}").strip() == "1":
+                os.kill(int(self.run("display-message", "-p", "#{pid}")), signal.SIGCHLD)
+            return False
+
+        return self.wait_for(target, said, what)
+
+    def pids(self) -> list[int]:
+        out = self.run("list-panes", "-a", "-F", "#{pane_pid}")
+        return [int(pid) for pid in out.split()]
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """A private tmux server (a short directory: a socket path has ~100 characters), its own
+    runtime dir, and no ``TMUX`` (which would point the command at the server it runs in).
+    Every process it ran is stopped at the end."""
+    directory = Path(tempfile.mkdtemp(prefix="tt-tmux-"))
+    runtime = directory / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("TMUX_TMPDIR", str(directory))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.delenv("TMUX", raising=False)
+    tmux = Server(directory)
+    try:
+        yield tmux
+    finally:
+        pids = tmux.pids()
+        tmux.run("kill-server")  # this socket only: the instances stop as on SIGHUP
+        deadline = time.monotonic() + GUARD_S
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def tradeterm(*argv: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tradeterm.cli", *argv], capture_output=True,
+                          text=True, check=False, timeout=GUARD_S, **kwargs)  # type: ignore[call-overload]  # fmt: skip
+
+
+def ladder_up(server: Server, market: str) -> str:
+    return server.wait_for(
+        f"=tradeterm:{market}",
+        lambda s: "IB OK" in s and f"SIM  {market}" in s and len(PRICES.findall(s)) >= 5,
+        f"{market}'s ladder with prices, connected",
+    )
+
+
+def test_sim_markets_share_one_gateway_and_none_starts_twice(server: Server) -> None:
+    done = tradeterm("tmux", "ES", "NQ", "--sim", "--detach")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "session tradeterm: started ES NQ\n"
+    windows = server.windows()
+    assert [role for role, _ in windows] == ["gateway", "ES", "NQ"]
+    port = server.run("show-options", "-w", "-v", "-t", "=tradeterm:gateway", "@tradeterm_port")
+    assert re.search(r"listening on 127\.0\.0\.1:" + port.strip(), server.screen("=tradeterm:0"))
+    for market in ("ES", "NQ"):
+        ladder_up(server, market)
+        command = server.run("display-message", "-p", "-t", f"=tradeterm:{market}",
+                             "#{pane_start_command}")  # fmt: skip
+        assert f"tradeterm.cli {market} --sim --host 127.0.0.1 --port {port.strip()}" in command
+    pids = server.pids()
+
+    again = tradeterm("tmux", "ES", "NQ", "--sim", "--detach")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "session tradeterm: already there ES NQ\n"
+    assert server.windows() == windows and server.pids() == pids
+
+    more = tradeterm("tmux", "NQ", "CL", "ES", "--sim", "--detach")
+    assert more.returncode == 0, more.stderr
+    assert more.stdout == "session tradeterm: started CL; already there NQ ES\n"
+    assert server.windows()[:3] == windows
+    assert [role for role, _ in server.windows()] == ["gateway", "ES", "NQ", "CL"]
+    assert server.pids()[:3] == pids
+    ladder_up(server, "CL")  # the same gateway serves a market it was not started with
+
+
+def test_a_stopped_instance_keeps_its_window_showing_why(server: Server) -> None:
+    done = tradeterm("tmux", "ES", "--paper", "--port", "1", "--detach")  # nothing listens
+    assert done.returncode == 0, done.stderr
+    shown = server.ended("=tradeterm:ES", "the instance's end")
+    assert "Pane is dead (status 1," in shown
+    assert "tradeterm: cannot start ES in PAPER mode" in shown  # its first line, still in view
+    assert "Traceback" not in shown
+
+    again = tradeterm("tmux", "ES", "--paper", "--port", "1", "--detach")
+    assert again.returncode == 0
+    assert [role for role, _ in server.windows()] == ["ES"]  # not started a second time
+    assert again.stderr == (
+        "tradeterm: ES has stopped (exit status 1), its window shows why; "
+        "`tmux respawn-window -t tradeterm:ES` starts it again\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (("ES",), "not in a terminal: nothing to attach to (use --detach to create the "
+                  "session in the background)"),
+        (("ES", "NQ", "--client-id", "7", "--detach"), "client id 7 is set for every market: "
+         "IB would close all but one (326); leave it unset, each market takes its own"),
+        (("ES", "XX", "--detach"), "invalid configuration:"),
+        (("ES", "--session", "a:b", "--detach"), "--session: letters, digits, '-' and '_' only"),
+    ],
+    ids=["no-terminal", "one-client-id", "unknown-market", "session-name"],
+)  # fmt: skip
+def test_bad_input_is_one_line_and_opens_nothing(
+    server: Server, argv: tuple[str, ...], line: str
+) -> None:
+    done = tradeterm("tmux", *argv, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert line in done.stderr and "Traceback" not in done.stderr
+    assert not server.socket.exists() or server.windows() == []
+
+
+def test_without_tmux_it_names_the_package(server: Server, tmp_path: Path) -> None:
+    done = tradeterm("tmux", "ES", "--detach", env={**os.environ, "PATH": str(tmp_path)})
+    assert done.returncode == 1
+    assert done.stderr == "tradeterm: tmux is not installed (Debian package: tmux)\n"
+
+
+class Terminal:
+    """A program on a pseudo-terminal of its own, its output drained (a tmux client draws
+    to it)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        main, child = os.openpty()
+        self.proc = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child,
+                                     start_new_session=True)  # fmt: skip
+        os.close(child)
+        self._main = main
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._main, 65536):
+                pass
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        os.close(self._main)
+
+
+def clients(server: Server) -> list[str]:
+    return server.run("list-clients", "-F", "#{client_session}").split()
+
+
+def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + GUARD_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_in_a_terminal_it_attaches_and_inside_tmux_it_switches(server: Server) -> None:
+    terminal = Terminal([sys.executable, "-m", "tradeterm.cli", "tmux", "ES", "--sim"])
+    try:
+        wait_until(lambda: clients(server) == ["tradeterm"], "a client on session tradeterm")
+        ladder_up(server, "ES")
+        # from inside tmux (TMUX names the server): the client switches, no tmux in tmux
+        inside = f"{server.socket},{server.run('display-message', '-p', '#{pid}').strip()},0"
+        done = tradeterm("tmux", "NQ", "--sim", "--session", "other",
+                         env={**os.environ, "TMUX": inside})  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: clients(server) == ["other"], "the client switched to session other")
+        assert [role for role, _ in server.windows("other")] == ["gateway", "NQ"]
+    finally:
+        terminal.close()
+
+
+def test_a_stopped_gateway_starts_again_on_its_port(server: Server) -> None:
+    """The markets that were connected to it reconnect there; a market added connects too."""
+    assert tradeterm("tmux", "ES", "--sim", "--detach").returncode == 0
+    ladder_up(server, "ES")
+    gateway = "=tradeterm:gateway"
+    port = server.run("show-options", "-w", "-v", "-t", gateway, "@tradeterm_port").strip()
+    os.kill(int(server.run("display-message", "-p", "-t", gateway, "#{pane_pid}")), signal.SIGTERM)
+    server.ended(gateway, "the gateway's end")
+    server.wait_for("=tradeterm:ES", lambda s: "IB OK" not in s, "ES without its gateway")
+
+    done = tradeterm("tmux", "ES", "CL", "--sim", "--detach")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "session tradeterm: started CL; already there ES\n"
+    assert [role for role, _ in server.windows()] == ["gateway", "ES", "CL"]
+    assert f"listening on 127.0.0.1:{port}" in server.screen(gateway)
+    ladder_up(server, "CL")
+    ladder_up(server, "ES")
+
+
+def test_a_gateway_that_cannot_start_is_one_line_with_its_reason(server: Server) -> None:
+    assert tradeterm("tmux", "ES", "--sim", "--detach").returncode == 0
+    gateway = "=tradeterm:gateway"
+    port = int(server.run("show-options", "-w", "-v", "-t", gateway, "@tradeterm_port"))
+    os.kill(int(server.run("display-message", "-p", "-t", gateway, "#{pane_pid}")), signal.SIGTERM)
+    server.ended(gateway, "the gateway's end")
+    with socket.create_server(("127.0.0.1", port)):  # its port, taken meanwhile
+        done = tradeterm("tmux", "NQ", "--sim", "--detach")
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "tradeterm: the fake gateway did not start in tradeterm:gateway: "
+        f"tradeterm: cannot listen on 127.0.0.1:{port}: "
+    )
+    assert len(done.stderr.splitlines()) == 1
+    assert [role for role, _ in server.windows()] == ["gateway", "ES"]  # no NQ without it
