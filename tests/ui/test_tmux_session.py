@@ -6,6 +6,7 @@ instance's window left showing why, and the session attached or switched to."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -280,3 +281,80 @@ def test_a_gateway_that_cannot_start_is_one_line_with_its_reason(server: Server)
     )
     assert len(done.stderr.splitlines()) == 1
     assert [role for role, _ in server.windows()] == ["gateway", "ES"]  # no NQ without it
+
+
+def at_gateway(port: int) -> tuple[dict[str, int], int]:
+    """What the gateway itself holds, asked by a client of its own as any API tool would:
+    the account's position per market and how many orders are working (every client's)."""
+    import asyncio
+
+    from ib_async import IB
+
+    async def ask() -> tuple[dict[str, int], int]:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", port, clientId=901, timeout=GUARD_S)
+        try:
+            positions = {p.contract.symbol: int(p.position) for p in await ib.reqPositionsAsync()}
+            working = [t for t in await ib.reqAllOpenOrdersAsync() if not t.isDone()]
+            return positions, len(working)
+        finally:
+            ib.disconnect()
+
+    return asyncio.run(ask())
+
+
+def status() -> dict[str, dict[str, object]]:
+    listed = tradeterm("status", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return {row["market"]: row for row in json.loads(listed.stdout)}
+
+
+def buy_one_and_rest_a_bid(server: Server, market: str, rest: bool) -> None:
+    """Arm (pressed again until ARMED: a press before the start's reconciliation is refused),
+    buy one at market and, with ``rest``, leave a buy limit working two pages below."""
+    target = f"=tradeterm:{market}"
+    deadline = time.monotonic() + GUARD_S
+    while " ARMED " not in server.screen(target):
+        assert time.monotonic() < deadline, server.screen(target)
+        server.run("send-keys", "-t", target, "a")
+        time.sleep(1.0)
+    server.run("send-keys", "-t", target, "b")
+    server.wait_for(target, lambda s: "LONG 1" in s, f"{market} long 1")
+    if rest:
+        server.run("send-keys", "-t", target, "PageDown", "PageDown", "[")
+        wait_until(lambda: status()[market]["working_orders"] == 1, f"{market}'s bid working")
+
+
+def test_tmux_then_status_then_kill_all_leaves_every_market_flat_and_halted(
+    server: Server,
+) -> None:
+    """The trader's evening: two markets opened by ``tradeterm tmux --sim``, listed by
+    ``tradeterm status``, and stopped by one ``tradeterm kill --all``: flat and HALTED, as the
+    gateway itself says (a client of its own) and as every screen shows."""
+    assert tradeterm("tmux", "ES", "NQ", "--sim", "--detach").returncode == 0
+    port = int(server.run("show-options", "-w", "-v", "-t", "=tradeterm:gateway",
+                          "@tradeterm_port"))  # fmt: skip
+    for market in ("ES", "NQ"):
+        ladder_up(server, market)
+        buy_one_and_rest_a_bid(server, market, rest=market == "ES")
+    positions, working = at_gateway(port)
+    assert (positions.get("ES"), positions.get("NQ"), working) == (1, 1, 1)
+
+    rows = status()
+    assert sorted(rows) == ["ES", "NQ"]
+    assert {m: (r["mode"], r["position"], r["working_orders"], r["trading_state"])
+            for m, r in rows.items()} == {"ES": ("sim", 1, 1, "ACTIVE"),
+                                          "NQ": ("sim", 1, 0, "ACTIVE")}  # fmt: skip
+
+    killed = tradeterm("kill", "--all", "--reason", "test")
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    assert "ES SIM: flat and HALTED" in killed.stdout
+    assert "NQ SIM: flat and HALTED" in killed.stdout
+    positions, working = at_gateway(port)
+    assert (positions.get("ES", 0), positions.get("NQ", 0), working) == (0, 0, 0)
+    for market in ("ES", "NQ"):
+        server.wait_for(f"=tradeterm:{market}", lambda s: "HALTED" in s and "FLAT" in s,
+                        f"{market}'s screen HALTED and flat")  # fmt: skip
+    after = {m: (r["trading_state"], r["position"], r["working_orders"])
+             for m, r in status().items()}  # fmt: skip
+    assert after == {"ES": ("HALTED", 0, 0), "NQ": ("HALTED", 0, 0)}
