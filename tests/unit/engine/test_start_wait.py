@@ -14,11 +14,12 @@ from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES
 from tests.unit.engine.test_orders import Run
-from tradeterm.broker.port import ConnectError, ConnectionState, GatewayUnreachable
+from tradeterm.broker.port import Broker, ConnectError, ConnectionState, GatewayUnreachable
 from tradeterm.engine.calendar import CME
 from tradeterm.engine.connectivity import GatewayWait
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineNotice, HealthChanged, Reconciled
+from tradeterm.paper.paper_broker import PaperBroker
 
 ADVICE = "cannot connect to IB at 127.0.0.1:4002: nothing is listening there. Check that ..."
 
@@ -57,7 +58,7 @@ class Sleeps:
             await asyncio.sleep(0)
 
 
-def engine_for(broker: FakeBroker, sleeps: Sleeps | None) -> tuple[Engine, Run]:
+def engine_for(broker: Broker, sleeps: Sleeps | None) -> tuple[Engine, Run]:
     wait = (
         GatewayWait("127.0.0.1:4002", lambda failed: 2.0**failed, sleeps)
         if sleeps is not None
@@ -66,7 +67,7 @@ def engine_for(broker: FakeBroker, sleeps: Sleeps | None) -> tuple[Engine, Run]:
     clock = Clock()
     engine = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600,
                     wait_for_gateway=wait)  # fmt: skip
-    return engine, Run(engine, broker, clock)
+    return engine, Run(engine, broker, clock)  # type: ignore[arg-type]
 
 
 async def test_a_start_waiting_for_the_gateway_tries_again_with_the_backoff_then_trades() -> None:
@@ -131,3 +132,16 @@ async def test_a_waiting_start_cancelled_stops_the_engine_and_says_so() -> None:
         await start
     health = engine.snapshot().health
     assert (health.state, health.reason) == (ConnectionState.DISCONNECTED, "stopped")
+
+
+async def test_a_shadow_start_waiting_for_the_gateway_keeps_one_market_pump() -> None:
+    """SHADOW: the paper broker's start, tried again, must not start another pump on the IB
+    adapter's stream (one consumer: a second would take every other market event)."""
+    source = AwayBroker(away=2)
+    engine, _ = engine_for(PaperBroker(source, ES, clock=Clock()), Sleeps())
+    await engine.start()
+    try:
+        pumps = [t for t in asyncio.all_tasks() if t.get_name() == "paper-broker-pump"]
+        assert source.starts == 3 and len([t for t in pumps if not t.done()]) == 1
+    finally:
+        await engine.stop()
