@@ -19,6 +19,7 @@ import base64
 import difflib
 import logging
 import os
+import random
 import re
 import tomllib
 import zlib
@@ -126,6 +127,20 @@ class ConnectionConfig(_Section):
     request_timeout_s: float = Field(10.0, gt=0, le=300)
     reconnect_min_s: float = Field(1.0, gt=0, le=600)
     reconnect_max_s: float = Field(60.0, gt=0, le=3600)
+    wait_at_start: bool = Field(
+        False,
+        description="a gateway not reachable at start is waited for (tried again with the "
+        "reconnect backoff) instead of ending the start; --wait-for-gateway",
+    )
+
+    def backoff_s(self, attempt: int) -> float:
+        """Seconds to wait before connection attempt ``attempt`` + 1 after ``attempt`` failed
+        ones (0: the first retry): ``reconnect_min_s`` doubling up to ``reconnect_max_s``,
+        ±20 % so that instances sharing a gateway do not all come back at once. The one
+        policy for a reconnect and for a start waiting for the gateway."""
+        lo, hi = self.reconnect_min_s, self.reconnect_max_s
+        base = min(hi, lo * 2 ** min(attempt, 64))
+        return max(lo, min(hi, base * random.uniform(0.8, 1.2)))
 
 
 class BracketConfig(_Section):

@@ -85,6 +85,9 @@ LIVE_REFUSED = (
 )
 
 
+CONTROLS = ("status", "help", "quit", "exit", "?")  # the words that send nothing
+
+
 def parse_command(text: str, default_qty: int) -> Command | str:
     """A typed line as an engine ``Command``, or one of "status", "help", "quit", "" (blank).
     Raises ``ValueError`` with a message for a line that is not a command.
@@ -97,7 +100,7 @@ def parse_command(text: str, default_qty: int) -> Command | str:
         return ""
     verb, rest = words[0].lower(), words[1:]
     keywords = [w.lower() for w in rest]
-    if verb in ("status", "help", "quit", "exit", "?"):
+    if verb in CONTROLS:
         return {"exit": "quit", "?": "help"}.get(verb, verb)
     if verb in ("buy", "sell"):
         return _order(Side(verb.upper()), rest, default_qty)
@@ -326,6 +329,7 @@ class Console:
         self.engine = engine
         self.out = out
         self._stop = asyncio.Event()
+        self.started = False  # the engine has started: typed lines are carried out
         self.stopped_by: str | None = None  # the signal that asked the console to stop
         self.runner: StrategyRunner | None = None  # the strategy started with --strategy
 
@@ -419,7 +423,11 @@ class Console:
                 if quit_on_eof:
                     self._stop.set()
                 return
-            await self.handle(line)
+            words = line.split()
+            if self.started or not words or words[0].lower() in CONTROLS:
+                await self.handle(line)
+            else:  # an order kept until the gateway answers would go at a price nobody chose
+                self.say(f"? {line.strip()!r} not done: waiting for the gateway (quit to stop)")
 
     async def wait(self, seconds: float | None) -> None:
         if seconds is None:
@@ -463,24 +471,29 @@ async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO,
     try:
         with on_stop_signals(console.stop_on_signal):
             console.say(f"tradeterm console: {rt.describe()} (times are US/Central, CT)")
+            # waiting for the gateway (maybe long): read at once, quit ends it; else once started
+            read = lambda: asyncio.create_task(console.reader(stdin, seconds is None))  # noqa: E731
+            reader = read() if rt.settings.connection.wait_at_start else None
+            started = time.monotonic()
             try:
-                await engine.start()
+                console.started = await rt.start(console._stop)
             except (ConnectError, BrokerError) as exc:
                 raise ConsoleError(f"cannot start: {exc}") from None
-            await asyncio.sleep(0)  # let the printer show the start-up events first
-            console.say(status(engine))
-            if strategy is not None:
-                console.runner = await rt.strategy_runner(strategy, canary=canary)
-                await console.runner.start()
-                if canary is not None:
-                    console.say(
-                        f"CANARY: {canary:g} of {strategy.name}'s intents go to IB, every one "
-                        "is filled on its paper track (tradeterm report --compare)"
-                    )
-            reader = asyncio.create_task(console.reader(stdin, quit_on_eof=seconds is None))
-            started = time.monotonic()
-            await console.wait(seconds)
-            reader.cancel()
+            if console.started:
+                await asyncio.sleep(0)  # let the printer show the start-up events first
+                console.say(status(engine))
+                if strategy is not None:
+                    console.runner = await rt.strategy_runner(strategy, canary=canary)
+                    await console.runner.start()
+                    if canary is not None:
+                        console.say(
+                            f"CANARY: {canary:g} of {strategy.name}'s intents go to IB, every "
+                            "one is filled on its paper track (tradeterm report --compare)"
+                        )
+                reader = reader or read()  # piped commands run once started
+                await console.wait(seconds)
+            if reader is not None:
+                reader.cancel()
             if console.stopped_by:
                 rt.stop_reason = f"stopped by {console.stopped_by}"
             why = f" ({console.stopped_by})" if console.stopped_by else ""

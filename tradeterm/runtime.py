@@ -34,6 +34,11 @@ would land in a paper account. Its journal is ``journal/shadow/``, its account `
 restart the paper broker starts from the journal (:func:`_carried_fills`): the position its
 fills add up to, the orders left working reported cancelled, order ids above the journal's.
 
+The console and the screen start the engine with :meth:`Runtime.start`, which a quit or a
+stop signal cuts short; with ``connection.wait_at_start`` (``--wait-for-gateway``) a gateway
+not there yet is waited for (``engine/connectivity.py``: the reconnect's backoff) instead of
+ending the start, so that an instance started while IB Gateway restarts comes up with it.
+
 Leaving the block stops the engine, journals what is left and the session's stop
 (``Runtime.stop_reason``), closes the journal, then stops the embedded gateway. Critical rows
 the journal could not write are then described in ``Runtime.unwritten`` (one line for the
@@ -59,6 +64,7 @@ from tradeterm.config import Process, Settings
 from tradeterm.control.endpoint import ControlServer
 from tradeterm.control.place import ControlError
 from tradeterm.engine.calendar import SessionCalendar
+from tradeterm.engine.connectivity import GatewayWait
 from tradeterm.engine.engine import Engine, JournaledFills
 from tradeterm.engine.risk import RiskTransition
 from tradeterm.engine.strategy_runner import StrategyRunner
@@ -127,6 +133,26 @@ class Runtime:
             except JournalError as exc:
                 raise ModeError(f"cannot start strategy {loaded.name}: {exc}") from None
         return StrategyRunner(self.engine, loaded, carried=carried, **kw)
+
+    async def start(self, stop: asyncio.Event) -> bool:
+        """Start the engine (with ``connection.wait_at_start``, once the gateway answers),
+        unless ``stop`` is set first (quit, SIGTERM, SIGHUP while waiting): then the start is
+        abandoned, the engine stopped, and False. Raises what ``Engine.start`` raises."""
+        start = asyncio.ensure_future(self.engine.start())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({start, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not start.done():
+                start.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await start
+        if start.cancelled():
+            log.info("start abandoned: stopped while starting")
+            return False
+        start.result()
+        return True
 
     def describe(self) -> str:
         where = f"{self.settings.symbol} in {self.mode.upper()} mode via {self.host}:{self.port}"
@@ -198,6 +224,9 @@ async def _open_runtime(
                 update={"host": host, "client_id": client_id}
             )
             ib = IbBroker(connection, port=port)
+            wait = (
+                GatewayWait(ib.address, connection.backoff_s) if connection.wait_at_start else None
+            )
             broker: Broker = ib
             journaled_fills: JournaledFills = journal.fills
             if mode == "shadow":  # IB gives the market; the paper broker takes the orders
@@ -207,7 +236,7 @@ async def _open_runtime(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
                 sent_orders=sent, calendar=calendar, before_send=journal.commit_intent,
                 journaled_fills=journaled_fills, latch=latch,
-                venue="the paper broker" if mode == "shadow" else "IB",
+                venue="the paper broker" if mode == "shadow" else "IB", wait_for_gateway=wait,
                 on_connected=lambda: _bind_account(
                     broker.account, broker.client_id, ib.address, journal, latch, owner, mode
                 ),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tradeterm.config import ConfigError, load_settings
+from tradeterm.config import ConfigError, ConnectionConfig, load_settings
 
 
 def write(path: Path, text: str) -> Path:
@@ -298,3 +298,20 @@ def test_a_watch_only_screen_never_takes_a_trading_id() -> None:
     assert es.client_id("watch") == 200_110
     mine = load_settings(None, {"symbol": "ES", "connection.client_id": 7}).settings
     assert mine.client_id("watch") == 200_007 and mine.client_id() == 7
+
+
+def test_the_backoff_doubles_with_jitter_between_the_bounds() -> None:
+    """The one policy of a reconnect and of a start waiting for the gateway."""
+    conn = ConnectionConfig(reconnect_min_s=1.0, reconnect_max_s=10.0)
+    for attempt, base in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0)]:
+        for _ in range(50):
+            delay = conn.backoff_s(attempt)
+            assert max(1.0, base * 0.8) <= delay <= min(10.0, base * 1.2)
+    assert all(8.0 <= conn.backoff_s(attempt) <= 10.0 for attempt in range(4, 40))
+
+
+def test_the_backoff_stays_bounded_however_long_the_gateway_stays_away() -> None:
+    """Attempt 1100 (a gateway away for a long weekend at 60 s apart): 2 ** 1100 as a float
+    overflowed, which would have ended the reconnect task and a waiting start."""
+    conn = ConnectionConfig(reconnect_min_s=1.0, reconnect_max_s=60.0)
+    assert all(48.0 <= conn.backoff_s(attempt) <= 60.0 for attempt in (1100, 10**6))

@@ -58,6 +58,17 @@ class ConnectError(BrokerError):
     """Could not connect (nothing listening, client id in use, API disabled...)."""
 
 
+class GatewayUnreachable(ConnectError):
+    """Could not connect because the gateway is not there yet: nothing listening, the
+    connection timed out or closed as it opened (a gateway restarting, or not logged in).
+    What a start that waits for the gateway tries again; ``why`` says it in a few words.
+    Every other ``ConnectError`` (a client id in use) is for the user to fix."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
 # ---- events --------------------------------------------------------------------------------
 
 

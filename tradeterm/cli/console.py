@@ -10,7 +10,7 @@ from decimal import Decimal
 from tradeterm import console
 from tradeterm.cli import strategy_option
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, UserError, reported_as
-from tradeterm.cli.options import load, number_arg, whole_arg
+from tradeterm.cli.options import add_wait_argument, load, number_arg, whole_arg
 from tradeterm.runtime import UnwrittenError
 
 
@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run this long, then stop (default: until quit or end of input)")  # fmt: skip
     parser.add_argument("--seed", type=whole_arg, default=1,
                         help="seed of the embedded gateway (--sim)")  # fmt: skip
+    add_wait_argument(parser)
     strategy_option.add_arguments(parser)
 
 

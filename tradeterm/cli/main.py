@@ -24,7 +24,7 @@ from typing import Any
 from tradeterm import __version__, paths
 from tradeterm.cli import strategy_option
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, reported_as
-from tradeterm.cli.options import Parser, load, settings_options
+from tradeterm.cli.options import Parser, add_wait_argument, load, settings_options
 from tradeterm.config import ConfigError, load_settings
 from tradeterm.text import printable
 
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tradeterm {__version__}")
     parser.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
+    add_wait_argument(parser)
     strategy_option.add_arguments(parser)
     parser.add_argument("--watch-only", action="store_true", dest="watch_only",
                         help="a screen that trades nothing, beside the trading one (its own "

@@ -60,11 +60,20 @@ def settings_options() -> Parser:
     return parent
 
 
+def add_wait_argument(parser: argparse.ArgumentParser) -> None:
+    """``--wait-for-gateway``, for the commands that trade (the screen, the console)."""
+    parser.add_argument("--wait-for-gateway", dest="wait_for_gateway", action="store_const",
+                        const=True, help="a gateway not reachable at start is waited for "
+                        "(tried again with the reconnect backoff) instead of exiting; "
+                        "connection.wait_at_start")  # fmt: skip
+
+
 _CLI_KEYS = {
     "mode": "mode",
     "host": "connection.host",
     "port": "connection.port",
     "client_id": "connection.client_id",
+    "wait_for_gateway": "connection.wait_at_start",
     "theme": "ui.theme",
     "symbol": "symbol",
 }

@@ -6,12 +6,21 @@ and acts on it: new entries are blocked while the connection is down and until t
 reconciliation after a reconnect (or IB's 1101/1102) has run, the disconnect policy
 (``risk.on_disconnect``) is applied, the feeds must deliver again once IB is back, a stale feed
 is resubscribed, and the health the trader sees is published whenever it changes.
+
+At start it connects the broker (:meth:`Connectivity.start_broker`). A gateway that is not
+there yet (``GatewayUnreachable``: nothing listening, timed out, closed as it opened: IB
+Gateway restarting or waiting for its login) ends the start, unless the start waits for it
+(:class:`GatewayWait`, ``connection.wait_at_start``): then it is tried again after the
+reconnect's own backoff until it answers, the first failure said in full (what to check), each
+next one as the health: RECONNECTING, ``waiting for the gateway at HOST:PORT: attempt N failed
+(...)`` with the seconds to the next try. Anything else (a client id in use) ends it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from tradeterm.broker.port import (
     Broker,
@@ -19,6 +28,7 @@ from tradeterm.broker.port import (
     ConnectionChanged,
     ConnectionState,
     FarmChanged,
+    GatewayUnreachable,
     LinkLost,
     LinkRestored,
     Notice,
@@ -35,6 +45,18 @@ RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many
 
 Say = Callable[[str, str, int], None]
 """The engine's notice: (level, text, code)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayWait:
+    """A start that waits for the gateway (see the module notes): ``where`` it is
+    (``host:port``, for the trader), ``backoff``: the seconds before the next attempt after
+    ``n`` failed ones (``ConnectionConfig.backoff_s``, the reconnect's), ``sleep``: how to wait
+    them (tests: a clock of their own)."""
+
+    where: str
+    backoff: Callable[[int], float]
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
 
 
 class Connectivity:
@@ -69,6 +91,31 @@ class Connectivity:
         self._wake = wake
         self._connected = asyncio.Event()  # connected to IB and IB to the exchange
         self._last_resubscribe = 0
+
+    async def start_broker(self, wait: GatewayWait | None) -> None:
+        """``broker.start()``; with ``wait``, until the gateway answers (see the module
+        notes). Raises the broker's ``ConnectError`` otherwise."""
+        if wait is None:
+            await self._broker.start()
+            return
+        failed = 0
+        try:
+            while True:
+                try:
+                    await self._broker.start()
+                    return
+                except GatewayUnreachable as exc:
+                    delay = wait.backoff(failed)
+                    failed += 1
+                    if failed == 1:
+                        self._notice("WARNING", f"{exc} Waiting for the gateway: trying again "
+                                     "until it answers", 0)  # fmt: skip
+                    why = f"waiting for the gateway at {wait.where}: attempt {failed} failed"
+                    self.link.waiting = (f"{why} ({exc.why})", delay)
+                    self.refresh_health()
+                await wait.sleep(delay)
+        finally:
+            self.link.waiting = None
 
     def apply(self, event: BrokerEvent) -> bool:
         """Apply ``event`` if it speaks of the connection; whether it did."""

@@ -68,7 +68,7 @@ from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument
 from tradeterm.engine.bar_builder import BarBuilder
 from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
 from tradeterm.engine.commands import Command, CommandResult, PlaceOrder
-from tradeterm.engine.connectivity import Connectivity
+from tradeterm.engine.connectivity import Connectivity, GatewayWait
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.dispatch import CommandDispatcher
 from tradeterm.engine.events import (
@@ -109,7 +109,8 @@ class Engine:
     Hooks (the runtime's, all optional): ``before_send`` is awaited before each order goes to
     the broker (the journal commits its intent); ``journaled_fills`` is awaited once at start;
     ``latch`` keeps HALTED outside the journal; ``on_connected`` is called once connected,
-    before anything restored is applied to trading (raising refuses the start)."""
+    before anything restored is applied to trading (raising refuses the start);
+    ``wait_for_gateway``: a gateway not there yet at start is waited for (``connectivity.py``)."""
 
     def __init__(
         self,
@@ -131,6 +132,7 @@ class Engine:
         latch: HaltLatch | None = None,
         on_connected: Callable[[], None] | None = None,
         venue: str = "IB",
+        wait_for_gateway: GatewayWait | None = None,
     ) -> None:
         self.broker = broker
         self.symbol = symbol.upper()
@@ -148,6 +150,7 @@ class Engine:
         self.before_send = before_send
         self.journaled_fills = journaled_fills
         self.on_connected = on_connected
+        self.wait_for_gateway = wait_for_gateway
         self._listeners: list[EventStream] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._history_due = False
@@ -239,11 +242,12 @@ class Engine:
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect, resolve the contract, subscribe, backfill and reconcile. Raises the
-        broker's ``ConnectError``/``BrokerError`` (worded for the user) when it cannot."""
+        """Connect (with ``wait_for_gateway``: once the gateway answers), resolve the
+        contract, subscribe, backfill and reconcile. Raises the broker's
+        ``ConnectError``/``BrokerError`` (worded for the user) when it cannot."""
         self._tasks.append(asyncio.create_task(self._pump(), name="engine-pump"))
         try:
-            await self.broker.start()
+            await self.connectivity.start_broker(self.wait_for_gateway)
             if self.on_connected is not None:
                 self.on_connected()
             contract = self.config.contract or self.symbol

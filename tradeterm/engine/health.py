@@ -5,7 +5,8 @@ The engine feeds :class:`ConnectionHealth` what it hears (the broker's state, IB
 1102, farm changes) and asks it, after each change, for the health to show
 (:meth:`ConnectionHealth.assess`): the broker's state, SYNCING while connected but not
 reconciled (OK only when orders can go), DEGRADED with its cause (IB's link, its market data
-farm, a stale feed).
+farm, a stale feed), RECONNECTING with the last attempt's outcome while a start waits for the
+gateway (``connectivity.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class ConnectionHealth:
         self.retry_in: float | None = None
         self.link_down = False  # IB lost its connection to the exchange (1100)
         self.farm_down: str | None = None  # why IB's market data farm is down
+        # a start waiting for the gateway: what the last attempt met, seconds to the next
+        # (shown, as RECONNECTING, instead of the broker's state until it connects)
+        self.waiting: tuple[str, float] | None = None
         self.current = HealthChanged(ConnectionState.DISCONNECTED, "not started", (), now)
 
     @property
@@ -67,8 +71,11 @@ class ConnectionHealth:
         """The health to show now, kept as ``current``; None when only its time would change.
         ``stale``: the feeds gone silent; ``syncing``: entries wait for a reconciliation,
         ``blocked`` says why."""
-        state, reason, cause = self.state, self.reason, ""
+        state, reason, cause, retry_in = self.state, self.reason, "", self.retry_in
         connected = state in CONNECTED
+        if self.waiting is not None and not connected:
+            state = ConnectionState.RECONNECTING
+            reason, retry_in = self.waiting
         stale = stale if connected else ()
         degraded = self.degraded()
         down = ""  # IB's word that no market data comes now, in two words
@@ -83,7 +90,7 @@ class ConnectionHealth:
             cause = "stale " + "+".join(stale)
         elif state is ConnectionState.DEGRADED:  # the broker's own: a (historical) data farm
             cause = "farm"
-        health = HealthChanged(state, reason, stale, now, self.retry_in, cause, down)
+        health = HealthChanged(state, reason, stale, now, retry_in, cause, down)
         if replace(health, ts_ns=self.current.ts_ns) == self.current:  # the time, no change
             return None
         self.current = health

@@ -225,7 +225,8 @@ class PaperBroker:
             yield event
 
     async def start(self) -> None:
-        self._pump = asyncio.create_task(self._run(), name="paper-broker-pump")
+        if self._pump is None or self._pump.done():  # a start tried again keeps its one pump
+            self._pump = asyncio.create_task(self._run(), name="paper-broker-pump")
         await self.source.start()
 
     async def stop(self) -> None:

@@ -200,26 +200,31 @@ class TradingApp(App[int]):
                 consumer = asyncio.create_task(self._consume(stream))
                 self.log_line("INFO", f"starting {rt.describe()}")
                 try:
-                    await rt.engine.start()
+                    started = await rt.start(self._stop)  # q or a signal may cut it short
                 except Exception as exc:
                     self.fail_start(f"cannot start {rt.describe()}: {exc}")
                     return
-                self.started.set()
-                self.dirty_all()
-                self.log_line("INFO", "engine started")
-                if not self.confirmed:
-                    self.call_later(self.ask_account)
-                if self.strategy is not None:
-                    await self._configure_strategy(rt, self.strategy)
-                await self._stop.wait()
-                if self.runner is not None:  # on_stop, its orders cancelled, before the engine
-                    await self.runner.close()
+                if started:
+                    await self._trade(rt)
                 if self.stopped_by:
                     rt.stop_reason = f"stopped by {self.stopped_by}"
                 consumer.cancel()
             self.unwritten = rt.unwritten
         except Exception as exc:  # ModeError and anything else opening the runtime
             self.fail_start(str(exc))
+
+    async def _trade(self, rt: Runtime) -> None:
+        """Started: trade until stopped (q, a signal), then stop the strategy."""
+        self.started.set()
+        self.dirty_all()
+        self.log_line("INFO", "engine started")
+        if not self.confirmed:
+            self.call_later(self.ask_account)
+        if self.strategy is not None:
+            await self._configure_strategy(rt, self.strategy)
+        await self._stop.wait()
+        if self.runner is not None:  # on_stop, its orders cancelled, before the engine
+            await self.runner.close()
 
     async def _configure_strategy(self, rt: Runtime, strategy: Loaded) -> None:
         """The strategy of ``--strategy``: started at once (the command line asked for it, as

@@ -130,15 +130,6 @@ def test_other_errors_are_notices_for_the_adapter_and_leave_the_state(
     assert notice == translate(code, "text", 1_500_000_000, 17)
 
 
-def test_backoff_doubles_with_jitter_between_the_bounds() -> None:
-    probe = Probe(reconnect_min_s=1.0, reconnect_max_s=10.0)
-    for attempt, base in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0)]:
-        for _ in range(50):
-            delay = probe._backoff(attempt)
-            assert max(1.0, base * 0.8) <= delay <= min(10.0, base * 1.2)
-    assert all(8.0 <= probe._backoff(attempt) <= 10.0 for attempt in range(4, 40))
-
-
 def test_a_failing_callback_becomes_a_notice_not_an_exception(live: Probe) -> None:
     assert live.explode() is None
     [notice] = live.drain()

@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -47,6 +46,7 @@ from tradeterm.broker.port import (
     ConnectionChanged,
     ConnectionState,
     FarmChanged,
+    GatewayUnreachable,
     LinkLost,
     LinkRestored,
 )
@@ -305,7 +305,7 @@ class IbConnection:
             raise
         except (OSError, TimeoutError, ConnectionError) as exc:
             self._ib.disconnect()
-            raise ConnectError(self._connect_failure(exc)) from exc
+            raise self._unreachable(exc) from exc
         finally:
             self._connecting = False
             self._startup_sync = False
@@ -325,7 +325,8 @@ class IbConnection:
             f"{self._config.connect_timeout_s:g}s for it before going on without it"
         )
 
-    def _connect_failure(self, exc: BaseException) -> str:
+    def _unreachable(self, exc: BaseException) -> GatewayUnreachable:
+        """The gateway could not be reached (``exc``): what happened and what to check."""
         what = (
             "nothing is listening there"
             if isinstance(exc, ConnectionRefusedError)
@@ -335,12 +336,13 @@ class IbConnection:
             if not self._ib.isConnected() and type(exc) is ConnectionError
             else f"{type(exc).__name__}: {exc}"
         )
-        return (
+        return GatewayUnreachable(
             f"cannot connect to IB at {self.address}: {what}. Check that IB Gateway or TWS is "
             "running and logged in, that the API is enabled in its settings (Configure > "
             "Settings > API > Settings: 'Enable ActiveX and Socket Clients', and this host "
             "among the trusted IPs), and the port: IB Gateway 4001 live / 4002 paper, "
-            "TWS 7496 live / 7497 paper."
+            "TWS 7496 live / 7497 paper.",
+            what,
         )
 
     async def _synced(self, reason: str) -> None:
@@ -378,15 +380,10 @@ class IbConnection:
         self.reconnect_tasks_started += 1
         self._reconnect_task = asyncio.ensure_future(self._reconnect(reason))
 
-    def _backoff(self, attempt: int) -> float:
-        lo, hi = self._config.reconnect_min_s, max(self._config.reconnect_max_s, 0.0)
-        base = min(hi, lo * 2**attempt)
-        return max(lo, min(hi, base * random.uniform(0.8, 1.2)))
-
     async def _reconnect(self, reason: str) -> None:
         attempt = 0
         while not self._stopping:
-            delay = self._backoff(attempt)
+            delay = self._config.backoff_s(attempt)
             self._set_state(ConnectionState.RECONNECTING, reason, retry_in_s=delay)
             await asyncio.sleep(delay)
             self._set_state(ConnectionState.CONNECTING, f"reconnecting to {self.address}")
