@@ -134,7 +134,10 @@ def test_sim_markets_share_one_gateway_and_none_starts_twice(server: Server) -> 
         ladder_up(server, market)
         command = server.run("display-message", "-p", "-t", f"=tradeterm:{market}",
                              "#{pane_start_command}")  # fmt: skip
-        assert f"tradeterm.cli {market} --sim --host 127.0.0.1 --port {port.strip()}" in command
+        assert (
+            f"tradeterm.cli {market} --sim --host 127.0.0.1 --port {port.strip()} "
+            "--wait-for-gateway" in command
+        )
     pids = server.pids()
 
     again = tradeterm("tmux", "ES", "NQ", "--sim", "--detach")
@@ -152,14 +155,16 @@ def test_sim_markets_share_one_gateway_and_none_starts_twice(server: Server) -> 
 
 
 def test_a_stopped_instance_keeps_its_window_showing_why(server: Server) -> None:
-    done = tradeterm("tmux", "ES", "--paper", "--port", "1", "--detach")  # nothing listens
+    done = tradeterm(
+        "tmux", "ES", "--paper", "--port", "1", "--no-wait", "--detach"
+    )  # nothing listens
     assert done.returncode == 0, done.stderr
     shown = server.ended("=tradeterm:ES", "the instance's end")
     assert "Pane is dead (status 1," in shown
     assert "tradeterm: cannot start ES in PAPER mode" in shown  # its first line, still in view
     assert "Traceback" not in shown
 
-    again = tradeterm("tmux", "ES", "--paper", "--port", "1", "--detach")
+    again = tradeterm("tmux", "ES", "--paper", "--port", "1", "--no-wait", "--detach")
     assert again.returncode == 0
     assert [role for role, _ in server.windows()] == ["ES"]  # not started a second time
     assert again.stderr == (
@@ -358,3 +363,23 @@ def test_tmux_then_status_then_kill_all_leaves_every_market_flat_and_halted(
     after = {m: (r["trading_state"], r["position"], r["working_orders"])
              for m, r in status().items()}  # fmt: skip
     assert after == {"ES": ("HALTED", 0, 0), "NQ": ("HALTED", 0, 0)}
+
+
+def test_a_window_waits_for_a_gateway_that_is_not_there_yet(server: Server) -> None:
+    """systemd starts the windows at boot, maybe before IB Gateway is logged in, and IBC
+    restarts the gateway every day: each window waits for it (--wait-for-gateway) and trades
+    once it listens, where ``--no-wait`` (above) stops with the reason."""
+    with socket.socket() as probe:  # a port nothing listens on yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert tradeterm("tmux", "ES", "--sim", "--port", str(port), "--detach").returncode == 0
+    server.wait_for("=tradeterm:ES", lambda s: "RECONNECTING" in s or "waiting" in s,
+                    "ES waiting for its gateway")  # fmt: skip
+    gateway = subprocess.Popen([sys.executable, "-m", "tradeterm.cli", "gateway", "--port",
+                                str(port), "--symbols", "ES"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        ladder_up(server, "ES")
+    finally:
+        gateway.terminate()
+        gateway.wait(GUARD_S)

@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"tmux session name (default {SESSION})")  # fmt: skip
     parser.add_argument("--detach", action="store_true",
                         help="create the session without attaching (scripts, systemd)")  # fmt: skip
+    parser.add_argument("--no-wait", dest="wait", action="store_false",
+                        help="a market whose gateway is not reachable at start stops (its "
+                        "window says why) instead of waiting for it (--wait-for-gateway, "
+                        "which every window is given by default)")  # fmt: skip
 
 
 def _session_name(text: str) -> str:
@@ -71,6 +75,8 @@ def command(args: argparse.Namespace) -> int:
         host, port = _gateway(tmux, windows.get(GATEWAY), markets, args)
         given = {"mode": "sim", "host": host, "port": port}
     flags = _passed_flags(args, given)
+    if args.wait:  # a gateway restarting (IBC's daily restart, Sunday's login) is waited for
+        flags.append("--wait-for-gateway")
     started, there = [], []
     for market in markets:
         window = windows.get(market)
