@@ -162,10 +162,9 @@ class ControlServer:
         it stands."""
         log.warning("control socket: kill switch requested: %s", reason)
         reason = f"{reason} (tradeterm kill)"
-        if engine.core is None:  # no contract yet: nothing can be cancelled or verified
-            engine.halt(f"kill switch: {reason}")
-        else:
-            await asyncio.wait({engine.kill_switch.request(reason)}, timeout=timeout_s)
+        # before the engine has started (waiting for the gateway) the run halts at once and
+        # waits; its answer then says so, never flat
+        await asyncio.wait({engine.kill_switch.request(reason)}, timeout=timeout_s)
         answer = self._status()
         answer["kill"] = kill_outcome(engine.kill_switch.last, engine)
         return answer

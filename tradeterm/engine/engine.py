@@ -180,9 +180,11 @@ class Engine:
             lambda: self.risk, restored=risk_state, latch=latch, clock=clock,
             notice=self.notice, publish=self.publish, request_kill=self.request_kill,
         )  # fmt: skip
+        self._started = asyncio.Event()  # start() ran to its end: connected, reconciled
         target = EngineKillTarget(
             lambda: self.core, broker, self.connectivity, self.reconciler, clock=clock,
             publish=self.publish, wait_order_change=self.wait_order_change,
+            wait_started=self._started.wait, halt_before_start=self.states.halt,
         )  # fmt: skip
         self.kill_switch = KillSwitch(
             target, KillTimings(timeout_s=self.config.risk.kill_timeout_s), venue=venue
@@ -265,6 +267,7 @@ class Engine:
             await self.stop()
             raise
         self._tasks.append(asyncio.create_task(self._timer(), name="engine-timer"))
+        self._started.set()  # a kill switch pressed before this runs now
         unfinished = core.kill_to_finish()
         if unfinished is not None:
             self.request_kill(unfinished)

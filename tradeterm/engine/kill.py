@@ -96,6 +96,9 @@ class KillTarget(Protocol):
 
     async def wait_connected(self) -> None: ...
 
+    async def wait_started(self) -> None:
+        """Until the engine has started: connected, the contract known, reconciled."""
+
     async def wait_order_change(self, timeout_s: float) -> None: ...
 
     async def sync(self) -> None:
@@ -108,7 +111,8 @@ class KillTarget(Protocol):
         """Trading REDUCING: no new entries."""
 
     def halt(self, reason: str) -> bool:
-        """Trading HALTED; whether it is (False before the contract is known)."""
+        """Trading HALTED; whether it is (before the contract is known: kept as the state
+        the engine starts in)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +204,14 @@ class KillSwitch:
 
     async def _attempts(self, reason: str) -> KillProgress:
         target = self._target
+        if target.orders is None:  # not started (waiting for the gateway): nothing known yet
+            if self._halt:  # HALTED now, latched: nothing can be sent once it has started
+                target.halt(f"kill switch: {reason}")
+            self._step(KillStep.WAITING, "not started yet: runs first thing once connected "
+                       "and the contract is known", reason)  # fmt: skip
+            await target.wait_started()
         orders = target.orders
-        assert orders is not None
+        assert orders is not None  # the engine has started: its core is built
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         attempt = 0

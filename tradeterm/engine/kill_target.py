@@ -17,8 +17,9 @@ from tradeterm.engine.types import TradingState
 
 
 class EngineKillTarget:
-    """See the module notes. ``core``: None before the contract is known; ``publish`` and
-    ``wait_order_change``: the engine's."""
+    """See the module notes. ``core``: None before the contract is known; ``publish``,
+    ``wait_order_change``, ``wait_started`` and ``halt_before_start`` (its trading state's
+    halt, kept as the state to start in): the engine's."""
 
     def __init__(
         self,
@@ -30,6 +31,8 @@ class EngineKillTarget:
         clock: Callable[[], int],
         publish: Callable[[EngineEvent], None],
         wait_order_change: Callable[[float], Awaitable[None]],
+        wait_started: Callable[[], Awaitable[object]],
+        halt_before_start: Callable[[str], None],
     ) -> None:
         self._core = core
         self._broker = broker
@@ -38,6 +41,8 @@ class EngineKillTarget:
         self._clock = clock
         self._publish = publish
         self._wait_order_change = wait_order_change
+        self._wait_started = wait_started
+        self._halt_before_start = halt_before_start
 
     @property
     def orders(self) -> OrderManager | None:
@@ -68,6 +73,9 @@ class EngineKillTarget:
     async def wait_order_change(self, timeout_s: float) -> None:
         await self._wait_order_change(timeout_s)
 
+    async def wait_started(self) -> None:
+        await self._wait_started()
+
     async def sync(self) -> None:
         core = self._core()
         if self._reconciler.needs_reconcile and core is not None:
@@ -85,7 +93,8 @@ class EngineKillTarget:
 
     def halt(self, reason: str) -> bool:
         core = self._core()
-        if core is None:
-            return False
+        if core is None:  # the engine starts HALTED (and the halt latch has it now)
+            self._halt_before_start(reason)
+            return True
         core.risk.halt(reason)
         return core.risk.state is TradingState.HALTED

@@ -382,6 +382,9 @@ class BareDesk:
     async def wait_connected(self) -> None:
         return None
 
+    async def wait_started(self) -> None:
+        return None
+
     async def wait_order_change(self, timeout_s: float) -> None:
         await asyncio.sleep(0)
 

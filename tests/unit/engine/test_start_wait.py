@@ -13,12 +13,14 @@ import pytest
 from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES
+from tests.support.waiting import until
 from tests.unit.engine.test_orders import Run
 from tradeterm.broker.port import Broker, ConnectError, ConnectionState, GatewayUnreachable
 from tradeterm.engine.calendar import CME
 from tradeterm.engine.connectivity import GatewayWait
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineNotice, HealthChanged, Reconciled
+from tradeterm.engine.types import KillStep, TradingState
 from tradeterm.paper.paper_broker import PaperBroker
 
 ADVICE = "cannot connect to IB at 127.0.0.1:4002: nothing is listening there. Check that ..."
@@ -144,4 +146,41 @@ async def test_a_shadow_start_waiting_for_the_gateway_keeps_one_market_pump() ->
         pumps = [t for t in asyncio.all_tasks() if t.get_name() == "paper-broker-pump"]
         assert source.starts == 3 and len([t for t in pumps if not t.done()]) == 1
     finally:
+        await engine.stop()
+
+
+async def test_a_kill_switch_pressed_while_waiting_halts_at_once_and_runs_once_started() -> None:
+    """Pressed while the start waits for the gateway (no contract, nothing of IB's known):
+    HALTED at once, so nothing can be sent once it connects, and the run waits, then cancels,
+    flattens and checks at IB first thing after the start. It used to end at once in
+    "internal error" (an assertion on the orders not built yet), HALTED only in name."""
+    broker = AwayBroker(away=10**6)
+    gate = asyncio.Event()
+
+    class UntilOpened(Sleeps):
+        async def __call__(self, seconds: float) -> None:
+            await super().__call__(seconds)
+            if gate.is_set():
+                broker.away = 0
+
+    engine, run = engine_for(broker, UntilOpened())
+    start = asyncio.create_task(engine.start())
+    try:
+        await until(lambda: broker.starts >= 2, "the start waiting for the gateway")
+        run_ = engine.kill_switch.request("news")
+        await until(lambda: engine.kill_switch.last is not None
+                    and engine.kill_switch.last.step is KillStep.WAITING, "the run waiting")  # fmt: skip
+        assert engine.trading_state[0] is TradingState.HALTED
+        assert "not started yet" in engine.kill_switch.last.detail
+        assert not run_.done()
+
+        gate.set()  # the gateway answers: the start ends, then the run goes on
+        await asyncio.wait_for(start, 30)
+        last = await asyncio.wait_for(run_, 30)
+        assert last.ok and last.step is KillStep.HALTED, last
+        assert "internal error" not in last.detail
+        assert engine.trading_state[0] is TradingState.HALTED
+        assert run.of(Reconciled)[0].reason == "start"
+    finally:
+        start.cancel()
         await engine.stop()
