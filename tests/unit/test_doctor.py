@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tradeterm.broker.ib.checkup import GatewayReport
 from tradeterm.cli import doctor
-from tradeterm.cli.doctor import FAIL, OK, WARN, Machine
+from tradeterm.cli.doctor import FAIL, OK, SKIP, WARN, Machine
 from tradeterm.config import Settings
 
 
@@ -89,3 +90,27 @@ def test_sim_mode_without_a_port_has_no_gateway_to_check(tmp_path: Path) -> None
     [found] = asyncio.run(doctor.gateway_findings(sim, 1.0))
     assert found.level == "SKIP"
     assert "--paper" in found.detail
+
+
+GATEWAY_CHECKS = ["client id", "API", "accounts", "clock", "contract", "quotes (L1)",
+                  "depth (L2)", "trades"]  # fmt: skip
+"""Printed in this order whether they ran or not."""
+
+
+@pytest.mark.parametrize(
+    ("failed", "fails"),
+    [({"tcp_error": "nothing is listening at 127.0.0.1:4002 (connection refused)"}, ["gateway"]),
+     ({"connect_error": "the API handshake did not finish within 2s"}, ["API"]),
+     ({"connect_error": "client ids 110 and 999 are both in use (error 326)",
+       "client_id_in_use": True}, ["client id", "API"])],
+)  # fmt: skip
+def test_a_gateway_check_that_could_not_run_says_skip_never_ok(
+    failed: dict[str, object], fails: list[str]
+) -> None:
+    report = GatewayReport("127.0.0.1:4002", 110, 2.0, **failed)  # type: ignore[arg-type]
+    found = list(doctor._gateway(report, Settings(mode="paper", symbol="ES")))
+    assert [f.name for f in found] == ["gateway", *GATEWAY_CHECKS]  # the order when all run
+    assert [f.name for f in found if f.level == FAIL] == fails
+    assert [f.name for f in found if f.level == SKIP] == [
+        name for name in GATEWAY_CHECKS if name not in fails
+    ]

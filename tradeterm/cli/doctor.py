@@ -150,20 +150,29 @@ async def gateway_findings(settings: Settings, timeout_s: float) -> list[Finding
     return list(_gateway(checked, settings))
 
 
+GATEWAY_CHECKS = ("client id", "API", "accounts", "clock", "contract", *FEED_NAMES.values())
+"""The checks that need the gateway, in the order printed."""
+
+
+def _skipped(after: str, why: str) -> Iterator[Finding]:
+    """SKIP for every gateway check printed after ``after`` (a check that could not run is
+    never OK)."""
+    rest = GATEWAY_CHECKS[GATEWAY_CHECKS.index(after) + 1 :] if after else GATEWAY_CHECKS
+    yield from (Finding(SKIP, name, why) for name in rest)
+
+
 def _gateway(r: GatewayReport, settings: Settings) -> Iterator[Finding]:
-    rest = ("API", "accounts", "client id", "clock", "contract", *FEED_NAMES.values())
     if r.tcp_error is not None:
         yield Finding(FAIL, "gateway", r.tcp_error, "start IB Gateway or TWS and log in, or "
                       "pass the right --host/--port (IB Gateway 4002 paper / 4001 live, TWS "
                       "7497 / 7496)")  # fmt: skip
-        yield from (Finding(SKIP, name, "needs the gateway") for name in rest)
+        yield from _skipped("", "needs the gateway")
         return
     yield Finding(OK, "gateway", f"{r.address} accepts connections")
     yield _client_id(r, settings)
     if r.connect_error is not None:
         yield Finding(FAIL, "API", r.connect_error, API_SETTINGS)
-        yield from (Finding(SKIP, name, "needs the API") for name in rest if name not in
-                    ("API", "client id"))  # fmt: skip
+        yield from _skipped("API", "needs the API")
         return
     yield Finding(OK, "API", f"handshake done, server version {r.server_version}")
     yield _accounts(r.accounts, settings.connection.account)
@@ -171,7 +180,7 @@ def _gateway(r: GatewayReport, settings: Settings) -> Iterator[Finding]:
     if r.contract_error is not None:
         yield Finding(FAIL, "contract", r.contract_error, "check the symbol, or set "
                       "market.contract (e.g. ESZ6)")  # fmt: skip
-        yield from (Finding(SKIP, name, "needs the contract") for name in FEED_NAMES.values())
+        yield from _skipped("contract", "needs the contract")
         return
     yield Finding(OK, "contract", f"{r.contract}")
     yield from (_feed(check, r.timeout_s) for check in r.feeds)
@@ -179,6 +188,8 @@ def _gateway(r: GatewayReport, settings: Settings) -> Iterator[Finding]:
 
 def _client_id(r: GatewayReport, settings: Settings) -> Finding:
     cid = r.client_id
+    if r.client_id_in_use is None:  # the handshake never finished: IB did not say
+        return Finding(SKIP, "client id", "needs the API")
     if not r.client_id_in_use:
         return Finding(OK, "client id", f"{cid} is free")
     others = f" (checked the rest as {r.connected_as})" if r.connected_as is not None else ""

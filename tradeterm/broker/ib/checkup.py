@@ -52,7 +52,7 @@ class GatewayReport:
     timeout_s: float
     tcp_error: str | None = None  # why nothing answered at the address
     connect_error: str | None = None  # why the API handshake failed
-    client_id_in_use: bool = False  # IB closed the connection on client_id (error 326)
+    client_id_in_use: bool | None = None  # error 326 on client_id; None: not learned
     connected_as: int | None = None  # the client id the checks ran with
     server_version: int | None = None
     accounts: list[str] = field(default_factory=list)
@@ -140,12 +140,15 @@ async def _connect(
             await broker.start()
         except ClientIdsInUse:
             await broker.stop()
-            report.client_id_in_use = report.client_id_in_use or cid == report.client_id
+            if cid == report.client_id:
+                report.client_id_in_use = True
             continue
         except ConnectError as exc:
             await broker.stop()
             report.connect_error = _handshake_failure(exc, report.timeout_s)
             return None
+        if cid == report.client_id:
+            report.client_id_in_use = False  # only a finished handshake says it is free
         report.connected_as = cid
         return broker
     report.connect_error = f"client ids {ids[0]} and {ids[1]} are both in use (error 326)"
