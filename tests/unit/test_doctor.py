@@ -114,3 +114,14 @@ def test_a_gateway_check_that_could_not_run_says_skip_never_ok(
     assert [f.name for f in found if f.level == SKIP] == [
         name for name in GATEWAY_CHECKS if name not in fails
     ]
+
+
+def test_a_connection_closed_at_the_clock_check_leaves_the_rest_unchecked() -> None:
+    report = GatewayReport("127.0.0.1:4002", 110, 2.0, client_id_in_use=False,
+                           server_version=178, accounts=["DU0000001"],
+                           lost="the gateway closed the API connection during the clock check")  # fmt: skip
+    found = list(doctor._gateway(report, Settings(mode="paper", symbol="ES")))
+    assert [(f.name, f.level) for f in found] == [
+        ("gateway", OK), ("client id", OK), ("API", OK), ("accounts", OK), ("connection", FAIL),
+        *((name, SKIP) for name in GATEWAY_CHECKS[3:]),
+    ]  # fmt: skip

@@ -40,6 +40,10 @@ SKEW_WARN_S, SKEW_FAIL_S = 2.0, 60.0
 LOW_DISK_WARN, LOW_DISK_FAIL = 1_000_000_000, 100_000_000  # bytes free under the journal
 MIN_COLUMNS, MIN_LINES = 80, 24
 FEED_NAMES = {codes.QUOTES: "quotes (L1)", codes.DEPTH: "depth (L2)", codes.TRADES: "trades"}
+LOST_FIX = (
+    "is the gateway restarting (IB's nightly reset), or was the same user logged in "
+    "elsewhere? see the gateway's log, then run doctor again"
+)
 API_SETTINGS = (
     "in IB Gateway/TWS: Configure > Settings > API > Settings: tick 'Enable ActiveX and "
     "Socket Clients', add this host to 'Trusted IPs', and make sure it is logged in"
@@ -176,14 +180,32 @@ def _gateway(r: GatewayReport, settings: Settings) -> Iterator[Finding]:
         return
     yield Finding(OK, "API", f"handshake done, server version {r.server_version}")
     yield _accounts(r.accounts, settings.connection.account)
-    yield _skew(r)
+    told = False
+    for name, found in _after_handshake(r):
+        if found is None and not told:  # the first check the connection did not last for
+            yield Finding(FAIL, "connection", r.lost or "the checks stopped early", LOST_FIX)
+            told = True
+        yield found or Finding(SKIP, name, "needs the connection")
+
+
+def _after_handshake(r: GatewayReport) -> Iterator[tuple[str, Finding | None]]:
+    """The clock, contract and market-data checks, each with its finding, or None when it
+    got no answer before the gateway closed the connection."""
+    measured = r.skew_s is not None or r.skew_error is not None
+    yield "clock", _skew(r) if measured else None
     if r.contract_error is not None:
-        yield Finding(FAIL, "contract", r.contract_error, "check the symbol, or set "
-                      "market.contract (e.g. ESZ6)")  # fmt: skip
-        yield from _skipped("contract", "needs the contract")
+        yield "contract", Finding(FAIL, "contract", r.contract_error, "check the symbol, or "
+                                  "set market.contract (e.g. ESZ6)")  # fmt: skip
+        yield from ((f.name, f) for f in _skipped("contract", "needs the contract"))
         return
-    yield Finding(OK, "contract", f"{r.contract}")
-    yield from (_feed(check, r.timeout_s) for check in r.feeds)
+    yield "contract", Finding(OK, "contract", r.contract) if r.contract else None
+    checks = {check.feed: check for check in r.feeds}
+    for feed, name in FEED_NAMES.items():
+        check = checks.get(feed)
+        if check is None or (r.lost and check.seen is None and check.refusal is None):
+            yield name, None  # the connection closed before it answered
+        else:
+            yield name, _feed(check, r.timeout_s)
 
 
 def _client_id(r: GatewayReport, settings: Settings) -> Finding:

@@ -61,6 +61,7 @@ class GatewayReport:
     contract: str | None = None  # "ESZ6 (CME)"
     contract_error: str | None = None
     feeds: list[FeedCheck] = field(default_factory=list)
+    lost: str | None = None  # the gateway closed the connection: the checks after stopped
 
 
 async def check_gateway(
@@ -84,19 +85,41 @@ async def check_gateway(
     broker = await _connect(config, port, spare_client_id, report, clock)
     if broker is None:
         return report
+    ib = broker.ib
+    closed: list[bool] = []  # the gateway closed the connection (the checks stop there)
+
+    def on_closed() -> None:
+        closed.append(True)
+
+    def lost(step: str) -> bool:
+        if closed:
+            report.lost = f"the gateway closed the API connection during the {step} check"
+        return bool(closed)
+
+    ib.disconnectedEvent += on_closed
     try:
-        ib = broker.ib
         report.server_version = ib.client.serverVersion()
         report.accounts = list(ib.managedAccounts())
         await _clock_skew(broker, report, clock)
+        if lost("clock"):
+            report.skew_error = None  # not the clock's fault; a skew measured before stays
+            return report
         try:
             instrument = await broker.resolve(symbol, roll_days=roll_days)
         except BrokerError as exc:
-            report.contract_error = str(exc)
+            if not lost("contract"):
+                report.contract_error = str(exc)
             return report
         report.contract = f"{instrument.local_symbol or instrument.root} ({instrument.exchange})"
-        report.feeds = await broker.watch_feeds(instrument.con_id, instrument.exchange, timeout_s)
+        try:
+            report.feeds = await broker.watch_feeds(
+                instrument.con_id, instrument.exchange, timeout_s
+            )
+        except ConnectionError:  # ib_async refuses a request on a closed socket
+            closed.append(True)
+        lost("market-data")
     finally:
+        ib.disconnectedEvent -= on_closed
         await broker.stop()
     return report
 
@@ -237,6 +260,8 @@ class _CheckupBroker(IbBroker):
             while asyncio.get_running_loop().time() < deadline:
                 now = seen()
                 if all(now[f] or errors.get(req_ids[f] or 0) for f in req_ids):
+                    break
+                if not ib.isConnected():  # nothing more can come
                     break
                 await asyncio.sleep(POLL_S)
             now = seen()
