@@ -11,6 +11,7 @@ import pytest
 from tradeterm.broker.ib.checkup import GatewayReport
 from tradeterm.cli import doctor
 from tradeterm.cli.doctor import FAIL, OK, SKIP, WARN, Machine
+from tradeterm.cli.main import main
 from tradeterm.config import Settings
 
 
@@ -125,3 +126,35 @@ def test_a_connection_closed_at_the_clock_check_leaves_the_rest_unchecked() -> N
         ("gateway", OK), ("client id", OK), ("API", OK), ("accounts", OK), ("connection", FAIL),
         *((name, SKIP) for name in GATEWAY_CHECKS[3:]),
     ]  # fmt: skip
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "300.5"])
+def test_a_timeout_out_of_bounds_says_the_real_bounds(
+    capsys: pytest.CaptureFixture[str], timeout: str
+) -> None:
+    code, out, err = run(capsys, "doctor", "--timeout", timeout)
+    assert (code, out) == (2, "")
+    assert (
+        err == f"tradeterm: --timeout must be more than 0 and at most 300 seconds, got {timeout}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "toml"),
+    [(["--theme", "neon"], ""), ([], '[ui.keymap]\nbuy_market = "s"\n')],
+    ids=["theme", "keymap"],
+)
+def test_what_the_screen_would_refuse_the_doctor_refuses_with_the_same_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flags: list[str], toml: str
+) -> None:
+    config = tmp_path / "t.toml"
+    config.write_text(toml)
+    screen = run(capsys, "--config", str(config), *flags)
+    assert screen[:2] == (2, "")  # the screen refuses it before it starts
+    assert run(capsys, "doctor", "--config", str(config), *flags) == screen

@@ -39,6 +39,7 @@ market's block of ten)."""
 SKEW_WARN_S, SKEW_FAIL_S = 2.0, 60.0
 LOW_DISK_WARN, LOW_DISK_FAIL = 1_000_000_000, 100_000_000  # bytes free under the journal
 MIN_COLUMNS, MIN_LINES = 80, 24
+MAX_TIMEOUT_S = 300
 FEED_NAMES = {codes.QUOTES: "quotes (L1)", codes.DEPTH: "depth (L2)", codes.TRADES: "trades"}
 LOST_FIX = (
     "is the gateway restarting (IB's nightly reset), or was the same user logged in "
@@ -80,9 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     timeout = float(args.timeout)
-    if not 0 < timeout <= 300:
-        raise UserError(f"--timeout must be between 0 and 300 seconds, got {args.timeout}")
+    if not 0 < timeout <= MAX_TIMEOUT_S:
+        raise UserError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S} seconds, "
+                        f"got {args.timeout}")  # fmt: skip
+    from tradeterm.cli import screen  # Textual is imported only where it is needed
+
     settings = load(args).settings
+    screen.check_screen(settings)  # what the screen would refuse, refused here too (exit 2)
     logged = _log_to_file(settings)
     findings = asyncio.run(run(settings, timeout_s=timeout, machine=Machine()))
     if logged is not None:
