@@ -66,9 +66,11 @@ def test_the_terminal_size(size: tuple[int, int], level: str, words: str) -> Non
     ("env", "level", "words"),
     [({"TERM": "xterm-256color", "COLORTERM": "truecolor"}, OK, "24-bit"),
      ({"TERM": "tmux-256color"}, OK, "256"),
-     ({"TERM": "xterm"}, WARN, "maybe only 8 colours"),
+     ({"TERM": "xterm"}, WARN, "TERM=xterm: only 8 colours"),
      ({"TERM": "dumb"}, FAIL, "no colours"),
-     ({}, FAIL, "TERM=unset"),
+     ({}, WARN, "TERM=unset: only 8 colours"),  # Textual still draws, in 8 colours
+     ({"TERM": "xterm-kitty"}, OK, "256"),  # what Textual (Rich) picks, not a guess
+     ({"TERM": "xterm", "TEXTUAL_COLOR_SYSTEM": "truecolor"}, OK, "24-bit"),
      ({"TERM": "xterm-256color", "NO_COLOR": "1"}, WARN, "monochrome")],
 )  # fmt: skip
 def test_the_colours(env: dict[str, str], level: str, words: str) -> None:

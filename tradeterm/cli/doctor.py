@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import os
 import shutil
@@ -22,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from tradeterm import paths
 from tradeterm.broker.ib import codes
@@ -45,6 +47,11 @@ LOST_FIX = (
     "is the gateway restarting (IB's nightly reset), or was the same user logged in "
     "elsewhere? see the gateway's log, then run doctor again"
 )
+ColourSystem = Literal["auto", "standard", "256", "truecolor", "windows"]
+FORCED_COLOURS: dict[str, ColourSystem] = {
+    "standard": "standard", "256": "256", "truecolor": "truecolor", "windows": "windows",
+}  # fmt: skip
+"""TEXTUAL_COLOR_SYSTEM's values (anything else: Textual's default, auto)."""
 API_SETTINGS = (
     "in IB Gateway/TWS: Configure > Settings > API > Settings: tick 'Enable ActiveX and "
     "Socket Clients', add this host to 'Trusted IPs', and make sure it is logged in"
@@ -316,14 +323,28 @@ def _colours(env: Mapping[str, str]) -> Finding:
     if "NO_COLOR" in env:
         return Finding(WARN, "colours", "NO_COLOR is set: the screen is monochrome (bid and "
                        "ask, profit and loss look alike)", "unset NO_COLOR")  # fmt: skip
-    if colorterm in ("truecolor", "24bit"):
-        return Finding(OK, "colours", f"24-bit (COLORTERM={colorterm}, TERM={term})")
-    if "256color" in term:
-        return Finding(OK, "colours", f"256 (TERM={term}); themes are shown approximated")
-    if term in ("", "dumb"):
-        return Finding(FAIL, "colours", f"TERM={term or 'unset'}: no colours, no full screen",
-                       fix)  # fmt: skip
-    return Finding(WARN, "colours", f"TERM={term}: maybe only 8 colours", fix)
+    chosen = _colour_system(env)
+    forced = env.get("TEXTUAL_COLOR_SYSTEM", "auto") in FORCED_COLOURS
+    said = f"TEXTUAL_COLOR_SYSTEM={chosen}" if forced else f"TERM={term or 'unset'}"
+    if chosen == "truecolor":
+        why = said if forced else f"COLORTERM={colorterm}, TERM={term}"
+        return Finding(OK, "colours", f"24-bit ({why})")
+    if chosen == "256":
+        return Finding(OK, "colours", f"256 ({said}); themes are shown approximated")
+    if chosen is None:
+        return Finding(FAIL, "colours", f"{said}: no colours", fix)
+    return Finding(WARN, "colours", f"{said}: only 8 colours", fix)
+
+
+def _colour_system(env: Mapping[str, str]) -> str | None:
+    """The colours the screen will use: Rich's choice from the environment, as Textual makes
+    it ("truecolor", "256", "standard", or None for none)."""
+    from rich.console import Console
+
+    forced = env.get("TEXTUAL_COLOR_SYSTEM", "auto")
+    console = Console(color_system=FORCED_COLOURS.get(forced, "auto"), file=io.StringIO(),
+                      force_terminal=True, _environ=dict(env))  # fmt: skip
+    return console.color_system
 
 
 def tmux_finding(which: Callable[[str], str | None]) -> Finding:
