@@ -20,7 +20,7 @@ from ib_async import IB
 
 from tests.support.waiting import until
 from tradeterm.cli import doctor
-from tradeterm.cli.doctor import FAIL, OK, WARN, Finding, Machine
+from tradeterm.cli.doctor import FAIL, OK, SKIP, WARN, Finding, Machine
 from tradeterm.config import Settings
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
@@ -182,7 +182,31 @@ async def test_a_gateway_that_never_answers_the_handshake_fails_within_the_timeo
         server.close()
     by_name = {f.name: f for f in found}
     assert by_name["gateway"].level == OK
+    # IB never said whether the client id is taken: not checked, so never "free"
+    assert (by_name["client id"].level, by_name["client id"].detail) == (SKIP, "needs the API")
     assert by_name["API"].level == FAIL
     assert "did not finish within 0.5s" in by_name["API"].detail
     assert "Enable ActiveX and Socket Clients" in by_name["API"].fix
-    assert by_name["quotes (L1)"].level == "SKIP"
+    assert by_name["quotes (L1)"].level == SKIP
+
+
+async def test_a_connection_closed_during_the_checks_fails_and_skips_what_it_did_not_answer(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    gw = await start_gateway(faults="stall@0:600")  # no market data: the feeds wait
+    doctoring = asyncio.create_task(check(gw, tmp_path, timeout_s=20))
+    await until(lambda: gw.server.subscribers("mktData"), "the doctor's market-data request")
+    gw.server.drop()  # the gateway closes the connection (a restart, another login)
+    found = await asyncio.wait_for(doctoring, 60)
+    assert [found[n].level for n in ("API", "accounts", "clock", "contract")] == [OK] * 4
+    lost = found["connection"]
+    assert (lost.level, lost.detail) == (
+        FAIL,
+        "the gateway closed the API connection during the market-data check",
+    )
+    assert "nightly reset" in lost.fix
+    # never "sent nothing in 20s: market closed?" for a feed the connection did not last for
+    for name in doctor.FEED_NAMES.values():
+        assert (found[name].level, found[name].detail) == (SKIP, "needs the connection")
+    names = list(found)
+    assert names.index("contract") < names.index("connection") < names.index("quotes (L1)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import os
 import shutil
@@ -22,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from tradeterm import paths
 from tradeterm.broker.ib import codes
@@ -39,7 +41,17 @@ market's block of ten)."""
 SKEW_WARN_S, SKEW_FAIL_S = 2.0, 60.0
 LOW_DISK_WARN, LOW_DISK_FAIL = 1_000_000_000, 100_000_000  # bytes free under the journal
 MIN_COLUMNS, MIN_LINES = 80, 24
+MAX_TIMEOUT_S = 300
 FEED_NAMES = {codes.QUOTES: "quotes (L1)", codes.DEPTH: "depth (L2)", codes.TRADES: "trades"}
+LOST_FIX = (
+    "is the gateway restarting (IB's nightly reset), or was the same user logged in "
+    "elsewhere? see the gateway's log, then run doctor again"
+)
+ColourSystem = Literal["auto", "standard", "256", "truecolor", "windows"]
+FORCED_COLOURS: dict[str, ColourSystem] = {
+    "standard": "standard", "256": "256", "truecolor": "truecolor", "windows": "windows",
+}  # fmt: skip
+"""TEXTUAL_COLOR_SYSTEM's values (anything else: Textual's default, auto)."""
 API_SETTINGS = (
     "in IB Gateway/TWS: Configure > Settings > API > Settings: tick 'Enable ActiveX and "
     "Socket Clients', add this host to 'Trusted IPs', and make sure it is logged in"
@@ -76,9 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     timeout = float(args.timeout)
-    if not 0 < timeout <= 300:
-        raise UserError(f"--timeout must be between 0 and 300 seconds, got {args.timeout}")
+    if not 0 < timeout <= MAX_TIMEOUT_S:
+        raise UserError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S} seconds, "
+                        f"got {args.timeout}")  # fmt: skip
+    from tradeterm.cli import screen  # Textual is imported only where it is needed
+
     settings = load(args).settings
+    screen.check_screen(settings)  # what the screen would refuse, refused here too (exit 2)
     logged = _log_to_file(settings)
     findings = asyncio.run(run(settings, timeout_s=timeout, machine=Machine()))
     if logged is not None:
@@ -150,35 +166,64 @@ async def gateway_findings(settings: Settings, timeout_s: float) -> list[Finding
     return list(_gateway(checked, settings))
 
 
+GATEWAY_CHECKS = ("client id", "API", "accounts", "clock", "contract", *FEED_NAMES.values())
+"""The checks that need the gateway, in the order printed."""
+
+
+def _skipped(after: str, why: str) -> Iterator[Finding]:
+    """SKIP for every gateway check printed after ``after`` (a check that could not run is
+    never OK)."""
+    rest = GATEWAY_CHECKS[GATEWAY_CHECKS.index(after) + 1 :] if after else GATEWAY_CHECKS
+    yield from (Finding(SKIP, name, why) for name in rest)
+
+
 def _gateway(r: GatewayReport, settings: Settings) -> Iterator[Finding]:
-    rest = ("API", "accounts", "client id", "clock", "contract", *FEED_NAMES.values())
     if r.tcp_error is not None:
         yield Finding(FAIL, "gateway", r.tcp_error, "start IB Gateway or TWS and log in, or "
                       "pass the right --host/--port (IB Gateway 4002 paper / 4001 live, TWS "
                       "7497 / 7496)")  # fmt: skip
-        yield from (Finding(SKIP, name, "needs the gateway") for name in rest)
+        yield from _skipped("", "needs the gateway")
         return
     yield Finding(OK, "gateway", f"{r.address} accepts connections")
     yield _client_id(r, settings)
     if r.connect_error is not None:
         yield Finding(FAIL, "API", r.connect_error, API_SETTINGS)
-        yield from (Finding(SKIP, name, "needs the API") for name in rest if name not in
-                    ("API", "client id"))  # fmt: skip
+        yield from _skipped("API", "needs the API")
         return
     yield Finding(OK, "API", f"handshake done, server version {r.server_version}")
     yield _accounts(r.accounts, settings.connection.account)
-    yield _skew(r)
+    told = False
+    for name, found in _after_handshake(r):
+        if found is None and not told:  # the first check the connection did not last for
+            yield Finding(FAIL, "connection", r.lost or "the checks stopped early", LOST_FIX)
+            told = True
+        yield found or Finding(SKIP, name, "needs the connection")
+
+
+def _after_handshake(r: GatewayReport) -> Iterator[tuple[str, Finding | None]]:
+    """The clock, contract and market-data checks, each with its finding, or None when it
+    got no answer before the gateway closed the connection."""
+    measured = r.skew_s is not None or r.skew_error is not None
+    yield "clock", _skew(r) if measured else None
     if r.contract_error is not None:
-        yield Finding(FAIL, "contract", r.contract_error, "check the symbol, or set "
-                      "market.contract (e.g. ESZ6)")  # fmt: skip
-        yield from (Finding(SKIP, name, "needs the contract") for name in FEED_NAMES.values())
+        yield "contract", Finding(FAIL, "contract", r.contract_error, "check the symbol, or "
+                                  "set market.contract (e.g. ESZ6)")  # fmt: skip
+        yield from ((f.name, f) for f in _skipped("contract", "needs the contract"))
         return
-    yield Finding(OK, "contract", f"{r.contract}")
-    yield from (_feed(check, r.timeout_s) for check in r.feeds)
+    yield "contract", Finding(OK, "contract", r.contract) if r.contract else None
+    checks = {check.feed: check for check in r.feeds}
+    for feed, name in FEED_NAMES.items():
+        check = checks.get(feed)
+        if check is None or (r.lost and check.seen is None and check.refusal is None):
+            yield name, None  # the connection closed before it answered
+        else:
+            yield name, _feed(check, r.timeout_s)
 
 
 def _client_id(r: GatewayReport, settings: Settings) -> Finding:
     cid = r.client_id
+    if r.client_id_in_use is None:  # the handshake never finished: IB did not say
+        return Finding(SKIP, "client id", "needs the API")
     if not r.client_id_in_use:
         return Finding(OK, "client id", f"{cid} is free")
     others = f" (checked the rest as {r.connected_as})" if r.connected_as is not None else ""
@@ -278,14 +323,28 @@ def _colours(env: Mapping[str, str]) -> Finding:
     if "NO_COLOR" in env:
         return Finding(WARN, "colours", "NO_COLOR is set: the screen is monochrome (bid and "
                        "ask, profit and loss look alike)", "unset NO_COLOR")  # fmt: skip
-    if colorterm in ("truecolor", "24bit"):
-        return Finding(OK, "colours", f"24-bit (COLORTERM={colorterm}, TERM={term})")
-    if "256color" in term:
-        return Finding(OK, "colours", f"256 (TERM={term}); themes are shown approximated")
-    if term in ("", "dumb"):
-        return Finding(FAIL, "colours", f"TERM={term or 'unset'}: no colours, no full screen",
-                       fix)  # fmt: skip
-    return Finding(WARN, "colours", f"TERM={term}: maybe only 8 colours", fix)
+    chosen = _colour_system(env)
+    forced = env.get("TEXTUAL_COLOR_SYSTEM", "auto") in FORCED_COLOURS
+    said = f"TEXTUAL_COLOR_SYSTEM={chosen}" if forced else f"TERM={term or 'unset'}"
+    if chosen == "truecolor":
+        why = said if forced else f"COLORTERM={colorterm}, TERM={term}"
+        return Finding(OK, "colours", f"24-bit ({why})")
+    if chosen == "256":
+        return Finding(OK, "colours", f"256 ({said}); themes are shown approximated")
+    if chosen is None:
+        return Finding(FAIL, "colours", f"{said}: no colours", fix)
+    return Finding(WARN, "colours", f"{said}: only 8 colours", fix)
+
+
+def _colour_system(env: Mapping[str, str]) -> str | None:
+    """The colours the screen will use: Rich's choice from the environment, as Textual makes
+    it ("truecolor", "256", "standard", or None for none)."""
+    from rich.console import Console
+
+    forced = env.get("TEXTUAL_COLOR_SYSTEM", "auto")
+    console = Console(color_system=FORCED_COLOURS.get(forced, "auto"), file=io.StringIO(),
+                      force_terminal=True, _environ=dict(env))  # fmt: skip
+    return console.color_system
 
 
 def tmux_finding(which: Callable[[str], str | None]) -> Finding:

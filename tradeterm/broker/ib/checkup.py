@@ -52,7 +52,7 @@ class GatewayReport:
     timeout_s: float
     tcp_error: str | None = None  # why nothing answered at the address
     connect_error: str | None = None  # why the API handshake failed
-    client_id_in_use: bool = False  # IB closed the connection on client_id (error 326)
+    client_id_in_use: bool | None = None  # error 326 on client_id; None: not learned
     connected_as: int | None = None  # the client id the checks ran with
     server_version: int | None = None
     accounts: list[str] = field(default_factory=list)
@@ -61,6 +61,7 @@ class GatewayReport:
     contract: str | None = None  # "ESZ6 (CME)"
     contract_error: str | None = None
     feeds: list[FeedCheck] = field(default_factory=list)
+    lost: str | None = None  # the gateway closed the connection: the checks after stopped
 
 
 async def check_gateway(
@@ -84,19 +85,41 @@ async def check_gateway(
     broker = await _connect(config, port, spare_client_id, report, clock)
     if broker is None:
         return report
+    ib = broker.ib
+    closed: list[bool] = []  # the gateway closed the connection (the checks stop there)
+
+    def on_closed() -> None:
+        closed.append(True)
+
+    def lost(step: str) -> bool:
+        if closed:
+            report.lost = f"the gateway closed the API connection during the {step} check"
+        return bool(closed)
+
+    ib.disconnectedEvent += on_closed
     try:
-        ib = broker.ib
         report.server_version = ib.client.serverVersion()
         report.accounts = list(ib.managedAccounts())
         await _clock_skew(broker, report, clock)
+        if lost("clock"):
+            report.skew_error = None  # not the clock's fault; a skew measured before stays
+            return report
         try:
             instrument = await broker.resolve(symbol, roll_days=roll_days)
         except BrokerError as exc:
-            report.contract_error = str(exc)
+            if not lost("contract"):
+                report.contract_error = str(exc)
             return report
         report.contract = f"{instrument.local_symbol or instrument.root} ({instrument.exchange})"
-        report.feeds = await broker.watch_feeds(instrument.con_id, instrument.exchange, timeout_s)
+        try:
+            report.feeds = await broker.watch_feeds(
+                instrument.con_id, instrument.exchange, timeout_s
+            )
+        except ConnectionError:  # ib_async refuses a request on a closed socket
+            closed.append(True)
+        lost("market-data")
     finally:
+        ib.disconnectedEvent -= on_closed
         await broker.stop()
     return report
 
@@ -140,12 +163,15 @@ async def _connect(
             await broker.start()
         except ClientIdsInUse:
             await broker.stop()
-            report.client_id_in_use = report.client_id_in_use or cid == report.client_id
+            if cid == report.client_id:
+                report.client_id_in_use = True
             continue
         except ConnectError as exc:
             await broker.stop()
             report.connect_error = _handshake_failure(exc, report.timeout_s)
             return None
+        if cid == report.client_id:
+            report.client_id_in_use = False  # only a finished handshake says it is free
         report.connected_as = cid
         return broker
     report.connect_error = f"client ids {ids[0]} and {ids[1]} are both in use (error 326)"
@@ -234,6 +260,8 @@ class _CheckupBroker(IbBroker):
             while asyncio.get_running_loop().time() < deadline:
                 now = seen()
                 if all(now[f] or errors.get(req_ids[f] or 0) for f in req_ids):
+                    break
+                if not ib.isConnected():  # nothing more can come
                     break
                 await asyncio.sleep(POLL_S)
             now = seen()
