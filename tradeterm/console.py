@@ -54,6 +54,7 @@ from tradeterm.engine.events import (
     KillProgress,
     OrderUpdated,
     OrderView,
+    OtherMarketOrders,
     PositionChanged,
     PositionDivergence,
     Reconciled,
@@ -61,6 +62,7 @@ from tradeterm.engine.events import (
     StrategySignal,
     StrategyStateChanged,
     StrategyView,
+    other_markets_text,
 )
 from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.engine.types import TradingState
@@ -224,6 +226,8 @@ def describe(event: EngineEvent, engine: Engine) -> str | None:
                 f"ORDER {o.order_id} {o.side} {o.quantity} {o.order_type}{price} {o.status}"
                 f" filled {o.filled}{why}{who}"
             )
+        case OtherMarketOrders(markets=m):
+            return f"OTHER MARKETS: {other_markets_text(m) or 'no order working'}"
         case FillBooked(fill=f):
             late = " (recovered)" if event.historical else ""
             return f"FILL {f.side} {f.quantity} @ {px(f.price)} exec {f.exec_id}{late}"
@@ -295,6 +299,8 @@ def status(engine: Engine) -> str:
         lines.append(
             f"  {o.order_id} {o.side} {o.remaining}/{o.quantity} {o.order_type}{price} {o.status}"
         )
+    if snap.other_markets:
+        lines.append(f"  ({other_markets_text(snap.other_markets)}: not listed here)")
     if snap.trading_state is not TradingState.ACTIVE:
         lines.append(f"trading {snap.trading_state}: {snap.trading_reason}")
     if snap.entries_blocked:

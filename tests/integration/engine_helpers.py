@@ -105,15 +105,15 @@ def exec_ids(run: Run) -> list[str]:
 
 @pytest.fixture
 async def make_engine() -> AsyncIterator[MakeEngine]:
-    """``await make_engine(gateway, client_id=1, market=MarketConfig(...), **engine_kw)``:
-    a started engine; all are stopped after the test."""
+    """``await make_engine(gateway, client_id=1, market=MarketConfig(...), symbol="ES",
+    **engine_kw)``: a started engine; all are stopped after the test."""
     runs: list[Run] = []
 
     async def _make(gateway: FakeGateway, client_id: int = 1, market: MarketConfig | None = None,
-                    conn: dict[str, Any] | None = None, **kw: Any) -> Run:  # fmt: skip
+                    conn: dict[str, Any] | None = None, symbol: str = "ES", **kw: Any) -> Run:  # fmt: skip
         broker = IbBroker(cfg(client_id=client_id, **(conn or {})), port=gateway.config.port)
         kw.setdefault("calendar", always_open())
-        engine = Engine(broker, "ES", market or MarketConfig(), timer_s=0.05, **kw)
+        engine = Engine(broker, symbol, market or MarketConfig(), timer_s=0.05, **kw)
         run = Run(engine, gateway)
         runs.append(run)
         await engine.start()

@@ -46,16 +46,20 @@ def still_opener(
     seed: int = 7,
     calendar: SessionCalendar | None = None,
     engine_clock: Callable[[], int] | None = None,
+    symbols: tuple[str, ...] = ("ES",),
+    master_client_id: int = 99,
 ) -> Callable[..., Any]:
     """Open a runtime on a fake gateway started inside the app's loop, with ``calendar`` or
     else one open for the whole test (the real one is closed at weekends), and the engine on
-    ``engine_clock`` when given (a test clock: feed ages, the session)."""
+    ``engine_clock`` when given (a test clock: feed ages, the session); the gateway quotes
+    ``symbols`` and shows every client's orders to ``master_client_id`` too."""
 
     @contextlib.asynccontextmanager
     async def opener() -> AsyncIterator[Runtime]:
-        gw = FakeGateway(
-            GatewayConfig(port=0, rate=rate, seed=seed, today=TODAY, master_client_id=99)
-        )
+        gw = FakeGateway(GatewayConfig(
+            port=0, rate=rate, seed=seed, today=TODAY, master_client_id=master_client_id,
+            symbols=symbols,
+        ))  # fmt: skip
         await gw.start()
         try:
             connection = settings.connection.model_copy(
@@ -88,16 +92,19 @@ def make_app(
     engine_clock: Callable[[], int] | None = None,
     strategy: Loaded | None = None,
     watch_only: bool = False,
+    **gateway_kw: Any,
 ) -> TradingApp:
     """The app on a still fake gateway; the screen's clock fixed at ``FIXED_NS`` or given
     (``clock``), the engine's calendar given or open for the whole test, the engine's clock
     given (``engine_clock``) or the real one; ``strategy`` as ``--strategy`` gives it;
-    ``watch_only``: the screen's watch-only gate (on the gateway's ordinary broker)."""
+    ``watch_only``: the screen's watch-only gate (on the gateway's ordinary broker);
+    ``gateway_kw``: ``symbols`` and ``master_client_id`` of the gateway (``still_opener``)."""
     cfg = cfg or settings()
     chosen, themes = select_theme(theme or cfg.ui.theme)
     clock = (lambda: FIXED_NS) if fixed_clock else clock
     kw: dict[str, Any] = {"clock": clock} if clock else {}
-    opener = still_opener(cfg, rate=rate, calendar=calendar, engine_clock=engine_clock)
+    opener = still_opener(cfg, rate=rate, calendar=calendar, engine_clock=engine_clock,
+                          **gateway_kw)  # fmt: skip
     return TradingApp(cfg, theme=chosen, themes=themes, opener=opener, strategy=strategy,
                       watch_only=watch_only, **kw)  # fmt: skip
 

@@ -212,7 +212,11 @@ class BarEvent:
 
 @dataclass(slots=True, frozen=True)
 class OrderReport:
-    """What the broker says about one order (openOrder + orderStatus)."""
+    """What the broker says about one order (openOrder + orderStatus). Every order of the
+    account comes, whatever its contract: ``instrument`` says whether it is one this engine
+    trades (None: another contract, its prices unknown in ticks, None too), ``con_id`` and
+    ``symbol`` (the broker's contract id and local symbol, ``GCZ6``) name the contract
+    either way."""
 
     broker_id: int
     perm_id: int
@@ -233,6 +237,8 @@ class OrderReport:
     oca_group: str
     ts_ns: int
     reason: str = ""  # a reject/cancel reason when the broker gave one
+    con_id: int = 0  # the broker's id of the order's contract (0: not said)
+    symbol: str = ""  # the contract's local symbol (``GCZ6``), for a trader's eyes
 
 
 @dataclass(slots=True, frozen=True)

@@ -534,4 +534,5 @@ class Engine:
             account_values=self.account_values,
             account_age_s=self.account_age_s(),
             protected=core.orders.protected() if core is not None else 0,
+            other_markets=core.orders.other_markets() if core is not None else (),
         )

@@ -163,6 +163,24 @@ class OrderUpdated:
 
 
 @dataclass(frozen=True, slots=True)
+class OtherMarketOrders:
+    """The account's working orders in other contracts than this market's (any client's,
+    e.g. another instance's): never this market's orders, views or risk, only counted by
+    contract so that nothing at the broker is hidden. Sent when the count changes."""
+
+    markets: tuple[tuple[str, int], ...]  # (local symbol, working orders), by symbol
+
+
+def other_markets_text(markets: tuple[tuple[str, int], ...]) -> str:
+    """``2 orders in other markets: GCZ6 CLF7``; empty when there are none."""
+    count = sum(n for _, n in markets)
+    if not count:
+        return ""
+    where = "other markets" if len(markets) > 1 else "another market"
+    return f"{count} order{'s' if count > 1 else ''} in {where}: {' '.join(s for s, _ in markets)}"
+
+
+@dataclass(frozen=True, slots=True)
 class FillBooked:
     """A new execution, booked once (``historical``: recovered by reqExecutions)."""
 
@@ -355,6 +373,7 @@ EngineEvent = (
     | MarketChanged
     | BarsChanged
     | OrderUpdated
+    | OtherMarketOrders
     | FillBooked
     | PositionChanged
     | PositionDivergence
@@ -380,7 +399,7 @@ class EngineSnapshot:
     bars: tuple[Bar, ...]
     pnl: PnL | None
     orders: tuple[OrderView, ...]  # this instance's working orders
-    foreign_orders: tuple[OrderView, ...]
+    foreign_orders: tuple[OrderView, ...]  # other clients' working orders in this contract
     entries_blocked: str | None  # why new entries are refused right now, None if allowed
     account: str | None
     client_id: int | None
@@ -397,6 +416,7 @@ class EngineSnapshot:
     account_values: AccountValues | None = None  # the broker's latest; None: unknown so far
     account_age_s: float | None = None  # seconds since the broker gave them; None: never
     protected: int = 0  # contracts of the position covered by this instance's working stops
+    other_markets: tuple[tuple[str, int], ...] = ()  # ``OtherMarketOrders.markets`` now
 
     @property
     def equity(self) -> Decimal | None:

@@ -4,8 +4,10 @@ to send orders).
 
 * Orders are found by their client order id in IB's ``orderRef``, by IB's permId, or by IB's
   order id when IB reports it for our API client; an order of this instance IB lists that we
-  do not know (after a restart) is adopted, with its bracket links; anyone else's is kept as a
-  read-only ``foreign`` view.
+  do not know (after a restart) is adopted, with its bracket links; anyone else's in this
+  contract is kept as a read-only ``foreign`` view. An order in another contract (another
+  market's instance, TWS) is never this market's: no view, no risk, no protection; it is
+  only counted by contract (``elsewhere``, :class:`OtherMarketOrders`) so nothing is hidden.
 * A modification is confirmed when IB reports the order with the new values, and refused when
   IB answers the order id with an error (the order keeps its old values); with none pending,
   the quantity IB reports is the order's (IB re-balances an OCA group: ``Order.on_quantity``).
@@ -57,7 +59,13 @@ from tradeterm.domain import (
     Side,
     TimeInForce,
 )
-from tradeterm.engine.events import EngineEvent, EngineNotice, OrderUpdated, OrderView
+from tradeterm.engine.events import (
+    EngineEvent,
+    EngineNotice,
+    OrderUpdated,
+    OrderView,
+    OtherMarketOrders,
+)
 from tradeterm.engine.types import OrderRole
 
 log = logging.getLogger(__name__)
@@ -121,7 +129,8 @@ class OrderTracker:
         self._by_broker: dict[int, str] = {}
         self._by_perm: dict[int, str] = {}
         self._orphans: dict[int, list[str]] = {}  # adopted children by IB parentId, parent unseen
-        self.foreign: dict[str, OrderView] = {}
+        self.foreign: dict[str, OrderView] = {}  # other clients' orders in this contract
+        self.elsewhere: dict[str, str] = {}  # orders in other contracts: view id -> symbol
         self.lookups: set[str] = set()  # IB answered about these without a state: look up
         self.epoch = 0  # connections since start: a cancel is sent once per connection
         self._sent_at: dict[str, int] = {}  # when each order was sent (clock ns)
@@ -271,7 +280,27 @@ class OrderTracker:
         if report.perm_id:
             self._by_perm[report.perm_id] = order.client_id
 
+    def other_markets(self) -> tuple[tuple[str, int], ...]:
+        """The working orders in other contracts, counted by symbol."""
+        counts: dict[str, int] = {}
+        for symbol in self.elsewhere.values():
+            counts[symbol] = counts.get(symbol, 0) + 1
+        return tuple(sorted(counts.items()))
+
+    def _on_elsewhere(self, report: OrderReport) -> None:
+        key = OrderView.foreign(report).order_id
+        before = self.other_markets()
+        if report.status.is_terminal:
+            self.elsewhere.pop(key, None)
+        else:
+            self.elsewhere[key] = report.symbol or f"contract {report.con_id or '?'}"
+        if self.other_markets() != before:
+            self._emit(OtherMarketOrders(self.other_markets()))
+
     def _on_foreign(self, report: OrderReport) -> None:
+        if report.instrument != self.instrument:
+            self._on_elsewhere(report)
+            return
         view = OrderView.foreign(report)
         known = self.foreign.get(view.order_id)
         if report.status.is_terminal:
@@ -484,11 +513,20 @@ class OrderTracker:
             and self._sent_epoch.get(cid, self.epoch) < self.epoch
         )
 
+    def shown_foreign(self) -> list[str]:
+        """The view ids of every order of others known here, in this contract or not."""
+        return [*self.foreign, *self.elsewhere]
+
     def drop_foreign(self, keys: Iterable[str]) -> None:
-        """Forget these foreign orders (IB no longer lists them)."""
+        """Forget these orders of others (IB no longer lists them)."""
+        before = self.other_markets()
         for key in keys:
+            if self.elsewhere.pop(key, None) is not None:
+                continue
             view = self.foreign.pop(key)
             self._emit(OrderUpdated(replace(view, status=OrderStatus.CANCELLED)))
+        if self.other_markets() != before:
+            self._emit(OtherMarketOrders(self.other_markets()))
 
 
 def _carries(report: OrderReport, change: OrderChange) -> bool:

@@ -276,6 +276,7 @@ class Reconciler:
         protected = orders.protected()
         detail = (
             f"{own} own working order(s), {len(orders.foreign)} foreign, "
+            + (f"{len(orders.elsewhere)} in other markets, " if orders.elsewhere else "") +
             f"{recovered} fill(s) recovered, {len(closed)} order(s) closed, position "
             f"{position}" + (f" ({protected} protected by stops)" if position else "")
             + (f"; {len(unknown)} order(s) not confirmed by IB yet" if unknown else "")
@@ -335,7 +336,7 @@ class Reconciler:
         for report in ib.open_orders:
             orders.on_report(report)
         closed, unknown = settle_orders(orders, ib.open_orders, ib.completed)
-        orders.drop_foreign(foreign_gone(orders.foreign, ib.open_orders))
+        orders.drop_foreign(foreign_gone(orders.shown_foreign(), ib.open_orders))
         await orders.resend_cancels()
         self.recheck_at = self._clock() + int(RECHECK_S * NS)
         for order in closed:

@@ -53,6 +53,7 @@ from tradeterm.engine.events import (
     KillProgress,
     MarketChanged,
     OrderUpdated,
+    OtherMarketOrders,
     PositionChanged,
     PositionDivergence,
     Reconciled,
@@ -337,6 +338,8 @@ class TradingApp(App[int]):
             case BarsChanged(closed=closed):
                 if closed:  # a chart redraw costs ~30 KB of output at 200x60: on close only
                     self.painter.chart_due = True
+            case OtherMarketOrders():
+                mark("orders")
             case OrderUpdated(order=o):
                 mark("orders", "ladder", "ladder-now", "risk")
                 if o.reason and not o.status.is_open:

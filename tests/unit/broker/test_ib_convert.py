@@ -154,6 +154,15 @@ def test_order_report_prices_in_ticks_for_our_contract_only() -> None:
     assert foreign is not None and foreign.instrument is None and foreign.limit is None
 
 
+def test_order_report_names_its_contract_whatever_it_is() -> None:
+    """Another market's order says which contract it is in (the engine must not take it for
+    its own market's): IB's conId and localSymbol."""
+    gc = trade("Submitted")
+    gc.contract.conId, gc.contract.symbol, gc.contract.localSymbol = 12, "GC", "GCZ6"
+    report = cv.order_report(gc, lambda con_id: None, 1)
+    assert report is not None and (report.con_id, report.symbol) == (12, "GCZ6")
+
+
 def test_execution_filter_time() -> None:
     ns = int(dt.datetime(2026, 11, 21, 14, 30, 5, tzinfo=dt.UTC).timestamp()) * cv.NS + 999
     assert cv.execution_filter_time(ns) == "20261121-14:30:05"

@@ -64,6 +64,7 @@ from tradeterm.engine.events import (
     EngineNotice,
     FillBooked,
     OrderUpdated,
+    OtherMarketOrders,
     PositionDivergence,
     Reconciled,
 )
@@ -559,6 +560,49 @@ async def test_a_foreign_order_that_ends_is_dropped(desk: Desk) -> None:
     assert desk.om.foreign == {}
     last = desk.events[-1]
     assert isinstance(last, OrderUpdated) and last.order.status is OrderStatus.CANCELLED
+
+
+def gc_report(broker_id: int, perm_id: int, **kw: Any) -> OrderReport:
+    """Another market's order (GC, e.g. a GC instance's stop) as IB lists it to this client:
+    its contract is not ours, so no instrument and no prices in our ticks."""
+    fields: dict[str, Any] = dict(
+        instrument=None, side=Side.SELL, order_type="STP", limit=None, stop=None,
+        con_id=990011, symbol="GCZ6", client_id=180,
+    )  # fmt: skip
+    fields.update(kw)
+    return foreign_report(broker_id, perm_id, **fields)
+
+
+async def test_another_markets_order_is_never_this_markets(desk: Desk) -> None:
+    """A GC stop working for the GC instance on the same account is not an ES order: not in
+    the views, not a protection of the ES position, not a working order for the risk
+    checks; it is only counted by its contract, so nothing at IB is hidden."""
+    desk.hold(1)  # long 1 ES, no stop of ours
+    desk.om.on_report(gc_report(3, 9003))
+    desk.om.on_report(gc_report(4, 9004, side=Side.BUY, order_type="LMT"))
+    assert desk.om.foreign == {}  # not listed as this market's (read-only or not)
+    assert desk.om.working() == [] and desk.om.views() == ()
+    assert desk.om.protected() == 0  # the GC stop never makes the ES position look protected
+    assert not desk.om.is_entry(Side.SELL, 1)  # selling 1 only closes: no GC order counted
+    assert desk.om.other_markets() == (("GCZ6", 2),)
+    assert not [e for e in desk.events if isinstance(e, OrderUpdated)]
+    said = [e.markets for e in desk.events if isinstance(e, OtherMarketOrders)]
+    assert said == [(("GCZ6", 1),), (("GCZ6", 2),)]
+    desk.om.on_report(gc_report(4, 9004, status=OrderStatus.FILLED))  # ends: no longer counted
+    desk.om.drop_foreign(foreign_gone(desk.om.shown_foreign(), []))  # IB lists none of them
+    assert desk.om.other_markets() == ()
+    assert desk.events[-1] == OtherMarketOrders(())
+
+
+async def test_another_clients_stop_in_this_contract_shows_with_its_price(desk: Desk) -> None:
+    desk.hold(1)
+    desk.om.on_report(foreign_report(5, 9005, side=Side.SELL, order_type="STP", limit=None,
+                                     stop=PX_5000 - 8, con_id=ES.con_id or 0, symbol="ESZ6"))  # fmt: skip
+    (view,) = desk.om.foreign.values()
+    assert (view.own, view.side, view.order_type, view.price) == (False, Side.SELL, "STP",
+                                                                  PX_5000 - 8)  # fmt: skip
+    assert desk.om.protected() == 0  # read-only and not ours: it protects nothing of ours
+    assert desk.om.other_markets() == ()
 
 
 # ---- blocked entries -------------------------------------------------------------------------

@@ -297,8 +297,8 @@ def order_report(trade: IbTrade, lookup: Callable[[int], Instrument | None],
     status, reason = status_of(trade)
     if status is None:
         return None
-    order, st = trade.order, trade.orderStatus
-    instrument = instrument_for(trade.contract, lookup)
+    order, st, contract = trade.order, trade.orderStatus, trade.contract
+    instrument = instrument_for(contract, lookup)
     tick = instrument.tick if instrument else None
     uses_limit = order.orderType in ("LMT", "STP LMT")
     uses_stop = order.orderType in ("STP", "STP LMT", "TRAIL", "TRAIL LIMIT")
@@ -328,6 +328,8 @@ def order_report(trade: IbTrade, lookup: Callable[[int], Instrument | None],
         oca_group=order.ocaGroup or "",
         ts_ns=ts_ns,
         reason=reason,
+        con_id=contract.conId if contract is not None else 0,
+        symbol=(contract.localSymbol or contract.symbol) if contract is not None else "",
     )
 
 

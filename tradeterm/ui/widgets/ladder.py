@@ -25,7 +25,7 @@ from textual.widget import Widget
 
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.ui.banners import Banner
-from tradeterm.ui.widgets.ladder_data import UNCONFIRMED, LadderData
+from tradeterm.ui.widgets.ladder_data import OTHERS, UNCONFIRMED, LadderData
 
 EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
 
@@ -194,8 +194,9 @@ class Ladder(Widget, can_focus=True):
         self._update()
 
     def show_snapshot(self, snap: EngineSnapshot, banner: Banner | None) -> None:
-        """Show the book, own orders and the position of ``snap``; ``banner``: why the book
-        cannot be trusted (``tradeterm.ui.banners``), None when it can."""
+        """Show the book, own orders (other clients' in this contract marked apart) and the
+        position of ``snap``; ``banner``: why the book cannot be trusted
+        (``tradeterm.ui.banners``), None when it can."""
         if snap.instrument is None:
             return
         pnl, strategy = snap.pnl, snap.strategy
@@ -203,7 +204,7 @@ class Ladder(Widget, can_focus=True):
             LadderData.build(
                 snap.instrument, snap.market, snap.orders,
                 pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, banner,
-                strategy.orders if strategy is not None else (),
+                strategy.orders if strategy is not None else (), snap.foreign_orders,
             )
         )  # fmt: skip
 
@@ -483,7 +484,10 @@ class Ladder(Widget, can_focus=True):
         return Strip(segments).crop(0, full)
 
     def _own_style(self, label: str, name: str) -> Style:
-        """Own orders' cell: reversed while IB has not confirmed one of them."""
+        """Own orders' cell: reversed while IB has not confirmed one of them; other clients'
+        (``OTHERS``) grey, read-only."""
+        if label.startswith(OTHERS[0]):
+            return self._style("muted")
         style = self._style(name)
         return style + self._style("unconfirmed") if label.endswith(UNCONFIRMED) else style
 

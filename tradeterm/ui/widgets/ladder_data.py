@@ -1,5 +1,6 @@
 """What the ladder shows, from one engine snapshot, in plain values (prices in ticks): the
-book, the last trade, volume at price, own orders by price and the position."""
+book, the last trade, volume at price, own orders by price (other clients' orders in this
+contract in parentheses, ``(1S)``, where no own order works) and the position."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tradeterm.engine.marketdata import MarketSnapshot
 from tradeterm.ui.banners import Banner
 
 UNCONFIRMED = "?"  # the mark of an order IB has not confirmed (shown reversed too)
+OTHERS = "()"  # around the label of other clients' orders: read-only, not ours
 STRATEGY = "*"  # the mark of the running strategy's orders (manual orders have none)
 _TYPE_LETTER = {"MKT": "M", "LMT": "L", "STP": "S", "STP LMT": "SL"}
 
@@ -34,6 +36,15 @@ def order_label(orders: Iterable[OrderView], strategy: Collection[str] = ()) -> 
         return ""
     return (f"{qty}{kinds[0]}{'+' if len(kinds) > 1 else ''}{STRATEGY if ours else ''}"
             f"{UNCONFIRMED if unconfirmed else ''}")  # fmt: skip
+
+
+def _by_price(orders: Iterable[OrderView]) -> dict[tuple[Side, int], list[OrderView]]:
+    """The orders still to fill, grouped by side and price."""
+    by_price: dict[tuple[Side, int], list[OrderView]] = {}
+    for o in orders:
+        if o.price is not None and o.remaining > 0:
+            by_price.setdefault((o.side, o.price), []).append(o)
+    return by_price
 
 
 @dataclass(slots=True)
@@ -62,8 +73,11 @@ class LadderData:
         avg: Fraction | None,
         banner: Banner | None,
         strategy: Collection[str] = (),
+        others: Iterable[OrderView] = (),
     ) -> LadderData:
-        """``strategy``: the ids of the strategy's working orders (marked ``STRATEGY``)."""
+        """``strategy``: the ids of the strategy's working orders (marked ``STRATEGY``);
+        ``others``: other clients' orders in this contract, marked in ``OTHERS`` at a price
+        where no own order works (an own order's label always wins its cell)."""
         data = cls(instrument, position=position, avg=avg, banner=banner)
         if market is not None:
             data.bids = {lvl.price: lvl.size for lvl in market.bids}
@@ -77,11 +91,13 @@ class LadderData:
             data.volume = dict(market.volume_at_price)
             if market.last is not None:
                 data.last, data.last_size = market.last.price, market.last.size
-        by_price: dict[tuple[Side, int], list[OrderView]] = {}
-        for o in orders:
-            if o.price is not None and o.remaining > 0:
-                by_price.setdefault((o.side, o.price), []).append(o)
-        for (side, price), group in by_price.items():
+        for (side, price), group in _by_price(others).items():
+            label = order_label(group)
+            if label:
+                (data.buys if side is Side.BUY else data.sells)[price] = (
+                    f"{OTHERS[0]}{label}{OTHERS[1]}"
+                )
+        for (side, price), group in _by_price(orders).items():
             (data.buys if side is Side.BUY else data.sells)[price] = order_label(group, strategy)
         return data
 

@@ -1,5 +1,6 @@
-"""The orders table: this instance's working orders and other clients' (read-only), from the
-engine snapshot."""
+"""The orders table: this instance's working orders and other clients' in this contract
+(read-only, ``other``), from the engine snapshot; the account's orders in other markets are
+not listed as this market's, only named under the table (``1 order in another market: GCZ6``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from tradeterm.domain import Instrument, OrderStatus
-from tradeterm.engine.events import EngineSnapshot, OrderView
+from tradeterm.engine.events import EngineSnapshot, OrderView, other_markets_text
 
 _STATUS_WORDS = {
     OrderStatus.NEW: "new",
@@ -62,13 +63,15 @@ class OrdersTable(DataTable[Text]):
     The columns are rebuilt with the rows: their widths follow what is listed now (a
     DataTable column only ever grows, so a status shown once, e.g. ``sending``, would
     otherwise keep its width for the rest of the session). The row key is the order's full
-    id; it shows under the table when the table has focus."""
+    id; it shows under the table when the table has focus, and otherwise what works in other
+    markets (never listed here: they are not this market's)."""
 
     BINDINGS = [("delete,backspace", "cancel_selected", "cancel the selected order")]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", cell_padding=0)
         self._shown: tuple[object, ...] | None = None  # the column names show before any order
+        self._elsewhere = ""  # the account's orders in other markets, in words
 
     def show(self, inst: Instrument, orders: Sequence[OrderView]) -> None:
         key = tuple((o.order_id, o.broker_id, o.filled, o.remaining, o.status, o.price,
@@ -97,7 +100,7 @@ class OrdersTable(DataTable[Text]):
         return str(key.value) if key.value is not None else None
 
     def _show_selected(self, focused: bool) -> None:
-        self.border_subtitle = (self.selected_order() or "") if focused else ""
+        self.border_subtitle = (self.selected_order() or "") if focused else self._elsewhere
 
     def on_data_table_row_highlighted(self) -> None:
         self._show_selected(self.has_focus)
@@ -117,4 +120,8 @@ class OrdersTable(DataTable[Text]):
 
     def show_snapshot(self, snap: EngineSnapshot) -> None:
         if snap.instrument is not None:
+            elsewhere = other_markets_text(snap.other_markets)
+            if elsewhere != self._elsewhere:
+                self._elsewhere = elsewhere
+                self._show_selected(self.has_focus)
             self.show(snap.instrument, snap.orders + snap.foreign_orders)
