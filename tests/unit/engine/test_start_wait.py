@@ -171,7 +171,8 @@ async def test_a_kill_switch_pressed_while_waiting_halts_at_once_and_runs_once_s
         await until(lambda: engine.kill_switch.last is not None
                     and engine.kill_switch.last.step is KillStep.WAITING, "the run waiting")  # fmt: skip
         assert engine.trading_state[0] is TradingState.HALTED
-        assert "not started yet" in engine.kill_switch.last.detail
+        waiting = engine.kill_switch.last
+        assert waiting is not None and "not started yet" in waiting.detail
         assert not run_.done()
 
         gate.set()  # the gateway answers: the start ends, then the run goes on
