@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from tradeterm.paths import log_dir, log_file
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 CHROMIUM = shutil.which("chromium")
@@ -133,7 +134,7 @@ def served(*args: str) -> Iterator[str]:
             proc.wait(5)
 
 
-def status(url: str) -> int:
+def status(url: str | urllib.request.Request) -> int:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             return int(response.status)
@@ -210,6 +211,25 @@ def test_the_watch_only_page_shows_the_ladder_and_trades_nothing(
         assert gateway.orders() == 0
         assert "ARMED" not in shown and "KILL" not in shown.replace("tradeterm kill", "")
         assert "WATCH-ONLY" in shown
+
+
+def test_the_token_never_reaches_the_log(gateway: Gateway, browser: Any) -> None:
+    """aiohttp logs every request (its line, its Referer) and textual-serve every failure:
+    the page, its files and websocket in a browser, and a bad websocket request, leave the
+    log without the token (it is a password)."""
+    with served("ES", "--sim", "--ib-port", str(gateway.port), "--watch-only") as url:
+        token = url.split("token=")[1]
+        browser.get(url)
+        wait_for(browser, lambda s: "WATCH-ONLY" in s, "the screen")
+        base = url.split("?")[0]
+        for path in ("ws", "static/css/xterm.css", "nowhere"):  # not a websocket: an error
+            request = urllib.request.Request(f"{base}{path}?token={token}",
+                                             headers={"Referer": url})  # fmt: skip
+            with contextlib.suppress(OSError):  # the websocket's answer: none
+                status(request)
+    logged = log_file("serve-ES", log_dir()).read_text()
+    assert "GET /?token=***" in logged  # the requests are there, the token is not
+    assert token not in logged
 
 
 def test_the_page_with_the_token_shows_the_trading_screen(browser: Any) -> None:

@@ -111,13 +111,14 @@ def is_loopback(host: str) -> bool:
 
 
 def command(args: argparse.Namespace) -> int:
-    from tradeterm.logs import setup_logging
+    from tradeterm import logs
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1-65535, got {args.port}")
     settings = _settings(args)
-    setup_logging(settings.logging, f"serve-{settings.symbol}")
+    logs.setup_logging(settings.logging, f"serve-{settings.symbol}")
     token = secrets.token_urlsafe(24)
+    logs.hide({token})  # aiohttp logs each request's line and Referer: the token is in both
     what = f"{settings.symbol} in {settings.mode.upper()}" + (
         " (watch-only)" if args.watch_only else ""
     )
