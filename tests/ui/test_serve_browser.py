@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -149,6 +151,7 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # its requests
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                 "--window-size=1400,1000"):  # fmt: skip
         options.add_argument(arg)
@@ -230,6 +233,36 @@ def test_the_token_never_reaches_the_log(gateway: Gateway, browser: Any) -> None
     logged = log_file("serve-ES", log_dir()).read_text()
     assert "GET /?token=***" in logged  # the requests are there, the token is not
     assert token not in logged
+
+
+def requested(driver: Any) -> set[str]:
+    """Every URL the browser asked for so far (Chrome's network log)."""
+    urls = set()
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.add(message["params"]["request"]["url"])
+    return urls
+
+
+def test_the_page_asks_nothing_of_any_other_host(gateway: Gateway, browser: Any) -> None:
+    """A loopback tool makes no outside request: the page names no other host (textual-serve's
+    asks Google for its font), the browser asks none, and the page says so (CSP), sending no
+    Referer (the URL holds the token)."""
+    with served("ES", "--sim", "--ib-port", str(gateway.port), "--watch-only") as url:
+        host = urllib.parse.urlsplit(url).netloc
+        with urllib.request.urlopen(url, timeout=10) as response:
+            html = response.read().decode()
+            headers = response.headers
+        named = re.findall(r"""(?:href|src)="([^"]*)"|url\(["']?([^"')]*)""", html)
+        hosts = {urllib.parse.urlsplit(a or b).netloc for a, b in named} - {""}
+        assert hosts == {host}, hosts
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert headers["Referrer-Policy"] == "no-referrer"
+        browser.get(url)
+        wait_for(browser, lambda s: "WATCH-ONLY" in s, "the screen")
+        asked = {urllib.parse.urlsplit(u).netloc for u in requested(browser)} - {""}
+        assert asked == {host}, asked
 
 
 def test_the_page_with_the_token_shows_the_trading_screen(browser: Any) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
 import secrets
 import shlex
 import socket
@@ -35,6 +36,20 @@ if TYPE_CHECKING:
 
 TOKEN_COOKIE = "tradeterm_token"
 DEFAULT_PORT = 8000
+# the page and everything it loads come from this server alone (a loopback tool asks nothing
+# of anyone else); inline: textual-serve's page has its script and style in the HTML
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'"
+)
+# a link of the page to another host (textual-serve's asks Google for its font)
+ELSEWHERE = re.compile(r"""<link\b[^>]*?\bhref=["'](?:https?:)?//(?P<host>[^/"']+)[^>]*>""",
+                       re.IGNORECASE)  # fmt: skip
+# the same font from textual-serve's own files
+LOCAL_FONT = (
+    '<style>@font-face { font-family: "Roboto Mono"; '
+    'src: url("/static/fonts/RobotoMono-VariableFont_wght.ttf"); }</style>'
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,6 +154,12 @@ def command(args: argparse.Namespace) -> int:
     return 0
 
 
+def own_page(html: str, host: str) -> str:
+    """textual-serve's page with nothing loaded from anywhere but ``host`` (this server)."""
+    html = ELSEWHERE.sub(lambda link: link[0] if link["host"] == host else "", html)
+    return html.replace("</head>", LOCAL_FONT + "</head>", 1)
+
+
 def build_server(command: str, host: str, port: int, token: str, title: str) -> Any:
     """textual-serve's server for ``command``, every request checked for ``token``."""
     from aiohttp import web
@@ -159,8 +180,9 @@ def build_server(command: str, host: str, port: int, token: str, title: str) -> 
 
     class TokenServer(Server):
         """textual-serve's Server (aiohttp) with the token check as a middleware, run before
-        every route (page, static files, websocket, downloads), and the page's own URLs
-        (static files, websocket) taken from the address the browser used."""
+        every route (page, static files, websocket, downloads), the page's own URLs
+        (static files, websocket) taken from the address the browser used, and the page
+        loading nothing from elsewhere (:func:`own_page`, a CSP saying so, no Referer)."""
 
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
@@ -169,7 +191,12 @@ def build_server(command: str, host: str, port: int, token: str, title: str) -> 
 
         async def handle_index(self, request: web.Request) -> Any:
             self.public_url = f"{request.scheme}://{request.host}"  # read before any await
-            return await super().handle_index(request)
+            response = await super().handle_index(request)
+            assert isinstance(response, web.Response)  # aiohttp_jinja2's rendered page
+            response.text = own_page(response.text or "", request.host)
+            response.headers["Content-Security-Policy"] = PAGE_POLICY
+            response.headers["Referrer-Policy"] = "no-referrer"  # its URL holds the token
+            return response
 
         def initialize_logging(self) -> None:
             pass  # tradeterm's own log file (setup_logging), never the terminal
