@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from tradeterm.control.place import Claim, control_dir, instance_name
 from tradeterm.paths import log_dir, log_file
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
@@ -263,6 +264,30 @@ def test_the_page_asks_nothing_of_any_other_host(gateway: Gateway, browser: Any)
         wait_for(browser, lambda s: "WATCH-ONLY" in s, "the screen")
         asked = {urllib.parse.urlsplit(u).netloc for u in requested(browser)} - {""}
         assert asked == {host}, asked
+
+
+def test_a_tab_whose_screen_cannot_start_says_why(browser: Any) -> None:
+    """ES SIM already runs: the tab's screen is refused (one instance per market and mode),
+    and the page shows the reason, as a terminal would, until a key closes it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    claim = Claim(control_dir(), instance_name("ES", "sim"))
+    claim.acquire()  # this test process is the ES SIM instance
+    try:
+        with served("ES", "--sim") as url:
+            browser.get(url)
+            shown = wait_for(browser, lambda s: "already running" in s, "the reason")
+            assert f"ES SIM is already running (pid {os.getpid()})" in shown
+            press(browser, Keys.ENTER)
+            deadline = time.monotonic() + GUARD_S
+            while "-closed" not in browser.find_element(By.TAG_NAME, "body").get_attribute(
+                "class"
+            ):  # the session ends with the key
+                assert time.monotonic() < deadline, "the session did not end"
+                time.sleep(0.2)
+    finally:
+        claim.release()
 
 
 def test_the_page_with_the_token_shows_the_trading_screen(browser: Any) -> None:
