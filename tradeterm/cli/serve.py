@@ -6,7 +6,8 @@ when the tab closes. The server listens on 127.0.0.1 unless ``--host`` says othe
 with a warning: anyone who can reach the port and has the URL gets the screen). Every request,
 the page, its files and its websocket, needs the access token printed with the URL (a new
 random one each start): the page's request carries it in the URL and gets it back as a
-same-site cookie for the rest; without it the answer is 403.
+same-site cookie for the rest; without it the answer is 403. The token never reaches the log
+(``logs.hide``), and the page loads nothing from any other host (:func:`own_page`).
 
 ``--watch-only`` serves a screen that trades nothing (``tradeterm SYMBOL --watch-only``):
 every tab connects with its market's watch client id (never the trading screen's), writes no
