@@ -3,7 +3,8 @@
 A full-screen UI owns the terminal, so :func:`setup_logging` removes every other handler from the
 root logger and sends all records (tradeterm's, ib_async's, asyncio's, Python warnings) to one
 JSON-lines file per process kind and market. Each line is one object with ``ts`` (UTC ISO-8601),
-``level``, ``logger``, ``msg`` and any ``extra=`` fields the caller attached.
+``level``, ``logger``, ``msg`` and any ``extra=`` fields the caller attached. A secret the
+process was told of (:func:`hide`: ``tradeterm serve``'s access token) never reaches the file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,52 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))
     "asctime",
     "taskName",
 }
+
+
+class Redact(logging.Filter):
+    """Blanks the secrets it was told of (:meth:`hide`) out of a record: its message, arguments,
+    traceback and every ``extra=`` field (aiohttp's access log puts the request line and its
+    headers there). On a handler it sees every record the handler writes, whatever logger
+    made it; on a logger, only that logger's own (not its children's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: list[str] = []
+
+    def hide(self, secrets: Iterable[str]) -> None:
+        self._secrets = sorted({*self._secrets, *secrets}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, None
+        record.msg, record.args = self._blank(text), ()
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                setattr(record, key, self._blank(value))
+        return True
+
+    def _blank(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: self._blank(item) for key, item in value.items()}
+        text = value if isinstance(value, str) else str(value)
+        if not any(secret in text for secret in self._secrets):
+            return value
+        for secret in self._secrets:  # a longer one first: it may hold a shorter one
+            text = text.replace(secret, "***")
+        return text
+
+
+SECRETS = Redact()
+"""The log file's filter (:func:`setup_logging`): what :func:`hide` was given never reaches it."""
+
+
+def hide(secrets: Iterable[str]) -> None:
+    """From now on, blank ``secrets`` out of every line the log file gets, from any logger."""
+    SECRETS.hide(secrets)
 
 
 class JsonLinesFormatter(logging.Formatter):
@@ -71,6 +119,7 @@ def setup_logging(config: LoggingConfig, name: str) -> Path:
             "set logging.dir to a writable directory"
         ) from None
     handler.setFormatter(JsonLinesFormatter())
+    handler.addFilter(SECRETS)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

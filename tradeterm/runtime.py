@@ -304,12 +304,20 @@ async def _watching(settings: Settings, calendar: SessionCalendar | None) -> Asy
     )
     broker = WatchOnlyBroker(IbBroker(connection, port=port))
     latched = LatchFile(latch_file(settings.journal_path())).read()
+    # an instance name of its own (never the market's, which names the trading instance's
+    # orderRefs): every order IB lists is another client's to it, read-only, none adopted
     engine = Engine(broker, settings.symbol, settings.market(), risk_state=latched,
-                    calendar=calendar, venue="IB")  # fmt: skip
+                    calendar=calendar, venue="IB", instance=watch_instance(settings.symbol))  # fmt: skip
     try:
         yield Runtime(settings, engine, connection.host, port)
     finally:
         await engine.stop()
+
+
+def watch_instance(symbol: str) -> str:
+    """A watcher's instance name: ``ES-watch``; a trading instance is named by its symbol
+    alone (``Engine``'s default), so no watcher owns, or adopts, a trading instance's order."""
+    return f"{symbol.split()[0].upper()}-watch"
 
 
 def _carry_legacy(settings: Settings, latch: LatchFile) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -23,12 +24,15 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tradeterm.control.place import Claim, control_dir, instance_name
+from tradeterm.paths import log_dir, log_file
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
 CHROMIUM = shutil.which("chromium")
@@ -133,7 +137,7 @@ def served(*args: str) -> Iterator[str]:
             proc.wait(5)
 
 
-def status(url: str) -> int:
+def status(url: str | urllib.request.Request) -> int:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             return int(response.status)
@@ -148,6 +152,7 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # its requests
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                 "--window-size=1400,1000"):  # fmt: skip
         options.add_argument(arg)
@@ -210,6 +215,79 @@ def test_the_watch_only_page_shows_the_ladder_and_trades_nothing(
         assert gateway.orders() == 0
         assert "ARMED" not in shown and "KILL" not in shown.replace("tradeterm kill", "")
         assert "WATCH-ONLY" in shown
+
+
+def test_the_token_never_reaches_the_log(gateway: Gateway, browser: Any) -> None:
+    """aiohttp logs every request (its line, its Referer) and textual-serve every failure:
+    the page, its files and websocket in a browser, and a bad websocket request, leave the
+    log without the token (it is a password)."""
+    with served("ES", "--sim", "--ib-port", str(gateway.port), "--watch-only") as url:
+        token = url.split("token=")[1]
+        browser.get(url)
+        wait_for(browser, lambda s: "WATCH-ONLY" in s, "the screen")
+        base = url.split("?")[0]
+        for path in ("ws", "static/css/xterm.css", "nowhere"):  # not a websocket: an error
+            request = urllib.request.Request(f"{base}{path}?token={token}",
+                                             headers={"Referer": url})  # fmt: skip
+            with contextlib.suppress(OSError):  # the websocket's answer: none
+                status(request)
+    logged = log_file("serve-ES", log_dir()).read_text()
+    assert "GET /?token=***" in logged  # the requests are there, the token is not
+    assert token not in logged
+
+
+def requested(driver: Any) -> set[str]:
+    """Every URL the browser asked for so far (Chrome's network log)."""
+    urls = set()
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.add(message["params"]["request"]["url"])
+    return urls
+
+
+def test_the_page_asks_nothing_of_any_other_host(gateway: Gateway, browser: Any) -> None:
+    """A loopback tool makes no outside request: the page names no other host (textual-serve's
+    asks Google for its font), the browser asks none, and the page says so (CSP), sending no
+    Referer (the URL holds the token)."""
+    with served("ES", "--sim", "--ib-port", str(gateway.port), "--watch-only") as url:
+        host = urllib.parse.urlsplit(url).netloc
+        with urllib.request.urlopen(url, timeout=10) as response:
+            html = response.read().decode()
+            headers = response.headers
+        named = re.findall(r"""(?:href|src)="([^"]*)"|url\(["']?([^"')]*)""", html)
+        hosts = {urllib.parse.urlsplit(a or b).netloc for a, b in named} - {""}
+        assert hosts == {host}, hosts
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert headers["Referrer-Policy"] == "no-referrer"
+        browser.get(url)
+        wait_for(browser, lambda s: "WATCH-ONLY" in s, "the screen")
+        asked = {urllib.parse.urlsplit(u).netloc for u in requested(browser)} - {""}
+        assert asked == {host}, asked
+
+
+def test_a_tab_whose_screen_cannot_start_says_why(browser: Any) -> None:
+    """ES SIM already runs: the tab's screen is refused (one instance per market and mode),
+    and the page shows the reason, as a terminal would, until a key closes it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    claim = Claim(control_dir(), instance_name("ES", "sim"))
+    claim.acquire()  # this test process is the ES SIM instance
+    try:
+        with served("ES", "--sim") as url:
+            browser.get(url)
+            shown = wait_for(browser, lambda s: "already running" in s, "the reason")
+            assert f"ES SIM is already running (pid {os.getpid()})" in shown
+            press(browser, Keys.ENTER)
+            deadline = time.monotonic() + GUARD_S
+            while "-closed" not in browser.find_element(By.TAG_NAME, "body").get_attribute(
+                "class"
+            ):  # the session ends with the key
+                assert time.monotonic() < deadline, "the session did not end"
+                time.sleep(0.2)
+    finally:
+        claim.release()
 
 
 def test_the_page_with_the_token_shows_the_trading_screen(browser: Any) -> None:

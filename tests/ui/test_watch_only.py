@@ -9,6 +9,8 @@ import asyncio
 import pytest
 
 from tests.integration.engine_helpers import always_open
+from tests.integration.kill_helpers import Truth
+from tests.support.waiting import until
 from tests.ui.helpers import gateway, make_app, ready, settings
 from tradeterm.domain import OrderType, Side
 from tradeterm.engine.commands import PlaceOrder
@@ -69,6 +71,36 @@ async def test_the_watch_only_runtime_sends_nothing_and_writes_nothing() -> None
         assert not cfg.journal_path().parent.exists() or not any(
             cfg.journal_path().parent.iterdir()
         )
+    finally:
+        await gw.stop()
+
+
+async def test_a_watcher_takes_none_of_the_trading_instances_orders_as_its_own() -> None:
+    """The trading instance's resting order is, to a watcher, another client's (read-only): a
+    watcher is not the market's instance, so the orderRefs that instance issues are not its."""
+    gw = FakeGateway(GatewayConfig(port=0, seed=7, rate=0.0))
+    await gw.start()
+    try:
+        cfg = settings(mode="sim", **{"connection.port": gw.config.port})
+        async with open_runtime(cfg, calendar=always_open()) as trading:
+            await trading.engine.start()
+            px = f"{Truth(gw).bid() - 20 * 0.25:.2f}"
+            placed = await trading.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=px))
+            assert placed.ok, placed.reason
+            await until(lambda: trading.engine.snapshot(tape=0).orders, "the order working")
+            async with open_runtime(cfg, process="watch", calendar=always_open()) as watching:
+                await watching.engine.start()
+
+                def listed() -> int:
+                    shown = watching.engine.snapshot(tape=0)
+                    return len(shown.orders) + len(shown.foreign_orders)
+
+                await until(listed, "the watcher to list the order")
+                shown = watching.engine.snapshot(tape=0)
+                assert shown.orders == ()  # nothing of its own
+                assert [(o.own, o.side, o.limit) for o in shown.foreign_orders] == [
+                    (False, Side.BUY, trading.engine.snapshot(tape=0).orders[0].limit)
+                ]
     finally:
         await gw.stop()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tradeterm.config import LoggingConfig
-from tradeterm.logs import setup_logging
+from tradeterm.logs import hide, setup_logging
 
 
 def test_json_lines_with_extra_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,3 +80,29 @@ def test_an_unexpected_error_before_logging_is_set_up_prints_no_traceback(
     assert cli.main(["locate", "data"]) == 1
     err = capfd.readouterr().err
     assert err == "tradeterm: unexpected error: RuntimeError: disk on fire\n"
+
+
+def test_a_hidden_secret_never_reaches_the_file_from_any_logger(tmp_path: Path) -> None:
+    """What ``hide`` was given is blanked wherever a record carries it: its message, its
+    arguments, its ``extra=`` fields (aiohttp's access log: the request line, the headers)
+    and its traceback, whatever logger made it."""
+    path = setup_logging(LoggingConfig(dir=tmp_path), "serve-ES")
+    secret = "kje1DL3tLyIdXzww6doaib5Ja4UvjKp9"
+    hide({secret})
+    logging.getLogger("aiohttp.access").info(
+        '"GET /?token=%s HTTP/1.1" 200', secret,
+        extra={"first_request_line": f"GET /?token={secret} HTTP/1.1",
+               "request_header": {"Referer": f"http://127.0.0.1:8000/?token={secret}"}},
+    )  # fmt: skip
+    try:
+        raise OSError(f"bad request /ws?token={secret}")
+    except OSError:
+        logging.getLogger("textual-serve").exception("Bad Request")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    logged = path.read_text()
+    records = [json.loads(line) for line in logged.splitlines()]
+    assert records[0]["msg"] == '"GET /?token=*** HTTP/1.1" 200'
+    assert records[0]["request_header"] == {"Referer": "http://127.0.0.1:8000/?token=***"}
+    assert "OSError: bad request /ws?token=***" in records[1]["msg"]
+    assert secret not in logged

@@ -6,7 +6,8 @@ when the tab closes. The server listens on 127.0.0.1 unless ``--host`` says othe
 with a warning: anyone who can reach the port and has the URL gets the screen). Every request,
 the page, its files and its websocket, needs the access token printed with the URL (a new
 random one each start): the page's request carries it in the URL and gets it back as a
-same-site cookie for the rest; without it the answer is 403.
+same-site cookie for the rest; without it the answer is 403. The token never reaches the log
+(``logs.hide``), and the page loads nothing from any other host (:func:`own_page`).
 
 ``--watch-only`` serves a screen that trades nothing (``tradeterm SYMBOL --watch-only``):
 every tab connects with its market's watch client id (never the trading screen's), writes no
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
 import secrets
 import shlex
 import socket
@@ -35,6 +37,20 @@ if TYPE_CHECKING:
 
 TOKEN_COOKIE = "tradeterm_token"
 DEFAULT_PORT = 8000
+# the page and everything it loads come from this server alone (a loopback tool asks nothing
+# of anyone else); inline: textual-serve's page has its script and style in the HTML
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'"
+)
+# a link of the page to another host (textual-serve's asks Google for its font)
+ELSEWHERE = re.compile(r"""<link\b[^>]*?\bhref=["'](?:https?:)?//(?P<host>[^/"']+)[^>]*>""",
+                       re.IGNORECASE)  # fmt: skip
+# the same font from textual-serve's own files
+LOCAL_FONT = (
+    '<style>@font-face { font-family: "Roboto Mono"; '
+    'src: url("/static/fonts/RobotoMono-VariableFont_wght.ttf"); }</style>'
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,13 +127,14 @@ def is_loopback(host: str) -> bool:
 
 
 def command(args: argparse.Namespace) -> int:
-    from tradeterm.logs import setup_logging
+    from tradeterm import logs
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1-65535, got {args.port}")
     settings = _settings(args)
-    setup_logging(settings.logging, f"serve-{settings.symbol}")
+    logs.setup_logging(settings.logging, f"serve-{settings.symbol}")
     token = secrets.token_urlsafe(24)
+    logs.hide({token})  # aiohttp logs each request's line and Referer: the token is in both
     what = f"{settings.symbol} in {settings.mode.upper()}" + (
         " (watch-only)" if args.watch_only else ""
     )
@@ -136,6 +153,12 @@ def command(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
         ) from None
     return 0
+
+
+def own_page(html: str, host: str) -> str:
+    """textual-serve's page with nothing loaded from anywhere but ``host`` (this server)."""
+    html = ELSEWHERE.sub(lambda link: link[0] if link["host"] == host else "", html)
+    return html.replace("</head>", LOCAL_FONT + "</head>", 1)
 
 
 def build_server(command: str, host: str, port: int, token: str, title: str) -> Any:
@@ -158,8 +181,9 @@ def build_server(command: str, host: str, port: int, token: str, title: str) -> 
 
     class TokenServer(Server):
         """textual-serve's Server (aiohttp) with the token check as a middleware, run before
-        every route (page, static files, websocket, downloads), and the page's own URLs
-        (static files, websocket) taken from the address the browser used."""
+        every route (page, static files, websocket, downloads), the page's own URLs
+        (static files, websocket) taken from the address the browser used, and the page
+        loading nothing from elsewhere (:func:`own_page`, a CSP saying so, no Referer)."""
 
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
@@ -168,7 +192,12 @@ def build_server(command: str, host: str, port: int, token: str, title: str) -> 
 
         async def handle_index(self, request: web.Request) -> Any:
             self.public_url = f"{request.scheme}://{request.host}"  # read before any await
-            return await super().handle_index(request)
+            response = await super().handle_index(request)
+            assert isinstance(response, web.Response)  # aiohttp_jinja2's rendered page
+            response.text = own_page(response.text or "", request.host)
+            response.headers["Content-Security-Policy"] = PAGE_POLICY
+            response.headers["Referrer-Policy"] = "no-referrer"  # its URL holds the token
+            return response
 
         def initialize_logging(self) -> None:
             pass  # tradeterm's own log file (setup_logging), never the terminal

@@ -4,7 +4,7 @@ each retried with exponential backoff, then given up with a log line.
 Nothing here can reach the engine: the notifier only ever calls :meth:`Channel.put`, which
 never blocks (a full queue drops its oldest message, counted and logged). The URL is never
 logged: the channel is named by its redacted form (``config.redacted_url``), and while a
-channel is open :class:`Redact` blanks its URL's secret parts out of what apprise and the
+channel is open :class:`LibraryRedact` blanks its URL's secret parts out of what apprise and the
 HTTP library underneath log (a Discord webhook's token is in the path they log at DEBUG).
 """
 
@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from tradeterm.config import redacted_url, url_secrets
+from tradeterm.logs import Redact
 
 log = logging.getLogger(__name__)
 
@@ -115,34 +117,20 @@ class Channel:
         return None if ok else "the channel refused it or could not be reached"
 
 
-class Redact(logging.Filter):
-    """Blanks the secrets it was told of out of a record's text (message, arguments and
-    traceback). One for the process (:data:`REDACT`): a secret once known stays hidden, even
+class LibraryRedact(Redact):
+    """:class:`~tradeterm.logs.Redact` on the loggers of the libraries a channel's URL goes
+    through. One for the process (:data:`REDACT`): a secret once known stays hidden, even
     from a request still running in a thread after its notifier closed."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: list[str] = []
-
-    def hide(self, secrets: set[str]) -> None:
+    def hide(self, secrets: Iterable[str]) -> None:
         """From now on, blank ``secrets`` out of what the libraries log (see the module
         notes). Installed on each of their loggers by name: a logger's filter does not see
         its children's records."""
-        self._secrets = sorted({*self._secrets, *secrets}, key=len, reverse=True)
+        super().hide(secrets)
         names = [name for name in logging.root.manager.loggerDict
                  if name.split(".")[0] in LIBRARY_LOGGERS]  # fmt: skip
         for name in {*names, *LIBRARY_LOGGERS}:
             logging.getLogger(name).addFilter(self)  # once: addFilter skips a known one
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if record.exc_info:
-            text += "\n" + logging.Formatter().formatException(record.exc_info)
-            record.exc_info, record.exc_text = None, None
-        for secret in self._secrets:  # a longer one first: it may hold a shorter one
-            text = text.replace(secret, "***")
-        record.msg, record.args = text, ()
-        return True
 
-
-REDACT = Redact()
+REDACT = LibraryRedact()

@@ -67,7 +67,13 @@ from tradeterm.engine.types import RiskEventKind, StrategyState, TradingState
 from tradeterm.runtime import ModeError, Runtime, on_stop_signals
 from tradeterm.strategies import Loaded
 from tradeterm.ui import order_entry
-from tradeterm.ui.dialogs import ConfirmScreen, HelpScreen, KillScreen, TypedScreen
+from tradeterm.ui.dialogs import (
+    ConfirmScreen,
+    HelpScreen,
+    KillScreen,
+    NotStartedScreen,
+    TypedScreen,
+)
 from tradeterm.ui.keys import (
     WATCH_REFUSED,
     check_keymap,
@@ -269,8 +275,13 @@ class TradingApp(App[int]):
         self.spawn(control(), f"strategy {verb}")
 
     def fail_start(self, text: str) -> None:
+        """End with ``text``, the one line the command prints on exit; in a browser tab
+        (``tradeterm serve``) that line goes nowhere the user sees: shown until a key."""
         log.error("startup failed: %s", text)
         self.startup_error = text
+        if self.is_web:
+            self.push_screen(NotStartedScreen(text), lambda _: self.exit(1, return_code=1))
+            return
         self.exit(1, return_code=1)
 
     async def on_unmount(self) -> None:

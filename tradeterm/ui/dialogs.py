@@ -1,4 +1,5 @@
-"""Modal screens: help, quit confirmation, LIVE account confirmation, re-arm, kill switch."""
+"""Modal screens: help, quit confirmation, LIVE account confirmation, re-arm, kill switch, a
+start that failed (in a browser)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,31 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class NotStartedScreen(ModalScreen[None]):
+    """Why the screen could not start, shown until a key closes it: in a browser tab, where
+    the line a terminal gets on exit goes nowhere (the page would only say the session
+    ended)."""
+
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "close")]
+    DEFAULT_CSS = """
+    NotStartedScreen { align: center middle; }
+    NotStartedScreen > Vertical { width: 76; max-width: 100%; height: auto;
+        border: thick $error; background: $surface; padding: 1 2; }
+    NotStartedScreen #not-started-title { color: $error; text-style: bold; }
+    NotStartedScreen #not-started-close { margin-top: 1; }
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("tradeterm could not start", id="not-started-title")
+            yield Static(Text(self.reason), id="not-started-reason")
+            yield Label("Enter or Esc closes", id="not-started-close")
 
 
 class TypedScreen(ModalScreen[str | None]):
