@@ -1,7 +1,7 @@
-"""``python benchmarks/bench_engine.py [--help]``: the benchmark lives in tradeterm.bench.engine (so that
+"""``python benchmarks/bench_engine.py [--help]``: the benchmark lives in tradeterm.bench.engine_latency (so that
 ``tradeterm bench`` runs it from an installed wheel too); this is its script."""
 
-from tradeterm.bench.engine import main
+from tradeterm.bench.engine_latency import main
 
 if __name__ == "__main__":
     main()

@@ -15,6 +15,10 @@ command per line from stdin::
 
 Typed commands are explicit, so there is no arming step here (the trading screen's keys are
 inert until armed). LIVE mode is refused: it needs the screen's typed account confirmation.
+
+Kept as one module because the typed language (``parse_command``), what each command and
+event prints (``describe``, ``status``) and the loop that reads and runs them are one console:
+a verb is parsed, run and echoed here, and split it would live in three files.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def run_gateway(quick: bool, _: argparse.Namespace) -> dict[str, Value]:
 
 
 def run_engine(quick: bool, _: argparse.Namespace) -> dict[str, Value]:
-    from tradeterm.bench import engine
+    from tradeterm.bench import engine_latency as engine
 
     args = engine.parser().parse_args(size(
         quick, ["--samples", "30", "--msg-rates", "1000", "--ingest-rates", "2000,5000",
@@ -111,7 +111,7 @@ def run_engine(quick: bool, _: argparse.Namespace) -> dict[str, Value]:
 
 
 def run_kill(quick: bool, _: argparse.Namespace) -> dict[str, Value]:
-    from tradeterm.bench import kill
+    from tradeterm.bench import kill_latency as kill
 
     args = kill.parser().parse_args(
         size(quick, ["--samples", "3", "--burst", "20", "--warmup", "1", "--pause", "0.3"], [])
@@ -145,7 +145,7 @@ def run_ui(quick: bool, _: argparse.Namespace) -> dict[str, Value]:
 
 
 def run_journal(quick: bool, _: argparse.Namespace) -> dict[str, Value]:
-    from tradeterm.bench import journal
+    from tradeterm.bench import journal_rates as journal
 
     args = journal.parser().parse_args(
         size(quick, ["--rows", "20000", "--fills", "2000", "--intents", "50"], [])
@@ -189,7 +189,8 @@ RSS_ROWS = (("RSS over a replayed session: start", "start_mb"),
 
 def steps() -> list[Step]:
     """The table, benchmark by benchmark (the gateway's rate is named in its rows)."""
-    from tradeterm.bench import instance, kill
+    from tradeterm.bench import instance
+    from tradeterm.bench import kill_latency as kill
 
     under = lambda limit: Target("<", limit)  # noqa: E731
     return [

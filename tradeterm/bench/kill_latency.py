@@ -54,7 +54,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from tradeterm.bench.engine import START_S, GatewayProcess, rates
+from tradeterm.bench.engine_latency import START_S, GatewayProcess, rates
 from tradeterm.bench.timing import bounded, load_line, ms, pct, script
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import MarketConfig, RiskConfig

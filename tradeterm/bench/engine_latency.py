@@ -27,6 +27,10 @@ Both processes run on the benchmark's own market clock (``timing.MarketClock``: 
 orders are sent under risk limits that let every one of them rest (``RISK``). Every wait is
 bounded: one that runs out prints what it waited for and the script exits 1.
 
+Kept as one module because both measurements drive the same gateway child process
+(``GatewayProcess``, which the kill-switch benchmark borrows), on the same market clock and
+under the same risk limits; apart, the harness would be shared across two files.
+
 Run: ``python benchmarks/bench_engine.py [--samples 300] [--msg-rates 1000,5000]
 [--ingest-rates 2000,5000,...] [--window 10] [--events 200000]``.
 """
@@ -47,7 +51,7 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 from typing import Any
 
-from tradeterm.bench.marketdata import START_NS, stream
+from tradeterm.bench.ingest import START_NS, stream
 from tradeterm.bench.timing import (
     NS,
     BenchError,

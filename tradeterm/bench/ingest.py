@@ -1,6 +1,6 @@
 """Throughput of the engine's market-data consumers (prints figures; asserts nothing).
 
-python benchmarks/bench_engine_marketdata.py [events]  (or python -m tradeterm.bench.marketdata)
+python benchmarks/bench_engine_marketdata.py [events]  (or python -m tradeterm.bench.ingest)
 
 A synthetic stream like a busy CME book: per trade, a few quote and 10-level depth updates;
 5-second bars every 5 s. Reports events/s through MarketState.apply, BarBuilder.apply and the
