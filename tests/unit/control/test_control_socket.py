@@ -20,7 +20,14 @@ from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES
 from tradeterm.control.client import Instance, Unreachable, ask, instances
 from tradeterm.control.endpoint import ControlServer
-from tradeterm.control.place import Claim, ControlError, InstanceRunning, control_dir
+from tradeterm.control.place import (
+    Claim,
+    ControlError,
+    InstanceRunning,
+    MarketTaken,
+    control_dir,
+    gateway_key,
+)
 from tradeterm.engine.calendar import CME
 from tradeterm.engine.engine import Engine
 
@@ -220,3 +227,55 @@ def test_a_claim_holds_until_released() -> None:
     again = Claim(where, "CL.live")
     again.acquire()
     again.release()
+
+
+def test_one_instance_per_market_per_gateway_whatever_its_mode_or_host_spelling() -> None:
+    sim = ControlServer("ES", "sim")
+    sim.claim_instance(("localhost", 4002))
+    try:
+        paper = ControlServer("es", "paper")
+        with pytest.raises(MarketTaken) as refused:
+            paper.claim_instance(("127.0.0.1", 4002))
+        assert str(refused.value) == (
+            f"ES SIM (pid {os.getpid()}) already trades ES through 127.0.0.1:4002: "
+            "one instance per market per gateway"
+        )
+        assert paper.claim is None  # refused whole: its market and mode are free again
+        elsewhere = ControlServer("ES", "paper")
+        elsewhere.claim_instance(("127.0.0.1", 4003))  # another gateway
+        elsewhere.release()
+        nq = ControlServer("NQ", "paper")
+        nq.claim_instance(("::1", 4002))  # another market at the same gateway
+        nq.release()
+    finally:
+        sim.release()
+    again = ControlServer("ES", "paper")
+    again.claim_instance(("127.0.0.1", 4002))  # the first one has stopped
+    again.release()
+
+
+def test_one_instance_per_market_per_ib_account() -> None:
+    sim = ControlServer("ES", "sim")
+    sim.claim_instance(("127.0.0.1", 4002))
+    sim.claim_account("DU0000001")
+    paper = ControlServer("ES", "paper")
+    paper.claim_instance(("10.0.0.5", 4002))  # the same gateway by another address
+    try:
+        with pytest.raises(
+            MarketTaken,
+            match=rf"^ES SIM \(pid {os.getpid()}\) already trades ES "
+            r"in IB account DU0000001: one instance per market per IB account$",
+        ):
+            paper.claim_account("DU0000001")
+        paper.claim_account("DU7654321")  # another account
+    finally:
+        paper.release()
+        sim.release()
+
+
+def test_the_gateway_is_named_one_way_per_host() -> None:
+    assert {gateway_key(h, 4002) for h in ("localhost", "127.0.0.1", "::1", "LOCALHOST", "")} == {
+        "127.0.0.1:4002"
+    }
+    assert gateway_key("GW.example.com", 4001) == "gw.example.com:4001"
+    assert gateway_key("fe80:0:0::1", 7497) == "[fe80::1]:7497"
