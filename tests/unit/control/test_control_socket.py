@@ -4,6 +4,7 @@ the status it answers (on the test clock)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -11,13 +12,16 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from tests.support.clock import TUESDAY_10 as T0
 from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES
+from tradeterm.cli.status import table
 from tradeterm.control.client import Instance, Unreachable, ask, instances
 from tradeterm.control.endpoint import ControlServer
 from tradeterm.control.place import (
@@ -28,7 +32,8 @@ from tradeterm.control.place import (
     control_dir,
     gateway_key,
 )
-from tradeterm.engine.calendar import CME
+from tradeterm.domain import ContractMonth, Fill, Instrument, Side
+from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.engine import Engine
 
 
@@ -279,3 +284,30 @@ def test_the_gateway_is_named_one_way_per_host() -> None:
     }
     assert gateway_key("GW.example.com", 4001) == "gw.example.com:4001"
     assert gateway_key("fe80:0:0::1", 7497) == "[fe80::1]:7497"
+
+
+async def test_money_is_said_to_the_cent_whatever_the_tick() -> None:
+    """GC ticks in 0.1 as IB gives it (minTick 0.1, so 10.0 a tick): its P&L was said like a
+    price (``-64.5``, ``-60.0``)."""
+    spec = Instrument.from_spec("GC", ContractMonth(2026, 12), con_id=7)
+    gc = dataclasses.replace(spec, tick=Decimal("0.1"))
+    buy = Fill("e1", "tt.GC.1.1", gc, Side.BUY, 1, 26_000, T0, perm_id=7)
+    sell = Fill("e2", "tt.GC.1.2", gc, Side.SELL, 1, 26_000 - 6, T0 + 60 * NS, perm_id=8)
+
+    async def journaled(instrument: Instrument) -> list[tuple[Fill, Decimal | None]]:
+        return [(buy, None), (sell, None)]  # the commissions not known yet
+
+    engine = Engine(FakeBroker(gc), "GC", clock=Clock(T0 + 3600 * NS), calendar=CME,
+                    timer_s=3600, journaled_fills=journaled)  # fmt: skip
+    control = ControlServer("GC", "sim")
+    control.claim_instance()
+    await control.serve(engine)
+    try:
+        await engine.start()
+        answer = await ask(instance(control), {"op": "status"}, 5)
+        assert not isinstance(answer, Unreachable) and answer["ok"], answer
+        assert answer["status"]["pnl_today"] == "-60.00"  # 6 ticks of 10.0
+        assert table([answer])[1].split()[8] == "-60.00"  # P&L TODAY
+    finally:
+        await control.close()
+        await engine.stop()
