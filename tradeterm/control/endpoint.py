@@ -41,7 +41,9 @@ from tradeterm.control.protocol import (
     status_of,
 )
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.events import HealthChanged
+from tradeterm.engine.events import HealthChanged, KillProgress
+from tradeterm.engine.stream import EventStream
+from tradeterm.engine.types import KillStep
 
 log = logging.getLogger(__name__)
 
@@ -200,18 +202,44 @@ class ControlServer:
         return {"ok": True, "status": status}
 
     async def _kill(self, engine: Engine, reason: str, timeout_s: float) -> Message:
-        """Press the kill switch and wait for its end up to ``timeout_s``: a run not over by
-        then (waiting for IB, still verifying) goes on in the instance; the answer says where
-        it stands."""
+        """Press the kill switch and wait for its end up to ``timeout_s``, or until it waits
+        for a connection that is down (nothing can change before IB is back: the answer says
+        so at once, never flat): a run not over by then goes on in the instance; the answer
+        says where it stands."""
         log.warning("control socket: kill switch requested: %s", reason)
         reason = f"{reason} (tradeterm kill)"
         if engine.core is None:  # no contract yet: nothing can be cancelled or verified
             engine.halt(f"kill switch: {reason}")
         else:
-            await asyncio.wait({engine.kill_switch.request(reason)}, timeout=timeout_s)
+            events = engine.listen()  # before the request: its first steps are seen
+            try:
+                run = engine.kill_switch.request(reason)
+                stuck = asyncio.create_task(_until_waiting_offline(engine, events))
+                await asyncio.wait({run, stuck}, timeout=timeout_s,
+                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                stuck.cancel()
+            finally:
+                events.close()
         answer = self._status()
         answer["kill"] = kill_outcome(engine.kill_switch.last, engine)
         return answer
+
+
+async def _until_waiting_offline(engine: Engine, events: EventStream) -> None:
+    """Until ``engine``'s kill switch waits for a connection that is down."""
+
+    def waiting() -> bool:
+        last = engine.kill_switch.last
+        return (
+            last is not None and last.step is KillStep.WAITING and not last.done
+            and not engine.connected
+        )  # fmt: skip
+
+    if waiting():  # a run already waiting (pressed before): nothing new will be said
+        return
+    async for event in events:
+        if isinstance(event, (KillProgress, HealthChanged)) and waiting():
+            return
 
 
 def _error(text: str) -> Message:

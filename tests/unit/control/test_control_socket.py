@@ -21,6 +21,8 @@ from tests.support.clock import TUESDAY_10 as T0
 from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES
+from tests.support.waiting import until
+from tradeterm.broker.port import ConnectionState
 from tradeterm.cli.status import table
 from tradeterm.control.client import Instance, Unreachable, ask, instances
 from tradeterm.control.endpoint import ControlServer
@@ -311,3 +313,22 @@ async def test_money_is_said_to_the_cent_whatever_the_tick() -> None:
     finally:
         await control.close()
         await engine.stop()
+
+
+async def test_a_kill_waiting_for_a_lost_connection_is_answered_at_once_never_flat(
+    engine: Engine, server: ControlServer
+) -> None:
+    """Nothing can change before IB is back: the answer does not hold ``tradeterm kill`` for
+    the whole timeout (600 s asked here; the answer is awaited 20 s at most)."""
+    await engine.start()
+    broker = engine.broker
+    assert isinstance(broker, FakeBroker)
+    broker.set_state(ConnectionState.RECONNECTING, "connection to 127.0.0.1:4002 lost")
+    await until(lambda: not engine.connected, "the engine sees the connection lost")
+    for press in ("first", "again"):  # pressed again: the run already waiting
+        answer = await ask(instance(server), {"op": "kill", "reason": press, "timeout_s": 600}, 20)
+        assert not isinstance(answer, Unreachable), answer
+        kill = answer["kill"]
+        assert (kill["flat"], kill["finished"], kill["connected"]) == (False, False, False)
+        assert kill["progress"]["step"] == "waiting"
+        assert answer["status"]["trading_state"] == "REDUCING"
