@@ -68,7 +68,7 @@ class ControlServer:
         self.mode = mode
         self.peer_uid = peer_uid
         self.claim: Claim | None = None
-        self._markets: list[Lock] = []  # the market at its gateway and in its account
+        self._markets: dict[str, Lock] = {}  # the market at its gateway and in its account
         self._server: asyncio.Server | None = None
         self._engine: Engine | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -103,16 +103,18 @@ class ControlServer:
 
     def _hold(self, key: str, where: str, rule: str) -> None:
         assert self.claim is not None, "claim_instance first"
+        if key in self._markets:  # held already (connected again): ours
+            return
         lock = market_lock(self.claim.lock_path.parent, self.symbol, key, self.claim.name)
         try:
             lock.acquire()
         except Held as held:
             raise MarketTaken(held.holder, held.pid, self.symbol, where, rule) from None
-        self._markets.append(lock)
+        self._markets[key] = lock
 
     def release(self) -> None:
         """Let go of every claim (the socket removed first); :meth:`close` does it too."""
-        for lock in self._markets:
+        for lock in self._markets.values():
             lock.release()
         self._markets.clear()
         if self.claim is not None:

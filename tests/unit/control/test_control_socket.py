@@ -265,6 +265,7 @@ def test_one_instance_per_market_per_ib_account() -> None:
     sim = ControlServer("ES", "sim")
     sim.claim_instance(("127.0.0.1", 4002))
     sim.claim_account("DU0000001")
+    sim.claim_account("DU0000001")  # connected again: its own, not another instance's
     paper = ControlServer("ES", "paper")
     paper.claim_instance(("10.0.0.5", 4002))  # the same gateway by another address
     try:
