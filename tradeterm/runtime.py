@@ -161,28 +161,46 @@ class Runtime:
         return where
 
 
+def claim_market(settings: Settings) -> ControlServer:
+    """Take the market for an instance of ``settings`` (``tradeterm/control``): its market
+    and mode and, when it trades at a gateway (not SIM's embedded one, never SHADOW, whose
+    orders stay in its own process), the market at that gateway; once connected,
+    :func:`_bind_account` adds the market in the account. Raises :class:`ModeError` naming
+    the instance that has it. :func:`open_runtime` calls it, or takes what the screen claimed
+    before the terminal was taken over."""
+    control = ControlServer(settings.symbol, settings.mode)
+    port = settings.port()
+    trades_at = (
+        (settings.connection.host, port) if port is not None and settings.mode != "shadow" else None
+    )
+    try:
+        control.claim_instance(trades_at)
+    except ControlError as exc:
+        raise ModeError(str(exc)) from None
+    return control
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(
     settings: Settings, *, seed: int = 1, gateway_rate: float | None = None,
     process: Process = "screen", calendar: SessionCalendar | None = None,
+    control: ControlServer | None = None,
 ) -> AsyncIterator[Runtime]:  # fmt: skip
     """Open the journal and build (not start) the engine for ``settings``; SIM without a port
     starts the embedded fake gateway first. ``process`` (the screen or the console) chooses
     the market's default API client id (``"watch"``: a watch-only instance, see
     :func:`_watching`); ``calendar`` replaces the contract's trading hours
     (the README's screenshots show an open market on any day). Raises :class:`ModeError` for a mode this build
-    cannot run, a journal that cannot be used, or another instance of this market and mode
-    running (its control socket, ``tradeterm/control``, which this one serves from the
-    engine's build to the end: ``tradeterm status`` and ``tradeterm kill``)."""
+    cannot run, a journal that cannot be used, or another instance trading this market
+    (:func:`claim_market`, unless ``control`` holds its claim already: it is this
+    instance's control socket, ``tradeterm/control``, served from the engine's build to the
+    end for ``tradeterm status`` and ``tradeterm kill``, and released at the end)."""
     if process == "watch":  # a viewer: no journal, no claim on the market
         async with _watching(settings, calendar) as watching:
             yield watching
         return
-    control = ControlServer(settings.symbol, settings.mode)
-    try:
-        control.claim_instance()
-    except ControlError as exc:
-        raise ModeError(str(exc)) from None
+    if control is None:
+        control = claim_market(settings)
     try:
         async with _open_runtime(settings, seed, gateway_rate, process, calendar, control) as rt:
             yield rt
@@ -238,7 +256,8 @@ async def _open_runtime(
                 journaled_fills=journaled_fills, latch=latch,
                 venue="the paper broker" if mode == "shadow" else "IB", wait_for_gateway=wait,
                 on_connected=lambda: _bind_account(
-                    broker.account, broker.client_id, ib.address, journal, latch, owner, mode
+                    broker.account, broker.client_id, ib.address, journal, latch, owner, mode,
+                    control if gateway is None and mode != "shadow" else None,
                 ),
             )  # fmt: skip
             journal.on_failure = engine.halt
@@ -359,12 +378,20 @@ def _carried_fills(
 
 def _bind_account(
     account: str | None, client_id: int | None, address: str, journal: Journal,
-    latch: LatchFile, owner: str | None, mode: str,
+    latch: LatchFile, owner: str | None, mode: str, control: ControlServer | None,
 ) -> None:  # fmt: skip
     """Once connected (``engine.on_connected``), before anything the journal restored is
-    applied: a journal and its latch keep the state of one IB account. Another account's
-    HALTED, fills and orders must never be applied to this one, nor this one's written
-    beside them, so the start is refused (ModeError); else the session names its account."""
+    applied: one instance per market per IB account (``control``, when it trades at IB's
+    account: another instance of the market in it, even through another gateway address,
+    refuses the start, ModeError), and a journal and its latch keep the state of one IB
+    account. Another account's HALTED, fills and orders must never be applied to this one,
+    nor this one's written beside them, so the start is refused (ModeError); else the
+    session names its account."""
+    if control is not None and account is not None:
+        try:
+            control.claim_account(account)
+        except ControlError as exc:
+            raise ModeError(str(exc)) from None
     if owner is not None and account is not None and account != owner:
         raise ModeError(
             f"journal {journal.path} keeps the {mode.upper()} state of IB account {owner}, "

@@ -1,6 +1,6 @@
 """Each market's screen and console connect with their own API client id by default, so that
-several markets (and a market's console beside its screen) share one gateway with no
-client-id flag: a second connection with an id in use would be closed by IB (error 326)."""
+several markets' screens and consoles share one gateway with no client-id flag: a second
+connection with an id in use would be closed by IB (error 326)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 async def test_two_markets_and_a_console_share_one_gateway_with_no_client_id_set(
     tmp_path: Path,
 ) -> None:
-    gw = FakeGateway(GatewayConfig(port=0, rate=0.0, symbols=("ES", "NQ")))
+    gw = FakeGateway(GatewayConfig(port=0, rate=0.0, symbols=("ES", "NQ", "CL")))
     await gw.start()
 
     def paper(symbol: str, journals: str, mode: str = "paper") -> Settings:
@@ -32,14 +32,14 @@ async def test_two_markets_and_a_console_share_one_gateway_with_no_client_id_set
         async with (
             open_runtime(paper("ES", "screens")) as es,
             open_runtime(paper("NQ", "screens")) as nq,
-            # one instance per market and mode: the console beside the screen in another mode
-            open_runtime(paper("ES", "console", "sim"), process="console") as es_console,
+            # one instance per market per gateway: a console trades another market here
+            open_runtime(paper("CL", "console", "sim"), process="console") as cl_console,
         ):
-            runtimes = (es, nq, es_console)
+            runtimes = (es, nq, cl_console)
             for rt in runtimes:
                 await rt.engine.start()
             assert all(rt.engine.connected for rt in runtimes)
-            assert [rt.engine.broker.client_id for rt in runtimes] == [110, 130, 115]
-            assert sorted(s.client_id or 0 for s in gw.server.sessions) == [110, 115, 130]
+            assert [rt.engine.broker.client_id for rt in runtimes] == [110, 130, 175]
+            assert sorted(s.client_id or 0 for s in gw.server.sessions) == [110, 130, 175]
     finally:
         await gw.stop()

@@ -2,7 +2,8 @@
 market's instances (every mode) or of all, at once, and say each one's outcome: flat at IB and
 HALTED, or what is left (position, working orders, the kill switch's step and detail). An
 instance disconnected from IB is named as such: its kill switch has made trading REDUCING and
-waits to run first thing on reconnection; nothing there is called flat. Exit status 0 only
+waits to run first thing on reconnection; nothing there is called flat, and its answer comes
+at once (only the connected ones are waited for). Exit status 0 only
 when every instance was proved flat and HALTED; 1 otherwise."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, UserError
 from tradeterm.cli.options import number_arg
-from tradeterm.cli.status import NO_INSTANCE, problem, running, status_in
+from tradeterm.cli.status import NO_INSTANCE, brief, problem, running, status_in
 from tradeterm.control.client import Unreachable, ask_all
 from tradeterm.control.place import display
 from tradeterm.control.protocol import Message
@@ -84,11 +85,12 @@ def outcome(answer: Message | Unreachable) -> tuple[str, bool, bool]:
     offline = not kill["connected"]
     if offline:
         parts.append(
-            f"disconnected from IB ({status['connection_reason']}): the kill switch waits "
-            "and runs first thing on reconnection"
+            f"disconnected from IB ({brief(status['connection_reason'])}): the kill switch "
+            "waits and runs first thing on reconnection"
         )
     if progress is not None:
-        parts.append(f"kill switch {progress['step']}: {progress['detail']}")
+        if not (offline and progress["step"] == "waiting"):  # just said
+            parts.append(f"kill switch {progress['step']}: {progress['detail']}")
     else:
         parts.append("the engine had not started: nothing at IB verified")
     position = status.get("position")

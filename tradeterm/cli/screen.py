@@ -4,6 +4,7 @@ end into an exit status and at most one line for the user (a :class:`UserError`)
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from textual.theme import Theme
 
@@ -14,6 +15,9 @@ from tradeterm.config import Settings
 from tradeterm.strategies import Loaded
 from tradeterm.ui.keys import KeymapError, check_keymap
 from tradeterm.ui.themes import ThemeError, select_theme
+
+if TYPE_CHECKING:
+    from tradeterm.control.endpoint import ControlServer
 
 
 def check_screen(settings: Settings) -> tuple[Theme, dict[str, Theme]]:
@@ -27,13 +31,13 @@ def check_screen(settings: Settings) -> tuple[Theme, dict[str, Theme]]:
 
 def build_app(
     settings: Settings, *, seed: int = 1, strategy: Loaded | None = None,
-    canary: float | None = None, watch_only: bool = False,
+    canary: float | None = None, watch_only: bool = False, control: ControlServer | None = None,
 ) -> object:  # fmt: skip
     from tradeterm.ui.app import TradingApp
 
     theme, themes = check_screen(settings)
     return TradingApp(settings, theme=theme, themes=themes, seed=seed, strategy=strategy,
-                      canary=canary, watch_only=watch_only)  # fmt: skip
+                      canary=canary, watch_only=watch_only, control=control)  # fmt: skip
 
 
 def check_watch_only(settings: Settings, strategy: Loaded | None) -> None:
@@ -54,12 +58,24 @@ def run(
     """Run the screen to its end, with ``strategy`` configured (``--strategy``, in CANARY
     with ``canary``). A
     :class:`UserError` when it could not start trading (connection, mode: exit status 1) or
-    stopped with critical journal rows unwritten (3)."""
+    stopped with critical journal rows unwritten (3). The market is claimed first
+    (``runtime.claim_market``, handed to the runtime), so another instance trading it is
+    refused in one line before the terminal is taken over."""
+    from tradeterm.runtime import ModeError, claim_market
     from tradeterm.ui.app import TradingApp
 
-    app = build_app(settings, seed=seed, strategy=strategy, canary=canary, watch_only=watch_only)
-    assert isinstance(app, TradingApp)
-    code = app.run()
+    control: ControlServer | None = None
+    if not watch_only:  # a viewer claims nothing
+        with reported_as(EXIT_ERROR, ModeError):
+            control = claim_market(settings)
+    try:
+        app = build_app(settings, seed=seed, strategy=strategy, canary=canary,
+                        watch_only=watch_only, control=control)  # fmt: skip
+        assert isinstance(app, TradingApp)
+        code = app.run()
+    finally:
+        if control is not None:  # the runtime's, once opened: released there already
+            control.release()
     if app.startup_error:
         raise UserError(app.startup_error, EXIT_ERROR)
     if app.unwritten:

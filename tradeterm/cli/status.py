@@ -126,7 +126,7 @@ def _notes(s: Message) -> list[str]:
     if s.get("trading_reason"):
         notes.append(f"{s['trading_state']}: {s['trading_reason']}")
     if not s["connected"] or s["connection"] != "OK":
-        notes.append(f"connection {s['connection']}: {s['connection_reason']}")
+        notes.append(f"connection {s['connection']}: {brief(s['connection_reason'])}")
     strategy = s.get("strategy")
     if strategy and (strategy["state"] != "running" or len(strategy["name"]) > STRATEGY_WIDTH):
         why = f": {strategy['reason']}" if strategy.get("reason") else ""
@@ -135,6 +135,13 @@ def _notes(s: Message) -> list[str]:
     if kill and not kill["done"]:
         notes.append(f"kill switch {kill['step']}: {kill['detail']}")
     return notes
+
+
+def brief(reason: str) -> str:
+    """A reason's first sentence: what happened. The advice after it (how to get a gateway
+    connection working: ``tradeterm doctor`` and the screen give it) is left out of a line
+    said per instance."""
+    return reason.split(". ", 1)[0]
 
 
 def duration(seconds: float) -> str:

@@ -1,7 +1,9 @@
 """The instance's side of the control socket (see the package notes).
 
-:meth:`ControlServer.claim` takes the market and mode (refusing a second instance) and
-:meth:`ControlServer.serve` listens once the engine exists; :meth:`ControlServer.close` stops
+:meth:`ControlServer.claim_instance` takes the market and mode, and the market at the gateway
+it trades through (refusing a second instance), :meth:`ControlServer.claim_account` the market
+in the IB account once connected, and :meth:`ControlServer.serve` listens once the engine
+exists; :meth:`ControlServer.close` stops
 listening and removes the socket. Each connection carries one request; its peer's uid is read
 from the kernel (``SO_PEERCRED``) and any other user than this one is refused, though the
 directory (0700) and the socket (0600) already keep them out.
@@ -19,7 +21,16 @@ from collections.abc import Callable
 from typing import Any
 
 from tradeterm.broker.port import CONNECTED
-from tradeterm.control.place import Claim, control_dir, instance_name
+from tradeterm.control.place import (
+    Claim,
+    Held,
+    Lock,
+    MarketTaken,
+    control_dir,
+    gateway_key,
+    instance_name,
+    market_lock,
+)
 from tradeterm.control.protocol import (
     MAX_LINE,
     Message,
@@ -30,7 +41,9 @@ from tradeterm.control.protocol import (
     status_of,
 )
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.events import HealthChanged
+from tradeterm.engine.events import HealthChanged, KillProgress
+from tradeterm.engine.stream import EventStream
+from tradeterm.engine.types import KillStep
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +68,7 @@ class ControlServer:
         self.mode = mode
         self.peer_uid = peer_uid
         self.claim: Claim | None = None
+        self._markets: dict[str, Lock] = {}  # the market at its gateway and in its account
         self._server: asyncio.Server | None = None
         self._engine: Engine | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -65,12 +79,47 @@ class ControlServer:
     def path(self) -> os.PathLike[str] | None:
         return self.claim.socket_path if self.claim is not None else None
 
-    def claim_instance(self) -> None:
-        """Take this market and mode. Raises ``InstanceRunning`` (another instance has it) or
-        ``ControlError`` (no safe directory)."""
-        claim = Claim(control_dir(), instance_name(self.symbol, self.mode))
+    def claim_instance(self, gateway: tuple[str, int] | None = None) -> None:
+        """Take this market and mode and, with ``gateway`` (the host and port it trades
+        through), the market at that gateway. Raises ``InstanceRunning`` (another instance has
+        the market and mode), ``MarketTaken`` (another trades the market through that gateway)
+        or ``ControlError`` (no safe directory)."""
+        directory = control_dir()
+        claim = Claim(directory, instance_name(self.symbol, self.mode))
         claim.acquire()
         self.claim = claim
+        if gateway is not None:
+            key = gateway_key(*gateway)
+            try:
+                self._hold(key, f"through {key}", "one instance per market per gateway")
+            except BaseException:
+                self.release()
+                raise
+
+    def claim_account(self, account: str) -> None:
+        """Take this market in IB account ``account`` (once connected: the gateway said which).
+        Raises ``MarketTaken`` when another instance trades the market in that account."""
+        self._hold(account, f"in IB account {account}", "one instance per market per IB account")
+
+    def _hold(self, key: str, where: str, rule: str) -> None:
+        assert self.claim is not None, "claim_instance first"
+        if key in self._markets:  # held already (connected again): ours
+            return
+        lock = market_lock(self.claim.lock_path.parent, self.symbol, key, self.claim.name)
+        try:
+            lock.acquire()
+        except Held as held:
+            raise MarketTaken(held.holder, held.pid, self.symbol, where, rule) from None
+        self._markets[key] = lock
+
+    def release(self) -> None:
+        """Let go of every claim (the socket removed first); :meth:`close` does it too."""
+        for lock in self._markets.values():
+            lock.release()
+        self._markets.clear()
+        if self.claim is not None:
+            self.claim.release()
+            self.claim = None
 
     async def serve(self, engine: Engine) -> None:
         """Listen for ``tradeterm status`` and ``tradeterm kill`` on behalf of ``engine``."""
@@ -96,9 +145,7 @@ class ControlServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
-        if self.claim is not None:
-            self.claim.release()
-            self.claim = None
+        self.release()
 
     async def _follow(self, engine: Engine) -> None:
         """When the connection last went up or down (``tradeterm status``'s "for how long")."""
@@ -157,17 +204,43 @@ class ControlServer:
         return {"ok": True, "status": status}
 
     async def _kill(self, engine: Engine, reason: str, timeout_s: float) -> Message:
-        """Press the kill switch and wait for its end up to ``timeout_s``: a run not over by
-        then (waiting for IB, still verifying) goes on in the instance; the answer says where
-        it stands."""
+        """Press the kill switch and wait for its end up to ``timeout_s``, or until it waits
+        for a connection that is down (nothing can change before IB is back: the answer says
+        so at once, never flat): a run not over by then goes on in the instance; the answer
+        says where it stands."""
         log.warning("control socket: kill switch requested: %s", reason)
         reason = f"{reason} (tradeterm kill)"
         # before the engine has started (waiting for the gateway) the run halts at once and
-        # waits; its answer then says so, never flat
-        await asyncio.wait({engine.kill_switch.request(reason)}, timeout=timeout_s)
+        # waits, as it does for a connection that is down: answered at once, never flat
+        events = engine.listen()  # before the request: its first steps are seen
+        try:
+            run = engine.kill_switch.request(reason)
+            stuck = asyncio.create_task(_until_waiting_offline(engine, events))
+            await asyncio.wait({run, stuck}, timeout=timeout_s,
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+            stuck.cancel()
+        finally:
+            events.close()
         answer = self._status()
         answer["kill"] = kill_outcome(engine.kill_switch.last, engine)
         return answer
+
+
+async def _until_waiting_offline(engine: Engine, events: EventStream) -> None:
+    """Until ``engine``'s kill switch waits for a connection that is down."""
+
+    def waiting() -> bool:
+        last = engine.kill_switch.last
+        return (
+            last is not None and last.step is KillStep.WAITING and not last.done
+            and not engine.connected
+        )  # fmt: skip
+
+    if waiting():  # a run already waiting (pressed before): nothing new will be said
+        return
+    async for event in events:
+        if isinstance(event, (KillProgress, HealthChanged)) and waiting():
+            return
 
 
 def _error(text: str) -> Message:

@@ -7,16 +7,25 @@ a Unix socket), ``<tmp>/tradeterm-<uid>``. Either is used only once checked: a r
 to 0700, anything else is refused (:class:`ControlError`), never written into.
 
 An instance claims ``<SYMBOL>.<mode>`` with an exclusive ``flock`` on ``<SYMBOL>.<mode>.lock``
-(its pid written inside), held until it stops and released by the kernel when it dies: the
-lock says who runs, the socket is how to reach it. A socket whose lock nobody holds belongs to
-a dead instance (:func:`stale`) and is removed.
+(its pid and name written inside), held until it stops and released by the kernel when it
+dies: the lock says who runs, the socket is how to reach it. A socket whose lock nobody holds
+belongs to a dead instance (:func:`stale`) and is removed.
+
+One IB account has one position per market, so two instances of a market trading it would
+each take the other's fills for their own (and two kill switches would chase one position).
+An instance that trades at a gateway therefore also locks its market there,
+``<SYMBOL>@<host>:<port>.lock`` (:func:`gateway_key`: the loopback names are one host), and
+once connected its market in the account, ``<SYMBOL>@<account>.lock``: a second instance of
+the market, in any mode, is refused naming the first (:class:`MarketTaken`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import os
+import re
 import stat
 import tempfile
 import time
@@ -43,6 +52,17 @@ class InstanceRunning(ControlError):
         super().__init__(
             f"{display(name)} is already running ({who}): one instance per market and mode"
         )
+        self.pid = pid
+
+
+class MarketTaken(ControlError):
+    """Another instance trades this market through the same gateway or in the same account."""
+
+    def __init__(self, holder: str | None, pid: int | None, symbol: str, where: str,
+                 rule: str) -> None:  # fmt: skip
+        who = display(holder) if holder else "another instance"
+        pid_said = f"pid {pid}" if pid is not None else "pid unknown"
+        super().__init__(f"{who} ({pid_said}) already trades {symbol} {where}: {rule}")
         self.pid = pid
 
 
@@ -112,10 +132,46 @@ class Claim:
         self.name = name
         self.lock_path = directory / f"{name}.lock"
         self.socket_path = directory / f"{name}.sock"
-        self._fd: int | None = None
+        self._lock = Lock(self.lock_path, name)
 
     def acquire(self) -> None:
-        fd = _open_lock(self.lock_path)
+        try:
+            self._lock.acquire()
+        except Held as held:
+            raise InstanceRunning(self.name, held.pid) from None
+        remove_socket(self.socket_path)  # a dead instance's: nobody held the lock
+
+    def release(self) -> None:
+        if self._lock.held:
+            remove_socket(self.socket_path)  # before the lock: a new instance never loses its own
+        self._lock.release()
+
+
+class Held(Exception):
+    """Another process holds the lock: ``pid`` and ``holder`` as it wrote them (None: unsaid)."""
+
+    def __init__(self, pid: int | None, holder: str | None) -> None:
+        super().__init__(f"held by pid {pid}")
+        self.pid = pid
+        self.holder = holder
+
+
+class Lock:
+    """An exclusive ``flock`` on ``path`` with ``<pid> <holder>`` written in it, for this
+    process's life (the kernel releases it when the process dies). :meth:`acquire` raises
+    :class:`Held` when another process has it."""
+
+    def __init__(self, path: Path, holder: str) -> None:
+        self.path = path
+        self.holder = holder
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        fd = _open_lock(self.path)
         for attempt in range(CLAIM_TRIES):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -124,20 +180,43 @@ class Claim:
                 if attempt + 1 < CLAIM_TRIES:  # maybe only a status run looking at it
                     time.sleep(CLAIM_PAUSE_S)
         else:
-            pid = _read_pid(fd)
+            pid, holder = _read_holder(fd)
             os.close(fd)
-            raise InstanceRunning(self.name, pid)
+            raise Held(pid, holder)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {self.holder}".encode(), 0)
         self._fd = fd
-        remove_socket(self.socket_path)  # a dead instance's: nobody held the lock
 
     def release(self) -> None:
-        if self._fd is None:
-            return
-        remove_socket(self.socket_path)  # before the lock: a new instance never loses its own
-        os.close(self._fd)  # the lock goes with it
-        self._fd = None
+        if self._fd is not None:
+            os.close(self._fd)  # the lock goes with it
+            self._fd = None
+
+
+def gateway_key(host: str, port: int) -> str:
+    """Where an instance trades, one name per gateway: ``127.0.0.1:4002`` for ``localhost``,
+    ``127.0.0.1``, ``::1`` and the like; an IPv6 address in brackets; any other name in
+    lower case."""
+    name = host.strip().lower()
+    if name in ("", "localhost", "localhost.localdomain", "ip6-localhost"):
+        name = "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return f"{name}:{port}"
+    if address.is_loopback:
+        return f"127.0.0.1:{port}"
+    return f"[{address.compressed}]:{port}" if address.version == 6 else f"{address}:{port}"
+
+
+def _lock_safe(text: str) -> str:
+    """``text`` as part of a lock file's name: no path separator, nothing unprintable."""
+    return re.sub(r"[^A-Za-z0-9.:_\[\]-]", "_", text)[:200]
+
+
+def market_lock(directory: Path, symbol: str, key: str, holder: str) -> Lock:
+    """The lock of ``symbol`` at ``key`` (a :func:`gateway_key` or an IB account)."""
+    return Lock(directory / f"{symbol.upper()}@{_lock_safe(key)}.lock", holder)
 
 
 def _open_lock(path: Path) -> int:
@@ -147,9 +226,10 @@ def _open_lock(path: Path) -> int:
         raise ControlError(f"cannot open {path}: {exc.strerror or exc}") from None
 
 
-def _read_pid(fd: int) -> int | None:
-    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-    return int(text) if text.isdigit() else None
+def _read_holder(fd: int) -> tuple[int | None, str | None]:
+    """The pid and holder a lock's file says (None for what it does not say)."""
+    pid, _, holder = os.pread(fd, 256, 0).decode(errors="replace").strip().partition(" ")
+    return (int(pid) if pid.isdigit() else None), (holder or None)
 
 
 def lock_pid(lock_path: Path) -> int | None:
@@ -159,7 +239,7 @@ def lock_pid(lock_path: Path) -> int | None:
     except OSError:
         return None
     try:
-        return _read_pid(fd)
+        return _read_holder(fd)[0]
     finally:
         os.close(fd)
 

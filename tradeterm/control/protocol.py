@@ -6,7 +6,8 @@ Answers: ``{"ok": true, "status": STATUS}`` (and ``"kill": OUTCOME`` for a kill)
 shows of one instance, from ``engine.snapshot()``; an OUTCOME (:func:`kill_outcome`) is the
 kill switch's last step and whether it proved the instance flat. What is unknown is null,
 never a guess: the position before the contract is known, today's P&L with a position and no
-price to mark it at.
+price to mark it at. Money is a string with two decimals (``"-64.50"``, whatever the
+instrument's tick), as ``tradeterm report --format json`` prints it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeterm.broker.port import CONNECTED
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from tradeterm.engine.events import KillProgress
 
 MAX_LINE = 64 * 1024  # an answer is a few hundred bytes; a request far less
+CENT = Decimal("0.01")  # money is said to the cent, a string as in ``tradeterm report``'s JSON
 
 Message = dict[str, Any]
 
@@ -80,7 +83,7 @@ def status_of(engine: Engine, symbol: str, mode: str, connection_since_ns: int |
         "trading_reason": snap.trading_reason,
         "position": pnl.quantity if pnl is not None else None,
         "working_orders": len(snap.orders),
-        "pnl_today": str(pnl.daily) if pnl is not None and not unmarked else None,
+        "pnl_today": str(pnl.daily.quantize(CENT)) if pnl is not None and not unmarked else None,
         "currency": snap.instrument.currency if snap.instrument is not None else None,
         "strategy": None
         if strategy is None

@@ -35,6 +35,7 @@ from textual.widgets import RichLog
 
 from tradeterm.broker.port import ConnectionState
 from tradeterm.config import Process, Settings
+from tradeterm.control.endpoint import ControlServer
 from tradeterm.domain import Instrument, Side
 from tradeterm.engine.commands import (
     CancelAll,
@@ -100,7 +101,9 @@ class TradingApp(App[int]):
     ``strategy``: the strategy of ``--strategy``, started with the engine (in LIVE it waits
     for the start key, armed: see :meth:`control_strategy`). ``watch_only``: a screen that
     trades nothing (:meth:`check_action`), on a watch-only runtime of its own (its own client
-    id, no journal, every order message refused by its broker: ``runtime._watching``)."""
+    id, no journal, every order message refused by its broker: ``runtime._watching``).
+    ``control``: the market already claimed for it (``runtime.claim_market``), handed to the
+    runtime."""
 
     CSS_PATH = "app.tcss"
     TITLE = "tradeterm"
@@ -123,6 +126,7 @@ class TradingApp(App[int]):
         strategy: Loaded | None = None,
         canary: float | None = None,
         watch_only: bool = False,
+        control: ControlServer | None = None,
     ) -> None:
         super().__init__()
         self.watch_only = watch_only
@@ -134,7 +138,9 @@ class TradingApp(App[int]):
             from tradeterm.runtime import open_runtime
 
             process: Process = "watch" if watch_only else "screen"
-            opener = lambda: open_runtime(settings, seed=seed, process=process)  # noqa: E731
+            opener = lambda: open_runtime(  # noqa: E731
+                settings, seed=seed, process=process, control=control
+            )
         self._opener = opener
         self.clock = clock
         for t in (themes or {}).values():

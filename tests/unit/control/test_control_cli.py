@@ -52,8 +52,35 @@ def test_a_disconnected_instance_waiting_to_kill_is_never_flat() -> None:
     assert (flat, offline) == (False, True)
     assert line == (
         "ES PAPER: NOT CONFIRMED FLAT; disconnected from IB (connection lost): the kill switch "
-        "waits and runs first thing on reconnection; kill switch waiting: not connected: runs "
-        "first thing on reconnection; position +2 as booked; 1 working order(s); trading REDUCING"
+        "waits and runs first thing on reconnection; position +2 as booked; 1 working order(s); "
+        "trading REDUCING"
+    )
+
+
+HINT = (  # what the IB adapter says when a gateway cannot be reached (~400 characters)
+    "cannot connect to IB at 127.0.0.1:4002: nothing is listening there. Check that IB Gateway "
+    "or TWS is running and logged in, that the API is enabled in its settings (Configure > "
+    "Settings > API > Settings: 'Enable ActiveX and Socket Clients', and this host among the "
+    "trusted IPs), and the port: IB Gateway 4001 live / 4002 paper, TWS 7496 live / 7497 paper."
+)
+
+
+def test_the_connection_hint_is_not_repeated_under_every_instance() -> None:
+    down = status(connected=False, connection="RECONNECTING", connection_reason=HINT,
+                  trading_state="REDUCING")  # fmt: skip
+    short = "cannot connect to IB at 127.0.0.1:4002: nothing is listening there"
+    lines = table([{"ok": True, "status": down}, {"ok": True, "status": down | {"market": "NQ"}}])
+    assert lines[2] == lines[4] == f"    connection RECONNECTING: {short}"
+    waiting = {"step": "waiting", "detail": "not connected: runs first thing on reconnection",
+               "reason": "x", "position": 2, "working": 0, "done": False, "ok": False}  # fmt: skip
+    line, _, _ = outcome({
+        "ok": True, "status": down,
+        "kill": {"flat": False, "finished": False, "connected": False, "progress": waiting},
+    })  # fmt: skip
+    assert line == (
+        f"ES PAPER: NOT CONFIRMED FLAT; disconnected from IB ({short}): the kill switch waits "
+        "and runs first thing on reconnection; position +2 as booked; 1 working order(s); "
+        "trading REDUCING"
     )
 
 

@@ -4,6 +4,7 @@ the status it answers (on the test clock)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -11,17 +12,30 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from tests.support.clock import TUESDAY_10 as T0
 from tests.support.clock import Clock
 from tests.support.fake_broker import FakeBroker
 from tests.support.instruments import ES
+from tests.support.waiting import until
+from tradeterm.broker.port import ConnectionState
+from tradeterm.cli.status import table
 from tradeterm.control.client import Instance, Unreachable, ask, instances
 from tradeterm.control.endpoint import ControlServer
-from tradeterm.control.place import Claim, ControlError, InstanceRunning, control_dir
-from tradeterm.engine.calendar import CME
+from tradeterm.control.place import (
+    Claim,
+    ControlError,
+    InstanceRunning,
+    MarketTaken,
+    control_dir,
+    gateway_key,
+)
+from tradeterm.domain import ContractMonth, Fill, Instrument, Side
+from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.engine import Engine
 
 
@@ -220,3 +234,102 @@ def test_a_claim_holds_until_released() -> None:
     again = Claim(where, "CL.live")
     again.acquire()
     again.release()
+
+
+def test_one_instance_per_market_per_gateway_whatever_its_mode_or_host_spelling() -> None:
+    sim = ControlServer("ES", "sim")
+    sim.claim_instance(("localhost", 4002))
+    try:
+        paper = ControlServer("es", "paper")
+        with pytest.raises(MarketTaken) as refused:
+            paper.claim_instance(("127.0.0.1", 4002))
+        assert str(refused.value) == (
+            f"ES SIM (pid {os.getpid()}) already trades ES through 127.0.0.1:4002: "
+            "one instance per market per gateway"
+        )
+        assert paper.claim is None  # refused whole: its market and mode are free again
+        elsewhere = ControlServer("ES", "paper")
+        elsewhere.claim_instance(("127.0.0.1", 4003))  # another gateway
+        elsewhere.release()
+        nq = ControlServer("NQ", "paper")
+        nq.claim_instance(("::1", 4002))  # another market at the same gateway
+        nq.release()
+    finally:
+        sim.release()
+    again = ControlServer("ES", "paper")
+    again.claim_instance(("127.0.0.1", 4002))  # the first one has stopped
+    again.release()
+
+
+def test_one_instance_per_market_per_ib_account() -> None:
+    sim = ControlServer("ES", "sim")
+    sim.claim_instance(("127.0.0.1", 4002))
+    sim.claim_account("DU0000001")
+    sim.claim_account("DU0000001")  # connected again: its own, not another instance's
+    paper = ControlServer("ES", "paper")
+    paper.claim_instance(("10.0.0.5", 4002))  # the same gateway by another address
+    try:
+        with pytest.raises(
+            MarketTaken,
+            match=rf"^ES SIM \(pid {os.getpid()}\) already trades ES "
+            r"in IB account DU0000001: one instance per market per IB account$",
+        ):
+            paper.claim_account("DU0000001")
+        paper.claim_account("DU7654321")  # another account
+    finally:
+        paper.release()
+        sim.release()
+
+
+def test_the_gateway_is_named_one_way_per_host() -> None:
+    assert {gateway_key(h, 4002) for h in ("localhost", "127.0.0.1", "::1", "LOCALHOST", "")} == {
+        "127.0.0.1:4002"
+    }
+    assert gateway_key("GW.example.com", 4001) == "gw.example.com:4001"
+    assert gateway_key("fe80:0:0::1", 7497) == "[fe80::1]:7497"
+
+
+async def test_money_is_said_to_the_cent_whatever_the_tick() -> None:
+    """GC ticks in 0.1 as IB gives it (minTick 0.1, so 10.0 a tick): its P&L was said like a
+    price (``-64.5``, ``-60.0``)."""
+    spec = Instrument.from_spec("GC", ContractMonth(2026, 12), con_id=7)
+    gc = dataclasses.replace(spec, tick=Decimal("0.1"))
+    buy = Fill("e1", "tt.GC.1.1", gc, Side.BUY, 1, 26_000, T0, perm_id=7)
+    sell = Fill("e2", "tt.GC.1.2", gc, Side.SELL, 1, 26_000 - 6, T0 + 60 * NS, perm_id=8)
+
+    async def journaled(instrument: Instrument) -> list[tuple[Fill, Decimal | None]]:
+        return [(buy, None), (sell, None)]  # the commissions not known yet
+
+    engine = Engine(FakeBroker(gc), "GC", clock=Clock(T0 + 3600 * NS), calendar=CME,
+                    timer_s=3600, journaled_fills=journaled)  # fmt: skip
+    control = ControlServer("GC", "sim")
+    control.claim_instance()
+    await control.serve(engine)
+    try:
+        await engine.start()
+        answer = await ask(instance(control), {"op": "status"}, 5)
+        assert not isinstance(answer, Unreachable) and answer["ok"], answer
+        assert answer["status"]["pnl_today"] == "-60.00"  # 6 ticks of 10.0
+        assert table([answer])[1].split()[8] == "-60.00"  # P&L TODAY
+    finally:
+        await control.close()
+        await engine.stop()
+
+
+async def test_a_kill_waiting_for_a_lost_connection_is_answered_at_once_never_flat(
+    engine: Engine, server: ControlServer
+) -> None:
+    """Nothing can change before IB is back: the answer does not hold ``tradeterm kill`` for
+    the whole timeout (600 s asked here; the answer is awaited 20 s at most)."""
+    await engine.start()
+    broker = engine.broker
+    assert isinstance(broker, FakeBroker)
+    broker.set_state(ConnectionState.RECONNECTING, "connection to 127.0.0.1:4002 lost")
+    await until(lambda: not engine.connected, "the engine sees the connection lost")
+    for press in ("first", "again"):  # pressed again: the run already waiting
+        answer = await ask(instance(server), {"op": "kill", "reason": press, "timeout_s": 600}, 20)
+        assert not isinstance(answer, Unreachable), answer
+        kill = answer["kill"]
+        assert (kill["flat"], kill["finished"], kill["connected"]) == (False, False, False)
+        assert kill["progress"]["step"] == "waiting"
+        assert answer["status"]["trading_state"] == "REDUCING"
