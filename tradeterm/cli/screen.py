@@ -4,6 +4,7 @@ end into an exit status and at most one line for the user (a :class:`UserError`)
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TYPE_CHECKING
 
 from textual.theme import Theme
@@ -65,7 +66,9 @@ def run(
     from tradeterm.ui.app import TradingApp
 
     control: ControlServer | None = None
-    if not watch_only:  # a viewer claims nothing
+    # a viewer claims nothing; a browser tab (textual-serve) claims inside the app, whose
+    # refusal is then shown on the page, where a line on stderr would go unseen
+    if not watch_only and not _in_a_browser():
         with reported_as(EXIT_ERROR, ModeError):
             control = claim_market(settings)
     try:
@@ -81,6 +84,11 @@ def run(
     if app.unwritten:
         raise UserError(app.unwritten, EXIT_UNWRITTEN)
     return app.return_code or (code if isinstance(code, int) else 0)
+
+
+def _in_a_browser() -> bool:
+    """Started by ``tradeterm serve`` (textual-serve runs each tab's app on its web driver)."""
+    return "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
 
 
 def command(args: argparse.Namespace) -> int:
