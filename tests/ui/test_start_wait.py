@@ -21,6 +21,7 @@ from tests.ui.helpers import settings, settle
 from tests.ui.test_kill_log import logged
 from tests.ui.test_safety import status
 from tradeterm.config import Settings
+from tradeterm.engine.types import KillStep, TradingState
 from tradeterm.runtime import open_runtime
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.ui.app import TradingApp
@@ -143,3 +144,29 @@ async def test_without_the_flag_an_unreachable_gateway_still_ends_the_start(
         f"cannot start ES in PAPER mode via 127.0.0.1:{port}: cannot connect to IB at "
         f"127.0.0.1:{port}: nothing is listening there."
     )
+
+
+async def test_the_kill_switch_pressed_while_waiting_halts_at_once_and_runs_once_connected(
+    tmp_path: Path, start_gateway: StartGateway
+) -> None:
+    """ctrl+k while the screen waits for the gateway: HALTED at once (the status bar and the
+    halt latch say so), and the run cancels, flattens and verifies first thing once the
+    gateway answers. It used to answer "not connected; nothing was sent" and stay ACTIVE."""
+    port = free_port()
+    app = app_for(paper(port, tmp_path, wait=True))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: waiting(app, 1), "the first attempt, said on the screen")
+        await pilot.press("ctrl+k")
+        await settle(pilot, app, lambda: "HALTED" in status(app), "HALTED on the status bar")
+        engine = app.engine
+        assert engine is not None and engine.trading_state[0] is TradingState.HALTED
+        run = engine.kill_switch.last
+        assert run is not None and run.step is KillStep.WAITING and not run.done
+        await start_gateway(port)
+        await until(lambda: (last := engine.kill_switch.last) is not None and last.done,
+                    "the kill switch's end, once connected")  # fmt: skip
+        last = engine.kill_switch.last
+        assert last is not None and last.ok and last.step is KillStep.HALTED, last
+        assert engine.trading_state[0] is TradingState.HALTED
+        app.stop_on_signal("SIGTERM")
+        await until(lambda: not app.is_running, "the app to end")

@@ -626,9 +626,11 @@ class TradingApp(App[int]):
 
     def action_kill(self) -> None:
         engine = self.engine
-        if engine is None or not self.started.is_set():
-            self.notify("kill switch: not connected; nothing was sent", severity="error")
+        if engine is None:  # the journal still opening: there is no engine to stop yet
+            self.notify("kill switch: not started yet; nothing was sent", severity="error")
             return
+        # before the start has ended (waiting for the gateway) the engine halts at once and
+        # runs the kill switch first thing once connected
         self.armed = False
         if self._kill_screen is None or not self._kill_screen.is_attached:
             self._kill_screen = KillScreen(self.key_of("arm"))
