@@ -32,6 +32,7 @@ from tradeterm.broker.ib.checkup import FeedCheck, GatewayReport, check_gateway
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, UserError
 from tradeterm.cli.options import load, number_arg
 from tradeterm.config import ConfigError, Settings
+from tradeterm.runtime import sim_gateway_help
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +215,7 @@ def _skipped(after: str, why: str) -> Iterator[Finding]:
 
 def _gateway(r: GatewayReport, settings: Settings, holder: str | None = None) -> Iterator[Finding]:
     if r.tcp_error is not None:
-        yield Finding(FAIL, "gateway", r.tcp_error, "start IB Gateway or TWS and log in, or "
-                      "pass the right --host/--port (IB Gateway 4002 paper / 4001 live, TWS "
-                      "7497 / 7496)")  # fmt: skip
+        yield Finding(FAIL, "gateway", r.tcp_error, _start_gateway(settings))
         yield from _skipped("", "needs the gateway")
         return
     yield Finding(OK, "gateway", f"{r.address} accepts connections")
@@ -233,6 +232,15 @@ def _gateway(r: GatewayReport, settings: Settings, holder: str | None = None) ->
             yield Finding(FAIL, "connection", r.lost or "the checks stopped early", LOST_FIX)
             told = True
         yield found or Finding(SKIP, name, "needs the connection")
+
+
+def _start_gateway(settings: Settings) -> str:
+    """How to get the gateway listening: in SIM it is tradeterm's own."""
+    port = settings.port()
+    if settings.mode == "sim" and port is not None:
+        return sim_gateway_help(port)
+    return ("start IB Gateway or TWS and log in, or pass the right --host/--port (IB Gateway "
+            "4002 paper / 4001 live, TWS 7497 / 7496)")  # fmt: skip
 
 
 def _after_handshake(r: GatewayReport) -> Iterator[tuple[str, Finding | None]]:
