@@ -2,9 +2,9 @@
 
 A full-screen UI owns the terminal, so :func:`setup_logging` removes every other handler from the
 root logger and sends all records (tradeterm's, ib_async's, asyncio's, Python warnings) to one
-JSON-lines file per process kind and market. Each line is one object with ``ts`` (UTC ISO-8601),
-``level``, ``logger``, ``msg`` and any ``extra=`` fields the caller attached. A secret the
-process was told of (:func:`hide`: ``tradeterm serve``'s access token) never reaches the file.
+JSON-lines file per process kind, market and mode (``paths.log_name``). Each line is one
+object with ``ts`` (UTC ISO-8601), ``level``, ``logger``, ``msg`` and any ``extra=`` fields the
+caller attached. A secret the process was told of (:func:`hide`: ``tradeterm serve``'s access token) never reaches the file.
 """
 
 from __future__ import annotations

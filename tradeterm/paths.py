@@ -67,10 +67,16 @@ def backtests_dir() -> Path:
 
 
 def log_file(name: str, directory: Path | None = None) -> Path:
-    """One JSON-lines log per process kind and market (``tradeterm-ES.jsonl``,
-    ``gateway.jsonl``), so instances for different markets never rotate each other's file."""
+    """The JSON-lines log called ``name`` (:func:`log_name`, or ``gateway``, ``doctor``)."""
     base = directory if directory is not None else log_dir()
     return base / f"{name}.jsonl"
+
+
+def log_name(kind: str, symbol: str, mode: str) -> str:
+    """The log of a ``kind`` of process (``tradeterm``: the screen, ``console``, ``serve``)
+    for ``symbol`` in ``mode``: ``tradeterm-ES-sim``. One file per process kind, market and
+    mode, so two processes never rotate one file (ES SIM and ES PAPER run side by side)."""
+    return f"{kind}-{symbol.upper()}-{mode}"
 
 
 def ensure_dir(path: Path, mode: int = 0o700) -> Path:

@@ -241,7 +241,7 @@ async def _open_runtime(
             connection = settings.connection.model_copy(
                 update={"host": host, "client_id": client_id}
             )
-            ib = IbBroker(connection, port=port)
+            ib = IbBroker(connection, port=port, gateway_help=_gateway_help(settings, port))
             wait = (
                 GatewayWait(ib.address, connection.backoff_s) if connection.wait_at_start else None
             )
@@ -288,6 +288,23 @@ async def _open_runtime(
             rt.unwritten = _unwritten(journal, engine)
 
 
+def sim_gateway_help(port: int) -> str:
+    """What to check when SIM's gateway at ``port`` cannot be reached: it is tradeterm's own
+    (``tradeterm gateway``, a window of ``tradeterm tmux --sim``), not IB Gateway or TWS."""
+    return (
+        "In SIM this is tradeterm's own gateway: start it (tradeterm gateway --port "
+        f"{port}), or run the same tradeterm tmux --sim command again, which restarts its "
+        "gateway window on that port."
+    )
+
+
+def _gateway_help(settings: Settings, port: int) -> str:
+    """What the IB adapter says to check when the gateway cannot be reached."""
+    from tradeterm.broker.ib import IB_GATEWAY_HELP
+
+    return sim_gateway_help(port) if settings.mode == "sim" else IB_GATEWAY_HELP
+
+
 def watch_refusal(settings: Settings) -> str | None:
     """Why ``settings`` cannot be watched (one line), None when they can. A watch-only
     instance shows what a trading instance trades at IB: in SIM there is nothing to watch but
@@ -321,7 +338,9 @@ async def _watching(settings: Settings, calendar: SessionCalendar | None) -> Asy
     connection = settings.connection.model_copy(
         update={"client_id": settings.client_id("watch"), "auto_client_id": True}
     )
-    broker = WatchOnlyBroker(IbBroker(connection, port=port))
+    broker = WatchOnlyBroker(
+        IbBroker(connection, port=port, gateway_help=_gateway_help(settings, port))
+    )
     latched = LatchFile(latch_file(settings.journal_path())).read()
     # an instance name of its own (never the market's, which names the trading instance's
     # orderRefs): every order IB lists is another client's to it, read-only, none adopted

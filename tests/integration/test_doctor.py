@@ -18,10 +18,13 @@ from typing import Any
 import pytest
 from ib_async import IB
 
+from tests.integration.engine_helpers import always_open
+from tests.integration.journal_helpers import settings_for
 from tests.support.waiting import until
 from tradeterm.cli import doctor
 from tradeterm.cli.doctor import FAIL, OK, SKIP, WARN, Finding, Machine
 from tradeterm.config import Settings
+from tradeterm.runtime import open_runtime
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration
@@ -165,6 +168,24 @@ async def test_a_client_id_in_use_is_named_and_the_rest_still_checked(
     assert f"checked the rest as {doctor.DOCTOR_CLIENT_ID}" in taken.detail
     assert "--client-id N" in taken.fix
     assert [found[n].level for n in ("API", "accounts", "quotes (L1)", "trades")] == [OK] * 4
+
+
+async def test_the_client_id_held_by_the_markets_own_running_instance_is_ok(
+    start_gateway: StartGateway, tmp_path: Path,
+) -> None:  # fmt: skip
+    """The normal state of a trading box: ES's instance runs and holds 110. Its control socket
+    says so, and the doctor says it instead of failing (the rest checked as its own id)."""
+    gw = await start_gateway(rate=200.0, symbols=("ES",))
+    instance = settings_for(gw.config.port, tmp_path / "instance", client_id=110)
+    async with open_runtime(instance, calendar=always_open()) as rt:
+        await rt.engine.start()
+        found = await check(gw, tmp_path)
+    taken = found["client id"]
+    assert (taken.level, taken.detail) == (
+        OK, f"110 is tradeterm ES SIM (pid {os.getpid()}), running (checked the rest as "
+        f"{doctor.DOCTOR_CLIENT_ID})",
+    )  # fmt: skip
+    assert [f.name for f in found.values() if f.level == FAIL] == []
 
 
 async def test_a_gateway_that_never_answers_the_handshake_fails_within_the_timeout(

@@ -231,7 +231,7 @@ def test_the_token_never_reaches_the_log(gateway: Gateway, browser: Any) -> None
                                              headers={"Referer": url})  # fmt: skip
             with contextlib.suppress(OSError):  # the websocket's answer: none
                 status(request)
-    logged = log_file("serve-ES", log_dir()).read_text()
+    logged = log_file("serve-ES-sim", log_dir()).read_text()
     assert "GET /?token=***" in logged  # the requests are there, the token is not
     assert token not in logged
 

@@ -95,6 +95,20 @@ def test_sim_mode_without_a_port_has_no_gateway_to_check(tmp_path: Path) -> None
     assert "--paper" in found.detail
 
 
+@pytest.mark.parametrize(
+    ("mode", "said", "never"),
+    [("sim", "tradeterm gateway --port 45811", "4002"),
+     ("paper", "IB Gateway 4002 paper", "tradeterm gateway")],
+)  # fmt: skip
+def test_a_gateway_down_is_fixed_the_way_of_the_mode(mode: str, said: str, never: str) -> None:
+    """In SIM with a port the gateway is tradeterm's own: IB Gateway's ports are no fix."""
+    report = GatewayReport("127.0.0.1:45811", 110, 2.0, tcp_error="nothing is listening")
+    settings = Settings(mode=mode, symbol="ES", connection={"port": 45811})
+    [down, *_] = doctor._gateway(report, settings)
+    assert (down.name, down.level) == ("gateway", FAIL)
+    assert said in down.fix and never not in down.fix
+
+
 GATEWAY_CHECKS = ["client id", "API", "accounts", "clock", "contract", "quotes (L1)",
                   "depth (L2)", "trades"]  # fmt: skip
 """Printed in this order whether they ran or not."""

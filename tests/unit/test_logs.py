@@ -54,8 +54,10 @@ def test_a_log_dir_that_cannot_be_created_is_one_clear_line_and_exit_2(
     cfg = tmp_path / "t.toml"
     cfg.write_text(f'[logging]\ndir = "{tmp_path / "a-file" / "logs"}"\n')
     logs = tmp_path / "a-file" / "logs"
-    for argv, name in (
-        (["console", "--for", "1"], "console-ES"), (["gateway"], "gateway"), ([], "tradeterm-ES")
+    for argv, name in (  # one file per market and mode: ES SIM and ES PAPER never share one
+        (["console", "--for", "1"], "console-ES-sim"), (["gateway"], "gateway"),
+        ([], "tradeterm-ES-sim"), (["console", "--for", "1", "--paper"], "console-ES-paper"),
+        (["--paper"], "tradeterm-ES-paper"), (["NQ", "--paper"], "tradeterm-NQ-paper"),
     ):  # fmt: skip
         assert main([*argv, "--config", str(cfg)]) == 2
         out, err = capfd.readouterr()

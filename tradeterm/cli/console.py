@@ -26,13 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     from tradeterm.logs import setup_logging
+    from tradeterm.paths import log_name
 
     seconds: Decimal | None = args.seconds
     if seconds is not None and seconds <= 0:
         raise UserError(f"--for must be a positive number of seconds, got {seconds}")
     settings = load(args).settings
     strategy, canary = strategy_option.chosen(args, settings)
-    setup_logging(settings.logging, f"console-{settings.symbol}")
+    setup_logging(settings.logging, log_name("console", settings.symbol, settings.mode))
     if settings.mode == "live":  # bad input (exit 2); the console refuses it on its own too
         raise UserError(console.LIVE_REFUSED)
     run_for = float(seconds) if seconds is not None else None

@@ -4,7 +4,8 @@ how to fix it; exit status 1 when anything FAILs.
 
 Checked: the gateway at the mode's port (or ``--host``/``--port``) accepts a connection, the
 API handshake and its server version, the managed accounts, whether another program holds
-the market's client id, the clock against the gateway's, the market-data permissions of
+the market's client id (the market's own running instance holding it is OK: the control
+sockets say which client id each instance holds), the clock against the gateway's, the market-data permissions of
 SYMBOL's front month (quotes L1, depth L2, tick-by-tick trades), the journal's directory and
 its free disk, the terminal's size and colours, and tmux. In ``--sim`` mode without a port
 there is no gateway to check (the instance runs its own).
@@ -20,10 +21,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from tradeterm import paths
 from tradeterm.broker.ib import codes
@@ -31,6 +32,7 @@ from tradeterm.broker.ib.checkup import FeedCheck, GatewayReport, check_gateway
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, UserError
 from tradeterm.cli.options import load, number_arg
 from tradeterm.config import ConfigError, Settings
+from tradeterm.runtime import sim_gateway_help
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ SKEW_WARN_S, SKEW_FAIL_S = 2.0, 60.0
 LOW_DISK_WARN, LOW_DISK_FAIL = 1_000_000_000, 100_000_000  # bytes free under the journal
 MIN_COLUMNS, MIN_LINES = 80, 24
 MAX_TIMEOUT_S = 300
+INSTANCE_TIMEOUT_S = 2.0  # a running instance's answer to "status"
 FEED_NAMES = {codes.QUOTES: "quotes (L1)", codes.DEPTH: "depth (L2)", codes.TRADES: "trades"}
 LOST_FIX = (
     "is the gateway restarting (IB's nightly reset), or was the same user logged in "
@@ -70,6 +73,21 @@ def _disk_free(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
+async def _running_instances() -> list[dict[str, Any]]:
+    """The status of every tradeterm instance of this user that answers on its control
+    socket (``tradeterm status``'s answers); none when the control directory is unusable."""
+    from tradeterm.cli.status import status_in
+    from tradeterm.control.client import ask_all, instances
+    from tradeterm.control.place import ControlError
+
+    try:
+        found = instances()
+    except ControlError:
+        return []
+    answers = await ask_all(found, {"op": "status"}, INSTANCE_TIMEOUT_S) if found else []
+    return [status for answer in answers if (status := status_in(answer)) is not None]
+
+
 @dataclass(frozen=True, slots=True)
 class Machine:
     """What the local checks read from this machine (tests give their own)."""
@@ -78,6 +96,7 @@ class Machine:
     terminal_size: Callable[[], os.terminal_size] = lambda: shutil.get_terminal_size((0, 0))
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     which: Callable[[str], str | None] = shutil.which
+    instances: Callable[[], Awaitable[list[dict[str, Any]]]] = _running_instances
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,7 +157,7 @@ def report(findings: list[Finding], heading: str) -> int:
 
 async def run(settings: Settings, *, timeout_s: float, machine: Machine) -> list[Finding]:
     """Every check, gateway first, in the order printed."""
-    findings = await gateway_findings(settings, timeout_s)
+    findings = await gateway_findings(settings, timeout_s, machine.instances)
     findings.append(journal_finding(settings, machine.free_bytes))
     findings += terminal_findings(machine)
     findings.append(tmux_finding(machine.which))
@@ -148,7 +167,12 @@ async def run(settings: Settings, *, timeout_s: float, machine: Machine) -> list
 # ---- the gateway ------------------------------------------------------------------------------
 
 
-async def gateway_findings(settings: Settings, timeout_s: float) -> list[Finding]:
+async def gateway_findings(
+    settings: Settings, timeout_s: float,
+    instances: Callable[[], Awaitable[list[dict[str, Any]]]] = _running_instances,
+) -> list[Finding]:  # fmt: skip
+    """The gateway checks; ``instances``: the running instances' status, asked only when the
+    market's client id is in use (is it the market's own instance?)."""
     port = settings.port()
     if port is None:
         return [Finding(SKIP, "gateway", "sim mode runs its own gateway: nothing to check "
@@ -163,7 +187,19 @@ async def gateway_findings(settings: Settings, timeout_s: float) -> list[Finding
         log.exception("the gateway check-up failed")
         return [Finding(FAIL, "gateway", f"the check failed: {type(exc).__name__}: {exc}",
                         "see the log file (tradeterm locate logs)")]  # fmt: skip
-    return list(_gateway(checked, settings))
+    holder = _holder(await instances(), settings.symbol, checked.client_id) \
+        if checked.client_id_in_use else None  # fmt: skip
+    return list(_gateway(checked, settings, holder))
+
+
+def _holder(running: list[dict[str, Any]], symbol: str, client_id: int) -> str | None:
+    """The running tradeterm instance of ``symbol`` that holds ``client_id`` (``ES PAPER
+    (pid 4242)``), None when none does."""
+    for status in running:
+        if status.get("market") == symbol.upper() and status.get("client_id") == client_id:
+            return f"{status['market']} {str(status.get('mode', '')).upper()} " \
+                   f"(pid {status.get('pid')})"  # fmt: skip
+    return None
 
 
 GATEWAY_CHECKS = ("client id", "API", "accounts", "clock", "contract", *FEED_NAMES.values())
@@ -177,15 +213,13 @@ def _skipped(after: str, why: str) -> Iterator[Finding]:
     yield from (Finding(SKIP, name, why) for name in rest)
 
 
-def _gateway(r: GatewayReport, settings: Settings) -> Iterator[Finding]:
+def _gateway(r: GatewayReport, settings: Settings, holder: str | None = None) -> Iterator[Finding]:
     if r.tcp_error is not None:
-        yield Finding(FAIL, "gateway", r.tcp_error, "start IB Gateway or TWS and log in, or "
-                      "pass the right --host/--port (IB Gateway 4002 paper / 4001 live, TWS "
-                      "7497 / 7496)")  # fmt: skip
+        yield Finding(FAIL, "gateway", r.tcp_error, _start_gateway(settings))
         yield from _skipped("", "needs the gateway")
         return
     yield Finding(OK, "gateway", f"{r.address} accepts connections")
-    yield _client_id(r, settings)
+    yield _client_id(r, settings, holder)
     if r.connect_error is not None:
         yield Finding(FAIL, "API", r.connect_error, API_SETTINGS)
         yield from _skipped("API", "needs the API")
@@ -198,6 +232,15 @@ def _gateway(r: GatewayReport, settings: Settings) -> Iterator[Finding]:
             yield Finding(FAIL, "connection", r.lost or "the checks stopped early", LOST_FIX)
             told = True
         yield found or Finding(SKIP, name, "needs the connection")
+
+
+def _start_gateway(settings: Settings) -> str:
+    """How to get the gateway listening: in SIM it is tradeterm's own."""
+    port = settings.port()
+    if settings.mode == "sim" and port is not None:
+        return sim_gateway_help(port)
+    return ("start IB Gateway or TWS and log in, or pass the right --host/--port (IB Gateway "
+            "4002 paper / 4001 live, TWS 7497 / 7496)")  # fmt: skip
 
 
 def _after_handshake(r: GatewayReport) -> Iterator[tuple[str, Finding | None]]:
@@ -220,16 +263,20 @@ def _after_handshake(r: GatewayReport) -> Iterator[tuple[str, Finding | None]]:
             yield name, _feed(check, r.timeout_s)
 
 
-def _client_id(r: GatewayReport, settings: Settings) -> Finding:
+def _client_id(r: GatewayReport, settings: Settings, holder: str | None) -> Finding:
+    """Whether the market's client id is free; in use by the market's own running instance
+    (``holder``) is as it should be."""
     cid = r.client_id
     if r.client_id_in_use is None:  # the handshake never finished: IB did not say
         return Finding(SKIP, "client id", "needs the API")
     if not r.client_id_in_use:
         return Finding(OK, "client id", f"{cid} is free")
     others = f" (checked the rest as {r.connected_as})" if r.connected_as is not None else ""
+    if holder is not None:
+        return Finding(OK, "client id", f"{cid} is tradeterm {holder}, running{others}")
     return Finding(FAIL, "client id", f"{cid} is in use by another API connection: IB "
                    f"would refuse {settings.symbol}'s instance (error 326){others}",
-                   f"if tradeterm {settings.symbol} is already running, that is it; else "
+                   f"no running tradeterm {settings.symbol} holds it (tradeterm status): "
                    f"close the other program, or start with --client-id N (or set "
                    "connection.client_id / connection.auto_client_id = true)")  # fmt: skip
 

@@ -94,12 +94,13 @@ def _in_a_browser() -> bool:
 def command(args: argparse.Namespace) -> int:
     """``tradeterm [SYMBOL] [options]``: bad input is reported before anything runs."""
     from tradeterm.logs import setup_logging
+    from tradeterm.paths import log_name
 
     settings = load(args).settings
     strategy, canary = strategy_option.chosen(args, settings)
     watch_only: bool = getattr(args, "watch_only", False)
     if watch_only:
         check_watch_only(settings, strategy)
-    name = f"tradeterm-{settings.symbol}" + ("-watch" if watch_only else "")
-    setup_logging(settings.logging, name)
+    name = log_name("tradeterm", settings.symbol, settings.mode)
+    setup_logging(settings.logging, name + ("-watch" if watch_only else ""))
     return run(settings, strategy=strategy, canary=canary, watch_only=watch_only)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from tradeterm.cli.errors import UserError
 from tradeterm.cli.options import load, whole_arg
 from tradeterm.config import Settings
+from tradeterm.paths import log_name
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -132,7 +133,7 @@ def command(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1-65535, got {args.port}")
     settings = _settings(args)
-    logs.setup_logging(settings.logging, f"serve-{settings.symbol}")
+    logs.setup_logging(settings.logging, log_name("serve", settings.symbol, settings.mode))
     token = secrets.token_urlsafe(24)
     logs.hide({token})  # aiohttp logs each request's line and Referer: the token is in both
     what = f"{settings.symbol} in {settings.mode.upper()}" + (

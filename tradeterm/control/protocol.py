@@ -7,7 +7,9 @@ shows of one instance, from ``engine.snapshot()``; an OUTCOME (:func:`kill_outco
 kill switch's last step and whether it proved the instance flat. What is unknown is null,
 never a guess: the position before the contract is known, today's P&L with a position and no
 price to mark it at. Money is a string with two decimals (``"-64.50"``, whatever the
-instrument's tick), as ``tradeterm report --format json`` prints it.
+instrument's tick), as ``tradeterm report --format json`` prints it. A STATUS carries the API
+client id the instance connects with (``tradeterm doctor`` tells its own id in use from
+another program's).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def status_of(engine: Engine, symbol: str, mode: str, connection_since_ns: int |
         "market": symbol.upper(),
         "mode": mode,
         "pid": os.getpid(),
+        "client_id": engine.broker.client_id,  # the API client id it holds at the gateway
         "connected": health.state in CONNECTED,
         "connection": str(health.state),
         "connection_reason": health.reason,

@@ -10,5 +10,6 @@
 """
 
 from tradeterm.broker.ib.adapter import IbBroker
+from tradeterm.broker.ib.connection import IB_GATEWAY_HELP
 
-__all__ = ["IbBroker"]
+__all__ = ["IB_GATEWAY_HELP", "IbBroker"]

@@ -36,7 +36,7 @@ from ib_async import Trade as IbTrade
 
 from tradeterm.broker.ib import codes
 from tradeterm.broker.ib import convert as cv
-from tradeterm.broker.ib.connection import IbConnection, guarded
+from tradeterm.broker.ib.connection import IB_GATEWAY_HELP, IbConnection, guarded
 from tradeterm.broker.ib.lanes import Kind
 from tradeterm.broker.port import (
     CONNECTED,
@@ -89,9 +89,10 @@ class IbBroker(IbConnection):
     """``Broker`` for IB Gateway / TWS through ib_async."""
 
     def __init__(
-        self, config: ConnectionConfig, *, port: int, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(config, port=port, clock=clock)
+        self, config: ConnectionConfig, *, port: int, clock: Callable[[], float] = time.time,
+        gateway_help: str = IB_GATEWAY_HELP,
+    ) -> None:  # fmt: skip
+        super().__init__(config, port=port, clock=clock, gateway_help=gateway_help)
         self._subs: dict[int, _Subscription] = {}  # conId ->
         self._instruments: dict[int, Instrument] = {}
         self._contracts: dict[int, Contract] = {}

@@ -55,6 +55,13 @@ from tradeterm.config import ConnectionConfig
 log = logging.getLogger(__name__)
 
 AUTO_CLIENT_IDS = 5  # with auto_client_id: the configured id and the next four
+IB_GATEWAY_HELP = (
+    "Check that IB Gateway or TWS is running and logged in, that the API is enabled in its "
+    "settings (Configure > Settings > API > Settings: 'Enable ActiveX and Socket Clients', "
+    "and this host among the trusted IPs), and the port: IB Gateway 4001 live / 4002 paper, "
+    "TWS 7496 live / 7497 paper."
+)
+"""What to check when IB Gateway or TWS cannot be reached (the default ``gateway_help``)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,11 +94,15 @@ def guarded(method: F) -> F:
 
 
 class IbConnection:
-    """Connect, keep connected, and say so: the connection state machine of the IB adapter."""
+    """Connect, keep connected, and say so: the connection state machine of the IB adapter.
+    ``gateway_help``: what to check when the gateway cannot be reached, said after what
+    happened (IB Gateway's and TWS's settings and ports unless the caller knows better: in
+    SIM the gateway is tradeterm's own)."""
 
     def __init__(
-        self, config: ConnectionConfig, *, port: int, clock: Callable[[], float] = time.time
-    ) -> None:
+        self, config: ConnectionConfig, *, port: int, clock: Callable[[], float] = time.time,
+        gateway_help: str = IB_GATEWAY_HELP,
+    ) -> None:  # fmt: skip
         if config.client_id is None:  # the market's default is the caller's to choose
             raise ValueError("connection.client_id is unset: pass Settings.client_id()")
         self._config = config
@@ -99,6 +110,7 @@ class IbConnection:
         self._host = config.host
         self._port = port
         self._clock = clock
+        self._gateway_help = gateway_help
         self._ib = IB()
         self._lanes = SendLanes(self._ib.client)  # every request to IB goes through them
         self._queue: asyncio.Queue[BrokerEvent] = asyncio.Queue()  # unbounded, one consumer
@@ -337,12 +349,7 @@ class IbConnection:
             else f"{type(exc).__name__}: {exc}"
         )
         return GatewayUnreachable(
-            f"cannot connect to IB at {self.address}: {what}. Check that IB Gateway or TWS is "
-            "running and logged in, that the API is enabled in its settings (Configure > "
-            "Settings > API > Settings: 'Enable ActiveX and Socket Clients', and this host "
-            "among the trusted IPs), and the port: IB Gateway 4001 live / 4002 paper, "
-            "TWS 7496 live / 7497 paper.",
-            what,
+            f"cannot connect to IB at {self.address}: {what}. {self._gateway_help}", what
         )
 
     async def _synced(self, reason: str) -> None:
