@@ -118,7 +118,10 @@ def test_a_client_id_in_use_ends_a_waiting_start_at_once(
     started.append(first)
     first.wait_for("RECONCILED (start)")
     monkeypatch.setenv("TRADETERM_JOURNAL__DIR", str(tmp_path / "second"))
-    second = Console("--paper", "--port", str(port), "--wait-for-gateway")
+    # another market given the first one's client id (ES's console: 115): a second ES would
+    # be refused before it connects (one instance per market per gateway), never reaching 326
+    second = Console("NQ", "--paper", "--port", str(port), "--client-id", "115",
+                     "--wait-for-gateway")  # fmt: skip
     started.append(second)
     code, err = second.finish()
     assert code == 1 and err.count("\n") == 1 and "(error 326)" in err
