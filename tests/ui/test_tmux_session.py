@@ -264,11 +264,50 @@ def test_a_stopped_gateway_starts_again_on_its_port(server: Server) -> None:
 
     done = tradeterm("tmux", "ES", "CL", "--sim", "--detach")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "session tradeterm: started CL; already there ES\n"
+    assert done.stdout == (  # the simulated account lived in the process that stopped
+        f"started the fake gateway again on 127.0.0.1:{port}: a new market, the old one's "
+        "positions and orders are gone\nsession tradeterm: started CL; already there ES\n"
+    )
     assert [role for role, _ in server.windows()] == ["gateway", "ES", "CL"]
     assert f"listening on 127.0.0.1:{port}" in server.screen(gateway)
     ladder_up(server, "CL")
     ladder_up(server, "ES")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_market_running_in_another_mode_or_on_another_gateway_is_refused(
+    server: Server,
+) -> None:
+    """Matched by market name alone, ``--sim`` said "already there" of a LIVE window (and
+    attached the trader to it) and opened a gateway window nothing used: refused instead,
+    nothing opened, the window left as it was."""
+    port = _free_port()  # the LIVE window waits there (nothing listens)
+    done = tradeterm("tmux", "YM", "--live", "--port", str(port), "--session", "lv", "--detach")
+    assert done.returncode == 0, done.stderr
+    windows, pids = server.windows("lv"), server.pids()
+    assert [role for role, _ in windows] == ["YM"]
+
+    sim = tradeterm("tmux", "YM", "--sim", "--session", "lv", "--detach")
+    assert (sim.returncode, sim.stdout) == (2, "")
+    assert sim.stderr == (
+        f"tradeterm: YM runs LIVE on 127.0.0.1:{port} in session lv, you asked for SIM on a "
+        "new fake gateway: give it another session (--session NAME)\n"
+    )
+    other = _free_port()
+    elsewhere = tradeterm("tmux", "YM", "ES", "--live", "--port", str(other), "--session", "lv",
+                          "--detach")  # fmt: skip
+    assert elsewhere.returncode == 2
+    asked = f"you asked for LIVE on 127.0.0.1:{other}: give it another session"
+    assert f"YM runs LIVE on 127.0.0.1:{port} in session lv, {asked}" in elsewhere.stderr
+    assert server.windows("lv") == windows and server.pids() == pids  # no gateway, no ES
+
+    same = tradeterm("tmux", "YM", "--live", "--port", str(port), "--session", "lv", "--detach")
+    assert (same.returncode, same.stdout) == (0, "session lv: already there YM\n")
 
 
 def test_a_gateway_that_cannot_start_is_one_line_with_its_reason(server: Server) -> None:
@@ -369,9 +408,7 @@ def test_a_window_waits_for_a_gateway_that_is_not_there_yet(server: Server) -> N
     """systemd starts the windows at boot, maybe before IB Gateway is logged in, and IBC
     restarts the gateway every day: each window waits for it (--wait-for-gateway) and trades
     once it listens, where ``--no-wait`` (above) stops with the reason."""
-    with socket.socket() as probe:  # a port nothing listens on yet
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()  # nothing listens there yet
     assert tradeterm("tmux", "ES", "--sim", "--port", str(port), "--detach").returncode == 0
     server.wait_for("=tradeterm:ES", lambda s: "RECONNECTING" in s or "waiting" in s,
                     "ES waiting for its gateway")  # fmt: skip

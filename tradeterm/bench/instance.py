@@ -90,8 +90,18 @@ async def cpu_at(msgs_per_s: float, seconds: float, warmup_s: float) -> dict[str
     return found
 
 
-def replay_skip(path: Path) -> str:
-    """Why a replay of ``path`` cannot run here ("" when it can)."""
+def default_replay() -> Path | None:
+    """The ESH4 session of the shared data beside a source tree, if it is there (an
+    installed wheel has none)."""
+    path = shared_data() / SESSION
+    return path if path.is_file() else None
+
+
+def replay_skip(path: Path | None) -> str:
+    """Why a replay of ``path`` (None: none given, none beside the source) cannot run here
+    ("" when it can)."""
+    if path is None:
+        return "no recorded session: pass --replay FILE (a Databento MBO .dbn.zst)"
     if not path.is_file():
         return f"no recorded session at {path}"
     if (
@@ -123,7 +133,7 @@ async def rss_replay(path: Path, speed: float) -> dict[str, float]:
                 if now > REPLAY_GUARD_S:
                     raise Stuck(f"waited {REPLAY_GUARD_S:g} s for the replay of {path.name} to end")
                 if term.proc.poll() is not None:
-                    raise BenchError(f"the instance ended during the replay: {term.tail[-300:]!r}")
+                    raise BenchError(f"the instance ended during the replay ({term.last_words()})")
                 samples.append((now, rss_mb(pid)))
                 await asyncio.sleep(SAMPLE_S)
     finally:
@@ -144,8 +154,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--msgs", type=float, default=1000.0, help="market-data messages/s")
     parser.add_argument("--seconds", type=float, default=30.0, help="CPU measuring window")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
-    parser.add_argument("--replay", type=Path, default=shared_data() / SESSION,
-                        help="the recorded session replayed for the RSS figures")  # fmt: skip
+    parser.add_argument("--replay", type=Path, default=default_replay(),
+                        help="the recorded session replayed for the RSS figures (default: "
+                        f"{SESSION} of the shared data beside the source tree)")  # fmt: skip
     parser.add_argument("--speed", type=float, default=60.0, help="replay speed (0: max)")
     return parser
 

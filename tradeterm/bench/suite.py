@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tradeterm.bench.timing import machine, ms, pct
+from tradeterm.bench.timing import machine, ms, pct, plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +231,8 @@ def run_step(step: Step, quick: bool, args: argparse.Namespace, detail: io.Strin
             found = step.measure(quick, args)
     except Exception as exc:  # a benchmark that fails still leaves its rows, saying why
         found, ok = {}, False
-        error = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        said = plain(f"{type(exc).__name__}: {exc}").splitlines() or [""]
+        error = f"failed: {said[0]}"  # one readable line in a table
         for row in step.rows:
             row.note = error
     by_template = {_template(name): (name, value) for name, value in found.items()}

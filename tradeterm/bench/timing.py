@@ -8,6 +8,7 @@ import asyncio
 import math
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,21 @@ NS = 1_000_000_000
 # When a benchmark's market opens: a Friday morning in Chicago, the CME session open for hours
 # and ESZ6 the front month (for the gateway's catalog and the IB adapter's roll alike).
 MARKET_OPEN = datetime(2026, 11, 20, 9, 0, tzinfo=ZoneInfo("America/Chicago"))
+
+
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: cursor, colours, modes
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: titles, clipboard
+    r"|\x1b[P^_][^\x1b]*\x1b\\"  # DCS, PM, APC strings
+    r"|\x1b[@-Z\\-_]|\x1b[ -/][0-~]"  # short escapes
+    r"|[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]"  # other control characters (newlines stay)
+)
+
+
+def plain(data: bytes | str) -> str:
+    """A terminal's output as its text: control sequences removed, ``\r\n`` a newline."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return _CONTROL.sub("", text.replace("\r\n", "\n"))
 
 
 def best_of(fn: Callable[[], int], repeat: int = 3) -> float:

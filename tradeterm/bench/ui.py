@@ -42,7 +42,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from tradeterm.bench.timing import Stuck, calibrate, pct, script
+from tradeterm.bench.timing import Stuck, calibrate, pct, plain, script
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe
 
@@ -57,9 +57,12 @@ class Terminal:
     def __init__(self, cols: int, rows: int, port: int, home: Path) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.runtime = home / "run"  # its instance's claim and control socket, not the trader's
+        self.runtime.mkdir(mode=0o700)
         env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
                "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-               "XDG_STATE_HOME": str(home / "state"), "XDG_CACHE_HOME": str(home / "cache")}  # fmt: skip
+               "XDG_STATE_HOME": str(home / "state"), "XDG_CACHE_HOME": str(home / "cache"),
+               "XDG_RUNTIME_DIR": str(self.runtime)}  # fmt: skip
         env = {k: v for k, v in env.items() if not k.startswith("TRADETERM_")} | SETTINGS
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
@@ -97,11 +100,20 @@ class Terminal:
             if needle in self.tail:
                 self.seen[needle] = time.monotonic()
                 break
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise Stuck(f"waited {GUARD_S:g} s for {needle!r} on the screen (last output: "
-                            f"{self.tail[-400:]!r})")  # fmt: skip
+            ended = self.proc.poll() is not None
+            if ended or time.monotonic() > deadline:
+                after = "" if ended else f"after {GUARD_S:g} s "
+                raise Stuck(f"no {needle.decode()!r} on the screen {after}({self.last_words()})")
             await asyncio.sleep(0.005)
         return self.seen[needle] - self.started
+
+    def last_words(self) -> str:
+        """The last line the child wrote, as text (its control sequences left out), or what
+        became of it: for a failure note of one readable line."""
+        lines = [line.strip() for line in plain(self.tail).splitlines() if line.strip()]
+        said = f"it said: {lines[-1][-200:]}" if lines else "it wrote no text"
+        code = self.proc.poll()
+        return said if code is None else f"it ended with status {code}; {said}"
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

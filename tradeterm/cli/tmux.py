@@ -34,6 +34,7 @@ SESSION = "tradeterm"
 GATEWAY = "gateway"  # the gateway window's role and name
 ROLE = "@tradeterm"  # window option: the market (ES) or GATEWAY, whatever the window's name
 PORT = "@tradeterm_port"  # the gateway window's option: the port it listens on
+RUNS = "@tradeterm_runs"  # a market window's option: its mode and gateway, "SIM on 127.0.0.1:P"
 GATEWAY_START_S = 30.0  # how long the gateway has to listen (it prints its line in ~1 s)
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 _SESSION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -70,10 +71,13 @@ def command(args: argparse.Namespace) -> int:
                         "session in the background)")  # fmt: skip
     tmux = Tmux(args.session)
     windows = tmux.windows()
+    runs = _runs(settings[0], windows.get(GATEWAY))
+    _same_runs_only(args.session, markets, windows, runs, settings[0].mode)
     given = {"mode": args.mode, "host": args.host, "port": args.port}
     if settings[0].mode == "sim" and settings[0].port() is None:  # one gateway for them all
         host, port = _gateway(tmux, windows.get(GATEWAY), markets, args)
         given = {"mode": "sim", "host": host, "port": port}
+        runs = _runs_on("sim", host, port)
     flags = _passed_flags(args, given)
     if args.wait:  # a gateway restarting (IBC's daily restart, Sunday's login) is waited for
         flags.append("--wait-for-gateway")
@@ -81,7 +85,7 @@ def command(args: argparse.Namespace) -> int:
     for market in markets:
         window = windows.get(market)
         if window is None:
-            tmux.open(market, [*_tradeterm(), market, *flags])
+            tmux.open(market, [*_tradeterm(), market, *flags], runs=runs or "")
             started.append(market)
         elif not window.dead:
             there.append(market)
@@ -103,6 +107,40 @@ def _settings(args: argparse.Namespace, market: str) -> Settings:
     any window opens."""
     with reported_as(EXIT_USAGE, ConfigError):
         return load(argparse.Namespace(**{**vars(args), "symbol": market})).settings
+
+
+def _runs(settings: Settings, gateway: Window | None) -> str | None:
+    """What a market window asked for here runs: its mode and gateway (``RUNS``); None for
+    the session's fake gateway when it has no port yet (one started now: a new one)."""
+    port = settings.port()
+    if port is not None:
+        return _runs_on(settings.mode, settings.connection.host, port)
+    if gateway is not None and gateway.port:  # started again on its port when it stopped
+        return _runs_on(settings.mode, "127.0.0.1", int(gateway.port))
+    return None
+
+
+def _runs_on(mode: str, host: str, port: int) -> str:
+    return f"{mode.upper()} on {host}:{port}"
+
+
+def _same_runs_only(
+    session: str, markets: Sequence[str], windows: dict[str, Window], runs: str | None, mode: str
+) -> None:
+    """A market whose window runs another mode or on another gateway is refused, before
+    anything opens: "already there" would attach the trader to, say, the LIVE screen of a
+    market asked for in SIM. A window without its mark was opened by an older tradeterm: its
+    mode is unknown, refused as well."""
+    for market in markets:
+        window = windows.get(market)
+        if window is None or (runs is not None and window.runs == runs):
+            continue
+        there = window.runs or "in a mode not recorded (opened by an older tradeterm)"
+        asked = runs or f"{mode.upper()} on a new fake gateway"
+        raise UserError(
+            f"{market} runs {there} in session {session}, you asked for {asked}: "
+            f"give it another session (--session NAME)"
+        )
 
 
 def _one_client_id_each(settings: Sequence[Settings]) -> None:
@@ -167,6 +205,9 @@ def _gateway(
         target = window.id
     host, listening = tmux.wait_for_gateway(target)
     tmux.run("set-option", "-w", "-t", target, PORT, str(listening))
+    if window is not None and window.dead:  # the simulated account lived in that process
+        print(f"started the fake gateway again on {host}:{listening}: a new market, the old "
+              "one's positions and orders are gone")  # fmt: skip
     return host, listening
 
 
@@ -181,6 +222,7 @@ class Window:
     dead: bool  # its program stopped (the window stays: remain-on-exit)
     status: str  # the program's exit status when dead
     port: str  # the gateway window's port
+    runs: str  # a market window's mode and gateway (RUNS), "" when not marked
 
 
 class Tmux:
@@ -203,19 +245,19 @@ class Tmux:
         """The session's tradeterm windows by role (none when the session does not exist)."""
         if self.run("has-session", "-t", self.target, check=False).returncode != 0:
             return {}
-        fields = (ROLE, "window_id", "pane_dead", "pane_dead_status", PORT)
+        fields = (ROLE, "window_id", "pane_dead", "pane_dead_status", PORT, RUNS)
         listing = self.run("list-windows", "-t", self.target,
                            "-F", "\t".join(f"#{{{f}}}" for f in fields)).stdout  # fmt: skip
         found = {}
         for line in listing.splitlines():
-            role, window, dead, status, port = line.split("\t")
+            role, window, dead, status, port, runs = line.split("\t")
             if role:
-                found[role] = Window(window, dead == "1", status, port)
+                found[role] = Window(window, dead == "1", status, port, runs)
         return found
 
-    def open(self, role: str, argv: Sequence[str]) -> str:
+    def open(self, role: str, argv: Sequence[str], runs: str = "") -> str:
         """A window named ``role`` running ``argv``, in the session (created by the first
-        window); its id. The window is the session's current one while its options are set,
+        window), marked with what it ``runs`` (a market's mode and gateway); its id. The window is the session's current one while its options are set,
         in the same tmux command: a program that stops at once still leaves it open."""
         exists = self.run("has-session", "-t", self.target, check=False).returncode == 0
         new = (
@@ -226,7 +268,7 @@ class Tmux:
         proc = self.run(
             *new, "-P", "-F", "#{window_id}", "-n", role, "-c", os.getcwd(), *_environment(),
             *_blank_line_first(argv), ";", "set-option", "-w", "remain-on-exit", "on",
-            ";", "set-option", "-w", ROLE, role,
+            ";", "set-option", "-w", ROLE, role, ";", "set-option", "-w", RUNS, runs,
         )  # fmt: skip
         return proc.stdout.strip()
 

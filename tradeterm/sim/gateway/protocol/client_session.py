@@ -129,6 +129,8 @@ class ClientSession:
             while (item := await self._queue.get()) is not None:
                 writer.write(item)
                 while not self._queue.empty() and (item := self._queue.get_nowait()):
+                    if writer.transport.is_closing():  # the client has gone (drain says so)
+                        break
                     writer.write(item)
                 if item is None:
                     break
