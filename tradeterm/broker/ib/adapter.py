@@ -88,10 +88,9 @@ class _Subscription:
 class IbBroker(IbConnection):
     """``Broker`` for IB Gateway / TWS through ib_async."""
 
-    def __init__(
-        self, config: ConnectionConfig, *, port: int, clock: Callable[[], float] = time.time,
-        gateway_help: str = IB_GATEWAY_HELP,
-    ) -> None:  # fmt: skip
+    def __init__(self, config: ConnectionConfig, *, port: int,
+                 clock: Callable[[], float] = time.time,
+                 gateway_help: str = IB_GATEWAY_HELP) -> None:  # fmt: skip
         super().__init__(config, port=port, clock=clock, gateway_help=gateway_help)
         self._subs: dict[int, _Subscription] = {}  # conId ->
         self._instruments: dict[int, Instrument] = {}
