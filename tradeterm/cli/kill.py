@@ -3,8 +3,10 @@ market's instances (every mode) or of all, at once, and say each one's outcome: 
 HALTED, or what is left (position, working orders, the kill switch's step and detail). An
 instance disconnected from IB is named as such: its kill switch has made trading REDUCING and
 waits to run first thing on reconnection; nothing there is called flat, and its answer comes
-at once (only the connected ones are waited for). Exit status 0 only
-when every instance was proved flat and HALTED; 1 otherwise."""
+at once (only the connected ones are waited for). An order in the market that only another
+API client can cancel (the market's console's, TWS's) is never waited for: the instance ends
+flat and HALTED, "but" that order still works (named, with its client). Exit status 0 only
+when every instance was proved flat and HALTED with no such order; 1 otherwise."""
 
 from __future__ import annotations
 
@@ -55,17 +57,30 @@ def command(args: argparse.Namespace) -> int:
     answers = asyncio.run(ask_all(targets, request, timeout + ANSWER_MARGIN_S))
     flat = 0
     disconnected = []
+    others = []  # flat, but another client's order still works in the market
     for answer in answers:
         line, ok, offline = outcome(answer)
         print(line)
         flat += ok
         if offline:
             disconnected.append(line.partition(":")[0])
+        if ok and _others(answer):
+            others.append(line.partition(":")[0])
     summary = f"{flat} of {len(answers)} flat and HALTED"
+    if others:
+        summary += f"; another client's order still works in: {', '.join(others)}"
     if disconnected:
         summary += f"; disconnected from IB: {', '.join(disconnected)}"
     print(summary)
-    return EXIT_OK if flat == len(answers) else EXIT_ERROR
+    return EXIT_OK if flat == len(answers) and not others else EXIT_ERROR
+
+
+def _others(answer: Message | Unreachable) -> int:
+    """How many working orders of other API clients the instance's kill switch left in its
+    market (it cannot cancel them)."""
+    kill = answer.get("kill") if isinstance(answer, dict) else None
+    progress = kill.get("progress") if isinstance(kill, dict) else None
+    return int(progress.get("others", 0)) if isinstance(progress, dict) else 0
 
 
 def outcome(answer: Message | Unreachable) -> tuple[str, bool, bool]:
@@ -80,7 +95,8 @@ def outcome(answer: Message | Unreachable) -> tuple[str, bool, bool]:
     progress = kill.get("progress")
     state = status["trading_state"]
     if kill["flat"] and state == "HALTED" and progress is not None:
-        return f"{name}: flat and HALTED ({progress['detail']})", True, False
+        but = ", but another client's order still works" if _others(answer) else ""
+        return f"{name}: flat and HALTED{but} ({progress['detail']})", True, False
     parts = ["NOT FLAT" if kill["finished"] else "NOT CONFIRMED FLAT"]
     offline = not kill["connected"]
     if offline:

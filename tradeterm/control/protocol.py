@@ -116,4 +116,5 @@ def _progress(progress: KillProgress) -> Message:
         "working": progress.working,
         "done": progress.done,
         "ok": progress.ok,
+        "others": progress.others,
     }

@@ -55,6 +55,7 @@ class OrderView:
     pending_change: OrderChange | None = None
     command_id: str = ""
     unconfirmed: str = ""
+    placed_by: int | None = None  # another client's order: the API client that placed it
 
     @property
     def is_open(self) -> bool:
@@ -119,6 +120,7 @@ class OrderView:
             role=OrderRole.FOREIGN,
             own=False,
             reason=report.reason,
+            placed_by=report.client_id,
         )
 
 
@@ -250,7 +252,9 @@ class KillProgress:
     end: flat at the broker, nothing working), ``done`` (the end of a flatten without a halt:
     the disconnect policy "flatten") or ``failed`` (the end: not flat by the timeout; trading
     is HALTED all the same and the detail says what is left). ``position``: the
-    position at the broker as last known; ``working``: this instance's working orders."""
+    position at the broker as last known; ``working``: this instance's working orders;
+    ``others``: other API clients' working orders in this contract, which only they (or TWS)
+    can cancel: the detail names them."""
 
     step: KillStep
     detail: str
@@ -260,6 +264,7 @@ class KillProgress:
     ts_ns: int
     done: bool = False
     ok: bool = False
+    others: int = 0  # other clients' working orders in this contract (it cannot cancel them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,11 @@ needed, so it is always safe to press). A run, each step published as a ``KillPr
 2. ``waiting``: while the broker is not connected, nothing can be done; the run waits, and on
    reconnection it goes first: reconciliation reads what IB has (executions, open orders,
    position) and then the run sends its cancels and flatten before anything else.
-3. ``cancelling``: cancel this instance's working orders, bracket children first (never a
-   close of ours in flight: it is waited for, as cancelling it would only mean another), and wait
-   until each is finished (``cancel_wait_s``): a PendingCancel order can still fill, and
+3. ``cancelling``: cancel this instance's working orders (those its API client placed: IB
+   lets no other client cancel an order; another client's in this contract, the market's
+   console's included, is neither cancelled nor waited for, and the end names it), bracket
+   children first (never a close of ours in flight: it is waited for, as cancelling it would
+   only mean another), and wait until each is finished (``cancel_wait_s``): a PendingCancel order can still fill, and
    those fills change what must be flattened.
 4. ``flattening``: one market order closes the position as booked from the fills, and the run
    waits for it to finish (``fill_wait_s``). Never while any order of ours is unconfirmed (a
@@ -27,7 +29,9 @@ needed, so it is always safe to press). A run, each step published as a ``KillPr
    nothing more but keeps verifying until IB answers, then ends ``halted`` (flat) or
    ``failed`` (not flat: pressing the kill switch again tries again); when everything is
    known and IB is still not flat, ``failed`` (the end; HALTED all the same, and the detail
-   says what is left at IB to handle by hand).
+   says what is left at IB to handle by hand). Other clients' working orders in this
+   contract are named in the end's detail (``others``): each could still fill and open a
+   position again, which nothing here closes.
 
 The same sequence without the halt (``halt=False``, ending ``done``) is the disconnect policy
 "flatten"; if it cannot get flat it halts all the same.
@@ -55,6 +59,11 @@ class KillOrders(Protocol):
     """This instance's orders, as the kill switch handles them (``OrderManager``)."""
 
     def working(self) -> list[Order]: ...
+
+    def others(self) -> list[tuple[int | None, str]]:
+        """Other API clients' working orders in this contract (which IB lets only them, or
+        TWS, cancel): the client that placed each, and the order in a trader's words."""
+        ...
 
     def unconfirmed(self) -> list[tuple[Order, str]]: ...
 
@@ -176,7 +185,7 @@ class KillSwitch:
         progress = KillProgress(
             step, detail, reason, target.position,
             len(orders.working()) if orders is not None else 0,
-            target.now(), done, ok,
+            target.now(), done, ok, len(orders.others()) if orders is not None else 0,
         )  # fmt: skip
         self.last = progress
         log.log(logging.INFO if ok or not done else logging.ERROR, "kill switch %s: %s", step,
@@ -248,7 +257,8 @@ class KillSwitch:
                 continue
             working = orders.working()
             if position == 0 and not working:
-                return self._end(reason, True, f"flat at {self.venue}, no working orders")
+                done = f"flat at {self.venue}" + ("" if orders.others() else ", no working orders")
+                return self._end(reason, True, done)
             unknown = orders.unconfirmed()
             left = f"{self.venue} shows position {position}, {len(working)} order(s) of ours open"
             if unknown:
@@ -318,6 +328,10 @@ class KillSwitch:
             await target.wait_order_change(left)
 
     def _end(self, reason: str, ok: bool, detail: str) -> KillProgress:
+        orders = self._target.orders
+        others = orders.others() if orders is not None else []
+        if others:  # never waited for (it cannot cancel them), never left unsaid
+            detail += "; " + others_left(others, self.venue)
         halt = self._halt or not ok  # not flat by the timeout: halt in every mode
         if halt:
             text = f"kill switch: {reason}" if ok else f"kill switch NOT FLAT: {detail}"
@@ -325,3 +339,21 @@ class KillSwitch:
                 detail += f"; trading HALTED: close what is left at {self.venue} by hand, then press again"
         step = KillStep.HALTED if ok and halt else (KillStep.DONE if ok else KillStep.FAILED)
         return self._step(step, detail, reason, done=True, ok=ok)
+
+
+def others_left(others: list[tuple[int | None, str]], venue: str) -> str:
+    """What the kill switch says of other clients' working orders in its contract, which it
+    cannot cancel (IB lets only the client that placed an order cancel it) and so neither
+    waits for nor lets stop the flatten: each still works, and any of them filling opens a
+    position again that this instance, HALTED, does not close."""
+    who = " and ".join(sorted({f"client {c}" if c is not None else "another client"
+                               for c, _ in others}))  # fmt: skip
+    n = len(others)
+    it, works = ("it", "works") if n == 1 else ("them", "work")
+    return (
+        f"{n} order{'s' if n > 1 else ''} of {who} still {works} at {venue}: "
+        + "; ".join(what for _, what in others)
+        + f"; this instance cannot cancel {it} (cancel {it} from TWS or the client that placed "
+        f"{it}); should {'it' if n == 1 else 'one'} fill, it opens a position again that "
+        "nothing here closes"
+    )

@@ -3,9 +3,13 @@ up to date from what IB says about it (the order manager, ``order_manager.py``, 
 to send orders).
 
 * Orders are found by their client order id in IB's ``orderRef``, by IB's permId, or by IB's
-  order id when IB reports it for our API client; an order of this instance IB lists that we
-  do not know (after a restart) is adopted, with its bracket links; anyone else's in this
-  contract is kept as a read-only ``foreign`` view. An order in another contract (another
+  order id when IB reports it for our API client. An order is this instance's only when its
+  orderRef is and this API client placed it: IB lets only the client that placed an order
+  cancel it (10147 for any other), so the market's console or an earlier run on another
+  client id left an order that is another client's here. An order of this instance IB lists
+  that we do not know (after a restart on the same client id) is adopted, with its bracket
+  links; anyone else's in this contract is kept as a read-only ``foreign`` view, with the
+  client that placed it. An order in another contract (another
   market's instance, TWS) is never this market's: no view, no risk, no protection; it is
   only counted by contract (``elsewhere``, :class:`OtherMarketOrders`) so nothing is hidden.
 * A modification is confirmed when IB reports the order with the new values, and refused when
@@ -245,7 +249,8 @@ class OrderTracker:
     def on_report(self, report: OrderReport) -> None:
         order = self._find(report.order_ref, report.broker_id, report.perm_id, report.client_id)
         if order is None:
-            if self.ids.owns(report.order_ref) and report.instrument == self.instrument:
+            mine = self.ids.owns(report.order_ref) and self.placed_here(report.client_id)
+            if mine and report.instrument == self.instrument:
                 self.adopt(report)
             else:
                 self._on_foreign(report)
@@ -268,6 +273,18 @@ class OrderTracker:
                 order.reject_reason = report.reason
         if changed:
             self._changed(order)
+
+    def placed_here(self, api_client_id: int | None) -> bool:
+        """Whether an order placed by API client ``api_client_id`` (None: not known) is this
+        client's to cancel: IB lets no other client cancel it. Unknown either way: yes."""
+        ours = self._broker.client_id
+        return api_client_id is None or ours is None or api_client_id == ours
+
+    def others(self) -> list[tuple[int | None, str]]:
+        """Other clients' working orders in this contract, which this instance cannot
+        cancel: the API client that placed each and the order in a trader's words."""
+        return [(view.placed_by, _describe_view(view, self.instrument))
+                for view in self.foreign.values()]  # fmt: skip
 
     def _bind(self, order: Order, report: OrderReport) -> None:
         try:
@@ -436,6 +453,11 @@ class OrderTracker:
         (PENDING_SUBMIT, not listed at IB) until IB says what became of it."""
         if sent.order_id in self._orders:
             return self._orders[sent.order_id]
+        if not self.placed_here(sent.api_client_id):  # the console's, or a run on another id
+            self._notice("INFO", f"{sent.order_id} was sent by API client {sent.api_client_id}:"
+                         " only that client (or TWS) can cancel it; shown as another client's "
+                         "order while IB lists it")  # fmt: skip
+            return None
         try:
             order = Order(
                 sent.order_id, self.instrument, sent.side, sent.quantity, sent.order_type,
@@ -536,6 +558,12 @@ def _carries(report: OrderReport, change: OrderChange) -> bool:
         and (change.limit is None or change.limit == report.limit)
         and (change.stop is None or change.stop == report.stop)
     )
+
+
+def _describe_view(view: OrderView, instrument: Instrument) -> str:
+    price = view.price
+    at = f" @ {instrument.format_price(price)}" if price is not None else ""
+    return f"{view.side} {view.remaining} {view.order_type}{at} in {instrument.local_symbol}"
 
 
 def _describe(order: Order) -> str:

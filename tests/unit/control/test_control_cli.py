@@ -94,3 +94,24 @@ def test_a_kill_proved_flat_and_halted_is_flat() -> None:
     }
     assert outcome(answer) == ("ES PAPER: flat and HALTED (flat at IB, no working orders)",
                                True, False)  # fmt: skip
+
+
+def test_flat_with_another_clients_order_left_says_but() -> None:
+    """The market's console left a limit its screen cannot cancel (IB lets only the client
+    that placed it): flat and HALTED, but never the plain 'no working orders' line."""
+    detail = (
+        "flat at IB; 1 order of client 125 still works at IB: BUY 1 LMT @ 4995.00 in ESZ6; this "
+        "instance cannot cancel it (cancel it from TWS or the client that placed it); should it "
+        "fill, it opens a position again that nothing here closes"
+    )
+    halted = {"step": "halted", "detail": detail, "reason": "x", "position": 0, "working": 0,
+              "done": True, "ok": True, "others": 1}  # fmt: skip
+    answer = {
+        "ok": True,
+        "status": status(trading_state="HALTED", position=0, working_orders=0),
+        "kill": {"flat": True, "finished": True, "connected": True, "progress": halted},
+    }
+    line, flat, _ = outcome(answer)
+    assert flat and line == (
+        f"ES PAPER: flat and HALTED, but another client's order still works ({detail})"
+    )

@@ -328,9 +328,13 @@ class BareOrders:
     def __init__(self, desk: BareDesk) -> None:
         self._desk = desk
         self.closes: list[str] = []
+        self.of_others: list[tuple[int | None, str]] = []  # other clients' orders here
 
     def working(self) -> list[Order]:
         return []
+
+    def others(self) -> list[tuple[int | None, str]]:
+        return self.of_others
 
     def unconfirmed(self) -> list[tuple[Order, str]]:
         return []
@@ -410,3 +414,19 @@ async def test_the_kill_switch_runs_on_its_narrow_protocol_without_an_engine() -
     assert last.ok and last.done and last.position == 0
     assert desk.orders.closes == ["kill-1.1 kill"]
     assert desk.reduced == ["kill switch: test"] and desk.halted == ["kill switch: test"]
+
+
+async def test_another_clients_order_neither_blocks_the_flatten_nor_goes_unsaid() -> None:
+    """An order in this contract that only another API client can cancel (IB: 10147 for this
+    one): the kill switch flattens and halts without waiting for it, and its end says that
+    the order still works, whose it is, and that it could open a position again."""
+    desk = BareDesk(held=1)
+    desk.orders.of_others = [(125, "BUY 1 LMT @ 4995.00 in ESZ6")]
+    last = await KillSwitch(desk, FAST).request("test")
+    assert last.ok and last.step is KillStep.HALTED and last.others == 1
+    assert desk.orders.closes == ["kill-1.1 kill"]  # flattened all the same
+    assert last.detail == (
+        "flat at IB; 1 order of client 125 still works at IB: BUY 1 LMT @ 4995.00 in ESZ6; "
+        "this instance cannot cancel it (cancel it from TWS or the client that placed it); "
+        "should it fill, it opens a position again that nothing here closes"
+    )

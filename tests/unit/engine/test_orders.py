@@ -803,6 +803,43 @@ async def test_another_instances_order_is_not_adopted(desk: Desk) -> None:
     assert desk.om.working() == [] and "ib:501" in desk.om.foreign
 
 
+async def test_an_order_of_this_instance_placed_by_another_client_id_is_anothers(
+    desk: Desk,
+) -> None:
+    """IB lets only the API client that placed an order cancel it (10147 for any other): the
+    market's console (another client id) placed this one with the market's own orderRef. It
+    is another client's, read-only with its price and its client, never cancelled from here;
+    the same order placed by this client id is adopted (the test above)."""
+    ref = ClientOrderIds("ES", 1).next()
+    desk.om.on_report(foreign_report(11, 501, ref, client_id=125, limit=PX_5000 - 40))
+    assert desk.om.working() == [] and desk.om.get(ref) is None
+    shown = desk.om.foreign["ib:501"]
+    assert (shown.own, shown.placed_by, shown.limit) == (False, 125, PX_5000 - 40)
+    await desk.om.cancel_all()
+    assert desk.broker.cancelled == []
+
+
+def journaled(seq: int, client_id: int | None) -> SentOrder:
+    """A working limit an earlier run sent under API client ``client_id`` (None: unknown) as
+    IB's order ``seq``."""
+    return SentOrder(
+        f"tt.ES.1.{seq}", Side.BUY, 1, OrderType.LIMIT, PX_5000 - 40, None, TimeInForce.DAY,
+        OrderRole.PLAIN, f"cmd-1.{seq}", seq, 9000 + seq, client_id, T0,
+    )  # fmt: skip
+
+
+async def test_a_journaled_order_of_another_client_id_is_not_restored_as_own(desk: Desk) -> None:
+    """The market's journal is shared by its screen and its console: an order the console
+    sent (client 125) is not this client's to cancel or to wait for; this client's own, and
+    one whose client is not known (an older journal), are tracked again."""
+    assert desk.om.restore(journaled(1, 125)) is None
+    own = desk.om.restore(journaled(2, 1))
+    unknown = desk.om.restore(journaled(3, None))
+    assert desk.om.working() == [own, unknown]
+    desk.om.on_report(foreign_report(1, 9001, "tt.ES.1.1", client_id=125))  # IB lists it
+    assert desk.om.foreign["ib:9001"].placed_by == 125 and desk.om.get("tt.ES.1.1") is None
+
+
 # ---- reconciliation --------------------------------------------------------------------------
 
 
