@@ -105,6 +105,17 @@ def test_book_side_sorts_best_first_and_drops_empty_rows() -> None:
     assert [lv.price for lv in asks] == [24000, 24002]
 
 
+def test_book_side_converts_each_update_as_it_is() -> None:
+    """Rows are memoized by price and size: a row seen before converts the same, a changed
+    size or price anew, a repeated price keeps its larger size, unpriced rows stay dropped."""
+    first = cv.book_side([DOMLevel(6000.0, 5, ""), DOMLevel(5999.75, 3, "")], TICK, bids=True)
+    again = cv.book_side([DOMLevel(6000.0, 7, ""), DOMLevel(5999.75, 3, "")], TICK, bids=True)
+    assert [(lv.price, lv.size) for lv in first] == [(24000, 5), (23999, 3)]
+    assert [(lv.price, lv.size) for lv in again] == [(24000, 7), (23999, 3)]
+    shifted = [DOMLevel(6000.0, 2, ""), DOMLevel(6000.0, 7, ""), DOMLevel(math.nan, 4, "")]
+    assert [(lv.price, lv.size) for lv in cv.book_side(shifted, TICK, bids=True)] == [(24000, 7)]
+
+
 def test_ns_from_datetime() -> None:
     moment = dt.datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=dt.UTC)
     assert cv.ns_from_datetime(moment) == int(moment.timestamp()) * cv.NS + 123_456_000

@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from ib_async import Contract, ContractDetails
@@ -109,15 +110,22 @@ def quote_from(ticker: Any, tick: Decimal, ts_ns: int) -> Quote:
 def book_side(levels: Iterable[Any], tick: Decimal, *, bids: bool) -> tuple[DepthLevel, ...]:
     """One side of the book from ib_async ``DOMLevel``s: empty/unpriced rows dropped, equal
     prices merged (a shifted row may briefly repeat a price), best first."""
-    sizes: dict[int, int] = {}
+    merged: dict[int, DepthLevel] = {}
     for level in levels:
-        price = opt_ticks(level.price, tick)
-        size = size_int(level.size)
-        if price is None or size <= 0:
-            continue
-        sizes[price] = max(sizes.get(price, 0), size)
-    ordered = sorted(sizes.items(), reverse=bids)
-    return tuple(DepthLevel(p, s) for p, s in ordered)
+        row = _depth_level(level.price, level.size, tick)
+        if row is not None and row.size > getattr(merged.get(row.price), "size", 0):
+            merged[row.price] = row
+    return tuple(merged[p] for p in sorted(merged, reverse=bids))
+
+
+@lru_cache(maxsize=4096)
+def _depth_level(price: float, size: float, tick: Decimal) -> DepthLevel | None:
+    """One DOM row in ticks and contracts, None when empty or unpriced. Memoized: every depth
+    update (hundreds a second) brings the whole book, all of it but one row as it was, and
+    converting a row costs more than looking it up."""
+    ticks = opt_ticks(price, tick)
+    contracts = size_int(size)
+    return DepthLevel(ticks, contracts) if ticks is not None and contracts > 0 else None
 
 
 def bar_from(start: dt.datetime | dt.date, o: float, h: float, lo: float, c: float,
