@@ -70,6 +70,20 @@ def restore_root_logging() -> Iterator[None]:
     logging.captureWarnings(False)
 
 
+@pytest.fixture(autouse=True)
+def forget_hidden_secrets() -> Iterator[None]:
+    """The secrets a test's channels or server hid stay hidden for the process (on purpose:
+    a request still running after its notifier closed must not log one); between tests they
+    are forgotten, so one test's URL ("/hook") never blanks another test's expected text."""
+    from tradeterm.logs import SECRETS
+    from tradeterm.notify.channel import REDACT
+
+    kept = {redact: list(redact._secrets) for redact in (SECRETS, REDACT)}
+    yield
+    for redact, secrets in kept.items():
+        redact._secrets = secrets
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The recorded CME data beside the repository; tests that need it skip without it."""

@@ -198,6 +198,9 @@ FAULTS = [
     Fault("malformed", "a malformed frame", lambda gw: gw.faults.malformed_frame()),
     Fault("no-tbt", "tick-by-tick refused (10190)", lambda gw: gw.faults.refuse_tick_by_tick(),
           W, lambda gw: gw.faults.refuse_tick_by_tick(False)),
+    Fault("refuse-data", "depth refused: no L2 permission (354)",
+          lambda gw: gw.faults.refuse_data("depth", 354), W,
+          lambda gw: gw.faults.refuse_data("depth", None)),
 ]  # fmt: skip
 
 
