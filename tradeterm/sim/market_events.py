@@ -67,4 +67,20 @@ class BarPrint:
     volume: int
 
 
-MarketEvent = BookDelta | TradePrint | BookClear | BarPrint
+@dataclass(slots=True, frozen=True)
+class OrderDelta:
+    """An order-by-order source (MBO): the public order holding time priority ``priority`` at
+    ``price`` on ``side`` now rests ``size`` contracts (0: gone). ``priority`` grows with every
+    place taken in a queue (an order that loses its priority, by a new price or a larger size,
+    is gone from its old place and takes a new one), so the orders ahead of a newcomer are
+    those with a lower ``priority``. It comes with the :class:`BookDelta` of its level, and
+    only the matching engine uses it (the true FIFO place of our orders); clients see depth."""
+
+    ts_ns: int
+    side: BookSide
+    price: int
+    priority: int
+    size: int
+
+
+MarketEvent = BookDelta | TradePrint | BookClear | BarPrint | OrderDelta

@@ -34,6 +34,10 @@ Fill model
   are cancels. ``queue_model="proportional"`` (default) assumes cancels are spread evenly over the
   queue: ``queue_ahead -= cancelled * queue_ahead // old_size``. ``"conservative"`` assumes they
   all come from behind us. In both, ``queue_ahead`` never exceeds the public size at the level.
+  An order-by-order source (MBO replay: ``OrderDelta`` events) makes it exact: an order of ours
+  is behind every public order resting at its price when it joined, and ``queue_ahead`` is what
+  is left of those orders (their cancels and fills), whatever joins later is behind us.
+  ``queue_position`` tells a test where an order of ours stands.
 * **Stops** trigger on any trade (public or ours): a buy stop when a trade prints at/above its
   stop, a sell stop at/below. A stop whose price the last trade already reached triggers at once.
   A triggered stop becomes a market (``STP``) or limit (``STP LMT``) order with time priority of
@@ -60,6 +64,7 @@ from tradeterm.sim.market_events import (
     BookDelta,
     BookSide,
     MarketEvent,
+    OrderDelta,
     TradePrint,
 )
 
@@ -128,6 +133,7 @@ class _Order:
     triggered: bool = False
     price: int | None = None  # working limit once on the book / aggressive
     qa: int = 0  # public contracts ahead of us at our level
+    mark: int = 0  # order-by-order source: the last public priority ahead of us
 
 
 class MatchingEngine:
@@ -136,12 +142,15 @@ class MatchingEngine:
     __slots__ = (
         "_clock",
         "_credit",
+        "_fifo",
         "_lv",
         "_orders",
         "_out",
         "_stops",
         "book",
         "conservative",
+        "exact",
+        "priority",
         "protection",
     )
 
@@ -159,6 +168,10 @@ class MatchingEngine:
         self._credit: tuple[dict[int, int], dict[int, int]] = ({}, {})
         self._out: list[TradePrint | BookDelta] = []
         self._clock = 0
+        # order-by-order source: per side, price -> {priority: size} of the public orders
+        self._fifo: tuple[dict[int, dict[int, int]], dict[int, dict[int, int]]] = ({}, {})
+        self.exact = False  # queue_ahead comes from single orders (OrderDelta seen)
+        self.priority = 0  # the highest public priority seen
 
     # ------------------------------------------------------------------ queries
 
@@ -197,6 +210,12 @@ class MatchingEngine:
 
     def working_keys(self) -> list[Hashable]:
         return list(self._orders)
+
+    def queue_position(self, key: Hashable) -> int | None:
+        """Public contracts ahead of our order ``key`` in its price's queue (exact with an
+        order-by-order source, else this engine's queue model); None unless it rests."""
+        o = self._orders.get(key)
+        return None if o is None or o.price is None else o.qa
 
     def own_size_at(self, side: BookSide, price: int) -> int:
         """Open quantity of our orders resting at ``price`` (the gateway may add it to depth)."""
@@ -332,11 +351,15 @@ class MatchingEngine:
                 agg = self._infer_aggressor(event.price)
             self.book.apply(event)
             self._on_trade(event.price, event.size, agg, event.ts_ns, fills)
+        elif type(event) is OrderDelta:
+            self._on_order(event)
         elif type(event) is BookClear:
             self._clock = max(self._clock, event.ts_ns)
             self.book.apply(event)
             self._credit[0].clear()
             self._credit[1].clear()
+            self._fifo[0].clear()
+            self._fifo[1].clear()
         elif type(event) is BarPrint:
             # Bar-only source: walk O -> nearer extreme -> other extreme -> C as unsided trades.
             ts = event.ts_ns
@@ -415,6 +438,7 @@ class MatchingEngine:
     def _rest(self, o: _Order) -> None:
         assert o.price is not None
         o.qa = self.book.size(o.side, o.price)
+        o.mark = self.priority
         self._lv[o.side].setdefault(o.price, []).append(o)
 
     def _unrest(self, o: _Order) -> None:
@@ -498,7 +522,11 @@ class MatchingEngine:
         old = book.set_level(side, price, size)
         book.ts_ns = ts
         queue = self._lv[side].get(price)
-        if queue and size < old:
+        if queue and size < old and self.exact:  # the single orders say who left
+            for m in queue:
+                if m.qa > size:
+                    m.qa = size
+        elif queue and size < old:
             cut = old - size
             credit = self._credit[side]
             c = credit.pop(price, 0)
@@ -600,6 +628,24 @@ class MatchingEngine:
             credit[price] = credit.get(price, 0) + size
         else:
             del lv[price]
+
+    def _on_order(self, event: OrderDelta) -> None:
+        """A public order changed: the exact queue ahead of our orders at its price is what
+        is left of the public orders that were there when each joined."""
+        self.exact = True
+        side, price, prio = int(event.side), event.price, event.priority
+        fifo = self._fifo[side]
+        level = fifo.setdefault(price, {})
+        if event.size > 0:
+            level[prio] = event.size
+        else:
+            level.pop(prio, None)
+            if not level:
+                del fifo[price]
+        if prio > self.priority:
+            self.priority = prio
+        for m in self._lv[side].get(price, ()):
+            m.qa = sum(size for p, size in level.items() if p <= m.mark)
 
     def _cascade(self, prints: list[int], ts: int, fills: list[SimFill]) -> None:
         """Trigger stops on each trade price in ``prints`` (which grows as stops trade)."""

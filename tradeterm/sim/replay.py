@@ -55,8 +55,11 @@ def load_replay(
     path: str | Path,
     symbol: str | None = None,
     tick_size: float | str | Decimal | None = None,
+    *,
+    orders: bool = False,
 ) -> Iterator[MarketEvent]:
-    """Events of one instrument from a recorded file, in time order.
+    """Events of one instrument from a recorded file, in time order; ``orders``: an MBO
+    file's single orders too (``OrderDelta``, for the matching engine's FIFO queues).
 
     ``symbol`` picks the instrument when the file holds several (``"ESU4"``); ``tick_size``
     converts prices to ticks (default: the file's instrument definition when available, else
@@ -67,14 +70,14 @@ def load_replay(
         raise ReplayError(f"no such replay file: {path}")
     name = path.name.lower()
     if name.endswith((".dbn", ".dbn.zst", ".zst")):
-        events = read_dbn(path, symbol, tick_size)
+        events = read_dbn(path, symbol, tick_size, orders=orders)
     elif name.endswith((".csv", ".txt")):
         events = read_csv(path, symbol, tick_size)
     else:
         with path.open("rb") as fh:
             head = fh.read(4)
         if head.startswith(_DBN_MAGIC):
-            events = read_dbn(path, symbol, tick_size)
+            events = read_dbn(path, symbol, tick_size, orders=orders)
         else:
             raise ReplayError(f"{path.name}: unknown replay format (expected .dbn[.zst] or .csv)")
     return _primed(events)

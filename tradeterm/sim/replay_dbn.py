@@ -16,7 +16,11 @@ Schemas:
   following ``C``/``M``), ``R`` clear -> :class:`BookClear`. The file's snapshot (records
   flagged ``F_SNAPSHOT``) is published as one event. Every book stream starts with a
   BookClear, and so does every snapshot. The CME pre-open
-  book may be crossed; it is replayed as recorded.
+  book may be crossed; it is replayed as recorded. With ``orders=True`` each event's changes
+  of single orders come too, as :class:`OrderDelta` (just before the level's BookDelta):
+  the matching engine keeps the true FIFO place of our orders from them. An order keeps its
+  priority when its size falls (a partial cancel or fill) and loses it on a new price or a
+  larger size, as at CME.
 * **MBP-1** and **TBBO** (top of book + trades): a TradePrint per ``T`` record and BookDeltas
   whenever the best bid/ask after a record differs from the previous one.
 * **Trades**: TradePrints only.
@@ -44,6 +48,7 @@ from tradeterm.sim.market_events import (
     BookDelta,
     BookSide,
     MarketEvent,
+    OrderDelta,
     TradePrint,
 )
 from tradeterm.sim.replay_common import (
@@ -165,8 +170,11 @@ def read_dbn(
     path: str | Path,
     symbol: str | None = None,
     tick_size: float | str | Decimal | None = None,
+    *,
+    orders: bool = False,
 ) -> Iterator[MarketEvent]:
-    """Events of one instrument from a DBN file, in file order (see the module docstring)."""
+    """Events of one instrument from a DBN file, in file order (see the module docstring);
+    ``orders``: an MBO file's single orders too (:class:`OrderDelta`)."""
     path = Path(path)
     records = _records(path)
     metadata = next(records, None)
@@ -186,7 +194,7 @@ def read_dbn(
         return ids is None or rec.instrument_id in ids
 
     if schema == "mbo":
-        yield from _mbo(filter(mine, records), conv)
+        yield from _mbo(filter(mine, records), conv, orders)
     elif schema in ("mbp-1", "tbbo"):
         yield from _mbp1(filter(mine, records), conv)
     elif schema == "trades":
@@ -209,8 +217,12 @@ def _trade(rec: Any, conv: TickConverter) -> TradePrint | None:
 class _MboBook:
     """Per-order book with per-level totals and the levels changed since the last publish."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_orders: bool = False) -> None:
         self.orders: dict[int, tuple[BookSide, int, int]] = {}
+        self.keep_orders = keep_orders  # publish OrderDeltas
+        self.priority: dict[int, int] = {}  # order id -> its place in its queue
+        self.placed: list[OrderDelta] = []  # single orders changed since the last publish
+        self._next = 0
         self.levels: dict[BookSide, dict[int, int]] = {BookSide.BID: {}, BookSide.ASK: {}}
         self.dirty: dict[tuple[BookSide, int], int] = {}  # level -> size last published
 
@@ -224,11 +236,22 @@ class _MboBook:
         else:
             level.pop(price, None)
 
+    def _place(self, oid: int, side: BookSide, price: int, size: int, *, new: bool) -> None:
+        """Order ``oid`` now rests ``size`` (0: gone); ``new``: at the back of its queue."""
+        if not self.keep_orders:
+            return
+        if new:
+            self._next += 1
+            self.priority[oid] = self._next
+        prio = self.priority[oid] if size else self.priority.pop(oid)
+        self.placed.append(OrderDelta(0, side, price, prio, size))
+
     def add(self, oid: int, side: BookSide, price: int, size: int) -> None:
         if oid in self.orders:
             self.cancel(oid, None)
         self.orders[oid] = (side, price, size)
         self._change(side, price, size)
+        self._place(oid, side, price, size, new=True)
 
     def cancel(self, oid: int, size: int | None) -> None:
         order = self.orders.get(oid)
@@ -237,6 +260,7 @@ class _MboBook:
         side, price, rest = order
         gone = rest if size is None or size >= rest else size
         self._change(side, price, -gone)
+        self._place(oid, side, price, rest - gone, new=False)
         if gone >= rest:
             del self.orders[oid]
         else:
@@ -244,19 +268,27 @@ class _MboBook:
 
     def modify(self, oid: int, side: BookSide, price: int, size: int) -> None:
         order = self.orders.pop(oid, None)
+        keeps = order is not None and order[1] == price and size <= order[2]  # its priority
         if order is not None:
             self._change(order[0], order[1], -order[2])
             side = order[0]
+            if not keeps or not size:
+                self._place(oid, side, order[1], 0, new=False)
         if size > 0:
             self.orders[oid] = (side, price, size)
             self._change(side, price, size)
+            self._place(oid, side, price, size, new=not keeps)
 
     def clear(self) -> None:
         self.orders.clear()
         self.levels = {BookSide.BID: {}, BookSide.ASK: {}}
         self.dirty.clear()
+        self.priority.clear()
+        self.placed.clear()
 
-    def publish(self, ts_ns: int) -> list[BookDelta]:
+    def publish(self, ts_ns: int) -> list[BookDelta | OrderDelta]:
+        placed = [OrderDelta(ts_ns, d.side, d.price, d.priority, d.size) for d in self.placed]
+        self.placed.clear()
         gone: list[BookDelta] = []
         changed: list[BookDelta] = []
         for (side, price), old in self.dirty.items():
@@ -264,11 +296,11 @@ class _MboBook:
             if new != old:
                 (changed if new else gone).append(BookDelta(ts_ns, side, price, new))
         self.dirty.clear()
-        return gone + changed
+        return [*placed, *gone, *changed]
 
 
-def _mbo(records: Iterator[Any], conv: TickConverter) -> Iterator[MarketEvent]:
-    book = _MboBook()
+def _mbo(records: Iterator[Any], conv: TickConverter, orders: bool) -> Iterator[MarketEvent]:
+    book = _MboBook(orders)
     in_snapshot = False
     first = True
     last_ts = 0
@@ -304,7 +336,7 @@ def _mbo(records: Iterator[Any], conv: TickConverter) -> Iterator[MarketEvent]:
                     book.modify(rec.order_id, side, price, int(rec.size))
         if flags & _F_LAST and not in_snapshot:
             yield from book.publish(ts)
-    if book.dirty:
+    if book.dirty or book.placed:
         yield from book.publish(last_ts)
 
 

@@ -161,3 +161,12 @@ class FakeGateway:
 
     def now_ns(self) -> int:
         return self.context.now_ns()
+
+    def queue_position(self, perm_id: int) -> int | None:
+        """Public contracts ahead of the resting order ``perm_id`` in its matching engine's
+        queue (the truth a client's estimate is held to); None unless it rests."""
+        for feed in self.market.feeds.values():
+            ahead = feed.engine.queue_position(perm_id)
+            if ahead is not None:
+                return ahead
+        return None

@@ -221,7 +221,7 @@ class MarketDesk:
     async def _replay(self, feed: InstrumentFeed) -> None:
         cfg = self.settings
         assert cfg.replay is not None
-        events = bar_market(load_replay(cfg.replay, symbol=None, tick_size=feed.tick))
+        events = bar_market(load_replay(cfg.replay, symbol=None, tick_size=feed.tick, orders=True))
         lockstep = cfg.replay_clock is not None
         offset: int | None = 0 if lockstep else None
         clock = self.context.clock
