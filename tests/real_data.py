@@ -29,3 +29,11 @@ def ts_ns(text: str) -> int:
     base, _, frac = text.rstrip("Z").partition(".")
     seconds = dt.datetime.fromisoformat(base).replace(tzinfo=dt.UTC).timestamp()
     return int(seconds) * NS + int(frac.ljust(9, "0") or 0)
+
+
+def data_file(name: str) -> Path:
+    """A recorded file in ../shared/data (DBN); skips the test when it is not there."""
+    path = DERIVED.parent / name
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    return path

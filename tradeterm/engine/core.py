@@ -45,6 +45,7 @@ from tradeterm.engine.order_manager import BeforeSend, OrderManager
 from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.pre_trade import RiskContext
+from tradeterm.engine.queue_position import QueueEstimate
 from tradeterm.engine.risk import RiskManager, RiskTransition
 from tradeterm.engine.types import TradingState
 
@@ -76,6 +77,7 @@ class TradingCore:
         self._emit = emit
         self.market = MarketState(instrument, calendar=calendar)
         self.bars = BarBuilder(instrument)
+        self.queue = QueueEstimate()  # where our resting limits stand in their queues
         self.watchdog = StalenessWatchdog(staleness, clock=clock, calendar=calendar)
         self.portfolio = portfolio = Portfolio(instrument, clock=clock, calendar=calendar)
         self.risk = manager = RiskManager(
@@ -174,6 +176,7 @@ class TradingCore:
 
     def on_market(self, event: QuoteEvent | DepthEvent | TradeEvent) -> None:
         changes = self.market.apply(event)
+        self.queue.on_market(event)
         now = self._clock()
         watchdog = self.watchdog
         if isinstance(event, TradeEvent):

@@ -349,6 +349,7 @@ class Engine:
             core.on_bars(core.bars.apply(event), Feed.BARS)
         elif isinstance(event, OrderReport):
             core.orders.on_report(event)
+            core.queue.sync(core.orders.working())
         elif isinstance(event, ExecutionReport):
             self._on_execution(core, event)
         elif isinstance(event, CommissionEvent):
@@ -535,4 +536,5 @@ class Engine:
             account_age_s=self.account_age_s(),
             protected=core.orders.protected() if core is not None else 0,
             other_markets=core.orders.other_markets() if core is not None else (),
+            queue=core.queue.positions() if core is not None else {},
         )

@@ -7,7 +7,8 @@ listener that falls behind gets one ``MarketChanged`` with the union of the rows
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
@@ -422,6 +423,7 @@ class EngineSnapshot:
     account_age_s: float | None = None  # seconds since the broker gave them; None: never
     protected: int = 0  # contracts of the position covered by this instance's working stops
     other_markets: tuple[tuple[str, int], ...] = ()  # ``OtherMarketOrders.markets`` now
+    queue: Mapping[str, int] = field(default_factory=dict)  # contracts ahead, by order id
 
     @property
     def equity(self) -> Decimal | None:
