@@ -146,6 +146,7 @@ class Ladder(Widget, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.data: LadderData | None = None
+        self.show_queue = True  # the queue ahead of our resting orders (key Q)
         self.top: int | None = None  # price at row 1
         self.auto = True  # follow the last trade
         self.cursor: int | None = None
@@ -205,6 +206,7 @@ class Ladder(Widget, can_focus=True):
                 snap.instrument, snap.market, snap.orders,
                 pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, banner,
                 strategy.orders if strategy is not None else (), snap.foreign_orders,
+                snap.queue if self.show_queue else None,
             )
         )  # fmt: skip
 

@@ -4,7 +4,7 @@ contract in parentheses, ``(1S)``, where no own order works) and the position.""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -17,6 +17,16 @@ UNCONFIRMED = "?"  # the mark of an order IB has not confirmed (shown reversed t
 OTHERS = "()"  # around the label of other clients' orders: read-only, not ours
 STRATEGY = "*"  # the mark of the running strategy's orders (manual orders have none)
 _TYPE_LETTER = {"MKT": "M", "LMT": "L", "STP": "S", "STP LMT": "SL"}
+QUEUE = "q"  # before the contracts estimated ahead of our order at its price: ``1Lq12``
+ORDER_CELL = 5  # the width of the ladder's BUY and SELL cells
+
+
+def with_queue(label: str, ahead: int | None) -> str:
+    """``label`` followed by the queue ahead (``1Lq12``) when it fits the order's cell."""
+    if ahead is None:
+        return label
+    text = f"{label}{QUEUE}{ahead}"
+    return text if len(text) <= ORDER_CELL else label
 
 
 def order_label(orders: Iterable[OrderView], strategy: Collection[str] = ()) -> str:
@@ -74,10 +84,12 @@ class LadderData:
         banner: Banner | None,
         strategy: Collection[str] = (),
         others: Iterable[OrderView] = (),
+        queue: Mapping[str, int] | None = None,
     ) -> LadderData:
         """``strategy``: the ids of the strategy's working orders (marked ``STRATEGY``);
         ``others``: other clients' orders in this contract, marked in ``OTHERS`` at a price
-        where no own order works (an own order's label always wins its cell)."""
+        where no own order works (an own order's label always wins its cell); ``queue``: the
+        contracts ahead of our resting orders by order id (the least at a price is shown)."""
         data = cls(instrument, position=position, avg=avg, banner=banner)
         if market is not None:
             data.bids = {lvl.price: lvl.size for lvl in market.bids}
@@ -98,7 +110,9 @@ class LadderData:
                     f"{OTHERS[0]}{label}{OTHERS[1]}"
                 )
         for (side, price), group in _by_price(orders).items():
-            (data.buys if side is Side.BUY else data.sells)[price] = order_label(group, strategy)
+            ahead = [queue[o.order_id] for o in group if queue and o.order_id in queue]
+            label = with_queue(order_label(group, strategy), min(ahead) if ahead else None)
+            (data.buys if side is Side.BUY else data.sells)[price] = label
         return data
 
     @property
