@@ -91,4 +91,6 @@ def _symbols(path: Path) -> list[str]:
             first = next(rows, None)
         value = (first or {}).get("symbol")
         return [value.strip().upper()] if value and value.strip() else []
-    return read_metadata(path)[1]
+    if name.endswith((".dbn", ".dbn.zst", ".zst")):
+        return read_metadata(path)[1]
+    return []  # load_replay tells what it is
