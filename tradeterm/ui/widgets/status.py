@@ -126,10 +126,11 @@ def status_text(
         t.append(" DISARMED ", style="dim reverse")
     if not watch_only:
         t.append(f"  qty {qty}", style="bold")
-    if replay is not None:  # the recorded market's time: the wall clock would pass for live
-        t.append(f"  {ct_clock(replay.market_ns)} {replay.speed_text}", style="bold")
-        if replay.paused and snap is None:
-            t.append(" PAUSED ", style="bold reverse $warning")
+    if mode == "replay":  # the recorded market's time: the wall clock would pass for live
+        if replay is not None:
+            t.append(f"  {ct_clock(replay.market_ns)} {replay.speed_text}", style="bold")
+            if replay.paused and snap is None:
+                t.append(" PAUSED ", style="bold reverse $warning")
         return t
     t.append(f"  {ct_clock(now_ns)}")
     if session is not None and wide:
