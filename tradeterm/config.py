@@ -53,7 +53,7 @@ from tradeterm.text import printable
 ENV_PREFIX = "TRADETERM_"
 ENV_DELIMITER = "__"
 
-Mode = Literal["sim", "shadow", "paper", "live"]
+Mode = Literal["sim", "shadow", "paper", "live", "replay"]
 # Where a mode connects when no port is given. SIM runs the embedded fake gateway (no port).
 # SHADOW only reads market data (its orders go to the in-process paper broker): IB Gateway's
 # paper port, so that an order could never reach a live account even by mistake.
@@ -387,7 +387,11 @@ class Settings(BaseSettings):
         validate_assignment=True,
     )
 
-    mode: Mode = Field("sim", description="sim (embedded fake gateway), shadow, paper or live")
+    mode: Mode = Field(
+        "sim",
+        description="sim (embedded fake gateway), shadow, paper or live; replay is set by "
+        "tradeterm SYMBOL --replay FILE",
+    )
     symbol: str = Field("ES", description="root symbol of the market this instance trades")
     connection: ConnectionConfig = Field(default_factory=ConnectionConfig)
     markets: dict[str, MarketConfig] = Field(

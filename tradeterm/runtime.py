@@ -34,6 +34,12 @@ would land in a paper account. Its journal is ``journal/shadow/``, its account `
 restart the paper broker starts from the journal (:func:`_carried_fills`): the position its
 fills add up to, the orders left working reported cancelled, order ids above the journal's.
 
+REPLAY (``tradeterm ES --replay FILE``, :class:`ReplaySource`): SIM's embedded gateway playing
+a recorded file (its :class:`ReplayControl` pauses, speeds and jumps it: ``Runtime.replay``),
+with a journal of its own, ``journal/replay/`` (and so its own halt latch: a replay's HALTED
+never blocks SIM, PAPER or LIVE, and its trades never mix with theirs), and a session calendar
+open while it plays (the recorded market is open whenever it plays, at any hour of the day).
+
 The console and the screen start the engine with :meth:`Runtime.start`, which a quit or a
 stop signal cuts short; with ``connection.wait_at_start`` (``--wait-for-gateway``) a gateway
 not there yet is waited for (``engine/connectivity.py``: the reconnect's backoff) instead of
@@ -54,9 +60,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeterm import __version__
 from tradeterm.broker.port import Broker
@@ -91,6 +99,34 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 SHADOW_ACCOUNT = "SHADOW"  # the paper broker's account in SHADOW mode (never an IB account)
 
 
+REPLAY_OPEN_S = 10 * 365 * 24 * 3600  # a replay's calendar: open from its start for years
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySource:
+    """What REPLAY plays: a recorded file (checked by the command line before anything runs)
+    at ``speed`` (1 = real time, 0 = as fast as possible)."""
+
+    path: Path
+    speed: float = 1.0
+
+
+class ReplayControl(Protocol):
+    """The replay's clock, as the trainer drives it (``tradeterm.sim.replay_clock``):
+    ``now()`` is the replayed market's time (epoch seconds), ``speed`` market seconds per
+    wall second (``math.inf``: as fast as possible)."""
+
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def speed(self) -> float: ...
+    def now(self) -> float: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def set_speed(self, speed: float) -> None: ...
+    def jump(self, seconds: float) -> None: ...
+
+
 class ModeError(Exception):
     """A mode or connection problem the user must fix, worded for them."""
 
@@ -112,6 +148,7 @@ class Runtime:
     unwritten: str | None = None  # after the block: what the journal lost, for the user
     notifier: Notifier | None = None  # the front end sets its ``bell``
     control: ControlServer | None = None  # its control socket (``tradeterm status``, ``kill``)
+    replay: ReplayControl | None = None  # REPLAY: the clock the recorded file plays on
 
     @property
     def mode(self) -> str:
@@ -158,6 +195,8 @@ class Runtime:
         where = f"{self.settings.symbol} in {self.mode.upper()} mode via {self.host}:{self.port}"
         if self.mode == "shadow":
             return f"{where} (market data only: fills simulated here, no order reaches IB)"
+        if self.mode == "replay" and self.gateway is not None:
+            return f"{where} (replaying {self.gateway.config.replay})"
         return where
 
 
@@ -170,9 +209,8 @@ def claim_market(settings: Settings) -> ControlServer:
     before the terminal was taken over."""
     control = ControlServer(settings.symbol, settings.mode)
     port = settings.port()
-    trades_at = (
-        (settings.connection.host, port) if port is not None and settings.mode != "shadow" else None
-    )
+    at_ib = settings.mode in ("sim", "paper", "live")  # SHADOW's, REPLAY's orders stay here
+    trades_at = (settings.connection.host, port) if port is not None and at_ib else None
     try:
         control.claim_instance(trades_at)
     except ControlError as exc:
@@ -184,7 +222,7 @@ def claim_market(settings: Settings) -> ControlServer:
 async def open_runtime(
     settings: Settings, *, seed: int = 1, gateway_rate: float | None = None,
     process: Process = "screen", calendar: SessionCalendar | None = None,
-    control: ControlServer | None = None,
+    control: ControlServer | None = None, replay: ReplaySource | None = None,
 ) -> AsyncIterator[Runtime]:  # fmt: skip
     """Open the journal and build (not start) the engine for ``settings``; SIM without a port
     starts the embedded fake gateway first. ``process`` (the screen or the console) chooses
@@ -194,7 +232,17 @@ async def open_runtime(
     cannot run, a journal that cannot be used, or another instance trading this market
     (:func:`claim_market`, unless ``control`` holds its claim already: it is this
     instance's control socket, ``tradeterm/control``, served from the engine's build to the
-    end for ``tradeterm status`` and ``tradeterm kill``, and released at the end)."""
+    end for ``tradeterm status`` and ``tradeterm kill``, and released at the end). ``replay``:
+    what REPLAY plays (that mode needs it, no other takes it)."""
+    if (settings.mode == "replay") != (replay is not None):
+        raise ModeError(
+            "REPLAY mode plays a recorded file: tradeterm SYMBOL --replay FILE"
+            if replay is None
+            else f"--replay plays a file in REPLAY mode, not {settings.mode.upper()}"
+        )
+    if replay is not None and calendar is None:
+        now = time.time_ns()
+        calendar = SessionCalendar([(now - 3600 * 10**9, now + REPLAY_OPEN_S * 10**9)])
     if process == "watch":  # a viewer: no journal, no claim on the market
         async with _watching(settings, calendar) as watching:
             yield watching
@@ -202,7 +250,9 @@ async def open_runtime(
     if control is None:
         control = claim_market(settings)
     try:
-        async with _open_runtime(settings, seed, gateway_rate, process, calendar, control) as rt:
+        async with _open_runtime(
+            settings, seed, gateway_rate, process, calendar, control, replay
+        ) as rt:
             yield rt
     finally:
         await control.close()
@@ -211,7 +261,7 @@ async def open_runtime(
 @contextlib.asynccontextmanager
 async def _open_runtime(
     settings: Settings, seed: int, gateway_rate: float | None, process: Process,
-    calendar: SessionCalendar | None, control: ControlServer,
+    calendar: SessionCalendar | None, control: ControlServer, replay: ReplaySource | None,
 ) -> AsyncIterator[Runtime]:  # fmt: skip
     from tradeterm.broker.ib import IbBroker
     from tradeterm.paper.paper_broker import PaperBroker
@@ -237,7 +287,7 @@ async def _open_runtime(
     rt: Runtime | None = None
     engine: Engine | None = None
     try:
-        async with _gateway(settings, seed, gateway_rate) as (gateway, host, port):
+        async with _gateway(settings, seed, gateway_rate, replay) as (gateway, host, port):
             connection = settings.connection.model_copy(
                 update={"host": host, "client_id": client_id}
             )
@@ -271,7 +321,7 @@ async def _open_runtime(
                 except OSError as exc:
                     raise ModeError(f"cannot serve the control socket: {exc}") from None
                 rt = Runtime(settings, engine, host, port, gateway, journal, notifier=notifier,
-                             control=control)  # fmt: skip
+                             control=control, replay=_replay_control(gateway))  # fmt: skip
                 yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends
@@ -302,7 +352,7 @@ def _gateway_help(settings: Settings, port: int) -> str:
     """What the IB adapter says to check when the gateway cannot be reached."""
     from tradeterm.broker.ib import IB_GATEWAY_HELP
 
-    return sim_gateway_help(port) if settings.mode == "sim" else IB_GATEWAY_HELP
+    return sim_gateway_help(port) if settings.mode in EMBEDDED else IB_GATEWAY_HELP
 
 
 def watch_refusal(settings: Settings) -> str | None:
@@ -471,20 +521,26 @@ def on_stop_signals(callback: Callable[[str], None]) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
+EMBEDDED = ("sim", "replay")  # the modes whose gateway is tradeterm's own
+
+
 @contextlib.asynccontextmanager
 async def _gateway(
-    settings: Settings, seed: int, gateway_rate: float | None
+    settings: Settings, seed: int, gateway_rate: float | None, replay: ReplaySource | None
 ) -> AsyncIterator[tuple[Any | None, str, int]]:
-    """The embedded fake gateway (SIM without a port) and where to connect."""
+    """The embedded fake gateway (SIM without a port; REPLAY, playing ``replay``) and where
+    to connect."""
     port = settings.port()
     host = settings.connection.host
-    if settings.mode != "sim" or port is not None:
+    if replay is None and (settings.mode != "sim" or port is not None):
         assert port is not None
         yield None, host, port
         return
     from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 
     config = GatewayConfig(port=0, symbols=(settings.symbol,), seed=seed)
+    if replay is not None:
+        config.replay, config.speed = replay.path, replay.speed
     if gateway_rate is not None:
         config.rate = gateway_rate
     gateway = FakeGateway(config)
@@ -493,3 +549,11 @@ async def _gateway(
         yield gateway, gateway.config.host, gateway.config.port
     finally:
         await gateway.stop()
+
+
+def _replay_control(gateway: Any | None) -> ReplayControl | None:
+    """The clock the embedded gateway's replay plays on (REPLAY), else None."""
+    if gateway is None or gateway.config.replay is None:
+        return None
+    control: ReplayControl | None = getattr(gateway.market, "replay_clock", None)
+    return control

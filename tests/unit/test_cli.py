@@ -466,7 +466,7 @@ def screen_runs(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
     def fake_run(
         settings: object, *, seed: int = 1, strategy: object = None, canary: object = None,
-        watch_only: bool = False,
+        watch_only: bool = False, replay: object = None,
     ) -> int:  # fmt: skip
         runs.append(
             "watch-only" if watch_only else strategy if canary is None else (strategy, canary)

@@ -122,7 +122,7 @@ def test_out_of_range_from_cli() -> None:
 
 def test_bad_choice_lists_the_choices() -> None:
     msg = error_of(None, {"mode": "yolo"})
-    assert "mode = 'yolo'" in msg and "'sim', 'shadow', 'paper' or 'live'" in msg
+    assert "mode = 'yolo'" in msg and "'sim', 'shadow', 'paper', 'live' or 'replay'" in msg
 
 
 def test_bad_symbol() -> None:

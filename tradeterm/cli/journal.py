@@ -29,7 +29,7 @@ from tradeterm.journal.store import JournalError, open_readonly
 from tradeterm.paths import legacy_journal_file
 
 EXPORTS = ("fills", "orders", "events", "bars")
-MODES = ("sim", "shadow", "paper", "live")
+MODES = ("sim", "shadow", "paper", "live", "replay")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +44,8 @@ def which_arguments(parser: argparse.ArgumentParser) -> None:
     """Which journal: the market, the mode, or a file."""
     parser.add_argument("symbol", nargs="?", metavar="SYMBOL", help="root symbol (default ES)")
     parser.add_argument("--mode", choices=MODES,
-                        help="whose journal: the demo's or paper or live trading's "
+                        help="whose journal: the demo's, paper or live trading's, or the "
+                        "replay trainer's "
                         "(default: the configured mode; --sim, --paper, --live say the same)")  # fmt: skip
     parser.add_argument("--journal", metavar="FILE", type=Path,
                         help="read this journal file instead (e.g. an older version's "

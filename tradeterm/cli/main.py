@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeterm import __version__, paths
-from tradeterm.cli import strategy_option
+from tradeterm.cli import replay_option, strategy_option
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import Parser, add_wait_argument, load, settings_options
 from tradeterm.config import ConfigError, load_settings
@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--watch-only", action="store_true", dest="watch_only",
                         help="a screen that trades nothing, beside the trading one (its own "
                         "client id, no journal): see tradeterm serve")  # fmt: skip
+    replay_option.add_arguments(parser)
     parser.set_defaults(handler=_cmd_screen)
     return parser
 

@@ -134,12 +134,18 @@ def _report_json(symbol: str, args: argparse.Namespace, report: rp.Report) -> di
         "total": report.total.as_dict(),
         "open_position": report.open_position,
         "backtest": report.backtest,
+        "modes": list(report.modes),
     }
+
+
+REPLAY_LINE = "REPLAY: trades made on recorded market data (tradeterm --replay), not at the market"
 
 
 def _report_table(symbol: str, args: argparse.Namespace, report: rp.Report) -> str:
     span = f"{args.date_from or 'start'} to {args.date_to or 'now'}"
     lines = [f"{symbol} performance, trading days {span}"]
+    if "replay" in report.modes:
+        lines.append(REPLAY_LINE)
     if report.backtest is not None:
         lines.append(report.backtest)
     if not report.total.trades:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from textual.theme import Theme
 
-from tradeterm.cli import strategy_option
+from tradeterm.cli import replay_option, strategy_option
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import load
 from tradeterm.config import Settings
@@ -19,6 +19,7 @@ from tradeterm.ui.themes import ThemeError, select_theme
 
 if TYPE_CHECKING:
     from tradeterm.control.endpoint import ControlServer
+    from tradeterm.runtime import ReplaySource
 
 
 def check_screen(settings: Settings) -> tuple[Theme, dict[str, Theme]]:
@@ -33,12 +34,14 @@ def check_screen(settings: Settings) -> tuple[Theme, dict[str, Theme]]:
 def build_app(
     settings: Settings, *, seed: int = 1, strategy: Loaded | None = None,
     canary: float | None = None, watch_only: bool = False, control: ControlServer | None = None,
+    replay: ReplaySource | None = None,
 ) -> object:  # fmt: skip
     from tradeterm.ui.app import TradingApp
 
     theme, themes = check_screen(settings)
     return TradingApp(settings, theme=theme, themes=themes, seed=seed, strategy=strategy,
-                      canary=canary, watch_only=watch_only, control=control)  # fmt: skip
+                      canary=canary, watch_only=watch_only, control=control,
+                      replay=replay)  # fmt: skip
 
 
 def check_watch_only(settings: Settings, strategy: Loaded | None) -> None:
@@ -54,10 +57,10 @@ def check_watch_only(settings: Settings, strategy: Loaded | None) -> None:
 
 def run(
     settings: Settings, *, seed: int = 1, strategy: Loaded | None = None,
-    canary: float | None = None, watch_only: bool = False,
+    canary: float | None = None, watch_only: bool = False, replay: ReplaySource | None = None,
 ) -> int:  # fmt: skip
     """Run the screen to its end, with ``strategy`` configured (``--strategy``, in CANARY
-    with ``canary``). A
+    with ``canary``), on ``replay`` (``--replay``: REPLAY mode) when given. A
     :class:`UserError` when it could not start trading (connection, mode: exit status 1) or
     stopped with critical journal rows unwritten (3). The market is claimed first
     (``runtime.claim_market``, handed to the runtime), so another instance trading it is
@@ -73,7 +76,7 @@ def run(
             control = claim_market(settings)
     try:
         app = build_app(settings, seed=seed, strategy=strategy, canary=canary,
-                        watch_only=watch_only, control=control)  # fmt: skip
+                        watch_only=watch_only, control=control, replay=replay)  # fmt: skip
         assert isinstance(app, TradingApp)
         code = app.run()
     finally:
@@ -96,11 +99,14 @@ def command(args: argparse.Namespace) -> int:
     from tradeterm.logs import setup_logging
     from tradeterm.paths import log_name
 
+    replay = replay_option.chosen(args)  # before the settings: it sets the mode
     settings = load(args).settings
+    if replay is not None:
+        replay_option.check(replay, settings)
     strategy, canary = strategy_option.chosen(args, settings)
     watch_only: bool = getattr(args, "watch_only", False)
     if watch_only:
         check_watch_only(settings, strategy)
     name = log_name("tradeterm", settings.symbol, settings.mode)
     setup_logging(settings.logging, name + ("-watch" if watch_only else ""))
-    return run(settings, strategy=strategy, canary=canary, watch_only=watch_only)
+    return run(settings, strategy=strategy, canary=canary, watch_only=watch_only, replay=replay)

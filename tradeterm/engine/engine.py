@@ -155,6 +155,7 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self._history_due = False
         self.core: TradingCore | None = None  # built once the contract is known (start)
+        self.source_paused = False  # the market source stopped on purpose (pause_source)
         self.account_pnl: object | None = None
         self.account_values: AccountValues | None = None  # the broker's latest; None: not said
         self._account_values_at = 0  # when they came, by the engine's clock
@@ -286,12 +287,30 @@ class Engine:
             return CME
 
     def _build(self, instrument: Instrument) -> TradingCore:
-        return TradingCore(
+        core = TradingCore(
             instrument, self.broker, self.ids, risk=self.config.risk, calendar=self.calendar,
             clock=self.clock, staleness=self._staleness, link=self.link, emit=self.publish,
             on_transition=self.states.on_transition, restored=self.states.restored,
             before_send=self.before_send,
         )  # fmt: skip
+        if self.source_paused:
+            core.watchdog.hold()
+        return core
+
+    def pause_source(self, paused: bool) -> None:
+        """The market source stops on purpose (a paused replay) or delivers again: while
+        paused no feed is called stale, and on resume each must deliver within its threshold
+        again (``StalenessWatchdog.hold``), so a replay frozen after its resume is stale."""
+        self.source_paused = paused
+        watchdog = self.watchdog
+        if watchdog is None:
+            return
+        if paused:
+            watchdog.hold()
+        else:
+            watchdog.release(self.clock())
+        watchdog.check(self.clock())
+        self.connectivity.refresh_health()
 
     async def stop(self) -> None:
         self.kill_switch.cancel()

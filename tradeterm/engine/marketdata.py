@@ -26,6 +26,9 @@ market is, and is not stale. Data within one threshold after the close still cou
 session's own tail; a feed is taken to run through the closed hours once it delivers later
 than that. Trades and bars are legitimately quiet in a slow market: give them longer
 thresholds than quotes and depth. :meth:`~StalenessWatchdog.check` reports transitions only.
+A source that says it is silent on purpose (a paused replay: :meth:`~StalenessWatchdog.hold`)
+is neither stale nor aging while held; :meth:`~StalenessWatchdog.release` restarts every
+feed's clock, so a replay that stays frozen after its resume goes stale one threshold later.
 """
 
 from __future__ import annotations
@@ -327,7 +330,7 @@ class StalenessWatchdog:
     stale too. ``calendar``: when data is expected (default: Globex rules).
     """
 
-    __slots__ = ("_calendar", "_clock", "_delivered", "_last", "_stale", "thresholds")
+    __slots__ = ("_calendar", "_clock", "_delivered", "_last", "_stale", "held", "thresholds")
 
     def __init__(
         self,
@@ -345,6 +348,17 @@ class StalenessWatchdog:
         self._last = dict.fromkeys(self.thresholds, start)  # data, or the watch's (re)start
         self._delivered: dict[Feed, int | None] = dict.fromkeys(self.thresholds)  # data only
         self._stale = dict.fromkeys(self.thresholds, False)
+        self.held = False  # the source is silent on purpose (a paused replay)
+
+    def hold(self) -> None:
+        """The source stops on purpose (a paused replay): no feed is stale until
+        :meth:`release`."""
+        self.held = True
+
+    def release(self, ts_ns: int | None = None) -> None:
+        """The source delivers again: every feed must deliver within its threshold from now."""
+        self.held = False
+        self.rearm(ts_ns)
 
     def touch(self, feed: Feed, ts_ns: int | None = None) -> None:
         """Data arrived on ``feed`` (at ``ts_ns``, the local clock; default: now)."""
@@ -389,7 +403,9 @@ class StalenessWatchdog:
         changes: list[StaleChange] = []
         for feed, threshold in self.thresholds.items():
             last, limit = self._last[feed], int(threshold * NS)
-            if is_open:
+            if self.held:
+                stale = False
+            elif is_open:
                 stale = now - max(last, edge) > limit
             else:
                 delivered = self._delivered[feed]

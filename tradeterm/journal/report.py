@@ -221,6 +221,7 @@ class Report:
     total: Stats
     open_position: int
     backtest: str | None = None  # what was run, when the journal is a backtest's
+    modes: tuple[str, ...] = ()  # the modes its sessions ran in (a replay's: "replay")
 
 
 BACKTEST_EVENT = "backtest"
@@ -234,6 +235,12 @@ def backtest_of(conn: sqlite3.Connection) -> str | None:
         "SELECT text FROM system_events WHERE kind = ? ORDER BY id LIMIT 1", (BACKTEST_EVENT,)
     ).fetchone()
     return None if row is None else str(row[0])
+
+
+def modes_of(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """The modes the journal's sessions ran in: a REPLAY journal's trades were made on
+    recorded data, never at the market, and its report says so."""
+    return tuple(str(r[0]) for r in conn.execute("SELECT DISTINCT mode FROM sessions ORDER BY 1"))
 
 
 def build(conn: sqlite3.Connection, start: dt.date | None = None,
@@ -254,7 +261,8 @@ def build(conn: sqlite3.Connection, start: dt.date | None = None,
                 stats.add(trade)
     position = sum(f.quantity if f.side == "BUY" else -f.quantity for f in fills)
     rows = sorted(((d, s, st) for (d, s), st in cells.items()), key=lambda r: (r[0], r[1]))
-    return Report(rows, dict(sorted(by_source.items())), total, position, backtest_of(conn))
+    return Report(rows, dict(sorted(by_source.items())), total, position, backtest_of(conn),
+                  modes_of(conn))  # fmt: skip
 
 
 def save_daily(conn: sqlite3.Connection, now_ns: int) -> int:

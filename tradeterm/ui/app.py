@@ -65,9 +65,9 @@ from tradeterm.engine.events import (
 from tradeterm.engine.marketdata import Changed
 from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.engine.types import RiskEventKind, StrategyState, TradingState
-from tradeterm.runtime import ModeError, Runtime, on_stop_signals
+from tradeterm.runtime import ModeError, ReplaySource, Runtime, on_stop_signals
 from tradeterm.strategies import Loaded
-from tradeterm.ui import order_entry
+from tradeterm.ui import order_entry, replay
 from tradeterm.ui.dialogs import (
     ConfirmScreen,
     HelpScreen,
@@ -103,7 +103,8 @@ class TradingApp(App[int]):
     trades nothing (:meth:`check_action`), on a watch-only runtime of its own (its own client
     id, no journal, every order message refused by its broker: ``runtime._watching``).
     ``control``: the market already claimed for it (``runtime.claim_market``), handed to the
-    runtime."""
+    runtime. ``replay``: the recorded file REPLAY plays (the trainer; its keys drive the
+    replay's clock: :meth:`replay_key`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "tradeterm"
@@ -127,6 +128,7 @@ class TradingApp(App[int]):
         canary: float | None = None,
         watch_only: bool = False,
         control: ControlServer | None = None,
+        replay: ReplaySource | None = None,
     ) -> None:
         super().__init__()
         self.watch_only = watch_only
@@ -139,7 +141,7 @@ class TradingApp(App[int]):
 
             process: Process = "watch" if watch_only else "screen"
             opener = lambda: open_runtime(  # noqa: E731
-                settings, seed=seed, process=process, control=control
+                settings, seed=seed, process=process, control=control, replay=replay
             )
         self._opener = opener
         self.clock = clock
@@ -463,8 +465,28 @@ class TradingApp(App[int]):
         )
 
     def screen_state(self) -> ScreenState:
+        control = self.runtime.replay if self.runtime is not None else None
         return ScreenState(self.mode, self.settings.symbol, self.armed, self.confirmed, self.qty,
-                           self.watch_only)  # fmt: skip
+                           self.watch_only,
+                           replay.state_of(control) if control is not None else None)  # fmt: skip
+
+    def replay_key(self, verb: str) -> None:
+        """A replay key (``ui/replay.py``): pause/resume, slower, faster, jump ahead. The
+        engine is told of a pause, so the silence is not taken for a stale feed."""
+        control = self.runtime.replay if self.runtime is not None else None
+        if control is None:
+            self.notify("not a replay: start tradeterm SYMBOL --replay FILE to train on "
+                        "recorded data", severity="warning", timeout=3)  # fmt: skip
+            return
+        try:
+            said = replay.control(control, verb)
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning", timeout=3)
+            return
+        if self.engine is not None:
+            self.engine.pause_source(control.paused)
+        self.log_line("INFO", said)
+        self.painter.status_now()
 
     def _main(self) -> TradingScreen | None:
         for screen in self.screen_stack:

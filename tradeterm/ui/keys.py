@@ -67,6 +67,11 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("help", "question_mark,f1", "help", "this help", "App"),
     KeyAction("palette", "ctrl+p", "command_palette", "command palette (themes, re-arm, ...)", "App"),
     KeyAction("quit", "q", "quit_app", "quit (asks first with a position or orders)", "App"),
+    # trainer: the replay's clock (tradeterm SYMBOL --replay FILE); elsewhere they say so
+    KeyAction("replay_pause", "space", "replay('pause')", "replay: pause / resume the market", "Replay"),
+    KeyAction("replay_slower", "comma", "replay('slower')", "replay: one speed slower (1/4 1/2 1 2 5 10 20 50 100 max)", "Replay"),
+    KeyAction("replay_faster", "full_stop", "replay('faster')", "replay: one speed faster", "Replay"),
+    KeyAction("replay_jump", "slash", "replay('jump')", "replay: jump one minute ahead", "Replay"),
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 

@@ -48,6 +48,7 @@ class ScreenApp(Protocol):
     def preset_qty(self, n: int) -> None: ...
     def dirty_all(self) -> None: ...
     def ask_quit(self) -> None: ...
+    def replay_key(self, verb: str) -> None: ...
 
 
 class TradingScreen(Screen[None]):
@@ -165,3 +166,6 @@ class TradingScreen(Screen[None]):
 
     def action_quit_app(self) -> None:
         self._app.ask_quit()
+
+    def action_replay(self, verb: str) -> None:
+        self._app.replay_key(verb)

@@ -1,5 +1,7 @@
 """The status bar: mode, market, connection, data age, armed, quantity, the clock and the word
-on the session, from the engine snapshot and the screen's own state."""
+on the session, from the engine snapshot and the screen's own state. In REPLAY (the trainer)
+the clock is the replayed market's, never the wall clock, with the speed, and PAUSED in place
+of the data's age while the replay is paused."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from tradeterm.broker.port import ConnectionState
 from tradeterm.engine.calendar import CHICAGO, SessionCalendar
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.engine.types import TradingState
+from tradeterm.ui.replay import ReplayState
 from tradeterm.ui.widgets.panel import NS, Panel
 
 WIDE = 100  # columns from which the status bar shows the account and the session
@@ -67,9 +70,12 @@ def status_text(
     wide: bool,
     retry_in_s: float | None = None,
     watch_only: bool = False,
+    replay: ReplayState | None = None,
 ) -> Text:
     """The one-line status bar: mode, market, connection, data age, armed, qty, clock, and
-    (wide) ``session``, the word on the session (:func:`session_text`)."""
+    (wide) ``session``, the word on the session (:func:`session_text`); ``replay``: the
+    replayed market's clock and speed instead of the wall clock and the session, PAUSED
+    instead of the age."""
     t = Text(no_wrap=True, overflow="ellipsis")
     badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
     if mode == "live":
@@ -99,7 +105,9 @@ def status_text(
         if retry_in_s is not None and state is ConnectionState.RECONNECTING:  # counts down
             t.append(f" retry in {retry_in_s:.0f}s", style="$warning")
         market = snap.market
-        if market is not None and market.ts_ns:
+        if replay is not None and replay.paused:  # silent on purpose: not an age, not stale
+            t.append(" PAUSED ", style="bold reverse $warning")
+        elif market is not None and market.ts_ns:
             age = max((now_ns - market.ts_ns) / NS, 0.0)
             t.append(f" age {age:.1f}s" if age < 60 else f" age {duration(age)}",
                      style="$warning" if age > 5 else "")  # fmt: skip
@@ -118,6 +126,12 @@ def status_text(
         t.append(" DISARMED ", style="dim reverse")
     if not watch_only:
         t.append(f"  qty {qty}", style="bold")
+    if mode == "replay":  # the recorded market's time: the wall clock would pass for live
+        if replay is not None:
+            t.append(f"  {ct_clock(replay.market_ns)} {replay.speed_text}", style="bold")
+            if replay.paused and snap is None:
+                t.append(" PAUSED ", style="bold reverse $warning")
+        return t
     t.append(f"  {ct_clock(now_ns)}")
     if session is not None and wide:
         t.append(f"  {session}")
@@ -136,6 +150,7 @@ class ScreenState:
     confirmed: bool
     qty: int
     watch_only: bool = False
+    replay: ReplayState | None = None  # REPLAY: the replay's clock, speed, paused
 
 
 class StatusPanel(Panel):
@@ -154,6 +169,6 @@ class StatusPanel(Panel):
                 mode=state.mode, symbol=state.symbol, snap=snap, armed=state.armed,
                 confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
-                watch_only=state.watch_only,
+                watch_only=state.watch_only, replay=state.replay,
             )
         )  # fmt: skip

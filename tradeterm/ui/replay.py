@@ -1,0 +1,63 @@
+"""The trainer's side of the screen (``tradeterm SYMBOL --replay FILE``): what its keys do to
+the replay's clock (``runtime.ReplayControl``) and what the status bar says of it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tradeterm.runtime import ReplayControl
+
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, math.inf)  # comma / full stop
+JUMP_S = 60.0  # slash: one minute of the market ahead
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayState:
+    """The replay as the status bar shows it: the replayed market's time, the speed, paused."""
+
+    market_ns: int
+    speed: float
+    paused: bool
+
+    @property
+    def speed_text(self) -> str:
+        return speed_text(self.speed)
+
+
+def state_of(control: ReplayControl) -> ReplayState:
+    return ReplayState(round(control.now() * NS), control.speed, control.paused)
+
+
+def speed_text(speed: float) -> str:
+    """``x10``, ``x0.25``, ``max``."""
+    if math.isinf(speed) or speed <= 0:
+        return "max"
+    return f"x{speed:g}"
+
+
+def stepped(speed: float, step: int) -> float:
+    """The next speed of :data:`SPEEDS` above (``step`` 1) or below (-1) ``speed``; the
+    fastest or slowest stays where it is."""
+    speed = math.inf if speed <= 0 else speed
+    if step > 0:
+        return next((s for s in SPEEDS if s > speed), SPEEDS[-1])
+    return next((s for s in reversed(SPEEDS) if s < speed), SPEEDS[0])
+
+
+def control(replay: ReplayControl, verb: str) -> str:
+    """Do what a replay key asks (``pause`` toggles, ``slower``, ``faster``, ``jump``);
+    returns the line the screen logs."""
+    if verb == "pause":
+        if replay.paused:
+            replay.resume()
+            return "replay resumed"
+        replay.pause()
+        return "replay PAUSED"
+    if verb == "jump":
+        replay.jump(JUMP_S)
+        return f"replay jumped {JUMP_S:g} s ahead"
+    speed = stepped(replay.speed, 1 if verb == "faster" else -1)
+    replay.set_speed(speed)
+    return f"replay speed {speed_text(speed)}"
