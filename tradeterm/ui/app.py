@@ -67,7 +67,7 @@ from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.engine.types import RiskEventKind, StrategyState, TradingState
 from tradeterm.runtime import ModeError, ReplaySource, Runtime, on_stop_signals
 from tradeterm.strategies import Loaded
-from tradeterm.ui import order_entry, replay
+from tradeterm.ui import order_entry, trainer
 from tradeterm.ui.dialogs import (
     ConfirmScreen,
     HelpScreen,
@@ -468,10 +468,10 @@ class TradingApp(App[int]):
         control = self.runtime.replay if self.runtime is not None else None
         return ScreenState(self.mode, self.settings.symbol, self.armed, self.confirmed, self.qty,
                            self.watch_only,
-                           replay.state_of(control) if control is not None else None)  # fmt: skip
+                           trainer.state_of(control) if control is not None else None)  # fmt: skip
 
     def replay_key(self, verb: str) -> None:
-        """A replay key (``ui/replay.py``): pause/resume, slower, faster, jump ahead. The
+        """A replay key (``ui/trainer.py``): pause/resume, slower, faster, jump ahead. The
         engine is told of a pause, so the silence is not taken for a stale feed."""
         control = self.runtime.replay if self.runtime is not None else None
         if control is None:
@@ -479,7 +479,7 @@ class TradingApp(App[int]):
                         "recorded data", severity="warning", timeout=3)  # fmt: skip
             return
         try:
-            said = replay.control(control, verb)
+            said = trainer.control(control, verb)
         except ValueError as exc:
             self.notify(str(exc), severity="warning", timeout=3)
             return

@@ -15,7 +15,7 @@ from tradeterm.broker.port import ConnectionState
 from tradeterm.engine.calendar import CHICAGO, SessionCalendar
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.engine.types import TradingState
-from tradeterm.ui.replay import ReplayState
+from tradeterm.ui.trainer import ReplayState
 from tradeterm.ui.widgets.panel import NS, Panel
 
 WIDE = 100  # columns from which the status bar shows the account and the session
