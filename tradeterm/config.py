@@ -68,6 +68,8 @@ Process = Literal["screen", "console", "watch"]
 # 2, ...) and so of the ids usually given to the gateway's Master API client.
 DEFAULT_CLIENT_IDS: dict[str, int] = {
     "ES": 110, "MES": 120, "NQ": 130, "MNQ": 140, "YM": 150, "RTY": 160, "CL": 170, "GC": 180,
+    "MYM": 190, "M2K": 200, "ZN": 210, "ZB": 220, "6E": 230, "MCL": 240, "NG": 250, "MGC": 260,
+    "SI": 270,
 }  # fmt: skip
 CONSOLE_CLIENT_ID_OFFSET = 5
 # A watch-only screen (``--watch-only``, each browser tab of ``tradeterm serve --watch-only``)

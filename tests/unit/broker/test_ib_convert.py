@@ -70,7 +70,7 @@ def test_gold_rolls_before_its_first_notice_day_and_skips_serial_months(
     ("root", "front", "next_"),
     [
         ("CL", ("CLF5", "20241219", "202501"), ("CLG5", "20250121", "202502")),  # IB's date
-        ("ZN", ("ZNZ4", "20241219", "202412"), ("ZNH5", "20250320", "202503")),  # no rule
+        ("M6E", ("M6EZ4", "20241219", "202412"), ("M6EH5", "20250320", "202503")),  # no rule
     ],
 )
 def test_rolls_8_days_before_ibs_last_trading_day(
