@@ -89,6 +89,40 @@ def test_instrument_from_details() -> None:
     assert inst.expiry is not None and inst.expiry.yyyymm == "202612" and inst.exchange == "CME"
 
 
+def test_a_price_magnifier_divides_the_money_a_tick_is_worth() -> None:
+    """CBOT corn as IB gives it: prices in cents (minTick 0.25), multiplier 5000, magnifier
+    100: a tick is 12.50 dollars, and prices stay in IB's cents."""
+    c = Contract(secType="FUT", symbol="ZC", localSymbol="ZCZ6", multiplier="5000",
+                 exchange="CBOT", conId=7)  # fmt: skip
+    corn = cv.instrument_from_details(
+        ContractDetails(contract=c, minTick=0.25, contractMonth="202612", priceMagnifier=100)
+    )
+    assert (corn.tick, corn.multiplier, corn.tick_value) == (
+        Decimal("0.25"), Decimal(50), Decimal("12.50")
+    )  # fmt: skip
+    assert corn.to_ticks(450.25) == 1801
+
+
+def test_ib_wins_over_the_table_and_says_so() -> None:
+    es = cv.instrument_from_details(details("ESZ6", "20261218", "202612"))
+    assert cv.differs_from_table(es) is None  # as the table says
+    c = Contract(secType="FUT", symbol="ZN", localSymbol="ZNZ6", multiplier="1000",
+                 exchange="CBOT", conId=8)  # fmt: skip
+    zn = cv.instrument_from_details(ContractDetails(contract=c, minTick=0.0078125))
+    assert zn.tick == Decimal("0.0078125")  # IB's, not the table's 0.015625
+    said = cv.differs_from_table(zn)
+    assert said == ("ZNZ6: IB says tick 0.0078125, multiplier 1000, exchange CBOT; the "
+                    "built-in table says 0.015625, 1000, CBOT: trading on IB's")  # fmt: skip
+    m6e = Contract(secType="FUT", symbol="M6E", localSymbol="M6EZ6", multiplier="12500",
+                   exchange="CME", conId=9)  # fmt: skip
+    assert (
+        cv.differs_from_table(
+            cv.instrument_from_details(ContractDetails(contract=m6e, minTick=0.0001))
+        )
+        is None
+    )  # a root the table does not know: nothing to compare
+
+
 def test_prices_and_sizes() -> None:
     assert cv.opt_ticks(6000.25, TICK) == 24001
     assert cv.opt_ticks(math.nan, TICK) is None and cv.opt_ticks(-1.0, TICK) is None
