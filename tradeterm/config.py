@@ -35,6 +35,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -68,6 +69,8 @@ Process = Literal["screen", "console", "watch"]
 # 2, ...) and so of the ids usually given to the gateway's Master API client.
 DEFAULT_CLIENT_IDS: dict[str, int] = {
     "ES": 110, "MES": 120, "NQ": 130, "MNQ": 140, "YM": 150, "RTY": 160, "CL": 170, "GC": 180,
+    "MYM": 190, "M2K": 200, "ZN": 210, "ZB": 220, "6E": 230, "MCL": 240, "NG": 250, "MGC": 260,
+    "SI": 270,
 }  # fmt: skip
 CONSOLE_CLIENT_ID_OFFSET = 5
 # A watch-only screen (``--watch-only``, each browser tab of ``tradeterm serve --watch-only``)
@@ -92,6 +95,14 @@ def default_client_id(symbol: str, process: Process = "screen") -> int:
 _PROCESS_OFFSETS: dict[Process, int] = {
     "screen": 0, "console": CONSOLE_CLIENT_ID_OFFSET, "watch": WATCH_CLIENT_ID_OFFSET,
 }  # fmt: skip
+
+
+def sim_markets() -> tuple[str, ...]:
+    """The roots a SIM instance can trade: the built-in table's, then the roots only the
+    simulated gateway's catalog lists."""
+    from tradeterm.sim import catalog  # the fake gateway's: a pure table, imports nothing
+
+    return (*CME_ROOTS, *(root for root in catalog.PRODUCTS if root not in CME_ROOTS))
 
 
 class ConfigError(Exception):
@@ -404,12 +415,16 @@ class Settings(BaseSettings):
 
     @field_validator("symbol")
     @classmethod
-    def _symbol(cls, value: str) -> str:
+    def _symbol(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip().upper()
         if not value.isalnum() or not 1 <= len(value) <= 10:
             raise ValueError("a root symbol such as ES, NQ or CL (letters and digits)")
-        if value not in CME_ROOTS:  # before anything (a journal, a log file) is named after it
-            raise ValueError(f"one of the known markets: {', '.join(CME_ROOTS)}")
+        # before anything (a journal, a log file) is named after it. At IB (paper, live) any
+        # root IB lists resolves from its contract details; the simulated gateway lists its
+        # catalog's
+        if info.data.get("mode", "sim") == "sim" and value not in sim_markets():
+            raise ValueError(f"one of the known markets: {', '.join(sim_markets())} "
+                             "(in paper or live mode, any futures root IB lists)")  # fmt: skip
         return value
 
     @field_validator("mode", mode="before")

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, TextIO
 
-from tradeterm.broker.port import BrokerError, ConnectError
+from tradeterm.broker.port import BrokerError, ConnectError, UnknownContract
 from tradeterm.config import Settings
 from tradeterm.domain import DomainError, OrderType, Side, decimal_from, whole_from
 from tradeterm.engine.calendar import CHICAGO
@@ -83,6 +83,10 @@ HELP = __doc__.split("::", 1)[1].split("Typed commands", 1)[0].rstrip() if __doc
 
 class ConsoleError(Exception):
     """A problem the user must fix (mode, connection), worded for them."""
+
+
+class UnknownMarketError(ConsoleError):
+    """The broker knows no contract by the market's name: bad input."""
 
 
 LIVE_REFUSED = (
@@ -487,6 +491,8 @@ async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO,
             started = time.monotonic()
             try:
                 console.started = await rt.start(console._stop)
+            except UnknownContract as exc:
+                raise UnknownMarketError(f"cannot start: {exc}") from None
             except (ConnectError, BrokerError) as exc:
                 raise ConsoleError(f"cannot start: {exc}") from None
             if console.started:

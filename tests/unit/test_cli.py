@@ -362,7 +362,10 @@ def test_an_unknown_market_exits_2_listing_the_known_ones_and_creates_nothing(
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert "symbol = 'XYZ'" in err
-    assert "known markets: ES, MES, NQ, MNQ, YM, RTY, CL, GC" in err
+    assert (
+        "known markets: ES, MES, NQ, MNQ, YM, MYM, RTY, M2K, ZN, ZB, 6E, CL, MCL, NG, GC, "
+        "MGC, SI, M6E (in paper or live mode, any futures root IB lists)"
+    ) in err
     assert "Traceback" not in err and "KeyError" not in err
     assert not any(p.is_file() for p in isolated_user_dirs.rglob("*"))  # no journal, no log
 

@@ -232,16 +232,16 @@ def test_a_root_without_a_row_gets_a_stable_block_of_its_own() -> None:
 
     from tradeterm.config import DEFAULT_CLIENT_IDS, default_client_id
 
-    code = "from tradeterm.config import default_client_id as d; print(d('ZN'), d('ZN', 'console'))"
+    code = "from tradeterm.config import default_client_id as d; print(d('ZF'), d('ZF', 'console'))"
     seen = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                        env={**os.environ, "PYTHONHASHSEED": seed}).stdout
         for seed in ("1", "2")
     }  # fmt: skip
-    assert seen == {f"{default_client_id('ZN')} {default_client_id('ZN', 'console')}\n"}
-    zn = default_client_id("ZN")
-    assert zn % 10 == 0 and 1_000 <= zn < 101_000 and zn not in DEFAULT_CLIENT_IDS.values()
-    assert default_client_id("ZN", "console") == zn + 5
+    assert seen == {f"{default_client_id('ZF')} {default_client_id('ZF', 'console')}\n"}
+    zf = default_client_id("ZF")
+    assert zf % 10 == 0 and 1_000 <= zf < 101_000 and zf not in DEFAULT_CLIENT_IDS.values()
+    assert default_client_id("ZF", "console") == zf + 5
 
 
 def test_config_show_names_the_markets_own_client_id() -> None:
@@ -287,7 +287,7 @@ def test_a_watch_only_screen_never_takes_a_trading_id() -> None:
     from tradeterm.config import default_client_id
     from tradeterm.domain import CME_ROOTS
 
-    roots = [*CME_ROOTS, "ZN", "ZB", "6E"]
+    roots = [*CME_ROOTS, "ZF", "HG", "M6E"]
     trading = {default_client_id(r, p) + n for r in roots for p in ("screen", "console")
                for n in range(AUTO_CLIENT_IDS)}  # fmt: skip
     watching = {default_client_id(r, "watch") + n for r in roots

@@ -54,6 +54,11 @@ class BrokerError(Exception):
     """A broker command failed; the message is worded for the user."""
 
 
+class UnknownContract(BrokerError):
+    """The broker knows no contract by the name asked (IB error 200): bad input, not an
+    outage."""
+
+
 class ConnectError(BrokerError):
     """Could not connect (nothing listening, client id in use, API disabled...)."""
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from tradeterm import console
 from tradeterm.cli import strategy_option
-from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, UserError, reported_as
+from tradeterm.cli.errors import EXIT_ERROR, EXIT_UNWRITTEN, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import add_wait_argument, load, number_arg, whole_arg
 from tradeterm.runtime import UnwrittenError
 
@@ -37,7 +37,11 @@ def command(args: argparse.Namespace) -> int:
     if settings.mode == "live":  # bad input (exit 2); the console refuses it on its own too
         raise UserError(console.LIVE_REFUSED)
     run_for = float(seconds) if seconds is not None else None
-    with reported_as(EXIT_ERROR, console.ConsoleError), reported_as(EXIT_UNWRITTEN, UnwrittenError):
+    with (
+        reported_as(EXIT_ERROR, console.ConsoleError),
+        reported_as(EXIT_USAGE, console.UnknownMarketError),
+        reported_as(EXIT_UNWRITTEN, UnwrittenError),
+    ):
         return asyncio.run(
             console.run(settings, seconds=run_for, seed=args.seed, strategy=strategy, canary=canary)
         )

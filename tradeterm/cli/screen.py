@@ -61,7 +61,8 @@ def run(
 ) -> int:  # fmt: skip
     """Run the screen to its end, with ``strategy`` configured (``--strategy``, in CANARY
     with ``canary``), on ``replay`` (``--replay``: REPLAY mode) when given. A
-    :class:`UserError` when it could not start trading (connection, mode: exit status 1) or
+    :class:`UserError` when it could not start trading (connection, mode: exit status 1; a
+    market the broker does not know: 2) or
     stopped with critical journal rows unwritten (3). The market is claimed first
     (``runtime.claim_market``, handed to the runtime), so another instance trading it is
     refused in one line before the terminal is taken over."""
@@ -83,7 +84,7 @@ def run(
         if control is not None:  # the runtime's, once opened: released there already
             control.release()
     if app.startup_error:
-        raise UserError(app.startup_error, EXIT_ERROR)
+        raise UserError(app.startup_error, EXIT_USAGE if app.startup_bad_input else EXIT_ERROR)
     if app.unwritten:
         raise UserError(app.unwritten, EXIT_UNWRITTEN)
     return app.return_code or (code if isinstance(code, int) else 0)

@@ -6,21 +6,27 @@ because of Christmas). Prefer IB's ``ContractDetails.realExpirationDate`` /
 ``lastTradeDateOrContractMonth`` whenever the broker is reachable; these functions are for
 choosing a contract before asking it, for offline use, and as a test oracle.
 
-* Equity index futures (ES, MES, NQ, MNQ, YM, RTY): the third Friday of the contract month.
+* Equity index futures (ES, MES, NQ, MNQ, YM, MYM, RTY, M2K): the third Friday of the
+  contract month.
+* Treasuries (ZN, ZB): the seventh business day before the last business day of the
+  contract month.
+* Euro FX (6E): the second business day before the third Wednesday of the contract month.
 * CL: three business days before the 25th calendar day of the month before the contract
-  month; four business days before when the 25th is not a business day.
-* GC: the third-last business day of the contract month.
+  month; four business days before when the 25th is not a business day. MCL: one business
+  day before CL. NG: the third business day before the first day of the contract month.
+* Metals (GC, MGC, SI): the third-last business day of the contract month.
 
 The front month is the first month of a product's own cycle that is not yet rolled: each
 month is traded until ``roll_days`` calendar days before the day a position in it must be
 gone (:func:`roll_date`). For the cash-settled equity indices that day is the expiry (CME's
 roll date is 8 days before it, the default); CL is physically delivered, but its notices
-start after its last trading day, so it is the expiry too. COMEX gold is different: delivery
-notices may be given from the first notice day, the last business day of the month before
-the contract month, weeks before the last trading day, so a GC month is left before the end
-of the month preceding delivery, never traded inside it. GC's serial months (the three
-nearest calendar months that are not in G J M Q V Z) are never the front: the volume is in
-the active cycle.
+start after its last trading day, so it is the expiry too (MCL, NG alike; 6E delivers on
+the third Wednesday, after its last trading day). COMEX metals and CBOT Treasuries are
+different: delivery notices may be given from the first notice day, the last business day of
+the month before the contract month, weeks before the last trading day, so such a month is
+left before the end of the month preceding delivery, never traded inside it. The metals'
+serial months (the nearest calendar months outside their active cycle) are never the front:
+the volume is in the active cycle.
 """
 
 from __future__ import annotations
@@ -58,21 +64,46 @@ def _crude(month: ContractMonth) -> dt.date:
     return _business_days_before(the_25th, 3 if _is_business_day(the_25th) else 4)
 
 
-def _gold(month: ContractMonth) -> dt.date:
+def _micro_crude(month: ContractMonth) -> dt.date:
+    return _business_days_before(_crude(month), 1)
+
+
+def _last_business_day(month: ContractMonth) -> dt.date:
     after_last = month.shifted(1)
-    return _business_days_before(dt.date(after_last.year, after_last.month, 1), 3)
+    return _business_days_before(dt.date(after_last.year, after_last.month, 1), 1)
+
+
+def _metal(month: ContractMonth) -> dt.date:
+    return _business_days_before(_last_business_day(month), 2)
+
+
+def _treasury(month: ContractMonth) -> dt.date:
+    return _business_days_before(_last_business_day(month), 7)
+
+
+def _euro_fx(month: ContractMonth) -> dt.date:
+    third_wednesday = third_friday(month) - 2 * _ONE_DAY
+    return _business_days_before(third_wednesday, 2)
+
+
+def _natural_gas(month: ContractMonth) -> dt.date:
+    return _business_days_before(dt.date(month.year, month.month, 1), 3)
 
 
 def first_notice_day(month: ContractMonth) -> dt.date:
-    """COMEX metals: the first day a delivery notice may be given for ``month``, the last
-    business day of the month before it."""
+    """COMEX metals and CBOT Treasuries: the first day a delivery notice may be given for
+    ``month``, the last business day of the month before it."""
     return _business_days_before(dt.date(month.year, month.month, 1), 1)
 
 
 _RULES: dict[str, Callable[[ContractMonth], dt.date]] = {
-    **dict.fromkeys(("ES", "MES", "NQ", "MNQ", "YM", "RTY"), third_friday),
+    **dict.fromkeys(("ES", "MES", "NQ", "MNQ", "YM", "MYM", "RTY", "M2K"), third_friday),
+    **dict.fromkeys(("ZN", "ZB"), _treasury),
+    "6E": _euro_fx,
     "CL": _crude,
-    "GC": _gold,
+    "MCL": _micro_crude,
+    "NG": _natural_gas,
+    **dict.fromkeys(("GC", "MGC", "SI"), _metal),
 }
 
 
@@ -106,9 +137,9 @@ def listed_months(root: str, today: dt.date, n: int) -> list[ContractMonth]:
     return found
 
 
-_NOTICES_BEFORE_EXPIRY: dict[str, Callable[[ContractMonth], dt.date]] = {
-    "GC": first_notice_day,
-}
+_NOTICES_BEFORE_EXPIRY: dict[str, Callable[[ContractMonth], dt.date]] = dict.fromkeys(
+    ("GC", "MGC", "SI", "ZN", "ZB"), first_notice_day
+)
 """Products whose delivery notices start before the last trading day: out by the notice day."""
 
 

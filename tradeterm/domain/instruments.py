@@ -63,7 +63,7 @@ class InstrumentSpec:
         return found
 
 
-def _spec(root: str, exchange: str, tick: str, mult: int, months: str, desc: str) -> InstrumentSpec:
+def _spec(root: str, exchange: str, tick: str, mult: str, months: str, desc: str) -> InstrumentSpec:
     return InstrumentSpec(root, exchange, Decimal(tick), Decimal(mult), months, desc)
 
 
@@ -71,19 +71,31 @@ CME_ROOTS: Mapping[str, InstrumentSpec] = MappingProxyType(
     {
         s.root: s
         for s in (
-            _spec("ES", "CME", "0.25", 50, "HMUZ", "E-mini S&P 500"),
-            _spec("MES", "CME", "0.25", 5, "HMUZ", "Micro E-mini S&P 500"),
-            _spec("NQ", "CME", "0.25", 20, "HMUZ", "E-mini Nasdaq-100"),
-            _spec("MNQ", "CME", "0.25", 2, "HMUZ", "Micro E-mini Nasdaq-100"),
-            _spec("YM", "CBOT", "1.00", 5, "HMUZ", "E-mini Dow"),
-            _spec("RTY", "CME", "0.10", 50, "HMUZ", "E-mini Russell 2000"),
-            _spec("CL", "NYMEX", "0.01", 1000, MONTH_CODES, "Crude Oil"),
-            # GC also lists the nearest calendar months; only the active cycle is here.
-            _spec("GC", "COMEX", "0.10", 100, "GJMQVZ", "Gold"),
+            _spec("ES", "CME", "0.25", "50", "HMUZ", "E-mini S&P 500"),
+            _spec("MES", "CME", "0.25", "5", "HMUZ", "Micro E-mini S&P 500"),
+            _spec("NQ", "CME", "0.25", "20", "HMUZ", "E-mini Nasdaq-100"),
+            _spec("MNQ", "CME", "0.25", "2", "HMUZ", "Micro E-mini Nasdaq-100"),
+            _spec("YM", "CBOT", "1.00", "5", "HMUZ", "E-mini Dow"),
+            _spec("MYM", "CBOT", "1.00", "0.5", "HMUZ", "Micro E-mini Dow"),
+            _spec("RTY", "CME", "0.10", "50", "HMUZ", "E-mini Russell 2000"),
+            _spec("M2K", "CME", "0.10", "5", "HMUZ", "Micro E-mini Russell 2000"),
+            # 1/2 of 1/32 (ZN) and 1/32 (ZB) of a point on 100,000 face value
+            _spec("ZN", "CBOT", "0.015625", "1000", "HMUZ", "10-Year T-Note"),
+            _spec("ZB", "CBOT", "0.03125", "1000", "HMUZ", "U.S. Treasury Bond"),
+            _spec("6E", "CME", "0.00005", "125000", "HMUZ", "Euro FX"),
+            _spec("CL", "NYMEX", "0.01", "1000", MONTH_CODES, "Crude Oil"),
+            _spec("MCL", "NYMEX", "0.01", "100", MONTH_CODES, "Micro WTI Crude Oil"),
+            _spec("NG", "NYMEX", "0.001", "10000", MONTH_CODES, "Henry Hub Natural Gas"),
+            # The metals also list the nearest calendar months; only the active cycle is here.
+            _spec("GC", "COMEX", "0.10", "100", "GJMQVZ", "Gold"),
+            _spec("MGC", "COMEX", "0.10", "10", "GJMQVZ", "Micro Gold"),
+            _spec("SI", "COMEX", "0.005", "5000", "HKNUZ", "Silver"),
         )
     }
 )
-"""The fallback specs (docs/ib-facts.md), keyed by root."""
+"""The fallback specs (docs/ib-facts.md and CME Group's contract specifications), keyed by
+root. A root not here is traded on what IB's contract details say (``broker.port.resolve``);
+these add the roll rules of ``domain.expiry`` and a test oracle."""
 
 
 def spec_for(root: str) -> InstrumentSpec:

@@ -1,19 +1,28 @@
 """The fake gateway's contract catalog: CME Group futures as IB describes them today.
 
-Products: ES, MES, NQ, MNQ, RTY (CME), YM (CBOT), CL (NYMEX), GC (COMEX). IB's old exchange
-names GLOBEX and ECBOT match nothing (real TWS answers error 200 for them).
+Products: equity index ES, MES, NQ, MNQ, RTY, M2K (CME), YM, MYM (CBOT); Treasuries ZN, ZB
+(CBOT); FX 6E, M6E (CME); energy CL, MCL, NG (NYMEX); metals GC, MGC, SI (COMEX). IB's old
+exchange names GLOBEX and ECBOT match nothing (real TWS answers error 200 for them).
 Each product also says where the fake gateway's synthetic market starts (``start_price``).
+M6E is deliberately missing from the client's own fallback table
+(``tradeterm.domain.instruments``): it is the root that only a gateway knows.
 
 Simplified calendar (weekends only, no exchange holidays; deliberately independent of
-``tradeterm.domain``):
+``tradeterm.domain``), last trade times US/Central:
 
-* equity index (ES, MES, NQ, MNQ, YM, RTY): months H M U Z, last trade on the 3rd Friday of
-  the contract month at 08:30 CT; the next 5 quarterly contracts are listed.
+* equity index (ES, MES, NQ, MNQ, YM, MYM, RTY, M2K): months H M U Z, last trade on the 3rd
+  Friday of the contract month at 08:30; the next 5 quarterly contracts are listed.
+* Treasuries (ZN, ZB): months H M U Z, last trade on the 7th business day before the last
+  business day of the contract month at 12:01; the next 3 quarterly contracts are listed.
+* FX (6E, M6E): months H M U Z, last trade 2 business days before the 3rd Wednesday of the
+  contract month at 09:16; the next 5 quarterly contracts are listed (CME lists 20).
 * CL: every month; last trade 3 business days before the 25th calendar day of the month
-  before the contract month (4 business days when the 25th falls on a weekend), 13:30 CT; the
-  next 12 months are listed.
-* GC: months G J M Q V Z plus the 3 nearest calendar months; last trade on the 3rd-last
-  business day of the contract month, 12:30 CT; contracts expiring within 24 months are listed.
+  before the contract month (4 business days when the 25th falls on a weekend), 13:30. MCL:
+  one business day earlier (4, or 5, business days before the 25th). NG: 3 business days
+  before the first calendar day of the contract month, 13:30. The next 12 months are listed.
+* metals (GC, MGC: cycle G J M Q V Z; SI: H K N U Z) plus the 3 nearest calendar months;
+  last trade on the 3rd-last business day of the contract month, 12:30 (SI 12:25);
+  contracts expiring within 24 months are listed.
 
 A contract is listed until the end of its last trade date (the catalog works in whole days).
 ``include_expired`` adds the contracts that expired in the last 2 years.
@@ -25,10 +34,11 @@ other identifiers are illustrative, not IB's real values.
 Hours are strings in TWS format, in the product's ``timeZoneId`` (``US/Central``), covering
 from the day before ``today`` (trading hours: from the session that ends then) to 7 days after. ``tradingHours``: Globex sessions Sunday-Thursday
 17:00 to 16:00 the next day (the 16:00-17:00 maintenance break falls between sessions),
-Saturday ``CLOSED`` (Friday's trading is the tail of Thursday's session):
+Saturday ``CLOSED`` (Friday's trading is the tail of Thursday's session), the same for every
+product here:
 ``"20251102:1700-20251103:1600;20251103:1700-20251104:1600;...;20251108:CLOSED;..."``.
-``liquidHours``: Monday-Friday 08:30-15:00 (equity index), 08:00-13:30 (CL), 07:20-12:30 (GC),
-weekends ``CLOSED``.
+``liquidHours``: Monday-Friday 08:30-15:00 (equity index), 07:20-14:00 (Treasuries, FX),
+08:00-13:30 (energy), 07:20-12:30 (GC, MGC), 07:25-12:25 (SI), weekends ``CLOSED``.
 """
 
 from __future__ import annotations
@@ -64,10 +74,10 @@ class ProductSpec:
     index: int  # stable product number used in conIds
     exchange: str
     tick: Decimal
-    multiplier: int
+    multiplier: Decimal
     months: str  # the listing cycle's month codes
     long_name: str
-    kind: str  # "index" | "cl" | "gc"
+    kind: str  # the calendar rules: "index" | "treasury" | "fx" | "cl" | "mcl" | "ng" | "metal"
     last_trade_time: str  # HH:MM:SS, US/Central
     liquid: tuple[str, str]  # HHMM-HHMM, US/Central, Monday-Friday
     market_rule_id: int
@@ -79,30 +89,63 @@ class ProductSpec:
         return self.tick * self.multiplier
 
 
-_INDEX_LIQUID = ("0830", "1500")
+def _product(root: str, index: int, exchange: str, tick: str, multiplier: str, months: str,
+             long_name: str, kind: str, rule_id: int, start: str) -> ProductSpec:  # fmt: skip
+    last_trade_time, liquid = _KIND_TIMES[kind]
+    if root == "SI":  # COMEX silver stops 5 minutes before gold
+        last_trade_time, liquid = "12:25:00", ("0725", "1225")
+    return ProductSpec(root, index, exchange, Decimal(tick), Decimal(multiplier), months,
+                       long_name, kind, last_trade_time, liquid, rule_id, Decimal(start))  # fmt: skip
+
+
+_KIND_TIMES = {  # last trade time, liquid hours (US/Central)
+    "index": ("08:30:00", ("0830", "1500")),
+    "treasury": ("12:01:00", ("0720", "1400")),
+    "fx": ("09:16:00", ("0720", "1400")),
+    "cl": ("13:30:00", ("0800", "1330")),
+    "mcl": ("13:30:00", ("0800", "1330")),
+    "ng": ("13:30:00", ("0800", "1330")),
+    "metal": ("12:30:00", ("0720", "1230")),
+}
+_QUARTERLY = "HMUZ"
 PRODUCTS: dict[str, ProductSpec] = {
     p.root: p
     for p in (
-        ProductSpec("ES", 1, "CME", Decimal("0.25"), 50, "HMUZ", "E-mini S&P 500", "index",
-                    "08:30:00", _INDEX_LIQUID, 67, Decimal("6000.00")),
-        ProductSpec("MES", 2, "CME", Decimal("0.25"), 5, "HMUZ",
-                    "Micro E-Mini S&P 500 Stock Price Index", "index", "08:30:00",
-                    _INDEX_LIQUID, 67, Decimal("6000.00")),
-        ProductSpec("NQ", 3, "CME", Decimal("0.25"), 20, "HMUZ", "E-mini NASDAQ 100", "index",
-                    "08:30:00", _INDEX_LIQUID, 67, Decimal("21000.00")),
-        ProductSpec("MNQ", 4, "CME", Decimal("0.25"), 2, "HMUZ",
-                    "Micro E-Mini Nasdaq-100 Index", "index", "08:30:00", _INDEX_LIQUID, 67,
-                    Decimal("21000.00")),
-        ProductSpec("YM", 5, "CBOT", Decimal("1"), 5, "HMUZ",
-                    "Mini Sized Dow Jones Industrial Average $5", "index", "08:30:00",
-                    _INDEX_LIQUID, 32, Decimal("44000")),
-        ProductSpec("RTY", 6, "CME", Decimal("0.1"), 50, "HMUZ", "E-mini Russell 2000 Index",
-                    "index", "08:30:00", _INDEX_LIQUID, 87, Decimal("2400.0")),
-        ProductSpec("CL", 7, "NYMEX", Decimal("0.01"), 1000, MONTH_CODES,
-                    "Light Sweet Crude Oil", "cl", "13:30:00", ("0800", "1330"), 35,
-                    Decimal("70.00")),
-        ProductSpec("GC", 8, "COMEX", Decimal("0.1"), 100, "GJMQVZ", "Gold", "gc", "12:30:00",
-                    ("0720", "1230"), 87, Decimal("2700.0")),
+        _product("ES", 1, "CME", "0.25", "50", _QUARTERLY, "E-mini S&P 500", "index", 67,
+                 "6000.00"),
+        _product("MES", 2, "CME", "0.25", "5", _QUARTERLY,
+                 "Micro E-Mini S&P 500 Stock Price Index", "index", 67, "6000.00"),
+        _product("NQ", 3, "CME", "0.25", "20", _QUARTERLY, "E-mini NASDAQ 100", "index", 67,
+                 "21000.00"),
+        _product("MNQ", 4, "CME", "0.25", "2", _QUARTERLY, "Micro E-Mini Nasdaq-100 Index",
+                 "index", 67, "21000.00"),
+        _product("YM", 5, "CBOT", "1", "5", _QUARTERLY,
+                 "Mini Sized Dow Jones Industrial Average $5", "index", 32, "44000"),
+        _product("RTY", 6, "CME", "0.1", "50", _QUARTERLY, "E-mini Russell 2000 Index", "index",
+                 87, "2400.0"),
+        _product("CL", 7, "NYMEX", "0.01", "1000", MONTH_CODES, "Light Sweet Crude Oil", "cl",
+                 35, "70.00"),
+        _product("GC", 8, "COMEX", "0.1", "100", "GJMQVZ", "Gold", "metal", 87, "2700.0"),
+        # 1/2 of 1/32 of a point: 15.625 dollars a tick on 100,000 face value
+        _product("ZN", 9, "CBOT", "0.015625", "1000", _QUARTERLY, "10-Year US Treasury Note",
+                 "treasury", 46, "112.000000"),
+        _product("ZB", 10, "CBOT", "0.03125", "1000", _QUARTERLY, "US Treasury Bond",
+                 "treasury", 47, "116.00000"),
+        _product("6E", 11, "CME", "0.00005", "125000", _QUARTERLY, "European Monetary Union Euro",
+                 "fx", 48, "1.16000"),
+        _product("MCL", 12, "NYMEX", "0.01", "100", MONTH_CODES, "Micro WTI Crude Oil", "mcl",
+                 35, "70.00"),
+        _product("MGC", 13, "COMEX", "0.1", "10", "GJMQVZ", "E-Micro Gold", "metal", 87,
+                 "2700.0"),
+        _product("M2K", 14, "CME", "0.1", "5", _QUARTERLY, "Micro E-Mini Russell 2000 Index",
+                 "index", 87, "2400.0"),
+        _product("MYM", 15, "CBOT", "1", "0.5", _QUARTERLY,
+                 "Micro E-Mini Dow Jones Industrial Average Index", "index", 32, "44000"),
+        _product("SI", 16, "COMEX", "0.005", "5000", "HKNUZ", "Silver", "metal", 49, "32.000"),
+        _product("NG", 17, "NYMEX", "0.001", "10000", MONTH_CODES, "Henry Hub Natural Gas",
+                 "ng", 50, "3.500"),
+        _product("M6E", 18, "CME", "0.0001", "12500", _QUARTERLY, "Micro EUR/USD", "fx", 51,
+                 "1.1600"),
     )
 }  # fmt: skip
 _BY_INDEX = {p.index: p for p in PRODUCTS.values()}
@@ -191,20 +234,39 @@ def third_friday(year: int, month: int) -> date:
     return first + timedelta(days=(4 - first.weekday()) % 7 + 14)
 
 
+def _third_wednesday(year: int, month: int) -> date:
+    return third_friday(year, month) - timedelta(days=2)
+
+
+def _last_business(year: int, month: int) -> date:
+    """The last business day of a month."""
+    return _back_business(date(year + month // 12, month % 12 + 1, 1), 1)
+
+
+def _before_25th_of_prior(year: int, month: int, days: int) -> date:
+    """``days`` business days before the 25th of the month before (one more if the 25th is
+    not a business day)."""
+    py, pm = (year, month - 1) if month > 1 else (year - 1, 12)
+    d25 = date(py, pm, 25)
+    return _back_business(d25, days if _is_business(d25) else days + 1)
+
+
+_LAST_TRADE = {
+    "index": third_friday,
+    "treasury": lambda y, m: _back_business(_last_business(y, m), 7),
+    "fx": lambda y, m: _back_business(_third_wednesday(y, m), 2),
+    "cl": lambda y, m: _before_25th_of_prior(y, m, 3),
+    "mcl": lambda y, m: _before_25th_of_prior(y, m, 4),
+    "ng": lambda y, m: _back_business(date(y, m, 1), 3),
+    "metal": lambda y, m: _back_business(_last_business(y, m), 2),
+}
+_QUARTERS_LISTED = {"index": 5, "treasury": 3, "fx": 5}
+_MONTHS_LISTED = 12  # the monthly energy contracts
+
+
 def last_trade_date(root: str, year: int, month: int) -> date:
     """Last trade date of ``root`` for contract month ``year``/``month`` (simplified rules)."""
-    spec = PRODUCTS[root]
-    if spec.kind == "index":
-        return third_friday(year, month)
-    if spec.kind == "cl":
-        py, pm = (year, month - 1) if month > 1 else (year - 1, 12)
-        d25 = date(py, pm, 25)
-        return _back_business(d25, 3 if _is_business(d25) else 4)
-    # gc: third-last business day of the contract month
-    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-    while not _is_business(last):
-        last -= timedelta(days=1)
-    return _back_business(last, 2)
+    return _LAST_TRADE[PRODUCTS[root].kind](year, month)
 
 
 def _months_from(year: int, month: int, count: int) -> list[tuple[int, int]]:
@@ -226,11 +288,12 @@ def listed_months(root: str, today: date, include_expired: bool = False) -> list
         (y, m) for y, m, d in candidates
         if include_expired and d < today and MONTH_CODES[m - 1] in spec.months
     ]  # fmt: skip
-    if spec.kind == "index":
-        chosen = [(y, m) for y, m, _ in live if MONTH_CODES[m - 1] in spec.months][:5]
-    elif spec.kind == "cl":
-        chosen = [(y, m) for y, m, _ in live][:12]
-    else:
+    if spec.kind in _QUARTERS_LISTED:
+        cycle_months = [(y, m) for y, m, _ in live if MONTH_CODES[m - 1] in spec.months]
+        chosen = cycle_months[: _QUARTERS_LISTED[spec.kind]]
+    elif spec.months == MONTH_CODES:
+        chosen = [(y, m) for y, m, _ in live][:_MONTHS_LISTED]
+    else:  # metals
         nearest = [(y, m) for y, m, _ in live][:3]
         horizon = today + timedelta(days=730)
         cycle = [(y, m) for y, m, d in live if MONTH_CODES[m - 1] in spec.months and d <= horizon]
@@ -295,7 +358,6 @@ def local_symbol(root: str, year: int, month: int) -> str:
 def _entry(root: str, year: int, month: int, today: date) -> ContractEntry:
     spec = PRODUCTS[root]
     expiry = last_trade_date(root, year, month)
-    index_like = spec.kind == "index"
     return ContractEntry(
         conId=con_id(root, year, month),
         symbol=root,
@@ -328,7 +390,7 @@ def _entry(root: str, year: int, month: int, today: date) -> ContractEntry:
         evMultiplier=0.0,
         aggGroup=2147483647,
         underSymbol=root,
-        underSecType="IND" if index_like else "",
+        underSecType="IND" if spec.kind == "index" else "",
         marketRuleIds=str(spec.market_rule_id),
         realExpirationDate=f"{expiry:%Y%m%d}",
         stockType="",
@@ -362,7 +424,7 @@ def front_month(root: str, today: date | None = None) -> ContractEntry | None:
     return listed[0] if listed else None
 
 
-_LOCAL = re.compile(r"^([A-Z]+)([FGHJKMNQUVXZ])(\d{1,2})$")
+_LOCAL = re.compile(r"^([A-Z0-9]+?)([FGHJKMNQUVXZ])(\d{1,2})$")  # 6E, M2K: digits too
 
 
 def lookup(

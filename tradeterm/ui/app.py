@@ -33,7 +33,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import RichLog
 
-from tradeterm.broker.port import ConnectionState
+from tradeterm.broker.port import ConnectionState, UnknownContract
 from tradeterm.config import Process, Settings
 from tradeterm.control.endpoint import ControlServer
 from tradeterm.domain import Instrument, Side
@@ -154,6 +154,7 @@ class TradingApp(App[int]):
         self.engine: Engine | None = None
         self.started = asyncio.Event()
         self.startup_error: str | None = None
+        self.startup_bad_input = False  # the broker knows no such market: the user's to fix
         self.armed = False
         self.confirmed = settings.mode != "live"  # LIVE: the account id must be typed first
         self.presets = self.market_config.presets()  # keys 1..9
@@ -217,6 +218,7 @@ class TradingApp(App[int]):
                 try:
                     started = await rt.start(self._stop)  # q or a signal may cut it short
                 except Exception as exc:
+                    self.startup_bad_input = isinstance(exc, UnknownContract)
                     self.fail_start(f"cannot start {rt.describe()}: {exc}")
                     return
                 if started:

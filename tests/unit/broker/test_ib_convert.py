@@ -70,7 +70,7 @@ def test_gold_rolls_before_its_first_notice_day_and_skips_serial_months(
     ("root", "front", "next_"),
     [
         ("CL", ("CLF5", "20241219", "202501"), ("CLG5", "20250121", "202502")),  # IB's date
-        ("ZN", ("ZNZ4", "20241219", "202412"), ("ZNH5", "20250320", "202503")),  # no rule
+        ("M6E", ("M6EZ4", "20241219", "202412"), ("M6EH5", "20250320", "202503")),  # no rule
     ],
 )
 def test_rolls_8_days_before_ibs_last_trading_day(
@@ -87,6 +87,40 @@ def test_instrument_from_details() -> None:
     inst = cv.instrument_from_details(details("ESZ6", "20261218", "202612"))
     assert inst.tick == TICK and inst.multiplier == 50 and inst.local_symbol == "ESZ6"
     assert inst.expiry is not None and inst.expiry.yyyymm == "202612" and inst.exchange == "CME"
+
+
+def test_a_price_magnifier_divides_the_money_a_tick_is_worth() -> None:
+    """CBOT corn as IB gives it: prices in cents (minTick 0.25), multiplier 5000, magnifier
+    100: a tick is 12.50 dollars, and prices stay in IB's cents."""
+    c = Contract(secType="FUT", symbol="ZC", localSymbol="ZCZ6", multiplier="5000",
+                 exchange="CBOT", conId=7)  # fmt: skip
+    corn = cv.instrument_from_details(
+        ContractDetails(contract=c, minTick=0.25, contractMonth="202612", priceMagnifier=100)
+    )
+    assert (corn.tick, corn.multiplier, corn.tick_value) == (
+        Decimal("0.25"), Decimal(50), Decimal("12.50")
+    )  # fmt: skip
+    assert corn.to_ticks(450.25) == 1801
+
+
+def test_ib_wins_over_the_table_and_says_so() -> None:
+    es = cv.instrument_from_details(details("ESZ6", "20261218", "202612"))
+    assert cv.differs_from_table(es) is None  # as the table says
+    c = Contract(secType="FUT", symbol="ZN", localSymbol="ZNZ6", multiplier="1000",
+                 exchange="CBOT", conId=8)  # fmt: skip
+    zn = cv.instrument_from_details(ContractDetails(contract=c, minTick=0.0078125))
+    assert zn.tick == Decimal("0.0078125")  # IB's, not the table's 0.015625
+    said = cv.differs_from_table(zn)
+    assert said == ("ZNZ6: IB says tick 0.0078125, multiplier 1000, exchange CBOT; the "
+                    "built-in table says 0.015625, 1000, CBOT: trading on IB's")  # fmt: skip
+    m6e = Contract(secType="FUT", symbol="M6E", localSymbol="M6EZ6", multiplier="12500",
+                   exchange="CME", conId=9)  # fmt: skip
+    assert (
+        cv.differs_from_table(
+            cv.instrument_from_details(ContractDetails(contract=m6e, minTick=0.0001))
+        )
+        is None
+    )  # a root the table does not know: nothing to compare
 
 
 def test_prices_and_sizes() -> None:

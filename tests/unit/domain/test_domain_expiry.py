@@ -45,6 +45,19 @@ D = dt.date
         ("GC", ContractMonth(2024, 8), D(2024, 8, 28)),
         ("GC", ContractMonth(2024, 12), D(2024, 12, 27)),
         ("GC", ContractMonth(2025, 2), D(2025, 2, 26)),
+        ("MGC", ContractMonth(2025, 2), D(2025, 2, 26)),
+        ("SI", ContractMonth(2024, 12), D(2024, 12, 27)),
+        ("MYM", ContractMonth(2025, 3), D(2025, 3, 21)),
+        ("M2K", ContractMonth(2025, 6), D(2025, 6, 20)),
+        # Treasuries: the 7th business day before the month's last business day.
+        ("ZN", ContractMonth(2024, 9), D(2024, 9, 19)),
+        ("ZB", ContractMonth(2025, 3), D(2025, 3, 20)),
+        # 6E: 2 business days before the 3rd Wednesday (2024-09-18).
+        ("6E", ContractMonth(2024, 9), D(2024, 9, 16)),
+        # MCL: one business day before CL (CLQ4: 2024-07-22).
+        ("MCL", ContractMonth(2024, 8), D(2024, 7, 19)),
+        # NG: 3 business days before the 1st of the month (Sunday 2024-09-01).
+        ("NG", ContractMonth(2024, 9), D(2024, 8, 28)),
     ],
 )
 def test_expiry_on_known_dates(root: str, month: ContractMonth, last_day: dt.date) -> None:
@@ -73,7 +86,7 @@ def test_expiry_refuses_unlisted_months_and_unknown_roots() -> None:
     with pytest.raises(DomainError, match="does not list"):
         expiry_date("ES", ContractMonth(2024, 8))
     with pytest.raises(UnknownInstrumentError):
-        expiry_date("ZN", ContractMonth(2024, 9))
+        expiry_date("M6E", ContractMonth(2024, 9))  # traded on IB's details alone
 
 
 @pytest.mark.parametrize(
@@ -112,6 +125,17 @@ def test_expiry_refuses_unlisted_months_and_unknown_roots() -> None:
         # GCM5: May 31 2025 is a Saturday, so the notice day is Fri 05-30.
         ("GC", D(2025, 5, 21), 8, ContractMonth(2025, 6)),
         ("GC", D(2025, 5, 22), 8, ContractMonth(2025, 8)),
+        # Treasuries too: ZNH6's first notice day is Fri 2026-02-27 (it trades to 03-20).
+        ("ZN", D(2026, 2, 26), 0, ContractMonth(2026, 3)),
+        ("ZN", D(2026, 2, 27), 0, ContractMonth(2026, 6)),
+        ("ZB", D(2026, 2, 28), 0, ContractMonth(2026, 6)),  # a Saturday
+        ("SI", D(2026, 2, 26), 0, ContractMonth(2026, 3)),  # SIH6: notice day Fri 02-27
+        ("SI", D(2026, 2, 28), 0, ContractMonth(2026, 5)),  # a Saturday: May
+        # the others to their expiry: 6EH6 stops Mon 2026-03-16, NGF6 Mon 2025-12-29
+        ("6E", D(2026, 3, 15), 0, ContractMonth(2026, 3)),  # a Sunday
+        ("6E", D(2026, 3, 16), 0, ContractMonth(2026, 6)),
+        ("NG", D(2025, 12, 28), 0, ContractMonth(2026, 1)),
+        ("NG", D(2025, 12, 29), 0, ContractMonth(2026, 2)),
     ],
 )
 def test_front_month(root: str, today: dt.date, roll_days: int, front: ContractMonth) -> None:
@@ -183,7 +207,7 @@ def test_front_month_is_the_first_listed_month_not_yet_rolled(root: str) -> None
         months = listed_months(root, today, 3)
         front = front_month(root, today)
         assert front == next(m for m in months if roll_date(root, m) > today)
-        if root != "GC":  # the others are traded up to their expiry
+        if root not in ("GC", "MGC", "SI", "ZN", "ZB"):  # traded up to their expiry
             assert front == (months[1] if expiry_date(root, months[0]) == today else months[0])
         else:  # never inside the delivery month
             assert (today.year, today.month) < (front.year, front.month)

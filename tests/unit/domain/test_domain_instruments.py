@@ -49,15 +49,25 @@ def test_spec_table_matches_ib_facts(
 
 
 def test_the_table_holds_exactly_the_documented_roots() -> None:
-    assert set(CME_ROOTS) == {"ES", "MES", "NQ", "MNQ", "YM", "RTY", "CL", "GC"}
+    assert set(CME_ROOTS) == {
+        "ES", "MES", "NQ", "MNQ", "YM", "MYM", "RTY", "M2K", "ZN", "ZB", "6E", "CL", "MCL",
+        "NG", "GC", "MGC", "SI",
+    }  # fmt: skip
+    ticks = {r: (CME_ROOTS[r].tick, CME_ROOTS[r].tick_value) for r in ("ZN", "ZB", "6E", "MYM")}
+    assert ticks == {
+        "ZN": (Decimal("0.015625"), Decimal("15.625")),
+        "ZB": (Decimal("0.03125"), Decimal("31.25")),
+        "6E": (Decimal("0.00005"), Decimal("6.25")),
+        "MYM": (Decimal("1.00"), Decimal("0.5")),
+    }
     assert not {s.exchange for s in CME_ROOTS.values()} & {"GLOBEX", "ECBOT"}
 
 
 def test_spec_for_is_case_insensitive_and_names_known_roots() -> None:
     assert spec_for(" mes ") is CME_ROOTS["MES"]
     with pytest.raises(UnknownInstrumentError) as err:
-        spec_for("ZN")
-    assert "'ZN'" in str(err.value)
+        spec_for("M6E")
+    assert "'M6E'" in str(err.value)
     assert all(root in str(err.value) for root in CME_ROOTS)
     assert isinstance(err.value, DomainError)
 

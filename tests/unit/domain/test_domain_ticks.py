@@ -34,7 +34,9 @@ Price = float | Decimal | int | str
 
 
 def test_the_table_covers_every_kind_of_tick() -> None:
-    assert [CENT, TENTH, QUARTER, Decimal(1)] == TICKS
+    # 6E; NG; SI; CL; ZN (1/64); ZB (1/32); RTY, GC; ES, NQ; YM
+    assert [Decimal("0.00005"), Decimal("0.001"), Decimal("0.005"), CENT, Decimal("0.015625"),
+            Decimal("0.03125"), TENTH, QUARTER, Decimal(1)] == TICKS  # fmt: skip
 
 
 def test_float_noise_never_moves_a_price_by_a_tick() -> None:
@@ -82,15 +84,17 @@ def test_round_to_tick_is_safe_for_the_side() -> None:
 
 
 @given(
-    cents=st.integers(-(10**9), 10**9),
+    data=st.data(),
     tick=st.sampled_from(TICKS),
     side=st.sampled_from(list(Side)),
     as_float=st.booleans(),
 )
 def test_round_to_tick_direction_and_distance(
-    cents: int, tick: Decimal, side: Side, as_float: bool
+    data: st.DataObject, tick: Decimal, side: Side, as_float: bool
 ) -> None:
-    exact = Decimal(cents) / 100
+    # at most 10**9 ticks from zero (6E: 50,000.00000): a float price holds no more precision
+    bound = min(10**9, int(tick * 10**11))
+    exact = Decimal(data.draw(st.integers(-bound, bound))) / 100
     price: Price = float(exact) if as_float else exact
     ticks = round_to_tick(price, tick, side)
     rounded = ticks_to_price(ticks, tick)

@@ -37,6 +37,24 @@ NOV3 = date(2025, 11, 3)  # a Monday
         ("GC", date(2025, 12, 1), "GCZ5", "20251229"),
         ("GC", date(2025, 12, 30), "GCF6", "20260128"),
         ("GC", date(2026, 1, 29), "GCG6", "20260225"),
+        # Treasuries: the 7th business day before the month's last business day (Mar 31 2026)
+        ("ZN", date(2026, 3, 1), "ZNH6", "20260320"),
+        ("ZN", date(2026, 3, 21), "ZNM6", "20260619"),  # a Saturday after the expiry
+        ("ZB", date(2025, 11, 3), "ZBZ5", "20251222"),  # holidays ignored (CME: Dec 19)
+        # FX: 2 business days before the 3rd Wednesday (Mar 18 2026)
+        ("6E", date(2026, 3, 16), "6EH6", "20260316"),  # expiry day: still listed
+        ("6E", date(2026, 3, 17), "6EM6", "20260615"),
+        ("M6E", date(2026, 3, 17), "M6EM6", "20260615"),
+        # MCL: one business day before CL (CLZ5: 2025-11-20)
+        ("MCL", date(2025, 11, 19), "MCLZ5", "20251119"),
+        ("MCL", date(2025, 11, 20), "MCLF6", "20251219"),
+        # NG: 3 business days before the 1st of the contract month
+        ("NG", date(2025, 11, 3), "NGZ5", "20251126"),
+        ("NG", date(2025, 11, 27), "NGF6", "20251229"),
+        ("MGC", date(2025, 12, 1), "MGCZ5", "20251229"),
+        ("SI", date(2025, 11, 3), "SIX5", "20251126"),  # a serial month: the nearest listed
+        ("M2K", date(2026, 3, 21), "M2KM6", "20260619"),
+        ("MYM", date(2025, 12, 20), "MYMH6", "20260320"),
     ],
 )
 def test_front_contract(root: str, today: date, local: str, last_trade: str) -> None:
@@ -56,6 +74,15 @@ def test_listing_cycles() -> None:
     assert gc[:3] == ["GCX5", "GCZ5", "GCF6"]  # the 3 nearest months
     assert set(gc[3:]) <= {f"GC{code}{y}" for code in "GJMQVZ" for y in (6, 7)}
     assert "GCK6" not in gc
+    zn = [c.localSymbol for c in list_contracts("ZN", NOV3)]
+    assert zn == ["ZNZ5", "ZNH6", "ZNM6"]  # 3 quarters
+    assert [c.localSymbol for c in list_contracts("6E", NOV3)][:2] == ["6EZ5", "6EH6"]
+    assert len(list_contracts("NG", NOV3)) == len(list_contracts("MCL", NOV3)) == 12
+    si = [c.localSymbol for c in list_contracts("SI", NOV3)]
+    assert si[:3] == ["SIX5", "SIZ5", "SIF6"]
+    assert set(si[3:]) <= {f"SI{code}{y}" for code in "HKNUZ" for y in (6, 7)}
+    assert lookup(localSymbol="6EH6", today=NOV3)[0].symbol == "6E"  # a root with a digit
+    assert lookup(localSymbol="M2KZ5", today=NOV3)[0].symbol == "M2K"
     expiries = [c.expiry for c in list_contracts("GC", NOV3)]
     assert expiries == sorted(expiries)
 
@@ -70,6 +97,16 @@ def test_product_fields() -> None:
         "RTY": ("CME", "0.1", "50"),
         "CL": ("NYMEX", "0.01", "1000"),
         "GC": ("COMEX", "0.1", "100"),
+        "ZN": ("CBOT", "0.015625", "1000"),
+        "ZB": ("CBOT", "0.03125", "1000"),
+        "6E": ("CME", "0.00005", "125000"),
+        "M6E": ("CME", "0.0001", "12500"),
+        "MCL": ("NYMEX", "0.01", "100"),
+        "MGC": ("COMEX", "0.1", "10"),
+        "M2K": ("CME", "0.1", "5"),
+        "MYM": ("CBOT", "1", "0.5"),
+        "SI": ("COMEX", "0.005", "5000"),
+        "NG": ("NYMEX", "0.001", "10000"),
     }
     assert set(PRODUCTS) == set(expected)
     for root, (exchange, tick, mult) in expected.items():
@@ -82,6 +119,11 @@ def test_product_fields() -> None:
         assert {"LMT", "MKT", "STP", "STPLMT"} <= set(c.orderTypes.split(","))
         assert c.minSize == c.sizeIncrement == "1"
     assert PRODUCTS["ES"].tick_value == Decimal("12.50")
+    tick_values = {root: PRODUCTS[root].tick_value for root in ("ZN", "ZB", "6E", "MYM", "SI")}
+    assert tick_values == {
+        "ZN": Decimal("15.625"), "ZB": Decimal("31.25"), "6E": Decimal("6.25"),
+        "MYM": Decimal("0.5"), "SI": Decimal("25"),
+    }  # fmt: skip
 
 
 def test_con_ids_are_stable_and_unique() -> None:

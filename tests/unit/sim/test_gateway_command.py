@@ -12,7 +12,10 @@ from tradeterm.cli.main import main
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--symbols", "ES,ZZ"], "unknown symbol 'ZZ' (known: CL, ES, GC, MES, MNQ, NQ, RTY, YM)"),
+        (
+            ["--symbols", "ES,ZZ"],
+            "unknown symbol 'ZZ' (known: 6E, CL, ES, GC, M2K, M6E, MCL, MES, MGC, MNQ, MYM, NG, NQ, RTY, SI, YM, ZB, ZN)",
+        ),
         (["--symbols", " , "], "--symbols needs at least one root symbol"),
         (["--port", "70000"], "--port 70000 is not a TCP port"),
         (["--rate", "0"], "--rate 0 must be above 0"),

@@ -21,7 +21,7 @@ from tradeterm.sim.gateway.oms import (
 from tradeterm.sim.market_events import BookSide
 
 ES = InstrumentTerms(
-    con_id=1, symbol="ES", local_symbol="ESZ6", tick=Decimal("0.25"), multiplier=50
+    con_id=1, symbol="ES", local_symbol="ESZ6", tick=Decimal("0.25"), multiplier=Decimal(50)
 )
 ACCOUNT = "DU0000001"
 

@@ -50,6 +50,7 @@ from tradeterm.broker.port import (
     PositionReport,
     QuoteEvent,
     TradeEvent,
+    UnknownContract,
     Unsent,
 )
 from tradeterm.config import ConnectionConfig
@@ -342,7 +343,7 @@ class IbBroker(IbConnection):
             f"contract details for {symbol}", self._ib.reqContractDetailsAsync(query)
         )
         if not details:
-            raise BrokerError(
+            raise UnknownContract(
                 f"IB knows no futures contract {symbol!r} (error 200: no security definition)"
             )
         if query.localSymbol or query.lastTradeDateOrContractMonth:
@@ -352,6 +353,8 @@ class IbBroker(IbConnection):
             if chosen is None:
                 raise BrokerError(f"no {symbol} contract expires more than {roll_days} days out")
         instrument = cv.instrument_from_details(chosen)
+        if (differs := cv.differs_from_table(instrument)) is not None:
+            log.warning("%s", differs)
         if instrument.con_id is not None and chosen.contract is not None:
             self._instruments[instrument.con_id] = instrument
             self._contracts[instrument.con_id] = chosen.contract

@@ -213,12 +213,19 @@ def _roll_date(details: ContractDetails, expiry: dt.date, roll_days: int) -> dt.
 
 
 def instrument_from_details(details: ContractDetails) -> Instrument:
-    """The domain instrument of one contract: tick = minTick, multiplier from the contract."""
+    """The domain instrument of one contract: tick = minTick, multiplier from the contract.
+
+    Prices stay in IB's units (the ladder, the orders: what IB quotes and accepts); a
+    ``priceMagnifier`` above 1 says those units are a fraction of the currency (CBOT grains
+    in cents: ZC minTick 0.25, multiplier 5000, magnifier 100), so the money a tick is worth
+    is ``minTick * multiplier / priceMagnifier`` (12.50 dollars)."""
     contract = details.contract
     if contract is None:
         raise ValueError("contract details without a contract")
     tick = Decimal(repr(float(details.minTick)))
     multiplier = Decimal(contract.multiplier or "1")
+    if details.priceMagnifier and details.priceMagnifier > 1:
+        multiplier /= details.priceMagnifier
     return Instrument(
         root=contract.symbol,
         exchange=contract.exchange or contract.primaryExchange,
@@ -229,6 +236,21 @@ def instrument_from_details(details: ContractDetails) -> Instrument:
         con_id=contract.conId or None,
         currency=contract.currency or "USD",
     )
+
+
+def differs_from_table(instrument: Instrument) -> str | None:
+    """How IB's ``instrument`` differs from the built-in table's spec of its root (tick,
+    multiplier, exchange), None when it agrees or the table does not know the root. IB wins:
+    the table is a fallback, and an exchange can change a contract."""
+    spec = CME_ROOTS.get(instrument.root.upper())
+    if spec is None:
+        return None
+    ib = (instrument.tick, instrument.multiplier, instrument.exchange)
+    table = (spec.tick, spec.multiplier, spec.exchange)
+    if ib == table:
+        return None
+    return (f"{instrument}: IB says tick {ib[0]}, multiplier {ib[1]}, exchange {ib[2]}; the "
+            f"built-in table says {table[0]}, {table[1]}, {table[2]}: trading on IB's")  # fmt: skip
 
 
 # ---- orders ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ class InstrumentTerms:
     symbol: str
     local_symbol: str
     tick: Decimal
-    multiplier: int
+    multiplier: Decimal
     initial_margin: Decimal = Decimal("15000")
     maint_margin: Decimal = Decimal("13600")
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 from tradeterm.sim import catalog
@@ -273,7 +274,7 @@ class OrderDesk:
                 symbol=entry.symbol,
                 local_symbol=entry.localSymbol,
                 tick=entry.tick,
-                multiplier=int(entry.multiplier),
+                multiplier=Decimal(entry.multiplier),
             )
             self.books.register(terms)
         return terms
