@@ -71,6 +71,7 @@ from tradeterm.engine.commands import Command, CommandResult, PlaceOrder
 from tradeterm.engine.connectivity import Connectivity, GatewayWait
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.dispatch import CommandDispatcher
+from tradeterm.engine.exits import ExitManager
 from tradeterm.engine.events import (
     EngineEvent,
     EngineNotice,
@@ -189,9 +190,13 @@ class Engine:
         self.kill_switch = KillSwitch(
             target, KillTimings(timeout_s=self.config.risk.kill_timeout_s), venue=venue
         )
+        self.exits = ExitManager(
+            self.config.exits, orders=lambda: self.orders, submit=self.submit,
+            kill_running=lambda: self.kill_switch.running, notice=self.notice,
+        )  # fmt: skip
         self.dispatcher = CommandDispatcher(
             broker, self.kill_switch, core=lambda: self.core, notice=self.notice,
-            publish=self.publish,
+            publish=self.publish, exits=self.exits,
         )  # fmt: skip
 
     # ---- the core's parts, for callers (None before the contract is known) --------------
@@ -295,6 +300,7 @@ class Engine:
 
     async def stop(self) -> None:
         self.kill_switch.cancel()
+        self.exits.stop()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -343,6 +349,8 @@ class Engine:
             return  # before the instrument is known: reconciliation will fetch it all
         if isinstance(event, (QuoteEvent, DepthEvent, TradeEvent)):
             core.on_market(event)
+            if isinstance(event, TradeEvent) and event.trade.size > 0:
+                self.exits.on_trade(event.trade.price)
             for tap in self.market_taps:
                 tap(event)
         elif isinstance(event, BarEvent):
@@ -371,6 +379,8 @@ class Engine:
             self.fill_conflict(str(exc))
             return False
         self.reconciler.on_fill()
+        if not report.historical:
+            self.exits.on_fill(report.order_ref, report.quantity, report.price)
         return True
 
     @property

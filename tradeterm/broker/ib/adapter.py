@@ -121,7 +121,7 @@ class IbBroker(IbConnection):
                 trade.order.trailStopPrice = order.trailStopPrice
             open_order(order_id, contract, order, state)
 
-        wrapper.openOrder = copying  # type: ignore[method-assign]
+        wrapper.openOrder = copying  # type: ignore[method-assign, assignment]
 
     @property
     def backlog(self) -> int:

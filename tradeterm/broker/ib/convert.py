@@ -262,8 +262,8 @@ def ib_order(order: Order, order_ref: str, *, account: str, transmit: bool,
         ib.parentId = parent_broker_id
     if order.oca_group:
         ib.ocaGroup = order.oca_group
-        # 3: a fill reduces the others by its quantity (no block); 1: cancels them (with block)
-        ib.ocaType = 3 if order.oca_reduce else 1
+        # 2: a fill reduces the others by its quantity; 1: cancels them (both with block)
+        ib.ocaType = 2 if order.oca_reduce else 1
     return ib
 
 
