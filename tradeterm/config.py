@@ -231,6 +231,17 @@ class ExitStrategyConfig(_Section):
                                "must stay behind the market)")  # fmt: skip
         return self
 
+    def summary(self) -> str:
+        """The strategy in a few words: ``stop 8, targets 4 12, BE 4+1, trail 6``."""
+        words = [f"stop {self.stop_ticks}"]
+        if self.targets:
+            words.append("targets " + " ".join(str(t.ticks) for t in self.targets))
+        if self.breakeven_after_ticks is not None:
+            words.append(f"BE {self.breakeven_after_ticks}+{self.breakeven_offset_ticks}")
+        if self.trail_ticks is not None:
+            words.append(f"trail {self.trail_ticks}")
+        return ", ".join(words)
+
     def target_sizes(self, quantity: int) -> list[int]:
         """Each target's contracts for an entry of ``quantity``: its qty, or its fraction
         rounded down, the contracts left by the rounding going to the first targets when the

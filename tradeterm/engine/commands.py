@@ -97,6 +97,12 @@ class Reverse:
 
 
 @dataclass(frozen=True, slots=True)
+class StopsToBreakeven:
+    """Move the working stops of the exit strategies' entries to breakeven now (each to its
+    fill, plus the strategy's offset), those the market is beyond (``engine/exits.py``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class GlobalCancel:
     """IB's reqGlobalCancel: every working order of the account, every client. Only on
     explicit request (a user who typed it)."""
@@ -111,6 +117,7 @@ Command = (
     | Flatten
     | Reverse
     | GlobalCancel
+    | StopsToBreakeven
 )
 
 

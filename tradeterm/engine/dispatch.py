@@ -26,6 +26,7 @@ from tradeterm.engine.commands import (
     PlaceOrder,
     Refused,
     Reverse,
+    StopsToBreakeven,
 )
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.events import CommandDone, EngineEvent
@@ -128,6 +129,11 @@ class CommandDispatcher:
             case GlobalCancel():
                 await self._broker.cancel_all_account_orders()
                 return ()
+            case StopsToBreakeven():
+                if self._exits is None:
+                    raise Refused("exit strategies are not available here")
+                last = core.market.last
+                return await self._exits.breakeven_now(last.price if last is not None else None)
         raise Refused(f"unknown command {command!r}")
 
     def finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:

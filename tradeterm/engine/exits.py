@@ -1,8 +1,9 @@
 """Exit strategies: NinjaTrader's ATM, with the protection at IB.
 
-A market's ``[markets.X.exits.NAME]`` strategies (``config.ExitStrategyConfig``) are cycled
-with :meth:`ExitManager.cycle`; an entry sent with one (``PlaceOrder.exits``) keeps it, so a
-switch applies to the next entry, never to one already working. Then:
+A market's ``[markets.X.exits.NAME]`` strategies (``config.ExitStrategyConfig``) are chosen
+by who sends an entry (the screen's key cycles them): an entry sent with one
+(``PlaceOrder.exits``) keeps it, so a switch applies to the next entry, never to one already
+working. Then:
 
 * **Each fill of the entry is protected at once**, a partial fill for what it filled: its
   contracts are dealt to the strategy's targets in turn (``target_sizes`` of the entry's
@@ -14,7 +15,7 @@ switch applies to the next entry, never to one already working. Then:
   the fill and following the market at IB; the engine shows where IB says it stands.
 * **Auto-breakeven** (``breakeven_after_ticks``): once a trade prints that many ticks beyond a
   share's fill, its stop is modified to the fill (+ ``breakeven_offset_ticks``), only ever
-  towards the market. :meth:`ExitManager.breakeven_now` does it at once (key ``u``).
+  towards the market. The ``StopsToBreakeven`` command does it at once (key ``u``).
 * Flatten and the kill switch cancel every working order of this instance, exits included;
   no exit is sent while the kill switch runs or once the position no longer holds the fill.
 
@@ -36,8 +37,6 @@ from tradeterm.engine.commands import CommandResult, ModifyOrder, Refused
 from tradeterm.engine.order_manager import OrderManager
 
 log = logging.getLogger(__name__)
-
-OFF = "off"
 
 
 @dataclass(slots=True)
@@ -74,37 +73,11 @@ class ExitManager:
     submit: Callable[[ModifyOrder], Awaitable[CommandResult]]
     kill_running: Callable[[], bool]
     notice: Callable[[str, str], None]
-    selected: str | None = None
     _entries: dict[str, _Entry] = field(default_factory=dict)
     _shares: list[_Share] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    # ---- choosing -------------------------------------------------------------------------
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.strategies)
-
-    def cycle(self) -> str | None:
-        """The next strategy for the next entry (after the last: none); returns it."""
-        order = [None, *self.strategies]
-        self.selected = order[(order.index(self.selected) + 1) % len(order)]
-        return self.selected
-
-    def describe(self, name: str | None = None) -> str:
-        """A strategy in a few words (``scalp: stop 8, targets 4 8, BE 4+1, trail 6``)."""
-        name = self.selected if name is None else name
-        if name is None:
-            return OFF
-        plan = self.strategies[name]
-        words = [f"stop {plan.stop_ticks}"]
-        if plan.targets:
-            words.append("targets " + " ".join(str(t.ticks) for t in plan.targets))
-        if plan.breakeven_after_ticks is not None:
-            words.append(f"BE {plan.breakeven_after_ticks}+{plan.breakeven_offset_ticks}")
-        if plan.trail_ticks is not None:
-            words.append(f"trail {plan.trail_ticks}")
-        return f"{name}: {', '.join(words)}"
+    # ---- entries --------------------------------------------------------------------------
 
     def check(self, name: str) -> ExitStrategyConfig:
         plan = self.strategies.get(name)
@@ -192,24 +165,29 @@ class ExitManager:
             if (price - share.fill_price) * share.side.sign >= due:
                 self._move(share)
 
-    async def breakeven_now(self, last: int | None) -> str:
-        """Every working stop of a share moved to its breakeven, where the last trade
-        ``last`` is beyond it (a stop there would not trigger at once). Returns what it did,
-        in a line for the screen."""
+    async def breakeven_now(self, last: int | None) -> tuple[str, ...]:
+        """Every working stop of a share moved to its breakeven where the last trade ``last``
+        is beyond it (a stop there would not trigger at once); the stops modified. Raises
+        :class:`Refused` saying why none could move."""
         working = [s for s in self._shares if self._stop(s) is not None]
         if not working:
-            return "breakeven: no stop of an exit strategy is working"
+            raise Refused("breakeven: no stop of an exit strategy is working")
         if last is None:
-            return "breakeven: no trade yet to check the stops against"
-        moved = 0
+            raise Refused("breakeven: no trade yet to check the stops against")
+        moved: list[str] = []
         for share in working:
+            stop = self._stop(share)
             level = share.fill_price + share.side.sign * share.offset
-            if (last - level) * share.side.sign > 0 and not share.at_breakeven:
-                moved += 1
-                self._move(share)
+            if stop is None or stop.stop is None or (last - level) * share.side.sign <= 0:
+                continue
+            if (level - stop.stop) * share.side.sign > 0:  # not there yet (nor beyond)
+                share.at_breakeven = True
+                await self._modify(share, stop, level)
+                moved.append(stop.client_id)
         if not moved:
-            return "breakeven: no stop can move (not beyond breakeven, or already there)"
-        return f"breakeven: {moved} stop(s) moving to the entry"
+            raise Refused("breakeven: no stop can move (the market is not beyond breakeven, "
+                          "or the stops are there already)")  # fmt: skip
+        return tuple(moved)
 
     def _stop(self, share: _Share) -> Order | None:
         orders = self.orders()

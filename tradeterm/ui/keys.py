@@ -67,6 +67,9 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("help", "question_mark,f1", "help", "this help", "App"),
     KeyAction("palette", "ctrl+p", "command_palette", "command palette (themes, re-arm, ...)", "App"),
     KeyAction("quit", "q", "quit_app", "quit (asks first with a position or orders)", "App"),
+    # atm: exit strategies ([markets.X.exits.NAME]) for the next entry, and breakeven now
+    KeyAction("exit_strategy", "X", "cycle_exits", "next exit strategy (ATM) for the next entry; the status bar shows it", "Trading"),
+    KeyAction("stops_breakeven", "u", "breakeven", "move the exit strategies' stops to breakeven now", "Trading"),
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 

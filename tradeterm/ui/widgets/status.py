@@ -67,6 +67,7 @@ def status_text(
     wide: bool,
     retry_in_s: float | None = None,
     watch_only: bool = False,
+    exits: str = "",
 ) -> Text:
     """The one-line status bar: mode, market, connection, data age, armed, qty, clock, and
     (wide) ``session``, the word on the session (:func:`session_text`)."""
@@ -118,6 +119,8 @@ def status_text(
         t.append(" DISARMED ", style="dim reverse")
     if not watch_only:
         t.append(f"  qty {qty}", style="bold")
+        if exits:  # the exit strategy the next entry gets (``off``: none)
+            t.append(f"  ATM {exits}", style="bold" if exits != "off" else "dim")
     t.append(f"  {ct_clock(now_ns)}")
     if session is not None and wide:
         t.append(f"  {session}")
@@ -136,6 +139,7 @@ class ScreenState:
     confirmed: bool
     qty: int
     watch_only: bool = False
+    exits: str = ""  # the exit strategy for the next entry; empty: none configured
 
 
 class StatusPanel(Panel):
@@ -154,6 +158,6 @@ class StatusPanel(Panel):
                 mode=state.mode, symbol=state.symbol, snap=snap, armed=state.armed,
                 confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
-                watch_only=state.watch_only,
+                watch_only=state.watch_only, exits=state.exits,
             )
         )  # fmt: skip
