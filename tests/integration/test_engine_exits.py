@@ -12,6 +12,7 @@ from tests.integration.engine_helpers import (
     Run,
     gateway_position,
     public_sell_into,
+    public_trade_into,
     working_at_gateway,
 )
 from tests.support.waiting import until
@@ -20,7 +21,7 @@ from tradeterm.domain import Order, OrderStatus, OrderType, Side
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
-from tradeterm.sim.market_events import BookSide, TradePrint
+from tradeterm.sim.market_events import BookSide
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +58,16 @@ async def long_with(run: Run, name: str, qty: int) -> int:
     return int(entry.avg_fill_price)
 
 
-def public_buy_into(market: Market, perm_id: int, qty: int) -> None:
-    """Public buyers lift our resting offer: the queue ahead first, then ``qty`` of ours."""
-    info = market.feed.engine.resting(perm_id)
-    assert info is not None and info.price is not None and info.queue_ahead is not None
-    market.feed.push(
-        TradePrint(market.gateway.now_ns(), info.price, info.queue_ahead + qty, BookSide.BID),
-        external=True,
-    )
+async def long_one_stopped(
+    make_engine: MakeEngine, still: FakeGateway, name: str
+) -> tuple[Run, Market, int, SimOrder]:
+    """Long 1 at market with strategy ``name`` (a stop, no target): the run, the market, the
+    fill price and the stop at the gateway."""
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    fill = await long_with(run, name, 1)
+    await until(lambda: len(exits_at(still)[0]) == 1, "the stop")
+    (stop,) = exits_at(still)[0]
+    return run, Market(still), fill, stop
 
 
 def last_trade(run: Run) -> int | None:
@@ -121,11 +124,7 @@ async def test_a_partial_entry_fill_is_protected_for_what_it_filled(
 async def test_after_n_ticks_in_profit_the_stop_moves_to_breakeven_at_the_gateway(
     make_engine: MakeEngine, still: FakeGateway
 ) -> None:
-    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
-    market = Market(still)
-    fill = await long_with(run, "be", 1)
-    await until(lambda: len(exits_at(still)[0]) == 1, "the stop")
-    (stop,) = exits_at(still)[0]
+    run, market, fill, stop = await long_one_stopped(make_engine, still, "be")
     assert stop.aux_ticks == fill - 8
     market.trade(fill + 3)  # not yet
     market.trade(fill + 2)
@@ -139,11 +138,7 @@ async def test_after_n_ticks_in_profit_the_stop_moves_to_breakeven_at_the_gatewa
 async def test_a_trailing_stop_is_ibs_trail_moving_with_the_market_and_triggering(
     make_engine: MakeEngine, still: FakeGateway
 ) -> None:
-    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
-    market = Market(still)
-    fill = await long_with(run, "trail", 1)
-    await until(lambda: len(exits_at(still)[0]) == 1, "the trailing stop")
-    (stop,) = exits_at(still)[0]
+    run, market, fill, stop = await long_one_stopped(make_engine, still, "trail")
     assert stop.req.order_type == "TRAIL" and stop.aux_ticks == 4
     assert stop.trail_stop_ticks == fill - 8
     market.trade(fill + 6)  # in favour: the stop follows 4 ticks behind
@@ -162,12 +157,12 @@ async def test_a_target_fill_reduces_its_stop(make_engine: MakeEngine, still: Fa
     await long_with(run, "one", 2)
     await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "stop and target")
     (stop,), (target,) = exits_at(still)
-    public_buy_into(market, target.perm_id, 1)  # the target fills 1 of 2
+    public_trade_into(market, target.perm_id, 1, BookSide.BID)  # the target fills 1 of 2
     await until(lambda: stop.req.total_qty == 1, "the stop reduced to 1 at the gateway")
     ours = engine_order(run, stop)
     await until(lambda: ours.quantity == 1 and run.pnl().quantity == 1, "and in the engine")
     assert run.engine.orders.protected() == 1  # type: ignore[union-attr]
-    public_buy_into(market, target.perm_id, 1)  # the rest: the stop goes
+    public_trade_into(market, target.perm_id, 1, BookSide.BID)  # the rest: the stop goes
     await until(lambda: exits_at(still) == ([], []), "nothing left working")
     await until(lambda: ours.status is OrderStatus.CANCELLED and run.pnl().quantity == 0, "flat")
 

@@ -71,7 +71,6 @@ from tradeterm.engine.commands import Command, CommandResult, PlaceOrder
 from tradeterm.engine.connectivity import Connectivity, GatewayWait
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.dispatch import CommandDispatcher
-from tradeterm.engine.exits import ExitManager
 from tradeterm.engine.events import (
     EngineEvent,
     EngineNotice,
@@ -83,6 +82,7 @@ from tradeterm.engine.events import (
     Reconciled,
     StrategyView,
 )
+from tradeterm.engine.exits import ExitManager
 from tradeterm.engine.health import ConnectionHealth, default_staleness
 from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.kill_target import EngineKillTarget

@@ -195,9 +195,7 @@ class OrderTracker:
             return 0
         exit_side = Side.SELL if qty > 0 else Side.BUY
         cover = sum(
-            o.remaining
-            for o in self.working()
-            if o.side is exit_side and o.order_type.needs_stop
+            o.remaining for o in self.working() if o.side is exit_side and o.order_type.needs_stop
         )
         return min(abs(qty), cover)
 

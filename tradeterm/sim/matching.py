@@ -258,7 +258,9 @@ class MatchingEngine:
             raise ValueError(f"{otype} order {'needs' if limit is None else 'takes no'} limit")
         trailing = otype is OrderType.TRAIL
         if (trail is None or trail <= 0) == trailing:
-            raise ValueError(f"{otype} order {'needs a positive' if trailing else 'takes no'} trail")
+            raise ValueError(
+                f"{otype} order {'needs a positive' if trailing else 'takes no'} trail"
+            )
         if trailing and stop is None:
             stop = self._trail_start(int(side), trail)  # type: ignore[arg-type]
         if (stop is None) == (otype in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL)):

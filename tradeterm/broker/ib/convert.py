@@ -339,8 +339,9 @@ def order_report(trade: IbTrade, lookup: Callable[[int], Instrument | None],
         limit=opt_ticks(order.lmtPrice, tick) if tick is not None and uses_limit else None,
         stop=(
             opt_ticks(order.trailStopPrice if trailing else order.auxPrice, tick)
-            if tick is not None and (uses_stop or trailing) else None
-        ),  # fmt: skip
+            if tick is not None and (uses_stop or trailing)
+            else None
+        ),
         trail=opt_ticks(order.auxPrice, tick) if tick is not None and trailing else None,
         tif=order.tif,
         status=status,
