@@ -105,23 +105,6 @@ class IbBroker(IbConnection):
         ib.positionEvent += self._on_position
         ib.pnlEvent += self._on_pnl
         ib.accountValueEvent += self._on_account_value
-        self._keep_trail_stop_price()
-
-    def _keep_trail_stop_price(self) -> None:
-        """ib_async copies only some fields of an openOrder into an order it already knows,
-        not ``trailStopPrice``: IB's word of where a trailing stop stands now. Copy it too,
-        before ib_async tells of the order (its ``openOrderEvent``)."""
-        wrapper = self._ib.wrapper
-        open_order = wrapper.openOrder
-
-        def copying(order_id: int, contract: Contract, order: IbOrder, state: Any) -> None:
-            key = wrapper.orderKey(order.clientId, order.orderId, order.permId)
-            trade = wrapper.trades.get(key)
-            if trade is not None and order.orderType.startswith("TRAIL"):
-                trade.order.trailStopPrice = order.trailStopPrice
-            open_order(order_id, contract, order, state)
-
-        wrapper.openOrder = copying  # type: ignore[method-assign, assignment]
 
     @property
     def backlog(self) -> int:

@@ -309,6 +309,22 @@ def instrument_for(
     return lookup(contract.conId)
 
 
+def keep_trail_stop_price(wrapper: Any) -> None:
+    """ib_async copies only some fields of an openOrder into an order it already knows, not
+    ``trailStopPrice``: IB's word of where a trailing stop stands now. Make ``wrapper`` (the
+    ``IB``'s) copy it too, before it tells of the order (``openOrderEvent``)."""
+    open_order = wrapper.openOrder
+
+    def copying(order_id: int, contract: Contract, order: IbOrder, state: Any) -> None:
+        key = wrapper.orderKey(order.clientId, order.orderId, order.permId)
+        trade = wrapper.trades.get(key)
+        if trade is not None and order.orderType.startswith("TRAIL"):
+            trade.order.trailStopPrice = order.trailStopPrice
+        open_order(order_id, contract, order, state)
+
+    wrapper.openOrder = copying
+
+
 def order_report(trade: IbTrade, lookup: Callable[[int], Instrument | None],
                  ts_ns: int) -> OrderReport | None:  # fmt: skip
     """An ``OrderReport`` for an ib_async trade; None for a non-state (see ``status_of``)."""
