@@ -196,6 +196,84 @@ class FieldProblem(ValueError):
         self.field = field
 
 
+class ExitTarget(_Section):
+    """One profit target of an exit strategy: ``ticks`` from the entry's fill, for ``qty``
+    contracts or a ``fraction`` of the entry's quantity (one of the two)."""
+
+    ticks: int = Field(..., ge=1, le=10_000, description="from the entry's fill price")
+    qty: int | None = Field(None, ge=1, le=10_000, description="contracts")
+    fraction: float | None = Field(None, gt=0, le=1, description="of the entry's quantity")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> ExitTarget:
+        if (self.qty is None) == (self.fraction is None):
+            raise FieldProblem("qty", "give a target either qty (contracts) or fraction "
+                               "(of the entry), one of the two")  # fmt: skip
+        return self
+
+
+class ExitStrategyConfig(_Section):
+    """An exit strategy (NinjaTrader's ATM): what protects an entry of the screen once it
+    fills (see ``engine/exits.py``)."""
+
+    stop_ticks: int = Field(..., ge=1, le=10_000, description="protective stop from the fill")
+    targets: list[ExitTarget] = Field(default_factory=list, max_length=8)
+    breakeven_after_ticks: int | None = Field(
+        None, ge=1, le=10_000, description="move the stop to the entry after this profit"
+    )
+    breakeven_offset_ticks: int = Field(0, ge=0, le=10_000, description="beyond the entry")
+    trail_ticks: int | None = Field(
+        None, ge=1, le=10_000, description="the stop is IB's TRAIL, this far behind the market"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExitStrategyConfig:
+        targets = self.targets
+        if len({t.qty is None for t in targets}) > 1:
+            raise FieldProblem("targets", "use qty for every target or fraction for every "
+                               "target, not both")  # fmt: skip
+        share = sum(t.fraction or 0 for t in targets)
+        if share > 1 + 1e-9:
+            raise FieldProblem("targets", f"the fractions add up to {share:g}: at most 1")
+        if self.breakeven_after_ticks is not None and (
+            self.breakeven_offset_ticks >= self.breakeven_after_ticks
+        ):
+            raise FieldProblem("breakeven_offset_ticks", "below breakeven_after_ticks (the stop "
+                               "must stay behind the market)")  # fmt: skip
+        return self
+
+    def summary(self) -> str:
+        """The strategy in a few words: ``stop 8, targets 4 12, BE 4+1, trail 6``."""
+        words = [f"stop {self.stop_ticks}"]
+        if self.targets:
+            words.append("targets " + " ".join(str(t.ticks) for t in self.targets))
+        if self.breakeven_after_ticks is not None:
+            words.append(f"BE {self.breakeven_after_ticks}+{self.breakeven_offset_ticks}")
+        if self.trail_ticks is not None:
+            words.append(f"trail {self.trail_ticks}")
+        return ", ".join(words)
+
+    def target_sizes(self, quantity: int) -> list[int]:
+        """Each target's contracts for an entry of ``quantity``: its qty, or its fraction
+        rounded down, the contracts left by the rounding going to the first targets when the
+        fractions add up to 1; a target without a contract is left out (0), and what the
+        targets do not take is held under the stop alone (a runner)."""
+        if not self.targets:
+            return []
+        if self.targets[0].qty is not None:
+            sizes, left = [], quantity
+            for target in self.targets:
+                size = min(target.qty or 0, left)
+                sizes.append(size)
+                left -= size
+            return sizes
+        sizes = [int(quantity * (t.fraction or 0) + 1e-9) for t in self.targets]
+        if sum(t.fraction or 0 for t in self.targets) > 1 - 1e-9:
+            for i in range(quantity - sum(sizes)):
+                sizes[i % len(sizes)] += 1
+        return sizes
+
+
 class MarketConfig(_Section):
     default_qty: int = Field(1, ge=1, le=10_000)
     quantities: list[int] | None = Field(
@@ -210,6 +288,9 @@ class MarketConfig(_Section):
     contract: str | None = Field(None, description="explicit local symbol, e.g. ESZ6")
     bracket: BracketConfig = Field(default_factory=BracketConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    exits: dict[str, ExitStrategyConfig] = Field(
+        default_factory=dict, description="exit strategies by name, chosen with X on the screen"
+    )
 
     @field_validator("quantities")
     @classmethod
@@ -694,6 +775,17 @@ def _section_fields(loc: tuple[str | int, ...]) -> list[str]:
                 return []
             parts.pop(0)  # the symbol
             model = MarketConfig
+            continue
+        if model is MarketConfig and part == "exits":
+            if not parts:
+                return []
+            parts.pop(0)  # the strategy's name
+            model = ExitStrategyConfig
+            continue
+        if model is ExitStrategyConfig and part == "targets":
+            if parts:
+                parts.pop(0)  # the target's index
+            model = ExitTarget
             continue
         field = model.model_fields.get(str(part))
         annotation = field.annotation if field is not None else None

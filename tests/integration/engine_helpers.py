@@ -91,10 +91,16 @@ async def working_limit(run: Run, side: Side, qty: int, price: int, market: Mark
 
 def public_sell_into(market: Market, perm_id: int, qty: int) -> None:
     """Public sellers hit our resting bid: the queue ahead first, then ``qty`` of ours."""
+    public_trade_into(market, perm_id, qty, BookSide.ASK)
+
+
+def public_trade_into(market: Market, perm_id: int, qty: int, aggressor: BookSide) -> None:
+    """A public ``aggressor`` trades into our resting order: the queue ahead first, then
+    ``qty`` of ours."""
     info = market.feed.engine.resting(perm_id)
     assert info is not None and info.price is not None and info.queue_ahead is not None
     market.feed.push(
-        TradePrint(market.gateway.now_ns(), info.price, info.queue_ahead + qty, BookSide.ASK),
+        TradePrint(market.gateway.now_ns(), info.price, info.queue_ahead + qty, aggressor),
         external=True,
     )
 

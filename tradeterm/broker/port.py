@@ -244,6 +244,7 @@ class OrderReport:
     reason: str = ""  # a reject/cancel reason when the broker gave one
     con_id: int = 0  # the broker's id of the order's contract (0: not said)
     symbol: str = ""  # the contract's local symbol (``GCZ6``), for a trader's eyes
+    trail: int | None = None  # a trailing stop's amount (``stop``: its stop price now)
 
 
 @dataclass(slots=True, frozen=True)

@@ -7,7 +7,7 @@ times UTC nanoseconds, money exact ``Decimal``.
 """
 
 from tradeterm.domain.bars import Bar, Timeframe
-from tradeterm.domain.bracket import Bracket, make_bracket
+from tradeterm.domain.bracket import Bracket, make_bracket, make_exits
 from tradeterm.domain.errors import (
     DomainError,
     FillConflict,
@@ -97,6 +97,7 @@ __all__ = [
     "front_month",
     "listed_months",
     "make_bracket",
+    "make_exits",
     "nearest_tick",
     "parse_local_symbol",
     "price_decimals",

@@ -83,32 +83,45 @@ def make_bracket(
         ids.next(), instrument, side, quantity, entry_type, limit=entry_limit, stop=entry_stop,
         tif=tif, source=source,
     )  # fmt: skip
-    oca = f"{entry.client_id}.oca"
+    target, stop = make_exits(
+        ids, instrument, side, quantity, stop_loss=stop_loss, take_profit=take_profit,
+        oca_group=f"{entry.client_id}.oca", parent_id=entry.client_id, tif=exit_tif,
+        source=source,
+    )  # fmt: skip
+    return Bracket(entry, stop, target)
+
+
+def make_exits(
+    ids: ClientOrderIds,
+    instrument: Instrument,
+    side: Side,
+    quantity: int,
+    *,
+    stop_loss: int,
+    take_profit: int | None,
+    oca_group: str | None,
+    parent_id: str | None = None,
+    trail: int | None = None,
+    oca_reduce: bool = False,
+    tif: TimeInForce = TimeInForce.GTC,
+    source: str = "manual",
+) -> tuple[Order | None, Order]:
+    """The exits of ``quantity`` contracts held on ``side``: a take-profit limit at
+    ``take_profit`` (None: none) and a protective stop at ``stop_loss``, on the opposite side,
+    in ``oca_group``; the stop is IB's trailing stop (TRAIL, starting at ``stop_loss``) when
+    ``trail`` (ticks) is given. Returned as (target, stop): a bracket's children, or an exit
+    strategy's exits of a filled entry (``parent_id`` None)."""
     exit_side = side.opposite
     target = None
     if take_profit is not None:
         target = Order(
-            ids.next(),
-            instrument,
-            exit_side,
-            quantity,
-            OrderType.LIMIT,
-            limit=take_profit,
-            tif=exit_tif,
-            parent_id=entry.client_id,
-            oca_group=oca,
+            ids.next(), instrument, exit_side, quantity, OrderType.LIMIT, limit=take_profit,
+            tif=tif, parent_id=parent_id, oca_group=oca_group, oca_reduce=oca_reduce,
             source=source,
-        )
+        )  # fmt: skip
     stop = Order(
-        ids.next(),
-        instrument,
-        exit_side,
-        quantity,
-        OrderType.STOP,
-        stop=stop_loss,
-        tif=exit_tif,
-        parent_id=entry.client_id,
-        oca_group=oca,
-        source=source,
-    )
-    return Bracket(entry, stop, target)
+        ids.next(), instrument, exit_side, quantity,
+        OrderType.STOP if trail is None else OrderType.TRAIL, stop=stop_loss, trail=trail,
+        tif=tif, parent_id=parent_id, oca_group=oca_group, oca_reduce=oca_reduce, source=source,
+    )  # fmt: skip
+    return target, stop

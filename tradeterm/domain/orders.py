@@ -31,6 +31,9 @@ class OrderType(StrEnum):
     LIMIT = "LMT"
     STOP = "STP"
     STOP_LIMIT = "STP LMT"
+    TRAIL = "TRAIL"
+    """IB's native trailing stop: its stop price follows the market at ``Order.trail`` ticks,
+    at IB; ``Order.stop`` is its stop price as IB last reported it (``trailStopPrice``)."""
 
     @property
     def needs_limit(self) -> bool:
@@ -38,7 +41,7 @@ class OrderType(StrEnum):
 
     @property
     def needs_stop(self) -> bool:
-        return self in (OrderType.STOP, OrderType.STOP_LIMIT)
+        return self in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL)
 
 
 class TimeInForce(StrEnum):
@@ -63,10 +66,18 @@ class OrderChange:
 
 
 def check_order_fields(
-    order_type: OrderType, quantity: int, limit: int | None, stop: int | None
+    order_type: OrderType,
+    quantity: int,
+    limit: int | None,
+    stop: int | None,
+    trail: int | None = None,
 ) -> None:
     """Raise ``InvalidOrderError`` unless the quantity is positive and exactly the prices the
-    order type uses are given (limit for LMT/STP LMT, stop for STP/STP LMT)."""
+    order type uses are given (limit for LMT/STP LMT, stop for STP/STP LMT/TRAIL), and a
+    trailing amount only for TRAIL, above zero (None: not known here, e.g. a trailing stop
+    restored from the journal, which IB's report completes)."""
+    if trail is not None and (order_type is not OrderType.TRAIL or trail <= 0):
+        raise InvalidOrderError(f"a {order_type} order takes no trailing amount {trail}")
     if quantity <= 0:
         raise InvalidOrderError(f"quantity must be positive, got {quantity}")
     if (limit is not None) != order_type.needs_limit:
@@ -81,7 +92,10 @@ def check_order_fields(
 class Order:
     """One order. Prices are ticks of ``instrument``; ``quantity`` is in contracts.
 
-    ``parent_id`` and ``oca_group`` link bracket legs (see ``bracket.make_bracket``).
+    ``parent_id`` and ``oca_group`` link bracket legs (see ``bracket.make_bracket``);
+    ``oca_reduce``: a fill of this order reduces the other orders of its OCA group by the
+    quantity filled instead of cancelling them (a partial fill of an exit's target shrinks its
+    stop). ``trail``: a TRAIL order's trailing amount in ticks.
     ``broker_id`` and ``perm_id`` are IB's ``orderId`` and ``permId`` once known. ``status``
     may be given to rebuild an order found at the broker or in the journal.
     """
@@ -96,6 +110,8 @@ class Order:
     tif: TimeInForce = TimeInForce.DAY
     parent_id: str | None = None
     oca_group: str | None = None
+    oca_reduce: bool = False
+    trail: int | None = None
     status: OrderStatus = OrderStatus.NEW
     broker_id: int | None = None
     perm_id: int | None = None
@@ -112,7 +128,7 @@ class Order:
     def __post_init__(self) -> None:
         if not self.client_id:
             raise InvalidOrderError("an order needs a client id")
-        check_order_fields(self.order_type, self.quantity, self.limit, self.stop)
+        check_order_fields(self.order_type, self.quantity, self.limit, self.stop, self.trail)
 
     # ---- derived -----------------------------------------------------------------------
 
@@ -160,7 +176,7 @@ class Order:
         quantity = self.quantity if change.quantity is None else change.quantity
         limit = self.limit if change.limit is None else change.limit
         stop = self.stop if change.stop is None else change.stop
-        check_order_fields(self.order_type, quantity, limit, stop)
+        check_order_fields(self.order_type, quantity, limit, stop, self.trail)
         if quantity <= self.filled:
             raise InvalidOrderError(
                 f"new quantity {quantity} must exceed the {self.filled} already filled"
@@ -236,6 +252,19 @@ class Order:
             return False
         self.quantity = reported
         return True
+
+    def on_trail(self, stop: int | None, trail: int | None) -> bool:
+        """IB reports a trailing stop's price (it moved with the market, at IB) and its
+        trailing amount: the broker's word. True if either changed. Ignored while a change of
+        ours is pending (its confirmation carries the new values) and for other order types."""
+        if self.order_type is not OrderType.TRAIL or self.pending_change is not None:
+            return False
+        changed = False
+        if stop is not None and stop != self.stop:
+            self.stop, changed = stop, True
+        if trail is not None and trail > 0 and trail != self.trail:
+            self.trail, changed = trail, True
+        return changed
 
     def modify_rejected(self) -> None:
         """The broker refused the pending modification: the order keeps its old values."""

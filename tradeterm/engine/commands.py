@@ -24,7 +24,10 @@ class PlaceOrder:
     ``resting``: the order is meant to rest (the screen's keys at the cursor and join bid/ask):
     the risk manager refuses it when, as the engine's book stands when the command is
     processed, its limit would trade at once or its stop would trigger at once. Typed
-    orders (the console) leave it False: a marketable limit is then allowed."""
+    orders (the console) leave it False: a marketable limit is then allowed.
+
+    ``exits``: the market's exit strategy (``[markets.X.exits.NAME]``) that protects each
+    fill of this entry (``engine/exits.py``); refused for an order that is not an entry."""
 
     side: Side
     quantity: int
@@ -34,6 +37,7 @@ class PlaceOrder:
     tif: TimeInForce = TimeInForce.DAY
     source: str = "manual"  # or a strategy's name
     resting: bool = False
+    exits: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,12 @@ class Reverse:
 
 
 @dataclass(frozen=True, slots=True)
+class StopsToBreakeven:
+    """Move the working stops of the exit strategies' entries to breakeven now (each to its
+    fill, plus the strategy's offset), those the market is beyond (``engine/exits.py``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class GlobalCancel:
     """IB's reqGlobalCancel: every working order of the account, every client. Only on
     explicit request (a user who typed it)."""
@@ -107,6 +117,7 @@ Command = (
     | Flatten
     | Reverse
     | GlobalCancel
+    | StopsToBreakeven
 )
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Collection
 
 from tradeterm.broker.port import Broker, BrokerError
+from tradeterm.domain import Order
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -25,9 +26,11 @@ from tradeterm.engine.commands import (
     PlaceOrder,
     Refused,
     Reverse,
+    StopsToBreakeven,
 )
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.events import CommandDone, EngineEvent
+from tradeterm.engine.exits import ExitManager
 from tradeterm.engine.kill import KillSwitch
 
 log = logging.getLogger(__name__)
@@ -49,8 +52,10 @@ class CommandDispatcher:
         core: Callable[[], TradingCore | None],
         notice: Callable[[str, str], None],
         publish: Callable[[EngineEvent], None],
+        exits: ExitManager | None = None,
     ) -> None:
         self._broker = broker
+        self._exits = exits
         self._kill_switch = kill_switch
         self._core = core
         self._notice = notice
@@ -92,6 +97,18 @@ class CommandDispatcher:
             raise Refused(NOT_STARTED)
         orders = core.orders
         match command:
+            case PlaceOrder(exits=str(name)):
+                exits = self._exits
+                if exits is None:
+                    raise Refused("exit strategies are not available here")
+                exits.check(name)
+
+                def attach(order: Order, entry: bool) -> None:
+                    if not entry:
+                        raise Refused(f"exit strategy {name}: the order is not an entry")
+                    exits.attach(order.client_id, name, order.quantity)
+
+                return await orders.place(command, command_id, attach)
             case PlaceOrder():
                 return await orders.place(command, command_id)
             case PlaceBracket():
@@ -112,6 +129,11 @@ class CommandDispatcher:
             case GlobalCancel():
                 await self._broker.cancel_all_account_orders()
                 return ()
+            case StopsToBreakeven():
+                if self._exits is None:
+                    raise Refused("exit strategies are not available here")
+                last = core.market.last
+                return await self._exits.breakeven_now(last.price if last is not None else None)
         raise Refused(f"unknown command {command!r}")
 
     def finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:

@@ -82,6 +82,7 @@ from tradeterm.engine.events import (
     Reconciled,
     StrategyView,
 )
+from tradeterm.engine.exits import ExitManager
 from tradeterm.engine.health import ConnectionHealth, default_staleness
 from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.kill_target import EngineKillTarget
@@ -190,9 +191,13 @@ class Engine:
         self.kill_switch = KillSwitch(
             target, KillTimings(timeout_s=self.config.risk.kill_timeout_s), venue=venue
         )
+        self.exits = ExitManager(
+            self.config.exits, orders=lambda: self.orders, submit=self.submit,
+            kill_running=lambda: self.kill_switch.running, notice=self.notice,
+        )  # fmt: skip
         self.dispatcher = CommandDispatcher(
             broker, self.kill_switch, core=lambda: self.core, notice=self.notice,
-            publish=self.publish,
+            publish=self.publish, exits=self.exits,
         )  # fmt: skip
 
     # ---- the core's parts, for callers (None before the contract is known) --------------
@@ -314,6 +319,7 @@ class Engine:
 
     async def stop(self) -> None:
         self.kill_switch.cancel()
+        self.exits.stop()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -362,6 +368,8 @@ class Engine:
             return  # before the instrument is known: reconciliation will fetch it all
         if isinstance(event, (QuoteEvent, DepthEvent, TradeEvent)):
             core.on_market(event)
+            if isinstance(event, TradeEvent) and event.trade.size > 0:
+                self.exits.on_trade(event.trade.price)
             for tap in self.market_taps:
                 tap(event)
         elif isinstance(event, BarEvent):
@@ -391,6 +399,8 @@ class Engine:
             self.fill_conflict(str(exc))
             return False
         self.reconciler.on_fill()
+        if not report.historical:
+            self.exits.on_fill(report.order_ref, report.quantity, report.price)
         return True
 
     @property

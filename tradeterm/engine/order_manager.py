@@ -47,6 +47,7 @@ from tradeterm.domain import (
     Side,
     TimeInForce,
     make_bracket,
+    make_exits,
 )
 from tradeterm.engine.commands import (
     ModifyOrder,
@@ -200,7 +201,15 @@ class OrderManager(OrderTracker):
 
     # ---- commands ----------------------------------------------------------------------------
 
-    async def place(self, cmd: PlaceOrder, command_id: str) -> tuple[str, ...]:
+    def position_quantity(self) -> int:
+        """The position traded against (signed contracts)."""
+        return self._position().quantity
+
+    async def place(
+        self, cmd: PlaceOrder, command_id: str, before: Callable[[Order, bool], None] | None = None
+    ) -> tuple[str, ...]:
+        """Send ``cmd``; ``before`` is told of its order (and whether it is an entry) once it
+        passed the checks, before it is sent: its fills may come before this returns."""
         intent = self.plain_intent(cmd)
         self._check(intent)
         try:
@@ -210,6 +219,8 @@ class OrderManager(OrderTracker):
             )  # fmt: skip
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None
+        if before is not None:
+            before(order, intent.entry)
         await self._send(order, command_id, role=OrderRole.PLAIN)
         return (order.client_id,)
 
@@ -275,6 +286,29 @@ class OrderManager(OrderTracker):
             if i == 0:
                 parent_broker_id = leg.broker_id
         return tuple(leg.client_id for leg in legs)
+
+    async def place_exits(
+        self, entry: Order, quantity: int, *, stop_loss: int, take_profit: int | None,
+        trail: int | None, oca_group: str | None,
+    ) -> tuple[Order, Order | None]:  # fmt: skip
+        """Exits protecting ``quantity`` contracts of ``entry``'s fill (an exit strategy's):
+        the stop (a trailing one with ``trail``) and the target (if any), in ``oca_group``
+        where a fill reduces the other (a partial target fill shrinks its stop, at IB).
+        Sent as the entry's command, without the pre-trade checks (they only close what the
+        fill opened), the stop first: a target is not sent when its stop did not go.
+        Returns (stop, target sent or None); a leg that did not go is REJECTED, its reason
+        with it."""
+        command_id = self._commands.get(entry.client_id, "")
+        target, stop = make_exits(
+            self.ids, self.instrument, entry.side, quantity, stop_loss=stop_loss,
+            take_profit=take_profit, oca_group=oca_group, trail=trail, oca_reduce=True,
+            source=entry.source,
+        )  # fmt: skip
+        await self._send(stop, command_id, role=OrderRole.STOP)
+        if target is None or stop.status is OrderStatus.REJECTED:
+            return stop, None
+        await self._send(target, command_id, role=OrderRole.TARGET)
+        return stop, target
 
     async def _send(self, order: Order, command_id: str, *, role: OrderRole, transmit: bool = True,
                     parent_broker_id: int | None = None) -> None:  # fmt: skip

@@ -195,9 +195,7 @@ class OrderTracker:
             return 0
         exit_side = Side.SELL if qty > 0 else Side.BUY
         cover = sum(
-            o.remaining
-            for o in self.working()
-            if o.side is exit_side and o.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+            o.remaining for o in self.working() if o.side is exit_side and o.order_type.needs_stop
         )
         return min(abs(qty), cover)
 
@@ -265,6 +263,7 @@ class OrderTracker:
         if order.pending_change is None and order.on_quantity(report.quantity):
             log.info("%s: quantity %d as the broker reports it", order.client_id, order.quantity)
             changed = True
+        changed = order.on_trail(report.stop, report.trail) or changed
         if report.status is OrderStatus.REJECTED:
             changed = order.on_rejected(report.reason or "rejected by IB") or changed
         else:
@@ -345,7 +344,7 @@ class OrderTracker:
             order = Order(
                 report.order_ref, self.instrument, report.side, report.quantity, order_type,
                 limit=report.limit, stop=report.stop, tif=tif, parent_id=parent,
-                oca_group=report.oca_group or None, status=report.status,
+                oca_group=report.oca_group or None, status=report.status, trail=report.trail,
             )  # fmt: skip
         except InvalidOrderError as exc:
             self._notice("WARNING", f"order {report.order_ref} at IB cannot be tracked: {exc}")
@@ -355,8 +354,7 @@ class OrderTracker:
             order.status = OrderStatus.PENDING_SUBMIT
         role = OrderRole.PLAIN
         if report.parent_id or report.oca_group:
-            stops = (OrderType.STOP, OrderType.STOP_LIMIT)
-            role = OrderRole.STOP if order_type in stops else OrderRole.TARGET
+            role = OrderRole.STOP if order_type.needs_stop else OrderRole.TARGET
         self._track(order, "", role)
         self._bind(order, report)
         if report.parent_id and parent is None:  # IB may list a child before its parent

@@ -42,6 +42,12 @@ Fill model
   stop, a sell stop at/below. A stop whose price the last trade already reached triggers at once.
   A triggered stop becomes a market (``STP``) or limit (``STP LMT``) order with time priority of
   the trigger and is processed as an aggressive order; cascades are followed.
+* **Trailing stops** (``TRAIL``, IB's native type: ``trail`` is the trailing amount in ticks):
+  a stop whose price follows the market in our favour. At each trade, before the trigger check,
+  a sell trailing stop rises to ``trade - trail`` when that is above its stop (a buy one falls
+  to ``trade + trail``); it never moves back. It starts at the ``stop`` given (IB's
+  ``trailStopPrice``), else ``trail`` from the last trade. Triggered, it is a market order like
+  ``STP``. The moves are kept for the gateway to report (:meth:`MatchingEngine.drain_trail_moves`).
 * **Modify**: a new limit price loses priority (the order re-enters as new, possibly crossing); a
   quantity increase loses priority; a decrease keeps it. ``qty`` is the new *open* quantity.
 
@@ -82,6 +88,7 @@ class OrderType(StrEnum):
     LIMIT = "LMT"
     STOP = "STP"
     STOP_LIMIT = "STP LMT"
+    TRAIL = "TRAIL"
 
 
 class OrderRejected(ValueError):
@@ -118,6 +125,7 @@ class OrderInfo:
     price: int | None
     queue_ahead: int | None
     ts_ns: int
+    trail: int | None = None
 
 
 @dataclass(slots=True, eq=False)  # identity equality: list.remove finds this very order
@@ -134,6 +142,7 @@ class _Order:
     price: int | None = None  # working limit once on the book / aggressive
     qa: int = 0  # public contracts ahead of us at our level
     mark: int = 0  # order-by-order source: the last public priority ahead of us
+    trail: int | None = None  # TRAIL: the trailing amount (ticks); ``stop`` follows the market
 
 
 class MatchingEngine:
@@ -144,6 +153,7 @@ class MatchingEngine:
         "_credit",
         "_fifo",
         "_lv",
+        "_moved",
         "_orders",
         "_out",
         "_stops",
@@ -165,6 +175,7 @@ class MatchingEngine:
         self._orders: dict[Hashable, _Order] = {}
         self._lv: tuple[dict[int, list[_Order]], dict[int, list[_Order]]] = ({}, {})
         self._stops: list[_Order] = []
+        self._moved: dict[Hashable, int] = {}  # trailing stops moved since the last drain
         self._credit: tuple[dict[int, int], dict[int, int]] = ({}, {})
         self._out: list[TradePrint | BookDelta] = []
         self._clock = 0
@@ -206,7 +217,23 @@ class MatchingEngine:
             o.price,
             o.qa if on_book else None,
             o.ts_ns,
+            o.trail,
         )
+
+    def stop_of(self, key: Hashable) -> int | None:
+        """The stop price of the working order ``key`` now (a trailing stop's current one)."""
+        o = self._orders.get(key)
+        return None if o is None else o.stop
+
+    @property
+    def trail_moved(self) -> bool:
+        """Whether a trailing stop moved since the last :meth:`drain_trail_moves`."""
+        return bool(self._moved)
+
+    def drain_trail_moves(self) -> list[tuple[Hashable, int]]:
+        """The trailing stops whose price moved since the last drain, with their new price."""
+        moved, self._moved = self._moved, {}
+        return list(moved.items())
 
     def working_keys(self) -> list[Hashable]:
         return list(self._orders)
@@ -237,8 +264,10 @@ class MatchingEngine:
         limit: int | None = None,
         stop: int | None = None,
         ts_ns: int | None = None,
+        trail: int | None = None,
     ) -> list[SimFill]:
-        """Enter an order; returns the fills it (and any stops it triggers) caused."""
+        """Enter an order; returns the fills it (and any stops it triggers) caused. A
+        ``TRAIL`` order takes ``trail`` (ticks) and optionally its first ``stop``."""
         otype = OrderType(order_type)
         if key in self._orders:
             raise ValueError(f"duplicate order key {key!r}")
@@ -246,10 +275,17 @@ class MatchingEngine:
             raise ValueError("qty must be positive")
         if (limit is None) == (otype in (OrderType.LIMIT, OrderType.STOP_LIMIT)):
             raise ValueError(f"{otype} order {'needs' if limit is None else 'takes no'} limit")
-        if (stop is None) == (otype in (OrderType.STOP, OrderType.STOP_LIMIT)):
+        trailing = otype is OrderType.TRAIL
+        if (trail is None or trail <= 0) == trailing:
+            raise ValueError(
+                f"{otype} order {'needs a positive' if trailing else 'takes no'} trail"
+            )
+        if trailing and stop is None:
+            stop = self._trail_start(int(side), trail)  # type: ignore[arg-type]
+        if (stop is None) == (otype in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL)):
             raise ValueError(f"{otype} order {'needs' if stop is None else 'takes no'} stop")
         ts = self._now(ts_ns)
-        o = _Order(key, int(side), qty, otype, limit, stop, ts)
+        o = _Order(key, int(side), qty, otype, limit, stop, ts, trail=trail)
         if otype is OrderType.MARKET and self._protected(o.side) is None:
             raise OrderRejected("market order rejected: no reference price (empty book, no trade)")
         fills: list[SimFill] = []
@@ -281,12 +317,18 @@ class MatchingEngine:
         limit: int | None = None,
         stop: int | None = None,
         ts_ns: int | None = None,
+        trail: int | None = None,
     ) -> list[SimFill]:
         """Change a working order. ``qty`` is the new *open* quantity (what is left to fill);
-        None keeps a value; a ``stop`` is ignored once the stop has triggered."""
+        None keeps a value; a ``stop`` is ignored once the stop has triggered; ``trail``: a
+        trailing stop's new amount."""
         o = self._orders.get(key)
         if o is None:
             raise KeyError(key)
+        if trail is not None:
+            if o.trail is None or trail <= 0:
+                raise ValueError(f"{o.otype} order takes no trail (or not that one)")
+            o.trail = trail
         if qty is not None:
             if qty <= 0:
                 raise ValueError("the open quantity must stay positive (cancel instead)")
@@ -422,7 +464,9 @@ class MatchingEngine:
 
     def _enter(self, o: _Order, ts: int, fills: list[SimFill], prints: list[int]) -> None:
         """Process ``o`` as an incoming order: take liquidity up to its price, rest the rest."""
-        if o.otype is OrderType.MARKET or (o.otype is OrderType.STOP and o.triggered):
+        if o.otype is OrderType.MARKET or (
+            o.otype in (OrderType.STOP, OrderType.TRAIL) and o.triggered
+        ):
             o.price = self._protected(o.side)
             if o.price is None:  # unreachable after a trade; defensive
                 self._orders.pop(o.key, None)
@@ -647,12 +691,34 @@ class MatchingEngine:
         for m in self._lv[side].get(price, ()):
             m.qa = sum(size for p, size in level.items() if p <= m.mark)
 
+    def _trail_start(self, side: int, trail: int) -> int:
+        """A trailing stop's first price: ``trail`` from the last trade (else the touch it
+        would trade at)."""
+        ref = self.book.last_price
+        if ref is None:
+            ref = self._best(1 - side)
+        if ref is None:
+            raise OrderRejected("trailing stop rejected: no reference price (no trade, no quote)")
+        return ref + trail if side else ref - trail
+
+    def _follow(self, price: int) -> None:
+        """Trailing stops follow a trade at ``price`` in their favour, never back."""
+        for o in self._stops:
+            if o.trail is None or o.stop is None:
+                continue
+            new = price + o.trail if o.side else price - o.trail
+            if new < o.stop if o.side else new > o.stop:
+                o.stop = new
+                self._moved[o.key] = new
+
     def _cascade(self, prints: list[int], ts: int, fills: list[SimFill]) -> None:
-        """Trigger stops on each trade price in ``prints`` (which grows as stops trade)."""
+        """Trigger stops on each trade price in ``prints`` (which grows as stops trade),
+        trailing stops first following it."""
         i = 0
         while i < len(prints) and self._stops:
             p = prints[i]
             i += 1
+            self._follow(p)
             hit = [o for o in self._stops if (p >= o.stop if o.side else p <= o.stop)]  # type: ignore[operator]
             for o in hit:
                 if o.key not in self._orders:

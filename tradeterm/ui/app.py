@@ -42,6 +42,7 @@ from tradeterm.engine.commands import (
     Command,
     CommandResult,
     Flatten,
+    StopsToBreakeven,
 )
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import (
@@ -160,6 +161,7 @@ class TradingApp(App[int]):
         self.presets = self.market_config.presets()  # keys 1..9
         self.quantities = sorted(set(self.presets) | {self.market_config.default_qty})
         self.qty = self.market_config.default_qty
+        self.exit_choice: str | None = None  # the exit strategy for the next entry (key X)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
         self.painter = Painter(settings.ui.paint_hz, clock)
@@ -468,9 +470,11 @@ class TradingApp(App[int]):
 
     def screen_state(self) -> ScreenState:
         control = self.runtime.replay if self.runtime is not None else None
+        exits = (self.exit_choice or "off") if self.market_config.exits else ""
         return ScreenState(self.mode, self.settings.symbol, self.armed, self.confirmed, self.qty,
                            self.watch_only,
-                           trainer.state_of(control) if control is not None else None)  # fmt: skip
+                           trainer.state_of(control) if control is not None else None,
+                           exits)  # fmt: skip
 
     def replay_key(self, verb: str) -> None:
         """A replay key (``ui/trainer.py``): pause/resume, slower, faster, jump ahead. The
@@ -515,6 +519,7 @@ class TradingApp(App[int]):
             trading_state=snap.trading_state if snap is not None else TradingState.ACTIVE,
             trading_reason=snap.trading_reason if snap is not None else "",
             qty=self.qty, bracket=self.market_config.bracket, arm_key=self.key_of("arm"),
+            exits=self.exit_choice,
         )  # fmt: skip
 
     def act(self, decision: order_entry.Decision) -> None:
@@ -564,6 +569,25 @@ class TradingApp(App[int]):
 
     def cancel_order(self, order_id: str) -> None:
         self.act(order_entry.cancel_order(self.desk(), order_id))
+
+    def cycle_exits(self) -> None:
+        """The next exit strategy for the next entry (the working ones keep theirs)."""
+        strategies = self.market_config.exits
+        if not strategies:
+            symbol = self.settings.symbol
+            self.notify(f"no exit strategy: add [markets.{symbol}.exits.NAME] to the config "
+                        "(see the README)", severity="warning")  # fmt: skip
+            return
+        names = [None, *strategies]
+        self.exit_choice = names[(names.index(self.exit_choice) + 1) % len(names)]
+        name = self.exit_choice
+        said = f"{name}: {strategies[name].summary()}" if name is not None else "off"
+        self.notify(f"exit strategy for the next entry: {said}", timeout=3)
+        self.painter.status_now()
+
+    def breakeven(self) -> None:
+        """The exit strategies' working stops to breakeven now, where the market allows."""
+        self.trade(StopsToBreakeven(), "stops to breakeven")
 
     def step_qty(self, step: int) -> None:
         qs = self.quantities

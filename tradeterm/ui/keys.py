@@ -72,6 +72,9 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("replay_slower", "comma", "replay('slower')", "replay: one speed slower (1/4 1/2 1 2 5 10 20 50 100 max)", "Replay"),
     KeyAction("replay_faster", "full_stop", "replay('faster')", "replay: one speed faster", "Replay"),
     KeyAction("replay_jump", "slash", "replay('jump')", "replay: jump one minute ahead", "Replay"),
+    # atm: exit strategies ([markets.X.exits.NAME]) for the next entry, and breakeven now
+    KeyAction("exit_strategy", "X", "cycle_exits", "next exit strategy (ATM) for the next entry; the status bar shows it", "Trading"),
+    KeyAction("stops_breakeven", "u", "breakeven", "move the exit strategies' stops to breakeven now", "Trading"),
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 

@@ -57,6 +57,7 @@ class Desk:
     qty: int
     bracket: BracketConfig
     arm_key: str
+    exits: str | None = None  # the exit strategy for the next entry (``engine/exits.py``)
 
 
 def refusal(desk: Desk, what: str) -> Refusal | None:
@@ -83,7 +84,8 @@ def guarded(desk: Desk, command: Command, what: str) -> Decision:
 
 def _entry(desk: Desk, side: Side, limit: int | None, what: str) -> Decision:
     """An entry of ``side``: at market, or a limit at ``limit`` (ticks) meant to rest; a native
-    bracket when the market's brackets are on."""
+    bracket when the market's brackets are on, a plain entry with the exit strategy when one
+    is chosen (its exits go out as it fills)."""
     inst = desk.instrument
     if inst is None:
         return SILENT
@@ -92,7 +94,11 @@ def _entry(desk: Desk, side: Side, limit: int | None, what: str) -> Decision:
     price = inst.to_price(limit) if limit is not None else None
     bracket = desk.bracket
     command: Command
-    if bracket.enabled:
+    if desk.exits is not None:
+        order_type = OrderType.MARKET if price is None else OrderType.LIMIT
+        command = PlaceOrder(side, desk.qty, order_type, limit=price, resting=price is not None,
+                             exits=desk.exits)  # fmt: skip
+    elif bracket.enabled:
         command = PlaceBracket(side, desk.qty, stop_ticks=bracket.stop_ticks,
                                target_ticks=bracket.target_ticks, entry_limit=price,
                                resting=price is not None)  # fmt: skip
@@ -124,7 +130,8 @@ def at_cursor(desk: Desk, side: Side, cursor: int | None, *, stop: bool) -> Deci
         return SILENT
     if not stop:
         return _entry(desk, side, cursor, what)
-    command = PlaceOrder(side, desk.qty, OrderType.STOP, stop=inst.to_price(cursor), resting=True)
+    command = PlaceOrder(side, desk.qty, OrderType.STOP, stop=inst.to_price(cursor), resting=True,
+                         exits=desk.exits)  # fmt: skip
     return guarded(desk, command, what)
 
 

@@ -411,3 +411,37 @@ def test_invariants(script) -> None:
     asks = [p for p in asks if p is not None]
     if bids and asks:
         assert max(bids) < min(asks)
+
+
+# ---------------------------------------------------------------- trailing stops
+
+
+def test_sell_trailing_stop_follows_trades_up_never_down_then_triggers_as_market() -> None:
+    e = engine()
+    e.on_market(TradePrint(T0, 100, 1, None))
+    assert e.submit("t", ASK, 3, "TRAIL", trail=4, ts_ns=T0 + 1) == []
+    assert e.stop_of("t") == 96  # 4 ticks from the last trade
+    e.on_market(TradePrint(T0 + 2, 101, 1, None))
+    assert e.stop_of("t") == 97 and e.drain_trail_moves() == [("t", 97)]
+    e.on_market(TradePrint(T0 + 3, 99, 1, None))  # against: it stays
+    assert e.stop_of("t") == 97 and not e.trail_moved
+    fills = e.on_market(TradePrint(T0 + 4, 97, 1, None))
+    assert qty(fills, "t") == 3 and e.resting("t") is None
+
+
+def test_buy_trailing_stop_starts_where_given_and_follows_down() -> None:
+    e = engine()
+    e.on_market(TradePrint(T0, 100, 1, None))
+    e.submit("t", BID, 1, "TRAIL", stop=110, trail=5, ts_ns=T0 + 1)
+    e.on_market(TradePrint(T0 + 2, 104, 1, None))
+    assert e.stop_of("t") == 109 and e.resting("t").trail == 5
+    e.modify("t", trail=2, ts_ns=T0 + 3)
+    e.on_market(TradePrint(T0 + 4, 104, 1, None))
+    assert e.stop_of("t") == 106
+
+
+def test_trailing_stop_needs_a_trail_and_a_reference() -> None:
+    with pytest.raises(ValueError, match="trail"):
+        engine().submit("t", ASK, 1, "TRAIL")
+    with pytest.raises(OrderRejected):
+        MatchingEngine().submit("t", ASK, 1, "TRAIL", trail=2)

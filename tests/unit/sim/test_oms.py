@@ -54,6 +54,7 @@ class ScriptedVenue:
         limit: int | None = None,
         stop: int | None = None,
         ts_ns: int | None = None,
+        trail: int | None = None,
     ) -> list[Fill]:
         self.calls.append(("submit", key))
         if order_type == "MKT":
@@ -72,10 +73,17 @@ class ScriptedVenue:
         limit: int | None = None,
         stop: int | None = None,
         ts_ns: int | None = None,
+        trail: int | None = None,
     ) -> list[Fill]:
         self.calls.append(("modify", key))
         side, old_qty, kind, old_limit, old_stop = self.resting[key]
         self.resting[key] = (side, qty or old_qty, kind, limit or old_limit, stop or old_stop)
+        return []
+
+    def stop_of(self, key: Hashable) -> int | None:
+        return self.resting[key][4] if key in self.resting else None
+
+    def drain_trail_moves(self) -> list[tuple[Hashable, int]]:
         return []
 
 
@@ -165,7 +173,7 @@ def test_off_tick_price_is_rejected_with_110(oms: Oms, venue: ScriptedVenue) -> 
 
 
 def test_validation_errors(oms: Oms) -> None:
-    assert errors(oms.place(req(1, kind="TRAIL"), ES, 0)) == [(1, 387)]
+    assert errors(oms.place(req(1, kind="MIT"), ES, 0)) == [(1, 387)]
     assert errors(oms.place(req(2, qty=0), ES, 0)) == [(2, 321)]
     assert errors(oms.place(req(3, kind="LMT"), ES, 0)) == [(3, 321)]
     assert errors(oms.place(req(4, tif="IOC"), ES, 0)) == [(4, 321)]
@@ -346,3 +354,36 @@ def test_a_look_at_a_position_never_held_leaves_the_books_as_they_were() -> None
     assert books.account(ACCOUNT).positions == {}
     assert books.account_values(ACCOUNT)["NetLiquidation"] == Decimal("1000000")
     assert books.daily_pnl(ACCOUNT) == 0
+
+
+def test_trail_is_trailed_by_the_venue_and_each_move_reported_with_its_stop_price() -> None:
+    """IB's TRAIL: auxPrice the trailing amount, trailStopPrice where it starts; the real
+    matching engine trails it and the OMS reports every move (an openOrder), then it triggers
+    like a stop."""
+    from tradeterm.sim.market_events import BookDelta, TradePrint
+    from tradeterm.sim.matching import MatchingEngine
+
+    engine = MatchingEngine()
+    engine.on_market(BookDelta(0, BookSide.BID, 16_000, 50))
+    engine.on_market(BookDelta(0, BookSide.ASK, 16_001, 50))
+    engine.on_market(TradePrint(0, 16_000, 1, None))
+    books = Books([ACCOUNT])
+    books.register(ES)
+    oms = Oms(books, {ES.con_id: engine})
+    # a sell trailing stop 4 ticks (1.00) behind, starting at 3998.00
+    oms.place(req(1, "SELL", 2, "TRAIL", aux_price=1.0, trail_stop_price=3998.0), ES, 0)
+    order = oms.orders[(7, 1)]
+    assert order.status == "Submitted" and order.trail_stop_ticks == 15_992
+    engine.on_market(TradePrint(1, 16_001, 1, None))  # 4000.25: 4 ticks behind is 3999.25
+    moved = oms.on_fills([])
+    assert statuses(moved) == [(1, "Submitted")] and order.trail_stop_ticks == 15_997
+    assert isinstance(moved[0], OrderChanged) and moved[0].open_order
+    engine.on_market(TradePrint(2, 15_999, 1, None))  # against us: the stop stays
+    assert oms.on_fills([]) == [] and order.trail_stop_ticks == 15_997
+    fills = engine.on_market(TradePrint(3, 15_997, 1, None))  # reaches it: a market sell
+    oms.on_fills(fills)
+    assert order.status == "Filled"
+
+
+def test_trail_needs_a_trailing_amount(oms: Oms) -> None:
+    assert errors(oms.place(req(1, "SELL", 1, "TRAIL"), ES, 0)) == [(1, 321)]

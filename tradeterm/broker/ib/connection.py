@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 from ib_async import IB
 
 from tradeterm.broker.ib import codes
+from tradeterm.broker.ib.convert import keep_trail_stop_price
 from tradeterm.broker.ib.lanes import SendLanes
 from tradeterm.broker.port import (
     CONNECTED,
@@ -112,6 +113,7 @@ class IbConnection:
         self._clock = clock
         self._gateway_help = gateway_help
         self._ib = IB()
+        keep_trail_stop_price(self._ib.wrapper)  # ib_async's orders as IB reports them
         self._lanes = SendLanes(self._ib.client)  # every request to IB goes through them
         self._queue: asyncio.Queue[BrokerEvent] = asyncio.Queue()  # unbounded, one consumer
         self._state = ConnectionState.DISCONNECTED

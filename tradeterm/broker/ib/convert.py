@@ -20,7 +20,7 @@ from ib_async import Trade as IbTrade
 from ib_async.util import UNSET_DOUBLE
 
 from tradeterm.broker.ib.codes import CANCEL_UNKNOWN, PACING_VIOLATION, REJECT_CODES
-from tradeterm.broker.port import AccountValues, ExecutionReport, OrderReport
+from tradeterm.broker.port import AccountValues, BrokerError, ExecutionReport, OrderReport
 from tradeterm.domain import (
     CME_ROOTS,
     Bar,
@@ -31,6 +31,7 @@ from tradeterm.domain import (
     Order,
     OrderChange,
     OrderStatus,
+    OrderType,
     Quote,
     Side,
     nearest_tick,
@@ -271,13 +272,20 @@ def ib_order(order: Order, order_ref: str, *, account: str, transmit: bool,
     )
     if order.limit is not None:
         ib.lmtPrice = ticks_to_float(order.limit, tick)
-    if order.stop is not None:
+    if order.order_type is OrderType.TRAIL:  # auxPrice: the trailing amount
+        if order.trail is None:
+            raise BrokerError(f"trailing stop {order.client_id} has no trailing amount")
+        ib.auxPrice = ticks_to_float(order.trail, tick)
+        if order.stop is not None:
+            ib.trailStopPrice = ticks_to_float(order.stop, tick)
+    elif order.stop is not None:
         ib.auxPrice = ticks_to_float(order.stop, tick)
     if parent_broker_id is not None:
         ib.parentId = parent_broker_id
     if order.oca_group:
         ib.ocaGroup = order.oca_group
-        ib.ocaType = 1  # cancel the other orders of the group (with block)
+        # 2: a fill reduces the others by its quantity; 1: cancels them (both with block)
+        ib.ocaType = 2 if order.oca_reduce else 1
     return ib
 
 
@@ -287,7 +295,9 @@ def apply_change(ib: IbOrder, change: OrderChange, tick: Decimal) -> None:
         ib.totalQuantity = float(change.quantity)
     if change.limit is not None:
         ib.lmtPrice = ticks_to_float(change.limit, tick)
-    if change.stop is not None:
+    if change.stop is not None and ib.orderType == OrderType.TRAIL.value:
+        ib.trailStopPrice = ticks_to_float(change.stop, tick)
+    elif change.stop is not None:
         ib.auxPrice = ticks_to_float(change.stop, tick)
     ib.transmit = True
 
@@ -321,6 +331,22 @@ def instrument_for(
     return lookup(contract.conId)
 
 
+def keep_trail_stop_price(wrapper: Any) -> None:
+    """ib_async copies only some fields of an openOrder into an order it already knows, not
+    ``trailStopPrice``: IB's word of where a trailing stop stands now. Make ``wrapper`` (the
+    ``IB``'s) copy it too, before it tells of the order (``openOrderEvent``)."""
+    open_order = wrapper.openOrder
+
+    def copying(order_id: int, contract: Contract, order: IbOrder, state: Any) -> None:
+        key = wrapper.orderKey(order.clientId, order.orderId, order.permId)
+        trade = wrapper.trades.get(key)
+        if trade is not None and order.orderType.startswith("TRAIL"):
+            trade.order.trailStopPrice = order.trailStopPrice
+        open_order(order_id, contract, order, state)
+
+    wrapper.openOrder = copying
+
+
 def order_report(trade: IbTrade, lookup: Callable[[int], Instrument | None],
                  ts_ns: int) -> OrderReport | None:  # fmt: skip
     """An ``OrderReport`` for an ib_async trade; None for a non-state (see ``status_of``)."""
@@ -331,7 +357,8 @@ def order_report(trade: IbTrade, lookup: Callable[[int], Instrument | None],
     instrument = instrument_for(contract, lookup)
     tick = instrument.tick if instrument else None
     uses_limit = order.orderType in ("LMT", "STP LMT")
-    uses_stop = order.orderType in ("STP", "STP LMT", "TRAIL", "TRAIL LIMIT")
+    uses_stop = order.orderType in ("STP", "STP LMT")
+    trailing = order.orderType in ("TRAIL", "TRAIL LIMIT")  # auxPrice: the trailing amount
     filled = size_int(st.filled)
     avg = money(st.avgFillPrice) if filled else None
     remaining = size_int(st.remaining)
@@ -348,7 +375,12 @@ def order_report(trade: IbTrade, lookup: Callable[[int], Instrument | None],
         quantity=quantity,
         order_type=order.orderType,
         limit=opt_ticks(order.lmtPrice, tick) if tick is not None and uses_limit else None,
-        stop=opt_ticks(order.auxPrice, tick) if tick is not None and uses_stop else None,
+        stop=(
+            opt_ticks(order.trailStopPrice if trailing else order.auxPrice, tick)
+            if tick is not None and (uses_stop or trailing)
+            else None
+        ),
+        trail=opt_ticks(order.auxPrice, tick) if tick is not None and trailing else None,
         tif=order.tif,
         status=status,
         filled=filled,

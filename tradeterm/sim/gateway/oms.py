@@ -15,7 +15,10 @@ them before the next call.
 Model notes (documented simplifications): bracket children activate when the parent is
 completely filled, with their full quantity; DAY orders expire at the daily close
 (:meth:`Oms.expire_day_orders`, called by the server); stop orders are native exchange stops
-(status Submitted while resting).
+(status Submitted while resting). ``TRAIL`` is IB's native trailing stop: ``auxPrice`` is the
+trailing amount, ``trailStopPrice`` the stop price to start from (else the venue starts it
+``auxPrice`` from the last trade); the venue trails it, and every move is reported with an
+openOrder carrying the current ``trailStopPrice``, as TWS does.
 
 Kept as one module because an order's life (transmit, bracket, OCA, modify, cancel, fill) is one
 state machine over the same order table; its parts change each other's orders.
@@ -33,7 +36,8 @@ from tradeterm.sim.gateway.accounts import Books, Execution, InstrumentTerms
 from tradeterm.sim.market_events import BookSide
 from tradeterm.sim.matching import OrderRejected
 
-SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT")
+SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL")
+STOP_TYPES = ("STP", "STP LMT")  # auxPrice is the stop price (TRAIL: the trailing amount)
 TERMINAL = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
 
 
@@ -62,7 +66,12 @@ class Venue(Protocol):
         limit: int | None = ...,
         stop: int | None = ...,
         ts_ns: int | None = ...,
+        trail: int | None = ...,
     ) -> Sequence[VenueFill]: ...
+
+    def stop_of(self, key: Hashable) -> int | None: ...
+
+    def drain_trail_moves(self) -> list[tuple[Hashable, int]]: ...
 
     def cancel(self, key: Hashable) -> bool: ...
 
@@ -73,6 +82,7 @@ class Venue(Protocol):
         limit: int | None = ...,
         stop: int | None = ...,
         ts_ns: int | None = ...,
+        trail: int | None = ...,
     ) -> Sequence[VenueFill]: ...
 
 
@@ -95,6 +105,7 @@ class OrderRequest:
     transmit: bool = True
     order_ref: str = ""
     outside_rth: bool = False
+    trail_stop_price: float | None = None  # TRAIL: the stop price to start from
 
 
 @dataclass(slots=True)
@@ -104,6 +115,7 @@ class SimOrder:
     terms: InstrumentTerms
     lmt_ticks: int | None
     aux_ticks: int | None
+    trail_stop_ticks: int | None = None  # TRAIL: its stop price now (the venue trails it)
     status: str = "PendingSubmit"
     filled: int = 0
     fill_value_ticks: int = 0  # sum of qty x price ticks, for the exact average
@@ -262,16 +274,21 @@ class Oms:
         lmt = aux = None
         if req.order_type in ("LMT", "STP LMT"):
             lmt = to_ticks(req.lmt_price or 0.0, terms.tick)
-        if req.order_type in ("STP", "STP LMT"):
+        if req.order_type in (*STOP_TYPES, "TRAIL"):
             aux = to_ticks(req.aux_price or 0.0, terms.tick)
+        trail_stop = None
+        if req.order_type == "TRAIL" and req.trail_stop_price is not None:
+            trail_stop = to_ticks(req.trail_stop_price, terms.tick)
+            if trail_stop is None:
+                return self._err(req, 110, _TEXT_110)
         if (req.order_type in ("LMT", "STP LMT") and lmt is None) or (
-            req.order_type in ("STP", "STP LMT") and aux is None
+            req.order_type in (*STOP_TYPES, "TRAIL") and aux is None
         ):
             return self._err(req, 110, _TEXT_110)
         if self.reject_next is not None:
             reason, self.reject_next = self.reject_next, None
             return self._err(req, 201, f"Order rejected - reason:{reason}")
-        return SimOrder(req, next(self._perm_ids), terms, lmt, aux)
+        return SimOrder(req, next(self._perm_ids), terms, lmt, aux, trail_stop)
 
     def _validate(self, req: OrderRequest) -> tuple[int, str] | None:
         if req.order_type not in SUPPORTED_TYPES:
@@ -286,6 +303,8 @@ class Oms:
             return 321, "Error validating request.-'lmtPrice' : missing limit price"
         if req.order_type in ("STP", "STP LMT") and req.aux_price is None:
             return 321, "Error validating request.-'auxPrice' : missing stop price"
+        if req.order_type == "TRAIL" and not (req.aux_price or 0) > 0:
+            return 321, "Error validating request.-'auxPrice' : missing trailing amount"
         return None
 
     def _transmit(self, order: SimOrder, now_ns: int) -> list[Effect]:
@@ -319,6 +338,7 @@ class Oms:
     def _to_venue(self, order: SimOrder, now_ns: int) -> list[Effect]:
         venue = self.venues[order.terms.con_id]
         side = BookSide.BID if order.is_buy else BookSide.ASK
+        stop, trail = _stop_and_trail(order)
         try:
             fills = list(
                 venue.submit(
@@ -327,8 +347,9 @@ class Oms:
                     order.req.total_qty - order.filled,
                     order.req.order_type,
                     order.lmt_ticks,
-                    order.aux_ticks,
+                    stop,
                     now_ns,
+                    trail=trail,
                 )
             )
         except OrderRejected as exc:  # e.g. a market order before any price exists
@@ -337,6 +358,8 @@ class Oms:
             text = f"Order rejected - reason:{exc}"
             return [OrderError(order.client_id, order.order_id, 201, text), OrderChanged.of(order)]
         order.at_venue = True
+        if trail is not None:
+            order.trail_stop_ticks = venue.stop_of(order.perm_id)
         effects: list[Effect] = []
         if not fills or sum(f.qty for f in fills) < order.remaining:
             order.status = "Submitted"
@@ -360,6 +383,13 @@ class Oms:
             return [self._err(req, 110, _TEXT_110)]
         if req.total_qty <= order.filled:
             return [self._err(req, 321, "Error validating request.-quantity below filled")]
+        trail_stop = None
+        if req.order_type == "TRAIL" and req.trail_stop_price is not None:
+            trail_stop = to_ticks(req.trail_stop_price, terms.tick)
+            if trail_stop is None:
+                return [self._err(req, 110, _TEXT_110)]
+            order.trail_stop_ticks = trail_stop
+            order.req.trail_stop_price = req.trail_stop_price
         order.req.total_qty = req.total_qty
         order.req.tif = req.tif
         order.req.order_ref = req.order_ref or order.req.order_ref
@@ -373,14 +403,16 @@ class Oms:
         effects: list[Effect] = [OrderChanged.of(order)]
         if order.at_venue:
             venue = self.venues[terms.con_id]
+            stop, trail = _stop_and_trail(order)
             effects += self.on_fills(
                 list(
                     venue.modify(
                         order.perm_id,
                         order.req.total_qty - order.filled,
                         order.lmt_ticks,
-                        order.aux_ticks,
+                        stop if trail is None else trail_stop,
                         now_ns,
+                        trail=trail,
                     )
                 )
             )
@@ -496,6 +528,19 @@ class Oms:
             effects.append(Executed(order, execution))
             effects.append(OrderChanged.of(order, open_order=order.status == "Filled"))
             effects += self._after_fill(order, qty, fill.ts_ns)
+        return effects + self.trail_moves()
+
+    def trail_moves(self) -> list[Effect]:
+        """Trailing stops the venues moved: each reported with an openOrder carrying its
+        ``trailStopPrice`` now, as TWS reports them."""
+        effects: list[Effect] = []
+        for con_id in list(self.venues):
+            for perm, stop in self.venues[con_id].drain_trail_moves():
+                order = self.by_perm.get(perm) if isinstance(perm, int) else None
+                if order is None or order.done or order.trail_stop_ticks == stop:
+                    continue
+                order.trail_stop_ticks = stop
+                effects.append(OrderChanged.of(order))
         return effects
 
     def _after_fill(self, order: SimOrder, qty: int, now_ns: int) -> list[Effect]:
@@ -548,6 +593,13 @@ class Oms:
 
 
 _TEXT_110 = "The price does not conform to the minimum price variation for this contract."
+
+
+def _stop_and_trail(order: SimOrder) -> tuple[int | None, int | None]:
+    """The stop price and trailing amount the venue takes for ``order`` (ticks)."""
+    if order.req.order_type == "TRAIL":
+        return order.trail_stop_ticks, order.aux_ticks
+    return order.aux_ticks, None
 
 
 def _family(root: SimOrder) -> list[SimOrder]:

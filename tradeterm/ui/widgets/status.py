@@ -71,6 +71,7 @@ def status_text(
     retry_in_s: float | None = None,
     watch_only: bool = False,
     replay: ReplayState | None = None,
+    exits: str = "",
 ) -> Text:
     """The one-line status bar: mode, market, connection, data age, armed, qty, clock, and
     (wide) ``session``, the word on the session (:func:`session_text`); ``replay``: the
@@ -126,6 +127,8 @@ def status_text(
         t.append(" DISARMED ", style="dim reverse")
     if not watch_only:
         t.append(f"  qty {qty}", style="bold")
+        if exits:  # the exit strategy the next entry gets (``off``: none)
+            t.append(f"  ATM {exits}", style="bold" if exits != "off" else "dim")
     if mode == "replay":  # the recorded market's time: the wall clock would pass for live
         if replay is not None:
             t.append(f"  {ct_clock(replay.market_ns)} {replay.speed_text}", style="bold")
@@ -151,6 +154,7 @@ class ScreenState:
     qty: int
     watch_only: bool = False
     replay: ReplayState | None = None  # REPLAY: the replay's clock, speed, paused
+    exits: str = ""  # the exit strategy for the next entry; empty: none configured
 
 
 class StatusPanel(Panel):
@@ -169,6 +173,6 @@ class StatusPanel(Panel):
                 mode=state.mode, symbol=state.symbol, snap=snap, armed=state.armed,
                 confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
-                watch_only=state.watch_only, replay=state.replay,
+                watch_only=state.watch_only, replay=state.replay, exits=state.exits,
             )
         )  # fmt: skip

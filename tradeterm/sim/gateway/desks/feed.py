@@ -131,7 +131,7 @@ class InstrumentFeed:
         if external and self.synthetic is not None:
             self.synthetic.on_external(event)
         self._publish(event)
-        if fills:
+        if fills or self.engine.trail_moved:  # the order desk reports trailing stops moved
             self._on_fills(fills)
         self.after_orders()
 

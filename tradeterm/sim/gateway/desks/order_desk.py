@@ -341,6 +341,7 @@ class OrderDesk:
             transmit=req.transmit,
             order_ref=req.orderRef,
             outside_rth=req.outsideRth,
+            trail_stop_price=req.trailStopPrice,
         )
         return order, self.terms(entry.conId)
 

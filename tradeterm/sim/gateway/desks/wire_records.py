@@ -68,7 +68,10 @@ def order_record(
         totalQuantity=req.total_qty,
         orderType=req.order_type,
         lmtPrice=req.lmt_price if req.order_type in ("LMT", "STP LMT") else None,
-        auxPrice=req.aux_price if req.order_type in ("STP", "STP LMT") else None,
+        auxPrice=req.aux_price if req.order_type in ("STP", "STP LMT", "TRAIL") else None,
+        trailStopPrice=None
+        if order.trail_stop_ticks is None
+        else _f(order.price(order.trail_stop_ticks)),
         tif=req.tif,
         outsideRth=req.outside_rth,
         ocaGroup=req.oca_group,

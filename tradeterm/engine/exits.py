@@ -1,0 +1,235 @@
+"""Exit strategies: NinjaTrader's ATM, with the protection at IB.
+
+A market's ``[markets.X.exits.NAME]`` strategies (``config.ExitStrategyConfig``) are chosen
+by who sends an entry (the screen's key cycles them): an entry sent with one
+(``PlaceOrder.exits``) keeps it, so a switch applies to the next entry, never to one already
+working. Then:
+
+* **Each fill of the entry is protected at once**, a partial fill for what it filled: its
+  contracts are dealt to the strategy's targets in turn (``target_sizes`` of the entry's
+  quantity), each share as a stop and its target in one OCA group where a fill reduces the
+  other (IB shrinks the stop as its target fills in part, and cancels it when the target
+  fills; the stop's fill cancels the target). Contracts no target takes are held under a stop
+  alone. All of it rests at IB: a crash or a lost SSH session leaves the position protected.
+* **A trailing stop** (``trail_ticks``) is IB's own TRAIL order, starting ``stop_ticks`` from
+  the fill and following the market at IB; the engine shows where IB says it stands.
+* **Auto-breakeven** (``breakeven_after_ticks``): once a trade prints that many ticks beyond a
+  share's fill, its stop is modified to the fill (+ ``breakeven_offset_ticks``), only ever
+  towards the market. The ``StopsToBreakeven`` command does it at once (key ``u``).
+* Flatten and the kill switch cancel every working order of this instance, exits included;
+  no exit is sent while the kill switch runs or once the position no longer holds the fill.
+
+What a fill was protected with is known to this run only: after a restart the exits still
+rest at IB (and are adopted as this instance's orders), but breakeven no longer watches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tradeterm.config import ExitStrategyConfig
+from tradeterm.domain import Order, Side
+from tradeterm.engine.commands import CommandResult, ModifyOrder, Refused
+from tradeterm.engine.order_manager import OrderManager
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Entry:
+    """An entry sent with a strategy: what its fills have been dealt so far."""
+
+    name: str
+    plan: ExitStrategyConfig
+    sizes: list[int]  # each target's contracts for the whole entry
+    dealt: list[int]  # each target's contracts given out so far
+    shares: int = 0  # OCA groups made so far (their names)
+
+
+@dataclass(slots=True)
+class _Share:
+    """Contracts of one fill under one stop (and one target): breakeven watches it."""
+
+    side: Side
+    fill_price: int
+    stop_id: str
+    breakeven_after: int | None
+    offset: int
+    at_breakeven: bool = False
+
+
+@dataclass(slots=True)
+class ExitManager:
+    """See the module notes. ``orders``: the order manager (None before the contract is
+    known); ``submit``: the engine's command path (a breakeven modify is refused there while
+    the kill switch runs); ``kill_running``; ``notice``: the engine's."""
+
+    strategies: Mapping[str, ExitStrategyConfig]
+    orders: Callable[[], OrderManager | None]
+    submit: Callable[[ModifyOrder], Awaitable[CommandResult]]
+    kill_running: Callable[[], bool]
+    notice: Callable[[str, str], None]
+    _entries: dict[str, _Entry] = field(default_factory=dict)
+    _shares: list[_Share] = field(default_factory=list)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    # ---- entries --------------------------------------------------------------------------
+
+    def check(self, name: str) -> ExitStrategyConfig:
+        plan = self.strategies.get(name)
+        if plan is None:
+            known = ", ".join(self.strategies) or "none configured"
+            raise Refused(f"no exit strategy {name!r} for this market ({known})")
+        return plan
+
+    def attach(self, entry_id: str, name: str, quantity: int) -> None:
+        """The entry ``entry_id`` (sent for ``quantity``) is protected by strategy ``name``."""
+        plan = self.check(name)
+        sizes = plan.target_sizes(quantity)
+        self._entries[entry_id] = _Entry(name, plan, sizes, [0] * len(sizes))
+
+    # ---- fills ----------------------------------------------------------------------------
+
+    def on_fill(self, order_id: str, quantity: int, price: int) -> None:
+        """A new fill of ``quantity`` at ``price`` (ticks) of our order ``order_id``: when it
+        is an entry with a strategy, its exits go out (see the module notes)."""
+        entry = self._entries.get(order_id)
+        orders = self.orders()
+        if entry is None or orders is None:
+            return
+        order = orders.get(order_id)
+        if order is None:
+            return
+        held = orders.position_quantity() * order.side.sign  # what the fill left us holding
+        quantity = min(quantity, held)
+        if quantity <= 0:
+            return
+        deals: list[tuple[int | None, int]] = []  # (target index or None: stop alone, qty)
+        left = quantity
+        for i, size in enumerate(entry.sizes):
+            take = min(size - entry.dealt[i], left)
+            if take > 0:
+                entry.dealt[i] += take
+                deals.append((i, take))
+                left -= take
+        if left:
+            deals.append((None, left))
+        self._spawn(self._protect(order, entry, price, deals))
+
+    async def _protect(
+        self, entry: Order, plan: _Entry, price: int, deals: list[tuple[int | None, int]]
+    ) -> None:
+        orders = self.orders()
+        if orders is None:
+            return
+        sign = entry.side.sign
+        config = plan.plan
+        stop_loss = price - sign * config.stop_ticks
+        for target, quantity in deals:
+            if self.kill_running() or orders.position_quantity() * sign < quantity:
+                self.notice("WARNING", f"exits of {entry.client_id} not sent: the position "
+                            "no longer holds its fill (flattened or being killed)")  # fmt: skip
+                return
+            take = price + sign * config.targets[target].ticks if target is not None else None
+            plan.shares += 1
+            group = f"{entry.client_id}.x{plan.shares}" if take is not None else None
+            if stop_loss <= 0 or (take is not None and take <= 0):
+                self.notice("ERROR", f"exits of {entry.client_id} not sent: a price below zero")
+                return
+            stop, _target = await orders.place_exits(
+                entry, quantity, stop_loss=stop_loss, take_profit=take,
+                trail=config.trail_ticks, oca_group=group,
+            )  # fmt: skip
+            if stop.reject_reason:
+                self.notice("ERROR", f"{entry.client_id}: its stop was not sent "
+                            f"({stop.reject_reason}): the fill is NOT protected")  # fmt: skip
+                continue
+            self._shares.append(
+                _Share(entry.side, price, stop.client_id, config.breakeven_after_ticks,
+                       config.breakeven_offset_ticks)
+            )  # fmt: skip
+
+    # ---- breakeven ------------------------------------------------------------------------
+
+    def on_trade(self, price: int) -> None:
+        """A trade at ``price``: the stops whose share is ``breakeven_after`` ticks in profit
+        move to breakeven."""
+        for share in self._shares:
+            due = share.breakeven_after
+            if due is None or share.at_breakeven:
+                continue
+            if (price - share.fill_price) * share.side.sign >= due:
+                self._move(share)
+
+    async def breakeven_now(self, last: int | None) -> tuple[str, ...]:
+        """Every working stop of a share moved to its breakeven where the last trade ``last``
+        is beyond it (a stop there would not trigger at once); the stops modified. Raises
+        :class:`Refused` saying why none could move."""
+        working = [s for s in self._shares if self._stop(s) is not None]
+        if not working:
+            raise Refused("breakeven: no stop of an exit strategy is working")
+        if last is None:
+            raise Refused("breakeven: no trade yet to check the stops against")
+        moved: list[str] = []
+        for share in working:
+            stop = self._stop(share)
+            level = share.fill_price + share.side.sign * share.offset
+            if stop is None or stop.stop is None or (last - level) * share.side.sign <= 0:
+                continue
+            if (level - stop.stop) * share.side.sign > 0:  # not there yet (nor beyond)
+                share.at_breakeven = True
+                await self._modify(share, stop, level)
+                moved.append(stop.client_id)
+        if not moved:
+            raise Refused("breakeven: no stop can move (the market is not beyond breakeven, "
+                          "or the stops are there already)")  # fmt: skip
+        return tuple(moved)
+
+    def _stop(self, share: _Share) -> Order | None:
+        orders = self.orders()
+        order = orders.get(share.stop_id) if orders is not None else None
+        return order if order is not None and order.is_open else None
+
+    def _move(self, share: _Share) -> None:
+        stop = self._stop(share)
+        if stop is None or stop.stop is None:
+            share.at_breakeven = True  # done with: filled or cancelled
+            return
+        level = share.fill_price + share.side.sign * share.offset
+        if (level - stop.stop) * share.side.sign <= 0:  # already there or beyond (a trail)
+            share.at_breakeven = True
+            return
+        share.at_breakeven = True
+        self._spawn(self._modify(share, stop, level))
+
+    async def _modify(self, share: _Share, stop: Order, level: int) -> None:
+        change = ModifyOrder(stop.client_id, stop=stop.instrument.to_price(level))
+        result = await self.submit(change)
+        if not result.ok:  # e.g. another change in flight: the next trade tries again
+            share.at_breakeven = False
+            log.info("breakeven of %s not sent: %s", stop.client_id, result.reason)
+
+    # ---- tasks ----------------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work, name="exits")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.notice("ERROR", f"exit strategy failed: {task.exception()!r}")
+
+    async def idle(self) -> None:
+        """Wait for the exits and breakeven moves in flight (tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
