@@ -67,9 +67,11 @@ def status_text(
     wide: bool,
     retry_in_s: float | None = None,
     watch_only: bool = False,
+    carrying: str = "",
 ) -> Text:
-    """The one-line status bar: mode, market, connection, data age, armed, qty, clock, and
-    (wide) ``session``, the word on the session (:func:`session_text`)."""
+    """The one-line status bar: mode, market, connection, data age, armed, what is picked up
+    to be moved (``carrying``), qty, clock, and (wide) ``session``, the word on the session
+    (:func:`session_text`)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
     if mode == "live":
@@ -116,6 +118,8 @@ def status_text(
         t.append(" ARMED ", style="bold reverse $armed")
     else:
         t.append(" DISARMED ", style="dim reverse")
+    if carrying:
+        t.append(f"  MOVING {carrying} ", style="bold reverse $warning")
     if not watch_only:
         t.append(f"  qty {qty}", style="bold")
     t.append(f"  {ct_clock(now_ns)}")
@@ -136,6 +140,7 @@ class ScreenState:
     confirmed: bool
     qty: int
     watch_only: bool = False
+    carrying: str = ""  # the order picked up to be moved (``v``), as the screen says it
 
 
 class StatusPanel(Panel):
@@ -154,6 +159,6 @@ class StatusPanel(Panel):
                 mode=state.mode, symbol=state.symbol, snap=snap, armed=state.armed,
                 confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
-                watch_only=state.watch_only,
+                watch_only=state.watch_only, carrying=state.carrying,
             )
         )  # fmt: skip
