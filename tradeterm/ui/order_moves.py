@@ -38,6 +38,11 @@ class Pickup:
     label: str
 
 
+def _working(order: OrderView) -> bool:
+    """An order of ours still to fill."""
+    return order.own and order.is_open and order.remaining > 0
+
+
 def _row(order: OrderView) -> int | None:
     """The ladder row an order is at, or is being moved to (a change IB has not confirmed)."""
     change = order.pending_change
@@ -49,14 +54,19 @@ def _row(order: OrderView) -> int | None:
 
 
 def _at_cursor(
-    inst: Instrument, orders: Iterable[OrderView], strategy: Collection[str], cursor: int
-) -> list[OrderView] | Refusal:
-    """This instance's working orders at the cursor's row, or why none can be moved."""
-    here = [o for o in orders if o.own and o.is_open and o.remaining and _row(o) == cursor]
-    where = inst.format_price(cursor)
+    desk: Desk, orders: Iterable[OrderView], strategy: Collection[str], cursor: int | None,
+    what: str,
+) -> tuple[Instrument, int, list[OrderView]] | Refusal:  # fmt: skip
+    """The instrument, the cursor and this instance's working orders at its row, when a key
+    may move them; or why not."""
+    ready = _ready(desk, cursor, what)
+    if isinstance(ready, Refusal):
+        return ready
+    inst, row = ready
+    here = [o for o in orders if _working(o) and _row(o) == row]
     if not here:
-        return Refusal(f"no order of ours at {where}")
-    return _movable(here, strategy) or here
+        return Refusal(f"no order of ours at {inst.format_price(row)}")
+    return _movable(here, strategy) or (inst, row, here)
 
 
 def _movable(orders: Iterable[OrderView], strategy: Collection[str]) -> Refusal | None:
@@ -88,37 +98,38 @@ def _moves(inst: Instrument, orders: Iterable[OrderView], to: int, what: str) ->
     return sends or Refusal(f"{what}: already at {inst.format_price(to)}")
 
 
+def _ready(desk: Desk, cursor: int | None, what: str) -> tuple[Instrument, int] | Refusal:
+    """The instrument and the cursor when a move key may act, or why it may not (silent
+    before the instrument and the cursor are known)."""
+    inst = desk.instrument
+    if inst is None or cursor is None:
+        return SILENT
+    return refusal(desk, what) or (inst, cursor)
+
+
 def step(
     desk: Desk, orders: Iterable[OrderView], strategy: Collection[str], cursor: int | None,
     ticks: int,
 ) -> Moves:  # fmt: skip
     """The orders at the cursor moved ``ticks`` (one tick up: 1)."""
-    inst = desk.instrument
-    if inst is None or cursor is None:
-        return SILENT
     what = f"move order {'up' if ticks > 0 else 'down'}"
-    if (refused := refusal(desk, what)) is not None:
-        return refused
-    here = _at_cursor(inst, orders, strategy, cursor)
-    if isinstance(here, Refusal):
-        return here
-    return _moves(inst, here, cursor + ticks, what)
+    found = _at_cursor(desk, orders, strategy, cursor, what)
+    if isinstance(found, Refusal):
+        return found
+    inst, row, here = found
+    return _moves(inst, here, row + ticks, what)
 
 
 def pick_up(
     desk: Desk, orders: Iterable[OrderView], strategy: Collection[str], cursor: int | None
 ) -> Pickup | Refusal:
     """The orders at the cursor, picked up to be dropped elsewhere (:func:`drop`)."""
-    inst = desk.instrument
-    if inst is None or cursor is None:
-        return SILENT
-    if (refused := refusal(desk, "pick up order")) is not None:
-        return refused
-    here = _at_cursor(inst, orders, strategy, cursor)
-    if isinstance(here, Refusal):
-        return here
-    label = f"{here[0].side} {order_label(here)} {inst.format_price(cursor)}"
-    return Pickup(tuple(o.order_id for o in here), cursor, label)
+    found = _at_cursor(desk, orders, strategy, cursor, "pick up order")
+    if isinstance(found, Refusal):
+        return found
+    inst, row, here = found
+    label = f"{here[0].side} {order_label(here)} {inst.format_price(row)}"
+    return Pickup(tuple(o.order_id for o in here), row, label)
 
 
 def drop(
@@ -126,16 +137,9 @@ def drop(
     cursor: int | None,
 ) -> Moves:  # fmt: skip
     """The picked-up orders moved to the cursor's row."""
-    inst = desk.instrument
-    if inst is None or cursor is None:
-        return SILENT
-    what = "drop order"
-    if (refused := refusal(desk, what)) is not None:
-        return refused
-    still = [o for o in orders if o.order_id in picked.order_ids and o.is_open and o.remaining]
-    if not still:
-        return Refusal(f"{picked.label} is no longer working: nothing moved")
-    return _movable(still, strategy) or _moves(inst, still, cursor, what)
+    still = [o for o in orders if o.order_id in picked.order_ids and _working(o)]
+    gone = f"{picked.label} is no longer working: nothing moved"
+    return _move_to(desk, strategy, cursor, "drop order", still, gone)
 
 
 def exit_to(
@@ -143,16 +147,23 @@ def exit_to(
     role: OrderRole,
 ) -> Moves:  # fmt: skip
     """The working brackets' exits of ``role`` (target or stop) moved to the cursor's row."""
-    inst = desk.instrument
-    if inst is None or cursor is None:
-        return SILENT
     what = f"move bracket {role}"
-    if (refused := refusal(desk, what)) is not None:
-        return refused
-    legs = [o for o in orders if o.own and o.is_open and o.remaining and o.role is role]
-    if not legs:
-        return Refusal(f"{what}: no working bracket {role}")
-    return _movable(legs, strategy) or _moves(inst, legs, cursor, what)
+    legs = [o for o in orders if o.role is role and _working(o)]
+    return _move_to(desk, strategy, cursor, what, legs, f"{what}: no working bracket {role}")
+
+
+def _move_to(
+    desk: Desk, strategy: Collection[str], cursor: int | None, what: str,
+    chosen: list[OrderView], none: str,
+) -> Moves:  # fmt: skip
+    """The ``chosen`` orders moved to the cursor's row; ``none``: what is said without any."""
+    ready = _ready(desk, cursor, what)
+    if isinstance(ready, Refusal):
+        return ready
+    inst, row = ready
+    if not chosen:
+        return Refusal(none)
+    return _movable(chosen, strategy) or _moves(inst, chosen, row, what)
 
 
 def resize(
@@ -161,17 +172,13 @@ def resize(
 ) -> Moves:  # fmt: skip
     """The order at the cursor one contract larger (``step`` 1) or smaller (-1), never below
     1 nor below what has filled (the position limits are the engine's to check)."""
-    inst = desk.instrument
-    if inst is None or cursor is None:
-        return SILENT
     what = f"order quantity {'up' if step > 0 else 'down'}"
-    if (refused := refusal(desk, what)) is not None:
-        return refused
-    here = _at_cursor(inst, orders, strategy, cursor)
-    if isinstance(here, Refusal):
-        return here
+    found = _at_cursor(desk, orders, strategy, cursor, what)
+    if isinstance(found, Refusal):
+        return found
+    inst, row, here = found
     if len(here) > 1:
-        return Refusal(f"{len(here)} orders at {inst.format_price(cursor)}: the quantity keys "
+        return Refusal(f"{len(here)} orders at {inst.format_price(row)}: the quantity keys "
                        "change one order")  # fmt: skip
     (order,) = here
     quantity = order.quantity + step
