@@ -144,9 +144,10 @@ async def test_v_picks_up_and_drops_at_the_cursor_and_escape_leaves_it() -> None
 
 
 async def test_quantity_keys_resize_within_the_limits() -> None:
-    """max_order_qty and max_position 2 (the defaults): 1 -> 2 goes, 2 -> 3 is refused by the
-    risk checks and sends nothing, 2 -> 1 goes, and 1 never goes below 1."""
-    app = make_app()
+    """max_position 2: 1 -> 2 goes, 2 -> 3 is refused by the position limit (the order counted
+    once, at its new size) and sends nothing, 2 -> 1 goes, and 1 never goes below 1."""
+    cfg = settings(**{"markets.ES.risk.max_order_qty": 5, "markets.ES.risk.max_position": 2})
+    app = make_app(cfg)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)
         gw = gateway(app)
@@ -158,7 +159,10 @@ async def test_quantity_keys_resize_within_the_limits() -> None:
         await settle(pilot, app, lambda: acked(app), "acked")
         await pilot.press("greater_than_sign")
         await settle(pilot, app, lambda: len(app.results) == 3, "the second resize answered")
-        assert not app.results[-1].ok and "maximum of 2" in app.results[-1].reason
+        assert not app.results[-1].ok
+        assert app.results[-1].reason == (
+            "maximum position is 2: position 0, 0 working BUY and this 3 would make 3 long"
+        )
         assert len(sent) == 1 and only(app).req.total_qty == 2
         await pilot.press("less_than_sign")
         await settle(pilot, app, lambda: only(app).req.total_qty == 1, "1 at the gateway")
