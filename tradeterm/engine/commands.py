@@ -64,12 +64,15 @@ class PlaceBracket:
 
 @dataclass(frozen=True, slots=True)
 class ModifyOrder:
-    """Change a working order of this instance: quantity and/or price(s)."""
+    """Change a working order of this instance: quantity and/or price(s). ``resting``: as
+    for :class:`PlaceOrder`, the order at its new price(s) must rest (the screen's move
+    keys): a limit moved across the market or a stop moved through it is refused."""
 
     order_id: str
     quantity: int | None = None
     limit: Price | None = None
     stop: Price | None = None
+    resting: bool = False
 
 
 @dataclass(frozen=True, slots=True)

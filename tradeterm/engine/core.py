@@ -90,7 +90,6 @@ class TradingCore:
             fills_of=portfolio.ledger.for_order,
             emit=emit, clock=clock,
             checks=(manager.as_check(self.risk_context),),
-            price_check=lambda i: manager.fat_finger(i, self.risk_context(), entry=i.entry),
             on_action=manager.record_send,
             before_send=before_send,
             blocked="reconciling (start)",

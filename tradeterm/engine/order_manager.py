@@ -76,6 +76,13 @@ class OrderIntent:
     entry: bool  # it could grow the position
     source: str
     resting: bool = False  # it must rest: refused if it would trade or trigger at once
+    modifies: str | None = None  # a modification: the order it changes (client id)
+
+    @property
+    def others(self) -> tuple[str, ...]:
+        """The orders the checks leave out of the working ones: the one a modification
+        changes (it is checked as it would be after the change, not counted twice)."""
+        return (self.modifies,) if self.modifies is not None else ()
 
 
 PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
@@ -104,21 +111,18 @@ class OrderManager(OrderTracker):
         emit: Callable[[EngineEvent], None],
         clock: Callable[[], int],
         checks: Iterable[PreTradeCheck] = (),
-        price_check: PreTradeCheck | None = None,
         before_send: BeforeSend | None = None,
         on_action: Callable[[], None] | None = None,
         blocked: str | None = "not started",
     ) -> None:
-        """``checks``: further pre-trade checks (the risk manager's); ``price_check``: for a
-        modification's new price; ``before_send``: awaited before an order is sent (the
-        journal); ``on_action``: told of each order message sent to IB; ``blocked``: why new
+        """``checks``: further pre-trade checks (the risk manager's), for new orders and
+        modifications alike; ``before_send``: awaited before an order is sent (the journal); ``on_action``: told of each order message sent to IB; ``blocked``: why new
         entries are refused at first (None: allowed)."""
         super().__init__(
             broker, instrument, ids, position=position, fills_of=fills_of, emit=emit, clock=clock
         )
         self.blocked = blocked
         self._checks = tuple(checks)
-        self._price_check = price_check
         self._before_send = before_send
         self._on_action = on_action
         self._placing: set[str] = set()  # being journaled: not at the broker yet
@@ -405,6 +409,9 @@ class OrderManager(OrderTracker):
         return order
 
     async def modify(self, cmd: ModifyOrder) -> tuple[str, ...]:
+        """Change a working order (the same id placed again at IB), checked by the same
+        pre-trade checks as a new order, as the order would be after the change. The order
+        keeps its old values until IB reports the new ones (``modify_accepted``)."""
         order = self._own(cmd.order_id)
         side = order.side
         limit = self.ticks(cmd.limit, side) if cmd.limit is not None else None
@@ -413,23 +420,7 @@ class OrderManager(OrderTracker):
             change = OrderChange(cmd.quantity, limit, stop)
         except InvalidOrderError as exc:
             raise Refused(str(exc)) from None
-        if cmd.quantity is not None and cmd.quantity > order.quantity:
-            extra = cmd.quantity - order.quantity
-            intent = OrderIntent(
-                side, extra, order.order_type, limit or order.limit, stop or order.stop,
-                self.is_entry(side, extra), "manual",
-            )  # fmt: skip
-            self._check(intent)
-        if (limit is not None or stop is not None) and self._price_check is not None:
-            moved = OrderIntent(
-                side, order.remaining, order.order_type,
-                limit if limit is not None else order.limit,
-                stop if stop is not None else order.stop,
-                self.is_entry(side, 0), "manual",
-            )  # fmt: skip
-            refusal = self._price_check(moved)
-            if refusal:
-                raise Refused(refusal)
+        self._check(self._changed_intent(order, change, resting=cmd.resting))
         try:
             order.request_modify(change)
         except (InvalidTransitionError, InvalidOrderError) as exc:
@@ -443,6 +434,21 @@ class OrderManager(OrderTracker):
         self._acted()
         self._changed(order)
         return (order.client_id,)
+
+    def _changed_intent(self, order: Order, change: OrderChange, *, resting: bool) -> OrderIntent:
+        """What the checks see of ``order`` once ``change`` is applied: what would still be
+        left to fill at its new price(s), an entry or not counted without its old self."""
+        quantity = order.quantity if change.quantity is None else change.quantity
+        remaining = quantity - order.filled
+        if remaining <= 0:
+            raise Refused(f"new quantity {quantity} must exceed the {order.filled} already filled")
+        side, cid = order.side, order.client_id
+        return OrderIntent(
+            side, remaining, order.order_type,
+            order.limit if change.limit is None else change.limit,
+            order.stop if change.stop is None else change.stop,
+            self.is_entry(side, remaining, (cid,)), order.source, resting, modifies=cid,
+        )  # fmt: skip
 
     async def cancel(self, order_id: str) -> tuple[str, ...]:
         order = self._own(order_id)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -297,10 +297,11 @@ class RiskManager:
         """The hard price band of ``fat_finger_ticks`` (``pre_trade.fat_finger``), or None."""
         return fat_finger(intent, ctx, self.config.fat_finger_ticks, entry=entry)
 
-    def as_check(self, context: Callable[[], RiskContext]) -> PreTradeCheck:
+    def as_check(self, context: Callable[[Collection[str]], RiskContext]) -> PreTradeCheck:
         """:meth:`check` as an ``OrderManager.checks`` entry, with the context built by
-        ``context`` when an order is checked."""
-        return lambda intent: self.check(intent, context())
+        ``context`` when an order is checked, without the order a modification changes
+        (``OrderIntent.others``)."""
+        return lambda intent: self.check(intent, context(intent.others))
 
     # ---- order rate and IB's order-efficiency ratio -----------------------------------------
 

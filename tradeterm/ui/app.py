@@ -55,6 +55,7 @@ from tradeterm.engine.events import (
     KillProgress,
     MarketChanged,
     OrderUpdated,
+    OrderView,
     OtherMarketOrders,
     PositionChanged,
     PositionDivergence,
@@ -65,10 +66,10 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.marketdata import Changed
 from tradeterm.engine.strategy_runner import StrategyRunner
-from tradeterm.engine.types import RiskEventKind, StrategyState, TradingState
+from tradeterm.engine.types import OrderRole, RiskEventKind, StrategyState, TradingState
 from tradeterm.runtime import ModeError, ReplaySource, Runtime, on_stop_signals
 from tradeterm.strategies import Loaded
-from tradeterm.ui import order_entry, trainer
+from tradeterm.ui import order_entry, order_moves, trainer
 from tradeterm.ui.dialogs import (
     ConfirmScreen,
     HelpScreen,
@@ -176,6 +177,7 @@ class TradingApp(App[int]):
         self.strategy = strategy
         self.canary = canary
         self.runner: StrategyRunner | None = None  # once the engine has started
+        self.carried: order_moves.Pickup | None = None  # picked up (v), to be dropped (v)
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's own driver, made safe for a terminal that goes away (``terminal.py``)."""
@@ -470,11 +472,12 @@ class TradingApp(App[int]):
 
     def screen_state(self) -> ScreenState:
         control = self.runtime.replay if self.runtime is not None else None
+        carried = self.carried.label if self.carried is not None else ""
         exits = (self.exit_choice or "off") if self.market_config.exits else ""
         return ScreenState(self.mode, self.settings.symbol, self.armed, self.confirmed, self.qty,
                            self.watch_only,
                            trainer.state_of(control) if control is not None else None,
-                           exits)  # fmt: skip
+                           exits, carried)  # fmt: skip
 
     def replay_key(self, verb: str) -> None:
         """A replay key (``ui/trainer.py``): pause/resume, slower, faster, jump ahead. The
@@ -566,6 +569,67 @@ class TradingApp(App[int]):
 
     def cancel_at_cursor(self) -> None:
         self.act(order_entry.cancel_at_cursor(self.desk(), self._cursor()))
+
+    # ---- moving working orders (order_moves.py) ------------------------------------------------
+
+    def _own_orders(self) -> tuple[tuple[OrderView, ...], frozenset[str]]:
+        """This instance's working orders and the running strategy's ids among them."""
+        engine = self.engine
+        if engine is None:
+            return (), frozenset()
+        snap = engine.snapshot(tape=0)
+        return snap.orders, frozenset(snap.strategy.orders if snap.strategy else ())
+
+    def act_all(self, moves: order_moves.Moves) -> bool:
+        """Send every command of ``moves``, or say why nothing was sent; True when sent."""
+        if isinstance(moves, order_entry.Refusal):
+            self.act(moves)
+            return False
+        for send in moves:
+            self.act(send)
+        return True
+
+    def move_order(self, ticks: int) -> None:
+        """Our order at the cursor ``ticks`` up (down when negative); the cursor follows it."""
+        orders, strategy = self._own_orders()
+        moves = order_moves.step(self.desk(), orders, strategy, self._cursor(), ticks)
+        main = self._main()
+        if self.act_all(moves) and main is not None:
+            main.query_one(Ladder).move_cursor(ticks)
+
+    def carry(self) -> None:
+        """``v``: pick up our order at the cursor, or drop the one picked up at the cursor (a
+        second ``v`` ends the pick-up whatever becomes of the drop)."""
+        orders, strategy = self._own_orders()
+        carried = self.carried
+        if carried is not None:
+            self.carried = None
+            self.painter.status_now()
+            self.act_all(order_moves.drop(self.desk(), orders, strategy, carried, self._cursor()))
+            return
+        picked = order_moves.pick_up(self.desk(), orders, strategy, self._cursor())
+        if isinstance(picked, order_entry.Refusal):
+            self.act(picked)
+            return
+        self.carried = picked
+        self.log_line("INFO", f"picked up {picked.label}: {self.key_of('carry_order')} drops it "
+                      f"at the cursor, {self.key_of('ladder')} leaves it")  # fmt: skip
+        self.painter.status_now()
+
+    def leave_carried(self) -> None:
+        """Escape: the order picked up stays where it is."""
+        if self.carried is not None:
+            self.log_line("INFO", f"{self.carried.label} left where it is")
+            self.carried = None
+            self.painter.status_now()
+
+    def exit_to(self, role: OrderRole) -> None:
+        orders, strategy = self._own_orders()
+        self.act_all(order_moves.exit_to(self.desk(), orders, strategy, self._cursor(), role))
+
+    def resize(self, step: int) -> None:
+        orders, strategy = self._own_orders()
+        self.act_all(order_moves.resize(self.desk(), orders, strategy, self._cursor(), step))
 
     def cancel_order(self, order_id: str) -> None:
         self.act(order_entry.cancel_order(self.desk(), order_id))

@@ -75,13 +75,24 @@ ACTIONS: tuple[KeyAction, ...] = (
     # atm: exit strategies ([markets.X.exits.NAME]) for the next entry, and breakeven now
     KeyAction("exit_strategy", "X", "cycle_exits", "next exit strategy (ATM) for the next entry; the status bar shows it", "Trading"),
     KeyAction("stops_breakeven", "u", "breakeven", "move the exit strategies' stops to breakeven now", "Trading"),
+    # move: move and resize working orders from the ladder (ui/order_moves.py)
+    KeyAction("order_up", "K", "move_order(1)", "move our order at the cursor one tick up", "Move orders"),
+    KeyAction("order_down", "J", "move_order(-1)", "move our order at the cursor one tick down", "Move orders"),
+    KeyAction("carry_order", "v", "carry", "pick up our order at the cursor; v again drops it there, Esc leaves it", "Move orders"),
+    KeyAction("target_to_cursor", "t", "exit_to('target')", "move the working bracket's target to the cursor", "Move orders"),
+    KeyAction("stop_to_cursor", "y", "exit_to('stop')", "move the working bracket's stop to the cursor", "Move orders"),
+    KeyAction("order_qty_down", "less_than_sign", "resize(-1)", "our order at the cursor one contract smaller (not below 1)", "Move orders"),
+    KeyAction("order_qty_up", "greater_than_sign", "resize(1)", "our order at the cursor one contract larger (within the risk limits)", "Move orders"),
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 
-# a watch-only screen runs none of these (the kill switch, every Trading and Strategy key):
-# the screen and the app refuse them in check_action, the one gate every key passes
+# a watch-only screen runs none of these (the kill switch, every Trading, Move orders and
+# Strategy key): the screen and the app refuse them in check_action, the one gate every key
+# passes
 WATCH_REFUSED = frozenset(
-    a.action.split("(")[0] for a in (KILL, *ACTIONS) if a.group in ("Trading", "Strategy")
+    a.action.split("(")[0]
+    for a in (KILL, *ACTIONS)
+    if a.group in ("Trading", "Move orders", "Strategy")
 )
 WATCH_ONLY_HINT = "WATCH-ONLY: no trading keys (kill switch: tradeterm kill, or the trading screen)"
 

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from tradeterm.domain import Side
 from tradeterm.engine.commands import CancelAll, Command, Flatten, Reverse
+from tradeterm.engine.types import OrderRole
 from tradeterm.ui import layout
 from tradeterm.ui.dialogs import HelpScreen
 from tradeterm.ui.keys import footer_text, screen_bindings, strategy_hint
@@ -42,6 +43,11 @@ class ScreenApp(Protocol):
     def join(self, side: Side) -> None: ...
     def at_cursor(self, side: Side, *, stop: bool) -> None: ...
     def cancel_at_cursor(self) -> None: ...
+    def move_order(self, ticks: int) -> None: ...
+    def carry(self) -> None: ...
+    def leave_carried(self) -> None: ...
+    def exit_to(self, role: OrderRole) -> None: ...
+    def resize(self, step: int) -> None: ...
     def trade(self, command: Command, what: str) -> None: ...
     def control_strategy(self, verb: str) -> None: ...
     def step_qty(self, step: int) -> None: ...
@@ -117,6 +123,18 @@ class TradingScreen(Screen[None]):
     def action_cancel_at_cursor(self) -> None:
         self._app.cancel_at_cursor()
 
+    def action_move_order(self, ticks: int) -> None:
+        self._app.move_order(ticks)
+
+    def action_carry(self) -> None:
+        self._app.carry()
+
+    def action_exit_to(self, role: str) -> None:
+        self._app.exit_to(OrderRole(role))
+
+    def action_resize(self, step: int) -> None:
+        self._app.resize(step)
+
     def action_cancel_all(self) -> None:
         self._app.trade(CancelAll(), "cancel all")
 
@@ -167,6 +185,7 @@ class TradingScreen(Screen[None]):
         self.query_one(OrdersTable).focus()
 
     def action_focus_ladder(self) -> None:
+        self._app.leave_carried()  # escape: an order picked up stays where it is
         self.query_one(Ladder).focus()
 
     def action_help(self) -> None:

@@ -441,7 +441,7 @@ async def test_resting_orders_are_checked_through_the_order_manager() -> None:
     whose entry limit is marketable) sends nothing; the same limit typed is sent."""
     broker = FakeBroker(ES)
     rm = RiskManager(config(), clock=Clock(), calendar=CME, instrument=ES)
-    om = flat_order_manager(broker, rm.as_check(lambda: ctx()))
+    om = flat_order_manager(broker, rm.as_check(lambda _: ctx()))
     at_ask = ES.to_price(ASK)
     with pytest.raises(Refused, match=r"buy limit 5000\.00 is at or above the ask 5000\.00"):
         await om.place(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=at_ask, resting=True), "c1")
@@ -556,7 +556,7 @@ def test_order_efficiency_ratio() -> None:
 async def test_as_check_refuses_through_the_order_manager() -> None:
     broker = FakeBroker(ES)
     rm, _, _ = manager()
-    om = flat_order_manager(broker, rm.as_check(lambda: ctx(connection=ConnectionState.DEGRADED)))
+    om = flat_order_manager(broker, rm.as_check(lambda _: ctx(connection=ConnectionState.DEGRADED)))
     with pytest.raises(Refused, match="no new entries while the connection is DEGRADED"):
         await om.place(PlaceOrder(Side.BUY, 1), "cmd-1")
     assert broker.placed == []

@@ -72,11 +72,12 @@ def status_text(
     watch_only: bool = False,
     replay: ReplayState | None = None,
     exits: str = "",
+    carrying: str = "",
 ) -> Text:
-    """The one-line status bar: mode, market, connection, data age, armed, qty, clock, and
-    (wide) ``session``, the word on the session (:func:`session_text`); ``replay``: the
-    replayed market's clock and speed instead of the wall clock and the session, PAUSED
-    instead of the age."""
+    """The one-line status bar: mode, market, connection, data age, armed, what is picked up
+    to be moved (``carrying``), qty, clock, and (wide) ``session``, the word on the session
+    (:func:`session_text`); ``replay``: the replayed market's clock and speed instead of the
+    wall clock and the session, PAUSED instead of the age."""
     t = Text(no_wrap=True, overflow="ellipsis")
     badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
     if mode == "live":
@@ -125,6 +126,8 @@ def status_text(
         t.append(" ARMED ", style="bold reverse $armed")
     else:
         t.append(" DISARMED ", style="dim reverse")
+    if carrying:
+        t.append(f"  MOVING {carrying} ", style="bold reverse $warning")
     if not watch_only:
         t.append(f"  qty {qty}", style="bold")
         if exits:  # the exit strategy the next entry gets (``off``: none)
@@ -155,6 +158,7 @@ class ScreenState:
     watch_only: bool = False
     replay: ReplayState | None = None  # REPLAY: the replay's clock, speed, paused
     exits: str = ""  # the exit strategy for the next entry; empty: none configured
+    carrying: str = ""  # the order picked up to be moved (``v``), as the screen says it
 
 
 class StatusPanel(Panel):
@@ -174,5 +178,6 @@ class StatusPanel(Panel):
                 confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
                 watch_only=state.watch_only, replay=state.replay, exits=state.exits,
+                carrying=state.carrying,
             )
         )  # fmt: skip
