@@ -290,7 +290,7 @@ class Engine:
             instrument, self.broker, self.ids, risk=self.config.risk, calendar=self.calendar,
             clock=self.clock, staleness=self._staleness, link=self.link, emit=self.publish,
             on_transition=self.states.on_transition, restored=self.states.restored,
-            before_send=self.before_send,
+            before_send=self.before_send, recent_s=self.config.recent_volume_s,
         )  # fmt: skip
 
     async def stop(self) -> None:
