@@ -266,7 +266,7 @@ class LoggingConfig(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
-NotifyEvent = Literal["fill", "refusal", "risk", "kill", "disconnect", "strategy"]
+NotifyEvent = Literal["fill", "refusal", "risk", "kill", "disconnect", "strategy", "price"]
 NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)  # tradeterm/notify/alerts.py
 
 

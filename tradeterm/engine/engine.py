@@ -79,6 +79,7 @@ from tradeterm.engine.events import (
     HealthChanged,
     KillProgress,
     OrderUpdated,
+    PriceAlertHit,
     Reconciled,
     StrategyView,
 )
@@ -89,6 +90,7 @@ from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
 from tradeterm.engine.order_manager import BeforeSend, OrderManager
 from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
+from tradeterm.engine.price_alerts import AlertStore, PriceAlerts
 from tradeterm.engine.reconcile import Reconciler
 from tradeterm.engine.risk import RiskManager, RiskTransition
 from tradeterm.engine.stream import EventStream
@@ -108,7 +110,8 @@ class Engine:
 
     Hooks (the runtime's, all optional): ``before_send`` is awaited before each order goes to
     the broker (the journal commits its intent); ``journaled_fills`` is awaited once at start;
-    ``latch`` keeps HALTED outside the journal; ``on_connected`` is called once connected,
+    ``latch`` keeps HALTED outside the journal; ``alert_store`` keeps the price alerts
+    (``price_alerts.py``) across restarts; ``on_connected`` is called once connected,
     before anything restored is applied to trading (raising refuses the start);
     ``wait_for_gateway``: a gateway not there yet at start is waited for (``connectivity.py``)."""
 
@@ -133,8 +136,11 @@ class Engine:
         on_connected: Callable[[], None] | None = None,
         venue: str = "IB",
         wait_for_gateway: GatewayWait | None = None,
+        alert_store: AlertStore | None = None,
     ) -> None:
         self.broker = broker
+        self.alerts = PriceAlerts()
+        self.alert_store = alert_store
         self.symbol = symbol.upper()
         self.config = market or MarketConfig()
         self.clock = clock
@@ -257,6 +263,7 @@ class Engine:
             if not self._calendar_given:
                 self.calendar = self._contract_calendar(instrument)
             core = self.core = self._build(instrument)
+            self._restore_alerts(instrument)
             journaled = self.journaled_fills
             fills = await journaled(instrument) if journaled is not None else ()
             core.restore(fills, self._sent_orders)
@@ -343,6 +350,8 @@ class Engine:
             return  # before the instrument is known: reconciliation will fetch it all
         if isinstance(event, (QuoteEvent, DepthEvent, TradeEvent)):
             core.on_market(event)
+            if isinstance(event, TradeEvent) and event.trade.size > 0:
+                self._price_alerts(core.instrument, event.trade.price)
             for tap in self.market_taps:
                 tap(event)
         elif isinstance(event, BarEvent):
@@ -499,6 +508,50 @@ class Engine:
             )
         return self.states.rearm(self.core.risk, reason)
 
+    # ---- price alerts (they send no orders: armed or not) ---------------------------------
+
+    def toggle_alert(self, price: int) -> bool:
+        """Set a price alert at ``price`` (ticks), or remove the one there; True: set."""
+        core = self.core
+        last = core.market.last if core is not None else None
+        set_ = self.alerts.toggle(price, last.price if last is not None else None)
+        self._save_alerts()
+        return set_
+
+    def clear_alerts(self) -> int:
+        """Remove every price alert; how many there were."""
+        n = self.alerts.clear()
+        self._save_alerts()
+        return n
+
+    def _price_alerts(self, instrument: Instrument, traded: int) -> None:
+        fired = self.alerts.on_trade(traded)
+        for alert in fired:
+            self.publish(PriceAlertHit(instrument, alert.price, traded, self.clock()))
+        if fired:
+            self._save_alerts()
+
+    def _restore_alerts(self, instrument: Instrument) -> None:
+        """The alerts an earlier run kept; a price this contract cannot have is dropped."""
+        if self.alert_store is None:
+            return
+        prices: list[int] = []
+        for text in self.alert_store.load():
+            try:
+                prices.append(instrument.parse_price(text))
+            except ValueError:
+                log.warning("price alert %r is no %s price: dropped", text, instrument)
+        self.alerts.restore(prices)
+
+    def _save_alerts(self) -> None:
+        inst = self.instrument
+        if self.alert_store is None or inst is None:
+            return
+        try:
+            self.alert_store.save([inst.format_price(p) for p in self.alerts.prices])
+        except OSError as exc:
+            self.notice("WARNING", f"price alerts not kept for the next start: {exc}")
+
     # ---- snapshots -----------------------------------------------------------------------
 
     def account_age_s(self) -> float | None:
@@ -535,4 +588,5 @@ class Engine:
             account_age_s=self.account_age_s(),
             protected=core.orders.protected() if core is not None else 0,
             other_markets=core.orders.other_markets() if core is not None else (),
+            price_alerts=self.alerts.prices,
         )

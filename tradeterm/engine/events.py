@@ -278,6 +278,17 @@ class EngineNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceAlertHit:
+    """A price alert fired: a trade at ``traded`` reached the alert at ``price`` (ticks of
+    ``instrument``); the alert is gone (one-shot)."""
+
+    instrument: Instrument
+    price: int
+    traded: int
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class StrategyStateChanged:
     """The strategy the engine runs started, stopped or faulted (``reason``: why, e.g. the
     exception it raised or the budget it overran). ``params``: its parameters as they are,
@@ -387,6 +398,7 @@ EngineEvent = (
     | RiskUpdate
     | KillProgress
     | EngineNotice
+    | PriceAlertHit
     | StrategyStateChanged
     | StrategySignal
     | CanaryIntent
@@ -422,6 +434,7 @@ class EngineSnapshot:
     account_age_s: float | None = None  # seconds since the broker gave them; None: never
     protected: int = 0  # contracts of the position covered by this instance's working stops
     other_markets: tuple[tuple[str, int], ...] = ()  # ``OtherMarketOrders.markets`` now
+    price_alerts: tuple[int, ...] = ()  # the prices (ticks) of the price alerts set
 
     @property
     def equity(self) -> Decimal | None:
