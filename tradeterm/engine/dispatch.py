@@ -15,6 +15,7 @@ from tradeterm.broker.port import Broker, BrokerError
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
+    ClearAlerts,
     Command,
     CommandResult,
     Flatten,
@@ -25,6 +26,7 @@ from tradeterm.engine.commands import (
     PlaceOrder,
     Refused,
     Reverse,
+    ToggleAlert,
 )
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.events import CommandDone, EngineEvent
@@ -49,8 +51,10 @@ class CommandDispatcher:
         core: Callable[[], TradingCore | None],
         notice: Callable[[str, str], None],
         publish: Callable[[EngineEvent], None],
+        alerts: Callable[[ToggleAlert | ClearAlerts], None] = lambda _command: None,
     ) -> None:
         self._broker = broker
+        self._alerts = alerts
         self._kill_switch = kill_switch
         self._core = core
         self._notice = notice
@@ -64,7 +68,7 @@ class CommandDispatcher:
         self._count += 1
         command_id = f"cmd-{self._count}"
         try:
-            if self._kill_switch.running:
+            if self._kill_switch.running and not isinstance(command, ToggleAlert | ClearAlerts):
                 raise Refused(KILL_RUNNING)
             order_ids = await self._run(command, command_id)
             result = CommandResult(command_id, command, True, order_ids=order_ids)
@@ -111,6 +115,9 @@ class CommandDispatcher:
                 return await orders.close_position(command_id, reverse=True)
             case GlobalCancel():
                 await self._broker.cancel_all_account_orders()
+                return ()
+            case ToggleAlert() | ClearAlerts():  # no order: the engine's price alerts
+                self._alerts(command)
                 return ()
         raise Refused(f"unknown command {command!r}")
 

@@ -64,10 +64,16 @@ from tradeterm.broker.port import (
     TradeEvent,
 )
 from tradeterm.config import MarketConfig
-from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument
+from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Rounding
 from tradeterm.engine.bar_builder import BarBuilder
 from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
-from tradeterm.engine.commands import Command, CommandResult, PlaceOrder
+from tradeterm.engine.commands import (
+    ClearAlerts,
+    Command,
+    CommandResult,
+    PlaceOrder,
+    ToggleAlert,
+)
 from tradeterm.engine.connectivity import Connectivity, GatewayWait
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.dispatch import CommandDispatcher
@@ -197,7 +203,7 @@ class Engine:
         )
         self.dispatcher = CommandDispatcher(
             broker, self.kill_switch, core=lambda: self.core, notice=self.notice,
-            publish=self.publish,
+            publish=self.publish, alerts=self._alert_command,
         )  # fmt: skip
 
     # ---- the core's parts, for callers (None before the contract is known) --------------
@@ -510,19 +516,21 @@ class Engine:
 
     # ---- price alerts (they send no orders: armed or not) ---------------------------------
 
-    def toggle_alert(self, price: int) -> bool:
-        """Set a price alert at ``price`` (ticks), or remove the one there; True: set."""
+    def _alert_command(self, command: ToggleAlert | ClearAlerts) -> None:
+        """Set or remove a price alert, or clear them all (the dispatcher's, once the core is
+        built); told as a notice."""
         core = self.core
-        last = core.market.last if core is not None else None
-        set_ = self.alerts.toggle(price, last.price if last is not None else None)
+        assert core is not None  # the dispatcher refuses every command before it is built
+        inst = core.instrument
+        if isinstance(command, ClearAlerts):
+            self.notice("INFO", f"price alerts cleared ({self.alerts.clear()})")
+        else:
+            price = inst.to_ticks(command.price, Rounding.NEAREST)
+            last = core.market.last
+            set_ = self.alerts.toggle(price, last.price if last is not None else None)
+            self.notice("INFO", f"price alert {inst.format_price(price)} "
+                        f"{'set' if set_ else 'removed'}")  # fmt: skip
         self._save_alerts()
-        return set_
-
-    def clear_alerts(self) -> int:
-        """Remove every price alert; how many there were."""
-        n = self.alerts.clear()
-        self._save_alerts()
-        return n
 
     def _price_alerts(self, instrument: Instrument, traded: int) -> None:
         fired = self.alerts.on_trade(traded)

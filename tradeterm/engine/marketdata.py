@@ -184,7 +184,7 @@ class MarketState:
         self.instrument = instrument
         self.large_print = large_print
         self._calendar = calendar
-        self._clock = clock or (lambda: self.ts_ns)
+        self._clock = clock if clock is not None else self._market_time
         self.recent_ns = int(recent_s * NS)
         self._recent: deque[tuple[int, Print]] = deque()  # (arrival by the clock, print)
         self.ts_ns = 0
@@ -307,6 +307,9 @@ class MarketState:
     @property
     def vwap(self) -> float | None:
         return self._pv / self.volume if self.volume else None
+
+    def _market_time(self) -> int:
+        return self.ts_ns
 
     def volume_at(self, price: int) -> int:
         return self.volume_at_price.get(price, 0)

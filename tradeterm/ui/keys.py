@@ -67,6 +67,10 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("help", "question_mark,f1", "help", "this help", "App"),
     KeyAction("palette", "ctrl+p", "command_palette", "command palette (themes, re-arm, ...)", "App"),
     KeyAction("quit", "q", "quit_app", "quit (asks first with a position or orders)", "App"),
+    # tape: traded volume by side, price alerts (they send no orders: armed or not)
+    KeyAction("volume_view", "d", "volume_view", "volume columns: recent+by side / recent / session", "Ladder"),
+    KeyAction("price_alert", "n", "price_alert", "price alert at the cursor: set / remove (bell + notification)", "Ladder"),
+    KeyAction("clear_alerts", "N", "clear_alerts", "clear every price alert", "Ladder"),
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 
