@@ -526,8 +526,8 @@ class Engine:
             self.notice("INFO", f"price alerts cleared ({self.alerts.clear()})")
         else:
             price = inst.to_ticks(command.price, Rounding.NEAREST)
-            last = core.market.last
-            set_ = self.alerts.toggle(price, last.price if last is not None else None)
+            last, (bid, ask) = core.market.last, core.market.touch()
+            set_ = self.alerts.toggle(price, last.price if last else None, bid, ask)
             self.notice("INFO", f"price alert {inst.format_price(price)} "
                         f"{'set' if set_ else 'removed'}")  # fmt: skip
         self._save_alerts()

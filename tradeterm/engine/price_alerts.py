@@ -3,8 +3,9 @@ no orders, so they work armed or not, watch-only too.
 
 An alert remembers which side of the market it was set on: above the last trade it fires on
 the first trade at or above its price, below it at or below (a gap through the level fires it
-too). Set at the last trade's price, before any trade, or restored at a start, its side is
-taken from the next trade (which fires it if it prints at the price). It fires once: :meth:`PriceAlerts.on_trade` returns the alerts that fired, gone from the set.
+too). Before any trade the bid and ask stand in for the last trade (at or above the ask is
+above the market). Set at the last trade's price (or inside the spread before any trade), or
+restored at a start, its side is taken from the next trade (which fires it if it prints at the price). It fires once: :meth:`PriceAlerts.on_trade` returns the alerts that fired, gone from the set.
 
 ``store`` keeps them across restarts (``tradeterm.journal.alert_file``): prices as the
 instrument writes them, saved on every change, loaded when the contract is known.
@@ -48,12 +49,25 @@ class PriceAlerts:
     def prices(self) -> tuple[int, ...]:
         return tuple(sorted(self._alerts))
 
-    def toggle(self, price: int, last: int | None) -> bool:
-        """Set an alert at ``price`` (``last``: the last trade's price, None before one), or
-        remove the one there; True when it was set."""
+    def toggle(
+        self, price: int, last: int | None, bid: int | None = None, ask: int | None = None
+    ) -> bool:
+        """Set an alert at ``price``, or remove the one there; True when it was set. Its side
+        is from ``last`` (the last trade's price), else from the ``bid`` and ``ask`` (at or
+        above the ask: above, at or below the bid: below)."""
         if self._alerts.pop(price, None) is not None:
             return False
-        self._alerts[price] = PriceAlert(price, _side(price, last))
+        if last is None:
+            side = (
+                1
+                if ask is not None and price >= ask
+                else -1
+                if bid is not None and price <= bid
+                else 0
+            )
+        else:
+            side = _side(price, last)
+        self._alerts[price] = PriceAlert(price, side)
         return True
 
     def restore(self, prices: Sequence[int]) -> None:

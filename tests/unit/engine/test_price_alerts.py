@@ -38,3 +38,11 @@ def test_an_alert_at_the_last_price_takes_its_side_from_the_next_trade() -> None
     assert alerts.on_trade(99) == [] and alerts.prices == (90, 100)
     assert [a.price for a in alerts.on_trade(101)] == [100]
     assert [a.price for a in alerts.on_trade(89)] == [90]
+
+
+def test_before_any_trade_the_bid_and_ask_give_the_side() -> None:
+    alerts = PriceAlerts()
+    alerts.toggle(103, None, bid=100, ask=101)  # above the ask
+    alerts.toggle(98, None, bid=100, ask=101)  # below the bid
+    assert [a.price for a in alerts.on_trade(104)] == [103]  # a gap through it
+    assert [a.price for a in alerts.on_trade(97)] == [98]
