@@ -4,7 +4,9 @@ Each paint (10-20 Hz) the painter hands the ladder one engine snapshot (``show_s
 as a :class:`~tradeterm.ui.widgets.ladder_data.LadderData`. The ladder turns every visible
 price into a :class:`Row` (plain values), compares it with the row shown, and refreshes only
 the rows that differ; ``render_line`` serves cached ``Strip`` objects. Over SSH, bytes are latency: a quiet market costs nothing, a busy one a few
-rows per paint.
+rows per paint. Kept as one module because a row's values, the cells drawn from them and the
+columns that fit are one drawing: a column added touches all three, and apart they would only
+pass each other private state.
 
 Traded volume (``VOL`` the session's volume at price; ``BVOL`` its part sellers traded at the
 bid, ``AVOL`` buyers at the ask; ``RCNT`` the trades of the last few seconds, coloured by the
@@ -511,12 +513,14 @@ class Ladder(Widget, can_focus=True):
             style = st("muted") if row.muted and row.bid else style
             segments = [seg((str(row.bid) if row.bid else "").rjust(w), style)]
         elif name == "PRICE":
-            text = self.data.instrument.format_price(row.price).rjust(w - 2)
+            text = self.data.instrument.format_price(row.price).rjust(w - 1)
             on_last = st("muted-bar") if row.muted else st("last")
             style = on_last if row.last is not None else st("avg") if row.avg else st("base")
-            price = Segment(text, style) if row.last is not None else seg(text, style)
-            segments = [seg("◆" if row.avg else " ", st("avg")),
-                        seg(ALERT if row.alert else " ", st("alert")), price]  # fmt: skip
+            segments = [seg("◆" if row.avg else " ", st("avg"))]
+            if row.alert:  # in the price's blank first character
+                segments.append(seg(ALERT, st("alert")))
+                text = text[1:]
+            segments.append(Segment(text, style) if row.last is not None else seg(text, style))
         elif name == "ASK":
             style = (
                 (st("ask") + st("inside") if row.inside == 1 else st("ask"))
