@@ -7,7 +7,9 @@ main screen in each built-in theme, the main screen at the sizes traders use (80
 200x50: ``main-WxH.svg``), the kill switch, and the help screen; and, in a run of its own,
 the 120x40 screen running ``sma_cross`` (fast 2, slow 3) once it has signalled
 (``strategy-120x40.svg``, up to a minute and a half: its first bar must close;
-``--only strategy`` makes just that one).
+``--only strategy`` makes just that one); and the ladder's traded volume by side, recent
+trades and a price alert with the tape's aggressor letters (``tape-160x48.svg``, ``--only
+tape`` makes just that one).
 """
 
 from __future__ import annotations
@@ -118,12 +120,39 @@ async def shoot_strategy(out: Path) -> Path:
     return path
 
 
+async def shoot_tape(out: Path) -> Path:
+    """The 160x48 screen after some trading: RCNT, BVOL and AVOL on the ladder, a price alert
+    (n) three ticks over the cursor, the tape's B/S letters."""
+    from tradeterm.config import load_settings
+    from tradeterm.engine.calendar import NS, SessionCalendar
+    from tradeterm.runtime import open_runtime
+    from tradeterm.ui.app import TradingApp
+    from tradeterm.ui.themes import select_theme
+
+    settings = load_settings(None, {}).settings
+    chosen, themes = select_theme(settings.ui.theme)
+    now = time.time_ns()
+    hours = SessionCalendar([(now - 10 * 3600 * NS, now + 4 * 3600 * NS)])
+    app = TradingApp(settings, theme=chosen, themes=themes, seed=SEED,
+                     opener=lambda: open_runtime(settings, seed=SEED, calendar=hours))  # fmt: skip
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.started.is_set() or app.startup_error, "the engine")
+        if app.startup_error:
+            raise RuntimeError(app.startup_error)
+        await pilot.pause(8.0)  # prints on both sides, volume at price
+        await pilot.press("up", "up", "up", "n", "down", "down", "down")
+        await pilot.pause(2.0)
+        path = Path(app.save_screenshot("tape-160x48.svg", str(out)))
+        await app.shutdown()
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "screenshots"
     )
-    parser.add_argument("--only", choices=("all", "strategy"), default="all")
+    parser.add_argument("--only", choices=("all", "strategy", "tape"), default="all")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     logging.getLogger().addHandler(logging.NullHandler())  # the engine's notices are on screen
@@ -136,8 +165,12 @@ def main() -> int:
         with private_home():
             for path in asyncio.run(shoot(theme, args.out, extra=i == 0)):
                 print(path)
-    with private_home():
-        print(asyncio.run(shoot_strategy(args.out)))
+    if args.only in ("all", "tape"):
+        with private_home():
+            print(asyncio.run(shoot_tape(args.out)))
+    if args.only in ("all", "strategy"):
+        with private_home():
+            print(asyncio.run(shoot_strategy(args.out)))
     return 0
 
 

@@ -286,6 +286,9 @@ class MarketConfig(_Section):
         8, ge=0, le=60, description="days before expiry to roll (GC: before first notice day)"
     )
     contract: str | None = Field(None, description="explicit local symbol, e.g. ESZ6")
+    recent_volume_s: float = Field(
+        5.0, gt=0, le=600, description="the ladder's RCNT column: trades of the last N seconds"
+    )
     bracket: BracketConfig = Field(default_factory=BracketConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     exits: dict[str, ExitStrategyConfig] = Field(
@@ -355,7 +358,7 @@ class LoggingConfig(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
-NotifyEvent = Literal["fill", "refusal", "risk", "kill", "disconnect", "strategy"]
+NotifyEvent = Literal["fill", "refusal", "risk", "kill", "disconnect", "strategy", "price"]
 NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)  # tradeterm/notify/alerts.py
 
 

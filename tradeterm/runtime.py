@@ -78,6 +78,7 @@ from tradeterm.engine.risk import RiskTransition
 from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.engine.types import TradingState
 from tradeterm.journal import Journal, JournalError
+from tradeterm.journal.alert_file import AlertFile, alert_file
 from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
 from tradeterm.notify import Notifier
@@ -304,6 +305,7 @@ async def _open_runtime(
                 broker, settings.symbol, settings.market(), risk_state=risk_state,
                 sent_orders=sent, calendar=calendar, before_send=journal.commit_intent,
                 journaled_fills=journaled_fills, latch=latch,
+                alert_store=AlertFile(alert_file(journal.path)),
                 venue="the paper broker" if mode == "shadow" else "IB", wait_for_gateway=wait,
                 on_connected=lambda: _bind_account(
                     broker.account, broker.client_id, ib.address, journal, latch, owner, mode,

@@ -5,7 +5,6 @@ and what the ladder shows meanwhile."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tests.ui.helpers import (
@@ -51,9 +50,9 @@ def acked(app: TradingApp) -> bool:
 
 
 def buys(app: TradingApp) -> dict[int, str]:
-    """Our buys as the ladder shows them, by price, without the queue ahead (``1Lq12``: 1L)."""
+    """Our buys as the ladder shows them, by price."""
     data = ladder(app).data
-    return {p: re.sub(r"q\d+$", "", s) for p, s in data.buys.items()} if data is not None else {}
+    return data.buys if data is not None else {}
 
 
 def status(app: TradingApp) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.ui.helpers import gateway, ladder, make_app, own_working, ready, settle
-from tradeterm.ui.widgets.ladder_data import QUEUE
+from tradeterm.ui.widgets.ladder_data import QUEUE, with_queue
 
 
 async def test_the_queue_ahead_shows_beside_a_joined_bid_never_ahead_of_the_gateway() -> None:
@@ -20,7 +20,11 @@ async def test_the_queue_ahead_shows_beside_a_joined_bid_never_ahead_of_the_gate
 
         def cell() -> str:
             data = ladder(app).data
-            return data.buys.get(price, "") if data is not None else ""
+            return (
+                with_queue(data.buys.get(price, ""), data.buys_ahead.get(price))
+                if data is not None
+                else ""
+            )
 
         await settle(pilot, app, lambda: QUEUE in cell(), "the queue beside the order")
         shown = re.fullmatch(rf"1L{QUEUE}(\d+)", cell())

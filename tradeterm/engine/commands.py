@@ -111,6 +111,19 @@ class GlobalCancel:
     explicit request (a user who typed it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ToggleAlert:
+    """Set a price alert at ``price`` (to the nearest tick), or remove the one there. An
+    alert sends no order: taken while trading is halted or the kill switch runs too."""
+
+    price: Price
+
+
+@dataclass(frozen=True, slots=True)
+class ClearAlerts:
+    """Remove every price alert."""
+
+
 Command = (
     PlaceOrder
     | PlaceBracket
@@ -121,6 +134,8 @@ Command = (
     | Reverse
     | GlobalCancel
     | StopsToBreakeven
+    | ToggleAlert
+    | ClearAlerts
 )
 
 

@@ -69,13 +69,14 @@ class TradingCore:
         on_transition: Callable[[RiskTransition], None],
         restored: RiskTransition | None = None,
         before_send: BeforeSend | None = None,
+        recent_s: float = 5.0,
     ) -> None:
         self.instrument = instrument
         self.calendar = calendar
         self._clock = clock
         self._link = link
         self._emit = emit
-        self.market = MarketState(instrument, calendar=calendar)
+        self.market = MarketState(instrument, calendar=calendar, recent_s=recent_s, clock=clock)
         self.bars = BarBuilder(instrument)
         self.queue = QueueEstimate()  # where our resting limits stand in their queues
         self.watchdog = StalenessWatchdog(staleness, clock=clock, calendar=calendar)

@@ -16,6 +16,7 @@ from tradeterm.domain import Order
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
+    ClearAlerts,
     Command,
     CommandResult,
     Flatten,
@@ -27,6 +28,7 @@ from tradeterm.engine.commands import (
     Refused,
     Reverse,
     StopsToBreakeven,
+    ToggleAlert,
 )
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.events import CommandDone, EngineEvent
@@ -53,9 +55,11 @@ class CommandDispatcher:
         notice: Callable[[str, str], None],
         publish: Callable[[EngineEvent], None],
         exits: ExitManager | None = None,
+        alerts: Callable[[ToggleAlert | ClearAlerts], None] = lambda _command: None,
     ) -> None:
         self._broker = broker
         self._exits = exits
+        self._alerts = alerts
         self._kill_switch = kill_switch
         self._core = core
         self._notice = notice
@@ -69,7 +73,7 @@ class CommandDispatcher:
         self._count += 1
         command_id = f"cmd-{self._count}"
         try:
-            if self._kill_switch.running:
+            if self._kill_switch.running and not isinstance(command, ToggleAlert | ClearAlerts):
                 raise Refused(KILL_RUNNING)
             order_ids = await self._run(command, command_id)
             result = CommandResult(command_id, command, True, order_ids=order_ids)
@@ -134,6 +138,9 @@ class CommandDispatcher:
                     raise Refused("exit strategies are not available here")
                 last = core.market.last
                 return await self._exits.breakeven_now(last.price if last is not None else None)
+            case ToggleAlert() | ClearAlerts():  # no order: the engine's price alerts
+                self._alerts(command)
+                return ()
         raise Refused(f"unknown command {command!r}")
 
     def finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:

@@ -64,10 +64,16 @@ from tradeterm.broker.port import (
     TradeEvent,
 )
 from tradeterm.config import MarketConfig
-from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument
+from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Rounding
 from tradeterm.engine.bar_builder import BarBuilder
 from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
-from tradeterm.engine.commands import Command, CommandResult, PlaceOrder
+from tradeterm.engine.commands import (
+    ClearAlerts,
+    Command,
+    CommandResult,
+    PlaceOrder,
+    ToggleAlert,
+)
 from tradeterm.engine.connectivity import Connectivity, GatewayWait
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.dispatch import CommandDispatcher
@@ -79,6 +85,7 @@ from tradeterm.engine.events import (
     HealthChanged,
     KillProgress,
     OrderUpdated,
+    PriceAlertHit,
     Reconciled,
     StrategyView,
 )
@@ -90,6 +97,7 @@ from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
 from tradeterm.engine.order_manager import BeforeSend, OrderManager
 from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
+from tradeterm.engine.price_alerts import AlertStore, PriceAlerts
 from tradeterm.engine.reconcile import Reconciler
 from tradeterm.engine.risk import RiskManager, RiskTransition
 from tradeterm.engine.stream import EventStream
@@ -109,7 +117,8 @@ class Engine:
 
     Hooks (the runtime's, all optional): ``before_send`` is awaited before each order goes to
     the broker (the journal commits its intent); ``journaled_fills`` is awaited once at start;
-    ``latch`` keeps HALTED outside the journal; ``on_connected`` is called once connected,
+    ``latch`` keeps HALTED outside the journal; ``alert_store`` keeps the price alerts
+    (``price_alerts.py``) across restarts; ``on_connected`` is called once connected,
     before anything restored is applied to trading (raising refuses the start);
     ``wait_for_gateway``: a gateway not there yet at start is waited for (``connectivity.py``)."""
 
@@ -134,8 +143,11 @@ class Engine:
         on_connected: Callable[[], None] | None = None,
         venue: str = "IB",
         wait_for_gateway: GatewayWait | None = None,
+        alert_store: AlertStore | None = None,
     ) -> None:
         self.broker = broker
+        self.alerts = PriceAlerts()
+        self.alert_store = alert_store
         self.symbol = symbol.upper()
         self.config = market or MarketConfig()
         self.clock = clock
@@ -197,7 +209,7 @@ class Engine:
         )  # fmt: skip
         self.dispatcher = CommandDispatcher(
             broker, self.kill_switch, core=lambda: self.core, notice=self.notice,
-            publish=self.publish, exits=self.exits,
+            publish=self.publish, exits=self.exits, alerts=self._alert_command,
         )  # fmt: skip
 
     # ---- the core's parts, for callers (None before the contract is known) --------------
@@ -263,6 +275,7 @@ class Engine:
             if not self._calendar_given:
                 self.calendar = self._contract_calendar(instrument)
             core = self.core = self._build(instrument)
+            self._restore_alerts(instrument)
             journaled = self.journaled_fills
             fills = await journaled(instrument) if journaled is not None else ()
             core.restore(fills, self._sent_orders)
@@ -296,7 +309,7 @@ class Engine:
             instrument, self.broker, self.ids, risk=self.config.risk, calendar=self.calendar,
             clock=self.clock, staleness=self._staleness, link=self.link, emit=self.publish,
             on_transition=self.states.on_transition, restored=self.states.restored,
-            before_send=self.before_send,
+            before_send=self.before_send, recent_s=self.config.recent_volume_s,
         )  # fmt: skip
         if self.source_paused:
             core.watchdog.hold()
@@ -370,6 +383,7 @@ class Engine:
             core.on_market(event)
             if isinstance(event, TradeEvent) and event.trade.size > 0:
                 self.exits.on_trade(event.trade.price)
+                self._price_alerts(core.instrument, event.trade.price)
             for tap in self.market_taps:
                 tap(event)
         elif isinstance(event, BarEvent):
@@ -529,6 +543,52 @@ class Engine:
             )
         return self.states.rearm(self.core.risk, reason)
 
+    # ---- price alerts (they send no orders: armed or not) ---------------------------------
+
+    def _alert_command(self, command: ToggleAlert | ClearAlerts) -> None:
+        """Set or remove a price alert, or clear them all (the dispatcher's, once the core is
+        built); told as a notice."""
+        core = self.core
+        assert core is not None  # the dispatcher refuses every command before it is built
+        inst = core.instrument
+        if isinstance(command, ClearAlerts):
+            self.notice("INFO", f"price alerts cleared ({self.alerts.clear()})")
+        else:
+            price = inst.to_ticks(command.price, Rounding.NEAREST)
+            last, (bid, ask) = core.market.last, core.market.touch()
+            set_ = self.alerts.toggle(price, last.price if last else None, bid, ask)
+            self.notice("INFO", f"price alert {inst.format_price(price)} "
+                        f"{'set' if set_ else 'removed'}")  # fmt: skip
+        self._save_alerts()
+
+    def _price_alerts(self, instrument: Instrument, traded: int) -> None:
+        fired = self.alerts.on_trade(traded)
+        for alert in fired:
+            self.publish(PriceAlertHit(instrument, alert.price, traded, self.clock()))
+        if fired:
+            self._save_alerts()
+
+    def _restore_alerts(self, instrument: Instrument) -> None:
+        """The alerts an earlier run kept; a price this contract cannot have is dropped."""
+        if self.alert_store is None:
+            return
+        prices: list[int] = []
+        for text in self.alert_store.load():
+            try:
+                prices.append(instrument.parse_price(text))
+            except ValueError:
+                log.warning("price alert %r is no %s price: dropped", text, instrument)
+        self.alerts.restore(prices)
+
+    def _save_alerts(self) -> None:
+        inst = self.instrument
+        if self.alert_store is None or inst is None:
+            return
+        try:
+            self.alert_store.save([inst.format_price(p) for p in self.alerts.prices])
+        except OSError as exc:
+            self.notice("WARNING", f"price alerts not kept for the next start: {exc}")
+
     # ---- snapshots -----------------------------------------------------------------------
 
     def account_age_s(self) -> float | None:
@@ -566,4 +626,5 @@ class Engine:
             protected=core.orders.protected() if core is not None else 0,
             other_markets=core.orders.other_markets() if core is not None else (),
             queue=core.queue.positions() if core is not None else {},
+            price_alerts=self.alerts.prices,
         )

@@ -279,6 +279,17 @@ class EngineNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceAlertHit:
+    """A price alert fired: a trade at ``traded`` reached the alert at ``price`` (ticks of
+    ``instrument``); the alert is gone (one-shot)."""
+
+    instrument: Instrument
+    price: int
+    traded: int
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class StrategyStateChanged:
     """The strategy the engine runs started, stopped or faulted (``reason``: why, e.g. the
     exception it raised or the budget it overran). ``params``: its parameters as they are,
@@ -388,6 +399,7 @@ EngineEvent = (
     | RiskUpdate
     | KillProgress
     | EngineNotice
+    | PriceAlertHit
     | StrategyStateChanged
     | StrategySignal
     | CanaryIntent
@@ -424,6 +436,7 @@ class EngineSnapshot:
     protected: int = 0  # contracts of the position covered by this instance's working stops
     other_markets: tuple[tuple[str, int], ...] = ()  # ``OtherMarketOrders.markets`` now
     queue: Mapping[str, int] = field(default_factory=dict)  # contracts ahead, by order id
+    price_alerts: tuple[int, ...] = ()  # the prices (ticks) of the price alerts set
 
     @property
     def equity(self) -> Decimal | None:

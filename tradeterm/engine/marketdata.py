@@ -2,8 +2,9 @@
 
 :class:`MarketState` consumes the broker's market-data events (``QuoteEvent``,
 ``DepthEvent``, ``TradeEvent``; everything else is ignored) and keeps the latest quote, the
-book, the last trade, and the session statistics: volume, volume at price, exact VWAP,
-high/low and a bounded time & sales tape. :meth:`MarketState.apply` returns a
+book, the last trade, and the session statistics: volume, volume at price (and its part
+traded at the bid and at the ask), exact VWAP, high/low, a bounded time & sales tape, and the
+trades of the last ``recent_s`` seconds at each price. :meth:`MarketState.apply` returns a
 :class:`Changes`: which kinds of data changed and which price rows (ticks) of a ladder must be
 repainted. :meth:`MarketState.snapshot` returns an immutable :class:`MarketSnapshot` for the
 UI (10–20 Hz), never the live containers.
@@ -12,6 +13,15 @@ Session statistics come from trade prints of positive size only (a quote's ``las
 size-0 ticks are not counted; they still move the last-trade marker) and reset
 at the first trade of a new session (:meth:`SessionCalendar.session_open_ns` changes, i.e. at
 17:00 CT). The book and the tape are not reset.
+
+The aggressor of a trade is the broker's when it gives one (replays of exchange data do); IB's
+tick-by-tick ``AllLast`` gives none, and neither does the fake gateway (it speaks IB's wire
+protocol), so it is inferred (:func:`infer_aggressor`) from the bid and ask in force when the
+trade arrives: at or above the ask a buyer lifted the offer, at or below the bid a seller hit
+the bid, in between it is not known (and counted in neither side's volume). The bid and ask in
+force are the top of book's, else the best depth rows. "Recent" trades are those that arrived
+within ``recent_s`` seconds of ``clock`` (the engine's clock; without one, the market's own
+time), counted when :meth:`MarketState.snapshot` is taken.
 
 :class:`StalenessWatchdog` answers "has this feed gone silent?" (IB failure #1: data silently
 stops after a reconnect). Feed timestamps are the *local receive clock*, not exchange times.
@@ -73,7 +83,7 @@ class Changes:
 
 @dataclass(frozen=True, slots=True)
 class Print:
-    """One time & sales line."""
+    """One time & sales line; ``aggressor`` the broker's or inferred, None: not known."""
 
     ts_ns: int
     price: int
@@ -99,6 +109,31 @@ class MarketSnapshot:
     low: int | None
     volume_at_price: tuple[tuple[int, int], ...]  # (price ticks, contracts), ascending price
     tape: tuple[Print, ...]  # newest last
+    at_bid: tuple[tuple[int, int], ...] = ()  # of volume_at_price: sellers hit the bid
+    at_ask: tuple[tuple[int, int], ...] = ()  # of volume_at_price: buyers lifted the offer
+    recent: tuple[Recent, ...] = ()  # the trades of the last recent_s seconds, ascending price
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """The trades at one price in the last few seconds: all of them, and those at the bid
+    (sellers) and at the ask (buyers); the rest had no known aggressor."""
+
+    price: int
+    volume: int
+    at_bid: int
+    at_ask: int
+
+
+def infer_aggressor(price: int, bid: int | None, ask: int | None) -> Side | None:
+    """The side that took liquidity, from a trade's price against the bid and ask in force:
+    at or above the ask BUY, at or below the bid SELL, between them (or nothing to compare
+    with) None."""
+    if ask is not None and price >= ask:
+        return Side.BUY
+    if bid is not None and price <= bid:
+        return Side.SELL
+    return None
 
 
 _NO_CHANGE = Changes()
@@ -109,14 +144,20 @@ class MarketState:
 
     ``large_print``: a print of at least this many contracts is flagged large.
     ``tape_size``: how many prints the time & sales tape keeps.
+    ``recent_s``: how far back the recent trades at each price go, by ``clock`` (UTC ns;
+    default: the market's own time, the latest event's).
     """
 
     __slots__ = (
         "_calendar",
+        "_clock",
         "_pv",
+        "_recent",
         "_session_end",
         "_session_open",
         "asks",
+        "at_ask",
+        "at_bid",
         "bids",
         "high",
         "instrument",
@@ -124,6 +165,7 @@ class MarketState:
         "last",
         "low",
         "quote",
+        "recent_ns",
         "tape",
         "ts_ns",
         "volume",
@@ -137,12 +179,17 @@ class MarketState:
         large_print: int = 50,
         tape_size: int = 500,
         calendar: SessionCalendar = CME,
+        recent_s: float = 5.0,
+        clock: Callable[[], int] | None = None,
     ) -> None:
-        if large_print < 1 or tape_size < 1:
-            raise ValueError("large_print and tape_size must be positive")
+        if large_print < 1 or tape_size < 1 or recent_s <= 0:
+            raise ValueError("large_print, tape_size and recent_s must be positive")
         self.instrument = instrument
         self.large_print = large_print
         self._calendar = calendar
+        self._clock = clock if clock is not None else self._market_time
+        self.recent_ns = int(recent_s * NS)
+        self._recent: deque[tuple[int, Print]] = deque()  # (arrival by the clock, print)
         self.ts_ns = 0
         self.quote: Quote | None = None
         self.bids: tuple[DepthLevel, ...] = ()
@@ -159,6 +206,8 @@ class MarketState:
         self.high: int | None = None
         self.low: int | None = None
         self.volume_at_price: dict[int, int] = {}
+        self.at_bid: dict[int, int] = {}  # sellers hit the bid (of volume_at_price)
+        self.at_ask: dict[int, int] = {}  # buyers lifted the offer
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -210,7 +259,8 @@ class MarketState:
             rows.add(self.last.price)
         rows.add(price)
         large = size >= self.large_print
-        prt = Print(ts, price, size, trade.aggressor, large)
+        aggressor = trade.aggressor or infer_aggressor(price, *self.touch())
+        prt = Print(ts, price, size, aggressor, large)
         self.last = prt
         self.tape.append(prt)
         if size > 0:
@@ -218,6 +268,11 @@ class MarketState:
             self._pv += price * size
             vap = self.volume_at_price
             vap[price] = vap.get(price, 0) + size
+            if aggressor is not None:
+                side = self.at_ask if aggressor is Side.BUY else self.at_bid
+                side[price] = side.get(price, 0) + size
+            self._recent.append((self._clock(), prt))
+            self._forget_recent()
             if self.high is None or price > self.high:
                 self.high = price
                 changes.kinds |= Changed.HIGH_LOW
@@ -256,8 +311,40 @@ class MarketState:
     def vwap(self) -> float | None:
         return self._pv / self.volume if self.volume else None
 
+    def _market_time(self) -> int:
+        return self.ts_ns
+
     def volume_at(self, price: int) -> int:
         return self.volume_at_price.get(price, 0)
+
+    def touch(self) -> tuple[int | None, int | None]:
+        """The bid and ask in force: the top of book's, else the best depth rows."""
+        quote = self.quote
+        bid = quote.bid if quote is not None else None
+        ask = quote.ask if quote is not None else None
+        if bid is None and self.bids:
+            bid = self.bids[0].price
+        if ask is None and self.asks:
+            ask = self.asks[0].price
+        return bid, ask
+
+    def _forget_recent(self) -> deque[tuple[int, Print]]:
+        """The recent trades, those older than ``recent_s`` by the clock dropped."""
+        since, kept = self._clock() - self.recent_ns, self._recent
+        while kept and kept[0][0] <= since:
+            kept.popleft()
+        return kept
+
+    def recent(self) -> tuple[Recent, ...]:
+        """The trades at each price that arrived within ``recent_s`` of the clock's now (older
+        ones are forgotten), ascending price."""
+        rows: dict[int, list[int]] = {}
+        for _, p in self._forget_recent():
+            row = rows.setdefault(p.price, [0, 0, 0])
+            row[0] += p.size
+            if p.aggressor is not None:
+                row[1 if p.aggressor is Side.SELL else 2] += p.size
+        return tuple(Recent(price, *row) for price, row in sorted(rows.items()))
 
     def snapshot(self, tape: int | None = None) -> MarketSnapshot:
         """An immutable copy; ``tape`` limits the time & sales lines copied (newest kept)."""
@@ -278,6 +365,9 @@ class MarketState:
             low=self.low,
             volume_at_price=tuple(sorted(self.volume_at_price.items())),
             tape=prints,
+            at_bid=tuple(sorted(self.at_bid.items())),
+            at_ask=tuple(sorted(self.at_ask.items())),
+            recent=self.recent(),
         )
 
 

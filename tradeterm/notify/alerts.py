@@ -7,6 +7,7 @@ risk         a trading-state change (ACTIVE -> REDUCING, -> HALTED)
 kill         the kill switch pressed, and its outcome
 disconnect   no connection for ``disconnect_after_s`` seconds, and the reconnect after it
 strategy     a strategy faulted (it raised, or overran its time budget)
+price        a price alert set on the screen (key n) traded: ``price alert 5012.25 traded``
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tradeterm.engine.events import (
     HealthChanged,
     KillProgress,
     OrderUpdated,
+    PriceAlertHit,
     RiskUpdate,
     StrategyStateChanged,
 )
@@ -84,6 +86,11 @@ class Watcher:
             case StrategyStateChanged(state=StrategyState.FAULTED):
                 text = f"strategy {event.strategy} faulted: {event.reason}"
                 self._post(Alert("strategy", text, "failure"))
+            case PriceAlertHit(instrument=inst):
+                text = f"price alert {inst.format_price(event.price)} traded"
+                if event.traded != event.price:
+                    text += f" (through it, at {inst.format_price(event.traded)})"
+                self._post(Alert("price", text, "warning"))
             case HealthChanged():
                 self._health(event)
 

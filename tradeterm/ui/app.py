@@ -39,10 +39,12 @@ from tradeterm.control.endpoint import ControlServer
 from tradeterm.domain import Instrument, Side
 from tradeterm.engine.commands import (
     CancelAll,
+    ClearAlerts,
     Command,
     CommandResult,
     Flatten,
     StopsToBreakeven,
+    ToggleAlert,
 )
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import (
@@ -59,6 +61,7 @@ from tradeterm.engine.events import (
     OtherMarketOrders,
     PositionChanged,
     PositionDivergence,
+    PriceAlertHit,
     Reconciled,
     RiskUpdate,
     StrategySignal,
@@ -411,6 +414,11 @@ class TradingApp(App[int]):
                 mark("orders", "position", "risk")  # the engine's notice says it in the log
             case EngineNotice():
                 self.log_line(event.level, event.text)
+            case PriceAlertHit(instrument=inst):  # the notifier rings the bell (notify.bell)
+                mark("ladder", "ladder-now")
+                text = f"price alert {inst.format_price(event.price)} traded"
+                self.log_line("WARNING", f"{text} at {inst.format_price(event.traded)}")
+                self.notify(text, title="price alert", severity="warning", timeout=8)
             case StrategyStateChanged():
                 mark("strategy")
                 if event.state is StrategyState.FAULTED:  # the engine's notice logs it
@@ -664,6 +672,30 @@ class TradingApp(App[int]):
         if 1 <= n <= len(qs):
             self.qty = qs[n - 1]
             self.painter.status_now()
+
+    def toggle_alert(self) -> None:
+        """A price alert at the ladder cursor, or the one there removed; no orders, so armed
+        or not."""
+        inst, cursor = self.instrument, self._cursor()
+        if inst is None or cursor is None:
+            self.notify("no market yet: no price alert", severity="warning")
+            return
+        self._alert(ToggleAlert(inst.to_price(cursor)))
+
+    def clear_alerts(self) -> None:
+        self._alert(ClearAlerts())
+
+    def _alert(self, command: ToggleAlert | ClearAlerts) -> None:
+        """An alert command to the engine (its notice says what it did), the ladder marked."""
+        engine = self.engine
+        if engine is None:
+            return
+
+        async def send() -> None:
+            await engine.submit(command)
+            self.painter.mark("ladder", "ladder-now")
+
+        self.spawn(send(), "price alert")
 
     def toggle_arm(self) -> None:
         engine = self.engine

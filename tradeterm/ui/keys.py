@@ -83,6 +83,10 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("stop_to_cursor", "y", "exit_to('stop')", "move the working bracket's stop to the cursor", "Move orders"),
     KeyAction("order_qty_down", "less_than_sign", "resize(-1)", "our order at the cursor one contract smaller (not below 1)", "Move orders"),
     KeyAction("order_qty_up", "greater_than_sign", "resize(1)", "our order at the cursor one contract larger (within the risk limits)", "Move orders"),
+    # tape: traded volume by side, price alerts (they send no orders: armed or not)
+    KeyAction("volume_view", "d", "volume_view", "volume columns: recent+by side / recent / session", "Ladder"),
+    KeyAction("price_alert", "n", "price_alert", "price alert at the cursor: set / remove (bell + notification)", "Ladder"),
+    KeyAction("clear_alerts", "N", "clear_alerts", "clear every price alert", "Ladder"),
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 

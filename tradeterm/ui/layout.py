@@ -3,8 +3,8 @@
 The screen is three columns: the ladder, the middle (the chart over the log) and the side
 (position, risk, orders, time and sales). Width goes, in this order, to: the ladder's book,
 own orders, prices and P&L at price with the side panels at their narrowest; the log; the
-ladder's remaining columns (last trade's size, volume at price); the chart; the side panels up
-to their full width; then the chart. A panel that would be narrower than it is useful folds
+ladder's remaining columns (last trade's size, volume at price); the chart; the ladder's traded
+volume by side and recent trades; the side panels up to their full width; then the chart. A panel that would be narrower than it is useful folds
 away instead (80 columns: ladder and side; 120: the log joins; 140: the chart).
 """
 
@@ -29,13 +29,18 @@ class Plan:
     side: int
 
 
-def plan(width: int, ladder: Callable[[int], int]) -> Plan:
+def plan(
+    width: int, ladder: Callable[[int], int], core: Callable[[int], int] | None = None
+) -> Plan:
     """The plan for a terminal ``width`` columns wide. ``ladder(budget)`` is the ladder's width
-    in at most ``budget`` columns (``Ladder.fit_width``; never below what it must show)."""
-    required, full = ladder(0), ladder(width)
+    in at most ``budget`` columns (``Ladder.fit_width``; never below what it must show);
+    ``core(budget)`` the same without the columns that come after the chart (default:
+    ``ladder``)."""
+    required, full = ladder(0), (core or ladder)(width)
     if full + SIDE_MIN + CHART_MIN <= width:
-        side = min(SIDE_MAX, width - full - CHART_MIN)
-        return Plan(full, width - full - side, True, side)
+        lad = ladder(width - SIDE_MIN - CHART_MIN)
+        side = min(SIDE_MAX, width - lad - CHART_MIN)
+        return Plan(lad, width - lad - side, True, side)
     if required + SIDE_MIN + LOG_MIN <= width:
         lad = ladder(width - SIDE_MIN - LOG_MIN)
         side = min(SIDE_MAX, width - lad - LOG_MIN)

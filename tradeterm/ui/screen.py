@@ -55,6 +55,8 @@ class ScreenApp(Protocol):
     def breakeven(self) -> None: ...
     def preset_qty(self, n: int) -> None: ...
     def dirty_all(self) -> None: ...
+    def toggle_alert(self) -> None: ...
+    def clear_alerts(self) -> None: ...
     def ask_quit(self) -> None: ...
     def replay_key(self, verb: str) -> None: ...
 
@@ -96,7 +98,9 @@ class TradingScreen(Screen[None]):
     def fit_panels(self) -> None:
         """The panels shown and their widths for this terminal width (``layout.plan``)."""
         ladder = self.query_one(Ladder)
-        plan = layout.plan(self.size.width, ladder.fit_width)
+        plan = layout.plan(
+            self.size.width, ladder.fit_width, lambda budget: ladder.fit_width(budget, extras=False)
+        )
         ladder.styles.width = plan.ladder
         self.query_one("#side").styles.width = plan.side
         self.set_class(not plan.middle, "narrow")
@@ -180,6 +184,16 @@ class TradingScreen(Screen[None]):
 
     def action_pnl_units(self) -> None:
         self.query_one(Ladder).toggle_pnl()
+
+    def action_volume_view(self) -> None:
+        view = self.query_one(Ladder).next_volume_view()
+        self.app.notify(f"traded volume: {view}", timeout=2)
+
+    def action_price_alert(self) -> None:
+        self._app.toggle_alert()
+
+    def action_clear_alerts(self) -> None:
+        self._app.clear_alerts()
 
     def action_focus_orders(self) -> None:
         self.query_one(OrdersTable).focus()

@@ -24,6 +24,7 @@ from tradeterm.engine.events import (
     KillProgress,
     OrderUpdated,
     OrderView,
+    PriceAlertHit,
     RiskUpdate,
     StrategyStateChanged,
 )
@@ -164,3 +165,12 @@ async def test_a_full_queue_drops_the_oldest_and_counts(
         f"ES SIM: fill {n}" for n in range(5 - queue_max, 5)
     ]
     assert "dropped the oldest message" in caplog.text
+
+
+def test_a_price_alert_names_its_price_and_where_it_traded() -> None:
+    at = PriceAlertHit(ES, PX_5000 + 49, PX_5000 + 49, 0)  # 5012.25 traded
+    through = PriceAlertHit(ES, PX_5000 + 49, PX_5000 + 51, 0)  # a gap through it
+    assert watch(at, through) == [
+        Alert("price", "price alert 5012.25 traded", "warning"),
+        Alert("price", "price alert 5012.25 traded (through it, at 5012.75)", "warning"),
+    ]

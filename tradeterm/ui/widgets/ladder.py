@@ -4,7 +4,14 @@ Each paint (10-20 Hz) the painter hands the ladder one engine snapshot (``show_s
 as a :class:`~tradeterm.ui.widgets.ladder_data.LadderData`. The ladder turns every visible
 price into a :class:`Row` (plain values), compares it with the row shown, and refreshes only
 the rows that differ; ``render_line`` serves cached ``Strip`` objects. Over SSH, bytes are latency: a quiet market costs nothing, a busy one a few
-rows per paint.
+rows per paint. Kept as one module because a row's values, the cells drawn from them and the
+columns that fit are one drawing: a column added touches all three, and apart they would only
+pass each other private state.
+
+Traded volume (``VOL`` the session's volume at price; ``BVOL`` its part sellers traded at the
+bid, ``AVOL`` buyers at the ask; ``RCNT`` the trades of the last few seconds, coloured by the
+side that traded more of them) shows as the view chosen (:data:`VOLUME_VIEWS`, key ``d``)
+and the width allow; a price alert is marked ``!`` before its price.
 
 Row 0 is a header (column names, centring mode, P&L units), or a banner across the ladder
 when the book cannot be trusted (``tradeterm.ui.banners``: stale, disconnected, closed), with
@@ -25,8 +32,9 @@ from textual.widget import Widget
 
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.ui.banners import Banner
-from tradeterm.ui.widgets.ladder_data import OTHERS, UNCONFIRMED, LadderData
+from tradeterm.ui.widgets.ladder_data import OTHERS, UNCONFIRMED, LadderData, with_queue
 
+ALERT = "!"  # before the price of a price alert
 EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
 
 
@@ -47,6 +55,11 @@ class Row:
     cursor: bool
     inside: int  # -1 best bid, 1 best ask, 0 neither
     muted: bool = False  # the book cannot be trusted: its cells grey
+    at_bid: int = 0  # of volume: sellers hit the bid
+    at_ask: int = 0  # of volume: buyers lifted the offer
+    recent: int = 0  # traded in the last few seconds
+    recent_side: int = 0  # of those, -1 more at the bid, 1 more at the ask, 0 neither
+    alert: bool = False  # a price alert is set at this price
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +77,7 @@ def _cell(row: Row, name: str) -> object:
     if name == "BID":
         return row.bid, row.inside == -1
     if name == "PRICE":
-        return row.last is not None, row.avg
+        return row.last is not None, row.avg, row.alert
     if name == "ASK":
         return row.ask, row.inside == 1
     if name == "SELL":
@@ -73,19 +86,33 @@ def _cell(row: Row, name: str) -> object:
         return row.last
     if name == "VOL":
         return row.volume
+    if name == "RCNT":
+        return row.recent, row.recent_side
+    if name == "BVOL":
+        return row.at_bid
+    if name == "AVOL":
+        return row.at_ask
     return row.pnl, row.pnl_sign
 
 
 # column widths: (name, width); PRICE's follows the instrument's price format (_price_width)
 _COLUMNS = (
     ("BUY", 5), ("BID", 6), ("PRICE", 0), ("ASK", 6), ("SELL", 5), ("LAST", 5), ("VOL", 6),
-    ("P&L", 8),
+    ("RCNT", 4), ("BVOL", 5), ("AVOL", 5), ("P&L", 8),
 )  # fmt: skip
-# What a ladder with too little room gives up, first to last: with a position open the volume
-# and the last trade's size before the P&L at price; flat, the P&L column (empty) first. The
-# book, own orders and prices always stay.
-_DROP_IN_POSITION = ("VOL", "LAST", "P&L")
-_DROP_FLAT = ("P&L", "VOL", "LAST")
+# the traded-volume columns beyond VOL each view shows (key d cycles them), first the default
+VOLUME_VIEWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("recent and by side", ("RCNT", "BVOL", "AVOL")),
+    ("recent", ("RCNT",)),
+    ("session volume only", ()),
+)
+_EXTRA = frozenset(n for _, names in VOLUME_VIEWS for n in names)  # after the chart (layout)
+# What a ladder with too little room gives up, first to last (columns dropped together in one
+# step): with a position open the volume by side, the recent trades, the volume and the last
+# trade's size before the P&L at price; flat, the P&L column (empty) first. The book, own
+# orders and prices always stay.
+_DROP_IN_POSITION = (("BVOL", "AVOL"), ("RCNT",), ("VOL",), ("LAST",), ("P&L",))
+_DROP_FLAT = (("P&L",), ("BVOL", "AVOL"), ("RCNT",), ("VOL",), ("LAST",))
 _REQUIRED = ("BUY", "BID", "PRICE", "ASK", "SELL", "P&L")  # what the screen makes room for
 
 
@@ -93,13 +120,23 @@ def _width(columns: Iterable[tuple[str, int]]) -> int:
     return sum(w + 1 for _, w in columns)  # one space after each cell
 
 
-def _fit(columns: list[tuple[str, int]], room: int, drop: tuple[str, ...]) -> list[tuple[str, int]]:
+def _fit(
+    columns: list[tuple[str, int]], room: int, drop: tuple[tuple[str, ...], ...]
+) -> list[tuple[str, int]]:
     """``columns`` without the fewest of ``drop`` (in that order) that makes them fit ``room``."""
-    for name in drop:
+    for names in drop:
         if _width(columns) <= room:
             break
-        columns = [c for c in columns if c[0] != name]
+        columns = [c for c in columns if c[0] not in names]
     return columns
+
+
+def _count(n: int, w: int) -> str:
+    """A volume in ``w`` characters: ``12345``, else in thousands (``123k``); empty for 0."""
+    if not n:
+        return ""
+    text = str(n)
+    return text if len(text) <= w else f"{n // 1000}k"
 
 
 class LadderColumn(Widget):
@@ -151,6 +188,7 @@ class Ladder(Widget, can_focus=True):
         self.auto = True  # follow the last trade
         self.cursor: int | None = None
         self.pnl_money = False
+        self.volume_view = 0  # the index in VOLUME_VIEWS
         self._rows: dict[int, Row | Header] = {}
         self._styles: dict[str, Style] = {}
         self._layout: list[tuple[str, int]] = []
@@ -207,6 +245,7 @@ class Ladder(Widget, can_focus=True):
                 pnl.quantity if pnl else 0, pnl.avg_price if pnl else None, banner,
                 strategy.orders if strategy is not None else (), snap.foreign_orders,
                 snap.queue if self.show_queue else None,
+                snap.price_alerts,
             )
         )  # fmt: skip
 
@@ -244,6 +283,14 @@ class Ladder(Widget, can_focus=True):
         self.pnl_money = not self.pnl_money
         self._update()
 
+    def next_volume_view(self) -> str:
+        """Show the next traded-volume view (``VOLUME_VIEWS``); its name. The widths the
+        ladder fits in change with it: the screen is told."""
+        self.volume_view = (self.volume_view + 1) % len(VOLUME_VIEWS)
+        self.post_message(self.WidthsChanged())
+        self._update()
+        return VOLUME_VIEWS[self.volume_view][0]
+
     # ---- layout ----------------------------------------------------------------------------
 
     def _price_width(self) -> int:
@@ -257,9 +304,12 @@ class Ladder(Widget, can_focus=True):
         shown = (top, top - self.rows + 1, data.reference)
         return max(len(data.instrument.format_price(p)) for p in shown) + 2
 
-    def _all_columns(self) -> list[tuple[str, int]]:
+    def _all_columns(self, *, extras: bool = True) -> list[tuple[str, int]]:
+        """Every column the view shows (without the extra volume columns: ``extras`` False)."""
         price_w = self._price_width()
-        return [(name, w or price_w) for name, w in _COLUMNS]
+        shown = VOLUME_VIEWS[self.volume_view][1] if extras else ()
+        return [(name, w or price_w) for name, w in _COLUMNS
+                if name not in _EXTRA or name in shown]  # fmt: skip
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
         """The columns shown in ``width``. The room is what fits with a position open, so that
@@ -270,11 +320,13 @@ class Ladder(Widget, can_focus=True):
         position = self.data is not None and self.data.position != 0
         return _fit(columns, room, _DROP_IN_POSITION if position else _DROP_FLAT)
 
-    def fit_width(self, budget: int) -> int:
+    def fit_width(self, budget: int, *, extras: bool = True) -> int:
         """The ladder's width (its border included) when it may use ``budget`` columns: the
-        columns that fit, never fewer than the book, own orders, prices and P&L at price."""
+        columns that fit, never fewer than the book, own orders, prices and P&L at price;
+        ``extras`` False: without the volume by side and the recent trades (the screen gives
+        the chart its room before them)."""
         gutter = self.styles.gutter.width
-        columns = self._all_columns()
+        columns = self._all_columns(extras=extras)
         required = [c for c in columns if c[0] in _REQUIRED]
         fitting = _fit(columns, budget - gutter, _DROP_IN_POSITION)
         return gutter + max(_width(fitting), _width(required))
@@ -365,12 +417,13 @@ class Ladder(Widget, can_focus=True):
                 pnl = f"{float(per):+.1f}t" if per.denominator != 1 else f"{int(per):+d}t"
         avg_row = data.avg is not None and data.position != 0 and round(data.avg) == price
         bid, ask = data.best_bid, data.best_ask
+        recent = data.recent.get(price)
         return Row(
             price=price,
-            buys=data.buys.get(price, ""),
+            buys=with_queue(data.buys.get(price, ""), data.buys_ahead.get(price)),
             bid=data.bids.get(price, 0),
             ask=data.asks.get(price, 0),
-            sells=data.sells.get(price, ""),
+            sells=with_queue(data.sells.get(price, ""), data.sells_ahead.get(price)),
             last=data.last_size if price == data.last else None,
             volume=data.volume.get(price, 0),
             avg=avg_row,
@@ -379,6 +432,13 @@ class Ladder(Widget, can_focus=True):
             cursor=price == self.cursor,
             inside=-1 if price == bid else 1 if price == ask else 0,
             muted=data.banner is not None,
+            at_bid=data.at_bid.get(price, 0),
+            at_ask=data.at_ask.get(price, 0),
+            recent=recent.volume if recent is not None else 0,
+            recent_side=(recent.at_ask > recent.at_bid) - (recent.at_ask < recent.at_bid)
+            if recent is not None
+            else 0,
+            alert=price in data.alerts,
         )
 
     def _style(self, name: str) -> Style:
@@ -406,6 +466,9 @@ class Ladder(Widget, can_focus=True):
                 "own-buy": Style(color=c("ladder-own-buy", "cyan"), bgcolor=bg, bold=True),
                 "own-sell": Style(color=c("ladder-own-sell", "red"), bgcolor=bg, bold=True),
                 "unconfirmed": Style(reverse=True),
+                "alert": Style(color=self.app.current_theme.warning or "yellow", bgcolor=bg, bold=True),
+                "at-bid": Style(color=c("ladder-bid", "blue"), bgcolor=bg),
+                "at-ask": Style(color=c("ladder-ask", "red"), bgcolor=bg),
                 "profit": Style(color=c("profit", "green"), bgcolor=bg),
                 "loss": Style(color=c("loss", "red"), bgcolor=bg),
             }  # fmt: skip
@@ -455,8 +518,11 @@ class Ladder(Widget, can_focus=True):
             text = self.data.instrument.format_price(row.price).rjust(w - 1)
             on_last = st("muted-bar") if row.muted else st("last")
             style = on_last if row.last is not None else st("avg") if row.avg else st("base")
-            price = Segment(text, style) if row.last is not None else seg(text, style)
-            segments = [seg("◆" if row.avg else " ", st("avg")), price]
+            segments = [seg("◆" if row.avg else " ", st("avg"))]
+            if row.alert:  # in the price's blank first character
+                segments.append(seg(ALERT, st("alert")))
+                text = text[1:]
+            segments.append(Segment(text, style) if row.last is not None else seg(text, style))
         elif name == "ASK":
             style = (
                 (st("ask") + st("inside") if row.inside == 1 else st("ask"))
@@ -472,7 +538,15 @@ class Ladder(Widget, can_focus=True):
             style = (st("muted-bar") if row.muted else st("last")) if last else st("base")
             segments = [seg((f"×{row.last}" if last else "").rjust(w), style)]
         elif name == "VOL":
-            segments = [seg((str(row.volume) if row.volume else "").rjust(w), st("volume"))]
+            segments = [seg(_count(row.volume, w).rjust(w), st("volume"))]
+        elif name == "RCNT":
+            side = row.recent_side
+            style = st("at-ask") if side > 0 else st("at-bid") if side < 0 else st("volume")
+            segments = [seg(_count(row.recent, w).rjust(w), style + st("inside"))]
+        elif name == "BVOL":
+            segments = [seg(_count(row.at_bid, w).rjust(w), st("at-bid"))]
+        elif name == "AVOL":
+            segments = [seg(_count(row.at_ask, w).rjust(w), st("at-ask"))]
         else:
             style = (
                 st("profit")

@@ -1,5 +1,6 @@
 """What the ladder shows, from one engine snapshot, in plain values (prices in ticks): the
-book, the last trade, volume at price, own orders by price (other clients' orders in this
+book, the last trade, volume at price (and its part traded at the bid and at the ask), the
+trades of the last few seconds, the price alerts, own orders by price (other clients' orders in this
 contract in parentheses, ``(1S)``, where no own order works) and the position."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from fractions import Fraction
 
 from tradeterm.domain import Instrument, Side
 from tradeterm.engine.events import OrderView
-from tradeterm.engine.marketdata import MarketSnapshot
+from tradeterm.engine.marketdata import MarketSnapshot, Recent
 from tradeterm.ui.banners import Banner
 
 UNCONFIRMED = "?"  # the mark of an order IB has not confirmed (shown reversed too)
@@ -65,10 +66,16 @@ class LadderData:
     bids: dict[int, int] = field(default_factory=dict)
     asks: dict[int, int] = field(default_factory=dict)
     volume: dict[int, int] = field(default_factory=dict)
+    at_bid: dict[int, int] = field(default_factory=dict)  # sellers hit the bid
+    at_ask: dict[int, int] = field(default_factory=dict)  # buyers lifted the offer
+    recent: dict[int, Recent] = field(default_factory=dict)
+    alerts: frozenset[int] = frozenset()  # the price alerts set
     last: int | None = None
     last_size: int = 0
     buys: dict[int, str] = field(default_factory=dict)
     sells: dict[int, str] = field(default_factory=dict)
+    buys_ahead: dict[int, int] = field(default_factory=dict)  # contracts ahead of our buys
+    sells_ahead: dict[int, int] = field(default_factory=dict)  # ... of our sells
     position: int = 0
     avg: Fraction | None = None
     banner: Banner | None = None  # the book cannot be trusted: why
@@ -85,12 +92,15 @@ class LadderData:
         strategy: Collection[str] = (),
         others: Iterable[OrderView] = (),
         queue: Mapping[str, int] | None = None,
+        alerts: Iterable[int] = (),
     ) -> LadderData:
         """``strategy``: the ids of the strategy's working orders (marked ``STRATEGY``);
         ``others``: other clients' orders in this contract, marked in ``OTHERS`` at a price
         where no own order works (an own order's label always wins its cell); ``queue``: the
-        contracts ahead of our resting orders by order id (the least at a price is shown)."""
-        data = cls(instrument, position=position, avg=avg, banner=banner)
+        contracts ahead of our resting orders by order id (the least at a price is kept, in
+        ``buys_ahead``/``sells_ahead``); ``alerts``: the price alerts set."""
+        data = cls(instrument, position=position, avg=avg, banner=banner,
+                   alerts=frozenset(alerts))  # fmt: skip
         if market is not None:
             data.bids = {lvl.price: lvl.size for lvl in market.bids}
             data.asks = {lvl.price: lvl.size for lvl in market.asks}
@@ -101,6 +111,8 @@ class LadderData:
                 if quote.ask is not None and quote.ask_size:
                     data.asks[quote.ask] = quote.ask_size
             data.volume = dict(market.volume_at_price)
+            data.at_bid, data.at_ask = dict(market.at_bid), dict(market.at_ask)
+            data.recent = {r.price: r for r in market.recent}
             if market.last is not None:
                 data.last, data.last_size = market.last.price, market.last.size
         for (side, price), group in _by_price(others).items():
@@ -110,9 +122,11 @@ class LadderData:
                     f"{OTHERS[0]}{label}{OTHERS[1]}"
                 )
         for (side, price), group in _by_price(orders).items():
+            buy = side is Side.BUY
+            (data.buys if buy else data.sells)[price] = order_label(group, strategy)
             ahead = [queue[o.order_id] for o in group if queue and o.order_id in queue]
-            label = with_queue(order_label(group, strategy), min(ahead) if ahead else None)
-            (data.buys if side is Side.BUY else data.sells)[price] = label
+            if ahead:
+                (data.buys_ahead if buy else data.sells_ahead)[price] = min(ahead)
         return data
 
     @property

@@ -1,4 +1,6 @@
-"""Time and sales: the last prints, newest first, from the engine snapshot."""
+"""Time and sales: the last prints, newest first, from the engine snapshot. Each line ends in
+the aggressor's letter (``B`` a buyer lifted the offer, ``S`` a seller hit the bid, ``?`` not
+known: it printed between them) and is coloured by it, so it reads without colour too."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-from tradeterm.domain import Instrument
+from tradeterm.domain import Instrument, Side
 from tradeterm.engine.calendar import CHICAGO
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.engine.marketdata import Print
 from tradeterm.ui.widgets.panel import NS, Panel
+
+AGGRESSOR = {Side.BUY: "B", Side.SELL: "S", None: "?"}
 
 
 def tape_text(inst: Instrument, prints: Sequence[Print], lines: int) -> Text:
@@ -21,7 +25,7 @@ def tape_text(inst: Instrument, prints: Sequence[Print], lines: int) -> Text:
         if i:
             t.append("\n")
         stamp = dt.datetime.fromtimestamp(p.ts_ns / NS, CHICAGO).strftime("%H:%M:%S")
-        side = "B" if p.aggressor and str(p.aggressor) == "BUY" else "S" if p.aggressor else " "
+        side = AGGRESSOR[p.aggressor]
         style = (
             "bold reverse $large-print"
             if p.large
