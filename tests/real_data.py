@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,10 +50,12 @@ def dbn_trades(name: str) -> list[tuple[int, float, int]]:
     import databento_dbn
 
     path = dbn_path(name)
-    decoder = databento_dbn.DBNDecoder(compression=databento_dbn.Compression.ZSTD)
+    dbn: Any = databento_dbn
+    decoder = dbn.DBNDecoder(compression=dbn.Compression.ZSTD)
     decoder.write(path.read_bytes())
     out: list[tuple[int, float, int]] = []
-    for rec in decoder.decode():
+    records: list[Any] = list(decoder.decode())
+    for rec in records:
         if str(getattr(rec, "action", "")) == "T" and rec.size > 0:
             out.append((rec.ts_recv, rec.price / NS, int(rec.size)))
     return out

@@ -5,6 +5,7 @@ client holds sorted; top of book once per exchange event; the whole session as h
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import date
@@ -53,6 +54,7 @@ class Replay:
         return self.gateway.market.replay_state() == "ended"
 
 
+@contextlib.asynccontextmanager
 async def replay(name: str, speed: str, *, paused: bool = False) -> AsyncIterator[Replay]:
     clock = ReplayClock(speed=speed, paused=paused)
     gw = FakeGateway(GatewayConfig(port=0, replay=dbn_path(name), replay_clock=clock,
@@ -93,7 +95,7 @@ async def test_ticks_and_bars_carry_the_files_time_at_any_speed(
     if span_s is not None:  # the first minute of trading only (speed 10: six seconds)
         trades = [t for t in trades if t[0] // NS < first_s - first_s % 5 + span_s]
     expected = buckets(trades, 5)
-    async for r in replay(name, speed, paused=True):
+    async with replay(name, speed, paused=True) as r:
         bars = r.ib.reqRealTimeBars(r.contract, 5, "TRADES", False)
         wire = r.wire()
         r.ib.reqTickByTickData(r.contract, "AllLast")
