@@ -58,7 +58,7 @@ def volume(engine: Engine) -> int:
 async def test_the_instance_runs_on_the_replayed_markets_clock_and_trades_the_files_day() -> None:
     app = trainer(BOOK, 1.0)
     async with app.run_test(size=(120, 40)) as pilot:
-        engine, clock = await started(app)
+        engine, _ = await started(app)
         # the engine's clock, its calendar, the broker's date: the recording's time, not today's
         assert T0 * NS <= engine.clock() < (T0 + 3600) * NS
         snap = engine.snapshot(tape=0)
@@ -106,7 +106,7 @@ async def test_on_the_mbo_file_the_ladders_queue_figure_is_the_gateways_truth() 
     path = data_file("ESH4_glbx-mdp3_mbo_2023-12-25.dbn.zst")
     app = trainer(path, 1.0)
     async with app.run_test(size=(120, 40)) as pilot:
-        engine, clock = await started(app)
+        engine, _ = await started(app)
         await pilot.press("space")  # paused on the recorded book
         await until(lambda: engine.source_paused, "paused")
         snap = engine.snapshot(tape=0)
