@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,35 @@ def ts_ns(text: str) -> int:
     base, _, frac = text.rstrip("Z").partition(".")
     seconds = dt.datetime.fromisoformat(base).replace(tzinfo=dt.UTC).timestamp()
     return int(seconds) * NS + int(frac.ljust(9, "0") or 0)
+
+
+DATA = DERIVED.parent
+
+
+def dbn_path(name: str) -> Path:
+    """A recorded file in ../shared/data; skips the test when it (or databento-dbn) is absent."""
+    path = DATA / name
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    pytest.importorskip("databento_dbn")
+    return path
+
+
+def dbn_trades(name: str) -> list[tuple[int, float, int]]:
+    """Every trade of a DBN file (MBO, MBP-1 or trades) as ``(ts_recv ns, price, size)``,
+    decoded by databento-dbn itself: an independent reading of the file, not tradeterm's."""
+    import databento_dbn
+
+    path = dbn_path(name)
+    dbn: Any = databento_dbn
+    decoder = dbn.DBNDecoder(compression=dbn.Compression.ZSTD)
+    decoder.write(path.read_bytes())
+    out: list[tuple[int, float, int]] = []
+    records: list[Any] = list(decoder.decode())
+    for rec in records:
+        if str(getattr(rec, "action", "")) == "T" and rec.size > 0:
+            out.append((rec.ts_recv, rec.price / NS, int(rec.size)))
+    return out
 
 
 def data_file(name: str) -> Path:

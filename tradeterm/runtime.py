@@ -34,11 +34,9 @@ would land in a paper account. Its journal is ``journal/shadow/``, its account `
 restart the paper broker starts from the journal (:func:`_carried_fills`): the position its
 fills add up to, the orders left working reported cancelled, order ids above the journal's.
 
-REPLAY (``tradeterm ES --replay FILE``, :class:`ReplaySource`): SIM's embedded gateway playing
-a recorded file (its :class:`ReplayControl` pauses, speeds and jumps it: ``Runtime.replay``),
-with a journal of its own, ``journal/replay/`` (and so its own halt latch: a replay's HALTED
-never blocks SIM, PAPER or LIVE, and its trades never mix with theirs), and a session calendar
-open while it plays (the recorded market is open whenever it plays, at any hour of the day).
+REPLAY (``tradeterm ES --replay FILE``): SIM's embedded gateway playing a recorded file on the
+replayed market's one clock, which the whole instance reads (``embedded.py``), with a journal of
+its own, ``journal/replay/`` (its own halt latch: a replay's HALTED never blocks another mode).
 
 The console and the screen start the engine with :meth:`Runtime.start`, which a quit or a
 stop signal cuts short; with ``connection.wait_at_start`` (``--wait-for-gateway``) a gateway
@@ -63,10 +61,9 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from tradeterm import __version__
+from tradeterm import __version__, embedded
 from tradeterm.broker.port import Broker
 from tradeterm.config import Process, Settings
 from tradeterm.control.endpoint import ControlServer
@@ -83,6 +80,7 @@ from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
 from tradeterm.notify import Notifier
 from tradeterm.paths import legacy_journal_file
+from tradeterm.sim.replay_common import ReplayError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -98,34 +96,6 @@ log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 SHADOW_ACCOUNT = "SHADOW"  # the paper broker's account in SHADOW mode (never an IB account)
-
-
-REPLAY_OPEN_S = 10 * 365 * 24 * 3600  # a replay's calendar: open from its start for years
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaySource:
-    """What REPLAY plays: a recorded file (checked by the command line before anything runs)
-    at ``speed`` (1 = real time, 0 = as fast as possible)."""
-
-    path: Path
-    speed: float = 1.0
-
-
-class ReplayControl(Protocol):
-    """The replay's clock, as the trainer drives it (``tradeterm.sim.replay_clock``):
-    ``now()`` is the replayed market's time (epoch seconds), ``speed`` market seconds per
-    wall second (``math.inf``: as fast as possible)."""
-
-    @property
-    def paused(self) -> bool: ...
-    @property
-    def speed(self) -> float: ...
-    def now(self) -> float: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def set_speed(self, speed: float) -> None: ...
-    def jump(self, seconds: float) -> None: ...
 
 
 class ModeError(Exception):
@@ -149,7 +119,7 @@ class Runtime:
     unwritten: str | None = None  # after the block: what the journal lost, for the user
     notifier: Notifier | None = None  # the front end sets its ``bell``
     control: ControlServer | None = None  # its control socket (``tradeterm status``, ``kill``)
-    replay: ReplayControl | None = None  # REPLAY: the clock the recorded file plays on
+    replay: embedded.ReplayControl | None = None  # REPLAY: the clock the recorded file plays on
 
     @property
     def mode(self) -> str:
@@ -223,7 +193,7 @@ def claim_market(settings: Settings) -> ControlServer:
 async def open_runtime(
     settings: Settings, *, seed: int = 1, gateway_rate: float | None = None,
     process: Process = "screen", calendar: SessionCalendar | None = None,
-    control: ControlServer | None = None, replay: ReplaySource | None = None,
+    control: ControlServer | None = None, replay: embedded.ReplaySource | None = None,
 ) -> AsyncIterator[Runtime]:  # fmt: skip
     """Open the journal and build (not start) the engine for ``settings``; SIM without a port
     starts the embedded fake gateway first. ``process`` (the screen or the console) chooses
@@ -241,9 +211,6 @@ async def open_runtime(
             if replay is None
             else f"--replay plays a file in REPLAY mode, not {settings.mode.upper()}"
         )
-    if replay is not None and calendar is None:
-        now = time.time_ns()
-        calendar = SessionCalendar([(now - 3600 * 10**9, now + REPLAY_OPEN_S * 10**9)])
     if process == "watch":  # a viewer: no journal, no claim on the market
         async with _watching(settings, calendar) as watching:
             yield watching
@@ -262,13 +229,20 @@ async def open_runtime(
 @contextlib.asynccontextmanager
 async def _open_runtime(
     settings: Settings, seed: int, gateway_rate: float | None, process: Process,
-    calendar: SessionCalendar | None, control: ControlServer, replay: ReplaySource | None,
+    calendar: SessionCalendar | None, control: ControlServer, replay: embedded.ReplaySource | None,
 ) -> AsyncIterator[Runtime]:  # fmt: skip
     from tradeterm.broker.ib import IbBroker
     from tradeterm.paper.paper_broker import PaperBroker
 
     mode = settings.mode
     client_id = settings.client_id(process)
+    market, prepared = settings.market(), None
+    if replay is not None:  # one clock, the file's contract and day (embedded.py)
+        try:
+            prepared = embedded.prepare(replay, settings)
+        except ReplayError as exc:
+            raise ModeError(str(exc)) from None
+        calendar, market = calendar or prepared.calendar, prepared.market
     journal = Journal.configured(settings.journal_path(), settings.journal)
     latch = LatchFile(latch_file(journal.path))
     if not journal.path.exists():  # this mode's first start: what an older version kept
@@ -288,11 +262,16 @@ async def _open_runtime(
     rt: Runtime | None = None
     engine: Engine | None = None
     try:
-        async with _gateway(settings, seed, gateway_rate, replay) as (gateway, host, port):
+        async with embedded.embedded_gateway(settings, seed, gateway_rate, replay, prepared) as (
+            gateway,
+            host,
+            port,
+        ):
             connection = settings.connection.model_copy(
                 update={"host": host, "client_id": client_id}
             )
-            ib = IbBroker(connection, port=port, gateway_help=_gateway_help(settings, port))
+            ib = IbBroker(connection, port=port, gateway_help=_gateway_help(settings, port),
+                          clock=prepared.clock.now if prepared else time.time)  # fmt: skip
             wait = (
                 GatewayWait(ib.address, connection.backoff_s) if connection.wait_at_start else None
             )
@@ -302,11 +281,13 @@ async def _open_runtime(
                 broker = paper = PaperBroker(ib, None, account=SHADOW_ACCOUNT, client_id=client_id)
                 journaled_fills = _carried_fills(journal, paper, sent)
             engine = Engine(
-                broker, settings.symbol, settings.market(), risk_state=risk_state,
+                broker, settings.symbol, market, risk_state=risk_state,
                 sent_orders=sent, calendar=calendar, before_send=journal.commit_intent,
                 journaled_fills=journaled_fills, latch=latch,
                 alert_store=AlertFile(alert_file(journal.path)),
                 venue="the paper broker" if mode == "shadow" else "IB", wait_for_gateway=wait,
+                source=prepared.clock if prepared else None,
+                queue_truth=gateway.queue_position if prepared and gateway else None,
                 on_connected=lambda: _bind_account(
                     broker.account, broker.client_id, ib.address, journal, latch, owner, mode,
                     control if gateway is None and mode != "shadow" else None,
@@ -323,7 +304,7 @@ async def _open_runtime(
                 except OSError as exc:
                     raise ModeError(f"cannot serve the control socket: {exc}") from None
                 rt = Runtime(settings, engine, host, port, gateway, journal, notifier=notifier,
-                             control=control, replay=_replay_control(gateway))  # fmt: skip
+                             control=control, replay=prepared.clock if prepared else None)  # fmt: skip
                 yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends
@@ -340,21 +321,13 @@ async def _open_runtime(
             rt.unwritten = _unwritten(journal, engine)
 
 
-def sim_gateway_help(port: int) -> str:
-    """What to check when SIM's gateway at ``port`` cannot be reached: it is tradeterm's own
-    (``tradeterm gateway``, a window of ``tradeterm tmux --sim``), not IB Gateway or TWS."""
-    return (
-        "In SIM this is tradeterm's own gateway: start it (tradeterm gateway --port "
-        f"{port}), or run the same tradeterm tmux --sim command again, which restarts its "
-        "gateway window on that port."
-    )
-
-
 def _gateway_help(settings: Settings, port: int) -> str:
     """What the IB adapter says to check when the gateway cannot be reached."""
     from tradeterm.broker.ib import IB_GATEWAY_HELP
 
-    return sim_gateway_help(port) if settings.mode in EMBEDDED else IB_GATEWAY_HELP
+    return (
+        embedded.sim_gateway_help(port) if settings.mode in embedded.EMBEDDED else IB_GATEWAY_HELP
+    )
 
 
 def watch_refusal(settings: Settings) -> str | None:
@@ -521,41 +494,3 @@ def on_stop_signals(callback: Callable[[str], None]) -> Iterator[None]:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-
-
-EMBEDDED = ("sim", "replay")  # the modes whose gateway is tradeterm's own
-
-
-@contextlib.asynccontextmanager
-async def _gateway(
-    settings: Settings, seed: int, gateway_rate: float | None, replay: ReplaySource | None
-) -> AsyncIterator[tuple[Any | None, str, int]]:
-    """The embedded fake gateway (SIM without a port; REPLAY, playing ``replay``) and where
-    to connect."""
-    port = settings.port()
-    host = settings.connection.host
-    if replay is None and (settings.mode != "sim" or port is not None):
-        assert port is not None
-        yield None, host, port
-        return
-    from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
-
-    config = GatewayConfig(port=0, symbols=(settings.symbol,), seed=seed)
-    if replay is not None:
-        config.replay, config.speed = replay.path, replay.speed
-    if gateway_rate is not None:
-        config.rate = gateway_rate
-    gateway = FakeGateway(config)
-    await gateway.start()
-    try:
-        yield gateway, gateway.config.host, gateway.config.port
-    finally:
-        await gateway.stop()
-
-
-def _replay_control(gateway: Any | None) -> ReplayControl | None:
-    """The clock the embedded gateway's replay plays on (REPLAY), else None."""
-    if gateway is None or gateway.config.replay is None:
-        return None
-    control: ReplayControl | None = getattr(gateway.market, "replay_clock", None)
-    return control

@@ -18,8 +18,9 @@ from tests.integration.engine_helpers import TODAY, always_open
 from tests.support.waiting import until
 from tests.ui.helpers import gateway, ladder, settings
 from tradeterm.broker.ib import IbBroker
+from tradeterm.embedded import ReplaySource
 from tradeterm.engine.engine import Engine
-from tradeterm.runtime import ReplaySource, Runtime
+from tradeterm.runtime import Runtime
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.replay import parse_ts
 from tradeterm.ui.app import TradingApp
@@ -53,9 +54,16 @@ class StepClock:
         self.t = now
         self.paused = False
         self.speed = 1.0
+        self.skipped = 0.0
 
     def now(self) -> float:
         return self.t
+
+    def now_ns(self) -> int:
+        return round(self.t * NS)
+
+    def played_ns(self) -> int:
+        return round((self.t - self.skipped) * NS)
 
     async def sleep(self, seconds: float) -> None:
         target = self.t + seconds
@@ -76,6 +84,7 @@ class StepClock:
 
     def jump(self, seconds: float) -> None:
         self.t += seconds
+        self.skipped += seconds
 
 
 def stepped_app(clock: StepClock) -> TradingApp:
@@ -91,8 +100,9 @@ def stepped_app(clock: StepClock) -> TradingApp:
             connection = cfg.connection.model_copy(
                 update={"host": gw.config.host, "client_id": cfg.client_id()}
             )
-            engine = Engine(IbBroker(connection, port=gw.config.port), "ES", cfg.market(),
-                            calendar=always_open(), timer_s=0.05)  # fmt: skip
+            engine = Engine(IbBroker(connection, port=gw.config.port, clock=clock.now), "ES",
+                            cfg.market(), calendar=always_open(), timer_s=0.05, source=clock,
+                            queue_truth=gw.queue_position)  # fmt: skip
             try:
                 yield Runtime(cfg, engine, gw.config.host, gw.config.port, gw, replay=clock)
             finally:

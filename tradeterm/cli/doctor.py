@@ -32,7 +32,7 @@ from tradeterm.broker.ib.checkup import FeedCheck, GatewayReport, check_gateway
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, UserError
 from tradeterm.cli.options import load, number_arg
 from tradeterm.config import ConfigError, Settings
-from tradeterm.runtime import sim_gateway_help
+from tradeterm.embedded import sim_gateway_help
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ file, or a file of another market, ends in one line and exit status 2."""
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,7 @@ from tradeterm.cli.errors import UserError
 
 if TYPE_CHECKING:
     from tradeterm.config import Settings
-    from tradeterm.runtime import ReplaySource
+    from tradeterm.embedded import ReplaySource
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +40,7 @@ def chosen(args: argparse.Namespace) -> ReplaySource | None:
         raise UserError(f"--replay runs in its own REPLAY mode (own journal): leave out --{mode}")
     if getattr(args, "watch_only", False):
         raise UserError("--replay trades on its own embedded gateway: there is no --watch-only")
-    from tradeterm.runtime import ReplaySource
+    from tradeterm.embedded import ReplaySource
     from tradeterm.sim.replay import parse_speed
 
     try:
@@ -55,6 +54,7 @@ def chosen(args: argparse.Namespace) -> ReplaySource | None:
 def check(source: ReplaySource, settings: Settings) -> None:
     """The file can be played for ``settings``' market: it exists, is readable, is a replay
     format whose first event reads, and names no other market. A :class:`UserError`."""
+    from tradeterm.embedded import symbols
     from tradeterm.sim import catalog
     from tradeterm.sim.replay import ReplayError, load_replay, root_of
 
@@ -64,7 +64,7 @@ def check(source: ReplaySource, settings: Settings) -> None:
     if spec is None:
         raise UserError(f"--replay: the fake gateway has no contract for {symbol}")
     try:
-        held = _symbols(path)
+        held = symbols(path)
         foreign = [s for s in held if root_of(s) != symbol]
         if held and len(foreign) == len(held):
             raise UserError(f"--replay: {path.name} holds {', '.join(held)}, not {symbol}: "
@@ -74,23 +74,3 @@ def check(source: ReplaySource, settings: Settings) -> None:
         raise UserError(f"--replay: {exc}") from None
     except OSError as exc:
         raise UserError(f"--replay: cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _symbols(path: Path) -> list[str]:
-    """The instruments a recorded file names (DBN metadata, a CSV's ``symbol`` column), or
-    none when it does not say (tradeterm's own CSV)."""
-    from tradeterm.sim.replay import ReplayError
-    from tradeterm.sim.replay_dbn import read_metadata
-
-    if not path.is_file():
-        raise ReplayError(f"no such replay file: {path}")
-    name = path.name.lower()
-    if name.endswith((".csv", ".txt")):
-        with path.open(newline="") as fh:
-            rows = csv.DictReader(fh)
-            first = next(rows, None)
-        value = (first or {}).get("symbol")
-        return [value.strip().upper()] if value and value.strip() else []
-    if name.endswith((".dbn", ".dbn.zst", ".zst")):
-        return read_metadata(path)[1]
-    return []  # load_replay tells what it is

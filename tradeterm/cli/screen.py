@@ -19,7 +19,7 @@ from tradeterm.ui.themes import ThemeError, select_theme
 
 if TYPE_CHECKING:
     from tradeterm.control.endpoint import ControlServer
-    from tradeterm.runtime import ReplaySource
+    from tradeterm.embedded import ReplaySource
 
 
 def check_screen(settings: Settings) -> tuple[Theme, dict[str, Theme]]:

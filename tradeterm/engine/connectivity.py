@@ -145,7 +145,7 @@ class Connectivity:
                 self._on_disconnect(f"connection {event.state.lower()}: {event.reason}")
         self._update_connected()
         if event.state is ConnectionState.SYNCING and core is not None:
-            core.watchdog.rearm(self._clock())
+            core.watchdog.rearm()
         self.refresh_health()
 
     def _on_notice(self, notice: Notice) -> None:
@@ -162,7 +162,7 @@ class Connectivity:
         elif isinstance(notice, LinkRestored):
             self.link.link_down = False
             if core is not None:
-                core.watchdog.rearm(self._clock())
+                core.watchdog.rearm()
             if self._reconciler.once:
                 self._reconciler.due = True
                 self._block(f"reconciling after IB {notice.code}")
@@ -177,7 +177,7 @@ class Connectivity:
             self.link.farm_down = None
             core = self._core()
             if core is not None:
-                core.watchdog.rearm(self._clock())
+                core.watchdog.rearm()
             self._notice("INFO", f"{event.reason}: new entries allowed again", 0)
         else:
             self.link.farm_down = event.reason
@@ -190,7 +190,7 @@ class Connectivity:
         core = self._core()
         if core is None:
             return
-        if core.watchdog.check(now):
+        if core.watchdog.check():
             self.refresh_health()
         self._resubscribe_stale(now)
 

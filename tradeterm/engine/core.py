@@ -70,6 +70,8 @@ class TradingCore:
         restored: RiskTransition | None = None,
         before_send: BeforeSend | None = None,
         recent_s: float = 5.0,
+        watch_clock: Callable[[], int] | None = None,
+        queue_truth: Callable[[int], int | None] | None = None,
     ) -> None:
         self.instrument = instrument
         self.calendar = calendar
@@ -78,8 +80,10 @@ class TradingCore:
         self._emit = emit
         self.market = MarketState(instrument, calendar=calendar, recent_s=recent_s, clock=clock)
         self.bars = BarBuilder(instrument)
-        self.queue = QueueEstimate()  # where our resting limits stand in their queues
-        self.watchdog = StalenessWatchdog(staleness, clock=clock, calendar=calendar)
+        self.queue = QueueEstimate(queue_truth)  # where our resting limits stand in their queues
+        self.watchdog = StalenessWatchdog(  # silence on ``watch_clock`` (a replay's played time)
+            staleness, clock=watch_clock or clock, calendar=calendar
+        )
         self.portfolio = portfolio = Portfolio(instrument, clock=clock, calendar=calendar)
         self.risk = manager = RiskManager(
             risk, calendar=calendar, clock=clock, restored=restored,
@@ -168,26 +172,25 @@ class TradingCore:
         watchdog = self.watchdog
         return tuple(f for f in watchdog.thresholds if watchdog.is_stale(f))
 
-    def feed_ages(self, now: int) -> tuple[tuple[Feed, float], ...]:
+    def feed_ages(self) -> tuple[tuple[Feed, float], ...]:
         watchdog = self.watchdog
-        return tuple((feed, watchdog.data_age(feed, now)) for feed in watchdog.thresholds)
+        return tuple((feed, watchdog.data_age(feed)) for feed in watchdog.thresholds)
 
     # ---- the broker's events -------------------------------------------------------------
 
     def on_market(self, event: QuoteEvent | DepthEvent | TradeEvent) -> None:
         changes = self.market.apply(event)
         self.queue.on_market(event)
-        now = self._clock()
-        watchdog = self.watchdog
+        watchdog = self.watchdog  # touched on its own clock
         if isinstance(event, TradeEvent):
-            watchdog.touch(Feed.TRADES, now)
+            watchdog.touch(Feed.TRADES)
             if event.trade.size > 0:
                 self.portfolio.on_mark(event.trade.price)
                 self.on_bars(self.bars.on_trade(event.trade))
         elif isinstance(event, QuoteEvent):
-            watchdog.touch(Feed.QUOTES, now)
+            watchdog.touch(Feed.QUOTES)
         elif event.bids or event.asks:
-            watchdog.touch(Feed.DEPTH, now)
+            watchdog.touch(Feed.DEPTH)
         if changes:
             self._emit(MarketChanged(changes))
 
@@ -195,7 +198,7 @@ class TradingCore:
         """Bars built or closed; ``feed``: the one that delivered them (its watchdog is
         touched)."""
         if feed is not None:
-            self.watchdog.touch(feed, self._clock())
+            self.watchdog.touch(feed)
         if updates:
             closed = sum(1 for u in updates if u.closed)
             self._emit(BarsChanged(self.bars.forming, closed))

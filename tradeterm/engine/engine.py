@@ -100,6 +100,7 @@ from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.price_alerts import AlertStore, PriceAlerts
 from tradeterm.engine.reconcile import Reconciler
 from tradeterm.engine.risk import RiskManager, RiskTransition
+from tradeterm.engine.source_clock import SourceClock
 from tradeterm.engine.stream import EventStream
 from tradeterm.engine.trading_state import HaltLatch, TradingStateKeeper
 from tradeterm.engine.types import TradingState
@@ -120,7 +121,10 @@ class Engine:
     ``latch`` keeps HALTED outside the journal; ``alert_store`` keeps the price alerts
     (``price_alerts.py``) across restarts; ``on_connected`` is called once connected,
     before anything restored is applied to trading (raising refuses the start);
-    ``wait_for_gateway``: a gateway not there yet at start is waited for (``connectivity.py``)."""
+    ``wait_for_gateway``: a gateway not there yet at start is waited for (``connectivity.py``).
+    A replay's: ``source``, the replayed market's clock (the engine's clock, and whether the
+    source is paused: ``source_clock.py``); ``queue_truth``, the exact queue place of a resting
+    order by IB permId (the queue estimate's ``exact``)."""
 
     def __init__(
         self,
@@ -144,7 +148,13 @@ class Engine:
         venue: str = "IB",
         wait_for_gateway: GatewayWait | None = None,
         alert_store: AlertStore | None = None,
+        source: SourceClock | None = None,
+        queue_truth: Callable[[int], int | None] | None = None,
     ) -> None:
+        if source is not None:  # a replay: the market's own time (engine/source_clock.py)
+            clock = source.now_ns
+        self.source = source
+        self._queue_truth = queue_truth  # a replay's exact queue places (by permId)
         self.broker = broker
         self.alerts = PriceAlerts()
         self.alert_store = alert_store
@@ -168,7 +178,7 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self._history_due = False
         self.core: TradingCore | None = None  # built once the contract is known (start)
-        self.source_paused = False  # the market source stopped on purpose (pause_source)
+        self.source_paused = False  # the source clock is paused (a paused replay)
         self.account_pnl: object | None = None
         self.account_values: AccountValues | None = None  # the broker's latest; None: not said
         self._account_values_at = 0  # when they came, by the engine's clock
@@ -310,24 +320,26 @@ class Engine:
             clock=self.clock, staleness=self._staleness, link=self.link, emit=self.publish,
             on_transition=self.states.on_transition, restored=self.states.restored,
             before_send=self.before_send, recent_s=self.config.recent_volume_s,
+            watch_clock=self.source.played_ns if self.source is not None else None,
+            queue_truth=self._queue_truth,
         )  # fmt: skip
-        if self.source_paused:
-            core.watchdog.hold()
+        self._follow_source(core)
         return core
 
-    def pause_source(self, paused: bool) -> None:
-        """The market source stops on purpose (a paused replay) or delivers again: while
-        paused no feed is called stale, and on resume each must deliver within its threshold
-        again (``StalenessWatchdog.hold``), so a replay frozen after its resume is stale."""
-        self.source_paused = paused
-        watchdog = self.watchdog
-        if watchdog is None:
+    def _follow_source(self, core: TradingCore) -> None:
+        """A paused source clock (a paused replay) holds the watchdog: its silence is on
+        purpose, no feed is stale; at its resume each feed must deliver within its threshold
+        again (``StalenessWatchdog.release``), so a replay frozen after its resume goes
+        stale."""
+        paused = self.source is not None and self.source.paused
+        if paused == self.source_paused and paused == core.watchdog.held:
             return
+        self.source_paused = paused
         if paused:
-            watchdog.hold()
+            core.watchdog.hold()
         else:
-            watchdog.release(self.clock())
-        watchdog.check(self.clock())
+            core.watchdog.release()
+        core.watchdog.check()
         self.connectivity.refresh_health()
 
     async def stop(self) -> None:
@@ -455,6 +467,7 @@ class Engine:
         now = self.clock()
         core = self.core
         if core is not None:
+            self._follow_source(core)
             core.on_bars(core.bars.on_time(now))
             self.connectivity.check_feeds(now)
             self.states.on_risk_events(core.risk, core.risk.on_pnl(core.portfolio.pnl(), now))
@@ -616,7 +629,7 @@ class Engine:
             last_refusal=self.dispatcher.last_refusal,
             kill=self.kill_switch.last,
             calendar=self.calendar,
-            feed_ages=core.feed_ages(self.clock()) if core is not None else (),
+            feed_ages=core.feed_ages() if core is not None else (),
             drawdown=core.risk.drawdown if core is not None else None,
             order_rate=core.risk.orders_in_last_second() if core is not None else None,
             risk_limits=self.config.risk,

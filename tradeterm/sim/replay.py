@@ -9,12 +9,14 @@
   missing tick size or a missing ``databento-dbn`` package fail at once, not on first iteration.
 * :func:`paced` replays an event stream against a clock: at ``speed`` 1 the gap between two
   events is the recorded one, at N it is N times shorter, at 0 / ``"max"`` there is no waiting.
-  The schedule is anchored at the first event, so sleeping late never accumulates drift (a slow
-  consumer catches up without waiting). Control goes back to the event loop every ``batch``
-  events even when no waiting is needed. The clock is injectable (:class:`Clock`) for tests.
-  With ``recorded=True`` the clock reads the recording's own time (epoch seconds): each event
-  is due when the clock reaches its timestamp, the first one included. A test that advances
-  such a clock by hand replays in lockstep with it.
+  It runs on a :class:`~tradeterm.sim.replay_clock.ReplayClock` (the replay's one clock, which
+  reads the recording's own time) started at the first event, so sleeping late never
+  accumulates drift (a slow consumer catches up without waiting). Control goes back to the
+  event loop every ``batch`` events even when no waiting is needed. The wall clock is
+  injectable (:class:`Clock`) for tests. With ``recorded=True`` the clock reads the
+  recording's own time (epoch seconds): each event is due when the clock reaches its
+  timestamp, the first one included. A test that advances such a clock by hand replays in
+  lockstep with it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from tradeterm.sim.market_events import MarketEvent
+from tradeterm.sim.replay_clock import MarketClock, ReplayClock, parse_speed, play
 from tradeterm.sim.replay_common import ReplayError, TickConverter, TopOfBook, root_of
 from tradeterm.sim.replay_csv import format_ts, parse_ts, read_csv
 from tradeterm.sim.replay_dbn import read_dbn
@@ -33,6 +36,7 @@ from tradeterm.sim.replay_dbn import read_dbn
 __all__ = [
     "Clock",
     "LoopClock",
+    "ReplayClock",
     "ReplayError",
     "TickConverter",
     "TopOfBook",
@@ -41,6 +45,7 @@ __all__ = [
     "paced",
     "parse_speed",
     "parse_ts",
+    "play",
     "read_csv",
     "read_dbn",
     "root_of",
@@ -96,7 +101,7 @@ def _primed(events: Iterator[MarketEvent]) -> Iterator[MarketEvent]:
 
 
 class Clock(Protocol):
-    """Time source for :func:`paced`: ``now()`` in seconds (monotonic), ``sleep`` awaits."""
+    """Time source for :func:`paced`: ``now()`` in seconds, ``sleep`` awaits."""
 
     def now(self) -> float: ...
 
@@ -113,34 +118,6 @@ class LoopClock:
         await asyncio.sleep(seconds)
 
 
-def parse_speed(speed: float | int | str) -> float:
-    """Replay speed: a number (1 = real time, 10 = ten times faster), ``"10x"``, or
-    0 / ``"max"`` = as fast as possible (returned as 0.0)."""
-    if isinstance(speed, str):
-        text = speed.strip().lower()
-        if text in ("max", "maximum", "fast", "inf"):
-            return 0.0
-        text = text.removesuffix("x")
-        try:
-            value = float(text)
-        except ValueError as exc:
-            raise ValueError(f"invalid replay speed {speed!r}") from exc
-    else:
-        value = float(speed)
-    if value < 0 or value != value:
-        raise ValueError(f"replay speed must be >= 0, got {speed!r}")
-    return 0.0 if value == float("inf") else value
-
-
-async def _aiter(events: Iterable[E] | AsyncIterable[E]) -> AsyncIterator[E]:
-    if isinstance(events, AsyncIterable):
-        async for ev in events:
-            yield ev
-    else:
-        for ev in events:
-            yield ev
-
-
 async def paced(
     events: Iterable[E] | AsyncIterable[E],
     speed: float | int | str = 1.0,
@@ -150,40 +127,22 @@ async def paced(
     batch: int = 256,
     recorded: bool = False,
 ) -> AsyncIterator[E]:
-    """Yield ``events`` at their recorded pace divided by ``speed`` (see the module docstring).
-
-    ``max_gap`` (event-time seconds) shortens longer quiet stretches to that length, e.g. the
-    hours between a replay file's snapshot and the session open. Events are never reordered; an
-    event older than the previous one is yielded at once. ``recorded``: the clock reads the
-    recording's time, each event is due at its own timestamp (``speed`` must be 1, no
-    ``max_gap``).
+    """Yield ``events`` at their recorded pace divided by ``speed`` (see the module docstring):
+    :func:`~tradeterm.sim.replay_clock.play` on a
+    :class:`~tradeterm.sim.replay_clock.ReplayClock` that runs on ``clock`` (a wall clock) from
+    the first event's time. ``max_gap`` (event-time seconds) shortens longer quiet stretches to
+    that length, e.g. the hours between a replay file's snapshot and the session open. Events
+    are never reordered; an event older than the previous one is yielded at once.
+    ``recorded``: ``clock`` itself reads the recording's time, each event is due at its own
+    timestamp (``speed`` must be 1, no ``max_gap``).
     """
     rate = parse_speed(speed)
-    if batch < 1:
-        raise ValueError("batch must be >= 1")
-    if recorded and (rate != 1.0 or max_gap is not None):
-        raise ValueError("a replay on the recording's clock runs at speed 1, without max_gap")
-    clk: Clock = clock if clock is not None else LoopClock()
-    gap_cap = None if max_gap is None else int(max_gap * 1e9)
-    anchor_ts: int | None = 0 if recorded else None  # recorded: ts 0 is due at clock 0
-    anchor_wall = 0.0
-    prev_ts = 0
-    since_yield = 0
-    async for ev in _aiter(events):
-        if rate > 0:
-            ts = ev.ts_ns
-            if anchor_ts is None:
-                anchor_ts, anchor_wall = ts, clk.now()
-            else:
-                if gap_cap is not None and ts - prev_ts > gap_cap:
-                    anchor_ts += ts - prev_ts - gap_cap
-                delay = anchor_wall + (ts - anchor_ts) / 1e9 / rate - clk.now()
-                if delay > 0:
-                    await clk.sleep(delay)
-                    since_yield = 0
-            prev_ts = max(prev_ts, ts)
-        since_yield += 1
-        if since_yield >= batch:
-            since_yield = 0
-            await asyncio.sleep(0)
+    if recorded:
+        if rate != 1.0 or max_gap is not None:
+            raise ValueError("a replay on the recording's clock runs at speed 1, without max_gap")
+        market: MarketClock = clock if clock is not None else LoopClock()
+    else:
+        wall = clock if clock is not None else LoopClock()
+        market = ReplayClock(speed=rate, wall=wall.now, wall_sleep=wall.sleep)
+    async for ev in play(events, market, max_gap=max_gap, batch=batch):
         yield ev

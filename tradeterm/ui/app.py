@@ -37,6 +37,7 @@ from tradeterm.broker.port import ConnectionState, UnknownContract
 from tradeterm.config import Process, Settings
 from tradeterm.control.endpoint import ControlServer
 from tradeterm.domain import Instrument, Side
+from tradeterm.embedded import ReplaySource
 from tradeterm.engine.commands import (
     CancelAll,
     ClearAlerts,
@@ -70,7 +71,7 @@ from tradeterm.engine.events import (
 from tradeterm.engine.marketdata import Changed
 from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.engine.types import OrderRole, RiskEventKind, StrategyState, TradingState
-from tradeterm.runtime import ModeError, ReplaySource, Runtime, on_stop_signals
+from tradeterm.runtime import ModeError, Runtime, on_stop_signals
 from tradeterm.strategies import Loaded
 from tradeterm.ui import order_entry, order_moves, trainer
 from tradeterm.ui.dialogs import (
@@ -488,8 +489,8 @@ class TradingApp(App[int]):
                            exits, carried)  # fmt: skip
 
     def replay_key(self, verb: str) -> None:
-        """A replay key (``ui/trainer.py``): pause/resume, slower, faster, jump ahead. The
-        engine is told of a pause, so the silence is not taken for a stale feed."""
+        """A replay key (``ui/trainer.py``): pause/resume, slower, faster, jump ahead, on the
+        replay's clock (the engine reads it: a paused replay is not stale)."""
         control = self.runtime.replay if self.runtime is not None else None
         if control is None:
             self.notify("not a replay: start tradeterm SYMBOL --replay FILE to train on "
@@ -500,8 +501,6 @@ class TradingApp(App[int]):
         except ValueError as exc:
             self.notify(str(exc), severity="warning", timeout=3)
             return
-        if self.engine is not None:
-            self.engine.pause_source(control.paused)
         self.log_line("INFO", said)
         self.painter.status_now()
 

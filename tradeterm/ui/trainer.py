@@ -1,12 +1,12 @@
 """The trainer's side of the screen (``tradeterm SYMBOL --replay FILE``): what its keys do to
-the replay's clock (``runtime.ReplayControl``) and what the status bar says of it."""
+the replay's clock (``embedded.ReplayControl``) and what the status bar says of it."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from tradeterm.runtime import ReplayControl
+from tradeterm.embedded import ReplayControl
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, math.inf)  # comma / full stop
 JUMP_S = 60.0  # slash: one minute of the market ahead

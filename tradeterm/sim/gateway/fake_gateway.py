@@ -43,7 +43,7 @@ from tradeterm.sim.gateway.faults import FaultRunner
 from tradeterm.sim.gateway.oms import Oms, Venue
 from tradeterm.sim.gateway.protocol.server import DEFAULT_ACCOUNT, GatewayServer
 from tradeterm.sim.matching import SimFill
-from tradeterm.sim.replay import Clock
+from tradeterm.sim.replay_clock import MarketClock
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ class GatewayConfig:
     seed: int = 1
     replay: Path | None = None
     speed: float = 1.0  # replay speed; 0 = as fast as possible
-    replay_clock: Clock | None = None  # set: the file's own times on this clock (MarketDesk)
+    # the replay's one clock (default: a ReplayClock at ``speed``; tests: a lockstep clock)
+    replay_clock: MarketClock | None = None
     rate: float = 50.0  # synthetic market-data events per second
     account: str = DEFAULT_ACCOUNT
     master_client_id: int | None = None
@@ -170,3 +171,9 @@ class FakeGateway:
             if ahead is not None:
                 return ahead
         return None
+
+    @property
+    def replay_clock(self) -> MarketClock | None:
+        """The clock the replay runs on (a ReplayClock unless the config gave another: pause,
+        resume, set_speed, jump); None when not replaying."""
+        return self.market.replay_clock

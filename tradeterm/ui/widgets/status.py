@@ -169,6 +169,8 @@ class StatusPanel(Panel):
         retry_in_s: float | None,
     ) -> None:  # fmt: skip
         session = None
+        if state.replay is not None:  # REPLAY: the replayed market's time, the data's clock
+            now_ns = state.replay.market_ns
         if snap is not None:
             with contextlib.suppress(Exception):
                 session = session_text(snap.calendar, now_ns)

@@ -100,6 +100,7 @@ class InstrumentFeed:
         self._top: tuple[int | None, int, int | None, int] = (None, 0, None, 0)
         self._last: tuple[int, int] | None = None  # (price, size) of the last trade published
         self.events = 0
+        self._clock_second = 0  # the second of the last clock_tick
 
     # ---- prices ---------------------------------------------------------------------------
 
@@ -308,6 +309,14 @@ class InstrumentFeed:
             elif w.kind == "mktData":
                 w.session.send(encode.tick_price(w.req_id, LAST, self.price(bar.close), 0))
                 w.session.send(encode.tick_size(w.req_id, VOLUME, self.volume))
+
+    def clock_tick(self) -> None:
+        """Called often by the desk's pump: once the feed's own clock (the wall clock, or a
+        replay's clock) is in a new second, :meth:`on_time` at that time."""
+        now_ns = self._now_ns()
+        if now_ns // NS != self._clock_second:
+            self._clock_second = now_ns // NS
+            self.on_time(now_ns)
 
     def on_time(self, now_ns: int) -> None:
         """Clock tick (about once a second): close 5-second bars, refresh current history bars."""

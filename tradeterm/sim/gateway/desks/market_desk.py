@@ -3,12 +3,15 @@ drives every instrument's feed from its source.
 
 Sources: the synthetic market (deterministic for ``--seed``, paced at ``--rate`` events per
 second, with synthetic 1-minute history before the start so charts can backfill), or a replay
-of recorded data (``--replay FILE`` at ``--speed``), re-timed onto the wall clock so that live
-ticks, bars and history agree. A bar-only file is replayed as a market a client can trade
-against: each 1-minute bar becomes a book and trades (:mod:`~tradeterm.sim.bar_market`). With
-``replay_clock`` (tests) the replay keeps the file's own times and plays each event when that
-clock reaches it: a test that moves the clock (and gives the gateway the same one as its
-``clock``) steps the replay in lockstep with what it checks.
+of recorded data (``--replay FILE`` at ``--speed``). A replay runs on one clock, a
+:class:`~tradeterm.sim.replay_clock.ReplayClock` that reads the file's own times (the desk's
+:attr:`MarketDesk.replay_clock`, which a trainer pauses, speeds up and jumps): ticks, 5-second
+bars and historical bars of the replayed feed are all stamped by it, so they agree at any speed
+and quiet gaps shortened to 2 s (a file's snapshot hours before the open) do not move them. A
+bar-only file is replayed as a market a client can trade against: each 1-minute bar becomes a
+book and trades (:mod:`~tradeterm.sim.bar_market`). A ``replay_clock`` given in the settings is
+used instead: a test's lockstep clock (``now()``/``sleep()`` in the file's time) that the test
+moves by hand (and gives the gateway as its ``clock`` too) steps the replay with what it checks.
 
 Faults act on the desk through its methods (see :mod:`~tradeterm.sim.gateway.faults`): a data
 stall or hold (no market data while the socket stays up), "data lost" on 1101 (every market-data
@@ -20,7 +23,6 @@ error: 10190 for tick-by-tick, or a missing market-data permission such as 354).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -50,7 +52,8 @@ from tradeterm.sim.gateway.protocol.request_types import (
     ReqTickByTickData,
 )
 from tradeterm.sim.gateway.protocol.server import GatewayServer
-from tradeterm.sim.replay import Clock, load_replay, paced
+from tradeterm.sim.replay import load_replay
+from tradeterm.sim.replay_clock import MarketClock, ReplayClock, play
 from tradeterm.sim.synthetic import SyntheticMarket
 
 if TYPE_CHECKING:
@@ -86,7 +89,7 @@ class MarketSettings(Protocol):
     history_minutes: int  # synthetic 1-minute history before the start
     replay: Path | None  # recorded data that the first symbol's feed plays instead
     speed: float  # replay speed; 0 = as fast as possible
-    replay_clock: Clock | None  # set: the replay plays the file's own times on this clock
+    replay_clock: MarketClock | None  # the replay's clock (default: a ReplayClock at speed)
     symbols: tuple[str, ...]
 
 
@@ -105,6 +108,9 @@ class MarketDesk:
         self.hmds_down = False  # the historical data farm is broken: no history is served
         self.refused: dict[str, int] = {}  # feed -> the IB error its requests are answered with
         self._replay_tasks: list[asyncio.Task[None]] = []
+        self.replay_clock: MarketClock | None = None
+        if settings.replay is not None:
+            self.replay_clock = settings.replay_clock or ReplayClock(speed=settings.speed)
 
     # ---- feeds --------------------------------------------------------------------------------
 
@@ -145,9 +151,11 @@ class MarketDesk:
                 levels=SYNTHETIC_LEVELS,
                 start_ns=now_ns - now_ns % minute_ns,
             )
+        now, frozen = self.context.now_ns, self.stalled
+        if replaying:  # the replayed feed lives on the replay's clock
+            now, frozen = self._replay_now, self._replay_frozen
         feed = InstrumentFeed(
-            entry, on_fills=self._on_fills, synthetic=synthetic, now_ns=self.context.now_ns,
-            frozen=self.stalled,
+            entry, on_fills=self._on_fills, synthetic=synthetic, now_ns=now, frozen=frozen,
         )  # fmt: skip
         self.feeds[entry.conId] = feed
         if synthetic is not None:
@@ -160,6 +168,16 @@ class MarketDesk:
         else:
             self._replay_tasks.append(asyncio.create_task(self._replay(feed)))
         return feed
+
+    def _replay_now(self) -> int:
+        """The replay's clock in epoch nanoseconds: the stamp of every replayed tick and bar."""
+        assert self.replay_clock is not None
+        return round(self.replay_clock.now() * NS)
+
+    def _replay_frozen(self) -> bool:
+        """Nothing goes to clients during a stall, nor while a jump is played."""
+        clock = self.replay_clock
+        return self.stalled() or (isinstance(clock, ReplayClock) and clock.jumping)
 
     def replay_state(self) -> str:
         """``none`` (no replay started: not replaying, or the gateway not started),
@@ -186,7 +204,6 @@ class MarketDesk:
         cfg = self.settings
         interval = 0.01
         budget = 0.0
-        last_second = 0
         clock = self.context.clock
         was_stalled = False
         try:
@@ -209,32 +226,28 @@ class MarketDesk:
                     for feed in synthetic:
                         assert feed.synthetic is not None
                         feed.push(feed.synthetic.next_event(now_ns))
-                if int(now) != last_second:
-                    last_second = int(now)
-                    for feed in self.feeds.values():
-                        feed.on_time(now_ns)
+                for feed in self.feeds.values():
+                    feed.clock_tick()
         finally:
             for task in self._replay_tasks:
                 task.cancel()
             await asyncio.gather(*self._replay_tasks, return_exceptions=True)
 
     async def _replay(self, feed: InstrumentFeed) -> None:
+        """Play the file on the replay's clock, stamps untouched; quiet gaps over 2 s (and a
+        trainer's jumps) move the clock ahead, and the book is published when it lands."""
         cfg = self.settings
-        assert cfg.replay is not None
+        clock = self.replay_clock
+        assert cfg.replay is not None and clock is not None
         events = bar_market(load_replay(cfg.replay, symbol=None, tick_size=feed.tick, orders=True))
-        lockstep = cfg.replay_clock is not None
-        offset: int | None = 0 if lockstep else None
-        clock = self.context.clock
-        if lockstep:  # the file's own times on a clock the caller moves
-            stream = paced(events, 1.0, clock=cfg.replay_clock, recorded=True)
-        else:
-            stream = paced(events, cfg.speed, max_gap=2.0)
-        async for event in stream:
-            while clock() < self.stalled_until:
+        max_gap = None
+        if isinstance(clock, ReplayClock):
+            max_gap = 2.0
+            clock.on_landed(feed.thaw)
+        async for event in play(events, clock, max_gap=max_gap):
+            while self.context.clock() < self.stalled_until:
                 await asyncio.sleep(0.05)
-            if offset is None:
-                offset = self.context.now_ns() - event.ts_ns
-            feed.push(dataclasses.replace(event, ts_ns=event.ts_ns + offset))
+            feed.push(event)
         log.info("replay of %s finished after %d events", cfg.replay, feed.events)
 
     # ---- faults ---------------------------------------------------------------------------------

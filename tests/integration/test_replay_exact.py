@@ -1,0 +1,120 @@
+"""The fake gateway's replay, seen by ib_async, against an independent reading of the recorded
+files (databento-dbn, tests/real_data.py): one clock for ticks, 5-second bars and history; a
+quote snapshot for a request made while the feed is quiet; depth rows that keep every book the
+client holds sorted; top of book once per exchange event; the whole session as history."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import date
+
+import pytest
+from ib_async import IB, ContFuture, Contract, RealTimeBar
+
+from tests.integration.desk_helpers import qualified
+from tests.real_data import NS, dbn_path, dbn_trades
+from tests.support.waiting import until
+from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+from tradeterm.sim.replay_clock import ReplayClock
+
+MBO = "ESH4_glbx-mdp3_mbo_2023-12-25.dbn.zst"
+MBP1 = "ESU4_glbx-mdp3_mbp-1_2024-07-01T2358Z_2024-07-02T0002Z.dbn.zst"
+TODAY = {MBO: date(2023, 12, 22), MBP1: date(2024, 7, 1)}  # the catalog's day: the file's month
+TICK_BY_TICK = "99"
+GUARD = 240.0  # seconds; a whole file replayed on a busy machine
+
+
+class Replay:
+    """A fake gateway replaying one file, and an ib_async client on it."""
+
+    def __init__(self, gateway: FakeGateway, ib: IB, contract: Contract) -> None:
+        self.gateway, self.ib, self.contract = gateway, ib, contract
+
+    @property
+    def clock(self) -> ReplayClock:
+        clock = self.gateway.replay_clock
+        assert isinstance(clock, ReplayClock)
+        return clock
+
+    def wire(self) -> list[list[str]]:
+        """Every message the client receives from now on, as its fields."""
+        seen: list[list[str]] = []
+        interpret = self.ib.client.decoder.interpret
+
+        def spy(fields: list[str]) -> None:
+            seen.append(fields)
+            interpret(fields)
+
+        self.ib.client.decoder.interpret = spy  # type: ignore[method-assign]
+        return seen
+
+    def ended(self) -> bool:
+        return self.gateway.market.replay_state() == "ended"
+
+
+@contextlib.asynccontextmanager
+async def replay(name: str, speed: str, *, paused: bool = False) -> AsyncIterator[Replay]:
+    clock = ReplayClock(speed=speed, paused=paused)
+    gw = FakeGateway(GatewayConfig(port=0, replay=dbn_path(name), replay_clock=clock,
+                                   today=TODAY[name]))  # fmt: skip
+    await gw.start()
+    ib = IB()
+    try:
+        await ib.connectAsync("127.0.0.1", gw.config.port, clientId=1, timeout=10)
+        [es] = await qualified(ib, ContFuture("ES", "CME"))
+        yield Replay(gw, ib, es)
+    finally:
+        ib.disconnect()
+        await gw.stop()
+
+
+def buckets(trades: list[tuple[int, float, int]], seconds: int) -> dict[int, int]:
+    """Volume of each ``seconds`` bar (start, epoch s) with trades."""
+    out: dict[int, int] = defaultdict(int)
+    for ts, _, size in trades:
+        s = ts // NS
+        out[s - s % seconds] += size
+    return dict(out)
+
+
+def stamp(bar: RealTimeBar) -> int:
+    return int(bar.time.timestamp())
+
+
+# ---- 1. one clock ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "speed", "span_s"), [(MBO, "max", None), (MBP1, "10", 60)])
+async def test_ticks_and_bars_carry_the_files_time_at_any_speed(
+    name: str, speed: str, span_s: int | None
+) -> None:
+    trades = dbn_trades(name)
+    first_s = trades[0][0] // NS
+    if span_s is not None:  # the first minute of trading only (speed 10: six seconds)
+        trades = [t for t in trades if t[0] // NS < first_s - first_s % 5 + span_s]
+    expected = buckets(trades, 5)
+    async with replay(name, speed, paused=True) as r:
+        bars = r.ib.reqRealTimeBars(r.contract, 5, "TRADES", False)
+        wire = r.wire()
+        r.ib.reqTickByTickData(r.contract, "AllLast")
+        await r.ib.reqCurrentTimeAsync()  # the requests have reached the gateway
+        r.clock.resume()
+        last_bar = max(expected)
+        await until(lambda: r.ended() or any(stamp(b) >= last_bar for b in bars),
+                    "the replay to pass the last bar", GUARD)  # fmt: skip
+        traded = [b for b in bars if b.volume > 0]
+        assert traded, "no 5-second bar with trades"
+        # the first bar contains the first trade and is stamped at its time
+        assert stamp(traded[0]) == first_s - first_s % 5
+        assert traded[0].volume == expected[stamp(traded[0])]
+        # (ib_async stamps a tick-by-tick trade with its own clock: the wire's time is read)
+        ticks = [int(fields[3]) for fields in wire if fields[0] == TICK_BY_TICK]
+        assert ticks[0] == first_s
+        # every bar as the file says: no drift, quiet gaps shortened without moving stamps
+        drift = [stamp(b) - start for b, start in zip(traded, sorted(expected), strict=False)]
+        assert max(map(abs, drift)) == 0, f"5-second bars drift by up to {max(drift)} s"
+        assert {stamp(b): int(b.volume) for b in traded} == {
+            t: v for t, v in expected.items() if t <= stamp(traded[-1])
+        }

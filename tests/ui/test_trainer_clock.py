@@ -1,0 +1,129 @@
+"""The trainer on the real runtime (``open_runtime``, ``tradeterm ES --replay FILE``): the
+replay's one clock drives the market at the client (pause, speed, jump) and the whole instance
+reads it (the engine's clock, the status bar's time, the file's contract). The always-run tests
+replay the small CSV book (tests/unit/trainer/book.csv: its snapshot at 18:58:00 CT on
+2024-07-01, then one trade every 10 s); the recorded MBO file runs when ../shared/data is there:
+the ladder's queue figure is the gateway's FIFO truth."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.real_data import data_file
+from tests.support.waiting import until
+from tests.ui.helpers import gateway, ladder, settings
+from tradeterm.embedded import ReplaySource, TrainerClock
+from tradeterm.engine.engine import Engine
+from tradeterm.ui.app import TradingApp
+from tradeterm.ui.themes import select_theme
+from tradeterm.ui.widgets.status import StatusPanel
+
+BOOK = Path(__file__).parents[1] / "unit" / "trainer" / "book.csv"
+NS = 1_000_000_000
+T0 = 1_719_878_280  # 2024-07-01T23:58:00Z, the book's first event
+
+
+def trainer(path: Path, speed: float) -> TradingApp:
+    cfg = settings(mode="replay")
+    theme, themes = select_theme(cfg.ui.theme)
+    return TradingApp(cfg, theme=theme, themes=themes, replay=ReplaySource(path, speed))
+
+
+def status(app: TradingApp) -> str:
+    return str(app.screen.query_one(StatusPanel).render())
+
+
+async def started(app: TradingApp) -> tuple[Engine, TrainerClock]:
+    """The engine and the replay's clock, once the recorded book shows on the ladder."""
+    await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
+    assert app.startup_error is None, app.startup_error
+
+    def book() -> bool:
+        data = ladder(app).data
+        return data is not None and data.best_bid is not None and data.best_ask is not None
+
+    await until(book, "the recorded book on the ladder")
+    assert app.engine is not None and app.runtime is not None
+    clock = app.runtime.replay
+    assert isinstance(clock, TrainerClock) and clock is gateway(app).replay_clock
+    return app.engine, clock
+
+
+def volume(engine: Engine) -> int:
+    market = engine.snapshot(tape=0).market
+    return market.volume if market is not None else 0
+
+
+async def test_the_instance_runs_on_the_replayed_markets_clock_and_trades_the_files_day() -> None:
+    app = trainer(BOOK, 1.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine, _ = await started(app)
+        # the engine's clock, its calendar, the broker's date: the recording's time, not today's
+        assert T0 * NS <= engine.clock() < (T0 + 3600) * NS
+        snap = engine.snapshot(tape=0)
+        assert snap.calendar.is_open(engine.clock())
+        assert snap.instrument is not None and snap.instrument.local_symbol == "ESU4"  # July 2024
+        await pilot.pause(0.3)
+        shown = status(app)
+        assert "ESU4" in shown and " REPLAY " in shown and "18:5" in shown  # CT, market time
+        assert "stale" not in shown
+        await pilot.press("q")
+        await pilot.pause()
+
+
+async def test_pause_stops_the_market_at_the_client_speed_paces_it_jump_moves_its_time() -> None:
+    app = trainer(BOOK, 0.25)  # a trade every 8 s of wall time (gaps over 2 s are shortened)
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine, clock = await started(app)
+        await pilot.press("space")
+        assert clock.paused
+        paused_at, traded = clock.now(), volume(engine)
+        wall = time.monotonic()
+        while time.monotonic() - wall < 2.0:  # paused: the market stands still at the client
+            await pilot.pause(0.1)
+            assert clock.now() == paused_at and volume(engine) == traded
+        await until(lambda: engine.source_paused, "the engine to learn of the pause")
+        shown = status(app)
+        assert "PAUSED" in shown and "stale" not in shown
+
+        await pilot.press("full_stop", "full_stop", "full_stop", "full_stop", "full_stop")
+        assert clock.speed == 10.0 and clock.paused  # x0.25 -> 0.5 -> 1 -> 2 -> 5 -> 10
+        await pilot.press("space")  # resumed at x10: the book's three trades come
+        assert not clock.paused
+        await until(lambda: not engine.source_paused, "the engine to learn of the resume")
+        await until(lambda: volume(engine) == 6, "the trades, at the new pace")
+        before = clock.now()
+        await pilot.press("slash")  # a minute of the market ahead
+        assert clock.now() >= before + 60
+        await pilot.pause(0.3)
+        assert "18:59" in status(app) or "19:00" in status(app)  # the replayed time moved
+        await pilot.press("q")
+        await pilot.pause()
+
+
+async def test_on_the_mbo_file_the_ladders_queue_figure_is_the_gateways_truth() -> None:
+    path = data_file("ESH4_glbx-mdp3_mbo_2023-12-25.dbn.zst")
+    app = trainer(path, 1.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine, _ = await started(app)
+        await pilot.press("space")  # paused on the recorded book
+        await until(lambda: engine.source_paused, "paused")
+        snap = engine.snapshot(tape=0)
+        assert snap.instrument is not None and snap.instrument.local_symbol == "ESH4"
+        await pilot.press("a", "B")  # armed, join the bid
+        await until(lambda: engine.snapshot(tape=0).orders, "our limit working")
+        (order,) = engine.snapshot(tape=0).orders
+        gw = gateway(app)
+
+        def truth() -> int | None:
+            keys = [k for f in gw.market.feeds.values() for k in f.engine.working_keys()]
+            found = [gw.queue_position(k) for k in keys if isinstance(k, int)]
+            return next((q for q in found if q is not None), None)
+
+        await until(lambda: truth() is not None, "the limit resting at the gateway")
+        await until(lambda: order.order_id in engine.snapshot(tape=0).queue, "the estimate")
+        ahead = engine.snapshot(tape=0).queue[order.order_id]
+        assert ahead == truth() and ahead > 0  # the figure the ladder shows beside the order
+        await pilot.press("q")
+        await pilot.pause()

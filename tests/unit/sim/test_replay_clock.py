@@ -1,0 +1,127 @@
+"""The replay's one clock: the recording's own time, paced on a wall clock the test moves."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from tradeterm.sim.market_events import TradePrint
+from tradeterm.sim.replay_clock import NS, ReplayClock, play
+
+T0 = 1_703_545_200.0  # 2023-12-25 23:00:00 UTC: a recorded time, not the wall clock's
+
+
+class Wall:
+    """Wall time that moves only when the clock sleeps on it (or the test moves it)."""
+
+    def __init__(self) -> None:
+        self.t = 50.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+        await asyncio.sleep(0)
+
+
+def clock(wall: Wall, speed: float | str = 1.0) -> ReplayClock:
+    return ReplayClock(T0, speed, wall=wall, wall_sleep=wall.sleep)
+
+
+def trades(*offsets: float) -> list[TradePrint]:
+    return [TradePrint(round((T0 + o) * NS), 100, 1, None) for o in offsets]
+
+
+def test_reads_the_recordings_time_at_its_speed() -> None:
+    wall = Wall()
+    c = clock(wall, 10)
+    assert c.now() == T0
+    wall.t += 1.5
+    assert c.now() == pytest.approx(T0 + 15)
+    c.set_speed("max")
+    assert c.speed == math.inf and c.now() == pytest.approx(T0 + 15)  # does not run by itself
+    wall.t += 100
+    assert c.now() == pytest.approx(T0 + 15)
+
+
+def test_pause_holds_time_and_resume_continues_from_there() -> None:
+    wall = Wall()
+    c = clock(wall, 2)
+    wall.t += 1
+    c.pause()
+    assert c.paused
+    wall.t += 60
+    assert c.now() == pytest.approx(T0 + 2)
+    c.resume()
+    wall.t += 1
+    assert not c.paused and c.now() == pytest.approx(T0 + 4)
+
+
+def test_set_speed_keeps_the_time_and_refuses_zero() -> None:
+    wall = Wall()
+    c = clock(wall)
+    wall.t += 3
+    c.set_speed(10)
+    assert c.speed == 10 and c.now() == pytest.approx(T0 + 3)
+    wall.t += 1
+    assert c.now() == pytest.approx(T0 + 13)
+    with pytest.raises(ValueError):
+        c.set_speed(0)
+    with pytest.raises(ValueError):
+        c.set_speed(-1)
+
+
+async def test_events_play_at_their_own_time_and_stamps_never_move() -> None:
+    wall = Wall()
+    c = clock(wall, 10)
+    got = [(c.now_ns(), ev.ts_ns) async for ev in play(trades(0, 1, 3, 3603), c, max_gap=2)]
+    assert [now for now, _ in got] == [ts for _, ts in got]  # the clock reads each event's stamp
+    # the hour-long quiet gap is cut to 2 market seconds (0.2 s of wall time at speed 10)
+    assert [round(s, 6) for s in wall.sleeps] == [0.1, 0.2, 0.2]
+
+
+async def test_pause_stops_the_replay_until_resumed() -> None:
+    wall = Wall()
+    c = clock(wall)
+    seen: list[TradePrint] = []
+
+    async def run() -> None:
+        async for ev in play(trades(0, 1), c):
+            seen.append(ev)
+
+    c.pause()
+    task = asyncio.create_task(run())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(seen) == 1  # the first event is due at the clock's time; the next waits
+    c.resume()
+    await asyncio.wait_for(task, 5)
+    assert len(seen) == 2 and c.now() == pytest.approx(T0 + 1)
+
+
+async def test_jump_plays_the_skipped_events_at_once_then_lands() -> None:
+    wall = Wall()
+    c = clock(wall)
+    landed: list[float] = []
+    c.on_landed(lambda: landed.append(c.now()))
+    order: list[tuple[float, bool]] = []
+    async for ev in play(trades(0, 10, 20, 30, 100), c):
+        order.append((ev.ts_ns / NS - T0, c.jumping))
+        if ev.ts_ns / NS == T0:
+            c.jump(25)  # to T0 + 25: the events at 10 and 20 are due at once, quietly
+    assert order == [(0, False), (10, True), (20, True), (30, False), (100, False)]
+    assert landed == [pytest.approx(T0 + 25)]  # the book is shown once, at the jump's end
+    with pytest.raises(ValueError):
+        c.jump(-1)
+
+
+async def test_max_speed_follows_the_events_without_waiting() -> None:
+    wall = Wall()
+    c = clock(wall, "max")
+    stamps = [c.now_ns() async for _ in play(trades(0, 5, 3600), c)]
+    assert stamps == [ev.ts_ns for ev in trades(0, 5, 3600)] and wall.sleeps == []

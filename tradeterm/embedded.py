@@ -1,0 +1,169 @@
+"""tradeterm's own gateway in an instance (SIM without a port, REPLAY: :func:`embedded_gateway`)
+and REPLAY's side of the runtime (``tradeterm ES --replay FILE``, the trainer): what it plays
+(:class:`ReplaySource`), the one clock it plays on (:class:`TrainerClock`, which the trainer's
+keys drive: :class:`ReplayControl`), and what the instance takes from the file
+(:func:`prepare`).
+
+One clock: the embedded gateway's replay runs on the :class:`TrainerClock` made here, started
+at the file's first event, and the rest of the instance reads the same clock, so everything is
+on the replayed market's time: the gateway stamps ticks and bars with it, the IB adapter stamps
+quotes and depth and takes its date from it, the engine's clock (bars, risk, the status bar's
+time) is it (``Engine(source=...)``, ``engine/source_clock.py``), and the session calendar is
+open from the file's start (the recorded market is open whenever it plays, at any hour). The
+gateway's catalog lists the contracts of the file's day and the instance trades the file's own
+contract (``ESH4`` for a file of ESH4, whatever today's front month is)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tradeterm.engine.calendar import CHICAGO, SessionCalendar
+from tradeterm.sim import catalog
+from tradeterm.sim.replay import load_replay, root_of
+from tradeterm.sim.replay_clock import ReplayClock
+from tradeterm.sim.replay_common import ReplayError
+from tradeterm.sim.replay_dbn import read_metadata
+
+if TYPE_CHECKING:
+    from tradeterm.config import MarketConfig, Settings
+
+NS = 1_000_000_000
+OPEN_BEFORE_S = 3600  # the replay's calendar opens this long before the file's first event
+OPEN_FOR_S = 10 * 365 * 24 * 3600  # and stays open for years
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySource:
+    """What REPLAY plays: a recorded file (checked by the command line before anything runs)
+    at ``speed`` (1 = real time, 0 = as fast as possible)."""
+
+    path: Path
+    speed: float = 1.0
+
+
+class ReplayControl(Protocol):
+    """The replay's clock, as the trainer drives it (``tradeterm.sim.replay_clock``):
+    ``now()`` is the replayed market's time (epoch seconds), ``speed`` market seconds per
+    wall second (``math.inf``: as fast as possible)."""
+
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def speed(self) -> float: ...
+    def now(self) -> float: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def set_speed(self, speed: float) -> None: ...
+    def jump(self, seconds: float) -> None: ...
+
+
+class TrainerClock(ReplayClock):
+    """The replay's :class:`ReplayClock`, which also counts the market time it skipped (the
+    trainer's jumps, the quiet gaps the replay shortens): :meth:`played_ns` is the engine's
+    clock of silence (``engine/source_clock.py``)."""
+
+    def __init__(self, start: float, speed: float) -> None:
+        super().__init__(start, speed)
+        self._skipped_ns = 0
+
+    def jump(self, seconds: float) -> None:
+        super().jump(seconds)
+        self._skipped_ns += round(seconds * NS)
+
+    def played_ns(self) -> int:
+        return self.now_ns() - self._skipped_ns
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What an instance takes from its replay: the clock it all runs on, the session
+    calendar, the gateway catalog's day and the market's config, its contract the file's
+    (when the file names it; else the front month of that day)."""
+
+    clock: TrainerClock
+    calendar: SessionCalendar
+    today: dt.date
+    market: MarketConfig
+
+
+def prepare(source: ReplaySource, settings: Settings) -> Prepared:
+    """The clock, calendar, day and market of a replay of ``source`` for ``settings``' market
+    (its first event read: :class:`ReplayError` when it cannot be, or holds none)."""
+    root = settings.symbol
+    spec = catalog.spec_for(root)
+    first = next(iter(load_replay(source.path, tick_size=spec.tick if spec else None)), None)
+    if first is None:
+        raise ReplayError(f"{source.path.name}: no event to replay")
+    start = first.ts_ns
+    calendar = SessionCalendar([(start - OPEN_BEFORE_S * NS, start + OPEN_FOR_S * NS)])
+    today = dt.datetime.fromtimestamp(start / NS, CHICAGO).date()
+    market = settings.market()
+    own = [s for s in symbols(source.path) if root_of(s) == root.upper()]
+    if own:
+        market = market.model_copy(update={"contract": own[0]})
+    return Prepared(TrainerClock(start / NS, source.speed), calendar, today, market)
+
+
+def symbols(path: Path) -> list[str]:
+    """The instruments a recorded file names (DBN metadata, a CSV's ``symbol`` column), or
+    none when it does not say (tradeterm's own CSV)."""
+    if not path.is_file():
+        raise ReplayError(f"no such replay file: {path}")
+    name = path.name.lower()
+    if name.endswith((".csv", ".txt")):
+        with path.open(newline="") as fh:
+            rows = csv.DictReader(fh)
+            first = next(rows, None)
+        value = (first or {}).get("symbol")
+        return [value.strip().upper()] if value and value.strip() else []
+    if name.endswith((".dbn", ".dbn.zst", ".zst")):
+        return read_metadata(path)[1]
+    return []  # load_replay tells what it is
+
+
+def sim_gateway_help(port: int) -> str:
+    """What to check when SIM's gateway at ``port`` cannot be reached: it is tradeterm's own
+    (``tradeterm gateway``, a window of ``tradeterm tmux --sim``), not IB Gateway or TWS."""
+    return (
+        "In SIM this is tradeterm's own gateway: start it (tradeterm gateway --port "
+        f"{port}), or run the same tradeterm tmux --sim command again, which restarts its "
+        "gateway window on that port."
+    )
+
+
+EMBEDDED = ("sim", "replay")  # the modes whose gateway is tradeterm's own
+
+
+@contextlib.asynccontextmanager
+async def embedded_gateway(
+    settings: Settings, seed: int, gateway_rate: float | None, replay: ReplaySource | None,
+    prepared: Prepared | None,
+) -> AsyncIterator[tuple[Any | None, str, int]]:  # fmt: skip
+    """The embedded fake gateway (SIM without a port; REPLAY, playing ``replay`` on
+    ``prepared``'s clock, its catalog on the file's day) and where to connect."""
+    port = settings.port()
+    host = settings.connection.host
+    if replay is None and (settings.mode != "sim" or port is not None):
+        assert port is not None
+        yield None, host, port
+        return
+    from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+
+    config = GatewayConfig(port=0, symbols=(settings.symbol,), seed=seed)
+    if replay is not None and prepared is not None:
+        config.replay, config.speed = replay.path, replay.speed
+        config.replay_clock, config.today = prepared.clock, prepared.today
+    if gateway_rate is not None:
+        config.rate = gateway_rate
+    gateway = FakeGateway(config)
+    await gateway.start()
+    try:
+        yield gateway, gateway.config.host, gateway.config.port
+    finally:
+        await gateway.stop()
