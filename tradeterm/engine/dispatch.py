@@ -94,6 +94,9 @@ class CommandDispatcher:
         core = self._core()
         if core is None:
             raise Refused(NOT_STARTED)
+        if isinstance(command, ToggleAlert | ClearAlerts):  # no order: the price alerts
+            self._alerts(command)
+            return ()
         orders = core.orders
         match command:
             case PlaceOrder():
@@ -115,9 +118,6 @@ class CommandDispatcher:
                 return await orders.close_position(command_id, reverse=True)
             case GlobalCancel():
                 await self._broker.cancel_all_account_orders()
-                return ()
-            case ToggleAlert() | ClearAlerts():  # no order: the engine's price alerts
-                self._alerts(command)
                 return ()
         raise Refused(f"unknown command {command!r}")
 
