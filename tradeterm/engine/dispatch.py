@@ -99,6 +99,9 @@ class CommandDispatcher:
         core = self._core()
         if core is None:
             raise Refused(NOT_STARTED)
+        if isinstance(command, ToggleAlert | ClearAlerts):  # no order: the price alerts
+            self._alerts(command)
+            return ()
         orders = core.orders
         match command:
             case PlaceOrder(exits=str(name)):
@@ -138,9 +141,6 @@ class CommandDispatcher:
                     raise Refused("exit strategies are not available here")
                 last = core.market.last
                 return await self._exits.breakeven_now(last.price if last is not None else None)
-            case ToggleAlert() | ClearAlerts():  # no order: the engine's price alerts
-                self._alerts(command)
-                return ()
         raise Refused(f"unknown command {command!r}")
 
     def finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:

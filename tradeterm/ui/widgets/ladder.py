@@ -417,7 +417,9 @@ class Ladder(Widget, can_focus=True):
                 pnl = f"{float(per):+.1f}t" if per.denominator != 1 else f"{int(per):+d}t"
         avg_row = data.avg is not None and data.position != 0 and round(data.avg) == price
         bid, ask = data.best_bid, data.best_ask
-        recent = data.recent.get(price)
+        shown = {name for name, _ in self._layout}  # a hidden column's values change nothing
+        recent = data.recent.get(price) if "RCNT" in shown else None
+        by_side = "BVOL" in shown
         return Row(
             price=price,
             buys=with_queue(data.buys.get(price, ""), data.buys_ahead.get(price)),
@@ -432,8 +434,8 @@ class Ladder(Widget, can_focus=True):
             cursor=price == self.cursor,
             inside=-1 if price == bid else 1 if price == ask else 0,
             muted=data.banner is not None,
-            at_bid=data.at_bid.get(price, 0),
-            at_ask=data.at_ask.get(price, 0),
+            at_bid=data.at_bid.get(price, 0) if by_side else 0,
+            at_ask=data.at_ask.get(price, 0) if by_side else 0,
             recent=recent.volume if recent is not None else 0,
             recent_side=(recent.at_ask > recent.at_bid) - (recent.at_ask < recent.at_bid)
             if recent is not None
