@@ -68,7 +68,7 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("palette", "ctrl+p", "command_palette", "command palette (themes, re-arm, ...)", "App"),
     KeyAction("quit", "q", "quit_app", "quit (asks first with a position or orders)", "App"),
     # panels (issue 18): the account panel and the chart's candle period
-    KeyAction("account", "i", "account", "show / hide the account panel (net liq, margin, day P&L)", "Panels"),
+    KeyAction("toggle_account", "i", "account", "show / hide the account panel (net liq, margin, day P&L)", "Panels"),
     KeyAction("chart_period", "C", "chart_period", "chart candles: 1 / 5 / 15 minutes", "Panels"),
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip

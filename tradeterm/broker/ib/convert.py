@@ -421,13 +421,10 @@ def contract_margin(state: Any, currency: str, ts_ns: int) -> ContractMargin:
     def change(value: object) -> Decimal | None:
         if isinstance(value, str):
             try:
-                amount: Decimal | None = Decimal(value.strip())
-            except InvalidOperation:
+                value = float(value)
+            except ValueError:
                 return None
-            if amount is not None and (not amount.is_finite() or amount >= UNSET_DOUBLE):
-                return None
-        else:
-            amount = money(value)
+        amount = money(value)
         return abs(amount) if amount is not None else None
 
     return ContractMargin(

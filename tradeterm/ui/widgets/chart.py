@@ -67,10 +67,12 @@ def chart_text(inst: Instrument, bars: Sequence[Bar], width: int, height: int,
     prices = axis_prices(inst.tick, low, high, (price_rows - 3) // 3)
     labels = [f"{inst.format_price(p)} " for p in prices]
     label_width = max(len(label) for label in labels) if labels else 0
+    plt.main()  # the whole figure, not the pane the last chart left addressed
     plt.clf()
     plt.limitsize(False, False)  # the panel's size, not the size of the terminal plotext sees
     if volume_rows:
         plt.subplots(2, 1)
+        plt.plotsize(width, height)  # the figure's, then each pane's
         plt.subplot(1, 1)
     plt.plotsize(width, price_rows)
     plt.theme("clear")
@@ -95,7 +97,7 @@ def chart_text(inst: Instrument, bars: Sequence[Bar], width: int, height: int,
         plt.theme("clear")
         plt.frame(False)
         volumes = [b.volume for b in shown]
-        plt.bar(xs, volumes, width=0.4, color="blue")
+        plt.bar(xs, volumes, width=0.2, color="blue")
         top = max(volumes)
         plt.yticks([top], [f"{_short(top)} ".rjust(label_width)])  # the price axis's width
         plt.xlim(-0.5, len(xs) - 0.5)
