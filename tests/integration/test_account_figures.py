@@ -53,7 +53,8 @@ async def test_short_a_what_if_sells_one_more_and_the_margin_is_still_per_contra
     assert margin.initial == INIT  # the change is negative; its size is the per-contract figure
     run.engine.contract_margin = None
     await until(lambda: run.engine.contract_margin is not None, "the margin asked again")
-    assert run.engine.contract_margin.initial == INIT
+    again = run.engine.contract_margin
+    assert again is not None and again.initial == INIT
 
 
 def test_an_unset_or_unreadable_margin_is_unknown_not_zero() -> None:

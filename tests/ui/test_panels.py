@@ -9,8 +9,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from textual.widget import Widget
@@ -89,6 +88,10 @@ def x_labels(text: str) -> list[str]:
     return [w for line in text.splitlines() for w in line.split() if len(w) == 5 and w[2] == ":"]
 
 
+def titled(chart: ChartPanel, title: str) -> Callable[[], bool]:
+    return lambda: title in chart.shown
+
+
 async def test_key_c_switches_the_chart_between_1_5_and_15_minute_candles() -> None:
     app = make_app()
     async with app.run_test(size=(200, 50)) as pilot:
@@ -103,7 +106,8 @@ async def test_key_c_switches_the_chart_between_1_5_and_15_minute_candles() -> N
         seen = {}
         for name, minutes in (("5m", 5), ("15m", 15), ("1m", 1)):
             await pilot.press("C")
-            await settle(pilot, app, lambda n=name: f" {n}" in chart.shown, f"{name} candles")
+            title = f"{chart.shown.split()[0]} {name}"  # ESZ6 5m
+            await settle(pilot, app, titled(chart, title), f"{name} candles")
             seen[name] = chart.shown
             labels = x_labels(chart.shown)
             assert labels and all(int(t[3:]) % minutes == 0 for t in labels), labels
@@ -150,5 +154,3 @@ async def test_the_account_panel_and_the_chart_fit_without_overlap(
             chart = app.screen.query_one(f"#{chart_id}", ChartPanel)
             assert " 1m" in chart.shown  # drawn, at its own size
         await app.shutdown()
-
-
