@@ -7,9 +7,10 @@ main screen in each built-in theme, the main screen at the sizes traders use (80
 200x50: ``main-WxH.svg``), the kill switch, and the help screen; and, in a run of its own,
 the 120x40 screen running ``sma_cross`` (fast 2, slow 3) once it has signalled
 (``strategy-120x40.svg``, up to a minute and a half: its first bar must close;
-``--only strategy`` makes just that one); and the ladder's traded volume by side, recent
-trades and a price alert with the tape's aggressor letters (``tape-160x48.svg``, ``--only
-tape`` makes just that one).
+``--only strategy`` makes just that one); the ladder's traded volume by side, recent trades
+and a price alert with the tape's aggressor letters (``tape-160x48.svg``, ``--only tape``);
+and the account panel with 5-minute candles at 160x45 and the compact chart at 120x40
+(``panels-WxH.svg``, ``--only panels``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 SIZE = (160, 48)
 SIZES = ((80, 24), (120, 40), (200, 50))  # the same screen, resized: what each width shows
@@ -120,9 +122,8 @@ async def shoot_strategy(out: Path) -> Path:
     return path
 
 
-async def shoot_tape(out: Path) -> Path:
-    """The 160x48 screen after some trading: RCNT, BVOL and AVOL on the ladder, a price alert
-    (n) three ticks over the cursor, the tape's B/S letters."""
+def demo_app() -> Any:
+    """The screen on the embedded gateway, its session open for hours around now."""
     from tradeterm.config import load_settings
     from tradeterm.engine.calendar import NS, SessionCalendar
     from tradeterm.runtime import open_runtime
@@ -133,8 +134,14 @@ async def shoot_tape(out: Path) -> Path:
     chosen, themes = select_theme(settings.ui.theme)
     now = time.time_ns()
     hours = SessionCalendar([(now - 10 * 3600 * NS, now + 4 * 3600 * NS)])
-    app = TradingApp(settings, theme=chosen, themes=themes, seed=SEED,
-                     opener=lambda: open_runtime(settings, seed=SEED, calendar=hours))  # fmt: skip
+    return TradingApp(settings, theme=chosen, themes=themes, seed=SEED,
+                      opener=lambda: open_runtime(settings, seed=SEED, calendar=hours))  # fmt: skip
+
+
+async def shoot_tape(out: Path) -> Path:
+    """The 160x48 screen after some trading: RCNT, BVOL and AVOL on the ladder, a price alert
+    (n) three ticks over the cursor, the tape's B/S letters."""
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.started.is_set() or app.startup_error, "the engine")
         if app.startup_error:
@@ -147,12 +154,38 @@ async def shoot_tape(out: Path) -> Path:
     return path
 
 
+async def shoot_panels(out: Path) -> list[Path]:
+    """The account panel and the chart on 5-minute candles at 160x45, the compact chart at
+    120x40, once the account's figures and some minutes of history are in."""
+    app = demo_app()
+    saved: list[Path] = []
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(lambda: app.started.is_set() or app.startup_error, "the engine")
+        if app.startup_error:
+            raise RuntimeError(app.startup_error)
+        account = app.screen.query_one("#account")
+
+        def known() -> bool:
+            return "unknown" not in getattr(account, "shown", "unknown")
+
+        await until(known, "the account's figures and the margin per contract")
+        await pilot.press("a", "b")
+        await pilot.press("C")  # 5-minute candles
+        await pilot.pause(3.0)
+        saved.append(Path(app.save_screenshot("panels-160x45.svg", str(out))))
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause(1.5)
+        saved.append(Path(app.save_screenshot("panels-120x40.svg", str(out))))
+        await app.shutdown()
+    return saved
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "screenshots"
     )
-    parser.add_argument("--only", choices=("all", "strategy", "tape"), default="all")
+    parser.add_argument("--only", choices=("all", "strategy", "tape", "panels"), default="all")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     logging.getLogger().addHandler(logging.NullHandler())  # the engine's notices are on screen
@@ -168,6 +201,10 @@ def main() -> int:
     if args.only in ("all", "tape"):
         with private_home():
             print(asyncio.run(shoot_tape(args.out)))
+    if args.only in ("all", "panels"):
+        with private_home():
+            for path in asyncio.run(shoot_panels(args.out)):
+                print(path)
     if args.only in ("all", "strategy"):
         with private_home():
             print(asyncio.run(shoot_strategy(args.out)))

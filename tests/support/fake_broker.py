@@ -23,6 +23,7 @@ from tradeterm.broker.port import (
     BrokerEvent,
     ConnectionChanged,
     ConnectionState,
+    ContractMargin,
     ExecutionReport,
     OrderReport,
     PositionReport,
@@ -89,6 +90,8 @@ class FakeBroker:
         self.position_reports: list[PositionReport] = []
         self.execution_reports: list[ExecutionReport] = []
         self.history_bars: list[Bar] = []
+        self.margin = ContractMargin(None, None, "USD", 0)  # what contract_margin answers
+        self.margin_asked: list[Side] = []
         self.completed_order_reports: list[OrderReport] = []
         self.never_got: set[int] = set()  # ids the broker proves it never received
         self.reserved: set[int] = set()
@@ -173,6 +176,11 @@ class FakeBroker:
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
         self._enter("history")
         return list(self.history_bars)
+
+    async def contract_margin(self, instrument: Instrument, side: Side) -> ContractMargin:
+        self._enter("contract_margin")
+        self.margin_asked.append(side)
+        return self.margin
 
     def reserve_order_id(self) -> int:
         self._enter("reserve_order_id")

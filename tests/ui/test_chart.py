@@ -37,3 +37,16 @@ def test_axis_prices_take_a_round_step_on_the_tick() -> None:
                                                                     7_010]  # fmt: skip
     assert chart.axis_prices(Decimal("0.1"), 26_998, 27_001, 9) == [26_998, 26_999, 27_000,
                                                                      27_001]  # fmt: skip
+
+
+def test_candle_times_are_on_the_markets_clock() -> None:
+    """The time axis reads the market's own clock (its calendar's time zone), not Chicago's."""
+    from zoneinfo import ZoneInfo
+
+    inst = Instrument.from_spec("ES", ContractMonth(2026, 12))
+    start = 1_795_190_400_000_000_000  # 2026-11-20 10:00 CT = 17:00 in Berlin
+    bars = [Bar(start + i * 60_000_000_000, 24_000, 24_002, 23_999, 24_001, 5) for i in range(30)]
+    chicago = chart.chart_text(inst, bars, 80, 20, None, True).plain
+    berlin = chart.chart_text(inst, bars, 80, 20, None, True, tz=ZoneInfo("Europe/Berlin")).plain
+    assert "10:00" in chicago and "17:00" not in chicago
+    assert "17:00" in berlin and "10:00" not in berlin

@@ -19,7 +19,7 @@ from tradeterm.ui.widgets.ladder import Ladder, LadderColumn
 from tradeterm.ui.widgets.panel import Panel
 
 # the narrowest each panel is useful at (a panel narrower than this must fold away)
-MINIMUM = {"#side": 34, "#log": 30, "#chart": 40}
+MINIMUM = {"#side": 34, "#log": 30, "#chart": 30, "#side-chart": 30}  # a chart: compact
 ESSENTIAL = ("BUY", "BID", "PRICE", "ASK", "SELL")
 
 
@@ -104,7 +104,9 @@ async def test_every_panel_fits_at_the_sizes_traders_use(size: tuple[int, int]) 
         chart = app.screen.query_one("#chart")
         log = app.screen.query_one("#log")
         assert shown(log) == (width >= 120)  # the log from 120 columns, readable
-        assert shown(chart) == (width >= 140)  # the chart from 140 columns
+        assert shown(chart) == (width >= 120)  # the chart from 140, compact over the log from 112
+        side_chart = app.screen.query_one("#side-chart")
+        assert shown(side_chart) == (100 <= width < 112 and size[1] >= 30)  # compact, beside
 
 
 async def test_at_80_columns_a_position_brings_the_pnl_column_in() -> None:

@@ -24,7 +24,9 @@ def before(app: TradingApp, *keys: str) -> Any:
         status = app.screen.query_one("#status", Panel)
         await until(
             lambda: (
-                "qty" in status.shown and "FLAT" in app.screen.query_one("#position", Panel).shown
+                "qty" in status.shown
+                and "FLAT" in app.screen.query_one("#position", Panel).shown
+                and "unknown" not in app.screen.query_one("#account", Panel).shown
             ),
             "panels",
         )

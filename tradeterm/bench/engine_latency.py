@@ -68,6 +68,7 @@ from tradeterm.broker.ib import IbBroker
 from tradeterm.broker.port import (
     BrokerEvent,
     ConnectionState,
+    ContractMargin,
     ExecutionReport,
     OrderReport,
     PositionReport,
@@ -411,6 +412,9 @@ class StillBroker:
     def resubscribe_all(self) -> None: ...
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
         return []
+
+    async def contract_margin(self, instrument: Instrument, side: Side) -> ContractMargin:
+        return ContractMargin(None, None, instrument.currency, 0)
 
     async def open_orders(self) -> list[OrderReport]:
         return []

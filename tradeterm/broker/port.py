@@ -310,6 +310,18 @@ class AccountValues:
 
 
 @dataclass(slots=True, frozen=True)
+class ContractMargin:
+    """The margin one more contract of an instrument takes, in ``currency``: initial and
+    maintenance, as the broker computes them for this account (IB: the margin change of a
+    what-if order of one contract; nothing is placed). None: the broker did not say."""
+
+    initial: Decimal | None
+    maintenance: Decimal | None
+    currency: str
+    ts_ns: int
+
+
+@dataclass(slots=True, frozen=True)
 class Unsent:
     """Order messages dropped before they left this process (:meth:`Broker.drop_unsent`)."""
 
@@ -377,6 +389,12 @@ class Broker(Protocol):
 
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
         """Completed 1-minute bars for the last ``minutes`` (backfill), oldest first."""
+        ...
+
+    async def contract_margin(self, instrument: Instrument, side: Side) -> ContractMargin:
+        """The margin one more contract of ``instrument`` on ``side`` would take (IB: a
+        what-if order of one contract; nothing is placed, no order is sent). Raises
+        ``BrokerError`` when the broker cannot say."""
         ...
 
     async def place(self, order: Order, order_ref: str, *, transmit: bool = True,

@@ -18,12 +18,13 @@ from tradeterm.broker.port import (
     BrokerError,
     BrokerEvent,
     ConnectionState,
+    ContractMargin,
     ExecutionReport,
     OrderReport,
     PositionReport,
     Unsent,
 )
-from tradeterm.domain import Bar, Instrument, Order, OrderChange
+from tradeterm.domain import Bar, Instrument, Order, OrderChange, Side
 
 WATCH_ONLY = "watch-only: this instance sends no orders, changes and cancels"
 
@@ -70,6 +71,10 @@ class WatchOnlyBroker:
 
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
         return await self._broker.history(instrument, minutes)
+
+    async def contract_margin(self, instrument: Instrument, side: Side) -> ContractMargin:
+        """A what-if places nothing (the account panel's margin per contract): asked."""
+        return await self._broker.contract_margin(instrument, side)
 
     def resubscribe_all(self) -> None:
         self._broker.resubscribe_all()

@@ -31,7 +31,11 @@ trading goes HALTED (:meth:`Engine.fill_conflict`), as the fills can no longer b
 
 The account's figures (``AccountValues``: its net liquidation, the equity strategy entries are
 sized by) are kept as the broker last gave them, with when (:meth:`Engine.account_age_s`),
-from the first one on, before the contract is known; until then they are unknown (None).
+from the first one on, before the contract is known; until then they are unknown (None). So
+is the account's daily P&L (``AccountPnL``: IB's reqPnL, every instance and market of the
+account together). The margin one more contract takes (``ContractMargin``) is asked of the
+broker once connected, by the timer, without holding it up (IB: a what-if order, nothing
+placed); asked again ``MARGIN_RETRY_S`` after a failure; unknown (None) until answered.
 
 Kept as one module because it is where the parts above are wired together; each part's own
 logic lives in its module.
@@ -55,6 +59,7 @@ from tradeterm.broker.port import (
     BrokerEvent,
     CommissionEvent,
     ConnectionState,
+    ContractMargin,
     DepthEvent,
     ExecutionReport,
     NoticeLevel,
@@ -64,7 +69,7 @@ from tradeterm.broker.port import (
     TradeEvent,
 )
 from tradeterm.config import MarketConfig
-from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Rounding
+from tradeterm.domain import ClientOrderIds, Fill, FillConflict, Instrument, Rounding, Side
 from tradeterm.engine.bar_builder import BarBuilder
 from tradeterm.engine.calendar import CHICAGO, CME, NS, SessionCalendar
 from tradeterm.engine.commands import (
@@ -106,6 +111,8 @@ from tradeterm.engine.trading_state import HaltLatch, TradingStateKeeper
 from tradeterm.engine.types import TradingState
 
 log = logging.getLogger(__name__)
+
+MARGIN_RETRY_S = 60  # a what-if that failed (not connected, refused) is asked again after this
 
 JournaledFills = Callable[[Instrument], Awaitable[Sequence[tuple[Fill, Decimal | None]]]]
 """Awaited once at start: the fills of ``instrument`` earlier runs journaled, with their
@@ -179,7 +186,10 @@ class Engine:
         self._history_due = False
         self.core: TradingCore | None = None  # built once the contract is known (start)
         self.source_paused = False  # the source clock is paused (a paused replay)
-        self.account_pnl: object | None = None
+        self.account_pnl: AccountPnL | None = None  # the account's (reqPnL); None: not said
+        self.contract_margin: ContractMargin | None = None  # None: not answered yet
+        self._margin_at = 0  # when (engine clock) the margin per contract may be asked
+        self._margin_task: asyncio.Task[None] | None = None
         self.account_values: AccountValues | None = None  # the broker's latest; None: not said
         self._account_values_at = 0  # when they came, by the engine's clock
         self._sent_orders = tuple(sent_orders)  # orders earlier runs sent, fate unknown
@@ -388,6 +398,8 @@ class Engine:
         if isinstance(event, AccountValues):  # the account's, known before the contract is
             self.account_values, self._account_values_at = event, self.clock()
             return
+        if isinstance(event, AccountPnL):
+            self.account_pnl = event
         core = self.core
         if core is None:
             return  # before the instrument is known: reconciliation will fetch it all
@@ -410,10 +422,8 @@ class Engine:
         elif isinstance(event, PositionReport):
             if event.con_id == core.instrument.con_id:
                 self.reconciler.on_position(event)
-        elif isinstance(event, AccountPnL):
-            self.account_pnl = event
-            if event.daily is not None:
-                self.states.on_risk_events(core.risk, core.risk.on_account_pnl(event.daily))
+        elif isinstance(event, AccountPnL) and event.daily is not None:
+            self.states.on_risk_events(core.risk, core.risk.on_account_pnl(event.daily))
 
     def _on_execution(self, core: TradingCore, report: ExecutionReport) -> bool:
         """Book an execution once (``TradingCore.book``); True when it was new. One reported
@@ -472,6 +482,8 @@ class Engine:
             self.connectivity.check_feeds(now)
             self.states.on_risk_events(core.risk, core.risk.on_pnl(core.portfolio.pnl(), now))
         self.states.retry(now)
+        if core is not None:
+            self._ask_margin(core, now)
         await self.reconciler.on_timer(core, now)
         if self.link.broker_up and self._history_due and core is not None:
             await self._backfill(core)
@@ -487,6 +499,27 @@ class Engine:
             return
         self._history_due = False
         core.on_bars(core.bars.backfill(history))
+
+    def _ask_margin(self, core: TradingCore, now: int) -> None:
+        """Ask the broker the margin per contract, in a task of its own (a what-if waits for
+        IB's answer; the timer must not), until it has answered once."""
+        if (self.contract_margin is not None or self._margin_task is not None
+                or now < self._margin_at or not self.link.broker_up):  # fmt: skip
+            return
+        side = Side.SELL if core.portfolio.pnl().quantity < 0 else Side.BUY  # one more contract
+        self._margin_task = task = asyncio.create_task(self._margin(core.instrument, side))
+        self._tasks.append(task)  # cancelled by stop(); out of the list once done
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _margin(self, instrument: Instrument, side: Side) -> None:
+        try:
+            self.contract_margin = await self.broker.contract_margin(instrument, side)
+        except BrokerError as exc:
+            self._margin_at = self.clock() + MARGIN_RETRY_S * NS
+            self.notice("WARNING", f"margin per contract unknown, asked again in "
+                        f"{MARGIN_RETRY_S} s: {exc}")  # fmt: skip
+        finally:
+            self._margin_task = None
 
     async def reconcile(self, reason: str) -> Reconciled | None:
         """Bring orders, fills and the position in line with the broker (``reconcile.py``).
@@ -636,6 +669,8 @@ class Engine:
             strategy=self.strategy_view() if self.strategy_view is not None else None,
             account_values=self.account_values,
             account_age_s=self.account_age_s(),
+            account_pnl=self.account_pnl,
+            contract_margin=self.contract_margin,
             protected=core.orders.protected() if core is not None else 0,
             other_markets=core.orders.other_markets() if core is not None else (),
             queue=core.queue.positions() if core is not None else {},

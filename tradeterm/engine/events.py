@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from tradeterm.broker.port import AccountValues, ConnectionState, NoticeLevel, OrderReport
+from tradeterm.broker.port import (
+    AccountPnL,
+    AccountValues,
+    ConnectionState,
+    ContractMargin,
+    NoticeLevel,
+    OrderReport,
+)
 from tradeterm.config import RiskConfig
 from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderStatus, Side
 from tradeterm.engine.calendar import CME, SessionCalendar
@@ -433,6 +440,8 @@ class EngineSnapshot:
     strategy: StrategyView | None = None  # the strategy the engine runs, None when none
     account_values: AccountValues | None = None  # the broker's latest; None: unknown so far
     account_age_s: float | None = None  # seconds since the broker gave them; None: never
+    account_pnl: AccountPnL | None = None  # the account's daily P&L (all instances); None: unknown
+    contract_margin: ContractMargin | None = None  # margin of one more contract; None: unknown
     protected: int = 0  # contracts of the position covered by this instance's working stops
     other_markets: tuple[tuple[str, int], ...] = ()  # ``OtherMarketOrders.markets`` now
     queue: Mapping[str, int] = field(default_factory=dict)  # contracts ahead, by order id

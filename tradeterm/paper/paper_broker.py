@@ -44,6 +44,7 @@ from tradeterm.broker.port import (
     CancelRejected,
     CommissionEvent,
     ConnectionState,
+    ContractMargin,
     DepthEvent,
     ExecutionReport,
     ModificationRefused,
@@ -125,6 +126,8 @@ class MarketSource(Protocol):
     async def subscribe_market_data(self, instrument: Instrument) -> None: ...
 
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]: ...
+
+    async def contract_margin(self, instrument: Instrument, side: Side) -> ContractMargin: ...
 
     def resubscribe_all(self) -> None: ...
 
@@ -269,6 +272,10 @@ class PaperBroker:
 
     async def history(self, instrument: Instrument, minutes: int) -> list[Bar]:
         return await self.source.history(instrument, minutes)
+
+    async def contract_margin(self, instrument: Instrument, side: Side) -> ContractMargin:
+        """The real account's margin per contract (a what-if places nothing)."""
+        return await self.source.contract_margin(instrument, side)
 
     def resubscribe_all(self) -> None:
         self.source.resubscribe_all()

@@ -511,7 +511,8 @@ class TradingApp(App[int]):
         return None
 
     def _tick(self) -> None:
-        self.painter.mark("status", "risk", "ladder")  # the clock, data age, rate, banner
+        # the clock, data age, rate, banner; the account's figures (IB sends them unasked)
+        self.painter.mark("status", "risk", "ladder", "account")
 
     # ---- trading ---------------------------------------------------------------------------
 

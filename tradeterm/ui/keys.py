@@ -87,6 +87,9 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("volume_view", "d", "volume_view", "volume columns: recent+by side / recent / session", "Ladder"),
     KeyAction("price_alert", "n", "price_alert", "price alert at the cursor: set / remove (bell + notification)", "Ladder"),
     KeyAction("clear_alerts", "N", "clear_alerts", "clear every price alert", "Ladder"),
+    # panels (issue 18): the account panel and the chart's candle period
+    KeyAction("toggle_account", "i", "account", "show / hide the account panel (net liq, margin, day P&L)", "Panels"),
+    KeyAction("chart_period", "C", "chart_period", "chart candles: 1 / 5 / 15 minutes", "Panels"),
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 

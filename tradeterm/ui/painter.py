@@ -1,7 +1,7 @@
 """The painter: what changed is marked, and a timer paints it from one engine snapshot.
 
 Events never paint: the app marks the parts they changed (``ladder``, ``orders``,
-``position``, ``risk``, ``strategy``, ``tape``, ``status``; ``ladder-now`` for own orders, fills and health,
+``position``, ``risk``, ``strategy``, ``tape``, ``status``, ``account``; ``ladder-now`` for own orders, fills and health,
 which paint at once) and :meth:`Painter.paint` runs at ``ui.paint_hz``, taking one snapshot
 only when something is marked. Each part paints at the rate it deserves:
 
@@ -22,6 +22,7 @@ from textual.screen import Screen
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.ui.banners import book_banner
 from tradeterm.ui.dialogs import KillScreen
+from tradeterm.ui.widgets.account_panel import AccountPanel
 from tradeterm.ui.widgets.chart import ChartPanel
 from tradeterm.ui.widgets.ladder import Ladder
 from tradeterm.ui.widgets.orders_table import OrdersTable
@@ -41,7 +42,7 @@ LADDER_BYTES_WIDE = 16_000
 WIDE = 120
 CHART_MIN_S = 0.5  # the chart redraws at most at 2 Hz (a plotext build costs ~15 ms)
 PARTS = frozenset(
-    {"ladder", "ladder-now", "orders", "position", "risk", "strategy", "tape", "status"}
+    {"ladder", "ladder-now", "orders", "position", "risk", "strategy", "tape", "status", "account"}
 )
 
 
@@ -103,7 +104,7 @@ class Painter:
             self._paint_ladder(main, snap, dirty)
         if "orders" in dirty:
             main.query_one(OrdersTable).show_snapshot(snap)
-        side = dirty & {"position", "risk", "strategy", "tape", "status"}
+        side = dirty & {"position", "risk", "strategy", "tape", "status", "account"}
         if side and not side_due:
             self.dirty |= side  # later, at the side panels' rate
         elif side:
@@ -114,6 +115,8 @@ class Painter:
                 main.query_one(RiskPanel).show_snapshot(snap)
             if side & {"strategy", "position", "risk"}:  # its open P&L moves with the mark
                 main.query_one(StrategyPanel).show_snapshot(snap)
+            if "account" in side:
+                main.query_one(AccountPanel).show_snapshot(snap)
             if "tape" in side and now - self._last_tape < 1 / TAPE_HZ:
                 self.dirty.add("tape")
             elif "tape" in side and snap.market is not None:
@@ -124,7 +127,8 @@ class Painter:
         if self.chart_due and now - self._last_chart >= CHART_MIN_S:
             self.chart_due = False
             self._last_chart = now
-            main.query_one(ChartPanel).show_snapshot(snap)
+            for chart in main.query(ChartPanel):  # the one shown draws (the other is folded)
+                chart.show_snapshot(snap)
 
     def _paint_ladder(self, main: Screen[None], snap: EngineSnapshot, dirty: set[str]) -> None:
         """The terminal-output budget: market data alone may repaint the book only as often as

@@ -17,6 +17,7 @@ from tradeterm.engine.types import OrderRole
 from tradeterm.ui import layout
 from tradeterm.ui.dialogs import HelpScreen
 from tradeterm.ui.keys import footer_text, screen_bindings, strategy_hint
+from tradeterm.ui.widgets.account_panel import AccountPanel
 from tradeterm.ui.widgets.chart import ChartPanel
 from tradeterm.ui.widgets.ladder import Ladder
 from tradeterm.ui.widgets.log import LogPanel
@@ -26,6 +27,8 @@ from tradeterm.ui.widgets.risk_panel import RiskPanel
 from tradeterm.ui.widgets.status import StatusPanel
 from tradeterm.ui.widgets.strategy_panel import StrategyPanel
 from tradeterm.ui.widgets.tape import TapePanel
+
+SIDE_CHART_MIN_HEIGHT = 30  # rows: a shorter screen leaves the side column to the tape
 
 
 class ScreenApp(Protocol):
@@ -74,8 +77,10 @@ class TradingScreen(Screen[None]):
             with Vertical(id="side"):
                 yield PositionPanel(id="position")
                 yield RiskPanel(id="risk")
+                yield AccountPanel(id="account")
                 yield StrategyPanel(strategy_hint(self._app.keymap), id="strategy")
                 yield OrdersTable(id="orders")
+                yield ChartPanel(id="side-chart")  # the compact chart (layout.COMPACT_FROM)
                 yield TapePanel(id="tape")
         yield Static(footer_text(self._app.keymap, watch_only=self._app.watch_only),
                      id="keys-hint", markup=False)  # fmt: skip
@@ -105,6 +110,8 @@ class TradingScreen(Screen[None]):
         self.query_one("#side").styles.width = plan.side
         self.set_class(not plan.middle, "narrow")
         self.set_class(bool(plan.middle) and not plan.chart, "log-only")
+        tall = self.size.height >= SIDE_CHART_MIN_HEIGHT
+        self.set_class(plan.side_chart and tall, "side-chart")
         self._app.dirty_all()
 
     # every action is the app's (one place decides what a key does)
@@ -201,6 +208,18 @@ class TradingScreen(Screen[None]):
     def action_focus_ladder(self) -> None:
         self._app.leave_carried()  # escape: an order picked up stays where it is
         self.query_one(Ladder).focus()
+
+    def action_chart_period(self) -> None:
+        """The next candle period (1, 5, 15 minutes) on every chart, drawn at the next paint."""
+        for chart in self.query(ChartPanel):
+            chart.next_period()
+        self._app.dirty_all()
+
+    def action_account(self) -> None:
+        """Show or hide the account panel."""
+        panel = self.query_one(AccountPanel)
+        panel.display = not panel.display
+        self._app.dirty_all()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self._app.keymap, self._app.presets))

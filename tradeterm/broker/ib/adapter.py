@@ -28,6 +28,7 @@ from ib_async import (
     ExecutionFilter,
     Future,
     RealTimeBarList,
+    RequestError,
     TickByTickAllLast,
     Ticker,
 )
@@ -44,6 +45,7 @@ from tradeterm.broker.port import (
     BarEvent,
     BrokerError,
     CommissionEvent,
+    ContractMargin,
     DepthEvent,
     ExecutionReport,
     OrderReport,
@@ -61,6 +63,7 @@ from tradeterm.domain import (
     Order,
     OrderChange,
     Quote,
+    Side,
     Trade,
     nearest_tick,
     parse_local_symbol,
@@ -401,6 +404,23 @@ class IbBroker(IbConnection):
         done = [b for b in bars if b.start_ns + 60 * cv.NS <= now]
         done.sort(key=lambda b: b.start_ns)
         return done[-minutes:] if minutes > 0 else []
+
+    async def contract_margin(self, instrument: Instrument, side: Side) -> ContractMargin:
+        """A what-if market order of one contract (IB computes its margin, places nothing):
+        the initial and maintenance margin it would add, in the account's currency."""
+        self._require_connected()
+        order = IbOrder(action=side.value, totalQuantity=1, orderType="MKT",
+                        account=self._account or "", whatIf=True)  # fmt: skip
+        try:
+            state = await self._request(
+                "a what-if order (margin per contract)",
+                self._ib.whatIfOrderAsync(self._contract(instrument), order),
+            )
+        except RequestError as exc:  # IB refused the what-if (an error for its id)
+            raise BrokerError(f"IB refused the what-if order: {exc}") from exc
+        if state is None:
+            raise BrokerError("IB answered the what-if order without its margins")
+        return cv.contract_margin(state, instrument.currency, self._ns())
 
     async def place(self, order: Order, order_ref: str, *, transmit: bool = True,
                     parent_broker_id: int | None = None) -> int:  # fmt: skip

@@ -20,7 +20,13 @@ from ib_async import Trade as IbTrade
 from ib_async.util import UNSET_DOUBLE
 
 from tradeterm.broker.ib.codes import CANCEL_UNKNOWN, PACING_VIOLATION, REJECT_CODES
-from tradeterm.broker.port import AccountValues, BrokerError, ExecutionReport, OrderReport
+from tradeterm.broker.port import (
+    AccountValues,
+    BrokerError,
+    ContractMargin,
+    ExecutionReport,
+    OrderReport,
+)
 from tradeterm.domain import (
     CME_ROOTS,
     Bar,
@@ -463,5 +469,27 @@ def account_values(values: Iterable[Any], account: str, ts_ns: int) -> AccountVa
         available_funds=found.get("available_funds"),
         initial_margin=found.get("initial_margin"),
         maintenance_margin=found.get("maintenance_margin"),
+        ts_ns=ts_ns,
+    )
+
+
+def contract_margin(state: Any, currency: str, ts_ns: int) -> ContractMargin:
+    """``ContractMargin`` from the ``OrderState`` of IB's answer to a what-if order of one
+    contract: its initial and maintenance margin *change* (IB sends them as text or numbers;
+    an unset or unreadable one is None), as a positive amount whichever way the order goes."""
+
+    def change(value: object) -> Decimal | None:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                return None
+        amount = money(value)
+        return abs(amount) if amount is not None else None
+
+    return ContractMargin(
+        initial=change(state.initMarginChange),
+        maintenance=change(state.maintMarginChange),
+        currency=currency or getattr(state, "commissionCurrency", "") or "",
         ts_ns=ts_ns,
     )

@@ -1,4 +1,5 @@
-"""The chart: 1-minute candles and the position's average price, from the engine snapshot."""
+"""The chart: 1, 5 or 15-minute candles (the chart key switches) with their volume, and the
+position's average price, from the engine snapshot."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import math
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
+from textual.widget import Widget
 
-from tradeterm.domain import Bar, Instrument
+from tradeterm.domain import Bar, Instrument, Timeframe
 from tradeterm.engine.calendar import CHICAGO
+from tradeterm.engine.candles import candles
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.ui.widgets.panel import NS, Panel
 
@@ -35,20 +39,42 @@ def axis_prices(tick: Decimal, low: int, high: int, most: int) -> list[int]:
     return list(range(first, high + 1, step))
 
 
+PERIODS = (Timeframe(60), Timeframe(300), Timeframe(900))  # the chart key cycles them
+VOLUME_FROM = 10  # rows: from this height the candles have a volume pane under them
+
+
 def chart_text(inst: Instrument, bars: Sequence[Bar], width: int, height: int,
-               avg: Fraction | None, dark: bool) -> Text:  # fmt: skip
-    """1-minute candles with plotext (costly: the app calls this on bar close, ≤ 2 Hz); the
-    price axis labelled on the tick in the market's format (:func:`axis_prices`)."""
+               avg: Fraction | None, dark: bool, *, period: Timeframe = PERIODS[0],
+               tz: ZoneInfo = CHICAGO) -> Text:  # fmt: skip
+    """Candles of ``period`` built from the engine's 1-minute ``bars`` (``engine.candles``),
+    with their volume under them from ``VOLUME_FROM`` rows, drawn by plotext (costly: the app
+    calls this on bar close, at most at 2 Hz, for the candles that fit the width); the price
+    axis labelled on the tick in the market's format (:func:`axis_prices`), the times on the
+    market's clock (``tz``, its time zone)."""
     import plotext as plt
 
+    name = f"{period.label} candles"
     if width < 20 or height < 6 or not bars:
-        return Text("1-min candles: waiting for bars" if not bars else "")
-    shown = list(bars[-max((width - 12) // 2, 5) :])
+        return Text(f"{name}: waiting for bars" if not bars else "")
+    shown = candles(bars, period, last=max((width - 12) // 2, 5))
     tick = float(inst.tick)
     xs = list(range(len(shown)))
+    low, high = min(b.low for b in shown), max(b.high for b in shown)
+    if avg is not None:
+        low, high = min(low, math.floor(avg)), max(high, math.ceil(avg))
+    volume_rows = max(height // 5, 3) if height >= VOLUME_FROM else 0
+    price_rows = height - volume_rows
+    prices = axis_prices(inst.tick, low, high, (price_rows - 3) // 3)
+    labels = [f"{inst.format_price(p)} " for p in prices]
+    label_width = max(len(label) for label in labels) if labels else 0
+    plt.main()  # the whole figure, not the pane the last chart left addressed
     plt.clf()
     plt.limitsize(False, False)  # the panel's size, not the size of the terminal plotext sees
-    plt.plotsize(width, height)
+    if volume_rows:
+        plt.subplots(2, 1)
+        plt.plotsize(width, height)  # the figure's, then each pane's
+        plt.subplot(1, 1)
+    plt.plotsize(width, price_rows)
     plt.theme("clear")
     plt.frame(False)
     data = {
@@ -58,26 +84,55 @@ def chart_text(inst: Instrument, bars: Sequence[Bar], width: int, height: int,
         "Low": [b.low * tick for b in shown],
     }
     plt.candlestick(xs, data)
-    low, high = min(b.low for b in shown), max(b.high for b in shown)
     if avg is not None:
         plt.hline(float(avg) * tick, "magenta")
-        low, high = min(low, math.floor(avg)), max(high, math.ceil(avg))
-    prices = axis_prices(inst.tick, low, high, (height - 3) // 3)
-    plt.yticks([p * tick for p in prices], [f"{inst.format_price(p)} " for p in prices])
-    labels = [dt.datetime.fromtimestamp(b.start_ns / NS, CHICAGO).strftime("%H:%M") for b in shown]
-    step = max(len(xs) // 6, 1)
-    plt.xticks(xs[::step], labels[::step])
-    plt.title(f"{inst.local_symbol} 1 min")
+    plt.yticks([p * tick for p in prices], labels)
+    times = [dt.datetime.fromtimestamp(b.start_ns / NS, tz).strftime("%H:%M") for b in shown]
+    step = max(len(xs) // max(width // 10, 1), 1)
+    plt.title(f"{inst.local_symbol} {period.label}")
+    if volume_rows:
+        plt.xticks([])
+        plt.subplot(2, 1)
+        plt.plotsize(width, volume_rows)
+        plt.theme("clear")
+        plt.frame(False)
+        volumes = [b.volume for b in shown]
+        plt.bar(xs, volumes, width=0.2, color="blue")
+        top = max(volumes)
+        plt.yticks([top], [f"{_short(top)} ".rjust(label_width)])  # the price axis's width
+        plt.xlim(-0.5, len(xs) - 0.5)
+    plt.xticks(xs[::step], times[::step])
     return Text.from_ansi(plt.build(), no_wrap=True, overflow="crop")
 
 
+def _short(volume: int) -> str:
+    """A volume in a few characters: 950, 12.3k, 1.2M."""
+    if volume < 10_000:
+        return str(volume)
+    if volume < 1_000_000:
+        return f"{volume / 1000:.1f}k"
+    return f"{volume / 1_000_000:.1f}M"
+
+
 class ChartPanel(Panel):
-    """The chart (``#chart``); nothing while folded away."""
+    """A chart (``#chart`` in the middle, ``#side-chart`` the compact one in the side column);
+    draws nothing while folded away. ``period``: its candles' (the chart key cycles
+    ``PERIODS``)."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.period = PERIODS[0]
+
+    def next_period(self) -> None:
+        self.period = PERIODS[(PERIODS.index(self.period) + 1) % len(PERIODS)]
 
     def show_snapshot(self, snap: EngineSnapshot) -> None:
         inst = snap.instrument
-        if self.display and self.size.width and inst is not None:
+        shown = all(w.display for w in self.ancestors_with_self if isinstance(w, Widget))
+        size = self.content_size
+        if shown and size.width and inst is not None:
             pnl = snap.pnl
             avg = pnl.avg_price if pnl and pnl.quantity else None
             dark = self.app.current_theme.dark
-            self.set(chart_text(inst, snap.bars, self.size.width, self.size.height, avg, dark))
+            self.set(chart_text(inst, snap.bars, size.width, size.height, avg, dark,
+                                period=self.period, tz=snap.calendar.tz))  # fmt: skip
