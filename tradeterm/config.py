@@ -285,6 +285,10 @@ class SharedConfig(_Section):
     connect_timeout_s: float = Field(5.0, gt=0, le=300)
     retry_min_s: float = Field(0.5, gt=0, le=600, description="first wait after a failure")
     retry_max_s: float = Field(30.0, gt=0, le=3600, description="longest wait, doubled up to it")
+    heartbeat_s: float = Field(
+        5.0, gt=0, le=600, description="control plane: how often an instance beats (stale "
+        "after three missed), and the longest wait before trying a lost link again"
+    )  # fmt: skip
 
     @field_validator("url")
     @classmethod

@@ -82,6 +82,7 @@ from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
 from tradeterm.notify import Notifier
 from tradeterm.paths import legacy_journal_file
+from tradeterm.shared.config import instance_name
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -207,7 +208,8 @@ def claim_market(settings: Settings) -> ControlServer:
     :func:`_bind_account` adds the market in the account. Raises :class:`ModeError` naming
     the instance that has it. :func:`open_runtime` calls it, or takes what the screen claimed
     before the terminal was taken over."""
-    control = ControlServer(settings.symbol, settings.mode)
+    control = ControlServer(settings.symbol, settings.mode,
+                            shared=(settings.shared, instance_name(settings)))  # fmt: skip
     port = settings.port()
     at_ib = settings.mode in ("sim", "paper", "live")  # SHADOW's, REPLAY's orders stay here
     trades_at = (settings.connection.host, port) if port is not None and at_ib else None

@@ -114,7 +114,7 @@ class PlaneAgent:
             except Failure as exc:
                 if self.up or self.failures == 0:  # once per outage
                     log.warning("shared control plane at %s unreachable (%s): trading goes "
-                                "on; tried again", self.target.shown, _said(exc))  # fmt: skip
+                                "on; tried again", self.target.shown, said(exc))  # fmt: skip
                 self.up = False
             delay = min(self.retry_min_s * 2 ** min(self.failures, 20), self.retry_max_s)
             self.failures += 1
@@ -183,7 +183,7 @@ class PlaneAgent:
             return await write()
 
 
-def _said(exc: BaseException) -> str:
+def said(exc: BaseException) -> str:
     """An exception in one line, for the log (never the URL: the log filter hides it too)."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -18,6 +18,8 @@ from typing import Any, LiteralString
 
 import psycopg
 
+from tradeterm.shared.plane_schema import PLANE
+
 SCHEMA = "tradeterm"
 _LOCK_KEY = 0x54545348  # "TTSH": the advisory lock migrations take
 
@@ -69,6 +71,7 @@ transaction as the rows: an instance reads it back on connect and ships from the
 
 MIGRATIONS: tuple[tuple[str, LiteralString], ...] = (
     ("instances and their shipped journal rows", _V1),
+    ("the control plane: heartbeats, kill commands and their outcomes", PLANE),
 )
 """``(description, SQL)``; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``."""
 

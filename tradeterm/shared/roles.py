@@ -16,6 +16,8 @@ from typing import Any, LiteralString
 import psycopg
 from psycopg import sql
 
+from tradeterm.shared.plane_schema import PLANE_GRANTS
+
 WRITER = "tradeterm_writer"
 
 GRANTS: tuple[LiteralString, ...] = (
@@ -25,6 +27,7 @@ GRANTS: tuple[LiteralString, ...] = (
     "GRANT UPDATE (name, host, symbol, mode, last_seen, shipped_seq, shipped_ts_ns) "
     "ON tradeterm.instances TO {role}",
     "GRANT INSERT ON tradeterm.journal_rows TO {role}",
+    *PLANE_GRANTS,
 )
 """What the writer may do, on top of CONNECT to the database (schema version 1 onward)."""
 
