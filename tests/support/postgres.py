@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -205,7 +206,7 @@ class SharedDb:
     def writer_url(self) -> str:
         return self.server.url(self.name, WRITER, WRITER_PASSWORD)
 
-    def query(self, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def query(self, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of ``statement`` run as the owner (what the tests check)."""
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             return conn.execute(statement.encode(), params).fetchall()
