@@ -68,7 +68,7 @@ async def tradeterm(url: str, *args: str) -> tuple[int, str, str]:
 def live(db: SharedDb) -> dict[str, tuple[str, object]]:
     """The registered live instances: their market and trading state as they last beat."""
     rows = db.query("SELECT name, status FROM tradeterm.heartbeats WHERE stopped_at IS NULL")
-    return {str(s["market"]): (str(name), s["trading_state"]) for name, s in rows}  # type: ignore[index]
+    return {str(s["market"]): (str(name), s["trading_state"]) for name, s in rows}
 
 
 async def test_kill_all_shared_leaves_both_instances_flat_and_halted(

@@ -63,12 +63,12 @@ async def _with(tgt: Target, work: Callable[[rows.Conn], Awaitable[T]]) -> T:
         return await work(conn)
 
 
-def _reach(tgt: Target, work: Callable[[rows.Conn], Awaitable[T]]) -> T:
+def reach(tgt: Target, work: Callable[[rows.Conn], Awaitable[T]]) -> T:
     """``work`` on a connection to ``tgt``; one line (:class:`UserError`) when it fails."""
     try:
         return asyncio.run(_with(tgt, work))
     except Failure as exc:
-        raise UserError(f"the shared database at {tgt.shown}: {said(exc)}") from None
+        raise UserError(f"the shared database at {tgt.shown}: {said(exc)}", EXIT_ERROR) from None
 
 
 # ---- status --shared ------------------------------------------------------------------------
@@ -79,7 +79,7 @@ LEFT = 6  # the first six columns to the left, the figures to the right
 
 
 def status(args: argparse.Namespace) -> int:
-    found = _reach(target(args), rows.registered)
+    found = reach(target(args), rows.registered)
     if args.json:
         print(json.dumps([_json(r) for r in found], indent=2))
     elif not found:
@@ -146,7 +146,7 @@ def _lag(s: Message) -> str:
 
 
 def kill_all(args: argparse.Namespace, reason: str, timeout_s: float) -> int:
-    return _reach(target(args), lambda conn: _kill(conn, reason, timeout_s))
+    return reach(target(args), lambda conn: _kill(conn, reason, timeout_s))
 
 
 async def _kill(conn: rows.Conn, reason: str, timeout_s: float) -> int:
