@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.postgres import SharedDb
 from tradeterm.cli.main import build_command_parser
-from tradeterm.cli.report import cmd_report
+from tradeterm.cli.shared_report import cmd_report
 from tradeterm.journal.report import CHICAGO
 
 NS = 1_000_000_000

@@ -34,12 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=number_arg, default=None, metavar="S",
         help=f"wait this long for each kill switch to end (default {DEFAULT_TIMEOUT_S:g})",
     )  # fmt: skip
-    from tradeterm.cli import shared_plane
-
-    shared_plane.add_arguments(parser)
 
 
-def command(args: argparse.Namespace) -> int:
+def checked(args: argparse.Namespace) -> tuple[str, float]:
+    """The kill's reason and timeout, checked (a :class:`UserError` for bad input)."""
     if bool(args.symbol) == bool(args.all):
         raise UserError("give one SYMBOL or --all")
     reason = args.reason.strip()
@@ -48,12 +46,11 @@ def command(args: argparse.Namespace) -> int:
     timeout = float(args.timeout) if args.timeout is not None else DEFAULT_TIMEOUT_S
     if timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    if args.shared:
-        if not args.all:
-            raise UserError("--shared kills every instance on every host: give --all")
-        from tradeterm.cli import shared_plane
+    return reason, timeout
 
-        return shared_plane.kill_all(args, reason, timeout)
+
+def command(args: argparse.Namespace) -> int:
+    reason, timeout = checked(args)
     found = running()
     if not found:
         raise UserError(f"{NO_INSTANCE}: nothing to kill", EXIT_ERROR)

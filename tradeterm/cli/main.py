@@ -145,8 +145,9 @@ def build_command_parser() -> argparse.ArgumentParser:
         gateway,
         journal,
         kill,
-        report,
         serve,
+        shared_plane,
+        shared_report,
         status,
         strategies,
         tmux,
@@ -174,8 +175,8 @@ def build_command_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help=COMMANDS["config"])
     actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
     _add(actions, "show", COMMANDS["config"], show_arguments, _cmd_config_show, options)
-    _add(sub, "report", COMMANDS["report"], report.add_arguments, report.cmd_report, options,
-         report_book.__doc__)  # fmt: skip
+    _add(sub, "report", COMMANDS["report"], shared_report.report_arguments,
+         shared_report.cmd_report, options, report_book.__doc__)  # fmt: skip
     journal_parser = sub.add_parser("journal", help=COMMANDS["journal"])
     actions = journal_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     _add(actions, "export", "write one table of the journal to stdout", journal.add_arguments,
@@ -187,9 +188,10 @@ def build_command_parser() -> argparse.ArgumentParser:
     _add(sub, "doctor", COMMANDS["doctor"], doctor.add_arguments, doctor.command, options,
          doctor.__doc__)  # fmt: skip
     _add(sub, "serve", COMMANDS["serve"], serve.add_arguments, serve.command, [], serve.__doc__)
-    _add(sub, "status", COMMANDS["status"], status.add_arguments, status.command, [],
-         status.__doc__)  # fmt: skip
-    _add(sub, "kill", COMMANDS["kill"], kill.add_arguments, kill.command, [], kill.__doc__)
+    _add(sub, "status", COMMANDS["status"], shared_plane.status_arguments,
+         shared_plane.status_command, [], status.__doc__)  # fmt: skip
+    _add(sub, "kill", COMMANDS["kill"], shared_plane.kill_arguments, shared_plane.kill_command,
+         [], kill.__doc__)  # fmt: skip
     _add(sub, "bench", COMMANDS["bench"], bench.add_arguments, bench.command, [], bench.__doc__)
     _add(sub, "tmux", COMMANDS["tmux"], tmux.add_arguments, tmux.command, options, tmux.__doc__)
     return parser

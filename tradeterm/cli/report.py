@@ -23,17 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", action="store_true",
                         help="CANARY: each strategy's live fills against its paper fills of "
                         "the same intents (fill rate, slippage, time to fill, P&L difference)")  # fmt: skip
-    parser.add_argument("--shared", action="store_true",
-                        help="every instance on every host, from the shared database ([shared] "
-                        "url): per instance, market and strategy, and in total")  # fmt: skip
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    if args.shared:
-        from tradeterm.cli import shared_report
-
-        return shared_report.command(args, out)
     if args.compare:
         return _compare(args, out)
     with reading(args) as (symbol, conn):

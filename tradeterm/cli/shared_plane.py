@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from tradeterm.cli import kill as local
+from tradeterm.cli import status as local_status
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import load
 from tradeterm.cli.status import brief, duration
@@ -43,6 +44,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="every instance on every host, through the shared database "
                         "([shared] url)")  # fmt: skip
     parser.add_argument("--config", metavar="FILE", help="TOML config (its [shared] url)")
+
+
+def status_arguments(parser: argparse.ArgumentParser) -> None:
+    """``tradeterm status``'s arguments, and ``--shared``."""
+    local_status.add_arguments(parser)
+    add_arguments(parser)
+
+
+def status_command(args: argparse.Namespace) -> int:
+    return status(args) if args.shared else local_status.command(args)
+
+
+def kill_arguments(parser: argparse.ArgumentParser) -> None:
+    """``tradeterm kill``'s arguments, and ``--shared``."""
+    local.add_arguments(parser)
+    add_arguments(parser)
+
+
+def kill_command(args: argparse.Namespace) -> int:
+    if not args.shared:
+        return local.command(args)
+    reason, timeout = local.checked(args)
+    if not args.all:
+        raise UserError("--shared kills every instance on every host: give --all")
+    return kill_all(args, reason, timeout)
 
 
 def target(args: argparse.Namespace) -> Target:

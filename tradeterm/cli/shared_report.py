@@ -19,10 +19,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any, LiteralString, TextIO
 
+from tradeterm.cli import report
 from tradeterm.cli.errors import UserError
 from tradeterm.cli.report import _aligned, _cells
 from tradeterm.cli.shared_plane import reach, target
@@ -111,6 +113,18 @@ def _fill(row: tuple[Any, ...], multiplier: Decimal) -> rp.FillRow:
 async def _fills(conn: rows.Conn) -> list[tuple[Any, ...]]:
     cur = await conn.execute(FILLS)
     return await cur.fetchall()
+
+
+def report_arguments(parser: argparse.ArgumentParser) -> None:
+    """``tradeterm report``'s arguments, and ``--shared``."""
+    report.add_arguments(parser)
+    parser.add_argument("--shared", action="store_true",
+                        help="every instance on every host, from the shared database ([shared] "
+                        "url): per instance, market and strategy, and in total")  # fmt: skip
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    return command(args, out or sys.stdout) if args.shared else report.cmd_report(args, out)
 
 
 def command(args: argparse.Namespace, out: TextIO) -> int:

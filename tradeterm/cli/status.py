@@ -2,8 +2,7 @@
 socket: market, mode, connection (and for how long), data age, trading state (and why),
 position, working orders (ORD), today's P&L (net of commissions; "unknown" when it is not known),
 strategy. No instance running: said, exit status 0; an instance that does not answer is
-listed as such, exit status 1. ``--shared``: every instance on every host, from the shared
-database (:mod:`tradeterm.cli.shared_plane`)."""
+listed as such, exit status 1."""
 
 from __future__ import annotations
 
@@ -28,10 +27,7 @@ STRATEGY_WIDTH = WIDTH - sum(width + 1 for _, width in COLUMNS[:-1])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tradeterm.cli import shared_plane
-
     parser.add_argument("--json", action="store_true", help="one JSON array, for scripts")
-    shared_plane.add_arguments(parser)
 
 
 def running() -> list[Instance]:
@@ -42,10 +38,6 @@ def running() -> list[Instance]:
 
 
 def command(args: argparse.Namespace) -> int:
-    if args.shared:
-        from tradeterm.cli import shared_plane
-
-        return shared_plane.status(args)
     found = running()
     answers = asyncio.run(ask_all(found, {"op": "status"}, STATUS_TIMEOUT_S)) if found else []
     if args.json:
