@@ -74,6 +74,7 @@ class ControlServer:
         self._watch: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self.connection_since_ns: int | None = None
+        self.shipping: Callable[[], Message] | None = None  # [shared]: the shipping's lag
 
     @property
     def path(self) -> os.PathLike[str] | None:
@@ -200,7 +201,8 @@ class ControlServer:
 
     def _status(self) -> Message:
         assert self._engine is not None
-        status = status_of(self._engine, self.symbol, self.mode, self.connection_since_ns)
+        shipping = self.shipping() if self.shipping is not None else None
+        status = status_of(self._engine, self.symbol, self.mode, self.connection_since_ns, shipping)
         return {"ok": True, "status": status}
 
     async def _kill(self, engine: Engine, reason: str, timeout_s: float) -> Message:
