@@ -14,8 +14,8 @@ import pytest
 from tests.support.postgres import PostgresServer, SharedDb
 from tradeterm import logs
 from tradeterm.config import ConfigError, LoggingConfig, load_settings
-from tradeterm.shared.config import SharedError, Target
 from tradeterm.shared.migrations import SCHEMA_VERSION, SchemaMismatch, check_version, migrate
+from tradeterm.shared.target import SharedError, Target
 
 
 async def test_migrations_run_once_and_record_their_version(shared_db: SharedDb) -> None:

@@ -39,8 +39,8 @@ from typing import Any
 import psycopg
 
 from tradeterm.config import Settings, SharedConfig
-from tradeterm.shared.config import SharedError, Target, instance_name
 from tradeterm.shared.migrations import SchemaMismatch, check_version
+from tradeterm.shared.target import SharedError, Target, instance_name
 
 log = logging.getLogger(__name__)
 
