@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.postgres import SKIP_REASON, PostgresServer, find_bindir
+from tests.support.postgres import SKIP_REASON, started_server
 from tradeterm.bench.shipping import bench, parser
 
 
@@ -16,16 +16,11 @@ def main() -> None:
     if args.url:
         bench(args, args.url)
         return
-    bindir = find_bindir()
-    if bindir is None:
-        sys.exit(SKIP_REASON)
-    server = PostgresServer(bindir)
-    try:
-        server.start()
+    with started_server() as server:
+        if server is None:
+            sys.exit(SKIP_REASON)
         server.create_database("bench")
         bench(args, server.url("bench"))
-    finally:
-        server.destroy()
 
 
 if __name__ == "__main__":
