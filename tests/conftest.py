@@ -103,17 +103,12 @@ def shared_data() -> Path:
 def postgres_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL server for the whole session (tests/support/postgres.py); skipped
     with one line where no server binaries exist."""
-    from tests.support.postgres import SKIP_REASON, PostgresServer, find_bindir
+    from tests.support.postgres import SKIP_REASON, started_server
 
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip(SKIP_REASON)
-    server = PostgresServer(bindir)
-    try:
-        server.start()
+    with started_server() as server:
+        if server is None:
+            pytest.skip(SKIP_REASON)
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture

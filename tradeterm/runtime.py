@@ -82,7 +82,8 @@ from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
 from tradeterm.notify import Notifier
 from tradeterm.paths import legacy_journal_file
-from tradeterm.shared.config import instance_name
+from tradeterm.shared.shipper import Shipper, ShippingThread
+from tradeterm.shared.target import instance_name
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -150,6 +151,7 @@ class Runtime:
     notifier: Notifier | None = None  # the front end sets its ``bell``
     control: ControlServer | None = None  # its control socket (``tradeterm status``, ``kill``)
     replay: ReplayControl | None = None  # REPLAY: the clock the recorded file plays on
+    shipping: Shipper | None = None  # [shared] url: the journal's shipping (its lag)
 
     @property
     def mode(self) -> str:
@@ -288,6 +290,7 @@ async def _open_runtime(
         raise ModeError(str(exc)) from None
     rt: Runtime | None = None
     engine: Engine | None = None
+    shipping = ShippingThread.started(settings, journal.path)  # [shared]: off the order path
     try:
         async with _gateway(settings, seed, gateway_rate, replay) as (gateway, host, port):
             connection = settings.connection.model_copy(
@@ -318,12 +321,15 @@ async def _open_runtime(
             notifier = Notifier(settings.notify, settings.symbol, mode)
             notifying = notifier.attach(engine)
             try:
+                if shipping is not None:
+                    control.shipping = lambda: shipping.shipper.lag().as_status()
                 try:
                     await control.serve(engine)
                 except OSError as exc:
                     raise ModeError(f"cannot serve the control socket: {exc}") from None
                 rt = Runtime(settings, engine, host, port, gateway, journal, notifier=notifier,
-                             control=control, replay=_replay_control(gateway))  # fmt: skip
+                             control=control, replay=_replay_control(gateway),
+                             shipping=shipping.shipper if shipping else None)  # fmt: skip
                 yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends
@@ -336,6 +342,8 @@ async def _open_runtime(
     finally:
         journal.end_session(rt.stop_reason if rt is not None else "stopped")
         await journal.close()
+        if shipping is not None:  # what it has not shipped, the next start ships
+            await asyncio.to_thread(shipping.stop)
         if rt is not None:
             rt.unwritten = _unwritten(journal, engine)
 

@@ -111,6 +111,19 @@ async def test_kill_all_shared_leaves_both_instances_flat_and_halted(
                                       s["stale"]) for s in json.loads(out)}  # fmt: skip
     assert code == 0 and states == {"ES": ("HALTED", 0, False), "NQ": ("HALTED", 0, False)}
 
+    # each bought 1 and the kill sold it: one round trip each, shipped, reported across both
+    await until(lambda: shared_db.query("SELECT count(*) FROM tradeterm.fills") == [(4,)],
+                "the four fills shipped", GUARD_S)  # fmt: skip
+    code, out, err = await tradeterm(shared_db.admin_url, "report", "--shared", "--format", "json")
+    doc = json.loads(out)
+    trades = {g: {k: v["trades"] for k, v in doc[f"by_{g}"].items()}
+              for g in ("instance", "market", "strategy")}  # fmt: skip
+    assert (code, err) == (0, "") and trades == {
+        "instance": {names["ES"]: 1, names["NQ"]: 1}, "market": {"ES": 1, "NQ": 1},
+        "strategy": {"manual": 2},
+    }  # fmt: skip
+    assert doc["total"]["trades"] == 2 and doc["open_positions"] == {}
+
 
 async def test_an_instance_away_from_the_database_runs_the_kill_when_its_link_returns(
     start_gateway: Callable[..., Awaitable[FakeGateway]], console: StartConsole,

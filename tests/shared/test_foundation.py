@@ -14,8 +14,8 @@ import pytest
 from tests.support.postgres import PostgresServer, SharedDb
 from tradeterm import logs
 from tradeterm.config import ConfigError, LoggingConfig, load_settings
-from tradeterm.shared.config import SharedError, Target
 from tradeterm.shared.migrations import SCHEMA_VERSION, SchemaMismatch, check_version, migrate
+from tradeterm.shared.target import SharedError, Target
 
 
 async def test_migrations_run_once_and_record_their_version(shared_db: SharedDb) -> None:
@@ -120,3 +120,23 @@ async def test_the_password_never_reaches_the_log(shared_db: SharedDb, tmp_path:
         assert secret not in text
     assert good.shown in text and "password authentication failed" in text
     assert json.loads(text.splitlines()[-1])["msg"].startswith("shipping to postgresql://")
+
+
+def test_tradeterm_shared_migrate_brings_a_new_database_to_the_version(
+    postgres_server: PostgresServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tradeterm.cli.main import main
+
+    postgres_server.create_database("tt_cli")
+    try:
+        assert main(["shared", "migrate", "--url", postgres_server.url("tt_cli")]) == 0
+        out = capsys.readouterr().out
+        assert out.strip().endswith(f"tt_cli: schema version {SCHEMA_VERSION}")
+        assert postgres_server.password not in out
+        assert main(["shared", "roles"]) == 0
+        assert (
+            'GRANT INSERT ON tradeterm.journal_rows TO "tradeterm_writer";'
+            in capsys.readouterr().out
+        )
+    finally:
+        postgres_server.drop_database("tt_cli")

@@ -37,7 +37,9 @@ async def issued_at(conn: rows.Conn, command_id: int) -> dt.datetime:
 
 
 STATUS = {"market": "ES", "mode": "sim", "connected": True, "trading_state": "ACTIVE",
-          "position": 1, "working_orders": 0, "pnl_today": "12.50"}  # fmt: skip
+          "position": 1, "working_orders": 0, "pnl_today": "12.50",
+          "shipping": {"rows_behind": 3, "seconds_behind": 1.5, "connected": True,
+                       "problem": None}}  # fmt: skip
 
 
 async def test_commands_written_while_it_ran_are_run_those_before_it_started_are_not(
@@ -92,4 +94,14 @@ def test_status_shared_marks_a_stale_heartbeat_and_fails(
     (nq,) = [line for line in lines if line.startswith("desk2/NQ/sim")]
     (es,) = [line for line in lines if line.startswith("desk1/ES/sim")]
     assert nq.endswith("STALE 42s ago") and "STALE" not in es
-    assert nq.split()[1:9] == ["desk2", "NQ", "SIM", "connected", "ACTIVE", "+1", "0", "12.50"]
+    assert nq.split()[1:10] == [
+        "desk2",
+        "NQ",
+        "SIM",
+        "connected",
+        "ACTIVE",
+        "+1",
+        "0",
+        "12.50",
+        "1.5s",
+    ]  # its journal's shipping lag

@@ -15,8 +15,8 @@ from tests.support.waiting import until
 from tests.unit.journal.factories import booked, fill, order
 from tradeterm.engine.types import OrderRole
 from tradeterm.journal import Journal
-from tradeterm.shared.config import Target
 from tradeterm.shared.shipper import Identity, Shipper, ShippingThread
+from tradeterm.shared.target import Target
 
 T0 = 1_780_000_000 * 10**9  # a test clock's start
 
@@ -115,7 +115,7 @@ async def test_a_database_outage_loses_nothing_and_never_holds_up_the_journal(
 _CHILD = """
 import asyncio, sys, time
 from pathlib import Path
-from tradeterm.shared.config import Target
+from tradeterm.shared.target import Target
 from tradeterm.shared.shipper import Identity, Shipper
 journal, url = Path(sys.argv[1]), sys.argv[2]
 s = Shipper(journal, Target(url), Identity("a", "h", "ES", "sim"), batch_size=3, poll_s=0.01)

@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,21 @@ def find_bindir() -> Path | None:
         if (path / "initdb").is_file() and (path / "pg_ctl").is_file():
             return path
     return None
+
+
+@contextlib.contextmanager
+def started_server() -> Iterator[PostgresServer | None]:
+    """A started server, destroyed at the end; None where no binaries exist."""
+    bindir = find_bindir()
+    if bindir is None:
+        yield None
+        return
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
 
 
 def free_port() -> int:

@@ -105,6 +105,7 @@ COMMANDS: dict[str, str] = {
     "kill": "run the kill switch of one market's instances or of all (--all)",
     "bench": "run every benchmark and print one table: figure, value, target, met",
     "tmux": "several markets in one tmux session, a window each (--sim: one fake gateway)",
+    "shared": "the shared PostgreSQL database: migrate its schema, print the writer role's SQL",
 }
 
 
@@ -146,6 +147,7 @@ def build_command_parser() -> argparse.ArgumentParser:
         journal,
         kill,
         serve,
+        shared,
         shared_plane,
         shared_report,
         status,
@@ -194,6 +196,12 @@ def build_command_parser() -> argparse.ArgumentParser:
          [], kill.__doc__)  # fmt: skip
     _add(sub, "bench", COMMANDS["bench"], bench.add_arguments, bench.command, [], bench.__doc__)
     _add(sub, "tmux", COMMANDS["tmux"], tmux.add_arguments, tmux.command, options, tmux.__doc__)
+    shared_parser = sub.add_parser("shared", help=COMMANDS["shared"], description=shared.__doc__)
+    actions = shared_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add(actions, "migrate", "migrate the schema (as its owner)", shared.add_migrate_arguments,
+         shared.cmd_migrate, options)  # fmt: skip
+    _add(actions, "roles", "print the SQL of the writer role", shared.add_roles_arguments,
+         shared.cmd_roles, [])  # fmt: skip
     return parser
 
 

@@ -27,13 +27,13 @@ from tradeterm.cli import kill as local
 from tradeterm.cli import status as local_status
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import load
-from tradeterm.cli.status import brief, duration
+from tradeterm.cli.status import brief, duration, shipping_note
 from tradeterm.config import ConfigError
 from tradeterm.control import plane_rows as rows
 from tradeterm.control.plane import Failure, said
 from tradeterm.control.protocol import Message
-from tradeterm.shared.config import Target
 from tradeterm.shared.migrations import check_version
+from tradeterm.shared.target import Target
 
 T = TypeVar("T")
 POLL_S = 1.0  # outcomes are read again at least this often (a notification only wakes)
@@ -143,6 +143,8 @@ def table(found: list[rows.Registered]) -> list[str]:
             said.append(f"{s['trading_state']}: {s['trading_reason']}")
         if not s.get("connected") and s.get("connection_reason"):
             said.append(f"connection {s.get('connection')}: {brief(s['connection_reason'])}")
+        if s.get("shipping") and not s["shipping"].get("connected"):
+            said.append(shipping_note(s["shipping"]))
         notes[len(cells) - 1] = said
     widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
     lines = []
@@ -163,9 +165,11 @@ def _beat(r: rows.Registered) -> str:
 
 
 def _lag(s: Message) -> str:
-    """The journal's shipping lag, when the instance says it."""
-    lag = s.get("shipping_lag_s")
-    return duration(float(lag)) if isinstance(lag, (int, float)) else "-"
+    """How far its journal's shipping is behind (``-``: it does not ship)."""
+    shipping = s.get("shipping")
+    if not isinstance(shipping, dict):
+        return "-"
+    return duration(float(shipping["seconds_behind"])) if shipping["rows_behind"] else "0"
 
 
 # ---- kill --all --shared --------------------------------------------------------------------

@@ -81,6 +81,7 @@ class ControlServer:
         self._watch: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self.connection_since_ns: int | None = None
+        self.shipping: Callable[[], Message] | None = None  # [shared]: the shipping's lag
 
     @property
     def path(self) -> os.PathLike[str] | None:
@@ -216,7 +217,8 @@ class ControlServer:
     def status(self) -> Message:
         """What ``tradeterm status`` says of this instance."""
         assert self._engine is not None
-        return status_of(self._engine, self.symbol, self.mode, self.connection_since_ns)
+        shipping = self.shipping() if self.shipping is not None else None
+        return status_of(self._engine, self.symbol, self.mode, self.connection_since_ns, shipping)
 
     def _status(self) -> Message:
         return {"ok": True, "status": self.status()}

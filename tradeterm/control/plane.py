@@ -31,8 +31,8 @@ import psycopg
 from tradeterm.config import SharedConfig
 from tradeterm.control import plane_rows as rows
 from tradeterm.control.protocol import Message
-from tradeterm.shared.config import SharedError, Target
 from tradeterm.shared.migrations import SchemaMismatch, check_version
+from tradeterm.shared.target import SharedError, Target
 
 log = logging.getLogger(__name__)
 

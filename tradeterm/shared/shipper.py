@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import sqlite3
 import threading
 import time
@@ -37,9 +38,9 @@ from typing import Any
 
 import psycopg
 
-from tradeterm.config import SharedConfig
-from tradeterm.shared.config import SharedError, Target
+from tradeterm.config import Settings, SharedConfig
 from tradeterm.shared.migrations import SchemaMismatch, check_version
+from tradeterm.shared.target import SharedError, Target, instance_name
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +293,20 @@ def _one_line(exc: BaseException) -> str:
 
 class ShippingThread:
     """Runs a :class:`Shipper` on a daemon thread with its own event loop."""
+
+    @classmethod
+    def started(cls, settings: Settings, journal: Path) -> ShippingThread | None:
+        """Shipping ``journal`` as ``settings`` ask (``[shared]``), started; None without a
+        ``shared.url``. The log filter learns the secrets before anything connects."""
+        identity = Identity(instance_name(settings), socket.gethostname(), settings.symbol,
+                            settings.mode)  # fmt: skip
+        shipper = Shipper.configured(journal, settings.shared, identity)
+        if shipper is None:
+            return None
+        shipper.target.hide()
+        thread = cls(shipper)
+        thread.start()
+        return thread
 
     def __init__(self, shipper: Shipper) -> None:
         self.shipper = shipper

@@ -468,9 +468,11 @@ class TradingApp(App[int]):
 
     def screen_state(self) -> ScreenState:
         control = self.runtime.replay if self.runtime is not None else None
+        shipping = self.runtime.shipping if self.runtime is not None else None
         return ScreenState(self.mode, self.settings.symbol, self.armed, self.confirmed, self.qty,
                            self.watch_only,
-                           trainer.state_of(control) if control is not None else None)  # fmt: skip
+                           trainer.state_of(control) if control is not None else None,
+                           shipping.lag() if shipping is not None else None)  # fmt: skip
 
     def replay_key(self, verb: str) -> None:
         """A replay key (``ui/trainer.py``): pause/resume, slower, faster, jump ahead. The
