@@ -7,16 +7,20 @@ server's clock.)"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from tests.integration.engine_helpers import TODAY, working_at_gateway
-from tests.integration.test_instance_control import Console, bought, position
+from tests.integration.test_instance_control import (
+    Console,
+    bought,
+    position,
+    start_console,
+    tradeterm,
+)
 from tests.support.postgres import SharedDb
 from tests.support.tcp_proxy import Relay
 from tests.support.waiting import until
@@ -37,32 +41,16 @@ StartConsole = Callable[[FakeGateway, str, str], Awaitable[Console]]
 
 @pytest.fixture
 async def console() -> AsyncIterator[StartConsole]:
+    """``await console(gateway, symbol, url)``: a console in the control plane at ``url``."""
     started: list[Console] = []
-
-    async def _start(gateway: FakeGateway, symbol: str, url: str) -> Console:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tradeterm.cli", "console", symbol, "--sim",
-            "--port", str(gateway.config.port), env=plane_env(url),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(console := Console(proc))
-        await console.wait_for("RECONCILED (start)")
-        return console
-
-    yield _start
+    yield lambda gateway, symbol, url: start_console(started, gateway, symbol, plane_env(url))
     for c in started:
         await c.stop()
 
 
-async def tradeterm(url: str, *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tradeterm.cli", *args, env=plane_env(url),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), GUARD_S)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+async def cli(url: str, *args: str) -> tuple[int, str, str]:
+    """A ``tradeterm`` command with the shared database at ``url``."""
+    return await tradeterm(*args, env=plane_env(url))
 
 
 def live(db: SharedDb) -> dict[str, tuple[str, object]]:
@@ -84,7 +72,7 @@ async def test_kill_all_shared_leaves_both_instances_flat_and_halted(
     await until(lambda: len(working_at_gateway(gw)) == 1, "ES's limit order working at IB")
     await until(lambda: len(live(shared_db)) == 2, "both registered", GUARD_S)
 
-    code, out, err = await tradeterm(url, "status", "--shared")
+    code, out, err = await cli(url, "status", "--shared")
     assert (code, err) == (0, ""), out
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["INSTANCE", "HOST", "MKT", "MODE"]
@@ -92,7 +80,7 @@ async def test_kill_all_shared_leaves_both_instances_flat_and_halted(
     assert set(rows) == {"ES", "NQ"}
     assert rows["ES"][3:6] == ["SIM", "connected", "ACTIVE"] and rows["NQ"][6] == "+1"
 
-    code, out, err = await tradeterm(url, "kill", "--all", "--shared", "--reason", "desk stop")
+    code, out, err = await cli(url, "kill", "--all", "--shared", "--reason", "desk stop")
     assert (code, err) == (0, ""), out
     names = {market: name for market, (name, _) in live(shared_db).items()}
     lines = out.splitlines()
@@ -106,7 +94,7 @@ async def test_kill_all_shared_leaves_both_instances_flat_and_halted(
 
     await until(lambda: {s for _, s in live(shared_db).values()} == {"HALTED"},
                 "both beat HALTED", GUARD_S)  # fmt: skip
-    code, out, _ = await tradeterm(url, "status", "--shared", "--json")
+    code, out, _ = await cli(url, "status", "--shared", "--json")
     states = {s["status"]["market"]: (s["status"]["trading_state"], s["status"]["position"],
                                       s["stale"]) for s in json.loads(out)}  # fmt: skip
     assert code == 0 and states == {"ES": ("HALTED", 0, False), "NQ": ("HALTED", 0, False)}
@@ -114,7 +102,7 @@ async def test_kill_all_shared_leaves_both_instances_flat_and_halted(
     # each bought 1 and the kill sold it: one round trip each, shipped, reported across both
     await until(lambda: shared_db.query("SELECT count(*) FROM tradeterm.fills") == [(4,)],
                 "the four fills shipped", GUARD_S)  # fmt: skip
-    code, out, err = await tradeterm(shared_db.admin_url, "report", "--shared", "--format", "json")
+    code, out, err = await cli(shared_db.admin_url, "report", "--shared", "--format", "json")
     doc = json.loads(out)
     trades = {g: {k: v["trades"] for k, v in doc[f"by_{g}"].items()}
               for g in ("instance", "market", "strategy")}  # fmt: skip
@@ -145,7 +133,7 @@ async def test_an_instance_away_from_the_database_runs_the_kill_when_its_link_re
         relay.cut()  # NQ's link to the database is down; it trades on
         await nq.type("buy 1")  # a database that is down never stops an order
         await until(lambda: nq.out.count("FILL BUY 1") == 2, "NQ's second fill", GUARD_S)
-        code, out, err = await tradeterm(
+        code, out, err = await cli(
             url, "kill", "--all", "--shared", "--reason", "desk stop", "--timeout", "3"
         )
         assert (code, err) == (1, ""), out
@@ -162,7 +150,7 @@ async def test_an_instance_away_from_the_database_runs_the_kill_when_its_link_re
         ) == [(True,)], "NQ's outcome: flat and HALTED", GUARD_S)  # fmt: skip
         assert position(gw, "NQ") == 0 and working_at_gateway(gw) == []
         await until(lambda: live(shared_db)["NQ"][1] == "HALTED", "NQ beats HALTED", GUARD_S)
-        code, out, _ = await tradeterm(url, "status", "--shared")
+        code, out, _ = await cli(url, "status", "--shared")
         assert code == 0 and out.count(" HALTED ") == 2, out
     finally:
         await relay.stop()
