@@ -12,9 +12,13 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from tests.support.postgres import PostgresServer, SharedDb
 
 # CI runs the same examples every time (a red CI must be reproducible); local runs keep
 # exploring new ones, which is where property tests find bugs.
@@ -90,3 +94,31 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"recorded market data not available at {SHARED_DATA}")
     return SHARED_DATA
+
+
+# ---- the shared PostgreSQL database (tradeterm/shared): a real server, one per session ----
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole session (tests/support/postgres.py); skipped
+    with one line where no server binaries exist."""
+    from tests.support.postgres import SKIP_REASON, started_server
+
+    with started_server() as server:
+        if server is None:
+            pytest.skip(SKIP_REASON)
+        yield server
+
+
+@pytest.fixture
+def shared_db(postgres_server: PostgresServer) -> Iterator[SharedDb]:
+    """A fresh database on the session's server, migrated by its owner, with the writer role
+    granted as an administrator would (tradeterm.shared.roles): dropped after the test."""
+    from tests.support.postgres import SharedDb
+
+    db = SharedDb.create(postgres_server)
+    try:
+        yield db
+    finally:
+        postgres_server.drop_database(db.name)

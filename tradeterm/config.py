@@ -346,6 +346,61 @@ class JournalConfig(_Section):
     queue_max: int = Field(50_000, ge=100, le=10_000_000)
 
 
+class SharedConfig(_Section):
+    """The shared PostgreSQL database every instance ships its journal to (``tradeterm/shared``).
+    The URL is never shown or logged with its password; a password is best given in the
+    environment (``TRADETERM_SHARED__URL``, libpq's ``PGPASSWORD``) or in ``password_file``."""
+
+    url: str | None = Field(
+        None,
+        description="postgresql://USER@HOST:PORT/DB; empty = no shipping; a password in it "
+        "only from the environment or a config file of mode 0600",
+    )
+    password_file: OsPath | None = Field(
+        None, description="a file holding the password (one line), refused unless mode 0600"
+    )
+    instance: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="this instance's name; empty = host/SYMBOL/mode",
+    )
+    batch_size: int = Field(500, ge=1, le=100_000, description="rows per shipping transaction")
+    connect_timeout_s: float = Field(5.0, gt=0, le=300)
+    retry_min_s: float = Field(0.5, gt=0, le=600, description="first wait after a failure")
+    retry_max_s: float = Field(30.0, gt=0, le=3600, description="longest wait, doubled up to it")
+    heartbeat_s: float = Field(
+        5.0, gt=0, le=600, description="control plane: how often an instance beats (stale "
+        "after three missed), and the longest wait before trying a lost link again"
+    )  # fmt: skip
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("a URL postgresql://USER@HOST:PORT/DATABASE")
+        return value
+
+    @field_validator("password_file")
+    @classmethod
+    def _private_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            private_file(value)
+        return value
+
+
+def private_file(path: Path) -> None:
+    """Refuse (``ValueError``, worded for the user) a credentials file that is missing or that
+    anyone but its owner may read or write (mode other than 0600 or 0400), as libpq refuses a
+    ``.pgpass`` that is."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ValueError(f"a readable file; {exc.strerror or exc}") from None
+    if mode & 0o077:
+        raise ValueError(f"a file only its owner can read (chmod 600); it is mode {mode & 0o777:o}")
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: OsPath | None = Field(None, description="empty = the user log dir")
@@ -496,6 +551,7 @@ class Settings(BaseSettings):
     journal: JournalConfig = Field(default_factory=JournalConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    shared: SharedConfig = Field(default_factory=SharedConfig)
 
     @field_validator("symbol")
     @classmethod
@@ -608,6 +664,8 @@ class LoadedSettings:
                 f"default for {symbol}'s screen (its console: {self.settings.client_id('console')})"
             )
         data["notify"]["urls"] = [redacted_url(url) for url in self.settings.notify.urls]
+        if self.settings.shared.url is not None:
+            data["shared"]["url"] = redacted_url(self.settings.shared.url)
         for key, value in _flatten(data):
             yield key, value, origins.get(key) or self.origin(key)
 
@@ -645,7 +703,30 @@ def load_settings(
         raise ConfigError(_explain(exc, origins, (cli_data, env_data, toml_data))) from None
     finally:
         _toml_data.reset(token)
+    _check_url_password(settings.shared.url, origins.get("shared.url", ""), path)
     return LoadedSettings(settings, path, found, origins)
+
+
+def _check_url_password(url: str | None, origin: str, path: Path) -> None:
+    """A password written into ``shared.url`` in a config file others may read is refused:
+    the environment, ``shared.password_file`` or a 0600 config file may hold one."""
+    from urllib.parse import urlsplit
+
+    if url is None or not origin.startswith("file"):
+        return
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if not password:
+        return
+    try:
+        private_file(path)
+    except ValueError as exc:
+        raise ConfigError(
+            f"shared.url ({origin}) holds a password but the file is not private: expected "
+            f"{exc}; or give the password in TRADETERM_SHARED__URL or shared.password_file"
+        ) from None
 
 
 def _read_toml(path: Path, *, required: bool) -> tuple[dict[str, Any], bool]:
@@ -827,7 +908,7 @@ def _explain(
 
 def _secret(key: str) -> bool:
     """A key whose value is never shown (a notification URL holds its channel's token)."""
-    return key == "notify.urls" or key.startswith("notify.urls.")
+    return key in ("notify.urls", "shared.url") or key.startswith("notify.urls.")
 
 
 def _expected(err: Any) -> str:

@@ -80,6 +80,8 @@ from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
 from tradeterm.notify import Notifier
 from tradeterm.paths import legacy_journal_file
+from tradeterm.shared.shipper import Shipper, ShippingThread
+from tradeterm.shared.target import instance_name
 from tradeterm.sim.replay_common import ReplayError
 
 if TYPE_CHECKING:
@@ -120,6 +122,7 @@ class Runtime:
     notifier: Notifier | None = None  # the front end sets its ``bell``
     control: ControlServer | None = None  # its control socket (``tradeterm status``, ``kill``)
     replay: embedded.ReplayControl | None = None  # REPLAY: the clock the recorded file plays on
+    shipping: Shipper | None = None  # [shared] url: the journal's shipping (its lag)
 
     @property
     def mode(self) -> str:
@@ -178,7 +181,8 @@ def claim_market(settings: Settings) -> ControlServer:
     :func:`_bind_account` adds the market in the account. Raises :class:`ModeError` naming
     the instance that has it. :func:`open_runtime` calls it, or takes what the screen claimed
     before the terminal was taken over."""
-    control = ControlServer(settings.symbol, settings.mode)
+    control = ControlServer(settings.symbol, settings.mode,
+                            shared=(settings.shared, instance_name(settings)))  # fmt: skip
     port = settings.port()
     at_ib = settings.mode in ("sim", "paper", "live")  # SHADOW's, REPLAY's orders stay here
     trades_at = (settings.connection.host, port) if port is not None and at_ib else None
@@ -261,6 +265,7 @@ async def _open_runtime(
         raise ModeError(str(exc)) from None
     rt: Runtime | None = None
     engine: Engine | None = None
+    shipping = ShippingThread.started(settings, journal.path)  # [shared]: off the order path
     try:
         async with embedded.embedded_gateway(settings, seed, gateway_rate, replay, prepared) as (
             gateway,
@@ -299,12 +304,15 @@ async def _open_runtime(
             notifier = Notifier(settings.notify, settings.symbol, mode)
             notifying = notifier.attach(engine)
             try:
+                if shipping is not None:
+                    control.shipping = lambda: shipping.shipper.lag().as_status()
                 try:
                     await control.serve(engine)
                 except OSError as exc:
                     raise ModeError(f"cannot serve the control socket: {exc}") from None
                 rt = Runtime(settings, engine, host, port, gateway, journal, notifier=notifier,
-                             control=control, replay=prepared.clock if prepared else None)  # fmt: skip
+                             control=control, replay=prepared.clock if prepared else None,
+                             shipping=shipping.shipper if shipping else None)  # fmt: skip
                 yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends
@@ -317,6 +325,8 @@ async def _open_runtime(
     finally:
         journal.end_session(rt.stop_reason if rt is not None else "stopped")
         await journal.close()
+        if shipping is not None:  # what it has not shipped, the next start ships
+            await asyncio.to_thread(shipping.stop)
         if rt is not None:
             rt.unwritten = _unwritten(journal, engine)
 

@@ -60,30 +60,33 @@ class Console:
         self._reader.cancel()
 
 
+async def start_console(started: list[Console], gateway: FakeGateway, symbol: str,
+                        env: dict[str, str] | None = None) -> Console:  # fmt: skip
+    """A ``tradeterm console`` of ``symbol`` at ``gateway`` once reconciled, added to
+    ``started`` (to be stopped); ``env``: its environment, else this process's."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tradeterm.cli", "console", symbol, "--sim",
+        "--port", str(gateway.config.port), env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    started.append(console := Console(proc))
+    await console.wait_for("RECONCILED (start)")
+    return console
+
+
 @pytest.fixture
 async def console() -> AsyncIterator[Callable[[FakeGateway, str], Awaitable[Console]]]:
     started: list[Console] = []
-
-    async def _start(gateway: FakeGateway, symbol: str) -> Console:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tradeterm.cli", "console", symbol, "--sim",
-            "--port", str(gateway.config.port),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(console := Console(proc))
-        await console.wait_for("RECONCILED (start)")
-        return console
-
-    yield _start
+    yield lambda gateway, symbol: start_console(started, gateway, symbol)
     for c in started:
         await c.stop()
 
 
-async def tradeterm(*args: str) -> tuple[int, str, str]:
-    """A ``tradeterm`` command's exit status, stdout and stderr."""
+async def tradeterm(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """A ``tradeterm`` command's exit status, stdout and stderr (``env``: its environment)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tradeterm.cli", *args,
+        sys.executable, "-m", "tradeterm.cli", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), GUARD_S)

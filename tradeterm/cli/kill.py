@@ -6,7 +6,9 @@ waits to run first thing on reconnection; nothing there is called flat, and its 
 at once (only the connected ones are waited for). An order in the market that only another
 API client can cancel (the market's console's, TWS's) is never waited for: the instance ends
 flat and HALTED, "but" that order still works (named, with its client). Exit status 0 only
-when every instance was proved flat and HALTED with no such order; 1 otherwise."""
+when every instance was proved flat and HALTED with no such order; 1 otherwise.
+``--all --shared``: every instance on every host, through the shared database
+(:mod:`tradeterm.cli.shared_plane`)."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def command(args: argparse.Namespace) -> int:
+def checked(args: argparse.Namespace) -> tuple[str, float]:
+    """The kill's reason and timeout, checked (a :class:`UserError` for bad input)."""
     if bool(args.symbol) == bool(args.all):
         raise UserError("give one SYMBOL or --all")
     reason = args.reason.strip()
@@ -43,6 +46,11 @@ def command(args: argparse.Namespace) -> int:
     timeout = float(args.timeout) if args.timeout is not None else DEFAULT_TIMEOUT_S
     if timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    return reason, timeout
+
+
+def command(args: argparse.Namespace) -> int:
+    reason, timeout = checked(args)
     found = running()
     if not found:
         raise UserError(f"{NO_INSTANCE}: nothing to kill", EXIT_ERROR)
@@ -64,7 +72,7 @@ def command(args: argparse.Namespace) -> int:
         flat += ok
         if offline:
             disconnected.append(line.partition(":")[0])
-        if ok and _others(answer):
+        if ok and others_working(answer):
             others.append(line.partition(":")[0])
     summary = f"{flat} of {len(answers)} flat and HALTED"
     if others:
@@ -75,7 +83,7 @@ def command(args: argparse.Namespace) -> int:
     return EXIT_OK if flat == len(answers) and not others else EXIT_ERROR
 
 
-def _others(answer: Message | Unreachable) -> int:
+def others_working(answer: Message | Unreachable) -> int:
     """How many working orders of other API clients the instance's kill switch left in its
     market (it cannot cancel them)."""
     kill = answer.get("kill") if isinstance(answer, dict) else None
@@ -95,7 +103,7 @@ def outcome(answer: Message | Unreachable) -> tuple[str, bool, bool]:
     progress = kill.get("progress")
     state = status["trading_state"]
     if kill["flat"] and state == "HALTED" and progress is not None:
-        but = ", but another client's order still works" if _others(answer) else ""
+        but = ", but another client's order still works" if others_working(answer) else ""
         return f"{name}: flat and HALTED{but} ({progress['detail']})", True, False
     parts = ["NOT FLAT" if kill["finished"] else "NOT CONFIRMED FLAT"]
     offline = not kill["connected"]

@@ -105,6 +105,7 @@ COMMANDS: dict[str, str] = {
     "kill": "run the kill switch of one market's instances or of all (--all)",
     "bench": "run every benchmark and print one table: figure, value, target, met",
     "tmux": "several markets in one tmux session, a window each (--sim: one fake gateway)",
+    "shared": "the shared PostgreSQL database: migrate its schema, print the writer role's SQL",
 }
 
 
@@ -145,8 +146,10 @@ def build_command_parser() -> argparse.ArgumentParser:
         gateway,
         journal,
         kill,
-        report,
         serve,
+        shared,
+        shared_plane,
+        shared_report,
         status,
         strategies,
         tmux,
@@ -174,8 +177,8 @@ def build_command_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help=COMMANDS["config"])
     actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
     _add(actions, "show", COMMANDS["config"], show_arguments, _cmd_config_show, options)
-    _add(sub, "report", COMMANDS["report"], report.add_arguments, report.cmd_report, options,
-         report_book.__doc__)  # fmt: skip
+    _add(sub, "report", COMMANDS["report"], shared_report.report_arguments,
+         shared_report.cmd_report, options, report_book.__doc__)  # fmt: skip
     journal_parser = sub.add_parser("journal", help=COMMANDS["journal"])
     actions = journal_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     _add(actions, "export", "write one table of the journal to stdout", journal.add_arguments,
@@ -187,11 +190,18 @@ def build_command_parser() -> argparse.ArgumentParser:
     _add(sub, "doctor", COMMANDS["doctor"], doctor.add_arguments, doctor.command, options,
          doctor.__doc__)  # fmt: skip
     _add(sub, "serve", COMMANDS["serve"], serve.add_arguments, serve.command, [], serve.__doc__)
-    _add(sub, "status", COMMANDS["status"], status.add_arguments, status.command, [],
-         status.__doc__)  # fmt: skip
-    _add(sub, "kill", COMMANDS["kill"], kill.add_arguments, kill.command, [], kill.__doc__)
+    _add(sub, "status", COMMANDS["status"], shared_plane.status_arguments,
+         shared_plane.status_command, [], status.__doc__)  # fmt: skip
+    _add(sub, "kill", COMMANDS["kill"], shared_plane.kill_arguments, shared_plane.kill_command,
+         [], kill.__doc__)  # fmt: skip
     _add(sub, "bench", COMMANDS["bench"], bench.add_arguments, bench.command, [], bench.__doc__)
     _add(sub, "tmux", COMMANDS["tmux"], tmux.add_arguments, tmux.command, options, tmux.__doc__)
+    shared_parser = sub.add_parser("shared", help=COMMANDS["shared"], description=shared.__doc__)
+    actions = shared_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add(actions, "migrate", "migrate the schema (as its owner)", shared.add_migrate_arguments,
+         shared.cmd_migrate, options)  # fmt: skip
+    _add(actions, "roles", "print the SQL of the writer role", shared.add_roles_arguments,
+         shared.cmd_roles, [])  # fmt: skip
     return parser
 
 

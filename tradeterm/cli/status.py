@@ -134,7 +134,19 @@ def _notes(s: Message) -> list[str]:
     kill = s.get("kill")
     if kill and not kill["done"]:
         notes.append(f"kill switch {kill['step']}: {kill['detail']}")
+    if s.get("shipping"):
+        notes.append(shipping_note(s["shipping"]))
     return notes
+
+
+def shipping_note(shipping: Message) -> str:
+    """The journal's shipping to the shared database, one line."""
+    behind = f"{shipping['rows_behind']} rows, {duration(shipping['seconds_behind'])} behind"
+    if not shipping["connected"]:
+        return f"shared database down ({behind}): {brief(shipping['problem'] or 'not connected')}"
+    return (
+        f"shared database: {behind}" if shipping["rows_behind"] else "shared database: up to date"
+    )
 
 
 def brief(reason: str) -> str:

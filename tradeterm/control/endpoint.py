@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tradeterm.broker.port import CONNECTED
+from tradeterm.config import SharedConfig
 from tradeterm.control.place import (
     Claim,
     Held,
@@ -31,6 +32,7 @@ from tradeterm.control.place import (
     instance_name,
     market_lock,
 )
+from tradeterm.control.plane import PlaneAgent
 from tradeterm.control.protocol import (
     MAX_LINE,
     Message,
@@ -59,14 +61,19 @@ def peer_uid(sock: socket.socket) -> int:
 
 class ControlServer:
     """The control socket of the instance trading ``symbol`` in ``mode``. ``peer_uid``:
-    how a connection's uid is read (tests pass their own)."""
+    how a connection's uid is read (tests pass their own). With ``shared`` (``[shared]``
+    with a ``url``, and this instance's name there) the instance also answers the shared
+    control plane (``plane.py``) while it serves."""
 
     def __init__(
-        self, symbol: str, mode: str, *, peer_uid: Callable[[socket.socket], int] = peer_uid
-    ) -> None:
+        self, symbol: str, mode: str, *, peer_uid: Callable[[socket.socket], int] = peer_uid,
+        shared: tuple[SharedConfig, str] | None = None,
+    ) -> None:  # fmt: skip
         self.symbol = symbol.upper()
         self.mode = mode
         self.peer_uid = peer_uid
+        self.shared = shared  # [shared] and the instance's name there: the control plane
+        self.plane: PlaneAgent | None = None
         self.claim: Claim | None = None
         self._markets: dict[str, Lock] = {}  # the market at its gateway and in its account
         self._server: asyncio.Server | None = None
@@ -74,6 +81,7 @@ class ControlServer:
         self._watch: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self.connection_since_ns: int | None = None
+        self.shipping: Callable[[], Message] | None = None  # [shared]: the shipping's lag
 
     @property
     def path(self) -> os.PathLike[str] | None:
@@ -131,8 +139,16 @@ class ControlServer:
         self._server = await asyncio.start_unix_server(self._accept, path=path, limit=MAX_LINE)
         os.chmod(path, 0o600)  # the directory is 0700 already: only the owner reaches it
         log.info("control socket %s", path)
+        if self.shared is not None:
+            config, name = self.shared
+            self.plane = PlaneAgent.configured(config, name, self.symbol, self.mode, self)
+            if self.plane is not None:
+                self.plane.start()
 
     async def close(self) -> None:
+        if self.plane is not None:
+            await self.plane.close()
+            self.plane = None
         if self._server is not None:
             self._server.close()
             for task in list(self._handlers):
@@ -195,21 +211,34 @@ class ControlServer:
             timeout = request.get("timeout_s", KILL_TIMEOUT_S)
             if not isinstance(timeout, (int, float)) or timeout <= 0:
                 return _error("timeout_s must be a positive number")
-            return await self._kill(engine, reason, float(timeout))
+            return await self.kill(reason, float(timeout), by="tradeterm kill")
         return _error(f"unknown request {op!r}")
 
-    def _status(self) -> Message:
+    def status(self) -> Message:
+        """What ``tradeterm status`` says of this instance."""
         assert self._engine is not None
-        status = status_of(self._engine, self.symbol, self.mode, self.connection_since_ns)
-        return {"ok": True, "status": status}
+        shipping = self.shipping() if self.shipping is not None else None
+        return status_of(self._engine, self.symbol, self.mode, self.connection_since_ns, shipping)
 
-    async def _kill(self, engine: Engine, reason: str, timeout_s: float) -> Message:
-        """Press the kill switch and wait for its end up to ``timeout_s``, or until it waits
-        for a connection that is down (nothing can change before IB is back: the answer says
-        so at once, never flat): a run not over by then goes on in the instance; the answer
-        says where it stands."""
-        log.warning("control socket: kill switch requested: %s", reason)
-        reason = f"{reason} (tradeterm kill)"
+    def _status(self) -> Message:
+        return {"ok": True, "status": self.status()}
+
+    async def kill_end(self) -> Message:
+        """:meth:`kill`'s answer once the kill switch's run under way (or the last) is over."""
+        assert self._engine is not None
+        await self._engine.kill_switch.join()
+        return self._kill_answer(self._engine)
+
+    async def kill(self, reason: str, timeout_s: float, *, by: str) -> Message:
+        """Press the kill switch (``by``: who asked, said in its reason) and wait for its end
+        up to ``timeout_s``, or until it waits for a connection that is down (nothing can
+        change before IB is back: the answer says so at once, never flat): a run not over by
+        then goes on in the instance; the answer says where it stands (the control socket's
+        answer to a kill request, the shared control plane's outcome row)."""
+        engine = self._engine
+        assert engine is not None, "serve first"
+        log.warning("%s: kill switch requested: %s", by, reason)
+        reason = f"{reason} ({by})"
         # before the engine has started (waiting for the gateway) the run halts at once and
         # waits, as it does for a connection that is down: answered at once, never flat
         events = engine.listen()  # before the request: its first steps are seen
@@ -221,6 +250,9 @@ class ControlServer:
             stuck.cancel()
         finally:
             events.close()
+        return self._kill_answer(engine)
+
+    def _kill_answer(self, engine: Engine) -> Message:
         answer = self._status()
         answer["kill"] = kill_outcome(engine.kill_switch.last, engine)
         return answer

@@ -59,9 +59,14 @@ async def read_message(reader: asyncio.StreamReader) -> Message:
     return message
 
 
-def status_of(engine: Engine, symbol: str, mode: str, connection_since_ns: int | None) -> Message:
+def status_of(
+    engine: Engine, symbol: str, mode: str, connection_since_ns: int | None,
+    shipping: Message | None = None,
+) -> Message:  # fmt: skip
     """What ``tradeterm status`` shows of this instance. ``connection_since_ns``: when the
-    connection last went up or down (None: not since this instance began)."""
+    connection last went up or down (None: not since this instance began). ``shipping``: the
+    journal's shipping to the shared database (``Lag.as_status``: rows and seconds behind,
+    connected, the problem), None when no ``[shared] url`` is set."""
     snap = engine.snapshot(tape=0)
     now = engine.clock()
     health = snap.health
@@ -92,6 +97,7 @@ def status_of(engine: Engine, symbol: str, mode: str, connection_since_ns: int |
         if strategy is None
         else {"name": strategy.name, "state": str(strategy.state), "reason": strategy.reason},
         "kill": _progress(snap.kill) if snap.kill is not None else None,
+        "shipping": shipping,
     }
 
 

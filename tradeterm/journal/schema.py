@@ -217,7 +217,74 @@ intent's own fsynced row: a kill -9 between the intent and its command's ``signa
 longer leaves an order (and its fills) without its strategy. NULL in the rows written before
 (their owner is their command's signal row: ``report.SOURCE_OF_INTENT``)."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# The rows shipped to the shared database (tradeterm/shared/shipper.py), with the columns
+# each carries; the time ``ts_ns`` of a row is its first column named here that is not NULL.
+_SHIPPED: dict[str, tuple[tuple[str, ...], str]] = {
+    "sessions": (("id", "symbol", "started_ns", "stopped_ns", "stop_reason", "version", "mode",
+                  "account", "client_id", "pid"), "coalesce(NEW.stopped_ns, NEW.started_ns)"),
+    "signals": (("id", "session_id", "ts_ns", "command_id", "source", "kind", "detail", "ok",
+                 "reason", "order_ids"), "NEW.ts_ns"),
+    "order_intents": (("order_id", "session_id", "command_id", "role", "con_id", "side",
+                       "quantity", "order_type", "limit_ticks", "stop_ticks", "tif", "parent_id",
+                       "oca_group", "created_ns", "state", "status", "broker_id", "perm_id",
+                       "updated_ns", "note", "source"), "NEW.updated_ns"),
+    "order_events": (("id", "ts_ns", "order_id", "broker_id", "perm_id", "own", "status", "side",
+                      "quantity", "order_type", "limit_ticks", "stop_ticks", "filled",
+                      "remaining", "avg_fill_ticks", "role", "command_id", "reason"), "NEW.ts_ns"),
+    "fills": (("exec_id", "order_id", "perm_id", "con_id", "side", "quantity", "price_ticks",
+               "price", "ts_ns", "own", "historical", "booked_ns"), "NEW.ts_ns"),
+    "commissions": (("exec_id", "amount", "ts_ns"), "NEW.ts_ns"),
+    "position_snapshots": (("id", "ts_ns", "quantity", "avg_price_ticks", "mark_ticks",
+                            "realized", "unrealized", "commissions", "daily", "cause"),
+                           "NEW.ts_ns"),
+    "risk_events": (("id", "ts_ns", "kind", "rule", "reason", "state", "previous"), "NEW.ts_ns"),
+    "kill_events": (("id", "ts_ns", "step", "detail", "reason", "position", "working", "done",
+                     "ok"), "NEW.ts_ns"),
+}  # fmt: skip
+_UPDATED = ("sessions", "order_intents")  # rows that change: each change is shipped too
+
+
+def _ship_trigger(table: str, event: str) -> str:
+    columns, ts = _SHIPPED[table]
+    data = ", ".join(f"'{c}', NEW.{c}" for c in columns)
+    session = "NEW.id" if table == "sessions" else "coalesce((SELECT max(id) FROM sessions), 0)"
+    return (
+        f"CREATE TRIGGER ship_{table}_{event.lower()} AFTER {event} ON {table} BEGIN "
+        f"INSERT INTO ship_log (session_id, kind, ts_ns, written_ms, data) VALUES ({session}, "
+        f"'{table}', {ts}, {_NOW_MS}, json_object({data})); END;"
+    )
+
+
+_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+
+_V4 = (
+    """
+CREATE TABLE ship_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    instance_id TEXT NOT NULL
+);
+INSERT INTO ship_meta VALUES (1, lower(hex(randomblob(16))));
+CREATE TABLE ship_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    written_ms INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+"""
+    + "\n".join(_ship_trigger(t, "INSERT") for t in _SHIPPED)
+    + "\n"
+    + "\n".join(_ship_trigger(t, "UPDATE") for t in _UPDATED)
+)
+"""The shipping log: every row of the tables in ``_SHIPPED``, copied as JSON by a trigger in
+the same transaction that writes it (so the fsynced intent carries its own copy, and no code
+path can write a row without it), numbered by ``seq``, which AUTOINCREMENT never reuses. The
+shipper sends ``ship_log`` in ``seq`` order; ``ship_meta.instance_id`` (random, one per journal
+file) names this journal in the shared database, so a new journal never inherits an old
+high-water mark. Older rows (written before this version) are not shipped."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 """``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``. Append only; never edit one that
 has shipped."""
 
@@ -226,5 +293,5 @@ SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = (
     "sessions", "instruments", "bars", "signals", "order_intents", "order_events", "fills",
     "commissions", "position_snapshots", "risk_events", "system_events", "kill_events",
-    "daily_performance", "canary_intents", "intent_fills",
+    "daily_performance", "canary_intents", "intent_fills", "ship_meta", "ship_log",
 )  # fmt: skip

@@ -483,10 +483,12 @@ class TradingApp(App[int]):
         control = self.runtime.replay if self.runtime is not None else None
         carried = self.carried.label if self.carried is not None else ""
         exits = (self.exit_choice or "off") if self.market_config.exits else ""
+        shipping = self.runtime.shipping if self.runtime is not None else None
         return ScreenState(self.mode, self.settings.symbol, self.armed, self.confirmed, self.qty,
                            self.watch_only,
                            trainer.state_of(control) if control is not None else None,
-                           exits, carried)  # fmt: skip
+                           exits, carried,
+                           shipping.lag() if shipping is not None else None)  # fmt: skip
 
     def replay_key(self, verb: str) -> None:
         """A replay key (``ui/trainer.py``): pause/resume, slower, faster, jump ahead, on the

@@ -15,6 +15,7 @@ from tradeterm.broker.port import ConnectionState
 from tradeterm.engine.calendar import CHICAGO, SessionCalendar
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.engine.types import TradingState
+from tradeterm.shared.shipper import Lag
 from tradeterm.ui.trainer import ReplayState
 from tradeterm.ui.widgets.panel import NS, Panel
 
@@ -73,6 +74,7 @@ def status_text(
     replay: ReplayState | None = None,
     exits: str = "",
     carrying: str = "",
+    shipping: Lag | None = None,
 ) -> Text:
     """The one-line status bar: mode, market, connection, data age, armed, what is picked up
     to be moved (``carrying``), qty, clock, and (wide) ``session``, the word on the session
@@ -115,6 +117,8 @@ def status_text(
                      style="$warning" if age > 5 else "")  # fmt: skip
         if wide and snap.account:
             t.append(f"  acct {snap.account}")
+    if shipping is not None:
+        _shipping(t, shipping)
     t.append("  ")
     if snap is not None and snap.trading_state is not TradingState.ACTIVE:
         t.append(f" {snap.trading_state} ", style="bold reverse $error")
@@ -144,6 +148,19 @@ def status_text(
     return t
 
 
+def _shipping(t: Text, lag: Lag) -> None:
+    """The journal's shipping to the shared database: ``DB ok``, ``DB lag 12/1.3s`` (rows and
+    seconds behind), ``DB down 40/31s``."""
+    seconds = f"{lag.seconds:.1f}s" if lag.seconds < 10 else f"{lag.seconds:.0f}s"
+    behind = f"{lag.rows}/{seconds if lag.seconds < 60 else duration(lag.seconds)}"
+    if not lag.connected:
+        t.append(f" DB down {behind}", style="bold $error")
+    elif lag.rows:
+        t.append(f" DB lag {behind}", style="$warning" if lag.seconds > 5 else "")
+    else:
+        t.append(" DB ok", style="$success")
+
+
 @dataclass(frozen=True, slots=True)
 class ScreenState:
     """What the status bar shows of the screen's own state (not the engine's): the mode, the
@@ -159,6 +176,7 @@ class ScreenState:
     replay: ReplayState | None = None  # REPLAY: the replay's clock, speed, paused
     exits: str = ""  # the exit strategy for the next entry; empty: none configured
     carrying: str = ""  # the order picked up to be moved (``v``), as the screen says it
+    shipping: Lag | None = None  # [shared] url: the journal's shipping lag
 
 
 class StatusPanel(Panel):
@@ -180,6 +198,6 @@ class StatusPanel(Panel):
                 confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
                 watch_only=state.watch_only, replay=state.replay, exits=state.exits,
-                carrying=state.carrying,
+                carrying=state.carrying, shipping=state.shipping,
             )
         )  # fmt: skip

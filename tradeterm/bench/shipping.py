@@ -1,0 +1,158 @@
+"""Benchmark: journal shipping to PostgreSQL (prints figures; asserts nothing).
+
+1. Throughput: a journal holding ``--rows`` fills (intent + fill rows, as trading writes
+   them) is shipped from scratch by :class:`~tradeterm.shared.shipper.Shipper`; rows/s.
+2. Lag while trading: a journal on a thread of its own commits an intent and books a fill
+   ``--fill-rate`` times a second while the shipper ships it; the rows and seconds behind are
+   sampled every 50 ms (p50, p99, max).
+3. Tick-to-order p99 at ``--msg-rate`` market-data messages a second (``engine_latency``'s
+   marker benchmark: the gateway process, ib_async, the Engine, a strategy) twice: alone, and
+   with the shipping of (2) running side by side in the same process.
+
+The database: ``--url`` (its owner's URL: the benchmark migrates it), else a throwaway server
+started from the local PostgreSQL binaries by ``benchmarks/bench_shipping.py``.
+
+Run: ``python benchmarks/bench_shipping.py [--url URL] [--rows 20000] [--fill-rate 200]
+[--msg-rate 5000] [--samples 200]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from tradeterm.bench.engine_latency import bench_latency
+from tradeterm.bench.journal_rates import ES
+from tradeterm.bench.timing import pct
+from tradeterm.domain import Fill, Order, OrderType, Side
+from tradeterm.engine.events import FillBooked
+from tradeterm.engine.types import OrderRole
+from tradeterm.journal import Journal
+from tradeterm.shared.migrations import migrate
+from tradeterm.shared.shipper import Identity, Shipper, ShippingThread
+from tradeterm.shared.target import Target
+
+
+async def _trade(journal: Journal, n: int, now_ns: int) -> None:
+    order = Order(f"tt.ES.b.{n:x}", ES, Side.BUY, 1, OrderType.MARKET, source="bench")
+    await journal.commit_intent(order, f"cmd-{n}", OrderRole.PLAIN)
+    journal.record(
+        FillBooked(Fill(f"e{n}", order.client_id, ES, Side.BUY, 1, 24000, now_ns), True, False)
+    )
+
+
+async def _fill_journal(path: Path, rows: int) -> None:
+    async with Journal(path) as journal:
+        await journal.start_session("ES", "sim", "bench")
+        for n in range(rows // 2):
+            await _trade(journal, n, time.time_ns())
+        await journal.flush()
+
+
+def _shipper(path: Path, url: str, name: str) -> Shipper:
+    return Shipper(path, Target(url), Identity(name, "bench", "ES", "sim"), poll_s=0.02)
+
+
+def throughput(url: str, rows: int, directory: Path) -> float:
+    """Rows/s shipping ``rows`` journal rows from scratch."""
+    path = directory / "throughput.sqlite"
+    asyncio.run(_fill_journal(path, rows))
+    thread = ShippingThread(_shipper(path, url, "bench-throughput"))
+    t0 = time.perf_counter()
+    thread.start()
+    while thread.shipper.lag().rows or thread.shipper.shipped_seq is None:
+        time.sleep(0.01)
+    seconds = time.perf_counter() - t0
+    thread.stop()
+    shipped = thread.shipper.rows_shipped
+    print(f"throughput: {shipped:,} rows in {seconds:.2f} s: {shipped / seconds:,.0f} rows/s")
+    return shipped / seconds
+
+
+class Trading:
+    """A journal on a thread of its own, trading ``fill_rate`` fills a second, shipped."""
+
+    def __init__(self, url: str, path: Path, fill_rate: float) -> None:
+        self.path, self.fill_rate = path, fill_rate
+        asyncio.run(_fill_journal(path, 2))  # the file exists before the shipper opens it
+        self.shipping = ShippingThread(_shipper(path, url, "bench-trading"))
+        self.lags: list[tuple[int, float]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True),
+                         threading.Thread(target=self._sample, daemon=True)]  # fmt: skip
+
+    async def _run(self) -> None:
+        async with Journal(self.path) as journal:
+            await journal.start_session("ES", "sim", "bench")
+            n, t0 = 10**6, time.perf_counter()
+            while not self._stop.is_set():
+                n += 1
+                await _trade(journal, n, time.time_ns())
+                await asyncio.sleep(
+                    max(0.0, t0 + (n - 10**6) / self.fill_rate - time.perf_counter())
+                )
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            lag = self.shipping.shipper.lag()
+            self.lags.append((lag.rows, lag.seconds))
+
+    def __enter__(self) -> Trading:
+        self.shipping.start()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
+        self.shipping.stop()
+
+    def report(self) -> dict[str, float]:
+        rows = [float(r) for r, _ in self.lags] or [0.0]
+        seconds = [s for _, s in self.lags] or [0.0]
+        shipped = self.shipping.shipper.rows_shipped
+        print(f"lag while trading {self.fill_rate:g} fills/s ({shipped:,} rows shipped): rows "
+              f"p50 {pct(rows, 0.5):.0f}, p99 {pct(rows, 0.99):.0f}, max {max(rows):.0f}; "
+              f"seconds p50 {pct(seconds, 0.5):.3f}, p99 {pct(seconds, 0.99):.3f}, "
+              f"max {max(seconds):.3f}")  # fmt: skip
+        return {"lag_rows_p99": pct(rows, 0.99), "lag_s_p99": pct(seconds, 0.99),
+                "lag_s_max": max(seconds)}  # fmt: skip
+
+
+def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    asyncio.run(_migrate(url))
+    found: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="tt-bench-ship-") as tmp:
+        found["rows_per_s"] = throughput(url, args.rows, Path(tmp))
+        latency = (args.msg_rate, args.samples, 0.05, 7, 3.0)
+        print("tick-to-order without shipping:")
+        found["without"] = asyncio.run(bench_latency(*latency))
+        print("tick-to-order with shipping side by side:")
+        with Trading(url, Path(tmp) / "trading.sqlite", args.fill_rate) as trading:
+            found["with"] = asyncio.run(bench_latency(*latency))
+        found.update(trading.report())
+    return found
+
+
+async def _migrate(url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await migrate(conn)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--url", help="the shared database's owner URL (default: a throwaway server)")
+    p.add_argument("--rows", type=int, default=20_000)
+    p.add_argument("--fill-rate", type=float, default=200.0)
+    p.add_argument("--msg-rate", type=float, default=5_000.0)
+    p.add_argument("--samples", type=int, default=200)
+    return p
