@@ -100,9 +100,9 @@ _PROCESS_OFFSETS: dict[Process, int] = {
 def sim_markets() -> tuple[str, ...]:
     """The roots a SIM instance can trade: the built-in table's, then the roots only the
     simulated gateway's catalog lists."""
-    from tradeterm.sim import catalog  # the fake gateway's: a pure table, imports nothing
+    from tradeterm.sim import products  # the fake gateway's: a pure table, imports nothing
 
-    return (*CME_ROOTS, *(root for root in catalog.PRODUCTS if root not in CME_ROOTS))
+    return (*CME_ROOTS, *(root for root in products.PRODUCTS if root not in CME_ROOTS))
 
 
 class ConfigError(Exception):

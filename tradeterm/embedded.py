@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeterm.engine.calendar import CHICAGO, SessionCalendar
-from tradeterm.sim import catalog
+from tradeterm.sim import products
 from tradeterm.sim.replay import load_replay, root_of
 from tradeterm.sim.replay_clock import ReplayClock
 from tradeterm.sim.replay_common import ReplayError
@@ -96,7 +96,7 @@ def prepare(source: ReplaySource, settings: Settings) -> Prepared:
     """The clock, calendar, day and market of a replay of ``source`` for ``settings``' market
     (its first event read: :class:`ReplayError` when it cannot be, or holds none)."""
     root = settings.symbol
-    spec = catalog.spec_for(root)
+    spec = products.spec_for(root)
     first = next(iter(load_replay(source.path, tick_size=spec.tick if spec else None)), None)
     if first is None:
         raise ReplayError(f"{source.path.name}: no event to replay")

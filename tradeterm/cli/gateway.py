@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tradeterm.cli.errors import UserError
-from tradeterm.sim import catalog
+from tradeterm.sim import products
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.faults import FaultSpecError, parse_faults
 from tradeterm.sim.replay import ReplayError, load_replay, parse_speed
@@ -62,8 +62,8 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     if not symbols:
         raise UserError("--symbols needs at least one root symbol")
     for symbol in symbols:
-        if catalog.spec_for(symbol) is None:
-            known = ", ".join(sorted(catalog.PRODUCTS))
+        if products.spec_for(symbol) is None:
+            known = ", ".join(sorted(products.PRODUCTS))
             raise UserError(f"unknown symbol {symbol!r} (known: {known})")
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port} is not a TCP port (0-65535)")
@@ -78,7 +78,7 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     except FaultSpecError as exc:
         raise UserError(f"--faults: {exc}") from None
     if args.replay is not None:
-        spec = catalog.spec_for(symbols[0])
+        spec = products.spec_for(symbols[0])
         assert spec is not None
         try:
             next(iter(load_replay(args.replay, tick_size=spec.tick)), None)

@@ -55,12 +55,12 @@ def check(source: ReplaySource, settings: Settings) -> None:
     """The file can be played for ``settings``' market: it exists, is readable, is a replay
     format whose first event reads, and names no other market. A :class:`UserError`."""
     from tradeterm.embedded import symbols
-    from tradeterm.sim import catalog
+    from tradeterm.sim import products
     from tradeterm.sim.replay import ReplayError, load_replay, root_of
 
     path = source.path
     symbol = settings.symbol
-    spec = catalog.spec_for(symbol)
+    spec = products.spec_for(symbol)
     if spec is None:
         raise UserError(f"--replay: the fake gateway has no contract for {symbol}")
     try:

@@ -44,7 +44,7 @@ def tick_for_symbol(symbol: str | None) -> Decimal | None:
     """Tick size of a futures symbol's root from the gateway catalog, or None if unknown."""
     if not symbol:
         return None
-    from tradeterm.sim.catalog import spec_for  # local import: catalog is optional here
+    from tradeterm.sim.products import spec_for  # local import: the table is optional here
 
     spec = spec_for(root_of(symbol))
     return spec.tick if spec is not None else None

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from tradeterm.sim import catalog
-from tradeterm.sim.catalog import PRODUCTS, front_month, list_contracts, lookup
+from tradeterm.sim.catalog import front_month, list_contracts, lookup
+from tradeterm.sim.products import PRODUCTS
 
 NOV3 = date(2025, 11, 3)  # a Monday
 
