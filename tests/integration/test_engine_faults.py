@@ -31,7 +31,7 @@ from tradeterm.engine.events import (
     OrderUpdated,
     Reconciled,
 )
-from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.staleness import Feed
 from tradeterm.engine.types import TradingState
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 

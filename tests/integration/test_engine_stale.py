@@ -21,7 +21,7 @@ from tradeterm.domain import Side
 from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.engine.events import MarketChanged
-from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.staleness import Feed
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
 pytestmark = pytest.mark.integration

@@ -41,7 +41,7 @@ from tradeterm.config import ConnectionConfig, MarketConfig, RiskConfig
 from tradeterm.domain import Bar, Side
 from tradeterm.engine.calendar import SessionCalendar
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.staleness import Feed
 from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.paper.paper_broker import PaperBroker
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig

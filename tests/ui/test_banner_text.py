@@ -9,7 +9,7 @@ from tests.ui.test_banners import BREAK, SATURDAY, WEDNESDAY
 from tradeterm.broker.port import ConnectionState
 from tradeterm.engine.calendar import CME
 from tradeterm.engine.events import EngineSnapshot, HealthChanged
-from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.staleness import Feed
 from tradeterm.ui.banners import book_banner
 from tradeterm.ui.themes import load_themes
 

@@ -16,7 +16,8 @@ from tradeterm.bench.timing import best_of
 from tradeterm.broker.port import BarEvent, BrokerEvent, DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import Bar, ContractMonth, DepthLevel, Instrument, Quote, Side, Trade
 from tradeterm.engine.bar_builder import BarBuilder
-from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
+from tradeterm.engine.marketdata import MarketState
+from tradeterm.engine.staleness import Feed, StalenessWatchdog
 
 NS = 1_000_000_000
 START_NS = 1_795_000_000 * NS  # a Tuesday, market open

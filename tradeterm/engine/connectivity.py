@@ -38,8 +38,8 @@ from tradeterm.engine.calendar import NS
 from tradeterm.engine.core import TradingCore
 from tradeterm.engine.events import EngineEvent
 from tradeterm.engine.health import CONNECTED, ConnectionHealth
-from tradeterm.engine.marketdata import Feed
 from tradeterm.engine.reconcile import Reconciler
+from tradeterm.engine.staleness import Feed
 
 RESUBSCRIBE_S = 30.0  # at most one resubscription of a stale feed per this many seconds
 

@@ -40,13 +40,14 @@ from tradeterm.engine.events import (
     PositionChanged,
 )
 from tradeterm.engine.health import CONNECTED, ConnectionHealth
-from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
+from tradeterm.engine.marketdata import MarketState
 from tradeterm.engine.order_manager import BeforeSend, OrderManager
 from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.pre_trade import RiskContext
 from tradeterm.engine.queue_position import QueueEstimate
 from tradeterm.engine.risk import RiskManager, RiskTransition
+from tradeterm.engine.staleness import Feed, StalenessWatchdog
 from tradeterm.engine.types import TradingState
 
 

@@ -98,7 +98,7 @@ from tradeterm.engine.exits import ExitManager
 from tradeterm.engine.health import ConnectionHealth, default_staleness
 from tradeterm.engine.kill import KillSwitch, KillTimings
 from tradeterm.engine.kill_target import EngineKillTarget
-from tradeterm.engine.marketdata import Feed, MarketState, StalenessWatchdog
+from tradeterm.engine.marketdata import MarketState
 from tradeterm.engine.order_manager import BeforeSend, OrderManager
 from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
@@ -106,6 +106,7 @@ from tradeterm.engine.price_alerts import AlertStore, PriceAlerts
 from tradeterm.engine.reconcile import Reconciler
 from tradeterm.engine.risk import RiskManager, RiskTransition
 from tradeterm.engine.source_clock import SourceClock
+from tradeterm.engine.staleness import Feed, StalenessWatchdog
 from tradeterm.engine.stream import EventStream
 from tradeterm.engine.trading_state import HaltLatch, TradingStateKeeper
 from tradeterm.engine.types import TradingState

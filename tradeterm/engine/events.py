@@ -24,8 +24,9 @@ from tradeterm.config import RiskConfig
 from tradeterm.domain import Bar, Fill, Instrument, Order, OrderChange, OrderStatus, Side
 from tradeterm.engine.calendar import CME, SessionCalendar
 from tradeterm.engine.commands import CommandResult
-from tradeterm.engine.marketdata import Changes, Feed, MarketSnapshot
+from tradeterm.engine.marketdata import Changes, MarketSnapshot
 from tradeterm.engine.portfolio import PnL
+from tradeterm.engine.staleness import Feed
 from tradeterm.engine.types import (
     KillStep,
     OrderRole,

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from tradeterm.broker.port import ConnectionState
 from tradeterm.engine.events import HealthChanged
-from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.staleness import Feed
 
 CONNECTED = frozenset({ConnectionState.OK, ConnectionState.DEGRADED})
 

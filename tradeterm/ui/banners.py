@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from tradeterm.broker.port import ConnectionState
 from tradeterm.engine.events import EngineSnapshot
-from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.staleness import Feed
 from tradeterm.ui.widgets.status import session_text
 
 BOOK = (Feed.QUOTES, Feed.DEPTH)  # the feeds the ladder's book is made of

@@ -27,7 +27,7 @@ from tradeterm.domain import DepthLevel, OrderType, Quote, Side
 from tradeterm.engine.calendar import CME, NS
 from tradeterm.engine.commands import CancelOrder, Flatten, PlaceOrder
 from tradeterm.engine.engine import Engine
-from tradeterm.engine.marketdata import Feed
+from tradeterm.engine.staleness import Feed
 
 SUNDAY = int(dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC).timestamp()) * NS  # 06:00 CT
 WEEKDAY = int(dt.datetime(2026, 12, 9, 15, tzinfo=dt.UTC).timestamp()) * NS  # Wed 09:00 CT

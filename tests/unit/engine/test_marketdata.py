@@ -20,7 +20,8 @@ from tradeterm.broker.port import (
 )
 from tradeterm.domain import Bar, DepthLevel, Quote, Side, Trade
 from tradeterm.engine.calendar import NS
-from tradeterm.engine.marketdata import Changed, Feed, MarketState, StaleChange, StalenessWatchdog
+from tradeterm.engine.marketdata import Changed, MarketState
+from tradeterm.engine.staleness import Feed, StaleChange, StalenessWatchdog
 
 T0 = ct(2026, 11, 18, 9, 30)  # a Wednesday, market open
 

@@ -4,7 +4,7 @@ frozen after its resume is stale one threshold later (never shown live)."""
 from __future__ import annotations
 
 from tests.support.clock import Clock
-from tradeterm.engine.marketdata import Feed, StalenessWatchdog
+from tradeterm.engine.staleness import Feed, StalenessWatchdog
 
 TH = {Feed.QUOTES: 5.0, Feed.DEPTH: 5.0}
 
