@@ -3,6 +3,8 @@
 * :mod:`~tradeterm.broker.ib.adapter`: :class:`IbBroker`, the port's ``Broker`` for IB
   Gateway / TWS (market data, orders, account, requests);
 * :mod:`~tradeterm.broker.ib.connection`: its connection state machine;
+* :mod:`~tradeterm.broker.ib.contracts`: the contracts it resolved through IB's contract
+  details;
 * :mod:`~tradeterm.broker.ib.codes`: IB's message codes, and the one place that turns them
   into the port's events;
 * :mod:`~tradeterm.broker.ib.convert`: pure conversions of ib_async objects;

@@ -3,30 +3,28 @@ that touches ib_async).
 
 :class:`IbBroker` is the ``Broker`` for IB Gateway / TWS. The connection state machine (connect,
 client id fallback, farms, 1100/1101/1102, reconnect with backoff) is its base class
-:class:`~tradeterm.broker.ib.connection.IbConnection`; this module adds market data, orders,
-account events and requests, and re-sends the standing requests after every (re)connect.
+:class:`~tradeterm.broker.ib.connection.IbConnection`, and the contracts it resolved through
+IB's contract details the next one, :class:`~tradeterm.broker.ib.contracts.IbContracts`; this
+module adds market data, orders, account events and requests, and re-sends the standing
+requests after every (re)connect.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
-import datetime as dt
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ib_async import (
     Contract,
     ExecutionFilter,
-    Future,
     RealTimeBarList,
     RequestError,
     TickByTickAllLast,
@@ -37,7 +35,8 @@ from ib_async import Trade as IbTrade
 
 from tradeterm.broker.ib import codes
 from tradeterm.broker.ib import convert as cv
-from tradeterm.broker.ib.connection import IB_GATEWAY_HELP, IbConnection, guarded
+from tradeterm.broker.ib.connection import IB_GATEWAY_HELP, guarded
+from tradeterm.broker.ib.contracts import IbContracts
 from tradeterm.broker.ib.lanes import Kind
 from tradeterm.broker.port import (
     CONNECTED,
@@ -52,7 +51,6 @@ from tradeterm.broker.port import (
     PositionReport,
     QuoteEvent,
     TradeEvent,
-    UnknownContract,
     Unsent,
 )
 from tradeterm.config import ConnectionConfig
@@ -66,13 +64,10 @@ from tradeterm.domain import (
     Side,
     Trade,
     nearest_tick,
-    parse_local_symbol,
-    spec_for,
 )
 
 log = logging.getLogger(__name__)
 
-CHICAGO = ZoneInfo("America/Chicago")
 GENERIC_TICKS = "233"  # RTVolume (trade fallback when tick-by-tick is unavailable)
 DEPTH_ROWS = 10
 
@@ -89,7 +84,7 @@ class _Subscription:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class IbBroker(IbConnection):
+class IbBroker(IbContracts):
     """``Broker`` for IB Gateway / TWS through ib_async."""
 
     def __init__(self, config: ConnectionConfig, *, port: int,
@@ -97,9 +92,6 @@ class IbBroker(IbConnection):
                  gateway_help: str = IB_GATEWAY_HELP) -> None:  # fmt: skip
         super().__init__(config, port=port, clock=clock, gateway_help=gateway_help)
         self._subs: dict[int, _Subscription] = {}  # conId ->
-        self._instruments: dict[int, Instrument] = {}
-        self._contracts: dict[int, Contract] = {}
-        self._hours: dict[int, tuple[str, str]] = {}  # conId -> (tradingHours, timeZoneId)
         ib = self._ib
         ib.pendingTickersEvent += self._on_tickers
         ib.openOrderEvent += self._on_trade
@@ -237,9 +229,6 @@ class IbBroker(IbConnection):
 
     # ---- orders and account events ------------------------------------------------------
 
-    def _lookup(self, con_id: int) -> Instrument | None:
-        return self._instruments.get(con_id)
-
     @guarded
     def _on_trade(self, trade: IbTrade) -> None:
         report = cv.order_report(trade, self._lookup, self._ns())
@@ -309,74 +298,6 @@ class IbBroker(IbConnection):
         return values is not None
 
     # ---- commands -----------------------------------------------------------------------
-
-    async def _request(self, what: str, awaitable: Awaitable[Any]) -> Any:
-        try:
-            return await asyncio.wait_for(awaitable, self._config.request_timeout_s)
-        except TimeoutError:
-            raise BrokerError(
-                f"IB did not answer {what} within {self._config.request_timeout_s:g}s"
-            ) from None
-        except ConnectionError as exc:
-            raise BrokerError(f"connection lost during {what}: {exc}") from exc
-
-    def _today(self) -> dt.date:
-        return dt.datetime.fromtimestamp(self._clock(), CHICAGO).date()
-
-    async def resolve(self, symbol: str, *, roll_days: int = 8) -> Instrument:
-        self._require_connected()
-        text = symbol.strip().upper()
-        parts = text.split()
-        exchange = ""
-        if len(parts) == 2 and parts[1].isdigit():  # "ES 202612"
-            root = parts[0]
-            query: Contract = Future(symbol=root, lastTradeDateOrContractMonth=parts[1])
-        else:
-            try:
-                root, _month = parse_local_symbol(text, self._today())
-                query = Contract(secType="FUT", localSymbol=text)
-            except DomainError:
-                root = text
-                query = Future(symbol=root)
-        with contextlib.suppress(DomainError):
-            exchange = spec_for(root).exchange
-        query.exchange = exchange
-        query.currency = "USD"
-        details = await self._request(
-            f"contract details for {symbol}", self._ib.reqContractDetailsAsync(query)
-        )
-        if not details:
-            raise UnknownContract(
-                f"IB knows no futures contract {symbol!r} (error 200: no security definition)"
-            )
-        if query.localSymbol or query.lastTradeDateOrContractMonth:
-            chosen = details[0]
-        else:
-            chosen = cv.pick_front_month(details, self._today(), roll_days)
-            if chosen is None:
-                raise BrokerError(f"no {symbol} contract expires more than {roll_days} days out")
-        instrument = cv.instrument_from_details(chosen)
-        if (differs := cv.differs_from_table(instrument)) is not None:
-            log.warning("%s", differs)
-        if instrument.con_id is not None and chosen.contract is not None:
-            self._instruments[instrument.con_id] = instrument
-            self._contracts[instrument.con_id] = chosen.contract
-            self._hours[instrument.con_id] = (chosen.tradingHours or "", chosen.timeZoneId or "")
-        return instrument
-
-    def trading_hours(self, instrument: Instrument) -> tuple[str, str] | None:
-        hours = self._hours.get(instrument.con_id or 0)
-        return hours if hours and hours[0] else None
-
-    def _contract(self, instrument: Instrument) -> Contract:
-        if instrument.con_id is None:
-            raise BrokerError(f"{instrument} has no IB contract id: resolve it first")
-        contract = self._contracts.get(instrument.con_id)
-        if contract is None:
-            contract = Contract(conId=instrument.con_id, exchange=instrument.exchange)
-            self._contracts[instrument.con_id] = contract
-            self._instruments.setdefault(instrument.con_id, instrument)
-        return contract
 
     async def subscribe_market_data(self, instrument: Instrument) -> None:
         contract = self._contract(instrument)

@@ -18,8 +18,9 @@
   ``Notice`` (code 0), it never kills the adapter.
 * the event queue is unbounded (one consumer, the engine, which drains it continuously).
 
-:class:`IbConnection` is the base of :class:`tradeterm.broker.ib.IbBroker`, which adds market
-data, orders, account and requests through three hooks: :meth:`IbConnection._after_sync`
+:class:`IbConnection` is the base of :class:`tradeterm.broker.ib.IbBroker` (through
+:class:`~tradeterm.broker.ib.contracts.IbContracts`, the contracts it resolved), which adds
+market data, orders, account and requests through three hooks: :meth:`IbConnection._after_sync`
 (re-send the requests after a (re)connect), :meth:`IbConnection.resubscribe_all` (after 1101)
 and :meth:`IbConnection._on_request_error` (every other IB error).
 """
@@ -31,7 +32,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from ib_async import IB
@@ -233,6 +234,16 @@ class IbConnection:
     def _require_connected(self) -> None:
         if self._state not in CONNECTED or not self._ib.isConnected():
             raise BrokerError(f"not connected to IB at {self.address} ({self._state})")
+
+    async def _request(self, what: str, awaitable: Awaitable[Any]) -> Any:
+        try:
+            return await asyncio.wait_for(awaitable, self._config.request_timeout_s)
+        except TimeoutError:
+            raise BrokerError(
+                f"IB did not answer {what} within {self._config.request_timeout_s:g}s"
+            ) from None
+        except ConnectionError as exc:
+            raise BrokerError(f"connection lost during {what}: {exc}") from exc
 
     # ---- lifecycle ----------------------------------------------------------------------
 
