@@ -475,7 +475,7 @@ async def run(settings: Settings, *, seconds: float | None, seed: int,
 
 async def _run(rt: Runtime, seconds: float | None, stdin: TextIO, out: TextIO,
                strategy: Loaded | None, canary: float | None = None) -> int:  # fmt: skip
-    from tradeterm.runtime import on_stop_signals
+    from tradeterm.stop_signals import on_stop_signals
 
     engine = rt.engine
     console = Console(engine, out)

@@ -48,8 +48,7 @@ Leaving the block stops the engine, journals what is left and the session's stop
 the journal could not write are then described in ``Runtime.unwritten`` (one line for the
 user; the console and the screen raise :class:`UnwrittenError` with it: exit status 3).
 
-:func:`on_stop_signals` turns SIGTERM and SIGHUP (``kill``, tmux or an SSH session closing)
-into the same orderly stop as quitting.
+SIGTERM and SIGHUP stop an instance the same way as quitting (``stop_signals.py``).
 """
 
 from __future__ import annotations
@@ -57,9 +56,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,8 +92,6 @@ if TYPE_CHECKING:
     from tradeterm.strategies import Loaded
 
 log = logging.getLogger(__name__)
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 SHADOW_ACCOUNT = "SHADOW"  # the paper broker's account in SHADOW mode (never an IB account)
 
@@ -484,23 +480,3 @@ def _unwritten(journal: Journal, engine: Engine | None) -> str | None:
         text += f"; trading is HALTED but {latch_error}: the next start may not know it was HALTED"
     log.error("%s", text)
     return text
-
-
-@contextlib.contextmanager
-def on_stop_signals(callback: Callable[[str], None]) -> Iterator[None]:
-    """While inside, SIGTERM and SIGHUP (``kill``, tmux or an SSH session closing) call
-    ``callback`` with the signal's name on the running loop instead of ending the process
-    where it stands. Outside the main thread nothing is installed."""
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in STOP_SIGNALS:
-        try:
-            loop.add_signal_handler(sig, callback, sig.name)
-        except (ValueError, RuntimeError, NotImplementedError):
-            continue
-        installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)

@@ -71,7 +71,8 @@ from tradeterm.engine.events import (
 from tradeterm.engine.marketdata import Changed
 from tradeterm.engine.strategy_runner import StrategyRunner
 from tradeterm.engine.types import OrderRole, RiskEventKind, StrategyState, TradingState
-from tradeterm.runtime import ModeError, Runtime, on_stop_signals
+from tradeterm.runtime import ModeError, Runtime
+from tradeterm.stop_signals import on_stop_signals
 from tradeterm.strategies import Loaded
 from tradeterm.ui import order_entry, order_moves, trainer
 from tradeterm.ui.dialogs import (
