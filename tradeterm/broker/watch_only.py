@@ -10,6 +10,7 @@ the one door out of the process, so nothing a viewer does can trade.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
 
@@ -73,8 +74,9 @@ class WatchOnlyBroker:
         return await self._broker.history(instrument, minutes)
 
     async def contract_margin(self, instrument: Instrument, side: Side) -> ContractMargin:
-        """A what-if places nothing (the account panel's margin per contract): asked."""
-        return await self._broker.contract_margin(instrument, side)
+        """Not known: IB's answer is a what-if, an order message (placeOrder, whatIf=1), and
+        a watch-only screen sends no order message of any kind."""
+        return ContractMargin(None, None, instrument.currency, time.time_ns())
 
     def resubscribe_all(self) -> None:
         self._broker.resubscribe_all()

@@ -274,8 +274,9 @@ class PaperBroker:
         return await self.source.history(instrument, minutes)
 
     async def contract_margin(self, instrument: Instrument, side: Side) -> ContractMargin:
-        """The real account's margin per contract (a what-if places nothing)."""
-        return await self.source.contract_margin(instrument, side)
+        """Not known: IB's answer is a what-if, an order message (placeOrder, whatIf=1), and
+        SHADOW sends no order message to IB at all."""
+        return ContractMargin(None, None, instrument.currency, self._clock())
 
     def resubscribe_all(self) -> None:
         self.source.resubscribe_all()

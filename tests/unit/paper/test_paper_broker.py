@@ -132,3 +132,16 @@ def test_the_real_accounts_figures_pass_through_its_order_events_do_not() -> Non
     broker.on_source_event(AccountPnL("DU1", Decimal(-50), None, None, clock.now))
     broker.on_source_event(figures)
     assert drain(broker) == [figures]
+
+
+def test_the_margin_per_contract_is_not_asked_of_ib_since_a_what_if_is_an_order_message() -> None:
+    """SHADOW sends no order message to IB, and IB's margin per contract is a what-if order
+    (placeOrder with whatIf=1): the account panel's margin stays unknown, never asked."""
+    from tradeterm.broker.watch_only import WatchOnlyBroker
+
+    clock = Clock()
+    source = FakeBroker(ES)
+    for broker in (PaperBroker(source, ES, clock=clock), WatchOnlyBroker(source)):
+        margin = asyncio.run(broker.contract_margin(ES, Side.BUY))
+        assert (margin.initial, margin.maintenance, margin.currency) == (None, None, "USD")
+    assert source.margin_asked == []
