@@ -163,7 +163,7 @@ async def test_market_flips_fill_alike_in_shadow_and_in_the_backtest(chain: Book
     tested = backtest("FlipsEvery", params)
     assert len(tested) >= 15
     assert facts(tested) == facts(paper)
-    assert chain.probe.orders == [] and not chain.gateway.oms.orders
+    assert chain.probe.orders == chain.probe.what_ifs == [] and not chain.gateway.oms.orders
 
 
 async def test_limit_brackets_fill_alike_in_shadow_and_in_the_backtest(chain: BookChain) -> None:
@@ -173,4 +173,4 @@ async def test_limit_brackets_fill_alike_in_shadow_and_in_the_backtest(chain: Bo
     tested = backtest("LimitBrackets", params)
     assert len(tested) >= 4
     assert facts(tested) == facts(paper)
-    assert chain.probe.orders == [] and not chain.gateway.oms.orders
+    assert chain.probe.orders == chain.probe.what_ifs == [] and not chain.gateway.oms.orders

@@ -87,7 +87,7 @@ async def place(rt: Runtime, command: PlaceOrder) -> str:
 
 
 def nothing_reached_ib(probe: WireProbe, gateway: FakeGateway) -> None:
-    assert probe.orders == [] and probe.cancels == []
+    assert probe.orders == probe.what_ifs == probe.cancels == []
     assert not gateway.oms.orders  # the gateway's order desk never saw one either
 
 

@@ -353,5 +353,5 @@ async def test_sma_cross_in_shadow_on_the_replayed_esh0_day_fills_as_the_hand_lo
         expected = hand_fills(bars, fast, slow, quantity)
         assert len(expected) > 20
         assert await paper_fills(chain, runner) == expected, (fast, slow, quantity)
-    assert chain.probe.orders == [] and chain.probe.cancels == []
+    assert chain.probe.orders == [] and chain.probe.what_ifs == [] and chain.probe.cancels == []
     assert not chain.gateway.oms.orders  # nothing reached the gateway's order desk

@@ -51,6 +51,7 @@ class WireProbe:
         self.frames = 0  # frames written to clients since install
         self.marks: list[int] = []  # when each armed marker frame was written
         self.orders: list[tuple[int, int]] = []  # (order id, when its placeOrder arrived)
+        self.what_ifs: list[tuple[int, int]] = []  # placeOrder with whatIf=1: places nothing
         self.on_order: Callable[[int, int], None] | None = None
         self.cancels: list[tuple[int, int]] = []  # (order id, when its cancelOrder arrived)
         self.on_cancel: Callable[[int, int], None] | None = None
@@ -64,9 +65,12 @@ class WireProbe:
 
         async def stamped(session: ClientSession, request: PlaceOrder) -> None:
             now = self.clock()
-            self.orders.append((request.orderId, now))
-            if self.on_order is not None:
-                self.on_order(request.orderId, now)
+            if request.whatIf:  # a margin question (the account panel's), not an order
+                self.what_ifs.append((request.orderId, now))
+            else:
+                self.orders.append((request.orderId, now))
+                if self.on_order is not None:
+                    self.on_order(request.orderId, now)
             await handler(session, request)
 
         server.register(PlaceOrder, stamped)
