@@ -14,7 +14,7 @@ import pytest
 from ib_async import IB, ContFuture, Contract, RealTimeBar
 
 from tests.integration.desk_helpers import qualified
-from tests.real_data import NS, dbn_path, dbn_trades
+from tests.real_data import NS, dbn_path, dbn_records, dbn_trades
 from tests.support.waiting import until
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.replay_clock import ReplayClock
@@ -118,3 +118,68 @@ async def test_ticks_and_bars_carry_the_files_time_at_any_speed(
         assert {stamp(b): int(b.volume) for b in traded} == {
             t: v for t, v in expected.items() if t <= stamp(traded[-1])
         }
+
+
+# ---- 3. depth rows and top of book ------------------------------------------------------------
+
+
+def disorder(prices: list[float], descending: bool) -> bool:
+    """Out of order or a price twice."""
+    pairs = zip(prices, prices[1:], strict=False)
+    return any(a <= b if descending else a >= b for a, b in pairs)
+
+
+async def test_every_book_the_client_holds_is_sorted_with_no_price_twice() -> None:
+    async with replay(MBO, "max", paused=True) as r:
+        ticker = r.ib.reqMktDepth(r.contract, 10)
+        messages = 0
+        bad: list[tuple[list[float], list[float]]] = []
+        update = r.ib.wrapper.updateMktDepthL2
+
+        def spy(*args: object, **kwargs: object) -> None:
+            nonlocal messages
+            update(*args, **kwargs)  # type: ignore[arg-type]
+            messages += 1
+            bids = [level.price for level in ticker.domBids]
+            asks = [level.price for level in ticker.domAsks]
+            if disorder(bids, descending=True) or disorder(asks, descending=False):
+                bad.append((bids, asks))
+
+        r.ib.wrapper.updateMktDepthL2 = spy  # type: ignore[method-assign]
+        await r.ib.reqCurrentTimeAsync()
+        r.clock.resume()
+        await until(r.ended, "the replay to end", GUARD)
+        await r.ib.reqCurrentTimeAsync()  # everything sent has been read
+        assert messages > 1000
+        assert not bad, f"{len(bad)} of {messages} depth messages leave a book like {bad[0]}"
+
+
+F_LAST = 1 << 7
+
+
+async def test_top_of_book_is_published_once_per_exchange_event() -> None:
+    best: list[tuple[float, float]] = []  # (bid, ask) after each exchange event of the file
+    for rec in dbn_records(MBP1):
+        level = rec.levels[0]
+        if int(rec.flags) & F_LAST:
+            quote = (level.bid_px / NS, level.ask_px / NS)
+            if not best or best[-1] != quote:
+                best.append(quote)
+    async with replay(MBP1, "max", paused=True) as r:
+        wire = r.wire()
+        r.ib.reqMktData(r.contract)
+        await r.ib.reqCurrentTimeAsync()
+        r.clock.resume()
+        await until(r.ended, "the replay to end", GUARD)
+        await r.ib.reqCurrentTimeAsync()
+        seen: dict[str, list[float]] = {"1": [], "2": []}  # tick type BID, ASK -> prices
+        for fields in wire:
+            if fields[0] == "1" and fields[3] in seen:
+                seen[fields[3]].append(float(fields[4]))
+        # each side's prices as the file's events changed them: no removal of the old best
+        # before the new one (-1, "no quote"), no state that no exchange event left
+        for side, tick_type in ((0, "1"), (1, "2")):
+            expected = [
+                q[side] for i, q in enumerate(best) if i == 0 or q[side] != best[i - 1][side]
+            ]
+            assert seen[tick_type] == expected

@@ -11,7 +11,8 @@ messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 
@@ -28,12 +29,15 @@ class BookSide(IntEnum):
 
 @dataclass(slots=True, frozen=True)
 class BookDelta:
-    """The public resting size at one price level changed to ``size`` (0 removes the level)."""
+    """The public resting size at one price level changed to ``size`` (0 removes the level).
+    ``last`` False: more changes of the same exchange event follow (a replay reader knows
+    where an event ends; see :func:`exchange_events`)."""
 
     ts_ns: int
     side: BookSide
     price: int
     size: int
+    last: bool = field(default=True, compare=False)
 
 
 @dataclass(slots=True, frozen=True)
@@ -68,3 +72,32 @@ class BarPrint:
 
 
 MarketEvent = BookDelta | TradePrint | BookClear | BarPrint
+
+
+@dataclass(slots=True, frozen=True)
+class BookUpdate:
+    """One exchange event's book changes, applied together and published to clients once (so
+    a client never sees the old best removed before the new one is added)."""
+
+    ts_ns: int
+    changes: tuple[BookDelta | BookClear, ...]
+
+
+def exchange_events(events: Iterable[MarketEvent]) -> Iterator[MarketEvent | BookUpdate]:
+    """``events`` with the book changes of each exchange event folded into one
+    :class:`BookUpdate`: a run of them ends at a :class:`BookDelta` marked ``last`` (a
+    :class:`BookClear` goes with the changes after it). Other events pass as they are."""
+    run: list[BookDelta | BookClear] = []
+    for event in events:
+        if isinstance(event, BookDelta | BookClear):
+            run.append(event)
+            if isinstance(event, BookDelta) and event.last:
+                yield BookUpdate(run[0].ts_ns, tuple(run))
+                run = []
+            continue
+        if run:
+            yield BookUpdate(run[0].ts_ns, tuple(run))
+            run = []
+        yield event
+    if run:
+        yield BookUpdate(run[0].ts_ns, tuple(run))

@@ -52,6 +52,7 @@ from tradeterm.sim.replay_common import (
     ReplayError,
     TickConverter,
     TopOfBook,
+    one_event,
     tick_for_symbol,
 )
 
@@ -262,9 +263,9 @@ class _MboBook:
         for (side, price), old in self.dirty.items():
             new = self.levels[side].get(price, 0)
             if new != old:
-                (changed if new else gone).append(BookDelta(ts_ns, side, price, new))
+                (changed if new else gone).append(BookDelta(ts_ns, side, price, new, last=False))
         self.dirty.clear()
-        return gone + changed
+        return one_event(gone + changed)
 
 
 def _mbo(records: Iterator[Any], conv: TickConverter) -> Iterator[MarketEvent]:

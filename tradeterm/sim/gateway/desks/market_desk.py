@@ -52,6 +52,7 @@ from tradeterm.sim.gateway.protocol.request_types import (
     ReqTickByTickData,
 )
 from tradeterm.sim.gateway.protocol.server import GatewayServer
+from tradeterm.sim.market_events import exchange_events
 from tradeterm.sim.replay import load_replay
 from tradeterm.sim.replay_clock import MarketClock, ReplayClock, play
 from tradeterm.sim.synthetic import SyntheticMarket
@@ -239,7 +240,9 @@ class MarketDesk:
         cfg = self.settings
         clock = self.replay_clock
         assert cfg.replay is not None and clock is not None
-        events = bar_market(load_replay(cfg.replay, symbol=None, tick_size=feed.tick))
+        events = exchange_events(
+            bar_market(load_replay(cfg.replay, symbol=None, tick_size=feed.tick))
+        )
         max_gap = None
         if isinstance(clock, ReplayClock):
             max_gap = 2.0
