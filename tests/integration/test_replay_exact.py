@@ -6,6 +6,7 @@ client holds sorted; top of book once per exchange event; the whole session as h
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import date
@@ -125,7 +126,7 @@ async def test_ticks_and_bars_carry_the_files_time_at_any_speed(
 
 def disorder(prices: list[float], descending: bool) -> bool:
     """Out of order or a price twice."""
-    pairs = zip(prices, prices[1:], strict=False)
+    pairs = itertools.pairwise(prices)
     return any(a <= b if descending else a >= b for a, b in pairs)
 
 
