@@ -184,3 +184,24 @@ async def test_top_of_book_is_published_once_per_exchange_event() -> None:
                 q[side] for i, q in enumerate(best) if i == 0 or q[side] != best[i - 1][side]
             ]
             assert seen[tick_type] == expected
+
+
+# ---- 4. history -------------------------------------------------------------------------------
+
+
+async def test_one_day_of_minute_bars_is_the_session_so_far_from_the_file() -> None:
+    trades = dbn_trades(MBO)
+    async with replay(MBO, "max", paused=True) as r:
+        r.clock.resume()
+        middle = trades[len(trades) // 2][0]  # stop the replay half-way through the session
+        await until(lambda: r.clock.now_ns() >= middle, "the replay to reach half-way", GUARD)
+        r.clock.pause()
+        now = r.clock.now_ns()
+        await r.ib.reqCurrentTimeAsync()
+        bars = await r.ib.reqHistoricalDataAsync(
+            r.contract, "", "1 D", "1 min", "TRADES", useRTH=False, formatDate=2
+        )
+        expected = buckets([t for t in trades if t[0] <= now], 60)
+        got = {int(b.date.timestamp()): int(b.volume) for b in bars}  # type: ignore[union-attr]
+        assert got == expected
+        assert min(got) == trades[0][0] // NS // 60 * 60  # the session's first minute
