@@ -9,7 +9,7 @@ import contextlib
 import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from ib_async import IB, ContFuture, Contract, RealTimeBar
@@ -78,6 +78,12 @@ def buckets(trades: list[tuple[int, float, int]], seconds: int) -> dict[int, int
         s = ts // NS
         out[s - s % seconds] += size
     return dict(out)
+
+
+def stamp_of(moment: date) -> float:
+    """A bar's date as epoch seconds (intraday bars carry a datetime)."""
+    assert isinstance(moment, datetime)
+    return moment.timestamp()
 
 
 def stamp(bar: RealTimeBar) -> int:
@@ -202,6 +208,6 @@ async def test_one_day_of_minute_bars_is_the_session_so_far_from_the_file() -> N
             r.contract, "", "1 D", "1 min", "TRADES", useRTH=False, formatDate=2
         )
         expected = buckets([t for t in trades if t[0] <= now], 60)
-        got = {int(b.date.timestamp()): int(b.volume) for b in bars}  # type: ignore[union-attr]
+        got = {int(stamp_of(b.date)): int(b.volume) for b in bars}
         assert got == expected
         assert min(got) == trades[0][0] // NS // 60 * 60  # the session's first minute
