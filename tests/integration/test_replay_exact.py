@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -18,6 +19,8 @@ from tests.integration.desk_helpers import qualified
 from tests.real_data import NS, dbn_path, dbn_records, dbn_trades
 from tests.support.waiting import until
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.protocol.client_session import ClientSession
+from tradeterm.sim.gateway.protocol.request_types import ReqMktData
 from tradeterm.sim.replay_clock import ReplayClock
 
 MBO = "ESH4_glbx-mdp3_mbo_2023-12-25.dbn.zst"
@@ -125,6 +128,32 @@ async def test_ticks_and_bars_carry_the_files_time_at_any_speed(
         assert {stamp(b): int(b.volume) for b in traded} == {
             t: v for t, v in expected.items() if t <= stamp(traded[-1])
         }
+
+
+# ---- 2. a request during a stall -------------------------------------------------------------
+
+
+async def test_a_quote_request_made_during_a_stall_gets_bid_and_ask() -> None:
+    async with replay(MBP1, "max", paused=True) as r:
+        r.clock.resume()
+        await until(r.ended, "the replay to end", GUARD)  # no events from now on
+        market = r.gateway.market
+
+        async def during_a_stall(session: ClientSession, request: ReqMktData) -> None:
+            held = market.hold()  # market data stops (as 1100 or 2103 stop it) ...
+            try:
+                await market.on_mkt_data(session, request)
+            finally:
+                market.release(held)  # ... and flows again, before the pump looks
+
+        r.gateway.server.register(ReqMktData, during_a_stall)
+        ticker = r.ib.reqMktData(r.contract)
+        book = r.ib.reqMktDepth(r.contract, 5)
+        await until(lambda: bool(book.domBids) and bool(book.domAsks), "the depth snapshot")
+        await until(lambda: not math.isnan(ticker.bid) and not math.isnan(ticker.ask),
+                    "the bid/ask snapshot")  # fmt: skip
+        assert (ticker.bid, ticker.ask) == (book.domBids[0].price, book.domAsks[0].price)
+        assert (ticker.bidSize, ticker.askSize) == (book.domBids[0].size, book.domAsks[0].size)
 
 
 # ---- 3. depth rows and top of book ------------------------------------------------------------
