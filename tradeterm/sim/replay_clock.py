@@ -27,13 +27,19 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
-from tradeterm.sim.market_events import MarketEvent
-
 NS = 1_000_000_000
 MAX = math.inf  # the speed "as fast as possible"
 _SNAP_NS = 1_000_000  # a wake-up this close before its time counts as on time
 
-E = TypeVar("E", bound=MarketEvent)
+
+class Stamped(Protocol):
+    """An event of a recording: its time in epoch nanoseconds."""
+
+    @property
+    def ts_ns(self) -> int: ...
+
+
+E = TypeVar("E", bound=Stamped)
 
 
 class MarketClock(Protocol):
@@ -160,6 +166,13 @@ class ReplayClock:
             self._jumping = True
             self._set(self.now_ns() + round(seconds * NS))
 
+    def skip(self, seconds: float) -> None:
+        """Move ``seconds`` ahead where nothing happens (a quiet gap): unlike :meth:`jump`,
+        there is nothing to catch up with."""
+        if not seconds >= 0:
+            raise ValueError(f"a replay only skips ahead, got {seconds!r} s")
+        self._set(self.now_ns() + round(seconds * NS))
+
     def on_landed(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when a jump has been played up to the clock (:meth:`landed`)."""
         self._on_landed.append(callback)
@@ -245,7 +258,7 @@ async def play(
     """Yield each event once ``clock`` reads its time (events already due at once, in file
     order; one older than the previous is never reordered). ``max_gap`` (market seconds, needs
     a :class:`ReplayClock`): a longer wait for the next event is cut to that length by moving
-    the clock ahead, as a jump. Control goes back to the event loop every ``batch`` events even
+    the clock ahead (:meth:`ReplayClock.skip`). Control goes back to the event loop every ``batch`` events even
     when nothing waits. An unstarted :class:`ReplayClock` starts at the first event's time.
     When a :class:`ReplayClock` has jumped, :meth:`ReplayClock.landed` is
     called once the events up to the clock have been yielded."""
@@ -263,8 +276,7 @@ async def play(
             if delay_ns > 0:
                 replay_clock.landed()  # everything up to the clock has been played
                 if max_gap is not None and delay_ns > max_gap * NS:
-                    replay_clock.jump((delay_ns - round(max_gap * NS)) / NS)
-                    replay_clock.landed()  # nothing lies in the gap: nothing to show
+                    replay_clock.skip((delay_ns - round(max_gap * NS)) / NS)
                 await replay_clock.wait_until_ns(ev.ts_ns)
                 since_yield = 0
         elif ev.ts_ns / NS > clock.now():
