@@ -17,6 +17,15 @@ in the same way, by moving the clock: stamps never move with it.
 :func:`play` yields events when the clock reaches their time. Any clock with ``now()`` and
 ``sleep(seconds)`` in market seconds will do (a test's lockstep clock, whose ``sleep`` waits
 for the test); shortening gaps and jumps need a :class:`ReplayClock`.
+
+Silence: :meth:`ReplayClock.played_ns` is the clock a client judges a replayed feed's silence
+on (the engine's staleness watchdog, ``engine/source_clock.py``). It runs only while the
+recording owes something: an event is due and not yet played (the replay is behind, stalled or
+frozen). It stands still while :func:`play` has played everything due and waits for the file's
+next event (the recorded market itself is quiet: the hour before an open has no trade, yet the
+replay is not stale), while paused, and over jumps and shortened gaps (market time skipped, not
+played). So a replay that keeps up is never stale, at any speed, and one that stops delivering
+what the file holds goes stale one threshold of its market time later.
 """
 
 from __future__ import annotations
@@ -97,6 +106,9 @@ class ReplayClock:
         self._changed: asyncio.Event | None = None
         self._jumping = False
         self._on_landed: list[Callable[[], None]] = []
+        self._skipped_ns = 0  # market time jumped or skipped over: never played
+        self._quiet_ns = 0  # played time the recording was quiet (the replay had caught up)
+        self._quiet_from: int | None = None  # the current quiet stretch's start (played time)
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -109,6 +121,15 @@ class ReplayClock:
         if self._paused or self._speed == MAX or not self._started:
             return self._base
         return self._base + round((self._wall() - self._base_wall) * self._speed * NS)
+
+    def played_ns(self) -> int:
+        """Market time during which the recording owed an event (see the module notes):
+        jumps, shortened gaps and the recording's own quiet left out."""
+        played = self.now_ns() - self._skipped_ns
+        quiet = self._quiet_ns
+        if self._quiet_from is not None:
+            quiet += played - self._quiet_from
+        return played - quiet
 
     @property
     def paused(self) -> bool:
@@ -164,6 +185,7 @@ class ReplayClock:
             raise ValueError(f"a replay only jumps ahead, got {seconds!r} s")
         if seconds:
             self._jumping = True
+            self._skipped_ns += round(seconds * NS)
             self._set(self.now_ns() + round(seconds * NS))
 
     def skip(self, seconds: float) -> None:
@@ -171,6 +193,7 @@ class ReplayClock:
         there is nothing to catch up with."""
         if not seconds >= 0:
             raise ValueError(f"a replay only skips ahead, got {seconds!r} s")
+        self._skipped_ns += round(seconds * NS)
         self._set(self.now_ns() + round(seconds * NS))
 
     def on_landed(self, callback: Callable[[], None]) -> None:
@@ -178,12 +201,22 @@ class ReplayClock:
         self._on_landed.append(callback)
 
     def landed(self) -> None:
-        """The replay has caught up with the clock after a jump: the jump ends and the
-        listeners are told (the feed publishes the book as it is now)."""
+        """The replay has caught up with the clock: the recording is quiet until its next
+        event (:meth:`played_ns` stands still); after a jump, the jump ends and the listeners
+        are told (the feed publishes the book as it is now)."""
+        if self._quiet_from is None:
+            self._quiet_from = self.now_ns() - self._skipped_ns
         if self._jumping:
             self._jumping = False
             for callback in self._on_landed:
                 callback()
+
+    def due(self) -> None:
+        """The recording's next event is due: until it is played, its silence counts
+        (:meth:`played_ns` runs)."""
+        if self._quiet_from is not None:
+            self._quiet_ns += self.now_ns() - self._skipped_ns - self._quiet_from
+            self._quiet_from = None
 
     # ---- waiting -------------------------------------------------------------------------
 
@@ -258,10 +291,10 @@ async def play(
     """Yield each event once ``clock`` reads its time (events already due at once, in file
     order; one older than the previous is never reordered). ``max_gap`` (market seconds, needs
     a :class:`ReplayClock`): a longer wait for the next event is cut to that length by moving
-    the clock ahead (:meth:`ReplayClock.skip`). Control goes back to the event loop every ``batch`` events even
-    when nothing waits. An unstarted :class:`ReplayClock` starts at the first event's time.
-    When a :class:`ReplayClock` has jumped, :meth:`ReplayClock.landed` is
-    called once the events up to the clock have been yielded."""
+    the clock ahead (:meth:`ReplayClock.skip`). Control goes back to the event loop every
+    ``batch`` events even when nothing waits. An unstarted :class:`ReplayClock` starts at the first event's time.
+    :meth:`ReplayClock.landed` is called whenever the events up to the clock have been
+    yielded (ending a jump) and :meth:`ReplayClock.due` when the next one falls due."""
     if batch < 1:
         raise ValueError("batch must be >= 1")
     replay_clock = clock if isinstance(clock, ReplayClock) else None
@@ -278,6 +311,7 @@ async def play(
                 if max_gap is not None and delay_ns > max_gap * NS:
                     replay_clock.skip((delay_ns - round(max_gap * NS)) / NS)
                 await replay_clock.wait_until_ns(ev.ts_ns)
+                replay_clock.due()
                 since_yield = 0
         elif ev.ts_ns / NS > clock.now():
             await clock.sleep(ev.ts_ns / NS - clock.now())

@@ -1,0 +1,43 @@
+"""The clock a replay's silence is judged on (``TrainerClock.played_ns``, the engine's
+watchdog clock): it runs only while the recording owes an event. The recording's own quiet
+(the hour before an open has no trade), jumps and shortened gaps are not silence, at any speed;
+a replay that stops delivering what is due ages as a live feed would."""
+
+from __future__ import annotations
+
+from tests.unit.sim.test_replay_clock import T0, Wall, trades
+from tradeterm.embedded import TrainerClock
+from tradeterm.sim.replay_clock import NS, play
+
+MS = 1_000_000
+
+
+async def test_the_recordings_quiet_is_not_silence_a_frozen_replay_is() -> None:
+    wall = Wall()
+    clock = TrainerClock(T0, 10, wall=wall, wall_sleep=wall.sleep)
+    events = play(trades(0, 1, 100, 101), clock, max_gap=2.0)
+    start = clock.played_ns()
+    await anext(events)  # due at once
+    await anext(events)  # the replay waited 1 s of market time for it: the file was quiet
+    assert abs(clock.played_ns() - start) < MS
+    await anext(events)  # 99 s without an event: cut to 2 s of waiting, none of it silence
+    assert clock.now() >= T0 + 100
+    assert abs(clock.played_ns() - start) < MS
+
+    wall.t += 1.0  # the event at +100 s is still being delivered a second later (x10): frozen
+    assert abs(clock.played_ns() - start - 10 * NS) < MS
+
+    clock.jump(60)  # the trainer's jump: market time skipped, not played
+    assert abs(clock.played_ns() - start - 10 * NS) < MS
+    clock.pause()
+    wall.t += 30.0
+    assert abs(clock.played_ns() - start - 10 * NS) < MS
+
+
+async def test_a_replay_that_keeps_up_at_speed_never_ages() -> None:
+    wall = Wall()
+    clock = TrainerClock(T0, 50, wall=wall, wall_sleep=wall.sleep)
+    start = clock.played_ns()
+    async for _ in play(trades(*range(0, 600, 3)), clock, max_gap=2.0):  # 10 min, x50
+        assert abs(clock.played_ns() - start) < MS
+    assert clock.now() >= T0 + 597
