@@ -168,11 +168,13 @@ class InstrumentFeed:
         return [] if self._frozen() else list(self.watches.values())
 
     def thaw(self) -> None:
-        """The end of a stall: quotes as they are now, and depth rows that changed meanwhile
+        """The end of a stall or a replay's jump: quotes as they are now, both sides stated
+        (the client holds the quote from before the freeze: a side emptied meanwhile is sent
+        as "no quote", never left at its old price), and depth rows that changed meanwhile
         (each depth watch is diffed against what it was last sent)."""
         for w in self._alive():
             if w.kind == "mktData":
-                self.send_quote_snapshot(w)
+                self.send_quote_snapshot(w, held=True)
             elif w.kind == "depth":
                 self._send_depth(w)
 
@@ -207,15 +209,19 @@ class InstrumentFeed:
         w: Watch,
         old: tuple[int | None, int, int | None, int],
         new: tuple[int | None, int, int | None, int],
+        *,
+        held: bool = False,
     ) -> None:
+        """The top-of-book ticks that take the client from ``old`` to ``new``; ``held``: the
+        client holds a quote not known here, so every side is sent."""
         send = w.session.send
         sides = ((BID, BID_SIZE, new[0], new[1], old[0], old[1]),
                  (ASK, ASK_SIZE, new[2], new[3], old[2], old[3]))  # fmt: skip
         for price_type, size_type, price, size, old_price, old_size in sides:
             if price is None:
-                if old_price is not None:  # the side emptied: size 0 means "no quote"
+                if old_price is not None or held:  # the side emptied: size 0 means "no quote"
                     send(encode.tick_price(w.req_id, price_type, -1.0, 0))
-            elif price != old_price:
+            elif price != old_price or held:
                 send(encode.tick_price(w.req_id, price_type, self.price(price), size))
             elif size != old_size:
                 send(encode.tick_size(w.req_id, size_type, size))
@@ -362,10 +368,11 @@ class InstrumentFeed:
 
     # ---- snapshots for new subscribers ------------------------------------------------------
 
-    def send_quote_snapshot(self, w: Watch) -> None:
+    def send_quote_snapshot(self, w: Watch, *, held: bool = False) -> None:
+        """The quote as it is now, to one watch (``held``: see :meth:`_send_top`)."""
         if self._frozen():  # it goes at the thaw
             return
-        self._send_top(w, (None, 0, None, 0), self._top)
+        self._send_top(w, (None, 0, None, 0), self._top, held=held)
         send = w.session.send
         if self.last is not None:
             send(encode.tick_price(w.req_id, LAST, self.price(self.last), self.last_size))
