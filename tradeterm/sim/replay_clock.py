@@ -23,8 +23,9 @@ on (the engine's staleness watchdog, ``engine/source_clock.py``). It runs only w
 recording owes something: an event is due and not yet played (the replay is behind, stalled or
 frozen). It stands still while :func:`play` has played everything due and waits for the file's
 next event (the recorded market itself is quiet: the hour before an open has no trade, yet the
-replay is not stale), while paused, and over jumps and shortened gaps (market time skipped, not
-played). So a replay that keeps up is never stale, at any speed, and one that stops delivering
+replay is not stale), while paused, over jumps and shortened gaps (market time skipped, not
+played) and while a jump is caught up with (its events played at once, nothing shown until it
+lands). So a replay that keeps up is never stale, at any speed, and one that stops delivering
 what the file holds goes stale one threshold of its market time later.
 """
 
@@ -185,6 +186,8 @@ class ReplayClock:
             raise ValueError(f"a replay only jumps ahead, got {seconds!r} s")
         if seconds:
             self._jumping = True
+            if self._quiet_from is None:  # catching up on purpose: not silence
+                self._quiet_from = self.now_ns() - self._skipped_ns
             self._skipped_ns += round(seconds * NS)
             self._set(self.now_ns() + round(seconds * NS))
 
@@ -213,8 +216,9 @@ class ReplayClock:
 
     def due(self) -> None:
         """The recording's next event is due: until it is played, its silence counts
-        (:meth:`played_ns` runs)."""
-        if self._quiet_from is not None:
+        (:meth:`played_ns` runs), unless a jump is being caught up with (nothing is shown
+        until it lands: silent on purpose)."""
+        if self._quiet_from is not None and not self._jumping:
             self._quiet_ns += self.now_ns() - self._skipped_ns - self._quiet_from
             self._quiet_from = None
 

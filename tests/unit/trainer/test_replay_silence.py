@@ -41,3 +41,23 @@ async def test_a_replay_that_keeps_up_at_speed_never_ages() -> None:
     async for _ in play(trades(*range(0, 600, 3)), clock, max_gap=2.0):  # 10 min, x50
         assert abs(clock.played_ns() - start) < MS
     assert clock.now() >= T0 + 597
+
+
+async def test_catching_up_with_a_jump_is_not_silence() -> None:
+    wall = Wall()
+    clock = TrainerClock(T0, 10, wall=wall, wall_sleep=wall.sleep)
+    events = play(trades(0, 1, 30, 40, 200), clock, max_gap=2.0)
+    await anext(events)
+    await anext(events)
+    start = clock.played_ns()
+    clock.jump(50)  # the events at +30 and +40 are due at once
+    assert clock.jumping
+    await anext(events)
+    wall.t += 1.0  # a long catch-up (a jump over a busy hour): 10 s of market time at x10
+    await anext(events)
+    assert abs(clock.played_ns() - start) < MS
+    await anext(events)  # landed, then the file was quiet until +200
+    assert not clock.jumping
+    assert abs(clock.played_ns() - start) < MS
+    wall.t += 1.0  # the event at +200 played and not done with a second later: frozen
+    assert abs(clock.played_ns() - start - 10 * NS) < MS
