@@ -23,10 +23,12 @@ on (the engine's staleness watchdog, ``engine/source_clock.py``). It runs only w
 recording owes something: an event is due and not yet played (the replay is behind, stalled or
 frozen). It stands still while :func:`play` has played everything due and waits for the file's
 next event (the recorded market itself is quiet: the hour before an open has no trade, yet the
-replay is not stale), while paused, over jumps and shortened gaps (market time skipped, not
-played) and while a jump is caught up with (its events played at once, nothing shown until it
-lands). So a replay that keeps up is never stale, at any speed, and one that stops delivering
-what the file holds goes stale one threshold of its market time later.
+replay is not stale), while paused, over shortened gaps, and while a jump is caught up with
+(its events played at once, nothing shown until it lands). It runs at the market's pace up to
+real time, at the wall's above x1: at x100 the 50 ms the event loop takes to deliver a busy
+open's burst is 5 s of market time, not a frozen feed. So a replay that keeps up is never stale
+at any speed, and one that stops delivering what the file holds goes stale one threshold
+later (of market time up to x1, of wall time above).
 """
 
 from __future__ import annotations
@@ -107,9 +109,9 @@ class ReplayClock:
         self._changed: asyncio.Event | None = None
         self._jumping = False
         self._on_landed: list[Callable[[], None]] = []
-        self._skipped_ns = 0  # market time jumped or skipped over: never played
-        self._quiet_ns = 0  # played time the recording was quiet (the replay had caught up)
-        self._quiet_from: int | None = None  # the current quiet stretch's start (played time)
+        self._quiet = False  # play() has played everything due: the recording owes nothing
+        self._owed_ns = self._base  # the silence clock (played_ns), brought up to date at...
+        self._owed_wall = wall()  # ...this wall time
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -124,13 +126,19 @@ class ReplayClock:
         return self._base + round((self._wall() - self._base_wall) * self._speed * NS)
 
     def played_ns(self) -> int:
-        """Market time during which the recording owed an event (see the module notes):
-        jumps, shortened gaps and the recording's own quiet left out."""
-        played = self.now_ns() - self._skipped_ns
-        quiet = self._quiet_ns
-        if self._quiet_from is not None:
-            quiet += played - self._quiet_from
-        return played - quiet
+        """The silence clock (see the module notes): time during which the recording owed an
+        event, at the market's pace up to real time; it starts at the replay's start."""
+        if not self._counting():
+            return self._owed_ns
+        return self._owed_ns + round((self._wall() - self._owed_wall) * min(self._speed, 1) * NS)
+
+    def _counting(self) -> bool:
+        return self._started and not (self._paused or self._jumping or self._quiet)
+
+    def _owing(self) -> None:
+        """Bring the silence clock up to now, before what it counts changes."""
+        self._owed_ns = self.played_ns()
+        self._owed_wall = self._wall()
 
     @property
     def paused(self) -> bool:
@@ -159,14 +167,17 @@ class ReplayClock:
         if not self._started:
             self._started = True
             self._set(round(market_time * NS))
+            self._owed_ns, self._owed_wall = self._base, self._wall()
 
     def pause(self) -> None:
         if not self._paused:
+            self._owing()
             self._set(self.now_ns())
             self._paused = True
 
     def resume(self) -> None:
         if self._paused:
+            self._owing()
             self._paused = False
             self._set(self._base)
 
@@ -176,6 +187,7 @@ class ReplayClock:
         if isinstance(speed, int | float) and speed == 0:
             raise ValueError("replay speed must be > 0 (or 'max')")
         base = self.now_ns()
+        self._owing()
         self._speed = _rate(speed)
         self._set(base)
 
@@ -185,10 +197,8 @@ class ReplayClock:
         if not seconds >= 0:
             raise ValueError(f"a replay only jumps ahead, got {seconds!r} s")
         if seconds:
-            self._jumping = True
-            if self._quiet_from is None:  # catching up on purpose: not silence
-                self._quiet_from = self.now_ns() - self._skipped_ns
-            self._skipped_ns += round(seconds * NS)
+            self._owing()
+            self._jumping = True  # caught up with on purpose, shown when it lands: not silence
             self._set(self.now_ns() + round(seconds * NS))
 
     def skip(self, seconds: float) -> None:
@@ -196,7 +206,6 @@ class ReplayClock:
         there is nothing to catch up with."""
         if not seconds >= 0:
             raise ValueError(f"a replay only skips ahead, got {seconds!r} s")
-        self._skipped_ns += round(seconds * NS)
         self._set(self.now_ns() + round(seconds * NS))
 
     def on_landed(self, callback: Callable[[], None]) -> None:
@@ -207,8 +216,8 @@ class ReplayClock:
         """The replay has caught up with the clock: the recording is quiet until its next
         event (:meth:`played_ns` stands still); after a jump, the jump ends and the listeners
         are told (the feed publishes the book as it is now)."""
-        if self._quiet_from is None:
-            self._quiet_from = self.now_ns() - self._skipped_ns
+        self._owing()
+        self._quiet = True
         if self._jumping:
             self._jumping = False
             for callback in self._on_landed:
@@ -218,9 +227,8 @@ class ReplayClock:
         """The recording's next event is due: until it is played, its silence counts
         (:meth:`played_ns` runs), unless a jump is being caught up with (nothing is shown
         until it lands: silent on purpose)."""
-        if self._quiet_from is not None and not self._jumping:
-            self._quiet_ns += self.now_ns() - self._skipped_ns - self._quiet_from
-            self._quiet_from = None
+        self._owing()
+        self._quiet = False
 
     # ---- waiting -------------------------------------------------------------------------
 
