@@ -65,9 +65,10 @@ class ReplayControl(Protocol):
 
 class TrainerClock(ReplayClock):
     """The replay's :class:`ReplayClock` as an instance runs on it: the gateway plays on it,
-    the trainer's keys drive it, and its :meth:`~ReplayClock.played_ns` (market time during
-    which the recording owed an event: jumps, shortened gaps and the recording's own quiet
-    left out) is the engine's clock of silence (``engine/source_clock.py``)."""
+    the trainer's keys drive it, and its :meth:`~ReplayClock.played_ns` (time during which the
+    recording owed an event, at the market's pace up to real time: jumps, shortened gaps and
+    the recording's own quiet left out) is the engine's clock of silence
+    (``engine/source_clock.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
