@@ -10,7 +10,10 @@ the 120x40 screen running ``sma_cross`` (fast 2, slow 3) once it has signalled
 ``--only strategy`` makes just that one); the ladder's traded volume by side, recent trades
 and a price alert with the tape's aggressor letters (``tape-160x48.svg``, ``--only tape``);
 and the account panel with 5-minute candles at 160x45 and the compact chart at 120x40
-(``panels-WxH.svg``, ``--only panels``).
+(``panels-WxH.svg``, ``--only panels``); the replay trainer at 120x40 (``trainer-120x40.svg``,
+``--only trainer``): the recorded ESH4 MBO file of ../shared/data a few minutes after the
+17:00 CT open when it is there (else the trainer's small CSV book), paused, with a bid
+joined and its exact place in the queue beside it.
 """
 
 from __future__ import annotations
@@ -180,12 +183,57 @@ async def shoot_panels(out: Path) -> list[Path]:
     return saved
 
 
+ROOT = Path(__file__).resolve().parents[1]
+RECORDED = ROOT.parent / "shared" / "data" / "ESH4_glbx-mdp3_mbo_2023-12-25.dbn.zst"
+RECORDED_AT = 1_703_545_410  # 2023-12-25T23:03:30Z, 17:03:30 CT: the session just open
+BOOK = ROOT / "tests" / "unit" / "trainer" / "book.csv"
+
+
+async def shoot_trainer(out: Path) -> Path:
+    """``tradeterm ES --replay FILE --speed 10`` at 120x40: the recorded book, paused, armed,
+    a bid joined (B) with the contracts ahead of it (``q<n>``)."""
+    from tradeterm.config import load_settings
+    from tradeterm.embedded import ReplaySource, TrainerClock
+    from tradeterm.ui.app import TradingApp
+    from tradeterm.ui.themes import select_theme
+    from tradeterm.ui.widgets.ladder import Ladder
+
+    settings = load_settings(None, {"mode": "replay"}).settings
+    chosen, themes = select_theme(settings.ui.theme)
+    path = RECORDED if RECORDED.is_file() else BOOK
+    app = TradingApp(settings, theme=chosen, themes=themes, replay=ReplaySource(path, 10.0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.started.is_set() or app.startup_error, "the engine")
+        if app.startup_error or app.engine is None or app.runtime is None:
+            raise RuntimeError(app.startup_error or "no engine")
+        engine, clock = app.engine, app.runtime.replay
+        assert isinstance(clock, TrainerClock)
+
+        def book() -> bool:
+            data = app.screen.query_one(Ladder).data
+            return data is not None and None not in (data.best_bid, data.best_ask)
+
+        await until(book, "the recorded book")
+        if path == RECORDED:
+            clock.jump(max(RECORDED_AT - clock.now(), 0))
+            await until(lambda: not clock.jumping, "the jump to the open")
+            await pilot.pause(8.0)  # prints on the tape, the first candles
+        await pilot.press("space", "a", "B")
+        await until(lambda: engine.snapshot(tape=0).queue, "the bid joined, its queue known")
+        await pilot.pause(2.0)
+        shot = Path(app.save_screenshot("trainer-120x40.svg", str(out)))
+        await app.shutdown()
+    return shot
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "screenshots"
     )
-    parser.add_argument("--only", choices=("all", "strategy", "tape", "panels"), default="all")
+    parser.add_argument(
+        "--only", choices=("all", "strategy", "tape", "panels", "trainer"), default="all"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     logging.getLogger().addHandler(logging.NullHandler())  # the engine's notices are on screen
@@ -205,6 +253,9 @@ def main() -> int:
         with private_home():
             for path in asyncio.run(shoot_panels(args.out)):
                 print(path)
+    if args.only in ("all", "trainer"):
+        with private_home():
+            print(asyncio.run(shoot_trainer(args.out)))
     if args.only in ("all", "strategy"):
         with private_home():
             print(asyncio.run(shoot_strategy(args.out)))

@@ -47,18 +47,22 @@ def dbn_path(name: str) -> Path:
 def dbn_trades(name: str) -> list[tuple[int, float, int]]:
     """Every trade of a DBN file (MBO, MBP-1 or trades) as ``(ts_recv ns, price, size)``,
     decoded by databento-dbn itself: an independent reading of the file, not tradeterm's."""
+    return [
+        (rec.ts_recv, rec.price / NS, int(rec.size))
+        for rec in dbn_records(name)
+        if str(getattr(rec, "action", "")) == "T" and rec.size > 0
+    ]
+
+
+def dbn_records(name: str) -> list[Any]:
+    """Every record of a DBN file (metadata excluded), decoded by databento-dbn."""
     import databento_dbn
 
     path = dbn_path(name)
     dbn: Any = databento_dbn
     decoder = dbn.DBNDecoder(compression=dbn.Compression.ZSTD)
     decoder.write(path.read_bytes())
-    out: list[tuple[int, float, int]] = []
-    records: list[Any] = list(decoder.decode())
-    for rec in records:
-        if str(getattr(rec, "action", "")) == "T" and rec.size > 0:
-            out.append((rec.ts_recv, rec.price / NS, int(rec.size)))
-    return out
+    return [rec for rec in decoder.decode() if hasattr(rec, "ts_recv")]
 
 
 def data_file(name: str) -> Path:

@@ -64,20 +64,11 @@ class ReplayControl(Protocol):
 
 
 class TrainerClock(ReplayClock):
-    """The replay's :class:`ReplayClock`, which also counts the market time it skipped (the
-    trainer's jumps, the quiet gaps the replay shortens): :meth:`played_ns` is the engine's
-    clock of silence (``engine/source_clock.py``)."""
-
-    def __init__(self, start: float, speed: float) -> None:
-        super().__init__(start, speed)
-        self._skipped_ns = 0
-
-    def jump(self, seconds: float) -> None:
-        super().jump(seconds)
-        self._skipped_ns += round(seconds * NS)
-
-    def played_ns(self) -> int:
-        return self.now_ns() - self._skipped_ns
+    """The replay's :class:`ReplayClock` as an instance runs on it: the gateway plays on it,
+    the trainer's keys drive it, and its :meth:`~ReplayClock.played_ns` (time during which the
+    recording owed an event, at the market's pace up to real time: jumps, shortened gaps and
+    the recording's own quiet left out) is the engine's clock of silence
+    (``engine/source_clock.py``)."""
 
 
 @dataclass(frozen=True, slots=True)

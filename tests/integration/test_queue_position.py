@@ -13,7 +13,7 @@ from tests.support.instruments import ES
 from tradeterm.broker.port import DepthEvent, TradeEvent
 from tradeterm.domain import DepthLevel, Order, OrderStatus, OrderType, Side, Trade
 from tradeterm.engine.queue_position import QueueEstimate
-from tradeterm.sim.market_events import BookClear, BookDelta, BookSide, OrderDelta, TradePrint
+from tradeterm.sim.market_events import BookSide, BookUpdate, TradePrint, exchange_events
 from tradeterm.sim.matching import MatchingEngine
 from tradeterm.sim.replay import load_replay
 
@@ -41,15 +41,18 @@ def _replay(name: str, every: int, orders: int, exact: bool) -> tuple[int, int, 
     estimate = QueueEstimate(exact=engine.queue_position if exact else None)
     working: dict[int, Order] = {}
     checks = equal = placed = books = 0
-    for event in load_replay(data_file(name), orders=exact):
-        engine.on_market(event)
-        if type(event) is TradePrint:
-            estimate.on_market(TradeEvent(Trade(event.ts_ns, event.price, event.size)))
-        elif type(event) in (BookDelta, BookClear):
+    # as the gateway plays it: each exchange event's changes (the single orders' with their
+    # levels') applied together, the client sent the depth once per event
+    for event in exchange_events(load_replay(data_file(name), orders=exact)):
+        if isinstance(event, BookUpdate):
+            for change in event.changes:
+                engine.on_market(change)
             estimate.on_market(_depth(engine, event.ts_ns))
             books += 1
-        elif type(event) is OrderDelta:
-            continue  # the truth's own: the client sees the depth that comes with it
+        else:
+            engine.on_market(event)
+        if type(event) is TradePrint:
+            estimate.on_market(TradeEvent(Trade(event.ts_ns, event.price, event.size)))
         for key in [k for k in working if engine.queue_position(k) is None]:
             del working[key]  # filled at the gateway
         if placed < orders and books >= every * placed and engine.book.spread == 1:

@@ -6,17 +6,21 @@ client holds sorted; top of book once per exchange event; the whole session as h
 from __future__ import annotations
 
 import contextlib
+import itertools
+import math
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from ib_async import IB, ContFuture, Contract, RealTimeBar
 
 from tests.integration.desk_helpers import qualified
-from tests.real_data import NS, dbn_path, dbn_trades
+from tests.real_data import NS, dbn_path, dbn_records, dbn_trades
 from tests.support.waiting import until
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+from tradeterm.sim.gateway.protocol.client_session import ClientSession
+from tradeterm.sim.gateway.protocol.request_types import ReqMktData
 from tradeterm.sim.replay_clock import ReplayClock
 
 MBO = "ESH4_glbx-mdp3_mbo_2023-12-25.dbn.zst"
@@ -79,6 +83,12 @@ def buckets(trades: list[tuple[int, float, int]], seconds: int) -> dict[int, int
     return dict(out)
 
 
+def stamp_of(moment: date) -> float:
+    """A bar's date as epoch seconds (intraday bars carry a datetime)."""
+    assert isinstance(moment, datetime)
+    return moment.timestamp()
+
+
 def stamp(bar: RealTimeBar) -> int:
     return int(bar.time.timestamp())
 
@@ -118,3 +128,115 @@ async def test_ticks_and_bars_carry_the_files_time_at_any_speed(
         assert {stamp(b): int(b.volume) for b in traded} == {
             t: v for t, v in expected.items() if t <= stamp(traded[-1])
         }
+
+
+# ---- 2. a request during a stall -------------------------------------------------------------
+
+
+async def test_a_quote_request_made_during_a_stall_gets_bid_and_ask() -> None:
+    async with replay(MBP1, "max", paused=True) as r:
+        r.clock.resume()
+        await until(r.ended, "the replay to end", GUARD)  # no events from now on
+        market = r.gateway.market
+
+        async def during_a_stall(session: ClientSession, request: ReqMktData) -> None:
+            held = market.hold()  # market data stops (as 1100 or 2103 stop it) ...
+            try:
+                await market.on_mkt_data(session, request)
+            finally:
+                market.release(held)  # ... and flows again, before the pump looks
+
+        r.gateway.server.register(ReqMktData, during_a_stall)
+        ticker = r.ib.reqMktData(r.contract)
+        book = r.ib.reqMktDepth(r.contract, 5)
+        await until(lambda: bool(book.domBids) and bool(book.domAsks), "the depth snapshot")
+        await until(lambda: not math.isnan(ticker.bid) and not math.isnan(ticker.ask),
+                    "the bid/ask snapshot")  # fmt: skip
+        assert (ticker.bid, ticker.ask) == (book.domBids[0].price, book.domAsks[0].price)
+        assert (ticker.bidSize, ticker.askSize) == (book.domBids[0].size, book.domAsks[0].size)
+
+
+# ---- 3. depth rows and top of book ------------------------------------------------------------
+
+
+def disorder(prices: list[float], descending: bool) -> bool:
+    """Out of order or a price twice."""
+    pairs = itertools.pairwise(prices)
+    return any(a <= b if descending else a >= b for a, b in pairs)
+
+
+async def test_every_book_the_client_holds_is_sorted_with_no_price_twice() -> None:
+    async with replay(MBO, "max", paused=True) as r:
+        ticker = r.ib.reqMktDepth(r.contract, 10)
+        messages = 0
+        bad: list[tuple[list[float], list[float]]] = []
+        update = r.ib.wrapper.updateMktDepthL2
+
+        def spy(*args: object, **kwargs: object) -> None:
+            nonlocal messages
+            update(*args, **kwargs)  # type: ignore[arg-type]
+            messages += 1
+            bids = [level.price for level in ticker.domBids]
+            asks = [level.price for level in ticker.domAsks]
+            if disorder(bids, descending=True) or disorder(asks, descending=False):
+                bad.append((bids, asks))
+
+        r.ib.wrapper.updateMktDepthL2 = spy  # type: ignore[method-assign]
+        await r.ib.reqCurrentTimeAsync()
+        r.clock.resume()
+        await until(r.ended, "the replay to end", GUARD)
+        await r.ib.reqCurrentTimeAsync()  # everything sent has been read
+        assert messages > 1000
+        assert not bad, f"{len(bad)} of {messages} depth messages leave a book like {bad[0]}"
+
+
+F_LAST = 1 << 7
+
+
+async def test_top_of_book_is_published_once_per_exchange_event() -> None:
+    best: list[tuple[float, float]] = []  # (bid, ask) after each exchange event of the file
+    for rec in dbn_records(MBP1):
+        level = rec.levels[0]
+        if int(rec.flags) & F_LAST:
+            quote = (level.bid_px / NS, level.ask_px / NS)
+            if not best or best[-1] != quote:
+                best.append(quote)
+    async with replay(MBP1, "max", paused=True) as r:
+        wire = r.wire()
+        r.ib.reqMktData(r.contract)
+        await r.ib.reqCurrentTimeAsync()
+        r.clock.resume()
+        await until(r.ended, "the replay to end", GUARD)
+        await r.ib.reqCurrentTimeAsync()
+        seen: dict[str, list[float]] = {"1": [], "2": []}  # tick type BID, ASK -> prices
+        for fields in wire:
+            if fields[0] == "1" and fields[3] in seen:
+                seen[fields[3]].append(float(fields[4]))
+        # each side's prices as the file's events changed them: no removal of the old best
+        # before the new one (-1, "no quote"), no state that no exchange event left
+        for side, tick_type in ((0, "1"), (1, "2")):
+            expected = [
+                q[side] for i, q in enumerate(best) if i == 0 or q[side] != best[i - 1][side]
+            ]
+            assert seen[tick_type] == expected
+
+
+# ---- 4. history -------------------------------------------------------------------------------
+
+
+async def test_one_day_of_minute_bars_is_the_session_so_far_from_the_file() -> None:
+    trades = dbn_trades(MBO)
+    async with replay(MBO, "max", paused=True) as r:
+        r.clock.resume()
+        middle = trades[len(trades) // 2][0]  # stop the replay half-way through the session
+        await until(lambda: r.clock.now_ns() >= middle, "the replay to reach half-way", GUARD)
+        r.clock.pause()
+        now = r.clock.now_ns()
+        await r.ib.reqCurrentTimeAsync()
+        bars = await r.ib.reqHistoricalDataAsync(
+            r.contract, "", "1 D", "1 min", "TRADES", useRTH=False, formatDate=2
+        )
+        expected = buckets([t for t in trades if t[0] <= now], 60)
+        got = {int(stamp_of(b.date)): int(b.volume) for b in bars}
+        assert got == expected
+        assert min(got) == trades[0][0] // NS // 60 * 60  # the session's first minute

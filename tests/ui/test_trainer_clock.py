@@ -127,3 +127,76 @@ async def test_on_the_mbo_file_the_ladders_queue_figure_is_the_gateways_truth() 
         assert ahead == truth() and ahead > 0  # the figure the ladder shows beside the order
         await pilot.press("q")
         await pilot.pause()
+
+
+def quiet_then_open(path: Path) -> Path:
+    """A book that changes every 2 s for 3 minutes without a trade (a market before its open,
+    as the MBO file's hour before 17:00 CT), then a trade every second for 2 minutes."""
+    lines = ["ts,type"]
+    at = lambda s: f"2024-07-01T23:{58 + s // 60:02d}:{s % 60:02d}Z"  # noqa: E731
+    lines += [f"{at(0)},level,B,5528.50,5", f"{at(0)},level,A,5528.75,4"]
+    lines += [f"{at(s)},level,B,5528.50,{5 + s % 3}" for s in range(2, 180, 2)]
+    lines += [f"{at(s)},trade,5528.75,1,B" for s in range(180, 300)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def test_a_quiet_recording_is_never_stale_at_speed_a_stalled_replay_is(
+    tmp_path: Path,
+) -> None:
+    app = trainer(quiet_then_open(tmp_path / "quiet.csv"), 60.0)  # 3 quiet minutes in 3 s
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine, clock = await started(app)
+        assert engine.core is not None
+        core = engine.core
+        seen: set[str] = set()
+        while clock.now() < T0 + 185:  # the quiet minutes, then the open's first trades
+            await pilot.pause(0.05)
+            seen.update(str(f) for f in core.stale())
+            assert "stale" not in status(app)
+        assert seen == set()  # no feed stale, so none resubscribed
+        await until(lambda: volume(engine) > 0, "the first trades")
+        gateway(app).faults.stall(3600)  # the replay stops delivering what the file holds
+        await until(lambda: "quotes" in {str(f) for f in core.stale()}, "the stall seen as stale")
+        await pilot.pause(0.3)
+        assert "stale" in status(app)
+        await pilot.press("q")
+        await pilot.pause()
+
+
+def bid_leaves(path: Path) -> Path:
+    """The book, then its bid side empties 10 s in; a trade at 100 s (after a jump lands)."""
+    path.write_text(
+        "ts,type\n"
+        "2024-07-01T23:58:00Z,level,B,5528.50,5\n"
+        "2024-07-01T23:58:00Z,level,A,5528.75,4\n"
+        "2024-07-01T23:58:10Z,level,B,5528.50,0\n"
+        "2024-07-01T23:59:40Z,trade,5528.75,1,B\n"
+    )
+    return path
+
+
+async def test_when_a_jump_lands_the_quote_is_the_books_and_b_joins_what_is_there(
+    tmp_path: Path,
+) -> None:
+    app = trainer(bid_leaves(tmp_path / "bid.csv"), 1.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine, clock = await started(app)
+        await pilot.press("space", "slash")  # paused, a minute ahead: the bid left meanwhile
+        await until(lambda: not clock.jumping, "the jump to land")
+        feed = next(iter(gateway(app).market.feeds.values()))
+        assert feed.engine.book.best_bid is None
+
+        def market_bid() -> int | None:
+            market = engine.snapshot(tape=0).market
+            assert market is not None and market.quote is not None
+            return market.quote.bid
+
+        await until(lambda: market_bid() is None, "the engine's quote without a bid")
+        await pilot.press("a", "B")  # armed, join the bid: there is none
+        await pilot.pause(0.3)
+        assert not engine.snapshot(tape=0).orders
+        data = ladder(app).data  # painted as B read it (the byte budget holds nothing back)
+        assert data is not None and data.best_bid is None and data.best_ask == 22115
+        await pilot.press("q")
+        await pilot.pause()

@@ -6,10 +6,14 @@ recording's, which the trainer pauses, speeds up and jumps ahead: the engine bui
 (bars, the session calendar, the risk clock, the status bar's time) and learns from it that the
 source is paused (nothing is stale then: ``StalenessWatchdog.hold``).
 
-Silence (staleness) is measured on :meth:`SourceClock.played_ns`: market time actually played,
-which a jump does not advance (the minute a trainer skips, or a quiet gap of the file shortened
-to 2 s, is not a minute of silence) and a pause stops. A replay frozen after its resume goes
-stale one threshold of played time later, as a live feed would.
+Silence (staleness) is measured on :meth:`SourceClock.played_ns`: the time during which
+the recording owed the client an event. A jump does not advance it (the minute a trainer skips,
+or a quiet gap of the file shortened to 2 s, is not a minute of silence), a pause stops it, and
+so does the recording's own quiet (the hour before an open has no trade; the replay that has
+played everything due is not stale, at any speed). It runs at the market's pace up to real
+time and at the wall's above x1, so a replay that stops delivering what the file holds (stalled,
+frozen) goes stale one threshold later, as a live feed would, and a busy burst played in 50 ms
+at x100 is not 5 s of silence.
 """
 
 from __future__ import annotations
@@ -28,5 +32,6 @@ class SourceClock(Protocol):
         ...
 
     def played_ns(self) -> int:
-        """Market time played, jumps left out (the watchdog's clock)."""
+        """Time during which the source owed data (the watchdog's clock): jumps,
+        skipped gaps and the recording's own quiet left out."""
         ...

@@ -17,6 +17,18 @@ in the same way, by moving the clock: stamps never move with it.
 :func:`play` yields events when the clock reaches their time. Any clock with ``now()`` and
 ``sleep(seconds)`` in market seconds will do (a test's lockstep clock, whose ``sleep`` waits
 for the test); shortening gaps and jumps need a :class:`ReplayClock`.
+
+Silence: :meth:`ReplayClock.played_ns` is the clock a client judges a replayed feed's silence
+on (the engine's staleness watchdog, ``engine/source_clock.py``). It runs only while the
+recording owes something: an event is due and not yet played (the replay is behind, stalled or
+frozen). It stands still while :func:`play` has played everything due and waits for the file's
+next event (the recorded market itself is quiet: the hour before an open has no trade, yet the
+replay is not stale), while paused, over shortened gaps, and while a jump is caught up with
+(its events played at once, nothing shown until it lands). It runs at the market's pace up to
+real time, at the wall's above x1: at x100 the 50 ms the event loop takes to deliver a busy
+open's burst is 5 s of market time, not a frozen feed. So a replay that keeps up is never stale
+at any speed, and one that stops delivering what the file holds goes stale one threshold
+later (of market time up to x1, of wall time above).
 """
 
 from __future__ import annotations
@@ -27,13 +39,19 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
-from tradeterm.sim.market_events import MarketEvent
-
 NS = 1_000_000_000
 MAX = math.inf  # the speed "as fast as possible"
 _SNAP_NS = 1_000_000  # a wake-up this close before its time counts as on time
 
-E = TypeVar("E", bound=MarketEvent)
+
+class Stamped(Protocol):
+    """An event of a recording: its time in epoch nanoseconds."""
+
+    @property
+    def ts_ns(self) -> int: ...
+
+
+E = TypeVar("E", bound=Stamped)
 
 
 class MarketClock(Protocol):
@@ -91,6 +109,9 @@ class ReplayClock:
         self._changed: asyncio.Event | None = None
         self._jumping = False
         self._on_landed: list[Callable[[], None]] = []
+        self._quiet = False  # play() has played everything due: the recording owes nothing
+        self._owed_ns = self._base  # the silence clock (played_ns), brought up to date at...
+        self._owed_wall = wall()  # ...this wall time
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -103,6 +124,21 @@ class ReplayClock:
         if self._paused or self._speed == MAX or not self._started:
             return self._base
         return self._base + round((self._wall() - self._base_wall) * self._speed * NS)
+
+    def played_ns(self) -> int:
+        """The silence clock (see the module notes): time during which the recording owed an
+        event, at the market's pace up to real time; it starts at the replay's start."""
+        if not self._counting():
+            return self._owed_ns
+        return self._owed_ns + round((self._wall() - self._owed_wall) * min(self._speed, 1) * NS)
+
+    def _counting(self) -> bool:
+        return self._started and not (self._paused or self._jumping or self._quiet)
+
+    def _owing(self) -> None:
+        """Bring the silence clock up to now, before what it counts changes."""
+        self._owed_ns = self.played_ns()
+        self._owed_wall = self._wall()
 
     @property
     def paused(self) -> bool:
@@ -131,14 +167,17 @@ class ReplayClock:
         if not self._started:
             self._started = True
             self._set(round(market_time * NS))
+            self._owed_ns, self._owed_wall = self._base, self._wall()
 
     def pause(self) -> None:
         if not self._paused:
+            self._owing()
             self._set(self.now_ns())
             self._paused = True
 
     def resume(self) -> None:
         if self._paused:
+            self._owing()
             self._paused = False
             self._set(self._base)
 
@@ -148,6 +187,7 @@ class ReplayClock:
         if isinstance(speed, int | float) and speed == 0:
             raise ValueError("replay speed must be > 0 (or 'max')")
         base = self.now_ns()
+        self._owing()
         self._speed = _rate(speed)
         self._set(base)
 
@@ -157,20 +197,38 @@ class ReplayClock:
         if not seconds >= 0:
             raise ValueError(f"a replay only jumps ahead, got {seconds!r} s")
         if seconds:
-            self._jumping = True
+            self._owing()
+            self._jumping = True  # caught up with on purpose, shown when it lands: not silence
             self._set(self.now_ns() + round(seconds * NS))
+
+    def skip(self, seconds: float) -> None:
+        """Move ``seconds`` ahead where nothing happens (a quiet gap): unlike :meth:`jump`,
+        there is nothing to catch up with."""
+        if not seconds >= 0:
+            raise ValueError(f"a replay only skips ahead, got {seconds!r} s")
+        self._set(self.now_ns() + round(seconds * NS))
 
     def on_landed(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when a jump has been played up to the clock (:meth:`landed`)."""
         self._on_landed.append(callback)
 
     def landed(self) -> None:
-        """The replay has caught up with the clock after a jump: the jump ends and the
-        listeners are told (the feed publishes the book as it is now)."""
+        """The replay has caught up with the clock: the recording is quiet until its next
+        event (:meth:`played_ns` stands still); after a jump, the jump ends and the listeners
+        are told (the feed publishes the book as it is now)."""
+        self._owing()
+        self._quiet = True
         if self._jumping:
             self._jumping = False
             for callback in self._on_landed:
                 callback()
+
+    def due(self) -> None:
+        """The recording's next event is due: until it is played, its silence counts
+        (:meth:`played_ns` runs), unless a jump is being caught up with (nothing is shown
+        until it lands: silent on purpose)."""
+        self._owing()
+        self._quiet = False
 
     # ---- waiting -------------------------------------------------------------------------
 
@@ -245,10 +303,10 @@ async def play(
     """Yield each event once ``clock`` reads its time (events already due at once, in file
     order; one older than the previous is never reordered). ``max_gap`` (market seconds, needs
     a :class:`ReplayClock`): a longer wait for the next event is cut to that length by moving
-    the clock ahead, as a jump. Control goes back to the event loop every ``batch`` events even
-    when nothing waits. An unstarted :class:`ReplayClock` starts at the first event's time.
-    When a :class:`ReplayClock` has jumped, :meth:`ReplayClock.landed` is
-    called once the events up to the clock have been yielded."""
+    the clock ahead (:meth:`ReplayClock.skip`). Control goes back to the event loop every
+    ``batch`` events even when nothing waits. An unstarted :class:`ReplayClock` starts at the first event's time.
+    :meth:`ReplayClock.landed` is called whenever the events up to the clock have been
+    yielded (ending a jump) and :meth:`ReplayClock.due` when the next one falls due."""
     if batch < 1:
         raise ValueError("batch must be >= 1")
     replay_clock = clock if isinstance(clock, ReplayClock) else None
@@ -263,9 +321,9 @@ async def play(
             if delay_ns > 0:
                 replay_clock.landed()  # everything up to the clock has been played
                 if max_gap is not None and delay_ns > max_gap * NS:
-                    replay_clock.jump((delay_ns - round(max_gap * NS)) / NS)
-                    replay_clock.landed()  # nothing lies in the gap: nothing to show
+                    replay_clock.skip((delay_ns - round(max_gap * NS)) / NS)
                 await replay_clock.wait_until_ns(ev.ts_ns)
+                replay_clock.due()
                 since_yield = 0
         elif ev.ts_ns / NS > clock.now():
             await clock.sleep(ev.ts_ns / NS - clock.now())

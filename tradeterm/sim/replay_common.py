@@ -4,10 +4,14 @@ resolution from a symbol, and a top-of-book tracker that turns quote snapshots i
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
-from tradeterm.sim.market_events import BookDelta, BookSide
+from tradeterm.sim.market_events import BookDelta, BookSide, OrderDelta
+
+D = TypeVar("D", bound=BookDelta | OrderDelta)
 
 #: Databento fixed-point prices: 1 unit = 1e-9.
 FIXED_PRICE_SCALE = 1_000_000_000
@@ -93,7 +97,8 @@ class TopOfBook:
     Each :meth:`update` compares the new best bid/ask (price in ticks and size, or None for an
     empty side) with the previous one and returns the BookDeltas that take a consumer's book
     from the old state to the new one. Removals come first, so a consumer applying the deltas
-    one by one never sees a crossed intermediate book unless the final one is crossed.
+    one by one never sees a crossed intermediate book unless the final one is crossed. They are
+    one exchange event: all but the last are marked ``last=False``.
     """
 
     def __init__(self) -> None:
@@ -120,8 +125,16 @@ class TopOfBook:
             if old == new:
                 continue
             if old is not None and (new is None or new[0] != old[0]):
-                removals.append(BookDelta(ts_ns, side, old[0], 0))
+                removals.append(BookDelta(ts_ns, side, old[0], 0, last=False))
             if new is not None:
-                sets.append(BookDelta(ts_ns, side, new[0], new[1]))
+                sets.append(BookDelta(ts_ns, side, new[0], new[1], last=False))
             self._levels[side] = new
-        return removals + sets
+        return one_event(removals + sets)
+
+
+def one_event(deltas: list[D]) -> list[D]:
+    """``deltas`` (made with ``last=False``) marked as one exchange event: the last one
+    ``last``, the others not."""
+    if deltas and not deltas[-1].last:
+        deltas[-1] = dataclasses.replace(deltas[-1], last=True)
+    return deltas

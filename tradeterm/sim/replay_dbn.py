@@ -57,6 +57,7 @@ from tradeterm.sim.replay_common import (
     ReplayError,
     TickConverter,
     TopOfBook,
+    one_event,
     tick_for_symbol,
 )
 
@@ -287,16 +288,21 @@ class _MboBook:
         self.placed.clear()
 
     def publish(self, ts_ns: int) -> list[BookDelta | OrderDelta]:
-        placed = [OrderDelta(ts_ns, d.side, d.price, d.priority, d.size) for d in self.placed]
+        """This exchange event's changes: its single orders' first (the matching engine's FIFO
+        takes them with their levels), then the levels emptied, then the levels changed."""
+        placed = [
+            OrderDelta(ts_ns, d.side, d.price, d.priority, d.size, last=False) for d in self.placed
+        ]
         self.placed.clear()
         gone: list[BookDelta] = []
         changed: list[BookDelta] = []
         for (side, price), old in self.dirty.items():
             new = self.levels[side].get(price, 0)
             if new != old:
-                (changed if new else gone).append(BookDelta(ts_ns, side, price, new))
+                (changed if new else gone).append(BookDelta(ts_ns, side, price, new, last=False))
         self.dirty.clear()
-        return [*placed, *gone, *changed]
+        event: list[BookDelta | OrderDelta] = [*placed, *gone, *changed]
+        return one_event(event)
 
 
 def _mbo(records: Iterator[Any], conv: TickConverter, orders: bool) -> Iterator[MarketEvent]:

@@ -559,7 +559,12 @@ class TradingApp(App[int]):
         self.act(order_entry.market(self.desk(), side))
 
     def join(self, side: Side) -> None:
-        """A limit at the touch the ladder shows (what the trader sees is what is joined)."""
+        """A limit at the touch the ladder shows (what the trader sees is what is joined),
+        the ladder painted from the engine's book first: the painter's byte budget may hold
+        market data back for seconds (after a whole repaint: a recentre, a replay's jump), and
+        the touch joined must be the market's, shown as it is joined."""
+        self.painter.mark("ladder", "ladder-now")
+        self.paint()
         data = self._ladder_data()
         bid, ask = (data.best_bid, data.best_ask) if data is not None else (None, None)
         self.act(order_entry.join(self.desk(), side, bid, ask))

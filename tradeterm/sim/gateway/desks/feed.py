@@ -34,6 +34,7 @@ from tradeterm.sim.market_events import (
     BookClear,
     BookDelta,
     BookSide,
+    BookUpdate,
     MarketEvent,
     TradePrint,
 )
@@ -124,13 +125,18 @@ class InstrumentFeed:
 
     # ---- events ---------------------------------------------------------------------------
 
-    def push(self, event: MarketEvent, *, external: bool = False) -> None:
-        """Apply one market event: match, then publish. ``external`` events (injected by tests or
-        faults) are also fed back to the synthetic market so its book stays consistent."""
-        self.events += 1
-        fills = self.engine.on_market(event)
-        if external and self.synthetic is not None:
-            self.synthetic.on_external(event)
+    def push(self, event: MarketEvent | BookUpdate, *, external: bool = False) -> None:
+        """Apply one market event: match, then publish (a :class:`BookUpdate`, one exchange
+        event's book changes, is applied whole and published once). ``external`` events
+        (injected by tests or faults) are also fed back to the synthetic market so its book
+        stays consistent."""
+        changes = event.changes if isinstance(event, BookUpdate) else (event,)
+        self.events += len(changes)
+        fills: list[SimFill] = []
+        for change in changes:
+            fills += self.engine.on_market(change)
+            if external and self.synthetic is not None:
+                self.synthetic.on_external(change)
         self._publish(event)
         if fills or self.engine.trail_moved:  # the order desk reports trailing stops moved
             self._on_fills(fills)
@@ -144,8 +150,8 @@ class InstrumentFeed:
                 self.synthetic.on_external(event)
             self._publish(event)
 
-    def _publish(self, event: MarketEvent) -> None:
-        if isinstance(event, BookDelta):
+    def _publish(self, event: MarketEvent | BookUpdate) -> None:
+        if isinstance(event, BookDelta | BookUpdate):
             self._publish_book()
         elif isinstance(event, TradePrint):
             self._publish_trade(event)
@@ -162,11 +168,13 @@ class InstrumentFeed:
         return [] if self._frozen() else list(self.watches.values())
 
     def thaw(self) -> None:
-        """The end of a stall: quotes as they are now, and depth rows that changed meanwhile
+        """The end of a stall or a replay's jump: quotes as they are now, both sides stated
+        (the client holds the quote from before the freeze: a side emptied meanwhile is sent
+        as "no quote", never left at its old price), and depth rows that changed meanwhile
         (each depth watch is diffed against what it was last sent)."""
         for w in self._alive():
             if w.kind == "mktData":
-                self.send_quote_snapshot(w)
+                self.send_quote_snapshot(w, held=True)
             elif w.kind == "depth":
                 self._send_depth(w)
 
@@ -201,15 +209,19 @@ class InstrumentFeed:
         w: Watch,
         old: tuple[int | None, int, int | None, int],
         new: tuple[int | None, int, int | None, int],
+        *,
+        held: bool = False,
     ) -> None:
+        """The top-of-book ticks that take the client from ``old`` to ``new``; ``held``: the
+        client holds a quote not known here, so every side is sent."""
         send = w.session.send
         sides = ((BID, BID_SIZE, new[0], new[1], old[0], old[1]),
                  (ASK, ASK_SIZE, new[2], new[3], old[2], old[3]))  # fmt: skip
         for price_type, size_type, price, size, old_price, old_size in sides:
             if price is None:
-                if old_price is not None:  # the side emptied: size 0 means "no quote"
+                if old_price is not None or held:  # the side emptied: size 0 means "no quote"
                     send(encode.tick_price(w.req_id, price_type, -1.0, 0))
-            elif price != old_price:
+            elif price != old_price or held:
                 send(encode.tick_price(w.req_id, price_type, self.price(price), size))
             elif size != old_size:
                 send(encode.tick_size(w.req_id, size_type, size))
@@ -220,21 +232,41 @@ class InstrumentFeed:
             self._send_depth(w)
 
     def _send_depth(self, w: Watch) -> None:
+        """Bring the client's rows from what it was sent to the book as it is, one row per
+        message, in an order that keeps every book it holds in between sorted with no price
+        twice: surplus rows deleted (from the bottom), then rows whose price moves away from
+        the inside (deepest first, both sides: it makes room), rows whose size alone changed,
+        rows whose price moves toward the inside (best first), new rows appended."""
         book = self.engine.book
+        deletes: list[tuple[int, int, BookSide, tuple[int, int]]] = []
+        away: list[tuple[int, int, BookSide, tuple[int, int]]] = []
+        sizes: list[tuple[int, int, BookSide, tuple[int, int]]] = []
+        toward: list[tuple[int, int, BookSide, tuple[int, int]]] = []
+        inserts: list[tuple[int, int, BookSide, tuple[int, int]]] = []
         for side in (BookSide.ASK, BookSide.BID):
             new = book.levels(side, w.rows)
             old = w.sent.get(side, [])
             if new == old:
                 continue
             w.sent[side] = new
+            better = 1 if side is BookSide.BID else -1  # the inside's direction
             common = min(len(old), len(new))
+            for i in range(len(old) - 1, common - 1, -1):
+                deletes.append((i, 2, side, old[i]))
+            for i in range(common - 1, -1, -1):
+                moved = (new[i][0] - old[i][0]) * better
+                if moved < 0:
+                    away.append((i, 1, side, new[i]))
             for i in range(common):
-                if old[i] != new[i]:
-                    self._depth_row(w, i, 1, side, new[i])
+                moved = (new[i][0] - old[i][0]) * better
+                if moved > 0:
+                    toward.append((i, 1, side, new[i]))
+                elif moved == 0 and new[i][1] != old[i][1]:
+                    sizes.append((i, 1, side, new[i]))
             for i in range(common, len(new)):
-                self._depth_row(w, i, 0, side, new[i])
-            for i in range(len(old) - 1, len(new) - 1, -1):
-                self._depth_row(w, i, 2, side, old[i])
+                inserts.append((i, 0, side, new[i]))
+        for row, op, side, level in (*deletes, *away, *sizes, *toward, *inserts):
+            self._depth_row(w, row, op, side, level)
 
     def _depth_row(
         self, w: Watch, row: int, op: int, side: BookSide, level: tuple[int, int]
@@ -336,10 +368,11 @@ class InstrumentFeed:
 
     # ---- snapshots for new subscribers ------------------------------------------------------
 
-    def send_quote_snapshot(self, w: Watch) -> None:
+    def send_quote_snapshot(self, w: Watch, *, held: bool = False) -> None:
+        """The quote as it is now, to one watch (``held``: see :meth:`_send_top`)."""
         if self._frozen():  # it goes at the thaw
             return
-        self._send_top(w, (None, 0, None, 0), self._top)
+        self._send_top(w, (None, 0, None, 0), self._top, held=held)
         send = w.session.send
         if self.last is not None:
             send(encode.tick_price(w.req_id, LAST, self.price(self.last), self.last_size))

@@ -52,6 +52,7 @@ from tradeterm.sim.gateway.protocol.request_types import (
     ReqTickByTickData,
 )
 from tradeterm.sim.gateway.protocol.server import GatewayServer
+from tradeterm.sim.market_events import exchange_events
 from tradeterm.sim.replay import load_replay
 from tradeterm.sim.replay_clock import MarketClock, ReplayClock, play
 from tradeterm.sim.synthetic import SyntheticMarket
@@ -105,6 +106,9 @@ class MarketDesk:
         self._on_fills = on_fills  # fills of resting orders caused by the market
         self.feeds: dict[int, InstrumentFeed] = {}
         self.stalled_until = 0.0  # wall-clock seconds; market data is frozen until then
+        # a stall began and its end has not been published yet: every stall ends with a thaw,
+        # even one too short for the pump to see (a request made in it got no snapshot)
+        self._unthawed = False
         self.hmds_down = False  # the historical data farm is broken: no history is served
         self.refused: dict[str, int] = {}  # feed -> the IB error its requests are answered with
         self._replay_tasks: list[asyncio.Task[None]] = []
@@ -205,17 +209,15 @@ class MarketDesk:
         interval = 0.01
         budget = 0.0
         clock = self.context.clock
-        was_stalled = False
         try:
             while True:
                 await asyncio.sleep(interval)
                 now = clock()
                 now_ns = int(now * 1e9)
                 if now < self.stalled_until:
-                    was_stalled = True
                     continue
-                if was_stalled:  # the data flows again: the book as it is now, to everyone
-                    was_stalled = False
+                if self._unthawed:  # the data flows again: the book as it is now, to everyone
+                    self._unthawed = False
                     for feed in self.feeds.values():
                         feed.thaw()
                 budget += cfg.rate * interval
@@ -239,7 +241,9 @@ class MarketDesk:
         cfg = self.settings
         clock = self.replay_clock
         assert cfg.replay is not None and clock is not None
-        events = bar_market(load_replay(cfg.replay, symbol=None, tick_size=feed.tick, orders=True))
+        events = exchange_events(
+            bar_market(load_replay(cfg.replay, symbol=None, tick_size=feed.tick, orders=True))
+        )
         max_gap = None
         if isinstance(clock, ReplayClock):
             max_gap = 2.0
@@ -255,6 +259,7 @@ class MarketDesk:
     def stall(self, seconds: float) -> None:
         """Market data stops for ``seconds`` while the socket stays up, with no message."""
         self.stalled_until = self.context.clock() + seconds
+        self._unthawed = True
 
     def hold(self) -> float:
         """Stop market data until :meth:`release` (so that no tick can slip out before a
