@@ -139,6 +139,18 @@ def sim_gateway_help(port: int) -> str:
 
 EMBEDDED = ("sim", "replay")  # the modes whose gateway is tradeterm's own
 
+NEW_MARKET = (
+    "an embedded gateway is a new market: an earlier run's ended with that run, and its "
+    "position and orders with it"
+)
+"""Why a run on an embedded gateway starts the journal's market afresh (``Journal.start_session``)."""
+
+
+def is_embedded(settings: Settings, replay: ReplaySource | None) -> bool:
+    """Whether the instance runs its gateway inside itself (SIM without a port, REPLAY):
+    that gateway, its account and its orders end with the instance."""
+    return replay is not None or (settings.mode == "sim" and settings.port() is None)
+
 
 @contextlib.asynccontextmanager
 async def embedded_gateway(
@@ -149,7 +161,7 @@ async def embedded_gateway(
     ``prepared``'s clock, its catalog on the file's day) and where to connect."""
     port = settings.port()
     host = settings.connection.host
-    if replay is None and (settings.mode != "sim" or port is not None):
+    if not is_embedded(settings, replay):
         assert port is not None
         yield None, host, port
         return

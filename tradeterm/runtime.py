@@ -25,6 +25,9 @@ Another task beside it notifies (``tradeterm/notify``, the ``[notify]`` section)
 refusals, risk states, the kill switch, long disconnects and strategy faults, to apprise
 channels and the front end's bell (``Runtime.notifier.bell``).
 A journal that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
+An embedded gateway (SIM without a port, REPLAY) is a new market at every start: the session
+starts the journal's market afresh (``Journal.start_session``'s ``new_market``: the earlier
+run's orders end, its position with them), so the engine and ``report`` start from its 0.
 
 SHADOW (``--shadow``): the IB adapter is only the market source of a ``PaperBroker``
 (``tradeterm/paper``), which the engine trades through: no order ever reaches IB, fills are
@@ -252,7 +255,10 @@ async def _open_runtime(
     except JournalError as exc:
         raise ModeError(str(exc)) from None
     try:
-        await journal.start_session(settings.symbol.upper(), mode, __version__, client_id=client_id)
+        await journal.start_session(
+            settings.symbol.upper(), mode, __version__, client_id=client_id,
+            new_market=embedded.NEW_MARKET if embedded.is_embedded(settings, replay) else None,
+        )  # fmt: skip
         risk_state = _stricter(await journal.last_transition(), latch.read())
         sent = await journal.sent_orders()
         owner = await journal.owner() or latch.owner()
