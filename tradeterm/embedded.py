@@ -127,13 +127,30 @@ def symbols(path: Path) -> list[str]:
     return []  # load_replay tells what it is
 
 
-def sim_gateway_help(port: int) -> str:
-    """What to check when SIM's gateway at ``port`` cannot be reached: it is tradeterm's own
-    (``tradeterm gateway``, a window of ``tradeterm tmux --sim``), not IB Gateway or TWS."""
+TMUX_SESSION_ENV = "TT_TMUX_SESSION"
+"""Set by ``tradeterm tmux`` in a market window it starts (the session's name), so the
+instance can say how its gateway comes back (a variable outside ``TRADETERM_*``: it is how
+the process was started, not a setting)."""
+
+
+def sim_gateway_help(port: int, *, inside: bool = False, tmux_session: str | None = None) -> str:
+    """What to check when SIM's gateway at ``port`` cannot be reached: it is tradeterm's own,
+    not IB Gateway or TWS, and only what is true of how this instance was started is said:
+    ``inside`` (embedded in this instance), the gateway window of ``tradeterm tmux`` session
+    ``tmux_session``, else a ``tradeterm gateway`` of the trader's."""
+    if inside:
+        return ("In SIM this gateway is embedded in this instance and ends with it: quit and "
+                "start tradeterm again (a new market).")  # fmt: skip
+    back = "this instance reconnects when it is back (a gateway restarting)"
+    if tmux_session:
+        return (
+            f"In SIM this is tradeterm's own gateway, the gateway window of tmux session "
+            f"{tmux_session}: {back}; if it stopped, run the same tradeterm tmux --sim "
+            f"command again, which restarts that window on port {port}."
+        )
     return (
-        "In SIM this is tradeterm's own gateway: start it (tradeterm gateway --port "
-        f"{port}), or run the same tradeterm tmux --sim command again, which restarts its "
-        "gateway window on that port."
+        f"In SIM this is tradeterm's own gateway (tradeterm gateway): {back}; if it stopped, "
+        f"start it again (tradeterm gateway --port {port})."
     )
 
 

@@ -59,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -277,7 +278,7 @@ async def _open_runtime(
             connection = settings.connection.model_copy(
                 update={"host": host, "client_id": client_id}
             )
-            ib = IbBroker(connection, port=port, gateway_help=_gateway_help(settings, port),
+            ib = IbBroker(connection, port=port, gateway_help=_gateway_help(settings, port, replay),
                           clock=prepared.clock.now if prepared else time.time)  # fmt: skip
             wait = (
                 GatewayWait(ib.address, connection.backoff_s) if connection.wait_at_start else None
@@ -333,13 +334,20 @@ async def _open_runtime(
             rt.unwritten = _unwritten(journal, engine)
 
 
-def _gateway_help(settings: Settings, port: int) -> str:
-    """What the IB adapter says to check when the gateway cannot be reached."""
+def _gateway_help(
+    settings: Settings, port: int, replay: embedded.ReplaySource | None = None
+) -> str:
+    """What the IB adapter says to check when the gateway cannot be reached: in SIM, what is
+    true of how this instance was started (its gateway embedded, a ``tradeterm tmux``
+    session's window, or a ``tradeterm gateway`` of the trader's)."""
     from tradeterm.broker.ib import IB_GATEWAY_HELP
 
-    return (
-        embedded.sim_gateway_help(port) if settings.mode in embedded.EMBEDDED else IB_GATEWAY_HELP
-    )
+    if settings.mode not in embedded.EMBEDDED:
+        return IB_GATEWAY_HELP
+    return embedded.sim_gateway_help(
+        port, inside=embedded.is_embedded(settings, replay),
+        tmux_session=os.environ.get(embedded.TMUX_SESSION_ENV),
+    )  # fmt: skip
 
 
 def watch_refusal(settings: Settings) -> str | None:
