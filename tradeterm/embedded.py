@@ -118,17 +118,46 @@ def symbols(path: Path) -> list[str]:
     return []  # load_replay tells what it is
 
 
-def sim_gateway_help(port: int) -> str:
-    """What to check when SIM's gateway at ``port`` cannot be reached: it is tradeterm's own
-    (``tradeterm gateway``, a window of ``tradeterm tmux --sim``), not IB Gateway or TWS."""
+TMUX_SESSION_ENV = "TT_TMUX_SESSION"
+"""Set by ``tradeterm tmux`` in a market window it starts (the session's name), so the
+instance can say how its gateway comes back (a variable outside ``TRADETERM_*``: it is how
+the process was started, not a setting)."""
+
+
+def sim_gateway_help(port: int, *, inside: bool = False, tmux_session: str | None = None) -> str:
+    """What to check when SIM's gateway at ``port`` cannot be reached: it is tradeterm's own,
+    not IB Gateway or TWS, and only what is true of how this instance was started is said:
+    ``inside`` (embedded in this instance), the gateway window of ``tradeterm tmux`` session
+    ``tmux_session``, else a ``tradeterm gateway`` of the trader's."""
+    if inside:
+        return ("In SIM this gateway is embedded in this instance and ends with it: quit and "
+                "start tradeterm again (a new market).")  # fmt: skip
+    back = "this instance reconnects when it is back (a gateway restarting)"
+    if tmux_session:
+        return (
+            f"In SIM this is tradeterm's own gateway, the gateway window of tmux session "
+            f"{tmux_session}: {back}; if it stopped, run the same tradeterm tmux --sim "
+            f"command again, which restarts that window on port {port}."
+        )
     return (
-        "In SIM this is tradeterm's own gateway: start it (tradeterm gateway --port "
-        f"{port}), or run the same tradeterm tmux --sim command again, which restarts its "
-        "gateway window on that port."
+        f"In SIM this is tradeterm's own gateway (tradeterm gateway): {back}; if it stopped, "
+        f"start it again (tradeterm gateway --port {port})."
     )
 
 
 EMBEDDED = ("sim", "replay")  # the modes whose gateway is tradeterm's own
+
+NEW_MARKET = (
+    "an embedded gateway is a new market: an earlier run's ended with that run, and its "
+    "position and orders with it"
+)
+"""Why a run on an embedded gateway starts the journal's market afresh (``Journal.start_session``)."""
+
+
+def is_embedded(settings: Settings, replay: ReplaySource | None) -> bool:
+    """Whether the instance runs its gateway inside itself (SIM without a port, REPLAY):
+    that gateway, its account and its orders end with the instance."""
+    return replay is not None or (settings.mode == "sim" and settings.port() is None)
 
 
 @contextlib.asynccontextmanager
@@ -140,7 +169,7 @@ async def embedded_gateway(
     ``prepared``'s clock, its catalog on the file's day) and where to connect."""
     port = settings.port()
     host = settings.connection.host
-    if replay is None and (settings.mode != "sim" or port is not None):
+    if not is_embedded(settings, replay):
         assert port is not None
         yield None, host, port
         return

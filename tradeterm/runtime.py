@@ -25,6 +25,9 @@ Another task beside it notifies (``tradeterm/notify``, the ``[notify]`` section)
 refusals, risk states, the kill switch, long disconnects and strategy faults, to apprise
 channels and the front end's bell (``Runtime.notifier.bell``).
 A journal that cannot be opened (corrupt, newer, read-only, in use) is a :class:`ModeError`.
+An embedded gateway (SIM without a port, REPLAY) is a new market at every start: the session
+starts the journal's market afresh (``Journal.start_session``'s ``new_market``: the earlier
+run's orders end, its position with them), so the engine and ``report`` start from its 0.
 
 SHADOW (``--shadow``): the IB adapter is only the market source of a ``PaperBroker``
 (``tradeterm/paper``), which the engine trades through: no order ever reaches IB, fills are
@@ -56,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -252,7 +256,10 @@ async def _open_runtime(
     except JournalError as exc:
         raise ModeError(str(exc)) from None
     try:
-        await journal.start_session(settings.symbol.upper(), mode, __version__, client_id=client_id)
+        await journal.start_session(
+            settings.symbol.upper(), mode, __version__, client_id=client_id,
+            new_market=embedded.NEW_MARKET if embedded.is_embedded(settings, replay) else None,
+        )  # fmt: skip
         risk_state = _stricter(await journal.last_transition(), latch.read())
         sent = await journal.sent_orders()
         owner = await journal.owner() or latch.owner()
@@ -271,7 +278,7 @@ async def _open_runtime(
             connection = settings.connection.model_copy(
                 update={"host": host, "client_id": client_id}
             )
-            ib = IbBroker(connection, port=port, gateway_help=_gateway_help(settings, port),
+            ib = IbBroker(connection, port=port, gateway_help=_gateway_help(settings, port, replay),
                           clock=prepared.clock.now if prepared else time.time)  # fmt: skip
             wait = (
                 GatewayWait(ib.address, connection.backoff_s) if connection.wait_at_start else None
@@ -327,13 +334,20 @@ async def _open_runtime(
             rt.unwritten = _unwritten(journal, engine)
 
 
-def _gateway_help(settings: Settings, port: int) -> str:
-    """What the IB adapter says to check when the gateway cannot be reached."""
+def _gateway_help(
+    settings: Settings, port: int, replay: embedded.ReplaySource | None = None
+) -> str:
+    """What the IB adapter says to check when the gateway cannot be reached: in SIM, what is
+    true of how this instance was started (its gateway embedded, a ``tradeterm tmux``
+    session's window, or a ``tradeterm gateway`` of the trader's)."""
     from tradeterm.broker.ib import IB_GATEWAY_HELP
 
-    return (
-        embedded.sim_gateway_help(port) if settings.mode in embedded.EMBEDDED else IB_GATEWAY_HELP
-    )
+    if settings.mode not in embedded.EMBEDDED:
+        return IB_GATEWAY_HELP
+    return embedded.sim_gateway_help(
+        port, inside=embedded.is_embedded(settings, replay),
+        tmux_session=os.environ.get(embedded.TMUX_SESSION_ENV),
+    )  # fmt: skip
 
 
 def watch_refusal(settings: Settings) -> str | None:

@@ -14,6 +14,7 @@ from tests.integration.engine_helpers import always_open
 from tests.integration.journal_helpers import settings_for
 from tests.support.waiting import until
 from tradeterm.cli.status import brief
+from tradeterm.embedded import TMUX_SESSION_ENV
 from tradeterm.runtime import open_runtime
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 
@@ -21,14 +22,21 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize(
-    ("mode", "said", "never"),
-    [("sim", "start it (tradeterm gateway --port {port})", "4002 paper"),
-     ("paper", "IB Gateway 4001 live / 4002 paper", "tradeterm gateway")],
+    ("mode", "tmux", "said", "never"),
+    [("sim", None, "start it again (tradeterm gateway --port {port})", "tmux"),
+     ("sim", "desk", "the gateway window of tmux session desk", "4002 paper"),
+     ("paper", None, "IB Gateway 4001 live / 4002 paper", "tradeterm gateway")],
 )  # fmt: skip
 async def test_a_lost_gateway_is_explained_for_the_mode(
     start_gateway: Callable[..., Awaitable[FakeGateway]], tmp_path: Path,
-    mode: str, said: str, never: str,
+    monkeypatch: pytest.MonkeyPatch, mode: str, tmux: str | None, said: str, never: str,
 ) -> None:  # fmt: skip
+    """In SIM, only what is true of how the instance was started: by hand on a ``tradeterm
+    gateway`` (no tmux, which it never used), or by ``tradeterm tmux --sim`` (its window)."""
+    if tmux is None:
+        monkeypatch.delenv(TMUX_SESSION_ENV, raising=False)
+    else:  # as tradeterm tmux starts a market window on the session's gateway
+        monkeypatch.setenv(TMUX_SESSION_ENV, tmux)
     gw = await start_gateway(rate=0.0, symbols=("ES",))
     port = gw.config.port
     settings = settings_for(port, tmp_path).model_copy(update={"mode": mode})

@@ -420,3 +420,28 @@ def test_a_window_waits_for_a_gateway_that_is_not_there_yet(server: Server) -> N
     finally:
         gateway.terminate()
         gateway.wait(GUARD_S)
+
+
+def _environ(server: Server, target: str) -> dict[str, str]:
+    """The environment of the program a window runs (its pane's process, exec'd into)."""
+    deadline = time.monotonic() + GUARD_S
+    while time.monotonic() < deadline:
+        pid = server.run("display-message", "-p", "-t", target, "#{pane_pid}").strip()
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        if b"tradeterm.cli" in Path(f"/proc/{pid}/cmdline").read_bytes():  # past sh's exec
+            pairs = (item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+            return dict(pairs)
+        time.sleep(0.1)
+    pytest.fail(f"{target} never ran tradeterm")
+
+
+def test_only_a_market_on_the_sessions_gateway_is_told_it_is_the_sessions(server: Server) -> None:
+    """A market window on the session's fake gateway knows it (its lost-gateway advice names
+    ``tradeterm tmux --sim``, which restarts that window); one on a gateway given by port
+    does not (``tmux --sim`` never starts one there)."""
+    done = tradeterm("tmux", "ES", "--sim", "--detach")
+    assert done.returncode == 0, done.stderr
+    assert _environ(server, "=tradeterm:ES").get("TT_TMUX_SESSION") == "tradeterm"
+    given = tradeterm("tmux", "NQ", "--sim", "--port", "1", "--session", "given", "--detach")
+    assert given.returncode == 0, given.stderr
+    assert "TT_TMUX_SESSION" not in _environ(server, "=given:NQ")

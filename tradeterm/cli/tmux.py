@@ -29,6 +29,7 @@ from pathlib import Path
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, reported_as
 from tradeterm.cli.options import load
 from tradeterm.config import ConfigError, Settings
+from tradeterm.embedded import TMUX_SESSION_ENV
 
 SESSION = "tradeterm"
 GATEWAY = "gateway"  # the gateway window's role and name
@@ -74,10 +75,12 @@ def command(args: argparse.Namespace) -> int:
     runs = _runs(settings[0], windows.get(GATEWAY))
     _same_runs_only(args.session, markets, windows, runs, settings[0].mode)
     given = {"mode": args.mode, "host": args.host, "port": args.port}
+    env: list[str] = []  # the markets' gateway is the session's window: they are told so
     if settings[0].mode == "sim" and settings[0].port() is None:  # one gateway for them all
         host, port = _gateway(tmux, windows.get(GATEWAY), markets, args)
         given = {"mode": "sim", "host": host, "port": port}
         runs = _runs_on("sim", host, port)
+        env = [f"{TMUX_SESSION_ENV}={args.session}"]
     flags = _passed_flags(args, given)
     if args.wait:  # a gateway restarting (IBC's daily restart, Sunday's login) is waited for
         flags.append("--wait-for-gateway")
@@ -85,7 +88,7 @@ def command(args: argparse.Namespace) -> int:
     for market in markets:
         window = windows.get(market)
         if window is None:
-            tmux.open(market, [*_tradeterm(), market, *flags], runs=runs or "")
+            tmux.open(market, [*_tradeterm(), market, *flags], runs=runs or "", env=env)
             started.append(market)
         elif not window.dead:
             there.append(market)
@@ -255,9 +258,10 @@ class Tmux:
                 found[role] = Window(window, dead == "1", status, port, runs)
         return found
 
-    def open(self, role: str, argv: Sequence[str], runs: str = "") -> str:
-        """A window named ``role`` running ``argv``, in the session (created by the first
-        window), marked with what it ``runs`` (a market's mode and gateway); its id. The window is the session's current one while its options are set,
+    def open(self, role: str, argv: Sequence[str], runs: str = "", env: Sequence[str] = ()) -> str:
+        """A window named ``role`` running ``argv`` (with ``env``'s ``NAME=VALUE`` too), in
+        the session (created by the first window), marked with what it ``runs`` (a market's
+        mode and gateway); its id. The window is the session's current one while its options are set,
         in the same tmux command: a program that stops at once still leaves it open."""
         exists = self.run("has-session", "-t", self.target, check=False).returncode == 0
         new = (
@@ -267,7 +271,7 @@ class Tmux:
         )
         proc = self.run(
             *new, "-P", "-F", "#{window_id}", "-n", role, "-c", os.getcwd(), *_environment(),
-            *_blank_line_first(argv), ";", "set-option", "-w", "remain-on-exit", "on",
+            *(arg for pair in env for arg in ("-e", pair)), *_blank_line_first(argv), ";", "set-option", "-w", "remain-on-exit", "on",
             ";", "set-option", "-w", ROLE, role, ";", "set-option", "-w", RUNS, runs,
         )  # fmt: skip
         return proc.stdout.strip()

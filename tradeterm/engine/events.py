@@ -202,7 +202,12 @@ class FillBooked:
 
 @dataclass(frozen=True, slots=True)
 class PositionChanged:
+    """The position or its P&L changed. ``cause``: ``"adopted"`` when it is the broker's,
+    taken in place of what our fills said (reconciliation): from there on the journal's
+    position starts from it (``journal/report.py``, :data:`POSITION_BASES`)."""
+
     pnl: PnL
+    cause: str = "position"
 
 
 @dataclass(frozen=True, slots=True)

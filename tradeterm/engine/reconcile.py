@@ -99,7 +99,8 @@ ENDS: Mapping[Fate, tuple[OrderStatus, str]] = {
     Fate.FILLED: (OrderStatus.FILLED, ""),
     Fate.NEVER_RECEIVED: (
         OrderStatus.CANCELLED,
-        "never reached IB (IB's next order id is above it)",
+        "not at IB, and its id is not below IB's next order id: it never reached IB, or the "
+        "gateway started afresh (an empty account) since it was sent",
     ),
     Fate.NOT_AT_IB: (
         OrderStatus.CANCELLED,
@@ -393,5 +394,5 @@ class Reconciler:
         self._publish(
             PositionDivergence(fix.ours, fix.quantity, fix.avg_cost, at_start, self._clock())
         )
-        self._publish(PositionChanged(portfolio.pnl()))
+        self._publish(PositionChanged(portfolio.pnl(), cause="adopted"))
         return False

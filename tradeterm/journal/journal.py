@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from tradeterm.config import JournalConfig
-from tradeterm.domain import Fill, Instrument, Order, OrderType, Side, TimeInForce
+from tradeterm.domain import Fill, Instrument, Order, OrderStatus, OrderType, Side, TimeInForce
 from tradeterm.domain.fills import conflict_text
 from tradeterm.engine.canary import CanaryCarry
 from tradeterm.engine.events import (
@@ -69,7 +69,7 @@ from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.risk import RiskTransition
 from tradeterm.engine.types import OrderRole, TradingState
 from tradeterm.journal import rows as R
-from tradeterm.journal.report import SIGNAL_OF_INTENT, SOURCE_OF_INTENT
+from tradeterm.journal.report import NEW_MARKET, SIGNAL_OF_INTENT, SOURCE_OF_INTENT
 from tradeterm.journal.store import JournalError, WriterLock, prepare
 
 if TYPE_CHECKING:
@@ -249,8 +249,14 @@ class Journal:
     # ---- sessions ----------------------------------------------------------------------------
 
     async def start_session(self, symbol: str, mode: str, version: str,
-                            account: str | None = None, client_id: int | None = None) -> int:  # fmt: skip
-        """Record this run's start (and close, as crashed, runs that never recorded a stop)."""
+                            account: str | None = None, client_id: int | None = None,
+                            new_market: str | None = None) -> int:  # fmt: skip
+        """Record this run's start (and close, as crashed, runs that never recorded a stop).
+        ``new_market``: this run trades a market of its own that begins now (an embedded
+        gateway, why in words): the earlier runs' market ended with their gateway, so their
+        orders still open end (cancelled, with that reason) and the position starts again
+        from zero (a ``new market`` position basis: :meth:`fills` and the report start
+        there), in the same transaction."""
         now = self.clock()
         async with self._lock:
             db = self._conn()
@@ -266,6 +272,8 @@ class Journal:
                     " pid) VALUES (?,?,?,?,?,?,?)",
                     (symbol, now, version, mode, account, client_id, os.getpid()),
                 )
+                if new_market is not None:
+                    await self._new_market(db, now, new_market)
                 await db.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -274,6 +282,18 @@ class Journal:
         assert cur.lastrowid is not None
         self.session_id = cur.lastrowid
         return self.session_id
+
+    @staticmethod
+    async def _new_market(db: aiosqlite.Connection, now: int, why: str) -> None:
+        """The earlier market's end (see :meth:`start_session`), written in its transaction."""
+        ended = f"ended with its gateway: {why}"
+        await db.execute(
+            "UPDATE order_intents SET status = ?, state = 'done', updated_ns = ?, note = ?"
+            " WHERE state = 'open'",
+            (str(OrderStatus.CANCELLED), now, ended),
+        )
+        await db.execute(*R.new_market_row(now))
+        await db.execute(*R.system_row(now, NEW_MARKET, "INFO", f"a new market: {why}"))
 
     def end_session(self, reason: str = "stopped") -> None:
         """Queue this run's stop (written by :meth:`close`)."""
@@ -434,14 +454,16 @@ class Journal:
 
     async def fills(self, instrument: Instrument) -> list[tuple[Fill, Decimal | None]]:
         """The fills of ``instrument`` (by its conId) with their commissions, in execution
-        order (``engine.journaled_fills``). When they cannot be read, none, and
+        order (``engine.journaled_fills``), since the market began (those of a market that
+        ended, :meth:`start_session`'s ``new_market``, are another market's). When they cannot be read, none, and
         ``on_failure`` is told: without them the fills cannot be trusted (trading halts)."""
         try:
             rows = await self._fetchall(
                 "SELECT f.exec_id, f.order_id, f.side, f.quantity, f.price_ticks, f.ts_ns,"
                 " f.perm_id, c.amount FROM fills f LEFT JOIN commissions c USING (exec_id)"
-                " WHERE f.con_id = ? ORDER BY f.ts_ns, f.rowid",
-                (instrument.con_id,),
+                " WHERE f.con_id = ? AND f.booked_ns > coalesce((SELECT max(ts_ns) FROM"
+                " position_snapshots WHERE cause = ?), -1) ORDER BY f.ts_ns, f.rowid",
+                (instrument.con_id, NEW_MARKET),
             )
         except JournalError as exc:
             log.error("%s", exc)

@@ -12,6 +12,11 @@ Rules:
   quantity. A trade carries the commissions of its opening and closing fills (pro rata for
   partial lots); net = gross - commissions. Fills of a position still open are not counted
   until it closes.
+* The open position is the journal's last *position basis* (:data:`POSITION_BASES`: IB's
+  position adopted by the reconciliation, or a new market's zero, see
+  ``Journal.start_session``) plus the fills booked after it, so the report says what the
+  engine holds after reconciling. A new market (a new embedded gateway) also starts the
+  matching afresh: a lot left open in the market that ended is matched with nothing after it.
 * Max drawdown: the largest fall of cumulative net P&L from a peak, trade by trade. Daily Sharpe:
   mean / sample standard deviation of daily net P&L x sqrt(252), over the days that traded
   (none with fewer than two days).
@@ -24,7 +29,7 @@ import math
 import sqlite3
 import statistics
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -69,6 +74,7 @@ class FillRow:
     tick_value: Decimal  # money per tick per contract
     commission: Decimal
     source: str
+    booked_ns: int = 0  # when the journal booked it (its clock; the bases' ``ts_ns``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +171,7 @@ def load_fills(conn: sqlite3.Connection) -> list[FillRow]:
         SELECT f.exec_id, f.ts_ns, f.side, f.quantity, f.price_ticks,
                i.tick, i.multiplier, c.amount,
                CASE WHEN oi.order_id IS NULL THEN 'external'
-                    ELSE coalesce({source_of_intent(conn)}, 'manual') END
+                    ELSE coalesce({source_of_intent(conn)}, 'manual') END, f.booked_ns
         FROM fills f
         LEFT JOIN instruments i ON i.con_id = f.con_id
         LEFT JOIN commissions c ON c.exec_id = f.exec_id
@@ -174,10 +180,50 @@ def load_fills(conn: sqlite3.Connection) -> list[FillRow]:
         ORDER BY f.ts_ns, f.rowid
     """
     out = []
-    for exec_id, ts, side, qty, px, tick, mult, commission, source in conn.execute(sql):
+    for exec_id, ts, side, qty, px, tick, mult, commission, source, booked in conn.execute(sql):
         tick_value = Decimal(tick) * Decimal(mult) if tick and mult else Decimal(0)
         out.append(FillRow(exec_id, ts, side, qty, px, tick_value,
-                           Decimal(commission) if commission else Decimal(0), source))  # fmt: skip
+                           Decimal(commission) if commission else Decimal(0), source,
+                           booked))  # fmt: skip
+    return out
+
+
+NEW_MARKET = "new market"
+"""The cause of the position basis a new embedded gateway starts (``Journal.start_session``):
+the market of the earlier runs ended with their gateway, its position and orders with it."""
+POSITION_BASES = ("adopted", NEW_MARKET)
+"""The causes of the ``position_snapshots`` rows the journal's position starts from: IB's
+position adopted (``PositionChanged.cause``), a new market's zero."""
+
+
+def position_bases(conn: sqlite3.Connection) -> list[tuple[int, int, str]]:
+    """The journal's position bases, oldest first: (when booked, quantity, cause)."""
+    marks = ",".join("?" * len(POSITION_BASES))
+    sql = (
+        "SELECT ts_ns, quantity, cause FROM position_snapshots"
+        f" WHERE cause IN ({marks}) ORDER BY ts_ns, id"
+    )
+    return [(int(ts), int(q), str(c)) for ts, q, c in conn.execute(sql, POSITION_BASES)]
+
+
+def open_position(fills: Iterable[FillRow], bases: Sequence[tuple[int, int, str]]) -> int:
+    """The position the journal says is open: the last basis and the fills booked after
+    it (every fill's sum without one)."""
+    since, quantity = (bases[-1][0], bases[-1][1]) if bases else (None, 0)
+    return quantity + sum(
+        f.quantity if f.side == "BUY" else -f.quantity
+        for f in fills
+        if since is None or f.booked_ns > since
+    )
+
+
+def markets(fills: Sequence[FillRow], bases: Iterable[tuple[int, int, str]]) -> list[list[FillRow]]:
+    """``fills`` cut where a new market began (a new embedded gateway): each is matched on
+    its own."""
+    cuts = [ts for ts, _q, cause in bases if cause == NEW_MARKET]
+    out: list[list[FillRow]] = [[] for _ in range(len(cuts) + 1)]
+    for f in fills:
+        out[sum(1 for ts in cuts if f.booked_ns > ts)].append(f)
     return out
 
 
@@ -247,7 +293,8 @@ def build(conn: sqlite3.Connection, start: dt.date | None = None,
           end: dt.date | None = None) -> Report:  # fmt: skip
     """The report for trading days ``start``..``end`` (inclusive; None: unbounded)."""
     fills = load_fills(conn)
-    trades, _open = match_trades(fills)
+    bases = position_bases(conn)
+    trades = [t for market in markets(fills, bases) for t in match_trades(market)[0]]
 
     def within(day: dt.date) -> bool:
         return (start is None or day >= start) and (end is None or day <= end)
@@ -259,7 +306,7 @@ def build(conn: sqlite3.Connection, start: dt.date | None = None,
         if within(trade.day):
             for stats in (cells[trade.day, trade.source], by_source[trade.source], total):
                 stats.add(trade)
-    position = sum(f.quantity if f.side == "BUY" else -f.quantity for f in fills)
+    position = open_position(fills, bases)
     rows = sorted(((d, s, st) for (d, s), st in cells.items()), key=lambda r: (r[0], r[1]))
     return Report(rows, dict(sorted(by_source.items())), total, position, backtest_of(conn),
                   modes_of(conn))  # fmt: skip

@@ -34,6 +34,7 @@ from tradeterm.engine.events import (
 )
 from tradeterm.engine.portfolio import PnL
 from tradeterm.engine.types import StrategyState
+from tradeterm.journal.report import NEW_MARKET
 
 Row = tuple[str, Sequence[Any] | Mapping[str, Any]]
 
@@ -146,6 +147,11 @@ def position_row(pnl: PnL, now_ns: int, cause: str) -> Row:
     ))  # fmt: skip
 
 
+def new_market_row(now_ns: int) -> Row:
+    """The flat position a new market (a new embedded gateway) starts from: its basis."""
+    return (_POSITION, (now_ns, 0, None, None, "0", "0", "0", "0", NEW_MARKET))
+
+
 def bar_row(con_id: int, bar: Bar) -> Row:
     return (BAR, (con_id, bar.start_ns, bar.open, bar.high, bar.low, bar.close, bar.volume))
 
@@ -186,8 +192,8 @@ def rows_for(event: EngineEvent, now_ns: int, session_id: int | None) -> tuple[l
             return rows, True
         case FillBooked(fill=f):
             return fill_rows(f, event.own, event.historical, now_ns), True
-        case PositionChanged(pnl=p):
-            return [position_row(p, now_ns, "position")], True
+        case PositionChanged(pnl=p, cause=cause):
+            return [position_row(p, now_ns, cause)], True
         case PositionDivergence():
             text = (
                 f"position at the broker {event.broker}, fills said {event.ours}; adopted "

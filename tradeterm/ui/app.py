@@ -807,15 +807,22 @@ class TradingApp(App[int]):
             what.append(f"a position of {position}")
         if working:
             what.append(f"{working} working order(s)")
-        where = "in the paper account (SHADOW)" if self.mode == "shadow" else "at IB"
-        question = (f"You have {' and '.join(what)}.\nQuit anyway? They stay {where} "
-                    "(quitting does not flatten or cancel).")  # fmt: skip
+        question = f"You have {' and '.join(what)}.\nQuit anyway? {self._after_quit()}"
 
         def done(yes: bool | None) -> None:
             if yes:
                 self.spawn(self._quit(), "quitting")
 
         self.push_screen(ConfirmScreen(question), done)
+
+    def _after_quit(self) -> str:
+        """What becomes of the position and orders once this screen quits: an embedded
+        gateway (its account, its orders) ends with the instance; anywhere else they stay."""
+        if self.runtime is not None and self.runtime.gateway is not None:
+            return ("The embedded market ends with this screen: its position and orders "
+                    "are gone (the next start is a new market).")  # fmt: skip
+        where = "in the paper account (SHADOW)" if self.mode == "shadow" else "at IB"
+        return f"They stay {where} (quitting does not flatten or cancel)."
 
     async def _quit(self) -> None:
         await self.shutdown()
