@@ -39,6 +39,10 @@ def stops_at(gateway: FakeGateway) -> dict[str, SimOrder]:
     return {o.req.order_ref: o for o in working if o.req.order_type in ("STP", "TRAIL")}
 
 
+async def stops_working(gateway: FakeGateway, count: int) -> None:
+    await until(lambda: len(stops_at(gateway)) == count, f"{count} stop(s) at the gateway")
+
+
 def last_trade(engine: Engine) -> int | None:
     market = engine.market
     return market.last.price if market is not None and market.last is not None else None
@@ -49,10 +53,10 @@ async def leave_two_stops(settings: Settings, gateway: FakeGateway, *names: str)
     at the gateway: the fill price (ticks; the book does not move between the two)."""
     async with open_runtime(settings, calendar=always_open()) as rt:
         await rt.engine.start()
-        for i, name in enumerate(names, 1):
+        for i, name in enumerate(names, 1):  # one after the other: the stops in this order
             result = await rt.engine.submit(PlaceOrder(Side.BUY, 1, exits=name))
             assert result.ok, result.reason
-            await until(lambda i=i: len(stops_at(gateway)) == i, f"the stop of {name}")
+            await stops_working(gateway, i)
             await rt.engine.exits.idle()  # its target sent too
         orders = rt.engine.orders
         assert orders is not None
