@@ -189,7 +189,8 @@ DEFAULT_PRESETS = (1, 2, 3, 5, 10)
 
 
 class FieldProblem(ValueError):
-    """A check across a section's fields, reported at ``field`` (its key, value and origin)."""
+    """A check across a section's fields, reported at ``field`` (its key, value and origin;
+    a dotted key reaches into the section's subsections: ``exits.scalp.targets``)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -240,6 +241,10 @@ class ExitStrategyConfig(_Section):
         ):
             raise FieldProblem("breakeven_offset_ticks", "below breakeven_after_ticks (the stop "
                                "must stay behind the market)")  # fmt: skip
+        if self.breakeven_after_ticks is not None and self.trail_ticks is not None:
+            raise FieldProblem("trail_ticks", "not with breakeven_after_ticks: a trailing stop "
+                               "reaches breakeven by itself (trail_ticks beyond the fill) where "
+                               "IB moves it, and a breakeven modify could move it back")  # fmt: skip
         return self
 
     def summary(self) -> str:
@@ -315,6 +320,12 @@ class MarketConfig(_Section):
         if over:
             raise FieldProblem("quantities", f"each at most {rule} = {cap}: "
                                f"{', '.join(map(str, over))} would always be refused")  # fmt: skip
+        for name, plan in self.exits.items():
+            big = [t.qty for t in plan.targets if t.qty is not None and t.qty > cap]
+            if big:
+                raise FieldProblem(f"exits.{name}.targets", f"each target's qty at most {rule} "
+                                   f"= {cap} (no entry is larger): {', '.join(map(str, big))} "
+                                   "could never be filled")  # fmt: skip
         return self
 
     def largest_order(self) -> tuple[int, str]:
@@ -843,26 +854,31 @@ def _lookup(data: Mapping[str, Any], loc: tuple[str | int, ...]) -> tuple[bool, 
     return True, node
 
 
-def _did_you_mean(name: str, candidates: list[str] | set[str]) -> str:
+def _close_match(name: str, candidates: list[str] | set[str]) -> str | None:
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return close[0] if close else None
 
 
-def _section_fields(loc: tuple[str | int, ...]) -> list[str]:
-    """The field names valid at ``loc`` (``("markets", "ES", "risk")`` -> RiskConfig's)."""
+def _did_you_mean(name: str, candidates: list[str] | set[str]) -> str:
+    close = _close_match(name, candidates)
+    return f" (did you mean '{close}'?)" if close else ""
+
+
+def _section_model(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The section valid at ``loc`` (``("markets", "ES", "risk")`` -> RiskConfig)."""
     model: type[BaseModel] = Settings
     parts = list(loc)
     while parts:
         part = parts.pop(0)
         if model is Settings and part == "markets":
             if not parts:
-                return []
+                return None
             parts.pop(0)  # the symbol
             model = MarketConfig
             continue
         if model is MarketConfig and part == "exits":
             if not parts:
-                return []
+                return None
             parts.pop(0)  # the strategy's name
             model = ExitStrategyConfig
             continue
@@ -874,9 +890,23 @@ def _section_fields(loc: tuple[str | int, ...]) -> list[str]:
         field = model.model_fields.get(str(part))
         annotation = field.annotation if field is not None else None
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
+            return None
         model = annotation
-    return list(model.model_fields)
+    return model
+
+
+_LISTED = (ExitStrategyConfig, ExitTarget)
+"""The small sections whose unknown key is told with every key they know."""
+
+
+def _unknown_key(loc: tuple[str | int, ...], key: str, origin: str) -> tuple[str, str | None]:
+    """The line for the unknown key at ``loc``, and the known key it looks like (if any)."""
+    model = _section_model(loc[:-1])
+    fields = list(model.model_fields) if model is not None else []
+    line = f"unknown key '{key}' ({origin}){_did_you_mean(str(loc[-1]), fields)}"
+    if model in _LISTED:
+        line += f"; known: {', '.join(fields)}"
+    return line, _close_match(str(loc[-1]), fields)
 
 
 def _explain(
@@ -884,17 +914,24 @@ def _explain(
 ) -> str:
     """One line per problem: the key, its bad value, where it came from, what is expected."""
     lines = []
+    meant: set[tuple[str | int, ...]] = set()  # missing keys a misspelt one stands for
+    for err in exc.errors():
+        if err["type"] == "extra_forbidden":
+            loc = tuple(err["loc"])
+            key = ".".join(str(p) for p in loc)
+            line, close = _unknown_key(loc, key, _origin_of(origins, key))
+            lines.append(line)
+            if close is not None:
+                meant.add((*loc[:-1], close))
     for err in exc.errors():
         loc = tuple(err["loc"])
         problem = (err.get("ctx") or {}).get("error")
         if isinstance(problem, FieldProblem):  # a section's check: at the field it names
-            loc = (*loc, problem.field)
+            loc = (*loc, *problem.field.split("."))
+        if err["type"] == "extra_forbidden" or (err["type"] == "missing" and loc in meant):
+            continue  # said above, with the unknown key
         key = ".".join(str(p) for p in loc)
         origin = _origin_of(origins, key)
-        if err["type"] == "extra_forbidden":
-            hint = _did_you_mean(str(loc[-1]), _section_fields(loc[:-1]))
-            lines.append(f"unknown key '{key}' ({origin}){hint}")
-            continue
         shown = "(missing)"
         for source in sources:
             found, value = _lookup(source, loc)

@@ -86,6 +86,11 @@ async def place(rt: Runtime, command: PlaceOrder) -> str:
     return order_id
 
 
+def last_trade(rt: Runtime) -> int | None:
+    market = rt.engine.market
+    return market.last.price if market is not None and market.last is not None else None
+
+
 def nothing_reached_ib(probe: WireProbe, gateway: FakeGateway) -> None:
     assert probe.orders == probe.what_ifs == probe.cancels == []
     assert not gateway.oms.orders  # the gateway's order desk never saw one either
@@ -247,6 +252,46 @@ async def test_a_bracket_in_shadow_enters_rests_its_exits_and_the_target_cancels
         nothing_reached_ib(probe, still)
     nothing_reached_ib(probe, still)
     assert gateway_position(still, market) == 0
+
+
+async def test_an_exit_strategys_trailing_stop_trails_on_paper_and_triggers(
+    still: FakeGateway, probe: WireProbe, tmp_path: Path
+) -> None:
+    """Issue 18: a TRAIL order on paper follows the market as IB's does (it was a fixed
+    stop while the ladder showed ``1T``): trades up move it, reported to the engine, and a
+    trade back through it sells; not one order message reached the gateway."""
+    market = Market(still)
+    settings = settings_for(
+        still.config.port, tmp_path, exits={"trail": {"stop_ticks": 8, "trail_ticks": 4}}
+    ).model_copy(update={"mode": "shadow"})
+    async with running(settings, still) as rt:
+        entry = await place(rt, PlaceOrder(Side.BUY, 1, exits="trail"))
+        await until(lambda: status(rt, entry) is OrderStatus.FILLED, "the entry filled")
+        orders = rt.engine.orders
+        assert orders is not None
+        bought = orders.get(entry)
+        assert bought is not None and bought.avg_fill_price is not None
+        fill = int(bought.avg_fill_price)
+        await until(
+            lambda: [o.status for o in orders.working()] == [OrderStatus.SUBMITTED],
+            "the trailing stop working on paper",
+        )
+        (stop,) = orders.working()
+        assert (stop.order_type, stop.trail, stop.stop) == (OrderType.TRAIL, 4, fill - 8)
+        market.trade(fill + 3)  # the stop rises to the trade - 4
+        await until(lambda: stop.stop == fill - 1, "the stop trailing up to fill - 1")
+        market.trade(fill + 6)
+        await until(lambda: stop.stop == fill + 2, "the stop trailing up to fill + 2")
+        market.trade(fill + 4)  # down: a trailing stop never moves back
+        market.trade(fill + 3)
+        await until(lambda: last_trade(rt) == fill + 3, "the trades down seen")
+        assert stop.stop == fill + 2 and stop.status is OrderStatus.SUBMITTED
+        market.trade(fill + 2, 5)  # through it: it sells at market
+        await until(lambda: stop.status is OrderStatus.FILLED, "the trailing stop filled")
+        await until(lambda: position(rt) == 0, "flat")
+        assert await paper_position(rt) == 0
+        nothing_reached_ib(probe, still)
+    nothing_reached_ib(probe, still)
 
 
 async def test_a_restart_ends_a_paper_brackets_exits_and_says_the_position_is_unprotected(

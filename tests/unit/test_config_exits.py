@@ -80,11 +80,36 @@ def test_fixed_quantities_leave_a_runner_under_the_stop() -> None:
             "below breakeven_after_ticks",
         ),
         ("stop_ticks = 8\ntrail_tick = 4", "did you mean 'trail_ticks'"),
+        (  # a misspelt required key: the one line names it and the keys a strategy knows
+            "stop_tics = 8",
+            (
+                "unknown key 'markets.ES.exits.bad.stop_tics'",
+                "t.toml) (did you mean "
+                "'stop_ticks'?); known: stop_ticks, targets, breakeven_after_ticks, "
+                "breakeven_offset_ticks, trail_ticks",
+            ),
+        ),
+        ("stop_ticks = 8\ntargets = [{tics = 4, qty = 1}]", "known: ticks, qty, fraction"),
+        (  # the market's max_order_qty is 2 (the default): no entry is larger
+            "stop_ticks = 8\ntargets = [{ticks = 4, qty = 1}, {ticks = 8, qty = 5}]",
+            (
+                "markets.ES.exits.bad.targets = [{'ticks': 4, 'qty': 1}, {'ticks': 8, 'qty': 5}]",
+                "expected each target's qty at most risk.max_order_qty = 2 (no entry is larger): "
+                "5 could never be filled",
+            ),
+        ),
+        (
+            "stop_ticks = 8\ntrail_ticks = 4\nbreakeven_after_ticks = 6",
+            ("markets.ES.exits.bad.trail_ticks = 4", "expected not with breakeven_after_ticks"),
+        ),
     ],
 )
-def test_a_bad_exit_strategy_is_one_clear_line(tmp_path: Path, body: str, expected: str) -> None:
+def test_a_bad_exit_strategy_is_one_clear_line(
+    tmp_path: Path, body: str, expected: str | tuple[str, ...]
+) -> None:
     msg = error_of(tmp_path, f"[markets.ES.exits.bad]\n{body}\n")
-    assert expected in msg
+    for part in expected if isinstance(expected, tuple) else (expected,):
+        assert part in msg
     assert "Traceback" not in msg
     problems = msg.splitlines()[1:]
     assert len(problems) == 1 and "markets.ES.exits.bad" in problems[0]

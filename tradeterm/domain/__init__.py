@@ -39,7 +39,7 @@ from tradeterm.domain.market import (
 from tradeterm.domain.money import decimal_from, from_cents, to_cents, whole_from
 from tradeterm.domain.months import MONTH_CODES, ContractMonth, parse_local_symbol
 from tradeterm.domain.order_status import OrderStatus, after_report
-from tradeterm.domain.orders import Order, OrderChange, OrderType, TimeInForce
+from tradeterm.domain.orders import ExitTag, Order, OrderChange, OrderType, TimeInForce
 from tradeterm.domain.position import Position
 from tradeterm.domain.side import Side
 from tradeterm.domain.ticks import (
@@ -67,6 +67,7 @@ __all__ = [
     "DepthLevel",
     "DepthReset",
     "DomainError",
+    "ExitTag",
     "Fill",
     "FillConflict",
     "FillLedger",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tradeterm.domain.errors import InvalidOrderError
 from tradeterm.domain.ids import ClientOrderIds
 from tradeterm.domain.instruments import Instrument
-from tradeterm.domain.orders import Order, OrderType, TimeInForce
+from tradeterm.domain.orders import ExitTag, Order, OrderType, TimeInForce
 from tradeterm.domain.side import Side
 
 
@@ -105,23 +105,25 @@ def make_exits(
     oca_reduce: bool = False,
     tif: TimeInForce = TimeInForce.GTC,
     source: str = "manual",
+    tag: ExitTag | None = None,
 ) -> tuple[Order | None, Order]:
     """The exits of ``quantity`` contracts held on ``side``: a take-profit limit at
     ``take_profit`` (None: none) and a protective stop at ``stop_loss``, on the opposite side,
     in ``oca_group``; the stop is IB's trailing stop (TRAIL, starting at ``stop_loss``) when
     ``trail`` (ticks) is given. Returned as (target, stop): a bracket's children, or an exit
-    strategy's exits of a filled entry (``parent_id`` None)."""
+    strategy's exits of a filled entry (``parent_id`` None, ``tag`` what they were sent for)."""
     exit_side = side.opposite
     target = None
     if take_profit is not None:
         target = Order(
             ids.next(), instrument, exit_side, quantity, OrderType.LIMIT, limit=take_profit,
             tif=tif, parent_id=parent_id, oca_group=oca_group, oca_reduce=oca_reduce,
-            source=source,
+            source=source, exit=tag,
         )  # fmt: skip
     stop = Order(
         ids.next(), instrument, exit_side, quantity,
         OrderType.STOP if trail is None else OrderType.TRAIL, stop=stop_loss, trail=trail,
         tif=tif, parent_id=parent_id, oca_group=oca_group, oca_reduce=oca_reduce, source=source,
+        exit=tag,
     )  # fmt: skip
     return target, stop

@@ -88,6 +88,19 @@ def check_order_fields(
         raise InvalidOrderError(f"a {order_type} order {need} a stop price")
 
 
+@dataclass(frozen=True, slots=True)
+class ExitTag:
+    """What an exit strategy (``engine/exits.py``) sent an order for, journaled with its
+    intent so that a restart knows it: the strategy's name; on its exits, the entry's fill
+    price (ticks) they protect and the breakeven rule they were sent with (``fill`` None:
+    the entry itself)."""
+
+    strategy: str
+    fill: int | None = None
+    breakeven_after: int | None = None
+    breakeven_offset: int = 0
+
+
 @dataclass(slots=True, eq=False)
 class Order:
     """One order. Prices are ticks of ``instrument``; ``quantity`` is in contracts.
@@ -124,6 +137,8 @@ class Order:
     source: str = "manual"
     """Who sent it: ``manual`` or a strategy's name (its command's ``source``); journaled
     with its intent, before it is sent, so that a fill is never left without its owner."""
+    exit: ExitTag | None = None
+    """The exit strategy it was sent with or for (journaled with its intent)."""
 
     def __post_init__(self) -> None:
         if not self.client_id:

@@ -113,7 +113,7 @@ class CommandDispatcher:
                 def attach(order: Order, entry: bool) -> None:
                     if not entry:
                         raise Refused(f"exit strategy {name}: the order is not an entry")
-                    exits.attach(order.client_id, name, order.quantity)
+                    exits.attach(order, name)
 
                 return await orders.place(command, command_id, attach)
             case PlaceOrder():

@@ -300,6 +300,7 @@ class Engine:
             journaled = self.journaled_fills
             fills = await journaled(instrument) if journaled is not None else ()
             core.restore(fills, self._sent_orders)
+            self.exits.restore()  # what the journal says the restored orders were sent for
             await self.broker.subscribe_market_data(instrument)
             await self._backfill(core)
             await self.reconcile("start")

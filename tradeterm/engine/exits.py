@@ -19,8 +19,10 @@ working. Then:
 * Flatten and the kill switch cancel every working order of this instance, exits included;
   no exit is sent while the kill switch runs or once the position no longer holds the fill.
 
-What a fill was protected with is known to this run only: after a restart the exits still
-rest at IB (and are adopted as this instance's orders), but breakeven no longer watches them.
+Each order is journaled with what it was sent for (``domain.ExitTag``: the strategy; on its
+exits the fill they protect and the breakeven rule), so a restart (:meth:`ExitManager.restore`)
+takes back what the last run left: breakeven watches its stops again, and an entry still
+working keeps its strategy (its contracts already filled count as dealt).
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tradeterm.config import ExitStrategyConfig
-from tradeterm.domain import Order, Side
+from tradeterm.domain import ExitTag, Order, OrderType, Side
 from tradeterm.engine.commands import CommandResult, ModifyOrder, Refused
 from tradeterm.engine.order_manager import OrderManager
 
 log = logging.getLogger(__name__)
+
+_STOPS = (OrderType.STOP, OrderType.TRAIL)
 
 
 @dataclass(slots=True)
@@ -86,11 +90,49 @@ class ExitManager:
             raise Refused(f"no exit strategy {name!r} for this market ({known})")
         return plan
 
-    def attach(self, entry_id: str, name: str, quantity: int) -> None:
-        """The entry ``entry_id`` (sent for ``quantity``) is protected by strategy ``name``."""
+    def attach(self, entry: Order, name: str) -> None:
+        """The entry ``entry`` (before it is sent: its intent carries the strategy) is
+        protected by strategy ``name``."""
         plan = self.check(name)
-        sizes = plan.target_sizes(quantity)
-        self._entries[entry_id] = _Entry(name, plan, sizes, [0] * len(sizes))
+        entry.exit = ExitTag(name)
+        sizes = plan.target_sizes(entry.quantity)
+        self._entries[entry.client_id] = _Entry(name, plan, sizes, [0] * len(sizes))
+
+    def restore(self) -> None:
+        """Take back what the last run's orders (restored from the journal, still working
+        as far as is known) were sent for: each stop of an exit strategy is watched for
+        breakeven again; an entry sent with a strategy this market still has keeps it, its
+        contracts already filled counted as dealt (their exits went out then). Says so in
+        one line, naming the stops."""
+        orders = self.orders()
+        if orders is None:
+            return
+        known = {share.stop_id for share in self._shares}
+        stops: list[str] = []
+        for order in orders.working():
+            tag = order.exit
+            if tag is None:
+                continue
+            if tag.fill is None:  # an entry
+                if order.client_id not in self._entries:
+                    self._restore_entry(order, tag.strategy)
+            elif order.order_type in _STOPS and order.client_id not in known:
+                self._shares.append(_Share(order.side.opposite, tag.fill, order.client_id,
+                                           tag.breakeven_after, tag.breakeven_offset))  # fmt: skip
+                stops.append(order.client_id)
+        if stops:
+            self.notice("INFO", f"exit strategy stops restored from the journal: "
+                        f"{', '.join(stops)} (breakeven and u move them as before)")  # fmt: skip
+
+    def _restore_entry(self, order: Order, name: str) -> None:
+        if name not in self.strategies:
+            self.notice("WARNING", f"{order.client_id} was sent with exit strategy {name!r}, "
+                        "no longer configured: its further fills get no exits")  # fmt: skip
+            return
+        self.attach(order, name)
+        entry = self._entries[order.client_id]
+        self._deal(entry, order.filled)
+        entry.shares = order.filled  # at most one share a contract: no group name again
 
     # ---- fills ----------------------------------------------------------------------------
 
@@ -108,7 +150,13 @@ class ExitManager:
         quantity = min(quantity, held)
         if quantity <= 0:
             return
-        deals: list[tuple[int | None, int]] = []  # (target index or None: stop alone, qty)
+        self._spawn(self._protect(order, entry, price, self._deal(entry, quantity)))
+
+    @staticmethod
+    def _deal(entry: _Entry, quantity: int) -> list[tuple[int | None, int]]:
+        """``quantity`` contracts more of ``entry`` dealt to its targets in turn: (target
+        index or None: the stop alone, contracts)."""
+        deals: list[tuple[int | None, int]] = []
         left = quantity
         for i, size in enumerate(entry.sizes):
             take = min(size - entry.dealt[i], left)
@@ -118,7 +166,7 @@ class ExitManager:
                 left -= take
         if left:
             deals.append((None, left))
-        self._spawn(self._protect(order, entry, price, deals))
+        return deals
 
     async def _protect(
         self, entry: Order, plan: _Entry, price: int, deals: list[tuple[int | None, int]]
@@ -129,6 +177,8 @@ class ExitManager:
         sign = entry.side.sign
         config = plan.plan
         stop_loss = price - sign * config.stop_ticks
+        tag = ExitTag(plan.name, price, config.breakeven_after_ticks,
+                      config.breakeven_offset_ticks)  # fmt: skip
         for target, quantity in deals:
             if self.kill_running() or orders.position_quantity() * sign < quantity:
                 self.notice("WARNING", f"exits of {entry.client_id} not sent: the position "
@@ -142,16 +192,14 @@ class ExitManager:
                 return
             stop, _target = await orders.place_exits(
                 entry, quantity, stop_loss=stop_loss, take_profit=take,
-                trail=config.trail_ticks, oca_group=group,
+                trail=config.trail_ticks, oca_group=group, tag=tag,
             )  # fmt: skip
             if stop.reject_reason:
                 self.notice("ERROR", f"{entry.client_id}: its stop was not sent "
                             f"({stop.reject_reason}): the fill is NOT protected")  # fmt: skip
                 continue
-            self._shares.append(
-                _Share(entry.side, price, stop.client_id, config.breakeven_after_ticks,
-                       config.breakeven_offset_ticks)
-            )  # fmt: skip
+            self._shares.append(_Share(entry.side, price, stop.client_id,
+                                       tag.breakeven_after, tag.breakeven_offset))  # fmt: skip
 
     # ---- breakeven ------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from tradeterm.broker.port import (
 from tradeterm.domain import (
     ClientOrderIds,
     DomainError,
+    ExitTag,
     Fill,
     Instrument,
     InvalidOrderError,
@@ -293,11 +294,12 @@ class OrderManager(OrderTracker):
 
     async def place_exits(
         self, entry: Order, quantity: int, *, stop_loss: int, take_profit: int | None,
-        trail: int | None, oca_group: str | None,
+        trail: int | None, oca_group: str | None, tag: ExitTag | None = None,
     ) -> tuple[Order, Order | None]:  # fmt: skip
         """Exits protecting ``quantity`` contracts of ``entry``'s fill (an exit strategy's):
         the stop (a trailing one with ``trail``) and the target (if any), in ``oca_group``
-        where a fill reduces the other (a partial target fill shrinks its stop, at IB).
+        where a fill reduces the other (a partial target fill shrinks its stop, at IB),
+        both journaled with ``tag``.
         Sent as the entry's command, without the pre-trade checks (they only close what the
         fill opened), the stop first: a target is not sent when its stop did not go.
         Returns (stop, target sent or None); a leg that did not go is REJECTED, its reason
@@ -306,7 +308,7 @@ class OrderManager(OrderTracker):
         target, stop = make_exits(
             self.ids, self.instrument, entry.side, quantity, stop_loss=stop_loss,
             take_profit=take_profit, oca_group=oca_group, trail=trail, oca_reduce=True,
-            source=entry.source,
+            source=entry.source, tag=tag,
         )  # fmt: skip
         await self._send(stop, command_id, role=OrderRole.STOP)
         if target is None or stop.status is OrderStatus.REJECTED:

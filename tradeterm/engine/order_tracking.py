@@ -52,6 +52,7 @@ from tradeterm.broker.port import (
 from tradeterm.domain import (
     ClientOrderIds,
     DomainError,
+    ExitTag,
     Fill,
     Instrument,
     InvalidOrderError,
@@ -102,6 +103,8 @@ class SentOrder:
     perm_id: int | None
     api_client_id: int | None  # the API client id it was sent under, when known
     sent_ns: int
+    trail: int | None = None  # a TRAIL order's trailing amount (ticks)
+    exit: ExitTag | None = None  # the exit strategy it was sent with or for
 
 
 class OrderTracker:
@@ -459,8 +462,8 @@ class OrderTracker:
         try:
             order = Order(
                 sent.order_id, self.instrument, sent.side, sent.quantity, sent.order_type,
-                limit=sent.limit, stop=sent.stop, tif=sent.tif,
-                status=OrderStatus.PENDING_SUBMIT,
+                limit=sent.limit, stop=sent.stop, tif=sent.tif, trail=sent.trail,
+                status=OrderStatus.PENDING_SUBMIT, exit=sent.exit,
             )  # fmt: skip
             order.bind(sent.broker_id, sent.perm_id)
         except (InvalidOrderError, DomainError) as exc:

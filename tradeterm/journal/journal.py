@@ -48,7 +48,7 @@ import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,7 +56,16 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from tradeterm.config import JournalConfig
-from tradeterm.domain import Fill, Instrument, Order, OrderStatus, OrderType, Side, TimeInForce
+from tradeterm.domain import (
+    ExitTag,
+    Fill,
+    Instrument,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from tradeterm.domain.fills import conflict_text
 from tradeterm.engine.canary import CanaryCarry
 from tradeterm.engine.events import (
@@ -100,6 +109,8 @@ class IntentRecord:
     created_ns: int
     tif: str = "DAY"
     client_id: int | None = None  # the API client id of the session that sent it
+    trail_ticks: int | None = None
+    exit: ExitTag | None = None  # see ``rows.exit_tag``
 
 
 class Journal:
@@ -428,7 +439,7 @@ class Journal:
                 out.append(SentOrder(
                     r.order_id, Side(r.side), r.quantity, OrderType(r.order_type),
                     r.limit_ticks, r.stop_ticks, TimeInForce(r.tif), OrderRole(r.role), r.command_id,
-                    r.broker_id, r.perm_id, r.client_id, r.created_ns,
+                    r.broker_id, r.perm_id, r.client_id, r.created_ns, r.trail_ticks, r.exit,
                 ))  # fmt: skip
             except ValueError as exc:
                 log.warning("journal: open intent %s cannot be read back: %s", r.order_id, exc)
@@ -522,11 +533,13 @@ class Journal:
         rows = await self._fetchall(
             "SELECT i.order_id, i.session_id, i.command_id, i.role, i.side, i.quantity,"
             " i.order_type, i.limit_ticks, i.stop_ticks, i.status, i.broker_id, i.perm_id,"
-            " i.created_ns, i.tif, s.client_id FROM order_intents i"
-            " LEFT JOIN sessions s ON s.id = i.session_id"
+            " i.created_ns, i.tif, s.client_id, i.trail_ticks, i.exit_strategy,"
+            " i.exit_fill_ticks, i.breakeven_after_ticks, i.breakeven_offset_ticks"
+            " FROM order_intents i LEFT JOIN sessions s ON s.id = i.session_id"
             " WHERE i.state = 'open' ORDER BY i.created_ns, i.order_id"
         )
-        return [IntentRecord(*r) for r in rows]
+        # the last four columns: the exit tag's (``rows.exit_tag``)
+        return [replace(IntentRecord(*r[:-4]), exit=R.exit_tag(*r[-4:])) for r in rows]
 
     async def _fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         rows = await self._fetchall(sql, params)

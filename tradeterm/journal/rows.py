@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from tradeterm.domain import Bar, Fill, Instrument, Order
+from tradeterm.domain import Bar, ExitTag, Fill, Instrument, Order
 from tradeterm.engine.events import (
     CanaryIntent,
     CommandDone,
@@ -41,8 +41,9 @@ Row = tuple[str, Sequence[Any] | Mapping[str, Any]]
 INSERT_INTENT = (
     "INSERT INTO order_intents (order_id, session_id, command_id, role, con_id, side, quantity,"
     " order_type, limit_ticks, stop_ticks, tif, parent_id, oca_group, created_ns, state,"
-    " status, updated_ns, broker_id, source)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'open','PENDING_SUBMIT',?,?,?)"
+    " status, updated_ns, broker_id, source, trail_ticks, exit_strategy, exit_fill_ticks,"
+    " breakeven_after_ticks, breakeven_offset_ticks)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'open','PENDING_SUBMIT',?,?,?,?,?,?,?,?)"
 )
 _ORDER_EVENT = (
     "INSERT INTO order_events (ts_ns, order_id, broker_id, perm_id, own, status, side,"
@@ -118,8 +119,24 @@ def intent_row(order: Order, command_id: str, role: str, session_id: int | None,
         order.client_id, session_id, command_id, role, order.instrument.con_id,
         str(order.side), order.quantity, str(order.order_type), order.limit, order.stop,
         str(order.tif), order.parent_id, order.oca_group, now_ns, now_ns, order.broker_id,
-        order.source,
+        order.source, order.trail, *exit_columns(order.exit),
     )  # fmt: skip
+
+
+def exit_columns(tag: ExitTag | None) -> tuple[Any, ...]:
+    """An intent's ``exit_strategy``, ``exit_fill_ticks``, ``breakeven_after_ticks`` and
+    ``breakeven_offset_ticks``: what an exit strategy sent the order with or for."""
+    if tag is None:
+        return (None, None, None, None)
+    return (tag.strategy, tag.fill, tag.breakeven_after, tag.breakeven_offset)
+
+
+def exit_tag(strategy: str | None, fill: int | None, after: int | None,
+             offset: int | None) -> ExitTag | None:  # fmt: skip
+    """The :class:`ExitTag` of an intent's exit columns (None: not an exit strategy's)."""
+    if strategy is None:
+        return None
+    return ExitTag(strategy, fill, after, offset or 0)
 
 
 def fill_rows(fill: Fill, own: bool, historical: bool, now_ns: int) -> list[Row]:

@@ -284,7 +284,19 @@ shipper sends ``ship_log`` in ``seq`` order; ``ship_meta.instance_id`` (random, 
 file) names this journal in the shared database, so a new journal never inherits an old
 high-water mark. Older rows (written before this version) are not shipped."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+_V5 = """
+ALTER TABLE order_intents ADD COLUMN trail_ticks INTEGER;
+ALTER TABLE order_intents ADD COLUMN exit_strategy TEXT;
+ALTER TABLE order_intents ADD COLUMN exit_fill_ticks INTEGER;
+ALTER TABLE order_intents ADD COLUMN breakeven_after_ticks INTEGER;
+ALTER TABLE order_intents ADD COLUMN breakeven_offset_ticks INTEGER;
+"""
+"""In the intent, before it is sent: a TRAIL order's trailing amount, and the exit strategy
+(``engine/exits.py``) an order was sent with (an entry) or for (its exits: the entry's fill
+price they protect and the breakeven rule), so that a restart restores a trailing stop whole
+and breakeven keeps watching the stops. NULL in the rows written before."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 """``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``. Append only; never edit one that
 has shipped."""
 

@@ -38,6 +38,10 @@ Rules
   trade already reached triggers on arrival); a triggered stop then takes liquidity as a
   market (STP) or a limit (STP LMT) order. Our own fills are not market trades: they trigger
   nothing.
+* **Trailing stops** (TRAIL, ``trail`` ticks): IB's rule, here only. Before each market trade
+  is checked against it, a waiting sell trailing stop rises to ``trade - trail`` when that is
+  above its stop (a buy one falls to ``trade + trail``), never back; it starts at the stop
+  given (IB's ``trailStopPrice``) and, triggered, takes liquidity as a market order.
 * **Dormant** orders (``submit(dormant=True)``: held, or a bracket child waiting for its
   parent's fill; see ``order_graph``) are in no market: they neither fill nor trigger until
   ``activate``, which enters them as if they had just arrived (the back of the queue).
@@ -130,6 +134,7 @@ class _Order:
     price: int | None = None  # working price once live; None while a stop waits
     queue_ahead: int = 0
     dormant: bool = False  # in no market until ``activate``
+    trail: int | None = None  # TRAIL: the trailing amount (ticks); ``stop`` follows trades
 
     @property
     def open(self) -> int:
@@ -185,26 +190,32 @@ class FillModel:
 
     def submit(self, key: int, side: Side, quantity: int, order_type: OrderType, *,
                limit: int | None = None, stop: int | None = None, ts_ns: int,
-               dormant: bool = False) -> list[Outcome]:  # fmt: skip
+               dormant: bool = False, trail: int | None = None) -> list[Outcome]:  # fmt: skip
         """Enter an order. It is SUBMITTED, then fills (or is REJECTED) as the rules say;
         ``dormant``: it is only kept, nothing happens (and nothing is returned) before
-        ``activate``."""
+        ``activate``; ``trail``: a TRAIL order's trailing amount (ticks)."""
         if key in self._orders:
             raise ValueError(f"order {key} is already working")
         if quantity <= 0:
             raise ValueError("quantity must be positive")
         if (limit is None) == order_type.needs_limit or (stop is None) == order_type.needs_stop:
             raise ValueError(f"a {order_type} order has the wrong prices")
+        if (trail is not None and trail > 0) != (order_type is OrderType.TRAIL):
+            raise PaperRejected(
+                f"a {order_type} order {'needs a positive' if trail is None else 'takes no'} trailing amount"
+            )
         if dormant:
             self._orders[key] = _Order(
-                key, side, quantity, order_type, limit, stop, 0, dormant=True
+                key, side, quantity, order_type, limit, stop, 0, dormant=True, trail=trail
             )
             return []
         protection = self._protection(side) if order_type is OrderType.MARKET else None
         if order_type is OrderType.MARKET and protection is None:
             return [PaperStatus(key, OrderStatus.REJECTED, ts_ns, "no price to fill against")]
         self._seq += 1
-        o = self._orders[key] = _Order(key, side, quantity, order_type, limit, stop, self._seq)
+        o = self._orders[key] = _Order(
+            key, side, quantity, order_type, limit, stop, self._seq, trail=trail
+        )
         out: list[Outcome] = [PaperStatus(key, OrderStatus.SUBMITTED, ts_ns)]
         if stop is None or self._stop_hit(o, self.last):
             self._go_live(o, ts_ns, out, protection)
@@ -304,6 +315,7 @@ class FillModel:
             self._trade_fills(side, trade, out)
         waiting = [o for o in self._orders.values() if o.price is None and not o.dormant]
         for o in sorted(waiting, key=_SEQ) if len(waiting) > 1 else waiting:
+            self._follow(o, trade.price)
             if self._stop_hit(o, trade.price):
                 self._go_live(o, trade.ts_ns, out)
         return out
@@ -437,6 +449,13 @@ class FillModel:
         if ref is None:
             ref = min(asks) if asks else None
         return None if ref is None else ref - self.protection_ticks
+
+    @staticmethod
+    def _follow(o: _Order, price: int) -> None:
+        """A trailing stop follows a trade at ``price`` (see the module notes)."""
+        if o.trail is None or o.stop is None:
+            return
+        o.stop = min(o.stop, price + o.trail) if _bid(o.side) else max(o.stop, price - o.trail)
 
     @staticmethod
     def _stop_hit(o: _Order, price: int | None) -> bool:

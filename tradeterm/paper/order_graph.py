@@ -73,7 +73,8 @@ class OrderGraph:
 
     def place(self, key: int, side: Side, quantity: int, order_type: OrderType, *,
               limit: int | None = None, stop: int | None = None, ts_ns: int,
-              parent: int | None = None, oca: str = "", transmit: bool = True) -> list[Linked]:  # fmt: skip
+              parent: int | None = None, oca: str = "", transmit: bool = True,
+              trail: int | None = None) -> list[Linked]:  # fmt: skip
         """Enter an order (see the module notes). Raises ``PaperRejected`` for a child whose
         parent is not working, and what ``FillModel.submit`` raises."""
         if parent is not None and self.model.working(parent) is None:
@@ -81,7 +82,7 @@ class OrderGraph:
         alone = transmit and parent is None
         outcomes = self.model.submit(
             key, side, quantity, order_type, limit=limit, stop=stop, ts_ns=ts_ns,
-            dormant=not alone,
+            dormant=not alone, trail=trail,
         )  # fmt: skip
         self._links[key] = _Link(parent, oca, held=not alone)
         if parent is not None:

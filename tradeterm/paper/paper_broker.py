@@ -167,6 +167,7 @@ class PaperBroker:
         self._first_id = first_id
         self._next_id = first_id
         self._orders: dict[int, _Paper] = {}
+        self._trailing: set[int] = set()  # the trailing stops placed, until they end
         self._held: Position | None = Position(instrument) if instrument is not None else None
         self._executions: list[ExecutionReport] = []
         self._queue: asyncio.Queue[BrokerEvent | None] = asyncio.Queue()
@@ -256,7 +257,9 @@ class PaperBroker:
                 self.graph.follow(self.model.on_depth(event.ts_ns, event.bids, event.asks))
             )
         elif isinstance(event, TradeEvent):
-            self._report(self.graph.follow(self.model.on_trade(event.trade)))
+            outcomes = self.model.on_trade(event.trade)
+            self._trailed(event.trade.ts_ns)
+            self._report(self.graph.follow(outcomes))
 
     async def resolve(self, symbol: str, *, roll_days: int = 8) -> Instrument:
         instrument = await self.source.resolve(symbol, roll_days=roll_days)
@@ -304,12 +307,15 @@ class PaperBroker:
                 broker_id, order.side, order.quantity, order.order_type,
                 limit=order.limit, stop=order.stop, ts_ns=self._clock(),
                 parent=parent_broker_id, oca=order.oca_group or "", transmit=transmit,
+                trail=order.trail,
             )  # fmt: skip
         except PaperRejected as exc:
             raise BrokerError(f"paper: {exc}") from None
         self._orders[broker_id] = _Paper(
             order, order_ref, order.quantity, order.limit, order.stop, parent_broker_id or 0
         )
+        if order.trail is not None:
+            self._trailing.add(broker_id)
         self._report(outcomes)
         return broker_id
 
@@ -390,6 +396,17 @@ class PaperBroker:
             if outcome.status is OrderStatus.FILLED:
                 self._queue.put_nowait(self._position_report(outcome.ts_ns))
 
+    def _trailed(self, ts_ns: int) -> None:
+        """Each trailing stop the model moved is reported at its new price, as IB reports
+        a TRAIL order's ``trailStopPrice``."""
+        for broker_id in list(self._trailing):
+            paper, working = self._orders[broker_id], self.model.working(broker_id)
+            if working is None:
+                self._trailing.discard(broker_id)
+            elif working.price is None and working.stop != paper.stop:
+                paper.stop = working.stop
+                self._queue.put_nowait(self._order_report(broker_id, ts_ns))
+
     def _execution(self, fill: PaperFill, paper: _Paper) -> None:
         paper.filled += fill.quantity
         paper.cost += fill.quantity * fill.price
@@ -425,6 +442,7 @@ class PaperBroker:
             order_type=str(o.order_type),
             limit=p.limit,
             stop=p.stop,
+            trail=o.trail,
             tif=str(o.tif),
             status=p.status,
             filled=p.filled,

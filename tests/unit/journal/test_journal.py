@@ -15,7 +15,7 @@ import pytest
 from tests.support.instruments import NQ
 from tests.unit.journal.factories import ES, T0, booked, fill, order, position, updated
 from tradeterm.broker.port import NoticeLevel
-from tradeterm.domain import OrderStatus, Side
+from tradeterm.domain import ExitTag, Order, OrderStatus, OrderType, Side
 from tradeterm.engine.events import (
     EngineNotice,
     KillProgress,
@@ -318,6 +318,37 @@ async def test_an_earlier_runs_open_intent_comes_back_as_an_order_to_look_for(
         )  # fmt: skip
         assert (sent.side, sent.quantity, sent.order_type) == (o.side, o.quantity, o.order_type)
         assert [i.order_id for i in await second.open_intents()] == [o.client_id]  # still open
+    finally:
+        await second.close()
+
+
+async def test_a_trailing_exit_comes_back_with_its_trail_and_its_exit_strategy(
+    tmp_path: Path,
+) -> None:
+    """Issue 18: a TRAIL order restored from the journal keeps its trailing amount (not None
+    until IB reports it), and an exit strategy's order what it was sent for (breakeven)."""
+    path = tmp_path / "ES.sqlite"
+    first = Journal(path, flush_interval_ms=10)
+    await first.open()
+    await first.start_session("ES", "sim", "0.1.0", client_id=3)
+    tag = ExitTag("runner", fill=20_000, breakeven_after=4, breakeven_offset=1)
+    stop = Order("tt.ES.1.7", ES, Side.SELL, 1, OrderType.TRAIL, stop=19_992, trail=6, exit=tag)
+    entry = Order("tt.ES.1.6", ES, Side.BUY, 1, OrderType.LIMIT, limit=19_990,
+                  exit=ExitTag("runner"))  # fmt: skip
+    for o in (entry, stop):
+        o.submit()
+        await first.commit_intent(o, "cmd-1", OrderRole.STOP if o is stop else OrderRole.PLAIN)
+    await first.close()
+
+    second = Journal(path, flush_interval_ms=10)
+    await second.open()
+    await second.start_session("ES", "sim", "0.1.0", client_id=3)
+    try:
+        sent = {s.order_id: s for s in await second.sent_orders()}
+        assert (sent[stop.client_id].trail, sent[stop.client_id].exit) == (6, tag)
+        assert (sent[entry.client_id].trail, sent[entry.client_id].exit) == (
+            None, ExitTag("runner"),
+        )  # fmt: skip
     finally:
         await second.close()
 

@@ -241,8 +241,9 @@ def test_the_model_never_fills_more_than_ordered_nor_worse_than_the_limit(events
             key = len(ordered)
             limit = a if otype.needs_limit else None
             ordered[key] = (side, qty, limit)
+            trail = abs(a - b) + 1 if otype is OrderType.TRAIL else None  # it follows trades
             out = m.submit(key, side, qty, otype, limit=limit,
-                           stop=b if otype.needs_stop else None, ts_ns=ts)  # fmt: skip
+                           stop=b if otype.needs_stop else None, ts_ns=ts, trail=trail)  # fmt: skip
         elif ev[0] == "cancel":
             out = m.cancel(ev[1], ts_ns=ts)
         else:

@@ -1,0 +1,139 @@
+"""Exit strategies across a restart (issue 18): the journal keeps what each order was sent
+for, so the next run of the instance moves the last run's stops to breakeven as that run
+would have (by itself and with ``u``), says which stops it took back, and restores a
+trailing stop with its trailing amount."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.desk_helpers import Market, session_gone
+from tests.integration.engine_helpers import always_open, public_sell_into, working_at_gateway
+from tests.integration.journal_helpers import query, settings_for
+from tests.support.waiting import until
+from tradeterm.config import Settings
+from tradeterm.domain import OrderType, Side
+from tradeterm.engine.commands import PlaceOrder, StopsToBreakeven
+from tradeterm.engine.engine import Engine
+from tradeterm.engine.events import EngineNotice
+from tradeterm.runtime import open_runtime
+from tradeterm.sim.gateway.fake_gateway import FakeGateway
+from tradeterm.sim.gateway.oms import SimOrder
+
+pytestmark = pytest.mark.integration
+
+EXITS = {
+    "be": {"stop_ticks": 8, "targets": [{"ticks": 30, "qty": 1}], "breakeven_after_ticks": 4,
+           "breakeven_offset_ticks": 1},
+    "manual": {"stop_ticks": 8, "targets": [{"ticks": 30, "qty": 1}],
+               "breakeven_offset_ticks": 2},
+    "trail": {"stop_ticks": 8, "trail_ticks": 5},
+}  # fmt: skip
+
+
+def stops_at(gateway: FakeGateway) -> dict[str, SimOrder]:
+    """The stops working at the gateway by our order id."""
+    working = working_at_gateway(gateway)
+    return {o.req.order_ref: o for o in working if o.req.order_type in ("STP", "TRAIL")}
+
+
+async def stops_working(gateway: FakeGateway, count: int) -> None:
+    await until(lambda: len(stops_at(gateway)) == count, f"{count} stop(s) at the gateway")
+
+
+def last_trade(engine: Engine) -> int | None:
+    market = engine.market
+    return market.last.price if market is not None and market.last is not None else None
+
+
+async def leave_two_stops(settings: Settings, gateway: FakeGateway, *names: str) -> int:
+    """A first run buys 1 with each exit strategy of ``names`` and quits, its stops working
+    at the gateway: the fill price (ticks; the book does not move between the two)."""
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        for i, name in enumerate(names, 1):  # one after the other: the stops in this order
+            result = await rt.engine.submit(PlaceOrder(Side.BUY, 1, exits=name))
+            assert result.ok, result.reason
+            await stops_working(gateway, i)
+            await rt.engine.exits.idle()  # its target sent too
+        orders = rt.engine.orders
+        assert orders is not None
+        entry = orders.get(result.order_ids[0])
+        assert entry is not None and entry.avg_fill_price is not None
+        fill = int(entry.avg_fill_price)
+    await session_gone(gateway, 1)
+    return fill
+
+
+async def test_after_a_restart_breakeven_still_moves_the_last_runs_stop_at_the_gateway(
+    still: FakeGateway, tmp_path: Path
+) -> None:
+    settings = settings_for(still.config.port, tmp_path, exits=EXITS)
+    fill = await leave_two_stops(settings, still, "be", "trail")
+    be_stop, trail_stop = stops_at(still)  # in the order sent
+    assert stops_at(still)[be_stop].aux_ticks == fill - 8
+    # the journal holds the trailing amount and what each exit was sent for
+    assert query(tmp_path, "SELECT trail_ticks, exit_strategy, exit_fill_ticks,"
+                 " breakeven_after_ticks, breakeven_offset_ticks FROM order_intents"
+                 " WHERE order_id IN (?, ?) ORDER BY created_ns",
+                 (be_stop, trail_stop)) == [(None, "be", fill, 4, 1), (5, "trail", fill, None, 0)]  # fmt: skip
+    market = Market(still)
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        stream = rt.engine.listen()
+        await rt.engine.start()
+        notices = [e.text for e in stream.drain() if isinstance(e, EngineNotice)]
+        said = [t for t in notices if "restored from the journal" in t]
+        assert len(said) == 1 and be_stop in said[0] and trail_stop in said[0], notices
+        market.trade(fill + 4)
+        await until(
+            lambda: stops_at(still)[be_stop].aux_ticks == fill + 1,
+            "the last run's stop at breakeven + 1 at the gateway",
+        )
+    await session_gone(still, 1)
+
+
+async def test_after_a_restart_u_moves_the_last_runs_stops_to_breakeven(
+    still: FakeGateway, tmp_path: Path
+) -> None:
+    settings = settings_for(still.config.port, tmp_path, exits=EXITS)
+    fill = await leave_two_stops(settings, still, "manual")
+    (stop_id,) = stops_at(still)
+    market = Market(still)
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        market.trade(fill + 3)
+        await until(lambda: last_trade(rt.engine) == fill + 3, "the trade seen")
+        result = await rt.engine.submit(StopsToBreakeven())
+        assert result.ok, result.reason  # it said "no stop of an exit strategy is working"
+        assert result.order_ids == (stop_id,)
+        await until(lambda: stops_at(still)[stop_id].aux_ticks == fill + 2, "at breakeven + 2")
+    await session_gone(still, 1)
+
+
+async def test_an_entry_still_working_at_a_restart_keeps_its_exit_strategy(
+    still: FakeGateway, tmp_path: Path
+) -> None:
+    settings = settings_for(still.config.port, tmp_path, exits=EXITS)
+    market = Market(still)
+    bid = market.bid
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        placed = await rt.engine.submit(
+            PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(bid), exits="be")
+        )
+        assert placed.ok, placed.reason
+        await until(lambda: len(working_at_gateway(still)) == 1, "the entry resting")
+    await session_gone(still, 1)
+    (entry,) = working_at_gateway(still)
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        public_sell_into(market, entry.perm_id, 1)
+        await until(lambda: len(stops_at(still)) == 1, "its stop, sent by the new run")
+        (stop,) = stops_at(still).values()
+        assert stop.aux_ticks == bid - 8
+        await rt.engine.exits.idle()  # its target sent too: breakeven watches the stop
+        market.trade(bid + 4)
+        await until(lambda: stop.aux_ticks == bid + 1, "and moved to breakeven + 1")
+    await session_gone(still, 1)
