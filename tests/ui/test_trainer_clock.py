@@ -124,7 +124,9 @@ async def test_on_the_mbo_file_the_ladders_queue_figure_is_the_gateways_truth() 
         await until(lambda: truth() is not None, "the limit resting at the gateway")
         await until(lambda: order.order_id in engine.snapshot(tape=0).queue, "the estimate")
         ahead = engine.snapshot(tape=0).queue[order.order_id]
-        assert ahead == truth() and ahead > 0  # the figure the ladder shows beside the order
+        assert (
+            ahead is not None and ahead == truth() and ahead > 0
+        )  # the figure the ladder shows beside the order
         await pilot.press("q")
         await pilot.pause()
 

@@ -450,7 +450,7 @@ class EngineSnapshot:
     contract_margin: ContractMargin | None = None  # margin of one more contract; None: unknown
     protected: int = 0  # contracts of the position covered by this instance's working stops
     other_markets: tuple[tuple[str, int], ...] = ()  # ``OtherMarketOrders.markets`` now
-    queue: Mapping[str, int] = field(default_factory=dict)  # contracts ahead, by order id
+    queue: Mapping[str, int | None] = field(default_factory=dict)  # ahead by order id; None: ?
     price_alerts: tuple[int, ...] = ()  # the prices (ticks) of the price alerts set
 
     @property

@@ -21,6 +21,14 @@ Rules
   up within it; with no reference price at all the order is rejected.
 * **Resting limits** join behind the displayed size at their price (``queue_ahead``; our own
   order is not in the displayed size). Conservative MBP estimate:
+    - what the feed does not show is unknown, not empty: a ``blind`` model (whole-book depth
+      snapshots, top of book) sees only from its best level to the last level shown (the
+      ``_edge`` of each side). An order joining beyond it has an unknown queue (None): trades at
+      its price do not reach it, and when its level comes into view it stands behind all the
+      size shown there. When its level leaves the view the queue is kept as it was (frozen);
+      when the level comes back, the size shown there caps it (below). A model fed level by
+      level (the backtester's deltas of a whole book) is not blind: a level it does not hold
+      is empty;
     - a trade *at* our price (its aggressor the other side, or not known) eats ``queue_ahead``
       first; only the part beyond it fills our orders there, oldest first;
     - a trade *through* our price (a sell below our bid, a buy above our offer) fills us up to
@@ -117,7 +125,7 @@ class WorkingOrder(NamedTuple):
     limit: int | None
     stop: int | None
     price: int | None
-    queue_ahead: int
+    queue_ahead: int | None  # None: unknown (its level never seen)
     dormant: bool = False
 
 
@@ -132,7 +140,7 @@ class _Order:
     seq: int  # time priority
     filled: int = 0
     price: int | None = None  # working price once live; None while a stop waits
-    queue_ahead: int = 0
+    queue_ahead: int | None = 0  # None: unknown (its level never seen)
     dormant: bool = False  # in no market until ``activate``
     trail: int | None = None  # TRAIL: the trailing amount (ticks); ``stop`` follows trades
 
@@ -151,10 +159,15 @@ def _bid(side: Side) -> bool:
 class FillModel:
     """One instrument's book as the feed shows it, and our working orders. See the module."""
 
-    def __init__(self, *, protection_ticks: int = 40) -> None:
+    def __init__(self, *, protection_ticks: int = 40, blind: bool = False) -> None:
+        """``blind``: nothing is seen until a depth snapshot or a quote shows it (see the
+        module); it becomes so anyway on the first snapshot or quote."""
         if protection_ticks < 0:
             raise ValueError("protection_ticks must not be negative")
         self.protection_ticks = protection_ticks
+        self._blind = blind  # see only between the best and the edge of each side
+        self._edge: dict[BookSide, int | None] = {BookSide.BID: None, BookSide.ASK: None}
+        self._snapshots = False  # a depth snapshot seen: it sets the edges, not a quote
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
         self.last: int | None = None
@@ -272,16 +285,22 @@ class FillModel:
     # ---- market data ---------------------------------------------------------------------
 
     def on_quote(self, quote: Quote) -> list[Outcome]:
-        """Top of book: the best level of each side; levels better than it are gone."""
+        """Top of book: the best level of each side; levels better than it are gone; it is
+        in view (alone, before any depth snapshot)."""
+        self._blind = True
         self._set_top(BookSide.BID, quote.bid, quote.bid_size)
         self._set_top(BookSide.ASK, quote.ask, quote.ask_size)
         return self._after_book(quote.ts_ns)
 
     def on_depth(self, ts_ns: int, bids: Iterable[DepthLevel],
                  asks: Iterable[DepthLevel]) -> list[Outcome]:  # fmt: skip
-        """The whole visible book (what the broker port's ``DepthEvent`` carries)."""
-        self._replace(BookSide.BID, {lv.price: lv.size for lv in bids if lv.size > 0})
-        self._replace(BookSide.ASK, {lv.price: lv.size for lv in asks if lv.size > 0})
+        """The whole visible book (what the broker port's ``DepthEvent`` carries): in view
+        from its best level to its last; beyond, unknown."""
+        self._blind = self._snapshots = True
+        bid_levels = {lv.price: lv.size for lv in bids if lv.size > 0}
+        ask_levels = {lv.price: lv.size for lv in asks if lv.size > 0}
+        self._replace(BookSide.BID, bid_levels, min(bid_levels) if bid_levels else None)
+        self._replace(BookSide.ASK, ask_levels, max(ask_levels) if ask_levels else None)
         return self._after_book(ts_ns)
 
     def on_depth_delta(self, delta: DepthDelta) -> list[Outcome]:
@@ -301,8 +320,10 @@ class FillModel:
         return self._after_book(ts_ns) if reached else []
 
     def on_depth_reset(self, reset: DepthReset) -> list[Outcome]:
-        self._replace(BookSide.BID, {})
-        self._replace(BookSide.ASK, {})
+        """The book is cleared until it is sent again: blind, nothing is in view (our queues
+        are kept); else every level is empty."""
+        self._replace(BookSide.BID, {}, None)
+        self._replace(BookSide.ASK, {}, None)
         return []
 
     def on_trade(self, trade: Trade) -> list[Outcome]:
@@ -325,9 +346,21 @@ class FillModel:
     def _levels(self, side: BookSide) -> dict[int, int]:
         return self.bids if side is BookSide.BID else self.asks
 
-    def _shown(self, side: Side, price: int) -> int:
-        """Displayed size at ``price`` on the book side where ``side`` rests."""
-        return (self.bids if _bid(side) else self.asks).get(price, 0)
+    def _in_view(self, side: BookSide, price: int) -> bool:
+        """Whether the feed shows the size at ``price`` (a price between the best and the
+        edge that no level holds is seen empty); beyond the edge it is unknown."""
+        if not self._blind:
+            return True
+        edge = self._edge[side]
+        return edge is not None and (price >= edge if side is BookSide.BID else price <= edge)
+
+    def _shown(self, side: Side, price: int) -> int | None:
+        """Displayed size at ``price`` on the book side where ``side`` rests; None where the
+        feed does not show it."""
+        book = BookSide.BID if _bid(side) else BookSide.ASK
+        if not self._in_view(book, price):
+            return None
+        return self._levels(book).get(price, 0)
 
     def _set_level(self, side: BookSide, price: int, size: int) -> bool:
         """Set one level; whether it grew."""
@@ -346,13 +379,17 @@ class FillModel:
             return True
         return False
 
-    def _replace(self, side: BookSide, new: dict[int, int]) -> None:
-        """The side's levels become ``new``; only the prices a change can matter at (ours
-        taken, our orders', a credit's) are compared, each on its own."""
+    def _replace(self, side: BookSide, new: dict[int, int], edge: int | None) -> None:
+        """The side's levels become ``new``, in view up to ``edge``; only the prices a change
+        can matter at (ours taken, our orders', a credit's) are compared, each on its own: one
+        beyond the new edge is left as it was (unknown, not gone), one coming into view caps
+        the queue there (``_cap``)."""
         if side is BookSide.BID:
             old, self.bids = self.bids, new
         else:
             old, self.asks = self.asks, new
+        was = self._edge[side]
+        self._edge[side] = edge
         taken, orders, credit = self._taken[side], self._orders, self._credit
         if not (taken or orders or credit):
             return
@@ -363,14 +400,23 @@ class FillModel:
         )
         if credit:  # it ends when the level grows
             watched.update(p for s, p in credit if s is resting)
+        bid = side is BookSide.BID
         for price in watched:
-            cut = old.get(price, 0) - new.get(price, 0)
+            if not self._in_view(side, price):
+                continue  # unknown now: kept as it was
+            size = new.get(price, 0)
+            if self._blind and (was is None or (price < was if bid else price > was)):
+                self._cap(side, price, size)  # it comes (back) into view
+                continue
+            cut = old.get(price, 0) - size
             if cut > 0:
-                self._shrunk(side, price, cut, new.get(price, 0))
+                self._shrunk(side, price, cut, size)
             elif cut < 0:
                 self._grew(side, price)
 
     def _set_top(self, side: BookSide, price: int | None, size: int) -> None:
+        """The best level: before any depth snapshot it is all that is in view; after one,
+        the view reaches at least to it."""
         levels = self._levels(side)
         better = [
             p for p in levels
@@ -378,8 +424,15 @@ class FillModel:
         ]  # fmt: skip
         for p in better:
             self._set_level(side, p, 0)
-        if price is not None:
-            self._set_level(side, price, size)
+        if price is None:
+            return
+        seen = self._in_view(side, price)
+        edge = self._edge[side]
+        if not self._snapshots or edge is None or not seen:
+            self._edge[side] = price
+        self._set_level(side, price, size)
+        if not seen and self._orders:
+            self._cap(side, price, size)  # it comes (back) into view
 
     def _shrunk(self, side: BookSide, price: int, cut: int, size: int) -> None:
         """The feed's size at a level fell by ``cut`` to ``size``: first the contracts we had
@@ -391,12 +444,21 @@ class FillModel:
                 taken[price] = left
             else:
                 del taken[price]
-        if not self._orders:
-            return  # no queue to cap
+        if self._orders:
+            self._cap(side, price, size)
+
+    def _cap(self, side: BookSide, price: int, size: int) -> None:
+        """``size`` is shown at ``price``: the queue ahead of our orders there is at most that
+        (the contracts ahead cannot outnumber those shown), and an order whose queue was
+        unknown stands behind all of it. What a cap removed is kept as a credit there."""
         resting = Side.BUY if side is BookSide.BID else Side.SELL
         capped = 0
         for o in self._orders.values():
-            if o.side is resting and o.price == price and o.queue_ahead > size:
+            if o.side is not resting or o.price != price:
+                continue
+            if o.queue_ahead is None:
+                o.queue_ahead = size
+            elif o.queue_ahead > size:
                 capped = max(capped, o.queue_ahead - size)
                 o.queue_ahead = size
         if capped:
@@ -490,6 +552,9 @@ class FillModel:
         else:
             levels, taken = self.bids, self._taken[BookSide.BID]
             reachable = sorted([p for p in levels if p >= price], reverse=True)
+        if self._blind:  # a size the feed no longer shows is not there to take
+            side = BookSide.ASK if o.side is Side.BUY else BookSide.BID
+            reachable = [p for p in reachable if self._in_view(side, p)]
         own = at_own_price and o.limit is not None
         for p in reachable:
             left = o.quantity - o.filled
@@ -530,6 +595,9 @@ class FillModel:
         volume -= min(credit, volume)
         eaten = 0
         for o in at_price:
+            if o.queue_ahead is None:  # unknown: all of it may be ahead of us
+                eaten += volume
+                break
             ahead = max(0, o.queue_ahead - eaten)
             step = min(ahead, volume)
             eaten += step
@@ -539,7 +607,8 @@ class FillModel:
                 volume -= qty
                 self._fill(o, trade.price, qty, trade.ts_ns, False, out)
         for o in at_price:
-            o.queue_ahead = max(0, o.queue_ahead - eaten)
+            if o.queue_ahead is not None:
+                o.queue_ahead = max(0, o.queue_ahead - eaten)
 
     def _fill(self, o: _Order, price: int, qty: int, ts_ns: int, aggressive: bool,
               out: list[Outcome]) -> None:  # fmt: skip

@@ -362,7 +362,7 @@ class TradingApp(App[int]):
         mark = self.painter.mark
         match event:
             case MarketChanged(changes=changes):
-                mark("ladder")
+                mark("ladder", "orders")  # the queue ahead (the table redraws when it changed)
                 if changes.kinds & Changed.TRADE:
                     mark("tape", "position")
             case BarsChanged(closed=closed):

@@ -90,6 +90,8 @@ ACTIONS: tuple[KeyAction, ...] = (
     # panels (issue 18): the account panel and the chart's candle period
     KeyAction("toggle_account", "i", "account", "show / hide the account panel (net liq, margin, day P&L)", "Panels"),
     KeyAction("chart_period", "C", "chart_period", "chart candles: 1 / 5 / 15 minutes", "Panels"),
+    # queue (issue 18): the queue ahead of our resting orders
+    KeyAction("queue_figures", "Q", "queue_figures", "show / hide the queue ahead of our orders (ladder, orders)", "Ladder"),
 )  # fmt: skip
 KILL = KeyAction("kill", "ctrl+k", "kill", "KILL SWITCH: cancel all, flatten, halt (armed or not)", "Trading")  # fmt: skip
 

@@ -196,6 +196,12 @@ class TradingScreen(Screen[None]):
         view = self.query_one(Ladder).next_volume_view()
         self.app.notify(f"traded volume: {view}", timeout=2)
 
+    def action_queue_figures(self) -> None:
+        shown = self.query_one(Ladder).toggle_queue()
+        self.query_one(OrdersTable).show_queue = shown
+        self._app.dirty_all()
+        self.app.notify(f"queue figures {'shown' if shown else 'hidden'}", timeout=2)
+
     def action_price_alert(self) -> None:
         self._app.toggle_alert()
 

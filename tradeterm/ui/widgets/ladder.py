@@ -32,7 +32,15 @@ from textual.widget import Widget
 
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.ui.banners import Banner
-from tradeterm.ui.widgets.ladder_data import OTHERS, UNCONFIRMED, LadderData, with_queue
+from tradeterm.ui.widgets.ladder_data import (
+    ORDER_CELL,
+    ORDER_CELL_WIDE,
+    OTHERS,
+    QUEUE,
+    UNCONFIRMED,
+    LadderData,
+    with_queue,
+)
 
 ALERT = "!"  # before the price of a price alert
 EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
@@ -97,7 +105,8 @@ def _cell(row: Row, name: str) -> object:
 
 # column widths: (name, width); PRICE's follows the instrument's price format (_price_width)
 _COLUMNS = (
-    ("BUY", 5), ("BID", 6), ("PRICE", 0), ("ASK", 6), ("SELL", 5), ("LAST", 5), ("VOL", 6),
+    ("BUY", ORDER_CELL_WIDE), ("BID", 6), ("PRICE", 0), ("ASK", 6), ("SELL", ORDER_CELL_WIDE),
+    ("LAST", 5), ("VOL", 6),
     ("RCNT", 4), ("BVOL", 5), ("AVOL", 5), ("P&L", 8),
 )  # fmt: skip
 # the traded-volume columns beyond VOL each view shows (key d cycles them), first the default
@@ -108,11 +117,13 @@ VOLUME_VIEWS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _EXTRA = frozenset(n for _, names in VOLUME_VIEWS for n in names)  # after the chart (layout)
 # What a ladder with too little room gives up, first to last (columns dropped together in one
-# step): with a position open the volume by side, the recent trades, the volume and the last
-# trade's size before the P&L at price; flat, the P&L column (empty) first. The book, own
-# orders and prices always stay.
-_DROP_IN_POSITION = (("BVOL", "AVOL"), ("RCNT",), ("VOL",), ("LAST",), ("P&L",))
-_DROP_FLAT = (("P&L",), ("BVOL", "AVOL"), ("RCNT",), ("VOL",), ("LAST",))
+# step): first the order cells' room for a whole queue figure (``_NARROW``: they narrow to
+# ``ORDER_CELL``, where a compact figure still shows); then with a position open the volume by
+# side, the recent trades, the volume and the last trade's size before the P&L at price; flat,
+# the P&L column (empty) first. The book, own orders and prices always stay.
+_NARROW = ("BUY", "SELL")  # a step that narrows these cells rather than dropping them
+_DROP_IN_POSITION = (_NARROW, ("BVOL", "AVOL"), ("RCNT",), ("VOL",), ("LAST",), ("P&L",))
+_DROP_FLAT = (_NARROW, ("P&L",), ("BVOL", "AVOL"), ("RCNT",), ("VOL",), ("LAST",))
 _REQUIRED = ("BUY", "BID", "PRICE", "ASK", "SELL", "P&L")  # what the screen makes room for
 
 
@@ -120,14 +131,22 @@ def _width(columns: Iterable[tuple[str, int]]) -> int:
     return sum(w + 1 for _, w in columns)  # one space after each cell
 
 
+def _narrow(columns: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [(n, ORDER_CELL if n in _NARROW else w) for n, w in columns]
+
+
 def _fit(
     columns: list[tuple[str, int]], room: int, drop: tuple[tuple[str, ...], ...]
 ) -> list[tuple[str, int]]:
-    """``columns`` without the fewest of ``drop`` (in that order) that makes them fit ``room``."""
+    """``columns`` without the fewest of ``drop`` (in that order) that makes them fit ``room``
+    (``_NARROW`` narrows the order cells instead)."""
     for names in drop:
         if _width(columns) <= room:
             break
-        columns = [c for c in columns if c[0] not in names]
+        if names is _NARROW:
+            columns = _narrow(columns)
+        else:
+            columns = [c for c in columns if c[0] not in names]
     return columns
 
 
@@ -283,6 +302,16 @@ class Ladder(Widget, can_focus=True):
         self.pnl_money = not self.pnl_money
         self._update()
 
+    def toggle_queue(self) -> bool:
+        """Show or hide the queue figures beside our orders (hidden, the order cells need no
+        room for them); whether they show now. The widths the ladder fits in change."""
+        self.show_queue = not self.show_queue
+        self.post_message(self.WidthsChanged())
+        if self.data is not None and not self.show_queue:
+            self.data.buys_ahead, self.data.sells_ahead = {}, {}
+        self._update()
+        return self.show_queue
+
     def next_volume_view(self) -> str:
         """Show the next traded-volume view (``VOLUME_VIEWS``); its name. The widths the
         ladder fits in change with it: the screen is told."""
@@ -308,8 +337,9 @@ class Ladder(Widget, can_focus=True):
         """Every column the view shows (without the extra volume columns: ``extras`` False)."""
         price_w = self._price_width()
         shown = VOLUME_VIEWS[self.volume_view][1] if extras else ()
-        return [(name, w or price_w) for name, w in _COLUMNS
-                if name not in _EXTRA or name in shown]  # fmt: skip
+        columns = [(name, w or price_w) for name, w in _COLUMNS
+                   if name not in _EXTRA or name in shown]  # fmt: skip
+        return columns if self.show_queue else _narrow(columns)
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
         """The columns shown in ``width``. The room is what fits with a position open, so that
@@ -327,7 +357,7 @@ class Ladder(Widget, can_focus=True):
         the chart its room before them)."""
         gutter = self.styles.gutter.width
         columns = self._all_columns(extras=extras)
-        required = [c for c in columns if c[0] in _REQUIRED]
+        required = _narrow(c for c in columns if c[0] in _REQUIRED)
         fitting = _fit(columns, budget - gutter, _DROP_IN_POSITION)
         return gutter + max(_width(fitting), _width(required))
 
@@ -417,15 +447,19 @@ class Ladder(Widget, can_focus=True):
                 pnl = f"{float(per):+.1f}t" if per.denominator != 1 else f"{int(per):+d}t"
         avg_row = data.avg is not None and data.position != 0 and round(data.avg) == price
         bid, ask = data.best_bid, data.best_ask
-        shown = {name for name, _ in self._layout}  # a hidden column's values change nothing
+        shown = dict(self._layout)  # a hidden column's values change nothing
         recent = data.recent.get(price) if "RCNT" in shown else None
         by_side = "BVOL" in shown
         return Row(
             price=price,
-            buys=with_queue(data.buys.get(price, ""), data.buys_ahead.get(price)),
+            buys=with_queue(
+                data.buys.get(price, ""), data.buys_ahead, price, shown.get("BUY", ORDER_CELL)
+            ),
             bid=data.bids.get(price, 0),
             ask=data.asks.get(price, 0),
-            sells=with_queue(data.sells.get(price, ""), data.sells_ahead.get(price)),
+            sells=with_queue(
+                data.sells.get(price, ""), data.sells_ahead, price, shown.get("SELL", ORDER_CELL)
+            ),
             last=data.last_size if price == data.last else None,
             volume=data.volume.get(price, 0),
             avg=avg_row,
@@ -562,12 +596,14 @@ class Ladder(Widget, can_focus=True):
         return Strip(segments).crop(0, full)
 
     def _own_style(self, label: str, name: str) -> Style:
-        """Own orders' cell: reversed while IB has not confirmed one of them; other clients'
-        (``OTHERS``) grey, read-only."""
+        """Own orders' cell: reversed while IB has not confirmed one of them (the mark ends the
+        label, before any queue figure: ``1Lq?`` is confirmed); other clients' (``OTHERS``)
+        grey, read-only."""
         if label.startswith(OTHERS[0]):
             return self._style("muted")
         style = self._style(name)
-        return style + self._style("unconfirmed") if label.endswith(UNCONFIRMED) else style
+        unconfirmed = label.split(QUEUE, 1)[0].endswith(UNCONFIRMED)
+        return style + self._style("unconfirmed") if unconfirmed else style
 
     def row_text(self, y: int) -> str:
         """Row ``y`` as plain text, every column (tests, the tmux check)."""

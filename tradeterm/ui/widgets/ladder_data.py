@@ -19,15 +19,35 @@ OTHERS = "()"  # around the label of other clients' orders: read-only, not ours
 STRATEGY = "*"  # the mark of the running strategy's orders (manual orders have none)
 _TYPE_LETTER = {"MKT": "M", "LMT": "L", "STP": "S", "STP LMT": "SL"}
 QUEUE = "q"  # before the contracts estimated ahead of our order at its price: ``1Lq12``
-ORDER_CELL = 5  # the width of the ladder's BUY and SELL cells
+UNKNOWN = "?"  # the queue figure of an order whose level the depth has not shown: ``1Lq?``
+ORDER_CELL = 5  # the ladder's BUY and SELL cells at their narrowest
+ORDER_CELL_WIDE = 7  # ... where the width allows: ``1Lq312``, ``2Lq1.3k``
+_ONE_LIMIT = "1L"  # the label a queue figure may stand without (what a figure implies)
 
 
-def with_queue(label: str, ahead: int | None) -> str:
-    """``label`` followed by the queue ahead (``1Lq12``) when it fits the order's cell."""
+def queue_figure(ahead: int | None) -> str:
+    """The contracts ahead in few characters, rounded up (never fewer than estimated):
+    ``12``, ``312``, ``1.3k``, ``15k``; ``UNKNOWN`` for None."""
     if ahead is None:
+        return UNKNOWN
+    if ahead < 1000:
+        return str(ahead)
+    tenths = -(-ahead // 100)
+    return f"{tenths / 10:.1f}k" if tenths < 100 else f"{-(-ahead // 1000)}k"
+
+
+def with_queue(label: str, queue: Mapping[int, int | None], price: int, width: int) -> str:
+    """``label`` followed by the queue ahead at ``price`` (``1Lq312``, ``1Lq?``) in ``width``
+    characters: the whole figure, else rounded (``1Lq1.3k``), else the figure alone where the
+    label is one limit (``q312``), else the label alone."""
+    if not label or price not in queue:
         return label
-    text = f"{label}{QUEUE}{ahead}"
-    return text if len(text) <= ORDER_CELL else label
+    ahead = queue[price]
+    short = queue_figure(ahead)
+    texts = [f"{label}{QUEUE}{UNKNOWN if ahead is None else ahead}", f"{label}{QUEUE}{short}"]
+    if label == _ONE_LIMIT:
+        texts.append(f"{QUEUE}{short}")
+    return next((t for t in texts if len(t) <= width), label)
 
 
 def order_label(orders: Iterable[OrderView], strategy: Collection[str] = ()) -> str:
@@ -74,8 +94,9 @@ class LadderData:
     last_size: int = 0
     buys: dict[int, str] = field(default_factory=dict)
     sells: dict[int, str] = field(default_factory=dict)
-    buys_ahead: dict[int, int] = field(default_factory=dict)  # contracts ahead of our buys
-    sells_ahead: dict[int, int] = field(default_factory=dict)  # ... of our sells
+    # contracts ahead of our buys (None: unknown, its level not shown)
+    buys_ahead: dict[int, int | None] = field(default_factory=dict)
+    sells_ahead: dict[int, int | None] = field(default_factory=dict)  # ... of our sells
     position: int = 0
     avg: Fraction | None = None
     banner: Banner | None = None  # the book cannot be trusted: why
@@ -91,14 +112,15 @@ class LadderData:
         banner: Banner | None,
         strategy: Collection[str] = (),
         others: Iterable[OrderView] = (),
-        queue: Mapping[str, int] | None = None,
+        queue: Mapping[str, int | None] | None = None,
         alerts: Iterable[int] = (),
     ) -> LadderData:
         """``strategy``: the ids of the strategy's working orders (marked ``STRATEGY``);
         ``others``: other clients' orders in this contract, marked in ``OTHERS`` at a price
         where no own order works (an own order's label always wins its cell); ``queue``: the
-        contracts ahead of our resting orders by order id (the least at a price is kept, in
-        ``buys_ahead``/``sells_ahead``); ``alerts``: the price alerts set."""
+        contracts ahead of our resting orders by order id, None where unknown (the least known
+        at a price is kept, in ``buys_ahead``/``sells_ahead``); ``alerts``: the price alerts
+        set."""
         data = cls(instrument, position=position, avg=avg, banner=banner,
                    alerts=frozenset(alerts))  # fmt: skip
         if market is not None:
@@ -126,7 +148,10 @@ class LadderData:
             (data.buys if buy else data.sells)[price] = order_label(group, strategy)
             ahead = [queue[o.order_id] for o in group if queue and o.order_id in queue]
             if ahead:
-                (data.buys_ahead if buy else data.sells_ahead)[price] = min(ahead)
+                known = [a for a in ahead if a is not None]
+                (data.buys_ahead if buy else data.sells_ahead)[price] = (
+                    min(known) if known else None
+                )
         return data
 
     @property

@@ -1,16 +1,19 @@
 """The orders table: this instance's working orders and other clients' in this contract
 (read-only, ``other``), from the engine snapshot; the account's orders in other markets are
-not listed as this market's, only named under the table (``1 order in another market: GCZ6``)."""
+not listed as this market's, only named under the table (``1 order in another market: GCZ6``).
+While one of our resting limits has a queue estimate, an ``ahead`` column gives it (the
+contracts ahead of it at its price, ``?`` where its level has not been shown; key Q hides it)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
 
 from tradeterm.domain import Instrument, OrderStatus
 from tradeterm.engine.events import EngineSnapshot, OrderView, other_markets_text
+from tradeterm.ui.widgets.ladder_data import queue_figure
 
 _STATUS_WORDS = {
     OrderStatus.NEW: "new",
@@ -41,10 +44,17 @@ def order_number(order: OrderView) -> str:
     return str(order.broker_id) if order.broker_id is not None else "-"
 
 
-def order_row(inst: Instrument, order: OrderView, filled: bool) -> list[Text]:
+def order_row(
+    inst: Instrument, order: OrderView, filled: bool, queue: Mapping[str, int | None] | None
+) -> list[Text]:
     """One row of the orders table: number, side, quantity, (filled,) type, price on the tick
-    in the market's format, status in words. Each cell starts with the space between columns."""
+    in the market's format, status in words, (the queue ahead: ``queue`` by order id, None when
+    the table shows none; last, so that a narrow panel cuts it rather than the status). Each
+    cell starts with the space between columns."""
     price = order.price
+    ahead = (
+        "" if queue is None or order.order_id not in queue else queue_figure(queue[order.order_id])
+    )
     cells = [
         Text(f" {order_number(order)}", justify="right"),
         Text(f" {order.side}"),
@@ -53,6 +63,7 @@ def order_row(inst: Instrument, order: OrderView, filled: bool) -> list[Text]:
         Text(f" {order.order_type}"),
         Text(f" {inst.format_price(price) if price is not None else '-'}", justify="right"),
         Text(f" {order_status(order)}"),
+        *([Text(f" {ahead}", justify="right")] if queue is not None else []),
     ]
     return cells
 
@@ -72,23 +83,31 @@ class OrdersTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", cell_padding=0)
         self._shown: tuple[object, ...] | None = None  # the column names show before any order
         self._elsewhere = ""  # the account's orders in other markets, in words
+        self.show_queue = True  # the ahead column (key Q)
 
-    def show(self, inst: Instrument, orders: Sequence[OrderView]) -> None:
+    def show(
+        self, inst: Instrument, orders: Sequence[OrderView],
+        queue: Mapping[str, int | None] | None = None,
+    ) -> None:  # fmt: skip
+        """``queue``: the contracts ahead of our resting orders by order id (None: unknown)."""
+        shown = {o.order_id: queue[o.order_id] for o in orders if queue and o.order_id in queue}
+        ahead = shown if shown and self.show_queue else None
         key = tuple((o.order_id, o.broker_id, o.filled, o.remaining, o.status, o.price,
-                     o.unconfirmed) for o in orders)  # fmt: skip
+                     o.unconfirmed) for o in orders), ahead  # fmt: skip
         if key == self._shown:
             return
         self._shown = key
         row = self.cursor_row
         filled = any(o.filled for o in orders)
         self.clear(columns=True)
-        labels = ["#", "side", "qty", *(["filled"] if filled else []), "type", "price", "status"]
-        right = {"#", "qty", "filled", "price"}
+        labels = ["#", "side", "qty", *(["filled"] if filled else []), "type", "price", "status",
+                  *(["ahead"] if ahead is not None else [])]  # fmt: skip
+        right = {"#", "qty", "filled", "price", "ahead"}
         self.add_columns(
             *(Text(f" {c}", justify="right" if c in right else "left") for c in labels)
         )
         for o in orders:
-            self.add_row(*order_row(inst, o, filled), key=o.order_id)
+            self.add_row(*order_row(inst, o, filled, ahead), key=o.order_id)
         if orders:
             self.move_cursor(row=min(row, len(orders) - 1))
         self._show_selected(self.has_focus)
@@ -124,4 +143,4 @@ class OrdersTable(DataTable[Text]):
             if elsewhere != self._elsewhere:
                 self._elsewhere = elsewhere
                 self._show_selected(self.has_focus)
-            self.show(snap.instrument, snap.orders + snap.foreign_orders)
+            self.show(snap.instrument, snap.orders + snap.foreign_orders, snap.queue)
