@@ -175,8 +175,10 @@ async def test_quantity_keys_resize_within_the_limits() -> None:
     cfg = settings(**{"markets.ES.risk.max_order_qty": 5, "markets.ES.risk.max_position": 2})
     app = make_app(cfg)
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot, app)
-        gw = gateway(app)
+        market = await ready(pilot, app)
+        gw, inst = gateway(app), app.instrument
+        assert inst is not None
+        price = inst.format_price(market.bid - 2)
         await buy_limit_below(pilot, app, 2)
         sent = placed_at(gw)
         await pilot.press("greater_than_sign")
@@ -187,7 +189,8 @@ async def test_quantity_keys_resize_within_the_limits() -> None:
         await settle(pilot, app, lambda: len(app.results) == 3, "the second resize answered")
         assert not app.results[-1].ok
         assert app.results[-1].reason == (
-            "maximum position is 2: position 0, 0 working BUY and this 3 would make 3 long"
+            "maximum position is 2: position 0, 0 other working BUY and this order changed to "
+            f"BUY 3 LMT {price} would make 3 long"
         )
         assert len(sent) == 1 and only(app).req.total_qty == 2
         await pilot.press("less_than_sign")

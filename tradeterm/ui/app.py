@@ -94,6 +94,7 @@ from tradeterm.ui.styles import resolve
 from tradeterm.ui.themes import DEFAULT_VARIABLES
 from tradeterm.ui.widgets.ladder import Ladder
 from tradeterm.ui.widgets.ladder_data import LadderData
+from tradeterm.ui.widgets.orders_table import order_words
 from tradeterm.ui.widgets.status import ScreenState, ct_clock
 from tradeterm.ui.widgets.strategy_panel import outcome
 
@@ -373,7 +374,9 @@ class TradingApp(App[int]):
             case OrderUpdated(order=o):
                 mark("orders", "ladder", "ladder-now", "risk")
                 if o.reason and not o.status.is_open:
-                    self.log_line("WARNING", f"order {o.order_id} {o.status}: {o.reason}")
+                    inst = self.instrument
+                    said = order_words(inst, o) if inst is not None else o.order_id
+                    self.log_line("WARNING", f"order {said} {o.status}: {o.reason}")
             case FillBooked(fill=f):
                 inst = self.instrument
                 px = inst.format_price(f.price) if inst else str(f.price)

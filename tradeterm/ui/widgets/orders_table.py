@@ -41,6 +41,14 @@ def order_number(order: OrderView) -> str:
     return str(order.broker_id) if order.broker_id is not None else "-"
 
 
+def order_words(inst: Instrument, order: OrderView) -> str:
+    """An order as the trader sees it in the table and on the ladder, for a message: side,
+    quantity, type, price (``BUY 1 STP 6001.50``), never its internal id."""
+    price = order.price
+    at = f" {inst.format_price(price)}" if price is not None else ""
+    return f"{order.side} {order.quantity} {order.order_type}{at}"
+
+
 def order_row(inst: Instrument, order: OrderView, filled: bool) -> list[Text]:
     """One row of the orders table: number, side, quantity, (filled,) type, price on the tick
     in the market's format, status in words. Each cell starts with the space between columns."""
