@@ -610,7 +610,9 @@ class Engine:
 
     def _price_alerts(self, instrument: Instrument, traded: int) -> None:
         fired = self.alerts.on_trade(traded)
-        for alert in fired:
+        for alert in fired:  # in the log file as its setting is (the screen says it too)
+            log.warning("price alert %s traded at %s", instrument.format_price(alert.price),
+                        instrument.format_price(traded))  # fmt: skip
             self.publish(PriceAlertHit(instrument, alert.price, traded, self.clock()))
         if fired:
             self._save_alerts()
