@@ -65,8 +65,11 @@ def test_one_tick_moves_limit_and_stop_alike() -> None:
         ([], (), "no order of ours at 6000.00"),
         ([view(1, limit=PX + 1)], (), "no order of ours at 6000.00"),
         ([view(1, own=False)], (), "no order of ours at 6000.00"),
-        ([view(1)], ("tt.ES.1.1",),
-         "BUY 1 LMT 6000.00 is the strategy's order: stop the strategy to move it"),
+        (
+            [view(1)],
+            ("tt.ES.1.1",),
+            "BUY 1 LMT 6000.00 is the strategy's order: stop the strategy to move it",
+        ),
         ([PENDING], (), "BUY 1 LMT 5999.75: change not confirmed; wait for IB's answer"),
     ],
 )
