@@ -122,6 +122,32 @@ async def test_a_move_across_the_market_is_refused_and_sends_nothing() -> None:
         await settle(pilot, app, lambda: buys(app).get(bid) == "1L", "1L where it was")
 
 
+async def test_a_refused_move_leaves_the_cursor_on_the_order() -> None:
+    """K on a buy limit onto the ask, J on a buy stop onto it: both refused by the engine's
+    checks; the cursor stays on the order, so the next move key still finds it."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        market = await ready(pilot, app)
+        bid, ask, lad = market.bid, market.ask, ladder(app)
+        await buy_limit_below(pilot, app, 0)  # at the bid
+        await pilot.press(*["K"] * (ask - bid))  # onto the ask: it would trade
+        await settle(pilot, app, lambda: len(app.results) == 2, "the move answered")
+        assert not app.results[-1].ok
+        await pilot.pause(0.2)
+        assert lad.cursor == bid  # still on the order
+        await pilot.press("x")  # cancelled, then a buy stop a tick above the ask
+        await settle(pilot, app, lambda: not own_working(app), "cancelled")
+        await pilot.press(*["up"] * (ask + 1 - bid), "left_curly_bracket")
+        await settle(pilot, app, lambda: len(own_working(app)) == 1, "a buy stop")
+        await settle(pilot, app, lambda: acked(app), "acked")
+        before = len(app.results)
+        await pilot.press("J")  # onto the ask: it would trigger at once
+        await settle(pilot, app, lambda: len(app.results) == before + 1, "the move answered")
+        assert not app.results[-1].ok
+        await pilot.pause(0.2)
+        assert lad.cursor == ask + 1 and only(app).aux_ticks == ask + 1
+
+
 async def test_v_picks_up_and_drops_at_the_cursor_and_escape_leaves_it() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -149,8 +175,10 @@ async def test_quantity_keys_resize_within_the_limits() -> None:
     cfg = settings(**{"markets.ES.risk.max_order_qty": 5, "markets.ES.risk.max_position": 2})
     app = make_app(cfg)
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot, app)
-        gw = gateway(app)
+        market = await ready(pilot, app)
+        gw, inst = gateway(app), app.instrument
+        assert inst is not None
+        price = inst.format_price(market.bid - 2)
         await buy_limit_below(pilot, app, 2)
         sent = placed_at(gw)
         await pilot.press("greater_than_sign")
@@ -161,7 +189,8 @@ async def test_quantity_keys_resize_within_the_limits() -> None:
         await settle(pilot, app, lambda: len(app.results) == 3, "the second resize answered")
         assert not app.results[-1].ok
         assert app.results[-1].reason == (
-            "maximum position is 2: position 0, 0 working BUY and this 3 would make 3 long"
+            "maximum position is 2: position 0, 0 other working BUY and this order changed to "
+            f"BUY 3 LMT {price} would make 3 long"
         )
         assert len(sent) == 1 and only(app).req.total_qty == 2
         await pilot.press("less_than_sign")

@@ -55,10 +55,9 @@ async def test_orders_table_reads_as_a_trader_talks() -> None:
         inst = app.instrument
         assert inst is not None and view.limit is not None
         row = dict(zip(labels(table), cells(table, 0), strict=True))
-        ahead = app.engine.snapshot(tape=0).queue[view.order_id]  # type: ignore[union-attr]
+        price = inst.format_price(view.limit)  # at 80 columns there is no room for ahead
         assert row == {"#": str(view.broker_id), "side": "BUY", "qty": "1", "type": "LMT",
-                       "price": inst.format_price(view.limit), "ahead": str(ahead),
-                       "status": "working"}  # fmt: skip
+                       "price": price, "status": "working"}  # fmt: skip
         assert table.selected_order() == view.order_id  # type: ignore[attr-defined]
         await pilot.press("o")  # the full id, for the journal and IB's orderRef, under the table
         assert table.border_subtitle == view.order_id

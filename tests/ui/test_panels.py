@@ -102,7 +102,12 @@ async def test_key_c_switches_the_chart_between_1_5_and_15_minute_candles() -> N
         core.bars.backfill(known_bars())
         chart = app.screen.query_one("#chart", ChartPanel)
         app.painter.chart_due = True
-        await settle(pilot, app, lambda: "09:44" in chart.shown, "the known bars")
+
+        def known() -> bool:  # every time on the axis one of the known bars' (09:00-09:44)
+            labels = x_labels(chart.shown)
+            return bool(labels) and all("09:00" <= t <= "09:44" for t in labels)
+
+        await settle(pilot, app, known, "the known bars")
         seen = {}
         for name, minutes in (("5m", 5), ("15m", 15), ("1m", 1)):
             await pilot.press("C")

@@ -37,7 +37,7 @@ def ahead_cell(app: TradingApp) -> str:
 
 async def test_the_queue_ahead_shows_beside_a_joined_bid_never_ahead_of_the_gateway() -> None:
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await ready(pilot, app)
         await pilot.press("a", "B")  # arm, join the bid
         await settle(pilot, app, lambda: len(own_working(app)) == 1, "a bid at the gateway")
@@ -60,7 +60,7 @@ async def test_the_queue_ahead_shows_beside_a_joined_bid_never_ahead_of_the_gate
 
 async def test_a_limit_beyond_the_depth_shows_an_unknown_queue() -> None:
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await ready(pilot, app)
         snap = app.engine.snapshot(tape=0)  # type: ignore[union-attr]
         assert snap.market is not None
@@ -94,4 +94,5 @@ async def test_a_three_digit_queue_reads_at_120_columns() -> None:
         assert order.lmt_ticks == bid
         assert gateway(app).queue_position(order.perm_id) == 312
         await settle(pilot, app, lambda: f"{QUEUE}312" in row_at(app, bid), "q312 on the ladder")
+        await pilot.resize_terminal(200, 50)  # at 120 columns the orders panel has no room
         await settle(pilot, app, lambda: ahead_cell(app) == "312", "312 in the orders panel")

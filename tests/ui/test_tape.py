@@ -8,6 +8,7 @@ the next start in a file beside the journal."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -160,8 +161,9 @@ async def alert_at(pilot: Pilot[Any], app: TradingApp, ticks: int) -> int:
 
 
 async def test_n_sets_an_alert_that_rings_and_notifies_when_the_market_trades_there(
-    tmp_path: Path, monkeypatch: Any
+    tmp_path: Path, monkeypatch: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="tradeterm")
     cfg = settings(**{"notify.bell": True})
     recorder, kept = Recorder(), tmp_path / "ES.sqlite.alerts"
     app = alerting_app(cfg, kept, recorder)
@@ -183,6 +185,8 @@ async def test_n_sets_an_alert_that_rings_and_notifies_when_the_market_trades_th
         (msg,) = recorder.messages
         price = inst.format_price(above)
         assert msg.body.startswith(f"ES SIM: price alert {price} traded"), msg.body
+        fired = f"price alert {price} traded at {inst.format_price(above + 1)}"
+        assert fired in caplog.messages  # the log file has it, as it has the setting
         await settle(pilot, app, lambda: lad.data is not None and lad.data.alerts == {below},
                      "the alert gone")  # fmt: skip
         assert not cell(lad, "PRICE", above).startswith(ALERT)

@@ -9,10 +9,12 @@ kill switch's sequence without the halt, as the disconnect policy "flatten" runs
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection
 
 from tradeterm.broker.port import Broker, BrokerError
 from tradeterm.domain import Order
+from tradeterm.engine.calendar import NS
 from tradeterm.engine.commands import (
     CancelAll,
     CancelOrder,
@@ -37,13 +39,15 @@ from tradeterm.engine.kill import KillSwitch
 
 log = logging.getLogger(__name__)
 
+REFUSAL_SHOWN_S = 30  # how long the last refusal stays the word on the risk panel
 KILL_RUNNING = "the kill switch is running: nothing else is sent until it ends"
 NOT_STARTED = "the engine has not started"
 
 
 class CommandDispatcher:
     """The engine's commands (see the module notes); ``last_refusal``: why the last refused
-    one was. ``core``: None before the contract is known; ``notice``, ``publish``: the
+    one was, and ``refused_at_ns`` when (``clock``); :meth:`refusal_now` is what of it still
+    stands. ``core``: None before the contract is known; ``notice``, ``publish``: the
     engine's."""
 
     def __init__(
@@ -56,6 +60,7 @@ class CommandDispatcher:
         publish: Callable[[EngineEvent], None],
         exits: ExitManager | None = None,
         alerts: Callable[[ToggleAlert | ClearAlerts], None] = lambda _command: None,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._broker = broker
         self._exits = exits
@@ -66,6 +71,8 @@ class CommandDispatcher:
         self._publish = publish
         self._count = 0
         self.last_refusal = ""
+        self.refused_at_ns = 0
+        self._clock = clock
 
     async def submit(self, command: Command) -> CommandResult:
         """Carry out ``command``; the result (also published as ``CommandDone``) says what
@@ -82,10 +89,21 @@ class CommandDispatcher:
         except BrokerError as exc:
             result = CommandResult(command_id, command, False, reason=str(exc))
         if not result.ok:
-            self.last_refusal = result.reason
+            self.last_refusal, self.refused_at_ns = result.reason, self._clock()
         log.info("command %s %s: %s", command_id, command, "ok" if result.ok else result.reason)
         self._publish(CommandDone(result))
         return result
+
+    def refusal_now(self) -> str:
+        """The last refusal while it is still news: for ``REFUSAL_SHOWN_S`` seconds, until
+        :meth:`forget_refusal` (a newer trading state); else empty."""
+        if self._clock() - self.refused_at_ns >= REFUSAL_SHOWN_S * NS:
+            return ""
+        return self.last_refusal
+
+    def forget_refusal(self) -> None:
+        """A newer word replaces the last refusal (the trading state changed since)."""
+        self.last_refusal = ""
 
     def refusal(self, command: PlaceOrder, without: Collection[str] = ()) -> str | None:
         """Why :meth:`submit` would refuse ``command`` now, the orders ``without`` names

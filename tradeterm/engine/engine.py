@@ -230,7 +230,7 @@ class Engine:
         )  # fmt: skip
         self.dispatcher = CommandDispatcher(
             broker, self.kill_switch, core=lambda: self.core, notice=self.notice,
-            publish=self.publish, exits=self.exits, alerts=self._alert_command,
+            publish=self.publish, exits=self.exits, alerts=self._alert_command, clock=clock,
         )  # fmt: skip
 
     # ---- the core's parts, for callers (None before the contract is known) --------------
@@ -330,13 +330,18 @@ class Engine:
         core = TradingCore(
             instrument, self.broker, self.ids, risk=self.config.risk, calendar=self.calendar,
             clock=self.clock, staleness=self._staleness, link=self.link, emit=self.publish,
-            on_transition=self.states.on_transition, restored=self.states.restored,
+            on_transition=self._on_transition, restored=self.states.restored,
             before_send=self.before_send, recent_s=self.config.recent_volume_s,
             watch_clock=self.source.played_ns if self.source is not None else None,
             queue_truth=self._queue_truth,
         )  # fmt: skip
         self._follow_source(core)
         return core
+
+    def _on_transition(self, transition: RiskTransition) -> None:
+        """A new trading state: the word on the risk panel now, in place of the last refusal."""
+        self.dispatcher.forget_refusal()
+        self.states.on_transition(transition)
 
     def _follow_source(self, core: TradingCore) -> None:
         """A paused source clock (a paused replay) holds the watchdog: its silence is on
@@ -611,7 +616,9 @@ class Engine:
 
     def _price_alerts(self, instrument: Instrument, traded: int) -> None:
         fired = self.alerts.on_trade(traded)
-        for alert in fired:
+        for alert in fired:  # in the log file as its setting is (the screen says it too)
+            log.warning("price alert %s traded at %s", instrument.format_price(alert.price),
+                        instrument.format_price(traded))  # fmt: skip
             self.publish(PriceAlertHit(instrument, alert.price, traded, self.clock()))
         if fired:
             self._save_alerts()
@@ -661,7 +668,7 @@ class Engine:
             client_id=self.broker.client_id,
             trading_state=trading[0],
             trading_reason=trading[1],
-            last_refusal=self.dispatcher.last_refusal,
+            last_refusal=self.dispatcher.refusal_now(),
             kill=self.kill_switch.last,
             calendar=self.calendar,
             feed_ages=core.feed_ages() if core is not None else (),

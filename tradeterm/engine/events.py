@@ -436,7 +436,7 @@ class EngineSnapshot:
     client_id: int | None
     trading_state: TradingState = TradingState.ACTIVE
     trading_reason: str = ""
-    last_refusal: str = ""  # the last command or order the engine or the risk manager refused
+    last_refusal: str = ""  # the last refusal while still news (``CommandDispatcher.refusal_now``)
     kill: KillProgress | None = None  # the kill switch's last step, None if never pressed
     calendar: SessionCalendar = CME  # the market's sessions: when it is open
     feed_ages: tuple[tuple[Feed, float], ...] = ()  # each watched feed's data age, seconds

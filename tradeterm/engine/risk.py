@@ -279,10 +279,21 @@ class RiskManager:
         if abs(after) > cfg.max_position:
             return (
                 f"maximum position is {cfg.max_position}: position {ctx.position}, "
-                f"{working} working {intent.side} and this {intent.quantity} would make "
+                f"{self._this(intent, working)} would make "
                 f"{abs(after)} {'long' if after > 0 else 'short'}"
             )
         return None
+
+    def _this(self, intent: OrderIntent, working: int) -> str:
+        """The working orders and the order checked, in the words of the position limit's
+        refusal: a modification names the order as it would be after the change (it is not
+        among the working ones), a new order its quantity."""
+        if intent.modifies is None:
+            return f"{working} working {intent.side} and this {intent.quantity}"
+        price = intent.limit if intent.limit is not None else intent.stop
+        at = f" {self._price(price)}" if price is not None else ""
+        return (f"{working} other working {intent.side} and this order changed to "
+                f"{intent.side} {intent.quantity} {intent.order_type}{at}")  # fmt: skip
 
     def not_resting(self, intent: OrderIntent, ctx: RiskContext) -> str | None:
         """Why an order sent to rest would not (``pre_trade.not_resting``), or None."""

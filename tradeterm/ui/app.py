@@ -94,6 +94,7 @@ from tradeterm.ui.styles import resolve
 from tradeterm.ui.themes import DEFAULT_VARIABLES
 from tradeterm.ui.widgets.ladder import Ladder
 from tradeterm.ui.widgets.ladder_data import LadderData
+from tradeterm.ui.widgets.orders_table import order_words
 from tradeterm.ui.widgets.status import ScreenState, ct_clock
 from tradeterm.ui.widgets.strategy_panel import outcome
 
@@ -373,7 +374,9 @@ class TradingApp(App[int]):
             case OrderUpdated(order=o):
                 mark("orders", "ladder", "ladder-now", "risk")
                 if o.reason and not o.status.is_open:
-                    self.log_line("WARNING", f"order {o.order_id} {o.status}: {o.reason}")
+                    inst = self.instrument
+                    said = order_words(inst, o) if inst is not None else o.order_id
+                    self.log_line("WARNING", f"order {said} {o.status}: {o.reason}")
             case FillBooked(fill=f):
                 inst = self.instrument
                 px = inst.format_price(f.price) if inst else str(f.price)
@@ -596,22 +599,37 @@ class TradingApp(App[int]):
         snap = engine.snapshot(tape=0)
         return snap.orders, frozenset(snap.strategy.orders if snap.strategy else ())
 
-    def act_all(self, moves: order_moves.Moves) -> bool:
-        """Send every command of ``moves``, or say why nothing was sent; True when sent."""
+    def act_all(self, moves: order_moves.Moves) -> None:
+        """Send every command of ``moves``, or say why nothing was sent."""
         if isinstance(moves, order_entry.Refusal):
             self.act(moves)
-            return False
+            return
         for send in moves:
             self.act(send)
-        return True
 
     def move_order(self, ticks: int) -> None:
-        """Our order at the cursor ``ticks`` up (down when negative); the cursor follows it."""
+        """Our order at the cursor ``ticks`` up (down when negative); the cursor follows it
+        once the engine has sent the move (a move its checks refuse leaves the order, and the
+        cursor with it, where it was)."""
         orders, strategy = self._own_orders()
-        moves = order_moves.step(self.desk(), orders, strategy, self._cursor(), ticks)
+        cursor = self._cursor()
+        moves = order_moves.step(self.desk(), orders, strategy, cursor, ticks)
+        if isinstance(moves, order_entry.Refusal):
+            self.act(moves)
+            return
+        self.spawn(self._follow(moves, cursor, ticks), "move order")
+
+    async def _follow(self, moves: tuple[order_entry.Send, ...], cursor: int | None,
+                      ticks: int) -> None:  # fmt: skip
+        """Send ``moves``; when every one went, the cursor (still at ``cursor``) follows."""
+        engine = self.engine
+        assert engine is not None
+        results = [await engine.submit(send.command) for send in moves]
         main = self._main()
-        if self.act_all(moves) and main is not None:
-            main.query_one(Ladder).move_cursor(ticks)
+        if main is not None and all(r.ok for r in results):
+            ladder = main.query_one(Ladder)
+            if ladder.cursor == cursor:  # not moved by the trader meanwhile
+                ladder.move_cursor(ticks)
 
     def carry(self) -> None:
         """``v``: pick up our order at the cursor, or drop the one picked up at the cursor (a

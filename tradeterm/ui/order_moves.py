@@ -24,6 +24,7 @@ from tradeterm.engine.events import OrderView
 from tradeterm.engine.types import OrderRole
 from tradeterm.ui.order_entry import SILENT, Desk, Refusal, Send, refusal
 from tradeterm.ui.widgets.ladder_data import order_label
+from tradeterm.ui.widgets.orders_table import order_words
 
 Moves = tuple[Send, ...] | Refusal
 
@@ -66,17 +67,20 @@ def _at_cursor(
     here = [o for o in orders if _working(o) and _row(o) == row]
     if not here:
         return Refusal(f"no order of ours at {inst.format_price(row)}")
-    return _movable(here, strategy) or (inst, row, here)
+    return _movable(inst, here, strategy) or (inst, row, here)
 
 
-def _movable(orders: Iterable[OrderView], strategy: Collection[str]) -> Refusal | None:
+def _movable(
+    inst: Instrument, orders: Iterable[OrderView], strategy: Collection[str]
+) -> Refusal | None:
     """Why one of ``orders`` cannot be changed now, or None."""
     for o in orders:
         if o.order_id in strategy:
-            return Refusal(f"{o.order_id} is the strategy's order: stop the strategy to move it")
+            return Refusal(f"{order_words(inst, o)} is the strategy's order: stop the strategy "
+                           "to move it")  # fmt: skip
         if o.pending_change is not None or o.unconfirmed:
-            return Refusal(f"{o.order_id}: {o.unconfirmed or 'change not confirmed'}; wait "
-                           "for IB's answer")  # fmt: skip
+            return Refusal(f"{order_words(inst, o)}: {o.unconfirmed or 'change not confirmed'}; "
+                           "wait for IB's answer")  # fmt: skip
     return None
 
 
@@ -163,7 +167,7 @@ def _move_to(
     inst, row = ready
     if not chosen:
         return Refusal(none)
-    return _movable(chosen, strategy) or _moves(inst, chosen, row, what)
+    return _movable(inst, chosen, strategy) or _moves(inst, chosen, row, what)
 
 
 def resize(
@@ -183,6 +187,6 @@ def resize(
     (order,) = here
     quantity = order.quantity + step
     if quantity < max(1, order.filled + 1):
-        return Refusal(f"{what}: {order.order_id} cannot go below {order.quantity} (cancel it "
-                       "to remove it)")  # fmt: skip
+        return Refusal(f"{what}: {order_words(inst, order)} cannot go below {order.quantity} "
+                       "(cancel it to remove it)")  # fmt: skip
     return (Send(ModifyOrder(order.order_id, quantity=quantity), what),)

@@ -270,6 +270,19 @@ def test_max_position_counts_working_orders_on_the_same_side() -> None:
     assert rm.check(intent(Side.SELL, 4), ctx(position=2)) is None  # -2
 
 
+def test_the_position_limit_names_a_changed_order_as_it_would_be() -> None:
+    """A modification (the resized order is not among the working ones) is said as the order
+    after the change, not as if it were a new order beside a working one."""
+    rm = RiskManager(config(max_position=2, max_order_qty=5), clock=Clock(), calendar=CME,
+                     instrument=ES)  # fmt: skip
+    resized = OrderIntent(Side.BUY, 2, OrderType.STOP, None, ES.to_ticks(Decimal("6001.50")),
+                          True, "manual", resting=True, modifies="tt.ES.1.2")  # fmt: skip
+    assert rm.check(resized, ctx(position=1)) == (
+        "maximum position is 2: position 1, 0 other working BUY and this order changed to "
+        "BUY 2 STP 6001.50 would make 3 long"
+    )
+
+
 # ---- pre-trade checks: fat-finger band -------------------------------------------------------
 
 

@@ -36,7 +36,6 @@ def _fields(v: OrderView) -> dict[str, Any]:
     return {name: getattr(v, name) for name in OrderView.__dataclass_fields__}
 
 
-ONE = "tt.ES.1.1"
 PENDING = view(
     1, limit=PX - 1, pending_change=OrderChange(limit=PX), unconfirmed="change not confirmed"
 )
@@ -66,8 +65,12 @@ def test_one_tick_moves_limit_and_stop_alike() -> None:
         ([], (), "no order of ours at 6000.00"),
         ([view(1, limit=PX + 1)], (), "no order of ours at 6000.00"),
         ([view(1, own=False)], (), "no order of ours at 6000.00"),
-        ([view(1)], ("tt.ES.1.1",), f"{ONE} is the strategy's order: stop the strategy to move it"),
-        ([PENDING], (), f"{ONE}: change not confirmed; wait for IB's answer"),
+        (
+            [view(1)],
+            ("tt.ES.1.1",),
+            "BUY 1 LMT 6000.00 is the strategy's order: stop the strategy to move it",
+        ),
+        ([PENDING], (), "BUY 1 LMT 5999.75: change not confirmed; wait for IB's answer"),
     ],
 )
 def test_what_cannot_be_moved_is_one_line(
@@ -125,11 +128,11 @@ def test_quantity_keys_change_one_order_never_below_one_nor_what_filled() -> Non
         ModifyOrder("tt.ES.1.1", quantity=2)
     ]
     assert om.resize(READY, [view(1)], (), PX, -1) == Refusal(
-        "order quantity down: tt.ES.1.1 cannot go below 1 (cancel it to remove it)"
+        "order quantity down: BUY 1 LMT 6000.00 cannot go below 1 (cancel it to remove it)"
     )
     part = view(1, qty=3, filled=2, remaining=1)
     assert om.resize(READY, [part], (), PX, -1) == Refusal(
-        "order quantity down: tt.ES.1.1 cannot go below 3 (cancel it to remove it)"
+        "order quantity down: BUY 3 LMT 6000.00 cannot go below 3 (cancel it to remove it)"
     )
     assert om.resize(READY, [view(1), view(2)], (), PX, 1) == Refusal(
         "2 orders at 6000.00: the quantity keys change one order"

@@ -102,7 +102,10 @@ def chart_text(inst: Instrument, bars: Sequence[Bar], width: int, height: int,
         plt.yticks([top], [f"{_short(top)} ".rjust(label_width)])  # the price axis's width
         plt.xlim(-0.5, len(xs) - 0.5)
     plt.xticks(xs[::step], times[::step])
-    return Text.from_ansi(plt.build(), no_wrap=True, overflow="crop")
+    text = Text.from_ansi(plt.build(), no_wrap=True, overflow="crop")
+    if text.plain.endswith("\n"):  # plotext ends its last row with one: not a row of its own
+        text.right_crop(1)
+    return text
 
 
 def _short(volume: int) -> str:

@@ -44,6 +44,14 @@ def order_number(order: OrderView) -> str:
     return str(order.broker_id) if order.broker_id is not None else "-"
 
 
+def order_words(inst: Instrument, order: OrderView) -> str:
+    """An order as the trader sees it in the table and on the ladder, for a message: side,
+    quantity, type, price (``BUY 1 STP 6001.50``), never its internal id."""
+    price = order.price
+    at = f" {inst.format_price(price)}" if price is not None else ""
+    return f"{order.side} {order.quantity} {order.order_type}{at}"
+
+
 def order_row(
     inst: Instrument, order: OrderView, filled: bool, queue: Mapping[str, int | None] | None
 ) -> list[Text]:
@@ -93,24 +101,40 @@ class OrdersTable(DataTable[Text]):
         shown = {o.order_id: queue[o.order_id] for o in orders if queue and o.order_id in queue}
         ahead = shown if shown and self.show_queue else None
         key = tuple((o.order_id, o.broker_id, o.filled, o.remaining, o.status, o.price,
-                     o.unconfirmed) for o in orders), ahead  # fmt: skip
+                     o.unconfirmed) for o in orders), ahead, self.size.width  # fmt: skip
         if key == self._shown:
             return
         self._shown = key
         row = self.cursor_row
         filled = any(o.filled for o in orders)
         self.clear(columns=True)
+        rows = [order_row(inst, o, filled, ahead) for o in orders]
         labels = ["#", "side", "qty", *(["filled"] if filled else []), "type", "price", "status",
                   *(["ahead"] if ahead is not None else [])]  # fmt: skip
+        if ahead is not None and self._too_wide(labels, rows):  # the ahead column goes first
+            rows = [order_row(inst, o, filled, None) for o in orders]
+            labels.pop()
         right = {"#", "qty", "filled", "price", "ahead"}
         self.add_columns(
             *(Text(f" {c}", justify="right" if c in right else "left") for c in labels)
         )
-        for o in orders:
-            self.add_row(*order_row(inst, o, filled, ahead), key=o.order_id)
+        for o, cells in zip(orders, rows, strict=True):
+            self.add_row(*cells, key=o.order_id)
         if orders:
             self.move_cursor(row=min(row, len(orders) - 1))
         self._show_selected(self.has_focus)
+
+    def _too_wide(self, labels: Sequence[str], rows: Sequence[list[Text]]) -> bool:
+        """Whether the columns ``labels`` of ``rows`` would be wider than the panel: each as
+        wide as its widest cell or heading, plus the cells' padding."""
+        width = self.size.width
+        if not width:
+            return False
+        widths = [
+            max(len(label) + 1, *(row[i].cell_len for row in rows))
+            for i, label in enumerate(labels)
+        ]
+        return sum(widths) + 2 * self.cell_padding * len(widths) > width
 
     def selected_order(self) -> str | None:
         if not self.row_count:

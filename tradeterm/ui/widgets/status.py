@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from tradeterm.broker.port import ConnectionState
@@ -58,6 +59,25 @@ def session_text(calendar: SessionCalendar, now_ns: int) -> str:
     return f"CLOSED, opens {day}{opens:%H:%M} {zone_label(opens)}"
 
 
+# When the line is too long (``_fit``), these steps are taken in turn until it fits: the
+# session and the account go, the shipping lag, the data age, the cause of DEGRADED and what
+# is being moved are said shorter, then the lag, the age, ATM, the cause and qty go.
+(SESSION, ACCOUNT, SHORT_DB, SHORT_AGE, SHORT_CAUSE, SHORT_MOVING,
+ DROP_DB, DROP_AGE, DROP_ATM, DROP_CAUSE, DROP_QTY) = range(1, 12)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One item of the status bar: its text (its separator in front), style, and when
+    ``_fit`` says it shorter (``shorten``, as ``short``) and drops it (``drop``); 0: never."""
+
+    text: str
+    style: str = ""
+    drop: int = 0
+    short: str = ""
+    shorten: int = 0
+
+
 def status_text(
     *,
     mode: str,
@@ -75,90 +95,139 @@ def status_text(
     exits: str = "",
     carrying: str = "",
     shipping: Lag | None = None,
+    width: int = 0,
 ) -> Text:
     """The one-line status bar: mode, market, connection, data age, armed, what is picked up
     to be moved (``carrying``), qty, clock, and (wide) ``session``, the word on the session
     (:func:`session_text`); ``replay``: the replayed market's clock and speed instead of the
-    wall clock and the session, PAUSED instead of the age."""
+    wall clock and the session, PAUSED instead of the age. In ``width`` columns (0: any) the
+    essential parts stay (mode, market, connection, armed, MOVING, clock or replay speed) and
+    the others are said shorter, then dropped (:func:`_fit`)."""
     t = Text(no_wrap=True, overflow="ellipsis")
-    badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
-    if mode == "live":
-        t.append(" ██ LIVE ██ ", style=f"bold reverse ${badge}")
-    elif mode == "shadow":  # IB's market, our fills: say so, it looks like trading at IB
-        t.append(SHADOW_BADGE, style=f"bold reverse ${badge}")
-    else:
-        t.append(f" {mode.upper()} ", style=f"bold reverse ${badge}")
-    if watch_only:  # sends nothing: no armed word, no quantity
-        t.append(" WATCH-ONLY ", style="bold reverse $warning")
-    t.append(" ")
-    inst = snap.instrument if snap else None
-    t.append(inst.local_symbol if inst else symbol, style="bold")
-    if snap is not None:
-        health = snap.health
-        state = health.state
-        warn = "bold $warning"
-        style = {
-            ConnectionState.OK: "$success",
-            ConnectionState.DEGRADED: warn,
-            ConnectionState.SYNCING: warn,
-        }.get(state, "bold $error")
-        t.append(" ")
-        t.append(f"IB {state}", style=style)  # the connection: never "LIVE", a trading mode
-        if health.cause and state is ConnectionState.DEGRADED:  # why, in a word or two
-            t.append(f" {health.cause}", style="$warning")
-        if retry_in_s is not None and state is ConnectionState.RECONNECTING:  # counts down
-            t.append(f" retry in {retry_in_s:.0f}s", style="$warning")
-        market = snap.market
-        if replay is not None and replay.paused:  # silent on purpose: not an age, not stale
-            t.append(" PAUSED ", style="bold reverse $warning")
-        elif market is not None and market.ts_ns:
-            age = max((now_ns - market.ts_ns) / NS, 0.0)
-            t.append(f" age {age:.1f}s" if age < 60 else f" age {duration(age)}",
-                     style="$warning" if age > 5 else "")  # fmt: skip
-        if wide and snap.account:
-            t.append(f"  acct {snap.account}")
-    if shipping is not None:
-        _shipping(t, shipping)
-    t.append("  ")
-    if snap is not None and snap.trading_state is not TradingState.ACTIVE:
-        t.append(f" {snap.trading_state} ", style="bold reverse $error")
-    elif watch_only:
-        pass  # it arms nothing: WATCH-ONLY beside the mode says so
-    elif mode == "live" and not confirmed:
-        t.append(" UNCONFIRMED ", style="bold reverse $warning")
-    elif armed:
-        t.append(" ARMED ", style="bold reverse $armed")
-    else:
-        t.append(" DISARMED ", style="dim reverse")
-    if carrying:
-        t.append(f"  MOVING {carrying} ", style="bold reverse $warning")
-    if not watch_only:
-        t.append(f"  qty {qty}", style="bold")
-        if exits:  # the exit strategy the next entry gets (``off``: none)
-            t.append(f"  ATM {exits}", style="bold" if exits != "off" else "dim")
-    if mode == "replay":  # the recorded market's time: the wall clock would pass for live
-        if replay is not None:
-            t.append(f"  {ct_clock(replay.market_ns)} {replay.speed_text}", style="bold")
-            if replay.paused and snap is None:
-                t.append(" PAUSED ", style="bold reverse $warning")
-        return t
-    t.append(f"  {ct_clock(now_ns)}")
-    if session is not None and wide:
-        t.append(f"  {session}")
+    for part in _fit(_parts(mode=mode, symbol=symbol, snap=snap, armed=armed,
+                            confirmed=confirmed, qty=qty, now_ns=now_ns, session=session,
+                            wide=wide, retry_in_s=retry_in_s, watch_only=watch_only,
+                            replay=replay, exits=exits, carrying=carrying, shipping=shipping),
+                     width):  # fmt: skip
+        t.append(part.text, style=part.style)
     return t
 
 
-def _shipping(t: Text, lag: Lag) -> None:
+def _fit(parts: list[Part], width: int) -> list[Part]:
+    """``parts`` in ``width`` columns (0: any): the steps (``Part.shorten``, ``Part.drop``)
+    taken in their order until the line fits; a part with neither always stays."""
+    shown: list[Part | None] = list(parts)
+    steps = sorted([(p.shorten, i) for i, p in enumerate(parts) if p.shorten and p.short]
+                   + [(p.drop, i) for i, p in enumerate(parts) if p.drop])  # fmt: skip
+    for step, i in steps:
+        if not width or sum(cell_len(p.text) for p in shown if p) <= width:
+            break
+        part = shown[i]
+        if part is not None:
+            shown[i] = None if step == part.drop else replace(part, text=part.short)
+    return [p for p in shown if p is not None]
+
+
+def _parts(
+    *, mode: str, symbol: str, snap: EngineSnapshot | None, armed: bool, confirmed: bool,
+    qty: int, now_ns: int, session: str | None, wide: bool, retry_in_s: float | None,
+    watch_only: bool, replay: ReplayState | None, exits: str, carrying: str,
+    shipping: Lag | None,
+) -> list[Part]:  # fmt: skip
+    """The status bar's parts, in order (see :func:`status_text`)."""
+    parts: list[Part] = []
+    add = parts.append
+    badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
+    if mode == "live":
+        add(Part(" ██ LIVE ██ ", f"bold reverse ${badge}"))
+    elif mode == "shadow":  # IB's market, our fills: say so, it looks like trading at IB
+        add(Part(SHADOW_BADGE, f"bold reverse ${badge}"))
+    else:
+        add(Part(f" {mode.upper()} ", f"bold reverse ${badge}"))
+    if watch_only:  # sends nothing: no armed word, no quantity
+        add(Part(" WATCH-ONLY ", "bold reverse $warning"))
+    inst = snap.instrument if snap else None
+    add(Part(" "))
+    add(Part(inst.local_symbol if inst else symbol, "bold"))
+    if snap is not None:
+        _connection(parts, snap, retry_in_s, replay, now_ns)
+        if wide and snap.account:
+            add(Part(f"  acct {snap.account}", drop=ACCOUNT))
+    if shipping is not None:
+        add(_shipping(shipping))
+    add(Part("  "))
+    if snap is not None and snap.trading_state is not TradingState.ACTIVE:
+        add(Part(f" {snap.trading_state} ", "bold reverse $error"))
+    elif watch_only:
+        pass  # it arms nothing: WATCH-ONLY beside the mode says so
+    elif mode == "live" and not confirmed:
+        add(Part(" UNCONFIRMED ", "bold reverse $warning"))
+    elif armed:
+        add(Part(" ARMED ", "bold reverse $armed"))
+    else:
+        add(Part(" DISARMED ", "dim reverse"))
+    if carrying:  # kept: the next v drops it; the order itself is on the ladder
+        add(Part(f"  MOVING {carrying} ", "bold reverse $warning", short="  MOVING ",
+                 shorten=SHORT_MOVING))  # fmt: skip
+    if not watch_only:
+        add(Part(f"  qty {qty}", "bold", drop=DROP_QTY))
+        if exits:  # the exit strategy the next entry gets (``off``: none)
+            add(Part(f"  ATM {exits}", "bold" if exits != "off" else "dim", drop=DROP_ATM))
+    if mode == "replay":  # the recorded market's time: the wall clock would pass for live
+        if replay is not None:
+            add(Part(f"  {ct_clock(replay.market_ns)} {replay.speed_text}", "bold"))
+            if replay.paused and snap is None:
+                add(Part(" PAUSED ", "bold reverse $warning"))
+        return parts
+    add(Part(f"  {ct_clock(now_ns)}"))
+    if session is not None and wide:
+        add(Part(f"  {session}", drop=SESSION))
+    return parts
+
+
+def _connection(
+    parts: list[Part], snap: EngineSnapshot, retry_in_s: float | None,
+    replay: ReplayState | None, now_ns: int,
+) -> None:  # fmt: skip
+    """The connection's parts: its state, why (``stale 4 feeds`` when short of room), the
+    retry's countdown, the data's age (PAUSED while a replay is)."""
+    health = snap.health
+    state = health.state
+    warn = "bold $warning"
+    style = {
+        ConnectionState.OK: "$success",
+        ConnectionState.DEGRADED: warn,
+        ConnectionState.SYNCING: warn,
+    }.get(state, "bold $error")
+    parts.append(Part(" "))
+    parts.append(Part(f"IB {state}", style))  # the connection: never "LIVE", a trading mode
+    if health.cause and state is ConnectionState.DEGRADED:  # why, in a word or two
+        many = len(health.stale) > 1
+        short = f" stale {len(health.stale)} feeds" if many else ""
+        parts.append(Part(f" {health.cause}", "$warning", DROP_CAUSE, short, SHORT_CAUSE))
+    if retry_in_s is not None and state is ConnectionState.RECONNECTING:  # counts down
+        parts.append(Part(f" retry in {retry_in_s:.0f}s", "$warning"))
+    market = snap.market
+    if replay is not None and replay.paused:  # silent on purpose: not an age, not stale
+        parts.append(Part(" PAUSED ", "bold reverse $warning"))
+    elif market is not None and market.ts_ns:
+        age = max((now_ns - market.ts_ns) / NS, 0.0)
+        text = f" age {age:.1f}s" if age < 60 else f" age {duration(age)}"
+        short = f" age {age:.0f}s" if age < 60 else text
+        parts.append(Part(text, "$warning" if age > 5 else "", DROP_AGE, short, SHORT_AGE))
+
+
+def _shipping(lag: Lag) -> Part:
     """The journal's shipping to the shared database: ``DB ok``, ``DB lag 12/1.3s`` (rows and
-    seconds behind), ``DB down 40/31s``."""
+    seconds behind), ``DB down 40/31s`` (short of room: ``DB lag``, ``DB down``)."""
     seconds = f"{lag.seconds:.1f}s" if lag.seconds < 10 else f"{lag.seconds:.0f}s"
     behind = f"{lag.rows}/{seconds if lag.seconds < 60 else duration(lag.seconds)}"
     if not lag.connected:
-        t.append(f" DB down {behind}", style="bold $error")
-    elif lag.rows:
-        t.append(f" DB lag {behind}", style="$warning" if lag.seconds > 5 else "")
-    else:
-        t.append(" DB ok", style="$success")
+        return Part(f" DB down {behind}", "bold $error", DROP_DB, " DB down", SHORT_DB)
+    if lag.rows:
+        return Part(f" DB lag {behind}", "$warning" if lag.seconds > 5 else "", DROP_DB,
+                    " DB lag", SHORT_DB)  # fmt: skip
+    return Part(" DB ok", "$success", DROP_DB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +267,6 @@ class StatusPanel(Panel):
                 confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
                 watch_only=state.watch_only, replay=state.replay, exits=state.exits,
-                carrying=state.carrying, shipping=state.shipping,
+                carrying=state.carrying, shipping=state.shipping, width=self.size.width,
             )
         )  # fmt: skip
