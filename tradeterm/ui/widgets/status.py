@@ -79,7 +79,8 @@ def status_text(
     """The one-line status bar: mode, market, connection, data age, armed, what is picked up
     to be moved (``carrying``), qty, clock, and (wide) ``session``, the word on the session
     (:func:`session_text`); ``replay``: the replayed market's clock and speed instead of the
-    wall clock and the session, PAUSED instead of the age."""
+    wall clock and the session, PAUSED (REPLAY ENDED once the file is played) instead of the
+    age."""
     t = Text(no_wrap=True, overflow="ellipsis")
     badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
     if mode == "live":
@@ -109,7 +110,9 @@ def status_text(
         if retry_in_s is not None and state is ConnectionState.RECONNECTING:  # counts down
             t.append(f" retry in {retry_in_s:.0f}s", style="$warning")
         market = snap.market
-        if replay is not None and replay.paused:  # silent on purpose: not an age, not stale
+        if replay is not None and replay.ended:  # nothing more comes: not an age, not stale
+            t.append(" REPLAY ENDED ", style="bold reverse $warning")
+        elif replay is not None and replay.paused:  # silent on purpose: not an age, not stale
             t.append(" PAUSED ", style="bold reverse $warning")
         elif market is not None and market.ts_ns:
             age = max((now_ns - market.ts_ns) / NS, 0.0)
