@@ -38,7 +38,7 @@ def log_lines(app: TradingApp) -> list[str]:
     return [strip.text for strip in app.screen.query_one("#log", RichLog).lines]
 
 
-async def test_the_end_of_the_file_is_shown_and_the_log_keeps_market_time() -> None:
+async def test_the_end_of_the_file_is_shown_and_nothing_is_left_to_jump_to() -> None:
     app = trainer(0.0)  # max: the book's 30 s are played at once
     async with app.run_test(size=(120, 40)) as pilot:
         await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
@@ -47,14 +47,26 @@ async def test_the_end_of_the_file_is_shown_and_the_log_keeps_market_time() -> N
         shown = status(app)
         assert "age " not in shown and "18:58:30 CT" in shown  # stands at the file's last event
         await until(lambda: any("REPLAY ENDED" in line for line in log_lines(app)), "the log")
-        lines = [line for line in log_lines(app) if re.match(r"\d\d:\d\d:\d\d ", line)]
-        assert lines and all(line.startswith("18:5") for line in lines), lines  # CT, market
-        text = " ".join(log_lines(app))
-        assert "162" not in text and "no data" not in text  # no history yet is no warning
         assert app.runtime is not None and app.runtime.replay is not None
         await pilot.press("slash")  # nothing ahead to jump to: one line, the replay stays
         await pilot.pause(0.2)
         assert not getattr(app.runtime.replay, "jumping", False)
+        assert "REPLAY ENDED" in status(app)
+        await pilot.press("q")
+        await pilot.pause()
+
+
+async def test_the_log_stamps_the_markets_time_and_no_history_yet_is_no_warning() -> None:
+    app = trainer(1.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
+        assert app.startup_error is None, app.startup_error
+        await pilot.press("space")  # logs "replay PAUSED"
+        await until(lambda: any("PAUSED" in line for line in log_lines(app)), "the log line")
+        lines = [line for line in log_lines(app) if re.match(r"\d\d:\d\d:\d\d ", line)]
+        assert lines and all(line.startswith("18:5") for line in lines), lines  # CT, market
+        text = " ".join(log_lines(app))
+        assert "162" not in text and "no data" not in text  # no history yet is no warning
         await pilot.press("q")
         await pilot.pause()
 
