@@ -97,7 +97,8 @@ async def test_pause_stops_the_market_at_the_client_speed_paces_it_the_end_stand
         await pilot.press("slash")  # nothing left ahead: the market stands at the file's end
         await pilot.pause(0.3)
         assert T0 + 30 <= clock.now() < T0 + 31 and not clock.jumping
-        assert "18:58:30 CT" in status(app) and "REPLAY ENDED" in status(app)
+        await until(lambda: "REPLAY ENDED" in status(app), "the end on the status bar")
+        assert "18:58:30 CT" in status(app)  # the status bar's second: at most one a second
         await pilot.press("q")
         await pilot.pause()
 

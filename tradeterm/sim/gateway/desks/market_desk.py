@@ -21,14 +21,13 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeterm.sim import catalog
 from tradeterm.sim.bar_builders import NS, parse_bar_size
 from tradeterm.sim.gateway.desks.context import DeskContext
 from tradeterm.sim.gateway.desks.feed import InstrumentFeed, Watch
-from tradeterm.sim.gateway.desks.replay_desk import ReplayDesk
+from tradeterm.sim.gateway.desks.replay_desk import ReplayDesk, ReplaySettings
 from tradeterm.sim.gateway.protocol import encode
 from tradeterm.sim.gateway.protocol.client_session import ClientSession
 from tradeterm.sim.gateway.protocol.records import ContractDetailsRecord, ContractRecord
@@ -74,17 +73,13 @@ TBT_KINDS = {"Last": "tbtLast", "AllLast": "tbtAllLast", "BidAsk": "tbtBidAsk",
              "MidPoint": "tbtMidPoint"}  # fmt: skip
 
 
-class MarketSettings(Protocol):
-    """The gateway's settings the market desk reads; read live (a new ``rate`` applies at once)."""
+class MarketSettings(ReplaySettings, Protocol):
+    """The gateway's settings the market desk reads (the replay's too); read live (a new
+    ``rate`` applies at once)."""
 
     seed: int
     rate: float  # synthetic market-data events per second
     history_minutes: int  # synthetic 1-minute history before the start
-    replay: Path | None  # recorded data that the first symbol's feed plays instead
-    replay_symbol: str | None  # the file's instrument to play (default: the first symbol's)
-    speed: float  # replay speed; 0 = as fast as possible
-    replay_clock: MarketClock | None  # the replay's clock (default: a ReplayClock at speed)
-    symbols: tuple[str, ...]
 
 
 class MarketDesk:
