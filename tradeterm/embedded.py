@@ -16,7 +16,6 @@ contract (``ESH4`` for a file of ESH4, whatever today's front month is)."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,10 +24,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeterm.engine.calendar import CHICAGO, SessionCalendar
 from tradeterm.sim import products
-from tradeterm.sim.replay import load_replay, root_of
+from tradeterm.sim.replay import instrument_of, load_replay
 from tradeterm.sim.replay_clock import ReplayClock
 from tradeterm.sim.replay_common import ReplayError
-from tradeterm.sim.replay_dbn import read_metadata
 
 if TYPE_CHECKING:
     from tradeterm.config import MarketConfig, Settings
@@ -56,6 +54,8 @@ class ReplayControl(Protocol):
     def paused(self) -> bool: ...
     @property
     def speed(self) -> float: ...
+    @property
+    def ended(self) -> bool: ...
     def now(self) -> float: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
@@ -81,41 +81,27 @@ class Prepared:
     calendar: SessionCalendar
     today: dt.date
     market: MarketConfig
+    instrument: str | None = None  # the file's instrument it plays (None: the file's only one)
 
 
 def prepare(source: ReplaySource, settings: Settings) -> Prepared:
     """The clock, calendar, day and market of a replay of ``source`` for ``settings``' market
-    (its first event read: :class:`ReplayError` when it cannot be, or holds none)."""
+    (its first event read: :class:`ReplayError` when it cannot be, or holds none). A file of
+    several instruments plays the market's own (``sim.replay.instrument_of``)."""
     root = settings.symbol
     spec = products.spec_for(root)
-    first = next(iter(load_replay(source.path, tick_size=spec.tick if spec else None)), None)
+    market = settings.market()
+    own = instrument_of(source.path, root, market.contract)
+    tick = spec.tick if spec else None
+    first = next(iter(load_replay(source.path, symbol=own, tick_size=tick)), None)
     if first is None:
         raise ReplayError(f"{source.path.name}: no event to replay")
     start = first.ts_ns
     calendar = SessionCalendar([(start - OPEN_BEFORE_S * NS, start + OPEN_FOR_S * NS)])
     today = dt.datetime.fromtimestamp(start / NS, CHICAGO).date()
-    market = settings.market()
-    own = [s for s in symbols(source.path) if root_of(s) == root.upper()]
     if own:
-        market = market.model_copy(update={"contract": own[0]})
-    return Prepared(TrainerClock(start / NS, source.speed), calendar, today, market)
-
-
-def symbols(path: Path) -> list[str]:
-    """The instruments a recorded file names (DBN metadata, a CSV's ``symbol`` column), or
-    none when it does not say (tradeterm's own CSV)."""
-    if not path.is_file():
-        raise ReplayError(f"no such replay file: {path}")
-    name = path.name.lower()
-    if name.endswith((".csv", ".txt")):
-        with path.open(newline="") as fh:
-            rows = csv.DictReader(fh)
-            first = next(rows, None)
-        value = (first or {}).get("symbol")
-        return [value.strip().upper()] if value and value.strip() else []
-    if name.endswith((".dbn", ".dbn.zst", ".zst")):
-        return read_metadata(path)[1]
-    return []  # load_replay tells what it is
+        market = market.model_copy(update={"contract": own})
+    return Prepared(TrainerClock(start / NS, source.speed), calendar, today, market, own)
 
 
 TMUX_SESSION_ENV = "TT_TMUX_SESSION"
@@ -179,6 +165,7 @@ async def embedded_gateway(
     if replay is not None and prepared is not None:
         config.replay, config.speed = replay.path, replay.speed
         config.replay_clock, config.today = prepared.clock, prepared.today
+        config.replay_symbol = prepared.instrument
     if gateway_rate is not None:
         config.rate = gateway_rate
     gateway = FakeGateway(config)

@@ -53,6 +53,7 @@ class StepClock:
     def __init__(self, now: float) -> None:
         self.t = now
         self.paused = False
+        self.ended = False
         self.speed = 1.0
         self.skipped = 0.0
 

@@ -53,10 +53,10 @@ def chosen(args: argparse.Namespace) -> ReplaySource | None:
 
 def check(source: ReplaySource, settings: Settings) -> None:
     """The file can be played for ``settings``' market: it exists, is readable, is a replay
-    format whose first event reads, and names no other market. A :class:`UserError`."""
-    from tradeterm.embedded import symbols
+    format whose first event reads, and holds the market (the one contract of it it plays, of
+    a file of several instruments: ``sim.replay.instrument_of``). A :class:`UserError`."""
     from tradeterm.sim import products
-    from tradeterm.sim.replay import ReplayError, load_replay, root_of
+    from tradeterm.sim.replay import ReplayError, instrument_of, load_replay
 
     path = source.path
     symbol = settings.symbol
@@ -64,12 +64,8 @@ def check(source: ReplaySource, settings: Settings) -> None:
     if spec is None:
         raise UserError(f"--replay: the fake gateway has no contract for {symbol}")
     try:
-        held = symbols(path)
-        foreign = [s for s in held if root_of(s) != symbol]
-        if held and len(foreign) == len(held):
-            raise UserError(f"--replay: {path.name} holds {', '.join(held)}, not {symbol}: "
-                            f"replay it as tradeterm {root_of(held[0])} --replay {path}")  # fmt: skip
-        next(iter(load_replay(path, tick_size=spec.tick)), None)
+        own = instrument_of(path, symbol, settings.market().contract)
+        next(iter(load_replay(path, symbol=own, tick_size=spec.tick)), None)
     except ReplayError as exc:
         raise UserError(f"--replay: {exc}") from None
     except OSError as exc:

@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +32,7 @@ from tradeterm.sim.market_events import MarketEvent
 from tradeterm.sim.replay_clock import MarketClock, ReplayClock, parse_speed, play
 from tradeterm.sim.replay_common import ReplayError, TickConverter, TopOfBook, root_of
 from tradeterm.sim.replay_csv import format_ts, parse_ts, read_csv
-from tradeterm.sim.replay_dbn import read_dbn
+from tradeterm.sim.replay_dbn import read_dbn, read_metadata
 
 __all__ = [
     "Clock",
@@ -40,7 +41,9 @@ __all__ = [
     "ReplayError",
     "TickConverter",
     "TopOfBook",
+    "file_symbols",
     "format_ts",
+    "instrument_of",
     "load_replay",
     "paced",
     "parse_speed",
@@ -86,6 +89,46 @@ def load_replay(
         else:
             raise ReplayError(f"{path.name}: unknown replay format (expected .dbn[.zst] or .csv)")
     return _primed(events)
+
+
+def file_symbols(path: Path) -> list[str]:
+    """The instruments a recorded file names (DBN metadata, a CSV's ``symbol`` column), or
+    none when it does not say (tradeterm's own CSV)."""
+    if not path.is_file():
+        raise ReplayError(f"no such replay file: {path}")
+    name = path.name.lower()
+    if name.endswith((".csv", ".txt")):
+        with path.open(newline="") as fh:
+            rows = csv.DictReader(fh)
+            first = next(rows, None)
+        value = (first or {}).get("symbol")
+        return [value.strip().upper()] if value and value.strip() else []
+    if name.endswith((".dbn", ".dbn.zst", ".zst")):
+        return read_metadata(path)[1]
+    return []  # load_replay tells what it is
+
+
+def instrument_of(path: Path, root: str, contract: str | None = None) -> str | None:
+    """The instrument of market ``root`` that a replay of ``path`` plays (``NQU4`` of a file
+    of ESU4 and NQU4 for NQ), ``contract`` when given and in the file; None when the file names
+    none (it is of one instrument). A :class:`ReplayError` naming what the file holds when it
+    has no contract of ``root``, or several and ``contract`` picks none of them."""
+    held = file_symbols(path)
+    if not held:
+        return None
+    root = root.upper()
+    own = sorted(s for s in held if root_of(s) == root)
+    if contract is not None and contract.upper() in own:
+        return contract.upper()
+    if len(own) == 1:
+        return own[0]
+    if not own:
+        roots = sorted({root_of(s) for s in held})
+        others = f" (or {', '.join(roots[1:])})" if len(roots) > 1 else ""
+        raise ReplayError(f"{path.name} holds {', '.join(sorted(held))}, not {root}: replay it "
+                          f"as tradeterm {roots[0]} --replay {path}{others}")  # fmt: skip
+    raise ReplayError(f"{path.name} holds several {root} contracts ({', '.join(own)}): pick "
+                      f'one in the config: [markets.{root}] contract = "{own[0]}"')  # fmt: skip
 
 
 def _primed(events: Iterator[MarketEvent]) -> Iterator[MarketEvent]:

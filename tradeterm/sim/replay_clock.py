@@ -110,6 +110,7 @@ class ReplayClock:
         self._jumping = False
         self._on_landed: list[Callable[[], None]] = []
         self._quiet = False  # play() has played everything due: the recording owes nothing
+        self._ended = False  # play() has played the whole file: the market stands still
         self._owed_ns = self._base  # the silence clock (played_ns), brought up to date at...
         self._owed_wall = wall()  # ...this wall time
 
@@ -121,7 +122,7 @@ class ReplayClock:
 
     def now_ns(self) -> int:
         """The replayed market's time, epoch nanoseconds (exact, as the events' stamps are)."""
-        if self._paused or self._speed == MAX or not self._started:
+        if self._paused or self._ended or self._speed == MAX or not self._started:
             return self._base
         return self._base + round((self._wall() - self._base_wall) * self._speed * NS)
 
@@ -152,6 +153,12 @@ class ReplayClock:
     @property
     def started(self) -> bool:
         return self._started
+
+    @property
+    def ended(self) -> bool:
+        """The whole recording has been played (:meth:`end`): nothing more comes, at any
+        speed, and the market's time stands at its end."""
+        return self._ended
 
     @property
     def jumping(self) -> bool:
@@ -196,6 +203,8 @@ class ReplayClock:
         quietly and the book at the end is published (:func:`play`, :meth:`landed`)."""
         if not seconds >= 0:
             raise ValueError(f"a replay only jumps ahead, got {seconds!r} s")
+        if self._ended:
+            raise ValueError("the replay has ended: there is nothing ahead to jump to")
         if seconds:
             self._owing()
             self._jumping = True  # caught up with on purpose, shown when it lands: not silence
@@ -222,6 +231,14 @@ class ReplayClock:
             self._jumping = False
             for callback in self._on_landed:
                 callback()
+
+    def end(self) -> None:
+        """The recording has been played to its end: the clock stops there (no later event
+        can come, so time running on would only age the last one) and owes nothing."""
+        self.landed()
+        if not self._ended:
+            self._set(self.now_ns())
+            self._ended = True
 
     def due(self) -> None:
         """The recording's next event is due: until it is played, its silence counts

@@ -171,7 +171,8 @@ class TradingApp(App[int]):
         self.exit_choice: str | None = None  # the exit strategy for the next entry (key X)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
-        self.painter = Painter(settings.ui.paint_hz, clock)
+        self.painter = Painter(settings.ui.paint_hz, self.market_now)
+        self._ended_said = False  # REPLAY: the end of the file has been logged
         self._instrument: Instrument | None = None
         self._kill_screen: KillScreen | None = None
         self._reported: set[str] = set()
@@ -456,7 +457,7 @@ class TradingApp(App[int]):
         except NoMatches:
             return
         style = {"ERROR": "bold $error", "WARNING": "$warning"}.get(level, "")
-        stamp = ct_clock(self.clock())[:8]
+        stamp = ct_clock(self.market_now())[:8]
         widget.write(resolve(Text.assemble((f"{stamp} ", "dim"), (text, style)), self))
 
     def _paint(self) -> None:
@@ -516,9 +517,21 @@ class TradingApp(App[int]):
                 return screen
         return None
 
+    def market_now(self) -> int:
+        """The screen's clock (ns): the market's time, the replayed market's in REPLAY (the
+        status bar's, the log's stamps, the ladder's banner), else ``clock``, the wall's."""
+        control = self.runtime.replay if self.runtime is not None else None
+        return round(control.now() * trainer.NS) if control is not None else self.clock()
+
     def _tick(self) -> None:
         # the clock, data age, rate, banner; the account's figures (IB sends them unasked)
         self.painter.mark("status", "risk", "ladder", "account")
+        control = self.runtime.replay if self.runtime is not None else None
+        if control is not None and control.ended and not self._ended_said:
+            self._ended_said = True
+            engine = self.engine
+            working = len(engine.snapshot(tape=0).orders) if engine is not None else 0
+            self.log_line("WARNING", trainer.ended_line(working))
 
     # ---- trading ---------------------------------------------------------------------------
 

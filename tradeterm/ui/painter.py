@@ -9,7 +9,9 @@ only when something is marked. Each part paints at the rate it deserves:
   every book level changes every paint, and over SSH bytes are latency. Quiet markets paint at
   ``ui.paint_hz``; a firehose paints the book as often as the budget allows;
 * the side panels (position, risk, strategy, status) at most at ``SIDE_PANELS_HZ``, the tape at
-  ``TAPE_HZ`` (every print shifts every line), the chart at most every ``CHART_MIN_S``.
+  ``TAPE_HZ`` (every print shifts every line), the chart at most every ``CHART_MIN_S``. The
+  status bar's clock is painted with the tape, so the newest print is never later than the
+  clock beside it (in a replay at x10 a second of paint lag is ten of the market's).
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ class Painter:
             elif "tape" in side and snap.market is not None:
                 self._last_tape = now
                 main.query_one(TapePanel).show_snapshot(snap)
+                side.add("status")  # the tape's times and the clock read at one moment
             if "status" in side:
                 self.paint_status(main, snap, state)
         if self.chart_due and now - self._last_chart >= CHART_MIN_S:

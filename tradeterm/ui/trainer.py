@@ -15,11 +15,13 @@ NS = 1_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class ReplayState:
-    """The replay as the status bar shows it: the replayed market's time, the speed, paused."""
+    """The replay as the status bar shows it: the replayed market's time, the speed, paused,
+    ended (the file played to its end: REPLAY ENDED, not an age)."""
 
     market_ns: int
     speed: float
     paused: bool
+    ended: bool = False
 
     @property
     def speed_text(self) -> str:
@@ -27,7 +29,15 @@ class ReplayState:
 
 
 def state_of(control: ReplayControl) -> ReplayState:
-    return ReplayState(round(control.now() * NS), control.speed, control.paused)
+    return ReplayState(round(control.now() * NS), control.speed, control.paused, control.ended)
+
+
+def ended_line(working: int) -> str:
+    """The log's line when the replay has played its file to the end: the market stands still
+    there, and our working orders still rest at the gateway (nothing cancels them)."""
+    orders = (f"; {working} working order{'s' if working != 1 else ''} still rest at the "
+              "gateway (cancel them or quit)" if working else "")  # fmt: skip
+    return f"REPLAY ENDED: the file is played to its end, the market stands still{orders}"
 
 
 def speed_text(speed: float) -> str:

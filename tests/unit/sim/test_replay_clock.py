@@ -125,3 +125,43 @@ async def test_max_speed_follows_the_events_without_waiting() -> None:
     c = clock(wall, "max")
     stamps = [c.now_ns() async for _ in play(trades(0, 5, 3600), c)]
     assert stamps == [ev.ts_ns for ev in trades(0, 5, 3600)] and wall.sleeps == []
+
+
+def test_an_ended_replay_stands_still_at_its_end_and_jumps_nowhere() -> None:
+    wall = Wall()
+    c = clock(wall, 10)
+    wall.t += 1.0
+    c.end()  # the file is played to its end (the gateway's replay desk says so)
+    assert c.ended and c.now() == pytest.approx(T0 + 10)
+    wall.t += 60  # time running on would only age the last event
+    assert c.now() == pytest.approx(T0 + 10)
+    c.pause()
+    c.resume()
+    c.set_speed(100)
+    wall.t += 60
+    assert c.now() == pytest.approx(T0 + 10)
+    with pytest.raises(ValueError, match="ended"):
+        c.jump(60)
+    assert not c.jumping
+
+
+async def test_the_gateway_ends_the_clock_when_the_file_is_played() -> None:
+    from pathlib import Path
+
+    from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+    from tradeterm.sim.replay_csv import parse_ts
+
+    book = Path(__file__).parents[1] / "trainer" / "book.csv"
+    c = ReplayClock(speed="max")
+    gw = FakeGateway(GatewayConfig(port=0, replay=book, replay_clock=c, rate=0.0))
+    await gw.start()
+    try:
+        gw.market.feed_for_symbol("ES")
+        for _ in range(500):
+            if gw.market.replay_state() == "ended":
+                break
+            await asyncio.sleep(0.01)
+        assert gw.market.replay_state() == "ended"
+        assert c.ended and c.now_ns() == parse_ts("2024-07-01T23:58:30Z")  # its last event
+    finally:
+        await gw.stop()

@@ -55,6 +55,7 @@ class GatewayConfig:
     symbols: tuple[str, ...] = ("ES",)
     seed: int = 1
     replay: Path | None = None
+    replay_symbol: str | None = None  # the file's instrument (default: the first symbol's)
     speed: float = 1.0  # replay speed; 0 = as fast as possible
     # the replay's one clock (default: a ReplayClock at ``speed``; tests: a lockstep clock)
     replay_clock: MarketClock | None = None

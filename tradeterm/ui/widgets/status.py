@@ -100,7 +100,7 @@ def status_text(
     """The one-line status bar: mode, market, connection, data age, armed, what is picked up
     to be moved (``carrying``), qty, clock, and (wide) ``session``, the word on the session
     (:func:`session_text`); ``replay``: the replayed market's clock and speed instead of the
-    wall clock and the session, PAUSED instead of the age. In ``width`` columns (0: any) the
+    wall clock and the session, PAUSED (REPLAY ENDED once the file is played) instead of the age. In ``width`` columns (0: any) the
     essential parts stay (mode, market, connection, armed, MOVING, clock or replay speed) and
     the others are said shorter, then dropped (:func:`_fit`)."""
     t = Text(no_wrap=True, overflow="ellipsis")
@@ -190,7 +190,8 @@ def _connection(
     replay: ReplayState | None, now_ns: int,
 ) -> None:  # fmt: skip
     """The connection's parts: its state, why (``stale 4 feeds`` when short of room), the
-    retry's countdown, the data's age (PAUSED while a replay is)."""
+    retry's countdown, the data's age (PAUSED while a replay is, REPLAY ENDED once it has
+    played its file)."""
     health = snap.health
     state = health.state
     warn = "bold $warning"
@@ -208,7 +209,9 @@ def _connection(
     if retry_in_s is not None and state is ConnectionState.RECONNECTING:  # counts down
         parts.append(Part(f" retry in {retry_in_s:.0f}s", "$warning"))
     market = snap.market
-    if replay is not None and replay.paused:  # silent on purpose: not an age, not stale
+    if replay is not None and replay.ended:  # nothing more comes: not an age, not stale
+        parts.append(Part(" REPLAY ENDED ", "bold reverse $warning"))
+    elif replay is not None and replay.paused:  # silent on purpose: not an age, not stale
         parts.append(Part(" PAUSED ", "bold reverse $warning"))
     elif market is not None and market.ts_ns:
         age = max((now_ns - market.ts_ns) / NS, 0.0)

@@ -3,15 +3,9 @@ drives every instrument's feed from its source.
 
 Sources: the synthetic market (deterministic for ``--seed``, paced at ``--rate`` events per
 second, with synthetic 1-minute history before the start so charts can backfill), or a replay
-of recorded data (``--replay FILE`` at ``--speed``). A replay runs on one clock, a
-:class:`~tradeterm.sim.replay_clock.ReplayClock` that reads the file's own times (the desk's
-:attr:`MarketDesk.replay_clock`, which a trainer pauses, speeds up and jumps): ticks, 5-second
-bars and historical bars of the replayed feed are all stamped by it, so they agree at any speed
-and quiet gaps shortened to 2 s (a file's snapshot hours before the open) do not move them. A
-bar-only file is replayed as a market a client can trade against: each 1-minute bar becomes a
-book and trades (:mod:`~tradeterm.sim.bar_market`). A ``replay_clock`` given in the settings is
-used instead: a test's lockstep clock (``now()``/``sleep()`` in the file's time) that the test
-moves by hand (and gives the gateway as its ``clock`` too) steps the replay with what it checks.
+of recorded data (``--replay FILE`` at ``--speed``), played on the replay's one clock (the
+desk's :attr:`MarketDesk.replay_clock`, which a trainer pauses, speeds up and jumps) by
+:mod:`~tradeterm.sim.gateway.desks.replay_desk`.
 
 Faults act on the desk through its methods (see :mod:`~tradeterm.sim.gateway.faults`): a data
 stall or hold (no market data while the socket stays up), "data lost" on 1101 (every market-data
@@ -27,14 +21,13 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeterm.sim import catalog
 from tradeterm.sim.bar_builders import NS, parse_bar_size
-from tradeterm.sim.bar_market import bar_market
 from tradeterm.sim.gateway.desks.context import DeskContext
 from tradeterm.sim.gateway.desks.feed import InstrumentFeed, Watch
+from tradeterm.sim.gateway.desks.replay_desk import ReplayDesk, ReplaySettings
 from tradeterm.sim.gateway.protocol import encode
 from tradeterm.sim.gateway.protocol.client_session import ClientSession
 from tradeterm.sim.gateway.protocol.records import ContractDetailsRecord, ContractRecord
@@ -52,9 +45,7 @@ from tradeterm.sim.gateway.protocol.request_types import (
     ReqTickByTickData,
 )
 from tradeterm.sim.gateway.protocol.server import GatewayServer
-from tradeterm.sim.market_events import exchange_events
-from tradeterm.sim.replay import load_replay
-from tradeterm.sim.replay_clock import MarketClock, ReplayClock, play
+from tradeterm.sim.replay_clock import MarketClock
 from tradeterm.sim.synthetic import SyntheticMarket
 
 if TYPE_CHECKING:
@@ -82,16 +73,13 @@ TBT_KINDS = {"Last": "tbtLast", "AllLast": "tbtAllLast", "BidAsk": "tbtBidAsk",
              "MidPoint": "tbtMidPoint"}  # fmt: skip
 
 
-class MarketSettings(Protocol):
-    """The gateway's settings the market desk reads; read live (a new ``rate`` applies at once)."""
+class MarketSettings(ReplaySettings, Protocol):
+    """The gateway's settings the market desk reads (the replay's too); read live (a new
+    ``rate`` applies at once)."""
 
     seed: int
     rate: float  # synthetic market-data events per second
     history_minutes: int  # synthetic 1-minute history before the start
-    replay: Path | None  # recorded data that the first symbol's feed plays instead
-    speed: float  # replay speed; 0 = as fast as possible
-    replay_clock: MarketClock | None  # the replay's clock (default: a ReplayClock at speed)
-    symbols: tuple[str, ...]
 
 
 class MarketDesk:
@@ -111,10 +99,11 @@ class MarketDesk:
         self._unthawed = False
         self.hmds_down = False  # the historical data farm is broken: no history is served
         self.refused: dict[str, int] = {}  # feed -> the IB error its requests are answered with
-        self._replay_tasks: list[asyncio.Task[None]] = []
+        self.replay: ReplayDesk | None = None
         self.replay_clock: MarketClock | None = None
         if settings.replay is not None:
-            self.replay_clock = settings.replay_clock or ReplayClock(speed=settings.speed)
+            self.replay = ReplayDesk(settings, self.stalled)
+            self.replay_clock = self.replay.clock
 
     # ---- feeds --------------------------------------------------------------------------------
 
@@ -143,9 +132,9 @@ class MarketDesk:
     def _create(self, entry: catalog.ContractEntry) -> InstrumentFeed:
         cfg = self.settings
         now_ns = self.context.now_ns()
-        replaying = cfg.replay is not None and entry.symbol in cfg.symbols[:1]
+        replay = self.replay if entry.symbol in cfg.symbols[:1] else None
         synthetic = None
-        if not replaying:
+        if replay is None:
             start = catalog.start_price(entry)
             minute_ns = 60 * NS
             synthetic = SyntheticMarket(
@@ -156,8 +145,8 @@ class MarketDesk:
                 start_ns=now_ns - now_ns % minute_ns,
             )
         now, frozen = self.context.now_ns, self.stalled
-        if replaying:  # the replayed feed lives on the replay's clock
-            now, frozen = self._replay_now, self._replay_frozen
+        if replay is not None:  # the replayed feed lives on the replay's clock
+            now, frozen = replay.now_ns, replay.frozen
         feed = InstrumentFeed(
             entry, on_fills=self._on_fills, synthetic=synthetic, now_ns=now, frozen=frozen,
         )  # fmt: skip
@@ -169,26 +158,14 @@ class MarketDesk:
                 feed.close = history[-1].close
             for _ in range(2 * SYNTHETIC_LEVELS):  # the opening snapshot of the book
                 feed.push(synthetic.next_event(now_ns))
-        else:
-            self._replay_tasks.append(asyncio.create_task(self._replay(feed)))
+        elif replay is not None:
+            replay.start(feed)
         return feed
-
-    def _replay_now(self) -> int:
-        """The replay's clock in epoch nanoseconds: the stamp of every replayed tick and bar."""
-        assert self.replay_clock is not None
-        return round(self.replay_clock.now() * NS)
-
-    def _replay_frozen(self) -> bool:
-        """Nothing goes to clients during a stall, nor while a jump is played."""
-        clock = self.replay_clock
-        return self.stalled() or (isinstance(clock, ReplayClock) and clock.jumping)
 
     def replay_state(self) -> str:
         """``none`` (no replay started: not replaying, or the gateway not started),
         ``playing`` or ``ended`` (``tradeterm bench`` follows a replayed session by it)."""
-        if not self._replay_tasks:
-            return "none"
-        return "ended" if all(t.done() for t in self._replay_tasks) else "playing"
+        return self.replay.state() if self.replay is not None else "none"
 
     def after_orders(self, con_id: int) -> None:
         """Publish what an order action did to the public market (called by the order desk)."""
@@ -231,28 +208,8 @@ class MarketDesk:
                 for feed in self.feeds.values():
                     feed.clock_tick()
         finally:
-            for task in self._replay_tasks:
-                task.cancel()
-            await asyncio.gather(*self._replay_tasks, return_exceptions=True)
-
-    async def _replay(self, feed: InstrumentFeed) -> None:
-        """Play the file on the replay's clock, stamps untouched; quiet gaps over 2 s (and a
-        trainer's jumps) move the clock ahead, and the book is published when it lands."""
-        cfg = self.settings
-        clock = self.replay_clock
-        assert cfg.replay is not None and clock is not None
-        events = exchange_events(
-            bar_market(load_replay(cfg.replay, symbol=None, tick_size=feed.tick, orders=True))
-        )
-        max_gap = None
-        if isinstance(clock, ReplayClock):
-            max_gap = 2.0
-            clock.on_landed(feed.thaw)
-        async for event in play(events, clock, max_gap=max_gap):
-            while self.context.clock() < self.stalled_until:
-                await asyncio.sleep(0.05)
-            feed.push(event)
-        log.info("replay of %s finished after %d events", cfg.replay, feed.events)
+            if self.replay is not None:
+                await self.replay.stop()
 
     # ---- faults ---------------------------------------------------------------------------------
 
@@ -432,14 +389,16 @@ class MarketDesk:
         except ValueError as exc:
             session.send_validation_error(req, str(exc))
             return
-        if not bars:
+        if not bars and feed.synthetic is not None:
             session.send_error(req.reqId, HMDS_ERROR,
                                "Historical Market Data Service error message:HMDS query returned no data")  # fmt: skip
             return
+        # a replay asked before its first trade has no history yet: an empty answer, not an
+        # error of the data farm
         watch = Watch(session, req.reqId, "history", format_date=req.formatDate, bar_size=size)
         records = [feed.bar_record(b, watch) for b in bars]
         end = datetime.fromtimestamp((end_ns or feed.history.now * NS) / NS, UTC)
-        start = datetime.fromtimestamp(bars[0].time, UTC)
+        start = datetime.fromtimestamp(bars[0].time, UTC) if bars else end
         session.send(encode.historical_data(req.reqId, f"{start:%Y%m%d %H:%M:%S}",
                                             f"{end:%Y%m%d %H:%M:%S}", records))  # fmt: skip
         if req.keepUpToDate:
