@@ -75,11 +75,13 @@ def status_text(
     exits: str = "",
     carrying: str = "",
     shipping: Lag | None = None,
+    shown_lag_s: float = 0.0,
 ) -> Text:
     """The one-line status bar: mode, market, connection, data age, armed, what is picked up
     to be moved (``carrying``), qty, clock, and (wide) ``session``, the word on the session
     (:func:`session_text`); ``replay``: the replayed market's clock and speed instead of the
-    wall clock and the session, PAUSED instead of the age."""
+    wall clock and the session, PAUSED instead of the age; ``shown_lag_s``: how far the
+    ladder shows older data than the engine holds (the age is what is shown)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     badge = {"live": "mode-live", "paper": "mode-paper"}.get(mode, "mode-sim")
     if mode == "live":
@@ -112,7 +114,7 @@ def status_text(
         if replay is not None and replay.paused:  # silent on purpose: not an age, not stale
             t.append(" PAUSED ", style="bold reverse $warning")
         elif market is not None and market.ts_ns:
-            age = max((now_ns - market.ts_ns) / NS, 0.0)
+            age = max((now_ns - market.ts_ns) / NS, shown_lag_s, 0.0)
             t.append(f" age {age:.1f}s" if age < 60 else f" age {duration(age)}",
                      style="$warning" if age > 5 else "")  # fmt: skip
         if wide and snap.account:
@@ -184,7 +186,7 @@ class StatusPanel(Panel):
 
     def show_snapshot(
         self, snap: EngineSnapshot | None, state: ScreenState, now_ns: int,
-        retry_in_s: float | None,
+        retry_in_s: float | None, shown_lag_s: float = 0.0,
     ) -> None:  # fmt: skip
         session = None
         if state.replay is not None:  # REPLAY: the replayed market's time, the data's clock
@@ -198,6 +200,6 @@ class StatusPanel(Panel):
                 confirmed=state.confirmed, qty=state.qty, now_ns=now_ns, session=session,
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
                 watch_only=state.watch_only, replay=state.replay, exits=state.exits,
-                carrying=state.carrying, shipping=state.shipping,
+                carrying=state.carrying, shipping=state.shipping, shown_lag_s=shown_lag_s,
             )
         )  # fmt: skip
