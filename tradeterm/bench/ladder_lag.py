@@ -148,7 +148,7 @@ async def run_size(cols: int, rows: int, args: argparse.Namespace) -> dict[str, 
                 truth.record(snap)
                 return snap
 
-            engine.snapshot = snapshot  # type: ignore[method-assign]
+            engine.snapshot = snapshot  # type: ignore[method-assign, assignment]
             rate = await calibrate(gateway, probe, args.msgs, rounds=4, within=0.05)
             await asyncio.sleep(args.warmup)
             touch_lags: list[float] = []
