@@ -5,9 +5,10 @@ Events never paint: the app marks the parts they changed (``ladder``, ``orders``
 which paint at once) and :meth:`Painter.paint` runs at ``ui.paint_hz``, taking one snapshot
 only when something is marked. Each part paints at the rate it deserves:
 
-* the ladder's market data within a terminal-output budget (bytes/s): at kHz market data
-  every book level changes every paint, and over SSH bytes are latency. Quiet markets paint at
-  ``ui.paint_hz``; a firehose paints the book as often as the budget allows;
+* the ladder's market data at ``ui.paint_hz``, within a terminal-output budget (bytes/s) for
+  far rows only: at kHz market data every book level changes every paint, and over SSH bytes
+  are latency, but the touch, the last trade, orders and the cursor are never held back; a
+  far row waits at most ``ladder.HOLD_S``, and a ladder still behind says ``LAGGING``;
 * the side panels (position, risk, strategy, status) at most at ``SIDE_PANELS_HZ``, the tape at
   ``TAPE_HZ`` (every print shifts every line), the chart at most every ``CHART_MIN_S``.
 """

@@ -4,7 +4,10 @@ Each paint (10-20 Hz) the painter hands the ladder one engine snapshot (``show_s
 as a :class:`~tradeterm.ui.widgets.ladder_data.LadderData`. The ladder turns every visible
 price into a :class:`Row` (plain values), compares it with the row shown, and refreshes only
 the rows that differ; ``render_line`` serves cached ``Strip`` objects. Over SSH, bytes are latency: a quiet market costs nothing, a busy one a few
-rows per paint. Kept as one module because a row's values, the cells drawn from them and the
+rows per paint. Within the painter's byte budget the rows that matter (the inside market,
+the last trade, orders, the cursor) paint every time; far rows may wait (at most
+``HOLD_S``), and a ladder behind by more than ``LAG_MARK_S`` says ``LAGGING`` in its header.
+Kept as one module because a row's values, the cells drawn from them and the
 columns that fit are one drawing: a column added touches all three, and apart they would only
 pass each other private state.
 
