@@ -21,14 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from textual.drivers.headless_driver import HeadlessDriver
 
-from tradeterm.bench.timing import Stuck, calibrate, pct, script
+from tradeterm.bench.timing import Stuck, calibrate, pct, per_size, script
+from tradeterm.bench.ui import until
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import Settings, load_settings
 from tradeterm.engine.calendar import SessionCalendar
@@ -41,7 +41,6 @@ from tradeterm.ui.app import TradingApp
 from tradeterm.ui.widgets.ladder import Ladder, Row
 from tradeterm.ui.widgets.ladder_data import LadderData
 
-GUARD_S = 30.0
 SAMPLE_S = 0.003
 NS = 1_000_000_000
 
@@ -111,14 +110,6 @@ class Truth:
         touch = now - self.touch.get((bid, ask), now)
         rows = max(now - self.rows.get((r.price, r.bid, r.ask), now) for r in shown)
         return touch, rows
-
-
-async def until(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + GUARD_S
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise Stuck(f"waited {GUARD_S:g} s for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def run_size(cols: int, rows: int, args: argparse.Namespace) -> dict[str, float]:
@@ -199,12 +190,7 @@ def parser() -> argparse.ArgumentParser:
 
 def bench(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Every size's figures (see :func:`run_size`), by size ("120x40")."""
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    found = {}
-    for size in args.sizes.split(","):
-        cols, rows = (int(v) for v in size.lower().split("x"))
-        found[f"{cols}x{rows}"] = asyncio.run(run_size(cols, rows, args))
-    return found
+    return per_size(args.sizes, lambda cols, rows: run_size(cols, rows, args))
 
 
 def main() -> None:
