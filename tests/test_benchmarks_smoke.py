@@ -90,6 +90,8 @@ def test_the_moved_clock_reaches_the_script_and_its_children(tmp_path: Path) -> 
                            "--warmup", "0.5"], "entries reported never sent"),
         ("bench_ui.py", ["--sizes", "80x24", "--seconds", "0.5", "--warmup", "0", "--samples", "2"],
          "cancelOrder: p50"),
+        ("bench_ladder_lag.py", ["--sizes", "80x24", "--seconds", "1", "--warmup", "0",
+                                 "--stall-at", "0.5", "--stall", "0.2"], "touch lag worst"),
         ("bench_journal.py", ["--rows", "2000", "--fills", "200", "--intents", "10"],
          "intent commit (while bulk rows stream in)"),
         ("bench_backtest.py", ["--bars", "600", "--repeat", "1", "--engines",

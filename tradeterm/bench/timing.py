@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import math
 import os
 import platform
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -135,6 +136,19 @@ def script(
     except BenchError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+def per_size(
+    sizes: str, run: Callable[[int, int], Coroutine[Any, Any, dict[str, float]]]
+) -> dict[str, dict[str, float]]:
+    """``run(cols, rows)`` for every size of ``sizes`` ("200x50,80x24"), each in its own event
+    loop; the figures by size ("80x24")."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # sockets closing at exit
+    found: dict[str, dict[str, float]] = {}
+    for size in sizes.split(","):
+        cols, rows = (int(v) for v in size.lower().split("x"))
+        found[f"{cols}x{rows}"] = asyncio.run(run(cols, rows))
+    return found
 
 
 async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:

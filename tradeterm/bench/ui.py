@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
-import logging
 import os
 import pty
 import struct
@@ -42,7 +41,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from tradeterm.bench.timing import Stuck, calibrate, pct, plain, script
+from tradeterm.bench.timing import Stuck, calibrate, pct, per_size, plain, script
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe
 
@@ -225,12 +224,7 @@ def parser() -> argparse.ArgumentParser:
 
 def bench(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Every size's figures (see :func:`run_size`), by size ("80x24")."""
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # the child's socket closing at exit
-    found = {}
-    for size in args.sizes.split(","):
-        cols, rows = (int(v) for v in size.lower().split("x"))
-        found[f"{cols}x{rows}"] = asyncio.run(run_size(cols, rows, args))
-    return found
+    return per_size(args.sizes, lambda cols, rows: run_size(cols, rows, args))
 
 
 def main() -> None:

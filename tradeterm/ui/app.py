@@ -576,9 +576,8 @@ class TradingApp(App[int]):
 
     def join(self, side: Side) -> None:
         """A limit at the touch the ladder shows (what the trader sees is what is joined),
-        the ladder painted from the engine's book first: the painter's byte budget may hold
-        market data back for seconds (after a whole repaint: a recentre, a replay's jump), and
-        the touch joined must be the market's, shown as it is joined."""
+        the ladder painted from the engine's book first: the touch it shows is at most one
+        paint old (``painter.py``), and the one joined is the market's as the key is read."""
         self.painter.mark("ladder", "ladder-now")
         self.paint()
         data = self._ladder_data()

@@ -5,9 +5,10 @@ Events never paint: the app marks the parts they changed (``ladder``, ``orders``
 which paint at once) and :meth:`Painter.paint` runs at ``ui.paint_hz``, taking one snapshot
 only when something is marked. Each part paints at the rate it deserves:
 
-* the ladder's market data within a terminal-output budget (bytes/s): at kHz market data
-  every book level changes every paint, and over SSH bytes are latency. Quiet markets paint at
-  ``ui.paint_hz``; a firehose paints the book as often as the budget allows;
+* the ladder's market data at ``ui.paint_hz``, within a terminal-output budget (bytes/s) for
+  far rows only: at kHz market data every book level changes every paint, and over SSH bytes
+  are latency, but the touch, the last trade, orders and the cursor are never held back; a
+  far row waits at most ``ladder.HOLD_S``, and a ladder still behind says ``LAGGING``;
 * the side panels (position, risk, strategy, status) at most at ``SIDE_PANELS_HZ``, the tape at
   ``TAPE_HZ`` (every print shifts every line), the chart at most every ``CHART_MIN_S``. The
   status bar's clock is painted with the tape, so the newest print is never later than the
@@ -83,7 +84,10 @@ class Painter:
     def paint_status(
         self, main: Screen[None], snap: EngineSnapshot | None, state: ScreenState
     ) -> None:
-        main.query_one(StatusPanel).show_snapshot(snap, state, self.clock(), self.retry_in())
+        """The status bar; its data age is the ladder's when the ladder shows older data than
+        the engine holds (rows the byte budget held back)."""
+        lag = main.query_one(Ladder).lag_s()
+        main.query_one(StatusPanel).show_snapshot(snap, state, self.clock(), self.retry_in(), lag)
 
     def paint(
         self,
@@ -134,16 +138,21 @@ class Painter:
                 chart.show_snapshot(snap)
 
     def _paint_ladder(self, main: Screen[None], snap: EngineSnapshot, dirty: set[str]) -> None:
-        """The terminal-output budget: market data alone may repaint the book only as often as
-        the bytes allow; own orders, fills, health (``ladder-now``) paint at once."""
+        """The terminal-output budget: every paint shows the rows that matter (the inside
+        market, the last trade, orders, the cursor: ``Ladder._update``) whatever they cost, the
+        other rows as the bytes left allow (held back, they are marked dirty again and their
+        age is the ladder's ``LAGGING``); own orders, fills, health (``ladder-now``) paint every
+        row at once. The debt a whole repaint leaves is at most one paint's bytes: it holds the
+        far rows back one paint, never seconds."""
         budget = LADDER_BYTES_WIDE if main.size.width >= WIDE else LADDER_BYTES_NARROW
-        self._credit = min(self._credit + budget / self.paint_hz, budget / 2)
-        if self._credit > 0 or "ladder-now" in dirty:
-            lad = main.query_one(Ladder)
-            cells = lad.painted_cells
-            lad.show_snapshot(snap, book_banner(snap, self.clock(), self.retry_in()))
-            self._credit -= (lad.painted_cells - cells) * BYTES_PER_CELL
-            if self.first_paint_at is None:
-                self.first_paint_at = time.monotonic()
-        else:
-            self.dirty.add("ladder")  # the next tick
+        per_paint = budget / self.paint_hz
+        self._credit = min(self._credit + per_paint, budget / 2)
+        lad = main.query_one(Ladder)
+        cells = lad.painted_cells
+        allowed = None if "ladder-now" in dirty else max(int(self._credit // BYTES_PER_CELL), 0)
+        lad.show_snapshot(snap, book_banner(snap, self.clock(), self.retry_in()), allowed)
+        self._credit = max(self._credit - (lad.painted_cells - cells) * BYTES_PER_CELL, -per_paint)
+        if lad.holding:
+            self.dirty.add("ladder")  # the rows held back: the next paint
+        if self.first_paint_at is None:
+            self.first_paint_at = time.monotonic()

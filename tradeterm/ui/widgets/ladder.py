@@ -4,7 +4,10 @@ Each paint (10-20 Hz) the painter hands the ladder one engine snapshot (``show_s
 as a :class:`~tradeterm.ui.widgets.ladder_data.LadderData`. The ladder turns every visible
 price into a :class:`Row` (plain values), compares it with the row shown, and refreshes only
 the rows that differ; ``render_line`` serves cached ``Strip`` objects. Over SSH, bytes are latency: a quiet market costs nothing, a busy one a few
-rows per paint. Kept as one module because a row's values, the cells drawn from them and the
+rows per paint. Within the painter's byte budget the rows that matter (the inside market,
+the last trade, orders, the cursor) paint every time; far rows may wait (at most
+``HOLD_S``), and a ladder behind by more than ``LAG_MARK_S`` says ``LAGGING`` in its header.
+Kept as one module because a row's values, the cells drawn from them and the
 columns that fit are one drawing: a column added touches all three, and apart they would only
 pass each other private state.
 
@@ -20,6 +23,7 @@ the book's cells greyed. Prices descend downwards.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -44,6 +48,9 @@ from tradeterm.ui.widgets.ladder_data import (
 
 ALERT = "!"  # before the price of a price alert
 EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
+HOLD_S = 0.5  # the byte budget holds a row back at most this long (the touch: never)
+LAG_MARK_S = 1.0  # rows held back longer than this: the header says LAGGING
+LAG_STEP_S = 0.5  # ... with their age in these steps (the mark repaints at most this often)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,22 +83,36 @@ class Header:
     auto: bool
     money: bool
     width: int
+    lagging: str = ""  # the rows held back are this old (``LAGGING 1.5s``): across the header
+
+
+def _matters(before: Row | Header | None, row: Row, touch: tuple[int, int]) -> bool:
+    """Whether ``row`` (shown as ``before``) is painted whatever the byte budget says: a price
+    new to its line, the inside market (every price from the lowest to the highest touch
+    shown or to show: no level stays painted inside a market that moved), the last trade,
+    own or other clients' orders, the average price, the cursor (shown or to show)."""
+    if not isinstance(before, Row) or before.price != row.price:
+        return True
+    if touch[0] <= row.price <= touch[1]:
+        return True
+    return any(r.last is not None or r.buys or r.sells or r.avg or r.cursor for r in (before, row))
 
 
 def _cell(row: Row, name: str) -> object:
     """What one column of a row shows (equal: the cell need not be repainted)."""
     if name == "BUY":
         return row.buys
+    # the book's cells grey when it cannot be trusted: a size, the last trade's mark
     if name == "BID":
-        return row.bid, row.inside == -1
+        return row.bid, row.inside == -1, row.muted and bool(row.bid)
     if name == "PRICE":
-        return row.last is not None, row.avg, row.alert
+        return row.last is not None, row.avg, row.alert, row.muted and row.last is not None
     if name == "ASK":
-        return row.ask, row.inside == 1
+        return row.ask, row.inside == 1, row.muted and bool(row.ask)
     if name == "SELL":
         return row.sells
     if name == "LAST":
-        return row.last
+        return row.last, row.muted and row.last is not None
     if name == "VOL":
         return row.volume
     if name == "RCNT":
@@ -182,6 +203,16 @@ class LadderColumn(Widget):
             self._strips.pop(y, None)
             self.refresh(Region(0, y, self.cell_width + 1, 1))
 
+    def repaint(self, y: int) -> bool:
+        """Row ``y``'s cell drawn anew if it changed (the header: a banner's changing figure
+        costs only the cells it crosses); whether it did."""
+        strip = self.ladder.cell_strip(self.column, self.cell_width, y)
+        if self._strips.get(y) == strip:
+            return False
+        self._strips[y] = strip
+        self.refresh(Region(0, y, self.cell_width + 1, 1))
+        return True
+
     def render_line(self, y: int) -> Strip:
         strip = self._strips.get(y)
         if strip is None:
@@ -209,6 +240,7 @@ class Ladder(Widget, can_focus=True):
         self.pnl_money = False
         self.volume_view = 0  # the index in VOLUME_VIEWS
         self._rows: dict[int, Row | Header] = {}
+        self._held: dict[int, float] = {}  # rows the byte budget held back: y -> since
         self._styles: dict[str, Style] = {}
         self._layout: list[tuple[str, int]] = []
         self.painted_rows = 0  # rows with a change since start (tests read it)
@@ -237,7 +269,8 @@ class Ladder(Widget, can_focus=True):
 
     # ---- input from the app ----------------------------------------------------------------
 
-    def show(self, data: LadderData) -> None:
+    def show(self, data: LadderData, cells: int | None = None) -> None:
+        """Show ``data``; ``cells``: the byte budget of this paint (:meth:`_update`)."""
         self.data = data
         ref = data.reference
         if ref is not None:
@@ -249,12 +282,15 @@ class Ladder(Widget, can_focus=True):
                     self.centre(ref)
             if self.cursor is None:
                 self.cursor = ref
-        self._update()
+        self._update(cells)
 
-    def show_snapshot(self, snap: EngineSnapshot, banner: Banner | None) -> None:
+    def show_snapshot(
+        self, snap: EngineSnapshot, banner: Banner | None, cells: int | None = None
+    ) -> None:
         """Show the book, own orders (other clients' in this contract marked apart) and the
         position of ``snap``; ``banner``: why the book cannot be trusted
-        (``tradeterm.ui.banners``), None when it can."""
+        (``tradeterm.ui.banners``), None when it can; ``cells``: the byte budget of this
+        paint in cells (:meth:`_update`), None: every change at once."""
         if snap.instrument is None:
             return
         pnl, strategy = snap.pnl, snap.strategy
@@ -265,7 +301,8 @@ class Ladder(Widget, can_focus=True):
                 strategy.orders if strategy is not None else (), snap.foreign_orders,
                 snap.queue if self.show_queue else None,
                 snap.price_alerts,
-            )
+            ),
+            cells,
         )  # fmt: skip
 
     def recentre(self) -> None:
@@ -373,6 +410,7 @@ class Ladder(Widget, can_focus=True):
             self.post_message(self.WidthsChanged())
         self._layout = layout
         self._rows.clear()
+        self._held.clear()
         with self.app.batch_update():
             self.remove_children()
             self.mount_all([LadderColumn(self, name, w) for name, w in layout])
@@ -380,6 +418,7 @@ class Ladder(Widget, can_focus=True):
     def on_resize(self) -> None:
         self._relayout()
         self._rows.clear()
+        self._held.clear()
         if self.data is not None and self.data.reference is not None and self.auto:
             self.centre(self.data.reference)
         self._update()
@@ -394,8 +433,14 @@ class Ladder(Widget, can_focus=True):
 
     # ---- painting --------------------------------------------------------------------------
 
-    def _update(self) -> None:
-        """Compare every visible row with what is shown; repaint only the cells that changed."""
+    def _update(self, cells: int | None = None, now: float | None = None) -> None:
+        """Compare every visible row with what is shown and repaint the cells that changed:
+        all of them (``cells`` None), or within the painter's byte budget (``cells``: how many
+        this paint may write) the rows that matter (:func:`_matters`) whatever they cost and,
+        oldest change first, nearest the market next, the other rows while cells are left and
+        those held back ``HOLD_S`` already. A row held back keeps showing what it showed; its
+        age is the ladder's :meth:`lag_s`, said in the header (``LAGGING``) past
+        ``LAG_MARK_S``. ``now``: monotonic seconds."""
         if not self.size.width:
             return
         if self._layout != self._columns(self.size.width):
@@ -403,34 +448,68 @@ class Ladder(Widget, can_focus=True):
         columns = list(self.query(LadderColumn))
         if not columns:
             return
+        now = time.monotonic() if now is None else now
         old = self._rows
-        header = Header(
-            self.data.banner if self.data else None, self.auto, self.pnl_money, self.size.width
-        )
-        if old.get(0) != header:
-            old[0] = header
-            self.painted_rows += 1
-            for column in columns:
-                column.invalidate(0)
+        changed: list[tuple[int, Row, list[LadderColumn]]] = []
         for y in range(1, self.rows + 1):
             row = self._row(y)
             if row is None:
                 continue
             before = old.get(y)
             if before == row:
+                self._held.pop(y, None)
                 continue
-            old[y] = row
-            self.painted_rows += 1
             whole = (
                 not isinstance(before, Row)
                 or before.price != row.price
                 or before.cursor != row.cursor
-                or before.muted != row.muted
             )
-            for column in columns:
-                if whole or _cell(before, column.column) != _cell(row, column.column):  # type: ignore[arg-type]
-                    self.painted_cells += 1
-                    column.invalidate(y)
+            changed.append((y, row, [c for c in columns if whole or _cell(before, c.column) != _cell(row, c.column)]))  # type: ignore[arg-type]  # fmt: skip
+        touch = [r.price for r in old.values() if isinstance(r, Row) and r.inside]
+        touch += [p for p in (self.data.best_bid, self.data.best_ask) if p is not None] if self.data else []  # fmt: skip
+        zone = (min(touch), max(touch)) if touch else (1, 0)
+        far: list[tuple[float, int, int, Row, list[LadderColumn]]] = []
+        for y, row, dirty in changed:
+            if cells is None or _matters(old.get(y), row, zone):
+                self._paint_row(y, row, dirty)
+                cells = None if cells is None else cells - len(dirty)
+            else:
+                since = self._held.setdefault(y, now)
+                far.append((since, abs(row.price - (zone[0] + zone[1]) // 2), y, row, dirty))
+        for since, _, y, row, dirty in sorted(far, key=lambda f: f[:3]):
+            if cells is not None and cells <= 0 and now - since < HOLD_S:
+                break
+            self._paint_row(y, row, dirty)
+            cells = None if cells is None else cells - len(dirty)
+        lag = self.lag_s(now)
+        header = Header(
+            self.data.banner if self.data else None, self.auto, self.pnl_money, self.size.width,
+            f"LAGGING {int(lag / LAG_STEP_S) * LAG_STEP_S:.1f}s" if lag > LAG_MARK_S else "",
+        )  # fmt: skip
+        if old.get(0) != header:
+            old[0] = header
+            self.painted_rows += 1
+            self.painted_cells += sum(column.repaint(0) for column in columns)
+
+    def _paint_row(self, y: int, row: Row, dirty: list[LadderColumn]) -> None:
+        self._rows[y] = row
+        self._held.pop(y, None)
+        self.painted_rows += 1
+        self.painted_cells += len(dirty)
+        for column in dirty:
+            column.invalidate(y)
+
+    @property
+    def holding(self) -> bool:
+        """Rows the byte budget held back wait for a later paint."""
+        return bool(self._held)
+
+    def lag_s(self, now: float | None = None) -> float:
+        """How long the oldest row held back by the byte budget has not shown the engine's
+        book (0: the ladder shows the book of its last paint)."""
+        if not self._held:
+            return 0.0
+        return (time.monotonic() if now is None else now) - min(self._held.values())
 
     def _row(self, y: int) -> Row | None:
         data, price = self.data, self.price_at(y)
@@ -518,7 +597,7 @@ class Ladder(Widget, can_focus=True):
         row = self._rows.get(y)
         full = w + 1
         if isinstance(row, Header):  # the column names need no market data: always shown
-            banner = row.banner
+            banner = row.banner or (Banner(row.lagging) if row.lagging else None)
             if banner is not None:  # seen even on the narrowest ladder: across every column
                 x = sum(
                     cw + 1 for cn, cw in self._layout[: [c for c, _ in self._layout].index(name)]

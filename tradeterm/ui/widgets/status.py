@@ -96,18 +96,21 @@ def status_text(
     carrying: str = "",
     shipping: Lag | None = None,
     width: int = 0,
+    shown_lag_s: float = 0.0,
 ) -> Text:
     """The one-line status bar: mode, market, connection, data age, armed, what is picked up
     to be moved (``carrying``), qty, clock, and (wide) ``session``, the word on the session
     (:func:`session_text`); ``replay``: the replayed market's clock and speed instead of the
     wall clock and the session, PAUSED (REPLAY ENDED once the file is played) instead of the age. In ``width`` columns (0: any) the
     essential parts stay (mode, market, connection, armed, MOVING, clock or replay speed) and
-    the others are said shorter, then dropped (:func:`_fit`)."""
+    the others are said shorter, then dropped (:func:`_fit`); ``shown_lag_s``: how far the
+    ladder shows older data than the engine holds (the age is what is shown)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     for part in _fit(_parts(mode=mode, symbol=symbol, snap=snap, armed=armed,
                             confirmed=confirmed, qty=qty, now_ns=now_ns, session=session,
                             wide=wide, retry_in_s=retry_in_s, watch_only=watch_only,
-                            replay=replay, exits=exits, carrying=carrying, shipping=shipping),
+                            replay=replay, exits=exits, carrying=carrying, shipping=shipping,
+                            shown_lag_s=shown_lag_s),
                      width):  # fmt: skip
         t.append(part.text, style=part.style)
     return t
@@ -132,7 +135,7 @@ def _parts(
     *, mode: str, symbol: str, snap: EngineSnapshot | None, armed: bool, confirmed: bool,
     qty: int, now_ns: int, session: str | None, wide: bool, retry_in_s: float | None,
     watch_only: bool, replay: ReplayState | None, exits: str, carrying: str,
-    shipping: Lag | None,
+    shipping: Lag | None, shown_lag_s: float = 0.0,
 ) -> list[Part]:  # fmt: skip
     """The status bar's parts, in order (see :func:`status_text`)."""
     parts: list[Part] = []
@@ -150,7 +153,7 @@ def _parts(
     add(Part(" "))
     add(Part(inst.local_symbol if inst else symbol, "bold"))
     if snap is not None:
-        _connection(parts, snap, retry_in_s, replay, now_ns)
+        _connection(parts, snap, retry_in_s, replay, now_ns, shown_lag_s)
         if wide and snap.account:
             add(Part(f"  acct {snap.account}", drop=ACCOUNT))
     if shipping is not None:
@@ -187,7 +190,7 @@ def _parts(
 
 def _connection(
     parts: list[Part], snap: EngineSnapshot, retry_in_s: float | None,
-    replay: ReplayState | None, now_ns: int,
+    replay: ReplayState | None, now_ns: int, shown_lag_s: float = 0.0,
 ) -> None:  # fmt: skip
     """The connection's parts: its state, why (``stale 4 feeds`` when short of room), the
     retry's countdown, the data's age (PAUSED while a replay is, REPLAY ENDED once it has
@@ -214,7 +217,7 @@ def _connection(
     elif replay is not None and replay.paused:  # silent on purpose: not an age, not stale
         parts.append(Part(" PAUSED ", "bold reverse $warning"))
     elif market is not None and market.ts_ns:
-        age = max((now_ns - market.ts_ns) / NS, 0.0)
+        age = max((now_ns - market.ts_ns) / NS, shown_lag_s, 0.0)  # what the ladder shows
         text = f" age {age:.1f}s" if age < 60 else f" age {duration(age)}"
         short = f" age {age:.0f}s" if age < 60 else text
         parts.append(Part(text, "$warning" if age > 5 else "", DROP_AGE, short, SHORT_AGE))
@@ -256,7 +259,7 @@ class StatusPanel(Panel):
 
     def show_snapshot(
         self, snap: EngineSnapshot | None, state: ScreenState, now_ns: int,
-        retry_in_s: float | None,
+        retry_in_s: float | None, shown_lag_s: float = 0.0,
     ) -> None:  # fmt: skip
         session = None
         if state.replay is not None:  # REPLAY: the replayed market's time, the data's clock
@@ -271,5 +274,6 @@ class StatusPanel(Panel):
                 retry_in_s=retry_in_s, wide=self.screen.size.width >= WIDE,
                 watch_only=state.watch_only, replay=state.replay, exits=state.exits,
                 carrying=state.carrying, shipping=state.shipping, width=self.size.width,
+                shown_lag_s=shown_lag_s,
             )
         )  # fmt: skip
