@@ -247,7 +247,9 @@ async def _open_runtime(
         except ReplayError as exc:
             raise ModeError(str(exc)) from None
         calendar, market = calendar or prepared.calendar, prepared.market
-    journal = Journal.configured(settings.journal_path(), settings.journal)
+    journal = Journal.configured(
+        settings.journal_path(), settings.journal, ship=bool(settings.shared.url)
+    )
     latch = LatchFile(latch_file(journal.path))
     if not journal.path.exists():  # this mode's first start: what an older version kept
         _carry_legacy(settings, latch)

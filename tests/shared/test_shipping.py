@@ -59,7 +59,7 @@ async def test_two_journals_ship_every_fill_exactly_once_in_order(
     threads = []
     journals = {}
     for name in ("a", "b"):
-        j = Journal(tmp_path / f"{name}.sqlite", clock=lambda: T0)
+        j = Journal(tmp_path / f"{name}.sqlite", clock=lambda: T0, ship=True)
         await j.open()
         await j.start_session("ES", "sim", "test")
         journals[name] = j
@@ -87,7 +87,7 @@ async def test_two_journals_ship_every_fill_exactly_once_in_order(
 async def test_a_database_outage_loses_nothing_and_never_holds_up_the_journal(
     postgres_server: PostgresServer, shared_db: SharedDb, tmp_path: Path
 ) -> None:
-    j = Journal(tmp_path / "a.sqlite", clock=lambda: T0)
+    j = Journal(tmp_path / "a.sqlite", clock=lambda: T0, ship=True)
     await j.open()
     await j.start_session("ES", "sim", "test")
     thread = ShippingThread(shipper(shared_db, j.path, "a"))
@@ -126,7 +126,7 @@ asyncio.run(s.run())
 async def test_kill_9_while_shipping_and_a_restart_leave_no_gap_and_no_duplicate(
     shared_db: SharedDb, tmp_path: Path
 ) -> None:
-    j = Journal(tmp_path / "a.sqlite", clock=lambda: T0)
+    j = Journal(tmp_path / "a.sqlite", clock=lambda: T0, ship=True)
     await j.open()
     await j.start_session("ES", "sim", "test")
     await trade(j, "a", 300)

@@ -49,7 +49,7 @@ async def _trade(journal: Journal, n: int, now_ns: int) -> None:
 
 
 async def _fill_journal(path: Path, rows: int) -> None:
-    async with Journal(path) as journal:
+    async with Journal(path, ship=True) as journal:
         await journal.start_session("ES", "sim", "bench")
         for n in range(rows // 2):
             await _trade(journal, n, time.time_ns())
@@ -89,7 +89,7 @@ class Trading:
                          threading.Thread(target=self._sample, daemon=True)]  # fmt: skip
 
     async def _run(self) -> None:
-        async with Journal(self.path) as journal:
+        async with Journal(self.path, ship=True) as journal:
             await journal.start_session("ES", "sim", "bench")
             n, t0 = 10**6, time.perf_counter()
             while not self._stop.is_set():
