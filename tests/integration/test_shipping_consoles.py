@@ -17,6 +17,7 @@ import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +56,7 @@ def journal(symbol: str) -> Path:
     return journal_file(symbol, "sim")
 
 
-def local(symbol: str, statement: str) -> list[tuple[object, ...]]:
+def local(symbol: str, statement: str) -> list[tuple[Any, ...]]:
     with contextlib.closing(sqlite3.connect(f"file:{journal(symbol)}?mode=ro", uri=True)) as c:
         return c.execute(statement).fetchall()
 
