@@ -50,12 +50,23 @@ class ShippingProcess:
     def started(cls, settings: Settings, journal: Path) -> ShippingProcess | None:
         """Shipping ``journal`` as ``settings`` ask (``[shared]``), started; None without a
         ``shared.url``. The log filter learns the secrets before anything connects."""
+        if settings.shared.url is None:
+            return None
+        shared = settings.shared
+        process = cls(cls.spec_of(settings, journal), retry_min_s=shared.retry_min_s,
+                      retry_max_s=shared.retry_max_s)  # fmt: skip
+        process.start()
+        return process
+
+    @staticmethod
+    def spec_of(settings: Settings, journal: Path) -> dict[str, Any]:
+        """What the child is told (``shared.url`` set): its target's secrets are hidden from
+        the log from now on."""
         shared = settings.shared
         target = Target.of(shared)
-        if target is None:
-            return None
+        assert target is not None
         target.hide()
-        spec = {
+        return {
             "journal": str(journal),
             "url": target.url,
             "password_file": str(target.password_file) if target.password_file else None,
@@ -66,9 +77,6 @@ class ShippingProcess:
             "retry_min_s": shared.retry_min_s,
             "retry_max_s": shared.retry_max_s,
         }  # fmt: skip
-        process = cls(spec, retry_min_s=shared.retry_min_s, retry_max_s=shared.retry_max_s)
-        process.start()
-        return process
 
     def __init__(self, spec: dict[str, Any], *, retry_min_s: float = 0.5,
                  retry_max_s: float = 30.0) -> None:  # fmt: skip
