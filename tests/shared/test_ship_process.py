@@ -8,22 +8,16 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.shared.test_shipping import T0, shipped, trade
+from tests.shared.test_shipping import T0, fills_once, ship_log, shipped, trade
 from tests.support.postgres import WRITER_PASSWORD, SharedDb
 from tests.support.waiting import until
 from tradeterm.config import Settings
 from tradeterm.journal import Journal
 from tradeterm.shared.ship_process import ShippingProcess
-
-
-def ship_log(journal: Path) -> list[tuple[int, str]]:
-    with sqlite3.connect(journal) as conn:
-        return conn.execute("SELECT seq, kind FROM ship_log ORDER BY seq").fetchall()
 
 
 async def test_a_killed_shipping_process_is_started_again_and_ships_the_rest_once(
@@ -52,8 +46,7 @@ async def test_a_killed_shipping_process_is_started_again_and_ships_the_rest_onc
     finally:
         shipping.stop()
         await j.close()
-    fills = shared_db.query("SELECT exec_id FROM tradeterm.fills")
-    assert sorted(str(e) for (e,) in fills) == sorted(f"a-e{n}" for n in range(30))
+    assert fills_once(shared_db, "a", 30)
     said = caplog.text
     assert "the shipping process ended (exit status -9)" in said
     assert "journal shipping: shipping the journal to postgresql://tradeterm_writer@" in said

@@ -44,6 +44,12 @@ def shipped(db: SharedDb, name: str) -> list[tuple[int, str]]:
     ]
 
 
+def fills_once(db: SharedDb, name: str, count: int) -> bool:
+    """The shared database holds ``name``'s fills 0 .. count-1, each exactly once."""
+    fills = db.query("SELECT exec_id FROM tradeterm.fills")
+    return sorted(str(e) for (e,) in fills) == sorted(f"{name}-e{n}" for n in range(count))
+
+
 async def trade(journal: Journal, name: str, fills: int, start: int = 0) -> None:
     """``fills`` orders, each with its intent committed (fsynced) first and then its fill."""
     for n in range(start, start + fills):
@@ -108,8 +114,7 @@ async def test_a_database_outage_loses_nothing_and_never_holds_up_the_journal(
     finally:
         thread.stop()
         await j.close()
-    fills = shared_db.query("SELECT exec_id FROM tradeterm.fills")
-    assert sorted(str(e) for (e,) in fills) == sorted(f"a-e{n}" for n in range(40))
+    assert fills_once(shared_db, "a", 40)
 
 
 _CHILD = """

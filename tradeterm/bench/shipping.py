@@ -1,7 +1,9 @@
 """Benchmark: journal shipping to PostgreSQL (prints figures; asserts nothing).
 
 1. Throughput: a journal holding ``--rows`` fills (intent + fill rows, as trading writes
-   them) is shipped from scratch by :class:`~tradeterm.shared.shipper.Shipper`; rows/s.
+   them) is shipped from scratch by :class:`~tradeterm.shared.shipper.Shipper`; rows/s. And
+   the journal's own cost of shipping: a fill row's write with the ``ship_log`` copy on, off
+   (an instance with no ``[shared] url``) and with no trigger at all (:func:`copy_cost`).
 2. Lag while trading: a journal on a thread of its own commits an intent and books a fill
    ``--fill-rate`` times a second while the shipper ships it; the rows and seconds behind are
    sampled every 50 ms (p50, p99, max).
@@ -12,7 +14,9 @@
    ``none`` (the journal does not ship: no copy, no shipper), ``thread`` (the shipper on a
    thread of the trading process: the first way), ``process`` (an instance's way: the shipper
    in a child process, ``ship_process.py``) and ``down`` (the same with the database stopped,
-   only with the throwaway server). The lag of (2) is sampled during the ``process`` runs.
+   only with the throwaway server). The lag of (2) is sampled during the ``process`` runs;
+   the CPU the trading process (this one: engine, ib_async, the journal, and in ``thread``
+   the shipper) spends in each run, as a share of one core, is printed beside its latency.
 
 The database: ``--url`` (its owner's URL: the benchmark migrates it), else a throwaway server
 started from the local PostgreSQL binaries by ``benchmarks/bench_shipping.py``.
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import sqlite3
 import statistics
 import tempfile
 import threading
@@ -43,6 +49,8 @@ from tradeterm.domain import Fill, Order, OrderType, Side
 from tradeterm.engine.events import FillBooked
 from tradeterm.engine.types import OrderRole
 from tradeterm.journal import Journal
+from tradeterm.journal import rows as R
+from tradeterm.journal.store import prepare
 from tradeterm.shared.migrations import migrate
 from tradeterm.shared.ship_process import ShippingProcess
 from tradeterm.shared.shipper import Identity, Lag, Shipper, ShippingThread
@@ -83,6 +91,37 @@ def throughput(url: str, rows: int, directory: Path) -> float:
     shipped = thread.shipper.rows_shipped
     print(f"throughput: {shipped:,} rows in {seconds:.2f} s: {shipped / seconds:,.0f} rows/s")
     return shipped / seconds
+
+
+def copy_cost(directory: Path, fills: int = 5_000, runs: int = 15) -> dict[str, float]:
+    """Microseconds per fill row written in one transaction (the best of ``runs``), the
+    journal's ``ship_log`` copy on (it ships), off (it does not: ``ship_meta.shipping`` 0)
+    and with no trigger at all (dropped: what the writer costs without shipping's schema)."""
+    rows = [r for n in range(fills)
+            for r in R.fill_rows(Fill(f"e{n}", "o", ES, Side.BUY, 1, 24000, n), True, False, n)]  # fmt: skip
+    best: dict[str, float] = {}
+    for run in range(runs):
+        for variant in ("on", "off", "none"):
+            path = directory / f"copy-{variant}-{run}.sqlite"
+            prepare(path, ship=variant == "on")
+            with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+                if variant == "none":
+                    triggers = conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE "
+                        "'ship%'"
+                    ).fetchall()
+                    for (name,) in triggers:
+                        conn.execute(f"DROP TRIGGER {name}")
+                t0 = time.perf_counter()
+                conn.execute("BEGIN")
+                for statement, params in rows:
+                    conn.execute(statement, params)
+                conn.execute("COMMIT")
+                us = (time.perf_counter() - t0) / len(rows) * 1e6
+            best[variant] = min(best.get(variant, us), us)
+    print(f"a fill row's write, best of {runs}: ship_log copy on {best['on']:.2f} us, off "
+          f"{best['off']:.2f} us, no trigger {best['none']:.2f} us")  # fmt: skip
+    return best
 
 
 class Trading:
@@ -129,6 +168,13 @@ class Trading:
             self.shipping.start()
         for thread in self._threads:
             thread.start()
+        deadline = time.monotonic() + 30  # measured once shipping, as an instance that trades
+        while self.ship and time.monotonic() < deadline:
+            lag = self.lag()
+            if lag.connected or (lag.problem or "not connected yet") != "not connected yet":
+                break
+            time.sleep(0.05)
+        self.lags.clear()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -160,6 +206,7 @@ def bench(
     runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="tt-bench-ship-") as tmp:
         found["rows_per_s"] = throughput(url, args.rows, Path(tmp))
+        found["copy_us"] = copy_cost(Path(tmp))
         latency = (args.msg_rate, args.samples, 0.05, 7, 3.0)
         for r in range(args.rounds):
             for variant in variants[r % len(variants) :] + variants[: r % len(variants)]:
@@ -168,18 +215,22 @@ def bench(
                 with Trading(url, path, args.fill_rate, variant) as trading:
                     if variant == "down" and outage:
                         outage[0]()
+                    cpu, wall = time.process_time(), time.perf_counter()
                     try:
-                        runs[variant].append(asyncio.run(bench_latency(*latency)))
+                        run = asyncio.run(bench_latency(*latency))
+                        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                        runs[variant].append(run | {"cpu_pct": 100 * cpu / wall})
                     finally:
                         if variant == "down" and outage:
                             outage[1]()
                 if variant == "process":
                     found.setdefault("lag", []).append(trading.report())
     for variant, results in runs.items():
-        p99 = [run["p99_ms"] for run in results if "p99_ms" in run]
-        p50 = [run["p50_ms"] for run in results if "p50_ms" in run]
-        found[variant] = {"p50_ms": p50, "p99_ms": p99}
-        print(f"shipping {variant:>7}: tick-to-order p50 {_runs(p50)} ms; p99 {_runs(p99)} ms")
+        found[variant] = {k: [r[k] for r in results if k in r]
+                          for k in ("p50_ms", "p99_ms", "cpu_pct")}  # fmt: skip
+        print(f"shipping {variant:>7}: tick-to-order p50 {_runs(found[variant]['p50_ms'])} ms; "
+              f"p99 {_runs(found[variant]['p99_ms'])} ms; the trading process's CPU "
+              f"{_runs(found[variant]['cpu_pct'])} % of a core")  # fmt: skip
     return found
 
 
