@@ -120,7 +120,8 @@ async def order(console: Console, side: str) -> float:
     await console.type(f"{side} 1")
     ends = began + GUARD_S
     while console.out.count("FILL ") == fills:
-        assert console.proc.returncode is None and time.perf_counter() < ends, console.out[-3000:]
+        said = "\n".join(console.out.splitlines()[-30:])
+        assert console.proc.returncode is None and time.perf_counter() < ends, said
         await asyncio.sleep(0.002)
     return time.perf_counter() - began
 
