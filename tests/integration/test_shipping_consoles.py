@@ -33,8 +33,9 @@ from tradeterm.sim.gateway.fake_gateway import FakeGateway
 pytestmark = pytest.mark.integration
 GUARD_S = 90.0
 OUTAGE_S = 30.0  # the outage: the database stopped this long while both trade
-PACE_S = 0.5  # one order per console this often during the outage (the daily loss limit)
+PACE_S = 0.5  # one order per console this often during the outage
 GAP_S = 0.15  # between two orders of a console (the risk's order rate: 10/s at most)
+RATE = 5.0  # the gateway's market moves, as a live one does, while they trade
 
 StartConsole = Callable[..., Awaitable[Console]]
 
@@ -45,7 +46,11 @@ async def console() -> AsyncIterator[StartConsole]:
     started: list[Console] = []
 
     async def start(gateway: FakeGateway, symbol: str, url: str, **env: str) -> Console:
-        return await start_console(started, gateway, symbol, {**plane_env(url), **env})
+        limits = {
+            f"TRADETERM_MARKETS__{symbol}__RISK__DAILY_LOSS_LIMIT": "100000",
+            f"TRADETERM_MARKETS__{symbol}__RISK__MAX_DRAWDOWN": "100000",
+        }  # many round trips
+        return await start_console(started, gateway, symbol, {**plane_env(url), **limits, **env})
 
     yield start
     for c in started:
@@ -144,7 +149,7 @@ async def test_two_consoles_ship_every_fill_once_through_a_30s_database_outage(
     start_gateway: Callable[..., Awaitable[FakeGateway]], console: StartConsole, shared_db: SharedDb,
     record_property: Callable[[str, object], None],
 ) -> None:  # fmt: skip
-    gw = await start_gateway(rate=0.0, today=TODAY, symbols=("ES", "NQ"))
+    gw = await start_gateway(rate=RATE, today=TODAY, symbols=("ES", "NQ"))
     consoles = {s: await console(gw, s, shared_db.writer_url) for s in ("ES", "NQ")}
     for c in consoles.values():
         assert shipping_child(c) is not None  # the shipping runs in a process of its own
@@ -182,7 +187,7 @@ async def test_two_consoles_ship_every_fill_once_through_a_30s_database_outage(
 async def test_kill_9_mid_shipping_and_a_restart_leave_no_gap_and_no_duplicate(
     start_gateway: Callable[..., Awaitable[FakeGateway]], console: StartConsole, shared_db: SharedDb
 ) -> None:
-    gw = await start_gateway(rate=0.0, today=TODAY, symbols=("ES",))
+    gw = await start_gateway(rate=RATE, today=TODAY, symbols=("ES",))
     relay = Relay("127.0.0.1", shared_db.server.port)  # the console's link to the database
     await relay.start()
     server_port = f":{shared_db.server.port}/"
