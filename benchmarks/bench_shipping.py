@@ -1,6 +1,7 @@
 """``python benchmarks/bench_shipping.py [--help]``: the benchmark lives in tradeterm.bench.shipping;
 this script gives it a database: ``--url``, or a throwaway PostgreSQL server started from the
-local binaries (the tests' own, tests/support/postgres.py)."""
+local binaries (the tests' own, tests/support/postgres.py), which it also stops for the
+runs with the database down."""
 
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ def main() -> None:
         if server is None:
             sys.exit(SKIP_REASON)
         server.create_database("bench")
-        bench(args, server.url("bench"))
+        bench(args, server.url("bench"), (lambda: server.stop("immediate"), server.start))
 
 
 if __name__ == "__main__":

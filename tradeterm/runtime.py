@@ -83,7 +83,7 @@ from tradeterm.journal.latch import LatchFile, latch_file
 from tradeterm.journal.legacy import carried_halt
 from tradeterm.notify import Notifier
 from tradeterm.paths import legacy_journal_file
-from tradeterm.shared.shipper import Shipper, ShippingThread
+from tradeterm.shared.ship_process import ShippingProcess
 from tradeterm.shared.target import instance_name
 from tradeterm.sim.replay_common import ReplayError
 
@@ -123,7 +123,7 @@ class Runtime:
     notifier: Notifier | None = None  # the front end sets its ``bell``
     control: ControlServer | None = None  # its control socket (``tradeterm status``, ``kill``)
     replay: embedded.ReplayControl | None = None  # REPLAY: the clock the recorded file plays on
-    shipping: Shipper | None = None  # [shared] url: the journal's shipping (its lag)
+    shipping: ShippingProcess | None = None  # [shared] url: the journal's shipping (its lag)
 
     @property
     def mode(self) -> str:
@@ -248,7 +248,9 @@ async def _open_runtime(
         except ReplayError as exc:
             raise ModeError(str(exc)) from None
         calendar, market = calendar or prepared.calendar, prepared.market
-    journal = Journal.configured(settings.journal_path(), settings.journal)
+    journal = Journal.configured(
+        settings.journal_path(), settings.journal, ship=bool(settings.shared.url)
+    )
     latch = LatchFile(latch_file(journal.path))
     if not journal.path.exists():  # this mode's first start: what an older version kept
         _carry_legacy(settings, latch)
@@ -269,7 +271,7 @@ async def _open_runtime(
         raise ModeError(str(exc)) from None
     rt: Runtime | None = None
     engine: Engine | None = None
-    shipping = ShippingThread.started(settings, journal.path)  # [shared]: off the order path
+    shipping = ShippingProcess.started(settings, journal.path)  # [shared]: a process apart
     try:
         async with embedded.embedded_gateway(settings, seed, gateway_rate, replay, prepared) as (
             gateway,
@@ -311,14 +313,14 @@ async def _open_runtime(
             notifying = notifier.attach(engine)
             try:
                 if shipping is not None:
-                    control.shipping = lambda: shipping.shipper.lag().as_status()
+                    control.shipping = lambda: shipping.lag().as_status()
                 try:
                     await control.serve(engine)
                 except OSError as exc:
                     raise ModeError(f"cannot serve the control socket: {exc}") from None
                 rt = Runtime(settings, engine, host, port, gateway, journal, notifier=notifier,
                              control=control, replay=prepared.clock if prepared else None,
-                             shipping=shipping.shipper if shipping else None)  # fmt: skip
+                             shipping=shipping)  # fmt: skip
                 yield rt
             finally:
                 await engine.stop()  # closes the event stream: the follower drains it and ends

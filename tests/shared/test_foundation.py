@@ -134,9 +134,8 @@ def test_tradeterm_shared_migrate_brings_a_new_database_to_the_version(
         assert out.strip().endswith(f"tt_cli: schema version {SCHEMA_VERSION}")
         assert postgres_server.password not in out
         assert main(["shared", "roles"]) == 0
-        assert (
-            'GRANT INSERT ON tradeterm.journal_rows TO "tradeterm_writer";'
-            in capsys.readouterr().out
-        )
+        roles = capsys.readouterr().out
+        assert 'GRANT INSERT ON tradeterm.journal_rows TO "tradeterm_writer";' in roles
+        assert 'CREATE ROLE "tradeterm_reader" LOGIN' in roles and "tradeterm.outcomes TO " in roles
     finally:
         postgres_server.drop_database("tt_cli")

@@ -11,6 +11,7 @@ import json
 import uuid
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from tests.support.postgres import SharedDb
@@ -119,3 +120,15 @@ def test_report_shared_without_a_reading_role_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith("tradeterm: the shared database at postgresql://tradeterm_writer@")
     assert "permission denied for table journal_rows" in err and len(err.splitlines()) == 1
+    assert err.rstrip().endswith("(the reader role may: tradeterm shared roles)")
+
+
+def test_report_shared_as_the_reader_role_which_may_not_write(
+    shipped: SharedDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = json.loads(report(monkeypatch, shipped.reader_url, "--format", "json"))
+    assert (doc["total"]["trades"], doc["total"]["net"]) == (2, "71.00")  # as the owner sees
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        psycopg.connect(shipped.reader_url, autocommit=True).execute(
+            "DELETE FROM tradeterm.journal_rows"
+        )

@@ -44,6 +44,12 @@ def shipped(db: SharedDb, name: str) -> list[tuple[int, str]]:
     ]
 
 
+def fills_once(db: SharedDb, name: str, count: int) -> bool:
+    """The shared database holds ``name``'s fills 0 .. count-1, each exactly once."""
+    fills = db.query("SELECT exec_id FROM tradeterm.fills")
+    return sorted(str(e) for (e,) in fills) == sorted(f"{name}-e{n}" for n in range(count))
+
+
 async def trade(journal: Journal, name: str, fills: int, start: int = 0) -> None:
     """``fills`` orders, each with its intent committed (fsynced) first and then its fill."""
     for n in range(start, start + fills):
@@ -59,7 +65,7 @@ async def test_two_journals_ship_every_fill_exactly_once_in_order(
     threads = []
     journals = {}
     for name in ("a", "b"):
-        j = Journal(tmp_path / f"{name}.sqlite", clock=lambda: T0)
+        j = Journal(tmp_path / f"{name}.sqlite", clock=lambda: T0, ship=True)
         await j.open()
         await j.start_session("ES", "sim", "test")
         journals[name] = j
@@ -87,7 +93,7 @@ async def test_two_journals_ship_every_fill_exactly_once_in_order(
 async def test_a_database_outage_loses_nothing_and_never_holds_up_the_journal(
     postgres_server: PostgresServer, shared_db: SharedDb, tmp_path: Path
 ) -> None:
-    j = Journal(tmp_path / "a.sqlite", clock=lambda: T0)
+    j = Journal(tmp_path / "a.sqlite", clock=lambda: T0, ship=True)
     await j.open()
     await j.start_session("ES", "sim", "test")
     thread = ShippingThread(shipper(shared_db, j.path, "a"))
@@ -108,8 +114,7 @@ async def test_a_database_outage_loses_nothing_and_never_holds_up_the_journal(
     finally:
         thread.stop()
         await j.close()
-    fills = shared_db.query("SELECT exec_id FROM tradeterm.fills")
-    assert sorted(str(e) for (e,) in fills) == sorted(f"a-e{n}" for n in range(40))
+    assert fills_once(shared_db, "a", 40)
 
 
 _CHILD = """
@@ -126,7 +131,7 @@ asyncio.run(s.run())
 async def test_kill_9_while_shipping_and_a_restart_leave_no_gap_and_no_duplicate(
     shared_db: SharedDb, tmp_path: Path
 ) -> None:
-    j = Journal(tmp_path / "a.sqlite", clock=lambda: T0)
+    j = Journal(tmp_path / "a.sqlite", clock=lambda: T0, ship=True)
     await j.open()
     await j.start_session("ES", "sim", "test")
     await trade(j, "a", 300)

@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 
 from tradeterm.shared.migrations import migrate
-from tradeterm.shared.roles import WRITER, grant_writer
+from tradeterm.shared.roles import READ_GRANTS, READER, WRITER, grant
 
 SUPERUSER = "tt_admin"
 SKIP_REASON = (
@@ -190,12 +190,14 @@ class PostgresServer:
 
 
 WRITER_PASSWORD = "writer-" + secrets.token_urlsafe(9)
+READER_PASSWORD = "reader-" + secrets.token_urlsafe(9)
 _databases = itertools.count(1)
 
 
 @dataclass(frozen=True)
 class SharedDb:
-    """A fresh database on ``server``: migrated by the owner, the writer role granted."""
+    """A fresh database on ``server``: migrated by the owner, the writer and reader roles
+    granted."""
 
     server: PostgresServer
     name: str
@@ -205,6 +207,7 @@ class SharedDb:
         name = f"tt_{os.getpid()}_{next(_databases)}"
         server.create_database(name)
         server.create_role(WRITER, WRITER_PASSWORD)
+        server.create_role(READER, READER_PASSWORD)
         db = cls(server, name)
         asyncio.run(db._migrate())
         return db
@@ -212,7 +215,8 @@ class SharedDb:
     async def _migrate(self) -> None:
         async with await psycopg.AsyncConnection.connect(self.admin_url, autocommit=True) as conn:
             await migrate(conn)
-            await grant_writer(conn, WRITER)
+            await grant(conn, WRITER)
+            await grant(conn, READER, READ_GRANTS)
 
     @property
     def admin_url(self) -> str:
@@ -221,6 +225,10 @@ class SharedDb:
     @property
     def writer_url(self) -> str:
         return self.server.url(self.name, WRITER, WRITER_PASSWORD)
+
+    @property
+    def reader_url(self) -> str:
+        return self.server.url(self.name, READER, READER_PASSWORD)
 
     def query(self, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of ``statement`` run as the owner (what the tests check)."""

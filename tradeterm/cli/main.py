@@ -200,7 +200,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     actions = shared_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     _add(actions, "migrate", "migrate the schema (as its owner)", shared.add_migrate_arguments,
          shared.cmd_migrate, options)  # fmt: skip
-    _add(actions, "roles", "print the SQL of the writer role", shared.add_roles_arguments,
+    _add(actions, "roles", "print the SQL of the writer and reader roles", shared.add_roles_arguments,
          shared.cmd_roles, [])  # fmt: skip
     return parser
 

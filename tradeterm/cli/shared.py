@@ -1,6 +1,7 @@
 """``tradeterm shared migrate``: bring the shared database's schema to this tradeterm's version
 (run by its owner: the URL in ``[shared] url`` / ``TRADETERM_SHARED__URL`` or ``--url``).
-``tradeterm shared roles``: print the SQL that creates the writer role every instance uses."""
+``tradeterm shared roles``: print the SQL that creates the writer role every instance uses and
+the reader role for ``report --shared``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import psycopg
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, UserError
 from tradeterm.cli.options import load
 from tradeterm.shared.migrations import SchemaMismatch, migrate
-from tradeterm.shared.roles import WRITER, writer_sql
+from tradeterm.shared.roles import READ_GRANTS, READER, WRITER, role_sql
 from tradeterm.shared.target import SharedError, Target
 
 
@@ -22,6 +23,7 @@ def add_migrate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_roles_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", default=WRITER, help=f"the writer role's name ({WRITER})")
+    parser.add_argument("--reader", default=READER, help=f"the reader role's name ({READER})")
     parser.add_argument("--database", default="tradeterm", help="the database (tradeterm)")
 
 
@@ -46,5 +48,8 @@ async def _migrate(target: Target) -> int:
 
 
 def cmd_roles(args: argparse.Namespace) -> int:
-    print(writer_sql(args.role, args.database))
+    print("-- the writer: every instance connects as it")
+    print(role_sql(args.role, args.database))
+    print("-- the reader: report --shared and status --shared (reads, never writes)")
+    print(role_sql(args.reader, args.database, READ_GRANTS))
     return EXIT_OK

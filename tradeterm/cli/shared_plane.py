@@ -23,6 +23,8 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import psycopg
+
 from tradeterm.cli import kill as local
 from tradeterm.cli import status as local_status
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, UserError, reported_as
@@ -94,7 +96,11 @@ def reach(tgt: Target, work: Callable[[rows.Conn], Awaitable[T]]) -> T:
     try:
         return asyncio.run(_with(tgt, work))
     except Failure as exc:
-        raise UserError(f"the shared database at {tgt.shown}: {said(exc)}", EXIT_ERROR) from None
+        denied = isinstance(exc, psycopg.errors.InsufficientPrivilege)
+        hint = " (the reader role may: tradeterm shared roles)" if denied else ""
+        raise UserError(
+            f"the shared database at {tgt.shown}: {said(exc)}{hint}", EXIT_ERROR
+        ) from None
 
 
 # ---- status --shared ------------------------------------------------------------------------

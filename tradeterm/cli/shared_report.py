@@ -10,8 +10,9 @@ price over its price in ticks); the contract's multiplier from the built-in tabl
 market's root (the shipped rows do not carry IB's contract details): a market not in that
 table is named and left out, never valued at a guess.
 
-Reading the shipped rows needs a role that may read them (the owner's, or one granted
-SELECT): the writer role every instance ships with may only add rows.
+Reading the shipped rows needs a role that may read them: the reader role (``tradeterm shared
+roles``, ``tradeterm/shared/roles.py``) or the owner's; the writer role every instance ships
+with may only add rows.
 """
 
 from __future__ import annotations

@@ -137,8 +137,10 @@ class Journal:
         busy_timeout_ms: int = 5_000,
         retry_s: float = 1.0,
         clock: Callable[[], int] = time.time_ns,
+        ship: bool = False,
     ) -> None:
         self.path = path
+        self.ship = ship  # its rows copied into ship_log for the shared database (schema.py)
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_ms / 1000
         self.queue_max = queue_max
@@ -181,7 +183,9 @@ class Journal:
         :class:`JournalError` (worded for the user) when the journal cannot be used."""
         self._writer_lock.acquire()
         try:
-            await asyncio.to_thread(prepare, self.path, busy_timeout_ms=self.busy_timeout_ms)
+            await asyncio.to_thread(
+                prepare, self.path, busy_timeout_ms=self.busy_timeout_ms, ship=self.ship
+            )
             db = await aiosqlite.connect(
                 self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000
             )

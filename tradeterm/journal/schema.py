@@ -242,14 +242,15 @@ _SHIPPED: dict[str, tuple[tuple[str, ...], str]] = {
                      "ok"), "NEW.ts_ns"),
 }  # fmt: skip
 _UPDATED = ("sessions", "order_intents")  # rows that change: each change is shipped too
+_TRIGGERS = [(t, "INSERT") for t in _SHIPPED] + [(t, "UPDATE") for t in _UPDATED]
 
 
-def _ship_trigger(table: str, event: str) -> str:
+def _ship_trigger(table: str, event: str, when: str = "") -> str:
     columns, ts = _SHIPPED[table]
     data = ", ".join(f"'{c}', NEW.{c}" for c in columns)
     session = "NEW.id" if table == "sessions" else "coalesce((SELECT max(id) FROM sessions), 0)"
     return (
-        f"CREATE TRIGGER ship_{table}_{event.lower()} AFTER {event} ON {table} BEGIN "
+        f"CREATE TRIGGER ship_{table}_{event.lower()} AFTER {event} ON {table} {when}BEGIN "
         f"INSERT INTO ship_log (session_id, kind, ts_ns, written_ms, data) VALUES ({session}, "
         f"'{table}', {ts}, {_NOW_MS}, json_object({data})); END;"
     )
@@ -257,8 +258,7 @@ def _ship_trigger(table: str, event: str) -> str:
 
 _NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
-_V4 = (
-    """
+_V4 = """
 CREATE TABLE ship_meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     instance_id TEXT NOT NULL
@@ -272,11 +272,7 @@ CREATE TABLE ship_log (
     written_ms INTEGER NOT NULL,
     data TEXT NOT NULL
 );
-"""
-    + "\n".join(_ship_trigger(t, "INSERT") for t in _SHIPPED)
-    + "\n"
-    + "\n".join(_ship_trigger(t, "UPDATE") for t in _UPDATED)
-)
+""" + "\n".join(_ship_trigger(t, e) for t, e in _TRIGGERS)
 """The shipping log: every row of the tables in ``_SHIPPED``, copied as JSON by a trigger in
 the same transaction that writes it (so the fsynced intent carries its own copy, and no code
 path can write a row without it), numbered by ``seq``, which AUTOINCREMENT never reuses. The
@@ -295,8 +291,17 @@ ALTER TABLE order_intents ADD COLUMN breakeven_offset_ticks INTEGER;
 (``engine/exits.py``) an order was sent with (an entry) or for (its exits: the entry's fill
 price they protect and the breakeven rule), so that a restart restores a trailing stop whole
 and breakeven keeps watching the stops. NULL in the rows written before."""
+_SHIPPING_ON = "WHEN (SELECT shipping FROM ship_meta) "
+_V6 = "ALTER TABLE ship_meta ADD COLUMN shipping INTEGER NOT NULL DEFAULT 0;\n" + "\n".join(
+    f"DROP TRIGGER ship_{t}_{e.lower()};\n{_ship_trigger(t, e, _SHIPPING_ON)}" for t, e in _TRIGGERS
+)
+"""The copy into ``ship_log`` only while this journal ships (``ship_meta.shipping``, set by
+``Journal.open`` from ``[shared] url``): an instance with no shared database pays neither the
+trigger's JSON copy on its writer (it doubles a fill row's write: docs/performance.md) nor
+the file's growth.
+Rows written while it did not ship are never shipped, like the rows older than version 4."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``. Append only; never edit one that
 has shipped."""
 

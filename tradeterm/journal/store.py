@@ -99,8 +99,9 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
     return found
 
 
-def prepare(path: Path, *, busy_timeout_ms: int = 5000) -> None:
-    """Create or check ``path`` and migrate it; WAL mode. Raises :class:`JournalError`."""
+def prepare(path: Path, *, busy_timeout_ms: int = 5000, ship: bool = False) -> None:
+    """Create or check ``path`` and migrate it; WAL mode; its rows copied for shipping from now
+    on when ``ship`` (``ship_meta.shipping``, schema version 6). Raises :class:`JournalError`."""
     _check_file(path)
     try:
         _create(path)
@@ -116,6 +117,7 @@ def prepare(path: Path, *, busy_timeout_ms: int = 5000) -> None:
         if str(mode).lower() != "wal":
             raise JournalError(f"journal {path}: WAL mode unavailable (got {mode})")
         migrate(conn, path)
+        conn.execute("UPDATE ship_meta SET shipping = ? WHERE shipping != ?", (ship, ship))
     except sqlite3.OperationalError as exc:
         raise JournalError(f"cannot open journal {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:

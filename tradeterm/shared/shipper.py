@@ -10,9 +10,9 @@ own read-only connection and sends it to PostgreSQL in batches, in ``seq`` order
   mark ``instances.shipped_seq``. On every connect the mark is read back from PostgreSQL and
   shipping resumes after it, so a crash (kill -9 at any point), an outage or a restart neither
   skips a row nor sends one twice.
-* **Never in the order path.** :class:`ShippingThread` runs the shipper on a thread of its own
-  with its own event loop: no network wait, no batch building, no SQLite read of it runs on
-  the engine's loop. The engine and the journal do not know it exists.
+* **Never in the order path.** An instance runs the shipper in a process of its own
+  (``ship_process.py``): no network wait, no batch building, no SQLite read of it runs in the
+  trading process, nor holds its GIL. The engine and the journal do not know it exists.
 * **A database that is down** costs nothing but lag: the shipper retries with a doubling
   backoff (``retry_min_s`` .. ``retry_max_s``) and holds at most one batch in memory; what is
   not shipped stays in SQLite and is read again when the database is back.
@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 import sqlite3
 import threading
 import time
@@ -38,9 +37,9 @@ from typing import Any
 
 import psycopg
 
-from tradeterm.config import Settings, SharedConfig
+from tradeterm.config import SharedConfig
 from tradeterm.shared.migrations import SchemaMismatch, check_version
-from tradeterm.shared.target import SharedError, Target, instance_name
+from tradeterm.shared.target import SharedError, Target
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +123,7 @@ class Shipper:
         self.problem: str | None = "not connected yet"
         self._oldest_ms: int | None = None  # when the oldest row not shipped was written
         self._stopping = asyncio.Event()  # bound to the loop that first waits on it
+        self._finishing = False  # stop once nothing is left to ship (or the database is away)
         self._sqlite: sqlite3.Connection | None = None
         self._instance_id = ""
 
@@ -158,6 +158,13 @@ class Shipper:
         """Make :meth:`run` return (call it on the shipper's own loop)."""
         self._stopping.set()
 
+    def finish(self) -> None:
+        """Make :meth:`run` return once it has shipped everything the journal holds, or at
+        once while the database is away (call it on the shipper's own loop)."""
+        self._finishing = True
+        if not self.connected:
+            self._stopping.set()
+
     # ---- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -170,6 +177,8 @@ class Shipper:
                         await self._ship(conn)
                 except FAILURES as exc:
                     self._down(exc)
+                    if self._finishing:
+                        return
                     await self._pause(self._backoff(attempt))
                     attempt += 1
         finally:
@@ -205,6 +214,9 @@ class Shipper:
                 await self._send(conn, batch)
                 idle_since = time.monotonic()
                 continue
+            if self._finishing:
+                self._stopping.set()
+                return
             if time.monotonic() - idle_since >= self.heartbeat_s:  # notice a server gone away
                 async with asyncio.timeout(self.request_timeout_s):
                     await conn.execute(
@@ -292,21 +304,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 class ShippingThread:
-    """Runs a :class:`Shipper` on a daemon thread with its own event loop."""
-
-    @classmethod
-    def started(cls, settings: Settings, journal: Path) -> ShippingThread | None:
-        """Shipping ``journal`` as ``settings`` ask (``[shared]``), started; None without a
-        ``shared.url``. The log filter learns the secrets before anything connects."""
-        identity = Identity(instance_name(settings), socket.gethostname(), settings.symbol,
-                            settings.mode)  # fmt: skip
-        shipper = Shipper.configured(journal, settings.shared, identity)
-        if shipper is None:
-            return None
-        shipper.target.hide()
-        thread = cls(shipper)
-        thread.start()
-        return thread
+    """Runs a :class:`Shipper` on a daemon thread with its own event loop (the tests and the
+    benchmark's in-process comparison; an instance ships from a process of its own,
+    ``ship_process.py``)."""
 
     def __init__(self, shipper: Shipper) -> None:
         self.shipper = shipper
