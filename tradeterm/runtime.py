@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import time
@@ -288,8 +287,6 @@ async def _open_runtime(
             )
             broker: Broker = ib
             journaled_fills: JournaledFills = journal.fills
-            if prepared is not None:  # each replay run is its own session: its own day's P&L
-                journaled_fills = functools.partial(journal.fills, this_session=True)
             if mode == "shadow":  # IB gives the market; the paper broker takes the orders
                 broker = paper = PaperBroker(ib, None, account=SHADOW_ACCOUNT, client_id=client_id)
                 journaled_fills = _carried_fills(journal, paper, sent)

@@ -467,25 +467,19 @@ class Journal:
             return None
         return RiskTransition(from_state, to_state, reason, ts_ns)
 
-    async def fills(
-        self, instrument: Instrument, *, this_session: bool = False
-    ) -> list[tuple[Fill, Decimal | None]]:
+    async def fills(self, instrument: Instrument) -> list[tuple[Fill, Decimal | None]]:
         """The fills of ``instrument`` (by its conId) with their commissions, in execution
         order (``engine.journaled_fills``), since the market began (those of a market that
-        ended, :meth:`start_session`'s ``new_market``, are another market's); ``this_session``:
-        only those booked since this session began (a replay: each run is a session of its own,
-        on a gateway that never saw an earlier run's orders). When they cannot be read, none,
-        and ``on_failure`` is told: without them the fills cannot be trusted (trading halts)."""
-        since = "SELECT started_ns FROM sessions WHERE id = ?" if this_session else "SELECT 0"
-        args = (instrument.con_id, NEW_MARKET, *((self.session_id,) if this_session else ()))
+        ended, :meth:`start_session`'s ``new_market``, are another market's: an embedded
+        gateway's, a replay run's). When they cannot be read, none, and ``on_failure`` is told:
+        without them the fills cannot be trusted (trading halts)."""
         try:
             rows = await self._fetchall(
                 "SELECT f.exec_id, f.order_id, f.side, f.quantity, f.price_ticks, f.ts_ns,"
                 " f.perm_id, c.amount FROM fills f LEFT JOIN commissions c USING (exec_id)"
                 " WHERE f.con_id = ? AND f.booked_ns > coalesce((SELECT max(ts_ns) FROM"
-                f" position_snapshots WHERE cause = ?), -1) AND f.booked_ns >= coalesce(({since}), 0)"
-                " ORDER BY f.ts_ns, f.rowid",
-                args,
+                " position_snapshots WHERE cause = ?), -1) ORDER BY f.ts_ns, f.rowid",
+                (instrument.con_id, NEW_MARKET),
             )
         except JournalError as exc:
             log.error("%s", exc)

@@ -48,25 +48,28 @@ def test_report_tells_a_replay_journal_apart(capsys: pytest.CaptureFixture[str])
 
 
 async def test_each_replay_run_is_a_session_of_its_own_its_fills_only(tmp_path: Path) -> None:
-    """A fresh run of the same replayed day starts flat: the engine restores only the fills
-    booked in this run (``this_session``), so today's P&L and commissions are this run's."""
+    """A fresh run of the same replayed day starts flat: each run's session starts a new market
+    (its gateway is embedded: ``embedded.NEW_MARKET``), so the engine restores only the fills
+    booked in this run, and today's P&L and commissions are this run's."""
     from tests.unit.journal.factories import ES, booked, fill
+    from tradeterm.embedded import NEW_MARKET
 
     wall = [1_000]
     journal = Journal(tmp_path / "ES.sqlite", clock=lambda: wall[0], flush_interval_ms=10)
     await journal.open()
-    await journal.start_session("ES", "replay", __version__)
+    await journal.start_session("ES", "replay", __version__, new_market=NEW_MARKET)
+    wall[0] = 1_100  # booked after the session began (as on any clock that moves)
     earlier = fill("e1", price=24000, ts=5)  # the replayed market's time: the same each run
     journal.record(booked(earlier))
     await journal.flush()
+    assert [f.exec_id for f, _ in await journal.fills(ES)] == ["e1"]
     journal.end_session("stopped")
     wall[0] = 2_000
-    await journal.start_session("ES", "replay", __version__)
-    assert await journal.fills(ES, this_session=True) == []
-    assert [f.exec_id for f, _ in await journal.fills(ES)] == ["e1"]  # the journal keeps it
+    await journal.start_session("ES", "replay", __version__, new_market=NEW_MARKET)
+    assert await journal.fills(ES) == []  # the earlier run's market ended with it
     wall[0] = 2_100
     now = fill("e2", price=24001, ts=5)
     journal.record(booked(now))
     await journal.flush()
-    assert [f.exec_id for f, _ in await journal.fills(ES, this_session=True)] == ["e2"]
+    assert [f.exec_id for f, _ in await journal.fills(ES)] == ["e2"]
     await journal.close()
