@@ -160,12 +160,15 @@ class FillModel:
     """One instrument's book as the feed shows it, and our working orders. See the module."""
 
     def __init__(self, *, protection_ticks: int = 40, blind: bool = False) -> None:
-        """``blind``: nothing is seen until a depth snapshot or a quote shows it (see the
-        module); it becomes so anyway on the first snapshot or quote."""
+        """``blind``: only what a depth snapshot or a quote shows is seen (see the module), the
+        queue estimate's way (``engine/queue_position.py``: unknown is never 0). Paper fills
+        (SHADOW, CANARY, the backtester) keep the whole-book reading, every level not shown
+        empty, so SHADOW and the backtest fill alike (issue 15's parity)."""
         if protection_ticks < 0:
             raise ValueError("protection_ticks must not be negative")
         self.protection_ticks = protection_ticks
         self._blind = blind  # see only between the best and the edge of each side
+        self._sees = blind  # what a snapshot or a quote shows is all that is seen
         self._edge: dict[BookSide, int | None] = {BookSide.BID: None, BookSide.ASK: None}
         self._snapshots = False  # a depth snapshot seen: it sets the edges, not a quote
         self.bids: dict[int, int] = {}
@@ -287,7 +290,7 @@ class FillModel:
     def on_quote(self, quote: Quote) -> list[Outcome]:
         """Top of book: the best level of each side; levels better than it are gone; it is
         in view (alone, before any depth snapshot)."""
-        self._blind = True
+        self._blind = self._blind or self._sees
         self._set_top(BookSide.BID, quote.bid, quote.bid_size)
         self._set_top(BookSide.ASK, quote.ask, quote.ask_size)
         return self._after_book(quote.ts_ns)
@@ -296,7 +299,8 @@ class FillModel:
                  asks: Iterable[DepthLevel]) -> list[Outcome]:  # fmt: skip
         """The whole visible book (what the broker port's ``DepthEvent`` carries): in view
         from its best level to its last; beyond, unknown."""
-        self._blind = self._snapshots = True
+        self._blind = self._blind or self._sees
+        self._snapshots = True
         bid_levels = {lv.price: lv.size for lv in bids if lv.size > 0}
         ask_levels = {lv.price: lv.size for lv in asks if lv.size > 0}
         self._replace(BookSide.BID, bid_levels, min(bid_levels) if bid_levels else None)

@@ -3,11 +3,7 @@ again only when that level grew within an order's reach. It must answer exactly 
 whole book (``on_depth``, SHADOW's path) answers: random streams of level changes, trades and
 orders through both, step by step, the queue estimates included. (It found the whole book
 keeping a queue credit past its level's growth once no order of ours watched the level: a
-later order there was then moved forward by trades that credit had already counted.)
-
-A snapshot shows the book only down to its last level (beyond it is unknown), so both models
-also hold a far level on each side (``EDGE``), the same in both: the snapshots then show every price
-the stream touches."""
+later order there was then moved forward by trades that credit had already counted.)"""
 
 from __future__ import annotations
 
@@ -17,8 +13,6 @@ import pytest
 
 from tradeterm.domain import BookSide, DepthLevel, OrderType, Side, Trade
 from tradeterm.paper.fill_model import FillModel, Outcome
-
-EDGE = {BookSide.BID: 50, BookSide.ASK: 150}  # beyond any protection price reached here
 
 
 def book(levels: dict[int, int]) -> tuple[DepthLevel, ...]:
@@ -30,11 +24,8 @@ def book(levels: dict[int, int]) -> tuple[DepthLevel, ...]:
 def test_one_level_at_a_time_answers_as_the_whole_book(seed: int, crossed: bool) -> None:
     rng = random.Random(seed)
     by_level, by_book = FillModel(), FillModel()
-    bids: dict[int, int] = {EDGE[BookSide.BID]: 1}
-    asks: dict[int, int] = {EDGE[BookSide.ASK]: 1}
-    for side, price in EDGE.items():
-        by_level.on_level(side, price, 1, 0)
-    by_book.on_depth(0, book(bids), book(asks))
+    bids: dict[int, int] = {}
+    asks: dict[int, int] = {}
     key = 0
     for step in range(400):
         ts = step + 1

@@ -1,4 +1,4 @@
-"""The paper fill model (SHADOW, CANARY and the queue estimate) does not fill a resting limit
+"""The paper fill model as the queue estimate reads it (``blind``) does not fill a resting limit
 from a queue it cannot see: a level beyond the depth shown, or one that left it, is not an
 empty queue."""
 
@@ -20,7 +20,7 @@ def fills(outcomes: Sequence[object]) -> list[PaperFill]:
 
 
 def test_a_limit_beyond_the_depth_waits_behind_the_size_shown_when_it_comes_into_view() -> None:
-    model = FillModel()
+    model = FillModel(blind=True)  # the queue estimate's reading
     snapshot(model, 1, range(100, 90, -1), range(101, 111))  # bids 100..91
     model.submit(1, Side.BUY, 1, OrderType.LIMIT, limit=85, ts_ns=2)
     working = model.working(1)
@@ -35,7 +35,7 @@ def test_a_limit_beyond_the_depth_waits_behind_the_size_shown_when_it_comes_into
 
 
 def test_a_level_that_leaves_the_depth_keeps_its_queue() -> None:
-    model = FillModel()
+    model = FillModel(blind=True)  # the queue estimate's reading
     snapshot(model, 1, range(100, 90, -1), range(101, 111))
     model.submit(1, Side.BUY, 1, OrderType.LIMIT, limit=91, ts_ns=2)  # 10 ahead
     snapshot(model, 3, range(103, 93, -1), range(104, 114))  # 91 leaves the view
@@ -46,7 +46,7 @@ def test_a_level_that_leaves_the_depth_keeps_its_queue() -> None:
 
 
 def test_top_of_book_only_a_limit_under_the_bid_is_not_at_the_front() -> None:
-    model = FillModel()
+    model = FillModel(blind=True)  # the queue estimate's reading
     model.on_quote(Quote(1, 100, 30, 101, 40))
     model.submit(1, Side.BUY, 1, OrderType.LIMIT, limit=98, ts_ns=2)
     model.on_quote(Quote(3, 98, 25, 99, 5))  # the bid comes down to it: 25 shown

@@ -103,8 +103,7 @@ def test_held_legs_say_nothing_until_the_stop_transmits_and_exits_wait_for_the_f
     assert executions(events) == [(e, 2, BID)]
     target = desk.broker.model.working(t)
     assert target is not None and not target.dormant
-    # a limit in the queue, beyond the one ask level shown: how many are ahead is unknown
-    assert target.price == TARGET and target.queue_ahead is None
+    assert target.price == TARGET and target.queue_ahead == 0  # a limit in the queue
     stop = desk.broker.model.working(s)
     assert stop is not None and not stop.dormant and stop.price is None  # waits for a trade
     assert desk.position() == 2
