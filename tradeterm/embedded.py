@@ -165,6 +165,7 @@ async def embedded_gateway(
     if replay is not None and prepared is not None:
         config.replay, config.speed = replay.path, replay.speed
         config.replay_clock, config.today = prepared.clock, prepared.today
+        config.clock = prepared.clock.now  # orders and executions on the market's time too
         config.replay_symbol = prepared.instrument
     if gateway_rate is not None:
         config.rate = gateway_rate

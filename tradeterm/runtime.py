@@ -297,7 +297,7 @@ async def _open_runtime(
                 alert_store=AlertFile(alert_file(journal.path)),
                 venue="the paper broker" if mode == "shadow" else "IB", wait_for_gateway=wait,
                 source=prepared.clock if prepared else None,
-                queue_truth=gateway.queue_position if prepared and gateway else None,
+                queue_truth=gateway.exact_queue_position if prepared and gateway else None,
                 on_connected=lambda: _bind_account(
                     broker.account, broker.client_id, ib.address, journal, latch, owner, mode,
                     control if gateway is None and mode != "shadow" else None,

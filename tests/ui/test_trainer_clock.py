@@ -68,6 +68,21 @@ async def test_the_instance_runs_on_the_replayed_markets_clock_and_trades_the_fi
         shown = status(app)
         assert "ESU4" in shown and " REPLAY " in shown and "18:5" in shown  # CT, market time
         assert "stale" not in shown
+        await pilot.press("a", "b")  # a market buy: its execution is the recorded market's too
+        journal, inst = app.runtime.journal, snap.instrument  # type: ignore[union-attr]
+        assert journal is not None
+
+        async def journaled() -> list[int]:
+            await journal.flush()
+            return [f.ts_ns for f, _ in await journal.fills(inst)]
+
+        stamps: list[int] = []
+        for _ in range(100):
+            stamps = await journaled()
+            if stamps:
+                break
+            await pilot.pause(0.1)
+        assert stamps and all(T0 * NS <= ts < (T0 + 3600) * NS for ts in stamps), stamps
         await pilot.press("q")
         await pilot.pause()
 
@@ -201,5 +216,30 @@ async def test_when_a_jump_lands_the_quote_is_the_books_and_b_joins_what_is_ther
         assert not engine.snapshot(tape=0).orders
         data = ladder(app).data  # painted as B read it (the byte budget holds nothing back)
         assert data is not None and data.best_bid is None and data.best_ask == 22115
+        await pilot.press("q")
+        await pilot.pause()
+
+
+async def test_on_a_top_of_book_file_a_limit_beyond_the_book_has_an_unknown_queue() -> None:
+    """On MBP-1 (top of book only) the gateway's queue figure is its own model, which says 0
+    ahead at a price the feed never showed: the screen must say unknown (``q?``), not take it
+    as the truth (only an order-by-order replay gives the exact FIFO place)."""
+    path = data_file("ESU4_glbx-mdp3_mbp-1_2024-07-01T2358Z_2024-07-02T0002Z.dbn.zst")
+    app = trainer(path, 1.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine, _ = await started(app)
+        await pilot.press("space")  # paused on the recorded book
+        await until(lambda: engine.source_paused, "paused")
+        await pilot.press("a", "z", *["k"] * 8, "right_square_bracket")  # a sell 8 ticks up
+        await until(lambda: engine.snapshot(tape=0).orders, "our limit working")
+        (order,) = engine.snapshot(tape=0).orders
+        gw = gateway(app)
+        keys = lambda: [k for f in gw.market.feeds.values() for k in f.engine.working_keys()]  # noqa: E731
+        await until(lambda: any(isinstance(k, int) for k in keys()), "resting at the gateway")
+        (perm,) = [k for k in keys() if isinstance(k, int)]
+        await until(lambda: order.order_id in engine.snapshot(tape=0).queue, "the estimate")
+        assert gw.queue_position(perm) == 0  # the gateway's model: nobody ahead
+        assert gw.exact_queue_position(perm) is None  # ... which is not the exchange's truth
+        assert engine.snapshot(tape=0).queue[order.order_id] is None  # so: q?, unknown
         await pilot.press("q")
         await pilot.pause()
