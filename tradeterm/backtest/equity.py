@@ -50,7 +50,8 @@ def equity_text(curve: EquityCurve, width: int, height: int, title: str = "equit
         return "equity: too small to draw"
     times, values = thinned(curve, max(width * 2, 2))
     xs = list(range(len(values)))
-    plt.clf()
+    plt.main()  # plotext is one process-wide figure: the screen's chart may leave a pane of
+    plt.clf()  # its candles-and-volume subplots addressed; clear the whole figure
     plt.limitsize(False, False)  # the size asked for, not the terminal's plotext sees
     plt.plotsize(width, height)
     plt.theme("clear")

@@ -143,3 +143,17 @@ def test_the_files_axes_and_title_say_what_the_report_says(tmp_path: Path) -> No
 
 def test_the_curve_of_a_run_is_titled_by_what_ran() -> None:
     assert curve().title == "sma_cross fast=10 slow=30 on ESZ6, ES_1min.csv"
+
+
+def test_the_curve_is_the_same_after_the_screens_chart_left_plotext_on_a_subplot() -> None:
+    """plotext is one figure per process: the screen's chart draws candles over volume in two
+    subplots and may leave one addressed; the equity curve must clear the whole figure (the
+    full suite failed this way after the UI tests, passing alone)."""
+    import plotext as plt
+
+    clean = equity_text(curve(), 80, 20)
+    plt.main()
+    plt.clf()
+    plt.subplots(2, 1)
+    plt.subplot(2, 1)  # as the chart's volume pane leaves it
+    assert equity_text(curve(), 80, 20) == clean
