@@ -138,6 +138,27 @@ async def ready(pilot: Pilot[Any], app: TradingApp) -> Market:
     return Market(gateway(app))
 
 
+async def book_shown(app: TradingApp) -> tuple[int | None, int | None]:
+    """Started, and the ladder's best bid and ask once both show (a replay's recorded book)."""
+    await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
+    assert app.startup_error is None, app.startup_error
+
+    def both() -> bool:
+        data = ladder(app).data
+        return data is not None and data.best_bid is not None and data.best_ask is not None
+
+    await until(both, "the recorded book on the ladder")
+    data = ladder(app).data
+    assert data is not None
+    return data.best_bid, data.best_ask
+
+
+def resting_at_gateway(gw: FakeGateway) -> list[int]:
+    """The matching engines' resting client orders (their perm ids; synthetic depth has none)."""
+    keys = [k for f in gw.market.feeds.values() for k in f.engine.working_keys()]
+    return [k for k in keys if isinstance(k, int)]
+
+
 async def settle(
     pilot: Pilot[Any], app: TradingApp, predicate: Callable[[], object], what: str
 ) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.integration.engine_helpers import TODAY, always_open
 from tests.support.waiting import until
-from tests.ui.helpers import gateway, ladder, settings
+from tests.ui.helpers import book_shown, gateway, settings
 from tradeterm.broker.ib import IbBroker
 from tradeterm.embedded import ReplaySource
 from tradeterm.engine.engine import Engine
@@ -115,26 +115,11 @@ def stepped_app(clock: StepClock) -> TradingApp:
     return TradingApp(cfg, theme=theme, themes=themes, opener=opener)
 
 
-async def recorded_book(app: TradingApp) -> tuple[int | None, int | None]:
-    """Started, and the ladder's best bid and ask once both show."""
-    await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
-    assert app.startup_error is None, app.startup_error
-
-    def both() -> bool:
-        data = ladder(app).data
-        return data is not None and data.best_bid is not None and data.best_ask is not None
-
-    await until(both, "the recorded book on the ladder")
-    data = ladder(app).data
-    assert data is not None
-    return data.best_bid, data.best_ask
-
-
 async def test_a_limit_fills_only_when_its_queue_is_consumed_and_pause_shows_paused() -> None:
     clock = StepClock(T0 + 1)  # the book's snapshot is played
     app = stepped_app(clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        assert await recorded_book(app) == (ticks("5528.50"), ticks("5528.75"))
+        assert await book_shown(app) == (ticks("5528.50"), ticks("5528.75"))
         await pilot.pause(0.3)
         shown = status(app)
         assert " REPLAY " in shown and "18:58:01 CT x1" in shown  # market time, not the wall's
@@ -188,7 +173,7 @@ async def test_the_screen_starts_on_a_replayed_file_in_replay_mode() -> None:
     theme, themes = select_theme(cfg.ui.theme)
     app = TradingApp(cfg, theme=theme, themes=themes, replay=ReplaySource(BOOK, 1.0))
     async with app.run_test(size=(80, 24)) as pilot:
-        assert (await recorded_book(app))[1] == ticks("5528.75")
+        assert (await book_shown(app))[1] == ticks("5528.75")
         assert app.runtime is not None and app.runtime.journal is not None
         assert app.runtime.journal.path.parent.name == "replay"
         await pilot.pause(0.2)

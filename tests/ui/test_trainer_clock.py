@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.real_data import data_file
 from tests.support.waiting import until
-from tests.ui.helpers import gateway, ladder, settings
+from tests.ui.helpers import book_shown, gateway, ladder, resting_at_gateway, settings
 from tradeterm.embedded import ReplaySource, TrainerClock
 from tradeterm.engine.engine import Engine
 from tradeterm.ui.app import TradingApp
@@ -36,14 +36,7 @@ def status(app: TradingApp) -> str:
 
 async def started(app: TradingApp) -> tuple[Engine, TrainerClock]:
     """The engine and the replay's clock, once the recorded book shows on the ladder."""
-    await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
-    assert app.startup_error is None, app.startup_error
-
-    def book() -> bool:
-        data = ladder(app).data
-        return data is not None and data.best_bid is not None and data.best_ask is not None
-
-    await until(book, "the recorded book on the ladder")
+    await book_shown(app)
     assert app.engine is not None and app.runtime is not None
     clock = app.runtime.replay
     assert isinstance(clock, TrainerClock) and clock is gateway(app).replay_clock
@@ -133,8 +126,7 @@ async def test_on_the_mbo_file_the_ladders_queue_figure_is_the_gateways_truth() 
         gw = gateway(app)
 
         def truth() -> int | None:
-            keys = [k for f in gw.market.feeds.values() for k in f.engine.working_keys()]
-            found = [gw.queue_position(k) for k in keys if isinstance(k, int)]
+            found = [gw.queue_position(k) for k in resting_at_gateway(gw)]
             return next((q for q in found if q is not None), None)
 
         await until(lambda: truth() is not None, "the limit resting at the gateway")
@@ -234,9 +226,8 @@ async def test_on_a_top_of_book_file_a_limit_beyond_the_book_has_an_unknown_queu
         await until(lambda: engine.snapshot(tape=0).orders, "our limit working")
         (order,) = engine.snapshot(tape=0).orders
         gw = gateway(app)
-        keys = lambda: [k for f in gw.market.feeds.values() for k in f.engine.working_keys()]  # noqa: E731
-        await until(lambda: any(isinstance(k, int) for k in keys()), "resting at the gateway")
-        (perm,) = [k for k in keys() if isinstance(k, int)]
+        await until(lambda: resting_at_gateway(gw), "resting at the gateway")
+        (perm,) = resting_at_gateway(gw)
         await until(lambda: order.order_id in engine.snapshot(tape=0).queue, "the estimate")
         assert gw.queue_position(perm) == 0  # the gateway's model: nobody ahead
         assert gw.exact_queue_position(perm) is None  # ... which is not the exchange's truth
