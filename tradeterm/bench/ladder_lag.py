@@ -27,7 +27,7 @@ from typing import Any
 
 from textual.drivers.headless_driver import HeadlessDriver
 
-from tradeterm.bench.timing import Stuck, calibrate, pct, per_size, script
+from tradeterm.bench.timing import ScreenBench, Stuck, calibrate, pct
 from tradeterm.bench.ui import until
 from tradeterm.broker.ib import IbBroker
 from tradeterm.config import Settings, load_settings
@@ -177,25 +177,13 @@ async def run_size(cols: int, rows: int, args: argparse.Namespace) -> dict[str, 
             "cells_per_s": cells}  # fmt: skip
 
 
-def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--sizes", default="120x40,200x50")
-    parser.add_argument("--msgs", type=float, default=5000.0, help="market-data messages/s")
-    parser.add_argument("--seconds", type=float, default=20.0, help="measuring window")
-    parser.add_argument("--warmup", type=float, default=2.0)
+def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stall-at", type=float, default=4.0, help="s into the window")
     parser.add_argument("--stall", type=float, default=7.0, help="s without market data")
-    return parser
 
 
-def bench(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Every size's figures (see :func:`run_size`), by size ("120x40")."""
-    return per_size(args.sizes, lambda cols, rows: run_size(cols, rows, args))
-
-
-def main() -> None:
-    script("bench_ladder_lag", parser, bench)
-
+BENCH = ScreenBench("bench_ladder_lag", __doc__, "120x40,200x50", 20.0, options, run_size)
+parser, bench, main = BENCH.parser, BENCH.bench, BENCH.main
 
 if __name__ == "__main__":
     main()

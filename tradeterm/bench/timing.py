@@ -13,6 +13,7 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -149,6 +150,36 @@ def per_size(
         cols, rows = (int(v) for v in size.lower().split("x"))
         found[f"{cols}x{rows}"] = asyncio.run(run(cols, rows))
     return found
+
+
+@dataclass(frozen=True)
+class ScreenBench:
+    """A screen benchmark: the options every one takes (terminal ``--sizes``, the ``--msgs``
+    load, the ``--seconds`` window, ``--warmup``) and its own (``options``), and
+    ``run_size(cols, rows, args)`` run for each size (see :func:`per_size`)."""
+
+    name: str
+    doc: str | None
+    sizes: str
+    seconds: float
+    options: Callable[[argparse.ArgumentParser], None]
+    run_size: Callable[[int, int, argparse.Namespace], Coroutine[Any, Any, dict[str, float]]]
+
+    def parser(self) -> argparse.ArgumentParser:
+        parser = argparse.ArgumentParser(description=(self.doc or "").split("\n\n")[0])
+        parser.add_argument("--sizes", default=self.sizes)
+        parser.add_argument("--msgs", type=float, default=5000.0, help="market-data messages/s")
+        parser.add_argument("--seconds", type=float, default=self.seconds, help="measuring window")
+        parser.add_argument("--warmup", type=float, default=2.0)
+        self.options(parser)
+        return parser
+
+    def bench(self, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+        """Every size's figures, by size ("80x24")."""
+        return per_size(args.sizes, lambda cols, rows: self.run_size(cols, rows, args))
+
+    def main(self) -> None:
+        script(self.name, self.parser, self.bench)
 
 
 async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:

@@ -41,7 +41,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from tradeterm.bench.timing import Stuck, calibrate, pct, per_size, plain, script
+from tradeterm.bench.timing import ScreenBench, Stuck, calibrate, pct, plain
 from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.probe import WireProbe
 
@@ -212,24 +212,12 @@ async def latency(
             "cancel_p50_ms": pct(cancels, 0.5), "cancel_p99_ms": pct(cancels, 0.99)}  # fmt: skip
 
 
-def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--sizes", default="200x50,80x24")
-    parser.add_argument("--msgs", type=float, default=5000.0, help="market-data messages/s")
-    parser.add_argument("--seconds", type=float, default=10.0, help="output measuring window")
-    parser.add_argument("--warmup", type=float, default=2.0)
+def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=60, help="key -> order samples per size")
-    return parser
 
 
-def bench(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Every size's figures (see :func:`run_size`), by size ("80x24")."""
-    return per_size(args.sizes, lambda cols, rows: run_size(cols, rows, args))
-
-
-def main() -> None:
-    script("bench_ui", parser, bench)
-
+BENCH = ScreenBench("bench_ui", __doc__, "200x50,80x24", 10.0, options, run_size)
+parser, bench, main = BENCH.parser, BENCH.bench, BENCH.main
 
 if __name__ == "__main__":
     main()
