@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
 
 from tests.real_data import data_file
 from tests.support.waiting import until
@@ -41,6 +44,14 @@ async def started(app: TradingApp) -> tuple[Engine, TrainerClock]:
     clock = app.runtime.replay
     assert isinstance(clock, TrainerClock) and clock is gateway(app).replay_clock
     return app.engine, clock
+
+
+async def paused(app: TradingApp, pilot: Pilot[Any]) -> Engine:
+    """Started, then paused (``space``) on the recorded book; the engine."""
+    engine, _ = await started(app)
+    await pilot.press("space")
+    await until(lambda: engine.source_paused, "paused")
+    return engine
 
 
 def volume(engine: Engine) -> int:
@@ -115,9 +126,7 @@ async def test_on_the_mbo_file_the_ladders_queue_figure_is_the_gateways_truth() 
     path = data_file("ESH4_glbx-mdp3_mbo_2023-12-25.dbn.zst")
     app = trainer(path, 1.0)
     async with app.run_test(size=(120, 40)) as pilot:
-        engine, _ = await started(app)
-        await pilot.press("space")  # paused on the recorded book
-        await until(lambda: engine.source_paused, "paused")
+        engine = await paused(app, pilot)
         snap = engine.snapshot(tape=0)
         assert snap.instrument is not None and snap.instrument.local_symbol == "ESH4"
         await pilot.press("a", "B")  # armed, join the bid
@@ -219,9 +228,7 @@ async def test_on_a_top_of_book_file_a_limit_beyond_the_book_has_an_unknown_queu
     path = data_file("ESU4_glbx-mdp3_mbp-1_2024-07-01T2358Z_2024-07-02T0002Z.dbn.zst")
     app = trainer(path, 1.0)
     async with app.run_test(size=(120, 40)) as pilot:
-        engine, _ = await started(app)
-        await pilot.press("space")  # paused on the recorded book
-        await until(lambda: engine.source_paused, "paused")
+        engine = await paused(app, pilot)
         await pilot.press("a", "z", *["k"] * 8, "right_square_bracket")  # a sell 8 ticks up
         await until(lambda: engine.snapshot(tape=0).orders, "our limit working")
         (order,) = engine.snapshot(tape=0).orders
