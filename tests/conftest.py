@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,14 @@ if FUZZ_EXAMPLES:
     settings.load_profile("fuzz")
 elif os.environ.get("CI"):
     settings.load_profile("ci")
+
+# A test run started in the background by a shell without job control (a CI runner's
+# `cmd &`) inherits SIGINT ignored, which Python keeps, and so does every process it starts:
+# the Ctrl-C tests then sent a SIGINT nobody heard (a sweep ran to its end and exited 0, an
+# in-process sweep waited out its timeout). Ctrl-C is what those tests are about, so the run
+# hears it as a terminal's user would, and the processes it starts are born hearing it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
