@@ -109,12 +109,13 @@ def test_a_clear_never_moves_our_order_ahead_of_the_re_sent_book() -> None:
     engine = MatchingEngine()
 
     def book(ts: int, first_priority: int) -> None:
-        for change in [
+        changes: list[BookChange] = [
             OrderDelta(ts, BID, 100, first_priority, 10, last=False),
             OrderDelta(ts, BID, 100, first_priority + 1, 10, last=False),
             BookDelta(ts, BID, 100, 20, last=False),
             BookDelta(ts, ASK, 101, 5),
-        ]:
+        ]
+        for change in changes:
             engine.on_market(change)
 
     book(1, 1)
