@@ -56,6 +56,7 @@ class StepClock:
         self.ended = False
         self.speed = 1.0
         self.skipped = 0.0
+        self.jumps = 0  # the gateway plays every event on this clock: a jump skips none
 
     def now(self) -> float:
         return self.t

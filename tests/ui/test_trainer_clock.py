@@ -241,3 +241,43 @@ async def test_on_a_top_of_book_file_a_limit_beyond_the_book_has_an_unknown_queu
         assert engine.snapshot(tape=0).queue[order.order_id] is None  # so: q?, unknown
         await pilot.press("q")
         await pilot.pause()
+
+
+def trades_across_a_jump(path: Path) -> Path:
+    """The book; a trade at 10 s (before the jump); two the jump skips (at 40 s and 65 s); one
+    at 100 s and one past the next minute (after it lands)."""
+    path.write_text(
+        "ts,type\n"
+        "2024-07-01T23:58:00Z,level,B,5528.50,5\n"
+        "2024-07-01T23:58:00Z,level,A,5528.75,4\n"
+        "2024-07-01T23:58:10Z,trade,5528.50,2,S\n"
+        "2024-07-01T23:58:40Z,trade,5528.75,3,B\n"
+        "2024-07-01T23:59:05Z,trade,5528.25,4,S\n"
+        "2024-07-01T23:59:40Z,trade,5528.50,1,S\n"
+        "2024-07-02T00:00:05Z,trade,5528.50,1,S\n"
+    )
+    return path
+
+
+async def test_after_a_jump_the_charts_bars_are_what_the_file_traded(tmp_path: Path) -> None:
+    """The trades a jump skips never reach the client: the engine asks the bar history again
+    when it lands (the minute in progress at the jump is closed with them, the minute skipped
+    is there), and once more when the minute it landed in has closed."""
+    app = trainer(trades_across_a_jump(tmp_path / "jump.csv"), 1.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine, clock = await started(app)
+        await until(lambda: volume(engine) == 2, "the trade before the jump")
+        await pilot.press("space", "slash")  # paused at 23:58:1x, a minute ahead: 23:59:1x
+        await until(lambda: not clock.jumping, "the jump to land")
+
+        def bars() -> dict[int, tuple[int, int, int, int, int]]:
+            return {(b.start_ns // NS - T0) // 60: (b.open, b.high, b.low, b.close, b.volume)
+                    for b in engine.snapshot(tape=0).bars}  # fmt: skip
+
+        # 23:58: the trade before the jump and the one it skipped (22114 = 5528.50)
+        await until(lambda: bars().get(0) == (22114, 22115, 22114, 22115, 5), "23:58's bar")
+        await pilot.press("space")  # resumed: 23:59 closes when 00:00:05 trades
+        await until(lambda: bars().get(1) == (22113, 22114, 22113, 22114, 5), "23:59's bar")
+        assert bars()[0] == (22114, 22115, 22114, 22115, 5)
+        await pilot.press("q")
+        await pilot.pause()

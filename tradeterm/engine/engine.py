@@ -113,6 +113,7 @@ from tradeterm.engine.types import TradingState
 
 log = logging.getLogger(__name__)
 
+HISTORY_BAR_NS = 60 * NS  # the bars the broker's history holds (Broker.history: 1 minute)
 MARGIN_RETRY_S = 60  # a what-if that failed (not connected, refused) is asked again after this
 
 JournaledFills = Callable[[Instrument], Awaitable[Sequence[tuple[Fill, Decimal | None]]]]
@@ -185,6 +186,8 @@ class Engine:
         self._listeners: list[EventStream] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._history_due = False
+        self._source_jumps = 0  # the source's jumps already backfilled (source_clock.py)
+        self._refill_at = 0  # ask history again then: the minute a jump landed in has closed
         self.core: TradingCore | None = None  # built once the contract is known (start)
         self.source_paused = False  # the source clock is paused (a paused replay)
         self.account_pnl: AccountPnL | None = None  # the account's (reqPnL); None: not said
@@ -348,6 +351,7 @@ class Engine:
         purpose, no feed is stale; at its resume each feed must deliver within its threshold
         again (``StalenessWatchdog.release``), so a replay frozen after its resume goes
         stale."""
+        self._follow_jumps(core)
         paused = self.source is not None and self.source.paused
         if paused == self.source_paused and paused == core.watchdog.held:
             return
@@ -358,6 +362,18 @@ class Engine:
             core.watchdog.release()
         core.watchdog.check()
         self.connectivity.refresh_health()
+
+    def _follow_jumps(self, core: TradingCore) -> None:
+        """A source's jump landed (``source_clock.py``): the trades it skipped never came, so
+        the bars built over that span are asked of the history again, now and once the minute
+        it landed in has closed (history holds finished minutes only)."""
+        now = self.clock()
+        if self._refill_at and now >= self._refill_at:
+            self._refill_at, self._history_due = 0, True
+        jumps = self.source.jumps if self.source is not None else 0
+        if jumps != self._source_jumps:
+            self._source_jumps, self._history_due = jumps, True
+            self._refill_at = now - now % HISTORY_BAR_NS + HISTORY_BAR_NS
 
     async def stop(self) -> None:
         self.kill_switch.cancel()

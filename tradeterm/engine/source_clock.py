@@ -14,6 +14,13 @@ played everything due is not stale, at any speed). It runs at the market's pace 
 time and at the wall's above x1, so a replay that stops delivering what the file holds (stalled,
 frozen) goes stale one threshold later, as a live feed would, and a busy burst played in 50 ms
 at x100 is not 5 s of silence.
+
+A jump's trades are not sent (nor its 5-second bars): the gateway shows the book where it lands.
+When :attr:`SourceClock.jumps` grows, the engine asks the bar history again (the bars it built
+over the span skipped, the minute in progress at the jump included, are replaced by the
+source's, which saw every trade), and once more when the minute it landed in has closed (IB's
+history leaves out the bar in progress). Volume at price (the ladder's VOL, BVOL, AVOL) has no
+history: it leaves out the trades a jump skipped, and the trainer says so when it jumps.
 """
 
 from __future__ import annotations
@@ -34,4 +41,10 @@ class SourceClock(Protocol):
     def played_ns(self) -> int:
         """Time during which the source owed data (the watchdog's clock): jumps,
         skipped gaps and the recording's own quiet left out."""
+        ...
+
+    @property
+    def jumps(self) -> int:
+        """Jumps ahead that have landed: the trades each skipped never reached the client,
+        so the engine's bars over that span are short until history replaces them."""
         ...

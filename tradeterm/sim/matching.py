@@ -37,6 +37,11 @@ Fill model
   An order-by-order source (MBO replay: ``OrderDelta`` events) makes it exact: an order of ours
   is behind every public order resting at its price when it joined, and ``queue_ahead`` is what
   is left of those orders (their cancels and fills), whatever joins later is behind us.
+  A ``BookClear`` loses every public priority: the book is re-sent with new ones, and which
+  re-added order was ahead of ours is unknowable. Every public order placed from the clear until
+  the exchange event that rebuilds the book ends (the first change marked ``last``) counts as
+  ahead of ours (conservative: a fill never comes early, the position never looks better than
+  the truth); what joins after the rebuild is behind us again.
   ``queue_position`` tells a test where an order of ours stands.
 * **Stops** trigger on any trade (public or ours): a buy stop when a trade prints at/above its
   stop, a sell stop at/below. A stop whose price the last trade already reached triggers at once.
@@ -162,6 +167,7 @@ class MatchingEngine:
         "exact",
         "priority",
         "protection",
+        "rebuilding",
     )
 
     def __init__(
@@ -183,6 +189,7 @@ class MatchingEngine:
         self._fifo: tuple[dict[int, dict[int, int]], dict[int, dict[int, int]]] = ({}, {})
         self.exact = False  # queue_ahead comes from single orders (OrderDelta seen)
         self.priority = 0  # the highest public priority seen
+        self.rebuilding = False  # between a BookClear and the end of the event re-sending the book
 
     # ------------------------------------------------------------------ queries
 
@@ -374,6 +381,8 @@ class MatchingEngine:
         fills: list[SimFill] = []
         if type(event) is BookDelta:
             ts = event.ts_ns
+            if event.last:  # the event that re-sent the book after a clear has ended
+                self.rebuilding = False
             if ts > self._clock:
                 self._clock = ts
             book = self.book
@@ -395,8 +404,11 @@ class MatchingEngine:
             self._on_trade(event.price, event.size, agg, event.ts_ns, fills)
         elif type(event) is OrderDelta:
             self._on_order(event)
+            if event.last:
+                self.rebuilding = False
         elif type(event) is BookClear:
             self._clock = max(self._clock, event.ts_ns)
+            self.rebuilding = True
             self.book.apply(event)
             self._credit[0].clear()
             self._credit[1].clear()
@@ -689,6 +701,8 @@ class MatchingEngine:
         if prio > self.priority:
             self.priority = prio
         for m in self._lv[side].get(price, ()):
+            if self.rebuilding:  # re-sent after a clear: its old place is lost, count it ahead
+                m.mark = max(m.mark, prio)
             m.qa = sum(size for p, size in level.items() if p <= m.mark)
 
     def _trail_start(self, side: int, trail: int) -> int:

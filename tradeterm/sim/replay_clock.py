@@ -108,6 +108,7 @@ class ReplayClock:
         self._base_wall = wall()
         self._changed: asyncio.Event | None = None
         self._jumping = False
+        self._landed_jumps = 0  # jumps played to their end (:attr:`jumps`)
         self._on_landed: list[Callable[[], None]] = []
         self._quiet = False  # play() has played everything due: the recording owes nothing
         self._ended = False  # play() has played the whole file: the market stands still
@@ -165,6 +166,12 @@ class ReplayClock:
         """A jump is being played: the events it skipped are due at once and are not shown
         one by one; the feed publishes the book when the replay has caught up (:meth:`landed`)."""
         return self._jumping
+
+    @property
+    def jumps(self) -> int:
+        """How many jumps have landed: the client was not sent the events each skipped (the
+        engine asks the history of their bars again)."""
+        return self._landed_jumps
 
     # ---- controls ------------------------------------------------------------------------
 
@@ -229,6 +236,7 @@ class ReplayClock:
         self._quiet = True
         if self._jumping:
             self._jumping = False
+            self._landed_jumps += 1
             for callback in self._on_landed:
                 callback()
 

@@ -8,7 +8,7 @@ only when something is marked. Each part paints at the rate it deserves:
 * the ladder's market data at ``ui.paint_hz``, within a terminal-output budget (bytes/s) for
   far rows only: at kHz market data every book level changes every paint, and over SSH bytes
   are latency, but the touch, the last trade, orders and the cursor are never held back; a
-  far row waits at most ``ladder.HOLD_S``, and a ladder still behind says ``LAGGING``;
+  far row waits at most ``ladder.HOLD_S`` (the status bar's age is then at least its age);
 * the side panels (position, risk, strategy, status) at most at ``SIDE_PANELS_HZ``, the tape at
   ``TAPE_HZ`` (every print shifts every line), the chart at most every ``CHART_MIN_S``. The
   status bar's clock is painted with the tape, so the newest print is never later than the
@@ -141,8 +141,8 @@ class Painter:
         """The terminal-output budget: every paint shows the rows that matter (the inside
         market, the last trade, orders, the cursor: ``Ladder._update``) whatever they cost, the
         other rows as the bytes left allow (held back, they are marked dirty again and their
-        age is the ladder's ``LAGGING``); own orders, fills, health (``ladder-now``) paint every
-        row at once. The debt a whole repaint leaves is at most one paint's bytes: it holds the
+        age, the ladder's ``lag_s``, is in the status bar's age); own orders, fills, health
+        (``ladder-now``) paint every row at once. The debt a whole repaint leaves is at most one paint's bytes: it holds the
         far rows back one paint, never seconds."""
         budget = LADDER_BYTES_WIDE if main.size.width >= WIDE else LADDER_BYTES_NARROW
         per_paint = budget / self.paint_hz

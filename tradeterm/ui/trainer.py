@@ -67,7 +67,10 @@ def control(replay: ReplayControl, verb: str) -> str:
         return "replay PAUSED"
     if verb == "jump":
         replay.jump(JUMP_S)
-        return f"replay jumped {JUMP_S:g} s ahead"
+        return (
+            f"replay jumped {JUMP_S:g} s ahead: the chart's bars are the file's; volume "
+            "at price (VOL, BVOL, AVOL) leaves out the trades skipped"
+        )
     speed = stepped(replay.speed, 1 if verb == "faster" else -1)
     replay.set_speed(speed)
     return f"replay speed {speed_text(speed)}"

@@ -100,3 +100,32 @@ def test_the_mbo_files_events_are_the_same_with_or_without_single_orders() -> No
     seen = [e for e in seen if not isinstance(e, BookUpdate) or e.changes]
     assert len(seen) == len(plain)
     assert seen == plain
+
+
+def test_a_clear_never_moves_our_order_ahead_of_the_re_sent_book() -> None:
+    """A mid-stream clear re-sends the book with new priorities: which re-added order was
+    ahead of ours is unknowable, so all of them count as ahead (never a better place than the
+    exchange's FIFO, never an early fill); an order joining after the rebuild is behind us."""
+    engine = MatchingEngine()
+
+    def book(ts: int, first_priority: int) -> None:
+        changes: list[BookChange] = [
+            OrderDelta(ts, BID, 100, first_priority, 10, last=False),
+            OrderDelta(ts, BID, 100, first_priority + 1, 10, last=False),
+            BookDelta(ts, BID, 100, 20, last=False),
+            BookDelta(ts, ASK, 101, 5),
+        ]
+        for change in changes:
+            engine.on_market(change)
+
+    book(1, 1)
+    engine.submit("ours", BID, 1, "LMT", limit=100, ts_ns=1)
+    assert engine.queue_position("ours") == 20
+    engine.on_market(BookClear(2))
+    book(2, 3)
+    assert engine.queue_position("ours") == 20
+    engine.on_market(OrderDelta(3, BID, 100, 5, 7, last=False))  # joins after the rebuild
+    engine.on_market(BookDelta(3, BID, 100, 27))
+    assert engine.queue_position("ours") == 20
+    assert engine.on_market(TradePrint(4, 100, 10, ASK)) == []  # half the queue ahead traded
+    assert engine.queue_position("ours") == 10

@@ -71,3 +71,16 @@ def test_one_stale_feed_is_named_in_full() -> None:
     text = status_text(mode="sim", symbol="ES", snap=snap, armed=False, confirmed=True, qty=1,
                        now_ns=NOW, session=None, wide=False, width=80).plain  # fmt: skip
     assert "IB DEGRADED stale depth" in text, text
+
+
+@pytest.mark.parametrize(("replay", "age"), [(None, "age 0.4s"),
+                                              (ReplayState(NOW, 10.0, False), "age 4.0s")])  # fmt: skip
+def test_the_age_is_never_fresher_than_the_ladder_shows(replay: ReplayState | None,
+                                                        age: str) -> None:  # fmt: skip
+    """Rows the ladder's byte budget held back 0.4 s (wall) show data that old: in a replay at
+    x10 that is 4 s of the market's time, the clock the age is counted on."""
+    snap = replace(degraded(), market=replace(degraded().market, ts_ns=NOW))  # type: ignore[type-var]
+    text = status_text(mode="sim", symbol="ES", snap=snap, armed=False, confirmed=True, qty=1,
+                       now_ns=NOW, session=None, wide=True, replay=replay,
+                       shown_lag_s=0.4).plain  # fmt: skip
+    assert age in text, text

@@ -175,8 +175,9 @@ class FakeGateway:
 
     def exact_queue_position(self, perm_id: int) -> int | None:
         """:meth:`queue_position` where it is the exchange's FIFO truth (an order-by-order
-        replay: MBO); None elsewhere, where it is this engine's own model (on top of book or
-        10 levels it would say 0 ahead at a price the feed never showed)."""
+        replay: MBO; after a book clear, every public order re-sent counts as ahead: never
+        better than the truth); None elsewhere, where it is this engine's own model (on top of
+        book or 10 levels it would say 0 ahead at a price the feed never showed)."""
         for feed in self.market.feeds.values():
             ahead = feed.engine.queue_position(perm_id)
             if ahead is not None:

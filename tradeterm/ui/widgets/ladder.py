@@ -5,8 +5,8 @@ as a :class:`~tradeterm.ui.widgets.ladder_data.LadderData`. The ladder turns eve
 price into a :class:`Row` (plain values), compares it with the row shown, and refreshes only
 the rows that differ; ``render_line`` serves cached ``Strip`` objects. Over SSH, bytes are latency: a quiet market costs nothing, a busy one a few
 rows per paint. Within the painter's byte budget the rows that matter (the inside market,
-the last trade, orders, the cursor) paint every time; far rows may wait (at most
-``HOLD_S``), and a ladder behind by more than ``LAG_MARK_S`` says ``LAGGING`` in its header.
+the last trade, orders, the cursor) paint every time; far rows may wait, at most ``HOLD_S``
+(the age of what they show, :meth:`Ladder.lag_s`, is the status bar's data age then).
 Kept as one module because a row's values, the cells drawn from them and the
 columns that fit are one drawing: a column added touches all three, and apart they would only
 pass each other private state.
@@ -49,8 +49,6 @@ from tradeterm.ui.widgets.ladder_data import (
 ALERT = "!"  # before the price of a price alert
 EDGE = 3  # auto re-centre when the last trade comes this close to the top or bottom row
 HOLD_S = 0.5  # the byte budget holds a row back at most this long (the touch: never)
-LAG_MARK_S = 1.0  # rows held back longer than this: the header says LAGGING
-LAG_STEP_S = 0.5  # ... with their age in these steps (the mark repaints at most this often)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +81,6 @@ class Header:
     auto: bool
     money: bool
     width: int
-    lagging: str = ""  # the rows held back are this old (``LAGGING 1.5s``): across the header
 
 
 def _matters(before: Row | Header | None, row: Row, touch: tuple[int, int]) -> bool:
@@ -439,8 +436,8 @@ class Ladder(Widget, can_focus=True):
         this paint may write) the rows that matter (:func:`_matters`) whatever they cost and,
         oldest change first, nearest the market next, the other rows while cells are left and
         those held back ``HOLD_S`` already. A row held back keeps showing what it showed; its
-        age is the ladder's :meth:`lag_s`, said in the header (``LAGGING``) past
-        ``LAG_MARK_S``. ``now``: monotonic seconds."""
+        age is the ladder's :meth:`lag_s` (the status bar's age is at least that).
+        ``now``: monotonic seconds."""
         if not self.size.width:
             return
         if self._layout != self._columns(self.size.width):
@@ -481,11 +478,9 @@ class Ladder(Widget, can_focus=True):
                 break
             self._paint_row(y, row, dirty)
             cells = None if cells is None else cells - len(dirty)
-        lag = self.lag_s(now)
         header = Header(
-            self.data.banner if self.data else None, self.auto, self.pnl_money, self.size.width,
-            f"LAGGING {int(lag / LAG_STEP_S) * LAG_STEP_S:.1f}s" if lag > LAG_MARK_S else "",
-        )  # fmt: skip
+            self.data.banner if self.data else None, self.auto, self.pnl_money, self.size.width
+        )
         if old.get(0) != header:
             old[0] = header
             self.painted_rows += 1
@@ -597,7 +592,7 @@ class Ladder(Widget, can_focus=True):
         row = self._rows.get(y)
         full = w + 1
         if isinstance(row, Header):  # the column names need no market data: always shown
-            banner = row.banner or (Banner(row.lagging) if row.lagging else None)
+            banner = row.banner
             if banner is not None:  # seen even on the narrowest ladder: across every column
                 x = sum(
                     cw + 1 for cn, cw in self._layout[: [c for c, _ in self._layout].index(name)]

@@ -103,8 +103,9 @@ def status_text(
     (:func:`session_text`); ``replay``: the replayed market's clock and speed instead of the
     wall clock and the session, PAUSED (REPLAY ENDED once the file is played) instead of the age. In ``width`` columns (0: any) the
     essential parts stay (mode, market, connection, armed, MOVING, clock or replay speed) and
-    the others are said shorter, then dropped (:func:`_fit`); ``shown_lag_s``: how far the
-    ladder shows older data than the engine holds (the age is what is shown)."""
+    the others are said shorter, then dropped (:func:`_fit`); ``shown_lag_s``: how long (wall
+    seconds) the ladder has shown older data than the engine holds (the age is what is shown:
+    never fresher than that; in a replay, that long times its speed in the market's time)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     for part in _fit(_parts(mode=mode, symbol=symbol, snap=snap, armed=armed,
                             confirmed=confirmed, qty=qty, now_ns=now_ns, session=session,
@@ -217,7 +218,8 @@ def _connection(
     elif replay is not None and replay.paused:  # silent on purpose: not an age, not stale
         parts.append(Part(" PAUSED ", "bold reverse $warning"))
     elif market is not None and market.ts_ns:
-        age = max((now_ns - market.ts_ns) / NS, shown_lag_s, 0.0)  # what the ladder shows
+        shown = shown_lag_s * replay.speed if replay is not None else shown_lag_s  # market s
+        age = max((now_ns - market.ts_ns) / NS, shown, 0.0)  # what the ladder shows
         text = f" age {age:.1f}s" if age < 60 else f" age {duration(age)}"
         short = f" age {age:.0f}s" if age < 60 else text
         parts.append(Part(text, "$warning" if age > 5 else "", DROP_AGE, short, SHORT_AGE))

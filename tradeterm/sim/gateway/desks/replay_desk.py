@@ -61,7 +61,9 @@ class ReplayDesk:
         return round(self.clock.now() * NS)
 
     def frozen(self) -> bool:
-        """Nothing goes to clients during a stall, nor while a jump is played."""
+        """Nothing goes to clients during a stall, nor while a jump is played (the clock
+        counts the jumps landed: the engine asks the bars over the span again, from the history
+        this feed kept building meanwhile)."""
         clock = self.clock
         return self._stalled() or (isinstance(clock, ReplayClock) and clock.jumping)
 
