@@ -78,6 +78,7 @@ from tradeterm.engine.commands import (
     CommandResult,
     PlaceOrder,
     ToggleAlert,
+    price_ticks,
 )
 from tradeterm.engine.connectivity import Connectivity, GatewayWait
 from tradeterm.engine.core import TradingCore
@@ -607,7 +608,7 @@ class Engine:
         if isinstance(command, ClearAlerts):
             self.notice("INFO", f"price alerts cleared ({self.alerts.clear()})")
         else:
-            price = inst.to_ticks(command.price, Rounding.NEAREST)
+            price = price_ticks(inst, command.price, Rounding.NEAREST)
             last, (bid, ask) = core.market.last, core.market.touch()
             set_ = self.alerts.toggle(price, last.price if last else None, bid, ask)
             self.notice("INFO", f"price alert {inst.format_price(price)} "
