@@ -48,12 +48,13 @@ def speed_text(speed: float) -> str:
 
 
 def stepped(speed: float, step: int) -> float:
-    """The next speed of :data:`SPEEDS` above (``step`` 1) or below (-1) ``speed``; the
-    fastest or slowest stays where it is."""
+    """The next speed of :data:`SPEEDS` above (``step`` 1) or below (-1) ``speed``; one with
+    none beyond it stays where it is (``--speed 0.1`` made slower stays 0.1: slower never
+    speeds up, faster never slows down)."""
     speed = math.inf if speed <= 0 else speed
     if step > 0:
-        return next((s for s in SPEEDS if s > speed), SPEEDS[-1])
-    return next((s for s in reversed(SPEEDS) if s < speed), SPEEDS[0])
+        return next((s for s in SPEEDS if s > speed), speed)
+    return next((s for s in reversed(SPEEDS) if s < speed), speed)
 
 
 def control(replay: ReplayControl, verb: str) -> str:
