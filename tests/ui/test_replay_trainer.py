@@ -54,6 +54,7 @@ class StepClock:
         self.t = now
         self.paused = False
         self.ended = False
+        self.failure: str | None = None
         self.speed = 1.0
         self.skipped = 0.0
 

@@ -111,6 +111,7 @@ class ReplayClock:
         self._on_landed: list[Callable[[], None]] = []
         self._quiet = False  # play() has played everything due: the recording owes nothing
         self._ended = False  # play() has played the whole file: the market stands still
+        self._failure: str | None = None  # why the replay stopped before the file's end
         self._owed_ns = self._base  # the silence clock (played_ns), brought up to date at...
         self._owed_wall = wall()  # ...this wall time
 
@@ -159,6 +160,11 @@ class ReplayClock:
         """The whole recording has been played (:meth:`end`): nothing more comes, at any
         speed, and the market's time stands at its end."""
         return self._ended
+
+    @property
+    def failure(self) -> str | None:
+        """Why the replay stopped before the file's end (:meth:`end`); None: it did not."""
+        return self._failure
 
     @property
     def jumping(self) -> bool:
@@ -232,13 +238,15 @@ class ReplayClock:
             for callback in self._on_landed:
                 callback()
 
-    def end(self) -> None:
-        """The recording has been played to its end: the clock stops there (no later event
-        can come, so time running on would only age the last one) and owes nothing."""
+    def end(self, failure: str | None = None) -> None:
+        """The recording has been played to its end, or ``failure`` stopped it there (the
+        rest of the file cannot be read): the clock stops there (no later event can come, so
+        time running on would only age the last one) and owes nothing."""
         self.landed()
         if not self._ended:
             self._set(self.now_ns())
             self._ended = True
+            self._failure = failure
 
     def due(self) -> None:
         """The recording's next event is due: until it is played, its silence counts
