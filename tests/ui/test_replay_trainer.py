@@ -88,6 +88,9 @@ class StepClock:
         self.t += seconds
         self.skipped += seconds
 
+    def release(self) -> None:  # the test moves the time: nothing held
+        pass
+
 
 def stepped_app(clock: StepClock) -> TradingApp:
     """The screen in REPLAY mode on a gateway replaying BOOK on ``clock``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from textual.widgets import RichLog
 
 from tests.support.waiting import until
@@ -73,6 +74,24 @@ async def test_a_file_that_cannot_be_read_on_is_said_on_the_screen_not_left_stal
         assert "cut.csv could not be read on after 11 events" in text
         assert "price 5528.30 is not on the tick 0.25" in text
         assert not any("Traceback" in line for line in log_lines(app))
+        await pilot.press("q")
+        await pilot.pause()
+
+
+@pytest.mark.parametrize("speed", [0.0, 100.0])
+async def test_the_whole_file_reaches_the_screen_at_any_speed(speed: float) -> None:
+    app = trainer(speed)  # the clock ran while the instance started: its start went to nobody
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.started.is_set() or app.startup_error, "the engine to start")
+        assert app.startup_error is None, app.startup_error
+        assert app.runtime is not None and app.runtime.replay is not None
+        engine, clock = app.engine, app.runtime.replay
+        assert engine is not None
+        await until(lambda: clock.ended, "the file played", 10)
+        await pilot.pause(0.2)
+        market = engine.snapshot(tape=10).market
+        assert market is not None
+        assert [p.size for p in market.tape] == [3, 2, 1] and market.volume == 6  # all of it
         await pilot.press("q")
         await pilot.pause()
 

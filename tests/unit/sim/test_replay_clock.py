@@ -147,6 +147,36 @@ def test_an_ended_replay_stands_still_at_its_end_and_jumps_nowhere() -> None:
     assert not c.jumping
 
 
+@pytest.mark.parametrize("speed", [1.0, "max"])
+async def test_a_held_clock_plays_nothing_until_released_and_keeps_a_pause_set_meanwhile(
+    speed: float | str,
+) -> None:
+    wall = Wall()
+    c = ReplayClock(T0, speed, held=True, wall=wall, wall_sleep=wall.sleep)
+    got: list[int] = []
+
+    async def consume() -> None:
+        async for ev in play(trades(0, 1), c):
+            got.append(ev.ts_ns)
+
+    task = asyncio.create_task(consume())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    wall.t += 30
+    assert got == [] and c.now() == T0  # not even the trade due at its time: held
+    assert c.held and not c.paused
+    c.pause()  # the trainer's pause while the instance starts: kept after the release
+    c.release()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    wall.t += 30
+    assert c.paused and not c.held and c.now() == T0  # paused: time stands at the start...
+    assert got == [round(T0 * NS)]  # ...where what is due plays (a paused replay's book)
+    c.resume()
+    await asyncio.wait_for(task, 5)
+    assert got == [round(T0 * NS), round((T0 + 1) * NS)]
+
+
 async def test_the_gateway_ends_the_clock_when_the_file_is_played() -> None:
     from pathlib import Path
 
