@@ -9,16 +9,8 @@ import pytest
 
 from tests.support.instruments import ES
 from tradeterm.broker.port import DepthEvent, QuoteEvent, TradeEvent
-from tradeterm.domain import (
-    DepthLevel,
-    Order,
-    OrderChange,
-    OrderStatus,
-    OrderType,
-    Quote,
-    Side,
-    Trade,
-)
+from tradeterm.domain import DepthLevel, Order, OrderStatus, OrderType, Quote, Side, Trade
+from tradeterm.domain.orders import OrderChange
 from tradeterm.engine.queue_position import QueueEstimate
 from tradeterm.sim.market_events import BookDelta, BookSide
 from tradeterm.sim.matching import MatchingEngine
