@@ -4,8 +4,9 @@ and REPLAY's side of the runtime (``tradeterm ES --replay FILE``, the trainer): 
 keys drive: :class:`ReplayControl`), and what the instance takes from the file
 (:func:`prepare`).
 
-One clock: the embedded gateway's replay runs on the :class:`TrainerClock` made here, started
-at the file's first event, and the rest of the instance reads the same clock, so everything is
+One clock: the embedded gateway's replay runs on the :class:`TrainerClock` made here, held at
+the file's first event until the instance has started and subscribed (``Runtime.start``
+releases it: nothing of the file plays to nobody, at any speed), and the rest of the instance reads the same clock, so everything is
 on the replayed market's time: the gateway stamps ticks and bars with it, the IB adapter stamps
 quotes and depth and takes its date from it, the engine's clock (bars, risk, the status bar's
 time) is it (``Engine(source=...)``, ``engine/source_clock.py``), and the session calendar is
@@ -56,11 +57,14 @@ class ReplayControl(Protocol):
     def speed(self) -> float: ...
     @property
     def ended(self) -> bool: ...
+    @property
+    def failure(self) -> str | None: ...  # why it ended before the file's end (None: it did not)
     def now(self) -> float: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
     def set_speed(self, speed: float) -> None: ...
     def jump(self, seconds: float) -> None: ...
+    def release(self) -> None: ...  # the instance has started: the file plays (a held clock)
 
 
 class TrainerClock(ReplayClock):
@@ -101,7 +105,8 @@ def prepare(source: ReplaySource, settings: Settings) -> Prepared:
     today = dt.datetime.fromtimestamp(start / NS, CHICAGO).date()
     if own:
         market = market.model_copy(update={"contract": own})
-    return Prepared(TrainerClock(start / NS, source.speed), calendar, today, market, own)
+    clock = TrainerClock(start / NS, source.speed, held=True)  # released once started
+    return Prepared(clock, calendar, today, market, own)
 
 
 TMUX_SESSION_ENV = "TT_TMUX_SESSION"

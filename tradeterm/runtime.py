@@ -163,6 +163,8 @@ class Runtime:
             log.info("start abandoned: stopped while starting")
             return False
         start.result()
+        if self.replay is not None:  # REPLAY: the file plays from its start to a subscribed engine
+            self.replay.release()
         return True
 
     def describe(self) -> str:

@@ -25,6 +25,7 @@ from tradeterm.engine.commands import (
     PlaceBracket,
     PlaceOrder,
     Reverse,
+    ToggleAlert,
 )
 from tradeterm.engine.events import (
     BarsChanged,
@@ -242,6 +243,10 @@ async def test_refusals_say_why(make_engine: MakeEngine, still: FakeGateway) -> 
     missing = await engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT))
     assert not missing.ok and "limit" in missing.reason
     assert not (await engine.submit(CancelOrder("tt.ES.0.1"))).ok
+    for price in ("abc", float("nan")):  # an alert's price too: one line, no exception
+        alert = await engine.submit(ToggleAlert(price))
+        assert not alert.ok and alert.reason == f"not a price: {price!r}"
+    assert engine.alerts.prices == ()
     assert working_at_gateway(still) == []
 
 

@@ -54,6 +54,7 @@ class StepClock:
         self.t = now
         self.paused = False
         self.ended = False
+        self.failure: str | None = None
         self.speed = 1.0
         self.skipped = 0.0
         self.jumps = 0  # the gateway plays every event on this clock: a jump skips none
@@ -87,6 +88,9 @@ class StepClock:
     def jump(self, seconds: float) -> None:
         self.t += seconds
         self.skipped += seconds
+
+    def release(self) -> None:  # the test moves the time: nothing held
+        pass
 
 
 def stepped_app(clock: StepClock) -> TradingApp:

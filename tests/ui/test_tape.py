@@ -178,7 +178,10 @@ async def test_n_sets_an_alert_that_rings_and_notifies_when_the_market_trades_th
         below = await alert_at(pilot, app, -6)  # four ticks under the ask: below the market
         inst = app.instrument
         assert inst is not None
-        assert AlertFile(kept).load() == [inst.format_price(below), inst.format_price(above)]
+        assert AlertFile(kept).load() == [
+            (inst.format_price(below), -1),
+            (inst.format_price(above), 1),
+        ]
         assert rung == [] and recorder.messages == []
         market.trade(above + 1, 1)  # the first trade gaps through it
         await until(lambda: rung and recorder.messages, "the bell and the notification")
@@ -193,7 +196,7 @@ async def test_n_sets_an_alert_that_rings_and_notifies_when_the_market_trades_th
         market.trade(above, 1)  # one-shot: no second ring
         await pilot.pause(0.3)
         assert len(rung) == 1 and len(recorder.messages) == 1
-        assert AlertFile(kept).load() == [inst.format_price(below)]  # kept for the next start
+        assert AlertFile(kept).load() == [(inst.format_price(below), -1)]  # for the next start
         await pilot.press("N")
         await settle(pilot, app, lambda: lad.data is not None and not lad.data.alerts, "cleared")
         market.trade(below, 1)
@@ -201,15 +204,21 @@ async def test_n_sets_an_alert_that_rings_and_notifies_when_the_market_trades_th
         assert len(rung) == 1 and AlertFile(kept).load() == []
 
 
-async def test_alerts_kept_by_an_earlier_run_come_back(tmp_path: Path) -> None:
+async def test_alerts_kept_by_an_earlier_run_come_back_on_the_side_they_were_set(
+    tmp_path: Path,
+) -> None:
     kept = tmp_path / "ES.sqlite.alerts"
     first = alerting_app(settings(), kept, Recorder())
     async with first.run_test(size=(160, 50)) as pilot:
-        await ready(pilot, first)
-        price = await alert_at(pilot, first, 3)
+        market = await ready(pilot, first)
+        price = await alert_at(pilot, first, market.ask + 2 - (ladder(first).cursor or 0))
     second = alerting_app(settings(), kept, Recorder())
     async with second.run_test(size=(160, 50)) as pilot:
-        await ready(pilot, second)
+        market = await ready(pilot, second)
         lad = ladder(second)
         await settle(pilot, second, lambda: lad.data is not None and price in lad.data.alerts,
                      "the alert restored")  # fmt: skip
+        market.trade(price + 1, 1)  # the market went through it while the app was down
+        await settle(pilot, second, lambda: lad.data is not None and not lad.data.alerts,
+                     "the alert set above the market fired")  # fmt: skip
+        assert AlertFile(kept).load() == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tradeterm.domain import OrderType, Side, TimeInForce
+from tradeterm.domain import DomainError, Instrument, OrderType, Rounding, Side, TimeInForce
 
 Price = Decimal | str | float | int
 
@@ -153,6 +153,15 @@ class CommandResult:
 
 class Refused(Exception):
     """A command cannot be carried out; the message says why (shown and journaled)."""
+
+
+def price_ticks(instrument: Instrument, price: Price, rounding: Rounding) -> int:
+    """``price`` on ``instrument``'s tick, rounded by ``rounding``; one that is not a finite
+    number is refused."""
+    try:
+        return instrument.to_ticks(price, rounding)
+    except (DomainError, ValueError, ArithmeticError):
+        raise Refused(f"not a price: {price!r}") from None
 
 
 class NotSent(Refused):

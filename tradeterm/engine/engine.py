@@ -78,6 +78,7 @@ from tradeterm.engine.commands import (
     CommandResult,
     PlaceOrder,
     ToggleAlert,
+    price_ticks,
 )
 from tradeterm.engine.connectivity import Connectivity, GatewayWait
 from tradeterm.engine.core import TradingCore
@@ -102,7 +103,7 @@ from tradeterm.engine.marketdata import MarketState
 from tradeterm.engine.order_manager import BeforeSend, OrderManager
 from tradeterm.engine.order_tracking import SentOrder
 from tradeterm.engine.portfolio import Portfolio
-from tradeterm.engine.price_alerts import AlertStore, PriceAlerts
+from tradeterm.engine.price_alerts import AlertStore, PriceAlert, PriceAlerts
 from tradeterm.engine.reconcile import Reconciler
 from tradeterm.engine.risk import RiskManager, RiskTransition
 from tradeterm.engine.source_clock import SourceClock
@@ -623,7 +624,7 @@ class Engine:
         if isinstance(command, ClearAlerts):
             self.notice("INFO", f"price alerts cleared ({self.alerts.clear()})")
         else:
-            price = inst.to_ticks(command.price, Rounding.NEAREST)
+            price = price_ticks(inst, command.price, Rounding.NEAREST)
             last, (bid, ask) = core.market.last, core.market.touch()
             set_ = self.alerts.toggle(price, last.price if last else None, bid, ask)
             self.notice("INFO", f"price alert {inst.format_price(price)} "
@@ -631,32 +632,36 @@ class Engine:
         self._save_alerts()
 
     def _price_alerts(self, instrument: Instrument, traded: int) -> None:
+        learning = self.alerts.unsided  # the trade gives those their sides: kept as well
         fired = self.alerts.on_trade(traded)
         for alert in fired:  # in the log file as its setting is (the screen says it too)
             log.warning("price alert %s traded at %s", instrument.format_price(alert.price),
                         instrument.format_price(traded))  # fmt: skip
             self.publish(PriceAlertHit(instrument, alert.price, traded, self.clock()))
-        if fired:
+        if fired or learning:
             self._save_alerts()
 
     def _restore_alerts(self, instrument: Instrument) -> None:
-        """The alerts an earlier run kept; a price this contract cannot have is dropped."""
+        """The alerts an earlier run kept, on the sides they were set on; a price this
+        contract cannot have is dropped."""
         if self.alert_store is None:
             return
-        prices: list[int] = []
-        for text in self.alert_store.load():
+        kept: list[PriceAlert] = []
+        for text, side in self.alert_store.load():
             try:
-                prices.append(instrument.parse_price(text))
+                kept.append(PriceAlert(instrument.parse_price(text), side))
             except ValueError:
                 log.warning("price alert %r is no %s price: dropped", text, instrument)
-        self.alerts.restore(prices)
+        self.alerts.restore(kept)
 
     def _save_alerts(self) -> None:
         inst = self.instrument
         if self.alert_store is None or inst is None:
             return
         try:
-            self.alert_store.save([inst.format_price(p) for p in self.alerts.prices])
+            self.alert_store.save(
+                [(inst.format_price(a.price), a.side) for a in self.alerts.alerts]
+            )
         except OSError as exc:
             self.notice("WARNING", f"price alerts not kept for the next start: {exc}")
 

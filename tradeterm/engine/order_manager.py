@@ -33,7 +33,6 @@ from tradeterm.broker.port import (
 )
 from tradeterm.domain import (
     ClientOrderIds,
-    DomainError,
     ExitTag,
     Fill,
     Instrument,
@@ -57,6 +56,7 @@ from tradeterm.engine.commands import (
     PlaceOrder,
     Price,
     Refused,
+    price_ticks,
 )
 from tradeterm.engine.events import EngineEvent
 from tradeterm.engine.order_tracking import OrderTracker
@@ -133,10 +133,7 @@ class OrderManager(OrderTracker):
     def ticks(self, price: Price, side: Side) -> int:
         """``price`` on the tick, rounded so the order is never worse for us than asked. A
         price that is not a finite number, or not above zero once on the tick, is refused."""
-        try:
-            ticks = self.instrument.to_ticks(price, Rounding.passive(side))
-        except (DomainError, ValueError, ArithmeticError):
-            raise Refused(f"not a price: {price!r}") from None
+        ticks = price_ticks(self.instrument, price, Rounding.passive(side))
         return _above_zero(ticks, f"price {price}")
 
     def is_entry(self, side: Side, quantity: int, without: Collection[str] = ()) -> bool:

@@ -4,11 +4,15 @@ no orders, so they work armed or not, watch-only too.
 An alert remembers which side of the market it was set on: above the last trade it fires on
 the first trade at or above its price, below it at or below (a gap through the level fires it
 too). Before any trade the bid and ask stand in for the last trade (at or above the ask is
-above the market). Set at the last trade's price (or inside the spread before any trade), or
-restored at a start, its side is taken from the next trade (which fires it if it prints at the price). It fires once: :meth:`PriceAlerts.on_trade` returns the alerts that fired, gone from the set.
+above the market). Set at the last trade's price (or inside the spread before any trade), its
+side is taken from the next trade (which fires it if it prints at the price). It fires once:
+:meth:`PriceAlerts.on_trade` returns the alerts that fired, gone from the set.
 
 ``store`` keeps them across restarts (``tradeterm.journal.alert_file``): prices as the
-instrument writes them, saved on every change, loaded when the contract is known.
+instrument writes them with the side each was set on, saved on every change (a side learned
+from a trade too), loaded when the contract is known. The side is kept, not taken again from
+the first trade after a start: a level the market crossed while the app was down fires on
+that trade instead of turning into an alert on the other side.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from typing import Protocol
 
 
 class AlertStore(Protocol):
-    """Where alerts are kept between runs: price texts (``5012.25``). ``save`` may raise
-    ``OSError``; ``load`` never does (nothing kept: empty)."""
+    """Where alerts are kept between runs: price texts (``5012.25``), each with its side
+    (:attr:`PriceAlert.side`). ``save`` may raise ``OSError``; ``load`` never does (nothing
+    kept: empty)."""
 
-    def load(self) -> list[str]: ...
+    def load(self) -> list[tuple[str, int]]: ...
 
-    def save(self, prices: Sequence[str]) -> None: ...
+    def save(self, alerts: Sequence[tuple[str, int]]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,11 @@ class PriceAlerts:
     def prices(self) -> tuple[int, ...]:
         return tuple(sorted(self._alerts))
 
+    @property
+    def alerts(self) -> tuple[PriceAlert, ...]:
+        """Every alert, by price."""
+        return tuple(self._alerts[p] for p in self.prices)
+
     def toggle(
         self, price: int, last: int | None, bid: int | None = None, ask: int | None = None
     ) -> bool:
@@ -70,16 +80,22 @@ class PriceAlerts:
         self._alerts[price] = PriceAlert(price, side)
         return True
 
-    def restore(self, prices: Sequence[int]) -> None:
-        """Alerts kept by an earlier run, their side taken from the next trade."""
-        for price in prices:
-            self._alerts.setdefault(price, PriceAlert(price, 0))
+    def restore(self, alerts: Sequence[PriceAlert]) -> None:
+        """Alerts kept by an earlier run, with the sides they were set on (one not known yet
+        takes it from the next trade)."""
+        for alert in alerts:
+            self._alerts.setdefault(alert.price, alert)
 
     def clear(self) -> int:
         """Remove every alert; how many there were."""
         n = len(self._alerts)
         self._alerts.clear()
         return n
+
+    @property
+    def unsided(self) -> bool:
+        """Whether an alert's side is not known yet (the next trade gives it one)."""
+        return any(not a.side for a in self._alerts.values())
 
     def on_trade(self, traded: int) -> list[PriceAlert]:
         """The alerts a trade at ``traded`` fires, removed (one-shot)."""

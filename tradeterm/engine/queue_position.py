@@ -6,7 +6,8 @@ trades, holding a copy of each of our resting limits):
 
 * an order joins behind the displayed size at its price when IB confirms it working
   (``Submitted``), from the depth the engine holds then; a new price or a larger quantity
-  joins again (the back of the queue), a smaller quantity keeps its place;
+  joins again (the back of the queue), a smaller quantity keeps its place; while a change
+  of ours is in flight the order keeps the place it had until IB confirms or refuses it;
 * a price the depth does not show (beyond its last level, below the best on a top-of-book
   feed, or before any depth) is unknown, not empty: an order joining there has an unknown
   queue (``ahead`` None, ``q?`` on the ladder) until its level is seen, and then stands
@@ -70,10 +71,13 @@ class QueueEstimate:
         """Our working orders as IB last confirmed them: copies join, move or leave."""
         model, seen = self.model, set()
         for o in working:
+            cid, left = o.client_id, o.quantity - o.filled
+            if o.pending_change is not None and cid in self._copies:
+                seen.add(cid)  # a change in flight: its place holds until IB answers
+                continue
             if (o.status is not OrderStatus.SUBMITTED or o.order_type is not OrderType.LIMIT
                     or o.limit is None or o.pending_change is not None):  # fmt: skip
                 continue
-            cid, left = o.client_id, o.quantity - o.filled
             seen.add(cid)
             if o.perm_id:
                 self._perm[cid] = o.perm_id

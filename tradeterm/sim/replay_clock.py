@@ -87,6 +87,9 @@ class ReplayClock:
 
     ``start``: the market time (epoch s) it reads before the replay begins (:func:`play` starts
     an unstarted clock at its first event). ``speed``: as :func:`parse_speed` (0 = max).
+    ``held``: it stands still and :func:`play` yields nothing, not even what is due at its
+    time, until :meth:`release` (the listeners are not there yet); the hold is not a pause
+    (:attr:`paused` is the trainer's own, which it may set or clear while held).
     ``wall`` (monotonic seconds) and ``wall_sleep`` are injectable for tests.
     """
 
@@ -96,6 +99,7 @@ class ReplayClock:
         speed: float | int | str = 1.0,
         *,
         paused: bool = False,
+        held: bool = False,
         wall: Callable[[], float] = time.monotonic,
         wall_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -103,6 +107,7 @@ class ReplayClock:
         self._wall_sleep = wall_sleep
         self._speed = _rate(speed)
         self._paused = paused
+        self._held = held
         self._started = start is not None
         self._base = 0 if start is None else round(start * NS)  # market ns at _base_wall
         self._base_wall = wall()
@@ -112,6 +117,7 @@ class ReplayClock:
         self._on_landed: list[Callable[[], None]] = []
         self._quiet = False  # play() has played everything due: the recording owes nothing
         self._ended = False  # play() has played the whole file: the market stands still
+        self._failure: str | None = None  # why the replay stopped before the file's end
         self._owed_ns = self._base  # the silence clock (played_ns), brought up to date at...
         self._owed_wall = wall()  # ...this wall time
 
@@ -123,7 +129,7 @@ class ReplayClock:
 
     def now_ns(self) -> int:
         """The replayed market's time, epoch nanoseconds (exact, as the events' stamps are)."""
-        if self._paused or self._ended or self._speed == MAX or not self._started:
+        if self._paused or self._held or self._ended or self._speed == MAX or not self._started:
             return self._base
         return self._base + round((self._wall() - self._base_wall) * self._speed * NS)
 
@@ -135,7 +141,7 @@ class ReplayClock:
         return self._owed_ns + round((self._wall() - self._owed_wall) * min(self._speed, 1) * NS)
 
     def _counting(self) -> bool:
-        return self._started and not (self._paused or self._jumping or self._quiet)
+        return self._started and not (self._paused or self._held or self._jumping or self._quiet)
 
     def _owing(self) -> None:
         """Bring the silence clock up to now, before what it counts changes."""
@@ -145,6 +151,11 @@ class ReplayClock:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def held(self) -> bool:
+        """Held until :meth:`release` (see the class notes)."""
+        return self._held
 
     @property
     def speed(self) -> float:
@@ -160,6 +171,11 @@ class ReplayClock:
         """The whole recording has been played (:meth:`end`): nothing more comes, at any
         speed, and the market's time stands at its end."""
         return self._ended
+
+    @property
+    def failure(self) -> str | None:
+        """Why the replay stopped before the file's end (:meth:`end`); None: it did not."""
+        return self._failure
 
     @property
     def jumping(self) -> bool:
@@ -193,6 +209,13 @@ class ReplayClock:
         if self._paused:
             self._owing()
             self._paused = False
+            self._set(self._base)
+
+    def release(self) -> None:
+        """End the hold: the clock runs (unless paused) and the replay plays."""
+        if self._held:
+            self._owing()
+            self._held = False
             self._set(self._base)
 
     def set_speed(self, speed: float | int | str) -> None:
@@ -240,13 +263,15 @@ class ReplayClock:
             for callback in self._on_landed:
                 callback()
 
-    def end(self) -> None:
-        """The recording has been played to its end: the clock stops there (no later event
-        can come, so time running on would only age the last one) and owes nothing."""
+    def end(self, failure: str | None = None) -> None:
+        """The recording has been played to its end, or ``failure`` stopped it there (the
+        rest of the file cannot be read): the clock stops there (no later event can come, so
+        time running on would only age the last one) and owes nothing."""
         self.landed()
         if not self._ended:
             self._set(self.now_ns())
             self._ended = True
+            self._failure = failure
 
     def due(self) -> None:
         """The recording's next event is due: until it is played, its silence counts
@@ -266,6 +291,9 @@ class ReplayClock:
         there at once (after giving the event loop a turn); pause, speed changes and jumps
         take effect while waiting."""
         while True:
+            if self._held:
+                await self._wait_change(None)
+                continue
             if not self._paused and self._speed == MAX:
                 if target > self._base:
                     self._set(target)
@@ -343,7 +371,7 @@ async def play(
             if not replay_clock.started:
                 replay_clock.start(ev.ts_ns / NS)  # a replay begins at its first event
             delay_ns = ev.ts_ns - replay_clock.now_ns()
-            if delay_ns > 0:
+            if delay_ns > 0 or replay_clock.held:
                 replay_clock.landed()  # everything up to the clock has been played
                 if max_gap is not None and delay_ns > max_gap * NS:
                     replay_clock.skip((delay_ns - round(max_gap * NS)) / NS)

@@ -531,7 +531,8 @@ class TradingApp(App[int]):
             self._ended_said = True
             engine = self.engine
             working = len(engine.snapshot(tape=0).orders) if engine is not None else 0
-            self.log_line("WARNING", trainer.ended_line(working))
+            failure = control.failure
+            self.log_line("ERROR" if failure else "WARNING", trainer.ended_line(working, failure))
 
     # ---- trading ---------------------------------------------------------------------------
 

@@ -16,12 +16,14 @@ NS = 1_000_000_000
 @dataclass(frozen=True, slots=True)
 class ReplayState:
     """The replay as the status bar shows it: the replayed market's time, the speed, paused,
-    ended (the file played to its end: REPLAY ENDED, not an age)."""
+    ended (the file played to its end: REPLAY ENDED, not an age; or stopped where it could
+    not be read on, ``failed``: REPLAY FAILED)."""
 
     market_ns: int
     speed: float
     paused: bool
     ended: bool = False
+    failed: bool = False
 
     @property
     def speed_text(self) -> str:
@@ -29,14 +31,20 @@ class ReplayState:
 
 
 def state_of(control: ReplayControl) -> ReplayState:
-    return ReplayState(round(control.now() * NS), control.speed, control.paused, control.ended)
+    return ReplayState(
+        round(control.now() * NS), control.speed, control.paused, control.ended,
+        control.failure is not None,
+    )  # fmt: skip
 
 
-def ended_line(working: int) -> str:
-    """The log's line when the replay has played its file to the end: the market stands still
-    there, and our working orders still rest at the gateway (nothing cancels them)."""
+def ended_line(working: int, failure: str | None = None) -> str:
+    """The log's line when the replay has played its file to the end (or stopped where it
+    could not be read on: ``failure`` says why): the market stands still there, and our
+    working orders still rest at the gateway (nothing cancels them)."""
     orders = (f"; {working} working order{'s' if working != 1 else ''} still rest at the "
               "gateway (cancel them or quit)" if working else "")  # fmt: skip
+    if failure is not None:
+        return f"REPLAY FAILED: {failure}; the market stands still{orders}"
     return f"REPLAY ENDED: the file is played to its end, the market stands still{orders}"
 
 
@@ -48,12 +56,13 @@ def speed_text(speed: float) -> str:
 
 
 def stepped(speed: float, step: int) -> float:
-    """The next speed of :data:`SPEEDS` above (``step`` 1) or below (-1) ``speed``; the
-    fastest or slowest stays where it is."""
+    """The next speed of :data:`SPEEDS` above (``step`` 1) or below (-1) ``speed``; one with
+    none beyond it stays where it is (``--speed 0.1`` made slower stays 0.1: slower never
+    speeds up, faster never slows down)."""
     speed = math.inf if speed <= 0 else speed
     if step > 0:
-        return next((s for s in SPEEDS if s > speed), SPEEDS[-1])
-    return next((s for s in reversed(SPEEDS) if s < speed), SPEEDS[0])
+        return next((s for s in SPEEDS if s > speed), speed)
+    return next((s for s in reversed(SPEEDS) if s < speed), speed)
 
 
 def control(replay: ReplayControl, verb: str) -> str:

@@ -1,10 +1,10 @@
 """Price alerts: one-shot, fired by a trade at the level or through it from the side the
-alert was set on; a level set at the last price (or restored) takes its side from the next
-trade."""
+alert was set on; a level set at the last price (or restored without a side) takes its side
+from the next trade; one restored with its side keeps it."""
 
 from __future__ import annotations
 
-from tradeterm.engine.price_alerts import PriceAlerts
+from tradeterm.engine.price_alerts import PriceAlert, PriceAlerts
 
 
 def test_an_alert_above_fires_at_or_through_its_price_once() -> None:
@@ -33,7 +33,7 @@ def test_toggle_removes_and_clear_counts() -> None:
 def test_an_alert_at_the_last_price_takes_its_side_from_the_next_trade() -> None:
     alerts = PriceAlerts()
     alerts.toggle(100, last=100)
-    alerts.restore([90])  # kept by an earlier run: no side yet
+    alerts.restore([PriceAlert(90, 0)])  # kept by an earlier run before sides were kept
     assert alerts.on_trade(98) == []  # 100 is now above the market; 90 below
     assert alerts.on_trade(99) == [] and alerts.prices == (90, 100)
     assert [a.price for a in alerts.on_trade(101)] == [100]
@@ -46,3 +46,11 @@ def test_before_any_trade_the_bid_and_ask_give_the_side() -> None:
     alerts.toggle(98, None, bid=100, ask=101)  # below the bid
     assert [a.price for a in alerts.on_trade(104)] == [103]  # a gap through it
     assert [a.price for a in alerts.on_trade(97)] == [98]
+
+
+def test_a_restored_alert_keeps_its_side_when_the_market_crossed_it_meanwhile() -> None:
+    alerts = PriceAlerts()
+    alerts.restore([PriceAlert(105, 1), PriceAlert(95, -1)])
+    assert alerts.unsided is False
+    assert [a.price for a in alerts.on_trade(107)] == [105]  # went through it while down
+    assert [a.price for a in alerts.on_trade(94)] == [95]

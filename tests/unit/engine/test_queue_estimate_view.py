@@ -10,6 +10,7 @@ import pytest
 from tests.support.instruments import ES
 from tradeterm.broker.port import DepthEvent, QuoteEvent, TradeEvent
 from tradeterm.domain import DepthLevel, Order, OrderStatus, OrderType, Quote, Side, Trade
+from tradeterm.domain.orders import OrderChange
 from tradeterm.engine.queue_position import QueueEstimate
 from tradeterm.sim.market_events import BookDelta, BookSide
 from tradeterm.sim.matching import MatchingEngine
@@ -113,3 +114,23 @@ def test_a_level_that_leaves_the_depth_and_comes_back_is_never_below_the_truth()
     assert all(e is not None and t is not None and e >= t for e, t in seen), seen
     assert estimates[1:5] == [10, 10, 10, 10]  # out of view: kept, not reset to 0
     assert seen[-1] == (4, 4)  # back in view: capped by the 4 shown, the truth
+
+
+def test_an_order_keeps_its_place_while_a_change_is_in_flight_and_after_a_smaller_one() -> None:
+    q = QueueEstimate()
+    q.on_market(depth(1, {100: 10}, {101: 5}))
+    order = Order("a", ES, Side.BUY, 3, OrderType.LIMIT, limit=100, status=OrderStatus.SUBMITTED)
+    q.sync([order])
+    assert q.ahead("a") == 10
+    q.on_market(depth(2, {100: 13}, {101: 5}))  # others join behind us
+    order.request_modify(OrderChange(2, None, None))
+    q.sync([order])  # another order's report arrives while ours is being changed
+    assert q.ahead("a") == 10
+    order.modify_accepted()  # IB confirmed the smaller quantity: the place is kept
+    q.sync([order])
+    assert q.ahead("a") == 10
+    order.request_modify(OrderChange(None, 99, None))
+    q.sync([order])
+    order.modify_rejected()  # refused: still where it was
+    q.sync([order])
+    assert q.ahead("a") == 10

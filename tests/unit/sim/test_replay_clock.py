@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import until
 from tradeterm.sim.market_events import TradePrint
 from tradeterm.sim.replay_clock import NS, ReplayClock, play
 
@@ -145,6 +147,36 @@ def test_an_ended_replay_stands_still_at_its_end_and_jumps_nowhere() -> None:
     assert not c.jumping
 
 
+@pytest.mark.parametrize("speed", [1.0, "max"])
+async def test_a_held_clock_plays_nothing_until_released_and_keeps_a_pause_set_meanwhile(
+    speed: float | str,
+) -> None:
+    wall = Wall()
+    c = ReplayClock(T0, speed, held=True, wall=wall, wall_sleep=wall.sleep)
+    got: list[int] = []
+
+    async def consume() -> None:
+        async for ev in play(trades(0, 1), c):
+            got.append(ev.ts_ns)
+
+    task = asyncio.create_task(consume())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    wall.t += 30
+    assert got == [] and c.now() == T0  # not even the trade due at its time: held
+    assert c.held and not c.paused
+    c.pause()  # the trainer's pause while the instance starts: kept after the release
+    c.release()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    wall.t += 30
+    assert c.paused and not c.held and c.now() == T0  # paused: time stands at the start...
+    assert got == [round(T0 * NS)]  # ...where what is due plays (a paused replay's book)
+    c.resume()
+    await asyncio.wait_for(task, 5)
+    assert got == [round(T0 * NS), round((T0 + 1) * NS)]
+
+
 async def test_the_gateway_ends_the_clock_when_the_file_is_played() -> None:
     from pathlib import Path
 
@@ -163,5 +195,28 @@ async def test_the_gateway_ends_the_clock_when_the_file_is_played() -> None:
             await asyncio.sleep(0.01)
         assert gw.market.replay_state() == "ended"
         assert c.ended and c.now_ns() == parse_ts("2024-07-01T23:58:30Z")  # its last event
+    finally:
+        await gw.stop()
+
+
+async def test_a_file_that_cannot_be_read_on_ends_the_clock_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
+
+    book = Path(__file__).parents[1] / "trainer" / "book.csv"
+    bad = tmp_path / "bad.csv"  # the book, then a row the reader refuses (a price off the tick)
+    bad.write_text(book.read_text() + "2024-07-01T23:58:40Z,trade,5528.30,1,S\n")
+    c = ReplayClock(speed="max")
+    gw = FakeGateway(GatewayConfig(port=0, replay=bad, replay_clock=c, rate=0.0))
+    await gw.start()
+    try:
+        gw.market.feed_for_symbol("ES")
+        await until(lambda: gw.market.replay_state() != "playing", "the replay to stop")
+        assert gw.market.replay_state() == "failed"
+        assert c.ended and c.failure is not None
+        assert c.failure.startswith("bad.csv could not be read on") and "5528.3" in c.failure
+        (record,) = [r for r in caplog.records if r.name.endswith("replay_desk")]
+        assert record.levelname == "ERROR" and not record.exc_info  # one line
     finally:
         await gw.stop()

@@ -213,7 +213,9 @@ def _connection(
     if retry_in_s is not None and state is ConnectionState.RECONNECTING:  # counts down
         parts.append(Part(f" retry in {retry_in_s:.0f}s", "$warning"))
     market = snap.market
-    if replay is not None and replay.ended:  # nothing more comes: not an age, not stale
+    if replay is not None and replay.failed:  # the file could not be read on (the log: why)
+        parts.append(Part(" REPLAY FAILED ", "bold reverse $error"))
+    elif replay is not None and replay.ended:  # nothing more comes: not an age, not stale
         parts.append(Part(" REPLAY ENDED ", "bold reverse $warning"))
     elif replay is not None and replay.paused:  # silent on purpose: not an age, not stale
         parts.append(Part(" PAUSED ", "bold reverse $warning"))

@@ -164,7 +164,8 @@ class MarketDesk:
 
     def replay_state(self) -> str:
         """``none`` (no replay started: not replaying, or the gateway not started),
-        ``playing`` or ``ended`` (``tradeterm bench`` follows a replayed session by it)."""
+        ``playing``, ``ended`` or ``failed`` (``tradeterm bench`` follows a replayed
+        session by it)."""
         return self.replay.state() if self.replay is not None else "none"
 
     def after_orders(self, con_id: int) -> None:

@@ -14,7 +14,10 @@ replay with what it checks.
 A file of several instruments plays the one of the gateway's first symbol (``NQU4`` of a file
 of ESU4 and NQU4 for NQ; ``replay_symbol`` picks it when given: ``sim.replay.instrument_of``).
 When the file is played to its end, the clock ends there (:meth:`ReplayClock.end`): the market
-stands still at its last event, and the orders resting at the gateway stay as they are.
+stands still at its last event, and the orders resting at the gateway stay as they are. A file
+that cannot be read on to its end (corrupt, truncated) ends the clock where it stopped, with
+the reason (:attr:`ReplayClock.failure`, which the trainer's screen says), logged in one line;
+:meth:`ReplayDesk.state` is then ``failed``.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class ReplayDesk:
         self.clock: MarketClock = settings.replay_clock or ReplayClock(speed=settings.speed)
         self._stalled = stalled
         self.tasks: list[asyncio.Task[None]] = []
+        self.failure: str | None = None  # why the replay stopped before the file's end
 
     def start(self, feed: InstrumentFeed) -> None:
         self.tasks.append(asyncio.create_task(self._replay(feed)))
@@ -68,10 +72,13 @@ class ReplayDesk:
         return self._stalled() or (isinstance(clock, ReplayClock) and clock.jumping)
 
     def state(self) -> str:
-        """``none`` (no replay started), ``playing`` or ``ended``."""
+        """``none`` (no replay started), ``playing``, ``ended`` or ``failed`` (stopped
+        before the file's end: :attr:`failure`)."""
         if not self.tasks:
             return "none"
-        return "ended" if all(t.done() for t in self.tasks) else "playing"
+        if not all(t.done() for t in self.tasks):
+            return "playing"
+        return "failed" if self.failure is not None else "ended"
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -79,9 +86,24 @@ class ReplayDesk:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def _replay(self, feed: InstrumentFeed) -> None:
+        """Play the file on the replay's clock, and end the clock where it stops: at the
+        file's end, or where it could not be read on (the reason logged and kept)."""
+        assert self.settings.replay is not None
+        name = self.settings.replay.name
+        try:
+            await self._play(feed)
+            log.info("replay of %s finished after %d events", name, feed.events)
+        except Exception as exc:
+            expected = isinstance(exc, ValueError | OSError)  # ReplayError: a bad file
+            self.failure = f"{name} could not be read on after {feed.events} events: {exc}"
+            log.error("replay stopped: %s", self.failure, exc_info=not expected)
+        finally:
+            if isinstance(self.clock, ReplayClock):
+                self.clock.end(self.failure)
+
+    async def _play(self, feed: InstrumentFeed) -> None:
         """Play the file on the replay's clock, stamps untouched; quiet gaps over 2 s (and a
-        trainer's jumps) move the clock ahead, and the book is published when it lands; at the
-        file's end the clock ends."""
+        trainer's jumps) move the clock ahead, and the book is published when it lands."""
         cfg = self.settings
         clock = self.clock
         assert cfg.replay is not None
@@ -97,6 +119,3 @@ class ReplayDesk:
             while self._stalled():
                 await asyncio.sleep(0.05)
             feed.push(event)
-        if isinstance(clock, ReplayClock):
-            clock.end()
-        log.info("replay of %s finished after %d events", cfg.replay, feed.events)
