@@ -181,17 +181,25 @@ class ShippingProcess:
 
 
 class _Reporter(logging.Handler):
-    """The child's stdout: its lag and its log records, one JSON line each."""
+    """The child's stdout: its lag and its log records, one JSON line each. Once the pipe is
+    gone (the trading process killed with -9) nobody reads it: reporting stops, and the
+    shipping goes on to ship what is left."""
 
     def __init__(self, out: IO[str]) -> None:
         super().__init__(logging.INFO)
         self.out = out
+        self.gone = False  # the reader's end is closed
         self.writing = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
         with self.writing:
-            self.out.write(json.dumps(message) + "\n")
-            self.out.flush()
+            if self.gone:
+                return
+            try:
+                self.out.write(json.dumps(message) + "\n")
+                self.out.flush()
+            except (OSError, ValueError):  # BrokenPipeError; ValueError: closed
+                self.gone = True
 
     def emit(self, record: logging.LogRecord) -> None:
         with contextlib.suppress(Exception):
@@ -234,6 +242,9 @@ def main() -> None:
     root.setLevel(logging.INFO)
     spec = json.loads(sys.stdin.buffer.readline())
     asyncio.run(_child(_shipper(spec), reporter))
+    if reporter.gone:  # no flush of a dead pipe at exit (its error would end the status 120)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
