@@ -28,6 +28,7 @@ from typing import Protocol, TypeVar
 
 import psycopg
 
+from tradeterm import logs
 from tradeterm.config import SharedConfig
 from tradeterm.control import plane_rows as rows
 from tradeterm.control.protocol import Message
@@ -184,6 +185,7 @@ class PlaneAgent:
 
 
 def said(exc: BaseException) -> str:
-    """An exception in one line, for the log (never the URL: the log filter hides it too)."""
+    """An exception in one line, for the log or the terminal: its secrets blanked (libpq
+    quotes a password it cannot parse)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return logs.redact(text[0]) if text else type(exc).__name__

@@ -37,6 +37,7 @@ from typing import Any
 
 import psycopg
 
+from tradeterm import logs
 from tradeterm.config import SharedConfig
 from tradeterm.shared.migrations import SchemaMismatch, check_version
 from tradeterm.shared.target import SharedError, Target
@@ -168,6 +169,7 @@ class Shipper:
     # ---- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
+        self.target.hide()  # before connecting: a libpq error may quote the password
         attempt = 0
         try:
             while not self._stopping.is_set():
@@ -299,8 +301,9 @@ class Shipper:
 
 
 def _one_line(exc: BaseException) -> str:
+    """An exception in one line, its secrets blanked: it is shown (``tradeterm status``)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
+    return logs.redact(text)[:200]
 
 
 class ShippingThread:
