@@ -144,6 +144,8 @@ def shipping_note(shipping: Message) -> str:
     behind = f"{shipping['rows_behind']} rows, {duration(shipping['seconds_behind'])} behind"
     if not shipping["connected"]:
         return f"shared database down ({behind}): {brief(shipping['problem'] or 'not connected')}"
+    if shipping["problem"]:  # up, but refusing a row
+        return f"shared database: {behind}: {brief(shipping['problem'])}"
     return (
         f"shared database: {behind}" if shipping["rows_behind"] else "shared database: up to date"
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import sqlite3
@@ -127,6 +128,7 @@ class Shipper:
         self._finishing = False  # stop once nothing is left to ship (or the database is away)
         self._sqlite: sqlite3.Connection | None = None
         self._instance_id = ""
+        self._said: str | None = None  # the failure last logged
 
     @classmethod
     def configured(
@@ -236,6 +238,7 @@ class Shipper:
             await conn.execute(_MARK, (last_seq, last_ts, self._instance_id, last_seq))
         self.shipped_seq = last_seq
         self.rows_shipped += len(batch)
+        self._said = None  # shipping again: the next failure is news
         self._refresh()
 
     # ---- the journal side --------------------------------------------------------------------
@@ -270,17 +273,21 @@ class Shipper:
             (self.shipped_seq or 0, self.batch_size),
         )
         return [
-            (self._instance_id, session, seq, kind, ts, data)
+            (self._instance_id, session, seq, kind, ts, _shippable(data))
             for session, seq, kind, ts, data in rows
         ]
 
     # ---- failures ----------------------------------------------------------------------------
 
     def _down(self, exc: BaseException) -> None:
-        problem = _one_line(exc)
-        if self.connected or self.problem != problem:
+        """Note a failure, logged once until rows ship again. A row the database refuses
+        (its data) is no outage: the database stays shown up, with the refusal as problem."""
+        refused = isinstance(exc, psycopg.DataError)
+        problem = ("it refuses a journal row: " if refused else "") + _one_line(exc)
+        if problem != self._said:
             log.warning("shared database %s: %s", self.target.shown, problem)
-        self.connected, self.problem = False, problem
+            self._said = problem
+        self.connected, self.problem = refused, problem
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.retry_max_s, self.retry_min_s * 2 ** min(attempt, 32))
@@ -298,6 +305,24 @@ class Shipper:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(left, max(self.poll_s, 0.05))):
                     await self._stopping.wait()
+
+
+def _shippable(data: str) -> str:
+    """A row's JSON as ``jsonb`` takes it: a NUL character (``\\u0000``, which ``jsonb``
+    refuses) becomes the text ``\\u0000``."""
+    if "\\u0000" not in data:
+        return data
+    return json.dumps(_without_nul(json.loads(data)))
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\0", "\\u0000")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _one_line(exc: BaseException) -> str:
