@@ -84,7 +84,7 @@ class ShippingProcess:
         self.retry_min_s, self.retry_max_s = retry_min_s, retry_max_s
         self.pid: int | None = None  # the child's, while it runs
         self.starts = 0  # children started so far
-        self._lag = Lag(0, 0.0, False, "not connected yet")
+        self._lag = Lag(None, None, False, "not connected yet")  # unknown until reported
         self._stopping = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -168,7 +168,9 @@ class ShippingProcess:
             message = None
         if isinstance(message, dict) and isinstance(message.get("lag"), dict):
             lag = message["lag"]
-            self._lag = Lag(int(lag["rows_behind"]), float(lag["seconds_behind"]),
+            rows, seconds = lag["rows_behind"], lag["seconds_behind"]
+            self._lag = Lag(None if rows is None else int(rows),
+                            None if seconds is None else float(seconds),
                             bool(lag["connected"]), lag["problem"])  # fmt: skip
         elif isinstance(message, dict) and isinstance(message.get("log"), list):
             level, text = message["log"]

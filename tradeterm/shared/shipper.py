@@ -74,17 +74,18 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class Lag:
-    """How far the shared database is behind the journal."""
+    """How far the shared database is behind the journal: rows and seconds None (unknown)
+    until its high-water mark has been read from the database, a first connect."""
 
-    rows: int
-    seconds: float
+    rows: int | None
+    seconds: float | None
     connected: bool
     problem: str | None  # why it is not connected (one line), or None
 
     def as_status(self) -> dict[str, Any]:
         return {
             "rows_behind": self.rows,
-            "seconds_behind": round(self.seconds, 3),
+            "seconds_behind": None if self.seconds is None else round(self.seconds, 3),
             "connected": self.connected,
             "problem": self.problem,
         }
@@ -151,7 +152,9 @@ class Shipper:
     def lag(self) -> Lag:
         """Rows and seconds the shared database is behind (read from plain attributes: safe
         from any thread)."""
-        shipped = self.shipped_seq or 0
+        shipped = self.shipped_seq
+        if shipped is None:  # what the database holds is not known yet
+            return Lag(None, None, self.connected, self.problem)
         rows = max(0, self.latest_seq - shipped)
         oldest = self._oldest_ms
         seconds = max(0.0, self.clock() / 1e9 - oldest / 1e3) if rows and oldest else 0.0
