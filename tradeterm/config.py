@@ -385,6 +385,13 @@ class SharedConfig(_Section):
         "after three missed), and the longest wait before trying a lost link again"
     )  # fmt: skip
 
+    @field_validator("url", "instance", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """``url = ""`` (``TRADETERM_SHARED__URL=``): no shipping; ``instance = ""``: the
+        default name, as their descriptions say."""
+        return None if value == "" else value
+
     @field_validator("url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:

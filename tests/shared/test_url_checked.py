@@ -3,6 +3,8 @@ naming the key; what is shown of a URL never raises; an empty value means none."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tradeterm.cli.main import main
@@ -34,3 +36,14 @@ def test_shared_migrate_with_such_a_url_says_one_line(capsys: pytest.CaptureFixt
     said = capsys.readouterr()
     assert "unexpected error" not in said.out + said.err
     assert said.out.startswith("cannot migrate postgresql://")
+
+
+def test_an_empty_url_or_instance_means_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TRADETERM_SHARED__URL", "")
+    assert load_settings().settings.shared.url is None  # no shipping
+    config = tmp_path / "tradeterm.toml"
+    config.write_text('[shared]\nurl = ""\ninstance = ""\n')
+    shared = load_settings(config).settings.shared
+    assert shared.url is None and shared.instance is None  # the default name
