@@ -7,12 +7,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import time
+from types import SimpleNamespace
 
 import psycopg
+import pytest
 
 from tests.shared.test_plane_rows import STATUS
 from tests.support.postgres import SharedDb
 from tests.support.waiting import until
+from tradeterm.config import SharedConfig
+from tradeterm.control import plane
 from tradeterm.control import plane_rows as rows
 from tradeterm.control.plane import PlaneAgent
 from tradeterm.control.protocol import Message
@@ -24,11 +29,13 @@ class Instance:
 
     def __init__(self) -> None:
         self.ended = asyncio.Event()
+        self.kills: list[str] = []
 
     def status(self) -> Message:
         return STATUS
 
     async def kill(self, reason: str, timeout_s: float, *, by: str) -> Message:
+        self.kills.append(reason)
         return {"kill": {"finished": False, "flat": False}, "status": STATUS}
 
     async def kill_end(self) -> Message:
@@ -41,7 +48,7 @@ async def test_a_kill_ending_after_the_link_dropped_writes_its_end_on_the_next_l
     shared_db: SharedDb,
 ) -> None:
     instance = Instance()
-    me = rows.Presence("a", "h", "ES", "sim", os.getpid(), dt.datetime.now(dt.UTC), 0.3)
+    me = rows.Presence("a", "h", "ES", "sim", os.getpid(), time.monotonic(), 0.3)
     agent = PlaneAgent(Target(shared_db.writer_url), me, instance, retry_min_s=0.05,
                        retry_max_s=0.2)  # fmt: skip
     agent.start()
@@ -69,6 +76,37 @@ async def test_a_kill_ending_after_the_link_dropped_writes_its_end_on_the_next_l
                 break
             await asyncio.sleep(0.05)
         assert flat == [True]  # its end, written after registering again
+    finally:
+        await admin.close()
+        await agent.close()
+
+
+class _Behind(dt.datetime):
+    """This host's wall clock, ten minutes behind the database server's."""
+
+    @classmethod
+    def now(cls, tz: dt.tzinfo | None = None) -> _Behind:
+        return cls.fromtimestamp((dt.datetime.now(tz) - dt.timedelta(minutes=10)).timestamp(), tz)
+
+
+async def test_a_host_clock_off_the_servers_runs_no_kill_written_before_it_started(
+    shared_db: SharedDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plane, "dt", SimpleNamespace(datetime=_Behind, UTC=dt.UTC), raising=False)
+    admin = await psycopg.AsyncConnection.connect(shared_db.admin_url, autocommit=True)
+    await rows.issue_kill(admin, "written before it started", 5.0, "tester")
+    instance = Instance()
+    instance.ended.set()
+    config = SharedConfig(url=shared_db.writer_url, heartbeat_s=0.3, retry_min_s=0.05,
+                          retry_max_s=0.2)  # fmt: skip
+    agent = PlaneAgent.configured(config, "a", "ES", "sim", instance)
+    assert agent is not None
+    agent.start()
+    try:
+        await until(lambda: agent.up, "registered", 30)
+        await rows.issue_kill(admin, "written while it runs", 5.0, "tester")
+        await until(lambda: "written while it runs" in instance.kills, "the kill run", 30)
+        assert instance.kills == ["written while it runs"]  # never the one before its start
     finally:
         await admin.close()
         await agent.close()

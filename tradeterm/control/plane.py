@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
@@ -89,7 +89,7 @@ class PlaneAgent:
         if target is None:
             return None
         me = rows.Presence(name, socket.gethostname(), symbol.upper(), mode, os.getpid(),
-                           dt.datetime.now(dt.UTC), config.heartbeat_s)  # fmt: skip
+                           time.monotonic(), config.heartbeat_s)  # fmt: skip
         return cls(target, me, instance, retry_min_s=config.retry_min_s,
                    retry_max_s=config.retry_max_s)  # fmt: skip
 
