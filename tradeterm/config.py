@@ -385,11 +385,30 @@ class SharedConfig(_Section):
         "after three missed), and the longest wait before trying a lost link again"
     )  # fmt: skip
 
+    @field_validator("url", "instance", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """``url = ""`` (``TRADETERM_SHARED__URL=``): no shipping; ``instance = ""``: the
+        default name, as their descriptions say."""
+        return None if value == "" else value
+
     @field_validator("url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("a URL postgresql://USER@HOST:PORT/DATABASE")
+        """A URL every part of which can be read (a host in brackets closed, a port a
+        number): what connects and what is shown of it can rely on that."""
+        from urllib.parse import urlsplit
+
+        expected = "a URL postgresql://USER@HOST:PORT/DATABASE"
+        if value is None:
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(expected)
+        try:
+            parts = urlsplit(value)
+            _ = parts.hostname, parts.port, parts.username, parts.password
+        except ValueError:  # its words may quote a password taken for a port: not shown
+            raise ValueError(f"{expected}: its host or port cannot be read") from None
         return value
 
     @field_validator("password_file")

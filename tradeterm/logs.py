@@ -74,6 +74,12 @@ def hide(secrets: Iterable[str]) -> None:
     SECRETS.hide(secrets)
 
 
+def redact(text: str) -> str:
+    """``text`` with every secret :func:`hide` was given blanked out, as the log file gets
+    it: for a line shown on the terminal (an error libpq worded may quote a password)."""
+    return str(SECRETS._blank(text))
+
+
 class JsonLinesFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 
 import psycopg
@@ -24,8 +25,9 @@ async def conn(shared_db: SharedDb) -> AsyncIterator[rows.Conn]:
         yield c
 
 
-def presence(name: str, started: dt.datetime) -> rows.Presence:
-    return rows.Presence(name, name.split("/")[0], "ES", "sim", 4242, started, 1.0)
+def presence(name: str) -> rows.Presence:
+    """``name``, its run started now (a monotonic reading: its start is the server's now())."""
+    return rows.Presence(name, name.split("/")[0], "ES", "sim", 4242, time.monotonic(), 1.0)
 
 
 async def issued_at(conn: rows.Conn, command_id: int) -> dt.datetime:
@@ -45,8 +47,7 @@ STATUS = {"market": "ES", "mode": "sim", "connected": True, "trading_state": "AC
 async def test_commands_written_while_it_ran_are_run_those_before_it_started_are_not(
     conn: rows.Conn,
 ) -> None:
-    early = dt.datetime(2026, 11, 20, 14, tzinfo=dt.UTC)
-    me = presence("desk1/ES/sim", early)
+    me = presence("desk1/ES/sim")
     assert await rows.beat(conn, me, STATUS) == 0
     first, targets = await rows.issue_kill(conn, "desk stop", 5.0, "ops@desk")
     assert targets == ["desk1/ES/sim"]
@@ -57,29 +58,25 @@ async def test_commands_written_while_it_ran_are_run_those_before_it_started_are
     # it died without saying (no clean stop); a command is written while it is away; its
     # next run (a later start) still runs it: it was away, not stopped
     second, _ = await rows.issue_kill(conn, "again", 5.0, "ops@desk")
-    later = await issued_at(conn, second) + dt.timedelta(seconds=1)
-    assert await rows.beat(conn, presence(me.name, later), STATUS) == first
+    assert await rows.beat(conn, presence(me.name), STATUS) == first
     assert [c.id for c in await rows.pending(conn, me.name)] == [second]
 
     # it stops cleanly; a command is written; a run started after it does not run it
     await rows.stopped(conn, me.name, STATUS)
     third, targets = await rows.issue_kill(conn, "while stopped", 5.0, "ops@desk")
     assert targets == []  # meant for the live instances only
-    after = await issued_at(conn, third) + dt.timedelta(seconds=1)
-    assert await rows.beat(conn, presence(me.name, after), STATUS) == third
+    assert await rows.beat(conn, presence(me.name), STATUS) == third
     assert await rows.pending(conn, me.name) == []
 
 
 def test_status_shared_marks_a_stale_heartbeat_and_fails(
     shared_db: SharedDb, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    started = dt.datetime(2026, 11, 20, 14, tzinfo=dt.UTC)
-
     async def beats() -> None:
         async with await psycopg.AsyncConnection.connect(shared_db.writer_url,
                                                          autocommit=True) as conn:  # fmt: skip
             for name in ("desk1/ES/sim", "desk2/NQ/sim"):
-                await rows.beat(conn, presence(name, started), {**STATUS, "market": name[6:8]})
+                await rows.beat(conn, presence(name), {**STATUS, "market": name[6:8]})
 
     asyncio.run(beats())
     monkeypatch.setenv("TRADETERM_SHARED__URL", shared_db.writer_url)

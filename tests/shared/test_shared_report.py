@@ -102,7 +102,9 @@ def test_report_shared_per_instance_market_strategy_and_total(
 
     text = report(monkeypatch, shipped.admin_url, "--from", "2026-11-19")
     lines = text.splitlines()
-    assert lines[0] == "every instance in the shared database, trading days 2026-11-19 to now"
+    assert lines[0] == (
+        "every instance in the shared database, mode live, trading days 2026-11-19 to now"
+    )
     assert [line.split()[:3] for line in lines[3:7]] == [
         ["instance", "desk2/NQ/live", "1"], ["market", "NQ", "1"],
         ["strategy", "external", "1"], ["total", "all", "1"],
@@ -132,3 +134,56 @@ def test_report_shared_as_the_reader_role_which_may_not_write(
         psycopg.connect(shipped.reader_url, autocommit=True).execute(
             "DELETE FROM tradeterm.journal_rows"
         )
+
+
+D = str(uuid.UUID(int=4))
+EMBEDDED: list[Row] = [  # two runs of an embedded gateway: a new market between them
+    ("sessions", at(20, 9), {"id": 1, "mode": "sim"}),
+    ("fills", at(20, 9), {**fill("s1", None, "BUY", 1, 24000, "6000.00", at(20, 9))[2],
+                          "booked_ns": at(20, 9)}),
+    ("position_snapshots", at(20, 10), {"id": 7, "ts_ns": at(20, 10), "quantity": 0,
+                                        "cause": "new market"}),
+    ("fills", at(20, 11), {**fill("s2", None, "SELL", 1, 24400, "6100.00", at(20, 11))[2],
+                           "booked_ns": at(20, 11)}),
+]  # fmt: skip
+
+
+@pytest.fixture
+def two_modes(shipped: SharedDb) -> SharedDb:
+    shipped.query("INSERT INTO tradeterm.instances (instance_id, name, host, symbol, mode) "
+                  "VALUES (%s, 'desk1/ES/sim', 'desk1', 'ES', 'sim') RETURNING 1", (D,))  # fmt: skip
+    for seq, (kind, ts, data) in enumerate(EMBEDDED, 1):
+        shipped.query("INSERT INTO tradeterm.journal_rows (instance_id, session_id, seq, kind, "
+                      "ts_ns, data) VALUES (%s, 1, %s, %s, %s, %s) RETURNING 1",
+                      (D, seq, kind, ts, json.dumps(data)))  # fmt: skip
+    return shipped
+
+
+def test_report_shared_is_one_mode_and_cuts_where_a_new_market_began(
+    two_modes: SharedDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = json.loads(report(monkeypatch, two_modes.admin_url, "--mode", "sim", "--format",
+                            "json"))  # fmt: skip
+    assert doc["total"]["trades"] == 0  # a lot of the run that ended is matched with nothing
+    assert doc["mode"] == "sim"
+    assert doc["open_positions"] == {"desk1/ES/sim": -1}  # the new market's zero, then a sale
+    live = json.loads(report(monkeypatch, two_modes.admin_url, "--mode", "live", "ES",
+                             "--format", "json"))  # fmt: skip
+    assert list(live["by_instance"]) == ["desk1/ES/live"]  # ES only, live only
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [((), "holds fills of modes live, sim: give --mode"), (("--format", "csv"), "--format csv"),
+     (("--compare",), "--compare")],
+)  # fmt: skip
+def test_report_shared_refuses_what_it_cannot_honour_in_one_line(
+    two_modes: SharedDb, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...], said: str,
+) -> None:  # fmt: skip
+    from tradeterm.cli.main import main
+
+    monkeypatch.setenv("TRADETERM_SHARED__URL", two_modes.admin_url)
+    assert main(["report", "--shared", *args]) != 0
+    err = capsys.readouterr().err
+    assert said in err and len(err.splitlines()) == 1

@@ -161,7 +161,8 @@ class Trading:
     def _sample(self) -> None:
         while not self._stop.wait(0.05):
             lag = self.lag()
-            self.lags.append((lag.rows, lag.seconds))
+            if lag.rows is not None and lag.seconds is not None:
+                self.lags.append((lag.rows, lag.seconds))
 
     def __enter__(self) -> Trading:
         if self.shipping is not None:

@@ -10,6 +10,7 @@ import asyncio
 
 import psycopg
 
+from tradeterm import logs
 from tradeterm.cli.errors import EXIT_ERROR, EXIT_OK, UserError
 from tradeterm.cli.options import load
 from tradeterm.shared.migrations import SchemaMismatch, migrate
@@ -36,7 +37,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     try:
         version = asyncio.run(_migrate(target))
     except (psycopg.Error, OSError, SharedError, SchemaMismatch) as exc:
-        print(f"cannot migrate {target.shown}: {' '.join(str(exc).split())}")
+        print(f"cannot migrate {target.shown}: {logs.redact(' '.join(str(exc).split()))}")
         return EXIT_ERROR
     print(f"{target.shown}: schema version {version}")
     return EXIT_OK

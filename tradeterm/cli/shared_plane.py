@@ -175,6 +175,8 @@ def _lag(s: Message) -> str:
     shipping = s.get("shipping")
     if not isinstance(shipping, dict):
         return "-"
+    if shipping["rows_behind"] is None:
+        return "?"  # not known: its database not reached yet
     return duration(float(shipping["seconds_behind"])) if shipping["rows_behind"] else "0"
 
 

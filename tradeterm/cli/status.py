@@ -141,9 +141,14 @@ def _notes(s: Message) -> list[str]:
 
 def shipping_note(shipping: Message) -> str:
     """The journal's shipping to the shared database, one line."""
-    behind = f"{shipping['rows_behind']} rows, {duration(shipping['seconds_behind'])} behind"
+    if shipping["rows_behind"] is None:  # the database not reached yet
+        behind = "lag unknown"
+    else:
+        behind = f"{shipping['rows_behind']} rows, {duration(shipping['seconds_behind'])} behind"
     if not shipping["connected"]:
         return f"shared database down ({behind}): {brief(shipping['problem'] or 'not connected')}"
+    if shipping["problem"]:  # up, but refusing a row
+        return f"shared database: {behind}: {brief(shipping['problem'])}"
     return (
         f"shared database: {behind}" if shipping["rows_behind"] else "shared database: up to date"
     )

@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ GATEWAY_START_S = 30.0  # how long the gateway has to listen (it prints its line
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 _SESSION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PASSED_ENV = ("XDG_", "TRADETERM_")  # the caller's dirs and settings, not the tmux server's
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a variable sh can export
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -270,15 +273,14 @@ class Tmux:
             else ["new-session", "-d", "-s", self.name]
         )
         proc = self.run(
-            *new, "-P", "-F", "#{window_id}", "-n", role, "-c", os.getcwd(), *_environment(),
-            *(arg for pair in env for arg in ("-e", pair)), *_blank_line_first(argv), ";", "set-option", "-w", "remain-on-exit", "on",
+            *new, "-P", "-F", "#{window_id}", "-n", role, "-c", os.getcwd(),
+            *(arg for pair in env for arg in ("-e", pair)), *_pane_command(argv), ";", "set-option", "-w", "remain-on-exit", "on",
             ";", "set-option", "-w", ROLE, role, ";", "set-option", "-w", RUNS, runs,
         )  # fmt: skip
         return proc.stdout.strip()
 
     def respawn(self, window: str, argv: Sequence[str]) -> None:
-        self.run("respawn-window", "-k", "-t", window, "-c", os.getcwd(), *_environment(),
-                 *_blank_line_first(argv))  # fmt: skip
+        self.run("respawn-window", "-k", "-t", window, "-c", os.getcwd(), *_pane_command(argv))
 
     def wait_for_gateway(self, window: str) -> tuple[str, int]:
         """The address in the gateway's one line, once it listens; a :class:`UserError` with
@@ -311,15 +313,16 @@ class Tmux:
         os.execvp("tmux", ["tmux", "attach-session", "-t", self.target])
 
 
-def _environment() -> list[str]:
-    """``-e NAME=VALUE`` for the caller's ``XDG_*`` and ``TRADETERM_*`` variables: a window
-    starts with the tmux server's environment, which may be another shell's."""
-    names = sorted(n for n in os.environ if n.startswith(_PASSED_ENV))
-    return [arg for name in names for arg in ("-e", f"{name}={os.environ[name]}")]
-
-
-def _blank_line_first(argv: Sequence[str]) -> list[str]:
+def _pane_command(argv: Sequence[str]) -> list[str]:
     """``argv`` after a blank line, as itself (``exec``: the pane's process is the
-    instance). tmux writes "Pane is dead" below the last line, scrolling the screen up by
-    one: the blank line goes, not the first of the instance's last words."""
-    return ["sh", "-c", 'echo; exec "$0" "$@"', *argv]
+    instance), with the caller's ``XDG_*`` and ``TRADETERM_*`` variables (a window starts
+    with the tmux server's environment, which may be another shell's). tmux writes "Pane is
+    dead" below the last line, scrolling the screen up by one: the blank line goes, not the
+    first of the instance's last words. The variables travel in a file only the user can
+    read, removed as soon as it is read: on tmux's command line (``-e``) anyone could read
+    them with ps, and ``TRADETERM_SHARED__URL`` may hold a password."""
+    names = sorted(n for n in os.environ if n.startswith(_PASSED_ENV) and _NAME.fullmatch(n))
+    fd, path = tempfile.mkstemp(prefix="tradeterm-env-", suffix=".sh")  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.writelines(f"export {n}={shlex.quote(os.environ[n])}\n" for n in names)
+    return ["sh", "-c", 'echo; . "$0"; rm -f "$0"; exec "$@"', path, *argv]

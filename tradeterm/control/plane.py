@@ -12,22 +12,25 @@ instance registers again and runs every kill command written while it was away.
 Two connections: one only LISTENs (``notifies``), the other beats and writes the outcomes, so
 a kill in progress (up to its timeout) never delays a heartbeat. A kill's first answer is
 written when the control socket would give it (the run's end, its timeout, or waiting for a
-connection to IB that is down); a run not over by then writes its end when it comes.
+connection to IB that is down); a run not over by then writes its end when it comes, on
+the link working then: an end the link dropped before it was written is kept and written
+once the instance has registered again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import psycopg
 
+from tradeterm import logs
 from tradeterm.config import SharedConfig
 from tradeterm.control import plane_rows as rows
 from tradeterm.control.protocol import Message
@@ -74,6 +77,8 @@ class PlaneAgent:
         self.failures = 0  # links failed in a row
         self._task: asyncio.Task[None] | None = None
         self._writes: asyncio.Lock | None = None
+        self._conn: rows.Conn | None = None  # the writing connection, while registered
+        self._ends: dict[int, Message] = {}  # kill runs' ends not written yet, by command id
         self._follow_ups: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -84,7 +89,7 @@ class PlaneAgent:
         if target is None:
             return None
         me = rows.Presence(name, socket.gethostname(), symbol.upper(), mode, os.getpid(),
-                           dt.datetime.now(dt.UTC), config.heartbeat_s)  # fmt: skip
+                           time.monotonic(), config.heartbeat_s)  # fmt: skip
         return cls(target, me, instance, retry_min_s=config.retry_min_s,
                    retry_max_s=config.retry_max_s)  # fmt: skip
 
@@ -129,9 +134,10 @@ class PlaneAgent:
             await listen.execute(f"LISTEN {rows.COMMANDS}")  # before the pending are read
             self._writes = asyncio.Lock()
             await self._write(lambda: rows.beat(conn, self.me, self.instance.status()), timeout)
-            self.up, self.failures = True, 0
+            self.up, self.failures, self._conn = True, 0, conn
             log.warning("shared control plane at %s: registered as %s", self.target.shown,
                         self.me.name)  # fmt: skip
+            await self._write_ends()  # those the last link dropped
             worker = asyncio.create_task(self._commands(conn, listen), name="control-plane-kill")
             try:
                 while True:
@@ -142,6 +148,7 @@ class PlaneAgent:
                         lambda: rows.beat(conn, self.me, self.instance.status()), timeout
                     )
             finally:
+                self._conn = None
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, *Failure):
                     await worker
@@ -160,14 +167,26 @@ class PlaneAgent:
         reply = await self.instance.kill(command.reason, command.timeout_s, by=by)
         await self._answer(conn, command.id, reply)
         if not (reply.get("kill") or {}).get("finished"):  # its end is written when it comes
-            task = asyncio.create_task(self._end(conn, command.id))
+            task = asyncio.create_task(self._end(command.id))
             self._follow_ups.add(task)
             task.add_done_callback(self._follow_ups.discard)
 
-    async def _end(self, conn: rows.Conn, command_id: int) -> None:
-        reply = await self.instance.kill_end()
-        with contextlib.suppress(*Failure):  # the link is gone: the command is run again
-            await self._answer(conn, command_id, reply)
+    async def _end(self, command_id: int) -> None:
+        self._ends[command_id] = await self.instance.kill_end()
+        await self._write_ends()
+
+    async def _write_ends(self) -> None:
+        """Write the kill runs' ends not written yet on the link working now (none: they
+        wait for the next registration); one the link drops on stays for the next."""
+        for command_id, reply in sorted(self._ends.items()):
+            conn = self._conn
+            if conn is None:
+                return
+            try:
+                await self._answer(conn, command_id, reply)
+            except Failure:
+                return  # the link is down: written after registering again
+            self._ends.pop(command_id, None)
 
     async def _answer(self, conn: rows.Conn, command_id: int, reply: Message) -> None:
         flat = flat_and_halted(reply)
@@ -184,6 +203,7 @@ class PlaneAgent:
 
 
 def said(exc: BaseException) -> str:
-    """An exception in one line, for the log (never the URL: the log filter hides it too)."""
+    """An exception in one line, for the log or the terminal: its secrets blanked (libpq
+    quotes a password it cannot parse)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return logs.redact(text[0]) if text else type(exc).__name__

@@ -4,7 +4,8 @@ written here only: the instance's side (:mod:`tradeterm.control.plane`) and the 
 
 * ``heartbeats``: one row per instance name (``host/SYMBOL/mode``, ``shared.instance``), its
   status as ``tradeterm status`` says it (JSON, :func:`tradeterm.control.protocol.status_of`),
-  when it last beat (the database server's clock: one clock for every host), how often it
+  when it started and last beat (the database server's clock: one clock for every host, a
+  start being the server's now() less the run's monotonic uptime), how often it
   beats, and the last kill command it handled. ``stopped_at`` is set when it stops cleanly.
 * ``commands``: a durable kill command: its reason, timeout, who wrote it, and the instances
   it was meant for (those registered and not stopped when it was written). Writing one
@@ -21,7 +22,7 @@ is back, every command written meanwhile.
 
 from __future__ import annotations
 
-import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
@@ -39,9 +40,10 @@ Conn = psycopg.AsyncConnection[Any]
 BEAT: LiteralString = """
 INSERT INTO tradeterm.heartbeats AS h
     (name, host, symbol, mode, pid, started_at, beat_at, beat_s, status, handled_command)
-VALUES (%(name)s, %(host)s, %(symbol)s, %(mode)s, %(pid)s, %(started)s, now(), %(beat_s)s,
-        %(status)s,
-        (SELECT coalesce(max(id), 0) FROM tradeterm.commands WHERE issued_at < %(started)s))
+VALUES (%(name)s, %(host)s, %(symbol)s, %(mode)s, %(pid)s,
+        now() - make_interval(secs => %(up_s)s), now(), %(beat_s)s, %(status)s,
+        (SELECT coalesce(max(id), 0) FROM tradeterm.commands
+         WHERE issued_at < now() - make_interval(secs => %(up_s)s)))
 ON CONFLICT (name) DO UPDATE SET
     host = EXCLUDED.host, symbol = EXCLUDED.symbol, mode = EXCLUDED.mode, pid = EXCLUDED.pid,
     started_at = EXCLUDED.started_at, beat_at = now(), beat_s = EXCLUDED.beat_s,
@@ -62,7 +64,7 @@ class Presence:
     symbol: str
     mode: str
     pid: int
-    started: dt.datetime  # this run's start (UTC)
+    started: float  # this run's start, time.monotonic(): on the server's clock, now() - uptime
     beat_s: float
 
 
@@ -78,7 +80,8 @@ async def beat(conn: Conn, me: Presence, status: Message) -> int:
     """Register or beat (one statement: see the module notes); the last command handled."""
     cur = await conn.execute(BEAT, {
         "name": me.name, "host": me.host, "symbol": me.symbol, "mode": me.mode, "pid": me.pid,
-        "started": me.started, "beat_s": me.beat_s, "status": Jsonb(status),
+        "up_s": max(0.0, time.monotonic() - me.started), "beat_s": me.beat_s,
+        "status": Jsonb(status),
     })  # fmt: skip
     row = await cur.fetchone()
     return int(row[0]) if row else 0

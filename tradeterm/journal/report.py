@@ -227,6 +227,12 @@ def markets(fills: Sequence[FillRow], bases: Iterable[tuple[int, int, str]]) -> 
     return out
 
 
+def trades_of(fills: Sequence[FillRow], bases: Iterable[tuple[int, int, str]]) -> list[Trade]:
+    """A journal's round trips: its fills matched FIFO, afresh in each market (:func:`markets`;
+    ``report`` and ``report --shared`` alike)."""
+    return [t for market in markets(fills, bases) for t in match_trades(market)[0]]
+
+
 def match_trades(fills: Iterable[FillRow]) -> tuple[list[Trade], list[FillRow]]:
     """Round trips (FIFO) and the fills still open at the end."""
     lots: deque[list] = deque()  # [fill, remaining qty, commission not yet charged]
@@ -294,7 +300,7 @@ def build(conn: sqlite3.Connection, start: dt.date | None = None,
     """The report for trading days ``start``..``end`` (inclusive; None: unbounded)."""
     fills = load_fills(conn)
     bases = position_bases(conn)
-    trades = [t for market in markets(fills, bases) for t in match_trades(market)[0]]
+    trades = trades_of(fills, bases)
 
     def within(day: dt.date) -> bool:
         return (start is None or day >= start) and (end is None or day <= end)

@@ -84,7 +84,7 @@ class ShippingProcess:
         self.retry_min_s, self.retry_max_s = retry_min_s, retry_max_s
         self.pid: int | None = None  # the child's, while it runs
         self.starts = 0  # children started so far
-        self._lag = Lag(0, 0.0, False, "not connected yet")
+        self._lag = Lag(None, None, False, "not connected yet")  # unknown until reported
         self._stopping = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -168,7 +168,9 @@ class ShippingProcess:
             message = None
         if isinstance(message, dict) and isinstance(message.get("lag"), dict):
             lag = message["lag"]
-            self._lag = Lag(int(lag["rows_behind"]), float(lag["seconds_behind"]),
+            rows, seconds = lag["rows_behind"], lag["seconds_behind"]
+            self._lag = Lag(None if rows is None else int(rows),
+                            None if seconds is None else float(seconds),
                             bool(lag["connected"]), lag["problem"])  # fmt: skip
         elif isinstance(message, dict) and isinstance(message.get("log"), list):
             level, text = message["log"]
@@ -181,17 +183,25 @@ class ShippingProcess:
 
 
 class _Reporter(logging.Handler):
-    """The child's stdout: its lag and its log records, one JSON line each."""
+    """The child's stdout: its lag and its log records, one JSON line each. Once the pipe is
+    gone (the trading process killed with -9) nobody reads it: reporting stops, and the
+    shipping goes on to ship what is left."""
 
     def __init__(self, out: IO[str]) -> None:
         super().__init__(logging.INFO)
         self.out = out
+        self.gone = False  # the reader's end is closed
         self.writing = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
         with self.writing:
-            self.out.write(json.dumps(message) + "\n")
-            self.out.flush()
+            if self.gone:
+                return
+            try:
+                self.out.write(json.dumps(message) + "\n")
+                self.out.flush()
+            except (OSError, ValueError):  # BrokenPipeError; ValueError: closed
+                self.gone = True
 
     def emit(self, record: logging.LogRecord) -> None:
         with contextlib.suppress(Exception):
@@ -234,6 +244,9 @@ def main() -> None:
     root.setLevel(logging.INFO)
     spec = json.loads(sys.stdin.buffer.readline())
     asyncio.run(_child(_shipper(spec), reporter))
+    if reporter.gone:  # no flush of a dead pipe at exit (its error would end the status 120)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

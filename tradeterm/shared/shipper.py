@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import sqlite3
@@ -37,6 +38,7 @@ from typing import Any
 
 import psycopg
 
+from tradeterm import logs
 from tradeterm.config import SharedConfig
 from tradeterm.shared.migrations import SchemaMismatch, check_version
 from tradeterm.shared.target import SharedError, Target
@@ -72,17 +74,18 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class Lag:
-    """How far the shared database is behind the journal."""
+    """How far the shared database is behind the journal: rows and seconds None (unknown)
+    until its high-water mark has been read from the database, a first connect."""
 
-    rows: int
-    seconds: float
+    rows: int | None
+    seconds: float | None
     connected: bool
     problem: str | None  # why it is not connected (one line), or None
 
     def as_status(self) -> dict[str, Any]:
         return {
             "rows_behind": self.rows,
-            "seconds_behind": round(self.seconds, 3),
+            "seconds_behind": None if self.seconds is None else round(self.seconds, 3),
             "connected": self.connected,
             "problem": self.problem,
         }
@@ -126,6 +129,7 @@ class Shipper:
         self._finishing = False  # stop once nothing is left to ship (or the database is away)
         self._sqlite: sqlite3.Connection | None = None
         self._instance_id = ""
+        self._said: str | None = None  # the failure last logged
 
     @classmethod
     def configured(
@@ -148,7 +152,9 @@ class Shipper:
     def lag(self) -> Lag:
         """Rows and seconds the shared database is behind (read from plain attributes: safe
         from any thread)."""
-        shipped = self.shipped_seq or 0
+        shipped = self.shipped_seq
+        if shipped is None:  # what the database holds is not known yet
+            return Lag(None, None, self.connected, self.problem)
         rows = max(0, self.latest_seq - shipped)
         oldest = self._oldest_ms
         seconds = max(0.0, self.clock() / 1e9 - oldest / 1e3) if rows and oldest else 0.0
@@ -168,6 +174,7 @@ class Shipper:
     # ---- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
+        self.target.hide()  # before connecting: a libpq error may quote the password
         attempt = 0
         try:
             while not self._stopping.is_set():
@@ -234,6 +241,7 @@ class Shipper:
             await conn.execute(_MARK, (last_seq, last_ts, self._instance_id, last_seq))
         self.shipped_seq = last_seq
         self.rows_shipped += len(batch)
+        self._said = None  # shipping again: the next failure is news
         self._refresh()
 
     # ---- the journal side --------------------------------------------------------------------
@@ -268,17 +276,21 @@ class Shipper:
             (self.shipped_seq or 0, self.batch_size),
         )
         return [
-            (self._instance_id, session, seq, kind, ts, data)
+            (self._instance_id, session, seq, kind, ts, _shippable(data))
             for session, seq, kind, ts, data in rows
         ]
 
     # ---- failures ----------------------------------------------------------------------------
 
     def _down(self, exc: BaseException) -> None:
-        problem = _one_line(exc)
-        if self.connected or self.problem != problem:
+        """Note a failure, logged once until rows ship again. A row the database refuses
+        (its data) is no outage: the database stays shown up, with the refusal as problem."""
+        refused = isinstance(exc, psycopg.DataError)
+        problem = ("it refuses a journal row: " if refused else "") + _one_line(exc)
+        if problem != self._said:
             log.warning("shared database %s: %s", self.target.shown, problem)
-        self.connected, self.problem = False, problem
+            self._said = problem
+        self.connected, self.problem = refused, problem
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.retry_max_s, self.retry_min_s * 2 ** min(attempt, 32))
@@ -298,9 +310,28 @@ class Shipper:
                     await self._stopping.wait()
 
 
+def _shippable(data: str) -> str:
+    """A row's JSON as ``jsonb`` takes it: a NUL character (``\\u0000``, which ``jsonb``
+    refuses) becomes the text ``\\u0000``."""
+    if "\\u0000" not in data:
+        return data
+    return json.dumps(_without_nul(json.loads(data)))
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\0", "\\u0000")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def _one_line(exc: BaseException) -> str:
+    """An exception in one line, its secrets blanked: it is shown (``tradeterm status``)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
+    return logs.redact(text)[:200]
 
 
 class ShippingThread:

@@ -49,13 +49,14 @@ class Target:
 
     @property
     def shown(self) -> str:
-        """The URL without its password: ``postgresql://user@host:5432/db``."""
-        parts = urlsplit(self.url)
-        user = f"{parts.username}@" if parts.username else ""
+        """The URL without its password: ``postgresql://user@host:5432/db``; of a URL that
+        cannot be read (``--url``: not checked as the configuration is), its scheme alone."""
         try:
+            parts = urlsplit(self.url)
+            user = f"{parts.username}@" if parts.username else ""
             port = f":{parts.port}" if parts.port else ""
         except ValueError:
-            port = ""
+            return f"{self.url.partition(':')[0]}://(a URL that cannot be read)"
         return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
 
     def password(self) -> str | None:

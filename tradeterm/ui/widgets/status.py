@@ -229,11 +229,17 @@ def _connection(
 
 def _shipping(lag: Lag) -> Part:
     """The journal's shipping to the shared database: ``DB ok``, ``DB lag 12/1.3s`` (rows and
-    seconds behind), ``DB down 40/31s`` (short of room: ``DB lag``, ``DB down``)."""
-    seconds = f"{lag.seconds:.1f}s" if lag.seconds < 10 else f"{lag.seconds:.0f}s"
-    behind = f"{lag.rows}/{seconds if lag.seconds < 60 else duration(lag.seconds)}"
+    seconds behind), ``DB down 40/31s`` (short of room: ``DB lag``, ``DB down``); ``?`` for
+    a lag not known yet (the database's high-water mark not read yet)."""
+    if lag.rows is None or lag.seconds is None:
+        behind = "?"
+    else:
+        seconds = f"{lag.seconds:.1f}s" if lag.seconds < 10 else f"{lag.seconds:.0f}s"
+        behind = f"{lag.rows}/{seconds if lag.seconds < 60 else duration(lag.seconds)}"
     if not lag.connected:
         return Part(f" DB down {behind}", "bold $error", DROP_DB, " DB down", SHORT_DB)
+    if lag.rows is None or lag.seconds is None:
+        return Part(f" DB lag {behind}", "", DROP_DB, " DB lag", SHORT_DB)
     if lag.rows:
         return Part(f" DB lag {behind}", "$warning" if lag.seconds > 5 else "", DROP_DB,
                     " DB lag", SHORT_DB)  # fmt: skip
