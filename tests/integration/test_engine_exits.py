@@ -4,6 +4,8 @@ fill shrinking its stop, and the kill switch still ending everything."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.integration.desk_helpers import Market
@@ -18,7 +20,7 @@ from tests.integration.engine_helpers import (
 from tests.support.waiting import until
 from tradeterm.config import ExitStrategyConfig, MarketConfig
 from tradeterm.domain import Order, OrderStatus, OrderType, Side
-from tradeterm.engine.commands import PlaceOrder
+from tradeterm.engine.commands import Flatten, PlaceOrder, Reverse
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
 from tradeterm.sim.market_events import BookSide
@@ -190,3 +192,24 @@ async def test_an_unknown_strategy_or_an_order_that_is_no_entry_is_refused(
     closing = await run.engine.submit(PlaceOrder(Side.SELL, 1, exits="trail"))
     assert not closing.ok and "not an entry" in closing.reason
     assert working_at_gateway(still) == [] and run.pnl().quantity == 1
+
+
+@pytest.mark.parametrize(("qty", "close", "after"), [(2, Flatten(), 0), (1, Reverse(), -1)])
+async def test_a_close_right_after_the_fill_leaves_no_exit_working_at_the_gateway(
+    make_engine: MakeEngine, still: FakeGateway, qty: int, close: Flatten | Reverse, after: int
+) -> None:
+    """The close comes while the fill's exits are still being sent: those it did not see
+    are not sent, or cancelled once sent; the stops never rest on a flat (or turned) book."""
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    assert (await run.engine.submit(PlaceOrder(Side.BUY, qty, exits="scalp"))).ok
+    orders = run.engine.orders
+    assert orders is not None
+    while orders.position_quantity() != qty:  # the fill booked, its exits on their way
+        await asyncio.sleep(0)
+    closed = await run.engine.submit(close)
+    assert closed.ok, closed.reason
+    await run.engine.exits.idle()
+    await until(lambda: gateway_position(still, market) == after, f"position {after} at IB")
+    await until(lambda: working_at_gateway(still) == [], "no exit left working at IB")
+    await run.wait(lambda: not orders.working() and run.pnl().quantity == after, "and here")

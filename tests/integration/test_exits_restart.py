@@ -137,3 +137,36 @@ async def test_an_entry_still_working_at_a_restart_keeps_its_exit_strategy(
         market.trade(bid + 4)
         await until(lambda: stop.aux_ticks == bid + 1, "and moved to breakeven + 1")
     await session_gone(still, 1)
+
+
+async def test_an_entry_filled_while_the_app_was_away_is_protected_at_the_restart(
+    still: FakeGateway, tmp_path: Path
+) -> None:
+    """Its fill comes as history at the reconciliation, not one by one: the stop and the
+    target go all the same, once; the stops of the first share, still working, are not
+    sent again."""
+    settings = settings_for(still.config.port, tmp_path, exits=EXITS)
+    market = Market(still)
+    fill = await leave_two_stops(settings, still, "be")  # a share with its exits, working
+    bid = market.bid
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        placed = await rt.engine.submit(
+            PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(bid), exits="be")
+        )
+        assert placed.ok, placed.reason
+        await until(lambda: len(working_at_gateway(still)) == 3, "the entry resting")
+    await session_gone(still, 1)
+    (entry,) = [o for o in working_at_gateway(still) if o.req.order_ref == placed.order_ids[0]]
+    public_sell_into(market, entry.perm_id, 1)  # it fills while the app is away
+    await until(lambda: len(working_at_gateway(still)) == 2, "the entry filled at the gateway")
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        await stops_working(still, 2)  # the new fill's stop, sent by the new run
+        await rt.engine.exits.idle()
+        stops = sorted(o.aux_ticks for o in stops_at(still).values())
+        assert stops == sorted([fill - 8, bid - 8])
+        targets = [o for o in working_at_gateway(still) if o.req.order_type == "LMT"]
+        assert sorted(o.lmt_ticks for o in targets) == sorted([fill + 30, bid + 30])
+        assert rt.engine.orders is not None and rt.engine.orders.protected() == 2
+    await session_gone(still, 1)

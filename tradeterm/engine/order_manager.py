@@ -510,17 +510,21 @@ class OrderManager(OrderTracker):
             await self._cancel(order)
         return tuple(o.client_id for o in targets)
 
-    async def close_position(self, command_id: str, *, reverse: bool) -> tuple[str, ...]:
+    async def close_position(
+        self, command_id: str, *, reverse: bool, closing: Callable[[], None] = lambda: None
+    ) -> tuple[str, ...]:
         """Cancel this instance's orders, then a market order that closes the position (or,
         ``reverse``, turns it into the opposite one of the same size). Refused while the
         broker is not connected, and a reverse is checked before anything is cancelled, so a
         refused one changes nothing. Refused on the way (the connection dropped, a fill made
         the reverse too big), its cancels are withdrawn: those IB has not carried out would
-        otherwise be asked again once IB is back and leave the position without its stop."""
+        otherwise be asked again once IB is back and leave the position without its stop.
+        ``closing`` is told once the checks passed, before anything is cancelled."""
         if self._broker.state not in CONNECTED:  # the cancels would go, the close not
             raise Refused(f"not connected to IB ({self._broker.state}): nothing cancelled, "
                           "nothing sent (the kill switch waits for the connection)")  # fmt: skip
         checked = self._check_reverse() if reverse else 0
+        closing()
         before = {o.client_id: o.status for o in self.working()}
         cancelled = await self.cancel_all()
         try:
