@@ -20,7 +20,7 @@ from tests.integration.engine_helpers import (
 from tests.support.waiting import until
 from tradeterm.config import ExitStrategyConfig, MarketConfig
 from tradeterm.domain import Order, OrderStatus, OrderType, Side
-from tradeterm.engine.commands import Flatten, PlaceOrder, Reverse
+from tradeterm.engine.commands import Flatten, ModifyOrder, PlaceOrder, Reverse, StopsToBreakeven
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
 from tradeterm.sim.market_events import BookSide
@@ -213,3 +213,28 @@ async def test_a_close_right_after_the_fill_leaves_no_exit_working_at_the_gatewa
     await until(lambda: gateway_position(still, market) == after, f"position {after} at IB")
     await until(lambda: working_at_gateway(still) == [], "no exit left working at IB")
     await run.wait(lambda: not orders.working() and run.pnl().quantity == after, "and here")
+
+
+async def test_a_stop_whose_target_works_moves_while_reducing_and_u_too(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    """Moving a stop only reduces: its target in the same OCA group is no further quantity
+    on its side (a group fills once), so REDUCING (a loss limit, the kill's aftermath) lets
+    it move, by a modify and by u."""
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    fill = await long_with(run, "one", 2)  # one stop and one target of 2, one OCA group
+    await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "stop and target")
+    await run.engine.exits.idle()
+    (stop,), _ = exits_at(still)
+    inst, risk = run.engine.instrument, run.engine.risk
+    assert inst is not None and risk is not None
+    risk.reduce("test: a loss limit")
+    moved = await run.engine.submit(ModifyOrder(stop.req.order_ref, stop=inst.to_price(fill - 6)))
+    assert moved.ok, moved.reason  # it said "trading is REDUCING (...): only orders that reduce"
+    await until(lambda: stop.aux_ticks == fill - 6, "the stop moved at the gateway")
+    market.trade(fill + 3)
+    await until(lambda: last_trade(run) == fill + 3, "the trade seen")
+    assert (await run.engine.submit(StopsToBreakeven())).ok
+    await until(lambda: stop.aux_ticks == fill, "and to breakeven by u")
+
