@@ -238,3 +238,20 @@ async def test_a_stop_whose_target_works_moves_while_reducing_and_u_too(
     assert (await run.engine.submit(StopsToBreakeven())).ok
     await until(lambda: stop.aux_ticks == fill, "and to breakeven by u")
 
+
+async def test_u_refused_says_why_and_moves_nothing(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    fill = await long_with(run, "one", 2)
+    await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "stop and target")
+    await run.engine.exits.idle()
+    (stop,), _ = exits_at(still)
+    market.trade(fill + 3)
+    await until(lambda: last_trade(run) == fill + 3, "the trade seen")
+    run.engine.halt("test: halted")
+    result = await run.engine.submit(StopsToBreakeven())
+    assert not result.ok and result.order_ids == ()  # it said ok, naming the stop
+    assert "HALTED" in result.reason and stop.req.order_ref in result.reason
+    assert stop.aux_ticks == fill - 8

@@ -311,6 +311,7 @@ class ExitManager:
         if last is None:
             raise Refused("breakeven: no trade yet to check the stops against")
         moved: list[str] = []
+        refusals: list[str] = []  # the stops whose modify was refused, with why
         for share in working:
             stop = self._stop(share)
             level = share.fill_price + share.side.sign * share.offset
@@ -318,11 +319,18 @@ class ExitManager:
                 continue
             if (level - stop.stop) * share.side.sign > 0:  # not there yet (nor beyond)
                 share.at_breakeven = True
-                await self._modify(share, stop, level)
-                moved.append(stop.client_id)
+                refused = await self._modify(share, stop, level)
+                if refused is None:
+                    moved.append(stop.client_id)
+                else:
+                    refusals.append(f"{stop.client_id}: {refused}")
+        if refusals and not moved:
+            raise Refused(f"breakeven refused: {refusals[0]}")
         if not moved:
             raise Refused("breakeven: no stop can move (the market is not beyond breakeven, "
                           "or the stops are there already)")  # fmt: skip
+        if refusals:
+            self.notice("WARNING", f"breakeven: {'; '.join(refusals)}")
         return tuple(moved)
 
     def _stop(self, share: _Share) -> Order | None:
@@ -342,12 +350,15 @@ class ExitManager:
         share.at_breakeven = True
         self._spawn(self._modify(share, stop, level))
 
-    async def _modify(self, share: _Share, stop: Order, level: int) -> None:
+    async def _modify(self, share: _Share, stop: Order, level: int) -> str | None:
+        """Move ``share``'s stop to ``level``: None, or why the modify was refused."""
         change = ModifyOrder(stop.client_id, stop=stop.instrument.to_price(level))
         result = await self.submit(change)
-        if not result.ok:  # e.g. another change in flight: the next trade tries again
-            share.at_breakeven = False
-            log.info("breakeven of %s not sent: %s", stop.client_id, result.reason)
+        if result.ok:
+            return None
+        share.at_breakeven = False  # e.g. another change in flight: the next trade tries again
+        log.info("breakeven of %s not sent: %s", stop.client_id, result.reason)
+        return result.reason
 
     # ---- tasks ----------------------------------------------------------------------------
 
