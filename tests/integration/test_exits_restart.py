@@ -163,10 +163,11 @@ async def test_an_entry_filled_while_the_app_was_away_is_protected_at_the_restar
     async with open_runtime(settings, calendar=always_open()) as rt:
         await rt.engine.start()
         await stops_working(still, 2)  # the new fill's stop, sent by the new run
-        await rt.engine.exits.idle()
         stops = sorted(o.aux_ticks or 0 for o in stops_at(still).values())
         assert stops == sorted([fill - 8, bid - 8])
+        await until(lambda: len(working_at_gateway(still)) == 4, "and its target")
         targets = [o for o in working_at_gateway(still) if o.req.order_type == "LMT"]
         assert sorted(o.lmt_ticks or 0 for o in targets) == sorted([fill + 30, bid + 30])
+        await rt.engine.exits.idle()
         assert rt.engine.orders is not None and rt.engine.orders.protected() == 2
     await session_gone(still, 1)
