@@ -21,6 +21,7 @@ from tests.support.waiting import until
 from tradeterm.config import ExitStrategyConfig, MarketConfig
 from tradeterm.domain import Order, OrderStatus, OrderType, Side
 from tradeterm.engine.commands import Flatten, ModifyOrder, PlaceOrder, Reverse, StopsToBreakeven
+from tradeterm.engine.events import Reconciled
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
 from tradeterm.sim.market_events import BookSide
@@ -255,3 +256,28 @@ async def test_u_refused_says_why_and_moves_nothing(
     assert not result.ok and result.order_ids == ()  # it said ok, naming the stop
     assert "HALTED" in result.reason and stop.req.order_ref in result.reason
     assert stop.aux_ticks == fill - 8
+
+
+async def test_an_entry_filled_while_disconnected_gets_its_exits_once_reconnected(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    """The fill comes back as history at the reconciliation, never one by one: its exits go
+    all the same, dealt to the targets as a fill seen live would be."""
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    bid = market.bid
+    placed = await run.engine.submit(
+        PlaceOrder(Side.BUY, 2, OrderType.LIMIT, limit=market.px(bid), exits="scalp")
+    )
+    assert placed.ok, placed.reason
+    entry = run.engine.orders.get(placed.order_ids[0])  # type: ignore[union-attr]
+    assert entry is not None
+    await until(lambda: entry.perm_id and entry.status is OrderStatus.SUBMITTED, "resting")
+    assert still.faults.fill_while_disconnected() == 1
+    await run.wait(lambda: len(run.of(Reconciled)) >= 2, "the reconciliation after it")
+    await until(lambda: [len(x) for x in exits_at(still)] == [2, 2], "stops and targets")
+    stops, targets = exits_at(still)
+    assert sorted(o.aux_ticks or 0 for o in stops) == [bid - 8] * 2
+    assert sorted(o.lmt_ticks or 0 for o in targets) == [bid + 4, bid + 12]
+    await run.engine.exits.idle()
+    assert run.engine.orders.protected() == 2  # type: ignore[union-attr]
