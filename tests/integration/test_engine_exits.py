@@ -61,6 +61,18 @@ async def long_with(run: Run, name: str, qty: int) -> int:
     return int(entry.avg_fill_price)
 
 
+async def resting_entry(run: Run, market: Market, qty: int, name: str) -> Order:
+    """A limit buy of ``qty`` at the bid with exit strategy ``name``, resting at the gateway."""
+    result = await run.engine.submit(
+        PlaceOrder(Side.BUY, qty, OrderType.LIMIT, limit=market.px(market.bid), exits=name)
+    )
+    assert result.ok, result.reason
+    entry = run.engine.orders.get(result.order_ids[0])  # type: ignore[union-attr]
+    assert entry is not None
+    await until(lambda: entry.perm_id and entry.status is OrderStatus.SUBMITTED, "resting")
+    return entry
+
+
 async def long_one_stopped(
     make_engine: MakeEngine, still: FakeGateway, name: str
 ) -> tuple[Run, Market, int, SimOrder]:
@@ -107,13 +119,7 @@ async def test_a_partial_entry_fill_is_protected_for_what_it_filled(
     run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
     market = Market(still)
     bid = market.bid
-    result = await run.engine.submit(
-        PlaceOrder(Side.BUY, 2, OrderType.LIMIT, limit=market.px(bid), exits="scalp")
-    )
-    assert result.ok, result.reason
-    entry = run.engine.orders.get(result.order_ids[0])  # type: ignore[union-attr]
-    assert entry is not None
-    await until(lambda: entry.perm_id and entry.status is OrderStatus.SUBMITTED, "resting")
+    entry = await resting_entry(run, market, 2, "scalp")
     public_sell_into(market, entry.perm_id, 1)  # type: ignore[arg-type]
     await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "the first share")
     stops, targets = exits_at(still)
@@ -266,13 +272,7 @@ async def test_an_entry_filled_while_disconnected_gets_its_exits_once_reconnecte
     run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
     market = Market(still)
     bid = market.bid
-    placed = await run.engine.submit(
-        PlaceOrder(Side.BUY, 2, OrderType.LIMIT, limit=market.px(bid), exits="scalp")
-    )
-    assert placed.ok, placed.reason
-    entry = run.engine.orders.get(placed.order_ids[0])  # type: ignore[union-attr]
-    assert entry is not None
-    await until(lambda: entry.perm_id and entry.status is OrderStatus.SUBMITTED, "resting")
+    await resting_entry(run, market, 2, "scalp")
     assert still.faults.fill_while_disconnected() == 1
     await run.wait(lambda: len(run.of(Reconciled)) >= 2, "the reconciliation after it")
     await until(lambda: [len(x) for x in exits_at(still)] == [2, 2], "stops and targets")
