@@ -4,6 +4,8 @@ fill shrinking its stop, and the kill switch still ending everything."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.integration.desk_helpers import Market
@@ -18,7 +20,8 @@ from tests.integration.engine_helpers import (
 from tests.support.waiting import until
 from tradeterm.config import ExitStrategyConfig, MarketConfig
 from tradeterm.domain import Order, OrderStatus, OrderType, Side
-from tradeterm.engine.commands import PlaceOrder
+from tradeterm.engine.commands import Flatten, ModifyOrder, PlaceOrder, Reverse, StopsToBreakeven
+from tradeterm.engine.events import Reconciled
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
 from tradeterm.sim.market_events import BookSide
@@ -56,6 +59,18 @@ async def long_with(run: Run, name: str, qty: int) -> int:
     assert entry is not None and entry.avg_fill_price is not None
     assert entry.avg_fill_price.denominator == 1
     return int(entry.avg_fill_price)
+
+
+async def resting_entry(run: Run, market: Market, qty: int, name: str) -> Order:
+    """A limit buy of ``qty`` at the bid with exit strategy ``name``, resting at the gateway."""
+    result = await run.engine.submit(
+        PlaceOrder(Side.BUY, qty, OrderType.LIMIT, limit=market.px(market.bid), exits=name)
+    )
+    assert result.ok, result.reason
+    entry = run.engine.orders.get(result.order_ids[0])  # type: ignore[union-attr]
+    assert entry is not None
+    await until(lambda: entry.perm_id and entry.status is OrderStatus.SUBMITTED, "resting")
+    return entry
 
 
 async def long_one_stopped(
@@ -104,13 +119,7 @@ async def test_a_partial_entry_fill_is_protected_for_what_it_filled(
     run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
     market = Market(still)
     bid = market.bid
-    result = await run.engine.submit(
-        PlaceOrder(Side.BUY, 2, OrderType.LIMIT, limit=market.px(bid), exits="scalp")
-    )
-    assert result.ok, result.reason
-    entry = run.engine.orders.get(result.order_ids[0])  # type: ignore[union-attr]
-    assert entry is not None
-    await until(lambda: entry.perm_id and entry.status is OrderStatus.SUBMITTED, "resting")
+    entry = await resting_entry(run, market, 2, "scalp")
     public_sell_into(market, entry.perm_id, 1)  # type: ignore[arg-type]
     await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "the first share")
     stops, targets = exits_at(still)
@@ -190,3 +199,85 @@ async def test_an_unknown_strategy_or_an_order_that_is_no_entry_is_refused(
     closing = await run.engine.submit(PlaceOrder(Side.SELL, 1, exits="trail"))
     assert not closing.ok and "not an entry" in closing.reason
     assert working_at_gateway(still) == [] and run.pnl().quantity == 1
+
+
+@pytest.mark.parametrize(("qty", "close", "after"), [(2, Flatten(), 0), (1, Reverse(), -1)])
+async def test_a_close_right_after_the_fill_leaves_no_exit_working_at_the_gateway(
+    make_engine: MakeEngine, still: FakeGateway, qty: int, close: Flatten | Reverse, after: int
+) -> None:
+    """The close comes while the fill's exits are still being sent: those it did not see
+    are not sent, or cancelled once sent; the stops never rest on a flat (or turned) book."""
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    assert (await run.engine.submit(PlaceOrder(Side.BUY, qty, exits="scalp"))).ok
+    orders = run.engine.orders
+    assert orders is not None
+    while orders.position_quantity() != qty:  # the fill booked, its exits on their way
+        await asyncio.sleep(0)
+    closed = await run.engine.submit(close)
+    assert closed.ok, closed.reason
+    await run.engine.exits.idle()
+    await until(lambda: gateway_position(still, market) == after, f"position {after} at IB")
+    await until(lambda: working_at_gateway(still) == [], "no exit left working at IB")
+    await run.wait(lambda: not orders.working() and run.pnl().quantity == after, "and here")
+
+
+async def test_a_stop_whose_target_works_moves_while_reducing_and_u_too(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    """Moving a stop only reduces: its target in the same OCA group is no further quantity
+    on its side (a group fills once), so REDUCING (a loss limit, the kill's aftermath) lets
+    it move, by a modify and by u."""
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    fill = await long_with(run, "one", 2)  # one stop and one target of 2, one OCA group
+    await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "stop and target")
+    await run.engine.exits.idle()
+    (stop,), _ = exits_at(still)
+    inst, risk = run.engine.instrument, run.engine.risk
+    assert inst is not None and risk is not None
+    risk.reduce("test: a loss limit")
+    moved = await run.engine.submit(ModifyOrder(stop.req.order_ref, stop=inst.to_price(fill - 6)))
+    assert moved.ok, moved.reason  # it said "trading is REDUCING (...): only orders that reduce"
+    await until(lambda: stop.aux_ticks == fill - 6, "the stop moved at the gateway")
+    market.trade(fill + 3)
+    await until(lambda: last_trade(run) == fill + 3, "the trade seen")
+    assert (await run.engine.submit(StopsToBreakeven())).ok
+    await until(lambda: stop.aux_ticks == fill, "and to breakeven by u")
+
+
+async def test_u_refused_says_why_and_moves_nothing(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    fill = await long_with(run, "one", 2)
+    await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "stop and target")
+    await run.engine.exits.idle()
+    (stop,), _ = exits_at(still)
+    market.trade(fill + 3)
+    await until(lambda: last_trade(run) == fill + 3, "the trade seen")
+    run.engine.halt("test: halted")
+    result = await run.engine.submit(StopsToBreakeven())
+    assert not result.ok and result.order_ids == ()  # it said ok, naming the stop
+    assert "HALTED" in result.reason and stop.req.order_ref in result.reason
+    assert stop.aux_ticks == fill - 8
+
+
+async def test_an_entry_filled_while_disconnected_gets_its_exits_once_reconnected(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    """The fill comes back as history at the reconciliation, never one by one: its exits go
+    all the same, dealt to the targets as a fill seen live would be."""
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    bid = market.bid
+    await resting_entry(run, market, 2, "scalp")
+    assert still.faults.fill_while_disconnected() == 1
+    await run.wait(lambda: len(run.of(Reconciled)) >= 2, "the reconciliation after it")
+    await until(lambda: [len(x) for x in exits_at(still)] == [2, 2], "stops and targets")
+    stops, targets = exits_at(still)
+    assert sorted(o.aux_ticks or 0 for o in stops) == [bid - 8] * 2
+    assert sorted(o.lmt_ticks or 0 for o in targets) == [bid + 4, bid + 12]
+    await run.engine.exits.idle()
+    assert run.engine.orders.protected() == 2  # type: ignore[union-attr]

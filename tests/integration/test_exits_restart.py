@@ -67,6 +67,26 @@ async def leave_two_stops(settings: Settings, gateway: FakeGateway, *names: str)
     return fill
 
 
+async def leave_an_entry_resting(settings: Settings, gateway: FakeGateway, name: str) -> SimOrder:
+    """A run buys 1 at the bid with exit strategy ``name`` and quits, the entry resting at
+    the gateway: that order, as the gateway has it."""
+    market = Market(gateway)
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        placed = await rt.engine.submit(
+            PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(market.bid), exits=name)
+        )
+        assert placed.ok, placed.reason
+        (order_id,) = placed.order_ids
+        await until(
+            lambda: any(o.req.order_ref == order_id for o in working_at_gateway(gateway)),
+            "the entry resting",
+        )
+    await session_gone(gateway, 1)
+    (entry,) = [o for o in working_at_gateway(gateway) if o.req.order_ref == order_id]
+    return entry
+
+
 async def test_after_a_restart_breakeven_still_moves_the_last_runs_stop_at_the_gateway(
     still: FakeGateway, tmp_path: Path
 ) -> None:
@@ -118,15 +138,7 @@ async def test_an_entry_still_working_at_a_restart_keeps_its_exit_strategy(
     settings = settings_for(still.config.port, tmp_path, exits=EXITS)
     market = Market(still)
     bid = market.bid
-    async with open_runtime(settings, calendar=always_open()) as rt:
-        await rt.engine.start()
-        placed = await rt.engine.submit(
-            PlaceOrder(Side.BUY, 1, OrderType.LIMIT, limit=market.px(bid), exits="be")
-        )
-        assert placed.ok, placed.reason
-        await until(lambda: len(working_at_gateway(still)) == 1, "the entry resting")
-    await session_gone(still, 1)
-    (entry,) = working_at_gateway(still)
+    entry = await leave_an_entry_resting(settings, still, "be")
     async with open_runtime(settings, calendar=always_open()) as rt:
         await rt.engine.start()
         public_sell_into(market, entry.perm_id, 1)
@@ -136,4 +148,30 @@ async def test_an_entry_still_working_at_a_restart_keeps_its_exit_strategy(
         await rt.engine.exits.idle()  # its target sent too: breakeven watches the stop
         market.trade(bid + 4)
         await until(lambda: stop.aux_ticks == bid + 1, "and moved to breakeven + 1")
+    await session_gone(still, 1)
+
+
+async def test_an_entry_filled_while_the_app_was_away_is_protected_at_the_restart(
+    still: FakeGateway, tmp_path: Path
+) -> None:
+    """Its fill comes as history at the reconciliation, not one by one: the stop and the
+    target go all the same, once; the stops of the first share, still working, are not
+    sent again."""
+    settings = settings_for(still.config.port, tmp_path, exits=EXITS)
+    market = Market(still)
+    fill = await leave_two_stops(settings, still, "be")  # a share with its exits, working
+    bid = market.bid
+    entry = await leave_an_entry_resting(settings, still, "be")
+    public_sell_into(market, entry.perm_id, 1)  # it fills while the app is away
+    await until(lambda: len(working_at_gateway(still)) == 2, "the entry filled at the gateway")
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        await stops_working(still, 2)  # the new fill's stop, sent by the new run
+        stops = sorted(o.aux_ticks or 0 for o in stops_at(still).values())
+        assert stops == sorted([fill - 8, bid - 8])
+        await until(lambda: len(working_at_gateway(still)) == 4, "and its target")
+        targets = [o for o in working_at_gateway(still) if o.req.order_type == "LMT"]
+        assert sorted(o.lmt_ticks or 0 for o in targets) == sorted([fill + 30, bid + 30])
+        await rt.engine.exits.idle()
+        assert rt.engine.orders is not None and rt.engine.orders.protected() == 2
     await session_gone(still, 1)

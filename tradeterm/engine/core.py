@@ -42,7 +42,7 @@ from tradeterm.engine.events import (
 from tradeterm.engine.health import CONNECTED, ConnectionHealth
 from tradeterm.engine.marketdata import MarketState
 from tradeterm.engine.order_manager import BeforeSend, OrderManager
-from tradeterm.engine.order_tracking import SentOrder
+from tradeterm.engine.order_tracking import SentOrder, could_fill
 from tradeterm.engine.portfolio import Portfolio
 from tradeterm.engine.pre_trade import RiskContext
 from tradeterm.engine.queue_position import QueueEstimate
@@ -149,8 +149,8 @@ class TradingCore:
         return RiskContext(
             now_ns=self._clock(),
             position=self.portfolio.position.quantity,
-            working_buy=sum(o.remaining for o in working if o.side is Side.BUY),
-            working_sell=sum(o.remaining for o in working if o.side is Side.SELL),
+            working_buy=could_fill(working, Side.BUY),
+            working_sell=could_fill(working, Side.SELL),
             bid=quote.bid if quote is not None else None,
             ask=quote.ask if quote is not None else None,
             last=last.price if last is not None else None,

@@ -143,14 +143,18 @@ class CommandDispatcher:
             case CancelOrder():
                 return await orders.cancel(command.order_id)
             case CancelAll():
+                if command.at_price is None:  # every order: the exits of fills too
+                    self._closing()
                 return await orders.cancel_all(command.at_price)
             case Flatten():
                 try:
-                    return await orders.close_position(command_id, reverse=False)
+                    return await orders.close_position(
+                        command_id, reverse=False, closing=self._closing
+                    )
                 except NotSent as exc:  # the connection dropped after its cancels went
                     return self.finish_flatten(command_id, str(exc))
             case Reverse():
-                return await orders.close_position(command_id, reverse=True)
+                return await orders.close_position(command_id, reverse=True, closing=self._closing)
             case GlobalCancel():
                 await self._broker.cancel_all_account_orders()
                 return ()
@@ -160,6 +164,11 @@ class CommandDispatcher:
                 last = core.market.last
                 return await self._exits.breakeven_now(last.price if last is not None else None)
         raise Refused(f"unknown command {command!r}")
+
+    def _closing(self) -> None:
+        """A close starts: no exit of an earlier fill is sent after it (``exits.py``)."""
+        if self._exits is not None:
+            self._exits.closing()
 
     def finish_flatten(self, command_id: str, why: str) -> tuple[str, ...]:
         """A flatten cut short by the connection (its close refused as not sent, or found at

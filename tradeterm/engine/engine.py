@@ -208,6 +208,7 @@ class Engine:
             notice=self.notice, refresh=lambda: self.connectivity.refresh_health(),
             unfinished_close=lambda command_id: self.dispatcher.finish_flatten(
                 command_id, "its close never reached IB"),
+            reconciled=lambda: self.exits.after_reconcile(),
         )  # fmt: skip
         self.connectivity = Connectivity(
             broker, self.link, self.reconciler, core=lambda: self.core,

@@ -18,6 +18,14 @@ working. Then:
   towards the market. The ``StopsToBreakeven`` command does it at once (key ``u``).
 * Flatten and the kill switch cancel every working order of this instance, exits included;
   no exit is sent while the kill switch runs or once the position no longer holds the fill.
+  A close (Flatten, Reverse, cancelling every order: :meth:`ExitManager.closing`) starts a
+  new *epoch*: exits of a fill booked before it are not sent after it, and those sent while
+  it ran are cancelled (a close's cancels only reach the orders it saw).
+* **After every reconciliation** (start, reconnect: :meth:`ExitManager.after_reconcile`) the
+  contracts of an entry with a strategy that our stops at IB do not cover are protected: the
+  fills IB's executions told of (made while the app was away or disconnected: they come as
+  history, not one by one) and, after a crash, fills whose exits never went out. An entry
+  whose strategy is no longer configured is named in an ERROR with its contracts.
 
 Each order is journaled with what it was sent for (``domain.ExitTag``: the strategy; on its
 exits the fill they protect and the breakeven rule), so a restart (:meth:`ExitManager.restore`)
@@ -28,6 +36,7 @@ working keeps its strategy (its contracts already filled count as dealt).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +61,8 @@ class _Entry:
     sizes: list[int]  # each target's contracts for the whole entry
     dealt: list[int]  # each target's contracts given out so far
     shares: int = 0  # OCA groups made so far (their names)
+    done: int = 0  # contracts of its fills given exits (or, restored, taken to have them)
+    assumed: int = 0  # of those, the ones restored from the journal: their exits not seen
 
 
 @dataclass(slots=True)
@@ -79,7 +90,10 @@ class ExitManager:
     notice: Callable[[str, str], None]
     _entries: dict[str, _Entry] = field(default_factory=dict)
     _shares: list[_Share] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _epoch: int = 0  # bumped by each close (see closing)
+    _in_flight: int = 0  # contracts whose exits are being sent (not tracked as orders yet)
+    _lost: dict[str, str] = field(default_factory=dict)  # entries whose strategy is gone
 
     # ---- entries --------------------------------------------------------------------------
 
@@ -128,10 +142,12 @@ class ExitManager:
         if name not in self.strategies:
             self.notice("WARNING", f"{order.client_id} was sent with exit strategy {name!r}, "
                         "no longer configured: its further fills get no exits")  # fmt: skip
+            self._lost[order.client_id] = name
             return
         self.attach(order, name)
         entry = self._entries[order.client_id]
         self._deal(entry, order.filled)
+        entry.assumed = order.filled
         entry.shares = order.filled  # at most one share a contract: no group name again
 
     # ---- fills ----------------------------------------------------------------------------
@@ -150,12 +166,67 @@ class ExitManager:
         quantity = min(quantity, held)
         if quantity <= 0:
             return
-        self._spawn(self._protect(order, entry, price, self._deal(entry, quantity)))
+        self._send(order, entry, price, self._deal(entry, quantity))
+
+    def after_reconcile(self) -> None:
+        """A reconciliation completed: the contracts of the position our stops at IB do not
+        cover are protected where they belong to an entry with a strategy (see the module
+        notes); those of an entry whose strategy is gone are named in an ERROR. The exits
+        restored as working orders cover their contracts: never protected twice."""
+        orders = self.orders()
+        if orders is None:
+            return
+        held = orders.position_quantity()
+        gap = abs(held) - orders.protected() - self._in_flight
+        if gap <= 0:
+            return
+        side = Side.BUY if held > 0 else Side.SELL
+        for cid, entry in self._entries.items():
+            order = orders.get(cid)
+            if order is None or order.side is not side or order.avg_fill_price is None:
+                continue
+            price = round(order.avg_fill_price)
+            owed = min(order.filled - entry.done, gap)  # fills not seen one by one
+            if owed > 0:
+                self.notice("WARNING", f"{cid}: {owed} contract(s) filled without their exits "
+                            "(booked from IB's executions): exits sent now")  # fmt: skip
+                self._send(order, entry, price, self._deal(entry, owed))
+                gap -= owed
+            bare = min(entry.assumed, gap)  # a crash before their exits went out
+            if bare > 0:
+                entry.assumed -= bare
+                self.notice("WARNING", f"{cid}: {bare} contract(s) of its fills held without "
+                            "a stop at IB (their exits never went out): stop sent now")  # fmt: skip
+                self._send(order, entry, price, [(None, bare)])
+                gap -= bare
+        for cid, name in self._lost.items():
+            order = orders.get(cid)
+            if gap > 0 and order is not None and order.side is side and order.filled:
+                bare = min(order.filled, gap)
+                self.notice("ERROR", f"{cid} ({bare} contract(s) of the {held:+d} held) was "
+                            f"sent with exit strategy {name!r}, no longer configured: NOT "
+                            "protected by a stop")  # fmt: skip
+                gap -= bare
+
+    def closing(self) -> None:
+        """A close starts (Flatten, Reverse, every order cancelled): the exits of fills
+        booked before it are not sent any more, those being sent are cancelled, and the
+        entries it cancels forget their strategy (see the module notes)."""
+        self._epoch += 1
+        self._entries.clear()
+
+    def _send(self, entry: Order, plan: _Entry, price: int,
+              deals: list[tuple[int | None, int]]) -> None:  # fmt: skip
+        """The exits of ``deals`` sent in a task, counted in flight until it ends."""
+        quantity = sum(q for _, q in deals)
+        self._in_flight += quantity
+        self._spawn(self._protect(entry, plan, price, deals, self._epoch), quantity)
 
     @staticmethod
     def _deal(entry: _Entry, quantity: int) -> list[tuple[int | None, int]]:
         """``quantity`` contracts more of ``entry`` dealt to its targets in turn: (target
         index or None: the stop alone, contracts)."""
+        entry.done += quantity
         deals: list[tuple[int | None, int]] = []
         left = quantity
         for i, size in enumerate(entry.sizes):
@@ -168,9 +239,14 @@ class ExitManager:
             deals.append((None, left))
         return deals
 
+    def _stale(self, epoch: int) -> bool:
+        """A close or the kill switch came after the fill of ``epoch``."""
+        return epoch != self._epoch or self.kill_running()
+
     async def _protect(
-        self, entry: Order, plan: _Entry, price: int, deals: list[tuple[int | None, int]]
-    ) -> None:
+        self, entry: Order, plan: _Entry, price: int, deals: list[tuple[int | None, int]],
+        epoch: int,
+    ) -> None:  # fmt: skip
         orders = self.orders()
         if orders is None:
             return
@@ -180,7 +256,7 @@ class ExitManager:
         tag = ExitTag(plan.name, price, config.breakeven_after_ticks,
                       config.breakeven_offset_ticks)  # fmt: skip
         for target, quantity in deals:
-            if self.kill_running() or orders.position_quantity() * sign < quantity:
+            if self._stale(epoch) or orders.position_quantity() * sign < quantity:
                 self.notice("WARNING", f"exits of {entry.client_id} not sent: the position "
                             "no longer holds its fill (flattened or being killed)")  # fmt: skip
                 return
@@ -190,16 +266,28 @@ class ExitManager:
             if stop_loss <= 0 or (take is not None and take <= 0):
                 self.notice("ERROR", f"exits of {entry.client_id} not sent: a price below zero")
                 return
-            stop, _target = await orders.place_exits(
+            stop, target_order = await orders.place_exits(
                 entry, quantity, stop_loss=stop_loss, take_profit=take,
                 trail=config.trail_ticks, oca_group=group, tag=tag,
             )  # fmt: skip
+            if self._stale(epoch):  # a close ran while they went: it may not have seen them
+                await self._withdraw(orders, entry, stop, target_order)
+                return
             if stop.reject_reason:
                 self.notice("ERROR", f"{entry.client_id}: its stop was not sent "
                             f"({stop.reject_reason}): the fill is NOT protected")  # fmt: skip
                 continue
             self._shares.append(_Share(entry.side, price, stop.client_id,
                                        tag.breakeven_after, tag.breakeven_offset))  # fmt: skip
+
+    async def _withdraw(self, orders: OrderManager, entry: Order, *sent: Order | None) -> None:
+        """Cancel exits sent after a close began (a close's cancels reach what it saw)."""
+        self.notice("WARNING", f"exits of {entry.client_id} cancelled: a close (flatten, "
+                    "reverse, cancel all, kill switch) came while they were sent")  # fmt: skip
+        for order in sent:
+            if order is not None and order.is_open:
+                with contextlib.suppress(Refused):
+                    await orders.cancel(order.client_id)
 
     # ---- breakeven ------------------------------------------------------------------------
 
@@ -223,6 +311,7 @@ class ExitManager:
         if last is None:
             raise Refused("breakeven: no trade yet to check the stops against")
         moved: list[str] = []
+        refusals: list[str] = []  # the stops whose modify was refused, with why
         for share in working:
             stop = self._stop(share)
             level = share.fill_price + share.side.sign * share.offset
@@ -230,11 +319,18 @@ class ExitManager:
                 continue
             if (level - stop.stop) * share.side.sign > 0:  # not there yet (nor beyond)
                 share.at_breakeven = True
-                await self._modify(share, stop, level)
-                moved.append(stop.client_id)
+                refused = await self._modify(share, stop, level)
+                if refused is None:
+                    moved.append(stop.client_id)
+                else:
+                    refusals.append(f"{stop.client_id}: {refused}")
+        if refusals and not moved:
+            raise Refused(f"breakeven refused: {refusals[0]}")
         if not moved:
             raise Refused("breakeven: no stop can move (the market is not beyond breakeven, "
                           "or the stops are there already)")  # fmt: skip
+        if refusals:
+            self.notice("WARNING", f"breakeven: {'; '.join(refusals)}")
         return tuple(moved)
 
     def _stop(self, share: _Share) -> Order | None:
@@ -254,22 +350,27 @@ class ExitManager:
         share.at_breakeven = True
         self._spawn(self._modify(share, stop, level))
 
-    async def _modify(self, share: _Share, stop: Order, level: int) -> None:
+    async def _modify(self, share: _Share, stop: Order, level: int) -> str | None:
+        """Move ``share``'s stop to ``level``: None, or why the modify was refused."""
         change = ModifyOrder(stop.client_id, stop=stop.instrument.to_price(level))
         result = await self.submit(change)
-        if not result.ok:  # e.g. another change in flight: the next trade tries again
-            share.at_breakeven = False
-            log.info("breakeven of %s not sent: %s", stop.client_id, result.reason)
+        if result.ok:
+            return None
+        share.at_breakeven = False  # e.g. another change in flight: the next trade tries again
+        log.info("breakeven of %s not sent: %s", stop.client_id, result.reason)
+        return result.reason
 
     # ---- tasks ----------------------------------------------------------------------------
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, Any], in_flight: int = 0) -> None:
+        """Run ``work`` in a task; ``in_flight``: its contracts counted in flight until then."""
         task = asyncio.get_running_loop().create_task(work, name="exits")
         self._tasks.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(lambda t: self._done(t, in_flight))
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[Any], in_flight: int) -> None:
         self._tasks.discard(task)
+        self._in_flight -= in_flight
         if not task.cancelled() and task.exception() is not None:
             self.notice("ERROR", f"exit strategy failed: {task.exception()!r}")
 

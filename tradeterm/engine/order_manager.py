@@ -59,7 +59,7 @@ from tradeterm.engine.commands import (
     price_ticks,
 )
 from tradeterm.engine.events import EngineEvent
-from tradeterm.engine.order_tracking import OrderTracker
+from tradeterm.engine.order_tracking import OrderTracker, could_fill
 from tradeterm.engine.types import OrderRole
 
 log = logging.getLogger(__name__)
@@ -78,12 +78,15 @@ class OrderIntent:
     source: str
     resting: bool = False  # it must rest: refused if it would trade or trigger at once
     modifies: str | None = None  # a modification: the order it changes (client id)
+    siblings: tuple[str, ...] = ()  # a modification: its OCA group's others it stands for
 
     @property
     def others(self) -> tuple[str, ...]:
         """The orders the checks leave out of the working ones: the one a modification
-        changes (it is checked as it would be after the change, not counted twice)."""
-        return (self.modifies,) if self.modifies is not None else ()
+        changes (it is checked as it would be after the change, not counted twice), and
+        the members of its OCA group it stands for (a group fills at most once: a stop's
+        target is no further quantity on the stop's side)."""
+        return (self.modifies, *self.siblings) if self.modifies is not None else ()
 
 
 PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
@@ -140,9 +143,7 @@ class OrderManager(OrderTracker):
         """Whether an order could grow (or flip) the position, counting the orders already
         working on the same side (but those ``without`` names) as if they filled."""
         position = self._position()
-        same_side = sum(
-            o.remaining for o in self.working() if o.side is side and o.client_id not in without
-        )
+        same_side = could_fill((o for o in self.working() if o.client_id not in without), side)
         return not position.reduces(side, quantity + same_side)
 
     def _check_bracket_entry(self, side: Side, quantity: int) -> None:
@@ -153,16 +154,7 @@ class OrderManager(OrderTracker):
         members of one OCA group count once, at the largest: one fill cancels the rest, and
         a bracket's exits adopted at a restart are such a group, their parent gone)."""
         held = self._position().quantity
-        groups: dict[str, int] = {}
-        against = 0
-        for o in self.working():
-            if o.side is side or o.parent_id is not None:
-                continue
-            if o.oca_group is None:
-                against += o.remaining
-            else:
-                groups[o.oca_group] = max(groups.get(o.oca_group, 0), o.remaining)
-        against += sum(groups.values())
+        against = could_fill((o for o in self.working() if o.parent_id is None), side.opposite)
         worst = held - side.sign * against
         if worst * side.sign >= 0:
             return
@@ -442,11 +434,17 @@ class OrderManager(OrderTracker):
         if remaining <= 0:
             raise Refused(f"new quantity {quantity} must exceed the {order.filled} already filled")
         side, cid = order.side, order.client_id
+        siblings = tuple(
+            o.client_id for o in self.working()
+            if o.oca_group is not None and o.oca_group == order.oca_group
+            and o.client_id != cid and o.side is side and o.remaining <= remaining
+        )  # fmt: skip
         return OrderIntent(
             side, remaining, order.order_type,
             order.limit if change.limit is None else change.limit,
             order.stop if change.stop is None else change.stop,
-            self.is_entry(side, remaining, (cid,)), order.source, resting, modifies=cid,
+            self.is_entry(side, remaining, (cid, *siblings)), order.source, resting,
+            modifies=cid, siblings=siblings,
         )  # fmt: skip
 
     async def cancel(self, order_id: str) -> tuple[str, ...]:
@@ -507,17 +505,21 @@ class OrderManager(OrderTracker):
             await self._cancel(order)
         return tuple(o.client_id for o in targets)
 
-    async def close_position(self, command_id: str, *, reverse: bool) -> tuple[str, ...]:
+    async def close_position(
+        self, command_id: str, *, reverse: bool, closing: Callable[[], None] = lambda: None
+    ) -> tuple[str, ...]:
         """Cancel this instance's orders, then a market order that closes the position (or,
         ``reverse``, turns it into the opposite one of the same size). Refused while the
         broker is not connected, and a reverse is checked before anything is cancelled, so a
         refused one changes nothing. Refused on the way (the connection dropped, a fill made
         the reverse too big), its cancels are withdrawn: those IB has not carried out would
-        otherwise be asked again once IB is back and leave the position without its stop."""
+        otherwise be asked again once IB is back and leave the position without its stop.
+        ``closing`` is told once the checks passed, before anything is cancelled."""
         if self._broker.state not in CONNECTED:  # the cancels would go, the close not
             raise Refused(f"not connected to IB ({self._broker.state}): nothing cancelled, "
                           "nothing sent (the kill switch waits for the connection)")  # fmt: skip
         checked = self._check_reverse() if reverse else 0
+        closing()
         before = {o.client_id: o.status for o in self.working()}
         cancelled = await self.cancel_all()
         try:

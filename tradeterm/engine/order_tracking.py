@@ -107,6 +107,21 @@ class SentOrder:
     exit: ExitTag | None = None  # the exit strategy it was sent with or for
 
 
+def could_fill(orders: Iterable[Order], side: Side) -> int:
+    """The most ``orders`` on ``side`` could still fill: the members of one OCA group count
+    once, at the largest (a fill of one cancels or reduces the others)."""
+    groups: dict[str, int] = {}
+    total = 0
+    for o in orders:
+        if o.side is not side:
+            continue
+        if o.oca_group is None:
+            total += o.remaining
+        else:
+            groups[o.oca_group] = max(groups.get(o.oca_group, 0), o.remaining)
+    return total + sum(groups.values())
+
+
 class OrderTracker:
     """The orders of one instrument and one instance as known here (see the module notes);
     ``position``, ``fills_of``: the position and an order's fills as booked."""

@@ -18,8 +18,9 @@ from tradeterm.engine.order_manager import OrderIntent
 class RiskContext:
     """What the pre-trade checks see besides the order.
 
-    ``position``: signed contracts. ``working_buy``/``working_sell``: the remaining quantity
-    of this instance's working orders on each side (the order being checked not included).
+    ``position``: signed contracts. ``working_buy``/``working_sell``: the most this
+    instance's working orders on each side could still fill (the order being checked and the
+    OCA members a modification stands for not included; an OCA group counted once).
     ``bid``/``ask``/``last``: ticks, None when unknown. ``connection``: the engine's health
     state (only OK allows entries), ``connection_reason`` why it is not OK when known.
     ``stale``: the feeds that are stale (empty: none).

@@ -187,7 +187,9 @@ class Reconciler:
 
     ``book``: the engine's booking of an execution (True when it was new); ``notice``,
     ``publish``: the engine's; ``refresh``: re-assess the health shown; ``unfinished_close``:
-    a flatten's closing order (by its command id) was closed here without reaching IB."""
+    a flatten's closing order (by its command id) was closed here without reaching IB;
+    ``reconciled``: told once each reconciliation has completed (the exits protect what
+    IB's executions told of: ``ExitManager.after_reconcile``)."""
 
     def __init__(
         self,
@@ -200,8 +202,10 @@ class Reconciler:
         notice: Callable[[str, str], None],
         refresh: Callable[[], None],
         unfinished_close: Callable[[str], object] = lambda command_id: None,
+        reconciled: Callable[[], object] = lambda: None,
     ) -> None:
         self._broker = broker
+        self._reconciled = reconciled
         self._unfinished_close = unfinished_close
         self._link = link
         self._clock = clock
@@ -266,6 +270,7 @@ class Reconciler:
                 self._refresh()  # OK only now that orders can go
             self._publish(result)
             self._notice("INFO", f"reconciled ({reason}): {result.detail}")
+            self._reconciled()
             return result
 
     async def _reconcile(self, core: TradingCore, reason: str, at_start: bool) -> Reconciled:
