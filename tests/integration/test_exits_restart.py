@@ -106,6 +106,7 @@ async def test_after_a_restart_breakeven_still_moves_the_last_runs_stop_at_the_g
         notices = [e.text for e in stream.drain() if isinstance(e, EngineNotice)]
         said = [t for t in notices if "restored from the journal" in t]
         assert len(said) == 1 and be_stop in said[0] and trail_stop in said[0], notices
+        assert not [t for t in notices if "NOT protected" in t], notices  # both are
         market.trade(fill + 4)
         await until(
             lambda: stops_at(still)[be_stop].aux_ticks == fill + 1,
@@ -174,4 +175,31 @@ async def test_an_entry_filled_while_the_app_was_away_is_protected_at_the_restar
         assert sorted(o.lmt_ticks or 0 for o in targets) == sorted([fill + 30, bid + 30])
         await rt.engine.exits.idle()
         assert rt.engine.orders is not None and rt.engine.orders.protected() == 2
+    await session_gone(still, 1)
+
+
+async def test_a_position_held_without_a_stop_at_a_restart_is_said_where_exits_are_used(
+    still: FakeGateway, tmp_path: Path
+) -> None:
+    """A contract no stop of ours covers, and no entry of this run's knowledge explains (a
+    manual buy here; an entry filled whole just before a crash, its exits never sent, looks
+    the same): the restart says the position is bare, in a WARNING, never only the INFO's
+    '(0 protected by stops)'."""
+    settings = settings_for(still.config.port, tmp_path, exits=EXITS)
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        bought = await rt.engine.submit(PlaceOrder(Side.BUY, 1))  # no exit strategy
+        assert bought.ok, bought.reason
+        orders = rt.engine.orders
+        assert orders is not None
+        await until(lambda: orders.position_quantity() == 1, "long 1")
+    await session_gone(still, 1)
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        stream = rt.engine.listen()
+        await rt.engine.start()
+        notices = [(e.level, e.text) for e in stream.drain() if isinstance(e, EngineNotice)]
+        bare = [n for n in notices if "NOT protected" in n[1]]
+        assert [level for level, _ in bare] == ["WARNING"], notices
+        assert "position +1: 1 contract(s)" in bare[0][1]
+        assert working_at_gateway(still) == []  # said, not guessed at: nothing was sent
     await session_gone(still, 1)

@@ -25,7 +25,9 @@ working. Then:
   contracts of an entry with a strategy that our stops at IB do not cover are protected: the
   fills IB's executions told of (made while the app was away or disconnected: they come as
   history, not one by one) and, after a crash, fills whose exits never went out. An entry
-  whose strategy is no longer configured is named in an ERROR with its contracts.
+  whose strategy is no longer configured is named in an ERROR with its contracts, and any
+  other contract held without a stop in a WARNING (where exit strategies are configured): an
+  entry filled whole just before a crash, its exits never sent, is not restored as an entry.
 
 Each order is journaled with what it was sent for (``domain.ExitTag``: the strategy; on its
 exits the fill they protect and the breakeven rule), so a restart (:meth:`ExitManager.restore`)
@@ -207,6 +209,10 @@ class ExitManager:
                             f"sent with exit strategy {name!r}, no longer configured: NOT "
                             "protected by a stop")  # fmt: skip
                 gap -= bare
+        if gap > 0 and self.strategies:  # exits are in use here: a bare position is news
+            self.notice("WARNING", f"position {held:+d}: {gap} contract(s) NOT protected by a "
+                        "stop at IB and not of an entry sent with an exit strategy this run "
+                        "knows (a manual order, or a fill whose exits never went out)")  # fmt: skip
 
     def closing(self) -> None:
         """A close starts (Flatten, Reverse, every order cancelled): the exits of fills
