@@ -79,8 +79,8 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("order_up", "K", "move_order(1)", "move our order at the cursor one tick up", "Move orders"),
     KeyAction("order_down", "J", "move_order(-1)", "move our order at the cursor one tick down", "Move orders"),
     KeyAction("carry_order", "v", "carry", "pick up our order at the cursor; v again drops it there, Esc leaves it", "Move orders"),
-    KeyAction("target_to_cursor", "t", "exit_to('target')", "move the working bracket's target to the cursor", "Move orders"),
-    KeyAction("stop_to_cursor", "y", "exit_to('stop')", "move the working bracket's stop to the cursor", "Move orders"),
+    KeyAction("target_to_cursor", "t", "exit_to('target')", "move every working target of ours (brackets', exits') to the cursor", "Move orders"),
+    KeyAction("stop_to_cursor", "y", "exit_to('stop')", "move every working stop of ours (brackets', exits') to the cursor", "Move orders"),
     KeyAction("order_qty_down", "less_than_sign", "resize(-1)", "our order at the cursor one contract smaller (not below 1)", "Move orders"),
     KeyAction("order_qty_up", "greater_than_sign", "resize(1)", "our order at the cursor one contract larger (within the risk limits)", "Move orders"),
     # tape: traded volume by side, price alerts (they send no orders: armed or not)
