@@ -409,6 +409,17 @@ class SharedConfig(_Section):
             _ = parts.hostname, parts.port, parts.username, parts.password
         except ValueError:  # its words may quote a password taken for a port: not shown
             raise ValueError(f"{expected}: its host or port cannot be read") from None
+        from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:  # libpq's own reading, which connects: refused here, not at every retry
+            conninfo_to_dict(value)
+        except Error as exc:  # libpq's words quote the part it cannot read: not shown
+            words = str(exc)
+            why = ("it holds a space (write %20)" if "space" in words else
+                   "a % not followed by two hex digits (write %25 for a %)"
+                   if "percent" in words else "libpq cannot read it")  # fmt: skip
+            raise ValueError(f"{expected}: {why}") from None
         return value
 
     @field_validator("password_file")
@@ -511,6 +522,20 @@ def redacted_url(url: str) -> str:
     host = netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
     named = host == "localhost" or "." in host or host.startswith("[")
     return f"{printable(scheme)}://{printable(netloc) if named else '…'}"
+
+
+def postgres_url_shown(url: str) -> str:
+    """A PostgreSQL URL without its password: ``postgresql://user@host:5432/db``; of a URL
+    that cannot be read (``--url``: not checked as the configuration is), its scheme alone."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        user = f"{parts.username}@" if parts.username else ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return f"{url.partition(':')[0]}://(a URL that cannot be read)"
+    return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
 
 
 def url_secrets(url: str) -> set[str]:
@@ -695,7 +720,7 @@ class LoadedSettings:
             )
         data["notify"]["urls"] = [redacted_url(url) for url in self.settings.notify.urls]
         if self.settings.shared.url is not None:
-            data["shared"]["url"] = redacted_url(self.settings.shared.url)
+            data["shared"]["url"] = postgres_url_shown(self.settings.shared.url)
         for key, value in _flatten(data):
             yield key, value, origins.get(key) or self.origin(key)
 

@@ -102,3 +102,24 @@ def test_status_shared_marks_a_stale_heartbeat_and_fails(
         "12.50",
         "1.5s",
     ]  # its journal's shipping lag
+
+
+def test_a_stopped_instance_shows_no_connection_or_shipping_as_if_current() -> None:
+    """A trial's STOPPED instance read `shared database down (0 rows, 0.0s behind): not
+    connected` beside a database that was up: its shipping as it stood when it stopped. Its
+    latched trading state is still said."""
+    from tradeterm.cli.shared_plane import table
+
+    last = {**STATUS, "connected": False, "connection": "DISCONNECTED",
+            "connection_reason": "the screen quit", "trading_state": "HALTED",
+            "trading_reason": "kill switch (trial)",
+            "shipping": {"rows_behind": 0, "seconds_behind": 0.0, "connected": False,
+                         "problem": None}}  # fmt: skip
+    stopped = rows.Registered("desk1/ES/sim", "desk1", last, 5.7, stale=False, stopped=True)
+    lines = table([stopped])
+    assert any(line.endswith("STOPPED 5.7s ago") for line in lines), lines
+    notes = [line.strip() for line in lines if line.startswith("    ")]
+    assert notes == ["HALTED: kill switch (trial)"]
+    running = rows.Registered("desk1/ES/sim", "desk1", last, 0.5, stale=False, stopped=False)
+    said = "\n".join(table([running]))
+    assert "shared database down" in said and "connection DISCONNECTED" in said

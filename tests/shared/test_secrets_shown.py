@@ -16,7 +16,7 @@ import pytest
 from tests.support.waiting import until
 from tradeterm.cli.main import main
 from tradeterm.cli.tmux import Tmux
-from tradeterm.config import Settings
+from tradeterm.config import Settings, SharedConfig
 from tradeterm.journal import Journal
 from tradeterm.shared.ship_process import ShippingProcess
 
@@ -34,20 +34,22 @@ def test_shared_migrate_blanks_a_password_libpq_quotes(
     assert password not in said.out + said.err
 
 
-def test_status_shared_blanks_a_password_libpq_quotes(
+def test_status_shared_refuses_a_url_libpq_cannot_read_without_its_password(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("TRADETERM_SHARED__URL", SPACED)
-    assert main(["status", "--shared"]) != 0
+    assert main(["status", "--shared"]) == 2  # refused as the settings load
     said = capsys.readouterr()
-    assert "the shared database at postgresql://u@127.0.0.1:1/db" in said.out + said.err
+    assert "shared.url" in said.err and "it holds a space" in said.err
     assert "pa ss" not in said.out + said.err
 
 
 async def test_the_shipping_problem_shown_by_status_blanks_the_password(tmp_path: Path) -> None:
     async with Journal(tmp_path / "j.sqlite", ship=True) as journal:
         await journal.start_session("ES", "sim", "test")
-    settings = Settings(symbol="ES", shared={"url": SPACED, "instance": "x"})
+    # such a URL is refused as settings load (test_url_checked); the child blanks all the same
+    shared = SharedConfig.model_construct(url=SPACED, instance="x")
+    settings = Settings(symbol="ES").model_copy(update={"shared": shared})
     shipping = ShippingProcess.started(settings, tmp_path / "j.sqlite")
     assert shipping is not None
     try:

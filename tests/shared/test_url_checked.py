@@ -26,6 +26,24 @@ def test_a_url_that_cannot_be_read_is_refused_naming_the_key(
     assert "pa/ss" not in said and "'pa'" not in said  # no part of the password
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [("postgresql://u:pa ss@h/db", "it holds a space (write %20)"),
+     ("postgresql://u:pa%2@h/db", "a % not followed by two hex digits (write %25 for a %)")],
+)  # fmt: skip
+def test_a_url_libpq_cannot_read_is_refused_at_load_without_its_password(
+    url: str, why: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial's URLs with a space or a stray % in the password loaded, and the instance then
+    showed `DB down ?` retrying for ever; libpq's own words quote the password."""
+    monkeypatch.setenv("TRADETERM_SHARED__URL", url)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    said = str(refused.value)
+    assert "shared.url" in said and said.endswith(why), said
+    assert "pa ss" not in said and "pa%2" not in said
+
+
 @pytest.mark.parametrize("url", BAD)
 def test_what_is_shown_of_a_url_never_raises(url: str) -> None:
     assert "p@" not in Target(url).shown and "/ss" not in Target(url).shown

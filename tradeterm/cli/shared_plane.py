@@ -144,14 +144,16 @@ def table(found: list[rows.Registered]) -> list[str]:
             str(s.get("working_orders", "?")), s.get("pnl_today") or "unknown", _lag(s),
             _beat(r),
         ))  # fmt: skip
-        said = []
-        if s.get("trading_reason"):
+        said: list[str] = []
+        notes[len(cells) - 1] = said
+        if s.get("trading_reason"):  # HALTED stays latched across a stop: still true
             said.append(f"{s['trading_state']}: {s['trading_reason']}")
+        if r.stopped:  # its connection and shipping as they were at its stop: not news now
+            continue
         if not s.get("connected") and s.get("connection_reason"):
             said.append(f"connection {s.get('connection')}: {brief(s['connection_reason'])}")
         if s.get("shipping") and not s["shipping"].get("connected"):
             said.append(shipping_note(s["shipping"]))
-        notes[len(cells) - 1] = said
     widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
     lines = []
     for n, row in enumerate(cells):

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 
 from tradeterm import logs
-from tradeterm.config import Settings, SharedConfig, private_file
+from tradeterm.config import Settings, SharedConfig, postgres_url_shown, private_file
 
 
 class SharedError(Exception):
@@ -49,15 +49,8 @@ class Target:
 
     @property
     def shown(self) -> str:
-        """The URL without its password: ``postgresql://user@host:5432/db``; of a URL that
-        cannot be read (``--url``: not checked as the configuration is), its scheme alone."""
-        try:
-            parts = urlsplit(self.url)
-            user = f"{parts.username}@" if parts.username else ""
-            port = f":{parts.port}" if parts.port else ""
-        except ValueError:
-            return f"{self.url.partition(':')[0]}://(a URL that cannot be read)"
-        return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
+        """The URL without its password (``config.postgres_url_shown``)."""
+        return postgres_url_shown(self.url)
 
     def password(self) -> str | None:
         """The password of ``password_file`` (its first line), checked private again now."""
