@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import itertools
 import sys
 from collections.abc import AsyncIterator, Iterable
@@ -244,6 +245,35 @@ def test_mbo_symbol_from_metadata_and_root_tick(tmp_path: Path) -> None:
     want = [BookClear(5), TradePrint(5, 20001, 2, BookSide.ASK)]  # ES tick from the catalog
     assert list(load_replay(f)) == want
     assert list(load_replay(f, symbol="42")) == want
+
+
+def zstd_of(raw: bytes) -> bytes:
+    """An uncompressed DBN file's bytes compressed as a ``.dbn.zst`` file (one zstd frame)."""
+    dbn = pytest.importorskip("databento_dbn")
+    out = io.BytesIO()
+    transcoder = dbn.Transcoder(out, dbn.Encoding.DBN, dbn.Compression.ZSTD)
+    transcoder.write(raw)
+    transcoder.flush()
+    del transcoder  # the frame's last block is written only when the transcoder goes
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_truncated_dbn_file_fails_where_it_stops(tmp_path: Path, compressed: bool) -> None:
+    whole = tmp_path / "whole.dbn"
+    adds = [
+        ("A", "B", f"{5000 + i % 8 * 0.25:.2f}", 1 + i % 5, i, i + 1, LAST) for i in range(3000)
+    ]
+    write_mbo(whole, adds)
+    data = zstd_of(whole.read_bytes()) if compressed else whole.read_bytes()
+    full = tmp_path / ("full.dbn.zst" if compressed else "full.dbn")
+    full.write_bytes(data)
+    assert len(list(load_replay(full))) > 3000  # the whole file reads to its end
+    cut = tmp_path / ("cut.dbn.zst" if compressed else "cut.dbn")
+    for size in (len(data) // 2, len(data) - 1):  # the middle of a record / of the zstd frame
+        cut.write_bytes(data[:size])
+        with pytest.raises(ReplayError, match=r"cut\.dbn(\.zst)? is truncated or corrupt"):
+            list(load_replay(cut))
 
 
 def test_missing_dbn_package_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
