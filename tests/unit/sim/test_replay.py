@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import io
 import itertools
+import re
 import sys
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -364,6 +365,32 @@ def test_csv_errors_name_the_line(tmp_path: Path, row: str, message: str) -> Non
     f.write_text(f"ts,type\n{row}\n")
     with pytest.raises(ReplayError, match=message):
         list(load_replay(f, tick_size=0.25))
+
+
+MBP1_HEADER = (
+    "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
+    "ts_in_delta,sequence,bid_px_00,ask_px_00,bid_sz_00,ask_sz_00,bid_ct_00,ask_ct_00,symbol"
+)
+MBP1_ROW = "{ts},{ts},1,1,118,T,B,0,5528.75,2,0,0,9,{bid},5528.75,29,6,22,3,ESU4"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("garbage", "line 4: too few fields (1, the header has 20)"),
+        (MBP1_ROW.format(ts=3, bid="5528.80"), "line 4: price 5528.80 is not on the tick"),
+        (MBP1_ROW.format(ts=3, bid="x"), "line 4: invalid price 'x'"),
+        (MBP1_ROW.format(ts="soon", bid="5528.5"), "line 4: invalid timestamp 'soon'"),
+    ],
+)
+def test_databento_csv_errors_name_the_line(tmp_path: Path, row: str, message: str) -> None:
+    f = tmp_path / "bad_mbp1.csv"
+    good = [MBP1_ROW.format(ts=ts, bid="5528.50") for ts in (1, 2)]
+    f.write_text("\n".join([MBP1_HEADER, *good, row, *good]) + "\n")
+    events = load_replay(f)
+    assert next(events) == BookClear(1)  # the rows before the bad one are read
+    with pytest.raises(ReplayError, match=f"^{re.escape(message)}"):
+        list(events)
 
 
 def test_csv_time_must_not_go_back_and_tick_is_required(tmp_path: Path) -> None:
