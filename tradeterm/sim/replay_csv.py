@@ -63,6 +63,7 @@ header ``ts_utc,open,high,low,close,volume``.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import csv
 import re
 import time
@@ -197,7 +198,7 @@ def _native(rows: Iterable[tuple[int, list[str]]], conv: TickConverter) -> Itera
         last_ts = ts
         kind = row[1].strip().lower()
         f = [c.strip() for c in row[2:]]
-        try:
+        with _on_line(here, f"for {kind!r}"):
             if kind == "trade":
                 size = _int(f[1], line=here)
                 if size == 0:
@@ -209,7 +210,7 @@ def _native(rows: Iterable[tuple[int, list[str]]], conv: TickConverter) -> Itera
                 ask = (conv.from_decimal_str(f[2]), _int(f[3], line=here)) if f[2] else None
                 yield from top.update(ts, bid, ask)
             elif kind == "bar":
-                o, h, lo, c = (conv.from_decimal_str(x) for x in f[:4])
+                o, h, lo, c = (conv.from_decimal_str(f[i]) for i in range(4))
                 yield BarPrint(ts, o, h, lo, c, _int(f[4], line=here))
             elif kind == "level":
                 side = _side(f[0], line=here)
@@ -221,12 +222,20 @@ def _native(rows: Iterable[tuple[int, list[str]]], conv: TickConverter) -> Itera
                 yield BookClear(ts)
             else:
                 raise ReplayError(f"line {here}: unknown row type {row[1]!r}")
-        except IndexError as exc:
-            raise ReplayError(f"line {here}: too few fields for {kind!r}") from exc
-        except ReplayError as exc:
-            if str(exc).startswith("line "):
-                raise
-            raise ReplayError(f"line {here}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _on_line(line: int, what: str = "") -> Iterator[None]:
+    """A row's errors as one line naming it: a ReplayError without its line gets it, and a row
+    too short for the fields read from it says so (``what``: for which row type)."""
+    try:
+        yield
+    except IndexError as exc:
+        raise ReplayError(f"line {line}: too few fields {what}".rstrip()) from exc
+    except ReplayError as exc:
+        if str(exc).startswith("line "):
+            raise
+        raise ReplayError(f"line {line}: {exc}") from exc
 
 
 def _chain(
@@ -249,11 +258,10 @@ def _plain_bars(
     for line, row in rows:
         if not row:
             continue
-        try:
-            o, h, lo, c = (conv.from_decimal_str(x) for x in row[1:5])
-        except ReplayError as exc:
-            raise ReplayError(f"line {line}: {exc}") from exc
-        yield BarPrint(_ts(row[0], line=line), o, h, lo, c, _int(row[5], line=line))
+        with _on_line(line):
+            o, h, lo, c = (conv.from_decimal_str(row[i]) for i in range(1, 5))
+            bar = BarPrint(_ts(row[0], line=line), o, h, lo, c, _int(row[5], line=line))
+        yield bar
 
 
 def _databento(
@@ -274,55 +282,56 @@ def _databento(
     for line, row in rows:
         if not row:
             continue
-        if symbol and symbol.isdigit() and "instrument_id" in col:
-            if row[col["instrument_id"]].strip() != symbol:
-                continue
-            if chosen == symbol.upper() and sym_col is not None:
-                chosen = row[sym_col].strip().upper()  # the name, for the tick lookup
-        elif sym_col is not None:
-            row_sym = row[sym_col].strip().upper()
-            if chosen is None:
-                chosen = row_sym
-            elif row_sym != chosen:
-                if symbol is None:
-                    raise ReplayError(f"{path.name} holds several instruments; pass symbol=")
-                continue
-        if conv is None:
-            conv = _converter(None, chosen, path)
+        with _on_line(line, f"({len(row)}, the header has {len(header)})"):
+            if symbol and symbol.isdigit() and "instrument_id" in col:
+                if row[col["instrument_id"]].strip() != symbol:
+                    continue
+                if chosen == symbol.upper() and sym_col is not None:
+                    chosen = row[sym_col].strip().upper()  # the name, for the tick lookup
+            elif sym_col is not None:
+                row_sym = row[sym_col].strip().upper()
+                if chosen is None:
+                    chosen = row_sym
+                elif row_sym != chosen:
+                    if symbol is None:
+                        raise ReplayError(f"{path.name} holds several instruments; pass symbol=")
+                    continue
+            if conv is None:
+                conv = _converter(None, chosen, path)
 
-        def px(name: str, conv: TickConverter = conv, row: list[str] = row) -> int | None:
-            text = row[col[name]].strip()
-            if not text:
-                return None
-            if "." in text or not text.lstrip("-").isdigit():
-                return conv.from_decimal_str(text)
-            value = int(text)
-            return None if value == 2**63 - 1 else conv.from_fixed(value)
+            def px(name: str, conv: TickConverter = conv, row: list[str] = row) -> int | None:
+                text = row[col[name]].strip()
+                if not text:
+                    return None
+                if "." in text or not text.lstrip("-").isdigit():
+                    return conv.from_decimal_str(text)
+                value = int(text)
+                return None if value == 2**63 - 1 else conv.from_fixed(value)
 
-        if not mbp:
-            if row[col["rtype"]].strip() not in ("33", "OHLCV_1M"):
-                raise ReplayError(f"{path.name}: only one-minute OHLCV bars can be replayed")
-            o, h, lo, c = (px(n) for n in ("open", "high", "low", "close"))
-            if o is None or h is None or lo is None or c is None:
+            if not mbp:
+                if row[col["rtype"]].strip() not in ("33", "OHLCV_1M"):
+                    raise ReplayError(f"{path.name}: only one-minute OHLCV bars can be replayed")
+                o, h, lo, c = (px(n) for n in ("open", "high", "low", "close"))
+                if o is None or h is None or lo is None or c is None:
+                    continue
+                ts = _ts(row[col["ts_event"]], line=line)
+                yield BarPrint(ts, o, h, lo, c, _int(row[col["volume"]], line=line))
                 continue
-            ts = _ts(row[col["ts_event"]], line=line)
-            yield BarPrint(ts, o, h, lo, c, _int(row[col["volume"]], line=line))
-            continue
-        ts = _ts(row[col["ts_recv"]], line=line)
-        if first:
-            first = False
-            yield BookClear(ts)
-        action = row[col["action"]].strip()
-        if action == "R":
-            top.reset()
-            yield BookClear(ts)
-            continue
-        if action == "T":
-            price = px("price")
-            size = _int(row[col["size"]], line=line)
-            if price is not None and size > 0:
-                yield TradePrint(ts, price, size, _side(row[col["side"]], line=line))
-        bid_px, ask_px = px("bid_px_00"), px("ask_px_00")
-        bid = (bid_px, _int(row[col["bid_sz_00"]], line=line)) if bid_px is not None else None
-        ask = (ask_px, _int(row[col["ask_sz_00"]], line=line)) if ask_px is not None else None
-        yield from top.update(ts, bid, ask)
+            ts = _ts(row[col["ts_recv"]], line=line)
+            if first:
+                first = False
+                yield BookClear(ts)
+            action = row[col["action"]].strip()
+            if action == "R":
+                top.reset()
+                yield BookClear(ts)
+                continue
+            if action == "T":
+                price = px("price")
+                size = _int(row[col["size"]], line=line)
+                if price is not None and size > 0:
+                    yield TradePrint(ts, price, size, _side(row[col["side"]], line=line))
+            bid_px, ask_px = px("bid_px_00"), px("ask_px_00")
+            bid = (bid_px, _int(row[col["bid_sz_00"]], line=line)) if bid_px is not None else None
+            ask = (ask_px, _int(row[col["ask_sz_00"]], line=line)) if ask_px is not None else None
+            yield from top.update(ts, bid, ask)

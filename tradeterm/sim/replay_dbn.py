@@ -78,21 +78,109 @@ def _import_dbn() -> Any:
     return databento_dbn
 
 
+class _ZstdFrames:
+    """Walks the zstd frames of a file as its chunks are read (frame and block headers only, no
+    decompression), to tell at the file's end whether its last frame was complete: the DBN
+    decoder keeps a cut frame's bytes to itself and says nothing (RFC 8878 for the layout)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()  # bytes of a header not read yet
+        self._skip = 0  # content bytes still to pass over
+        self._state = "frame"  # what the next bytes are: frame, block or checksum
+        self._checksum = False
+        self.broken: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self._state == "frame" and not self._buf and not self._skip and not self.broken
+
+    def feed(self, chunk: bytes) -> None:
+        if self.broken is not None:
+            return
+        if self._skip >= len(chunk):
+            self._skip -= len(chunk)
+            return
+        self._buf += chunk[self._skip :]
+        self._skip = 0
+        while self._step():
+            pass
+
+    def _pass(self, size: int, content: int) -> None:
+        """Drop a header of ``size`` bytes and the ``content`` bytes after it."""
+        del self._buf[:size]
+        taken = min(content, len(self._buf))
+        del self._buf[:taken]
+        self._skip = content - taken
+
+    def _step(self) -> bool:
+        """Read one header from the buffer; False when it needs more bytes."""
+        buf = self._buf
+        if self._state == "checksum":
+            if len(buf) < 4:
+                return False
+            self._pass(4, 0)
+            self._state = "frame"
+        elif self._state == "block":
+            if len(buf) < 3:
+                return False
+            header = int.from_bytes(buf[:3], "little")
+            kind, size = (header >> 1) & 3, header >> 3
+            if kind == 3:
+                self.broken = "holds a zstd block of a reserved type"
+                return False
+            self._pass(3, 1 if kind == 1 else size)  # an RLE block holds one byte
+            if header & 1:  # the frame's last block
+                self._state = "checksum" if self._checksum else "frame"
+        elif len(buf) < 4:
+            return False
+        elif buf[:4] == _ZSTD_MAGIC:
+            if len(buf) < 5:
+                return False
+            desc = buf[4]
+            single = bool(desc & 0x20)
+            fcs = (1 if single else 0, 2, 4, 8)[desc >> 6]
+            size = 5 + (0 if single else 1) + (0, 1, 2, 4)[desc & 3] + fcs
+            if len(buf) < size:
+                return False
+            self._checksum = bool(desc & 4)
+            self._pass(size, 0)
+            self._state = "block"
+        elif buf[1:4] == b"\x2a\x4d\x18" and buf[0] & 0xF0 == 0x50:  # a skippable frame
+            if len(buf) < 8:
+                return False
+            self._pass(8, int.from_bytes(buf[4:8], "little"))
+        else:
+            self.broken = "holds bytes that are not a zstd frame"
+            return False
+        return bool(buf)
+
+
 def _records(path: Path) -> Iterator[Any]:
-    """Metadata first, then every record, decoded incrementally."""
+    """Metadata first, then every record, decoded incrementally; a :class:`ReplayError` where
+    the file stops inside a record or a zstd frame (truncated or corrupt)."""
     dbn = _import_dbn()
     with path.open("rb") as fh:
         head = fh.read(4)
-        compression = dbn.Compression.ZSTD if head == _ZSTD_MAGIC else dbn.Compression.NONE
-        decoder = dbn.DBNDecoder(compression=compression)
+        zstd = head == _ZSTD_MAGIC
+        frames = _ZstdFrames() if zstd else None
+        decoder = dbn.DBNDecoder(compression=dbn.Compression.ZSTD if zstd else dbn.Compression.NONE)
         chunk = head + fh.read(_CHUNK - 4)
+        read = 0
         while chunk:
             try:
                 decoder.write(chunk)
                 yield from decoder.decode()
             except Exception as exc:
                 raise ReplayError(f"{path.name}: not a readable DBN file ({exc})") from exc
+            if frames is not None:
+                frames.feed(chunk)
+            read += len(chunk)
             chunk = fh.read(_CHUNK)
+    if decoder.buffer():
+        raise ReplayError(f"{path.name} is truncated or corrupt: it ends inside a record")
+    if frames is not None and not frames.complete:
+        where = frames.broken or "ends inside a zstd frame"
+        raise ReplayError(f"{path.name} is truncated or corrupt: it {where} ({read} bytes)")
 
 
 def _side(value: Any) -> BookSide | None:

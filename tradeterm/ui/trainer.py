@@ -48,9 +48,15 @@ def ended_line(working: int, failure: str | None = None) -> str:
     return f"REPLAY ENDED: the file is played to its end, the market stands still{orders}"
 
 
+def at_max(speed: float) -> bool:
+    """A speed that is as fast as the file can be read (``math.inf``, or 0 as ``parse_speed``
+    gives for ``max``): a wall second is no length of the market's time then."""
+    return math.isinf(speed) or speed <= 0
+
+
 def speed_text(speed: float) -> str:
     """``x10``, ``x0.25``, ``max``."""
-    if math.isinf(speed) or speed <= 0:
+    if at_max(speed):
         return "max"
     return f"x{speed:g}"
 

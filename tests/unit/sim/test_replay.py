@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import itertools
+import re
 import sys
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -246,6 +248,35 @@ def test_mbo_symbol_from_metadata_and_root_tick(tmp_path: Path) -> None:
     assert list(load_replay(f, symbol="42")) == want
 
 
+def zstd_of(raw: bytes) -> bytes:
+    """An uncompressed DBN file's bytes compressed as a ``.dbn.zst`` file (one zstd frame)."""
+    dbn = pytest.importorskip("databento_dbn")
+    out = io.BytesIO()
+    transcoder = dbn.Transcoder(out, dbn.Encoding.DBN, dbn.Compression.ZSTD)
+    transcoder.write(raw)
+    transcoder.flush()
+    del transcoder  # the frame's last block is written only when the transcoder goes
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_truncated_dbn_file_fails_where_it_stops(tmp_path: Path, compressed: bool) -> None:
+    whole = tmp_path / "whole.dbn"
+    adds = [
+        ("A", "B", f"{5000 + i % 8 * 0.25:.2f}", 1 + i % 5, i, i + 1, LAST) for i in range(3000)
+    ]
+    write_mbo(whole, adds)
+    data = zstd_of(whole.read_bytes()) if compressed else whole.read_bytes()
+    full = tmp_path / ("full.dbn.zst" if compressed else "full.dbn")
+    full.write_bytes(data)
+    assert len(list(load_replay(full))) > 3000  # the whole file reads to its end
+    cut = tmp_path / ("cut.dbn.zst" if compressed else "cut.dbn")
+    for size in (len(data) // 2, len(data) - 1):  # the middle of a record / of the zstd frame
+        cut.write_bytes(data[:size])
+        with pytest.raises(ReplayError, match=r"cut\.dbn(\.zst)? is truncated or corrupt"):
+            list(load_replay(cut))
+
+
 def test_missing_dbn_package_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "one.dbn"
     write_mbo(f, [("T", "A", "5000.25", 2, 1, 5, LAST)])
@@ -334,6 +365,32 @@ def test_csv_errors_name_the_line(tmp_path: Path, row: str, message: str) -> Non
     f.write_text(f"ts,type\n{row}\n")
     with pytest.raises(ReplayError, match=message):
         list(load_replay(f, tick_size=0.25))
+
+
+MBP1_HEADER = (
+    "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
+    "ts_in_delta,sequence,bid_px_00,ask_px_00,bid_sz_00,ask_sz_00,bid_ct_00,ask_ct_00,symbol"
+)
+MBP1_ROW = "{ts},{ts},1,1,118,T,B,0,5528.75,2,0,0,9,{bid},5528.75,29,6,22,3,ESU4"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("garbage", "line 4: too few fields (1, the header has 20)"),
+        (MBP1_ROW.format(ts=3, bid="5528.80"), "line 4: price 5528.80 is not on the tick"),
+        (MBP1_ROW.format(ts=3, bid="x"), "line 4: invalid price 'x'"),
+        (MBP1_ROW.format(ts="soon", bid="5528.5"), "line 4: invalid timestamp 'soon'"),
+    ],
+)
+def test_databento_csv_errors_name_the_line(tmp_path: Path, row: str, message: str) -> None:
+    f = tmp_path / "bad_mbp1.csv"
+    good = [MBP1_ROW.format(ts=ts, bid="5528.50") for ts in (1, 2)]
+    f.write_text("\n".join([MBP1_HEADER, *good, row, *good]) + "\n")
+    events = load_replay(f)
+    assert next(events) == BookClear(1)  # the rows before the bad one are read
+    with pytest.raises(ReplayError, match=f"^{re.escape(message)}"):
+        list(events)
 
 
 def test_csv_time_must_not_go_back_and_tick_is_required(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ are shortened, then dropped (``status._fit``)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -17,7 +18,7 @@ from tradeterm.engine.marketdata import MarketState
 from tradeterm.engine.staleness import Feed
 from tradeterm.shared.shipper import Lag
 from tradeterm.ui.trainer import ReplayState
-from tradeterm.ui.widgets.status import WIDE, status_text
+from tradeterm.ui.widgets.status import WIDE, duration, status_text
 
 NOW = 1_795_190_400 * NS  # 2026-11-20 10:00 CT
 STALE = (Feed.QUOTES, Feed.DEPTH, Feed.TRADES, Feed.BARS)
@@ -74,13 +75,27 @@ def test_one_stale_feed_is_named_in_full() -> None:
 
 
 @pytest.mark.parametrize(("replay", "age"), [(None, "age 0.4s"),
-                                              (ReplayState(NOW, 10.0, False), "age 4.0s")])  # fmt: skip
+                                              (ReplayState(NOW, 10.0, False), "age 4.0s"),
+                                              (ReplayState(NOW, math.inf, False), "age 0.4s wall"),
+                                              (ReplayState(NOW, 0.0, False), "age 0.4s wall")])  # fmt: skip
 def test_the_age_is_never_fresher_than_the_ladder_shows(replay: ReplayState | None,
                                                         age: str) -> None:  # fmt: skip
     """Rows the ladder's byte budget held back 0.4 s (wall) show data that old: in a replay at
-    x10 that is 4 s of the market's time, the clock the age is counted on."""
+    x10 that is 4 s of the market's time, the clock the age is counted on; at max speed (inf,
+    or 0 as ``--speed max`` parses) a wall second is no market time: the age is the wall's."""
     snap = replace(degraded(), market=replace(degraded().market, ts_ns=NOW))  # type: ignore[type-var]
     text = status_text(mode="sim", symbol="ES", snap=snap, armed=False, confirmed=True, qty=1,
                        now_ns=NOW, session=None, wide=True, replay=replay,
                        shown_lag_s=0.4).plain  # fmt: skip
     assert age in text, text
+
+
+def test_at_max_speed_an_old_market_age_is_painted_not_raised() -> None:
+    """A replay at max speed whose market is minutes old (a quiet file) paints its age on the
+    market's clock when nothing is held back; a duration that is no number reads ``?``."""
+    text = status_text(mode="replay", symbol="ES", snap=degraded(), armed=False,
+                       confirmed=True, qty=1, now_ns=NOW + 600 * NS, session=None, wide=True,
+                       replay=ReplayState(NOW + 600 * NS, math.inf, False)).plain  # fmt: skip
+    assert "age 10m11s" in text and "max" in text, text
+    assert duration(math.inf) == duration(math.nan) == duration(-math.inf) == "?"
+    assert duration(3725) == "1h02m"

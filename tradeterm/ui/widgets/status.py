@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 from dataclasses import dataclass, replace
 
 from rich.cells import cell_len
@@ -17,7 +18,7 @@ from tradeterm.engine.calendar import CHICAGO, SessionCalendar
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.engine.types import TradingState
 from tradeterm.shared.shipper import Lag
-from tradeterm.ui.trainer import ReplayState
+from tradeterm.ui.trainer import ReplayState, at_max
 from tradeterm.ui.widgets.panel import NS, Panel
 
 WIDE = 100  # columns from which the status bar shows the account and the session
@@ -29,6 +30,10 @@ def ct_clock(now_ns: int) -> str:
 
 
 def duration(seconds: float) -> str:
+    """``4m07s``, ``2h05m``, ``3d04h``; ``?`` for a time that is no number of seconds (an
+    infinite or nan one: never an error in a paint)."""
+    if not math.isfinite(seconds):
+        return "?"
     seconds = max(int(seconds), 0)
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
@@ -105,7 +110,9 @@ def status_text(
     essential parts stay (mode, market, connection, armed, MOVING, clock or replay speed) and
     the others are said shorter, then dropped (:func:`_fit`); ``shown_lag_s``: how long (wall
     seconds) the ladder has shown older data than the engine holds (the age is what is shown:
-    never fresher than that; in a replay, that long times its speed in the market's time)."""
+    never fresher than that; in a replay, that long times its speed in the market's time; at
+    max speed, where a wall second is no length of market time, the held rows' wall age, said
+    ``age 0.4s wall``)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     for part in _fit(_parts(mode=mode, symbol=symbol, snap=snap, armed=armed,
                             confirmed=confirmed, qty=qty, now_ns=now_ns, session=session,
@@ -220,10 +227,16 @@ def _connection(
     elif replay is not None and replay.paused:  # silent on purpose: not an age, not stale
         parts.append(Part(" PAUSED ", "bold reverse $warning"))
     elif market is not None and market.ts_ns:
-        shown = shown_lag_s * replay.speed if replay is not None else shown_lag_s  # market s
-        age = max((now_ns - market.ts_ns) / NS, shown, 0.0)  # what the ladder shows
-        text = f" age {age:.1f}s" if age < 60 else f" age {duration(age)}"
-        short = f" age {age:.0f}s" if age < 60 else text
+        age = max((now_ns - market.ts_ns) / NS, 0.0)  # on the replay's clock in a replay
+        wall = ""  # never fresher than what the ladder shows (rows held back shown_lag_s):
+        if replay is None:
+            age = max(age, shown_lag_s)
+        elif not at_max(replay.speed):
+            age = max(age, shown_lag_s * replay.speed)  # the held wall seconds in market time
+        elif shown_lag_s > 0:  # at max speed they are no market time: say their wall age
+            age, wall = shown_lag_s, " wall"
+        text = f" age {age:.1f}s{wall}" if age < 60 else f" age {duration(age)}{wall}"
+        short = f" age {age:.0f}s{wall}" if age < 60 else text
         parts.append(Part(text, "$warning" if age > 5 else "", DROP_AGE, short, SHORT_AGE))
 
 
