@@ -305,6 +305,19 @@ class OrderManager(OrderTracker):
         await self._send(target, command_id, role=OrderRole.TARGET)
         return stop, target
 
+    async def place_target(self, stop: Order, take_profit: int) -> Order:
+        """The target of an exit strategy's ``stop`` that never went out (a crash after the
+        stop was sent): a limit at ``take_profit`` for what the stop covers, in its OCA group,
+        sent as :meth:`place_exits` sends one. Returns it (REJECTED with why, if it did not
+        go)."""
+        target = Order(
+            self.ids.next(), self.instrument, stop.side, stop.remaining, OrderType.LIMIT,
+            limit=take_profit, tif=stop.tif, oca_group=stop.oca_group, oca_reduce=True,
+            source=stop.source, exit=stop.exit,
+        )  # fmt: skip
+        await self._send(target, self._commands.get(stop.client_id, ""), role=OrderRole.TARGET)
+        return target
+
     async def _send(self, order: Order, command_id: str, *, role: OrderRole, transmit: bool = True,
                     parent_broker_id: int | None = None) -> None:  # fmt: skip
         self._track(order, command_id, role)
