@@ -264,6 +264,37 @@ async def test_u_refused_says_why_and_moves_nothing(
     assert stop.aux_ticks == fill - 8
 
 
+async def test_u_moving_nothing_says_which_reason_applies(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    """Not "the market is not beyond breakeven, or the stops are there already": which."""
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    fill = await long_with(run, "one", 2)
+    await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "stop and target")
+    await run.engine.exits.idle()
+    (stop,), _ = exits_at(still)
+    stop_id, inst = stop.req.order_ref, run.engine.instrument
+    assert inst is not None
+    market.trade(fill - 1)
+    await until(lambda: last_trade(run) == fill - 1, "the trade seen")
+    short = await run.engine.submit(StopsToBreakeven())
+    assert not short.ok
+    assert short.reason == (
+        f"breakeven: no stop moved: the market (last trade {inst.to_price(fill - 1)}) is not "
+        f"beyond breakeven for any stop ({stop_id} at {inst.to_price(fill)})"
+    )
+    market.trade(fill + 3)
+    await until(lambda: last_trade(run) == fill + 3, "the trade seen")
+    assert (await run.engine.submit(StopsToBreakeven())).ok
+    await until(lambda: engine_order(run, stop).stop == fill, "at breakeven")
+    there = await run.engine.submit(StopsToBreakeven())
+    assert not there.ok
+    assert there.reason == (
+        f"breakeven: no stop moved: every stop is at or beyond breakeven already ({stop_id})"
+    )
+
+
 async def test_an_entry_filled_while_disconnected_gets_its_exits_once_reconnected(
     make_engine: MakeEngine, still: FakeGateway
 ) -> None:

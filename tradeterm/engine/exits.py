@@ -392,12 +392,20 @@ class ExitManager:
             raise Refused("breakeven: no trade yet to check the stops against")
         moved: list[str] = []
         refusals: list[str] = []  # the stops whose modify was refused, with why
+        there: list[str] = []  # at or beyond their breakeven already
+        short: list[str] = []  # the market not beyond their breakeven (with it)
+        shown_last = ""  # the last trade as a price
         for share in working:
             stop = self._stop(share)
             level = share.fill_price + share.side.sign * share.offset
-            if stop is None or stop.stop is None or (last - level) * share.side.sign <= 0:
+            if stop is None or stop.stop is None:
                 continue
-            if (level - stop.stop) * share.side.sign > 0:  # not there yet (nor beyond)
+            shown_last = str(stop.instrument.to_price(last))
+            if (level - stop.stop) * share.side.sign <= 0:
+                there.append(stop.client_id)
+            elif (last - level) * share.side.sign <= 0:
+                short.append(f"{stop.client_id} at {stop.instrument.to_price(level)}")
+            else:
                 share.at_breakeven = True
                 refused = await self._modify(share, stop, level)
                 if refused is None:
@@ -407,8 +415,7 @@ class ExitManager:
         if refusals and not moved:
             raise Refused(f"breakeven refused: {refusals[0]}")
         if not moved:
-            raise Refused("breakeven: no stop can move (the market is not beyond breakeven, "
-                          "or the stops are there already)")  # fmt: skip
+            raise Refused(_none_moved(there, short, shown_last))
         if refusals:
             self.notice("WARNING", f"breakeven: {'; '.join(refusals)}")
         return tuple(moved)
@@ -462,3 +469,18 @@ class ExitManager:
     def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+
+
+def _none_moved(there: list[str], short: list[str], last: str) -> str:
+    """Why ``u`` moved no stop: the stops already at or beyond their breakeven (``there``),
+    those the last trade at ``last`` is not beyond (``short``, each with its breakeven)."""
+    why: list[str] = []
+    if there:
+        which = ", ".join(there)
+        why.append(f"every stop is at or beyond breakeven already ({which})" if not short
+                   else f"{which} at or beyond breakeven already")  # fmt: skip
+    if short:
+        whose = "any stop" if not there else "the others"
+        why.append(f"the market (last trade {last}) is not beyond breakeven for {whose} "
+                   f"({', '.join(short)})")  # fmt: skip
+    return "breakeven: no stop moved: " + ("; ".join(why) or "IB has not said where they stand")
