@@ -5,7 +5,7 @@ adoption after a restart, reconciliation."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -1347,6 +1347,37 @@ async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent() 
     order = desk.om.get(cid)
     assert order is not None and order.status is OrderStatus.REJECTED
     assert desk.broker.placed == [] and desk.om.working() == []
+
+
+@pytest.mark.parametrize(
+    ("close", "by"),
+    [
+        (lambda om: om.close_position("cmd-f", reverse=False), "a flatten"),
+        (lambda om: om.cancel_all(), "cancel all"),
+        (lambda om: om.cancel_all(keep_closes=True, by="the kill switch"), "the kill switch"),
+        (lambda om: om.cancel("tt.ES.2.1"), "its cancel"),
+    ],
+)
+async def test_an_order_cancelled_before_it_left_says_what_cancelled_it(
+    close: Callable[[OrderManager], Awaitable[object]], by: str
+) -> None:
+    """b then f at once: the buy's refusal names the flatten, not "kill switch or cancel all"."""
+    writing = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_journal(order: Order, command_id: str, role: str) -> None:
+        writing.set()
+        await release.wait()
+
+    desk = Desk(before_send=slow_journal)
+    entry = asyncio.create_task(desk.place(Side.BUY, 1, limit="4990"))
+    await writing.wait()
+    assert [o.client_id for o in desk.om.working()] == ["tt.ES.2.1"]
+    await close(desk.om)
+    release.set()
+    with pytest.raises(Refused) as refused:
+        await entry
+    assert str(refused.value) == f"never sent: cancelled before it left, by {by}"
 
 
 async def test_after_a_restart_a_brackets_adopted_exits_count_once_against_a_new_bracket(
