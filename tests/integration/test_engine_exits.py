@@ -85,6 +85,20 @@ async def long_one_stopped(
     return run, Market(still), fill, stop
 
 
+async def long_two_one_target(
+    make_engine: MakeEngine, still: FakeGateway
+) -> tuple[Run, Market, int, SimOrder]:
+    """Long 2 at market with strategy "one" (one stop and one target of 2, one OCA group,
+    both working): the run, the market, the fill price and the stop at the gateway."""
+    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
+    market = Market(still)
+    fill = await long_with(run, "one", 2)
+    await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "stop and target")
+    await run.engine.exits.idle()
+    (stop,), _ = exits_at(still)
+    return run, market, fill, stop
+
+
 def last_trade(run: Run) -> int | None:
     market = run.engine.market
     return market.last.price if market is not None and market.last is not None else None
@@ -228,12 +242,7 @@ async def test_a_stop_whose_target_works_moves_while_reducing_and_u_too(
     """Moving a stop only reduces: its target in the same OCA group is no further quantity
     on its side (a group fills once), so REDUCING (a loss limit, the kill's aftermath) lets
     it move, by a modify and by u."""
-    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
-    market = Market(still)
-    fill = await long_with(run, "one", 2)  # one stop and one target of 2, one OCA group
-    await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "stop and target")
-    await run.engine.exits.idle()
-    (stop,), _ = exits_at(still)
+    run, market, fill, stop = await long_two_one_target(make_engine, still)
     inst, risk = run.engine.instrument, run.engine.risk
     assert inst is not None and risk is not None
     risk.reduce("test: a loss limit")
@@ -249,12 +258,7 @@ async def test_a_stop_whose_target_works_moves_while_reducing_and_u_too(
 async def test_u_refused_says_why_and_moves_nothing(
     make_engine: MakeEngine, still: FakeGateway
 ) -> None:
-    run = await make_engine(still, market=MarketConfig(exits=STRATEGIES))
-    market = Market(still)
-    fill = await long_with(run, "one", 2)
-    await until(lambda: [len(x) for x in exits_at(still)] == [1, 1], "stop and target")
-    await run.engine.exits.idle()
-    (stop,), _ = exits_at(still)
+    run, market, fill, stop = await long_two_one_target(make_engine, still)
     market.trade(fill + 3)
     await until(lambda: last_trade(run) == fill + 3, "the trade seen")
     run.engine.halt("test: halted")
@@ -262,6 +266,32 @@ async def test_u_refused_says_why_and_moves_nothing(
     assert not result.ok and result.order_ids == ()  # it said ok, naming the stop
     assert "HALTED" in result.reason and stop.req.order_ref in result.reason
     assert stop.aux_ticks == fill - 8
+
+
+async def test_u_moving_nothing_says_which_reason_applies(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    """Not "the market is not beyond breakeven, or the stops are there already": which."""
+    run, market, fill, stop = await long_two_one_target(make_engine, still)
+    stop_id, inst = stop.req.order_ref, run.engine.instrument
+    assert inst is not None
+    market.trade(fill - 1)
+    await until(lambda: last_trade(run) == fill - 1, "the trade seen")
+    short = await run.engine.submit(StopsToBreakeven())
+    assert not short.ok
+    assert short.reason == (
+        f"breakeven: no stop moved: the market (last trade {inst.to_price(fill - 1)}) is not "
+        f"beyond breakeven for any stop ({stop_id} at {inst.to_price(fill)})"
+    )
+    market.trade(fill + 3)
+    await until(lambda: last_trade(run) == fill + 3, "the trade seen")
+    assert (await run.engine.submit(StopsToBreakeven())).ok
+    await until(lambda: engine_order(run, stop).stop == fill, "at breakeven")
+    there = await run.engine.submit(StopsToBreakeven())
+    assert not there.ok
+    assert there.reason == (
+        f"breakeven: no stop moved: every stop is at or beyond breakeven already ({stop_id})"
+    )
 
 
 async def test_an_entry_filled_while_disconnected_gets_its_exits_once_reconnected(

@@ -5,22 +5,33 @@ trailing stop with its trailing amount."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.integration.desk_helpers import Market, session_gone
-from tests.integration.engine_helpers import always_open, public_sell_into, working_at_gateway
+from tests.integration.engine_helpers import (
+    always_open,
+    public_sell_into,
+    public_trade_into,
+    working_at_gateway,
+)
 from tests.integration.journal_helpers import query, settings_for
 from tests.support.waiting import until
 from tradeterm.config import Settings
 from tradeterm.domain import OrderType, Side
+from tradeterm.engine import exits
 from tradeterm.engine.commands import PlaceOrder, StopsToBreakeven
 from tradeterm.engine.engine import Engine
 from tradeterm.engine.events import EngineNotice
+from tradeterm.engine.order_manager import OrderManager
+from tradeterm.engine.types import OrderRole
 from tradeterm.runtime import open_runtime
 from tradeterm.sim.gateway.fake_gateway import FakeGateway
 from tradeterm.sim.gateway.oms import SimOrder
+from tradeterm.sim.market_events import BookSide
 
 pytestmark = pytest.mark.integration
 
@@ -202,4 +213,106 @@ async def test_a_position_held_without_a_stop_at_a_restart_is_said_where_exits_a
         assert [level for level, _ in bare] == ["WARNING"], notices
         assert "position +1: 1 contract(s)" in bare[0][1]
         assert working_at_gateway(still) == []  # said, not guessed at: nothing was sent
+    await session_gone(still, 1)
+
+
+def targets_at(gateway: FakeGateway) -> list[SimOrder]:
+    return [o for o in working_at_gateway(gateway) if o.req.order_type == "LMT"]
+
+
+async def leave_a_stop_without_its_target(
+    settings: Settings, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """A run buys 1 with exit strategy "be" and dies after the share's stop went and before
+    its target did (the target's send never returns: the process is gone, nothing of the
+    target journaled): the fill price (ticks)."""
+    send = OrderManager._send
+
+    async def dies_before_the_target(self: OrderManager, order: Any, *args: Any,
+                                     role: OrderRole, **kw: Any) -> None:  # fmt: skip
+        if role is OrderRole.TARGET:
+            await asyncio.Event().wait()  # the kill -9
+        await send(self, order, *args, role=role, **kw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(OrderManager, "_send", dies_before_the_target)
+        async with open_runtime(settings, calendar=always_open()) as rt:
+            await rt.engine.start()
+            result = await rt.engine.submit(PlaceOrder(Side.BUY, 1, exits="be"))
+            assert result.ok, result.reason
+            await stops_working(gateway, 1)
+            entry = rt.engine.orders.get(result.order_ids[0])  # type: ignore[union-attr]
+            assert entry is not None and entry.avg_fill_price is not None
+            fill = int(entry.avg_fill_price)
+        await session_gone(gateway, 1)
+    assert targets_at(gateway) == []  # the stop alone at IB
+    return fill
+
+
+async def test_a_target_a_crash_cut_off_from_its_stop_is_sent_at_the_restart_once(
+    still: FakeGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next run sends the target, in the stop's OCA group, for the share's contracts at
+    the strategy's price, once, and says so; a further reconciliation and a further restart
+    send nothing more."""
+    settings = settings_for(still.config.port, tmp_path, exits=EXITS)
+    fill = await leave_a_stop_without_its_target(settings, still, monkeypatch)
+    ((stop_id, stop),) = stops_at(still).items()
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        stream = rt.engine.listen()
+        await rt.engine.start()
+        await until(lambda: len(targets_at(still)) == 1, "the target, sent by the restart")
+        (target,) = targets_at(still)
+        assert (target.lmt_ticks, target.req.total_qty) == (fill + 30, 1)
+        assert target.req.oca_group == stop.req.oca_group and target.req.oca_type == 2
+        await rt.engine.exits.idle()
+        said = [e.text for e in stream.drain() if isinstance(e, EngineNotice)]
+        assert [t for t in said if "target sent now" in t and stop_id in t], said
+        rt.engine.exits.after_reconcile()  # a reconnect's reconciliation: nothing more
+        await rt.engine.exits.idle()
+        assert len(targets_at(still)) == 1
+    await session_gone(still, 1)
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        await rt.engine.exits.idle()
+        assert len(targets_at(still)) == 1 and list(stops_at(still)) == [stop_id]
+    await session_gone(still, 1)
+
+
+async def test_a_share_whose_target_filled_while_the_app_was_away_gets_no_new_target(
+    still: FakeGateway, tmp_path: Path
+) -> None:
+    settings = settings_for(still.config.port, tmp_path, exits=EXITS)
+    await leave_two_stops(settings, still, "be")
+    (target,) = targets_at(still)
+    public_trade_into(Market(still), target.perm_id, 1, BookSide.BID)  # it fills: OCA ends the stop
+    await until(lambda: working_at_gateway(still) == [], "the target filled, its stop gone")
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        await rt.engine.start()
+        await rt.engine.exits.idle()
+        assert working_at_gateway(still) == []
+        assert rt.engine.orders is not None and rt.engine.orders.working() == []
+    await session_gone(still, 1)
+
+
+async def test_a_missing_target_whose_price_is_not_journaled_is_said_not_guessed(
+    still: FakeGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop sent before OCA groups named the target's distance (``ENTRY.xN``): which target
+    of the strategy its share was dealt cannot be told, so nothing is sent and a WARNING
+    names the stop and the missing target."""
+    settings = settings_for(still.config.port, tmp_path, exits=EXITS)
+    monkeypatch.setattr(exits, "_group", lambda entry, share, _ticks: f"{entry}.x{share}")
+    await leave_a_stop_without_its_target(settings, still, monkeypatch)
+    monkeypatch.undo()
+    (stop_id,) = stops_at(still)
+    async with open_runtime(settings, calendar=always_open()) as rt:
+        stream = rt.engine.listen()
+        await rt.engine.start()
+        await rt.engine.exits.idle()
+        notices = [(e.level, e.text) for e in stream.drain() if isinstance(e, EngineNotice)]
+        said = [n for n in notices if stop_id in n[1] and "target" in n[1]]
+        assert [level for level, _ in said] == ["WARNING"], notices
+        assert "NO target sent" in said[0][1]
+        assert targets_at(still) == []
     await session_gone(still, 1)

@@ -28,6 +28,8 @@ working. Then:
   whose strategy is no longer configured is named in an ERROR with its contracts, and any
   other contract held without a stop in a WARNING (where exit strategies are configured): an
   entry filled whole just before a crash, its exits never sent, is not restored as an entry.
+  A share's stop restored from the journal whose target never went out (a crash between
+  the two) gets it then, once: its OCA group names the target's distance from the fill.
 
 Each order is journaled with what it was sent for (``domain.ExitTag``: the strategy; on its
 exits the fill they protect and the breakeven rule), so a restart (:meth:`ExitManager.restore`)
@@ -40,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +55,21 @@ from tradeterm.engine.order_manager import OrderManager
 log = logging.getLogger(__name__)
 
 _STOPS = (OrderType.STOP, OrderType.TRAIL)
+_TARGET_TICKS = re.compile(r"\.x\d+\.t(\d+)$")  # see _group
+
+
+def _group(entry_id: str, share: int, target_ticks: int) -> str:
+    """The OCA group of ``entry_id``'s ``share``-th share, naming how far its target is
+    from the fill (ticks): journaled and kept at IB with the stop, so that a restart sends
+    the target a crash cut off from its stop (:meth:`ExitManager.after_reconcile`)."""
+    return f"{entry_id}.x{share}.t{target_ticks}"
+
+
+def _target_ticks(group: str) -> int | None:
+    """The target's distance from the fill named by a share's OCA group (None: a group
+    named before the distance was, ``ENTRY.xN``)."""
+    match = _TARGET_TICKS.search(group)
+    return int(match.group(1)) if match else None
 
 
 @dataclass(slots=True)
@@ -96,6 +114,7 @@ class ExitManager:
     _epoch: int = 0  # bumped by each close (see closing)
     _in_flight: int = 0  # contracts whose exits are being sent (not tracked as orders yet)
     _lost: dict[str, str] = field(default_factory=dict)  # entries whose strategy is gone
+    _unpaired: list[str] = field(default_factory=list)  # restored stops: is their target out?
 
     # ---- entries --------------------------------------------------------------------------
 
@@ -118,8 +137,9 @@ class ExitManager:
         """Take back what the last run's orders (restored from the journal, still working
         as far as is known) were sent for: each stop of an exit strategy is watched for
         breakeven again; an entry sent with a strategy this market still has keeps it, its
-        contracts already filled counted as dealt (their exits went out then). Says so in
-        one line, naming the stops."""
+        contracts already filled counted as dealt (their exits went out then); each stop of
+        a share with a target is checked for it after the reconciliation
+        (:meth:`after_reconcile`). Says so in one line, naming the stops."""
         orders = self.orders()
         if orders is None:
             return
@@ -136,6 +156,8 @@ class ExitManager:
                 self._shares.append(_Share(order.side.opposite, tag.fill, order.client_id,
                                            tag.breakeven_after, tag.breakeven_offset))  # fmt: skip
                 stops.append(order.client_id)
+                if order.oca_group is not None:
+                    self._unpaired.append(order.client_id)
         if stops:
             self.notice("INFO", f"exit strategy stops restored from the journal: "
                         f"{', '.join(stops)} (breakeven and u move them as before)")  # fmt: skip
@@ -178,6 +200,7 @@ class ExitManager:
         orders = self.orders()
         if orders is None:
             return
+        self._pair_restored(orders)
         held = orders.position_quantity()
         gap = abs(held) - orders.protected() - self._in_flight
         if gap <= 0:
@@ -213,6 +236,55 @@ class ExitManager:
             self.notice("WARNING", f"position {held:+d}: {gap} contract(s) NOT protected by a "
                         "stop at IB and not of an entry sent with an exit strategy this run "
                         "knows (a manual order, or a fill whose exits never went out)")  # fmt: skip
+
+    def _pair_restored(self, orders: OrderManager) -> None:
+        """Each restored stop of a share with a target, once IB has said what is working,
+        whose OCA group has no target working (the last run ended between sending the stop
+        and its target: see ``OrderManager.place_exits``) gets its target, once. A stop no
+        longer working needs none (its target's fill cancelled it, or it filled)."""
+        unsure = {o.client_id for o, _ in orders.unconfirmed()}
+        for stop_id in list(self._unpaired):
+            stop = orders.get(stop_id)
+            if stop is None or not stop.is_open or stop.oca_group is None:
+                self._unpaired.remove(stop_id)
+                continue
+            group = [o.client_id for o in orders.working()
+                     if o.oca_group == stop.oca_group and o is not stop]  # fmt: skip
+            if unsure.intersection((stop_id, *group)):
+                continue  # IB has not said yet: looked at after the next reconciliation
+            self._unpaired.remove(stop_id)
+            if not group:
+                self._send_target(orders, stop)
+
+    def _send_target(self, orders: OrderManager, stop: Order) -> None:
+        ticks = _target_ticks(stop.oca_group or "")
+        fill = stop.exit.fill if stop.exit is not None else None
+        missing = f"{stop.client_id}: its target (OCA group {stop.oca_group}) is not working"
+        if ticks is None or fill is None:
+            self.notice("WARNING", f"{missing} and its price is not known (the group was "
+                        "named before targets were): NO target sent, the stop protects "
+                        "its contracts")  # fmt: skip
+            return
+        price = fill + stop.side.opposite.sign * ticks
+        if orders.position_quantity() * stop.side.opposite.sign < stop.remaining:
+            self.notice("WARNING", f"{missing}: NOT sent, the position no longer holds the "
+                        f"{stop.remaining} contract(s) it would close")  # fmt: skip
+            return
+        self.notice("WARNING", f"{missing} (the last run ended between sending the two): "
+                    f"target sent now, LIMIT {stop.remaining} at "
+                    f"{stop.instrument.to_price(price)}")  # fmt: skip
+        self._spawn(self._place_target(orders, stop, price, self._epoch))
+
+    async def _place_target(self, orders: OrderManager, stop: Order, price: int,
+                            epoch: int) -> None:  # fmt: skip
+        if self._stale(epoch):
+            return
+        target = await orders.place_target(stop, price)
+        if self._stale(epoch):
+            await self._withdraw(orders, stop, target)
+        elif target.reject_reason:
+            self.notice("ERROR", f"{stop.client_id}: its target was not sent "
+                        f"({target.reject_reason})")  # fmt: skip
 
     def closing(self) -> None:
         """A close starts (Flatten, Reverse, every order cancelled): the exits of fills
@@ -266,9 +338,10 @@ class ExitManager:
                 self.notice("WARNING", f"exits of {entry.client_id} not sent: the position "
                             "no longer holds its fill (flattened or being killed)")  # fmt: skip
                 return
-            take = price + sign * config.targets[target].ticks if target is not None else None
+            ticks = config.targets[target].ticks if target is not None else None
+            take = price + sign * ticks if ticks is not None else None
             plan.shares += 1
-            group = f"{entry.client_id}.x{plan.shares}" if take is not None else None
+            group = _group(entry.client_id, plan.shares, ticks) if ticks is not None else None
             if stop_loss <= 0 or (take is not None and take <= 0):
                 self.notice("ERROR", f"exits of {entry.client_id} not sent: a price below zero")
                 return
@@ -286,9 +359,10 @@ class ExitManager:
             self._shares.append(_Share(entry.side, price, stop.client_id,
                                        tag.breakeven_after, tag.breakeven_offset))  # fmt: skip
 
-    async def _withdraw(self, orders: OrderManager, entry: Order, *sent: Order | None) -> None:
-        """Cancel exits sent after a close began (a close's cancels reach what it saw)."""
-        self.notice("WARNING", f"exits of {entry.client_id} cancelled: a close (flatten, "
+    async def _withdraw(self, orders: OrderManager, of: Order, *sent: Order | None) -> None:
+        """Cancel exits (of an entry, or a stop's target) sent after a close began (a
+        close's cancels reach what it saw)."""
+        self.notice("WARNING", f"exits of {of.client_id} cancelled: a close (flatten, "
                     "reverse, cancel all, kill switch) came while they were sent")  # fmt: skip
         for order in sent:
             if order is not None and order.is_open:
@@ -318,12 +392,20 @@ class ExitManager:
             raise Refused("breakeven: no trade yet to check the stops against")
         moved: list[str] = []
         refusals: list[str] = []  # the stops whose modify was refused, with why
+        there: list[str] = []  # at or beyond their breakeven already
+        short: list[str] = []  # the market not beyond their breakeven (with it)
+        shown_last = ""  # the last trade as a price
         for share in working:
             stop = self._stop(share)
             level = share.fill_price + share.side.sign * share.offset
-            if stop is None or stop.stop is None or (last - level) * share.side.sign <= 0:
+            if stop is None or stop.stop is None:
                 continue
-            if (level - stop.stop) * share.side.sign > 0:  # not there yet (nor beyond)
+            shown_last = str(stop.instrument.to_price(last))
+            if (level - stop.stop) * share.side.sign <= 0:
+                there.append(stop.client_id)
+            elif (last - level) * share.side.sign <= 0:
+                short.append(f"{stop.client_id} at {stop.instrument.to_price(level)}")
+            else:
                 share.at_breakeven = True
                 refused = await self._modify(share, stop, level)
                 if refused is None:
@@ -333,8 +415,7 @@ class ExitManager:
         if refusals and not moved:
             raise Refused(f"breakeven refused: {refusals[0]}")
         if not moved:
-            raise Refused("breakeven: no stop can move (the market is not beyond breakeven, "
-                          "or the stops are there already)")  # fmt: skip
+            raise Refused(_none_moved(there, short, shown_last))
         if refusals:
             self.notice("WARNING", f"breakeven: {'; '.join(refusals)}")
         return tuple(moved)
@@ -388,3 +469,18 @@ class ExitManager:
     def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+
+
+def _none_moved(there: list[str], short: list[str], last: str) -> str:
+    """Why ``u`` moved no stop: the stops already at or beyond their breakeven (``there``),
+    those the last trade at ``last`` is not beyond (``short``, each with its breakeven)."""
+    why: list[str] = []
+    if there:
+        which = ", ".join(there)
+        why.append(f"every stop is at or beyond breakeven already ({which})" if not short
+                   else f"{which} at or beyond breakeven already")  # fmt: skip
+    if short:
+        whose = "any stop" if not there else "the others"
+        why.append(f"the market (last trade {last}) is not beyond breakeven for {whose} "
+                   f"({', '.join(short)})")  # fmt: skip
+    return "breakeven: no stop moved: " + ("; ".join(why) or "IB has not said where they stand")

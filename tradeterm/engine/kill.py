@@ -74,7 +74,7 @@ class KillOrders(Protocol):
     def drop_unsent(self, why: str) -> list[Order]: ...
 
     async def cancel_all(
-        self, at_price: int | None = None, *, keep_closes: bool = False
+        self, at_price: int | None = None, *, keep_closes: bool = False, by: str = "cancel all"
     ) -> tuple[str, ...]: ...
 
     async def send_close(self, command_id: str, role: OrderRole) -> Order | None: ...
@@ -293,7 +293,7 @@ class KillSwitch:
         if asked < len(targets):
             self._step(KillStep.CANCELLING, f"cancelling {len(targets) - asked} working order(s)"
                        + (f", {asked} cancel(s) already asked" if asked else ""), reason)  # fmt: skip
-            await orders.cancel_all(keep_closes=True)
+            await orders.cancel_all(keep_closes=True, by="the kill switch")
         await self._until(lambda: not any(o.is_open for o in targets),
                           self.timings.cancel_wait_s, deadline)  # fmt: skip
         left = [o.client_id for o in targets if o.is_open]

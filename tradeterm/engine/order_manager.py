@@ -130,6 +130,7 @@ class OrderManager(OrderTracker):
         self._before_send = before_send
         self._on_action = on_action
         self._placing: set[str] = set()  # being journaled: not at the broker yet
+        self._cancelled_by: dict[str, str] = {}  # of those, cancelled: by what (see _cancel)
 
     # ---- prices and checks ------------------------------------------------------------------
 
@@ -275,7 +276,7 @@ class OrderManager(OrderTracker):
                     self._changed(rest)
                 if i:  # legs already sent untransmitted: cancel them at IB
                     for sent in legs[:i]:
-                        await self._cancel(sent)
+                        await self._cancel(sent, "its bracket's undoing")
                 raise Refused(leg.reject_reason or "bracket not sent")
             if i == 0:
                 parent_broker_id = leg.broker_id
@@ -305,6 +306,19 @@ class OrderManager(OrderTracker):
         await self._send(target, command_id, role=OrderRole.TARGET)
         return stop, target
 
+    async def place_target(self, stop: Order, take_profit: int) -> Order:
+        """The target of an exit strategy's ``stop`` that never went out (a crash after the
+        stop was sent): a limit at ``take_profit`` for what the stop covers, in its OCA group,
+        sent as :meth:`place_exits` sends one. Returns it (REJECTED with why, if it did not
+        go)."""
+        target = Order(
+            self.ids.next(), self.instrument, stop.side, stop.remaining, OrderType.LIMIT,
+            limit=take_profit, tif=stop.tif, oca_group=stop.oca_group, oca_reduce=True,
+            source=stop.source, exit=stop.exit,
+        )  # fmt: skip
+        await self._send(target, self._commands.get(stop.client_id, ""), role=OrderRole.TARGET)
+        return target
+
     async def _send(self, order: Order, command_id: str, *, role: OrderRole, transmit: bool = True,
                     parent_broker_id: int | None = None) -> None:  # fmt: skip
         self._track(order, command_id, role)
@@ -323,6 +337,7 @@ class OrderManager(OrderTracker):
             await self._journal_then_place(order, command_id, role, transmit, parent_broker_id)
         finally:
             self._placing.discard(cid)
+            self._cancelled_by.pop(cid, None)
 
     async def _journal_then_place(self, order: Order, command_id: str, role: OrderRole,
                                   transmit: bool, parent_broker_id: int | None) -> None:  # fmt: skip
@@ -339,7 +354,8 @@ class OrderManager(OrderTracker):
                     return
                 self._notice("ERROR", f"journal failed for {role} order, sent anyway: {exc}")
         if order.status is not OrderStatus.PENDING_SUBMIT:  # cancelled while being journaled
-            why = "never sent: cancelled before it left (kill switch or cancel all)"
+            by = self._cancelled_by.get(cid, "a cancel")
+            why = f"never sent: cancelled before it left, by {by}"
             self._not_sent(order, role, why, why)
             return
         try:
@@ -451,10 +467,12 @@ class OrderManager(OrderTracker):
         order = self._own(order_id)
         if order.is_terminal:
             raise Refused(f"order {order_id} is already {order.status.lower()}")
-        await self._cancel(order)
+        await self._cancel(order, "its cancel")
         return (order.client_id,)
 
-    async def _cancel(self, order: Order) -> None:
+    async def _cancel(self, order: Order, by: str) -> None:
+        """Cancel ``order``; ``by``: what asked (a flatten, the kill switch...), said when
+        the order had not left yet and now never will."""
         cid = order.client_id
         if self.cancel_sent(order):
             return  # asked on this connection already: IB answers it (a repeat earns 10148)
@@ -463,6 +481,7 @@ class OrderManager(OrderTracker):
             return
         self._changed(order)
         if order.broker_id is None or cid in self._placing:
+            self._cancelled_by[cid] = by
             return  # not sent yet, and now it will not be (see _send): nothing to cancel at IB
         try:
             await self._broker.cancel(order.broker_id)
@@ -486,15 +505,15 @@ class OrderManager(OrderTracker):
         ]  # fmt: skip
         due.sort(key=lambda o: o.parent_id is None)  # children first, as cancel_all does
         for order in due:
-            await self._cancel(order)
+            await self._cancel(order, "a cancel asked again")
         return due
 
     async def cancel_all(
-        self, at_price: int | None = None, *, keep_closes: bool = False
+        self, at_price: int | None = None, *, keep_closes: bool = False, by: str = "cancel all"
     ) -> tuple[str, ...]:
         """Cancel this instance's working orders (at one ladder price if given; ``keep_closes``:
         not the closes in flight), children before parents so IB never sees a bracket leg
-        orphaned."""
+        orphaned; ``by``: what asked (see :meth:`_cancel`)."""
         targets = [
             o for o in self.working()
             if (at_price is None or at_price in (o.limit, o.stop))
@@ -502,7 +521,7 @@ class OrderManager(OrderTracker):
         ]  # fmt: skip
         targets.sort(key=lambda o: o.parent_id is None)
         for order in targets:
-            await self._cancel(order)
+            await self._cancel(order, by)
         return tuple(o.client_id for o in targets)
 
     async def close_position(
@@ -521,7 +540,7 @@ class OrderManager(OrderTracker):
         checked = self._check_reverse() if reverse else 0
         closing()
         before = {o.client_id: o.status for o in self.working()}
-        cancelled = await self.cancel_all()
+        cancelled = await self.cancel_all(by="a reverse" if reverse else "a flatten")
         try:
             if reverse and self._position().quantity != checked:
                 self._check_reverse()  # a fill during the cancels moved the position

@@ -105,6 +105,7 @@ class SentOrder:
     sent_ns: int
     trail: int | None = None  # a TRAIL order's trailing amount (ticks)
     exit: ExitTag | None = None  # the exit strategy it was sent with or for
+    oca_group: str | None = None  # its OCA group (an exit strategy's share: see exits.py)
 
 
 def could_fill(orders: Iterable[Order], side: Side) -> int:
@@ -478,7 +479,7 @@ class OrderTracker:
             order = Order(
                 sent.order_id, self.instrument, sent.side, sent.quantity, sent.order_type,
                 limit=sent.limit, stop=sent.stop, tif=sent.tif, trail=sent.trail,
-                status=OrderStatus.PENDING_SUBMIT, exit=sent.exit,
+                oca_group=sent.oca_group, status=OrderStatus.PENDING_SUBMIT, exit=sent.exit,
             )  # fmt: skip
             order.bind(sent.broker_id, sent.perm_id)
         except (InvalidOrderError, DomainError) as exc:

@@ -111,6 +111,7 @@ class IntentRecord:
     client_id: int | None = None  # the API client id of the session that sent it
     trail_ticks: int | None = None
     exit: ExitTag | None = None  # see ``rows.exit_tag``
+    oca_group: str | None = None
 
 
 class Journal:
@@ -444,6 +445,7 @@ class Journal:
                     r.order_id, Side(r.side), r.quantity, OrderType(r.order_type),
                     r.limit_ticks, r.stop_ticks, TimeInForce(r.tif), OrderRole(r.role), r.command_id,
                     r.broker_id, r.perm_id, r.client_id, r.created_ns, r.trail_ticks, r.exit,
+                    r.oca_group,
                 ))  # fmt: skip
             except ValueError as exc:
                 log.warning("journal: open intent %s cannot be read back: %s", r.order_id, exc)
@@ -538,13 +540,15 @@ class Journal:
         rows = await self._fetchall(
             "SELECT i.order_id, i.session_id, i.command_id, i.role, i.side, i.quantity,"
             " i.order_type, i.limit_ticks, i.stop_ticks, i.status, i.broker_id, i.perm_id,"
-            " i.created_ns, i.tif, s.client_id, i.trail_ticks, i.exit_strategy,"
+            " i.created_ns, i.tif, s.client_id, i.trail_ticks, i.oca_group, i.exit_strategy,"
             " i.exit_fill_ticks, i.breakeven_after_ticks, i.breakeven_offset_ticks"
             " FROM order_intents i LEFT JOIN sessions s ON s.id = i.session_id"
             " WHERE i.state = 'open' ORDER BY i.created_ns, i.order_id"
         )
-        # the last four columns: the exit tag's (``rows.exit_tag``)
-        return [replace(IntentRecord(*r[:-4]), exit=R.exit_tag(*r[-4:])) for r in rows]
+        # then the OCA group, and the last four columns: the exit tag's (``rows.exit_tag``)
+        return [
+            replace(IntentRecord(*r[:-5]), oca_group=r[-5], exit=R.exit_tag(*r[-4:])) for r in rows
+        ]
 
     async def _fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         rows = await self._fetchall(sql, params)

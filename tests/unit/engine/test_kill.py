@@ -349,7 +349,7 @@ class BareOrders:
         return []
 
     async def cancel_all(
-        self, at_price: int | None = None, *, keep_closes: bool = False
+        self, at_price: int | None = None, *, keep_closes: bool = False, by: str = "cancel all"
     ) -> tuple[str, ...]:
         return ()
 

@@ -5,7 +5,7 @@ adoption after a restart, reconciliation."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -1326,9 +1326,9 @@ async def test_not_found_for_an_order_of_this_connection_proves_nothing(desk: De
     assert settle_orders(desk.om, [listed], []) == ([], []) and order in desk.om.working()
 
 
-async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent() -> None:
-    """A kill (cancel all) while an entry's intent is being written: the entry must not go out
-    after the kill's cancels (IB would answer the cancel 'not found' and then work the order)."""
+async def an_entry_being_journaled() -> tuple[Desk, asyncio.Task[Order], asyncio.Event]:
+    """A desk whose journal holds a limit buy's intent until ``release`` is set: the desk,
+    the placing of the buy (its task, under way) and ``release``."""
     writing = asyncio.Event()
     release = asyncio.Event()
 
@@ -1339,6 +1339,13 @@ async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent() 
     desk = Desk(before_send=slow_journal)
     entry = asyncio.create_task(desk.place(Side.BUY, 1, limit="4990"))
     await writing.wait()
+    return desk, entry, release
+
+
+async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent() -> None:
+    """A kill (cancel all) while an entry's intent is being written: the entry must not go out
+    after the kill's cancels (IB would answer the cancel 'not found' and then work the order)."""
+    desk, entry, release = await an_entry_being_journaled()
     (cid,) = await desk.om.cancel_all()
     assert desk.broker.cancelled == []  # nothing at IB to cancel yet
     release.set()
@@ -1347,6 +1354,28 @@ async def test_an_order_cancelled_while_its_intent_is_journaled_is_never_sent() 
     order = desk.om.get(cid)
     assert order is not None and order.status is OrderStatus.REJECTED
     assert desk.broker.placed == [] and desk.om.working() == []
+
+
+@pytest.mark.parametrize(
+    ("close", "by"),
+    [
+        (lambda om: om.close_position("cmd-f", reverse=False), "a flatten"),
+        (lambda om: om.cancel_all(), "cancel all"),
+        (lambda om: om.cancel_all(keep_closes=True, by="the kill switch"), "the kill switch"),
+        (lambda om: om.cancel("tt.ES.2.1"), "its cancel"),
+    ],
+)
+async def test_an_order_cancelled_before_it_left_says_what_cancelled_it(
+    close: Callable[[OrderManager], Awaitable[object]], by: str
+) -> None:
+    """b then f at once: the buy's refusal names the flatten, not "kill switch or cancel all"."""
+    desk, entry, release = await an_entry_being_journaled()
+    assert [o.client_id for o in desk.om.working()] == ["tt.ES.2.1"]
+    await close(desk.om)
+    release.set()
+    with pytest.raises(Refused) as refused:
+        await entry
+    assert str(refused.value) == f"never sent: cancelled before it left, by {by}"
 
 
 async def test_after_a_restart_a_brackets_adopted_exits_count_once_against_a_new_bracket(
