@@ -166,3 +166,52 @@ async def test_closed_says_when_it_opens(now: int, text: str) -> None:
         assert greyed(lad)
         await resting_buy(app, market.bid - 4)  # our orders keep showing
         assert banner(lad) == text
+
+
+async def test_a_banner_survives_the_ladders_columns_changing_under_it() -> None:
+    """trial21: with a banner across the ladder (CLOSED here; DISCONNECTED and STALE alike),
+    a resize to 80x24 or `d` ended the screen in a traceback (`ValueError: 'LAST' is not in
+    list`): a column being removed painted its banner cell against the new layout."""
+    clock = Clock(SATURDAY)
+    app = make_app(clock=clock, engine_clock=clock, calendar=CME)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await ready(pilot, app)
+        lad = ladder(app)
+        await settle(pilot, app, lambda: banner(lad).startswith("CLOSED"), "the banner")
+        seen = {tuple(name for name, _ in lad._layout)}
+        for _ in range(3):  # the volume views: columns come and go
+            await pilot.press("d")
+            await pilot.pause(0.1)
+            seen.add(tuple(name for name, _ in lad._layout))
+        for size in ((80, 24), (120, 40), (200, 50), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+            seen.add(tuple(name for name, _ in lad._layout))
+        assert len(seen) >= 3, seen  # the layout did change under the banner
+        assert banner(ladder(app)).startswith("CLOSED")
+        assert app.is_running
+
+
+async def test_a_panel_that_fails_to_paint_leaves_the_others_telling_the_truth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """trial21: the ladder's paint raised under a banner, and the position panel said LONG 1
+    for two minutes after the kill switch had made the account flat: one paint step's failure
+    ended the whole paint. Each panel now paints whatever another's paint does, and the
+    failure is said."""
+    from tradeterm.ui.widgets.panel import Panel
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+
+        def broken(*_: object, **__: object) -> None:
+            raise ValueError("the ladder cannot paint")
+
+        monkeypatch.setattr(Ladder, "show_snapshot", broken)
+        await pilot.press("a", "b")  # armed, buy 1 at market
+        position = app.screen.query_one("#position", Panel)
+        await settle(pilot, app, lambda: "LONG 1" in position.shown, "LONG 1 in the panel")
+        log = app.screen.query_one("#log")
+        said = "\n".join(str(line.text) for line in log.lines)  # type: ignore[attr-defined]
+        assert "the ladder cannot paint" in said

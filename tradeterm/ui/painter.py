@@ -104,38 +104,48 @@ class Painter:
         if not dirty and not self.chart_due:
             return
         snap = snapshot()
+        failed: list[Exception] = []  # one panel's failure never freezes the others
+
+        def part(paint: Callable[..., object], *args: object) -> None:
+            try:
+                paint(*args)
+            except Exception as exc:  # said by the app (raised below), once the rest is shown
+                failed.append(exc)
+
         if kill is not None:
-            kill.show_now(snap.pnl.quantity if snap.pnl else 0, snap.orders)
+            part(kill.show_now, snap.pnl.quantity if snap.pnl else 0, snap.orders)
         if "ladder" in dirty:
-            self._paint_ladder(main, snap, dirty)
+            part(self._paint_ladder, main, snap, dirty)
         if "orders" in dirty:
-            main.query_one(OrdersTable).show_snapshot(snap)
+            part(lambda: main.query_one(OrdersTable).show_snapshot(snap))
         side = dirty & {"position", "risk", "strategy", "tape", "status", "account"}
         if side and not side_due:
             self.dirty |= side  # later, at the side panels' rate
         elif side:
             self._last_side = now
             if "position" in side:
-                main.query_one(PositionPanel).show_snapshot(snap)
+                part(lambda: main.query_one(PositionPanel).show_snapshot(snap))
             if "risk" in side or "position" in side:
-                main.query_one(RiskPanel).show_snapshot(snap)
+                part(lambda: main.query_one(RiskPanel).show_snapshot(snap))
             if side & {"strategy", "position", "risk"}:  # its open P&L moves with the mark
-                main.query_one(StrategyPanel).show_snapshot(snap)
+                part(lambda: main.query_one(StrategyPanel).show_snapshot(snap))
             if "account" in side:
-                main.query_one(AccountPanel).show_snapshot(snap)
+                part(lambda: main.query_one(AccountPanel).show_snapshot(snap))
             if "tape" in side and now - self._last_tape < 1 / TAPE_HZ:
                 self.dirty.add("tape")
             elif "tape" in side and snap.market is not None:
                 self._last_tape = now
-                main.query_one(TapePanel).show_snapshot(snap)
+                part(lambda: main.query_one(TapePanel).show_snapshot(snap))
                 side.add("status")  # the tape's times and the clock read at one moment
             if "status" in side:
-                self.paint_status(main, snap, state)
+                part(self.paint_status, main, snap, state)
         if self.chart_due and now - self._last_chart >= CHART_MIN_S:
             self.chart_due = False
             self._last_chart = now
             for chart in main.query(ChartPanel):  # the one shown draws (the other is folded)
-                chart.show_snapshot(snap)
+                part(chart.show_snapshot, snap)
+        if failed:
+            raise failed[0]
 
     def _paint_ladder(self, main: Screen[None], snap: EngineSnapshot, dirty: set[str]) -> None:
         """The terminal-output budget: every paint shows the rows that matter (the inside

@@ -594,9 +594,10 @@ class Ladder(Widget, can_focus=True):
         if isinstance(row, Header):  # the column names need no market data: always shown
             banner = row.banner
             if banner is not None:  # seen even on the narrowest ladder: across every column
-                x = sum(
-                    cw + 1 for cn, cw in self._layout[: [c for c, _ in self._layout].index(name)]
-                )
+                names = [c for c, _ in self._layout]
+                if name not in names:  # a column of the last layout, its widget not yet gone
+                    return Strip.blank(full, st("base"))
+                x = sum(cw + 1 for _, cw in self._layout[: names.index(name)])
                 across = sum(cw + 1 for _, cw in self._layout)  # the columns drawn
                 text = f" {banner.fitting(across)} ".center(across)
                 style = st("stale") if banner.alarm else st("muted-bar")
