@@ -535,7 +535,12 @@ class OrderManager(OrderTracker):
         return targets
 
     async def close_position(
-        self, command_id: str, *, reverse: bool, closing: Callable[[], None] = lambda: None
+        self,
+        command_id: str,
+        *,
+        reverse: bool,
+        closing: Callable[[], None] = lambda: None,
+        on_order: Callable[[Order], None] | None = None,
     ) -> tuple[str, ...]:
         """Cancel this instance's orders, then a market order that closes the position (or,
         ``reverse``, turns it into the opposite one of the same size). Refused while the
@@ -543,7 +548,9 @@ class OrderManager(OrderTracker):
         refused one changes nothing. Refused on the way (the connection dropped, a fill made
         the reverse too big), its cancels are withdrawn: those IB has not carried out would
         otherwise be asked again once IB is back and leave the position without its stop.
-        ``closing`` is told once the checks passed, before anything is cancelled."""
+        ``closing`` is told once the checks passed, before anything is cancelled; ``before``
+        is told of the close order before it is sent (after ``closing``: a reverse's exit
+        strategy is its own, not one the close ends)."""
         if self._broker.state not in CONNECTED:  # the cancels would go, the close not
             raise Refused(f"not connected to IB ({self._broker.state}): nothing cancelled, "
                           "nothing sent (the kill switch waits for the connection)")  # fmt: skip
@@ -555,7 +562,7 @@ class OrderManager(OrderTracker):
             if reverse and self._position().quantity != checked:
                 self._check_reverse()  # a fill during the cancels moved the position
             order = await self.send_close(
-                command_id, OrderRole.REVERSE if reverse else OrderRole.FLATTEN
+                command_id, OrderRole.REVERSE if reverse else OrderRole.FLATTEN, on_order
             )
         except Refused:
             self._withdraw_cancels(cancelled, before)
@@ -589,9 +596,12 @@ class OrderManager(OrderTracker):
                                 cancels=cancels))  # fmt: skip
         return qty
 
-    async def send_close(self, command_id: str, role: OrderRole) -> Order | None:
+    async def send_close(
+        self, command_id: str, role: OrderRole, on_order: Callable[[Order], None] | None = None
+    ) -> Order | None:
         """A market order closing the position (twice its size for ``role`` "reverse"),
-        without pre-trade checks (it only reduces, or the caller checked it). None when flat."""
+        without pre-trade checks (it only reduces, or the caller checked it); ``on_order`` is
+        told of it before it is sent. None when flat."""
         qty = self._position().quantity
         if not qty:
             return None
@@ -599,6 +609,8 @@ class OrderManager(OrderTracker):
         size = abs(qty) * (2 if role is OrderRole.REVERSE else 1)
         order = Order(self.ids.next(), self.instrument, side, size, OrderType.MARKET,
                       tif=TimeInForce.DAY)  # fmt: skip
+        if on_order is not None:
+            on_order(order)
         await self._send(order, command_id, role=role)
         return order
 
