@@ -13,7 +13,7 @@ from tests.integration.desk_helpers import Market
 from tests.integration.engine_helpers import MakeEngine, gateway_position, working_at_gateway
 from tests.support.waiting import until
 from tradeterm.broker.port import ConnectionState
-from tradeterm.config import BracketConfig, MarketConfig
+from tradeterm.config import BracketConfig, MarketConfig, RiskConfig
 from tradeterm.domain import OrderStatus, OrderType, Side
 from tradeterm.engine.calendar import CHICAGO, CME
 from tradeterm.engine.commands import (
@@ -214,6 +214,36 @@ async def test_flatten_and_reverse(make_engine: MakeEngine, still: FakeGateway) 
     done = [c.result for c in run.of(CommandDone)]
     assert [r.command_id for r in done] == ["cmd-1", "cmd-2", "cmd-3", "cmd-4", "cmd-5"]
     assert gateway_position(still, market) == 0
+
+
+async def test_reverse_is_checked_without_the_orders_it_cancels(
+    make_engine: MakeEngine, still: FakeGateway
+) -> None:
+    """Long 1 with a sell limit and a sell stop working, max position 2: the reverse cancels
+    both before it sells 2, so they do not count against it (trial: refused as "2 working
+    SELL and this 2 would make 3 short"); its own size still does."""
+    limits = RiskConfig(max_position=2, max_order_qty=2)
+    run = await make_engine(still, market=MarketConfig(risk=limits))
+    engine, market = run.engine, Market(still)
+    assert (await engine.submit(PlaceOrder(Side.BUY, 1))).ok
+    await until(lambda: run.pnl().quantity == 1, "long 1")
+    for cmd in (
+        PlaceOrder(Side.SELL, 1, OrderType.LIMIT, limit=market.px(market.ask + 10)),
+        PlaceOrder(Side.SELL, 1, OrderType.STOP, stop=market.px(market.bid - 10)),
+    ):
+        assert (await engine.submit(cmd)).ok
+    await until(lambda: len(working_at_gateway(still)) == 2, "the sell limit and stop")
+    rev = await engine.submit(Reverse())
+    assert rev.ok, rev.reason
+    await until(lambda: run.pnl().quantity == -1, "short 1")
+    assert working_at_gateway(still) == [] and gateway_position(still, market) == -1
+    too_big = await engine.submit(Reverse())  # short 1 -> long 1 is fine; its size is not
+    assert too_big.ok, too_big.reason
+    await until(lambda: run.pnl().quantity == 1, "long 1 again")
+    assert (await engine.submit(PlaceOrder(Side.BUY, 1))).ok
+    await until(lambda: run.pnl().quantity == 2, "long 2")
+    refused = await engine.submit(Reverse())  # sells 4: above the order size of 2
+    assert not refused.ok and "maximum of 2" in refused.reason
 
 
 async def test_global_cancel_only_when_asked(make_engine: MakeEngine, still: FakeGateway) -> None:

@@ -92,3 +92,34 @@ async def test_a_trailing_exit_from_the_screen_trails_at_the_gateway(tmp_path: P
                      == "1T", "the ladder shows it where IB says it is")  # fmt: skip
         market.trade(ask + 2)
         await settle(pilot, app, lambda: gateway_position(gateway(app), market) == 0, "stopped")
+
+
+async def test_r_protects_the_reversed_position_with_the_chosen_exit_strategy(
+    tmp_path: Path,
+) -> None:
+    """Long 1 with ATM be's exits, r: the reverse cancels them and sells 2; the short 1 it
+    opens gets be's stop and target (trial: SHORT 1 ... NO STOP), and the close the reverse
+    started does not cancel them."""
+    app = make_app(with_exits(tmp_path))
+    async with app.run_test(size=(140, 40)) as pilot:
+        market = await ready(pilot, app)
+        gw = gateway(app)
+        await pilot.press("X")
+        await settle(pilot, app, lambda: "ATM be" in status(app), "ATM be shown")
+        await pilot.press("a", "b")
+        await settle(pilot, app, lambda: len(own_working(app)) == 2, "long 1, stop and target")
+        bid = market.bid
+        await pilot.press("r")
+        await settle(pilot, app, lambda: gateway_position(gw, market) == -1, "short 1")
+        await settle(pilot, app, lambda: len(stops(app)) == 1 and len(own_working(app)) == 2,
+                     "the short's stop and target")  # fmt: skip
+        assert app.engine is not None
+        await app.engine.exits.idle()
+        await pilot.pause(0.3)
+        (stop,) = stops(app)
+        (target,) = [o for o in own_working(app) if o is not stop]
+        assert (stop.req.action, stop.remaining, stop.aux_ticks) == ("BUY", 1, bid + 8)
+        assert (target.req.action, target.lmt_ticks) == ("BUY", bid - 20)
+        position = app.screen.query_one("#position", Panel)
+        await settle(pilot, app, lambda: "SHORT 1" in position.shown
+                     and "NO STOP" not in position.shown, "the panel: short 1, stopped")  # fmt: skip

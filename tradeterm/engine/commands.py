@@ -96,7 +96,12 @@ class Flatten:
 
 @dataclass(frozen=True, slots=True)
 class Reverse:
-    """Cancel this instance's orders, then trade twice the position the other way."""
+    """Cancel this instance's orders, then trade twice the position the other way.
+
+    ``exits``: the exit strategy that protects the new position (the one chosen for the next
+    entry, as ``PlaceOrder.exits``): the reverse order is its entry, for the half it opens."""
+
+    exits: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,10 +123,7 @@ class CommandDispatcher:
         orders = core.orders
         match command:
             case PlaceOrder(exits=str(name)):
-                exits = self._exits
-                if exits is None:
-                    raise Refused("exit strategies are not available here")
-                exits.check(name)
+                exits = self._exit_strategy(name)
 
                 def attach(order: Order, entry: bool) -> None:
                     if not entry:
@@ -153,6 +150,12 @@ class CommandDispatcher:
                     )
                 except NotSent as exc:  # the connection dropped after its cancels went
                     return self.finish_flatten(command_id, str(exc))
+            case Reverse(exits=str(name)):
+                exits = self._exit_strategy(name)
+                return await orders.close_position(
+                    command_id, reverse=True, closing=self._closing,
+                    on_order=lambda order: exits.attach(order, name, opens=order.quantity // 2),
+                )  # fmt: skip
             case Reverse():
                 return await orders.close_position(command_id, reverse=True, closing=self._closing)
             case GlobalCancel():
@@ -164,6 +167,13 @@ class CommandDispatcher:
                 last = core.market.last
                 return await self._exits.breakeven_now(last.price if last is not None else None)
         raise Refused(f"unknown command {command!r}")
+
+    def _exit_strategy(self, name: str) -> ExitManager:
+        """The exit manager, once it knows strategy ``name``; refused otherwise."""
+        if self._exits is None:
+            raise Refused("exit strategies are not available here")
+        self._exits.check(name)
+        return self._exits
 
     def _closing(self) -> None:
         """A close starts: no exit of an earlier fill is sent after it (``exits.py``)."""

@@ -125,12 +125,13 @@ class ExitManager:
             raise Refused(f"no exit strategy {name!r} for this market ({known})")
         return plan
 
-    def attach(self, entry: Order, name: str) -> None:
+    def attach(self, entry: Order, name: str, opens: int | None = None) -> None:
         """The entry ``entry`` (before it is sent: its intent carries the strategy) is
-        protected by strategy ``name``."""
+        protected by strategy ``name``; ``opens``: the contracts it opens, when not all of
+        its quantity (a reverse's half: its targets are split from that)."""
         plan = self.check(name)
         entry.exit = ExitTag(name)
-        sizes = plan.target_sizes(entry.quantity)
+        sizes = plan.target_sizes(entry.quantity if opens is None else opens)
         self._entries[entry.client_id] = _Entry(name, plan, sizes, [0] * len(sizes))
 
     def restore(self) -> None:

@@ -79,14 +79,17 @@ class OrderIntent:
     resting: bool = False  # it must rest: refused if it would trade or trigger at once
     modifies: str | None = None  # a modification: the order it changes (client id)
     siblings: tuple[str, ...] = ()  # a modification: its OCA group's others it stands for
+    cancels: tuple[str, ...] = ()  # the orders its command cancels before it goes (a reverse)
 
     @property
     def others(self) -> tuple[str, ...]:
         """The orders the checks leave out of the working ones: the one a modification
-        changes (it is checked as it would be after the change, not counted twice), and
-        the members of its OCA group it stands for (a group fills at most once: a stop's
-        target is no further quantity on the stop's side)."""
-        return (self.modifies, *self.siblings) if self.modifies is not None else ()
+        changes (it is checked as it would be after the change, not counted twice), the
+        members of its OCA group it stands for (a group fills at most once: a stop's
+        target is no further quantity on the stop's side), and those its command cancels
+        before it is sent (a reverse's: they are gone when it trades)."""
+        changed = (self.modifies, *self.siblings) if self.modifies is not None else ()
+        return (*changed, *self.cancels)
 
 
 PreTradeCheck = Callable[[OrderIntent], str | None]  # a refusal reason, or None
@@ -514,18 +517,30 @@ class OrderManager(OrderTracker):
         """Cancel this instance's working orders (at one ladder price if given; ``keep_closes``:
         not the closes in flight), children before parents so IB never sees a bracket leg
         orphaned; ``by``: what asked (see :meth:`_cancel`)."""
+        targets = self._cancel_targets(at_price, keep_closes=keep_closes)
+        for order in targets:
+            await self._cancel(order, by)
+        return tuple(o.client_id for o in targets)
+
+    def _cancel_targets(
+        self, at_price: int | None = None, *, keep_closes: bool = False
+    ) -> list[Order]:
+        """The orders :meth:`cancel_all` cancels, children first."""
         targets = [
             o for o in self.working()
             if (at_price is None or at_price in (o.limit, o.stop))
             and not (keep_closes and self.is_close(o))
         ]  # fmt: skip
         targets.sort(key=lambda o: o.parent_id is None)
-        for order in targets:
-            await self._cancel(order, by)
-        return tuple(o.client_id for o in targets)
+        return targets
 
     async def close_position(
-        self, command_id: str, *, reverse: bool, closing: Callable[[], None] = lambda: None
+        self,
+        command_id: str,
+        *,
+        reverse: bool,
+        closing: Callable[[], None] = lambda: None,
+        on_order: Callable[[Order], None] | None = None,
     ) -> tuple[str, ...]:
         """Cancel this instance's orders, then a market order that closes the position (or,
         ``reverse``, turns it into the opposite one of the same size). Refused while the
@@ -533,7 +548,9 @@ class OrderManager(OrderTracker):
         refused one changes nothing. Refused on the way (the connection dropped, a fill made
         the reverse too big), its cancels are withdrawn: those IB has not carried out would
         otherwise be asked again once IB is back and leave the position without its stop.
-        ``closing`` is told once the checks passed, before anything is cancelled."""
+        ``closing`` is told once the checks passed, before anything is cancelled; ``before``
+        is told of the close order before it is sent (after ``closing``: a reverse's exit
+        strategy is its own, not one the close ends)."""
         if self._broker.state not in CONNECTED:  # the cancels would go, the close not
             raise Refused(f"not connected to IB ({self._broker.state}): nothing cancelled, "
                           "nothing sent (the kill switch waits for the connection)")  # fmt: skip
@@ -545,7 +562,7 @@ class OrderManager(OrderTracker):
             if reverse and self._position().quantity != checked:
                 self._check_reverse()  # a fill during the cancels moved the position
             order = await self.send_close(
-                command_id, OrderRole.REVERSE if reverse else OrderRole.FLATTEN
+                command_id, OrderRole.REVERSE if reverse else OrderRole.FLATTEN, on_order
             )
         except Refused:
             self._withdraw_cancels(cancelled, before)
@@ -568,17 +585,23 @@ class OrderManager(OrderTracker):
 
     def _check_reverse(self) -> int:
         """The position a reverse would turn round, refused when there is none or when the
-        pre-trade checks refuse trading twice it the other way."""
+        pre-trade checks refuse trading twice it the other way, counted without the orders
+        the reverse cancels first (exactly those: :meth:`cancel_all`'s)."""
         qty = self._position().quantity
         if not qty:
             raise Refused("no position to reverse")
         side = Side.SELL if qty > 0 else Side.BUY
-        self._check(OrderIntent(side, abs(qty) * 2, OrderType.MARKET, None, None, True, "manual"))
+        cancels = tuple(o.client_id for o in self._cancel_targets())
+        self._check(OrderIntent(side, abs(qty) * 2, OrderType.MARKET, None, None, True, "manual",
+                                cancels=cancels))  # fmt: skip
         return qty
 
-    async def send_close(self, command_id: str, role: OrderRole) -> Order | None:
+    async def send_close(
+        self, command_id: str, role: OrderRole, on_order: Callable[[Order], None] | None = None
+    ) -> Order | None:
         """A market order closing the position (twice its size for ``role`` "reverse"),
-        without pre-trade checks (it only reduces, or the caller checked it). None when flat."""
+        without pre-trade checks (it only reduces, or the caller checked it); ``on_order`` is
+        told of it before it is sent. None when flat."""
         qty = self._position().quantity
         if not qty:
             return None
@@ -586,6 +609,8 @@ class OrderManager(OrderTracker):
         size = abs(qty) * (2 if role is OrderRole.REVERSE else 1)
         order = Order(self.ids.next(), self.instrument, side, size, OrderType.MARKET,
                       tif=TimeInForce.DAY)  # fmt: skip
+        if on_order is not None:
+            on_order(order)
         await self._send(order, command_id, role=role)
         return order
 

@@ -19,8 +19,9 @@ class RiskContext:
     """What the pre-trade checks see besides the order.
 
     ``position``: signed contracts. ``working_buy``/``working_sell``: the most this
-    instance's working orders on each side could still fill (the order being checked and the
-    OCA members a modification stands for not included; an OCA group counted once).
+    instance's working orders on each side could still fill (the order being checked, the
+    OCA members a modification stands for and the orders a reverse cancels first not
+    included; an OCA group counted once).
     ``bid``/``ask``/``last``: ticks, None when unknown. ``connection``: the engine's health
     state (only OK allows entries), ``connection_reason`` why it is not OK when known.
     ``stale``: the feeds that are stale (empty: none).

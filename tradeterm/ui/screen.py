@@ -39,6 +39,7 @@ class ScreenApp(Protocol):
     presets: list[int]
     mode: str
     watch_only: bool
+    exit_choice: str | None  # the exit strategy for the next entry (a reverse's too)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None: ...
     def toggle_arm(self) -> None: ...
@@ -153,7 +154,7 @@ class TradingScreen(Screen[None]):
         self._app.trade(Flatten(), "flatten")
 
     def action_reverse(self) -> None:
-        self._app.trade(Reverse(), "reverse")
+        self._app.trade(Reverse(exits=self._app.exit_choice), "reverse")
 
     def action_strategy(self, verb: str) -> None:
         self._app.control_strategy(verb)
