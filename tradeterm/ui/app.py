@@ -36,7 +36,7 @@ from textual.widgets import RichLog
 from tradeterm.broker.port import ConnectionState, UnknownContract
 from tradeterm.config import Process, Settings
 from tradeterm.control.endpoint import ControlServer
-from tradeterm.domain import Instrument, Side
+from tradeterm.domain import Instrument, OrderStatus, Side
 from tradeterm.embedded import ReplaySource
 from tradeterm.engine.commands import (
     CancelAll,
@@ -374,10 +374,13 @@ class TradingApp(App[int]):
                 mark("orders")
             case OrderUpdated(order=o):
                 mark("orders", "ladder", "ladder-now", "risk")
-                if o.reason and not o.status.is_open:
+                if not o.status.is_open and (o.reason or o.status is OrderStatus.CANCELLED):
                     inst = self.instrument
                     said = order_words(inst, o) if inst is not None else o.order_id
-                    self.log_line("WARNING", f"order {said} {o.status}: {o.reason}")
+                    if o.reason:  # refused, or cancelled by IB on its own: its reason
+                        self.log_line("WARNING", f"order {said} {o.status}: {o.reason}")
+                    else:  # a cancel we asked for
+                        self.log_line("INFO", f"order {said} {o.status}")
             case FillBooked(fill=f):
                 inst = self.instrument
                 px = inst.format_price(f.price) if inst else str(f.price)
