@@ -1405,3 +1405,26 @@ async def test_after_a_restart_a_brackets_adopted_exits_count_once_against_a_new
         assert adopted is not None and adopted.parent_id is None
     cmd = PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16)
     assert len(await desk.om.place_bracket(cmd, desk.cmd(), reference=PX_5000)) == 3
+
+
+async def test_an_order_found_at_ib_on_a_restart_gets_a_queue_estimate() -> None:
+    """trial22: a restored ATM target showed `1L` with no queue figure (not even `q?`) and the
+    orders panel dropped its `ahead` column: the orders IB lists at the start (or at a
+    reconnect) are applied by the reconciliation, which never told the queue estimate."""
+    clock, broker = Clock(), FakeBroker(ES)
+    first = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600)
+    await first.start()
+    broker.push(QuoteEvent(Quote(T0, PX_5000 - 1, 10, PX_5000, 10)))
+    await settle()
+    placed = await first.submit(PlaceOrder(Side.SELL, 1, OrderType.LIMIT, "5010"))
+    order = first.orders.get(placed.order_ids[0]) if first.orders else None
+    assert order is not None
+    await first.stop()
+    broker.open_order_reports = [report(order, OrderStatus.SUBMITTED, perm_id=7001)]
+    second = Engine(broker, "ES", clock=clock, calendar=CME, session=3, timer_s=3600)
+    await second.start()
+    try:
+        assert [o.order_id for o in second.snapshot().orders] == [order.client_id]
+        assert order.client_id in second.snapshot().queue  # `q?` at worst, never nothing
+    finally:
+        await second.stop()
