@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from tests.ui.helpers import make_app, own_working, ready, settings, settle
+from tests.ui.helpers import make_app, own_working, ready, rearm_dialog, settings, settle
 from tests.ui.test_quit_truth import on_its_own_gateway
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.dialogs import ConfirmScreen, KillScreen, TypedScreen
+from tradeterm.ui.dialogs import ConfirmScreen
 
 
 def said(screen: object) -> str:
@@ -24,13 +24,7 @@ async def test_the_rearm_dialog_says_enter_lifts_the_halt_and_a_arms() -> None:
     app = make_app(cfg)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)
-        await pilot.press("ctrl+k")
-        kill = app.screen
-        assert isinstance(kill, KillScreen)
-        await settle(pilot, app, lambda: kill.done is not None, "halted")
-        await pilot.press("escape", "a")
-        dialog = app.screen
-        assert isinstance(dialog, TypedScreen)
+        dialog = await rearm_dialog(pilot, app)
         words = said(dialog)
         assert "Enter lifts the halt; then a arms the keys" in words, words
         assert "Enter to re-arm" not in words
