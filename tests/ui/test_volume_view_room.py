@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.helpers import ladder, make_app, ready
+from tests.ui.helpers import ladder, make_app, ready, settle
 from tradeterm.ui.app import TradingApp
 
 
@@ -47,10 +47,9 @@ async def test_d_says_there_is_no_room_for_the_volume_columns(size: tuple[int, i
             room = re.search(r"no room at this width; it shows at (\d+) columns or wider", text)
             assert room is not None, said
             await pilot.resize_terminal(int(room.group(1)), size[1])
-            await pilot.pause(0.3)
-            assert {"RCNT"} <= columns(app), (text, columns(app))  # true: it shows there
+            await settle(pilot, app, lambda: "RCNT" in columns(app), f"the columns ({text})")
             await pilot.resize_terminal(*size)
-            await pilot.pause(0.3)
+            await settle(pilot, app, lambda: columns(app) == before, "the narrow ladder")
 
 
 async def test_d_at_a_wide_terminal_says_the_view() -> None:
