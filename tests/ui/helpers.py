@@ -27,6 +27,7 @@ from tradeterm.sim.gateway.fake_gateway import FakeGateway, GatewayConfig
 from tradeterm.sim.gateway.oms import SimOrder
 from tradeterm.strategies import Loaded
 from tradeterm.ui.app import TradingApp
+from tradeterm.ui.dialogs import KillScreen, TypedScreen
 from tradeterm.ui.themes import select_theme
 from tradeterm.ui.widgets.ladder import Ladder
 
@@ -177,3 +178,21 @@ async def long_one(pilot: Pilot[Any], app: TradingApp) -> Market:
 
 def own_working(app: TradingApp) -> list[SimOrder]:
     return [o for o in working_at_gateway(gateway(app)) if o.client_id == app.settings.client_id()]
+
+
+async def halted(pilot: Pilot[Any], app: TradingApp, key: str = "ctrl+k") -> KillScreen:
+    """The kill switch pressed (``key``) and finished: trading HALTED, its dialog on top."""
+    await pilot.press(key)
+    kill = app.screen
+    assert isinstance(kill, KillScreen)
+    await settle(pilot, app, lambda: kill.done is not None, "the kill switch to finish")
+    return kill
+
+
+async def rearm_dialog(pilot: Pilot[Any], app: TradingApp) -> TypedScreen:
+    """HALTED by the kill switch, its dialog closed and the re-arm dialog asked for (a)."""
+    await halted(pilot, app)
+    await pilot.press("escape", "a")
+    dialog = app.screen
+    assert isinstance(dialog, TypedScreen)
+    return dialog

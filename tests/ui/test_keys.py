@@ -15,6 +15,7 @@ from tests.ui.helpers import (
     Market,
     gateway,
     gateway_position,
+    halted,
     ladder,
     long_one,
     make_app,
@@ -26,7 +27,7 @@ from tests.ui.helpers import (
 from tradeterm.engine.commands import PlaceOrder
 from tradeterm.sim.market_events import BookDelta, BookSide, TradePrint
 from tradeterm.ui.app import TradingApp
-from tradeterm.ui.dialogs import ConfirmScreen, KillScreen
+from tradeterm.ui.dialogs import ConfirmScreen
 
 
 def move_market(market: Market, bid: int) -> None:
@@ -155,10 +156,7 @@ async def test_a_trading_key_while_halted_says_halted_and_how_to_re_arm() -> Non
     app = make_app(settings(**{"ui.keymap": {"arm": "ctrl+r", "kill": "f12"}}))
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)
-        await pilot.press("f12")
-        kill = app.screen
-        assert isinstance(kill, KillScreen)
-        await settle(pilot, app, lambda: kill.done is not None, "the kill switch to finish")
+        await halted(pilot, app, "f12")
         await pilot.press("enter", "b")
         await settle(pilot, app, lambda: any("BUY market" in n for n in notifications(app)), "an answer")  # fmt: skip
         (said,) = [n for n in notifications(app) if n.startswith("BUY market")]

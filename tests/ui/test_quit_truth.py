@@ -17,8 +17,8 @@ from tradeterm.ui.app import TradingApp
 from tradeterm.ui.dialogs import ConfirmScreen
 from tradeterm.ui.themes import select_theme
 
-EMBEDDED = "The embedded market ends with this screen: its position and orders are gone"
-STAYS = "They stay at IB (quitting does not flatten or cancel)"
+EMBEDDED = "The embedded market ends with this screen: its position is gone"
+STAYS = "It stays at IB (quitting does not flatten or cancel)"
 
 
 def on_its_own_gateway() -> TradingApp:

@@ -18,6 +18,7 @@ from tests.ui.helpers import (
     make_app,
     own_working,
     ready,
+    rearm_dialog,
     settings,
     settle,
     until,
@@ -100,13 +101,7 @@ async def test_rearm_dialog_shows_the_cooldown_refusal_or_rearms(cooldown_s: int
         app = make_app(cfg)
         async with app.run_test(size=(120, 40)) as pilot:
             await ready(pilot, app)
-            await pilot.press("ctrl+k")
-            kill = app.screen
-            assert isinstance(kill, KillScreen)
-            await settle(pilot, app, lambda k=kill: k.done is not None, "halted")  # type: ignore[misc]
-            await pilot.press("escape", "a")
-            dialog = app.screen
-            assert isinstance(dialog, TypedScreen)
+            dialog = await rearm_dialog(pilot, app)
             await pilot.press("enter")  # no reason: refused
             await pilot.pause()
             assert static_text(dialog, "#error")

@@ -150,11 +150,11 @@ class Connectivity:
 
     def _on_notice(self, notice: Notice) -> None:
         """A message from the broker: acted on by what it says (about one of our orders, the
-        broker's link to the exchange), then shown."""
+        broker's link to the exchange), then shown, unless the order's own update says it."""
         core = self._core()
+        said = False  # by the order's own update (a cancel: OrderUpdated)
         if isinstance(notice, OrderNotice):
-            if core is not None:
-                core.orders.on_notice(notice)
+            said = core is not None and core.orders.on_notice(notice)
         elif isinstance(notice, LinkLost):
             self.link.link_down = True
             self._block("IB lost its connection to the exchange (1100)")
@@ -166,7 +166,8 @@ class Connectivity:
             if self._reconciler.once:
                 self._reconciler.due = True
                 self._block(f"reconciling after IB {notice.code}")
-        self._notice(notice.level, notice.text, notice.code)
+        if not said:
+            self._notice(notice.level, notice.text, notice.code)
         self._update_connected()
         self.refresh_health()
 

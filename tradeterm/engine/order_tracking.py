@@ -286,11 +286,17 @@ class OrderTracker:
         if report.status is OrderStatus.REJECTED:
             changed = order.on_rejected(report.reason or "rejected by IB") or changed
         else:
+            asked = self._asked_cancel(order)
             changed = order.on_status(report.status) or changed
-            if changed and report.reason and report.status is OrderStatus.CANCELLED:
-                order.reject_reason = report.reason
+            if changed and report.status is OrderStatus.CANCELLED and not asked:
+                order.reject_reason = report.reason or "cancelled by IB"
         if changed:
             self._changed(order)
+
+    def _asked_cancel(self, order: Order) -> bool:
+        """Whether we asked IB to cancel ``order`` (a cancel IB made on its own, a day order
+        expired, is said with IB's reason; ours is no news)."""
+        return order.status is OrderStatus.PENDING_CANCEL or order.client_id in self._cancel_epoch
 
     def placed_here(self, api_client_id: int | None) -> bool:
         """Whether an order placed by API client ``api_client_id`` (None: not known) is this
@@ -416,12 +422,13 @@ class OrderTracker:
             return
         self._changed(order)
 
-    def on_notice(self, notice: OrderNotice) -> None:
-        """What the broker said about one of our orders (see the module notes)."""
+    def on_notice(self, notice: OrderNotice) -> bool:
+        """What the broker said about one of our orders (see the module notes). True when the
+        order's own update says it (its cancel), so the notice need not be shown as well."""
         cid = self._by_broker.get(notice.broker_id)
         order = self._orders.get(cid) if cid else None
         if order is None:
-            return
+            return False
         if isinstance(notice, ModificationRefused):
             if order.pending_change is not None:
                 self._modification_refused(order, f"modification refused: {notice.reason}")
@@ -436,10 +443,14 @@ class OrderTracker:
             if order.is_open:
                 # the broker's word, also when ib_async no longer knows the order (sent on a
                 # connection that dropped) and so drops the Cancelled status that comes with it
+                if not self._asked_cancel(order):
+                    order.reject_reason = notice.reason or "cancelled by IB"
                 order.on_status(OrderStatus.CANCELLED)
                 self._changed(order)
+            return True
         elif isinstance(notice, OrderRejected) and order.status is OrderStatus.PENDING_SUBMIT:
             order.reject_reason = notice.reason
+        return False
 
     def _request_dropped(self, order: Order, why: str) -> None:
         """IB dropped our last request about ``order`` unread: a cancel is asked again once

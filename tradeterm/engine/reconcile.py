@@ -342,6 +342,7 @@ class Reconciler:
         for report in ib.open_orders:
             orders.on_report(report)
         closed, unknown = settle_orders(orders, ib.open_orders, ib.completed)
+        core.queue.sync(orders.working())  # those found here (a restart) join their queues
         orders.drop_foreign(foreign_gone(orders.shown_foreign(), ib.open_orders))
         await orders.resend_cancels()
         self.recheck_at = self._clock() + int(RECHECK_S * NS)

@@ -36,7 +36,7 @@ from textual.widgets import RichLog
 from tradeterm.broker.port import ConnectionState, UnknownContract
 from tradeterm.config import Process, Settings
 from tradeterm.control.endpoint import ControlServer
-from tradeterm.domain import Instrument, Side
+from tradeterm.domain import Instrument, OrderStatus, Side
 from tradeterm.embedded import ReplaySource
 from tradeterm.engine.commands import (
     CancelAll,
@@ -374,10 +374,13 @@ class TradingApp(App[int]):
                 mark("orders")
             case OrderUpdated(order=o):
                 mark("orders", "ladder", "ladder-now", "risk")
-                if o.reason and not o.status.is_open:
+                if not o.status.is_open and (o.reason or o.status is OrderStatus.CANCELLED):
                     inst = self.instrument
                     said = order_words(inst, o) if inst is not None else o.order_id
-                    self.log_line("WARNING", f"order {said} {o.status}: {o.reason}")
+                    if o.reason:  # refused, or cancelled by IB on its own: its reason
+                        self.log_line("WARNING", f"order {said} {o.status}: {o.reason}")
+                    else:  # a cancel we asked for
+                        self.log_line("INFO", f"order {said} {o.status}")
             case FillBooked(fill=f):
                 inst = self.instrument
                 px = inst.format_price(f.price) if inst else str(f.price)
@@ -776,7 +779,8 @@ class TradingApp(App[int]):
             TypedScreen(
                 f"RE-ARM — trading is {snap.trading_state}",
                 f"{snap.trading_reason}\nType why it is safe to trade again (kept in the "
-                "journal), Enter to re-arm, Esc to stay halted.",
+                f"journal). Enter lifts the halt; then {self.key_of('arm')} arms the keys. "
+                "Esc stays halted.",
                 check, placeholder="reason",
             ),
             done,
@@ -837,8 +841,9 @@ class TradingApp(App[int]):
         if position:
             what.append(f"a position of {position}")
         if working:
-            what.append(f"{working} working order(s)")
-        question = f"You have {' and '.join(what)}.\nQuit anyway? {self._after_quit()}"
+            what.append(f"{working} working order{'s' if working > 1 else ''}")
+        after = self._after_quit(position=bool(position), orders=working)
+        question = f"You have {' and '.join(what)}.\nQuit anyway? {after}"
 
         def done(yes: bool | None) -> None:
             if yes:
@@ -846,14 +851,22 @@ class TradingApp(App[int]):
 
         self.push_screen(ConfirmScreen(question), done)
 
-    def _after_quit(self) -> str:
-        """What becomes of the position and orders once this screen quits: an embedded
-        gateway (its account, its orders) ends with the instance; anywhere else they stay."""
+    def _after_quit(self, *, position: bool, orders: int) -> str:
+        """What becomes of the position and the ``orders`` working orders once this screen
+        quits: an embedded gateway (its account, its orders) ends with the instance; anywhere
+        else they stay. Worded for what there is: a position, orders, or both."""
+        kept = "order" if orders == 1 else "orders"
+        if position and orders:
+            held, they = f"position and {kept} are", "They stay"
+        elif position:
+            held, they = "position is", "It stays"
+        else:
+            held, they = (f"{kept} are", "They stay") if orders > 1 else ("order is", "It stays")
         if self.runtime is not None and self.runtime.gateway is not None:
-            return ("The embedded market ends with this screen: its position and orders "
-                    "are gone (the next start is a new market).")  # fmt: skip
+            return (f"The embedded market ends with this screen: its {held} gone "
+                    "(the next start is a new market).")  # fmt: skip
         where = "in the paper account (SHADOW)" if self.mode == "shadow" else "at IB"
-        return f"They stay {where} (quitting does not flatten or cancel)."
+        return f"{they} {where} (quitting does not flatten or cancel)."
 
     async def _quit(self) -> None:
         await self.shutdown()

@@ -3,6 +3,7 @@ its keys, each turned into one action of the app (one place decides what a key d
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar, Protocol, cast
 
 from textual.app import ComposeResult
@@ -29,6 +30,7 @@ from tradeterm.ui.widgets.strategy_panel import StrategyPanel
 from tradeterm.ui.widgets.tape import TapePanel
 
 SIDE_CHART_MIN_HEIGHT = 30  # rows: a shorter screen leaves the side column to the tape
+WIDEST_ASKED = 400  # columns: the widest terminal the volume views name as the room they need
 
 
 class ScreenApp(Protocol):
@@ -101,12 +103,14 @@ class TradingScreen(Screen[None]):
     def on_ladder_widths_changed(self) -> None:
         self.fit_panels()
 
+    def _plan(self, width: int) -> layout.Plan:
+        ladder = self.query_one(Ladder)
+        return layout.plan(width, ladder.fit_width, partial(ladder.fit_width, extras=False))
+
     def fit_panels(self) -> None:
         """The panels shown and their widths for this terminal width (``layout.plan``)."""
         ladder = self.query_one(Ladder)
-        plan = layout.plan(
-            self.size.width, ladder.fit_width, lambda budget: ladder.fit_width(budget, extras=False)
-        )
+        plan = self._plan(self.size.width)
         ladder.styles.width = plan.ladder
         self.query_one("#side").styles.width = plan.side
         self.set_class(not plan.middle, "narrow")
@@ -194,8 +198,25 @@ class TradingScreen(Screen[None]):
         self.query_one(Ladder).toggle_pnl()
 
     def action_volume_view(self) -> None:
-        view = self.query_one(Ladder).next_volume_view()
+        ladder = self.query_one(Ladder)
+        view = ladder.next_volume_view()
+        wanted = ladder.view_columns()
+        if wanted and not self._shown_at(self.size.width, wanted):
+            # the view's columns are the first the ladder gives up: say so, not a change
+            # that shows nowhere
+            need = next((w for w in range(self.size.width + 1, WIDEST_ASKED)
+                         if self._shown_at(w, wanted)), None)  # fmt: skip
+            room = f"at {need} columns or wider" if need else "in a wider terminal"
+            self.app.notify(f"traded volume: {view}: no room at this width; it shows {room}",
+                            severity="warning", timeout=4)  # fmt: skip
+            return
         self.app.notify(f"traded volume: {view}", timeout=2)
+
+    def _shown_at(self, width: int, columns: frozenset[str]) -> bool:
+        """Whether any of the ladder's ``columns`` shows in a terminal ``width`` wide."""
+        ladder = self.query_one(Ladder)
+        inside = self._plan(width).ladder - ladder.styles.gutter.width
+        return bool(columns & ladder.columns_at(inside))
 
     def action_queue_figures(self) -> None:
         shown = self.query_one(Ladder).toggle_queue()

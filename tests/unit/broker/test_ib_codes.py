@@ -71,7 +71,22 @@ def test_each_code_becomes_its_event(
     assert event.level is level and event.ts_ns == TS and event.code == code
     assert event.text == (f"IB {code}: the text" if code else "the text")
     if isinstance(event, OrderNotice):
-        assert event.broker_id == req_id and event.reason == f"the text ({code})"
+        reason = "" if code == codes.ORDER_CANCELLED else f"the text ({code})"  # IB's reason
+        assert event.broker_id == req_id and event.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Order Canceled - reason:", ""),  # IB's answer to a cancel we asked for
+        ("Order Canceled - reason:day order expired", "day order expired"),
+        ("Error 202, reqId 15: Order Canceled - reason: OCA group", "OCA group"),  # ib_async's
+    ],
+)
+def test_a_cancel_carries_ibs_reason_alone(text: str, reason: str) -> None:
+    assert codes.cancel_reason(text) == reason
+    event = codes.translate(codes.ORDER_CANCELLED, text, TS, 7)
+    assert isinstance(event, OrderCancelled) and event.reason == reason
 
 
 @pytest.mark.parametrize(

@@ -1198,17 +1198,27 @@ async def test_10147_through_the_engine_looks_up_that_order_without_blocking_ent
 
 
 async def test_ibs_routine_cancel_answer_is_information_not_a_warning(run: Run) -> None:
-    """IB answers every cancel with 202 "Order Canceled": a trader who cancels sees it as
-    information, while an order IB could not find (10147) stays a warning."""
-    placed = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
-    order = run.om().get(placed.order_ids[0])
-    assert order is not None and order.broker_id is not None
-    run.broker.push(ib_message(202, "Order Canceled - reason:", T0, order.broker_id))
-    run.broker.push(ib_message(10147, "OrderId not found", T0, order.broker_id))
+    """IB answers every cancel with 202 "Order Canceled": a cancel the trader asked for is
+    said once, by the order's update, with no reason (no warning, no second notice); one IB
+    made on its own carries IB's reason; an order IB could not find (10147) stays a
+    warning."""
+    ours = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4990"))
+    ibs = await run.engine.submit(PlaceOrder(Side.BUY, 1, OrderType.LIMIT, "4989"))
+    asked, unasked = run.om().get(ours.order_ids[0]), run.om().get(ibs.order_ids[0])
+    assert asked is not None and asked.broker_id is not None
+    assert unasked is not None and unasked.broker_id is not None
+    assert (await run.engine.submit(CancelOrder(asked.client_id))).ok
+    run.broker.push(ib_message(202, "Order Canceled - reason:", T0, asked.broker_id))
+    reason = "Order Canceled - reason:day order expired"
+    run.broker.push(ib_message(202, reason, T0, unasked.broker_id))
+    run.broker.push(ib_message(10147, "OrderId not found", T0, asked.broker_id))
     await settle()
     levels = {e.code: e.level for e in run.of(EngineNotice)}
-    assert levels[202] == "INFO"
+    assert 202 not in levels  # each cancel is said by its order's update
     assert levels[10147] == "WARNING"
+    assert asked.status is OrderStatus.CANCELLED and not asked.reject_reason
+    assert unasked.status is OrderStatus.CANCELLED
+    assert unasked.reject_reason == "day order expired"
 
 
 async def test_broker_events_before_the_instrument_is_known_are_ignored() -> None:
@@ -1395,3 +1405,26 @@ async def test_after_a_restart_a_brackets_adopted_exits_count_once_against_a_new
         assert adopted is not None and adopted.parent_id is None
     cmd = PlaceBracket(Side.BUY, 1, stop_ticks=8, target_ticks=16)
     assert len(await desk.om.place_bracket(cmd, desk.cmd(), reference=PX_5000)) == 3
+
+
+async def test_an_order_found_at_ib_on_a_restart_gets_a_queue_estimate() -> None:
+    """trial22: a restored ATM target showed `1L` with no queue figure (not even `q?`) and the
+    orders panel dropped its `ahead` column: the orders IB lists at the start (or at a
+    reconnect) are applied by the reconciliation, which never told the queue estimate."""
+    clock, broker = Clock(), FakeBroker(ES)
+    first = Engine(broker, "ES", clock=clock, calendar=CME, session=2, timer_s=3600)
+    await first.start()
+    broker.push(QuoteEvent(Quote(T0, PX_5000 - 1, 10, PX_5000, 10)))
+    await settle()
+    placed = await first.submit(PlaceOrder(Side.SELL, 1, OrderType.LIMIT, "5010"))
+    order = first.orders.get(placed.order_ids[0]) if first.orders else None
+    assert order is not None
+    await first.stop()
+    broker.open_order_reports = [report(order, OrderStatus.SUBMITTED, perm_id=7001)]
+    second = Engine(broker, "ES", clock=clock, calendar=CME, session=3, timer_s=3600)
+    await second.start()
+    try:
+        assert [o.order_id for o in second.snapshot().orders] == [order.client_id]
+        assert order.client_id in second.snapshot().queue  # `q?` at worst, never nothing
+    finally:
+        await second.stop()

@@ -56,6 +56,13 @@ def severity(code: int) -> NoticeLevel:
     return NoticeLevel.INFO if is_info(code) or code == ORDER_CANCELLED else NoticeLevel.WARNING
 
 
+def cancel_reason(text: str) -> str:
+    """IB's reason in its 202 message (``Order Canceled - reason:<why>``, ib_async's log entry
+    may put ``Error 202, reqId 15: `` before it): ``day order expired``, ``OCA group``; empty
+    when IB gives none (its answer to a cancel we asked for)."""
+    return text.partition("reason:")[2].strip()
+
+
 def notice(code: int, text: str, ts_ns: int) -> Notice:
     """A message to show only: ``IB <code>: <text>`` (the text alone for code 0, the
     adapter's own)."""
@@ -87,7 +94,8 @@ def translate(code: int, text: str, ts_ns: int, req_id: int = -1) -> Notice:
     if code == PACING_VIOLATION:
         return RequestDropped(level, shown, ts_ns, code, broker_id=req_id, reason=reason)
     if code == ORDER_CANCELLED:
-        return OrderCancelled(level, shown, ts_ns, code, broker_id=req_id, reason=reason)
+        why = cancel_reason(text)
+        return OrderCancelled(level, shown, ts_ns, code, broker_id=req_id, reason=why)
     return OrderRejected(level, shown, ts_ns, code, broker_id=req_id, reason=reason)
 
 

@@ -19,6 +19,7 @@ from ib_async import Order as IbOrder
 from ib_async import Trade as IbTrade
 from ib_async.util import UNSET_DOUBLE
 
+from tradeterm.broker.ib import codes
 from tradeterm.broker.ib.codes import CANCEL_UNKNOWN, PACING_VIOLATION, REJECT_CODES
 from tradeterm.broker.port import (
     AccountValues,
@@ -323,6 +324,8 @@ def status_of(trade: IbTrade) -> tuple[OrderStatus | None, str]:
         return None, reason
     if raw == "Cancelled" and code in REJECT_CODES:
         return OrderStatus.REJECTED, reason
+    if code == codes.ORDER_CANCELLED:  # IB's reason alone ("" for a cancel we asked for)
+        reason = codes.cancel_reason(reason)
     try:
         return OrderStatus.from_ib(raw), reason
     except ValueError:

@@ -354,6 +354,14 @@ class Ladder(Widget, can_focus=True):
         self._update()
         return VOLUME_VIEWS[self.volume_view][0]
 
+    def view_columns(self) -> frozenset[str]:
+        """The columns the traded-volume view adds beyond the session volume."""
+        return frozenset(VOLUME_VIEWS[self.volume_view][1])
+
+    def columns_at(self, width: int) -> frozenset[str]:
+        """The names of the columns shown in ``width`` columns (inside the border)."""
+        return frozenset(name for name, _ in self._columns(width))
+
     # ---- layout ----------------------------------------------------------------------------
 
     def _price_width(self) -> int:

@@ -5,6 +5,7 @@ text helpers the panels share."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -114,3 +115,22 @@ def append_item(text: Text, item: Text | str, width: int, sep: str = "  ") -> No
     else:
         text.append(sep)
         text.append(item)
+
+
+def brief(text: str, width: int, lines: int = 2) -> str:
+    """``text`` cut to what a panel can spare beside the others: its first sentence, on at
+    most ``lines`` lines of ``width`` (broken here, between words), ending in ``…`` where
+    anything was left out. For a reason whose whole text is in the log: a panel that grew
+    with it would push the panels under it out of view."""
+    first, _, rest = text.partition(". ")
+    cut = bool(rest.strip())
+    sentence = f"{first}." if cut else text
+    if width <= 1:
+        return f"{sentence}…" if cut else sentence
+    wrapped = textwrap.wrap(sentence, width) or [""]
+    if len(wrapped) > lines:
+        wrapped, cut = wrapped[:lines], True
+    if cut:
+        last = wrapped[-1]
+        wrapped[-1] = (last if len(last) < width else last[: width - 1]) + "…"
+    return "\n".join(wrapped)

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from tradeterm.engine.events import EngineSnapshot
 from tradeterm.engine.types import TradingState
-from tradeterm.ui.widgets.panel import Panel, append_item, money
+from tradeterm.ui.widgets.panel import Panel, append_item, brief, money
 
 
 def risk_text(
@@ -42,7 +42,7 @@ def risk_text(
         append_item(t, f"rate {rate}/{max_rate:g}/s", width)
     if snap.entries_blocked:
         t.append("\n")
-        t.append(f"entries blocked: {snap.entries_blocked}", style="$warning")
+        t.append(brief(f"entries blocked: {snap.entries_blocked}", width), style="$warning")
     if snap.last_refusal:
         t.append("\n")
         t.append(f"refused: {snap.last_refusal}", style="$error")
