@@ -1,4 +1,4 @@
-"""trial22: every cancel was logged as a warning, twice (`order SELL 1 STP 6001.75 CANCELLED:
+"""trial21: every cancel was logged as a warning, twice (`order SELL 1 STP 6001.75 CANCELLED:
 Error 202, reqId 15: Order Canceled - reason:` and `IB 202: Order Canceled - reason:`), the
 cancels the trader asked for included. A cancel we asked for is said once, as information;
 one IB made on its own (a day order expired, here) stays a warning with IB's reason."""

@@ -1,4 +1,4 @@
-"""trial22: two dialogs said what was not so. The re-arm dialog after a HALT said `Enter to
+"""trial21: two dialogs said what was not so. The re-arm dialog after a HALT said `Enter to
 re-arm`, yet after Enter the keys were DISARMED and `a` was still needed (arming stays that
 explicit key: the dialog now says so); the quit question said `You have a position of 1.
 Quit anyway? They stay at IB` (one position, one order, several: each worded for itself)."""

@@ -1,4 +1,4 @@
-"""trial22: after a restart, an order of ours IB still works (a restored ATM target) showed
+"""trial21: after a restart, an order of ours IB still works (a restored ATM target) showed
 `1L` with no queue figure while Q was on, and the orders panel dropped its `ahead` column: the
 orders the start finds at IB never joined the queue estimate. It shows a figure, `q?` at
 worst (README: an order whose place is unknown)."""

@@ -1,4 +1,4 @@
-"""trial22: while disconnected, the risk panel's `entries blocked: reconnecting: cannot connect
+"""trial21: while disconnected, the risk panel's `entries blocked: reconnecting: cannot connect
 … Check that IB Gateway …` ran to about 12 lines and pushed the account and working-orders
 panels out of view, exactly when the working orders matter most. The panel keeps the reason
 to its first sentence on at most two lines (the whole text is in the log)."""

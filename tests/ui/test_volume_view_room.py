@@ -1,4 +1,4 @@
-"""trial22: `d` (the traded-volume views) in a terminal with no room for their columns changed
+"""trial21: `d` (the traded-volume views) in a terminal with no room for their columns changed
 nothing visible while the toast said `traded volume: recent and by side`. It now says there
 is no room at this width and the width where the columns show."""
 

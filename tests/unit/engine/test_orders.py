@@ -1408,7 +1408,7 @@ async def test_after_a_restart_a_brackets_adopted_exits_count_once_against_a_new
 
 
 async def test_an_order_found_at_ib_on_a_restart_gets_a_queue_estimate() -> None:
-    """trial22: a restored ATM target showed `1L` with no queue figure (not even `q?`) and the
+    """trial21: a restored ATM target showed `1L` with no queue figure (not even `q?`) and the
     orders panel dropped its `ahead` column: the orders IB lists at the start (or at a
     reconnect) are applied by the reconciliation, which never told the queue estimate."""
     clock, broker = Clock(), FakeBroker(ES)
