@@ -90,9 +90,10 @@ async def test_a_stale_flip_repaints_only_the_cells_it_greys() -> None:
         await ready(pilot, app)
         lad = ladder(app)
         assert lad.data is not None
-        sizes = sum(1 for p in [*lad.data.bids, *lad.data.asks] if lad.y_of(p) is not None)
-        cells = lad.painted_cells
         gateway(app).faults.stall(3600)
+        await pilot.pause(1.0)  # what came before the stall painted (held rows: by HOLD_S)
+        sizes = sum(1 for p in [*lad.data.bids, *lad.data.asks] if lad.y_of(p) is not None)
+        cells = lad.painted_cells  # counted from here: the flip's cells alone
         clock.advance(7.2)
         await settle(pilot, app, lambda: "STALE" in banner(lad), "the STALE banner")
         header = len(lad._layout)
